@@ -1,0 +1,2 @@
+//! The esession command-line client.
+fn main() {}

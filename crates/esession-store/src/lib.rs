@@ -1,0 +1,1 @@
+//! esession-store

@@ -1,0 +1,1 @@
+//! Cryptographic primitives: MODP groups, mpi(), KDF, CTR+HMAC, SAS, constant-time helpers.
