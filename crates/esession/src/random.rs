@@ -35,7 +35,11 @@ pub struct SeededRandom {
 impl SeededRandom {
     /// A generator whose whole output follows from `seed`.
     pub fn new(seed: [u8; 32]) -> Self {
-        SeededRandom { seed, counter: 0, pool: Vec::new() }
+        SeededRandom {
+            seed,
+            counter: 0,
+            pool: Vec::new(),
+        }
     }
 
     /// A generator seeded from a short label (for readable tests).

@@ -96,7 +96,12 @@ impl SecretStore for MemoryStore {
     }
 
     fn all_secrets(&self, own: &str) -> Result<Vec<RetainedSecret>, StoreError> {
-        Ok(self.records.values().filter(|r| r.id.own == own).cloned().collect())
+        Ok(self
+            .records
+            .values()
+            .filter(|r| r.id.own == own)
+            .cloned()
+            .collect())
     }
 
     fn rotate(&mut self, used: Option<&SecretId>, new: RetainedSecret) -> Result<(), StoreError> {
@@ -119,7 +124,8 @@ impl SecretStore for MemoryStore {
 
     fn forget(&mut self, own: &str, peer_bare: &str) -> Result<usize, StoreError> {
         let before = self.records.len();
-        self.records.retain(|k, _| !(k.own == own && k.peer_bare == peer_bare));
+        self.records
+            .retain(|k, _| !(k.own == own && k.peer_bare == peer_bare));
         Ok(before - self.records.len())
     }
 }

@@ -1,1 +1,13 @@
-//! XML model.
+//! The XML model the engine works on: an element tree that keeps document order and
+//! exact text, a bounded parser for hostile input, the stanza serializer of profile P9
+//! and the MAC/signature normalization of profile P4.
+mod element;
+mod escape;
+mod normalize;
+pub mod ns;
+mod parse;
+mod serialize;
+
+pub use element::{Element, Node};
+pub use normalize::normalize_form_content;
+pub use parse::{parse_element, parse_fragment, Limits, XmlError};

@@ -1,0 +1,150 @@
+//! Element tree with document order and exact text.
+
+/// A node of an element's content, in document order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Node {
+    /// A child element.
+    Element(Element),
+    /// Character data exactly as received (entities resolved; CDATA included).
+    Text(String),
+}
+
+/// An XML element: local name, resolved namespace, attributes in document order
+/// (namespace declarations excluded; `xml:lang` kept under that name), children in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Element {
+    name: String,
+    ns: String,
+    attrs: Vec<(String, String)>,
+    children: Vec<Node>,
+}
+
+impl Element {
+    /// A new empty element `name` in namespace `ns`.
+    pub fn new(name: impl Into<String>, ns: impl Into<String>) -> Self {
+        Element {
+            name: name.into(),
+            ns: ns.into(),
+            attrs: Vec::new(),
+            children: Vec::new(),
+        }
+    }
+
+    /// Builder: adds or replaces attribute `name`.
+    pub fn with_attr(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.set_attr(name, value);
+        self
+    }
+
+    /// Builder: appends a child element.
+    pub fn with_child(mut self, child: Element) -> Self {
+        self.children.push(Node::Element(child));
+        self
+    }
+
+    /// Builder: appends text.
+    pub fn with_text(mut self, text: impl Into<String>) -> Self {
+        self.children.push(Node::Text(text.into()));
+        self
+    }
+
+    /// The local name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The namespace URI ("" when none).
+    pub fn ns(&self) -> &str {
+        &self.ns
+    }
+
+    /// Whether this is element `name` in namespace `ns`.
+    pub fn is(&self, name: &str, ns: &str) -> bool {
+        self.name == name && self.ns == ns
+    }
+
+    /// Attributes in document order.
+    pub fn attrs(&self) -> &[(String, String)] {
+        &self.attrs
+    }
+
+    /// The value of attribute `name`.
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Sets attribute `name`, keeping its position when it exists.
+    pub fn set_attr(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        let (name, value) = (name.into(), value.into());
+        match self.attrs.iter_mut().find(|(k, _)| *k == name) {
+            Some(slot) => slot.1 = value,
+            None => self.attrs.push((name, value)),
+        }
+    }
+
+    /// Removes attribute `name`.
+    pub fn remove_attr(&mut self, name: &str) {
+        self.attrs.retain(|(k, _)| k != name);
+    }
+
+    /// All content nodes in order.
+    pub fn nodes(&self) -> &[Node] {
+        &self.children
+    }
+
+    /// Mutable access to the content nodes.
+    pub fn nodes_mut(&mut self) -> &mut Vec<Node> {
+        &mut self.children
+    }
+
+    /// Child elements in order.
+    pub fn children(&self) -> impl Iterator<Item = &Element> {
+        self.children.iter().filter_map(|n| match n {
+            Node::Element(e) => Some(e),
+            Node::Text(_) => None,
+        })
+    }
+
+    /// The first child element `name` in namespace `ns`.
+    pub fn child(&self, name: &str, ns: &str) -> Option<&Element> {
+        self.children().find(|e| e.is(name, ns))
+    }
+
+    /// Appends a child element.
+    pub fn push(&mut self, child: Element) {
+        self.children.push(Node::Element(child));
+    }
+
+    /// Removes every child element for which `drop` is true; returns them in order.
+    pub fn take_children(&mut self, mut drop: impl FnMut(&Element) -> bool) -> Vec<Element> {
+        let mut taken = Vec::new();
+        let mut kept = Vec::with_capacity(self.children.len());
+        for node in std::mem::take(&mut self.children) {
+            match node {
+                Node::Element(e) if drop(&e) => taken.push(e),
+                other => kept.push(other),
+            }
+        }
+        self.children = kept;
+        taken
+    }
+
+    /// The concatenated character data directly inside this element.
+    pub fn text(&self) -> String {
+        self.children
+            .iter()
+            .filter_map(|n| match n {
+                Node::Text(t) => Some(t.as_str()),
+                Node::Element(_) => None,
+            })
+            .collect()
+    }
+
+    /// Whether the element has child elements.
+    pub fn has_element_children(&self) -> bool {
+        self.children.iter().any(|n| matches!(n, Node::Element(_)))
+    }
+}

@@ -1,0 +1,102 @@
+//! Profile P4: the normalization of data forms (and `<KeyValue/>`) for MAC and signature
+//! inputs (XEP-0116 §6.2, spec-digest §2.4).
+use super::element::{Element, Node};
+use super::escape::{escape_into, Escape};
+
+/// The P4 normalization of the *content* of `x` (its children, without the `<x>` tags),
+/// leaving out every `<field/>` whose `var` is in `excluded` (P4 rule 4: `identity` and
+/// `mac`, and `signs` for XEP-0187 options). Apply it to the element as parsed from the
+/// wire, never to one rebuilt from a model (P4 last paragraph).
+pub fn normalize_form_content(x: &Element, excluded: &[&str]) -> String {
+    let mut out = String::new();
+    for child in x.children() {
+        if child.name() == "field" && child.attr("var").is_some_and(|v| excluded.contains(&v)) {
+            continue;
+        }
+        write_normalized(&mut out, child);
+    }
+    out
+}
+
+impl Element {
+    /// The P4 normalization of this element itself (tags included), as used for the
+    /// `<KeyValue/>` of profile P8.
+    pub fn normalized(&self) -> String {
+        let mut out = String::new();
+        write_normalized(&mut out, self);
+        out
+    }
+}
+
+fn write_normalized(out: &mut String, el: &Element) {
+    // P4 rule 2: local name only, no prefix, no xmlns.
+    out.push('<');
+    out.push_str(el.name());
+    // P4 rule 2 and 4: attributes sorted by name; `xml:lang` written and sorted as `lang`.
+    let mut attrs: Vec<(&str, &str)> = el
+        .attrs()
+        .iter()
+        .map(|(k, v)| (k.strip_prefix("xml:").unwrap_or(k.as_str()), v.as_str()))
+        .collect();
+    attrs.sort_by(|a, b| a.0.cmp(b.0));
+    for (k, v) in attrs {
+        out.push(' ');
+        out.push_str(k);
+        out.push_str("=\"");
+        escape_into(out, v, Escape::C14nAttr);
+        out.push('"');
+    }
+    out.push('>');
+    let has_elements = el.has_element_children();
+    for node in el.nodes() {
+        match node {
+            Node::Element(child) => write_normalized(out, child),
+            // P4 rule 1: whitespace-only text between elements is dropped; text inside
+            // leaf elements is kept exactly.
+            Node::Text(t) if has_elements && t.chars().all(char::is_whitespace) => {}
+            Node::Text(t) => escape_into(out, t, Escape::Text),
+        }
+    }
+    // P4 rule 2: empty elements as a start/end pair.
+    out.push_str("</");
+    out.push_str(el.name());
+    out.push('>');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xml::{parse_element, Limits};
+
+    #[test]
+    fn p4_normalization_of_received_form() {
+        let x = parse_element(
+            "<x xmlns='jabber:x:data' type='form'>\n  <title xml:lang='en'>T&amp;</title>\n  \
+             <field var='accept' type='boolean'>\n    <value>1</value>\n    <required/>\n  </field>\n  \
+             <field var='b' label='L\"&#9;&#10;&#13;'><value> a&lt;b&#13; </value></field>\n  \
+             <field var='identity'><value>zz</value></field>\n  <field var='mac'><value>m</value></field>\n</x>",
+            &Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            normalize_form_content(&x, &["identity", "mac"]),
+            "<title lang=\"en\">T&amp;</title>\
+             <field type=\"boolean\" var=\"accept\"><value>1</value><required></required></field>\
+             <field label=\"L&quot;&#x9;&#xA;&#xD;\" var=\"b\"><value> a&lt;b&#xD; </value></field>"
+        );
+    }
+
+    #[test]
+    fn keyvalue_normalization_drops_namespaces_and_prefixes() {
+        let kv = parse_element(
+            "<ds:KeyValue xmlns:ds='http://www.w3.org/2000/09/xmldsig#'><ds:RSAKeyValue>\
+             <ds:Modulus>AQ==</ds:Modulus><ds:Exponent>AQAB</ds:Exponent></ds:RSAKeyValue></ds:KeyValue>",
+            &Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            kv.normalized(),
+            "<KeyValue><RSAKeyValue><Modulus>AQ==</Modulus><Exponent>AQAB</Exponent></RSAKeyValue></KeyValue>"
+        );
+    }
+}

@@ -1,0 +1,310 @@
+//! A bounded XML parser for stanzas received from the network.
+//!
+//! Everything here is hostile input: size, depth and node count are bounded, DOCTYPE
+//! declarations (entity expansion) are refused, and every failure is an [`XmlError`]
+//! that names what was wrong.
+use super::element::{Element, Node};
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::ResolveResult;
+use quick_xml::NsReader;
+
+/// Bounds on what the parser accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest input in octets.
+    pub max_bytes: usize,
+    /// Deepest element nesting.
+    pub max_depth: usize,
+    /// Most nodes (elements and text runs) in one document.
+    pub max_nodes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_bytes: 512 * 1024,
+            max_depth: 32,
+            max_nodes: 20_000,
+        }
+    }
+}
+
+/// Why some XML was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum XmlError {
+    /// The input is larger than [`Limits::max_bytes`].
+    #[error("XML too large: {0} octets")]
+    TooLarge(usize),
+    /// Elements nest deeper than [`Limits::max_depth`].
+    #[error("XML nested deeper than {0} elements")]
+    TooDeep(usize),
+    /// More nodes than [`Limits::max_nodes`].
+    #[error("XML has more than {0} nodes")]
+    TooManyNodes(usize),
+    /// A DOCTYPE declaration (refused: entity expansion).
+    #[error("XML contains a DOCTYPE declaration")]
+    Doctype,
+    /// A prefix without a namespace declaration.
+    #[error("XML uses an undeclared namespace prefix")]
+    UnknownPrefix,
+    /// No root element, or more than one, or text outside it.
+    #[error("XML is not exactly one element: {0}")]
+    NotOneElement(&'static str),
+    /// Malformed syntax, bad escapes or invalid UTF-8.
+    #[error("malformed XML: {0}")]
+    Syntax(String),
+}
+
+/// Parses a document that holds exactly one element (whitespace around it allowed).
+pub fn parse_element(input: &str, limits: &Limits) -> Result<Element, XmlError> {
+    if input.len() > limits.max_bytes {
+        return Err(XmlError::TooLarge(input.len()));
+    }
+    let mut reader = NsReader::from_str(input);
+    reader.config_mut().trim_text(false);
+    reader.config_mut().check_end_names = true;
+    let decoder = reader.decoder();
+    let mut stack: Vec<Element> = Vec::new();
+    let mut root: Option<Element> = None;
+    let mut nodes = 0usize;
+    loop {
+        let (resolved, event) = reader
+            .read_resolved_event()
+            .map_err(|e| XmlError::Syntax(e.to_string()))?;
+        match event {
+            Event::Start(start) | Event::Empty(start) if root.is_some() => {
+                let _ = start;
+                return Err(XmlError::NotOneElement("content after the root element"));
+            }
+            Event::Start(start) => {
+                count(&mut nodes, limits)?;
+                let el = element_from(decoder, resolved, &start)?;
+                if stack.len() >= limits.max_depth {
+                    return Err(XmlError::TooDeep(limits.max_depth));
+                }
+                stack.push(el);
+            }
+            Event::Empty(start) => {
+                count(&mut nodes, limits)?;
+                if stack.len() >= limits.max_depth {
+                    return Err(XmlError::TooDeep(limits.max_depth));
+                }
+                let el = element_from(decoder, resolved, &start)?;
+                attach(&mut stack, &mut root, el);
+            }
+            Event::End(_) => match stack.pop() {
+                Some(el) => attach(&mut stack, &mut root, el),
+                None => return Err(XmlError::Syntax("unexpected end tag".into())),
+            },
+            Event::Text(t) => {
+                let text = t.unescape().map_err(|e| XmlError::Syntax(e.to_string()))?;
+                push_text(&mut stack, &text, &mut nodes, limits)?;
+            }
+            Event::CData(c) => {
+                let text = std::str::from_utf8(c.as_ref())
+                    .map_err(|e| XmlError::Syntax(e.to_string()))?
+                    .to_owned();
+                push_text(&mut stack, &text, &mut nodes, limits)?;
+            }
+            Event::DocType(_) => return Err(XmlError::Doctype),
+            Event::Comment(_) | Event::PI(_) | Event::Decl(_) => {}
+            Event::Eof => break,
+        }
+    }
+    if !stack.is_empty() {
+        return Err(XmlError::Syntax("unclosed element".into()));
+    }
+    root.ok_or(XmlError::NotOneElement("no root element"))
+}
+
+/// Parses `fragment` as the content of an element in namespace `ns` (XEP-0200 §8: the
+/// decrypted plaintext is parsed inside a wrapper in the stanza's namespace).
+pub fn parse_fragment(fragment: &str, ns: &str, limits: &Limits) -> Result<Vec<Node>, XmlError> {
+    let mut doc = String::with_capacity(fragment.len() + ns.len() + 40);
+    doc.push_str("<wrapper xmlns=\"");
+    super::escape::escape_into(&mut doc, ns, super::escape::Escape::StanzaAttr);
+    doc.push_str("\">");
+    doc.push_str(fragment);
+    doc.push_str("</wrapper>");
+    let wrapper = parse_element(&doc, limits)?;
+    if !wrapper.is("wrapper", ns) {
+        return Err(XmlError::NotOneElement("fragment closed its wrapper"));
+    }
+    let mut wrapper = wrapper;
+    Ok(std::mem::take(wrapper.nodes_mut()))
+}
+
+fn count(nodes: &mut usize, limits: &Limits) -> Result<(), XmlError> {
+    *nodes += 1;
+    if *nodes > limits.max_nodes {
+        return Err(XmlError::TooManyNodes(limits.max_nodes));
+    }
+    Ok(())
+}
+
+fn push_text(
+    stack: &mut [Element],
+    text: &str,
+    nodes: &mut usize,
+    limits: &Limits,
+) -> Result<(), XmlError> {
+    match stack.last_mut() {
+        Some(parent) => {
+            // Adjacent text and CDATA runs form one text node.
+            if let Some(Node::Text(prev)) = parent.nodes_mut().last_mut() {
+                prev.push_str(text);
+            } else {
+                count(nodes, limits)?;
+                parent.nodes_mut().push(Node::Text(text.to_owned()));
+            }
+            Ok(())
+        }
+        None if text.chars().all(char::is_whitespace) => Ok(()),
+        None => Err(XmlError::NotOneElement("text outside the root element")),
+    }
+}
+
+fn attach(stack: &mut [Element], root: &mut Option<Element>, el: Element) {
+    match stack.last_mut() {
+        Some(parent) => parent.push(el),
+        None => *root = Some(el),
+    }
+}
+
+fn element_from(
+    decoder: quick_xml::encoding::Decoder,
+    resolved: ResolveResult,
+    start: &BytesStart,
+) -> Result<Element, XmlError> {
+    let ns = match resolved {
+        ResolveResult::Bound(ns) => std::str::from_utf8(ns.as_ref())
+            .map_err(|e| XmlError::Syntax(e.to_string()))?
+            .to_owned(),
+        ResolveResult::Unbound => String::new(),
+        ResolveResult::Unknown(_) => return Err(XmlError::UnknownPrefix),
+    };
+    let name = std::str::from_utf8(start.local_name().as_ref())
+        .map_err(|e| XmlError::Syntax(e.to_string()))?
+        .to_owned();
+    let mut el = Element::new(name, ns);
+    for attr in start.attributes() {
+        let attr = attr.map_err(|e| XmlError::Syntax(e.to_string()))?;
+        if attr.key.as_namespace_binding().is_some() {
+            continue;
+        }
+        let key = std::str::from_utf8(attr.key.as_ref())
+            .map_err(|e| XmlError::Syntax(e.to_string()))?
+            .to_owned();
+        let value = attr
+            .decode_and_unescape_value(decoder)
+            .map_err(|e| XmlError::Syntax(e.to_string()))?
+            .into_owned();
+        if el.attr(&key).is_some() {
+            return Err(XmlError::Syntax(format!("duplicate attribute {key}")));
+        }
+        el.set_attr(key, value);
+    }
+    Ok(el)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_order_text_and_namespaces() {
+        let el = parse_element(
+            "<message xmlns='jabber:client' to='b@x' xml:lang='en'><thread>t1</thread>\n \
+             <x:c xmlns:x='urn:c'><data>a&amp;b<![CDATA[<c>]]></data></x:c></message>",
+            &Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(el.ns(), "jabber:client");
+        assert_eq!(el.attr("xml:lang"), Some("en"));
+        let kids: Vec<_> = el
+            .children()
+            .map(|c| (c.name().to_owned(), c.ns().to_owned()))
+            .collect();
+        assert_eq!(
+            kids,
+            [
+                ("thread".into(), "jabber:client".into()),
+                ("c".into(), "urn:c".into())
+            ]
+        );
+        let c = el.child("c", "urn:c").unwrap();
+        assert_eq!(c.child("data", "jabber:client").unwrap().text(), "a&b<c>");
+        assert_eq!(
+            el.nodes().len(),
+            3,
+            "whitespace between elements is kept as a node"
+        );
+    }
+
+    #[test]
+    fn refuses_hostile_input_with_named_errors() {
+        let l = Limits {
+            max_bytes: 100,
+            max_depth: 3,
+            max_nodes: 5,
+        };
+        assert_eq!(
+            parse_element(&"a".repeat(101), &l),
+            Err(XmlError::TooLarge(101))
+        );
+        assert_eq!(
+            parse_element("<a><b><c><d/></c></b></a>", &l),
+            Err(XmlError::TooDeep(3))
+        );
+        assert_eq!(
+            parse_element("<a><b/><b/><b/><b/><b/></a>", &l),
+            Err(XmlError::TooManyNodes(5))
+        );
+        let l = Limits::default();
+        assert_eq!(
+            parse_element("<!DOCTYPE a [<!ENTITY x 'y'>]><a>&x;</a>", &l),
+            Err(XmlError::Doctype)
+        );
+        assert_eq!(parse_element("<p:a/>", &l), Err(XmlError::UnknownPrefix));
+        assert!(matches!(
+            parse_element("<a/><b/>", &l),
+            Err(XmlError::NotOneElement(_))
+        ));
+        assert!(matches!(
+            parse_element("", &l),
+            Err(XmlError::NotOneElement(_))
+        ));
+        assert!(matches!(parse_element("<a>", &l), Err(XmlError::Syntax(_))));
+        assert!(matches!(
+            parse_element("<a></b>", &l),
+            Err(XmlError::Syntax(_))
+        ));
+        assert!(matches!(
+            parse_element("<a>&bogus;</a>", &l),
+            Err(XmlError::Syntax(_))
+        ));
+        assert!(matches!(
+            parse_element("<a x='1' x='2'/>", &l),
+            Err(XmlError::Syntax(_))
+        ));
+        assert!(matches!(
+            parse_element("<a/>junk", &l),
+            Err(XmlError::NotOneElement(_))
+        ));
+    }
+
+    #[test]
+    fn fragment_parses_in_namespace_and_cannot_escape_wrapper() {
+        let nodes = parse_fragment(
+            "<body>hi</body><x xmlns='urn:y'/>",
+            "jabber:client",
+            &Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(nodes.len(), 2);
+        assert!(matches!(&nodes[0], Node::Element(e) if e.is("body", "jabber:client")));
+        assert!(
+            parse_fragment("</wrapper><wrapper>", "jabber:client", &Limits::default()).is_err()
+        );
+    }
+}
