@@ -9,6 +9,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod crypto;
+pub mod forms;
 pub mod random;
 pub mod store;
 pub mod time;
