@@ -150,7 +150,8 @@ impl ModpGroup {
     }
 
     /// Checks a received public value `v` (big-endian, leading zero octets allowed):
-    /// 1 < v < p - 1 (XEP-0116 §4.4 and §4.6, profile P6).
+    /// 1 < v < p - 1 (XEP-0116 §4.3: the receivers of d and of e check the range; profile
+    /// P6).
     ///
     /// # Errors
     /// [`CryptoError::PublicOutOfRange`] when the check fails.

@@ -1,5 +1,5 @@
 //! Key derivation (profile P1; XEP-0116 §4.5.3, §4.8, §4.10; XEP-0200 §9) and the
-//! retained-secret hashes (XEP-0116 §4.3, §4.5, profile P7).
+//! retained-secret hashes (XEP-0116 §4.6.4, §4.7.3, profile P7).
 use zeroize::Zeroizing;
 
 use super::cipher::CipherAlg;
@@ -95,18 +95,20 @@ pub fn rekey_keys(
     )
 }
 
-/// The next retained secret: HMAC(HASH, K', "New Retained Secret") (XEP-0116 §4.8.1,
-/// profile P7).
+/// The next retained secret: HMAC(HASH, K', "New Retained Secret") (XEP-0116 §4.7.3 and
+/// §4.8.1, profile P7).
 pub fn new_retained_secret(alg: HashAlg, k_final: &[u8]) -> SecretBytes {
     whole(alg, k_final, "New Retained Secret")
 }
 
-/// `srshash` = HMAC(HASH, SRS, "Shared Retained Secret") (XEP-0116 §4.6.4).
+/// `srshash` = HMAC(HASH, SRS, "Shared Retained Secret"), sent by the responder (XEP-0116
+/// §4.7.3).
 pub fn srshash(alg: HashAlg, srs: &[u8]) -> Vec<u8> {
     hmac(alg, srs, &[b"Shared Retained Secret"])
 }
 
-/// One `rshashes` value: HMAC(HASH, N_A, RS) (XEP-0116 §4.5, profile P7).
+/// One `rshashes` value: HMAC(HASH, N_A, RS), sent by the initiator in message 3 (XEP-0116
+/// §4.6.4, profile P7).
 pub fn rshash(alg: HashAlg, n_a: &[u8], rs: &[u8]) -> Vec<u8> {
     hmac(alg, n_a, &[rs])
 }

@@ -5,7 +5,8 @@ use zeroize::Zeroizing;
 /// Secret key material (K, K', KC, KM, KS, retained secrets, the DH shared value).
 ///
 /// The octets are wiped when the value is dropped; `Debug` shows only the length.
-#[derive(Clone, PartialEq, Eq)]
+/// Equality (`==`) is constant time in the content, like [`SecretBytes::ct_eq`].
+#[derive(Clone)]
 pub struct SecretBytes(Zeroizing<Vec<u8>>);
 
 impl SecretBytes {
@@ -35,6 +36,15 @@ impl SecretBytes {
     }
 }
 
+impl PartialEq for SecretBytes {
+    fn eq(&self, other: &Self) -> bool {
+        // Profile P3 / XEP-0116 §7: secrets are compared in constant time.
+        self.ct_eq(other.expose())
+    }
+}
+
+impl Eq for SecretBytes {}
+
 impl std::fmt::Debug for SecretBytes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "SecretBytes(<redacted {} octets>)", self.0.len())
@@ -62,5 +72,7 @@ mod tests {
         assert!(!s.ct_eq(&[1, 2]));
         assert!(SecretBytes::new(Vec::new()).is_empty());
         assert_eq!(s.clone(), s);
+        assert_ne!(s, SecretBytes::new(vec![1, 2]));
+        assert_ne!(s, SecretBytes::new(vec![1, 2, 4]));
     }
 }
