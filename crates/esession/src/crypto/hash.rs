@@ -36,14 +36,14 @@ impl HashAlg {
     }
 }
 
-/// HASH(parts[0] | parts[1] | …). The output keeps its full length (profile P2).
+/// HASH(`parts[0] | parts[1] | …`). The output keeps its full length (profile P2).
 pub fn hash(alg: HashAlg, parts: &[&[u8]]) -> Vec<u8> {
     match alg {
         HashAlg::Sha256 => sha256(parts).to_vec(),
     }
 }
 
-/// HMAC(HASH, key, parts[0] | parts[1] | …) per RFC 2104, for any key length.
+/// HMAC(HASH, key, `parts[0] | parts[1] | …`) per RFC 2104, for any key length.
 pub fn hmac(alg: HashAlg, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     match alg {
         HashAlg::Sha256 => hmac_sha256(key, parts).to_vec(),
