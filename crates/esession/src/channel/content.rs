@@ -1,0 +1,67 @@
+//! The structure of `<c/>` and its MAC input m_content (XEP-0200 §6 step 4, §8 step 2;
+//! profile P9).
+use crate::b64;
+use crate::error::Violation;
+use crate::xml::{ns, Element, Node};
+
+/// What a received `<c/>` holds.
+pub(crate) struct Parts {
+    pub data: Option<String>,
+    pub mac: Vec<u8>,
+    /// Whether `<key/>` or `<new/>` is present.
+    pub rekey: bool,
+    pub m_content: String,
+}
+
+/// m_content: the children other than `<mac/>`, in the order received, each in its P4
+/// form, with every whitespace character removed (profile P9).
+pub(crate) fn m_content(c: &Element) -> String {
+    c.children()
+        .filter(|e| e.name() != "mac")
+        .map(Element::normalized)
+        .collect::<String>()
+        .chars()
+        .filter(|ch| !matches!(ch, ' ' | '\t' | '\r' | '\n'))
+        .collect()
+}
+
+fn malformed(what: &str) -> Violation {
+    Violation::MalformedEncryptedContent(what.to_owned())
+}
+
+/// Checks the structure of `<c/>` (XEP-0200 §14): at most one data, exactly one mac,
+/// no foreign elements or text.
+pub(crate) fn parse(c: &Element) -> Result<Parts, Violation> {
+    let mut data = None;
+    let mut mac = None;
+    let mut rekey = false;
+    for node in c.nodes() {
+        let child = match node {
+            Node::Text(t) if t.chars().all(char::is_whitespace) => continue,
+            Node::Text(_) => return Err(malformed("text directly inside <c/>")),
+            Node::Element(e) => e,
+        };
+        if child.ns() != ns::STANZA_ENCRYPTION || child.has_element_children() {
+            return Err(malformed(&format!(
+                "unexpected element <{}/>",
+                child.name()
+            )));
+        }
+        match child.name() {
+            "data" if data.is_none() => data = Some(child.text()),
+            "mac" if mac.is_none() => mac = Some(child.text()),
+            "key" | "new" => rekey = true,
+            // XEP-0200 §10: <old/> is MACed and ignored.
+            "old" => {}
+            other => return Err(malformed(&format!("unexpected or repeated <{other}/>"))),
+        }
+    }
+    let mac = mac.ok_or_else(|| malformed("no <mac/>"))?;
+    let mac = b64::decode("mac", &mac).map_err(|_| malformed("mac is not base64"))?;
+    Ok(Parts {
+        data,
+        mac,
+        rekey,
+        m_content: m_content(c),
+    })
+}

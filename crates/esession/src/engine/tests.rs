@@ -1,0 +1,687 @@
+//! Alice ↔ Bob in memory: complete negotiations, retained secrets, termination, and the
+//! rejections the specs name.
+use super::*;
+use crate::config::{AcceptPolicy, Config, Logging, Security};
+use crate::event::SrsStatus;
+use crate::random::SeededRandom;
+use crate::store::MemoryStore;
+use crate::xml::{parse_element, Limits};
+
+pub(crate) const ALICE: &str = "alice@example.org/pda";
+pub(crate) const BOB: &str = "bob@example.com/laptop";
+pub(crate) const NOW: Timestamp = Timestamp(1_800_000_000);
+
+pub(crate) struct Pair {
+    pub alice: Engine<MemoryStore>,
+    pub bob: Engine<MemoryStore>,
+    /// Every stanza that crossed, as sent (with `from`).
+    pub wire: Vec<(bool, String)>,
+}
+
+impl Pair {
+    pub fn new(label: &str) -> Self {
+        Self::with(
+            label,
+            Config::default(),
+            Config::default(),
+            MemoryStore::new(),
+            MemoryStore::new(),
+        )
+    }
+
+    pub fn with(label: &str, a: Config, b: Config, sa: MemoryStore, sb: MemoryStore) -> Self {
+        Pair {
+            alice: Engine::new(
+                ALICE,
+                a,
+                sa,
+                Box::new(SeededRandom::from_label(&format!("{label}/a"))),
+            ),
+            bob: Engine::new(
+                BOB,
+                b,
+                sb,
+                Box::new(SeededRandom::from_label(&format!("{label}/b"))),
+            ),
+            wire: Vec::new(),
+        }
+    }
+
+    /// Moves stanzas until both are quiet; `tamper` may rewrite each (from Alice = true).
+    pub fn run_with(&mut self, mut tamper: impl FnMut(bool, &mut Element)) {
+        loop {
+            let mut moved = false;
+            while let Some(mut s) = self.alice.poll_outgoing() {
+                s.set_attr("from", ALICE);
+                tamper(true, &mut s);
+                self.wire.push((true, s.to_string()));
+                self.bob.handle_stanza(s, NOW);
+                moved = true;
+            }
+            while let Some(mut s) = self.bob.poll_outgoing() {
+                s.set_attr("from", BOB);
+                tamper(false, &mut s);
+                self.wire.push((false, s.to_string()));
+                self.alice.handle_stanza(s, NOW);
+                moved = true;
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    pub fn run(&mut self) {
+        self.run_with(|_, _| {});
+    }
+
+    pub fn negotiate(&mut self) -> (String, SessionInfo, SessionInfo) {
+        let thread = self.alice.start("bob@example.com", NOW).unwrap();
+        self.run();
+        let a = established(&mut self.alice);
+        let b = established(&mut self.bob);
+        (thread, a, b)
+    }
+
+    pub fn into_stores(self) -> (MemoryStore, MemoryStore) {
+        (self.alice.store, self.bob.store)
+    }
+}
+
+pub(crate) fn established(e: &mut Engine<MemoryStore>) -> SessionInfo {
+    match e.poll_event() {
+        Some(Event::Established(info)) => info,
+        other => panic!("expected Established, got {other:?}"),
+    }
+}
+
+fn failed(e: &mut Engine<MemoryStore>) -> Error {
+    loop {
+        match e.poll_event() {
+            Some(Event::Failed { error, .. }) => return error,
+            Some(_) => continue,
+            None => panic!("expected Failed"),
+        }
+    }
+}
+
+fn body(e: &mut Engine<MemoryStore>) -> (String, bool) {
+    match e.poll_event() {
+        Some(Event::Message {
+            body: Some(b),
+            encrypted,
+            ..
+        }) => (b, encrypted),
+        other => panic!("expected Message, got {other:?}"),
+    }
+}
+
+#[test]
+fn first_second_and_lost_secret_sessions() {
+    let mut p = Pair::new("rs");
+    let (thread, a, b) = p.negotiate();
+    assert_eq!(a.sas, b.sas);
+    assert_eq!(a.sas.as_ref().map(String::len), Some(5));
+    assert_eq!((a.srs, b.srs), (SrsStatus::None, SrsStatus::None));
+    assert_eq!((a.role, b.role), (Role::Initiator, Role::Responder));
+    assert_eq!(a.peer, BOB);
+    assert_eq!(b.peer, ALICE);
+    assert_eq!(a.group, Some(15));
+    assert_eq!(a.logging, Logging::MustNot);
+    assert!(a.encrypted && !a.verified);
+
+    // Messages both ways, several each, so continuous counters are exercised.
+    for i in 0..3 {
+        p.alice
+            .send_message(BOB, &thread, &format!("hello {i} <&>"))
+            .unwrap();
+        p.bob
+            .send_message(ALICE, &thread, &format!("hi {i}"))
+            .unwrap();
+    }
+    p.run();
+    for i in 0..3 {
+        assert_eq!(body(&mut p.bob), (format!("hello {i} <&>"), true));
+        assert_eq!(body(&mut p.alice), (format!("hi {i}"), true));
+    }
+    // Nothing on the wire carries a plaintext body.
+    assert!(p.wire.iter().all(|(_, s)| !s.contains("hello 0")));
+
+    // The person confirms the SAS on both sides.
+    let sas = a.sas.clone().unwrap();
+    assert!(!p.alice.verify_sas(BOB, &thread, "aaaaa").unwrap());
+    assert!(p.alice.verify_sas(BOB, &thread, &sas).unwrap());
+    assert!(p
+        .bob
+        .verify_sas(ALICE, &thread, &sas.to_uppercase())
+        .unwrap());
+
+    p.alice.terminate(BOB, &thread, NOW).unwrap();
+    p.run();
+    assert!(matches!(
+        p.bob.poll_event(),
+        Some(Event::Terminated {
+            by: EndedBy::Peer,
+            ..
+        })
+    ));
+    assert!(matches!(
+        p.alice.poll_event(),
+        Some(Event::Terminated {
+            by: EndedBy::Us,
+            ..
+        })
+    ));
+    assert!(p.alice.send_message(BOB, &thread, "late").is_err());
+
+    // Second session: the retained secret is found on both sides, and verified carries.
+    let (sa, sb) = p.into_stores();
+    let mut p = Pair::with("rs2", Config::default(), Config::default(), sa, sb.clone());
+    let (_, a, b) = p.negotiate();
+    assert_eq!((a.srs, b.srs), (SrsStatus::Matched, SrsStatus::Matched));
+    assert!(a.verified && b.verified);
+    assert_eq!(
+        p.alice
+            .store()
+            .secrets_with("alice@example.org", "bob@example.com")
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Bob lost his secrets: Alice is warned of a mismatch; the session still works.
+    let (sa, _) = p.into_stores();
+    let mut p = Pair::with(
+        "rs3",
+        Config::default(),
+        Config::default(),
+        sa,
+        MemoryStore::new(),
+    );
+    let (thread, a, b) = p.negotiate();
+    assert_eq!((a.srs, b.srs), (SrsStatus::Mismatch, SrsStatus::None));
+    assert!(!a.verified);
+    p.bob.send_message(ALICE, &thread, "still works").unwrap();
+    p.run();
+    assert_eq!(body(&mut p.alice).0, "still works");
+}
+
+#[test]
+fn extended_search_finds_secret_under_another_jid_and_oss_must_match() {
+    let mut p = Pair::new("ext");
+    p.negotiate();
+    let (sa, sb) = p.into_stores();
+    // Bob's record is under alice@example.org; Alice now uses the same secret but the
+    // record sits under another peer bare JID on Bob's side.
+    let mut moved = MemoryStore::new();
+    for mut r in sb.all_secrets("bob@example.com").unwrap() {
+        r.id.peer_bare = "alias@example.net".into();
+        moved.rotate(None, r).unwrap();
+    }
+    let mut p = Pair::with(
+        "ext2",
+        Config::default(),
+        Config::default(),
+        sa.clone(),
+        moved,
+    );
+    let (_, a, b) = p.negotiate();
+    assert_eq!((a.srs, b.srs), (SrsStatus::Matched, SrsStatus::Matched));
+
+    // Other shared secret: equal (after NFC) works, different fails at message 4.
+    let mut p = Pair::new("oss");
+    p.alice
+        .set_other_shared_secret("bob@example.com", Some("caf\u{e9}"));
+    p.bob
+        .set_other_shared_secret("alice@example.org", Some("cafe\u{301}"));
+    p.negotiate();
+    let mut p = Pair::new("oss2");
+    p.alice
+        .set_other_shared_secret("bob@example.com", Some("one"));
+    p.bob
+        .set_other_shared_secret("alice@example.org", Some("two"));
+    p.alice.start("bob@example.com", NOW).unwrap();
+    p.run();
+    let err = failed(&mut p.alice);
+    assert_eq!(err.violation(), &Violation::IdentityMacMismatch);
+    assert_eq!(err.kind(), ErrorKind::Negotiation);
+}
+
+fn set_field(stanza: &mut Element, var: &str, value: &str) {
+    let text = stanza.to_string();
+    let el = parse_element(&text, &Limits::default()).unwrap();
+    let mut out = el.clone();
+    fn walk(e: &mut Element, var: &str, value: &str) {
+        for n in e.nodes_mut() {
+            if let crate::xml::Node::Element(c) = n {
+                if c.name() == "field" && c.attr("var") == Some(var) {
+                    *c = crate::forms::Field::new(var, None, &[value]).to_element();
+                } else {
+                    walk(c, var, value);
+                }
+            }
+        }
+    }
+    walk(&mut out, var, value);
+    *stanza = out;
+}
+
+fn count(stanza: &Element, var: &str) -> bool {
+    stanza.to_string().contains(&format!("var=\"{var}\""))
+}
+
+/// Runs a negotiation where `tamper` rewrites stanzas; returns both sides' failures. A
+/// side that failed must not also have reported the session established.
+fn tampered(label: &str, tamper: impl FnMut(bool, &mut Element)) -> (Option<Error>, Option<Error>) {
+    let mut p = Pair::new(label);
+    p.alice.start("bob@example.com", NOW).unwrap();
+    p.run_with(tamper);
+    let grab = |e: &mut Engine<MemoryStore>| {
+        let (mut out, mut up) = (None, false);
+        while let Some(ev) = e.poll_event() {
+            up |= matches!(ev, Event::Established(_));
+            if let Event::Failed { error, .. } = ev {
+                out = Some(error);
+            }
+        }
+        if out.is_some() {
+            assert!(!up, "a side both failed and established");
+        }
+        out
+    };
+    (grab(&mut p.alice), grab(&mut p.bob))
+}
+
+#[test]
+fn rejections_name_what_was_wrong() {
+    // Message 1: a group we do not accept is refused as not-acceptable on modp.
+    let (_, b) = tampered("modp", |from_a, s| {
+        if from_a && count(s, "modp") && s.to_string().contains("type=\"form\"") {
+            let text = s
+                .to_string()
+                .replace("<value>15</value>", "<value>3</value>")
+                .replace("<value>14</value>", "<value>4</value>")
+                .replace("<value>16</value>", "<value>99</value>")
+                .replace("<value>5</value>", "<value>2</value>");
+            *s = parse_element(&text, &Limits::default()).unwrap();
+        }
+    });
+    assert_eq!(
+        b.unwrap().violation(),
+        &Violation::NoAcceptableOption(vec!["modp".into()])
+    );
+
+    // Message 2: d out of range is refused by Alice (not-acceptable on dhkeys).
+    let (a, _) = tampered("d", |from_a, s| {
+        if !from_a && count(s, "counter") {
+            set_field(s, "dhkeys", "AQ==");
+        }
+    });
+    assert_eq!(
+        a.unwrap().violation(),
+        &Violation::PublicValueOutOfRange("dhkeys".into())
+    );
+
+    // Message 2: a changed nonce.
+    let (a, _) = tampered("nonce", |from_a, s| {
+        if !from_a && count(s, "counter") {
+            set_field(s, "nonce", "AAAA");
+        }
+    });
+    assert_eq!(a.unwrap().violation(), &Violation::NonceMismatch);
+
+    // Message 2: a value Alice did not offer.
+    let (a, _) = tampered("unoffered", |from_a, s| {
+        if !from_a && count(s, "counter") {
+            set_field(s, "crypt_algs", "aes256-ctr");
+        }
+    });
+    assert_eq!(
+        a.unwrap().violation(),
+        &Violation::UnofferedOption {
+            field: "crypt_algs".into(),
+            value: "aes256-ctr".into()
+        }
+    );
+
+    // Message 3: e that does not match He.
+    let (_, b) = tampered("he", |from_a, s| {
+        if from_a && count(s, "rshashes") {
+            set_field(s, "dhkeys", "Ag==");
+        }
+    });
+    assert_eq!(b.unwrap().violation(), &Violation::CommitmentMismatch);
+
+    // Message 3: a forged identity MAC.
+    let (_, b) = tampered("ma", |from_a, s| {
+        if from_a && count(s, "rshashes") {
+            set_field(s, "mac", &crate::b64::encode(&[7u8; 32]));
+        }
+    });
+    assert_eq!(b.unwrap().violation(), &Violation::IdentityMacMismatch);
+
+    // Message 3: a field added by a man in the middle changes form_A2.
+    let (_, b) = tampered("forma2", |from_a, s| {
+        if from_a && count(s, "rshashes") {
+            set_field(s, "rshashes", &crate::b64::encode(&[1u8; 32]));
+        }
+    });
+    assert_eq!(b.unwrap().violation(), &Violation::IdentityMismatch);
+
+    // Message 2 altered (form_B): Bob's identity check fails at Alice after message 4.
+    let (a, _) = tampered("formb", |from_a, s| {
+        if !from_a && count(s, "counter") {
+            set_field(s, "ver", "1.0");
+            let text = s.to_string().replace(
+                "<field var=\"disclosure\">",
+                "<field var=\"disclosure\" label=\"x\">",
+            );
+            *s = parse_element(&text, &Limits::default()).unwrap();
+        }
+    });
+    // Bob sees Alice's identity over a form_B he did not send: Alice's mac_A still
+    // verifies (form_B is not in mac_A), but the SAS and Bob's mac_B differ.
+    assert_eq!(a.unwrap().violation(), &Violation::IdentityMismatch);
+
+    // Message 4: a tampered srshash changes K' and breaks M_B.
+    let (a, _) = tampered("srshash", |from_a, s| {
+        if !from_a && count(s, "srshash") {
+            set_field(s, "srshash", &crate::b64::encode(&[9u8; 32]));
+        }
+    });
+    assert_eq!(a.unwrap().violation(), &Violation::IdentityMismatch);
+}
+
+#[test]
+fn error_replies_follow_p10b() {
+    // A 3-message request is answered with feature-not-implemented on dhkeys.
+    let mut p = Pair::new("3msg");
+    p.alice.start("bob@example.com", NOW).unwrap();
+    let mut req = p.alice.poll_outgoing().unwrap();
+    req.set_attr("from", ALICE);
+    let text = req
+        .to_string()
+        .replace("var=\"dhhashes\"", "var=\"dhkeys\"");
+    p.bob
+        .handle_stanza(parse_element(&text, &Limits::default()).unwrap(), NOW);
+    let reply = p.bob.poll_outgoing().unwrap().to_string();
+    assert!(reply.contains("type=\"error\""));
+    assert!(
+        reply.contains("<feature-not-implemented xmlns=\"urn:ietf:params:xml:ns:xmpp-stanzas\"/>")
+    );
+    assert!(reply.contains("<field var=\"dhkeys\"/>"));
+    // The reply echoes the request's <feature/> and reaches Alice as a named failure.
+    assert!(reply.contains("var=\"dhhashes\"") || reply.contains("var=\"dhkeys\""));
+    let mut reply = parse_element(&reply, &Limits::default()).unwrap();
+    reply.set_attr("from", BOB);
+    p.alice.handle_stanza(reply, NOW);
+    assert_eq!(
+        failed(&mut p.alice).violation(),
+        &Violation::PeerError {
+            condition: "feature-not-implemented".into(),
+            fields: vec!["dhkeys".into()]
+        }
+    );
+
+    // A form that is not an SSN form: service-unavailable.
+    let mut p = Pair::new("notssn");
+    p.alice.start("bob@example.com", NOW).unwrap();
+    let mut req = p.alice.poll_outgoing().unwrap();
+    req.set_attr("from", ALICE);
+    let text = req.to_string().replace("urn:xmpp:ssn", "urn:other");
+    p.bob
+        .handle_stanza(parse_element(&text, &Limits::default()).unwrap(), NOW);
+    assert!(p
+        .bob
+        .poll_outgoing()
+        .unwrap()
+        .to_string()
+        .contains("<service-unavailable"));
+
+    // A request from offline storage (with <delay/>) is not answered.
+    let mut p = Pair::new("delay");
+    p.alice.start("bob@example.com", NOW).unwrap();
+    let mut req = p.alice.poll_outgoing().unwrap();
+    req.set_attr("from", ALICE);
+    req.push(Element::new("delay", ns::DELAY).with_attr("stamp", "2026-01-01T00:00:00Z"));
+    p.bob.handle_stanza(req, NOW);
+    assert!(p.bob.poll_outgoing().is_none());
+    assert!(matches!(p.bob.poll_event(), Some(Event::Warning { .. })));
+
+    // Silence when error answers are off (XEP-0155 §10.1).
+    let b = Config {
+        answer_errors: false,
+        groups: vec![5],
+        ..Config::default()
+    };
+    let a = Config {
+        groups: vec![14],
+        ..Config::default()
+    };
+    let mut p = Pair::with("silent", a, b, MemoryStore::new(), MemoryStore::new());
+    p.alice.start("bob@example.com", NOW).unwrap();
+    p.run();
+    assert!(p.bob.poll_outgoing().is_none());
+    assert!(p.alice.poll_event().is_none());
+    p.alice.handle_timeout(NOW.plus(61));
+    assert_eq!(failed(&mut p.alice).kind(), ErrorKind::Timeout);
+}
+
+#[test]
+fn declined_plain_and_policy() {
+    // Bob accepts nobody: XEP-0155 reject reaches Alice as Rejected.
+    let b = Config {
+        accept: AcceptPolicy::Nobody,
+        ..Config::default()
+    };
+    let mut p = Pair::with(
+        "nobody",
+        Config::default(),
+        b,
+        MemoryStore::new(),
+        MemoryStore::new(),
+    );
+    p.alice.start("bob@example.com", NOW).unwrap();
+    p.run();
+    let err = failed(&mut p.alice);
+    assert_eq!(err.kind(), ErrorKind::Rejected);
+    assert!(matches!(err.violation(), Violation::PeerDeclined(_)));
+
+    // Bob only does c2s, Alice allows it: a plain stanza session, both sides.
+    let a = Config {
+        security: vec![Security::E2e, Security::C2s],
+        ..Config::default()
+    };
+    let b = Config {
+        security: vec![Security::C2s],
+        ..Config::default()
+    };
+    let mut p = Pair::with("plain", a, b, MemoryStore::new(), MemoryStore::new());
+    let (thread, a, b) = p.negotiate();
+    assert!(!a.encrypted && !b.encrypted && a.sas.is_none());
+    p.alice.send_message(BOB, &thread, "clear").unwrap();
+    p.run();
+    assert_eq!(body(&mut p.bob), ("clear".into(), false));
+    p.bob.terminate(ALICE, &thread, NOW).unwrap();
+    p.run();
+    assert!(matches!(
+        p.alice.poll_event(),
+        Some(Event::Terminated {
+            by: EndedBy::Peer,
+            ..
+        })
+    ));
+
+    // Alice requires e2e and Bob only offers c2s: no acceptable security.
+    let b = Config {
+        security: vec![Security::C2s],
+        ..Config::default()
+    };
+    let mut p = Pair::with(
+        "e2eonly",
+        Config::default(),
+        b,
+        MemoryStore::new(),
+        MemoryStore::new(),
+    );
+    p.alice.start("bob@example.com", NOW).unwrap();
+    p.run();
+    assert_eq!(
+        failed(&mut p.alice).violation(),
+        &Violation::PeerError {
+            condition: "not-acceptable".into(),
+            fields: vec!["security".into()]
+        }
+    );
+
+    // Logging: Bob only accepts `may`; Alice offered mustnot first, may second.
+    let b = Config {
+        logging: vec![Logging::May],
+        ..Config::default()
+    };
+    let mut p = Pair::with(
+        "log",
+        Config::default(),
+        b,
+        MemoryStore::new(),
+        MemoryStore::new(),
+    );
+    let (_, a, _) = p.negotiate();
+    assert_eq!(a.logging, Logging::May);
+}
+
+#[test]
+fn tampered_replayed_and_reordered_stanzas_end_the_session() {
+    let mut p = Pair::new("tamper");
+    let (thread, _, _) = p.negotiate();
+    p.alice.send_message(BOB, &thread, "one").unwrap();
+    p.alice.send_message(BOB, &thread, "two").unwrap();
+    let first = p.alice.poll_outgoing().unwrap();
+    let second = p.alice.poll_outgoing().unwrap();
+    // Reordered: the second first fails the MAC; nothing is delivered; Bob terminates.
+    let mut s = second.clone();
+    s.set_attr("from", ALICE);
+    p.bob.handle_stanza(s, NOW);
+    let err = failed(&mut p.bob);
+    assert_eq!(
+        (err.kind(), err.violation()),
+        (ErrorKind::Decryption, &Violation::StanzaMacMismatch)
+    );
+    assert!(p.bob.poll_event().is_none());
+    assert!(
+        p.bob.poll_outgoing().is_some(),
+        "best-effort encrypted terminate"
+    );
+    let mut s = first;
+    s.set_attr("from", ALICE);
+    p.bob.handle_stanza(s, NOW);
+    assert!(
+        matches!(p.bob.poll_event(), Some(Event::Warning { .. })),
+        "keys are gone"
+    );
+
+    // Replay of an accepted stanza fails; a flipped ciphertext bit fails.
+    let mut p = Pair::new("replay");
+    let (thread, _, _) = p.negotiate();
+    p.alice.send_message(BOB, &thread, "once").unwrap();
+    let mut s = p.alice.poll_outgoing().unwrap();
+    s.set_attr("from", ALICE);
+    p.bob.handle_stanza(s.clone(), NOW);
+    assert_eq!(body(&mut p.bob).0, "once");
+    p.bob.handle_stanza(s, NOW);
+    assert_eq!(
+        failed(&mut p.bob).violation(),
+        &Violation::StanzaMacMismatch
+    );
+
+    // Clear content inside an ESession is not delivered.
+    let mut p = Pair::new("clear");
+    let (thread, _, _) = p.negotiate();
+    let mut s = crate::stanza::message(BOB, &thread)
+        .with_child(Element::new("body", ns::JABBER_CLIENT).with_text("forged"));
+    s.set_attr("from", ALICE);
+    p.bob.handle_stanza(s, NOW);
+    assert!(matches!(p.bob.poll_event(), Some(Event::Warning { .. })));
+    // A clear terminate inside the ESession is ignored too (P10).
+    let mut s = crate::stanza::message(BOB, &thread)
+        .with_child(crate::stanza::termination(FormType::Submit));
+    s.set_attr("from", ALICE);
+    p.bob.handle_stanza(s, NOW);
+    assert!(matches!(p.bob.poll_event(), Some(Event::Warning { .. })));
+    p.alice.send_message(BOB, &thread, "still fine").unwrap();
+    p.run();
+    assert_eq!(body(&mut p.bob).0, "still fine");
+
+    // Another resource of Alice cannot inject into the bound session.
+    let mut p = Pair::new("resource");
+    let (thread, _, _) = p.negotiate();
+    p.alice.send_message(BOB, &thread, "x").unwrap();
+    let mut s = p.alice.poll_outgoing().unwrap();
+    s.set_attr("from", "alice@example.org/other");
+    p.bob.handle_stanza(s, NOW);
+    assert!(matches!(p.bob.poll_event(), Some(Event::Warning { .. })));
+}
+
+#[test]
+fn crossing_terminates_and_key_exhaustion() {
+    let mut p = Pair::new("cross");
+    let (thread, _, _) = p.negotiate();
+    p.alice.terminate(BOB, &thread, NOW).unwrap();
+    p.bob.terminate(ALICE, &thread, NOW).unwrap();
+    p.run();
+    assert!(matches!(
+        p.alice.poll_event(),
+        Some(Event::Terminated {
+            by: EndedBy::Us,
+            ..
+        })
+    ));
+    assert!(matches!(
+        p.bob.poll_event(),
+        Some(Event::Terminated {
+            by: EndedBy::Us,
+            ..
+        })
+    ));
+    assert!(p.alice.threads().is_empty() && p.bob.threads().is_empty());
+
+    // Near the 2^32-block limit a data stanza is refused and the session terminated.
+    let mut p = Pair::new("limit");
+    let (thread, _, _) = p.negotiate();
+    p.alice
+        .channel_mut(BOB, &thread)
+        .unwrap()
+        .set_sent_blocks((1u128 << 32) - 65);
+    let err = p.alice.send_message(BOB, &thread, "too much").unwrap_err();
+    assert_eq!(err.violation(), &Violation::KeyExhausted);
+    p.run();
+    assert!(matches!(
+        p.bob.poll_event(),
+        Some(Event::Terminated {
+            by: EndedBy::Peer,
+            ..
+        })
+    ));
+
+    // Unacknowledged terminate ends at the deadline.
+    let mut p = Pair::new("noack");
+    let (thread, _, _) = p.negotiate();
+    p.alice.terminate(BOB, &thread, NOW).unwrap();
+    p.alice.handle_timeout(NOW.plus(120));
+    assert!(matches!(p.alice.poll_event(), Some(Event::Warning { .. })));
+    assert!(matches!(
+        p.alice.poll_event(),
+        Some(Event::Terminated { .. })
+    ));
+}
+
+#[test]
+fn debug_output_holds_no_secrets() {
+    let mut p = Pair::new("debug");
+    let (_, _, _) = p.negotiate();
+    let dump = format!(
+        "{:?}",
+        p.alice.store().all_secrets("alice@example.org").unwrap()
+    );
+    assert!(dump.contains("<redacted>"));
+}

@@ -1,0 +1,128 @@
+//! What the engine reports to its user.
+use crate::config::{Logging, StanzaKind};
+use crate::error::Error;
+use crate::xml::Element;
+
+/// Which side of the negotiation we were.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// We sent the request (Alice).
+    Initiator,
+    /// We answered it (Bob).
+    Responder,
+}
+
+impl Role {
+    /// `initiator` or `responder`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Initiator => "initiator",
+            Role::Responder => "responder",
+        }
+    }
+}
+
+/// What became of the retained secrets in a negotiation (XEP-0116 §4.10, profile P7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SrsStatus {
+    /// A shared retained secret was found and mixed into the keys.
+    Matched,
+    /// Neither side expected one.
+    None,
+    /// We held a live secret for this peer but the peer proved none: a possible man in the
+    /// middle (or lost state). The SAS must be confirmed again.
+    Mismatch,
+}
+
+impl SrsStatus {
+    /// `matched`, `none` or `mismatch`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SrsStatus::Matched => "matched",
+            SrsStatus::None => "none",
+            SrsStatus::Mismatch => "mismatch",
+        }
+    }
+}
+
+/// Who ended a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EndedBy {
+    /// We did.
+    Us,
+    /// The peer did.
+    Peer,
+}
+
+/// A summary of an established session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// The peer's full JID.
+    pub peer: String,
+    /// The XEP-0201 thread.
+    pub thread: String,
+    /// Our role.
+    pub role: Role,
+    /// Whether the session is encrypted (`security` = `e2e`).
+    pub encrypted: bool,
+    /// The short authentication string (encrypted sessions).
+    pub sas: Option<String>,
+    /// The MODP group (encrypted sessions).
+    pub group: Option<u32>,
+    /// The retained-secret outcome.
+    pub srs: SrsStatus,
+    /// Whether a person confirmed the SAS in this chain of retained secrets.
+    pub verified: bool,
+    /// The negotiated `logging` value.
+    pub logging: Logging,
+    /// The stanza kinds protected.
+    pub stanzas: Vec<StanzaKind>,
+}
+
+/// An event for the engine's user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A session is established and can carry messages.
+    Established(SessionInfo),
+    /// A message arrived. `encrypted` says whether it came through an ESession.
+    Message {
+        /// Sender full JID.
+        peer: String,
+        /// Thread, if any.
+        thread: Option<String>,
+        /// The best `<body/>`, if any.
+        body: Option<String>,
+        /// The stanza with any decrypted content in place of `<c/>`.
+        stanza: Element,
+        /// Whether it was decrypted from an ESession.
+        encrypted: bool,
+    },
+    /// A session ended cleanly.
+    Terminated {
+        /// Peer full JID.
+        peer: String,
+        /// Thread.
+        thread: String,
+        /// Who ended it.
+        by: EndedBy,
+    },
+    /// A negotiation or session failed; nothing more will flow on it.
+    Failed {
+        /// Peer JID.
+        peer: String,
+        /// Thread.
+        thread: String,
+        /// Why.
+        error: Error,
+    },
+    /// Something was refused without ending a session (e.g. cleartext inside an
+    /// ESession, a stored-offline request).
+    Warning {
+        /// Peer JID.
+        peer: String,
+        /// Thread, if any.
+        thread: Option<String>,
+        /// What happened.
+        detail: String,
+    },
+}

@@ -1,0 +1,12 @@
+//! XEP-0155 stanza session negotiation carrying the XEP-0116 4-message ESession
+//! negotiation as XEP-0217 profiles it.
+pub(crate) mod context;
+pub(crate) mod established;
+pub(crate) mod failure;
+pub(crate) mod fields;
+pub(crate) mod identity;
+pub(crate) mod initiator;
+pub(crate) mod responder;
+pub(crate) mod retained;
+pub(crate) mod stanza;
+pub(crate) mod terms;

@@ -1,0 +1,323 @@
+//! The responder's side (Bob) of the 4-message negotiation: XEP-0116 §4.5, §4.7 as
+//! profiled by XEP-0217 and profile P1–P7.
+use super::context::Ctx;
+use super::established::{srs_status, Established};
+use super::failure::Failure;
+use super::fields::{self, NOT_MACED};
+use super::identity::{open_identity, seal_identity, IdentityKeys};
+use super::retained;
+use super::terms::{Accepted, Terms};
+use crate::b64;
+use crate::channel::{Channel, Direction};
+use crate::config::Security;
+use crate::crypto::{
+    commitment, ct_eq, draw_counter, draw_nonce, final_k, mpi, negotiation_k, new_retained_secret,
+    responder_counter, sas28x5, session_keys, srshash, CipherAlg, DhSecret, HashAlg, ModpGroup,
+};
+use crate::error::Violation;
+use crate::forms::{Field, Form, FormType};
+use crate::jid;
+use crate::store::{RetainedSecret, SecretId};
+use crate::transcript;
+use crate::xml::{normalize_form_content, ns, Element};
+
+/// Message 2 sent; waiting for message 3.
+pub(crate) struct AwaitingResult {
+    terms: Terms,
+    group: &'static ModpGroup,
+    hash: HashAlg,
+    cipher: CipherAlg,
+    y: DhSecret,
+    d: Vec<u8>,
+    he: Vec<u8>,
+    n_a: Vec<u8>,
+    n_b: [u8; 32],
+    c_a: u128,
+    c_b: u128,
+    form_a: String,
+    form_b: String,
+}
+
+/// A plain stanza session accepted (XEP-0116 §4.4 last paragraph): the submit form.
+pub(crate) fn respond_plain(terms: &Terms) -> Element {
+    let mut form = Form::with_form_type(FormType::Submit, ns::SSN);
+    form.fields[0].kind = None;
+    form.push(Field::new("accept", None, &["1"]));
+    form.push(Field::new(
+        terms.vocab.field(),
+        None,
+        &[terms.vocab.word(terms.logging)],
+    ));
+    form.push(Field::new("disclosure", None, &[fields::DISCLOSURE]));
+    form.push(Field::new("security", None, &[terms.security.name()]));
+    form.to_element()
+}
+
+/// The XEP-0155 §4.3 reject form (`accept` = 0).
+pub(crate) fn decline() -> Element {
+    let mut form = Form::with_form_type(FormType::Submit, ns::SSN);
+    form.fields[0].kind = None;
+    form.push(Field::new("accept", None, &["0"]));
+    form.to_element()
+}
+
+impl AwaitingResult {
+    /// Answers an accepted ESession request with message 2 (XEP-0116 §4.5.1–4.5.2).
+    /// `form_a` is the P4 normalization of the request as received.
+    pub(crate) fn respond(
+        accepted: Accepted,
+        form_a: String,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(Self, Element), Failure> {
+        let terms = accepted.terms;
+        let group = ModpGroup::get(terms.group.unwrap_or_default())
+            .map_err(|e| Failure::bad_form(e.into()))?;
+        let (hash, cipher) = (HashAlg::Sha256, CipherAlg::Aes128Ctr);
+        let n_b = draw_nonce(ctx.rng);
+        let c_a = draw_counter(ctx.rng);
+        let y = group.generate_secret(ctx.rng);
+        transcript::record("bob.nonce", &n_b);
+        transcript::record("bob.counter", &c_a.to_be_bytes());
+        transcript::record("bob.y", &y.expose_mpi());
+        let d = group.public_value(&y);
+
+        let mut form = Form::with_form_type(FormType::Submit, ns::SSN);
+        form.fields[0].kind = None;
+        let mut put = |var: &str, value: &str| form.push(Field::new(var, None, &[value]));
+        put("accept", "1");
+        put(terms.vocab.field(), terms.vocab.word(terms.logging));
+        put("disclosure", fields::DISCLOSURE);
+        put("security", Security::E2e.name());
+        put("modp", &group.id().to_string());
+        put("crypt_algs", fields::CRYPT);
+        put("hash_algs", fields::HASH);
+        if let Some(sign) = &terms.sign_alg {
+            put("sign_algs", sign);
+        }
+        put("compress", fields::COMPRESS);
+        let stanzas: Vec<&str> = terms.stanzas.iter().map(|s| s.name()).collect();
+        form.push(Field::new("stanzas", None, &stanzas));
+        let mut put = |var: &str, value: &str| form.push(Field::new(var, None, &[value]));
+        put("init_pubkey", fields::PUBKEY);
+        put("resp_pubkey", fields::PUBKEY);
+        put("ver", &terms.ver);
+        put("rekey_freq", &terms.rekey_freq.to_string());
+        put("my_nonce", &b64::encode(&n_b));
+        put("sas_algs", fields::SAS);
+        put("dhkeys", &b64::encode(&d));
+        put("nonce", &b64::encode(&accepted.n_a));
+        // Profile P2: the counter field carries the 16 octets of C_A.
+        put("counter", &b64::encode(&c_a.to_be_bytes()));
+        let x = form.to_element();
+        let state = AwaitingResult {
+            terms,
+            group,
+            hash,
+            cipher,
+            y,
+            d,
+            he: accepted.he,
+            n_a: accepted.n_a,
+            n_b,
+            c_a,
+            c_b: responder_counter(c_a),
+            form_a,
+            form_b: normalize_form_content(&x, &NOT_MACED),
+        };
+        Ok((state, x))
+    }
+
+    /// Handles message 3 (XEP-0116 §4.7): commitment, range, Alice's identity, the SRS
+    /// search; builds message 4 and stores the new retained secret (P7: the responder
+    /// replaces it when it sends message 4).
+    pub(crate) fn handle_result(
+        self,
+        x: &Element,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(Established, Element), Failure> {
+        let form = Form::parse(x).map_err(|e| Failure::silent(e.into()))?;
+        if form.form_type() != Some(ns::SSN) {
+            return Err(Failure::silent(Violation::NotSsnForm));
+        }
+        if form.kind != FormType::Result {
+            return Err(Violation::WrongFormType {
+                expected: "result",
+                got: form.kind.name(),
+            }
+            .into());
+        }
+        // XEP-0155 §4.4 [5]: a result with accept = 0 cancels the session.
+        let accept = fields::single(&form, "accept")?;
+        if fields::boolean(accept) != Some(true) {
+            return Err(Failure::silent(Violation::PeerDeclined(Some(
+                "cancelled".into(),
+            ))));
+        }
+        if !ct_eq(&fields::single_b64(&form, "nonce")?, &self.n_b) {
+            return Err(Violation::NonceMismatch.into());
+        }
+        let e_raw = fields::single_b64(&form, "dhkeys")?;
+        let e = mpi(&e_raw).to_vec();
+        // XEP-0116 §4.6.1: SHA256(e) must equal the committed He, and 1 < e < p-1.
+        if !ct_eq(&commitment(&e), &self.he) {
+            return Err(Failure::not_implemented(
+                "dhkeys",
+                Violation::CommitmentMismatch,
+            ));
+        }
+        if self.group.check_public(&e).is_err() {
+            return Err(Failure::not_implemented(
+                "dhkeys",
+                Violation::PublicValueOutOfRange("dhkeys".into()),
+            ));
+        }
+        let rshashes = fields::multi_b64(&form, "rshashes")?;
+        let id = fields::single_b64(&form, "identity")?;
+        let m_a = fields::single_b64(&form, "mac")?;
+        let shared = self
+            .group
+            .shared_secret(&self.y, &e)
+            .map_err(|e| Failure::bad_form(e.into()))?;
+        let k = negotiation_k(self.hash, shared.expose());
+        let provisory = session_keys(self.hash, self.cipher, k.expose());
+        let form_a2 = normalize_form_content(x, &NOT_MACED);
+        let mut c_a = self.c_a;
+        let keys = IdentityKeys {
+            hash: self.hash,
+            cipher: self.cipher,
+            ks: provisory.ks_a.expose(),
+            kc: provisory.initiator.kc.expose(),
+            km: provisory.initiator.km.expose(),
+        };
+        // XEP-0116 §4.6.3: mac_A = HMAC(KS_A, N_B | N_A | e | form_A | form_A2).
+        let proof = open_identity(
+            &keys,
+            &mut c_a,
+            &id,
+            &m_a,
+            &[
+                &self.n_b,
+                &self.n_a,
+                &e,
+                self.form_a.as_bytes(),
+                form_a2.as_bytes(),
+            ],
+        )
+        .map_err(|v| {
+            let field = if v == Violation::IdentityMacMismatch {
+                "mac"
+            } else {
+                "identity"
+            };
+            Failure::not_implemented(field, v)
+        })?;
+        let sas = sas28x5(self.hash, &m_a, self.form_b.as_bytes());
+
+        // XEP-0116 §4.7.3 / P7: the initiator's bare JID first, then every other secret.
+        let peer_bare = jid::bare(ctx.peer);
+        let life = ctx.config.retained_secret_lifetime;
+        let stored = ctx
+            .store
+            .secrets_with(ctx.own_bare, peer_bare)
+            .map_err(|e| Failure::silent(e.into()))?;
+        let candidates = retained::live(stored, ctx.now, life);
+        let mut srs = retained::find_by_rshash(self.hash, &self.n_a, &candidates, &rshashes);
+        if srs.is_none() && ctx.config.extended_search {
+            let all = ctx
+                .store
+                .all_secrets(ctx.own_bare)
+                .map_err(|e| Failure::silent(e.into()))?;
+            let others: Vec<RetainedSecret> = retained::live(all, ctx.now, life)
+                .into_iter()
+                .filter(|s| s.id.peer_bare != peer_bare)
+                .collect();
+            srs = retained::find_by_rshash(self.hash, &self.n_a, &others, &rshashes);
+        }
+        let k_final = final_k(
+            self.hash,
+            k.expose(),
+            srs.as_ref().map(|s| s.secret.as_slice()),
+            ctx.oss,
+        );
+        let fin = session_keys(self.hash, self.cipher, k_final.expose());
+        // XEP-0116 §4.7.3: srshash, or a random value of the hash length.
+        let srs_hash = match &srs {
+            Some(s) => srshash(self.hash, &s.secret),
+            None => {
+                let mut r = vec![0u8; self.hash.output_len()];
+                ctx.rng.fill(&mut r);
+                transcript::record("bob.srshash_random", &r);
+                r
+            }
+        };
+        let mut msg4 = Form::with_form_type(FormType::Result, ns::SSN);
+        msg4.fields[0].kind = None;
+        msg4.push(Field::new("nonce", None, &[&b64::encode(&self.n_a)]));
+        msg4.push(Field::new("srshash", None, &[&b64::encode(&srs_hash)]));
+        let form_b2 = normalize_form_content(&msg4.to_element(), &NOT_MACED);
+        let mut c_b = self.c_b;
+        let keys = IdentityKeys {
+            hash: self.hash,
+            cipher: self.cipher,
+            ks: fin.ks_b.expose(),
+            kc: fin.responder.kc.expose(),
+            km: fin.responder.km.expose(),
+        };
+        // XEP-0116 §4.7.4: mac_B = HMAC(KS_B, N_A | N_B | d | form_B | form_B2), final keys.
+        let sealed = seal_identity(
+            &keys,
+            &mut c_b,
+            &[
+                &self.n_a,
+                &self.n_b,
+                mpi(&self.d),
+                self.form_b.as_bytes(),
+                form_b2.as_bytes(),
+            ],
+        )?;
+        msg4.push(Field::new("identity", None, &[&b64::encode(&sealed.id)]));
+        msg4.push(Field::new("mac", None, &[&b64::encode(&sealed.m)]));
+
+        let secret_id = SecretId {
+            own: ctx.own_bare.to_owned(),
+            peer_bare: peer_bare.to_owned(),
+            peer_full: ctx.peer.to_owned(),
+        };
+        let verified = srs.as_ref().is_some_and(|s| s.verified);
+        let new = RetainedSecret {
+            id: secret_id.clone(),
+            secret: zeroize::Zeroizing::new(
+                new_retained_secret(self.hash, k_final.expose())
+                    .expose()
+                    .to_vec(),
+            ),
+            created: ctx.now,
+            verified,
+        };
+        ctx.store
+            .rotate(srs.as_ref().map(|s| &s.id), new)
+            .map_err(|e| Failure::silent(e.into()))?;
+        let channel = Channel::new(
+            proof,
+            self.hash,
+            self.cipher,
+            Direction::new(fin.responder, c_b),
+            Direction::new(fin.initiator, c_a),
+            self.terms.rekey_freq,
+        );
+        let established = Established {
+            channel,
+            terms: self.terms,
+            sas,
+            srs: srs_status(srs.is_some(), !candidates.is_empty()),
+            verified,
+            secret_id,
+        };
+        Ok((established, msg4.to_element()))
+    }
+
+    /// The chosen group.
+    pub(crate) fn group(&self) -> u32 {
+        self.group.id()
+    }
+}

@@ -1,0 +1,76 @@
+//! The clear parts of encrypted stanzas and the SSN termination forms (profile P9, P10).
+use crate::forms::{Field, Form, FormType};
+use crate::xml::{ns, Element};
+
+/// The clear `<body/>` of an encrypted message, for clients without ESessions (P9).
+pub const FALLBACK_BODY: &str = "This message is end-to-end encrypted with an XMPP Encrypted \
+Session (XEP-0116/XEP-0200); your client cannot decrypt it.";
+
+/// Profile P9: the clear extras of every encrypted data `<message/>`: fallback body,
+/// XEP-0380 marker, XEP-0334 no-permanent-store hint, XEP-0280 private.
+pub(crate) fn clear_extras() -> [Element; 4] {
+    [
+        Element::new("body", ns::JABBER_CLIENT).with_text(FALLBACK_BODY),
+        Element::new("encryption", ns::EME)
+            .with_attr("namespace", ns::STANZA_ENCRYPTION)
+            .with_attr("name", "ESessions"),
+        Element::new("no-permanent-store", ns::HINTS),
+        Element::new("private", ns::CARBONS),
+    ]
+}
+
+/// The SSN termination form inside `<feature/>` (P10): `submit` to terminate, `result`
+/// to acknowledge.
+pub(crate) fn termination(kind: FormType) -> Element {
+    let mut form = Form::with_form_type(kind, ns::SSN);
+    form.fields[0].kind = None;
+    form.push(Field::new("terminate", None, &["1"]));
+    Element::new("feature", ns::FEATURE_NEG).with_child(form.to_element())
+}
+
+/// Reads a termination form: `Some(Submit)` for a terminate, `Some(Result)` for an
+/// acknowledgement (P10: `1` or `true`, with or without field types).
+pub(crate) fn read_termination(feature: &Element) -> Option<FormType> {
+    if !feature.is("feature", ns::FEATURE_NEG) {
+        return None;
+    }
+    let form = Form::parse(feature.child("x", ns::DATA)?).ok()?;
+    if form.form_type() != Some(ns::SSN) {
+        return None;
+    }
+    let terminate = form.value("terminate")?;
+    if !matches!(terminate, "1" | "true") {
+        return None;
+    }
+    matches!(form.kind, FormType::Submit | FormType::Result).then_some(form.kind)
+}
+
+/// A `<message/>` to `to` on `thread` (no type).
+pub(crate) fn message(to: &str, thread: &str) -> Element {
+    Element::new("message", ns::JABBER_CLIENT)
+        .with_attr("to", to)
+        .with_child(Element::new("thread", ns::JABBER_CLIENT).with_text(thread))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminate_plaintext_is_exactly_the_profile_text() {
+        // Profile P10, byte for byte.
+        let expected = "<feature xmlns=\"http://jabber.org/protocol/feature-neg\"><x xmlns=\"jabber:x:data\" type=\"submit\"><field var=\"FORM_TYPE\"><value>urn:xmpp:ssn</value></field><field var=\"terminate\"><value>1</value></field></x></feature>";
+        assert_eq!(
+            termination(FormType::Submit).serialize_in(ns::JABBER_CLIENT),
+            expected
+        );
+        assert_eq!(
+            termination(FormType::Result).serialize_in(ns::JABBER_CLIENT),
+            expected.replace("submit", "result")
+        );
+        assert_eq!(
+            read_termination(&termination(FormType::Result)),
+            Some(FormType::Result)
+        );
+    }
+}
