@@ -178,3 +178,88 @@ impl SqliteStore {
         Ok(rows)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn rec(full: &str, started: u64) -> SessionRecord {
+        SessionRecord {
+            own: "a@x".into(),
+            peer_full: full.into(),
+            thread: format!("thread-{started}"),
+            role: "initiator".into(),
+            started: Timestamp(started),
+            ended: None,
+            end_reason: None,
+            sas: "ABCDE".into(),
+            srs: "none".into(),
+            verified: false,
+        }
+    }
+
+    #[test]
+    fn record_finish_and_list() {
+        let mut s = SqliteStore::open_in_memory().unwrap();
+        let id2 = s.record_session(&rec("b@y/phone", 20)).unwrap();
+        let mut r1 = rec("b@y/laptop", 10);
+        r1.role = "responder".into();
+        r1.srs = "matched".into();
+        r1.verified = true;
+        let id1 = s.record_session(&r1).unwrap();
+        s.record_session(&rec("c@y/phone", 5)).unwrap();
+        assert_ne!(id1, id2);
+        s.finish_session(id2, Timestamp(25), "terminated").unwrap();
+
+        let list = s.sessions_with("a@x", "b@y").unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0], r1, "oldest first");
+        assert_eq!(list[1].ended, Some(Timestamp(25)));
+        assert_eq!(list[1].end_reason.as_deref(), Some("terminated"));
+        assert!(s.sessions_with("q@x", "b@y").unwrap().is_empty());
+        assert_eq!(s.sessions_with("a@x", "c@y").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn finish_names_what_is_wrong() {
+        let mut s = SqliteStore::open_in_memory().unwrap();
+        let e = s.finish_session(42, Timestamp(1), "x").unwrap_err();
+        assert!(
+            e.0.contains("finishing session 42") && e.0.contains("no such session"),
+            "{e}"
+        );
+        let id = s.record_session(&rec("b@y/1", 1)).unwrap();
+        s.finish_session(id, Timestamp(2), "terminated").unwrap();
+        let e = s.finish_session(id, Timestamp(3), "again").unwrap_err();
+        assert!(e.0.contains("already ended"), "{e}");
+        assert_eq!(
+            s.sessions_with("a@x", "b@y").unwrap()[0]
+                .end_reason
+                .as_deref(),
+            Some("terminated")
+        );
+    }
+
+    #[test]
+    fn bad_role_or_srs_is_refused() {
+        let mut s = SqliteStore::open_in_memory().unwrap();
+        let mut r = rec("b@y/1", 1);
+        r.role = "observer".into();
+        let e = s.record_session(&r).unwrap_err();
+        assert!(
+            e.0.contains("recording a session") && e.0.contains("\"observer\""),
+            "{e}"
+        );
+        let mut r = rec("b@y/1", 1);
+        r.srs = "maybe".into();
+        assert!(s.record_session(&r).unwrap_err().0.contains("\"maybe\""));
+        assert!(s.sessions_with("a@x", "b@y").unwrap().is_empty());
+    }
+
+    #[test]
+    fn bare_jid_of_full_jid() {
+        assert_eq!(bare_of("b@y/res/with/slash"), "b@y");
+        assert_eq!(bare_of("b@y"), "b@y");
+    }
+}

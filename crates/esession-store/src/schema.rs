@@ -51,6 +51,54 @@ fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.pragma_query_value(None, "user_version", |r| r.get(0))
 }
 
+/// Why [`check_identity`] said no.
+pub(crate) enum Identity {
+    /// SQLite could not answer.
+    Sql(rusqlite::Error),
+    /// The file is not (or not yet) a store this build may open.
+    Refused(StoreError),
+}
+
+impl From<rusqlite::Error> for Identity {
+    fn from(e: rusqlite::Error) -> Self {
+        Identity::Sql(e)
+    }
+}
+
+/// Reads (never writes) what the file says it is: a fresh database, or an esession store
+/// of a known version, whose `user_version` is returned. Another program's database and a
+/// store from a newer build are refused.
+pub(crate) fn check_identity(conn: &Connection, path: &Path) -> Result<usize, Identity> {
+    let version = user_version(conn)?;
+    let app_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
+    let objects: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
+    let fresh = version == 0 && app_id == 0 && objects == 0;
+    if !fresh && app_id != APPLICATION_ID {
+        return Err(Identity::Refused(failed(
+            "opening the store",
+            path,
+            format_args!(
+                "this is an SQLite database but not an esession store \
+                 (application_id {app_id:#x}, user_version {version}); it was left untouched"
+            ),
+        )));
+    }
+    usize::try_from(version)
+        .ok()
+        .filter(|v| *v <= MIGRATIONS.len())
+        .ok_or_else(|| {
+            Identity::Refused(failed(
+                "opening the store",
+                path,
+                format_args!(
+                    "schema version {version} was written by a newer esession \
+                     (this build knows up to {SCHEMA_VERSION}); refusing to open it, \
+                     upgrade esession; it was left untouched"
+                ),
+            ))
+        })
+}
+
 /// Brings the database at `path` up to [`SCHEMA_VERSION`], or refuses it.
 pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     migrate_to(conn, path, MIGRATIONS.len())
@@ -69,38 +117,10 @@ pub(crate) fn migrate_to(
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| failed(op, path, e))?;
-        let version = user_version(&tx).map_err(|e| failed(op, path, e))?;
-        let app_id: i32 = tx
-            .pragma_query_value(None, "application_id", |r| r.get(0))
-            .map_err(|e| failed(op, path, e))?;
-        let objects: i64 = tx
-            .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
-            .map_err(|e| failed(op, path, e))?;
-        let fresh = version == 0 && app_id == 0 && objects == 0;
-        if !fresh && app_id != APPLICATION_ID {
-            return Err(failed(
-                "opening the store",
-                path,
-                format_args!(
-                    "this is an SQLite database but not an esession store \
-                     (application_id {app_id:#x}, user_version {version}); it was left untouched"
-                ),
-            ));
-        }
-        let Some(version) = usize::try_from(version)
-            .ok()
-            .filter(|v| *v <= MIGRATIONS.len())
-        else {
-            return Err(failed(
-                "opening the store",
-                path,
-                format_args!(
-                    "schema version {version} was written by a newer esession \
-                     (this build knows up to {SCHEMA_VERSION}); refusing to open it, \
-                     upgrade esession"
-                ),
-            ));
-        };
+        let version = check_identity(&tx, path).map_err(|e| match e {
+            Identity::Sql(e) => failed(op, path, e),
+            Identity::Refused(e) => e,
+        })?;
         if version >= target {
             return tx.commit().map_err(|e| failed(op, path, e));
         }
@@ -118,5 +138,64 @@ pub(crate) fn migrate_to(
         tx.pragma_update(None, "user_version", (version + 1) as i64)
             .map_err(|e| failed(&step_op, path, e))?;
         tx.commit().map_err(|e| failed(&step_op, path, e))?;
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::SqliteStore;
+    use esession::store::SecretStore;
+
+    #[test]
+    fn upgrades_a_version_1_database_keeping_its_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            migrate_to(&mut conn, &path, 1).unwrap();
+            assert_eq!(user_version(&conn).unwrap(), 1);
+            conn.execute(
+                "INSERT INTO retained_secret VALUES ('a@x', 'b@y', 'b@y/1', x'0102', 7, 1)",
+                [],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(
+            user_version(&store.conn).unwrap(),
+            i64::from(SCHEMA_VERSION)
+        );
+        let got = store.secrets_with("a@x", "b@y").unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].secret.as_slice(), &[1, 2]);
+        assert!(got[0].verified);
+        assert!(store.sessions_with("a@x", "b@y").unwrap().is_empty());
+    }
+
+    #[test]
+    fn migrating_twice_is_a_no_op() {
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        let path = store.path.clone();
+        migrate(&mut store.conn, &path).unwrap();
+        assert_eq!(
+            user_version(&store.conn).unwrap(),
+            i64::from(SCHEMA_VERSION)
+        );
+    }
+
+    #[test]
+    fn a_failing_step_leaves_the_previous_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("half.db");
+        let mut conn = Connection::open(&path).unwrap();
+        migrate_to(&mut conn, &path, 1).unwrap();
+        // Make step 2 fail: its table already exists.
+        conn.execute_batch("CREATE TABLE session (x)").unwrap();
+        let e = migrate(&mut conn, &path).unwrap_err();
+        assert!(e.0.contains("from version 1 to 2"), "{e}");
+        assert!(e.0.contains(&path.display().to_string()), "{e}");
+        assert_eq!(user_version(&conn).unwrap(), 1);
     }
 }

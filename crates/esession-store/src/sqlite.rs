@@ -77,16 +77,17 @@ impl SqliteStore {
     fn setup(conn: Connection, path: PathBuf, on_disk: bool) -> Result<Self, StoreError> {
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| failed("setting the busy timeout", &path, e))?;
-        // The first read of the header: a file that is not a database fails here, before
-        // anything is written to it.
-        conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
-            r.get::<_, i64>(0)
-        })
-        .map_err(|e| not_a_store(&path, e))?;
+        // Read-only checks first: a file that is not a database, is another program's, comes
+        // from a newer build or is corrupt is refused before anything is written to it.
+        schema::check_identity(&conn, &path).map_err(|e| match e {
+            schema::Identity::Sql(e) => not_a_store(&path, e),
+            schema::Identity::Refused(e) => e,
+        })?;
+        run_check(&conn, &path, "quick_check")?;
         if on_disk {
             let mode: String = conn
                 .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
-                .map_err(|e| not_a_store(&path, e))?;
+                .map_err(|e| failed("switching to WAL journal mode", &path, e))?;
             if !mode.eq_ignore_ascii_case("wal") {
                 return Err(failed(
                     "switching to WAL journal mode",
@@ -104,13 +105,8 @@ impl SqliteStore {
                 .map_err(|e| failed(&format!("setting PRAGMA {pragma}={value}"), &path, e))?;
         }
         let mut store = SqliteStore { conn, path };
-        store.quick_check()?;
         schema::migrate(&mut store.conn, &store.path)?;
         Ok(store)
-    }
-
-    fn quick_check(&self) -> Result<(), StoreError> {
-        self.run_check("quick_check")
     }
 
     /// Runs SQLite's full `PRAGMA integrity_check` on the database.
@@ -119,31 +115,7 @@ impl SqliteStore {
     /// A [`StoreError`] listing the first problems SQLite found, or why the check could not
     /// run.
     pub fn check_integrity(&self) -> Result<(), StoreError> {
-        self.run_check("integrity_check")
-    }
-
-    fn run_check(&self, pragma: &str) -> Result<(), StoreError> {
-        let op = format!("PRAGMA {pragma}");
-        let mut stmt = self
-            .conn
-            .prepare(&format!("PRAGMA {pragma}(20)"))
-            .map_err(|e| not_a_store(&self.path, e))?;
-        let lines = stmt
-            .query_map([], |r| r.get::<_, String>(0))
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| not_a_store(&self.path, e))?;
-        if lines.len() == 1 && lines.iter().all(|l| l == "ok") {
-            Ok(())
-        } else {
-            Err(failed(
-                &op,
-                &self.path,
-                format_args!(
-                    "the database is corrupt ({}); it was left untouched",
-                    lines.join("; ")
-                ),
-            ))
-        }
+        run_check(&self.conn, &self.path, "integrity_check")
     }
 
     /// Destroys every retained secret created `max_age_secs` or more before `now`
@@ -216,6 +188,30 @@ fn secret_from_row(row: &Row<'_>) -> rusqlite::Result<RetainedSecret> {
         created: ts_from_sql(row, 4)?,
         verified: row.get(5)?,
     })
+}
+
+/// Runs `PRAGMA quick_check` or `integrity_check`; anything but a single "ok" is corruption.
+fn run_check(conn: &Connection, path: &Path, pragma: &str) -> Result<(), StoreError> {
+    let op = format!("checking the store (PRAGMA {pragma})");
+    let lines = conn
+        .prepare(&format!("PRAGMA {pragma}(20)"))
+        .and_then(|mut stmt| {
+            stmt.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(|e| not_a_store(path, e))?;
+    if lines.len() == 1 && lines.iter().all(|l| l == "ok") {
+        Ok(())
+    } else {
+        Err(failed(
+            &op,
+            path,
+            format_args!(
+                "the database is corrupt ({}); it was left untouched",
+                lines.join("; ")
+            ),
+        ))
+    }
 }
 
 /// The error for a file SQLite cannot read as a database.
@@ -344,5 +340,152 @@ impl SecretStore for SqliteStore {
             .map_err(|e| failed("forgetting retained secrets", &self.path, e))?;
         self.scrub_destroyed();
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use esession::store::MemoryStore;
+
+    fn rs(full: &str, byte: u8) -> RetainedSecret {
+        RetainedSecret {
+            id: SecretId {
+                own: "a@x".into(),
+                peer_bare: "b@y".into(),
+                peer_full: full.into(),
+            },
+            secret: Zeroizing::new(vec![byte; 32]),
+            created: Timestamp(10),
+            verified: false,
+        }
+    }
+
+    /// The engine's MemoryStore test, verbatim, against a SqliteStore.
+    fn memory_store_semantics(s: &mut dyn SecretStore) {
+        s.rotate(None, rs("b@y/1", 1)).unwrap();
+        s.rotate(None, rs("b@y/2", 2)).unwrap();
+        s.rotate(None, rs("b@y/1", 3)).unwrap();
+        assert_eq!(s.secrets_with("a@x", "b@y").unwrap().len(), 2);
+        let used = rs("b@y/2", 0).id;
+        s.rotate(Some(&used), rs("b@y/1", 4)).unwrap();
+        let left = s.secrets_with("a@x", "b@y").unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].secret.as_slice(), &[4u8; 32]);
+        assert!(format!("{:?}", left[0]).contains("<redacted>"));
+        assert!(s.mark_verified(&left[0].id).unwrap());
+        assert_eq!(s.forget("a@x", "b@y").unwrap(), 1);
+    }
+
+    #[test]
+    fn same_semantics_as_memory_store() {
+        memory_store_semantics(&mut MemoryStore::new());
+        memory_store_semantics(&mut SqliteStore::open_in_memory().unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        memory_store_semantics(&mut SqliteStore::open(&dir.path().join("s.db")).unwrap());
+    }
+
+    /// A random sequence of operations gives the same answers from both stores.
+    #[test]
+    fn differential_against_memory_store() {
+        let mut m = MemoryStore::new();
+        let mut q = SqliteStore::open_in_memory().unwrap();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let owns = ["a@x", "c@x"];
+        let peers = ["b@y", "d@y", "e@z"];
+        for step in 0..2000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let own = owns[(x % 2) as usize];
+            let peer = peers[((x >> 8) % 3) as usize];
+            let id = SecretId {
+                own: own.into(),
+                peer_bare: peer.into(),
+                peer_full: format!("{peer}/{}", (x >> 16) % 3),
+            };
+            match (x >> 24) % 10 {
+                0..=5 => {
+                    let used = ((x >> 32) % 2 == 0).then(|| SecretId {
+                        peer_full: format!("{peer}/{}", (x >> 40) % 3),
+                        ..id.clone()
+                    });
+                    let new = RetainedSecret {
+                        id,
+                        secret: Zeroizing::new(step.to_le_bytes().repeat(8)),
+                        created: Timestamp(u64::from(step)),
+                        verified: (x >> 48) % 3 == 0,
+                    };
+                    m.rotate(used.as_ref(), new.clone()).unwrap();
+                    q.rotate(used.as_ref(), new).unwrap();
+                }
+                6 | 7 => assert_eq!(m.mark_verified(&id).unwrap(), q.mark_verified(&id).unwrap()),
+                _ => assert_eq!(m.forget(own, peer).unwrap(), q.forget(own, peer).unwrap()),
+            }
+            assert_eq!(
+                m.secrets_with(own, peer).unwrap(),
+                q.secrets_with(own, peer).unwrap()
+            );
+            assert_eq!(m.all_secrets(own).unwrap(), q.all_secrets(own).unwrap());
+        }
+    }
+
+    #[test]
+    fn secrets_are_separated_by_own_and_peer() {
+        let mut s = SqliteStore::open_in_memory().unwrap();
+        s.rotate(None, rs("b@y/1", 1)).unwrap();
+        let mut other = rs("c@z/1", 2);
+        other.id.peer_bare = "c@z".into();
+        s.rotate(None, other).unwrap();
+        let mut foreign = rs("b@y/1", 3);
+        foreign.id.own = "q@x".into();
+        s.rotate(None, foreign).unwrap();
+        assert_eq!(s.secrets_with("a@x", "b@y").unwrap().len(), 1);
+        assert_eq!(s.all_secrets("a@x").unwrap().len(), 2);
+        assert_eq!(s.all_secrets("q@x").unwrap().len(), 1);
+        assert!(!s.mark_verified(&rs("b@y/9", 0).id).unwrap());
+        assert_eq!(s.forget("a@x", "nobody@y").unwrap(), 0);
+    }
+
+    #[test]
+    fn purge_expired_keeps_young_secrets() {
+        let mut s = SqliteStore::open_in_memory().unwrap();
+        for (i, created) in [100u64, 200, 300].into_iter().enumerate() {
+            let mut r = rs(&format!("b@y/{i}"), 1);
+            r.created = Timestamp(created);
+            s.rotate(None, r).unwrap();
+        }
+        // Too early for anything to be expired.
+        assert_eq!(s.purge_expired(Timestamp(50), 100).unwrap(), 0);
+        // created + max_age <= now is expired: 100 + 100 <= 200.
+        assert_eq!(s.purge_expired(Timestamp(200), 100).unwrap(), 1);
+        assert_eq!(s.purge_expired(Timestamp(399), 100).unwrap(), 1);
+        let left = s.secrets_with("a@x", "b@y").unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].created, Timestamp(300));
+        assert_eq!(
+            s.purge_expired(Timestamp(300), DEFAULT_MAX_AGE_SECS)
+                .unwrap(),
+            0
+        );
+    }
+
+    #[test]
+    fn timestamps_beyond_i64_are_refused_not_wrapped() {
+        let mut s = SqliteStore::open_in_memory().unwrap();
+        let mut r = rs("b@y/1", 1);
+        r.created = Timestamp(u64::MAX);
+        let e = s.rotate(None, r).unwrap_err();
+        assert!(e.0.contains("rotating a retained secret"), "{e}");
+        assert!(e.0.contains("too large"), "{e}");
+        assert!(s.secrets_with("a@x", "b@y").unwrap().is_empty());
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let mut s = SqliteStore::open_in_memory().unwrap();
+        s.rotate(None, rs("b@y/1", 0xAB)).unwrap();
+        assert_eq!(format!("{s:?}"), "SqliteStore { path: \":memory:\", .. }");
     }
 }
