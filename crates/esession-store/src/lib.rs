@@ -1,1 +1,47 @@
-//! esession-store
+//! The embedded default store of `esession`: retained secrets (profile P7) and session
+//! history metadata in one SQLite file.
+//!
+//! [`SqliteStore`] implements [`esession::store::SecretStore`] with the same semantics as
+//! the engine's `MemoryStore`, but durably: every change is one SQLite transaction in a
+//! WAL-journaled file with `synchronous=FULL`, so a crash (even `SIGKILL` mid-write) leaves
+//! either the old or the new state, never a mix. The file is created with mode `0600` on
+//! unix; destroyed secrets are overwritten in the file (`secure_delete`, then a WAL
+//! checkpoint) rather than merely unlinked from the b-tree.
+//!
+//! The session history keeps metadata only (who, when, role, SAS, whether the retained
+//! secret matched, how the session ended); no message body is ever stored.
+//!
+//! ```
+//! use esession::store::{RetainedSecret, SecretId, SecretStore};
+//! use esession::time::Timestamp;
+//! use esession_store::SqliteStore;
+//! use zeroize::Zeroizing;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut store = SqliteStore::open_in_memory()?;
+//! let id = SecretId {
+//!     own: "alice@example.org".into(),
+//!     peer_bare: "bob@example.net".into(),
+//!     peer_full: "bob@example.net/phone".into(),
+//! };
+//! let rs = RetainedSecret {
+//!     id: id.clone(),
+//!     secret: Zeroizing::new(vec![7u8; 32]),
+//!     created: Timestamp(1_700_000_000),
+//!     verified: false,
+//! };
+//! store.rotate(None, rs)?;
+//! assert_eq!(store.secrets_with("alice@example.org", "bob@example.net")?.len(), 1);
+//! assert!(store.mark_verified(&id)?);
+//! # Ok(())
+//! # }
+//! ```
+
+mod error;
+mod history;
+mod schema;
+mod sqlite;
+
+pub use history::{SessionRecord, ROLES, SRS_STATES};
+pub use schema::SCHEMA_VERSION;
+pub use sqlite::{SqliteStore, DEFAULT_MAX_AGE_SECS};

@@ -1,0 +1,34 @@
+//! Turning SQLite and I/O failures into [`StoreError`]s that say what failed, and where.
+use esession::store::StoreError;
+use esession::time::Timestamp;
+use std::fmt::Display;
+use std::path::Path;
+
+/// `"<op> on <path>: <cause>"`: every store error names the operation and the database.
+pub(crate) fn failed(op: &str, path: &Path, cause: impl Display) -> StoreError {
+    StoreError(format!("{op} on {}: {cause}", path.display()))
+}
+
+/// A [`Timestamp`] as an SQLite INTEGER (which is signed 64-bit).
+pub(crate) fn ts_to_sql(
+    t: Timestamp,
+    what: &str,
+    op: &str,
+    path: &Path,
+) -> Result<i64, StoreError> {
+    i64::try_from(t.0).map_err(|_| {
+        failed(
+            op,
+            path,
+            format_args!("{what} {} is too large to store (max {})", t.0, i64::MAX),
+        )
+    })
+}
+
+/// An SQLite INTEGER read back as a [`Timestamp`]; a negative value means a damaged row.
+pub(crate) fn ts_from_sql(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Timestamp> {
+    let v: i64 = row.get(idx)?;
+    u64::try_from(v).map(Timestamp).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Integer, Box::new(e))
+    })
+}

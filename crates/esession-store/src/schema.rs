@@ -1,0 +1,201 @@
+//! The schema and its migrations, driven by `PRAGMA user_version`.
+//!
+//! Step `i` of [`MIGRATIONS`] takes the database from version `i` to `i + 1`; each step runs
+//! in its own `IMMEDIATE` transaction together with the new `user_version`, so a crash in
+//! the middle of a migration leaves the previous version intact. A database whose
+//! `user_version` is above [`SCHEMA_VERSION`] was written by a newer build and is refused
+//! (never downgraded). The `application_id` marks the file as ours, so another program's
+//! SQLite database is refused rather than "migrated".
+use crate::error::failed;
+use esession::store::StoreError;
+use rusqlite::{Connection, TransactionBehavior};
+use std::path::Path;
+
+/// `PRAGMA application_id` of an esession store: "ESES" in ASCII.
+pub(crate) const APPLICATION_ID: i32 = 0x4553_4553;
+
+/// The migration steps, oldest first. Never edit a released step: append a new one.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 0 -> 1: retained secrets (profile P7), one record per (own, peer bare, peer full).
+    "CREATE TABLE retained_secret (
+        own       TEXT    NOT NULL,
+        peer_bare TEXT    NOT NULL,
+        peer_full TEXT    NOT NULL,
+        secret    BLOB    NOT NULL,
+        created   INTEGER NOT NULL CHECK (created >= 0),
+        verified  INTEGER NOT NULL CHECK (verified IN (0, 1)),
+        PRIMARY KEY (own, peer_bare, peer_full)
+    ) WITHOUT ROWID;",
+    // 1 -> 2: session history metadata. No message bodies, ever.
+    "CREATE TABLE session (
+        id         INTEGER PRIMARY KEY,
+        own        TEXT    NOT NULL,
+        peer_bare  TEXT    NOT NULL,
+        peer_full  TEXT    NOT NULL,
+        thread     TEXT    NOT NULL,
+        role       TEXT    NOT NULL CHECK (role IN ('initiator', 'responder')),
+        started    INTEGER NOT NULL CHECK (started >= 0),
+        ended      INTEGER CHECK (ended >= 0),
+        end_reason TEXT,
+        sas        TEXT    NOT NULL,
+        srs        TEXT    NOT NULL CHECK (srs IN ('matched', 'none', 'mismatch')),
+        verified   INTEGER NOT NULL CHECK (verified IN (0, 1))
+    );
+    CREATE INDEX session_by_peer ON session (own, peer_bare, started);",
+];
+
+/// The schema version this build writes and reads.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+}
+
+/// Why [`check_identity`] said no.
+pub(crate) enum Identity {
+    /// SQLite could not answer.
+    Sql(rusqlite::Error),
+    /// The file is not (or not yet) a store this build may open.
+    Refused(StoreError),
+}
+
+impl From<rusqlite::Error> for Identity {
+    fn from(e: rusqlite::Error) -> Self {
+        Identity::Sql(e)
+    }
+}
+
+/// Reads (never writes) what the file says it is: a fresh database, or an esession store
+/// of a known version, whose `user_version` is returned. Another program's database and a
+/// store from a newer build are refused.
+pub(crate) fn check_identity(conn: &Connection, path: &Path) -> Result<usize, Identity> {
+    let version = user_version(conn)?;
+    let app_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
+    let objects: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
+    let fresh = version == 0 && app_id == 0 && objects == 0;
+    if !fresh && app_id != APPLICATION_ID {
+        return Err(Identity::Refused(failed(
+            "opening the store",
+            path,
+            format_args!(
+                "this is an SQLite database but not an esession store \
+                 (application_id {app_id:#x}, user_version {version}); it was left untouched"
+            ),
+        )));
+    }
+    usize::try_from(version)
+        .ok()
+        .filter(|v| *v <= MIGRATIONS.len())
+        .ok_or_else(|| {
+            Identity::Refused(failed(
+                "opening the store",
+                path,
+                format_args!(
+                    "schema version {version} was written by a newer esession \
+                     (this build knows up to {SCHEMA_VERSION}); refusing to open it, \
+                     upgrade esession; it was left untouched"
+                ),
+            ))
+        })
+}
+
+/// Brings the database at `path` up to [`SCHEMA_VERSION`], or refuses it.
+pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    migrate_to(conn, path, MIGRATIONS.len())
+}
+
+/// Applies the migration steps up to version `target` (tests use a lower target to build
+/// old databases).
+pub(crate) fn migrate_to(
+    conn: &mut Connection,
+    path: &Path,
+    target: usize,
+) -> Result<(), StoreError> {
+    let op = "migrating the store schema";
+    loop {
+        // IMMEDIATE: two processes opening the same fresh file must not both apply a step.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| failed(op, path, e))?;
+        let version = check_identity(&tx, path).map_err(|e| match e {
+            Identity::Sql(e) => failed(op, path, e),
+            Identity::Refused(e) => e,
+        })?;
+        if version >= target {
+            return tx.commit().map_err(|e| failed(op, path, e));
+        }
+        let Some(step) = MIGRATIONS.get(version) else {
+            return tx.commit().map_err(|e| failed(op, path, e));
+        };
+        let step_op = format!(
+            "migrating the store schema from version {version} to {}",
+            version + 1
+        );
+        tx.execute_batch(step)
+            .map_err(|e| failed(&step_op, path, e))?;
+        tx.pragma_update(None, "application_id", APPLICATION_ID)
+            .map_err(|e| failed(&step_op, path, e))?;
+        tx.pragma_update(None, "user_version", (version + 1) as i64)
+            .map_err(|e| failed(&step_op, path, e))?;
+        tx.commit().map_err(|e| failed(&step_op, path, e))?;
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::SqliteStore;
+    use esession::store::SecretStore;
+
+    #[test]
+    fn upgrades_a_version_1_database_keeping_its_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            migrate_to(&mut conn, &path, 1).unwrap();
+            assert_eq!(user_version(&conn).unwrap(), 1);
+            conn.execute(
+                "INSERT INTO retained_secret VALUES ('a@x', 'b@y', 'b@y/1', x'0102', 7, 1)",
+                [],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(
+            user_version(&store.conn).unwrap(),
+            i64::from(SCHEMA_VERSION)
+        );
+        let got = store.secrets_with("a@x", "b@y").unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].secret.as_slice(), &[1, 2]);
+        assert!(got[0].verified);
+        assert!(store.sessions_with("a@x", "b@y").unwrap().is_empty());
+    }
+
+    #[test]
+    fn migrating_twice_is_a_no_op() {
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        let path = store.path.clone();
+        migrate(&mut store.conn, &path).unwrap();
+        assert_eq!(
+            user_version(&store.conn).unwrap(),
+            i64::from(SCHEMA_VERSION)
+        );
+    }
+
+    #[test]
+    fn a_failing_step_leaves_the_previous_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("half.db");
+        let mut conn = Connection::open(&path).unwrap();
+        migrate_to(&mut conn, &path, 1).unwrap();
+        // Make step 2 fail: its table already exists.
+        conn.execute_batch("CREATE TABLE session (x)").unwrap();
+        let e = migrate(&mut conn, &path).unwrap_err();
+        assert!(e.0.contains("from version 1 to 2"), "{e}");
+        assert!(e.0.contains(&path.display().to_string()), "{e}");
+        assert_eq!(user_version(&conn).unwrap(), 1);
+    }
+}
