@@ -23,3 +23,18 @@ pub(crate) fn record(_label: &str, _value: &[u8]) {}
 pub(crate) fn take() -> Vec<(String, Vec<u8>)> {
     TRANSCRIPT.with(|t| std::mem::take(&mut *t.borrow_mut()))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn records_per_thread_in_order() {
+        let _ = super::take();
+        super::record("a", &[1]);
+        super::record("b", &[2, 3]);
+        assert_eq!(
+            super::take(),
+            vec![("a".to_owned(), vec![1]), ("b".to_owned(), vec![2, 3])]
+        );
+        assert!(super::take().is_empty());
+    }
+}

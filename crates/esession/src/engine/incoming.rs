@@ -360,9 +360,9 @@ impl<S: SecretStore> Engine<S> {
             Ok(a) => a,
             Err(refusal) => {
                 let (condition, fields) = match &refusal {
-                    Refusal::NotSsn => (Condition::ServiceUnavailable, Vec::new()),
-                    Refusal::NotImplemented(f) => (Condition::FeatureNotImplemented, f.clone()),
-                    Refusal::NotAcceptable(f) => (Condition::NotAcceptable, f.clone()),
+                    Refusal::Unsupported => (Condition::ServiceUnavailable, Vec::new()),
+                    Refusal::Unimplemented(f) => (Condition::FeatureNotImplemented, f.clone()),
+                    Refusal::Unacceptable(f) => (Condition::NotAcceptable, f.clone()),
                 };
                 self.reply_error(stanza, from, condition, &fields);
                 self.events.push_back(Event::Failed {

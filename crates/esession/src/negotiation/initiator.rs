@@ -164,12 +164,6 @@ impl Offer {
         Ok((offer, x))
     }
 
-    /// The normalized form_A (for test vectors and checks).
-    #[cfg(test)]
-    pub(crate) fn form_a(&self) -> &str {
-        &self.form_a
-    }
-
     /// Handles message 2 (XEP-0116 §4.6): checks every choice against the offer, then
     /// builds message 3 with Alice's identity.
     pub(crate) fn handle_response(

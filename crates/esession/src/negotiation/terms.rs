@@ -27,19 +27,19 @@ pub(crate) struct Terms {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Refusal {
     /// Not an `urn:xmpp:ssn` form: `service-unavailable`.
-    NotSsn,
+    Unsupported,
     /// A flow or feature we lack: `feature-not-implemented` naming the fields.
-    NotImplemented(Vec<String>),
+    Unimplemented(Vec<String>),
     /// No acceptable option or a bad value: `not-acceptable` naming the fields.
-    NotAcceptable(Vec<String>),
+    Unacceptable(Vec<String>),
 }
 
 impl Refusal {
     pub(crate) fn violation(&self) -> Violation {
         match self {
-            Refusal::NotSsn => Violation::NotSsnForm,
-            Refusal::NotImplemented(_) => Violation::UnsupportedFlow,
-            Refusal::NotAcceptable(f) => Violation::NoAcceptableOption(f.clone()),
+            Refusal::Unsupported => Violation::NotSsnForm,
+            Refusal::Unimplemented(_) => Violation::UnsupportedFlow,
+            Refusal::Unacceptable(f) => Violation::NoAcceptableOption(f.clone()),
         }
     }
 }
@@ -58,11 +58,11 @@ pub(crate) struct Accepted {
 pub(crate) fn choose(form: &Form, config: &Config) -> Result<Accepted, Refusal> {
     // XEP-0155 §4.3: a form that is not an SSN form is service-unavailable.
     if form.form_type() != Some(ns::SSN) || form.kind != FormType::Form {
-        return Err(Refusal::NotSsn);
+        return Err(Refusal::Unsupported);
     }
     // XEP-0116 §4.4: a 3-message request (dhkeys, no dhhashes) when we only do 4.
     if form.field("dhkeys").is_some() && form.field("dhhashes").is_none() {
-        return Err(Refusal::NotImplemented(vec!["dhkeys".into()]));
+        return Err(Refusal::Unimplemented(vec!["dhkeys".into()]));
     }
     let mut bad: Vec<String> = Vec::new();
     let mut flag = |f: &str| bad.push(f.to_owned());
@@ -193,7 +193,7 @@ pub(crate) fn choose(form: &Form, config: &Config) -> Result<Accepted, Refusal> 
         Ok(accepted)
     } else {
         bad.dedup();
-        Err(Refusal::NotAcceptable(bad))
+        Err(Refusal::Unacceptable(bad))
     }
 }
 
