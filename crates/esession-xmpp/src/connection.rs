@@ -1,0 +1,316 @@
+//! A logged-in client connection that carries stanzas as XML strings.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_xmpp::jid::{BareJid, FullJid, Jid};
+use tokio_xmpp::parsers::iq::Iq;
+use tokio_xmpp::parsers::presence::Presence;
+use tokio_xmpp::stanzastream::{Event, StanzaStage, StanzaState, StanzaStream, StreamEvent};
+use tokio_xmpp::Stanza;
+
+use crate::disco;
+use crate::error::{XmppError, CONNECT_TIMEOUT};
+use crate::login::{self, LoginFailure};
+use crate::options::{self, ConnectOptions};
+use crate::xml;
+
+/// Bound on closing the stream, whatever the connect timeout.
+const MAX_CLOSE_WAIT: Duration = Duration::from_secs(5);
+
+/// A client session with an XMPP server.
+///
+/// Incoming stanzas are read with [`next_stanza`](Self::next_stanza); the
+/// stream must be read regularly, since disco#info requests addressed to us
+/// are answered while reading. tokio-xmpp reconnects (and resumes with
+/// XEP-0198 where possible) if the connection drops after login.
+#[derive(Debug)]
+pub struct Connection {
+    stream: StanzaStream,
+    failures: mpsc::UnboundedReceiver<LoginFailure>,
+    bound: FullJid,
+    bound_text: String,
+    bare: BareJid,
+    features: Vec<String>,
+    timeout: Duration,
+    /// Stanzas read while waiting for something else, oldest first.
+    pending: VecDeque<Stanza>,
+}
+
+/// What one read of the stream produced.
+enum Incoming {
+    Stanza(Box<Stanza>),
+    Nothing,
+}
+
+impl Connection {
+    /// Connect, secure, log in, bind a resource and (if asked) send initial
+    /// presence, all within `opts.timeout`.
+    ///
+    /// Errors: [`XmppError::Auth`] as soon as the server rejects the
+    /// credentials, [`XmppError::Unreachable`] if the server cannot be
+    /// reached, [`XmppError::Tls`] if TLS fails, [`XmppError::Timeout`] if the
+    /// session is not online in time, [`XmppError::InvalidArgument`] for a bad
+    /// JID or server, or plain TCP to a non-loopback server.
+    pub async fn connect(opts: ConnectOptions) -> Result<Connection, XmppError> {
+        let valid = options::validate(&opts)?;
+        install_crypto_provider();
+        let span = tracing::info_span!("xmpp_connect", jid = %valid.bare, tls = ?opts.tls);
+        let _guard = span.enter();
+        tracing::info!(server = ?opts.server, "connecting");
+        let (mut stream, mut failures) = login::start_stream(
+            opts.tls,
+            &valid.target,
+            valid.jid.clone(),
+            opts.password.clone(),
+        );
+        let deadline = Instant::now() + opts.timeout;
+        let mut early = VecDeque::new();
+        let bound = loop {
+            tokio::select! {
+                event = stream.next() => match event {
+                    Some(Event::Stream(StreamEvent::Reset { bound_jid, .. })) => break bound_jid,
+                    Some(Event::Stream(_)) => {}
+                    Some(Event::Stanza(s)) => early.push_back(s),
+                    None => {
+                        drain_close(stream).await;
+                        return Err(XmppError::Protocol("stream ended during login".into()));
+                    }
+                },
+                Some(failure) = failures.recv() => {
+                    if failure.fatal {
+                        drain_close(stream).await;
+                        return Err(failure.error);
+                    }
+                }
+                () = tokio::time::sleep_until(deadline) => {
+                    tracing::warn!("not online after {:?}", opts.timeout);
+                    drain_close(stream).await;
+                    return Err(XmppError::Timeout(CONNECT_TIMEOUT));
+                }
+            }
+        };
+        let bound = match bound.try_into_full() {
+            Ok(full) => full,
+            Err(bare) => {
+                drain_close(stream).await;
+                return Err(XmppError::Protocol(format!(
+                    "server bound a bare JID ({bare})"
+                )));
+            }
+        };
+        tracing::info!(bound = %bound, "online");
+        let mut conn = Connection {
+            stream,
+            failures,
+            bound_text: bound.to_string(),
+            bound,
+            bare: valid.bare,
+            features: opts.features,
+            timeout: opts.timeout,
+            pending: early,
+        };
+        if opts.send_presence {
+            conn.send_presence().await?;
+        }
+        Ok(conn)
+    }
+
+    /// The full JID the server bound this session to.
+    pub fn bound_jid(&self) -> &str {
+        &self.bound_text
+    }
+
+    /// Send one stanza (`<message/>`, `<presence/>` or `<iq/>`, namespace
+    /// `jabber:client`, which is assumed when the root has none). Returns once
+    /// it has been written to the stream (bounded by the connect timeout).
+    pub async fn send_xml(&mut self, stanza: &str) -> Result<(), XmppError> {
+        let stanza = xml::parse_stanza(stanza)?;
+        self.send(stanza).await
+    }
+
+    /// Send initial (available) presence.
+    pub async fn send_presence(&mut self) -> Result<(), XmppError> {
+        self.send(Stanza::Presence(Presence::available())).await
+    }
+
+    /// The next incoming `<message/>`, `<presence/>` or `<iq/>` as XML, in
+    /// arrival order, or `Ok(None)` if none arrives within `timeout`.
+    ///
+    /// disco#info requests addressed to us are answered (identity client/pc,
+    /// the configured features and disco#info) and not returned.
+    pub async fn next_stanza(&mut self, timeout: Duration) -> Result<Option<String>, XmppError> {
+        if let Some(stanza) = self.pending.pop_front() {
+            return xml::stanza_to_string(&stanza).map(Some);
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.read_until(deadline).await? {
+                Some(Incoming::Stanza(stanza)) => return xml::stanza_to_string(&stanza).map(Some),
+                Some(Incoming::Nothing) => {}
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// The features (XEP-0030 disco#info) of `jid`, usually a full JID.
+    ///
+    /// Other stanzas arriving meanwhile are kept for
+    /// [`next_stanza`](Self::next_stanza), in order. An error answer gives
+    /// [`XmppError::Stanza`] with its condition; no answer within `timeout`
+    /// gives [`XmppError::Timeout`].
+    pub async fn disco_features(
+        &mut self,
+        jid: &str,
+        timeout: Duration,
+    ) -> Result<Vec<String>, XmppError> {
+        let to: Jid = jid
+            .parse()
+            .map_err(|e| XmppError::InvalidArgument(format!("JID {jid:?}: {e}")))?;
+        let id = next_id("disco");
+        let deadline = Instant::now() + timeout;
+        self.send(Stanza::Iq(disco::request(to.clone(), id.clone())?))
+            .await?;
+        loop {
+            let stanza = match self.read_until(deadline).await? {
+                Some(Incoming::Stanza(s)) => s,
+                Some(Incoming::Nothing) => continue,
+                None => return Err(XmppError::Timeout("waiting for a disco#info answer")),
+            };
+            match *stanza {
+                Stanza::Iq(Iq::Result {
+                    id: ref rid,
+                    ref from,
+                    ref payload,
+                    ..
+                }) if *rid == id && self.is_from(from.as_ref(), &to) => {
+                    return disco::features_of(payload.as_ref());
+                }
+                Stanza::Iq(Iq::Error {
+                    id: ref rid,
+                    ref from,
+                    ref error,
+                    ..
+                }) if *rid == id && self.is_from(from.as_ref(), &to) => {
+                    return Err(XmppError::Stanza(disco::condition_name(error)));
+                }
+                other => self.pending.push_back(other),
+            }
+        }
+    }
+
+    /// Close the stream cleanly (bounded by the connect timeout, at most 5 s).
+    pub async fn close(self) -> Result<(), XmppError> {
+        let wait = self.timeout.min(MAX_CLOSE_WAIT);
+        tracing::info!(jid = %self.bound, "closing");
+        tokio::time::timeout(wait, self.stream.close())
+            .await
+            .map_err(|_| XmppError::Timeout("closing the stream"))
+    }
+
+    /// Whether a reply's `from` matches the JID we asked (no `from` means our
+    /// own account, RFC 6120 §8.1.2.1).
+    fn is_from(&self, from: Option<&Jid>, asked: &Jid) -> bool {
+        match from {
+            Some(f) => f == asked,
+            None => asked.resource().is_none() && asked.to_bare() == self.bare,
+        }
+    }
+
+    async fn send(&mut self, stanza: Stanza) -> Result<(), XmppError> {
+        let mut token = self.stream.send(Box::new(stanza)).await;
+        match tokio::time::timeout(self.timeout, token.wait_for(StanzaStage::Sent)).await {
+            Err(_) => Err(XmppError::Timeout("sending a stanza")),
+            Ok(Some(StanzaState::Sent { .. } | StanzaState::Acked { .. })) => Ok(()),
+            Ok(Some(StanzaState::Failed { error })) => Err(XmppError::Protocol(format!(
+                "stanza not sent: {}",
+                error.into_io_error()
+            ))),
+            Ok(_) => Err(XmppError::Protocol(
+                "stream closed before the stanza was sent".into(),
+            )),
+        }
+    }
+
+    /// Read one event before `deadline` (`None` when it passes). Answers
+    /// disco#info requests itself.
+    async fn read_until(&mut self, deadline: Instant) -> Result<Option<Incoming>, XmppError> {
+        tokio::select! {
+            event = self.stream.next() => match event {
+                Some(Event::Stanza(stanza)) => self.handle(stanza).await.map(Some),
+                Some(Event::Stream(StreamEvent::Reset { bound_jid, .. })) => {
+                    tracing::warn!(%bound_jid, "stream re-established without state");
+
+                    if let Ok(full) = bound_jid.try_into_full() {
+                        self.bound_text = full.to_string();
+                        self.bound = full;
+                    }
+                    Ok(Some(Incoming::Nothing))
+                }
+                Some(Event::Stream(StreamEvent::Suspended)) => {
+                    tracing::warn!("connection lost, reconnecting");
+                    Ok(Some(Incoming::Nothing))
+                }
+                Some(Event::Stream(StreamEvent::Resumed)) => {
+                    tracing::info!("stream resumed");
+                    Ok(Some(Incoming::Nothing))
+                }
+                None => Err(XmppError::Protocol("the stream has ended".into())),
+            },
+            Some(failure) = self.failures.recv() => {
+                if failure.fatal {
+                    Err(failure.error)
+                } else {
+                    tracing::warn!(error = %failure.error, "reconnection attempt failed");
+                    Ok(Some(Incoming::Nothing))
+                }
+            }
+            () = tokio::time::sleep_until(deadline) => Ok(None),
+        }
+    }
+
+    async fn handle(&mut self, stanza: Stanza) -> Result<Incoming, XmppError> {
+        if let Stanza::Iq(iq) = &stanza {
+            if let Some(reply) = disco::answer(iq, &self.features) {
+                tracing::debug!(to = ?iq.from(), "answering disco#info");
+                self.send(Stanza::Iq(reply)).await?;
+                return Ok(Incoming::Nothing);
+            }
+        }
+        Ok(Incoming::Stanza(Box::new(stanza)))
+    }
+}
+
+/// Close a stream that never came online, without waiting long.
+async fn drain_close(stream: StanzaStream) {
+    if tokio::time::timeout(Duration::from_secs(2), stream.close())
+        .await
+        .is_err()
+    {
+        tracing::debug!("stream did not close within 2 s; dropped");
+    }
+}
+
+/// Use ring for rustls, whatever else the process links (the default
+/// provider is ambiguous when several are compiled in).
+fn install_crypto_provider() {
+    if tokio_xmpp::rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Err means another thread installed one first: fine either way.
+        let _ = tokio_xmpp::rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
+/// A stanza id unique within this process.
+fn next_id(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("es-{prefix}-{nanos:x}-{n}")
+}

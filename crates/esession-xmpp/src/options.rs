@@ -1,0 +1,184 @@
+//! What to connect to and how.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use tokio_xmpp::jid::{BareJid, Jid};
+
+use crate::error::XmppError;
+
+/// How the client stream is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain TCP, upgraded with STARTTLS (RFC 6120 §5); the usual port 5222.
+    StartTls,
+    /// TLS from the first byte (XEP-0368); the usual port 5223.
+    DirectTls,
+    /// Plain TCP without TLS. Only allowed to a loopback address (tests and
+    /// demos against a local server); refused for any other server.
+    Plain,
+}
+
+/// Everything [`Connection::connect`](crate::Connection::connect) needs.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Account JID, bare (`alice@example.org`) or full (to ask for a resource).
+    pub jid: String,
+    /// Account password.
+    pub password: String,
+    /// `HOST:PORT` of the server; `None` to find it from the JID's domain
+    /// through DNS SRV (not allowed with [`TlsMode::Plain`]).
+    pub server: Option<String>,
+    /// Transport protection.
+    pub tls: TlsMode,
+    /// Bound for connecting and logging in, for sending, and for closing.
+    pub timeout: Duration,
+    /// Send initial presence once online (needed to receive messages sent to
+    /// the bare JID).
+    pub send_presence: bool,
+    /// Features advertised in answers to disco#info requests (XEP-0030), in
+    /// addition to `http://jabber.org/protocol/disco#info`.
+    pub features: Vec<String>,
+}
+
+impl ConnectOptions {
+    /// Options with STARTTLS, a 10 s timeout, initial presence and no extra
+    /// features.
+    pub fn new(jid: impl Into<String>, password: impl Into<String>) -> Self {
+        Self {
+            jid: jid.into(),
+            password: password.into(),
+            server: None,
+            tls: TlsMode::StartTls,
+            timeout: Duration::from_secs(10),
+            send_presence: true,
+            features: Vec::new(),
+        }
+    }
+}
+
+/// Where to open the TCP connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// A literal socket address.
+    Addr(SocketAddr),
+    /// A host name and port (resolved without SRV).
+    Host(String, u16),
+    /// DNS SRV lookup for the JID's domain.
+    Srv,
+}
+
+/// Options checked and parsed.
+#[derive(Debug, Clone)]
+pub(crate) struct Validated {
+    pub(crate) jid: Jid,
+    pub(crate) bare: BareJid,
+    pub(crate) target: Target,
+}
+
+pub(crate) fn validate(opts: &ConnectOptions) -> Result<Validated, XmppError> {
+    let jid: Jid = opts
+        .jid
+        .parse()
+        .map_err(|e| XmppError::InvalidArgument(format!("JID {:?}: {e}", opts.jid)))?;
+    if jid.node().is_none() {
+        return Err(XmppError::InvalidArgument(format!(
+            "JID {:?} has no local part (user@domain expected)",
+            opts.jid
+        )));
+    }
+    if opts.timeout.is_zero() {
+        return Err(XmppError::InvalidArgument(
+            "timeout must not be zero".into(),
+        ));
+    }
+    let target = match &opts.server {
+        None => Target::Srv,
+        Some(s) => parse_server(s)?,
+    };
+    if opts.tls == TlsMode::Plain && !is_loopback(&target) {
+        return Err(XmppError::InvalidArgument(format!(
+            "plain TCP without TLS is only allowed to a loopback server (127.0.0.0/8, ::1, localhost), not {}",
+            opts.server.as_deref().unwrap_or("the JID's domain via DNS")
+        )));
+    }
+    let bare = jid.to_bare();
+    Ok(Validated { jid, bare, target })
+}
+
+fn parse_server(s: &str) -> Result<Target, XmppError> {
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(Target::Addr(addr));
+    }
+    let bad = || XmppError::InvalidArgument(format!("server {s:?}: HOST:PORT expected"));
+    let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if host.is_empty() || host.contains(':') {
+        return Err(bad());
+    }
+    match host.parse::<IpAddr>() {
+        Ok(ip) => Ok(Target::Addr(SocketAddr::new(ip, port))),
+        Err(_) => Ok(Target::Host(host.to_owned(), port)),
+    }
+}
+
+fn is_loopback(target: &Target) -> bool {
+    match target {
+        Target::Addr(a) => a.ip().is_loopback(),
+        Target::Host(h, _) => h.eq_ignore_ascii_case("localhost"),
+        Target::Srv => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(server: Option<&str>, tls: TlsMode) -> ConnectOptions {
+        let mut o = ConnectOptions::new("alice@localhost", "pw");
+        o.server = server.map(str::to_owned);
+        o.tls = tls;
+        o
+    }
+
+    #[test]
+    fn server_forms() {
+        assert_eq!(
+            parse_server("127.0.0.1:5222").ok(),
+            Some(Target::Addr(
+                "127.0.0.1:5222".parse().unwrap_or_else(|_| unreachable!())
+            ))
+        );
+        assert_eq!(
+            parse_server("example.org:5223").ok(),
+            Some(Target::Host("example.org".into(), 5223))
+        );
+        assert!(parse_server("[::1]:5222").is_ok());
+        assert!(parse_server("example.org").is_err());
+        assert!(parse_server(":5222").is_err());
+        assert!(parse_server("host:99999").is_err());
+    }
+
+    #[test]
+    fn plain_only_to_loopback() {
+        assert!(validate(&opts(Some("127.0.0.1:15222"), TlsMode::Plain)).is_ok());
+        assert!(validate(&opts(Some("[::1]:15222"), TlsMode::Plain)).is_ok());
+        assert!(validate(&opts(Some("localhost:15222"), TlsMode::Plain)).is_ok());
+        for bad in [Some("192.0.2.1:5222"), Some("example.org:5222"), None] {
+            assert!(matches!(
+                validate(&opts(bad, TlsMode::Plain)),
+                Err(XmppError::InvalidArgument(_))
+            ));
+        }
+        assert!(validate(&opts(Some("example.org:5222"), TlsMode::StartTls)).is_ok());
+    }
+
+    #[test]
+    fn jid_needs_local_part() {
+        let mut o = opts(Some("127.0.0.1:1"), TlsMode::StartTls);
+        o.jid = "localhost".into();
+        assert!(matches!(validate(&o), Err(XmppError::InvalidArgument(_))));
+        o.jid = "a@b@c".into();
+        assert!(matches!(validate(&o), Err(XmppError::InvalidArgument(_))));
+    }
+}

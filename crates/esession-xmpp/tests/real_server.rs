@@ -1,0 +1,395 @@
+//! Integration tests against a real Prosody on loopback.
+//!
+//! The server is found through `ESESSION_TEST_ENV` (the `env` file written by
+//! `scripts/prosody.sh start DIR`, as `scripts/test.sh` does). Without it, the
+//! first test starts a private server on free ports in a temporary directory
+//! through `scripts/prosody.sh`; a watchdog stops it when this process exits.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use esession_xmpp::{ConnectOptions, Connection, TlsMode, XmppError};
+
+struct Server {
+    dir: PathBuf,
+    c2s: String,
+    tls_port: u16,
+    log: PathBuf,
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn read_env_file(path: &Path) -> HashMap<String, String> {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_own_server() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "esession-xmpp-test-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    let script = repo_root().join("scripts/prosody.sh");
+    let status = Command::new(&script)
+        .arg("install")
+        .status()
+        .expect("run prosody.sh install");
+    assert!(status.success(), "prosody.sh install failed");
+    let (c2s, tls) = (free_port(), free_port());
+    let status = Command::new(&script)
+        .arg("start")
+        .arg(&dir)
+        .env("ESESSION_C2S_PORT", c2s.to_string())
+        .env("ESESSION_TLS_PORT", tls.to_string())
+        .status()
+        .expect("run prosody.sh start");
+    assert!(status.success(), "prosody.sh start failed");
+    // Stop the server when this test process is gone.
+    let watchdog = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; '{script}' stop '{dir}' >/dev/null 2>&1; rm -rf '{dir}'",
+        pid = std::process::id(),
+        script = script.display(),
+        dir = dir.display(),
+    );
+    // The watchdog must outlive this process, so it is never waited for.
+    #[allow(clippy::zombie_processes)]
+    Command::new("sh")
+        .arg("-c")
+        .arg(watchdog)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn watchdog");
+    dir.join("env")
+}
+
+fn server() -> &'static Server {
+    static SERVER: OnceLock<Server> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        let env_file = match std::env::var_os("ESESSION_TEST_ENV") {
+            Some(p) => PathBuf::from(p),
+            None => start_own_server(),
+        };
+        let vars = read_env_file(&env_file);
+        let get = |k: &str| {
+            vars.get(k)
+                .unwrap_or_else(|| panic!("{k} missing in {}", env_file.display()))
+                .clone()
+        };
+        // rustls-native-certs reads SSL_CERT_FILE at each TLS connection.
+        // Set before any connection exists (we are inside the OnceLock).
+        std::env::set_var("SSL_CERT_FILE", get("SSL_CERT_FILE"));
+        let config = PathBuf::from(get("ESESSION_PROSODY_CONFIG"));
+        Server {
+            dir: config.parent().unwrap().to_path_buf(),
+            c2s: get("ESESSION_SERVER"),
+            tls_port: get("ESESSION_TLS_PORT").parse().unwrap(),
+            log: PathBuf::from(get("ESESSION_PROSODY_LOG")),
+        }
+    })
+}
+
+/// Register a fresh account; returns (bare JID, password).
+fn account(prefix: &str) -> (String, String) {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let s = server();
+    let user = format!(
+        "{prefix}{}x{}x{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_micros()
+    );
+    let password = format!("pw-{user}");
+    let status = Command::new(repo_root().join("scripts/prosody.sh"))
+        .arg("register")
+        .arg(&s.dir)
+        .arg(&user)
+        .arg(&password)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "register {user} failed");
+    (format!("{user}@localhost"), password)
+}
+
+fn options(jid: &str, password: &str, tls: TlsMode) -> ConnectOptions {
+    let s = server();
+    let mut o = ConnectOptions::new(jid, password);
+    o.server = Some(match tls {
+        TlsMode::DirectTls => format!("127.0.0.1:{}", s.tls_port),
+        TlsMode::StartTls | TlsMode::Plain => s.c2s.clone(),
+    });
+    o.tls = tls;
+    o.timeout = Duration::from_secs(10);
+    o
+}
+
+async fn login(prefix: &str, tls: TlsMode) -> Connection {
+    let (jid, pw) = account(prefix);
+    Connection::connect(options(&jid, &pw, tls))
+        .await
+        .unwrap_or_else(|e| panic!("{jid} could not log in over {tls:?}: {e}"))
+}
+
+/// Read until a stanza contains `needle` (others are skipped).
+async fn expect_stanza(conn: &mut Connection, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Some(xml) = conn.next_stanza(Duration::from_millis(500)).await.unwrap() {
+            if xml.contains(needle) {
+                return xml;
+            }
+        }
+    }
+    panic!("no stanza containing {needle:?} within 10 s");
+}
+
+fn chat(to: &str, body: &str) -> String {
+    format!("<message xmlns='jabber:client' to='{to}' type='chat'><body>{body}</body></message>")
+}
+
+async fn exchange_both_ways(tls: TlsMode) {
+    let mut alice = login("alice", tls).await;
+    let mut bob = login("bob", tls).await;
+    assert!(alice.bound_jid().contains('/'), "{}", alice.bound_jid());
+
+    let hello = format!("hello-bob-{tls:?}");
+    alice
+        .send_xml(&chat(bob.bound_jid(), &hello))
+        .await
+        .unwrap();
+    let got = expect_stanza(&mut bob, &hello).await;
+    assert!(got.starts_with("<message"), "{got}");
+    assert!(got.contains(alice.bound_jid()), "from missing: {got}");
+
+    let reply = format!("hello-alice-{tls:?}");
+    bob.send_xml(&chat(alice.bound_jid(), &reply))
+        .await
+        .unwrap();
+    let got = expect_stanza(&mut alice, &reply).await;
+    assert!(got.contains(bob.bound_jid()), "from missing: {got}");
+
+    alice.close().await.unwrap();
+    bob.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_tcp_message_both_ways() {
+    exchange_both_ways(TlsMode::Plain).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_message_both_ways() {
+    exchange_both_ways(TlsMode::StartTls).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_tls_message_both_ways() {
+    exchange_both_ways(TlsMode::DirectTls).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disco_features_of_peer_and_buffered_stanzas() {
+    const FEATURE: &str = "urn:xmpp:ssn";
+    let (jid, pw) = account("alice");
+    let mut opts = options(&jid, &pw, TlsMode::Plain);
+    opts.features = vec![
+        FEATURE.to_owned(),
+        "http://www.xmpp.org/extensions/xep-0116.html#ns".into(),
+    ];
+    let mut alice = Connection::connect(opts).await.unwrap();
+    let alice_jid = alice.bound_jid().to_owned();
+    let mut bob = login("bob", TlsMode::Plain).await;
+    let bob_jid = bob.bound_jid().to_owned();
+
+    // Alice keeps reading (which answers disco) until told to stop.
+    let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let reader = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        loop {
+            if stop_rx.try_recv().is_ok() {
+                return (alice, seen);
+            }
+            if let Some(xml) = alice.next_stanza(Duration::from_millis(100)).await.unwrap() {
+                seen.push(xml);
+            }
+        }
+    });
+
+    // A message that reaches Bob while he waits for the disco answer must be
+    // kept for next_stanza.
+    let (carol_jid, carol_pw) = account("carol");
+    let mut carol = Connection::connect(options(&carol_jid, &carol_pw, TlsMode::Plain))
+        .await
+        .unwrap();
+    carol
+        .send_xml(&chat(&bob_jid, "queued-during-disco"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let started = Instant::now();
+    let features = bob
+        .disco_features(&alice_jid, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(features.iter().any(|f| f == FEATURE), "{features:?}");
+    assert!(
+        features
+            .iter()
+            .any(|f| f == "http://jabber.org/protocol/disco#info"),
+        "{features:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // Everything that arrived meanwhile comes out, in order (Bob's own
+    // presence reflected by the server, then Carol's message).
+    let mut queued = Vec::new();
+    while let Some(xml) = bob.next_stanza(Duration::from_millis(300)).await.unwrap() {
+        queued.push(xml);
+    }
+    assert!(
+        queued.iter().any(|x| x.contains("queued-during-disco")),
+        "{queued:?}"
+    );
+
+    // An unavailable resource: the server answers with a stanza error.
+    let err = bob
+        .disco_features(&format!("{jid}/no-such-resource"), Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, XmppError::Stanza(_)), "{err:?}");
+    assert_eq!(err.exit_code(), 1);
+
+    stop_tx.send(()).unwrap();
+    let (alice, seen) = reader.await.unwrap();
+    assert!(
+        seen.iter().all(|s| !s.contains("disco#info")),
+        "disco request leaked to the caller: {seen:?}"
+    );
+    alice.close().await.unwrap();
+    bob.close().await.unwrap();
+    carol.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_is_auth_error_quickly() {
+    for tls in [TlsMode::Plain, TlsMode::StartTls] {
+        let (jid, _) = account("mallory");
+        let started = Instant::now();
+        let err = Connection::connect(options(&jid, "wrong-password", tls))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, XmppError::Auth(_)), "{tls:?}: {err:?}");
+        assert_eq!(err.exit_code(), 3);
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_port_fails_quickly() {
+    // A port nobody listens on: bind, note, release.
+    let port = free_port();
+    for tls in [TlsMode::Plain, TlsMode::StartTls, TlsMode::DirectTls] {
+        let mut opts = ConnectOptions::new("nobody@localhost", "x");
+        opts.server = Some(format!("127.0.0.1:{port}"));
+        opts.tls = tls;
+        let started = Instant::now();
+        let err = Connection::connect(opts).await.unwrap_err();
+        assert!(matches!(err, XmppError::Unreachable(_)), "{tls:?}: {err:?}");
+        assert_eq!(err.exit_code(), 3);
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_tls_to_plain_port_fails_quickly() {
+    let s = server();
+    let mut opts = ConnectOptions::new("nobody@localhost", "x");
+    opts.server = Some(s.c2s.clone());
+    opts.tls = TlsMode::DirectTls;
+    opts.timeout = Duration::from_secs(5);
+    let started = Instant::now();
+    let err = Connection::connect(opts).await.unwrap_err();
+    assert_eq!(err.exit_code(), 3, "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_tcp_to_remote_host_is_refused() {
+    let mut opts = ConnectOptions::new("alice@example.org", "x");
+    opts.server = Some("192.0.2.1:5222".into());
+    opts.tls = TlsMode::Plain;
+    let err = Connection::connect(opts).await.unwrap_err();
+    assert!(matches!(err, XmppError::InvalidArgument(_)), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_log_records_sent_stanza() {
+    let mut alice = login("alice", TlsMode::Plain).await;
+    let mut bob = login("bob", TlsMode::Plain).await;
+    let token = format!("log-probe-{}", std::process::id());
+    alice
+        .send_xml(&chat(bob.bound_jid(), &token))
+        .await
+        .unwrap();
+    expect_stanza(&mut bob, &token).await;
+    let log = &server().log;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if text
+            .lines()
+            .any(|l| l.contains(&format!("<body>{token}</body>")))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{token} not in {}",
+            log.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    alice.close().await.unwrap();
+    bob.close().await.unwrap();
+}

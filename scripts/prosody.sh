@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# Private Prosody server on loopback for the esession demo, tests and CI.
+#
+# Usage:
+#   scripts/prosody.sh install                      install prosody (apt) if missing
+#   scripts/prosody.sh start DIR                    config + cert in DIR, start, wait, write DIR/env
+#   scripts/prosody.sh register DIR USER PASSWORD   create USER@localhost
+#   scripts/prosody.sh stop DIR                     stop the server started in DIR
+#
+# Environment: ESESSION_C2S_PORT (default 15222), ESESSION_TLS_PORT (default 15223).
+set -euo pipefail
+
+die() {
+    echo "prosody.sh: $*" >&2
+    exit 1
+}
+
+usage() {
+    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+}
+
+# Absolute path of DIR (created if needed).
+abs_dir() {
+    mkdir -p "$1"
+    (cd "$1" && pwd)
+}
+
+cmd_install() {
+    if command -v prosody >/dev/null 2>&1 && command -v prosodyctl >/dev/null 2>&1; then
+        echo "prosody already installed: $(command -v prosody)"
+        return 0
+    fi
+    local policy=/usr/sbin/policy-rc.d created=0
+    # Keep Debian's post-install from starting the system service.
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+        created=1
+    fi
+    local rc=0
+    {
+        apt-get update &&
+            DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+                prosody lua5.4-event lua5.4-unbound openssl
+    } || rc=$?
+    if [[ $created == 1 ]]; then
+        rm -f "$policy"
+    fi
+    [[ $rc == 0 ]] || die "apt-get failed (exit $rc)"
+    command -v prosody >/dev/null 2>&1 || die "prosody still missing after install"
+    echo "prosody installed: $(command -v prosody)"
+}
+
+# True if something accepts TCP connections on 127.0.0.1:$1.
+port_open() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# PIDs of processes listening on 127.0.0.1:$1 (needs ss from iproute2; empty if unavailable).
+listener_pids() {
+    command -v ss >/dev/null 2>&1 || return 0
+    ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u
+}
+
+make_cert() {
+    local certs=$1
+    mkdir -p "$certs"
+    if [[ -s $certs/localhost.crt && -s $certs/localhost.key ]]; then
+        return 0
+    fi
+    # rustls refuses a CA:TRUE certificate as a server certificate.
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 \
+        -subj "/CN=localhost" \
+        -keyout "$certs/localhost.key" -out "$certs/localhost.crt" \
+        -addext "basicConstraints=critical,CA:FALSE" \
+        -addext "subjectAltName=DNS:localhost" \
+        -addext "extendedKeyUsage=serverAuth" \
+        -addext "keyUsage=critical,digitalSignature,keyEncipherment" \
+        >/dev/null 2>&1 || die "openssl could not make the certificate"
+    chmod 600 "$certs/localhost.key"
+}
+
+cmd_start() {
+    [[ $# == 1 ]] || usage
+    command -v prosody >/dev/null 2>&1 || die "prosody is not installed: run '$0 install'"
+    local dir c2s tls cfg log pidfile certs
+    dir=$(abs_dir "$1")
+    c2s=${ESESSION_C2S_PORT:-15222}
+    tls=${ESESSION_TLS_PORT:-15223}
+    cfg=$dir/prosody.cfg.lua
+    log=$dir/prosody.log
+    pidfile=$dir/prosody.pid
+    certs=$dir/certs
+    mkdir -p "$dir/data"
+
+    if [[ -f $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+        die "a server from $dir is already running (pid $(cat "$pidfile")): '$0 stop $dir' first"
+    fi
+    rm -f "$pidfile"
+    for p in "$c2s" "$tls"; do
+        if port_open "$p"; then
+            die "port 127.0.0.1:$p is already taken (stale server? pids: $(listener_pids "$p" | tr '\n' ' '))"
+        fi
+    done
+
+    make_cert "$certs"
+
+    cat >"$cfg" <<CFG
+-- Written by scripts/prosody.sh: a private server on loopback for esession tests.
+interfaces = { "127.0.0.1" }
+c2s_ports = { $c2s }
+c2s_direct_tls_ports = { $tls }
+s2s_ports = { }
+data_path = "$dir/data"
+pidfile = "$pidfile"
+run_as_root = true
+prosody_user = "root"
+daemonize = false
+authentication = "internal_hashed"
+-- Plain TCP is only offered on loopback (interfaces above).
+allow_unencrypted_plain_auth = true
+c2s_require_encryption = false
+allow_registration = false
+certificates = "$certs"
+ssl = { certificate = "$certs/localhost.crt", key = "$certs/localhost.key" }
+modules_enabled = {
+    "roster"; "saslauth"; "tls"; "disco"; "pep"; "offline"; "carbons"; "mam";
+    "register"; "ping"; "private"; "smacks"; "posix";
+    "stanza_debug";
+}
+log = {
+    { levels = { min = "debug" }, to = "file", filename = "$log" };
+}
+VirtualHost "localhost"
+CFG
+
+    : >"$log"
+    prosody --config "$cfg" -F >>"$dir/prosody.stdout" 2>&1 &
+    local pid=$!
+    echo "$pid" >"$dir/prosody.started-pid"
+
+    # Ports open slightly before the pidfile is written: wait for both (bounded, ~10 s).
+    local i ready=0
+    for ((i = 0; i < 200; i++)); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            tail -n 20 "$dir/prosody.stdout" "$log" >&2 || true
+            die "prosody exited during start-up (see $log)"
+        fi
+        if [[ -s $pidfile ]] && port_open "$c2s" && port_open "$tls"; then
+            ready=1
+            break
+        fi
+        sleep 0.05
+    done
+    if [[ $ready != 1 ]]; then
+        kill "$pid" 2>/dev/null || true
+        die "prosody did not become ready on 127.0.0.1:$c2s within 10 s (see $log)"
+    fi
+    # The listener must be the process we started, not a stale server.
+    local owners
+    owners=$(listener_pids "$c2s")
+    if [[ -n $owners ]] && ! grep -qx "$pid" <<<"$owners"; then
+        kill "$pid" 2>/dev/null || true
+        die "port $c2s is held by pid(s) $(tr '\n' ' ' <<<"$owners"), not by our prosody ($pid)"
+    fi
+    if [[ $(cat "$pidfile") != "$pid" ]]; then
+        kill "$pid" 2>/dev/null || true
+        die "pidfile $pidfile names $(cat "$pidfile"), not our prosody ($pid)"
+    fi
+
+    cat >"$dir/env" <<ENV
+ESESSION_SERVER=127.0.0.1:$c2s
+ESESSION_TLS_PORT=$tls
+SSL_CERT_FILE=$certs/localhost.crt
+ESESSION_PROSODY_CONFIG=$cfg
+ESESSION_PROSODY_LOG=$log
+ENV
+    echo "prosody running: pid $pid, c2s 127.0.0.1:$c2s, direct TLS 127.0.0.1:$tls"
+    echo "certificate: $certs/localhost.crt (export SSL_CERT_FILE=$certs/localhost.crt)"
+    echo "env file: $dir/env"
+}
+
+cmd_register() {
+    [[ $# == 3 ]] || usage
+    local dir
+    dir=$(abs_dir "$1")
+    [[ -f $dir/prosody.cfg.lua ]] || die "no config in $dir: run '$0 start $dir' first"
+    prosodyctl --config "$dir/prosody.cfg.lua" register "$2" localhost "$3" ||
+        die "could not register $2@localhost"
+}
+
+cmd_stop() {
+    [[ $# == 1 ]] || usage
+    local dir pid=""
+    dir=$(abs_dir "$1")
+    if [[ -s $dir/prosody.pid ]]; then
+        pid=$(cat "$dir/prosody.pid")
+    elif [[ -s $dir/prosody.started-pid ]]; then
+        pid=$(cat "$dir/prosody.started-pid")
+    fi
+    if [[ -z $pid ]] || ! kill -0 "$pid" 2>/dev/null; then
+        echo "no prosody running from $dir"
+        rm -f "$dir/prosody.pid" "$dir/prosody.started-pid"
+        return 0
+    fi
+    kill "$pid"
+    local i
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$dir/prosody.pid" "$dir/prosody.started-pid"
+    echo "prosody stopped (pid $pid)"
+}
+
+[[ $# -ge 1 ]] || usage
+sub=$1
+shift
+case $sub in
+install) cmd_install "$@" ;;
+start) cmd_start "$@" ;;
+register) cmd_register "$@" ;;
+stop) cmd_stop "$@" ;;
+*) usage ;;
+esac
