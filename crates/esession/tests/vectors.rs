@@ -172,7 +172,7 @@ fn m_content(c: &Element) -> String {
         .map(Element::normalized)
         .collect::<String>()
         .chars()
-        .filter(|ch| !ch.is_ascii_whitespace())
+        .filter(|ch| !matches!(ch, ' ' | '\t' | '\r' | '\n'))
         .collect()
 }
 
