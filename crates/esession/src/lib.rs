@@ -34,3 +34,6 @@ pub use random::{OsRandom, Random, SeededRandom};
 pub use store::{MemoryStore, RetainedSecret, SecretId, SecretStore, StoreError};
 pub use time::Timestamp;
 pub use xml::Element;
+
+#[cfg(test)]
+mod vectors;
