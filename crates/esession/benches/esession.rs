@@ -15,12 +15,18 @@
 //!   `primitive_floor` is the crypto the channel must do on the same 200 bytes:
 //!   AES-128-CTR both ways, HMAC-SHA256 over the base64 text on both sides, base64 encode
 //!   and decode.
+//!
+//! Every figure is thread CPU time (`CLOCK_THREAD_CPUTIME_ID`), not wall time: on a shared
+//! machine a preempted benchmark thread does not accrue time, so the ratios between the
+//! engine and its floors stay meaningful under load.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use criterion::{criterion_main, BatchSize, Criterion};
+use cpu_time::ThreadTime;
+use criterion::measurement::{Measurement, ValueFormatter};
+use criterion::{criterion_main, BatchSize, Criterion, Throughput};
 use esession::crypto::{apply_ctr, stanza_mac, CipherAlg, HashAlg, ModpGroup};
 use esession::{b64, Config, Element, Engine, Event, MemoryStore, SeededRandom, Timestamp};
 
@@ -31,6 +37,73 @@ const NOW: Timestamp = Timestamp(1_800_000_000);
 const GROUPS: [u32; 3] = [5, 14, 15];
 
 type Party = Engine<MemoryStore>;
+
+/// Criterion measurement: CPU time of the benchmark thread.
+struct ThreadCpu;
+
+impl Measurement for ThreadCpu {
+    type Intermediate = ThreadTime;
+    type Value = Duration;
+
+    fn start(&self) -> ThreadTime {
+        ThreadTime::now()
+    }
+    fn end(&self, start: ThreadTime) -> Duration {
+        start.elapsed()
+    }
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn to_f64(&self, value: &Duration) -> f64 {
+        value.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &CpuFormatter
+    }
+}
+
+/// Formats nanoseconds of CPU time like criterion formats wall time.
+struct CpuFormatter;
+
+impl ValueFormatter for CpuFormatter {
+    fn scale_values(&self, typical_ns: f64, values: &mut [f64]) -> &'static str {
+        let (factor, unit) = if typical_ns < 1e3 {
+            (1.0, "ns")
+        } else if typical_ns < 1e6 {
+            (1e-3, "µs")
+        } else if typical_ns < 1e9 {
+            (1e-6, "ms")
+        } else {
+            (1e-9, "s")
+        };
+        for v in values.iter_mut() {
+            *v *= factor;
+        }
+        unit
+    }
+    fn scale_throughputs(&self, _: f64, t: &Throughput, values: &mut [f64]) -> &'static str {
+        let per = match t {
+            Throughput::Bytes(n) | Throughput::BytesDecimal(n) => *n as f64,
+            Throughput::Elements(n) => *n as f64,
+        };
+        for v in values.iter_mut() {
+            *v = per * 1e9 / *v;
+        }
+        "units/s (CPU)"
+    }
+    fn scale_for_machines(&self, _: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
+
+type Crit = Criterion<ThreadCpu>;
+
+fn criterion() -> Crit {
+    Criterion::default().with_measurement(ThreadCpu)
+}
 
 /// Two fresh engines that accept only MODP group `group`; `seed` varies the randomness.
 fn pair(group: u32, seed: u64) -> (Party, Party) {
@@ -85,21 +158,21 @@ fn alice_negotiations(group: u32, iters: u64, seed: &mut u64) -> Duration {
         *seed += 1;
         let (mut alice, mut bob) = pair(group, *seed);
 
-        let t = Instant::now();
+        let t = ThreadTime::now();
         black_box(alice.start(BOB_BARE, NOW).expect("start"));
         total += t.elapsed();
         let m1 = drain(&mut alice, ALICE);
         deliver(&mut bob, m1);
         let m2 = drain(&mut bob, BOB);
 
-        let t = Instant::now();
+        let t = ThreadTime::now();
         deliver(&mut alice, m2);
         total += t.elapsed();
         let m3 = drain(&mut alice, ALICE);
         deliver(&mut bob, m3);
         let m4 = drain(&mut bob, BOB);
 
-        let t = Instant::now();
+        let t = ThreadTime::now();
         deliver(&mut alice, m4);
         total += t.elapsed();
 
@@ -117,14 +190,14 @@ fn bob_negotiations(group: u32, iters: u64, seed: &mut u64) -> Duration {
         alice.start(BOB_BARE, NOW).expect("start");
         let m1 = drain(&mut alice, ALICE);
 
-        let t = Instant::now();
+        let t = ThreadTime::now();
         deliver(&mut bob, m1);
         total += t.elapsed();
         let m2 = drain(&mut bob, BOB);
         deliver(&mut alice, m2);
         let m3 = drain(&mut alice, ALICE);
 
-        let t = Instant::now();
+        let t = ThreadTime::now();
         deliver(&mut bob, m3);
         total += t.elapsed();
         let m4 = drain(&mut bob, BOB);
@@ -135,7 +208,7 @@ fn bob_negotiations(group: u32, iters: u64, seed: &mut u64) -> Duration {
     total
 }
 
-fn negotiation(c: &mut Criterion) {
+fn negotiation(c: &mut Crit) {
     for group in GROUPS {
         let mut g = c.benchmark_group(format!("negotiation_modp{group}"));
         g.sample_size(10)
@@ -175,7 +248,7 @@ fn body_200() -> String {
     text.chars().cycle().take(200).collect()
 }
 
-fn message(c: &mut Criterion) {
+fn message(c: &mut Crit) {
     let body = body_200();
     assert_eq!(body.len(), 200);
 
@@ -251,6 +324,10 @@ fn message(c: &mut Criterion) {
 mod group {
     #![allow(missing_docs)]
     use super::{message, negotiation};
-    criterion::criterion_group!(benches, negotiation, message);
+    criterion::criterion_group! {
+        name = benches;
+        config = super::criterion();
+        targets = negotiation, message
+    }
 }
 criterion_main!(group::benches);
