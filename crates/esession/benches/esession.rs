@@ -211,9 +211,9 @@ fn bob_negotiations(group: u32, iters: u64, seed: &mut u64) -> Duration {
 fn negotiation(c: &mut Crit) {
     for group in GROUPS {
         let mut g = c.benchmark_group(format!("negotiation_modp{group}"));
-        g.sample_size(10)
+        g.sample_size(20)
             .warm_up_time(Duration::from_secs(1))
-            .measurement_time(Duration::from_secs(3));
+            .measurement_time(Duration::from_secs(4));
         let mut seed = 0u64;
         g.bench_function("alice", |b| {
             b.iter_custom(|iters| alice_negotiations(group, iters, &mut seed));
