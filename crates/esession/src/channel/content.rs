@@ -2,7 +2,7 @@
 //! profile P9).
 use crate::b64;
 use crate::error::Violation;
-use crate::xml::{ns, Element, Node};
+use crate::xml::{is_xml_space, is_xml_whitespace, ns, Element, Node};
 
 /// What a received `<c/>` holds.
 pub(crate) struct Parts {
@@ -21,7 +21,7 @@ pub(crate) fn m_content(c: &Element) -> String {
         .map(Element::normalized)
         .collect::<String>()
         .chars()
-        .filter(|ch| !matches!(ch, ' ' | '\t' | '\r' | '\n'))
+        .filter(|ch| !is_xml_space(*ch))
         .collect()
 }
 
@@ -37,7 +37,7 @@ pub(crate) fn parse(c: &Element) -> Result<Parts, Violation> {
     let mut rekey = false;
     for node in c.nodes() {
         let child = match node {
-            Node::Text(t) if t.chars().all(char::is_whitespace) => continue,
+            Node::Text(t) if is_xml_whitespace(t) => continue,
             Node::Text(_) => return Err(malformed("text directly inside <c/>")),
             Node::Element(e) => e,
         };

@@ -9,13 +9,30 @@ use super::escape::{escape_into, Escape};
 /// wire, never to one rebuilt from a model (P4 last paragraph).
 pub fn normalize_form_content(x: &Element, excluded: &[&str]) -> String {
     let mut out = String::new();
-    for child in x.children() {
-        if child.name() == "field" && child.attr("var").is_some_and(|v| excluded.contains(&v)) {
-            continue;
+    for node in x.nodes() {
+        match node {
+            Node::Element(child) => {
+                let skip = child.name() == "field"
+                    && child.attr("var").is_some_and(|v| excluded.contains(&v));
+                if !skip {
+                    write_normalized(&mut out, child);
+                }
+            }
+            Node::Text(t) if is_xml_whitespace(t) => {}
+            Node::Text(t) => escape_into(&mut out, t, Escape::Text),
         }
-        write_normalized(&mut out, child);
     }
     out
+}
+
+/// Whether `t` holds only XML white space (XML 1.0 §2.3 `S`: space, tab, CR, LF).
+pub(crate) fn is_xml_whitespace(t: &str) -> bool {
+    t.chars().all(is_xml_space)
+}
+
+/// XML 1.0 §2.3 `S`: space, tab, CR, LF.
+pub(crate) fn is_xml_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
 }
 
 impl Element {
@@ -53,7 +70,7 @@ fn write_normalized(out: &mut String, el: &Element) {
             Node::Element(child) => write_normalized(out, child),
             // P4 rule 1: whitespace-only text between elements is dropped; text inside
             // leaf elements is kept exactly.
-            Node::Text(t) if has_elements && t.chars().all(char::is_whitespace) => {}
+            Node::Text(t) if has_elements && is_xml_whitespace(t) => {}
             Node::Text(t) => escape_into(out, t, Escape::Text),
         }
     }
@@ -83,6 +100,19 @@ mod tests {
             "<title lang=\"en\">T&amp;</title>\
              <field type=\"boolean\" var=\"accept\"><value>1</value><required></required></field>\
              <field label=\"L&quot;&#x9;&#xA;&#xD;\" var=\"b\"><value> a&lt;b&#xD; </value></field>"
+        );
+    }
+
+    #[test]
+    fn only_xml_whitespace_is_dropped() {
+        let x = parse_element(
+            "<x xmlns='jabber:x:data'> <field var='a'><value>1</value>&#xA0;</field>\n</x>",
+            &Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            normalize_form_content(&x, &[]),
+            "<field var=\"a\"><value>1</value>\u{a0}</field>"
         );
     }
 
