@@ -25,6 +25,7 @@
 //! # }
 //! ```
 
+mod client;
 mod connection;
 mod disco;
 mod error;
@@ -32,6 +33,7 @@ mod login;
 mod options;
 mod xml;
 
+pub use client::{Client, Traced, ESESSION_FEATURES};
 pub use connection::Connection;
 pub use error::{XmppError, CONNECT_TIMEOUT, EXIT_CONNECT, EXIT_OTHER};
 pub use options::{ConnectOptions, TlsMode};

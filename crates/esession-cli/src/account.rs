@@ -1,0 +1,127 @@
+//! The account a command acts for: its store, its connection, its session history.
+use crate::args::{Global, Tls};
+use crate::fail::Fail;
+use esession::{Config, Event, OsRandom, SessionInfo, Timestamp};
+use esession_store::{SessionRecord, SqliteStore};
+use esession_xmpp::{Client, ConnectOptions, TlsMode};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The directory for retained secrets and history.
+fn state_dir(global: &Global) -> Result<PathBuf, Fail> {
+    match &global.state {
+        Some(dir) => Ok(dir.clone()),
+        None => dirs::data_dir()
+            .map(|d| d.join("esession"))
+            .ok_or_else(|| Fail::usage("no platform data directory: give --state DIR")),
+    }
+}
+
+/// Opens the account's store: `<state>/<bare jid>.sqlite`.
+pub fn open_store(global: &Global, jid: &str) -> Result<SqliteStore, Fail> {
+    let bare = esession::jid::bare(jid);
+    if bare.is_empty() || bare.contains(['/', '\\']) || bare.starts_with('.') {
+        return Err(Fail::usage(format!("not a usable JID: {jid:?}")));
+    }
+    Ok(SqliteStore::open(
+        &state_dir(global)?.join(format!("{bare}.sqlite")),
+    )?)
+}
+
+/// Logs the account of `--jid`/`--password` in and builds its engine with `config`.
+pub async fn connect(global: &Global, config: Config) -> Result<Client<SqliteStore>, Fail> {
+    let jid = global
+        .jid
+        .clone()
+        .ok_or_else(|| Fail::usage("--jid is required"))?;
+    let password = global
+        .password
+        .clone()
+        .ok_or_else(|| Fail::usage("--password (or ESESSION_PASSWORD) is required"))?;
+    connect_as(global, &jid, &password, config).await
+}
+
+/// Logs `jid` in with `password` (server, TLS and state from `global`).
+pub async fn connect_as(
+    global: &Global,
+    jid: &str,
+    password: &str,
+    config: Config,
+) -> Result<Client<SqliteStore>, Fail> {
+    let store = open_store(global, jid)?;
+    let mut opts = ConnectOptions::new(jid, password);
+    opts.server = global.server.clone();
+    opts.tls = match global.tls {
+        Tls::Starttls => TlsMode::StartTls,
+        Tls::Direct => TlsMode::DirectTls,
+        Tls::Plain => TlsMode::Plain,
+    };
+    opts.timeout = Duration::from_secs(10);
+    Ok(Client::connect(opts, config, store, Box::new(OsRandom)).await?)
+}
+
+/// Keeps the session history (never message bodies) in step with engine events.
+#[derive(Default)]
+pub struct History {
+    open: HashMap<(String, String), i64>,
+}
+
+impl History {
+    /// Records what `ev` says about a session.
+    pub fn note(&mut self, client: &mut Client<SqliteStore>, ev: &Event) {
+        let own = esession::jid::bare(client.jid()).to_owned();
+        let store = client.engine_mut().store_mut();
+        let result = match ev {
+            Event::Established(i) => self.start(store, &own, i),
+            Event::Terminated { peer, thread, .. } => {
+                self.finish(store, peer, thread, "terminated")
+            }
+            Event::Failed {
+                peer,
+                thread,
+                error,
+            } => self.finish(store, peer, thread, error.kind().name()),
+            _ => Ok(()),
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "session history not updated");
+        }
+    }
+
+    fn start(
+        &mut self,
+        store: &mut SqliteStore,
+        own: &str,
+        i: &SessionInfo,
+    ) -> Result<(), esession::StoreError> {
+        let rec = SessionRecord {
+            own: own.to_owned(),
+            peer_full: i.peer.clone(),
+            thread: i.thread.clone(),
+            role: i.role.name().to_owned(),
+            started: Timestamp::now(),
+            ended: None,
+            end_reason: None,
+            sas: i.sas.clone().unwrap_or_default(),
+            srs: i.srs.name().to_owned(),
+            verified: i.verified,
+        };
+        let id = store.record_session(&rec)?;
+        self.open.insert((i.peer.clone(), i.thread.clone()), id);
+        Ok(())
+    }
+
+    fn finish(
+        &mut self,
+        store: &mut SqliteStore,
+        peer: &str,
+        thread: &str,
+        how: &str,
+    ) -> Result<(), esession::StoreError> {
+        match self.open.remove(&(peer.to_owned(), thread.to_owned())) {
+            Some(id) => store.finish_session(id, Timestamp::now(), how),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! Failures and their exit codes (0 success, 1 protocol or negotiation failure, 2 usage,
+//! 3 connection or login failure).
+use esession_xmpp::XmppError;
+use std::fmt;
+
+/// Exit code of a protocol or negotiation failure.
+pub const PROTOCOL: i32 = 1;
+/// Exit code of a usage error.
+pub const USAGE: i32 = 2;
+
+/// A failure that ends the command.
+#[derive(Debug)]
+pub struct Fail {
+    pub code: i32,
+    pub kind: &'static str,
+    pub message: String,
+}
+
+impl Fail {
+    pub fn protocol(kind: &'static str, message: impl Into<String>) -> Self {
+        Fail {
+            code: PROTOCOL,
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Self {
+        Fail {
+            code: USAGE,
+            kind: "usage",
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Fail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<XmppError> for Fail {
+    fn from(e: XmppError) -> Self {
+        let kind = if e.is_connect_failure() {
+            "connection"
+        } else {
+            "xmpp"
+        };
+        Fail {
+            code: e.exit_code(),
+            kind,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<esession::StoreError> for Fail {
+    fn from(e: esession::StoreError) -> Self {
+        Fail::protocol("store", e.to_string())
+    }
+}
+
+impl From<esession::Error> for Fail {
+    fn from(e: esession::Error) -> Self {
+        Fail::protocol(e.kind().name(), e.to_string())
+    }
+}

@@ -1,0 +1,66 @@
+//! `esession listen`: stay online, accept ESessions, optionally echo; terminate open
+//! sessions cleanly on exit (XEP-0116 §5).
+use crate::account::{connect, History};
+use crate::args::{Global, ListenArgs};
+use crate::fail::Fail;
+use crate::output::Out;
+use esession::{AcceptPolicy, Config, Event};
+use std::time::Duration;
+use tokio::time::Instant;
+
+pub async fn run(global: &Global, args: &ListenArgs, out: Out) -> Result<(), Fail> {
+    let mut config = Config::default();
+    if !args.only.is_empty() {
+        config.accept = AcceptPolicy::Only(
+            args.only
+                .iter()
+                .map(|j| esession::jid::bare(j).to_owned())
+                .collect(),
+        );
+    }
+    let mut client = connect(global, config).await?;
+    out.online(client.jid());
+    let mut history = History::default();
+    let end = args
+        .timeout
+        .map(|t| Instant::now() + Duration::from_secs(t));
+    let mut stop = Box::pin(crate::signals::stop());
+    loop {
+        let wait = match end {
+            Some(end) => end
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_secs(1)),
+            None => Duration::from_secs(1),
+        };
+        if wait.is_zero() {
+            break;
+        }
+        let ev = tokio::select! {
+            _ = &mut stop => break,
+            ev = client.next_event(wait) => ev?,
+        };
+        let Some(ev) = ev else { continue };
+        history.note(&mut client, &ev);
+        out.event(&ev);
+        if let Event::Message {
+            peer,
+            thread: Some(thread),
+            body: Some(body),
+            encrypted: true,
+            ..
+        } = &ev
+        {
+            if args.echo {
+                let reply = format!("echo: {body}");
+                if let Err(e) = client.engine_mut().send_message(peer, thread, &reply) {
+                    out.error(Some(peer), Some(thread), e.kind().name(), &e.to_string());
+                }
+                client.flush().await?;
+            }
+        }
+    }
+    for ev in client.shutdown(Duration::from_secs(5)).await? {
+        out.event(&ev);
+    }
+    Ok(())
+}

@@ -1,0 +1,150 @@
+//! `esession send`: negotiate, send, optionally collect echoes, terminate. Nothing is ever
+//! sent in plaintext: every failure before establishment ends with exit 1.
+use crate::account::{connect, History};
+use crate::args::{Global, SendArgs};
+use crate::fail::Fail;
+use crate::output::Out;
+use crate::wait::wait_for;
+use esession::{jid, Config, Event, SessionInfo, Timestamp};
+use esession_store::SqliteStore;
+use esession_xmpp::{Client, XmppError};
+use std::time::Duration;
+
+pub async fn run(global: &Global, args: &SendArgs, out: Out) -> Result<(), Fail> {
+    if args.count == 0 {
+        return Err(Fail::usage("--count must be at least 1"));
+    }
+    let mut client = connect(global, Config::default()).await?;
+    out.online(client.jid());
+    let mut history = History::default();
+    let result = exchange(&mut client, &mut history, args, out).await;
+    for ev in client
+        .shutdown(Duration::from_secs(3))
+        .await
+        .unwrap_or_default()
+    {
+        out.event(&ev);
+    }
+    result
+}
+
+async fn exchange(
+    client: &mut Client<SqliteStore>,
+    history: &mut History,
+    args: &SendArgs,
+    out: Out,
+) -> Result<(), Fail> {
+    let step = Duration::from_secs(args.timeout);
+    let to = args.to.as_str();
+    // XEP-0116 §3: check a full JID's support before negotiating.
+    if jid::is_full(to) {
+        match client.peer_supports_esessions(to, step).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(Fail::protocol(
+                    "unsupported",
+                    format!(
+                        "{to} does not support encrypted sessions (XEP-0116); nothing was sent"
+                    ),
+                ))
+            }
+            Err(XmppError::Stanza(c)) => {
+                return Err(Fail::protocol(
+                    "unavailable",
+                    format!("{to} cannot be reached ({c}); nothing was sent"),
+                ));
+            }
+            Err(XmppError::Timeout(_)) => {
+                return Err(Fail::protocol(
+                    "unavailable",
+                    format!("{to} did not answer disco#info; nothing was sent"),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let thread = client.engine_mut().start(to, Timestamp::now())?;
+    let info = established(client, history, out, &thread, step, to).await?;
+    for _ in 0..args.count {
+        client
+            .engine_mut()
+            .send_message(&info.peer, &thread, &args.message)?;
+    }
+    client.flush().await?;
+    if args.expect_echo {
+        let expected = format!("echo: {}", args.message);
+        let mut left = args.count;
+        while left > 0 {
+            let got = wait_for(client, history, out, step, |ev| match ev {
+                Event::Message {
+                    thread: Some(t),
+                    body: Some(b),
+                    encrypted: true,
+                    ..
+                } if *t == thread && *b == expected => Some(Ok(())),
+                Event::Failed {
+                    thread: t, error, ..
+                } if *t == thread => Some(Err(Fail::from(error.clone()))),
+                _ => None,
+            })
+            .await?;
+            if got.is_none() {
+                return Err(Fail::protocol(
+                    "timeout",
+                    format!("{left} echo(es) did not arrive within {}s", args.timeout),
+                ));
+            }
+            left -= 1;
+        }
+    }
+    client
+        .engine_mut()
+        .terminate(&info.peer, &thread, Timestamp::now())?;
+    client.flush().await?;
+    let acked = wait_for(client, history, out, step, |ev| match ev {
+        Event::Terminated { thread: t, .. } if *t == thread => Some(Ok(())),
+        Event::Failed {
+            thread: t, error, ..
+        } if *t == thread => Some(Err(Fail::from(error.clone()))),
+        _ => None,
+    })
+    .await?;
+    acked.ok_or_else(|| Fail::protocol("timeout", "the terminate was not acknowledged"))
+}
+
+/// Waits for the session on `thread` to be established; anything else is exit 1 with
+/// nothing sent.
+async fn established(
+    client: &mut Client<SqliteStore>,
+    history: &mut History,
+    out: Out,
+    thread: &str,
+    step: Duration,
+    to: &str,
+) -> Result<SessionInfo, Fail> {
+    let got = wait_for(client, history, out, step, |ev| match ev {
+        Event::Established(i) if i.thread == thread => Some(Ok(i.clone())),
+        Event::Failed {
+            thread: t, error, ..
+        } if t == thread => Some(Err(Fail::protocol(
+            error.kind().name(),
+            format!("negotiation failed: {error}; nothing was sent"),
+        ))),
+        _ => None,
+    })
+    .await?;
+    let Some(info) = got else {
+        let _ = client.engine_mut().terminate(to, thread, Timestamp::now());
+        return Err(Fail::protocol(
+            "timeout",
+            format!("{to} did not answer within {}s (offline, or no ESession support); nothing was sent", step.as_secs()),
+        ));
+    };
+    if !info.encrypted {
+        return Err(Fail::protocol(
+            "plain",
+            "the peer refused encryption; nothing was sent",
+        ));
+    }
+    Ok(info)
+}

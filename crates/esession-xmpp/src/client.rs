@@ -1,0 +1,162 @@
+//! Drives the sans-IO engine over a real connection: stanzas from the server into
+//! [`Engine::handle_stanza`], the engine's stanzas out to the server, its timers from the
+//! wall clock.
+use std::time::Duration;
+
+use esession::xml::{ns, parse_element, Element, Limits};
+use esession::{Config, Engine, Event, Random, SecretStore, Timestamp};
+use tokio::time::Instant;
+
+use crate::connection::Connection;
+use crate::error::XmppError;
+use crate::options::ConnectOptions;
+
+/// The disco#info features of an ESession client (XEP-0155 §12.2, XEP-0116 §3).
+pub const ESESSION_FEATURES: [&str; 2] = [ns::SSN, ns::ESESSION];
+
+/// Longest single wait on the stream, so that engine timers fire on time.
+const TICK: Duration = Duration::from_millis(250);
+
+/// A stanza that crossed the connection, kept when tracing is on (for the demo).
+#[derive(Clone, Debug)]
+pub struct Traced {
+    /// Whether we sent it.
+    pub outgoing: bool,
+    /// The stanza.
+    pub stanza: Element,
+}
+
+/// An ESession client: one connection and one engine.
+pub struct Client<S: SecretStore> {
+    conn: Connection,
+    engine: Engine<S>,
+    trace: Option<Vec<Traced>>,
+    limits: Limits,
+}
+
+impl<S: SecretStore> Client<S> {
+    /// Logs in (advertising the ESession features) and builds the engine for the bound JID.
+    pub async fn connect(
+        mut opts: ConnectOptions,
+        config: Config,
+        store: S,
+        rng: Box<dyn Random>,
+    ) -> Result<Self, XmppError> {
+        for f in ESESSION_FEATURES {
+            if !opts.features.iter().any(|x| x == f) {
+                opts.features.push(f.to_owned());
+            }
+        }
+        let conn = Connection::connect(opts).await?;
+        let engine = Engine::new(conn.bound_jid(), config, store, rng);
+        Ok(Client {
+            conn,
+            engine,
+            trace: None,
+            limits: Limits::default(),
+        })
+    }
+
+    /// Our full JID.
+    pub fn jid(&self) -> &str {
+        self.conn.bound_jid()
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine<S> {
+        &self.engine
+    }
+
+    /// The engine, to start sessions, send messages, terminate.
+    pub fn engine_mut(&mut self) -> &mut Engine<S> {
+        &mut self.engine
+    }
+
+    /// Starts keeping every stanza sent and received (see [`Client::take_trace`]).
+    pub fn record_trace(&mut self) {
+        self.trace = Some(Vec::new());
+    }
+
+    /// The stanzas traced since the last call.
+    pub fn take_trace(&mut self) -> Vec<Traced> {
+        self.trace.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Sends everything the engine queued.
+    pub async fn flush(&mut self) -> Result<(), XmppError> {
+        while let Some(stanza) = self.engine.poll_outgoing() {
+            self.conn.send_xml(&stanza.to_string()).await?;
+            if let Some(t) = self.trace.as_mut() {
+                t.push(Traced {
+                    outgoing: true,
+                    stanza,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The next engine event, reading the stream for up to `wait`; `None` when nothing
+    /// happened in that time.
+    pub async fn next_event(&mut self, wait: Duration) -> Result<Option<Event>, XmppError> {
+        let deadline = Instant::now() + wait;
+        loop {
+            self.flush().await?;
+            if let Some(ev) = self.engine.poll_event() {
+                return Ok(Some(ev));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            if let Some(xml) = self.conn.next_stanza(left.min(TICK)).await? {
+                match parse_element(&xml, &self.limits) {
+                    Ok(stanza) => {
+                        if let Some(t) = self.trace.as_mut() {
+                            t.push(Traced {
+                                outgoing: false,
+                                stanza: stanza.clone(),
+                            });
+                        }
+                        self.engine.handle_stanza(stanza, Timestamp::now());
+                    }
+                    Err(e) => tracing::warn!(error = %e, "dropped a stanza that did not parse"),
+                }
+            }
+            self.engine.handle_timeout(Timestamp::now());
+        }
+    }
+
+    /// Whether `jid` (a full JID) advertises ESessions in disco#info (XEP-0116 §3).
+    pub async fn peer_supports_esessions(
+        &mut self,
+        jid: &str,
+        timeout: Duration,
+    ) -> Result<bool, XmppError> {
+        let features = self.conn.disco_features(jid, timeout).await?;
+        Ok(features.iter().any(|f| f == ns::ESESSION))
+    }
+
+    /// Terminates every session (XEP-0116 §5: before going offline), waits up to `wait`
+    /// for the acknowledgements, closes the stream, and returns the events seen meanwhile.
+    pub async fn shutdown(mut self, wait: Duration) -> Result<Vec<Event>, XmppError> {
+        self.engine.terminate_all(Timestamp::now());
+        let deadline = Instant::now() + wait;
+        let mut events = Vec::new();
+        while !self.engine.threads().is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            if let Some(ev) = self.next_event(left).await? {
+                events.push(ev);
+            }
+        }
+        self.flush().await?;
+        while let Some(ev) = self.engine.poll_event() {
+            events.push(ev);
+        }
+        self.conn.close().await?;
+        Ok(events)
+    }
+}
