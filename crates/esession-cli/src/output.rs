@@ -42,6 +42,10 @@ impl Out {
     pub fn event(&self, ev: &Event) {
         match ev {
             Event::Established(info) => self.established(info),
+            Event::Renegotiated(i) => self.emit(
+                json!({"event": "renegotiated", "peer": i.peer, "thread": i.thread, "logging": format!("{:?}", i.logging).to_lowercase()}),
+                &format!("session with {} renegotiated: logging {:?}", i.peer, i.logging),
+            ),
             Event::Message { peer, thread, body, encrypted, .. } => self.emit(
                 json!({"event": "message", "peer": peer, "thread": thread, "body": body, "encrypted": encrypted}),
                 &format!(

@@ -84,6 +84,8 @@ pub struct SessionInfo {
 pub enum Event {
     /// A session is established and can carry messages.
     Established(SessionInfo),
+    /// The peer accepted a renegotiation (XEP-0155 §4.5): the session's terms changed.
+    Renegotiated(SessionInfo),
     /// A message arrived. `encrypted` says whether it came through an ESession.
     Message {
         /// Sender full JID.

@@ -117,6 +117,19 @@ impl<S: SecretStore> Engine<S> {
         now: Timestamp,
     ) {
         let key = (jid::bare(from).to_owned(), thread.to_owned());
+        // XEP-0155 §4.5: a renegotiation of a plain session travels in clear.
+        let plain = self
+            .sessions
+            .get(&key)
+            .is_some_and(|s| matches!(s.state, State::Plain) && s.accepts_from(from));
+        if plain {
+            if let Some(form) = super::renegotiate::find(std::slice::from_ref(
+                stanza.child("feature", ns::FEATURE_NEG).unwrap_or(x),
+            )) {
+                self.renegotiation(from, thread, form);
+                return;
+            }
+        }
         let Some(session) = self.sessions.get_mut(&key) else {
             if wrapper == Wrapper::Feature && x.attr("type") == Some("form") {
                 self.request(from, thread, x, stanza, now);
@@ -333,7 +346,7 @@ impl<S: SecretStore> Engine<S> {
                 from,
                 thread,
                 Wrapper::Feature,
-                decline(),
+                decline(Some("not accepting sessions from this address")),
                 false,
             ));
             self.events.push_back(Event::Warning {
@@ -382,6 +395,7 @@ impl<S: SecretStore> Engine<S> {
             deadline: Some(now.plus(self.config.negotiation_timeout)),
             info: None,
             secret_id: None,
+            renegotiating: None,
         };
         if accepted.terms.security != crate::config::Security::E2e {
             let x2 = respond_plain(&accepted.terms);
@@ -468,6 +482,14 @@ impl<S: SecretStore> Engine<S> {
             Err(v) => return self.fail_session(&key, v, now),
         };
         let terminating = matches!(session.state, State::Terminating(_));
+        let elements: Vec<Element> = nodes
+            .iter()
+            .filter_map(|n| match n {
+                Node::Element(e) => Some(e.clone()),
+                Node::Text(_) => None,
+            })
+            .collect();
+        let renegotiation = super::renegotiate::find(&elements);
         let ending = nodes.iter().find_map(|n| match n {
             Node::Element(e) => read_termination(e),
             Node::Text(_) => None,
@@ -503,6 +525,11 @@ impl<S: SecretStore> Engine<S> {
                     thread: Some(thread.into()),
                     detail: "unexpected terminate acknowledgement was ignored".into(),
                 });
+            }
+            (None, _) if renegotiation.is_some() => {
+                if let Some(form) = renegotiation {
+                    self.renegotiation(from, thread, form);
+                }
             }
             (None, _) => {
                 // Profile P9: of the clear children only <thread/> is kept.

@@ -1,5 +1,6 @@
 //! The engine: a value you feed stanzas and time, and drain stanzas and events.
 mod incoming;
+mod renegotiate;
 mod session;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -144,6 +145,7 @@ impl<S: SecretStore> Engine<S> {
             deadline: Some(now.plus(self.config.negotiation_timeout)),
             info: None,
             secret_id: None,
+            renegotiating: None,
         };
         self.sessions
             .insert((jid::bare(peer).to_owned(), thread.clone()), session);

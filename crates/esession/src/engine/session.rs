@@ -61,6 +61,8 @@ pub(crate) struct Session {
     pub info: Option<SessionInfo>,
     /// The retained-secret record this session created (for SAS confirmation).
     pub secret_id: Option<SecretId>,
+    /// The `logging` values we offered in a renegotiation awaiting its answer.
+    pub renegotiating: Option<Vec<crate::config::Logging>>,
 }
 
 impl Session {

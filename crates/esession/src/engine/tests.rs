@@ -685,3 +685,99 @@ fn debug_output_holds_no_secrets() {
     );
     assert!(dump.contains("<redacted>"));
 }
+
+#[test]
+fn renegotiation_of_logging_both_roles() {
+    // In an ESession the forms travel encrypted; Bob accepts `may`.
+    let mut p = Pair::new("reneg");
+    let (thread, a, _) = p.negotiate();
+    assert_eq!(a.logging, Logging::MustNot);
+    p.alice
+        .renegotiate_logging(BOB, &thread, &[Logging::May])
+        .unwrap();
+    p.run();
+    assert!(
+        p.wire
+            .iter()
+            .rev()
+            .take(2)
+            .all(|(_, s)| !s.contains("renegotiate")),
+        "renegotiation is encrypted"
+    );
+    let Some(Event::Renegotiated(b)) = p.bob.poll_event() else {
+        panic!("bob did not renegotiate")
+    };
+    let Some(Event::Renegotiated(a)) = p.alice.poll_event() else {
+        panic!("alice did not renegotiate")
+    };
+    assert_eq!((a.logging, b.logging), (Logging::May, Logging::May));
+    assert_eq!(p.alice.session(BOB, &thread).unwrap().logging, Logging::May);
+    // The session goes on under the same keys.
+    p.bob.send_message(ALICE, &thread, "after").unwrap();
+    p.run();
+    assert_eq!(body(&mut p.alice).0, "after");
+
+    // Bob refuses `may`: [8] the session keeps its terms, both sides are told.
+    let b = Config {
+        logging: vec![Logging::MustNot],
+        ..Config::default()
+    };
+    let mut p = Pair::with(
+        "reneg-no",
+        Config::default(),
+        b,
+        MemoryStore::new(),
+        MemoryStore::new(),
+    );
+    let (thread, _, _) = p.negotiate();
+    p.alice
+        .renegotiate_logging(BOB, &thread, &[Logging::May])
+        .unwrap();
+    p.run();
+    assert!(matches!(p.bob.poll_event(), Some(Event::Warning { .. })));
+    assert!(matches!(p.alice.poll_event(), Some(Event::Warning { .. })));
+    assert_eq!(
+        p.alice.session(BOB, &thread).unwrap().logging,
+        Logging::MustNot
+    );
+
+    // In a plain session the forms travel in clear, and Bob can start one too.
+    let a = Config {
+        security: vec![Security::C2s],
+        ..Config::default()
+    };
+    let b = Config {
+        security: vec![Security::C2s],
+        ..Config::default()
+    };
+    let mut p = Pair::with("reneg-plain", a, b, MemoryStore::new(), MemoryStore::new());
+    let (thread, _, _) = p.negotiate();
+    p.bob
+        .renegotiate_logging(ALICE, &thread, &[Logging::May])
+        .unwrap();
+    p.run();
+    assert!(p.wire.iter().any(|(_, s)| s.contains("renegotiate")));
+    assert!(matches!(p.alice.poll_event(), Some(Event::Renegotiated(_))));
+    assert!(matches!(p.bob.poll_event(), Some(Event::Renegotiated(_))));
+}
+
+#[test]
+fn decline_carries_a_reason() {
+    let b = Config {
+        accept: AcceptPolicy::Only(vec!["carol@example.net".into()]),
+        ..Config::default()
+    };
+    let mut p = Pair::with(
+        "reason",
+        Config::default(),
+        b,
+        MemoryStore::new(),
+        MemoryStore::new(),
+    );
+    p.alice.start("bob@example.com", NOW).unwrap();
+    p.run();
+    let err = failed(&mut p.alice);
+    assert!(
+        matches!(err.violation(), Violation::PeerDeclined(Some(r)) if r.contains("not accepting"))
+    );
+}

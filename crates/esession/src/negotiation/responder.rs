@@ -53,11 +53,14 @@ pub(crate) fn respond_plain(terms: &Terms) -> Element {
     form.to_element()
 }
 
-/// The XEP-0155 §4.3 reject form (`accept` = 0).
-pub(crate) fn decline() -> Element {
+/// The XEP-0155 §4.3 reject form (`accept` = 0, with an optional `reason`).
+pub(crate) fn decline(reason: Option<&str>) -> Element {
     let mut form = Form::with_form_type(FormType::Submit, ns::SSN);
     form.fields[0].kind = None;
     form.push(Field::new("accept", None, &["0"]));
+    if let Some(reason) = reason {
+        form.push(Field::new("reason", None, &[reason]));
+    }
     form.to_element()
 }
 
