@@ -12,6 +12,7 @@ use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::presence::Presence;
 use tokio_xmpp::stanzastream::{Event, StanzaStage, StanzaState, StanzaStream, StreamEvent};
 use tokio_xmpp::Stanza;
+use tracing::Instrument;
 
 use crate::disco;
 use crate::error::{XmppError, CONNECT_TIMEOUT};
@@ -60,7 +61,13 @@ impl Connection {
         let valid = options::validate(&opts)?;
         install_crypto_provider();
         let span = tracing::info_span!("xmpp_connect", jid = %valid.bare, tls = ?opts.tls);
-        let _guard = span.enter();
+        Self::connect_validated(opts, valid).instrument(span).await
+    }
+
+    async fn connect_validated(
+        opts: ConnectOptions,
+        valid: options::Validated,
+    ) -> Result<Connection, XmppError> {
         tracing::info!(server = ?opts.server, "connecting");
         let (mut stream, mut failures) = login::start_stream(
             opts.tls,
