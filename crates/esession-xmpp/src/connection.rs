@@ -292,14 +292,15 @@ impl Connection {
     }
 }
 
-/// Close a stream that never came online, without waiting long.
+/// Give up on a stream that never came online.
+///
+/// A graceful close would wait for tokio-xmpp's worker, which waits for the
+/// connector's next connection, which never comes after a fatal failure; so
+/// the stream is dropped. The worker and our connector task then stay parked
+/// (a few hundred bytes) until the runtime shuts down: dropping the
+/// connector's slot instead would make tokio-xmpp's worker panic.
 async fn drain_close(stream: StanzaStream) {
-    if tokio::time::timeout(Duration::from_secs(2), stream.close())
-        .await
-        .is_err()
-    {
-        tracing::debug!("stream did not close within 2 s; dropped");
-    }
+    drop(stream);
 }
 
 /// Use ring for rustls, whatever else the process links (the default
