@@ -12,6 +12,7 @@ use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::presence::Presence;
 use tokio_xmpp::stanzastream::{Event, StanzaStage, StanzaState, StanzaStream, StreamEvent};
 use tokio_xmpp::Stanza;
+use tracing::Instrument;
 
 use crate::disco;
 use crate::error::{XmppError, CONNECT_TIMEOUT};
@@ -60,7 +61,13 @@ impl Connection {
         let valid = options::validate(&opts)?;
         install_crypto_provider();
         let span = tracing::info_span!("xmpp_connect", jid = %valid.bare, tls = ?opts.tls);
-        let _guard = span.enter();
+        Self::connect_validated(opts, valid).instrument(span).await
+    }
+
+    async fn connect_validated(
+        opts: ConnectOptions,
+        valid: options::Validated,
+    ) -> Result<Connection, XmppError> {
         tracing::info!(server = ?opts.server, "connecting");
         let (mut stream, mut failures) = login::start_stream(
             opts.tls,
@@ -285,14 +292,15 @@ impl Connection {
     }
 }
 
-/// Close a stream that never came online, without waiting long.
+/// Give up on a stream that never came online.
+///
+/// A graceful close would wait for tokio-xmpp's worker, which waits for the
+/// connector's next connection, which never comes after a fatal failure; so
+/// the stream is dropped. The worker and our connector task then stay parked
+/// (a few hundred bytes) until the runtime shuts down: dropping the
+/// connector's slot instead would make tokio-xmpp's worker panic.
 async fn drain_close(stream: StanzaStream) {
-    if tokio::time::timeout(Duration::from_secs(2), stream.close())
-        .await
-        .is_err()
-    {
-        tracing::debug!("stream did not close within 2 s; dropped");
-    }
+    drop(stream);
 }
 
 /// Use ring for rustls, whatever else the process links (the default

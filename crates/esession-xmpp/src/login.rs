@@ -126,7 +126,8 @@ async fn attempt_loop<C: ServerConnector>(
                 let _ = failures.send(LoginFailure { error, fatal });
                 if fatal {
                     // Keep the slot (dropping it makes tokio-xmpp's worker
-                    // panic) until the stream owner closes the stream.
+                    // panic) but not the password.
+                    drop(password);
                     slot.closed().await;
                     return;
                 }

@@ -20,7 +20,9 @@ pub enum TlsMode {
 }
 
 /// Everything [`Connection::connect`](crate::Connection::connect) needs.
-#[derive(Debug, Clone)]
+///
+/// `Debug` does not show the password.
+#[derive(Clone)]
 pub struct ConnectOptions {
     /// Account JID, bare (`alice@example.org`) or full (to ask for a resource).
     pub jid: String,
@@ -39,6 +41,20 @@ pub struct ConnectOptions {
     /// Features advertised in answers to disco#info requests (XEP-0030), in
     /// addition to `http://jabber.org/protocol/disco#info`.
     pub features: Vec<String>,
+}
+
+impl std::fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("jid", &self.jid)
+            .field("password", &"<redacted>")
+            .field("server", &self.server)
+            .field("tls", &self.tls)
+            .field("timeout", &self.timeout)
+            .field("send_presence", &self.send_presence)
+            .field("features", &self.features)
+            .finish()
+    }
 }
 
 impl ConnectOptions {
@@ -171,6 +187,14 @@ mod tests {
             ));
         }
         assert!(validate(&opts(Some("example.org:5222"), TlsMode::StartTls)).is_ok());
+    }
+
+    #[test]
+    fn debug_hides_password() {
+        let o = ConnectOptions::new("alice@localhost", "hunter2");
+        let shown = format!("{o:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("alice@localhost"), "{shown}");
     }
 
     #[test]
