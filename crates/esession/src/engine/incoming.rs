@@ -196,17 +196,9 @@ impl<S: SecretStore> Engine<S> {
             },
             (State::AwaitingInit(awaiting), Wrapper::Init) => {
                 let group = awaiting.group();
-                match awaiting.handle_init(x, &mut ctx) {
-                    Ok(est) => {
-                        let info = established_info(session, &est, group);
-                        session.info = Some(info.clone());
-                        session.secret_id = Some(est.secret_id);
-                        session.deadline = None;
-                        self.events.push_back(Event::Established(info));
-                        Ok(State::Encrypted(est.channel))
-                    }
-                    Err(f) => Err(f),
-                }
+                awaiting
+                    .handle_init(x, &mut ctx)
+                    .map(|est| adopt(session, est, group, &mut self.events))
             }
             (State::Responded(awaiting), Wrapper::Feature) => {
                 let group = awaiting.group();
@@ -219,12 +211,7 @@ impl<S: SecretStore> Engine<S> {
                             msg4,
                             false,
                         ));
-                        let info = established_info(session, &est, group);
-                        session.info = Some(info.clone());
-                        session.secret_id = Some(est.secret_id);
-                        session.deadline = None;
-                        self.events.push_back(Event::Established(info));
-                        Ok(State::Encrypted(est.channel))
+                        Ok(adopt(session, est, group, &mut self.events))
                     }
                     Err(f) => Err(f),
                 }
@@ -573,12 +560,14 @@ impl<S: SecretStore> Engine<S> {
     }
 }
 
-fn established_info(
-    s: &Session,
-    est: &crate::negotiation::established::Established,
+/// Makes a completed negotiation the session's state and reports it.
+fn adopt(
+    s: &mut Session,
+    est: crate::negotiation::established::Established,
     group: u32,
-) -> SessionInfo {
-    SessionInfo {
+    events: &mut std::collections::VecDeque<Event>,
+) -> State {
+    let info = SessionInfo {
         peer: s.peer.clone(),
         thread: s.thread.clone(),
         role: s.role,
@@ -589,5 +578,10 @@ fn established_info(
         verified: est.verified,
         logging: est.terms.logging,
         stanzas: est.terms.stanzas.clone(),
-    }
+    };
+    s.info = Some(info.clone());
+    s.secret_id = Some(est.secret_id);
+    s.deadline = None;
+    events.push_back(Event::Established(info));
+    State::Encrypted(est.channel)
 }

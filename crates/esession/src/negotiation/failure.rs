@@ -66,6 +66,17 @@ impl Failure {
 }
 
 impl Failure {
+    /// A failed identity check (XEP-0116 §4.6.2): `feature-not-implemented` naming `mac`
+    /// when M failed, `identity` when the decrypted identity did.
+    pub(crate) fn identity(v: Violation) -> Self {
+        let field = if v == Violation::IdentityMacMismatch {
+            "mac"
+        } else {
+            "identity"
+        };
+        Failure::not_implemented(field, v)
+    }
+
     /// A failure that is not answered on the wire (a cancel, our own store failure).
     pub(crate) fn silent(violation: Violation) -> Self {
         Failure {

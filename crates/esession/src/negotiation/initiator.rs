@@ -1,7 +1,7 @@
 //! The initiator's side (Alice) of the 4-message negotiation: XEP-0116 §4.3, §4.6, §4.8
 //! as profiled by XEP-0217 and profile P1–P7.
 use super::context::Ctx;
-use super::established::{srs_status, Established};
+use super::established::{retain_new_secret, srs_status, Established};
 use super::failure::Failure;
 use super::fields::{self, LoggingVocab, NOT_MACED};
 use super::identity::{open_identity, seal_identity, IdentityKeys};
@@ -11,15 +11,14 @@ use crate::b64;
 use crate::channel::{Channel, Direction};
 use crate::config::{Config, Logging, Security, StanzaKind};
 use crate::crypto::{
-    commitment, ct_eq, draw_nonce, final_k, mpi, negotiation_k, new_retained_secret,
-    responder_counter, sas28x5, session_keys, u128_from_be, CipherAlg, DhSecret, HashAlg,
-    ModpGroup, SecretBytes,
+    commitment, ct_eq, draw_nonce, final_k, mpi, negotiation_k, responder_counter, sas28x5,
+    session_keys, u128_from_be, CipherAlg, DhSecret, HashAlg, ModpGroup, SecretBytes,
 };
 use crate::error::Violation;
 use crate::forms::{Field, FieldType, Form, FormType};
 use crate::jid;
 use crate::random::Random;
-use crate::store::{RetainedSecret, SecretId};
+use crate::store::RetainedSecret;
 use crate::transcript;
 use crate::xml::{normalize_form_content, ns, Element};
 
@@ -454,34 +453,10 @@ impl AwaitingInit {
                 form_b2.as_bytes(),
             ],
         )
-        .map_err(|v| {
-            let field = if v == Violation::IdentityMacMismatch {
-                "mac"
-            } else {
-                "identity"
-            };
-            Failure::not_implemented(field, v)
-        })?;
+        .map_err(Failure::identity)?;
         // Profile P7: the initiator stores the new secret only after message 4 verified.
-        let secret_id = SecretId {
-            own: ctx.own_bare.to_owned(),
-            peer_bare: jid::bare(ctx.peer).to_owned(),
-            peer_full: ctx.peer.to_owned(),
-        };
-        let verified = srs.as_ref().is_some_and(|s| s.verified);
-        let new = RetainedSecret {
-            id: secret_id.clone(),
-            secret: zeroize::Zeroizing::new(
-                new_retained_secret(self.hash, k_final.expose())
-                    .expose()
-                    .to_vec(),
-            ),
-            created: ctx.now,
-            verified,
-        };
-        ctx.store
-            .rotate(srs.as_ref().map(|s| &s.id), new)
-            .map_err(|e| Failure::silent(e.into()))?;
+        let (secret_id, verified) =
+            retain_new_secret(ctx, self.hash, k_final.expose(), srs.as_ref())?;
         let channel = Channel::new(
             proof,
             self.hash,

@@ -1,7 +1,7 @@
 //! The responder's side (Bob) of the 4-message negotiation: XEP-0116 §4.5, §4.7 as
 //! profiled by XEP-0217 and profile P1–P7.
 use super::context::Ctx;
-use super::established::{srs_status, Established};
+use super::established::{retain_new_secret, srs_status, Established};
 use super::failure::Failure;
 use super::fields::{self, NOT_MACED};
 use super::identity::{open_identity, seal_identity, IdentityKeys};
@@ -11,13 +11,13 @@ use crate::b64;
 use crate::channel::{Channel, Direction};
 use crate::config::Security;
 use crate::crypto::{
-    commitment, ct_eq, draw_counter, draw_nonce, final_k, mpi, negotiation_k, new_retained_secret,
-    responder_counter, sas28x5, session_keys, srshash, CipherAlg, DhSecret, HashAlg, ModpGroup,
+    commitment, ct_eq, draw_counter, draw_nonce, final_k, mpi, negotiation_k, responder_counter,
+    sas28x5, session_keys, srshash, CipherAlg, DhSecret, HashAlg, ModpGroup,
 };
 use crate::error::Violation;
 use crate::forms::{Field, Form, FormType};
 use crate::jid;
-use crate::store::{RetainedSecret, SecretId};
+use crate::store::RetainedSecret;
 use crate::transcript;
 use crate::xml::{normalize_form_content, ns, Element};
 
@@ -206,14 +206,7 @@ impl AwaitingResult {
                 form_a2.as_bytes(),
             ],
         )
-        .map_err(|v| {
-            let field = if v == Violation::IdentityMacMismatch {
-                "mac"
-            } else {
-                "identity"
-            };
-            Failure::not_implemented(field, v)
-        })?;
+        .map_err(Failure::identity)?;
         let sas = sas28x5(self.hash, &m_a, self.form_b.as_bytes());
 
         // XEP-0116 §4.7.3 / P7: the initiator's bare JID first, then every other secret.
@@ -281,25 +274,9 @@ impl AwaitingResult {
         msg4.push(Field::new("identity", None, &[&b64::encode(&sealed.id)]));
         msg4.push(Field::new("mac", None, &[&b64::encode(&sealed.m)]));
 
-        let secret_id = SecretId {
-            own: ctx.own_bare.to_owned(),
-            peer_bare: peer_bare.to_owned(),
-            peer_full: ctx.peer.to_owned(),
-        };
-        let verified = srs.as_ref().is_some_and(|s| s.verified);
-        let new = RetainedSecret {
-            id: secret_id.clone(),
-            secret: zeroize::Zeroizing::new(
-                new_retained_secret(self.hash, k_final.expose())
-                    .expose()
-                    .to_vec(),
-            ),
-            created: ctx.now,
-            verified,
-        };
-        ctx.store
-            .rotate(srs.as_ref().map(|s| &s.id), new)
-            .map_err(|e| Failure::silent(e.into()))?;
+        // Profile P7: the responder replaces the secret when it sends message 4.
+        let (secret_id, verified) =
+            retain_new_secret(ctx, self.hash, k_final.expose(), srs.as_ref())?;
         let channel = Channel::new(
             proof,
             self.hash,
