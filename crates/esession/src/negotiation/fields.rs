@@ -1,9 +1,11 @@
 //! Field names and value vocabularies of the `urn:xmpp:ssn` negotiation forms
 //! (XEP-0155 §8, XEP-0116 §11.2, XEP-0217 §4.1), and strict readers for received values.
+use super::failure::Failure;
 use crate::b64;
 use crate::config::Logging;
 use crate::error::Violation;
-use crate::forms::Form;
+use crate::forms::{Form, FormType};
+use crate::xml::{ns, Element};
 
 /// XEP-0116 §6.2 / profile P4: fields left out of every MAC'd normalization.
 pub(crate) const NOT_MACED: [&str; 2] = ["identity", "mac"];
@@ -130,4 +132,22 @@ pub(crate) fn offered_check(var: &str, value: &str, offered: &[&str]) -> Result<
             value: value.to_owned(),
         })
     }
+}
+
+/// Parses a received negotiation form and checks it is an `urn:xmpp:ssn` form of type
+/// `expected`. An unparseable or foreign form is a silent failure (it may not come from the
+/// peer at all); a wrong type is `not-acceptable`.
+pub(crate) fn ssn_form(x: &Element, expected: FormType) -> Result<Form, Failure> {
+    let form = Form::parse(x).map_err(|e| Failure::silent(e.into()))?;
+    if form.form_type() != Some(ns::SSN) {
+        return Err(Failure::silent(Violation::NotSsnForm));
+    }
+    if form.kind != expected {
+        return Err(Violation::WrongFormType {
+            expected: expected.name(),
+            got: form.kind.name(),
+        }
+        .into());
+    }
+    Ok(form)
 }

@@ -170,17 +170,7 @@ impl Offer {
         x: &Element,
         ctx: &mut Ctx<'_>,
     ) -> Result<Response, Failure> {
-        let form = Form::parse(x).map_err(|e| Failure::silent(e.into()))?;
-        if form.form_type() != Some(ns::SSN) {
-            return Err(Failure::silent(Violation::NotSsnForm));
-        }
-        if form.kind != FormType::Submit {
-            return Err(Violation::WrongFormType {
-                expected: "submit",
-                got: form.kind.name(),
-            }
-            .into());
-        }
+        let form = fields::ssn_form(x, FormType::Submit)?;
         let accept = fields::single(&form, "accept")?;
         match fields::boolean(accept) {
             Some(true) => {}
@@ -225,16 +215,7 @@ impl Offer {
             fields::single(form, "disclosure")?,
             &[fields::DISCLOSURE],
         )?;
-        let mut terms = Terms {
-            security,
-            logging,
-            vocab,
-            stanzas: Vec::new(),
-            group: None,
-            ver: fields::VER_OFFER.to_owned(),
-            rekey_freq: fields::REKEY_OFF,
-            sign_alg: None,
-        };
+        let mut terms = Terms::new(security, logging, vocab);
         if security != Security::E2e {
             return Ok(terms);
         }
@@ -404,17 +385,7 @@ impl AwaitingInit {
         x: &Element,
         ctx: &mut Ctx<'_>,
     ) -> Result<Established, Failure> {
-        let form = Form::parse(x).map_err(|e| Failure::silent(e.into()))?;
-        if form.form_type() != Some(ns::SSN) {
-            return Err(Failure::silent(Violation::NotSsnForm));
-        }
-        if form.kind != FormType::Result {
-            return Err(Violation::WrongFormType {
-                expected: "result",
-                got: form.kind.name(),
-            }
-            .into());
-        }
+        let form = fields::ssn_form(x, FormType::Result)?;
         if !ct_eq(&fields::single_b64(&form, "nonce")?, &self.n_a) {
             return Err(Violation::NonceMismatch.into());
         }

@@ -138,17 +138,7 @@ impl AwaitingResult {
         x: &Element,
         ctx: &mut Ctx<'_>,
     ) -> Result<(Established, Element), Failure> {
-        let form = Form::parse(x).map_err(|e| Failure::silent(e.into()))?;
-        if form.form_type() != Some(ns::SSN) {
-            return Err(Failure::silent(Violation::NotSsnForm));
-        }
-        if form.kind != FormType::Result {
-            return Err(Violation::WrongFormType {
-                expected: "result",
-                got: form.kind.name(),
-            }
-            .into());
-        }
+        let form = fields::ssn_form(x, FormType::Result)?;
         // XEP-0155 §4.4 [5]: a result with accept = 0 cancels the session.
         let accept = fields::single(&form, "accept")?;
         if fields::boolean(accept) != Some(true) {

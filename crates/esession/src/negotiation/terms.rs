@@ -23,6 +23,23 @@ pub(crate) struct Terms {
     pub sign_alg: Option<String>,
 }
 
+impl Terms {
+    /// Terms with the profile's fixed values (XEP-0217 §4.1) and no stanza kinds or group
+    /// chosen yet.
+    pub(crate) fn new(security: Security, logging: Logging, vocab: LoggingVocab) -> Self {
+        Terms {
+            security,
+            logging,
+            vocab,
+            stanzas: Vec::new(),
+            group: None,
+            ver: fields::VER_OFFER.to_owned(),
+            rekey_freq: fields::REKEY_OFF,
+            sign_alg: None,
+        }
+    }
+}
+
 /// Why a request cannot be answered with an acceptance (profile P10b conditions).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Refusal {
@@ -122,16 +139,7 @@ pub(crate) fn choose(form: &Form, config: &Config) -> Result<Accepted, Refusal> 
         .collect();
 
     let mut accepted = Accepted {
-        terms: Terms {
-            security,
-            logging,
-            vocab,
-            stanzas: Vec::new(),
-            group: None,
-            ver: fields::VER_OFFER.to_owned(),
-            rekey_freq: fields::REKEY_OFF,
-            sign_alg: None,
-        },
+        terms: Terms::new(security, logging, vocab),
         he: Vec::new(),
         n_a: Vec::new(),
     };
