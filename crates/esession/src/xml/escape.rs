@@ -13,6 +13,11 @@ pub(crate) enum Escape {
 
 /// Appends `s` to `out`, escaped per `mode`.
 pub(crate) fn escape_into(out: &mut String, s: &str, mode: Escape) {
+    // Fast path: most text (base64, tokens, JIDs) needs no escaping at all.
+    if !s.bytes().any(|b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\t' | b'\n' | b'\r')) {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match (c, mode) {
             ('&', _) => out.push_str("&amp;"),
