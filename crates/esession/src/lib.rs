@@ -16,6 +16,8 @@ mod engine;
 pub mod error;
 pub mod event;
 pub mod forms;
+#[cfg(test)]
+mod hostile;
 pub mod jid;
 mod negotiation;
 pub mod random;

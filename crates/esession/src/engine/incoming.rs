@@ -518,6 +518,10 @@ impl<S: SecretStore> Engine<S> {
                     self.renegotiation(from, thread, form);
                 }
             }
+            (None, _) if !nodes.iter().any(|n| matches!(n, Node::Element(_))) => {
+                // Profile P9 / XEP-0200 §6: a <c/> without <data/> (or with padding
+                // only) carries no content; it advanced the counter, nothing to deliver.
+            }
             (None, _) => {
                 // Profile P9: of the clear children only <thread/> is kept.
                 let mut out = Element::new("message", ns::JABBER_CLIENT);

@@ -1,0 +1,723 @@
+//! A man in the middle rewrites the four negotiation messages (XEP-0116 §4, profile P6,
+//! P10b): downgrades, removed options, and every field of every message.
+use super::mallory::*;
+use crate::config::{Config, Security};
+use crate::engine::tests::NOW;
+use crate::error::{ErrorKind, Violation};
+use crate::store::MemoryStore;
+use crate::xml::Element;
+
+fn peer_error(condition: &str, fields: &[&str]) -> Violation {
+    Violation::PeerError {
+        condition: condition.into(),
+        fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+    }
+}
+
+/// Runs a negotiation in which negotiation message `n` is rewritten by `f`.
+fn tamper(label: &str, n: u8, f: impl Fn(&mut Element)) -> (Mallory, Outcome, Outcome) {
+    tamper_with(label, Config::default(), Config::default(), n, f)
+}
+
+fn tamper_with(
+    label: &str,
+    a: Config,
+    b: Config,
+    n: u8,
+    f: impl Fn(&mut Element),
+) -> (Mallory, Outcome, Outcome) {
+    let mut m = Mallory::with(label, a, b, MemoryStore::new(), MemoryStore::new());
+    m.start();
+    m.run(|_, _, s| {
+        if step(s) == Some(n) {
+            f(s);
+        }
+        Fate::Pass
+    });
+    let (a, b) = (outcome(&mut m.alice), outcome(&mut m.bob));
+    (m, a, b)
+}
+
+#[test]
+fn mitm_strips_e2e_from_security_offer() {
+    // Alice offers only e2e; Mallory offers c2s in her name to a Bob who would accept it.
+    let b = Config {
+        security: vec![Security::E2e, Security::C2s],
+        ..Config::default()
+    };
+    let (mut m, a, bo) = tamper_with("strip-e2e", Config::default(), b, 1, |s| {
+        set_values(s, "security", &["c2s"]);
+    });
+    // Alice refuses the plain answer she never offered and tells Bob (P10b).
+    a.assert_failed(
+        ErrorKind::Negotiation,
+        Violation::UnofferedOption {
+            field: "security".into(),
+            value: "c2s".into(),
+        },
+    );
+    bo.assert_failed(
+        ErrorKind::Rejected,
+        peer_error("not-acceptable", &["security"]),
+    );
+    assert!(m.alice.threads().is_empty() && m.bob.threads().is_empty());
+    // No clear session exists to send through.
+    assert!(m.alice.send_message(BOB_JID, "any", "secret").is_err());
+    assert!(m.wire.iter().all(|(_, s)| !s.contains("secret")));
+}
+
+const BOB_JID: &str = crate::engine::tests::BOB;
+
+#[test]
+fn mitm_strips_e2e_from_security_choice() {
+    // Bob chose e2e; Mallory tells Alice he chose c2s (a plain session).
+    let (m, a, b) = tamper("strip-e2e-2", 2, |s| set_values(s, "security", &["c2s"]));
+    a.assert_failed(
+        ErrorKind::Negotiation,
+        Violation::UnofferedOption {
+            field: "security".into(),
+            value: "c2s".into(),
+        },
+    );
+    b.assert_failed(
+        ErrorKind::Rejected,
+        peer_error("not-acceptable", &["security"]),
+    );
+    assert!(m.alice.threads().is_empty() && m.bob.threads().is_empty());
+}
+
+#[test]
+fn mitm_lowers_group_in_offer() {
+    // Mallory moves group 5 to the front of the offer (keeping dhhashes aligned): Bob
+    // picks 5, but form_A changed, so Alice's identity fails at Bob.
+    let (m, a, b) = tamper("lower-offer", 1, |s| {
+        let hashes = values(s, "dhhashes");
+        set_values(s, "modp", &["5", "15", "14", "16"]);
+        set_values(
+            s,
+            "dhhashes",
+            &[&hashes[3], &hashes[0], &hashes[1], &hashes[2]],
+        );
+    });
+    b.assert_failed(ErrorKind::Negotiation, Violation::IdentityMismatch);
+    a.assert_failed(
+        ErrorKind::Rejected,
+        peer_error("feature-not-implemented", &["identity"]),
+    );
+    assert!(secrets(&m.alice).is_empty() && secrets(&m.bob).is_empty());
+    assert!(m.alice.threads().is_empty() && m.bob.threads().is_empty());
+}
+
+#[test]
+fn mitm_lowers_group_in_choice() {
+    // Bob chose 15; Mallory says 5 and supplies an in-range group-5 d. Alice's e for
+    // group 5 then fails Bob's commitment for group 15.
+    let (_, a, b) = tamper("lower-choice", 2, |s| {
+        set_values(s, "modp", &["5"]);
+        set_values(s, "dhkeys", &["Aw=="]);
+    });
+    b.assert_failed(ErrorKind::Negotiation, Violation::CommitmentMismatch);
+    a.assert_failed(
+        ErrorKind::Rejected,
+        peer_error("feature-not-implemented", &["dhkeys"]),
+    );
+}
+
+#[test]
+fn mitm_offers_only_insecure_group() {
+    // Only the 1024-bit group 2 left in the offer: refused by Bob (P6).
+    let (_, a, b) = tamper("group2", 1, |s| {
+        let h = values(s, "dhhashes");
+        set_values(s, "modp", &["2"]);
+        set_values(s, "dhhashes", &[&h[0]]);
+    });
+    b.assert_failed(
+        ErrorKind::Rejected,
+        Violation::NoAcceptableOption(vec!["modp".into()]),
+    );
+    a.assert_failed(ErrorKind::Rejected, peer_error("not-acceptable", &["modp"]));
+}
+
+#[test]
+fn mitm_removes_options() {
+    // Removing the `mustnot` option makes Bob choose `may`; Alice would accept `may`, but
+    // the offer Bob saw is not the one Alice MACed.
+    let (_, a, b) = tamper("rm-option", 1, |s| set_values(s, "logging", &["may"]));
+    b.assert_failed(ErrorKind::Negotiation, Violation::IdentityMismatch);
+    a.assert_failed(
+        ErrorKind::Rejected,
+        peer_error("feature-not-implemented", &["identity"]),
+    );
+    // Removing a whole field: Bob finds no acceptable stanza kind.
+    let (_, a, b) = tamper("rm-field", 1, |s| remove_field(s, "stanzas"));
+    b.assert_failed(
+        ErrorKind::Rejected,
+        Violation::NoAcceptableOption(vec!["stanzas".into()]),
+    );
+    a.assert_failed(
+        ErrorKind::Rejected,
+        peer_error("not-acceptable", &["stanzas"]),
+    );
+}
+
+/// One row: rewrite `var` of message `n` to `values`; `notice` is what the side that
+/// must notice reports, `other` what the other side reports (None: nothing, it waits).
+struct Row {
+    var: &'static str,
+    values: &'static [&'static str],
+    notice: (ErrorKind, Violation),
+    other: Option<(ErrorKind, Violation)>,
+}
+
+fn row(
+    var: &'static str,
+    values: &'static [&'static str],
+    notice: (ErrorKind, Violation),
+    other: Option<(ErrorKind, Violation)>,
+) -> Row {
+    Row {
+        var,
+        values,
+        notice,
+        other,
+    }
+}
+
+fn refused(fields: &[&str]) -> (ErrorKind, Violation) {
+    (
+        ErrorKind::Rejected,
+        Violation::NoAcceptableOption(fields.iter().map(|f| (*f).to_owned()).collect()),
+    )
+}
+
+fn told(condition: &str, fields: &[&str]) -> Option<(ErrorKind, Violation)> {
+    Some((ErrorKind::Rejected, peer_error(condition, fields)))
+}
+
+fn neg(v: Violation) -> (ErrorKind, Violation) {
+    (ErrorKind::Negotiation, v)
+}
+
+fn unoffered(field: &str, value: &str) -> (ErrorKind, Violation) {
+    neg(Violation::UnofferedOption {
+        field: field.into(),
+        value: value.into(),
+    })
+}
+
+const N32: &str = "ERERERERERERERERERERERERERERERERERERERERERE=";
+/// 32 octets of 7.
+const F7: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
+const H4: &[&str] = &[N32, N32, N32, N32];
+
+/// Runs a table: message `n` rewritten per row; `alice_notices` says who must notice.
+fn run_table(n: u8, rows: Vec<Row>, alice_notices: bool) {
+    for r in rows {
+        let label = format!("m{n}-{}-{:?}", r.var, r.values);
+        let (m, a, b) = tamper(&label, n, |s| set_values(s, r.var, r.values));
+        let (noticer, other) = if alice_notices { (&a, &b) } else { (&b, &a) };
+        assert_eq!(
+            noticer.violation(),
+            Some(r.notice.clone()),
+            "{label}: {noticer:?}"
+        );
+        assert!(!noticer.established, "{label}");
+        assert_eq!(other.violation(), r.other, "{label}: {other:?}");
+        // Nothing was delivered; no session exists on the side that noticed; nothing was
+        // stored by a side that did not establish.
+        assert!(a.bodies.is_empty() && b.bodies.is_empty(), "{label}");
+        if !a.established {
+            assert!(secrets(&m.alice).is_empty(), "{label}: alice stored");
+        }
+        if !b.established {
+            assert!(secrets(&m.bob).is_empty(), "{label}: bob stored");
+        }
+        let noticer_engine = if alice_notices { &m.alice } else { &m.bob };
+        assert!(noticer_engine.threads().is_empty(), "{label}");
+    }
+}
+
+#[test]
+fn mitm_rewrites_each_field_of_message_1() {
+    let fni = "feature-not-implemented";
+    let na = "not-acceptable";
+    run_table(
+        1,
+        vec![
+            row(
+                "FORM_TYPE",
+                &["urn:xmpp:other"],
+                (ErrorKind::Rejected, Violation::NotSsnForm),
+                told("service-unavailable", &[]),
+            ),
+            row(
+                "accept",
+                &["0"],
+                refused(&["accept"]),
+                told(na, &["accept"]),
+            ),
+            row(
+                "logging",
+                &["sometimes"],
+                refused(&["logging"]),
+                told(na, &["logging"]),
+            ),
+            row(
+                "disclosure",
+                &["always"],
+                refused(&["disclosure"]),
+                told(na, &["disclosure"]),
+            ),
+            row(
+                "security",
+                &["none"],
+                refused(&["security"]),
+                told(na, &["security"]),
+            ),
+            row(
+                "modp",
+                &["97", "98", "99", "3"],
+                refused(&["modp"]),
+                told(na, &["modp"]),
+            ),
+            row(
+                "crypt_algs",
+                &["rot13"],
+                refused(&["crypt_algs"]),
+                told(na, &["crypt_algs"]),
+            ),
+            row(
+                "hash_algs",
+                &["md5"],
+                refused(&["hash_algs"]),
+                told(na, &["hash_algs"]),
+            ),
+            row(
+                "compress",
+                &["zlib"],
+                refused(&["compress"]),
+                told(na, &["compress"]),
+            ),
+            row(
+                "stanzas",
+                &["iq"],
+                refused(&["stanzas"]),
+                told(na, &["stanzas"]),
+            ),
+            row(
+                "init_pubkey",
+                &["key"],
+                refused(&["init_pubkey"]),
+                told(na, &["init_pubkey"]),
+            ),
+            row(
+                "resp_pubkey",
+                &["key"],
+                refused(&["resp_pubkey"]),
+                told(na, &["resp_pubkey"]),
+            ),
+            row("ver", &["9.9"], refused(&["ver"]), told(na, &["ver"])),
+            row(
+                "rekey_freq",
+                &["often"],
+                refused(&["rekey_freq"]),
+                told(na, &["rekey_freq"]),
+            ),
+            row(
+                "my_nonce",
+                &["!!"],
+                refused(&["my_nonce"]),
+                told(na, &["my_nonce"]),
+            ),
+            row(
+                "sas_algs",
+                &["sas28x6"],
+                refused(&["sas_algs"]),
+                told(na, &["sas_algs"]),
+            ),
+            row(
+                "dhhashes",
+                &[N32],
+                refused(&["dhhashes"]),
+                told(na, &["dhhashes"]),
+            ),
+            // Acceptable but different values: Bob answers, then the MAC over form_A
+            // (or the commitment, or the nonce echo) catches the change.
+            row(
+                "rekey_freq",
+                &["100"],
+                neg(Violation::IdentityMismatch),
+                told(fni, &["identity"]),
+            ),
+            row(
+                "logging",
+                &["may", "mustnot"],
+                neg(Violation::IdentityMismatch),
+                told(fni, &["identity"]),
+            ),
+            row(
+                "dhhashes",
+                H4,
+                neg(Violation::CommitmentMismatch),
+                told(fni, &["dhkeys"]),
+            ),
+        ],
+        false,
+    );
+    // my_nonce replaced by another valid nonce: Bob echoes it, Alice notices.
+    let (_, a, b) = tamper("m1-nonce", 1, |s| set_values(s, "my_nonce", &[N32]));
+    a.assert_failed(ErrorKind::Negotiation, Violation::NonceMismatch);
+    b.assert_failed(
+        ErrorKind::Rejected,
+        peer_error("not-acceptable", &["nonce"]),
+    );
+}
+
+#[test]
+fn mitm_rewrites_each_field_of_message_2() {
+    let na = "not-acceptable";
+    let fni = "feature-not-implemented";
+    run_table(
+        2,
+        vec![
+            row(
+                "accept",
+                &["maybe"],
+                neg(Violation::BadValue {
+                    field: "accept".into(),
+                    value: "maybe".into(),
+                }),
+                told(na, &["accept"]),
+            ),
+            row(
+                "accept",
+                &["0"],
+                (ErrorKind::Rejected, Violation::PeerDeclined(None)),
+                None,
+            ),
+            row(
+                "logging",
+                &["sometimes"],
+                unoffered("logging", "sometimes"),
+                told(na, &["logging"]),
+            ),
+            row(
+                "disclosure",
+                &["always"],
+                unoffered("disclosure", "always"),
+                told(na, &["disclosure"]),
+            ),
+            row(
+                "modp",
+                &["99"],
+                unoffered("modp", "99"),
+                told(na, &["modp"]),
+            ),
+            row(
+                "modp",
+                &["5"],
+                neg(Violation::PublicValueOutOfRange("dhkeys".into())),
+                told(na, &["dhkeys"]),
+            ),
+            row(
+                "crypt_algs",
+                &["rot13"],
+                unoffered("crypt_algs", "rot13"),
+                told(na, &["crypt_algs"]),
+            ),
+            row(
+                "hash_algs",
+                &["md5"],
+                unoffered("hash_algs", "md5"),
+                told(na, &["hash_algs"]),
+            ),
+            row(
+                "compress",
+                &["zlib"],
+                unoffered("compress", "zlib"),
+                told(na, &["compress"]),
+            ),
+            row(
+                "stanzas",
+                &["iq"],
+                unoffered("stanzas", "iq"),
+                told(na, &["stanzas"]),
+            ),
+            row(
+                "init_pubkey",
+                &["key"],
+                unoffered("init_pubkey", "key"),
+                told(na, &["init_pubkey"]),
+            ),
+            row(
+                "resp_pubkey",
+                &["key"],
+                unoffered("resp_pubkey", "key"),
+                told(na, &["resp_pubkey"]),
+            ),
+            row("ver", &["9.9"], unoffered("ver", "9.9"), told(na, &["ver"])),
+            row(
+                "sas_algs",
+                &["sas28x6"],
+                unoffered("sas_algs", "sas28x6"),
+                told(na, &["sas_algs"]),
+            ),
+            row(
+                "rekey_freq",
+                &["1"],
+                neg(Violation::BadValue {
+                    field: "rekey_freq".into(),
+                    value: "1".into(),
+                }),
+                told(na, &["rekey_freq"]),
+            ),
+            row(
+                "nonce",
+                &[N32],
+                neg(Violation::NonceMismatch),
+                told(na, &["nonce"]),
+            ),
+            row(
+                "my_nonce",
+                &["!!"],
+                neg(Violation::BadBase64("my_nonce".into())),
+                told(na, &["my_nonce"]),
+            ),
+            row(
+                "counter",
+                &["!!"],
+                neg(Violation::BadBase64("counter".into())),
+                told(na, &["counter"]),
+            ),
+        ],
+        true,
+    );
+    // Values Alice accepts but that Bob did not send: Bob notices in message 3.
+    run_table(
+        2,
+        vec![
+            // Alice echoes the forged N_B in message 3's `nonce`.
+            row(
+                "my_nonce",
+                &[N32],
+                neg(Violation::NonceMismatch),
+                told("not-acceptable", &["nonce"]),
+            ),
+            row(
+                "dhkeys",
+                &["Aw=="],
+                neg(Violation::IdentityMacMismatch),
+                told(fni, &["mac"]),
+            ),
+            row(
+                "counter",
+                &["EREREREREREREREREREREQ=="],
+                neg(Violation::IdentityMacMismatch),
+                told(fni, &["mac"]),
+            ),
+        ],
+        false,
+    );
+}
+
+#[test]
+fn mitm_rewrites_each_field_of_message_3() {
+    let fni = "feature-not-implemented";
+    let table: Vec<Row> = vec![
+        row(
+            "nonce",
+            &[N32],
+            neg(Violation::NonceMismatch),
+            told("not-acceptable", &["nonce"]),
+        ),
+        row(
+            "dhkeys",
+            &["Aw=="],
+            neg(Violation::CommitmentMismatch),
+            told(fni, &["dhkeys"]),
+        ),
+        row(
+            "rshashes",
+            &[N32],
+            neg(Violation::IdentityMismatch),
+            told(fni, &["identity"]),
+        ),
+        row(
+            "identity",
+            &[N32],
+            neg(Violation::IdentityMacMismatch),
+            told(fni, &["mac"]),
+        ),
+        row(
+            "mac",
+            &[N32],
+            neg(Violation::IdentityMacMismatch),
+            told(fni, &["mac"]),
+        ),
+        row(
+            "mac",
+            &[F7],
+            neg(Violation::IdentityMacMismatch),
+            told(fni, &["mac"]),
+        ),
+        // A cancel (XEP-0155 §4.4 [5]) in Alice's name: silent; Alice waits.
+        row(
+            "accept",
+            &["0"],
+            (
+                ErrorKind::Rejected,
+                Violation::PeerDeclined(Some("cancelled".into())),
+            ),
+            None,
+        ),
+        // A foreign form: silent (it may not come from Alice at all).
+        row(
+            "FORM_TYPE",
+            &["urn:other"],
+            neg(Violation::NotSsnForm),
+            None,
+        ),
+    ];
+    run_table(3, table, false);
+}
+
+#[test]
+fn mitm_rewrites_each_field_of_message_4() {
+    // Bob is established once he sent message 4 (XEP-0116 §4.7); Alice's checks fail,
+    // and she stores nothing (P7: only after message 4 verified). Her error reply reaches
+    // a Bob who is no longer negotiating and is ignored (documented limitation).
+    let table: Vec<Row> = vec![
+        row("nonce", &[N32], neg(Violation::NonceMismatch), None),
+        row("srshash", &[N32], neg(Violation::IdentityMismatch), None),
+        row(
+            "identity",
+            &[N32],
+            neg(Violation::IdentityMacMismatch),
+            None,
+        ),
+        row("mac", &[N32], neg(Violation::IdentityMacMismatch), None),
+        row(
+            "FORM_TYPE",
+            &["urn:other"],
+            neg(Violation::NotSsnForm),
+            None,
+        ),
+    ];
+    for r in &table {
+        let label = format!("m4-{}", r.var);
+        let (m, a, b) = tamper(&label, 4, |s| set_values(s, r.var, r.values));
+        assert_eq!(a.violation(), Some(r.notice.clone()), "{label}");
+        assert!(!a.established && b.established, "{label}");
+        assert!(secrets(&m.alice).is_empty(), "{label}");
+        assert_eq!(secrets(&m.bob).len(), 1, "{label}");
+        assert!(m.alice.threads().is_empty(), "{label}");
+    }
+    run_table_m4_with_prior_secret();
+}
+
+/// With a retained secret from an earlier session, a forged message 4 leaves Alice's
+/// secret exactly as it was.
+fn run_table_m4_with_prior_secret() {
+    let mut m = Mallory::new("m4-prior");
+    m.negotiate();
+    let before = secrets(&m.alice);
+    assert_eq!(before.len(), 1);
+    let (sa, sb) = (m.alice.store().clone(), m.bob.store().clone());
+    let mut m = Mallory::with("m4-prior-2", Config::default(), Config::default(), sa, sb);
+    m.start();
+    m.run(|_, _, s| {
+        if step(s) == Some(4) {
+            set_values(s, "mac", &[N32]);
+        }
+        Fate::Pass
+    });
+    outcome(&mut m.alice).assert_failed(ErrorKind::Negotiation, Violation::IdentityMacMismatch);
+    assert_eq!(secrets(&m.alice), before, "alice's retained secret changed");
+}
+
+#[test]
+fn truncated_identity_and_mac() {
+    // Cut to 16 octets: M no longer verifies (constant-time comparison of any length).
+    let half = "AAAAAAAAAAAAAAAAAAAAAA==";
+    for (n, var) in [(3, "identity"), (3, "mac"), (4, "identity"), (4, "mac")] {
+        let label = format!("trunc-{n}-{var}");
+        let (_, a, b) = tamper(&label, n, |s| set_values(s, var, &[half]));
+        let noticer = if n == 3 { &b } else { &a };
+        noticer.assert_failed(ErrorKind::Negotiation, Violation::IdentityMacMismatch);
+    }
+    // Empty identity: still M fails first.
+    let (_, _, b) = tamper("empty-id", 3, |s| set_values(s, "identity", &[""]));
+    b.assert_failed(ErrorKind::Negotiation, Violation::IdentityMacMismatch);
+}
+
+#[test]
+fn message_4_before_message_3() {
+    // Mallory injects an <init/> result in Bob's name before Alice has even seen message
+    // 2: out of order, Alice's negotiation ends (silently: it may not be Bob's).
+    let mut m = Mallory::new("m4-early");
+    let thread = m.start();
+    let init = crate::negotiation::stanza::negotiation_message(
+        crate::engine::tests::ALICE,
+        &thread,
+        crate::negotiation::stanza::Wrapper::Init,
+        {
+            let mut f = crate::forms::Form::with_form_type(
+                crate::forms::FormType::Result,
+                crate::xml::ns::SSN,
+            );
+            f.push(crate::forms::Field::new("nonce", None, &[N32]));
+            f.to_element()
+        },
+        false,
+    )
+    .with_attr("from", BOB_JID);
+    m.run(|dir, _, s| {
+        if dir == Dir::ToAlice && step(s) == Some(2) {
+            return Fate::Before(init.clone());
+        }
+        Fate::Pass
+    });
+    let (a, b) = (outcome(&mut m.alice), outcome(&mut m.bob));
+    a.assert_failed(
+        ErrorKind::Negotiation,
+        Violation::UnexpectedMessage("negotiation message out of order".into()),
+    );
+    // The real message 2 then finds no negotiation and is only a warning.
+    assert_eq!(a.warnings.len(), 1, "{a:?}");
+    b.assert_quiet();
+    assert!(m.alice.threads().is_empty());
+    // Bob waits for a message 3 that never comes, then times out.
+    assert_eq!(m.bob.threads().len(), 1);
+    m.bob.handle_timeout(NOW.plus(61));
+    outcome(&mut m.bob).assert_failed(ErrorKind::Timeout, Violation::TimedOut(60));
+    assert!(m.bob.threads().is_empty() && secrets(&m.bob).is_empty());
+}
+
+#[test]
+fn unknown_algorithms_and_versions_only() {
+    let (_, a, b) = tamper("rot13", 1, |s| set_values(s, "crypt_algs", &["rot13"]));
+    b.assert_failed(
+        ErrorKind::Rejected,
+        Violation::NoAcceptableOption(vec!["crypt_algs".into()]),
+    );
+    a.assert_failed(
+        ErrorKind::Rejected,
+        peer_error("not-acceptable", &["crypt_algs"]),
+    );
+    let (_, a, b) = tamper("ver99", 1, |s| set_values(s, "ver", &["9.9"]));
+    b.assert_failed(
+        ErrorKind::Rejected,
+        Violation::NoAcceptableOption(vec!["ver".into()]),
+    );
+    a.assert_failed(ErrorKind::Rejected, peer_error("not-acceptable", &["ver"]));
+    // Several unknowns at once: every field at fault is named, in form order.
+    let (_, a, _) = tamper("many-unknown", 1, |s| {
+        set_values(s, "crypt_algs", &["rot13"]);
+        set_values(s, "hash_algs", &["crc32"]);
+        set_values(s, "ver", &["9.9"]);
+    });
+    a.assert_failed(
+        ErrorKind::Rejected,
+        peer_error("not-acceptable", &["crypt_algs", "hash_algs", "ver"]),
+    );
+}
