@@ -14,6 +14,9 @@ pub struct Fail {
     pub code: i32,
     pub kind: &'static str,
     pub message: String,
+    /// The peer and thread the failure concerns, when known.
+    pub peer: Option<String>,
+    pub thread: Option<String>,
 }
 
 impl Fail {
@@ -22,7 +25,16 @@ impl Fail {
             code: PROTOCOL,
             kind,
             message: message.into(),
+            peer: None,
+            thread: None,
         }
+    }
+
+    /// The same failure, naming the session it concerns.
+    pub fn at(mut self, peer: &str, thread: &str) -> Self {
+        self.peer = Some(peer.to_owned());
+        self.thread = Some(thread.to_owned());
+        self
     }
 
     pub fn usage(message: impl Into<String>) -> Self {
@@ -30,6 +42,8 @@ impl Fail {
             code: USAGE,
             kind: "usage",
             message: message.into(),
+            peer: None,
+            thread: None,
         }
     }
 }
@@ -51,6 +65,8 @@ impl From<XmppError> for Fail {
             code: e.exit_code(),
             kind,
             message: e.to_string(),
+            peer: None,
+            thread: None,
         }
     }
 }

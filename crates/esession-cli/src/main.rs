@@ -46,7 +46,7 @@ fn main() {
     });
     if let Err(f) = result {
         if out.json {
-            out.error(None, None, f.kind, &f.message);
+            out.error(f.peer.as_deref(), f.thread.as_deref(), f.kind, &f.message);
         } else {
             eprintln!("esession: {}", f.message);
         }

@@ -64,7 +64,10 @@ async fn exchange(
         }
     }
     let thread = client.engine_mut().start(to, Timestamp::now())?;
-    let info = established(client, history, out, &thread, step, to).await?;
+    let info = established(client, history, out, &thread, step, to)
+        .await
+        .map_err(|f| f.at(to, &thread))?;
+    let in_session = |f: Fail| f.at(&info.peer, &thread);
     for _ in 0..args.count {
         client
             .engine_mut()
@@ -109,7 +112,12 @@ async fn exchange(
         _ => None,
     })
     .await?;
-    acked.ok_or_else(|| Fail::protocol("timeout", "the terminate was not acknowledged"))
+    acked.ok_or_else(|| {
+        in_session(Fail::protocol(
+            "timeout",
+            "the terminate was not acknowledged",
+        ))
+    })
 }
 
 /// Waits for the session on `thread` to be established; anything else is exit 1 with

@@ -14,7 +14,10 @@ pub(crate) enum Escape {
 /// Appends `s` to `out`, escaped per `mode`.
 pub(crate) fn escape_into(out: &mut String, s: &str, mode: Escape) {
     // Fast path: most text (base64, tokens, JIDs) needs no escaping at all.
-    if !s.bytes().any(|b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\t' | b'\n' | b'\r')) {
+    if !s
+        .bytes()
+        .any(|b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\t' | b'\n' | b'\r'))
+    {
         out.push_str(s);
         return;
     }
