@@ -36,12 +36,7 @@ fn start_listener(bob: &Account, extra: &[&str]) -> (Proc, String) {
         bob.jid
     );
     // `online` must be the first thing printed.
-    assert_eq!(
-        p.events()[0]["event"],
-        "online",
-        "{}",
-        p.transcript()
-    );
+    assert_eq!(p.events()[0]["event"], "online", "{}", p.transcript());
     (p, jid)
 }
 
@@ -97,7 +92,11 @@ fn exchange(
         "{}",
         alice_p.transcript()
     );
-    assert!(alice_p.events_named("error").is_empty(), "{}", alice_p.transcript());
+    assert!(
+        alice_p.events_named("error").is_empty(),
+        "{}",
+        alice_p.transcript()
+    );
     let ea = alice_p.only("established");
     assert_eq!(ea["role"], "initiator", "{ea}");
     assert_eq!(ea["encrypted"], true, "{ea}");
@@ -142,8 +141,17 @@ fn exchange(
 
     // Bob stops cleanly on SIGTERM.
     let code = bob_p.stop(Duration::from_secs(10));
-    assert_eq!(code, 0, "listen did not exit 0 on SIGTERM\n{}", bob_p.transcript());
-    assert!(bob_p.events_named("error").is_empty(), "{}", bob_p.transcript());
+    assert_eq!(
+        code,
+        0,
+        "listen did not exit 0 on SIGTERM\n{}",
+        bob_p.transcript()
+    );
+    assert!(
+        bob_p.events_named("error").is_empty(),
+        "{}",
+        bob_p.transcript()
+    );
     Exchange {
         alice: alice_p,
         bob: bob_p,
@@ -152,7 +160,7 @@ fn exchange(
     }
 }
 
-/// 1 + 9. A full session through `listen --echo` and `send --expect-echo`, and the server
+/// (Test 1 + 9.) A full session through `listen --echo` and `send --expect-echo`, and the server
 /// never sees the body.
 #[test]
 fn send_to_listener_full_session() {
@@ -166,14 +174,12 @@ fn send_to_listener_full_session() {
     assert_server_never_saw(&body, Some(s(&x.est.0["thread"])));
 }
 
-/// 2 + 9. Retained secrets survive the processes (they live in `--state`): matched the
+/// (Test 2 + 9.) Retained secrets survive the processes (they live in `--state`): matched the
 /// second time; after Bob loses his state, Alice is told of the mismatch.
 #[test]
 fn retained_secret_across_restarts() {
     let (alice, bob) = (Account::new("alice"), Account::new("bob"));
-    let bodies: Vec<String> = (1..=3)
-        .map(|i| unique_body(&format!("run {i}")))
-        .collect();
+    let bodies: Vec<String> = (1..=3).map(|i| unique_body(&format!("run {i}"))).collect();
     let full = |f: &str| f.to_owned();
 
     let first = exchange(&alice, &bob, full, 1, &bodies[0]);
@@ -181,14 +187,32 @@ fn retained_secret_across_restarts() {
     assert_eq!(first.est.1["srs"], "none", "{}", first.est.1);
 
     let second = exchange(&alice, &bob, full, 1, &bodies[1]);
-    assert_ne!(second.bob_full, first.bob_full, "a new process, a new resource");
-    assert_eq!(second.est.0["srs"], "matched", "{}", second.alice.transcript());
-    assert_eq!(second.est.1["srs"], "matched", "{}", second.bob.transcript());
+    assert_ne!(
+        second.bob_full, first.bob_full,
+        "a new process, a new resource"
+    );
+    assert_eq!(
+        second.est.0["srs"],
+        "matched",
+        "{}",
+        second.alice.transcript()
+    );
+    assert_eq!(
+        second.est.1["srs"],
+        "matched",
+        "{}",
+        second.bob.transcript()
+    );
     assert_ne!(second.est.0["thread"], first.est.0["thread"]);
 
     bob.wipe_state();
     let third = exchange(&alice, &bob, full, 1, &bodies[2]);
-    assert_eq!(third.est.0["srs"], "mismatch", "{}", third.alice.transcript());
+    assert_eq!(
+        third.est.0["srs"],
+        "mismatch",
+        "{}",
+        third.alice.transcript()
+    );
     assert_eq!(third.est.1["srs"], "none", "{}", third.bob.transcript());
     assert_eq!(third.est.0["verified"], false, "{}", third.est.0);
 
@@ -197,7 +221,7 @@ fn retained_secret_across_restarts() {
     }
 }
 
-/// 3 + 9. `send --to` a bare JID: the server routes it to the listening resource, and
+/// (Test 3 + 9.) `send --to` a bare JID: the server routes it to the listening resource, and
 /// the session is with that full JID.
 #[test]
 fn send_to_bare_jid_reaches_listener() {
@@ -228,14 +252,18 @@ async fn read_for(conn: &mut Connection, dur: Duration) -> Vec<String> {
         if left.is_zero() {
             break;
         }
-        if let Some(xml) = conn.next_stanza(left.min(Duration::from_millis(200))).await.unwrap() {
+        if let Some(xml) = conn
+            .next_stanza(left.min(Duration::from_millis(200)))
+            .await
+            .unwrap()
+        {
             seen.push(xml);
         }
     }
     seen
 }
 
-/// 4. A peer without ESession support: to its full JID, `send` checks disco#info, exits 1
+/// (Test 4.) A peer without ESession support: to its full JID, `send` checks disco#info, exits 1
 /// (`unsupported`) and sends nothing; to its bare JID (no disco possible), the request
 /// goes unanswered, `send` exits 1 (`timeout`), and the peer got no plaintext either way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -260,9 +288,14 @@ async fn peer_without_esession_support_gets_no_plaintext() {
     let err = p.only("error");
     assert_eq!(err["kind"], "unsupported", "{err}");
     assert!(s(&err["detail"]).contains("nothing was sent"), "{err}");
-    assert!(p.events_named("established").is_empty(), "{}", p.transcript());
     assert!(
-        seen.iter().all(|x| !x.contains(&body) && !x.starts_with("<message")),
+        p.events_named("established").is_empty(),
+        "{}",
+        p.transcript()
+    );
+    assert!(
+        seen.iter()
+            .all(|x| !x.contains(&body) && !x.starts_with("<message")),
         "carol received: {seen:#?}"
     );
 
@@ -280,7 +313,8 @@ async fn peer_without_esession_support_gets_no_plaintext() {
     let err = p.only("error");
     assert_eq!(err["kind"], "timeout", "{err}");
     assert!(
-        seen.iter().any(|x| x.starts_with("<message") && x.contains("urn:xmpp:ssn")),
+        seen.iter()
+            .any(|x| x.starts_with("<message") && x.contains("urn:xmpp:ssn")),
         "carol did not get the negotiation request: {seen:#?}"
     );
     assert!(
@@ -292,7 +326,7 @@ async fn peer_without_esession_support_gets_no_plaintext() {
     raw.close().await.unwrap();
 }
 
-/// 5. An offline peer: `send --to` its bare JID gives up after `--timeout`, exit 1, and
+/// (Test 5.) An offline peer: `send --to` its bare JID gives up after `--timeout`, exit 1, and
 /// neither the stanza log nor the server's offline storage holds the body.
 #[test]
 fn offline_peer_times_out_without_plaintext() {
@@ -314,23 +348,49 @@ fn offline_peer_times_out_without_plaintext() {
     // The request was stored for Dave (proof that the search covers offline storage).
     let stored = server().data_files_containing("urn:xmpp:ssn");
     assert!(
-        stored.iter().any(|f| f.to_string_lossy().contains(dave.user())),
+        stored
+            .iter()
+            .any(|f| f.to_string_lossy().contains(dave.user())),
         "no stored negotiation request for {} in {stored:?}",
         dave.user()
     );
     assert_server_never_saw(&body, Some(dave.user()));
+
+    // A full JID of an absent resource: the server answers disco#info with an error.
+    let started = Instant::now();
+    let gone = format!("{}/gone", dave.jid);
+    let (code, p) = run(
+        "alice (send)",
+        &alice.args(&["send", "--to", &gone, "--timeout", "3", &body]),
+        SEND_LIMIT,
+    );
+    assert_eq!(code, 1, "{}", p.transcript());
+    assert_eq!(p.only("error")["kind"], "unavailable", "{}", p.transcript());
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_server_never_saw(&body, None);
 }
 
-/// 6. Login failures are exit 3, quickly: a wrong password, and a closed port.
+/// (Test 6.) Login failures are exit 3, quickly: a wrong password, and a closed port.
 #[test]
 fn connection_failures_exit_3() {
     let mut bob = Account::new("bob");
     bob.password = "not-the-password".into();
-    for cmd in [vec!["send", "--to", "x@localhost", "hi"], vec!["listen", "--timeout", "5"]] {
+    for cmd in [
+        vec!["send", "--to", "x@localhost", "hi"],
+        vec!["listen", "--timeout", "5"],
+    ] {
         let started = Instant::now();
         let (code, p) = run("wrong password", &bob.args(&cmd), Duration::from_secs(20));
         assert_eq!(code, 3, "{cmd:?}\n{}", p.transcript());
-        assert!(started.elapsed() < Duration::from_secs(6), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "{:?}",
+            started.elapsed()
+        );
         assert!(p.events_named("online").is_empty(), "{}", p.transcript());
         assert_eq!(p.only("error")["kind"], "connection", "{}", p.transcript());
     }
@@ -342,18 +402,28 @@ fn connection_failures_exit_3() {
     args[i + 1] = format!("127.0.0.1:{port}");
     let (code, p) = run("closed port", &args, Duration::from_secs(20));
     assert_eq!(code, 3, "{}", p.transcript());
-    assert!(started.elapsed() < Duration::from_secs(6), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(p.only("error")["kind"], "connection", "{}", p.transcript());
 }
 
-/// 7. Usage errors are exit 2 and never connect.
+/// (Test 7.) Usage errors are exit 2 and never connect.
 #[test]
 fn usage_errors_exit_2() {
     let alice = Account::new("alice");
     let cases: Vec<(&str, Vec<String>)> = vec![
         ("send without --to", alice.args(&["send", "hello"])),
-        ("send without a message", alice.args(&["send", "--to", "b@localhost"])),
-        ("--count 0", alice.args(&["send", "--to", "b@localhost", "--count", "0", "hi"])),
+        (
+            "send without a message",
+            alice.args(&["send", "--to", "b@localhost"]),
+        ),
+        (
+            "--count 0",
+            alice.args(&["send", "--to", "b@localhost", "--count", "0", "hi"]),
+        ),
         ("unknown --tls", {
             let mut a = alice.args(&["send", "--to", "b@localhost", "hi"]);
             let i = a.iter().position(|x| x == "plain").unwrap();
@@ -377,11 +447,15 @@ fn usage_errors_exit_2() {
     for (what, args) in cases {
         let (code, p) = run(what, &args, Duration::from_secs(10));
         assert_eq!(code, 2, "{what}\n{}", p.transcript());
-        assert!(p.events_named("online").is_empty(), "{what}\n{}", p.transcript());
+        assert!(
+            p.events_named("online").is_empty(),
+            "{what}\n{}",
+            p.transcript()
+        );
     }
 }
 
-/// 8. `listen --only` refuses everybody else: `send` exits 1 with a `rejected` error, and
+/// (Test 8.) `listen --only` refuses everybody else: `send` exits 1 with a `rejected` error, and
 /// nothing was established or delivered.
 #[test]
 fn listen_only_refuses_others() {
@@ -395,19 +469,32 @@ fn listen_only_refuses_others() {
     );
     assert_eq!(code, 1, "{}", p.transcript());
     let err = p.only("error");
+    assert!(["rejected", "declined"].contains(&s(&err["kind"])), "{err}");
     assert!(
-        ["rejected", "declined"].contains(&s(&err["kind"])),
-        "{err}"
+        p.events_named("established").is_empty(),
+        "{}",
+        p.transcript()
     );
-    assert!(p.events_named("established").is_empty(), "{}", p.transcript());
+    let alice_full = s(&p.only("online")["jid"]).to_owned();
+    // Bob says whom he declined.
+    let warning = bob_p.wait_named("warning", EVENT_LIMIT);
+    assert_eq!(warning["peer"], alice_full.as_str(), "{warning}");
     let code = bob_p.stop(Duration::from_secs(10));
     assert_eq!(code, 0, "{}", bob_p.transcript());
-    assert!(bob_p.events_named("established").is_empty(), "{}", bob_p.transcript());
-    assert!(bob_p.events_named("message").is_empty(), "{}", bob_p.transcript());
+    assert!(
+        bob_p.events_named("established").is_empty(),
+        "{}",
+        bob_p.transcript()
+    );
+    assert!(
+        bob_p.events_named("message").is_empty(),
+        "{}",
+        bob_p.transcript()
+    );
     assert_server_never_saw(&body, None);
 }
 
-/// 10. `demo` against the test server with two given accounts: exit 0, and both sides
+/// (Test 10.) `demo` against the test server with two given accounts: exit 0, and both sides
 /// show the same SAS.
 #[test]
 fn demo_against_test_server() {
@@ -440,7 +527,10 @@ fn demo_against_test_server() {
             .iter()
             .find(|l| l.contains(&format!("{who}] established with")))
             .unwrap_or_else(|| panic!("no established line for {who}\n{}", p.transcript()));
-        let rest = line.split("SAS ").nth(1).unwrap_or_else(|| panic!("{line}"));
+        let rest = line
+            .split("SAS ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{line}"));
         rest.split_whitespace().next().unwrap().to_owned()
     };
     let (sa, sb) = (sas_of("alice"), sas_of("bob"));
@@ -451,5 +541,32 @@ fn demo_against_test_server() {
         "{}",
         p.transcript()
     );
-    assert!(p.seen.iter().any(|l| l.contains("] done")), "{}", p.transcript());
+    assert!(
+        p.seen.iter().any(|l| l.contains("] done")),
+        "{}",
+        p.transcript()
+    );
+}
+
+/// KNOWN BUG (ignored until fixed in the CLI, see the test report): the `error` event that
+/// ends `send` after a failed negotiation has `"peer": null, "thread": null`, although
+/// both are known (the peer is `--to`, the thread was started). `wait_for`
+/// (crates/esession-cli/src/wait.rs) does not print the engine's `Failed` event, which
+/// carries them, and `main` prints the command's failure with `out.error(None, None, …)`
+/// (crates/esession-cli/src/main.rs).
+#[test]
+#[ignore = "BUG: the final error event of a failed send has peer/thread null"]
+fn failed_send_error_event_names_peer_and_thread() {
+    let (alice, bob) = (Account::new("alice"), Account::new("bob"));
+    let (mut bob_p, bob_full) = start_listener(&bob, &["--only", "other@localhost"]);
+    let (code, p) = run(
+        "alice (send)",
+        &alice.args(&["send", "--to", &bob_full, "--timeout", "10", "not for bob"]),
+        SEND_LIMIT,
+    );
+    bob_p.stop(Duration::from_secs(10));
+    assert_eq!(code, 1, "{}", p.transcript());
+    let err = p.only("error");
+    assert_eq!(err["peer"], bob_full.as_str(), "{err}");
+    assert!(err["thread"].is_string(), "{err}");
 }

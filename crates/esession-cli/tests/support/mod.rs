@@ -178,7 +178,12 @@ impl Proc {
     }
 
     /// Reads stdout until an event satisfies `pick` (within `limit`); panics otherwise.
-    pub fn wait_event(&mut self, what: &str, limit: Duration, pick: impl Fn(&Value) -> bool) -> Value {
+    pub fn wait_event(
+        &mut self,
+        what: &str,
+        limit: Duration,
+        pick: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + limit;
         // Events already read count too.
         if let Some(ev) = self.events().into_iter().find(|e| pick(e)) {
@@ -197,7 +202,11 @@ impl Proc {
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    panic!("{}: no {what} within {limit:?}\n{}", self.name, self.transcript())
+                    panic!(
+                        "{}: no {what} within {limit:?}\n{}",
+                        self.name,
+                        self.transcript()
+                    )
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     std::thread::sleep(Duration::from_millis(100));
@@ -248,12 +257,17 @@ impl Proc {
         self.status = Some(status);
         // The pipe closes once the process (and any child holding it) is gone.
         loop {
-            let left = (deadline + Duration::from_secs(2)).saturating_duration_since(Instant::now());
+            let left =
+                (deadline + Duration::from_secs(2)).saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(line) => self.seen.push(line),
                 Err(RecvTimeoutError::Disconnected) => break,
                 Err(RecvTimeoutError::Timeout) => {
-                    panic!("{}: stdout still open after exit\n{}", self.name, self.transcript())
+                    panic!(
+                        "{}: stdout still open after exit\n{}",
+                        self.name,
+                        self.transcript()
+                    )
                 }
             }
         }
