@@ -1,0 +1,337 @@
+//! Running the `esession` binary against the test server: accounts with their own state
+//! directory, child processes whose JSON events are read with a bound, and which are
+//! killed if a test fails (the guard's `Drop`).
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub use esession_testkit::server;
+
+/// A registered account and its private `--state` directory.
+pub struct Account {
+    pub jid: String,
+    pub password: String,
+    pub state: TempDir,
+}
+
+impl Account {
+    /// Registers a fresh account (`prefix` + a unique tail).
+    pub fn new(prefix: &str) -> Account {
+        let (jid, password) = server().register_unique(prefix);
+        Account {
+            jid,
+            password,
+            state: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// The user name (local part).
+    pub fn user(&self) -> &str {
+        self.jid.split('@').next().unwrap()
+    }
+
+    /// Removes everything in the state directory (retained secrets, history).
+    pub fn wipe_state(&self) {
+        for entry in std::fs::read_dir(self.state.path()).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                std::fs::remove_dir_all(&path).unwrap();
+            } else {
+                std::fs::remove_file(&path).unwrap();
+            }
+        }
+    }
+
+    /// `--server ADDR --tls plain --json --state DIR --jid JID --password PW` followed by
+    /// `args`.
+    pub fn args(&self, args: &[&str]) -> Vec<String> {
+        let mut v = global_args(&self.state);
+        v.extend(
+            [
+                "--jid",
+                self.jid.as_str(),
+                "--password",
+                self.password.as_str(),
+            ]
+            .map(str::to_owned),
+        );
+        v.extend(args.iter().map(|s| s.to_string()));
+        v
+    }
+}
+
+/// `--server ADDR --tls plain --json --state DIR`.
+pub fn global_args(state: &TempDir) -> Vec<String> {
+    vec![
+        "--server".into(),
+        server().addr.clone(),
+        "--tls".into(),
+        "plain".into(),
+        "--json".into(),
+        "--state".into(),
+        state.path().to_string_lossy().into_owned(),
+    ]
+}
+
+/// A running `esession`. Its stdout lines are read by a thread into a channel, its stderr
+/// kept for failure messages. Dropping it kills the process.
+pub struct Proc {
+    name: String,
+    child: Child,
+    lines: Receiver<String>,
+    /// Every stdout line read so far.
+    pub seen: Vec<String>,
+    stderr: Arc<Mutex<String>>,
+    status: Option<ExitStatus>,
+}
+
+impl Proc {
+    /// Starts `esession ARGS` (`name` is for messages).
+    pub fn spawn(name: &str, args: &[String]) -> Proc {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_esession"))
+            .args(args)
+            .env_remove("ESESSION_PASSWORD")
+            .env_remove("ESESSION_PEER_PASSWORD")
+            .env_remove("ESESSION_LOG")
+            .env("SSL_CERT_FILE", &server().cert)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start esession ({name}): {e}"));
+        let (tx, lines) = channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err_pipe = child.stderr.take().unwrap();
+        let sink = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err_pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Proc {
+            name: name.to_owned(),
+            child,
+            lines,
+            seen: Vec::new(),
+            stderr,
+            status: None,
+        }
+    }
+
+    /// What the process printed so far (for failure messages).
+    pub fn transcript(&self) -> String {
+        format!(
+            "--- {} stdout:\n{}\n--- {} stderr:\n{}",
+            self.name,
+            self.seen.join("\n"),
+            self.name,
+            self.stderr.lock().unwrap()
+        )
+    }
+
+    /// The stdout lines parsed as JSON (lines that are not JSON are skipped).
+    pub fn events(&self) -> Vec<Value> {
+        self.seen
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// The events named `name` (`"established"`, `"message"`, …).
+    pub fn events_named(&self, name: &str) -> Vec<Value> {
+        self.events()
+            .into_iter()
+            .filter(|e| e["event"] == name)
+            .collect()
+    }
+
+    /// The one event named `name`; panics if there is not exactly one.
+    pub fn only(&self, name: &str) -> Value {
+        let evs = self.events_named(name);
+        assert_eq!(
+            evs.len(),
+            1,
+            "expected one {name:?} event\n{}",
+            self.transcript()
+        );
+        evs.into_iter().next().unwrap()
+    }
+
+    /// Reads stdout until an event satisfies `pick` (within `limit`); panics otherwise.
+    pub fn wait_event(
+        &mut self,
+        what: &str,
+        limit: Duration,
+        pick: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + limit;
+        // Events already read count too.
+        if let Some(ev) = self.events().into_iter().find(|e| pick(e)) {
+            return ev;
+        }
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line);
+                    let last = self.seen.last().unwrap();
+                    if let Ok(ev) = serde_json::from_str::<Value>(last) {
+                        if pick(&ev) {
+                            return ev;
+                        }
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!(
+                        "{}: no {what} within {limit:?}\n{}",
+                        self.name,
+                        self.transcript()
+                    )
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    std::thread::sleep(Duration::from_millis(100));
+                    panic!(
+                        "{}: output ended without {what} (exit {:?})\n{}",
+                        self.name,
+                        self.child.try_wait().ok().flatten(),
+                        self.transcript()
+                    )
+                }
+            }
+        }
+    }
+
+    /// Reads whatever the process prints within `dur` (never fails).
+    pub fn drain(&mut self, dur: Duration) {
+        let deadline = Instant::now() + dur;
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            self.seen.push(line);
+        }
+    }
+
+    /// Waits for the event named `name`.
+    pub fn wait_named(&mut self, name: &str, limit: Duration) -> Value {
+        self.wait_event(&format!("{name:?} event"), limit, |e| e["event"] == name)
+    }
+
+    /// Waits (up to `limit`) for the process to exit and for all its output; its exit
+    /// code (-1 if killed by a signal). Panics (and the guard kills it) on time-out.
+    pub fn finish(&mut self, limit: Duration) -> i32 {
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "{}: still running after {limit:?}\n{}",
+                    self.name,
+                    self.transcript()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        self.status = Some(status);
+        // The pipe closes once the process (and any child holding it) is gone.
+        loop {
+            let left =
+                (deadline + Duration::from_secs(2)).saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!(
+                        "{}: stdout still open after exit\n{}",
+                        self.name,
+                        self.transcript()
+                    )
+                }
+            }
+        }
+        // Let the stderr reader catch up (for messages only).
+        std::thread::sleep(Duration::from_millis(20));
+        status.code().unwrap_or(-1)
+    }
+
+    /// Asks the process to stop cleanly (SIGTERM, as `kill` does) and waits for it.
+    pub fn stop(&mut self, limit: Duration) -> i32 {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM {} failed", self.child.id());
+        self.finish(limit)
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if self.status.is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs `esession ARGS` to completion (bounded by `limit`); the finished process.
+pub fn run(name: &str, args: &[String], limit: Duration) -> (i32, Proc) {
+    let mut p = Proc::spawn(name, args);
+    let code = p.finish(limit);
+    (code, p)
+}
+
+/// A message body no other test (or run) uses.
+pub fn unique_body(what: &str) -> String {
+    format!("{what} {}", esession_testkit::unique("secret-"))
+}
+
+/// Panics if the server's stanza log or its stored data (offline messages, archives)
+/// contain `body`. `proof` must be in the log (e.g. the session's thread id): it shows the
+/// log does record this test's stanzas, so the absence of the body means something.
+pub fn assert_server_never_saw(body: &str, proof: Option<&str>) {
+    let s = server();
+    if let Some(proof) = proof {
+        assert!(
+            s.wait_for_log(proof, Duration::from_secs(5)),
+            "{proof:?} not in the server log {}: the log check would prove nothing",
+            s.log.display()
+        );
+    }
+    let log = s.log_text();
+    let leaked: Vec<&str> = log.lines().filter(|l| l.contains(body)).collect();
+    assert!(
+        leaked.is_empty(),
+        "the server log {} contains the plaintext {body:?}:\n{}",
+        s.log.display(),
+        leaked.join("\n")
+    );
+    let files = s.data_files_containing(body);
+    assert!(
+        files.is_empty(),
+        "the server's stored data contains the plaintext {body:?}: {files:?}"
+    );
+}

@@ -1,0 +1,246 @@
+//! Test support (never published): the private Prosody server of the real-server tests.
+//!
+//! [`server`] finds the server through `ESESSION_TEST_ENV` (the `env` file written by
+//! `scripts/prosody.sh start DIR`, as `scripts/test.sh` does). Without it, the first call
+//! installs Prosody if needed and starts a private server on free ports in a temporary
+//! directory through `scripts/prosody.sh`; a watchdog process stops it and removes the
+//! directory when the test process exits.
+//!
+//! Accounts come from [`Server::register_unique`], so that tests running in parallel (and
+//! repeated runs against one server) never share an account.
+// Test support: a failure to set up the server is a test failure, reported by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The running test server.
+#[derive(Debug)]
+pub struct Server {
+    /// The directory given to `scripts/prosody.sh start` (config, data, certificate, log).
+    pub dir: PathBuf,
+    /// `127.0.0.1:PORT` of the client port (plain TCP / STARTTLS).
+    pub addr: String,
+    /// The direct-TLS client port (XEP-0368) on 127.0.0.1.
+    pub tls_port: u16,
+    /// Prosody's log, with every stanza (`stanza_debug`).
+    pub log: PathBuf,
+    /// Prosody's configuration file.
+    pub config: PathBuf,
+    /// The server's self-signed certificate (what `SSL_CERT_FILE` must name).
+    pub cert: PathBuf,
+}
+
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// `scripts/prosody.sh`.
+pub fn prosody_script() -> PathBuf {
+    repo_root().join("scripts/prosody.sh")
+}
+
+/// A TCP port on 127.0.0.1 that nobody listened on a moment ago (bound, noted, released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The test server, found or started once per process. Also sets `SSL_CERT_FILE` in this
+/// process to the server's certificate (for TLS connections made in-process).
+pub fn server() -> &'static Server {
+    static SERVER: OnceLock<Server> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        let env_file = match std::env::var_os("ESESSION_TEST_ENV") {
+            Some(p) => PathBuf::from(p),
+            None => start_own_server(),
+        };
+        let vars = read_env_file(&env_file);
+        let get = |k: &str| {
+            vars.get(k)
+                .unwrap_or_else(|| panic!("{k} missing in {}", env_file.display()))
+                .clone()
+        };
+        let cert = PathBuf::from(get("SSL_CERT_FILE"));
+        // rustls-native-certs reads SSL_CERT_FILE at each TLS connection. Set before any
+        // connection of this process exists (we are inside the OnceLock).
+        std::env::set_var("SSL_CERT_FILE", &cert);
+        let config = PathBuf::from(get("ESESSION_PROSODY_CONFIG"));
+        Server {
+            dir: config.parent().unwrap().to_path_buf(),
+            addr: get("ESESSION_SERVER"),
+            tls_port: get("ESESSION_TLS_PORT").parse().unwrap(),
+            log: PathBuf::from(get("ESESSION_PROSODY_LOG")),
+            config,
+            cert,
+        }
+    })
+}
+
+impl Server {
+    /// Creates `user@localhost` with `password` (through `prosody.sh register`).
+    pub fn register(&self, user: &str, password: &str) {
+        let out = Command::new(prosody_script())
+            .arg("register")
+            .arg(&self.dir)
+            .arg(user)
+            .arg(password)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "register {user} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Registers a fresh account whose user name starts with `prefix` (lowercase letters
+    /// and digits advised); returns (bare JID, password).
+    pub fn register_unique(&self, prefix: &str) -> (String, String) {
+        let user = unique(prefix);
+        let password = format!("pw-{user}");
+        self.register(&user, &password);
+        (format!("{user}@localhost"), password)
+    }
+
+    /// The server's log so far (empty if it cannot be read).
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits (up to `limit`) until the log contains `needle`; whether it did. Prosody
+    /// writes its log as it goes, so a stanza shows up there shortly after it was routed.
+    pub fn wait_for_log(&self, needle: &str, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            if self.log_text().contains(needle) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Prosody's data directory (accounts, offline messages, archives).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// The files under [`Server::data_dir`] whose content contains `needle`.
+    pub fn data_files_containing(&self, needle: &str) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        let mut todo = vec![self.data_dir()];
+        while let Some(dir) = todo.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    todo.push(path);
+                } else if std::fs::read(&path)
+                    .map(|bytes| contains_bytes(&bytes, needle.as_bytes()))
+                    .unwrap_or(false)
+                {
+                    found.push(path);
+                }
+            }
+        }
+        found
+    }
+}
+
+/// A name no other call (in any process, on any run) returns: `prefix`, process id, a
+/// counter and the clock's microseconds.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}{}x{}x{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst),
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .subsec_micros()
+    )
+}
+
+fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn read_env_file(path: &Path) -> HashMap<String, String> {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect()
+}
+
+/// Starts a private server through `prosody.sh` in a fresh temporary directory, with a
+/// watchdog that stops it when this process is gone; returns its `env` file.
+fn start_own_server() -> PathBuf {
+    let dir = std::env::temp_dir().join(unique("esession-test-server-"));
+    let script = prosody_script();
+    let status = Command::new(&script)
+        .arg("install")
+        .stdout(Stdio::null())
+        .status()
+        .expect("run prosody.sh install");
+    assert!(status.success(), "prosody.sh install failed");
+    // Free ports may be taken by someone else between the check and the start: retry.
+    let mut started = false;
+    for _ in 0..5 {
+        let (c2s, tls) = (free_port(), free_port());
+        if c2s == tls {
+            continue;
+        }
+        let status = Command::new(&script)
+            .arg("start")
+            .arg(&dir)
+            .env("ESESSION_C2S_PORT", c2s.to_string())
+            .env("ESESSION_TLS_PORT", tls.to_string())
+            .stdout(Stdio::null())
+            .status()
+            .expect("run prosody.sh start");
+        if status.success() {
+            started = true;
+            break;
+        }
+    }
+    assert!(started, "prosody.sh start failed (see {})", dir.display());
+    // Stop the server when this test process is gone.
+    let watchdog = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; '{script}' stop '{dir}' >/dev/null 2>&1; rm -rf '{dir}'",
+        pid = std::process::id(),
+        script = script.display(),
+        dir = dir.display(),
+    );
+    // The watchdog must outlive this process, so it is never waited for.
+    #[allow(clippy::zombie_processes)]
+    Command::new("sh")
+        .arg("-c")
+        .arg(watchdog)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn watchdog");
+    dir.join("env")
+}
