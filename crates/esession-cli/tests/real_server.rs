@@ -548,14 +548,9 @@ fn demo_against_test_server() {
     );
 }
 
-/// KNOWN BUG (ignored until fixed in the CLI, see the test report): the `error` event that
-/// ends `send` after a failed negotiation has `"peer": null, "thread": null`, although
-/// both are known (the peer is `--to`, the thread was started). `wait_for`
-/// (crates/esession-cli/src/wait.rs) does not print the engine's `Failed` event, which
-/// carries them, and `main` prints the command's failure with `out.error(None, None, …)`
-/// (crates/esession-cli/src/main.rs).
+/// The `error` event that ends `send` after a failed negotiation names the peer and the
+/// thread (both are known once the negotiation started).
 #[test]
-#[ignore = "BUG: the final error event of a failed send has peer/thread null"]
 fn failed_send_error_event_names_peer_and_thread() {
     let (alice, bob) = (Account::new("alice"), Account::new("bob"));
     let (mut bob_p, bob_full) = start_listener(&bob, &["--only", "other@localhost"]);
