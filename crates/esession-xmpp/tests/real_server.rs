@@ -6,138 +6,15 @@
 //! through `scripts/prosody.sh`; a watchdog stops it when this process exits.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::collections::HashMap;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use esession_xmpp::{ConnectOptions, Connection, TlsMode, XmppError};
 
-struct Server {
-    dir: PathBuf,
-    c2s: String,
-    tls_port: u16,
-    log: PathBuf,
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn read_env_file(path: &Path) -> HashMap<String, String> {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    text.lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_own_server() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "esession-xmpp-test-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    let script = repo_root().join("scripts/prosody.sh");
-    let status = Command::new(&script)
-        .arg("install")
-        .status()
-        .expect("run prosody.sh install");
-    assert!(status.success(), "prosody.sh install failed");
-    let (c2s, tls) = (free_port(), free_port());
-    let status = Command::new(&script)
-        .arg("start")
-        .arg(&dir)
-        .env("ESESSION_C2S_PORT", c2s.to_string())
-        .env("ESESSION_TLS_PORT", tls.to_string())
-        .status()
-        .expect("run prosody.sh start");
-    assert!(status.success(), "prosody.sh start failed");
-    // Stop the server when this test process is gone.
-    let watchdog = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; '{script}' stop '{dir}' >/dev/null 2>&1; rm -rf '{dir}'",
-        pid = std::process::id(),
-        script = script.display(),
-        dir = dir.display(),
-    );
-    // The watchdog must outlive this process, so it is never waited for.
-    #[allow(clippy::zombie_processes)]
-    Command::new("sh")
-        .arg("-c")
-        .arg(watchdog)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn watchdog");
-    dir.join("env")
-}
-
-fn server() -> &'static Server {
-    static SERVER: OnceLock<Server> = OnceLock::new();
-    SERVER.get_or_init(|| {
-        let env_file = match std::env::var_os("ESESSION_TEST_ENV") {
-            Some(p) => PathBuf::from(p),
-            None => start_own_server(),
-        };
-        let vars = read_env_file(&env_file);
-        let get = |k: &str| {
-            vars.get(k)
-                .unwrap_or_else(|| panic!("{k} missing in {}", env_file.display()))
-                .clone()
-        };
-        // rustls-native-certs reads SSL_CERT_FILE at each TLS connection.
-        // Set before any connection exists (we are inside the OnceLock).
-        std::env::set_var("SSL_CERT_FILE", get("SSL_CERT_FILE"));
-        let config = PathBuf::from(get("ESESSION_PROSODY_CONFIG"));
-        Server {
-            dir: config.parent().unwrap().to_path_buf(),
-            c2s: get("ESESSION_SERVER"),
-            tls_port: get("ESESSION_TLS_PORT").parse().unwrap(),
-            log: PathBuf::from(get("ESESSION_PROSODY_LOG")),
-        }
-    })
-}
+use esession_testkit::{free_port, server};
 
 /// Register a fresh account; returns (bare JID, password).
 fn account(prefix: &str) -> (String, String) {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let s = server();
-    let user = format!(
-        "{prefix}{}x{}x{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_micros()
-    );
-    let password = format!("pw-{user}");
-    let status = Command::new(repo_root().join("scripts/prosody.sh"))
-        .arg("register")
-        .arg(&s.dir)
-        .arg(&user)
-        .arg(&password)
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "register {user} failed");
-    (format!("{user}@localhost"), password)
+    server().register_unique(prefix)
 }
 
 fn options(jid: &str, password: &str, tls: TlsMode) -> ConnectOptions {
@@ -145,7 +22,7 @@ fn options(jid: &str, password: &str, tls: TlsMode) -> ConnectOptions {
     let mut o = ConnectOptions::new(jid, password);
     o.server = Some(match tls {
         TlsMode::DirectTls => format!("127.0.0.1:{}", s.tls_port),
-        TlsMode::StartTls | TlsMode::Plain => s.c2s.clone(),
+        TlsMode::StartTls | TlsMode::Plain => s.addr.clone(),
     });
     o.tls = tls;
     o.timeout = Duration::from_secs(10);
@@ -341,7 +218,7 @@ async fn unreachable_port_fails_quickly() {
 async fn direct_tls_to_plain_port_fails_quickly() {
     let s = server();
     let mut opts = ConnectOptions::new("nobody@localhost", "x");
-    opts.server = Some(s.c2s.clone());
+    opts.server = Some(s.addr.clone());
     opts.tls = TlsMode::DirectTls;
     opts.timeout = Duration::from_secs(5);
     let started = Instant::now();
