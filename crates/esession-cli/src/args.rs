@@ -109,7 +109,8 @@ pub struct SendArgs {
 #[derive(Args, Debug)]
 pub struct ChatArgs {
     /// The contact (bare or full JID).
-    pub jid: String,
+    #[arg(value_name = "JID")]
+    pub contact: String,
     /// Seconds to wait for the negotiation.
     #[arg(long, default_value_t = 30)]
     pub timeout: u64,

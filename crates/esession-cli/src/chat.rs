@@ -36,7 +36,7 @@ pub async fn run(global: &Global, args: &ChatArgs, out: Out) -> Result<(), Fail>
     out.online(client.jid());
     out.emit(json!({"event": "help", "text": HELP}), HELP);
     let mut history = History::default();
-    let thread = client.engine_mut().start(&args.jid, Timestamp::now())?;
+    let thread = client.engine_mut().start(&args.contact, Timestamp::now())?;
     let mut info: Option<SessionInfo> = None;
     let mut failed = false;
     show_state(out, None, false);
@@ -46,7 +46,7 @@ pub async fn run(global: &Global, args: &ChatArgs, out: Out) -> Result<(), Fail>
         if info.is_none() && !failed && started.elapsed() > Duration::from_secs(args.timeout) {
             failed = true;
             out.error(
-                Some(&args.jid),
+                Some(&args.contact),
                 Some(&thread),
                 "timeout",
                 "no answer: the contact is offline or lacks ESessions",

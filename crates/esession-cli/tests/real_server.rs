@@ -565,3 +565,52 @@ fn failed_send_error_event_names_peer_and_thread() {
     assert_eq!(err["peer"], bob_full.as_str(), "{err}");
     assert!(err["thread"].is_string(), "{err}");
 }
+
+/// `chat` driven through its standard input: the state goes from negotiating to
+/// encrypted-unverified; `/verify` with the SAS Bob shows makes it encrypted-verified (and
+/// the next session starts verified, through the retained secret); a wrong SAS warns of a
+/// man in the middle; a typed line goes out encrypted and comes back echoed; `/end`
+/// terminates.
+#[test]
+fn chat_verifies_the_sas_and_exchanges_messages() {
+    use std::io::Write;
+    let (alice, bob) = (Account::new("alice"), Account::new("bob"));
+    let body = unique_body("chat");
+    for round in 0..2 {
+        let (mut bob_p, bob_full) = start_listener(&bob, &[]);
+        let (mut chat, mut stdin) =
+            Proc::spawn_interactive("alice (chat)", &alice.args(&["chat", &bob_full]));
+        let state = chat.wait_event("encrypted state", EVENT_LIMIT, |e| {
+            e["event"] == "state" && s(&e["state"]).starts_with("encrypted")
+        });
+        let bob_est = bob_p.wait_named("established", EVENT_LIMIT);
+        assert_eq!(state["sas"], bob_est["sas"], "{}", chat.transcript());
+        if round == 0 {
+            assert_eq!(state["state"], "encrypted-unverified");
+            writeln!(stdin, "/verify zzzzz").unwrap();
+            chat.wait_named("sas-mismatch", EVENT_LIMIT);
+            writeln!(stdin, "/verify {}", s(&bob_est["sas"])).unwrap();
+            chat.wait_event("verified state", EVENT_LIMIT, |e| {
+                e["event"] == "state" && e["state"] == "encrypted-verified"
+            });
+        } else {
+            // The retained secret carried the verification into the next session.
+            assert_eq!(
+                state["state"],
+                "encrypted-verified",
+                "{}",
+                chat.transcript()
+            );
+        }
+        writeln!(stdin, "{body}").unwrap();
+        let echo = chat.wait_event("echo", EVENT_LIMIT, |e| e["event"] == "message");
+        assert_eq!(echo["body"], format!("echo: {body}").as_str());
+        assert_eq!(echo["encrypted"], true);
+        writeln!(stdin, "/end").unwrap();
+        chat.wait_named("terminated", EVENT_LIMIT);
+        drop(stdin);
+        assert_eq!(chat.finish(EVENT_LIMIT), 0, "{}", chat.transcript());
+        bob_p.stop(Duration::from_secs(10));
+    }
+    assert_server_never_saw(&body, None);
+}

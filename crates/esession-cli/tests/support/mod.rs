@@ -93,13 +93,24 @@ pub struct Proc {
 impl Proc {
     /// Starts `esession ARGS` (`name` is for messages).
     pub fn spawn(name: &str, args: &[String]) -> Proc {
+        Self::spawn_with(name, args, Stdio::null())
+    }
+
+    /// Starts `esession ARGS` with its standard input piped; returns the pipe too.
+    pub fn spawn_interactive(name: &str, args: &[String]) -> (Proc, std::process::ChildStdin) {
+        let mut p = Self::spawn_with(name, args, Stdio::piped());
+        let stdin = p.child.stdin.take().unwrap();
+        (p, stdin)
+    }
+
+    fn spawn_with(name: &str, args: &[String], stdin: Stdio) -> Proc {
         let mut child = Command::new(env!("CARGO_BIN_EXE_esession"))
             .args(args)
             .env_remove("ESESSION_PASSWORD")
             .env_remove("ESESSION_PEER_PASSWORD")
             .env_remove("ESESSION_LOG")
             .env("SSL_CERT_FILE", &server().cert)
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
