@@ -86,12 +86,19 @@ impl<S: SecretStore> Engine<S> {
     }
 
     /// A `type='error'` reply to one of our negotiation messages ends that negotiation.
+    ///
+    /// The responder is established once it sent message 4, but the initiator may still
+    /// refuse that message; its error reply echoes our `<init/>`. XEP-0116 §4.4: after any
+    /// error both sides consider the negotiation failed, so that session ends too.
     fn peer_error(&mut self, from: &str, thread: &str, stanza: &Element) {
         let key = (jid::bare(from).to_owned(), thread.to_owned());
-        let pending = self
-            .sessions
-            .get(&key)
-            .is_some_and(|s| s.state.negotiating() && s.accepts_from(from));
+        let refused_message_4 = stanza.child("init", ns::ESESSION_INIT).is_some();
+        let pending = self.sessions.get(&key).is_some_and(|s| {
+            let unconfirmed = refused_message_4
+                && s.role == Role::Responder
+                && matches!(s.state, State::Encrypted(_));
+            (s.state.negotiating() || unconfirmed) && s.accepts_from(from)
+        });
         if !pending {
             return;
         }

@@ -584,8 +584,9 @@ fn mitm_rewrites_each_field_of_message_3() {
 #[test]
 fn mitm_rewrites_each_field_of_message_4() {
     // Bob is established once he sent message 4 (XEP-0116 §4.7); Alice's checks fail,
-    // and she stores nothing (P7: only after message 4 verified). Her error reply reaches
-    // a Bob who is no longer negotiating and is ignored (documented limitation).
+    // and she stores nothing (P7: only after message 4 verified). Her error reply (echoing
+    // the <init/>) then ends Bob's session too (XEP-0116 §4.4); a silent refusal (a foreign
+    // form) cannot, and Bob's session stays until he ends it.
     let table: Vec<Row> = vec![
         row("nonce", &[N32], neg(Violation::NonceMismatch), None),
         row("srshash", &[N32], neg(Violation::IdentityMismatch), None),
@@ -611,6 +612,8 @@ fn mitm_rewrites_each_field_of_message_4() {
         assert!(secrets(&m.alice).is_empty(), "{label}");
         assert_eq!(secrets(&m.bob).len(), 1, "{label}");
         assert!(m.alice.threads().is_empty(), "{label}");
+        let answered = r.var != "FORM_TYPE";
+        assert_eq!(m.bob.threads().is_empty(), answered, "{label}");
     }
     run_table_m4_with_prior_secret();
 }
