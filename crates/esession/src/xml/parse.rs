@@ -177,9 +177,16 @@ fn element_from(
     start: &BytesStart,
 ) -> Result<Element, XmlError> {
     let ns = match resolved {
-        ResolveResult::Bound(ns) => std::str::from_utf8(ns.as_ref())
-            .map_err(|e| XmlError::Syntax(e.to_string()))?
-            .to_owned(),
+        // Namespaces in XML 1.0 §3: the namespace name is the attribute's normalized value,
+        // with character and entity references replaced (XML 1.0 §3.3.3), so
+        // `xmlns='a&amp;b'` binds `a&b`. quick-xml resolves the raw text: unescape it.
+        ResolveResult::Bound(ns) => {
+            let raw =
+                std::str::from_utf8(ns.as_ref()).map_err(|e| XmlError::Syntax(e.to_string()))?;
+            quick_xml::escape::unescape(raw)
+                .map_err(|e| XmlError::Syntax(e.to_string()))?
+                .into_owned()
+        }
         ResolveResult::Unbound => String::new(),
         ResolveResult::Unknown(_) => return Err(XmlError::UnknownPrefix),
     };
@@ -290,6 +297,27 @@ mod tests {
         assert!(matches!(
             parse_element("<a/>junk", &l),
             Err(XmlError::NotOneElement(_))
+        ));
+    }
+
+    #[test]
+    fn namespace_names_are_unescaped() {
+        // Found by the xml_parse fuzz target (docs/fuzzing.md): the namespace name was kept
+        // with its references unresolved, so serialize + parse changed the tree.
+        let l = Limits::default();
+        let el = parse_element("<a xmlns='urn:x&amp;y&#60;z'><b/></a>", &l).unwrap();
+        assert_eq!(el.ns(), "urn:x&y<z");
+        assert_eq!(el.child("b", "urn:x&y<z").map(Element::ns), Some("urn:x&y<z"));
+        assert_eq!(parse_element(&el.to_string(), &l).unwrap(), el);
+        let p = parse_element("<p:a xmlns:p='urn:&quot;q&quot;'/>", &l).unwrap();
+        assert_eq!(p.ns(), "urn:\"q\"");
+        assert_eq!(parse_element(&p.to_string(), &l).unwrap(), p);
+        // The fuzzer's input: a literal `<` in the declaration (quick-xml accepts it).
+        let lt = parse_element("<a xmlns='urn:x</y>'/>", &l).unwrap();
+        assert_eq!(parse_element(&lt.to_string(), &l).unwrap(), lt);
+        assert!(matches!(
+            parse_element("<a xmlns='urn:&bogus;'/>", &l),
+            Err(XmlError::Syntax(_))
         ));
     }
 
