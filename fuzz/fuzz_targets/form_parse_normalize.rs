@@ -33,7 +33,10 @@ fuzz_target!(|data: &[u8]| {
         let n2 = normalize_form_content(x, &NOT_MACED);
         assert_eq!(n1, n2, "normalize_form_content is not deterministic");
         let all = normalize_form_content(x, &[]);
-        assert!(all.len() >= n1.len(), "excluding fields made the normalization longer");
+        assert!(
+            all.len() >= n1.len(),
+            "excluding fields made the normalization longer"
+        );
         let whole = x.normalized();
         assert_eq!(whole, x.normalized(), "normalized() is not deterministic");
 
@@ -50,7 +53,10 @@ fuzz_target!(|data: &[u8]| {
             let rebuilt = form.to_element();
             let back = Form::parse(&rebuilt)
                 .unwrap_or_else(|e| panic!("serialized form does not parse: {e}: {rebuilt}"));
-            assert_eq!(back, form, "form changed across to_element + parse: {rebuilt}");
+            assert_eq!(
+                back, form,
+                "form changed across to_element + parse: {rebuilt}"
+            );
             let _ = form.form_type();
         }
     });

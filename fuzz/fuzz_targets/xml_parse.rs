@@ -2,7 +2,7 @@
 //! serializes (profile P9 serializer) to a document that reparses to an equal tree.
 //! `parse_fragment` (the XEP-0200 §8 plaintext path) is fed the same input.
 #![no_main]
-use esession::xml::{parse_element, parse_fragment, ns, Limits, Node};
+use esession::xml::{ns, parse_element, parse_fragment, Limits, Node};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -14,7 +14,10 @@ fuzz_target!(|data: &[u8]| {
         let out = el.to_string();
         let again = parse_element(&out, &limits)
             .unwrap_or_else(|e| panic!("serialized tree does not reparse ({e}): {out:?}"));
-        assert_eq!(again, el, "round trip changed the tree; serialized: {out:?}");
+        assert_eq!(
+            again, el,
+            "round trip changed the tree; serialized: {out:?}"
+        );
         // The serializer is a fixed point on its own output.
         assert_eq!(again.to_string(), out);
     }

@@ -89,7 +89,10 @@ fn stamped(mut s: Element, from: &str) -> Element {
 
 fn one_out(e: &mut Engine<MemoryStore>, from: &str) -> Element {
     let s = e.poll_outgoing().expect("engine sent nothing");
-    assert!(e.poll_outgoing().is_none(), "engine sent more than one stanza");
+    assert!(
+        e.poll_outgoing().is_none(),
+        "engine sent more than one stanza"
+    );
     stamped(s, from)
 }
 
@@ -193,7 +196,11 @@ pub fn mutate(base: &str, ops: &[u8]) -> Vec<u8> {
     let mac = text_range(base, "mac");
     let mut out = base.as_bytes().to_vec();
     for op in ops.chunks_exact(4) {
-        let (kind, pos, val) = (op[0] % 6, u16::from_le_bytes([op[1], op[2]]) as usize, op[3]);
+        let (kind, pos, val) = (
+            op[0] % 6,
+            u16::from_le_bytes([op[1], op[2]]) as usize,
+            op[3],
+        );
         if out.is_empty() {
             out.push(val);
             continue;
