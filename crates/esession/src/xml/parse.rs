@@ -193,6 +193,11 @@ fn element_from(
     let name = std::str::from_utf8(start.local_name().as_ref())
         .map_err(|e| XmlError::Syntax(e.to_string()))?
         .to_owned();
+    // XML 1.0 §3.1: a tag is `'<' Name`, and a Name (§2.3) is never empty; quick-xml
+    // accepts `< />` (and `<p: />`) as an element without a name.
+    if name.is_empty() {
+        return Err(XmlError::Syntax("element without a name".into()));
+    }
     let mut el = Element::new(name, ns);
     for attr in start.attributes() {
         let attr = attr.map_err(|e| XmlError::Syntax(e.to_string()))?;
@@ -307,7 +312,10 @@ mod tests {
         let l = Limits::default();
         let el = parse_element("<a xmlns='urn:x&amp;y&#60;z'><b/></a>", &l).unwrap();
         assert_eq!(el.ns(), "urn:x&y<z");
-        assert_eq!(el.child("b", "urn:x&y<z").map(Element::ns), Some("urn:x&y<z"));
+        assert_eq!(
+            el.child("b", "urn:x&y<z").map(Element::ns),
+            Some("urn:x&y<z")
+        );
         assert_eq!(parse_element(&el.to_string(), &l).unwrap(), el);
         let p = parse_element("<p:a xmlns:p='urn:&quot;q&quot;'/>", &l).unwrap();
         assert_eq!(p.ns(), "urn:\"q\"");
@@ -319,6 +327,27 @@ mod tests {
             parse_element("<a xmlns='urn:&bogus;'/>", &l),
             Err(XmlError::Syntax(_))
         ));
+    }
+
+    #[test]
+    fn elements_without_a_name_are_refused() {
+        // Found by the xml_parse and form_parse_normalize fuzz targets (docs/fuzzing.md):
+        // `< />` parsed as an element named "", which serializes as `</>`.
+        let l = Limits::default();
+        for input in [
+            " < />",
+            "< />",
+            "<a>< /></a>",
+            "<p: xmlns:p='urn:p'/>",
+            "<a><p: xmlns:p='u'></p:></a>",
+        ] {
+            assert_eq!(
+                parse_element(input, &l),
+                Err(XmlError::Syntax("element without a name".into())),
+                "{input}"
+            );
+        }
+        assert!(parse_fragment("< />", "jabber:client", &l).is_err());
     }
 
     #[test]
