@@ -198,6 +198,14 @@ fn element_from(
     if name.is_empty() {
         return Err(XmlError::Syntax("element without a name".into()));
     }
+    // Namespaces in XML 1.0 §4: an element name is a QName, `Prefix ':' LocalPart` with
+    // no colon in either part; quick-xml splits `<a:b:c/>` into prefix `a` and local
+    // name `b:c`, which could not be written back without an undeclared prefix.
+    if name.contains(':') {
+        return Err(XmlError::Syntax(format!(
+            "element name {name:?} is not a QName"
+        )));
+    }
     let mut el = Element::new(name, ns);
     for attr in start.attributes() {
         let attr = attr.map_err(|e| XmlError::Syntax(e.to_string()))?;
@@ -348,6 +356,20 @@ mod tests {
             );
         }
         assert!(parse_fragment("< />", "jabber:client", &l).is_err());
+        // Found by xml_parse: `<xmlns::::x/>` (prefix `xmlns`, local name `:::x`) parsed,
+        // but serialized as a name with an undeclared prefix.
+        for input in [
+            "<xmlns::::x/>",
+            "<a:b:c xmlns:a='urn:a'/>",
+            "<a><xmlns:b:c/></a>",
+        ] {
+            assert!(
+                matches!(parse_element(input, &l), Err(XmlError::Syntax(_))),
+                "{input}"
+            );
+        }
+        assert!(parse_element("<:::x xmlns='urn:u'/>", &l).is_err());
+        assert!(parse_element("<a:b xmlns:a='urn:a'/>", &l).is_ok());
     }
 
     #[test]
