@@ -101,7 +101,8 @@ put("negotiation_sequence", bytes([0, 0, 0, 2, 0, 0xE0, 4, 0, 6, 0, 0xE0]))
 put("negotiation_sequence", bytes([1, 1, 0, 3, 0, 0xE0, 5, 0, 0xF0, 0xDF, 0xDF]))
 put("negotiation_sequence", bytes([0, 0, 0, 2, 1, 0x01, 0x20, 0x00, 0x01, 4, 0]))
 put("negotiation_sequence", bytes([5, 0, 0, 0xC7, 2, 0, 0xE0]))
-n = sum(len(os.listdir(os.path.join(corpus, t))) for t in os.listdir(corpus))
+n = sum(1 for t in os.listdir(corpus) for f in os.listdir(os.path.join(corpus, t))
+        if f.startswith("seed-"))
 print(f"fuzz.sh: {n} seed files in fuzz/corpus/")
 PY
 }
