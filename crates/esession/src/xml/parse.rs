@@ -177,15 +177,35 @@ fn element_from(
     start: &BytesStart,
 ) -> Result<Element, XmlError> {
     let ns = match resolved {
-        ResolveResult::Bound(ns) => std::str::from_utf8(ns.as_ref())
-            .map_err(|e| XmlError::Syntax(e.to_string()))?
-            .to_owned(),
+        // Namespaces in XML 1.0 §3: the namespace name is the attribute's normalized value,
+        // with character and entity references replaced (XML 1.0 §3.3.3), so
+        // `xmlns='a&amp;b'` binds `a&b`. quick-xml resolves the raw text: unescape it.
+        ResolveResult::Bound(ns) => {
+            let raw =
+                std::str::from_utf8(ns.as_ref()).map_err(|e| XmlError::Syntax(e.to_string()))?;
+            quick_xml::escape::unescape(raw)
+                .map_err(|e| XmlError::Syntax(e.to_string()))?
+                .into_owned()
+        }
         ResolveResult::Unbound => String::new(),
         ResolveResult::Unknown(_) => return Err(XmlError::UnknownPrefix),
     };
     let name = std::str::from_utf8(start.local_name().as_ref())
         .map_err(|e| XmlError::Syntax(e.to_string()))?
         .to_owned();
+    // XML 1.0 §3.1: a tag is `'<' Name`, and a Name (§2.3) is never empty; quick-xml
+    // accepts `< />` (and `<p: />`) as an element without a name.
+    if name.is_empty() {
+        return Err(XmlError::Syntax("element without a name".into()));
+    }
+    // Namespaces in XML 1.0 §4: an element name is a QName, `Prefix ':' LocalPart` with
+    // no colon in either part; quick-xml splits `<a:b:c/>` into prefix `a` and local
+    // name `b:c`, which could not be written back without an undeclared prefix.
+    if name.contains(':') {
+        return Err(XmlError::Syntax(format!(
+            "element name {name:?} is not a QName"
+        )));
+    }
     let mut el = Element::new(name, ns);
     for attr in start.attributes() {
         let attr = attr.map_err(|e| XmlError::Syntax(e.to_string()))?;
@@ -291,6 +311,65 @@ mod tests {
             parse_element("<a/>junk", &l),
             Err(XmlError::NotOneElement(_))
         ));
+    }
+
+    #[test]
+    fn namespace_names_are_unescaped() {
+        // Found by the xml_parse fuzz target (docs/fuzzing.md): the namespace name was kept
+        // with its references unresolved, so serialize + parse changed the tree.
+        let l = Limits::default();
+        let el = parse_element("<a xmlns='urn:x&amp;y&#60;z'><b/></a>", &l).unwrap();
+        assert_eq!(el.ns(), "urn:x&y<z");
+        assert_eq!(
+            el.child("b", "urn:x&y<z").map(Element::ns),
+            Some("urn:x&y<z")
+        );
+        assert_eq!(parse_element(&el.to_string(), &l).unwrap(), el);
+        let p = parse_element("<p:a xmlns:p='urn:&quot;q&quot;'/>", &l).unwrap();
+        assert_eq!(p.ns(), "urn:\"q\"");
+        assert_eq!(parse_element(&p.to_string(), &l).unwrap(), p);
+        // The fuzzer's input: a literal `<` in the declaration (quick-xml accepts it).
+        let lt = parse_element("<a xmlns='urn:x</y>'/>", &l).unwrap();
+        assert_eq!(parse_element(&lt.to_string(), &l).unwrap(), lt);
+        assert!(matches!(
+            parse_element("<a xmlns='urn:&bogus;'/>", &l),
+            Err(XmlError::Syntax(_))
+        ));
+    }
+
+    #[test]
+    fn elements_without_a_name_are_refused() {
+        // Found by the xml_parse and form_parse_normalize fuzz targets (docs/fuzzing.md):
+        // `< />` parsed as an element named "", which serializes as `</>`.
+        let l = Limits::default();
+        for input in [
+            " < />",
+            "< />",
+            "<a>< /></a>",
+            "<p: xmlns:p='urn:p'/>",
+            "<a><p: xmlns:p='u'></p:></a>",
+        ] {
+            assert_eq!(
+                parse_element(input, &l),
+                Err(XmlError::Syntax("element without a name".into())),
+                "{input}"
+            );
+        }
+        assert!(parse_fragment("< />", "jabber:client", &l).is_err());
+        // Found by xml_parse: `<xmlns::::x/>` (prefix `xmlns`, local name `:::x`) parsed,
+        // but serialized as a name with an undeclared prefix.
+        for input in [
+            "<xmlns::::x/>",
+            "<a:b:c xmlns:a='urn:a'/>",
+            "<a><xmlns:b:c/></a>",
+        ] {
+            assert!(
+                matches!(parse_element(input, &l), Err(XmlError::Syntax(_))),
+                "{input}"
+            );
+        }
+        assert!(parse_element("<:::x xmlns='urn:u'/>", &l).is_err());
+        assert!(parse_element("<a:b xmlns:a='urn:a'/>", &l).is_ok());
     }
 
     #[test]

@@ -1,0 +1,284 @@
+//! Shared harness for the esession fuzz targets: two deterministic in-memory engines
+//! (`SeededRandom`, fixed time), a captured real run (the four negotiation messages and
+//! encrypted stanzas), a way to rebuild an engine in exactly the state that run left it
+//! in, and byte-level mutation of captured stanzas.
+//!
+//! Everything here panics freely: a panic in the harness itself would mean the engine
+//! stopped behaving deterministically, which is a finding too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use esession::stanza::FALLBACK_BODY;
+use esession::xml::{ns, parse_element, Limits, Node};
+use esession::{Config, Element, Engine, Event, MemoryStore, SeededRandom, Timestamp};
+use std::sync::OnceLock;
+
+/// Alice's full JID (the initiator).
+pub const ALICE: &str = "alice@example.org/pda";
+/// Bob's full JID (the responder).
+pub const BOB: &str = "bob@example.com/laptop";
+/// Alice starts the negotiation with Bob's bare JID.
+pub const BOB_BARE: &str = "bob@example.com";
+/// The fixed time of every run.
+pub const NOW: Timestamp = Timestamp(1_800_000_000);
+/// The plaintext of the captured Alice-to-Bob stanza.
+pub const HELLO: &str = "Hello Bob";
+/// The plaintext of the captured Bob-to-Alice stanza.
+pub const HELLO_BACK: &str = "Hello Alice";
+
+/// The policy of both engines: the default, restricted to the 768-bit MODP group 1 so
+/// that the two modular exponentiations each side does per negotiation stay cheap (an
+/// established session is rebuilt for every input). The code paths are those of every
+/// group; the group choice itself is covered by the unit tests and vectors, not here.
+pub fn config() -> Config {
+    Config {
+        groups: vec![1],
+        allow_insecure_groups: true,
+        ..Config::default()
+    }
+}
+
+/// Alice's engine, fresh, with the deterministic generator of the captured run.
+pub fn alice(config: Config) -> Engine<MemoryStore> {
+    Engine::new(
+        ALICE,
+        config,
+        MemoryStore::new(),
+        Box::new(SeededRandom::from_label("fuzz/alice")),
+    )
+}
+
+/// Bob's engine, fresh, with the deterministic generator of the captured run.
+pub fn bob(config: Config) -> Engine<MemoryStore> {
+    Engine::new(
+        BOB,
+        config,
+        MemoryStore::new(),
+        Box::new(SeededRandom::from_label("fuzz/bob")),
+    )
+}
+
+/// One real run, serialized as received (with `from` stamped as a server would).
+pub struct Capture {
+    /// The XEP-0201 thread of the session.
+    pub thread: String,
+    /// Messages 1 (A→B), 2 (B→A), 3 (A→B), 4 (B→A).
+    pub negotiation: Vec<String>,
+    /// Alice's first encrypted stanza, body [`HELLO`], before Bob has received anything.
+    pub alice_to_bob: String,
+    /// Bob's first encrypted stanza, body [`HELLO_BACK`].
+    pub bob_to_alice: String,
+    /// Alice's encrypted terminate (sent after `alice_to_bob`).
+    pub alice_terminate: String,
+}
+
+impl Capture {
+    /// Every captured stanza: the negotiation, then the encrypted ones.
+    pub fn all(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.negotiation.iter().map(String::as_str).collect();
+        v.push(&self.alice_to_bob);
+        v.push(&self.bob_to_alice);
+        v.push(&self.alice_terminate);
+        v
+    }
+}
+
+fn stamped(mut s: Element, from: &str) -> Element {
+    s.set_attr("from", from);
+    s
+}
+
+fn one_out(e: &mut Engine<MemoryStore>, from: &str) -> Element {
+    let s = e.poll_outgoing().expect("engine sent nothing");
+    assert!(
+        e.poll_outgoing().is_none(),
+        "engine sent more than one stanza"
+    );
+    stamped(s, from)
+}
+
+fn expect_established(e: &mut Engine<MemoryStore>) {
+    let mut ok = false;
+    while let Some(ev) = e.poll_event() {
+        if matches!(ev, Event::Established(_)) {
+            ok = true;
+        }
+    }
+    assert!(ok, "the replay did not establish the session");
+}
+
+/// The captured run (computed once per process).
+pub fn capture() -> &'static Capture {
+    static CAPTURE: OnceLock<Capture> = OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let mut a = alice(config());
+        let mut b = bob(config());
+        let thread = a.start(BOB_BARE, NOW).unwrap();
+        let m1 = one_out(&mut a, ALICE);
+        b.handle_stanza(m1.clone(), NOW);
+        let m2 = one_out(&mut b, BOB);
+        a.handle_stanza(m2.clone(), NOW);
+        let m3 = one_out(&mut a, ALICE);
+        b.handle_stanza(m3.clone(), NOW);
+        let m4 = one_out(&mut b, BOB);
+        a.handle_stanza(m4.clone(), NOW);
+        expect_established(&mut a);
+        expect_established(&mut b);
+        a.send_message(BOB, &thread, HELLO).unwrap();
+        let s1 = one_out(&mut a, ALICE);
+        b.send_message(ALICE, &thread, HELLO_BACK).unwrap();
+        let s2 = one_out(&mut b, BOB);
+        a.terminate(BOB, &thread, NOW).unwrap();
+        let t = one_out(&mut a, ALICE);
+        Capture {
+            thread,
+            negotiation: [m1, m2, m3, m4].iter().map(Element::to_string).collect(),
+            alice_to_bob: s1.to_string(),
+            bob_to_alice: s2.to_string(),
+            alice_terminate: t.to_string(),
+        }
+    })
+}
+
+/// Parses a captured (well-formed) stanza.
+pub fn parse(s: &str) -> Element {
+    parse_element(s, &Limits::default()).expect("captured stanza parses")
+}
+
+/// Bob, rebuilt in the state the captured run left him in right after the negotiation
+/// (replaying messages 1 and 3); his outgoing queue and events are drained.
+pub fn established_bob() -> Engine<MemoryStore> {
+    let cap = capture();
+    let mut b = bob(config());
+    b.handle_stanza(parse(&cap.negotiation[0]), NOW);
+    while b.poll_outgoing().is_some() {}
+    b.handle_stanza(parse(&cap.negotiation[2]), NOW);
+    while b.poll_outgoing().is_some() {}
+    expect_established(&mut b);
+    b
+}
+
+/// Alice, rebuilt in the state the captured run left her in right after the negotiation
+/// (starting, then replaying messages 2 and 4); queues drained.
+pub fn established_alice() -> Engine<MemoryStore> {
+    let cap = capture();
+    let mut a = alice(config());
+    let thread = a.start(BOB_BARE, NOW).unwrap();
+    assert_eq!(thread, cap.thread, "thread ids are not deterministic");
+    while a.poll_outgoing().is_some() {}
+    a.handle_stanza(parse(&cap.negotiation[1]), NOW);
+    while a.poll_outgoing().is_some() {}
+    a.handle_stanza(parse(&cap.negotiation[3]), NOW);
+    while a.poll_outgoing().is_some() {}
+    expect_established(&mut a);
+    a
+}
+
+/// Byte range of the text of the first `<tag>…</tag>` in `s` (empty range if absent).
+fn text_range(s: &str, tag: &str) -> std::ops::Range<usize> {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    match s.find(&open) {
+        Some(i) => {
+            let start = i + open.len();
+            let end = s[start..].find(&close).map_or(start, |j| start + j);
+            start..end
+        }
+        None => 0..0,
+    }
+}
+
+/// Applies mutation ops to `base`, four bytes each: `[kind, pos_lo, pos_hi, value]`.
+/// kind % 6: 0 flip any byte, 1 flip a byte of the `<data/>` base64, 2 flip a byte of the
+/// `<mac/>` base64, 3 insert `value`, 4 delete a byte, 5 replace a `<data/>` base64 byte
+/// by a base64 letter (keeps the text valid base64 more often). A flip always changes the byte.
+pub fn mutate(base: &str, ops: &[u8]) -> Vec<u8> {
+    let data = text_range(base, "data");
+    let mac = text_range(base, "mac");
+    let mut out = base.as_bytes().to_vec();
+    for op in ops.chunks_exact(4) {
+        let (kind, pos, val) = (
+            op[0] % 6,
+            u16::from_le_bytes([op[1], op[2]]) as usize,
+            op[3],
+        );
+        if out.is_empty() {
+            out.push(val);
+            continue;
+        }
+        let in_range = |r: &std::ops::Range<usize>, len: usize| {
+            if r.is_empty() {
+                pos % len
+            } else {
+                (r.start + pos % r.len()).min(len - 1)
+            }
+        };
+        let len = out.len();
+        match kind {
+            0 => out[pos % len] ^= val.max(1),
+            1 => out[in_range(&data, len)] ^= val.max(1),
+            2 => out[in_range(&mac, len)] ^= val.max(1),
+            3 => out.insert(pos % (len + 1), val),
+            4 => {
+                out.remove(pos % len);
+            }
+            _ => {
+                const B64: &[u8] =
+                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \n";
+                out[in_range(&data, len)] = B64[val as usize % B64.len()];
+            }
+        }
+    }
+    out
+}
+
+/// m_content of XEP-0200 §6 step 4 / §8 step 2 as profile P9 fixes it: the children of
+/// `<c/>` other than `<mac/>`, each in its P4 form, every XML white-space character
+/// removed. (The engine's own copy is crate-private; this is the spec's definition.)
+pub fn m_content(c: &Element) -> String {
+    c.children()
+        .filter(|e| e.name() != "mac")
+        .map(Element::normalized)
+        .collect::<String>()
+        .chars()
+        .filter(|ch| !matches!(ch, ' ' | '\t' | '\r' | '\n'))
+        .collect()
+}
+
+/// The decoded `<mac/>` of a `<c/>`, if it has one that decodes.
+pub fn mac_of(c: &Element) -> Option<Vec<u8>> {
+    let mac = c.child("mac", ns::STANZA_ENCRYPTION)?;
+    esession::b64::decode("mac", &mac.text()).ok()
+}
+
+/// The `<c/>` of a stanza, as the engine finds it.
+pub fn c_of(stanza: &Element) -> Option<&Element> {
+    stanza.child("c", ns::STANZA_ENCRYPTION)
+}
+
+/// Whether two `<c/>` elements are the same to a receiver: byte-identical when
+/// serialized, or equal in everything XEP-0200 authenticates (m_content and the MAC
+/// value). The second case is the spec's own malleability: white space inside `<data/>`
+/// and `<mac/>`, attribute order and quoting, text directly inside `<c/>` and attributes of
+/// `<c/>` itself are not MACed (XEP-0200 §8, profile P9), and carry no plaintext.
+pub fn same_authenticated_content(a: &Element, b: &Element) -> bool {
+    a.to_string() == b.to_string() || (m_content(a) == m_content(b) && mac_of(a) == mac_of(b))
+}
+
+/// Asserts that no stanza the engine wants to send carries a clear `<body/>` other than
+/// the fallback notice of profile P9 (the engine's policy in these targets is e2e only,
+/// so plaintext must never leave in clear).
+pub fn check_outgoing(e: &mut Engine<MemoryStore>) {
+    while let Some(s) = e.poll_outgoing() {
+        for node in s.nodes() {
+            if let Node::Element(child) = node {
+                if child.name() == "body" {
+                    assert_eq!(
+                        child.text(),
+                        FALLBACK_BODY,
+                        "clear <body/> in an outgoing stanza: {s}"
+                    );
+                }
+            }
+        }
+    }
+}

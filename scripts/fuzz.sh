@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Fuzzes the esession engine (docs/fuzzing.md): installs cargo-fuzz if it is missing,
+# writes seed corpora from the published vectors (crates/esession/tests/vectors/*.json)
+# into fuzz/corpus/<target>/ (gitignored), builds the targets and runs each for SECONDS
+# (default 20). Exits non-zero if any target crashes, leaks, times out or fails to build;
+# the reproducer is then in fuzz/artifacts/<target>/.
+#
+# Usage: scripts/fuzz.sh [SECONDS]
+# Environment:
+#   FUZZ_TARGETS  space-separated subset of targets (default: all five)
+#   FUZZ_SEED_ONLY=1  only write the seed corpora
+#
+# There is no nightly toolchain here: cargo-fuzz's nightly-only flags are accepted by
+# the stable compiler with RUSTC_BOOTSTRAP=1. The engine forbids unsafe code, so the
+# targets are built without AddressSanitizer (`-s none`): about twice the executions
+# per second, and panics, overflow checks (debug assertions stay on), timeouts and the
+# RSS limit are still caught.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+seconds=${1:-20}
+targets=${FUZZ_TARGETS:-"xml_parse form_parse_normalize encrypted_stanza negotiation_sequence decoders"}
+export RUSTC_BOOTSTRAP=1
+
+seed() {
+    python3 - "$root" <<'PY'
+import glob, hashlib, json, os, re, struct, sys
+
+root = sys.argv[1]
+corpus = os.path.join(root, "fuzz", "corpus")
+C_NS = "http://www.xmpp.org/extensions/xep-0200.html#ns"
+GROUPS = [1, 2, 5, 14, 15, 16, 17, 18]  # the index table of fuzz_targets/decoders.rs
+
+def put(target, data):
+    if isinstance(data, str):
+        data = data.encode()
+    d = os.path.join(corpus, target)
+    os.makedirs(d, exist_ok=True)
+    name = "seed-" + hashlib.sha1(data).hexdigest()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+def raw_op(xml):
+    b = xml.encode()
+    return b"\x80" + struct.pack("<H", len(b)) + b
+
+def c_inner(xml):
+    m = re.search(r'<c xmlns="[^"]*">(.*)</c>', xml)
+    return m.group(1) if m else ""
+
+files = sorted(glob.glob(os.path.join(root, "crates/esession/tests/vectors/*.json")))
+if not files:
+    sys.exit("fuzz.sh: no vectors found")
+for path in files:
+    v = json.load(open(path))
+    msgs = v["messages"]
+    stanzas = v["stanzas"]
+    xmls = [m["xml"] for m in msgs] + [s["xml"] for s in stanzas]
+    forms = {k: v["values"][k] for k in ("formA", "formA2", "formB", "formB2")}
+    for x in xmls:
+        put("xml_parse", x)
+        put("form_parse_normalize", x)
+    for s in stanzas:
+        put("xml_parse", s["plaintext"])
+        put("xml_parse", s["m_content"])
+        # encrypted_stanza mode 0: the content of a real <c/> (other keys: MAC fails).
+        put("encrypted_stanza", b"\x00" + c_inner(s["xml"]).encode())
+        # mode 2: a real plaintext, sealed by Alice and opened by Bob.
+        put("encrypted_stanza", b"\x02" + s["plaintext"].encode())
+    for name, content in forms.items():
+        for kind in ("form", "submit", "result"):
+            put("form_parse_normalize",
+                f'<x xmlns="jabber:x:data" type="{kind}">{content}</x>')
+    # negotiation_sequence: the vector run as raw XML, to each side (flags bit 0 = role).
+    to_bob = [m["xml"] for m in msgs if m["from"] == "alice"]
+    to_alice = [m["xml"] for m in msgs if m["from"] == "bob"]
+    to_bob += [s["xml"] for s in stanzas if s["from"] == "alice"]
+    to_alice += [s["xml"] for s in stanzas if s["from"] == "bob"]
+    put("negotiation_sequence", b"\x00" + b"".join(raw_op(x) for x in to_bob) + b"\xe0")
+    put("negotiation_sequence", b"\x01" + b"".join(raw_op(x) for x in to_alice) + b"\xe0")
+    # decoders: every base64 value (mode 0), counters (mode 1), DH values (mode 2).
+    for x in xmls:
+        for b64 in re.findall(r"<(?:value|data|mac)>([A-Za-z0-9+/=\s]+)</", x):
+            put("decoders", b"\x00" + b64.encode())
+    for hexval in [v["bob"]["counter"]] + [s["counter_before"] for s in stanzas]:
+        put("decoders", b"\x01" + bytes.fromhex(hexval))
+    g = GROUPS.index(v["group"])
+    for key in ("e", "d"):
+        put("decoders", b"\x02" + bytes([g]) + bytes.fromhex(v["values"][key]))
+
+# encrypted_stanza mode 1: the captured stanza unchanged (must be delivered), and one
+# flip in its data, its mac, and anywhere.
+for ops in (b"", b"\x01\x00\x00\x01", b"\x02\x05\x00\x80", b"\x00\x40\x00\x20",
+            b"\x03\x10\x00\x20", b"\x05\x03\x00\x07"):
+    put("encrypted_stanza", b"\x01" + ops)
+# negotiation_sequence: the captured run (ops k < 0x80 pick captured stanza k % 7:
+# 0..3 messages 1-4, 4 Alice's data, 5 Bob's data, 6 Alice's terminate), each side.
+put("negotiation_sequence", bytes([0, 0, 0, 2, 0, 0xE0, 4, 0, 6, 0, 0xE0]))
+put("negotiation_sequence", bytes([1, 1, 0, 3, 0, 0xE0, 5, 0, 0xF0, 0xDF, 0xDF]))
+put("negotiation_sequence", bytes([0, 0, 0, 2, 1, 0x01, 0x20, 0x00, 0x01, 4, 0]))
+put("negotiation_sequence", bytes([5, 0, 0, 0xC7, 2, 0, 0xE0]))
+n = sum(1 for t in os.listdir(corpus) for f in os.listdir(os.path.join(corpus, t))
+        if f.startswith("seed-"))
+print(f"fuzz.sh: {n} seed files in fuzz/corpus/")
+PY
+}
+
+seed
+if [[ ${FUZZ_SEED_ONLY:-} == 1 ]]; then
+    exit 0
+fi
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "== installing cargo-fuzz"
+    cargo install cargo-fuzz --locked
+fi
+
+echo "== cargo fuzz build"
+cargo fuzz build -s none
+
+failed=()
+for t in $targets; do
+    echo "== fuzz $t for ${seconds}s"
+    if ! cargo fuzz run -s none "$t" -- -max_total_time="$seconds" -timeout=20 \
+        -rss_limit_mb=2048 -print_final_stats=1; then
+        failed+=("$t")
+    fi
+done
+
+if ((${#failed[@]})); then
+    echo "fuzz.sh: FAILED: ${failed[*]} (reproducers in fuzz/artifacts/<target>/;" \
+        "replay: RUSTC_BOOTSTRAP=1 cargo fuzz run -s none TARGET fuzz/artifacts/TARGET/FILE)" >&2
+    exit 1
+fi
+echo "fuzz.sh: all targets ran ${seconds}s without a crash"
