@@ -39,20 +39,23 @@ use serde_json::Value;
 use support::{Account, Proc};
 
 /// Kills per run unless `ESESSION_CRASH_ROUNDS` says otherwise.
-const DEFAULT_ROUNDS: usize = 12;
+const DEFAULT_ROUNDS: usize = 20;
 /// Extra rounds aimed at the rotation window if the random ones never hit it.
 const WINDOW_ATTEMPTS: usize = 8;
 /// Messages Alice sends (and expects echoed) per session.
 const MESSAGES: u32 = 2;
 /// Bound for one event, one process exit, or a run reaching its kill point.
 const LIMIT: Duration = Duration::from_secs(30);
-/// How long a surviving `send` may go on after Bob was killed before it is killed too
-/// (it would otherwise wait for its `--timeout`).
-const SURVIVOR_GRACE: Duration = Duration::from_millis(1500);
+/// How long the survivor may go on after the kill before it is killed too: `send` would
+/// wait for its `--timeout`, `listen` (after SIGTERM) up to 5 s for the acknowledgement of
+/// the terminate it sent to the dead Alice.
+const SURVIVOR_GRACE: Duration = Duration::from_secs(1);
 
 /// What the test sees of a run, in the order it happens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Mark {
+    /// Alice's process was started (Bob is online): she opens her store, logs in.
+    AliceStarted,
     /// Alice printed `online`: her negotiation starts (disco#info, messages 1 to 3).
     AliceOnline,
     /// Bob printed `established`: his secret was rotated and message 4 sent.
@@ -74,6 +77,8 @@ enum Who {
 /// Where a kill falls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Phase {
+    /// Between Alice's start and her being online: opening the store, logging in.
+    Startup,
     /// Between Alice being online and Bob's establishment.
     Negotiation,
     /// From 70 % of the way to Bob's establishment to just after Alice's: the retained
@@ -87,7 +92,8 @@ enum Phase {
     Termination,
 }
 
-const PHASES: [Phase; 5] = [
+const PHASES: [Phase; 6] = [
+    Phase::Startup,
     Phase::Negotiation,
     Phase::Establishment,
     Phase::Window,
@@ -346,6 +352,7 @@ impl Run {
         let now = self.started.elapsed();
         let (ea, eb) = self.established();
         let seen = [
+            (Mark::AliceStarted, true),
             (Mark::AliceOnline, self.alice_full().is_some()),
             (Mark::BobEstablished, eb.is_some()),
             (Mark::AliceEstablished, ea.is_some()),
@@ -378,6 +385,7 @@ impl Run {
 /// complete run: it follows the machine's load).
 #[derive(Clone, Copy, Debug)]
 struct Timing {
+    online: Duration,
     bob_est: Duration,
     alice_est: Duration,
     echoes: Duration,
@@ -394,6 +402,7 @@ impl Timing {
                 .saturating_sub(online)
         };
         Timing {
+            online: run.marks[&Mark::AliceOnline],
             bob_est: at(Mark::BobEstablished),
             alice_est: at(Mark::AliceEstablished),
             echoes: at(Mark::AliceEchoes),
@@ -403,12 +412,13 @@ impl Timing {
 
     fn plan(&self, phase: Phase, rng: &mut Rng) -> Plan {
         let ms = Duration::from_millis;
-        let victim = if phase == Phase::Window || rng.next() % 2 == 0 {
+        let victim = if matches!(phase, Phase::Window | Phase::Startup) || rng.next() % 2 == 0 {
             Who::Alice
         } else {
             Who::Bob
         };
         let (anchor, delay) = match phase {
+            Phase::Startup => (Mark::AliceStarted, rng.between(ms(0), self.online)),
             Phase::Negotiation => (Mark::AliceOnline, rng.between(ms(0), self.bob_est)),
             Phase::Establishment => (
                 Mark::AliceOnline,
@@ -541,29 +551,31 @@ impl Fixture {
         };
         let code = run.proc_of(plan.victim).kill(LIMIT);
         let killed = killed_at.filter(|_| code == -1);
-        // The survivor: Bob is asked to stop (he terminates his sessions); Alice may finish
-        // what is in flight, then is killed too if she still waits for the dead Bob.
+        // The survivor may finish what is in flight (Bob is asked to stop: SIGTERM), then
+        // it is killed too if it still waits for the dead peer.
         let survivor = match plan.victim {
-            Who::Alice => {
-                let code = run.bob.stop(LIMIT);
+            Who::Alice => Who::Bob,
+            Who::Bob => Who::Alice,
+        };
+        if survivor == Who::Bob {
+            run.bob.signal_term();
+        }
+        let grace = Instant::now() + SURVIVOR_GRACE;
+        while !run.proc_of(survivor).exited() && Instant::now() < grace {
+            run.pump();
+        }
+        let survivor = match (survivor, run.proc_of(survivor).kill(LIMIT)) {
+            (who, -1) => format!("{who:?} killed after the grace"),
+            (Who::Bob, c) => {
                 assert_eq!(
-                    code,
+                    c,
                     0,
-                    "{ctx}: listen did not stop cleanly after Alice was killed\n{}",
+                    "{ctx}: listen did not stop cleanly on SIGTERM\n{}",
                     run.transcripts()
                 );
-                "bob stopped".to_owned()
+                "Bob stopped".to_owned()
             }
-            Who::Bob => {
-                let grace = Instant::now() + SURVIVOR_GRACE;
-                while !run.alice.exited() && Instant::now() < grace {
-                    run.pump();
-                }
-                match run.alice.kill(LIMIT) {
-                    -1 => "alice killed after the grace".to_owned(),
-                    c => format!("alice exited {c}"),
-                }
-            }
+            (Who::Alice, c) => format!("Alice exited {c}"),
         };
         let after = self.snapshot(ctx);
         let shared = common(&before.alice, &before.bob);

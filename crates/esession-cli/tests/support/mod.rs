@@ -294,13 +294,18 @@ impl Proc {
 
     /// Asks the process to stop cleanly (SIGTERM, as `kill` does) and waits for it.
     pub fn stop(&mut self, limit: Duration) -> i32 {
+        self.signal_term();
+        self.finish(limit)
+    }
+
+    /// Sends SIGTERM (as `kill` does), without waiting.
+    pub fn signal_term(&mut self) {
         let status = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())
             .status()
             .unwrap();
         assert!(status.success(), "kill -TERM {} failed", self.child.id());
-        self.finish(limit)
     }
 }
 
