@@ -287,15 +287,36 @@ impl Proc {
         status.code().unwrap_or(-1)
     }
 
+    /// Whether the process has exited (never waits).
+    #[allow(dead_code)]
+    pub fn exited(&mut self) -> bool {
+        self.status.is_some() || self.child.try_wait().unwrap().is_some()
+    }
+
+    /// Crashes the process (SIGKILL on unix) and waits for it and its output; its exit code
+    /// as [`Proc::finish`] gives it: -1 if the kill ended it, its own code if it had already
+    /// exited by itself.
+    #[allow(dead_code)]
+    pub fn kill(&mut self, limit: Duration) -> i32 {
+        // An error only means that the process is gone already.
+        let _ = self.child.kill();
+        self.finish(limit)
+    }
+
     /// Asks the process to stop cleanly (SIGTERM, as `kill` does) and waits for it.
     pub fn stop(&mut self, limit: Duration) -> i32 {
+        self.signal_term();
+        self.finish(limit)
+    }
+
+    /// Sends SIGTERM (as `kill` does), without waiting.
+    pub fn signal_term(&mut self) {
         let status = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())
             .status()
             .unwrap();
         assert!(status.success(), "kill -TERM {} failed", self.child.id());
-        self.finish(limit)
     }
 }
 
