@@ -32,8 +32,11 @@ pub struct DhPool {
     inner: Arc<Inner>,
 }
 
+/// Per group id, the pairs not yet handed out.
+type Pairs = HashMap<u32, Vec<(DhSecret, Vec<u8>)>>;
+
 struct Inner {
-    values: Mutex<HashMap<u32, Vec<(DhSecret, Vec<u8>)>>>,
+    values: Mutex<Pairs>,
     /// Woken when a value is taken and when a handle is dropped.
     changed: Condvar,
     /// Live `DhPool` handles (filler threads hold the `Arc` but are not handles).
@@ -41,7 +44,7 @@ struct Inner {
 }
 
 impl Inner {
-    fn lock(&self) -> MutexGuard<'_, HashMap<u32, Vec<(DhSecret, Vec<u8>)>>> {
+    fn lock(&self) -> MutexGuard<'_, Pairs> {
         // The map stays consistent even if a holder panicked: every operation on it is a
         // single push or pop.
         self.values.lock().unwrap_or_else(PoisonError::into_inner)
