@@ -58,8 +58,14 @@ pub async fn connect_as(
         Tls::Plain => TlsMode::Plain,
     };
     opts.timeout = Duration::from_secs(10);
-    Ok(Client::connect(opts, config, store, Box::new(OsRandom)).await?)
+    let mut client = Client::connect(opts, config, store, Box::new(OsRandom)).await?;
+    // Precompute DH values in the background: negotiations skip their public values.
+    client.enable_dh_pool(DH_POOL_TARGET);
+    Ok(client)
 }
+
+/// Precomputed DH values kept ready per group (see `Client::enable_dh_pool`).
+const DH_POOL_TARGET: usize = 2;
 
 /// Keeps the session history (never message bodies) in step with engine events.
 #[derive(Default)]

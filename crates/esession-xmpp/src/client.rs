@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use esession::xml::{ns, parse_element, Element, Limits};
-use esession::{Config, Engine, Event, Random, SecretStore, Timestamp};
+use esession::{Config, DhPool, Engine, Event, OsRandom, Random, SecretStore, Timestamp};
 use tokio::time::Instant;
 
 use crate::connection::Connection;
@@ -70,6 +70,31 @@ impl<S: SecretStore> Client<S> {
     /// The engine, to start sessions, send messages, terminate.
     pub fn engine_mut(&mut self) -> &mut Engine<S> {
         &mut self.engine
+    }
+
+    /// The connection, to send stanzas outside any session (they bypass the engine).
+    pub fn connection_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    /// Gives the engine a pool of precomputed Diffie–Hellman values, kept at `target`
+    /// values per group the engine's configuration allows by a background thread (OS
+    /// randomness). Negotiations then skip computing their public values while the pool
+    /// has some; they compute them as usual when it is empty. The thread stops once the
+    /// engine's pool and every returned handle are dropped. Returns a handle to the pool.
+    pub fn enable_dh_pool(&mut self, target: usize) -> DhPool {
+        let config = self.engine.config();
+        let groups: Vec<u32> = config
+            .groups
+            .iter()
+            .copied()
+            .filter(|g| config.group_allowed(*g))
+            .collect();
+        let pool = DhPool::new();
+        // Detached: it ends by itself when the pool is gone.
+        drop(pool.spawn_filler(groups, target, Box::new(OsRandom)));
+        self.engine.set_dh_pool(Some(pool.clone()));
+        pool
     }
 
     /// Starts keeping every stanza sent and received (see [`Client::take_trace`]).

@@ -28,7 +28,7 @@ use cpu_time::ThreadTime;
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{criterion_main, BatchSize, Criterion, Throughput};
 use esession::crypto::{apply_ctr, stanza_mac, CipherAlg, HashAlg, ModpGroup};
-use esession::{b64, Config, Element, Engine, Event, MemoryStore, SeededRandom, Timestamp};
+use esession::{b64, Config, DhPool, Element, Engine, Event, MemoryStore, SeededRandom, Timestamp};
 
 const ALICE: &str = "alice@example.org/pda";
 const BOB: &str = "bob@example.com/laptop";
@@ -151,12 +151,24 @@ fn check_established(alice: &mut Party, bob: &mut Party) {
     assert!(matches!(bob.poll_event(), Some(Event::Established(_))));
 }
 
-/// Alice's CPU time: `start` + message 2 + message 4; Bob's work is not timed.
-fn alice_negotiations(group: u32, iters: u64, seed: &mut u64) -> Duration {
+/// A pool holding one precomputed value in `group` (filled untimed), for one party.
+fn warm_pool(group: u32, seed: u64) -> DhPool {
+    let pool = DhPool::new();
+    let mut rng = SeededRandom::from_label(&format!("bench/{group}/{seed}/pool"));
+    pool.fill(group, 1, &mut rng).expect("fill");
+    pool
+}
+
+/// Alice's CPU time: `start` + message 2 + message 4; Bob's work is not timed. With
+/// `pooled`, Alice's DH value comes from a warm pool (filled outside the timed region).
+fn alice_negotiations(group: u32, iters: u64, seed: &mut u64, pooled: bool) -> Duration {
     let mut total = Duration::ZERO;
     for _ in 0..iters {
         *seed += 1;
         let (mut alice, mut bob) = pair(group, *seed);
+        if pooled {
+            alice.set_dh_pool(Some(warm_pool(group, *seed)));
+        }
 
         let t = ThreadTime::now();
         black_box(alice.start(BOB_BARE, NOW).expect("start"));
@@ -181,12 +193,16 @@ fn alice_negotiations(group: u32, iters: u64, seed: &mut u64) -> Duration {
     total
 }
 
-/// Bob's CPU time: message 1 + message 3; Alice's work is not timed.
-fn bob_negotiations(group: u32, iters: u64, seed: &mut u64) -> Duration {
+/// Bob's CPU time: message 1 + message 3; Alice's work is not timed. With `pooled`,
+/// Bob's DH value comes from a warm pool (filled outside the timed region).
+fn bob_negotiations(group: u32, iters: u64, seed: &mut u64, pooled: bool) -> Duration {
     let mut total = Duration::ZERO;
     for _ in 0..iters {
         *seed += 1;
         let (mut alice, mut bob) = pair(group, *seed);
+        if pooled {
+            bob.set_dh_pool(Some(warm_pool(group, *seed)));
+        }
         alice.start(BOB_BARE, NOW).expect("start");
         let m1 = drain(&mut alice, ALICE);
 
@@ -216,10 +232,16 @@ fn negotiation(c: &mut Crit) {
             .measurement_time(Duration::from_secs(4));
         let mut seed = 0u64;
         g.bench_function("alice", |b| {
-            b.iter_custom(|iters| alice_negotiations(group, iters, &mut seed));
+            b.iter_custom(|iters| alice_negotiations(group, iters, &mut seed, false));
         });
         g.bench_function("bob", |b| {
-            b.iter_custom(|iters| bob_negotiations(group, iters, &mut seed));
+            b.iter_custom(|iters| bob_negotiations(group, iters, &mut seed, false));
+        });
+        g.bench_function("alice_pooled", |b| {
+            b.iter_custom(|iters| alice_negotiations(group, iters, &mut seed, true));
+        });
+        g.bench_function("bob_pooled", |b| {
+            b.iter_custom(|iters| bob_negotiations(group, iters, &mut seed, true));
         });
 
         // The floor: one public value and one shared secret in this group (each party
@@ -242,16 +264,16 @@ fn negotiation(c: &mut Crit) {
     }
 }
 
-/// A 200-byte chat body (ASCII, nothing to escape).
-fn body_200() -> String {
+/// Body sizes of the message benchmarks.
+const SIZES: [(usize, &str); 4] = [(16, "16B"), (200, "200B"), (2048, "2KiB"), (16384, "16KiB")];
+
+/// A chat body of `len` ASCII bytes (nothing to escape).
+fn body(len: usize) -> String {
     let text = "The quick brown fox jumps over the lazy dog. ";
-    text.chars().cycle().take(200).collect()
+    text.chars().cycle().take(len).collect()
 }
 
 fn message(c: &mut Crit) {
-    let body = body_200();
-    assert_eq!(body.len(), 200);
-
     // One long-lived established session: every send advances the counters, so each
     // stanza goes straight to the peer.
     let (mut alice, mut bob) = pair(14, 0);
@@ -270,55 +292,61 @@ fn message(c: &mut Crit) {
     assert!(matches!(alice.poll_event(), Some(Event::Established(_))));
     assert!(matches!(bob.poll_event(), Some(Event::Established(_))));
 
-    let roundtrip = |alice: &mut Party, bob: &mut Party| {
+    let roundtrip = |alice: &mut Party, bob: &mut Party, body: &str| {
         alice
-            .send_message(BOB, &thread, &body)
+            .send_message(BOB, &thread, body)
             .expect("send_message");
         let mut s = alice.poll_outgoing().expect("stanza");
         s.set_attr("from", ALICE);
         bob.handle_stanza(s, NOW);
         bob.poll_event()
     };
-    // Untimed check that the path really delivers the body, decrypted.
-    match roundtrip(&mut alice, &mut bob) {
-        Some(Event::Message {
-            body: Some(got),
-            encrypted: true,
-            ..
-        }) => assert_eq!(got, body),
-        other => panic!("expected an encrypted message, got {other:?}"),
-    }
 
-    let mut g = c.benchmark_group("message_200B");
-    g.sample_size(20)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
-    g.bench_function("engine_roundtrip", |b| {
-        b.iter(|| roundtrip(&mut alice, &mut bob));
-    });
+    for (len, name) in SIZES {
+        let body = body(len);
+        assert_eq!(body.len(), len);
+        // Untimed check that the path really delivers the body, decrypted.
+        match roundtrip(&mut alice, &mut bob, &body) {
+            Some(Event::Message {
+                body: Some(got),
+                encrypted: true,
+                ..
+            }) => assert_eq!(got, body),
+            other => panic!("expected an encrypted message, got {other:?}"),
+        }
 
-    // The floor: the channel's crypto on the same 200 bytes, both sides.
-    let kc = [0x11u8; 16];
-    let km = [0x22u8; 32];
-    let plain = body.clone().into_bytes();
-    let mut counter = 0x0123_4567_89ab_cdef_u128;
-    g.bench_function("primitive_floor", |b| {
-        b.iter(|| {
-            // Sender: encrypt, base64, MAC over the base64 text.
-            let before = counter;
-            let mut data = black_box(plain.as_slice()).to_vec();
-            apply_ctr(CipherAlg::Aes128Ctr, &kc, &mut counter, &mut data).expect("ctr");
-            let text = b64::encode(&data);
-            let mac = stanza_mac(HashAlg::Sha256, &km, text.as_bytes(), before);
-            // Receiver: MAC again, decode, decrypt.
-            let check = stanza_mac(HashAlg::Sha256, &km, black_box(text.as_bytes()), before);
-            let mut back = b64::decode("data", &text).expect("base64");
-            let mut c2 = before;
-            apply_ctr(CipherAlg::Aes128Ctr, &kc, &mut c2, &mut back).expect("ctr");
-            (mac == check, back)
+        let mut g = c.benchmark_group(format!("message_{name}"));
+        g.sample_size(20)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(3))
+            .throughput(Throughput::Bytes(len as u64));
+        g.bench_function("engine_roundtrip", |b| {
+            b.iter(|| roundtrip(&mut alice, &mut bob, &body));
         });
-    });
-    g.finish();
+
+        // The floor: the channel's crypto on the same bytes, both sides.
+        let kc = [0x11u8; 16];
+        let km = [0x22u8; 32];
+        let plain = body.clone().into_bytes();
+        let mut counter = 0x0123_4567_89ab_cdef_u128;
+        g.bench_function("primitive_floor", |b| {
+            b.iter(|| {
+                // Sender: encrypt, base64, MAC over the base64 text.
+                let before = counter;
+                let mut data = black_box(plain.as_slice()).to_vec();
+                apply_ctr(CipherAlg::Aes128Ctr, &kc, &mut counter, &mut data).expect("ctr");
+                let text = b64::encode(&data);
+                let mac = stanza_mac(HashAlg::Sha256, &km, text.as_bytes(), before);
+                // Receiver: MAC again, decode, decrypt.
+                let check = stanza_mac(HashAlg::Sha256, &km, black_box(text.as_bytes()), before);
+                let mut back = b64::decode("data", &text).expect("base64");
+                let mut c2 = before;
+                apply_ctr(CipherAlg::Aes128Ctr, &kc, &mut c2, &mut back).expect("ctr");
+                (mac == check, back)
+            });
+        });
+        g.finish();
+    }
 }
 
 mod group {

@@ -29,6 +29,7 @@ mod transcript;
 pub mod xml;
 
 pub use config::{AcceptPolicy, Config, Logging, Security, StanzaKind};
+pub use crypto::DhPool;
 pub use engine::Engine;
 pub use error::{Error, ErrorKind, Violation};
 pub use event::{EndedBy, Event, Role, SessionInfo, SrsStatus};

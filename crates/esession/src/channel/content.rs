@@ -2,7 +2,7 @@
 //! profile P9).
 use crate::b64;
 use crate::error::Violation;
-use crate::xml::{is_xml_space, is_xml_whitespace, ns, Element, Node};
+use crate::xml::{has_xml_space, is_xml_space, is_xml_whitespace, ns, Element, Node};
 
 /// What a received `<c/>` holds.
 pub(crate) struct Parts {
@@ -16,13 +16,15 @@ pub(crate) struct Parts {
 /// m_content: the children other than `<mac/>`, in the order received, each in its P4
 /// form, with every whitespace character removed (profile P9).
 pub(crate) fn m_content(c: &Element) -> String {
-    c.children()
-        .filter(|e| e.name() != "mac")
-        .map(Element::normalized)
-        .collect::<String>()
-        .chars()
-        .filter(|ch| !is_xml_space(*ch))
-        .collect()
+    let mut out = String::new();
+    for e in c.children().filter(|e| e.name() != "mac") {
+        e.normalize_into(&mut out);
+    }
+    // The usual content (base64 without line breaks) has no white space to remove.
+    if has_xml_space(&out) {
+        out.retain(|ch| !is_xml_space(ch));
+    }
+    out
 }
 
 fn malformed(what: &str) -> Violation {

@@ -9,6 +9,7 @@ pub mod kdf;
 pub mod mac;
 pub mod mpi;
 pub mod nonce;
+pub mod pool;
 mod primes;
 pub mod sas;
 pub mod secret;
@@ -24,6 +25,7 @@ pub use kdf::{
 pub use mac::{identity_mac, stanza_mac};
 pub use mpi::{mpi, mpi_u128, u128_from_be};
 pub use nonce::{draw_counter, draw_nonce, responder_counter};
+pub use pool::DhPool;
 pub use sas::{render_sas28x5, sas28x5};
 pub use secret::SecretBytes;
 

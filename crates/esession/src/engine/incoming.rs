@@ -157,6 +157,7 @@ impl<S: SecretStore> Engine<S> {
         let oss = self.oss.get(jid::bare(from)).map(|v| v.to_vec());
         let mut ctx = Ctx {
             rng: self.rng.as_mut(),
+            pool: self.dh_pool.as_ref(),
             store: &mut self.store,
             config: &self.config,
             own_bare: &self.own_bare,
@@ -405,6 +406,7 @@ impl<S: SecretStore> Engine<S> {
             let form_a = normalize_form_content(x, &NOT_MACED);
             let mut ctx = Ctx {
                 rng: self.rng.as_mut(),
+                pool: self.dh_pool.as_ref(),
                 store: &mut self.store,
                 config: &self.config,
                 own_bare: &self.own_bare,

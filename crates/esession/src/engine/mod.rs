@@ -6,7 +6,7 @@ mod session;
 pub(crate) mod tests;
 
 use crate::config::{Config, Security};
-use crate::crypto::ct_eq;
+use crate::crypto::{ct_eq, DhPool};
 use crate::error::{Error, ErrorKind, Violation};
 use crate::event::{EndedBy, Event, Role, SessionInfo};
 use crate::forms::{Field, Form, FormType};
@@ -68,6 +68,7 @@ pub struct Engine<S: SecretStore> {
     events: VecDeque<Event>,
     oss: HashMap<String, Zeroizing<Vec<u8>>>,
     limits: Limits,
+    dh_pool: Option<DhPool>,
 }
 
 impl<S: SecretStore> Engine<S> {
@@ -85,7 +86,20 @@ impl<S: SecretStore> Engine<S> {
             events: VecDeque::new(),
             oss: HashMap::new(),
             limits: Limits::default(),
+            dh_pool: None,
         }
+    }
+
+    /// Takes Diffie–Hellman values from `pool` (precomputed, for example by
+    /// [`DhPool::spawn_filler`]) when starting or answering a negotiation; values the
+    /// pool lacks are computed as usual. `None` removes the pool.
+    pub fn set_dh_pool(&mut self, pool: Option<DhPool>) {
+        self.dh_pool = pool;
+    }
+
+    /// The pool set by [`Engine::set_dh_pool`].
+    pub fn dh_pool(&self) -> Option<&DhPool> {
+        self.dh_pool.as_ref()
     }
 
     /// Our full JID.
@@ -127,7 +141,8 @@ impl<S: SecretStore> Engine<S> {
     /// Starts a negotiation with `peer` (bare or full JID): queues message 1 and returns
     /// the new thread (XEP-0201).
     pub fn start(&mut self, peer: &str, now: Timestamp) -> Result<String, Error> {
-        let (offer, x) = Offer::new(&self.config, self.rng.as_mut()).map_err(Error::usage)?;
+        let (offer, x) = Offer::new(&self.config, self.rng.as_mut(), self.dh_pool.as_ref())
+            .map_err(Error::usage)?;
         let thread = new_thread_id(self.rng.as_mut());
         self.outgoing.push_back(negotiation_message(
             peer,

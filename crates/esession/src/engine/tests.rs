@@ -784,3 +784,61 @@ fn decline_carries_a_reason() {
         matches!(err.violation(), Violation::PeerDeclined(Some(r)) if r.contains("not accepting"))
     );
 }
+
+#[test]
+fn negotiation_takes_dh_values_from_a_pool_and_falls_back() {
+    use crate::crypto::{DhPool, ModpGroup};
+    let config = Config {
+        groups: vec![5, 14],
+        ..Config::default()
+    };
+    let mut p = Pair::with(
+        "pool",
+        config.clone(),
+        config,
+        MemoryStore::new(),
+        MemoryStore::new(),
+    );
+    // Two values for group 5, none for group 14: Alice takes one for 5 and computes 14,
+    // Bob (who picks group 5) takes the other.
+    let pool = DhPool::new();
+    pool.fill(5, 2, &mut SeededRandom::from_label("pool/engine"))
+        .unwrap();
+    let mut expected = SeededRandom::from_label("pool/engine");
+    let g5 = ModpGroup::get(5).unwrap();
+    let pooled = [
+        g5.generate_secret(&mut expected).expose_mpi(),
+        g5.generate_secret(&mut expected).expose_mpi(),
+    ];
+    p.alice.set_dh_pool(Some(pool.clone()));
+    p.bob.set_dh_pool(Some(pool.clone()));
+    assert!(p.alice.dh_pool().is_some());
+    let _ = crate::transcript::take();
+    let (thread, a, b) = p.negotiate();
+    assert_eq!(a.sas, b.sas);
+    assert_eq!(a.group, Some(5));
+    assert!(pool.is_empty(), "both pooled values were used: {pool:?}");
+    // The transcript records the secrets actually used: the pooled ones.
+    let t = crate::transcript::take();
+    let get = |label: &str| {
+        t.iter()
+            .find(|(l, _)| l == label)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+    let (x5, y) = (get("alice.x.5"), get("bob.y"));
+    assert_ne!(x5, y);
+    assert!(pooled.contains(&x5) && pooled.contains(&y));
+    assert!(!pooled.contains(&get("alice.x.14")));
+    p.alice.send_message(BOB, &thread, "pooled").unwrap();
+    p.run();
+    assert!(matches!(
+        p.bob.poll_event(),
+        Some(Event::Message { body: Some(b), encrypted: true, .. }) if b == "pooled"
+    ));
+    // With the pool empty, a second negotiation computes its values.
+    let (_, a, b) = p.negotiate();
+    assert_eq!(a.sas, b.sas);
+    p.alice.set_dh_pool(None);
+    assert!(p.alice.dh_pool().is_none());
+}

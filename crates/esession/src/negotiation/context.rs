@@ -1,5 +1,6 @@
 //! What a negotiation step may use from its surroundings.
 use crate::config::Config;
+use crate::crypto::DhPool;
 use crate::random::Random;
 use crate::store::SecretStore;
 use crate::time::Timestamp;
@@ -7,6 +8,8 @@ use crate::time::Timestamp;
 /// Everything a negotiation step needs besides its own state.
 pub(crate) struct Ctx<'a> {
     pub rng: &'a mut dyn Random,
+    /// Precomputed DH values to use before computing new ones.
+    pub pool: Option<&'a DhPool>,
     pub store: &'a mut dyn SecretStore,
     pub config: &'a Config,
     /// Our bare JID.

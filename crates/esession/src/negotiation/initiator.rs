@@ -10,6 +10,8 @@ use super::terms::Terms;
 use crate::b64;
 use crate::channel::{Channel, Direction};
 use crate::config::{Config, Logging, Security, StanzaKind};
+use crate::crypto::pool::take_or_compute;
+use crate::crypto::DhPool;
 use crate::crypto::{
     commitment, ct_eq, draw_nonce, final_k, mpi, negotiation_k, responder_counter, sas28x5,
     session_keys, u128_from_be, CipherAlg, DhSecret, HashAlg, ModpGroup, SecretBytes,
@@ -67,6 +69,7 @@ impl Offer {
     pub(crate) fn new(
         config: &Config,
         rng: &mut dyn Random,
+        pool: Option<&DhPool>,
     ) -> Result<(Offer, Element), Violation> {
         let mut form = Form::with_form_type(FormType::Form, ns::SSN);
         form.push(Field::new("accept", Some(FieldType::Boolean), &["1"]).required());
@@ -95,9 +98,9 @@ impl Offer {
             for id in &ids {
                 let group = ModpGroup::get(*id)?;
                 // XEP-0116 §4.3: x_i per group, e_i = g^x_i mod p, He_i = SHA256(e_i).
-                let x = group.generate_secret(rng);
+                // Precomputed when the engine has a pool.
+                let (x, e) = take_or_compute(pool, group, rng);
                 transcript::record(&format!("alice.x.{id}"), &x.expose_mpi());
-                let e = group.public_value(&x);
                 hashes.push(b64::encode(&commitment(mpi(&e))));
                 groups.push((*id, x, e));
             }

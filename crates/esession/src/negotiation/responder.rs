@@ -10,6 +10,7 @@ use super::terms::{Accepted, Terms};
 use crate::b64;
 use crate::channel::{Channel, Direction};
 use crate::config::Security;
+use crate::crypto::pool::take_or_compute;
 use crate::crypto::{
     commitment, ct_eq, draw_counter, draw_nonce, final_k, mpi, negotiation_k, responder_counter,
     sas28x5, session_keys, srshash, CipherAlg, DhSecret, HashAlg, ModpGroup,
@@ -78,11 +79,11 @@ impl AwaitingResult {
         let (hash, cipher) = (HashAlg::Sha256, CipherAlg::Aes128Ctr);
         let n_b = draw_nonce(ctx.rng);
         let c_a = draw_counter(ctx.rng);
-        let y = group.generate_secret(ctx.rng);
+        // XEP-0116 §4.5.1: y and d = g^y mod p, precomputed when the engine has a pool.
+        let (y, d) = take_or_compute(ctx.pool, group, ctx.rng);
         transcript::record("bob.nonce", &n_b);
         transcript::record("bob.counter", &c_a.to_be_bytes());
         transcript::record("bob.y", &y.expose_mpi());
-        let d = group.public_value(&y);
 
         let mut form = Form::with_form_type(FormType::Submit, ns::SSN);
         form.fields[0].kind = None;

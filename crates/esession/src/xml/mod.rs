@@ -10,5 +10,5 @@ mod serialize;
 
 pub use element::{Element, Node};
 pub use normalize::normalize_form_content;
-pub(crate) use normalize::{is_xml_space, is_xml_whitespace};
+pub(crate) use normalize::{has_xml_space, is_xml_space, is_xml_whitespace};
 pub use parse::{parse_element, parse_fragment, Limits, XmlError};

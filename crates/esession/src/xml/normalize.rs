@@ -43,6 +43,32 @@ impl Element {
         write_normalized(&mut out, self);
         out
     }
+
+    /// Appends [`Element::normalized`] to `out`.
+    pub(crate) fn normalize_into(&self, out: &mut String) {
+        write_normalized(out, self);
+    }
+}
+
+/// Whether `s` contains XML white space (space, tab, CR, LF): a branch-free table lookup
+/// per byte, with an exit test only once per 64-byte chunk.
+pub(crate) fn has_xml_space(s: &str) -> bool {
+    const SPACE: [u8; 256] = {
+        let mut t = [0u8; 256];
+        t[b' ' as usize] = 1;
+        t[b'\t' as usize] = 1;
+        t[b'\r' as usize] = 1;
+        t[b'\n' as usize] = 1;
+        t
+    };
+    let lookup = |acc: u8, b: &u8| acc | SPACE[usize::from(*b)];
+    let mut chunks = s.as_bytes().chunks_exact(64);
+    for chunk in &mut chunks {
+        if chunk.iter().fold(0, lookup) != 0 {
+            return true;
+        }
+    }
+    chunks.remainder().iter().fold(0, lookup) != 0
 }
 
 fn write_normalized(out: &mut String, el: &Element) {
