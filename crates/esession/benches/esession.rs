@@ -3,7 +3,7 @@
 //! Run with `cargo bench -p esession --bench esession`; `docs/benchmarks.md` explains each
 //! group and records figures from one run.
 //!
-//! * `negotiation_modp{5,14,15}`: CPU time of one complete 4-message negotiation, per party,
+//! * `negotiation_modp{5,14,15,16,17,18}`: CPU time of one complete 4-message negotiation, per party,
 //!   with both sides restricted to the one group. `alice` times `start` + handling
 //!   message 2 + handling message 4; `bob` times handling message 1 + handling message 3.
 //!   The other party's work runs outside the timed region, and every iteration is a fresh
@@ -34,7 +34,7 @@ const ALICE: &str = "alice@example.org/pda";
 const BOB: &str = "bob@example.com/laptop";
 const BOB_BARE: &str = "bob@example.com";
 const NOW: Timestamp = Timestamp(1_800_000_000);
-const GROUPS: [u32; 3] = [5, 14, 15];
+const GROUPS: [u32; 6] = [5, 14, 15, 16, 17, 18];
 
 type Party = Engine<MemoryStore>;
 
