@@ -1,6 +1,6 @@
 //! SIGMA identity protection without public keys (XEP-0116 §4.5.4, §4.6.3; XEP-0217
 //! §4.4.3): mac = HMAC(KS, …), ID = CIPHER(KC, C, mac), M = HMAC(KM, C | ID).
-use crate::crypto::{apply_ctr, ct_eq, hmac, identity_mac, CipherAlg, HashAlg};
+use crate::crypto::{apply_ctr, ct_eq, hmac, identity_mac, CipherAlg, HashAlg, SessionKeys};
 use crate::error::Violation;
 
 /// Proof that a peer's identity MAC and encrypted identity verified. Only
@@ -21,6 +21,30 @@ pub(crate) struct IdentityKeys<'a> {
     pub ks: &'a [u8],
     pub kc: &'a [u8],
     pub km: &'a [u8],
+}
+
+impl<'a> IdentityKeys<'a> {
+    /// The initiator's identity keys (KS_A, KC_A, KM_A) of `keys`.
+    pub(crate) fn initiator(hash: HashAlg, cipher: CipherAlg, keys: &'a SessionKeys) -> Self {
+        IdentityKeys {
+            hash,
+            cipher,
+            ks: keys.ks_a.expose(),
+            kc: keys.initiator.kc.expose(),
+            km: keys.initiator.km.expose(),
+        }
+    }
+
+    /// The responder's identity keys (KS_B, KC_B, KM_B) of `keys`.
+    pub(crate) fn responder(hash: HashAlg, cipher: CipherAlg, keys: &'a SessionKeys) -> Self {
+        IdentityKeys {
+            hash,
+            cipher,
+            ks: keys.ks_b.expose(),
+            kc: keys.responder.kc.expose(),
+            km: keys.responder.km.expose(),
+        }
+    }
 }
 
 /// Seals our identity: mac = HMAC(KS, parts…), ID = CIPHER(KC, C, mac) (the counter

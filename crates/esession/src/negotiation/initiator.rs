@@ -331,13 +331,7 @@ impl Offer {
         msg3.push(Field::new("rshashes", Some(FieldType::Hidden), &refs));
         let form_a2 = normalize_form_content(&msg3.to_element(), &NOT_MACED);
         let mut c_a_run = c_a;
-        let keys = IdentityKeys {
-            hash,
-            cipher,
-            ks: provisory.ks_a.expose(),
-            kc: provisory.initiator.kc.expose(),
-            km: provisory.initiator.km.expose(),
-        };
+        let keys = IdentityKeys::initiator(hash, cipher, &provisory);
         // XEP-0116 §4.6.3: mac_A = HMAC(KS_A, N_B | N_A | e | form_A | form_A2).
         let sealed = seal_identity(
             &keys,
@@ -406,13 +400,7 @@ impl AwaitingInit {
         let fin = session_keys(self.hash, self.cipher, k_final.expose());
         let form_b2 = normalize_form_content(x, &NOT_MACED);
         let mut c_b = self.c_b;
-        let keys = IdentityKeys {
-            hash: self.hash,
-            cipher: self.cipher,
-            ks: fin.ks_b.expose(),
-            kc: fin.responder.kc.expose(),
-            km: fin.responder.km.expose(),
-        };
+        let keys = IdentityKeys::responder(self.hash, self.cipher, &fin);
         // XEP-0116 §4.7.1: mac_B = HMAC(KS_B, N_A | N_B | d | form_B | form_B2).
         let proof = open_identity(
             &keys,

@@ -176,13 +176,7 @@ impl AwaitingResult {
         let provisory = session_keys(self.hash, self.cipher, k.expose());
         let form_a2 = normalize_form_content(x, &NOT_MACED);
         let mut c_a = self.c_a;
-        let keys = IdentityKeys {
-            hash: self.hash,
-            cipher: self.cipher,
-            ks: provisory.ks_a.expose(),
-            kc: provisory.initiator.kc.expose(),
-            km: provisory.initiator.km.expose(),
-        };
+        let keys = IdentityKeys::initiator(self.hash, self.cipher, &provisory);
         // XEP-0116 §4.6.3: mac_A = HMAC(KS_A, N_B | N_A | e | form_A | form_A2).
         let proof = open_identity(
             &keys,
@@ -243,13 +237,7 @@ impl AwaitingResult {
         msg4.push(Field::new("srshash", None, &[&b64::encode(&srs_hash)]));
         let form_b2 = normalize_form_content(&msg4.to_element(), &NOT_MACED);
         let mut c_b = self.c_b;
-        let keys = IdentityKeys {
-            hash: self.hash,
-            cipher: self.cipher,
-            ks: fin.ks_b.expose(),
-            kc: fin.responder.kc.expose(),
-            km: fin.responder.km.expose(),
-        };
+        let keys = IdentityKeys::responder(self.hash, self.cipher, &fin);
         // XEP-0116 §4.7.4: mac_B = HMAC(KS_B, N_A | N_B | d | form_B | form_B2), final keys.
         let sealed = seal_identity(
             &keys,
