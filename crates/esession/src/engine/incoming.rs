@@ -172,15 +172,7 @@ impl<S: SecretStore> Engine<S> {
                     Err(Failure::silent(Violation::PeerDeclined(reason)))
                 }
                 Ok(Response::Plain { terms, complete }) => {
-                    self.outgoing.push_back(negotiation_message(
-                        from,
-                        thread,
-                        Wrapper::Feature,
-                        complete,
-                        false,
-                    ));
-                    session.peer = from.to_owned();
-                    session.bound = true;
+                    self.outgoing.push_back(bind(session, from, complete));
                     let info = Self::info_for(session, &terms);
                     session.info = Some(info.clone());
                     session.deadline = None;
@@ -188,15 +180,7 @@ impl<S: SecretStore> Engine<S> {
                     Ok(State::Plain)
                 }
                 Ok(Response::Identity { next, msg3 }) => {
-                    self.outgoing.push_back(negotiation_message(
-                        from,
-                        thread,
-                        Wrapper::Feature,
-                        msg3,
-                        false,
-                    ));
-                    session.peer = from.to_owned();
-                    session.bound = true;
+                    self.outgoing.push_back(bind(session, from, msg3));
                     session.deadline = next_deadline;
                     Ok(State::AwaitingInit(next))
                 }
@@ -571,6 +555,14 @@ impl<S: SecretStore> Engine<S> {
             error: Error::new(ErrorKind::Decryption, violation),
         });
     }
+}
+
+/// XEP-0155 §4.2 / profile P6: the initiator's session binds to the full JID of the first
+/// valid responder; returns our answer to it (carrying `x`).
+fn bind(s: &mut Session, from: &str, x: Element) -> Element {
+    s.peer = from.to_owned();
+    s.bound = true;
+    negotiation_message(from, &s.thread, Wrapper::Feature, x, false)
 }
 
 /// Makes a completed negotiation the session's state and reports it.
