@@ -1,4 +1,5 @@
-//! What this side offers and accepts in a negotiation (profile P6).
+//! What this side offers and accepts in a negotiation (profile P6, P8, XEP-0116 §4.3, §8).
+use crate::crypto::{CipherAlg, HashAlg};
 
 /// XEP-0155 §8 `logging` choices.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -67,6 +68,56 @@ impl StanzaKind {
     }
 }
 
+/// The negotiation flow an initiator uses (XEP-0116 §4.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Flow {
+    /// SIGMA-I in three messages: no hash commitment, public-key identities required, no
+    /// retained secrets or SAS (XEP-0116 §4.2, profile P12).
+    Three,
+    /// The 4-message flow with a hash commitment, retained secrets and SAS (XEP-0116 §4.3).
+    Four,
+}
+
+impl Flow {
+    /// 3 or 4.
+    pub fn messages(self) -> u8 {
+        match self {
+            Flow::Three => 3,
+            Flow::Four => 4,
+        }
+    }
+}
+
+/// How a party identifies itself inside the encrypted identity (`init_pubkey` /
+/// `resp_pubkey`, XEP-0116 §4.3, profile P8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PubkeyMode {
+    /// The whole `<KeyValue/>` and a signature.
+    Key,
+    /// The key's fingerprint and a signature; the receiver must already know the key.
+    Hash,
+    /// No public key: the identity is the SIGMA mac alone (not allowed in the 3-message flow).
+    None,
+}
+
+impl PubkeyMode {
+    /// The wire value.
+    pub fn name(self) -> &'static str {
+        match self {
+            PubkeyMode::Key => "key",
+            PubkeyMode::Hash => "hash",
+            PubkeyMode::None => "none",
+        }
+    }
+
+    /// Parses a wire value.
+    pub fn from_name(s: &str) -> Option<Self> {
+        [PubkeyMode::Key, PubkeyMode::Hash, PubkeyMode::None]
+            .into_iter()
+            .find(|v| v.name() == s)
+    }
+}
+
 /// Who may open a session with us.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AcceptPolicy {
@@ -104,6 +155,31 @@ pub struct Config {
     /// Answer bad negotiation messages with XEP-0155 error replies (P10b). Off means
     /// silence, which reveals nothing about our presence (XEP-0155 §10.1).
     pub answer_errors: bool,
+    /// The flow used when we initiate.
+    pub flow: Flow,
+    /// Answer 3-message requests (off: `feature-not-implemented` on `dhkeys`, XEP-0116 §4.4).
+    pub accept_three_message: bool,
+    /// Ciphers (`crypt_algs`) in preference order; as responder, the accepted set.
+    pub crypt: Vec<CipherAlg>,
+    /// Offer and accept the cipher `none` (integrity only, XEP-0200 §6): refused unless set.
+    pub allow_unencrypted: bool,
+    /// Hashes (`hash_algs`) in preference order; as responder, the accepted set.
+    pub hashes: Vec<HashAlg>,
+    /// Compression (`compress`) in preference order; as responder, the accepted set.
+    pub compress: Vec<crate::compress::CompressAlg>,
+    /// The `rekey_freq` this side offers (initiator) or requires at least (responder);
+    /// 4294967295 turns re-keying off (XEP-0116 §4.5.2, profile P9).
+    pub rekey_freq: u32,
+    /// The identifications we are willing to present, in preference order (initiator:
+    /// `init_pubkey`; responder: the `resp_pubkey` choices). `key` and `hash` need an
+    /// identity key; `none` is dropped in the 3-message flow (profile P8, P12).
+    pub present_pubkey: Vec<PubkeyMode>,
+    /// The identifications we accept from the peer, in preference order (initiator:
+    /// `resp_pubkey`; responder: what we require of the initiator in `init_pubkey`).
+    pub accept_pubkey: Vec<PubkeyMode>,
+    /// Fail a negotiation whose peer key is not marked trusted (XEP-0116 §7.3). Off: the
+    /// session is established and reports the key as untrusted with its alerts.
+    pub require_trusted_key: bool,
 }
 
 impl Default for Config {
@@ -119,11 +195,45 @@ impl Default for Config {
             negotiation_timeout: 60,
             extended_search: true,
             answer_errors: true,
+            flow: Flow::Four,
+            accept_three_message: true,
+            crypt: CipherAlg::ALL
+                .into_iter()
+                .filter(|c| !c.is_weak())
+                .collect(),
+            allow_unencrypted: false,
+            hashes: HashAlg::ALL.to_vec(),
+            compress: vec![crate::compress::CompressAlg::None],
+            rekey_freq: 1,
+            present_pubkey: vec![PubkeyMode::None, PubkeyMode::Key, PubkeyMode::Hash],
+            accept_pubkey: vec![PubkeyMode::None, PubkeyMode::Key, PubkeyMode::Hash],
+            require_trusted_key: false,
         }
     }
 }
 
 impl Config {
+    /// The XEP-0217 simplified profile: exactly its fixed parameters (aes128-ctr, sha256,
+    /// no compression, no public keys, re-keying off, XEP-0217 §4.1) and the 4-message flow.
+    /// Message 1 then carries every fixed field as a hidden field with one value.
+    pub fn simplified() -> Self {
+        Config {
+            crypt: vec![CipherAlg::Aes128Ctr],
+            hashes: vec![HashAlg::Sha256],
+            compress: vec![crate::compress::CompressAlg::None],
+            rekey_freq: u32::MAX,
+            present_pubkey: vec![PubkeyMode::None],
+            accept_pubkey: vec![PubkeyMode::None],
+            accept_three_message: false,
+            ..Config::default()
+        }
+    }
+
+    /// Whether cipher `c` may be used under this policy (`none` only when allowed).
+    pub fn cipher_allowed(&self, c: CipherAlg) -> bool {
+        self.crypt.contains(&c) && (!c.is_weak() || self.allow_unencrypted)
+    }
+
     /// Whether group `id` may be used under this policy (P6: never 3 or 4; 1 and 2 only
     /// when insecure groups are allowed).
     pub fn group_allowed(&self, id: u32) -> bool {

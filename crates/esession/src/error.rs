@@ -97,6 +97,13 @@ pub enum Violation {
     /// The decrypted identity (mac_A or mac_B) is wrong.
     #[error("decrypted identity does not verify")]
     IdentityMismatch,
+    /// The peer's public-key identity failed (XEP-0116 §4.6.2 step 3–4, profile P8); the
+    /// text names the step: parsing, key lookup, key type, signature or trust.
+    #[error("peer identity: {0}")]
+    PeerIdentity(String),
+    /// A public-key identification was negotiated but no identity key is loaded.
+    #[error("no identity key is loaded, but the negotiation needs one for {0:?} identification")]
+    NoIdentityKey(&'static str),
     /// An XEP-0200 stanza MAC is wrong.
     #[error("stanza MAC does not verify")]
     StanzaMacMismatch,

@@ -54,6 +54,19 @@ pub enum EndedBy {
     Peer,
 }
 
+/// The peer's public key in a session where it presented one (XEP-0116 §7.3–7.4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerKeyInfo {
+    /// B64 of SHA-256 of the normalized `<KeyValue/>` (profile P8).
+    pub fingerprint: String,
+    /// The name the person gave this key; show it more prominently than the JID.
+    pub petname: Option<String>,
+    /// Whether the person marked this key trusted for this JID.
+    pub trusted: bool,
+    /// Key-change and key-reuse alerts, one line each.
+    pub alerts: Vec<String>,
+}
+
 /// A summary of an established session.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionInfo {
@@ -77,6 +90,18 @@ pub struct SessionInfo {
     pub logging: Logging,
     /// The stanza kinds protected.
     pub stanzas: Vec<StanzaKind>,
+    /// The negotiation flow: 3 or 4 messages (encrypted sessions).
+    pub flow: Option<u8>,
+    /// The negotiated cipher, hash and compression names (encrypted sessions).
+    pub crypt: Option<&'static str>,
+    /// The negotiated hash.
+    pub hash: Option<&'static str>,
+    /// The negotiated compression.
+    pub compress: Option<&'static str>,
+    /// The negotiated `rekey_freq` (4294967295: re-keying off).
+    pub rekey_freq: Option<u32>,
+    /// The peer's public key, when it presented one.
+    pub peer_key: Option<PeerKeyInfo>,
 }
 
 /// An event for the engine's user.

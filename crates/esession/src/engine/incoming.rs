@@ -11,7 +11,7 @@ use crate::negotiation::context::Ctx;
 use crate::negotiation::failure::{Condition, Failure};
 use crate::negotiation::fields::NOT_MACED;
 use crate::negotiation::initiator::Response;
-use crate::negotiation::responder::{decline, respond_plain, AwaitingResult};
+use crate::negotiation::responder::{decline, respond_plain, AwaitingResult, Completed};
 use crate::negotiation::stanza::{
     error_reply, negotiation_form, negotiation_message, read_error, Wrapper,
 };
@@ -164,6 +164,7 @@ impl<S: SecretStore> Engine<S> {
             peer: from,
             now,
             oss: oss.as_deref(),
+            identity: self.identity_key.as_ref(),
         };
         let next_deadline = Some(now.plus(self.config.negotiation_timeout));
         let result: Result<State, Failure> = match (state, wrapper) {
@@ -173,7 +174,7 @@ impl<S: SecretStore> Engine<S> {
                 }
                 Ok(Response::Plain { terms, complete }) => {
                     self.outgoing.push_back(bind(session, from, complete));
-                    let info = Self::info_for(session, &terms);
+                    let info = session.info(&terms);
                     session.info = Some(info.clone());
                     session.deadline = None;
                     self.events.push_back(Event::Established(info));
@@ -184,18 +185,18 @@ impl<S: SecretStore> Engine<S> {
                     session.deadline = next_deadline;
                     Ok(State::AwaitingInit(next))
                 }
+                Ok(Response::Established { established, msg3 }) => {
+                    self.outgoing.push_back(bind(session, from, msg3));
+                    Ok(adopt(session, *established, &mut self.events))
+                }
                 Err(f) => Err(f),
             },
-            (State::AwaitingInit(awaiting), Wrapper::Init) => {
-                let group = awaiting.group();
-                awaiting
-                    .handle_init(x, &mut ctx)
-                    .map(|est| adopt(session, est, group, &mut self.events))
-            }
+            (State::AwaitingInit(awaiting), Wrapper::Init) => awaiting
+                .handle_init(x, &mut ctx)
+                .map(|est| adopt(session, est, &mut self.events)),
             (State::Responded(awaiting), Wrapper::Feature) => {
-                let group = awaiting.group();
                 match awaiting.handle_result(x, &mut ctx) {
-                    Ok((est, msg4)) => {
+                    Ok(Completed::WithInit(est, msg4)) => {
                         self.outgoing.push_back(negotiation_message(
                             from,
                             thread,
@@ -203,8 +204,9 @@ impl<S: SecretStore> Engine<S> {
                             msg4,
                             false,
                         ));
-                        Ok(adopt(session, est, group, &mut self.events))
+                        Ok(adopt(session, *est, &mut self.events))
                     }
+                    Ok(Completed::Done(est)) => Ok(adopt(session, *est, &mut self.events)),
                     Err(f) => Err(f),
                 }
             }
@@ -218,7 +220,7 @@ impl<S: SecretStore> Engine<S> {
                             .and_then(crate::negotiation::fields::boolean)
                     });
                 if accepted == Some(true) {
-                    let info = Self::info_for(session, &terms);
+                    let info = session.info(&terms);
                     session.info = Some(info.clone());
                     session.deadline = None;
                     self.events.push_back(Event::Established(info));
@@ -348,7 +350,8 @@ impl<S: SecretStore> Engine<S> {
                 return;
             }
         };
-        let accepted = match choose(&form, &self.config) {
+        let own_key = self.identity_key.as_ref().map(|k| k.sign_alg());
+        let accepted = match choose(&form, &self.config, own_key) {
             Ok(a) => a,
             Err(refusal) => {
                 let (condition, fields) = match &refusal {
@@ -397,6 +400,7 @@ impl<S: SecretStore> Engine<S> {
                 peer: from,
                 now,
                 oss: None,
+                identity: self.identity_key.as_ref(),
             };
             match AwaitingResult::respond(accepted, form_a, &mut ctx) {
                 Ok((state, x2)) => {
@@ -569,23 +573,23 @@ fn bind(s: &mut Session, from: &str, x: Element) -> Element {
 fn adopt(
     s: &mut Session,
     est: crate::negotiation::established::Established,
-    group: u32,
     events: &mut std::collections::VecDeque<Event>,
 ) -> State {
+    let t = &est.terms;
     let info = SessionInfo {
-        peer: s.peer.clone(),
-        thread: s.thread.clone(),
-        role: s.role,
-        encrypted: true,
-        sas: Some(est.sas.clone()),
-        group: Some(group),
+        sas: est.sas,
         srs: est.srs,
         verified: est.verified,
-        logging: est.terms.logging,
-        stanzas: est.terms.stanzas.clone(),
+        flow: Some(t.flow.messages()),
+        crypt: Some(t.crypt.name()),
+        hash: Some(t.hash.name()),
+        compress: Some(t.compress.name()),
+        rekey_freq: Some(t.rekey_freq),
+        peer_key: est.peer_key,
+        ..s.info(t)
     };
     s.info = Some(info.clone());
-    s.secret_id = Some(est.secret_id);
+    s.secret_id = est.secret_id;
     s.deadline = None;
     events.push_back(Event::Established(info));
     State::Encrypted(est.channel)

@@ -11,6 +11,7 @@ use crate::error::{Error, ErrorKind, Violation};
 use crate::event::{EndedBy, Event, Role, SessionInfo};
 use crate::forms::{Field, Form, FormType};
 use crate::jid;
+use crate::crypto::pubkey::IdentityKey;
 use crate::negotiation::initiator::Offer;
 use crate::negotiation::stanza::{negotiation_message, Wrapper};
 use crate::random::Random;
@@ -69,6 +70,7 @@ pub struct Engine<S: SecretStore> {
     oss: HashMap<String, Zeroizing<Vec<u8>>>,
     limits: Limits,
     dh_pool: Option<DhPool>,
+    identity_key: Option<IdentityKey>,
 }
 
 impl<S: SecretStore> Engine<S> {
@@ -87,7 +89,19 @@ impl<S: SecretStore> Engine<S> {
             oss: HashMap::new(),
             limits: Limits::default(),
             dh_pool: None,
+            identity_key: None,
         }
+    }
+
+    /// Sets the account's identity key, presented in `key` and `hash` identifications
+    /// (XEP-0116 §4.5.4, profile P8). `None` removes it.
+    pub fn set_identity_key(&mut self, key: Option<IdentityKey>) {
+        self.identity_key = key;
+    }
+
+    /// The identity key set by [`Engine::set_identity_key`].
+    pub fn identity_key(&self) -> Option<&IdentityKey> {
+        self.identity_key.as_ref()
     }
 
     /// Takes Diffie–Hellman values from `pool` (precomputed, for example by
@@ -141,8 +155,13 @@ impl<S: SecretStore> Engine<S> {
     /// Starts a negotiation with `peer` (bare or full JID): queues message 1 and returns
     /// the new thread (XEP-0201).
     pub fn start(&mut self, peer: &str, now: Timestamp) -> Result<String, Error> {
-        let (offer, x) = Offer::new(&self.config, self.rng.as_mut(), self.dh_pool.as_ref())
-            .map_err(Error::usage)?;
+        let (offer, x) = Offer::new(
+            &self.config,
+            self.rng.as_mut(),
+            self.dh_pool.as_ref(),
+            self.identity_key.as_ref(),
+        )
+        .map_err(Error::usage)?;
         let thread = new_thread_id(self.rng.as_mut());
         self.outgoing.push_back(negotiation_message(
             peer,
@@ -395,10 +414,9 @@ impl<S: SecretStore> Engine<S> {
             .info
             .as_mut()
             .ok_or(Error::usage(Violation::WrongState("not established")))?;
-        let ours = info
-            .sas
-            .clone()
-            .ok_or(Error::usage(Violation::WrongState("plain")))?;
+        let ours = info.sas.clone().ok_or(Error::usage(Violation::WrongState(
+            "without a SAS (plain, or negotiated in 3 messages)",
+        )))?;
         let heard = heard.trim().to_lowercase();
         if !ct_eq(ours.as_bytes(), heard.as_bytes()) {
             return Ok(false);
@@ -409,21 +427,6 @@ impl<S: SecretStore> Engine<S> {
             self.store.mark_verified(&id)?;
         }
         Ok(true)
-    }
-
-    fn info_for(s: &Session, terms: &crate::negotiation::terms::Terms) -> SessionInfo {
-        SessionInfo {
-            peer: s.peer.clone(),
-            thread: s.thread.clone(),
-            role: s.role,
-            encrypted: terms.security == Security::E2e,
-            sas: None,
-            group: terms.group,
-            srs: crate::event::SrsStatus::None,
-            verified: false,
-            logging: terms.logging,
-            stanzas: terms.stanzas.clone(),
-        }
     }
 
     #[cfg(test)]

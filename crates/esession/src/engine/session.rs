@@ -66,6 +66,29 @@ pub(crate) struct Session {
 }
 
 impl Session {
+    /// What the person is told about this session under `terms`.
+    pub(crate) fn info(&self, terms: &Terms) -> SessionInfo {
+        let s = self;
+        SessionInfo {
+            peer: s.peer.clone(),
+            thread: s.thread.clone(),
+            role: s.role,
+            encrypted: terms.security == crate::config::Security::E2e,
+            sas: None,
+            group: terms.group,
+            srs: crate::event::SrsStatus::None,
+            verified: false,
+            logging: terms.logging,
+            stanzas: terms.stanzas.clone(),
+            flow: None,
+            crypt: None,
+            hash: None,
+            compress: None,
+            rekey_freq: None,
+            peer_key: None,
+        }
+    }
+
     /// Whether a stanza from `from` belongs to this session (P6: the session binds to
     /// the first valid responder's full JID; other resources are ignored).
     pub(crate) fn accepts_from(&self, from: &str) -> bool {

@@ -1,5 +1,6 @@
 //! What a negotiation step may use from its surroundings.
 use crate::config::Config;
+use crate::crypto::pubkey::IdentityKey;
 use crate::crypto::DhPool;
 use crate::random::Random;
 use crate::store::SecretStore;
@@ -19,4 +20,6 @@ pub(crate) struct Ctx<'a> {
     pub now: Timestamp,
     /// The other shared secret for this peer (XEP-0116 §4.7.3, profile P1/A8).
     pub oss: Option<&'a [u8]>,
+    /// Our identity key, when one is loaded (profile P8).
+    pub identity: Option<&'a IdentityKey>,
 }

@@ -3,20 +3,76 @@ use super::context::Ctx;
 use super::failure::Failure;
 use super::terms::Terms;
 use crate::channel::Channel;
+use crate::config::PubkeyMode;
+use crate::crypto::pubkey::PublicKey;
 use crate::crypto::{new_retained_secret, HashAlg};
-use crate::event::SrsStatus;
+use crate::error::Violation;
+use crate::event::{PeerKeyInfo, SrsStatus};
 use crate::jid;
 use crate::store::{RetainedSecret, SecretId};
+use crate::trust;
 
 /// A negotiation that completed: the channel and what to tell the person.
 pub(crate) struct Established {
     pub channel: Channel,
     pub terms: Terms,
-    pub sas: String,
+    /// The SAS (4-message flow only).
+    pub sas: Option<String>,
     pub srs: SrsStatus,
     pub verified: bool,
-    /// The record holding the new retained secret (for SAS confirmation).
-    pub secret_id: SecretId,
+    /// The record holding the new retained secret (4-message flow, for SAS confirmation).
+    pub secret_id: Option<SecretId>,
+    /// The peer's public key and what the trust store says of it (profile P8).
+    pub peer_key: Option<PeerKeyInfo>,
+}
+
+/// The P4 text of every key we know, for finding the peer's key by its fingerprint in
+/// `hash` mode (XEP-0116 §4.6.2 step 3); empty for the other modes.
+pub(crate) fn known_keys(ctx: &Ctx<'_>, mode: PubkeyMode) -> Result<Vec<String>, Failure> {
+    if mode != PubkeyMode::Hash {
+        return Ok(Vec::new());
+    }
+    let keys = ctx
+        .store
+        .all_keys(ctx.own_bare)
+        .map_err(|e| Failure::silent(e.into()))?;
+    Ok(keys.into_iter().map(|k| k.key_value).collect())
+}
+
+/// The trust step of profile P8 for a verified peer key (XEP-0116 §7.3–7.4): assess the
+/// key against what we know of the peer's JID, refuse it when the policy requires trust,
+/// then remember that this JID presented it.
+pub(crate) fn peer_key_status(
+    ctx: &mut Ctx<'_>,
+    key: Option<PublicKey>,
+) -> Result<Option<PeerKeyInfo>, Failure> {
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    let peer_bare = jid::bare(ctx.peer);
+    let fp = key.fingerprint();
+    let store_err = |e: crate::store::StoreError| Failure::silent(e.into());
+    let of_peer = ctx.store.keys_of(ctx.own_bare, peer_bare).map_err(store_err)?;
+    let known = ctx
+        .store
+        .known_key(ctx.own_bare, fp.as_bytes())
+        .map_err(store_err)?;
+    let assessment = trust::assess(&of_peer, known.as_ref(), peer_bare);
+    if ctx.config.require_trusted_key && !assessment.trusted {
+        return Err(Failure::not_implemented(
+            "identity",
+            Violation::PeerIdentity(format!("the key {fp} is not trusted for {peer_bare}")),
+        ));
+    }
+    ctx.store
+        .record_sighting(ctx.own_bare, fp.as_bytes(), &key.normalized(), peer_bare, ctx.now)
+        .map_err(store_err)?;
+    Ok(Some(PeerKeyInfo {
+        fingerprint: fp.to_b64(),
+        petname: assessment.petname,
+        trusted: assessment.trusted,
+        alerts: assessment.alerts.iter().map(|a| a.describe()).collect(),
+    }))
 }
 
 /// The retained-secret outcome (profile P7): a mismatch when we held a live secret for

@@ -1,15 +1,20 @@
-//! The initiator's side (Alice) of the 4-message negotiation: XEP-0116 §4.3, §4.6, §4.8
-//! as profiled by XEP-0217 and profile P1–P7.
+//! The initiator's side (Alice) of the negotiation: XEP-0116 §4.3, §4.6, §4.8 in the
+//! 4-message flow (profiled by profile P1–P8) and the 3-message flow (profile P12).
 use super::context::Ctx;
-use super::established::{retain_new_secret, srs_status, Established};
+use super::established::{known_keys, peer_key_status, retain_new_secret, srs_status, Established};
 use super::failure::Failure;
 use super::fields::{self, LoggingVocab, NOT_MACED};
-use super::identity::{open_identity, seal_identity, IdentityKeys};
+use super::identity::{
+    open_identity, seal_identity, IdentityKeys, MacInput, OwnIdentity, PeerIdentity,
+};
 use super::retained;
 use super::terms::Terms;
 use crate::b64;
 use crate::channel::{Channel, Direction};
-use crate::config::{Config, Logging, Security, StanzaKind};
+use crate::compress::CompressAlg;
+use crate::config::{Config, Flow, Logging, PubkeyMode, Security, StanzaKind};
+use crate::crypto::pubkey::{IdentityKey, SignAlg};
+use crate::event::SrsStatus;
 use crate::crypto::pool::take_or_compute;
 use crate::crypto::DhPool;
 use crate::crypto::{
@@ -32,6 +37,20 @@ pub(crate) struct Offer {
     logging: Vec<Logging>,
     security: Vec<Security>,
     stanzas: Vec<StanzaKind>,
+    offered: Offered,
+}
+
+/// The options of message 1 that Bob must choose from (XEP-0116 §4.6: Alice checks each
+/// choice against her offer).
+struct Offered {
+    flow: Flow,
+    crypt: Vec<CipherAlg>,
+    hash: Vec<HashAlg>,
+    compress: Vec<CompressAlg>,
+    init_pubkey: Vec<PubkeyMode>,
+    resp_pubkey: Vec<PubkeyMode>,
+    sign: Vec<String>,
+    rekey_freq: u32,
 }
 
 /// What Bob's response led to.
@@ -43,6 +62,12 @@ pub(crate) enum Response {
     /// Message 3 is ready; wait for message 4.
     Identity {
         next: Box<AwaitingInit>,
+        msg3: Element,
+    },
+    /// 3-message flow: Bob's identity verified, message 3 ready, and the session is
+    /// established once it is sent (profile P12).
+    Established {
+        established: Box<Established>,
         msg3: Element,
     },
 }
@@ -62,15 +87,46 @@ pub(crate) struct AwaitingInit {
     form_b: String,
     candidates: Vec<RetainedSecret>,
     pub(crate) sas: String,
+    /// Our DH secret, the base of our first re-key (XEP-0200 §9).
+    x: DhSecret,
+}
+
+/// The field `var` offering `names` in preference order: a hidden field with its one
+/// value when there is a single choice (the XEP-0217 §4.1 fixed parameters), otherwise a
+/// list-single of options (XEP-0116 §4.3).
+fn offer_field(var: &str, names: &[&str]) -> Field {
+    match names {
+        [one] => Field::new(var, Some(FieldType::Hidden), &[one]),
+        _ => Field::offer(var, FieldType::ListSingle, names),
+    }
+}
+
+/// The value Bob chose in `var`, which must be one of `offered` (XEP-0116 §4.6).
+fn chosen<T: Copy + PartialEq>(
+    form: &Form,
+    var: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    offered: &[T],
+) -> Result<T, Violation> {
+    let value = fields::single(form, var)?;
+    parse(value)
+        .filter(|v| offered.contains(v))
+        .ok_or_else(|| Violation::UnofferedOption {
+            field: var.into(),
+            value: value.into(),
+        })
 }
 
 impl Offer {
-    /// Builds message 1's form (XEP-0116 §4.3 with the XEP-0217 §4.1 fixed fields).
+    /// Builds message 1's form (XEP-0116 §4.3; a single choice travels as a hidden fixed
+    /// field as XEP-0217 §4.1 does). `own_key` is our identity key, if loaded.
     pub(crate) fn new(
         config: &Config,
         rng: &mut dyn Random,
         pool: Option<&DhPool>,
+        own_key: Option<&IdentityKey>,
     ) -> Result<(Offer, Element), Violation> {
+        let flow = config.flow;
         let mut form = Form::with_form_type(FormType::Form, ns::SSN);
         form.push(Field::new("accept", Some(FieldType::Boolean), &["1"]).required());
         let vocab = LoggingVocab::LoggingMay;
@@ -83,8 +139,49 @@ impl Offer {
         form.push(Field::offer("security", FieldType::ListSingle, &security).required());
         let n_a = draw_nonce(rng);
         transcript::record("alice.nonce", &n_a);
+        let mut offered = Offered {
+            flow,
+            crypt: config
+                .crypt
+                .iter()
+                .copied()
+                .filter(|c| config.cipher_allowed(*c))
+                .collect(),
+            hash: config.hashes.clone(),
+            compress: config.compress.clone(),
+            // Profile P8, P12: we present what we can (key and hash need a key), never
+            // `none` in the 3-message flow.
+            init_pubkey: config
+                .present_pubkey
+                .iter()
+                .copied()
+                .filter(|m| *m == PubkeyMode::None || own_key.is_some())
+                .filter(|m| flow == Flow::Four || *m != PubkeyMode::None)
+                .collect(),
+            resp_pubkey: config
+                .accept_pubkey
+                .iter()
+                .copied()
+                .filter(|m| flow == Flow::Four || *m != PubkeyMode::None)
+                .collect(),
+            sign: Vec::new(),
+            rekey_freq: config.rekey_freq,
+        };
         let mut groups = Vec::new();
         if config.security.contains(&Security::E2e) {
+            for (var, empty) in [
+                ("crypt_algs", offered.crypt.is_empty()),
+                ("hash_algs", offered.hash.is_empty()),
+                ("compress", offered.compress.is_empty()),
+                ("resp_pubkey", offered.resp_pubkey.is_empty()),
+            ] {
+                if empty {
+                    return Err(Violation::NoAcceptableOption(vec![var.into()]));
+                }
+            }
+            if offered.init_pubkey.is_empty() {
+                return Err(Violation::NoIdentityKey("key"));
+            }
             let ids: Vec<u32> = config
                 .groups
                 .iter()
@@ -94,65 +191,92 @@ impl Offer {
             if ids.is_empty() {
                 return Err(Violation::NoAcceptableOption(vec!["modp".into()]));
             }
-            let mut hashes = Vec::new();
+            let mut values = Vec::new();
             for id in &ids {
                 let group = ModpGroup::get(*id)?;
-                // XEP-0116 §4.3: x_i per group, e_i = g^x_i mod p, He_i = SHA256(e_i).
-                // Precomputed when the engine has a pool.
+                // XEP-0116 §4.3: x_i per group, e_i = g^x_i mod p; the 4-message flow
+                // sends He_i = SHA256(e_i), the 3-message flow e_i itself. Precomputed
+                // when the engine has a pool.
                 let (x, e) = take_or_compute(pool, group, rng);
                 transcript::record(&format!("alice.x.{id}"), &x.expose_mpi());
-                hashes.push(b64::encode(&commitment(mpi(&e))));
+                values.push(match flow {
+                    Flow::Four => b64::encode(&commitment(mpi(&e))),
+                    Flow::Three => b64::encode(mpi(&e)),
+                });
                 groups.push((*id, x, e));
             }
             let id_names: Vec<String> = ids.iter().map(u32::to_string).collect();
             let id_refs: Vec<&str> = id_names.iter().map(String::as_str).collect();
             form.push(Field::offer("modp", FieldType::ListSingle, &id_refs));
-            form.push(Field::new(
+            let names = |v: Vec<&'static str>| v;
+            form.push(offer_field(
                 "crypt_algs",
-                Some(FieldType::Hidden),
-                &[fields::CRYPT],
+                &names(offered.crypt.iter().map(|c| c.name()).collect()),
             ));
-            form.push(Field::new(
+            form.push(offer_field(
                 "hash_algs",
-                Some(FieldType::Hidden),
-                &[fields::HASH],
+                &names(offered.hash.iter().map(|h| h.name()).collect()),
             ));
-            form.push(Field::new(
+            // Profile P8: sign_algs only when a key may be used; our own key's algorithm
+            // first.
+            let keys_possible = offered
+                .init_pubkey
+                .iter()
+                .chain(&offered.resp_pubkey)
+                .any(|m| *m != PubkeyMode::None);
+            if keys_possible {
+                let own = own_key
+                    .filter(|_| offered.init_pubkey.iter().any(|m| *m != PubkeyMode::None))
+                    .map(IdentityKey::sign_alg);
+                let mut algs: Vec<SignAlg> = own.into_iter().collect();
+                algs.extend(
+                    [SignAlg::RsaSha256, SignAlg::DsaSha256]
+                        .into_iter()
+                        .filter(|a| Some(*a) != own),
+                );
+                offered.sign = algs.iter().map(|a| a.uri().to_owned()).collect();
+                let refs: Vec<&str> = offered.sign.iter().map(String::as_str).collect();
+                form.push(offer_field("sign_algs", &refs));
+            }
+            form.push(offer_field(
                 "compress",
-                Some(FieldType::Hidden),
-                &[fields::COMPRESS],
+                &names(offered.compress.iter().map(|c| c.name()).collect()),
             ));
             let stanzas: Vec<&str> = config.stanzas.iter().map(|s| s.name()).collect();
             form.push(Field::offer("stanzas", FieldType::ListMulti, &stanzas));
-            form.push(Field::new(
+            form.push(offer_field(
                 "init_pubkey",
-                Some(FieldType::Hidden),
-                &[fields::PUBKEY],
+                &names(offered.init_pubkey.iter().map(|m| m.name()).collect()),
             ));
-            form.push(Field::new(
+            form.push(offer_field(
                 "resp_pubkey",
-                Some(FieldType::Hidden),
-                &[fields::PUBKEY],
+                &names(offered.resp_pubkey.iter().map(|m| m.name()).collect()),
             ));
             form.push(Field::offer(
                 "ver",
                 FieldType::ListSingle,
                 &[fields::VER_OFFER],
             ));
-            let rekey = fields::REKEY_OFF.to_string();
+            let rekey = config.rekey_freq.to_string();
             form.push(Field::new("rekey_freq", Some(FieldType::Hidden), &[&rekey]));
             form.push(Field::new(
                 "my_nonce",
                 Some(FieldType::Hidden),
                 &[&b64::encode(&n_a)],
             ));
-            form.push(Field::new(
-                "sas_algs",
-                Some(FieldType::Hidden),
-                &[fields::SAS],
-            ));
-            let refs: Vec<&str> = hashes.iter().map(String::as_str).collect();
-            form.push(Field::new("dhhashes", Some(FieldType::Hidden), &refs));
+            let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+            match flow {
+                Flow::Four => {
+                    form.push(Field::new(
+                        "sas_algs",
+                        Some(FieldType::Hidden),
+                        &[fields::SAS],
+                    ));
+                    form.push(Field::new("dhhashes", Some(FieldType::Hidden), &refs));
+                }
+                // XEP-0116 §4.3: no sas_algs and no dhhashes in the 3-message flow.
+                Flow::Three => form.push(Field::new("dhkeys", Some(FieldType::Hidden), &refs)),
+            }
         }
         let x = form.to_element();
         let offer = Offer {
@@ -162,12 +286,13 @@ impl Offer {
             logging: config.logging.clone(),
             security: config.security.clone(),
             stanzas: config.stanzas.clone(),
+            offered,
         };
         Ok((offer, x))
     }
 
     /// Handles message 2 (XEP-0116 §4.6): checks every choice against the offer, then
-    /// builds message 3 with Alice's identity.
+    /// builds message 3 with Alice's identity (after verifying Bob's in the 3-message flow).
     pub(crate) fn handle_response(
         self,
         x: &Element,
@@ -222,6 +347,8 @@ impl Offer {
         if security != Security::E2e {
             return Ok(terms);
         }
+        let o = &self.offered;
+        terms.flow = o.flow;
         let modp = fields::single(form, "modp")?;
         let group = self
             .groups
@@ -233,17 +360,32 @@ impl Offer {
                 value: modp.into(),
             })?;
         terms.group = Some(group);
-        for (var, value) in [
-            ("crypt_algs", fields::CRYPT),
-            ("hash_algs", fields::HASH),
-            ("compress", fields::COMPRESS),
-            ("init_pubkey", fields::PUBKEY),
-            ("resp_pubkey", fields::PUBKEY),
-            ("sas_algs", fields::SAS),
-            ("ver", fields::VER_OFFER),
-        ] {
-            fields::offered_check(var, fields::single(form, var)?, &[value])?;
+        terms.crypt = chosen(form, "crypt_algs", CipherAlg::from_name, &o.crypt)?;
+        terms.hash = chosen(form, "hash_algs", HashAlg::from_name, &o.hash)?;
+        terms.compress = chosen(form, "compress", CompressAlg::from_name, &o.compress)?;
+        terms.init_pubkey = chosen(form, "init_pubkey", PubkeyMode::from_name, &o.init_pubkey)?;
+        terms.resp_pubkey = chosen(form, "resp_pubkey", PubkeyMode::from_name, &o.resp_pubkey)?;
+        // Profile P8: one sign_algs value, required as soon as either side uses a key.
+        if form.field("sign_algs").is_some() || !o.sign.is_empty() {
+            let keys_used = terms.init_pubkey != PubkeyMode::None
+                || terms.resp_pubkey != PubkeyMode::None;
+            match form.field("sign_algs") {
+                Some(_) => {
+                    let uri = fields::single(form, "sign_algs")?;
+                    let offered: Vec<&str> = o.sign.iter().map(String::as_str).collect();
+                    fields::offered_check("sign_algs", uri, &offered)?;
+                    terms.sign = Some((uri.to_owned(), SignAlg::from_uri(uri)));
+                }
+                None if keys_used => {
+                    return Err(Violation::MissingField("sign_algs".into()).into())
+                }
+                None => {}
+            }
         }
+        if o.flow == Flow::Four {
+            fields::offered_check("sas_algs", fields::single(form, "sas_algs")?, &[fields::SAS])?;
+        }
+        fields::offered_check("ver", fields::single(form, "ver")?, &[fields::VER_OFFER])?;
         let field = form
             .field("stanzas")
             .ok_or_else(|| Violation::MissingField("stanzas".into()))?;
@@ -258,15 +400,16 @@ impl Offer {
             })?;
             terms.stanzas.push(kind);
         }
-        // XEP-0116 §4.5.2: Bob's rekey_freq >= ours (2^32-1 here) and < 2^32.
+        // XEP-0116 §4.5.2: Bob's rekey_freq >= ours and < 2^32.
         let rekey = fields::single(form, "rekey_freq")?;
-        if rekey.parse::<u32>().ok() != Some(fields::REKEY_OFF) {
-            return Err(Violation::BadValue {
+        terms.rekey_freq = rekey
+            .parse::<u32>()
+            .ok()
+            .filter(|r| *r >= o.rekey_freq)
+            .ok_or_else(|| Violation::BadValue {
                 field: "rekey_freq".into(),
                 value: rekey.into(),
-            }
-            .into());
-        }
+            })?;
         Ok(terms)
     }
 
@@ -277,7 +420,7 @@ impl Offer {
         x: &Element,
         ctx: &mut Ctx<'_>,
     ) -> Result<Response, Failure> {
-        let (hash, cipher) = (HashAlg::Sha256, CipherAlg::Aes128Ctr);
+        let (hash, cipher) = (terms.hash, terms.crypt);
         let group_id = terms.group.unwrap_or_default();
         let group = ModpGroup::get(group_id).map_err(|e| Failure::bad_form(e.into()))?;
         let n_b = fields::nonce(form, "my_nonce")?;
@@ -295,57 +438,117 @@ impl Offer {
             .check_public(&d)
             .map_err(|_| Violation::PublicValueOutOfRange("dhkeys".into()))?;
         let d = mpi(&d).to_vec();
-        let (_, x_secret, e) = self
+        let index = self
             .groups
             .iter()
-            .find(|(id, _, _)| *id == group_id)
+            .position(|(id, _, _)| *id == group_id)
             .ok_or_else(|| Violation::UnofferedOption {
                 field: "modp".into(),
                 value: group_id.to_string(),
             })?;
+        let mut groups = self.groups;
+        let (_, x_secret, e) = groups.swap_remove(index);
         let shared = group
-            .shared_secret(x_secret, &d)
+            .shared_secret(&x_secret, &d)
             .map_err(|e| Failure::bad_form(e.into()))?;
         let k = negotiation_k(hash, shared.expose());
-        let provisory = session_keys(hash, cipher, k.expose());
+        let keys = session_keys(hash, cipher, k.expose());
         let form_b = normalize_form_content(x, &NOT_MACED);
+        let own = OwnIdentity {
+            mode: terms.init_pubkey,
+            key: ctx.identity,
+            sign: terms.sign_alg(),
+        };
+        let mut c_a_run = c_a;
+        let mut c_b_run = responder_counter(c_a);
 
-        // XEP-0116 §4.6.4 / P7: hashes of the secrets shared with Bob's bare JID.
-        let stored = ctx
-            .store
-            .secrets_with(ctx.own_bare, jid::bare(ctx.peer))
-            .map_err(|e| Failure::silent(e.into()))?;
-        let candidates = retained::live(stored, ctx.now, ctx.config.retained_secret_lifetime);
-        let rshashes = retained::rshashes(hash, &self.n_a, &candidates, ctx.rng);
+        // 3-message flow (XEP-0116 §4.6.2, profile P12): verify Bob's identity first.
+        let bob = if terms.flow == Flow::Three {
+            let known = known_keys(ctx, terms.resp_pubkey)?;
+            let peer = PeerIdentity {
+                mode: terms.resp_pubkey,
+                sign: terms.sign_alg(),
+                known: &known,
+            };
+            let id = fields::single_b64(form, "identity")?;
+            let m = fields::single_b64(form, "mac")?;
+            // mac_B = HMAC(KS_B, N_A | N_B | d | pubKey_B | form_B).
+            let (proof, key) = open_identity(
+                &IdentityKeys::responder(hash, cipher, &keys),
+                &mut c_b_run,
+                &id,
+                &m,
+                &peer,
+                &MacInput {
+                    prefix: [&self.n_a, &n_b, &d],
+                    forms: &[form_b.as_bytes()],
+                },
+            )
+            .map_err(Failure::identity)?;
+            Some((proof, key))
+        } else {
+            None
+        };
 
         let mut msg3 = Form::with_form_type(FormType::Result, ns::SSN);
         msg3.fields[0].kind = None;
         msg3.push(Field::new("accept", None, &["1"]));
         msg3.push(Field::new("nonce", None, &[&b64::encode(&n_b)]));
-        msg3.push(Field::new(
-            "dhkeys",
-            Some(FieldType::Hidden),
-            &[&b64::encode(e)],
-        ));
-        let refs: Vec<&str> = rshashes.iter().map(String::as_str).collect();
-        msg3.push(Field::new("rshashes", Some(FieldType::Hidden), &refs));
+        let mut candidates = Vec::new();
+        if terms.flow == Flow::Four {
+            // XEP-0116 §4.6.4 / P7: hashes of the secrets shared with Bob's bare JID.
+            let stored = ctx
+                .store
+                .secrets_with(ctx.own_bare, jid::bare(ctx.peer))
+                .map_err(|e| Failure::silent(e.into()))?;
+            candidates = retained::live(stored, ctx.now, ctx.config.retained_secret_lifetime);
+            let rshashes = retained::rshashes(hash, &self.n_a, &candidates, ctx.rng);
+            msg3.push(Field::new(
+                "dhkeys",
+                Some(FieldType::Hidden),
+                &[&b64::encode(&e)],
+            ));
+            let refs: Vec<&str> = rshashes.iter().map(String::as_str).collect();
+            msg3.push(Field::new("rshashes", Some(FieldType::Hidden), &refs));
+        }
         let form_a2 = normalize_form_content(&msg3.to_element(), &NOT_MACED);
-        let mut c_a_run = c_a;
-        let keys = IdentityKeys::initiator(hash, cipher, &provisory);
-        // XEP-0116 §4.6.3: mac_A = HMAC(KS_A, N_B | N_A | e | form_A | form_A2).
+        // XEP-0116 §4.6.3: mac_A = HMAC(KS_A, N_B | N_A | e | pubKey_A | form_A | form_A2).
         let sealed = seal_identity(
-            &keys,
+            &IdentityKeys::initiator(hash, cipher, &keys),
             &mut c_a_run,
-            &[
-                &n_b,
-                &self.n_a,
-                mpi(e),
-                self.form_a.as_bytes(),
-                form_a2.as_bytes(),
-            ],
+            &own,
+            &MacInput {
+                prefix: [&n_b, &self.n_a, mpi(&e)],
+                forms: &[self.form_a.as_bytes(), form_a2.as_bytes()],
+            },
         )?;
         msg3.push(Field::new("identity", None, &[&b64::encode(&sealed.id)]));
         msg3.push(Field::new("mac", None, &[&b64::encode(&sealed.m)]));
+        if let Some((proof, key)) = bob {
+            // Profile P12: established once Bob verified and message 3 is sent.
+            let peer_key = peer_key_status(ctx, key)?;
+            let channel = Channel::new(
+                proof,
+                hash,
+                cipher,
+                Direction::new(keys.initiator, c_a_run),
+                Direction::new(keys.responder, c_b_run),
+                terms.rekey_freq,
+            );
+            let established = Established {
+                channel,
+                terms,
+                sas: None,
+                srs: SrsStatus::None,
+                verified: false,
+                secret_id: None,
+                peer_key,
+            };
+            return Ok(Response::Established {
+                established: Box::new(established),
+                msg3: msg3.to_element(),
+            });
+        }
         let sas = sas28x5(hash, &sealed.m, form_b.as_bytes());
         let next = AwaitingInit {
             terms,
@@ -357,10 +560,11 @@ impl Offer {
             n_a: self.n_a,
             n_b,
             c_a: c_a_run,
-            c_b: responder_counter(c_a),
+            c_b: c_b_run,
             form_b,
             candidates,
             sas,
+            x: x_secret,
         };
         Ok(Response::Identity {
             next: Box::new(next),
@@ -400,22 +604,26 @@ impl AwaitingInit {
         let fin = session_keys(self.hash, self.cipher, k_final.expose());
         let form_b2 = normalize_form_content(x, &NOT_MACED);
         let mut c_b = self.c_b;
-        let keys = IdentityKeys::responder(self.hash, self.cipher, &fin);
-        // XEP-0116 §4.7.1: mac_B = HMAC(KS_B, N_A | N_B | d | form_B | form_B2).
-        let proof = open_identity(
-            &keys,
+        let known = known_keys(ctx, self.terms.resp_pubkey)?;
+        let peer = PeerIdentity {
+            mode: self.terms.resp_pubkey,
+            sign: self.terms.sign_alg(),
+            known: &known,
+        };
+        // XEP-0116 §4.7.1: mac_B = HMAC(KS_B, N_A | N_B | d | pubKey_B | form_B | form_B2).
+        let (proof, key) = open_identity(
+            &IdentityKeys::responder(self.hash, self.cipher, &fin),
             &mut c_b,
             &id,
             &m,
-            &[
-                &self.n_a,
-                &self.n_b,
-                &self.d,
-                self.form_b.as_bytes(),
-                form_b2.as_bytes(),
-            ],
+            &peer,
+            &MacInput {
+                prefix: [&self.n_a, &self.n_b, &self.d],
+                forms: &[self.form_b.as_bytes(), form_b2.as_bytes()],
+            },
         )
         .map_err(Failure::identity)?;
+        let peer_key = peer_key_status(ctx, key)?;
         // Profile P7: the initiator stores the new secret only after message 4 verified.
         let (secret_id, verified) =
             retain_new_secret(ctx, self.hash, k_final.expose(), srs.as_ref())?;
@@ -430,10 +638,11 @@ impl AwaitingInit {
         Ok(Established {
             channel,
             terms: self.terms,
-            sas: self.sas,
+            sas: Some(self.sas),
             srs: srs_status(srs.is_some(), !self.candidates.is_empty()),
             verified,
-            secret_id,
+            secret_id: Some(secret_id),
+            peer_key,
         })
     }
 }

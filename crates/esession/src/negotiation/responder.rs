@@ -1,20 +1,25 @@
-//! The responder's side (Bob) of the 4-message negotiation: XEP-0116 §4.5, §4.7 as
-//! profiled by XEP-0217 and profile P1–P7.
+//! The responder's side (Bob) of the negotiation: XEP-0116 §4.5, §4.7 in the 4-message
+//! flow (profile P1–P8) and the 3-message flow (profile P12).
 use super::context::Ctx;
-use super::established::{retain_new_secret, srs_status, Established};
+use super::established::{known_keys, peer_key_status, retain_new_secret, srs_status, Established};
 use super::failure::Failure;
 use super::fields::{self, NOT_MACED};
-use super::identity::{open_identity, seal_identity, IdentityKeys};
+use super::identity::{
+    open_identity, seal_identity, IdentityKeys, MacInput, OwnIdentity, PeerIdentity,
+    PeerVerified,
+};
 use super::retained;
 use super::terms::{Accepted, Terms};
 use crate::b64;
 use crate::channel::{Channel, Direction};
-use crate::config::Security;
+use crate::config::{Flow, Security};
 use crate::crypto::pool::take_or_compute;
 use crate::crypto::{
     commitment, ct_eq, draw_counter, draw_nonce, final_k, mpi, negotiation_k, responder_counter,
-    sas28x5, session_keys, srshash, CipherAlg, DhSecret, HashAlg, ModpGroup,
+    sas28x5, session_keys, srshash, CipherAlg, DhSecret, HashAlg, ModpGroup, SessionKeys,
 };
+use crate::event::SrsStatus;
+use crate::crypto::pubkey::PublicKey;
 use crate::error::Violation;
 use crate::forms::{Field, Form, FormType};
 use crate::jid;
@@ -37,6 +42,16 @@ pub(crate) struct AwaitingResult {
     c_b: u128,
     form_a: String,
     form_b: String,
+    /// 3-message flow: the keys from K, Alice's e, and C_B already advanced past ID_B.
+    three: Option<(SessionKeys, Vec<u8>)>,
+}
+
+/// What Alice's message 3 led to.
+pub(crate) enum Completed {
+    /// 4-message flow: established; message 4 must be sent.
+    WithInit(Box<Established>, Element),
+    /// 3-message flow: established, nothing to send (profile P12).
+    Done(Box<Established>),
 }
 
 /// A plain stanza session accepted (XEP-0116 §4.4 last paragraph): the submit form.
@@ -76,7 +91,7 @@ impl AwaitingResult {
         let terms = accepted.terms;
         let group = ModpGroup::get(terms.group.unwrap_or_default())
             .map_err(|e| Failure::bad_form(e.into()))?;
-        let (hash, cipher) = (HashAlg::Sha256, CipherAlg::Aes128Ctr);
+        let (hash, cipher) = (terms.hash, terms.crypt);
         let n_b = draw_nonce(ctx.rng);
         let c_a = draw_counter(ctx.rng);
         // XEP-0116 §4.5.1: y and d = g^y mod p, precomputed when the engine has a pool.
@@ -93,25 +108,57 @@ impl AwaitingResult {
         put("disclosure", fields::DISCLOSURE);
         put("security", Security::E2e.name());
         put("modp", &group.id().to_string());
-        put("crypt_algs", fields::CRYPT);
-        put("hash_algs", fields::HASH);
-        if let Some(sign) = &terms.sign_alg {
+        put("crypt_algs", terms.crypt.name());
+        put("hash_algs", terms.hash.name());
+        if let Some((sign, _)) = &terms.sign {
             put("sign_algs", sign);
         }
-        put("compress", fields::COMPRESS);
+        put("compress", terms.compress.name());
         let stanzas: Vec<&str> = terms.stanzas.iter().map(|s| s.name()).collect();
         form.push(Field::new("stanzas", None, &stanzas));
         let mut put = |var: &str, value: &str| form.push(Field::new(var, None, &[value]));
-        put("init_pubkey", fields::PUBKEY);
-        put("resp_pubkey", fields::PUBKEY);
+        put("init_pubkey", terms.init_pubkey.name());
+        put("resp_pubkey", terms.resp_pubkey.name());
         put("ver", &terms.ver);
         put("rekey_freq", &terms.rekey_freq.to_string());
         put("my_nonce", &b64::encode(&n_b));
-        put("sas_algs", fields::SAS);
+        if terms.flow == Flow::Four {
+            put("sas_algs", fields::SAS);
+        }
         put("dhkeys", &b64::encode(&d));
         put("nonce", &b64::encode(&accepted.n_a));
         // Profile P2: the counter field carries the 16 octets of C_A.
         put("counter", &b64::encode(&c_a.to_be_bytes()));
+        let form_b = normalize_form_content(&form.to_element(), &NOT_MACED);
+        let mut c_b = responder_counter(c_a);
+        let mut three = None;
+        if terms.flow == Flow::Three {
+            // XEP-0116 §4.5.3–4.5.4, profile P12: K = HASH(e^y mod p), all six keys, and
+            // Bob's identity mac_B = HMAC(KS_B, N_A | N_B | d | pubKey_B | form_B).
+            let shared = group
+                .shared_secret(&y, &accepted.e)
+                .map_err(|e| Failure::bad_form(e.into()))?;
+            let k = negotiation_k(hash, shared.expose());
+            let keys = session_keys(hash, cipher, k.expose());
+            let own = OwnIdentity {
+                mode: terms.resp_pubkey,
+                key: ctx.identity,
+                sign: terms.sign_alg(),
+            };
+            let sealed = seal_identity(
+                &IdentityKeys::responder(hash, cipher, &keys),
+                &mut c_b,
+                &own,
+                &MacInput {
+                    prefix: [&accepted.n_a, &n_b, mpi(&d)],
+                    forms: &[form_b.as_bytes()],
+                },
+            )
+            .map_err(Failure::silent)?;
+            form.push(Field::new("identity", None, &[&b64::encode(&sealed.id)]));
+            form.push(Field::new("mac", None, &[&b64::encode(&sealed.m)]));
+            three = Some((keys, accepted.e));
+        }
         let x = form.to_element();
         let state = AwaitingResult {
             terms,
@@ -124,9 +171,10 @@ impl AwaitingResult {
             n_a: accepted.n_a,
             n_b,
             c_a,
-            c_b: responder_counter(c_a),
+            c_b,
             form_a,
-            form_b: normalize_form_content(&x, &NOT_MACED),
+            form_b,
+            three,
         };
         Ok((state, x))
     }
@@ -135,10 +183,10 @@ impl AwaitingResult {
     /// search; builds message 4 and stores the new retained secret (P7: the responder
     /// replaces it when it sends message 4).
     pub(crate) fn handle_result(
-        self,
+        mut self,
         x: &Element,
         ctx: &mut Ctx<'_>,
-    ) -> Result<(Established, Element), Failure> {
+    ) -> Result<Completed, Failure> {
         let form = fields::ssn_form(x, FormType::Result)?;
         // XEP-0155 §4.4 [5]: a result with accept = 0 cancels the session.
         let accept = fields::single(&form, "accept")?;
@@ -149,6 +197,9 @@ impl AwaitingResult {
         }
         if !ct_eq(&fields::single_b64(&form, "nonce")?, &self.n_b) {
             return Err(Violation::NonceMismatch.into());
+        }
+        if let Some((keys, e)) = self.three.take() {
+            return self.complete_three(keys, e, &form, x, ctx);
         }
         let e_raw = fields::single_b64(&form, "dhkeys")?;
         let e = mpi(&e_raw).to_vec();
@@ -176,22 +227,14 @@ impl AwaitingResult {
         let provisory = session_keys(self.hash, self.cipher, k.expose());
         let form_a2 = normalize_form_content(x, &NOT_MACED);
         let mut c_a = self.c_a;
-        let keys = IdentityKeys::initiator(self.hash, self.cipher, &provisory);
-        // XEP-0116 §4.6.3: mac_A = HMAC(KS_A, N_B | N_A | e | form_A | form_A2).
-        let proof = open_identity(
-            &keys,
+        let (proof, key) = self.open_alice(
+            &IdentityKeys::initiator(self.hash, self.cipher, &provisory),
             &mut c_a,
-            &id,
-            &m_a,
-            &[
-                &self.n_b,
-                &self.n_a,
-                &e,
-                self.form_a.as_bytes(),
-                form_a2.as_bytes(),
-            ],
-        )
-        .map_err(Failure::identity)?;
+            (&id, &m_a),
+            &e,
+            &form_a2,
+            ctx,
+        )?;
         let sas = sas28x5(self.hash, &m_a, self.form_b.as_bytes());
 
         // XEP-0116 §4.7.3 / P7: the initiator's bare JID first, then every other secret.
@@ -237,18 +280,21 @@ impl AwaitingResult {
         msg4.push(Field::new("srshash", None, &[&b64::encode(&srs_hash)]));
         let form_b2 = normalize_form_content(&msg4.to_element(), &NOT_MACED);
         let mut c_b = self.c_b;
-        let keys = IdentityKeys::responder(self.hash, self.cipher, &fin);
-        // XEP-0116 §4.7.4: mac_B = HMAC(KS_B, N_A | N_B | d | form_B | form_B2), final keys.
+        let own = OwnIdentity {
+            mode: self.terms.resp_pubkey,
+            key: ctx.identity,
+            sign: self.terms.sign_alg(),
+        };
+        // XEP-0116 §4.7.4: mac_B = HMAC(KS_B, N_A | N_B | d | pubKey_B | form_B | form_B2),
+        // with the final keys.
         let sealed = seal_identity(
-            &keys,
+            &IdentityKeys::responder(self.hash, self.cipher, &fin),
             &mut c_b,
-            &[
-                &self.n_a,
-                &self.n_b,
-                mpi(&self.d),
-                self.form_b.as_bytes(),
-                form_b2.as_bytes(),
-            ],
+            &own,
+            &MacInput {
+                prefix: [&self.n_a, &self.n_b, mpi(&self.d)],
+                forms: &[self.form_b.as_bytes(), form_b2.as_bytes()],
+            },
         )?;
         msg4.push(Field::new("identity", None, &[&b64::encode(&sealed.id)]));
         msg4.push(Field::new("mac", None, &[&b64::encode(&sealed.m)]));
@@ -256,6 +302,7 @@ impl AwaitingResult {
         // Profile P7: the responder replaces the secret when it sends message 4.
         let (secret_id, verified) =
             retain_new_secret(ctx, self.hash, k_final.expose(), srs.as_ref())?;
+        let peer_key = peer_key_status(ctx, key)?;
         let channel = Channel::new(
             proof,
             self.hash,
@@ -267,12 +314,89 @@ impl AwaitingResult {
         let established = Established {
             channel,
             terms: self.terms,
-            sas,
+            sas: Some(sas),
             srs: srs_status(srs.is_some(), !candidates.is_empty()),
             verified,
-            secret_id,
+            secret_id: Some(secret_id),
+            peer_key,
         };
-        Ok((established, msg4.to_element()))
+        Ok(Completed::WithInit(
+            Box::new(established),
+            msg4.to_element(),
+        ))
+    }
+
+    /// Verifies Alice's identity (XEP-0116 §4.6.3, §4.7.1 step 1–4, profile P8):
+    /// mac_A = HMAC(KS_A, N_B | N_A | e | pubKey_A | form_A | form_A2).
+    fn open_alice(
+        &self,
+        keys: &IdentityKeys<'_>,
+        c_a: &mut u128,
+        (id, m): (&[u8], &[u8]),
+        e: &[u8],
+        form_a2: &str,
+        ctx: &Ctx<'_>,
+    ) -> Result<(PeerVerified, Option<PublicKey>), Failure> {
+        let known = known_keys(ctx, self.terms.init_pubkey)?;
+        let peer = PeerIdentity {
+            mode: self.terms.init_pubkey,
+            sign: self.terms.sign_alg(),
+            known: &known,
+        };
+        open_identity(
+            keys,
+            c_a,
+            id,
+            m,
+            &peer,
+            &MacInput {
+                prefix: [&self.n_b, &self.n_a, e],
+                forms: &[self.form_a.as_bytes(), form_a2.as_bytes()],
+            },
+        )
+        .map_err(Failure::identity)
+    }
+
+    /// Message 3 of the 3-message flow (XEP-0116 §4.6.3, profile P12): Alice's identity
+    /// under the keys of K; no retained secret, no SAS.
+    fn complete_three(
+        self,
+        keys: SessionKeys,
+        e: Vec<u8>,
+        form: &crate::forms::Form,
+        x: &Element,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<Completed, Failure> {
+        let id = fields::single_b64(form, "identity")?;
+        let m_a = fields::single_b64(form, "mac")?;
+        let form_a2 = normalize_form_content(x, &NOT_MACED);
+        let mut c_a = self.c_a;
+        let (proof, key) = self.open_alice(
+            &IdentityKeys::initiator(self.hash, self.cipher, &keys),
+            &mut c_a,
+            (&id, &m_a),
+            &e,
+            &form_a2,
+            ctx,
+        )?;
+        let peer_key = peer_key_status(ctx, key)?;
+        let channel = Channel::new(
+            proof,
+            self.hash,
+            self.cipher,
+            Direction::new(keys.responder, self.c_b),
+            Direction::new(keys.initiator, c_a),
+            self.terms.rekey_freq,
+        );
+        Ok(Completed::Done(Box::new(Established {
+            channel,
+            terms: self.terms,
+            sas: None,
+            srs: SrsStatus::None,
+            verified: false,
+            secret_id: None,
+            peer_key,
+        })))
     }
 
     /// The chosen group.

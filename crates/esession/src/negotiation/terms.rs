@@ -1,9 +1,11 @@
 //! The negotiated terms, and the responder's choice among a request's options
-//! (XEP-0116 §4.4–4.5, XEP-0217 §4.2, profile P6).
+//! (XEP-0116 §4.4–4.5, XEP-0217 §4.2, profile P6, P8, P12).
 use super::fields::{self, LoggingVocab};
 use crate::b64;
-use crate::config::{Config, Logging, Security, StanzaKind};
-use crate::crypto::ModpGroup;
+use crate::compress::CompressAlg;
+use crate::config::{Config, Flow, Logging, PubkeyMode, Security, StanzaKind};
+use crate::crypto::pubkey::SignAlg;
+use crate::crypto::{CipherAlg, HashAlg, ModpGroup};
 use crate::error::Violation;
 use crate::forms::{Form, FormType};
 use crate::xml::ns;
@@ -19,13 +21,21 @@ pub(crate) struct Terms {
     pub group: Option<u32>,
     pub ver: String,
     pub rekey_freq: u32,
-    /// The `sign_algs` value echoed when the initiator sent that field.
-    pub sign_alg: Option<String>,
+    pub flow: Flow,
+    pub crypt: CipherAlg,
+    pub hash: HashAlg,
+    pub compress: CompressAlg,
+    /// How the initiator identifies itself (`init_pubkey`).
+    pub init_pubkey: PubkeyMode,
+    /// How the responder identifies itself (`resp_pubkey`).
+    pub resp_pubkey: PubkeyMode,
+    /// The `sign_algs` value as it travels (echoed when the initiator sent that field)
+    /// and what it means (profile P8: one value per session, used by both identities).
+    pub sign: Option<(String, Option<SignAlg>)>,
 }
 
 impl Terms {
-    /// Terms with the profile's fixed values (XEP-0217 §4.1) and no stanza kinds or group
-    /// chosen yet.
+    /// Terms with the XEP-0217 §4.1 fixed values and no stanza kinds or group chosen yet.
     pub(crate) fn new(security: Security, logging: Logging, vocab: LoggingVocab) -> Self {
         Terms {
             security,
@@ -35,8 +45,19 @@ impl Terms {
             group: None,
             ver: fields::VER_OFFER.to_owned(),
             rekey_freq: fields::REKEY_OFF,
-            sign_alg: None,
+            flow: Flow::Four,
+            crypt: CipherAlg::Aes128Ctr,
+            hash: HashAlg::Sha256,
+            compress: CompressAlg::None,
+            init_pubkey: PubkeyMode::None,
+            resp_pubkey: PubkeyMode::None,
+            sign: None,
         }
+    }
+
+    /// The signature algorithm both identities use, when either presents a key.
+    pub(crate) fn sign_alg(&self) -> Option<SignAlg> {
+        self.sign.as_ref().and_then(|(_, alg)| *alg)
     }
 }
 
@@ -45,7 +66,7 @@ impl Terms {
 pub(crate) enum Refusal {
     /// Not an `urn:xmpp:ssn` form: `service-unavailable`.
     Unsupported,
-    /// A flow or feature we lack: `feature-not-implemented` naming the fields.
+    /// A flow or feature we lack, or a bad public value: `feature-not-implemented`.
     Unimplemented(Vec<String>),
     /// No acceptable option or a bad value: `not-acceptable` naming the fields.
     Unacceptable(Vec<String>),
@@ -65,20 +86,39 @@ impl Refusal {
 #[derive(Clone, Debug)]
 pub(crate) struct Accepted {
     pub terms: Terms,
-    /// For an ESession: Alice's commitment for the chosen group and her nonce.
+    /// 4-message flow: Alice's commitment He for the chosen group (XEP-0116 §4.3).
     pub he: Vec<u8>,
+    /// 3-message flow: Alice's e for the chosen group, as mpi octets (XEP-0116 §4.5.1).
+    pub e: Vec<u8>,
     pub n_a: Vec<u8>,
 }
 
+/// The first value offered in `var` that `accept` takes (XEP-0116 §4.5.1: Bob selects one
+/// option per field, in Alice's order of preference).
+fn first_offered<T>(form: &Form, var: &str, accept: impl Fn(&str) -> Option<T>) -> Option<T> {
+    form.field(var)?.offered().into_iter().find_map(accept)
+}
+
 /// The responder's choice (XEP-0116 §4.5.1: one option from each field, the first
-/// offered that we accept, P6).
-pub(crate) fn choose(form: &Form, config: &Config) -> Result<Accepted, Refusal> {
+/// offered that we accept, P6). `own_key` is the algorithm of our identity key, if we
+/// have one (it decides which `resp_pubkey` methods we can provide, P8).
+pub(crate) fn choose(
+    form: &Form,
+    config: &Config,
+    own_key: Option<SignAlg>,
+) -> Result<Accepted, Refusal> {
     // XEP-0155 §4.3: a form that is not an SSN form is service-unavailable.
     if form.form_type() != Some(ns::SSN) || form.kind != FormType::Form {
         return Err(Refusal::Unsupported);
     }
-    // XEP-0116 §4.4: a 3-message request (dhkeys, no dhhashes) when we only do 4.
-    if form.field("dhkeys").is_some() && form.field("dhhashes").is_none() {
+    // XEP-0116 §4.2: a request whose dhkeys carries e values (no dhhashes) is 3-message.
+    let flow = if form.field("dhkeys").is_some() && form.field("dhhashes").is_none() {
+        Flow::Three
+    } else {
+        Flow::Four
+    };
+    // XEP-0116 §4.4: a 3-message request when we only do 4.
+    if flow == Flow::Three && !config.accept_three_message {
         return Err(Refusal::Unimplemented(vec!["dhkeys".into()]));
     }
     let mut bad: Vec<String> = Vec::new();
@@ -115,13 +155,9 @@ pub(crate) fn choose(form: &Form, config: &Config) -> Result<Accepted, Refusal> 
     if !offers(form, "disclosure", fields::DISCLOSURE) {
         flag("disclosure");
     }
-    let security = form
-        .field("security")
-        .map(|f| f.offered())
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(Security::from_name)
-        .find(|s| config.security.contains(s));
+    let security = first_offered(form, "security", |v| {
+        Security::from_name(v).filter(|s| config.security.contains(s))
+    });
     let security = match security {
         Some(s) => s,
         None => {
@@ -141,54 +177,108 @@ pub(crate) fn choose(form: &Form, config: &Config) -> Result<Accepted, Refusal> 
     let mut accepted = Accepted {
         terms: Terms::new(security, logging, vocab),
         he: Vec::new(),
+        e: Vec::new(),
         n_a: Vec::new(),
     };
     if security == Security::E2e {
+        let terms = &mut accepted.terms;
+        terms.flow = flow;
         if stanzas.is_empty() {
             flag("stanzas");
         }
-        accepted.terms.stanzas = stanzas;
-        // XEP-0217 §4.2: each fixed field must carry its value (as value or option).
-        for (var, value) in [
-            ("crypt_algs", fields::CRYPT),
-            ("hash_algs", fields::HASH),
-            ("compress", fields::COMPRESS),
-            ("init_pubkey", fields::PUBKEY),
-            ("resp_pubkey", fields::PUBKEY),
-            ("sas_algs", fields::SAS),
-        ] {
-            if !offers(form, var, value) {
-                flag(var);
-            }
+        terms.stanzas = stanzas;
+        match first_offered(form, "crypt_algs", |v| {
+            CipherAlg::from_name(v).filter(|c| config.cipher_allowed(*c))
+        }) {
+            Some(c) => terms.crypt = c,
+            None => flag("crypt_algs"),
         }
-        match form
-            .field("ver")
-            .map(|f| f.offered())
-            .unwrap_or_default()
-            .into_iter()
-            .find(|v| fields::VER_ACCEPTED.contains(v))
-        {
-            Some(v) => accepted.terms.ver = v.to_owned(),
+        match first_offered(form, "hash_algs", |v| {
+            HashAlg::from_name(v).filter(|h| config.hashes.contains(h))
+        }) {
+            Some(h) => terms.hash = h,
+            None => flag("hash_algs"),
+        }
+        match first_offered(form, "compress", |v| {
+            CompressAlg::from_name(v).filter(|c| config.compress.contains(c))
+        }) {
+            Some(c) => terms.compress = c,
+            None => flag("compress"),
+        }
+        // Profile P8, P12: init_pubkey is what we require of Alice (never `none` in the
+        // 3-message flow); resp_pubkey the first offered method we can provide.
+        let allowed = |m: PubkeyMode| flow == Flow::Four || m != PubkeyMode::None;
+        match first_offered(form, "init_pubkey", |v| {
+            PubkeyMode::from_name(v).filter(|m| config.accept_pubkey.contains(m) && allowed(*m))
+        }) {
+            Some(m) => terms.init_pubkey = m,
+            None => flag("init_pubkey"),
+        }
+        match first_offered(form, "resp_pubkey", |v| {
+            PubkeyMode::from_name(v).filter(|m| {
+                config.present_pubkey.contains(m)
+                    && allowed(*m)
+                    && (*m == PubkeyMode::None || own_key.is_some())
+            })
+        }) {
+            Some(m) => terms.resp_pubkey = m,
+            None => flag("resp_pubkey"),
+        }
+        let keys_used =
+            terms.init_pubkey != PubkeyMode::None || terms.resp_pubkey != PubkeyMode::None;
+        // Profile P8: one sign_algs value per session; when we present a key, it must be
+        // our key's algorithm.
+        let sign = first_offered(form, "sign_algs", |v| {
+            let alg = SignAlg::from_uri(v);
+            let fits = match (terms.resp_pubkey, alg) {
+                (PubkeyMode::None, Some(_)) => true,
+                (_, Some(alg)) => own_key == Some(alg),
+                (_, None) => !keys_used,
+            };
+            fits.then(|| (v.to_owned(), alg))
+        });
+        match sign {
+            Some(s) => terms.sign = Some(s),
+            None if keys_used => flag("sign_algs"),
+            None => {}
+        }
+        if flow == Flow::Four && !offers(form, "sas_algs", fields::SAS) {
+            flag("sas_algs");
+        }
+        match first_offered(form, "ver", |v| {
+            fields::VER_ACCEPTED.contains(&v).then(|| v.to_owned())
+        }) {
+            Some(v) => terms.ver = v,
             None => flag("ver"),
         }
-        // XEP-0116 §4.5.2: our rekey_freq must be >= Alice's and < 2^32; re-keying is
-        // off in this profile (XEP-0217 §4.1), so we answer 2^32-1.
+        // XEP-0116 §4.5.2: our rekey_freq must be >= Alice's and < 2^32.
+        // A request without the field leaves re-keying off.
         if let Some(f) = form.field("rekey_freq") {
-            if f.offered()
-                .first()
-                .and_then(|v| v.parse::<u32>().ok())
-                .is_none()
-            {
-                flag("rekey_freq");
+            match f.offered().first().and_then(|v| v.parse::<u32>().ok()) {
+                Some(theirs) => terms.rekey_freq = theirs.max(config.rekey_freq),
+                None => flag("rekey_freq"),
             }
         }
-        accepted.terms.sign_alg = form
-            .field("sign_algs")
-            .and_then(|f| f.offered().first().map(|s| (*s).to_owned()));
-        match pick_group(form, config) {
-            Ok((group, he)) => {
+        let picked = match flow {
+            Flow::Four => pick_group(form, config, "dhhashes"),
+            Flow::Three => pick_group(form, config, "dhkeys"),
+        };
+        match picked {
+            Ok((group, value)) => {
                 accepted.terms.group = Some(group);
-                accepted.he = he;
+                match flow {
+                    Flow::Four if value.len() == 32 => accepted.he = value,
+                    Flow::Four => flag("dhhashes"),
+                    Flow::Three => {
+                        // XEP-0116 §4.5.1: feature-not-implemented unless 1 < e < p-1.
+                        let in_range = ModpGroup::get(group)
+                            .is_ok_and(|g| g.check_public(&value).is_ok());
+                        if !in_range {
+                            return Err(Refusal::Unimplemented(vec!["dhkeys".into()]));
+                        }
+                        accepted.e = crate::crypto::mpi(&value).to_vec();
+                    }
+                }
             }
             Err(field) => flag(field),
         }
@@ -211,28 +301,30 @@ fn offers(form: &Form, var: &str, value: &str) -> bool {
         .is_some_and(|f| f.offered().contains(&value))
 }
 
-/// The first offered group we accept and its commitment He (XEP-0116 §4.3: `dhhashes`
-/// lists one He per `modp` option, in the same order). Errors name the field at fault.
-fn pick_group(form: &Form, config: &Config) -> Result<(u32, Vec<u8>), &'static str> {
+/// The first offered group we accept and its value in `values_var` (XEP-0116 §4.3:
+/// `dhhashes` lists one He, and in the 3-message flow `dhkeys` one e, per `modp` option, in
+/// the same order). Errors name the field at fault.
+fn pick_group(
+    form: &Form,
+    config: &Config,
+    values_var: &'static str,
+) -> Result<(u32, Vec<u8>), &'static str> {
     let offered: Vec<&str> = form.field("modp").map(|f| f.offered()).unwrap_or_default();
-    let hashes = form
-        .field("dhhashes")
+    let values = form
+        .field(values_var)
         .map(|f| f.values.clone())
         .unwrap_or_default();
-    if hashes.len() != offered.len() {
-        return Err("dhhashes");
+    if values.len() != offered.len() {
+        return Err(values_var);
     }
     for (i, g) in offered.iter().enumerate() {
         let Ok(id) = g.parse::<u32>() else { continue };
         if !config.group_allowed(id) || ModpGroup::get(id).is_err() {
             continue;
         }
-        let he = hashes.get(i).ok_or("dhhashes")?;
-        let he = b64::decode("dhhashes", he).map_err(|_| "dhhashes")?;
-        if he.len() != 32 {
-            return Err("dhhashes");
-        }
-        return Ok((id, he));
+        let value = values.get(i).ok_or(values_var)?;
+        let value = b64::decode(values_var, value).map_err(|_| values_var)?;
+        return Ok((id, value));
     }
     Err("modp")
 }
