@@ -4,6 +4,8 @@ mod renegotiate;
 mod session;
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod full_tests;
 
 use crate::config::{Config, Security};
 use crate::crypto::{ct_eq, DhPool};

@@ -1,0 +1,313 @@
+//! Full XEP-0116 in memory: the 3-message flow, public-key identities in both flows, every
+//! cipher, hash and compression, and the trust alerts (XEP-0116 §4.2, §7.3–7.4, §8;
+//! profile P8, P12).
+use super::tests::{established, Pair, ALICE, BOB, NOW};
+use super::*;
+use crate::compress::CompressAlg;
+use crate::config::{Config, Flow, PubkeyMode};
+use crate::crypto::pubkey::IdentityKey;
+use crate::crypto::{CipherAlg, HashAlg};
+use crate::store::MemoryStore;
+
+const RSA_A: &[u8] = include_bytes!("../../tests/keys/rsa2048.pk8.der");
+const DSA_B: &[u8] = include_bytes!("../../tests/keys/dsa2048.pk8.der");
+
+fn rsa() -> IdentityKey {
+    IdentityKey::from_pkcs8_der(RSA_A).unwrap()
+}
+
+fn dsa() -> IdentityKey {
+    IdentityKey::from_pkcs8_der(DSA_B).unwrap()
+}
+
+/// A pair where Alice and Bob hold the given identity keys.
+fn keyed(label: &str, a: Config, b: Config, ka: Option<IdentityKey>, kb: Option<IdentityKey>) -> Pair {
+    let mut p = Pair::with(label, a, b, MemoryStore::new(), MemoryStore::new());
+    p.alice.set_identity_key(ka);
+    p.bob.set_identity_key(kb);
+    p
+}
+
+fn three() -> Config {
+    Config {
+        flow: Flow::Three,
+        ..Config::default()
+    }
+}
+
+/// Sends one message each way and checks it arrives decrypted.
+fn exchange(p: &mut Pair, thread: &str) {
+    p.alice.send_message("bob@example.com", thread, "hello bob").unwrap();
+    p.run();
+    match p.bob.poll_event() {
+        Some(Event::Message { body, encrypted, .. }) => {
+            assert_eq!(body.as_deref(), Some("hello bob"));
+            assert!(encrypted);
+        }
+        other => panic!("expected a message, got {other:?}"),
+    }
+    p.bob.send_message(ALICE, thread, "hello alice").unwrap();
+    p.run();
+    match p.alice.poll_event() {
+        Some(Event::Message { body, encrypted, .. }) => {
+            assert_eq!(body.as_deref(), Some("hello alice"));
+            assert!(encrypted);
+        }
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
+
+/// Which negotiation wrappers crossed: 3 messages, no `<init/>`.
+fn messages_on_wire(p: &Pair) -> usize {
+    p.wire
+        .iter()
+        .filter(|(_, s)| s.contains("urn:xmpp:ssn"))
+        .count()
+}
+
+#[test]
+fn three_message_rsa_key_both_directions() {
+    let mut p = keyed("3msg-rsa", three(), Config::default(), Some(rsa()), Some(rsa()));
+    let (thread, a, b) = p.negotiate();
+    assert_eq!(messages_on_wire(&p), 3);
+    for info in [&a, &b] {
+        assert_eq!(info.flow, Some(3));
+        assert_eq!(info.sas, None, "no SAS in the 3-message flow (P12)");
+        let key = info.peer_key.as_ref().unwrap();
+        assert_eq!(key.fingerprint, rsa().public().fingerprint().to_b64());
+        assert!(!key.trusted);
+    }
+    assert!(p
+        .alice
+        .verify_sas("bob@example.com", &thread, "aaaaa")
+        .is_err());
+    exchange(&mut p, &thread);
+}
+
+#[test]
+fn three_message_hash_mode_needs_a_known_key() {
+    // Bob requires Alice's fingerprint only: he must know her key already.
+    let mut a = three();
+    a.present_pubkey = vec![PubkeyMode::Hash];
+    let b = Config::default();
+    let mut p = keyed("3msg-hash-unknown", a.clone(), b.clone(), Some(rsa()), Some(dsa()));
+    p.alice.start("bob@example.com", NOW).unwrap();
+    p.run();
+    let err = loop {
+        match p.bob.poll_event() {
+            Some(Event::Failed { error, .. }) => break error,
+            Some(_) => continue,
+            None => panic!("Bob must refuse an unknown fingerprint"),
+        }
+    };
+    assert!(err.to_string().contains("not known"), "{err}");
+
+    // After a `key` session Bob knows Alice's key; `hash` then works.
+    let mut p = keyed("3msg-hash-known", three(), b.clone(), Some(rsa()), Some(dsa()));
+    p.negotiate();
+    let (sa, sb) = p.into_stores();
+    let mut p = Pair::with("3msg-hash-known-2", a, b, sa, sb);
+    p.alice.set_identity_key(Some(rsa()));
+    p.bob.set_identity_key(Some(dsa()));
+    let (thread, ia, ib) = p.negotiate();
+    assert_eq!(ib.peer_key.unwrap().fingerprint, rsa().public().fingerprint().to_b64());
+    assert_eq!(ia.peer_key.unwrap().fingerprint, dsa().public().fingerprint().to_b64());
+    exchange(&mut p, &thread);
+}
+
+#[test]
+fn dsa_identities_and_mixed_key_types_refused() {
+    // Both DSA: fine.
+    let mut p = keyed("dsa-both", three(), Config::default(), Some(dsa()), Some(dsa()));
+    let (thread, a, _) = p.negotiate();
+    assert_eq!(a.peer_key.unwrap().fingerprint, dsa().public().fingerprint().to_b64());
+    exchange(&mut p, &thread);
+    // Profile P8: one sign_algs value per session, so RSA ↔ DSA keys cannot both sign.
+    let mut p = keyed("dsa-rsa", three(), Config::default(), Some(rsa()), Some(dsa()));
+    p.alice.start("bob@example.com", NOW).unwrap();
+    p.run();
+    assert!(matches!(p.alice.poll_event(), Some(Event::Failed { .. })));
+}
+
+#[test]
+fn four_message_flow_with_keys_keeps_sas_and_retained_secrets() {
+    let mut a = Config::default();
+    a.present_pubkey = vec![PubkeyMode::Key];
+    let mut b = Config::default();
+    b.present_pubkey = vec![PubkeyMode::Hash, PubkeyMode::Key];
+    b.accept_pubkey = vec![PubkeyMode::Key];
+    let mut p = keyed("4msg-keys", a, b, Some(rsa()), Some(rsa()));
+    let (thread, ia, ib) = p.negotiate();
+    assert_eq!(ia.flow, Some(4));
+    assert_eq!(ia.sas, ib.sas);
+    assert!(ia.sas.is_some());
+    assert!(ia.peer_key.is_some() && ib.peer_key.is_some());
+    exchange(&mut p, &thread);
+}
+
+#[test]
+fn three_message_without_a_key_cannot_start() {
+    let mut p = keyed("3msg-nokey", three(), Config::default(), None, Some(rsa()));
+    let err = p.alice.start("bob@example.com", NOW).unwrap_err();
+    assert!(matches!(err.violation(), Violation::NoIdentityKey(_)), "{err}");
+}
+
+#[test]
+fn responder_without_key_refuses_three_message() {
+    let mut p = keyed("3msg-bob-nokey", three(), Config::default(), Some(rsa()), None);
+    p.alice.start("bob@example.com", NOW).unwrap();
+    p.run();
+    let err = loop {
+        match p.alice.poll_event() {
+            Some(Event::Failed { error, .. }) => break error,
+            Some(_) => continue,
+            None => panic!("expected failure"),
+        }
+    };
+    assert!(err.to_string().contains("resp_pubkey"), "{err}");
+}
+
+#[test]
+fn every_cipher_and_hash() {
+    for cipher in CipherAlg::ALL {
+        for hash in HashAlg::ALL {
+            let a = Config {
+                crypt: vec![cipher],
+                hashes: vec![hash],
+                allow_unencrypted: true,
+                ..Config::default()
+            };
+            let b = Config {
+                allow_unencrypted: true,
+                ..Config::default()
+            };
+            let label = format!("{}-{}", cipher.name(), hash.name());
+            let mut p = Pair::with(&label, a, b, MemoryStore::new(), MemoryStore::new());
+            let (thread, ia, _) = p.negotiate();
+            assert_eq!(ia.crypt, Some(cipher.name()));
+            assert_eq!(ia.hash, Some(hash.name()));
+            exchange(&mut p, &thread);
+            if cipher == CipherAlg::None {
+                // XEP-0200 §6: `none` sends the plaintext, integrity only.
+                assert!(p.wire.iter().any(|(_, s)| s.contains("<data")));
+            } else {
+                assert!(!p.wire.iter().any(|(_, s)| s.contains("hello bob")), "{label}");
+            }
+        }
+    }
+}
+
+#[test]
+fn cipher_none_is_refused_unless_allowed() {
+    let a = Config {
+        crypt: vec![CipherAlg::None],
+        allow_unencrypted: true,
+        ..Config::default()
+    };
+    let mut p = Pair::with("none-refused", a, Config::default(), MemoryStore::new(), MemoryStore::new());
+    p.alice.start("bob@example.com", NOW).unwrap();
+    p.run();
+    let err = loop {
+        match p.alice.poll_event() {
+            Some(Event::Failed { error, .. }) => break error,
+            Some(_) => continue,
+            None => panic!("expected failure"),
+        }
+    };
+    assert!(err.to_string().contains("crypt_algs"), "{err}");
+    // And the initiator does not offer it without the flag.
+    let a = Config {
+        crypt: vec![CipherAlg::None],
+        ..Config::default()
+    };
+    let mut p = Pair::with("none-not-offered", a, Config::default(), MemoryStore::new(), MemoryStore::new());
+    assert!(p.alice.start("bob@example.com", NOW).is_err());
+}
+
+#[test]
+fn zlib_when_both_offer_it() {
+    let z = Config {
+        compress: vec![CompressAlg::Zlib, CompressAlg::None],
+        ..Config::default()
+    };
+    let mut p = Pair::with("zlib", z.clone(), z.clone(), MemoryStore::new(), MemoryStore::new());
+    let (thread, ia, ib) = p.negotiate();
+    assert_eq!(ia.compress, Some("zlib"));
+    assert_eq!(ib.compress, Some("zlib"));
+    for _ in 0..5 {
+        exchange(&mut p, &thread);
+    }
+    // Only one side offers it: none.
+    let mut p = Pair::with("zlib-one", z, Config::default(), MemoryStore::new(), MemoryStore::new());
+    let (_, ia, _) = p.negotiate();
+    assert_eq!(ia.compress, Some("none"));
+}
+
+#[test]
+fn simplified_profile_interoperates_with_the_full_one() {
+    let mut p = Pair::with(
+        "simplified",
+        Config::simplified(),
+        Config::default(),
+        MemoryStore::new(),
+        MemoryStore::new(),
+    );
+    let (thread, ia, _) = p.negotiate();
+    assert_eq!(ia.crypt, Some("aes128-ctr"));
+    assert_eq!(ia.rekey_freq, Some(u32::MAX));
+    exchange(&mut p, &thread);
+    let mut p = Pair::with(
+        "simplified-b",
+        Config::default(),
+        Config::simplified(),
+        MemoryStore::new(),
+        MemoryStore::new(),
+    );
+    let (thread, _, ib) = p.negotiate();
+    assert_eq!(ib.hash, Some("sha256"));
+    exchange(&mut p, &thread);
+}
+
+#[test]
+fn untrusted_key_refused_when_trust_is_required() {
+    let b = Config {
+        require_trusted_key: true,
+        ..Config::default()
+    };
+    let mut p = keyed("trust-required", three(), b.clone(), Some(rsa()), Some(rsa()));
+    p.alice.start("bob@example.com", NOW).unwrap();
+    p.run();
+    assert!(matches!(p.bob.poll_event(), Some(Event::Failed { .. })));
+    // Once Bob marks Alice's key trusted, the same negotiation succeeds.
+    let fp = *rsa().public().fingerprint().as_bytes();
+    let (sa, mut sb) = p.into_stores();
+    assert!(sb.set_trusted("bob@example.com", &fp, true).unwrap());
+    let mut p = Pair::with("trust-required-2", three(), b, sa, sb);
+    p.alice.set_identity_key(Some(rsa()));
+    p.bob.set_identity_key(Some(rsa()));
+    let (_, _, ib) = p.negotiate();
+    assert!(ib.peer_key.unwrap().trusted);
+}
+
+#[test]
+fn key_change_and_key_reuse_alerts() {
+    // Bob sees Alice with the RSA key, then Alice's JID with the DSA key.
+    let mut p = keyed("alert-1", three(), Config::default(), Some(dsa()), Some(dsa()));
+    p.negotiate();
+    let (sa, sb) = p.into_stores();
+    let mut p = Pair::with("alert-2", three(), Config::default(), sa, sb);
+    p.alice.set_identity_key(Some(dsa()));
+    p.bob.set_identity_key(Some(dsa()));
+    // Same key again: no alerts.
+    let (_, _, ib) = p.negotiate();
+    assert!(ib.peer_key.unwrap().alerts.is_empty());
+    // Bob's own key was presented by another JID (alice presents Bob's key back).
+    let (_, sb) = p.into_stores();
+    let mut p = Pair::with("alert-3", three(), Config::default(), MemoryStore::new(), sb);
+    p.alice.set_identity_key(Some(rsa()));
+    p.bob.set_identity_key(Some(rsa()));
+    let (_, _, ib) = p.negotiate();
+    let alerts = ib.peer_key.unwrap().alerts;
+    assert!(!alerts.is_empty(), "a changed key must alert");
+    let _ = BOB;
+}
