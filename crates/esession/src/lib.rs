@@ -10,6 +10,7 @@
 
 pub mod b64;
 mod channel;
+pub mod compress;
 pub mod config;
 pub mod crypto;
 mod engine;

@@ -209,4 +209,49 @@ mod tests {
         assert_eq!(commitment(&[0, 0, 1, 2]), sha256(&[&[1, 2]]));
         assert_eq!(commitment(&[1, 2]).to_vec(), hash(H, &[&[1, 2]]));
     }
+
+    #[test]
+    fn whirlpool_keys_take_the_last_key_len_octets_and_whole_64_octet_macs() {
+        // Profile P1 with a 64-octet hash: KC = the last key_len octets, KM and KS whole.
+        const W: HashAlg = HashAlg::Whirlpool;
+        let k = negotiation_k(W, &[0, 9, 8, 7]);
+        assert_eq!(k.expose(), hash(W, &[&[9, 8, 7]]));
+        assert_eq!(k.len(), 64);
+        for cipher in CipherAlg::ALL {
+            let keys = session_keys(W, cipher, k.expose());
+            let full = hmac(W, k.expose(), &[b"Initiator Cipher Key"]);
+            assert_eq!(full.len(), 64);
+            assert_eq!(
+                keys.initiator.kc.len(),
+                cipher.key_len(),
+                "{}",
+                cipher.name()
+            );
+            assert_eq!(keys.initiator.kc.expose(), &full[64 - cipher.key_len()..]);
+            assert_eq!(
+                keys.responder.kc.expose(),
+                &hmac(W, k.expose(), &[b"Responder Cipher Key"])[64 - cipher.key_len()..]
+            );
+            assert_eq!(
+                keys.initiator.km.expose(),
+                hmac(W, k.expose(), &[b"Initiator MAC Key"])
+            );
+            assert_eq!(keys.responder.km.len(), 64);
+            assert_eq!(keys.ks_a.len(), 64);
+            assert_eq!(
+                keys.ks_b.expose(),
+                hmac(W, k.expose(), &[b"Responder SIGMA Key"])
+            );
+        }
+        let (ini, acc) = rekey_keys(W, CipherAlg::Serpent256Ctr, &[0, 1, 2]);
+        assert_eq!(
+            ini.kc.expose(),
+            &hmac(W, &[1, 2], &[b"Rekey Initiator Crypt"])[32..]
+        );
+        assert_eq!(acc.km.len(), 64);
+        assert_eq!(new_retained_secret(W, k.expose()).len(), 64);
+        assert_eq!(srshash(W, b"srs").len(), 64);
+        // The hash commitment is SHA-256 whatever `hash_algs` says (XEP-0116 §4.3).
+        assert_eq!(commitment(&[0, 3]), sha256(&[&[3]]));
+    }
 }
