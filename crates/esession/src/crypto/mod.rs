@@ -10,8 +10,8 @@ pub mod mac;
 pub mod mpi;
 pub mod nonce;
 pub mod pool;
-pub mod pubkey;
 mod primes;
+pub mod pubkey;
 pub mod sas;
 pub mod secret;
 

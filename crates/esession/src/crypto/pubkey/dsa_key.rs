@@ -105,7 +105,7 @@ impl Domain {
 /// `v` as an integer of `precision` bits when 1 < v < p.
 fn in_range(v: &[u8], p: &BoxedUint, precision: u32) -> Option<BoxedUint> {
     let v = BoxedUint::from_be_slice(mpi(v), precision).ok()?;
-    (v > BoxedUint::one() && &v < p).then_some(v)
+    (v > BoxedUint::one() && v < *p).then_some(v)
 }
 
 /// The `mpi` octets of `v` (P2).
@@ -179,7 +179,12 @@ impl std::hash::Hash for DsaPublic {
 
 impl std::fmt::Debug for DsaPublic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "DsaPublic({}/{} bits)", self.bits(), bit_len(&self.ints[1]))
+        write!(
+            f,
+            "DsaPublic({}/{} bits)",
+            self.bits(),
+            bit_len(&self.ints[1])
+        )
     }
 }
 

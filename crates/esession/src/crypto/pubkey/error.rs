@@ -7,7 +7,9 @@ use super::SignAlg;
 #[non_exhaustive]
 pub enum KeyError {
     /// The element is not a `<KeyValue/>` (xmldsig namespace or, as in the P4 text, none).
-    #[error("expected a KeyValue element in the xmldsig namespace, got <{name}> in namespace {ns:?}")]
+    #[error(
+        "expected a KeyValue element in the xmldsig namespace, got <{name}> in namespace {ns:?}"
+    )]
     NotKeyValue {
         /// Local name of the element received (at most 64 characters).
         name: String,
@@ -64,7 +66,9 @@ pub enum KeyError {
     #[error("{0} is empty")]
     EmptyComponent(&'static str),
     /// A key component is larger than [`super::MAX_KEY_BITS`].
-    #[error("{component} is too large: {len} octets of text or value, at most {max_bits} bits allowed")]
+    #[error(
+        "{component} is too large: {len} octets of text or value, at most {max_bits} bits allowed"
+    )]
     ComponentTooLarge {
         /// The component.
         component: &'static str,

@@ -74,10 +74,7 @@ pub(super) fn build(key: &'static str, parts: &[(&'static str, &[u8])]) -> Eleme
 
 /// The child elements of `el`, refusing character data other than white space between
 /// them (P4 rule 1 drops only white space, so other text would enter the MAC input).
-fn element_children<'a>(
-    el: &'a Element,
-    what: &'static str,
-) -> Result<Vec<&'a Element>, KeyError> {
+fn element_children<'a>(el: &'a Element, what: &'static str) -> Result<Vec<&'a Element>, KeyError> {
     let mut out = Vec::new();
     for node in el.nodes() {
         match node {
@@ -105,12 +102,14 @@ fn components<const N: usize>(
                 parent: key,
                 child: short_name(child.name()),
             })?;
-        let (slot, component) = values.get_mut(idx).zip(names.get(idx)).ok_or(
-            KeyError::UnexpectedElement {
-                parent: key,
-                child: short_name(child.name()),
-            },
-        )?;
+        let (slot, component) =
+            values
+                .get_mut(idx)
+                .zip(names.get(idx))
+                .ok_or(KeyError::UnexpectedElement {
+                    parent: key,
+                    child: short_name(child.name()),
+                })?;
         if slot.is_some() {
             return Err(KeyError::DuplicateComponent { key, component });
         }

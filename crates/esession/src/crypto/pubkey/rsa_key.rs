@@ -49,7 +49,10 @@ impl RsaPublic {
             return Err(KeyError::EvenExponent);
         }
         let mut e64 = [0u8; 8];
-        let start = e64.len().checked_sub(e.len()).ok_or(KeyError::ExponentTooLarge)?;
+        let start = e64
+            .len()
+            .checked_sub(e.len())
+            .ok_or(KeyError::ExponentTooLarge)?;
         e64.get_mut(start..)
             .ok_or(KeyError::ExponentTooLarge)?
             .copy_from_slice(e);
