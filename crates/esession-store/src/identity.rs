@@ -91,7 +91,10 @@ impl Default for Sealer {
 impl fmt::Debug for Sealer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sealer")
-            .field("passphrase", &self.passphrase.as_ref().map(|_| "<redacted>"))
+            .field(
+                "passphrase",
+                &self.passphrase.as_ref().map(|_| "<redacted>"),
+            )
             .field("kdf", &self.kdf)
             .finish_non_exhaustive()
     }
@@ -114,7 +117,11 @@ impl Sealer {
         let passphrase = match self.passphrase.as_deref() {
             Some(p) if !p.is_empty() => p,
             Some(_) => {
-                return Err(failed(op, &store.path, "the identity key passphrase is empty"))
+                return Err(failed(
+                    op,
+                    &store.path,
+                    "the identity key passphrase is empty",
+                ))
             }
             None => {
                 return Err(failed(
@@ -133,7 +140,11 @@ impl Sealer {
             }
         }
         let params = argon2_params(kdf).map_err(|e| {
-            failed(op, &store.path, format_args!("Argon2id costs {kdf:?} refused: {e}"))
+            failed(
+                op,
+                &store.path,
+                format_args!("Argon2id costs {kdf:?} refused: {e}"),
+            )
         })?;
         let mut kek = Zeroizing::new([0u8; 32]);
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
@@ -265,7 +276,11 @@ impl SqliteStore {
     ) -> Result<(), StoreError> {
         let op = "changing the identity key passphrase";
         let der = self.read_identity(op, own)?.ok_or_else(|| {
-            failed(op, &self.path, format_args!("no identity key is stored for {own}"))
+            failed(
+                op,
+                &self.path,
+                format_args!("no identity key is stored for {own}"),
+            )
         })?;
         let old = self.sealer.passphrase.replace(new);
         *self.sealer.cache.borrow_mut() = None;

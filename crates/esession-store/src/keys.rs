@@ -117,7 +117,13 @@ impl KeyStore for SqliteStore {
     }
 
     fn all_keys(&self, own: &str) -> Result<Vec<KnownKey>, StoreError> {
-        load_keys(&self.conn, &self.path, "reading all known keys", "1", &[&own])
+        load_keys(
+            &self.conn,
+            &self.path,
+            "reading all known keys",
+            "1",
+            &[&own],
+        )
     }
 
     fn record_sighting(
@@ -168,12 +174,7 @@ impl KeyStore for SqliteStore {
         tx.commit().map_err(|e| failed(op, path, e))
     }
 
-    fn set_trusted(
-        &mut self,
-        own: &str,
-        fp: &[u8; 32],
-        trusted: bool,
-    ) -> Result<bool, StoreError> {
+    fn set_trusted(&mut self, own: &str, fp: &[u8; 32], trusted: bool) -> Result<bool, StoreError> {
         let n = self
             .conn
             .execute(
@@ -213,5 +214,107 @@ impl KeyStore for SqliteStore {
             .map_err(|e| failed("forgetting a key", &self.path, e))?;
         self.scrub_destroyed();
         Ok(n > 0)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use esession::crypto::sha256;
+    use esession::store::MemoryStore;
+
+    fn kv(n: u64) -> String {
+        format!("<KeyValue><RSAKeyValue><Modulus>{n}</Modulus></RSAKeyValue></KeyValue>")
+    }
+
+    fn fp(n: u64) -> [u8; 32] {
+        sha256(&[kv(n).as_bytes()])
+    }
+
+    /// A random sequence of key operations gives the same answers from both stores.
+    #[test]
+    fn differential_against_memory_store() {
+        let mut m = MemoryStore::new();
+        let mut q = SqliteStore::open_in_memory().unwrap();
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let owns = ["a@x", "c@x"];
+        let peers = ["b@y", "d@y", "e@z", "f@z"];
+        for step in 0..1500u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let own = owns[(x % 2) as usize];
+            let peer = peers[((x >> 8) % 4) as usize];
+            let n = (x >> 16) % 5;
+            let now = Timestamp(1000 + step / 2 - (x >> 60));
+            match (x >> 24) % 10 {
+                0..=4 => {
+                    // Now and then a mismatched key value: both must refuse it.
+                    let value = if (x >> 32) % 13 == 0 {
+                        kv(n + 1)
+                    } else {
+                        kv(n)
+                    };
+                    let a = m.record_sighting(own, &fp(n), &value, peer, now);
+                    let b = q.record_sighting(own, &fp(n), &value, peer, now);
+                    assert_eq!(a.is_ok(), b.is_ok(), "{a:?} {b:?}");
+                }
+                5 => {
+                    let t = (x >> 40) % 2 == 0;
+                    assert_eq!(
+                        m.set_trusted(own, &fp(n), t).unwrap(),
+                        q.set_trusted(own, &fp(n), t).unwrap()
+                    );
+                }
+                6 | 7 => {
+                    let name = ["Bob", "", "Dee"][((x >> 40) % 3) as usize];
+                    let name = ((x >> 44) % 4 != 0).then_some(name);
+                    let a = m.set_petname(own, &fp(n), name);
+                    let b = q.set_petname(own, &fp(n), name);
+                    assert_eq!(a.ok(), b.ok());
+                }
+                _ => assert_eq!(
+                    m.forget_key(own, &fp(n)).unwrap(),
+                    q.forget_key(own, &fp(n)).unwrap()
+                ),
+            }
+            assert_eq!(m.keys_of(own, peer).unwrap(), q.keys_of(own, peer).unwrap());
+            assert_eq!(m.all_keys(own).unwrap(), q.all_keys(own).unwrap());
+            assert_eq!(
+                m.known_key(own, &fp(n)).unwrap(),
+                q.known_key(own, &fp(n)).unwrap()
+            );
+        }
+        assert!(!q.all_keys("a@x").unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_jid_bound_holds_in_the_file() {
+        let mut q = SqliteStore::open_in_memory().unwrap();
+        for i in 0..(trust::MAX_JIDS_PER_KEY as u64 + 5) {
+            q.record_sighting("a@x", &fp(1), &kv(1), &format!("j{i:03}@y"), Timestamp(i))
+                .unwrap();
+        }
+        let rows: i64 = q
+            .conn
+            .query_row("SELECT count(*) FROM key_sighting", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, trust::MAX_JIDS_PER_KEY as i64);
+        assert!(q.keys_of("a@x", "j000@y").unwrap().is_empty());
+        assert_eq!(q.keys_of("a@x", "j068@y").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_damaged_fingerprint_is_an_error_not_a_panic() {
+        let q = SqliteStore::open_in_memory().unwrap();
+        q.conn
+            .execute_batch(
+                "PRAGMA ignore_check_constraints = ON;
+                INSERT INTO known_key VALUES ('a@x', x'0102', 'kv', NULL, 0);",
+            )
+            .unwrap();
+        let e = q.all_keys("a@x").unwrap_err();
+        assert!(e.0.contains("reading all known keys"), "{e}");
     }
 }
