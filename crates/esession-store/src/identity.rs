@@ -245,9 +245,10 @@ fn cost(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<u32> {
 }
 
 impl SqliteStore {
-    /// Gives the passphrase that seals and opens identity keys (see the `identity` format
-    /// above: Argon2id, then XChaCha20-Poly1305). It is used as given (no Unicode
-    /// normalization). Without it, reading a stored identity key or storing one is an error.
+    /// Gives the passphrase that seals and opens identity keys (Argon2id derives the
+    /// key-encryption key from it, XChaCha20-Poly1305 seals the key). It is used as given (no
+    /// Unicode normalization). Without it, reading a stored identity key or storing one is an
+    /// error.
     #[must_use]
     pub fn with_key_passphrase(mut self, passphrase: Zeroizing<String>) -> Self {
         self.sealer.passphrase = Some(passphrase);
