@@ -1,5 +1,5 @@
-//! The embedded default store of `esession`: retained secrets (profile P7) and session
-//! history metadata in one SQLite file.
+//! The embedded default store of `esession`: retained secrets (profile P7), keys (XEP-0116
+//! §7.3–7.4) and session history metadata in one SQLite file.
 //!
 //! [`SqliteStore`] implements [`esession::store::SecretStore`] with the same semantics as
 //! the engine's `MemoryStore`, but durably: every change is one SQLite transaction in a
@@ -7,6 +7,10 @@
 //! either the old or the new state, never a mix. The file is created with mode `0600` on
 //! unix; destroyed secrets are overwritten in the file (`secure_delete`, then a WAL
 //! checkpoint) rather than merely unlinked from the b-tree.
+//!
+//! It implements [`esession::store::KeyStore`] too: peer keys with the JIDs that presented
+//! them, and our identity private key per account, sealed with a passphrase
+//! ([`SqliteStore::with_key_passphrase`]: Argon2id, then XChaCha20-Poly1305).
 //!
 //! The session history keeps metadata only (who, when, role, SAS, whether the retained
 //! secret matched, how the session ended); no message body is ever stored.
@@ -39,9 +43,12 @@
 
 mod error;
 mod history;
+mod identity;
+mod keys;
 mod schema;
 mod sqlite;
 
 pub use history::{SessionRecord, ROLES, SRS_STATES};
+pub use identity::{KdfParams, IDENTITY_KDF};
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::{SqliteStore, DEFAULT_MAX_AGE_SECS};

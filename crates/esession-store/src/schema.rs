@@ -42,6 +42,37 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         verified   INTEGER NOT NULL CHECK (verified IN (0, 1))
     );
     CREATE INDEX session_by_peer ON session (own, peer_bare, started);",
+    // 2 -> 3: our identity private keys, sealed (format 1: Argon2id KEK from the passphrase,
+    // XChaCha20-Poly1305 with the own JID as associated data; see identity.rs), and the peer
+    // keys we received with the JIDs that presented them (XEP-0116 §7.4).
+    "CREATE TABLE identity_key (
+        own    TEXT    NOT NULL PRIMARY KEY,
+        format INTEGER NOT NULL CHECK (format = 1),
+        salt   BLOB    NOT NULL CHECK (length(salt) = 16),
+        m_kib  INTEGER NOT NULL CHECK (m_kib > 0),
+        t_cost INTEGER NOT NULL CHECK (t_cost > 0),
+        p_cost INTEGER NOT NULL CHECK (p_cost > 0),
+        nonce  BLOB    NOT NULL CHECK (length(nonce) = 24),
+        sealed BLOB    NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE known_key (
+        own         TEXT    NOT NULL,
+        fingerprint BLOB    NOT NULL CHECK (length(fingerprint) = 32),
+        key_value   TEXT    NOT NULL,
+        petname     TEXT,
+        trusted     INTEGER NOT NULL CHECK (trusted IN (0, 1)),
+        PRIMARY KEY (own, fingerprint)
+    ) WITHOUT ROWID;
+    CREATE TABLE key_sighting (
+        own         TEXT    NOT NULL,
+        fingerprint BLOB    NOT NULL,
+        jid         TEXT    NOT NULL,
+        first_seen  INTEGER NOT NULL CHECK (first_seen >= 0),
+        last_seen   INTEGER NOT NULL CHECK (last_seen >= first_seen),
+        PRIMARY KEY (own, fingerprint, jid),
+        FOREIGN KEY (own, fingerprint) REFERENCES known_key (own, fingerprint) ON DELETE CASCADE
+    ) WITHOUT ROWID;
+    CREATE INDEX key_sighting_by_jid ON key_sighting (own, jid);",
 ];
 
 /// The schema version this build writes and reads.
@@ -172,6 +203,37 @@ mod tests {
         assert_eq!(got[0].secret.as_slice(), &[1, 2]);
         assert!(got[0].verified);
         assert!(store.sessions_with("a@x", "b@y").unwrap().is_empty());
+    }
+
+    #[test]
+    fn upgrades_a_version_2_database_keeping_secrets_and_history() {
+        use esession::store::KeyStore;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v2.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            migrate_to(&mut conn, &path, 2).unwrap();
+            assert_eq!(user_version(&conn).unwrap(), 2);
+            conn.execute_batch(
+                "INSERT INTO retained_secret VALUES ('a@x', 'b@y', 'b@y/1', x'0304', 7, 0);
+                 INSERT INTO session (own, peer_bare, peer_full, thread, role, started, sas,
+                                      srs, verified)
+                 VALUES ('a@x', 'b@y', 'b@y/1', 't', 'initiator', 3, 'SAS12', 'none', 0);",
+            )
+            .unwrap();
+        }
+        let mut store = SqliteStore::open(&path).unwrap();
+        assert_eq!(user_version(&store.conn).unwrap(), 3);
+        assert_eq!(store.secrets_with("a@x", "b@y").unwrap().len(), 1);
+        assert_eq!(store.sessions_with("a@x", "b@y").unwrap().len(), 1);
+        assert!(store.all_keys("a@x").unwrap().is_empty());
+        assert!(store.identity_key("a@x").unwrap().is_none());
+        let kv = "<KeyValue/>";
+        let fp = esession::crypto::sha256(&[kv.as_bytes()]);
+        store
+            .record_sighting("a@x", &fp, kv, "b@y", esession::Timestamp(9))
+            .unwrap();
+        assert_eq!(store.keys_of("a@x", "b@y").unwrap().len(), 1);
     }
 
     #[test]

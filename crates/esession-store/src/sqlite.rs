@@ -1,5 +1,6 @@
 //! [`SqliteStore`]: opening the file safely and the [`SecretStore`] implementation.
 use crate::error::{failed, ts_from_sql, ts_to_sql};
+use crate::identity::Sealer;
 use crate::schema;
 use esession::store::{RetainedSecret, SecretId, SecretStore, StoreError};
 use esession::time::Timestamp;
@@ -17,7 +18,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 const SECRET_COLUMNS: &str = "own, peer_bare, peer_full, secret, created, verified";
 
-/// Retained secrets and session history in one SQLite database (see the crate docs).
+/// Retained secrets, keys and session history in one SQLite database (see the crate docs).
 ///
 /// One value owns one connection; it is `Send` but not `Sync`, like the
 /// [`SecretStore`] trait asks. Several processes may open the same file: writers wait up to
@@ -25,6 +26,8 @@ const SECRET_COLUMNS: &str = "own, peer_bare, peer_full, secret, created, verifi
 pub struct SqliteStore {
     pub(crate) conn: Connection,
     pub(crate) path: PathBuf,
+    /// Seals and opens identity keys (`identity.rs`).
+    pub(crate) sealer: Sealer,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -104,7 +107,11 @@ impl SqliteStore {
             conn.pragma_update(None, pragma, value)
                 .map_err(|e| failed(&format!("setting PRAGMA {pragma}={value}"), &path, e))?;
         }
-        let mut store = SqliteStore { conn, path };
+        let mut store = SqliteStore {
+            conn,
+            path,
+            sealer: Sealer::default(),
+        };
         schema::migrate(&mut store.conn, &store.path)?;
         Ok(store)
     }
@@ -147,7 +154,7 @@ impl SqliteStore {
     /// the database, where `secure_delete` has zeroed the deleted cells, and truncate it.
     /// Best effort: the change is already committed, and a reader holding an old snapshot
     /// only delays the scrub to a later checkpoint.
-    fn scrub_destroyed(&self) {
+    pub(crate) fn scrub_destroyed(&self) {
         let _ = self
             .conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));

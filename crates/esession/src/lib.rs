@@ -27,6 +27,7 @@ pub mod store;
 pub mod thread;
 pub mod time;
 mod transcript;
+pub mod trust;
 pub mod xml;
 
 pub use config::{AcceptPolicy, Config, Logging, Security, StanzaKind};
@@ -35,7 +36,7 @@ pub use engine::Engine;
 pub use error::{Error, ErrorKind, Violation};
 pub use event::{EndedBy, Event, Role, SessionInfo, SrsStatus};
 pub use random::{OsRandom, Random, SeededRandom};
-pub use store::{MemoryStore, RetainedSecret, SecretId, SecretStore, StoreError};
+pub use store::{KeyStore, MemoryStore, RetainedSecret, SecretId, SecretStore, StoreError};
 pub use time::Timestamp;
 pub use xml::Element;
 

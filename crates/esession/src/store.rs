@@ -3,7 +3,12 @@
 //! Retained secrets follow profile P7: one record per (own bare JID, peer bare JID, peer
 //! full JID), with its creation time and a `verified` flag. The engine never keeps a
 //! retained secret longer than a negotiation; the store is the only owner.
+//!
+//! Keys follow XEP-0116 §7.3–7.4 ([`KeyStore`]): our own identity private key per account,
+//! and every peer key received, with the JIDs that presented it (rules in [`crate::trust`]).
+use crate::crypto::SecretBytes;
 use crate::time::Timestamp;
+use crate::trust::{self, KnownKey};
 use std::collections::BTreeMap;
 use std::fmt;
 use zeroize::Zeroizing;
@@ -48,11 +53,80 @@ impl fmt::Debug for RetainedSecret {
 #[error("secret store failure: {0}")]
 pub struct StoreError(pub String);
 
-/// Persistent storage of retained secrets (XEP-0116 §4.10, profile P7).
+/// Persistent storage of our identity keys and of the peer keys we received (XEP-0116 §7.3,
+/// §7.4). Everything is per own account (`own` = our bare JID).
+///
+/// Sightings go through [`trust::sighting`], so every store applies the same rules.
+pub trait KeyStore: Send {
+    /// Our identity private key (PKCS#8 DER) for `own`, if one is stored.
+    ///
+    /// # Errors
+    /// A [`StoreError`] when a key is stored but cannot be read (e.g. a store that encrypts it
+    /// at rest was given no passphrase or a wrong one): never `Ok(None)` then, so a caller
+    /// never makes a new key in place of one it failed to read.
+    fn identity_key(&self, own: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError>;
+
+    /// Stores our identity private key `der` (PKCS#8 DER) for `own`.
+    ///
+    /// # Errors
+    /// A [`StoreError`] when `own` already has one (a key is never lost by accident; use
+    /// [`KeyStore::replace_identity_key`]), or `der` is refused by [`trust::check_identity_der`].
+    fn set_identity_key(&mut self, own: &str, der: &[u8]) -> Result<(), StoreError>;
+
+    /// Stores `der` as the identity key of `own`, destroying the previous one if any.
+    ///
+    /// # Errors
+    /// A [`StoreError`] when `der` is refused or the store fails.
+    fn replace_identity_key(&mut self, own: &str, der: &[u8]) -> Result<(), StoreError>;
+
+    /// The peer key with fingerprint `fp`, if `own` received it before.
+    fn known_key(&self, own: &str, fp: &[u8; 32]) -> Result<Option<KnownKey>, StoreError>;
+
+    /// Every key `peer_bare` presented to `own`, ordered by fingerprint.
+    fn keys_of(&self, own: &str, peer_bare: &str) -> Result<Vec<KnownKey>, StoreError>;
+
+    /// Every key `own` received, ordered by fingerprint.
+    fn all_keys(&self, own: &str) -> Result<Vec<KnownKey>, StoreError>;
+
+    /// Remembers that `peer_bare` presented the key `key_value` (fingerprint `fp`) at `now`:
+    /// creates the record (untrusted, no petname) or adds/updates the JID's sighting
+    /// ([`trust::sighting`]). Call it after [`trust::assess`], once the signature verified.
+    ///
+    /// # Errors
+    /// A [`StoreError`] when [`trust::sighting`] refuses the input or the store fails.
+    fn record_sighting(
+        &mut self,
+        own: &str,
+        fp: &[u8; 32],
+        key_value: &str,
+        peer_bare: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Marks the key `fp` verified by the user, or not (§7.3). Returns whether it exists.
+    fn set_trusted(&mut self, own: &str, fp: &[u8; 32], trusted: bool) -> Result<bool, StoreError>;
+
+    /// Names the key `fp` (§7.4 petname), or removes its name. Returns whether it exists.
+    ///
+    /// # Errors
+    /// A [`StoreError`] when [`trust::check_petname`] refuses the name.
+    fn set_petname(
+        &mut self,
+        own: &str,
+        fp: &[u8; 32],
+        petname: Option<&str>,
+    ) -> Result<bool, StoreError>;
+
+    /// Forgets the key `fp` with its sightings, trust and petname. Returns whether it existed.
+    fn forget_key(&mut self, own: &str, fp: &[u8; 32]) -> Result<bool, StoreError>;
+}
+
+/// Persistent storage of retained secrets (XEP-0116 §4.10, profile P7), and of keys
+/// ([`KeyStore`]).
 ///
 /// Implementations must make [`SecretStore::rotate`] atomic: after a crash either the old
 /// state or the new state is found, never a state with both or neither.
-pub trait SecretStore: Send {
+pub trait SecretStore: KeyStore {
     /// Every stored secret between `own` (bare) and `peer_bare`, expired ones included.
     fn secrets_with(&self, own: &str, peer_bare: &str) -> Result<Vec<RetainedSecret>, StoreError>;
 
@@ -72,10 +146,12 @@ pub trait SecretStore: Send {
     fn forget(&mut self, own: &str, peer_bare: &str) -> Result<usize, StoreError>;
 }
 
-/// Keeps retained secrets in memory only: they die with the process.
+/// Keeps retained secrets and keys in memory only: they die with the process.
 #[derive(Default, Debug, Clone)]
 pub struct MemoryStore {
     records: BTreeMap<SecretId, RetainedSecret>,
+    identity: BTreeMap<String, SecretBytes>,
+    keys: BTreeMap<(String, [u8; 32]), KnownKey>,
 }
 
 impl MemoryStore {
@@ -130,6 +206,148 @@ impl SecretStore for MemoryStore {
     }
 }
 
+impl KeyStore for MemoryStore {
+    fn identity_key(&self, own: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
+        Ok(self
+            .identity
+            .get(own)
+            .map(|k| Zeroizing::new(k.expose().to_vec())))
+    }
+
+    fn set_identity_key(&mut self, own: &str, der: &[u8]) -> Result<(), StoreError> {
+        let op = "storing the identity key";
+        trust::check_identity_der(op, der)?;
+        if self.identity.contains_key(own) {
+            return Err(StoreError(format!(
+                "{op}: {own} already has an identity key; refusing to overwrite it \
+                 (replace_identity_key replaces it explicitly)"
+            )));
+        }
+        self.identity
+            .insert(own.to_owned(), SecretBytes::new(der.to_vec()));
+        Ok(())
+    }
+
+    fn replace_identity_key(&mut self, own: &str, der: &[u8]) -> Result<(), StoreError> {
+        trust::check_identity_der("replacing the identity key", der)?;
+        self.identity
+            .insert(own.to_owned(), SecretBytes::new(der.to_vec()));
+        Ok(())
+    }
+
+    fn known_key(&self, own: &str, fp: &[u8; 32]) -> Result<Option<KnownKey>, StoreError> {
+        Ok(self.keys.get(&(own.to_owned(), *fp)).cloned())
+    }
+
+    fn keys_of(&self, own: &str, peer_bare: &str) -> Result<Vec<KnownKey>, StoreError> {
+        Ok(self
+            .keys
+            .iter()
+            .filter(|((o, _), k)| o == own && k.seen_from(peer_bare))
+            .map(|(_, k)| k.clone())
+            .collect())
+    }
+
+    fn all_keys(&self, own: &str) -> Result<Vec<KnownKey>, StoreError> {
+        Ok(self
+            .keys
+            .iter()
+            .filter(|((o, _), _)| o == own)
+            .map(|(_, k)| k.clone())
+            .collect())
+    }
+
+    fn record_sighting(
+        &mut self,
+        own: &str,
+        fp: &[u8; 32],
+        key_value: &str,
+        peer_bare: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let id = (own.to_owned(), *fp);
+        let existing = self.keys.get(&id).cloned();
+        let updated = trust::sighting(existing, fp, key_value, peer_bare, now)?;
+        self.keys.insert(id, updated);
+        Ok(())
+    }
+
+    fn set_trusted(&mut self, own: &str, fp: &[u8; 32], trusted: bool) -> Result<bool, StoreError> {
+        Ok(match self.keys.get_mut(&(own.to_owned(), *fp)) {
+            Some(k) => {
+                k.trusted = trusted;
+                true
+            }
+            None => false,
+        })
+    }
+
+    fn set_petname(
+        &mut self,
+        own: &str,
+        fp: &[u8; 32],
+        petname: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        trust::check_petname("naming a key", petname)?;
+        Ok(match self.keys.get_mut(&(own.to_owned(), *fp)) {
+            Some(k) => {
+                k.petname = petname.map(str::to_owned);
+                true
+            }
+            None => false,
+        })
+    }
+
+    fn forget_key(&mut self, own: &str, fp: &[u8; 32]) -> Result<bool, StoreError> {
+        Ok(self.keys.remove(&(own.to_owned(), *fp)).is_some())
+    }
+}
+
+impl<S: KeyStore + ?Sized> KeyStore for Box<S> {
+    fn identity_key(&self, own: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
+        (**self).identity_key(own)
+    }
+    fn set_identity_key(&mut self, own: &str, der: &[u8]) -> Result<(), StoreError> {
+        (**self).set_identity_key(own, der)
+    }
+    fn replace_identity_key(&mut self, own: &str, der: &[u8]) -> Result<(), StoreError> {
+        (**self).replace_identity_key(own, der)
+    }
+    fn known_key(&self, own: &str, fp: &[u8; 32]) -> Result<Option<KnownKey>, StoreError> {
+        (**self).known_key(own, fp)
+    }
+    fn keys_of(&self, own: &str, peer_bare: &str) -> Result<Vec<KnownKey>, StoreError> {
+        (**self).keys_of(own, peer_bare)
+    }
+    fn all_keys(&self, own: &str) -> Result<Vec<KnownKey>, StoreError> {
+        (**self).all_keys(own)
+    }
+    fn record_sighting(
+        &mut self,
+        own: &str,
+        fp: &[u8; 32],
+        key_value: &str,
+        peer_bare: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        (**self).record_sighting(own, fp, key_value, peer_bare, now)
+    }
+    fn set_trusted(&mut self, own: &str, fp: &[u8; 32], trusted: bool) -> Result<bool, StoreError> {
+        (**self).set_trusted(own, fp, trusted)
+    }
+    fn set_petname(
+        &mut self,
+        own: &str,
+        fp: &[u8; 32],
+        petname: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        (**self).set_petname(own, fp, petname)
+    }
+    fn forget_key(&mut self, own: &str, fp: &[u8; 32]) -> Result<bool, StoreError> {
+        (**self).forget_key(own, fp)
+    }
+}
+
 impl<S: SecretStore + ?Sized> SecretStore for Box<S> {
     fn secrets_with(&self, own: &str, peer_bare: &str) -> Result<Vec<RetainedSecret>, StoreError> {
         (**self).secrets_with(own, peer_bare)
@@ -180,5 +398,113 @@ mod tests {
         assert!(format!("{:?}", left[0]).contains("<redacted>"));
         assert!(s.mark_verified(&left[0].id).unwrap());
         assert_eq!(s.forget("a@x", "b@y").unwrap(), 1);
+    }
+
+    #[test]
+    fn identity_keys_are_per_account_never_overwritten_and_redacted() {
+        let mut s = MemoryStore::new();
+        assert!(s.identity_key("a@x").unwrap().is_none());
+        let der = [0x30, 0x82, 0x01, 0x0a, 0xAB, 0xCD];
+        s.set_identity_key("a@x", &der).unwrap();
+        assert_eq!(s.identity_key("a@x").unwrap().unwrap().as_slice(), &der);
+        assert!(s.identity_key("c@x").unwrap().is_none());
+        let e = s.set_identity_key("a@x", &[0x30, 1]).unwrap_err();
+        assert!(e.0.contains("refusing to overwrite"), "{e}");
+        assert_eq!(s.identity_key("a@x").unwrap().unwrap().as_slice(), &der);
+        assert!(s.set_identity_key("c@x", b"not der").is_err());
+        s.replace_identity_key("a@x", &[0x30, 1]).unwrap();
+        assert_eq!(
+            s.identity_key("a@x").unwrap().unwrap().as_slice(),
+            &[0x30, 1]
+        );
+        let dbg = format!("{s:?}");
+        assert!(!dbg.contains("48, 1") && dbg.contains("redacted"), "{dbg}");
+    }
+
+    fn kv(n: u8) -> String {
+        format!("<KeyValue><DSAKeyValue><Y>{n}</Y></DSAKeyValue></KeyValue>")
+    }
+
+    fn fp(n: u8) -> [u8; 32] {
+        crate::crypto::sha256(&[kv(n).as_bytes()])
+    }
+
+    #[test]
+    fn known_keys_sightings_trust_petnames_and_forgetting() {
+        let mut s: Box<dyn SecretStore> = Box::new(MemoryStore::new());
+        assert!(s.known_key("a@x", &fp(1)).unwrap().is_none());
+        s.record_sighting("a@x", &fp(1), &kv(1), "b@y", Timestamp(5))
+            .unwrap();
+        s.record_sighting("a@x", &fp(1), &kv(1), "c@y", Timestamp(6))
+            .unwrap();
+        s.record_sighting("a@x", &fp(2), &kv(2), "b@y", Timestamp(7))
+            .unwrap();
+        s.record_sighting("q@x", &fp(1), &kv(1), "b@y", Timestamp(8))
+            .unwrap();
+        let k = s.known_key("a@x", &fp(1)).unwrap().unwrap();
+        assert_eq!(k.key_value, kv(1));
+        assert_eq!(k.jids.len(), 2);
+        assert!(!k.trusted && k.petname.is_none());
+        let mut both = vec![fp(1), fp(2)];
+        both.sort();
+        let of_b: Vec<_> = s
+            .keys_of("a@x", "b@y")
+            .unwrap()
+            .iter()
+            .map(|k| k.fingerprint)
+            .collect();
+        assert_eq!(of_b, both);
+        assert_eq!(s.keys_of("a@x", "c@y").unwrap().len(), 1);
+        assert_eq!(s.all_keys("a@x").unwrap().len(), 2);
+        assert_eq!(s.all_keys("q@x").unwrap().len(), 1);
+        // A mismatched fingerprint is refused and changes nothing.
+        assert!(s
+            .record_sighting("a@x", &fp(1), &kv(2), "d@y", Timestamp(9))
+            .is_err());
+        assert!(s.keys_of("a@x", "d@y").unwrap().is_empty());
+
+        assert!(s.set_trusted("a@x", &fp(1), true).unwrap());
+        assert!(!s.set_trusted("a@x", &fp(3), true).unwrap());
+        assert!(s.set_petname("a@x", &fp(1), Some("Bob")).unwrap());
+        assert!(s.set_petname("a@x", &fp(1), Some("B\nob")).is_err());
+        assert!(!s.set_petname("a@x", &fp(3), Some("Nobody")).unwrap());
+        let k = s.known_key("a@x", &fp(1)).unwrap().unwrap();
+        assert!(k.trusted);
+        assert_eq!(k.petname.as_deref(), Some("Bob"));
+        assert!(!s.known_key("q@x", &fp(1)).unwrap().unwrap().trusted);
+        // A later sighting keeps trust and petname.
+        s.record_sighting("a@x", &fp(1), &kv(1), "b@y", Timestamp(20))
+            .unwrap();
+        let k = s.known_key("a@x", &fp(1)).unwrap().unwrap();
+        assert!(k.trusted && k.petname.is_some());
+        assert_eq!(k.jids[0].last_seen, Timestamp(20));
+        assert!(s.set_petname("a@x", &fp(1), None).unwrap());
+        assert!(s
+            .known_key("a@x", &fp(1))
+            .unwrap()
+            .unwrap()
+            .petname
+            .is_none());
+
+        let a = trust::assess_in(&s, "a@x", Some(fp(1)), "b@y").unwrap();
+        assert!(a.trusted);
+        assert_eq!(
+            a.alerts,
+            vec![trust::KeyAlert::SharedWith {
+                other_jids: vec!["c@y".into()]
+            }]
+        );
+
+        assert!(s.forget_key("a@x", &fp(1)).unwrap());
+        assert!(!s.forget_key("a@x", &fp(1)).unwrap());
+        assert!(s.known_key("a@x", &fp(1)).unwrap().is_none());
+        assert!(s.known_key("q@x", &fp(1)).unwrap().is_some());
+        let a = trust::assess_in(&s, "a@x", None, "b@y").unwrap();
+        assert_eq!(
+            a.alerts,
+            vec![trust::KeyAlert::KeyMissing {
+                expected: vec![fp(2)]
+            }]
+        );
     }
 }

@@ -11,6 +11,7 @@ pub mod mpi;
 pub mod nonce;
 pub mod pool;
 mod primes;
+pub mod pubkey;
 pub mod sas;
 pub mod secret;
 
@@ -26,6 +27,7 @@ pub use mac::{identity_mac, stanza_mac};
 pub use mpi::{mpi, mpi_u128, u128_from_be};
 pub use nonce::{draw_counter, draw_nonce, responder_counter};
 pub use pool::DhPool;
+pub use pubkey::{Fingerprint, IdentityKey, KeyError, PublicKey, SignAlg};
 pub use sas::{render_sas28x5, sas28x5};
 pub use secret::SecretBytes;
 

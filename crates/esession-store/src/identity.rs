@@ -1,0 +1,412 @@
+//! Our identity private keys, sealed at rest with a passphrase.
+//!
+//! Format 1 of a row of `identity_key`: a key-encryption key (KEK) is derived from the
+//! passphrase with Argon2id (v0x13) over the row's random 16-octet salt, with the row's own
+//! memory, time and parallelism costs; the PKCS#8 DER is sealed with XChaCha20-Poly1305 under
+//! the KEK and a random 24-octet nonce, with the own bare JID as associated data (so a row
+//! copied to another account does not open). A wrong passphrase and an altered row both fail
+//! the Poly1305 tag: the key is then reported unreadable, never replaced.
+use crate::error::failed;
+use crate::sqlite::SqliteStore;
+use argon2::{Algorithm, Argon2, Params, Version};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use esession::random::{OsRandom, Random};
+use esession::store::StoreError;
+use esession::trust;
+use rusqlite::{params, ErrorCode, OptionalExtension};
+use std::cell::RefCell;
+use std::fmt;
+use zeroize::Zeroizing;
+
+/// Argon2id costs of the key-encryption key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KdfParams {
+    /// Memory, in KiB.
+    pub m_kib: u32,
+    /// Passes over the memory.
+    pub t_cost: u32,
+    /// Lanes.
+    pub p_cost: u32,
+}
+
+/// The costs new identity keys are sealed with: the OWASP minimum for Argon2id (19 MiB,
+/// 2 passes, 1 lane). Rows keep their own costs, so raising this later still opens old rows.
+pub const IDENTITY_KDF: KdfParams = KdfParams {
+    m_kib: 19 * 1024,
+    t_cost: 2,
+    p_cost: 1,
+};
+
+/// Largest costs accepted from a row: the file is not trusted to make us allocate or spin
+/// without bound (1 GiB, 64 passes, 16 lanes).
+const MAX_KDF: KdfParams = KdfParams {
+    m_kib: 1 << 20,
+    t_cost: 64,
+    p_cost: 16,
+};
+
+/// The only row format this build writes and reads.
+const FORMAT: i64 = 1;
+const SALT_LEN: usize = 16;
+const NONCE_LEN: usize = 24;
+
+/// The error text for a row that does not open (also the test's needle).
+const WRONG_PASSPHRASE: &str = "identity key passphrase is wrong, or the stored key was \
+                                altered; the stored key was left untouched";
+
+/// A sealed row of `identity_key`.
+struct Sealed {
+    salt: [u8; SALT_LEN],
+    kdf: KdfParams,
+    nonce: [u8; NONCE_LEN],
+    sealed: Vec<u8>,
+}
+
+/// The last KEK derived, so a process deriving it once per salt pays Argon2 once.
+struct CachedKek {
+    salt: [u8; SALT_LEN],
+    kdf: KdfParams,
+    kek: Zeroizing<[u8; 32]>,
+}
+
+/// What [`SqliteStore`] needs to seal and open identity keys: the passphrase, the costs for
+/// new rows and the KEK cache.
+pub(crate) struct Sealer {
+    passphrase: Option<Zeroizing<String>>,
+    kdf: KdfParams,
+    cache: RefCell<Option<CachedKek>>,
+}
+
+impl Default for Sealer {
+    fn default() -> Self {
+        Sealer {
+            passphrase: None,
+            kdf: IDENTITY_KDF,
+            cache: RefCell::new(None),
+        }
+    }
+}
+
+impl fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sealer")
+            .field(
+                "passphrase",
+                &self.passphrase.as_ref().map(|_| "<redacted>"),
+            )
+            .field("kdf", &self.kdf)
+            .finish_non_exhaustive()
+    }
+}
+
+fn argon2_params(kdf: KdfParams) -> Result<Params, argon2::Error> {
+    Params::new(kdf.m_kib, kdf.t_cost, kdf.p_cost, Some(32))
+}
+
+impl Sealer {
+    /// The KEK for `salt` and `kdf`, derived from the passphrase (or taken from the cache).
+    fn kek(
+        &self,
+        store: &SqliteStore,
+        op: &str,
+        own: &str,
+        salt: &[u8; SALT_LEN],
+        kdf: KdfParams,
+    ) -> Result<Zeroizing<[u8; 32]>, StoreError> {
+        let passphrase = match self.passphrase.as_deref() {
+            Some(p) if !p.is_empty() => p,
+            Some(_) => {
+                return Err(failed(
+                    op,
+                    &store.path,
+                    "the identity key passphrase is empty",
+                ))
+            }
+            None => {
+                return Err(failed(
+                    op,
+                    &store.path,
+                    format_args!(
+                        "the identity key of {own} is kept encrypted and no passphrase was \
+                         given (SqliteStore::with_key_passphrase)"
+                    ),
+                ))
+            }
+        };
+        if let Some(c) = self.cache.borrow().as_ref() {
+            if c.salt == *salt && c.kdf == kdf {
+                return Ok(c.kek.clone());
+            }
+        }
+        let params = argon2_params(kdf).map_err(|e| {
+            failed(
+                op,
+                &store.path,
+                format_args!("Argon2id costs {kdf:?} refused: {e}"),
+            )
+        })?;
+        let mut kek = Zeroizing::new([0u8; 32]);
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password_into(passphrase.as_bytes(), salt, &mut kek[..])
+            .map_err(|e| failed(op, &store.path, format_args!("Argon2id failed: {e}")))?;
+        *self.cache.borrow_mut() = Some(CachedKek {
+            salt: *salt,
+            kdf,
+            kek: kek.clone(),
+        });
+        Ok(kek)
+    }
+
+    /// Seals `der` for `own` under a fresh salt and nonce.
+    fn seal(
+        &self,
+        store: &SqliteStore,
+        op: &str,
+        own: &str,
+        der: &[u8],
+    ) -> Result<Sealed, StoreError> {
+        let mut salt = [0u8; SALT_LEN];
+        let mut nonce = [0u8; NONCE_LEN];
+        OsRandom.fill(&mut salt);
+        OsRandom.fill(&mut nonce);
+        let kek = self.kek(store, op, own, &salt, self.kdf)?;
+        let cipher = XChaCha20Poly1305::new_from_slice(&kek[..])
+            .map_err(|e| failed(op, &store.path, format_args!("cipher key: {e}")))?;
+        let sealed = cipher
+            .encrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: der,
+                    aad: own.as_bytes(),
+                },
+            )
+            .map_err(|e| failed(op, &store.path, format_args!("sealing failed: {e}")))?;
+        Ok(Sealed {
+            salt,
+            kdf: self.kdf,
+            nonce,
+            sealed,
+        })
+    }
+
+    /// Opens the row of `own`; any failure of the tag is [`WRONG_PASSPHRASE`].
+    fn open(
+        &self,
+        store: &SqliteStore,
+        op: &str,
+        own: &str,
+        row: &Sealed,
+    ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        let k = row.kdf;
+        if k.m_kib > MAX_KDF.m_kib || k.t_cost > MAX_KDF.t_cost || k.p_cost > MAX_KDF.p_cost {
+            return Err(failed(
+                op,
+                &store.path,
+                format_args!(
+                    "the identity key of {own} asks for Argon2id costs {k:?}, above the \
+                     accepted {MAX_KDF:?} (a damaged or altered row)"
+                ),
+            ));
+        }
+        let kek = self.kek(store, op, own, &row.salt, k)?;
+        let cipher = XChaCha20Poly1305::new_from_slice(&kek[..])
+            .map_err(|e| failed(op, &store.path, format_args!("cipher key: {e}")))?;
+        cipher
+            .decrypt(
+                &XNonce::from(row.nonce),
+                Payload {
+                    msg: &row.sealed,
+                    aad: own.as_bytes(),
+                },
+            )
+            .map(Zeroizing::new)
+            .map_err(|_| failed(op, &store.path, WRONG_PASSPHRASE))
+    }
+}
+
+/// A fixed-size BLOB column, or a conversion error naming the column.
+fn blob<const N: usize>(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<[u8; N]> {
+    let b = row.get_ref(idx)?.as_blob()?;
+    <[u8; N]>::try_from(b).map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            rusqlite::types::Type::Blob,
+            format!("expected {N} octets, found {}", b.len()).into(),
+        )
+    })
+}
+
+fn cost(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<u32> {
+    let v: i64 = row.get(idx)?;
+    u32::try_from(v).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Integer, Box::new(e))
+    })
+}
+
+impl SqliteStore {
+    /// Gives the passphrase that seals and opens identity keys (Argon2id derives the
+    /// key-encryption key from it, XChaCha20-Poly1305 seals the key). It is used as given (no
+    /// Unicode normalization). Without it, reading a stored identity key or storing one is an
+    /// error.
+    #[must_use]
+    pub fn with_key_passphrase(mut self, passphrase: Zeroizing<String>) -> Self {
+        self.sealer.passphrase = Some(passphrase);
+        *self.sealer.cache.borrow_mut() = None;
+        self
+    }
+
+    /// Seals identity keys written from now on with the Argon2id costs `kdf` instead of
+    /// [`IDENTITY_KDF`]. Rows keep their own costs, so either value opens either row. Costs
+    /// below [`IDENTITY_KDF`] weaken the protection of the file: they are for tests.
+    #[must_use]
+    pub fn with_kdf_params(mut self, kdf: KdfParams) -> Self {
+        self.sealer.kdf = kdf;
+        self
+    }
+
+    /// Reseals the identity key of `own` under `new` and uses `new` from then on.
+    ///
+    /// # Errors
+    /// A [`StoreError`] when no key is stored for `own`, the current passphrase does not open
+    /// it, or the store fails; the stored key and the current passphrase are kept then.
+    pub fn change_key_passphrase(
+        &mut self,
+        own: &str,
+        new: Zeroizing<String>,
+    ) -> Result<(), StoreError> {
+        let op = "changing the identity key passphrase";
+        let der = self.read_identity(op, own)?.ok_or_else(|| {
+            failed(
+                op,
+                &self.path,
+                format_args!("no identity key is stored for {own}"),
+            )
+        })?;
+        let old = self.sealer.passphrase.replace(new);
+        *self.sealer.cache.borrow_mut() = None;
+        match self.write_identity(op, own, &der, true) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.sealer.passphrase = old;
+                *self.sealer.cache.borrow_mut() = None;
+                Err(e)
+            }
+        }
+    }
+
+    /// The identity key of `own`, opened (for [`esession::store::KeyStore::identity_key`]).
+    pub(crate) fn read_identity(
+        &self,
+        op: &str,
+        own: &str,
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT format, salt, m_kib, t_cost, p_cost, nonce, sealed
+                 FROM identity_key WHERE own = ?1",
+            )
+            .and_then(|mut s| {
+                s.query_row([own], |r| {
+                    let format: i64 = r.get(0)?;
+                    Ok((
+                        format,
+                        Sealed {
+                            salt: blob(r, 1)?,
+                            kdf: KdfParams {
+                                m_kib: cost(r, 2)?,
+                                t_cost: cost(r, 3)?,
+                                p_cost: cost(r, 4)?,
+                            },
+                            nonce: blob(r, 5)?,
+                            sealed: r.get(6)?,
+                        },
+                    ))
+                })
+                .optional()
+            })
+            .map_err(|e| failed(op, &self.path, e))?;
+        let Some((format, sealed)) = row else {
+            return Ok(None);
+        };
+        if format != FORMAT {
+            return Err(failed(
+                op,
+                &self.path,
+                format_args!("the identity key of {own} has unknown format {format}"),
+            ));
+        }
+        self.sealer.open(self, op, own, &sealed).map(Some)
+    }
+
+    /// Seals and stores `der` for `own`; an existing row is an error unless `replace`.
+    pub(crate) fn write_identity(
+        &mut self,
+        op: &str,
+        own: &str,
+        der: &[u8],
+        replace: bool,
+    ) -> Result<(), StoreError> {
+        trust::check_identity_der(op, der)?;
+        let refuse = || {
+            failed(
+                op,
+                &self.path,
+                format_args!(
+                    "{own} already has an identity key; refusing to overwrite it \
+                     (replace_identity_key replaces it explicitly)"
+                ),
+            )
+        };
+        if !replace {
+            // Checked before the (slow) sealing; the plain INSERT below settles races.
+            let exists: bool = self
+                .conn
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM identity_key WHERE own = ?1)",
+                    [own],
+                    |r| r.get(0),
+                )
+                .map_err(|e| failed(op, &self.path, e))?;
+            if exists {
+                return Err(refuse());
+            }
+        }
+        let s = self.sealer.seal(self, op, own, der)?;
+        let sql = if replace {
+            "INSERT OR REPLACE INTO identity_key
+             (own, format, salt, m_kib, t_cost, p_cost, nonce, sealed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+        } else {
+            "INSERT INTO identity_key
+             (own, format, salt, m_kib, t_cost, p_cost, nonce, sealed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+        };
+        let r = self.conn.execute(
+            sql,
+            params![
+                own,
+                FORMAT,
+                &s.salt[..],
+                s.kdf.m_kib,
+                s.kdf.t_cost,
+                s.kdf.p_cost,
+                &s.nonce[..],
+                s.sealed
+            ],
+        );
+        match r {
+            Ok(_) => {
+                if replace {
+                    self.scrub_destroyed();
+                }
+                Ok(())
+            }
+            Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
+                Err(refuse())
+            }
+            Err(e) => Err(failed(op, &self.path, e)),
+        }
+    }
+}

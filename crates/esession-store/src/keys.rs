@@ -1,0 +1,320 @@
+//! [`KeyStore`] for [`SqliteStore`]: peer keys with their sightings (XEP-0116 §7.4) in
+//! `known_key` / `key_sighting`, and our identity keys (sealed, see `identity.rs`).
+use crate::error::{failed, ts_from_sql, ts_to_sql};
+use crate::sqlite::SqliteStore;
+use esession::store::{KeyStore, StoreError};
+use esession::time::Timestamp;
+use esession::trust::{self, KeySighting, KnownKey};
+use rusqlite::{params, Connection, TransactionBehavior};
+use std::path::Path;
+use zeroize::Zeroizing;
+
+/// One row of the join of a key with one of its sightings (none for a key without any).
+type KeyRow = (KnownKey, Option<KeySighting>);
+
+fn key_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
+    let fp = row.get_ref(0)?.as_blob()?;
+    let fingerprint = <[u8; 32]>::try_from(fp).map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Blob,
+            format!("a fingerprint of {} octets (32 expected)", fp.len()).into(),
+        )
+    })?;
+    let key = KnownKey {
+        fingerprint,
+        key_value: row.get(1)?,
+        petname: row.get(2)?,
+        trusted: row.get(3)?,
+        jids: Vec::new(),
+    };
+    let sighting = match row.get::<_, Option<String>>(4)? {
+        Some(jid) => Some(KeySighting {
+            jid,
+            first_seen: ts_from_sql(row, 5)?,
+            last_seen: ts_from_sql(row, 6)?,
+        }),
+        None => None,
+    };
+    Ok((key, sighting))
+}
+
+/// The keys of `own` matching `sql_where` (over `k`, the key, with `?1` = own), each with its
+/// sightings, ordered by fingerprint then JID (the order of `MemoryStore`).
+fn load_keys(
+    conn: &Connection,
+    path: &Path,
+    op: &str,
+    sql_where: &str,
+    params: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<KnownKey>, StoreError> {
+    let sql = format!(
+        "SELECT k.fingerprint, k.key_value, k.petname, k.trusted,
+                s.jid, s.first_seen, s.last_seen
+         FROM known_key k LEFT JOIN key_sighting s
+              ON s.own = k.own AND s.fingerprint = k.fingerprint
+         WHERE k.own = ?1 AND {sql_where}
+         ORDER BY k.fingerprint, s.jid"
+    );
+    let rows = conn
+        .prepare_cached(&sql)
+        .and_then(|mut stmt| {
+            stmt.query_map(params, key_row)?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(|e| failed(op, path, e))?;
+    let mut keys: Vec<KnownKey> = Vec::new();
+    for (key, sighting) in rows {
+        let same = keys
+            .last()
+            .is_some_and(|k| k.fingerprint == key.fingerprint);
+        if !same {
+            keys.push(key);
+        }
+        if let (Some(s), Some(k)) = (sighting, keys.last_mut()) {
+            k.jids.push(s);
+        }
+    }
+    Ok(keys)
+}
+
+fn one_key(
+    conn: &Connection,
+    path: &Path,
+    op: &str,
+    own: &str,
+    fp: &[u8; 32],
+) -> Result<Option<KnownKey>, StoreError> {
+    let mut keys = load_keys(conn, path, op, "k.fingerprint = ?2", &[&own, &&fp[..]])?;
+    Ok(keys.pop())
+}
+
+impl KeyStore for SqliteStore {
+    fn identity_key(&self, own: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
+        self.read_identity("reading the identity key", own)
+    }
+
+    fn set_identity_key(&mut self, own: &str, der: &[u8]) -> Result<(), StoreError> {
+        self.write_identity("storing the identity key", own, der, false)
+    }
+
+    fn replace_identity_key(&mut self, own: &str, der: &[u8]) -> Result<(), StoreError> {
+        self.write_identity("replacing the identity key", own, der, true)
+    }
+
+    fn known_key(&self, own: &str, fp: &[u8; 32]) -> Result<Option<KnownKey>, StoreError> {
+        one_key(&self.conn, &self.path, "reading a known key", own, fp)
+    }
+
+    fn keys_of(&self, own: &str, peer_bare: &str) -> Result<Vec<KnownKey>, StoreError> {
+        load_keys(
+            &self.conn,
+            &self.path,
+            "reading the keys of a peer",
+            "k.fingerprint IN (SELECT fingerprint FROM key_sighting WHERE own = ?1 AND jid = ?2)",
+            &[&own, &peer_bare],
+        )
+    }
+
+    fn all_keys(&self, own: &str) -> Result<Vec<KnownKey>, StoreError> {
+        load_keys(
+            &self.conn,
+            &self.path,
+            "reading all known keys",
+            "1",
+            &[&own],
+        )
+    }
+
+    fn record_sighting(
+        &mut self,
+        own: &str,
+        fp: &[u8; 32],
+        key_value: &str,
+        peer_bare: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let op = "recording a key sighting";
+        let path = &self.path;
+        // One transaction: read the record, apply the shared rules, write it back whole.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| failed(op, path, e))?;
+        let existing = one_key(&tx, path, op, own, fp)?;
+        let key = trust::sighting(existing, fp, key_value, peer_bare, now)?;
+        tx.prepare_cached(
+            "INSERT INTO known_key (own, fingerprint, key_value, petname, trusted)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (own, fingerprint) DO NOTHING",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                own,
+                &fp[..],
+                key.key_value,
+                key.petname,
+                key.trusted
+            ])
+        })
+        .map_err(|e| failed(op, path, e))?;
+        tx.prepare_cached("DELETE FROM key_sighting WHERE own = ?1 AND fingerprint = ?2")
+            .and_then(|mut s| s.execute(params![own, &fp[..]]))
+            .map_err(|e| failed(op, path, e))?;
+        for s in &key.jids {
+            let first = ts_to_sql(s.first_seen, "first sighting", op, path)?;
+            let last = ts_to_sql(s.last_seen, "last sighting", op, path)?;
+            tx.prepare_cached(
+                "INSERT INTO key_sighting (own, fingerprint, jid, first_seen, last_seen)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut st| st.execute(params![own, &fp[..], s.jid, first, last]))
+            .map_err(|e| failed(op, path, e))?;
+        }
+        tx.commit().map_err(|e| failed(op, path, e))
+    }
+
+    fn set_trusted(&mut self, own: &str, fp: &[u8; 32], trusted: bool) -> Result<bool, StoreError> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE known_key SET trusted = ?3 WHERE own = ?1 AND fingerprint = ?2",
+                params![own, &fp[..], trusted],
+            )
+            .map_err(|e| failed("marking a key trusted", &self.path, e))?;
+        Ok(n > 0)
+    }
+
+    fn set_petname(
+        &mut self,
+        own: &str,
+        fp: &[u8; 32],
+        petname: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let op = "naming a key";
+        trust::check_petname(op, petname)?;
+        let n = self
+            .conn
+            .execute(
+                "UPDATE known_key SET petname = ?3 WHERE own = ?1 AND fingerprint = ?2",
+                params![own, &fp[..], petname],
+            )
+            .map_err(|e| failed(op, &self.path, e))?;
+        Ok(n > 0)
+    }
+
+    fn forget_key(&mut self, own: &str, fp: &[u8; 32]) -> Result<bool, StoreError> {
+        // The sightings go with the key (ON DELETE CASCADE; foreign_keys is on).
+        let n = self
+            .conn
+            .execute(
+                "DELETE FROM known_key WHERE own = ?1 AND fingerprint = ?2",
+                params![own, &fp[..]],
+            )
+            .map_err(|e| failed("forgetting a key", &self.path, e))?;
+        self.scrub_destroyed();
+        Ok(n > 0)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use esession::crypto::sha256;
+    use esession::store::MemoryStore;
+
+    fn kv(n: u64) -> String {
+        format!("<KeyValue><RSAKeyValue><Modulus>{n}</Modulus></RSAKeyValue></KeyValue>")
+    }
+
+    fn fp(n: u64) -> [u8; 32] {
+        sha256(&[kv(n).as_bytes()])
+    }
+
+    /// A random sequence of key operations gives the same answers from both stores.
+    #[test]
+    fn differential_against_memory_store() {
+        let mut m = MemoryStore::new();
+        let mut q = SqliteStore::open_in_memory().unwrap();
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let owns = ["a@x", "c@x"];
+        let peers = ["b@y", "d@y", "e@z", "f@z"];
+        for step in 0..1500u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let own = owns[(x % 2) as usize];
+            let peer = peers[((x >> 8) % 4) as usize];
+            let n = (x >> 16) % 5;
+            let now = Timestamp(1000 + step / 2 - (x >> 60));
+            match (x >> 24) % 10 {
+                0..=4 => {
+                    // Now and then a mismatched key value: both must refuse it.
+                    let value = if (x >> 32) % 13 == 0 {
+                        kv(n + 1)
+                    } else {
+                        kv(n)
+                    };
+                    let a = m.record_sighting(own, &fp(n), &value, peer, now);
+                    let b = q.record_sighting(own, &fp(n), &value, peer, now);
+                    assert_eq!(a.is_ok(), b.is_ok(), "{a:?} {b:?}");
+                }
+                5 => {
+                    let t = (x >> 40) % 2 == 0;
+                    assert_eq!(
+                        m.set_trusted(own, &fp(n), t).unwrap(),
+                        q.set_trusted(own, &fp(n), t).unwrap()
+                    );
+                }
+                6 | 7 => {
+                    let name = ["Bob", "", "Dee"][((x >> 40) % 3) as usize];
+                    let name = ((x >> 44) % 4 != 0).then_some(name);
+                    let a = m.set_petname(own, &fp(n), name);
+                    let b = q.set_petname(own, &fp(n), name);
+                    assert_eq!(a.ok(), b.ok());
+                }
+                _ => assert_eq!(
+                    m.forget_key(own, &fp(n)).unwrap(),
+                    q.forget_key(own, &fp(n)).unwrap()
+                ),
+            }
+            assert_eq!(m.keys_of(own, peer).unwrap(), q.keys_of(own, peer).unwrap());
+            assert_eq!(m.all_keys(own).unwrap(), q.all_keys(own).unwrap());
+            assert_eq!(
+                m.known_key(own, &fp(n)).unwrap(),
+                q.known_key(own, &fp(n)).unwrap()
+            );
+        }
+        assert!(!q.all_keys("a@x").unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_jid_bound_holds_in_the_file() {
+        let mut q = SqliteStore::open_in_memory().unwrap();
+        for i in 0..(trust::MAX_JIDS_PER_KEY as u64 + 5) {
+            q.record_sighting("a@x", &fp(1), &kv(1), &format!("j{i:03}@y"), Timestamp(i))
+                .unwrap();
+        }
+        let rows: i64 = q
+            .conn
+            .query_row("SELECT count(*) FROM key_sighting", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, trust::MAX_JIDS_PER_KEY as i64);
+        assert!(q.keys_of("a@x", "j000@y").unwrap().is_empty());
+        assert_eq!(q.keys_of("a@x", "j068@y").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_damaged_fingerprint_is_an_error_not_a_panic() {
+        let q = SqliteStore::open_in_memory().unwrap();
+        q.conn
+            .execute_batch(
+                "PRAGMA ignore_check_constraints = ON;
+                INSERT INTO known_key VALUES ('a@x', x'0102', 'kv', NULL, 0);",
+            )
+            .unwrap();
+        let e = q.all_keys("a@x").unwrap_err();
+        assert!(e.0.contains("reading all known keys"), "{e}");
+    }
+}

@@ -1,0 +1,620 @@
+//! Key associations and trust decisions (XEP-0116 §7.3 "Verifying Keys", §7.4 "Key
+//! Associations").
+//!
+//! A [`KnownKey`] is a peer public key we have received, by its P8 fingerprint, with the JIDs
+//! that presented it ([`KeySighting`]), whether the user verified it, and its petname. The
+//! stores ([`crate::store::KeyStore`]) keep them; this module holds the rules, shared by every
+//! store: how a sighting updates a record ([`sighting`]), what is valid input, and how a
+//! presented key is judged ([`assess`]) and named ([`display_name`]).
+use crate::b64;
+use crate::crypto::sha256;
+use crate::store::{KeyStore, StoreError};
+use crate::time::Timestamp;
+use std::fmt;
+
+/// Longest accepted peer JID, in octets (RFC 7622 §3.1: 1023 + 1 + 1023 + 1 + 1023).
+pub const MAX_JID_OCTETS: usize = 3071;
+
+/// Longest accepted normalized KeyValue text, in octets. An 8192-bit RSA key takes under
+/// 1.5 KiB (profile P8 keys are at least 2048 bits); anything near this bound is not a key.
+pub const MAX_KEY_VALUE_OCTETS: usize = 16 * 1024;
+
+/// Longest accepted petname, in characters (a name shown to people, §7.4).
+pub const MAX_PETNAME_CHARS: usize = 64;
+
+/// Most JIDs remembered per key. Beyond it the JID seen least recently is dropped, so a key
+/// holder presenting one key from endless JIDs cannot grow a record without bound.
+pub const MAX_JIDS_PER_KEY: usize = 64;
+
+/// Longest accepted identity private key (PKCS#8 DER), in octets; an 8192-bit RSA key is
+/// about 4.8 KiB.
+pub const MAX_IDENTITY_KEY_OCTETS: usize = 16 * 1024;
+
+/// One JID that presented a key, and when (XEP-0116 §7.4: keys are associated with JIDs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeySighting {
+    /// The bare JID that presented the key.
+    pub jid: String,
+    /// When this JID first presented the key.
+    pub first_seen: Timestamp,
+    /// When this JID last presented the key.
+    pub last_seen: Timestamp,
+}
+
+/// A peer public key we have received (XEP-0116 §7.4: "remember the fingerprints of all
+/// public keys it receives, and remember whether or not they have been validated").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KnownKey {
+    /// SHA-256 of `key_value` (profile P8).
+    pub fingerprint: [u8; 32],
+    /// The P4-normalized text of the `<KeyValue/>` (profile P8), needed for `hash` mode.
+    pub key_value: String,
+    /// The name the user gave this key (§7.4 petname), if any.
+    pub petname: Option<String>,
+    /// Whether the user verified the key (fingerprint compared out of band, §7.3).
+    pub trusted: bool,
+    /// The JIDs that presented the key, ordered by JID.
+    pub jids: Vec<KeySighting>,
+}
+
+impl KnownKey {
+    /// Whether `jid` (bare) presented this key before.
+    pub fn seen_from(&self, jid: &str) -> bool {
+        self.jids.iter().any(|s| s.jid == jid)
+    }
+
+    /// The fingerprint as people see it: Base64 (profile P8).
+    pub fn fingerprint_b64(&self) -> String {
+        b64::encode(&self.fingerprint)
+    }
+}
+
+/// The error for a rejected input of a key-store operation `op`.
+fn invalid(op: &str, what: fmt::Arguments<'_>) -> StoreError {
+    StoreError(format!("{op}: {what}"))
+}
+
+/// Checks a peer JID handed to the key store: non-empty, bare, bounded.
+pub fn check_peer_jid(op: &str, jid: &str) -> Result<(), StoreError> {
+    // XEP-0116 §7.4 associates keys with JIDs; we keep bare JIDs (one person, many resources).
+    if jid.is_empty() || jid.contains('/') {
+        return Err(invalid(
+            op,
+            format_args!("{jid:?} is not a bare JID (keys are associated with bare JIDs)"),
+        ));
+    }
+    if jid.len() > MAX_JID_OCTETS {
+        return Err(invalid(
+            op,
+            format_args!(
+                "the JID is {} octets long (at most {MAX_JID_OCTETS}, RFC 7622)",
+                jid.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a petname: at most [`MAX_PETNAME_CHARS`] characters, not blank, and no control
+/// characters (a petname is shown to people more prominently than the JID, §7.4, so it must
+/// not be able to break or fake a line of the display).
+pub fn check_petname(op: &str, petname: Option<&str>) -> Result<(), StoreError> {
+    let Some(name) = petname else {
+        return Ok(());
+    };
+    if name.trim().is_empty() {
+        return Err(invalid(
+            op,
+            format_args!("the petname is blank (pass None to remove it)"),
+        ));
+    }
+    if name.chars().count() > MAX_PETNAME_CHARS {
+        return Err(invalid(
+            op,
+            format_args!("the petname is longer than {MAX_PETNAME_CHARS} characters"),
+        ));
+    }
+    if name.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+        return Err(invalid(
+            op,
+            format_args!("the petname contains control or text-direction characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Unicode bidirectional formatting characters, which can reorder what people read.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Checks an identity private key before it is stored: PKCS#8 DER is a non-empty SEQUENCE
+/// of bounded size (the crypto module parses it; the store only refuses obvious garbage).
+pub fn check_identity_der(op: &str, der: &[u8]) -> Result<(), StoreError> {
+    if der.first() != Some(&0x30) {
+        return Err(invalid(
+            op,
+            format_args!("the identity key is not PKCS#8 DER (no outer SEQUENCE)"),
+        ));
+    }
+    if der.len() > MAX_IDENTITY_KEY_OCTETS {
+        return Err(invalid(
+            op,
+            format_args!(
+                "the identity key is {} octets long (at most {MAX_IDENTITY_KEY_OCTETS})",
+                der.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The record after `peer_bare` presented the key `fp` / `key_value` at `now`: `existing`
+/// updated, or a new untrusted, unnamed record. Every store applies sightings through this
+/// function.
+///
+/// # Errors
+/// A [`StoreError`] if `fp` is not SHA-256 of `key_value` (profile P8), the key value or JID
+/// is out of bounds, or `existing` is the record of another key.
+pub fn sighting(
+    existing: Option<KnownKey>,
+    fp: &[u8; 32],
+    key_value: &str,
+    peer_bare: &str,
+    now: Timestamp,
+) -> Result<KnownKey, StoreError> {
+    let op = "recording a key sighting";
+    check_peer_jid(op, peer_bare)?;
+    if key_value.len() > MAX_KEY_VALUE_OCTETS {
+        return Err(invalid(
+            op,
+            format_args!(
+                "the KeyValue is {} octets long (at most {MAX_KEY_VALUE_OCTETS})",
+                key_value.len()
+            ),
+        ));
+    }
+    // Profile P8: a fingerprint is SHA-256 of the normalized KeyValue. Checking it here keeps
+    // a store from ever holding a key under another key's fingerprint.
+    if sha256(&[key_value.as_bytes()]) != *fp {
+        return Err(invalid(
+            op,
+            format_args!(
+                "fingerprint {} is not SHA-256 of the KeyValue given (profile P8)",
+                b64::encode(fp)
+            ),
+        ));
+    }
+    let mut key = match existing {
+        Some(k) if k.fingerprint != *fp || k.key_value != key_value => {
+            return Err(invalid(
+                op,
+                format_args!(
+                    "the stored record {} is not the key {}",
+                    k.fingerprint_b64(),
+                    b64::encode(fp)
+                ),
+            ))
+        }
+        Some(k) => k,
+        None => KnownKey {
+            fingerprint: *fp,
+            key_value: key_value.to_owned(),
+            petname: None,
+            trusted: false,
+            jids: Vec::new(),
+        },
+    };
+    match key.jids.iter_mut().find(|s| s.jid == peer_bare) {
+        // A clock that went back never moves last_seen back (nor before first_seen).
+        Some(s) => s.last_seen = s.last_seen.max(now),
+        None => {
+            key.jids.push(KeySighting {
+                jid: peer_bare.to_owned(),
+                first_seen: now,
+                last_seen: now,
+            });
+            key.jids.sort_by(|a, b| a.jid.cmp(&b.jid));
+        }
+    }
+    while key.jids.len() > MAX_JIDS_PER_KEY {
+        // Drop the JID seen least recently, never the one presenting the key now.
+        let stalest = key
+            .jids
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.jid != peer_bare)
+            .min_by_key(|(_, s)| (s.last_seen, s.first_seen))
+            .map(|(i, _)| i);
+        match stalest {
+            Some(i) => {
+                key.jids.remove(i);
+            }
+            None => break,
+        }
+    }
+    Ok(key)
+}
+
+/// Something the user must be told about a presented key (XEP-0116 §7.4: "the entity MUST
+/// alert its user").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyAlert {
+    /// This JID presented a key and never presented one before: nothing to compare it with,
+    /// so it should be verified out of band (§7.3).
+    FirstKey,
+    /// This JID presented other keys before, never this one (§7.4: "a public key with a
+    /// different fingerprint").
+    KeyChanged {
+        /// The fingerprints this JID presented before.
+        previous: Vec<[u8; 32]>,
+    },
+    /// This JID presented no key, but presented keys before (§7.4: "or no key at all").
+    KeyMissing {
+        /// The fingerprints this JID presented before.
+        expected: Vec<[u8; 32]>,
+    },
+    /// This key was presented by other JIDs too (§7.4: "alert their users immediately if
+    /// another JID presents the same public key").
+    SharedWith {
+        /// The other bare JIDs that presented this key.
+        other_jids: Vec<String>,
+    },
+}
+
+fn fingerprints(fps: &[[u8; 32]]) -> String {
+    fps.iter()
+        .map(|f| b64::encode(f))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl KeyAlert {
+    /// One line for people: what happened and what it may mean.
+    pub fn describe(&self) -> String {
+        match self {
+            KeyAlert::FirstKey => "first key ever seen from this address: compare its \
+                                   fingerprint out of band before trusting it"
+                .to_owned(),
+            KeyAlert::KeyChanged { previous } => format!(
+                "this address used a different key before ({}): a new device, or someone \
+                 in the middle; verify the new key",
+                fingerprints(previous)
+            ),
+            KeyAlert::KeyMissing { expected } => format!(
+                "this address presented no key, but used a key before ({}): possibly \
+                 someone in the middle",
+                fingerprints(expected)
+            ),
+            KeyAlert::SharedWith { other_jids } => format!(
+                "this key was also presented by {}: whoever holds it may be posing as \
+                 another address",
+                other_jids.join(", ")
+            ),
+        }
+    }
+}
+
+impl fmt::Display for KeyAlert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+/// The verdict on the key a peer presented in a negotiation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assessment {
+    /// The peer is authenticated by its key: the key is verified and this JID presented it
+    /// before (see [`assess`]).
+    pub trusted: bool,
+    /// The presented key's petname, to show more prominently than the JID (§7.4).
+    pub petname: Option<String>,
+    /// What the user must be told, in the order: first key, changed or missing, shared.
+    pub alerts: Vec<KeyAlert>,
+}
+
+/// Judges the key `presented` by `peer_bare` (XEP-0116 §7.3, §7.4). Call it *before*
+/// recording the sighting, with the store's view of the past:
+/// `own_keys_of_peer` = [`KeyStore::keys_of`] `peer_bare`, `key` = [`KeyStore::known_key`]
+/// of the presented fingerprint.
+///
+/// Rules:
+/// - trusted iff a key was presented, it is marked trusted, and `peer_bare` presented it
+///   before: trust is given to a key, and extends to a JID only once that JID is associated
+///   with it (a verified key arriving from a new JID raises [`KeyAlert::SharedWith`] instead);
+/// - [`KeyAlert::FirstKey`] when a key is presented and `peer_bare` never presented any;
+/// - [`KeyAlert::KeyChanged`] when `peer_bare` presented keys before, none of them this one;
+/// - [`KeyAlert::KeyMissing`] when no key is presented and `peer_bare` presented keys before;
+/// - [`KeyAlert::SharedWith`] whenever the presented key is associated with other JIDs (every
+///   time, not only the first: the petname and the alert are what tell people apart).
+pub fn assess(
+    own_keys_of_peer: &[KnownKey],
+    key: Option<&KnownKey>,
+    presented: Option<[u8; 32]>,
+    peer_bare: &str,
+) -> Assessment {
+    let previous: Vec<[u8; 32]> = own_keys_of_peer
+        .iter()
+        .filter(|k| k.seen_from(peer_bare))
+        .map(|k| k.fingerprint)
+        .collect();
+    // Only the record of the presented key counts (a caller passing another record gets no
+    // trust from it).
+    let key = key.filter(|k| presented == Some(k.fingerprint));
+    let mut alerts = Vec::new();
+    match presented {
+        // §7.3: nothing to compare a first key with.
+        Some(_) if previous.is_empty() => alerts.push(KeyAlert::FirstKey),
+        // §7.4: "a public key with a different fingerprint" → MUST alert.
+        Some(fp) if !previous.contains(&fp) => alerts.push(KeyAlert::KeyChanged { previous }),
+        Some(_) => {}
+        // §7.4: "(or no key at all)" → MUST alert.
+        None if !previous.is_empty() => alerts.push(KeyAlert::KeyMissing { expected: previous }),
+        None => {}
+    }
+    if let Some(k) = key {
+        // §7.4: "alert their users immediately if another JID presents the same public key".
+        let other_jids: Vec<String> = k
+            .jids
+            .iter()
+            .filter(|s| s.jid != peer_bare)
+            .map(|s| s.jid.clone())
+            .collect();
+        if !other_jids.is_empty() {
+            alerts.push(KeyAlert::SharedWith { other_jids });
+        }
+    }
+    Assessment {
+        // Decision (docs/decisions.md, "Trust and identity keys").
+        trusted: key.is_some_and(|k| k.trusted && k.seen_from(peer_bare)),
+        petname: key.and_then(|k| k.petname.clone()),
+        alerts,
+    }
+}
+
+/// [`assess`] with the past read from `store` for our account `own`.
+///
+/// # Errors
+/// The store's error, if it cannot be read.
+pub fn assess_in<S: KeyStore + ?Sized>(
+    store: &S,
+    own: &str,
+    presented: Option<[u8; 32]>,
+    peer_bare: &str,
+) -> Result<Assessment, StoreError> {
+    let keys = store.keys_of(own, peer_bare)?;
+    let key = match presented {
+        Some(fp) => store.known_key(own, &fp)?,
+        None => None,
+    };
+    Ok(assess(&keys, key.as_ref(), presented, peer_bare))
+}
+
+/// How to name the holder of `key` talking from `jid`: the petname first, more prominently
+/// than the JID (XEP-0116 §7.4), e.g. `"Alice (alice@example.org)"`; the JID alone without a
+/// petname.
+pub fn display_name(key: &KnownKey, jid: &str) -> String {
+    match &key.petname {
+        Some(name) => format!("{name} ({jid})"),
+        None => jid.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kv(n: u8) -> String {
+        format!("<KeyValue><RSAKeyValue><Modulus>{n}</Modulus></RSAKeyValue></KeyValue>")
+    }
+
+    fn fp(n: u8) -> [u8; 32] {
+        sha256(&[kv(n).as_bytes()])
+    }
+
+    /// Key `n`, seen from `jids`, trusted or not.
+    fn key(n: u8, jids: &[&str], trusted: bool) -> KnownKey {
+        let mut k: Option<KnownKey> = None;
+        for (i, j) in jids.iter().enumerate() {
+            k = Some(sighting(k, &fp(n), &kv(n), j, Timestamp(i as u64)).unwrap());
+        }
+        let mut k = k.unwrap();
+        k.trusted = trusted;
+        k
+    }
+
+    #[test]
+    fn first_key_from_a_new_jid() {
+        let a = assess(&[], None, Some(fp(1)), "b@y");
+        assert_eq!(a.alerts, vec![KeyAlert::FirstKey]);
+        assert!(!a.trusted);
+        assert!(a.alerts[0].describe().contains("first key"));
+    }
+
+    #[test]
+    fn no_key_and_nothing_known_is_silent_and_untrusted() {
+        let a = assess(&[], None, None, "b@y");
+        assert!(a.alerts.is_empty());
+        assert!(!a.trusted);
+    }
+
+    #[test]
+    fn same_trusted_key_from_same_jid_is_trusted_without_alerts() {
+        let mut k = key(1, &["b@y"], true);
+        k.petname = Some("Bob".into());
+        let a = assess(std::slice::from_ref(&k), Some(&k), Some(fp(1)), "b@y");
+        assert!(a.trusted);
+        assert!(a.alerts.is_empty());
+        assert_eq!(a.petname.as_deref(), Some("Bob"));
+        // Untrusted key: same silence, no trust.
+        k.trusted = false;
+        let a = assess(std::slice::from_ref(&k), Some(&k), Some(fp(1)), "b@y");
+        assert!(!a.trusted && a.alerts.is_empty());
+    }
+
+    #[test]
+    fn key_changed_names_the_previous_keys() {
+        let old = key(1, &["b@y"], true);
+        let a = assess(std::slice::from_ref(&old), None, Some(fp(2)), "b@y");
+        assert_eq!(
+            a.alerts,
+            vec![KeyAlert::KeyChanged {
+                previous: vec![fp(1)]
+            }]
+        );
+        assert!(!a.trusted);
+        assert!(a.alerts[0].describe().contains(&b64::encode(&fp(1))));
+        // A trusted key known from elsewhere is still a change for this JID, and shared.
+        let other = key(2, &["c@z"], true);
+        let a = assess(std::slice::from_ref(&old), Some(&other), Some(fp(2)), "b@y");
+        assert!(!a.trusted);
+        assert_eq!(a.alerts.len(), 2);
+        assert!(matches!(a.alerts[0], KeyAlert::KeyChanged { .. }));
+        assert_eq!(
+            a.alerts[1],
+            KeyAlert::SharedWith {
+                other_jids: vec!["c@z".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn one_of_several_keys_of_a_jid_is_not_a_change() {
+        let keys = [key(1, &["b@y"], false), key(2, &["b@y"], true)];
+        let a = assess(&keys, Some(&keys[1]), Some(fp(2)), "b@y");
+        assert!(a.alerts.is_empty());
+        assert!(a.trusted);
+    }
+
+    #[test]
+    fn key_missing_names_the_expected_keys() {
+        let keys = [key(1, &["b@y"], true), key(2, &["b@y"], false)];
+        let a = assess(&keys, None, None, "b@y");
+        assert_eq!(
+            a.alerts,
+            vec![KeyAlert::KeyMissing {
+                expected: vec![fp(1), fp(2)]
+            }]
+        );
+        assert!(!a.trusted);
+        assert!(a.alerts[0].to_string().contains("no key"));
+    }
+
+    #[test]
+    fn trusted_key_from_another_jid_is_shared_and_not_trusted() {
+        // Mallory's verified key presented from Alice's JID (the §7.4 attack).
+        let mut mallory = key(3, &["mallory@evil"], true);
+        mallory.petname = Some("Mallory".into());
+        let a = assess(&[], Some(&mallory), Some(fp(3)), "alice@x");
+        assert!(!a.trusted);
+        assert_eq!(
+            a.alerts,
+            vec![
+                KeyAlert::FirstKey,
+                KeyAlert::SharedWith {
+                    other_jids: vec!["mallory@evil".into()]
+                }
+            ]
+        );
+        assert!(a.alerts[1].describe().contains("mallory@evil"));
+        assert_eq!(display_name(&mallory, "alice@x"), "Mallory (alice@x)");
+        // Once associated, the key is trusted for that JID too, but the sharing is still told.
+        let both = key(3, &["alice@x", "mallory@evil"], true);
+        let a = assess(
+            std::slice::from_ref(&both),
+            Some(&both),
+            Some(fp(3)),
+            "alice@x",
+        );
+        assert!(a.trusted);
+        assert_eq!(
+            a.alerts,
+            vec![KeyAlert::SharedWith {
+                other_jids: vec!["mallory@evil".into()]
+            }]
+        );
+    }
+
+    #[test]
+    fn a_record_of_another_key_gives_no_trust() {
+        let k = key(1, &["b@y"], true);
+        let a = assess(std::slice::from_ref(&k), Some(&k), Some(fp(2)), "b@y");
+        assert!(!a.trusted);
+        assert!(a.petname.is_none());
+    }
+
+    #[test]
+    fn display_name_puts_the_petname_first() {
+        let mut k = key(1, &["b@y"], false);
+        assert_eq!(display_name(&k, "b@y"), "b@y");
+        k.petname = Some("Bob".into());
+        assert_eq!(display_name(&k, "b@y"), "Bob (b@y)");
+    }
+
+    #[test]
+    fn sighting_creates_updates_and_bounds() {
+        let k = sighting(None, &fp(1), &kv(1), "b@y", Timestamp(10)).unwrap();
+        assert!(!k.trusted && k.petname.is_none());
+        assert_eq!(k.jids.len(), 1);
+        let k = sighting(Some(k), &fp(1), &kv(1), "a@y", Timestamp(20)).unwrap();
+        assert_eq!(k.jids[0].jid, "a@y", "ordered by JID");
+        // A clock going back does not move last_seen back.
+        let k = sighting(Some(k), &fp(1), &kv(1), "b@y", Timestamp(5)).unwrap();
+        assert_eq!(k.jids[1].first_seen, Timestamp(10));
+        assert_eq!(k.jids[1].last_seen, Timestamp(10));
+        let k = sighting(Some(k), &fp(1), &kv(1), "b@y", Timestamp(30)).unwrap();
+        assert_eq!(k.jids[1].last_seen, Timestamp(30));
+        // The JID seen least recently goes first once the bound is reached.
+        let mut k = Some(k);
+        for i in 0..MAX_JIDS_PER_KEY as u64 {
+            k = Some(
+                sighting(k, &fp(1), &kv(1), &format!("j{i:03}@z"), Timestamp(100 + i)).unwrap(),
+            );
+        }
+        let k = k.unwrap();
+        assert_eq!(k.jids.len(), MAX_JIDS_PER_KEY);
+        assert!(!k.seen_from("a@y") && !k.seen_from("b@y"));
+        assert!(k.seen_from("j000@z"));
+    }
+
+    #[test]
+    fn sighting_refuses_bad_input() {
+        let e = sighting(None, &fp(2), &kv(1), "b@y", Timestamp(1)).unwrap_err();
+        assert!(e.0.contains("not SHA-256 of the KeyValue"), "{e}");
+        let e = sighting(None, &fp(1), &kv(1), "b@y/res", Timestamp(1)).unwrap_err();
+        assert!(e.0.contains("not a bare JID"), "{e}");
+        assert!(sighting(None, &fp(1), &kv(1), "", Timestamp(1)).is_err());
+        let long = "x".repeat(MAX_JID_OCTETS + 1);
+        assert!(sighting(None, &fp(1), &kv(1), &long, Timestamp(1)).is_err());
+        let huge = "k".repeat(MAX_KEY_VALUE_OCTETS + 1);
+        let e = sighting(
+            None,
+            &sha256(&[huge.as_bytes()]),
+            &huge,
+            "b@y",
+            Timestamp(1),
+        )
+        .unwrap_err();
+        assert!(e.0.contains("octets long"), "{e}");
+        let other = key(2, &["b@y"], false);
+        let e = sighting(Some(other), &fp(1), &kv(1), "b@y", Timestamp(1)).unwrap_err();
+        assert!(e.0.contains("is not the key"), "{e}");
+    }
+
+    #[test]
+    fn petnames_and_identity_keys_are_checked() {
+        assert!(check_petname("op", None).is_ok());
+        assert!(check_petname("op", Some("Alice (work)")).is_ok());
+        assert!(check_petname("op", Some("  ")).is_err());
+        assert!(check_petname("op", Some("Al\nice")).is_err());
+        assert!(check_petname("op", Some("Al\u{202E}ecila")).is_err());
+        assert!(check_petname("op", Some(&"é".repeat(MAX_PETNAME_CHARS))).is_ok());
+        assert!(check_petname("op", Some(&"é".repeat(MAX_PETNAME_CHARS + 1))).is_err());
+        assert!(check_identity_der("op", &[0x30, 0x03, 2, 1, 0]).is_ok());
+        assert!(check_identity_der("op", &[]).is_err());
+        assert!(check_identity_der("op", b"-----BEGIN").is_err());
+        let mut big = vec![0x30];
+        big.resize(MAX_IDENTITY_KEY_OCTETS + 1, 0);
+        assert!(check_identity_der("op", &big).is_err());
+    }
+}
