@@ -1,13 +1,13 @@
 //! Full XEP-0116 in memory: the 3-message flow, public-key identities in both flows, every
 //! cipher, hash and compression, and the trust alerts (XEP-0116 §4.2, §7.3–7.4, §8;
 //! profile P8, P12).
-use super::tests::{established, Pair, ALICE, BOB, NOW};
+use super::tests::{Pair, ALICE, BOB, NOW};
 use super::*;
 use crate::compress::CompressAlg;
 use crate::config::{Config, Flow, PubkeyMode};
 use crate::crypto::pubkey::IdentityKey;
 use crate::crypto::{CipherAlg, HashAlg};
-use crate::store::MemoryStore;
+use crate::store::{KeyStore, MemoryStore};
 
 const RSA_A: &[u8] = include_bytes!("../../tests/keys/rsa2048.pk8.der");
 const DSA_B: &[u8] = include_bytes!("../../tests/keys/dsa2048.pk8.der");
@@ -278,7 +278,8 @@ fn untrusted_key_refused_when_trust_is_required() {
     p.alice.start("bob@example.com", NOW).unwrap();
     p.run();
     assert!(matches!(p.bob.poll_event(), Some(Event::Failed { .. })));
-    // Once Bob marks Alice's key trusted, the same negotiation succeeds.
+    // The refused key was remembered; once Bob marks it trusted, the same negotiation
+    // succeeds.
     let fp = *rsa().public().fingerprint().as_bytes();
     let (sa, mut sb) = p.into_stores();
     assert!(sb.set_trusted("bob@example.com", &fp, true).unwrap());

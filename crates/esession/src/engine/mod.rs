@@ -7,7 +7,7 @@ pub(crate) mod tests;
 #[cfg(test)]
 mod full_tests;
 
-use crate::config::{Config, Security};
+use crate::config::Config;
 use crate::crypto::{ct_eq, DhPool};
 use crate::error::{Error, ErrorKind, Violation};
 use crate::event::{EndedBy, Event, Role, SessionInfo};

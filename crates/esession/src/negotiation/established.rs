@@ -57,16 +57,17 @@ pub(crate) fn peer_key_status(
         .store
         .known_key(ctx.own_bare, fp.as_bytes())
         .map_err(store_err)?;
-    let assessment = trust::assess(&of_peer, known.as_ref(), peer_bare);
+    let assessment = trust::assess(&of_peer, known.as_ref(), Some(*fp.as_bytes()), peer_bare);
+    // Remembered even when refused below, so that the person can inspect and trust it.
+    ctx.store
+        .record_sighting(ctx.own_bare, fp.as_bytes(), &key.normalized(), peer_bare, ctx.now)
+        .map_err(store_err)?;
     if ctx.config.require_trusted_key && !assessment.trusted {
         return Err(Failure::not_implemented(
             "identity",
             Violation::PeerIdentity(format!("the key {fp} is not trusted for {peer_bare}")),
         ));
     }
-    ctx.store
-        .record_sighting(ctx.own_bare, fp.as_bytes(), &key.normalized(), peer_bare, ctx.now)
-        .map_err(store_err)?;
     Ok(Some(PeerKeyInfo {
         fingerprint: fp.to_b64(),
         petname: assessment.petname,

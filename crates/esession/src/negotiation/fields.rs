@@ -9,11 +9,8 @@ use crate::xml::{ns, Element};
 
 /// XEP-0116 §6.2 / profile P4: fields left out of every MAC'd normalization.
 pub(crate) const NOT_MACED: [&str; 2] = ["identity", "mac"];
-/// XEP-0217 §4.1 fixed parameters.
-pub(crate) const CRYPT: &str = "aes128-ctr";
-pub(crate) const HASH: &str = "sha256";
-pub(crate) const COMPRESS: &str = "none";
-pub(crate) const PUBKEY: &str = "none";
+/// The one SAS algorithm (XEP-0116 §9) and the `rekey_freq` that turns re-keying off
+/// (XEP-0217 §4.1, profile P9).
 pub(crate) const SAS: &str = "sas28x5";
 pub(crate) const REKEY_OFF: u32 = u32::MAX;
 /// Profile P6: offer `1.0`; accept `1.0`, `1.2`, `1.3` as the same protocol.

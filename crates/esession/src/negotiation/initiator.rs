@@ -75,7 +75,6 @@ pub(crate) enum Response {
 /// Message 3 sent; waiting for message 4.
 pub(crate) struct AwaitingInit {
     terms: Terms,
-    group: u32,
     hash: HashAlg,
     cipher: CipherAlg,
     k: SecretBytes,
@@ -87,8 +86,6 @@ pub(crate) struct AwaitingInit {
     form_b: String,
     candidates: Vec<RetainedSecret>,
     pub(crate) sas: String,
-    /// Our DH secret, the base of our first re-key (XEP-0200 §9).
-    x: DhSecret,
 }
 
 /// The field `var` offering `names` in preference order: a hidden field with its one
@@ -552,7 +549,6 @@ impl Offer {
         let sas = sas28x5(hash, &sealed.m, form_b.as_bytes());
         let next = AwaitingInit {
             terms,
-            group: group_id,
             hash,
             cipher,
             k,
@@ -564,7 +560,6 @@ impl Offer {
             form_b,
             candidates,
             sas,
-            x: x_secret,
         };
         Ok(Response::Identity {
             next: Box::new(next),
@@ -574,11 +569,6 @@ impl Offer {
 }
 
 impl AwaitingInit {
-    /// The negotiated MODP group.
-    pub(crate) fn group(&self) -> u32 {
-        self.group
-    }
-
     /// Handles message 4 (XEP-0116 §4.8): finds the SRS, derives the final keys,
     /// verifies Bob's identity, then (only then, P7) stores the new retained secret.
     pub(crate) fn handle_init(

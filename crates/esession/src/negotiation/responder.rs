@@ -398,9 +398,4 @@ impl AwaitingResult {
             peer_key,
         })))
     }
-
-    /// The chosen group.
-    pub(crate) fn group(&self) -> u32 {
-        self.group.id()
-    }
 }
