@@ -104,6 +104,19 @@ pub struct Config {
     /// Answer bad negotiation messages with XEP-0155 error replies (P10b). Off means
     /// silence, which reveals nothing about our presence (XEP-0155 §10.1).
     pub answer_errors: bool,
+    /// `rekey_freq` (XEP-0116 §4.5.2): the minimum number of stanzas a sender sends between
+    /// two of its `<key/>`s (XEP-0200 §9, profile P13). As initiator the value offered (the
+    /// answer must be at least this); as responder the least value answered (the answer is
+    /// max(this, offered)). 4294967295 turns re-keying off (XEP-0217 §4.1); 0 counts as 1.
+    /// Default 1: re-keying allowed at every stanza, the fields below decide when.
+    pub rekey_freq: u32,
+    /// Attach a `<key/>` to every Nth stanza we send (at the earliest every rekey_freq-th,
+    /// whatever N is). `None` (the default): no count-based re-key.
+    pub rekey_every: Option<u32>,
+    /// Seconds without sending in a session after which the next stanza we send carries a
+    /// `<key/>` (XEP-0200 §11.4: re-key after an extended period of inactivity). Measured
+    /// on the engine's clock, the latest time given to it. Default 300.
+    pub rekey_after_idle: Option<u64>,
 }
 
 impl Default for Config {
@@ -119,6 +132,9 @@ impl Default for Config {
             negotiation_timeout: 60,
             extended_search: true,
             answer_errors: true,
+            rekey_freq: 1,
+            rekey_every: None,
+            rekey_after_idle: Some(300),
         }
     }
 }

@@ -8,7 +8,7 @@ use super::identity::{open_identity, seal_identity, IdentityKeys};
 use super::retained;
 use super::terms::Terms;
 use crate::b64;
-use crate::channel::{Channel, Direction};
+use crate::channel::{Channel, Direction, RekeyBase};
 use crate::config::{Config, Logging, Security, StanzaKind};
 use crate::crypto::pool::take_or_compute;
 use crate::crypto::DhPool;
@@ -32,6 +32,7 @@ pub(crate) struct Offer {
     logging: Vec<Logging>,
     security: Vec<Security>,
     stanzas: Vec<StanzaKind>,
+    rekey_freq: u32,
 }
 
 /// What Bob's response led to.
@@ -54,6 +55,8 @@ pub(crate) struct AwaitingInit {
     hash: HashAlg,
     cipher: CipherAlg,
     k: SecretBytes,
+    /// Our secret x of the chosen group, kept for re-keying (XEP-0200 §4).
+    x: DhSecret,
     d: Vec<u8>,
     n_a: [u8; 32],
     n_b: Vec<u8>,
@@ -139,7 +142,7 @@ impl Offer {
                 FieldType::ListSingle,
                 &[fields::VER_OFFER],
             ));
-            let rekey = fields::REKEY_OFF.to_string();
+            let rekey = config.rekey_freq.max(1).to_string();
             form.push(Field::new("rekey_freq", Some(FieldType::Hidden), &[&rekey]));
             form.push(Field::new(
                 "my_nonce",
@@ -162,6 +165,7 @@ impl Offer {
             logging: config.logging.clone(),
             security: config.security.clone(),
             stanzas: config.stanzas.clone(),
+            rekey_freq: config.rekey_freq.max(1),
         };
         Ok((offer, x))
     }
@@ -258,15 +262,16 @@ impl Offer {
             })?;
             terms.stanzas.push(kind);
         }
-        // XEP-0116 §4.5.2: Bob's rekey_freq >= ours (2^32-1 here) and < 2^32.
+        // XEP-0116 §4.5.2: Bob's rekey_freq >= ours and < 2^32.
         let rekey = fields::single(form, "rekey_freq")?;
-        if rekey.parse::<u32>().ok() != Some(fields::REKEY_OFF) {
-            return Err(Violation::BadValue {
+        terms.rekey_freq = rekey
+            .parse::<u32>()
+            .ok()
+            .filter(|r| *r >= self.rekey_freq)
+            .ok_or_else(|| Violation::BadValue {
                 field: "rekey_freq".into(),
                 value: rekey.into(),
-            }
-            .into());
-        }
+            })?;
         Ok(terms)
     }
 
@@ -295,16 +300,17 @@ impl Offer {
             .check_public(&d)
             .map_err(|_| Violation::PublicValueOutOfRange("dhkeys".into()))?;
         let d = mpi(&d).to_vec();
-        let (_, x_secret, e) = self
-            .groups
+        let mut groups = self.groups;
+        let chosen = groups
             .iter()
-            .find(|(id, _, _)| *id == group_id)
+            .position(|(id, _, _)| *id == group_id)
             .ok_or_else(|| Violation::UnofferedOption {
                 field: "modp".into(),
                 value: group_id.to_string(),
             })?;
+        let (_, x_secret, e) = groups.swap_remove(chosen);
         let shared = group
-            .shared_secret(x_secret, &d)
+            .shared_secret(&x_secret, &d)
             .map_err(|e| Failure::bad_form(e.into()))?;
         let k = negotiation_k(hash, shared.expose());
         let provisory = session_keys(hash, cipher, k.expose());
@@ -325,7 +331,7 @@ impl Offer {
         msg3.push(Field::new(
             "dhkeys",
             Some(FieldType::Hidden),
-            &[&b64::encode(e)],
+            &[&b64::encode(&e)],
         ));
         let refs: Vec<&str> = rshashes.iter().map(String::as_str).collect();
         msg3.push(Field::new("rshashes", Some(FieldType::Hidden), &refs));
@@ -339,7 +345,7 @@ impl Offer {
             &[
                 &n_b,
                 &self.n_a,
-                mpi(e),
+                mpi(&e),
                 self.form_a.as_bytes(),
                 form_a2.as_bytes(),
             ],
@@ -353,6 +359,7 @@ impl Offer {
             hash,
             cipher,
             k,
+            x: x_secret,
             d,
             n_a: self.n_a,
             n_b,
@@ -426,7 +433,12 @@ impl AwaitingInit {
             Direction::new(fin.initiator, self.c_a),
             Direction::new(fin.responder, c_b),
             self.terms.rekey_freq,
-        );
+        )
+        .with_rekey(RekeyBase {
+            group: ModpGroup::get(self.group).map_err(|e| Failure::bad_form(e.into()))?,
+            own: self.x,
+            peer_public: self.d,
+        });
         Ok(Established {
             channel,
             terms: self.terms,

@@ -8,7 +8,7 @@ use super::identity::{open_identity, seal_identity, IdentityKeys};
 use super::retained;
 use super::terms::{Accepted, Terms};
 use crate::b64;
-use crate::channel::{Channel, Direction};
+use crate::channel::{Channel, Direction, RekeyBase};
 use crate::config::Security;
 use crate::crypto::pool::take_or_compute;
 use crate::crypto::{
@@ -263,7 +263,12 @@ impl AwaitingResult {
             Direction::new(fin.responder, c_b),
             Direction::new(fin.initiator, c_a),
             self.terms.rekey_freq,
-        );
+        )
+        .with_rekey(RekeyBase {
+            group: self.group,
+            own: self.y,
+            peer_public: e,
+        });
         let established = Established {
             channel,
             terms: self.terms,

@@ -171,15 +171,14 @@ pub(crate) fn choose(form: &Form, config: &Config) -> Result<Accepted, Refusal> 
             Some(v) => accepted.terms.ver = v.to_owned(),
             None => flag("ver"),
         }
-        // XEP-0116 §4.5.2: our rekey_freq must be >= Alice's and < 2^32; re-keying is
-        // off in this profile (XEP-0217 §4.1), so we answer 2^32-1.
+        // XEP-0116 §4.5.2: our rekey_freq must be >= Alice's and < 2^32: we answer
+        // max(ours, hers). Without the field re-keying stays off (XEP-0217 §4.1).
         if let Some(f) = form.field("rekey_freq") {
-            if f.offered()
-                .first()
-                .and_then(|v| v.parse::<u32>().ok())
-                .is_none()
-            {
-                flag("rekey_freq");
+            match f.offered().first().and_then(|v| v.parse::<u32>().ok()) {
+                Some(offered) => {
+                    accepted.terms.rekey_freq = offered.max(config.rekey_freq.max(1));
+                }
+                None => flag("rekey_freq"),
             }
         }
         accepted.terms.sign_alg = form
