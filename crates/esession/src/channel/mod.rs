@@ -16,7 +16,7 @@ use crate::crypto::{
 use crate::error::Violation;
 use crate::negotiation::identity::PeerVerified;
 use crate::xml::{ns, Element};
-use rekey::{derive, freq_allows, parse_new, RecvSet, Rekeying};
+use rekey::{derive, freq_allows, parse_new, RecvSet, Rekeying, MAX_SETS};
 
 /// XEP-0200 §11.4: at most 2^32 blocks under one key.
 const BLOCK_LIMIT: u128 = 1 << 32;
@@ -144,12 +144,14 @@ impl Channel {
         self.sent_since_key
     }
 
-    /// Whether our next stanza may carry a `<key/>`: re-keying is on and it would be at
-    /// least the rekey_freq-th since our previous `<key/>` (profile P13).
+    /// Whether our next stanza may carry a `<key/>`: re-keying is on, it would be at
+    /// least the rekey_freq-th since our previous `<key/>` (profile P13), and fewer than
+    /// [`MAX_SETS`] receive sets are held.
     pub(crate) fn may_rekey(&self) -> bool {
         self.rekey.is_some()
             && self.send.is_some()
             && freq_allows(self.sent_since_key, self.rekey_freq)
+            && self.recv.as_ref().is_some_and(|r| r.sets.len() < MAX_SETS)
     }
 
     /// Whether a plaintext of `len` octets fits under the current send key with `reserve`
@@ -213,6 +215,9 @@ impl Channel {
             return Err(Violation::WrongState(
                 "re-key sooner than rekey_freq allows",
             ));
+        }
+        if fresh.is_some() && !self.may_rekey() {
+            return Err(Violation::WrongState("too many unacknowledged re-keys"));
         }
         if !self.fits(m.len(), reserve) {
             // Profile P9: before 2^32 blocks under one key, re-key or (re-keying off) end.
@@ -392,7 +397,7 @@ impl Channel {
                     if let Some(send) = self.send.as_mut() {
                         let old = std::mem::replace(&mut send.keys, acceptor);
                         send.blocks = 0;
-                        rekey.until_next_key.push(old.km);
+                        rekey.retire_send_km(old.km);
                     }
                 }
                 rekey.base = e;

@@ -5,6 +5,15 @@ use crate::crypto::{
 };
 use crate::error::Violation;
 
+/// At most this many receive sets: we start no re-key while as many of our `<key/>`s are
+/// unacknowledged (memory stays bounded whatever the peer does; XEP-0200 §9 lets the
+/// initiator choose when to re-key).
+pub(super) const MAX_SETS: usize = 32;
+
+/// At most this many old MAC keys wait in each queue; beyond, the oldest is dropped
+/// unpublished (publishing is a MAY, XEP-0200 §10).
+const MAX_QUEUED: usize = 64;
+
 /// What a channel needs to re-key (XEP-0200 §4, §9): the negotiated MODP group, our own
 /// negotiated DH secret (x or y) and the peer's negotiated public value (d or e) as mpi
 /// octets.
@@ -66,10 +75,24 @@ impl Rekeying {
 
     /// Queues `km` for publication unless it is already queued (each key once, P13).
     pub(super) fn queue(&mut self, km: SecretBytes) {
-        if !self.publish.iter().any(|k| k == &km) {
-            self.publish.push(km);
-        }
+        push_bounded(&mut self.publish, km);
     }
+
+    /// Keeps our replaced send MAC key `km` until our next own `<key/>` (profile P13).
+    pub(super) fn retire_send_km(&mut self, km: SecretBytes) {
+        push_bounded(&mut self.until_next_key, km);
+    }
+}
+
+/// Appends `km` unless present, dropping the oldest entry beyond [`MAX_QUEUED`].
+fn push_bounded(keys: &mut Vec<SecretBytes>, km: SecretBytes) {
+    if keys.iter().any(|k| k == &km) {
+        return;
+    }
+    if keys.len() >= MAX_QUEUED {
+        keys.remove(0);
+    }
+    keys.push(km);
 }
 
 /// The keys a re-key yields: (Rekey Initiator keys, Rekey Acceptor keys), from

@@ -505,3 +505,38 @@ fn key_without_content_and_budget_restart() {
     t.b.set_sent_blocks(SOFT_BLOCK_LIMIT);
     assert!(t.b.wants_rekey());
 }
+
+#[test]
+fn unacknowledged_rekeys_and_queues_are_bounded() {
+    let mut t = ends("rekey/bounded", 1);
+    // Bob never answers: Alice stops re-keying at MAX_SETS sets; Bob still follows.
+    for i in 0..MAX_SETS + 3 {
+        let text = format!("a{i}");
+        let c = if t.a.may_rekey() {
+            let f = t.fresh();
+            t.a.seal_with_key(text.as_bytes(), 0, f).unwrap()
+        } else {
+            let f = t.fresh();
+            assert_eq!(
+                t.a.seal_with_key(b"x", 0, f).err(),
+                Some(Violation::WrongState("too many unacknowledged re-keys"))
+            );
+            send(&mut t.a, &text)
+        };
+        recv(&mut t.b, &c, &text);
+    }
+    assert_eq!(sets(&t.a), MAX_SETS);
+    // Bob's queues of keys to publish stay bounded however many <key/>s he accepted.
+    let r = t.b.rekey.as_ref().unwrap();
+    assert!(r.publish.len() <= 64 && r.until_next_key.len() <= 64);
+    assert_eq!(r.until_next_key.len(), MAX_SETS - 1);
+    // One answer with <new/> brings Alice back to one set.
+    let c = send(&mut t.b, "answer");
+    assert_eq!(
+        c.children().find(|e| e.name() == "new").unwrap().text(),
+        (MAX_SETS - 1).to_string()
+    );
+    recv(&mut t.a, &c, "answer");
+    assert_eq!(sets(&t.a), 1);
+    assert!(t.a.may_rekey());
+}
