@@ -1,5 +1,5 @@
 //! What the person (or a script, with `--json`) sees.
-use esession::{EndedBy, Event, SessionInfo};
+use esession::{EndedBy, Event, RekeyedBy, SessionInfo};
 use serde_json::{json, Value};
 use std::io::Write;
 
@@ -62,6 +62,16 @@ impl Out {
                 self.emit(
                     json!({"event": "terminated", "peer": peer, "thread": thread, "by": by}),
                     &format!("session with {peer} ended (by {by})"),
+                );
+            }
+            Event::Rekeyed { peer, thread, by } => {
+                let by = match by {
+                    RekeyedBy::Us => "self",
+                    RekeyedBy::Peer => "peer",
+                };
+                self.emit(
+                    json!({"event": "rekeyed", "peer": peer, "thread": thread, "by": by}),
+                    &format!("session with {peer} re-keyed (by {by})"),
                 );
             }
             Event::Failed { peer, thread, error } => {

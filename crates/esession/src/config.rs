@@ -167,9 +167,6 @@ pub struct Config {
     pub hashes: Vec<HashAlg>,
     /// Compression (`compress`) in preference order; as responder, the accepted set.
     pub compress: Vec<crate::compress::CompressAlg>,
-    /// The `rekey_freq` this side offers (initiator) or requires at least (responder);
-    /// 4294967295 turns re-keying off (XEP-0116 §4.5.2, profile P9).
-    pub rekey_freq: u32,
     /// The identifications we are willing to present, in preference order (initiator:
     /// `init_pubkey`; responder: the `resp_pubkey` choices). `key` and `hash` need an
     /// identity key; `none` is dropped in the 3-message flow (profile P8, P12).
@@ -180,6 +177,19 @@ pub struct Config {
     /// Fail a negotiation whose peer key is not marked trusted (XEP-0116 §7.3). Off: the
     /// session is established and reports the key as untrusted with its alerts.
     pub require_trusted_key: bool,
+    /// `rekey_freq` (XEP-0116 §4.5.2): the minimum number of stanzas a sender sends between
+    /// two of its `<key/>`s (XEP-0200 §9, profile P13). As initiator the value offered (the
+    /// answer must be at least this); as responder the least value answered (the answer is
+    /// max(this, offered)). 4294967295 turns re-keying off (XEP-0217 §4.1); 0 counts as 1.
+    /// Default 1: re-keying allowed at every stanza, the fields below decide when.
+    pub rekey_freq: u32,
+    /// Attach a `<key/>` to every Nth stanza we send (at the earliest every rekey_freq-th,
+    /// whatever N is). `None` (the default): no count-based re-key.
+    pub rekey_every: Option<u32>,
+    /// Seconds without sending in a session after which the next stanza we send carries a
+    /// `<key/>` (XEP-0200 §11.4: re-key after an extended period of inactivity). Measured
+    /// on the engine's clock, the latest time given to it. Default 300.
+    pub rekey_after_idle: Option<u64>,
 }
 
 impl Default for Config {
@@ -204,10 +214,12 @@ impl Default for Config {
             allow_unencrypted: false,
             hashes: HashAlg::ALL.to_vec(),
             compress: vec![crate::compress::CompressAlg::None],
-            rekey_freq: 1,
             present_pubkey: vec![PubkeyMode::None, PubkeyMode::Key, PubkeyMode::Hash],
             accept_pubkey: vec![PubkeyMode::None, PubkeyMode::Key, PubkeyMode::Hash],
             require_trusted_key: false,
+            rekey_freq: 1,
+            rekey_every: None,
+            rekey_after_idle: Some(300),
         }
     }
 }

@@ -110,6 +110,10 @@ pub enum Violation {
     /// The `<c/>` element is malformed.
     #[error("malformed encrypted content: {0}")]
     MalformedEncryptedContent(String),
+    /// A re-key rule was broken (XEP-0200 §9, profile P13): `<new/>` naming a key set not
+    /// held, a `<key/>` sooner than `rekey_freq` allows, …
+    #[error("re-key rule broken: {0}")]
+    Rekey(String),
     /// The decrypted plaintext is not a well-formed XML fragment.
     #[error("decrypted content is not well-formed XML: {0}")]
     PlaintextNotXml(String),

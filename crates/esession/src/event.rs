@@ -67,6 +67,16 @@ pub struct PeerKeyInfo {
     pub alerts: Vec<String>,
 }
 
+/// Who started a re-key (XEP-0200 §9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RekeyedBy {
+    /// We sent a `<key/>`: our send keys changed.
+    Us,
+    /// We accepted the peer's `<key/>` (and, unless our own `<key/>` was still
+    /// unacknowledged, our send keys changed with it).
+    Peer,
+}
+
 /// A summary of an established session.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionInfo {
@@ -123,6 +133,16 @@ pub enum Event {
         stanza: Element,
         /// Whether it was decrypted from an ESession.
         encrypted: bool,
+    },
+    /// The keys of an ESession changed (XEP-0200 §9): we sent a `<key/>` (`by: Us`) or
+    /// accepted the peer's (`by: Peer`). The session goes on; counters never reset.
+    Rekeyed {
+        /// Peer full JID.
+        peer: String,
+        /// Thread.
+        thread: String,
+        /// Whose `<key/>` it was.
+        by: RekeyedBy,
     },
     /// A session ended cleanly.
     Terminated {

@@ -34,7 +34,7 @@ pub use config::{AcceptPolicy, Config, Logging, Security, StanzaKind};
 pub use crypto::DhPool;
 pub use engine::Engine;
 pub use error::{Error, ErrorKind, Violation};
-pub use event::{EndedBy, Event, Role, SessionInfo, SrsStatus};
+pub use event::{EndedBy, Event, RekeyedBy, Role, SessionInfo, SrsStatus};
 pub use random::{OsRandom, Random, SeededRandom};
 pub use store::{KeyStore, MemoryStore, RetainedSecret, SecretId, SecretStore, StoreError};
 pub use time::Timestamp;

@@ -8,8 +8,10 @@ use crate::xml::{has_xml_space, is_xml_space, is_xml_whitespace, ns, Element, No
 pub(crate) struct Parts {
     pub data: Option<String>,
     pub mac: Vec<u8>,
-    /// Whether `<key/>` or `<new/>` is present.
-    pub rekey: bool,
+    /// The text of `<key/>` (XEP-0200 §9), if present.
+    pub key: Option<String>,
+    /// The text of `<new/>` (XEP-0200 §6 step 4), if present.
+    pub new: Option<String>,
     pub m_content: String,
 }
 
@@ -31,12 +33,14 @@ fn malformed(what: &str) -> Violation {
     Violation::MalformedEncryptedContent(what.to_owned())
 }
 
-/// Checks the structure of `<c/>` (XEP-0200 §14): at most one data, exactly one mac,
-/// no foreign elements or text.
+/// Checks the structure of `<c/>` (XEP-0200 §14): at most one data, key and new, exactly
+/// one mac, any number of old, no foreign elements or text. Any order is accepted; the MAC
+/// covers the order received (profile P9).
 pub(crate) fn parse(c: &Element) -> Result<Parts, Violation> {
     let mut data = None;
     let mut mac = None;
-    let mut rekey = false;
+    let mut key = None;
+    let mut new = None;
     for node in c.nodes() {
         let child = match node {
             Node::Text(t) if is_xml_whitespace(t) => continue,
@@ -52,7 +56,8 @@ pub(crate) fn parse(c: &Element) -> Result<Parts, Violation> {
         match child.name() {
             "data" if data.is_none() => data = Some(child.text()),
             "mac" if mac.is_none() => mac = Some(child.text()),
-            "key" | "new" => rekey = true,
+            "key" if key.is_none() => key = Some(child.text()),
+            "new" if new.is_none() => new = Some(child.text()),
             // XEP-0200 §10: <old/> is MACed and ignored.
             "old" => {}
             other => return Err(malformed(&format!("unexpected or repeated <{other}/>"))),
@@ -63,7 +68,8 @@ pub(crate) fn parse(c: &Element) -> Result<Parts, Violation> {
     Ok(Parts {
         data,
         mac,
-        rekey,
+        key,
+        new,
         m_content: m_content(c),
     })
 }

@@ -1,22 +1,35 @@
 //! XEP-0200 stanza encryption of an established session: `<c/>` sealing and opening
-//! with continuous counters (profile P3, P9).
+//! with continuous counters (profile P3, P9), re-keying and old MAC key publishing
+//! (XEP-0200 §9, §10; profile P13).
 mod content;
+mod rekey;
+#[cfg(test)]
+mod tests;
 
 pub(crate) use content::m_content;
+pub(crate) use rekey::{Fresh, RekeyBase};
 
 use crate::b64;
-use crate::crypto::{apply_ctr, blocks_for, ct_eq, stanza_mac, CipherAlg, DirectionKeys, HashAlg};
+use crate::crypto::{
+    apply_ctr, blocks_for, ct_eq, stanza_mac, CipherAlg, DirectionKeys, HashAlg, ModpGroup,
+};
 use crate::error::Violation;
 use crate::negotiation::identity::PeerVerified;
 use crate::xml::{ns, Element};
+use rekey::{derive, freq_allows, parse_new, RecvSet, Rekeying, MAX_SETS};
 
 /// XEP-0200 §11.4: at most 2^32 blocks under one key.
 const BLOCK_LIMIT: u128 = 1 << 32;
+
+/// From this many blocks under one send key on, [`Channel::wants_rekey`] asks for a
+/// re-key, well before the limit (profile P9: re-key before 2^32 blocks).
+const SOFT_BLOCK_LIMIT: u128 = 1 << 31;
 
 /// One direction's keys and counter.
 pub(crate) struct Direction {
     keys: DirectionKeys,
     counter: u128,
+    /// Blocks sent under the current keys (profile P13: restarts at every key change).
     blocks: u128,
 }
 
@@ -31,13 +44,34 @@ impl Direction {
     }
 }
 
+/// The receive side: the key sets, oldest first (never empty), and the one continuous
+/// counter (profile P3, P13).
+struct Receiving {
+    sets: Vec<RecvSet>,
+    counter: u128,
+}
+
+/// What opening a `<c/>` produced.
+pub(crate) struct Opened {
+    /// The decrypted plaintext m (empty for a `<c/>` without `<data/>`).
+    pub plain: Vec<u8>,
+    /// The stanza carried a `<key/>` that we accepted (XEP-0200 §9 acceptance).
+    pub peer_rekeyed: bool,
+}
+
 /// The encrypted channel of an established ESession.
 pub(crate) struct Channel {
     hash: HashAlg,
     cipher: CipherAlg,
     send: Option<Direction>,
-    recv: Option<Direction>,
+    recv: Option<Receiving>,
     rekey_freq: u32,
+    /// Present when re-keying was negotiated (rekey_freq < 2^32-1) and a base was given.
+    rekey: Option<Rekeying>,
+    /// Stanzas we sent since our last `<key/>` (or establishment) (profile P13).
+    sent_since_key: u64,
+    /// Stanzas the peer sent since its last `<key/>` (or establishment) (profile P13).
+    received_since_key: u64,
 }
 
 impl Channel {
@@ -50,94 +84,361 @@ impl Channel {
         recv: Direction,
         rekey_freq: u32,
     ) -> Self {
+        Self::build(hash, cipher, send, recv, rekey_freq)
+    }
+
+    fn build(
+        hash: HashAlg,
+        cipher: CipherAlg,
+        send: Direction,
+        recv: Direction,
+        rekey_freq: u32,
+    ) -> Self {
+        let first = RecvSet {
+            peer: recv.keys,
+            own: None,
+            on_ack: Vec::new(),
+        };
         Channel {
             hash,
             cipher,
             send: Some(send),
-            recv: Some(recv),
+            recv: Some(Receiving {
+                sets: vec![first],
+                counter: recv.counter,
+            }),
             rekey_freq,
+            rekey: None,
+            sent_since_key: 0,
+            received_since_key: 0,
         }
+    }
+
+    /// Enables re-keying from the negotiated values (XEP-0200 §4: the DH private values
+    /// are kept after the handshake). Ignored when `rekey_freq` is 2^32-1 (profile P9:
+    /// re-keying off), so that the secret is dropped at once.
+    pub(crate) fn with_rekey(mut self, base: RekeyBase) -> Self {
+        if self.rekey_freq == u32::MAX {
+            return self;
+        }
+        let (state, own) = Rekeying::new(base);
+        if let Some(first) = self.recv.as_mut().and_then(|r| r.sets.first_mut()) {
+            first.own = Some(own);
+        }
+        self.rekey = Some(state);
+        self
+    }
+
+    /// The MODP group of our re-keys, when re-keying is on.
+    pub(crate) fn rekey_group(&self) -> Option<&'static ModpGroup> {
+        self.rekey.as_ref().map(|r| r.group)
+    }
+
+    /// The negotiated `rekey_freq`.
+    pub(crate) fn rekey_freq(&self) -> u32 {
+        self.rekey_freq
+    }
+
+    /// Stanzas we sent since our last `<key/>` (or establishment).
+    pub(crate) fn sent_since_key(&self) -> u64 {
+        self.sent_since_key
+    }
+
+    /// Whether our next stanza may carry a `<key/>`: re-keying is on, it would be at
+    /// least the rekey_freq-th since our previous `<key/>` (profile P13), and fewer than
+    /// [`MAX_SETS`] receive sets are held.
+    pub(crate) fn may_rekey(&self) -> bool {
+        self.rekey.is_some()
+            && self.send.is_some()
+            && freq_allows(self.sent_since_key, self.rekey_freq)
+            && self.recv.as_ref().is_some_and(|r| r.sets.len() < MAX_SETS)
+    }
+
+    /// Whether a plaintext of `len` octets fits under the current send key with `reserve`
+    /// blocks kept back (XEP-0200 §11.4).
+    pub(crate) fn fits(&self, len: usize, reserve: u128) -> bool {
+        self.send.as_ref().is_some_and(|d| {
+            d.blocks
+                .saturating_add(blocks_for(len).max(1))
+                .saturating_add(reserve)
+                <= BLOCK_LIMIT
+        })
+    }
+
+    /// Whether a plaintext of `len` octets would fit under fresh send keys with `reserve`
+    /// blocks kept back (XEP-0200 §11.4).
+    pub(crate) fn fits_fresh(&self, len: usize, reserve: u128) -> bool {
+        blocks_for(len).max(1).saturating_add(reserve) <= BLOCK_LIMIT
+    }
+
+    /// Whether the current send key has carried enough blocks that a re-key is due
+    /// (profile P9: re-key before 2^32 blocks; here from 2^31 on).
+    pub(crate) fn wants_rekey(&self) -> bool {
+        self.send
+            .as_ref()
+            .is_some_and(|d| d.blocks >= SOFT_BLOCK_LIMIT)
     }
 
     /// Encrypts plaintext `m` into a `<c/>` element (XEP-0200 §6): data = B64(CIPHER(KC,
     /// C, m)), a_mac = HMAC(KM, m_content | mpi(C before)). `reserve` blocks under the
-    /// current key are kept back (for the terminate).
+    /// current key are kept back (for the terminate). A pending `<new/>` and old MAC keys
+    /// ride along.
     pub(crate) fn seal(&mut self, m: &[u8], reserve: u128) -> Result<Element, Violation> {
+        self.seal_inner(m, reserve, None)
+    }
+
+    /// Like [`Channel::seal`], and the stanza carries `<key>B64(e')</key>` for `fresh`:
+    /// it is protected with the old send keys, after which the send keys become the
+    /// "Rekey Initiator" keys and a receive set with the "Rekey Acceptor" keys and x' is
+    /// appended (XEP-0200 §9, profile P13).
+    pub(crate) fn seal_with_key(
+        &mut self,
+        m: &[u8],
+        reserve: u128,
+        fresh: Fresh,
+    ) -> Result<Element, Violation> {
+        self.seal_inner(m, reserve, Some(fresh))
+    }
+
+    fn seal_inner(
+        &mut self,
+        m: &[u8],
+        reserve: u128,
+        fresh: Option<Fresh>,
+    ) -> Result<Element, Violation> {
+        if fresh.is_some() && self.rekey.is_none() {
+            // Profile P9: rekey_freq 2^32-1 means no <key/> is ever sent.
+            return Err(Violation::WrongState("re-keying is off"));
+        }
+        if fresh.is_some() && !freq_allows(self.sent_since_key, self.rekey_freq) {
+            // XEP-0200 §9: MUST NOT re-key more often than the agreed limit (P13).
+            return Err(Violation::WrongState(
+                "re-key sooner than rekey_freq allows",
+            ));
+        }
+        if fresh.is_some() && !self.may_rekey() {
+            return Err(Violation::WrongState("too many unacknowledged re-keys"));
+        }
+        if !self.fits(m.len(), reserve) {
+            // Profile P9: before 2^32 blocks under one key, re-key or (re-keying off) end.
+            return Err(Violation::KeyExhausted);
+        }
+        let (hash, cipher) = (self.hash, self.cipher);
+        // The new keys are derived before anything changes (a failure leaves no trace).
+        let next = match (&fresh, &self.rekey) {
+            (Some(f), Some(r)) => Some(derive(hash, cipher, r.group, &f.secret, &r.base)?),
+            _ => None,
+        };
         let dir = self
             .send
             .as_mut()
             .ok_or(Violation::WrongState("closed for sending"))?;
-        let needed = blocks_for(m.len()).max(1);
-        // Profile P9: before 2^32 blocks under one key, re-key or (re-keying off) end.
-        if dir.blocks + needed + reserve > BLOCK_LIMIT {
-            return Err(Violation::KeyExhausted);
-        }
         let before = dir.counter;
+        let mut counter = dir.counter;
         let mut c = Element::new("c", ns::STANZA_ENCRYPTION);
+        let child =
+            |name: &str, text: String| Element::new(name, ns::STANZA_ENCRYPTION).with_text(text);
         if m.is_empty() {
             // XEP-0200 §6 step 3: no content advances the counter by 1.
-            dir.counter = dir.counter.wrapping_add(1);
+            counter = counter.wrapping_add(1);
         } else {
             let mut data = m.to_vec();
-            apply_ctr(
-                self.cipher,
-                dir.keys.kc.expose(),
-                &mut dir.counter,
-                &mut data,
-            )?;
-            c.push(Element::new("data", ns::STANZA_ENCRYPTION).with_text(b64::encode(&data)));
+            apply_ctr(cipher, dir.keys.kc.expose(), &mut counter, &mut data)?;
+            c.push(child("data", b64::encode(&data)));
         }
-        dir.blocks += needed;
-        let mac = stanza_mac(
-            self.hash,
-            dir.keys.km.expose(),
-            m_content(&c).as_bytes(),
-            before,
-        );
-        c.push(Element::new("mac", ns::STANZA_ENCRYPTION).with_text(b64::encode(&mac)));
+        // Profile P9: children in the order data, key, new, old…, mac.
+        if let Some(f) = &fresh {
+            c.push(child("key", b64::encode(&f.public)));
+        }
+        if let Some(r) = self.rekey.as_mut() {
+            if r.accepted > 0 {
+                c.push(child("new", r.accepted.to_string()));
+            }
+            let held = self.recv.as_ref().map(|r| r.sets.as_slice()).unwrap_or(&[]);
+            for km in r.publish.drain(..) {
+                // Profile P13: a key still in use is never published.
+                let in_use = dir.keys.km == km || held.iter().any(|s| s.peer.km == km);
+                if !in_use {
+                    c.push(child("old", b64::encode(km.expose())));
+                }
+            }
+            r.accepted = 0;
+        }
+        let mac = stanza_mac(hash, dir.keys.km.expose(), m_content(&c).as_bytes(), before);
+        c.push(child("mac", b64::encode(&mac)));
+        dir.counter = counter;
+        dir.blocks += blocks_for(m.len()).max(1);
+        match (fresh, next) {
+            (Some(fresh), Some((initiator, acceptor))) => {
+                // XEP-0200 §9: the old send keys go; the new ones protect later stanzas.
+                let old = std::mem::replace(&mut dir.keys, initiator);
+                dir.blocks = 0;
+                let mut on_ack = vec![old.km];
+                if let Some(r) = self.rekey.as_mut() {
+                    on_ack.append(&mut r.until_next_key);
+                }
+                if let Some(recv) = self.recv.as_mut() {
+                    recv.sets.push(RecvSet {
+                        peer: acceptor,
+                        own: Some(fresh.secret),
+                        on_ack,
+                    });
+                }
+                self.sent_since_key = 0;
+            }
+            _ => self.sent_since_key = self.sent_since_key.saturating_add(1),
+        }
         Ok(c)
     }
 
-    /// Verifies, then decrypts, a received `<c/>` (XEP-0200 §8). The receive counter
-    /// advances only when everything succeeded (P9).
-    pub(crate) fn open(&mut self, c: &Element) -> Result<Vec<u8>, Violation> {
-        let dir = self
+    /// Verifies, then decrypts, a received `<c/>` (XEP-0200 §8), then applies its `<new/>`
+    /// and `<key/>` (XEP-0200 §9, profile P13). Nothing changes unless everything
+    /// succeeded (P9: the receive counter is not advanced on failure).
+    pub(crate) fn open(&mut self, c: &Element) -> Result<Opened, Violation> {
+        let (hash, cipher) = (self.hash, self.cipher);
+        let recv = self
             .recv
             .as_mut()
             .ok_or(Violation::WrongState("closed for receiving"))?;
         let parts = content::parse(c)?;
+        let rekey_elements = parts.key.is_some() || parts.new.is_some();
+        // Profile P13: <new>N</new> selects set N (0 without <new/>).
+        let index = match (&parts.new, &self.rekey) {
+            (Some(text), Some(_)) => parse_new(text)?,
+            _ => 0,
+        };
+        let held = recv.sets.len();
+        let set = recv.sets.get(index).ok_or_else(|| {
+            Violation::Rekey(format!(
+                "<new>{index}</new> names a key set beyond the {held} held"
+            ))
+        })?;
         let expected = stanza_mac(
-            self.hash,
-            dir.keys.km.expose(),
+            hash,
+            set.peer.km.expose(),
             parts.m_content.as_bytes(),
-            dir.counter,
+            recv.counter,
         );
         // XEP-0200 §8 step 3: verify (constant time) before decrypting.
         if !ct_eq(&expected, &parts.mac) {
             return Err(Violation::StanzaMacMismatch);
         }
-        // Profile P9: with rekey_freq 2^32-1 re-keying is off; <key/> or <new/> fails.
-        if parts.rekey && self.rekey_freq == u32::MAX {
-            return Err(Violation::MalformedEncryptedContent(
-                "re-key element while re-keying is off".into(),
-            ));
+        let Some(rekey) = self.rekey.as_mut().filter(|_| rekey_elements) else {
+            if rekey_elements {
+                // Profile P9: with rekey_freq 2^32-1 re-keying is off; <key/> or <new/> fails.
+                return Err(Violation::MalformedEncryptedContent(
+                    "re-key element while re-keying is off".into(),
+                ));
+            }
+            return Self::decrypt(cipher, recv, index, parts.data).map(|plain| {
+                self.received_since_key = self.received_since_key.saturating_add(1);
+                Opened {
+                    plain,
+                    peer_rekeyed: false,
+                }
+            });
+        };
+        // A received <key/>: checked and combined (with the private value of the set that
+        // verified it) before anything changes.
+        let next = match &parts.key {
+            Some(text) => {
+                if !freq_allows(self.received_since_key, self.rekey_freq) {
+                    // Profile P13: the receiver enforces rekey_freq.
+                    return Err(Violation::Rekey(format!(
+                        "<key/> on stanza {} since the peer's previous <key/>; rekey_freq is {}",
+                        self.received_since_key.saturating_add(1),
+                        self.rekey_freq
+                    )));
+                }
+                let e = b64::decode("key", text).map_err(|_| {
+                    Violation::MalformedEncryptedContent("key is not base64".into())
+                })?;
+                // XEP-0200 §9 (e' > 1) and profile P13: 1 < e' < p-1.
+                rekey
+                    .group
+                    .check_public(&e)
+                    .map_err(|_| Violation::PublicValueOutOfRange("key".into()))?;
+                let own = set
+                    .own
+                    .as_ref()
+                    .ok_or(Violation::WrongState("no private value for this key set"))?;
+                let keys = derive(hash, cipher, rekey.group, own, &e)?;
+                Some((keys, crate::crypto::mpi(&e).to_vec()))
+            }
+            None => None,
+        };
+        let plain = Self::decrypt(cipher, recv, index, parts.data)?;
+        // Profile P13: the N older sets are destroyed; the keys our <key/>s waited for
+        // become publishable, and so do the peer's MAC keys of the destroyed sets.
+        let acknowledged: Vec<RecvSet> = recv.sets.drain(..index).collect();
+        if index > 0 {
+            if let Some(first) = recv.sets.first_mut() {
+                for km in first.on_ack.drain(..) {
+                    rekey.queue(km);
+                }
+            }
         }
-        let mut counter = dir.counter;
-        let plain = match parts.data {
+        for old in acknowledged {
+            for km in old.on_ack {
+                rekey.queue(km);
+            }
+            rekey.queue(old.peer.km);
+        }
+        let peer_rekeyed = next.is_some();
+        match next {
+            Some(((initiator, acceptor), e)) => {
+                // XEP-0200 §9 acceptance: the peer keys of every set become the "Rekey
+                // Initiator" keys; only with exactly one set do our send keys change.
+                for set in recv.sets.iter_mut() {
+                    let old = std::mem::replace(&mut set.peer, initiator.clone());
+                    rekey.queue(old.km);
+                }
+                if recv.sets.len() == 1 {
+                    if let Some(send) = self.send.as_mut() {
+                        let old = std::mem::replace(&mut send.keys, acceptor);
+                        send.blocks = 0;
+                        rekey.retire_send_km(old.km);
+                    }
+                }
+                rekey.base = e;
+                rekey.accepted = rekey.accepted.saturating_add(1);
+                self.received_since_key = 0;
+            }
+            None => self.received_since_key = self.received_since_key.saturating_add(1),
+        }
+        Ok(Opened {
+            plain,
+            peer_rekeyed,
+        })
+    }
+
+    /// Decrypts `data` with set `index` and advances the receive counter (XEP-0200 §8
+    /// step 4; profile P9: a `<c/>` without `<data/>` advances it by 1).
+    fn decrypt(
+        cipher: CipherAlg,
+        recv: &mut Receiving,
+        index: usize,
+        data: Option<String>,
+    ) -> Result<Vec<u8>, Violation> {
+        let set = recv
+            .sets
+            .get(index)
+            .ok_or(Violation::WrongState("key set vanished"))?;
+        let mut counter = recv.counter;
+        let plain = match data {
             Some(data) => {
                 let mut data = b64::decode("data", &data).map_err(|_| {
                     Violation::MalformedEncryptedContent("data is not base64".into())
                 })?;
-                apply_ctr(self.cipher, dir.keys.kc.expose(), &mut counter, &mut data)?;
+                apply_ctr(cipher, set.peer.kc.expose(), &mut counter, &mut data)?;
                 data
             }
             None => {
-                // Profile P9: a <c/> without <data/> advances the counter by 1.
                 counter = counter.wrapping_add(1);
                 Vec::new()
             }
         };
-        dir.counter = counter;
+        recv.counter = counter;
         Ok(plain)
     }
 

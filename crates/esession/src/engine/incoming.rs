@@ -4,7 +4,7 @@ use super::session::{Session, State};
 use super::Engine;
 use crate::config::AcceptPolicy;
 use crate::error::{Error, ErrorKind, Violation};
-use crate::event::{EndedBy, Event, Role, SessionInfo};
+use crate::event::{EndedBy, Event, RekeyedBy, Role, SessionInfo};
 use crate::forms::{Form, FormType};
 use crate::jid;
 use crate::negotiation::context::Ctx;
@@ -26,6 +26,7 @@ impl<S: SecretStore> Engine<S> {
     /// [`Engine::poll_outgoing`], events for [`Engine::poll_event`]. Nothing from the
     /// network can make this panic; bad input becomes a `Failed` or `Warning` event.
     pub fn handle_stanza(&mut self, stanza: Element, now: Timestamp) {
+        self.tick(now);
         if !stanza.is("message", ns::JABBER_CLIENT) {
             return;
         }
@@ -187,13 +188,13 @@ impl<S: SecretStore> Engine<S> {
                 }
                 Ok(Response::Established { established, msg3 }) => {
                     self.outgoing.push_back(bind(session, from, msg3));
-                    Ok(adopt(session, *established, &mut self.events))
+                    Ok(adopt(session, *established, now, &mut self.events))
                 }
                 Err(f) => Err(f),
             },
             (State::AwaitingInit(awaiting), Wrapper::Init) => awaiting
                 .handle_init(x, &mut ctx)
-                .map(|est| adopt(session, est, &mut self.events)),
+                .map(|est| adopt(session, est, now, &mut self.events)),
             (State::Responded(awaiting), Wrapper::Feature) => {
                 match awaiting.handle_result(x, &mut ctx) {
                     Ok(Completed::WithInit(est, msg4)) => {
@@ -204,9 +205,9 @@ impl<S: SecretStore> Engine<S> {
                             msg4,
                             false,
                         ));
-                        Ok(adopt(session, *est, &mut self.events))
+                        Ok(adopt(session, *est, now, &mut self.events))
                     }
-                    Ok(Completed::Done(est)) => Ok(adopt(session, *est, &mut self.events)),
+                    Ok(Completed::Done(est)) => Ok(adopt(session, *est, now, &mut self.events)),
                     Err(f) => Err(f),
                 }
             }
@@ -378,6 +379,7 @@ impl<S: SecretStore> Engine<S> {
             info: None,
             secret_id: None,
             renegotiating: None,
+            pacing: super::rekey::Pacing::since(now),
         };
         if accepted.terms.security != crate::config::Security::E2e {
             let x2 = respond_plain(&accepted.terms);
@@ -455,9 +457,11 @@ impl<S: SecretStore> Engine<S> {
                 return;
             }
         };
-        let plain = channel.open(c).and_then(|m| {
-            let text =
-                String::from_utf8(m).map_err(|_| Violation::PlaintextNotXml("not UTF-8".into()))?;
+        let mut peer_rekeyed = false;
+        let plain = channel.open(c).and_then(|opened| {
+            peer_rekeyed = opened.peer_rekeyed;
+            let text = String::from_utf8(opened.plain)
+                .map_err(|_| Violation::PlaintextNotXml("not UTF-8".into()))?;
             parse_fragment(&text, ns::JABBER_CLIENT, &self.limits)
                 .map_err(|e| Violation::PlaintextNotXml(e.to_string()))
         });
@@ -465,6 +469,14 @@ impl<S: SecretStore> Engine<S> {
             Ok(nodes) => nodes,
             Err(v) => return self.fail_session(&key, v, now),
         };
+        if peer_rekeyed {
+            // XEP-0200 §9: we accepted the peer's <key/>.
+            self.events.push_back(Event::Rekeyed {
+                peer: from.into(),
+                thread: thread.into(),
+                by: RekeyedBy::Peer,
+            });
+        }
         let terminating = matches!(session.state, State::Terminating(_));
         let elements: Vec<Element> = nodes
             .iter()
@@ -573,6 +585,7 @@ fn bind(s: &mut Session, from: &str, x: Element) -> Element {
 fn adopt(
     s: &mut Session,
     est: crate::negotiation::established::Established,
+    now: Timestamp,
     events: &mut std::collections::VecDeque<Event>,
 ) -> State {
     let t = &est.terms;
@@ -591,6 +604,8 @@ fn adopt(
     s.info = Some(info.clone());
     s.secret_id = est.secret_id;
     s.deadline = None;
+    // XEP-0200 §11.4: idleness is counted from establishment until we first send.
+    s.pacing = super::rekey::Pacing::since(now);
     events.push_back(Event::Established(info));
     State::Encrypted(est.channel)
 }

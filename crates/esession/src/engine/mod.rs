@@ -1,5 +1,8 @@
 //! The engine: a value you feed stanzas and time, and drain stanzas and events.
 mod incoming;
+mod rekey;
+#[cfg(test)]
+mod rekey_tests;
 mod renegotiate;
 mod session;
 #[cfg(test)]
@@ -73,6 +76,8 @@ pub struct Engine<S: SecretStore> {
     limits: Limits,
     dh_pool: Option<DhPool>,
     identity_key: Option<IdentityKey>,
+    /// The latest time given to the engine (for the idle re-key of XEP-0200 §11.4).
+    clock: Timestamp,
 }
 
 impl<S: SecretStore> Engine<S> {
@@ -92,6 +97,7 @@ impl<S: SecretStore> Engine<S> {
             limits: Limits::default(),
             dh_pool: None,
             identity_key: None,
+            clock: Timestamp::default(),
         }
     }
 
@@ -157,6 +163,7 @@ impl<S: SecretStore> Engine<S> {
     /// Starts a negotiation with `peer` (bare or full JID): queues message 1 and returns
     /// the new thread (XEP-0201).
     pub fn start(&mut self, peer: &str, now: Timestamp) -> Result<String, Error> {
+        self.tick(now);
         let (offer, x) = Offer::new(
             &self.config,
             self.rng.as_mut(),
@@ -182,6 +189,7 @@ impl<S: SecretStore> Engine<S> {
             info: None,
             secret_id: None,
             renegotiating: None,
+            pacing: rekey::Pacing::since(now),
         };
         self.sessions
             .insert((jid::bare(peer).to_owned(), thread.clone()), session);
@@ -206,6 +214,7 @@ impl<S: SecretStore> Engine<S> {
     /// Ends every wait whose deadline has passed: unanswered negotiations fail with a
     /// timeout; unacknowledged terminates end.
     pub fn handle_timeout(&mut self, now: Timestamp) {
+        self.tick(now);
         let due: Vec<(String, String)> = self
             .sessions
             .iter()
@@ -262,14 +271,12 @@ impl<S: SecretStore> Engine<S> {
     }
 
     fn session_mut(&mut self, peer: &str, thread: &str) -> Result<&mut Session, Error> {
-        let key = (jid::bare(peer).to_owned(), thread.to_owned());
-        match self.sessions.get_mut(&key) {
-            Some(s) if !jid::is_full(peer) || s.peer == peer => Ok(s),
-            _ => Err(Error::usage(Violation::NoSuchSession {
-                peer: peer.into(),
-                thread: thread.into(),
-            })),
-        }
+        find_session(&mut self.sessions, peer, thread)
+    }
+
+    /// Advances the engine's clock to `now` (it never goes back).
+    fn tick(&mut self, now: Timestamp) {
+        self.clock = self.clock.max(now);
     }
 
     /// Sends `body` in the session with `peer` on `thread`: encrypted in an ESession
@@ -294,17 +301,18 @@ impl<S: SecretStore> Engine<S> {
         let to = s.peer.clone();
         let mut msg = message(&to, thread).with_attr("type", "chat");
         match &mut s.state {
-            State::Encrypted(channel) => {
+            State::Encrypted(_) => {
                 let mut plain = Element::new("message", ns::JABBER_CLIENT);
                 for c in content {
                     plain.push(c);
                 }
                 let m = plain.serialize_children(|_| true);
-                let c = match channel.seal(m.as_bytes(), TERMINATE_RESERVE_BLOCKS) {
+                let c = match self.seal_outgoing(peer, thread, m.as_bytes()) {
                     Ok(c) => c,
                     Err(Violation::KeyExhausted) => {
-                        // Profile P9: re-keying is off, so end the session; the caller
-                        // renegotiates.
+                        // Profile P9: the key cannot be replaced in time (re-keying is
+                        // off, or rekey_freq forbids a <key/> now), so end the session;
+                        // the caller renegotiates.
                         self.terminate_with(peer, thread, None)?;
                         return Err(Error::new(ErrorKind::Usage, Violation::KeyExhausted));
                     }
@@ -331,6 +339,7 @@ impl<S: SecretStore> Engine<S> {
     /// [5]) for a negotiation in progress.
     /// The acknowledgement is awaited until the negotiation timeout after `now`.
     pub fn terminate(&mut self, peer: &str, thread: &str, now: Timestamp) -> Result<(), Error> {
+        self.tick(now);
         let deadline = Some(now.plus(self.config.negotiation_timeout));
         self.terminate_with(peer, thread, deadline)
     }
@@ -431,6 +440,12 @@ impl<S: SecretStore> Engine<S> {
         Ok(true)
     }
 
+    /// The engine's clock (tests of the idle re-key).
+    #[cfg(test)]
+    pub(crate) fn clock(&self) -> Timestamp {
+        self.clock
+    }
+
     #[cfg(test)]
     pub(crate) fn channel_mut(
         &mut self,
@@ -441,5 +456,21 @@ impl<S: SecretStore> Engine<S> {
             State::Encrypted(c) => Some(c),
             _ => None,
         }
+    }
+}
+
+/// The session with `peer` (bare, or the full JID it is bound to) on `thread`.
+fn find_session<'a>(
+    sessions: &'a mut HashMap<(String, String), Session>,
+    peer: &str,
+    thread: &str,
+) -> Result<&'a mut Session, Error> {
+    let key = (jid::bare(peer).to_owned(), thread.to_owned());
+    match sessions.get_mut(&key) {
+        Some(s) if !jid::is_full(peer) || s.peer == peer => Ok(s),
+        _ => Err(Error::usage(Violation::NoSuchSession {
+            peer: peer.into(),
+            thread: thread.into(),
+        })),
     }
 }

@@ -67,10 +67,10 @@ impl<S: SecretStore> Engine<S> {
         let s = self.session_mut(peer, thread)?;
         let to = s.peer.clone();
         let stanza = match &mut s.state {
-            State::Encrypted(channel) => {
+            State::Encrypted(_) => {
                 let plain = content.serialize_in(ns::JABBER_CLIENT);
-                let c = channel
-                    .seal(plain.as_bytes(), super::TERMINATE_RESERVE_BLOCKS)
+                let c = self
+                    .seal_outgoing(peer, thread, plain.as_bytes())
                     .map_err(Error::usage)?;
                 message(&to, thread).with_child(c)
             }

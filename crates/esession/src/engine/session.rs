@@ -63,6 +63,8 @@ pub(crate) struct Session {
     pub secret_id: Option<SecretId>,
     /// The `logging` values we offered in a renegotiation awaiting its answer.
     pub renegotiating: Option<Vec<crate::config::Logging>>,
+    /// When the next stanza we send carries a `<key/>` (XEP-0200 §9 policy).
+    pub pacing: super::rekey::Pacing,
 }
 
 impl Session {

@@ -648,8 +648,19 @@ fn crossing_terminates_and_key_exhaustion() {
     ));
     assert!(p.alice.threads().is_empty() && p.bob.threads().is_empty());
 
-    // Near the 2^32-block limit a data stanza is refused and the session terminated.
-    let mut p = Pair::new("limit");
+    // Re-keying off (profile P9): near the 2^32-block limit a data stanza is refused and
+    // the session terminated.
+    let off = Config {
+        rekey_freq: u32::MAX,
+        ..Config::default()
+    };
+    let mut p = Pair::with(
+        "limit",
+        off.clone(),
+        off,
+        MemoryStore::new(),
+        MemoryStore::new(),
+    );
     let (thread, _, _) = p.negotiate();
     p.alice
         .channel_mut(BOB, &thread)

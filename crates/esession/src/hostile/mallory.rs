@@ -258,7 +258,7 @@ pub(crate) fn outcome(e: &mut Engine<MemoryStore>) -> Outcome {
             }
             Event::Warning { detail, .. } => o.warnings.push(detail),
             Event::Terminated { by, .. } => o.terminated = Some(by),
-            Event::Renegotiated(_) => {}
+            Event::Renegotiated(_) | Event::Rekeyed { .. } => {}
         }
     }
     o

@@ -464,10 +464,10 @@ fn mitm_rewrites_each_field_of_message_2() {
             ),
             row(
                 "rekey_freq",
-                &["1"],
+                &["0"],
                 neg(Violation::BadValue {
                     field: "rekey_freq".into(),
-                    value: "1".into(),
+                    value: "0".into(),
                 }),
                 told(na, &["rekey_freq"]),
             ),

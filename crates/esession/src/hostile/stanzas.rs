@@ -1,15 +1,36 @@
 //! XEP-0200 stanzas of an established session under attack (profile P9, P10).
 use super::forge::Forger;
 use super::mallory::*;
+use crate::config::Config;
 use crate::engine::tests::{ALICE, BOB};
 use crate::error::{ErrorKind, Violation};
 use crate::event::EndedBy;
+use crate::store::MemoryStore;
 use crate::xml::{ns, Element};
 
 /// A clean session and `n` messages from Alice ("m0", "m1", …) captured, not delivered.
 fn session_with(label: &str, n: usize) -> (Mallory, String, Vec<Element>) {
+    session_configured(label, n, Config::default())
+}
+
+/// [`session_with`] with re-keying off on both sides (profile P9: rekey_freq 2^32-1).
+fn session_rekey_off(label: &str) -> (Mallory, String, Vec<Element>) {
+    let off = Config {
+        rekey_freq: u32::MAX,
+        ..Config::default()
+    };
+    session_configured(label, 0, off)
+}
+
+fn session_configured(label: &str, n: usize, config: Config) -> (Mallory, String, Vec<Element>) {
     let _ = crate::transcript::take();
-    let mut m = Mallory::new(label);
+    let mut m = Mallory::with(
+        label,
+        config.clone(),
+        config,
+        MemoryStore::new(),
+        MemoryStore::new(),
+    );
     let thread = m.negotiate();
     for i in 0..n {
         m.alice
@@ -204,7 +225,7 @@ fn clear_terminate_inside_esession_is_ignored() {
 
 #[test]
 fn rekey_key_element_while_rekeying_off_fails() {
-    let (mut m, thread, _) = session_with("key", 0);
+    let (mut m, thread, _) = session_rekey_off("key");
     let mut f = Forger::from_transcript();
     let key = Element::new("key", ns::STANZA_ENCRYPTION).with_text("Aw==");
     let s = f.stanza(&thread, b"<body>rekeyed</body>", vec![key]);
@@ -218,7 +239,7 @@ fn rekey_key_element_while_rekeying_off_fails() {
 
 #[test]
 fn rekey_new_element_while_rekeying_off_fails() {
-    let (mut m, thread, _) = session_with("new", 0);
+    let (mut m, thread, _) = session_rekey_off("new");
     let mut f = Forger::from_transcript();
     // First prove the forger's keys are right: an ordinary forged stanza is delivered.
     let ok = f.stanza(&thread, b"<body>genuine</body>", vec![]);

@@ -10,7 +10,7 @@ use super::identity::{
 use super::retained;
 use super::terms::Terms;
 use crate::b64;
-use crate::channel::{Channel, Direction};
+use crate::channel::{Channel, Direction, RekeyBase};
 use crate::compress::CompressAlg;
 use crate::config::{Config, Flow, Logging, PubkeyMode, Security, StanzaKind};
 use crate::crypto::pubkey::{IdentityKey, SignAlg};
@@ -75,6 +75,9 @@ pub(crate) enum Response {
 /// Message 3 sent; waiting for message 4.
 pub(crate) struct AwaitingInit {
     terms: Terms,
+    group: &'static ModpGroup,
+    /// Our DH secret: the base of our first re-key (XEP-0200 §9).
+    x: DhSecret,
     hash: HashAlg,
     cipher: CipherAlg,
     k: SecretBytes,
@@ -531,7 +534,12 @@ impl Offer {
                 Direction::new(keys.initiator, c_a_run),
                 Direction::new(keys.responder, c_b_run),
                 terms.rekey_freq,
-            );
+            )
+            .with_rekey(RekeyBase {
+                group,
+                own: x_secret,
+                peer_public: d,
+            });
             let established = Established {
                 channel,
                 terms,
@@ -549,6 +557,8 @@ impl Offer {
         let sas = sas28x5(hash, &sealed.m, form_b.as_bytes());
         let next = AwaitingInit {
             terms,
+            group,
+            x: x_secret,
             hash,
             cipher,
             k,
@@ -624,7 +634,12 @@ impl AwaitingInit {
             Direction::new(fin.initiator, self.c_a),
             Direction::new(fin.responder, c_b),
             self.terms.rekey_freq,
-        );
+        )
+        .with_rekey(RekeyBase {
+            group: self.group,
+            own: self.x,
+            peer_public: self.d,
+        });
         Ok(Established {
             channel,
             terms: self.terms,

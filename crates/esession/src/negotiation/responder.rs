@@ -11,7 +11,7 @@ use super::identity::{
 use super::retained;
 use super::terms::{Accepted, Terms};
 use crate::b64;
-use crate::channel::{Channel, Direction};
+use crate::channel::{Channel, Direction, RekeyBase};
 use crate::config::{Flow, Security};
 use crate::crypto::pool::take_or_compute;
 use crate::crypto::{
@@ -310,7 +310,12 @@ impl AwaitingResult {
             Direction::new(fin.responder, c_b),
             Direction::new(fin.initiator, c_a),
             self.terms.rekey_freq,
-        );
+        )
+        .with_rekey(RekeyBase {
+            group: self.group,
+            own: self.y,
+            peer_public: e,
+        });
         let established = Established {
             channel,
             terms: self.terms,
@@ -387,7 +392,12 @@ impl AwaitingResult {
             Direction::new(keys.responder, self.c_b),
             Direction::new(keys.initiator, c_a),
             self.terms.rekey_freq,
-        );
+        )
+        .with_rekey(RekeyBase {
+            group: self.group,
+            own: self.y,
+            peer_public: e,
+        });
         Ok(Completed::Done(Box::new(Established {
             channel,
             terms: self.terms,

@@ -1,0 +1,129 @@
+//! The engine's re-key policy (XEP-0200 §9, §11.4; profile P9, P13): which stanza we send
+//! carries a `<key/>`, and where its fresh Diffie–Hellman value comes from.
+use super::session::State;
+use super::{find_session, Engine, TERMINATE_RESERVE_BLOCKS};
+use crate::channel::{Channel, Fresh};
+use crate::config::Config;
+use crate::crypto::pool::take_or_compute;
+use crate::error::{Error, Violation};
+use crate::event::{Event, RekeyedBy};
+use crate::stanza::message;
+use crate::store::SecretStore;
+use crate::time::Timestamp;
+use crate::xml::Element;
+
+/// Per-session re-key pacing: engine policy, not protocol state.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Pacing {
+    /// When we last sent an encrypted stanza in the session (or it was established).
+    pub last_sent: Timestamp,
+    /// [`Engine::rekey`] asked for a `<key/>` on the next stanza that may carry one.
+    pub requested: bool,
+}
+
+impl Pacing {
+    /// Pacing of a session established at `now`.
+    pub(crate) fn since(now: Timestamp) -> Self {
+        Pacing {
+            last_sent: now,
+            requested: false,
+        }
+    }
+}
+
+/// Whether the policy asks for a `<key/>` on the next stanza of `m_len` octets.
+fn wanted(
+    config: &Config,
+    channel: &Channel,
+    pacing: &Pacing,
+    m_len: usize,
+    now: Timestamp,
+) -> bool {
+    // Profile P9: re-key before 2^32 blocks under one key (here: when the stanza would
+    // eat into the terminate reserve, or from the soft limit on).
+    let budget = !channel.fits(m_len, TERMINATE_RESERVE_BLOCKS) || channel.wants_rekey();
+    // `rekey_every`: every Nth stanza, never sooner than rekey_freq allows (XEP-0200 §9).
+    let every = config.rekey_every.is_some_and(|n| {
+        let n = u64::from(n.max(channel.rekey_freq()).max(1));
+        channel.sent_since_key().saturating_add(1) >= n
+    });
+    // XEP-0200 §11.4: after an extended period of inactivity entities SHOULD re-key.
+    let idle = config
+        .rekey_after_idle
+        .is_some_and(|secs| now.0.saturating_sub(pacing.last_sent.0) >= secs);
+    budget || every || idle || pacing.requested
+}
+
+impl<S: SecretStore> Engine<S> {
+    /// Makes the next stanza we send in the ESession with `peer` on `thread` carry a
+    /// `<key/>` (XEP-0200 §9: the key SHOULD travel with content, so none is sent alone).
+    /// When the negotiated rekey_freq does not allow one yet, the first stanza that may
+    /// carry it does.
+    ///
+    /// # Errors
+    /// `Usage` when there is no such ESession or re-keying was not negotiated.
+    pub fn rekey(&mut self, peer: &str, thread: &str) -> Result<(), Error> {
+        let s = find_session(&mut self.sessions, peer, thread)?;
+        match &s.state {
+            State::Encrypted(ch) if ch.rekey_group().is_some() => {
+                s.pacing.requested = true;
+                Ok(())
+            }
+            State::Encrypted(_) => Err(Error::usage(Violation::WrongState("re-keying is off"))),
+            other => Err(Error::usage(Violation::WrongState(other.name()))),
+        }
+    }
+
+    /// Seals plaintext `m` in the ESession with `peer` on `thread` (XEP-0200 §6) and
+    /// returns the `<c/>` for the caller's stanza. When the policy calls for a re-key and
+    /// rekey_freq allows it, the stanza carries a `<key/>`; when the content would not fit
+    /// under the old key even without the reserve, a content-free `<c/>` with the
+    /// `<key/>` is queued first and the content goes under the new keys.
+    pub(crate) fn seal_outgoing(
+        &mut self,
+        peer: &str,
+        thread: &str,
+        m: &[u8],
+    ) -> Result<Element, Violation> {
+        let now = self.clock;
+        let s =
+            find_session(&mut self.sessions, peer, thread).map_err(|e| e.violation().clone())?;
+        let State::Encrypted(channel) = &mut s.state else {
+            return Err(Violation::WrongState(s.state.name()));
+        };
+        let group = channel
+            .rekey_group()
+            .filter(|_| channel.may_rekey())
+            .filter(|_| wanted(&self.config, channel, &s.pacing, m.len(), now));
+        let Some(group) = group else {
+            let c = channel.seal(m, TERMINATE_RESERVE_BLOCKS)?;
+            s.pacing.last_sent = now;
+            return Ok(c);
+        };
+        if !channel.fits_fresh(m.len(), TERMINATE_RESERVE_BLOCKS) {
+            // Not even a fresh key could carry this content.
+            return Err(Violation::KeyExhausted);
+        }
+        // A fresh value per re-key (XEP-0200 §11.3: every x unique), pooled when possible.
+        let (secret, public) = take_or_compute(self.dh_pool.as_ref(), group, self.rng.as_mut());
+        let fresh = Fresh { secret, public };
+        let c = if channel.fits(m.len(), 0) {
+            // The new keys start their own budget, so the reserve is not needed here.
+            channel.seal_with_key(m, 0, fresh)?
+        } else {
+            let key_only = channel.seal_with_key(&[], 0, fresh)?;
+            let c = channel.seal(m, TERMINATE_RESERVE_BLOCKS)?;
+            self.outgoing
+                .push_back(message(&s.peer, thread).with_child(key_only));
+            c
+        };
+        s.pacing.requested = false;
+        s.pacing.last_sent = now;
+        self.events.push_back(Event::Rekeyed {
+            peer: s.peer.clone(),
+            thread: thread.to_owned(),
+            by: RekeyedBy::Us,
+        });
+        Ok(c)
+    }
+}
