@@ -542,13 +542,10 @@ fn vector(spec: &Spec, run: &Run, labels: Vec<String>) -> Vector {
     }
 }
 
-/// The published vectors were made with re-keying off, as XEP-0217 §4.1 fixes it
-/// (rekey_freq 2^32-1 in the forms).
+/// The 4-message vectors follow the XEP-0217 simplified profile (aes128-ctr, sha256, no
+/// public keys, re-keying off: XEP-0217 §4.1).
 fn base() -> Config {
-    Config {
-        rekey_freq: u32::MAX,
-        ..Config::default()
-    }
+    Config::simplified()
 }
 
 fn groups(ids: &[u32]) -> Config {

@@ -20,8 +20,27 @@ fn dsa() -> IdentityKey {
     IdentityKey::from_pkcs8_der(DSA_B).unwrap()
 }
 
+/// A second RSA key, generated once per test binary.
+fn rsa_b() -> IdentityKey {
+    static KEY: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let der = KEY.get_or_init(|| {
+        let mut rng = crate::random::SeededRandom::from_label("rsa-b");
+        IdentityKey::generate_rsa(&mut rng, 2048)
+            .unwrap()
+            .to_pkcs8_der()
+            .to_vec()
+    });
+    IdentityKey::from_pkcs8_der(der).unwrap()
+}
+
 /// A pair where Alice and Bob hold the given identity keys.
-fn keyed(label: &str, a: Config, b: Config, ka: Option<IdentityKey>, kb: Option<IdentityKey>) -> Pair {
+fn keyed(
+    label: &str,
+    a: Config,
+    b: Config,
+    ka: Option<IdentityKey>,
+    kb: Option<IdentityKey>,
+) -> Pair {
     let mut p = Pair::with(label, a, b, MemoryStore::new(), MemoryStore::new());
     p.alice.set_identity_key(ka);
     p.bob.set_identity_key(kb);
@@ -37,10 +56,14 @@ fn three() -> Config {
 
 /// Sends one message each way and checks it arrives decrypted.
 fn exchange(p: &mut Pair, thread: &str) {
-    p.alice.send_message("bob@example.com", thread, "hello bob").unwrap();
+    p.alice
+        .send_message("bob@example.com", thread, "hello bob")
+        .unwrap();
     p.run();
     match p.bob.poll_event() {
-        Some(Event::Message { body, encrypted, .. }) => {
+        Some(Event::Message {
+            body, encrypted, ..
+        }) => {
             assert_eq!(body.as_deref(), Some("hello bob"));
             assert!(encrypted);
         }
@@ -49,7 +72,9 @@ fn exchange(p: &mut Pair, thread: &str) {
     p.bob.send_message(ALICE, thread, "hello alice").unwrap();
     p.run();
     match p.alice.poll_event() {
-        Some(Event::Message { body, encrypted, .. }) => {
+        Some(Event::Message {
+            body, encrypted, ..
+        }) => {
             assert_eq!(body.as_deref(), Some("hello alice"));
             assert!(encrypted);
         }
@@ -67,7 +92,13 @@ fn messages_on_wire(p: &Pair) -> usize {
 
 #[test]
 fn three_message_rsa_key_both_directions() {
-    let mut p = keyed("3msg-rsa", three(), Config::default(), Some(rsa()), Some(rsa()));
+    let mut p = keyed(
+        "3msg-rsa",
+        three(),
+        Config::default(),
+        Some(rsa()),
+        Some(rsa()),
+    );
     let (thread, a, b) = p.negotiate();
     assert_eq!(messages_on_wire(&p), 3);
     for info in [&a, &b] {
@@ -90,7 +121,13 @@ fn three_message_hash_mode_needs_a_known_key() {
     let mut a = three();
     a.present_pubkey = vec![PubkeyMode::Hash];
     let b = Config::default();
-    let mut p = keyed("3msg-hash-unknown", a.clone(), b.clone(), Some(rsa()), Some(dsa()));
+    let mut p = keyed(
+        "3msg-hash-unknown",
+        a.clone(),
+        b.clone(),
+        Some(rsa()),
+        Some(rsa_b()),
+    );
     p.alice.start("bob@example.com", NOW).unwrap();
     p.run();
     let err = loop {
@@ -103,27 +140,54 @@ fn three_message_hash_mode_needs_a_known_key() {
     assert!(err.to_string().contains("not known"), "{err}");
 
     // After a `key` session Bob knows Alice's key; `hash` then works.
-    let mut p = keyed("3msg-hash-known", three(), b.clone(), Some(rsa()), Some(dsa()));
+    let mut p = keyed(
+        "3msg-hash-known",
+        three(),
+        b.clone(),
+        Some(rsa()),
+        Some(rsa_b()),
+    );
     p.negotiate();
     let (sa, sb) = p.into_stores();
     let mut p = Pair::with("3msg-hash-known-2", a, b, sa, sb);
     p.alice.set_identity_key(Some(rsa()));
-    p.bob.set_identity_key(Some(dsa()));
+    p.bob.set_identity_key(Some(rsa_b()));
     let (thread, ia, ib) = p.negotiate();
-    assert_eq!(ib.peer_key.unwrap().fingerprint, rsa().public().fingerprint().to_b64());
-    assert_eq!(ia.peer_key.unwrap().fingerprint, dsa().public().fingerprint().to_b64());
+    assert_eq!(
+        ib.peer_key.unwrap().fingerprint,
+        rsa().public().fingerprint().to_b64()
+    );
+    assert_eq!(
+        ia.peer_key.unwrap().fingerprint,
+        rsa_b().public().fingerprint().to_b64()
+    );
     exchange(&mut p, &thread);
 }
 
 #[test]
 fn dsa_identities_and_mixed_key_types_refused() {
     // Both DSA: fine.
-    let mut p = keyed("dsa-both", three(), Config::default(), Some(dsa()), Some(dsa()));
+    let mut p = keyed(
+        "dsa-both",
+        three(),
+        Config::default(),
+        Some(dsa()),
+        Some(dsa()),
+    );
     let (thread, a, _) = p.negotiate();
-    assert_eq!(a.peer_key.unwrap().fingerprint, dsa().public().fingerprint().to_b64());
+    assert_eq!(
+        a.peer_key.unwrap().fingerprint,
+        dsa().public().fingerprint().to_b64()
+    );
     exchange(&mut p, &thread);
     // Profile P8: one sign_algs value per session, so RSA ↔ DSA keys cannot both sign.
-    let mut p = keyed("dsa-rsa", three(), Config::default(), Some(rsa()), Some(dsa()));
+    let mut p = keyed(
+        "dsa-rsa",
+        three(),
+        Config::default(),
+        Some(rsa()),
+        Some(dsa()),
+    );
     p.alice.start("bob@example.com", NOW).unwrap();
     p.run();
     assert!(matches!(p.alice.poll_event(), Some(Event::Failed { .. })));
@@ -149,12 +213,21 @@ fn four_message_flow_with_keys_keeps_sas_and_retained_secrets() {
 fn three_message_without_a_key_cannot_start() {
     let mut p = keyed("3msg-nokey", three(), Config::default(), None, Some(rsa()));
     let err = p.alice.start("bob@example.com", NOW).unwrap_err();
-    assert!(matches!(err.violation(), Violation::NoIdentityKey(_)), "{err}");
+    assert!(
+        matches!(err.violation(), Violation::NoIdentityKey(_)),
+        "{err}"
+    );
 }
 
 #[test]
 fn responder_without_key_refuses_three_message() {
-    let mut p = keyed("3msg-bob-nokey", three(), Config::default(), Some(rsa()), None);
+    let mut p = keyed(
+        "3msg-bob-nokey",
+        three(),
+        Config::default(),
+        Some(rsa()),
+        None,
+    );
     p.alice.start("bob@example.com", NOW).unwrap();
     p.run();
     let err = loop {
@@ -178,6 +251,7 @@ fn every_cipher_and_hash() {
                 ..Config::default()
             };
             let b = Config {
+                crypt: CipherAlg::ALL.to_vec(),
                 allow_unencrypted: true,
                 ..Config::default()
             };
@@ -191,7 +265,10 @@ fn every_cipher_and_hash() {
                 // XEP-0200 §6: `none` sends the plaintext, integrity only.
                 assert!(p.wire.iter().any(|(_, s)| s.contains("<data")));
             } else {
-                assert!(!p.wire.iter().any(|(_, s)| s.contains("hello bob")), "{label}");
+                assert!(
+                    !p.wire.iter().any(|(_, s)| s.contains("hello bob")),
+                    "{label}"
+                );
             }
         }
     }
@@ -204,7 +281,13 @@ fn cipher_none_is_refused_unless_allowed() {
         allow_unencrypted: true,
         ..Config::default()
     };
-    let mut p = Pair::with("none-refused", a, Config::default(), MemoryStore::new(), MemoryStore::new());
+    let mut p = Pair::with(
+        "none-refused",
+        a,
+        Config::default(),
+        MemoryStore::new(),
+        MemoryStore::new(),
+    );
     p.alice.start("bob@example.com", NOW).unwrap();
     p.run();
     let err = loop {
@@ -220,7 +303,13 @@ fn cipher_none_is_refused_unless_allowed() {
         crypt: vec![CipherAlg::None],
         ..Config::default()
     };
-    let mut p = Pair::with("none-not-offered", a, Config::default(), MemoryStore::new(), MemoryStore::new());
+    let mut p = Pair::with(
+        "none-not-offered",
+        a,
+        Config::default(),
+        MemoryStore::new(),
+        MemoryStore::new(),
+    );
     assert!(p.alice.start("bob@example.com", NOW).is_err());
 }
 
@@ -230,7 +319,13 @@ fn zlib_when_both_offer_it() {
         compress: vec![CompressAlg::Zlib, CompressAlg::None],
         ..Config::default()
     };
-    let mut p = Pair::with("zlib", z.clone(), z.clone(), MemoryStore::new(), MemoryStore::new());
+    let mut p = Pair::with(
+        "zlib",
+        z.clone(),
+        z.clone(),
+        MemoryStore::new(),
+        MemoryStore::new(),
+    );
     let (thread, ia, ib) = p.negotiate();
     assert_eq!(ia.compress, Some("zlib"));
     assert_eq!(ib.compress, Some("zlib"));
@@ -238,7 +333,13 @@ fn zlib_when_both_offer_it() {
         exchange(&mut p, &thread);
     }
     // Only one side offers it: none.
-    let mut p = Pair::with("zlib-one", z, Config::default(), MemoryStore::new(), MemoryStore::new());
+    let mut p = Pair::with(
+        "zlib-one",
+        z,
+        Config::default(),
+        MemoryStore::new(),
+        MemoryStore::new(),
+    );
     let (_, ia, _) = p.negotiate();
     assert_eq!(ia.compress, Some("none"));
 }
@@ -274,7 +375,13 @@ fn untrusted_key_refused_when_trust_is_required() {
         require_trusted_key: true,
         ..Config::default()
     };
-    let mut p = keyed("trust-required", three(), b.clone(), Some(rsa()), Some(rsa()));
+    let mut p = keyed(
+        "trust-required",
+        three(),
+        b.clone(),
+        Some(rsa()),
+        Some(rsa()),
+    );
     p.alice.start("bob@example.com", NOW).unwrap();
     p.run();
     assert!(matches!(p.bob.poll_event(), Some(Event::Failed { .. })));
@@ -293,7 +400,13 @@ fn untrusted_key_refused_when_trust_is_required() {
 #[test]
 fn key_change_and_key_reuse_alerts() {
     // Bob sees Alice with the RSA key, then Alice's JID with the DSA key.
-    let mut p = keyed("alert-1", three(), Config::default(), Some(dsa()), Some(dsa()));
+    let mut p = keyed(
+        "alert-1",
+        three(),
+        Config::default(),
+        Some(dsa()),
+        Some(dsa()),
+    );
     p.negotiate();
     let (sa, sb) = p.into_stores();
     let mut p = Pair::with("alert-2", three(), Config::default(), sa, sb);
@@ -304,7 +417,13 @@ fn key_change_and_key_reuse_alerts() {
     assert!(ib.peer_key.unwrap().alerts.is_empty());
     // Bob's own key was presented by another JID (alice presents Bob's key back).
     let (_, sb) = p.into_stores();
-    let mut p = Pair::with("alert-3", three(), Config::default(), MemoryStore::new(), sb);
+    let mut p = Pair::with(
+        "alert-3",
+        three(),
+        Config::default(),
+        MemoryStore::new(),
+        sb,
+    );
     p.alice.set_identity_key(Some(rsa()));
     p.bob.set_identity_key(Some(rsa()));
     let (_, _, ib) = p.negotiate();

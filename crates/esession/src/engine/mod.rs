@@ -1,4 +1,6 @@
 //! The engine: a value you feed stanzas and time, and drain stanzas and events.
+#[cfg(test)]
+mod full_tests;
 mod incoming;
 mod rekey;
 #[cfg(test)]
@@ -7,16 +9,14 @@ mod renegotiate;
 mod session;
 #[cfg(test)]
 pub(crate) mod tests;
-#[cfg(test)]
-mod full_tests;
 
 use crate::config::Config;
+use crate::crypto::pubkey::IdentityKey;
 use crate::crypto::{ct_eq, DhPool};
 use crate::error::{Error, ErrorKind, Violation};
 use crate::event::{EndedBy, Event, Role, SessionInfo};
 use crate::forms::{Field, Form, FormType};
 use crate::jid;
-use crate::crypto::pubkey::IdentityKey;
 use crate::negotiation::initiator::Offer;
 use crate::negotiation::stanza::{negotiation_message, Wrapper};
 use crate::random::Random;

@@ -336,14 +336,14 @@ fn rejections_name_what_was_wrong() {
     // Message 2: a value Alice did not offer.
     let (a, _) = tampered("unoffered", |from_a, s| {
         if !from_a && count(s, "counter") {
-            set_field(s, "crypt_algs", "aes256-ctr");
+            set_field(s, "crypt_algs", "aes128-cbc");
         }
     });
     assert_eq!(
         a.unwrap().violation(),
         &Violation::UnofferedOption {
             field: "crypt_algs".into(),
-            value: "aes256-ctr".into()
+            value: "aes128-cbc".into()
         }
     );
 
@@ -397,8 +397,19 @@ fn rejections_name_what_was_wrong() {
 
 #[test]
 fn error_replies_follow_p10b() {
-    // A 3-message request is answered with feature-not-implemented on dhkeys.
-    let mut p = Pair::new("3msg");
+    // A 3-message request to a responder that only does 4 is answered with
+    // feature-not-implemented on dhkeys (XEP-0116 §4.4).
+    let four_only = Config {
+        accept_three_message: false,
+        ..Config::default()
+    };
+    let mut p = Pair::with(
+        "3msg",
+        Config::default(),
+        four_only,
+        MemoryStore::new(),
+        MemoryStore::new(),
+    );
     p.alice.start("bob@example.com", NOW).unwrap();
     let mut req = p.alice.poll_outgoing().unwrap();
     req.set_attr("from", ALICE);

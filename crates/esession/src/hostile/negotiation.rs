@@ -16,7 +16,7 @@ fn peer_error(condition: &str, fields: &[&str]) -> Violation {
 
 /// Runs a negotiation in which negotiation message `n` is rewritten by `f`.
 fn tamper(label: &str, n: u8, f: impl Fn(&mut Element)) -> (Mallory, Outcome, Outcome) {
-    tamper_with(label, Config::default(), Config::default(), n, f)
+    tamper_with(label, Config::simplified(), Config::simplified(), n, f)
 }
 
 fn tamper_with(

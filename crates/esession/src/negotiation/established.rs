@@ -52,7 +52,10 @@ pub(crate) fn peer_key_status(
     let peer_bare = jid::bare(ctx.peer);
     let fp = key.fingerprint();
     let store_err = |e: crate::store::StoreError| Failure::silent(e.into());
-    let of_peer = ctx.store.keys_of(ctx.own_bare, peer_bare).map_err(store_err)?;
+    let of_peer = ctx
+        .store
+        .keys_of(ctx.own_bare, peer_bare)
+        .map_err(store_err)?;
     let known = ctx
         .store
         .known_key(ctx.own_bare, fp.as_bytes())
@@ -60,7 +63,13 @@ pub(crate) fn peer_key_status(
     let assessment = trust::assess(&of_peer, known.as_ref(), Some(*fp.as_bytes()), peer_bare);
     // Remembered even when refused below, so that the person can inspect and trust it.
     ctx.store
-        .record_sighting(ctx.own_bare, fp.as_bytes(), &key.normalized(), peer_bare, ctx.now)
+        .record_sighting(
+            ctx.own_bare,
+            fp.as_bytes(),
+            &key.normalized(),
+            peer_bare,
+            ctx.now,
+        )
         .map_err(store_err)?;
     if ctx.config.require_trusted_key && !assessment.trusted {
         return Err(Failure::not_implemented(

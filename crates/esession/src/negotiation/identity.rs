@@ -186,7 +186,9 @@ fn open_signed(
         ));
     };
     if sig.name() != "SignatureValue" || sig.has_element_children() {
-        return Err(bad("second element of the identity is not a SignatureValue"));
+        return Err(bad(
+            "second element of the identity is not a SignatureValue",
+        ));
     }
     let signature = b64::decode("SignatureValue", &sig.text())
         .map_err(|_| bad("SignatureValue is not base64"))?;

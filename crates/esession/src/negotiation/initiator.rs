@@ -13,15 +13,15 @@ use crate::b64;
 use crate::channel::{Channel, Direction, RekeyBase};
 use crate::compress::CompressAlg;
 use crate::config::{Config, Flow, Logging, PubkeyMode, Security, StanzaKind};
-use crate::crypto::pubkey::{IdentityKey, SignAlg};
-use crate::event::SrsStatus;
 use crate::crypto::pool::take_or_compute;
+use crate::crypto::pubkey::{IdentityKey, SignAlg};
 use crate::crypto::DhPool;
 use crate::crypto::{
     commitment, ct_eq, draw_nonce, final_k, mpi, negotiation_k, responder_counter, sas28x5,
     session_keys, u128_from_be, CipherAlg, DhSecret, HashAlg, ModpGroup, SecretBytes,
 };
 use crate::error::Violation;
+use crate::event::SrsStatus;
 use crate::forms::{Field, FieldType, Form, FormType};
 use crate::jid;
 use crate::random::Random;
@@ -367,8 +367,8 @@ impl Offer {
         terms.resp_pubkey = chosen(form, "resp_pubkey", PubkeyMode::from_name, &o.resp_pubkey)?;
         // Profile P8: one sign_algs value, required as soon as either side uses a key.
         if form.field("sign_algs").is_some() || !o.sign.is_empty() {
-            let keys_used = terms.init_pubkey != PubkeyMode::None
-                || terms.resp_pubkey != PubkeyMode::None;
+            let keys_used =
+                terms.init_pubkey != PubkeyMode::None || terms.resp_pubkey != PubkeyMode::None;
             match form.field("sign_algs") {
                 Some(_) => {
                     let uri = fields::single(form, "sign_algs")?;
@@ -376,14 +376,16 @@ impl Offer {
                     fields::offered_check("sign_algs", uri, &offered)?;
                     terms.sign = Some((uri.to_owned(), SignAlg::from_uri(uri)));
                 }
-                None if keys_used => {
-                    return Err(Violation::MissingField("sign_algs".into()).into())
-                }
+                None if keys_used => return Err(Violation::MissingField("sign_algs".into()).into()),
                 None => {}
             }
         }
         if o.flow == Flow::Four {
-            fields::offered_check("sas_algs", fields::single(form, "sas_algs")?, &[fields::SAS])?;
+            fields::offered_check(
+                "sas_algs",
+                fields::single(form, "sas_algs")?,
+                &[fields::SAS],
+            )?;
         }
         fields::offered_check("ver", fields::single(form, "ver")?, &[fields::VER_OFFER])?;
         let field = form

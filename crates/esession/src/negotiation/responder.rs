@@ -5,8 +5,7 @@ use super::established::{known_keys, peer_key_status, retain_new_secret, srs_sta
 use super::failure::Failure;
 use super::fields::{self, NOT_MACED};
 use super::identity::{
-    open_identity, seal_identity, IdentityKeys, MacInput, OwnIdentity, PeerIdentity,
-    PeerVerified,
+    open_identity, seal_identity, IdentityKeys, MacInput, OwnIdentity, PeerIdentity, PeerVerified,
 };
 use super::retained;
 use super::terms::{Accepted, Terms};
@@ -14,13 +13,13 @@ use crate::b64;
 use crate::channel::{Channel, Direction, RekeyBase};
 use crate::config::{Flow, Security};
 use crate::crypto::pool::take_or_compute;
+use crate::crypto::pubkey::PublicKey;
 use crate::crypto::{
     commitment, ct_eq, draw_counter, draw_nonce, final_k, mpi, negotiation_k, responder_counter,
     sas28x5, session_keys, srshash, CipherAlg, DhSecret, HashAlg, ModpGroup, SessionKeys,
 };
-use crate::event::SrsStatus;
-use crate::crypto::pubkey::PublicKey;
 use crate::error::Violation;
+use crate::event::SrsStatus;
 use crate::forms::{Field, Form, FormType};
 use crate::jid;
 use crate::store::RetainedSecret;

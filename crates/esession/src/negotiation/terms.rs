@@ -271,8 +271,8 @@ pub(crate) fn choose(
                     Flow::Four => flag("dhhashes"),
                     Flow::Three => {
                         // XEP-0116 §4.5.1: feature-not-implemented unless 1 < e < p-1.
-                        let in_range = ModpGroup::get(group)
-                            .is_ok_and(|g| g.check_public(&value).is_ok());
+                        let in_range =
+                            ModpGroup::get(group).is_ok_and(|g| g.check_public(&value).is_ok());
                         if !in_range {
                             return Err(Refusal::Unimplemented(vec!["dhkeys".into()]));
                         }
