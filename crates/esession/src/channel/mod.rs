@@ -10,12 +10,14 @@ pub(crate) use content::m_content;
 pub(crate) use rekey::{Fresh, RekeyBase};
 
 use crate::b64;
+use crate::compress::{CompressAlg, Deflater, Inflater};
 use crate::crypto::{
     apply_ctr, blocks_for, ct_eq, stanza_mac, CipherAlg, DirectionKeys, HashAlg, ModpGroup,
 };
 use crate::error::Violation;
 use crate::negotiation::identity::PeerVerified;
-use crate::xml::{ns, Element};
+use crate::negotiation::terms::Terms;
+use crate::xml::{ns, Element, Limits};
 use rekey::{derive, freq_allows, parse_new, RecvSet, Rekeying, MAX_SETS};
 
 /// XEP-0200 §11.4: at most 2^32 blocks under one key.
@@ -24,6 +26,28 @@ const BLOCK_LIMIT: u128 = 1 << 32;
 /// From this many blocks under one send key on, [`Channel::wants_rekey`] asks for a
 /// re-key, well before the limit (profile P9: re-key before 2^32 blocks).
 const SOFT_BLOCK_LIMIT: u128 = 1 << 31;
+
+/// The most octets a plaintext of `len` octets can become after zlib with a sync flush
+/// (stored blocks add 5 octets per 16 KiB, plus header and flush marker), so that the block
+/// budget is checked before the stream advances.
+fn compressed_bound(len: usize, zlib: bool) -> usize {
+    if zlib && len > 0 {
+        len.saturating_add(len / 16_000 * 5).saturating_add(64)
+    } else {
+        len
+    }
+}
+
+/// Decompresses a received plaintext with the peer's zlib stream (profile P9: a zlib error
+/// or a finished stream is a failure; the output is bounded by the stanza size limit).
+fn inflate(zlib: &mut Option<(Deflater, Inflater)>, plain: Vec<u8>) -> Result<Vec<u8>, Violation> {
+    match zlib.as_mut() {
+        Some((_, inflater)) if !plain.is_empty() => inflater
+            .decompress(&plain, Limits::default().max_bytes)
+            .map_err(|e| Violation::MalformedEncryptedContent(format!("zlib: {e}"))),
+        _ => Ok(plain),
+    }
+}
 
 /// One direction's keys and counter.
 pub(crate) struct Direction {
@@ -72,19 +96,27 @@ pub(crate) struct Channel {
     sent_since_key: u64,
     /// Stanzas the peer sent since its last `<key/>` (or establishment) (profile P13).
     received_since_key: u64,
+    /// The zlib streams (ours, the peer's) when `compress` = `zlib` (profile P9).
+    zlib: Option<(Deflater, Inflater)>,
 }
 
 impl Channel {
-    /// A channel can only be built from a verified peer identity (the proof token).
+    /// A channel can only be built from a verified peer identity (the proof token), under
+    /// the negotiated `terms`, with the DH values re-keying starts from (XEP-0200 §4).
     pub(crate) fn new(
         _proof: PeerVerified,
-        hash: HashAlg,
-        cipher: CipherAlg,
+        terms: &Terms,
         send: Direction,
         recv: Direction,
-        rekey_freq: u32,
+        base: RekeyBase,
     ) -> Self {
-        Self::build(hash, cipher, send, recv, rekey_freq)
+        let mut channel =
+            Self::build(terms.hash, terms.crypt, send, recv, terms.rekey_freq).with_rekey(base);
+        if terms.compress == CompressAlg::Zlib {
+            // Profile P9: one zlib stream per direction, created at establishment.
+            channel.zlib = Some((Deflater::new(), Inflater::new()));
+        }
+        channel
     }
 
     fn build(
@@ -111,13 +143,14 @@ impl Channel {
             rekey: None,
             sent_since_key: 0,
             received_since_key: 0,
+            zlib: None,
         }
     }
 
     /// Enables re-keying from the negotiated values (XEP-0200 §4: the DH private values
     /// are kept after the handshake). Ignored when `rekey_freq` is 2^32-1 (profile P9:
     /// re-keying off), so that the secret is dropped at once.
-    pub(crate) fn with_rekey(mut self, base: RekeyBase) -> Self {
+    fn with_rekey(mut self, base: RekeyBase) -> Self {
         if self.rekey_freq == u32::MAX {
             return self;
         }
@@ -219,10 +252,22 @@ impl Channel {
         if fresh.is_some() && !self.may_rekey() {
             return Err(Violation::WrongState("too many unacknowledged re-keys"));
         }
-        if !self.fits(m.len(), reserve) {
+        if !self.fits(compressed_bound(m.len(), self.zlib.is_some()), reserve) {
             // Profile P9: before 2^32 blocks under one key, re-key or (re-keying off) end.
             return Err(Violation::KeyExhausted);
         }
+        // Profile P9: m is compressed (sync-flushed) before encryption; a stanza without
+        // content touches no stream.
+        let compressed;
+        let m = match self.zlib.as_mut() {
+            Some((deflater, _)) if !m.is_empty() => {
+                compressed = deflater.compress(m).map_err(|e| {
+                    Violation::MalformedEncryptedContent(format!("zlib compression: {e}"))
+                })?;
+                compressed.as_slice()
+            }
+            _ => m,
+        };
         let (hash, cipher) = (self.hash, self.cipher);
         // The new keys are derived before anything changes (a failure leaves no trace).
         let next = match (&fresh, &self.rekey) {
@@ -330,12 +375,12 @@ impl Channel {
                     "re-key element while re-keying is off".into(),
                 ));
             }
-            return Self::decrypt(cipher, recv, index, parts.data).map(|plain| {
-                self.received_since_key = self.received_since_key.saturating_add(1);
-                Opened {
-                    plain,
-                    peer_rekeyed: false,
-                }
+            let plain = Self::decrypt(cipher, recv, index, parts.data)?;
+            let plain = inflate(&mut self.zlib, plain)?;
+            self.received_since_key = self.received_since_key.saturating_add(1);
+            return Ok(Opened {
+                plain,
+                peer_rekeyed: false,
             });
         };
         // A received <key/>: checked and combined (with the private value of the set that
@@ -368,6 +413,7 @@ impl Channel {
             None => None,
         };
         let plain = Self::decrypt(cipher, recv, index, parts.data)?;
+        let plain = inflate(&mut self.zlib, plain)?;
         // Profile P13: the N older sets are destroyed; the keys our <key/>s waited for
         // become publishable, and so do the peer's MAC keys of the destroyed sets.
         let acknowledged: Vec<RecvSet> = recv.sets.drain(..index).collect();

@@ -332,6 +332,17 @@ fn zlib_when_both_offer_it() {
     for _ in 0..5 {
         exchange(&mut p, &thread);
     }
+    // Profile P9: the text is compressed before encryption, so 4 KiB of one letter
+    // travels in far fewer octets (and decompresses back exactly).
+    let long = "z".repeat(4096);
+    p.alice.send_message("bob@example.com", &thread, &long).unwrap();
+    p.run();
+    let (_, last) = p.wire.last().unwrap();
+    assert!(last.len() < 1500, "compressed stanza is {} octets", last.len());
+    match p.bob.poll_event() {
+        Some(Event::Message { body, .. }) => assert_eq!(body.as_deref(), Some(long.as_str())),
+        other => panic!("expected the long message, got {other:?}"),
+    }
     // Only one side offers it: none.
     let mut p = Pair::with(
         "zlib-one",

@@ -531,17 +531,15 @@ impl Offer {
             let peer_key = peer_key_status(ctx, key)?;
             let channel = Channel::new(
                 proof,
-                hash,
-                cipher,
+                &terms,
                 Direction::new(keys.initiator, c_a_run),
                 Direction::new(keys.responder, c_b_run),
-                terms.rekey_freq,
-            )
-            .with_rekey(RekeyBase {
-                group,
-                own: x_secret,
-                peer_public: d,
-            });
+                RekeyBase {
+                    group,
+                    own: x_secret,
+                    peer_public: d,
+                },
+            );
             let established = Established {
                 channel,
                 terms,
@@ -631,17 +629,15 @@ impl AwaitingInit {
             retain_new_secret(ctx, self.hash, k_final.expose(), srs.as_ref())?;
         let channel = Channel::new(
             proof,
-            self.hash,
-            self.cipher,
+            &self.terms,
             Direction::new(fin.initiator, self.c_a),
             Direction::new(fin.responder, c_b),
-            self.terms.rekey_freq,
-        )
-        .with_rekey(RekeyBase {
-            group: self.group,
-            own: self.x,
-            peer_public: self.d,
-        });
+            RekeyBase {
+                group: self.group,
+                own: self.x,
+                peer_public: self.d,
+            },
+        );
         Ok(Established {
             channel,
             terms: self.terms,

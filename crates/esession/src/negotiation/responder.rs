@@ -304,17 +304,15 @@ impl AwaitingResult {
         let peer_key = peer_key_status(ctx, key)?;
         let channel = Channel::new(
             proof,
-            self.hash,
-            self.cipher,
+            &self.terms,
             Direction::new(fin.responder, c_b),
             Direction::new(fin.initiator, c_a),
-            self.terms.rekey_freq,
-        )
-        .with_rekey(RekeyBase {
-            group: self.group,
-            own: self.y,
-            peer_public: e,
-        });
+            RekeyBase {
+                group: self.group,
+                own: self.y,
+                peer_public: e,
+            },
+        );
         let established = Established {
             channel,
             terms: self.terms,
@@ -386,17 +384,15 @@ impl AwaitingResult {
         let peer_key = peer_key_status(ctx, key)?;
         let channel = Channel::new(
             proof,
-            self.hash,
-            self.cipher,
+            &self.terms,
             Direction::new(keys.responder, self.c_b),
             Direction::new(keys.initiator, c_a),
-            self.terms.rekey_freq,
-        )
-        .with_rekey(RekeyBase {
-            group: self.group,
-            own: self.y,
-            peer_public: e,
-        });
+            RekeyBase {
+                group: self.group,
+                own: self.y,
+                peer_public: e,
+            },
+        );
         Ok(Completed::Done(Box::new(Established {
             channel,
             terms: self.terms,
