@@ -134,6 +134,16 @@ pub enum Event {
         /// Whether it was decrypted from an ESession.
         encrypted: bool,
     },
+    /// A `<presence/>` or `<iq/>` decrypted from an ESession that negotiated its kind
+    /// (XEP-0200 §5), with the decrypted content in place of `<c/>`.
+    Stanza {
+        /// Sender full JID.
+        peer: String,
+        /// Thread.
+        thread: String,
+        /// The stanza.
+        stanza: Element,
+    },
     /// The keys of an ESession changed (XEP-0200 §9): we sent a `<key/>` (`by: Us`) or
     /// accepted the peer's (`by: Peer`). The session goes on; counters never reset.
     Rekeyed {

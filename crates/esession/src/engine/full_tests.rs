@@ -118,8 +118,10 @@ fn three_message_rsa_key_both_directions() {
 #[test]
 fn three_message_hash_mode_needs_a_known_key() {
     // Bob requires Alice's fingerprint only: he must know her key already.
-    let mut a = three();
-    a.present_pubkey = vec![PubkeyMode::Hash];
+    let a = Config {
+        present_pubkey: vec![PubkeyMode::Hash],
+        ..three()
+    };
     let b = Config::default();
     let mut p = keyed(
         "3msg-hash-unknown",
@@ -195,11 +197,15 @@ fn dsa_identities_and_mixed_key_types_refused() {
 
 #[test]
 fn four_message_flow_with_keys_keeps_sas_and_retained_secrets() {
-    let mut a = Config::default();
-    a.present_pubkey = vec![PubkeyMode::Key];
-    let mut b = Config::default();
-    b.present_pubkey = vec![PubkeyMode::Hash, PubkeyMode::Key];
-    b.accept_pubkey = vec![PubkeyMode::Key];
+    let a = Config {
+        present_pubkey: vec![PubkeyMode::Key],
+        ..Config::default()
+    };
+    let b = Config {
+        present_pubkey: vec![PubkeyMode::Hash, PubkeyMode::Key],
+        accept_pubkey: vec![PubkeyMode::Key],
+        ..Config::default()
+    };
     let mut p = keyed("4msg-keys", a, b, Some(rsa()), Some(rsa()));
     let (thread, ia, ib) = p.negotiate();
     assert_eq!(ia.flow, Some(4));
@@ -335,10 +341,16 @@ fn zlib_when_both_offer_it() {
     // Profile P9: the text is compressed before encryption, so 4 KiB of one letter
     // travels in far fewer octets (and decompresses back exactly).
     let long = "z".repeat(4096);
-    p.alice.send_message("bob@example.com", &thread, &long).unwrap();
+    p.alice
+        .send_message("bob@example.com", &thread, &long)
+        .unwrap();
     p.run();
     let (_, last) = p.wire.last().unwrap();
-    assert!(last.len() < 1500, "compressed stanza is {} octets", last.len());
+    assert!(
+        last.len() < 1500,
+        "compressed stanza is {} octets",
+        last.len()
+    );
     match p.bob.poll_event() {
         Some(Event::Message { body, .. }) => assert_eq!(body.as_deref(), Some(long.as_str())),
         other => panic!("expected the long message, got {other:?}"),
@@ -441,4 +453,93 @@ fn key_change_and_key_reuse_alerts() {
     let alerts = ib.peer_key.unwrap().alerts;
     assert!(!alerts.is_empty(), "a changed key must alert");
     let _ = BOB;
+}
+
+#[test]
+fn presence_and_iq_encryption_when_negotiated() {
+    use crate::config::StanzaKind;
+    use crate::xml::ns;
+    let all = Config {
+        stanzas: vec![StanzaKind::Message, StanzaKind::Presence, StanzaKind::Iq],
+        ..Config::default()
+    };
+    let mut p = Pair::with(
+        "presence-iq",
+        all.clone(),
+        all,
+        MemoryStore::new(),
+        MemoryStore::new(),
+    );
+    let (thread, ia, ib) = p.negotiate();
+    assert_eq!(ia.stanzas.len(), 3);
+    assert_eq!(ib.stanzas.len(), 3);
+    let presence = Element::new("presence", ns::JABBER_CLIENT)
+        .with_child(Element::new("status", ns::JABBER_CLIENT).with_text("secret status"));
+    p.alice
+        .send_stanza("bob@example.com", &thread, presence)
+        .unwrap();
+    let iq = Element::new("iq", ns::JABBER_CLIENT)
+        .with_attr("type", "get")
+        .with_attr("id", "q1")
+        .with_child(Element::new("query", "jabber:iq:version"));
+    p.bob.send_stanza(ALICE, &thread, iq).unwrap();
+    p.run();
+    // Nothing readable crossed, and the clear fallback body rides on messages only.
+    assert!(!p.wire.iter().any(|(_, s)| s.contains("secret status")));
+    assert!(!p.wire.iter().any(|(_, s)| s.contains("jabber:iq:version")));
+    match p.bob.poll_event() {
+        Some(Event::Stanza {
+            stanza, thread: t, ..
+        }) => {
+            assert_eq!(t, thread);
+            assert_eq!(stanza.name(), "presence");
+            let status = stanza.child("status", ns::JABBER_CLIENT).unwrap();
+            assert_eq!(status.text(), "secret status");
+        }
+        other => panic!("expected the decrypted presence, got {other:?}"),
+    }
+    match p.alice.poll_event() {
+        Some(Event::Stanza { stanza, .. }) => {
+            assert_eq!(stanza.name(), "iq");
+            assert_eq!(stanza.attr("id"), Some("q1"));
+            assert!(stanza.child("query", "jabber:iq:version").is_some());
+        }
+        other => panic!("expected the decrypted iq, got {other:?}"),
+    }
+    exchange(&mut p, &thread);
+}
+
+#[test]
+fn stanza_kinds_not_negotiated_are_refused() {
+    use crate::config::StanzaKind;
+    use crate::xml::ns;
+    // Only messages negotiated: sending a presence is a usage error, and a received
+    // encrypted presence ends the session.
+    let mut p = Pair::new("presence-refused");
+    let (thread, ia, _) = p.negotiate();
+    assert_eq!(ia.stanzas, vec![StanzaKind::Message]);
+    let presence = Element::new("presence", ns::JABBER_CLIENT);
+    assert!(p
+        .alice
+        .send_stanza("bob@example.com", &thread, presence)
+        .is_err());
+    p.alice
+        .send_message("bob@example.com", &thread, "x")
+        .unwrap();
+    let mut msg = p.alice.poll_outgoing().unwrap();
+    msg.set_attr("from", ALICE);
+    let mut forged = Element::new("presence", ns::JABBER_CLIENT);
+    for (k, v) in msg.attrs() {
+        forged.set_attr(k.as_str(), v.as_str());
+    }
+    for c in msg.children() {
+        forged.push(c.clone());
+    }
+    p.bob.handle_stanza(forged, NOW);
+    let failed =
+        std::iter::from_fn(|| p.bob.poll_event()).any(|e| matches!(e, Event::Failed { .. }));
+    assert!(
+        failed,
+        "an encrypted presence in a message-only session must fail it"
+    );
 }

@@ -2,7 +2,7 @@
 //! steps (XEP-0155, XEP-0116), and decryption (XEP-0200 §8).
 use super::session::{Session, State};
 use super::Engine;
-use crate::config::AcceptPolicy;
+use crate::config::{AcceptPolicy, StanzaKind};
 use crate::error::{Error, ErrorKind, Violation};
 use crate::event::{EndedBy, Event, RekeyedBy, Role, SessionInfo};
 use crate::forms::{Form, FormType};
@@ -27,8 +27,10 @@ impl<S: SecretStore> Engine<S> {
     /// network can make this panic; bad input becomes a `Failed` or `Warning` event.
     pub fn handle_stanza(&mut self, stanza: Element, now: Timestamp) {
         self.tick(now);
-        if !stanza.is("message", ns::JABBER_CLIENT) {
-            return;
+        match super::stanza_kind(&stanza) {
+            Some(StanzaKind::Message) => {}
+            Some(_) => return self.presence_or_iq(stanza, now),
+            None => return,
         }
         let Some(from) = stanza.attr("from").map(str::to_owned) else {
             return;
@@ -70,6 +72,19 @@ impl<S: SecretStore> Engine<S> {
             }
             _ => self.deliver_plain(&from, Some(thread), stanza),
         }
+    }
+
+    /// A `<presence/>` or `<iq/>`: only one carrying a `<thread/>` and a `<c/>` belongs to
+    /// an ESession (XEP-0200 §5: the thread stays in clear); anything else is not ours.
+    fn presence_or_iq(&mut self, stanza: Element, now: Timestamp) {
+        let (Some(from), Some(thread), Some(c)) = (
+            stanza.attr("from").map(str::to_owned),
+            stanza.child("thread", ns::JABBER_CLIENT).map(Element::text),
+            stanza.child("c", ns::STANZA_ENCRYPTION).cloned(),
+        ) else {
+            return;
+        };
+        self.encrypted(&from, &thread, &c, &stanza, now);
     }
 
     fn deliver_plain(&mut self, from: &str, thread: Option<String>, stanza: Element) {
@@ -457,6 +472,20 @@ impl<S: SecretStore> Engine<S> {
                 return;
             }
         };
+        // XEP-0200 §5: only the negotiated stanza kinds are encrypted.
+        let kind = super::stanza_kind(stanza).unwrap_or(StanzaKind::Message);
+        if !session
+            .info
+            .as_ref()
+            .is_some_and(|i| i.stanzas.contains(&kind))
+        {
+            let v = Violation::UnexpectedMessage(format!(
+                "encrypted {} stanza, but {} stanzas were not negotiated",
+                kind.name(),
+                kind.name()
+            ));
+            return self.fail_session(&key, v, now);
+        }
         let mut peer_rekeyed = false;
         let plain = channel.open(c).and_then(|opened| {
             peer_rekeyed = opened.peer_rekeyed;
@@ -533,20 +562,29 @@ impl<S: SecretStore> Engine<S> {
             }
             (None, _) => {
                 // Profile P9: of the clear children only <thread/> is kept.
-                let mut out = Element::new("message", ns::JABBER_CLIENT);
+                let mut out = Element::new(kind.name(), ns::JABBER_CLIENT);
                 for (k, v) in stanza.attrs() {
                     out.set_attr(k.as_str(), v.as_str());
                 }
                 out.push(Element::new("thread", ns::JABBER_CLIENT).with_text(thread));
                 out.nodes_mut().extend(nodes);
-                let body = out.child("body", ns::JABBER_CLIENT).map(Element::text);
-                self.events.push_back(Event::Message {
-                    peer: from.into(),
-                    thread: Some(thread.into()),
-                    body,
-                    stanza: out,
-                    encrypted: true,
-                });
+                let event = if kind == StanzaKind::Message {
+                    let body = out.child("body", ns::JABBER_CLIENT).map(Element::text);
+                    Event::Message {
+                        peer: from.into(),
+                        thread: Some(thread.into()),
+                        body,
+                        stanza: out,
+                        encrypted: true,
+                    }
+                } else {
+                    Event::Stanza {
+                        peer: from.into(),
+                        thread: thread.into(),
+                        stanza: out,
+                    }
+                };
+                self.events.push_back(event);
             }
         }
     }

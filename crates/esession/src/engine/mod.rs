@@ -10,7 +10,7 @@ mod session;
 #[cfg(test)]
 pub(crate) mod tests;
 
-use crate::config::Config;
+use crate::config::{Config, StanzaKind};
 use crate::crypto::pubkey::IdentityKey;
 use crate::crypto::{ct_eq, DhPool};
 use crate::error::{Error, ErrorKind, Violation};
@@ -297,16 +297,47 @@ impl<S: SecretStore> Engine<S> {
         thread: &str,
         content: Vec<Element>,
     ) -> Result<(), Error> {
+        let mut msg = Element::new("message", ns::JABBER_CLIENT).with_attr("type", "chat");
+        for c in content {
+            msg.push(c);
+        }
+        self.send_stanza(peer, thread, msg)
+    }
+
+    /// Sends `stanza` (a `<message/>`, `<presence/>` or `<iq/>` in `jabber:client`, with
+    /// its own attributes such as `type` and `id`) in the session with `peer` on `thread`.
+    /// The engine addresses it and adds the `<thread/>`; in an ESession every child except
+    /// `<thread/>`, `<amp/>` and `<error/>` is encrypted (XEP-0200 §5, profile P9), and only
+    /// stanza kinds negotiated in `stanzas` may be sent.
+    pub fn send_stanza(&mut self, peer: &str, thread: &str, stanza: Element) -> Result<(), Error> {
+        let kind =
+            stanza_kind(&stanza).ok_or(Error::usage(Violation::UnexpectedMessage(format!(
+                "<{}/> is not a message, presence or iq stanza",
+                stanza.name()
+            ))))?;
         let s = self.session_mut(peer, thread)?;
         let to = s.peer.clone();
-        let mut msg = message(&to, thread).with_attr("type", "chat");
+        let negotiated = s.info.as_ref().is_some_and(|i| i.stanzas.contains(&kind));
+        let mut out = Element::new(stanza.name(), ns::JABBER_CLIENT).with_attr("to", to);
+        for (k, v) in stanza.attrs().iter().filter(|(k, _)| k != "to") {
+            out.set_attr(k.as_str(), v.as_str());
+        }
+        out.push(Element::new("thread", ns::JABBER_CLIENT).with_text(thread));
+        // XEP-0200 §5: the thread, AMP rules and errors stay in clear.
+        let clear = |e: &Element| {
+            e.is("thread", ns::JABBER_CLIENT)
+                || e.is("error", ns::JABBER_CLIENT)
+                || e.ns() == ns::AMP
+        };
         match &mut s.state {
             State::Encrypted(_) => {
-                let mut plain = Element::new("message", ns::JABBER_CLIENT);
-                for c in content {
-                    plain.push(c);
+                if !negotiated {
+                    return Err(Error::usage(Violation::UnexpectedMessage(format!(
+                        "{} stanzas were not negotiated for encryption in this session",
+                        kind.name()
+                    ))));
                 }
-                let m = plain.serialize_children(|_| true);
+                let m = stanza.serialize_children(|e| !clear(e));
                 let c = match self.seal_outgoing(peer, thread, m.as_bytes()) {
                     Ok(c) => c,
                     Err(Violation::KeyExhausted) => {
@@ -318,19 +349,31 @@ impl<S: SecretStore> Engine<S> {
                     }
                     Err(v) => return Err(Error::new(ErrorKind::Usage, v)),
                 };
-                msg.push(c);
-                for extra in clear_extras() {
-                    msg.push(extra);
+                for e in stanza
+                    .children()
+                    .filter(|e| clear(e) && !e.is("thread", ns::JABBER_CLIENT))
+                {
+                    out.push(e.clone());
+                }
+                out.push(c);
+                // Profile P9: the clear fallback and hints go on data messages only.
+                if kind == StanzaKind::Message {
+                    for extra in clear_extras() {
+                        out.push(extra);
+                    }
                 }
             }
             State::Plain => {
-                for c in content {
-                    msg.push(c);
+                for e in stanza
+                    .children()
+                    .filter(|e| !e.is("thread", ns::JABBER_CLIENT))
+                {
+                    out.push(e.clone());
                 }
             }
             other => return Err(Error::usage(Violation::WrongState(other.name()))),
         }
-        self.outgoing.push_back(msg);
+        self.outgoing.push_back(out);
         Ok(())
     }
 
@@ -473,4 +516,12 @@ fn find_session<'a>(
             thread: thread.into(),
         })),
     }
+}
+
+/// The XEP-0200 §5 kind of a `jabber:client` stanza.
+pub(crate) fn stanza_kind(stanza: &Element) -> Option<StanzaKind> {
+    if stanza.ns() != ns::JABBER_CLIENT {
+        return None;
+    }
+    StanzaKind::from_name(stanza.name())
 }

@@ -256,6 +256,8 @@ pub(crate) fn outcome(e: &mut Engine<MemoryStore>) -> Outcome {
                     o.clear.push(b);
                 }
             }
+            // A decrypted presence or iq is delivered content too.
+            Event::Stanza { stanza, .. } => o.bodies.push(stanza.to_string()),
             Event::Warning { detail, .. } => o.warnings.push(detail),
             Event::Terminated { by, .. } => o.terminated = Some(by),
             Event::Renegotiated(_) | Event::Rekeyed { .. } => {}
