@@ -74,14 +74,43 @@ impl<S: SecretStore> Engine<S> {
         }
     }
 
-    /// A `<presence/>` or `<iq/>`: only one carrying a `<thread/>` and a `<c/>` belongs to
-    /// an ESession (XEP-0200 §5: the thread stays in clear); anything else is not ours.
+    /// A `<presence/>` or `<iq/>` carrying a `<c/>` (XEP-0200 §5); anything else is not
+    /// ours. A presence names its session with a clear `<thread/>`; an iq cannot (RFC 6120
+    /// §8.2.3: one child), so it belongs to the one encrypted session with the sender's full
+    /// JID that negotiated iq (docs/decisions.md).
     fn presence_or_iq(&mut self, stanza: Element, now: Timestamp) {
-        let (Some(from), Some(thread), Some(c)) = (
+        let (Some(from), Some(c)) = (
             stanza.attr("from").map(str::to_owned),
-            stanza.child("thread", ns::JABBER_CLIENT).map(Element::text),
             stanza.child("c", ns::STANZA_ENCRYPTION).cloned(),
         ) else {
+            return;
+        };
+        let thread = match stanza.child("thread", ns::JABBER_CLIENT) {
+            Some(t) => Some(t.text()),
+            None if stanza.name() == "iq" => {
+                let mut candidates = self.sessions.values().filter(|s| {
+                    s.peer == from
+                        && matches!(s.state, State::Encrypted(_))
+                        && s.info
+                            .as_ref()
+                            .is_some_and(|i| i.stanzas.contains(&StanzaKind::Iq))
+                });
+                match (candidates.next(), candidates.next()) {
+                    (Some(s), None) => Some(s.thread.clone()),
+                    _ => None,
+                }
+            }
+            None => None,
+        };
+        let Some(thread) = thread else {
+            self.events.push_back(Event::Warning {
+                peer: from,
+                thread: None,
+                detail: format!(
+                    "encrypted {} matching no single session was ignored",
+                    stanza.name()
+                ),
+            });
             return;
         };
         self.encrypted(&from, &thread, &c, &stanza, now);

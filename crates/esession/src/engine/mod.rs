@@ -322,7 +322,12 @@ impl<S: SecretStore> Engine<S> {
         for (k, v) in stanza.attrs().iter().filter(|(k, _)| k != "to") {
             out.set_attr(k.as_str(), v.as_str());
         }
-        out.push(Element::new("thread", ns::JABBER_CLIENT).with_text(thread));
+        // RFC 6120 §8.2.3: an iq get or set has exactly one child, so an encrypted iq
+        // carries only its <c/>; the receiver finds the session by our full JID
+        // (docs/decisions.md). Messages and presence carry the thread in clear.
+        if kind != StanzaKind::Iq {
+            out.push(Element::new("thread", ns::JABBER_CLIENT).with_text(thread));
+        }
         // XEP-0200 §5: the thread, AMP rules and errors stay in clear.
         let clear = |e: &Element| {
             e.is("thread", ns::JABBER_CLIENT)
