@@ -19,7 +19,7 @@
 //! * `negotiation_3msg_rsa`: the 3-message flow (SIGMA-I) in group 14 with RSA-2048 `key`
 //!   identities on both sides (test fixtures), per party: `alice` times `start` + handling
 //!   message 2 (verify Bob's signature, sign her own), `bob` times handling message 1 (sign)
-//!   + handling message 3 (verify). Baselines from the same run: `alice_4msg_nokeys` and
+//!   and handling message 3 (verify). Baselines from the same run: `alice_4msg_nokeys` and
 //!   `bob_4msg_nokeys` (the 4-message flow in group 14 without public keys, as in
 //!   `negotiation_modp14`), `rsa_sign_verify` (one RSA-2048 PKCS#1 v1.5 SHA-256 signature of
 //!   a 32-octet mac plus one verification) and `dh_floor` (as above, group 14).
@@ -415,7 +415,9 @@ fn kind_pair(kind: Kind, seed: u64) -> (Party, Party) {
             jid,
             config.clone(),
             MemoryStore::new(),
-            Box::new(SeededRandom::from_label(&format!("bench/kind/{seed}/{who}"))),
+            Box::new(SeededRandom::from_label(&format!(
+                "bench/kind/{seed}/{who}"
+            ))),
         )
     };
     let (mut alice, mut bob) = (engine(ALICE, "a"), engine(BOB, "b"));
@@ -493,9 +495,7 @@ fn negotiation_keys(c: &mut Crit) {
             n = n.wrapping_add(1);
             let mac = [n; 32];
             let sig = key.sign(black_box(&mac)).expect("sign");
-            public
-                .verify(key.sign_alg(), &mac, &sig)
-                .expect("verify");
+            public.verify(key.sign_alg(), &mac, &sig).expect("verify");
         });
     });
     dh_floor(&mut g, 14, "bench/keys/floor");
@@ -563,7 +563,13 @@ impl Session {
         let got = self.bob.poll_event();
         let receive = t.elapsed();
         assert!(
-            matches!(got, Some(Event::Message { encrypted: true, .. })),
+            matches!(
+                got,
+                Some(Event::Message {
+                    encrypted: true,
+                    ..
+                })
+            ),
             "{got:?}"
         );
         while self.bob.poll_event().is_some() {}

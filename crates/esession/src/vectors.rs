@@ -10,9 +10,9 @@
 //! With `ESESSION_REGEN_VECTORS=1` the files are (re)written; otherwise the committed
 //! files must be byte-identical to what the engine produces now.
 use crate::crypto::{
-    apply_ctr, IdentityKey, commitment, final_k, hmac, identity_mac, mpi_u128, negotiation_k,
+    apply_ctr, commitment, final_k, hmac, identity_mac, mpi_u128, negotiation_k,
     new_retained_secret, rshash, sas28x5, session_keys, srshash, stanza_mac, u128_from_be,
-    CipherAlg, DhSecret, HashAlg, ModpGroup, SessionKeys,
+    CipherAlg, DhSecret, HashAlg, IdentityKey, ModpGroup, SessionKeys,
 };
 use crate::engine::tests::{Pair, ALICE, BOB};
 use crate::event::{SessionInfo, SrsStatus};

@@ -12,7 +12,9 @@ use esession::crypto::{
     SessionKeys, SignAlg,
 };
 use esession::forms::Form;
-use esession::xml::{normalize_form_content, ns, parse_element, parse_fragment, Element, Limits, Node};
+use esession::xml::{
+    normalize_form_content, ns, parse_element, parse_fragment, Element, Limits, Node,
+};
 use num_bigint::BigUint;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -237,7 +239,8 @@ fn common(ck: &mut Check<'_>, msgs: &[Element]) -> Dh {
     let group_id: u32 = form2.value("modp").unwrap().parse().unwrap();
     let group = ModpGroup::get(group_id).unwrap();
     if ck.json.get("group").and_then(Value::as_u64) != Some(u64::from(group_id)) {
-        ck.errors.push(format!("{}: group differs from modp", ck.file));
+        ck.errors
+            .push(format!("{}: group differs from modp", ck.file));
     }
     let form1 = Form::parse(x1).unwrap();
     let offered: Vec<String> = form1
@@ -282,8 +285,16 @@ fn common(ck: &mut Check<'_>, msgs: &[Element]) -> Dh {
     let p = BigUint::from_bytes_be(&group.prime_be());
     let big = |v: &[u8]| BigUint::from_bytes_be(v);
     let two = BigUint::from(2u8);
-    ck.eq("e (num-bigint)", two.modpow(&big(&x_mpi), &p).to_bytes_be(), &e);
-    ck.eq("d (num-bigint)", two.modpow(&big(&y_mpi), &p).to_bytes_be(), &d);
+    ck.eq(
+        "e (num-bigint)",
+        two.modpow(&big(&x_mpi), &p).to_bytes_be(),
+        &e,
+    );
+    ck.eq(
+        "d (num-bigint)",
+        two.modpow(&big(&y_mpi), &p).to_bytes_be(),
+        &d,
+    );
     let z = big(&d).modpow(&big(&x_mpi), &p).to_bytes_be();
     ck.eq("shared (num-bigint)", &z, shared.expose());
     let k = negotiation_k(H, shared.expose());
@@ -583,17 +594,31 @@ fn three(ck: &mut Check<'_>, msgs: &[Element], dh: &Dh) -> (Sender, Sender) {
     for (i, g) in dh.offered.iter().enumerate() {
         let x = DhSecret::from_be(g.parse().unwrap(), &ck.hex(&format!("alice.x.{g}"))).unwrap();
         let e_g = ModpGroup::get(g.parse().unwrap()).unwrap().public_value(&x);
-        ck.eq(&format!("messages.0 dhkeys[{i}] (group {g})"), &dhkeys[i], e_g);
+        ck.eq(
+            &format!("messages.0 dhkeys[{i}] (group {g})"),
+            &dhkeys[i],
+            e_g,
+        );
     }
     ck.eq(
         "messages.0 has no dhhashes",
-        [u8::from(Form::parse(x1).unwrap().field("dhhashes").is_none())],
+        [u8::from(
+            Form::parse(x1).unwrap().field("dhhashes").is_none(),
+        )],
         [1],
     );
     // Identity methods and the signature algorithm are read from message 2 (P8).
     let form2 = Form::parse(x2).unwrap();
-    ck.eq("init_pubkey", form2.value("init_pubkey").unwrap_or(""), "key");
-    ck.eq("resp_pubkey", form2.value("resp_pubkey").unwrap_or(""), "key");
+    ck.eq(
+        "init_pubkey",
+        form2.value("init_pubkey").unwrap_or(""),
+        "key",
+    );
+    ck.eq(
+        "resp_pubkey",
+        form2.value("resp_pubkey").unwrap_or(""),
+        "key",
+    );
     let alg = SignAlg::from_uri(form2.value("sign_algs").unwrap_or("")).unwrap();
 
     let form_a = normalize_form_content(x1, &NOT_MACED);
@@ -731,9 +756,9 @@ fn stanzas(ck: &mut Check<'_>, group: &ModpGroup, mut alice: Sender, mut bob: Se
         apply_ctr(C, &me.kc, &mut me.counter, &mut plain).unwrap();
         ck.value_text(&at("plaintext"), &String::from_utf8_lossy(&plain));
         // XEP-0200 §6: <new/> = the peer <key/>s accepted since the sender's last stanza.
-        let new = c
-            .child("new", ns::STANZA_ENCRYPTION)
-            .map_or(0, |n| n.text().trim().parse::<usize>().unwrap_or(usize::MAX));
+        let new = c.child("new", ns::STANZA_ENCRYPTION).map_or(0, |n| {
+            n.text().trim().parse::<usize>().unwrap_or(usize::MAX)
+        });
         ck.eq(&at("<new/>"), [new as u8], [me.accepted as u8]);
         me.accepted = 0;
         // XEP-0200 §10, P13: an <old/> publishes a MAC key no longer in use.
@@ -835,4 +860,78 @@ fn vectors_padding_the_shared_secret_changes_k() {
         k,
         "{file}: padded hash must differ"
     );
+}
+
+/// The file named `name`, parsed.
+fn file(name: &str) -> (String, Value) {
+    files().into_iter().find(|(f, _)| f == name).unwrap()
+}
+
+/// Flips the low bit of the last octet of the hex value at `pointer`.
+fn flip(json: &mut Value, pointer: &str) {
+    let v = json.pointer_mut(pointer).unwrap();
+    let mut b = hex::decode(v.as_str().unwrap()).unwrap();
+    *b.last_mut().unwrap() ^= 1;
+    *v = Value::String(hex::encode(&b));
+}
+
+#[test]
+fn vectors_check_can_fail_on_rekey_values() {
+    let (name, json) = file("rekey.json");
+    // A wrong derived key is named, and nothing else moves.
+    let mut bad = json.clone();
+    flip(&mut bad, "/values/rekeys/1/KM_acceptor");
+    let errors = verify(&name, &bad);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("rekey.json: values.rekeys.1.KM_acceptor differs"));
+    // Another x' gives another e', K and keys: the <key/> and every later stanza disagree.
+    let mut bad = json.clone();
+    flip(&mut bad, "/values/rekeys/0/x_new");
+    let errors = verify(&name, &bad);
+    for what in ["values.rekeys.0.public", "<key/> 0", "stanzas.3.a_mac"] {
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains(&format!("{what} differs"))),
+            "{what}: {errors:?}"
+        );
+    }
+    // A missing <new/> count is noticed: Bob's acknowledgement claims two keys.
+    let mut bad = json;
+    let xml = bad["stanzas"][4]["xml"].as_str().unwrap().to_owned();
+    assert!(xml.contains("<new>1</new>"));
+    bad["stanzas"][4]["xml"] = Value::String(xml.replace("<new>1</new>", "<new>2</new>"));
+    let errors = verify(&name, &bad);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("stanzas.4.<new/> differs")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn vectors_check_can_fail_on_identities() {
+    let (name, json) = file("3msg-rsa.json");
+    let mut bad = json.clone();
+    flip(&mut bad, "/values/signA");
+    let errors = verify(&name, &bad);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("3msg-rsa.json: values.signA differs"));
+    // Bob's identity recomputed with Alice's key: other pubKey, mac and signature; the
+    // signature on the wire no longer verifies over the recomputed mac.
+    let mut bad = json.clone();
+    bad["bob"]["identity_key_pem"] = json["alice"]["identity_key_pem"].clone();
+    let errors = verify(&name, &bad);
+    for what in [
+        "values.pubKeyB differs",
+        "values.macB differs",
+        "IDB on the wire differs",
+        "signB does not verify",
+    ] {
+        assert!(
+            errors.iter().any(|e| e.contains(what)),
+            "{what}: {errors:?}"
+        );
+    }
 }

@@ -3,8 +3,8 @@
 //! profile P1, P13), with a stanza under every key set. The re-key secrets x', y' are the
 //! engine's `rekey.secret` draws ([`crate::transcript`]), in send order.
 use super::{
-    four_message, hx, json, parse, recorded, run, stanza, Negotiated, Spec, Stanza, Values, C,
-    H, HELLO_ALICE, HELLO_BOB,
+    four_message, hx, json, parse, recorded, run, stanza, Negotiated, Spec, Stanza, Values, C, H,
+    HELLO_ALICE, HELLO_BOB,
 };
 use crate::crypto::{rekey_keys, DhSecret, ModpGroup};
 use crate::engine::tests::{ALICE, BOB};
@@ -104,7 +104,8 @@ pub(super) fn alice_then_bob() -> (Spec, String) {
         c_b,
     } = four_message(&spec, &r, vec![r.label.clone()]);
     let group = ModpGroup::get(vector.group).unwrap();
-    let x = DhSecret::from_be(group.id(), recorded(&r, &format!("alice.x.{}", group.id()))).unwrap();
+    let x =
+        DhSecret::from_be(group.id(), recorded(&r, &format!("alice.x.{}", group.id()))).unwrap();
     let y = DhSecret::from_be(group.id(), recorded(&r, "bob.y")).unwrap();
     let mut alice = Side {
         kc: fin.initiator.kc.expose().to_vec(),

@@ -244,9 +244,8 @@ pub(super) fn rsa() -> (Spec, String) {
     assert_eq!(one(x3, "identity"), a.id, "IDA");
     assert_eq!(one(x3, "mac"), a.m, "MA");
     // Each engine reports the other's key.
-    let peer_fp = |info: &crate::event::SessionInfo| {
-        info.peer_key.as_ref().map(|k| k.fingerprint.clone())
-    };
+    let peer_fp =
+        |info: &crate::event::SessionInfo| info.peer_key.as_ref().map(|k| k.fingerprint.clone());
     assert_eq!(
         peer_fp(&r.infos.0),
         Some(bob_key.public().fingerprint().to_b64())
@@ -255,7 +254,10 @@ pub(super) fn rsa() -> (Spec, String) {
         peer_fp(&r.infos.1),
         Some(alice_key.public().fingerprint().to_b64())
     );
-    assert_eq!(bob_key.public().fingerprint().to_hex(), fingerprint(&b.pub_key));
+    assert_eq!(
+        bob_key.public().fingerprint().to_hex(),
+        fingerprint(&b.pub_key)
+    );
 
     // P3: the stanzas continue after the identities, under the keys of K.
     let (mut send_a, mut send_b) = (a.after, b.after);
@@ -269,13 +271,7 @@ pub(super) fn rsa() -> (Spec, String) {
             } else {
                 (&keys.responder, &mut send_b)
             };
-            stanza(
-                *from_alice,
-                xml,
-                dir.kc.expose(),
-                dir.km.expose(),
-                counter,
-            )
+            stanza(*from_alice, xml, dir.kc.expose(), dir.km.expose(), counter)
         })
         .collect();
     assert_eq!(stanzas[0].plaintext, format!("<body>{HELLO_BOB}</body>"));
