@@ -16,6 +16,20 @@
 //!   AES-128-CTR both ways, HMAC-SHA256 over the base64 text on both sides, base64 encode
 //!   and decode.
 //!
+//! * `negotiation_3msg_rsa`: the 3-message flow (SIGMA-I) in group 14 with RSA-2048 `key`
+//!   identities on both sides (test fixtures), per party: `alice` times `start` + handling
+//!   message 2 (verify Bob's signature, sign her own), `bob` times handling message 1 (sign)
+//!   and handling message 3 (verify). Baselines from the same run: `alice_4msg_nokeys` and
+//!   `bob_4msg_nokeys` (the 4-message flow in group 14 without public keys, as in
+//!   `negotiation_modp14`), `rsa_sign_verify` (one RSA-2048 PKCS#1 v1.5 SHA-256 signature of
+//!   a 32-octet mac plus one verification) and `dh_floor` (as above, group 14).
+//! * `rekey_modp14`: one re-key (XEP-0200 §9) in a long-lived group-14 session.
+//!   `initiator` times `Engine::rekey` + `send_message` of a 16-byte body (fresh x', e',
+//!   K, the four keys, the stanza); `acceptor` times the peer's `handle_stanza` and
+//!   its `poll_event`s up to the message (one exponentiation, the KDF, the decryption). Baselines:
+//!   `send_no_rekey` / `receive_no_rekey` (the same stanza without a `<key/>`),
+//!   `dh_floor` (public value + shared secret) and `shared_floor` (one shared secret).
+//!
 //! Every figure is thread CPU time (`CLOCK_THREAD_CPUTIME_ID`), not wall time: on a shared
 //! machine a preempted benchmark thread does not accrue time, so the ratios between the
 //! engine and its floors stay meaningful under load.
@@ -26,8 +40,9 @@ use std::time::Duration;
 
 use cpu_time::ThreadTime;
 use criterion::measurement::{Measurement, ValueFormatter};
-use criterion::{criterion_main, BatchSize, Criterion, Throughput};
-use esession::crypto::{apply_ctr, stanza_mac, CipherAlg, HashAlg, ModpGroup};
+use criterion::{criterion_main, BatchSize, BenchmarkGroup, Criterion, Throughput};
+use esession::config::{Flow, PubkeyMode};
+use esession::crypto::{apply_ctr, stanza_mac, CipherAlg, HashAlg, IdentityKey, ModpGroup};
 use esession::{b64, Config, DhPool, Element, Engine, Event, MemoryStore, SeededRandom, Timestamp};
 
 const ALICE: &str = "alice@example.org/pda";
@@ -224,6 +239,25 @@ fn bob_negotiations(group: u32, iters: u64, seed: &mut u64, pooled: bool) -> Dur
     total
 }
 
+/// `dh_floor` in `group`: `public_value` of a fresh secret (drawn untimed) + one
+/// `shared_secret`, the modular exponentiation a party cannot avoid.
+fn dh_floor(g: &mut BenchmarkGroup<'_, ThreadCpu>, group: u32, label: &str) {
+    let modp = ModpGroup::get(group).expect("group");
+    let mut rng = SeededRandom::from_label(label);
+    let peer = modp.public_value(&modp.generate_secret(&mut rng));
+    g.bench_function("dh_floor", |b| {
+        b.iter_batched(
+            || modp.generate_secret(&mut rng),
+            |x| {
+                let e = modp.public_value(&x);
+                let k = modp.shared_secret(&x, &peer).expect("shared secret");
+                (e, k)
+            },
+            BatchSize::SmallInput,
+        );
+    });
+}
+
 fn negotiation(c: &mut Crit) {
     for group in GROUPS {
         let mut g = c.benchmark_group(format!("negotiation_modp{group}"));
@@ -246,20 +280,7 @@ fn negotiation(c: &mut Crit) {
 
         // The floor: one public value and one shared secret in this group (each party
         // does exactly this much modular exponentiation).
-        let modp = ModpGroup::get(group).expect("group");
-        let mut rng = SeededRandom::from_label(&format!("bench/{group}/floor"));
-        let peer = modp.public_value(&modp.generate_secret(&mut rng));
-        g.bench_function("dh_floor", |b| {
-            b.iter_batched(
-                || modp.generate_secret(&mut rng),
-                |x| {
-                    let e = modp.public_value(&x);
-                    let k = modp.shared_secret(&x, &peer).expect("shared secret");
-                    (e, k)
-                },
-                BatchSize::SmallInput,
-            );
-        });
+        dh_floor(&mut g, group, &format!("bench/{group}/floor"));
         g.finish();
     }
 }
@@ -351,11 +372,256 @@ fn message(c: &mut Crit) {
 
 mod group {
     #![allow(missing_docs)]
-    use super::{message, negotiation};
+    use super::{message, negotiation, negotiation_keys, rekey};
     criterion::criterion_group! {
         name = benches;
         config = super::criterion();
-        targets = negotiation, message
+        targets = negotiation, message, negotiation_keys, rekey
     }
 }
+
+/// The RSA-2048 test fixtures (public, test-only keys).
+const RSA_A: &[u8] = include_bytes!("../tests/keys/rsa2048.pk8.der");
+const RSA_B: &[u8] = include_bytes!("../tests/keys/rsa2048-b.pk8.der");
+
+/// Which negotiation the per-party helpers run.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// 3-message flow, RSA `key` identities on both sides.
+    ThreeRsa,
+    /// 4-message flow, no public keys.
+    FourNoKeys,
+}
+
+/// Two fresh engines in group 14 for `kind` (identity keys parsed untimed).
+fn kind_pair(kind: Kind, seed: u64) -> (Party, Party) {
+    let config = match kind {
+        Kind::ThreeRsa => Config {
+            groups: vec![14],
+            flow: Flow::Three,
+            present_pubkey: vec![PubkeyMode::Key],
+            accept_pubkey: vec![PubkeyMode::Key],
+            ..Config::default()
+        },
+        Kind::FourNoKeys => Config {
+            groups: vec![14],
+            present_pubkey: vec![PubkeyMode::None],
+            accept_pubkey: vec![PubkeyMode::None],
+            ..Config::default()
+        },
+    };
+    let engine = |jid: &str, who: &str| {
+        Engine::new(
+            jid,
+            config.clone(),
+            MemoryStore::new(),
+            Box::new(SeededRandom::from_label(&format!(
+                "bench/kind/{seed}/{who}"
+            ))),
+        )
+    };
+    let (mut alice, mut bob) = (engine(ALICE, "a"), engine(BOB, "b"));
+    if let Kind::ThreeRsa = kind {
+        alice.set_identity_key(Some(IdentityKey::from_pkcs8_der(RSA_A).expect("key A")));
+        bob.set_identity_key(Some(IdentityKey::from_pkcs8_der(RSA_B).expect("key B")));
+    }
+    (alice, bob)
+}
+
+/// One negotiation of `kind`; returns (Alice's, Bob's) CPU time. Each party's handling of
+/// each incoming message (and Alice's `start`) is timed separately, the rest is not.
+fn one_negotiation(kind: Kind, seed: u64) -> (Duration, Duration) {
+    let (mut alice, mut bob) = kind_pair(kind, seed);
+    let (mut ta, mut tb) = (Duration::ZERO, Duration::ZERO);
+    let t = ThreadTime::now();
+    black_box(alice.start(BOB_BARE, NOW).expect("start"));
+    ta += t.elapsed();
+    // Messages alternate until both are quiet (3 or 4 of them).
+    let mut to_bob = drain(&mut alice, ALICE);
+    loop {
+        let t = ThreadTime::now();
+        deliver(&mut bob, to_bob);
+        tb += t.elapsed();
+        let to_alice = drain(&mut bob, BOB);
+        if to_alice.is_empty() {
+            break;
+        }
+        let t = ThreadTime::now();
+        deliver(&mut alice, to_alice);
+        ta += t.elapsed();
+        to_bob = drain(&mut alice, ALICE);
+        if to_bob.is_empty() {
+            break;
+        }
+    }
+    check_established(&mut alice, &mut bob);
+    (ta, tb)
+}
+
+fn negotiation_keys(c: &mut Crit) {
+    let mut g = c.benchmark_group("negotiation_3msg_rsa");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    let mut seed = 0u64;
+    for (name, kind, alice) in [
+        ("alice", Kind::ThreeRsa, true),
+        ("bob", Kind::ThreeRsa, false),
+        ("alice_4msg_nokeys", Kind::FourNoKeys, true),
+        ("bob_4msg_nokeys", Kind::FourNoKeys, false),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| {
+                        seed += 1;
+                        let (ta, tb) = one_negotiation(kind, seed);
+                        if alice {
+                            ta
+                        } else {
+                            tb
+                        }
+                    })
+                    .sum()
+            });
+        });
+    }
+    // The floor of the identities: one signature (own) and one verification (peer's).
+    let key = IdentityKey::from_pkcs8_der(RSA_A).expect("key");
+    let public = key.public();
+    let mut n = 0u8;
+    g.bench_function("rsa_sign_verify", |b| {
+        b.iter(|| {
+            n = n.wrapping_add(1);
+            let mac = [n; 32];
+            let sig = key.sign(black_box(&mac)).expect("sign");
+            public.verify(key.sign_alg(), &mac, &sig).expect("verify");
+        });
+    });
+    dh_floor(&mut g, 14, "bench/keys/floor");
+    g.finish();
+}
+
+/// A long-lived group-14 session with re-keying allowed at every stanza.
+struct Session {
+    alice: Party,
+    bob: Party,
+    thread: String,
+}
+
+impl Session {
+    fn new() -> Self {
+        let config = Config {
+            groups: vec![14],
+            rekey_after_idle: None,
+            ..Config::default()
+        };
+        let engine = |jid: &str, who: &str| {
+            Engine::new(
+                jid,
+                config.clone(),
+                MemoryStore::new(),
+                Box::new(SeededRandom::from_label(&format!("bench/rekey/{who}"))),
+            )
+        };
+        let (mut alice, mut bob) = (engine(ALICE, "a"), engine(BOB, "b"));
+        let thread = alice.start(BOB_BARE, NOW).expect("start");
+        loop {
+            let a = drain(&mut alice, ALICE);
+            let moved = !a.is_empty();
+            deliver(&mut bob, a);
+            let b = drain(&mut bob, BOB);
+            let moved = moved || !b.is_empty();
+            deliver(&mut alice, b);
+            if !moved {
+                break;
+            }
+        }
+        check_established(&mut alice, &mut bob);
+        Session { alice, bob, thread }
+    }
+
+    /// One stanza Alice → Bob (with a `<key/>` when `rekey`), then Bob's untimed answer
+    /// (it carries `<new/>`, so Alice's receive sets stay at one). Returns (Alice's send
+    /// time, Bob's receive time).
+    fn round(&mut self, rekey: bool) -> (Duration, Duration) {
+        let t = ThreadTime::now();
+        if rekey {
+            self.alice.rekey(BOB, &self.thread).expect("rekey");
+        }
+        self.alice
+            .send_message(BOB, &self.thread, "sixteen bytes..!")
+            .expect("send");
+        let mut s = self.alice.poll_outgoing().expect("stanza");
+        let send = t.elapsed();
+        assert!(self.alice.poll_outgoing().is_none());
+        let carries_key = s.to_string().contains("<key");
+        assert_eq!(carries_key, rekey, "a <key/> exactly when asked");
+        s.set_attr("from", ALICE);
+        let t = ThreadTime::now();
+        self.bob.handle_stanza(s, NOW);
+        // A re-key is reported (`Event::Rekeyed`) before the message itself.
+        let got = std::iter::from_fn(|| self.bob.poll_event())
+            .find(|e| matches!(e, Event::Message { .. }));
+        let receive = t.elapsed();
+        assert!(
+            matches!(
+                got,
+                Some(Event::Message {
+                    encrypted: true,
+                    ..
+                })
+            ),
+            "{got:?}"
+        );
+        while self.bob.poll_event().is_some() {}
+        while self.alice.poll_event().is_some() {}
+        self.bob
+            .send_message(ALICE, &self.thread, "ack")
+            .expect("answer");
+        let back = drain(&mut self.bob, BOB);
+        deliver(&mut self.alice, back);
+        while self.alice.poll_event().is_some() {}
+        (send, receive)
+    }
+}
+
+fn rekey(c: &mut Crit) {
+    let mut g = c.benchmark_group("rekey_modp14");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    let mut session = Session::new();
+    for (name, with_key, sender) in [
+        ("initiator", true, true),
+        ("acceptor", true, false),
+        ("send_no_rekey", false, true),
+        ("receive_no_rekey", false, false),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| {
+                        let (s, r) = session.round(with_key);
+                        if sender {
+                            s
+                        } else {
+                            r
+                        }
+                    })
+                    .sum()
+            });
+        });
+    }
+    dh_floor(&mut g, 14, "bench/rekey/floor");
+    let modp = ModpGroup::get(14).expect("group");
+    let mut rng = SeededRandom::from_label("bench/rekey/shared");
+    let peer = modp.public_value(&modp.generate_secret(&mut rng));
+    let own = modp.generate_secret(&mut rng);
+    g.bench_function("shared_floor", |b| {
+        b.iter(|| modp.shared_secret(&own, black_box(&peer)).expect("shared"));
+    });
+    g.finish();
+}
+
 criterion_main!(group::benches);

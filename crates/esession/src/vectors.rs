@@ -12,7 +12,7 @@
 use crate::crypto::{
     apply_ctr, commitment, final_k, hmac, identity_mac, mpi_u128, negotiation_k,
     new_retained_secret, rshash, sas28x5, session_keys, srshash, stanza_mac, u128_from_be,
-    CipherAlg, DhSecret, HashAlg, ModpGroup, SessionKeys,
+    CipherAlg, DhSecret, HashAlg, IdentityKey, ModpGroup, SessionKeys,
 };
 use crate::engine::tests::{Pair, ALICE, BOB};
 use crate::event::{SessionInfo, SrsStatus};
@@ -22,6 +22,9 @@ use crate::xml::{normalize_form_content, ns, parse_element, Element, Limits};
 use crate::{b64, transcript, Config};
 use serde::{Serialize, Serializer};
 use std::path::PathBuf;
+
+mod rekey;
+mod three_msg;
 
 const H: HashAlg = HashAlg::Sha256;
 const C: CipherAlg = CipherAlg::Aes128Ctr;
@@ -45,8 +48,9 @@ impl Serialize for Ordered {
     }
 }
 
+/// One vector file; the 3-message and re-key vectors have their own inputs and values.
 #[derive(Serialize)]
-struct Vector {
+struct Vector<A = AliceInputs, B = BobInputs, V = Values> {
     format: &'static str,
     name: String,
     /// Informative: the `Pair` seed label(s) that produced the run.
@@ -57,12 +61,35 @@ struct Vector {
     crypt: &'static str,
     hash: &'static str,
     compress: &'static str,
-    alice: AliceInputs,
-    bob: BobInputs,
+    alice: A,
+    bob: B,
     thread: String,
     messages: Vec<Message>,
-    values: Values,
+    values: V,
     stanzas: Vec<Stanza>,
+}
+
+impl<A, B, V> Vector<A, B, V> {
+    /// The same vector with `values` replaced by `f(values)`.
+    fn map_values<W>(self, f: impl FnOnce(V) -> W) -> Vector<A, B, W> {
+        Vector {
+            format: self.format,
+            name: self.name,
+            harness_labels: self.harness_labels,
+            profile: self.profile,
+            flow: self.flow,
+            group: self.group,
+            crypt: self.crypt,
+            hash: self.hash,
+            compress: self.compress,
+            alice: self.alice,
+            bob: self.bob,
+            thread: self.thread,
+            messages: self.messages,
+            values: f(self.values),
+            stanzas: self.stanzas,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -187,6 +214,8 @@ struct Spec {
     bob: Config,
     /// (Alice's, Bob's) other shared secret as typed.
     oss: Option<(&'static str, &'static str)>,
+    /// (Alice's, Bob's) identity key, PKCS#8 DER (`None`: no public keys).
+    identities: Option<(&'static [u8], &'static [u8])>,
 }
 
 /// What one negotiation left behind: everything the vector is computed from.
@@ -226,6 +255,12 @@ fn run(label: &str, spec: &Spec, stores: (MemoryStore, MemoryStore)) -> (Run, Pa
     if let Some((a, b)) = spec.oss {
         p.alice.set_other_shared_secret("bob@example.com", Some(a));
         p.bob.set_other_shared_secret("alice@example.org", Some(b));
+    }
+    if let Some((a, b)) = spec.identities {
+        p.alice
+            .set_identity_key(Some(IdentityKey::from_pkcs8_der(a).unwrap()));
+        p.bob
+            .set_identity_key(Some(IdentityKey::from_pkcs8_der(b).unwrap()));
     }
     let (thread, a, b) = p.negotiate();
     p.alice.send_message(BOB, &thread, HELLO_BOB).unwrap();
@@ -323,7 +358,8 @@ fn stanza(from_alice: bool, xml: &str, kc: &[u8], km: &[u8], counter: &mut u128)
     }
 }
 
-/// Recomputes every value of one run from its inputs and its XML.
+/// Recomputes every value of one run (4 messages, one stanza each way) from its inputs
+/// and its XML.
 fn vector(spec: &Spec, run: &Run, labels: Vec<String>) -> Vector {
     assert_eq!(
         run.wire.len(),
@@ -331,6 +367,48 @@ fn vector(spec: &Spec, run: &Run, labels: Vec<String>) -> Vector {
         "{}: 4 negotiation messages + 2 stanzas",
         spec.file
     );
+    let Negotiated {
+        mut vector,
+        fin,
+        mut c_a,
+        mut c_b,
+    } = four_message(spec, run, labels);
+    for (from_alice, xml) in run.wire.iter().skip(4) {
+        let (keys, counter) = if *from_alice {
+            (&fin.initiator, &mut c_a)
+        } else {
+            (&fin.responder, &mut c_b)
+        };
+        vector.stanzas.push(stanza(
+            *from_alice,
+            xml,
+            keys.kc.expose(),
+            keys.km.expose(),
+            counter,
+        ));
+    }
+    assert_eq!(
+        vector.stanzas[0].plaintext,
+        format!("<body>{HELLO_BOB}</body>")
+    );
+    assert_eq!(
+        vector.stanzas[1].plaintext,
+        format!("<body>{HELLO_ALICE}</body>")
+    );
+    vector
+}
+
+/// A recomputed 4-message negotiation: the vector without stanzas, the final keys and the
+/// send counters after the identities (P3).
+struct Negotiated {
+    vector: Vector,
+    fin: SessionKeys,
+    c_a: u128,
+    c_b: u128,
+}
+
+/// Recomputes the 4 negotiation messages of `run` (its first four wire stanzas).
+fn four_message(spec: &Spec, run: &Run, labels: Vec<String>) -> Negotiated {
     let msgs: Vec<Element> = run.wire.iter().take(4).map(|(_, s)| parse(s)).collect();
     let xs: Vec<Element> = msgs.iter().map(form_x).collect();
     let (x1, x2, x3, x4) = (&xs[0], &xs[1], &xs[2], &xs[3]);
@@ -384,7 +462,7 @@ fn vector(spec: &Spec, run: &Run, labels: Vec<String>) -> Vector {
         provisory.ks_a.expose(),
         &[n_b, n_a, &e, form_a.as_bytes(), form_a2.as_bytes()],
     );
-    let (id_a, m_a, mut c_a_run) = seal(
+    let (id_a, m_a, c_a_run) = seal(
         provisory.initiator.kc.expose(),
         provisory.initiator.km.expose(),
         c_a,
@@ -443,7 +521,7 @@ fn vector(spec: &Spec, run: &Run, labels: Vec<String>) -> Vector {
         fin.ks_b.expose(),
         &[n_a, n_b, &d, form_b.as_bytes(), form_b2.as_bytes()],
     );
-    let (id_b, m_b, mut c_b_run) = seal(
+    let (id_b, m_b, c_b_run) = seal(
         fin.responder.kc.expose(),
         fin.responder.km.expose(),
         c_b,
@@ -453,29 +531,11 @@ fn vector(spec: &Spec, run: &Run, labels: Vec<String>) -> Vector {
     assert_eq!(one(x4, "mac"), m_b, "MB");
     let new_rs = new_retained_secret(H, k_final.expose());
 
-    let mut stanzas = Vec::new();
-    for (from_alice, xml) in run.wire.iter().skip(4) {
-        let (keys, counter) = if *from_alice {
-            (&fin.initiator, &mut c_a_run)
-        } else {
-            (&fin.responder, &mut c_b_run)
-        };
-        stanzas.push(stanza(
-            *from_alice,
-            xml,
-            keys.kc.expose(),
-            keys.km.expose(),
-            counter,
-        ));
-    }
-    assert_eq!(stanzas[0].plaintext, format!("<body>{HELLO_BOB}</body>"));
-    assert_eq!(stanzas[1].plaintext, format!("<body>{HELLO_ALICE}</body>"));
-
     let xs_in_order: Vec<(String, String)> = offered
         .iter()
         .map(|g| (g.clone(), hx(recorded(run, &format!("alice.x.{g}")))))
         .collect();
-    Vector {
+    let vector = Vector {
         format: "esession-vectors/1",
         name: spec.name.to_owned(),
         harness_labels: labels,
@@ -538,7 +598,13 @@ fn vector(spec: &Spec, run: &Run, labels: Vec<String>) -> Vector {
             MB: hx(&m_b),
             new_retained_secret: hx(new_rs.expose()),
         },
-        stanzas,
+        stanzas: Vec::new(),
+    };
+    Negotiated {
+        vector,
+        fin,
+        c_a: c_a_run,
+        c_b: c_b_run,
     }
 }
 
@@ -568,6 +634,7 @@ fn group14() -> (Spec, Vector) {
         alice: base(),
         bob: groups(&[14]),
         oss: None,
+        identities: None,
     };
     let (r, _) = run("vectors/group14", &spec, fresh());
     let v = vector(&spec, &r, vec![r.label.clone()]);
@@ -584,6 +651,7 @@ fn group5_leading_zero() -> (Spec, Vector) {
         alice: groups(&[5]),
         bob: groups(&[5]),
         oss: None,
+        identities: None,
     };
     let p_len = ModpGroup::get(5).unwrap().prime_be().len();
     for i in 0..4096 {
@@ -605,6 +673,7 @@ fn group15_retained() -> (Spec, Vector) {
         alice: base(),
         bob: base(),
         oss: None,
+        identities: None,
     };
     let (_, first) = run("vectors/retained/1", &spec, fresh());
     let (r, _) = run("vectors/retained/2", &spec, first.into_stores());
@@ -624,10 +693,16 @@ fn group16_oss() -> (Spec, Vector) {
         alice: base(),
         bob: groups(&[16]),
         oss: Some(("caf\u{e9}", "cafe\u{301}")),
+        identities: None,
     };
     let (r, _) = run("vectors/oss", &spec, fresh());
     let v = vector(&spec, &r, vec![r.label.clone()]);
     (spec, v)
+}
+
+/// A vector as its file text: pretty-printed JSON and a final newline.
+fn json<V: Serialize>((spec, v): (Spec, V)) -> (Spec, String) {
+    (spec, serde_json::to_string_pretty(&v).unwrap() + "\n")
 }
 
 fn dir() -> PathBuf {
@@ -652,9 +727,16 @@ fn first_difference(a: &str, b: &str) -> String {
 #[test]
 fn vectors_are_reproducible() {
     let regen = std::env::var("ESESSION_REGEN_VECTORS").as_deref() == Ok("1");
-    for make in [group14, group5_leading_zero, group15_retained, group16_oss] {
-        let (spec, v) = make();
-        let text = serde_json::to_string_pretty(&v).unwrap() + "\n";
+    let makers: [fn() -> (Spec, String); 6] = [
+        || json(group14()),
+        || json(group5_leading_zero()),
+        || json(group15_retained()),
+        || json(group16_oss()),
+        three_msg::rsa,
+        rekey::alice_then_bob,
+    ];
+    for make in makers {
+        let (spec, text) = make();
         let path = dir().join(spec.file);
         if regen {
             std::fs::create_dir_all(dir()).unwrap();
