@@ -78,10 +78,12 @@ fn apply_algs(config: &mut Config, a: &AlgArgs) -> Result<(), Fail> {
 
 /// What `send` negotiates: its flow, the identity it presents, its algorithms.
 pub fn send_config(a: &SendArgs) -> Result<Config, Fail> {
-    let mut config = Config::default();
-    config.flow = match a.flow {
-        FlowArg::Three => Flow::Three,
-        FlowArg::Four => Flow::Four,
+    let mut config = Config {
+        flow: match a.flow {
+            FlowArg::Three => Flow::Three,
+            FlowArg::Four => Flow::Four,
+        },
+        ..Config::default()
     };
     // Profile P12: the 3-message flow needs a public key, so it presents `key` by default.
     let present = a.pubkey.map(PubkeyMode::from).unwrap_or(match config.flow {

@@ -3,6 +3,7 @@
 //! public keys, the identity key at rest, and trust (issue 4 §8).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+#[allow(dead_code)]
 mod support;
 
 use std::process::Command;
