@@ -83,7 +83,8 @@ pub enum TrustCommand {
     /// Mark a contact's key trusted after comparing its fingerprint out of band (§7.3).
     Verify {
         /// The contact's bare JID (it must have presented the key).
-        jid: String,
+        #[arg(value_name = "JID")]
+        contact: String,
         /// The key's fingerprint (Base64, as `trust list` and `established` show it).
         fingerprint: String,
     },
@@ -216,4 +217,24 @@ pub struct ChatArgs {
     /// Seconds to wait for the negotiation.
     #[arg(long, default_value_t = 30)]
     pub timeout: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trust_verify_contact_does_not_replace_the_global_jid() {
+        let cli = Cli::parse_from([
+            "esession", "--jid", "me@x", "trust", "verify", "them@y", "FP",
+        ]);
+        assert_eq!(cli.global.jid.as_deref(), Some("me@x"));
+        match cli.command {
+            Command::Trust(TrustCommand::Verify {
+                contact,
+                fingerprint,
+            }) => assert_eq!((contact.as_str(), fingerprint.as_str()), ("them@y", "FP")),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
 }

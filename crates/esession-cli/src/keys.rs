@@ -51,9 +51,12 @@ pub fn trust(global: &Global, cmd: &TrustCommand, out: Out) -> Result<(), Fail> 
             }
             Ok(())
         }
-        TrustCommand::Verify { jid, fingerprint } => {
+        TrustCommand::Verify {
+            contact,
+            fingerprint,
+        } => {
             let fp = parse_fingerprint(fingerprint)?;
-            let peer = esession::jid::bare(jid);
+            let peer = esession::jid::bare(contact);
             let key = known(&store, own, &fp, fingerprint)?;
             // XEP-0116 §7.3–7.4: a key is trusted for the JIDs it was seen from; verifying a
             // key this JID never presented would trust it for nobody we know.
