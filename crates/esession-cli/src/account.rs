@@ -1,6 +1,7 @@
 //! The account a command acts for: its store, its connection, its session history.
 use crate::args::{Global, Tls};
 use crate::fail::Fail;
+use crate::identity::{self, KeyUse};
 use esession::{Config, Event, OsRandom, SessionInfo, Timestamp};
 use esession_store::{SessionRecord, SqliteStore};
 use esession_xmpp::{Client, ConnectOptions, TlsMode};
@@ -18,28 +19,41 @@ fn state_dir(global: &Global) -> Result<PathBuf, Fail> {
     }
 }
 
-/// Opens the account's store: `<state>/<bare jid>.sqlite`.
-pub fn open_store(global: &Global, jid: &str) -> Result<SqliteStore, Fail> {
+/// Opens the account's store: `<state>/<bare jid>.sqlite`, with the identity key's
+/// passphrase when one is known ([`identity::passphrase`] of `password`).
+pub fn open_store(global: &Global, jid: &str, password: Option<&str>) -> Result<SqliteStore, Fail> {
     let bare = esession::jid::bare(jid);
     if bare.is_empty() || bare.contains(['/', '\\']) || bare.starts_with('.') {
         return Err(Fail::usage(format!("not a usable JID: {jid:?}")));
     }
-    Ok(SqliteStore::open(
-        &state_dir(global)?.join(format!("{bare}.sqlite")),
-    )?)
+    let store = SqliteStore::open(&state_dir(global)?.join(format!("{bare}.sqlite")))?;
+    Ok(match identity::passphrase(password) {
+        Some(p) => store.with_key_passphrase(p),
+        None => store,
+    })
 }
 
-/// Logs the account of `--jid`/`--password` in and builds its engine with `config`.
-pub async fn connect(global: &Global, config: Config) -> Result<Client<SqliteStore>, Fail> {
-    let jid = global
+/// The account of `--jid` (required).
+pub fn own_jid(global: &Global) -> Result<String, Fail> {
+    global
         .jid
         .clone()
-        .ok_or_else(|| Fail::usage("--jid is required"))?;
+        .ok_or_else(|| Fail::usage("--jid is required"))
+}
+
+/// Logs the account of `--jid`/`--password` in and builds its engine with `config` and
+/// the identity key as `key` asks.
+pub async fn connect(
+    global: &Global,
+    config: Config,
+    key: KeyUse,
+) -> Result<Client<SqliteStore>, Fail> {
+    let jid = own_jid(global)?;
     let password = global
         .password
         .clone()
         .ok_or_else(|| Fail::usage("--password (or ESESSION_PASSWORD) is required"))?;
-    connect_as(global, &jid, &password, config).await
+    connect_as(global, &jid, &password, config, key).await
 }
 
 /// Logs `jid` in with `password` (server, TLS and state from `global`).
@@ -48,8 +62,11 @@ pub async fn connect_as(
     jid: &str,
     password: &str,
     config: Config,
+    key: KeyUse,
 ) -> Result<Client<SqliteStore>, Fail> {
-    let store = open_store(global, jid)?;
+    let mut store = open_store(global, jid, Some(password))?;
+    // Loaded (or created) before logging in: a wrong passphrase fails without network.
+    let identity = identity::load(&mut store, esession::jid::bare(jid), key)?;
     let mut opts = ConnectOptions::new(jid, password);
     opts.server = global.server.clone();
     opts.tls = match global.tls {
@@ -59,6 +76,7 @@ pub async fn connect_as(
     };
     opts.timeout = Duration::from_secs(10);
     let mut client = Client::connect(opts, config, store, Box::new(OsRandom)).await?;
+    client.engine_mut().set_identity_key(identity);
     // Precompute DH values in the background: negotiations skip their public values.
     client.enable_dh_pool(DH_POOL_TARGET);
     Ok(client)

@@ -58,6 +58,95 @@ pub enum Command {
     Send(SendArgs),
     /// Chat interactively in an ESession.
     Chat(ChatArgs),
+    /// This account's identity key (XEP-0116 §4.5.4; no network needed).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// The contacts' public keys we have seen, and which we trust (XEP-0116 §7.3–7.4; no
+    /// network needed).
+    #[command(subcommand)]
+    Trust(TrustCommand),
+}
+
+/// `esession keys …`.
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Print the identity key's fingerprint (Base64 SHA-256, profile P8), creating the key
+    /// (RSA-2048) on first use.
+    Show,
+}
+
+/// `esession trust …`.
+#[derive(Subcommand, Debug)]
+pub enum TrustCommand {
+    /// List the known keys: petname, fingerprint, JIDs, trusted.
+    List,
+    /// Mark a contact's key trusted after comparing its fingerprint out of band (§7.3).
+    Verify {
+        /// The contact's bare JID (it must have presented the key).
+        #[arg(value_name = "JID")]
+        contact: String,
+        /// The key's fingerprint (Base64, as `trust list` and `established` show it).
+        fingerprint: String,
+    },
+    /// Give a key a petname, shown before the JID (§7.4).
+    Rename {
+        /// The key's fingerprint.
+        fingerprint: String,
+        /// The name.
+        petname: String,
+    },
+    /// Forget a key with its JIDs, trust and petname.
+    Forget {
+        /// The key's fingerprint.
+        fingerprint: String,
+    },
+}
+
+/// Algorithm choices shared by `send` and `listen` (XEP-0116 §4.3, §8; comma-separated
+/// wire names in preference order).
+#[derive(Args, Debug, Clone)]
+pub struct AlgArgs {
+    /// Ciphers (`crypt_algs`), e.g. `aes256-ctr,twofish256-ctr`; `none` needs
+    /// `--allow-unencrypted`. Default: every cipher but `none`.
+    #[arg(long, value_delimiter = ',')]
+    pub crypt: Vec<String>,
+    /// Hashes (`hash_algs`): `sha256`, `whirlpool`. Default: both.
+    #[arg(long, value_delimiter = ',')]
+    pub hash: Vec<String>,
+    /// Compression (`compress`): `none`, `zlib`. Default: `none`.
+    #[arg(long, value_delimiter = ',')]
+    pub compress: Vec<String>,
+    /// Allow the cipher `none` (integrity only, no confidentiality; XEP-0200 §6).
+    #[arg(long)]
+    pub allow_unencrypted: bool,
+    /// `rekey_freq` (XEP-0116 §4.5.2): the fewest stanzas between two re-keys.
+    #[arg(long)]
+    pub rekey_freq: Option<u32>,
+    /// Re-key (a new `<key/>`, XEP-0200 §9) with every Nth stanza sent.
+    #[arg(long)]
+    pub rekey_every: Option<u32>,
+}
+
+/// `--flow`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlowArg {
+    /// SIGMA-I in three messages (public keys required, no SAS).
+    #[value(name = "3")]
+    Three,
+    /// The 4-message flow (hash commitment, SAS, retained secrets).
+    #[value(name = "4")]
+    Four,
+}
+
+/// `--pubkey` / `--require-pubkey`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PubkeyArg {
+    /// The whole public key and a signature.
+    Key,
+    /// The key's fingerprint and a signature (the peer must know the key).
+    Hash,
+    /// No public key.
+    None,
 }
 
 /// `esession demo`. Without `--server` it starts its own server and creates the two
@@ -84,6 +173,11 @@ pub struct ListenArgs {
     /// Accept sessions only from these bare JIDs (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// What initiators must present (comma-separated: key, hash, none). Default: any.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub require_pubkey: Vec<PubkeyArg>,
+    #[command(flatten)]
+    pub algs: AlgArgs,
 }
 
 /// `esession send`.
@@ -101,6 +195,15 @@ pub struct SendArgs {
     /// Seconds to wait for each step (negotiation, echoes, acknowledgement).
     #[arg(long, default_value_t = 20)]
     pub timeout: u64,
+    /// The negotiation flow (XEP-0116 §4.2).
+    #[arg(long, value_enum, default_value_t = FlowArg::Four)]
+    pub flow: FlowArg,
+    /// The identity this side presents (default: none in the 4-message flow, key in the
+    /// 3-message flow).
+    #[arg(long, value_enum)]
+    pub pubkey: Option<PubkeyArg>,
+    #[command(flatten)]
+    pub algs: AlgArgs,
     /// The message.
     pub message: String,
 }
@@ -114,4 +217,24 @@ pub struct ChatArgs {
     /// Seconds to wait for the negotiation.
     #[arg(long, default_value_t = 30)]
     pub timeout: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trust_verify_contact_does_not_replace_the_global_jid() {
+        let cli = Cli::parse_from([
+            "esession", "--jid", "me@x", "trust", "verify", "them@y", "FP",
+        ]);
+        assert_eq!(cli.global.jid.as_deref(), Some("me@x"));
+        match cli.command {
+            Command::Trust(TrustCommand::Verify {
+                contact,
+                fingerprint,
+            }) => assert_eq!((contact.as_str(), fingerprint.as_str()), ("them@y", "FP")),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
 }

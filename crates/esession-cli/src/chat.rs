@@ -3,6 +3,7 @@
 use crate::account::{connect, History};
 use crate::args::{ChatArgs, Global};
 use crate::fail::Fail;
+use crate::identity::KeyUse;
 use crate::output::Out;
 use esession::{Config, Event, SessionInfo, Timestamp};
 use serde_json::json;
@@ -32,7 +33,7 @@ fn show_state(out: Out, info: Option<&SessionInfo>, failed: bool) {
 }
 
 pub async fn run(global: &Global, args: &ChatArgs, out: Out) -> Result<(), Fail> {
-    let mut client = connect(global, Config::default()).await?;
+    let mut client = connect(global, Config::default(), KeyUse::IfStored).await?;
     out.online(client.jid());
     out.emit(json!({"event": "help", "text": HELP}), HELP);
     let mut history = History::default();

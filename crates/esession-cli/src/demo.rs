@@ -3,6 +3,7 @@
 use crate::account::connect_as;
 use crate::args::{DemoArgs, Global, Tls};
 use crate::fail::Fail;
+use crate::identity::KeyUse;
 use crate::output::Out;
 use crate::server::LocalServer;
 use esession::xml::{ns, Element};
@@ -84,8 +85,15 @@ async fn demo(
     bob: (&str, &str),
     server: Option<&LocalServer>,
 ) -> Result<(), Fail> {
-    let mut a = connect_as(global, alice.0, alice.1, Config::default()).await?;
-    let mut b = connect_as(global, bob.0, bob.1, Config::default()).await?;
+    let mut a = connect_as(
+        global,
+        alice.0,
+        alice.1,
+        Config::default(),
+        KeyUse::IfStored,
+    )
+    .await?;
+    let mut b = connect_as(global, bob.0, bob.1, Config::default(), KeyUse::IfStored).await?;
     a.record_trace();
     b.record_trace();
     say(out, "alice", &format!("online as {}", a.jid()));

@@ -3,22 +3,17 @@
 use crate::account::{connect, History};
 use crate::args::{Global, ListenArgs};
 use crate::fail::Fail;
+use crate::identity::KeyUse;
 use crate::output::Out;
-use esession::{AcceptPolicy, Config, Event};
+use esession::Event;
 use std::time::Duration;
 use tokio::time::Instant;
 
 pub async fn run(global: &Global, args: &ListenArgs, out: Out) -> Result<(), Fail> {
-    let mut config = Config::default();
-    if !args.only.is_empty() {
-        config.accept = AcceptPolicy::Only(
-            args.only
-                .iter()
-                .map(|j| esession::jid::bare(j).to_owned())
-                .collect(),
-        );
-    }
-    let mut client = connect(global, config).await?;
+    let config = crate::policy::listen_config(args)?;
+    // We present our key whenever an initiator asks for it (XEP-0116 §4.3 resp_pubkey), so
+    // the key is created on the first listen.
+    let mut client = connect(global, config, KeyUse::Create).await?;
     out.online(client.jid());
     let mut history = History::default();
     let end = args

@@ -6,8 +6,11 @@ mod args;
 mod chat;
 mod demo;
 mod fail;
+mod identity;
+mod keys;
 mod listen;
 mod output;
+mod policy;
 mod send;
 mod server;
 mod signals;
@@ -42,6 +45,8 @@ fn main() {
             Command::Listen(a) => listen::run(&cli.global, a, out).await,
             Command::Send(a) => send::run(&cli.global, a, out).await,
             Command::Chat(a) => chat::run(&cli.global, a, out).await,
+            Command::Keys(c) => keys::keys(&cli.global, c, out),
+            Command::Trust(c) => keys::trust(&cli.global, c, out),
         }
     });
     if let Err(f) = result {

@@ -1,4 +1,5 @@
 //! What the person (or a script, with `--json`) sees.
+use esession::trust::KnownKey;
 use esession::{EndedBy, Event, RekeyedBy, SessionInfo};
 use serde_json::{json, Value};
 use std::io::Write;
@@ -65,12 +66,13 @@ impl Out {
                 );
             }
             Event::Rekeyed { peer, thread, by } => {
+                // XEP-0200 §9: each new key in force, ours or the peer's.
                 let by = match by {
-                    RekeyedBy::Us => "self",
+                    RekeyedBy::Us => "us",
                     RekeyedBy::Peer => "peer",
                 };
                 self.emit(
-                    json!({"event": "rekeyed", "peer": peer, "thread": thread, "by": by}),
+                    json!({"event": "rekey", "peer": peer, "thread": thread, "by": by}),
                     &format!("session with {peer} re-keyed (by {by})"),
                 );
             }
@@ -85,24 +87,59 @@ impl Out {
     }
 
     fn established(&self, i: &SessionInfo) {
+        let key = i.peer_key.as_ref();
         let value = json!({
             "event": "established", "peer": i.peer, "thread": i.thread, "role": i.role.name(),
             "sas": i.sas, "group": i.group, "srs": i.srs.name(), "verified": i.verified,
-            "encrypted": i.encrypted,
+            "encrypted": i.encrypted, "flow": i.flow, "crypt": i.crypt, "hash": i.hash,
+            "compress": i.compress, "rekey_freq": i.rekey_freq,
+            "peer_fingerprint": key.map(|k| k.fingerprint.as_str()),
+            "trusted": key.is_some_and(|k| k.trusted),
+            "petname": key.and_then(|k| k.petname.as_deref()),
+            "alerts": key.map(|k| k.alerts.as_slice()).unwrap_or_default(),
         });
-        let mut text = match (&i.sas, i.encrypted) {
-            (Some(sas), true) => format!(
-                "encrypted session with {} (MODP group {}), SAS: {sas}{}",
-                i.peer,
-                i.group.unwrap_or_default(),
-                if i.verified {
-                    " (verified earlier)"
-                } else {
-                    " — compare it with your contact"
-                }
-            ),
-            _ => format!("plain (NOT encrypted) session with {}", i.peer),
+        // XEP-0116 §7.4: the petname is shown more prominently than the JID.
+        let who = match key.and_then(|k| k.petname.as_deref()) {
+            Some(name) => format!("{name} ({})", i.peer),
+            None => i.peer.clone(),
         };
+        let mut text = if !i.encrypted {
+            format!("plain (NOT encrypted) session with {who}")
+        } else {
+            let mut t = format!(
+                "encrypted session with {who} ({}-message flow, {}, {}, MODP group {})",
+                i.flow.unwrap_or_default(),
+                i.crypt.unwrap_or("?"),
+                i.hash.unwrap_or("?"),
+                i.group.unwrap_or_default()
+            );
+            if let Some(sas) = &i.sas {
+                t.push_str(&format!(
+                    ", SAS: {sas}{}",
+                    if i.verified {
+                        " (verified earlier)"
+                    } else {
+                        " — compare it with your contact"
+                    }
+                ));
+            }
+            t
+        };
+        if let Some(k) = key {
+            text.push_str(&format!(
+                "\nkey {}: {}",
+                k.fingerprint,
+                if k.trusted {
+                    "trusted (verified earlier)"
+                } else {
+                    "NOT verified — compare the fingerprint with your contact, then `esession trust verify`"
+                }
+            ));
+        }
+        // XEP-0116 §7.4: alert the user prominently to key changes and shared keys.
+        for alert in key.map(|k| k.alerts.as_slice()).unwrap_or_default() {
+            text.push_str(&format!("\nWARNING: {alert}"));
+        }
         if i.srs == esession::SrsStatus::Mismatch {
             text.push_str(
                 "\nWARNING: this contact no longer knows the secret you shared last time: a \
@@ -110,5 +147,39 @@ impl Out {
             );
         }
         self.emit(value, &text);
+    }
+
+    /// `{"event":"key","jid":…,"fingerprint":…}`: our identity key (profile P8).
+    pub fn key(&self, jid: &str, fingerprint: &str) {
+        self.emit(
+            json!({"event": "key", "jid": jid, "fingerprint": fingerprint}),
+            &format!("identity key of {jid}: {fingerprint}"),
+        );
+    }
+
+    /// `{"event":"trusted_key","fingerprint":…,"petname":…,"trusted":…,"jids":[…]}`: one
+    /// known peer key (XEP-0116 §7.4).
+    pub fn known_key(&self, k: &KnownKey) {
+        let fp = k.fingerprint_b64();
+        let jids: Vec<&str> = k.jids.iter().map(|s| s.jid.as_str()).collect();
+        let status = if k.trusted { "trusted" } else { "NOT verified" };
+        // XEP-0116 §7.4: the petname first, more prominently than the JIDs.
+        let text = match &k.petname {
+            Some(name) => format!("{name} ({})  {fp}  {status}", jids.join(", ")),
+            None => format!("{}  {fp}  {status}", jids.join(", ")),
+        };
+        self.emit(
+            json!({"event": "trusted_key", "fingerprint": fp, "petname": k.petname,
+                   "trusted": k.trusted, "jids": jids}),
+            &text,
+        );
+    }
+
+    /// `{"event":"forgotten","fingerprint":…}`.
+    pub fn forgotten(&self, fingerprint: &str) {
+        self.emit(
+            json!({"event": "forgotten", "fingerprint": fingerprint}),
+            &format!("forgot the key {fingerprint}"),
+        );
     }
 }

@@ -3,9 +3,10 @@
 use crate::account::{connect, History};
 use crate::args::{Global, SendArgs};
 use crate::fail::Fail;
+use crate::identity::KeyUse;
 use crate::output::Out;
 use crate::wait::wait_for;
-use esession::{jid, Config, Event, SessionInfo, Timestamp};
+use esession::{jid, Event, SessionInfo, Timestamp};
 use esession_store::SqliteStore;
 use esession_xmpp::{Client, XmppError};
 use std::time::Duration;
@@ -14,7 +15,14 @@ pub async fn run(global: &Global, args: &SendArgs, out: Out) -> Result<(), Fail>
     if args.count == 0 {
         return Err(Fail::usage("--count must be at least 1"));
     }
-    let mut client = connect(global, Config::default()).await?;
+    let config = crate::policy::send_config(args)?;
+    // The key is needed (and created on first use) only when we present one (profile P8).
+    let key = if crate::policy::presents_key(&config) {
+        KeyUse::Create
+    } else {
+        KeyUse::Never
+    };
+    let mut client = connect(global, config, key).await?;
     out.online(client.jid());
     let mut history = History::default();
     let result = exchange(&mut client, &mut history, args, out).await;

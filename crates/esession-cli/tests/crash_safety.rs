@@ -412,11 +412,12 @@ impl Timing {
 
     fn plan(&self, phase: Phase, rng: &mut Rng) -> Plan {
         let ms = Duration::from_millis;
-        let victim = if matches!(phase, Phase::Window | Phase::Startup) || rng.next() % 2 == 0 {
-            Who::Alice
-        } else {
-            Who::Bob
-        };
+        let victim =
+            if matches!(phase, Phase::Window | Phase::Startup) || rng.next().is_multiple_of(2) {
+                Who::Alice
+            } else {
+                Who::Bob
+            };
         let (anchor, delay) = match phase {
             Phase::Startup => (Mark::AliceStarted, rng.between(ms(0), self.online)),
             Phase::Negotiation => (Mark::AliceOnline, rng.between(ms(0), self.bob_est)),

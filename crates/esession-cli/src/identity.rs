@@ -1,0 +1,127 @@
+//! The account's identity key (XEP-0116 §4.5.4, profile P8): an RSA-2048 key created on
+//! first need and kept in the store sealed with a passphrase (`ESESSION_KEY_PASSPHRASE`, else
+//! the account password).
+use crate::fail::Fail;
+use esession::crypto::IdentityKey;
+use esession::store::KeyStore;
+use esession::OsRandom;
+use esession_store::SqliteStore;
+use zeroize::Zeroizing;
+
+/// The environment variable holding the passphrase that seals the identity key.
+pub const PASSPHRASE_ENV: &str = "ESESSION_KEY_PASSPHRASE";
+
+/// Size of the keys we create (profile P8: at least 2048 bits).
+const RSA_BITS: usize = 2048;
+
+/// When a command wants the identity key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyUse {
+    /// Not at all (nothing is read: no passphrase is needed).
+    Never,
+    /// Load it if one is stored; never create one.
+    IfStored,
+    /// Load it, creating (and storing) one first if none is stored.
+    Create,
+}
+
+/// The passphrase for the identity key: `ESESSION_KEY_PASSPHRASE` when set and not empty,
+/// else the account password.
+pub fn passphrase(password: Option<&str>) -> Option<Zeroizing<String>> {
+    match std::env::var(PASSPHRASE_ENV) {
+        Ok(p) if !p.is_empty() => Some(Zeroizing::new(p)),
+        _ => password.map(|p| Zeroizing::new(p.to_owned())),
+    }
+}
+
+/// The failure of an identity key that cannot be opened: a usage error (exit 2), since the
+/// fix is the right passphrase; the stored key is never replaced.
+fn unreadable(own: &str, detail: impl std::fmt::Display) -> Fail {
+    Fail {
+        kind: "identity_key",
+        ..Fail::usage(format!(
+            "cannot open the identity key of {own}: {detail}. It is sealed with \
+             {PASSPHRASE_ENV} when set, else the account password; give the one it was \
+             created with (no new key was made)"
+        ))
+    }
+}
+
+/// The identity key of the account `own` (bare JID) as `usage` asks: `None` only for
+/// [`KeyUse::Never`] and for [`KeyUse::IfStored`] without a stored key.
+pub fn load(
+    store: &mut SqliteStore,
+    own: &str,
+    usage: KeyUse,
+) -> Result<Option<IdentityKey>, Fail> {
+    if usage == KeyUse::Never {
+        return Ok(None);
+    }
+    // KeyStore::identity_key: a stored key that does not open is an error, never `None`,
+    // so a wrong passphrase cannot lead to a second key.
+    if let Some(der) = store.identity_key(own).map_err(|e| unreadable(own, e))? {
+        return IdentityKey::from_pkcs8_der(&der)
+            .map(Some)
+            .map_err(|e| unreadable(own, e));
+    }
+    if usage == KeyUse::IfStored {
+        return Ok(None);
+    }
+    let key = IdentityKey::generate_rsa(&mut OsRandom, RSA_BITS)
+        .map_err(|e| Fail::protocol("identity_key", format!("cannot create a key: {e}")))?;
+    match store.set_identity_key(own, &key.to_pkcs8_der()) {
+        Ok(()) => Ok(Some(key)),
+        // Another process of this account stored its key first: use that one.
+        Err(e) => match store.identity_key(own) {
+            Ok(Some(der)) => IdentityKey::from_pkcs8_der(&der)
+                .map(Some)
+                .map_err(|e| unreadable(own, e)),
+            _ => Err(unreadable(own, e)),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use esession_store::KdfParams;
+
+    const CHEAP: KdfParams = KdfParams {
+        m_kib: 64,
+        t_cost: 1,
+        p_cost: 1,
+    };
+
+    #[test]
+    fn created_once_reloaded_and_never_replaced_on_a_wrong_passphrase() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.sqlite");
+        let open = |pw: &str| {
+            SqliteStore::open(&path)
+                .unwrap()
+                .with_kdf_params(CHEAP)
+                .with_key_passphrase(Zeroizing::new(pw.to_owned()))
+        };
+        let own = "a@example.org";
+        assert!(load(&mut open("pw"), own, KeyUse::IfStored)
+            .unwrap()
+            .is_none());
+        assert!(load(&mut open("pw"), own, KeyUse::Never).unwrap().is_none());
+        let made = load(&mut open("pw"), own, KeyUse::Create).unwrap().unwrap();
+        let fp = made.public().fingerprint().to_b64();
+        for usage in [KeyUse::IfStored, KeyUse::Create] {
+            let again = load(&mut open("pw"), own, usage).unwrap().unwrap();
+            assert_eq!(again.public().fingerprint().to_b64(), fp);
+        }
+        let wrong = load(&mut open("other"), own, KeyUse::Create).unwrap_err();
+        assert_eq!(
+            (wrong.code, wrong.kind),
+            (crate::fail::USAGE, "identity_key")
+        );
+        assert!(wrong.message.contains(PASSPHRASE_ENV), "{}", wrong.message);
+        let still = load(&mut open("pw"), own, KeyUse::IfStored)
+            .unwrap()
+            .unwrap();
+        assert_eq!(still.public().fingerprint().to_b64(), fp);
+    }
+}
