@@ -79,6 +79,11 @@ impl Out {
             Event::Failed { peer, thread, error } => {
                 self.error(Some(peer), Some(thread), error.kind().name(), &error.to_string())
             }
+            Event::Stanza { peer, thread, stanza } => self.emit(
+                // XEP-0200 §5: a decrypted presence or iq.
+                json!({"event": "stanza", "peer": peer, "thread": thread, "kind": stanza.name(), "xml": stanza.to_string()}),
+                &format!("{peer} [encrypted {}]: {stanza}", stanza.name()),
+            ),
             Event::Warning { peer, thread, detail } => self.emit(
                 json!({"event": "warning", "peer": peer, "thread": thread, "detail": detail}),
                 &format!("warning ({peer}): {detail}"),
