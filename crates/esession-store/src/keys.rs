@@ -251,7 +251,7 @@ mod tests {
             match (x >> 24) % 10 {
                 0..=4 => {
                     // Now and then a mismatched key value: both must refuse it.
-                    let value = if (x >> 32) % 13 == 0 {
+                    let value = if (x >> 32).is_multiple_of(13) {
                         kv(n + 1)
                     } else {
                         kv(n)
@@ -261,7 +261,7 @@ mod tests {
                     assert_eq!(a.is_ok(), b.is_ok(), "{a:?} {b:?}");
                 }
                 5 => {
-                    let t = (x >> 40) % 2 == 0;
+                    let t = (x >> 40).is_multiple_of(2);
                     assert_eq!(
                         m.set_trusted(own, &fp(n), t).unwrap(),
                         q.set_trusted(own, &fp(n), t).unwrap()
@@ -269,7 +269,7 @@ mod tests {
                 }
                 6 | 7 => {
                     let name = ["Bob", "", "Dee"][((x >> 40) % 3) as usize];
-                    let name = ((x >> 44) % 4 != 0).then_some(name);
+                    let name = (!(x >> 44).is_multiple_of(4)).then_some(name);
                     let a = m.set_petname(own, &fp(n), name);
                     let b = q.set_petname(own, &fp(n), name);
                     assert_eq!(a.ok(), b.ok());

@@ -414,7 +414,7 @@ mod tests {
             };
             match (x >> 24) % 10 {
                 0..=5 => {
-                    let used = ((x >> 32) % 2 == 0).then(|| SecretId {
+                    let used = (x >> 32).is_multiple_of(2).then(|| SecretId {
                         peer_full: format!("{peer}/{}", (x >> 40) % 3),
                         ..id.clone()
                     });
@@ -422,7 +422,7 @@ mod tests {
                         id,
                         secret: Zeroizing::new(step.to_le_bytes().repeat(8)),
                         created: Timestamp(u64::from(step)),
-                        verified: (x >> 48) % 3 == 0,
+                        verified: (x >> 48).is_multiple_of(3),
                     };
                     m.rotate(used.as_ref(), new.clone()).unwrap();
                     q.rotate(used.as_ref(), new).unwrap();
