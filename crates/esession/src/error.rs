@@ -160,6 +160,25 @@ pub enum Violation {
     /// The negotiation was not answered in time.
     #[error("no answer within {0} seconds")]
     TimedOut(u64),
+
+    /// Offline options (XEP-0187) that may not be used: unsigned, signed by no trusted key,
+    /// malformed, or not for this sender.
+    #[error("offline options refused: {0}")]
+    OfflineOptions(String),
+
+    /// Offline options or an offline init whose set expired at the given XEP-0082 time
+    /// (profile P11).
+    #[error("offline options expired at {0}")]
+    OfflineExpired(String),
+
+    /// An offline init whose `nonce` matches none of our published sets (profile P11).
+    #[error("offline init for no published option set (field nonce)")]
+    NoOfflineSet,
+
+    /// An offline init already seen: its d or N_B was accepted before for that set, or its
+    /// thread already has a session (profile P11).
+    #[error("offline init replayed: {0}")]
+    OfflineReplay(&'static str),
 }
 
 fn fields_suffix(fields: &[String]) -> String {

@@ -110,8 +110,12 @@ pub struct SessionInfo {
     pub compress: Option<&'static str>,
     /// The negotiated `rekey_freq` (4294967295: re-keying off).
     pub rekey_freq: Option<u32>,
-    /// The peer's public key, when it presented one.
+    /// The peer's public key, when it presented one (for an offline session Bob started:
+    /// the key whose signature of Alice's options verified).
     pub peer_key: Option<PeerKeyInfo>,
+    /// Whether the session is an offline one (XEP-0187, profile P11): established from
+    /// published options; only Bob sends in it.
+    pub offline: bool,
 }
 
 /// An event for the engine's user.
@@ -133,6 +137,8 @@ pub enum Event {
         stanza: Element,
         /// Whether it was decrypted from an ESession.
         encrypted: bool,
+        /// Whether it came through an offline session (XEP-0187, profile P11).
+        offline: bool,
     },
     /// A `<presence/>` or `<iq/>` decrypted from an ESession that negotiated its kind
     /// (XEP-0200 §5), with the decrypted content in place of `<c/>`.

@@ -21,6 +21,7 @@ pub mod forms;
 mod hostile;
 pub mod jid;
 mod negotiation;
+pub mod offline;
 pub mod random;
 pub mod stanza;
 pub mod store;
@@ -36,7 +37,10 @@ pub use engine::Engine;
 pub use error::{Error, ErrorKind, Violation};
 pub use event::{EndedBy, Event, RekeyedBy, Role, SessionInfo, SrsStatus};
 pub use random::{OsRandom, Random, SeededRandom};
-pub use store::{KeyStore, MemoryStore, RetainedSecret, SecretId, SecretStore, StoreError};
+pub use offline::{OfflineSet, OfflineSetKind};
+pub use store::{
+    KeyStore, MemoryStore, OfflineStore, RetainedSecret, SecretId, SecretStore, StoreError,
+};
 pub use time::Timestamp;
 pub use xml::Element;
 

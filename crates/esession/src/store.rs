@@ -7,6 +7,7 @@
 //! Keys follow XEP-0116 §7.3–7.4 ([`KeyStore`]): our own identity private key per account,
 //! and every peer key received, with the JIDs that presented it (rules in [`crate::trust`]).
 use crate::crypto::SecretBytes;
+use crate::offline::{AcceptedInit, OfflineSet, OfflineSetKind};
 use crate::time::Timestamp;
 use crate::trust::{self, KnownKey};
 use std::collections::BTreeMap;
@@ -121,12 +122,43 @@ pub trait KeyStore: Send {
     fn forget_key(&mut self, own: &str, fp: &[u8; 32]) -> Result<bool, StoreError>;
 }
 
-/// Persistent storage of retained secrets (XEP-0116 §4.10, profile P7), and of keys
-/// ([`KeyStore`]).
+/// Persistent storage of our published offline option sets (XEP-0187 §3.1, profile P11):
+/// one set per (own bare JID, [`OfflineSetKind`]), its secrets kept encrypted at rest by
+/// stores that write to disk, with the inits accepted for it.
+pub trait OfflineStore: Send {
+    /// Stores `set` for `own`, replacing the set of the same kind and discarding that set's
+    /// accepted inits (profile P11: republishing discards them). Called before the set is
+    /// published.
+    fn put_offline_set(&mut self, own: &str, set: &OfflineSet) -> Result<(), StoreError>;
+
+    /// Every stored set of `own`, with its accepted inits, ordered by kind.
+    fn offline_sets(&self, own: &str) -> Result<Vec<OfflineSet>, StoreError>;
+
+    /// Destroys the set of `kind` and its accepted inits (withdrawal). Returns whether it
+    /// existed.
+    fn remove_offline_set(&mut self, own: &str, kind: OfflineSetKind) -> Result<bool, StoreError>;
+
+    /// Atomically records `init` as accepted for the stored set of `kind` whose N_A is
+    /// `nonce`, unless its d or N_B was accepted before for that set: then nothing is
+    /// recorded and the answer is `Ok(false)` (a replay, profile P11).
+    ///
+    /// # Errors
+    /// A [`StoreError`] when no such set is stored (withdrawn or republished meanwhile).
+    fn accept_offline_init(
+        &mut self,
+        own: &str,
+        kind: OfflineSetKind,
+        nonce: &[u8],
+        init: &AcceptedInit,
+    ) -> Result<bool, StoreError>;
+}
+
+/// Persistent storage of retained secrets (XEP-0116 §4.10, profile P7), of keys
+/// ([`KeyStore`]) and of offline option sets ([`OfflineStore`]).
 ///
 /// Implementations must make [`SecretStore::rotate`] atomic: after a crash either the old
 /// state or the new state is found, never a state with both or neither.
-pub trait SecretStore: KeyStore {
+pub trait SecretStore: KeyStore + OfflineStore {
     /// Every stored secret between `own` (bare) and `peer_bare`, expired ones included.
     fn secrets_with(&self, own: &str, peer_bare: &str) -> Result<Vec<RetainedSecret>, StoreError>;
 
@@ -152,6 +184,7 @@ pub struct MemoryStore {
     records: BTreeMap<SecretId, RetainedSecret>,
     identity: BTreeMap<String, SecretBytes>,
     keys: BTreeMap<(String, [u8; 32]), KnownKey>,
+    offline: BTreeMap<(String, OfflineSetKind), OfflineSet>,
 }
 
 impl MemoryStore {
@@ -204,6 +237,55 @@ impl SecretStore for MemoryStore {
             .retain(|k, _| !(k.own == own && k.peer_bare == peer_bare));
         Ok(before - self.records.len())
     }
+}
+
+impl OfflineStore for MemoryStore {
+    fn put_offline_set(&mut self, own: &str, set: &OfflineSet) -> Result<(), StoreError> {
+        self.offline
+            .insert((own.to_owned(), set.kind), set.clone());
+        Ok(())
+    }
+
+    fn offline_sets(&self, own: &str) -> Result<Vec<OfflineSet>, StoreError> {
+        Ok(self
+            .offline
+            .iter()
+            .filter(|((o, _), _)| o == own)
+            .map(|(_, s)| s.clone())
+            .collect())
+    }
+
+    fn remove_offline_set(&mut self, own: &str, kind: OfflineSetKind) -> Result<bool, StoreError> {
+        Ok(self.offline.remove(&(own.to_owned(), kind)).is_some())
+    }
+
+    fn accept_offline_init(
+        &mut self,
+        own: &str,
+        kind: OfflineSetKind,
+        nonce: &[u8],
+        init: &AcceptedInit,
+    ) -> Result<bool, StoreError> {
+        let set = self
+            .offline
+            .get_mut(&(own.to_owned(), kind))
+            .filter(|s| crate::crypto::ct_eq(&s.nonce, nonce))
+            .ok_or_else(|| no_offline_set(own, kind))?;
+        if set.accepted.iter().any(|a| a.replayed_by(init)) {
+            return Ok(false);
+        }
+        set.accepted.push(*init);
+        Ok(true)
+    }
+}
+
+/// The error of [`OfflineStore::accept_offline_init`] for a set that is not stored.
+pub fn no_offline_set(own: &str, kind: OfflineSetKind) -> StoreError {
+    StoreError(format!(
+        "recording an offline init: {own} has no stored {} option set with that nonce \
+         (withdrawn or republished)",
+        kind.name()
+    ))
 }
 
 impl KeyStore for MemoryStore {
@@ -345,6 +427,27 @@ impl<S: KeyStore + ?Sized> KeyStore for Box<S> {
     }
     fn forget_key(&mut self, own: &str, fp: &[u8; 32]) -> Result<bool, StoreError> {
         (**self).forget_key(own, fp)
+    }
+}
+
+impl<S: OfflineStore + ?Sized> OfflineStore for Box<S> {
+    fn put_offline_set(&mut self, own: &str, set: &OfflineSet) -> Result<(), StoreError> {
+        (**self).put_offline_set(own, set)
+    }
+    fn offline_sets(&self, own: &str) -> Result<Vec<OfflineSet>, StoreError> {
+        (**self).offline_sets(own)
+    }
+    fn remove_offline_set(&mut self, own: &str, kind: OfflineSetKind) -> Result<bool, StoreError> {
+        (**self).remove_offline_set(own, kind)
+    }
+    fn accept_offline_init(
+        &mut self,
+        own: &str,
+        kind: OfflineSetKind,
+        nonce: &[u8],
+        init: &AcceptedInit,
+    ) -> Result<bool, StoreError> {
+        (**self).accept_offline_init(own, kind, nonce, init)
     }
 }
 

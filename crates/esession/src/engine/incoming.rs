@@ -48,6 +48,21 @@ impl<S: SecretStore> Engine<S> {
             return;
         };
         let key = (jid::bare(&from).to_owned(), thread.clone());
+        // Profile P11: an <init/> whose form is a submit is an offline init (online
+        // message 4 is a result); a refused one leaves its <c/> unprocessed.
+        if let Some((Wrapper::Init, x)) = negotiation_form(&stanza) {
+            if x.attr("type") == Some("submit") {
+                let x = x.clone();
+                if !self.offline_init(&from, &thread, &x, now) {
+                    return;
+                }
+                if let Some(c) = stanza.child("c", ns::STANZA_ENCRYPTION) {
+                    let c = c.clone();
+                    self.encrypted(&from, &thread, &c, &stanza, now);
+                }
+                return;
+            }
+        }
         // Profile P9: negotiation elements first, then the <c/>.
         if let Some((wrapper, x)) = negotiation_form(&stanza) {
             let x = x.clone();
@@ -127,6 +142,7 @@ impl<S: SecretStore> Engine<S> {
             body,
             stanza,
             encrypted: false,
+            offline: false,
         });
     }
 
@@ -424,6 +440,7 @@ impl<S: SecretStore> Engine<S> {
             secret_id: None,
             renegotiating: None,
             pacing: super::rekey::Pacing::since(now),
+            offline: None,
         };
         if accepted.terms.security != crate::config::Security::E2e {
             let x2 = respond_plain(&accepted.terms);
@@ -515,6 +532,7 @@ impl<S: SecretStore> Engine<S> {
             ));
             return self.fail_session(&key, v, now);
         }
+        let offline = session.offline.is_some();
         let mut peer_rekeyed = false;
         let plain = channel.open(c).and_then(|opened| {
             peer_rekeyed = opened.peer_rekeyed;
@@ -605,6 +623,7 @@ impl<S: SecretStore> Engine<S> {
                         body,
                         stanza: out,
                         encrypted: true,
+                        offline,
                     }
                 } else {
                     Event::Stanza {
@@ -649,7 +668,7 @@ fn bind(s: &mut Session, from: &str, x: Element) -> Element {
 }
 
 /// Makes a completed negotiation the session's state and reports it.
-fn adopt(
+pub(super) fn adopt(
     s: &mut Session,
     est: crate::negotiation::established::Established,
     now: Timestamp,

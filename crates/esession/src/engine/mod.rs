@@ -2,6 +2,7 @@
 #[cfg(test)]
 mod full_tests;
 mod incoming;
+mod offline;
 mod rekey;
 #[cfg(test)]
 mod rekey_tests;
@@ -25,7 +26,7 @@ use crate::store::SecretStore;
 use crate::thread::new_thread_id;
 use crate::time::Timestamp;
 use crate::xml::{ns, Element, Limits};
-use session::{Session, State};
+use session::{OfflineRole, Session, State};
 use std::collections::{HashMap, VecDeque};
 use zeroize::Zeroizing;
 
@@ -78,6 +79,11 @@ pub struct Engine<S: SecretStore> {
     identity_key: Option<IdentityKey>,
     /// The latest time given to the engine (for the idle re-key of XEP-0200 §11.4).
     clock: Timestamp,
+    /// Our offline option sets, as loaded or published (XEP-0187, profile P11).
+    offline_sets: Vec<crate::offline::OfflineSet>,
+    /// Sets withdrawn from storage but kept here to process the inits delivered now
+    /// (profile P11 "Withdrawal").
+    withdrawn: Vec<crate::offline::OfflineSetKind>,
 }
 
 impl<S: SecretStore> Engine<S> {
@@ -98,6 +104,8 @@ impl<S: SecretStore> Engine<S> {
             dh_pool: None,
             identity_key: None,
             clock: Timestamp::default(),
+            offline_sets: Vec::new(),
+            withdrawn: Vec::new(),
         }
     }
 
@@ -190,6 +198,7 @@ impl<S: SecretStore> Engine<S> {
             secret_id: None,
             renegotiating: None,
             pacing: rekey::Pacing::since(now),
+            offline: None,
         };
         self.sessions
             .insert((jid::bare(peer).to_owned(), thread.clone()), session);
@@ -310,6 +319,18 @@ impl<S: SecretStore> Engine<S> {
     /// `<thread/>`, `<amp/>` and `<error/>` is encrypted (XEP-0200 §5, profile P9), and only
     /// stanza kinds negotiated in `stanzas` may be sent.
     pub fn send_stanza(&mut self, peer: &str, thread: &str, stanza: Element) -> Result<(), Error> {
+        let out = self.build_stanza(peer, thread, stanza)?;
+        self.outgoing.push_back(out);
+        Ok(())
+    }
+
+    /// The stanza [`Engine::send_stanza`] sends, built but not queued.
+    fn build_stanza(
+        &mut self,
+        peer: &str,
+        thread: &str,
+        stanza: Element,
+    ) -> Result<Element, Error> {
         let kind =
             stanza_kind(&stanza).ok_or(Error::usage(Violation::UnexpectedMessage(format!(
                 "<{}/> is not a message, presence or iq stanza",
@@ -317,6 +338,12 @@ impl<S: SecretStore> Engine<S> {
             ))))?;
         let s = self.session_mut(peer, thread)?;
         let to = s.peer.clone();
+        let amp = matches!(
+            s.offline,
+            Some(OfflineRole::Sent {
+                match_resource: true
+            })
+        );
         let negotiated = s.info.as_ref().is_some_and(|i| i.stanzas.contains(&kind));
         let mut out = Element::new(stanza.name(), ns::JABBER_CLIENT).with_attr("to", to);
         for (k, v) in stanza.attrs().iter().filter(|(k, _)| k != "to") {
@@ -378,8 +405,10 @@ impl<S: SecretStore> Engine<S> {
             }
             other => return Err(Error::usage(Violation::WrongState(other.name()))),
         }
-        self.outgoing.push_back(out);
-        Ok(())
+        if amp {
+            out.push(offline::match_resource_rule());
+        }
+        Ok(out)
     }
 
     /// Ends the session with `peer` on `thread` (XEP-0116 §5, profile P10): an encrypted
@@ -400,9 +429,14 @@ impl<S: SecretStore> Engine<S> {
     ) -> Result<(), Error> {
         let s = self.session_mut(peer, thread)?;
         let to = s.peer.clone();
+        let offline = s.offline;
         let state = std::mem::replace(&mut s.state, State::Taken);
         let key = (jid::bare(&to).to_owned(), thread.to_owned());
         match state {
+            State::Encrypted(channel) if offline.is_some() => {
+                self.sessions.remove(&key);
+                self.end_offline(&to, thread, channel, offline)
+            }
             State::Encrypted(mut channel) => {
                 let plain = termination(FormType::Submit).serialize_in(ns::JABBER_CLIENT);
                 let c = channel

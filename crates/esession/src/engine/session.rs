@@ -46,6 +46,16 @@ impl State {
     }
 }
 
+/// How a session came from offline options (XEP-0187, profile P11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OfflineRole {
+    /// Alice: opened from an offline init; she never sends in it.
+    Received,
+    /// Bob: started from Alice's options; nothing comes back, the terminate is not
+    /// acknowledged, and with `match_resource` every stanza carries the AMP rule.
+    Sent { match_resource: bool },
+}
+
 /// A session.
 pub(crate) struct Session {
     /// The peer: the JID we addressed until bound, then the full JID that answered.
@@ -65,6 +75,8 @@ pub(crate) struct Session {
     pub renegotiating: Option<Vec<crate::config::Logging>>,
     /// When the next stanza we send carries a `<key/>` (XEP-0200 §9 policy).
     pub pacing: super::rekey::Pacing,
+    /// Set for a session of an offline exchange (XEP-0187).
+    pub offline: Option<OfflineRole>,
 }
 
 impl Session {
@@ -88,6 +100,7 @@ impl Session {
             compress: None,
             rekey_freq: None,
             peer_key: None,
+            offline: self.offline.is_some(),
         }
     }
 

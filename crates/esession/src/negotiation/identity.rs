@@ -235,6 +235,28 @@ fn open_signed(
     Ok(key)
 }
 
+/// Signs published offline options (XEP-0187 §3.1, profile P11 `signs`): our identity key
+/// signs `content`, the P4 normalization of the options' `<x/>` without `signs`
+/// (RSASSA-PKCS1-v1_5-SHA256, or DSA-SHA256 r|s, by the key's type).
+pub(crate) fn sign_options(key: &IdentityKey, content: &[u8]) -> Result<Vec<u8>, Violation> {
+    key.sign(content)
+        .map_err(|e| Violation::OfflineOptions(format!("signing the options failed: {e}")))
+}
+
+/// Verifies one `signs` value of offline options against `key` (profile P11: Bob uses the
+/// options only if a signature verifies with a key trusted for Alice's bare JID; the
+/// caller passes only such keys). The proof stands in for the identity Alice never sends
+/// in an offline session (XEP-0188 §4.4).
+pub(crate) fn verify_options_signature(
+    key: &PublicKey,
+    content: &[u8],
+    signature: &[u8],
+) -> Result<PeerVerified, Violation> {
+    key.verify(key.sign_alg(), content, signature)
+        .map_err(|e| Violation::OfflineOptions(format!("signature does not verify: {e}")))?;
+    Ok(PeerVerified(()))
+}
+
 /// `<fingerprint>B64(HASH(pubKey))</fingerprint>` (profile P8, `hash` mode).
 fn fingerprint_element(alg: HashAlg, pub_key: &str) -> Element {
     Element::new("fingerprint", XMLDSIG).with_text(b64::encode(&hash(alg, &[pub_key.as_bytes()])))
@@ -246,6 +268,6 @@ fn signature_element(signature: &[u8]) -> Element {
 }
 
 /// A stored KeyValue text (P4, without namespace) as a document in the xmldsig namespace.
-fn wrap_xmldsig(key_value: &str) -> String {
+pub(crate) fn wrap_xmldsig(key_value: &str) -> String {
     key_value.replacen("<KeyValue>", &format!("<KeyValue xmlns=\"{XMLDSIG}\">"), 1)
 }

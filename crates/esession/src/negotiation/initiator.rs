@@ -94,7 +94,7 @@ pub(crate) struct AwaitingInit {
 /// The field `var` offering `names` in preference order: a hidden field with its one
 /// value when there is a single choice (the XEP-0217 §4.1 fixed parameters), otherwise a
 /// list-single of options (XEP-0116 §4.3).
-fn offer_field(var: &str, names: &[&str]) -> Field {
+pub(crate) fn offer_field(var: &str, names: &[&str]) -> Field {
     match names {
         [one] => Field::new(var, Some(FieldType::Hidden), &[one]),
         _ => Field::offer(var, FieldType::ListSingle, names),

@@ -8,7 +8,7 @@ use super::identity::{
     open_identity, seal_identity, IdentityKeys, MacInput, OwnIdentity, PeerIdentity, PeerVerified,
 };
 use super::retained;
-use super::terms::{Accepted, Terms};
+use super::terms::{Accepted, Request, Terms};
 use crate::b64;
 use crate::channel::{Channel, Direction, RekeyBase};
 use crate::config::{Flow, Security};
@@ -87,6 +87,53 @@ impl AwaitingResult {
         form_a: String,
         ctx: &mut Ctx<'_>,
     ) -> Result<(Self, Element), Failure> {
+        Self::respond_to(accepted, form_a, ctx, Request::Online)
+    }
+
+    /// Bob's offline init form (XEP-0187 §3.3, profile P11 "Bob's message"): message 2 of
+    /// the 3-message flow without `accept` and without pubkey fields, then the session's
+    /// sending channel. `proof` is the verified `signs` of Alice's options.
+    pub(crate) fn respond_offline(
+        accepted: Accepted,
+        proof: PeerVerified,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<(Established, Element), Failure> {
+        let (state, x) = Self::respond_to(accepted, String::new(), ctx, Request::Offline)?;
+        let (keys, e) = state
+            .three
+            .ok_or(Failure::silent(Violation::UnsupportedFlow))?;
+        // Profile P11 "Counters": Bob's first data stanza starts after ID_B's blocks; C_A is
+        // never used (Alice never sends).
+        let channel = Channel::new(
+            proof,
+            &state.terms,
+            Direction::new(keys.responder, state.c_b),
+            Direction::new(keys.initiator, state.c_a),
+            RekeyBase {
+                group: state.group,
+                own: state.y,
+                peer_public: e,
+            },
+        );
+        let established = Established {
+            channel,
+            terms: state.terms,
+            sas: None,
+            srs: SrsStatus::None,
+            verified: false,
+            secret_id: None,
+            peer_key: None,
+        };
+        Ok((established, x))
+    }
+
+    fn respond_to(
+        accepted: Accepted,
+        form_a: String,
+        ctx: &mut Ctx<'_>,
+        request: Request,
+    ) -> Result<(Self, Element), Failure> {
+        let online = request == Request::Online;
         let terms = accepted.terms;
         let group = ModpGroup::get(terms.group.unwrap_or_default())
             .map_err(|e| Failure::bad_form(e.into()))?;
@@ -102,7 +149,10 @@ impl AwaitingResult {
         let mut form = Form::with_form_type(FormType::Submit, ns::SSN);
         form.fields[0].kind = None;
         let mut put = |var: &str, value: &str| form.push(Field::new(var, None, &[value]));
-        put("accept", "1");
+        // Profile P11: Bob's offline form has no accept and no pubkey fields.
+        if online {
+            put("accept", "1");
+        }
         put(terms.vocab.field(), terms.vocab.word(terms.logging));
         put("disclosure", fields::DISCLOSURE);
         put("security", Security::E2e.name());
@@ -116,8 +166,10 @@ impl AwaitingResult {
         let stanzas: Vec<&str> = terms.stanzas.iter().map(|s| s.name()).collect();
         form.push(Field::new("stanzas", None, &stanzas));
         let mut put = |var: &str, value: &str| form.push(Field::new(var, None, &[value]));
-        put("init_pubkey", terms.init_pubkey.name());
-        put("resp_pubkey", terms.resp_pubkey.name());
+        if online {
+            put("init_pubkey", terms.init_pubkey.name());
+            put("resp_pubkey", terms.resp_pubkey.name());
+        }
         put("ver", &terms.ver);
         put("rekey_freq", &terms.rekey_freq.to_string());
         put("my_nonce", &b64::encode(&n_b));

@@ -99,6 +99,14 @@ fn first_offered<T>(form: &Form, var: &str, accept: impl Fn(&str) -> Option<T>) 
     form.field(var)?.offered().into_iter().find_map(accept)
 }
 
+/// What is being answered: an online request (message 1), or published offline options
+/// (XEP-0187 §3.3, profile P11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Request {
+    Online,
+    Offline,
+}
+
 /// The responder's choice (XEP-0116 §4.5.1: one option from each field, the first
 /// offered that we accept, P6). `own_key` is the algorithm of our identity key, if we
 /// have one (it decides which `resp_pubkey` methods we can provide, P8).
@@ -107,6 +115,20 @@ pub(crate) fn choose(
     config: &Config,
     own_key: Option<SignAlg>,
 ) -> Result<Accepted, Refusal> {
+    choose_for(form, config, own_key, Request::Online)
+}
+
+/// [`choose`] for an online request or for offline options. Offline (profile P11): the
+/// options carry no `accept` and no pubkey fields; the flow is the 3-message one; only
+/// `e2e` and `message` stanzas are chosen; Bob identifies with `key` (XEP-0187 §3.3);
+/// no re-keying.
+pub(crate) fn choose_for(
+    form: &Form,
+    config: &Config,
+    own_key: Option<SignAlg>,
+    request: Request,
+) -> Result<Accepted, Refusal> {
+    let offline = request == Request::Offline;
     // XEP-0155 §4.3: a form that is not an SSN form is service-unavailable.
     if form.form_type() != Some(ns::SSN) || form.kind != FormType::Form {
         return Err(Refusal::Unsupported);
@@ -117,8 +139,12 @@ pub(crate) fn choose(
     } else {
         Flow::Four
     };
-    // XEP-0116 §4.4: a 3-message request when we only do 4.
-    if flow == Flow::Three && !config.accept_three_message {
+    // XEP-0116 §4.4: a 3-message request when we only do 4. Profile P11: offline options
+    // are always answered with the 3-message formulas.
+    if offline && flow != Flow::Three {
+        return Err(Refusal::Unacceptable(vec!["dhkeys".into()]));
+    }
+    if !offline && flow == Flow::Three && !config.accept_three_message {
         return Err(Refusal::Unimplemented(vec!["dhkeys".into()]));
     }
     let mut bad: Vec<String> = Vec::new();
@@ -132,7 +158,8 @@ pub(crate) fn choose(
                 .any(|v| fields::boolean(v) == Some(true))
         })
         .unwrap_or(false);
-    if !accept_ok {
+    // Profile P11: offline options have no accept field.
+    if !accept_ok && !offline {
         flag("accept");
     }
     let (vocab, logging) = match LoggingVocab::detect(form) {
@@ -155,8 +182,10 @@ pub(crate) fn choose(
     if !offers(form, "disclosure", fields::DISCLOSURE) {
         flag("disclosure");
     }
+    // Profile P11: an offline session is always encrypted.
     let security = first_offered(form, "security", |v| {
-        Security::from_name(v).filter(|s| config.security.contains(s))
+        Security::from_name(v)
+            .filter(|s| config.security.contains(s) && (!offline || *s == Security::E2e))
     });
     let security = match security {
         Some(s) => s,
@@ -172,6 +201,8 @@ pub(crate) fn choose(
         .into_iter()
         .filter_map(StanzaKind::from_name)
         .filter(|k| config.stanzas.contains(k))
+        // Profile P11: offline sessions carry message stanzas only.
+        .filter(|k| !offline || *k == StanzaKind::Message)
         .collect();
 
     let mut accepted = Accepted {
@@ -208,21 +239,31 @@ pub(crate) fn choose(
         // Profile P8, P12: init_pubkey is what we require of Alice (never `none` in the
         // 3-message flow); resp_pubkey the first offered method we can provide.
         let allowed = |m: PubkeyMode| flow == Flow::Four || m != PubkeyMode::None;
-        match first_offered(form, "init_pubkey", |v| {
-            PubkeyMode::from_name(v).filter(|m| config.accept_pubkey.contains(m) && allowed(*m))
-        }) {
-            Some(m) => terms.init_pubkey = m,
-            None => flag("init_pubkey"),
-        }
-        match first_offered(form, "resp_pubkey", |v| {
-            PubkeyMode::from_name(v).filter(|m| {
-                config.present_pubkey.contains(m)
-                    && allowed(*m)
-                    && (*m == PubkeyMode::None || own_key.is_some())
-            })
-        }) {
-            Some(m) => terms.resp_pubkey = m,
-            None => flag("resp_pubkey"),
+        if offline {
+            // XEP-0187 §3.3: no pubkey field was received, so Bob assumes `key`; Alice's
+            // authentication is `signs` (profile P11).
+            match own_key {
+                Some(_) => terms.resp_pubkey = PubkeyMode::Key,
+                None => flag("resp_pubkey"),
+            }
+        } else {
+            match first_offered(form, "init_pubkey", |v| {
+                PubkeyMode::from_name(v)
+                    .filter(|m| config.accept_pubkey.contains(m) && allowed(*m))
+            }) {
+                Some(m) => terms.init_pubkey = m,
+                None => flag("init_pubkey"),
+            }
+            match first_offered(form, "resp_pubkey", |v| {
+                PubkeyMode::from_name(v).filter(|m| {
+                    config.present_pubkey.contains(m)
+                        && allowed(*m)
+                        && (*m == PubkeyMode::None || own_key.is_some())
+                })
+            }) {
+                Some(m) => terms.resp_pubkey = m,
+                None => flag("resp_pubkey"),
+            }
         }
         let keys_used =
             terms.init_pubkey != PubkeyMode::None || terms.resp_pubkey != PubkeyMode::None;
@@ -253,7 +294,10 @@ pub(crate) fn choose(
         }
         // XEP-0116 §4.5.2: our rekey_freq must be >= Alice's and < 2^32.
         // A request without the field leaves re-keying off.
-        if let Some(f) = form.field("rekey_freq") {
+        // Profile P11: no re-keying offline (rekey_freq 4294967295).
+        if offline {
+            terms.rekey_freq = fields::REKEY_OFF;
+        } else if let Some(f) = form.field("rekey_freq") {
             match f.offered().first().and_then(|v| v.parse::<u32>().ok()) {
                 Some(theirs) => terms.rekey_freq = theirs.max(config.rekey_freq),
                 None => flag("rekey_freq"),
