@@ -197,7 +197,7 @@ impl<S: SecretStore> Engine<S> {
             info: None,
             secret_id: None,
             renegotiating: None,
-            pacing: rekey::Pacing::since(now),
+            pacing: session::Pacing::since(now),
             offline: None,
         };
         self.sessions

@@ -175,7 +175,7 @@ impl<S: SecretStore> Engine<S> {
             info: None,
             secret_id: None,
             renegotiating: None,
-            pacing: super::rekey::Pacing::since(now),
+            pacing: super::session::Pacing::since(now),
             offline: Some(OfflineRole::Sent { match_resource }),
         };
         session.state = adopt(&mut session, est, now, &mut self.events);
@@ -307,7 +307,7 @@ impl<S: SecretStore> Engine<S> {
             info: None,
             secret_id: None,
             renegotiating: None,
-            pacing: super::rekey::Pacing::since(now),
+            pacing: super::session::Pacing::since(now),
             offline: Some(OfflineRole::Received),
         };
         session.state = adopt(&mut session, opened.established, now, &mut self.events);
