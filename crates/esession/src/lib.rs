@@ -36,8 +36,8 @@ pub use crypto::DhPool;
 pub use engine::Engine;
 pub use error::{Error, ErrorKind, Violation};
 pub use event::{EndedBy, Event, RekeyedBy, Role, SessionInfo, SrsStatus};
-pub use random::{OsRandom, Random, SeededRandom};
 pub use offline::{OfflineSet, OfflineSetKind};
+pub use random::{OsRandom, Random, SeededRandom};
 pub use store::{
     KeyStore, MemoryStore, OfflineStore, RetainedSecret, SecretId, SecretStore, StoreError,
 };

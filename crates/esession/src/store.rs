@@ -258,8 +258,7 @@ impl SecretStore for MemoryStore {
 
 impl OfflineStore for MemoryStore {
     fn put_offline_set(&mut self, own: &str, set: &OfflineSet) -> Result<(), StoreError> {
-        self.offline
-            .insert((own.to_owned(), set.kind), set.clone());
+        self.offline.insert((own.to_owned(), set.kind), set.clone());
         Ok(())
     }
 

@@ -3,6 +3,8 @@
 mod full_tests;
 mod incoming;
 mod offline;
+#[cfg(test)]
+mod offline_tests;
 mod rekey;
 #[cfg(test)]
 mod rekey_tests;

@@ -134,9 +134,10 @@ impl<S: SecretStore> Engine<S> {
         self.tick(now);
         let alice = jid::bare(alice).to_owned();
         // XEP-0187 §3.2: no new ESession if one is already established.
-        let established = self.sessions.values().any(|s| {
-            jid::bare(&s.peer) == alice && matches!(s.state, State::Encrypted(_))
-        });
+        let established = self
+            .sessions
+            .values()
+            .any(|s| jid::bare(&s.peer) == alice && matches!(s.state, State::Encrypted(_)));
         if established {
             return Err(Error::usage(Violation::WrongState(
                 "established with that contact already (no offline session then)",
@@ -277,15 +278,21 @@ impl<S: SecretStore> Engine<S> {
             }
         };
         let Some(set) = self.offline_sets.get_mut(opened.set) else {
-            return refuse(&mut self.events, ErrorKind::Rejected, Violation::NoOfflineSet);
+            return refuse(
+                &mut self.events,
+                ErrorKind::Rejected,
+                Violation::NoOfflineSet,
+            );
         };
         // Profile P11 "Replay storage": stored atomically while the set is stored; a
         // withdrawn set remembers in memory only.
         if !self.withdrawn.contains(&set.kind) {
-            match self
-                .store
-                .accept_offline_init(&self.own_bare, set.kind, &set.nonce, &opened.record)
-            {
+            match self.store.accept_offline_init(
+                &self.own_bare,
+                set.kind,
+                &set.nonce,
+                &opened.record,
+            ) {
                 Ok(true) => {}
                 Ok(false) => {
                     let v = Violation::OfflineReplay(

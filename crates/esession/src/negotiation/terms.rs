@@ -248,8 +248,7 @@ pub(crate) fn choose_for(
             }
         } else {
             match first_offered(form, "init_pubkey", |v| {
-                PubkeyMode::from_name(v)
-                    .filter(|m| config.accept_pubkey.contains(m) && allowed(*m))
+                PubkeyMode::from_name(v).filter(|m| config.accept_pubkey.contains(m) && allowed(*m))
             }) {
                 Some(m) => terms.init_pubkey = m,
                 None => flag("init_pubkey"),

@@ -119,7 +119,11 @@ pub(crate) fn build_options(
     // Profile P11: sign_algs with Alice's key type first.
     let own = key.sign_alg();
     let signs_algs: Vec<&str> = std::iter::once(own)
-        .chain([SignAlg::RsaSha256, SignAlg::DsaSha256].into_iter().filter(|a| *a != own))
+        .chain(
+            [SignAlg::RsaSha256, SignAlg::DsaSha256]
+                .into_iter()
+                .filter(|a| *a != own),
+        )
         .map(SignAlg::uri)
         .collect();
     form.push(offer_field("sign_algs", &signs_algs));
@@ -129,7 +133,11 @@ pub(crate) fn build_options(
         FieldType::ListMulti,
         &[StanzaKind::Message.name()],
     ));
-    form.push(Field::offer("ver", FieldType::ListSingle, &[fields::VER_OFFER]));
+    form.push(Field::offer(
+        "ver",
+        FieldType::ListSingle,
+        &[fields::VER_OFFER],
+    ));
     let rekey = fields::REKEY_OFF.to_string();
     form.push(Field::new("rekey_freq", Some(FieldType::Hidden), &[&rekey]));
     form.push(Field::new(

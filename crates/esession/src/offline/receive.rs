@@ -7,10 +7,11 @@ use crate::compress::CompressAlg;
 use crate::config::{Flow, Logging, PubkeyMode, Security, StanzaKind};
 use crate::crypto::pubkey::SignAlg;
 use crate::crypto::{
-    ct_eq, mpi, negotiation_k, responder_counter, session_keys, u128_from_be, CipherAlg,
-    DhSecret, HashAlg, ModpGroup,
+    ct_eq, mpi, negotiation_k, responder_counter, session_keys, u128_from_be, CipherAlg, DhSecret,
+    HashAlg, ModpGroup,
 };
 use crate::error::Violation;
+use crate::event::SrsStatus;
 use crate::forms::{Form, FormType};
 use crate::negotiation::context::Ctx;
 use crate::negotiation::established::{peer_key_status, Established};
@@ -18,7 +19,6 @@ use crate::negotiation::failure::Failure;
 use crate::negotiation::fields::{self, LoggingVocab, NOT_MACED};
 use crate::negotiation::identity::{open_identity, IdentityKeys, MacInput, PeerIdentity};
 use crate::negotiation::terms::Terms;
-use crate::event::SrsStatus;
 use crate::xml::{normalize_form_content, parse_element, Element, Limits};
 
 /// Fields of Bob's form that answer no offered field: the values he draws and his sealed
@@ -190,13 +190,14 @@ fn offered_terms(offer: &Form, chosen: &Form, group: u32) -> Result<Terms, Viola
         if OWN_VALUES.contains(&var) {
             continue;
         }
-        let offered = offer
-            .field(var)
-            .map(|f| f.offered())
-            .ok_or_else(|| Violation::UnofferedOption {
-                field: var.to_owned(),
-                value: field.values.join(" "),
-            })?;
+        let offered =
+            offer
+                .field(var)
+                .map(|f| f.offered())
+                .ok_or_else(|| Violation::UnofferedOption {
+                    field: var.to_owned(),
+                    value: field.values.join(" "),
+                })?;
         for v in &field.values {
             fields::offered_check(var, v, &offered)?;
         }
@@ -227,8 +228,7 @@ fn offered_terms(offer: &Form, chosen: &Form, group: u32) -> Result<Terms, Viola
     let hash = parse("hash_algs")?;
     terms.hash = HashAlg::from_name(&hash).ok_or_else(|| bad("hash_algs", &hash))?;
     let compress = parse("compress")?;
-    terms.compress =
-        CompressAlg::from_name(&compress).ok_or_else(|| bad("compress", &compress))?;
+    terms.compress = CompressAlg::from_name(&compress).ok_or_else(|| bad("compress", &compress))?;
     let sign = parse("sign_algs")?;
     let alg = SignAlg::from_uri(&sign).ok_or_else(|| bad("sign_algs", &sign))?;
     terms.sign = Some((sign, Some(alg)));
@@ -236,7 +236,11 @@ fn offered_terms(offer: &Form, chosen: &Form, group: u32) -> Result<Terms, Viola
     terms.ver = parse("ver")?;
     let rekey = parse("rekey_freq")?;
     terms.rekey_freq = rekey.parse().map_err(|_| bad("rekey_freq", &rekey))?;
-    for v in chosen.field("stanzas").map(|f| f.values.as_slice()).unwrap_or_default() {
+    for v in chosen
+        .field("stanzas")
+        .map(|f| f.values.as_slice())
+        .unwrap_or_default()
+    {
         let kind = StanzaKind::from_name(v).ok_or_else(|| bad("stanzas", v))?;
         terms.stanzas.push(kind);
     }

@@ -126,7 +126,11 @@ impl OfflineSet {
             push_u16(&mut out, x);
         }
         let options = self.options.as_bytes();
-        out.extend_from_slice(&u32::try_from(options.len()).unwrap_or(u32::MAX).to_be_bytes());
+        out.extend_from_slice(
+            &u32::try_from(options.len())
+                .unwrap_or(u32::MAX)
+                .to_be_bytes(),
+        );
         out.extend_from_slice(options);
         out
     }
@@ -203,7 +207,10 @@ mod tests {
         OfflineSet {
             kind: OfflineSetKind::Open,
             nonce: Zeroizing::new(vec![1; 32]),
-            exponents: vec![(14, Zeroizing::new(vec![0xAB; 40])), (5, Zeroizing::new(vec![2]))],
+            exponents: vec![
+                (14, Zeroizing::new(vec![0xAB; 40])),
+                (5, Zeroizing::new(vec![2])),
+            ],
             expires: Timestamp(99),
             options: "<x xmlns=\"jabber:x:data\" type=\"form\"/>".into(),
             accepted: vec![AcceptedInit::of(&[0, 0, 5], b"n")],
@@ -238,7 +245,10 @@ mod tests {
         assert!(a.replayed_by(&AcceptedInit::of(&[6], b"n")));
         assert!(a.replayed_by(&AcceptedInit::of(&[5], b"m")));
         assert!(!a.replayed_by(&AcceptedInit::of(&[6], b"m")));
-        assert_eq!(OfflineSetKind::from_name("subscriber"), Some(OfflineSetKind::Subscriber));
+        assert_eq!(
+            OfflineSetKind::from_name("subscriber"),
+            Some(OfflineSetKind::Subscriber)
+        );
         assert_eq!(OfflineSetKind::from_name("x"), None);
     }
 }
