@@ -55,12 +55,32 @@ const NONCE_LEN: usize = 24;
 const WRONG_PASSPHRASE: &str = "identity key passphrase is wrong, or the stored key was \
                                 altered; the stored key was left untouched";
 
-/// A sealed row of `identity_key`.
-struct Sealed {
-    salt: [u8; SALT_LEN],
-    kdf: KdfParams,
-    nonce: [u8; NONCE_LEN],
-    sealed: Vec<u8>,
+/// What a sealed row belongs to: its account, what it holds (for messages) and the
+/// associated data its seal is bound to.
+pub(crate) struct Subject<'a> {
+    pub own: &'a str,
+    /// `identity key`, `offline option set`.
+    pub what: &'a str,
+    pub aad: &'a [u8],
+}
+
+impl<'a> Subject<'a> {
+    /// An identity key row: bound to the own bare JID alone (format 1).
+    fn identity(own: &'a str) -> Self {
+        Subject {
+            own,
+            what: "identity key",
+            aad: own.as_bytes(),
+        }
+    }
+}
+
+/// A sealed row (of `identity_key`, or of `offline_set`).
+pub(crate) struct Sealed {
+    pub salt: [u8; SALT_LEN],
+    pub kdf: KdfParams,
+    pub nonce: [u8; NONCE_LEN],
+    pub sealed: Vec<u8>,
 }
 
 /// The last KEK derived, so a process deriving it once per salt pays Argon2 once.
@@ -110,7 +130,7 @@ impl Sealer {
         &self,
         store: &SqliteStore,
         op: &str,
-        own: &str,
+        subject: &Subject<'_>,
         salt: &[u8; SALT_LEN],
         kdf: KdfParams,
     ) -> Result<Zeroizing<[u8; 32]>, StoreError> {
@@ -128,8 +148,9 @@ impl Sealer {
                     op,
                     &store.path,
                     format_args!(
-                        "the identity key of {own} is kept encrypted and no passphrase was \
-                         given (SqliteStore::with_key_passphrase)"
+                        "the {} of {} is kept encrypted and no passphrase was given \
+                         (SqliteStore::with_key_passphrase)",
+                        subject.what, subject.own
                     ),
                 ))
             }
@@ -158,19 +179,19 @@ impl Sealer {
         Ok(kek)
     }
 
-    /// Seals `der` for `own` under a fresh salt and nonce.
-    fn seal(
+    /// Seals `der` for `subject` under a fresh salt and nonce.
+    pub(crate) fn seal(
         &self,
         store: &SqliteStore,
         op: &str,
-        own: &str,
+        subject: &Subject<'_>,
         der: &[u8],
     ) -> Result<Sealed, StoreError> {
         let mut salt = [0u8; SALT_LEN];
         let mut nonce = [0u8; NONCE_LEN];
         OsRandom.fill(&mut salt);
         OsRandom.fill(&mut nonce);
-        let kek = self.kek(store, op, own, &salt, self.kdf)?;
+        let kek = self.kek(store, op, subject, &salt, self.kdf)?;
         let cipher = XChaCha20Poly1305::new_from_slice(&kek[..])
             .map_err(|e| failed(op, &store.path, format_args!("cipher key: {e}")))?;
         let sealed = cipher
@@ -178,7 +199,7 @@ impl Sealer {
                 &XNonce::from(nonce),
                 Payload {
                     msg: der,
-                    aad: own.as_bytes(),
+                    aad: subject.aad,
                 },
             )
             .map_err(|e| failed(op, &store.path, format_args!("sealing failed: {e}")))?;
@@ -190,26 +211,29 @@ impl Sealer {
         })
     }
 
-    /// Opens the row of `own`; any failure of the tag is [`WRONG_PASSPHRASE`].
-    fn open(
+    /// Opens the row of `subject`; any failure of the tag is [`WRONG_PASSPHRASE`] (for
+    /// another subject than the identity key: the same text naming it).
+    pub(crate) fn open(
         &self,
         store: &SqliteStore,
         op: &str,
-        own: &str,
+        subject: &Subject<'_>,
         row: &Sealed,
     ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        let own = subject.own;
         let k = row.kdf;
         if k.m_kib > MAX_KDF.m_kib || k.t_cost > MAX_KDF.t_cost || k.p_cost > MAX_KDF.p_cost {
             return Err(failed(
                 op,
                 &store.path,
                 format_args!(
-                    "the identity key of {own} asks for Argon2id costs {k:?}, above the \
-                     accepted {MAX_KDF:?} (a damaged or altered row)"
+                    "the {} of {own} asks for Argon2id costs {k:?}, above the \
+                     accepted {MAX_KDF:?} (a damaged or altered row)",
+                    subject.what
                 ),
             ));
         }
-        let kek = self.kek(store, op, own, &row.salt, k)?;
+        let kek = self.kek(store, op, subject, &row.salt, k)?;
         let cipher = XChaCha20Poly1305::new_from_slice(&kek[..])
             .map_err(|e| failed(op, &store.path, format_args!("cipher key: {e}")))?;
         cipher
@@ -217,16 +241,33 @@ impl Sealer {
                 &XNonce::from(row.nonce),
                 Payload {
                     msg: &row.sealed,
-                    aad: own.as_bytes(),
+                    aad: subject.aad,
                 },
             )
             .map(Zeroizing::new)
-            .map_err(|_| failed(op, &store.path, WRONG_PASSPHRASE))
+            .map_err(|_| {
+                if subject.what == "identity key" {
+                    failed(op, &store.path, WRONG_PASSPHRASE)
+                } else {
+                    failed(
+                        op,
+                        &store.path,
+                        format_args!(
+                            "identity key passphrase is wrong, or the stored {} was altered; \
+                             it was left untouched",
+                            subject.what
+                        ),
+                    )
+                }
+            })
     }
 }
 
 /// A fixed-size BLOB column, or a conversion error naming the column.
-fn blob<const N: usize>(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<[u8; N]> {
+pub(crate) fn blob<const N: usize>(
+    row: &rusqlite::Row<'_>,
+    idx: usize,
+) -> rusqlite::Result<[u8; N]> {
     let b = row.get_ref(idx)?.as_blob()?;
     <[u8; N]>::try_from(b).map_err(|_| {
         rusqlite::Error::FromSqlConversionFailure(
@@ -237,7 +278,7 @@ fn blob<const N: usize>(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result
     })
 }
 
-fn cost(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<u32> {
+pub(crate) fn cost(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<u32> {
     let v: i64 = row.get(idx)?;
     u32::try_from(v).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Integer, Box::new(e))
@@ -337,7 +378,9 @@ impl SqliteStore {
                 format_args!("the identity key of {own} has unknown format {format}"),
             ));
         }
-        self.sealer.open(self, op, own, &sealed).map(Some)
+        self.sealer
+            .open(self, op, &Subject::identity(own), &sealed)
+            .map(Some)
     }
 
     /// Seals and stores `der` for `own`; an existing row is an error unless `replace`.
@@ -373,7 +416,7 @@ impl SqliteStore {
                 return Err(refuse());
             }
         }
-        let s = self.sealer.seal(self, op, own, der)?;
+        let s = self.sealer.seal(self, op, &Subject::identity(own), der)?;
         let sql = if replace {
             "INSERT OR REPLACE INTO identity_key
              (own, format, salt, m_kib, t_cost, p_cost, nonce, sealed)

@@ -45,6 +45,7 @@ mod error;
 mod history;
 mod identity;
 mod keys;
+mod offline;
 mod schema;
 mod sqlite;
 

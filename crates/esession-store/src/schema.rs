@@ -73,6 +73,32 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         FOREIGN KEY (own, fingerprint) REFERENCES known_key (own, fingerprint) ON DELETE CASCADE
     ) WITHOUT ROWID;
     CREATE INDEX key_sighting_by_jid ON key_sighting (own, jid);",
+    // 3 -> 4: our published offline option sets (XEP-0187, profile P11): N_A, the secret
+    // exponents and the offered options sealed like identity keys (the associated data binds
+    // own, kind and expiry; see offline.rs), and the d and N_B values accepted for each set
+    // (SHA-256 digests), discarded with it.
+    "CREATE TABLE offline_set (
+        own     TEXT    NOT NULL,
+        kind    TEXT    NOT NULL CHECK (kind IN ('subscriber', 'open')),
+        expires INTEGER NOT NULL CHECK (expires >= 0),
+        format  INTEGER NOT NULL CHECK (format = 1),
+        salt    BLOB    NOT NULL CHECK (length(salt) = 16),
+        m_kib   INTEGER NOT NULL CHECK (m_kib > 0),
+        t_cost  INTEGER NOT NULL CHECK (t_cost > 0),
+        p_cost  INTEGER NOT NULL CHECK (p_cost > 0),
+        nonce   BLOB    NOT NULL CHECK (length(nonce) = 24),
+        sealed  BLOB    NOT NULL,
+        PRIMARY KEY (own, kind)
+    ) WITHOUT ROWID;
+    CREATE TABLE offline_accepted (
+        own  TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        d    BLOB NOT NULL CHECK (length(d) = 32),
+        n_b  BLOB NOT NULL CHECK (length(n_b) = 32),
+        PRIMARY KEY (own, kind, d),
+        UNIQUE (own, kind, n_b),
+        FOREIGN KEY (own, kind) REFERENCES offline_set (own, kind) ON DELETE CASCADE
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes and reads.
@@ -223,7 +249,10 @@ mod tests {
             .unwrap();
         }
         let mut store = SqliteStore::open(&path).unwrap();
-        assert_eq!(user_version(&store.conn).unwrap(), 3);
+        assert_eq!(
+            user_version(&store.conn).unwrap(),
+            i64::from(SCHEMA_VERSION)
+        );
         assert_eq!(store.secrets_with("a@x", "b@y").unwrap().len(), 1);
         assert_eq!(store.sessions_with("a@x", "b@y").unwrap().len(), 1);
         assert!(store.all_keys("a@x").unwrap().is_empty());
