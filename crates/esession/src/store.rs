@@ -48,10 +48,7 @@ impl fmt::Debug for RetainedSecret {
     }
 }
 
-/// A storage failure. The engine treats it as fatal for the negotiation that needed it.
-#[derive(Debug, thiserror::Error)]
-#[error("secret store failure: {0}")]
-pub struct StoreError(pub String);
+pub use crate::error::StoreError;
 
 /// Persistent storage of our identity keys and of the peer keys we received (XEP-0116 §7.3,
 /// §7.4). Everything is per own account (`own` = our bare JID).
@@ -119,6 +116,26 @@ pub trait KeyStore: Send {
 
     /// Forgets the key `fp` with its sightings, trust and petname. Returns whether it existed.
     fn forget_key(&mut self, own: &str, fp: &[u8; 32]) -> Result<bool, StoreError>;
+
+    /// [`trust::assess`] (XEP-0116 §7.3–7.4) of the key `presented` by `peer_bare`, with the
+    /// past read from this store for our account `own`. Call it before recording the
+    /// sighting.
+    ///
+    /// # Errors
+    /// The store's error, if it cannot be read.
+    fn assess(
+        &self,
+        own: &str,
+        presented: Option<[u8; 32]>,
+        peer_bare: &str,
+    ) -> Result<trust::Assessment, StoreError> {
+        let keys = self.keys_of(own, peer_bare)?;
+        let key = match presented {
+            Some(fp) => self.known_key(own, &fp)?,
+            None => None,
+        };
+        Ok(trust::assess(&keys, key.as_ref(), presented, peer_bare))
+    }
 }
 
 /// Persistent storage of retained secrets (XEP-0116 §4.10, profile P7), and of keys
@@ -486,7 +503,7 @@ mod tests {
             .petname
             .is_none());
 
-        let a = trust::assess_in(&s, "a@x", Some(fp(1)), "b@y").unwrap();
+        let a = s.assess("a@x", Some(fp(1)), "b@y").unwrap();
         assert!(a.trusted);
         assert_eq!(
             a.alerts,
@@ -499,7 +516,7 @@ mod tests {
         assert!(!s.forget_key("a@x", &fp(1)).unwrap());
         assert!(s.known_key("a@x", &fp(1)).unwrap().is_none());
         assert!(s.known_key("q@x", &fp(1)).unwrap().is_some());
-        let a = trust::assess_in(&s, "a@x", None, "b@y").unwrap();
+        let a = s.assess("a@x", None, "b@y").unwrap();
         assert_eq!(
             a.alerts,
             vec![trust::KeyAlert::KeyMissing {

@@ -3,12 +3,12 @@
 //!
 //! A [`KnownKey`] is a peer public key we have received, by its P8 fingerprint, with the JIDs
 //! that presented it ([`KeySighting`]), whether the user verified it, and its petname. The
-//! stores ([`crate::store::KeyStore`]) keep them; this module holds the rules, shared by every
+//! stores (`crate::store::KeyStore`) keep them; this module holds the rules, shared by every
 //! store: how a sighting updates a record ([`sighting`]), what is valid input, and how a
 //! presented key is judged ([`assess`]) and named ([`display_name`]).
 use crate::b64;
 use crate::crypto::sha256;
-use crate::store::{KeyStore, StoreError};
+use crate::error::StoreError;
 use crate::time::Timestamp;
 use std::fmt;
 
@@ -315,7 +315,7 @@ pub struct Assessment {
 
 /// Judges the key `presented` by `peer_bare` (XEP-0116 §7.3, §7.4). Call it *before*
 /// recording the sighting, with the store's view of the past:
-/// `own_keys_of_peer` = [`KeyStore::keys_of`] `peer_bare`, `key` = [`KeyStore::known_key`]
+/// `own_keys_of_peer` = `KeyStore::keys_of` `peer_bare`, `key` = `KeyStore::known_key`
 /// of the presented fingerprint.
 ///
 /// Rules:
@@ -370,24 +370,6 @@ pub fn assess(
         petname: key.and_then(|k| k.petname.clone()),
         alerts,
     }
-}
-
-/// [`assess`] with the past read from `store` for our account `own`.
-///
-/// # Errors
-/// The store's error, if it cannot be read.
-pub fn assess_in<S: KeyStore + ?Sized>(
-    store: &S,
-    own: &str,
-    presented: Option<[u8; 32]>,
-    peer_bare: &str,
-) -> Result<Assessment, StoreError> {
-    let keys = store.keys_of(own, peer_bare)?;
-    let key = match presented {
-        Some(fp) => store.known_key(own, &fp)?,
-        None => None,
-    };
-    Ok(assess(&keys, key.as_ref(), presented, peer_bare))
 }
 
 /// How to name the holder of `key` talking from `jid`: the petname first, more prominently
