@@ -31,9 +31,11 @@ mod disco;
 mod error;
 mod login;
 mod options;
+mod pubsub;
 mod xml;
 
 pub use client::{Client, Traced, ESESSION_FEATURES};
 pub use connection::Connection;
 pub use error::{XmppError, CONNECT_TIMEOUT, EXIT_CONNECT, EXIT_OTHER};
 pub use options::{ConnectOptions, TlsMode};
+pub use pubsub::{NodeItems, Published, PubsubItem};
