@@ -48,12 +48,32 @@ pub async fn connect(
     config: Config,
     key: KeyUse,
 ) -> Result<Client<SqliteStore>, Fail> {
+    connect_own(global, config, key, true).await
+}
+
+/// As [`connect`], but without initial presence: the server then delivers no stored
+/// (offline) messages to this session (profile P11: commands that only publish or fetch,
+/// and `listen` until it has withdrawn its subscriber options).
+pub async fn connect_without_presence(
+    global: &Global,
+    config: Config,
+    key: KeyUse,
+) -> Result<Client<SqliteStore>, Fail> {
+    connect_own(global, config, key, false).await
+}
+
+async fn connect_own(
+    global: &Global,
+    config: Config,
+    key: KeyUse,
+    presence: bool,
+) -> Result<Client<SqliteStore>, Fail> {
     let jid = own_jid(global)?;
     let password = global
         .password
         .clone()
         .ok_or_else(|| Fail::usage("--password (or ESESSION_PASSWORD) is required"))?;
-    connect_as(global, &jid, &password, config, key).await
+    login(global, &jid, &password, config, key, presence).await
 }
 
 /// Logs `jid` in with `password` (server, TLS and state from `global`).
@@ -63,6 +83,18 @@ pub async fn connect_as(
     password: &str,
     config: Config,
     key: KeyUse,
+) -> Result<Client<SqliteStore>, Fail> {
+    login(global, jid, password, config, key, true).await
+}
+
+/// Logs `jid` in, sending initial presence if `presence`.
+async fn login(
+    global: &Global,
+    jid: &str,
+    password: &str,
+    config: Config,
+    key: KeyUse,
+    presence: bool,
 ) -> Result<Client<SqliteStore>, Fail> {
     let mut store = open_store(global, jid, Some(password))?;
     // Loaded (or created) before logging in: a wrong passphrase fails without network.
@@ -75,6 +107,7 @@ pub async fn connect_as(
         Tls::Plain => TlsMode::Plain,
     };
     opts.timeout = Duration::from_secs(10);
+    opts.send_presence = presence;
     let mut client = Client::connect(opts, config, store, Box::new(OsRandom)).await?;
     client.engine_mut().set_identity_key(identity);
     // Precompute DH values in the background: negotiations skip their public values.

@@ -65,6 +65,33 @@ pub enum Command {
     /// network needed).
     #[command(subcommand)]
     Trust(TrustCommand),
+    /// Offline encrypted sessions (XEP-0187): options contacts use while we are offline.
+    #[command(subcommand)]
+    Offline(OfflineCommand),
+}
+
+/// `esession offline …`.
+#[derive(Subcommand, Debug)]
+pub enum OfflineCommand {
+    /// Publish signed offline options (both sets: for presence subscribers and for anyone),
+    /// logging in without presence so that no stored message is taken.
+    Publish(OfflinePublishArgs),
+}
+
+/// `esession offline publish`.
+#[derive(Args, Debug)]
+pub struct OfflinePublishArgs {
+    /// How long the options stay valid: a number with a unit `s`, `m`, `h`, `d` or `w`
+    /// (e.g. `90m`, `7d`); at most 365 days.
+    #[arg(long, default_value = "7d")]
+    pub expires: String,
+    /// Only this resource of ours may receive what is sent with the options
+    /// (`match_resource`, XEP-0187 §3.1).
+    #[arg(long)]
+    pub match_resource: Option<String>,
+    /// Seconds to wait for each server answer.
+    #[arg(long, default_value_t = 20)]
+    pub timeout: u64,
 }
 
 /// `esession keys …`.

@@ -82,3 +82,12 @@ impl From<esession::Error> for Fail {
         Fail::protocol(e.kind().name(), e.to_string())
     }
 }
+
+impl From<esession_xmpp::OfflineError> for Fail {
+    fn from(e: esession_xmpp::OfflineError) -> Self {
+        match e {
+            esession_xmpp::OfflineError::Engine(e) => e.into(),
+            esession_xmpp::OfflineError::Xmpp(e) => e.into(),
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! `esession listen`: stay online, accept ESessions, optionally echo; terminate open
-//! sessions cleanly on exit (XEP-0116 §5).
-use crate::account::{connect, History};
+//! sessions cleanly on exit (XEP-0116 §5). At login it opens what contacts sent while we
+//! were offline (XEP-0187 §3.4, profile P11).
+use crate::account::{connect_without_presence, History};
 use crate::args::{Global, ListenArgs};
 use crate::fail::Fail;
 use crate::identity::KeyUse;
@@ -9,12 +10,22 @@ use esession::Event;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// Seconds to wait for the retraction of the subscriber options at login.
+const LOGIN_STEP: u64 = 10;
+
 pub async fn run(global: &Global, args: &ListenArgs, out: Out) -> Result<(), Fail> {
     let config = crate::policy::listen_config(args)?;
     // We present our key whenever an initiator asks for it (XEP-0116 §4.3 resp_pubkey), so
     // the key is created on the first listen.
-    let mut client = connect(global, config, KeyUse::Create).await?;
+    let mut client = connect_without_presence(global, config, KeyUse::Create).await?;
     out.online(client.jid());
+    // Profile P11 "Withdrawal": load the stored offline options and withdraw the
+    // subscriber set before presence; the server then delivers what was sent with them.
+    let login = client
+        .prepare_offline_login(Duration::from_secs(LOGIN_STEP))
+        .await?;
+    out.offline_login(&login);
+    client.connection_mut().send_presence().await?;
     let mut history = History::default();
     let end = args
         .timeout
@@ -42,6 +53,8 @@ pub async fn run(global: &Global, args: &ListenArgs, out: Out) -> Result<(), Fai
             thread: Some(thread),
             body: Some(body),
             encrypted: true,
+            // XEP-0187 §3.4: nothing is sent in an offline session, so no echo.
+            offline: false,
             ..
         } = &ev
         {

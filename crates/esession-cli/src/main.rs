@@ -9,6 +9,7 @@ mod fail;
 mod identity;
 mod keys;
 mod listen;
+mod offline;
 mod output;
 mod policy;
 mod send;
@@ -47,6 +48,9 @@ fn main() {
             Command::Chat(a) => chat::run(&cli.global, a, out).await,
             Command::Keys(c) => keys::keys(&cli.global, c, out),
             Command::Trust(c) => keys::trust(&cli.global, c, out),
+            Command::Offline(args::OfflineCommand::Publish(a)) => {
+                offline::publish(&cli.global, a, out).await
+            }
         }
     });
     if let Err(f) = result {

@@ -1,6 +1,7 @@
 //! What the person (or a script, with `--json`) sees.
 use esession::trust::KnownKey;
-use esession::{EndedBy, Event, RekeyedBy, SessionInfo};
+use esession::{EndedBy, Event, OfflineSetKind, RekeyedBy, SessionInfo, Timestamp};
+use esession_xmpp::{OfflineLogin, OfflineStart, Published, Withdrawal};
 use serde_json::{json, Value};
 use std::io::Write;
 
@@ -47,11 +48,14 @@ impl Out {
                 json!({"event": "renegotiated", "peer": i.peer, "thread": i.thread, "logging": format!("{:?}", i.logging).to_lowercase()}),
                 &format!("session with {} renegotiated: logging {:?}", i.peer, i.logging),
             ),
-            Event::Message { peer, thread, body, encrypted, .. } => self.emit(
-                json!({"event": "message", "peer": peer, "thread": thread, "body": body, "encrypted": encrypted}),
+            Event::Message { peer, thread, body, encrypted, offline, .. } => self.emit(
+                // XEP-0187 (profile P11): `offline` marks what an offline session carried.
+                json!({"event": "message", "peer": peer, "thread": thread, "body": body,
+                       "encrypted": encrypted, "offline": offline}),
                 &format!(
-                    "{peer}{}: {}",
+                    "{peer}{}{}: {}",
                     if *encrypted { " [encrypted]" } else { " [NOT encrypted]" },
+                    if *offline { " [sent while we were offline]" } else { "" },
                     body.as_deref().unwrap_or("")
                 ),
             ),
@@ -97,7 +101,7 @@ impl Out {
             "event": "established", "peer": i.peer, "thread": i.thread, "role": i.role.name(),
             "sas": i.sas, "group": i.group, "srs": i.srs.name(), "verified": i.verified,
             "encrypted": i.encrypted, "flow": i.flow, "crypt": i.crypt, "hash": i.hash,
-            "compress": i.compress, "rekey_freq": i.rekey_freq,
+            "compress": i.compress, "rekey_freq": i.rekey_freq, "offline": i.offline,
             "peer_fingerprint": key.map(|k| k.fingerprint.as_str()),
             "trusted": key.is_some_and(|k| k.trusted),
             "petname": key.and_then(|k| k.petname.as_deref()),
@@ -152,6 +156,70 @@ impl Out {
             );
         }
         self.emit(value, &text);
+    }
+
+    /// `{"event":"offline_published","set":…,"node":…,"expires":…,"how":…}`: one option
+    /// set published (XEP-0187 §3.1, profile P11).
+    pub fn offline_published(&self, kind: OfflineSetKind, expires: Timestamp, how: Published) {
+        let how = match how {
+            Published::WithOptions => "publish_options",
+            Published::AfterConfigure => "configured",
+        };
+        let expires = expires.to_datetime();
+        self.emit(
+            json!({"event": "offline_published", "set": kind.name(), "node": kind.node(),
+                   "access_model": kind.access_model(), "expires": expires, "how": how}),
+            &format!(
+                "offline options for {} published (node {}), valid until {expires}",
+                match kind {
+                    OfflineSetKind::Subscriber => "presence subscribers",
+                    OfflineSetKind::Open => "anyone",
+                },
+                kind.node()
+            ),
+        );
+    }
+
+    /// `{"event":"offline_login","loaded":N,"withdrawn":…}`: the stored option sets at
+    /// login and the subscriber set's withdrawal (profile P11 "Withdrawal").
+    pub fn offline_login(&self, login: &OfflineLogin) {
+        let (withdrawn, detail) = match &login.withdrawal {
+            Withdrawal::NoneStored => ("none", None),
+            Withdrawal::Withdrawn => ("withdrawn", None),
+            Withdrawal::Failed(why) => ("failed", Some(why.as_str())),
+        };
+        let text = match detail {
+            Some(why) => format!(
+                "WARNING: the offline options for presence subscribers could not be \
+                 withdrawn ({why}); they stay stored"
+            ),
+            None => format!(
+                "{} stored offline option set(s) loaded; subscriber set: {withdrawn}",
+                login.loaded
+            ),
+        };
+        self.emit(
+            json!({"event": "offline_login", "loaded": login.loaded, "withdrawn": withdrawn,
+                   "detail": detail}),
+            &text,
+        );
+    }
+
+    /// `{"event":"sent_offline","peer":…,"thread":…,"set":…,"messages":N}`: messages sent
+    /// in an offline session to a contact who is offline (XEP-0187 §3.3).
+    pub fn sent_offline(&self, peer: &str, start: &OfflineStart, messages: u32) {
+        self.emit(
+            json!({"event": "sent_offline", "peer": peer, "thread": start.thread,
+                   "set": start.kind.name(), "messages": messages}),
+            &format!(
+                "{peer} is offline: {messages} message(s) sent encrypted with the offline \
+                 options for {} (they are delivered when {peer} comes online)",
+                match start.kind {
+                    OfflineSetKind::Subscriber => "presence subscribers",
+                    OfflineSetKind::Open => "anyone",
+                }
+            ),
+        );
     }
 
     /// `{"event":"key","jid":…,"fingerprint":…}`: our identity key (profile P8).

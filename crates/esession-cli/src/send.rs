@@ -1,14 +1,16 @@
-//! `esession send`: negotiate, send, optionally collect echoes, terminate. Nothing is ever
-//! sent in plaintext: every failure before establishment ends with exit 1.
+//! `esession send`: negotiate, send, optionally collect echoes, terminate. A contact who is
+//! offline gets the messages in an offline session from her published options (XEP-0187).
+//! Nothing is ever sent in plaintext: every failure before establishment ends with exit 1.
 use crate::account::{connect, History};
 use crate::args::{Global, SendArgs};
 use crate::fail::Fail;
 use crate::identity::KeyUse;
 use crate::output::Out;
 use crate::wait::wait_for;
+use esession::xml::{ns, Element};
 use esession::{jid, Event, SessionInfo, Timestamp};
 use esession_store::SqliteStore;
-use esession_xmpp::{Client, XmppError};
+use esession_xmpp::{Client, OfflineError, XmppError};
 use std::time::Duration;
 
 pub async fn run(global: &Global, args: &SendArgs, out: Out) -> Result<(), Fail> {
@@ -57,24 +59,28 @@ async fn exchange(
                 ))
             }
             Err(XmppError::Stanza(c)) => {
-                return Err(Fail::protocol(
-                    "unavailable",
-                    format!("{to} cannot be reached ({c}); nothing was sent"),
-                ));
+                let why = format!("{to} cannot be reached ({c})");
+                return send_offline(client, history, args, out, &why).await;
             }
             Err(XmppError::Timeout(_)) => {
-                return Err(Fail::protocol(
-                    "unavailable",
-                    format!("{to} did not answer disco#info; nothing was sent"),
-                ));
+                let why = format!("{to} did not answer disco#info");
+                return send_offline(client, history, args, out, &why).await;
             }
             Err(e) => return Err(e.into()),
         }
     }
     let thread = client.engine_mut().start(to, Timestamp::now())?;
-    let info = established(client, history, out, &thread, step, to)
-        .await
-        .map_err(|f| f.at(to, &thread))?;
+    let info = match established(client, history, out, &thread, step, to).await {
+        Ok(Some(info)) => info,
+        Ok(None) => {
+            let why = format!(
+                "{to} did not answer within {}s (offline, or no ESession support)",
+                step.as_secs()
+            );
+            return send_offline(client, history, args, out, &why).await;
+        }
+        Err(f) => return Err(f.at(to, &thread)),
+    };
     let in_session = |f: Fail| f.at(&info.peer, &thread);
     for _ in 0..args.count {
         client
@@ -128,8 +134,72 @@ async fn exchange(
     })
 }
 
-/// Waits for the session on `thread` to be established; anything else is exit 1 with
-/// nothing sent.
+/// The contact looks offline (`why`): send the messages in an offline session from her
+/// published options (XEP-0116 §4.1, XEP-0187 §3.2–3.3, profile P11), one-shot with the
+/// terminate; if she published none, or none verifies with a key trusted for her bare
+/// JID, exit 1 with nothing sent.
+async fn send_offline(
+    client: &mut Client<SqliteStore>,
+    history: &mut History,
+    args: &SendArgs,
+    out: Out,
+    why: &str,
+) -> Result<(), Fail> {
+    let alice = jid::bare(&args.to);
+    if args.expect_echo {
+        return Err(Fail::protocol(
+            "unavailable",
+            format!("{why}; an offline contact cannot echo (--expect-echo); nothing was sent"),
+        ));
+    }
+    // XEP-0187 §3.3: Bob always presents his key (`key` identity), so it is loaded (or
+    // created) now if the online attempt did not need it.
+    if client.engine().identity_key().is_none() {
+        let own = jid::bare(client.jid()).to_owned();
+        let key = crate::identity::load(client.engine_mut().store_mut(), &own, KeyUse::Create)?;
+        client.engine_mut().set_identity_key(key);
+    }
+    let step = Duration::from_secs(args.timeout);
+    let body = Element::new("body", ns::JABBER_CLIENT).with_text(args.message.as_str());
+    let start = match client.start_offline(alice, vec![body], step).await {
+        Ok(Some(start)) => start,
+        Ok(None) => {
+            return Err(Fail::protocol(
+                "unavailable",
+                format!("{why}; {alice} published no offline options; nothing was sent"),
+            ))
+        }
+        Err(OfflineError::Engine(e)) => {
+            return Err(Fail::protocol(
+                e.kind().name(),
+                format!("{why}; the offline options of {alice} were refused: {e}; nothing was sent"),
+            ))
+        }
+        Err(OfflineError::Xmpp(e)) => return Err(e.into()),
+    };
+    let thread = start.thread.as_str();
+    for _ in 1..args.count {
+        client
+            .engine_mut()
+            .send_message(alice, thread, &args.message)
+            .map_err(|e| Fail::from(e).at(alice, thread))?;
+    }
+    // XEP-0187 §3.3: one-shot; Bob's terminate is not acknowledged (profile P11).
+    client
+        .engine_mut()
+        .terminate(alice, thread, Timestamp::now())
+        .map_err(|e| Fail::from(e).at(alice, thread))?;
+    client.flush().await?;
+    while let Some(ev) = client.engine_mut().poll_event() {
+        history.note(client, &ev);
+        out.event(&ev);
+    }
+    out.sent_offline(alice, &start, args.count);
+    Ok(())
+}
+
+/// Waits for the session on `thread` to be established: `None` when the peer did not
+/// answer in time (the negotiation is abandoned); a refusal is exit 1 with nothing sent.
 async fn established(
     client: &mut Client<SqliteStore>,
     history: &mut History,
@@ -137,7 +207,7 @@ async fn established(
     thread: &str,
     step: Duration,
     to: &str,
-) -> Result<SessionInfo, Fail> {
+) -> Result<Option<SessionInfo>, Fail> {
     let got = wait_for(client, history, out, step, |ev| match ev {
         Event::Established(i) if i.thread == thread => Some(Ok(i.clone())),
         Event::Failed {
@@ -151,10 +221,7 @@ async fn established(
     .await?;
     let Some(info) = got else {
         let _ = client.engine_mut().terminate(to, thread, Timestamp::now());
-        return Err(Fail::protocol(
-            "timeout",
-            format!("{to} did not answer within {}s (offline, or no ESession support); nothing was sent", step.as_secs()),
-        ));
+        return Ok(None);
     };
     if !info.encrypted {
         return Err(Fail::protocol(
@@ -162,5 +229,5 @@ async fn established(
             "the peer refused encryption; nothing was sent",
         ));
     }
-    Ok(info)
+    Ok(Some(info))
 }

@@ -30,6 +30,7 @@ mod connection;
 mod disco;
 mod error;
 mod login;
+mod offline;
 mod options;
 mod pubsub;
 mod xml;
@@ -37,5 +38,8 @@ mod xml;
 pub use client::{Client, Traced, ESESSION_FEATURES};
 pub use connection::Connection;
 pub use error::{XmppError, CONNECT_TIMEOUT, EXIT_CONNECT, EXIT_OTHER};
+pub use offline::{
+    offline_publish_options, OfflineError, OfflineLogin, OfflineStart, Withdrawal, OFFLINE_ITEM_ID,
+};
 pub use options::{ConnectOptions, TlsMode};
 pub use pubsub::{NodeItems, Published, PubsubItem};
