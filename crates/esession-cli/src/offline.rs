@@ -75,7 +75,16 @@ mod tests {
         assert_eq!(parse_duration("7d").unwrap(), 604_800);
         assert_eq!(parse_duration("52w").unwrap(), 52 * 604_800);
         for bad in [
-            "", "s", "0s", "7", "7x", "-1d", "1.5h", "366d", "99999999999999999999d", "d7",
+            "",
+            "s",
+            "0s",
+            "7",
+            "7x",
+            "-1d",
+            "1.5h",
+            "366d",
+            "99999999999999999999d",
+            "d7",
         ] {
             assert_eq!(parse_duration(bad).unwrap_err().code, 2, "{bad:?}");
         }

@@ -172,7 +172,9 @@ async fn send_offline(
         Err(OfflineError::Engine(e)) => {
             return Err(Fail::protocol(
                 e.kind().name(),
-                format!("{why}; the offline options of {alice} were refused: {e}; nothing was sent"),
+                format!(
+                    "{why}; the offline options of {alice} were refused: {e}; nothing was sent"
+                ),
             ))
         }
         Err(OfflineError::Xmpp(e)) => return Err(e.into()),

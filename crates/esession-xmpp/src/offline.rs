@@ -86,9 +86,12 @@ impl<S: SecretStore> Client<S> {
     ) -> Result<Vec<(OfflineSetKind, Published)>, OfflineError> {
         let mut done = Vec::with_capacity(OfflineSetKind::ALL.len());
         for kind in OfflineSetKind::ALL {
-            let x = self
-                .engine_mut()
-                .publish_offline(kind, expires, match_resource, Timestamp::now())?;
+            let x = self.engine_mut().publish_offline(
+                kind,
+                expires,
+                match_resource,
+                Timestamp::now(),
+            )?;
             let payload = x.to_string();
             let how = self
                 .connection_mut()
@@ -271,7 +274,10 @@ mod tests {
     #[test]
     fn the_current_item_is_taken_and_must_be_a_data_form() {
         let other = "<x xmlns='jabber:x:data' type='form'/>";
-        let items = [item(Some("old"), Some(other)), item(Some("current"), Some(FORM))];
+        let items = [
+            item(Some("old"), Some(other)),
+            item(Some("current"), Some(FORM)),
+        ];
         let x = options_form(&items).unwrap();
         assert_eq!(x.children().count(), 1);
         // Without `current`, the first item.
@@ -280,7 +286,10 @@ mod tests {
         for bad in [
             vec![],
             vec![item(Some("current"), None)],
-            vec![item(Some("current"), Some("<pubkey xmlns='urn:xmpp:pubkey:2'/>"))],
+            vec![item(
+                Some("current"),
+                Some("<pubkey xmlns='urn:xmpp:pubkey:2'/>"),
+            )],
             vec![item(Some("current"), Some("<x xmlns='jabber:x:data'"))],
         ] {
             assert!(options_form(&bad).is_none(), "{bad:?}");

@@ -1,0 +1,314 @@
+//! Offline encrypted sessions (XEP-0187, profile P11) through the `esession` binary and a
+//! real Prosody: Alice publishes her options and goes offline, Bob sends, Alice decrypts at
+//! her next login; a replayed stored stanza, expired options and an untrusted key are
+//! refused, and nothing is ever sent in plaintext.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+#[allow(dead_code)]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use esession::xml::{ns, parse_element, Element, Limits, Node};
+use esession_xmpp::{ConnectOptions, Connection, TlsMode};
+use serde_json::Value;
+use support::{assert_server_never_saw, run, server, unique_body, Account, Proc};
+
+/// Bound for a whole command run.
+const RUN_LIMIT: Duration = Duration::from_secs(45);
+/// Bound for a single event of a running process.
+const EVENT_LIMIT: Duration = Duration::from_secs(20);
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
+}
+
+/// Runs `esession ARGS` as `acc`, expecting exit `code`; the finished process.
+fn run_as(acc: &Account, name: &str, args: &[&str], code: i32) -> Proc {
+    let (got, p) = run(name, &acc.args(args), RUN_LIMIT);
+    assert_eq!(got, code, "{name} exited {got}\n{}", p.transcript());
+    p
+}
+
+/// Alice's identity-key fingerprint (`keys show`).
+fn fingerprint(acc: &Account) -> String {
+    let p = run_as(acc, "keys show", &["keys", "show"], 0);
+    s(&p.only("key")["fingerprint"]).to_owned()
+}
+
+/// Bob and Alice run one 3-message session (Bob sends to the listening Alice), so that each
+/// has seen the other's key; Bob then verifies Alice's key (XEP-0116 §7.3).
+fn bob_trusts_alice(alice: &Account, bob: &Account) {
+    let mut listen = Proc::spawn(
+        "alice (listen)",
+        &alice.args(&["listen", "--timeout", "30"]),
+    );
+    let alice_full = s(&listen.wait_named("online", EVENT_LIMIT)["jid"]).to_owned();
+    // No option set stored yet: nothing to withdraw.
+    let login = listen.wait_named("offline_login", EVENT_LIMIT);
+    assert_eq!(
+        (login["loaded"].as_u64(), s(&login["withdrawn"])),
+        (Some(0), "none")
+    );
+    let sent = run_as(
+        bob,
+        "bob (send --flow 3)",
+        &["send", "--to", &alice_full, "--flow", "3", "hello online"],
+        0,
+    );
+    let est = sent.only("established");
+    assert_eq!(est["offline"], false, "{est}");
+    let fp = s(&est["peer_fingerprint"]).to_owned();
+    assert_eq!(fp, fingerprint(alice), "Bob saw another key than Alice's");
+    listen.wait_event("the message", EVENT_LIMIT, |e| {
+        e["event"] == "message" && e["body"] == "hello online"
+    });
+    listen.stop(EVENT_LIMIT);
+    let p = run_as(
+        bob,
+        "bob (trust verify)",
+        &["trust", "verify", &alice.jid, &fp],
+        0,
+    );
+    assert_eq!(p.only("trusted_key")["trusted"], true, "{}", p.transcript());
+}
+
+/// `offline publish` as `alice` with `extra` arguments: both sets published.
+fn publish(alice: &Account, extra: &[&str]) {
+    let mut args = vec!["offline", "publish"];
+    args.extend_from_slice(extra);
+    let p = run_as(alice, "alice (offline publish)", &args, 0);
+    let sets: Vec<Value> = p.events_named("offline_published");
+    let names: Vec<&str> = sets.iter().map(|e| s(&e["set"])).collect();
+    assert_eq!(names, ["subscriber", "open"], "{}", p.transcript());
+    assert_eq!(sets[0]["access_model"], "presence");
+    assert_eq!(sets[1]["access_model"], "open");
+    assert!(p.events_named("message").is_empty(), "{}", p.transcript());
+}
+
+/// Logs `acc` in with a plain connection (no engine).
+async fn raw_login(acc: &Account, presence: bool) -> Connection {
+    let mut o = ConnectOptions::new(&acc.jid, &acc.password);
+    o.server = Some(server().addr.clone());
+    o.tls = TlsMode::Plain;
+    o.send_presence = presence;
+    Connection::connect(o).await.unwrap()
+}
+
+/// The stanzas the server delivers to `acc` at login (its offline storage), read for
+/// `dur`; the storage is emptied.
+async fn take_stored(acc: &Account, dur: Duration) -> Vec<Element> {
+    let mut conn = raw_login(acc, true).await;
+    let end = Instant::now() + dur;
+    let mut got = Vec::new();
+    while let Some(xml) = conn
+        .next_stanza(end.saturating_duration_since(Instant::now()))
+        .await
+        .unwrap()
+    {
+        got.push(parse_element(&xml, &Limits::default()).unwrap());
+    }
+    conn.close().await.unwrap();
+    got
+}
+
+fn thread_of(stanza: &Element) -> Option<String> {
+    stanza.child("thread", ns::JABBER_CLIENT).map(|t| t.text())
+}
+
+/// Sends `stanzas` again, unchanged but for the addressing and the server's delay stamp,
+/// from `from`'s account to `to`'s bare JID (the server stores them offline again).
+async fn inject(from: &Account, to: &Account, stanzas: &[Element]) {
+    let mut conn = raw_login(from, false).await;
+    for st in stanzas {
+        let mut st = st.clone();
+        st.remove_attr("from");
+        st.set_attr("to", to.jid.as_str());
+        st.nodes_mut()
+            .retain(|n| !matches!(n, Node::Element(e) if e.is("delay", ns::DELAY)));
+        conn.send_xml(&st.to_string()).await.unwrap();
+    }
+    conn.close().await.unwrap();
+}
+
+/// `listen --timeout SECS` as Alice, run to its end.
+fn alice_listens(alice: &Account, secs: u64) -> Proc {
+    run_as(
+        alice,
+        "alice (listen)",
+        &["listen", "--timeout", &secs.to_string()],
+        0,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_message_is_decrypted_at_login_and_its_replay_refused() {
+    let alice = Account::new("offa");
+    let bob = Account::new("offb");
+    bob_trusts_alice(&alice, &bob);
+    publish(&alice, &[]);
+
+    // Alice is offline: Bob's online attempt goes unanswered and he sends offline.
+    let body = unique_body("offline");
+    let sent = run_as(
+        &bob,
+        "bob (send offline)",
+        &["send", "--to", &alice.jid, "--timeout", "3", &body],
+        0,
+    );
+    let ev = sent.only("sent_offline");
+    // Bob is no presence subscriber of Alice: her open set.
+    assert_eq!(
+        (s(&ev["peer"]), s(&ev["set"])),
+        (alice.jid.as_str(), "open"),
+        "{ev}"
+    );
+    let thread = s(&ev["thread"]).to_owned();
+    let est = sent.only("established");
+    assert_eq!(
+        (&est["offline"], &est["role"], &est["thread"]),
+        (
+            &Value::Bool(true),
+            &Value::from("responder"),
+            &Value::from(thread.as_str())
+        ),
+        "{est}"
+    );
+    assert!(
+        sent.events_named("error").is_empty(),
+        "{}",
+        sent.transcript()
+    );
+
+    // What the server stored for Alice: the offline init (with the first <c/>) and the
+    // terminate on Bob's thread; nothing in plaintext.
+    let stored = take_stored(&alice, Duration::from_secs(3)).await;
+    let session: Vec<Element> = stored
+        .into_iter()
+        .filter(|m| thread_of(m).as_deref() == Some(thread.as_str()))
+        .collect();
+    assert_eq!(session.len(), 2, "{session:?}");
+    let init = session[0]
+        .child("init", ns::ESESSION_INIT)
+        .expect("the first stored stanza carries the <init/>");
+    assert_eq!(
+        init.child("x", ns::DATA).and_then(|x| x.attr("type")),
+        Some("submit")
+    );
+    // Profile P9: a clear body, if any, is the fixed fallback text.
+    assert!(session.iter().all(|m| {
+        m.child("c", ns::STANZA_ENCRYPTION).is_some()
+            && m.children()
+                .filter(|c| c.is("body", ns::JABBER_CLIENT))
+                .all(|b| b.text() == esession::stanza::FALLBACK_BODY)
+    }));
+    assert_server_never_saw(&body, Some(&thread));
+
+    // Stored for Alice once more: her next login opens and decrypts it.
+    inject(&bob, &alice, &session).await;
+    let got = alice_listens(&alice, 6);
+    let login = got.only("offline_login");
+    assert_eq!(
+        (login["loaded"].as_u64(), s(&login["withdrawn"])),
+        (Some(2), "withdrawn")
+    );
+    let msg = got.only("message");
+    assert_eq!(
+        (
+            &msg["body"],
+            &msg["encrypted"],
+            &msg["offline"],
+            &msg["thread"]
+        ),
+        (
+            &Value::from(body.as_str()),
+            &Value::Bool(true),
+            &Value::Bool(true),
+            &Value::from(thread.as_str())
+        ),
+        "{}",
+        got.transcript()
+    );
+    let est = got.only("established");
+    assert_eq!(
+        (&est["offline"], &est["role"]),
+        (&Value::Bool(true), &Value::from("initiator"))
+    );
+    assert!(
+        s(&msg["peer"]).starts_with(&format!("{}/", bob.jid)),
+        "{msg}"
+    );
+    assert!(
+        got.events_named("error").is_empty(),
+        "nothing may fail the first time\n{}",
+        got.transcript()
+    );
+
+    // The same stored stanzas again: the replay is refused and nothing is decrypted.
+    inject(&bob, &alice, &session).await;
+    let again = alice_listens(&alice, 6);
+    assert!(
+        again.events_named("message").is_empty(),
+        "a replay was decrypted\n{}",
+        again.transcript()
+    );
+    let refused = again
+        .events_named("error")
+        .into_iter()
+        .find(|e| e["thread"] == thread.as_str())
+        .unwrap_or_else(|| panic!("no refusal\n{}", again.transcript()));
+    assert_eq!(refused["kind"], "rejected", "{refused}");
+    assert!(s(&refused["detail"]).contains("replay"), "{refused}");
+}
+
+#[test]
+fn expired_options_and_untrusted_keys_send_nothing() {
+    let alice = Account::new("offx");
+    let bob = Account::new("offy");
+    let carol = Account::new("offz");
+    bob_trusts_alice(&alice, &bob);
+
+    // Expired: Bob's clock is past `expires`.
+    publish(&alice, &["--expires", "1s"]);
+    std::thread::sleep(Duration::from_millis(2100));
+    let body = unique_body("expired");
+    let p = run_as(
+        &bob,
+        "bob (send, expired options)",
+        &["send", "--to", &alice.jid, "--timeout", "2", &body],
+        1,
+    );
+    let err = p.only("error");
+    assert_eq!(err["kind"], "rejected", "{err}");
+    assert!(s(&err["detail"]).contains("expired"), "{err}");
+    assert!(p.events_named("sent_offline").is_empty());
+
+    // Untrusted: valid options, but Carol trusts no key of Alice.
+    publish(&alice, &[]);
+    let body2 = unique_body("untrusted");
+    let p = run_as(
+        &carol,
+        "carol (send, untrusted)",
+        &["send", "--to", &alice.jid, "--timeout", "2", &body2],
+        1,
+    );
+    let err = p.only("error");
+    assert_eq!(err["kind"], "rejected", "{err}");
+    assert!(s(&err["detail"]).contains("trusted"), "{err}");
+    assert!(p.events_named("sent_offline").is_empty());
+
+    // No options at all: exit 1 as before.
+    let dave = Account::new("offw");
+    let p = run_as(
+        &carol,
+        "carol (send, no options)",
+        &["send", "--to", &dave.jid, "--timeout", "2", &body2],
+        1,
+    );
+    let err = p.only("error");
+    assert_eq!(err["kind"], "unavailable", "{err}");
+    assert!(s(&err["detail"]).contains("no offline options"), "{err}");
+
+    assert_server_never_saw(&body, None);
+    assert_server_never_saw(&body2, None);
+}
