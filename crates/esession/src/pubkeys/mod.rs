@@ -6,11 +6,13 @@
 //!   the P8 `<KeyValue/>` (profile P14).
 //! - [`Revocation`]: `<revoke xmlns='urn:xmpp:revoke:2'>`, signed by the revoked key.
 //! - [`Attestation`]: `<attest xmlns='urn:xmpp:attest:2'>`, a key signed by another.
+//! - [`absorb`]: fetched keys and revocations into the trust store.
 //! - [`key_request`], [`is_key_request`], [`generating`], [`is_generating`] (XEP-0189
 //!   §6–8).
 //!
 //! The exact signed octets of revocations and attestations are fixed in
 //! `docs/decisions.md` ("Published keys (XEP-0189)") and in [`statement`].
+mod absorb;
 mod attestation;
 mod direct;
 mod payload;
@@ -19,6 +21,7 @@ mod statement;
 #[cfg(test)]
 mod tests;
 
+pub use absorb::{absorb, FetchedKey};
 pub use attestation::Attestation;
 pub use direct::{generating, is_generating, is_key_request, key_request};
 pub use payload::{parse_item, parse_pubkey, pubkey_payload};

@@ -354,3 +354,57 @@ fn direct_request_and_generating_signal() {
     assert!(!is_generating(&req));
     assert_eq!(FEATURES, [NS_PUBKEY, NS_REVOKE, NS_ATTEST]);
 }
+
+#[test]
+fn absorb_records_sightings_and_revocations() {
+    use crate::store::{KeyStore, MemoryStore};
+    let own = "me@example.org";
+    let peer = "alice@example.org";
+    let a = key(RSA_A).public();
+    let b = key(RSA_B).public();
+    let mut store = MemoryStore::new();
+
+    // First fetch: an untrusted first key.
+    let got = absorb(&mut store, own, peer, std::slice::from_ref(&a), &[], AT).unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].fingerprint, a.fingerprint().to_b64());
+    assert!(!got[0].trusted && got[0].revoked_at.is_none());
+    assert!(!got[0].alerts.is_empty(), "first key alert");
+    assert!(store
+        .known_key(own, a.fingerprint().as_bytes())
+        .unwrap()
+        .unwrap()
+        .seen_from(peer));
+
+    // Verified by the user: the next fetch reports it trusted.
+    assert!(store
+        .set_trusted(own, a.fingerprint().as_bytes(), true)
+        .unwrap());
+    let got = absorb(&mut store, own, peer, std::slice::from_ref(&a), &[], AT).unwrap();
+    assert!(got[0].trusted);
+
+    // Alice revokes it and publishes B: A is revoked and untrusted, B is a changed key.
+    let r = Revocation::create(&key(RSA_A), AT).unwrap();
+    let got = absorb(
+        &mut store,
+        own,
+        peer,
+        &[a.clone(), b.clone()],
+        &[r],
+        AT.plus(5),
+    )
+    .unwrap();
+    assert!(!got[0].trusted);
+    assert_eq!(got[0].revoked_at, Some(AT));
+    assert!(
+        !store
+            .known_key(own, a.fingerprint().as_bytes())
+            .unwrap()
+            .unwrap()
+            .trusted
+    );
+    assert!(!got[1].trusted && got[1].revoked_at.is_none());
+    assert!(store
+        .set_trusted(own, a.fingerprint().as_bytes(), true)
+        .is_err());
+}
