@@ -31,6 +31,7 @@ mod disco;
 mod error;
 mod login;
 mod options;
+mod pubkeys;
 mod pubsub;
 mod xml;
 

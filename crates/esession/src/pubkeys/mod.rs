@@ -23,7 +23,7 @@ mod tests;
 
 pub use absorb::{absorb, FetchedKey};
 pub use attestation::Attestation;
-pub use direct::{generating, is_generating, is_key_request, key_request};
+pub use direct::{generating, is_generating, is_key_request, key_request, key_request_answer};
 pub use payload::{parse_item, parse_pubkey, pubkey_payload};
 pub use revocation::Revocation;
 

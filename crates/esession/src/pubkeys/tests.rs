@@ -408,3 +408,37 @@ fn absorb_records_sightings_and_revocations() {
         .set_trusted(own, a.fingerprint().as_bytes(), true)
         .is_err());
 }
+
+#[test]
+fn direct_request_answered_with_our_key_or_item_not_found() {
+    use crate::xml::ns;
+    let public = key(RSA_A).public();
+    let get = Element::new("iq", ns::JABBER_CLIENT)
+        .with_attr("type", "get")
+        .with_attr("from", "bob@example.org/x")
+        .with_attr("id", "k1")
+        .with_child(key_request());
+    let answer = key_request_answer(&get, Some(&public)).unwrap();
+    assert_eq!(answer.attr("type"), Some("result"));
+    assert_eq!(answer.attr("to"), Some("bob@example.org/x"));
+    assert_eq!(answer.attr("id"), Some("k1"));
+    let payload = answer.child("pubkey", NS_PUBKEY).unwrap();
+    assert_eq!(parse_pubkey(&wire(payload)).unwrap(), public);
+
+    let none = key_request_answer(&get, None).unwrap();
+    assert_eq!(none.attr("type"), Some("error"));
+    assert!(none.to_string().contains("item-not-found"));
+
+    // Not a request: a set, a result, a pubkey with content, a message.
+    let mut set = get.clone();
+    set.set_attr("type", "set");
+    assert!(key_request_answer(&set, Some(&public)).is_none());
+    let full = Element::new("iq", ns::JABBER_CLIENT)
+        .with_attr("type", "get")
+        .with_attr("from", "b@x/y")
+        .with_attr("id", "2")
+        .with_child(pubkey_payload(&public));
+    assert!(key_request_answer(&full, Some(&public)).is_none());
+    let msg = Element::new("message", ns::JABBER_CLIENT).with_child(key_request());
+    assert!(key_request_answer(&msg, Some(&public)).is_none());
+}
