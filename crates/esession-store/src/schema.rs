@@ -73,7 +73,16 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         FOREIGN KEY (own, fingerprint) REFERENCES known_key (own, fingerprint) ON DELETE CASCADE
     ) WITHOUT ROWID;
     CREATE INDEX key_sighting_by_jid ON key_sighting (own, jid);",
-    // 3 -> 4: our published offline option sets (XEP-0187, profile P11): N_A, the secret
+    // 3 -> 4: keys revoked by their holders (XEP-0189 §4, verified revocations): refused
+    // in negotiation and never trusted again. Not tied to known_key: a revocation may
+    // arrive before the key is ever presented, and outlives forgetting the key.
+    "CREATE TABLE revoked_key (
+        own         TEXT    NOT NULL,
+        fingerprint BLOB    NOT NULL CHECK (length(fingerprint) = 32),
+        revoked_at  INTEGER NOT NULL CHECK (revoked_at >= 0),
+        PRIMARY KEY (own, fingerprint)
+    ) WITHOUT ROWID;",
+    // 4 -> 5: our published offline option sets (XEP-0187, profile P11): N_A, the secret
     // exponents and the offered options sealed like identity keys (the associated data binds
     // own, kind and expiry; see offline.rs), and the d and N_B values accepted for each set
     // (SHA-256 digests), discarded with it.

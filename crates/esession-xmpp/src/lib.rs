@@ -32,6 +32,7 @@ mod error;
 mod login;
 mod offline;
 mod options;
+mod pubkeys;
 mod pubsub;
 mod xml;
 

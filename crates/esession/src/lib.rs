@@ -22,6 +22,7 @@ mod hostile;
 pub mod jid;
 mod negotiation;
 pub mod offline;
+pub mod pubkeys;
 pub mod random;
 pub mod stanza;
 pub mod store;

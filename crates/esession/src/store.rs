@@ -102,6 +102,9 @@ pub trait KeyStore: Send {
     ) -> Result<(), StoreError>;
 
     /// Marks the key `fp` verified by the user, or not (§7.3). Returns whether it exists.
+    ///
+    /// # Errors
+    /// A [`StoreError`] when asked to trust a revoked key ([`KeyStore::revoked_at`]).
     fn set_trusted(&mut self, own: &str, fp: &[u8; 32], trusted: bool) -> Result<bool, StoreError>;
 
     /// Names the key `fp` (§7.4 petname), or removes its name. Returns whether it exists.
@@ -116,7 +119,23 @@ pub trait KeyStore: Send {
     ) -> Result<bool, StoreError>;
 
     /// Forgets the key `fp` with its sightings, trust and petname. Returns whether it existed.
+    /// A recorded revocation of it stays ([`KeyStore::revoked_at`]).
     fn forget_key(&mut self, own: &str, fp: &[u8; 32]) -> Result<bool, StoreError>;
+
+    /// Remembers that the key `fp` was revoked by its holder at `revoked_at` (XEP-0189 §4,
+    /// a revocation the caller verified with [`crate::pubkeys::Revocation::parse`]) and
+    /// marks the key untrusted if it is known. A revoked key is refused in every later
+    /// negotiation and can never be trusted again (decision "Published keys (XEP-0189)").
+    /// Recording it again keeps the earliest time.
+    fn record_revocation(
+        &mut self,
+        own: &str,
+        fp: &[u8; 32],
+        revoked_at: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// When the key `fp` was revoked, if a revocation of it was recorded for `own`.
+    fn revoked_at(&self, own: &str, fp: &[u8; 32]) -> Result<Option<Timestamp>, StoreError>;
 
     /// [`trust::assess`] (XEP-0116 §7.3–7.4) of the key `presented` by `peer_bare`, with the
     /// past read from this store for our account `own`. Call it before recording the
@@ -202,6 +221,7 @@ pub struct MemoryStore {
     identity: BTreeMap<String, SecretBytes>,
     keys: BTreeMap<(String, [u8; 32]), KnownKey>,
     offline: BTreeMap<(String, OfflineSetKind), OfflineSet>,
+    revoked: BTreeMap<(String, [u8; 32]), Timestamp>,
 }
 
 impl MemoryStore {
@@ -371,6 +391,9 @@ impl KeyStore for MemoryStore {
     }
 
     fn set_trusted(&mut self, own: &str, fp: &[u8; 32], trusted: bool) -> Result<bool, StoreError> {
+        if trusted {
+            trust::check_not_revoked(fp, self.revoked_at(own, fp)?)?;
+        }
         Ok(match self.keys.get_mut(&(own.to_owned(), *fp)) {
             Some(k) => {
                 k.trusted = trusted;
@@ -398,6 +421,27 @@ impl KeyStore for MemoryStore {
 
     fn forget_key(&mut self, own: &str, fp: &[u8; 32]) -> Result<bool, StoreError> {
         Ok(self.keys.remove(&(own.to_owned(), *fp)).is_some())
+    }
+
+    fn record_revocation(
+        &mut self,
+        own: &str,
+        fp: &[u8; 32],
+        revoked_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let at = self
+            .revoked
+            .entry((own.to_owned(), *fp))
+            .or_insert(revoked_at);
+        *at = (*at).min(revoked_at);
+        if let Some(k) = self.keys.get_mut(&(own.to_owned(), *fp)) {
+            k.trusted = false;
+        }
+        Ok(())
+    }
+
+    fn revoked_at(&self, own: &str, fp: &[u8; 32]) -> Result<Option<Timestamp>, StoreError> {
+        Ok(self.revoked.get(&(own.to_owned(), *fp)).copied())
     }
 }
 
@@ -443,6 +487,17 @@ impl<S: KeyStore + ?Sized> KeyStore for Box<S> {
     }
     fn forget_key(&mut self, own: &str, fp: &[u8; 32]) -> Result<bool, StoreError> {
         (**self).forget_key(own, fp)
+    }
+    fn record_revocation(
+        &mut self,
+        own: &str,
+        fp: &[u8; 32],
+        revoked_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        (**self).record_revocation(own, fp, revoked_at)
+    }
+    fn revoked_at(&self, own: &str, fp: &[u8; 32]) -> Result<Option<Timestamp>, StoreError> {
+        (**self).revoked_at(own, fp)
     }
 }
 

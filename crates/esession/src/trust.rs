@@ -372,6 +372,25 @@ pub fn assess(
     }
 }
 
+/// Refuses to trust a revoked key (decision "Published keys (XEP-0189)": a key its holder
+/// revoked, XEP-0189 §4, is never trusted again). Every store applies it in `set_trusted`.
+///
+/// # Errors
+/// A [`StoreError`] naming the key and when it was revoked.
+pub fn check_not_revoked(fp: &[u8; 32], revoked_at: Option<Timestamp>) -> Result<(), StoreError> {
+    match revoked_at {
+        None => Ok(()),
+        Some(at) => Err(invalid(
+            "trusting a key",
+            format_args!(
+                "{} was revoked by its holder at {} (XEP-0189)",
+                b64::encode(fp),
+                at.to_datetime()
+            ),
+        )),
+    }
+}
+
 /// How to name the holder of `key` talking from `jid`: the petname first, more prominently
 /// than the JID (XEP-0116 §7.4), e.g. `"Alice (alice@example.org)"`; the JID alone without a
 /// petname.

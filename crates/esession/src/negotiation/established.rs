@@ -65,6 +65,21 @@ pub(crate) fn peer_key_status(
             ctx.now,
         )
         .map_err(store_err)?;
+    // Decision "Published keys (XEP-0189)": a key its holder revoked (XEP-0189 §4) is
+    // refused whatever the policy.
+    if let Some(at) = ctx
+        .store
+        .revoked_at(ctx.own_bare, fp.as_bytes())
+        .map_err(store_err)?
+    {
+        return Err(Failure::not_implemented(
+            "identity",
+            Violation::PeerIdentity(format!(
+                "the key {fp} was revoked by its holder at {} (XEP-0189)",
+                at.to_datetime()
+            )),
+        ));
+    }
     if ctx.config.require_trusted_key && !assessment.trusted {
         return Err(Failure::not_implemented(
             "identity",
