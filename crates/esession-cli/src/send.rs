@@ -60,11 +60,11 @@ async fn exchange(
             }
             Err(XmppError::Stanza(c)) => {
                 let why = format!("{to} cannot be reached ({c})");
-                return send_offline(client, history, args, out, &why).await;
+                return send_offline(client, history, args, out, ("unavailable", &why)).await;
             }
             Err(XmppError::Timeout(_)) => {
                 let why = format!("{to} did not answer disco#info");
-                return send_offline(client, history, args, out, &why).await;
+                return send_offline(client, history, args, out, ("unavailable", &why)).await;
             }
             Err(e) => return Err(e.into()),
         }
@@ -77,7 +77,7 @@ async fn exchange(
                 "{to} did not answer within {}s (offline, or no ESession support)",
                 step.as_secs()
             );
-            return send_offline(client, history, args, out, &why).await;
+            return send_offline(client, history, args, out, ("timeout", &why)).await;
         }
         Err(f) => return Err(f.at(to, &thread)),
     };
@@ -134,21 +134,22 @@ async fn exchange(
     })
 }
 
-/// The contact looks offline (`why`): send the messages in an offline session from her
-/// published options (XEP-0116 §4.1, XEP-0187 §3.2–3.3, profile P11), one-shot with the
-/// terminate; if she published none, or none verifies with a key trusted for her bare
-/// JID, exit 1 with nothing sent.
+/// The contact looks offline (`why`, a failure kind and its text): send the messages in an
+/// offline session from her published options (XEP-0116 §4.1, XEP-0187 §3.2–3.3, profile
+/// P11), one-shot with the terminate. If she published none, exit 1 with `why`'s kind; if
+/// none verifies with a key trusted for her bare JID, exit 1 with the refusal's kind;
+/// nothing is sent either way.
 async fn send_offline(
     client: &mut Client<SqliteStore>,
     history: &mut History,
     args: &SendArgs,
     out: Out,
-    why: &str,
+    (kind, why): (&'static str, &str),
 ) -> Result<(), Fail> {
     let alice = jid::bare(&args.to);
     if args.expect_echo {
         return Err(Fail::protocol(
-            "unavailable",
+            kind,
             format!("{why}; an offline contact cannot echo (--expect-echo); nothing was sent"),
         ));
     }
@@ -165,7 +166,7 @@ async fn send_offline(
         Ok(Some(start)) => start,
         Ok(None) => {
             return Err(Fail::protocol(
-                "unavailable",
+                kind,
                 format!("{why}; {alice} published no offline options; nothing was sent"),
             ))
         }

@@ -306,7 +306,7 @@ fn expired_options_and_untrusted_keys_send_nothing() {
         1,
     );
     let err = p.only("error");
-    assert_eq!(err["kind"], "unavailable", "{err}");
+    assert_eq!(err["kind"], "timeout", "{err}");
     assert!(s(&err["detail"]).contains("no offline options"), "{err}");
 
     assert_server_never_saw(&body, None);
