@@ -259,6 +259,7 @@ impl ArchiveKey {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use esession::archive::{Direction, Entry};
