@@ -105,6 +105,9 @@ cmd_start() {
     done
 
     make_cert "$certs"
+    # The project's own Prosody modules (XEP-0136 archiving: prosody/mod_archive_manual.lua).
+    local plugins
+    plugins=$(cd "$(dirname "${BASH_SOURCE[0]}")/../prosody" && pwd) || die "no prosody/ module directory"
 
     cat >"$cfg" <<CFG
 -- Written by scripts/prosody.sh: a private server on loopback for esession tests.
@@ -123,11 +126,13 @@ allow_unencrypted_plain_auth = true
 c2s_require_encryption = false
 allow_registration = false
 certificates = "$certs"
+plugin_paths = { "$plugins" }
 ssl = { certificate = "$certs/localhost.crt", key = "$certs/localhost.key" }
 modules_enabled = {
     "roster"; "saslauth"; "tls"; "disco"; "pep"; "offline"; "carbons"; "mam";
     "register"; "ping"; "private"; "smacks"; "posix";
     "stanza_debug";
+    "archive_manual";
 }
 log = {
     { levels = { min = "debug" }, to = "file", filename = "$log" };

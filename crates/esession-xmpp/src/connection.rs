@@ -210,6 +210,70 @@ impl Connection {
         }
     }
 
+    /// Sends an iq of `kind` (`get` or `set`) carrying `payload` to `to` (`None`: our own
+    /// account, RFC 6120 §8.1.1.1) and waits up to `timeout` for its answer: the result's
+    /// payload (`None` for an empty result), [`XmppError::Stanza`] with the condition of
+    /// an error answer, [`XmppError::Timeout`] without an answer. Other stanzas arriving
+    /// meanwhile are kept for [`next_stanza`](Self::next_stanza), in order.
+    pub async fn iq(
+        &mut self,
+        kind: &str,
+        to: Option<&str>,
+        payload: &esession::Element,
+        timeout: Duration,
+    ) -> Result<Option<esession::Element>, XmppError> {
+        if !matches!(kind, "get" | "set") {
+            return Err(XmppError::InvalidArgument(format!(
+                "iq type {kind:?}: only get or set expect an answer"
+            )));
+        }
+        let id = next_id("iq");
+        let mut iq = esession::Element::new("iq", esession::xml::ns::JABBER_CLIENT)
+            .with_attr("type", kind)
+            .with_attr("id", id.as_str());
+        let asked: Jid = match to {
+            Some(to) => {
+                iq.set_attr("to", to);
+                to.parse()
+                    .map_err(|e| XmppError::InvalidArgument(format!("JID {to:?}: {e}")))?
+            }
+            None => Jid::from(self.bare.clone()),
+        };
+        let stanza = xml::parse_stanza(&iq.with_child(payload.clone()).to_string())?;
+        let deadline = Instant::now() + timeout;
+        self.send(stanza).await?;
+        loop {
+            let stanza = match self.read_until(deadline).await? {
+                Some(Incoming::Stanza(s)) => s,
+                Some(Incoming::Nothing) => continue,
+                None => return Err(XmppError::Timeout("waiting for an iq answer")),
+            };
+            match *stanza {
+                Stanza::Iq(Iq::Result {
+                    id: ref rid,
+                    ref from,
+                    ref payload,
+                    ..
+                }) if *rid == id && self.is_from(from.as_ref(), &asked) => {
+                    let Some(p) = payload else { return Ok(None) };
+                    let text = xml::element_to_string(p)?;
+                    return esession::xml::parse_element(&text, &esession::xml::Limits::default())
+                        .map(Some)
+                        .map_err(|e| XmppError::Protocol(format!("iq answer: {e}")));
+                }
+                Stanza::Iq(Iq::Error {
+                    id: ref rid,
+                    ref from,
+                    ref error,
+                    ..
+                }) if *rid == id && self.is_from(from.as_ref(), &asked) => {
+                    return Err(XmppError::Stanza(disco::condition_name(error)));
+                }
+                other => self.pending.push_back(other),
+            }
+        }
+    }
+
     /// Close the stream cleanly (bounded by the connect timeout, at most 5 s).
     pub async fn close(self) -> Result<(), XmppError> {
         let wait = self.timeout.min(MAX_CLOSE_WAIT);

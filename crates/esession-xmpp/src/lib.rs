@@ -25,6 +25,7 @@
 //! # }
 //! ```
 
+mod archive;
 mod client;
 mod connection;
 mod disco;
@@ -33,6 +34,7 @@ mod login;
 mod options;
 mod xml;
 
+pub use archive::ListPage;
 pub use client::{Client, Traced, ESESSION_FEATURES};
 pub use connection::Connection;
 pub use error::{XmppError, CONNECT_TIMEOUT, EXIT_CONNECT, EXIT_OTHER};
