@@ -172,7 +172,7 @@ impl Connection {
             let full = all.entries.len() < limit;
             let last = page.as_ref().and_then(|r| r.last.clone());
             let count = page.as_ref().and_then(|r| r.count).map(|c| c as usize);
-            let more = count.map_or(false, |c| all.entries.len() < c);
+            let more = count.is_some_and(|c| all.entries.len() < c);
             match last {
                 Some(last) if full && more => {
                     rsm.after = Some(last);
