@@ -136,6 +136,12 @@ impl<S: SecretStore> Engine<S> {
         &self.config
     }
 
+    /// Sets the XEP-0136 archiving preferences the `logging` offers and answers follow
+    /// from now on (`Config::archive_prefs`); sessions already negotiated keep their terms.
+    pub fn set_archive_prefs(&mut self, prefs: Option<crate::archive::Prefs>) {
+        self.config.archive_prefs = prefs;
+    }
+
     /// The secret store.
     pub fn store(&self) -> &S {
         &self.store
