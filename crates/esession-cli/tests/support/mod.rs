@@ -96,7 +96,8 @@ impl Proc {
         Self::spawn_with(name, args, Stdio::null(), &[])
     }
 
-    /// Starts `esession ARGS` with extra environment variables.
+    /// Starts `esession ARGS` with extra environment variables (used by archive.rs only).
+    #[allow(dead_code)]
     pub fn spawn_env(name: &str, args: &[String], env: &[(&str, &str)]) -> Proc {
         Self::spawn_with(name, args, Stdio::null(), env)
     }
