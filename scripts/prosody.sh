@@ -7,7 +7,8 @@
 #   scripts/prosody.sh register DIR USER PASSWORD   create USER@localhost
 #   scripts/prosody.sh stop DIR                     stop the server started in DIR
 #
-# Environment: ESESSION_C2S_PORT (default 15222), ESESSION_TLS_PORT (default 15223).
+# Environment: ESESSION_C2S_PORT (default 15222), ESESSION_TLS_PORT (default 15223),
+# ESESSION_PROSODY_PLUGINS (directory of the project's modules; default ../prosody).
 set -euo pipefail
 
 die() {
@@ -106,8 +107,9 @@ cmd_start() {
 
     make_cert "$certs"
     # The project's own Prosody modules (XEP-0136 archiving: prosody/mod_archive_manual.lua).
-    local plugins
-    plugins=$(cd "$(dirname "${BASH_SOURCE[0]}")/../prosody" && pwd) || die "no prosody/ module directory"
+    local plugins=${ESESSION_PROSODY_PLUGINS:-$(dirname "${BASH_SOURCE[0]}")/../prosody}
+    [[ -f $plugins/mod_archive_manual.lua ]] || die "no mod_archive_manual.lua in $plugins"
+    plugins=$(cd "$plugins" && pwd)
 
     cat >"$cfg" <<CFG
 -- Written by scripts/prosody.sh: a private server on loopback for esession tests.
