@@ -175,6 +175,9 @@ impl KeyStore for SqliteStore {
     }
 
     fn set_trusted(&mut self, own: &str, fp: &[u8; 32], trusted: bool) -> Result<bool, StoreError> {
+        if trusted {
+            trust::check_not_revoked(fp, self.revoked_at(own, fp)?)?;
+        }
         let n = self
             .conn
             .execute(
@@ -215,6 +218,48 @@ impl KeyStore for SqliteStore {
         self.scrub_destroyed();
         Ok(n > 0)
     }
+
+    fn record_revocation(
+        &mut self,
+        own: &str,
+        fp: &[u8; 32],
+        revoked_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let op = "recording a key revocation";
+        let path = &self.path;
+        let at = ts_to_sql(revoked_at, "revocation time", op, path)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| failed(op, path, e))?;
+        tx.execute(
+            "INSERT INTO revoked_key (own, fingerprint, revoked_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (own, fingerprint) DO UPDATE
+             SET revoked_at = min(revoked_at, excluded.revoked_at)",
+            params![own, &fp[..], at],
+        )
+        .map_err(|e| failed(op, path, e))?;
+        tx.execute(
+            "UPDATE known_key SET trusted = 0 WHERE own = ?1 AND fingerprint = ?2",
+            params![own, &fp[..]],
+        )
+        .map_err(|e| failed(op, path, e))?;
+        tx.commit().map_err(|e| failed(op, path, e))
+    }
+
+    fn revoked_at(&self, own: &str, fp: &[u8; 32]) -> Result<Option<Timestamp>, StoreError> {
+        let op = "reading a key revocation";
+        self.conn
+            .prepare_cached(
+                "SELECT revoked_at FROM revoked_key WHERE own = ?1 AND fingerprint = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![own, &fp[..]], |row| ts_from_sql(row, 0))?
+                    .next()
+                    .transpose()
+            })
+            .map_err(|e| failed(op, &self.path, e))
+    }
 }
 
 #[cfg(test)]
@@ -248,6 +293,15 @@ mod tests {
             let peer = peers[((x >> 8) % 4) as usize];
             let n = (x >> 16) % 5;
             let now = Timestamp(1000 + step / 2 - (x >> 60));
+            if step % 97 == 50 {
+                // Key 4 gets revoked now and then (XEP-0189 §4); the earliest time stays.
+                m.record_revocation(own, &fp(4), now).unwrap();
+                q.record_revocation(own, &fp(4), now).unwrap();
+            }
+            assert_eq!(
+                m.revoked_at(own, &fp(n)).unwrap(),
+                q.revoked_at(own, &fp(n)).unwrap()
+            );
             match (x >> 24) % 10 {
                 0..=4 => {
                     // Now and then a mismatched key value: both must refuse it.
@@ -261,10 +315,11 @@ mod tests {
                     assert_eq!(a.is_ok(), b.is_ok(), "{a:?} {b:?}");
                 }
                 5 => {
+                    // Trusting a revoked key fails in both.
                     let t = (x >> 40).is_multiple_of(2);
                     assert_eq!(
-                        m.set_trusted(own, &fp(n), t).unwrap(),
-                        q.set_trusted(own, &fp(n), t).unwrap()
+                        m.set_trusted(own, &fp(n), t).ok(),
+                        q.set_trusted(own, &fp(n), t).ok()
                     );
                 }
                 6 | 7 => {

@@ -73,6 +73,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         FOREIGN KEY (own, fingerprint) REFERENCES known_key (own, fingerprint) ON DELETE CASCADE
     ) WITHOUT ROWID;
     CREATE INDEX key_sighting_by_jid ON key_sighting (own, jid);",
+    // 3 -> 4: keys revoked by their holders (XEP-0189 §4, verified revocations): refused
+    // in negotiation and never trusted again. Not tied to known_key: a revocation may
+    // arrive before the key is ever presented, and outlives forgetting the key.
+    "CREATE TABLE revoked_key (
+        own         TEXT    NOT NULL,
+        fingerprint BLOB    NOT NULL CHECK (length(fingerprint) = 32),
+        revoked_at  INTEGER NOT NULL CHECK (revoked_at >= 0),
+        PRIMARY KEY (own, fingerprint)
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes and reads.
@@ -223,7 +232,10 @@ mod tests {
             .unwrap();
         }
         let mut store = SqliteStore::open(&path).unwrap();
-        assert_eq!(user_version(&store.conn).unwrap(), 3);
+        assert_eq!(
+            user_version(&store.conn).unwrap(),
+            i64::from(SCHEMA_VERSION)
+        );
         assert_eq!(store.secrets_with("a@x", "b@y").unwrap().len(), 1);
         assert_eq!(store.sessions_with("a@x", "b@y").unwrap().len(), 1);
         assert!(store.all_keys("a@x").unwrap().is_empty());

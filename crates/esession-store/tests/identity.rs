@@ -282,7 +282,7 @@ fn known_keys_persist_across_reopen_and_forget_works() {
     assert_eq!(bob.jids[1].first_seen, Timestamp(10));
     assert_eq!(trust::display_name(&bob, "bob@y"), "Bob (bob@y)");
 
-    let a = trust::assess_in(&s, "a@x", Some(fp(1)), "bob@y").unwrap();
+    let a = s.assess("a@x", Some(fp(1)), "bob@y").unwrap();
     assert!(a.trusted);
     assert_eq!(
         a.alerts,
@@ -290,7 +290,7 @@ fn known_keys_persist_across_reopen_and_forget_works() {
             other_jids: vec!["bob@work".into()]
         }]
     );
-    let a = trust::assess_in(&s, "a@x", Some(fp(2)), "bob@y").unwrap();
+    let a = s.assess("a@x", Some(fp(2)), "bob@y").unwrap();
     assert!(!a.trusted);
     assert!(matches!(a.alerts[0], KeyAlert::KeyChanged { .. }));
 

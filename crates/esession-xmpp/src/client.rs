@@ -3,6 +3,7 @@
 //! wall clock.
 use std::time::Duration;
 
+use esession::pubkeys::key_request_answer;
 use esession::xml::{ns, parse_element, Element, Limits};
 use esession::{Config, DhPool, Engine, Event, OsRandom, Random, SecretStore, Timestamp};
 use tokio::time::Instant;
@@ -42,7 +43,11 @@ impl<S: SecretStore> Client<S> {
         store: S,
         rng: Box<dyn Random>,
     ) -> Result<Self, XmppError> {
-        for f in ESESSION_FEATURES {
+        // XEP-0189 §9: we answer direct key requests and read revocations and attestations.
+        for f in ESESSION_FEATURES
+            .into_iter()
+            .chain(esession::pubkeys::FEATURES)
+        {
             if !opts.features.iter().any(|x| x == f) {
                 opts.features.push(f.to_owned());
             }
@@ -142,6 +147,12 @@ impl<S: SecretStore> Client<S> {
                                 outgoing: false,
                                 stanza: stanza.clone(),
                             });
+                        }
+                        // XEP-0189 §6: a direct key request is answered with our key.
+                        let key = self.engine.identity_key().map(|k| k.public());
+                        if let Some(reply) = key_request_answer(&stanza, key.as_ref()) {
+                            self.conn.send_xml(&reply.to_string()).await?;
+                            continue;
                         }
                         self.engine.handle_stanza(stanza, Timestamp::now());
                     }

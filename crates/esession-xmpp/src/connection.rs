@@ -8,8 +8,10 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_xmpp::jid::{BareJid, FullJid, Jid};
+use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::presence::Presence;
+use tokio_xmpp::parsers::stanza_error::StanzaError;
 use tokio_xmpp::stanzastream::{Event, StanzaStage, StanzaState, StanzaStream, StreamEvent};
 use tokio_xmpp::Stanza;
 use tracing::Instrument;
@@ -40,6 +42,15 @@ pub struct Connection {
     timeout: Duration,
     /// Stanzas read while waiting for something else, oldest first.
     pending: VecDeque<Stanza>,
+}
+
+/// The answer to an iq request.
+#[derive(Debug)]
+pub(crate) enum IqAnswer {
+    /// `type='result'`, with its payload if any.
+    Result(Option<Element>),
+    /// `type='error'`.
+    Error(StanzaError),
 }
 
 /// What one read of the stream produced.
@@ -175,18 +186,38 @@ impl Connection {
         jid: &str,
         timeout: Duration,
     ) -> Result<Vec<String>, XmppError> {
-        let to: Jid = jid
-            .parse()
-            .map_err(|e| XmppError::InvalidArgument(format!("JID {jid:?}: {e}")))?;
-        let id = next_id("disco");
+        let to = parse_jid(jid)?;
+        let request = disco::request(to.clone(), String::new())?;
+        match self
+            .iq_round_trip(request, &to, timeout, "waiting for a disco#info answer")
+            .await?
+        {
+            IqAnswer::Result(payload) => disco::features_of(payload.as_ref()),
+            IqAnswer::Error(error) => Err(XmppError::Stanza(disco::condition_name(&error))),
+        }
+    }
+
+    /// Send `request` (an iq get or set; its id is replaced by a fresh one) and wait
+    /// until `timeout` for the result or error with that id from `answerer` (RFC 6120
+    /// §8.2.3). Other stanzas arriving meanwhile are kept for
+    /// [`next_stanza`](Self::next_stanza), in order; `what` names the wait in the
+    /// [`XmppError::Timeout`].
+    pub(crate) async fn iq_round_trip(
+        &mut self,
+        mut request: Iq,
+        answerer: &Jid,
+        timeout: Duration,
+        what: &'static str,
+    ) -> Result<IqAnswer, XmppError> {
+        let id = next_id("iq");
+        *request.id_mut() = id.clone();
         let deadline = Instant::now() + timeout;
-        self.send(Stanza::Iq(disco::request(to.clone(), id.clone())?))
-            .await?;
+        self.send(Stanza::Iq(request)).await?;
         loop {
             let stanza = match self.read_until(deadline).await? {
                 Some(Incoming::Stanza(s)) => s,
                 Some(Incoming::Nothing) => continue,
-                None => return Err(XmppError::Timeout("waiting for a disco#info answer")),
+                None => return Err(XmppError::Timeout(what)),
             };
             match *stanza {
                 Stanza::Iq(Iq::Result {
@@ -194,16 +225,16 @@ impl Connection {
                     ref from,
                     ref payload,
                     ..
-                }) if *rid == id && self.is_from(from.as_ref(), &to) => {
-                    return disco::features_of(payload.as_ref());
+                }) if *rid == id && self.is_from(from.as_ref(), answerer) => {
+                    return Ok(IqAnswer::Result(payload.clone()));
                 }
                 Stanza::Iq(Iq::Error {
                     id: ref rid,
                     ref from,
                     ref error,
                     ..
-                }) if *rid == id && self.is_from(from.as_ref(), &to) => {
-                    return Err(XmppError::Stanza(disco::condition_name(error)));
+                }) if *rid == id && self.is_from(from.as_ref(), answerer) => {
+                    return Ok(IqAnswer::Error(error.clone()));
                 }
                 other => self.pending.push_back(other),
             }
@@ -211,10 +242,10 @@ impl Connection {
     }
 
     /// Sends an iq of `kind` (`get` or `set`) carrying `payload` to `to` (`None`: our own
-    /// account, RFC 6120 §8.1.1.1) and waits up to `timeout` for its answer: the result's
-    /// payload (`None` for an empty result), [`XmppError::Stanza`] with the condition of
-    /// an error answer, [`XmppError::Timeout`] without an answer. Other stanzas arriving
-    /// meanwhile are kept for [`next_stanza`](Self::next_stanza), in order.
+    /// account, RFC 6120 §8.1.1.1) and waits up to `timeout` for its answer (through
+    /// [`iq_round_trip`](Self::iq_round_trip)): the result's payload (`None` for an empty
+    /// result), [`XmppError::Stanza`] with the condition of an error answer,
+    /// [`XmppError::Timeout`] without an answer.
     pub async fn iq(
         &mut self,
         kind: &str,
@@ -227,51 +258,38 @@ impl Connection {
                 "iq type {kind:?}: only get or set expect an answer"
             )));
         }
-        let id = next_id("iq");
         let mut iq = esession::Element::new("iq", esession::xml::ns::JABBER_CLIENT)
             .with_attr("type", kind)
-            .with_attr("id", id.as_str());
-        let asked: Jid = match to {
+            .with_attr("id", "x");
+        let answerer = match to {
             Some(to) => {
                 iq.set_attr("to", to);
-                to.parse()
-                    .map_err(|e| XmppError::InvalidArgument(format!("JID {to:?}: {e}")))?
+                parse_jid(to)?
             }
-            None => Jid::from(self.bare.clone()),
+            None => self.bare_jid(),
         };
-        let stanza = xml::parse_stanza(&iq.with_child(payload.clone()).to_string())?;
-        let deadline = Instant::now() + timeout;
-        self.send(stanza).await?;
-        loop {
-            let stanza = match self.read_until(deadline).await? {
-                Some(Incoming::Stanza(s)) => s,
-                Some(Incoming::Nothing) => continue,
-                None => return Err(XmppError::Timeout("waiting for an iq answer")),
-            };
-            match *stanza {
-                Stanza::Iq(Iq::Result {
-                    id: ref rid,
-                    ref from,
-                    ref payload,
-                    ..
-                }) if *rid == id && self.is_from(from.as_ref(), &asked) => {
-                    let Some(p) = payload else { return Ok(None) };
-                    let text = xml::element_to_string(p)?;
-                    return esession::xml::parse_element(&text, &esession::xml::Limits::default())
-                        .map(Some)
-                        .map_err(|e| XmppError::Protocol(format!("iq answer: {e}")));
-                }
-                Stanza::Iq(Iq::Error {
-                    id: ref rid,
-                    ref from,
-                    ref error,
-                    ..
-                }) if *rid == id && self.is_from(from.as_ref(), &asked) => {
-                    return Err(XmppError::Stanza(disco::condition_name(error)));
-                }
-                other => self.pending.push_back(other),
+        let Stanza::Iq(request) = xml::parse_stanza(&iq.with_child(payload.clone()).to_string())?
+        else {
+            return Err(XmppError::InvalidArgument("not an iq".into()));
+        };
+        match self
+            .iq_round_trip(request, &answerer, timeout, "waiting for an iq answer")
+            .await?
+        {
+            IqAnswer::Result(None) => Ok(None),
+            IqAnswer::Result(Some(p)) => {
+                let text = xml::element_to_string(&p)?;
+                esession::xml::parse_element(&text, &esession::xml::Limits::default())
+                    .map(Some)
+                    .map_err(|e| XmppError::Protocol(format!("iq answer: {e}")))
             }
+            IqAnswer::Error(error) => Err(XmppError::Stanza(disco::condition_name(&error))),
         }
+    }
+
+    /// Our own bare JID (the answerer of PEP requests without `to`, XEP-0163 §3).
+    pub(crate) fn bare_jid(&self) -> Jid {
+        Jid::from(self.bare.clone())
     }
 
     /// Close the stream cleanly (bounded by the connect timeout, at most 5 s).
@@ -374,6 +392,12 @@ fn install_crypto_provider() {
         // Err means another thread installed one first: fine either way.
         let _ = tokio_xmpp::rustls::crypto::ring::default_provider().install_default();
     }
+}
+
+/// `jid` parsed, or an [`XmppError::InvalidArgument`] naming it.
+pub(crate) fn parse_jid(jid: &str) -> Result<Jid, XmppError> {
+    jid.parse()
+        .map_err(|e| XmppError::InvalidArgument(format!("JID {jid:?}: {e}")))
 }
 
 /// A stanza id unique within this process.

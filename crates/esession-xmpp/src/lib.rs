@@ -32,6 +32,8 @@ mod disco;
 mod error;
 mod login;
 mod options;
+mod pubkeys;
+mod pubsub;
 mod xml;
 
 pub use archive::ListPage;
@@ -39,3 +41,4 @@ pub use client::{Client, Traced, ESESSION_FEATURES};
 pub use connection::Connection;
 pub use error::{XmppError, CONNECT_TIMEOUT, EXIT_CONNECT, EXIT_OTHER};
 pub use options::{ConnectOptions, TlsMode};
+pub use pubsub::{NodeItems, Published, PubsubItem};

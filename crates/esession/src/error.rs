@@ -2,8 +2,12 @@
 //! protocol violation (for logs, tests and the person debugging an interop failure).
 use crate::crypto::CryptoError;
 use crate::forms::FormError;
-use crate::store::StoreError;
 use crate::xml::XmlError;
+
+/// A storage failure. The engine treats it as fatal for the negotiation that needed it.
+#[derive(Debug, thiserror::Error)]
+#[error("secret store failure: {0}")]
+pub struct StoreError(pub String);
 
 /// What kind of failure happened, coarsely.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

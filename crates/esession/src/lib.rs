@@ -22,6 +22,7 @@ pub mod forms;
 mod hostile;
 pub mod jid;
 mod negotiation;
+pub mod pubkeys;
 pub mod random;
 pub mod stanza;
 pub mod store;

@@ -48,10 +48,7 @@ impl fmt::Debug for RetainedSecret {
     }
 }
 
-/// A storage failure. The engine treats it as fatal for the negotiation that needed it.
-#[derive(Debug, thiserror::Error)]
-#[error("secret store failure: {0}")]
-pub struct StoreError(pub String);
+pub use crate::error::StoreError;
 
 /// Persistent storage of our identity keys and of the peer keys we received (XEP-0116 §7.3,
 /// §7.4). Everything is per own account (`own` = our bare JID).
@@ -104,6 +101,9 @@ pub trait KeyStore: Send {
     ) -> Result<(), StoreError>;
 
     /// Marks the key `fp` verified by the user, or not (§7.3). Returns whether it exists.
+    ///
+    /// # Errors
+    /// A [`StoreError`] when asked to trust a revoked key ([`KeyStore::revoked_at`]).
     fn set_trusted(&mut self, own: &str, fp: &[u8; 32], trusted: bool) -> Result<bool, StoreError>;
 
     /// Names the key `fp` (§7.4 petname), or removes its name. Returns whether it exists.
@@ -118,7 +118,43 @@ pub trait KeyStore: Send {
     ) -> Result<bool, StoreError>;
 
     /// Forgets the key `fp` with its sightings, trust and petname. Returns whether it existed.
+    /// A recorded revocation of it stays ([`KeyStore::revoked_at`]).
     fn forget_key(&mut self, own: &str, fp: &[u8; 32]) -> Result<bool, StoreError>;
+
+    /// Remembers that the key `fp` was revoked by its holder at `revoked_at` (XEP-0189 §4,
+    /// a revocation the caller verified with [`crate::pubkeys::Revocation::parse`]) and
+    /// marks the key untrusted if it is known. A revoked key is refused in every later
+    /// negotiation and can never be trusted again (decision "Published keys (XEP-0189)").
+    /// Recording it again keeps the earliest time.
+    fn record_revocation(
+        &mut self,
+        own: &str,
+        fp: &[u8; 32],
+        revoked_at: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// When the key `fp` was revoked, if a revocation of it was recorded for `own`.
+    fn revoked_at(&self, own: &str, fp: &[u8; 32]) -> Result<Option<Timestamp>, StoreError>;
+
+    /// [`trust::assess`] (XEP-0116 §7.3–7.4) of the key `presented` by `peer_bare`, with the
+    /// past read from this store for our account `own`. Call it before recording the
+    /// sighting.
+    ///
+    /// # Errors
+    /// The store's error, if it cannot be read.
+    fn assess(
+        &self,
+        own: &str,
+        presented: Option<[u8; 32]>,
+        peer_bare: &str,
+    ) -> Result<trust::Assessment, StoreError> {
+        let keys = self.keys_of(own, peer_bare)?;
+        let key = match presented {
+            Some(fp) => self.known_key(own, &fp)?,
+            None => None,
+        };
+        Ok(trust::assess(&keys, key.as_ref(), presented, peer_bare))
+    }
 }
 
 /// Persistent storage of retained secrets (XEP-0116 §4.10, profile P7), and of keys
@@ -152,6 +188,7 @@ pub struct MemoryStore {
     records: BTreeMap<SecretId, RetainedSecret>,
     identity: BTreeMap<String, SecretBytes>,
     keys: BTreeMap<(String, [u8; 32]), KnownKey>,
+    revoked: BTreeMap<(String, [u8; 32]), Timestamp>,
 }
 
 impl MemoryStore {
@@ -273,6 +310,9 @@ impl KeyStore for MemoryStore {
     }
 
     fn set_trusted(&mut self, own: &str, fp: &[u8; 32], trusted: bool) -> Result<bool, StoreError> {
+        if trusted {
+            trust::check_not_revoked(fp, self.revoked_at(own, fp)?)?;
+        }
         Ok(match self.keys.get_mut(&(own.to_owned(), *fp)) {
             Some(k) => {
                 k.trusted = trusted;
@@ -300,6 +340,27 @@ impl KeyStore for MemoryStore {
 
     fn forget_key(&mut self, own: &str, fp: &[u8; 32]) -> Result<bool, StoreError> {
         Ok(self.keys.remove(&(own.to_owned(), *fp)).is_some())
+    }
+
+    fn record_revocation(
+        &mut self,
+        own: &str,
+        fp: &[u8; 32],
+        revoked_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let at = self
+            .revoked
+            .entry((own.to_owned(), *fp))
+            .or_insert(revoked_at);
+        *at = (*at).min(revoked_at);
+        if let Some(k) = self.keys.get_mut(&(own.to_owned(), *fp)) {
+            k.trusted = false;
+        }
+        Ok(())
+    }
+
+    fn revoked_at(&self, own: &str, fp: &[u8; 32]) -> Result<Option<Timestamp>, StoreError> {
+        Ok(self.revoked.get(&(own.to_owned(), *fp)).copied())
     }
 }
 
@@ -345,6 +406,17 @@ impl<S: KeyStore + ?Sized> KeyStore for Box<S> {
     }
     fn forget_key(&mut self, own: &str, fp: &[u8; 32]) -> Result<bool, StoreError> {
         (**self).forget_key(own, fp)
+    }
+    fn record_revocation(
+        &mut self,
+        own: &str,
+        fp: &[u8; 32],
+        revoked_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        (**self).record_revocation(own, fp, revoked_at)
+    }
+    fn revoked_at(&self, own: &str, fp: &[u8; 32]) -> Result<Option<Timestamp>, StoreError> {
+        (**self).revoked_at(own, fp)
     }
 }
 
@@ -486,7 +558,7 @@ mod tests {
             .petname
             .is_none());
 
-        let a = trust::assess_in(&s, "a@x", Some(fp(1)), "b@y").unwrap();
+        let a = s.assess("a@x", Some(fp(1)), "b@y").unwrap();
         assert!(a.trusted);
         assert_eq!(
             a.alerts,
@@ -499,7 +571,7 @@ mod tests {
         assert!(!s.forget_key("a@x", &fp(1)).unwrap());
         assert!(s.known_key("a@x", &fp(1)).unwrap().is_none());
         assert!(s.known_key("q@x", &fp(1)).unwrap().is_some());
-        let a = trust::assess_in(&s, "a@x", None, "b@y").unwrap();
+        let a = s.assess("a@x", None, "b@y").unwrap();
         assert_eq!(
             a.alerts,
             vec![trust::KeyAlert::KeyMissing {

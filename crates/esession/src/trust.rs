@@ -3,12 +3,12 @@
 //!
 //! A [`KnownKey`] is a peer public key we have received, by its P8 fingerprint, with the JIDs
 //! that presented it ([`KeySighting`]), whether the user verified it, and its petname. The
-//! stores ([`crate::store::KeyStore`]) keep them; this module holds the rules, shared by every
+//! stores (`crate::store::KeyStore`) keep them; this module holds the rules, shared by every
 //! store: how a sighting updates a record ([`sighting`]), what is valid input, and how a
 //! presented key is judged ([`assess`]) and named ([`display_name`]).
 use crate::b64;
 use crate::crypto::sha256;
-use crate::store::{KeyStore, StoreError};
+use crate::error::StoreError;
 use crate::time::Timestamp;
 use std::fmt;
 
@@ -315,7 +315,7 @@ pub struct Assessment {
 
 /// Judges the key `presented` by `peer_bare` (XEP-0116 §7.3, §7.4). Call it *before*
 /// recording the sighting, with the store's view of the past:
-/// `own_keys_of_peer` = [`KeyStore::keys_of`] `peer_bare`, `key` = [`KeyStore::known_key`]
+/// `own_keys_of_peer` = `KeyStore::keys_of` `peer_bare`, `key` = `KeyStore::known_key`
 /// of the presented fingerprint.
 ///
 /// Rules:
@@ -372,22 +372,23 @@ pub fn assess(
     }
 }
 
-/// [`assess`] with the past read from `store` for our account `own`.
+/// Refuses to trust a revoked key (decision "Published keys (XEP-0189)": a key its holder
+/// revoked, XEP-0189 §4, is never trusted again). Every store applies it in `set_trusted`.
 ///
 /// # Errors
-/// The store's error, if it cannot be read.
-pub fn assess_in<S: KeyStore + ?Sized>(
-    store: &S,
-    own: &str,
-    presented: Option<[u8; 32]>,
-    peer_bare: &str,
-) -> Result<Assessment, StoreError> {
-    let keys = store.keys_of(own, peer_bare)?;
-    let key = match presented {
-        Some(fp) => store.known_key(own, &fp)?,
-        None => None,
-    };
-    Ok(assess(&keys, key.as_ref(), presented, peer_bare))
+/// A [`StoreError`] naming the key and when it was revoked.
+pub fn check_not_revoked(fp: &[u8; 32], revoked_at: Option<Timestamp>) -> Result<(), StoreError> {
+    match revoked_at {
+        None => Ok(()),
+        Some(at) => Err(invalid(
+            "trusting a key",
+            format_args!(
+                "{} was revoked by its holder at {} (XEP-0189)",
+                b64::encode(fp),
+                at.to_datetime()
+            ),
+        )),
+    }
 }
 
 /// How to name the holder of `key` talking from `jid`: the petname first, more prominently

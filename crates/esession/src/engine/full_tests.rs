@@ -421,6 +421,28 @@ fn untrusted_key_refused_when_trust_is_required() {
 }
 
 #[test]
+fn revoked_key_refused_whatever_the_policy() {
+    // Decision "Published keys (XEP-0189)": Bob recorded a revocation of Alice's key; a
+    // session presenting it fails even though trust is not required, and the key cannot
+    // be trusted again.
+    let fp = *rsa().public().fingerprint().as_bytes();
+    let mut sb = MemoryStore::new();
+    sb.record_revocation("bob@example.com", &fp, NOW).unwrap();
+    assert!(sb.set_trusted("bob@example.com", &fp, true).is_err());
+    let mut p = Pair::with("revoked", three(), three(), MemoryStore::new(), sb);
+    p.alice.set_identity_key(Some(rsa()));
+    p.bob.set_identity_key(Some(rsa_b()));
+    p.alice.start("bob@example.com", NOW).unwrap();
+    p.run();
+    match p.bob.poll_event() {
+        Some(Event::Failed { error, .. }) => {
+            assert!(error.to_string().contains("revoked"), "{error}")
+        }
+        other => panic!("revoked key accepted: {other:?}"),
+    }
+}
+
+#[test]
 fn key_change_and_key_reuse_alerts() {
     // Bob sees Alice with the RSA key, then Alice's JID with the DSA key.
     let mut p = keyed(

@@ -423,7 +423,7 @@ impl<S: SecretStore> Engine<S> {
             info: None,
             secret_id: None,
             renegotiating: None,
-            pacing: super::rekey::Pacing::since(now),
+            pacing: super::session::Pacing::since(now),
         };
         if accepted.terms.security != crate::config::Security::E2e {
             let x2 = respond_plain(&accepted.terms);
@@ -672,7 +672,7 @@ fn adopt(
     s.secret_id = est.secret_id;
     s.deadline = None;
     // XEP-0200 §11.4: idleness is counted from establishment until we first send.
-    s.pacing = super::rekey::Pacing::since(now);
+    s.pacing = super::session::Pacing::since(now);
     events.push_back(Event::Established(info));
     State::Encrypted(est.channel)
 }

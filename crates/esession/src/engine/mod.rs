@@ -198,7 +198,7 @@ impl<S: SecretStore> Engine<S> {
             info: None,
             secret_id: None,
             renegotiating: None,
-            pacing: rekey::Pacing::since(now),
+            pacing: session::Pacing::since(now),
         };
         self.sessions
             .insert((jid::bare(peer).to_owned(), thread.clone()), session);

@@ -1,6 +1,6 @@
 //! The engine's re-key policy (XEP-0200 §9, §11.4; profile P9, P13): which stanza we send
 //! carries a `<key/>`, and where its fresh Diffie–Hellman value comes from.
-use super::session::State;
+use super::session::{Pacing, State};
 use super::{find_session, Engine, TERMINATE_RESERVE_BLOCKS};
 use crate::channel::{Channel, Fresh};
 use crate::config::Config;
@@ -11,25 +11,6 @@ use crate::stanza::message;
 use crate::store::SecretStore;
 use crate::time::Timestamp;
 use crate::xml::Element;
-
-/// Per-session re-key pacing: engine policy, not protocol state.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Pacing {
-    /// When we last sent an encrypted stanza in the session (or it was established).
-    pub last_sent: Timestamp,
-    /// [`Engine::rekey`] asked for a `<key/>` on the next stanza that may carry one.
-    pub requested: bool,
-}
-
-impl Pacing {
-    /// Pacing of a session established at `now`.
-    pub(crate) fn since(now: Timestamp) -> Self {
-        Pacing {
-            last_sent: now,
-            requested: false,
-        }
-    }
-}
 
 /// Whether the policy asks for a `<key/>` on the next stanza of `m_len` octets.
 fn wanted(

@@ -64,7 +64,7 @@ pub(crate) struct Session {
     /// The `logging` values we offered in a renegotiation awaiting its answer.
     pub renegotiating: Option<Vec<crate::config::Logging>>,
     /// When the next stanza we send carries a `<key/>` (XEP-0200 §9 policy).
-    pub pacing: super::rekey::Pacing,
+    pub pacing: Pacing,
 }
 
 impl Session {
@@ -98,6 +98,25 @@ impl Session {
             self.peer == from
         } else {
             crate::jid::bare(from) == self.peer
+        }
+    }
+}
+
+/// Per-session re-key pacing: engine policy, not protocol state.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Pacing {
+    /// When we last sent an encrypted stanza in the session (or it was established).
+    pub last_sent: Timestamp,
+    /// `Engine::rekey` asked for a `<key/>` on the next stanza that may carry one.
+    pub requested: bool,
+}
+
+impl Pacing {
+    /// Pacing of a session established at `now`.
+    pub(crate) fn since(now: Timestamp) -> Self {
+        Pacing {
+            last_sent: now,
+            requested: false,
         }
     }
 }

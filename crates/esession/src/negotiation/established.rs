@@ -10,7 +10,6 @@ use crate::error::Violation;
 use crate::event::{PeerKeyInfo, SrsStatus};
 use crate::jid;
 use crate::store::{RetainedSecret, SecretId};
-use crate::trust;
 
 /// A negotiation that completed: the channel and what to tell the person.
 pub(crate) struct Established {
@@ -52,15 +51,10 @@ pub(crate) fn peer_key_status(
     let peer_bare = jid::bare(ctx.peer);
     let fp = key.fingerprint();
     let store_err = |e: crate::store::StoreError| Failure::silent(e.into());
-    let of_peer = ctx
+    let assessment = ctx
         .store
-        .keys_of(ctx.own_bare, peer_bare)
+        .assess(ctx.own_bare, Some(*fp.as_bytes()), peer_bare)
         .map_err(store_err)?;
-    let known = ctx
-        .store
-        .known_key(ctx.own_bare, fp.as_bytes())
-        .map_err(store_err)?;
-    let assessment = trust::assess(&of_peer, known.as_ref(), Some(*fp.as_bytes()), peer_bare);
     // Remembered even when refused below, so that the person can inspect and trust it.
     ctx.store
         .record_sighting(
@@ -71,6 +65,21 @@ pub(crate) fn peer_key_status(
             ctx.now,
         )
         .map_err(store_err)?;
+    // Decision "Published keys (XEP-0189)": a key its holder revoked (XEP-0189 §4) is
+    // refused whatever the policy.
+    if let Some(at) = ctx
+        .store
+        .revoked_at(ctx.own_bare, fp.as_bytes())
+        .map_err(store_err)?
+    {
+        return Err(Failure::not_implemented(
+            "identity",
+            Violation::PeerIdentity(format!(
+                "the key {fp} was revoked by its holder at {} (XEP-0189)",
+                at.to_datetime()
+            )),
+        ));
+    }
     if ctx.config.require_trusted_key && !assessment.trusted {
         return Err(Failure::not_implemented(
             "identity",

@@ -216,24 +216,13 @@ impl AwaitingResult {
             ));
         }
         let rshashes = fields::multi_b64(&form, "rshashes")?;
-        let id = fields::single_b64(&form, "identity")?;
-        let m_a = fields::single_b64(&form, "mac")?;
         let shared = self
             .group
             .shared_secret(&self.y, &e)
             .map_err(|e| Failure::bad_form(e.into()))?;
         let k = negotiation_k(self.hash, shared.expose());
         let provisory = session_keys(self.hash, self.cipher, k.expose());
-        let form_a2 = normalize_form_content(x, &NOT_MACED);
-        let mut c_a = self.c_a;
-        let (proof, key) = self.open_alice(
-            &IdentityKeys::initiator(self.hash, self.cipher, &provisory),
-            &mut c_a,
-            (&id, &m_a),
-            &e,
-            &form_a2,
-            ctx,
-        )?;
+        let (proof, key, c_a, m_a) = self.open_alice(&provisory, &form, x, &e, ctx)?;
         let sas = sas28x5(self.hash, &m_a, self.form_b.as_bytes());
 
         // XEP-0116 §4.7.3 / P7: the initiator's bare JID first, then every other secret.
@@ -328,35 +317,40 @@ impl AwaitingResult {
         ))
     }
 
-    /// Verifies Alice's identity (XEP-0116 §4.6.3, §4.7.1 step 1–4, profile P8):
-    /// mac_A = HMAC(KS_A, N_B | N_A | e | pubKey_A | form_A | form_A2).
+    /// Verifies Alice's identity in message 3 (XEP-0116 §4.6.3, §4.7.1 step 1–4, profile
+    /// P8): mac_A = HMAC(KS_A, N_B | N_A | e | pubKey_A | form_A | form_A2), under `keys`
+    /// (provisory in the 4-message flow). Returns the proof, her key, C_A after ID_A and M_A.
     fn open_alice(
         &self,
-        keys: &IdentityKeys<'_>,
-        c_a: &mut u128,
-        (id, m): (&[u8], &[u8]),
+        keys: &SessionKeys,
+        form: &crate::forms::Form,
+        x: &Element,
         e: &[u8],
-        form_a2: &str,
         ctx: &Ctx<'_>,
-    ) -> Result<(PeerVerified, Option<PublicKey>), Failure> {
+    ) -> Result<(PeerVerified, Option<PublicKey>, u128, Vec<u8>), Failure> {
+        let id = fields::single_b64(form, "identity")?;
+        let m_a = fields::single_b64(form, "mac")?;
+        let form_a2 = normalize_form_content(x, &NOT_MACED);
         let known = known_keys(ctx, self.terms.init_pubkey)?;
         let peer = PeerIdentity {
             mode: self.terms.init_pubkey,
             sign: self.terms.sign_alg(),
             known: &known,
         };
-        open_identity(
-            keys,
-            c_a,
-            id,
-            m,
+        let mut c_a = self.c_a;
+        let (proof, key) = open_identity(
+            &IdentityKeys::initiator(self.hash, self.cipher, keys),
+            &mut c_a,
+            &id,
+            &m_a,
             &peer,
             &MacInput {
                 prefix: [&self.n_b, &self.n_a, e],
                 forms: &[self.form_a.as_bytes(), form_a2.as_bytes()],
             },
         )
-        .map_err(Failure::identity)
+        .map_err(Failure::identity)?;
+        Ok((proof, key, c_a, m_a))
     }
 
     /// Message 3 of the 3-message flow (XEP-0116 §4.6.3, profile P12): Alice's identity
@@ -369,18 +363,7 @@ impl AwaitingResult {
         x: &Element,
         ctx: &mut Ctx<'_>,
     ) -> Result<Completed, Failure> {
-        let id = fields::single_b64(form, "identity")?;
-        let m_a = fields::single_b64(form, "mac")?;
-        let form_a2 = normalize_form_content(x, &NOT_MACED);
-        let mut c_a = self.c_a;
-        let (proof, key) = self.open_alice(
-            &IdentityKeys::initiator(self.hash, self.cipher, &keys),
-            &mut c_a,
-            (&id, &m_a),
-            &e,
-            &form_a2,
-            ctx,
-        )?;
+        let (proof, key, c_a, _) = self.open_alice(&keys, form, x, &e, ctx)?;
         let peer_key = peer_key_status(ctx, key)?;
         let channel = Channel::new(
             proof,

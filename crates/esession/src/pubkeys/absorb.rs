@@ -1,0 +1,56 @@
+//! Fetched keys and revocations into the trust store (XEP-0116 §7.3–7.4 via XEP-0189).
+use super::Revocation;
+use crate::crypto::pubkey::PublicKey;
+use crate::store::{KeyStore, StoreError};
+use crate::time::Timestamp;
+
+/// What the trust store says of one key fetched for a JID.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchedKey {
+    /// The key's P8 fingerprint, B64.
+    pub fingerprint: String,
+    /// Trusted for that JID ([`crate::trust::assess`]): verified and seen from it before.
+    pub trusted: bool,
+    /// When its holder revoked it, if a revocation was recorded (then never trusted).
+    pub revoked_at: Option<Timestamp>,
+    /// The key's petname, if the user gave one.
+    pub petname: Option<String>,
+    /// The alerts of [`crate::trust::assess`], for people.
+    pub alerts: Vec<String>,
+}
+
+/// Feeds what was fetched from `peer_bare`'s published nodes into `store` for our account
+/// `own`: first every verified revocation ([`KeyStore::record_revocation`]; a revocation
+/// proves possession of the key whoever published it), then every key as a sighting from
+/// `peer_bare`, assessed before it is recorded (as a key presented in a negotiation,
+/// XEP-0116 §7.4). Hash-mode negotiations can then find these keys by fingerprint.
+///
+/// # Errors
+/// The store's error.
+pub fn absorb(
+    store: &mut dyn KeyStore,
+    own: &str,
+    peer_bare: &str,
+    keys: &[PublicKey],
+    revocations: &[Revocation],
+    now: Timestamp,
+) -> Result<Vec<FetchedKey>, StoreError> {
+    for r in revocations {
+        store.record_revocation(own, r.fingerprint().as_bytes(), r.revoked_at())?;
+    }
+    let mut out = Vec::with_capacity(keys.len());
+    for key in keys {
+        let fp = key.fingerprint();
+        let assessment = store.assess(own, Some(*fp.as_bytes()), peer_bare)?;
+        store.record_sighting(own, fp.as_bytes(), &key.normalized(), peer_bare, now)?;
+        let revoked_at = store.revoked_at(own, fp.as_bytes())?;
+        out.push(FetchedKey {
+            fingerprint: fp.to_b64(),
+            trusted: assessment.trusted && revoked_at.is_none(),
+            revoked_at,
+            petname: assessment.petname,
+            alerts: assessment.alerts.iter().map(|a| a.describe()).collect(),
+        });
+    }
+    Ok(out)
+}
