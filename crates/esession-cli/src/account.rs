@@ -4,7 +4,7 @@ use crate::fail::Fail;
 use crate::identity::{self, KeyUse};
 use esession::{Config, Event, OsRandom, SessionInfo, Timestamp};
 use esession_store::{SessionRecord, SqliteStore};
-use esession_xmpp::{Client, ConnectOptions, TlsMode};
+use esession_xmpp::{Client, ConnectOptions, Connection, TlsMode};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -99,14 +99,7 @@ async fn login(
     let mut store = open_store(global, jid, Some(password))?;
     // Loaded (or created) before logging in: a wrong passphrase fails without network.
     let identity = identity::load(&mut store, esession::jid::bare(jid), key)?;
-    let mut opts = ConnectOptions::new(jid, password);
-    opts.server = global.server.clone();
-    opts.tls = match global.tls {
-        Tls::Starttls => TlsMode::StartTls,
-        Tls::Direct => TlsMode::DirectTls,
-        Tls::Plain => TlsMode::Plain,
-    };
-    opts.timeout = Duration::from_secs(10);
+    let mut opts = options(global, jid, password);
     opts.send_presence = presence;
     let mut client = Client::connect(opts, config, store, Box::new(OsRandom)).await?;
     client.engine_mut().set_identity_key(identity);
@@ -115,18 +108,49 @@ async fn login(
     Ok(client)
 }
 
+/// How to reach the server for `jid` (server, TLS and a 10 s bound from `global`).
+fn options(global: &Global, jid: &str, password: &str) -> ConnectOptions {
+    let mut opts = ConnectOptions::new(jid, password);
+    opts.server = global.server.clone();
+    opts.tls = match global.tls {
+        Tls::Starttls => TlsMode::StartTls,
+        Tls::Direct => TlsMode::DirectTls,
+        Tls::Plain => TlsMode::Plain,
+    };
+    opts.timeout = Duration::from_secs(10);
+    opts
+}
+
+/// Logs the account of `--jid`/`--password` in without sending presence (so that no
+/// offline stanza is delivered to it) and without an engine, for commands that only talk
+/// to the server. Returns the connection and the password.
+pub async fn connect_quiet(global: &Global) -> Result<(Connection, String), Fail> {
+    let jid = own_jid(global)?;
+    let password = global
+        .password
+        .clone()
+        .ok_or_else(|| Fail::usage("--password (or ESESSION_PASSWORD) is required"))?;
+    let mut opts = options(global, &jid, &password);
+    opts.send_presence = false;
+    Ok((Connection::connect(opts).await?, password))
+}
+
 /// Precomputed DH values kept ready per group (see `Client::enable_dh_pool`).
 const DH_POOL_TARGET: usize = 2;
 
-/// Keeps the session history (never message bodies) in step with engine events.
+/// Keeps the session history (never message bodies) in step with engine events, and the
+/// messages of sessions to archive (XEP-0136, uploaded sealed).
 #[derive(Default)]
 pub struct History {
     open: HashMap<(String, String), i64>,
+    /// XEP-0136: the sessions' messages to upload (off unless enabled).
+    pub archive: crate::archiving::Archiver,
 }
 
 impl History {
     /// Records what `ev` says about a session.
     pub fn note(&mut self, client: &mut Client<SqliteStore>, ev: &Event) {
+        self.archive.note(ev);
         let own = esession::jid::bare(client.jid()).to_owned();
         let store = client.engine_mut().store_mut();
         let result = match ev {

@@ -2,6 +2,8 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod account;
+mod archive_cmd;
+mod archiving;
 mod args;
 mod chat;
 mod demo;
@@ -51,6 +53,7 @@ fn main() {
             Command::Offline(args::OfflineCommand::Publish(a)) => {
                 offline::publish(&cli.global, a, out).await
             }
+            Command::Archive(c) => archive_cmd::run(&cli.global, c, out).await,
         }
     });
     if let Err(f) = result {

@@ -41,6 +41,8 @@
 //! # }
 //! ```
 
+mod aead;
+mod archive_key;
 mod error;
 mod history;
 mod identity;
@@ -49,6 +51,7 @@ mod offline;
 mod schema;
 mod sqlite;
 
+pub use archive_key::{ArchiveKey, ArchiveKeyError, CHECK_AD, CHECK_PLAINTEXT};
 pub use history::{SessionRecord, ROLES, SRS_STATES};
 pub use identity::{KdfParams, IDENTITY_KDF};
 pub use schema::SCHEMA_VERSION;

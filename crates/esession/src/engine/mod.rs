@@ -1,5 +1,7 @@
 //! The engine: a value you feed stanzas and time, and drain stanzas and events.
 #[cfg(test)]
+mod archive_tests;
+#[cfg(test)]
 mod full_tests;
 mod incoming;
 mod offline;
@@ -13,7 +15,7 @@ mod session;
 #[cfg(test)]
 pub(crate) mod tests;
 
-use crate::config::{Config, StanzaKind};
+use crate::config::{Config, Logging, StanzaKind};
 use crate::crypto::pubkey::IdentityKey;
 use crate::crypto::{ct_eq, DhPool};
 use crate::error::{Error, ErrorKind, Violation};
@@ -23,7 +25,7 @@ use crate::jid;
 use crate::negotiation::initiator::Offer;
 use crate::negotiation::stanza::{negotiation_message, Wrapper};
 use crate::random::Random;
-use crate::stanza::{clear_extras, message, termination};
+use crate::stanza::{clear_extras, message, storage_hints, termination};
 use crate::store::SecretStore;
 use crate::thread::new_thread_id;
 use crate::time::Timestamp;
@@ -144,6 +146,12 @@ impl<S: SecretStore> Engine<S> {
         &self.config
     }
 
+    /// Sets the XEP-0136 archiving preferences the `logging` offers and answers follow
+    /// from now on (`Config::archive_prefs`); sessions already negotiated keep their terms.
+    pub fn set_archive_prefs(&mut self, prefs: Option<crate::archive::Prefs>) {
+        self.config.archive_prefs = prefs;
+    }
+
     /// The secret store.
     pub fn store(&self) -> &S {
         &self.store
@@ -176,6 +184,7 @@ impl<S: SecretStore> Engine<S> {
         self.tick(now);
         let (offer, x) = Offer::new(
             &self.config,
+            peer,
             self.rng.as_mut(),
             self.dh_pool.as_ref(),
             self.identity_key.as_ref(),
@@ -347,6 +356,16 @@ impl<S: SecretStore> Engine<S> {
             })
         );
         let negotiated = s.info.as_ref().is_some_and(|i| i.stanzas.contains(&kind));
+        // Until established (no terms yet), assume the stricter choice.
+        let logging = s.info.as_ref().map_or(Logging::MustNot, |i| i.logging);
+        // XEP-0334 §4: <no-store/> also keeps a message out of offline storage, where the
+        // stanzas of an offline session must go (XEP-0187 §3.3); their hints are those of a
+        // `may` session, and <no-permanent-store/> still keeps them out of archives.
+        let hints = if s.offline.is_some() {
+            Logging::May
+        } else {
+            logging
+        };
         let mut out = Element::new(stanza.name(), ns::JABBER_CLIENT).with_attr("to", to);
         for (k, v) in stanza.attrs().iter().filter(|(k, _)| k != "to") {
             out.set_attr(k.as_str(), v.as_str());
@@ -392,7 +411,7 @@ impl<S: SecretStore> Engine<S> {
                 out.push(c);
                 // Profile P9: the clear fallback and hints go on data messages only.
                 if kind == StanzaKind::Message {
-                    for extra in clear_extras() {
+                    for extra in clear_extras(hints) {
                         out.push(extra);
                     }
                 }
@@ -403,6 +422,13 @@ impl<S: SecretStore> Engine<S> {
                     .filter(|e| !e.is("thread", ns::JABBER_CLIENT))
                 {
                     out.push(e.clone());
+                }
+                // XEP-0136 §3.2: an off-the-record plain session's messages are kept out
+                // of every archive too.
+                if kind == StanzaKind::Message && logging == Logging::MustNot {
+                    for hint in storage_hints(logging) {
+                        out.push(hint);
+                    }
                 }
             }
             other => return Err(Error::usage(Violation::WrongState(other.name()))),

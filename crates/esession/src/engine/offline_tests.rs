@@ -96,6 +96,9 @@ fn bob_sends(options: &Element) -> (String, Vec<Element>) {
     bob.terminate(ALICE_BARE, &thread, NOW).unwrap();
     let info = established(&mut bob);
     assert!(info.offline && info.flow == Some(3));
+    // The default offer picks `mustnot`; its stanzas must still carry no <no-store/>
+    // (XEP-0334 §4: it would keep them out of offline storage).
+    assert_eq!(info.logging, crate::Logging::MustNot);
     assert!(matches!(
         bob.poll_event(),
         Some(Event::Terminated {

@@ -113,9 +113,10 @@ pub(crate) enum Request {
 pub(crate) fn choose(
     form: &Form,
     config: &Config,
+    peer: &str,
     own_key: Option<SignAlg>,
 ) -> Result<Accepted, Refusal> {
-    choose_for(form, config, own_key, Request::Online)
+    choose_for(form, config, peer, own_key, Request::Online)
 }
 
 /// [`choose`] for an online request or for offline options. Offline (profile P11): the
@@ -125,6 +126,7 @@ pub(crate) fn choose(
 pub(crate) fn choose_for(
     form: &Form,
     config: &Config,
+    peer: &str,
     own_key: Option<SignAlg>,
     request: Request,
 ) -> Result<Accepted, Refusal> {
@@ -164,10 +166,10 @@ pub(crate) fn choose_for(
     }
     let (vocab, logging) = match LoggingVocab::detect(form) {
         Some((vocab, words)) => {
-            let pick = words
-                .iter()
-                .filter_map(|w| vocab.parse(w))
-                .find(|l| config.logging.contains(l));
+            // XEP-0136 §3.1: the answer follows the contact's OTR Mode when archiving
+            // preferences are known; a combination the table fails is refused.
+            let offered: Vec<Logging> = words.iter().filter_map(|w| vocab.parse(w)).collect();
+            let pick = config.logging_answer(peer, &offered);
             if pick.is_none() {
                 flag(vocab.field());
             }

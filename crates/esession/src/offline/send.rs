@@ -126,8 +126,8 @@ pub(crate) fn start(v: Verified, ctx: &mut Ctx<'_>) -> Result<(Established, Elem
     if own_key.is_none() {
         return Err(Violation::NoIdentityKey("key"));
     }
-    let accepted =
-        choose_for(&v.form, ctx.config, own_key, Request::Offline).map_err(|r| r.violation())?;
+    let accepted = choose_for(&v.form, ctx.config, ctx.peer, own_key, Request::Offline)
+        .map_err(|r| r.violation())?;
     let (mut established, x) =
         AwaitingResult::respond_offline(accepted, v.proof, ctx).map_err(|f| f.violation)?;
     established.peer_key = Some(v.signer);
