@@ -2,9 +2,10 @@
 use crate::args::{Global, Tls};
 use crate::fail::Fail;
 use crate::identity::{self, KeyUse};
+use esession::crypto::IdentityKey;
 use esession::{Config, Event, OsRandom, SessionInfo, Timestamp};
 use esession_store::{SessionRecord, SqliteStore};
-use esession_xmpp::{Client, ConnectOptions, TlsMode};
+use esession_xmpp::{Client, ConnectOptions, Connection, TlsMode};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -67,6 +68,16 @@ pub async fn connect_as(
     let mut store = open_store(global, jid, Some(password))?;
     // Loaded (or created) before logging in: a wrong passphrase fails without network.
     let identity = identity::load(&mut store, esession::jid::bare(jid), key)?;
+    let opts = options(global, jid, password);
+    let mut client = Client::connect(opts, config, store, Box::new(OsRandom)).await?;
+    client.engine_mut().set_identity_key(identity);
+    // Precompute DH values in the background: negotiations skip their public values.
+    client.enable_dh_pool(DH_POOL_TARGET);
+    Ok(client)
+}
+
+/// How to log `jid` in with `password` (server, TLS from `global`).
+fn options(global: &Global, jid: &str, password: &str) -> ConnectOptions {
     let mut opts = ConnectOptions::new(jid, password);
     opts.server = global.server.clone();
     opts.tls = match global.tls {
@@ -75,11 +86,43 @@ pub async fn connect_as(
         Tls::Plain => TlsMode::Plain,
     };
     opts.timeout = Duration::from_secs(10);
-    let mut client = Client::connect(opts, config, store, Box::new(OsRandom)).await?;
-    client.engine_mut().set_identity_key(identity);
-    // Precompute DH values in the background: negotiations skip their public values.
-    client.enable_dh_pool(DH_POOL_TARGET);
-    Ok(client)
+    opts
+}
+
+/// The account of `--jid`/`--password` logged in without an engine and without initial
+/// presence (publishing and fetching keys need neither, XEP-0163 §3), with its store and
+/// its identity key as `key` asks.
+pub struct Offstage {
+    /// The connection.
+    pub conn: Connection,
+    /// The account's store.
+    pub store: SqliteStore,
+    /// Our bare JID.
+    pub own: String,
+    /// The identity key, as asked.
+    pub identity: Option<IdentityKey>,
+}
+
+/// Logs the account in as [`Offstage`] describes.
+pub async fn connect_offstage(global: &Global, key: KeyUse) -> Result<Offstage, Fail> {
+    let jid = own_jid(global)?;
+    let password = global
+        .password
+        .clone()
+        .ok_or_else(|| Fail::usage("--password (or ESESSION_PASSWORD) is required"))?;
+    let own = esession::jid::bare(&jid).to_owned();
+    let mut store = open_store(global, &jid, Some(&password))?;
+    // Loaded (or created) before logging in: a wrong passphrase fails without network.
+    let identity = identity::load(&mut store, &own, key)?;
+    let mut opts = options(global, &jid, &password);
+    opts.send_presence = false;
+    let conn = Connection::connect(opts).await?;
+    Ok(Offstage {
+        conn,
+        store,
+        own,
+        identity,
+    })
 }
 
 /// Precomputed DH values kept ready per group (see `Client::enable_dh_pool`).

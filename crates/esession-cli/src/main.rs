@@ -11,6 +11,7 @@ mod keys;
 mod listen;
 mod output;
 mod policy;
+mod published;
 mod send;
 mod server;
 mod signals;
@@ -45,7 +46,7 @@ fn main() {
             Command::Listen(a) => listen::run(&cli.global, a, out).await,
             Command::Send(a) => send::run(&cli.global, a, out).await,
             Command::Chat(a) => chat::run(&cli.global, a, out).await,
-            Command::Keys(c) => keys::keys(&cli.global, c, out),
+            Command::Keys(c) => keys::keys(&cli.global, c, out).await,
             Command::Trust(c) => keys::trust(&cli.global, c, out),
         }
     });
