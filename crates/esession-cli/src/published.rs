@@ -252,7 +252,7 @@ pub async fn attest(global: &crate::args::Global, contact: &str, out: Out) -> Re
 /// `keys request JID`: asks an online contact directly (XEP-0189 §6) and records the key.
 pub async fn request(global: &crate::args::Global, contact: &str, out: Out) -> Result<(), Fail> {
     // RFC 6120 §10.5.4: an iq to a bare JID is answered by the server, not by a client; the
-    // direct request (XEP-0189 §6) goes to one resource (decision "Direct key requests").
+    // direct request (XEP-0189 §6) goes to one resource (decision "`keys request` needs a full JID").
     if !jid::is_full(contact) {
         return Err(Fail::usage(format!(
             "keys request needs a full JID (user@host/resource), not {contact:?}; \
