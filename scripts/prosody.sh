@@ -7,7 +7,8 @@
 #   scripts/prosody.sh register DIR USER PASSWORD   create USER@localhost
 #   scripts/prosody.sh stop DIR                     stop the server started in DIR
 #
-# Environment: ESESSION_C2S_PORT (default 15222), ESESSION_TLS_PORT (default 15223).
+# Environment: ESESSION_C2S_PORT (default 15222), ESESSION_TLS_PORT (default 15223),
+# ESESSION_PROSODY_PLUGINS (directory of the project's modules; default ../prosody).
 set -euo pipefail
 
 die() {
@@ -105,6 +106,10 @@ cmd_start() {
     done
 
     make_cert "$certs"
+    # The project's own Prosody modules (XEP-0136 archiving: prosody/mod_archive_manual.lua).
+    local plugins=${ESESSION_PROSODY_PLUGINS:-$(dirname "${BASH_SOURCE[0]}")/../prosody}
+    [[ -f $plugins/mod_archive_manual.lua ]] || die "no mod_archive_manual.lua in $plugins"
+    plugins=$(cd "$plugins" && pwd)
 
     cat >"$cfg" <<CFG
 -- Written by scripts/prosody.sh: a private server on loopback for esession tests.
@@ -123,11 +128,13 @@ allow_unencrypted_plain_auth = true
 c2s_require_encryption = false
 allow_registration = false
 certificates = "$certs"
+plugin_paths = { "$plugins" }
 ssl = { certificate = "$certs/localhost.crt", key = "$certs/localhost.key" }
 modules_enabled = {
     "roster"; "saslauth"; "tls"; "disco"; "pep"; "offline"; "carbons"; "mam";
     "register"; "ping"; "private"; "smacks"; "posix";
     "stanza_debug";
+    "archive_manual";
 }
 log = {
     { levels = { min = "debug" }, to = "file", filename = "$log" };

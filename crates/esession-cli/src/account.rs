@@ -50,10 +50,7 @@ pub async fn connect(
     key: KeyUse,
 ) -> Result<Client<SqliteStore>, Fail> {
     let jid = own_jid(global)?;
-    let password = global
-        .password
-        .clone()
-        .ok_or_else(|| Fail::usage("--password (or ESESSION_PASSWORD) is required"))?;
+    let password = password(global)?;
     connect_as(global, &jid, &password, config, key).await
 }
 
@@ -76,7 +73,7 @@ pub async fn connect_as(
     Ok(client)
 }
 
-/// How to log `jid` in with `password` (server, TLS from `global`).
+/// How to reach the server for `jid` (server, TLS and a 10 s bound from `global`).
 fn options(global: &Global, jid: &str, password: &str) -> ConnectOptions {
     let mut opts = ConnectOptions::new(jid, password);
     opts.server = global.server.clone();
@@ -89,9 +86,34 @@ fn options(global: &Global, jid: &str, password: &str) -> ConnectOptions {
     opts
 }
 
-/// The account of `--jid`/`--password` logged in without an engine and without initial
-/// presence (publishing and fetching keys need neither, XEP-0163 §3), with its store and
-/// its identity key as `key` asks.
+/// The password of `--password` (required).
+fn password(global: &Global) -> Result<String, Fail> {
+    global
+        .password
+        .clone()
+        .ok_or_else(|| Fail::usage("--password (or ESESSION_PASSWORD) is required"))
+}
+
+/// Logs `jid` in without sending presence (so that no offline stanza is delivered to it)
+/// and without an engine.
+async fn login_quiet(global: &Global, jid: &str, password: &str) -> Result<Connection, Fail> {
+    let mut opts = options(global, jid, password);
+    opts.send_presence = false;
+    Ok(Connection::connect(opts).await?)
+}
+
+/// Logs the account of `--jid`/`--password` in without sending presence (so that no
+/// offline stanza is delivered to it) and without an engine, for commands that only talk
+/// to the server. Returns the connection and the password.
+pub async fn connect_quiet(global: &Global) -> Result<(Connection, String), Fail> {
+    let jid = own_jid(global)?;
+    let password = password(global)?;
+    Ok((login_quiet(global, &jid, &password).await?, password))
+}
+
+/// The account of `--jid`/`--password` logged in as [`connect_quiet`] does (publishing and
+/// fetching keys need no presence, XEP-0163 §3), with its store and its identity key as
+/// `key` asks.
 pub struct Offstage {
     /// The connection.
     pub conn: Connection,
@@ -106,17 +128,12 @@ pub struct Offstage {
 /// Logs the account in as [`Offstage`] describes.
 pub async fn connect_offstage(global: &Global, key: KeyUse) -> Result<Offstage, Fail> {
     let jid = own_jid(global)?;
-    let password = global
-        .password
-        .clone()
-        .ok_or_else(|| Fail::usage("--password (or ESESSION_PASSWORD) is required"))?;
+    let password = password(global)?;
     let own = esession::jid::bare(&jid).to_owned();
     let mut store = open_store(global, &jid, Some(&password))?;
     // Loaded (or created) before logging in: a wrong passphrase fails without network.
     let identity = identity::load(&mut store, &own, key)?;
-    let mut opts = options(global, &jid, &password);
-    opts.send_presence = false;
-    let conn = Connection::connect(opts).await?;
+    let conn = login_quiet(global, &jid, &password).await?;
     Ok(Offstage {
         conn,
         store,
@@ -128,15 +145,19 @@ pub async fn connect_offstage(global: &Global, key: KeyUse) -> Result<Offstage, 
 /// Precomputed DH values kept ready per group (see `Client::enable_dh_pool`).
 const DH_POOL_TARGET: usize = 2;
 
-/// Keeps the session history (never message bodies) in step with engine events.
+/// Keeps the session history (never message bodies) in step with engine events, and the
+/// messages of sessions to archive (XEP-0136, uploaded sealed).
 #[derive(Default)]
 pub struct History {
     open: HashMap<(String, String), i64>,
+    /// XEP-0136: the sessions' messages to upload (off unless enabled).
+    pub archive: crate::archiving::Archiver,
 }
 
 impl History {
     /// Records what `ev` says about a session.
     pub fn note(&mut self, client: &mut Client<SqliteStore>, ev: &Event) {
+        self.archive.note(ev);
         let own = esession::jid::bare(client.jid()).to_owned();
         let store = client.engine_mut().store_mut();
         let result = match ev {

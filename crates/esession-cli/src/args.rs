@@ -65,6 +65,75 @@ pub enum Command {
     /// network needed).
     #[command(subcommand)]
     Trust(TrustCommand),
+    /// The account's message archive on its server (XEP-0136): preferences, collections.
+    #[command(subcommand)]
+    Archive(ArchiveCommand),
+}
+
+/// `esession archive …`.
+#[derive(Subcommand, Debug)]
+pub enum ArchiveCommand {
+    /// Show the archiving preferences (XEP-0136 §2); the flags change them first.
+    Prefs(PrefsArgs),
+    /// List the archived collections (§7.1), oldest first.
+    List {
+        /// Only collections with this JID (a bare JID matches its resources).
+        #[arg(long)]
+        with: Option<String>,
+    },
+    /// Print the messages of one collection, decrypted with the archive key (§7.2).
+    Show {
+        /// The collection's JID, as `list` shows it.
+        with: String,
+        /// The collection's start, as `list` shows it.
+        start: String,
+    },
+    /// Remove one collection (§7.3).
+    Remove {
+        /// The collection's JID, as `list` shows it.
+        with: String,
+        /// The collection's start, as `list` shows it.
+        start: String,
+    },
+}
+
+/// OTR Modes (XEP-0136 §2.2.2.2).
+const OTR_MODES: [&str; 6] = [
+    "approve", "concede", "forbid", "oppose", "prefer", "require",
+];
+/// Save Modes (XEP-0136 §2.2.2.3).
+const SAVE_MODES: [&str; 4] = ["body", "false", "message", "stream"];
+
+/// `esession archive prefs`.
+#[derive(Args, Debug)]
+pub struct PrefsArgs {
+    /// Set the default OTR Mode.
+    #[arg(long, value_parser = OTR_MODES)]
+    pub default_otr: Option<String>,
+    /// Set the default Save Mode.
+    #[arg(long, value_parser = SAVE_MODES)]
+    pub default_save: Option<String>,
+    /// The contact (or domain) whose modes `--otr`/`--save`/`--forget` change.
+    #[arg(long, value_name = "JID")]
+    pub contact: Option<String>,
+    /// Set the contact's OTR Mode.
+    #[arg(long, value_parser = OTR_MODES, requires = "contact")]
+    pub otr: Option<String>,
+    /// Set the contact's Save Mode.
+    #[arg(long, value_parser = SAVE_MODES, requires = "contact")]
+    pub save: Option<String>,
+    /// Remove the contact's modes (the defaults apply again).
+    #[arg(long, requires = "contact", conflicts_with_all = ["otr", "save"])]
+    pub forget: bool,
+}
+
+/// `--logging` (XEP-0155 §8).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoggingArg {
+    /// The session may be archived.
+    May,
+    /// Off the record: nothing is stored anywhere.
+    Mustnot,
 }
 
 /// `esession keys …`.
@@ -202,6 +271,10 @@ pub struct ListenArgs {
     /// What initiators must present (comma-separated: key, hash, none). Default: any.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub require_pubkey: Vec<PubkeyArg>,
+    /// `logging` values accepted (XEP-0155; comma-separated `may`, `mustnot`), instead of
+    /// what the archiving preferences' OTR Modes decide (XEP-0136 §3.1).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub logging: Vec<LoggingArg>,
     #[command(flatten)]
     pub algs: AlgArgs,
 }
@@ -228,6 +301,11 @@ pub struct SendArgs {
     /// 3-message flow).
     #[arg(long, value_enum)]
     pub pubkey: Option<PubkeyArg>,
+    /// `logging` values offered, in preference order (XEP-0155; comma-separated `may`,
+    /// `mustnot`), instead of what the archiving preferences' OTR Modes decide
+    /// (XEP-0136 §3.1). A `may` session is archived when the Save Mode allows it.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub logging: Vec<LoggingArg>,
     #[command(flatten)]
     pub algs: AlgArgs,
     /// The message.

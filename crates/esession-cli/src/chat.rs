@@ -37,6 +37,8 @@ pub async fn run(global: &Global, args: &ChatArgs, out: Out) -> Result<(), Fail>
     out.online(client.jid());
     out.emit(json!({"event": "help", "text": HELP}), HELP);
     let mut history = History::default();
+    history.archive =
+        crate::archiving::enable(&mut client, global.password.as_deref(), false).await?;
     let thread = client.engine_mut().start(&args.contact, Timestamp::now())?;
     let mut info: Option<SessionInfo> = None;
     let mut failed = false;
@@ -76,6 +78,7 @@ pub async fn run(global: &Global, args: &ChatArgs, out: Out) -> Result<(), Fail>
                     }
                 } else if !line.is_empty() {
                     client.engine_mut().send_message(&peer, &thread, line)?;
+                    history.archive.sent(&peer, &thread, line);
                 }
                 client.flush().await?;
             }
@@ -98,9 +101,11 @@ pub async fn run(global: &Global, args: &ChatArgs, out: Out) -> Result<(), Fail>
             }
         }
     }
+    let archived = crate::archiving::finish(&mut client, &mut history.archive, out).await;
     for ev in client.shutdown(Duration::from_secs(5)).await? {
         out.event(&ev);
     }
+    archived?;
     if failed {
         return Err(Fail::protocol("failed", "the session failed"));
     }

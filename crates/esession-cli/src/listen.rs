@@ -16,6 +16,12 @@ pub async fn run(global: &Global, args: &ListenArgs, out: Out) -> Result<(), Fai
     let mut client = connect(global, config, KeyUse::Create).await?;
     out.online(client.jid());
     let mut history = History::default();
+    history.archive = crate::archiving::enable(
+        &mut client,
+        global.password.as_deref(),
+        !args.logging.is_empty(),
+    )
+    .await?;
     let end = args
         .timeout
         .map(|t| Instant::now() + Duration::from_secs(t));
@@ -47,12 +53,22 @@ pub async fn run(global: &Global, args: &ListenArgs, out: Out) -> Result<(), Fai
         {
             if args.echo {
                 let reply = format!("echo: {body}");
-                if let Err(e) = client.engine_mut().send_message(peer, thread, &reply) {
-                    out.error(Some(peer), Some(thread), e.kind().name(), &e.to_string());
+                match client.engine_mut().send_message(peer, thread, &reply) {
+                    Ok(()) => history.archive.sent(peer, thread, &reply),
+                    Err(e) => out.error(Some(peer), Some(thread), e.kind().name(), &e.to_string()),
                 }
                 client.flush().await?;
             }
         }
+        // XEP-0136 §5: a finished `may` session is uploaded as soon as it ends.
+        if history.archive.has_ready() {
+            if let Err(f) = history.archive.upload(client.connection_mut(), out).await {
+                out.error(f.peer.as_deref(), f.thread.as_deref(), f.kind, &f.message);
+            }
+        }
+    }
+    if let Err(f) = crate::archiving::finish(&mut client, &mut history.archive, out).await {
+        out.error(f.peer.as_deref(), f.thread.as_deref(), f.kind, &f.message);
     }
     for ev in client.shutdown(Duration::from_secs(5)).await? {
         out.event(&ev);

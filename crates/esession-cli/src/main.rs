@@ -2,6 +2,8 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod account;
+mod archive_cmd;
+mod archiving;
 mod args;
 mod chat;
 mod demo;
@@ -48,6 +50,7 @@ fn main() {
             Command::Chat(a) => chat::run(&cli.global, a, out).await,
             Command::Keys(c) => keys::keys(&cli.global, c, out).await,
             Command::Trust(c) => keys::trust(&cli.global, c, out),
+            Command::Archive(c) => archive_cmd::run(&cli.global, c, out).await,
         }
     });
     if let Err(f) = result {

@@ -98,6 +98,7 @@ impl Out {
             "sas": i.sas, "group": i.group, "srs": i.srs.name(), "verified": i.verified,
             "encrypted": i.encrypted, "flow": i.flow, "crypt": i.crypt, "hash": i.hash,
             "compress": i.compress, "rekey_freq": i.rekey_freq,
+            "logging": match i.logging { esession::Logging::May => "may", esession::Logging::MustNot => "mustnot" },
             "peer_fingerprint": key.map(|k| k.fingerprint.as_str()),
             "trusted": key.is_some_and(|k| k.trusted),
             "petname": key.and_then(|k| k.petname.as_deref()),

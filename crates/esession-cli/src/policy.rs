@@ -1,10 +1,27 @@
 //! The negotiation policy (`Config`) of `send` and `listen`, from their flags.
-use crate::args::{AlgArgs, FlowArg, ListenArgs, PubkeyArg, SendArgs};
+use crate::args::{AlgArgs, FlowArg, ListenArgs, LoggingArg, PubkeyArg, SendArgs};
 use crate::fail::Fail;
 use esession::compress::CompressAlg;
 use esession::config::{Flow, PubkeyMode};
 use esession::crypto::{CipherAlg, HashAlg};
-use esession::{AcceptPolicy, Config};
+use esession::{AcceptPolicy, Config, Logging};
+
+/// `--logging`: the values in order, without repeats; empty keeps `config.logging`.
+fn apply_logging(config: &mut Config, given: &[LoggingArg]) {
+    if given.is_empty() {
+        return;
+    }
+    config.logging.clear();
+    for l in given {
+        let l = match l {
+            LoggingArg::May => Logging::May,
+            LoggingArg::Mustnot => Logging::MustNot,
+        };
+        if !config.logging.contains(&l) {
+            config.logging.push(l);
+        }
+    }
+}
 
 impl From<PubkeyArg> for PubkeyMode {
     fn from(p: PubkeyArg) -> Self {
@@ -96,6 +113,7 @@ pub fn send_config(a: &SendArgs) -> Result<Config, Fail> {
         ));
     }
     config.present_pubkey = vec![present];
+    apply_logging(&mut config, &a.logging);
     apply_algs(&mut config, &a.algs)?;
     Ok(config)
 }
@@ -121,6 +139,7 @@ pub fn listen_config(a: &ListenArgs) -> Result<Config, Fail> {
             }
         }
     }
+    apply_logging(&mut config, &a.logging);
     apply_algs(&mut config, &a.algs)?;
     Ok(config)
 }
@@ -210,5 +229,22 @@ mod tests {
         );
         let c = listen(&["--only", "a@x/r"]).unwrap();
         assert_eq!(c.accept, AcceptPolicy::Only(vec!["a@x".into()]));
+        assert_eq!(
+            listen(&["--logging", "may"]).unwrap().logging,
+            vec![Logging::May]
+        );
+    }
+
+    #[test]
+    fn logging_flag_sets_the_offer_in_order() {
+        assert_eq!(send(&[]).unwrap().logging, Config::default().logging);
+        assert_eq!(
+            send(&["--logging", "may,mustnot,may"]).unwrap().logging,
+            vec![Logging::May, Logging::MustNot]
+        );
+        assert_eq!(
+            send(&["--logging", "mustnot"]).unwrap().logging,
+            vec![Logging::MustNot]
+        );
     }
 }

@@ -25,7 +25,15 @@ pub async fn run(global: &Global, args: &SendArgs, out: Out) -> Result<(), Fail>
     let mut client = connect(global, config, key).await?;
     out.online(client.jid());
     let mut history = History::default();
+    history.archive = crate::archiving::enable(
+        &mut client,
+        global.password.as_deref(),
+        !args.logging.is_empty(),
+    )
+    .await?;
     let result = exchange(&mut client, &mut history, args, out).await;
+    // XEP-0136 §5: upload the session's messages when its logging was `may`.
+    let archived = crate::archiving::finish(&mut client, &mut history.archive, out).await;
     for ev in client
         .shutdown(Duration::from_secs(3))
         .await
@@ -33,7 +41,7 @@ pub async fn run(global: &Global, args: &SendArgs, out: Out) -> Result<(), Fail>
     {
         out.event(&ev);
     }
-    result
+    result.and(archived)
 }
 
 async fn exchange(
@@ -80,6 +88,7 @@ async fn exchange(
         client
             .engine_mut()
             .send_message(&info.peer, &thread, &args.message)?;
+        history.archive.sent(&info.peer, &thread, &args.message);
     }
     client.flush().await?;
     if args.expect_echo {

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use tokio::process::Command;
 
 const SCRIPT: &str = include_str!("../../../scripts/prosody.sh");
+/// The project's XEP-0136 module, loaded by the script's configuration.
+const ARCHIVE_MODULE: &str = include_str!("../../../prosody/mod_archive_manual.lua");
 
 /// A running local server.
 pub struct LocalServer {
@@ -49,6 +51,11 @@ impl LocalServer {
         let script = dir.join("prosody.sh");
         std::fs::write(&script, SCRIPT)
             .map_err(|e| Fail::protocol("server", format!("{}: {e}", script.display())))?;
+        let plugins = dir.join("plugins");
+        std::fs::create_dir_all(&plugins)
+            .and_then(|()| std::fs::write(plugins.join("mod_archive_manual.lua"), ARCHIVE_MODULE))
+            .map_err(|e| Fail::protocol("server", format!("{}: {e}", plugins.display())))?;
+        let plugins = plugins.to_string_lossy().into_owned();
         sh(&script, &["install"], &[]).await?;
         let server_dir = dir.join("server");
         let server_arg = server_dir.to_string_lossy().into_owned();
@@ -57,6 +64,7 @@ impl LocalServer {
             let env = [
                 ("ESESSION_C2S_PORT", base.to_string()),
                 ("ESESSION_TLS_PORT", (base + 1).to_string()),
+                ("ESESSION_PROSODY_PLUGINS", plugins.clone()),
             ];
             match sh(&script, &["start", &server_arg], &env).await {
                 Ok(_) => {

@@ -6,11 +6,9 @@
 //! the KEK and a random 24-octet nonce, with the own bare JID as associated data (so a row
 //! copied to another account does not open). A wrong passphrase and an altered row both fail
 //! the Poly1305 tag: the key is then reported unreadable, never replaced.
+use crate::aead::{self, costs_acceptable, MAX_KDF, NONCE_LEN};
 use crate::error::failed;
 use crate::sqlite::SqliteStore;
-use argon2::{Algorithm, Argon2, Params, Version};
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use esession::random::{OsRandom, Random};
 use esession::store::StoreError;
 use esession::trust;
@@ -38,18 +36,9 @@ pub const IDENTITY_KDF: KdfParams = KdfParams {
     p_cost: 1,
 };
 
-/// Largest costs accepted from a row: the file is not trusted to make us allocate or spin
-/// without bound (1 GiB, 64 passes, 16 lanes).
-const MAX_KDF: KdfParams = KdfParams {
-    m_kib: 1 << 20,
-    t_cost: 64,
-    p_cost: 16,
-};
-
 /// The only row format this build writes and reads.
 const FORMAT: i64 = 1;
 const SALT_LEN: usize = 16;
-const NONCE_LEN: usize = 24;
 
 /// The error text for a row that does not open (also the test's needle).
 const WRONG_PASSPHRASE: &str = "identity key passphrase is wrong, or the stored key was \
@@ -100,10 +89,6 @@ impl fmt::Debug for Sealer {
     }
 }
 
-fn argon2_params(kdf: KdfParams) -> Result<Params, argon2::Error> {
-    Params::new(kdf.m_kib, kdf.t_cost, kdf.p_cost, Some(32))
-}
-
 impl Sealer {
     /// The KEK for `salt` and `kdf`, derived from the passphrase (or taken from the cache).
     fn kek(
@@ -139,17 +124,8 @@ impl Sealer {
                 return Ok(c.kek.clone());
             }
         }
-        let params = argon2_params(kdf).map_err(|e| {
-            failed(
-                op,
-                &store.path,
-                format_args!("Argon2id costs {kdf:?} refused: {e}"),
-            )
-        })?;
-        let mut kek = Zeroizing::new([0u8; 32]);
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-            .hash_password_into(passphrase.as_bytes(), salt, &mut kek[..])
-            .map_err(|e| failed(op, &store.path, format_args!("Argon2id failed: {e}")))?;
+        let kek = aead::derive_key(passphrase.as_bytes(), salt, kdf)
+            .map_err(|e| failed(op, &store.path, e))?;
         *self.cache.borrow_mut() = Some(CachedKek {
             salt: *salt,
             kdf,
@@ -171,17 +147,8 @@ impl Sealer {
         OsRandom.fill(&mut salt);
         OsRandom.fill(&mut nonce);
         let kek = self.kek(store, op, own, &salt, self.kdf)?;
-        let cipher = XChaCha20Poly1305::new_from_slice(&kek[..])
-            .map_err(|e| failed(op, &store.path, format_args!("cipher key: {e}")))?;
-        let sealed = cipher
-            .encrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: der,
-                    aad: own.as_bytes(),
-                },
-            )
-            .map_err(|e| failed(op, &store.path, format_args!("sealing failed: {e}")))?;
+        let sealed = aead::seal(&kek, &nonce, der, own.as_bytes())
+            .map_err(|e| failed(op, &store.path, e))?;
         Ok(Sealed {
             salt,
             kdf: self.kdf,
@@ -199,7 +166,7 @@ impl Sealer {
         row: &Sealed,
     ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
         let k = row.kdf;
-        if k.m_kib > MAX_KDF.m_kib || k.t_cost > MAX_KDF.t_cost || k.p_cost > MAX_KDF.p_cost {
+        if !costs_acceptable(k) {
             return Err(failed(
                 op,
                 &store.path,
@@ -210,18 +177,8 @@ impl Sealer {
             ));
         }
         let kek = self.kek(store, op, own, &row.salt, k)?;
-        let cipher = XChaCha20Poly1305::new_from_slice(&kek[..])
-            .map_err(|e| failed(op, &store.path, format_args!("cipher key: {e}")))?;
-        cipher
-            .decrypt(
-                &XNonce::from(row.nonce),
-                Payload {
-                    msg: &row.sealed,
-                    aad: own.as_bytes(),
-                },
-            )
-            .map(Zeroizing::new)
-            .map_err(|_| failed(op, &store.path, WRONG_PASSPHRASE))
+        aead::open(&kek, &row.nonce, &row.sealed, own.as_bytes())
+            .ok_or_else(|| failed(op, &store.path, WRONG_PASSPHRASE))
     }
 }
 

@@ -41,6 +41,8 @@
 //! # }
 //! ```
 
+mod aead;
+mod archive_key;
 mod error;
 mod history;
 mod identity;
@@ -48,6 +50,7 @@ mod keys;
 mod schema;
 mod sqlite;
 
+pub use archive_key::{ArchiveKey, ArchiveKeyError, CHECK_AD, CHECK_PLAINTEXT};
 pub use history::{SessionRecord, ROLES, SRS_STATES};
 pub use identity::{KdfParams, IDENTITY_KDF};
 pub use schema::SCHEMA_VERSION;

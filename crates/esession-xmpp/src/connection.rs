@@ -241,6 +241,52 @@ impl Connection {
         }
     }
 
+    /// Sends an iq of `kind` (`get` or `set`) carrying `payload` to `to` (`None`: our own
+    /// account, RFC 6120 §8.1.1.1) and waits up to `timeout` for its answer (through
+    /// [`iq_round_trip`](Self::iq_round_trip)): the result's payload (`None` for an empty
+    /// result), [`XmppError::Stanza`] with the condition of an error answer,
+    /// [`XmppError::Timeout`] without an answer.
+    pub async fn iq(
+        &mut self,
+        kind: &str,
+        to: Option<&str>,
+        payload: &esession::Element,
+        timeout: Duration,
+    ) -> Result<Option<esession::Element>, XmppError> {
+        if !matches!(kind, "get" | "set") {
+            return Err(XmppError::InvalidArgument(format!(
+                "iq type {kind:?}: only get or set expect an answer"
+            )));
+        }
+        let mut iq = esession::Element::new("iq", esession::xml::ns::JABBER_CLIENT)
+            .with_attr("type", kind)
+            .with_attr("id", "x");
+        let answerer = match to {
+            Some(to) => {
+                iq.set_attr("to", to);
+                parse_jid(to)?
+            }
+            None => self.bare_jid(),
+        };
+        let Stanza::Iq(request) = xml::parse_stanza(&iq.with_child(payload.clone()).to_string())?
+        else {
+            return Err(XmppError::InvalidArgument("not an iq".into()));
+        };
+        match self
+            .iq_round_trip(request, &answerer, timeout, "waiting for an iq answer")
+            .await?
+        {
+            IqAnswer::Result(None) => Ok(None),
+            IqAnswer::Result(Some(p)) => {
+                let text = xml::element_to_string(&p)?;
+                esession::xml::parse_element(&text, &esession::xml::Limits::default())
+                    .map(Some)
+                    .map_err(|e| XmppError::Protocol(format!("iq answer: {e}")))
+            }
+            IqAnswer::Error(error) => Err(XmppError::Stanza(disco::condition_name(&error))),
+        }
+    }
+
     /// Our own bare JID (the answerer of PEP requests without `to`, XEP-0163 §3).
     pub(crate) fn bare_jid(&self) -> Jid {
         Jid::from(self.bare.clone())

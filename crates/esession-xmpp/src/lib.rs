@@ -25,6 +25,7 @@
 //! # }
 //! ```
 
+mod archive;
 mod client;
 mod connection;
 mod disco;
@@ -35,6 +36,7 @@ mod pubkeys;
 mod pubsub;
 mod xml;
 
+pub use archive::ListPage;
 pub use client::{Client, Traced, ESESSION_FEATURES};
 pub use connection::Connection;
 pub use error::{XmppError, CONNECT_TIMEOUT, EXIT_CONNECT, EXIT_OTHER};

@@ -139,8 +139,12 @@ pub struct Config {
     pub allow_insecure_groups: bool,
     /// Stanza kinds to protect, in preference order.
     pub stanzas: Vec<StanzaKind>,
-    /// `logging` values in preference order; as responder, the acceptable ones.
+    /// `logging` values in preference order; as responder, the acceptable ones. Ignored
+    /// when `archive_prefs` is set.
     pub logging: Vec<Logging>,
+    /// The user's XEP-0136 archiving preferences: when set, the `logging` offer and answer
+    /// for each contact follow its OTR Mode (XEP-0136 §3.1) instead of `logging`.
+    pub archive_prefs: Option<crate::archive::Prefs>,
     /// `security` levels in preference order; as responder, the acceptable ones. Only
     /// with `C2s` or `None` listed does a plain stanza session ever happen.
     pub security: Vec<Security>,
@@ -199,6 +203,7 @@ impl Default for Config {
             allow_insecure_groups: false,
             stanzas: vec![StanzaKind::Message],
             logging: vec![Logging::MustNot, Logging::May],
+            archive_prefs: None,
             security: vec![Security::E2e],
             accept: AcceptPolicy::Anyone,
             retained_secret_lifetime: 90 * 24 * 3600,
@@ -238,6 +243,25 @@ impl Config {
             accept_pubkey: vec![PubkeyMode::None],
             accept_three_message: false,
             ..Config::default()
+        }
+    }
+
+    /// The `logging` values offered to `peer`, in preference order: from its OTR Mode
+    /// (XEP-0136 §3.1, first table) with archiving preferences, else `logging`.
+    pub fn logging_offer(&self, peer: &str) -> Vec<Logging> {
+        match &self.archive_prefs {
+            Some(p) => crate::archive::logging_offer(p.otr_for(peer)),
+            None => self.logging.clone(),
+        }
+    }
+
+    /// The `logging` value answered to `peer`'s `offered` values (in its order), or
+    /// `None` to refuse: from its OTR Mode (XEP-0136 §3.1, second table) with archiving
+    /// preferences, else the first offered value in `logging` (XEP-0116 §4.5.1).
+    pub fn logging_answer(&self, peer: &str, offered: &[Logging]) -> Option<Logging> {
+        match &self.archive_prefs {
+            Some(p) => crate::archive::logging_answer(p.otr_for(peer), offered),
+            None => offered.iter().copied().find(|l| self.logging.contains(l)),
         }
     }
 

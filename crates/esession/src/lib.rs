@@ -8,6 +8,7 @@
 //! time are injected.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod archive;
 pub mod b64;
 mod channel;
 pub mod compress;

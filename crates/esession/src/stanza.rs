@@ -1,4 +1,5 @@
 //! The clear parts of encrypted stanzas and the SSN termination forms (profile P9, P10).
+use crate::config::Logging;
 use crate::forms::{Field, Form, FormType};
 use crate::xml::{ns, Element};
 
@@ -7,16 +8,30 @@ pub const FALLBACK_BODY: &str = "This message is end-to-end encrypted with an XM
 Session (XEP-0116/XEP-0200); your client cannot decrypt it.";
 
 /// Profile P9: the clear extras of every encrypted data `<message/>`: fallback body,
-/// XEP-0380 marker, XEP-0334 no-permanent-store hint, XEP-0280 private.
-pub(crate) fn clear_extras() -> [Element; 4] {
-    [
+/// XEP-0380 marker, XEP-0334 no-permanent-store hint, XEP-0280 private; in a session whose
+/// `logging` is `mustnot`, also the XEP-0334 `<no-store/>` hint (XEP-0136 §3.2: nothing of
+/// an off-the-record session is archived anywhere).
+pub(crate) fn clear_extras(logging: Logging) -> Vec<Element> {
+    let mut extras = vec![
         Element::new("body", ns::JABBER_CLIENT).with_text(FALLBACK_BODY),
         Element::new("encryption", ns::EME)
             .with_attr("namespace", ns::STANZA_ENCRYPTION)
             .with_attr("name", "ESessions"),
-        Element::new("no-permanent-store", ns::HINTS),
-        Element::new("private", ns::CARBONS),
-    ]
+    ];
+    extras.extend(storage_hints(logging));
+    extras.push(Element::new("private", ns::CARBONS));
+    extras
+}
+
+/// The XEP-0334 storage hints of a session's messages: `<no-permanent-store/>` always
+/// (profile P9), and `<no-store/>` when `logging` is `mustnot` (XEP-0136 §3.2).
+pub(crate) fn storage_hints(logging: Logging) -> Vec<Element> {
+    let mut hints = Vec::with_capacity(2);
+    if logging == Logging::MustNot {
+        hints.push(Element::new("no-store", ns::HINTS));
+    }
+    hints.push(Element::new("no-permanent-store", ns::HINTS));
+    hints
 }
 
 /// The SSN termination form inside `<feature/>` (P10): `submit` to terminate, `result`
@@ -55,6 +70,23 @@ pub(crate) fn message(to: &str, thread: &str) -> Element {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mustnot_messages_carry_no_store_as_well() {
+        let names = |l| {
+            clear_extras(l)
+                .iter()
+                .map(|e| format!("{}:{}", e.ns(), e.name()))
+                .collect::<Vec<_>>()
+        };
+        let may = names(Logging::May);
+        assert!(may.contains(&"urn:xmpp:hints:no-permanent-store".to_owned()));
+        assert!(!may.contains(&"urn:xmpp:hints:no-store".to_owned()));
+        let mustnot = names(Logging::MustNot);
+        assert!(mustnot.contains(&"urn:xmpp:hints:no-store".to_owned()));
+        assert!(mustnot.contains(&"urn:xmpp:hints:no-permanent-store".to_owned()));
+        assert_eq!(mustnot.len(), may.len() + 1);
+    }
 
     #[test]
     fn terminate_plaintext_is_exactly_the_profile_text() {

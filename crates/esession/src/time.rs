@@ -72,6 +72,19 @@ impl Timestamp {
     /// `±hh:mm`), as profile P11 reads `expires`: fractions are accepted and dropped
     /// (rounded down), offsets applied. `None` for anything else or a time before 1970.
     pub fn parse_datetime(s: &str) -> Option<Timestamp> {
+        u64::try_from(datetime_seconds(s)?).ok().map(Timestamp)
+    }
+
+    /// Whether `s` is an XEP-0082 §3.3 DateTime, any year from 0000 (XEP-0136 collection
+    /// times, whose examples are in 1469).
+    pub fn is_datetime(s: &str) -> bool {
+        datetime_seconds(s).is_some()
+    }
+}
+
+/// Seconds from 1970-01-01T00:00:00Z to the XEP-0082 DateTime `s` (negative before).
+fn datetime_seconds(s: &str) -> Option<i64> {
+    {
         let (year, r) = digits(s, 4)?;
         let (month, r) = digits(expect(r, '-')?, 2)?;
         let (day, r) = digits(expect(r, '-')?, 2)?;
@@ -109,11 +122,14 @@ impl Timestamp {
         if !valid {
             return None;
         }
-        let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
-            - offset;
-        u64::try_from(secs).ok().map(Timestamp)
+        Some(
+            days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
+                - offset,
+        )
     }
+}
 
+impl Timestamp {
     /// This time as an XEP-0082 §3.3 UTC DateTime without fractions
     /// (`2026-11-26T15:23:46Z`, profile P11).
     pub fn to_datetime(self) -> String {
@@ -172,6 +188,12 @@ mod tests {
             "+026-11-26T15:23:46Z",
         ] {
             assert_eq!(Timestamp::parse_datetime(bad), None, "{bad}");
+            if bad != "1969-12-31T23:59:59Z" {
+                assert!(!Timestamp::is_datetime(bad), "{bad}");
+            }
         }
+        // Before 1970: a DateTime (the XEP-0136 examples), but no Timestamp.
+        assert!(Timestamp::is_datetime("1469-07-21T02:56:15Z"));
+        assert!(Timestamp::is_datetime("1969-12-31T23:59:59Z"));
     }
 }

@@ -93,18 +93,28 @@ pub struct Proc {
 impl Proc {
     /// Starts `esession ARGS` (`name` is for messages).
     pub fn spawn(name: &str, args: &[String]) -> Proc {
-        Self::spawn_with(name, args, Stdio::null())
+        Self::spawn_with(name, args, Stdio::null(), &[])
+    }
+
+    /// Starts `esession ARGS` with extra environment variables (used by archive.rs only).
+    #[allow(dead_code)]
+    pub fn spawn_env(name: &str, args: &[String], env: &[(&str, &str)]) -> Proc {
+        Self::spawn_with(name, args, Stdio::null(), env)
     }
 
     /// Starts `esession ARGS` with its standard input piped; returns the pipe too.
     pub fn spawn_interactive(name: &str, args: &[String]) -> (Proc, std::process::ChildStdin) {
-        let mut p = Self::spawn_with(name, args, Stdio::piped());
+        let mut p = Self::spawn_with(name, args, Stdio::piped(), &[]);
         let stdin = p.child.stdin.take().unwrap();
         (p, stdin)
     }
 
-    fn spawn_with(name: &str, args: &[String], stdin: Stdio) -> Proc {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_esession"))
+    fn spawn_with(name: &str, args: &[String], stdin: Stdio, env: &[(&str, &str)]) -> Proc {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_esession"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
             .args(args)
             .env_remove("ESESSION_PASSWORD")
             .env_remove("ESESSION_PEER_PASSWORD")

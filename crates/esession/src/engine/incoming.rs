@@ -396,7 +396,7 @@ impl<S: SecretStore> Engine<S> {
             }
         };
         let own_key = self.identity_key.as_ref().map(|k| k.sign_alg());
-        let accepted = match choose(&form, &self.config, own_key) {
+        let accepted = match choose(&form, &self.config, from, own_key) {
             Ok(a) => a,
             Err(refusal) => {
                 let (condition, fields) = match &refusal {

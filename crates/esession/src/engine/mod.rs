@@ -1,5 +1,7 @@
 //! The engine: a value you feed stanzas and time, and drain stanzas and events.
 #[cfg(test)]
+mod archive_tests;
+#[cfg(test)]
 mod full_tests;
 mod incoming;
 mod rekey;
@@ -10,7 +12,7 @@ mod session;
 #[cfg(test)]
 pub(crate) mod tests;
 
-use crate::config::{Config, StanzaKind};
+use crate::config::{Config, Logging, StanzaKind};
 use crate::crypto::pubkey::IdentityKey;
 use crate::crypto::{ct_eq, DhPool};
 use crate::error::{Error, ErrorKind, Violation};
@@ -20,7 +22,7 @@ use crate::jid;
 use crate::negotiation::initiator::Offer;
 use crate::negotiation::stanza::{negotiation_message, Wrapper};
 use crate::random::Random;
-use crate::stanza::{clear_extras, message, termination};
+use crate::stanza::{clear_extras, message, storage_hints, termination};
 use crate::store::SecretStore;
 use crate::thread::new_thread_id;
 use crate::time::Timestamp;
@@ -134,6 +136,12 @@ impl<S: SecretStore> Engine<S> {
         &self.config
     }
 
+    /// Sets the XEP-0136 archiving preferences the `logging` offers and answers follow
+    /// from now on (`Config::archive_prefs`); sessions already negotiated keep their terms.
+    pub fn set_archive_prefs(&mut self, prefs: Option<crate::archive::Prefs>) {
+        self.config.archive_prefs = prefs;
+    }
+
     /// The secret store.
     pub fn store(&self) -> &S {
         &self.store
@@ -166,6 +174,7 @@ impl<S: SecretStore> Engine<S> {
         self.tick(now);
         let (offer, x) = Offer::new(
             &self.config,
+            peer,
             self.rng.as_mut(),
             self.dh_pool.as_ref(),
             self.identity_key.as_ref(),
@@ -318,6 +327,8 @@ impl<S: SecretStore> Engine<S> {
         let s = self.session_mut(peer, thread)?;
         let to = s.peer.clone();
         let negotiated = s.info.as_ref().is_some_and(|i| i.stanzas.contains(&kind));
+        // Until established (no terms yet), assume the stricter choice.
+        let logging = s.info.as_ref().map_or(Logging::MustNot, |i| i.logging);
         let mut out = Element::new(stanza.name(), ns::JABBER_CLIENT).with_attr("to", to);
         for (k, v) in stanza.attrs().iter().filter(|(k, _)| k != "to") {
             out.set_attr(k.as_str(), v.as_str());
@@ -363,7 +374,7 @@ impl<S: SecretStore> Engine<S> {
                 out.push(c);
                 // Profile P9: the clear fallback and hints go on data messages only.
                 if kind == StanzaKind::Message {
-                    for extra in clear_extras() {
+                    for extra in clear_extras(logging) {
                         out.push(extra);
                     }
                 }
@@ -374,6 +385,13 @@ impl<S: SecretStore> Engine<S> {
                     .filter(|e| !e.is("thread", ns::JABBER_CLIENT))
                 {
                     out.push(e.clone());
+                }
+                // XEP-0136 §3.2: an off-the-record plain session's messages are kept out
+                // of every archive too.
+                if kind == StanzaKind::Message && logging == Logging::MustNot {
+                    for hint in storage_hints(logging) {
+                        out.push(hint);
+                    }
                 }
             }
             other => return Err(Error::usage(Violation::WrongState(other.name()))),

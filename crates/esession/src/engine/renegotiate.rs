@@ -95,11 +95,11 @@ impl<S: SecretStore> Engine<S> {
                     .fields
                     .iter()
                     .all(|f| f.var.as_deref().is_some_and(|v| RENEGOTIABLE.contains(&v)));
+                // XEP-0136 §3.1 applies to renegotiation as to the first negotiation.
                 let choice = LoggingVocab::detect(&form).and_then(|(vocab, words)| {
-                    let pick = words
-                        .iter()
-                        .filter_map(|w| vocab.parse(w))
-                        .find(|l| self.config.logging.contains(l))?;
+                    let offered: Vec<Logging> =
+                        words.iter().filter_map(|w| vocab.parse(w)).collect();
+                    let pick = self.config.logging_answer(peer, &offered)?;
                     Some((vocab, pick))
                 });
                 let mut answer = Form::with_form_type(FormType::Submit, ns::SSN);

@@ -122,6 +122,7 @@ impl Offer {
     /// field as XEP-0217 §4.1 does). `own_key` is our identity key, if loaded.
     pub(crate) fn new(
         config: &Config,
+        peer: &str,
         rng: &mut dyn Random,
         pool: Option<&DhPool>,
         own_key: Option<&IdentityKey>,
@@ -130,7 +131,9 @@ impl Offer {
         let mut form = Form::with_form_type(FormType::Form, ns::SSN);
         form.push(Field::new("accept", Some(FieldType::Boolean), &["1"]).required());
         let vocab = LoggingVocab::LoggingMay;
-        let logging: Vec<&str> = config.logging.iter().map(|l| vocab.word(*l)).collect();
+        // XEP-0136 §3.1: the offer follows the contact's OTR Mode when preferences are set.
+        let offered_logging = config.logging_offer(peer);
+        let logging: Vec<&str> = offered_logging.iter().map(|l| vocab.word(*l)).collect();
         form.push(Field::offer("logging", FieldType::ListSingle, &logging).required());
         form.push(
             Field::offer("disclosure", FieldType::ListSingle, &[fields::DISCLOSURE]).required(),
@@ -283,7 +286,7 @@ impl Offer {
             groups,
             n_a,
             form_a: normalize_form_content(&x, &NOT_MACED),
-            logging: config.logging.clone(),
+            logging: offered_logging,
             security: config.security.clone(),
             stanzas: config.stanzas.clone(),
             offered,

@@ -105,6 +105,7 @@ fn first_offered<T>(form: &Form, var: &str, accept: impl Fn(&str) -> Option<T>) 
 pub(crate) fn choose(
     form: &Form,
     config: &Config,
+    peer: &str,
     own_key: Option<SignAlg>,
 ) -> Result<Accepted, Refusal> {
     // XEP-0155 §4.3: a form that is not an SSN form is service-unavailable.
@@ -137,10 +138,10 @@ pub(crate) fn choose(
     }
     let (vocab, logging) = match LoggingVocab::detect(form) {
         Some((vocab, words)) => {
-            let pick = words
-                .iter()
-                .filter_map(|w| vocab.parse(w))
-                .find(|l| config.logging.contains(l));
+            // XEP-0136 §3.1: the answer follows the contact's OTR Mode when archiving
+            // preferences are known; a combination the table fails is refused.
+            let offered: Vec<Logging> = words.iter().filter_map(|w| vocab.parse(w)).collect();
+            let pick = config.logging_answer(peer, &offered);
             if pick.is_none() {
                 flag(vocab.field());
             }

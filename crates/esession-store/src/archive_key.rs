@@ -1,0 +1,365 @@
+//! The account's archive key: XEP-0136 collections are uploaded with every message body
+//! sealed, so that the server cannot read them but any client of the account that knows
+//! the passphrase can (docs/decisions.md, "Message archiving").
+//!
+//! Key: Argon2id(passphrase, salt) with the costs of the record kept in XEP-0049 private
+//! storage ([`ArchiveKeyInfo`]); the passphrase is the identity key's. Body format 1:
+//! `<body>` = Base64(0x01 | nonce (24 octets) | XChaCha20-Poly1305 ciphertext and tag) of
+//! the UTF-8 body, with associated data `with|start|index` (UTF-8; `index` the message's
+//! 0-based decimal position in the collection). The record's check value is format 1 of
+//! [`CHECK_PLAINTEXT`] with associated data [`CHECK_AD`]: opening it tells a wrong
+//! passphrase from a damaged collection.
+use crate::aead::{self, costs_acceptable, NONCE_LEN};
+use crate::identity::{KdfParams, IDENTITY_KDF};
+use esession::archive::{ArchiveKeyInfo, Collection};
+use esession::b64;
+use esession::random::{OsRandom, Random};
+use std::fmt;
+use zeroize::Zeroizing;
+
+/// Version octet of sealed bodies and of the check value.
+const FORMAT: u8 = 1;
+/// What the check value seals.
+pub const CHECK_PLAINTEXT: &[u8] = b"esession archive key";
+/// The check value's associated data.
+pub const CHECK_AD: &[u8] = b"esession archive key check";
+/// Longest sealed body accepted (Base64 characters): bounds the work on hostile input.
+const MAX_SEALED: usize = 1 << 20;
+
+/// Why the archive key or a sealed body could not be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ArchiveKeyError {
+    /// The passphrase does not open the record's check value.
+    WrongPassphrase,
+    /// No passphrase (or an empty one) was given.
+    NoPassphrase,
+    /// The record asks for Argon2id costs above the accepted maximum.
+    Costs(String),
+    /// Key derivation or sealing failed.
+    Crypto(String),
+    /// A body is not in format 1 (not Base64, too short, unknown version).
+    Malformed(String),
+    /// A body's tag does not verify: altered, moved to another collection or position,
+    /// or sealed under another key.
+    Tampered {
+        /// The collection's JID.
+        with: String,
+        /// The collection's start.
+        start: String,
+        /// The message's position.
+        index: usize,
+    },
+}
+
+impl fmt::Display for ArchiveKeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::WrongPassphrase => f.write_str(
+                "the archive key passphrase is wrong (it does not open the account's archive key record)",
+            ),
+            Self::NoPassphrase => f.write_str("the archive key needs a passphrase"),
+            Self::Costs(c) => write!(f, "the archive key record asks for Argon2id costs {c}, above the accepted maximum"),
+            Self::Crypto(e) => write!(f, "archive key: {e}"),
+            Self::Malformed(e) => write!(f, "archived body is not a sealed body: {e}"),
+            Self::Tampered { with, start, index } => write!(
+                f,
+                "archived message {index} of the collection with {with} at {start} does not verify (altered or moved)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ArchiveKeyError {}
+
+/// The archive key (32 octets, zeroized on drop, redacted in Debug).
+pub struct ArchiveKey {
+    key: Zeroizing<[u8; 32]>,
+}
+
+impl fmt::Debug for ArchiveKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ArchiveKey(<redacted>)")
+    }
+}
+
+fn ad(with: &str, start: &str, index: usize) -> Vec<u8> {
+    format!("{with}|{start}|{index}").into_bytes()
+}
+
+fn check_passphrase(passphrase: &str) -> Result<(), ArchiveKeyError> {
+    if passphrase.is_empty() {
+        Err(ArchiveKeyError::NoPassphrase)
+    } else {
+        Ok(())
+    }
+}
+
+impl ArchiveKey {
+    /// A new record (fresh random salt, [`IDENTITY_KDF`] costs) and its key, for the first
+    /// client of an account: the caller stores the record in private storage.
+    pub fn create(passphrase: &str) -> Result<(ArchiveKey, ArchiveKeyInfo), ArchiveKeyError> {
+        Self::create_with(passphrase, IDENTITY_KDF)
+    }
+
+    /// As [`create`](Self::create) with other costs (tests use small ones).
+    pub fn create_with(
+        passphrase: &str,
+        kdf: KdfParams,
+    ) -> Result<(ArchiveKey, ArchiveKeyInfo), ArchiveKeyError> {
+        check_passphrase(passphrase)?;
+        let mut salt = [0u8; 16];
+        OsRandom.fill(&mut salt);
+        let key =
+            aead::derive_key(passphrase.as_bytes(), &salt, kdf).map_err(ArchiveKeyError::Crypto)?;
+        let key = ArchiveKey { key };
+        let check = key.seal_raw(CHECK_PLAINTEXT, CHECK_AD)?;
+        let info = ArchiveKeyInfo {
+            salt,
+            m_kib: kdf.m_kib,
+            t_cost: kdf.t_cost,
+            p_cost: kdf.p_cost,
+            check,
+        };
+        Ok((key, info))
+    }
+
+    /// The key of an existing record; [`ArchiveKeyError::WrongPassphrase`] when its check
+    /// value does not open.
+    pub fn open(passphrase: &str, info: &ArchiveKeyInfo) -> Result<ArchiveKey, ArchiveKeyError> {
+        check_passphrase(passphrase)?;
+        let kdf = KdfParams {
+            m_kib: info.m_kib,
+            t_cost: info.t_cost,
+            p_cost: info.p_cost,
+        };
+        if !costs_acceptable(kdf) {
+            return Err(ArchiveKeyError::Costs(format!("{kdf:?}")));
+        }
+        let key = aead::derive_key(passphrase.as_bytes(), &info.salt, kdf)
+            .map_err(ArchiveKeyError::Crypto)?;
+        let key = ArchiveKey { key };
+        match key.open_raw(&info.check, CHECK_AD) {
+            Ok(Some(p)) if p.as_slice() == CHECK_PLAINTEXT => Ok(key),
+            Ok(_) => Err(ArchiveKeyError::WrongPassphrase),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn seal_raw(&self, msg: &[u8], aad: &[u8]) -> Result<Vec<u8>, ArchiveKeyError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        OsRandom.fill(&mut nonce);
+        let ct = aead::seal(&self.key, &nonce, msg, aad).map_err(ArchiveKeyError::Crypto)?;
+        let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
+        out.push(FORMAT);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ct);
+        Ok(out)
+    }
+
+    /// `Ok(None)` when the tag fails; an error when the octets are not format 1.
+    fn open_raw(
+        &self,
+        sealed: &[u8],
+        aad: &[u8],
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, ArchiveKeyError> {
+        let (version, rest) = sealed
+            .split_first()
+            .ok_or_else(|| ArchiveKeyError::Malformed("empty".into()))?;
+        if *version != FORMAT {
+            return Err(ArchiveKeyError::Malformed(format!(
+                "unknown format {version}"
+            )));
+        }
+        if rest.len() < NONCE_LEN + 16 {
+            return Err(ArchiveKeyError::Malformed(format!(
+                "{} octets, too short",
+                sealed.len()
+            )));
+        }
+        let (nonce, ct) = rest.split_at(NONCE_LEN);
+        let nonce: [u8; NONCE_LEN] = nonce
+            .try_into()
+            .map_err(|_| ArchiveKeyError::Malformed("nonce".into()))?;
+        Ok(aead::open(&self.key, &nonce, ct, aad))
+    }
+
+    /// Seals message `index` of the collection with `with` started at `start`: the text
+    /// of its `<body>`.
+    pub fn seal_body(
+        &self,
+        with: &str,
+        start: &str,
+        index: usize,
+        body: &str,
+    ) -> Result<String, ArchiveKeyError> {
+        Ok(b64::encode(
+            &self.seal_raw(body.as_bytes(), &ad(with, start, index))?,
+        ))
+    }
+
+    /// Opens what [`seal_body`](Self::seal_body) made for the same `with`, `start` and
+    /// `index`.
+    pub fn open_body(
+        &self,
+        with: &str,
+        start: &str,
+        index: usize,
+        sealed: &str,
+    ) -> Result<Zeroizing<String>, ArchiveKeyError> {
+        if sealed.len() > MAX_SEALED {
+            return Err(ArchiveKeyError::Malformed(format!(
+                "{} characters, more than {MAX_SEALED}",
+                sealed.len()
+            )));
+        }
+        let raw =
+            b64::decode("body", sealed).map_err(|e| ArchiveKeyError::Malformed(e.to_string()))?;
+        let tampered = || ArchiveKeyError::Tampered {
+            with: with.to_owned(),
+            start: start.to_owned(),
+            index,
+        };
+        let plain = self
+            .open_raw(&raw, &ad(with, start, index))?
+            .ok_or_else(tampered)?;
+        String::from_utf8(plain.to_vec())
+            .map(Zeroizing::new)
+            .map_err(|_| tampered())
+    }
+
+    /// `c` with every body sealed; entry `i` is message `first_index + i` of the
+    /// collection (non-zero when appending to an uploaded collection).
+    pub fn seal_collection(
+        &self,
+        c: &Collection,
+        first_index: usize,
+    ) -> Result<Collection, ArchiveKeyError> {
+        let mut out = c.clone();
+        for (i, e) in out.entries.iter_mut().enumerate() {
+            let sealed = self.seal_body(&c.with, &c.start, first_index + i, &e.body)?;
+            e.body = sealed;
+        }
+        Ok(out)
+    }
+
+    /// `c` (a retrieved page whose first entry is message `first_index`) with every body
+    /// opened; the first body that does not open is the error.
+    pub fn open_collection(
+        &self,
+        c: &Collection,
+        first_index: usize,
+    ) -> Result<Collection, ArchiveKeyError> {
+        let mut out = c.clone();
+        for (i, e) in out.entries.iter_mut().enumerate() {
+            let plain = self.open_body(&c.with, &c.start, first_index + i, &e.body)?;
+            e.body = plain.as_str().to_owned();
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use esession::archive::{Direction, Entry};
+    use esession::time::Timestamp;
+
+    const FAST: KdfParams = KdfParams {
+        m_kib: 64,
+        t_cost: 1,
+        p_cost: 1,
+    };
+
+    #[test]
+    fn another_client_with_the_passphrase_opens_what_one_sealed() {
+        let (key, info) = ArchiveKey::create_with("pw", FAST).unwrap();
+        let mut c = Collection::new("bob@x/r", Timestamp(1_700_000_000), Some("t"));
+        for (i, body) in ["hello", "wörld"].iter().enumerate() {
+            c.entries.push(Entry {
+                dir: if i == 0 {
+                    Direction::To
+                } else {
+                    Direction::From
+                },
+                secs: Some(i as u64),
+                utc: None,
+                body: (*body).into(),
+            });
+        }
+        let sealed = key.seal_collection(&c, 0).unwrap();
+        assert!(sealed.entries.iter().all(|e| !e.body.contains("hello")));
+        // A second client: only the record (from the server) and the passphrase.
+        let other = ArchiveKey::open("pw", &info).unwrap();
+        assert_eq!(other.open_collection(&sealed, 0).unwrap(), c);
+        // A page starting at message 1 opens with first_index 1.
+        let mut page = sealed.clone();
+        page.entries.remove(0);
+        assert_eq!(
+            other.open_collection(&page, 1).unwrap().entries[0].body,
+            "wörld"
+        );
+        assert!(format!("{other:?}").contains("redacted"));
+    }
+
+    #[test]
+    fn wrong_passphrase_moved_or_altered_bodies_are_refused() {
+        let (key, info) = ArchiveKey::create_with("pw", FAST).unwrap();
+        assert_eq!(
+            ArchiveKey::open("other", &info).unwrap_err(),
+            ArchiveKeyError::WrongPassphrase
+        );
+        assert_eq!(
+            ArchiveKey::open("", &info).unwrap_err(),
+            ArchiveKeyError::NoPassphrase
+        );
+        let mut costly = info.clone();
+        costly.m_kib = u32::MAX;
+        assert!(matches!(
+            ArchiveKey::open("pw", &costly),
+            Err(ArchiveKeyError::Costs(_))
+        ));
+        let s = key
+            .seal_body("a@x", "2020-01-01T00:00:00Z", 3, "secret")
+            .unwrap();
+        // Moved to another position, collection or JID: the AD differs.
+        for (with, start, index) in [
+            ("a@x", "2020-01-01T00:00:00Z", 4),
+            ("a@x", "2020-01-01T00:00:01Z", 3),
+            ("b@x", "2020-01-01T00:00:00Z", 3),
+        ] {
+            assert_eq!(
+                key.open_body(with, start, index, &s).unwrap_err(),
+                ArchiveKeyError::Tampered {
+                    with: with.into(),
+                    start: start.into(),
+                    index
+                }
+            );
+        }
+        let mut raw = b64::decode("t", &s).unwrap();
+        let last = raw.len() - 1;
+        raw[last] ^= 1;
+        assert!(matches!(
+            key.open_body("a@x", "2020-01-01T00:00:00Z", 3, &b64::encode(&raw)),
+            Err(ArchiveKeyError::Tampered { .. })
+        ));
+        raw[0] = 2;
+        assert!(matches!(
+            key.open_body("a@x", "2020-01-01T00:00:00Z", 3, &b64::encode(&raw)),
+            Err(ArchiveKeyError::Malformed(_))
+        ));
+        assert!(matches!(
+            key.open_body("a@x", "2020-01-01T00:00:00Z", 3, "plain text"),
+            Err(ArchiveKeyError::Malformed(_))
+        ));
+        assert!(matches!(
+            key.open_body("a@x", "2020-01-01T00:00:00Z", 3, &b64::encode(&[1, 2, 3])),
+            Err(ArchiveKeyError::Malformed(_))
+        ));
+        assert_eq!(
+            &*key.open_body("a@x", "2020-01-01T00:00:00Z", 3, &s).unwrap(),
+            "secret"
+        );
+    }
+}
