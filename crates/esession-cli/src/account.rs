@@ -2,6 +2,7 @@
 use crate::args::{Global, Tls};
 use crate::fail::Fail;
 use crate::identity::{self, KeyUse};
+use esession::crypto::IdentityKey;
 use esession::{Config, Event, OsRandom, SessionInfo, Timestamp};
 use esession_store::{SessionRecord, SqliteStore};
 use esession_xmpp::{Client, ConnectOptions, Connection, TlsMode};
@@ -69,10 +70,7 @@ async fn connect_own(
     presence: bool,
 ) -> Result<Client<SqliteStore>, Fail> {
     let jid = own_jid(global)?;
-    let password = global
-        .password
-        .clone()
-        .ok_or_else(|| Fail::usage("--password (or ESESSION_PASSWORD) is required"))?;
+    let password = password(global)?;
     login(global, &jid, &password, config, key, presence).await
 }
 
@@ -121,18 +119,60 @@ fn options(global: &Global, jid: &str, password: &str) -> ConnectOptions {
     opts
 }
 
+/// The password of `--password` (required).
+fn password(global: &Global) -> Result<String, Fail> {
+    global
+        .password
+        .clone()
+        .ok_or_else(|| Fail::usage("--password (or ESESSION_PASSWORD) is required"))
+}
+
+/// Logs `jid` in without sending presence (so that no offline stanza is delivered to it)
+/// and without an engine.
+async fn login_quiet(global: &Global, jid: &str, password: &str) -> Result<Connection, Fail> {
+    let mut opts = options(global, jid, password);
+    opts.send_presence = false;
+    Ok(Connection::connect(opts).await?)
+}
+
 /// Logs the account of `--jid`/`--password` in without sending presence (so that no
 /// offline stanza is delivered to it) and without an engine, for commands that only talk
 /// to the server. Returns the connection and the password.
 pub async fn connect_quiet(global: &Global) -> Result<(Connection, String), Fail> {
     let jid = own_jid(global)?;
-    let password = global
-        .password
-        .clone()
-        .ok_or_else(|| Fail::usage("--password (or ESESSION_PASSWORD) is required"))?;
-    let mut opts = options(global, &jid, &password);
-    opts.send_presence = false;
-    Ok((Connection::connect(opts).await?, password))
+    let password = password(global)?;
+    Ok((login_quiet(global, &jid, &password).await?, password))
+}
+
+/// The account of `--jid`/`--password` logged in as [`connect_quiet`] does (publishing and
+/// fetching keys need no presence, XEP-0163 §3), with its store and its identity key as
+/// `key` asks.
+pub struct Offstage {
+    /// The connection.
+    pub conn: Connection,
+    /// The account's store.
+    pub store: SqliteStore,
+    /// Our bare JID.
+    pub own: String,
+    /// The identity key, as asked.
+    pub identity: Option<IdentityKey>,
+}
+
+/// Logs the account in as [`Offstage`] describes.
+pub async fn connect_offstage(global: &Global, key: KeyUse) -> Result<Offstage, Fail> {
+    let jid = own_jid(global)?;
+    let password = password(global)?;
+    let own = esession::jid::bare(&jid).to_owned();
+    let mut store = open_store(global, &jid, Some(&password))?;
+    // Loaded (or created) before logging in: a wrong passphrase fails without network.
+    let identity = identity::load(&mut store, &own, key)?;
+    let conn = login_quiet(global, &jid, &password).await?;
+    Ok(Offstage {
+        conn,
+        store,
+        own,
+        identity,
+    })
 }
 
 /// Precomputed DH values kept ready per group (see `Client::enable_dh_pool`).

@@ -58,7 +58,7 @@ pub enum Command {
     Send(SendArgs),
     /// Chat interactively in an ESession.
     Chat(ChatArgs),
-    /// This account's identity key (XEP-0116 §4.5.4; no network needed).
+    /// This account's identity key (XEP-0116 §4.5.4) and published keys (XEP-0189).
     #[command(subcommand)]
     Keys(KeysCommand),
     /// The contacts' public keys we have seen, and which we trust (XEP-0116 §7.3–7.4; no
@@ -169,6 +169,32 @@ pub enum KeysCommand {
     /// Print the identity key's fingerprint (Base64 SHA-256, profile P8), creating the key
     /// (RSA-2048) on first use.
     Show,
+    /// Publish the identity key through PEP (XEP-0189 §7, profile P14), creating it on first
+    /// use.
+    Publish,
+    /// Fetch a contact's published keys, revocations and attestations (XEP-0189 §7) and
+    /// record them as keys seen from that JID.
+    Fetch {
+        /// The contact (bare JID).
+        #[arg(value_name = "JID")]
+        contact: String,
+    },
+    /// Revoke the identity key (XEP-0189 §4): publish a revocation signed by it and never
+    /// present it again; a new key is created on next need.
+    Revoke,
+    /// Attest the contact's trusted keys with ours (XEP-0189 §5) and publish the
+    /// attestations.
+    Attest {
+        /// The contact (bare JID) whose key we trust (`trust verify`).
+        #[arg(value_name = "JID")]
+        contact: String,
+    },
+    /// Ask an online contact for its key directly (XEP-0189 §6) and record it.
+    Request {
+        /// The contact's full JID (`user@host/resource`).
+        #[arg(value_name = "JID")]
+        contact: String,
+    },
 }
 
 /// `esession trust …`.

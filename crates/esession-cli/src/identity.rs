@@ -48,7 +48,8 @@ fn unreadable(own: &str, detail: impl std::fmt::Display) -> Fail {
 }
 
 /// The identity key of the account `own` (bare JID) as `usage` asks: `None` only for
-/// [`KeyUse::Never`] and for [`KeyUse::IfStored`] without a stored key.
+/// [`KeyUse::Never`] and for [`KeyUse::IfStored`] without a usable stored key. A stored key
+/// that this account revoked is not usable: [`KeyUse::Create`] replaces it with a new one.
 pub fn load(
     store: &mut SqliteStore,
     own: &str,
@@ -59,16 +60,33 @@ pub fn load(
     }
     // KeyStore::identity_key: a stored key that does not open is an error, never `None`,
     // so a wrong passphrase cannot lead to a second key.
-    if let Some(der) = store.identity_key(own).map_err(|e| unreadable(own, e))? {
-        return IdentityKey::from_pkcs8_der(&der)
-            .map(Some)
-            .map_err(|e| unreadable(own, e));
-    }
+    let stored = match store.identity_key(own).map_err(|e| unreadable(own, e))? {
+        Some(der) => Some(IdentityKey::from_pkcs8_der(&der).map_err(|e| unreadable(own, e))?),
+        None => None,
+    };
+    let revoked = match &stored {
+        // XEP-0189 §4, decision "Published keys (XEP-0189)": a key we revoked (`keys
+        // revoke` records it in our own store) is never presented again.
+        Some(key) => {
+            let fp = key.public().fingerprint();
+            if store.revoked_at(own, fp.as_bytes())?.is_none() {
+                return Ok(stored);
+            }
+            true
+        }
+        None => false,
+    };
     if usage == KeyUse::IfStored {
         return Ok(None);
     }
     let key = IdentityKey::generate_rsa(&mut OsRandom, RSA_BITS)
         .map_err(|e| Fail::protocol("identity_key", format!("cannot create a key: {e}")))?;
+    if revoked {
+        // The revoked key is replaced by the new one (it is never needed again: its
+        // revocation is already signed and published).
+        store.replace_identity_key(own, &key.to_pkcs8_der())?;
+        return Ok(Some(key));
+    }
     match store.set_identity_key(own, &key.to_pkcs8_der()) {
         Ok(()) => Ok(Some(key)),
         // Another process of this account stored its key first: use that one.
@@ -123,5 +141,31 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(still.public().fingerprint().to_b64(), fp);
+    }
+
+    #[test]
+    fn a_revoked_key_is_never_loaded_and_replaced_on_need() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.sqlite");
+        let open = || {
+            SqliteStore::open(&path)
+                .unwrap()
+                .with_kdf_params(CHEAP)
+                .with_key_passphrase(Zeroizing::new("pw".to_owned()))
+        };
+        let own = "a@example.org";
+        let old = load(&mut open(), own, KeyUse::Create).unwrap().unwrap();
+        let old_fp = old.public().fingerprint();
+        open()
+            .record_revocation(own, old_fp.as_bytes(), esession::Timestamp::now())
+            .unwrap();
+        assert!(load(&mut open(), own, KeyUse::IfStored).unwrap().is_none());
+        let new = load(&mut open(), own, KeyUse::Create).unwrap().unwrap();
+        assert!(!new.public().fingerprint().ct_eq(&old_fp));
+        let again = load(&mut open(), own, KeyUse::IfStored).unwrap().unwrap();
+        assert!(again
+            .public()
+            .fingerprint()
+            .ct_eq(&new.public().fingerprint()));
     }
 }

@@ -1,18 +1,25 @@
 //! `esession keys show` and `esession trust …`: our identity key and the contacts' keys
-//! (XEP-0116 §7.3–7.4). They only open the store: no network.
+//! (XEP-0116 §7.3–7.4). They only open the store: no network. The other `keys` commands
+//! (published keys, XEP-0189) are in [`crate::published`].
 use crate::account::{open_store, own_jid};
 use crate::args::{Global, KeysCommand, TrustCommand};
 use crate::fail::Fail;
 use crate::identity::{self, KeyUse, PASSPHRASE_ENV};
 use crate::output::Out;
+use crate::published;
 use esession::crypto::Fingerprint;
 use esession::store::KeyStore;
 use esession::trust::{check_petname, KnownKey};
 
 /// `esession keys …`.
-pub fn keys(global: &Global, cmd: &KeysCommand, out: Out) -> Result<(), Fail> {
+pub async fn keys(global: &Global, cmd: &KeysCommand, out: Out) -> Result<(), Fail> {
     match cmd {
         KeysCommand::Show => show(global, out),
+        KeysCommand::Publish => published::publish(global, out).await,
+        KeysCommand::Fetch { contact } => published::fetch(global, contact, out).await,
+        KeysCommand::Revoke => published::revoke(global, out).await,
+        KeysCommand::Attest { contact } => published::attest(global, contact, out).await,
+        KeysCommand::Request { contact } => published::request(global, contact, out).await,
     }
 }
 

@@ -14,6 +14,7 @@ mod listen;
 mod offline;
 mod output;
 mod policy;
+mod published;
 mod send;
 mod server;
 mod signals;
@@ -48,7 +49,7 @@ fn main() {
             Command::Listen(a) => listen::run(&cli.global, a, out).await,
             Command::Send(a) => send::run(&cli.global, a, out).await,
             Command::Chat(a) => chat::run(&cli.global, a, out).await,
-            Command::Keys(c) => keys::keys(&cli.global, c, out),
+            Command::Keys(c) => keys::keys(&cli.global, c, out).await,
             Command::Trust(c) => keys::trust(&cli.global, c, out),
             Command::Offline(args::OfflineCommand::Publish(a)) => {
                 offline::publish(&cli.global, a, out).await
