@@ -72,6 +72,23 @@ pub(crate) struct Sealed {
     pub sealed: Vec<u8>,
 }
 
+impl Sealed {
+    /// Reads the six columns salt, m_kib, t_cost, p_cost, nonce, sealed, starting at
+    /// column `first`, of a row of either table.
+    pub(crate) fn from_row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Self> {
+        Ok(Sealed {
+            salt: blob(r, first)?,
+            kdf: KdfParams {
+                m_kib: cost(r, first + 1)?,
+                t_cost: cost(r, first + 2)?,
+                p_cost: cost(r, first + 3)?,
+            },
+            nonce: blob(r, first + 4)?,
+            sealed: r.get(first + 5)?,
+        })
+    }
+}
+
 /// The last KEK derived, so a process deriving it once per salt pays Argon2 once.
 struct CachedKek {
     salt: [u8; SALT_LEN],
@@ -307,19 +324,7 @@ impl SqliteStore {
             .and_then(|mut s| {
                 s.query_row([own], |r| {
                     let format: i64 = r.get(0)?;
-                    Ok((
-                        format,
-                        Sealed {
-                            salt: blob(r, 1)?,
-                            kdf: KdfParams {
-                                m_kib: cost(r, 2)?,
-                                t_cost: cost(r, 3)?,
-                                p_cost: cost(r, 4)?,
-                            },
-                            nonce: blob(r, 5)?,
-                            sealed: r.get(6)?,
-                        },
-                    ))
+                    Ok((format, Sealed::from_row(r, 1)?))
                 })
                 .optional()
             })

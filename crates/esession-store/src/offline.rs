@@ -8,7 +8,7 @@
 //! without the seal failing. The accepted d and N_B (SHA-256 digests, not secret) live in
 //! `offline_accepted` and go with their set.
 use crate::error::{failed, ts_from_sql, ts_to_sql};
-use crate::identity::{blob, cost, KdfParams, Sealed, Subject};
+use crate::identity::{blob, Sealed, Subject};
 use crate::sqlite::SqliteStore;
 use esession::offline::{AcceptedInit, OfflineSet, OfflineSetKind};
 use esession::store::{no_offline_set, OfflineStore, StoreError};
@@ -86,16 +86,7 @@ impl SqliteStore {
                         kind_from_sql(r, 0)?,
                         ts_from_sql(r, 1)?,
                         format,
-                        Sealed {
-                            salt: blob(r, 3)?,
-                            kdf: KdfParams {
-                                m_kib: cost(r, 4)?,
-                                t_cost: cost(r, 5)?,
-                                p_cost: cost(r, 6)?,
-                            },
-                            nonce: blob(r, 7)?,
-                            sealed: r.get(8)?,
-                        },
+                        Sealed::from_row(r, 3)?,
                     ))
                 })?
                 .collect::<Result<Vec<_>, _>>()
