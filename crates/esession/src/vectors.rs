@@ -23,6 +23,7 @@ use crate::{b64, transcript, Config};
 use serde::{Serialize, Serializer};
 use std::path::PathBuf;
 
+mod offline;
 mod rekey;
 mod three_msg;
 
@@ -727,13 +728,14 @@ fn first_difference(a: &str, b: &str) -> String {
 #[test]
 fn vectors_are_reproducible() {
     let regen = std::env::var("ESESSION_REGEN_VECTORS").as_deref() == Ok("1");
-    let makers: [fn() -> (Spec, String); 6] = [
+    let makers: [fn() -> (Spec, String); 7] = [
         || json(group14()),
         || json(group5_leading_zero()),
         || json(group15_retained()),
         || json(group16_oss()),
         three_msg::rsa,
         rekey::alice_then_bob,
+        offline::open_set,
     ];
     for make in makers {
         let (spec, text) = make();

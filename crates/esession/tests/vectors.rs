@@ -222,6 +222,31 @@ struct Dh {
     provisory: SessionKeys,
 }
 
+/// The group Bob chose (his form `chosen`; the messages win over the informative top-level
+/// field) and the groups Alice offered (her form `offer`), in `modp` order.
+fn groups(
+    ck: &mut Check<'_>,
+    offer: &Element,
+    chosen: &Element,
+) -> (&'static ModpGroup, Vec<String>) {
+    let form = Form::parse(chosen).unwrap();
+    let group_id: u32 = form.value("modp").unwrap().parse().unwrap();
+    let group = ModpGroup::get(group_id).unwrap();
+    if ck.json.get("group").and_then(Value::as_u64) != Some(u64::from(group_id)) {
+        ck.errors
+            .push(format!("{}: group differs from modp", ck.file));
+    }
+    let offered = Form::parse(offer)
+        .unwrap()
+        .field("modp")
+        .unwrap()
+        .offered()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    (group, offered)
+}
+
 /// The parts every vector has: format, messages, group, nonces, counter, e, d, shared, K
 /// and the six keys derived from K.
 fn common(ck: &mut Check<'_>, msgs: &[Element]) -> Dh {
@@ -235,21 +260,7 @@ fn common(ck: &mut Check<'_>, msgs: &[Element]) -> Dh {
     let (x1, x2, x3) = (form_x(&msgs[0]), form_x(&msgs[1]), form_x(&msgs[2]));
 
     // Group: the messages win over the informative top-level field.
-    let form2 = Form::parse(x2).unwrap();
-    let group_id: u32 = form2.value("modp").unwrap().parse().unwrap();
-    let group = ModpGroup::get(group_id).unwrap();
-    if ck.json.get("group").and_then(Value::as_u64) != Some(u64::from(group_id)) {
-        ck.errors
-            .push(format!("{}: group differs from modp", ck.file));
-    }
-    let form1 = Form::parse(x1).unwrap();
-    let offered: Vec<String> = form1
-        .field("modp")
-        .unwrap()
-        .offered()
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
+    let (group, offered) = groups(ck, x1, x2);
 
     // Inputs, and the fields of messages 1–3 that carry them.
     let n_a = ck.hex("alice.nonce");
@@ -260,7 +271,23 @@ fn common(ck: &mut Check<'_>, msgs: &[Element]) -> Dh {
     ck.eq("messages.1 nonce", b64_one(x2, "nonce"), &n_a);
     ck.eq("messages.1 counter", b64_one(x2, "counter"), &counter);
     ck.eq("messages.2 nonce", b64_one(x3, "nonce"), &n_b);
-    let c_a = u128_from_be(&counter).unwrap();
+    let dh = derive(ck, group, offered, n_a, n_b, &counter);
+    ck.eq("messages.1 dhkeys", b64_one(x2, "dhkeys"), &dh.d);
+    dh
+}
+
+/// From the inputs (the chosen group, nonces, counter, x, y): C_A, C_B, e, d, shared, K
+/// and the six keys derived from K (P1, P2), each checked against the file.
+fn derive(
+    ck: &mut Check<'_>,
+    group: &'static ModpGroup,
+    offered: Vec<String>,
+    n_a: Vec<u8>,
+    n_b: Vec<u8>,
+    counter: &[u8],
+) -> Dh {
+    let group_id = group.id();
+    let c_a = u128_from_be(counter).unwrap();
     let c_b = c_a ^ (1u128 << 127);
 
     let x_mpi = ck.hex(&format!("alice.x.{group_id}"));
@@ -271,7 +298,6 @@ fn common(ck: &mut Check<'_>, msgs: &[Element]) -> Dh {
     let d = group.public_value(&y);
     ck.value("values.e", &e);
     ck.value("values.d", &d);
-    ck.eq("messages.1 dhkeys", b64_one(x2, "dhkeys"), &d);
 
     // P1, P2: shared = mpi(d^x mod p) = mpi(e^y mod p); K = HASH(mpi(shared)).
     let shared = group.shared_secret(&x, &d).unwrap();
@@ -579,27 +605,29 @@ fn signed_identity(
     id
 }
 
+/// `dhkeys` of Alice's form `x` (message 1 of P12, the options of P11): e_i = 2^x_i mod p_i
+/// for every offered group, in `modp` order.
+fn check_dhkeys(ck: &mut Check<'_>, x: &Element, offered: &[String]) {
+    let dhkeys = b64_values(x, "dhkeys");
+    ck.eq("dhkeys count", [dhkeys.len() as u8], [offered.len() as u8]);
+    for (i, g) in offered.iter().enumerate() {
+        let x = DhSecret::from_be(g.parse().unwrap(), &ck.hex(&format!("alice.x.{g}"))).unwrap();
+        let e_g = ModpGroup::get(g.parse().unwrap()).unwrap().public_value(&x);
+        ck.eq(
+            &format!("messages.0 dhkeys[{i}] (group {g})"),
+            dhkeys.get(i).map_or(&[][..], Vec::as_slice),
+            e_g,
+        );
+    }
+}
+
 /// The 3-message flow (profile P12): e in message 1, Bob's signed identity in message 2,
 /// Alice's in message 3, all six keys from K.
 fn three(ck: &mut Check<'_>, msgs: &[Element], dh: &Dh) -> (Sender, Sender) {
     let (x1, x2, x3) = (form_x(&msgs[0]), form_x(&msgs[1]), form_x(&msgs[2]));
     let (n_a, n_b, e, d) = (&dh.n_a, &dh.n_b, &dh.e, &dh.d);
     // P12: message 1 carries e for every offered group (and no dhhashes).
-    let dhkeys = b64_values(x1, "dhkeys");
-    ck.eq(
-        "dhkeys count",
-        [dhkeys.len() as u8],
-        [dh.offered.len() as u8],
-    );
-    for (i, g) in dh.offered.iter().enumerate() {
-        let x = DhSecret::from_be(g.parse().unwrap(), &ck.hex(&format!("alice.x.{g}"))).unwrap();
-        let e_g = ModpGroup::get(g.parse().unwrap()).unwrap().public_value(&x);
-        ck.eq(
-            &format!("messages.0 dhkeys[{i}] (group {g})"),
-            &dhkeys[i],
-            e_g,
-        );
-    }
+    check_dhkeys(ck, x1, &dh.offered);
     ck.eq(
         "messages.0 has no dhhashes",
         [u8::from(
@@ -669,6 +697,108 @@ fn three(ck: &mut Check<'_>, msgs: &[Element], dh: &Dh) -> (Sender, Sender) {
             d,
         ),
     )
+}
+
+/// The offline flow (XEP-0187, profile P11): message 1 is Alice's published options `<x/>`,
+/// message 2 Bob's first stanza with his `<init/>` (also `stanzas.0`). Alice is
+/// authenticated by `signs` over the options, Bob by his signed identity; all six keys
+/// come from K, and only Bob sends.
+fn offline(ck: &mut Check<'_>, msgs: &[Element]) -> (Dh, (Sender, Sender)) {
+    ck.value_text("format", "esession-vectors/1");
+    ck.value_text("messages.0.from", "alice");
+    ck.value_text("messages.1.from", "bob");
+    let (options, init) = (&msgs[0], &msgs[1]);
+    let xb = form_x(init);
+    let thread = init.child("thread", ns::JABBER_CLIENT).unwrap().text();
+    ck.value_text("thread", &thread);
+    ck.eq(
+        "messages.1 is stanzas.0",
+        ck.text("messages.1.xml"),
+        ck.text("stanzas.0.xml"),
+    );
+    let (group, offered) = groups(ck, options, xb);
+    check_dhkeys(ck, options, &offered);
+
+    // Profile P11 "signs": Alice's signature over the P4 normalization of the options
+    // without `signs`; RSA signatures are recomputed, DSA ones only verified.
+    let form_options = normalize_form_content(options, &["signs"]);
+    ck.value_text("values.formOptions", &form_options);
+    let alice = IdentityKey::from_pkcs8_der(&pem_der(ck, "alice.identity_key_pem")).unwrap();
+    let pub_key_a = alice.public().normalized();
+    ck.value_text("values.pubKeyA", &pub_key_a);
+    ck.value("values.fingerprintA", sha256(&[pub_key_a.as_bytes()]));
+    let signs = b64_one(options, "signs");
+    let stated = match alice.sign_alg() {
+        SignAlg::RsaSha256 => {
+            let s = alice.sign(form_options.as_bytes()).unwrap();
+            ck.value("values.signs", &s);
+            s
+        }
+        SignAlg::DsaSha256 => ck.hex("values.signs"),
+    };
+    ck.eq("messages.0 signs", &signs, &stated);
+    if alice
+        .public()
+        .verify(alice.sign_alg(), form_options.as_bytes(), &signs)
+        .is_err()
+    {
+        ck.errors.push(format!(
+            "{}: signs does not verify with Alice's key",
+            ck.file
+        ));
+    }
+
+    // Inputs, and the fields of the options and of Bob's init that carry them.
+    let n_a = ck.hex("alice.nonce");
+    let n_b = ck.hex("bob.nonce");
+    let counter = ck.hex("bob.counter");
+    ck.eq("messages.0 my_nonce", b64_one(options, "my_nonce"), &n_a);
+    ck.eq("messages.1 nonce", b64_one(xb, "nonce"), &n_a);
+    ck.eq("messages.1 my_nonce", b64_one(xb, "my_nonce"), &n_b);
+    ck.eq("messages.1 counter", b64_one(xb, "counter"), &counter);
+    let dh = derive(ck, group, offered, n_a, n_b, &counter);
+    ck.eq("messages.1 dhkeys", b64_one(xb, "dhkeys"), &dh.d);
+    let index = dh
+        .offered
+        .iter()
+        .position(|g| *g == group.id().to_string())
+        .unwrap();
+    ck.eq(
+        "e among the options' dhkeys",
+        &b64_values(options, "dhkeys")[index],
+        &dh.e,
+    );
+
+    // Profile P11 "Keys": Bob's identity as in the 3-message flow, at C_B, with form_B his
+    // submit form without identity and mac; the signature algorithm is his choice.
+    let form_b = normalize_form_content(xb, &NOT_MACED);
+    ck.value_text("values.formB", &form_b);
+    let alg = SignAlg::from_uri(Form::parse(xb).unwrap().value("sign_algs").unwrap_or("")).unwrap();
+    let keys = &dh.provisory;
+    let id_b = signed_identity(
+        ck,
+        "B",
+        "bob.identity_key_pem",
+        alg,
+        keys.ks_b.expose(),
+        [&dh.n_a, &dh.n_b, &dh.d],
+        &[form_b.as_bytes()],
+        &keys.responder,
+        dh.c_b,
+        (b64_one(xb, "identity"), b64_one(xb, "mac")),
+    );
+    // Profile P11 "Counters": Bob's first stanza starts after ID_B's blocks; C_A is never
+    // used (Alice sends nothing).
+    let senders = (
+        Sender::new(&keys.initiator, dh.c_a, dh.x.clone(), &dh.e),
+        Sender::new(
+            &keys.responder,
+            dh.c_b.wrapping_add(blocks_for(id_b.len())),
+            dh.y.clone(),
+            &dh.d,
+        ),
+    );
+    (dh, senders)
 }
 
 /// A `<key/>` (XEP-0200 §9, profile P1, P13): the sender's fresh secret gives the public
@@ -806,10 +936,16 @@ fn verify(file: &str, json: &Value) -> Vec<String> {
         ck.errors
             .push(format!("{file}: flow differs from the messages"));
     }
-    let dh = common(&mut ck, &msgs);
-    let (alice, bob) = match n {
-        3 => three(&mut ck, &msgs, &dh),
-        _ => four(&mut ck, &msgs, &dh),
+    let (dh, (alice, bob)) = match n {
+        2 => offline(&mut ck, &msgs),
+        _ => {
+            let dh = common(&mut ck, &msgs);
+            let senders = match n {
+                3 => three(&mut ck, &msgs, &dh),
+                _ => four(&mut ck, &msgs, &dh),
+            };
+            (dh, senders)
+        }
     };
     stanzas(&mut ck, dh.group, alice, bob);
     ck.errors
@@ -818,7 +954,7 @@ fn verify(file: &str, json: &Value) -> Vec<String> {
 #[test]
 fn vectors_recompute_from_inputs_and_xml() {
     let all = files();
-    assert!(all.len() >= 6, "expected at least 6 vector files");
+    assert!(all.len() >= 7, "expected at least 7 vector files");
     let errors: Vec<String> = all.iter().flat_map(|(f, j)| verify(f, j)).collect();
     assert!(errors.is_empty(), "\n{}", errors.join("\n"));
 }
@@ -934,4 +1070,34 @@ fn vectors_check_can_fail_on_identities() {
             "{what}: {errors:?}"
         );
     }
+}
+
+#[test]
+fn vectors_check_can_fail_on_offline_values() {
+    let (name, json) = file("offline.json");
+    // A flipped octet of Alice's options signature is named, and nothing else moves.
+    let mut bad = json.clone();
+    flip(&mut bad, "/values/signs");
+    let errors = verify(&name, &bad);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("offline.json: values.signs differs"));
+    // A flipped octet of the published options text: the signature no longer verifies.
+    let mut bad = json.clone();
+    let xml = bad["messages"][0]["xml"].as_str().unwrap().to_owned();
+    assert!(xml.contains("<value>mustnot</value>"));
+    bad["messages"][0]["xml"] =
+        Value::String(xml.replacen("<value>mustnot</value>", "<value>mustnoT</value>", 1));
+    let errors = verify(&name, &bad);
+    for what in ["values.formOptions differs", "signs does not verify"] {
+        assert!(
+            errors.iter().any(|e| e.contains(what)),
+            "{what}: {errors:?}"
+        );
+    }
+    // A flipped octet of M_B is named.
+    let mut bad = json;
+    flip(&mut bad, "/values/MB");
+    let errors = verify(&name, &bad);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("offline.json: values.MB differs"));
 }

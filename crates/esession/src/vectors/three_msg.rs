@@ -20,9 +20,9 @@ use crate::{b64, Config};
 use serde::Serialize;
 
 /// Alice's identity key (the shared RSA-2048 test fixture).
-const ALICE_KEY: &[u8] = include_bytes!("../../tests/keys/rsa2048.pk8.der");
+pub(super) const ALICE_KEY: &[u8] = include_bytes!("../../tests/keys/rsa2048.pk8.der");
 /// Bob's identity key (a second RSA-2048 fixture, generated once with openssl).
-const BOB_KEY: &[u8] = include_bytes!("../../tests/keys/rsa2048-b.pk8.der");
+pub(super) const BOB_KEY: &[u8] = include_bytes!("../../tests/keys/rsa2048-b.pk8.der");
 /// Profile sections the 3-message vector exercises.
 const PROFILE: [&str; 8] = ["P1", "P2", "P3", "P4", "P6", "P8", "P9", "P12"];
 
@@ -89,19 +89,19 @@ struct Values {
 }
 
 /// One signed identity (profile P8): mac, signature, plaintext, ID, M, counter after.
-struct Signed {
-    pub_key: String,
-    mac: Vec<u8>,
-    sign: Vec<u8>,
-    plain: String,
-    id: Vec<u8>,
-    m: Vec<u8>,
-    after: u128,
+pub(super) struct Signed {
+    pub(super) pub_key: String,
+    pub(super) mac: Vec<u8>,
+    pub(super) sign: Vec<u8>,
+    pub(super) plain: String,
+    pub(super) id: Vec<u8>,
+    pub(super) m: Vec<u8>,
+    pub(super) after: u128,
 }
 
 /// mac = HMAC(KS, parts…) with pubKey in place; signs it; ID = CIPHER(KC, C, pubKey |
 /// SignatureValue); M = HMAC(KM, mpi(C) | ID) (XEP-0116 §4.5.4, profile P8).
-fn signed(
+pub(super) fn signed(
     key: &IdentityKey,
     ks: &[u8],
     prefix: [&[u8]; 3],
@@ -136,7 +136,7 @@ fn signed(
 }
 
 /// The fingerprint of a P4 KeyValue text: hex of SHA-256 (profile P8).
-fn fingerprint(pub_key: &str) -> String {
+pub(super) fn fingerprint(pub_key: &str) -> String {
     hx(&sha256(&[pub_key.as_bytes()]))
 }
 
