@@ -1,11 +1,29 @@
 //! The passphrase crypto shared by the sealed identity key (`identity.rs`) and the archive
 //! key (`archive_key.rs`): Argon2id (v0x13) derives a 32-octet key from a passphrase and a
 //! salt, XChaCha20-Poly1305 seals and opens under it with associated data.
-use crate::identity::KdfParams;
 use argon2::{Algorithm, Argon2, Params, Version};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use zeroize::Zeroizing;
+
+/// Argon2id costs of the key-encryption key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KdfParams {
+    /// Memory, in KiB.
+    pub m_kib: u32,
+    /// Passes over the memory.
+    pub t_cost: u32,
+    /// Lanes.
+    pub p_cost: u32,
+}
+
+/// The costs new identity keys are sealed with: the OWASP minimum for Argon2id (19 MiB,
+/// 2 passes, 1 lane). Rows keep their own costs, so raising this later still opens old rows.
+pub const IDENTITY_KDF: KdfParams = KdfParams {
+    m_kib: 19 * 1024,
+    t_cost: 2,
+    p_cost: 1,
+};
 
 /// XChaCha20-Poly1305 nonce length.
 pub(crate) const NONCE_LEN: usize = 24;

@@ -10,7 +10,7 @@
 //! [`CHECK_PLAINTEXT`] with associated data [`CHECK_AD`]: opening it tells a wrong
 //! passphrase from a damaged collection.
 use crate::aead::{self, costs_acceptable, NONCE_LEN};
-use crate::identity::{KdfParams, IDENTITY_KDF};
+use crate::aead::{KdfParams, IDENTITY_KDF};
 use esession::archive::{ArchiveKeyInfo, Collection};
 use esession::b64;
 use esession::random::{OsRandom, Random};

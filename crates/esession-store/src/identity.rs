@@ -6,7 +6,7 @@
 //! the KEK and a random 24-octet nonce, with the own bare JID as associated data (so a row
 //! copied to another account does not open). A wrong passphrase and an altered row both fail
 //! the Poly1305 tag: the key is then reported unreadable, never replaced.
-use crate::aead::{self, costs_acceptable, MAX_KDF, NONCE_LEN};
+use crate::aead::{self, costs_acceptable, KdfParams, IDENTITY_KDF, MAX_KDF, NONCE_LEN};
 use crate::error::failed;
 use crate::sqlite::SqliteStore;
 use esession::random::{OsRandom, Random};
@@ -16,25 +16,6 @@ use rusqlite::{params, ErrorCode, OptionalExtension};
 use std::cell::RefCell;
 use std::fmt;
 use zeroize::Zeroizing;
-
-/// Argon2id costs of the key-encryption key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct KdfParams {
-    /// Memory, in KiB.
-    pub m_kib: u32,
-    /// Passes over the memory.
-    pub t_cost: u32,
-    /// Lanes.
-    pub p_cost: u32,
-}
-
-/// The costs new identity keys are sealed with: the OWASP minimum for Argon2id (19 MiB,
-/// 2 passes, 1 lane). Rows keep their own costs, so raising this later still opens old rows.
-pub const IDENTITY_KDF: KdfParams = KdfParams {
-    m_kib: 19 * 1024,
-    t_cost: 2,
-    p_cost: 1,
-};
 
 /// The only row format this build writes and reads.
 const FORMAT: i64 = 1;

@@ -51,8 +51,8 @@ mod offline;
 mod schema;
 mod sqlite;
 
+pub use aead::{KdfParams, IDENTITY_KDF};
 pub use archive_key::{ArchiveKey, ArchiveKeyError, CHECK_AD, CHECK_PLAINTEXT};
 pub use history::{SessionRecord, ROLES, SRS_STATES};
-pub use identity::{KdfParams, IDENTITY_KDF};
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::{SqliteStore, DEFAULT_MAX_AGE_SECS};
