@@ -1,7 +1,7 @@
 //! Full XEP-0116 in memory: the 3-message flow, public-key identities in both flows, every
 //! cipher, hash and compression, and the trust alerts (XEP-0116 §4.2, §7.3–7.4, §8;
 //! profile P8, P12).
-use super::tests::{Pair, ALICE, BOB, NOW};
+use super::tests::{failed, Pair, ALICE, BOB, NOW};
 use super::*;
 use crate::compress::CompressAlg;
 use crate::config::{Config, Flow, PubkeyMode};
@@ -132,13 +132,7 @@ fn three_message_hash_mode_needs_a_known_key() {
     );
     p.alice.start("bob@example.com", NOW).unwrap();
     p.run();
-    let err = loop {
-        match p.bob.poll_event() {
-            Some(Event::Failed { error, .. }) => break error,
-            Some(_) => continue,
-            None => panic!("Bob must refuse an unknown fingerprint"),
-        }
-    };
+    let err = failed(&mut p.bob);
     assert!(err.to_string().contains("not known"), "{err}");
 
     // After a `key` session Bob knows Alice's key; `hash` then works.
@@ -236,13 +230,7 @@ fn responder_without_key_refuses_three_message() {
     );
     p.alice.start("bob@example.com", NOW).unwrap();
     p.run();
-    let err = loop {
-        match p.alice.poll_event() {
-            Some(Event::Failed { error, .. }) => break error,
-            Some(_) => continue,
-            None => panic!("expected failure"),
-        }
-    };
+    let err = failed(&mut p.alice);
     assert!(err.to_string().contains("resp_pubkey"), "{err}");
 }
 
@@ -296,13 +284,7 @@ fn cipher_none_is_refused_unless_allowed() {
     );
     p.alice.start("bob@example.com", NOW).unwrap();
     p.run();
-    let err = loop {
-        match p.alice.poll_event() {
-            Some(Event::Failed { error, .. }) => break error,
-            Some(_) => continue,
-            None => panic!("expected failure"),
-        }
-    };
+    let err = failed(&mut p.alice);
     assert!(err.to_string().contains("crypt_algs"), "{err}");
     // And the initiator does not offer it without the flag.
     let a = Config {

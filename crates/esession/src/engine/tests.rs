@@ -95,7 +95,7 @@ pub(crate) fn established(e: &mut Engine<MemoryStore>) -> SessionInfo {
     }
 }
 
-fn failed(e: &mut Engine<MemoryStore>) -> Error {
+pub(crate) fn failed(e: &mut Engine<MemoryStore>) -> Error {
     loop {
         match e.poll_event() {
             Some(Event::Failed { error, .. }) => return error,

@@ -4,7 +4,7 @@
 //! terminate; Alice logs in and decrypts all three. Every value is recomputed from the
 //! inputs (exponents, nonces, counter, the two PKCS#8 keys) and the wire XML; both
 //! signatures are RSASSA-PKCS1-v1_5, deterministic, so they are recomputed too.
-use super::three_msg::{fingerprint, pem, signed, ALICE_KEY, BOB_KEY};
+use super::three_msg::{fingerprint, pem, signed, AliceInputs, BobInputs, ALICE_KEY, BOB_KEY};
 use super::{
     form_x, hx, json, one, parse, recorded, stanza, values_of, Keys6, Message, Ordered, Run, Spec,
     Stanza, Vector, C, H, NOT_MACED,
@@ -33,25 +33,6 @@ const SECOND: &str = "Second while you were away";
 const SIGNS: &str = "signs";
 /// Profile sections the offline vector exercises.
 const PROFILE: [&str; 9] = ["P1", "P2", "P3", "P4", "P6", "P8", "P9", "P10", "P11"];
-
-/// Alice's inputs: her option set's exponents and nonce, her signing key (profile P11).
-#[derive(Serialize)]
-struct AliceInputs {
-    jid: &'static str,
-    x: Ordered,
-    nonce: String,
-    identity_key_pem: String,
-}
-
-/// Bob's inputs, as in the 3-message flow (profile P11 "Keys").
-#[derive(Serialize)]
-struct BobInputs {
-    jid: &'static str,
-    y: String,
-    nonce: String,
-    counter: String,
-    identity_key_pem: String,
-}
 
 /// The values of an offline session (docs/vectors.md): the 3-message values of Bob's side,
 /// Alice's `signs` in place of her identity, no formA/formA2/macA (profile P11).

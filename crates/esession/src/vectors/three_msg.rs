@@ -38,23 +38,25 @@ pub(super) fn pem(der: &[u8]) -> String {
     out
 }
 
-/// Alice's inputs in the 3-message flow: no retained secrets, no OSS (profile P12).
+/// Alice's inputs in the 3-message flow (no retained secrets, no OSS, profile P12) and in an
+/// offline session (her option set's exponents and nonce, profile P11).
 #[derive(Serialize)]
-struct AliceInputs {
-    jid: &'static str,
-    x: Ordered,
-    nonce: String,
-    identity_key_pem: String,
+pub(super) struct AliceInputs {
+    pub jid: &'static str,
+    pub x: Ordered,
+    pub nonce: String,
+    pub identity_key_pem: String,
 }
 
-/// Bob's inputs in the 3-message flow: no retained secrets, no `srshash_random` (P12).
+/// Bob's inputs in the 3-message flow (no retained secrets, no `srshash_random`, P12) and
+/// in an offline session, where he is the 3-message responder (P11 "Keys").
 #[derive(Serialize)]
-struct BobInputs {
-    jid: &'static str,
-    y: String,
-    nonce: String,
-    counter: String,
-    identity_key_pem: String,
+pub(super) struct BobInputs {
+    pub jid: &'static str,
+    pub y: String,
+    pub nonce: String,
+    pub counter: String,
+    pub identity_key_pem: String,
 }
 
 /// The values of the 3-message flow (vectors-format.md): no He, SRS, K', SAS or formB2;
