@@ -229,10 +229,12 @@ pub enum TrustCommand {
 #[derive(Args, Debug, Clone)]
 pub struct AlgArgs {
     /// Ciphers (`crypt_algs`), e.g. `aes256-ctr,twofish256-ctr`; `none` needs
-    /// `--allow-unencrypted`. Default: every cipher but `none`.
+    /// `--allow-unencrypted`. Default: AES and Serpent (Twofish only when listed: its
+    /// table lookups depend on the key).
     #[arg(long, value_delimiter = ',')]
     pub crypt: Vec<String>,
-    /// Hashes (`hash_algs`): `sha256`, `whirlpool`. Default: both.
+    /// Hashes (`hash_algs`): `sha256`, `whirlpool`. Default: `sha256` (Whirlpool only when
+    /// listed: its table lookups depend on secret data).
     #[arg(long, value_delimiter = ',')]
     pub hash: Vec<String>,
     /// Compression (`compress`): `none`, `zlib`. Default: `none`.

@@ -90,6 +90,16 @@ impl CipherAlg {
         self == CipherAlg::None
     }
 
+    /// `true` for a cipher whose implementation indexes tables with secret data (Twofish's
+    /// key-dependent S-boxes), so its timing may leak key bits to a local observer. Still
+    /// negotiable, but kept out of the default offer and accept lists.
+    pub fn uses_secret_indexed_tables(self) -> bool {
+        matches!(
+            self,
+            CipherAlg::Twofish128Ctr | CipherAlg::Twofish192Ctr | CipherAlg::Twofish256Ctr
+        )
+    }
+
     /// Number of counter values that encrypting `len` octets consumes: ceil(len / 16) for
     /// the block ciphers (XEP-0200 §6: +1 per block or partial block); for `none`, 1 when
     /// `len` > 0 (XEP-0200 §6 step 3: "C MUST be incremented by 1"; A27). 0 when `len` is
