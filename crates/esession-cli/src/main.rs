@@ -6,6 +6,7 @@ mod archive_cmd;
 mod archiving;
 mod args;
 mod chat;
+mod core_dumps;
 mod demo;
 mod fail;
 mod identity;
@@ -14,6 +15,7 @@ mod listen;
 mod offline;
 mod output;
 mod policy;
+mod private_dir;
 mod published;
 mod send;
 mod server;
@@ -25,6 +27,10 @@ use clap::Parser;
 use output::Out;
 
 fn main() {
+    // Before any secret is read (the password is parsed with the arguments).
+    if let Err(e) = core_dumps::disable() {
+        eprintln!("esession: warning: {e}");
+    }
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("ESESSION_LOG"))
