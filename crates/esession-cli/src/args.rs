@@ -348,6 +348,10 @@ pub struct SendArgs {
     /// Seconds to wait for each step (negotiation, echoes, acknowledgement).
     #[arg(long, default_value_t = 20)]
     pub timeout: u64,
+    /// When the contact does not answer online, send in an offline session from her
+    /// published options (XEP-0187): no forward secrecy for those messages.
+    #[arg(long)]
+    pub allow_offline: bool,
     /// The negotiation flow (XEP-0116 §4.2).
     #[arg(long, value_enum, default_value_t = FlowArg::Four)]
     pub flow: FlowArg,

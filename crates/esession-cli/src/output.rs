@@ -206,15 +206,18 @@ impl Out {
         );
     }
 
-    /// `{"event":"sent_offline","peer":…,"thread":…,"set":…,"messages":N}`: messages sent
-    /// in an offline session to a contact who is offline (XEP-0187 §3.3).
+    /// `{"event":"sent_offline","peer":…,"thread":…,"set":…,"messages":N,
+    /// "forward_secrecy":false}`: messages sent in an offline session to a contact who is
+    /// offline (XEP-0187 §3.3, `send --allow-offline`).
     pub fn sent_offline(&self, peer: &str, start: &OfflineStart, messages: u32) {
         self.emit(
             json!({"event": "sent_offline", "peer": peer, "thread": start.thread,
-                   "set": start.kind.name(), "messages": messages}),
+                   "set": start.kind.name(), "messages": messages,
+                   "forward_secrecy": false}),
             &format!(
-                "{peer} is offline: {messages} message(s) sent encrypted with the offline \
-                 options for {} (they are delivered when {peer} comes online)",
+                "{peer} is offline: {messages} message(s) sent encrypted in an offline session \
+                 WITHOUT forward secrecy, with the offline options for {} (they are delivered \
+                 when {peer} comes online)",
                 match start.kind {
                     OfflineSetKind::Subscriber => "presence subscribers",
                     OfflineSetKind::Open => "anyone",
