@@ -12,6 +12,7 @@ mod fail;
 mod identity;
 mod keys;
 mod listen;
+mod logging;
 mod offline;
 mod output;
 mod policy;
@@ -32,10 +33,7 @@ fn main() {
         eprintln!("esession: warning: {e}");
     }
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("ESESSION_LOG"))
-        .with_writer(std::io::stderr)
-        .init();
+    logging::init();
     let out = Out {
         json: cli.global.json,
     };

@@ -13,7 +13,7 @@ use support::{Account, Proc};
 #[test]
 fn a_running_listener_has_core_dumps_off() {
     let bob = Account::new("core");
-    let mut p = Proc::spawn("bob (listen)", &bob.args(&["listen", "--timeout", "30"]));
+    let mut p = Proc::spawn("bob (listen)", &bob.args(&["listen", "--timeout", "4"]));
     p.wait_named("online", Duration::from_secs(20));
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", p.pid())).unwrap();
     let core = limits
@@ -41,7 +41,7 @@ fn a_running_listener_has_core_dumps_off() {
             p.pid()
         );
     }
-    assert_eq!(p.stop(Duration::from_secs(10)), 0, "{}", p.transcript());
+    assert_eq!(p.finish(Duration::from_secs(20)), 0, "{}", p.transcript());
 }
 
 /// `transcript::record!` compiles to nothing outside the engine's tests: its labels (and so
@@ -54,5 +54,35 @@ fn the_binary_holds_no_transcript_of_secrets() {
             !binary.windows(label.len()).any(|w| w == label.as_bytes()),
             "{label:?} is in the binary"
         );
+    }
+}
+
+/// `ESESSION_LOG=trace` shows our traces but never the raw stream tokio-xmpp traces, whose
+/// SASL `<auth/>` carries the password (PLAIN: base64 of it; SCRAM: a proof that allows an
+/// offline guess).
+#[test]
+fn trace_logging_never_shows_the_sasl_exchange() {
+    let bob = Account::new("trace");
+    let mut p = Proc::spawn_env(
+        "bob (listen, trace)",
+        &bob.args(&["listen", "--timeout", "4"]),
+        &[("ESESSION_LOG", "trace")],
+    );
+    p.wait_named("online", Duration::from_secs(20));
+    assert_eq!(p.finish(Duration::from_secs(20)), 0, "{}", p.transcript());
+    let log = p.transcript();
+    assert!(
+        log.contains("xmpp_connect"),
+        "no trace output at all\n{log}"
+    );
+    let plain = esession::b64::encode(format!("\0{}\0{}", bob.user(), bob.password).as_bytes());
+    for secret in [
+        plain.as_str(),
+        bob.password.as_str(),
+        "<auth",
+        "<response",
+        "SEND",
+    ] {
+        assert!(!log.contains(secret), "{secret:?} in the log\n{log}");
     }
 }
