@@ -18,6 +18,7 @@ mod output;
 mod policy;
 mod private_dir;
 mod published;
+mod sanitize;
 mod send;
 mod server;
 mod signals;
@@ -65,7 +66,8 @@ fn main() {
         if out.json {
             out.error(f.peer.as_deref(), f.thread.as_deref(), f.kind, &f.message);
         } else {
-            eprintln!("esession: {}", f.message);
+            // The message may quote the peer or its server (error texts, JIDs).
+            eprintln!("esession: {}", sanitize::safe(&f.message));
         }
         std::process::exit(f.code);
     }
