@@ -89,6 +89,41 @@ fn one_key(
     Ok(keys.pop())
 }
 
+/// Forgets keys of `own` per [`trust::evictions`] with `limit`, never `keep` (their
+/// sightings go with them: ON DELETE CASCADE). Counts first, so the usual case reads
+/// nothing more.
+fn evict_untrusted(
+    conn: &Connection,
+    path: &Path,
+    own: &str,
+    keep: &[u8; 32],
+    limit: usize,
+) -> Result<(), StoreError> {
+    let op = "forgetting keys never trusted";
+    let candidates: i64 = conn
+        .prepare_cached(
+            "SELECT count(*) FROM known_key WHERE own = ?1 AND trusted = 0 AND petname IS NULL",
+        )
+        .and_then(|mut st| st.query_row(params![own], |r| r.get(0)))
+        .map_err(|e| failed(op, path, e))?;
+    if usize::try_from(candidates).unwrap_or(usize::MAX) <= limit {
+        return Ok(());
+    }
+    let keys = load_keys(
+        conn,
+        path,
+        op,
+        "k.trusted = 0 AND k.petname IS NULL",
+        &[&own],
+    )?;
+    for fp in trust::evictions(&keys, keep, limit) {
+        conn.prepare_cached("DELETE FROM known_key WHERE own = ?1 AND fingerprint = ?2")
+            .and_then(|mut st| st.execute(params![own, &fp[..]]))
+            .map_err(|e| failed(op, path, e))?;
+    }
+    Ok(())
+}
+
 impl KeyStore for SqliteStore {
     fn identity_key(&self, own: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
         self.read_identity("reading the identity key", own)
@@ -142,6 +177,7 @@ impl KeyStore for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| failed(op, path, e))?;
         let existing = one_key(&tx, path, op, own, fp)?;
+        let new = existing.is_none();
         let key = trust::sighting(existing, fp, key_value, peer_bare, now)?;
         tx.prepare_cached(
             "INSERT INTO known_key (own, fingerprint, key_value, petname, trusted)
@@ -170,6 +206,9 @@ impl KeyStore for SqliteStore {
             )
             .and_then(|mut st| st.execute(params![own, &fp[..], s.jid, first, last]))
             .map_err(|e| failed(op, path, e))?;
+        }
+        if new {
+            evict_untrusted(&tx, path, own, fp, trust::MAX_UNTRUSTED_KEYS)?;
         }
         tx.commit().map_err(|e| failed(op, path, e))
     }
@@ -275,6 +314,41 @@ mod tests {
 
     fn fp(n: u64) -> [u8; 32] {
         sha256(&[kv(n).as_bytes()])
+    }
+
+    /// Issue 11 §14: keys never trusted nor named are bounded per account; the stalest go
+    /// with their sightings, trusted and named ones stay, other accounts are untouched.
+    #[test]
+    fn untrusted_keys_are_bounded() {
+        let mut q = SqliteStore::open_in_memory().unwrap();
+        for n in 0..6 {
+            q.record_sighting("a@x", &fp(n), &kv(n), "b@y", Timestamp(100 + n))
+                .unwrap();
+        }
+        q.record_sighting("other@x", &fp(9), &kv(9), "b@y", Timestamp(1))
+            .unwrap();
+        assert!(q.set_trusted("a@x", &fp(0), true).unwrap());
+        assert!(q.set_petname("a@x", &fp(1), Some("Bo")).unwrap());
+        evict_untrusted(&q.conn, &q.path, "a@x", &fp(2), 2).unwrap();
+        let left: Vec<[u8; 32]> = q
+            .all_keys("a@x")
+            .unwrap()
+            .iter()
+            .map(|k| k.fingerprint)
+            .collect();
+        let mut want = vec![fp(0), fp(1), fp(2), fp(5)];
+        want.sort();
+        assert_eq!(left, want);
+        assert_eq!(q.all_keys("other@x").unwrap().len(), 1);
+        let sightings: i64 = q
+            .conn
+            .query_row(
+                "SELECT count(*) FROM key_sighting WHERE own = 'a@x'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(sightings, 4, "the forgotten keys' sightings went with them");
     }
 
     /// A random sequence of key operations gives the same answers from both stores.
