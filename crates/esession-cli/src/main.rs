@@ -22,6 +22,7 @@ mod sanitize;
 mod send;
 mod server;
 mod signals;
+mod typed_jid;
 mod wait;
 
 use args::{Cli, Command};
@@ -33,7 +34,7 @@ fn main() {
     if let Err(e) = core_dumps::disable() {
         eprintln!("esession: warning: {e}");
     }
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     logging::init();
     let out = Out {
         json: cli.global.json,
@@ -48,19 +49,22 @@ fn main() {
             std::process::exit(fail::PROTOCOL);
         }
     };
-    let result = runtime.block_on(async {
-        match &cli.command {
-            Command::Demo(a) => demo::run(&cli.global, a, out).await,
-            Command::Listen(a) => listen::run(&cli.global, a, out).await,
-            Command::Send(a) => send::run(&cli.global, a, out).await,
-            Command::Chat(a) => chat::run(&cli.global, a, out).await,
-            Command::Keys(c) => keys::keys(&cli.global, c, out).await,
-            Command::Trust(c) => keys::trust(&cli.global, c, out),
-            Command::Offline(args::OfflineCommand::Publish(a)) => {
-                offline::publish(&cli.global, a, out).await
+    let normalized = typed_jid::normalize_all(&mut cli);
+    let result = normalized.and_then(|()| {
+        runtime.block_on(async {
+            match &cli.command {
+                Command::Demo(a) => demo::run(&cli.global, a, out).await,
+                Command::Listen(a) => listen::run(&cli.global, a, out).await,
+                Command::Send(a) => send::run(&cli.global, a, out).await,
+                Command::Chat(a) => chat::run(&cli.global, a, out).await,
+                Command::Keys(c) => keys::keys(&cli.global, c, out).await,
+                Command::Trust(c) => keys::trust(&cli.global, c, out),
+                Command::Offline(args::OfflineCommand::Publish(a)) => {
+                    offline::publish(&cli.global, a, out).await
+                }
+                Command::Archive(c) => archive_cmd::run(&cli.global, c, out).await,
             }
-            Command::Archive(c) => archive_cmd::run(&cli.global, c, out).await,
-        }
+        })
     });
     if let Err(f) = result {
         if out.json {
