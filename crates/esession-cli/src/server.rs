@@ -95,14 +95,18 @@ impl LocalServer {
         Err(last.unwrap_or_else(|| Fail::protocol("server", "no free port for the local server")))
     }
 
-    /// Creates `user@localhost`.
-    pub async fn register(&self, user: &str, password: &str) -> Result<(), Fail> {
-        let server_dir = self
-            .dir
+    /// The directory the script keeps the server's files in.
+    fn server_dir(&self) -> String {
+        self.dir
             .path()
             .join("server")
             .to_string_lossy()
-            .into_owned();
+            .into_owned()
+    }
+
+    /// Creates `user@localhost`.
+    pub async fn register(&self, user: &str, password: &str) -> Result<(), Fail> {
+        let server_dir = self.server_dir();
         sh(
             &self.script,
             &["register", &server_dir, user, password],
@@ -114,12 +118,7 @@ impl LocalServer {
 
     /// Stops the server and removes its files.
     pub async fn stop(self) {
-        let server_dir = self
-            .dir
-            .path()
-            .join("server")
-            .to_string_lossy()
-            .into_owned();
+        let server_dir = self.server_dir();
         let _ = sh(&self.script, &["stop", &server_dir], &[]).await;
         let _ = self.dir.close();
     }

@@ -18,25 +18,10 @@ use support::{server, Account, Proc};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_line_is_shown_escaped_on_one_line() {
     let (bob, mallory) = (Account::new("spoofb"), Account::new("spoofm"));
-    // Text output: the global options without --json.
-    let args: Vec<String> = [
-        "--server",
-        &server().addr,
-        "--tls",
-        "plain",
-        "--state",
-        &bob.state.path().to_string_lossy(),
-        "--jid",
-        &bob.jid,
-        "--password",
-        &bob.password,
-        "listen",
-        "--timeout",
-        "8",
-    ]
-    .map(String::from)
-    .to_vec();
-    let mut listen = Proc::spawn("bob (listen, text)", &args);
+    let mut listen = Proc::spawn(
+        "bob (listen, text)",
+        &bob.text_args(&["listen", "--timeout", "8"]),
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     let bob_full = loop {
         listen.drain(Duration::from_millis(100));

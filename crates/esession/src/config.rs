@@ -301,33 +301,27 @@ mod tests {
             crypt: vec![CipherAlg::Twofish256Ctr],
             ..Config::default()
         };
-        let mut p = Pair::with(
-            "twofish-by-default",
-            twofish.clone(),
-            Config::default(),
-            MemoryStore::new(),
-            MemoryStore::new(),
-        );
-        p.alice.start("bob@example.com", NOW).unwrap();
-        p.run();
-        let err = failed(&mut p.alice);
-        assert!(err.to_string().contains("crypt_algs"), "{err}");
-
         let whirlpool = Config {
             hashes: vec![HashAlg::Whirlpool],
             ..Config::default()
         };
-        let mut p = Pair::with(
-            "whirlpool-by-default",
-            whirlpool,
-            Config::default(),
-            MemoryStore::new(),
-            MemoryStore::new(),
-        );
-        p.alice.start("bob@example.com", NOW).unwrap();
-        p.run();
-        let err = failed(&mut p.alice);
-        assert!(err.to_string().contains("hash_algs"), "{err}");
+        // A default responder refuses an offer of only these, naming the field.
+        for (label, offer, field) in [
+            ("twofish-by-default", twofish.clone(), "crypt_algs"),
+            ("whirlpool-by-default", whirlpool, "hash_algs"),
+        ] {
+            let mut p = Pair::with(
+                label,
+                offer,
+                Config::default(),
+                MemoryStore::new(),
+                MemoryStore::new(),
+            );
+            p.alice.start("bob@example.com", NOW).unwrap();
+            p.run();
+            let err = failed(&mut p.alice);
+            assert!(err.to_string().contains(field), "{err}");
+        }
 
         let listed = Config {
             crypt: CipherAlg::ALL.to_vec(),

@@ -63,6 +63,14 @@ impl Account {
         v.extend(args.iter().map(|s| s.to_string()));
         v
     }
+
+    /// [`Account::args`] without `--json`: the text output a person reads.
+    #[allow(dead_code)]
+    pub fn text_args(&self, args: &[&str]) -> Vec<String> {
+        let mut v = self.args(args);
+        v.retain(|a| a != "--json");
+        v
+    }
 }
 
 /// `--server ADDR --tls plain --json --state DIR`.
