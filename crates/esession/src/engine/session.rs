@@ -89,6 +89,7 @@ impl Session {
             role: s.role,
             encrypted: terms.security == crate::config::Security::E2e,
             sas: None,
+            sas_alg: terms.sas,
             group: terms.group,
             srs: crate::event::SrsStatus::None,
             verified: false,
