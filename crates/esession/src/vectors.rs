@@ -718,6 +718,28 @@ fn group16_oss() -> (Spec, Vector) {
     (spec, v)
 }
 
+/// (e) Group 14, the committed SAS of profile P15: Alice offers `sas28x5-commit` then
+/// `sas28x5` (the default), Bob picks the first.
+fn sas_commit() -> (Spec, Vector) {
+    let spec = Spec {
+        file: "4msg-sas-commit.json",
+        name: "4-message, group 14 (Bob's choice from 15, 14, 16, 5), committed SAS \
+               sas28x5-commit (profile P15, Bob's choice from sas28x5-commit, sas28x5), \
+               no retained secret, no OSS",
+        alice: Config::simplified(),
+        bob: Config {
+            groups: vec![14],
+            ..Config::simplified()
+        },
+        oss: None,
+        identities: None,
+    };
+    let (r, _) = run("vectors/sas-commit", &spec, fresh());
+    let mut v = vector(&spec, &r, vec![r.label.clone()]);
+    v.profile.push("P15");
+    (spec, v)
+}
+
 /// A vector as its file text: pretty-printed JSON and a final newline.
 fn json<V: Serialize>((spec, v): (Spec, V)) -> (Spec, String) {
     (spec, serde_json::to_string_pretty(&v).unwrap() + "\n")
@@ -745,11 +767,12 @@ fn first_difference(a: &str, b: &str) -> String {
 #[test]
 fn vectors_are_reproducible() {
     let regen = std::env::var("ESESSION_REGEN_VECTORS").as_deref() == Ok("1");
-    let makers: [fn() -> (Spec, String); 7] = [
+    let makers: [fn() -> (Spec, String); 8] = [
         || json(group14()),
         || json(group5_leading_zero()),
         || json(group15_retained()),
         || json(group16_oss()),
+        || json(sas_commit()),
         three_msg::rsa,
         rekey::alice_then_bob,
         offline::open_set,
