@@ -172,6 +172,18 @@ fn mitm_downgrades_the_sas_in_a_relayed_negotiation() {
         ErrorKind::Rejected,
         peer_error("feature-not-implemented", &["identity"]),
     );
+    // A message 1 without sas_algs is refused naming it (P15 defaults only message 2).
+    let (_, a, b) = tamper_with("sas-down-0", Config::default(), Config::default(), 1, |s| {
+        remove_field(s, "sas_algs")
+    });
+    b.assert_failed(
+        ErrorKind::Rejected,
+        Violation::NoAcceptableOption(vec!["sas_algs".into()]),
+    );
+    a.assert_failed(
+        ErrorKind::Rejected,
+        peer_error("not-acceptable", &["sas_algs"]),
+    );
     // Mallory tells Alice that Bob chose sas28x5: she offered it and goes on, but Bob's
     // message 4 MACs the form_B he sent (XEP-0116 §4.7.4), so she fails there and her
     // error reply ends Bob's session.
