@@ -1,8 +1,12 @@
 //! Alice ↔ Bob in memory: complete negotiations, retained secrets, termination, and the
 //! rejections the specs name.
+//!
+//! Over 600 lines: it also holds the fixtures (`Pair`, `established`, the JIDs and clock)
+//! that the other engine tests, the hostile tests and the vector generators import.
 use super::*;
 use crate::config::{AcceptPolicy, Config, Logging, Security};
-use crate::event::SrsStatus;
+use crate::event::{EndedBy, SrsStatus};
+use crate::forms::FormType;
 use crate::random::SeededRandom;
 use crate::store::MemoryStore;
 use crate::xml::{parse_element, Limits};
@@ -84,7 +88,7 @@ impl Pair {
     }
 
     pub fn into_stores(self) -> (MemoryStore, MemoryStore) {
-        (self.alice.store, self.bob.store)
+        (self.alice.core.store, self.bob.core.store)
     }
 }
 
