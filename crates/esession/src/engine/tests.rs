@@ -868,3 +868,19 @@ fn negotiation_takes_dh_values_from_a_pool_and_falls_back() {
     p.alice.set_dh_pool(None);
     assert!(p.alice.dh_pool().is_none());
 }
+
+#[test]
+fn a_terminate_that_cannot_be_sealed_leaves_the_session_as_it_was() {
+    // Profile P10: an ESession ends with an encrypted terminate. When it cannot be sealed,
+    // the session stays as it was: neither dropped nor answered with a clear cancel.
+    let mut p = Pair::new("unsealable");
+    let (thread, _, _) = p.negotiate();
+    p.alice.channel_mut(BOB, &thread).unwrap().close_send();
+    for _ in 0..2 {
+        let err = p.alice.terminate(BOB, &thread, NOW).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Usage);
+        assert!(p.alice.poll_outgoing().is_none());
+        assert!(p.alice.poll_event().is_none());
+        assert!(p.alice.session(BOB, &thread).is_some());
+    }
+}
