@@ -49,6 +49,7 @@ mod identity;
 mod keys;
 mod offline;
 mod schema;
+mod seal;
 mod sqlite;
 
 pub use aead::{KdfParams, IDENTITY_KDF};

@@ -8,7 +8,7 @@
 //! without the seal failing. The accepted d and N_B (SHA-256 digests, not secret) live in
 //! `offline_accepted` and go with their set.
 use crate::error::{failed, ts_from_sql, ts_to_sql};
-use crate::identity::{blob, Sealed, Subject};
+use crate::seal::{blob, Sealed, Subject};
 use crate::sqlite::SqliteStore;
 use esession::offline::{AcceptedInit, OfflineSet, OfflineSetKind};
 use esession::store::{no_offline_set, OfflineStore, StoreError};
@@ -102,7 +102,9 @@ impl SqliteStore {
                 ));
             }
             let aad = aad(own, kind, expires);
-            let bytes = self.sealer.open(self, op, &subject(own, &aad), &sealed)?;
+            let bytes = self
+                .sealer
+                .open(&self.path, op, &subject(own, &aad), &sealed)?;
             let accepted = self.accepted_of(op, own, kind)?;
             let set = OfflineSet::from_secret_bytes(kind, expires, &bytes, accepted).ok_or_else(
                 || {
@@ -126,7 +128,7 @@ impl OfflineStore for SqliteStore {
         let aad = aad(own, set.kind, set.expires);
         let s = self
             .sealer
-            .seal(self, op, &subject(own, &aad), &set.secret_bytes())?;
+            .seal(&self.path, op, &subject(own, &aad), &set.secret_bytes())?;
         let path = &self.path;
         // One transaction: the old set and its accepted inits go, the new set comes
         // (profile P11: republishing discards the replay records).

@@ -1,7 +1,7 @@
 //! [`SqliteStore`]: opening the file safely and the [`SecretStore`] implementation.
 use crate::error::{failed, ts_from_sql, ts_to_sql};
-use crate::identity::Sealer;
 use crate::schema;
+use crate::seal::Sealer;
 use esession::store::{RetainedSecret, SecretId, SecretStore, StoreError};
 use esession::time::Timestamp;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, Row, TransactionBehavior};
@@ -356,41 +356,24 @@ mod tests {
     use super::*;
     use esession::store::MemoryStore;
 
-    fn rs(full: &str, byte: u8) -> RetainedSecret {
-        RetainedSecret {
-            id: SecretId {
-                own: "a@x".into(),
-                peer_bare: "b@y".into(),
-                peer_full: full.into(),
-            },
-            secret: Zeroizing::new(vec![byte; 32]),
-            created: Timestamp(10),
-            verified: false,
-        }
-    }
+    use esession::store::conformance::{self, retained as rs};
 
-    /// The engine's MemoryStore test, verbatim, against a SqliteStore.
-    fn memory_store_semantics(s: &mut dyn SecretStore) {
-        s.rotate(None, rs("b@y/1", 1)).unwrap();
-        s.rotate(None, rs("b@y/2", 2)).unwrap();
-        s.rotate(None, rs("b@y/1", 3)).unwrap();
-        assert_eq!(s.secrets_with("a@x", "b@y").unwrap().len(), 2);
-        let used = rs("b@y/2", 0).id;
-        s.rotate(Some(&used), rs("b@y/1", 4)).unwrap();
-        let left = s.secrets_with("a@x", "b@y").unwrap();
-        assert_eq!(left.len(), 1);
-        assert_eq!(left[0].secret.as_slice(), &[4u8; 32]);
-        assert!(format!("{:?}", left[0]).contains("<redacted>"));
-        assert!(s.mark_verified(&left[0].id).unwrap());
-        assert_eq!(s.forget("a@x", "b@y").unwrap(), 1);
+    fn fresh() -> SqliteStore {
+        SqliteStore::open_in_memory()
+            .unwrap()
+            .with_key_passphrase(Zeroizing::new("pw".into()))
+            .with_kdf_params(crate::KdfParams {
+                m_kib: 64,
+                t_cost: 1,
+                p_cost: 1,
+            })
     }
 
     #[test]
-    fn same_semantics_as_memory_store() {
-        memory_store_semantics(&mut MemoryStore::new());
-        memory_store_semantics(&mut SqliteStore::open_in_memory().unwrap());
+    fn passes_the_conformance_suite() {
+        conformance::all(fresh);
         let dir = tempfile::tempdir().unwrap();
-        memory_store_semantics(&mut SqliteStore::open(&dir.path().join("s.db")).unwrap());
+        conformance::retained_secrets(&mut SqliteStore::open(&dir.path().join("s.db")).unwrap());
     }
 
     /// A random sequence of operations gives the same answers from both stores.
@@ -436,23 +419,6 @@ mod tests {
             );
             assert_eq!(m.all_secrets(own).unwrap(), q.all_secrets(own).unwrap());
         }
-    }
-
-    #[test]
-    fn secrets_are_separated_by_own_and_peer() {
-        let mut s = SqliteStore::open_in_memory().unwrap();
-        s.rotate(None, rs("b@y/1", 1)).unwrap();
-        let mut other = rs("c@z/1", 2);
-        other.id.peer_bare = "c@z".into();
-        s.rotate(None, other).unwrap();
-        let mut foreign = rs("b@y/1", 3);
-        foreign.id.own = "q@x".into();
-        s.rotate(None, foreign).unwrap();
-        assert_eq!(s.secrets_with("a@x", "b@y").unwrap().len(), 1);
-        assert_eq!(s.all_secrets("a@x").unwrap().len(), 2);
-        assert_eq!(s.all_secrets("q@x").unwrap().len(), 1);
-        assert!(!s.mark_verified(&rs("b@y/9", 0).id).unwrap());
-        assert_eq!(s.forget("a@x", "nobody@y").unwrap(), 0);
     }
 
     #[test]
