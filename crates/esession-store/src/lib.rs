@@ -43,14 +43,18 @@
 
 mod aead;
 mod archive_key;
+mod device_key;
 mod error;
 mod history;
 mod identity;
 mod keys;
 mod offline;
+mod retained;
+mod rows;
 mod schema;
-mod seal;
 mod sqlite;
+mod unlock;
+mod upgrade;
 
 pub use aead::{KdfParams, IDENTITY_KDF};
 pub use archive_key::{ArchiveKey, ArchiveKeyError, CHECK_AD, CHECK_PLAINTEXT};
