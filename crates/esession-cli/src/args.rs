@@ -38,10 +38,6 @@ pub struct Global {
     /// account password). Else ESESSION_KEY_PASSPHRASE, else a prompt on a terminal.
     #[arg(long, global = true)]
     pub key_passphrase_command: Option<String>,
-    /// Allow SASL PLAIN and ANONYMOUS (the server then sees the password, or nothing
-    /// authenticates the account); refused by default.
-    #[arg(long, global = true)]
-    pub allow_plain_auth: bool,
 }
 
 /// `--tls`.
