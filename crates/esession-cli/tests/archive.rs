@@ -29,6 +29,23 @@ fn ok(name: &str, who: &Account, args: &[&str]) -> Proc {
     p
 }
 
+/// Alice's `send --expect-echo` to Bob, with the key passphrase for the archive key.
+fn send_archiving(alice: &Account, bob_jid: &str, body: &str) -> Proc {
+    ok(
+        "alice (send)",
+        alice,
+        &[
+            "send",
+            "--to",
+            bob_jid,
+            "--expect-echo",
+            body,
+            "--key-passphrase-command",
+            KEY_COMMAND,
+        ],
+    )
+}
+
 fn listener(bob: &Account) -> (Proc, String) {
     let mut p = Proc::spawn(
         "bob (listen)",
@@ -69,19 +86,7 @@ fn may_session_is_archived_sealed_and_read_back_by_another_client() {
 
     let (mut bob_p, bob_jid) = listener(&bob);
     let body = unique_body("archived");
-    let send = ok(
-        "alice (send)",
-        &alice,
-        &[
-            "send",
-            "--to",
-            &bob_jid,
-            "--expect-echo",
-            &body,
-            "--key-passphrase-command",
-            KEY_COMMAND,
-        ],
-    );
+    let send = send_archiving(&alice, &bob_jid, &body);
     let est = send.only("established");
     assert_eq!(est["logging"], "may", "{est}");
     let thread = s(&est["thread"]).to_owned();
@@ -290,19 +295,7 @@ fn preferences_round_trip_and_contact_modes_decide_logging() {
     .only("prefs");
     assert_eq!(p["items"].as_array().map(Vec::len), Some(0));
     let (mut bob_p, bob_jid) = listener(&bob);
-    let send = ok(
-        "alice (send)",
-        &alice,
-        &[
-            "send",
-            "--to",
-            &bob_jid,
-            "--expect-echo",
-            &body,
-            "--key-passphrase-command",
-            KEY_COMMAND,
-        ],
-    );
+    let send = send_archiving(&alice, &bob_jid, &body);
     assert_eq!(send.only("established")["logging"], "may");
     assert_eq!(send.only("archived")["messages"], 2);
     bob_p.stop(Duration::from_secs(10));

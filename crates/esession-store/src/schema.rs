@@ -14,6 +14,26 @@ use std::path::Path;
 /// `PRAGMA application_id` of an esession store: "ESES" in ASCII.
 pub(crate) const APPLICATION_ID: i32 = 0x4553_4553;
 
+/// The columns of a sealed row of `identity_key` and `offline_set` from schema 6 on:
+/// format 1 (a passphrase seal of older versions, with its salt and Argon2id costs, and the
+/// `legacy` tag of the upgrade) or format 2 (a device-key seal).
+macro_rules! sealed_columns {
+    () => {
+        "
+        format INTEGER NOT NULL CHECK (format IN (1, 2)),
+        salt   BLOB,
+        m_kib  INTEGER,
+        t_cost INTEGER,
+        p_cost INTEGER,
+        nonce  BLOB    NOT NULL CHECK (length(nonce) = 24),
+        sealed BLOB    NOT NULL,
+        legacy BLOB    CHECK (length(legacy) = 40),
+        CHECK (format = 1 AND length(salt) = 16 AND m_kib > 0 AND t_cost > 0 AND p_cost > 0
+            OR format = 2 AND salt IS NULL AND m_kib IS NULL AND t_cost IS NULL
+               AND p_cost IS NULL AND legacy IS NULL)"
+    };
+}
+
 /// The migration steps, oldest first. Never edit a released step: append a new one.
 pub(crate) const MIGRATIONS: &[&str] = &[
     // 0 -> 1: retained secrets (profile P7), one record per (own, peer bare, peer full).
@@ -125,7 +145,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     //   which a row marked trusted without it does not count as (keys.rs).
     // Everything this step finds is vouched for by the device key in the same transaction
     // (sqlite.rs, `upgrade_to_device_key`); nothing is afterwards.
-    "CREATE TABLE device_key_check (
+    concat!(
+        "CREATE TABLE device_key_check (
         id     INTEGER PRIMARY KEY CHECK (id = 1),
         nonce  BLOB    NOT NULL CHECK (length(nonce) = 24),
         sealed BLOB    NOT NULL
@@ -149,17 +170,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE retained_secret_6 RENAME TO retained_secret;
     CREATE TABLE identity_key_6 (
         own    TEXT    NOT NULL PRIMARY KEY,
-        format INTEGER NOT NULL CHECK (format IN (1, 2)),
-        salt   BLOB,
-        m_kib  INTEGER,
-        t_cost INTEGER,
-        p_cost INTEGER,
-        nonce  BLOB    NOT NULL CHECK (length(nonce) = 24),
-        sealed BLOB    NOT NULL,
-        legacy BLOB    CHECK (length(legacy) = 40),
-        CHECK (format = 1 AND length(salt) = 16 AND m_kib > 0 AND t_cost > 0 AND p_cost > 0
-            OR format = 2 AND salt IS NULL AND m_kib IS NULL AND t_cost IS NULL
-               AND p_cost IS NULL AND legacy IS NULL)
+",
+        sealed_columns!(),
+        "
     ) WITHOUT ROWID;
     INSERT INTO identity_key_6 (own, format, salt, m_kib, t_cost, p_cost, nonce, sealed)
         SELECT own, format, salt, m_kib, t_cost, p_cost, nonce, sealed FROM identity_key;
@@ -169,17 +182,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         own     TEXT    NOT NULL,
         kind    TEXT    NOT NULL CHECK (kind IN ('subscriber', 'open')),
         expires INTEGER NOT NULL CHECK (expires >= 0),
-        format  INTEGER NOT NULL CHECK (format IN (1, 2)),
-        salt    BLOB,
-        m_kib   INTEGER,
-        t_cost  INTEGER,
-        p_cost  INTEGER,
-        nonce   BLOB    NOT NULL CHECK (length(nonce) = 24),
-        sealed  BLOB    NOT NULL,
-        legacy  BLOB    CHECK (length(legacy) = 40),
-        CHECK (format = 1 AND length(salt) = 16 AND m_kib > 0 AND t_cost > 0 AND p_cost > 0
-            OR format = 2 AND salt IS NULL AND m_kib IS NULL AND t_cost IS NULL
-               AND p_cost IS NULL AND legacy IS NULL),
+",
+        sealed_columns!(),
+        ",
         PRIMARY KEY (own, kind)
     ) WITHOUT ROWID;
     INSERT INTO offline_set_6 (own, kind, expires, format, salt, m_kib, t_cost, p_cost, nonce,
@@ -187,7 +192,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         FROM offline_set;
     DROP TABLE offline_set;
     ALTER TABLE offline_set_6 RENAME TO offline_set;
-    ALTER TABLE known_key ADD COLUMN trust_seal BLOB CHECK (length(trust_seal) = 40);",
+    ALTER TABLE known_key ADD COLUMN trust_seal BLOB CHECK (length(trust_seal) = 40);"
+    ),
 ];
 
 /// The schema version this build writes and reads.
