@@ -7,7 +7,8 @@
 //! [`SqliteStore::purge_expired`]; the sealed one is authoritative and must match it. A row
 //! whose seal does not open, or whose copies disagree, was altered: it is ignored (treated as
 //! absent, so it can never report a match, let alone a verified one) and a warning logged.
-//! Format 0 rows are the clear rows of schema 5 and earlier; opening the store seals them.
+//! Format 0 rows are the clear rows of schema 5 and earlier: the upgrade to schema 6 seals
+//! them (`upgrade.rs`); one found later was written by hand and is never read.
 use crate::error::{blob, failed, ts_to_sql};
 use crate::rows::{open_retained, seal_retained, Row};
 use crate::sqlite::SqliteStore;
