@@ -52,6 +52,8 @@ mod retained;
 mod rows;
 mod schema;
 mod sqlite;
+#[cfg(feature = "test-util")]
+pub mod test_util;
 mod unlock;
 mod upgrade;
 

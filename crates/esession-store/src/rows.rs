@@ -194,7 +194,7 @@ impl Legacy {
     }
 
     /// Seals `msg` the way versions before schema 6 did (tests of the upgrade only).
-    #[cfg(test)]
+    #[cfg(any(test, feature = "test-util"))]
     #[allow(clippy::expect_used)]
     pub(crate) fn seal(passphrase: &str, kdf: KdfParams, aad: &[u8], msg: &[u8]) -> Self {
         use esession::random::{OsRandom, Random};

@@ -162,6 +162,10 @@ mod tests {
             params![own, &id.salt[..], 64, 1, 1, &id.nonce[..], id.sealed],
         )
         .unwrap();
+        insert_legacy_set(conn, own, passphrase);
+    }
+
+    fn insert_legacy_set(conn: &Connection, own: &str, passphrase: &str) {
         let set = offline_set();
         let aad = legacy_offline_ad(own, set.kind, set.expires);
         let o = Legacy::seal(passphrase, CHEAP, &aad, &set.secret_bytes());
@@ -229,16 +233,7 @@ mod tests {
         {
             let c = Connection::open(&path).unwrap();
             c.execute("DELETE FROM offline_set", []).unwrap();
-            let set = offline_set();
-            let aad = legacy_offline_ad("a@x", set.kind, set.expires);
-            let o = Legacy::seal("pw", CHEAP, &aad, &set.secret_bytes());
-            c.execute(
-                "INSERT INTO offline_set
-                 (own, kind, expires, format, salt, m_kib, t_cost, p_cost, nonce, sealed)
-                 VALUES ('a@x', 'open', 100, 1, ?1, 64, 1, 1, ?2, ?3)",
-                params![&o.salt[..], &o.nonce[..], o.sealed],
-            )
-            .unwrap();
+            insert_legacy_set(&c, "a@x", "pw");
         }
         let mut s = SqliteStore::open(&path).unwrap();
         let e = s.reseal_legacy("a@x", "pw").unwrap_err();
