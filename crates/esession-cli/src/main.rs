@@ -15,6 +15,7 @@ mod listen;
 mod logging;
 mod offline;
 mod output;
+mod passphrase;
 mod policy;
 mod private_dir;
 mod published;
