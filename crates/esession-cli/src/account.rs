@@ -2,8 +2,7 @@
 use crate::args::{Global, Tls};
 use crate::fail::Fail;
 use crate::identity::{self, KeyUse};
-use esession::crypto::IdentityKey;
-use esession::{Config, Event, OsRandom, SessionInfo, Timestamp};
+use esession::{Config, Event, IdentityKey, OsRandom, SessionInfo, Timestamp};
 use esession_store::{SessionRecord, SqliteStore};
 use esession_xmpp::{Client, ConnectOptions, Connection, TlsMode};
 use std::collections::HashMap;

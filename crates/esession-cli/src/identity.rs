@@ -2,9 +2,8 @@
 //! first need and kept in the store sealed with a passphrase (`ESESSION_KEY_PASSPHRASE`, else
 //! the account password).
 use crate::fail::Fail;
-use esession::crypto::IdentityKey;
 use esession::store::KeyStore;
-use esession::OsRandom;
+use esession::{IdentityKey, OsRandom};
 use esession_store::SqliteStore;
 use zeroize::Zeroizing;
 

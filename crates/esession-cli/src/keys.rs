@@ -7,9 +7,9 @@ use crate::fail::Fail;
 use crate::identity::{self, KeyUse, PASSPHRASE_ENV};
 use crate::output::Out;
 use crate::published;
-use esession::crypto::Fingerprint;
 use esession::store::KeyStore;
 use esession::trust::{check_petname, KnownKey};
+use esession::Fingerprint;
 
 /// `esession keys …`.
 pub async fn keys(global: &Global, cmd: &KeysCommand, out: Out) -> Result<(), Fail> {

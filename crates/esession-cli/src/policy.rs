@@ -3,8 +3,7 @@ use crate::args::{AlgArgs, FlowArg, ListenArgs, LoggingArg, PubkeyArg, SendArgs}
 use crate::fail::Fail;
 use esession::compress::CompressAlg;
 use esession::config::{Flow, PubkeyMode};
-use esession::crypto::{CipherAlg, HashAlg};
-use esession::{AcceptPolicy, Config, Logging};
+use esession::{AcceptPolicy, CipherAlg, Config, HashAlg, Logging};
 
 /// `--logging`: the values in order, without repeats; empty keeps `config.logging`.
 fn apply_logging(config: &mut Config, given: &[LoggingArg]) {

@@ -7,12 +7,12 @@
 
 use std::time::Duration;
 
-use esession::crypto::pubkey::PublicKey;
 use esession::pubkeys::{
     self, parse_item, parse_pubkey, pubkey_payload, Attestation, Revocation, CURRENT_ITEM,
     NS_ATTEST, NS_PUBKEY, NS_REVOKE,
 };
 use esession::xml::Element;
+use esession::PublicKey;
 use tokio_xmpp::minidom;
 use tokio_xmpp::parsers::iq::Iq;
 

@@ -13,7 +13,13 @@ pub mod b64;
 mod channel;
 pub mod compress;
 pub mod config;
+// The primitives are public only under `hazmat` (vectors, benchmarks, fuzzing); the types an
+// application needs (keys, algorithm names, the DH pool) are re-exported below.
+#[cfg(feature = "hazmat")]
 pub mod crypto;
+#[cfg(not(feature = "hazmat"))]
+#[allow(unreachable_pub)]
+mod crypto;
 mod engine;
 pub mod error;
 pub mod event;
@@ -34,12 +40,18 @@ pub mod trust;
 pub mod xml;
 
 pub use config::{AcceptPolicy, Config, Logging, Security, StanzaKind};
-pub use crypto::{DhPool, SasAlg};
+pub use crypto::pubkey::{DsaPublic, RsaPublic};
+pub use crypto::{
+    CipherAlg, CryptoError, DhPool, Fingerprint, HashAlg, IdentityKey, KeyError, PublicKey,
+    SasAlg, SecretBytes, SignAlg,
+};
 pub use engine::Engine;
 pub use error::{Error, ErrorKind, Violation};
 pub use event::{EndedBy, Event, RekeyedBy, Role, SessionInfo, SrsStatus};
 pub use offline::{OfflineSet, OfflineSetKind};
-pub use random::{OsRandom, Random, SeededRandom};
+#[cfg(any(test, feature = "test-util"))]
+pub use random::SeededRandom;
+pub use random::{OsRandom, Random};
 pub use store::{
     KeyStore, MemoryStore, OfflineStore, RetainedSecret, SecretId, SecretStore, StoreError,
 };

@@ -1,6 +1,9 @@
 //! Injected randomness. Production code uses [`OsRandom`]; tests and published vectors use
-//! [`SeededRandom`], a deterministic generator, so every run can be reproduced.
+//! `SeededRandom` (feature `test-util`), a deterministic generator, so every run can be
+//! reproduced.
+#[cfg(any(test, feature = "test-util"))]
 use sha2::{Digest, Sha256};
+#[cfg(any(test, feature = "test-util"))]
 use zeroize::Zeroize;
 
 /// A source of cryptographically strong random octets (XEP-0116 §7: a strong PRNG for
@@ -25,13 +28,16 @@ impl Random for OsRandom {
 }
 
 /// A deterministic generator: SHA-256 in counter mode over a 32-octet seed. Two
-/// generators with the same seed produce the same stream. For tests and test vectors.
+/// generators with the same seed produce the same stream. For tests and test vectors
+/// (feature `test-util`): its output is predictable by design.
+#[cfg(any(test, feature = "test-util"))]
 pub struct SeededRandom {
     seed: [u8; 32],
     counter: u64,
     pool: Vec<u8>,
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl SeededRandom {
     /// A generator whose whole output follows from `seed`.
     pub fn new(seed: [u8; 32]) -> Self {
@@ -48,6 +54,7 @@ impl SeededRandom {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl Drop for SeededRandom {
     fn drop(&mut self) {
         self.seed.zeroize();
@@ -55,12 +62,14 @@ impl Drop for SeededRandom {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl std::fmt::Debug for SeededRandom {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SeededRandom { .. }")
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl Random for SeededRandom {
     fn fill(&mut self, buf: &mut [u8]) {
         for out in buf.iter_mut() {

@@ -79,8 +79,9 @@ impl DhPool {
     }
 
     /// Takes one pair for `group` out of the pool, if there is one. The pair is removed:
-    /// no later call returns it again.
-    pub fn take(&self, group: u32) -> Option<(DhSecret, Vec<u8>)> {
+    /// no later call returns it again. Crate-private: the secret exponent is for the engine
+    /// only.
+    pub(crate) fn take(&self, group: u32) -> Option<(DhSecret, Vec<u8>)> {
         let pair = self.inner.lock().get_mut(&group).and_then(Vec::pop);
         if pair.is_some() {
             self.inner.changed.notify_all();
