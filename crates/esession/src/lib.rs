@@ -10,6 +10,7 @@
 
 pub mod archive;
 pub mod b64;
+mod byte_set;
 mod channel;
 pub mod compress;
 pub mod config;
