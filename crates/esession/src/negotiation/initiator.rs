@@ -513,8 +513,7 @@ impl Offer {
             None
         };
 
-        let mut msg3 = Form::with_form_type(FormType::Result, ns::SSN);
-        msg3.fields[0].kind = None;
+        let mut msg3 = Form::with_untyped_form_type(FormType::Result, ns::SSN);
         msg3.push(Field::new("accept", None, &["1"]));
         msg3.push(Field::new("nonce", None, &[&b64::encode(&n_b)]));
         let mut candidates = Vec::new();
