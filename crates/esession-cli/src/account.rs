@@ -21,7 +21,11 @@ fn state_dir(global: &Global) -> Result<PathBuf, Fail> {
 
 /// Opens the account's store: `<state>/<bare jid>.sqlite`, with the identity key's
 /// passphrase when one is known ([`identity::passphrase`] of `password`).
-pub fn open_store(global: &Global, jid: &str, password: Option<&str>) -> Result<SqliteStore, Fail> {
+pub(crate) fn open_store(
+    global: &Global,
+    jid: &str,
+    password: Option<&str>,
+) -> Result<SqliteStore, Fail> {
     let bare = esession::jid::bare(jid);
     if bare.is_empty() || bare.contains(['/', '\\']) || bare.starts_with('.') {
         return Err(Fail::usage(format!("not a usable JID: {jid:?}")));
@@ -34,7 +38,7 @@ pub fn open_store(global: &Global, jid: &str, password: Option<&str>) -> Result<
 }
 
 /// The account of `--jid` (required).
-pub fn own_jid(global: &Global) -> Result<String, Fail> {
+pub(crate) fn own_jid(global: &Global) -> Result<String, Fail> {
     global
         .jid
         .clone()
@@ -43,7 +47,7 @@ pub fn own_jid(global: &Global) -> Result<String, Fail> {
 
 /// Logs the account of `--jid`/`--password` in and builds its engine with `config` and
 /// the identity key as `key` asks.
-pub async fn connect(
+pub(crate) async fn connect(
     global: &Global,
     config: Config,
     key: KeyUse,
@@ -54,7 +58,7 @@ pub async fn connect(
 /// As [`connect`], but without initial presence: the server then delivers no stored
 /// (offline) messages to this session (profile P11: commands that only publish or fetch,
 /// and `listen` until it has withdrawn its subscriber options).
-pub async fn connect_without_presence(
+pub(crate) async fn connect_without_presence(
     global: &Global,
     config: Config,
     key: KeyUse,
@@ -74,7 +78,7 @@ async fn connect_own(
 }
 
 /// Logs `jid` in with `password` (server, TLS and state from `global`).
-pub async fn connect_as(
+pub(crate) async fn connect_as(
     global: &Global,
     jid: &str,
     password: &str,
@@ -137,7 +141,7 @@ async fn login_quiet(global: &Global, jid: &str, password: &str) -> Result<Conne
 /// Logs the account of `--jid`/`--password` in without sending presence (so that no
 /// offline stanza is delivered to it) and without an engine, for commands that only talk
 /// to the server. Returns the connection and the password.
-pub async fn connect_quiet(global: &Global) -> Result<(Connection, String), Fail> {
+pub(crate) async fn connect_quiet(global: &Global) -> Result<(Connection, String), Fail> {
     let jid = own_jid(global)?;
     let password = password(global)?;
     Ok((login_quiet(global, &jid, &password).await?, password))
@@ -146,7 +150,7 @@ pub async fn connect_quiet(global: &Global) -> Result<(Connection, String), Fail
 /// The account of `--jid`/`--password` logged in as [`connect_quiet`] does (publishing and
 /// fetching keys need no presence, XEP-0163 §3), with its store and its identity key as
 /// `key` asks.
-pub struct Offstage {
+pub(crate) struct Offstage {
     /// The connection.
     pub conn: Connection,
     /// The account's store.
@@ -158,7 +162,7 @@ pub struct Offstage {
 }
 
 /// Logs the account in as [`Offstage`] describes.
-pub async fn connect_offstage(global: &Global, key: KeyUse) -> Result<Offstage, Fail> {
+pub(crate) async fn connect_offstage(global: &Global, key: KeyUse) -> Result<Offstage, Fail> {
     let jid = own_jid(global)?;
     let password = password(global)?;
     let own = esession::jid::bare(&jid).to_owned();
@@ -180,7 +184,7 @@ const DH_POOL_TARGET: usize = 2;
 /// Keeps the session history (never message bodies) in step with engine events, and the
 /// messages of sessions to archive (XEP-0136, uploaded sealed).
 #[derive(Default)]
-pub struct History {
+pub(crate) struct History {
     open: HashMap<(String, String), i64>,
     /// XEP-0136: the sessions' messages to upload (off unless enabled).
     pub archive: crate::archiving::Archiver,
@@ -188,7 +192,7 @@ pub struct History {
 
 impl History {
     /// Records what `ev` says about a session.
-    pub fn note(&mut self, client: &mut Client<SqliteStore>, ev: &Event) {
+    pub(crate) fn note(&mut self, client: &mut Client<SqliteStore>, ev: &Event) {
         self.archive.note(ev);
         let own = esession::jid::bare(client.jid()).to_owned();
         let store = client.engine_mut().store_mut();

@@ -8,14 +8,14 @@ use esession_store::SqliteStore;
 use zeroize::Zeroizing;
 
 /// The environment variable holding the passphrase that seals the identity key.
-pub const PASSPHRASE_ENV: &str = "ESESSION_KEY_PASSPHRASE";
+pub(crate) const PASSPHRASE_ENV: &str = "ESESSION_KEY_PASSPHRASE";
 
 /// Size of the keys we create (profile P8: at least 2048 bits).
 const RSA_BITS: usize = 2048;
 
 /// When a command wants the identity key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyUse {
+pub(crate) enum KeyUse {
     /// Not at all (nothing is read: no passphrase is needed).
     Never,
     /// Load it if one is stored; never create one.
@@ -26,7 +26,7 @@ pub enum KeyUse {
 
 /// The passphrase for the identity key: `ESESSION_KEY_PASSPHRASE` when set and not empty,
 /// else the account password.
-pub fn passphrase(password: Option<&str>) -> Option<Zeroizing<String>> {
+pub(crate) fn passphrase(password: Option<&str>) -> Option<Zeroizing<String>> {
     match std::env::var(PASSPHRASE_ENV) {
         Ok(p) if !p.is_empty() => Some(Zeroizing::new(p)),
         _ => password.map(|p| Zeroizing::new(p.to_owned())),
@@ -49,7 +49,7 @@ fn unreadable(own: &str, detail: impl std::fmt::Display) -> Fail {
 /// The identity key of the account `own` (bare JID) as `usage` asks: `None` only for
 /// [`KeyUse::Never`] and for [`KeyUse::IfStored`] without a usable stored key. A stored key
 /// that this account revoked is not usable: [`KeyUse::Create`] replaces it with a new one.
-pub fn load(
+pub(crate) fn load(
     store: &mut SqliteStore,
     own: &str,
     usage: KeyUse,

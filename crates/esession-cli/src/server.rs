@@ -9,7 +9,7 @@ const SCRIPT: &str = include_str!("../../../scripts/prosody.sh");
 const ARCHIVE_MODULE: &str = include_str!("../../../prosody/mod_archive_manual.lua");
 
 /// A running local server.
-pub struct LocalServer {
+pub(crate) struct LocalServer {
     dir: PathBuf,
     script: PathBuf,
     /// `127.0.0.1:PORT` of its client port.
@@ -44,7 +44,7 @@ async fn sh(script: &PathBuf, args: &[&str], env: &[(&str, String)]) -> Result<S
 impl LocalServer {
     /// Installs Prosody if missing (Debian's package; needs root) and starts it on the
     /// first free port pair from 15322.
-    pub async fn start() -> Result<Self, Fail> {
+    pub(crate) async fn start() -> Result<Self, Fail> {
         let dir = std::env::temp_dir().join(format!("esession-demo-{}", std::process::id()));
         std::fs::create_dir_all(&dir)
             .map_err(|e| Fail::protocol("server", format!("{}: {e}", dir.display())))?;
@@ -91,7 +91,7 @@ impl LocalServer {
     }
 
     /// Creates `user@localhost`.
-    pub async fn register(&self, user: &str, password: &str) -> Result<(), Fail> {
+    pub(crate) async fn register(&self, user: &str, password: &str) -> Result<(), Fail> {
         let server_dir = self.dir.join("server").to_string_lossy().into_owned();
         sh(
             &self.script,
@@ -103,7 +103,7 @@ impl LocalServer {
     }
 
     /// Stops the server and removes its files.
-    pub async fn stop(self) {
+    pub(crate) async fn stop(self) {
         let server_dir = self.dir.join("server").to_string_lossy().into_owned();
         let _ = sh(&self.script, &["stop", &server_dir], &[]).await;
         let _ = std::fs::remove_dir_all(&self.dir);

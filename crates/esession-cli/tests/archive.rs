@@ -3,7 +3,13 @@
 //! client and read back by another client of the account; the server keeps no plaintext;
 //! a `mustnot` session leaves nothing in any archive; preferences round trip; list paging;
 //! remove.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 #[allow(dead_code)]
 mod support;

@@ -1,7 +1,13 @@
 //! Full XEP-0116 through the `esession` binary and a real Prosody: the 3-message flow with
 //! RSA keys, `hash` identities, each cipher family, whirlpool, zlib, re-keying, required
 //! public keys, the identity key at rest, and trust (issue 4 §8).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 #[allow(dead_code)]
 mod support;

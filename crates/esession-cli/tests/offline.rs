@@ -2,7 +2,13 @@
 //! real Prosody: Alice publishes her options and goes offline, Bob sends, Alice decrypts at
 //! her next login; a replayed stored stanza, expired options and an untrusted key are
 //! refused, and nothing is ever sent in plaintext.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 #[allow(dead_code)]
 mod support;

@@ -2,7 +2,13 @@
 //! publish, fetch into the trust store, verify, a 3-message session between trusted keys,
 //! the direct request, an attestation, and a revocation that the peer then enforces
 //! (issue 6).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 #[allow(dead_code)]
 mod support;
