@@ -25,7 +25,13 @@
 //!   one DH pool filled by a background thread), and the growth of this process's
 //!   resident set (`/proc/self/statm`) is divided by the number of sessions. The retained
 //!   secret each new session stores (in `MemoryStore`, on both sides) is part of it.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use std::time::{Duration, Instant};
 
