@@ -1,5 +1,10 @@
 //! The store as a file: persistence, permissions, migrations and refusing bad files.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use esession::store::{RetainedSecret, SecretId, SecretStore};
 use esession::time::Timestamp;

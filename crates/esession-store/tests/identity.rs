@@ -1,5 +1,10 @@
 //! Identity keys sealed at rest, and known keys persisting in the file.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use esession::crypto::sha256;
 use esession::store::{KeyStore, RetainedSecret, SecretId, SecretStore};
