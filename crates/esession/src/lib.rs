@@ -6,7 +6,15 @@
 //! It does no I/O: stanzas go in through [`Engine::handle_stanza`], stanzas and events
 //! come out through [`Engine::poll_outgoing`] and [`Engine::poll_event`]; randomness and
 //! time are injected.
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 pub mod archive;
 pub mod b64;
@@ -21,6 +29,8 @@ pub mod crypto;
 #[cfg(not(feature = "hazmat"))]
 #[allow(unreachable_pub)]
 mod crypto;
+// engine/ is being reshaped (issue 12); the reshape removes this allow.
+#[allow(unreachable_pub, clippy::indexing_slicing)]
 mod engine;
 pub mod error;
 pub mod event;

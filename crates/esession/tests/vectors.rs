@@ -2,7 +2,13 @@
 //! written as another implementation would: public API only, every value recomputed from
 //! the file's inputs (x, y, nonces, counter, retained secrets, OSS) and its message XML,
 //! then compared with the value the file states.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use esession::crypto::pubkey::XMLDSIG_NS;
 use esession::crypto::{
