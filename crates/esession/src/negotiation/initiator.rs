@@ -194,12 +194,7 @@ impl Offer {
             if offered.init_pubkey.is_empty() {
                 return Err(Violation::NoIdentityKey("key"));
             }
-            let ids: Vec<u32> = config
-                .groups
-                .iter()
-                .copied()
-                .filter(|g| config.group_allowed(*g))
-                .collect();
+            let ids: Vec<u32> = config.allowed_groups();
             if ids.is_empty() {
                 return Err(Violation::NoAcceptableOption(vec!["modp".into()]));
             }
