@@ -5,7 +5,18 @@
 //! encryption, exactly as the project's wire profile (`docs/profile.md`) fixes them.
 //! It does no I/O: stanzas go in through [`Engine::handle_stanza`], stanzas and events
 //! come out through [`Engine::poll_outgoing`] and [`Engine::poll_event`]; randomness and
-//! time are injected.
+//! time are injected ([`OsRandom`] is the generator to use).
+//!
+//! The [`manual`] explains how a stanza travels through the engine, the states of a
+//! session, and how to embed the engine in any XMPP client, with a runnable example; it
+//! includes the wire profile and the design decisions.
+//!
+//! ## Features
+//!
+//! - `hazmat`: the low-level cryptography as `esession::crypto` (MODP groups, mpi(), the
+//!   KDFs, CTR+HMAC, the SAS), for test vectors, benchmarks and fuzzing. An application
+//!   needs none of it: the engine applies every rule of the profile around these calls.
+//! - `test-util`: `SeededRandom`, a deterministic generator for reproducible tests.
 #![cfg_attr(
     test,
     allow(
@@ -30,7 +41,11 @@ pub mod crypto;
 #[allow(unreachable_pub)]
 mod crypto;
 // engine/ is being reshaped (issue 12); the reshape removes this allow.
-#[allow(unreachable_pub, clippy::indexing_slicing)]
+#[allow(
+    unreachable_pub,
+    clippy::indexing_slicing,
+    rustdoc::broken_intra_doc_links
+)]
 mod engine;
 pub mod error;
 pub mod event;
@@ -38,6 +53,7 @@ pub mod forms;
 #[cfg(test)]
 mod hostile;
 pub mod jid;
+pub mod manual;
 mod negotiation;
 pub mod offline;
 pub mod pubkeys;

@@ -101,7 +101,7 @@ impl DhPool {
 
     /// Starts a background thread that keeps `target` pairs ready for each group in
     /// `groups` (unknown group ids are ignored), computing one pair at a time, drawing
-    /// secrets from `rng`. It refills after every [`DhPool::take`] and ends once every
+    /// secrets from `rng`. It refills after every pair the engine takes and ends once every
     /// handle of this pool has been dropped (within about 0.2 s); the returned handle
     /// may be joined.
     pub fn spawn_filler(
