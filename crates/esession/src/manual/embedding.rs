@@ -12,7 +12,8 @@
 //!    [`OsRandom`](crate::OsRandom), the operating system's random generator. Optionally
 //!    an [`IdentityKey`](crate::IdentityKey) for public-key identities
 //!    ([`Engine::set_identity_key`](crate::Engine::set_identity_key)).
-//! 2. **Advertise the features** in your disco#info answers (XEP-0030, XEP-0115):
+//! 2. **Advertise the features** in your disco#info answers (XEP-0030), and so in your
+//!    entity-capabilities hash if you send one (XEP-0115):
 //!    [`xml::ns::SSN`](crate::xml::ns::SSN) and [`xml::ns::ESESSION`](crate::xml::ns::ESESSION),
 //!    plus [`pubkeys::FEATURES`](crate::pubkeys::FEATURES) when you publish keys
 //!    (XEP-0189). Before starting a session, check the peer advertises `ESESSION`.
