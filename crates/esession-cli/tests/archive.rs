@@ -3,6 +3,7 @@
 //! client and read back by another client of the account; the server keeps no plaintext;
 //! a `mustnot` session leaves nothing in any archive; preferences round trip; list paging;
 //! remove.
+// Helpers outside #[test] functions index too (clippy.toml covers only the tests).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

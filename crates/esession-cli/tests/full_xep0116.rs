@@ -1,6 +1,7 @@
 //! Full XEP-0116 through the `esession` binary and a real Prosody: the 3-message flow with
 //! RSA keys, `hash` identities, each cipher family, whirlpool, zlib, re-keying, required
 //! public keys, the identity key at rest, and trust (issue 4 §8).
+// Helpers outside #[test] functions index too (clippy.toml covers only the tests).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

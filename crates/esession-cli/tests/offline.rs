@@ -2,6 +2,7 @@
 //! real Prosody: Alice publishes her options and goes offline, Bob sends, Alice decrypts at
 //! her next login; a replayed stored stanza, expired options and an untrusted key are
 //! refused, and nothing is ever sent in plaintext.
+// Helpers outside #[test] functions index too (clippy.toml covers only the tests).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -2,6 +2,7 @@
 //! publish, fetch into the trust store, verify, a 3-message session between trusted keys,
 //! the direct request, an attestation, and a revocation that the peer then enforces
 //! (issue 6).
+// Helpers outside #[test] functions index too (clippy.toml covers only the tests).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

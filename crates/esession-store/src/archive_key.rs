@@ -259,7 +259,7 @@ impl ArchiveKey {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use esession::archive::{Direction, Entry};

@@ -5,12 +5,7 @@
 //! The child is this very test binary, re-executed with [`CHILD_ENV`] naming the store file
 //! and only the ignored test [`crash_child`] selected. Set `ESESSION_STORE_CRASH_SEED` to
 //! replay a run's delays (the seed is printed on stderr).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use esession::store::{RetainedSecret, SecretId, SecretStore};
 use esession::time::Timestamp;

@@ -1,10 +1,5 @@
 //! The store as a file: persistence, permissions, migrations and refusing bad files.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use esession::store::{RetainedSecret, SecretId, SecretStore};
 use esession::time::Timestamp;

@@ -1,10 +1,5 @@
 //! Identity keys sealed at rest, and known keys persisting in the file.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use esession::crypto::sha256;
 use esession::store::{KeyStore, RetainedSecret, SecretId, SecretStore};

@@ -25,6 +25,7 @@
 //!   one DH pool filled by a background thread), and the growth of this process's
 //!   resident set (`/proc/self/statm`) is divided by the number of sessions. The retained
 //!   secret each new session stores (in `MemoryStore`, on both sides) is part of it.
+// Helpers outside #[test] functions index too (clippy.toml covers only the tests).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

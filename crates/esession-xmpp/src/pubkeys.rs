@@ -231,7 +231,7 @@ fn item_key(item: &PubsubItem) -> Result<PublicKey, pubkeys::PubkeyError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -320,7 +320,7 @@ fn condition_text(error: &StanzaError) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use tokio_xmpp::parsers::stanza_error::ErrorType;
 

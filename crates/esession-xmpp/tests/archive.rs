@@ -1,13 +1,7 @@
 //! XEP-0136 against the real Prosody with the project's `mod_archive_manual`: preferences
 //! round trip, upload, list with result set paging, retrieve, remove, error conditions and
 //! the archive-key record in private storage.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    missing_docs
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::time::Duration;
 

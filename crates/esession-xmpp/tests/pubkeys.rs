@@ -1,13 +1,7 @@
 //! XEP-0189 through a real Prosody (profile P14): a published key fetched by another
 //! account and fed to its trust store, an attestation published and verified, a
 //! revocation that withdraws the key and is honoured, a key requested directly (§6).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    missing_docs
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::time::Duration;
 

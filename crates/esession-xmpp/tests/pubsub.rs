@@ -1,13 +1,7 @@
 //! PEP through a real Prosody (XEP-0163, XEP-0060): publish with publish-options, fetch
 //! from a second account, republish with another configuration (the configure fallback
 //! of profile P14), retract without notification.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    missing_docs
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::time::Duration;
 

@@ -17,15 +17,7 @@
 //!   KDFs, CTR+HMAC, the SAS), for test vectors, benchmarks and fuzzing. An application
 //!   needs none of it: the engine applies every rule of the profile around these calls.
 //! - `test-util`: `SeededRandom`, a deterministic generator for reproducible tests.
-#![cfg_attr(
-    test,
-    allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod archive;
 pub mod b64;

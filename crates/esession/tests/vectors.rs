@@ -2,6 +2,7 @@
 //! written as another implementation would: public API only, every value recomputed from
 //! the file's inputs (x, y, nonces, counter, retained secrets, OSS) and its message XML,
 //! then compared with the value the file states.
+// Helpers outside #[test] functions index too (clippy.toml covers only the tests).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
