@@ -3,14 +3,9 @@
 //! client and read back by another client of the account; the server keeps no plaintext;
 //! a `mustnot` session leaves nothing in any archive; preferences round trip; list paging;
 //! remove.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 // Helpers outside #[test] functions index too (clippy.toml covers only the tests).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    missing_docs
-)]
+#![allow(clippy::indexing_slicing)]
 
 #[allow(dead_code)]
 mod support;

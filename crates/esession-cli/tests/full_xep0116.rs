@@ -1,14 +1,9 @@
 //! Full XEP-0116 through the `esession` binary and a real Prosody: the 3-message flow with
 //! RSA keys, `hash` identities, each cipher family, whirlpool, zlib, re-keying, required
 //! public keys, the identity key at rest, and trust (issue 4 §8).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 // Helpers outside #[test] functions index too (clippy.toml covers only the tests).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    missing_docs
-)]
+#![allow(clippy::indexing_slicing)]
 
 #[allow(dead_code)]
 mod support;

@@ -2,14 +2,9 @@
 //! real Prosody: Alice publishes her options and goes offline, Bob sends, Alice decrypts at
 //! her next login; a replayed stored stanza, expired options and an untrusted key are
 //! refused, and nothing is ever sent in plaintext.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 // Helpers outside #[test] functions index too (clippy.toml covers only the tests).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    missing_docs
-)]
+#![allow(clippy::indexing_slicing)]
 
 #[allow(dead_code)]
 mod support;

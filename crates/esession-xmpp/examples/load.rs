@@ -25,14 +25,9 @@
 //!   one DH pool filled by a background thread), and the growth of this process's
 //!   resident set (`/proc/self/statm`) is divided by the number of sessions. The retained
 //!   secret each new session stores (in `MemoryStore`, on both sides) is part of it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 // Helpers outside #[test] functions index too (clippy.toml covers only the tests).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    missing_docs
-)]
+#![allow(clippy::indexing_slicing)]
 
 use std::time::{Duration, Instant};
 

@@ -2,14 +2,9 @@
 //! written as another implementation would: public API only, every value recomputed from
 //! the file's inputs (x, y, nonces, counter, retained secrets, OSS) and its message XML,
 //! then compared with the value the file states.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 // Helpers outside #[test] functions index too (clippy.toml covers only the tests).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    missing_docs
-)]
+#![allow(clippy::indexing_slicing)]
 
 use esession::crypto::pubkey::XMLDSIG_NS;
 use esession::crypto::{
