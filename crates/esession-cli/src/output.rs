@@ -266,7 +266,7 @@ impl Out {
 
 /// Profile P15 "Display": ` (classic SAS: resists about 2^24 work)` after a classic SAS
 /// (and after any "verified" that rests on it); nothing for the committed SAS.
-pub fn sas_caveat(i: &SessionInfo) -> String {
+pub(crate) fn sas_caveat(i: &SessionInfo) -> String {
     i.sas_alg
         .and_then(esession::SasAlg::caveat)
         .map(|c| format!(" ({c})"))

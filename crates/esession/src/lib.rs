@@ -61,8 +61,8 @@ pub mod xml;
 pub use config::{AcceptPolicy, Config, Logging, Security, StanzaKind};
 pub use crypto::pubkey::{DsaPublic, RsaPublic};
 pub use crypto::{
-    CipherAlg, CryptoError, DhPool, Fingerprint, HashAlg, IdentityKey, KeyError, PublicKey,
-    SasAlg, SecretBytes, SignAlg,
+    CipherAlg, CryptoError, DhPool, Fingerprint, HashAlg, IdentityKey, KeyError, PublicKey, SasAlg,
+    SecretBytes, SignAlg,
 };
 pub use engine::Engine;
 pub use error::{Error, ErrorKind, Violation};
