@@ -7,7 +7,7 @@
 //! ([`crate::Engine::set_dh_pool`]) takes its values from it and computes them itself when
 //! the pool has none for the group.
 //!
-//! Every pair is handed out at most once: [`DhPool::take`] moves it out of the pool (it is
+//! Every pair is handed out at most once: taking a pair moves it out of the pool (it is
 //! never copied), and the secret is wiped when the taker drops it. Pairs still in the
 //! pool are wiped when the last handle of the pool (and every filler thread) is gone.
 use std::collections::HashMap;
