@@ -18,7 +18,7 @@ const PAGE: u32 = 50;
 /// Most collections listed, and messages shown, by one command.
 const LIMIT: usize = 100_000;
 
-pub async fn run(global: &Global, cmd: &ArchiveCommand, out: Out) -> Result<(), Fail> {
+pub(crate) async fn run(global: &Global, cmd: &ArchiveCommand, out: Out) -> Result<(), Fail> {
     let (mut conn, _) = connect_quiet(global).await?;
     let result = match cmd {
         ArchiveCommand::Prefs(a) => prefs(&mut conn, a, out).await,

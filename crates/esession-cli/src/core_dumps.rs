@@ -5,7 +5,7 @@
 //! same user.
 
 /// Disables core dumps for this process; returns what could not be done.
-pub fn disable() -> Result<(), String> {
+pub(crate) fn disable() -> Result<(), String> {
     #[cfg(target_os = "linux")]
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
         .map_err(|e| format!("cannot mark the process not dumpable: {e}"))?;

@@ -19,7 +19,7 @@ const HELLO_ALICE: &str = "Hello Alice, the server only sees ciphertext.";
 
 type Side = Client<SqliteStore>;
 
-pub async fn run(global: &Global, args: &DemoArgs, out: Out) -> Result<(), Fail> {
+pub(crate) async fn run(global: &Global, args: &DemoArgs, out: Out) -> Result<(), Fail> {
     let mut global = global.clone();
     let mut server = None;
     let (alice_jid, alice_pw, bob_jid, bob_pw) = if global.server.is_some() {

@@ -12,7 +12,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 const RAW_STREAM_TARGET: &str = "tokio_xmpp::xmlstream";
 
 /// Installs the stderr subscriber (and the bridge from the `log` records of dependencies).
-pub fn init() {
+pub(crate) fn init() {
     let _ = tracing_subscriber::registry()
         .with(filter_fn(|meta| shown(meta.target())))
         .with(EnvFilter::from_env("ESESSION_LOG"))

@@ -9,13 +9,13 @@ use std::io::Write;
 /// Where events go: JSON lines or readable text, on stdout. In text, every string that
 /// comes from a peer or a server passes through [`safe`].
 #[derive(Clone, Copy, Debug)]
-pub struct Out {
+pub(crate) struct Out {
     pub json: bool,
 }
 
 impl Out {
     /// Prints one event object (JSON) or its text form.
-    pub fn emit(&self, value: Value, text: &str) {
+    pub(crate) fn emit(&self, value: Value, text: &str) {
         let mut stdout = std::io::stdout().lock();
         let line = if self.json {
             value.to_string()
@@ -27,7 +27,7 @@ impl Out {
     }
 
     /// `{"event":"online","jid":…}`.
-    pub fn online(&self, jid: &str) {
+    pub(crate) fn online(&self, jid: &str) {
         self.emit(
             json!({"event": "online", "jid": jid}),
             &format!("online as {}", safe(jid)),
@@ -35,7 +35,7 @@ impl Out {
     }
 
     /// `{"event":"error",…}` for a failure that ends the command.
-    pub fn error(&self, peer: Option<&str>, thread: Option<&str>, kind: &str, detail: &str) {
+    pub(crate) fn error(&self, peer: Option<&str>, thread: Option<&str>, kind: &str, detail: &str) {
         self.emit(
             json!({"event": "error", "peer": peer, "thread": thread, "kind": kind, "detail": detail}),
             &format!("error ({kind}): {}", safe(detail)),
@@ -43,7 +43,7 @@ impl Out {
     }
 
     /// Prints an engine event.
-    pub fn event(&self, ev: &Event) {
+    pub(crate) fn event(&self, ev: &Event) {
         match ev {
             Event::Established(info) => self.established(info),
             Event::Renegotiated(i) => self.emit(
@@ -170,7 +170,12 @@ impl Out {
 
     /// `{"event":"offline_published","set":…,"node":…,"expires":…,"how":…}`: one option
     /// set published (XEP-0187 §3.1, profile P11).
-    pub fn offline_published(&self, kind: OfflineSetKind, expires: Timestamp, how: Published) {
+    pub(crate) fn offline_published(
+        &self,
+        kind: OfflineSetKind,
+        expires: Timestamp,
+        how: Published,
+    ) {
         let how = match how {
             Published::WithOptions => "publish_options",
             Published::AfterConfigure => "configured",
@@ -192,7 +197,7 @@ impl Out {
 
     /// `{"event":"offline_login","loaded":N,"withdrawn":…}`: the stored option sets at
     /// login and the subscriber set's withdrawal (profile P11 "Withdrawal").
-    pub fn offline_login(&self, login: &OfflineLogin) {
+    pub(crate) fn offline_login(&self, login: &OfflineLogin) {
         let (withdrawn, detail) = match &login.withdrawal {
             Withdrawal::NoneStored => ("none", None),
             Withdrawal::Withdrawn => ("withdrawn", None),
@@ -219,7 +224,7 @@ impl Out {
     /// `{"event":"sent_offline","peer":…,"thread":…,"set":…,"messages":N,
     /// "forward_secrecy":false}`: messages sent in an offline session to a contact who is
     /// offline (XEP-0187 §3.3, `send --allow-offline`).
-    pub fn sent_offline(&self, peer: &str, start: &OfflineStart, messages: u32) {
+    pub(crate) fn sent_offline(&self, peer: &str, start: &OfflineStart, messages: u32) {
         let json = json!({"event": "sent_offline", "peer": peer, "thread": start.thread,
                           "set": start.kind.name(), "messages": messages,
                           "forward_secrecy": false});
@@ -239,7 +244,7 @@ impl Out {
     }
 
     /// `{"event":"key","jid":…,"fingerprint":…}`: our identity key (profile P8).
-    pub fn key(&self, jid: &str, fingerprint: &str) {
+    pub(crate) fn key(&self, jid: &str, fingerprint: &str) {
         self.emit(
             json!({"event": "key", "jid": jid, "fingerprint": fingerprint}),
             &format!("identity key of {}: {fingerprint}", safe(jid)),
@@ -248,7 +253,7 @@ impl Out {
 
     /// `{"event":"trusted_key","fingerprint":…,"petname":…,"trusted":…,"jids":[…]}`: one
     /// known peer key (XEP-0116 §7.4).
-    pub fn known_key(&self, k: &KnownKey) {
+    pub(crate) fn known_key(&self, k: &KnownKey) {
         let fp = k.fingerprint_b64();
         let jids: Vec<&str> = k.jids.iter().map(|s| s.jid.as_str()).collect();
         let status = if k.trusted { "trusted" } else { "NOT verified" };
@@ -267,7 +272,7 @@ impl Out {
     }
 
     /// `{"event":"forgotten","fingerprint":…}`.
-    pub fn forgotten(&self, fingerprint: &str) {
+    pub(crate) fn forgotten(&self, fingerprint: &str) {
         self.emit(
             json!({"event": "forgotten", "fingerprint": fingerprint}),
             &format!("forgot the key {fingerprint}"),
@@ -277,7 +282,7 @@ impl Out {
 
 /// Profile P15 "Display": ` (classic SAS: resists about 2^24 work)` after a classic SAS
 /// (and after any "verified" that rests on it); nothing for the committed SAS.
-pub fn sas_caveat(i: &SessionInfo) -> String {
+pub(crate) fn sas_caveat(i: &SessionInfo) -> String {
     i.sas_alg
         .and_then(esession::SasAlg::caveat)
         .map(|c| format!(" ({c})"))

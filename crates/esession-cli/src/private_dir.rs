@@ -4,7 +4,7 @@
 use tempfile::TempDir;
 
 /// A new private directory whose name starts with `prefix`.
-pub fn create(prefix: &str) -> std::io::Result<TempDir> {
+pub(crate) fn create(prefix: &str) -> std::io::Result<TempDir> {
     let mut builder = tempfile::Builder::new();
     builder.prefix(prefix);
     #[cfg(unix)]

@@ -7,11 +7,9 @@ use crate::fail::Fail;
 use crate::identity::KeyUse;
 use crate::output::Out;
 use crate::sanitize::safe;
-use esession::crypto::pubkey::PublicKey;
-use esession::crypto::{Fingerprint, IdentityKey};
 use esession::pubkeys::{absorb, parse_item, Attestation, FetchedKey, PubkeyError, Revocation};
 use esession::store::KeyStore;
-use esession::{jid, Timestamp};
+use esession::{jid, Fingerprint, IdentityKey, PublicKey, Timestamp};
 use esession_xmpp::Published;
 use serde_json::json;
 use std::time::Duration;
@@ -31,7 +29,7 @@ fn created(acc: &Offstage) -> Result<&IdentityKey, Fail> {
 }
 
 /// `keys publish`: our key as item `current` of our pubkey node (XEP-0189 §7, profile P14).
-pub async fn publish(global: &crate::args::Global, out: Out) -> Result<(), Fail> {
+pub(crate) async fn publish(global: &crate::args::Global, out: Out) -> Result<(), Fail> {
     let mut acc = connect_offstage(global, KeyUse::Create).await?;
     let key = created(&acc)?.public();
     let how = acc.conn.publish_key(&key, STEP).await?;
@@ -57,7 +55,11 @@ pub async fn publish(global: &crate::args::Global, out: Out) -> Result<(), Fail>
 
 /// `keys fetch JID`: the contact's keys, revocations and attestations (XEP-0189 §7), fed
 /// into our trust store ([`absorb`]).
-pub async fn fetch(global: &crate::args::Global, contact: &str, out: Out) -> Result<(), Fail> {
+pub(crate) async fn fetch(
+    global: &crate::args::Global,
+    contact: &str,
+    out: Out,
+) -> Result<(), Fail> {
     let peer = jid::bare(contact).to_owned();
     // Our own key (if any) is needed only to check attestations of it.
     let mut acc = connect_offstage(global, KeyUse::IfStored).await?;
@@ -173,7 +175,7 @@ fn public_of(key_value: &str) -> Result<PublicKey, PubkeyError> {
 
 /// `keys revoke`: a revocation signed by our key, published (XEP-0189 §4), then recorded in
 /// our own store so the key is never presented again (decision "Own revoked key").
-pub async fn revoke(global: &crate::args::Global, out: Out) -> Result<(), Fail> {
+pub(crate) async fn revoke(global: &crate::args::Global, out: Out) -> Result<(), Fail> {
     let mut acc = connect_offstage(global, KeyUse::IfStored).await?;
     let Some(key) = acc.identity.take() else {
         acc.conn.close().await?;
@@ -204,7 +206,11 @@ pub async fn revoke(global: &crate::args::Global, out: Out) -> Result<(), Fail> 
 
 /// `keys attest JID`: attests each key of the contact that we trust (XEP-0116 §7.3) and
 /// publishes the attestations (XEP-0189 §5).
-pub async fn attest(global: &crate::args::Global, contact: &str, out: Out) -> Result<(), Fail> {
+pub(crate) async fn attest(
+    global: &crate::args::Global,
+    contact: &str,
+    out: Out,
+) -> Result<(), Fail> {
     let peer = jid::bare(contact).to_owned();
     let mut acc = connect_offstage(global, KeyUse::Create).await?;
     let mut attested = Vec::new();
@@ -254,7 +260,11 @@ pub async fn attest(global: &crate::args::Global, contact: &str, out: Out) -> Re
 }
 
 /// `keys request JID`: asks an online contact directly (XEP-0189 §6) and records the key.
-pub async fn request(global: &crate::args::Global, contact: &str, out: Out) -> Result<(), Fail> {
+pub(crate) async fn request(
+    global: &crate::args::Global,
+    contact: &str,
+    out: Out,
+) -> Result<(), Fail> {
     // RFC 6120 §10.5.4: an iq to a bare JID is answered by the server, not by a client; the
     // direct request (XEP-0189 §6) goes to one resource (decision "`keys request` needs a full JID").
     if !jid::is_full(contact) {

@@ -9,12 +9,12 @@
 use std::fmt;
 
 /// `s` for a text line: control and line-separator characters and bidi controls escaped.
-pub fn safe(s: &str) -> Safe<'_> {
+pub(crate) fn safe(s: &str) -> Safe<'_> {
     Safe(s)
 }
 
 /// The [`Display`](fmt::Display) form of [`safe`].
-pub struct Safe<'a>(&'a str);
+pub(crate) struct Safe<'a>(&'a str);
 
 impl fmt::Display for Safe<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -14,7 +14,7 @@ use esession_store::SqliteStore;
 use esession_xmpp::{Client, OfflineError, XmppError};
 use std::time::Duration;
 
-pub async fn run(global: &Global, args: &SendArgs, out: Out) -> Result<(), Fail> {
+pub(crate) async fn run(global: &Global, args: &SendArgs, out: Out) -> Result<(), Fail> {
     if args.count == 0 {
         return Err(Fail::usage("--count must be at least 1"));
     }

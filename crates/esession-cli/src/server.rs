@@ -10,7 +10,7 @@ const SCRIPT: &str = include_str!("../../../scripts/prosody.sh");
 const ARCHIVE_MODULE: &str = include_str!("../../../prosody/mod_archive_manual.lua");
 
 /// A running local server.
-pub struct LocalServer {
+pub(crate) struct LocalServer {
     /// Private (created with a random name, mode 0700, never reused): the script run from
     /// it, the configuration and modules Prosody loads are code (issue 11 §5).
     dir: TempDir,
@@ -47,7 +47,7 @@ async fn sh(script: &Path, args: &[&str], env: &[(&str, String)]) -> Result<Stri
 impl LocalServer {
     /// Installs Prosody if missing (Debian's package; needs root) and starts it on the
     /// first free port pair from 15322.
-    pub async fn start() -> Result<Self, Fail> {
+    pub(crate) async fn start() -> Result<Self, Fail> {
         // Never a predictable shared path: another local user could pre-create it and
         // replace what we run.
         let dir = crate::private_dir::create("esession-demo-").map_err(|e| {
@@ -105,7 +105,7 @@ impl LocalServer {
     }
 
     /// Creates `user@localhost`.
-    pub async fn register(&self, user: &str, password: &str) -> Result<(), Fail> {
+    pub(crate) async fn register(&self, user: &str, password: &str) -> Result<(), Fail> {
         let server_dir = self.server_dir();
         sh(
             &self.script,
@@ -117,7 +117,7 @@ impl LocalServer {
     }
 
     /// Stops the server and removes its files.
-    pub async fn stop(self) {
+    pub(crate) async fn stop(self) {
         let server_dir = self.server_dir();
         let _ = sh(&self.script, &["stop", &server_dir], &[]).await;
         let _ = self.dir.close();

@@ -7,14 +7,14 @@ use crate::args::{ArchiveCommand, Cli, Command, KeysCommand, TrustCommand};
 use crate::fail::Fail;
 
 /// `typed` (given as `what`, e.g. `--to`) in normal form.
-pub fn normalize(what: &str, typed: &str) -> Result<String, Fail> {
+pub(crate) fn normalize(what: &str, typed: &str) -> Result<String, Fail> {
     jid::Jid::new(typed)
         .map(|j| j.as_str().to_owned())
         .map_err(|e| Fail::usage(format!("{what}: {typed:?} is not a valid JID: {e}")))
 }
 
 /// Normalizes in place every JID `cli` holds.
-pub fn normalize_all(cli: &mut Cli) -> Result<(), Fail> {
+pub(crate) fn normalize_all(cli: &mut Cli) -> Result<(), Fail> {
     let one = |what: &str, v: &mut String| normalize(what, v).map(|n| *v = n);
     let opt = |what: &str, v: &mut Option<String>| match v {
         Some(s) => one(what, s),

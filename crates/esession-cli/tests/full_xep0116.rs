@@ -2,6 +2,8 @@
 //! RSA keys, `hash` identities, each cipher family, whirlpool, zlib, re-keying, required
 //! public keys, the identity key at rest, and trust (issue 4 §8).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+// Helpers outside #[test] functions index too (clippy.toml covers only the tests).
+#![allow(clippy::indexing_slicing)]
 
 #[allow(dead_code)]
 mod support;

@@ -3,6 +3,8 @@
 //! her next login; a replayed stored stanza, expired options and an untrusted key are
 //! refused, and nothing is ever sent in plaintext.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+// Helpers outside #[test] functions index too (clippy.toml covers only the tests).
+#![allow(clippy::indexing_slicing)]
 
 #[allow(dead_code)]
 mod support;

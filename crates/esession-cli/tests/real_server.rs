@@ -5,6 +5,8 @@
 //! the processes it started when it fails. Message bodies are unique per test, so that
 //! the server's stanza log and stored data can be searched for them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+// Helpers outside #[test] functions index too (clippy.toml covers only the tests).
+#![allow(clippy::indexing_slicing)]
 
 mod support;
 

@@ -288,6 +288,16 @@ impl Config {
         let weak = matches!(id, 1 | 2);
         known && self.groups.contains(&id) && (!weak || self.allow_insecure_groups)
     }
+
+    /// The groups of [`Config::groups`] this policy allows ([`Config::group_allowed`]), in
+    /// preference order: what an offer lists in `modp` and what a DH pool precomputes.
+    pub fn allowed_groups(&self) -> Vec<u32> {
+        self.groups
+            .iter()
+            .copied()
+            .filter(|g| self.group_allowed(*g))
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -295,6 +305,19 @@ mod tests {
     use super::*;
     use crate::engine::tests::{failed, Pair, NOW};
     use crate::store::MemoryStore;
+
+    #[test]
+    fn allowed_groups_keep_preference_order_and_drop_refused_groups() {
+        // P6: 3 and 4 never; 1 and 2 only when insecure groups are allowed; unknown ids never.
+        let mut config = Config {
+            groups: vec![14, 1, 3, 5, 99, 2, 4, 18],
+            ..Config::default()
+        };
+        config.allow_insecure_groups = false;
+        assert_eq!(config.allowed_groups(), [14, 5, 18]);
+        config.allow_insecure_groups = true;
+        assert_eq!(config.allowed_groups(), [14, 1, 5, 2, 18]);
+    }
 
     /// Decision (issue 11 §13): Twofish and Whirlpool index tables with secret data, so a
     /// default engine neither offers nor accepts them; both sides listing them still works.

@@ -326,7 +326,7 @@ impl OfflineStore for MemoryStore {
         let set = self
             .offline
             .get_mut(&(own.to_owned(), kind))
-            .filter(|s| crate::crypto::ct_eq(&s.nonce, nonce))
+            .filter(|s| s.has_nonce(nonce))
             .ok_or_else(|| no_offline_set(own, kind))?;
         if set.accepted.iter().any(|a| a.replayed_by(init)) {
             return Ok(false);

@@ -194,12 +194,7 @@ impl Offer {
             if offered.init_pubkey.is_empty() {
                 return Err(Violation::NoIdentityKey("key"));
             }
-            let ids: Vec<u32> = config
-                .groups
-                .iter()
-                .copied()
-                .filter(|g| config.group_allowed(*g))
-                .collect();
+            let ids: Vec<u32> = config.allowed_groups();
             if ids.is_empty() {
                 return Err(Violation::NoAcceptableOption(vec!["modp".into()]));
             }
@@ -513,8 +508,7 @@ impl Offer {
             None
         };
 
-        let mut msg3 = Form::with_form_type(FormType::Result, ns::SSN);
-        msg3.fields[0].kind = None;
+        let mut msg3 = Form::with_untyped_form_type(FormType::Result, ns::SSN);
         msg3.push(Field::new("accept", None, &["1"]));
         msg3.push(Field::new("nonce", None, &[&b64::encode(&n_b)]));
         let mut candidates = Vec::new();

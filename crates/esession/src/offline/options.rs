@@ -62,12 +62,7 @@ pub(crate) fn build_options(
         .collect();
     let hashes: Vec<&str> = config.hashes.iter().map(|h| h.name()).collect();
     let compress: Vec<&str> = config.compress.iter().map(|c| c.name()).collect();
-    let groups: Vec<u32> = config
-        .groups
-        .iter()
-        .copied()
-        .filter(|g| config.group_allowed(*g))
-        .collect();
+    let groups: Vec<u32> = config.allowed_groups();
     for (var, empty) in [
         ("crypt_algs", crypt.is_empty()),
         ("hash_algs", hashes.is_empty()),
