@@ -204,7 +204,7 @@ const DH_POOL_TARGET: usize = 2;
 pub(crate) struct History {
     open: HashMap<(String, String), i64>,
     /// XEP-0136: the sessions' messages to upload (off unless enabled).
-    pub archive: crate::archiving::Archiver,
+    pub archive: esession_xmpp::Archiver,
 }
 
 impl History {

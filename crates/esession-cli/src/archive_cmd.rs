@@ -2,7 +2,7 @@
 //! server. These commands log in without presence, so that no stanza meant for a
 //! listening client is delivered to them.
 use crate::account::connect_quiet;
-use crate::archiving::archive_key;
+use crate::archiving::archiver_fail;
 use crate::args::{ArchiveCommand, Global, PrefsArgs};
 use crate::fail::Fail;
 use crate::output::Out;
@@ -173,8 +173,10 @@ async fn show(
         .archive_retrieve_all(with, start, PAGE, LIMIT, STEP)
         .await
         .map_err(|e| not_found(e, with, start))?;
-    let key = archive_key(conn, &passphrase, false)
-        .await?
+    let key = conn
+        .archive_key(&passphrase)
+        .await
+        .map_err(archiver_fail)?
         .ok_or_else(|| {
             Fail::protocol(
             "archive_key",

@@ -71,7 +71,7 @@ pub(crate) async fn run(global: &Global, args: &ListenArgs, out: Out) -> Result<
         }
         // XEP-0136 §5: a finished `may` session is uploaded as soon as it ends.
         if history.archive.has_ready() {
-            if let Err(f) = history.archive.upload(client.connection_mut(), out).await {
+            if let Err(f) = crate::archiving::upload(&mut client, &mut history.archive, out).await {
                 out.error(f.peer.as_deref(), f.thread.as_deref(), f.kind, &f.message);
             }
         }

@@ -26,6 +26,7 @@
 //! ```
 
 mod archive;
+mod archiver;
 mod client;
 mod connection;
 mod disco;
@@ -38,6 +39,7 @@ mod pubsub;
 mod xml;
 
 pub use archive::ListPage;
+pub use archiver::{Archiver, ArchiverError};
 pub use client::{Client, Traced, ESESSION_FEATURES};
 pub use connection::Connection;
 pub use error::{XmppError, CONNECT_TIMEOUT, EXIT_CONNECT, EXIT_OTHER};

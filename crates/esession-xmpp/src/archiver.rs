@@ -1,0 +1,378 @@
+//! XEP-0136 archiving of ESessions: the account's archiving preferences decide the
+//! `logging` offers and answers (§3.1), and a session negotiated with `logging` = `may`
+//! whose Save Mode is not `false` (§2.8) is uploaded when it ends as one collection (§5.2),
+//! both directions, every body sealed with the account's archive key (docs/decisions.md,
+//! "Message archiving"). A `mustnot` session is never stored.
+//!
+//! The archive key is [`esession_store::ArchiveKey`]: the adapter depends on the store
+//! crate for it (a sideways arrow, no cycle: the store never calls the adapter).
+use crate::{Client, Connection, XmppError};
+use esession::archive::{Collection, Direction, Entry, Prefs};
+use esession::store::SecretStore;
+use esession::{jid, Event, Logging, Timestamp};
+use esession_store::{ArchiveKey, ArchiveKeyError};
+use std::collections::HashMap;
+use std::time::Duration;
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+/// Bound on each archiving request.
+const STEP: Duration = Duration::from_secs(10);
+
+/// Messages kept for one collection before it is uploaded (bounds memory; §5.2 asks
+/// clients to upload before a collection grows too large).
+const MAX_PENDING: usize = 1000;
+
+/// What went wrong while archiving.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ArchiverError {
+    /// A request to the server failed.
+    #[error(transparent)]
+    Xmpp(#[from] XmppError),
+    /// The archive key could not be opened, created or used.
+    #[error(transparent)]
+    Key(#[from] ArchiveKeyError),
+    /// Collections wait for upload but no passphrase was given for the archive key.
+    #[error("archiving needs the key passphrase for the archive key")]
+    NoPassphrase,
+}
+
+/// A collection being recorded.
+struct Pending {
+    collection: Collection,
+    /// Entries of this collection uploaded already (the next sealed index).
+    uploaded: usize,
+    last: Timestamp,
+}
+
+/// Records the sessions to archive from the engine's events and uploads them sealed.
+/// [`Archiver::default`] archives nothing.
+#[derive(Default)]
+pub struct Archiver {
+    prefs: Option<Prefs>,
+    passphrase: Option<Zeroizing<String>>,
+    key: Option<ArchiveKey>,
+    open: HashMap<(String, String), Pending>,
+    ready: Vec<Pending>,
+}
+
+impl Connection {
+    /// The account's archiving preferences, or `None` when its server has no XEP-0136
+    /// (it answers with a stanza error; then nothing is archived).
+    pub async fn archiving_prefs(&mut self) -> Result<Option<Prefs>, XmppError> {
+        match self.archive_prefs(STEP).await {
+            Ok(p) => Ok(Some(p)),
+            Err(XmppError::Stanza(c)) => {
+                tracing::warn!(condition = %c, "no XEP-0136 archiving preferences on the server");
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The account's archive key from the record in private storage (XEP-0049), `None`
+    /// when there is no record.
+    pub async fn archive_key(
+        &mut self,
+        passphrase: &str,
+    ) -> Result<Option<ArchiveKey>, ArchiverError> {
+        match self.archive_key_info(STEP).await? {
+            Some(info) => Ok(Some(ArchiveKey::open(passphrase, &info)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// As [`archive_key`](Self::archive_key), but the first client makes the record (a
+    /// new random salt) when there is none.
+    pub async fn archive_key_or_create(
+        &mut self,
+        passphrase: &str,
+    ) -> Result<ArchiveKey, ArchiverError> {
+        if let Some(key) = self.archive_key(passphrase).await? {
+            return Ok(key);
+        }
+        let (key, info) = ArchiveKey::create(passphrase)?;
+        self.set_archive_key_info(&info, STEP).await?;
+        Ok(key)
+    }
+}
+
+/// The engine's preferences for `logging`: the server's, unless the user never set them
+/// (then the engine's default offer applies) or chose `logging` explicitly (`explicit`).
+fn engine_prefs(prefs: Option<&Prefs>, explicit: bool) -> Option<Prefs> {
+    prefs.filter(|p| !p.unset && !explicit).cloned()
+}
+
+impl Archiver {
+    /// Reads the account's preferences, gives `client`'s engine the ones for `logging`
+    /// (the server's, unless the user never set them or chose `logging` explicitly:
+    /// `explicit_logging`) and returns the archiver following them. When
+    /// [`needs_passphrase`](Self::needs_passphrase), give it one before anything is uploaded.
+    pub async fn start<S: SecretStore>(
+        client: &mut Client<S>,
+        explicit_logging: bool,
+    ) -> Result<Archiver, XmppError> {
+        let prefs = client.connection_mut().archiving_prefs().await?;
+        client
+            .engine_mut()
+            .set_archive_prefs(engine_prefs(prefs.as_ref(), explicit_logging));
+        Ok(Archiver {
+            prefs,
+            ..Archiver::default()
+        })
+    }
+
+    /// Whether sessions may be archived (the server keeps archiving preferences), so the
+    /// archive key's passphrase is needed.
+    pub fn needs_passphrase(&self) -> bool {
+        self.prefs.is_some()
+    }
+
+    /// The passphrase the archive key is sealed with (never the account password).
+    pub fn set_passphrase(&mut self, passphrase: Option<Zeroizing<String>>) {
+        self.passphrase = passphrase;
+    }
+
+    fn key_of(peer: &str, thread: &str) -> (String, String) {
+        (jid::bare(peer).to_owned(), thread.to_owned())
+    }
+
+    /// Whether a session with these terms is archived: `logging` = `may` (XEP-0136 §3.2:
+    /// never when `mustnot`) and a Save Mode other than `false` (§2.8).
+    fn archives(&self, peer: &str, thread: &str, logging: Logging) -> bool {
+        logging == Logging::May
+            && self
+                .prefs
+                .as_ref()
+                .is_some_and(|p| p.save_for(peer, Some(thread)).saves())
+    }
+
+    /// Follows the sessions through the engine's events.
+    pub fn note(&mut self, ev: &Event) {
+        match ev {
+            Event::Established(i) | Event::Renegotiated(i) => {
+                self.established(&i.peer, &i.thread, i.logging, Timestamp::now())
+            }
+            Event::Message {
+                peer,
+                thread: Some(thread),
+                body: Some(body),
+                ..
+            } => self.push(peer, thread, Direction::From, body, Timestamp::now()),
+            Event::Terminated { peer, thread, .. } | Event::Failed { peer, thread, .. } => {
+                if let Some(p) = self.open.remove(&Self::key_of(peer, thread)) {
+                    self.ready.push(p);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A session with `peer` on `thread` was (re)negotiated with `logging`.
+    fn established(&mut self, peer: &str, thread: &str, logging: Logging, now: Timestamp) {
+        let key = Self::key_of(peer, thread);
+        if !self.archives(peer, thread, logging) {
+            // §3.2: once off the record, nothing of the session is kept.
+            self.open.remove(&key);
+            return;
+        }
+        self.open.entry(key).or_insert_with(|| Pending {
+            collection: Collection::new(peer, now, Some(thread)),
+            uploaded: 0,
+            last: now,
+        });
+    }
+
+    /// Records a message we sent in the session with `peer` on `thread`.
+    pub fn sent(&mut self, peer: &str, thread: &str, body: &str) {
+        self.push(peer, thread, Direction::To, body, Timestamp::now());
+    }
+
+    fn push(&mut self, peer: &str, thread: &str, dir: Direction, body: &str, now: Timestamp) {
+        // §4.6: entries are never empty.
+        if body.is_empty() {
+            return;
+        }
+        let key = Self::key_of(peer, thread);
+        let Some(p) = self.open.get_mut(&key) else {
+            return;
+        };
+        p.collection.entries.push(Entry {
+            dir,
+            secs: Some(now.0.saturating_sub(p.last.0)),
+            utc: None,
+            body: body.to_owned(),
+        });
+        p.last = now;
+        if p.collection.entries.len() >= MAX_PENDING {
+            // Upload what we have; the session's collection continues.
+            let part = Pending {
+                collection: p.collection.clone(),
+                uploaded: p.uploaded,
+                last: p.last,
+            };
+            p.uploaded += p.collection.entries.len();
+            p.collection.entries.clear();
+            self.ready.push(part);
+        }
+    }
+
+    /// Whether collections wait for [`upload`](Self::upload).
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    /// Uploads the finished collections, sealed (§5.2), calling `saved` with each
+    /// (bodies in clear) once the server has stored it.
+    pub async fn upload(
+        &mut self,
+        conn: &mut Connection,
+        mut saved: impl FnMut(&Collection),
+    ) -> Result<(), ArchiverError> {
+        let ready: Vec<Pending> = std::mem::take(&mut self.ready)
+            .into_iter()
+            .filter(|p| !p.collection.entries.is_empty())
+            .collect();
+        if ready.is_empty() {
+            return Ok(());
+        }
+        let key = match self.key.take() {
+            Some(key) => key,
+            None => {
+                let passphrase = self.passphrase.clone().ok_or(ArchiverError::NoPassphrase)?;
+                conn.archive_key_or_create(&passphrase).await?
+            }
+        };
+        let key = self.key.insert(key);
+        for p in ready {
+            let sealed = key.seal_collection(&p.collection, p.uploaded)?;
+            conn.archive_save(&sealed, STEP).await?;
+            saved(&p.collection);
+        }
+        Ok(())
+    }
+
+    /// Before logging out: ends the recording of every open session and uploads every
+    /// recorded collection, as [`upload`](Self::upload).
+    pub async fn finish(
+        &mut self,
+        conn: &mut Connection,
+        saved: impl FnMut(&Collection),
+    ) -> Result<(), ArchiverError> {
+        let open: Vec<Pending> = self.open.drain().map(|(_, p)| p).collect();
+        self.ready.extend(open);
+        self.upload(conn, saved).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use esession::xml::{parse_element, Limits};
+
+    fn archiver(pref: &str) -> Archiver {
+        let el = parse_element(pref, &Limits::default()).unwrap();
+        Archiver {
+            prefs: Some(Prefs::parse(&el).unwrap()),
+            ..Archiver::default()
+        }
+    }
+
+    const SAVE_BODY: &str =
+        "<pref xmlns='urn:xmpp:archive'><default otr='concede' save='body'/></pref>";
+
+    fn end(a: &mut Archiver, peer: &str, thread: &str) {
+        a.note(&Event::Terminated {
+            peer: peer.into(),
+            thread: thread.into(),
+            by: esession::EndedBy::Us,
+        });
+    }
+
+    #[test]
+    fn may_session_is_recorded_both_ways_and_ready_when_it_ends() {
+        let mut a = archiver(SAVE_BODY);
+        a.established("bob@x/r", "t1", Logging::May, Timestamp(100));
+        a.push("bob@x/r", "t1", Direction::From, "hi", Timestamp(103));
+        a.sent("bob@x/other", "t1", "hello");
+        // §4.6: an empty body is no entry.
+        a.sent("bob@x/r", "t1", "");
+        assert!(!a.has_ready());
+        end(&mut a, "bob@x/r", "t1");
+        assert!(a.has_ready());
+        let c = &a.ready[0].collection;
+        assert_eq!(c.entries.len(), 2);
+        assert_eq!(c.entries[0].dir, Direction::From);
+        assert_eq!(c.entries[0].secs, Some(3));
+        assert_eq!(c.entries[1].dir, Direction::To);
+        assert_eq!(c.entries[1].body, "hello");
+    }
+
+    #[test]
+    fn mustnot_or_save_false_keeps_nothing() {
+        let mut a = archiver(SAVE_BODY);
+        a.established("bob@x/r", "t1", Logging::MustNot, Timestamp(1));
+        a.sent("bob@x/r", "t1", "secret");
+        end(&mut a, "bob@x/r", "t1");
+        assert!(!a.has_ready());
+
+        let mut a =
+            archiver("<pref xmlns='urn:xmpp:archive'><default otr='concede' save='false'/></pref>");
+        a.established("bob@x/r", "t1", Logging::May, Timestamp(1));
+        a.sent("bob@x/r", "t1", "secret");
+        end(&mut a, "bob@x/r", "t1");
+        assert!(!a.has_ready());
+    }
+
+    #[test]
+    fn renegotiated_off_the_record_drops_what_was_recorded() {
+        let mut a = archiver(SAVE_BODY);
+        a.established("bob@x/r", "t1", Logging::May, Timestamp(1));
+        a.sent("bob@x/r", "t1", "on the record");
+        // §3.2: once off the record, nothing of the session is kept.
+        a.established("bob@x/r", "t1", Logging::MustNot, Timestamp(2));
+        end(&mut a, "bob@x/r", "t1");
+        assert!(!a.has_ready());
+    }
+
+    #[test]
+    fn long_session_is_uploaded_in_parts_with_continuing_indexes() {
+        let mut a = archiver(SAVE_BODY);
+        a.established("bob@x/r", "t1", Logging::May, Timestamp(1));
+        for _ in 0..MAX_PENDING + 1 {
+            a.sent("bob@x/r", "t1", "m");
+        }
+        assert_eq!(a.ready.len(), 1);
+        assert_eq!(a.ready[0].collection.entries.len(), MAX_PENDING);
+        end(&mut a, "bob@x/r", "t1");
+        assert_eq!(a.ready.len(), 2);
+        assert_eq!(a.ready[1].uploaded, MAX_PENDING);
+        assert_eq!(a.ready[1].collection.entries.len(), 1);
+    }
+
+    #[test]
+    fn no_prefs_archives_nothing() {
+        let mut a = Archiver::default();
+        assert!(!a.needs_passphrase());
+        a.established("bob@x/r", "t1", Logging::May, Timestamp(1));
+        a.sent("bob@x/r", "t1", "m");
+        end(&mut a, "bob@x/r", "t1");
+        assert!(!a.has_ready());
+    }
+
+    #[test]
+    fn explicit_logging_or_unset_prefs_leave_the_engine_default() {
+        let el = parse_element(SAVE_BODY, &Limits::default()).unwrap();
+        let prefs = Prefs::parse(&el).unwrap();
+        assert_eq!(engine_prefs(Some(&prefs), false), Some(prefs.clone()));
+        assert_eq!(engine_prefs(Some(&prefs), true), None);
+        let unset = Prefs {
+            unset: true,
+            ..prefs
+        };
+        assert_eq!(engine_prefs(Some(&unset), false), None);
+        assert_eq!(engine_prefs(None, false), None);
+    }
+}
