@@ -1,29 +1,38 @@
 //! `esession keys publish|fetch|revoke|attest|request`: published keys (XEP-0189 as bound by
-//! profile P14). The payloads are built and checked by [`esession::pubkeys`], exchanged by
-//! the adapter ([`esession_xmpp::Connection`]); this module only ties them to the account's
-//! store and prints what happened.
-use crate::account::{connect_offstage, Offstage};
+//! profile P14). The adapter ([`esession_xmpp::Connection`]) exchanges and checks them
+//! against the account's store; this module only prints what happened.
+use crate::account::connect_offstage;
 use crate::fail::Fail;
 use crate::identity::KeyUse;
 use crate::output::Out;
 use crate::sanitize::safe;
-use esession::pubkeys::{absorb, parse_item, Attestation, FetchedKey, PubkeyError, Revocation};
-use esession::store::KeyStore;
-use esession::{jid, Fingerprint, IdentityKey, PublicKey, Timestamp};
-use esession_xmpp::Published;
+use esession::pubkeys::{Attestation, FetchedKey};
+use esession::{jid, IdentityKey};
+use esession_xmpp::{AttestationRefused, Published, PublishedKeysError};
 use serde_json::json;
 use std::time::Duration;
 
 /// Bound of each PEP or iq round trip.
 const STEP: Duration = Duration::from_secs(10);
 
-fn pubkey_fail(e: PubkeyError) -> Fail {
-    Fail::protocol("pubkey", e.to_string())
+fn keys_fail(e: PublishedKeysError) -> Fail {
+    match e {
+        PublishedKeysError::Xmpp(e) => e.into(),
+        PublishedKeysError::Store(e) => e.into(),
+        PublishedKeysError::NoTrustedKey { peer } => Fail::protocol(
+            "untrusted_key",
+            format!(
+                "no key of {peer} is trusted here: compare its fingerprint and run \
+                 `esession trust verify` first; nothing was attested"
+            ),
+        ),
+        e => Fail::protocol("pubkey", e.to_string()),
+    }
 }
 
 /// The identity key [`connect_offstage`] loaded with [`KeyUse::Create`].
-fn created(acc: &Offstage) -> Result<&IdentityKey, Fail> {
-    acc.identity
+fn created(identity: &Option<IdentityKey>) -> Result<&IdentityKey, Fail> {
+    identity
         .as_ref()
         .ok_or_else(|| Fail::protocol("identity_key", "no identity key was created"))
 }
@@ -31,7 +40,7 @@ fn created(acc: &Offstage) -> Result<&IdentityKey, Fail> {
 /// `keys publish`: our key as item `current` of our pubkey node (XEP-0189 §7, profile P14).
 pub(crate) async fn publish(global: &crate::args::Global, out: Out) -> Result<(), Fail> {
     let mut acc = connect_offstage(global, KeyUse::Create).await?;
-    let key = created(&acc)?.public();
+    let key = created(&acc.identity)?.public();
     let how = acc.conn.publish_key(&key, STEP).await?;
     let fp = key.fingerprint().to_b64();
     // Profile P14: a node with another configuration is reconfigured, then published to.
@@ -63,55 +72,25 @@ pub(crate) async fn fetch(
     let peer = jid::bare(contact).to_owned();
     // Our own key (if any) is needed only to check attestations of it.
     let mut acc = connect_offstage(global, KeyUse::IfStored).await?;
-    let published = acc.conn.fetch_published_keys(&peer, STEP).await?;
-    let now = Timestamp::now();
-    let fetched = absorb(
-        &mut acc.store,
-        &acc.own,
-        &peer,
-        &published.keys,
-        &published.revocations,
-        now,
-    )?;
-    for k in &fetched {
+    let fetched = acc
+        .conn
+        .fetch_keys(&mut acc.store, &acc.own, acc.identity.as_ref(), &peer)
+        .await
+        .map_err(keys_fail)?;
+    for k in &fetched.keys {
         key_line(out, &peer, k);
     }
-    // A revoked key is usually no longer in the pubkey node (`publish_revocation` retracts
-    // it): the revocation alone names it.
-    for r in &published.revocations {
-        let fp = r.fingerprint();
-        if published.keys.iter().any(|k| k.fingerprint().ct_eq(&fp)) {
-            continue;
-        }
-        let petname = acc
-            .store
-            .known_key(&acc.own, fp.as_bytes())?
-            .and_then(|k| k.petname);
-        let revoked_at = acc.store.revoked_at(&acc.own, fp.as_bytes())?;
-        key_line(
-            out,
-            &peer,
-            &FetchedKey {
-                fingerprint: fp.to_b64(),
-                trusted: false,
-                revoked_at: revoked_at.or(Some(r.revoked_at())),
-                petname,
-                alerts: Vec::new(),
-            },
-        );
-    }
-    for a in &published.attestations {
-        let verdict = check_attestation(&acc, &peer, &published.keys, a);
+    for (a, verdict) in &fetched.attestations {
         attestation_line(out, &peer, a, &acc.own, &acc.identity, verdict);
     }
-    for why in &published.refused {
+    for why in &fetched.refused {
         // Everything fetched is hostile: what failed a check is named, never used.
         out.emit(
             json!({"event": "warning", "peer": peer, "thread": null, "detail": why}),
             &format!("warning ({}): ignored {}", safe(&peer), safe(why)),
         );
     }
-    if published.keys.is_empty() && published.revocations.is_empty() && !out.json {
+    if fetched.nothing_published && !out.json {
         out.emit(
             serde_json::Value::Null,
             &format!("{} publishes no keys", safe(&peer)),
@@ -119,58 +98,6 @@ pub(crate) async fn fetch(
     }
     acc.conn.close().await?;
     Ok(())
-}
-
-/// Whether attestation `a`, fetched from `peer`'s node, is `peer`'s and verifies: the
-/// signer's key must be one `peer` publishes, the attested key ours or one we know
-/// (XEP-0189 §5; decision "Attestations are checked in two steps").
-fn check_attestation(
-    acc: &Offstage,
-    peer: &str,
-    peer_keys: &[PublicKey],
-    a: &Attestation,
-) -> Result<(), String> {
-    if a.signer_jid() != peer {
-        return Err(format!(
-            "signed for {} but published by {peer}",
-            a.signer_jid()
-        ));
-    }
-    let signer_print = a.signer_print();
-    let signer = peer_keys
-        .iter()
-        .find(|k| k.fingerprint().ct_eq(&signer_print))
-        .ok_or_else(|| "the signing key is not among the keys published".to_owned())?;
-    let keyprint = a.keyprint();
-    let attested = match &acc.identity {
-        Some(ours) if ours.public().fingerprint().ct_eq(&keyprint) => ours.public(),
-        _ => known_public(&acc.store, &acc.own, &keyprint)?
-            .ok_or_else(|| "the attested key is unknown here".to_owned())?,
-    };
-    a.verify(&attested, signer).map_err(|e| e.to_string())
-}
-
-/// The key with fingerprint `fp` that `own` has seen, as a [`PublicKey`].
-fn known_public(
-    store: &impl KeyStore,
-    own: &str,
-    fp: &Fingerprint,
-) -> Result<Option<PublicKey>, String> {
-    let Some(known) = store
-        .known_key(own, fp.as_bytes())
-        .map_err(|e| e.to_string())?
-    else {
-        return Ok(None);
-    };
-    public_of(&known.key_value)
-        .map(Some)
-        .map_err(|e| e.to_string())
-}
-
-/// A stored P4-normalized `<KeyValue/>` as a [`PublicKey`] (profile P8).
-fn public_of(key_value: &str) -> Result<PublicKey, PubkeyError> {
-    let el = parse_item(key_value)?;
-    Ok(PublicKey::from_key_value(&el)?)
 }
 
 /// `keys revoke`: a revocation signed by our key, published (XEP-0189 §4), then recorded in
@@ -184,12 +111,12 @@ pub(crate) async fn revoke(global: &crate::args::Global, out: Out) -> Result<(),
             format!("{} has no usable identity key: nothing to revoke", acc.own),
         ));
     };
-    let revocation = Revocation::create(&key, Timestamp::now()).map_err(pubkey_fail)?;
-    acc.conn.publish_revocation(&revocation, STEP).await?;
+    let revocation = acc
+        .conn
+        .revoke_key(&mut acc.store, &acc.own, &key)
+        .await
+        .map_err(keys_fail)?;
     let fp = revocation.fingerprint();
-    // Only once published: a failed publication leaves the key in use, to be revoked again.
-    acc.store
-        .record_revocation(&acc.own, fp.as_bytes(), revocation.revoked_at())?;
     let at = revocation.revoked_at().to_datetime();
     out.emit(
         json!({"event": "revoked", "jid": acc.own, "fingerprint": fp.to_b64(), "revoked_at": at}),
@@ -213,48 +140,27 @@ pub(crate) async fn attest(
 ) -> Result<(), Fail> {
     let peer = jid::bare(contact).to_owned();
     let mut acc = connect_offstage(global, KeyUse::Create).await?;
-    let mut attested = Vec::new();
-    for known in acc.store.keys_of(&acc.own, &peer)? {
-        // Only keys the user verified, and never a revoked one (XEP-0189 §4).
-        if known.trusted
-            && acc
-                .store
-                .revoked_at(&acc.own, &known.fingerprint)?
-                .is_none()
-        {
-            attested.push(public_of(&known.key_value).map_err(pubkey_fail)?);
-        }
-    }
-    if attested.is_empty() {
-        acc.conn.close().await?;
-        return Err(Fail::protocol(
-            "untrusted_key",
-            format!(
-                "no key of {peer} is trusted here: compare its fingerprint and run \
-                 `esession trust verify` first; nothing was attested"
-            ),
-        ));
-    }
-    let signer = created(&acc)?;
+    let signer = created(&acc.identity)?;
     let signer_fp = signer.public().fingerprint().to_b64();
-    let mut statements = Vec::with_capacity(attested.len());
-    for key in &attested {
-        statements.push(
-            Attestation::create(signer, &acc.own, key, Timestamp::now()).map_err(pubkey_fail)?,
-        );
+    let attested = acc
+        .conn
+        .attest_trusted(&acc.store, &acc.own, signer, &peer, |a| {
+            let fp = a.keyprint().to_b64();
+            out.emit(
+                json!({"event": "attested", "jid": peer, "fingerprint": fp,
+                       "signer_fingerprint": signer_fp}),
+                &format!(
+                    "attested the key {fp} of {} with our key {signer_fp}",
+                    safe(&peer)
+                ),
+            );
+        })
+        .await;
+    if let Err(e @ PublishedKeysError::NoTrustedKey { .. }) = attested {
+        acc.conn.close().await?;
+        return Err(keys_fail(e));
     }
-    for a in &statements {
-        acc.conn.publish_attestation(a, STEP).await?;
-        let fp = a.keyprint().to_b64();
-        out.emit(
-            json!({"event": "attested", "jid": peer, "fingerprint": fp,
-                   "signer_fingerprint": signer_fp}),
-            &format!(
-                "attested the key {fp} of {} with our key {signer_fp}",
-                safe(&peer)
-            ),
-        );
-    }
+    attested.map_err(keys_fail)?;
     acc.conn.close().await?;
     Ok(())
 }
@@ -275,15 +181,11 @@ pub(crate) async fn request(
     }
     let peer = jid::bare(contact).to_owned();
     let mut acc = connect_offstage(global, KeyUse::Never).await?;
-    let key = acc.conn.request_key(contact, STEP).await?;
-    let fetched = absorb(
-        &mut acc.store,
-        &acc.own,
-        &peer,
-        &[key],
-        &[],
-        Timestamp::now(),
-    )?;
+    let fetched = acc
+        .conn
+        .request_keys(&mut acc.store, &acc.own, contact, &peer)
+        .await
+        .map_err(keys_fail)?;
     for k in &fetched {
         key_line(out, &peer, k);
     }
@@ -326,8 +228,9 @@ fn attestation_line(
     a: &Attestation,
     own: &str,
     ours: &Option<IdentityKey>,
-    verdict: Result<(), String>,
+    verdict: &Result<(), AttestationRefused>,
 ) {
+    let verdict = verdict.as_ref().map_err(|why| why.to_string());
     let keyprint = a.keyprint();
     let of_ours = ours
         .as_ref()

@@ -35,6 +35,7 @@ mod login;
 mod offline;
 mod options;
 mod pubkeys;
+mod published_keys;
 mod pubsub;
 mod xml;
 
@@ -48,4 +49,5 @@ pub use offline::{
 };
 pub use options::{ConnectOptions, TlsMode};
 pub use pubkeys::PublishedKeys;
+pub use published_keys::{AttestationRefused, FetchedKeys, PublishedKeysError};
 pub use pubsub::{NodeItems, Published, PubsubItem};

@@ -1,0 +1,370 @@
+//! XEP-0189 published keys tied to the account's trust store: fetching a contact's keys,
+//! revocations and attestations and checking them, revoking our key, attesting the keys
+//! we trust (profile P14). The payloads are built and checked by [`esession::pubkeys`];
+//! the nodes are read and written by [`pubkeys`](crate::pubkeys).
+use crate::{Connection, XmppError};
+use esession::pubkeys::{absorb, parse_item, Attestation, FetchedKey, PubkeyError, Revocation};
+use esession::store::KeyStore;
+use esession::{Fingerprint, IdentityKey, PublicKey, StoreError, Timestamp};
+use std::time::Duration;
+use thiserror::Error;
+
+/// Bound of each PEP or iq round trip.
+const STEP: Duration = Duration::from_secs(10);
+
+/// What went wrong with published keys.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum PublishedKeysError {
+    /// A request to the server or the contact failed.
+    #[error(transparent)]
+    Xmpp(#[from] XmppError),
+    /// The trust store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A payload could not be built or a stored key not read.
+    #[error(transparent)]
+    Pubkey(#[from] PubkeyError),
+    /// `keys attest`: no key of the contact is trusted (verified and not revoked).
+    #[error("no key of {peer} is trusted here")]
+    NoTrustedKey {
+        /// The contact's bare JID.
+        peer: String,
+    },
+}
+
+/// Why an attestation a contact publishes is not used (XEP-0189 §5; decision
+/// "Attestations are checked in two steps").
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum AttestationRefused {
+    /// It names another signer than the contact whose node holds it.
+    #[error("signed for {signed_for} but published by {published_by}")]
+    OtherSigner {
+        /// The signer JID it names.
+        signed_for: String,
+        /// The contact whose node holds it.
+        published_by: String,
+    },
+    /// Its signing key is not one the contact publishes.
+    #[error("the signing key is not among the keys published")]
+    UnknownSigner,
+    /// The key it attests is neither ours nor one we have seen.
+    #[error("the attested key is unknown here")]
+    UnknownKey,
+    /// The trust store failed while looking the attested key up.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The stored attested key is unreadable, or the signature does not verify.
+    #[error(transparent)]
+    Pubkey(#[from] PubkeyError),
+}
+
+/// What [`Connection::fetch_keys`] found for a contact.
+#[derive(Debug)]
+pub struct FetchedKeys {
+    /// The contact's keys as the trust store now sees them: those published, then the
+    /// revoked ones whose revocation alone names them.
+    pub keys: Vec<FetchedKey>,
+    /// The attestations the contact publishes, each with whether it verified.
+    pub attestations: Vec<(Attestation, Result<(), AttestationRefused>)>,
+    /// One line per item or node that could not be used, naming why (never used).
+    pub refused: Vec<String>,
+    /// The contact publishes neither keys nor revocations.
+    pub nothing_published: bool,
+}
+
+impl Connection {
+    /// `peer`'s published keys, revocations and attestations (XEP-0189 §7), fed into the
+    /// trust store of our account `own` ([`absorb`]); attestations are checked against
+    /// `ours` (our identity key, if any) and the keys we know.
+    pub async fn fetch_keys(
+        &mut self,
+        store: &mut impl KeyStore,
+        own: &str,
+        ours: Option<&IdentityKey>,
+        peer: &str,
+    ) -> Result<FetchedKeys, PublishedKeysError> {
+        let published = self.fetch_published_keys(peer, STEP).await?;
+        let mut keys = absorb(
+            store,
+            own,
+            peer,
+            &published.keys,
+            &published.revocations,
+            Timestamp::now(),
+        )?;
+        keys.extend(revoked_only(
+            store,
+            own,
+            &published.keys,
+            &published.revocations,
+        )?);
+        let attestations = published
+            .attestations
+            .into_iter()
+            .map(|a| {
+                let verdict = check_attestation(store, own, ours, peer, &published.keys, &a);
+                (a, verdict)
+            })
+            .collect();
+        Ok(FetchedKeys {
+            keys,
+            attestations,
+            refused: published.refused,
+            nothing_published: published.keys.is_empty() && published.revocations.is_empty(),
+        })
+    }
+
+    /// Asks the online contact `full_jid` for its key directly (XEP-0189 §6) and records
+    /// it for `peer` (its bare JID) in our account `own`'s trust store.
+    pub async fn request_keys(
+        &mut self,
+        store: &mut impl KeyStore,
+        own: &str,
+        full_jid: &str,
+        peer: &str,
+    ) -> Result<Vec<FetchedKey>, PublishedKeysError> {
+        let key = self.request_key(full_jid, STEP).await?;
+        Ok(absorb(store, own, peer, &[key], &[], Timestamp::now())?)
+    }
+
+    /// Revokes `key`: a revocation signed by it, published (XEP-0189 §4), then recorded in
+    /// our account `own`'s store so the key is never presented again (decision "Own
+    /// revoked key").
+    pub async fn revoke_key(
+        &mut self,
+        store: &mut impl KeyStore,
+        own: &str,
+        key: &IdentityKey,
+    ) -> Result<Revocation, PublishedKeysError> {
+        let revocation = Revocation::create(key, Timestamp::now())?;
+        self.publish_revocation(&revocation, STEP).await?;
+        // Only once published: a failed publication leaves the key in use, to be revoked
+        // again.
+        store.record_revocation(
+            own,
+            revocation.fingerprint().as_bytes(),
+            revocation.revoked_at(),
+        )?;
+        Ok(revocation)
+    }
+
+    /// Attests with `signer` each key of `peer` our account `own` trusts (XEP-0116 §7.3)
+    /// and publishes the attestations (XEP-0189 §5), calling `published` after each.
+    pub async fn attest_trusted(
+        &mut self,
+        store: &impl KeyStore,
+        own: &str,
+        signer: &IdentityKey,
+        peer: &str,
+        mut published: impl FnMut(&Attestation),
+    ) -> Result<(), PublishedKeysError> {
+        let attested = trusted_keys(store, own, peer)?;
+        if attested.is_empty() {
+            return Err(PublishedKeysError::NoTrustedKey {
+                peer: peer.to_owned(),
+            });
+        }
+        let mut statements = Vec::with_capacity(attested.len());
+        for key in &attested {
+            statements.push(Attestation::create(signer, own, key, Timestamp::now())?);
+        }
+        for a in &statements {
+            self.publish_attestation(a, STEP).await?;
+            published(a);
+        }
+        Ok(())
+    }
+}
+
+/// The keys of `peer` that `own` trusts: verified by the user, and never a revoked one
+/// (XEP-0189 §4).
+fn trusted_keys(
+    store: &impl KeyStore,
+    own: &str,
+    peer: &str,
+) -> Result<Vec<PublicKey>, PublishedKeysError> {
+    let mut keys = Vec::new();
+    for known in store.keys_of(own, peer)? {
+        if known.trusted && store.revoked_at(own, &known.fingerprint)?.is_none() {
+            keys.push(public_of(&known.key_value)?);
+        }
+    }
+    Ok(keys)
+}
+
+/// The revoked keys not in `keys`: a revoked key is usually no longer in the pubkey node
+/// (`publish_revocation` retracts it), so the revocation alone names it.
+fn revoked_only(
+    store: &impl KeyStore,
+    own: &str,
+    keys: &[PublicKey],
+    revocations: &[Revocation],
+) -> Result<Vec<FetchedKey>, StoreError> {
+    let mut out = Vec::new();
+    for r in revocations {
+        let fp = r.fingerprint();
+        if keys.iter().any(|k| k.fingerprint().ct_eq(&fp)) {
+            continue;
+        }
+        let petname = store.known_key(own, fp.as_bytes())?.and_then(|k| k.petname);
+        let revoked_at = store.revoked_at(own, fp.as_bytes())?;
+        out.push(FetchedKey {
+            fingerprint: fp.to_b64(),
+            trusted: false,
+            revoked_at: revoked_at.or(Some(r.revoked_at())),
+            petname,
+            alerts: Vec::new(),
+        });
+    }
+    Ok(out)
+}
+
+/// Whether attestation `a`, fetched from `peer`'s node, is `peer`'s and verifies: the
+/// signer's key must be one `peer` publishes, the attested key ours or one we know
+/// (XEP-0189 §5; decision "Attestations are checked in two steps").
+fn check_attestation(
+    store: &impl KeyStore,
+    own: &str,
+    ours: Option<&IdentityKey>,
+    peer: &str,
+    peer_keys: &[PublicKey],
+    a: &Attestation,
+) -> Result<(), AttestationRefused> {
+    if a.signer_jid() != peer {
+        return Err(AttestationRefused::OtherSigner {
+            signed_for: a.signer_jid().to_owned(),
+            published_by: peer.to_owned(),
+        });
+    }
+    let signer_print = a.signer_print();
+    let signer = peer_keys
+        .iter()
+        .find(|k| k.fingerprint().ct_eq(&signer_print))
+        .ok_or(AttestationRefused::UnknownSigner)?;
+    let keyprint = a.keyprint();
+    let attested = match ours {
+        Some(ours) if ours.public().fingerprint().ct_eq(&keyprint) => ours.public(),
+        _ => known_public(store, own, &keyprint)?.ok_or(AttestationRefused::UnknownKey)?,
+    };
+    Ok(a.verify(&attested, signer)?)
+}
+
+/// The key with fingerprint `fp` that `own` has seen, as a [`PublicKey`].
+fn known_public(
+    store: &impl KeyStore,
+    own: &str,
+    fp: &Fingerprint,
+) -> Result<Option<PublicKey>, AttestationRefused> {
+    match store.known_key(own, fp.as_bytes())? {
+        Some(known) => Ok(Some(public_of(&known.key_value)?)),
+        None => Ok(None),
+    }
+}
+
+/// A stored P4-normalized `<KeyValue/>` as a [`PublicKey`] (profile P8).
+fn public_of(key_value: &str) -> Result<PublicKey, PubkeyError> {
+    let el = parse_item(key_value)?;
+    Ok(PublicKey::from_key_value(&el)?)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use esession::MemoryStore;
+
+    const RSA_A: &[u8] = include_bytes!("../../esession/tests/keys/rsa2048.pk8.der");
+    const RSA_B: &[u8] = include_bytes!("../../esession/tests/keys/rsa2048-b.pk8.der");
+    const DSA: &[u8] = include_bytes!("../../esession/tests/keys/dsa2048.pk8.der");
+    const AT: Timestamp = Timestamp(1_795_706_626);
+
+    fn key(der: &[u8]) -> IdentityKey {
+        IdentityKey::from_pkcs8_der(der).unwrap()
+    }
+
+    /// Bob (key B) attests Alice's key A; we are carol, who has seen A from alice.
+    #[test]
+    fn attestation_checks_name_what_failed() {
+        let (alice, bob, other) = (key(RSA_A), key(RSA_B), key(DSA));
+        let mut store = MemoryStore::default();
+        absorb(&mut store, "carol@x", "alice@x", &[alice.public()], &[], AT).unwrap();
+        let a = Attestation::create(&bob, "bob@x", &alice.public(), AT).unwrap();
+        let check = |store: &MemoryStore, peer: &str, keys: &[PublicKey], a: &Attestation| {
+            check_attestation(store, "carol@x", None, peer, keys, a)
+        };
+        assert!(check(&store, "bob@x", &[bob.public()], &a).is_ok());
+        assert!(matches!(
+            check(&store, "mallory@x", &[bob.public()], &a),
+            Err(AttestationRefused::OtherSigner { .. })
+        ));
+        assert!(matches!(
+            check(&store, "bob@x", &[other.public()], &a),
+            Err(AttestationRefused::UnknownSigner)
+        ));
+        assert!(matches!(
+            check(&MemoryStore::default(), "bob@x", &[bob.public()], &a),
+            Err(AttestationRefused::UnknownKey)
+        ));
+        // Our own key needs no store entry.
+        assert!(check_attestation(
+            &MemoryStore::default(),
+            "alice@x",
+            Some(&alice),
+            "bob@x",
+            &[bob.public()],
+            &a
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn only_verified_unrevoked_keys_are_attested_and_revocations_name_retracted_keys() {
+        let (alice, other) = (key(RSA_A), key(DSA));
+        let mut store = MemoryStore::default();
+        absorb(
+            &mut store,
+            "carol@x",
+            "alice@x",
+            &[alice.public(), other.public()],
+            &[],
+            AT,
+        )
+        .unwrap();
+        assert!(trusted_keys(&store, "carol@x", "alice@x")
+            .unwrap()
+            .is_empty());
+        let fp = alice.public().fingerprint();
+        store.set_trusted("carol@x", fp.as_bytes(), true).unwrap();
+        let trusted = trusted_keys(&store, "carol@x", "alice@x").unwrap();
+        assert_eq!(trusted.len(), 1);
+        assert!(trusted[0].fingerprint().ct_eq(&fp));
+
+        let revocation = Revocation::create(&alice, AT).unwrap();
+        absorb(
+            &mut store,
+            "carol@x",
+            "alice@x",
+            &[],
+            std::slice::from_ref(&revocation),
+            AT,
+        )
+        .unwrap();
+        assert!(trusted_keys(&store, "carol@x", "alice@x")
+            .unwrap()
+            .is_empty());
+        let named =
+            revoked_only(&store, "carol@x", &[], std::slice::from_ref(&revocation)).unwrap();
+        assert_eq!(named.len(), 1);
+        assert_eq!(named[0].fingerprint, fp.to_b64());
+        assert_eq!(named[0].revoked_at, Some(AT));
+        assert!(!named[0].trusted);
+        // Still published: its own line comes from `absorb`.
+        assert!(
+            revoked_only(&store, "carol@x", &[alice.public()], &[revocation])
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
