@@ -8,10 +8,9 @@ use crate::fail::Fail;
 use crate::identity::KeyUse;
 use crate::output::Out;
 use crate::wait::wait_for;
-use esession::xml::{ns, Element};
 use esession::{jid, Event, SessionInfo, Timestamp};
 use esession_store::SqliteStore;
-use esession_xmpp::{Client, OfflineError, XmppError};
+use esession_xmpp::{Client, OfflineFallback, OfflineSendError, Reach, Unreachable};
 use std::time::Duration;
 
 pub(crate) async fn run(global: &Global, args: &SendArgs, out: Out) -> Result<(), Fail> {
@@ -52,37 +51,26 @@ async fn exchange(
     let step = Duration::from_secs(args.timeout);
     let to = args.to.as_str();
     // XEP-0116 §3: check a full JID's support before negotiating.
-    if jid::is_full(to) {
-        match client.peer_supports_esessions(to, step).await {
-            Ok(true) => {}
-            Ok(false) => {
-                return Err(Fail::protocol(
-                    "unsupported",
-                    format!(
-                        "{to} does not support encrypted sessions (XEP-0116); nothing was sent"
-                    ),
-                ))
-            }
-            Err(XmppError::Stanza(c)) => {
-                let why = format!("{to} cannot be reached ({c})");
-                return send_offline(client, history, args, out, ("unavailable", &why)).await;
-            }
-            Err(XmppError::Timeout(_)) => {
-                let why = format!("{to} did not answer disco#info");
-                return send_offline(client, history, args, out, ("unavailable", &why)).await;
-            }
-            Err(e) => return Err(e.into()),
+    match client.reach(to, step).await? {
+        Reach::Negotiate => {}
+        Reach::Offline(why) => return send_offline(client, history, args, out, why).await,
+        // Reach::Unsupported: the full JID answered without the feature.
+        _ => {
+            return Err(Fail::protocol(
+                "unsupported",
+                format!("{to} does not support encrypted sessions (XEP-0116); nothing was sent"),
+            ))
         }
     }
     let thread = client.engine_mut().start(to, Timestamp::now())?;
     let info = match established(client, history, out, &thread, step, to).await {
         Ok(Some(info)) => info,
         Ok(None) => {
-            let why = format!(
-                "{to} did not answer within {}s (offline, or no ESession support)",
-                step.as_secs()
-            );
-            return send_offline(client, history, args, out, ("timeout", &why)).await;
+            let why = Unreachable::NoAnswer {
+                to: to.to_owned(),
+                secs: step.as_secs(),
+            };
+            return send_offline(client, history, args, out, why).await;
         }
         Err(f) => return Err(f.at(to, &thread)),
     };
@@ -140,37 +128,23 @@ async fn exchange(
     })
 }
 
-/// The contact looks offline (`why`, a failure kind and its text): with `--allow-offline`,
-/// send the messages in an offline session from her published options (XEP-0116 §4.1,
-/// XEP-0187 §3.2–3.3, profile P11), one-shot with the terminate. Without the flag, or if she
-/// published none, exit 1 with `why`'s kind; if none verifies with a key trusted for her
-/// bare JID, exit 1 with the refusal's kind; nothing is sent in any of these cases.
+/// The contact looks offline (`why`): with `--allow-offline`, send the messages in an
+/// offline session from her published options ([`Client::send_offline`]). Without the flag,
+/// or if she published none, exit 1 with `why`'s kind; if none verifies with a key trusted
+/// for her bare JID, exit 1 with the refusal's kind; nothing is sent in any of these cases.
 async fn send_offline(
     client: &mut Client<SqliteStore>,
     history: &mut History,
     args: &SendArgs,
     out: Out,
-    (kind, why): (&'static str, &str),
+    why: Unreachable,
 ) -> Result<(), Fail> {
     let alice = jid::bare(&args.to);
-    if args.expect_echo {
-        return Err(Fail::protocol(
-            kind,
-            format!("{why}; an offline contact cannot echo (--expect-echo); nothing was sent"),
-        ));
-    }
-    // An offline session's key agreement uses the DH values Alice published in advance
-    // (XEP-0187 §3.1), kept until she comes online, so it lacks the forward secrecy of an
-    // online one: never without the user's consent (issue 11 §9).
-    if !args.allow_offline {
-        return Err(Fail::protocol(
-            kind,
-            format!(
-                "{why}; {alice} looks offline and nothing was sent: --allow-offline would \
-                 send in an offline session (XEP-0187), which has no forward secrecy"
-            ),
-        ));
-    }
+    let fallback = OfflineFallback {
+        allowed: args.allow_offline,
+        expects_answers: args.expect_echo,
+    };
+    let why = fallback.check(why).map_err(|e| offline_fail(e, alice))?;
     // XEP-0187 §3.3: Bob always presents his key (`key` identity), so it is loaded (or
     // created) now if the online attempt did not need it.
     if client.engine().identity_key().is_none() {
@@ -179,44 +153,46 @@ async fn send_offline(
         client.engine_mut().set_identity_key(key);
     }
     let step = Duration::from_secs(args.timeout);
-    let body = Element::new("body", ns::JABBER_CLIENT).with_text(args.message.as_str());
-    let start = match client.start_offline(alice, vec![body], step).await {
-        Ok(Some(start)) => start,
-        Ok(None) => {
-            return Err(Fail::protocol(
-                kind,
-                format!("{why}; {alice} published no offline options; nothing was sent"),
-            ))
-        }
-        Err(OfflineError::Engine(e)) => {
-            return Err(Fail::protocol(
-                e.kind().name(),
-                format!(
-                    "{why}; the offline options of {alice} were refused: {e}; nothing was sent"
-                ),
-            ))
-        }
-        Err(OfflineError::Xmpp(e)) => return Err(e.into()),
-    };
-    let thread = start.thread.as_str();
-    for _ in 1..args.count {
-        client
-            .engine_mut()
-            .send_message(alice, thread, &args.message)
-            .map_err(|e| Fail::from(e).at(alice, thread))?;
-    }
-    // XEP-0187 §3.3: one-shot; Bob's terminate is not acknowledged (profile P11).
-    client
-        .engine_mut()
-        .terminate(alice, thread, Timestamp::now())
-        .map_err(|e| Fail::from(e).at(alice, thread))?;
-    client.flush().await?;
+    let start = client
+        .send_offline(alice, why, &args.message, args.count, step)
+        .await
+        .map_err(|e| offline_fail(e, alice))?;
     while let Some(ev) = client.engine_mut().poll_event() {
         history.note(client, &ev);
         out.event(&ev);
     }
     out.sent_offline(alice, &start, args.count);
     Ok(())
+}
+
+/// The failure of an offline send to `alice`, worded for the command's flags.
+fn offline_fail(e: OfflineSendError, alice: &str) -> Fail {
+    match e {
+        OfflineSendError::CannotAnswer(why) => Fail::protocol(
+            why.kind(),
+            format!("{why}; an offline contact cannot echo (--expect-echo); nothing was sent"),
+        ),
+        OfflineSendError::NotAllowed(why) => Fail::protocol(
+            why.kind(),
+            format!(
+                "{why}; {alice} looks offline and nothing was sent: --allow-offline would \
+                 send in an offline session (XEP-0187), which has no forward secrecy"
+            ),
+        ),
+        OfflineSendError::NoOptions(why) => Fail::protocol(
+            why.kind(),
+            format!("{why}; {alice} published no offline options; nothing was sent"),
+        ),
+        OfflineSendError::Refused { why, error } => Fail::protocol(
+            error.kind().name(),
+            format!(
+                "{why}; the offline options of {alice} were refused: {error}; nothing was sent"
+            ),
+        ),
+        OfflineSendError::Session { thread, error } => Fail::from(error).at(alice, &thread),
+        OfflineSendError::Xmpp(e) => e.into(),
+        e => Fail::protocol("offline", e.to_string()),
+    }
 }
 
 /// Waits for the session on `thread` to be established: `None` when the peer did not

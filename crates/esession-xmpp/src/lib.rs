@@ -29,6 +29,7 @@ mod archive;
 mod archiver;
 mod client;
 mod connection;
+mod delivery;
 mod disco;
 mod error;
 mod login;
@@ -43,6 +44,7 @@ pub use archive::ListPage;
 pub use archiver::{Archiver, ArchiverError};
 pub use client::{Client, Traced, ESESSION_FEATURES};
 pub use connection::Connection;
+pub use delivery::{OfflineFallback, OfflineSendError, Reach, Unreachable};
 pub use error::{XmppError, CONNECT_TIMEOUT, EXIT_CONNECT, EXIT_OTHER};
 pub use offline::{
     offline_publish_options, OfflineError, OfflineLogin, OfflineStart, Withdrawal, OFFLINE_ITEM_ID,
