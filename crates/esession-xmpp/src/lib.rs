@@ -6,6 +6,12 @@
 //! requests (XEP-0030) with the features it is told to advertise, and hands
 //! every other stanza to the caller as serialized XML.
 //!
+//! Above the engine it holds the protocol policy a client needs: the XEP-0136
+//! [`Archiver`], the XEP-0189 key flows tied to the trust store
+//! ([`Connection::fetch_keys`], [`Connection::attest_trusted`]) and the choice between an
+//! online and an offline session ([`Client::reach`], [`OfflineFallback`],
+//! [`Client::send_offline`]).
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! use esession_xmpp::{ConnectOptions, Connection, TlsMode, XmppError};
