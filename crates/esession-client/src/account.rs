@@ -184,12 +184,9 @@ impl<S: SecretStore> Account<S> {
         while let Some(ev) = self.convs.poll_event() {
             events.push(ev);
         }
-        events.extend(
-            self.client
-                .shutdown(Duration::ZERO)
-                .await
-                .map(|_| Vec::new())?,
-        );
+        // Closes the stream; the engine events it returns concern sessions whose end this
+        // layer has already reported.
+        self.client.shutdown(Duration::ZERO).await?;
         Ok(events)
     }
 }
