@@ -8,7 +8,7 @@ use esession_xmpp::{Client, XmppError};
 use tokio::time::Instant;
 
 use crate::conversations::Conversations;
-use crate::event::ClientEvent;
+use crate::event::{ClientEvent, Shield};
 use crate::queue::DeliveryState;
 use crate::roster;
 
@@ -53,6 +53,11 @@ impl<S: SecretStore> Account<S> {
     /// The conversations (roster, presence, queues).
     pub fn conversations(&self) -> &Conversations {
         &self.convs
+    }
+
+    /// The shield of the conversation with `bare`.
+    pub fn shield(&self, bare: &str) -> Shield {
+        self.convs.shield(self.client.engine(), bare)
     }
 
     /// The client (engine and connection), for what this layer does not cover.

@@ -15,7 +15,8 @@ struct Live {
 /// The conversation with one contact.
 #[derive(Clone, Debug, Default)]
 pub struct Conversation {
-    /// Open sessions (negotiating or established), oldest first.
+    /// Open sessions (negotiating or established), in the order they were started or
+    /// established.
     sessions: Vec<Live>,
     /// Our messages not yet acknowledged.
     pub(crate) queue: Queue,
@@ -24,7 +25,7 @@ pub struct Conversation {
 }
 
 impl Conversation {
-    /// The session messages go to: the newest established one.
+    /// The session messages go to: the one established last.
     pub fn current(&self) -> Option<&SessionRef> {
         self.sessions
             .iter()
@@ -38,7 +39,7 @@ impl Conversation {
         self.sessions.iter().any(|l| !l.established)
     }
 
-    /// Every open session, oldest first.
+    /// Every open session, in the order they were started or established.
     pub fn sessions(&self) -> impl Iterator<Item = &SessionRef> {
         self.sessions.iter().map(|l| &l.session)
     }
@@ -61,26 +62,16 @@ impl Conversation {
         });
     }
 
-    /// Records an established session; returns true when the contact started it: the
-    /// conversation adopts it (a conversation is per contact, not per thread).
+    /// Records an established session, which becomes the current one; returns true when
+    /// the contact started it: the conversation adopts it (a conversation is per contact,
+    /// not per thread).
     pub(crate) fn established(&mut self, session: SessionRef) -> bool {
-        match self
-            .sessions
-            .iter_mut()
-            .find(|l| l.session.thread == session.thread)
-        {
-            Some(l) => {
-                l.established = true;
-                false
-            }
-            None => {
-                self.sessions.push(Live {
-                    session,
-                    established: true,
-                });
-                true
-            }
-        }
+        let ours = self.remove(&session.thread).is_some();
+        self.sessions.push(Live {
+            session,
+            established: true,
+        });
+        !ours
     }
 
     /// Forgets the session on `thread`; returns it if it was open.

@@ -253,6 +253,15 @@ fn both_sides_starting_at_once_lose_nothing() {
     assert_eq!(net.a.bodies(), ["from bob"]);
     assert_eq!(net.a.state(&ia), DeliveryState::Delivered);
     assert_eq!(net.b.state(&ib), DeliveryState::Delivered);
+    // Two sessions; each side's current one is the one established last (its SAS is the
+    // one shown last).
+    for side in [&net.a, &net.b] {
+        let est = side.established();
+        assert_eq!(est.len(), 2);
+        let peer = if side.jid == ALICE { BOB } else { ALICE };
+        let current = side.convs.conversation(peer).unwrap().current().unwrap();
+        assert_eq!(current.thread, est[1].0);
+    }
     for i in 0..5 {
         net.a.send("bob@example.com", &format!("a{i}"));
         net.b.send("alice@example.org", &format!("b{i}"));
