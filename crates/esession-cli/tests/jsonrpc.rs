@@ -284,3 +284,46 @@ fn two_jsonrpc_processes_converse_both_ways_without_loss_or_plaintext() {
         assert!(!log.contains(body.as_str()), "the server saw {body:?}");
     }
 }
+
+#[test]
+fn messages_to_a_contact_who_restarts_wait_for_it_and_arrive_in_a_new_session() {
+    server();
+    let (alice_acct, bob_acct) = (Account::new("rpcra"), Account::new("rpcrb"));
+    let mut alice = Rpc::start("alice (jsonrpc)", &alice_acct);
+    let mut bob = Rpc::start("bob (jsonrpc)", &bob_acct);
+    let (a, b) = (alice.jid.clone(), bob.jid.clone());
+    befriend(&mut alice, &mut bob);
+    let before = alice.send_many(&b, "before restart", 5);
+    bob.all_received(&before);
+    alice.all_delivered(&before);
+
+    // Bob quits: his session ends on Alice's side (his terminate, then his presence).
+    assert_eq!(bob.p.stop(EVENT_LIMIT), 0, "{}", bob.p.transcript());
+    alice.notified("terminated", |_| true);
+    alice.notified("presence", |p| p["show"] == "unavailable");
+    // Lines sent meanwhile stay queued, marked not sent, and nothing leaves.
+    let waiting: Vec<(String, String)> = (0..5)
+        .map(|i| {
+            let body = unique_body(&format!("while away {i}"));
+            let r = alice.call("send", json!({"to": b, "body": body}));
+            assert_eq!(r["state"], "queued", "{r}");
+            assert!(r["reason"].as_str().unwrap().contains("offline"), "{r}");
+            (r["id"].as_str().unwrap().to_owned(), body)
+        })
+        .collect();
+
+    // Bob is back (a new process, same state): the queued lines arrive, once, encrypted.
+    let mut bob = Rpc::start("bob again (jsonrpc)", &bob_acct);
+    bob.all_received(&waiting);
+    alice.all_delivered(&waiting);
+    let after = bob.send_many(&a, "after restart", 5);
+    alice.all_received(&after);
+    bob.all_delivered(&after);
+
+    let log = server().log_text();
+    for (_, body) in before.iter().chain(&waiting).chain(&after) {
+        assert!(!log.contains(body.as_str()), "the server saw {body:?}");
+    }
+    drop(alice.stdin);
+    assert_eq!(alice.p.finish(EVENT_LIMIT), 0, "{}", alice.p.transcript());
+}
