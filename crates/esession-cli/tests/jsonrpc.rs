@@ -181,12 +181,30 @@ fn befriend(alice: &mut Rpc, bob: &mut Rpc) {
     assert_eq!(item["resources"][0]["esessions"], true, "{roster}");
 }
 
-#[test]
-fn two_jsonrpc_processes_converse_both_ways_without_loss_or_plaintext() {
+/// Two fresh accounts, each served by `esession jsonrpc`, contacts of each other.
+fn contacts(prefix: &str) -> (Account, Rpc, Rpc) {
     server();
-    let (alice_acct, bob_acct) = (Account::new("rpca"), Account::new("rpcb"));
+    let (alice_acct, bob_acct) = (
+        Account::new(&format!("{prefix}a")),
+        Account::new(&format!("{prefix}b")),
+    );
     let mut alice = Rpc::start("alice (jsonrpc)", &alice_acct);
     let mut bob = Rpc::start("bob (jsonrpc)", &bob_acct);
+    befriend(&mut alice, &mut bob);
+    (bob_acct, alice, bob)
+}
+
+/// Panics if the server's stanza log holds any of the bodies.
+fn assert_no_body_at_server<'a>(sent: impl IntoIterator<Item = &'a (String, String)>) {
+    let log = server().log_text();
+    for (_, body) in sent {
+        assert!(!log.contains(body.as_str()), "the server saw {body:?}");
+    }
+}
+
+#[test]
+fn two_jsonrpc_processes_converse_both_ways_without_loss_or_plaintext() {
+    let (_, mut alice, mut bob) = contacts("rpc");
     let (a, b) = (alice.jid.clone(), bob.jid.clone());
 
     // Bad requests get JSON-RPC errors and the process goes on.
@@ -205,7 +223,6 @@ fn two_jsonrpc_processes_converse_both_ways_without_loss_or_plaintext() {
         .wait_event("invalid request", EVENT_LIMIT, |e| e["id"] == "x");
     assert_eq!(e["error"]["code"], -32600);
 
-    befriend(&mut alice, &mut bob);
     let mut all = Vec::new();
 
     // Alice starts; Bob's answers go in the session he adopted.
@@ -279,20 +296,13 @@ fn two_jsonrpc_processes_converse_both_ways_without_loss_or_plaintext() {
 
     // 0 lost: every message was delivered (checked above); 0 in clear at the server.
     assert_server_never_saw(&all[0].1, Some(&thread));
-    let log = server().log_text();
-    for (_, body) in &all {
-        assert!(!log.contains(body.as_str()), "the server saw {body:?}");
-    }
+    assert_no_body_at_server(&all);
 }
 
 #[test]
 fn messages_to_a_contact_who_restarts_wait_for_it_and_arrive_in_a_new_session() {
-    server();
-    let (alice_acct, bob_acct) = (Account::new("rpcra"), Account::new("rpcrb"));
-    let mut alice = Rpc::start("alice (jsonrpc)", &alice_acct);
-    let mut bob = Rpc::start("bob (jsonrpc)", &bob_acct);
+    let (bob_acct, mut alice, mut bob) = contacts("rpcr");
     let (a, b) = (alice.jid.clone(), bob.jid.clone());
-    befriend(&mut alice, &mut bob);
     let before = alice.send_many(&b, "before restart", 5);
     bob.all_received(&before);
     alice.all_delivered(&before);
@@ -320,10 +330,7 @@ fn messages_to_a_contact_who_restarts_wait_for_it_and_arrive_in_a_new_session() 
     alice.all_received(&after);
     bob.all_delivered(&after);
 
-    let log = server().log_text();
-    for (_, body) in before.iter().chain(&waiting).chain(&after) {
-        assert!(!log.contains(body.as_str()), "the server saw {body:?}");
-    }
+    assert_no_body_at_server(before.iter().chain(&waiting).chain(&after));
     drop(alice.stdin);
     assert_eq!(alice.p.finish(EVENT_LIMIT), 0, "{}", alice.p.transcript());
 }
