@@ -376,6 +376,25 @@ impl Conversations {
     fn drain<S: SecretStore>(&mut self, engine: &mut Engine<S>, now: Timestamp) {
         while let Some(ev) = sessions::poll(engine) {
             match ev {
+                SessionEvent::Established(s, info) if !info.encrypted => {
+                    // Issue 10: never a body in clear. A plain stanza session (XEP-0155
+                    // security c2s/none, allowed by a caller's Config) carries nothing here.
+                    let bare = jid::bare(&s.full).to_owned();
+                    if let Some(c) = self.convs.get_mut(&bare) {
+                        c.remove(&s.thread);
+                    }
+                    if let Err(e) = sessions::end(engine, &s, now) {
+                        self.warn(Some(s.full.clone()), e.to_string());
+                    }
+                    self.warn(
+                        Some(s.full.clone()),
+                        "a session without encryption was ended: nothing is sent in clear".into(),
+                    );
+                    self.fail_pending(
+                        &bare,
+                        "only a session without encryption was agreed: nothing was sent".into(),
+                    );
+                }
                 SessionEvent::Established(s, info) => {
                     let bare = jid::bare(&s.full).to_owned();
                     let adopted = self

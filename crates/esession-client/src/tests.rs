@@ -2,7 +2,7 @@
 //! server between them that can lose a stanza on demand.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use esession::xml::{ns, Element};
-use esession::{Config, Engine, MemoryStore, SeededRandom, Timestamp};
+use esession::{Config, Engine, MemoryStore, Security, SeededRandom, Timestamp};
 
 use crate::{ClientEvent, Conversations, DeliveryState};
 
@@ -19,11 +19,15 @@ struct Side {
 
 impl Side {
     fn new(jid: &'static str, label: &str) -> Side {
+        Side::with(jid, label, Config::default())
+    }
+
+    fn with(jid: &'static str, label: &str, config: Config) -> Side {
         Side {
             jid,
             engine: Engine::new(
                 jid,
-                Config::default(),
+                config,
                 MemoryStore::new(),
                 Box::new(SeededRandom::from_label(&format!("{label}/engine"))),
             ),
@@ -373,4 +377,33 @@ fn shutdown_ends_every_session_and_reports_what_was_not_acknowledged() {
     let (_, state) = net.a.send("bob@example.com", "late");
     assert_eq!(state.name(), "queued");
     assert!(net.a.outgoing().is_empty());
+}
+
+#[test]
+fn a_session_without_encryption_carries_nothing_and_is_ended() {
+    let plain = Config {
+        security: vec![Security::C2s],
+        ..Config::default()
+    };
+    let mut net = Net {
+        a: Side::with(ALICE, "plain-session/a", plain.clone()),
+        b: Side::with(BOB, "plain-session/b", plain),
+        wire: Vec::new(),
+    };
+    net.a.sees_online(BOB);
+    net.b.sees_online(ALICE);
+    let (id, _) = net.a.send("bob@example.com", "never in clear");
+    net.run();
+    assert_eq!(net.a.state(&id).name(), "failed");
+    assert!(net.b.bodies().is_empty());
+    net.assert_no_clear_body(&["never in clear"]);
+    assert!(net.a.engine.threads().is_empty());
+    assert!(net
+        .a
+        .convs
+        .conversation(BOB)
+        .unwrap()
+        .sessions()
+        .next()
+        .is_none());
 }
