@@ -334,3 +334,32 @@ fn messages_to_a_contact_who_restarts_wait_for_it_and_arrive_in_a_new_session() 
     drop(alice.stdin);
     assert_eq!(alice.p.finish(EVENT_LIMIT), 0, "{}", alice.p.transcript());
 }
+
+#[test]
+fn lines_sent_to_a_contact_whose_client_crashed_arrive_once_it_is_back() {
+    let (bob_acct, mut alice, mut bob) = contacts("rpck");
+    let b = bob.jid.clone();
+    let before = alice.send_many(&b, "before crash", 3);
+    bob.all_received(&before);
+    alice.all_delivered(&before);
+
+    // Bob's client dies without a word (SIGKILL): no terminate, and the server keeps its
+    // resource for a while (XEP-0198 hibernation), so Alice's next lines go into a dead
+    // session. Bob comes back on a new resource; the missing receipts make Alice replace
+    // the stale session (RECEIPT_WAIT) and send those lines again.
+    bob.p.kill(EVENT_LIMIT);
+    let around = alice.send_many(&b, "around the crash", 3);
+    let mut bob = Rpc::start("bob again (jsonrpc)", &bob_acct);
+    let ended = alice.notified("terminated", |_| true);
+    assert!(
+        ended["reason"].as_str().unwrap().contains("stale")
+            || ended["reason"] == "the contact went offline",
+        "{ended}"
+    );
+    let after = alice.send_many(&b, "after the crash", 3);
+    bob.all_received(&around);
+    bob.all_received(&after);
+    alice.all_delivered(&around);
+    alice.all_delivered(&after);
+    assert_no_body_at_server(before.iter().chain(&around).chain(&after));
+}

@@ -10,6 +10,8 @@ use crate::sessions::SessionRef;
 struct Live {
     session: SessionRef,
     established: bool,
+    /// Whether a receipt came through it (the contact's client acknowledges messages).
+    acknowledges: bool,
 }
 
 /// The conversation with one contact.
@@ -59,6 +61,7 @@ impl Conversation {
         self.sessions.push(Live {
             session,
             established: false,
+            acknowledges: false,
         });
     }
 
@@ -66,12 +69,46 @@ impl Conversation {
     /// the contact started it: the conversation adopts it (a conversation is per contact,
     /// not per thread).
     pub(crate) fn established(&mut self, session: SessionRef) -> bool {
-        let ours = self.remove(&session.thread).is_some();
+        let before = self
+            .sessions
+            .iter()
+            .position(|l| l.session.thread == session.thread)
+            .map(|i| self.sessions.remove(i));
         self.sessions.push(Live {
             session,
             established: true,
+            acknowledges: before.as_ref().is_some_and(|l| l.acknowledges),
         });
-        !ours
+        before.is_none()
+    }
+
+    /// Whether `thread` is a negotiation not yet established.
+    pub(crate) fn negotiating_on(&self, thread: &str) -> bool {
+        self.sessions
+            .iter()
+            .any(|l| l.session.thread == thread && !l.established)
+    }
+
+    /// Records that a receipt came through `thread`.
+    pub(crate) fn acknowledged_in(&mut self, thread: &str) {
+        if let Some(l) = self
+            .sessions
+            .iter_mut()
+            .find(|l| l.session.thread == thread)
+        {
+            l.acknowledges = true;
+        }
+    }
+
+    /// The sessions whose contact acknowledged messages before but left one sent at or
+    /// before `since` unacknowledged: presumed stale (the contact's client restarted).
+    pub(crate) fn stale(&self, since: esession::Timestamp) -> Vec<SessionRef> {
+        let overdue = self.queue.overdue(since);
+        self.sessions
+            .iter()
+            .filter(|l| l.acknowledges && overdue.contains(&l.session.thread))
+            .map(|l| l.session.clone())
+            .collect()
     }
 
     /// Forgets the session on `thread`; returns it if it was open.

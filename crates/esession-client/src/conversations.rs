@@ -18,6 +18,11 @@ use crate::sessions::{self, SessionEvent, SessionRef};
 /// Random octets in a message id.
 const ID_OCTETS: usize = 9;
 
+/// Seconds a message may wait for its receipt, in a session whose contact acknowledged
+/// messages before, until the session is presumed stale (the contact's client restarted
+/// while the server kept its resource, e.g. XEP-0198 hibernation) and replaced.
+pub const RECEIPT_WAIT: u64 = 20;
+
 /// Every conversation of one account, with its roster and its contacts' presence.
 pub struct Conversations {
     own_bare: String,
@@ -167,6 +172,31 @@ impl Conversations {
     pub fn handle_timeout<S: SecretStore>(&mut self, engine: &mut Engine<S>, now: Timestamp) {
         engine.handle_timeout(now);
         self.drain(engine, now);
+        self.replace_stale(engine, now);
+    }
+
+    /// Ends the sessions left stale (see [`RECEIPT_WAIT`]): their resources are avoided
+    /// until their next presence, their unacknowledged messages go in a new session.
+    fn replace_stale<S: SecretStore>(&mut self, engine: &mut Engine<S>, now: Timestamp) {
+        let Some(since) = now.0.checked_sub(RECEIPT_WAIT).map(Timestamp) else {
+            return;
+        };
+        let stale: Vec<(String, SessionRef)> = self
+            .convs
+            .iter()
+            .flat_map(|(bare, c)| c.stale(since).into_iter().map(|s| (bare.clone(), s)))
+            .collect();
+        for (bare, s) in stale {
+            if let Some(c) = self.convs.get_mut(&bare) {
+                c.remove(&s.thread);
+            }
+            // The contact's client may still be there: it is told (XEP-0116 §5).
+            let _ = sessions::end(engine, &s, now);
+            self.presences.set_unresponsive(&s.full);
+            let reason = format!("no receipt within {RECEIPT_WAIT} s: the session is stale");
+            self.session_over(&bare, &s, reason);
+            self.pump(engine, &bare, now);
+        }
     }
 
     /// Sends `body` to the contact `to` (bare JID): in the current session, or once the
@@ -428,8 +458,14 @@ impl Conversations {
                     let Some(conv) = self.convs.get_mut(&bare) else {
                         continue;
                     };
+                    let negotiating = conv.negotiating_on(&s.thread);
                     if conv.remove(&s.thread).is_none() {
                         continue;
+                    }
+                    if negotiating && by.is_none() {
+                        // Our negotiation failed (e.g. timed out): try another resource
+                        // until this one shows a new presence.
+                        self.presences.set_unresponsive(&s.full);
                     }
                     let reason = match by {
                         Some(EndedBy::Us) => "ended by us".to_owned(),
@@ -472,6 +508,9 @@ impl Conversations {
         // XEP-0184 §4: the receipt names the message; only one sent in this session.
         let delivered =
             receipts::acknowledged(stanza).filter(|id| conv.queue.delivered(id, &session.thread));
+        if delivered.is_some() {
+            conv.acknowledged_in(&session.thread);
+        }
         let id = stanza.attr("id").map(str::to_owned);
         let fresh = id.as_deref().is_none_or(|i| conv.first_time(i));
         if let Some(acked) = delivered {
@@ -511,7 +550,7 @@ impl Conversations {
                 match sessions::send_body(engine, &s, &id, &body) {
                     Ok(()) => {
                         if let Some(c) = self.convs.get_mut(bare) {
-                            c.queue.sent(&id, &s.thread);
+                            c.queue.sent(&id, &s.thread, now);
                         }
                         self.set_state(bare, &id, DeliveryState::Sent);
                     }
@@ -552,6 +591,12 @@ impl Conversations {
             Route::Offline => {
                 for (id, _) in conv.queue.pending() {
                     self.set_state(bare, &id, hold("the contact is offline: not sent yet"));
+                }
+            }
+            Route::NotResponding => {
+                for (id, _) in conv.queue.pending() {
+                    let reason = "the contact's client does not answer: not sent yet";
+                    self.set_state(bare, &id, hold(reason));
                 }
             }
             // XEP-0116 §3: nothing is sent in clear to a client without ESessions.

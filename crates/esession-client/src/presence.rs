@@ -132,6 +132,9 @@ pub struct Resource {
     pub priority: i8,
     /// Whether it advertises ESessions (XEP-0116 §3 disco#info); `None` until known.
     pub esessions: Option<bool>,
+    /// Whether it stopped answering in a session (no receipt, or a negotiation timed
+    /// out) since its last presence.
+    pub unresponsive: bool,
 }
 
 /// Where a message to a contact can go now.
@@ -145,6 +148,8 @@ pub enum Route {
     Unknown,
     /// Every online resource is known not to support ESessions.
     NoESessions,
+    /// The resources that support ESessions stopped answering.
+    NotResponding,
 }
 
 /// The online resources of every contact.
@@ -161,6 +166,8 @@ impl Presences {
             Some(r) => {
                 r.show = show;
                 r.priority = priority;
+                // A fresh presence shows it is alive.
+                r.unresponsive = false;
                 false
             }
             None => {
@@ -170,6 +177,7 @@ impl Presences {
                         show,
                         priority,
                         esessions: None,
+                        unresponsive: false,
                     },
                 );
                 true
@@ -214,6 +222,17 @@ impl Presences {
         }
     }
 
+    /// Marks `full` as not answering: it is chosen again only after a new presence.
+    pub fn set_unresponsive(&mut self, full: &str) {
+        if let Some(r) = self
+            .by_bare
+            .get_mut(jid::bare(full))
+            .and_then(|r| r.get_mut(full))
+        {
+            r.unresponsive = true;
+        }
+    }
+
     /// The online resources of `bare`.
     pub fn resources(&self, bare: &str) -> impl Iterator<Item = (&String, &Resource)> {
         self.by_bare.get(bare).into_iter().flatten()
@@ -230,13 +249,14 @@ impl Presences {
         if online.is_empty() {
             return Route::Offline;
         }
-        let best = online
-            .iter()
-            .filter(|(_, r)| r.esessions == Some(true))
+        let capable = || online.iter().filter(|(_, r)| r.esessions == Some(true));
+        let best = capable()
+            .filter(|(_, r)| !r.unresponsive)
             .max_by_key(|(_, r)| (r.priority, r.show));
         match best {
             Some((full, _)) => Route::To((*full).clone()),
             None if online.iter().any(|(_, r)| r.esessions.is_none()) => Route::Unknown,
+            None if capable().next().is_some() => Route::NotResponding,
             None => Route::NoESessions,
         }
     }
@@ -305,6 +325,12 @@ mod tests {
         assert_eq!(p.route("bob@b"), Route::To("bob@b/phone".into()));
         p.set_esessions("bob@b/pc", true);
         assert_eq!(p.route("bob@b"), Route::To("bob@b/pc".into()));
+        p.set_unresponsive("bob@b/pc");
+        assert_eq!(p.route("bob@b"), Route::To("bob@b/phone".into()));
+        p.set_unresponsive("bob@b/phone");
+        assert_eq!(p.route("bob@b"), Route::NotResponding);
+        p.available("bob@b/phone", Show::Away, 5);
+        assert_eq!(p.route("bob@b"), Route::To("bob@b/phone".into()));
         assert_eq!(p.unavailable("bob@b/pc"), vec!["bob@b/pc".to_owned()]);
         assert_eq!(p.route("bob@b"), Route::To("bob@b/phone".into()));
         p.unavailable("bob@b/phone");

@@ -6,6 +6,8 @@
 //! id (decisions.md, "conversation layer"), so nothing is lost and nothing is shown twice.
 use std::collections::VecDeque;
 
+use esession::Timestamp;
+
 /// Where a message stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DeliveryState {
@@ -53,6 +55,8 @@ struct Outgoing {
     body: String,
     /// The thread it was sent in; `None` while queued.
     thread: Option<String>,
+    /// When it was sent.
+    sent_at: Option<Timestamp>,
 }
 
 /// The unacknowledged messages of a conversation, oldest first.
@@ -68,6 +72,7 @@ impl Queue {
             id,
             body,
             thread: None,
+            sent_at: None,
         });
     }
 
@@ -85,11 +90,24 @@ impl Queue {
         self.items.iter().any(|m| m.thread.is_none())
     }
 
-    /// Marks `id` sent in `thread`.
-    pub fn sent(&mut self, id: &str, thread: &str) {
+    /// Marks `id` sent in `thread` at `now`.
+    pub fn sent(&mut self, id: &str, thread: &str, now: Timestamp) {
         if let Some(m) = self.items.iter_mut().find(|m| m.id == id) {
             m.thread = Some(thread.to_owned());
+            m.sent_at = Some(now);
         }
+    }
+
+    /// The threads with a message sent at or before `since` and still unacknowledged.
+    pub fn overdue(&self, since: Timestamp) -> Vec<String> {
+        let mut threads: Vec<String> = self
+            .items
+            .iter()
+            .filter(|m| m.sent_at.is_some_and(|t| t <= since))
+            .filter_map(|m| m.thread.clone())
+            .collect();
+        threads.dedup();
+        threads
     }
 
     /// Removes `id` once acknowledged in `thread`; false if it is not a message we sent in
@@ -115,6 +133,7 @@ impl Queue {
         for m in &mut self.items {
             if m.thread.as_deref() == Some(thread) {
                 m.thread = None;
+                m.sent_at = None;
                 ids.push(m.id.clone());
             }
         }
@@ -147,8 +166,10 @@ mod tests {
         q.push("m1".into(), "one".into());
         q.push("m2".into(), "two".into());
         assert_eq!(q.pending().len(), 2);
-        q.sent("m1", "t1");
-        q.sent("m2", "t1");
+        q.sent("m1", "t1", Timestamp(10));
+        q.sent("m2", "t1", Timestamp(20));
+        assert!(q.overdue(Timestamp(9)).is_empty());
+        assert_eq!(q.overdue(Timestamp(10)), vec!["t1".to_owned()]);
         assert!(!q.has_pending());
         assert!(!q.delivered("m1", "t2"), "a receipt from another session");
         assert!(q.delivered("m1", "t1"));

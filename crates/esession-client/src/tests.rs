@@ -4,6 +4,7 @@
 use esession::xml::{ns, Element};
 use esession::{Config, Engine, MemoryStore, Security, SeededRandom, Timestamp};
 
+use crate::conversations::RECEIPT_WAIT;
 use crate::{ClientEvent, Conversations, DeliveryState};
 
 const ALICE: &str = "alice@example.org/pda";
@@ -406,4 +407,64 @@ fn a_session_without_encryption_carries_nothing_and_is_ended() {
         .sessions()
         .next()
         .is_none());
+}
+
+#[test]
+fn a_stale_session_is_replaced_after_a_missing_receipt_and_its_message_sent_again() {
+    let mut net = Net::new("stale");
+    net.a.send("bob@example.com", "acknowledged");
+    net.run();
+    // Bob's client restarts on another resource while the server still shows the old
+    // one (no unavailable presence): Alice's next line goes into the dead session.
+    const BOB2: &str = "bob@example.com/phone";
+    net.b = Side::new(BOB2, "stale/b2");
+    net.b.sees_online(ALICE);
+    net.a.sees_online(BOB2);
+    let (id, state) = net.a.send("bob@example.com", "into the void");
+    assert_eq!(state, DeliveryState::Sent);
+    net.run();
+    assert!(
+        net.b.bodies().is_empty(),
+        "the new client cannot read the old session"
+    );
+    assert_eq!(net.a.state(&id), DeliveryState::Sent);
+    // Not yet overdue.
+    net.a
+        .convs
+        .handle_timeout(&mut net.a.engine, NOW.plus(RECEIPT_WAIT - 1));
+    net.a.collect();
+    assert!(net.a.terminated().is_empty());
+    net.a
+        .convs
+        .handle_timeout(&mut net.a.engine, NOW.plus(RECEIPT_WAIT));
+    net.a.collect();
+    assert_eq!(net.a.terminated().len(), 1);
+    assert!(net.a.terminated()[0].contains("stale"));
+    net.run();
+    assert_eq!(net.b.bodies(), ["into the void"]);
+    assert_eq!(net.a.state(&id), DeliveryState::Delivered);
+    let current = net
+        .a
+        .convs
+        .conversation(BOB)
+        .unwrap()
+        .current()
+        .cloned()
+        .unwrap();
+    assert_eq!(current.full, BOB2, "the unresponsive resource is avoided");
+}
+
+#[test]
+fn without_any_receipt_seen_a_session_is_not_declared_stale() {
+    let mut net = Net::new("no-receipts");
+    let (id, _) = net.a.send("bob@example.com", "never acknowledged");
+    // Bob's receipts are lost: Alice never learns that his client acknowledges.
+    net.run_losing(|from_alice, s| !from_alice && s.child("c", ns::STANZA_ENCRYPTION).is_some());
+    assert_eq!(net.a.state(&id), DeliveryState::Sent);
+    net.a
+        .convs
+        .handle_timeout(&mut net.a.engine, NOW.plus(RECEIPT_WAIT * 3));
+    net.a.collect();
+    assert!(net.a.terminated().is_empty());
+    assert_eq!(net.a.state(&id), DeliveryState::Sent);
 }
