@@ -60,10 +60,12 @@ pub async fn run(global: &Global) -> Result<(), Fail> {
             json!({"kind": f.kind, "message": f.message}),
         ));
     }
-    for ev in account.shutdown(SHUTDOWN_WAIT).await? {
-        write(&event(&ev));
+    // Sessions are ended even after a failure; the first failure is the one reported.
+    let closed = account.shutdown(SHUTDOWN_WAIT).await;
+    for ev in closed.iter().flatten() {
+        write(&event(ev));
     }
-    outcome
+    outcome.and(closed.map(drop).map_err(Fail::from))
 }
 
 /// Answers requests and reports events until the input ends or a signal arrives.
