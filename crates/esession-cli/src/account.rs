@@ -1,5 +1,5 @@
 //! The account a command acts for: its store, its connection, its session history.
-use crate::args::{Global, Tls};
+use crate::args::{Global, Password, Tls};
 use crate::fail::Fail;
 use crate::identity::{self, KeyUse};
 use crate::passphrase::{self, PASSPHRASE_ENV};
@@ -136,7 +136,7 @@ fn options(global: &Global, jid: &str, password: &str) -> ConnectOptions {
 }
 
 /// The password of `--password` (required).
-fn password(global: &Global) -> Result<String, Fail> {
+fn password(global: &Global) -> Result<Password, Fail> {
     global
         .password
         .clone()
@@ -154,7 +154,7 @@ async fn login_quiet(global: &Global, jid: &str, password: &str) -> Result<Conne
 /// Logs the account of `--jid`/`--password` in without sending presence (so that no
 /// offline stanza is delivered to it) and without an engine, for commands that only talk
 /// to the server. Returns the connection and the password.
-pub async fn connect_quiet(global: &Global) -> Result<(Connection, String), Fail> {
+pub async fn connect_quiet(global: &Global) -> Result<(Connection, Password), Fail> {
     let jid = own_jid(global)?;
     let password = password(global)?;
     Ok((login_quiet(global, &jid, &password).await?, password))

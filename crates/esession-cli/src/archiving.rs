@@ -5,6 +5,7 @@
 //! (docs/decisions.md, "Message archiving"). A `mustnot` session is never stored.
 use crate::fail::Fail;
 use crate::output::Out;
+use crate::sanitize::safe;
 use esession::archive::{Collection, Direction, Entry, Prefs};
 use esession::{jid, Event, Logging, Timestamp};
 use esession_store::{ArchiveKey, ArchiveKeyError};
@@ -232,8 +233,8 @@ impl Archiver {
                 &format!(
                     "archived {} message(s) with {} (collection {})",
                     c.entries.len(),
-                    c.with,
-                    c.start
+                    safe(&c.with),
+                    safe(&c.start)
                 ),
             );
         }

@@ -1,6 +1,31 @@
 //! Command-line arguments.
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+use zeroize::Zeroizing;
+
+/// A password from the command line or the environment: wiped from memory when dropped,
+/// redacted in `Debug` (issue 11 §12).
+#[derive(Clone)]
+pub struct Password(Zeroizing<String>);
+
+impl From<String> for Password {
+    fn from(s: String) -> Self {
+        Password(Zeroizing::new(s))
+    }
+}
+
+impl std::ops::Deref for Password {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
 
 /// End-to-end encrypted XMPP sessions (XEP-0116/0217/0200).
 #[derive(Parser, Debug)]
@@ -20,7 +45,7 @@ pub struct Global {
     pub jid: Option<String>,
     /// The account password.
     #[arg(long, env = "ESESSION_PASSWORD", hide_env_values = true, global = true)]
-    pub password: Option<String>,
+    pub password: Option<Password>,
     /// Server address HOST:PORT (default: DNS SRV of the JID's domain).
     #[arg(long, global = true)]
     pub server: Option<String>,
@@ -237,10 +262,12 @@ pub enum TrustCommand {
 #[derive(Args, Debug, Clone)]
 pub struct AlgArgs {
     /// Ciphers (`crypt_algs`), e.g. `aes256-ctr,twofish256-ctr`; `none` needs
-    /// `--allow-unencrypted`. Default: every cipher but `none`.
+    /// `--allow-unencrypted`. Default: AES and Serpent (Twofish only when listed: its
+    /// table lookups depend on the key).
     #[arg(long, value_delimiter = ',')]
     pub crypt: Vec<String>,
-    /// Hashes (`hash_algs`): `sha256`, `whirlpool`. Default: both.
+    /// Hashes (`hash_algs`): `sha256`, `whirlpool`. Default: `sha256` (Whirlpool only when
+    /// listed: its table lookups depend on secret data).
     #[arg(long, value_delimiter = ',')]
     pub hash: Vec<String>,
     /// Compression (`compress`): `none`, `zlib`. Default: `none`.
@@ -288,7 +315,7 @@ pub struct DemoArgs {
     pub peer_jid: Option<String>,
     /// Bob's password (with `--server`).
     #[arg(long, env = "ESESSION_PEER_PASSWORD", hide_env_values = true)]
-    pub peer_password: Option<String>,
+    pub peer_password: Option<Password>,
 }
 
 /// `esession listen`.
@@ -329,6 +356,10 @@ pub struct SendArgs {
     /// Seconds to wait for each step (negotiation, echoes, acknowledgement).
     #[arg(long, default_value_t = 20)]
     pub timeout: u64,
+    /// When the contact does not answer online, send in an offline session from her
+    /// published options (XEP-0187): no forward secrecy for those messages.
+    #[arg(long)]
+    pub allow_offline: bool,
     /// The negotiation flow (XEP-0116 §4.2).
     #[arg(long, value_enum, default_value_t = FlowArg::Four)]
     pub flow: FlowArg,

@@ -121,13 +121,13 @@ async fn method(
                 (Ok(to), Ok(body)) => (to, body),
                 (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
             };
-            let (id, state) = account.send(to, body).await?;
+            let (id, state) = account.send(&to, body).await?;
             json!({"id": id, "state": state.name(), "reason": state.reason()})
         }
         "roster" => roster(account),
         "status" => status(account),
         "end" => match req.jid("jid") {
-            Ok(jid) => json!({"ended": account.end(jid).await?}),
+            Ok(jid) => json!({"ended": account.end(&jid).await?}),
             Err(e) => return Ok(Err(e)),
         },
         "verify" => {
@@ -135,21 +135,21 @@ async fn method(
                 (Ok(j), Ok(s)) => (j, s),
                 (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
             };
-            match account.verify(jid, sas) {
+            match account.verify(&jid, sas) {
                 Ok(verified) => json!({"verified": verified}),
                 Err(m) => return Ok(Err(RpcError::new(FAILED, m))),
             }
         }
         "add" => match req.jid("jid") {
             Ok(jid) => {
-                account.add(jid).await?;
+                account.add(&jid).await?;
                 json!({})
             }
             Err(e) => return Ok(Err(e)),
         },
         "approve" => match req.jid("jid") {
             Ok(jid) => {
-                account.approve(jid).await?;
+                account.approve(&jid).await?;
                 json!({})
             }
             Err(e) => return Ok(Err(e)),

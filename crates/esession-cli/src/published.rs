@@ -6,6 +6,7 @@ use crate::account::{connect_offstage, Offstage};
 use crate::fail::Fail;
 use crate::identity::KeyUse;
 use crate::output::Out;
+use crate::sanitize::safe;
 use esession::crypto::pubkey::PublicKey;
 use esession::crypto::{Fingerprint, IdentityKey};
 use esession::pubkeys::{absorb, parse_item, Attestation, FetchedKey, PubkeyError, Revocation};
@@ -105,13 +106,13 @@ pub async fn fetch(global: &crate::args::Global, contact: &str, out: Out) -> Res
         // Everything fetched is hostile: what failed a check is named, never used.
         out.emit(
             json!({"event": "warning", "peer": peer, "thread": null, "detail": why}),
-            &format!("warning ({peer}): ignored {why}"),
+            &format!("warning ({}): ignored {}", safe(&peer), safe(why)),
         );
     }
     if published.keys.is_empty() && published.revocations.is_empty() && !out.json {
         out.emit(
             serde_json::Value::Null,
-            &format!("{peer} publishes no keys"),
+            &format!("{} publishes no keys", safe(&peer)),
         );
     }
     acc.conn.close().await?;
@@ -242,7 +243,10 @@ pub async fn attest(global: &crate::args::Global, contact: &str, out: Out) -> Re
         out.emit(
             json!({"event": "attested", "jid": peer, "fingerprint": fp,
                    "signer_fingerprint": signer_fp}),
-            &format!("attested the key {fp} of {peer} with our key {signer_fp}"),
+            &format!(
+                "attested the key {fp} of {} with our key {signer_fp}",
+                safe(&peer)
+            ),
         );
     }
     acc.conn.close().await?;
@@ -290,12 +294,12 @@ fn key_line(out: Out, peer: &str, k: &FetchedKey) {
     };
     // XEP-0116 §7.4: the petname first, more prominently than the JID.
     let who = match &k.petname {
-        Some(name) => format!("{name} ({peer})"),
-        None => peer.to_owned(),
+        Some(name) => format!("{} ({})", safe(name), safe(peer)),
+        None => safe(peer).to_string(),
     };
     let mut text = format!("key of {who}: {}  {status}", k.fingerprint);
     for alert in &k.alerts {
-        text.push_str(&format!("\nWARNING: {alert}"));
+        text.push_str(&format!("\nWARNING: {}", safe(alert)));
     }
     out.emit(
         json!({"event": "key", "jid": peer, "fingerprint": k.fingerprint,
@@ -326,10 +330,12 @@ fn attestation_line(
         format!("the key {fp}")
     };
     let text = match &verdict {
-        Ok(()) => format!("{peer} attests {subject} (signed {at})"),
-        Err(why) => {
-            format!("{peer} publishes an attestation of {subject} that does not verify: {why}")
-        }
+        Ok(()) => format!("{} attests {subject} (signed {at})", safe(peer)),
+        Err(why) => format!(
+            "{} publishes an attestation of {subject} that does not verify: {}",
+            safe(peer),
+            safe(why)
+        ),
     };
     out.emit(
         json!({"event": "attestation", "jid": peer, "fingerprint": fp, "ours": of_ours,

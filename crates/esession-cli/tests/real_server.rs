@@ -446,6 +446,16 @@ fn usage_errors_exit_2() {
             a
         }),
         ("demo --server without --peer-jid", alice.args(&["demo"])),
+        // Issue 11 §14 (and issue 10: it was exit 1): a JID that does not parse.
+        ("malformed --jid", {
+            let mut a = support::global_args(&alice.state);
+            a.extend(["--jid", "alice@", "--password", "x", "listen"].map(String::from));
+            a
+        }),
+        (
+            "malformed --to",
+            alice.args(&["send", "--to", "@localhost", "hi"]),
+        ),
     ];
     for (what, args) in cases {
         let (code, p) = run(what, &args, Duration::from_secs(10));

@@ -54,16 +54,19 @@ impl Request {
         }
     }
 
-    /// The parameter `name` as a contact JID (`local@domain`, resource ignored).
-    pub fn jid(&self, name: &str) -> Result<&str, RpcError> {
-        let jid = self.text(name)?;
-        let bare = esession::jid::bare(jid);
+    /// The parameter `name` as a contact's bare JID (`local@domain`, resource dropped),
+    /// normalized as typed JIDs are (RFC 7622 §3).
+    pub fn jid(&self, name: &str) -> Result<String, RpcError> {
+        let typed = self.text(name)?;
+        let invalid = |why: String| RpcError::new(INVALID_PARAMS, why);
+        let jid = crate::typed_jid::normalize(&format!("parameter {name:?}"), typed)
+            .map_err(|f| invalid(f.message))?;
+        let bare = esession::jid::bare(&jid);
         match bare.split_once('@') {
-            Some((local, domain)) if !local.is_empty() && !domain.is_empty() => Ok(bare),
-            _ => Err(RpcError::new(
-                INVALID_PARAMS,
-                format!("parameter {name:?} is not a JID of the form user@domain"),
-            )),
+            Some((local, domain)) if !local.is_empty() && !domain.is_empty() => Ok(bare.to_owned()),
+            _ => Err(invalid(format!(
+                "parameter {name:?} is not a JID of the form user@domain"
+            ))),
         }
     }
 }
@@ -170,5 +173,11 @@ mod tests {
         let r =
             parse(r#"{"jsonrpc":"2.0","id":4,"method":"end","params":{"jid":"b@x/r"}}"#).unwrap();
         assert_eq!(r.jid("jid").unwrap(), "b@x");
+        let r = parse(r#"{"jsonrpc":"2.0","id":5,"method":"add","params":{"jid":"Bob@X.org"}}"#)
+            .unwrap();
+        assert_eq!(r.jid("jid").unwrap(), "bob@x.org");
+        let r =
+            parse(r#"{"jsonrpc":"2.0","id":6,"method":"add","params":{"jid":"a@b@c"}}"#).unwrap();
+        assert_eq!(r.jid("jid").unwrap_err().code, INVALID_PARAMS);
     }
 }

@@ -63,6 +63,14 @@ impl Account {
         v.extend(args.iter().map(|s| s.to_string()));
         v
     }
+
+    /// [`Account::args`] without `--json`: the text output a person reads.
+    #[allow(dead_code)]
+    pub fn text_args(&self, args: &[&str]) -> Vec<String> {
+        let mut v = self.args(args);
+        v.retain(|a| a != "--json");
+        v
+    }
 }
 
 /// `--server ADDR --tls plain --json --state DIR`.
@@ -96,7 +104,7 @@ impl Proc {
         Self::spawn_with(name, args, Stdio::null(), &[])
     }
 
-    /// Starts `esession ARGS` with extra environment variables (used by archive.rs only).
+    /// Starts `esession ARGS` with extra environment variables.
     #[allow(dead_code)]
     pub fn spawn_env(name: &str, args: &[String], env: &[(&str, &str)]) -> Proc {
         Self::spawn_with(name, args, Stdio::null(), env)
@@ -111,15 +119,16 @@ impl Proc {
 
     fn spawn_with(name: &str, args: &[String], stdin: Stdio, env: &[(&str, &str)]) -> Proc {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_esession"));
+        cmd.args(args)
+            .env_remove("ESESSION_PASSWORD")
+            .env_remove("ESESSION_PEER_PASSWORD")
+            .env_remove("ESESSION_LOG")
+            .env("SSL_CERT_FILE", &server().cert);
+        // After the removals: a test may set ESESSION_LOG.
         for (k, v) in env {
             cmd.env(k, v);
         }
         let mut child = cmd
-            .args(args)
-            .env_remove("ESESSION_PASSWORD")
-            .env_remove("ESESSION_PEER_PASSWORD")
-            .env_remove("ESESSION_LOG")
-            .env("SSL_CERT_FILE", &server().cert)
             .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -295,6 +304,12 @@ impl Proc {
         // Let the stderr reader catch up (for messages only).
         std::thread::sleep(Duration::from_millis(20));
         status.code().unwrap_or(-1)
+    }
+
+    /// Its process id.
+    #[allow(dead_code)]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Whether the process has exited (never waits).

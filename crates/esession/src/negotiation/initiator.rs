@@ -144,7 +144,7 @@ impl Offer {
         let security: Vec<&str> = config.security.iter().map(|s| s.name()).collect();
         form.push(Field::offer("security", FieldType::ListSingle, &security).required());
         let n_a = draw_nonce(rng);
-        transcript::record("alice.nonce", &n_a);
+        transcript::record!("alice.nonce", &n_a);
         let mut offered = Offered {
             flow,
             crypt: config
@@ -210,7 +210,7 @@ impl Offer {
                 // sends He_i = SHA256(e_i), the 3-message flow e_i itself. Precomputed
                 // when the engine has a pool.
                 let (x, e) = take_or_compute(pool, group, rng);
-                transcript::record(&format!("alice.x.{id}"), &x.expose_mpi());
+                transcript::record!(&format!("alice.x.{id}"), &x.expose_mpi());
                 values.push(match flow {
                     Flow::Four => b64::encode(&commitment(mpi(&e))),
                     Flow::Three => b64::encode(mpi(&e)),

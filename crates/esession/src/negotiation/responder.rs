@@ -143,9 +143,9 @@ impl AwaitingResult {
         let c_a = draw_counter(ctx.rng);
         // XEP-0116 §4.5.1: y and d = g^y mod p, precomputed when the engine has a pool.
         let (y, d) = take_or_compute(ctx.pool, group, ctx.rng);
-        transcript::record("bob.nonce", &n_b);
-        transcript::record("bob.counter", &c_a.to_be_bytes());
-        transcript::record("bob.y", &y.expose_mpi());
+        transcript::record!("bob.nonce", &n_b);
+        transcript::record!("bob.counter", &c_a.to_be_bytes());
+        transcript::record!("bob.y", &y.expose_mpi());
 
         let mut form = Form::with_form_type(FormType::Submit, ns::SSN);
         form.fields[0].kind = None;
@@ -317,7 +317,7 @@ impl AwaitingResult {
             None => {
                 let mut r = vec![0u8; self.hash.output_len()];
                 ctx.rng.fill(&mut r);
-                transcript::record("bob.srshash_random", &r);
+                transcript::record!("bob.srshash_random", &r);
                 r
             }
         };
