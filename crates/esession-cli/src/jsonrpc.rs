@@ -29,7 +29,7 @@ enum Input {
     End,
 }
 
-pub async fn run(global: &Global) -> Result<(), Fail> {
+pub(crate) async fn run(global: &Global) -> Result<(), Fail> {
     let client = connect_without_presence(global, Config::default(), KeyUse::IfStored).await?;
     let mut account = Account::start(client, LOGIN_STEP).await?;
     write(&framing::notification(

@@ -1,6 +1,8 @@
 //! `esession jsonrpc` against a real Prosody: two processes become contacts through the
 //! roster and hold a two-way conversation, started by either side and by both at once,
 //! without losing a message or showing the server a body.
+// Helpers outside #[test] functions index too (clippy.toml covers only the tests).
+#![allow(clippy::indexing_slicing)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 #[allow(dead_code)]

@@ -21,7 +21,7 @@ const ID_OCTETS: usize = 9;
 /// Seconds a message may wait for its receipt, in a session whose contact acknowledged
 /// messages before, until the session is presumed stale (the contact's client restarted
 /// while the server kept its resource, e.g. XEP-0198 hibernation) and replaced.
-pub const RECEIPT_WAIT: u64 = 20;
+pub(crate) const RECEIPT_WAIT: u64 = 20;
 
 /// Every conversation of one account, with its roster and its contacts' presence.
 pub struct Conversations {

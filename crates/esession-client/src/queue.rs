@@ -61,13 +61,13 @@ struct Outgoing {
 
 /// The unacknowledged messages of a conversation, oldest first.
 #[derive(Clone, Debug, Default)]
-pub struct Queue {
+pub(crate) struct Queue {
     items: VecDeque<Outgoing>,
 }
 
 impl Queue {
     /// Queues `body` as message `id`.
-    pub fn push(&mut self, id: String, body: String) {
+    pub(crate) fn push(&mut self, id: String, body: String) {
         self.items.push_back(Outgoing {
             id,
             body,
@@ -77,7 +77,7 @@ impl Queue {
     }
 
     /// The (id, body) of every queued message, oldest first.
-    pub fn pending(&self) -> Vec<(String, String)> {
+    pub(crate) fn pending(&self) -> Vec<(String, String)> {
         self.items
             .iter()
             .filter(|m| m.thread.is_none())
@@ -86,12 +86,12 @@ impl Queue {
     }
 
     /// Whether messages wait for a session.
-    pub fn has_pending(&self) -> bool {
+    pub(crate) fn has_pending(&self) -> bool {
         self.items.iter().any(|m| m.thread.is_none())
     }
 
     /// Marks `id` sent in `thread` at `now`.
-    pub fn sent(&mut self, id: &str, thread: &str, now: Timestamp) {
+    pub(crate) fn sent(&mut self, id: &str, thread: &str, now: Timestamp) {
         if let Some(m) = self.items.iter_mut().find(|m| m.id == id) {
             m.thread = Some(thread.to_owned());
             m.sent_at = Some(now);
@@ -99,7 +99,7 @@ impl Queue {
     }
 
     /// The threads with a message sent at or before `since` and still unacknowledged.
-    pub fn overdue(&self, since: Timestamp) -> Vec<String> {
+    pub(crate) fn overdue(&self, since: Timestamp) -> Vec<String> {
         let mut threads: Vec<String> = self
             .items
             .iter()
@@ -112,7 +112,7 @@ impl Queue {
 
     /// Removes `id` once acknowledged in `thread`; false if it is not a message we sent in
     /// that session (a receipt must come through the session the message went in).
-    pub fn delivered(&mut self, id: &str, thread: &str) -> bool {
+    pub(crate) fn delivered(&mut self, id: &str, thread: &str) -> bool {
         match self
             .items
             .iter()
@@ -128,7 +128,7 @@ impl Queue {
 
     /// Puts the messages sent in `thread` and not acknowledged back in the queue; returns
     /// their ids.
-    pub fn requeue(&mut self, thread: &str) -> Vec<String> {
+    pub(crate) fn requeue(&mut self, thread: &str) -> Vec<String> {
         let mut ids = Vec::new();
         for m in &mut self.items {
             if m.thread.as_deref() == Some(thread) {
@@ -141,7 +141,7 @@ impl Queue {
     }
 
     /// Removes every queued message (not those awaiting a receipt); returns their ids.
-    pub fn drop_pending(&mut self) -> Vec<String> {
+    pub(crate) fn drop_pending(&mut self) -> Vec<String> {
         let (gone, kept): (VecDeque<Outgoing>, VecDeque<Outgoing>) =
             std::mem::take(&mut self.items)
                 .into_iter()
@@ -151,7 +151,7 @@ impl Queue {
     }
 
     /// The ids of every message not acknowledged (queued or sent).
-    pub fn unacknowledged(&self) -> Vec<String> {
+    pub(crate) fn unacknowledged(&self) -> Vec<String> {
         self.items.iter().map(|m| m.id.clone()).collect()
     }
 }

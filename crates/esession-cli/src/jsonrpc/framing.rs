@@ -3,25 +3,25 @@
 use serde_json::{json, Map, Value};
 
 /// JSON-RPC 2.0 §5.1: invalid JSON.
-pub const PARSE_ERROR: i64 = -32700;
+pub(super) const PARSE_ERROR: i64 = -32700;
 /// JSON-RPC 2.0 §5.1: not a valid request object.
-pub const INVALID_REQUEST: i64 = -32600;
+pub(super) const INVALID_REQUEST: i64 = -32600;
 /// JSON-RPC 2.0 §5.1: no such method.
-pub const METHOD_NOT_FOUND: i64 = -32601;
+pub(super) const METHOD_NOT_FOUND: i64 = -32601;
 /// JSON-RPC 2.0 §5.1: invalid method parameters.
-pub const INVALID_PARAMS: i64 = -32602;
+pub(super) const INVALID_PARAMS: i64 = -32602;
 /// JSON-RPC 2.0 §5.1 (server error range): the method ran and failed.
-pub const FAILED: i64 = -32000;
+pub(super) const FAILED: i64 = -32000;
 
 /// An error answer.
 #[derive(Debug, PartialEq)]
-pub struct RpcError {
+pub(super) struct RpcError {
     pub code: i64,
     pub message: String,
 }
 
 impl RpcError {
-    pub fn new(code: i64, message: impl Into<String>) -> Self {
+    pub(super) fn new(code: i64, message: impl Into<String>) -> Self {
         RpcError {
             code,
             message: message.into(),
@@ -31,7 +31,7 @@ impl RpcError {
 
 /// One request.
 #[derive(Debug)]
-pub struct Request {
+pub(super) struct Request {
     /// `None` for a notification (JSON-RPC 2.0 §4.1: no answer).
     pub id: Option<Value>,
     pub method: String,
@@ -40,7 +40,7 @@ pub struct Request {
 
 impl Request {
     /// The string parameter `name`.
-    pub fn text(&self, name: &str) -> Result<&str, RpcError> {
+    pub(super) fn text(&self, name: &str) -> Result<&str, RpcError> {
         match self.params.get(name) {
             Some(Value::String(s)) => Ok(s),
             Some(_) => Err(RpcError::new(
@@ -56,7 +56,7 @@ impl Request {
 
     /// The parameter `name` as a contact's bare JID (`local@domain`, resource dropped),
     /// normalized as typed JIDs are (RFC 7622 §3).
-    pub fn jid(&self, name: &str) -> Result<String, RpcError> {
+    pub(super) fn jid(&self, name: &str) -> Result<String, RpcError> {
         let typed = self.text(name)?;
         let invalid = |why: String| RpcError::new(INVALID_PARAMS, why);
         let jid = crate::typed_jid::normalize(&format!("parameter {name:?}"), typed)
@@ -72,7 +72,7 @@ impl Request {
 }
 
 /// The request on `line`, or the error to answer (with the id to answer it under).
-pub fn parse(line: &str) -> Result<Request, (Value, RpcError)> {
+pub(super) fn parse(line: &str) -> Result<Request, (Value, RpcError)> {
     let value: Value = serde_json::from_str(line).map_err(|e| {
         (
             Value::Null,
@@ -121,17 +121,17 @@ pub fn parse(line: &str) -> Result<Request, (Value, RpcError)> {
 }
 
 /// A success response (JSON-RPC 2.0 §5).
-pub fn result(id: Value, result: Value) -> Value {
+pub(super) fn result(id: Value, result: Value) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "result": result})
 }
 
 /// An error response (JSON-RPC 2.0 §5.1).
-pub fn error(id: Value, e: &RpcError) -> Value {
+pub(super) fn error(id: Value, e: &RpcError) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "error": {"code": e.code, "message": e.message}})
 }
 
 /// A notification (JSON-RPC 2.0 §4.1).
-pub fn notification(method: &str, params: Value) -> Value {
+pub(super) fn notification(method: &str, params: Value) -> Value {
     json!({"jsonrpc": "2.0", "method": method, "params": params})
 }
 
