@@ -57,8 +57,8 @@ pub(crate) fn start_stream(
     };
     let (tx, rx) = mpsc::unbounded_channel();
     let stream = match tls {
-        TlsMode::StartTls => spawn(transport::StartTls(dns), tls, jid, password, tx),
-        TlsMode::DirectTls => spawn(transport::DirectTls(dns), tls, jid, password, tx),
+        TlsMode::StartTls => spawn(transport::Tls::starttls(dns), tls, jid, password, tx),
+        TlsMode::DirectTls => spawn(transport::Tls::direct(dns), tls, jid, password, tx),
         TlsMode::Plain => spawn(transport::Plain(dns), tls, jid, password, tx),
     };
     (stream, rx)

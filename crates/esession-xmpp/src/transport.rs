@@ -23,13 +23,24 @@ use tokio_xmpp::xmlstream::{initiate_stream, PendingFeaturesRecv, StreamHeader, 
 #[derive(Clone, Debug)]
 pub(crate) struct Plain(pub(crate) DnsConfig);
 
-/// TCP, then STARTTLS (RFC 6120 §5.4).
+/// TLS: after STARTTLS (RFC 6120 §5.4) or from the first octet (XEP-0368).
 #[derive(Clone, Debug)]
-pub(crate) struct StartTls(pub(crate) DnsConfig);
+pub(crate) struct Tls {
+    dns: DnsConfig,
+    direct: bool,
+}
 
-/// TLS from the first octet (XEP-0368).
-#[derive(Clone, Debug)]
-pub(crate) struct DirectTls(pub(crate) DnsConfig);
+impl Tls {
+    /// TCP, then STARTTLS.
+    pub(crate) fn starttls(dns: DnsConfig) -> Self {
+        Tls { dns, direct: false }
+    }
+
+    /// Direct TLS.
+    pub(crate) fn direct(dns: DnsConfig) -> Self {
+        Tls { dns, direct: true }
+    }
+}
 
 /// A TCP connection to the server `dns` names, with Nagle's algorithm off.
 async fn connect_tcp(dns: &DnsConfig) -> Result<TcpStream, Error> {
@@ -62,7 +73,7 @@ impl ServerConnector for Plain {
     }
 }
 
-impl ServerConnector for StartTls {
+impl ServerConnector for Tls {
     type Stream = BufStream<TlsStream<TcpStream>>;
 
     async fn connect(
@@ -71,35 +82,25 @@ impl ServerConnector for StartTls {
         ns: &'static str,
         timeouts: Timeouts,
     ) -> Result<(PendingFeaturesRecv<Self::Stream>, ChannelBinding), Error> {
-        let tcp = BufStream::new(connect_tcp(&self.0).await?);
-        let (features, stream) = initiate_stream(tcp, ns, header(jid), timeouts)
-            .await?
-            .recv_features()
-            .await?;
-        if !features.can_starttls() {
-            return Err(Error::Protocol(ProtocolError::NoTls));
-        }
-        let (tls, binding) = starttls(stream, jid.domain().as_str()).await?;
-        let pending = initiate_stream(BufStream::new(tls), ns, header(jid), timeouts).await?;
-        Ok((pending, binding))
-    }
-}
-
-impl ServerConnector for DirectTls {
-    type Stream = BufStream<TlsStream<TcpStream>>;
-
-    async fn connect(
-        &self,
-        jid: &Jid,
-        ns: &'static str,
-        timeouts: Timeouts,
-    ) -> Result<(PendingFeaturesRecv<Self::Stream>, ChannelBinding), Error> {
-        let tcp = connect_tcp(&self.0).await?;
-        let (tls, binding) = establish_tls_connection(tcp, jid.domain().as_str()).await?;
-        // As tokio-xmpp does: `from` lets the server offer SASL2 (XEP-0388).
+        let domain = jid.domain().as_str();
+        let (tls, binding) = if self.direct {
+            establish_tls_connection(connect_tcp(&self.dns).await?, domain).await?
+        } else {
+            let tcp = BufStream::new(connect_tcp(&self.dns).await?);
+            let (features, stream) = initiate_stream(tcp, ns, header(jid), timeouts)
+                .await?
+                .recv_features()
+                .await?;
+            if !features.can_starttls() {
+                return Err(Error::Protocol(ProtocolError::NoTls));
+            }
+            starttls(stream, domain).await?
+        };
+        // As tokio-xmpp does: over direct TLS, `from` lets the server offer SASL2
+        // (XEP-0388).
         let bare = jid.to_bare();
         let header = StreamHeader {
-            from: Some(Cow::Borrowed(bare.as_str())),
+            from: self.direct.then_some(Cow::Borrowed(bare.as_str())),
             ..header(jid)
         };
         let pending = initiate_stream(BufStream::new(tls), ns, header, timeouts).await?;
