@@ -2,9 +2,10 @@
 use crate::args::{Global, Tls};
 use crate::fail::Fail;
 use crate::identity::{self, KeyUse};
+use crate::passphrase::{self, PASSPHRASE_ENV};
 use esession::crypto::IdentityKey;
 use esession::{Config, Event, OsRandom, SessionInfo, Timestamp};
-use esession_store::{SessionRecord, SqliteStore};
+use esession_store::{SessionRecord, SqliteStore, DEFAULT_MAX_AGE_SECS};
 use esession_xmpp::{Client, ConnectOptions, Connection, TlsMode};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -20,18 +21,33 @@ fn state_dir(global: &Global) -> Result<PathBuf, Fail> {
     }
 }
 
-/// Opens the account's store: `<state>/<bare jid>.sqlite`, with the identity key's
-/// passphrase when one is known ([`identity::passphrase`] of `password`).
+/// Opens the account's store: `<state>/<bare jid>.sqlite` (its device key beside it),
+/// destroys expired retained secrets (profile P7), and moves what an older esession sealed
+/// with a passphrase under the device key, unlocking it once with `ESESSION_KEY_PASSPHRASE`
+/// or else `password` (the account password), as that version did.
 pub fn open_store(global: &Global, jid: &str, password: Option<&str>) -> Result<SqliteStore, Fail> {
     let bare = esession::jid::bare(jid);
     if bare.is_empty() || bare.contains(['/', '\\']) || bare.starts_with('.') {
         return Err(Fail::usage(format!("not a usable JID: {jid:?}")));
     }
-    let store = SqliteStore::open(&state_dir(global)?.join(format!("{bare}.sqlite")))?;
-    Ok(match identity::passphrase(password) {
-        Some(p) => store.with_key_passphrase(p),
-        None => store,
-    })
+    let mut store = SqliteStore::open(&state_dir(global)?.join(format!("{bare}.sqlite")))?;
+    store.purge_expired(Timestamp::now(), DEFAULT_MAX_AGE_SECS)?;
+    if store.legacy_seals(bare)? {
+        let unlock_failed = |detail: String| Fail {
+            kind: "identity_key",
+            ..Fail::usage(format!(
+                "{detail}. An older esession sealed the identity key and offline options of \
+                 {bare} with {PASSPHRASE_ENV} when set, else the account password: give that \
+                 once to move them under this store's device key"
+            ))
+        };
+        let old = passphrase::legacy_passphrase(password)
+            .ok_or_else(|| unlock_failed("no passphrase to unlock them".into()))?;
+        store
+            .reseal_legacy(bare, &old)
+            .map_err(|e| unlock_failed(e.to_string()))?;
+    }
+    Ok(store)
 }
 
 /// The account of `--jid` (required).

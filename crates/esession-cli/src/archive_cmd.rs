@@ -18,11 +18,11 @@ const PAGE: u32 = 50;
 const LIMIT: usize = 100_000;
 
 pub async fn run(global: &Global, cmd: &ArchiveCommand, out: Out) -> Result<(), Fail> {
-    let (mut conn, password) = connect_quiet(global).await?;
+    let (mut conn, _) = connect_quiet(global).await?;
     let result = match cmd {
         ArchiveCommand::Prefs(a) => prefs(&mut conn, a, out).await,
         ArchiveCommand::List { with } => list(&mut conn, with.as_deref(), out).await,
-        ArchiveCommand::Show { with, start } => show(&mut conn, &password, with, start, out).await,
+        ArchiveCommand::Show { with, start } => show(&mut conn, global, with, start, out).await,
         ArchiveCommand::Remove { with, start } => {
             conn.archive_remove(with, start, STEP)
                 .await
@@ -158,13 +158,12 @@ async fn list(conn: &mut Connection, with: Option<&str>, out: Out) -> Result<(),
 /// §7.2 in pages, each body opened with the archive key.
 async fn show(
     conn: &mut Connection,
-    password: &str,
+    global: &Global,
     with: &str,
     start: &str,
     out: Out,
 ) -> Result<(), Fail> {
-    let passphrase = crate::identity::passphrase(Some(password))
-        .ok_or_else(|| Fail::usage("the archive key needs a passphrase"))?;
+    let passphrase = crate::passphrase::require_key_passphrase(global)?;
     let collection = conn
         .archive_retrieve_all(with, start, PAGE, LIMIT, STEP)
         .await

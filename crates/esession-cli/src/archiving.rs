@@ -64,7 +64,8 @@ fn key_error(e: ArchiveKeyError) -> Fail {
         ArchiveKeyError::WrongPassphrase | ArchiveKeyError::NoPassphrase
     );
     let message = format!(
-        "{e}; the archive key comes from ESESSION_KEY_PASSPHRASE when set, else the account password"
+        "{e}; the archive key is sealed with the key passphrase: {}",
+        crate::passphrase::HOW
     );
     if wrong {
         Fail {
@@ -208,10 +209,12 @@ impl Archiver {
             return Ok(());
         }
         if self.key.is_none() {
-            let passphrase = self
-                .passphrase
-                .clone()
-                .ok_or_else(|| Fail::usage("archiving needs a passphrase for the archive key"))?;
+            let passphrase = self.passphrase.clone().ok_or_else(|| {
+                Fail::usage(format!(
+                    "archiving needs the key passphrase for the archive key: {}",
+                    crate::passphrase::HOW
+                ))
+            })?;
             self.key = archive_key(conn, &passphrase, true).await?;
         }
         let key = self
@@ -243,14 +246,20 @@ impl Archiver {
 /// chose `--logging` explicitly.
 pub async fn enable(
     client: &mut esession_xmpp::Client<esession_store::SqliteStore>,
-    password: Option<&str>,
+    global: &crate::args::Global,
     logging_flag: bool,
 ) -> Result<Archiver, Fail> {
     let prefs = fetch_prefs(client.connection_mut()).await?;
     client
         .engine_mut()
         .set_archive_prefs(engine_prefs(prefs.as_ref(), logging_flag));
-    Ok(Archiver::new(prefs, crate::identity::passphrase(password)))
+    // Asked for only when the server keeps archiving preferences (then sessions may be
+    // archived); never the account password.
+    let passphrase = match prefs {
+        Some(_) => crate::passphrase::key_passphrase(global)?,
+        None => None,
+    };
+    Ok(Archiver::new(prefs, passphrase))
 }
 
 /// Before logging out: uploads every recorded collection, open or finished.

@@ -34,6 +34,10 @@ pub struct Global {
     /// Print events as JSON objects, one per line.
     #[arg(long, global = true)]
     pub json: bool,
+    /// A shell command that prints the key passphrase (seals the archive key; never the
+    /// account password). Else ESESSION_KEY_PASSPHRASE, else a prompt on a terminal.
+    #[arg(long, global = true)]
+    pub key_passphrase_command: Option<String>,
 }
 
 /// `--tls`.

@@ -6,7 +6,7 @@ use crate::fail::Fail;
 use crate::identity::KeyUse;
 use crate::output::Out;
 use esession::{Config, Event, SessionInfo, Timestamp};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -23,13 +23,25 @@ fn state_name(info: Option<&SessionInfo>, failed: bool) -> &'static str {
 }
 
 fn show_state(out: Out, info: Option<&SessionInfo>, failed: bool) {
+    let (value, text) = state_event(info, failed);
+    out.emit(value, &text);
+}
+
+/// The `state` event: JSON and text.
+fn state_event(info: Option<&SessionInfo>, failed: bool) -> (Value, String) {
     let state = state_name(info, failed);
     let sas = info.and_then(|i| i.sas.clone());
+    // Profile P15 "Display": a classic SAS, and a "verified" resting on it, carry the caveat.
+    let caveat = info.map(crate::output::sas_caveat).unwrap_or_default();
     let text = match &sas {
-        Some(sas) => format!("state: {state}; SAS {sas}"),
+        Some(sas) => format!("state: {state}{caveat}; SAS {sas}"),
         None => format!("state: {state}"),
     };
-    out.emit(json!({"event": "state", "state": state, "sas": sas}), &text);
+    let sas_alg = info.and_then(|i| i.sas_alg).map(esession::SasAlg::name);
+    (
+        json!({"event": "state", "state": state, "sas": sas, "sas_alg": sas_alg}),
+        text,
+    )
 }
 
 pub async fn run(global: &Global, args: &ChatArgs, out: Out) -> Result<(), Fail> {
@@ -37,8 +49,7 @@ pub async fn run(global: &Global, args: &ChatArgs, out: Out) -> Result<(), Fail>
     out.online(client.jid());
     out.emit(json!({"event": "help", "text": HELP}), HELP);
     let mut history = History::default();
-    history.archive =
-        crate::archiving::enable(&mut client, global.password.as_deref(), false).await?;
+    history.archive = crate::archiving::enable(&mut client, global, false).await?;
     let thread = client.engine_mut().start(&args.contact, Timestamp::now())?;
     let mut info: Option<SessionInfo> = None;
     let mut failed = false;
@@ -110,4 +121,59 @@ pub async fn run(global: &Global, args: &ChatArgs, out: Out) -> Result<(), Fail>
         return Err(Fail::protocol("failed", "the session failed"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use esession::{Logging, Role, SasAlg, SrsStatus};
+
+    fn info(sas_alg: SasAlg, verified: bool) -> SessionInfo {
+        SessionInfo {
+            peer: "bob@example.com/laptop".into(),
+            thread: "t".into(),
+            role: Role::Initiator,
+            encrypted: true,
+            sas: Some("qwf43".into()),
+            sas_alg: Some(sas_alg),
+            group: Some(14),
+            srs: SrsStatus::None,
+            verified,
+            logging: Logging::MustNot,
+            stanzas: Vec::new(),
+            flow: Some(4),
+            crypt: Some("aes128-ctr"),
+            hash: Some("sha256"),
+            compress: Some("none"),
+            rekey_freq: Some(1),
+            peer_key: None,
+            offline: false,
+        }
+    }
+
+    #[test]
+    fn a_classic_sas_match_is_never_verified_without_the_caveat() {
+        // Profile P15 "Display".
+        for verified in [false, true] {
+            let (value, text) = state_event(Some(&info(SasAlg::Classic, verified)), false);
+            assert!(
+                text.contains("(classic SAS: resists about 2^24 work)"),
+                "{text}"
+            );
+            assert_eq!(value["sas_alg"], "sas28x5");
+        }
+        let (_, text) = state_event(Some(&info(SasAlg::Classic, true)), false);
+        assert_eq!(
+            text,
+            "state: encrypted-verified (classic SAS: resists about 2^24 work); SAS qwf43"
+        );
+    }
+
+    #[test]
+    fn a_committed_sas_match_is_verified_without_a_note() {
+        let (value, text) = state_event(Some(&info(SasAlg::Committed, true)), false);
+        assert_eq!(text, "state: encrypted-verified; SAS qwf43");
+        assert_eq!(value["sas_alg"], "sas28x5-commit");
+        assert_eq!(value["state"], "encrypted-verified");
+    }
 }

@@ -27,12 +27,8 @@ pub async fn run(global: &Global, args: &ListenArgs, out: Out) -> Result<(), Fai
     out.offline_login(&login);
     client.connection_mut().send_presence().await?;
     let mut history = History::default();
-    history.archive = crate::archiving::enable(
-        &mut client,
-        global.password.as_deref(),
-        !args.logging.is_empty(),
-    )
-    .await?;
+    history.archive =
+        crate::archiving::enable(&mut client, global, !args.logging.is_empty()).await?;
     let end = args
         .timeout
         .map(|t| Instant::now() + Duration::from_secs(t));

@@ -13,6 +13,7 @@ mod keys;
 mod listen;
 mod offline;
 mod output;
+mod passphrase;
 mod policy;
 mod published;
 mod send;

@@ -99,7 +99,7 @@ impl Out {
         let key = i.peer_key.as_ref();
         let value = json!({
             "event": "established", "peer": i.peer, "thread": i.thread, "role": i.role.name(),
-            "sas": i.sas, "group": i.group, "srs": i.srs.name(), "verified": i.verified,
+            "sas": i.sas, "sas_alg": i.sas_alg.map(esession::SasAlg::name), "group": i.group, "srs": i.srs.name(), "verified": i.verified,
             "encrypted": i.encrypted, "flow": i.flow, "crypt": i.crypt, "hash": i.hash,
             "compress": i.compress, "rekey_freq": i.rekey_freq, "offline": i.offline,
             "logging": match i.logging { esession::Logging::May => "may", esession::Logging::MustNot => "mustnot" },
@@ -125,7 +125,8 @@ impl Out {
             );
             if let Some(sas) = &i.sas {
                 t.push_str(&format!(
-                    ", SAS: {sas}{}",
+                    ", SAS: {sas}{}{}",
+                    sas_caveat(i),
                     if i.verified {
                         " (verified earlier)"
                     } else {
@@ -256,4 +257,13 @@ impl Out {
             &format!("forgot the key {fingerprint}"),
         );
     }
+}
+
+/// Profile P15 "Display": ` (classic SAS: resists about 2^24 work)` after a classic SAS
+/// (and after any "verified" that rests on it); nothing for the committed SAS.
+pub fn sas_caveat(i: &SessionInfo) -> String {
+    i.sas_alg
+        .and_then(esession::SasAlg::caveat)
+        .map(|c| format!(" ({c})"))
+        .unwrap_or_default()
 }

@@ -27,12 +27,8 @@ pub async fn run(global: &Global, args: &SendArgs, out: Out) -> Result<(), Fail>
     let mut client = connect(global, config, key).await?;
     out.online(client.jid());
     let mut history = History::default();
-    history.archive = crate::archiving::enable(
-        &mut client,
-        global.password.as_deref(),
-        !args.logging.is_empty(),
-    )
-    .await?;
+    history.archive =
+        crate::archiving::enable(&mut client, global, !args.logging.is_empty()).await?;
     let result = exchange(&mut client, &mut history, args, out).await;
     // XEP-0136 §5: upload the session's messages when its logging was `may`.
     let archived = crate::archiving::finish(&mut client, &mut history.archive, out).await;

@@ -103,6 +103,8 @@ fn exchange(
     assert_eq!(ea["peer"], bob_full.as_str(), "{ea}");
     let sas = s(&ea["sas"]);
     assert_eq!(sas.chars().count(), 5, "SAS {sas:?}");
+    // Profile P15: both sides offer and accept the committed SAS first.
+    assert_eq!(ea["sas_alg"], "sas28x5-commit", "{ea}");
     let thread = s(&ea["thread"]).to_owned();
     assert!(!thread.is_empty());
 
@@ -112,6 +114,7 @@ fn exchange(
     assert_eq!(eb["encrypted"], true, "{eb}");
     assert_eq!(eb["thread"], thread.as_str(), "{eb}");
     assert_eq!(eb["sas"], sas, "the two SAS differ: {ea} / {eb}");
+    assert_eq!(eb["sas_alg"], "sas28x5-commit", "{eb}");
     assert_eq!(eb["group"], ea["group"], "{ea} / {eb}");
     assert_eq!(s(&eb["peer"]), s(&a_events[0]["jid"]), "{eb}");
 
@@ -585,6 +588,7 @@ fn chat_verifies_the_sas_and_exchanges_messages() {
         });
         let bob_est = bob_p.wait_named("established", EVENT_LIMIT);
         assert_eq!(state["sas"], bob_est["sas"], "{}", chat.transcript());
+        assert_eq!(state["sas_alg"], "sas28x5-commit", "{}", chat.transcript());
         if round == 0 {
             assert_eq!(state["state"], "encrypted-unverified");
             writeln!(stdin, "/verify zzzzz").unwrap();

@@ -1,5 +1,5 @@
 //! What this side offers and accepts in a negotiation (profile P6, P8, XEP-0116 §4.3, §8).
-use crate::crypto::{CipherAlg, HashAlg};
+use crate::crypto::{CipherAlg, HashAlg, SasAlg};
 
 /// XEP-0155 §8 `logging` choices.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -171,6 +171,11 @@ pub struct Config {
     pub hashes: Vec<HashAlg>,
     /// Compression (`compress`) in preference order; as responder, the accepted set.
     pub compress: Vec<crate::compress::CompressAlg>,
+    /// Short authentication strings (`sas_algs`, 4-message flow) in preference order; as
+    /// responder, the accepted set. Default (profile P15): `sas28x5-commit`, then the
+    /// classic `sas28x5` for peers without P15. Only `[SasAlg::Committed]` refuses the
+    /// classic SAS, which a man in the middle can match in about 2^24 hashes.
+    pub sas: Vec<SasAlg>,
     /// The identifications we are willing to present, in preference order (initiator:
     /// `init_pubkey`; responder: the `resp_pubkey` choices). `key` and `hash` need an
     /// identity key; `none` is dropped in the 3-message flow (profile P8, P12).
@@ -219,6 +224,7 @@ impl Default for Config {
             allow_unencrypted: false,
             hashes: HashAlg::ALL.to_vec(),
             compress: vec![crate::compress::CompressAlg::None],
+            sas: SasAlg::ALL.to_vec(),
             present_pubkey: vec![PubkeyMode::None, PubkeyMode::Key, PubkeyMode::Hash],
             accept_pubkey: vec![PubkeyMode::None, PubkeyMode::Key, PubkeyMode::Hash],
             require_trusted_key: false,
@@ -232,7 +238,8 @@ impl Default for Config {
 impl Config {
     /// The XEP-0217 simplified profile: exactly its fixed parameters (aes128-ctr, sha256,
     /// no compression, no public keys, re-keying off, XEP-0217 §4.1) and the 4-message flow.
-    /// Message 1 then carries every fixed field as a hidden field with one value.
+    /// Message 1 then carries every fixed field as a hidden field with one value, except
+    /// `sas_algs`, which offers the committed SAS first (profile P15).
     pub fn simplified() -> Self {
         Config {
             crypt: vec![CipherAlg::Aes128Ctr],

@@ -1,5 +1,6 @@
 //! What the engine reports to its user.
 use crate::config::{Logging, StanzaKind};
+use crate::crypto::SasAlg;
 use crate::error::Error;
 use crate::xml::Element;
 
@@ -88,8 +89,12 @@ pub struct SessionInfo {
     pub role: Role,
     /// Whether the session is encrypted (`security` = `e2e`).
     pub encrypted: bool,
-    /// The short authentication string (encrypted sessions).
+    /// The short authentication string (4-message flow).
     pub sas: Option<String>,
+    /// Which SAS `sas` is (profile P15): the committed one, or the classic one a man in the
+    /// middle can match in about 2^24 hashes, whose [`SasAlg::caveat`] must be shown with it
+    /// and with any "verified" that rests on it.
+    pub sas_alg: Option<SasAlg>,
     /// The MODP group (encrypted sessions).
     pub group: Option<u32>,
     /// The retained-secret outcome.

@@ -34,7 +34,7 @@ pub mod trust;
 pub mod xml;
 
 pub use config::{AcceptPolicy, Config, Logging, Security, StanzaKind};
-pub use crypto::DhPool;
+pub use crypto::{DhPool, SasAlg};
 pub use engine::Engine;
 pub use error::{Error, ErrorKind, Violation};
 pub use event::{EndedBy, Event, RekeyedBy, Role, SessionInfo, SrsStatus};

@@ -11,8 +11,8 @@
 //! files must be byte-identical to what the engine produces now.
 use crate::crypto::{
     apply_ctr, commitment, final_k, hmac, identity_mac, mpi_u128, negotiation_k,
-    new_retained_secret, rshash, sas28x5, session_keys, srshash, stanza_mac, u128_from_be,
-    CipherAlg, DhSecret, HashAlg, IdentityKey, ModpGroup, SessionKeys,
+    new_retained_secret, rshash, sas28x5, sas28x5_commit, session_keys, srshash, stanza_mac,
+    u128_from_be, CipherAlg, DhSecret, HashAlg, IdentityKey, ModpGroup, SasAlg, SessionKeys,
 };
 use crate::engine::tests::{Pair, ALICE, BOB};
 use crate::event::{SessionInfo, SrsStatus};
@@ -471,7 +471,19 @@ fn four_message(spec: &Spec, run: &Run, labels: Vec<String>) -> Negotiated {
     );
     assert_eq!(one(x3, "identity"), id_a, "IDA");
     assert_eq!(one(x3, "mac"), m_a, "MA");
-    let sas = sas28x5(H, &m_a, form_b.as_bytes());
+    // Profile P15: message 2 names the SAS; without the field it is sas28x5.
+    let sas_alg = form2
+        .value("sas_algs")
+        .map_or(Some(SasAlg::Classic), SasAlg::from_name)
+        .unwrap();
+    let sas = match sas_alg {
+        SasAlg::Committed => sas28x5_commit(H, &e, &d, n_a, n_b),
+        SasAlg::Classic => sas28x5(H, &m_a, form_b.as_bytes()),
+    };
+    assert_eq!(
+        (run.infos.0.sas_alg, run.infos.1.sas_alg),
+        (Some(sas_alg), Some(sas_alg))
+    );
     assert_eq!(
         run.infos.0.sas.as_deref(),
         Some(sas.as_str()),
@@ -610,9 +622,14 @@ fn four_message(spec: &Spec, run: &Run, labels: Vec<String>) -> Negotiated {
 }
 
 /// The 4-message vectors follow the XEP-0217 simplified profile (aes128-ctr, sha256, no
-/// public keys, re-keying off: XEP-0217 §4.1).
+/// public keys, re-keying off: XEP-0217 §4.1) with its fixed `sas_algs` = `sas28x5` (one
+/// hidden value, as they were published before profile P15 made the committed SAS the
+/// first offer).
 fn base() -> Config {
-    Config::simplified()
+    Config {
+        sas: vec![SasAlg::Classic],
+        ..Config::simplified()
+    }
 }
 
 fn groups(ids: &[u32]) -> Config {
@@ -701,6 +718,28 @@ fn group16_oss() -> (Spec, Vector) {
     (spec, v)
 }
 
+/// (e) Group 14, the committed SAS of profile P15: Alice offers `sas28x5-commit` then
+/// `sas28x5` (the default), Bob picks the first.
+fn sas_commit() -> (Spec, Vector) {
+    let spec = Spec {
+        file: "4msg-sas-commit.json",
+        name: "4-message, group 14 (Bob's choice from 15, 14, 16, 5), committed SAS \
+               sas28x5-commit (profile P15, Bob's choice from sas28x5-commit, sas28x5), \
+               no retained secret, no OSS",
+        alice: Config::simplified(),
+        bob: Config {
+            groups: vec![14],
+            ..Config::simplified()
+        },
+        oss: None,
+        identities: None,
+    };
+    let (r, _) = run("vectors/sas-commit", &spec, fresh());
+    let mut v = vector(&spec, &r, vec![r.label.clone()]);
+    v.profile.push("P15");
+    (spec, v)
+}
+
 /// A vector as its file text: pretty-printed JSON and a final newline.
 fn json<V: Serialize>((spec, v): (Spec, V)) -> (Spec, String) {
     (spec, serde_json::to_string_pretty(&v).unwrap() + "\n")
@@ -728,11 +767,12 @@ fn first_difference(a: &str, b: &str) -> String {
 #[test]
 fn vectors_are_reproducible() {
     let regen = std::env::var("ESESSION_REGEN_VECTORS").as_deref() == Ok("1");
-    let makers: [fn() -> (Spec, String); 7] = [
+    let makers: [fn() -> (Spec, String); 8] = [
         || json(group14()),
         || json(group5_leading_zero()),
         || json(group15_retained()),
         || json(group16_oss()),
+        || json(sas_commit()),
         three_msg::rsa,
         rekey::alice_then_bob,
         offline::open_set,

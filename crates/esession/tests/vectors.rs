@@ -7,9 +7,9 @@
 use esession::crypto::pubkey::XMLDSIG_NS;
 use esession::crypto::{
     apply_ctr, blocks_for, commitment, final_k, hmac, identity_mac, mpi, mpi_u128, negotiation_k,
-    new_retained_secret, rekey_keys, rshash, sas28x5, session_keys, sha256, srshash, stanza_mac,
-    u128_from_be, CipherAlg, DhSecret, DirectionKeys, HashAlg, IdentityKey, ModpGroup, PublicKey,
-    SessionKeys, SignAlg,
+    new_retained_secret, rekey_keys, rshash, sas28x5, sas28x5_commit, session_keys, sha256,
+    srshash, stanza_mac, u128_from_be, CipherAlg, DhSecret, DirectionKeys, HashAlg, IdentityKey,
+    ModpGroup, PublicKey, SessionKeys, SignAlg,
 };
 use esession::forms::Form;
 use esession::xml::{
@@ -419,7 +419,8 @@ fn four(ck: &mut Check<'_>, msgs: &[Element], dh: &Dh) -> (Sender, Sender) {
     ck.value("values.MA", &m_a);
     ck.eq("messages.2 identity", b64_one(x3, "identity"), &id_a);
     ck.eq("messages.2 mac", b64_one(x3, "mac"), &m_a);
-    ck.value_text("values.sas", &sas28x5(H, &m_a, form_b.as_bytes()));
+    let sas = sas(ck, (x1, x2), (e, d), &m_a, &form_b);
+    ck.value_text("values.sas", &sas);
 
     // P7: the SRS as Bob finds it (rshashes) and as Alice finds it (srshash).
     let rshashes = b64_values(x3, "rshashes");
@@ -514,6 +515,63 @@ fn four(ck: &mut Check<'_>, msgs: &[Element], dh: &Dh) -> (Sender, Sender) {
             d,
         ),
     )
+}
+
+/// P5 rendering written out again: `v` as 5 base-28 digits, most significant first.
+fn base28(v: u32) -> String {
+    const DIGITS: &[u8; 28] = b"acdefghikmopqruvwxy123456789";
+    let mut out = [0u8; 5];
+    let mut n = v;
+    for digit in out.iter_mut().rev() {
+        *digit = DIGITS[(n % 28) as usize];
+        n /= 28;
+    }
+    String::from_utf8(out.to_vec()).unwrap()
+}
+
+/// The last 3 octets of a hash as a big-endian integer (XEP-0116 §9).
+fn low_24_bits(h: &[u8]) -> u32 {
+    h[h.len() - 3..]
+        .iter()
+        .fold(0, |acc, &b| (acc << 8) | u32::from(b))
+}
+
+/// The SAS that message 2's `sas_algs` names (P15: without the field, `sas28x5`), from the
+/// hash written out and cross-checked with the crate's function: P5 over M_A and form_B,
+/// P15 over mpi(e), mpi(d) and the `my_nonce` octets of messages 1 and 2.
+fn sas(
+    ck: &mut Check<'_>,
+    (x1, x2): (&Element, &Element),
+    (e, d): (&[u8], &[u8]),
+    m_a: &[u8],
+    form_b: &str,
+) -> String {
+    let form2 = Form::parse(x2).unwrap();
+    match form2.value("sas_algs").unwrap_or("sas28x5") {
+        "sas28x5" => {
+            let label: &[u8] = b"Short Authentication String";
+            let s = base28(low_24_bits(&sha256(&[m_a, form_b.as_bytes(), label])));
+            ck.eq("sas28x5 (crate)", sas28x5(H, m_a, form_b.as_bytes()), &s);
+            s
+        }
+        "sas28x5-commit" => {
+            // Not the echoed `nonce` of message 2: the two `my_nonce` fields.
+            let (n_a, n_b) = (b64_one(x1, "my_nonce"), b64_one(x2, "my_nonce"));
+            let label: &[u8] = b"Committed Short Authentication String";
+            let s = base28(low_24_bits(&sha256(&[mpi(e), mpi(d), &n_a, &n_b, label])));
+            ck.eq(
+                "sas28x5-commit (crate)",
+                sas28x5_commit(H, e, d, &n_a, &n_b),
+                &s,
+            );
+            s
+        }
+        other => {
+            ck.errors
+                .push(format!("{}: unknown sas_algs {other:?}", ck.file));
+            String::new()
+        }
+    }
 }
 
 /// PKCS#8 DER from the PEM text of `path` (RFC 7468 `PRIVATE KEY`).
@@ -954,7 +1012,7 @@ fn verify(file: &str, json: &Value) -> Vec<String> {
 #[test]
 fn vectors_recompute_from_inputs_and_xml() {
     let all = files();
-    assert!(all.len() >= 7, "expected at least 7 vector files");
+    assert!(all.len() >= 8, "expected at least 8 vector files");
     let errors: Vec<String> = all.iter().flat_map(|(f, j)| verify(f, j)).collect();
     assert!(errors.is_empty(), "\n{}", errors.join("\n"));
 }
@@ -1100,4 +1158,60 @@ fn vectors_check_can_fail_on_offline_values() {
     let errors = verify(&name, &bad);
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(errors[0].starts_with("offline.json: values.MB differs"));
+}
+
+/// Replaces the first `rshashes` value of message 3 by another 32-octet filler: what a man
+/// in the middle varies to grind the classic SAS (issue: P15 "Why").
+fn other_filler(json: &mut Value) {
+    let xml = json["messages"][2]["xml"].as_str().unwrap().to_owned();
+    let field = xml.find("var=\"rshashes\"><value>").unwrap();
+    let start = field + "var=\"rshashes\"><value>".len();
+    let end = start + xml[start..].find("</value>").unwrap();
+    let filler = esession::b64::encode(&[0x5a; 32]);
+    assert_ne!(xml[start..end], filler);
+    json["messages"][2]["xml"] = Value::String(format!("{}{filler}{}", &xml[..start], &xml[end..]));
+}
+
+#[test]
+fn vectors_check_can_fail_on_the_committed_sas() {
+    let (name, json) = file("4msg-sas-commit.json");
+    // The classic (P5) value in place of the committed one is named, and nothing else moves.
+    let m_a = hex::decode(json["values"]["MA"].as_str().unwrap()).unwrap();
+    let form_b = json["values"]["formB"].as_str().unwrap();
+    let classic = sas28x5(H, &m_a, form_b.as_bytes());
+    assert_ne!(json["values"]["sas"].as_str().unwrap(), classic);
+    let mut bad = json.clone();
+    bad["values"]["sas"] = Value::String(classic);
+    let errors = verify(&name, &bad);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("4msg-sas-commit.json: values.sas differs"));
+    // Another rshashes filler in message 3: formA2, macA, IDA and MA all move, the committed
+    // SAS does not (it was fixed when message 2 was sent).
+    let mut bad = json;
+    other_filler(&mut bad);
+    let errors = verify(&name, &bad);
+    for what in ["values.formA2 differs", "values.MA differs"] {
+        assert!(
+            errors.iter().any(|e| e.contains(what)),
+            "{what}: {errors:?}"
+        );
+    }
+    assert!(
+        !errors
+            .iter()
+            .any(|e| e.contains("values.sas") || e.contains("sas28x5")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn vectors_check_sees_a_filler_move_the_classic_sas() {
+    // The same change moves the classic SAS of a P5 vector: that is the grind.
+    let (name, mut json) = file("4msg-group14.json");
+    other_filler(&mut json);
+    let errors = verify(&name, &json);
+    assert!(
+        errors.iter().any(|e| e.contains("values.sas differs")),
+        "{errors:?}"
+    );
 }

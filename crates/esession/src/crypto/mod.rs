@@ -28,7 +28,7 @@ pub use mpi::{mpi, mpi_u128, u128_from_be};
 pub use nonce::{draw_counter, draw_nonce, responder_counter};
 pub use pool::DhPool;
 pub use pubkey::{Fingerprint, IdentityKey, KeyError, PublicKey, SignAlg};
-pub use sas::{render_sas28x5, sas28x5};
+pub use sas::{render_sas28x5, sas28x5, sas28x5_commit, SasAlg};
 pub use secret::SecretBytes;
 
 /// A cryptographic failure. Each message names what was wrong.

@@ -1,37 +1,47 @@
 //! The engine: a value you feed stanzas and time, and drain stanzas and events.
+//!
+//! It only routes (XEP-0201: by the peer's bare JID and the thread; an encrypted iq by its
+//! sender): each received stanza is decoded once (`inbound`) and handed to its
+//! session's state machine (`session`), which steps with what the sessions share
+//! (`shared::Core`) and writes what it produces to the `shared::Outbox`.
 #[cfg(test)]
 mod archive_tests;
 #[cfg(test)]
 mod full_tests;
-mod incoming;
+mod inbound;
+mod negotiate;
 mod offline;
 #[cfg(test)]
 mod offline_tests;
+mod outgoing;
+mod receive;
 mod rekey;
 #[cfg(test)]
 mod rekey_tests;
 mod renegotiate;
+mod router;
 mod session;
+mod shared;
 #[cfg(test)]
 pub(crate) mod tests;
 
-use crate::config::{Config, Logging, StanzaKind};
+use crate::config::{Config, StanzaKind};
 use crate::crypto::pubkey::IdentityKey;
 use crate::crypto::{ct_eq, DhPool};
 use crate::error::{Error, ErrorKind, Violation};
-use crate::event::{EndedBy, Event, Role, SessionInfo};
-use crate::forms::{Field, Form, FormType};
+use crate::event::{Event, Role, SessionInfo};
 use crate::jid;
 use crate::negotiation::initiator::Offer;
 use crate::negotiation::stanza::{negotiation_message, Wrapper};
 use crate::random::Random;
-use crate::stanza::{clear_extras, message, storage_hints, termination};
 use crate::store::SecretStore;
 use crate::thread::new_thread_id;
 use crate::time::Timestamp;
-use crate::xml::{ns, Element, Limits};
-use session::{OfflineRole, Session, State};
-use std::collections::{HashMap, VecDeque};
+use crate::xml::{ns, Element};
+use offline::OfflineSets;
+use session::{key, Common, Key, Peer, Session, State};
+use shared::{Core, Outbox};
+use std::collections::HashMap;
 use zeroize::Zeroizing;
 
 /// Blocks kept in reserve under each key so that a terminate can still be sent when data
@@ -69,25 +79,13 @@ const TERMINATE_RESERVE_BLOCKS: u128 = 64;
 /// alice.send_message("bob@example.com/laptop", &thread, "hello").unwrap();
 /// ```
 pub struct Engine<S: SecretStore> {
-    own: String,
-    own_bare: String,
-    config: Config,
-    store: S,
-    rng: Box<dyn Random>,
-    sessions: HashMap<(String, String), Session>,
-    outgoing: VecDeque<Element>,
-    events: VecDeque<Event>,
-    oss: HashMap<String, Zeroizing<Vec<u8>>>,
-    limits: Limits,
-    dh_pool: Option<DhPool>,
-    identity_key: Option<IdentityKey>,
-    /// The latest time given to the engine (for the idle re-key of XEP-0200 §11.4).
-    clock: Timestamp,
-    /// Our offline option sets, as loaded or published (XEP-0187, profile P11).
-    offline_sets: Vec<crate::offline::OfflineSet>,
-    /// Sets withdrawn from storage but kept here to process the inits delivered now
-    /// (profile P11 "Withdrawal").
-    withdrawn: Vec<crate::offline::OfflineSetKind>,
+    /// What the sessions share.
+    core: Core<S>,
+    /// What they produce, until polled.
+    out: Outbox,
+    sessions: HashMap<Key, Session>,
+    /// Our offline option sets (XEP-0187, profile P11).
+    offline: OfflineSets,
 }
 
 impl<S: SecretStore> Engine<S> {
@@ -95,71 +93,60 @@ impl<S: SecretStore> Engine<S> {
     /// retained secrets in `store`, drawing randomness from `rng`.
     pub fn new(own: &str, config: Config, store: S, rng: Box<dyn Random>) -> Self {
         Engine {
-            own: own.to_owned(),
-            own_bare: jid::bare(own).to_owned(),
-            config,
-            store,
-            rng,
+            core: Core::new(own, config, store, rng),
+            out: Outbox::default(),
             sessions: HashMap::new(),
-            outgoing: VecDeque::new(),
-            events: VecDeque::new(),
-            oss: HashMap::new(),
-            limits: Limits::default(),
-            dh_pool: None,
-            identity_key: None,
-            clock: Timestamp::default(),
-            offline_sets: Vec::new(),
-            withdrawn: Vec::new(),
+            offline: OfflineSets::default(),
         }
     }
 
     /// Sets the account's identity key, presented in `key` and `hash` identifications
     /// (XEP-0116 §4.5.4, profile P8). `None` removes it.
     pub fn set_identity_key(&mut self, key: Option<IdentityKey>) {
-        self.identity_key = key;
+        self.core.identity_key = key;
     }
 
     /// The identity key set by [`Engine::set_identity_key`].
     pub fn identity_key(&self) -> Option<&IdentityKey> {
-        self.identity_key.as_ref()
+        self.core.identity_key.as_ref()
     }
 
     /// Takes Diffie–Hellman values from `pool` (precomputed, for example by
     /// [`DhPool::spawn_filler`]) when starting or answering a negotiation; values the
     /// pool lacks are computed as usual. `None` removes the pool.
     pub fn set_dh_pool(&mut self, pool: Option<DhPool>) {
-        self.dh_pool = pool;
+        self.core.dh_pool = pool;
     }
 
     /// The pool set by [`Engine::set_dh_pool`].
     pub fn dh_pool(&self) -> Option<&DhPool> {
-        self.dh_pool.as_ref()
+        self.core.dh_pool.as_ref()
     }
 
     /// Our full JID.
     pub fn own_jid(&self) -> &str {
-        &self.own
+        &self.core.own
     }
 
     /// The negotiation policy.
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.core.config
     }
 
     /// Sets the XEP-0136 archiving preferences the `logging` offers and answers follow
     /// from now on (`Config::archive_prefs`); sessions already negotiated keep their terms.
     pub fn set_archive_prefs(&mut self, prefs: Option<crate::archive::Prefs>) {
-        self.config.archive_prefs = prefs;
+        self.core.config.archive_prefs = prefs;
     }
 
     /// The secret store.
     pub fn store(&self) -> &S {
-        &self.store
+        &self.core.store
     }
 
     /// The secret store, mutably.
     pub fn store_mut(&mut self) -> &mut S {
-        &mut self.store
+        &mut self.core.store
     }
 
     /// Sets the other shared secret used with `peer_bare` (XEP-0116 §4.7.3; profile P1:
@@ -169,11 +156,12 @@ impl<S: SecretStore> Engine<S> {
         match passphrase {
             Some(p) => {
                 let nfc: String = p.nfc().collect();
-                self.oss
+                self.core
+                    .oss
                     .insert(peer_bare.to_owned(), Zeroizing::new(nfc.into_bytes()));
             }
             None => {
-                self.oss.remove(peer_bare);
+                self.core.oss.remove(peer_bare);
             }
         }
     }
@@ -181,86 +169,79 @@ impl<S: SecretStore> Engine<S> {
     /// Starts a negotiation with `peer` (bare or full JID): queues message 1 and returns
     /// the new thread (XEP-0201).
     pub fn start(&mut self, peer: &str, now: Timestamp) -> Result<String, Error> {
-        self.tick(now);
+        self.core.tick(now);
+        let core = &mut self.core;
         let (offer, x) = Offer::new(
-            &self.config,
+            &core.config,
             peer,
-            self.rng.as_mut(),
-            self.dh_pool.as_ref(),
-            self.identity_key.as_ref(),
+            core.rng.as_mut(),
+            core.dh_pool.as_ref(),
+            core.identity_key.as_ref(),
         )
         .map_err(Error::usage)?;
-        let thread = new_thread_id(self.rng.as_mut());
-        self.outgoing.push_back(negotiation_message(
+        let thread = new_thread_id(core.rng.as_mut());
+        self.out.send(negotiation_message(
             peer,
             &thread,
             Wrapper::Feature,
             x,
             true,
         ));
-        let session = Session {
-            peer: peer.to_owned(),
-            bound: false,
+        let common = Common {
+            peer: Peer::Addressed(peer.to_owned()),
             thread: thread.clone(),
             role: Role::Initiator,
-            state: State::Offered(Box::new(offer)),
-            deadline: Some(now.plus(self.config.negotiation_timeout)),
-            info: None,
-            secret_id: None,
-            renegotiating: None,
-            pacing: session::Pacing::since(now),
             offline: None,
+            deadline: core.deadline(now),
         };
+        let state = State::Offered(Box::new(offer));
         self.sessions
-            .insert((jid::bare(peer).to_owned(), thread.clone()), session);
+            .insert(key(peer, &thread), Session { common, state });
         Ok(thread)
     }
 
     /// The next stanza to send, if any.
     pub fn poll_outgoing(&mut self) -> Option<Element> {
-        self.outgoing.pop_front()
+        self.out.next_stanza()
     }
 
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.out.next_event()
     }
 
     /// When [`Engine::handle_timeout`] should next be called.
     pub fn next_timeout(&self) -> Option<Timestamp> {
-        self.sessions.values().filter_map(|s| s.deadline).min()
+        self.sessions
+            .values()
+            .filter_map(|s| s.common.deadline)
+            .min()
     }
 
     /// Ends every wait whose deadline has passed: unanswered negotiations fail with a
     /// timeout; unacknowledged terminates end.
     pub fn handle_timeout(&mut self, now: Timestamp) {
-        self.tick(now);
-        let due: Vec<(String, String)> = self
+        self.core.tick(now);
+        let due: Vec<Key> = self
             .sessions
             .iter()
-            .filter(|(_, s)| s.deadline.is_some_and(|d| d <= now))
+            .filter(|(_, s)| s.common.deadline.is_some_and(|d| d <= now))
             .map(|(k, _)| k.clone())
             .collect();
         for key in due {
-            let Some(s) = self.sessions.remove(&key) else {
+            let Some(Session { common, state }) = self.sessions.remove(&key) else {
                 continue;
             };
-            if let State::Terminating(_) = s.state {
-                self.events.push_back(Event::Warning {
-                    peer: s.peer.clone(),
-                    thread: Some(s.thread.clone()),
-                    detail: "terminate was not acknowledged in time".into(),
-                });
-                self.events.push_back(Event::Terminated {
-                    peer: s.peer,
-                    thread: s.thread,
-                    by: EndedBy::Us,
-                });
+            let (peer, thread) = (common.peer(), common.thread.as_str());
+            if let State::Terminating(_) = state {
+                let detail = "terminate was not acknowledged in time";
+                self.out.warn(peer, Some(thread), detail);
+                self.out.event(outgoing::terminated(peer, thread));
             } else {
-                let v = Violation::TimedOut(self.config.negotiation_timeout);
-                self.events.push_back(Event::Failed {
-                    peer: s.peer,
-                    thread: s.thread,
+                let v = Violation::TimedOut(self.core.config.negotiation_timeout);
+                self.out.event(Event::Failed {
+                    peer: peer.to_owned(),
+                    thread: thread.to_owned(),
                     error: Error::new(ErrorKind::Timeout, v),
                 });
             }
@@ -270,15 +251,17 @@ impl<S: SecretStore> Engine<S> {
     /// A summary of the session with `peer` on `thread`, once established.
     pub fn session(&self, peer: &str, thread: &str) -> Option<SessionInfo> {
         self.sessions
-            .get(&(jid::bare(peer).to_owned(), thread.to_owned()))
-            .and_then(|s| s.info.clone())
+            .get(&key(peer, thread))
+            .and_then(|s| s.state.open())
+            .map(|o| o.info.clone())
     }
 
     /// Every established session.
     pub fn sessions(&self) -> Vec<SessionInfo> {
         self.sessions
             .values()
-            .filter_map(|s| s.info.clone())
+            .filter_map(|s| s.state.open())
+            .map(|o| o.info.clone())
             .collect()
     }
 
@@ -286,17 +269,8 @@ impl<S: SecretStore> Engine<S> {
     pub fn threads(&self) -> Vec<(String, String)> {
         self.sessions
             .values()
-            .map(|s| (s.peer.clone(), s.thread.clone()))
+            .map(|s| (s.common.peer().to_owned(), s.common.thread.clone()))
             .collect()
-    }
-
-    fn session_mut(&mut self, peer: &str, thread: &str) -> Result<&mut Session, Error> {
-        find_session(&mut self.sessions, peer, thread)
-    }
-
-    /// Advances the engine's clock to `now` (it never goes back).
-    fn tick(&mut self, now: Timestamp) {
-        self.clock = self.clock.max(now);
     }
 
     /// Sends `body` in the session with `peer` on `thread`: encrypted in an ESession
@@ -331,7 +305,7 @@ impl<S: SecretStore> Engine<S> {
     /// stanza kinds negotiated in `stanzas` may be sent.
     pub fn send_stanza(&mut self, peer: &str, thread: &str, stanza: Element) -> Result<(), Error> {
         let out = self.build_stanza(peer, thread, stanza)?;
-        self.outgoing.push_back(out);
+        self.out.send(out);
         Ok(())
     }
 
@@ -347,96 +321,17 @@ impl<S: SecretStore> Engine<S> {
                 "<{}/> is not a message, presence or iq stanza",
                 stanza.name()
             ))))?;
-        let s = self.session_mut(peer, thread)?;
-        let to = s.peer.clone();
-        let amp = matches!(
-            s.offline,
-            Some(OfflineRole::Sent {
-                match_resource: true
-            })
-        );
-        let negotiated = s.info.as_ref().is_some_and(|i| i.stanzas.contains(&kind));
-        // Until established (no terms yet), assume the stricter choice.
-        let logging = s.info.as_ref().map_or(Logging::MustNot, |i| i.logging);
-        // XEP-0334 §4: <no-store/> also keeps a message out of offline storage, where the
-        // stanzas of an offline session must go (XEP-0187 §3.3); their hints are those of a
-        // `may` session, and <no-permanent-store/> still keeps them out of archives.
-        let hints = if s.offline.is_some() {
-            Logging::May
-        } else {
-            logging
-        };
-        let mut out = Element::new(stanza.name(), ns::JABBER_CLIENT).with_attr("to", to);
-        for (k, v) in stanza.attrs().iter().filter(|(k, _)| k != "to") {
-            out.set_attr(k.as_str(), v.as_str());
-        }
-        // RFC 6120 §8.2.3: an iq get or set has exactly one child, so an encrypted iq
-        // carries only its <c/>; the receiver finds the session by our full JID
-        // (docs/decisions.md). Messages and presence carry the thread in clear.
-        if kind != StanzaKind::Iq {
-            out.push(Element::new("thread", ns::JABBER_CLIENT).with_text(thread));
-        }
-        // XEP-0200 §5: the thread, AMP rules and errors stay in clear.
-        let clear = |e: &Element| {
-            e.is("thread", ns::JABBER_CLIENT)
-                || e.is("error", ns::JABBER_CLIENT)
-                || e.ns() == ns::AMP
-        };
-        match &mut s.state {
-            State::Encrypted(_) => {
-                if !negotiated {
-                    return Err(Error::usage(Violation::UnexpectedMessage(format!(
-                        "{} stanzas were not negotiated for encryption in this session",
-                        kind.name()
-                    ))));
-                }
-                let m = stanza.serialize_children(|e| !clear(e));
-                let c = match self.seal_outgoing(peer, thread, m.as_bytes()) {
-                    Ok(c) => c,
-                    Err(Violation::KeyExhausted) => {
-                        // Profile P9: the key cannot be replaced in time (re-keying is
-                        // off, or rekey_freq forbids a <key/> now), so end the session;
-                        // the caller renegotiates.
-                        self.terminate_with(peer, thread, None)?;
-                        return Err(Error::new(ErrorKind::Usage, Violation::KeyExhausted));
-                    }
-                    Err(v) => return Err(Error::new(ErrorKind::Usage, v)),
-                };
-                for e in stanza
-                    .children()
-                    .filter(|e| clear(e) && !e.is("thread", ns::JABBER_CLIENT))
-                {
-                    out.push(e.clone());
-                }
-                out.push(c);
-                // Profile P9: the clear fallback and hints go on data messages only.
-                if kind == StanzaKind::Message {
-                    for extra in clear_extras(hints) {
-                        out.push(extra);
-                    }
-                }
+        let s = find_session(&mut self.sessions, peer, thread)?;
+        let built = s.seal_stanza(kind, stanza, &mut self.core, &mut self.out);
+        if let Err(e) = &built {
+            if *e.violation() == Violation::KeyExhausted {
+                // Profile P9: the key cannot be replaced in time (re-keying is off, or
+                // rekey_freq forbids a <key/> now), so end the session; the caller
+                // renegotiates.
+                self.end(peer, thread, None)?;
             }
-            State::Plain => {
-                for e in stanza
-                    .children()
-                    .filter(|e| !e.is("thread", ns::JABBER_CLIENT))
-                {
-                    out.push(e.clone());
-                }
-                // XEP-0136 §3.2: an off-the-record plain session's messages are kept out
-                // of every archive too.
-                if kind == StanzaKind::Message && logging == Logging::MustNot {
-                    for hint in storage_hints(logging) {
-                        out.push(hint);
-                    }
-                }
-            }
-            other => return Err(Error::usage(Violation::WrongState(other.name()))),
         }
-        if amp {
-            out.push(offline::match_resource_rule());
-        }
-        Ok(out)
+        built
     }
 
     /// Ends the session with `peer` on `thread` (XEP-0116 §5, profile P10): an encrypted
@@ -444,79 +339,24 @@ impl<S: SecretStore> Engine<S> {
     /// [5]) for a negotiation in progress.
     /// The acknowledgement is awaited until the negotiation timeout after `now`.
     pub fn terminate(&mut self, peer: &str, thread: &str, now: Timestamp) -> Result<(), Error> {
-        self.tick(now);
-        let deadline = Some(now.plus(self.config.negotiation_timeout));
-        self.terminate_with(peer, thread, deadline)
+        self.core.tick(now);
+        let deadline = self.core.deadline(now);
+        self.end(peer, thread, deadline)
     }
 
-    fn terminate_with(
-        &mut self,
-        peer: &str,
-        thread: &str,
-        deadline: Option<Timestamp>,
-    ) -> Result<(), Error> {
-        let s = self.session_mut(peer, thread)?;
-        let to = s.peer.clone();
-        let offline = s.offline;
-        let state = std::mem::replace(&mut s.state, State::Taken);
-        let key = (jid::bare(&to).to_owned(), thread.to_owned());
-        match state {
-            State::Encrypted(channel) if offline.is_some() => {
-                self.sessions.remove(&key);
-                self.end_offline(&to, thread, channel, offline)
-            }
-            State::Encrypted(mut channel) => {
-                let plain = termination(FormType::Submit).serialize_in(ns::JABBER_CLIENT);
-                let c = channel
-                    .seal(plain.as_bytes(), 0)
-                    .map_err(|v| Error::new(ErrorKind::Usage, v))?;
-                channel.close_send();
-                self.outgoing.push_back(message(&to, thread).with_child(c));
-                if let Some(s) = self.sessions.get_mut(&key) {
-                    s.state = State::Terminating(channel);
-                    s.deadline = deadline;
-                }
-                Ok(())
-            }
-            State::Plain => {
-                let feature = termination(FormType::Submit);
-                self.outgoing
-                    .push_back(message(&to, thread).with_child(feature));
-                self.sessions.remove(&key);
-                self.events.push_back(Event::Terminated {
-                    peer: to,
-                    thread: thread.into(),
-                    by: EndedBy::Us,
-                });
-                Ok(())
-            }
-            State::Terminating(channel) => {
-                if let Some(s) = self.sessions.get_mut(&key) {
-                    s.state = State::Terminating(channel);
-                }
-                Ok(())
-            }
-            _ => {
-                // XEP-0155 §4.4 [5] cancel: a result form with accept = 0.
-                let mut form = Form::with_form_type(FormType::Result, ns::SSN);
-                form.fields[0].kind = None;
-                form.push(Field::new("accept", None, &["0"]));
-                self.outgoing.push_back(negotiation_message(
-                    &to,
-                    thread,
-                    Wrapper::Feature,
-                    form.to_element(),
-                    false,
-                ));
-                self.sessions.remove(&key);
-                self.events.push_back(Event::Terminated {
-                    peer: to,
-                    thread: thread.into(),
-                    by: EndedBy::Us,
-                });
-                Ok(())
-            }
+    /// Ends the session, awaiting the acknowledgement until `deadline` (see
+    /// [`Session::terminate`]).
+    fn end(&mut self, peer: &str, thread: &str, deadline: Option<Timestamp>) -> Result<(), Error> {
+        find_session(&mut self.sessions, peer, thread)?;
+        let key = key(peer, thread);
+        let Some(session) = self.sessions.remove(&key) else {
+            return Ok(());
+        };
+        let (next, result) = session.terminate(deadline, &mut self.out);
+        if let Some(next) = next {
+            self.sessions.insert(key, next);
         }
+        result
     }
 
     /// Terminates every session (XEP-0116 §5: before going offline).
@@ -530,22 +370,25 @@ impl<S: SecretStore> Engine<S> {
     /// marks the session and its retained secret verified (XEP-0116 §7.3); a mismatch
     /// returns `false`: a possible man in the middle.
     pub fn verify_sas(&mut self, peer: &str, thread: &str, heard: &str) -> Result<bool, Error> {
-        let s = self.session_mut(peer, thread)?;
-        let info = s
-            .info
-            .as_mut()
+        let s = find_session(&mut self.sessions, peer, thread)?;
+        let open = s
+            .state
+            .open_mut()
             .ok_or(Error::usage(Violation::WrongState("not established")))?;
-        let ours = info.sas.clone().ok_or(Error::usage(Violation::WrongState(
-            "without a SAS (plain, or negotiated in 3 messages)",
-        )))?;
+        let ours = open
+            .info
+            .sas
+            .clone()
+            .ok_or(Error::usage(Violation::WrongState(
+                "without a SAS (plain, or negotiated in 3 messages)",
+            )))?;
         let heard = heard.trim().to_lowercase();
         if !ct_eq(ours.as_bytes(), heard.as_bytes()) {
             return Ok(false);
         }
-        info.verified = true;
-        let id = s.secret_id.clone();
-        if let Some(id) = id {
-            self.store.mark_verified(&id)?;
+        open.info.verified = true;
+        if let Some(id) = &open.secret_id {
+            self.core.store.mark_verified(id)?;
         }
         Ok(true)
     }
@@ -553,7 +396,7 @@ impl<S: SecretStore> Engine<S> {
     /// The engine's clock (tests of the idle re-key).
     #[cfg(test)]
     pub(crate) fn clock(&self) -> Timestamp {
-        self.clock
+        self.core.clock
     }
 
     #[cfg(test)]
@@ -562,8 +405,8 @@ impl<S: SecretStore> Engine<S> {
         peer: &str,
         thread: &str,
     ) -> Option<&mut crate::channel::Channel> {
-        match &mut self.session_mut(peer, thread).ok()?.state {
-            State::Encrypted(c) => Some(c),
+        match &mut find_session(&mut self.sessions, peer, thread).ok()?.state {
+            State::Encrypted(secure) => Some(&mut secure.channel),
             _ => None,
         }
     }
@@ -571,13 +414,12 @@ impl<S: SecretStore> Engine<S> {
 
 /// The session with `peer` (bare, or the full JID it is bound to) on `thread`.
 fn find_session<'a>(
-    sessions: &'a mut HashMap<(String, String), Session>,
+    sessions: &'a mut HashMap<Key, Session>,
     peer: &str,
     thread: &str,
 ) -> Result<&'a mut Session, Error> {
-    let key = (jid::bare(peer).to_owned(), thread.to_owned());
-    match sessions.get_mut(&key) {
-        Some(s) if !jid::is_full(peer) || s.peer == peer => Ok(s),
+    match sessions.get_mut(&key(peer, thread)) {
+        Some(s) if !jid::is_full(peer) || s.common.peer() == peer => Ok(s),
         _ => Err(Error::usage(Violation::NoSuchSession {
             peer: peer.into(),
             thread: thread.into(),

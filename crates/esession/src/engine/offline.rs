@@ -1,23 +1,45 @@
 //! The engine's side of XEP-0187 offline sessions (profile P11): publishing and loading
 //! Alice's option sets, processing offline inits, and Bob's sending-only sessions.
-use super::incoming::adopt;
-use super::session::{OfflineRole, Session, State};
+use super::negotiate::adopt;
+use super::outgoing::terminated;
+use super::session::{key, Common, OfflineRole, Peer, Session, State};
+use super::shared::Outbox;
 use super::Engine;
 use crate::channel::Channel;
 use crate::error::{Error, ErrorKind, Violation};
-use crate::event::{EndedBy, Event, Role};
+use crate::event::{Event, Role};
 use crate::forms::FormType;
 use crate::jid;
-use crate::negotiation::context::Ctx;
+use crate::negotiation::established::Established;
 use crate::offline::options::build_options;
 use crate::offline::receive::open_init;
 use crate::offline::send::{start, verify_options};
-use crate::offline::OfflineSetKind;
+use crate::offline::{OfflineSet, OfflineSetKind};
 use crate::stanza::{message, termination};
 use crate::store::SecretStore;
 use crate::thread::new_thread_id;
 use crate::time::Timestamp;
 use crate::xml::{ns, Element, Node};
+
+/// Alice's option sets (XEP-0187, profile P11).
+#[derive(Default)]
+pub(super) struct OfflineSets {
+    /// As loaded or published.
+    sets: Vec<OfflineSet>,
+    /// Sets withdrawn from storage but kept here to process the inits delivered now
+    /// (profile P11 "Withdrawal").
+    withdrawn: Vec<OfflineSetKind>,
+}
+
+impl OfflineSets {
+    /// Holds `set`, replacing the set of its kind, stored.
+    fn hold(&mut self, set: OfflineSet) {
+        let kind = set.kind;
+        self.sets.retain(|s| s.kind != kind);
+        self.sets.push(set);
+        self.withdrawn.retain(|k| *k != kind);
+    }
+}
 
 /// Profile P11: with `match_resource`, every stanza of the session carries, last, this
 /// AMP rule (and no drop-if-stored rule: the stanzas are meant to be stored).
@@ -47,30 +69,29 @@ impl<S: SecretStore> Engine<S> {
         match_resource: Option<&str>,
         now: Timestamp,
     ) -> Result<Element, Error> {
-        self.tick(now);
+        self.core.tick(now);
         if expires <= now {
             return Err(Error::usage(Violation::OfflineExpired(
                 expires.to_datetime(),
             )));
         }
-        let key = self
+        let core = &mut self.core;
+        let key = core
             .identity_key
             .as_ref()
             .ok_or(Error::usage(Violation::NoIdentityKey("signs")))?;
         let (x, set) = build_options(
-            &self.config,
-            self.rng.as_mut(),
-            self.dh_pool.as_ref(),
+            &core.config,
+            core.rng.as_mut(),
+            core.dh_pool.as_ref(),
             key,
             kind,
             expires,
             match_resource,
         )
         .map_err(Error::usage)?;
-        self.store.put_offline_set(&self.own_bare, &set)?;
-        self.offline_sets.retain(|s| s.kind != kind);
-        self.offline_sets.push(set);
-        self.withdrawn.retain(|k| *k != kind);
+        core.store.put_offline_set(&core.own_bare, &set)?;
+        self.offline.hold(set);
         Ok(x)
     }
 
@@ -80,13 +101,10 @@ impl<S: SecretStore> Engine<S> {
     /// # Errors
     /// The store's error when the sets cannot be read (e.g. a wrong passphrase).
     pub fn load_offline_sets(&mut self) -> Result<usize, Error> {
-        let sets = self.store.offline_sets(&self.own_bare)?;
+        let sets = self.core.store.offline_sets(&self.core.own_bare)?;
         let n = sets.len();
         for set in sets {
-            let kind = set.kind;
-            self.offline_sets.retain(|s| s.kind != kind);
-            self.offline_sets.push(set);
-            self.withdrawn.retain(|k| *k != kind);
+            self.offline.hold(set);
         }
         Ok(n)
     }
@@ -98,18 +116,23 @@ impl<S: SecretStore> Engine<S> {
     /// # Errors
     /// The store's error.
     pub fn withdraw_offline(&mut self, kind: OfflineSetKind) -> Result<bool, Error> {
-        let removed = self.store.remove_offline_set(&self.own_bare, kind)?;
-        if self.offline_sets.iter().any(|s| s.kind == kind) && !self.withdrawn.contains(&kind) {
-            self.withdrawn.push(kind);
+        let removed = self
+            .core
+            .store
+            .remove_offline_set(&self.core.own_bare, kind)?;
+        let held = &mut self.offline;
+        if held.sets.iter().any(|s| s.kind == kind) && !held.withdrawn.contains(&kind) {
+            held.withdrawn.push(kind);
         }
         Ok(removed)
     }
 
     /// The expiry of each option set held in memory, with whether it is still stored.
     pub fn offline_sets(&self) -> Vec<(OfflineSetKind, Timestamp, bool)> {
-        self.offline_sets
+        let held = &self.offline;
+        held.sets
             .iter()
-            .map(|s| (s.kind, s.expires, !self.withdrawn.contains(&s.kind)))
+            .map(|s| (s.kind, s.expires, !held.withdrawn.contains(&s.kind)))
             .collect()
     }
 
@@ -131,29 +154,19 @@ impl<S: SecretStore> Engine<S> {
         content: Vec<Element>,
         now: Timestamp,
     ) -> Result<String, Error> {
-        self.tick(now);
+        self.core.tick(now);
         let alice = jid::bare(alice).to_owned();
         // XEP-0187 §3.2: no new ESession if one is already established.
         let established = self
             .sessions
             .values()
-            .any(|s| jid::bare(&s.peer) == alice && matches!(s.state, State::Encrypted(_)));
+            .any(|s| jid::bare(s.common.peer()) == alice && matches!(s.state, State::Encrypted(_)));
         if established {
             return Err(Error::usage(Violation::WrongState(
                 "established with that contact already (no offline session then)",
             )));
         }
-        let mut ctx = Ctx {
-            rng: self.rng.as_mut(),
-            pool: self.dh_pool.as_ref(),
-            store: &mut self.store,
-            config: &self.config,
-            own_bare: &self.own_bare,
-            peer: &alice,
-            now,
-            oss: None,
-            identity: self.identity_key.as_ref(),
-        };
+        let mut ctx = self.core.ctx(&alice, now);
         let verified = verify_options(options, &alice, &ctx)
             .map_err(|v| Error::new(ErrorKind::Rejected, v))?;
         let to = verified.to.clone();
@@ -165,23 +178,9 @@ impl<S: SecretStore> Engine<S> {
             };
             Error::new(kind, v)
         })?;
-        let thread = new_thread_id(self.rng.as_mut());
-        let mut session = Session {
-            peer: to.clone(),
-            bound: true,
-            thread: thread.clone(),
-            role: Role::Responder,
-            state: State::Taken,
-            deadline: None,
-            info: None,
-            secret_id: None,
-            renegotiating: None,
-            pacing: super::session::Pacing::since(now),
-            offline: Some(OfflineRole::Sent { match_resource }),
-        };
-        session.state = adopt(&mut session, est, now, &mut self.events);
-        let key = (alice, thread.clone());
-        self.sessions.insert(key.clone(), session);
+        let thread = new_thread_id(self.core.rng.as_mut());
+        let role = OfflineRole::Sent { match_resource };
+        self.open_offline(&to, &thread, Role::Responder, role, est, now);
         let mut msg = Element::new("message", ns::JABBER_CLIENT).with_attr("type", "chat");
         for c in content {
             msg.push(c);
@@ -189,7 +188,7 @@ impl<S: SecretStore> Engine<S> {
         let mut out = match self.build_stanza(&to, &thread, msg) {
             Ok(out) => out,
             Err(e) => {
-                self.sessions.remove(&key);
+                self.sessions.remove(&key(&alice, &thread));
                 return Err(e);
             }
         };
@@ -200,39 +199,32 @@ impl<S: SecretStore> Engine<S> {
             .nodes()
             .iter()
             .position(|n| matches!(n, Node::Element(e) if e.is("thread", ns::JABBER_CLIENT)))
-            .map_or(0, |i| i + 1);
+            .map_or(0, |i| i.saturating_add(1));
         out.nodes_mut().insert(at, Node::Element(init));
-        self.outgoing.push_back(out);
+        self.out.send(out);
         Ok(thread)
     }
 
-    /// Ends an offline session (already removed from the table): Bob sends his encrypted
-    /// terminate and expects no acknowledgement; Alice sends nothing (profile P11).
-    pub(super) fn end_offline(
+    /// Opens an established offline session with `peer` (full JID) on `thread`.
+    fn open_offline(
         &mut self,
-        to: &str,
+        peer: &str,
         thread: &str,
-        mut channel: Channel,
-        role: Option<OfflineRole>,
-    ) -> Result<(), Error> {
-        if let Some(OfflineRole::Sent { match_resource }) = role {
-            let plain = termination(FormType::Submit).serialize_in(ns::JABBER_CLIENT);
-            let c = channel
-                .seal(plain.as_bytes(), 0)
-                .map_err(|v| Error::new(ErrorKind::Usage, v))?;
-            let mut out = message(to, thread).with_child(c);
-            if match_resource {
-                out.push(match_resource_rule());
-            }
-            self.outgoing.push_back(out);
-        }
-        drop(channel);
-        self.events.push_back(Event::Terminated {
-            peer: to.to_owned(),
+        role: Role,
+        offline: OfflineRole,
+        est: Established,
+        now: Timestamp,
+    ) {
+        let mut common = Common {
+            peer: Peer::Bound(peer.to_owned()),
             thread: thread.to_owned(),
-            by: EndedBy::Us,
-        });
-        Ok(())
+            role,
+            offline: Some(offline),
+            deadline: None,
+        };
+        let state = adopt(&mut common, est, now, &mut self.out);
+        self.sessions
+            .insert(key(peer, thread), Session { common, state });
     }
 
     /// Alice: an offline init (`<init/>` with a submit form) from `from` on `thread`.
@@ -245,27 +237,12 @@ impl<S: SecretStore> Engine<S> {
         x: &Element,
         now: Timestamp,
     ) -> bool {
-        let key = (jid::bare(from).to_owned(), thread.to_owned());
-        let taken = self.sessions.contains_key(&key);
-        let mut ctx = Ctx {
-            rng: self.rng.as_mut(),
-            pool: self.dh_pool.as_ref(),
-            store: &mut self.store,
-            config: &self.config,
-            own_bare: &self.own_bare,
-            peer: from,
-            now,
-            oss: None,
-            identity: self.identity_key.as_ref(),
-        };
-        let opened = open_init(x, &self.offline_sets, taken, &mut ctx);
-        let refuse = |events: &mut std::collections::VecDeque<Event>, kind, v| {
-            events.push_back(Event::Failed {
-                peer: from.to_owned(),
-                thread: thread.to_owned(),
-                error: Error::new(kind, v),
-            });
-            false
+        let taken = self.sessions.contains_key(&key(from, thread));
+        let opened = open_init(x, &self.offline.sets, taken, &mut self.core.ctx(from, now));
+        let refused = |kind, v| Event::Failed {
+            peer: from.to_owned(),
+            thread: thread.to_owned(),
+            error: Error::new(kind, v),
         };
         let opened = match opened {
             Ok(o) => o,
@@ -274,51 +251,68 @@ impl<S: SecretStore> Engine<S> {
                     Violation::Store(_) => ErrorKind::Store,
                     _ => ErrorKind::Rejected,
                 };
-                return refuse(&mut self.events, kind, v);
+                self.out.event(refused(kind, v));
+                return false;
             }
         };
-        let Some(set) = self.offline_sets.get_mut(opened.set) else {
-            return refuse(
-                &mut self.events,
-                ErrorKind::Rejected,
-                Violation::NoOfflineSet,
-            );
+        let Some(set) = self.offline.sets.get_mut(opened.set) else {
+            self.out
+                .event(refused(ErrorKind::Rejected, Violation::NoOfflineSet));
+            return false;
         };
         // Profile P11 "Replay storage": stored atomically while the set is stored; a
         // withdrawn set remembers in memory only.
-        if !self.withdrawn.contains(&set.kind) {
-            match self.store.accept_offline_init(
-                &self.own_bare,
+        if !self.offline.withdrawn.contains(&set.kind) {
+            let core = &mut self.core;
+            let stored = core.store.accept_offline_init(
+                &core.own_bare,
                 set.kind,
                 &set.nonce,
                 &opened.record,
-            ) {
-                Ok(true) => {}
-                Ok(false) => {
-                    let v = Violation::OfflineReplay(
+            );
+            let refusal = match stored {
+                Ok(true) => None,
+                Ok(false) => Some(refused(
+                    ErrorKind::Rejected,
+                    Violation::OfflineReplay(
                         "its d or N_B was accepted before for this option set",
-                    );
-                    return refuse(&mut self.events, ErrorKind::Rejected, v);
-                }
-                Err(e) => return refuse(&mut self.events, ErrorKind::Store, e.into()),
+                    ),
+                )),
+                Err(e) => Some(refused(ErrorKind::Store, e.into())),
+            };
+            if let Some(event) = refusal {
+                self.out.event(event);
+                return false;
             }
         }
         set.accepted.push(opened.record);
-        let mut session = Session {
-            peer: from.to_owned(),
-            bound: true,
-            thread: thread.to_owned(),
-            role: Role::Initiator,
-            state: State::Taken,
-            deadline: None,
-            info: None,
-            secret_id: None,
-            renegotiating: None,
-            pacing: super::session::Pacing::since(now),
-            offline: Some(OfflineRole::Received),
-        };
-        session.state = adopt(&mut session, opened.established, now, &mut self.events);
-        self.sessions.insert(key, session);
+        let role = OfflineRole::Received;
+        self.open_offline(from, thread, Role::Initiator, role, opened.established, now);
         true
     }
+}
+
+/// Ends an offline session with `to` on `thread`: Bob sends his encrypted terminate and
+/// expects no acknowledgement; Alice sends nothing (profile P11).
+pub(super) fn end_offline(
+    to: &str,
+    thread: &str,
+    mut channel: Channel,
+    role: Option<OfflineRole>,
+    out: &mut Outbox,
+) -> Result<(), Error> {
+    if let Some(OfflineRole::Sent { match_resource }) = role {
+        let plain = termination(FormType::Submit).serialize_in(ns::JABBER_CLIENT);
+        let c = channel
+            .seal(plain.as_bytes(), 0)
+            .map_err(|v| Error::new(ErrorKind::Usage, v))?;
+        let mut stanza = message(to, thread).with_child(c);
+        if match_resource {
+            stanza.push(match_resource_rule());
+        }
+        out.send(stanza);
+    }
+    drop(channel);
+    out.event(terminated(to, thread));
+    Ok(())
 }

@@ -6,6 +6,7 @@ use super::*;
 use crate::config::Config;
 use crate::crypto::pubkey::IdentityKey;
 use crate::error::ErrorKind;
+use crate::event::EndedBy;
 use crate::offline::OfflineSetKind;
 use crate::random::SeededRandom;
 use crate::store::{KeyStore, MemoryStore, OfflineStore};
@@ -52,7 +53,7 @@ fn published(kind: OfflineSetKind, match_resource: Option<&str>) -> (MemoryStore
     let x = alice
         .publish_offline(kind, EXPIRES, match_resource, NOW)
         .unwrap();
-    (alice.store, x)
+    (alice.core.store, x)
 }
 
 /// Bob with Alice's key known (trusted or not).
@@ -231,7 +232,7 @@ fn replays_are_refused_in_memory_and_across_logins() {
         Violation::OfflineReplay(_)
     ));
     // Next login: the record was stored.
-    let mut again = login(alice.store);
+    let mut again = login(alice.core.store);
     deliver(&mut again, &stanzas[..1], NOW);
     assert!(matches!(
         refusal(&events(&mut again)),

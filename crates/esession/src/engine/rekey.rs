@@ -1,6 +1,7 @@
 //! The engine's re-key policy (XEP-0200 §9, §11.4; profile P9, P13): which stanza we send
 //! carries a `<key/>`, and where its fresh Diffie–Hellman value comes from.
-use super::session::{Pacing, State};
+use super::session::{Common, Pacing, Secure, State};
+use super::shared::{Core, Outbox};
 use super::{find_session, Engine, TERMINATE_RESERVE_BLOCKS};
 use crate::channel::{Channel, Fresh};
 use crate::config::Config;
@@ -45,40 +46,39 @@ impl<S: SecretStore> Engine<S> {
     /// `Usage` when there is no such ESession or re-keying was not negotiated.
     pub fn rekey(&mut self, peer: &str, thread: &str) -> Result<(), Error> {
         let s = find_session(&mut self.sessions, peer, thread)?;
-        match &s.state {
-            State::Encrypted(ch) if ch.rekey_group().is_some() => {
-                s.pacing.requested = true;
+        match &mut s.state {
+            State::Encrypted(secure) if secure.channel.rekey_group().is_some() => {
+                secure.pacing.requested = true;
                 Ok(())
             }
             State::Encrypted(_) => Err(Error::usage(Violation::WrongState("re-keying is off"))),
-            other => Err(Error::usage(Violation::WrongState(other.name()))),
+            other => Err(Error::usage(other.wrong())),
         }
     }
+}
 
-    /// Seals plaintext `m` in the ESession with `peer` on `thread` (XEP-0200 §6) and
-    /// returns the `<c/>` for the caller's stanza. When the policy calls for a re-key and
-    /// rekey_freq allows it, the stanza carries a `<key/>`; when the content would not fit
-    /// under the old key even without the reserve, a content-free `<c/>` with the
-    /// `<key/>` is queued first and the content goes under the new keys.
-    pub(crate) fn seal_outgoing(
+impl Secure {
+    /// Seals plaintext `m` in this ESession (XEP-0200 §6) and returns the `<c/>` for the
+    /// caller's stanza. When the policy calls for a re-key and rekey_freq allows it, the
+    /// stanza carries a `<key/>`; when the content would not fit under the old key even
+    /// without the reserve, a content-free `<c/>` with the `<key/>` is queued first and
+    /// the content goes under the new keys.
+    pub(super) fn seal_outgoing<S>(
         &mut self,
-        peer: &str,
-        thread: &str,
+        common: &Common,
         m: &[u8],
+        core: &mut Core<S>,
+        out: &mut Outbox,
     ) -> Result<Element, Violation> {
-        let now = self.clock;
-        let s =
-            find_session(&mut self.sessions, peer, thread).map_err(|e| e.violation().clone())?;
-        let State::Encrypted(channel) = &mut s.state else {
-            return Err(Violation::WrongState(s.state.name()));
-        };
+        let now = core.clock;
+        let channel = &mut self.channel;
         let group = channel
             .rekey_group()
             .filter(|_| channel.may_rekey())
-            .filter(|_| wanted(&self.config, channel, &s.pacing, m.len(), now));
+            .filter(|_| wanted(&core.config, channel, &self.pacing, m.len(), now));
         let Some(group) = group else {
             let c = channel.seal(m, TERMINATE_RESERVE_BLOCKS)?;
-            s.pacing.last_sent = now;
+            self.pacing.last_sent = now;
             return Ok(c);
         };
         if !channel.fits_fresh(m.len(), TERMINATE_RESERVE_BLOCKS) {
@@ -86,7 +86,7 @@ impl<S: SecretStore> Engine<S> {
             return Err(Violation::KeyExhausted);
         }
         // A fresh value per re-key (XEP-0200 §11.3: every x unique), pooled when possible.
-        let (secret, public) = take_or_compute(self.dh_pool.as_ref(), group, self.rng.as_mut());
+        let (secret, public) = take_or_compute(core.dh_pool.as_ref(), group, core.rng.as_mut());
         crate::transcript::record("rekey.secret", &secret.expose_mpi()); // test vectors only
         let fresh = Fresh { secret, public };
         let c = if channel.fits(m.len(), 0) {
@@ -95,15 +95,14 @@ impl<S: SecretStore> Engine<S> {
         } else {
             let key_only = channel.seal_with_key(&[], 0, fresh)?;
             let c = channel.seal(m, TERMINATE_RESERVE_BLOCKS)?;
-            self.outgoing
-                .push_back(message(&s.peer, thread).with_child(key_only));
+            out.send(message(common.peer(), &common.thread).with_child(key_only));
             c
         };
-        s.pacing.requested = false;
-        s.pacing.last_sent = now;
-        self.events.push_back(Event::Rekeyed {
-            peer: s.peer.clone(),
-            thread: thread.to_owned(),
+        self.pacing.requested = false;
+        self.pacing.last_sent = now;
+        out.event(Event::Rekeyed {
+            peer: common.peer().to_owned(),
+            thread: common.thread.clone(),
             by: RekeyedBy::Us,
         });
         Ok(c)

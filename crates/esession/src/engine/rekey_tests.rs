@@ -4,7 +4,7 @@ use super::tests::{Pair, ALICE, BOB, NOW};
 use super::*;
 use crate::event::RekeyedBy;
 use crate::store::MemoryStore;
-use crate::xml::parse_element;
+use crate::xml::{parse_element, Limits};
 
 fn pair(label: &str, a: Config, b: Config) -> (Pair, String) {
     let mut p = Pair::with(label, a, b, MemoryStore::new(), MemoryStore::new());

@@ -1,6 +1,7 @@
 //! XEP-0155 §4.5 renegotiation of an active session's `logging` term, both roles. The
 //! forms travel inside the session: encrypted in an ESession, in clear in a plain one.
-use super::session::State;
+use super::session::{Common, State};
+use super::shared::{Core, Outbox};
 use super::Engine;
 use crate::config::Logging;
 use crate::error::{Error, Violation};
@@ -19,16 +20,18 @@ fn feature(form: Form) -> Element {
     Element::new("feature", ns::FEATURE_NEG).with_child(form.to_element())
 }
 
-/// The renegotiation form inside `nodes` (a `<feature/>` whose form has `renegotiate`).
-pub(crate) fn find(nodes: &[Element]) -> Option<Form> {
-    nodes
+/// The renegotiation form among `elements` (a `<feature/>` whose form has `renegotiate`).
+pub(super) fn find(elements: &[&Element]) -> Option<Form> {
+    elements
         .iter()
         .filter(|e| e.is("feature", ns::FEATURE_NEG))
-        .find_map(|f| {
-            let form = Form::parse(f.child("x", ns::DATA)?).ok()?;
-            (form.form_type() == Some(ns::SSN) && form.field("renegotiate").is_some())
-                .then_some(form)
-        })
+        .find_map(|f| parse(f.child("x", ns::DATA)?))
+}
+
+/// The form `x`, when it is a renegotiation (an SSN form with `renegotiate`).
+pub(super) fn parse(x: &Element) -> Option<Form> {
+    let form = Form::parse(x).ok()?;
+    (form.form_type() == Some(ns::SSN) && form.field("renegotiate").is_some()).then_some(form)
 }
 
 impl<S: SecretStore> Engine<S> {
@@ -49,108 +52,128 @@ impl<S: SecretStore> Engine<S> {
         let mut form = Form::with_form_type(FormType::Form, ns::SSN);
         form.push(Field::new("renegotiate", Some(FieldType::Boolean), &["1"]).required());
         form.push(Field::offer("logging", FieldType::ListSingle, &words).required());
-        self.send_control(peer, thread, feature(form))?;
-        if let Ok(s) = self.session_mut(peer, thread) {
-            s.renegotiating = Some(offer.to_vec());
+        let s = super::find_session(&mut self.sessions, peer, thread)?;
+        s.state
+            .send_control(&s.common, feature(form), &mut self.core, &mut self.out)?;
+        if let Some(open) = s.state.open_mut() {
+            open.renegotiating = Some(offer.to_vec());
         }
         Ok(())
     }
+}
 
+impl State {
     /// Sends `content` inside the session: encrypted (no `type`, no clear extras, like the
     /// terminate of P10) in an ESession, in clear in a plain session.
-    pub(crate) fn send_control(
+    pub(super) fn send_control<S: SecretStore>(
         &mut self,
-        peer: &str,
-        thread: &str,
+        common: &Common,
         content: Element,
+        core: &mut Core<S>,
+        out: &mut Outbox,
     ) -> Result<(), Error> {
-        let s = self.session_mut(peer, thread)?;
-        let to = s.peer.clone();
-        let stanza = match &mut s.state {
-            State::Encrypted(_) => {
+        let (to, thread) = (common.peer(), common.thread.as_str());
+        let stanza = match self {
+            State::Encrypted(secure) => {
                 let plain = content.serialize_in(ns::JABBER_CLIENT);
-                let c = self
-                    .seal_outgoing(peer, thread, plain.as_bytes())
+                let c = secure
+                    .seal_outgoing(common, plain.as_bytes(), core, out)
                     .map_err(Error::usage)?;
-                message(&to, thread).with_child(c)
+                message(to, thread).with_child(c)
             }
-            State::Plain => message(&to, thread).with_child(content),
-            other => return Err(Error::usage(Violation::WrongState(other.name()))),
+            State::Plain(_) => message(to, thread).with_child(content),
+            other => return Err(Error::usage(other.wrong())),
         };
-        self.outgoing.push_back(stanza);
+        out.send(stanza);
         Ok(())
     }
+}
 
-    /// Handles a renegotiation form received inside the session with `peer` on `thread`.
-    pub(crate) fn renegotiation(&mut self, peer: &str, thread: &str, form: Form) {
-        let key = (crate::jid::bare(peer).to_owned(), thread.to_owned());
-        let Some(s) = self.sessions.get_mut(&key) else {
-            return;
-        };
-        let renegotiate = form.value("renegotiate").and_then(fields::boolean);
-        match form.kind {
-            FormType::Form => {
-                // [6] → [7] accept when every field is renegotiable and a value fits, else [8].
-                let only_known = form
-                    .fields
-                    .iter()
-                    .all(|f| f.var.as_deref().is_some_and(|v| RENEGOTIABLE.contains(&v)));
-                // XEP-0136 §3.1 applies to renegotiation as to the first negotiation.
-                let choice = LoggingVocab::detect(&form).and_then(|(vocab, words)| {
-                    let offered: Vec<Logging> =
-                        words.iter().filter_map(|w| vocab.parse(w)).collect();
-                    let pick = self.config.logging_answer(peer, &offered)?;
-                    Some((vocab, pick))
-                });
-                let mut answer = Form::with_form_type(FormType::Submit, ns::SSN);
-                answer.fields[0].kind = None;
-                match (renegotiate, only_known, choice) {
-                    (Some(true), true, Some((vocab, logging))) => {
-                        answer.push(Field::new("renegotiate", None, &["1"]));
-                        answer.push(Field::new(vocab.field(), None, &[vocab.word(logging)]));
-                        if let Some(info) = s.info.as_mut() {
-                            info.logging = logging;
-                            let info = info.clone();
-                            self.events.push_back(Event::Renegotiated(info));
-                        }
-                    }
-                    _ => {
-                        answer.push(Field::new("renegotiate", None, &["0"]));
-                        self.events.push_back(Event::Warning {
-                            peer: peer.to_owned(),
-                            thread: Some(thread.to_owned()),
-                            detail: "declined a renegotiation: the session keeps its terms".into(),
-                        });
-                    }
-                }
-                if let Err(e) = self.send_control(peer, thread, feature(answer)) {
-                    tracing::warn!(error = %e, "renegotiation answer not sent");
-                }
+/// A renegotiation form received from `peer` inside the session in `state`.
+pub(super) fn received<S: SecretStore>(
+    state: &mut State,
+    common: &Common,
+    peer: &str,
+    form: Form,
+    core: &mut Core<S>,
+    out: &mut Outbox,
+) {
+    let thread = Some(common.thread.as_str());
+    let renegotiate = form.value("renegotiate").and_then(fields::boolean);
+    match form.kind {
+        FormType::Form => {
+            let answer = answer(state, peer, thread, &form, renegotiate, core, out);
+            if let Err(e) = state.send_control(common, feature(answer), core, out) {
+                tracing::warn!(error = %e, "renegotiation answer not sent");
             }
-            FormType::Submit => {
-                let Some(offer) = s.renegotiating.take() else {
-                    return;
-                };
-                let vocab = LoggingVocab::LoggingMay;
-                let chosen = form
-                    .value(vocab.field())
-                    .and_then(|w| vocab.parse(w))
-                    .filter(|l| offer.contains(l));
-                match (renegotiate, chosen, s.info.as_mut()) {
-                    (Some(true), Some(logging), Some(info)) => {
-                        info.logging = logging;
-                        let info = info.clone();
-                        self.events.push_back(Event::Renegotiated(info));
-                    }
-                    _ => self.events.push_back(Event::Warning {
-                        peer: peer.to_owned(),
-                        thread: Some(thread.to_owned()),
-                        detail: "the peer declined the renegotiation: the session keeps its terms"
-                            .into(),
-                    }),
+        }
+        FormType::Submit => {
+            let Some(offer) = state.open_mut().and_then(|o| o.renegotiating.take()) else {
+                return;
+            };
+            let vocab = LoggingVocab::LoggingMay;
+            let chosen = form
+                .value(vocab.field())
+                .and_then(|w| vocab.parse(w))
+                .filter(|l| offer.contains(l));
+            match (renegotiate, chosen, state.open_mut()) {
+                (Some(true), Some(logging), Some(open)) => {
+                    open.info.logging = logging;
+                    out.event(Event::Renegotiated(open.info.clone()));
                 }
+                _ => out.warn(
+                    peer,
+                    thread,
+                    "the peer declined the renegotiation: the session keeps its terms",
+                ),
             }
-            _ => {}
+        }
+        _ => {}
+    }
+}
+
+/// Our answer to a renegotiation request `form` ([6] → [7] accept when every field is
+/// renegotiable and a value fits, else [8]), applied to the session when accepted.
+fn answer<S>(
+    state: &mut State,
+    peer: &str,
+    thread: Option<&str>,
+    form: &Form,
+    renegotiate: Option<bool>,
+    core: &Core<S>,
+    out: &mut Outbox,
+) -> Form {
+    let only_known = form
+        .fields
+        .iter()
+        .all(|f| f.var.as_deref().is_some_and(|v| RENEGOTIABLE.contains(&v)));
+    // XEP-0136 §3.1 applies to renegotiation as to the first negotiation.
+    let choice = LoggingVocab::detect(form).and_then(|(vocab, words)| {
+        let offered: Vec<Logging> = words.iter().filter_map(|w| vocab.parse(w)).collect();
+        let pick = core.config.logging_answer(peer, &offered)?;
+        Some((vocab, pick))
+    });
+    let mut answer = Form::with_form_type(FormType::Submit, ns::SSN);
+    if let Some(form_type) = answer.fields.first_mut() {
+        form_type.kind = None;
+    }
+    match (renegotiate, only_known, choice) {
+        (Some(true), true, Some((vocab, logging))) => {
+            answer.push(Field::new("renegotiate", None, &["1"]));
+            answer.push(Field::new(vocab.field(), None, &[vocab.word(logging)]));
+            if let Some(open) = state.open_mut() {
+                open.info.logging = logging;
+                out.event(Event::Renegotiated(open.info.clone()));
+            }
+        }
+        _ => {
+            answer.push(Field::new("renegotiate", None, &["0"]));
+            out.warn(
+                peer,
+                thread,
+                "declined a renegotiation: the session keeps its terms",
+            );
         }
     }
+    answer
 }

@@ -1,14 +1,53 @@
-//! One session per (peer bare JID, thread) (XEP-0201, XEP-0155 §4.2) and its state.
+//! One session per (peer bare JID, thread) (XEP-0201, XEP-0155 §4.2): what every state
+//! shares ([`Common`]) and the state machine ([`State`]).
 use crate::channel::Channel;
-use crate::event::{Role, SessionInfo};
+use crate::config::{Logging, Security, StanzaKind};
+use crate::error::Violation;
+use crate::event::{Role, SessionInfo, SrsStatus};
+use crate::jid;
 use crate::negotiation::initiator::{AwaitingInit, Offer};
 use crate::negotiation::responder::AwaitingResult;
+use crate::negotiation::stanza::{negotiation_message, Wrapper};
 use crate::negotiation::terms::Terms;
 use crate::store::SecretId;
 use crate::time::Timestamp;
+use crate::xml::Element;
+
+/// How the engine finds a session: the peer's bare JID and the thread (XEP-0201).
+pub(super) type Key = (String, String);
+
+/// The key of the session with `peer` (bare or full JID) on `thread`.
+pub(super) fn key(peer: &str, thread: &str) -> Key {
+    (jid::bare(peer).to_owned(), thread.to_owned())
+}
+
+/// A session: what stays across its states, and its state.
+pub(super) struct Session {
+    pub(super) common: Common,
+    pub(super) state: State,
+}
+
+/// Who the session is with (XEP-0155 §4.2, profile P6).
+pub(super) enum Peer {
+    /// The JID the initiator addressed (bare or full), until a responder answers.
+    Addressed(String),
+    /// The full JID of the first valid responder (or of the initiator).
+    Bound(String),
+}
+
+/// What a session keeps in every state.
+pub(super) struct Common {
+    pub(super) peer: Peer,
+    pub(super) thread: String,
+    pub(super) role: Role,
+    /// Set for a session of an offline exchange (XEP-0187).
+    pub(super) offline: Option<OfflineRole>,
+    /// When the current wait ends (negotiation answer or terminate acknowledgement).
+    pub(super) deadline: Option<Timestamp>,
+}
 
 /// Where a session is in the XEP-0155 state chart and the XEP-0116 flow.
-pub(crate) enum State {
+pub(super) enum State {
     /// Initiator: message 1 sent.
     Offered(Box<Offer>),
     /// Initiator: message 3 sent.
@@ -16,81 +55,116 @@ pub(crate) enum State {
     /// Responder: message 2 sent.
     Responded(Box<AwaitingResult>),
     /// Responder: accepted a plain stanza session; waiting for the completion.
-    PlainPending(Terms),
+    PlainPending(Box<Terms>),
     /// A plain (unencrypted) stanza session (`security` = `c2s` or `none`).
-    Plain,
+    Plain(Box<Open>),
     /// An established ESession.
-    Encrypted(Channel),
+    Encrypted(Box<Secure>),
     /// We sent an encrypted terminate; waiting for its acknowledgement (P10).
-    Terminating(Channel),
-    /// Transitional: the state was taken out to be advanced.
-    Taken,
+    Terminating(Box<Closing>),
+}
+
+/// What an established session (plain or encrypted) keeps.
+pub(super) struct Open {
+    /// What the person is told about the session.
+    pub(super) info: SessionInfo,
+    /// The retained-secret record this session created (for SAS confirmation).
+    pub(super) secret_id: Option<SecretId>,
+    /// The `logging` values we offered in a renegotiation awaiting its answer.
+    pub(super) renegotiating: Option<Vec<Logging>>,
+}
+
+/// An established ESession.
+pub(super) struct Secure {
+    pub(super) open: Open,
+    pub(super) channel: Channel,
+    /// When the next stanza we send carries a `<key/>` (XEP-0200 §9 policy).
+    pub(super) pacing: Pacing,
+}
+
+/// An ESession whose terminate we sent (profile P10): it only receives.
+pub(super) struct Closing {
+    pub(super) open: Open,
+    pub(super) channel: Channel,
 }
 
 impl State {
-    pub(crate) fn name(&self) -> &'static str {
+    /// Whether the negotiation is still in progress.
+    pub(super) fn negotiating(&self) -> bool {
+        matches!(
+            self,
+            State::Offered(_)
+                | State::AwaitingInit(_)
+                | State::Responded(_)
+                | State::PlainPending(_)
+        )
+    }
+
+    /// The established session, in any state that has one.
+    pub(super) fn open(&self) -> Option<&Open> {
         match self {
+            State::Plain(open) => Some(open),
+            State::Encrypted(secure) => Some(&secure.open),
+            State::Terminating(closing) => Some(&closing.open),
+            _ => None,
+        }
+    }
+
+    /// The established session, mutably.
+    pub(super) fn open_mut(&mut self) -> Option<&mut Open> {
+        match self {
+            State::Plain(open) => Some(open),
+            State::Encrypted(secure) => Some(&mut secure.open),
+            State::Terminating(closing) => Some(&mut closing.open),
+            _ => None,
+        }
+    }
+
+    /// Whether stanzas of `kind` were negotiated for this session.
+    pub(super) fn negotiated(&self, kind: StanzaKind) -> bool {
+        self.open().is_some_and(|o| o.info.stanzas.contains(&kind))
+    }
+
+    /// The usage error for an operation this state does not allow.
+    pub(super) fn wrong(&self) -> Violation {
+        Violation::WrongState(match self {
             State::Offered(_)
             | State::AwaitingInit(_)
             | State::Responded(_)
             | State::PlainPending(_) => "negotiating",
-            State::Plain => "plain",
+            State::Plain(_) => "plain",
             State::Encrypted(_) => "encrypted",
             State::Terminating(_) => "terminating",
-            State::Taken => "ended",
+        })
+    }
+}
+
+impl Peer {
+    /// The JID: as addressed until bound, then the full JID that answered.
+    pub(super) fn jid(&self) -> &str {
+        match self {
+            Peer::Addressed(j) | Peer::Bound(j) => j,
         }
     }
+}
 
-    pub(crate) fn negotiating(&self) -> bool {
-        self.name() == "negotiating"
+impl Common {
+    /// The peer's JID (see [`Peer::jid`]).
+    pub(super) fn peer(&self) -> &str {
+        self.peer.jid()
     }
-}
 
-/// How a session came from offline options (XEP-0187, profile P11).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum OfflineRole {
-    /// Alice: opened from an offline init; she never sends in it.
-    Received,
-    /// Bob: started from Alice's options; nothing comes back, the terminate is not
-    /// acknowledged, and with `match_resource` every stanza carries the AMP rule.
-    Sent { match_resource: bool },
-}
-
-/// A session.
-pub(crate) struct Session {
-    /// The peer: the JID we addressed until bound, then the full JID that answered.
-    pub peer: String,
-    /// Whether `peer` is bound to the responder's (or initiator's) full JID.
-    pub bound: bool,
-    pub thread: String,
-    pub role: Role,
-    pub state: State,
-    /// When the current wait ends (negotiation answer or terminate acknowledgement).
-    pub deadline: Option<Timestamp>,
-    /// Set once established.
-    pub info: Option<SessionInfo>,
-    /// The retained-secret record this session created (for SAS confirmation).
-    pub secret_id: Option<SecretId>,
-    /// The `logging` values we offered in a renegotiation awaiting its answer.
-    pub renegotiating: Option<Vec<crate::config::Logging>>,
-    /// When the next stanza we send carries a `<key/>` (XEP-0200 §9 policy).
-    pub pacing: Pacing,
-    /// Set for a session of an offline exchange (XEP-0187).
-    pub offline: Option<OfflineRole>,
-}
-
-impl Session {
     /// What the person is told about this session under `terms`.
-    pub(crate) fn info(&self, terms: &Terms) -> SessionInfo {
-        let s = self;
+    pub(super) fn info(&self, terms: &Terms) -> SessionInfo {
         SessionInfo {
-            peer: s.peer.clone(),
-            thread: s.thread.clone(),
-            role: s.role,
-            encrypted: terms.security == crate::config::Security::E2e,
+            peer: self.peer().to_owned(),
+            thread: self.thread.clone(),
+            role: self.role,
+            encrypted: terms.security == Security::E2e,
             sas: None,
+            sas_alg: terms.sas,
             group: terms.group,
-            srs: crate::event::SrsStatus::None,
+            srs: SrsStatus::None,
             verified: false,
             logging: terms.logging,
             stanzas: terms.stanzas.clone(),
@@ -106,27 +180,43 @@ impl Session {
 
     /// Whether a stanza from `from` belongs to this session (P6: the session binds to
     /// the first valid responder's full JID; other resources are ignored).
-    pub(crate) fn accepts_from(&self, from: &str) -> bool {
-        if self.bound || crate::jid::is_full(&self.peer) {
-            self.peer == from
-        } else {
-            crate::jid::bare(from) == self.peer
+    pub(super) fn accepts_from(&self, from: &str) -> bool {
+        match &self.peer {
+            Peer::Addressed(addr) if !jid::is_full(addr) => jid::bare(from) == addr,
+            Peer::Addressed(jid) | Peer::Bound(jid) => jid == from,
         }
     }
+
+    /// XEP-0155 §4.2 / profile P6: the initiator's session binds to the full JID of the
+    /// first valid responder; returns our answer to it (carrying `x`).
+    pub(super) fn bind(&mut self, from: &str, x: Element) -> Element {
+        self.peer = Peer::Bound(from.to_owned());
+        negotiation_message(from, &self.thread, Wrapper::Feature, x, false)
+    }
+}
+
+/// How a session came from offline options (XEP-0187, profile P11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum OfflineRole {
+    /// Alice: opened from an offline init; she never sends in it.
+    Received,
+    /// Bob: started from Alice's options; nothing comes back, the terminate is not
+    /// acknowledged, and with `match_resource` every stanza carries the AMP rule.
+    Sent { match_resource: bool },
 }
 
 /// Per-session re-key pacing: engine policy, not protocol state.
 #[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Pacing {
+pub(super) struct Pacing {
     /// When we last sent an encrypted stanza in the session (or it was established).
-    pub last_sent: Timestamp,
+    pub(super) last_sent: Timestamp,
     /// `Engine::rekey` asked for a `<key/>` on the next stanza that may carry one.
-    pub requested: bool,
+    pub(super) requested: bool,
 }
 
 impl Pacing {
     /// Pacing of a session established at `now`.
-    pub(crate) fn since(now: Timestamp) -> Self {
+    pub(super) fn since(now: Timestamp) -> Self {
         Pacing {
             last_sent: now,
             requested: false,

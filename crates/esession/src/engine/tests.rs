@@ -1,8 +1,12 @@
 //! Alice ↔ Bob in memory: complete negotiations, retained secrets, termination, and the
 //! rejections the specs name.
+//!
+//! Over 600 lines: it also holds the fixtures (`Pair`, `established`, the JIDs and clock)
+//! that the other engine tests, the hostile tests and the vector generators import.
 use super::*;
 use crate::config::{AcceptPolicy, Config, Logging, Security};
-use crate::event::SrsStatus;
+use crate::event::{EndedBy, SrsStatus};
+use crate::forms::FormType;
 use crate::random::SeededRandom;
 use crate::store::MemoryStore;
 use crate::xml::{parse_element, Limits};
@@ -84,7 +88,7 @@ impl Pair {
     }
 
     pub fn into_stores(self) -> (MemoryStore, MemoryStore) {
-        (self.alice.store, self.bob.store)
+        (self.alice.core.store, self.bob.core.store)
     }
 }
 
@@ -863,4 +867,20 @@ fn negotiation_takes_dh_values_from_a_pool_and_falls_back() {
     assert_eq!(a.sas, b.sas);
     p.alice.set_dh_pool(None);
     assert!(p.alice.dh_pool().is_none());
+}
+
+#[test]
+fn a_terminate_that_cannot_be_sealed_leaves_the_session_as_it_was() {
+    // Profile P10: an ESession ends with an encrypted terminate. When it cannot be sealed,
+    // the session stays as it was: neither dropped nor answered with a clear cancel.
+    let mut p = Pair::new("unsealable");
+    let (thread, _, _) = p.negotiate();
+    p.alice.channel_mut(BOB, &thread).unwrap().close_send();
+    for _ in 0..2 {
+        let err = p.alice.terminate(BOB, &thread, NOW).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Usage);
+        assert!(p.alice.poll_outgoing().is_none());
+        assert!(p.alice.poll_event().is_none());
+        assert!(p.alice.session(BOB, &thread).is_some());
+    }
 }

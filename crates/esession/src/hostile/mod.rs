@@ -7,4 +7,5 @@ mod limits;
 mod mallory;
 mod negotiation;
 mod routing;
+mod sas_grind;
 mod stanzas;

@@ -160,6 +160,64 @@ fn mitm_removes_options() {
     );
 }
 
+#[test]
+fn mitm_downgrades_the_sas_in_a_relayed_negotiation() {
+    // Profile P15: Mallory removes sas28x5-commit from Alice's offer; Bob picks sas28x5,
+    // but the offer he saw is not the one Alice MACed (form_A).
+    let (_, a, b) = tamper_with("sas-down-1", Config::default(), Config::default(), 1, |s| {
+        set_values(s, "sas_algs", &["sas28x5"])
+    });
+    b.assert_failed(ErrorKind::Negotiation, Violation::IdentityMismatch);
+    a.assert_failed(
+        ErrorKind::Rejected,
+        peer_error("feature-not-implemented", &["identity"]),
+    );
+    // A message 1 without sas_algs is refused naming it (P15 defaults only message 2).
+    let (_, a, b) = tamper_with("sas-down-0", Config::default(), Config::default(), 1, |s| {
+        remove_field(s, "sas_algs")
+    });
+    b.assert_failed(
+        ErrorKind::Rejected,
+        Violation::NoAcceptableOption(vec!["sas_algs".into()]),
+    );
+    a.assert_failed(
+        ErrorKind::Rejected,
+        peer_error("not-acceptable", &["sas_algs"]),
+    );
+    // Mallory tells Alice that Bob chose sas28x5: she offered it and goes on, but Bob's
+    // message 4 MACs the form_B he sent (XEP-0116 §4.7.4), so she fails there and her
+    // error reply ends Bob's session.
+    let (m, a, b) = tamper_with("sas-down-2", Config::default(), Config::default(), 2, |s| {
+        set_values(s, "sas_algs", &["sas28x5"])
+    });
+    assert_eq!(
+        a.violation(),
+        Some((ErrorKind::Negotiation, Violation::IdentityMismatch))
+    );
+    assert!(!a.established && b.established);
+    assert!(secrets(&m.alice).is_empty());
+    assert!(m.alice.threads().is_empty() && m.bob.threads().is_empty());
+    // An Alice that offered only sas28x5-commit refuses the value she did not offer.
+    let strict = Config {
+        sas: vec![crate::crypto::SasAlg::Committed],
+        ..Config::default()
+    };
+    let (_, a, b) = tamper_with("sas-down-3", strict, Config::default(), 2, |s| {
+        set_values(s, "sas_algs", &["sas28x5"])
+    });
+    a.assert_failed(
+        ErrorKind::Negotiation,
+        Violation::UnofferedOption {
+            field: "sas_algs".into(),
+            value: "sas28x5".into(),
+        },
+    );
+    b.assert_failed(
+        ErrorKind::Rejected,
+        peer_error("not-acceptable", &["sas_algs"]),
+    );
+}
+
 /// One row: rewrite `var` of message `n` to `values`; `notice` is what the side that
 /// must notice reports, `other` what the other side reports (None: nothing, it waits).
 struct Row {

@@ -9,9 +9,7 @@ use crate::xml::{ns, Element};
 
 /// XEP-0116 §6.2 / profile P4: fields left out of every MAC'd normalization.
 pub(crate) const NOT_MACED: [&str; 2] = ["identity", "mac"];
-/// The one SAS algorithm (XEP-0116 §9) and the `rekey_freq` that turns re-keying off
-/// (XEP-0217 §4.1, profile P9).
-pub(crate) const SAS: &str = "sas28x5";
+/// The `rekey_freq` that turns re-keying off (XEP-0217 §4.1, profile P9).
 pub(crate) const REKEY_OFF: u32 = u32::MAX;
 /// Profile P6: offer `1.0`; accept `1.0`, `1.2`, `1.3` as the same protocol.
 pub(crate) const VER_OFFER: &str = "1.0";

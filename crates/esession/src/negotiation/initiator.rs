@@ -18,7 +18,8 @@ use crate::crypto::pubkey::{IdentityKey, SignAlg};
 use crate::crypto::DhPool;
 use crate::crypto::{
     commitment, ct_eq, draw_nonce, final_k, mpi, negotiation_k, responder_counter, sas28x5,
-    session_keys, u128_from_be, CipherAlg, DhSecret, HashAlg, ModpGroup, SecretBytes,
+    sas28x5_commit, session_keys, u128_from_be, CipherAlg, DhSecret, HashAlg, ModpGroup, SasAlg,
+    SecretBytes,
 };
 use crate::error::Violation;
 use crate::event::SrsStatus;
@@ -50,6 +51,8 @@ struct Offered {
     init_pubkey: Vec<PubkeyMode>,
     resp_pubkey: Vec<PubkeyMode>,
     sign: Vec<String>,
+    /// 4-message flow only (profile P15).
+    sas: Vec<SasAlg>,
     rekey_freq: u32,
 }
 
@@ -168,6 +171,11 @@ impl Offer {
                 .filter(|m| flow == Flow::Four || *m != PubkeyMode::None)
                 .collect(),
             sign: Vec::new(),
+            // XEP-0116 §4.3: no sas_algs in the 3-message flow.
+            sas: match flow {
+                Flow::Four => config.sas.clone(),
+                Flow::Three => Vec::new(),
+            },
             rekey_freq: config.rekey_freq,
         };
         let mut groups = Vec::new();
@@ -177,6 +185,7 @@ impl Offer {
                 ("hash_algs", offered.hash.is_empty()),
                 ("compress", offered.compress.is_empty()),
                 ("resp_pubkey", offered.resp_pubkey.is_empty()),
+                ("sas_algs", flow == Flow::Four && offered.sas.is_empty()),
             ] {
                 if empty {
                     return Err(Violation::NoAcceptableOption(vec![var.into()]));
@@ -270,10 +279,11 @@ impl Offer {
             let refs: Vec<&str> = values.iter().map(String::as_str).collect();
             match flow {
                 Flow::Four => {
-                    form.push(Field::new(
+                    // Profile P15: sas28x5-commit first, sas28x5 second (one value: the
+                    // XEP-0217 hidden fixed form).
+                    form.push(offer_field(
                         "sas_algs",
-                        Some(FieldType::Hidden),
-                        &[fields::SAS],
+                        &names(offered.sas.iter().map(|a| a.name()).collect()),
                     ));
                     form.push(Field::new("dhhashes", Some(FieldType::Hidden), &refs));
                 }
@@ -327,7 +337,7 @@ impl Offer {
         self.identity(terms, &form, x, ctx)
     }
 
-    fn check_terms(&self, form: &Form) -> Result<Terms, Failure> {
+    pub(super) fn check_terms(&self, form: &Form) -> Result<Terms, Failure> {
         let security = fields::single(form, "security")?;
         let offered: Vec<&str> = self.security.iter().map(|s| s.name()).collect();
         fields::offered_check("security", security, &offered)?;
@@ -384,11 +394,19 @@ impl Offer {
             }
         }
         if o.flow == Flow::Four {
-            fields::offered_check(
-                "sas_algs",
-                fields::single(form, "sas_algs")?,
-                &[fields::SAS],
-            )?;
+            // Profile P15: a message 2 without sas_algs means sas28x5; a value we did not
+            // offer (sas28x5 included, when we offered only the committed SAS) is refused.
+            terms.sas = Some(match form.field("sas_algs") {
+                Some(_) => chosen(form, "sas_algs", SasAlg::from_name, &o.sas)?,
+                None if o.sas.contains(&SasAlg::Classic) => SasAlg::Classic,
+                None => {
+                    return Err(Violation::UnofferedOption {
+                        field: "sas_algs".into(),
+                        value: SasAlg::Classic.name().into(),
+                    }
+                    .into())
+                }
+            });
         }
         fields::offered_check("ver", fields::single(form, "ver")?, &[fields::VER_OFFER])?;
         let field = form
@@ -557,7 +575,12 @@ impl Offer {
                 msg3: msg3.to_element(),
             });
         }
-        let sas = sas28x5(hash, &sealed.m, form_b.as_bytes());
+        let sas = match terms.sas {
+            // Profile P15: from e, d and the two my_nonce values only.
+            Some(SasAlg::Committed) => sas28x5_commit(hash, &e, &d, &self.n_a, &n_b),
+            // Profile P5.
+            Some(SasAlg::Classic) | None => sas28x5(hash, &sealed.m, form_b.as_bytes()),
+        };
         let next = AwaitingInit {
             terms,
             group,

@@ -8,5 +8,7 @@ pub(crate) mod identity;
 pub(crate) mod initiator;
 pub(crate) mod responder;
 pub(crate) mod retained;
+#[cfg(test)]
+mod sas_tests;
 pub(crate) mod stanza;
 pub(crate) mod terms;

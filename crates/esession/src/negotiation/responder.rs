@@ -16,7 +16,8 @@ use crate::crypto::pool::take_or_compute;
 use crate::crypto::pubkey::PublicKey;
 use crate::crypto::{
     commitment, ct_eq, draw_counter, draw_nonce, final_k, mpi, negotiation_k, responder_counter,
-    sas28x5, session_keys, srshash, CipherAlg, DhSecret, HashAlg, ModpGroup, SessionKeys,
+    sas28x5, sas28x5_commit, session_keys, srshash, CipherAlg, DhSecret, HashAlg, ModpGroup,
+    SasAlg, SessionKeys,
 };
 use crate::error::Violation;
 use crate::event::SrsStatus;
@@ -173,8 +174,9 @@ impl AwaitingResult {
         put("ver", &terms.ver);
         put("rekey_freq", &terms.rekey_freq.to_string());
         put("my_nonce", &b64::encode(&n_b));
-        if terms.flow == Flow::Four {
-            put("sas_algs", fields::SAS);
+        // Profile P15: the SAS chosen from the offer (4-message flow only).
+        if let Some(sas) = terms.sas {
+            put("sas_algs", sas.name());
         }
         put("dhkeys", &b64::encode(&d));
         put("nonce", &b64::encode(&accepted.n_a));
@@ -275,7 +277,12 @@ impl AwaitingResult {
         let k = negotiation_k(self.hash, shared.expose());
         let provisory = session_keys(self.hash, self.cipher, k.expose());
         let (proof, key, c_a, m_a) = self.open_alice(&provisory, &form, x, &e, ctx)?;
-        let sas = sas28x5(self.hash, &m_a, self.form_b.as_bytes());
+        let sas = match self.terms.sas {
+            // Profile P15: from e, d and the two my_nonce values only.
+            Some(SasAlg::Committed) => sas28x5_commit(self.hash, &e, &self.d, &self.n_a, &self.n_b),
+            // Profile P5.
+            Some(SasAlg::Classic) | None => sas28x5(self.hash, &m_a, self.form_b.as_bytes()),
+        };
 
         // XEP-0116 §4.7.3 / P7: the initiator's bare JID first, then every other secret.
         let peer_bare = jid::bare(ctx.peer);

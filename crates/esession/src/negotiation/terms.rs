@@ -5,7 +5,7 @@ use crate::b64;
 use crate::compress::CompressAlg;
 use crate::config::{Config, Flow, Logging, PubkeyMode, Security, StanzaKind};
 use crate::crypto::pubkey::SignAlg;
-use crate::crypto::{CipherAlg, HashAlg, ModpGroup};
+use crate::crypto::{CipherAlg, HashAlg, ModpGroup, SasAlg};
 use crate::error::Violation;
 use crate::forms::{Form, FormType};
 use crate::xml::ns;
@@ -32,6 +32,8 @@ pub(crate) struct Terms {
     /// The `sign_algs` value as it travels (echoed when the initiator sent that field)
     /// and what it means (profile P8: one value per session, used by both identities).
     pub sign: Option<(String, Option<SignAlg>)>,
+    /// The `sas_algs` value (4-message flow only, profile P15).
+    pub sas: Option<SasAlg>,
 }
 
 impl Terms {
@@ -52,6 +54,7 @@ impl Terms {
             init_pubkey: PubkeyMode::None,
             resp_pubkey: PubkeyMode::None,
             sign: None,
+            sas: None,
         }
     }
 
@@ -284,8 +287,14 @@ pub(crate) fn choose_for(
             None if keys_used => flag("sign_algs"),
             None => {}
         }
-        if flow == Flow::Four && !offers(form, "sas_algs", fields::SAS) {
-            flag("sas_algs");
+        // Profile P15: the first offered SAS we accept; none is not-acceptable (P10b).
+        if flow == Flow::Four {
+            match first_offered(form, "sas_algs", |v| {
+                SasAlg::from_name(v).filter(|a| config.sas.contains(a))
+            }) {
+                Some(a) => terms.sas = Some(a),
+                None => flag("sas_algs"),
+            }
         }
         match first_offered(form, "ver", |v| {
             fields::VER_ACCEPTED.contains(&v).then(|| v.to_owned())

@@ -65,7 +65,7 @@ pub(super) fn alice_then_bob() -> (Spec, String) {
         groups,
         rekey_freq: 1,
         rekey_after_idle: None,
-        ..Config::simplified()
+        ..super::base()
     };
     let spec = Spec {
         file: "rekey.json",

@@ -1,0 +1,97 @@
+//! A received stanza decoded once into what the engine acts on (XEP-0155, XEP-0116 §4,
+//! XEP-0200 §5, XEP-0187). The stanza itself is kept: error replies echo it (profile
+//! P10b) and delivered stanzas keep its attributes (profile P9); the negotiation forms are
+//! kept as received, since the MACs cover their exact content (profile P4).
+use crate::config::StanzaKind;
+use crate::negotiation::stanza::{negotiation_form, Wrapper};
+use crate::xml::{ns, Element};
+
+/// A received stanza, decoded.
+pub(super) struct Inbound {
+    /// The sender, as stamped by the server.
+    pub(super) from: String,
+    /// The clear `<thread/>` (XEP-0201), when the stanza carries one.
+    pub(super) thread: Option<String>,
+    pub(super) kind: StanzaKind,
+    /// The stanza as received.
+    pub(super) raw: Element,
+}
+
+/// What a received stanza is to the engine.
+pub(super) enum What {
+    /// A `type='error'` message: a peer's reply to one of our negotiation messages.
+    Error,
+    /// An offline init (profile P11: an `<init/>` whose form is a submit), maybe with
+    /// Bob's first `<c/>`.
+    OfflineInit { x: Element, c: Option<Element> },
+    /// Session traffic: a negotiation form and then a `<c/>` (profile P9: in that order),
+    /// either or both.
+    Session {
+        form: Option<Negotiation>,
+        c: Option<Element>,
+    },
+    /// Neither a form nor a `<c/>`: clear content.
+    Clear,
+}
+
+/// A negotiation form (the `<x/>`), by its wrapper and type.
+pub(super) enum Negotiation {
+    /// A `<feature/>` form of type `form`: a request (message 1, XEP-0155 §4.1) or, in
+    /// a plain session, a renegotiation (XEP-0155 §4.5).
+    Request(Element),
+    /// Any other `<feature/>` form: a response, a result (messages 2 and 3), a complete
+    /// or cancel (XEP-0155 §4.4), a terminate (§4.6) or a renegotiation answer.
+    Reply(Element),
+    /// Message 4, inside `<init/>` (XEP-0116 §4.7.4).
+    Init(Element),
+}
+
+impl Inbound {
+    /// Decodes a `jabber:client` stanza of `kind`, and says what it is; `None` for what
+    /// is not ours (no sender; a presence or iq without a `<c/>`, XEP-0200 §5).
+    pub(super) fn decode(raw: Element, kind: StanzaKind) -> Option<(Self, What)> {
+        let from = raw.attr("from")?.to_owned();
+        let thread = raw.child("thread", ns::JABBER_CLIENT).map(Element::text);
+        let c = raw.child("c", ns::STANZA_ENCRYPTION).cloned();
+        let what = if kind != StanzaKind::Message {
+            What::Session {
+                form: None,
+                c: Some(c?),
+            }
+        } else if raw.attr("type") == Some("error") {
+            What::Error
+        } else {
+            match negotiation_form(&raw) {
+                Some((Wrapper::Init, x)) if x.attr("type") == Some("submit") => {
+                    What::OfflineInit { x: x.clone(), c }
+                }
+                Some((Wrapper::Init, x)) => What::Session {
+                    form: Some(Negotiation::Init(x.clone())),
+                    c,
+                },
+                Some((Wrapper::Feature, x)) => {
+                    let form = if x.attr("type") == Some("form") {
+                        Negotiation::Request(x.clone())
+                    } else {
+                        Negotiation::Reply(x.clone())
+                    };
+                    What::Session {
+                        form: Some(form),
+                        c,
+                    }
+                }
+                None if c.is_some() => What::Session { form: None, c },
+                None => What::Clear,
+            }
+        };
+        Some((
+            Inbound {
+                from,
+                thread,
+                kind,
+                raw,
+            },
+            what,
+        ))
+    }
+}

@@ -1,0 +1,196 @@
+//! What a session sends on the caller's behalf: stanzas (XEP-0200 §5–6, profile P9) and
+//! its end (XEP-0116 §5, XEP-0155 §4.4 [5], profile P10, P11).
+use super::offline::{end_offline, match_resource_rule};
+use super::session::{Closing, Common, OfflineRole, Secure, Session, State};
+use super::shared::{Core, Outbox};
+use crate::config::{Logging, StanzaKind};
+use crate::error::{Error, ErrorKind, Violation};
+use crate::event::{EndedBy, Event};
+use crate::forms::{Field, Form, FormType};
+use crate::negotiation::stanza::{negotiation_message, Wrapper};
+use crate::stanza::{clear_extras, message, storage_hints, termination};
+use crate::store::SecretStore;
+use crate::time::Timestamp;
+use crate::xml::{ns, Element};
+
+/// XEP-0200 §5: the thread, AMP rules and errors stay in clear.
+fn clear(e: &Element) -> bool {
+    e.is("thread", ns::JABBER_CLIENT) || e.is("error", ns::JABBER_CLIENT) || e.ns() == ns::AMP
+}
+
+impl Session {
+    /// `stanza` (of `kind`) as sent in this session: addressed, with its `<thread/>`, and
+    /// in an ESession encrypted but for its clear children. A `KeyExhausted` error means
+    /// the session must end (profile P9).
+    pub(super) fn seal_stanza<S: SecretStore>(
+        &mut self,
+        kind: StanzaKind,
+        stanza: Element,
+        core: &mut Core<S>,
+        out: &mut Outbox,
+    ) -> Result<Element, Error> {
+        let common = &self.common;
+        let negotiated = self.state.negotiated(kind);
+        // Until established (no terms yet), assume the stricter choice.
+        let logging = self
+            .state
+            .open()
+            .map_or(Logging::MustNot, |o| o.info.logging);
+        // XEP-0334 §4: <no-store/> also keeps a message out of offline storage, where the
+        // stanzas of an offline session must go (XEP-0187 §3.3); their hints are those of a
+        // `may` session, and <no-permanent-store/> still keeps them out of archives.
+        let hints = if common.offline.is_some() {
+            Logging::May
+        } else {
+            logging
+        };
+        let mut sealed = common.addressed(&stanza, kind);
+        match &mut self.state {
+            State::Encrypted(secure) => {
+                if !negotiated {
+                    return Err(Error::usage(Violation::UnexpectedMessage(format!(
+                        "{} stanzas were not negotiated for encryption in this session",
+                        kind.name()
+                    ))));
+                }
+                let m = stanza.serialize_children(|e| !clear(e));
+                let c = secure
+                    .seal_outgoing(common, m.as_bytes(), core, out)
+                    .map_err(|v| Error::new(ErrorKind::Usage, v))?;
+                for e in stanza
+                    .children()
+                    .filter(|e| clear(e) && !e.is("thread", ns::JABBER_CLIENT))
+                {
+                    sealed.push(e.clone());
+                }
+                sealed.push(c);
+                // Profile P9: the clear fallback and hints go on data messages only.
+                if kind == StanzaKind::Message {
+                    for extra in clear_extras(hints) {
+                        sealed.push(extra);
+                    }
+                }
+            }
+            State::Plain(_) => {
+                for e in stanza
+                    .children()
+                    .filter(|e| !e.is("thread", ns::JABBER_CLIENT))
+                {
+                    sealed.push(e.clone());
+                }
+                // XEP-0136 §3.2: an off-the-record plain session's messages are kept out
+                // of every archive too.
+                if kind == StanzaKind::Message && logging == Logging::MustNot {
+                    for hint in storage_hints(logging) {
+                        sealed.push(hint);
+                    }
+                }
+            }
+            other => return Err(Error::usage(other.wrong())),
+        }
+        if matches!(
+            common.offline,
+            Some(OfflineRole::Sent {
+                match_resource: true
+            })
+        ) {
+            sealed.push(match_resource_rule());
+        }
+        Ok(sealed)
+    }
+
+    /// Ends the session (XEP-0116 §5, profile P10): an encrypted terminate for an
+    /// ESession, a clear one for a plain session, a cancel (XEP-0155 §4.4 [5]) for a
+    /// negotiation in progress. Returns the session while it awaits the acknowledgement
+    /// (until `deadline`), and whether the terminate could be sent.
+    pub(super) fn terminate(
+        self,
+        deadline: Option<Timestamp>,
+        out: &mut Outbox,
+    ) -> (Option<Session>, Result<(), Error>) {
+        let Session { mut common, state } = self;
+        let (to, thread) = (common.peer().to_owned(), common.thread.clone());
+        let (to, thread) = (to.as_str(), thread.as_str());
+        match state {
+            State::Encrypted(secure) if common.offline.is_some() => (
+                None,
+                end_offline(to, thread, secure.channel, common.offline, out),
+            ),
+            State::Encrypted(mut secure) => {
+                let plain = termination(FormType::Submit).serialize_in(ns::JABBER_CLIENT);
+                match secure.channel.seal(plain.as_bytes(), 0) {
+                    Ok(c) => {
+                        let Secure {
+                            open, mut channel, ..
+                        } = *secure;
+                        channel.close_send();
+                        out.send(message(to, thread).with_child(c));
+                        common.deadline = deadline;
+                        let state = State::Terminating(Box::new(Closing { open, channel }));
+                        (Some(Session { common, state }), Ok(()))
+                    }
+                    Err(v) => {
+                        let state = State::Encrypted(secure);
+                        (
+                            Some(Session { common, state }),
+                            Err(Error::new(ErrorKind::Usage, v)),
+                        )
+                    }
+                }
+            }
+            state @ State::Terminating(_) => (Some(Session { common, state }), Ok(())),
+            State::Plain(_) => {
+                out.send(message(to, thread).with_child(termination(FormType::Submit)));
+                out.event(terminated(to, thread));
+                (None, Ok(()))
+            }
+            State::Offered(_)
+            | State::AwaitingInit(_)
+            | State::Responded(_)
+            | State::PlainPending(_) => {
+                // XEP-0155 §4.4 [5] cancel: a result form with accept = 0.
+                let mut form = Form::with_form_type(FormType::Result, ns::SSN);
+                if let Some(form_type) = form.fields.first_mut() {
+                    form_type.kind = None;
+                }
+                form.push(Field::new("accept", None, &["0"]));
+                out.send(negotiation_message(
+                    to,
+                    thread,
+                    Wrapper::Feature,
+                    form.to_element(),
+                    false,
+                ));
+                out.event(terminated(to, thread));
+                (None, Ok(()))
+            }
+        }
+    }
+}
+
+impl Common {
+    /// An empty `stanza` (of `kind`, with its attributes) addressed to the peer on this
+    /// session's thread.
+    fn addressed(&self, stanza: &Element, kind: StanzaKind) -> Element {
+        let mut out = Element::new(stanza.name(), ns::JABBER_CLIENT).with_attr("to", self.peer());
+        for (k, v) in stanza.attrs().iter().filter(|(k, _)| k != "to") {
+            out.set_attr(k.as_str(), v.as_str());
+        }
+        // RFC 6120 §8.2.3: an iq get or set has exactly one child, so an encrypted iq
+        // carries only its <c/>; the receiver finds the session by our full JID
+        // (docs/decisions.md). Messages and presence carry the thread in clear.
+        if kind != StanzaKind::Iq {
+            out.push(Element::new("thread", ns::JABBER_CLIENT).with_text(&self.thread));
+        }
+        out
+    }
+}
+
+/// The event of a session we ended.
+pub(super) fn terminated(peer: &str, thread: &str) -> Event {
+    Event::Terminated {
+        peer: peer.to_owned(),
+        thread: thread.to_owned(),
+        by: EndedBy::Us,
+    }
+}

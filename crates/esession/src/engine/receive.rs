@@ -1,0 +1,185 @@
+//! A session's encrypted traffic (XEP-0200 §8): verify, decrypt and parse a `<c/>`, then
+//! deliver its content or handle the termination or renegotiation it carries (profile
+//! P9, P10).
+use super::inbound::Inbound;
+use super::renegotiate;
+use super::session::{Common, Session, State};
+use super::shared::{Core, Outbox};
+use crate::config::StanzaKind;
+use crate::error::{Error, ErrorKind, Violation};
+use crate::event::{EndedBy, Event, RekeyedBy};
+use crate::forms::FormType;
+use crate::stanza::{message, read_termination, termination};
+use crate::store::SecretStore;
+use crate::xml::{ns, parse_fragment, Element, Node};
+
+impl Session {
+    /// The `<c/>` of `msg`, from a sender this session accepts.
+    pub(super) fn on_encrypted<S: SecretStore>(
+        self,
+        c: &Element,
+        msg: &Inbound,
+        core: &mut Core<S>,
+        out: &mut Outbox,
+    ) -> Option<Session> {
+        let Session { common, mut state } = self;
+        let from = msg.from.as_str();
+        let (channel, open) = match &mut state {
+            State::Encrypted(s) => (&mut s.channel, &s.open),
+            State::Terminating(s) => (&mut s.channel, &s.open),
+            _ => {
+                out.warn(
+                    from,
+                    Some(&common.thread),
+                    "encrypted stanza before the session was established was ignored",
+                );
+                return Some(Session { common, state });
+            }
+        };
+        // XEP-0200 §5: only the negotiated stanza kinds are encrypted.
+        let kind = msg.kind;
+        if !open.info.stanzas.contains(&kind) {
+            let v = Violation::UnexpectedMessage(format!(
+                "encrypted {} stanza, but {} stanzas were not negotiated",
+                kind.name(),
+                kind.name()
+            ));
+            fail_session(&common, state, v, out);
+            return None;
+        }
+        let offline = common.offline.is_some();
+        let mut peer_rekeyed = false;
+        let plain = channel.open(c).and_then(|opened| {
+            peer_rekeyed = opened.peer_rekeyed;
+            let text = String::from_utf8(opened.plain)
+                .map_err(|_| Violation::PlaintextNotXml("not UTF-8".into()))?;
+            parse_fragment(&text, ns::JABBER_CLIENT, &core.limits)
+                .map_err(|e| Violation::PlaintextNotXml(e.to_string()))
+        });
+        let nodes = match plain {
+            Ok(nodes) => nodes,
+            Err(v) => {
+                fail_session(&common, state, v, out);
+                return None;
+            }
+        };
+        if peer_rekeyed {
+            // XEP-0200 §9: we accepted the peer's <key/>.
+            out.event(Event::Rekeyed {
+                peer: from.into(),
+                thread: common.thread.clone(),
+                by: RekeyedBy::Peer,
+            });
+        }
+        let session = Session { common, state };
+        session.content(nodes, msg, offline, core, out)
+    }
+
+    /// The decrypted `nodes` of `msg`: a termination, a renegotiation, or content.
+    fn content<S: SecretStore>(
+        mut self,
+        nodes: Vec<Node>,
+        msg: &Inbound,
+        offline: bool,
+        core: &mut Core<S>,
+        out: &mut Outbox,
+    ) -> Option<Session> {
+        let from = msg.from.as_str();
+        let thread = self.common.thread.as_str();
+        let elements: Vec<&Element> = nodes
+            .iter()
+            .filter_map(|n| match n {
+                Node::Element(e) => Some(e),
+                Node::Text(_) => None,
+            })
+            .collect();
+        let ending = elements.iter().find_map(|e| read_termination(e));
+        let terminating = matches!(self.state, State::Terminating(_));
+        match (ending, &mut self.state) {
+            (Some(FormType::Submit), State::Encrypted(secure)) => {
+                // XEP-0116 §5: acknowledge at once, encrypted, then send nothing more.
+                let ack = termination(FormType::Result).serialize_in(ns::JABBER_CLIENT);
+                if let Ok(c) = secure.channel.seal(ack.as_bytes(), 0) {
+                    out.send(message(from, thread).with_child(c));
+                }
+                out.event(ended(from, thread, EndedBy::Peer));
+                return None;
+            }
+            (Some(FormType::Submit | FormType::Result), _) if terminating => {
+                // P10: our terminate acknowledged (terminates that cross count as such).
+                out.event(ended(from, thread, EndedBy::Us));
+                return None;
+            }
+            (Some(_), _) => {
+                out.warn(
+                    from,
+                    Some(thread),
+                    "unexpected terminate acknowledgement was ignored",
+                );
+                return Some(self);
+            }
+            (None, _) => {}
+        }
+        if let Some(form) = renegotiate::find(&elements) {
+            renegotiate::received(&mut self.state, &self.common, from, form, core, out);
+        } else if !elements.is_empty() {
+            out.event(deliver(msg, thread, nodes, offline));
+        }
+        // Otherwise (profile P9 / XEP-0200 §6) a <c/> without <data/>, or with padding
+        // only, carries no content: it advanced the counter, nothing to deliver.
+        Some(self)
+    }
+}
+
+fn ended(peer: &str, thread: &str, by: EndedBy) -> Event {
+    Event::Terminated {
+        peer: peer.into(),
+        thread: thread.into(),
+        by,
+    }
+}
+
+/// The event delivering decrypted `nodes` in place of the `<c/>` of `msg` (profile P9:
+/// of the clear children only `<thread/>` is kept).
+fn deliver(msg: &Inbound, thread: &str, nodes: Vec<Node>, offline: bool) -> Event {
+    let kind = msg.kind;
+    let mut stanza = Element::new(kind.name(), ns::JABBER_CLIENT);
+    for (k, v) in msg.raw.attrs() {
+        stanza.set_attr(k.as_str(), v.as_str());
+    }
+    stanza.push(Element::new("thread", ns::JABBER_CLIENT).with_text(thread));
+    stanza.nodes_mut().extend(nodes);
+    if kind == StanzaKind::Message {
+        let body = stanza.child("body", ns::JABBER_CLIENT).map(Element::text);
+        Event::Message {
+            peer: msg.from.clone(),
+            thread: Some(thread.into()),
+            body,
+            stanza,
+            encrypted: true,
+            offline,
+        }
+    } else {
+        Event::Stanza {
+            peer: msg.from.clone(),
+            thread: thread.into(),
+            stanza,
+        }
+    }
+}
+
+/// Profile P9: a verification failure ends the session: nothing delivered, an encrypted
+/// terminate sent (best effort), every key destroyed.
+fn fail_session(common: &Common, state: State, violation: Violation, out: &mut Outbox) {
+    if let State::Encrypted(mut secure) = state {
+        let plain = termination(FormType::Submit).serialize_in(ns::JABBER_CLIENT);
+        if let Ok(c) = secure.channel.seal(plain.as_bytes(), 0) {
+            out.send(message(common.peer(), &common.thread).with_child(c));
+        }
+    }
+    out.event(Event::Failed {
+        peer: common.peer().to_owned(),
+        thread: common.thread.clone(),
+        error: Error::new(ErrorKind::Decryption, violation),
+    });
+}

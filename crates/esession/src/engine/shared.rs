@@ -1,0 +1,125 @@
+//! What every session shares ([`Core`]) and where everything they produce goes
+//! ([`Outbox`]): the engine lends both to a session's state for each step.
+use crate::config::Config;
+use crate::crypto::pubkey::IdentityKey;
+use crate::crypto::DhPool;
+use crate::event::Event;
+use crate::jid;
+use crate::negotiation::context::Ctx;
+use crate::negotiation::failure::Condition;
+use crate::negotiation::stanza::error_reply;
+use crate::random::Random;
+use crate::store::SecretStore;
+use crate::time::Timestamp;
+use crate::xml::{Element, Limits};
+use std::collections::{HashMap, VecDeque};
+use zeroize::Zeroizing;
+
+/// The account's shared resources: policy, secrets, randomness and the clock.
+pub(super) struct Core<S> {
+    /// Our full JID.
+    pub(super) own: String,
+    /// Our bare JID.
+    pub(super) own_bare: String,
+    pub(super) config: Config,
+    pub(super) store: S,
+    pub(super) rng: Box<dyn Random>,
+    /// The other shared secret per peer bare JID (XEP-0116 §4.7.3, profile P1).
+    pub(super) oss: HashMap<String, Zeroizing<Vec<u8>>>,
+    /// Limits on decrypted XML (profile P9).
+    pub(super) limits: Limits,
+    pub(super) dh_pool: Option<DhPool>,
+    pub(super) identity_key: Option<IdentityKey>,
+    /// The latest time given to the engine (for the idle re-key of XEP-0200 §11.4).
+    pub(super) clock: Timestamp,
+}
+
+impl<S: SecretStore> Core<S> {
+    pub(super) fn new(own: &str, config: Config, store: S, rng: Box<dyn Random>) -> Self {
+        Core {
+            own: own.to_owned(),
+            own_bare: jid::bare(own).to_owned(),
+            config,
+            store,
+            rng,
+            oss: HashMap::new(),
+            limits: Limits::default(),
+            dh_pool: None,
+            identity_key: None,
+            clock: Timestamp::default(),
+        }
+    }
+
+    /// Advances the clock to `now` (it never goes back).
+    pub(super) fn tick(&mut self, now: Timestamp) {
+        self.clock = self.clock.max(now);
+    }
+
+    /// When a negotiation step (or a terminate acknowledgement) started at `now` is given up.
+    pub(super) fn deadline(&self, now: Timestamp) -> Option<Timestamp> {
+        Some(now.plus(self.config.negotiation_timeout))
+    }
+
+    /// What a negotiation step with `peer` needs at `now`: the one place it is built.
+    pub(super) fn ctx<'a>(&'a mut self, peer: &'a str, now: Timestamp) -> Ctx<'a> {
+        Ctx {
+            rng: self.rng.as_mut(),
+            pool: self.dh_pool.as_ref(),
+            store: &mut self.store,
+            config: &self.config,
+            own_bare: &self.own_bare,
+            peer,
+            now,
+            oss: self.oss.get(jid::bare(peer)).map(|v| v.as_slice()),
+            identity: self.identity_key.as_ref(),
+        }
+    }
+}
+
+/// The stanzas to send and the events to report, in order.
+#[derive(Default)]
+pub(super) struct Outbox {
+    stanzas: VecDeque<Element>,
+    events: VecDeque<Event>,
+}
+
+impl Outbox {
+    pub(super) fn send(&mut self, stanza: Element) {
+        self.stanzas.push_back(stanza);
+    }
+
+    pub(super) fn event(&mut self, event: Event) {
+        self.events.push_back(event);
+    }
+
+    /// A [`Event::Warning`] about `peer` (on `thread`, when known).
+    pub(super) fn warn(&mut self, peer: &str, thread: Option<&str>, detail: &str) {
+        self.events.push_back(Event::Warning {
+            peer: peer.to_owned(),
+            thread: thread.map(str::to_owned),
+            detail: detail.to_owned(),
+        });
+    }
+
+    /// Profile P10b: the error reply to `received` from `to`, when the policy answers errors.
+    pub(super) fn reply_error(
+        &mut self,
+        config: &Config,
+        received: &Element,
+        to: &str,
+        condition: Condition,
+        fields: &[String],
+    ) {
+        if config.answer_errors {
+            self.send(error_reply(received, to, condition, fields));
+        }
+    }
+
+    pub(super) fn next_stanza(&mut self) -> Option<Element> {
+        self.stanzas.pop_front()
+    }
+
+    pub(super) fn next_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+}
