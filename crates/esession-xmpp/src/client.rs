@@ -143,13 +143,9 @@ impl<S: SecretStore> Client<S> {
             if let Some(stanza) = self.conn.next_incoming(until).await? {
                 self.handle_incoming(&stanza).await?;
             }
-            if self
-                .engine
-                .next_timeout()
-                .is_some_and(|t| t <= Timestamp::now())
-            {
-                self.engine.handle_timeout(Timestamp::now());
-            }
+            // Runs the timers that are due, and keeps the engine's clock (which its
+            // re-key policy reads when sending) current after every wait.
+            self.engine.handle_timeout(Timestamp::now());
         }
     }
 
