@@ -71,6 +71,11 @@ fn to_minidom(
             // declaration (xml:lang); no other prefix is declared in our trees.
             Some(("xml", local)) => (Namespace::xml().clone(), local),
             Some(_) => return Err(bad(format!("attribute {key:?} has an undeclared prefix"))),
+            // Namespaces in XML §3: `xmlns` declares a namespace; our trees hold namespaces
+            // as element names' namespaces only.
+            None if key == "xmlns" => {
+                return Err(bad("attribute \"xmlns\" is a namespace declaration".into()))
+            }
             None => (Namespace::NONE, key.as_str()),
         };
         let local =
@@ -591,6 +596,10 @@ mod tests {
                 "attribute \"p:x\" has an undeclared prefix",
             ),
             (msg().with_attr("a b", "1"), "attribute name \"a b\""),
+            (
+                msg().with_attr("xmlns", "urn:x"),
+                "attribute \"xmlns\" is a namespace",
+            ),
             (msg().with_attr("k", "\u{1}"), "value of attribute \"k\""),
             (msg().with_text("\u{0}"), "text in <message/>"),
             (
