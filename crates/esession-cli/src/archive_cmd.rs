@@ -6,6 +6,7 @@ use crate::archiving::archive_key;
 use crate::args::{ArchiveCommand, Global, PrefsArgs};
 use crate::fail::Fail;
 use crate::output::Out;
+use crate::sanitize::safe;
 use esession::archive::{Direction, ItemPref, ListQuery, OtrMode, Prefs, RsmQuery, SaveMode};
 use esession_xmpp::{Connection, XmppError};
 use serde_json::json;
@@ -17,7 +18,7 @@ const PAGE: u32 = 50;
 /// Most collections listed, and messages shown, by one command.
 const LIMIT: usize = 100_000;
 
-pub async fn run(global: &Global, cmd: &ArchiveCommand, out: Out) -> Result<(), Fail> {
+pub(crate) async fn run(global: &Global, cmd: &ArchiveCommand, out: Out) -> Result<(), Fail> {
     let (mut conn, _) = connect_quiet(global).await?;
     let result = match cmd {
         ArchiveCommand::Prefs(a) => prefs(&mut conn, a, out).await,
@@ -29,7 +30,11 @@ pub async fn run(global: &Global, cmd: &ArchiveCommand, out: Out) -> Result<(), 
                 .map_err(|e| not_found(e, with, start))?;
             out.emit(
                 json!({"event": "removed", "with": with, "start": start}),
-                &format!("removed the collection with {with} at {start}"),
+                &format!(
+                    "removed the collection with {} at {}",
+                    safe(with),
+                    safe(start)
+                ),
             );
             Ok(())
         }
@@ -118,7 +123,7 @@ async fn prefs(conn: &mut Connection, a: &PrefsArgs, out: Out) -> Result<(), Fai
     for i in &p.items {
         text.push_str(&format!(
             "\n{}: otr {}, save {}",
-            i.jid,
+            safe(&i.jid),
             i.otr.name(),
             i.save.name()
         ));
@@ -146,8 +151,8 @@ async fn list(conn: &mut Connection, with: Option<&str>, out: Out) -> Result<(),
             json!({"event": "collection", "with": c.with, "start": c.start, "thread": c.thread, "messages": n}),
             &format!(
                 "{} {} ({} message(s))",
-                c.start,
-                c.with,
+                safe(&c.start),
+                safe(&c.with),
                 n.map_or("?".to_owned(), |n| n.to_string())
             ),
         );
@@ -189,7 +194,7 @@ async fn show(
             &format!(
                 "{} {}",
                 if e.dir == Direction::To { "→" } else { "←" },
-                e.body
+                safe(&e.body)
             ),
         );
     }

@@ -44,7 +44,7 @@ fn state_event(info: Option<&SessionInfo>, failed: bool) -> (Value, String) {
     )
 }
 
-pub async fn run(global: &Global, args: &ChatArgs, out: Out) -> Result<(), Fail> {
+pub(crate) async fn run(global: &Global, args: &ChatArgs, out: Out) -> Result<(), Fail> {
     let mut client = connect(global, Config::default(), KeyUse::IfStored).await?;
     out.online(client.jid());
     out.emit(json!({"event": "help", "text": HELP}), HELP);

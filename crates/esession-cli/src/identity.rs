@@ -2,8 +2,8 @@
 //! first need and kept in the store sealed under the store's device key (never under
 //! anything derived from the account password, which the server can learn).
 use crate::fail::Fail;
-use esession::crypto::IdentityKey;
 use esession::store::KeyStore;
+use esession::IdentityKey;
 use esession::OsRandom;
 use esession_store::SqliteStore;
 
@@ -12,7 +12,7 @@ const RSA_BITS: usize = 2048;
 
 /// When a command wants the identity key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyUse {
+pub(crate) enum KeyUse {
     /// Not at all (nothing is read: no passphrase is needed).
     Never,
     /// Load it if one is stored; never create one.
@@ -36,7 +36,7 @@ fn unreadable(own: &str, detail: impl std::fmt::Display) -> Fail {
 /// The identity key of the account `own` (bare JID) as `usage` asks: `None` only for
 /// [`KeyUse::Never`] and for [`KeyUse::IfStored`] without a usable stored key. A stored key
 /// that this account revoked is not usable: [`KeyUse::Create`] replaces it with a new one.
-pub fn load(
+pub(crate) fn load(
     store: &mut SqliteStore,
     own: &str,
     usage: KeyUse,

@@ -7,12 +7,12 @@ use crate::fail::Fail;
 use crate::identity::{self, KeyUse};
 use crate::output::Out;
 use crate::published;
-use esession::crypto::Fingerprint;
 use esession::store::KeyStore;
 use esession::trust::{check_petname, KnownKey};
+use esession::Fingerprint;
 
 /// `esession keys …`.
-pub async fn keys(global: &Global, cmd: &KeysCommand, out: Out) -> Result<(), Fail> {
+pub(crate) async fn keys(global: &Global, cmd: &KeysCommand, out: Out) -> Result<(), Fail> {
     match cmd {
         KeysCommand::Show => show(global, out),
         KeysCommand::Publish => published::publish(global, out).await,
@@ -36,7 +36,7 @@ fn show(global: &Global, out: Out) -> Result<(), Fail> {
 }
 
 /// `esession trust …`.
-pub fn trust(global: &Global, cmd: &TrustCommand, out: Out) -> Result<(), Fail> {
+pub(crate) fn trust(global: &Global, cmd: &TrustCommand, out: Out) -> Result<(), Fail> {
     let jid = own_jid(global)?;
     let own = esession::jid::bare(&jid);
     // No identity key is read: no passphrase needed.

@@ -11,14 +11,15 @@ use std::io::{BufRead, IsTerminal, Write};
 use zeroize::Zeroizing;
 
 /// The environment variable holding the key passphrase.
-pub const PASSPHRASE_ENV: &str = "ESESSION_KEY_PASSPHRASE";
+pub(crate) const PASSPHRASE_ENV: &str = "ESESSION_KEY_PASSPHRASE";
 
 /// How to give the key passphrase (for error messages).
-pub const HOW: &str = "give it with --key-passphrase-command CMD, ESESSION_KEY_PASSPHRASE, or \
+pub(crate) const HOW: &str =
+    "give it with --key-passphrase-command CMD, ESESSION_KEY_PASSPHRASE, or \
                        on a terminal (it is never the account password)";
 
 /// The key passphrase from the first source that has one; `None` when there is none.
-pub fn key_passphrase(global: &Global) -> Result<Option<Zeroizing<String>>, Fail> {
+pub(crate) fn key_passphrase(global: &Global) -> Result<Option<Zeroizing<String>>, Fail> {
     if let Some(cmd) = &global.key_passphrase_command {
         return from_command(cmd).map(Some);
     }
@@ -34,7 +35,7 @@ pub fn key_passphrase(global: &Global) -> Result<Option<Zeroizing<String>>, Fail
 }
 
 /// The key passphrase, or a usage error (exit 2) saying how to give one.
-pub fn require_key_passphrase(global: &Global) -> Result<Zeroizing<String>, Fail> {
+pub(crate) fn require_key_passphrase(global: &Global) -> Result<Zeroizing<String>, Fail> {
     key_passphrase(global)?
         .ok_or_else(|| Fail::usage(format!("the archive key needs the key passphrase: {HOW}")))
 }
@@ -42,7 +43,7 @@ pub fn require_key_passphrase(global: &Global) -> Result<Zeroizing<String>, Fail
 /// What older versions sealed the identity key and offline sets with, to unlock them once
 /// (`SqliteStore::reseal_legacy`): `ESESSION_KEY_PASSPHRASE` when set, else the account
 /// password. Never used to seal anything.
-pub fn legacy_passphrase(password: Option<&str>) -> Option<Zeroizing<String>> {
+pub(crate) fn legacy_passphrase(password: Option<&str>) -> Option<Zeroizing<String>> {
     match std::env::var(PASSPHRASE_ENV) {
         Ok(p) if !p.is_empty() => Some(Zeroizing::new(p)),
         _ => password.map(|p| Zeroizing::new(p.to_owned())),

@@ -4,6 +4,8 @@
 //! a `mustnot` session leaves nothing in any archive; preferences round trip; list paging;
 //! remove.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+// Helpers outside #[test] functions index too (clippy.toml covers only the tests).
+#![allow(clippy::indexing_slicing)]
 
 #[allow(dead_code)]
 mod support;

@@ -3,7 +3,7 @@
 //! network and no server.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use esession::crypto::IdentityKey;
+use esession::IdentityKey;
 use std::process::Command;
 
 const RSA: &[u8] = include_bytes!("../../esession/tests/keys/rsa2048.pk8.der");

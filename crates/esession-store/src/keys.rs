@@ -105,6 +105,34 @@ fn one_key(
     Ok(keys.pop())
 }
 
+/// Forgets keys of `own` per [`trust::evictions`] with `limit`, never `keep` (their
+/// sightings go with them: ON DELETE CASCADE). Counts the unnamed keys first, so the usual
+/// case reads nothing more; which of them are trusted is then read through their seals
+/// (a flag set by editing the file does not protect a key).
+fn evict_untrusted(
+    store: (&Connection, &Path, &DeviceKey),
+    own: &str,
+    keep: &[u8; 32],
+    limit: usize,
+) -> Result<(), StoreError> {
+    let op = "forgetting keys never trusted";
+    let (conn, path, _) = store;
+    let unnamed: i64 = conn
+        .prepare_cached("SELECT count(*) FROM known_key WHERE own = ?1 AND petname IS NULL")
+        .and_then(|mut st| st.query_row(params![own], |r| r.get(0)))
+        .map_err(|e| failed(op, path, e))?;
+    if usize::try_from(unnamed).unwrap_or(usize::MAX) <= limit {
+        return Ok(());
+    }
+    let keys = load_keys(store, op, own, "k.petname IS NULL", &[&own])?;
+    for fp in trust::evictions(&keys, keep, limit) {
+        conn.prepare_cached("DELETE FROM known_key WHERE own = ?1 AND fingerprint = ?2")
+            .and_then(|mut st| st.execute(params![own, &fp[..]]))
+            .map_err(|e| failed(op, path, e))?;
+    }
+    Ok(())
+}
+
 impl KeyStore for SqliteStore {
     fn identity_key(&self, own: &str) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
         self.read_identity("reading the identity key", own)
@@ -163,6 +191,7 @@ impl KeyStore for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| failed(op, path, e))?;
         let existing = one_key((&tx, path, &self.device), op, own, fp)?;
+        let new = existing.is_none();
         let key = trust::sighting(existing, fp, key_value, peer_bare, now)?;
         tx.prepare_cached(
             "INSERT INTO known_key (own, fingerprint, key_value, petname, trusted)
@@ -191,6 +220,14 @@ impl KeyStore for SqliteStore {
             )
             .and_then(|mut st| st.execute(params![own, &fp[..], s.jid, first, last]))
             .map_err(|e| failed(op, path, e))?;
+        }
+        if new {
+            evict_untrusted(
+                (&tx, path, &self.device),
+                own,
+                fp,
+                trust::MAX_UNTRUSTED_KEYS,
+            )?;
         }
         tx.commit().map_err(|e| failed(op, path, e))
     }
@@ -302,6 +339,39 @@ mod tests {
 
     fn fp(n: u64) -> [u8; 32] {
         sha256(&[kv(n).as_bytes()])
+    }
+
+    /// Issue 11 §14: keys never trusted nor named are bounded per account; the stalest go
+    /// with their sightings, trusted and named ones stay, other accounts are untouched.
+    #[test]
+    fn untrusted_keys_are_bounded() {
+        let mut q = SqliteStore::open_in_memory().unwrap();
+        for n in 0..6 {
+            q.record_sighting("a@x", &fp(n), &kv(n), "b@y", Timestamp(100 + n))
+                .unwrap();
+        }
+        q.record_sighting("other@x", &fp(9), &kv(9), "b@y", Timestamp(1))
+            .unwrap();
+        q.set_trusted("a@x", &fp(0), true).unwrap();
+        q.set_petname("a@x", &fp(1), Some("Bo")).unwrap();
+        let before = q.all_keys("a@x").unwrap();
+        // The shared rule picks 3 and 4 (the stalest but 2, which is kept).
+        let gone = trust::evictions(&before, &fp(2), 2);
+        assert_eq!(gone, vec![fp(3), fp(4)]);
+        evict_untrusted((&q.conn, &q.path, &q.device), "a@x", &fp(2), 2).unwrap();
+        let after = q.all_keys("a@x").unwrap();
+        assert_eq!(after.len(), 4);
+        assert!(after.iter().all(|k| !gone.contains(&k.fingerprint)));
+        assert_eq!(q.all_keys("other@x").unwrap().len(), 1);
+        let sightings: i64 = q
+            .conn
+            .query_row(
+                "SELECT count(*) FROM key_sighting WHERE own = 'a@x'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(sightings, 4, "the forgotten keys' sightings went with them");
     }
 
     /// A random sequence of key operations gives the same answers from both stores.

@@ -205,7 +205,7 @@ impl OfflineStore for SqliteStore {
         let (_, row_nonce) = self
             .sealed_sets(op, own)?
             .into_iter()
-            .find(|(s, _)| s.kind == kind && esession::crypto::ct_eq(&s.nonce, nonce))
+            .find(|(s, _)| s.kind == kind && s.has_nonce(nonce))
             .ok_or_else(|| no_offline_set(own, kind))?;
         let path = &self.path;
         // Check and insert in one IMMEDIATE transaction (profile P11: atomically).

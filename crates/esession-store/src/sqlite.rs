@@ -18,8 +18,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Retained secrets, keys and session history in one SQLite database (see the crate docs).
 ///
 /// One value owns one connection; it is `Send` but not `Sync`, like the
-/// [`SecretStore`] trait asks. Several processes may open the same file: writers wait up to
-/// five seconds for each other.
+/// [`SecretStore`](esession::store::SecretStore) trait asks. Several processes may open the
+/// same file: writers wait up to five seconds for each other.
 pub struct SqliteStore {
     pub(crate) conn: Connection,
     pub(crate) path: PathBuf,

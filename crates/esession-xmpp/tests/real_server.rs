@@ -5,6 +5,8 @@
 //! first test starts a private server on free ports in a temporary directory
 //! through `scripts/prosody.sh`; a watchdog stops it when this process exits.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+// Helpers outside #[test] functions index too (clippy.toml covers only the tests).
+#![allow(clippy::indexing_slicing)]
 
 use std::time::{Duration, Instant};
 

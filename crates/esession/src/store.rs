@@ -229,6 +229,27 @@ impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// Forgets keys of `own` per [`trust::evictions`] with `limit`, never `keep`.
+    fn evict_untrusted(&mut self, own: &str, keep: &[u8; 32], limit: usize) {
+        let candidates = self
+            .keys
+            .iter()
+            .filter(|((o, _), k)| o == own && !k.trusted && k.petname.is_none())
+            .count();
+        if candidates <= limit {
+            return;
+        }
+        let keys: Vec<KnownKey> = self
+            .keys
+            .iter()
+            .filter(|((o, _), _)| o == own)
+            .map(|(_, k)| k.clone())
+            .collect();
+        for fp in trust::evictions(&keys, keep, limit) {
+            self.keys.remove(&(own.to_owned(), fp));
+        }
+    }
 }
 
 impl SecretStore for MemoryStore {
@@ -305,7 +326,7 @@ impl OfflineStore for MemoryStore {
         let set = self
             .offline
             .get_mut(&(own.to_owned(), kind))
-            .filter(|s| crate::crypto::ct_eq(&s.nonce, nonce))
+            .filter(|s| s.has_nonce(nonce))
             .ok_or_else(|| no_offline_set(own, kind))?;
         if set.accepted.iter().any(|a| a.replayed_by(init)) {
             return Ok(false);
@@ -385,8 +406,12 @@ impl KeyStore for MemoryStore {
     ) -> Result<(), StoreError> {
         let id = (own.to_owned(), *fp);
         let existing = self.keys.get(&id).cloned();
+        let new = existing.is_none();
         let updated = trust::sighting(existing, fp, key_value, peer_bare, now)?;
         self.keys.insert(id, updated);
+        if new {
+            self.evict_untrusted(own, fp, trust::MAX_UNTRUSTED_KEYS);
+        }
         Ok(())
     }
 
@@ -558,5 +583,33 @@ mod tests {
         s.set_identity_key("a@x", &[0x30, 1]).unwrap();
         let dbg = format!("{s:?}");
         assert!(!dbg.contains("48, 1") && dbg.contains("redacted"), "{dbg}");
+    }
+
+    /// Issue 11 §14: keys never trusted nor named are bounded per account; the stalest go,
+    /// trusted and named ones stay, other accounts are untouched.
+    #[test]
+    fn untrusted_keys_are_bounded() {
+        let mut s = MemoryStore::new();
+        let kv = |n: u64| format!("<KeyValue>{n}</KeyValue>");
+        let fp = |n: u64| crate::crypto::sha256(&[kv(n).as_bytes()]);
+        for n in 0..6 {
+            s.record_sighting("a@x", &fp(n), &kv(n), "b@y", Timestamp(100 + n))
+                .unwrap();
+        }
+        s.record_sighting("other@x", &fp(9), &kv(9), "b@y", Timestamp(1))
+            .unwrap();
+        assert!(s.set_trusted("a@x", &fp(0), true).unwrap());
+        assert!(s.set_petname("a@x", &fp(1), Some("Bo")).unwrap());
+        s.evict_untrusted("a@x", &fp(2), 2);
+        let left: Vec<[u8; 32]> = s
+            .all_keys("a@x")
+            .unwrap()
+            .iter()
+            .map(|k| k.fingerprint)
+            .collect();
+        let mut want = vec![fp(0), fp(1), fp(2), fp(5)];
+        want.sort();
+        assert_eq!(left, want);
+        assert_eq!(s.all_keys("other@x").unwrap().len(), 1);
     }
 }
