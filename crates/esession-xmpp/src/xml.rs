@@ -114,7 +114,8 @@ pub(crate) fn stanza_to_element(stanza: &Stanza, limits: &Limits) -> Result<Elem
 }
 
 /// `tree` as an esession element, within `limits` (hostile input: a stanza or a payload
-/// from the network). Depth and node count are checked while converting, so the work
+/// from the network). Depth, node count and attributes per element (namespace
+/// declarations of the text form included) are checked while converting, so the work
 /// done on a tree beyond them is bounded; the size is that of the result's text form
 /// (its `Display`, profile P9), as [`parse_element`] would measure it.
 ///
@@ -128,7 +129,7 @@ pub(crate) fn from_minidom(tree: minidom::Element, limits: &Limits) -> Result<El
         nodes: 0,
         root_prefixes: Vec::new(),
     };
-    let el = walk.element(tree, 0)?;
+    let el = walk.element(tree, 0, "")?;
     let size = text_len(&el, "");
     if size > limits.max_bytes {
         return Err(XmlError::TooLarge(size));
@@ -153,13 +154,25 @@ impl Walk<'_> {
         Ok(())
     }
 
-    /// `el`, which has `depth` ancestors.
-    fn element(&mut self, mut el: minidom::Element, depth: usize) -> Result<Element, XmlError> {
+    /// `el`, which has `depth` ancestors, the nearest in namespace `parent_ns`.
+    fn element(
+        &mut self,
+        mut el: minidom::Element,
+        depth: usize,
+        parent_ns: &str,
+    ) -> Result<Element, XmlError> {
         self.count()?;
         if depth >= self.limits.max_depth {
             return Err(XmlError::TooDeep(self.limits.max_depth));
         }
         let mut out = Element::new(el.name(), el.ns());
+        // The attributes of the element's text form: its own, and the declarations of its
+        // namespace (where it differs from the parent's) and of its attributes' prefixes.
+        let declared = usize::from(out.ns() != parent_ns);
+        let too_many = |n: usize| n > self.limits.max_attributes;
+        if too_many(declared + el.attrs().len()) {
+            return Err(XmlError::TooManyAttributes(self.limits.max_attributes));
+        }
         let mut local_prefixes: Vec<(Namespace<'static>, String)> = Vec::new();
         for ((attr_ns, name), value) in std::mem::take(el.attrs_mut()) {
             let key = if attr_ns.is_none() {
@@ -172,13 +185,16 @@ impl Walk<'_> {
             };
             out.set_attr(key, value);
         }
+        if too_many(declared + out.attrs().len() + local_prefixes.len()) {
+            return Err(XmlError::TooManyAttributes(self.limits.max_attributes));
+        }
         if depth == 0 {
             self.root_prefixes = local_prefixes;
         }
         for node in el.take_nodes() {
             match node {
                 minidom::Node::Element(child) => {
-                    let child = self.element(child, depth + 1)?;
+                    let child = self.element(child, depth + 1, out.ns())?;
                     out.push(child);
                 }
                 minidom::Node::Text(text) if text.is_empty() => {}
@@ -460,6 +476,7 @@ mod tests {
             max_bytes: 10_000,
             max_depth: 5,
             max_nodes: 20,
+            max_attributes: 64,
         };
         assert!(from_minidom(nested(5), &limits).is_ok());
         assert_eq!(from_minidom(nested(6), &limits), Err(XmlError::TooDeep(5)));
@@ -509,6 +526,47 @@ mod tests {
         );
         let err = from_minidom(sized(100), &over).unwrap_err().to_string();
         assert!(err.contains("too large"), "{err}");
+    }
+
+    #[test]
+    fn attributes_are_counted_as_in_the_text_form() {
+        let limits = Limits {
+            max_attributes: 3,
+            ..Limits::default()
+        };
+        // Namespace declarations of the text form count: `xmlns` where the namespace
+        // changes, and the prefix of a namespaced attribute.
+        let cases = [
+            ("<a xmlns='urn:a' x='1' y='2'/>", true),
+            ("<a xmlns='urn:a' x='1' y='2' z='3'/>", false),
+            ("<a xmlns='urn:a'><b x='1' y='2' z='3'/></a>", true),
+            (
+                "<a xmlns='urn:a'><b xmlns='urn:b' x='1' y='2' z='3'/></a>",
+                false,
+            ),
+            ("<a xmlns='urn:a' xmlns:p='urn:p' p:x='1' y='2'/>", false),
+            ("<a xmlns='urn:a' xml:lang='en' y='2'/>", true),
+        ];
+        for (xml, ok) in cases {
+            let t = tree(xml);
+            let direct = from_minidom(t.clone(), &limits);
+            assert_eq!(direct, via_text(&t, &limits), "{xml}");
+            if ok {
+                assert!(direct.is_ok(), "{xml}");
+            } else {
+                assert_eq!(direct, Err(XmlError::TooManyAttributes(3)), "{xml}");
+            }
+        }
+        // Far more attributes than the limit: refused before they are converted.
+        let mut wide = minidom::Element::bare("a", "urn:a");
+        for i in 0..10_000 {
+            let name = NcName::try_from(format!("a{i}")).unwrap();
+            wide.set_attr(Namespace::NONE, name, "v");
+        }
+        assert_eq!(
+            from_minidom(wide, &Limits::default()),
+            Err(XmlError::TooManyAttributes(64))
+        );
     }
 
     #[test]
