@@ -87,6 +87,10 @@ pub(crate) enum Command {
     Send(SendArgs),
     /// Chat interactively in an ESession.
     Chat(ChatArgs),
+    /// Stay online and serve JSON-RPC 2.0 on stdin/stdout, one object per line: send to
+    /// contacts by JID, roster, presence, receipts (methods send, roster, status, end,
+    /// verify, add, approve).
+    Jsonrpc,
     /// This account's identity key (XEP-0116 §4.5.4) and published keys (XEP-0189).
     #[command(subcommand)]
     Keys(KeysCommand),

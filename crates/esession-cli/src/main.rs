@@ -10,6 +10,7 @@ mod core_dumps;
 mod demo;
 mod fail;
 mod identity;
+mod jsonrpc;
 mod keys;
 mod listen;
 mod logging;
@@ -58,6 +59,7 @@ fn main() {
                 Command::Listen(a) => listen::run(&cli.global, a, out).await,
                 Command::Send(a) => send::run(&cli.global, a, out).await,
                 Command::Chat(a) => chat::run(&cli.global, a, out).await,
+                Command::Jsonrpc => jsonrpc::run(&cli.global).await,
                 Command::Keys(c) => keys::keys(&cli.global, c, out).await,
                 Command::Trust(c) => keys::trust(&cli.global, c, out),
                 Command::Offline(args::OfflineCommand::Publish(a)) => {

@@ -40,6 +40,8 @@ pub(crate) fn normalize_all(cli: &mut Cli) -> Result<(), Fail> {
             ArchiveCommand::Show { with, .. } | ArchiveCommand::Remove { with, .. },
         ) => one("the collection's JID", with),
         Command::Offline(_) => Ok(()),
+        // Its JIDs come in requests, normalized there.
+        Command::Jsonrpc => Ok(()),
     }
 }
 

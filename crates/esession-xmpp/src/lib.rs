@@ -44,6 +44,7 @@ mod options;
 mod pubkeys;
 mod published_keys;
 mod pubsub;
+mod transport;
 mod xml;
 
 pub use archive::ListPage;

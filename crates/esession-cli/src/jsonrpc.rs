@@ -1,0 +1,282 @@
+//! `esession jsonrpc`: the conversation layer for programs. JSON-RPC 2.0, one object per
+//! line: requests on stdin, responses and notifications on stdout. Ends on end of input,
+//! Ctrl-C or SIGTERM, terminating every session first (XEP-0116 §5).
+mod framing;
+
+use crate::account::connect_without_presence;
+use crate::args::Global;
+use crate::fail::Fail;
+use crate::identity::KeyUse;
+use esession::Config;
+use esession_client::{Account, ClientEvent, DeliveryState};
+use esession_store::SqliteStore;
+use framing::{RpcError, FAILED, METHOD_NOT_FOUND};
+use serde_json::{json, Value};
+use std::io::{BufRead, Write};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Seconds allowed for the roster fetch at login.
+const LOGIN_STEP: Duration = Duration::from_secs(10);
+/// Longest wait for network events before reading requests again.
+const POLL: Duration = Duration::from_millis(50);
+/// Seconds to wait for the acknowledgements of our terminates at exit.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+
+/// What the input side produced.
+enum Input {
+    Line(String),
+    End,
+}
+
+pub(crate) async fn run(global: &Global) -> Result<(), Fail> {
+    let client = connect_without_presence(global, Config::default(), KeyUse::IfStored).await?;
+    let mut account = Account::start(client, LOGIN_STEP).await?;
+    write(&framing::notification(
+        "online",
+        json!({"jid": account.jid()}),
+    ));
+    let (tx, mut input) = mpsc::unbounded_channel();
+    // A thread of its own: a read of tokio's stdin that never completes would keep the
+    // runtime from shutting down; this thread ends with the process.
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if tx.send(Input::Line(line)).is_err() {
+                return;
+            }
+        }
+        let _ = tx.send(Input::End);
+    });
+    let (stop_tx, mut stop) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        crate::signals::stop().await;
+        let _ = stop_tx.send(());
+    });
+    let outcome = serve(&mut account, &mut input, &mut stop).await;
+    if let Err(f) = &outcome {
+        write(&framing::notification(
+            "error",
+            json!({"kind": f.kind, "message": f.message}),
+        ));
+    }
+    // Sessions are ended even after a failure; the first failure is the one reported.
+    let closed = account.shutdown(SHUTDOWN_WAIT).await;
+    for ev in closed.iter().flatten() {
+        write(&event(ev));
+    }
+    outcome.and(closed.map(drop).map_err(Fail::from))
+}
+
+/// Answers requests and reports events until the input ends or a signal arrives.
+async fn serve(
+    account: &mut Account<SqliteStore>,
+    input: &mut mpsc::UnboundedReceiver<Input>,
+    stop: &mut mpsc::UnboundedReceiver<()>,
+) -> Result<(), Fail> {
+    loop {
+        loop {
+            match input.try_recv() {
+                Ok(Input::Line(line)) if line.trim().is_empty() => {}
+                Ok(Input::Line(line)) => {
+                    if let Some(answer) = request(account, &line).await? {
+                        write(&answer);
+                    }
+                }
+                Ok(Input::End) | Err(mpsc::error::TryRecvError::Disconnected) => return Ok(()),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+            }
+        }
+        if stop.try_recv().is_ok() {
+            return Ok(());
+        }
+        if let Some(ev) = account.next_event(POLL).await? {
+            write(&event(&ev));
+        }
+    }
+}
+
+/// The answer to one request line (`None` for a notification, JSON-RPC 2.0 §4.1).
+async fn request(account: &mut Account<SqliteStore>, line: &str) -> Result<Option<Value>, Fail> {
+    let req = match framing::parse(line) {
+        Ok(r) => r,
+        Err((id, e)) => return Ok(Some(framing::error(id, &e))),
+    };
+    let answer = method(account, &req).await?;
+    Ok(req.id.map(|id| match answer {
+        Ok(v) => framing::result(id, v),
+        Err(e) => framing::error(id, &e),
+    }))
+}
+
+/// Runs one method: `Err` of the outer result is a connection failure (fatal), of the
+/// inner one an error answer.
+async fn method(
+    account: &mut Account<SqliteStore>,
+    req: &framing::Request,
+) -> Result<Result<Value, RpcError>, Fail> {
+    Ok(Ok(match req.method.as_str() {
+        "send" => {
+            let (to, body) = match (req.jid("to"), req.text("body")) {
+                (Ok(to), Ok(body)) => (to, body),
+                (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
+            };
+            let (id, state) = account.send(&to, body).await?;
+            json!({"id": id, "state": state.name(), "reason": state.reason()})
+        }
+        "roster" => roster(account),
+        "status" => status(account),
+        "end" => match req.jid("jid") {
+            Ok(jid) => json!({"ended": account.end(&jid).await?}),
+            Err(e) => return Ok(Err(e)),
+        },
+        "verify" => {
+            let (jid, sas) = match (req.jid("jid"), req.text("sas")) {
+                (Ok(j), Ok(s)) => (j, s),
+                (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
+            };
+            match account.verify(&jid, sas) {
+                Ok(verified) => json!({"verified": verified}),
+                Err(m) => return Ok(Err(RpcError::new(FAILED, m))),
+            }
+        }
+        "add" => match req.jid("jid") {
+            Ok(jid) => {
+                account.add(&jid).await?;
+                json!({})
+            }
+            Err(e) => return Ok(Err(e)),
+        },
+        "approve" => match req.jid("jid") {
+            Ok(jid) => {
+                account.approve(&jid).await?;
+                json!({})
+            }
+            Err(e) => return Ok(Err(e)),
+        },
+        other => {
+            return Ok(Err(RpcError::new(
+                METHOD_NOT_FOUND,
+                format!("method not found: {other}"),
+            )))
+        }
+    }))
+}
+
+fn roster(account: &Account<SqliteStore>) -> Value {
+    let convs = account.conversations();
+    let items: Vec<Value> = convs
+        .roster()
+        .items()
+        .map(|i| {
+            let resources: Vec<Value> = convs
+                .presences()
+                .resources(&i.jid)
+                .map(|(full, r)| {
+                    json!({"jid": full, "show": r.show.name(), "esessions": r.esessions})
+                })
+                .collect();
+            json!({
+                "jid": i.jid,
+                "name": i.name,
+                "subscription": i.subscription.name(),
+                "pending": i.pending_out,
+                "resources": resources,
+            })
+        })
+        .collect();
+    Value::Array(items)
+}
+
+fn status(account: &Account<SqliteStore>) -> Value {
+    let list: Vec<Value> = account
+        .conversations()
+        .conversations()
+        .map(|(peer, c)| {
+            let sessions: Vec<Value> = c
+                .sessions()
+                .map(|s| json!({"jid": s.full, "thread": s.thread}))
+                .collect();
+            json!({
+                "peer": peer,
+                "sessions": sessions,
+                "shield": account.shield(peer).name(),
+                "unacknowledged": c.unacknowledged().len(),
+            })
+        })
+        .collect();
+    json!({"jid": account.jid(), "conversations": list})
+}
+
+/// The notification of one event.
+fn event(ev: &ClientEvent) -> Value {
+    let (method, params) = match ev {
+        ClientEvent::Roster(i) => (
+            "roster",
+            json!({"jid": i.jid, "name": i.name, "subscription": i.subscription.name(),
+                   "pending": i.pending_out}),
+        ),
+        ClientEvent::Presence {
+            jid,
+            show,
+            esessions,
+        } => (
+            "presence",
+            json!({"jid": jid, "show": show.map_or("unavailable", |s| s.name()),
+                   "esessions": esessions}),
+        ),
+        ClientEvent::SubscriptionRequest { jid } => ("subscription", json!({"jid": jid})),
+        ClientEvent::Established {
+            peer,
+            full,
+            thread,
+            sas,
+            sas_alg,
+            shield,
+            adopted,
+        } => (
+            "established",
+            json!({"peer": peer, "jid": full, "thread": thread, "sas": sas,
+                   "sas_alg": sas_alg.map(esession::SasAlg::name),
+                   "caveat": sas_alg.and_then(esession::SasAlg::caveat),
+                   "shield": shield.name(), "adopted": adopted}),
+        ),
+        ClientEvent::Message {
+            peer,
+            full,
+            body,
+            encrypted,
+            id,
+        } => (
+            "message",
+            json!({"peer": peer, "jid": full, "body": body, "encrypted": encrypted,
+                   "offline": false, "id": id}),
+        ),
+        ClientEvent::Receipt { peer, id, state } => ("receipt", receipt(peer, id, state)),
+        ClientEvent::Terminated {
+            peer,
+            full,
+            thread,
+            reason,
+        } => (
+            "terminated",
+            json!({"peer": peer, "jid": full, "thread": thread, "reason": reason}),
+        ),
+        ClientEvent::Warning { peer, detail } => {
+            ("warning", json!({"peer": peer, "detail": detail}))
+        }
+    };
+    framing::notification(method, params)
+}
+
+fn receipt(peer: &str, id: &str, state: &DeliveryState) -> Value {
+    json!({"peer": peer, "id": id, "state": state.name(), "reason": state.reason()})
+}
+
+/// Writes one line to stdout, flushed (a reader may wait for it).
+fn write(v: &Value) {
+    let mut out = std::io::stdout().lock();
+    // A closed stdout ends nothing: requests and sessions still end cleanly.
+    let _ = writeln!(out, "{v}");
+    let _ = out.flush();
+}

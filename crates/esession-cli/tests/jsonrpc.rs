@@ -1,0 +1,367 @@
+//! `esession jsonrpc` against a real Prosody: two processes become contacts through the
+//! roster and hold a two-way conversation, started by either side and by both at once,
+//! without losing a message or showing the server a body.
+// Helpers outside #[test] functions index too (clippy.toml covers only the tests).
+#![allow(clippy::indexing_slicing)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+#[allow(dead_code)]
+mod support;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::process::ChildStdin;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::{assert_server_never_saw, server, unique_body, Account, Proc};
+
+/// Bound for a single event or answer.
+const EVENT_LIMIT: Duration = Duration::from_secs(30);
+/// Messages each way per round.
+const PER_ROUND: usize = 50;
+
+/// A running `esession jsonrpc` and its input.
+struct Rpc {
+    p: Proc,
+    stdin: ChildStdin,
+    next_id: u64,
+    /// Our bare JID.
+    jid: String,
+}
+
+impl Rpc {
+    fn start(name: &str, acct: &Account) -> Rpc {
+        let (mut p, stdin) = Proc::spawn_interactive(name, &acct.args(&["jsonrpc"]));
+        let online = p.wait_event("online", EVENT_LIMIT, |e| e["method"] == "online");
+        assert!(online["params"]["jid"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{}/", acct.jid)));
+        // `online` comes first.
+        assert_eq!(p.events()[0]["method"], "online", "{}", p.transcript());
+        Rpc {
+            p,
+            stdin,
+            next_id: 0,
+            jid: acct.jid.clone(),
+        }
+    }
+
+    /// Sends a raw line; does not wait.
+    fn line(&mut self, line: &str) {
+        writeln!(self.stdin, "{line}").unwrap();
+    }
+
+    /// Sends a request; its id.
+    fn ask(&mut self, method: &str, params: Value) -> u64 {
+        self.next_id += 1;
+        let id = self.next_id;
+        let req = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        self.line(&req.to_string());
+        id
+    }
+
+    /// The response to request `id`.
+    fn answer(&mut self, id: u64) -> Value {
+        self.p
+            .wait_event(&format!("answer {id}"), EVENT_LIMIT, |e| e["id"] == id)
+    }
+
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        let id = self.ask(method, params);
+        let a = self.answer(id);
+        assert!(
+            a.get("error").is_none(),
+            "{method}: {a}\n{}",
+            self.p.transcript()
+        );
+        a["result"].clone()
+    }
+
+    /// Waits for the notification `method` whose params satisfy `pick`.
+    fn notified(&mut self, method: &str, pick: impl Fn(&Value) -> bool) -> Value {
+        self.p.wait_event(method, EVENT_LIMIT, |e| {
+            e["method"] == method && pick(&e["params"])
+        })["params"]
+            .clone()
+    }
+
+    fn notifications(&self, method: &str) -> Vec<Value> {
+        self.p
+            .events()
+            .into_iter()
+            .filter(|e| e["method"] == method)
+            .map(|e| e["params"].clone())
+            .collect()
+    }
+
+    /// Sends `n` messages to `to`; their (id, body).
+    fn send_many(&mut self, to: &str, what: &str, n: usize) -> Vec<(String, String)> {
+        let asked: Vec<(u64, String)> = (0..n)
+            .map(|i| {
+                let body = unique_body(&format!("{what} {i}"));
+                (self.ask("send", json!({"to": to, "body": body})), body)
+            })
+            .collect();
+        asked
+            .into_iter()
+            .map(|(req, body)| {
+                let a = self.answer(req);
+                let state = a["result"]["state"].as_str().unwrap_or_default().to_owned();
+                assert!(
+                    state == "queued" || state == "sent",
+                    "send answered {a}\n{}",
+                    self.p.transcript()
+                );
+                (a["result"]["id"].as_str().unwrap().to_owned(), body)
+            })
+            .collect()
+    }
+
+    /// Waits until every message of `sent` is acknowledged by the contact.
+    fn all_delivered(&mut self, sent: &[(String, String)]) {
+        for (id, _) in sent {
+            let id = id.clone();
+            self.notified("receipt", |p| {
+                p["id"] == id.as_str() && p["state"] == "delivered"
+            });
+        }
+    }
+
+    /// Waits until every body of `sent` was received, encrypted; each exactly once.
+    fn all_received(&mut self, sent: &[(String, String)]) {
+        for (_, body) in sent {
+            let body = body.clone();
+            let m = self.notified("message", |p| p["body"] == body.as_str());
+            assert_eq!(m["encrypted"], true, "{m}");
+        }
+        let bodies: Vec<String> = self
+            .notifications("message")
+            .iter()
+            .map(|m| m["body"].as_str().unwrap().to_owned())
+            .collect();
+        let unique: BTreeSet<&String> = bodies.iter().collect();
+        assert_eq!(
+            unique.len(),
+            bodies.len(),
+            "a message shown twice: {bodies:#?}"
+        );
+    }
+}
+
+/// Makes Alice and Bob contacts who see each other's presence (RFC 6121 §3), and waits
+/// until each sees the other online with ESessions.
+fn befriend(alice: &mut Rpc, bob: &mut Rpc) {
+    let (a, b) = (alice.jid.clone(), bob.jid.clone());
+    alice.call("add", json!({"jid": b}));
+    bob.notified("subscription", |p| p["jid"] == a.as_str());
+    bob.call("approve", json!({"jid": a}));
+    bob.call("add", json!({"jid": a}));
+    alice.notified("subscription", |p| p["jid"] == b.as_str());
+    alice.call("approve", json!({"jid": b}));
+    let bare_of = |j: &Value, bare: &str| {
+        j.as_str()
+            .unwrap_or_default()
+            .starts_with(&format!("{bare}/"))
+    };
+    alice.notified("presence", |p| {
+        bare_of(&p["jid"], &b) && p["esessions"] == true
+    });
+    bob.notified("presence", |p| {
+        bare_of(&p["jid"], &a) && p["esessions"] == true
+    });
+    let roster = alice.call("roster", json!({}));
+    let item = roster
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["jid"] == b.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("bob not in alice's roster: {roster}"));
+    assert_eq!(item["subscription"], "both", "{roster}");
+    assert_eq!(item["resources"][0]["esessions"], true, "{roster}");
+}
+
+/// Two fresh accounts, each served by `esession jsonrpc`, contacts of each other.
+fn contacts(prefix: &str) -> (Account, Rpc, Rpc) {
+    server();
+    let (alice_acct, bob_acct) = (
+        Account::new(&format!("{prefix}a")),
+        Account::new(&format!("{prefix}b")),
+    );
+    let mut alice = Rpc::start("alice (jsonrpc)", &alice_acct);
+    let mut bob = Rpc::start("bob (jsonrpc)", &bob_acct);
+    befriend(&mut alice, &mut bob);
+    (bob_acct, alice, bob)
+}
+
+/// Panics if the server's stanza log holds any of the bodies.
+fn assert_no_body_at_server<'a>(sent: impl IntoIterator<Item = &'a (String, String)>) {
+    let log = server().log_text();
+    for (_, body) in sent {
+        assert!(!log.contains(body.as_str()), "the server saw {body:?}");
+    }
+}
+
+#[test]
+fn two_jsonrpc_processes_converse_both_ways_without_loss_or_plaintext() {
+    let (_, mut alice, mut bob) = contacts("rpc");
+    let (a, b) = (alice.jid.clone(), bob.jid.clone());
+
+    // Bad requests get JSON-RPC errors and the process goes on.
+    alice.line("{not json");
+    let e = alice
+        .p
+        .wait_event("parse error", EVENT_LIMIT, |e| e["error"]["code"] == -32700);
+    assert_eq!(e["id"], Value::Null);
+    let id = alice.ask("fly", json!({}));
+    assert_eq!(alice.answer(id)["error"]["code"], -32601);
+    let id = alice.ask("send", json!({"to": "nobody"}));
+    assert_eq!(alice.answer(id)["error"]["code"], -32602);
+    alice.line(r#"{"jsonrpc":"1.0","id":"x","method":"status"}"#);
+    let e = alice
+        .p
+        .wait_event("invalid request", EVENT_LIMIT, |e| e["id"] == "x");
+    assert_eq!(e["error"]["code"], -32600);
+
+    let mut all = Vec::new();
+
+    // Alice starts; Bob's answers go in the session he adopted.
+    let sent = alice.send_many(&b, "alice first", PER_ROUND);
+    bob.all_received(&sent);
+    alice.all_delivered(&sent);
+    all.extend(sent);
+    let established = bob.notified("established", |_| true);
+    assert_eq!(established["adopted"], true, "{established}");
+    let sent = bob.send_many(&a, "bob answers", PER_ROUND);
+    alice.all_received(&sent);
+    bob.all_delivered(&sent);
+    all.extend(sent);
+    assert_eq!(
+        bob.notifications("established").len(),
+        1,
+        "no second negotiation"
+    );
+    let thread = established["thread"].as_str().unwrap().to_owned();
+    let alice_est = alice.notified("established", |p| p["thread"] == thread.as_str());
+    assert_eq!(alice_est["sas"], established["sas"]);
+    assert_eq!(alice_est["shield"], "unverified");
+
+    // Alice ends it; Bob starts the next session.
+    assert_eq!(alice.call("end", json!({"jid": b}))["ended"], 1);
+    bob.notified("terminated", |p| p["thread"] == thread.as_str());
+    let sent = bob.send_many(&a, "bob starts", PER_ROUND);
+    alice.all_received(&sent);
+    bob.all_delivered(&sent);
+    all.extend(sent);
+
+    // Both end, then both start at once.
+    bob.call("end", json!({"jid": a}));
+    let sent_a = alice.send_many(&b, "both alice", PER_ROUND);
+    let sent_b = bob.send_many(&a, "both bob", PER_ROUND);
+    bob.all_received(&sent_a);
+    alice.all_received(&sent_b);
+    alice.all_delivered(&sent_a);
+    bob.all_delivered(&sent_b);
+    all.extend(sent_a);
+    all.extend(sent_b);
+
+    // SAS verification from the API.
+    let current = alice.call("status", json!({}));
+    let conv = &current["conversations"][0];
+    assert_eq!(conv["peer"], b.as_str(), "{current}");
+    assert_eq!(conv["unacknowledged"], 0, "{current}");
+    let last = alice.notifications("established").last().cloned().unwrap();
+    assert_eq!(
+        alice.call("verify", json!({"jid": b, "sas": "zzzzz"}))["verified"],
+        false
+    );
+    let sas = last["sas"].as_str().unwrap().to_uppercase();
+    assert_eq!(
+        alice.call("verify", json!({"jid": b, "sas": sas}))["verified"],
+        true
+    );
+
+    // Alice stops (SIGTERM): Bob is told; both exit cleanly.
+    assert_eq!(alice.p.stop(EVENT_LIMIT), 0, "{}", alice.p.transcript());
+    bob.notified("terminated", |_| true);
+    drop(bob.stdin);
+    assert_eq!(bob.p.finish(EVENT_LIMIT), 0, "{}", bob.p.transcript());
+    for p in [&alice.p, &bob.p] {
+        assert!(
+            p.events().iter().all(|e| e["method"] != "error"),
+            "{}",
+            p.transcript()
+        );
+    }
+
+    // 0 lost: every message was delivered (checked above); 0 in clear at the server.
+    assert_server_never_saw(&all[0].1, Some(&thread));
+    assert_no_body_at_server(&all);
+}
+
+#[test]
+fn messages_to_a_contact_who_restarts_wait_for_it_and_arrive_in_a_new_session() {
+    let (bob_acct, mut alice, mut bob) = contacts("rpcr");
+    let (a, b) = (alice.jid.clone(), bob.jid.clone());
+    let before = alice.send_many(&b, "before restart", 5);
+    bob.all_received(&before);
+    alice.all_delivered(&before);
+
+    // Bob quits: his session ends on Alice's side (his terminate, then his presence).
+    assert_eq!(bob.p.stop(EVENT_LIMIT), 0, "{}", bob.p.transcript());
+    alice.notified("terminated", |_| true);
+    alice.notified("presence", |p| p["show"] == "unavailable");
+    // Lines sent meanwhile stay queued, marked not sent, and nothing leaves.
+    let waiting: Vec<(String, String)> = (0..5)
+        .map(|i| {
+            let body = unique_body(&format!("while away {i}"));
+            let r = alice.call("send", json!({"to": b, "body": body}));
+            assert_eq!(r["state"], "queued", "{r}");
+            assert!(r["reason"].as_str().unwrap().contains("offline"), "{r}");
+            (r["id"].as_str().unwrap().to_owned(), body)
+        })
+        .collect();
+
+    // Bob is back (a new process, same state): the queued lines arrive, once, encrypted.
+    let mut bob = Rpc::start("bob again (jsonrpc)", &bob_acct);
+    bob.all_received(&waiting);
+    alice.all_delivered(&waiting);
+    let after = bob.send_many(&a, "after restart", 5);
+    alice.all_received(&after);
+    bob.all_delivered(&after);
+
+    assert_no_body_at_server(before.iter().chain(&waiting).chain(&after));
+    drop(alice.stdin);
+    assert_eq!(alice.p.finish(EVENT_LIMIT), 0, "{}", alice.p.transcript());
+}
+
+#[test]
+fn lines_sent_to_a_contact_whose_client_crashed_arrive_once_it_is_back() {
+    let (bob_acct, mut alice, mut bob) = contacts("rpck");
+    let b = bob.jid.clone();
+    let before = alice.send_many(&b, "before crash", 3);
+    bob.all_received(&before);
+    alice.all_delivered(&before);
+
+    // Bob's client dies without a word (SIGKILL): no terminate, and the server keeps its
+    // resource for a while (XEP-0198 hibernation), so Alice's next lines go into a dead
+    // session. Bob comes back on a new resource; the missing receipts make Alice replace
+    // the stale session (RECEIPT_WAIT) and send those lines again.
+    bob.p.kill(EVENT_LIMIT);
+    let around = alice.send_many(&b, "around the crash", 3);
+    let mut bob = Rpc::start("bob again (jsonrpc)", &bob_acct);
+    let ended = alice.notified("terminated", |_| true);
+    assert!(
+        ended["reason"].as_str().unwrap().contains("stale")
+            || ended["reason"] == "the contact went offline",
+        "{ended}"
+    );
+    let after = alice.send_many(&b, "after the crash", 3);
+    bob.all_received(&around);
+    bob.all_received(&after);
+    alice.all_delivered(&around);
+    alice.all_delivered(&after);
+    assert_no_body_at_server(before.iter().chain(&around).chain(&after));
+}

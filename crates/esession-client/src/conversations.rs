@@ -1,0 +1,648 @@
+//! The conversation layer, sans-IO: stanzas and time in; stanzas, events and disco#info
+//! requests out. The engine is passed to each call (the caller owns it, with the
+//! connection).
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use esession::jid;
+use esession::xml::{ns, Element};
+use esession::{EndedBy, Engine, Random, SecretStore, Timestamp};
+
+use crate::conversation::Conversation;
+use crate::event::{ClientEvent, Shield};
+use crate::presence::{self, PresenceUpdate, Presences, Route};
+use crate::queue::DeliveryState;
+use crate::receipts;
+use crate::roster::{self, Roster, RosterItem};
+use crate::sessions::{self, SessionEvent, SessionRef};
+
+/// Random octets in a message id.
+const ID_OCTETS: usize = 9;
+
+/// Seconds a message may wait for its receipt, in a session whose contact acknowledged
+/// messages before, until the session is presumed stale (the contact's client restarted
+/// while the server kept its resource, e.g. XEP-0198 hibernation) and replaced.
+pub(crate) const RECEIPT_WAIT: u64 = 20;
+
+/// Every conversation of one account, with its roster and its contacts' presence.
+pub struct Conversations {
+    own_bare: String,
+    roster: Roster,
+    presences: Presences,
+    convs: BTreeMap<String, Conversation>,
+    states: HashMap<String, DeliveryState>,
+    events: VecDeque<ClientEvent>,
+    outgoing: VecDeque<Element>,
+    disco: VecDeque<String>,
+    rng: Box<dyn Random>,
+    closing: bool,
+}
+
+impl Conversations {
+    /// The conversations of account `own` (bare or full JID); message ids are drawn from
+    /// `rng`.
+    pub fn new(own: &str, rng: Box<dyn Random>) -> Self {
+        Conversations {
+            own_bare: jid::bare(own).to_owned(),
+            roster: Roster::default(),
+            presences: Presences::default(),
+            convs: BTreeMap::new(),
+            states: HashMap::new(),
+            events: VecDeque::new(),
+            outgoing: VecDeque::new(),
+            disco: VecDeque::new(),
+            rng,
+            closing: false,
+        }
+    }
+
+    /// The roster.
+    pub fn roster(&self) -> &Roster {
+        &self.roster
+    }
+
+    /// The contacts' online resources.
+    pub fn presences(&self) -> &Presences {
+        &self.presences
+    }
+
+    /// The conversation with `bare`, if any.
+    pub fn conversation(&self, bare: &str) -> Option<&Conversation> {
+        self.convs.get(jid::bare(bare))
+    }
+
+    /// Every conversation, by contact.
+    pub fn conversations(&self) -> impl Iterator<Item = (&String, &Conversation)> {
+        self.convs.iter()
+    }
+
+    /// The state of message `id`.
+    pub fn state(&self, id: &str) -> Option<&DeliveryState> {
+        self.states.get(id)
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<ClientEvent> {
+        self.events.pop_front()
+    }
+
+    /// The next stanza of this layer to send (roster and subscription stanzas; the
+    /// engine's own stanzas are polled from the engine).
+    pub fn poll_outgoing(&mut self) -> Option<Element> {
+        self.outgoing.pop_front()
+    }
+
+    /// The next full JID whose disco#info features are wanted (XEP-0116 §3), to answer
+    /// with [`Conversations::set_esessions`].
+    pub fn poll_disco(&mut self) -> Option<String> {
+        self.disco.pop_front()
+    }
+
+    /// Takes in the roster fetched at login (RFC 6121 §2.1.3).
+    pub fn set_roster(&mut self, items: Vec<RosterItem>) {
+        for item in items {
+            self.roster_item(item);
+        }
+    }
+
+    fn roster_item(&mut self, item: RosterItem) {
+        self.roster.apply(item.clone());
+        self.events.push_back(ClientEvent::Roster(item));
+    }
+
+    /// Records whether `full` advertises ESessions (its disco#info, XEP-0116 §3) and
+    /// sends what waited for it.
+    pub fn set_esessions<S: SecretStore>(
+        &mut self,
+        engine: &mut Engine<S>,
+        full: &str,
+        supported: bool,
+        now: Timestamp,
+    ) {
+        if !self.presences.set_esessions(full, supported) {
+            return;
+        }
+        let show = self
+            .presences
+            .resources(jid::bare(full))
+            .find(|(j, _)| *j == full)
+            .map(|(_, r)| r.show);
+        self.events.push_back(ClientEvent::Presence {
+            jid: full.to_owned(),
+            show,
+            esessions: Some(supported),
+        });
+        self.pump(engine, jid::bare(full), now);
+    }
+
+    /// Handles one stanza from the server: roster pushes and presence here, the rest in
+    /// the engine.
+    pub fn handle_stanza<S: SecretStore>(
+        &mut self,
+        engine: &mut Engine<S>,
+        stanza: Element,
+        now: Timestamp,
+    ) {
+        if let Some(push) = roster::push_query(&stanza, &self.own_bare) {
+            match push.and_then(roster::parse_items) {
+                Ok(items) => {
+                    self.set_roster(items);
+                    // RFC 6121 §2.1.6: the client acknowledges the push.
+                    self.outgoing.push_back(roster::push_ack(&stanza));
+                }
+                Err(detail) => self.warn(None, detail),
+            }
+            return;
+        }
+        // Presence with encrypted content belongs to a session (XEP-0200 §5).
+        if stanza.child("c", ns::STANZA_ENCRYPTION).is_none() {
+            match presence::parse(&stanza, &self.own_bare) {
+                Some(Ok(update)) => return self.presence(engine, update, now),
+                Some(Err(detail)) => {
+                    let from = stanza.attr("from").map(str::to_owned);
+                    return self.warn(from, detail);
+                }
+                None => {}
+            }
+        }
+        engine.handle_stanza(stanza, now);
+        self.drain(engine, now);
+    }
+
+    /// Lets the engine's timers run (negotiation and terminate timeouts).
+    pub fn handle_timeout<S: SecretStore>(&mut self, engine: &mut Engine<S>, now: Timestamp) {
+        engine.handle_timeout(now);
+        self.drain(engine, now);
+        self.replace_stale(engine, now);
+    }
+
+    /// Ends the sessions left stale (see [`RECEIPT_WAIT`]): their resources are avoided
+    /// until their next presence, their unacknowledged messages go in a new session.
+    fn replace_stale<S: SecretStore>(&mut self, engine: &mut Engine<S>, now: Timestamp) {
+        let Some(since) = now.0.checked_sub(RECEIPT_WAIT).map(Timestamp) else {
+            return;
+        };
+        let stale: Vec<(String, SessionRef)> = self
+            .convs
+            .iter()
+            .flat_map(|(bare, c)| c.stale(since).into_iter().map(|s| (bare.clone(), s)))
+            .collect();
+        for (bare, s) in stale {
+            if let Some(c) = self.convs.get_mut(&bare) {
+                c.remove(&s.thread);
+            }
+            // The contact's client may still be there: it is told (XEP-0116 §5).
+            let _ = sessions::end(engine, &s, now);
+            self.presences.set_unresponsive(&s.full);
+            let reason = format!("no receipt within {RECEIPT_WAIT} s: the session is stale");
+            self.session_over(&bare, &s, reason);
+            self.pump(engine, &bare, now);
+        }
+    }
+
+    /// Sends `body` to the contact `to` (bare JID): in the current session, or once the
+    /// session being negotiated is established, or after negotiating one with the best
+    /// resource. Returns the message id and its state.
+    pub fn send<S: SecretStore>(
+        &mut self,
+        engine: &mut Engine<S>,
+        to: &str,
+        body: &str,
+        now: Timestamp,
+    ) -> (String, DeliveryState) {
+        let bare = jid::bare(to).to_owned();
+        let id = self.new_id();
+        let queued = DeliveryState::Queued { reason: None };
+        self.states.insert(id.clone(), queued.clone());
+        self.convs
+            .entry(bare.clone())
+            .or_default()
+            .queue
+            .push(id.clone(), body.to_owned());
+        self.pump(engine, &bare, now);
+        let state = self.states.get(&id).cloned().unwrap_or(queued);
+        (id, state)
+    }
+
+    /// Ends every session with `bare` (XEP-0116 §5); returns how many there were.
+    pub fn end<S: SecretStore>(
+        &mut self,
+        engine: &mut Engine<S>,
+        bare: &str,
+        now: Timestamp,
+    ) -> usize {
+        let open: Vec<SessionRef> = self
+            .convs
+            .get(jid::bare(bare))
+            .map(|c| c.sessions().cloned().collect())
+            .unwrap_or_default();
+        for s in &open {
+            if let Err(e) = sessions::end(engine, s, now) {
+                self.warn(Some(s.full.clone()), e.to_string());
+            }
+        }
+        self.drain(engine, now);
+        open.len()
+    }
+
+    /// Compares the SAS the user heard from `bare` with the current session's (XEP-0116
+    /// §7.3): `Ok(true)` marks it verified, `Ok(false)` is a possible man in the middle.
+    pub fn verify<S: SecretStore>(
+        &mut self,
+        engine: &mut Engine<S>,
+        bare: &str,
+        sas: &str,
+    ) -> Result<bool, String> {
+        let session = self
+            .convs
+            .get(jid::bare(bare))
+            .and_then(Conversation::current)
+            .ok_or_else(|| format!("no established session with {bare}"))?;
+        sessions::verify(engine, session, sas).map_err(|e| e.to_string())
+    }
+
+    /// The shield of the conversation with `bare`.
+    pub fn shield<S: SecretStore>(&self, engine: &Engine<S>, bare: &str) -> Shield {
+        self.convs
+            .get(jid::bare(bare))
+            .and_then(Conversation::current)
+            .and_then(|s| sessions::info(engine, s))
+            .map_or(Shield::NotEncrypted, |i| Shield::of(&i))
+    }
+
+    /// Adds `jid` to the roster and asks to see its presence (RFC 6121 §2.3, §3.1.1); the
+    /// roster set's answer needs no handling (the server pushes the new item).
+    pub fn add(&mut self, jid_: &str) {
+        let set = Element::new("iq", ns::JABBER_CLIENT)
+            .with_attr("type", "set")
+            .with_attr("id", self.new_id())
+            .with_child(roster::add_item(jid_));
+        self.outgoing.push_back(set);
+        self.outgoing.push_back(roster::subscribe(jid_));
+    }
+
+    /// Approves (or pre-approves) `jid`'s subscription to our presence (RFC 6121 §3.1.4,
+    /// §3.4).
+    pub fn approve(&mut self, jid_: &str) {
+        self.outgoing.push_back(roster::approve(jid_));
+    }
+
+    /// Before going offline: ends every session (XEP-0116 §5) and reports every message
+    /// not acknowledged as failed. Nothing is negotiated after this.
+    pub fn shutdown<S: SecretStore>(&mut self, engine: &mut Engine<S>, now: Timestamp) {
+        self.closing = true;
+        let bares: Vec<String> = self.convs.keys().cloned().collect();
+        for bare in bares {
+            self.end(engine, &bare, now);
+            let Some(conv) = self.convs.get_mut(&bare) else {
+                continue;
+            };
+            let queued = conv.queue.drop_pending();
+            let sent = conv.unacknowledged();
+            for id in queued {
+                let reason = "not sent: the client shut down first".to_owned();
+                self.set_state(&bare, &id, DeliveryState::Failed { reason });
+            }
+            for id in sent {
+                let reason = "no delivery receipt before the client shut down".to_owned();
+                self.set_state(&bare, &id, DeliveryState::Failed { reason });
+            }
+        }
+    }
+
+    fn presence<S: SecretStore>(
+        &mut self,
+        engine: &mut Engine<S>,
+        update: PresenceUpdate,
+        now: Timestamp,
+    ) {
+        match update {
+            PresenceUpdate::Available {
+                full,
+                show,
+                priority,
+            } => {
+                if self.presences.available(&full, show, priority) {
+                    // XEP-0116 §3: whether the resource supports ESessions is asked once,
+                    // on its first presence.
+                    self.disco.push_back(full.clone());
+                }
+                let esessions = self
+                    .presences
+                    .resources(jid::bare(&full))
+                    .find(|(j, _)| **j == full)
+                    .and_then(|(_, r)| r.esessions);
+                self.events.push_back(ClientEvent::Presence {
+                    jid: full.clone(),
+                    show: Some(show),
+                    esessions,
+                });
+                self.pump(engine, jid::bare(&full), now);
+            }
+            PresenceUpdate::Unavailable { jid: gone } => {
+                let bare = jid::bare(&gone).to_owned();
+                for full in self.presences.unavailable(&gone) {
+                    self.events.push_back(ClientEvent::Presence {
+                        jid: full.clone(),
+                        show: None,
+                        esessions: None,
+                    });
+                    self.resource_gone(engine, &full, now);
+                }
+                self.pump(engine, &bare, now);
+            }
+            PresenceUpdate::SubscribeRequest { from } => {
+                self.events
+                    .push_back(ClientEvent::SubscriptionRequest { jid: from });
+            }
+            // RFC 6121 §3.1.5–6: the server pushes the changed roster item, reported then.
+            PresenceUpdate::Subscription { .. } => {}
+        }
+    }
+
+    /// The resource `full` went offline: its sessions end now (the engine's terminate is
+    /// sent for the record, XEP-0116 §5) and their unacknowledged messages wait for the
+    /// next session.
+    fn resource_gone<S: SecretStore>(
+        &mut self,
+        engine: &mut Engine<S>,
+        full: &str,
+        now: Timestamp,
+    ) {
+        let bare = jid::bare(full).to_owned();
+        let Some(conv) = self.convs.get_mut(&bare) else {
+            return;
+        };
+        let gone = conv.remove_resource(full);
+        for s in gone {
+            // Already forgotten by the conversation: the engine's own end event is ignored.
+            let _ = sessions::end(engine, &s, now);
+            self.session_over(&bare, &s, "the contact went offline".into());
+        }
+        self.drain(engine, now);
+    }
+
+    /// Reports the end of `s` (already removed from its conversation) and queues its
+    /// unacknowledged messages again.
+    fn session_over(&mut self, bare: &str, s: &SessionRef, reason: String) {
+        let requeued = self
+            .convs
+            .get_mut(bare)
+            .map(|c| c.queue.requeue(&s.thread))
+            .unwrap_or_default();
+        self.events.push_back(ClientEvent::Terminated {
+            peer: bare.to_owned(),
+            full: s.full.clone(),
+            thread: s.thread.clone(),
+            reason,
+        });
+        for id in requeued {
+            let reason =
+                Some("the session ended before the receipt: sent again in the next".into());
+            self.set_state(bare, &id, DeliveryState::Queued { reason });
+        }
+    }
+
+    /// Translates the engine's events.
+    fn drain<S: SecretStore>(&mut self, engine: &mut Engine<S>, now: Timestamp) {
+        while let Some(ev) = sessions::poll(engine) {
+            match ev {
+                SessionEvent::Established(s, info) if !info.encrypted => {
+                    // Issue 10: never a body in clear. A plain stanza session (XEP-0155
+                    // security c2s/none, allowed by a caller's Config) carries nothing here.
+                    let bare = jid::bare(&s.full).to_owned();
+                    if let Some(c) = self.convs.get_mut(&bare) {
+                        c.remove(&s.thread);
+                    }
+                    if let Err(e) = sessions::end(engine, &s, now) {
+                        self.warn(Some(s.full.clone()), e.to_string());
+                    }
+                    self.warn(
+                        Some(s.full.clone()),
+                        "a session without encryption was ended: nothing is sent in clear".into(),
+                    );
+                    self.fail_pending(
+                        &bare,
+                        "only a session without encryption was agreed: nothing was sent".into(),
+                    );
+                }
+                SessionEvent::Established(s, info) => {
+                    let bare = jid::bare(&s.full).to_owned();
+                    let adopted = self
+                        .convs
+                        .entry(bare.clone())
+                        .or_default()
+                        .established(s.clone());
+                    self.events.push_back(ClientEvent::Established {
+                        peer: bare.clone(),
+                        full: s.full,
+                        thread: s.thread,
+                        sas: info.sas.clone(),
+                        sas_alg: info.sas_alg,
+                        shield: Shield::of(&info),
+                        adopted,
+                    });
+                    self.pump(engine, &bare, now);
+                }
+                SessionEvent::Message {
+                    from,
+                    session,
+                    stanza,
+                    body,
+                } => self.message(engine, from, session, &stanza, body),
+                SessionEvent::Ended {
+                    session: s,
+                    by,
+                    reason,
+                } => {
+                    let bare = jid::bare(&s.full).to_owned();
+                    let Some(conv) = self.convs.get_mut(&bare) else {
+                        continue;
+                    };
+                    let negotiating = conv.negotiating_on(&s.thread);
+                    if conv.remove(&s.thread).is_none() {
+                        continue;
+                    }
+                    if negotiating && by.is_none() {
+                        // Our negotiation failed (e.g. timed out): try another resource
+                        // until this one shows a new presence.
+                        self.presences.set_unresponsive(&s.full);
+                    }
+                    let reason = match by {
+                        Some(EndedBy::Us) => "ended by us".to_owned(),
+                        Some(EndedBy::Peer) => "ended by the contact".to_owned(),
+                        None => format!("failed: {reason}"),
+                    };
+                    self.session_over(&bare, &s, reason);
+                    // A message to a contact whose session died renegotiates (issue: no
+                    // lost messages): queued messages go in a new session.
+                    self.pump(engine, &bare, now);
+                }
+                SessionEvent::Warning { peer, detail } => self.warn(Some(peer), detail),
+            }
+        }
+    }
+
+    fn message<S: SecretStore>(
+        &mut self,
+        engine: &mut Engine<S>,
+        from: String,
+        session: Option<SessionRef>,
+        stanza: &Element,
+        body: Option<String>,
+    ) {
+        let bare = jid::bare(&from).to_owned();
+        let Some(session) = session else {
+            // In clear: shown as such; receipts are neither given nor taken in clear.
+            if let Some(body) = body {
+                self.events.push_back(ClientEvent::Message {
+                    peer: bare,
+                    full: from,
+                    body,
+                    encrypted: false,
+                    id: stanza.attr("id").map(str::to_owned),
+                });
+            }
+            return;
+        };
+        let conv = self.convs.entry(bare.clone()).or_default();
+        // XEP-0184 §4: the receipt names the message; only one sent in this session.
+        let delivered =
+            receipts::acknowledged(stanza).filter(|id| conv.queue.delivered(id, &session.thread));
+        if delivered.is_some() {
+            conv.acknowledged_in(&session.thread);
+        }
+        let id = stanza.attr("id").map(str::to_owned);
+        let fresh = id.as_deref().is_none_or(|i| conv.first_time(i));
+        if let Some(acked) = delivered {
+            self.set_state(&bare, acked, DeliveryState::Delivered);
+        }
+        if let Some(id) = receipts::requested(stanza) {
+            // XEP-0184 §4: acknowledged in the session it came through, so encrypted.
+            if let Err(e) = sessions::send_receipt(engine, &session, id) {
+                self.warn(Some(from.clone()), format!("receipt not sent: {e}"));
+            }
+        }
+        if let (Some(body), true) = (body, fresh) {
+            self.events.push_back(ClientEvent::Message {
+                peer: bare,
+                full: from,
+                body,
+                encrypted: true,
+                id,
+            });
+        }
+    }
+
+    /// Sends what the conversation with `bare` has queued, if it can: in the current
+    /// session; or after a negotiation with the best resource (RFC 6121 §8.5.2.1.1).
+    fn pump<S: SecretStore>(&mut self, engine: &mut Engine<S>, bare: &str, now: Timestamp) {
+        if self.closing {
+            return;
+        }
+        let Some(conv) = self.convs.get_mut(bare) else {
+            return;
+        };
+        if !conv.queue.has_pending() {
+            return;
+        }
+        if let Some(s) = conv.current().cloned() {
+            for (id, body) in conv.queue.pending() {
+                match sessions::send_body(engine, &s, &id, &body) {
+                    Ok(()) => {
+                        if let Some(c) = self.convs.get_mut(bare) {
+                            c.queue.sent(&id, &s.thread, now);
+                        }
+                        self.set_state(bare, &id, DeliveryState::Sent);
+                    }
+                    Err(e) => {
+                        // The session cannot carry data any more (e.g. its key is spent
+                        // and it is ending): forget it and try again in a new one.
+                        self.warn(Some(s.full.clone()), format!("session unusable: {e}"));
+                        if let Some(c) = self.convs.get_mut(bare) {
+                            c.remove(&s.thread);
+                        }
+                        self.session_over(bare, &s, format!("failed: {e}"));
+                        self.drain(engine, now);
+                        return self.pump(engine, bare, now);
+                    }
+                }
+            }
+            return;
+        }
+        if conv.negotiating() {
+            return;
+        }
+        let hold = |reason: &str| DeliveryState::Queued {
+            reason: Some(reason.to_owned()),
+        };
+        match self.presences.route(bare) {
+            Route::To(full) => match sessions::start(engine, &full, now) {
+                Ok(s) => {
+                    if let Some(c) = self.convs.get_mut(bare) {
+                        c.negotiate(s);
+                    }
+                }
+                Err(e) => self.fail_pending(bare, format!("cannot negotiate: {e}")),
+            },
+            // Waiting for the resources' disco#info answers.
+            Route::Unknown => {}
+            // Issue 10: an offline contact's messages stay queued, marked not sent (the
+            // XEP-0187 offline session, with the user's consent, is not used yet).
+            Route::Offline => {
+                for (id, _) in conv.queue.pending() {
+                    self.set_state(bare, &id, hold("the contact is offline: not sent yet"));
+                }
+            }
+            Route::NotResponding => {
+                for (id, _) in conv.queue.pending() {
+                    let reason = "the contact's client does not answer: not sent yet";
+                    self.set_state(bare, &id, hold(reason));
+                }
+            }
+            // XEP-0116 §3: nothing is sent in clear to a client without ESessions.
+            Route::NoESessions => self.fail_pending(
+                bare,
+                "the contact is online without ESession support: nothing was sent".into(),
+            ),
+        }
+        self.drain(engine, now);
+    }
+
+    fn fail_pending(&mut self, bare: &str, reason: String) {
+        let ids = self
+            .convs
+            .get_mut(bare)
+            .map(|c| c.queue.drop_pending())
+            .unwrap_or_default();
+        for id in ids {
+            let reason = reason.clone();
+            self.set_state(bare, &id, DeliveryState::Failed { reason });
+        }
+    }
+
+    /// Records and reports a change of message `id`'s state.
+    fn set_state(&mut self, peer: &str, id: &str, state: DeliveryState) {
+        if self.states.get(id) == Some(&state) {
+            return;
+        }
+        self.states.insert(id.to_owned(), state.clone());
+        self.events.push_back(ClientEvent::Receipt {
+            peer: peer.to_owned(),
+            id: id.to_owned(),
+            state,
+        });
+    }
+
+    fn warn(&mut self, peer: Option<String>, detail: String) {
+        self.events.push_back(ClientEvent::Warning { peer, detail });
+    }
+
+    /// A fresh message id: random, so that ids never repeat across restarts (the
+    /// receiver recognizes a message sent again by its id).
+    fn new_id(&mut self) -> String {
+        let mut octets = [0u8; ID_OCTETS];
+        self.rng.fill(&mut octets);
+        let hex: String = octets.iter().map(|b| format!("{b:02x}")).collect();
+        format!("m-{hex}")
+    }
+}

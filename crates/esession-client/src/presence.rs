@@ -1,0 +1,341 @@
+//! Presence of every contact resource (RFC 6121 §4), and which resource a message goes to.
+use std::collections::{BTreeMap, HashMap};
+
+use esession::jid;
+use esession::xml::{ns, Element};
+
+/// Availability of one resource (RFC 6121 §4.7.2.1 `<show/>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Show {
+    /// Do not disturb (`dnd`).
+    DoNotDisturb,
+    /// Extended away (`xa`).
+    ExtendedAway,
+    /// Away (`away`).
+    Away,
+    /// Available (no `<show/>`).
+    Available,
+    /// Free for chat (`chat`).
+    Chat,
+}
+
+impl Show {
+    /// `dnd`, `xa`, `away`, `available` or `chat`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Show::DoNotDisturb => "dnd",
+            Show::ExtendedAway => "xa",
+            Show::Away => "away",
+            Show::Available => "available",
+            Show::Chat => "chat",
+        }
+    }
+}
+
+/// What one incoming `<presence/>` (without encrypted content) says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PresenceUpdate {
+    /// `full` is available (RFC 6121 §4.2, §4.7.2.1–3).
+    Available {
+        /// The resource's full JID.
+        full: String,
+        /// Its availability.
+        show: Show,
+        /// Its priority.
+        priority: i8,
+    },
+    /// `full` went offline (RFC 6121 §4.5); a bare JID means all its resources.
+    Unavailable {
+        /// The JID that went offline.
+        jid: String,
+    },
+    /// `from` asks to see our presence (RFC 6121 §3.1.2).
+    SubscribeRequest {
+        /// The contact's bare JID.
+        from: String,
+    },
+    /// `from` approved (`subscribed`) or cancelled (`unsubscribed`) our subscription
+    /// (RFC 6121 §3.1.5, §3.2).
+    Subscription {
+        /// The contact's bare JID.
+        from: String,
+        /// Whether it was approved.
+        approved: bool,
+    },
+}
+
+/// The update `stanza` carries, or `None` if it is not a presence we track (probes,
+/// errors, presence without `from`, our own resources).
+pub fn parse(stanza: &Element, own_bare: &str) -> Option<Result<PresenceUpdate, String>> {
+    if !stanza.is("presence", ns::JABBER_CLIENT) {
+        return None;
+    }
+    let from = stanza.attr("from")?.to_owned();
+    if jid::bare(&from) == own_bare {
+        return None;
+    }
+    let bare = jid::bare(&from).to_owned();
+    Some(match stanza.attr("type") {
+        None if jid::is_full(&from) => available(stanza, from),
+        // RFC 6121 §4.7.1: available presence comes from a full JID.
+        None => Err(format!("available presence from a bare JID ({from})")),
+        Some("unavailable") => Ok(PresenceUpdate::Unavailable { jid: from }),
+        Some("subscribe") => Ok(PresenceUpdate::SubscribeRequest { from: bare }),
+        Some("subscribed") => Ok(PresenceUpdate::Subscription {
+            from: bare,
+            approved: true,
+        }),
+        Some("unsubscribed") => Ok(PresenceUpdate::Subscription {
+            from: bare,
+            approved: false,
+        }),
+        // RFC 6121 §4.7.1: probe, unsubscribe, error concern the server or carry nothing
+        // about the contact's resources.
+        Some(_) => return None,
+    })
+}
+
+fn available(stanza: &Element, full: String) -> Result<PresenceUpdate, String> {
+    // RFC 6121 §4.7.2.1: absent <show/> means available.
+    let show = match stanza.child("show", ns::JABBER_CLIENT).map(|s| s.text()) {
+        None => Show::Available,
+        Some(s) => match s.trim() {
+            "away" => Show::Away,
+            "chat" => Show::Chat,
+            "dnd" => Show::DoNotDisturb,
+            "xa" => Show::ExtendedAway,
+            other => return Err(format!("presence <show/> {other:?} is not defined")),
+        },
+    };
+    // RFC 6121 §4.7.2.3: an integer in -128..=127, absent means 0.
+    let priority = match stanza.child("priority", ns::JABBER_CLIENT) {
+        None => 0,
+        Some(p) => p
+            .text()
+            .trim()
+            .parse()
+            .map_err(|_| format!("presence <priority/> {:?} is not in -128..127", p.text()))?,
+    };
+    Ok(PresenceUpdate::Available {
+        full,
+        show,
+        priority,
+    })
+}
+
+/// One online resource of a contact.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resource {
+    /// Its availability.
+    pub show: Show,
+    /// Its priority.
+    pub priority: i8,
+    /// Whether it advertises ESessions (XEP-0116 §3 disco#info); `None` until known.
+    pub esessions: Option<bool>,
+    /// Whether it stopped answering in a session (no receipt, or a negotiation timed
+    /// out) since its last presence.
+    pub unresponsive: bool,
+}
+
+/// Where a message to a contact can go now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// This full JID: online and advertising ESessions.
+    To(String),
+    /// No resource is online.
+    Offline,
+    /// Online resources exist, but whether they support ESessions is not known yet.
+    Unknown,
+    /// Every online resource is known not to support ESessions.
+    NoESessions,
+    /// The resources that support ESessions stopped answering.
+    NotResponding,
+}
+
+/// The online resources of every contact.
+#[derive(Clone, Debug, Default)]
+pub struct Presences {
+    by_bare: HashMap<String, BTreeMap<String, Resource>>,
+}
+
+impl Presences {
+    /// Records `full` as available; returns whether it is new (its features unknown).
+    pub fn available(&mut self, full: &str, show: Show, priority: i8) -> bool {
+        let resources = self.by_bare.entry(jid::bare(full).to_owned()).or_default();
+        match resources.get_mut(full) {
+            Some(r) => {
+                r.show = show;
+                r.priority = priority;
+                // A fresh presence shows it is alive.
+                r.unresponsive = false;
+                false
+            }
+            None => {
+                resources.insert(
+                    full.to_owned(),
+                    Resource {
+                        show,
+                        priority,
+                        esessions: None,
+                        unresponsive: false,
+                    },
+                );
+                true
+            }
+        }
+    }
+
+    /// Removes `jid` (a full JID, or every resource of a bare JID); returns the full JIDs
+    /// that went offline.
+    pub fn unavailable(&mut self, jid_: &str) -> Vec<String> {
+        let bare = jid::bare(jid_);
+        let Some(resources) = self.by_bare.get_mut(bare) else {
+            return Vec::new();
+        };
+        let gone: Vec<String> = if jid::is_full(jid_) {
+            resources
+                .remove(jid_)
+                .map(|_| jid_.to_owned())
+                .into_iter()
+                .collect()
+        } else {
+            std::mem::take(resources).into_keys().collect()
+        };
+        if resources.is_empty() {
+            self.by_bare.remove(bare);
+        }
+        gone
+    }
+
+    /// Records whether `full` advertises ESessions; false if it is not online.
+    pub fn set_esessions(&mut self, full: &str, supported: bool) -> bool {
+        match self
+            .by_bare
+            .get_mut(jid::bare(full))
+            .and_then(|r| r.get_mut(full))
+        {
+            Some(r) => {
+                r.esessions = Some(supported);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Marks `full` as not answering: it is chosen again only after a new presence.
+    pub fn set_unresponsive(&mut self, full: &str) {
+        if let Some(r) = self
+            .by_bare
+            .get_mut(jid::bare(full))
+            .and_then(|r| r.get_mut(full))
+        {
+            r.unresponsive = true;
+        }
+    }
+
+    /// The online resources of `bare`.
+    pub fn resources(&self, bare: &str) -> impl Iterator<Item = (&String, &Resource)> {
+        self.by_bare.get(bare).into_iter().flatten()
+    }
+
+    /// Where a message to `bare` goes: among the resources advertising ESessions, the one
+    /// of highest priority, then the most available (RFC 6121 §8.5.2.1.1: resources of
+    /// negative priority receive no messages to the bare JID, so they are not chosen).
+    pub fn route(&self, bare: &str) -> Route {
+        let online: Vec<(&String, &Resource)> = self
+            .resources(bare)
+            .filter(|(_, r)| r.priority >= 0)
+            .collect();
+        if online.is_empty() {
+            return Route::Offline;
+        }
+        let capable = || online.iter().filter(|(_, r)| r.esessions == Some(true));
+        let best = capable()
+            .filter(|(_, r)| !r.unresponsive)
+            .max_by_key(|(_, r)| (r.priority, r.show));
+        match best {
+            Some((full, _)) => Route::To((*full).clone()),
+            None if online.iter().any(|(_, r)| r.esessions.is_none()) => Route::Unknown,
+            None if capable().next().is_some() => Route::NotResponding,
+            None => Route::NoESessions,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use esession::xml::{parse_element, Limits};
+
+    fn update(xml: &str) -> Option<Result<PresenceUpdate, String>> {
+        parse(&parse_element(xml, &Limits::default()).unwrap(), "alice@a")
+    }
+
+    #[test]
+    fn presence_stanzas_are_read_per_rfc_6121() {
+        assert_eq!(
+            update(
+                "<presence xmlns='jabber:client' from='bob@b/x'><show>away</show>\
+                    <priority>5</priority></presence>"
+            ),
+            Some(Ok(PresenceUpdate::Available {
+                full: "bob@b/x".into(),
+                show: Show::Away,
+                priority: 5
+            }))
+        );
+        assert_eq!(
+            update("<presence xmlns='jabber:client' from='bob@b/x' type='unavailable'/>"),
+            Some(Ok(PresenceUpdate::Unavailable {
+                jid: "bob@b/x".into()
+            }))
+        );
+        assert_eq!(
+            update("<presence xmlns='jabber:client' from='bob@b' type='subscribe'/>"),
+            Some(Ok(PresenceUpdate::SubscribeRequest {
+                from: "bob@b".into()
+            }))
+        );
+        assert!(update("<presence xmlns='jabber:client' from='alice@a/other'/>").is_none());
+        assert!(update(
+            "<presence xmlns='jabber:client' from='bob@b/x'><priority>300</priority>\
+                        </presence>"
+        )
+        .unwrap()
+        .is_err());
+        assert!(update(
+            "<presence xmlns='jabber:client' from='bob@b/x'><show>busy</show>\
+                        </presence>"
+        )
+        .unwrap()
+        .is_err());
+    }
+
+    #[test]
+    fn the_route_is_the_best_resource_that_supports_esessions() {
+        let mut p = Presences::default();
+        assert_eq!(p.route("bob@b"), Route::Offline);
+        assert!(p.available("bob@b/phone", Show::Away, 5));
+        assert!(p.available("bob@b/pc", Show::Available, 5));
+        assert!(p.available("bob@b/old", Show::Chat, 10));
+        assert_eq!(p.route("bob@b"), Route::Unknown);
+        p.set_esessions("bob@b/old", false);
+        p.set_esessions("bob@b/phone", true);
+        assert_eq!(p.route("bob@b"), Route::To("bob@b/phone".into()));
+        p.set_esessions("bob@b/pc", true);
+        assert_eq!(p.route("bob@b"), Route::To("bob@b/pc".into()));
+        p.set_unresponsive("bob@b/pc");
+        assert_eq!(p.route("bob@b"), Route::To("bob@b/phone".into()));
+        p.set_unresponsive("bob@b/phone");
+        assert_eq!(p.route("bob@b"), Route::NotResponding);
+        p.available("bob@b/phone", Show::Away, 5);
+        assert_eq!(p.route("bob@b"), Route::To("bob@b/phone".into()));
+        assert_eq!(p.unavailable("bob@b/pc"), vec!["bob@b/pc".to_owned()]);
+        assert_eq!(p.route("bob@b"), Route::To("bob@b/phone".into()));
+        p.unavailable("bob@b/phone");
+        assert_eq!(p.route("bob@b"), Route::NoESessions);
+        assert_eq!(p.unavailable("bob@b"), vec!["bob@b/old".to_owned()]);
+        assert_eq!(p.route("bob@b"), Route::Offline);
+    }
+}

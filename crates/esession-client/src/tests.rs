@@ -1,0 +1,470 @@
+//! Alice ↔ Bob in memory, each with an engine and the conversation layer, a perfect
+//! server between them that can lose a stanza on demand.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+use esession::xml::{ns, Element};
+use esession::{Config, Engine, MemoryStore, Security, SeededRandom, Timestamp};
+
+use crate::conversations::RECEIPT_WAIT;
+use crate::{ClientEvent, Conversations, DeliveryState};
+
+const ALICE: &str = "alice@example.org/pda";
+const BOB: &str = "bob@example.com/laptop";
+const NOW: Timestamp = Timestamp(1_800_000_000);
+
+struct Side {
+    jid: &'static str,
+    engine: Engine<MemoryStore>,
+    convs: Conversations,
+    events: Vec<ClientEvent>,
+}
+
+impl Side {
+    fn new(jid: &'static str, label: &str) -> Side {
+        Side::with(jid, label, Config::default())
+    }
+
+    fn with(jid: &'static str, label: &str, config: Config) -> Side {
+        Side {
+            jid,
+            engine: Engine::new(
+                jid,
+                config,
+                MemoryStore::new(),
+                Box::new(SeededRandom::from_label(&format!("{label}/engine"))),
+            ),
+            convs: Conversations::new(
+                jid,
+                Box::new(SeededRandom::from_label(&format!("{label}/ids"))),
+            ),
+            events: Vec::new(),
+        }
+    }
+
+    fn collect(&mut self) {
+        while let Some(ev) = self.convs.poll_event() {
+            self.events.push(ev);
+        }
+    }
+
+    /// What this side sends, stamped with its `from` as a server does.
+    fn outgoing(&mut self) -> Vec<Element> {
+        let mut out = Vec::new();
+        while let Some(s) = self.engine.poll_outgoing() {
+            out.push(s);
+        }
+        while let Some(s) = self.convs.poll_outgoing() {
+            out.push(s);
+        }
+        for s in &mut out {
+            s.set_attr("from", self.jid);
+        }
+        out
+    }
+
+    fn receive(&mut self, stanza: Element) {
+        self.convs.handle_stanza(&mut self.engine, stanza, NOW);
+        self.collect();
+    }
+
+    /// `peer` is online and advertises ESessions (its presence, then its disco#info).
+    fn sees_online(&mut self, peer: &str) {
+        self.receive(Element::new("presence", ns::JABBER_CLIENT).with_attr("from", peer));
+        assert_eq!(self.convs.poll_disco().as_deref(), Some(peer));
+        self.convs.set_esessions(&mut self.engine, peer, true, NOW);
+        self.collect();
+    }
+
+    fn sees_offline(&mut self, peer: &str) {
+        self.receive(
+            Element::new("presence", ns::JABBER_CLIENT)
+                .with_attr("from", peer)
+                .with_attr("type", "unavailable"),
+        );
+    }
+
+    fn send(&mut self, to: &str, body: &str) -> (String, DeliveryState) {
+        let r = self.convs.send(&mut self.engine, to, body, NOW);
+        self.collect();
+        r
+    }
+
+    /// The bodies received, in order.
+    fn bodies(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                ClientEvent::Message {
+                    body,
+                    encrypted: true,
+                    ..
+                } => Some(body.clone()),
+                ClientEvent::Message { body, .. } => panic!("received in clear: {body}"),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn state(&self, id: &str) -> DeliveryState {
+        self.convs.state(id).cloned().unwrap()
+    }
+
+    fn established(&self) -> Vec<(String, bool)> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                ClientEvent::Established {
+                    thread, adopted, ..
+                } => Some((thread.clone(), *adopted)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn terminated(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                ClientEvent::Terminated { reason, .. } => Some(reason.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+struct Net {
+    a: Side,
+    b: Side,
+    /// Every stanza that crossed, as serialized.
+    wire: Vec<String>,
+}
+
+impl Net {
+    /// Alice and Bob, online to each other.
+    fn new(label: &str) -> Net {
+        let mut net = Net {
+            a: Side::new(ALICE, &format!("{label}/a")),
+            b: Side::new(BOB, &format!("{label}/b")),
+            wire: Vec::new(),
+        };
+        net.a.sees_online(BOB);
+        net.b.sees_online(ALICE);
+        net
+    }
+
+    /// Moves stanzas until both are quiet; `lose` drops a stanza (from Alice = true).
+    fn run_losing(&mut self, mut lose: impl FnMut(bool, &Element) -> bool) {
+        loop {
+            let from_a = self.a.outgoing();
+            let from_b = self.b.outgoing();
+            if from_a.is_empty() && from_b.is_empty() {
+                break;
+            }
+            for s in from_a {
+                self.wire.push(s.to_string());
+                if !lose(true, &s) {
+                    self.b.receive(s);
+                }
+            }
+            for s in from_b {
+                self.wire.push(s.to_string());
+                if !lose(false, &s) {
+                    self.a.receive(s);
+                }
+            }
+        }
+    }
+
+    fn run(&mut self) {
+        self.run_losing(|_, _| false);
+    }
+
+    /// No body crossed in clear.
+    fn assert_no_clear_body(&self, bodies: &[&str]) {
+        for line in &self.wire {
+            for b in bodies {
+                assert!(!line.contains(b), "{b:?} crossed in clear: {line}");
+            }
+        }
+    }
+}
+
+#[test]
+fn lines_typed_while_negotiating_are_queued_then_sent_encrypted_and_acknowledged() {
+    let mut net = Net::new("queue");
+    let ids: Vec<String> = ["line one", "line two", "line three"]
+        .iter()
+        .map(|b| {
+            let (id, state) = net.a.send("bob@example.com", b);
+            assert_eq!(state, DeliveryState::Queued { reason: None });
+            id
+        })
+        .collect();
+    // Only the negotiation's first message is waiting: no message left before it.
+    assert_eq!(
+        net.a.engine.threads().len(),
+        1,
+        "one negotiation for three lines"
+    );
+    net.run();
+    assert_eq!(net.b.bodies(), ["line one", "line two", "line three"]);
+    for id in &ids {
+        assert_eq!(net.a.state(id), DeliveryState::Delivered);
+    }
+    net.assert_no_clear_body(&["line one", "line two", "line three"]);
+    // The receipts themselves travel encrypted.
+    assert!(net.wire.iter().all(|l| !l.contains("urn:xmpp:receipts")));
+    assert_eq!(
+        net.a
+            .convs
+            .conversation(BOB)
+            .unwrap()
+            .unacknowledged()
+            .len(),
+        0
+    );
+}
+
+#[test]
+fn a_session_the_contact_started_is_adopted_by_the_conversation() {
+    let mut net = Net::new("adopt");
+    net.b.send("alice@example.org", "hello alice");
+    net.run();
+    assert_eq!(net.a.bodies(), ["hello alice"]);
+    let adopted = net.a.established();
+    assert_eq!(adopted.len(), 1);
+    assert!(
+        adopted[0].1,
+        "Bob started it: adopted by Alice's conversation"
+    );
+    assert!(!net.b.established()[0].1);
+    // Alice answers in the same session: no second negotiation.
+    let (id, state) = net.a.send("bob@example.com", "hello bob");
+    assert_eq!(state, DeliveryState::Sent);
+    net.run();
+    assert_eq!(net.b.bodies(), ["hello bob"]);
+    assert_eq!(net.a.state(&id), DeliveryState::Delivered);
+    assert_eq!(net.a.engine.threads().len(), 1);
+    assert_eq!(net.a.established().len(), 1);
+    net.assert_no_clear_body(&["hello alice", "hello bob"]);
+}
+
+#[test]
+fn both_sides_starting_at_once_lose_nothing() {
+    let mut net = Net::new("both");
+    let (ia, _) = net.a.send("bob@example.com", "from alice");
+    let (ib, _) = net.b.send("alice@example.org", "from bob");
+    net.run();
+    assert_eq!(net.b.bodies(), ["from alice"]);
+    assert_eq!(net.a.bodies(), ["from bob"]);
+    assert_eq!(net.a.state(&ia), DeliveryState::Delivered);
+    assert_eq!(net.b.state(&ib), DeliveryState::Delivered);
+    // Two sessions; each side's current one is the one established last (its SAS is the
+    // one shown last).
+    for side in [&net.a, &net.b] {
+        let est = side.established();
+        assert_eq!(est.len(), 2);
+        let peer = if side.jid == ALICE { BOB } else { ALICE };
+        let current = side.convs.conversation(peer).unwrap().current().unwrap();
+        assert_eq!(current.thread, est[1].0);
+    }
+    for i in 0..5 {
+        net.a.send("bob@example.com", &format!("a{i}"));
+        net.b.send("alice@example.org", &format!("b{i}"));
+    }
+    net.run();
+    assert_eq!(net.b.bodies().len(), 6);
+    assert_eq!(net.a.bodies().len(), 6);
+}
+
+#[test]
+fn a_message_whose_session_died_is_sent_again_in_a_new_session_and_shown_once() {
+    let mut net = Net::new("renegotiate");
+    net.a.send("bob@example.com", "first");
+    net.run();
+    let first_thread = net.a.established()[0].0.clone();
+    // The next message is lost on the way, and Bob ends the session meanwhile.
+    let (lost, state) = net.a.send("bob@example.com", "second");
+    assert_eq!(state, DeliveryState::Sent);
+    let mut dropped = false;
+    net.run_losing(|from_alice, s| {
+        let data = from_alice && !dropped && s.child("c", ns::STANZA_ENCRYPTION).is_some();
+        dropped |= data;
+        data
+    });
+    assert_eq!(
+        net.b.convs.end(&mut net.b.engine, "alice@example.org", NOW),
+        1
+    );
+    net.b.collect();
+    net.run();
+    // Alice's conversation saw the end, queued "second" again, renegotiated, re-sent.
+    assert_eq!(net.a.terminated(), ["ended by the contact"]);
+    let threads = net.a.established();
+    assert_eq!(threads.len(), 2);
+    assert_ne!(threads[1].0, first_thread);
+    assert_eq!(net.b.bodies(), ["first", "second"]);
+    assert_eq!(net.a.state(&lost), DeliveryState::Delivered);
+
+    // A message received but whose receipt was lost is sent again and shown once.
+    let (id, _) = net.a.send("bob@example.com", "third");
+    net.run_losing(|from_alice, _| !from_alice);
+    assert_eq!(net.a.state(&id), DeliveryState::Sent);
+    net.b.convs.end(&mut net.b.engine, "alice@example.org", NOW);
+    net.b.collect();
+    // Bob's terminate gets through; Alice renegotiates and sends "third" again.
+    net.run();
+    assert_eq!(net.b.bodies(), ["first", "second", "third"]);
+    assert_eq!(net.a.state(&id), DeliveryState::Delivered);
+    net.assert_no_clear_body(&["first", "second", "third"]);
+}
+
+#[test]
+fn a_contact_going_offline_ends_its_session_and_later_messages_wait_for_it() {
+    let mut net = Net::new("presence");
+    net.a.send("bob@example.com", "before");
+    net.run();
+    net.a.sees_offline(BOB);
+    assert_eq!(net.a.terminated(), ["the contact went offline"]);
+    assert!(net.a.convs.conversation(BOB).unwrap().current().is_none());
+    // Whatever the engine still sends for the dead session is not delivered to anyone.
+    net.a.outgoing();
+    let (id, state) = net.a.send("bob@example.com", "while away");
+    assert_eq!(state.name(), "queued");
+    assert!(state.reason().unwrap().contains("offline"));
+    assert!(
+        net.a.outgoing().is_empty(),
+        "nothing leaves for an offline contact"
+    );
+    // Bob comes back (a fresh client): the message goes in a new session.
+    net.b = Side::new(BOB, "presence/b2");
+    net.b.sees_online(ALICE);
+    net.a.sees_online(BOB);
+    net.run();
+    assert_eq!(net.b.bodies(), ["while away"]);
+    assert_eq!(net.a.state(&id), DeliveryState::Delivered);
+}
+
+#[test]
+fn a_contact_without_esessions_gets_nothing_and_the_sender_is_told_at_once() {
+    let mut a = Side::new(ALICE, "plain/a");
+    a.receive(Element::new("presence", ns::JABBER_CLIENT).with_attr("from", BOB));
+    let (id, state) = a.send("bob@example.com", "secret");
+    assert_eq!(state.name(), "queued", "waiting for disco#info");
+    assert!(a.outgoing().is_empty());
+    a.convs.set_esessions(&mut a.engine, BOB, false, NOW);
+    a.collect();
+    let state = a.state(&id);
+    assert_eq!(state.name(), "failed");
+    assert!(state.reason().unwrap().contains("without ESession support"));
+    assert!(a.outgoing().is_empty(), "nothing was sent");
+    let (_, state) = a.send("bob@example.com", "again");
+    assert_eq!(state.name(), "failed");
+}
+
+#[test]
+fn shutdown_ends_every_session_and_reports_what_was_not_acknowledged() {
+    let mut net = Net::new("shutdown");
+    net.a.send("bob@example.com", "hi");
+    net.run();
+    let (pending, _) = net.a.send("bob@example.com", "unanswered");
+    net.a.convs.shutdown(&mut net.a.engine, NOW);
+    net.a.collect();
+    assert_eq!(net.a.state(&pending).name(), "failed");
+    net.run();
+    assert_eq!(net.b.terminated(), ["ended by the contact"]);
+    assert!(net.a.engine.threads().is_empty());
+    assert!(net.b.engine.threads().is_empty());
+    // Nothing is negotiated after shutdown.
+    let (_, state) = net.a.send("bob@example.com", "late");
+    assert_eq!(state.name(), "queued");
+    assert!(net.a.outgoing().is_empty());
+}
+
+#[test]
+fn a_session_without_encryption_carries_nothing_and_is_ended() {
+    let plain = Config {
+        security: vec![Security::C2s],
+        ..Config::default()
+    };
+    let mut net = Net {
+        a: Side::with(ALICE, "plain-session/a", plain.clone()),
+        b: Side::with(BOB, "plain-session/b", plain),
+        wire: Vec::new(),
+    };
+    net.a.sees_online(BOB);
+    net.b.sees_online(ALICE);
+    let (id, _) = net.a.send("bob@example.com", "never in clear");
+    net.run();
+    assert_eq!(net.a.state(&id).name(), "failed");
+    assert!(net.b.bodies().is_empty());
+    net.assert_no_clear_body(&["never in clear"]);
+    assert!(net.a.engine.threads().is_empty());
+    assert!(net
+        .a
+        .convs
+        .conversation(BOB)
+        .unwrap()
+        .sessions()
+        .next()
+        .is_none());
+}
+
+#[test]
+fn a_stale_session_is_replaced_after_a_missing_receipt_and_its_message_sent_again() {
+    let mut net = Net::new("stale");
+    net.a.send("bob@example.com", "acknowledged");
+    net.run();
+    // Bob's client restarts on another resource while the server still shows the old
+    // one (no unavailable presence): Alice's next line goes into the dead session.
+    const BOB2: &str = "bob@example.com/phone";
+    net.b = Side::new(BOB2, "stale/b2");
+    net.b.sees_online(ALICE);
+    net.a.sees_online(BOB2);
+    let (id, state) = net.a.send("bob@example.com", "into the void");
+    assert_eq!(state, DeliveryState::Sent);
+    net.run();
+    assert!(
+        net.b.bodies().is_empty(),
+        "the new client cannot read the old session"
+    );
+    assert_eq!(net.a.state(&id), DeliveryState::Sent);
+    // Not yet overdue.
+    net.a
+        .convs
+        .handle_timeout(&mut net.a.engine, NOW.plus(RECEIPT_WAIT - 1));
+    net.a.collect();
+    assert!(net.a.terminated().is_empty());
+    net.a
+        .convs
+        .handle_timeout(&mut net.a.engine, NOW.plus(RECEIPT_WAIT));
+    net.a.collect();
+    assert_eq!(net.a.terminated().len(), 1);
+    assert!(net.a.terminated()[0].contains("stale"));
+    net.run();
+    assert_eq!(net.b.bodies(), ["into the void"]);
+    assert_eq!(net.a.state(&id), DeliveryState::Delivered);
+    let current = net
+        .a
+        .convs
+        .conversation(BOB)
+        .unwrap()
+        .current()
+        .cloned()
+        .unwrap();
+    assert_eq!(current.full, BOB2, "the unresponsive resource is avoided");
+}
+
+#[test]
+fn without_any_receipt_seen_a_session_is_not_declared_stale() {
+    let mut net = Net::new("no-receipts");
+    let (id, _) = net.a.send("bob@example.com", "never acknowledged");
+    // Bob's receipts are lost: Alice never learns that his client acknowledges.
+    net.run_losing(|from_alice, s| !from_alice && s.child("c", ns::STANZA_ENCRYPTION).is_some());
+    assert_eq!(net.a.state(&id), DeliveryState::Sent);
+    net.a
+        .convs
+        .handle_timeout(&mut net.a.engine, NOW.plus(RECEIPT_WAIT * 3));
+    net.a.collect();
+    assert!(net.a.terminated().is_empty());
+    assert_eq!(net.a.state(&id), DeliveryState::Sent);
+}
