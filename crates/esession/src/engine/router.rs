@@ -132,16 +132,24 @@ impl<S: SecretStore> Engine<S> {
     /// A `type='error'` reply to one of our negotiation messages ends that negotiation.
     ///
     /// The responder is established once it sent message 4, but the initiator may still
-    /// refuse that message; its error reply echoes our `<init/>`. XEP-0116 §4.4: after any
-    /// error both sides consider the negotiation failed, so that session ends too.
+    /// refuse that message; its error reply echoes our `<init/>`. Likewise the initiator
+    /// of the 3-message flow is established once it sent message 3 (profile P12), which
+    /// the responder may still refuse; its error reply echoes our `<feature/>`.
+    /// XEP-0116 §4.4: after any error both sides consider the negotiation failed, so that
+    /// session ends too.
     fn peer_error(&mut self, thread: &str, msg: &Inbound) {
         let from = msg.from.as_str();
         let key = key(from, thread);
         let refused_message_4 = msg.raw.child("init", ns::ESESSION_INIT).is_some();
+        let refused_message_3 = msg.raw.child("feature", ns::FEATURE_NEG).is_some();
         let pending = self.sessions.get(&key).is_some_and(|s| {
-            let unconfirmed = refused_message_4
-                && s.common.role == Role::Responder
-                && matches!(s.state, State::Encrypted(_));
+            let unconfirmed = match (&s.state, s.common.role) {
+                (State::Encrypted(_), Role::Responder) => refused_message_4,
+                (State::Encrypted(secure), Role::Initiator) => {
+                    refused_message_3 && secure.open.info.flow == Some(3)
+                }
+                _ => false,
+            };
             (s.state.negotiating() || unconfirmed) && s.common.accepts_from(from)
         });
         if !pending {
