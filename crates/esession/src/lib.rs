@@ -33,7 +33,7 @@ mod transcript;
 pub mod trust;
 pub mod xml;
 
-pub use config::{AcceptPolicy, Config, Logging, Security, StanzaKind};
+pub use config::{AcceptPolicy, Config, FloodLimits, Logging, Rate, Security, StanzaKind};
 pub use crypto::{DhPool, SasAlg};
 pub use engine::Engine;
 pub use error::{Error, ErrorKind, Violation};
