@@ -1,7 +1,7 @@
 //! Work for strangers (issue 11 §3, `Config::flood`): floods of negotiation requests are
 //! refused before any exponentiation, per sender and in all, with one error reply and one
 //! warning per sender per minute; a peer's `<key/>`s are counted per session.
-use super::mallory::{outcome, step, Outcome};
+use super::mallory::{outcome, rsa, step, Outcome};
 use crate::config::{Config, FloodLimits, Flow, Rate};
 use crate::crypto::pubkey::IdentityKey;
 use crate::engine::tests::{established, Pair, ALICE, BOB, NOW};
@@ -13,10 +13,6 @@ use crate::time::Timestamp;
 use crate::xml::{ns, Element};
 
 const MALLORY: &str = "mallory@evil.example/x";
-
-fn rsa() -> IdentityKey {
-    IdentityKey::from_pkcs8_der(include_bytes!("../../tests/keys/rsa2048.pk8.der")).unwrap()
-}
 
 /// Message 1 to Bob as `from` sends it under `config` (a template: each request gets
 /// its own thread).

@@ -788,12 +788,6 @@ fn refused_message_3_ends_the_initiators_three_message_session() {
     // Profile P12: Alice is established once she sent message 3. Mallory rewrites its MAC;
     // Bob refuses it with an error reply echoing the <feature/> (P10b), and XEP-0116 §4.4
     // makes Alice end her session too, reporting the refusal.
-    let key = || {
-        crate::crypto::pubkey::IdentityKey::from_pkcs8_der(include_bytes!(
-            "../../tests/keys/rsa2048.pk8.der"
-        ))
-        .unwrap()
-    };
     let a = Config {
         flow: crate::config::Flow::Three,
         ..Config::default()
@@ -805,8 +799,8 @@ fn refused_message_3_ends_the_initiators_three_message_session() {
         MemoryStore::new(),
         MemoryStore::new(),
     );
-    m.alice.set_identity_key(Some(key()));
-    m.bob.set_identity_key(Some(key()));
+    m.alice.set_identity_key(Some(rsa()));
+    m.bob.set_identity_key(Some(rsa()));
     m.start();
     m.run(|_, _, s| {
         if step(s) == Some(3) {
