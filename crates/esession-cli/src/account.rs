@@ -1,10 +1,11 @@
 //! The account a command acts for: its store, its connection, its session history.
-use crate::args::{Global, Tls};
+use crate::args::{Global, Password, Tls};
 use crate::fail::Fail;
 use crate::identity::{self, KeyUse};
-use esession::crypto::IdentityKey;
+use crate::passphrase::{self, PASSPHRASE_ENV};
+use esession::IdentityKey;
 use esession::{Config, Event, OsRandom, SessionInfo, Timestamp};
-use esession_store::{SessionRecord, SqliteStore};
+use esession_store::{SessionRecord, SqliteStore, DEFAULT_MAX_AGE_SECS};
 use esession_xmpp::{Client, ConnectOptions, Connection, TlsMode};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -20,22 +21,41 @@ fn state_dir(global: &Global) -> Result<PathBuf, Fail> {
     }
 }
 
-/// Opens the account's store: `<state>/<bare jid>.sqlite`, with the identity key's
-/// passphrase when one is known ([`identity::passphrase`] of `password`).
-pub fn open_store(global: &Global, jid: &str, password: Option<&str>) -> Result<SqliteStore, Fail> {
+/// Opens the account's store: `<state>/<bare jid>.sqlite` (its device key beside it),
+/// destroys expired retained secrets (profile P7), and moves what an older esession sealed
+/// with a passphrase under the device key, unlocking it once with `ESESSION_KEY_PASSPHRASE`
+/// or else `password` (the account password), as that version did.
+pub(crate) fn open_store(
+    global: &Global,
+    jid: &str,
+    password: Option<&str>,
+) -> Result<SqliteStore, Fail> {
     let bare = esession::jid::bare(jid);
     if bare.is_empty() || bare.contains(['/', '\\']) || bare.starts_with('.') {
         return Err(Fail::usage(format!("not a usable JID: {jid:?}")));
     }
-    let store = SqliteStore::open(&state_dir(global)?.join(format!("{bare}.sqlite")))?;
-    Ok(match identity::passphrase(password) {
-        Some(p) => store.with_key_passphrase(p),
-        None => store,
-    })
+    let mut store = SqliteStore::open(&state_dir(global)?.join(format!("{bare}.sqlite")))?;
+    store.purge_expired(Timestamp::now(), DEFAULT_MAX_AGE_SECS)?;
+    if store.legacy_seals(bare)? {
+        let unlock_failed = |detail: String| Fail {
+            kind: "identity_key",
+            ..Fail::usage(format!(
+                "{detail}. An older esession sealed the identity key and offline options of \
+                 {bare} with {PASSPHRASE_ENV} when set, else the account password: give that \
+                 once to move them under this store's device key"
+            ))
+        };
+        let old = passphrase::legacy_passphrase(password)
+            .ok_or_else(|| unlock_failed("no passphrase to unlock them".into()))?;
+        store
+            .reseal_legacy(bare, &old)
+            .map_err(|e| unlock_failed(e.to_string()))?;
+    }
+    Ok(store)
 }
 
 /// The account of `--jid` (required).
-pub fn own_jid(global: &Global) -> Result<String, Fail> {
+pub(crate) fn own_jid(global: &Global) -> Result<String, Fail> {
     global
         .jid
         .clone()
@@ -44,7 +64,7 @@ pub fn own_jid(global: &Global) -> Result<String, Fail> {
 
 /// Logs the account of `--jid`/`--password` in and builds its engine with `config` and
 /// the identity key as `key` asks.
-pub async fn connect(
+pub(crate) async fn connect(
     global: &Global,
     config: Config,
     key: KeyUse,
@@ -55,7 +75,7 @@ pub async fn connect(
 /// As [`connect`], but without initial presence: the server then delivers no stored
 /// (offline) messages to this session (profile P11: commands that only publish or fetch,
 /// and `listen` until it has withdrawn its subscriber options).
-pub async fn connect_without_presence(
+pub(crate) async fn connect_without_presence(
     global: &Global,
     config: Config,
     key: KeyUse,
@@ -75,7 +95,7 @@ async fn connect_own(
 }
 
 /// Logs `jid` in with `password` (server, TLS and state from `global`).
-pub async fn connect_as(
+pub(crate) async fn connect_as(
     global: &Global,
     jid: &str,
     password: &str,
@@ -120,7 +140,7 @@ fn options(global: &Global, jid: &str, password: &str) -> ConnectOptions {
 }
 
 /// The password of `--password` (required).
-fn password(global: &Global) -> Result<String, Fail> {
+fn password(global: &Global) -> Result<Password, Fail> {
     global
         .password
         .clone()
@@ -138,7 +158,7 @@ async fn login_quiet(global: &Global, jid: &str, password: &str) -> Result<Conne
 /// Logs the account of `--jid`/`--password` in without sending presence (so that no
 /// offline stanza is delivered to it) and without an engine, for commands that only talk
 /// to the server. Returns the connection and the password.
-pub async fn connect_quiet(global: &Global) -> Result<(Connection, String), Fail> {
+pub(crate) async fn connect_quiet(global: &Global) -> Result<(Connection, Password), Fail> {
     let jid = own_jid(global)?;
     let password = password(global)?;
     Ok((login_quiet(global, &jid, &password).await?, password))
@@ -147,7 +167,7 @@ pub async fn connect_quiet(global: &Global) -> Result<(Connection, String), Fail
 /// The account of `--jid`/`--password` logged in as [`connect_quiet`] does (publishing and
 /// fetching keys need no presence, XEP-0163 §3), with its store and its identity key as
 /// `key` asks.
-pub struct Offstage {
+pub(crate) struct Offstage {
     /// The connection.
     pub conn: Connection,
     /// The account's store.
@@ -159,7 +179,7 @@ pub struct Offstage {
 }
 
 /// Logs the account in as [`Offstage`] describes.
-pub async fn connect_offstage(global: &Global, key: KeyUse) -> Result<Offstage, Fail> {
+pub(crate) async fn connect_offstage(global: &Global, key: KeyUse) -> Result<Offstage, Fail> {
     let jid = own_jid(global)?;
     let password = password(global)?;
     let own = esession::jid::bare(&jid).to_owned();
@@ -181,7 +201,7 @@ const DH_POOL_TARGET: usize = 2;
 /// Keeps the session history (never message bodies) in step with engine events, and the
 /// messages of sessions to archive (XEP-0136, uploaded sealed).
 #[derive(Default)]
-pub struct History {
+pub(crate) struct History {
     open: HashMap<(String, String), i64>,
     /// XEP-0136: the sessions' messages to upload (off unless enabled).
     pub archive: crate::archiving::Archiver,
@@ -189,7 +209,7 @@ pub struct History {
 
 impl History {
     /// Records what `ev` says about a session.
-    pub fn note(&mut self, client: &mut Client<SqliteStore>, ev: &Event) {
+    pub(crate) fn note(&mut self, client: &mut Client<SqliteStore>, ev: &Event) {
         self.archive.note(ev);
         let own = esession::jid::bare(client.jid()).to_owned();
         let store = client.engine_mut().store_mut();

@@ -6,6 +6,7 @@ use crate::archiving::archive_key;
 use crate::args::{ArchiveCommand, Global, PrefsArgs};
 use crate::fail::Fail;
 use crate::output::Out;
+use crate::sanitize::safe;
 use esession::archive::{Direction, ItemPref, ListQuery, OtrMode, Prefs, RsmQuery, SaveMode};
 use esession_xmpp::{Connection, XmppError};
 use serde_json::json;
@@ -17,19 +18,23 @@ const PAGE: u32 = 50;
 /// Most collections listed, and messages shown, by one command.
 const LIMIT: usize = 100_000;
 
-pub async fn run(global: &Global, cmd: &ArchiveCommand, out: Out) -> Result<(), Fail> {
-    let (mut conn, password) = connect_quiet(global).await?;
+pub(crate) async fn run(global: &Global, cmd: &ArchiveCommand, out: Out) -> Result<(), Fail> {
+    let (mut conn, _) = connect_quiet(global).await?;
     let result = match cmd {
         ArchiveCommand::Prefs(a) => prefs(&mut conn, a, out).await,
         ArchiveCommand::List { with } => list(&mut conn, with.as_deref(), out).await,
-        ArchiveCommand::Show { with, start } => show(&mut conn, &password, with, start, out).await,
+        ArchiveCommand::Show { with, start } => show(&mut conn, global, with, start, out).await,
         ArchiveCommand::Remove { with, start } => {
             conn.archive_remove(with, start, STEP)
                 .await
                 .map_err(|e| not_found(e, with, start))?;
             out.emit(
                 json!({"event": "removed", "with": with, "start": start}),
-                &format!("removed the collection with {with} at {start}"),
+                &format!(
+                    "removed the collection with {} at {}",
+                    safe(with),
+                    safe(start)
+                ),
             );
             Ok(())
         }
@@ -118,7 +123,7 @@ async fn prefs(conn: &mut Connection, a: &PrefsArgs, out: Out) -> Result<(), Fai
     for i in &p.items {
         text.push_str(&format!(
             "\n{}: otr {}, save {}",
-            i.jid,
+            safe(&i.jid),
             i.otr.name(),
             i.save.name()
         ));
@@ -146,8 +151,8 @@ async fn list(conn: &mut Connection, with: Option<&str>, out: Out) -> Result<(),
             json!({"event": "collection", "with": c.with, "start": c.start, "thread": c.thread, "messages": n}),
             &format!(
                 "{} {} ({} message(s))",
-                c.start,
-                c.with,
+                safe(&c.start),
+                safe(&c.with),
                 n.map_or("?".to_owned(), |n| n.to_string())
             ),
         );
@@ -158,13 +163,12 @@ async fn list(conn: &mut Connection, with: Option<&str>, out: Out) -> Result<(),
 /// §7.2 in pages, each body opened with the archive key.
 async fn show(
     conn: &mut Connection,
-    password: &str,
+    global: &Global,
     with: &str,
     start: &str,
     out: Out,
 ) -> Result<(), Fail> {
-    let passphrase = crate::identity::passphrase(Some(password))
-        .ok_or_else(|| Fail::usage("the archive key needs a passphrase"))?;
+    let passphrase = crate::passphrase::require_key_passphrase(global)?;
     let collection = conn
         .archive_retrieve_all(with, start, PAGE, LIMIT, STEP)
         .await
@@ -190,7 +194,7 @@ async fn show(
             &format!(
                 "{} {}",
                 if e.dir == Direction::To { "→" } else { "←" },
-                e.body
+                safe(&e.body)
             ),
         );
     }

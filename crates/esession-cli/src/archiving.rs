@@ -5,6 +5,7 @@
 //! (docs/decisions.md, "Message archiving"). A `mustnot` session is never stored.
 use crate::fail::Fail;
 use crate::output::Out;
+use crate::sanitize::safe;
 use esession::archive::{Collection, Direction, Entry, Prefs};
 use esession::{jid, Event, Logging, Timestamp};
 use esession_store::{ArchiveKey, ArchiveKeyError};
@@ -31,7 +32,7 @@ struct Pending {
 
 /// What a command records and uploads.
 #[derive(Default)]
-pub struct Archiver {
+pub(crate) struct Archiver {
     prefs: Option<Prefs>,
     passphrase: Option<Zeroizing<String>>,
     key: Option<ArchiveKey>,
@@ -41,7 +42,7 @@ pub struct Archiver {
 
 /// The account's archiving preferences, or `None` when its server has no XEP-0136
 /// (then nothing is archived and the engine's own `logging` choice applies).
-pub async fn fetch_prefs(conn: &mut Connection) -> Result<Option<Prefs>, Fail> {
+pub(crate) async fn fetch_prefs(conn: &mut Connection) -> Result<Option<Prefs>, Fail> {
     match conn.archive_prefs(STEP).await {
         Ok(p) => Ok(Some(p)),
         Err(XmppError::Stanza(c)) => {
@@ -54,7 +55,7 @@ pub async fn fetch_prefs(conn: &mut Connection) -> Result<Option<Prefs>, Fail> {
 
 /// The engine's preferences for `logging`: the server's, unless the user never set them
 /// (then the engine's default offer applies) or `--logging` was given (explicit choice).
-pub fn engine_prefs(prefs: Option<&Prefs>, logging_flag: bool) -> Option<Prefs> {
+pub(crate) fn engine_prefs(prefs: Option<&Prefs>, logging_flag: bool) -> Option<Prefs> {
     prefs.filter(|p| !p.unset && !logging_flag).cloned()
 }
 
@@ -64,7 +65,8 @@ fn key_error(e: ArchiveKeyError) -> Fail {
         ArchiveKeyError::WrongPassphrase | ArchiveKeyError::NoPassphrase
     );
     let message = format!(
-        "{e}; the archive key comes from ESESSION_KEY_PASSPHRASE when set, else the account password"
+        "{e}; the archive key is sealed with the key passphrase: {}",
+        crate::passphrase::HOW
     );
     if wrong {
         Fail {
@@ -78,7 +80,7 @@ fn key_error(e: ArchiveKeyError) -> Fail {
 
 /// The account's archive key from the record in private storage; with `create`, the
 /// first client makes the record (a new random salt) when there is none.
-pub async fn archive_key(
+pub(crate) async fn archive_key(
     conn: &mut Connection,
     passphrase: &str,
     create: bool,
@@ -98,7 +100,7 @@ pub async fn archive_key(
 
 impl Archiver {
     /// Records sessions as `prefs` say, sealing with the key from `passphrase`.
-    pub fn new(prefs: Option<Prefs>, passphrase: Option<Zeroizing<String>>) -> Self {
+    pub(crate) fn new(prefs: Option<Prefs>, passphrase: Option<Zeroizing<String>>) -> Self {
         Archiver {
             prefs,
             passphrase,
@@ -121,7 +123,7 @@ impl Archiver {
     }
 
     /// Follows the sessions through the engine's events.
-    pub fn note(&mut self, ev: &Event) {
+    pub(crate) fn note(&mut self, ev: &Event) {
         let now = Timestamp::now();
         match ev {
             Event::Established(i) | Event::Renegotiated(i) => {
@@ -153,7 +155,7 @@ impl Archiver {
     }
 
     /// Records a message we sent in the session with `peer` on `thread`.
-    pub fn sent(&mut self, peer: &str, thread: &str, body: &str) {
+    pub(crate) fn sent(&mut self, peer: &str, thread: &str, body: &str) {
         self.push(peer, thread, Direction::To, body);
     }
 
@@ -188,18 +190,18 @@ impl Archiver {
     }
 
     /// Whether collections wait for [`upload`](Self::upload).
-    pub fn has_ready(&self) -> bool {
+    pub(crate) fn has_ready(&self) -> bool {
         !self.ready.is_empty()
     }
 
     /// Ends the recording of every open session (before logging out).
-    pub fn finish_all(&mut self) {
+    pub(crate) fn finish_all(&mut self) {
         let open: Vec<Pending> = self.open.drain().map(|(_, p)| p).collect();
         self.ready.extend(open);
     }
 
     /// Uploads the finished collections, sealed (§5.2), reporting each as `archived`.
-    pub async fn upload(&mut self, conn: &mut Connection, out: Out) -> Result<(), Fail> {
+    pub(crate) async fn upload(&mut self, conn: &mut Connection, out: Out) -> Result<(), Fail> {
         let ready: Vec<Pending> = std::mem::take(&mut self.ready)
             .into_iter()
             .filter(|p| !p.collection.entries.is_empty())
@@ -208,10 +210,12 @@ impl Archiver {
             return Ok(());
         }
         if self.key.is_none() {
-            let passphrase = self
-                .passphrase
-                .clone()
-                .ok_or_else(|| Fail::usage("archiving needs a passphrase for the archive key"))?;
+            let passphrase = self.passphrase.clone().ok_or_else(|| {
+                Fail::usage(format!(
+                    "archiving needs the key passphrase for the archive key: {}",
+                    crate::passphrase::HOW
+                ))
+            })?;
             self.key = archive_key(conn, &passphrase, true).await?;
         }
         let key = self
@@ -229,8 +233,8 @@ impl Archiver {
                 &format!(
                     "archived {} message(s) with {} (collection {})",
                     c.entries.len(),
-                    c.with,
-                    c.start
+                    safe(&c.with),
+                    safe(&c.start)
                 ),
             );
         }
@@ -241,20 +245,26 @@ impl Archiver {
 /// Reads the account's preferences, gives the engine the ones for `logging` (see
 /// [`engine_prefs`]) and returns the archiver of the command. `logging_flag`: the user
 /// chose `--logging` explicitly.
-pub async fn enable(
+pub(crate) async fn enable(
     client: &mut esession_xmpp::Client<esession_store::SqliteStore>,
-    password: Option<&str>,
+    global: &crate::args::Global,
     logging_flag: bool,
 ) -> Result<Archiver, Fail> {
     let prefs = fetch_prefs(client.connection_mut()).await?;
     client
         .engine_mut()
         .set_archive_prefs(engine_prefs(prefs.as_ref(), logging_flag));
-    Ok(Archiver::new(prefs, crate::identity::passphrase(password)))
+    // Asked for only when the server keeps archiving preferences (then sessions may be
+    // archived); never the account password.
+    let passphrase = match prefs {
+        Some(_) => crate::passphrase::key_passphrase(global)?,
+        None => None,
+    };
+    Ok(Archiver::new(prefs, passphrase))
 }
 
 /// Before logging out: uploads every recorded collection, open or finished.
-pub async fn finish(
+pub(crate) async fn finish(
     client: &mut esession_xmpp::Client<esession_store::SqliteStore>,
     archiver: &mut Archiver,
     out: Out,

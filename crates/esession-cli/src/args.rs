@@ -1,11 +1,36 @@
 //! Command-line arguments.
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+use zeroize::Zeroizing;
+
+/// A password from the command line or the environment: wiped from memory when dropped,
+/// redacted in `Debug` (issue 11 §12).
+#[derive(Clone)]
+pub(crate) struct Password(Zeroizing<String>);
+
+impl From<String> for Password {
+    fn from(s: String) -> Self {
+        Password(Zeroizing::new(s))
+    }
+}
+
+impl std::ops::Deref for Password {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
 
 /// End-to-end encrypted XMPP sessions (XEP-0116/0217/0200).
 #[derive(Parser, Debug)]
 #[command(name = "esession", version)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
     pub global: Global,
     #[command(subcommand)]
@@ -14,13 +39,13 @@ pub struct Cli {
 
 /// Options every command takes.
 #[derive(Args, Debug, Clone)]
-pub struct Global {
+pub(crate) struct Global {
     /// The account (bare or full JID).
     #[arg(long, global = true)]
     pub jid: Option<String>,
     /// The account password.
     #[arg(long, env = "ESESSION_PASSWORD", hide_env_values = true, global = true)]
-    pub password: Option<String>,
+    pub password: Option<Password>,
     /// Server address HOST:PORT (default: DNS SRV of the JID's domain).
     #[arg(long, global = true)]
     pub server: Option<String>,
@@ -34,11 +59,15 @@ pub struct Global {
     /// Print events as JSON objects, one per line.
     #[arg(long, global = true)]
     pub json: bool,
+    /// A shell command that prints the key passphrase (seals the archive key; never the
+    /// account password). Else ESESSION_KEY_PASSPHRASE, else a prompt on a terminal.
+    #[arg(long, global = true)]
+    pub key_passphrase_command: Option<String>,
 }
 
 /// `--tls`.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Tls {
+pub(crate) enum Tls {
     /// STARTTLS (usual port 5222).
     Starttls,
     /// Direct TLS (usual port 5223).
@@ -49,7 +78,7 @@ pub enum Tls {
 
 /// The commands.
 #[derive(Subcommand, Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run a full ESession between two new accounts on a local server and show each step.
     Demo(DemoArgs),
     /// Stay online and accept ESessions.
@@ -75,7 +104,7 @@ pub enum Command {
 
 /// `esession archive …`.
 #[derive(Subcommand, Debug)]
-pub enum ArchiveCommand {
+pub(crate) enum ArchiveCommand {
     /// Show the archiving preferences (XEP-0136 §2); the flags change them first.
     Prefs(PrefsArgs),
     /// List the archived collections (§7.1), oldest first.
@@ -109,7 +138,7 @@ const SAVE_MODES: [&str; 4] = ["body", "false", "message", "stream"];
 
 /// `esession archive prefs`.
 #[derive(Args, Debug)]
-pub struct PrefsArgs {
+pub(crate) struct PrefsArgs {
     /// Set the default OTR Mode.
     #[arg(long, value_parser = OTR_MODES)]
     pub default_otr: Option<String>,
@@ -132,7 +161,7 @@ pub struct PrefsArgs {
 
 /// `--logging` (XEP-0155 §8).
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LoggingArg {
+pub(crate) enum LoggingArg {
     /// The session may be archived.
     May,
     /// Off the record: nothing is stored anywhere.
@@ -141,7 +170,7 @@ pub enum LoggingArg {
 
 /// `esession offline …`.
 #[derive(Subcommand, Debug)]
-pub enum OfflineCommand {
+pub(crate) enum OfflineCommand {
     /// Publish signed offline options (both sets: for presence subscribers and for anyone),
     /// logging in without presence so that no stored message is taken.
     Publish(OfflinePublishArgs),
@@ -149,7 +178,7 @@ pub enum OfflineCommand {
 
 /// `esession offline publish`.
 #[derive(Args, Debug)]
-pub struct OfflinePublishArgs {
+pub(crate) struct OfflinePublishArgs {
     /// How long the options stay valid: a number with a unit `s`, `m`, `h`, `d` or `w`
     /// (e.g. `90m`, `7d`); at most 365 days.
     #[arg(long, default_value = "7d")]
@@ -165,7 +194,7 @@ pub struct OfflinePublishArgs {
 
 /// `esession keys …`.
 #[derive(Subcommand, Debug)]
-pub enum KeysCommand {
+pub(crate) enum KeysCommand {
     /// Print the identity key's fingerprint (Base64 SHA-256, profile P8), creating the key
     /// (RSA-2048) on first use.
     Show,
@@ -199,7 +228,7 @@ pub enum KeysCommand {
 
 /// `esession trust …`.
 #[derive(Subcommand, Debug)]
-pub enum TrustCommand {
+pub(crate) enum TrustCommand {
     /// List the known keys: petname, fingerprint, JIDs, trusted.
     List,
     /// Mark a contact's key trusted after comparing its fingerprint out of band (§7.3).
@@ -227,12 +256,14 @@ pub enum TrustCommand {
 /// Algorithm choices shared by `send` and `listen` (XEP-0116 §4.3, §8; comma-separated
 /// wire names in preference order).
 #[derive(Args, Debug, Clone)]
-pub struct AlgArgs {
+pub(crate) struct AlgArgs {
     /// Ciphers (`crypt_algs`), e.g. `aes256-ctr,twofish256-ctr`; `none` needs
-    /// `--allow-unencrypted`. Default: every cipher but `none`.
+    /// `--allow-unencrypted`. Default: AES and Serpent (Twofish only when listed: its
+    /// table lookups depend on the key).
     #[arg(long, value_delimiter = ',')]
     pub crypt: Vec<String>,
-    /// Hashes (`hash_algs`): `sha256`, `whirlpool`. Default: both.
+    /// Hashes (`hash_algs`): `sha256`, `whirlpool`. Default: `sha256` (Whirlpool only when
+    /// listed: its table lookups depend on secret data).
     #[arg(long, value_delimiter = ',')]
     pub hash: Vec<String>,
     /// Compression (`compress`): `none`, `zlib`. Default: `none`.
@@ -251,7 +282,7 @@ pub struct AlgArgs {
 
 /// `--flow`.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FlowArg {
+pub(crate) enum FlowArg {
     /// SIGMA-I in three messages (public keys required, no SAS).
     #[value(name = "3")]
     Three,
@@ -274,18 +305,18 @@ pub enum PubkeyArg {
 /// `esession demo`. Without `--server` it starts its own server and creates the two
 /// accounts; with `--server`, Alice is `--jid`/`--password` and Bob `--peer-jid`/`--peer-password`.
 #[derive(Args, Debug)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// Bob's account (with `--server`).
     #[arg(long)]
     pub peer_jid: Option<String>,
     /// Bob's password (with `--server`).
     #[arg(long, env = "ESESSION_PEER_PASSWORD", hide_env_values = true)]
-    pub peer_password: Option<String>,
+    pub peer_password: Option<Password>,
 }
 
 /// `esession listen`.
 #[derive(Args, Debug)]
-pub struct ListenArgs {
+pub(crate) struct ListenArgs {
     /// Answer every decrypted message with `echo: <body>` inside the session.
     #[arg(long)]
     pub echo: bool,
@@ -308,7 +339,7 @@ pub struct ListenArgs {
 
 /// `esession send`.
 #[derive(Args, Debug)]
-pub struct SendArgs {
+pub(crate) struct SendArgs {
     /// The contact (bare or full JID).
     #[arg(long)]
     pub to: String,
@@ -321,6 +352,10 @@ pub struct SendArgs {
     /// Seconds to wait for each step (negotiation, echoes, acknowledgement).
     #[arg(long, default_value_t = 20)]
     pub timeout: u64,
+    /// When the contact does not answer online, send in an offline session from her
+    /// published options (XEP-0187): no forward secrecy for those messages.
+    #[arg(long)]
+    pub allow_offline: bool,
     /// The negotiation flow (XEP-0116 §4.2).
     #[arg(long, value_enum, default_value_t = FlowArg::Four)]
     pub flow: FlowArg,
@@ -341,7 +376,7 @@ pub struct SendArgs {
 
 /// `esession chat`.
 #[derive(Args, Debug)]
-pub struct ChatArgs {
+pub(crate) struct ChatArgs {
     /// The contact (bare or full JID).
     #[arg(value_name = "JID")]
     pub contact: String,

@@ -44,13 +44,12 @@ fn state_event(info: Option<&SessionInfo>, failed: bool) -> (Value, String) {
     )
 }
 
-pub async fn run(global: &Global, args: &ChatArgs, out: Out) -> Result<(), Fail> {
+pub(crate) async fn run(global: &Global, args: &ChatArgs, out: Out) -> Result<(), Fail> {
     let mut client = connect(global, Config::default(), KeyUse::IfStored).await?;
     out.online(client.jid());
     out.emit(json!({"event": "help", "text": HELP}), HELP);
     let mut history = History::default();
-    history.archive =
-        crate::archiving::enable(&mut client, global.password.as_deref(), false).await?;
+    history.archive = crate::archiving::enable(&mut client, global, false).await?;
     let thread = client.engine_mut().start(&args.contact, Timestamp::now())?;
     let mut info: Option<SessionInfo> = None;
     let mut failed = false;

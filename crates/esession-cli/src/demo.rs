@@ -1,7 +1,7 @@
 //! `esession demo`: two accounts negotiate an ESession over a real local server, and every
 //! step is shown, down to what the server saw.
 use crate::account::connect_as;
-use crate::args::{DemoArgs, Global, Tls};
+use crate::args::{DemoArgs, Global, Password, Tls};
 use crate::fail::Fail;
 use crate::identity::KeyUse;
 use crate::output::Out;
@@ -19,14 +19,14 @@ const HELLO_ALICE: &str = "Hello Alice, the server only sees ciphertext.";
 
 type Side = Client<SqliteStore>;
 
-pub async fn run(global: &Global, args: &DemoArgs, out: Out) -> Result<(), Fail> {
+pub(crate) async fn run(global: &Global, args: &DemoArgs, out: Out) -> Result<(), Fail> {
     let mut global = global.clone();
     let mut server = None;
     let (alice_jid, alice_pw, bob_jid, bob_pw) = if global.server.is_some() {
-        let need = |v: &Option<String>, what: &str| {
+        fn need<T: Clone>(v: &Option<T>, what: &str) -> Result<T, Fail> {
             v.clone()
                 .ok_or_else(|| Fail::usage(format!("with --server the demo needs {what}")))
-        };
+        }
         (
             need(&global.jid, "--jid")?,
             need(&global.password, "--password")?,
@@ -42,7 +42,7 @@ pub async fn run(global: &Global, args: &DemoArgs, out: Out) -> Result<(), Fail>
         let s = LocalServer::start().await?;
         let tag = random_tag();
         let (a, b) = (format!("alice-{tag}"), format!("bob-{tag}"));
-        let (pa, pb) = (random_tag(), random_tag());
+        let (pa, pb) = (Password::from(random_tag()), Password::from(random_tag()));
         s.register(&a, &pa).await?;
         s.register(&b, &pb).await?;
         say(
@@ -58,9 +58,18 @@ pub async fn run(global: &Global, args: &DemoArgs, out: Out) -> Result<(), Fail>
         server = Some(s);
         (format!("{a}@localhost"), pa, format!("{b}@localhost"), pb)
     };
-    let scratch = std::env::temp_dir().join(format!("esession-demo-state-{}", std::process::id()));
-    if global.state.is_none() {
-        global.state = Some(scratch.clone());
+    // A private scratch store (random name, mode 0700), removed when dropped: never a
+    // predictable shared path (issue 11 §5).
+    let scratch = match global.state {
+        Some(_) => None,
+        None => Some(
+            crate::private_dir::create("esession-demo-state-").map_err(|e| {
+                Fail::protocol("store", format!("cannot create a private directory: {e}"))
+            })?,
+        ),
+    };
+    if let Some(dir) = &scratch {
+        global.state = Some(dir.path().to_owned());
     }
     let result = demo(
         &global,
@@ -70,7 +79,7 @@ pub async fn run(global: &Global, args: &DemoArgs, out: Out) -> Result<(), Fail>
         server.as_ref(),
     )
     .await;
-    let _ = std::fs::remove_dir_all(&scratch);
+    drop(scratch);
     if let Some(s) = server {
         s.stop().await;
         say(out, "server", "stopped");
@@ -282,7 +291,12 @@ async fn until_established(
 async fn exchange(from: &mut Side, to: &mut Side, out: Out) -> Result<String, Fail> {
     from.flush().await?;
     for t in from.take_trace().iter().filter(|t| t.outgoing) {
-        say(out, "wire", &format!("{}", t.stanza));
+        // What the server relayed may carry anything in its text.
+        say(
+            out,
+            "wire",
+            &crate::sanitize::safe(&t.stanza.to_string()).to_string(),
+        );
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {

@@ -4,13 +4,13 @@ use esession_xmpp::XmppError;
 use std::fmt;
 
 /// Exit code of a protocol or negotiation failure.
-pub const PROTOCOL: i32 = 1;
+pub(crate) const PROTOCOL: i32 = 1;
 /// Exit code of a usage error.
-pub const USAGE: i32 = 2;
+pub(crate) const USAGE: i32 = 2;
 
 /// A failure that ends the command.
 #[derive(Debug)]
-pub struct Fail {
+pub(crate) struct Fail {
     pub code: i32,
     pub kind: &'static str,
     pub message: String,
@@ -20,7 +20,7 @@ pub struct Fail {
 }
 
 impl Fail {
-    pub fn protocol(kind: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn protocol(kind: &'static str, message: impl Into<String>) -> Self {
         Fail {
             code: PROTOCOL,
             kind,
@@ -31,13 +31,13 @@ impl Fail {
     }
 
     /// The same failure, naming the session it concerns.
-    pub fn at(mut self, peer: &str, thread: &str) -> Self {
+    pub(crate) fn at(mut self, peer: &str, thread: &str) -> Self {
         self.peer = Some(peer.to_owned());
         self.thread = Some(thread.to_owned());
         self
     }
 
-    pub fn usage(message: impl Into<String>) -> Self {
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
         Fail {
             code: USAGE,
             kind: "usage",

@@ -1,22 +1,18 @@
 //! The account's identity key (XEP-0116 §4.5.4, profile P8): an RSA-2048 key created on
-//! first need and kept in the store sealed with a passphrase (`ESESSION_KEY_PASSPHRASE`, else
-//! the account password).
+//! first need and kept in the store sealed under the store's device key (never under
+//! anything derived from the account password, which the server can learn).
 use crate::fail::Fail;
-use esession::crypto::IdentityKey;
 use esession::store::KeyStore;
+use esession::IdentityKey;
 use esession::OsRandom;
 use esession_store::SqliteStore;
-use zeroize::Zeroizing;
-
-/// The environment variable holding the passphrase that seals the identity key.
-pub const PASSPHRASE_ENV: &str = "ESESSION_KEY_PASSPHRASE";
 
 /// Size of the keys we create (profile P8: at least 2048 bits).
 const RSA_BITS: usize = 2048;
 
 /// When a command wants the identity key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyUse {
+pub(crate) enum KeyUse {
     /// Not at all (nothing is read: no passphrase is needed).
     Never,
     /// Load it if one is stored; never create one.
@@ -25,24 +21,14 @@ pub enum KeyUse {
     Create,
 }
 
-/// The passphrase for the identity key: `ESESSION_KEY_PASSPHRASE` when set and not empty,
-/// else the account password.
-pub fn passphrase(password: Option<&str>) -> Option<Zeroizing<String>> {
-    match std::env::var(PASSPHRASE_ENV) {
-        Ok(p) if !p.is_empty() => Some(Zeroizing::new(p)),
-        _ => password.map(|p| Zeroizing::new(p.to_owned())),
-    }
-}
-
 /// The failure of an identity key that cannot be opened: a usage error (exit 2), since the
-/// fix is the right passphrase; the stored key is never replaced.
+/// fix is restoring the store's device key file; the stored key is never replaced.
 fn unreadable(own: &str, detail: impl std::fmt::Display) -> Fail {
     Fail {
         kind: "identity_key",
         ..Fail::usage(format!(
-            "cannot open the identity key of {own}: {detail}. It is sealed with \
-             {PASSPHRASE_ENV} when set, else the account password; give the one it was \
-             created with (no new key was made)"
+            "cannot open the identity key of {own}: {detail}. It is sealed under the \
+             store's device key (the .devicekey file beside it); no new key was made"
         ))
     }
 }
@@ -50,7 +36,7 @@ fn unreadable(own: &str, detail: impl std::fmt::Display) -> Fail {
 /// The identity key of the account `own` (bare JID) as `usage` asks: `None` only for
 /// [`KeyUse::Never`] and for [`KeyUse::IfStored`] without a usable stored key. A stored key
 /// that this account revoked is not usable: [`KeyUse::Create`] replaces it with a new one.
-pub fn load(
+pub(crate) fn load(
     store: &mut SqliteStore,
     own: &str,
     usage: KeyUse,
@@ -102,44 +88,28 @@ pub fn load(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use esession_store::KdfParams;
-
-    const CHEAP: KdfParams = KdfParams {
-        m_kib: 64,
-        t_cost: 1,
-        p_cost: 1,
-    };
 
     #[test]
-    fn created_once_reloaded_and_never_replaced_on_a_wrong_passphrase() {
+    fn created_once_reloaded_and_never_replaced() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.sqlite");
-        let open = |pw: &str| {
-            SqliteStore::open(&path)
-                .unwrap()
-                .with_kdf_params(CHEAP)
-                .with_key_passphrase(Zeroizing::new(pw.to_owned()))
-        };
+        let open = || SqliteStore::open(&path).unwrap();
         let own = "a@example.org";
-        assert!(load(&mut open("pw"), own, KeyUse::IfStored)
-            .unwrap()
-            .is_none());
-        assert!(load(&mut open("pw"), own, KeyUse::Never).unwrap().is_none());
-        let made = load(&mut open("pw"), own, KeyUse::Create).unwrap().unwrap();
+        assert!(load(&mut open(), own, KeyUse::IfStored).unwrap().is_none());
+        assert!(load(&mut open(), own, KeyUse::Never).unwrap().is_none());
+        let made = load(&mut open(), own, KeyUse::Create).unwrap().unwrap();
         let fp = made.public().fingerprint().to_b64();
         for usage in [KeyUse::IfStored, KeyUse::Create] {
-            let again = load(&mut open("pw"), own, usage).unwrap().unwrap();
+            let again = load(&mut open(), own, usage).unwrap().unwrap();
             assert_eq!(again.public().fingerprint().to_b64(), fp);
         }
-        let wrong = load(&mut open("other"), own, KeyUse::Create).unwrap_err();
-        assert_eq!(
-            (wrong.code, wrong.kind),
-            (crate::fail::USAGE, "identity_key")
-        );
-        assert!(wrong.message.contains(PASSPHRASE_ENV), "{}", wrong.message);
-        let still = load(&mut open("pw"), own, KeyUse::IfStored)
-            .unwrap()
-            .unwrap();
+        // The device key file gone: an error, never a second key.
+        let key = dir.path().join("a.sqlite.devicekey");
+        let saved = std::fs::read(&key).unwrap();
+        std::fs::remove_file(&key).unwrap();
+        assert!(SqliteStore::open(&path).is_err());
+        std::fs::write(&key, saved).unwrap();
+        let still = load(&mut open(), own, KeyUse::IfStored).unwrap().unwrap();
         assert_eq!(still.public().fingerprint().to_b64(), fp);
     }
 
@@ -147,12 +117,7 @@ mod tests {
     fn a_revoked_key_is_never_loaded_and_replaced_on_need() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.sqlite");
-        let open = || {
-            SqliteStore::open(&path)
-                .unwrap()
-                .with_kdf_params(CHEAP)
-                .with_key_passphrase(Zeroizing::new("pw".to_owned()))
-        };
+        let open = || SqliteStore::open(&path).unwrap();
         let own = "a@example.org";
         let old = load(&mut open(), own, KeyUse::Create).unwrap().unwrap();
         let old_fp = old.public().fingerprint();

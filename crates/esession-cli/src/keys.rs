@@ -4,15 +4,15 @@
 use crate::account::{open_store, own_jid};
 use crate::args::{Global, KeysCommand, TrustCommand};
 use crate::fail::Fail;
-use crate::identity::{self, KeyUse, PASSPHRASE_ENV};
+use crate::identity::{self, KeyUse};
 use crate::output::Out;
 use crate::published;
-use esession::crypto::Fingerprint;
 use esession::store::KeyStore;
 use esession::trust::{check_petname, KnownKey};
+use esession::Fingerprint;
 
 /// `esession keys …`.
-pub async fn keys(global: &Global, cmd: &KeysCommand, out: Out) -> Result<(), Fail> {
+pub(crate) async fn keys(global: &Global, cmd: &KeysCommand, out: Out) -> Result<(), Fail> {
     match cmd {
         KeysCommand::Show => show(global, out),
         KeysCommand::Publish => published::publish(global, out).await,
@@ -27,12 +27,6 @@ pub async fn keys(global: &Global, cmd: &KeysCommand, out: Out) -> Result<(), Fa
 /// key on first use.
 fn show(global: &Global, out: Out) -> Result<(), Fail> {
     let jid = own_jid(global)?;
-    if identity::passphrase(global.password.as_deref()).is_none() {
-        return Err(Fail::usage(format!(
-            "the identity key is sealed with {PASSPHRASE_ENV}, else the account password: \
-             give one of them"
-        )));
-    }
     let bare = esession::jid::bare(&jid);
     let mut store = open_store(global, &jid, global.password.as_deref())?;
     let key = identity::load(&mut store, bare, KeyUse::Create)?
@@ -42,7 +36,7 @@ fn show(global: &Global, out: Out) -> Result<(), Fail> {
 }
 
 /// `esession trust …`.
-pub fn trust(global: &Global, cmd: &TrustCommand, out: Out) -> Result<(), Fail> {
+pub(crate) fn trust(global: &Global, cmd: &TrustCommand, out: Out) -> Result<(), Fail> {
     let jid = own_jid(global)?;
     let own = esession::jid::bare(&jid);
     // No identity key is read: no passphrase needed.

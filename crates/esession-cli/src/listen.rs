@@ -13,7 +13,7 @@ use tokio::time::Instant;
 /// Seconds to wait for the retraction of the subscriber options at login.
 const LOGIN_STEP: u64 = 10;
 
-pub async fn run(global: &Global, args: &ListenArgs, out: Out) -> Result<(), Fail> {
+pub(crate) async fn run(global: &Global, args: &ListenArgs, out: Out) -> Result<(), Fail> {
     let config = crate::policy::listen_config(args)?;
     // We present our key whenever an initiator asks for it (XEP-0116 §4.3 resp_pubkey), so
     // the key is created on the first listen.
@@ -27,12 +27,8 @@ pub async fn run(global: &Global, args: &ListenArgs, out: Out) -> Result<(), Fai
     out.offline_login(&login);
     client.connection_mut().send_presence().await?;
     let mut history = History::default();
-    history.archive = crate::archiving::enable(
-        &mut client,
-        global.password.as_deref(),
-        !args.logging.is_empty(),
-    )
-    .await?;
+    history.archive =
+        crate::archiving::enable(&mut client, global, !args.logging.is_empty()).await?;
     let end = args
         .timeout
         .map(|t| Instant::now() + Duration::from_secs(t));

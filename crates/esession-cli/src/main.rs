@@ -6,18 +6,24 @@ mod archive_cmd;
 mod archiving;
 mod args;
 mod chat;
+mod core_dumps;
 mod demo;
 mod fail;
 mod identity;
 mod keys;
 mod listen;
+mod logging;
 mod offline;
 mod output;
+mod passphrase;
 mod policy;
+mod private_dir;
 mod published;
+mod sanitize;
 mod send;
 mod server;
 mod signals;
+mod typed_jid;
 mod wait;
 
 use args::{Cli, Command};
@@ -25,11 +31,12 @@ use clap::Parser;
 use output::Out;
 
 fn main() {
-    let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("ESESSION_LOG"))
-        .with_writer(std::io::stderr)
-        .init();
+    // Before any secret is read (the password is parsed with the arguments).
+    if let Err(e) = core_dumps::disable() {
+        eprintln!("esession: warning: {e}");
+    }
+    let mut cli = Cli::parse();
+    logging::init();
     let out = Out {
         json: cli.global.json,
     };
@@ -43,25 +50,29 @@ fn main() {
             std::process::exit(fail::PROTOCOL);
         }
     };
-    let result = runtime.block_on(async {
-        match &cli.command {
-            Command::Demo(a) => demo::run(&cli.global, a, out).await,
-            Command::Listen(a) => listen::run(&cli.global, a, out).await,
-            Command::Send(a) => send::run(&cli.global, a, out).await,
-            Command::Chat(a) => chat::run(&cli.global, a, out).await,
-            Command::Keys(c) => keys::keys(&cli.global, c, out).await,
-            Command::Trust(c) => keys::trust(&cli.global, c, out),
-            Command::Offline(args::OfflineCommand::Publish(a)) => {
-                offline::publish(&cli.global, a, out).await
+    let normalized = typed_jid::normalize_all(&mut cli);
+    let result = normalized.and_then(|()| {
+        runtime.block_on(async {
+            match &cli.command {
+                Command::Demo(a) => demo::run(&cli.global, a, out).await,
+                Command::Listen(a) => listen::run(&cli.global, a, out).await,
+                Command::Send(a) => send::run(&cli.global, a, out).await,
+                Command::Chat(a) => chat::run(&cli.global, a, out).await,
+                Command::Keys(c) => keys::keys(&cli.global, c, out).await,
+                Command::Trust(c) => keys::trust(&cli.global, c, out),
+                Command::Offline(args::OfflineCommand::Publish(a)) => {
+                    offline::publish(&cli.global, a, out).await
+                }
+                Command::Archive(c) => archive_cmd::run(&cli.global, c, out).await,
             }
-            Command::Archive(c) => archive_cmd::run(&cli.global, c, out).await,
-        }
+        })
     });
     if let Err(f) = result {
         if out.json {
             out.error(f.peer.as_deref(), f.thread.as_deref(), f.kind, &f.message);
         } else {
-            eprintln!("esession: {}", f.message);
+            // The message may quote the peer or its server (error texts, JIDs).
+            eprintln!("esession: {}", sanitize::safe(&f.message));
         }
         std::process::exit(f.code);
     }

@@ -12,7 +12,11 @@ use std::time::Duration;
 /// long after we expect to be online again).
 const MAX_EXPIRES: u64 = 365 * 24 * 3600;
 
-pub async fn publish(global: &Global, args: &OfflinePublishArgs, out: Out) -> Result<(), Fail> {
+pub(crate) async fn publish(
+    global: &Global,
+    args: &OfflinePublishArgs,
+    out: Out,
+) -> Result<(), Fail> {
     let validity = parse_duration(&args.expires)?;
     if args.timeout == 0 {
         return Err(Fail::usage("--timeout must be at least 1"));

@@ -1,19 +1,21 @@
 //! What the person (or a script, with `--json`) sees.
+use crate::sanitize::safe;
 use esession::trust::KnownKey;
 use esession::{EndedBy, Event, OfflineSetKind, RekeyedBy, SessionInfo, Timestamp};
 use esession_xmpp::{OfflineLogin, OfflineStart, Published, Withdrawal};
 use serde_json::{json, Value};
 use std::io::Write;
 
-/// Where events go: JSON lines or readable text, on stdout.
+/// Where events go: JSON lines or readable text, on stdout. In text, every string that
+/// comes from a peer or a server passes through [`safe`].
 #[derive(Clone, Copy, Debug)]
-pub struct Out {
+pub(crate) struct Out {
     pub json: bool,
 }
 
 impl Out {
     /// Prints one event object (JSON) or its text form.
-    pub fn emit(&self, value: Value, text: &str) {
+    pub(crate) fn emit(&self, value: Value, text: &str) {
         let mut stdout = std::io::stdout().lock();
         let line = if self.json {
             value.to_string()
@@ -25,38 +27,39 @@ impl Out {
     }
 
     /// `{"event":"online","jid":…}`.
-    pub fn online(&self, jid: &str) {
+    pub(crate) fn online(&self, jid: &str) {
         self.emit(
             json!({"event": "online", "jid": jid}),
-            &format!("online as {jid}"),
+            &format!("online as {}", safe(jid)),
         );
     }
 
     /// `{"event":"error",…}` for a failure that ends the command.
-    pub fn error(&self, peer: Option<&str>, thread: Option<&str>, kind: &str, detail: &str) {
+    pub(crate) fn error(&self, peer: Option<&str>, thread: Option<&str>, kind: &str, detail: &str) {
         self.emit(
             json!({"event": "error", "peer": peer, "thread": thread, "kind": kind, "detail": detail}),
-            &format!("error ({kind}): {detail}"),
+            &format!("error ({kind}): {}", safe(detail)),
         );
     }
 
     /// Prints an engine event.
-    pub fn event(&self, ev: &Event) {
+    pub(crate) fn event(&self, ev: &Event) {
         match ev {
             Event::Established(info) => self.established(info),
             Event::Renegotiated(i) => self.emit(
                 json!({"event": "renegotiated", "peer": i.peer, "thread": i.thread, "logging": format!("{:?}", i.logging).to_lowercase()}),
-                &format!("session with {} renegotiated: logging {:?}", i.peer, i.logging),
+                &format!("session with {} renegotiated: logging {:?}", safe(&i.peer), i.logging),
             ),
             Event::Message { peer, thread, body, encrypted, offline, .. } => self.emit(
                 // XEP-0187 (profile P11): `offline` marks what an offline session carried.
                 json!({"event": "message", "peer": peer, "thread": thread, "body": body,
                        "encrypted": encrypted, "offline": offline}),
                 &format!(
-                    "{peer}{}{}: {}",
+                    "{}{}{}: {}",
+                    safe(peer),
                     if *encrypted { " [encrypted]" } else { " [NOT encrypted]" },
                     if *offline { " [sent while we were offline]" } else { "" },
-                    body.as_deref().unwrap_or("")
+                    safe(body.as_deref().unwrap_or(""))
                 ),
             ),
             Event::Terminated { peer, thread, by } => {
@@ -66,7 +69,7 @@ impl Out {
                 };
                 self.emit(
                     json!({"event": "terminated", "peer": peer, "thread": thread, "by": by}),
-                    &format!("session with {peer} ended (by {by})"),
+                    &format!("session with {} ended (by {by})", safe(peer)),
                 );
             }
             Event::Rekeyed { peer, thread, by } => {
@@ -77,7 +80,7 @@ impl Out {
                 };
                 self.emit(
                     json!({"event": "rekey", "peer": peer, "thread": thread, "by": by}),
-                    &format!("session with {peer} re-keyed (by {by})"),
+                    &format!("session with {} re-keyed (by {by})", safe(peer)),
                 );
             }
             Event::Failed { peer, thread, error } => {
@@ -86,11 +89,16 @@ impl Out {
             Event::Stanza { peer, thread, stanza } => self.emit(
                 // XEP-0200 §5: a decrypted presence or iq.
                 json!({"event": "stanza", "peer": peer, "thread": thread, "kind": stanza.name(), "xml": stanza.to_string()}),
-                &format!("{peer} [encrypted {}]: {stanza}", stanza.name()),
+                &format!(
+                    "{} [encrypted {}]: {}",
+                    safe(peer),
+                    safe(stanza.name()),
+                    safe(&stanza.to_string())
+                ),
             ),
             Event::Warning { peer, thread, detail } => self.emit(
                 json!({"event": "warning", "peer": peer, "thread": thread, "detail": detail}),
-                &format!("warning ({peer}): {detail}"),
+                &format!("warning ({}): {}", safe(peer), safe(detail)),
             ),
         }
     }
@@ -110,8 +118,8 @@ impl Out {
         });
         // XEP-0116 §7.4: the petname is shown more prominently than the JID.
         let who = match key.and_then(|k| k.petname.as_deref()) {
-            Some(name) => format!("{name} ({})", i.peer),
-            None => i.peer.clone(),
+            Some(name) => format!("{} ({})", safe(name), safe(&i.peer)),
+            None => safe(&i.peer).to_string(),
         };
         let mut text = if !i.encrypted {
             format!("plain (NOT encrypted) session with {who}")
@@ -149,7 +157,7 @@ impl Out {
         }
         // XEP-0116 §7.4: alert the user prominently to key changes and shared keys.
         for alert in key.map(|k| k.alerts.as_slice()).unwrap_or_default() {
-            text.push_str(&format!("\nWARNING: {alert}"));
+            text.push_str(&format!("\nWARNING: {}", safe(alert)));
         }
         if i.srs == esession::SrsStatus::MatchedOtherJid {
             text.push_str(
@@ -168,7 +176,12 @@ impl Out {
 
     /// `{"event":"offline_published","set":…,"node":…,"expires":…,"how":…}`: one option
     /// set published (XEP-0187 §3.1, profile P11).
-    pub fn offline_published(&self, kind: OfflineSetKind, expires: Timestamp, how: Published) {
+    pub(crate) fn offline_published(
+        &self,
+        kind: OfflineSetKind,
+        expires: Timestamp,
+        how: Published,
+    ) {
         let how = match how {
             Published::WithOptions => "publish_options",
             Published::AfterConfigure => "configured",
@@ -190,7 +203,7 @@ impl Out {
 
     /// `{"event":"offline_login","loaded":N,"withdrawn":…}`: the stored option sets at
     /// login and the subscriber set's withdrawal (profile P11 "Withdrawal").
-    pub fn offline_login(&self, login: &OfflineLogin) {
+    pub(crate) fn offline_login(&self, login: &OfflineLogin) {
         let (withdrawn, detail) = match &login.withdrawal {
             Withdrawal::NoneStored => ("none", None),
             Withdrawal::Withdrawn => ("withdrawn", None),
@@ -199,7 +212,8 @@ impl Out {
         let text = match detail {
             Some(why) => format!(
                 "WARNING: the offline options for presence subscribers could not be \
-                 withdrawn ({why}); they stay stored"
+                 withdrawn ({}); they stay stored",
+                safe(why)
             ),
             None => format!(
                 "{} stored offline option set(s) loaded; subscriber set: {withdrawn}",
@@ -213,15 +227,20 @@ impl Out {
         );
     }
 
-    /// `{"event":"sent_offline","peer":…,"thread":…,"set":…,"messages":N}`: messages sent
-    /// in an offline session to a contact who is offline (XEP-0187 §3.3).
-    pub fn sent_offline(&self, peer: &str, start: &OfflineStart, messages: u32) {
+    /// `{"event":"sent_offline","peer":…,"thread":…,"set":…,"messages":N,
+    /// "forward_secrecy":false}`: messages sent in an offline session to a contact who is
+    /// offline (XEP-0187 §3.3, `send --allow-offline`).
+    pub(crate) fn sent_offline(&self, peer: &str, start: &OfflineStart, messages: u32) {
+        let json = json!({"event": "sent_offline", "peer": peer, "thread": start.thread,
+                          "set": start.kind.name(), "messages": messages,
+                          "forward_secrecy": false});
+        let peer = safe(peer);
         self.emit(
-            json!({"event": "sent_offline", "peer": peer, "thread": start.thread,
-                   "set": start.kind.name(), "messages": messages}),
+            json,
             &format!(
-                "{peer} is offline: {messages} message(s) sent encrypted with the offline \
-                 options for {} (they are delivered when {peer} comes online)",
+                "{peer} is offline: {messages} message(s) sent encrypted in an offline session \
+                 WITHOUT forward secrecy, with the offline options for {} (they are delivered \
+                 when {peer} comes online)",
                 match start.kind {
                     OfflineSetKind::Subscriber => "presence subscribers",
                     OfflineSetKind::Open => "anyone",
@@ -231,23 +250,25 @@ impl Out {
     }
 
     /// `{"event":"key","jid":…,"fingerprint":…}`: our identity key (profile P8).
-    pub fn key(&self, jid: &str, fingerprint: &str) {
+    pub(crate) fn key(&self, jid: &str, fingerprint: &str) {
         self.emit(
             json!({"event": "key", "jid": jid, "fingerprint": fingerprint}),
-            &format!("identity key of {jid}: {fingerprint}"),
+            &format!("identity key of {}: {fingerprint}", safe(jid)),
         );
     }
 
     /// `{"event":"trusted_key","fingerprint":…,"petname":…,"trusted":…,"jids":[…]}`: one
     /// known peer key (XEP-0116 §7.4).
-    pub fn known_key(&self, k: &KnownKey) {
+    pub(crate) fn known_key(&self, k: &KnownKey) {
         let fp = k.fingerprint_b64();
         let jids: Vec<&str> = k.jids.iter().map(|s| s.jid.as_str()).collect();
         let status = if k.trusted { "trusted" } else { "NOT verified" };
         // XEP-0116 §7.4: the petname first, more prominently than the JIDs.
+        let shown_jids: Vec<String> = jids.iter().map(|j| safe(j).to_string()).collect();
+        let shown_jids = shown_jids.join(", ");
         let text = match &k.petname {
-            Some(name) => format!("{name} ({})  {fp}  {status}", jids.join(", ")),
-            None => format!("{}  {fp}  {status}", jids.join(", ")),
+            Some(name) => format!("{} ({shown_jids})  {fp}  {status}", safe(name)),
+            None => format!("{shown_jids}  {fp}  {status}"),
         };
         self.emit(
             json!({"event": "trusted_key", "fingerprint": fp, "petname": k.petname,
@@ -257,7 +278,7 @@ impl Out {
     }
 
     /// `{"event":"forgotten","fingerprint":…}`.
-    pub fn forgotten(&self, fingerprint: &str) {
+    pub(crate) fn forgotten(&self, fingerprint: &str) {
         self.emit(
             json!({"event": "forgotten", "fingerprint": fingerprint}),
             &format!("forgot the key {fingerprint}"),
@@ -267,7 +288,7 @@ impl Out {
 
 /// Profile P15 "Display": ` (classic SAS: resists about 2^24 work)` after a classic SAS
 /// (and after any "verified" that rests on it); nothing for the committed SAS.
-pub fn sas_caveat(i: &SessionInfo) -> String {
+pub(crate) fn sas_caveat(i: &SessionInfo) -> String {
     i.sas_alg
         .and_then(esession::SasAlg::caveat)
         .map(|c| format!(" ({c})"))

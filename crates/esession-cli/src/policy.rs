@@ -3,8 +3,7 @@ use crate::args::{AlgArgs, FlowArg, ListenArgs, LoggingArg, PubkeyArg, SendArgs}
 use crate::fail::Fail;
 use esession::compress::CompressAlg;
 use esession::config::{Flow, PubkeyMode};
-use esession::crypto::{CipherAlg, HashAlg};
-use esession::{AcceptPolicy, Config, Logging};
+use esession::{AcceptPolicy, CipherAlg, Config, HashAlg, Logging};
 
 /// `--logging`: the values in order, without repeats; empty keeps `config.logging`.
 fn apply_logging(config: &mut Config, given: &[LoggingArg]) {
@@ -94,7 +93,7 @@ fn apply_algs(config: &mut Config, a: &AlgArgs) -> Result<(), Fail> {
 }
 
 /// What `send` negotiates: its flow, the identity it presents, its algorithms.
-pub fn send_config(a: &SendArgs) -> Result<Config, Fail> {
+pub(crate) fn send_config(a: &SendArgs) -> Result<Config, Fail> {
     let mut config = Config {
         flow: match a.flow {
             FlowArg::Three => Flow::Three,
@@ -120,7 +119,7 @@ pub fn send_config(a: &SendArgs) -> Result<Config, Fail> {
 
 /// What `listen` accepts: who, which identifications of initiators, which algorithms. It
 /// presents its own key whenever an initiator asks for one.
-pub fn listen_config(a: &ListenArgs) -> Result<Config, Fail> {
+pub(crate) fn listen_config(a: &ListenArgs) -> Result<Config, Fail> {
     let mut config = Config::default();
     if !a.only.is_empty() {
         config.accept = AcceptPolicy::Only(
@@ -145,7 +144,7 @@ pub fn listen_config(a: &ListenArgs) -> Result<Config, Fail> {
 }
 
 /// Whether a command with `config` needs an identity key: it presents `key` or `hash`.
-pub fn presents_key(config: &Config) -> bool {
+pub(crate) fn presents_key(config: &Config) -> bool {
     config.present_pubkey.iter().any(|m| *m != PubkeyMode::None)
 }
 

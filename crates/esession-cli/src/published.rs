@@ -6,11 +6,10 @@ use crate::account::{connect_offstage, Offstage};
 use crate::fail::Fail;
 use crate::identity::KeyUse;
 use crate::output::Out;
-use esession::crypto::pubkey::PublicKey;
-use esession::crypto::{Fingerprint, IdentityKey};
+use crate::sanitize::safe;
 use esession::pubkeys::{absorb, parse_item, Attestation, FetchedKey, PubkeyError, Revocation};
 use esession::store::KeyStore;
-use esession::{jid, Timestamp};
+use esession::{jid, Fingerprint, IdentityKey, PublicKey, Timestamp};
 use esession_xmpp::Published;
 use serde_json::json;
 use std::time::Duration;
@@ -30,7 +29,7 @@ fn created(acc: &Offstage) -> Result<&IdentityKey, Fail> {
 }
 
 /// `keys publish`: our key as item `current` of our pubkey node (XEP-0189 §7, profile P14).
-pub async fn publish(global: &crate::args::Global, out: Out) -> Result<(), Fail> {
+pub(crate) async fn publish(global: &crate::args::Global, out: Out) -> Result<(), Fail> {
     let mut acc = connect_offstage(global, KeyUse::Create).await?;
     let key = created(&acc)?.public();
     let how = acc.conn.publish_key(&key, STEP).await?;
@@ -56,7 +55,11 @@ pub async fn publish(global: &crate::args::Global, out: Out) -> Result<(), Fail>
 
 /// `keys fetch JID`: the contact's keys, revocations and attestations (XEP-0189 §7), fed
 /// into our trust store ([`absorb`]).
-pub async fn fetch(global: &crate::args::Global, contact: &str, out: Out) -> Result<(), Fail> {
+pub(crate) async fn fetch(
+    global: &crate::args::Global,
+    contact: &str,
+    out: Out,
+) -> Result<(), Fail> {
     let peer = jid::bare(contact).to_owned();
     // Our own key (if any) is needed only to check attestations of it.
     let mut acc = connect_offstage(global, KeyUse::IfStored).await?;
@@ -105,13 +108,13 @@ pub async fn fetch(global: &crate::args::Global, contact: &str, out: Out) -> Res
         // Everything fetched is hostile: what failed a check is named, never used.
         out.emit(
             json!({"event": "warning", "peer": peer, "thread": null, "detail": why}),
-            &format!("warning ({peer}): ignored {why}"),
+            &format!("warning ({}): ignored {}", safe(&peer), safe(why)),
         );
     }
     if published.keys.is_empty() && published.revocations.is_empty() && !out.json {
         out.emit(
             serde_json::Value::Null,
-            &format!("{peer} publishes no keys"),
+            &format!("{} publishes no keys", safe(&peer)),
         );
     }
     acc.conn.close().await?;
@@ -172,7 +175,7 @@ fn public_of(key_value: &str) -> Result<PublicKey, PubkeyError> {
 
 /// `keys revoke`: a revocation signed by our key, published (XEP-0189 §4), then recorded in
 /// our own store so the key is never presented again (decision "Own revoked key").
-pub async fn revoke(global: &crate::args::Global, out: Out) -> Result<(), Fail> {
+pub(crate) async fn revoke(global: &crate::args::Global, out: Out) -> Result<(), Fail> {
     let mut acc = connect_offstage(global, KeyUse::IfStored).await?;
     let Some(key) = acc.identity.take() else {
         acc.conn.close().await?;
@@ -203,7 +206,11 @@ pub async fn revoke(global: &crate::args::Global, out: Out) -> Result<(), Fail> 
 
 /// `keys attest JID`: attests each key of the contact that we trust (XEP-0116 §7.3) and
 /// publishes the attestations (XEP-0189 §5).
-pub async fn attest(global: &crate::args::Global, contact: &str, out: Out) -> Result<(), Fail> {
+pub(crate) async fn attest(
+    global: &crate::args::Global,
+    contact: &str,
+    out: Out,
+) -> Result<(), Fail> {
     let peer = jid::bare(contact).to_owned();
     let mut acc = connect_offstage(global, KeyUse::Create).await?;
     let mut attested = Vec::new();
@@ -242,7 +249,10 @@ pub async fn attest(global: &crate::args::Global, contact: &str, out: Out) -> Re
         out.emit(
             json!({"event": "attested", "jid": peer, "fingerprint": fp,
                    "signer_fingerprint": signer_fp}),
-            &format!("attested the key {fp} of {peer} with our key {signer_fp}"),
+            &format!(
+                "attested the key {fp} of {} with our key {signer_fp}",
+                safe(&peer)
+            ),
         );
     }
     acc.conn.close().await?;
@@ -250,7 +260,11 @@ pub async fn attest(global: &crate::args::Global, contact: &str, out: Out) -> Re
 }
 
 /// `keys request JID`: asks an online contact directly (XEP-0189 §6) and records the key.
-pub async fn request(global: &crate::args::Global, contact: &str, out: Out) -> Result<(), Fail> {
+pub(crate) async fn request(
+    global: &crate::args::Global,
+    contact: &str,
+    out: Out,
+) -> Result<(), Fail> {
     // RFC 6120 §10.5.4: an iq to a bare JID is answered by the server, not by a client; the
     // direct request (XEP-0189 §6) goes to one resource (decision "`keys request` needs a full JID").
     if !jid::is_full(contact) {
@@ -290,12 +304,12 @@ fn key_line(out: Out, peer: &str, k: &FetchedKey) {
     };
     // XEP-0116 §7.4: the petname first, more prominently than the JID.
     let who = match &k.petname {
-        Some(name) => format!("{name} ({peer})"),
-        None => peer.to_owned(),
+        Some(name) => format!("{} ({})", safe(name), safe(peer)),
+        None => safe(peer).to_string(),
     };
     let mut text = format!("key of {who}: {}  {status}", k.fingerprint);
     for alert in &k.alerts {
-        text.push_str(&format!("\nWARNING: {alert}"));
+        text.push_str(&format!("\nWARNING: {}", safe(alert)));
     }
     out.emit(
         json!({"event": "key", "jid": peer, "fingerprint": k.fingerprint,
@@ -326,10 +340,12 @@ fn attestation_line(
         format!("the key {fp}")
     };
     let text = match &verdict {
-        Ok(()) => format!("{peer} attests {subject} (signed {at})"),
-        Err(why) => {
-            format!("{peer} publishes an attestation of {subject} that does not verify: {why}")
-        }
+        Ok(()) => format!("{} attests {subject} (signed {at})", safe(peer)),
+        Err(why) => format!(
+            "{} publishes an attestation of {subject} that does not verify: {}",
+            safe(peer),
+            safe(why)
+        ),
     };
     out.emit(
         json!({"event": "attestation", "jid": peer, "fingerprint": fp, "ours": of_ours,

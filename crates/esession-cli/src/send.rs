@@ -1,6 +1,7 @@
-//! `esession send`: negotiate, send, optionally collect echoes, terminate. A contact who is
-//! offline gets the messages in an offline session from her published options (XEP-0187).
-//! Nothing is ever sent in plaintext: every failure before establishment ends with exit 1.
+//! `esession send`: negotiate, send, optionally collect echoes, terminate. With
+//! `--allow-offline`, a contact who is offline gets the messages in an offline session from
+//! her published options (XEP-0187), which has no forward secrecy. Nothing is ever sent in
+//! plaintext: every failure before establishment ends with exit 1.
 use crate::account::{connect, History};
 use crate::args::{Global, SendArgs};
 use crate::fail::Fail;
@@ -13,7 +14,7 @@ use esession_store::SqliteStore;
 use esession_xmpp::{Client, OfflineError, XmppError};
 use std::time::Duration;
 
-pub async fn run(global: &Global, args: &SendArgs, out: Out) -> Result<(), Fail> {
+pub(crate) async fn run(global: &Global, args: &SendArgs, out: Out) -> Result<(), Fail> {
     if args.count == 0 {
         return Err(Fail::usage("--count must be at least 1"));
     }
@@ -27,12 +28,8 @@ pub async fn run(global: &Global, args: &SendArgs, out: Out) -> Result<(), Fail>
     let mut client = connect(global, config, key).await?;
     out.online(client.jid());
     let mut history = History::default();
-    history.archive = crate::archiving::enable(
-        &mut client,
-        global.password.as_deref(),
-        !args.logging.is_empty(),
-    )
-    .await?;
+    history.archive =
+        crate::archiving::enable(&mut client, global, !args.logging.is_empty()).await?;
     let result = exchange(&mut client, &mut history, args, out).await;
     // XEP-0136 §5: upload the session's messages when its logging was `may`.
     let archived = crate::archiving::finish(&mut client, &mut history.archive, out).await;
@@ -143,11 +140,11 @@ async fn exchange(
     })
 }
 
-/// The contact looks offline (`why`, a failure kind and its text): send the messages in an
-/// offline session from her published options (XEP-0116 §4.1, XEP-0187 §3.2–3.3, profile
-/// P11), one-shot with the terminate. If she published none, exit 1 with `why`'s kind; if
-/// none verifies with a key trusted for her bare JID, exit 1 with the refusal's kind;
-/// nothing is sent either way.
+/// The contact looks offline (`why`, a failure kind and its text): with `--allow-offline`,
+/// send the messages in an offline session from her published options (XEP-0116 §4.1,
+/// XEP-0187 §3.2–3.3, profile P11), one-shot with the terminate. Without the flag, or if she
+/// published none, exit 1 with `why`'s kind; if none verifies with a key trusted for her
+/// bare JID, exit 1 with the refusal's kind; nothing is sent in any of these cases.
 async fn send_offline(
     client: &mut Client<SqliteStore>,
     history: &mut History,
@@ -160,6 +157,18 @@ async fn send_offline(
         return Err(Fail::protocol(
             kind,
             format!("{why}; an offline contact cannot echo (--expect-echo); nothing was sent"),
+        ));
+    }
+    // An offline session's key agreement uses the DH values Alice published in advance
+    // (XEP-0187 §3.1), kept until she comes online, so it lacks the forward secrecy of an
+    // online one: never without the user's consent (issue 11 §9).
+    if !args.allow_offline {
+        return Err(Fail::protocol(
+            kind,
+            format!(
+                "{why}; {alice} looks offline and nothing was sent: --allow-offline would \
+                 send in an offline session (XEP-0187), which has no forward secrecy"
+            ),
         ));
     }
     // XEP-0187 §3.3: Bob always presents his key (`key` identity), so it is loaded (or

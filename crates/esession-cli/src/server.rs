@@ -1,7 +1,8 @@
 //! The demo's own XMPP server: Prosody on loopback with a private configuration, through
 //! the project's `scripts/prosody.sh` (embedded, so the binary works from anywhere).
 use crate::fail::Fail;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use tempfile::TempDir;
 use tokio::process::Command;
 
 const SCRIPT: &str = include_str!("../../../scripts/prosody.sh");
@@ -9,8 +10,10 @@ const SCRIPT: &str = include_str!("../../../scripts/prosody.sh");
 const ARCHIVE_MODULE: &str = include_str!("../../../prosody/mod_archive_manual.lua");
 
 /// A running local server.
-pub struct LocalServer {
-    dir: PathBuf,
+pub(crate) struct LocalServer {
+    /// Private (created with a random name, mode 0700, never reused): the script run from
+    /// it, the configuration and modules Prosody loads are code (issue 11 §5).
+    dir: TempDir,
     script: PathBuf,
     /// `127.0.0.1:PORT` of its client port.
     pub addr: String,
@@ -18,7 +21,7 @@ pub struct LocalServer {
     pub log: PathBuf,
 }
 
-async fn sh(script: &PathBuf, args: &[&str], env: &[(&str, String)]) -> Result<String, Fail> {
+async fn sh(script: &Path, args: &[&str], env: &[(&str, String)]) -> Result<String, Fail> {
     let mut cmd = Command::new("bash");
     cmd.arg(script).args(args);
     for (k, v) in env {
@@ -44,20 +47,22 @@ async fn sh(script: &PathBuf, args: &[&str], env: &[(&str, String)]) -> Result<S
 impl LocalServer {
     /// Installs Prosody if missing (Debian's package; needs root) and starts it on the
     /// first free port pair from 15322.
-    pub async fn start() -> Result<Self, Fail> {
-        let dir = std::env::temp_dir().join(format!("esession-demo-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Fail::protocol("server", format!("{}: {e}", dir.display())))?;
-        let script = dir.join("prosody.sh");
+    pub(crate) async fn start() -> Result<Self, Fail> {
+        // Never a predictable shared path: another local user could pre-create it and
+        // replace what we run.
+        let dir = crate::private_dir::create("esession-demo-").map_err(|e| {
+            Fail::protocol("server", format!("cannot create a private directory: {e}"))
+        })?;
+        let script = dir.path().join("prosody.sh");
         std::fs::write(&script, SCRIPT)
             .map_err(|e| Fail::protocol("server", format!("{}: {e}", script.display())))?;
-        let plugins = dir.join("plugins");
+        let plugins = dir.path().join("plugins");
         std::fs::create_dir_all(&plugins)
             .and_then(|()| std::fs::write(plugins.join("mod_archive_manual.lua"), ARCHIVE_MODULE))
             .map_err(|e| Fail::protocol("server", format!("{}: {e}", plugins.display())))?;
         let plugins = plugins.to_string_lossy().into_owned();
         sh(&script, &["install"], &[]).await?;
-        let server_dir = dir.join("server");
+        let server_dir = dir.path().join("server");
         let server_arg = server_dir.to_string_lossy().into_owned();
         let mut last = None;
         for base in (15322u16..15400).step_by(10) {
@@ -90,9 +95,18 @@ impl LocalServer {
         Err(last.unwrap_or_else(|| Fail::protocol("server", "no free port for the local server")))
     }
 
+    /// The directory the script keeps the server's files in.
+    fn server_dir(&self) -> String {
+        self.dir
+            .path()
+            .join("server")
+            .to_string_lossy()
+            .into_owned()
+    }
+
     /// Creates `user@localhost`.
-    pub async fn register(&self, user: &str, password: &str) -> Result<(), Fail> {
-        let server_dir = self.dir.join("server").to_string_lossy().into_owned();
+    pub(crate) async fn register(&self, user: &str, password: &str) -> Result<(), Fail> {
+        let server_dir = self.server_dir();
         sh(
             &self.script,
             &["register", &server_dir, user, password],
@@ -103,9 +117,36 @@ impl LocalServer {
     }
 
     /// Stops the server and removes its files.
-    pub async fn stop(self) {
-        let server_dir = self.dir.join("server").to_string_lossy().into_owned();
+    pub(crate) async fn stop(self) {
+        let server_dir = self.server_dir();
         let _ = sh(&self.script, &["stop", &server_dir], &[]).await;
-        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = self.dir.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// Issue 11 §5: a directory another user pre-created at the old predictable path
+    /// (`$TMPDIR/esession-demo-<pid>`) is neither used nor written to; the server runs from
+    /// a private directory.
+    #[tokio::test]
+    async fn a_precreated_predictable_directory_is_not_used() {
+        let old = std::env::temp_dir().join(format!("esession-demo-{}", std::process::id()));
+        std::fs::create_dir_all(&old).unwrap();
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let server = LocalServer::start().await.unwrap();
+        let dir = server.dir.path().to_owned();
+        let used_old = dir == old || server.script.starts_with(&old);
+        let old_entries = std::fs::read_dir(&old).unwrap().count();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        server.stop().await;
+        std::fs::remove_dir_all(&old).unwrap();
+        assert!(!used_old, "{} used", old.display());
+        assert_eq!(old_entries, 0, "something was written to {}", old.display());
+        assert_eq!(mode, 0o700, "{} is not private", dir.display());
+        assert!(!dir.exists(), "{} left behind", dir.display());
     }
 }

@@ -1,7 +1,7 @@
 //! Interrupt and termination signals end a command cleanly.
 
 /// Resolves on Ctrl-C or (on unix) SIGTERM.
-pub async fn stop() {
+pub(crate) async fn stop() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 /// Reads events for up to `limit`, printing each, until `pick` returns `Some`. `Ok(None)`
 /// when the time ran out.
-pub async fn wait_for<T>(
+pub(crate) async fn wait_for<T>(
     client: &mut Client<SqliteStore>,
     history: &mut History,
     out: Out,

@@ -4,6 +4,8 @@
 //! a `mustnot` session leaves nothing in any archive; preferences round trip; list paging;
 //! remove.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+// Helpers outside #[test] functions index too (clippy.toml covers only the tests).
+#![allow(clippy::indexing_slicing)]
 
 #[allow(dead_code)]
 mod support;
@@ -20,10 +22,30 @@ fn s(v: &Value) -> &str {
     v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
 }
 
+/// The key passphrase of these tests (never the account password).
+const KEY_COMMAND: &str = "echo archive-key-passphrase";
+
 fn ok(name: &str, who: &Account, args: &[&str]) -> Proc {
     let (code, p) = run(name, &who.args(args), LIMIT);
     assert_eq!(code, 0, "{name} {args:?} exited {code}\n{}", p.transcript());
     p
+}
+
+/// Alice's `send --expect-echo` to Bob, with the key passphrase for the archive key.
+fn send_archiving(alice: &Account, bob_jid: &str, body: &str) -> Proc {
+    ok(
+        "alice (send)",
+        alice,
+        &[
+            "send",
+            "--to",
+            bob_jid,
+            "--expect-echo",
+            body,
+            "--key-passphrase-command",
+            KEY_COMMAND,
+        ],
+    )
 }
 
 fn listener(bob: &Account) -> (Proc, String) {
@@ -66,11 +88,7 @@ fn may_session_is_archived_sealed_and_read_back_by_another_client() {
 
     let (mut bob_p, bob_jid) = listener(&bob);
     let body = unique_body("archived");
-    let send = ok(
-        "alice (send)",
-        &alice,
-        &["send", "--to", &bob_jid, "--expect-echo", &body],
-    );
+    let send = send_archiving(&alice, &bob_jid, &body);
     let est = send.only("established");
     assert_eq!(est["logging"], "may", "{est}");
     let thread = s(&est["thread"]).to_owned();
@@ -92,8 +110,19 @@ fn may_session_is_archived_sealed_and_read_back_by_another_client() {
     assert_eq!(list[0]["thread"], thread.as_str());
     let start = s(&list[0]["start"]).to_owned();
     let with = s(&list[0]["with"]).to_owned();
-    let shown = ok("alice2 (show)", &other, &["archive", "show", &with, &start])
-        .events_named("archived_message");
+    let shown = ok(
+        "alice2 (show)",
+        &other,
+        &[
+            "archive",
+            "show",
+            &with,
+            &start,
+            "--key-passphrase-command",
+            KEY_COMMAND,
+        ],
+    )
+    .events_named("archived_message");
     let bodies: Vec<(&str, &str)> = shown
         .iter()
         .map(|m| (s(&m["direction"]), s(&m["body"])))
@@ -116,6 +145,19 @@ fn may_session_is_archived_sealed_and_read_back_by_another_client() {
     );
     assert_eq!(p.finish(LIMIT), 2, "{}", p.transcript());
     assert!(p.events_named("archived_message").is_empty());
+    // Nor can the account password: with no key passphrase at all, a usage error naming
+    // the ways to give one.
+    let (code, p) = run(
+        "alice2 (no passphrase)",
+        &other.args(&["archive", "show", &with, &start]),
+        LIMIT,
+    );
+    assert_eq!(code, 2, "{}", p.transcript());
+    assert!(
+        p.transcript().contains("--key-passphrase-command"),
+        "{}",
+        p.transcript()
+    );
 
     // Remove: gone from the list; removing again is an error.
     let removed = ok(
@@ -255,11 +297,7 @@ fn preferences_round_trip_and_contact_modes_decide_logging() {
     .only("prefs");
     assert_eq!(p["items"].as_array().map(Vec::len), Some(0));
     let (mut bob_p, bob_jid) = listener(&bob);
-    let send = ok(
-        "alice (send)",
-        &alice,
-        &["send", "--to", &bob_jid, "--expect-echo", &body],
-    );
+    let send = send_archiving(&alice, &bob_jid, &body);
     assert_eq!(send.only("established")["logging"], "may");
     assert_eq!(send.only("archived")["messages"], 2);
     bob_p.stop(Duration::from_secs(10));

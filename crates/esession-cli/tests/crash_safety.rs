@@ -23,6 +23,8 @@
 //! `ESESSION_CRASH_SEED` replays a run's plan (victims, phases, delays; the seed is printed
 //! first and is part of every failure message). Timing on a loaded machine still varies.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+// Helpers outside #[test] functions index too (clippy.toml covers only the tests).
+#![allow(clippy::indexing_slicing)]
 
 // Shared with real_server.rs; this test uses part of it.
 #[allow(dead_code)]

@@ -3,6 +3,8 @@
 //! her next login; a replayed stored stanza, expired options and an untrusted key are
 //! refused, and nothing is ever sent in plaintext.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+// Helpers outside #[test] functions index too (clippy.toml covers only the tests).
+#![allow(clippy::indexing_slicing)]
 
 #[allow(dead_code)]
 mod support;
@@ -148,15 +150,45 @@ async fn offline_message_is_decrypted_at_login_and_its_replay_refused() {
     bob_trusts_alice(&alice, &bob);
     publish(&alice, &[]);
 
-    // Alice is offline: Bob's online attempt goes unanswered and he sends offline.
+    // Alice is offline: without --allow-offline, Bob's send exits 1 and sends nothing,
+    // saying why (an offline session has no forward secrecy).
+    let refused_body = unique_body("not offline");
+    let refused = run_as(
+        &bob,
+        "bob (send, offline not allowed)",
+        &["send", "--to", &alice.jid, "--timeout", "3", &refused_body],
+        1,
+    );
+    let err = refused.only("error");
+    assert_eq!(err["kind"], "timeout", "{err}");
+    for needle in [
+        "offline",
+        "--allow-offline",
+        "no forward secrecy",
+        "nothing was sent",
+    ] {
+        assert!(s(&err["detail"]).contains(needle), "{needle}: {err}");
+    }
+    assert!(refused.events_named("sent_offline").is_empty());
+
+    // With it, Bob's online attempt goes unanswered and he sends offline.
     let body = unique_body("offline");
     let sent = run_as(
         &bob,
         "bob (send offline)",
-        &["send", "--to", &alice.jid, "--timeout", "3", &body],
+        &[
+            "send",
+            "--to",
+            &alice.jid,
+            "--timeout",
+            "3",
+            "--allow-offline",
+            &body,
+        ],
         0,
     );
     let ev = sent.only("sent_offline");
+    assert_eq!(ev["forward_secrecy"], false, "{ev}");
     // Bob is no presence subscriber of Alice: her open set.
     assert_eq!(
         (s(&ev["peer"]), s(&ev["set"])),
@@ -183,6 +215,12 @@ async fn offline_message_is_decrypted_at_login_and_its_replay_refused() {
     // What the server stored for Alice: the offline init (with the first <c/>) and the
     // terminate on Bob's thread; nothing in plaintext.
     let stored = take_stored(&alice, Duration::from_secs(3)).await;
+    // The refused send stored nothing: one offline <init/>, the allowed one's.
+    let inits = stored
+        .iter()
+        .filter(|m| m.child("init", ns::ESESSION_INIT).is_some())
+        .count();
+    assert_eq!(inits, 1, "{stored:?}");
     let session: Vec<Element> = stored
         .into_iter()
         .filter(|m| thread_of(m).as_deref() == Some(thread.as_str()))
@@ -275,7 +313,15 @@ fn expired_options_and_untrusted_keys_send_nothing() {
     let p = run_as(
         &bob,
         "bob (send, expired options)",
-        &["send", "--to", &alice.jid, "--timeout", "2", &body],
+        &[
+            "send",
+            "--to",
+            &alice.jid,
+            "--timeout",
+            "2",
+            "--allow-offline",
+            &body,
+        ],
         1,
     );
     let err = p.only("error");
@@ -289,7 +335,15 @@ fn expired_options_and_untrusted_keys_send_nothing() {
     let p = run_as(
         &carol,
         "carol (send, untrusted)",
-        &["send", "--to", &alice.jid, "--timeout", "2", &body2],
+        &[
+            "send",
+            "--to",
+            &alice.jid,
+            "--timeout",
+            "2",
+            "--allow-offline",
+            &body2,
+        ],
         1,
     );
     let err = p.only("error");
@@ -302,7 +356,15 @@ fn expired_options_and_untrusted_keys_send_nothing() {
     let p = run_as(
         &carol,
         "carol (send, no options)",
-        &["send", "--to", &dave.jid, "--timeout", "2", &body2],
+        &[
+            "send",
+            "--to",
+            &dave.jid,
+            "--timeout",
+            "2",
+            "--allow-offline",
+            &body2,
+        ],
         1,
     );
     let err = p.only("error");

@@ -3,6 +3,8 @@
 //! the direct request, an attestation, and a revocation that the peer then enforces
 //! (issue 6).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+// Helpers outside #[test] functions index too (clippy.toml covers only the tests).
+#![allow(clippy::indexing_slicing)]
 
 #[allow(dead_code)]
 mod support;

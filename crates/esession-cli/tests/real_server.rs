@@ -5,6 +5,8 @@
 //! the processes it started when it fails. Message bodies are unique per test, so that
 //! the server's stanza log and stored data can be searched for them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+// Helpers outside #[test] functions index too (clippy.toml covers only the tests).
+#![allow(clippy::indexing_slicing)]
 
 mod support;
 
@@ -446,6 +448,16 @@ fn usage_errors_exit_2() {
             a
         }),
         ("demo --server without --peer-jid", alice.args(&["demo"])),
+        // Issue 11 §14 (and issue 10: it was exit 1): a JID that does not parse.
+        ("malformed --jid", {
+            let mut a = support::global_args(&alice.state);
+            a.extend(["--jid", "alice@", "--password", "x", "listen"].map(String::from));
+            a
+        }),
+        (
+            "malformed --to",
+            alice.args(&["send", "--to", "@localhost", "hi"]),
+        ),
     ];
     for (what, args) in cases {
         let (code, p) = run(what, &args, Duration::from_secs(10));

@@ -1,5 +1,6 @@
-//! The passphrase crypto shared by the sealed identity key (`identity.rs`) and the archive
-//! key (`archive_key.rs`): Argon2id (v0x13) derives a 32-octet key from a passphrase and a
+//! The AEAD and passphrase crypto shared by the device-key seals (`device_key.rs`), the
+//! passphrase seals of older versions (`rows.rs`, opened to be resealed) and the archive key
+//! (`archive_key.rs`): Argon2id (v0x13) derives a 32-octet key from a passphrase and a
 //! salt, XChaCha20-Poly1305 seals and opens under it with associated data.
 use argon2::{Algorithm, Argon2, Params, Version};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -17,8 +18,9 @@ pub struct KdfParams {
     pub p_cost: u32,
 }
 
-/// The costs new identity keys are sealed with: the OWASP minimum for Argon2id (19 MiB,
-/// 2 passes, 1 lane). Rows keep their own costs, so raising this later still opens old rows.
+/// The costs of new archive-key records: the OWASP minimum for Argon2id (19 MiB, 2 passes,
+/// 1 lane); also what identity keys were sealed with before schema 6. Records keep their own
+/// costs, so raising this later still opens old ones.
 pub const IDENTITY_KDF: KdfParams = KdfParams {
     m_kib: 19 * 1024,
     t_cost: 2,

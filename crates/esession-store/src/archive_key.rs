@@ -9,7 +9,7 @@
 //! 0-based decimal position in the collection). The record's check value is format 1 of
 //! [`CHECK_PLAINTEXT`] with associated data [`CHECK_AD`]: opening it tells a wrong
 //! passphrase from a damaged collection.
-use crate::aead::{self, costs_acceptable, NONCE_LEN};
+use crate::aead::{self, NONCE_LEN};
 use crate::aead::{KdfParams, IDENTITY_KDF};
 use esession::archive::{ArchiveKeyInfo, Collection};
 use esession::b64;
@@ -25,6 +25,13 @@ pub const CHECK_PLAINTEXT: &[u8] = b"esession archive key";
 pub const CHECK_AD: &[u8] = b"esession archive key check";
 /// Longest sealed body accepted (Base64 characters): bounds the work on hostile input.
 const MAX_SEALED: usize = 1 << 20;
+/// The highest Argon2id costs accepted from a record: the server holds it, so it chooses
+/// what each unlock costs in memory and time (issue 11 §14).
+const RECORD_MAX_KDF: KdfParams = KdfParams {
+    m_kib: 1 << 20,
+    t_cost: 10,
+    p_cost: 8,
+};
 
 /// Why the archive key or a sealed body could not be used.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,7 +65,7 @@ impl fmt::Display for ArchiveKeyError {
                 "the archive key passphrase is wrong (it does not open the account's archive key record)",
             ),
             Self::NoPassphrase => f.write_str("the archive key needs a passphrase"),
-            Self::Costs(c) => write!(f, "the archive key record asks for Argon2id costs {c}, above the accepted maximum"),
+            Self::Costs(c) => write!(f, "the archive key record asks for Argon2id costs above the accepted maximum: {c}"),
             Self::Crypto(e) => write!(f, "archive key: {e}"),
             Self::Malformed(e) => write!(f, "archived body is not a sealed body: {e}"),
             Self::Tampered { with, start, index } => write!(
@@ -132,9 +139,7 @@ impl ArchiveKey {
             t_cost: info.t_cost,
             p_cost: info.p_cost,
         };
-        if !costs_acceptable(kdf) {
-            return Err(ArchiveKeyError::Costs(format!("{kdf:?}")));
-        }
+        check_record_costs(kdf)?;
         let key = aead::derive_key(passphrase.as_bytes(), &info.salt, kdf)
             .map_err(ArchiveKeyError::Crypto)?;
         let key = ArchiveKey { key };
@@ -258,6 +263,21 @@ impl ArchiveKey {
     }
 }
 
+/// Refuses costs above [`RECORD_MAX_KDF`], naming the field.
+fn check_record_costs(kdf: KdfParams) -> Result<(), ArchiveKeyError> {
+    let fields = [
+        ("m_kib", kdf.m_kib, RECORD_MAX_KDF.m_kib),
+        ("t_cost", kdf.t_cost, RECORD_MAX_KDF.t_cost),
+        ("p_cost", kdf.p_cost, RECORD_MAX_KDF.p_cost),
+    ];
+    match fields.into_iter().find(|(_, value, max)| value > max) {
+        Some((field, value, max)) => Err(ArchiveKeyError::Costs(format!(
+            "{field} {value} (at most {max})"
+        ))),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -313,12 +333,22 @@ mod tests {
             ArchiveKey::open("", &info).unwrap_err(),
             ArchiveKeyError::NoPassphrase
         );
-        let mut costly = info.clone();
-        costly.m_kib = u32::MAX;
-        assert!(matches!(
-            ArchiveKey::open("pw", &costly),
-            Err(ArchiveKeyError::Costs(_))
-        ));
+        // Issue 11 §14: the server's record cannot make an unlock cost more than 1 GiB,
+        // 10 passes and 8 lanes; the error names the field.
+        for (field, value) in [("m_kib", (1u32 << 20) + 1), ("t_cost", 11), ("p_cost", 9)] {
+            let mut costly = info.clone();
+            match field {
+                "m_kib" => costly.m_kib = value,
+                "t_cost" => costly.t_cost = value,
+                _ => costly.p_cost = value,
+            }
+            let err = ArchiveKey::open("pw", &costly).unwrap_err();
+            assert!(matches!(err, ArchiveKeyError::Costs(_)), "{err}");
+            assert!(
+                err.to_string().contains(&format!("{field} {value}")),
+                "{err}"
+            );
+        }
         let s = key
             .seal_body("a@x", "2020-01-01T00:00:00Z", 3, "secret")
             .unwrap();

@@ -32,3 +32,26 @@ pub(crate) fn ts_from_sql(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Resu
         rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Integer, Box::new(e))
     })
 }
+
+/// A fixed-size BLOB column, or a conversion error naming the column.
+pub(crate) fn blob<const N: usize>(
+    row: &rusqlite::Row<'_>,
+    idx: usize,
+) -> rusqlite::Result<[u8; N]> {
+    let b = row.get_ref(idx)?.as_blob()?;
+    <[u8; N]>::try_from(b).map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            rusqlite::types::Type::Blob,
+            format!("expected {N} octets, found {}", b.len()).into(),
+        )
+    })
+}
+
+/// A cost column (a positive `u32`).
+pub(crate) fn cost(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<u32> {
+    let v: i64 = row.get(idx)?;
+    u32::try_from(v).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Integer, Box::new(e))
+    })
+}

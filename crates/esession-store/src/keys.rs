@@ -1,6 +1,8 @@
 //! [`KeyStore`] for [`SqliteStore`]: peer keys with their sightings (XEP-0116 §7.4) in
 //! `known_key` / `key_sighting`, and our identity keys (sealed, see `identity.rs`).
+use crate::device_key::DeviceKey;
 use crate::error::{failed, ts_from_sql, ts_to_sql};
+use crate::rows::trust_ad;
 use crate::sqlite::SqliteStore;
 use esession::store::{KeyStore, StoreError};
 use esession::time::Timestamp;
@@ -9,8 +11,9 @@ use rusqlite::{params, Connection, TransactionBehavior};
 use std::path::Path;
 use zeroize::Zeroizing;
 
-/// One row of the join of a key with one of its sightings (none for a key without any).
-type KeyRow = (KnownKey, Option<KeySighting>);
+/// One row of the join of a key with one of its sightings (none for a key without any),
+/// and the key's trust seal.
+type KeyRow = (KnownKey, Option<KeySighting>, Option<Vec<u8>>);
 
 fn key_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
     let fp = row.get_ref(0)?.as_blob()?;
@@ -36,21 +39,24 @@ fn key_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
         }),
         None => None,
     };
-    Ok((key, sighting))
+    Ok((key, sighting, row.get(7)?))
 }
 
 /// The keys of `own` matching `sql_where` (over `k`, the key, with `?1` = own), each with its
 /// sightings, ordered by fingerprint then JID (the order of `MemoryStore`).
+/// A key counts as trusted only with a trust seal that opens under the device key
+/// (schema step 6): a flag set by editing the file is ignored.
 fn load_keys(
-    conn: &Connection,
-    path: &Path,
+    store: (&Connection, &Path, &DeviceKey),
     op: &str,
+    own: &str,
     sql_where: &str,
     params: &[&dyn rusqlite::ToSql],
 ) -> Result<Vec<KnownKey>, StoreError> {
+    let (conn, path, device) = store;
     let sql = format!(
         "SELECT k.fingerprint, k.key_value, k.petname, k.trusted,
-                s.jid, s.first_seen, s.last_seen
+                s.jid, s.first_seen, s.last_seen, k.trust_seal
          FROM known_key k LEFT JOIN key_sighting s
               ON s.own = k.own AND s.fingerprint = k.fingerprint
          WHERE k.own = ?1 AND {sql_where}
@@ -64,11 +70,22 @@ fn load_keys(
         })
         .map_err(|e| failed(op, path, e))?;
     let mut keys: Vec<KnownKey> = Vec::new();
-    for (key, sighting) in rows {
+    for (mut key, sighting, seal) in rows {
         let same = keys
             .last()
             .is_some_and(|k| k.fingerprint == key.fingerprint);
         if !same {
+            if key.trusted {
+                let ad = trust_ad(own, &key.fingerprint);
+                key.trusted = seal.is_some_and(|t| device.verify_tag(&t, &ad));
+                if !key.trusted {
+                    tracing::warn!(
+                        store = %path.display(),
+                        %own,
+                        "a key is marked trusted in the store without a valid seal: not trusted"
+                    );
+                }
+            }
             keys.push(key);
         }
         if let (Some(s), Some(k)) = (sighting, keys.last_mut()) {
@@ -79,14 +96,41 @@ fn load_keys(
 }
 
 fn one_key(
-    conn: &Connection,
-    path: &Path,
+    store: (&Connection, &Path, &DeviceKey),
     op: &str,
     own: &str,
     fp: &[u8; 32],
 ) -> Result<Option<KnownKey>, StoreError> {
-    let mut keys = load_keys(conn, path, op, "k.fingerprint = ?2", &[&own, &&fp[..]])?;
+    let mut keys = load_keys(store, op, own, "k.fingerprint = ?2", &[&own, &&fp[..]])?;
     Ok(keys.pop())
+}
+
+/// Forgets keys of `own` per [`trust::evictions`] with `limit`, never `keep` (their
+/// sightings go with them: ON DELETE CASCADE). Counts the unnamed keys first, so the usual
+/// case reads nothing more; which of them are trusted is then read through their seals
+/// (a flag set by editing the file does not protect a key).
+fn evict_untrusted(
+    store: (&Connection, &Path, &DeviceKey),
+    own: &str,
+    keep: &[u8; 32],
+    limit: usize,
+) -> Result<(), StoreError> {
+    let op = "forgetting keys never trusted";
+    let (conn, path, _) = store;
+    let unnamed: i64 = conn
+        .prepare_cached("SELECT count(*) FROM known_key WHERE own = ?1 AND petname IS NULL")
+        .and_then(|mut st| st.query_row(params![own], |r| r.get(0)))
+        .map_err(|e| failed(op, path, e))?;
+    if usize::try_from(unnamed).unwrap_or(usize::MAX) <= limit {
+        return Ok(());
+    }
+    let keys = load_keys(store, op, own, "k.petname IS NULL", &[&own])?;
+    for fp in trust::evictions(&keys, keep, limit) {
+        conn.prepare_cached("DELETE FROM known_key WHERE own = ?1 AND fingerprint = ?2")
+            .and_then(|mut st| st.execute(params![own, &fp[..]]))
+            .map_err(|e| failed(op, path, e))?;
+    }
+    Ok(())
 }
 
 impl KeyStore for SqliteStore {
@@ -103,14 +147,19 @@ impl KeyStore for SqliteStore {
     }
 
     fn known_key(&self, own: &str, fp: &[u8; 32]) -> Result<Option<KnownKey>, StoreError> {
-        one_key(&self.conn, &self.path, "reading a known key", own, fp)
+        one_key(
+            (&self.conn, &self.path, &self.device),
+            "reading a known key",
+            own,
+            fp,
+        )
     }
 
     fn keys_of(&self, own: &str, peer_bare: &str) -> Result<Vec<KnownKey>, StoreError> {
         load_keys(
-            &self.conn,
-            &self.path,
+            (&self.conn, &self.path, &self.device),
             "reading the keys of a peer",
+            own,
             "k.fingerprint IN (SELECT fingerprint FROM key_sighting WHERE own = ?1 AND jid = ?2)",
             &[&own, &peer_bare],
         )
@@ -118,9 +167,9 @@ impl KeyStore for SqliteStore {
 
     fn all_keys(&self, own: &str) -> Result<Vec<KnownKey>, StoreError> {
         load_keys(
-            &self.conn,
-            &self.path,
+            (&self.conn, &self.path, &self.device),
             "reading all known keys",
+            own,
             "1",
             &[&own],
         )
@@ -141,7 +190,8 @@ impl KeyStore for SqliteStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| failed(op, path, e))?;
-        let existing = one_key(&tx, path, op, own, fp)?;
+        let existing = one_key((&tx, path, &self.device), op, own, fp)?;
+        let new = existing.is_none();
         let key = trust::sighting(existing, fp, key_value, peer_bare, now)?;
         tx.prepare_cached(
             "INSERT INTO known_key (own, fingerprint, key_value, petname, trusted)
@@ -171,20 +221,33 @@ impl KeyStore for SqliteStore {
             .and_then(|mut st| st.execute(params![own, &fp[..], s.jid, first, last]))
             .map_err(|e| failed(op, path, e))?;
         }
+        if new {
+            evict_untrusted(
+                (&tx, path, &self.device),
+                own,
+                fp,
+                trust::MAX_UNTRUSTED_KEYS,
+            )?;
+        }
         tx.commit().map_err(|e| failed(op, path, e))
     }
 
     fn set_trusted(&mut self, own: &str, fp: &[u8; 32], trusted: bool) -> Result<bool, StoreError> {
-        if trusted {
+        let op = "marking a key trusted";
+        let seal = if trusted {
             trust::check_not_revoked(fp, self.revoked_at(own, fp)?)?;
-        }
+            Some(self.device.tag(&self.path, op, &trust_ad(own, fp))?)
+        } else {
+            None
+        };
         let n = self
             .conn
             .execute(
-                "UPDATE known_key SET trusted = ?3 WHERE own = ?1 AND fingerprint = ?2",
-                params![own, &fp[..], trusted],
+                "UPDATE known_key SET trusted = ?3, trust_seal = ?4
+                 WHERE own = ?1 AND fingerprint = ?2",
+                params![own, &fp[..], trusted, seal],
             )
-            .map_err(|e| failed("marking a key trusted", &self.path, e))?;
+            .map_err(|e| failed(op, &self.path, e))?;
         Ok(n > 0)
     }
 
@@ -240,7 +303,8 @@ impl KeyStore for SqliteStore {
         )
         .map_err(|e| failed(op, path, e))?;
         tx.execute(
-            "UPDATE known_key SET trusted = 0 WHERE own = ?1 AND fingerprint = ?2",
+            "UPDATE known_key SET trusted = 0, trust_seal = NULL
+             WHERE own = ?1 AND fingerprint = ?2",
             params![own, &fp[..]],
         )
         .map_err(|e| failed(op, path, e))?;
@@ -275,6 +339,39 @@ mod tests {
 
     fn fp(n: u64) -> [u8; 32] {
         sha256(&[kv(n).as_bytes()])
+    }
+
+    /// Issue 11 §14: keys never trusted nor named are bounded per account; the stalest go
+    /// with their sightings, trusted and named ones stay, other accounts are untouched.
+    #[test]
+    fn untrusted_keys_are_bounded() {
+        let mut q = SqliteStore::open_in_memory().unwrap();
+        for n in 0..6 {
+            q.record_sighting("a@x", &fp(n), &kv(n), "b@y", Timestamp(100 + n))
+                .unwrap();
+        }
+        q.record_sighting("other@x", &fp(9), &kv(9), "b@y", Timestamp(1))
+            .unwrap();
+        q.set_trusted("a@x", &fp(0), true).unwrap();
+        q.set_petname("a@x", &fp(1), Some("Bo")).unwrap();
+        let before = q.all_keys("a@x").unwrap();
+        // The shared rule picks 3 and 4 (the stalest but 2, which is kept).
+        let gone = trust::evictions(&before, &fp(2), 2);
+        assert_eq!(gone, vec![fp(3), fp(4)]);
+        evict_untrusted((&q.conn, &q.path, &q.device), "a@x", &fp(2), 2).unwrap();
+        let after = q.all_keys("a@x").unwrap();
+        assert_eq!(after.len(), 4);
+        assert!(after.iter().all(|k| !gone.contains(&k.fingerprint)));
+        assert_eq!(q.all_keys("other@x").unwrap().len(), 1);
+        let sightings: i64 = q
+            .conn
+            .query_row(
+                "SELECT count(*) FROM key_sighting WHERE own = 'a@x'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(sightings, 4, "the forgotten keys' sightings went with them");
     }
 
     /// A random sequence of key operations gives the same answers from both stores.
@@ -366,10 +463,58 @@ mod tests {
         q.conn
             .execute_batch(
                 "PRAGMA ignore_check_constraints = ON;
-                INSERT INTO known_key VALUES ('a@x', x'0102', 'kv', NULL, 0);",
+                 INSERT INTO known_key (own, fingerprint, key_value, petname, trusted)
+                 VALUES ('a@x', x'0102', 'kv', NULL, 0);",
             )
             .unwrap();
         let e = q.all_keys("a@x").unwrap_err();
         assert!(e.0.contains("reading all known keys"), "{e}");
+    }
+
+    /// Issue: the trusted flag had no integrity. Set by editing the file (or with the seal
+    /// of another key) it counts for nothing; set through the store it survives reopening.
+    #[test]
+    fn a_trusted_flag_set_in_the_file_is_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        {
+            let mut s = SqliteStore::open(&path).unwrap();
+            for n in [1, 2] {
+                s.record_sighting("a@x", &fp(n), &kv(n), "b@y", Timestamp(5))
+                    .unwrap();
+            }
+            assert!(s.set_trusted("a@x", &fp(1), true).unwrap());
+        }
+        let trusted = |n| {
+            SqliteStore::open(&path)
+                .unwrap()
+                .known_key("a@x", &fp(n))
+                .unwrap()
+                .unwrap()
+                .trusted
+        };
+        assert!(trusted(1) && !trusted(2));
+        let c = Connection::open(&path).unwrap();
+        c.execute(
+            "UPDATE known_key SET trusted = 1 WHERE fingerprint = ?1",
+            [&fp(2)[..]],
+        )
+        .unwrap();
+        assert!(!trusted(2), "a bare flag");
+        c.execute(
+            "UPDATE known_key SET trust_seal = (SELECT trust_seal FROM known_key
+             WHERE fingerprint = ?1) WHERE fingerprint = ?2",
+            [&fp(1)[..], &fp(2)[..]],
+        )
+        .unwrap();
+        assert!(!trusted(2), "another key's seal");
+        assert!(
+            !SqliteStore::open(&path)
+                .unwrap()
+                .assess("a@x", Some(fp(2)), "b@y")
+                .unwrap()
+                .trusted
+        );
+        assert!(trusted(1));
     }
 }

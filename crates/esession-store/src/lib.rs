@@ -9,8 +9,7 @@
 //! checkpoint) rather than merely unlinked from the b-tree.
 //!
 //! It implements [`esession::store::KeyStore`] too: peer keys with the JIDs that presented
-//! them, and our identity private key per account, sealed with a passphrase
-//! ([`SqliteStore::with_key_passphrase`]: Argon2id, then XChaCha20-Poly1305).
+//! them, and our identity private key per account, sealed under the store's device key.
 //!
 //! The session history keeps metadata only (who, when, role, SAS, whether the retained
 //! secret matched, how the session ended); no message body is ever stored.
@@ -43,13 +42,20 @@
 
 mod aead;
 mod archive_key;
+mod device_key;
 mod error;
 mod history;
 mod identity;
 mod keys;
 mod offline;
+mod retained;
+mod rows;
 mod schema;
 mod sqlite;
+#[cfg(feature = "test-util")]
+pub mod test_util;
+mod unlock;
+mod upgrade;
 
 pub use aead::{KdfParams, IDENTITY_KDF};
 pub use archive_key::{ArchiveKey, ArchiveKeyError, CHECK_AD, CHECK_PLAINTEXT};

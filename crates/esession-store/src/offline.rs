@@ -2,41 +2,22 @@
 //! "Replay storage"), encrypted at rest.
 //!
 //! A row of `offline_set` seals [`OfflineSet::secret_bytes`] (N_A, every x_i, the offered
-//! options) exactly as `identity.rs` seals identity keys (format 1: Argon2id KEK from the
-//! same passphrase, XChaCha20-Poly1305), with associated data binding the row to its
-//! account, its kind and its expiry, so that neither can be changed or the row moved
-//! without the seal failing. The accepted d and N_B (SHA-256 digests, not secret) live in
-//! `offline_accepted` and go with their set.
-use crate::error::{failed, ts_from_sql, ts_to_sql};
-use crate::identity::{blob, Sealed, Subject};
+//! options) under the device key like identity keys (format 2, `rows.rs`), with associated
+//! data binding the row to its account, its kind and its expiry, so that neither can be
+//! changed or the row moved without the seal failing. Format 1 rows (sealed with a
+//! passphrase before schema 6) wait for [`SqliteStore::reseal_legacy`]. The accepted d and
+//! N_B (SHA-256 digests, not secret) live in `offline_accepted` and go with their set.
+use crate::error::{blob, failed, ts_from_sql, ts_to_sql};
+use crate::rows::{legacy_pending, offline_ad};
 use crate::sqlite::SqliteStore;
 use esession::offline::{AcceptedInit, OfflineSet, OfflineSetKind};
 use esession::store::{no_offline_set, OfflineStore, StoreError};
-use esession::time::Timestamp;
 use rusqlite::{params, TransactionBehavior};
 
-/// The only row format this build writes and reads.
-const FORMAT: i64 = 1;
-
-/// The associated data of a set's seal.
-fn aad(own: &str, kind: OfflineSetKind, expires: Timestamp) -> Vec<u8> {
-    format!(
-        "esession offline set 1\0{own}\0{}\0{}",
-        kind.name(),
-        expires.0
-    )
-    .into_bytes()
-}
-
-fn subject<'a>(own: &'a str, aad: &'a [u8]) -> Subject<'a> {
-    Subject {
-        own,
-        what: "offline option set",
-        aad,
-    }
-}
-
-fn kind_from_sql(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<OfflineSetKind> {
+pub(crate) fn kind_from_sql(
+    row: &rusqlite::Row<'_>,
+    idx: usize,
+) -> rusqlite::Result<OfflineSetKind> {
     let name: String = row.get(idx)?;
     OfflineSetKind::from_name(&name).ok_or_else(|| {
         rusqlite::Error::FromSqlConversionFailure(
@@ -76,33 +57,45 @@ impl SqliteStore {
         let rows = self
             .conn
             .prepare_cached(
-                "SELECT kind, expires, format, salt, m_kib, t_cost, p_cost, nonce, sealed
+                "SELECT kind, expires, format, nonce, sealed
                  FROM offline_set WHERE own = ?1 ORDER BY kind DESC",
             )
             .and_then(|mut s| {
                 s.query_map([own], |r| {
-                    let format: i64 = r.get(2)?;
                     Ok((
                         kind_from_sql(r, 0)?,
                         ts_from_sql(r, 1)?,
-                        format,
-                        Sealed::from_row(r, 3)?,
+                        r.get::<_, i64>(2)?,
+                        blob::<24>(r, 3)?,
+                        r.get::<_, Vec<u8>>(4)?,
                     ))
                 })?
                 .collect::<Result<Vec<_>, _>>()
             })
             .map_err(|e| failed(op, &self.path, e))?;
         let mut sets = Vec::with_capacity(rows.len());
-        for (kind, expires, format, sealed) in rows {
-            if format != FORMAT {
+        for (kind, expires, format, nonce, sealed) in rows {
+            if format == 1 {
                 return Err(failed(
                     op,
                     &self.path,
-                    format_args!("the {} option set has unknown format {format}", kind.name()),
+                    legacy_pending("offline option sets", own),
                 ));
             }
-            let aad = aad(own, kind, expires);
-            let bytes = self.sealer.open(self, op, &subject(own, &aad), &sealed)?;
+            let bytes = self
+                .device
+                .open(&nonce, &sealed, &offline_ad(own, kind, expires))
+                .ok_or_else(|| {
+                    failed(
+                        op,
+                        &self.path,
+                        format_args!(
+                            "the {} option set of {own} was altered (its seal does not open \
+                             under the device key); it was left untouched",
+                            kind.name()
+                        ),
+                    )
+                })?;
             let accepted = self.accepted_of(op, own, kind)?;
             let set = OfflineSet::from_secret_bytes(kind, expires, &bytes, accepted).ok_or_else(
                 || {
@@ -113,7 +106,7 @@ impl SqliteStore {
                     )
                 },
             )?;
-            sets.push((set, sealed.nonce));
+            sets.push((set, nonce));
         }
         Ok(sets)
     }
@@ -123,10 +116,12 @@ impl OfflineStore for SqliteStore {
     fn put_offline_set(&mut self, own: &str, set: &OfflineSet) -> Result<(), StoreError> {
         let op = "storing an offline option set";
         let expires = ts_to_sql(set.expires, "expiry", op, &self.path)?;
-        let aad = aad(own, set.kind, set.expires);
-        let s = self
-            .sealer
-            .seal(self, op, &subject(own, &aad), &set.secret_bytes())?;
+        let s = self.device.seal(
+            &self.path,
+            op,
+            &offline_ad(own, set.kind, set.expires),
+            &set.secret_bytes(),
+        )?;
         let path = &self.path;
         // One transaction: the old set and its accepted inits go, the new set comes
         // (profile P11: republishing discards the replay records).
@@ -146,21 +141,9 @@ impl OfflineStore for SqliteStore {
         })
         .and_then(|_| {
             tx.execute(
-                "INSERT INTO offline_set
-                 (own, kind, expires, format, salt, m_kib, t_cost, p_cost, nonce, sealed)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
-                    own,
-                    set.kind.name(),
-                    expires,
-                    FORMAT,
-                    &s.salt[..],
-                    s.kdf.m_kib,
-                    s.kdf.t_cost,
-                    s.kdf.p_cost,
-                    &s.nonce[..],
-                    s.sealed
-                ],
+                "INSERT INTO offline_set (own, kind, expires, format, nonce, sealed)
+                 VALUES (?1, ?2, ?3, 2, ?4, ?5)",
+                params![own, set.kind.name(), expires, &s.nonce[..], s.sealed],
             )
         })
         .map_err(|e| failed(op, path, e))?;
@@ -222,7 +205,7 @@ impl OfflineStore for SqliteStore {
         let (_, row_nonce) = self
             .sealed_sets(op, own)?
             .into_iter()
-            .find(|(s, _)| s.kind == kind && esession::crypto::ct_eq(&s.nonce, nonce))
+            .find(|(s, _)| s.kind == kind && s.has_nonce(nonce))
             .ok_or_else(|| no_offline_set(own, kind))?;
         let path = &self.path;
         // Check and insert in one IMMEDIATE transaction (profile P11: atomically).

@@ -14,6 +14,26 @@ use std::path::Path;
 /// `PRAGMA application_id` of an esession store: "ESES" in ASCII.
 pub(crate) const APPLICATION_ID: i32 = 0x4553_4553;
 
+/// The columns of a sealed row of `identity_key` and `offline_set` from schema 6 on:
+/// format 1 (a passphrase seal of older versions, with its salt and Argon2id costs, and the
+/// `legacy` tag of the upgrade) or format 2 (a device-key seal).
+macro_rules! sealed_columns {
+    () => {
+        "
+        format INTEGER NOT NULL CHECK (format IN (1, 2)),
+        salt   BLOB,
+        m_kib  INTEGER,
+        t_cost INTEGER,
+        p_cost INTEGER,
+        nonce  BLOB    NOT NULL CHECK (length(nonce) = 24),
+        sealed BLOB    NOT NULL,
+        legacy BLOB    CHECK (length(legacy) = 40),
+        CHECK (format = 1 AND length(salt) = 16 AND m_kib > 0 AND t_cost > 0 AND p_cost > 0
+            OR format = 2 AND salt IS NULL AND m_kib IS NULL AND t_cost IS NULL
+               AND p_cost IS NULL AND legacy IS NULL)"
+    };
+}
+
 /// The migration steps, oldest first. Never edit a released step: append a new one.
 pub(crate) const MIGRATIONS: &[&str] = &[
     // 0 -> 1: retained secrets (profile P7), one record per (own, peer bare, peer full).
@@ -108,6 +128,72 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         UNIQUE (own, kind, n_b),
         FOREIGN KEY (own, kind) REFERENCES offline_set (own, kind) ON DELETE CASCADE
     ) WITHOUT ROWID;",
+    // 5 -> 6: the device key (device_key.rs) seals what only this device needs, so nothing
+    // derived from the account password does. Tables are rebuilt (SQLite cannot change a
+    // CHECK), with foreign keys off during migrations (setup turns them on after).
+    // - device_key_check: a tag under the device key, naming a key file that does not match.
+    // - retained_secret (issue: secrets and the verified flag were in clear): format 1 rows
+    //   seal [verified, created (8 octets, big-endian), secret] with associated data binding
+    //   own, peer bare and peer full JID; rows copied here are format 0 (clear, as before)
+    //   and are sealed by the first open, which has the key (sqlite.rs).
+    // - identity_key, offline_set: format 2 rows are sealed under the device key (no salt, no
+    //   costs); format 1 rows (Argon2id of a passphrase) are kept until the first unlock with
+    //   that passphrase reseals them (identity.rs, offline.rs), and only with `legacy`, a
+    //   device-key tag this step gives the rows it found (a format 1 row written later,
+    //   sealed with a password the server knows, is refused).
+    // - known_key.trust_seal: the nonce and tag of a device-key seal over the trusted flag,
+    //   which a row marked trusted without it does not count as (keys.rs).
+    // Everything this step finds is vouched for by the device key in the same transaction
+    // (sqlite.rs, `upgrade_to_device_key`); nothing is afterwards.
+    concat!(
+        "CREATE TABLE device_key_check (
+        id     INTEGER PRIMARY KEY CHECK (id = 1),
+        nonce  BLOB    NOT NULL CHECK (length(nonce) = 24),
+        sealed BLOB    NOT NULL
+    );
+    CREATE TABLE retained_secret_6 (
+        own       TEXT    NOT NULL,
+        peer_bare TEXT    NOT NULL,
+        peer_full TEXT    NOT NULL,
+        created   INTEGER NOT NULL CHECK (created >= 0),
+        format    INTEGER NOT NULL CHECK (format IN (0, 1)),
+        verified  INTEGER CHECK (verified IN (0, 1)),
+        nonce     BLOB    CHECK (length(nonce) = 24),
+        sealed    BLOB    NOT NULL,
+        CHECK (format = 0 AND verified IS NOT NULL AND nonce IS NULL
+            OR format = 1 AND verified IS NULL AND nonce IS NOT NULL),
+        PRIMARY KEY (own, peer_bare, peer_full)
+    ) WITHOUT ROWID;
+    INSERT INTO retained_secret_6 (own, peer_bare, peer_full, created, format, verified, sealed)
+        SELECT own, peer_bare, peer_full, created, 0, verified, secret FROM retained_secret;
+    DROP TABLE retained_secret;
+    ALTER TABLE retained_secret_6 RENAME TO retained_secret;
+    CREATE TABLE identity_key_6 (
+        own    TEXT    NOT NULL PRIMARY KEY,
+",
+        sealed_columns!(),
+        "
+    ) WITHOUT ROWID;
+    INSERT INTO identity_key_6 (own, format, salt, m_kib, t_cost, p_cost, nonce, sealed)
+        SELECT own, format, salt, m_kib, t_cost, p_cost, nonce, sealed FROM identity_key;
+    DROP TABLE identity_key;
+    ALTER TABLE identity_key_6 RENAME TO identity_key;
+    CREATE TABLE offline_set_6 (
+        own     TEXT    NOT NULL,
+        kind    TEXT    NOT NULL CHECK (kind IN ('subscriber', 'open')),
+        expires INTEGER NOT NULL CHECK (expires >= 0),
+",
+        sealed_columns!(),
+        ",
+        PRIMARY KEY (own, kind)
+    ) WITHOUT ROWID;
+    INSERT INTO offline_set_6 (own, kind, expires, format, salt, m_kib, t_cost, p_cost, nonce,
+        sealed) SELECT own, kind, expires, format, salt, m_kib, t_cost, p_cost, nonce, sealed
+        FROM offline_set;
+    DROP TABLE offline_set;
+    ALTER TABLE offline_set_6 RENAME TO offline_set;
+    ALTER TABLE known_key ADD COLUMN trust_seal BLOB CHECK (length(trust_seal) = 40);"
+    ),
 ];
 
 /// The schema version this build writes and reads.
@@ -165,9 +251,16 @@ pub(crate) fn check_identity(conn: &Connection, path: &Path) -> Result<usize, Id
         })
 }
 
+/// What a step does beyond its SQL, in its transaction: called with the version reached.
+pub(crate) type AfterStep<'a> = &'a dyn Fn(&Connection, usize) -> Result<(), StoreError>;
+
 /// Brings the database at `path` up to [`SCHEMA_VERSION`], or refuses it.
-pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    migrate_to(conn, path, MIGRATIONS.len())
+pub(crate) fn migrate(
+    conn: &mut Connection,
+    path: &Path,
+    after: AfterStep<'_>,
+) -> Result<(), StoreError> {
+    migrate_to(conn, path, MIGRATIONS.len(), after)
 }
 
 /// Applies the migration steps up to version `target` (tests use a lower target to build
@@ -176,6 +269,7 @@ pub(crate) fn migrate_to(
     conn: &mut Connection,
     path: &Path,
     target: usize,
+    after: AfterStep<'_>,
 ) -> Result<(), StoreError> {
     let op = "migrating the store schema";
     loop {
@@ -199,6 +293,20 @@ pub(crate) fn migrate_to(
         );
         tx.execute_batch(step)
             .map_err(|e| failed(&step_op, path, e))?;
+        // Steps that rebuild tables run with foreign keys off: check them by hand.
+        let dangling: i64 = tx
+            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| failed(&step_op, path, e))?;
+        if dangling != 0 {
+            return Err(failed(
+                &step_op,
+                path,
+                format_args!("{dangling} rows would break a foreign key; nothing was changed"),
+            ));
+        }
+        after(&tx, version + 1)?;
         tx.pragma_update(None, "application_id", APPLICATION_ID)
             .map_err(|e| failed(&step_op, path, e))?;
         tx.pragma_update(None, "user_version", (version + 1) as i64)
@@ -214,13 +322,18 @@ mod tests {
     use crate::SqliteStore;
     use esession::store::SecretStore;
 
+    /// No work beyond the SQL (the device key's part is tested in sqlite.rs).
+    fn none(_: &Connection, _: usize) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     #[test]
     fn upgrades_a_version_1_database_keeping_its_secrets() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v1.db");
         {
             let mut conn = Connection::open(&path).unwrap();
-            migrate_to(&mut conn, &path, 1).unwrap();
+            migrate_to(&mut conn, &path, 1, &none).unwrap();
             assert_eq!(user_version(&conn).unwrap(), 1);
             conn.execute(
                 "INSERT INTO retained_secret VALUES ('a@x', 'b@y', 'b@y/1', x'0102', 7, 1)",
@@ -247,7 +360,7 @@ mod tests {
         let path = dir.path().join("v2.db");
         {
             let mut conn = Connection::open(&path).unwrap();
-            migrate_to(&mut conn, &path, 2).unwrap();
+            migrate_to(&mut conn, &path, 2, &none).unwrap();
             assert_eq!(user_version(&conn).unwrap(), 2);
             conn.execute_batch(
                 "INSERT INTO retained_secret VALUES ('a@x', 'b@y', 'b@y/1', x'0304', 7, 0);
@@ -278,7 +391,7 @@ mod tests {
     fn migrating_twice_is_a_no_op() {
         let mut store = SqliteStore::open_in_memory().unwrap();
         let path = store.path.clone();
-        migrate(&mut store.conn, &path).unwrap();
+        migrate(&mut store.conn, &path, &none).unwrap();
         assert_eq!(
             user_version(&store.conn).unwrap(),
             i64::from(SCHEMA_VERSION)
@@ -290,10 +403,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("half.db");
         let mut conn = Connection::open(&path).unwrap();
-        migrate_to(&mut conn, &path, 1).unwrap();
+        migrate_to(&mut conn, &path, 1, &none).unwrap();
         // Make step 2 fail: its table already exists.
         conn.execute_batch("CREATE TABLE session (x)").unwrap();
-        let e = migrate(&mut conn, &path).unwrap_err();
+        let e = migrate(&mut conn, &path, &none).unwrap_err();
         assert!(e.0.contains("from version 1 to 2"), "{e}");
         assert!(e.0.contains(&path.display().to_string()), "{e}");
         assert_eq!(user_version(&conn).unwrap(), 1);

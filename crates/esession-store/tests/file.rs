@@ -218,14 +218,12 @@ fn files_are_private_to_the_owner() {
 }
 
 /// `secure_delete` plus the checkpoint after a destroying commit: the bytes of a destroyed
-/// retained secret are no longer in the database file or its WAL.
+/// retained secret's row (its seal: the secret itself is never on disk in clear) are no
+/// longer in the database file or its WAL.
 #[test]
 fn destroyed_secrets_leave_no_bytes_on_disk() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("scrub.db");
-    let old = *b"OLD-RETAINED-SECRET-0123456789ab";
-    let kept = *b"KEPT-RETAINED-SECRET-0123456789a";
-    let new = *b"NEW-RETAINED-SECRET-0123456789ab";
     let on_disk = |needle: &[u8]| {
         ["scrub.db", "scrub.db-wal"].iter().any(|f| {
             std::fs::read(dir.path().join(f))
@@ -233,17 +231,30 @@ fn destroyed_secrets_leave_no_bytes_on_disk() {
                 .unwrap_or(false)
         })
     };
+    // The sealed bytes of the record of `full`, read as anyone with the file can.
+    let sealed = |full: &str| -> Vec<u8> {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.query_row(
+            "SELECT sealed FROM retained_secret WHERE peer_full = ?1",
+            [full],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
     let mut s = SqliteStore::open(&path).unwrap();
-    s.rotate(None, rs("b@y/1", &old)).unwrap();
-    s.rotate(None, rs("b@y/2", &kept)).unwrap();
+    s.rotate(None, rs("b@y/1", &[1; 32])).unwrap();
+    s.rotate(None, rs("b@y/2", &[2; 32])).unwrap();
+    let (old, kept) = (sealed("b@y/1"), sealed("b@y/2"));
     assert!(on_disk(&old));
-    s.rotate(Some(&rs("b@y/1", &[]).id), rs("b@y/3", &new))
+    s.rotate(Some(&rs("b@y/1", &[]).id), rs("b@y/3", &[3; 32]))
         .unwrap();
+    let new = sealed("b@y/3");
     assert!(!on_disk(&old), "a used secret stays readable on disk");
     assert!(on_disk(&kept) && on_disk(&new));
     // Replacing a record for the same full JID destroys the old bytes too.
-    s.rotate(None, rs("b@y/3", &old)).unwrap();
+    s.rotate(None, rs("b@y/3", &[4; 32])).unwrap();
     assert!(!on_disk(&new));
+    let newer = sealed("b@y/3");
     s.forget("a@x", "b@y").unwrap();
-    assert!(!on_disk(&old) && !on_disk(&kept));
+    assert!(!on_disk(&newer) && !on_disk(&kept));
 }

@@ -1,27 +1,19 @@
 //! Offline option sets in the SQLite store (XEP-0187, profile P11): the same semantics as
-//! the engine's MemoryStore, sealed at rest with the identity-key passphrase, replay
+//! the engine's MemoryStore, sealed at rest under the device key, replay
 //! records atomic and discarded with their set.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use esession::offline::{AcceptedInit, OfflineSet, OfflineSetKind};
 use esession::store::{MemoryStore, OfflineStore};
 use esession::time::Timestamp;
-use esession_store::{KdfParams, SqliteStore};
+use esession_store::SqliteStore;
 use std::path::Path;
 use zeroize::Zeroizing;
 
-const CHEAP: KdfParams = KdfParams {
-    m_kib: 64,
-    t_cost: 1,
-    p_cost: 1,
-};
 const NONCE: [u8; 32] = *b"N_A-of-the-set-0123456789abcdef!";
 const X: [u8; 40] = [0x5A; 40];
 
-fn open(path: &Path, passphrase: &str) -> SqliteStore {
-    SqliteStore::open(path)
-        .unwrap()
-        .with_key_passphrase(Zeroizing::new(passphrase.into()))
-        .with_kdf_params(CHEAP)
+fn open(path: &Path) -> SqliteStore {
+    SqliteStore::open(path).unwrap()
 }
 
 fn set(kind: OfflineSetKind, nonce: &[u8], expires: u64) -> OfflineSet {
@@ -105,7 +97,7 @@ fn semantics(s: &mut dyn OfflineStore) {
 fn same_semantics_as_memory_store() {
     semantics(&mut MemoryStore::new());
     let dir = tempfile::tempdir().unwrap();
-    semantics(&mut open(&dir.path().join("s.db"), "pass"));
+    semantics(&mut open(&dir.path().join("s.db")));
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -113,11 +105,11 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 #[test]
-fn secrets_are_sealed_at_rest_with_the_key_passphrase() {
+fn secrets_are_sealed_at_rest_under_the_device_key() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");
     {
-        let mut s = open(&path, "pass");
+        let mut s = open(&path);
         s.put_offline_set("a@x", &set(OfflineSetKind::Open, &NONCE, 100))
             .unwrap();
     }
@@ -134,13 +126,7 @@ fn secrets_are_sealed_at_rest_with_the_key_passphrase() {
         "the options in clear on disk"
     );
 
-    let wrong = open(&path, "wrong");
-    let e = wrong.offline_sets("a@x").unwrap_err();
-    assert!(e.0.contains("passphrase is wrong"), "{e}");
-    let none = SqliteStore::open(&path).unwrap();
-    let e = none.offline_sets("a@x").unwrap_err();
-    assert!(e.0.contains("no passphrase"), "{e}");
-    assert_eq!(open(&path, "pass").offline_sets("a@x").unwrap().len(), 1);
+    assert_eq!(open(&path).offline_sets("a@x").unwrap().len(), 1);
 
     // The expiry is bound to the seal: a row with a later expiry does not open.
     {
@@ -148,6 +134,6 @@ fn secrets_are_sealed_at_rest_with_the_key_passphrase() {
         conn.execute("UPDATE offline_set SET expires = 999", [])
             .unwrap();
     }
-    let e = open(&path, "pass").offline_sets("a@x").unwrap_err();
-    assert!(e.0.contains("offline option set was altered"), "{e}");
+    let e = open(&path).offline_sets("a@x").unwrap_err();
+    assert!(e.0.contains("option set of a@x was altered"), "{e}");
 }

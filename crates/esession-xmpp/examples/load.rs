@@ -26,6 +26,8 @@
 //!   resident set (`/proc/self/statm`) is divided by the number of sessions. The retained
 //!   secret each new session stores (in `MemoryStore`, on both sides) is part of it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+// Helpers outside #[test] functions index too (clippy.toml covers only the tests).
+#![allow(clippy::indexing_slicing)]
 
 use std::time::{Duration, Instant};
 

@@ -89,12 +89,7 @@ impl<S: SecretStore> Client<S> {
     /// engine's pool and every returned handle are dropped. Returns a handle to the pool.
     pub fn enable_dh_pool(&mut self, target: usize) -> DhPool {
         let config = self.engine.config();
-        let groups: Vec<u32> = config
-            .groups
-            .iter()
-            .copied()
-            .filter(|g| config.group_allowed(*g))
-            .collect();
+        let groups: Vec<u32> = config.allowed_groups();
         let pool = DhPool::new();
         // Detached: it ends by itself when the pool is gone.
         drop(pool.spawn_filler(groups, target, Box::new(OsRandom)));

@@ -243,7 +243,7 @@ impl Connection {
 
     /// Sends an iq of `kind` (`get` or `set`) carrying `payload` to `to` (`None`: our own
     /// account, RFC 6120 §8.1.1.1) and waits up to `timeout` for its answer (through
-    /// [`iq_round_trip`](Self::iq_round_trip)): the result's payload (`None` for an empty
+    /// `iq_round_trip`): the result's payload (`None` for an empty
     /// result), [`XmppError::Stanza`] with the condition of an error answer,
     /// [`XmppError::Timeout`] without an answer.
     pub async fn iq(

@@ -45,4 +45,5 @@ pub use offline::{
     offline_publish_options, OfflineError, OfflineLogin, OfflineStart, Withdrawal, OFFLINE_ITEM_ID,
 };
 pub use options::{ConnectOptions, TlsMode};
+pub use pubkeys::PublishedKeys;
 pub use pubsub::{NodeItems, Published, PubsubItem};

@@ -7,11 +7,13 @@
 //! failure, so `Connection::connect` can return an error instead of waiting.
 
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use sasl::common::ChannelBinding;
 use tokio::sync::{mpsc, oneshot};
 use tokio_xmpp::connect::{
     DirectTlsServerConnector, DnsConfig, ServerConnector, StartTlsServerConnector,
@@ -19,7 +21,7 @@ use tokio_xmpp::connect::{
 };
 use tokio_xmpp::error::{AuthError, Error as TxError, ProtocolError};
 use tokio_xmpp::jid::Jid;
-use tokio_xmpp::parsers::{ns, stream_features::StreamFeatures};
+use tokio_xmpp::parsers::{ns, sasl_cb, stream_features::StreamFeatures};
 use tokio_xmpp::stanzastream::{Connection as RawConnection, StanzaStream};
 use tokio_xmpp::xmlstream::{StreamHeader, Timeouts, XmppStream};
 
@@ -162,11 +164,17 @@ async fn login<C: ServerConnector>(
         .recv_features()
         .await
         .map_err(|e| classify_connect(e.into(), tls))?;
+    let cb_types = features.sasl_cb.as_ref().map(|cb| cb.types.as_slice());
+    let choice = choose_mechanism(&features.sasl_mechanisms, channel_binding, cb_types)?;
+    tracing::debug!(%jid, mechanism = choice.mechanism, "authenticating");
     let creds = sasl::common::Credentials::default()
         .with_username(username)
         .with_password(password.to_owned())
-        .with_channel_binding(channel_binding);
-    let stream = tokio_xmpp::client_login(stream, features.sasl_mechanisms, creds)
+        .with_channel_binding(choice.binding);
+    // tokio-xmpp tries its mechanisms in its own order among those offered: offering it
+    // only our choice makes it use that one.
+    let only = BTreeSet::from([choice.mechanism.to_owned()]);
+    let stream = tokio_xmpp::client_login(stream, only, creds)
         .await
         .map_err(classify_auth)?;
     let pending = stream
@@ -180,6 +188,72 @@ async fn login<C: ServerConnector>(
     pending.recv_features().await.map_err(|e| {
         XmppError::Protocol(format!("stream features after login: {}", TxError::from(e)))
     })
+}
+
+/// The SASL mechanism to use and the channel binding presented with it.
+#[derive(Debug, PartialEq)]
+struct Choice {
+    mechanism: &'static str,
+    binding: ChannelBinding,
+}
+
+/// Our order of preference (RFC 6120 §6.3.3: the client chooses): SCRAM-*-PLUS, then SCRAM,
+/// then PLAIN, then ANONYMOUS. tokio-xmpp's own order names its SCRAM mechanisms `-PLUS`
+/// whenever TLS 1.3 gave it a `tls-exporter` binding, so against a server without `-PLUS`
+/// over TLS 1.3 (Prosody 0.12, which binds with `tls-unique` only) it skipped SCRAM and sent
+/// the password with PLAIN.
+///
+/// `-PLUS` is used only when the server lists `tls-exporter` among its channel-binding types
+/// (XEP-0440): the binding tokio-xmpp computes (RFC 9266) is the only one it has, and a
+/// server that offers `-PLUS` for another type fails the login (ejabberd 23.01: "Invalid
+/// channel binding"). Plain SCRAM says `y` (RFC 5802 §6: "I could bind, you offer no
+/// binding", so a server that does bind detects stripped `-PLUS` offers) when the server
+/// offers no `-PLUS`, and `n` when it offers a `-PLUS` we do not use (`y` would make it refuse
+/// the login as a downgrade).
+fn choose_mechanism(
+    offered: &BTreeSet<String>,
+    binding: ChannelBinding,
+    cb_types: Option<&[sasl_cb::Type]>,
+) -> Result<Choice, XmppError> {
+    const SCRAM: [(&str, &str); 2] = [
+        ("SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"),
+        ("SCRAM-SHA-1-PLUS", "SCRAM-SHA-1"),
+    ];
+    let has = |m: &str| offered.contains(m);
+    let exporter = matches!(binding, ChannelBinding::TlsExporter(_));
+    let server_binds_exporter = cb_types.is_some_and(|t| t.contains(&sasl_cb::Type::TlsExporter));
+    if exporter && server_binds_exporter {
+        if let Some((plus, _)) = SCRAM.iter().find(|(plus, _)| has(plus)) {
+            return Ok(Choice {
+                mechanism: plus,
+                binding,
+            });
+        }
+    }
+    if let Some((_, scram)) = SCRAM.iter().find(|(_, scram)| has(scram)) {
+        let any_plus = SCRAM.iter().any(|(plus, _)| has(plus));
+        let binding = if exporter && !any_plus {
+            ChannelBinding::Unsupported
+        } else {
+            ChannelBinding::None
+        };
+        return Ok(Choice {
+            mechanism: scram,
+            binding,
+        });
+    }
+    for mechanism in ["PLAIN", "ANONYMOUS"] {
+        if has(mechanism) {
+            return Ok(Choice {
+                mechanism,
+                binding: ChannelBinding::None,
+            });
+        }
+    }
+    Err(XmppError::Auth(format!(
+        "no SASL mechanism in common with the server (it offers: {})",
+        offered.iter().cloned().collect::<Vec<_>>().join(", ")
+    )))
 }
 
 /// Classify a failure while opening the connection (TCP, TLS, stream header).
@@ -230,6 +304,7 @@ fn classify_auth(e: TxError) -> XmppError {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -269,5 +344,72 @@ mod tests {
             classify_auth(TxError::Disconnected),
             XmppError::Protocol(_)
         ));
+    }
+
+    fn offer(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn choose(names: &[&str], binding: ChannelBinding, cb: Option<&[sasl_cb::Type]>) -> Choice {
+        choose_mechanism(&offer(names), binding, cb).unwrap()
+    }
+
+    #[test]
+    fn scram_is_chosen_over_plain_whatever_the_binding() {
+        let exporter = || ChannelBinding::TlsExporter(vec![7; 32]);
+        // Prosody 0.12 over TLS 1.3: no -PLUS; tokio-xmpp alone fell back to PLAIN here.
+        let c = choose(&["PLAIN", "SCRAM-SHA-1"], exporter(), None);
+        assert_eq!(c.mechanism, "SCRAM-SHA-1");
+        assert_eq!(c.binding, ChannelBinding::Unsupported, "gs2 flag y");
+        let c = choose(
+            &["PLAIN", "SCRAM-SHA-1", "SCRAM-SHA-256"],
+            ChannelBinding::None,
+            None,
+        );
+        assert_eq!(c.mechanism, "SCRAM-SHA-256");
+        assert_eq!(c.binding, ChannelBinding::None);
+        // -PLUS offered, but tls-exporter not announced (XEP-0440): plain SCRAM with "n".
+        let c = choose(&["SCRAM-SHA-1", "SCRAM-SHA-1-PLUS"], exporter(), None);
+        assert_eq!(c.mechanism, "SCRAM-SHA-1");
+        assert_eq!(c.binding, ChannelBinding::None);
+        let unique = [sasl_cb::Type::TlsUnique];
+        let c = choose(
+            &["SCRAM-SHA-1", "SCRAM-SHA-1-PLUS"],
+            exporter(),
+            Some(&unique),
+        );
+        assert_eq!(c.mechanism, "SCRAM-SHA-1");
+    }
+
+    #[test]
+    fn scram_plus_when_the_server_binds_tls_exporter() {
+        let types = [sasl_cb::Type::TlsUnique, sasl_cb::Type::TlsExporter];
+        let all = [
+            "PLAIN",
+            "SCRAM-SHA-1",
+            "SCRAM-SHA-1-PLUS",
+            "SCRAM-SHA-256",
+            "SCRAM-SHA-256-PLUS",
+        ];
+        let c = choose(&all, ChannelBinding::TlsExporter(vec![1; 32]), Some(&types));
+        assert_eq!(c.mechanism, "SCRAM-SHA-256-PLUS");
+        assert_eq!(c.binding, ChannelBinding::TlsExporter(vec![1; 32]));
+        // No binding of our own (plain TCP, TLS 1.2): never -PLUS.
+        let c = choose(&all, ChannelBinding::None, Some(&types));
+        assert_eq!(c.mechanism, "SCRAM-SHA-256");
+    }
+
+    #[test]
+    fn plain_anonymous_and_nothing() {
+        assert_eq!(
+            choose(&["PLAIN", "ANONYMOUS"], ChannelBinding::None, None).mechanism,
+            "PLAIN"
+        );
+        assert_eq!(
+            choose(&["ANONYMOUS"], ChannelBinding::None, None).mechanism,
+            "ANONYMOUS"
+        );
+        let e = choose_mechanism(&offer(&["X-OAUTH2"]), ChannelBinding::None, None).unwrap_err();
+        assert!(e.to_string().contains("X-OAUTH2"), "{e}");
     }
 }

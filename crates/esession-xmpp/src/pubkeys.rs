@@ -7,12 +7,12 @@
 
 use std::time::Duration;
 
-use esession::crypto::pubkey::PublicKey;
 use esession::pubkeys::{
     self, parse_item, parse_pubkey, pubkey_payload, Attestation, Revocation, CURRENT_ITEM,
     NS_ATTEST, NS_PUBKEY, NS_REVOKE,
 };
 use esession::xml::Element;
+use esession::PublicKey;
 use tokio_xmpp::minidom;
 use tokio_xmpp::parsers::iq::Iq;
 
@@ -24,7 +24,7 @@ use crate::xml;
 
 /// Publish-options of the pubkey node (profile P14): access model `open`, the other
 /// settings as the P11 nodes.
-pub const KEY_NODE_OPTIONS: [(&str, &str); 5] = [
+pub(crate) const KEY_NODE_OPTIONS: [(&str, &str); 5] = [
     ("pubsub#access_model", "open"),
     ("pubsub#persist_items", "1"),
     ("pubsub#max_items", "1"),
@@ -35,7 +35,7 @@ pub const KEY_NODE_OPTIONS: [(&str, &str); 5] = [
 /// Publish-options of the revocation and attestation nodes: as [`KEY_NODE_OPTIONS`] but
 /// one item per revoked or attested key, up to [`MAX_STATEMENTS`] (decision "Published
 /// keys (XEP-0189)").
-pub const STATEMENT_NODE_OPTIONS: [(&str, &str); 5] = [
+pub(crate) const STATEMENT_NODE_OPTIONS: [(&str, &str); 5] = [
     ("pubsub#access_model", "open"),
     ("pubsub#persist_items", "1"),
     ("pubsub#max_items", "64"),
@@ -44,7 +44,7 @@ pub const STATEMENT_NODE_OPTIONS: [(&str, &str); 5] = [
 ];
 
 /// The most items read from one fetched node; the rest are ignored (and reported).
-pub const MAX_STATEMENTS: usize = 64;
+pub(crate) const MAX_STATEMENTS: usize = 64;
 
 /// What a contact publishes (XEP-0189 §7): every item checked by the engine, the ones
 /// that failed a check named in `refused`.

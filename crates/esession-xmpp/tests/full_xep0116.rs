@@ -7,11 +7,9 @@ use std::time::{Duration, Instant};
 
 use esession::compress::CompressAlg;
 use esession::config::{Flow, PubkeyMode};
-use esession::crypto::pubkey::IdentityKey;
-use esession::crypto::{CipherAlg, HashAlg};
 use esession::event::RekeyedBy;
 use esession::xml::{ns, Element};
-use esession::{Config, Event, MemoryStore, OsRandom, StanzaKind};
+use esession::{CipherAlg, Config, Event, HashAlg, IdentityKey, MemoryStore, OsRandom, StanzaKind};
 use esession_testkit::server;
 use esession_xmpp::{Client, ConnectOptions, TlsMode};
 

@@ -5,9 +5,8 @@
 
 use std::time::Duration;
 
-use esession::crypto::pubkey::IdentityKey;
 use esession::pubkeys::{absorb, Attestation, Revocation};
-use esession::{Config, KeyStore, MemoryStore, OsRandom, Timestamp};
+use esession::{Config, IdentityKey, KeyStore, MemoryStore, OsRandom, Timestamp};
 use esession_testkit::server;
 use esession_xmpp::{Client, ConnectOptions, Connection, TlsMode};
 

@@ -5,6 +5,8 @@
 //! first test starts a private server on free ports in a temporary directory
 //! through `scripts/prosody.sh`; a watchdog stops it when this process exits.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+// Helpers outside #[test] functions index too (clippy.toml covers only the tests).
+#![allow(clippy::indexing_slicing)]
 
 use std::time::{Duration, Instant};
 
@@ -269,4 +271,34 @@ async fn server_log_records_sent_stanza() {
     }
     alice.close().await.unwrap();
     bob.close().await.unwrap();
+}
+
+/// The start of the base64 of an `<auth>` payload beginning with `prefix` (whole 3-octet
+/// groups only, so it does not depend on what follows).
+fn auth_prefix(prefix: &str) -> String {
+    let whole = prefix.len() / 3 * 3;
+    esession::b64::encode(&prefix.as_bytes()[..whole])
+}
+
+/// Over TLS 1.3 this server offers no SCRAM-*-PLUS (Prosody 0.12 binds with tls-unique
+/// only), and tokio-xmpp alone then skipped SCRAM and sent the password with PLAIN. We log
+/// in with SCRAM, saying `y` ("I could bind, you offer no binding", RFC 5802 §6).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_logins_use_scram_not_plain() {
+    for tls in [TlsMode::StartTls, TlsMode::DirectTls] {
+        let (jid, pw) = account("scram");
+        let user = jid.split('@').next().unwrap();
+        let conn = Connection::connect(options(&jid, &pw, tls)).await.unwrap();
+        let scram = auth_prefix(&format!("y,,n={user},r="));
+        let plain = auth_prefix(&format!("\0{user}\0"));
+        assert!(
+            server().wait_for_log(&scram, Duration::from_secs(5)),
+            "{tls:?}: no SCRAM <auth> for {user} in the server log"
+        );
+        assert!(
+            !server().log_text().contains(&plain),
+            "{tls:?}: PLAIN was used"
+        );
+        drop(conn);
+    }
 }

@@ -272,12 +272,16 @@ impl Default for Config {
             answer_errors: true,
             flow: Flow::Four,
             accept_three_message: true,
+            // Decision: table-based Twofish and Whirlpool are negotiable only when listed.
             crypt: CipherAlg::ALL
                 .into_iter()
-                .filter(|c| !c.is_weak())
+                .filter(|c| !c.is_weak() && !c.uses_secret_indexed_tables())
                 .collect(),
             allow_unencrypted: false,
-            hashes: HashAlg::ALL.to_vec(),
+            hashes: HashAlg::ALL
+                .into_iter()
+                .filter(|h| !h.uses_secret_indexed_tables())
+                .collect(),
             compress: vec![crate::compress::CompressAlg::None],
             sas: SasAlg::ALL.to_vec(),
             present_pubkey: vec![PubkeyMode::None, PubkeyMode::Key, PubkeyMode::Hash],
@@ -339,5 +343,89 @@ impl Config {
         let known = matches!(id, 1 | 2 | 5 | 14..=18);
         let weak = matches!(id, 1 | 2);
         known && self.groups.contains(&id) && (!weak || self.allow_insecure_groups)
+    }
+
+    /// The groups of [`Config::groups`] this policy allows ([`Config::group_allowed`]), in
+    /// preference order: what an offer lists in `modp` and what a DH pool precomputes.
+    pub fn allowed_groups(&self) -> Vec<u32> {
+        self.groups
+            .iter()
+            .copied()
+            .filter(|g| self.group_allowed(*g))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::tests::{failed, Pair, NOW};
+    use crate::store::MemoryStore;
+
+    #[test]
+    fn allowed_groups_keep_preference_order_and_drop_refused_groups() {
+        // P6: 3 and 4 never; 1 and 2 only when insecure groups are allowed; unknown ids never.
+        let mut config = Config {
+            groups: vec![14, 1, 3, 5, 99, 2, 4, 18],
+            ..Config::default()
+        };
+        config.allow_insecure_groups = false;
+        assert_eq!(config.allowed_groups(), [14, 5, 18]);
+        config.allow_insecure_groups = true;
+        assert_eq!(config.allowed_groups(), [14, 1, 5, 2, 18]);
+    }
+
+    /// Decision (issue 11 §13): Twofish and Whirlpool index tables with secret data, so a
+    /// default engine neither offers nor accepts them; both sides listing them still works.
+    #[test]
+    fn table_based_algorithms_are_negotiated_only_when_listed() {
+        let default = Config::default();
+        assert!(!default.crypt.iter().any(|c| c.uses_secret_indexed_tables()));
+        assert_eq!(default.hashes, vec![HashAlg::Sha256]);
+
+        let twofish = Config {
+            crypt: vec![CipherAlg::Twofish256Ctr],
+            ..Config::default()
+        };
+        let whirlpool = Config {
+            hashes: vec![HashAlg::Whirlpool],
+            ..Config::default()
+        };
+        // A default responder refuses an offer of only these, naming the field.
+        for (label, offer, field) in [
+            ("twofish-by-default", twofish.clone(), "crypt_algs"),
+            ("whirlpool-by-default", whirlpool, "hash_algs"),
+        ] {
+            let mut p = Pair::with(
+                label,
+                offer,
+                Config::default(),
+                MemoryStore::new(),
+                MemoryStore::new(),
+            );
+            p.alice.start("bob@example.com", NOW).unwrap();
+            p.run();
+            let err = failed(&mut p.alice);
+            assert!(err.to_string().contains(field), "{err}");
+        }
+
+        let listed = Config {
+            crypt: CipherAlg::ALL.to_vec(),
+            hashes: HashAlg::ALL.to_vec(),
+            ..Config::default()
+        };
+        let mut p = Pair::with(
+            "twofish-whirlpool-listed",
+            Config {
+                hashes: vec![HashAlg::Whirlpool],
+                ..twofish
+            },
+            listed,
+            MemoryStore::new(),
+            MemoryStore::new(),
+        );
+        let (_, info, _) = p.negotiate();
+        assert_eq!(info.crypt, Some("twofish256-ctr"));
+        assert_eq!(info.hash, Some("whirlpool"));
     }
 }

@@ -37,8 +37,7 @@ pub(crate) fn storage_hints(logging: Logging) -> Vec<Element> {
 /// The SSN termination form inside `<feature/>` (P10): `submit` to terminate, `result`
 /// to acknowledge.
 pub(crate) fn termination(kind: FormType) -> Element {
-    let mut form = Form::with_form_type(kind, ns::SSN);
-    form.fields[0].kind = None;
+    let mut form = Form::with_untyped_form_type(kind, ns::SSN);
     form.push(Field::new("terminate", None, &["1"]));
     Element::new("feature", ns::FEATURE_NEG).with_child(form.to_element())
 }

@@ -229,6 +229,27 @@ impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// Forgets keys of `own` per [`trust::evictions`] with `limit`, never `keep`.
+    fn evict_untrusted(&mut self, own: &str, keep: &[u8; 32], limit: usize) {
+        let candidates = self
+            .keys
+            .iter()
+            .filter(|((o, _), k)| o == own && !k.trusted && k.petname.is_none())
+            .count();
+        if candidates <= limit {
+            return;
+        }
+        let keys: Vec<KnownKey> = self
+            .keys
+            .iter()
+            .filter(|((o, _), _)| o == own)
+            .map(|(_, k)| k.clone())
+            .collect();
+        for fp in trust::evictions(&keys, keep, limit) {
+            self.keys.remove(&(own.to_owned(), fp));
+        }
+    }
 }
 
 impl SecretStore for MemoryStore {
@@ -305,7 +326,7 @@ impl OfflineStore for MemoryStore {
         let set = self
             .offline
             .get_mut(&(own.to_owned(), kind))
-            .filter(|s| crate::crypto::ct_eq(&s.nonce, nonce))
+            .filter(|s| s.has_nonce(nonce))
             .ok_or_else(|| no_offline_set(own, kind))?;
         if set.accepted.iter().any(|a| a.replayed_by(init)) {
             return Ok(false);
@@ -385,8 +406,12 @@ impl KeyStore for MemoryStore {
     ) -> Result<(), StoreError> {
         let id = (own.to_owned(), *fp);
         let existing = self.keys.get(&id).cloned();
+        let new = existing.is_none();
         let updated = trust::sighting(existing, fp, key_value, peer_bare, now)?;
         self.keys.insert(id, updated);
+        if new {
+            self.evict_untrusted(own, fp, trust::MAX_UNTRUSTED_KEYS);
+        }
         Ok(())
     }
 
@@ -540,145 +565,51 @@ impl<S: SecretStore + ?Sized> SecretStore for Box<S> {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
+pub mod conformance;
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn rs(full: &str, byte: u8) -> RetainedSecret {
-        RetainedSecret {
-            id: SecretId {
-                own: "a@x".into(),
-                peer_bare: "b@y".into(),
-                peer_full: full.into(),
-            },
-            secret: Zeroizing::new(vec![byte; 32]),
-            created: Timestamp(10),
-            verified: false,
-        }
+    #[test]
+    fn memory_store_passes_the_conformance_suite() {
+        conformance::all(MemoryStore::new);
     }
 
     #[test]
-    fn rotate_replaces_same_full_jid_and_destroys_used() {
+    fn debug_redacts_identity_keys() {
         let mut s = MemoryStore::new();
-        s.rotate(None, rs("b@y/1", 1)).unwrap();
-        s.rotate(None, rs("b@y/2", 2)).unwrap();
-        s.rotate(None, rs("b@y/1", 3)).unwrap();
-        assert_eq!(s.secrets_with("a@x", "b@y").unwrap().len(), 2);
-        let used = rs("b@y/2", 0).id;
-        s.rotate(Some(&used), rs("b@y/1", 4)).unwrap();
-        let left = s.secrets_with("a@x", "b@y").unwrap();
-        assert_eq!(left.len(), 1);
-        assert_eq!(left[0].secret.as_slice(), &[4u8; 32]);
-        assert!(format!("{:?}", left[0]).contains("<redacted>"));
-        assert!(s.mark_verified(&left[0].id).unwrap());
-        assert_eq!(s.forget("a@x", "b@y").unwrap(), 1);
-    }
-
-    #[test]
-    fn identity_keys_are_per_account_never_overwritten_and_redacted() {
-        let mut s = MemoryStore::new();
-        assert!(s.identity_key("a@x").unwrap().is_none());
-        let der = [0x30, 0x82, 0x01, 0x0a, 0xAB, 0xCD];
-        s.set_identity_key("a@x", &der).unwrap();
-        assert_eq!(s.identity_key("a@x").unwrap().unwrap().as_slice(), &der);
-        assert!(s.identity_key("c@x").unwrap().is_none());
-        let e = s.set_identity_key("a@x", &[0x30, 1]).unwrap_err();
-        assert!(e.0.contains("refusing to overwrite"), "{e}");
-        assert_eq!(s.identity_key("a@x").unwrap().unwrap().as_slice(), &der);
-        assert!(s.set_identity_key("c@x", b"not der").is_err());
-        s.replace_identity_key("a@x", &[0x30, 1]).unwrap();
-        assert_eq!(
-            s.identity_key("a@x").unwrap().unwrap().as_slice(),
-            &[0x30, 1]
-        );
+        s.set_identity_key("a@x", &[0x30, 1]).unwrap();
         let dbg = format!("{s:?}");
         assert!(!dbg.contains("48, 1") && dbg.contains("redacted"), "{dbg}");
     }
 
-    fn kv(n: u8) -> String {
-        format!("<KeyValue><DSAKeyValue><Y>{n}</Y></DSAKeyValue></KeyValue>")
-    }
-
-    fn fp(n: u8) -> [u8; 32] {
-        crate::crypto::sha256(&[kv(n).as_bytes()])
-    }
-
+    /// Issue 11 §14: keys never trusted nor named are bounded per account; the stalest go,
+    /// trusted and named ones stay, other accounts are untouched.
     #[test]
-    fn known_keys_sightings_trust_petnames_and_forgetting() {
-        let mut s: Box<dyn SecretStore> = Box::new(MemoryStore::new());
-        assert!(s.known_key("a@x", &fp(1)).unwrap().is_none());
-        s.record_sighting("a@x", &fp(1), &kv(1), "b@y", Timestamp(5))
+    fn untrusted_keys_are_bounded() {
+        let mut s = MemoryStore::new();
+        let kv = |n: u64| format!("<KeyValue>{n}</KeyValue>");
+        let fp = |n: u64| crate::crypto::sha256(&[kv(n).as_bytes()]);
+        for n in 0..6 {
+            s.record_sighting("a@x", &fp(n), &kv(n), "b@y", Timestamp(100 + n))
+                .unwrap();
+        }
+        s.record_sighting("other@x", &fp(9), &kv(9), "b@y", Timestamp(1))
             .unwrap();
-        s.record_sighting("a@x", &fp(1), &kv(1), "c@y", Timestamp(6))
-            .unwrap();
-        s.record_sighting("a@x", &fp(2), &kv(2), "b@y", Timestamp(7))
-            .unwrap();
-        s.record_sighting("q@x", &fp(1), &kv(1), "b@y", Timestamp(8))
-            .unwrap();
-        let k = s.known_key("a@x", &fp(1)).unwrap().unwrap();
-        assert_eq!(k.key_value, kv(1));
-        assert_eq!(k.jids.len(), 2);
-        assert!(!k.trusted && k.petname.is_none());
-        let mut both = vec![fp(1), fp(2)];
-        both.sort();
-        let of_b: Vec<_> = s
-            .keys_of("a@x", "b@y")
+        assert!(s.set_trusted("a@x", &fp(0), true).unwrap());
+        assert!(s.set_petname("a@x", &fp(1), Some("Bo")).unwrap());
+        s.evict_untrusted("a@x", &fp(2), 2);
+        let left: Vec<[u8; 32]> = s
+            .all_keys("a@x")
             .unwrap()
             .iter()
             .map(|k| k.fingerprint)
             .collect();
-        assert_eq!(of_b, both);
-        assert_eq!(s.keys_of("a@x", "c@y").unwrap().len(), 1);
-        assert_eq!(s.all_keys("a@x").unwrap().len(), 2);
-        assert_eq!(s.all_keys("q@x").unwrap().len(), 1);
-        // A mismatched fingerprint is refused and changes nothing.
-        assert!(s
-            .record_sighting("a@x", &fp(1), &kv(2), "d@y", Timestamp(9))
-            .is_err());
-        assert!(s.keys_of("a@x", "d@y").unwrap().is_empty());
-
-        assert!(s.set_trusted("a@x", &fp(1), true).unwrap());
-        assert!(!s.set_trusted("a@x", &fp(3), true).unwrap());
-        assert!(s.set_petname("a@x", &fp(1), Some("Bob")).unwrap());
-        assert!(s.set_petname("a@x", &fp(1), Some("B\nob")).is_err());
-        assert!(!s.set_petname("a@x", &fp(3), Some("Nobody")).unwrap());
-        let k = s.known_key("a@x", &fp(1)).unwrap().unwrap();
-        assert!(k.trusted);
-        assert_eq!(k.petname.as_deref(), Some("Bob"));
-        assert!(!s.known_key("q@x", &fp(1)).unwrap().unwrap().trusted);
-        // A later sighting keeps trust and petname.
-        s.record_sighting("a@x", &fp(1), &kv(1), "b@y", Timestamp(20))
-            .unwrap();
-        let k = s.known_key("a@x", &fp(1)).unwrap().unwrap();
-        assert!(k.trusted && k.petname.is_some());
-        assert_eq!(k.jids[0].last_seen, Timestamp(20));
-        assert!(s.set_petname("a@x", &fp(1), None).unwrap());
-        assert!(s
-            .known_key("a@x", &fp(1))
-            .unwrap()
-            .unwrap()
-            .petname
-            .is_none());
-
-        let a = s.assess("a@x", Some(fp(1)), "b@y").unwrap();
-        assert!(a.trusted);
-        assert_eq!(
-            a.alerts,
-            vec![trust::KeyAlert::SharedWith {
-                other_jids: vec!["c@y".into()]
-            }]
-        );
-
-        assert!(s.forget_key("a@x", &fp(1)).unwrap());
-        assert!(!s.forget_key("a@x", &fp(1)).unwrap());
-        assert!(s.known_key("a@x", &fp(1)).unwrap().is_none());
-        assert!(s.known_key("q@x", &fp(1)).unwrap().is_some());
-        let a = s.assess("a@x", None, "b@y").unwrap();
-        assert_eq!(
-            a.alerts,
-            vec![trust::KeyAlert::KeyMissing {
-                expected: vec![fp(2)]
-            }]
-        );
+        let mut want = vec![fp(0), fp(1), fp(2), fp(5)];
+        want.sort();
+        assert_eq!(left, want);
+        assert_eq!(s.all_keys("other@x").unwrap().len(), 1);
     }
 }

@@ -30,6 +30,34 @@ pub const MAX_JIDS_PER_KEY: usize = 64;
 /// about 4.8 KiB.
 pub const MAX_IDENTITY_KEY_OCTETS: usize = 16 * 1024;
 
+/// Most keys kept per account that the user neither trusted nor named. Anyone can present a
+/// fresh key in every negotiation; beyond this bound the ones seen least recently are
+/// forgotten (issue 11 §14), so strangers cannot grow the store without end. Keys the user
+/// trusted or named are never forgotten this way.
+pub const MAX_UNTRUSTED_KEYS: usize = 10_000;
+
+/// The fingerprints to forget among `keys` (every key of one account) so that at most
+/// `limit` of those neither trusted nor named remain: the ones seen least recently first,
+/// never `keep` (the key being recorded). Every store applies this rule.
+pub fn evictions(keys: &[KnownKey], keep: &[u8; 32], limit: usize) -> Vec<[u8; 32]> {
+    let mut candidates: Vec<(Timestamp, [u8; 32])> = keys
+        .iter()
+        .filter(|k| !k.trusted && k.petname.is_none())
+        .map(|k| {
+            let seen = k.jids.iter().map(|s| s.last_seen).max();
+            (seen.unwrap_or(Timestamp(0)), k.fingerprint)
+        })
+        .collect();
+    let excess = candidates.len().saturating_sub(limit);
+    candidates.retain(|(_, fp)| fp != keep);
+    candidates.sort();
+    candidates
+        .into_iter()
+        .take(excess)
+        .map(|(_, fp)| fp)
+        .collect()
+}
+
 /// One JID that presented a key, and when (XEP-0116 §7.4: keys are associated with JIDs).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeySighting {
@@ -576,6 +604,25 @@ mod tests {
         assert_eq!(k.jids.len(), MAX_JIDS_PER_KEY);
         assert!(!k.seen_from("a@y") && !k.seen_from("b@y"));
         assert!(k.seen_from("j000@z"));
+    }
+
+    #[test]
+    fn evictions_forget_the_stalest_untrusted_unnamed_keys() {
+        let at = |n: u8, seen: u64| {
+            let mut k = key(n, &["a@x"], false);
+            k.jids[0].last_seen = Timestamp(seen);
+            k
+        };
+        let mut named = at(1, 10);
+        named.petname = Some("Ann".into());
+        let mut trusted = at(2, 20);
+        trusted.trusted = true;
+        let keys = [named, trusted, at(3, 30), at(4, 40), at(5, 50), at(6, 5)];
+        // Four candidates (3, 4, 5, 6), limit 2: the two seen least recently go.
+        assert_eq!(evictions(&keys, &fp(5), 2), vec![fp(6), fp(3)]);
+        // Never the key being recorded, even when it is the stalest.
+        assert_eq!(evictions(&keys, &fp(6), 2), vec![fp(3), fp(4)]);
+        assert!(evictions(&keys, &fp(6), 4).is_empty());
     }
 
     #[test]

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tempfile::TempDir;
 
-pub use esession_testkit::server;
+pub(crate) use esession_testkit::server;
 
 /// A registered account and its private `--state` directory.
-pub struct Account {
+pub(crate) struct Account {
     pub jid: String,
     pub password: String,
     pub state: TempDir,
@@ -21,7 +21,7 @@ pub struct Account {
 
 impl Account {
     /// Registers a fresh account (`prefix` + a unique tail).
-    pub fn new(prefix: &str) -> Account {
+    pub(crate) fn new(prefix: &str) -> Account {
         let (jid, password) = server().register_unique(prefix);
         Account {
             jid,
@@ -31,12 +31,12 @@ impl Account {
     }
 
     /// The user name (local part).
-    pub fn user(&self) -> &str {
+    pub(crate) fn user(&self) -> &str {
         self.jid.split('@').next().unwrap()
     }
 
     /// Removes everything in the state directory (retained secrets, history).
-    pub fn wipe_state(&self) {
+    pub(crate) fn wipe_state(&self) {
         for entry in std::fs::read_dir(self.state.path()).unwrap().flatten() {
             let path = entry.path();
             if path.is_dir() {
@@ -49,7 +49,7 @@ impl Account {
 
     /// `--server ADDR --tls plain --json --state DIR --jid JID --password PW` followed by
     /// `args`.
-    pub fn args(&self, args: &[&str]) -> Vec<String> {
+    pub(crate) fn args(&self, args: &[&str]) -> Vec<String> {
         let mut v = global_args(&self.state);
         v.extend(
             [
@@ -63,10 +63,18 @@ impl Account {
         v.extend(args.iter().map(|s| s.to_string()));
         v
     }
+
+    /// [`Account::args`] without `--json`: the text output a person reads.
+    #[allow(dead_code)]
+    pub(crate) fn text_args(&self, args: &[&str]) -> Vec<String> {
+        let mut v = self.args(args);
+        v.retain(|a| a != "--json");
+        v
+    }
 }
 
 /// `--server ADDR --tls plain --json --state DIR`.
-pub fn global_args(state: &TempDir) -> Vec<String> {
+pub(crate) fn global_args(state: &TempDir) -> Vec<String> {
     vec![
         "--server".into(),
         server().addr.clone(),
@@ -80,7 +88,7 @@ pub fn global_args(state: &TempDir) -> Vec<String> {
 
 /// A running `esession`. Its stdout lines are read by a thread into a channel, its stderr
 /// kept for failure messages. Dropping it kills the process.
-pub struct Proc {
+pub(crate) struct Proc {
     name: String,
     child: Child,
     lines: Receiver<String>,
@@ -92,18 +100,21 @@ pub struct Proc {
 
 impl Proc {
     /// Starts `esession ARGS` (`name` is for messages).
-    pub fn spawn(name: &str, args: &[String]) -> Proc {
+    pub(crate) fn spawn(name: &str, args: &[String]) -> Proc {
         Self::spawn_with(name, args, Stdio::null(), &[])
     }
 
-    /// Starts `esession ARGS` with extra environment variables (used by archive.rs only).
+    /// Starts `esession ARGS` with extra environment variables.
     #[allow(dead_code)]
-    pub fn spawn_env(name: &str, args: &[String], env: &[(&str, &str)]) -> Proc {
+    pub(crate) fn spawn_env(name: &str, args: &[String], env: &[(&str, &str)]) -> Proc {
         Self::spawn_with(name, args, Stdio::null(), env)
     }
 
     /// Starts `esession ARGS` with its standard input piped; returns the pipe too.
-    pub fn spawn_interactive(name: &str, args: &[String]) -> (Proc, std::process::ChildStdin) {
+    pub(crate) fn spawn_interactive(
+        name: &str,
+        args: &[String],
+    ) -> (Proc, std::process::ChildStdin) {
         let mut p = Self::spawn_with(name, args, Stdio::piped(), &[]);
         let stdin = p.child.stdin.take().unwrap();
         (p, stdin)
@@ -111,15 +122,16 @@ impl Proc {
 
     fn spawn_with(name: &str, args: &[String], stdin: Stdio, env: &[(&str, &str)]) -> Proc {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_esession"));
+        cmd.args(args)
+            .env_remove("ESESSION_PASSWORD")
+            .env_remove("ESESSION_PEER_PASSWORD")
+            .env_remove("ESESSION_LOG")
+            .env("SSL_CERT_FILE", &server().cert);
+        // After the removals: a test may set ESESSION_LOG.
         for (k, v) in env {
             cmd.env(k, v);
         }
         let mut child = cmd
-            .args(args)
-            .env_remove("ESESSION_PASSWORD")
-            .env_remove("ESESSION_PEER_PASSWORD")
-            .env_remove("ESESSION_LOG")
-            .env("SSL_CERT_FILE", &server().cert)
             .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -146,7 +158,7 @@ impl Proc {
                 }
                 sink.lock()
                     .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+                    .push_str(&String::from_utf8_lossy(buf.get(..n).unwrap_or_default()));
             }
         });
         Proc {
@@ -160,7 +172,7 @@ impl Proc {
     }
 
     /// What the process printed so far (for failure messages).
-    pub fn transcript(&self) -> String {
+    pub(crate) fn transcript(&self) -> String {
         format!(
             "--- {} stdout:\n{}\n--- {} stderr:\n{}",
             self.name,
@@ -171,7 +183,7 @@ impl Proc {
     }
 
     /// The stdout lines parsed as JSON (lines that are not JSON are skipped).
-    pub fn events(&self) -> Vec<Value> {
+    pub(crate) fn events(&self) -> Vec<Value> {
         self.seen
             .iter()
             .filter_map(|l| serde_json::from_str(l).ok())
@@ -179,7 +191,7 @@ impl Proc {
     }
 
     /// The events named `name` (`"established"`, `"message"`, …).
-    pub fn events_named(&self, name: &str) -> Vec<Value> {
+    pub(crate) fn events_named(&self, name: &str) -> Vec<Value> {
         self.events()
             .into_iter()
             .filter(|e| e["event"] == name)
@@ -187,7 +199,7 @@ impl Proc {
     }
 
     /// The one event named `name`; panics if there is not exactly one.
-    pub fn only(&self, name: &str) -> Value {
+    pub(crate) fn only(&self, name: &str) -> Value {
         let evs = self.events_named(name);
         assert_eq!(
             evs.len(),
@@ -199,7 +211,7 @@ impl Proc {
     }
 
     /// Reads stdout until an event satisfies `pick` (within `limit`); panics otherwise.
-    pub fn wait_event(
+    pub(crate) fn wait_event(
         &mut self,
         what: &str,
         limit: Duration,
@@ -243,7 +255,7 @@ impl Proc {
     }
 
     /// Reads whatever the process prints within `dur` (never fails).
-    pub fn drain(&mut self, dur: Duration) {
+    pub(crate) fn drain(&mut self, dur: Duration) {
         let deadline = Instant::now() + dur;
         while let Ok(line) = self
             .lines
@@ -254,13 +266,13 @@ impl Proc {
     }
 
     /// Waits for the event named `name`.
-    pub fn wait_named(&mut self, name: &str, limit: Duration) -> Value {
+    pub(crate) fn wait_named(&mut self, name: &str, limit: Duration) -> Value {
         self.wait_event(&format!("{name:?} event"), limit, |e| e["event"] == name)
     }
 
     /// Waits (up to `limit`) for the process to exit and for all its output; its exit
     /// code (-1 if killed by a signal). Panics (and the guard kills it) on time-out.
-    pub fn finish(&mut self, limit: Duration) -> i32 {
+    pub(crate) fn finish(&mut self, limit: Duration) -> i32 {
         let deadline = Instant::now() + limit;
         let status = loop {
             if let Some(s) = self.child.try_wait().unwrap() {
@@ -297,9 +309,15 @@ impl Proc {
         status.code().unwrap_or(-1)
     }
 
+    /// Its process id.
+    #[allow(dead_code)]
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Whether the process has exited (never waits).
     #[allow(dead_code)]
-    pub fn exited(&mut self) -> bool {
+    pub(crate) fn exited(&mut self) -> bool {
         self.status.is_some() || self.child.try_wait().unwrap().is_some()
     }
 
@@ -307,20 +325,20 @@ impl Proc {
     /// as [`Proc::finish`] gives it: -1 if the kill ended it, its own code if it had already
     /// exited by itself.
     #[allow(dead_code)]
-    pub fn kill(&mut self, limit: Duration) -> i32 {
+    pub(crate) fn kill(&mut self, limit: Duration) -> i32 {
         // An error only means that the process is gone already.
         let _ = self.child.kill();
         self.finish(limit)
     }
 
     /// Asks the process to stop cleanly (SIGTERM, as `kill` does) and waits for it.
-    pub fn stop(&mut self, limit: Duration) -> i32 {
+    pub(crate) fn stop(&mut self, limit: Duration) -> i32 {
         self.signal_term();
         self.finish(limit)
     }
 
     /// Sends SIGTERM (as `kill` does), without waiting.
-    pub fn signal_term(&mut self) {
+    pub(crate) fn signal_term(&mut self) {
         let status = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())
@@ -340,21 +358,21 @@ impl Drop for Proc {
 }
 
 /// Runs `esession ARGS` to completion (bounded by `limit`); the finished process.
-pub fn run(name: &str, args: &[String], limit: Duration) -> (i32, Proc) {
+pub(crate) fn run(name: &str, args: &[String], limit: Duration) -> (i32, Proc) {
     let mut p = Proc::spawn(name, args);
     let code = p.finish(limit);
     (code, p)
 }
 
 /// A message body no other test (or run) uses.
-pub fn unique_body(what: &str) -> String {
+pub(crate) fn unique_body(what: &str) -> String {
     format!("{what} {}", esession_testkit::unique("secret-"))
 }
 
 /// Panics if the server's stanza log or its stored data (offline messages, archives)
 /// contain `body`. `proof` must be in the log (e.g. the session's thread id): it shows the
 /// log does record this test's stanzas, so the absence of the body means something.
-pub fn assert_server_never_saw(body: &str, proof: Option<&str>) {
+pub(crate) fn assert_server_never_saw(body: &str, proof: Option<&str>) {
     let s = server();
     if let Some(proof) = proof {
         assert!(

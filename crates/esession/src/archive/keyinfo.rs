@@ -10,7 +10,7 @@ use crate::xml::Element;
 pub const KEY_INFO_NS: &str = "urn:esession:archive-key:1";
 
 /// Salt length (octets).
-pub const SALT_LEN: usize = 16;
+pub(super) const SALT_LEN: usize = 16;
 /// Longest check value accepted (a sealed 32-octet constant: version, nonce, tag).
 const MAX_CHECK: usize = 128;
 

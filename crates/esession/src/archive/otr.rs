@@ -38,7 +38,8 @@ pub fn answer(otr: OtrMode, offered: &[Logging]) -> Option<Logging> {
         OtrMode::Oppose => [Some(MustNot), Some(May), Some(May), Some(May)],
         OtrMode::Forbid => [None, Some(May), Some(May), Some(May)],
     };
-    row[column]
+    // `column` is 0..=3 by the match above; `get` keeps the lookup panic-free.
+    row.get(column).copied().flatten()
 }
 
 #[cfg(test)]

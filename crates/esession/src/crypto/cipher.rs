@@ -90,6 +90,16 @@ impl CipherAlg {
         self == CipherAlg::None
     }
 
+    /// `true` for a cipher whose implementation indexes tables with secret data (Twofish's
+    /// key-dependent S-boxes), so its timing may leak key bits to a local observer. Still
+    /// negotiable, but kept out of the default offer and accept lists.
+    pub fn uses_secret_indexed_tables(self) -> bool {
+        matches!(
+            self,
+            CipherAlg::Twofish128Ctr | CipherAlg::Twofish192Ctr | CipherAlg::Twofish256Ctr
+        )
+    }
+
     /// Number of counter values that encrypting `len` octets consumes: ceil(len / 16) for
     /// the block ciphers (XEP-0200 §6: +1 per block or partial block); for `none`, 1 when
     /// `len` > 0 (XEP-0200 §6 step 3: "C MUST be incremented by 1"; A27). 0 when `len` is
@@ -161,9 +171,10 @@ pub fn apply_ctr(
 /// XORs the CTR keystream of block cipher `C` (128-bit block, full 128-bit big-endian
 /// counter, `ctr::Ctr128BE`) into `data`. The key is given to `C` by slice, so that one
 /// type serves every key size Twofish and Serpent accept; the caller checked its length.
+/// `ZeroizeOnDrop`: the key schedule and the keystream state are wiped when `c` is dropped.
 fn xor_keystream<C>(key: &[u8], iv: &[u8; 16], data: &mut [u8]) -> Result<(), CryptoError>
 where
-    C: KeyInit + BlockCipher + BlockEncryptMut<BlockSize = U16>,
+    C: KeyInit + BlockCipher + BlockEncryptMut<BlockSize = U16> + zeroize::ZeroizeOnDrop,
 {
     let cipher = C::new_from_slice(key).map_err(|_| CryptoError::KeyLength {
         expected: C::key_size(),
@@ -180,6 +191,18 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 11 §12: every block cipher and the CTR state wipe their keys on drop.
+    #[test]
+    fn cipher_states_are_wiped_on_drop() {
+        fn wiped<T: zeroize::ZeroizeOnDrop>() {}
+        type Stream<C> = StreamCipherCoreWrapper<ctr::CtrCore<C, ctr::flavors::Ctr128BE>>;
+        wiped::<Stream<aes::Aes128>>();
+        wiped::<Stream<aes::Aes192>>();
+        wiped::<Stream<aes::Aes256>>();
+        wiped::<Stream<twofish::Twofish>>();
+        wiped::<Stream<serpent::Serpent>>();
+    }
 
     const KEY: &str = "2b7e151628aed2a6abf7158809cf4f3c";
     const CTR: &str = "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";

@@ -107,16 +107,19 @@ impl ModpGroup {
     }
 
     /// Size of p in bits.
+    #[cfg(any(test, feature = "hazmat"))]
     pub fn bits(&self) -> usize {
         self.bits
     }
 
     /// p, big-endian in bits/8 octets.
+    #[cfg(any(test, feature = "hazmat"))]
     pub fn prime_be(&self) -> Vec<u8> {
         self.prime.clone()
     }
 
     /// Size in bits of the secret exponents this project draws (profile P6).
+    #[cfg(any(test, feature = "hazmat"))]
     pub fn exponent_bits(&self) -> usize {
         self.exponent_bits
     }
@@ -267,6 +270,7 @@ impl DhSecret {
     }
 
     /// The id of the group this secret belongs to.
+    #[cfg(any(test, feature = "hazmat"))]
     pub fn group(&self) -> u32 {
         self.group
     }

@@ -53,6 +53,13 @@ impl HashAlg {
             HashAlg::Sha256 | HashAlg::Whirlpool => false,
         }
     }
+
+    /// `true` for a hash whose implementation indexes tables with secret data (Whirlpool's
+    /// S-box lookups on the HMAC key and the shared secret), so its timing may leak to a local
+    /// observer. Still negotiable, but kept out of the default offer and accept lists.
+    pub fn uses_secret_indexed_tables(self) -> bool {
+        self == HashAlg::Whirlpool
+    }
 }
 
 /// HASH(`parts[0] | parts[1] | …`). The output keeps its full length (profile P2).

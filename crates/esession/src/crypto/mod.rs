@@ -24,11 +24,15 @@ pub use kdf::{
     srshash, DirectionKeys, SessionKeys,
 };
 pub use mac::{identity_mac, stanza_mac};
-pub use mpi::{mpi, mpi_u128, u128_from_be};
+#[cfg(feature = "hazmat")]
+pub use mpi::mpi_u128;
+pub use mpi::{mpi, u128_from_be};
 pub use nonce::{draw_counter, draw_nonce, responder_counter};
 pub use pool::DhPool;
 pub use pubkey::{Fingerprint, IdentityKey, KeyError, PublicKey, SignAlg};
-pub use sas::{render_sas28x5, sas28x5, sas28x5_commit, SasAlg};
+#[cfg(feature = "hazmat")]
+pub use sas::render_sas28x5;
+pub use sas::{sas28x5, sas28x5_commit, SasAlg};
 pub use secret::SecretBytes;
 
 /// A cryptographic failure. Each message names what was wrong.

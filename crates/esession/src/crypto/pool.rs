@@ -7,7 +7,7 @@
 //! ([`crate::Engine::set_dh_pool`]) takes its values from it and computes them itself when
 //! the pool has none for the group.
 //!
-//! Every pair is handed out at most once: [`DhPool::take`] moves it out of the pool (it is
+//! Every pair is handed out at most once: taking a pair moves it out of the pool (it is
 //! never copied), and the secret is wiped when the taker drops it. Pairs still in the
 //! pool are wiped when the last handle of the pool (and every filler thread) is gone.
 use std::collections::HashMap;
@@ -79,8 +79,9 @@ impl DhPool {
     }
 
     /// Takes one pair for `group` out of the pool, if there is one. The pair is removed:
-    /// no later call returns it again.
-    pub fn take(&self, group: u32) -> Option<(DhSecret, Vec<u8>)> {
+    /// no later call returns it again. Crate-private: the secret exponent is for the engine
+    /// only.
+    pub(crate) fn take(&self, group: u32) -> Option<(DhSecret, Vec<u8>)> {
         let pair = self.inner.lock().get_mut(&group).and_then(Vec::pop);
         if pair.is_some() {
             self.inner.changed.notify_all();
@@ -100,7 +101,7 @@ impl DhPool {
 
     /// Starts a background thread that keeps `target` pairs ready for each group in
     /// `groups` (unknown group ids are ignored), computing one pair at a time, drawing
-    /// secrets from `rng`. It refills after every [`DhPool::take`] and ends once every
+    /// secrets from `rng`. It refills after every pair the engine takes and ends once every
     /// handle of this pool has been dropped (within about 0.2 s); the returned handle
     /// may be joined.
     pub fn spawn_filler(

@@ -246,6 +246,7 @@ fn every_cipher_and_hash() {
             };
             let b = Config {
                 crypt: CipherAlg::ALL.to_vec(),
+                hashes: HashAlg::ALL.to_vec(),
                 allow_unencrypted: true,
                 ..Config::default()
             };

@@ -52,12 +52,13 @@ const TERMINATE_RESERVE_BLOCKS: u128 = 64;
 /// The ESession engine for one account (sans-IO).
 ///
 /// ```
-/// use esession::{Config, Engine, Event, MemoryStore, SeededRandom, Timestamp};
-/// let now = Timestamp(1_800_000_000);
+/// use esession::{Config, Engine, Event, MemoryStore, OsRandom, Timestamp};
+/// let now = Timestamp::now();
+/// // Randomness is injected: `OsRandom` is the operating system's CSPRNG, the one to use.
 /// let mut alice = Engine::new("alice@example.org/pda", Config::default(), MemoryStore::new(),
-///                             Box::new(SeededRandom::from_label("alice")));
+///                             Box::new(OsRandom));
 /// let mut bob = Engine::new("bob@example.com/laptop", Config::default(), MemoryStore::new(),
-///                           Box::new(SeededRandom::from_label("bob")));
+///                           Box::new(OsRandom));
 /// let thread = alice.start("bob@example.com", now).unwrap();
 /// // Shuttle stanzas between the two engines (a server would stamp `from`).
 /// loop {
@@ -340,7 +341,7 @@ impl<S: SecretStore> Engine<S> {
 
     /// Ends the session with `peer` on `thread` (XEP-0116 §5, profile P10): an encrypted
     /// terminate for an ESession, a clear one for a plain session, a cancel (XEP-0155
-    /// [5]) for a negotiation in progress.
+    /// \[5\]) for a negotiation in progress.
     /// The acknowledgement is awaited until the negotiation timeout after `now`.
     pub fn terminate(&mut self, peer: &str, thread: &str, now: Timestamp) -> Result<(), Error> {
         self.core.tick(now);

@@ -87,7 +87,7 @@ impl Secure {
         }
         // A fresh value per re-key (XEP-0200 §11.3: every x unique), pooled when possible.
         let (secret, public) = take_or_compute(core.dh_pool.as_ref(), group, core.rng.as_mut());
-        crate::transcript::record("rekey.secret", &secret.expose_mpi()); // test vectors only
+        crate::transcript::record!("rekey.secret", &secret.expose_mpi()); // test vectors only
         let fresh = Fresh { secret, public };
         let c = if channel.fits(m.len(), 0) {
             // The new keys start their own budget, so the reserve is not needed here.

@@ -36,8 +36,8 @@ pub(super) fn parse(x: &Element) -> Option<Form> {
 
 impl<S: SecretStore> Engine<S> {
     /// Asks the peer to change the session's `logging` term to the first of `offer` it
-    /// accepts (XEP-0155 §4.5 [6]). The answer arrives as [`Event::Renegotiated`] or, when
-    /// declined, a [`Event::Warning`] (the session keeps its terms, [8]).
+    /// accepts (XEP-0155 §4.5 \[6\]). The answer arrives as [`Event::Renegotiated`] or, when
+    /// declined, a [`Event::Warning`] (the session keeps its terms, \[8\]).
     pub fn renegotiate_logging(
         &mut self,
         peer: &str,

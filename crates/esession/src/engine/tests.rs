@@ -23,7 +23,7 @@ pub(crate) struct Pair {
 }
 
 impl Pair {
-    pub fn new(label: &str) -> Self {
+    pub(crate) fn new(label: &str) -> Self {
         Self::with(
             label,
             Config::default(),
@@ -33,7 +33,13 @@ impl Pair {
         )
     }
 
-    pub fn with(label: &str, a: Config, b: Config, sa: MemoryStore, sb: MemoryStore) -> Self {
+    pub(crate) fn with(
+        label: &str,
+        a: Config,
+        b: Config,
+        sa: MemoryStore,
+        sb: MemoryStore,
+    ) -> Self {
         Pair {
             alice: Engine::new(
                 ALICE,
@@ -52,7 +58,7 @@ impl Pair {
     }
 
     /// Moves stanzas until both are quiet; `tamper` may rewrite each (from Alice = true).
-    pub fn run_with(&mut self, mut tamper: impl FnMut(bool, &mut Element)) {
+    pub(crate) fn run_with(&mut self, mut tamper: impl FnMut(bool, &mut Element)) {
         loop {
             let mut moved = false;
             while let Some(mut s) = self.alice.poll_outgoing() {
@@ -75,11 +81,11 @@ impl Pair {
         }
     }
 
-    pub fn run(&mut self) {
+    pub(crate) fn run(&mut self) {
         self.run_with(|_, _| {});
     }
 
-    pub fn negotiate(&mut self) -> (String, SessionInfo, SessionInfo) {
+    pub(crate) fn negotiate(&mut self) -> (String, SessionInfo, SessionInfo) {
         let thread = self.alice.start("bob@example.com", NOW).unwrap();
         self.run();
         let a = established(&mut self.alice);
@@ -87,7 +93,7 @@ impl Pair {
         (thread, a, b)
     }
 
-    pub fn into_stores(self) -> (MemoryStore, MemoryStore) {
+    pub(crate) fn into_stores(self) -> (MemoryStore, MemoryStore) {
         (self.alice.core.store, self.bob.core.store)
     }
 }

@@ -106,6 +106,14 @@ impl Form {
         f
     }
 
+    /// A form whose first field is `FORM_TYPE` `form_type` without `type="hidden"`, as the
+    /// XEP-0155/XEP-0116 examples write it in the submit and result forms.
+    pub fn with_untyped_form_type(kind: FormType, form_type: &str) -> Self {
+        let mut f = Form::new(kind);
+        f.fields.push(Field::new("FORM_TYPE", None, &[form_type]));
+        f
+    }
+
     /// Builder: appends a field.
     pub fn push(&mut self, field: Field) {
         self.fields.push(field);

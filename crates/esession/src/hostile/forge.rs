@@ -31,7 +31,7 @@ fn recorded(t: &[(String, Vec<u8>)], label: &str) -> Vec<u8> {
 impl Forger {
     /// Takes the transcript of the current test thread (one negotiation, no message sent
     /// yet) and derives Alice's send keys and counter.
-    pub fn from_transcript() -> Self {
+    pub(super) fn from_transcript() -> Self {
         let t = crate::transcript::take();
         let group = ModpGroup::get(15).unwrap();
         let x = DhSecret::from_be(15, &recorded(&t, "alice.x.15")).unwrap();
@@ -51,7 +51,7 @@ impl Forger {
     }
 
     /// A `<c/>` carrying `m`, then `extra` children, then a MAC that verifies.
-    pub fn seal(&mut self, m: &[u8], extra: Vec<Element>) -> Element {
+    pub(super) fn seal(&mut self, m: &[u8], extra: Vec<Element>) -> Element {
         let before = self.counter;
         let mut c = Element::new("c", ns::STANZA_ENCRYPTION);
         if m.is_empty() {
@@ -70,7 +70,7 @@ impl Forger {
     }
 
     /// A chat message from Alice to Bob on `thread` around [`Forger::seal`].
-    pub fn stanza(&mut self, thread: &str, m: &[u8], extra: Vec<Element>) -> Element {
+    pub(super) fn stanza(&mut self, thread: &str, m: &[u8], extra: Vec<Element>) -> Element {
         let mut s = message(BOB, thread)
             .with_attr("type", "chat")
             .with_child(self.seal(m, extra));

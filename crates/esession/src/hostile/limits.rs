@@ -33,6 +33,43 @@ fn huge_xml_over_the_parser_limit() {
 }
 
 #[test]
+fn many_attributes_on_one_element() {
+    // On the wire: ~190 KB of distinct attributes on one stanza (issue 11 §7: this cost
+    // ~0.6 s when duplicates were found by comparing each attribute with every other).
+    let attrs: String = (0..20_000).map(|i| format!(" a{i}=''")).collect();
+    let text = format!("<message xmlns='jabber:client' from='{ALICE}'{attrs}/>");
+    assert!(text.len() > 150_000);
+    assert_eq!(
+        parse_element(&text, &Limits::default()),
+        Err(XmlError::TooManyAttributes(64))
+    );
+    // A repeated attribute is still refused (XML 1.0 §3.1, Unique Att Spec).
+    let twice = format!("<message xmlns='jabber:client' from='{ALICE}' from='{BOB}'/>");
+    assert_eq!(
+        parse_element(&twice, &Limits::default()),
+        Err(XmlError::Syntax("duplicate attribute from".into()))
+    );
+    // Inside a session: the peer encrypts an element with 100 attributes; Bob ends the
+    // session and delivers nothing.
+    let mut m = Mallory::new("attrs");
+    let thread = m.negotiate();
+    let wide = (0..100).fold(Element::new("x", "urn:example:attrs"), |el, i| {
+        el.with_attr(format!("a{i}"), "")
+    });
+    let body = Element::new("body", ns::JABBER_CLIENT).with_text("hidden");
+    m.alice
+        .send_content(BOB, &thread, vec![body, wide])
+        .unwrap();
+    m.clean();
+    let b = outcome(&mut m.bob);
+    b.assert_failed(
+        ErrorKind::Decryption,
+        Violation::PlaintextNotXml(XmlError::TooManyAttributes(64).to_string()),
+    );
+    assert!(b.bodies.is_empty() && m.bob.threads().is_empty());
+}
+
+#[test]
 fn deeply_nested_xml() {
     let depth = 40;
     let open: String = (0..depth).map(|_| "<a>").collect();

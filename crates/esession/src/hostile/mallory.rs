@@ -48,7 +48,7 @@ pub(crate) struct Mallory {
 }
 
 impl Mallory {
-    pub fn new(label: &str) -> Self {
+    pub(super) fn new(label: &str) -> Self {
         Self::with(
             label,
             Config::default(),
@@ -58,12 +58,18 @@ impl Mallory {
         )
     }
 
-    pub fn with(label: &str, a: Config, b: Config, sa: MemoryStore, sb: MemoryStore) -> Self {
+    pub(super) fn with(
+        label: &str,
+        a: Config,
+        b: Config,
+        sa: MemoryStore,
+        sb: MemoryStore,
+    ) -> Self {
         let rb = Box::new(SeededRandom::from_label(&format!("{label}/b")));
         Self::with_bob_rng(label, a, b, sa, sb, rb)
     }
 
-    pub fn with_bob_rng(
+    pub(super) fn with_bob_rng(
         label: &str,
         a: Config,
         b: Config,
@@ -86,12 +92,12 @@ impl Mallory {
     }
 
     /// Alice asks Bob's bare JID for a session.
-    pub fn start(&mut self) -> String {
+    pub(super) fn start(&mut self) -> String {
         self.alice.start("bob@example.com", NOW).unwrap()
     }
 
     /// Hands `s` to the recipient for `dir`.
-    pub fn deliver(&mut self, dir: Dir, s: Element) {
+    pub(super) fn deliver(&mut self, dir: Dir, s: Element) {
         self.wire.push((dir, s.to_string()));
         match dir {
             Dir::ToBob => self.bob.handle_stanza(s, NOW),
@@ -100,7 +106,7 @@ impl Mallory {
     }
 
     /// Everything Alice (or Bob) has queued, `from` stamped as a server would.
-    pub fn take(&mut self, dir: Dir) -> Vec<Element> {
+    pub(super) fn take(&mut self, dir: Dir) -> Vec<Element> {
         let mut out = Vec::new();
         loop {
             let next = match dir {
@@ -116,7 +122,7 @@ impl Mallory {
 
     /// Moves stanzas until both sides are quiet; `script(dir, n, stanza)` decides the
     /// fate of the n-th stanza (counted per direction from 0).
-    pub fn run(&mut self, mut script: impl FnMut(Dir, usize, &mut Element) -> Fate) {
+    pub(super) fn run(&mut self, mut script: impl FnMut(Dir, usize, &mut Element) -> Fate) {
         loop {
             let mut moved = false;
             for dir in [Dir::ToBob, Dir::ToAlice] {
@@ -168,19 +174,19 @@ impl Mallory {
     }
 
     /// Delivers every held stanza, oldest first.
-    pub fn release(&mut self) {
+    pub(super) fn release(&mut self) {
         for (dir, s) in std::mem::take(&mut self.held) {
             self.deliver(dir, s);
         }
     }
 
     /// An honest network.
-    pub fn clean(&mut self) {
+    pub(super) fn clean(&mut self) {
         self.run(|_, _, _| Fate::Pass);
     }
 
     /// A clean negotiation; both sides must be established.
-    pub fn negotiate(&mut self) -> String {
+    pub(super) fn negotiate(&mut self) -> String {
         let thread = self.start();
         self.clean();
         let (a, b) = (outcome(&mut self.alice), outcome(&mut self.bob));
@@ -204,7 +210,7 @@ pub(crate) struct Outcome {
 }
 
 impl Outcome {
-    pub fn violation(&self) -> Option<(ErrorKind, Violation)> {
+    pub(super) fn violation(&self) -> Option<(ErrorKind, Violation)> {
         self.failed
             .as_ref()
             .map(|e| (e.kind(), e.violation().clone()))
@@ -212,7 +218,7 @@ impl Outcome {
 
     /// Asserts a failure of exactly `kind` / `v` and no establishment.
     #[track_caller]
-    pub fn assert_failed(&self, kind: ErrorKind, v: Violation) {
+    pub(super) fn assert_failed(&self, kind: ErrorKind, v: Violation) {
         assert_eq!(self.violation(), Some((kind, v)), "{self:?}");
         assert!(!self.established, "failed and established: {self:?}");
         assert!(self.bodies.is_empty(), "delivered after failing: {self:?}");
@@ -220,7 +226,7 @@ impl Outcome {
 
     /// Asserts that nothing at all was reported.
     #[track_caller]
-    pub fn assert_quiet(&self) {
+    pub(super) fn assert_quiet(&self) {
         assert!(
             !self.established
                 && self.failed.is_none()

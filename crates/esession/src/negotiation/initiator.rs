@@ -144,7 +144,7 @@ impl Offer {
         let security: Vec<&str> = config.security.iter().map(|s| s.name()).collect();
         form.push(Field::offer("security", FieldType::ListSingle, &security).required());
         let n_a = draw_nonce(rng);
-        transcript::record("alice.nonce", &n_a);
+        transcript::record!("alice.nonce", &n_a);
         let mut offered = Offered {
             flow,
             crypt: config
@@ -194,12 +194,7 @@ impl Offer {
             if offered.init_pubkey.is_empty() {
                 return Err(Violation::NoIdentityKey("key"));
             }
-            let ids: Vec<u32> = config
-                .groups
-                .iter()
-                .copied()
-                .filter(|g| config.group_allowed(*g))
-                .collect();
+            let ids: Vec<u32> = config.allowed_groups();
             if ids.is_empty() {
                 return Err(Violation::NoAcceptableOption(vec!["modp".into()]));
             }
@@ -210,7 +205,7 @@ impl Offer {
                 // sends He_i = SHA256(e_i), the 3-message flow e_i itself. Precomputed
                 // when the engine has a pool.
                 let (x, e) = take_or_compute(pool, group, rng);
-                transcript::record(&format!("alice.x.{id}"), &x.expose_mpi());
+                transcript::record!(&format!("alice.x.{id}"), &x.expose_mpi());
                 values.push(match flow {
                     Flow::Four => b64::encode(&commitment(mpi(&e))),
                     Flow::Three => b64::encode(mpi(&e)),
@@ -513,8 +508,7 @@ impl Offer {
             None
         };
 
-        let mut msg3 = Form::with_form_type(FormType::Result, ns::SSN);
-        msg3.fields[0].kind = None;
+        let mut msg3 = Form::with_untyped_form_type(FormType::Result, ns::SSN);
         msg3.push(Field::new("accept", None, &["1"]));
         msg3.push(Field::new("nonce", None, &[&b64::encode(&n_b)]));
         let mut candidates = Vec::new();

@@ -56,8 +56,7 @@ pub(crate) enum Completed {
 
 /// A plain stanza session accepted (XEP-0116 §4.4 last paragraph): the submit form.
 pub(crate) fn respond_plain(terms: &Terms) -> Element {
-    let mut form = Form::with_form_type(FormType::Submit, ns::SSN);
-    form.fields[0].kind = None;
+    let mut form = Form::with_untyped_form_type(FormType::Submit, ns::SSN);
     form.push(Field::new("accept", None, &["1"]));
     form.push(Field::new(
         terms.vocab.field(),
@@ -71,8 +70,7 @@ pub(crate) fn respond_plain(terms: &Terms) -> Element {
 
 /// The XEP-0155 §4.3 reject form (`accept` = 0, with an optional `reason`).
 pub(crate) fn decline(reason: Option<&str>) -> Element {
-    let mut form = Form::with_form_type(FormType::Submit, ns::SSN);
-    form.fields[0].kind = None;
+    let mut form = Form::with_untyped_form_type(FormType::Submit, ns::SSN);
     form.push(Field::new("accept", None, &["0"]));
     if let Some(reason) = reason {
         form.push(Field::new("reason", None, &[reason]));
@@ -143,12 +141,11 @@ impl AwaitingResult {
         let c_a = draw_counter(ctx.rng);
         // XEP-0116 §4.5.1: y and d = g^y mod p, precomputed when the engine has a pool.
         let (y, d) = take_or_compute(ctx.pool, group, ctx.rng);
-        transcript::record("bob.nonce", &n_b);
-        transcript::record("bob.counter", &c_a.to_be_bytes());
-        transcript::record("bob.y", &y.expose_mpi());
+        transcript::record!("bob.nonce", &n_b);
+        transcript::record!("bob.counter", &c_a.to_be_bytes());
+        transcript::record!("bob.y", &y.expose_mpi());
 
-        let mut form = Form::with_form_type(FormType::Submit, ns::SSN);
-        form.fields[0].kind = None;
+        let mut form = Form::with_untyped_form_type(FormType::Submit, ns::SSN);
         let mut put = |var: &str, value: &str| form.push(Field::new(var, None, &[value]));
         // Profile P11: Bob's offline form has no accept and no pubkey fields.
         if online {
@@ -317,12 +314,11 @@ impl AwaitingResult {
             None => {
                 let mut r = vec![0u8; self.hash.output_len()];
                 ctx.rng.fill(&mut r);
-                transcript::record("bob.srshash_random", &r);
+                transcript::record!("bob.srshash_random", &r);
                 r
             }
         };
-        let mut msg4 = Form::with_form_type(FormType::Result, ns::SSN);
-        msg4.fields[0].kind = None;
+        let mut msg4 = Form::with_untyped_form_type(FormType::Result, ns::SSN);
         msg4.push(Field::new("nonce", None, &[&b64::encode(&self.n_a)]));
         msg4.push(Field::new("srshash", None, &[&b64::encode(&srs_hash)]));
         let form_b2 = normalize_form_content(&msg4.to_element(), &NOT_MACED);

@@ -62,12 +62,7 @@ pub(crate) fn build_options(
         .collect();
     let hashes: Vec<&str> = config.hashes.iter().map(|h| h.name()).collect();
     let compress: Vec<&str> = config.compress.iter().map(|c| c.name()).collect();
-    let groups: Vec<u32> = config
-        .groups
-        .iter()
-        .copied()
-        .filter(|g| config.group_allowed(*g))
-        .collect();
+    let groups: Vec<u32> = config.allowed_groups();
     for (var, empty) in [
         ("crypt_algs", crypt.is_empty()),
         ("hash_algs", hashes.is_empty()),
@@ -84,7 +79,7 @@ pub(crate) fn build_options(
         return Err(Violation::NoAcceptableOption(vec!["stanzas".into()]));
     }
     let n_a = draw_nonce(rng);
-    transcript::record("alice.nonce", &n_a);
+    transcript::record!("alice.nonce", &n_a);
     let mut exponents = Vec::new();
     let mut dhkeys = Vec::new();
     for id in &groups {
@@ -92,7 +87,7 @@ pub(crate) fn build_options(
         // XEP-0116 §4.3 as in the 3-message flow: x_i, e_i = g^x_i mod p, e_i published.
         let (x, e) = take_or_compute(pool, group, rng);
         let x_mpi = Zeroizing::new(x.expose_mpi());
-        transcript::record(&format!("alice.x.{id}"), &x_mpi);
+        transcript::record!(&format!("alice.x.{id}"), &x_mpi);
         dhkeys.push(b64::encode(mpi(&e)));
         exponents.push((*id, x_mpi));
     }

@@ -114,6 +114,12 @@ const MAX_GROUPS: usize = 16;
 const MAX_OPTIONS: usize = 1 << 20;
 
 impl OfflineSet {
+    /// Whether `nonce` is this set's N_A, compared in constant time (it is a secret until
+    /// published, and the comparison picks the set a received init answers, profile P11).
+    pub fn has_nonce(&self, nonce: &[u8]) -> bool {
+        ct_eq(&self.nonce, nonce)
+    }
+
     /// The secret part (N_A, the exponents and the offered options) as one octet string,
     /// for a store that encrypts it at rest: a version octet, then length-prefixed values
     /// (big-endian u16 for N_A and each exponent, u32 for the options text).

@@ -11,7 +11,7 @@
 //!   §6–8).
 //!
 //! The exact signed octets of revocations and attestations are fixed in
-//! `docs/decisions.md` ("Published keys (XEP-0189)") and in [`statement`].
+//! `docs/decisions.md` ("Published keys (XEP-0189)") and in the `statement` module.
 mod absorb;
 mod attestation;
 mod direct;

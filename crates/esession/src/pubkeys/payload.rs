@@ -9,6 +9,7 @@ const ITEM_LIMITS: Limits = Limits {
     max_bytes: 64 * 1024,
     max_depth: 8,
     max_nodes: 256,
+    max_attributes: 16,
 };
 
 /// Parses one fetched item payload (or direct answer) with the bounds of a published key.

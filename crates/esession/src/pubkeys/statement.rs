@@ -139,6 +139,7 @@ pub(super) fn key_child(
         max_bytes: MAX_KEY_CHARS,
         max_depth: 4,
         max_nodes: 32,
+        max_attributes: 8,
     };
     let kv = parse_element(&p4, &limits)?;
     let key = PublicKey::from_key_value(&kv)?;

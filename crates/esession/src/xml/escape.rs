@@ -1,4 +1,5 @@
 //! Character escaping for the serializations of profiles P4 and P9.
+use crate::byte_set::ByteSet;
 
 /// Which characters an escaping replaces.
 #[derive(Clone, Copy)]
@@ -11,36 +12,13 @@ pub(crate) enum Escape {
     StanzaAttr,
 }
 
-/// 1 for the bytes that some [`Escape`] mode replaces (all ASCII: `& < > " TAB LF CR`).
-const SPECIAL: [u8; 256] = {
-    let mut t = [0u8; 256];
-    t[b'&' as usize] = 1;
-    t[b'<' as usize] = 1;
-    t[b'>' as usize] = 1;
-    t[b'"' as usize] = 1;
-    t[b'\t' as usize] = 1;
-    t[b'\n' as usize] = 1;
-    t[b'\r' as usize] = 1;
-    t
-};
-
-/// Whether any byte of `s` is one that some [`Escape`] mode replaces. A branch-free table
-/// lookup per byte, with an exit test only once per 64-byte chunk.
-fn any_special(s: &[u8]) -> bool {
-    let lookup = |acc: u8, b: &u8| acc | SPECIAL[usize::from(*b)];
-    let mut chunks = s.chunks_exact(64);
-    for chunk in &mut chunks {
-        if chunk.iter().fold(0, lookup) != 0 {
-            return true;
-        }
-    }
-    chunks.remainder().iter().fold(0, lookup) != 0
-}
+/// The bytes that some [`Escape`] mode replaces (all ASCII: `& < > " TAB LF CR`).
+const SPECIAL: ByteSet = ByteSet::of(b"&<>\"\t\n\r");
 
 /// Appends `s` to `out`, escaped per `mode`.
 pub(crate) fn escape_into(out: &mut String, s: &str, mode: Escape) {
     // Fast path: most text (base64, tokens, JIDs) needs no escaping at all.
-    if !any_special(s.as_bytes()) {
+    if !SPECIAL.any_in(s.as_bytes()) {
         out.push_str(s);
         return;
     }

@@ -2,6 +2,7 @@
 //! inputs (XEP-0116 §6.2, spec-digest §2.4).
 use super::element::{Element, Node};
 use super::escape::{escape_into, Escape};
+use crate::byte_set::ByteSet;
 
 /// The P4 normalization of the *content* of `x` (its children, without the `<x>` tags),
 /// leaving out every `<field/>` whose `var` is in `excluded` (P4 rule 4: `identity` and
@@ -50,25 +51,10 @@ impl Element {
     }
 }
 
-/// Whether `s` contains XML white space (space, tab, CR, LF): a branch-free table lookup
-/// per byte, with an exit test only once per 64-byte chunk.
+/// Whether `s` contains XML white space (space, tab, CR, LF).
 pub(crate) fn has_xml_space(s: &str) -> bool {
-    const SPACE: [u8; 256] = {
-        let mut t = [0u8; 256];
-        t[b' ' as usize] = 1;
-        t[b'\t' as usize] = 1;
-        t[b'\r' as usize] = 1;
-        t[b'\n' as usize] = 1;
-        t
-    };
-    let lookup = |acc: u8, b: &u8| acc | SPACE[usize::from(*b)];
-    let mut chunks = s.as_bytes().chunks_exact(64);
-    for chunk in &mut chunks {
-        if chunk.iter().fold(0, lookup) != 0 {
-            return true;
-        }
-    }
-    chunks.remainder().iter().fold(0, lookup) != 0
+    const SPACE: ByteSet = ByteSet::of(b" \t\r\n");
+    SPACE.any_in(s.as_bytes())
 }
 
 fn write_normalized(out: &mut String, el: &Element) {

@@ -7,6 +7,7 @@ use super::element::{Element, Node};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
+use std::collections::HashSet;
 
 /// Bounds on what the parser accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,6 +18,8 @@ pub struct Limits {
     pub max_depth: usize,
     /// Most nodes (elements and text runs) in one document.
     pub max_nodes: usize,
+    /// Most attributes (namespace declarations included) on one element.
+    pub max_attributes: usize,
 }
 
 impl Default for Limits {
@@ -25,6 +28,9 @@ impl Default for Limits {
             max_bytes: 512 * 1024,
             max_depth: 32,
             max_nodes: 20_000,
+            // A stanza carries a handful; 64 leaves room for extensions and bounds the work
+            // per element.
+            max_attributes: 64,
         }
     }
 }
@@ -41,6 +47,9 @@ pub enum XmlError {
     /// More nodes than [`Limits::max_nodes`].
     #[error("XML has more than {0} nodes")]
     TooManyNodes(usize),
+    /// An element has more attributes than [`Limits::max_attributes`].
+    #[error("XML element has more than {0} attributes (max_attributes)")]
+    TooManyAttributes(usize),
     /// A DOCTYPE declaration (refused: entity expansion).
     #[error("XML contains a DOCTYPE declaration")]
     Doctype,
@@ -78,7 +87,7 @@ pub fn parse_element(input: &str, limits: &Limits) -> Result<Element, XmlError> 
             }
             Event::Start(start) => {
                 count(&mut nodes, limits)?;
-                let el = element_from(decoder, resolved, &start)?;
+                let el = element_from(decoder, resolved, &start, limits)?;
                 if stack.len() >= limits.max_depth {
                     return Err(XmlError::TooDeep(limits.max_depth));
                 }
@@ -89,7 +98,7 @@ pub fn parse_element(input: &str, limits: &Limits) -> Result<Element, XmlError> 
                 if stack.len() >= limits.max_depth {
                     return Err(XmlError::TooDeep(limits.max_depth));
                 }
-                let el = element_from(decoder, resolved, &start)?;
+                let el = element_from(decoder, resolved, &start, limits)?;
                 attach(&mut stack, &mut root, el);
             }
             Event::End(_) => match stack.pop() {
@@ -175,6 +184,7 @@ fn element_from(
     decoder: quick_xml::encoding::Decoder,
     resolved: ResolveResult,
     start: &BytesStart,
+    limits: &Limits,
 ) -> Result<Element, XmlError> {
     let ns = match resolved {
         // Namespaces in XML 1.0 §3: the namespace name is the attribute's normalized value,
@@ -207,8 +217,21 @@ fn element_from(
         )));
     }
     let mut el = Element::new(name, ns);
-    for attr in start.attributes() {
+    // XML 1.0 §3.1 (Unique Att Spec): no attribute name appears twice in a tag. quick-xml's
+    // own check compares each attribute with every earlier one; a set keeps it linear, and
+    // the count bounds the work per element.
+    let mut seen = HashSet::new();
+    let mut attrs = start.attributes();
+    attrs.with_checks(false);
+    for attr in attrs {
         let attr = attr.map_err(|e| XmlError::Syntax(e.to_string()))?;
+        if seen.len() >= limits.max_attributes {
+            return Err(XmlError::TooManyAttributes(limits.max_attributes));
+        }
+        if !seen.insert(attr.key) {
+            let key = String::from_utf8_lossy(attr.key.as_ref());
+            return Err(XmlError::Syntax(format!("duplicate attribute {key}")));
+        }
         if attr.key.as_namespace_binding().is_some() {
             continue;
         }
@@ -219,9 +242,6 @@ fn element_from(
             .decode_and_unescape_value(decoder)
             .map_err(|e| XmlError::Syntax(e.to_string()))?
             .into_owned();
-        if el.attr(&key).is_some() {
-            return Err(XmlError::Syntax(format!("duplicate attribute {key}")));
-        }
         el.set_attr(key, value);
     }
     Ok(el)
@@ -267,6 +287,7 @@ mod tests {
             max_bytes: 100,
             max_depth: 3,
             max_nodes: 5,
+            max_attributes: 2,
         };
         assert_eq!(
             parse_element(&"a".repeat(101), &l),
@@ -279,6 +300,27 @@ mod tests {
         assert_eq!(
             parse_element("<a><b/><b/><b/><b/><b/></a>", &l),
             Err(XmlError::TooManyNodes(5))
+        );
+        assert_eq!(
+            parse_element("<a x='1' y='2' z='3'/>", &l),
+            Err(XmlError::TooManyAttributes(2))
+        );
+        assert_eq!(
+            parse_element("<a xmlns:p='urn:p' x='1' y='2'/>", &l),
+            Err(XmlError::TooManyAttributes(2)),
+            "namespace declarations count"
+        );
+        assert_eq!(
+            parse_element("<a x='1' x='1'/>", &l),
+            Err(XmlError::Syntax("duplicate attribute x".into()))
+        );
+        assert_eq!(
+            parse_element("<a xmlns:p='urn:p' xmlns:p='urn:q'/>", &l),
+            Err(XmlError::Syntax("duplicate attribute xmlns:p".into()))
+        );
+        assert_eq!(
+            XmlError::TooManyAttributes(64).to_string(),
+            "XML element has more than 64 attributes (max_attributes)"
         );
         let l = Limits::default();
         assert_eq!(

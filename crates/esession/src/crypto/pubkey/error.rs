@@ -65,7 +65,7 @@ pub enum KeyError {
     /// A key component is empty.
     #[error("{0} is empty")]
     EmptyComponent(&'static str),
-    /// A key component is larger than [`super::MAX_KEY_BITS`].
+    /// A key component is larger than `MAX_KEY_BITS` (8192 bits).
     #[error(
         "{component} is too large: {len} octets of text or value, at most {max_bits} bits allowed"
     )]

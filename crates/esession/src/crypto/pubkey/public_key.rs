@@ -39,7 +39,7 @@ impl PublicKey {
 
     /// The P4 text of [`PublicKey::key_value`], its own tags included: the `pubKey` of the
     /// SIGMA mac when *we* send this key (P8). For a received key MAC
-    /// [`super::normalized_of`] of the element as received instead.
+    /// `normalized_of` the element as received instead.
     pub fn normalized(&self) -> String {
         self.key_value().normalized()
     }

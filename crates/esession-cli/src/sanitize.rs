@@ -1,0 +1,96 @@
+//! Peer-controlled text made safe for a terminal line (issue 11 §4).
+//!
+//! Bodies, JIDs, resources, error texts, petnames and thread ids come from other people or
+//! their servers. Printed raw, a newline forges a whole line (`alice@… [encrypted]: …`), a
+//! carriage return overwrites one, escape sequences drive the terminal, and bidi controls
+//! reorder what is shown. [`safe`] shows each such character as a visible escape: `\n`,
+//! `\r`, `\t`, and `\u{…}` for the rest. JSON output needs none of this: serde_json escapes
+//! control characters, and the JSON reader sees the real text.
+use std::fmt;
+
+/// `s` for a text line: control and line-separator characters and bidi controls escaped.
+pub(crate) fn safe(s: &str) -> Safe<'_> {
+    Safe(s)
+}
+
+/// The [`Display`](fmt::Display) form of [`safe`].
+pub(crate) struct Safe<'a>(&'a str);
+
+impl fmt::Display for Safe<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rest = self.0;
+        while let Some(at) = rest.find(escaped) {
+            f.write_str(&rest[..at])?;
+            let mut chars = rest[at..].chars();
+            if let Some(c) = chars.next() {
+                match c {
+                    '\n' => f.write_str("\\n")?,
+                    '\r' => f.write_str("\\r")?,
+                    '\t' => f.write_str("\\t")?,
+                    other => write!(f, "\\u{{{:x}}}", u32::from(other))?,
+                }
+            }
+            rest = chars.as_str();
+        }
+        f.write_str(rest)
+    }
+}
+
+/// Whether `c` is shown escaped.
+fn escaped(c: char) -> bool {
+    matches!(c,
+        // C0 controls, DEL and C1 controls (U+0085 NEXT LINE among them).
+        '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}'
+        // Line and paragraph separators.
+        | '\u{2028}' | '\u{2029}'
+        // Bidi marks, embeddings, overrides and isolates (Unicode UAX #9).
+        | '\u{200e}' | '\u{200f}' | '\u{061c}'
+        | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe;
+
+    fn shown(s: &str) -> String {
+        safe(s).to_string()
+    }
+
+    #[test]
+    fn line_breaks_and_controls_are_escaped() {
+        assert_eq!(
+            shown("hi\nalice@example.org [encrypted]: send money"),
+            "hi\\nalice@example.org [encrypted]: send money"
+        );
+        assert_eq!(shown("a\rb\tc"), "a\\rb\\tc");
+        assert_eq!(shown("\u{1b}[2J\u{0}\u{7f}"), "\\u{1b}[2J\\u{0}\\u{7f}");
+        assert_eq!(shown("\u{85}\u{9b}"), "\\u{85}\\u{9b}");
+        assert_eq!(shown("x\u{2028}y\u{2029}z"), "x\\u{2028}y\\u{2029}z");
+    }
+
+    #[test]
+    fn bidi_controls_are_escaped() {
+        for c in [
+            '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}', '\u{202e}', '\u{2066}', '\u{2067}',
+            '\u{2068}', '\u{2069}', '\u{200e}', '\u{200f}', '\u{061c}',
+        ] {
+            assert_eq!(
+                shown(&format!("a{c}b")),
+                format!("a\\u{{{:x}}}b", u32::from(c))
+            );
+        }
+    }
+
+    #[test]
+    fn ordinary_text_is_unchanged() {
+        for s in [
+            "",
+            "hello bob",
+            "Grüße, ça va? 日本語 עברית العربية 👋",
+            "a\\nb (a backslash and an n, as typed)",
+            "alice@example.org/pda",
+        ] {
+            assert_eq!(shown(s), s);
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! JIDs the user types (issue 11 §14): normalized as RFC 7622 §3 asks (stringprep through
+//! the `jid` crate: node and domain case-folded and mapped, the domain in its Unicode
+//! form), so that `Alice@Example.ORG` and `alice@example.org` are one contact in the
+//! store, in `--only` and on the wire. A JID that does not parse is a usage error (exit 2)
+//! naming the option.
+use crate::args::{ArchiveCommand, Cli, Command, KeysCommand, TrustCommand};
+use crate::fail::Fail;
+
+/// `typed` (given as `what`, e.g. `--to`) in normal form.
+pub(crate) fn normalize(what: &str, typed: &str) -> Result<String, Fail> {
+    jid::Jid::new(typed)
+        .map(|j| j.as_str().to_owned())
+        .map_err(|e| Fail::usage(format!("{what}: {typed:?} is not a valid JID: {e}")))
+}
+
+/// Normalizes in place every JID `cli` holds.
+pub(crate) fn normalize_all(cli: &mut Cli) -> Result<(), Fail> {
+    let one = |what: &str, v: &mut String| normalize(what, v).map(|n| *v = n);
+    let opt = |what: &str, v: &mut Option<String>| match v {
+        Some(s) => one(what, s),
+        None => Ok(()),
+    };
+    opt("--jid", &mut cli.global.jid)?;
+    match &mut cli.command {
+        Command::Demo(a) => opt("--peer-jid", &mut a.peer_jid),
+        Command::Listen(a) => a.only.iter_mut().try_for_each(|j| one("--only", j)),
+        Command::Send(a) => one("--to", &mut a.to),
+        Command::Chat(a) => one("the contact", &mut a.contact),
+        Command::Keys(
+            KeysCommand::Fetch { contact }
+            | KeysCommand::Attest { contact }
+            | KeysCommand::Request { contact },
+        ) => one("the contact", contact),
+        Command::Keys(KeysCommand::Show | KeysCommand::Publish | KeysCommand::Revoke) => Ok(()),
+        Command::Trust(TrustCommand::Verify { contact, .. }) => one("the contact", contact),
+        Command::Trust(_) => Ok(()),
+        Command::Archive(ArchiveCommand::Prefs(p)) => opt("--contact", &mut p.contact),
+        Command::Archive(ArchiveCommand::List { with }) => opt("--with", with),
+        Command::Archive(
+            ArchiveCommand::Show { with, .. } | ArchiveCommand::Remove { with, .. },
+        ) => one("the collection's JID", with),
+        Command::Offline(_) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+
+    #[test]
+    fn node_and_domain_are_case_folded_and_bad_jids_are_usage_errors() {
+        assert_eq!(
+            normalize("--to", "Alice@Example.ORG/Pda").unwrap(),
+            "alice@example.org/Pda"
+        );
+        assert_eq!(normalize("--to", "example.org").unwrap(), "example.org");
+        for bad in ["alice@", "@example.org", "alice@example.org/", "a@b@c"] {
+            let f = normalize("--to", bad).unwrap_err();
+            assert_eq!(f.code, crate::fail::USAGE, "{bad}");
+            assert!(f.message.starts_with("--to: "), "{}", f.message);
+        }
+    }
+}
