@@ -306,9 +306,11 @@ fn expired_options_and_untrusted_keys_send_nothing() {
     let carol = Account::new("offz");
     bob_trusts_alice(&alice, &bob);
 
-    // Expired: Bob's clock is past `expires`.
-    publish(&alice, &["--expires", "1s"]);
-    std::thread::sleep(Duration::from_millis(2100));
+    // Expired: Bob's clock is past `expires`. Publishing takes a server round trip per
+    // set, so a loaded machine needs a few seconds before the last set is out: 5 s, then
+    // a wait past it (whole seconds, so one more).
+    publish(&alice, &["--expires", "5s"]);
+    std::thread::sleep(Duration::from_millis(6100));
     let body = unique_body("expired");
     let p = run_as(
         &bob,
