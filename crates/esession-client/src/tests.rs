@@ -589,3 +589,20 @@ fn a_mustnot_session_leaves_no_row_and_is_kept_in_memory_only() {
     // XEP-0155 §8: not a row in the store.
     assert!(rows(&store).is_empty());
 }
+
+#[test]
+fn a_message_sent_again_in_a_new_session_is_recorded_once() {
+    let (mut net, store) = logged_net("again", Logging::May);
+    net.a.send("bob@example.com", "hello");
+    net.run();
+    // Bob gets the next one but his receipt is lost; he ends the session; Alice sends it
+    // again in a new one.
+    let (id, _) = net.a.send("bob@example.com", "sent twice");
+    net.run_losing(|from_alice, _| !from_alice);
+    net.b.convs.end(&mut net.b.engine, "alice@example.org", NOW);
+    net.b.collect();
+    net.run();
+    assert_eq!(net.a.state(&id), DeliveryState::Delivered);
+    assert_eq!(net.a.established().len(), 2);
+    assert_eq!(rows(&store), ["hello", "sent twice"]);
+}
