@@ -512,6 +512,18 @@ fn rows(store: &Shared) -> Vec<String> {
     h.messages.into_iter().map(|m| m.body).collect()
 }
 
+/// Alice (true) and Bob say `lines` in turn, each delivered before the next.
+fn converse(net: &mut Net, lines: &[(bool, &str)]) {
+    for (from_alice, body) in lines {
+        if *from_alice {
+            net.a.send("bob@example.com", body);
+        } else {
+            net.b.send("alice@example.org", body);
+        }
+        net.run();
+    }
+}
+
 fn kept_events(side: &Side) -> Vec<Kept> {
     side.events
         .iter()
@@ -538,10 +550,10 @@ fn a_may_session_keeps_every_message_in_the_store_in_order() {
     let (mut net, store) = logged_net("may", Logging::May);
     let (id, _) = net.a.send("bob@example.com", "first from alice");
     net.run();
-    net.b.send("alice@example.org", "answer from bob");
-    net.run();
-    net.a.send("bob@example.com", "second from alice");
-    net.run();
+    converse(
+        &mut net,
+        &[(false, "answer from bob"), (true, "second from alice")],
+    );
     assert_eq!(
         history(&net.a),
         [
@@ -570,10 +582,10 @@ fn a_may_session_keeps_every_message_in_the_store_in_order() {
 #[test]
 fn a_mustnot_session_leaves_no_row_and_is_kept_in_memory_only() {
     let (mut net, store) = logged_net("mustnot", Logging::MustNot);
-    net.a.send("bob@example.com", "off the record");
-    net.run();
-    net.b.send("alice@example.org", "off the record too");
-    net.run();
+    converse(
+        &mut net,
+        &[(true, "off the record"), (false, "off the record too")],
+    );
     assert_eq!(
         history(&net.a),
         [
