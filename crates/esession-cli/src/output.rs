@@ -159,6 +159,12 @@ impl Out {
         for alert in key.map(|k| k.alerts.as_slice()).unwrap_or_default() {
             text.push_str(&format!("\nWARNING: {}", safe(alert)));
         }
+        if i.srs == esession::SrsStatus::MatchedOtherJid {
+            text.push_str(
+                "\nWARNING: the secret this contact proved was shared with another address: \
+                 it does not show who this is. Confirm the SAS.",
+            );
+        }
         if i.srs == esession::SrsStatus::Mismatch {
             text.push_str(
                 "\nWARNING: this contact no longer knows the secret you shared last time: a \

@@ -14,13 +14,16 @@
 //!   sent back to back (messages per second until the last one arrives), then N sent one
 //!   at a time (latency from `send_message` to the receiver's `Message` event, median and
 //!   99th percentile). The same for N plaintext messages sent by the same clients with
-//!   `Connection::send_xml` and received through the same `Client::next_event`. The modes
+//!   `Connection::send_element` and received through the same `Client::next_event`. The modes
 //!   alternate (plaintext, ESession, plaintext, ESession).
 //!   With `LOAD_DEBUG` set, (b) also prints each round's times on stderr.
-//! * (b) establishment: R sessions each of a plain XEP-0155 session (`security = [c2s]`
-//!   on both sides), an ESession with the default configuration (Alice offers groups 15,
-//!   14, 16 and 5) and the same with a warm pool of precomputed DH values on both sides;
-//!   wall time from `start` to Alice's `Established` (median and 99th percentile).
+//! * (b) establishment: R sessions each of an ESession with the default configuration
+//!   (Alice offers groups 15, 14, 16 and 5), with group 14 only, each without and with a
+//!   warm pool of precomputed DH values on both sides, and a plain XEP-0155 session
+//!   (`security = [c2s]` on both sides), each kind between two fresh clients; wall time
+//!   from `start` to Alice's `Established` (median and 99th percentile). Each round ends
+//!   with a last message, flushed, then the terminate; Bob's time from that message to
+//!   his `Terminated` event is the terminate's delay.
 //! * (c) memory: two engines in memory (no server) establish up to S sessions (group 14,
 //!   one DH pool filled by a background thread), and the growth of this process's
 //!   resident set (`/proc/self/statm`) is divided by the number of sessions. The retained
@@ -239,9 +242,21 @@ async fn establish(
     Some((took, thread))
 }
 
-/// Terminates the session and waits for both sides to see it end.
-async fn end(alice: &mut Client<MemoryStore>, bob: &mut Peer, bob_jid: &str, thread: &str) {
+/// Sends a last message and then terminates the session (each flushed as the
+/// application would: the message first, then the terminate), waits for both sides to
+/// see it end, and returns how long after that message Bob saw the session terminated.
+async fn end(
+    alice: &mut Client<MemoryStore>,
+    bob: &mut Peer,
+    bob_jid: &str,
+    thread: &str,
+) -> Option<Duration> {
     let deadline = Instant::now() + Duration::from_secs(10);
+    alice
+        .engine_mut()
+        .send_message(bob_jid, thread, &body(0))
+        .unwrap();
+    alice.flush().await.unwrap();
     alice
         .engine_mut()
         .terminate(bob_jid, thread, Timestamp::now())
@@ -250,10 +265,21 @@ async fn end(alice: &mut Client<MemoryStore>, bob: &mut Peer, bob_jid: &str, thr
         matches!(ev, Event::Terminated { thread: t, .. } if t == thread).then_some(())
     })
     .await;
-    bob.wait(deadline, |_, ev| {
-        matches!(ev, Event::Terminated { thread: ref t, .. } if t == thread).then_some(())
-    })
-    .await;
+    let mut last_message = None;
+    let terminated = bob
+        .wait(deadline, |at, ev| match ev {
+            Event::Message {
+                thread: Some(ref t),
+                ..
+            } if t == thread => {
+                last_message = Some(at);
+                None
+            }
+            Event::Terminated { thread: ref t, .. } if t == thread => Some(at),
+            _ => None,
+        })
+        .await?;
+    Some(terminated - last_message?)
 }
 
 /// A 200-byte body that starts with its sequence number.
@@ -291,11 +317,7 @@ async fn send(alice: &mut Client<MemoryStore>, mode: Mode, to: &str, thread: &st
                 .with_child(
                     Element::new("body", esession::xml::ns::JABBER_CLIENT).with_text(body(seq)),
                 );
-            alice
-                .connection_mut()
-                .send_xml(&msg.to_string())
-                .await
-                .unwrap();
+            alice.connection_mut().send_element(&msg).await.unwrap();
         }
     }
 }
@@ -406,88 +428,95 @@ async fn server_phases(args: &Args) {
         );
     }
     end(&mut alice, &mut bob, &bob_jid, &thread).await;
-
-    // (b) Establishment times.
-    println!(
-        "\n(b) session establishment, {} rounds each (wall time from start to Alice's Established)",
-        args.rounds
-    );
-    println!("| session | median | p99 |");
-    println!("| --- | ---: | ---: |");
-    let mut medians = Vec::new();
-    for (name, pooled) in [("ESession, no pool", false), ("ESession, warm pool", true)] {
-        if pooled {
-            alice.enable_dh_pool(1);
-            let pool = DhPool::new();
-            drop(pool.spawn_filler(vec![15, 14, 16, 5], 1, Box::new(OsRandom)));
-            // Bob's engine belongs to his task: give it a pool through a fresh peer.
-            let mut client = bob.finish().await;
-            client.engine_mut().set_dh_pool(Some(pool));
-            bob = spawn_peer(client);
-        }
-        let mut times = Vec::new();
-        let limit = Instant::now() + PHASE_LIMIT;
-        for _ in 0..args.rounds {
-            if Instant::now() > limit {
-                break;
-            }
-            // Let the fillers refill (the same pause with and without pools).
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            let Some((took, thread)) = establish(&mut alice, &mut bob, &bob_jid).await else {
-                break;
-            };
-            times.push(took);
-            end(&mut alice, &mut bob, &bob_jid, &thread).await;
-        }
-        let n = times.len();
-        let (median, p99) = stats(&mut times);
-        println!(
-            "| {name} ({n}) | {:.2} ms | {:.2} ms |",
-            median / 1e3,
-            p99 / 1e3
-        );
-        medians.push(median);
-    }
     drop(alice.shutdown(Duration::from_secs(2)).await);
     drop(bob.finish().await.shutdown(Duration::from_secs(2)).await);
 
+    // (b) Establishment times, and the terminate after a last message.
+    println!(
+        "\n(b) session establishment, {} rounds each (wall time from start to Alice's \
+         Established), and the terminate sent right after a last message (time from that \
+         message to the terminate at Bob)",
+        args.rounds
+    );
+    println!("| session | setup median | setup p99 | terminate median | terminate p99 |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    let group14 = Config {
+        groups: vec![14],
+        ..Config::default()
+    };
     let plain = Config {
         security: vec![Security::C2s],
         ..Config::default()
     };
-    let mut alice = connect("loadpa", plain.clone()).await;
-    let bob = connect("loadpb", plain).await;
+    let kinds = [
+        (
+            "ESession, default configuration, no pool",
+            Config::default(),
+            false,
+        ),
+        (
+            "ESession, default configuration, warm pool",
+            Config::default(),
+            true,
+        ),
+        ("ESession, group 14, no pool", group14.clone(), false),
+        ("ESession, group 14, warm pool", group14, true),
+        ("plain XEP-0155 session, security c2s", plain, false),
+    ];
+    let mut medians = Vec::new();
+    for (name, config, pooled) in kinds {
+        let (mut setup, mut ends) = establishment(config, pooled, args.rounds).await;
+        let n = setup.len();
+        let (median, p99) = stats(&mut setup);
+        let (end_median, end_p99) = stats(&mut ends);
+        println!(
+            "| {name} ({n}) | {:.2} ms | {:.2} ms | {:.0} µs | {:.0} µs |",
+            median / 1e3,
+            p99 / 1e3,
+            end_median,
+            end_p99
+        );
+        medians.push((name, median));
+    }
+    if let Some((_, plain)) = medians.pop() {
+        for (name, median) in medians {
+            println!("{name} / plain: {:.2}", median / plain);
+        }
+    }
+}
+
+/// `rounds` sessions between two fresh clients with `config` (with a warm pool of one DH
+/// value per group on both sides if `pooled`): the setup times and the terminate gaps.
+async fn establishment(
+    config: Config,
+    pooled: bool,
+    rounds: usize,
+) -> (Vec<Duration>, Vec<Duration>) {
+    let mut alice = connect("loadsa", config.clone()).await;
+    let mut bob = connect("loadsb", config).await;
+    if pooled {
+        alice.enable_dh_pool(1);
+        bob.enable_dh_pool(1);
+    }
     let bob_jid = bob.jid().to_owned();
     let mut bob = spawn_peer(bob);
-    let mut times = Vec::new();
+    let (mut setup, mut ends) = (Vec::new(), Vec::new());
     let limit = Instant::now() + PHASE_LIMIT;
-    for _ in 0..args.rounds {
+    for _ in 0..rounds {
         if Instant::now() > limit {
             break;
         }
+        // Let the fillers refill (the same pause with and without pools).
         tokio::time::sleep(Duration::from_millis(50)).await;
         let Some((took, thread)) = establish(&mut alice, &mut bob, &bob_jid).await else {
             break;
         };
-        times.push(took);
-        end(&mut alice, &mut bob, &bob_jid, &thread).await;
-    }
-    let n = times.len();
-    let (median, p99) = stats(&mut times);
-    println!(
-        "| plain XEP-0155 session, security c2s ({n}) | {:.2} ms | {:.2} ms |",
-        median / 1e3,
-        p99 / 1e3
-    );
-    if let [nopool, pool] = medians[..] {
-        println!(
-            "ESession / plain: {:.2} without pool, {:.2} with a warm pool",
-            nopool / median,
-            pool / median
-        );
+        setup.push(took);
+        ends.extend(end(&mut alice, &mut bob, &bob_jid, &thread).await);
     }
     drop(alice.shutdown(Duration::from_secs(2)).await);
     drop(bob.finish().await.shutdown(Duration::from_secs(2)).await);
+    (setup, ends)
 }
 
 // ---------------------------------------------------------------------------------------

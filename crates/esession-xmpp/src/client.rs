@@ -1,22 +1,21 @@
 //! Drives the sans-IO engine over a real connection: stanzas from the server into
 //! [`Engine::handle_stanza`], the engine's stanzas out to the server, its timers from the
-//! wall clock.
-use std::time::Duration;
+//! wall clock at [`Engine::next_timeout`].
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use esession::pubkeys::key_request_answer;
-use esession::xml::{ns, parse_element, Element, Limits};
+use esession::xml::{ns, Element, Limits};
 use esession::{Config, DhPool, Engine, Event, OsRandom, Random, SecretStore, Timestamp};
 use tokio::time::Instant;
+use tokio_xmpp::Stanza;
 
 use crate::connection::Connection;
 use crate::error::XmppError;
 use crate::options::ConnectOptions;
+use crate::xml;
 
 /// The disco#info features of an ESession client (XEP-0155 §12.2, XEP-0116 §3).
 pub const ESESSION_FEATURES: [&str; 2] = [ns::SSN, ns::ESESSION];
-
-/// Longest single wait on the stream, so that engine timers fire on time.
-const TICK: Duration = Duration::from_millis(250);
 
 /// A stanza that crossed the connection, kept when tracing is on (for the demo).
 #[derive(Clone, Debug)]
@@ -110,7 +109,7 @@ impl<S: SecretStore> Client<S> {
     /// Sends everything the engine queued.
     pub async fn flush(&mut self) -> Result<(), XmppError> {
         while let Some(stanza) = self.engine.poll_outgoing() {
-            self.conn.send_xml(&stanza.to_string()).await?;
+            self.conn.send_element(&stanza).await?;
             if let Some(t) = self.trace.as_mut() {
                 t.push(Traced {
                     outgoing: true,
@@ -122,7 +121,8 @@ impl<S: SecretStore> Client<S> {
     }
 
     /// The next engine event, reading the stream for up to `wait`; `None` when nothing
-    /// happened in that time.
+    /// happened in that time. The wait on the stream ends at the engine's next deadline
+    /// ([`Engine::next_timeout`]), when its timers are run.
     pub async fn next_event(&mut self, wait: Duration) -> Result<Option<Event>, XmppError> {
         let deadline = Instant::now() + wait;
         loop {
@@ -130,32 +130,43 @@ impl<S: SecretStore> Client<S> {
             if let Some(ev) = self.engine.poll_event() {
                 return Ok(Some(ev));
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            if Instant::now() >= deadline {
                 return Ok(None);
             }
-            if let Some(xml) = self.conn.next_stanza(left.min(TICK)).await? {
-                match parse_element(&xml, &self.limits) {
-                    Ok(stanza) => {
-                        if let Some(t) = self.trace.as_mut() {
-                            t.push(Traced {
-                                outgoing: false,
-                                stanza: stanza.clone(),
-                            });
-                        }
-                        // XEP-0189 §6: a direct key request is answered with our key.
-                        let key = self.engine.identity_key().map(|k| k.public());
-                        if let Some(reply) = key_request_answer(&stanza, key.as_ref()) {
-                            self.conn.send_xml(&reply.to_string()).await?;
-                            continue;
-                        }
-                        self.engine.handle_stanza(stanza, Timestamp::now());
-                    }
-                    Err(e) => tracing::warn!(error = %e, "dropped a stanza that did not parse"),
-                }
+            let timer = self.engine.next_timeout();
+            let until = timer.map_or(deadline, |t| deadline.min(instant_of(t)));
+            if let Some(stanza) = self.conn.next_incoming(until).await? {
+                self.handle_incoming(&stanza).await?;
             }
+            // Runs the timers that are due, and keeps the engine's clock (which its
+            // re-key policy reads when sending) current after every wait.
             self.engine.handle_timeout(Timestamp::now());
         }
+    }
+
+    /// Hands a stanza from the server to the engine, or answers it when it is a key
+    /// request.
+    async fn handle_incoming(&mut self, stanza: &Stanza) -> Result<(), XmppError> {
+        let stanza = match xml::stanza_to_element(stanza, &self.limits) {
+            Ok(stanza) => stanza,
+            Err(e) => {
+                tracing::warn!(error = %e, "dropped a stanza");
+                return Ok(());
+            }
+        };
+        if let Some(t) = self.trace.as_mut() {
+            t.push(Traced {
+                outgoing: false,
+                stanza: stanza.clone(),
+            });
+        }
+        // XEP-0189 §6: a direct key request is answered with our key.
+        let key = self.engine.identity_key().map(|k| k.public());
+        if let Some(reply) = key_request_answer(&stanza, key.as_ref()) {
+            return self.conn.send_element(&reply).await;
+        }
+        self.engine.handle_stanza(stanza, Timestamp::now());
+        Ok(())
     }
 
     /// Whether `jid` (a full JID) advertises ESessions in disco#info (XEP-0116 §3).
@@ -190,4 +201,10 @@ impl<S: SecretStore> Client<S> {
         self.conn.close().await?;
         Ok(events)
     }
+}
+
+/// The monotonic instant at which the wall clock reads `t` (now if it has passed).
+fn instant_of(t: Timestamp) -> Instant {
+    let at = UNIX_EPOCH + Duration::from_secs(t.0);
+    Instant::now() + at.duration_since(SystemTime::now()).unwrap_or_default()
 }

@@ -1,4 +1,5 @@
-//! A logged-in client connection that carries stanzas as XML strings.
+//! A logged-in client connection that carries stanzas as XML strings or as esession
+//! elements.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -151,6 +152,13 @@ impl Connection {
         self.send(stanza).await
     }
 
+    /// Send one stanza given as an element, as [`send_xml`](Self::send_xml) does its
+    /// text: converted to tokio-xmpp's stanza directly, without a text form.
+    pub async fn send_element(&mut self, stanza: &esession::Element) -> Result<(), XmppError> {
+        let stanza = xml::element_to_stanza(stanza)?;
+        self.send(stanza).await
+    }
+
     /// Send initial (available) presence.
     pub async fn send_presence(&mut self) -> Result<(), XmppError> {
         self.send(Stanza::Presence(Presence::available())).await
@@ -162,13 +170,24 @@ impl Connection {
     /// disco#info requests addressed to us are answered (identity client/pc,
     /// the configured features and disco#info) and not returned.
     pub async fn next_stanza(&mut self, timeout: Duration) -> Result<Option<String>, XmppError> {
-        if let Some(stanza) = self.pending.pop_front() {
-            return xml::stanza_to_string(&stanza).map(Some);
+        match self.next_incoming(Instant::now() + timeout).await? {
+            Some(stanza) => xml::stanza_to_string(&stanza).map(Some),
+            None => Ok(None),
         }
-        let deadline = Instant::now() + timeout;
+    }
+
+    /// The next incoming stanza (as [`next_stanza`](Self::next_stanza) reads them), or
+    /// `Ok(None)` if none arrives before `deadline`.
+    pub(crate) async fn next_incoming(
+        &mut self,
+        deadline: Instant,
+    ) -> Result<Option<Stanza>, XmppError> {
+        if let Some(stanza) = self.pending.pop_front() {
+            return Ok(Some(stanza));
+        }
         loop {
             match self.read_until(deadline).await? {
-                Some(Incoming::Stanza(stanza)) => return xml::stanza_to_string(&stanza).map(Some),
+                Some(Incoming::Stanza(stanza)) => return Ok(Some(*stanza)),
                 Some(Incoming::Nothing) => {}
                 None => return Ok(None),
             }
@@ -268,8 +287,7 @@ impl Connection {
             }
             None => self.bare_jid(),
         };
-        let Stanza::Iq(request) = xml::parse_stanza(&iq.with_child(payload.clone()).to_string())?
-        else {
+        let Stanza::Iq(request) = xml::element_to_stanza(&iq.with_child(payload.clone()))? else {
             return Err(XmppError::InvalidArgument("not an iq".into()));
         };
         match self
@@ -277,12 +295,9 @@ impl Connection {
             .await?
         {
             IqAnswer::Result(None) => Ok(None),
-            IqAnswer::Result(Some(p)) => {
-                let text = xml::element_to_string(&p)?;
-                esession::xml::parse_element(&text, &esession::xml::Limits::default())
-                    .map(Some)
-                    .map_err(|e| XmppError::Protocol(format!("iq answer: {e}")))
-            }
+            IqAnswer::Result(Some(p)) => xml::from_minidom(p, &esession::xml::Limits::default())
+                .map(Some)
+                .map_err(|e| XmppError::Protocol(format!("iq answer: {e}"))),
             IqAnswer::Error(error) => Err(XmppError::Stanza(disco::condition_name(&error))),
         }
     }

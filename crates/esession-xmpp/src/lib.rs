@@ -35,6 +35,7 @@ mod offline;
 mod options;
 mod pubkeys;
 mod pubsub;
+mod transport;
 mod xml;
 
 pub use archive::ListPage;

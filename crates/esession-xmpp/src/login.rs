@@ -15,10 +15,7 @@ use std::time::Duration;
 
 use sasl::common::ChannelBinding;
 use tokio::sync::{mpsc, oneshot};
-use tokio_xmpp::connect::{
-    DirectTlsServerConnector, DnsConfig, ServerConnector, StartTlsServerConnector,
-    TcpServerConnector,
-};
+use tokio_xmpp::connect::{DnsConfig, ServerConnector};
 use tokio_xmpp::error::{AuthError, Error as TxError, ProtocolError};
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::parsers::{ns, sasl_cb, stream_features::StreamFeatures};
@@ -27,6 +24,7 @@ use tokio_xmpp::xmlstream::{StreamHeader, Timeouts, XmppStream};
 
 use crate::error::XmppError;
 use crate::options::{Target, TlsMode};
+use crate::transport;
 
 /// Depth of tokio-xmpp's incoming and outgoing stanza queues.
 const QUEUE_DEPTH: usize = 64;
@@ -61,9 +59,9 @@ pub(crate) fn start_stream(
     };
     let (tx, rx) = mpsc::unbounded_channel();
     let stream = match tls {
-        TlsMode::StartTls => spawn(StartTlsServerConnector::from(dns), tls, jid, password, tx),
-        TlsMode::DirectTls => spawn(DirectTlsServerConnector::from(dns), tls, jid, password, tx),
-        TlsMode::Plain => spawn(TcpServerConnector::from(dns), tls, jid, password, tx),
+        TlsMode::StartTls => spawn(transport::Tls::starttls(dns), tls, jid, password, tx),
+        TlsMode::DirectTls => spawn(transport::Tls::direct(dns), tls, jid, password, tx),
+        TlsMode::Plain => spawn(transport::Plain(dns), tls, jid, password, tx),
     };
     (stream, rx)
 }

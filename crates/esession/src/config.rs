@@ -199,6 +199,61 @@ pub struct Config {
     /// `<key/>` (XEP-0200 §11.4: re-key after an extended period of inactivity). Measured
     /// on the engine's clock, the latest time given to it. Default 300.
     pub rekey_after_idle: Option<u64>,
+    /// Bounds on the work strangers and peers can make us do (issue 11 §3).
+    pub flood: FloodLimits,
+}
+
+/// A token bucket's parameters: `burst` tokens at most, refilled at `per_minute` tokens
+/// a minute on the engine's clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rate {
+    /// The tokens a full bucket holds.
+    pub burst: u32,
+    /// The tokens added a minute.
+    pub per_minute: u32,
+}
+
+/// Bounds on the work others can make the engine do: each answered 4-message request
+/// costs a modular exponentiation and about 9 KB held until the negotiation timeout; a
+/// 3-message request two and an RSA signature; each peer `<key/>` one. Requests beyond a
+/// bound are refused before any of that work, without an answer except one
+/// `resource-constraint` error and one `Event::Warning` per sender per minute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FloodLimits {
+    /// Negotiations others opened with us that are not yet established, across all
+    /// senders (default 256: about 2.3 MB).
+    pub pending: usize,
+    /// The same, per sender bare JID (default 8).
+    pub pending_per_jid: usize,
+    /// New negotiation requests per sender bare JID (default burst 8, 30 a minute).
+    pub requests: Rate,
+    /// 3-message requests from bare JIDs with no trusted key, across all senders (default
+    /// burst 4, 4 a minute); requests from a JID with a trusted key are not counted.
+    pub untrusted_three_message: Rate,
+    /// `<key/>`s a peer sends per session (default burst 64, 120 a minute); beyond this
+    /// the session ends.
+    pub peer_rekeys: Rate,
+}
+
+impl Default for FloodLimits {
+    fn default() -> Self {
+        FloodLimits {
+            pending: 256,
+            pending_per_jid: 8,
+            requests: Rate {
+                burst: 8,
+                per_minute: 30,
+            },
+            untrusted_three_message: Rate {
+                burst: 4,
+                per_minute: 4,
+            },
+            peer_rekeys: Rate {
+                burst: 64,
+                per_minute: 120,
+            },
+        }
+    }
 }
 
 impl Default for Config {
@@ -235,6 +290,7 @@ impl Default for Config {
             rekey_freq: 1,
             rekey_every: None,
             rekey_after_idle: Some(300),
+            flood: FloodLimits::default(),
         }
     }
 }

@@ -33,15 +33,20 @@ pub enum SrsStatus {
     /// We held a live secret for this peer but the peer proved none: a possible man in the
     /// middle (or lost state). The SAS must be confirmed again.
     Mismatch,
+    /// A secret matched, but it was retained with another bare JID (the extended search
+    /// of XEP-0116 §4.7.3, profile P7): the peer shares a secret with us, which does not
+    /// show it is the contact it now names. Its `verified` flag is not inherited.
+    MatchedOtherJid,
 }
 
 impl SrsStatus {
-    /// `matched`, `none` or `mismatch`.
+    /// `matched`, `none`, `mismatch` or `matched-other-jid`.
     pub fn name(self) -> &'static str {
         match self {
             SrsStatus::Matched => "matched",
             SrsStatus::None => "none",
             SrsStatus::Mismatch => "mismatch",
+            SrsStatus::MatchedOtherJid => "matched-other-jid",
         }
     }
 }

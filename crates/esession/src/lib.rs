@@ -52,7 +52,7 @@ mod transcript;
 pub mod trust;
 pub mod xml;
 
-pub use config::{AcceptPolicy, Config, Logging, Security, StanzaKind};
+pub use config::{AcceptPolicy, Config, FloodLimits, Logging, Rate, Security, StanzaKind};
 pub use crypto::pubkey::{DsaPublic, RsaPublic};
 pub use crypto::{
     CipherAlg, CryptoError, DhPool, Fingerprint, HashAlg, IdentityKey, KeyError, PublicKey, SasAlg,

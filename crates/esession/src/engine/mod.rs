@@ -4,6 +4,7 @@
 //! sender): each received stanza is decoded once (`inbound`) and handed to its
 //! session's state machine (`session`), which steps with what the sessions share
 //! (`shared::Core`) and writes what it produces to the `shared::Outbox`.
+mod admission;
 #[cfg(test)]
 mod archive_tests;
 #[cfg(test)]
@@ -87,6 +88,8 @@ pub struct Engine<S: SecretStore> {
     sessions: HashMap<Key, Session>,
     /// Our offline option sets (XEP-0187, profile P11).
     offline: OfflineSets,
+    /// Who may open a negotiation now (issue 11 §3, `Config::flood`).
+    admission: admission::Admission,
 }
 
 impl<S: SecretStore> Engine<S> {
@@ -98,6 +101,7 @@ impl<S: SecretStore> Engine<S> {
             out: Outbox::default(),
             sessions: HashMap::new(),
             offline: OfflineSets::default(),
+            admission: admission::Admission::default(),
         }
     }
 

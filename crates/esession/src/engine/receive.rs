@@ -24,6 +24,21 @@ impl Session {
     ) -> Option<Session> {
         let Session { common, mut state } = self;
         let from = msg.from.as_str();
+        if let State::Encrypted(secure) = &mut state {
+            // Issue 11 §3: each <key/> costs a modular exponentiation (XEP-0200 §9), and
+            // rekey_freq 1 allows one per stanza; beyond Config::flood.peer_rekeys the
+            // session ends, before that work.
+            let rate = core.config.flood.peer_rekeys;
+            let key = c.child("key", ns::STANZA_ENCRYPTION).is_some();
+            if key && !secure.pacing.peer_rekeys.take(rate, core.clock) {
+                let v = Violation::Rekey(format!(
+                    "the peer sent more <key/>s than the budget of {} (refilled at {} a minute)",
+                    rate.burst, rate.per_minute
+                ));
+                fail_session(&common, state, v, out);
+                return None;
+            }
+        }
         let (channel, open) = match &mut state {
             State::Encrypted(s) => (&mut s.channel, &s.open),
             State::Terminating(s) => (&mut s.channel, &s.open),

@@ -1,12 +1,13 @@
 //! The engine's router: each received stanza is decoded once and handed to the session
 //! it belongs to, found by (peer bare JID, thread) (XEP-0201) or, for an encrypted iq,
 //! by its sender. A request for no known thread opens a session (XEP-0155 §4.2).
+use super::admission::Refused;
 use super::inbound::{Inbound, Negotiation, What};
 use super::negotiate::fail_negotiation;
 use super::session::{key, Common, Key, Peer, Session, State};
 use super::shared::{Core, Outbox};
 use super::Engine;
-use crate::config::{AcceptPolicy, Security, StanzaKind};
+use crate::config::{AcceptPolicy, Flow, Security, StanzaKind};
 use crate::error::{Error, ErrorKind, Violation};
 use crate::event::{Event, Role};
 use crate::forms::Form;
@@ -132,16 +133,24 @@ impl<S: SecretStore> Engine<S> {
     /// A `type='error'` reply to one of our negotiation messages ends that negotiation.
     ///
     /// The responder is established once it sent message 4, but the initiator may still
-    /// refuse that message; its error reply echoes our `<init/>`. XEP-0116 §4.4: after any
-    /// error both sides consider the negotiation failed, so that session ends too.
+    /// refuse that message; its error reply echoes our `<init/>`. Likewise the initiator
+    /// of the 3-message flow is established once it sent message 3 (profile P12), which
+    /// the responder may still refuse; its error reply echoes our `<feature/>`.
+    /// XEP-0116 §4.4: after any error both sides consider the negotiation failed, so that
+    /// session ends too.
     fn peer_error(&mut self, thread: &str, msg: &Inbound) {
         let from = msg.from.as_str();
         let key = key(from, thread);
         let refused_message_4 = msg.raw.child("init", ns::ESESSION_INIT).is_some();
+        let refused_message_3 = msg.raw.child("feature", ns::FEATURE_NEG).is_some();
         let pending = self.sessions.get(&key).is_some_and(|s| {
-            let unconfirmed = refused_message_4
-                && s.common.role == Role::Responder
-                && matches!(s.state, State::Encrypted(_));
+            let unconfirmed = match (&s.state, s.common.role) {
+                (State::Encrypted(_), Role::Responder) => refused_message_4,
+                (State::Encrypted(secure), Role::Initiator) => {
+                    refused_message_3 && secure.open.info.flow == Some(3)
+                }
+                _ => false,
+            };
             (s.state.negotiating() || unconfirmed) && s.common.accepts_from(from)
         });
         if !pending {
@@ -209,12 +218,38 @@ impl<S: SecretStore> Engine<S> {
         }
     }
 
-    /// Message 1 from a peer (XEP-0116 §4.4–4.5): answered, and its session opened.
+    /// Message 1 from a peer (XEP-0116 §4.4–4.5): answered, and its session opened,
+    /// within the flood limits.
     fn request(&mut self, thread: &str, x: &Element, msg: &Inbound, now: Timestamp) {
         let from = msg.from.as_str();
+        let bare = jid::bare(from);
+        // Issue 11 §3: the caps and the sender's bucket, before any work.
+        let (mut pending_jid, mut pending_all) = (0, 0);
+        for ((peer, _), s) in &self.sessions {
+            if s.common.role == Role::Responder && s.state.negotiating() {
+                pending_all += 1;
+                pending_jid += usize::from(peer == bare);
+            }
+        }
+        let limits = &self.core.config.flood;
+        let admitted = self
+            .admission
+            .admit(limits, bare, pending_jid, pending_all, now);
+        if let Err(why) = admitted {
+            return self.refuse(thread, msg, why, now);
+        }
         let Some(accepted) = self.accept(thread, x, msg) else {
             return;
         };
+        if accepted.terms.flow == Flow::Three && !self.trusted(bare) {
+            // Issue 11 §3: two exponentiations and a signature for a stranger, within a
+            // small budget.
+            let limits = &self.core.config.flood;
+            let admitted = self.admission.admit_untrusted_three_message(limits, now);
+            if let Err(why) = admitted {
+                return self.refuse(thread, msg, why, now);
+            }
+        }
         let common = Common {
             peer: Peer::Bound(from.to_owned()),
             thread: thread.to_owned(),
@@ -244,6 +279,28 @@ impl<S: SecretStore> Engine<S> {
         ));
         self.sessions
             .insert(key(from, thread), Session { common, state });
+    }
+
+    /// A request refused by the flood limits: the first refusal of the sender in its
+    /// window is answered with a `resource-constraint` error (when errors are answered,
+    /// profile P10b) and reported as a warning; the others are dropped in silence.
+    fn refuse(&mut self, thread: &str, msg: &Inbound, why: Refused, now: Timestamp) {
+        let from = msg.from.as_str();
+        if !self.admission.first_refusal(jid::bare(from), why, now) {
+            return;
+        }
+        let config = &self.core.config;
+        let condition = Condition::ResourceConstraint;
+        self.out.reply_error(config, &msg.raw, from, condition, &[]);
+        self.out.warn(from, Some(thread), why.detail());
+    }
+
+    /// Whether we trust a key of `bare` (XEP-0116 §7.3); a store failure counts as no.
+    fn trusted(&self, bare: &str) -> bool {
+        let core = &self.core;
+        core.store
+            .keys_of(&core.own_bare, bare)
+            .is_ok_and(|keys| keys.iter().any(|k| k.trusted))
     }
 
     /// Whether to answer request `x` and with which terms (XEP-0155 §4.2–4.3, XEP-0116

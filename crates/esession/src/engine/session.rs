@@ -1,5 +1,6 @@
 //! One session per (peer bare JID, thread) (XEP-0201, XEP-0155 §4.2): what every state
 //! shares ([`Common`]) and the state machine ([`State`]).
+use super::admission::Bucket;
 use crate::channel::Channel;
 use crate::config::{Logging, Security, StanzaKind};
 use crate::error::Violation;
@@ -212,6 +213,8 @@ pub(super) struct Pacing {
     pub(super) last_sent: Timestamp,
     /// `Engine::rekey` asked for a `<key/>` on the next stanza that may carry one.
     pub(super) requested: bool,
+    /// The peer's `<key/>`s (issue 11 §3: each costs us a modular exponentiation).
+    pub(super) peer_rekeys: Bucket,
 }
 
 impl Pacing {
@@ -220,6 +223,7 @@ impl Pacing {
         Pacing {
             last_sent: now,
             requested: false,
+            peer_rekeys: Bucket::default(),
         }
     }
 }

@@ -222,10 +222,11 @@ fn extended_search_finds_secret_under_another_jid_and_oss_must_match() {
     p.negotiate();
     let (sa, sb) = p.into_stores();
     // Bob's record is under alice@example.org; Alice now uses the same secret but the
-    // record sits under another peer bare JID on Bob's side.
+    // record sits under another peer bare JID on Bob's side, where a person confirmed it.
     let mut moved = MemoryStore::new();
     for mut r in sb.all_secrets("bob@example.com").unwrap() {
         r.id.peer_bare = "alias@example.net".into();
+        r.verified = true;
         moved.rotate(None, r).unwrap();
     }
     let mut p = Pair::with(
@@ -236,7 +237,18 @@ fn extended_search_finds_secret_under_another_jid_and_oss_must_match() {
         moved,
     );
     let (_, a, b) = p.negotiate();
-    assert_eq!((a.srs, b.srs), (SrsStatus::Matched, SrsStatus::Matched));
+    // Issue 11: Bob says the secret came from another JID, and alias's confirmation does
+    // not make this session, or the secret retained with alice, verified.
+    assert_eq!(
+        (a.srs, b.srs),
+        (SrsStatus::Matched, SrsStatus::MatchedOtherJid)
+    );
+    assert!(!b.verified);
+    let kept = p
+        .bob
+        .store()
+        .secrets_with("bob@example.com", "alice@example.org");
+    assert!(kept.unwrap().iter().all(|r| !r.verified));
 
     // Other shared secret: equal (after NFC) works, different fails at message 4.
     let mut p = Pair::new("oss");

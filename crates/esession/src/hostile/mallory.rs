@@ -283,6 +283,14 @@ pub(crate) fn secrets(e: &Engine<MemoryStore>) -> Vec<(String, Vec<u8>, bool)> {
         .collect()
 }
 
+/// The RSA identity key of the test keys (for the 3-message flow).
+pub(crate) fn rsa() -> crate::crypto::pubkey::IdentityKey {
+    crate::crypto::pubkey::IdentityKey::from_pkcs8_der(include_bytes!(
+        "../../tests/keys/rsa2048.pk8.der"
+    ))
+    .unwrap()
+}
+
 /// Which negotiation message a stanza is (1–4), if any.
 pub(crate) fn step(s: &Element) -> Option<u8> {
     if s.attr("type") == Some("error") {

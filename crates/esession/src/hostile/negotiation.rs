@@ -782,3 +782,44 @@ fn unknown_algorithms_and_versions_only() {
         peer_error("not-acceptable", &["crypt_algs", "hash_algs", "ver"]),
     );
 }
+
+#[test]
+fn refused_message_3_ends_the_initiators_three_message_session() {
+    // Profile P12: Alice is established once she sent message 3. Mallory rewrites its MAC;
+    // Bob refuses it with an error reply echoing the <feature/> (P10b), and XEP-0116 §4.4
+    // makes Alice end her session too, reporting the refusal.
+    let a = Config {
+        flow: crate::config::Flow::Three,
+        ..Config::default()
+    };
+    let mut m = Mallory::with(
+        "m3-refused",
+        a,
+        Config::default(),
+        MemoryStore::new(),
+        MemoryStore::new(),
+    );
+    m.alice.set_identity_key(Some(rsa()));
+    m.bob.set_identity_key(Some(rsa()));
+    m.start();
+    m.run(|_, _, s| {
+        if step(s) == Some(3) {
+            set_values(s, "mac", &[N32]);
+        }
+        Fate::Pass
+    });
+    let (a, b) = (outcome(&mut m.alice), outcome(&mut m.bob));
+    b.assert_failed(ErrorKind::Negotiation, Violation::IdentityMacMismatch);
+    // Established at message 3, then ended by Bob's refusal.
+    assert!(a.established, "{a:?}");
+    assert_eq!(
+        a.violation(),
+        Some((
+            ErrorKind::Rejected,
+            peer_error("feature-not-implemented", &["mac"])
+        ))
+    );
+    assert!(m.alice.threads().is_empty() && m.bob.threads().is_empty());
+    // Nothing can be sent in the ended session.
+    assert!(m.alice.send_message(BOB_JID, "any", "secret").is_err());
+}

@@ -94,20 +94,26 @@ pub(crate) fn peer_key_status(
     }))
 }
 
-/// The retained-secret outcome (profile P7): a mismatch when we held a live secret for
-/// the peer and none matched.
-pub(crate) fn srs_status(found: bool, had_candidates: bool) -> SrsStatus {
-    match (found, had_candidates) {
-        (true, _) => SrsStatus::Matched,
-        (false, true) => SrsStatus::Mismatch,
-        (false, false) => SrsStatus::None,
+/// The retained-secret outcome with `peer_bare` (profile P7): a mismatch when we held a
+/// live secret for the peer and none matched; a match of a secret retained with another
+/// bare JID (the extended search) is reported as such.
+pub(crate) fn srs_status(
+    srs: Option<&RetainedSecret>,
+    had_candidates: bool,
+    peer_bare: &str,
+) -> SrsStatus {
+    match (srs, had_candidates) {
+        (Some(s), _) if s.id.peer_bare != peer_bare => SrsStatus::MatchedOtherJid,
+        (Some(_), _) => SrsStatus::Matched,
+        (None, true) => SrsStatus::Mismatch,
+        (None, false) => SrsStatus::None,
     }
 }
 
 /// Replaces the shared retained secret `srs` (if any) by the new one, HMAC(K', "New
 /// Retained Secret") (XEP-0116 §4.7.3, §4.8.1), stored for the peer's full JID and
-/// inheriting `verified` (profile P7), in one atomic store operation. Returns the new
-/// record's id and its verified flag.
+/// inheriting `verified` (profile P7) when `srs` was retained with the same bare JID, in
+/// one atomic store operation. Returns the new record's id and its verified flag.
 pub(crate) fn retain_new_secret(
     ctx: &mut Ctx<'_>,
     hash: HashAlg,
@@ -119,7 +125,9 @@ pub(crate) fn retain_new_secret(
         peer_bare: jid::bare(ctx.peer).to_owned(),
         peer_full: ctx.peer.to_owned(),
     };
-    let verified = srs.is_some_and(|s| s.verified);
+    // A person confirmed a SAS with the JID the secret was retained with, not with this
+    // one (issue 11: a secret found by the extended search proves no identity).
+    let verified = srs.is_some_and(|s| s.verified && s.id.peer_bare == id.peer_bare);
     let new = RetainedSecret {
         id: id.clone(),
         secret: zeroize::Zeroizing::new(new_retained_secret(hash, k_final).expose().to_vec()),

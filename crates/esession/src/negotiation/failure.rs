@@ -8,6 +8,8 @@ pub(crate) enum Condition {
     NotAcceptable,
     FeatureNotImplemented,
     ServiceUnavailable,
+    /// A request refused by the flood limits (issue 11 §3, `Config::flood`).
+    ResourceConstraint,
 }
 
 impl Condition {
@@ -16,6 +18,7 @@ impl Condition {
             Condition::NotAcceptable => "not-acceptable",
             Condition::FeatureNotImplemented => "feature-not-implemented",
             Condition::ServiceUnavailable => "service-unavailable",
+            Condition::ResourceConstraint => "resource-constraint",
         }
     }
 }

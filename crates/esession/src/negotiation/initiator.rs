@@ -662,7 +662,11 @@ impl AwaitingInit {
             channel,
             terms: self.terms,
             sas: Some(self.sas),
-            srs: srs_status(srs.is_some(), !self.candidates.is_empty()),
+            srs: srs_status(
+                srs.as_ref(),
+                !self.candidates.is_empty(),
+                jid::bare(ctx.peer),
+            ),
             verified,
             secret_id: Some(secret_id),
             peer_key,

@@ -361,7 +361,7 @@ impl AwaitingResult {
             channel,
             terms: self.terms,
             sas: Some(sas),
-            srs: srs_status(srs.is_some(), !candidates.is_empty()),
+            srs: srs_status(srs.as_ref(), !candidates.is_empty(), jid::bare(ctx.peer)),
             verified,
             secret_id: Some(secret_id),
             peer_key,
