@@ -89,8 +89,11 @@ pub(crate) enum Command {
     Chat(ChatArgs),
     /// Stay online and serve JSON-RPC 2.0 on stdin/stdout, one object per line: send to
     /// contacts by JID, roster, presence, receipts (methods send, roster, status, end,
-    /// verify, add, approve).
-    Jsonrpc,
+    /// verify, add, approve, history).
+    Jsonrpc(JsonrpcArgs),
+    /// The local history with a contact: the messages of sessions whose `logging` was
+    /// `may`, kept sealed in the store (no network needed).
+    History(HistoryArgs),
     /// This account's identity key (XEP-0116 §4.5.4) and published keys (XEP-0189).
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -376,6 +379,26 @@ pub(crate) struct SendArgs {
     pub algs: AlgArgs,
     /// The message.
     pub message: String,
+}
+
+/// `esession jsonrpc`.
+#[derive(Args, Debug)]
+pub(crate) struct JsonrpcArgs {
+    /// `logging` values offered and accepted, in preference order (XEP-0155; comma-separated
+    /// `may`, `mustnot`). The messages of a `may` session are kept in the local history.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub logging: Vec<LoggingArg>,
+}
+
+/// `esession history`.
+#[derive(Args, Debug)]
+pub(crate) struct HistoryArgs {
+    /// The contact (a bare JID; a resource is ignored).
+    #[arg(value_name = "JID")]
+    pub contact: String,
+    /// How many of the newest messages to show.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
 }
 
 /// `esession chat`.

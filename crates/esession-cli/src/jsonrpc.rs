@@ -4,10 +4,10 @@
 mod framing;
 
 use crate::account::connect_without_presence;
-use crate::args::Global;
+use crate::args::{Global, JsonrpcArgs};
 use crate::fail::Fail;
 use crate::identity::KeyUse;
-use esession::Config;
+use esession_client::history::Entry;
 use esession_client::{Account, ClientEvent, DeliveryState};
 use esession_store::SqliteStore;
 use framing::{RpcError, FAILED, METHOD_NOT_FOUND};
@@ -29,9 +29,16 @@ enum Input {
     End,
 }
 
-pub(crate) async fn run(global: &Global) -> Result<(), Fail> {
-    let client = connect_without_presence(global, Config::default(), KeyUse::IfStored).await?;
+/// Messages `history` returns when no `limit` is given.
+const HISTORY_LIMIT: usize = 50;
+
+pub(crate) async fn run(global: &Global, args: &JsonrpcArgs) -> Result<(), Fail> {
+    let config = crate::policy::jsonrpc(args);
+    let client = connect_without_presence(global, config, KeyUse::IfStored).await?;
+    // The history goes to the account's store, through a connection of its own.
+    let log = SqliteStore::open(client.engine().store().path())?;
     let mut account = Account::start(client, LOGIN_STEP).await?;
+    account.keep_history(Box::new(log));
     write(&framing::notification(
         "online",
         json!({"jid": account.jid()}),
@@ -140,6 +147,19 @@ async fn method(
                 Err(m) => return Ok(Err(RpcError::new(FAILED, m))),
             }
         }
+        "history" => {
+            let (jid, limit) = match (req.jid("jid"), req.count("limit", HISTORY_LIMIT)) {
+                (Ok(j), Ok(l)) => (j, l),
+                (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
+            };
+            match account.history(&jid, limit) {
+                Ok(page) => json!({
+                    "messages": page.entries.iter().map(entry).collect::<Vec<_>>(),
+                    "altered": page.altered,
+                }),
+                Err(m) => return Ok(Err(RpcError::new(FAILED, m))),
+            }
+        }
         "add" => match req.jid("jid") {
             Ok(jid) => {
                 account.add(&jid).await?;
@@ -161,6 +181,13 @@ async fn method(
             )))
         }
     }))
+}
+
+/// One message of the history.
+fn entry(e: &Entry) -> Value {
+    let m = &e.message;
+    json!({"peer": m.peer, "direction": m.direction.name(), "at": m.at.to_datetime(),
+           "id": m.id, "body": m.body, "kept": e.kept.name()})
 }
 
 fn roster(account: &Account<SqliteStore>) -> Value {
@@ -234,12 +261,13 @@ fn event(ev: &ClientEvent) -> Value {
             sas_alg,
             shield,
             adopted,
+            kept,
         } => (
             "established",
             json!({"peer": peer, "jid": full, "thread": thread, "sas": sas,
                    "sas_alg": sas_alg.map(esession::SasAlg::name),
                    "caveat": sas_alg.and_then(esession::SasAlg::caveat),
-                   "shield": shield.name(), "adopted": adopted}),
+                   "shield": shield.name(), "adopted": adopted, "kept": kept.name()}),
         ),
         ClientEvent::Message {
             peer,
@@ -247,10 +275,11 @@ fn event(ev: &ClientEvent) -> Value {
             body,
             encrypted,
             id,
+            kept,
         } => (
             "message",
             json!({"peer": peer, "jid": full, "body": body, "encrypted": encrypted,
-                   "offline": false, "id": id}),
+                   "offline": false, "id": id, "kept": kept.name()}),
         ),
         ClientEvent::Receipt { peer, id, state } => ("receipt", receipt(peer, id, state)),
         ClientEvent::Terminated {

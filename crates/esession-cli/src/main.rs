@@ -9,6 +9,7 @@ mod chat;
 mod core_dumps;
 mod demo;
 mod fail;
+mod history;
 mod identity;
 mod jsonrpc;
 mod keys;
@@ -59,7 +60,8 @@ fn main() {
                 Command::Listen(a) => listen::run(&cli.global, a, out).await,
                 Command::Send(a) => send::run(&cli.global, a, out).await,
                 Command::Chat(a) => chat::run(&cli.global, a, out).await,
-                Command::Jsonrpc => jsonrpc::run(&cli.global).await,
+                Command::Jsonrpc(a) => jsonrpc::run(&cli.global, a).await,
+                Command::History(a) => history::run(&cli.global, a, out),
                 Command::Keys(c) => keys::keys(&cli.global, c, out).await,
                 Command::Trust(c) => keys::trust(&cli.global, c, out),
                 Command::Offline(args::OfflineCommand::Publish(a)) => {

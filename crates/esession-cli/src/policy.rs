@@ -1,5 +1,5 @@
 //! The negotiation policy (`Config`) of `send` and `listen`, from their flags.
-use crate::args::{AlgArgs, FlowArg, ListenArgs, LoggingArg, PubkeyArg, SendArgs};
+use crate::args::{AlgArgs, FlowArg, JsonrpcArgs, ListenArgs, LoggingArg, PubkeyArg, SendArgs};
 use crate::fail::Fail;
 use esession::compress::CompressAlg;
 use esession::config::{Flow, PubkeyMode};
@@ -20,6 +20,13 @@ fn apply_logging(config: &mut Config, given: &[LoggingArg]) {
             config.logging.push(l);
         }
     }
+}
+
+/// The policy of `jsonrpc`: the defaults, with `--logging`.
+pub(crate) fn jsonrpc(a: &JsonrpcArgs) -> Config {
+    let mut config = Config::default();
+    apply_logging(&mut config, &a.logging);
+    config
 }
 
 impl From<PubkeyArg> for PubkeyMode {

@@ -41,7 +41,8 @@ pub(crate) fn normalize_all(cli: &mut Cli) -> Result<(), Fail> {
         ) => one("the collection's JID", with),
         Command::Offline(_) => Ok(()),
         // Its JIDs come in requests, normalized there.
-        Command::Jsonrpc => Ok(()),
+        Command::Jsonrpc(_) => Ok(()),
+        Command::History(a) => one("the contact", &mut a.contact),
     }
 }
 

@@ -14,7 +14,7 @@ use std::process::ChildStdin;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{assert_server_never_saw, server, unique_body, Account, Proc};
+use support::{assert_server_never_saw, run, server, unique_body, Account, Proc};
 
 /// Bound for a single event or answer.
 const EVENT_LIMIT: Duration = Duration::from_secs(30);
@@ -32,7 +32,13 @@ struct Rpc {
 
 impl Rpc {
     fn start(name: &str, acct: &Account) -> Rpc {
-        let (mut p, stdin) = Proc::spawn_interactive(name, &acct.args(&["jsonrpc"]));
+        Rpc::start_with(name, acct, &[])
+    }
+
+    /// `esession jsonrpc EXTRA…`.
+    fn start_with(name: &str, acct: &Account, extra: &[&str]) -> Rpc {
+        let args: Vec<&str> = ["jsonrpc"].iter().chain(extra).copied().collect();
+        let (mut p, stdin) = Proc::spawn_interactive(name, &acct.args(&args));
         let online = p.wait_event("online", EVENT_LIMIT, |e| e["method"] == "online");
         assert!(online["params"]["jid"]
             .as_str()
@@ -185,15 +191,21 @@ fn befriend(alice: &mut Rpc, bob: &mut Rpc) {
 
 /// Two fresh accounts, each served by `esession jsonrpc`, contacts of each other.
 fn contacts(prefix: &str) -> (Account, Rpc, Rpc) {
+    let (_, bob_acct, alice, bob) = contacts_with(prefix, &[]);
+    (bob_acct, alice, bob)
+}
+
+/// [`contacts`], each process started with `extra` arguments; both accounts.
+fn contacts_with(prefix: &str, extra: &[&str]) -> (Account, Account, Rpc, Rpc) {
     server();
     let (alice_acct, bob_acct) = (
         Account::new(&format!("{prefix}a")),
         Account::new(&format!("{prefix}b")),
     );
-    let mut alice = Rpc::start("alice (jsonrpc)", &alice_acct);
-    let mut bob = Rpc::start("bob (jsonrpc)", &bob_acct);
+    let mut alice = Rpc::start_with("alice (jsonrpc)", &alice_acct, extra);
+    let mut bob = Rpc::start_with("bob (jsonrpc)", &bob_acct, extra);
     befriend(&mut alice, &mut bob);
-    (bob_acct, alice, bob)
+    (alice_acct, bob_acct, alice, bob)
 }
 
 /// Panics if the server's stanza log holds any of the bodies.
@@ -364,4 +376,136 @@ fn lines_sent_to_a_contact_whose_client_crashed_arrive_once_it_is_back() {
     alice.all_delivered(&around);
     alice.all_delivered(&after);
     assert_no_body_at_server(before.iter().chain(&around).chain(&after));
+}
+
+/// The bodies `esession history CONTACT --json` prints, a separate process, with their
+/// directions.
+fn stored_history(acct: &Account, contact: &str) -> Vec<(String, String)> {
+    let (code, p) = run("history", &acct.args(&["history", contact]), EVENT_LIMIT);
+    assert_eq!(code, 0, "{}", p.transcript());
+    p.events()
+        .iter()
+        .map(|m| {
+            assert_eq!(m["peer"], contact, "{m}");
+            (
+                m["direction"].as_str().unwrap().to_owned(),
+                m["body"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Issue 10: local history. Of a `logging` = `may` session each side keeps every message
+/// sealed in its store, in order, readable by `esession history` after the process exits
+/// (and nothing of a body is in clear in the state files); of a `mustnot` session
+/// (XEP-0155 §8) messages are kept in memory only, said so in every event, and nothing is
+/// left after exit.
+#[test]
+fn history_keeps_a_may_conversation_after_exit_and_nothing_of_a_mustnot_one() {
+    for (logging, prefix) in [("may", "rpchm"), ("mustnot", "rpchn")] {
+        let (alice_acct, bob_acct, mut alice, mut bob) =
+            contacts_with(prefix, &["--logging", logging]);
+        let (a, b) = (alice.jid.clone(), bob.jid.clone());
+        let kept = if logging == "may" { "store" } else { "memory" };
+        let to_bob = alice.send_many(&b, "history to bob", 3);
+        bob.all_received(&to_bob);
+        alice.all_delivered(&to_bob);
+        let to_alice = bob.send_many(&a, "history to alice", 3);
+        alice.all_received(&to_alice);
+        bob.all_delivered(&to_alice);
+        for ev in alice
+            .notifications("established")
+            .iter()
+            .chain(&alice.notifications("message"))
+        {
+            assert_eq!(ev["kept"], kept, "{logging}: {ev}");
+        }
+        let bodies = |v: &[(String, String)]| -> Vec<String> {
+            v.iter().map(|(_, body)| body.clone()).collect()
+        };
+        let conversation: Vec<String> = bodies(&to_bob)
+            .into_iter()
+            .chain(bodies(&to_alice))
+            .collect();
+
+        // While it runs, the conversation layer shows the whole conversation, in order.
+        let h = alice.call("history", json!({"jid": b, "limit": 100}));
+        let shown: Vec<&str> = h["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                assert_eq!(m["kept"], kept, "{logging}: {m}");
+                m["body"].as_str().unwrap()
+            })
+            .collect();
+        assert_eq!(shown, conversation, "{logging}: {h}");
+        let newest = alice.call("history", json!({"jid": b, "limit": 2}));
+        assert_eq!(
+            newest["messages"][1]["body"],
+            conversation[5].as_str(),
+            "{newest}"
+        );
+        assert_eq!(newest["messages"].as_array().unwrap().len(), 2, "{newest}");
+        let id = alice.ask("history", json!({"jid": b, "limit": -1}));
+        assert_eq!(alice.answer(id)["error"]["code"], -32602);
+
+        drop(alice.stdin);
+        assert_eq!(alice.p.finish(EVENT_LIMIT), 0, "{}", alice.p.transcript());
+        drop(bob.stdin);
+        assert_eq!(bob.p.finish(EVENT_LIMIT), 0, "{}", bob.p.transcript());
+
+        // After exit, a separate process reads the store.
+        let alice_saw = stored_history(&alice_acct, &b);
+        let bob_saw = stored_history(&bob_acct, &a);
+        if logging == "may" {
+            let expect = |first: &str, second: &str| -> Vec<(String, String)> {
+                to_bob
+                    .iter()
+                    .map(|(_, body)| (first.to_owned(), body.clone()))
+                    .chain(
+                        to_alice
+                            .iter()
+                            .map(|(_, body)| (second.to_owned(), body.clone())),
+                    )
+                    .collect()
+            };
+            assert_eq!(alice_saw, expect("sent", "received"));
+            assert_eq!(bob_saw, expect("received", "sent"));
+            // The text form: the newest N, each line made safe, oldest first.
+            let (code, p) = run(
+                "history text",
+                &alice_acct.text_args(&["history", &b, "--limit", "2"]),
+                EVENT_LIMIT,
+            );
+            assert_eq!(code, 0, "{}", p.transcript());
+            assert_eq!(p.seen.len(), 2, "{}", p.transcript());
+            assert!(
+                p.seen[0].ends_with(&format!("{b}: {}", conversation[4])),
+                "{}",
+                p.transcript()
+            );
+            assert!(
+                p.seen[1].ends_with(&format!("{b}: {}", conversation[5])),
+                "{}",
+                p.transcript()
+            );
+        } else {
+            assert!(alice_saw.is_empty(), "{alice_saw:?}");
+            assert!(bob_saw.is_empty(), "{bob_saw:?}");
+        }
+        // Nothing of a body in clear in the state files (database, WAL, device key).
+        for acct in [&alice_acct, &bob_acct] {
+            for entry in std::fs::read_dir(acct.state.path()).unwrap().flatten() {
+                let bytes = std::fs::read(entry.path()).unwrap();
+                for body in &conversation {
+                    assert!(
+                        !bytes.windows(body.len()).any(|w| w == body.as_bytes()),
+                        "{} holds {body:?} in clear",
+                        entry.path().display()
+                    );
+                }
+            }
+        }
+    }
 }

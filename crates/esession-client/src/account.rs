@@ -9,6 +9,7 @@ use tokio::time::Instant;
 
 use crate::conversations::Conversations;
 use crate::event::{ClientEvent, Shield};
+use crate::history::{MessageLog, Page};
 use crate::queue::DeliveryState;
 use crate::roster;
 
@@ -53,6 +54,21 @@ impl<S: SecretStore> Account<S> {
     /// The conversations (roster, presence, queues).
     pub fn conversations(&self) -> &Conversations {
         &self.convs
+    }
+
+    /// Keeps the messages of `logging` = `may` sessions in `store` from now on (see
+    /// [`Conversations::keep_history`]).
+    pub fn keep_history(&mut self, store: Box<dyn MessageLog + Send>) {
+        self.convs.keep_history(store);
+    }
+
+    /// The newest `limit` messages with `bare`, oldest first (see
+    /// [`Conversations::history`]).
+    ///
+    /// # Errors
+    /// Why the store could not be read.
+    pub fn history(&self, bare: &str, limit: usize) -> Result<Page, String> {
+        self.convs.history(bare, limit)
     }
 
     /// The shield of the conversation with `bare`.

@@ -9,6 +9,7 @@ use esession::{EndedBy, Engine, Random, SecretStore, Timestamp};
 
 use crate::conversation::Conversation;
 use crate::event::{ClientEvent, Shield};
+use crate::history::{Direction, Kept, Log, MessageLog, Page};
 use crate::presence::{self, PresenceUpdate, Presences, Route};
 use crate::queue::DeliveryState;
 use crate::receipts;
@@ -35,6 +36,7 @@ pub struct Conversations {
     disco: VecDeque<String>,
     rng: Box<dyn Random>,
     closing: bool,
+    log: Log,
 }
 
 impl Conversations {
@@ -42,6 +44,7 @@ impl Conversations {
     /// `rng`.
     pub fn new(own: &str, rng: Box<dyn Random>) -> Self {
         Conversations {
+            log: Log::new(jid::bare(own)),
             own_bare: jid::bare(own).to_owned(),
             roster: Roster::default(),
             presences: Presences::default(),
@@ -53,6 +56,21 @@ impl Conversations {
             rng,
             closing: false,
         }
+    }
+
+    /// Keeps the messages of sessions whose `logging` is `may` (XEP-0155 §8) in `store`
+    /// from now on; without it, every message is kept in memory only.
+    pub fn keep_history(&mut self, store: Box<dyn MessageLog + Send>) {
+        self.log.set_store(store);
+    }
+
+    /// The newest `limit` messages with `bare`, oldest first: those in the store and those
+    /// kept in memory (of `mustnot` sessions, while this process lives).
+    ///
+    /// # Errors
+    /// Why the store could not be read.
+    pub fn history(&self, bare: &str, limit: usize) -> Result<Page, String> {
+        self.log.page(jid::bare(bare), limit)
     }
 
     /// The roster.
@@ -440,6 +458,7 @@ impl Conversations {
                         sas_alg: info.sas_alg,
                         shield: Shield::of(&info),
                         adopted,
+                        kept: self.log.kept_for(Some(info.logging)),
                     });
                     self.pump(engine, &bare, now);
                 }
@@ -448,7 +467,7 @@ impl Conversations {
                     session,
                     stanza,
                     body,
-                } => self.message(engine, from, session, &stanza, body),
+                } => self.message(engine, from, session, &stanza, body, now),
                 SessionEvent::Ended {
                     session: s,
                     by,
@@ -489,6 +508,7 @@ impl Conversations {
         session: Option<SessionRef>,
         stanza: &Element,
         body: Option<String>,
+        now: Timestamp,
     ) {
         let bare = jid::bare(&from).to_owned();
         let Some(session) = session else {
@@ -500,6 +520,7 @@ impl Conversations {
                     body,
                     encrypted: false,
                     id: stanza.attr("id").map(str::to_owned),
+                    kept: Kept::Nowhere,
                 });
             }
             return;
@@ -523,12 +544,22 @@ impl Conversations {
             }
         }
         if let (Some(body), true) = (body, fresh) {
+            let logging = sessions::info(engine, &session).map(|i| i.logging);
+            let kept = self.keep(
+                &bare,
+                Direction::Received,
+                id.as_deref(),
+                &body,
+                now,
+                logging,
+            );
             self.events.push_back(ClientEvent::Message {
                 peer: bare,
                 full: from,
                 body,
                 encrypted: true,
                 id,
+                kept,
             });
         }
     }
@@ -552,6 +583,8 @@ impl Conversations {
                         if let Some(c) = self.convs.get_mut(bare) {
                             c.queue.sent(&id, &s.thread, now);
                         }
+                        let logging = sessions::info(engine, &s).map(|i| i.logging);
+                        self.keep(bare, Direction::Sent, Some(&id), &body, now, logging);
                         self.set_state(bare, &id, DeliveryState::Sent);
                     }
                     Err(e) => {
@@ -631,6 +664,25 @@ impl Conversations {
             id: id.to_owned(),
             state,
         });
+    }
+
+    /// Keeps a message in the history as its session's `logging` allows (issue 10).
+    fn keep(
+        &mut self,
+        bare: &str,
+        direction: Direction,
+        id: Option<&str>,
+        body: &str,
+        now: Timestamp,
+        logging: Option<esession::Logging>,
+    ) -> Kept {
+        let (kept, problem) =
+            self.log
+                .record(bare, direction, id.unwrap_or_default(), body, now, logging);
+        if let Some(detail) = problem {
+            self.warn(Some(bare.to_owned()), detail);
+        }
+        kept
     }
 
     fn warn(&mut self, peer: Option<String>, detail: String) {

@@ -1,6 +1,7 @@
 //! What the conversation layer reports to a user interface.
 use esession::{SasAlg, SessionInfo};
 
+use crate::history::Kept;
 use crate::presence::Show;
 use crate::queue::DeliveryState;
 use crate::roster::RosterItem;
@@ -78,6 +79,9 @@ pub enum ClientEvent {
         shield: Shield,
         /// Whether the contact started it (adopted by the conversation).
         adopted: bool,
+        /// Where its messages are kept: the store (`logging` = `may`) or memory only
+        /// (`mustnot`, XEP-0155 §8).
+        kept: Kept,
     },
     /// A message arrived in the conversation with `peer`.
     Message {
@@ -91,6 +95,8 @@ pub enum ClientEvent {
         encrypted: bool,
         /// The message id, if it has one.
         id: Option<String>,
+        /// Where it is kept in the local history.
+        kept: Kept,
     },
     /// A message we sent changed state.
     Receipt {

@@ -2,8 +2,9 @@
 //! connection and the engine, keeps the roster (RFC 6121) and the contacts' presence,
 //! holds one conversation per contact (bare JID) whichever side started its sessions,
 //! queues messages until a session is established, follows their delivery with XEP-0184
-//! receipts carried inside the session, and reports everything as UI-agnostic
-//! [`ClientEvent`]s.
+//! receipts carried inside the session, keeps the local history ([`history`]: sealed in
+//! the store for `logging` = `may` sessions, in memory only for `mustnot` ones), and
+//! reports everything as UI-agnostic [`ClientEvent`]s.
 //!
 //! [`Conversations`] is the sans-IO core (stanzas and time in; stanzas, events and
 //! disco#info requests out); [`Account`] drives it over a real connection.
@@ -26,6 +27,7 @@ mod account;
 mod conversation;
 mod conversations;
 mod event;
+pub mod history;
 pub mod presence;
 mod queue;
 pub mod receipts;
@@ -38,6 +40,7 @@ pub use account::Account;
 pub use conversation::Conversation;
 pub use conversations::Conversations;
 pub use event::{ClientEvent, Shield};
+pub use history::{Kept, MessageLog};
 pub use presence::{Route, Show};
 pub use queue::DeliveryState;
 pub use roster::{RosterItem, Subscription};

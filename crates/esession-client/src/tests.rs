@@ -2,10 +2,14 @@
 //! server between them that can lose a stanza on demand.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use esession::xml::{ns, Element};
-use esession::{Config, Engine, MemoryStore, Security, SeededRandom, Timestamp};
+use esession::{Config, Engine, Logging, MemoryStore, Security, SeededRandom, Timestamp};
+use esession_store::SqliteStore;
 
 use crate::conversations::RECEIPT_WAIT;
-use crate::{ClientEvent, Conversations, DeliveryState};
+use crate::history::{Direction, History, MessageRecord};
+use crate::MessageLog;
+use crate::{ClientEvent, Conversations, DeliveryState, Kept};
+use std::sync::{Arc, Mutex};
 
 const ALICE: &str = "alice@example.org/pda";
 const BOB: &str = "bob@example.com/laptop";
@@ -467,4 +471,150 @@ fn without_any_receipt_seen_a_session_is_not_declared_stale() {
     net.a.collect();
     assert!(net.a.terminated().is_empty());
     assert_eq!(net.a.state(&id), DeliveryState::Sent);
+}
+
+/// Alice's store, which the test reads too.
+#[derive(Clone)]
+struct Shared(Arc<Mutex<SqliteStore>>);
+
+impl MessageLog for Shared {
+    fn append(&mut self, m: &MessageRecord) -> Result<(), String> {
+        self.0.lock().unwrap().append(m)
+    }
+
+    fn recent(&self, own: &str, peer: &str, limit: usize) -> Result<History, String> {
+        self.0.lock().unwrap().recent(own, peer, limit)
+    }
+}
+
+/// Alice keeps her history in a store; both offer only `logging`.
+fn logged_net(label: &str, logging: Logging) -> (Net, Shared) {
+    let config = Config {
+        logging: vec![logging],
+        ..Config::default()
+    };
+    let mut net = Net {
+        a: Side::with(ALICE, &format!("{label}/a"), config.clone()),
+        b: Side::with(BOB, &format!("{label}/b"), config),
+        wire: Vec::new(),
+    };
+    let store = Shared(Arc::new(Mutex::new(SqliteStore::open_in_memory().unwrap())));
+    net.a.convs.keep_history(Box::new(store.clone()));
+    net.a.sees_online(BOB);
+    net.b.sees_online(ALICE);
+    (net, store)
+}
+
+fn rows(store: &Shared) -> Vec<String> {
+    let h = store
+        .recent("alice@example.org", "bob@example.com", 100)
+        .unwrap();
+    h.messages.into_iter().map(|m| m.body).collect()
+}
+
+/// Alice (true) and Bob say `lines` in turn, each delivered before the next.
+fn converse(net: &mut Net, lines: &[(bool, &str)]) {
+    for (from_alice, body) in lines {
+        if *from_alice {
+            net.a.send("bob@example.com", body);
+        } else {
+            net.b.send("alice@example.org", body);
+        }
+        net.run();
+    }
+}
+
+fn kept_events(side: &Side) -> Vec<Kept> {
+    side.events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::Established { kept, .. } | ClientEvent::Message { kept, .. } => {
+                Some(*kept)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn history(side: &Side) -> Vec<(Direction, String, Kept)> {
+    let page = side.convs.history("bob@example.com", 10).unwrap();
+    assert_eq!(page.altered, 0);
+    page.entries
+        .into_iter()
+        .map(|e| (e.message.direction, e.message.body, e.kept))
+        .collect()
+}
+
+#[test]
+fn a_may_session_keeps_every_message_in_the_store_in_order() {
+    let (mut net, store) = logged_net("may", Logging::May);
+    let (id, _) = net.a.send("bob@example.com", "first from alice");
+    net.run();
+    converse(
+        &mut net,
+        &[(false, "answer from bob"), (true, "second from alice")],
+    );
+    assert_eq!(
+        history(&net.a),
+        [
+            (Direction::Sent, "first from alice".into(), Kept::Store),
+            (Direction::Received, "answer from bob".into(), Kept::Store),
+            (Direction::Sent, "second from alice".into(), Kept::Store),
+        ]
+    );
+    assert_eq!(
+        net.a.convs.history(BOB, 10).unwrap().entries[0].message.id,
+        id
+    );
+    assert_eq!(kept_events(&net.a), [Kept::Store, Kept::Store]);
+    assert_eq!(
+        rows(&store),
+        ["first from alice", "answer from bob", "second from alice"]
+    );
+    // Bob has no store: everything in memory, and said so.
+    assert!(kept_events(&net.b).iter().all(|k| *k == Kept::Memory));
+    // The newest N, oldest first.
+    let last = net.a.convs.history("bob@example.com", 1).unwrap();
+    assert_eq!(last.entries.len(), 1);
+    assert_eq!(last.entries[0].message.body, "second from alice");
+}
+
+#[test]
+fn a_mustnot_session_leaves_no_row_and_is_kept_in_memory_only() {
+    let (mut net, store) = logged_net("mustnot", Logging::MustNot);
+    converse(
+        &mut net,
+        &[(true, "off the record"), (false, "off the record too")],
+    );
+    assert_eq!(
+        history(&net.a),
+        [
+            (Direction::Sent, "off the record".into(), Kept::Memory),
+            (
+                Direction::Received,
+                "off the record too".into(),
+                Kept::Memory
+            ),
+        ]
+    );
+    assert_eq!(kept_events(&net.a), [Kept::Memory, Kept::Memory]);
+    // XEP-0155 §8: not a row in the store.
+    assert!(rows(&store).is_empty());
+}
+
+#[test]
+fn a_message_sent_again_in_a_new_session_is_recorded_once() {
+    let (mut net, store) = logged_net("again", Logging::May);
+    net.a.send("bob@example.com", "hello");
+    net.run();
+    // Bob gets the next one but his receipt is lost; he ends the session; Alice sends it
+    // again in a new one.
+    let (id, _) = net.a.send("bob@example.com", "sent twice");
+    net.run_losing(|from_alice, _| !from_alice);
+    net.b.convs.end(&mut net.b.engine, "alice@example.org", NOW);
+    net.b.collect();
+    net.run();
+    assert_eq!(net.a.state(&id), DeliveryState::Delivered);
+    assert_eq!(net.a.established().len(), 2);
+    assert_eq!(rows(&store), ["hello", "sent twice"]);
 }

@@ -12,7 +12,8 @@
 //! them, and our identity private key per account, sealed under the store's device key.
 //!
 //! The session history keeps metadata only (who, when, role, SAS, whether the retained
-//! secret matched, how the session ended); no message body is ever stored.
+//! secret matched, how the session ended). The message history keeps the messages of
+//! sessions whose `logging` is `may`, each sealed under the device key.
 //!
 //! ```
 //! use esession::store::{RetainedSecret, SecretId, SecretStore};
@@ -47,11 +48,14 @@ mod error;
 mod history;
 mod identity;
 mod keys;
+mod messages;
 mod offline;
 mod retained;
 mod rows;
 mod schema;
 mod sqlite;
+#[cfg(test)]
+mod test_files;
 #[cfg(feature = "test-util")]
 pub mod test_util;
 mod unlock;
@@ -60,5 +64,6 @@ mod upgrade;
 pub use aead::{KdfParams, IDENTITY_KDF};
 pub use archive_key::{ArchiveKey, ArchiveKeyError, CHECK_AD, CHECK_PLAINTEXT};
 pub use history::{SessionRecord, ROLES, SRS_STATES};
+pub use messages::{Direction, History, MessageRecord};
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::{SqliteStore, DEFAULT_MAX_AGE_SECS};

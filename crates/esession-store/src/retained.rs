@@ -177,6 +177,7 @@ mod tests {
     use esession::time::Timestamp;
     use zeroize::Zeroizing;
 
+    use crate::test_files::on_disk;
     use esession::store::conformance::{self, retained as rs};
 
     fn fresh() -> SqliteStore {
@@ -274,14 +275,6 @@ mod tests {
         let mut s = SqliteStore::open_in_memory().unwrap();
         s.rotate(None, rs("b@y/1", 0xAB)).unwrap();
         assert_eq!(format!("{s:?}"), "SqliteStore { path: \":memory:\", .. }");
-    }
-
-    fn on_disk(dir: &Path, needle: &[u8]) -> bool {
-        std::fs::read_dir(dir).unwrap().any(|f| {
-            std::fs::read(f.unwrap().path())
-                .map(|b| b.windows(needle.len()).any(|w| w == needle))
-                .unwrap_or(false)
-        })
     }
 
     fn file_store(dir: &Path) -> SqliteStore {

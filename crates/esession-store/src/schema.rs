@@ -194,6 +194,19 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE offline_set_6 RENAME TO offline_set;
     ALTER TABLE known_key ADD COLUMN trust_seal BLOB CHECK (length(trust_seal) = 40);"
     ),
+    // 6 -> 7: the local message history (issue 10), sealed under the device key
+    // (messages.rs). `seq` numbers the messages of one (own, peer) conversation; the clear
+    // columns are bound by the seal's associated data, the message id and body are sealed.
+    "CREATE TABLE message (
+        own       TEXT    NOT NULL,
+        peer      TEXT    NOT NULL,
+        seq       INTEGER NOT NULL CHECK (seq > 0),
+        direction TEXT    NOT NULL CHECK (direction IN ('sent', 'received')),
+        at        INTEGER NOT NULL CHECK (at >= 0),
+        nonce     BLOB    NOT NULL CHECK (length(nonce) = 24),
+        sealed    BLOB    NOT NULL,
+        PRIMARY KEY (own, peer, seq)
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes and reads.

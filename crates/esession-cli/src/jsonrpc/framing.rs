@@ -54,6 +54,22 @@ impl Request {
         }
     }
 
+    /// The optional non-negative integer parameter `name`; `default` when absent.
+    pub(super) fn count(&self, name: &str, default: usize) -> Result<usize, RpcError> {
+        match self.params.get(name) {
+            None => Ok(default),
+            Some(v) => v
+                .as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(|| {
+                    RpcError::new(
+                        INVALID_PARAMS,
+                        format!("parameter {name:?} must be a non-negative integer"),
+                    )
+                }),
+        }
+    }
+
     /// The parameter `name` as a contact's bare JID (`local@domain`, resource dropped),
     /// normalized as typed JIDs are (RFC 7622 §3).
     pub(super) fn jid(&self, name: &str) -> Result<String, RpcError> {
