@@ -1,21 +1,16 @@
 //! The engine's side of XEP-0187 offline sessions (profile P11): publishing and loading
 //! Alice's option sets, processing offline inits, and Bob's sending-only sessions.
 use super::negotiate::adopt;
-use super::outgoing::terminated;
 use super::session::{key, Common, OfflineRole, Peer, Session, State};
-use super::shared::Outbox;
 use super::Engine;
-use crate::channel::Channel;
 use crate::error::{Error, ErrorKind, Violation};
 use crate::event::{Event, Role};
-use crate::forms::FormType;
 use crate::jid;
 use crate::negotiation::established::Established;
 use crate::offline::options::build_options;
 use crate::offline::receive::open_init;
 use crate::offline::send::{start, verify_options};
 use crate::offline::{OfflineSet, OfflineSetKind};
-use crate::stanza::{message, termination};
 use crate::store::SecretStore;
 use crate::thread::new_thread_id;
 use crate::time::Timestamp;
@@ -290,29 +285,4 @@ impl<S: SecretStore> Engine<S> {
         self.open_offline(from, thread, Role::Initiator, role, opened.established, now);
         true
     }
-}
-
-/// Ends an offline session with `to` on `thread`: Bob sends his encrypted terminate and
-/// expects no acknowledgement; Alice sends nothing (profile P11).
-pub(super) fn end_offline(
-    to: &str,
-    thread: &str,
-    mut channel: Channel,
-    role: Option<OfflineRole>,
-    out: &mut Outbox,
-) -> Result<(), Error> {
-    if let Some(OfflineRole::Sent { match_resource }) = role {
-        let plain = termination(FormType::Submit).serialize_in(ns::JABBER_CLIENT);
-        let c = channel
-            .seal(plain.as_bytes(), 0)
-            .map_err(|v| Error::new(ErrorKind::Usage, v))?;
-        let mut stanza = message(to, thread).with_child(c);
-        if match_resource {
-            stanza.push(match_resource_rule());
-        }
-        out.send(stanza);
-    }
-    drop(channel);
-    out.event(terminated(to, thread));
-    Ok(())
 }

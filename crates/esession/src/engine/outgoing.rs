@@ -1,8 +1,9 @@
 //! What a session sends on the caller's behalf: stanzas (XEP-0200 §5–6, profile P9) and
 //! its end (XEP-0116 §5, XEP-0155 §4.4 [5], profile P10, P11).
-use super::offline::{end_offline, match_resource_rule};
+use super::offline::match_resource_rule;
 use super::session::{Closing, Common, OfflineRole, Secure, Session, State};
 use super::shared::{Core, Outbox};
+use crate::channel::Channel;
 use crate::config::{Logging, StanzaKind};
 use crate::error::{Error, ErrorKind, Violation};
 use crate::event::{EndedBy, Event};
@@ -193,4 +194,29 @@ pub(super) fn terminated(peer: &str, thread: &str) -> Event {
         thread: thread.to_owned(),
         by: EndedBy::Us,
     }
+}
+
+/// Ends an offline session with `to` on `thread`: Bob sends his encrypted terminate and
+/// expects no acknowledgement; Alice sends nothing (profile P11).
+pub(super) fn end_offline(
+    to: &str,
+    thread: &str,
+    mut channel: Channel,
+    role: Option<OfflineRole>,
+    out: &mut Outbox,
+) -> Result<(), Error> {
+    if let Some(OfflineRole::Sent { match_resource }) = role {
+        let plain = termination(FormType::Submit).serialize_in(ns::JABBER_CLIENT);
+        let c = channel
+            .seal(plain.as_bytes(), 0)
+            .map_err(|v| Error::new(ErrorKind::Usage, v))?;
+        let mut stanza = message(to, thread).with_child(c);
+        if match_resource {
+            stanza.push(match_resource_rule());
+        }
+        out.send(stanza);
+    }
+    drop(channel);
+    out.event(terminated(to, thread));
+    Ok(())
 }
