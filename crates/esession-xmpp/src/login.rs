@@ -59,55 +59,38 @@ pub(crate) fn start_stream(
         },
     };
     let (tx, rx) = mpsc::unbounded_channel();
+    let login = Login {
+        tls,
+        jid,
+        password,
+        allow_plain,
+    };
     let stream = match tls {
-        TlsMode::StartTls => spawn(
-            transport::Tls::starttls(dns),
-            tls,
-            jid,
-            password,
-            allow_plain,
-            tx,
-        ),
-        TlsMode::DirectTls => spawn(
-            transport::Tls::direct(dns),
-            tls,
-            jid,
-            password,
-            allow_plain,
-            tx,
-        ),
-        TlsMode::Plain => spawn(transport::Plain(dns), tls, jid, password, allow_plain, tx),
+        TlsMode::StartTls => spawn(transport::Tls::starttls(dns), login, tx),
+        TlsMode::DirectTls => spawn(transport::Tls::direct(dns), login, tx),
+        TlsMode::Plain => spawn(transport::Plain(dns), login, tx),
     };
     (stream, rx)
 }
 
 fn spawn<C: ServerConnector>(
     connector: C,
-    tls: TlsMode,
-    jid: Jid,
-    password: String,
-    allow_plain: bool,
+    login: Login,
     failures: mpsc::UnboundedSender<LoginFailure>,
 ) -> StanzaStream {
     let was_online = Arc::new(AtomicBool::new(false));
     let reconnector = move |_location: Option<String>, slot: oneshot::Sender<RawConnection>| {
         let connector = connector.clone();
-        let jid = jid.clone();
-        let password = password.clone();
+        let login = login.clone();
         let failures = failures.clone();
         let was_online = was_online.clone();
-        let login = Login {
-            tls,
-            jid,
-            password,
-            allow_plain,
-        };
         tokio::spawn(attempt_loop(connector, login, failures, was_online, slot));
     };
     StanzaStream::new(Box::new(reconnector), QUEUE_DEPTH)
 }
 
-/// What one login attempt needs besides the connector.
+/// What a login attempt needs besides the connector.
+#[derive(Clone)]
 struct Login {
     tls: TlsMode,
     jid: Jid,
