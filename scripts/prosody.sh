@@ -80,7 +80,7 @@ make_cert() {
         -subj "/CN=localhost" \
         -keyout "$certs/localhost.key" -out "$certs/localhost.crt" \
         -addext "basicConstraints=critical,CA:FALSE" \
-        -addext "subjectAltName=DNS:localhost" \
+        -addext "subjectAltName=DNS:localhost,DNS:$PLAIN_ONLY_HOST" \
         -addext "extendedKeyUsage=serverAuth" \
         -addext "keyUsage=critical,digitalSignature,keyEncipherment" \
         >/dev/null 2>&1 || die "openssl could not make the certificate"
