@@ -4,7 +4,9 @@
 # Usage:
 #   scripts/prosody.sh install                      install prosody (apt) if missing
 #   scripts/prosody.sh start DIR                    config + cert in DIR, start, wait, write DIR/env
-#   scripts/prosody.sh register DIR USER PASSWORD   create USER@localhost
+#   scripts/prosody.sh register DIR USER PASSWORD [HOST]
+#                                                   create USER@HOST (default localhost;
+#                                                   plain.localhost offers only SASL PLAIN)
 #   scripts/prosody.sh stop DIR                     stop the server started in DIR
 #
 # Environment: ESESSION_C2S_PORT (default 15222), ESESSION_TLS_PORT (default 15223),
@@ -16,8 +18,11 @@ die() {
     exit 1
 }
 
+# The second virtual host, which offers only SASL PLAIN.
+PLAIN_ONLY_HOST=plain.localhost
+
 usage() {
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -75,7 +80,7 @@ make_cert() {
         -subj "/CN=localhost" \
         -keyout "$certs/localhost.key" -out "$certs/localhost.crt" \
         -addext "basicConstraints=critical,CA:FALSE" \
-        -addext "subjectAltName=DNS:localhost" \
+        -addext "subjectAltName=DNS:localhost,DNS:$PLAIN_ONLY_HOST" \
         -addext "extendedKeyUsage=serverAuth" \
         -addext "keyUsage=critical,digitalSignature,keyEncipherment" \
         >/dev/null 2>&1 || die "openssl could not make the certificate"
@@ -143,6 +148,11 @@ log = {
     { levels = { min = "debug" }, to = "file", filename = "$log" };
 }
 VirtualHost "localhost"
+-- A host whose only SASL mechanism is PLAIN (the client must refuse it unless allowed).
+VirtualHost "$PLAIN_ONLY_HOST"
+disable_sasl_mechanisms = {
+    "SCRAM-SHA-1"; "SCRAM-SHA-256"; "SCRAM-SHA-1-PLUS"; "SCRAM-SHA-256-PLUS"; "DIGEST-MD5";
+}
 CFG
 
     : >"$log"
@@ -185,6 +195,7 @@ ESESSION_TLS_PORT=$tls
 SSL_CERT_FILE=$certs/localhost.crt
 ESESSION_PROSODY_CONFIG=$cfg
 ESESSION_PROSODY_LOG=$log
+ESESSION_PLAIN_ONLY_DOMAIN=$PLAIN_ONLY_HOST
 ENV
     echo "prosody running: pid $pid, c2s 127.0.0.1:$c2s, direct TLS 127.0.0.1:$tls"
     echo "certificate: $certs/localhost.crt (export SSL_CERT_FILE=$certs/localhost.crt)"
@@ -192,12 +203,13 @@ ENV
 }
 
 cmd_register() {
-    [[ $# == 3 ]] || usage
-    local dir
+    [[ $# == 3 || $# == 4 ]] || usage
+    local dir host=${4:-localhost}
+    [[ $host == localhost || $host == "$PLAIN_ONLY_HOST" ]] || die "no host $host on this server"
     dir=$(abs_dir "$1")
     [[ -f $dir/prosody.cfg.lua ]] || die "no config in $dir: run '$0 start $dir' first"
-    prosodyctl --config "$dir/prosody.cfg.lua" register "$2" localhost "$3" ||
-        die "could not register $2@localhost"
+    prosodyctl --config "$dir/prosody.cfg.lua" register "$2" "$host" "$3" ||
+        die "could not register $2@$host"
 }
 
 cmd_stop() {

@@ -126,7 +126,8 @@ async fn login(
     Ok(client)
 }
 
-/// How to reach the server for `jid` (server, TLS and a 10 s bound from `global`).
+/// How to reach the server for `jid` (server, TLS, a 10 s bound and whether PLAIN may be
+/// used, from `global`).
 fn options(global: &Global, jid: &str, password: &str) -> ConnectOptions {
     let mut opts = ConnectOptions::new(jid, password);
     opts.server = global.server.clone();
@@ -136,6 +137,7 @@ fn options(global: &Global, jid: &str, password: &str) -> ConnectOptions {
         Tls::Plain => TlsMode::Plain,
     };
     opts.timeout = Duration::from_secs(10);
+    opts.allow_plain_auth = global.allow_plain_auth;
     opts
 }
 

@@ -63,6 +63,10 @@ pub(crate) struct Global {
     /// account password). Else ESESSION_KEY_PASSPHRASE, else a prompt on a terminal.
     #[arg(long, global = true)]
     pub key_passphrase_command: Option<String>,
+    /// Log in with SASL PLAIN (the server sees the password) or ANONYMOUS when the server
+    /// offers no SCRAM mechanism; without it such a login fails (exit 3).
+    #[arg(long, global = true)]
+    pub allow_plain_auth: bool,
 }
 
 /// `--tls`.

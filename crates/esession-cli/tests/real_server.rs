@@ -415,6 +415,39 @@ fn connection_failures_exit_3() {
     assert_eq!(p.only("error")["kind"], "connection", "{}", p.transcript());
 }
 
+/// Issue 11 item 2: a server offering only SASL PLAIN (it would see the password) is refused,
+/// exit 3 naming what it offers and the flag, and used with `--allow-plain-auth`.
+#[test]
+fn plain_only_server_needs_allow_plain_auth() {
+    let carol = Account::at(&server().plain_only_domain, "plainonly");
+    let (code, p) = run(
+        "refused",
+        &carol.args(&["keys", "publish"]),
+        Duration::from_secs(20),
+    );
+    assert_eq!(code, 3, "{}", p.transcript());
+    assert!(p.events_named("published").is_empty(), "{}", p.transcript());
+    let error = p.only("error");
+    assert_eq!(error["kind"], "connection", "{}", p.transcript());
+    let message = s(&error["detail"]);
+    for needle in ["it offers: PLAIN", "--allow-plain-auth"] {
+        assert!(message.contains(needle), "{needle:?}: {}", p.transcript());
+    }
+
+    let (code, p) = run(
+        "allowed",
+        &carol.args(&["--allow-plain-auth", "keys", "publish"]),
+        Duration::from_secs(20),
+    );
+    assert_eq!(code, 0, "{}", p.transcript());
+    assert_eq!(
+        p.only("published")["jid"],
+        carol.jid.as_str(),
+        "{}",
+        p.transcript()
+    );
+}
+
 /// (Test 7.) Usage errors are exit 2 and never connect.
 #[test]
 fn usage_errors_exit_2() {

@@ -34,6 +34,8 @@ pub struct Server {
     pub config: PathBuf,
     /// The server's self-signed certificate (what `SSL_CERT_FILE` must name).
     pub cert: PathBuf,
+    /// A second virtual host whose only SASL mechanism is PLAIN.
+    pub plain_only_domain: String,
 }
 
 /// The repository's root directory.
@@ -85,6 +87,7 @@ pub fn server() -> &'static Server {
             log: PathBuf::from(get("ESESSION_PROSODY_LOG")),
             config,
             cert,
+            plain_only_domain: get("ESESSION_PLAIN_ONLY_DOMAIN"),
         }
     })
 }
@@ -92,11 +95,18 @@ pub fn server() -> &'static Server {
 impl Server {
     /// Creates `user@localhost` with `password` (through `prosody.sh register`).
     pub fn register(&self, user: &str, password: &str) {
+        self.register_at("localhost", user, password);
+    }
+
+    /// Creates `user@domain` with `password`; `domain` is `localhost` or
+    /// [`Server::plain_only_domain`].
+    pub fn register_at(&self, domain: &str, user: &str, password: &str) {
         let out = Command::new(prosody_script())
             .arg("register")
             .arg(&self.dir)
             .arg(user)
             .arg(password)
+            .arg(domain)
             .stdin(Stdio::null())
             .output()
             .unwrap();
@@ -110,10 +120,15 @@ impl Server {
     /// Registers a fresh account whose user name starts with `prefix` (lowercase letters
     /// and digits advised); returns (bare JID, password).
     pub fn register_unique(&self, prefix: &str) -> (String, String) {
+        self.register_unique_at("localhost", prefix)
+    }
+
+    /// [`Server::register_unique`] on `domain` (as [`Server::register_at`]).
+    pub fn register_unique_at(&self, domain: &str, prefix: &str) -> (String, String) {
         let user = unique(prefix);
         let password = format!("pw-{user}");
-        self.register(&user, &password);
-        (format!("{user}@localhost"), password)
+        self.register_at(domain, &user, &password);
+        (format!("{user}@{domain}"), password)
     }
 
     /// The server's log so far (empty if it cannot be read).

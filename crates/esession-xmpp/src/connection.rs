@@ -86,6 +86,7 @@ impl Connection {
             &valid.target,
             valid.jid.clone(),
             opts.password.clone(),
+            opts.allow_plain_auth,
         );
         let deadline = Instant::now() + opts.timeout;
         let mut early = VecDeque::new();

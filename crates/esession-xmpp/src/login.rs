@@ -46,6 +46,7 @@ pub(crate) fn start_stream(
     target: &Target,
     jid: Jid,
     password: String,
+    allow_plain: bool,
 ) -> (StanzaStream, mpsc::UnboundedReceiver<LoginFailure>) {
     let dns = match target {
         Target::Addr(a) => DnsConfig::addr(&a.to_string()),
@@ -58,51 +59,66 @@ pub(crate) fn start_stream(
         },
     };
     let (tx, rx) = mpsc::unbounded_channel();
+    let login = Login {
+        tls,
+        jid,
+        password,
+        allow_plain,
+    };
     let stream = match tls {
-        TlsMode::StartTls => spawn(transport::Tls::starttls(dns), tls, jid, password, tx),
-        TlsMode::DirectTls => spawn(transport::Tls::direct(dns), tls, jid, password, tx),
-        TlsMode::Plain => spawn(transport::Plain(dns), tls, jid, password, tx),
+        TlsMode::StartTls => spawn(transport::Tls::starttls(dns), login, tx),
+        TlsMode::DirectTls => spawn(transport::Tls::direct(dns), login, tx),
+        TlsMode::Plain => spawn(transport::Plain(dns), login, tx),
     };
     (stream, rx)
 }
 
 fn spawn<C: ServerConnector>(
     connector: C,
-    tls: TlsMode,
-    jid: Jid,
-    password: String,
+    login: Login,
     failures: mpsc::UnboundedSender<LoginFailure>,
 ) -> StanzaStream {
     let was_online = Arc::new(AtomicBool::new(false));
     let reconnector = move |_location: Option<String>, slot: oneshot::Sender<RawConnection>| {
         let connector = connector.clone();
-        let jid = jid.clone();
-        let password = password.clone();
+        let login = login.clone();
         let failures = failures.clone();
         let was_online = was_online.clone();
-        tokio::spawn(attempt_loop(
-            connector, tls, jid, password, failures, was_online, slot,
-        ));
+        tokio::spawn(attempt_loop(connector, login, failures, was_online, slot));
     };
     StanzaStream::new(Box::new(reconnector), QUEUE_DEPTH)
 }
 
-async fn attempt_loop<C: ServerConnector>(
-    connector: C,
+/// What a login attempt needs besides the connector.
+#[derive(Clone)]
+struct Login {
     tls: TlsMode,
     jid: Jid,
     password: String,
+    /// Whether PLAIN and ANONYMOUS may be used when the server offers nothing better.
+    allow_plain: bool,
+}
+
+async fn attempt_loop<C: ServerConnector>(
+    connector: C,
+    login_data: Login,
     failures: mpsc::UnboundedSender<LoginFailure>,
     was_online: Arc<AtomicBool>,
     mut slot: oneshot::Sender<RawConnection>,
 ) {
+    let Login {
+        tls,
+        jid,
+        password,
+        allow_plain,
+    } = login_data;
     let mut delay = Duration::from_secs(1);
     loop {
         if slot.is_closed() {
             return;
         }
         tracing::debug!(%jid, ?tls, "opening stream");
-        match login(connector.clone(), tls, &jid, &password).await {
+        match login(connector.clone(), tls, &jid, &password, allow_plain).await {
             Ok((features, stream)) => {
                 tracing::debug!(%jid, "logged in");
                 was_online.store(true, Ordering::SeqCst);
@@ -148,6 +164,7 @@ async fn login<C: ServerConnector>(
     tls: TlsMode,
     jid: &Jid,
     password: &str,
+    allow_plain: bool,
 ) -> Result<(StreamFeatures, XmppStream<C::Stream>), XmppError> {
     let username = jid
         .node()
@@ -163,7 +180,12 @@ async fn login<C: ServerConnector>(
         .await
         .map_err(|e| classify_connect(e.into(), tls))?;
     let cb_types = features.sasl_cb.as_ref().map(|cb| cb.types.as_slice());
-    let choice = choose_mechanism(&features.sasl_mechanisms, channel_binding, cb_types)?;
+    let choice = choose_mechanism(
+        &features.sasl_mechanisms,
+        channel_binding,
+        cb_types,
+        allow_plain,
+    )?;
     tracing::debug!(%jid, mechanism = choice.mechanism, "authenticating");
     let creds = sasl::common::Credentials::default()
         .with_username(username)
@@ -208,10 +230,15 @@ struct Choice {
 /// binding", so a server that does bind detects stripped `-PLUS` offers) when the server
 /// offers no `-PLUS`, and `n` when it offers a `-PLUS` we do not use (`y` would make it refuse
 /// the login as a downgrade).
+///
+/// PLAIN gives the server the password and ANONYMOUS logs in as nobody (issue 11 item 2: the
+/// server is the party the keys must defeat): both are refused unless `allow_plain`, with an
+/// error naming what the server offers.
 fn choose_mechanism(
     offered: &BTreeSet<String>,
     binding: ChannelBinding,
     cb_types: Option<&[sasl_cb::Type]>,
+    allow_plain: bool,
 ) -> Result<Choice, XmppError> {
     const SCRAM: [(&str, &str); 2] = [
         ("SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"),
@@ -240,18 +267,25 @@ fn choose_mechanism(
             binding,
         });
     }
-    for mechanism in ["PLAIN", "ANONYMOUS"] {
-        if has(mechanism) {
-            return Ok(Choice {
-                mechanism,
-                binding: ChannelBinding::None,
-            });
-        }
+    let offered_list = || offered.iter().cloned().collect::<Vec<_>>().join(", ");
+    let Some(weak) = ["PLAIN", "ANONYMOUS"].into_iter().find(|m| has(m)) else {
+        return Err(XmppError::Auth(format!(
+            "no SASL mechanism in common with the server (it offers: {})",
+            offered_list()
+        )));
+    };
+    if !allow_plain {
+        return Err(XmppError::Auth(format!(
+            "the server offers no SCRAM mechanism (it offers: {}); PLAIN would give it the \
+             password and ANONYMOUS logs in as nobody, so they are refused unless plain \
+             authentication is allowed (--allow-plain-auth)",
+            offered_list()
+        )));
     }
-    Err(XmppError::Auth(format!(
-        "no SASL mechanism in common with the server (it offers: {})",
-        offered.iter().cloned().collect::<Vec<_>>().join(", ")
-    )))
+    Ok(Choice {
+        mechanism: weak,
+        binding: ChannelBinding::None,
+    })
 }
 
 /// Classify a failure while opening the connection (TCP, TLS, stream header).
@@ -348,8 +382,9 @@ mod tests {
         names.iter().map(|s| s.to_string()).collect()
     }
 
+    /// The choice without `allow_plain`: SCRAM never needs it.
     fn choose(names: &[&str], binding: ChannelBinding, cb: Option<&[sasl_cb::Type]>) -> Choice {
-        choose_mechanism(&offer(names), binding, cb).unwrap()
+        choose_mechanism(&offer(names), binding, cb, false).unwrap()
     }
 
     #[test]
@@ -398,16 +433,49 @@ mod tests {
     }
 
     #[test]
-    fn plain_anonymous_and_nothing() {
-        assert_eq!(
-            choose(&["PLAIN", "ANONYMOUS"], ChannelBinding::None, None).mechanism,
-            "PLAIN"
+    fn plain_and_anonymous_only_when_allowed() {
+        let allowed = |names: &[&str]| {
+            choose_mechanism(&offer(names), ChannelBinding::None, None, true)
+                .unwrap()
+                .mechanism
+        };
+        assert_eq!(allowed(&["PLAIN", "ANONYMOUS"]), "PLAIN");
+        assert_eq!(allowed(&["ANONYMOUS"]), "ANONYMOUS");
+        assert_eq!(allowed(&["PLAIN", "SCRAM-SHA-1"]), "SCRAM-SHA-1");
+        for names in [
+            &["PLAIN"][..],
+            &["ANONYMOUS"],
+            &["PLAIN", "ANONYMOUS", "X-OAUTH2"],
+        ] {
+            let e = choose_mechanism(&offer(names), ChannelBinding::None, None, false).unwrap_err();
+            assert!(matches!(e, XmppError::Auth(_)), "{e:?}");
+            let shown = e.to_string();
+            assert!(shown.contains("--allow-plain-auth"), "{shown}");
+            for name in names {
+                assert!(shown.contains(name), "{shown}");
+            }
+        }
+        // With the flag or without it, a server offering SCRAM too gets SCRAM.
+        let c = choose(
+            &["PLAIN", "ANONYMOUS", "SCRAM-SHA-256"],
+            ChannelBinding::None,
+            None,
         );
-        assert_eq!(
-            choose(&["ANONYMOUS"], ChannelBinding::None, None).mechanism,
-            "ANONYMOUS"
-        );
-        let e = choose_mechanism(&offer(&["X-OAUTH2"]), ChannelBinding::None, None).unwrap_err();
-        assert!(e.to_string().contains("X-OAUTH2"), "{e}");
+        assert_eq!(c.mechanism, "SCRAM-SHA-256");
+    }
+
+    #[test]
+    fn nothing_in_common() {
+        for allow_plain in [false, true] {
+            let e = choose_mechanism(
+                &offer(&["X-OAUTH2"]),
+                ChannelBinding::None,
+                None,
+                allow_plain,
+            )
+            .unwrap_err();
+            assert!(e.to_string().contains("X-OAUTH2"), "{e}");
+            assert!(!e.to_string().contains("--allow-plain-auth"), "{e}");
+        }
     }
 }

@@ -41,6 +41,12 @@ pub struct ConnectOptions {
     /// Features advertised in answers to disco#info requests (XEP-0030), in
     /// addition to `http://jabber.org/protocol/disco#info`.
     pub features: Vec<String>,
+    /// Log in with SASL PLAIN or ANONYMOUS when the server offers no SCRAM mechanism. Off by
+    /// default: PLAIN hands the server the account password, and ANONYMOUS is not
+    /// the account. SCRAM (`-PLUS` where the server binds
+    /// `tls-exporter`) is always preferred; without this, a server offering only PLAIN or
+    /// ANONYMOUS fails the login with [`XmppError::Auth`].
+    pub allow_plain_auth: bool,
 }
 
 impl std::fmt::Debug for ConnectOptions {
@@ -53,13 +59,14 @@ impl std::fmt::Debug for ConnectOptions {
             .field("timeout", &self.timeout)
             .field("send_presence", &self.send_presence)
             .field("features", &self.features)
+            .field("allow_plain_auth", &self.allow_plain_auth)
             .finish()
     }
 }
 
 impl ConnectOptions {
-    /// Options with STARTTLS, a 10 s timeout, initial presence and no extra
-    /// features.
+    /// Options with STARTTLS, a 10 s timeout, initial presence, no extra
+    /// features and SCRAM authentication only.
     pub fn new(jid: impl Into<String>, password: impl Into<String>) -> Self {
         Self {
             jid: jid.into(),
@@ -69,6 +76,7 @@ impl ConnectOptions {
             timeout: Duration::from_secs(10),
             send_presence: true,
             features: Vec::new(),
+            allow_plain_auth: false,
         }
     }
 }

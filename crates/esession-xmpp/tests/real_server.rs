@@ -196,6 +196,27 @@ async fn wrong_password_is_auth_error_quickly() {
     }
 }
 
+/// Issue 11 item 2: a server offering only SASL PLAIN is refused before the password is
+/// sent, over TLS as over plain TCP, unless `allow_plain_auth`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_only_server_is_refused_unless_allowed() {
+    let (jid, pw) = server().register_unique_at(&server().plain_only_domain, "plainonly");
+    for tls in [TlsMode::Plain, TlsMode::StartTls, TlsMode::DirectTls] {
+        let err = Connection::connect(options(&jid, &pw, tls))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, XmppError::Auth(_)), "{tls:?}: {err:?}");
+        let shown = err.to_string();
+        assert!(shown.contains("it offers: PLAIN)"), "{tls:?}: {shown}");
+        let mut allowed = options(&jid, &pw, tls);
+        allowed.allow_plain_auth = true;
+        let conn = Connection::connect(allowed)
+            .await
+            .unwrap_or_else(|e| panic!("{tls:?} with allow_plain_auth: {e}"));
+        conn.close().await.unwrap();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_port_fails_quickly() {
     // A port nobody listens on: bind, note, release.

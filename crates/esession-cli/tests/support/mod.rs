@@ -22,7 +22,12 @@ pub(crate) struct Account {
 impl Account {
     /// Registers a fresh account (`prefix` + a unique tail).
     pub(crate) fn new(prefix: &str) -> Account {
-        let (jid, password) = server().register_unique(prefix);
+        Self::at("localhost", prefix)
+    }
+
+    /// Registers a fresh account on the server's virtual host `domain`.
+    pub(crate) fn at(domain: &str, prefix: &str) -> Account {
+        let (jid, password) = server().register_unique_at(domain, prefix);
         Account {
             jid,
             password,
