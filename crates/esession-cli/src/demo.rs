@@ -208,9 +208,15 @@ fn show_established(out: Out, who: &str, i: &SessionInfo) {
         out,
         who,
         &format!(
-            "established with {}: SAS {} (MODP group {}, retained secret: {})",
+            "established with {}: SAS {} ({}{}, MODP group {}, retained secret: {})",
             i.peer,
             i.sas.as_deref().unwrap_or("-"),
+            i.sas_alg.map_or("no SAS", |a| a.name()),
+            // Profile P15 "Display": a classic SAS is never shown without its caveat.
+            i.sas_alg
+                .and_then(|a| a.caveat())
+                .map(|c| format!(": {c}"))
+                .unwrap_or_default(),
             i.group.unwrap_or_default(),
             i.srs.name()
         ),

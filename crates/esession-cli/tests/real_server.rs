@@ -583,6 +583,15 @@ fn demo_against_test_server() {
     };
     let (sa, sb) = (sas_of("alice"), sas_of("bob"));
     assert_eq!(sa.chars().count(), 5, "{sa:?}");
+    // Both sides offer profile P15 first, so the demo shows the committed SAS by name.
+    assert!(
+        p.seen
+            .iter()
+            .filter(|l| l.contains("] established with"))
+            .all(|l| l.contains(&format!("SAS {sa} (sas28x5-commit, MODP group"))),
+        "{}",
+        p.transcript()
+    );
     assert_eq!(sa, sb, "{}", p.transcript());
     assert!(
         p.seen.iter().any(|l| l.contains("the SAS match")),
