@@ -639,13 +639,7 @@ fn signed_identity(
     apply_ctr(C, dir.kc.expose(), &mut c, &mut opened).unwrap();
     let text = String::from_utf8(opened).unwrap();
     let nodes = parse_fragment(&text, XMLDSIG_NS, &Limits::default()).unwrap();
-    let elements: Vec<&Element> = nodes
-        .iter()
-        .filter_map(|n| match n {
-            Node::Element(e) => Some(e),
-            Node::Text(_) => None,
-        })
-        .collect();
+    let elements: Vec<&Element> = nodes.iter().filter_map(Node::as_element).collect();
     ck.eq(
         &format!("ID{side}: two elements"),
         [elements.len() as u8],

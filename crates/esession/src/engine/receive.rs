@@ -101,13 +101,7 @@ impl Session {
     ) -> Option<Session> {
         let from = msg.from.as_str();
         let thread = self.common.thread.as_str();
-        let elements: Vec<&Element> = nodes
-            .iter()
-            .filter_map(|n| match n {
-                Node::Element(e) => Some(e),
-                Node::Text(_) => None,
-            })
-            .collect();
+        let elements: Vec<&Element> = nodes.iter().filter_map(Node::as_element).collect();
         let ending = elements.iter().find_map(|e| read_termination(e));
         let terminating = matches!(self.state, State::Terminating(_));
         match (ending, &mut self.state) {

@@ -9,6 +9,16 @@ pub enum Node {
     Text(String),
 }
 
+impl Node {
+    /// The element, if this node is one (text is skipped).
+    pub fn as_element(&self) -> Option<&Element> {
+        match self {
+            Node::Element(e) => Some(e),
+            Node::Text(_) => None,
+        }
+    }
+}
+
 /// An XML element: local name, resolved namespace, attributes in document order
 /// (namespace declarations excluded; `xml:lang` kept under that name), children in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,10 +112,7 @@ impl Element {
 
     /// Child elements in order.
     pub fn children(&self) -> impl Iterator<Item = &Element> {
-        self.children.iter().filter_map(|n| match n {
-            Node::Element(e) => Some(e),
-            Node::Text(_) => None,
-        })
+        self.children.iter().filter_map(Node::as_element)
     }
 
     /// The first child element `name` in namespace `ns`.
