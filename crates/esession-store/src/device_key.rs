@@ -12,7 +12,7 @@
 //! associated data that starts with a purpose label, so a seal of one purpose never opens
 //! as another.
 use crate::aead::{self, NONCE_LEN};
-use crate::error::failed;
+use crate::error::{failed, refused};
 use esession::random::{OsRandom, Random};
 use esession::store::StoreError;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -82,7 +82,7 @@ impl DeviceKey {
             Ok(bytes) => {
                 let bytes = Zeroizing::new(bytes);
                 let k = <[u8; KEY_LEN]>::try_from(&bytes[..]).map_err(|_| {
-                    failed(
+                    refused(
                         op,
                         &file,
                         format_args!(
@@ -95,7 +95,7 @@ impl DeviceKey {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if check.is_some() {
-                    return Err(failed(
+                    return Err(refused(
                         op,
                         &file,
                         "the device key file is missing, and the store's identity keys, \
@@ -110,7 +110,7 @@ impl DeviceKey {
         };
         match check {
             Some(c) if aead::open(&key.0, &c.nonce, &c.sealed, CHECK_AD).is_some() => Ok(key),
-            Some(_) => Err(failed(
+            Some(_) => Err(refused(
                 op,
                 &file,
                 format_args!(
@@ -121,7 +121,7 @@ impl DeviceKey {
             )),
             // A new database (another process may be creating it with this key right now).
             None if version == 0 => Ok(key),
-            None => Err(failed(
+            None => Err(refused(
                 op,
                 &file,
                 format_args!(
@@ -157,7 +157,7 @@ impl DeviceKey {
     ) -> Result<DeviceSeal, StoreError> {
         let mut nonce = [0u8; NONCE_LEN];
         OsRandom.fill(&mut nonce);
-        let sealed = aead::seal(&self.0, &nonce, msg, ad).map_err(|e| failed(op, db, e))?;
+        let sealed = aead::seal(&self.0, &nonce, msg, ad).map_err(|e| refused(op, db, e))?;
         Ok(DeviceSeal { nonce, sealed })
     }
 
@@ -234,7 +234,7 @@ fn create_file(file: &Path) -> Result<DeviceKey, StoreError> {
             let bytes = Zeroizing::new(std::fs::read(file).map_err(|e| failed(op, file, e))?);
             <[u8; KEY_LEN]>::try_from(&bytes[..])
                 .map(|k| DeviceKey(Zeroizing::new(k)))
-                .map_err(|_| failed(op, file, "another process wrote a damaged device key"))
+                .map_err(|_| refused(op, file, "another process wrote a damaged device key"))
         }
         Err(e) => Err(failed(op, file, e)),
     }

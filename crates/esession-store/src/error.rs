@@ -1,12 +1,24 @@
 //! Turning SQLite and I/O failures into [`StoreError`]s that say what failed, and where.
 use esession::store::StoreError;
 use esession::time::Timestamp;
+use std::error::Error;
 use std::fmt::Display;
 use std::path::Path;
 
-/// `"<op> on <path>: <cause>"`: every store error names the operation and the database.
-pub(crate) fn failed(op: &str, path: &Path, cause: impl Display) -> StoreError {
-    StoreError(format!("{op} on {}: {cause}", path.display()))
+/// `"<op> on <path>: <cause>"`: every store error names the operation and the database;
+/// the SQLite or I/O error `cause` stays reachable as its `source()`.
+pub(crate) fn failed(
+    op: &str,
+    path: &Path,
+    cause: impl Error + Send + Sync + 'static,
+) -> StoreError {
+    StoreError::with_source(format!("{op} on {}", path.display()), cause)
+}
+
+/// `"<op> on <path>: <why>"` for a refusal of the store itself (a damaged row, a bad
+/// input, a missing record): there is no underlying error.
+pub(crate) fn refused(op: &str, path: &Path, why: impl Display) -> StoreError {
+    StoreError::new(format!("{op} on {}: {why}", path.display()))
 }
 
 /// A [`Timestamp`] as an SQLite INTEGER (which is signed 64-bit).
@@ -17,7 +29,7 @@ pub(crate) fn ts_to_sql(
     path: &Path,
 ) -> Result<i64, StoreError> {
     i64::try_from(t.0).map_err(|_| {
-        failed(
+        refused(
             op,
             path,
             format_args!("{what} {} is too large to store (max {})", t.0, i64::MAX),

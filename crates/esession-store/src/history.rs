@@ -1,7 +1,7 @@
 //! Session history metadata: who, when, how it was authenticated and how it ended.
 //!
 //! Only metadata: no message body, key or secret is ever stored here.
-use crate::error::{failed, ts_from_sql, ts_to_sql};
+use crate::error::{failed, refused, ts_from_sql, ts_to_sql};
 use crate::sqlite::SqliteStore;
 use esession::store::StoreError;
 use esession::time::Timestamp;
@@ -71,14 +71,14 @@ impl SqliteStore {
     pub fn record_session(&mut self, rec: &SessionRecord) -> Result<i64, StoreError> {
         let op = "recording a session";
         if !ROLES.contains(&rec.role.as_str()) {
-            return Err(failed(
+            return Err(refused(
                 op,
                 &self.path,
                 format_args!("role {:?} is not one of {ROLES:?}", rec.role),
             ));
         }
         if !SRS_STATES.contains(&rec.srs.as_str()) {
-            return Err(failed(
+            return Err(refused(
                 op,
                 &self.path,
                 format_args!("srs {:?} is not one of {SRS_STATES:?}", rec.srs),
@@ -143,7 +143,7 @@ impl SqliteStore {
             .optional()
             .map_err(|e| failed(&op, &self.path, e))?
             .is_some();
-        Err(failed(
+        Err(refused(
             &op,
             &self.path,
             if exists {
@@ -226,13 +226,14 @@ mod tests {
         let mut s = SqliteStore::open_in_memory().unwrap();
         let e = s.finish_session(42, Timestamp(1), "x").unwrap_err();
         assert!(
-            e.0.contains("finishing session 42") && e.0.contains("no such session"),
+            e.to_string().contains("finishing session 42")
+                && e.to_string().contains("no such session"),
             "{e}"
         );
         let id = s.record_session(&rec("b@y/1", 1)).unwrap();
         s.finish_session(id, Timestamp(2), "terminated").unwrap();
         let e = s.finish_session(id, Timestamp(3), "again").unwrap_err();
-        assert!(e.0.contains("already ended"), "{e}");
+        assert!(e.to_string().contains("already ended"), "{e}");
         assert_eq!(
             s.sessions_with("a@x", "b@y").unwrap()[0]
                 .end_reason
@@ -248,12 +249,16 @@ mod tests {
         r.role = "observer".into();
         let e = s.record_session(&r).unwrap_err();
         assert!(
-            e.0.contains("recording a session") && e.0.contains("\"observer\""),
+            e.to_string().contains("recording a session") && e.to_string().contains("\"observer\""),
             "{e}"
         );
         let mut r = rec("b@y/1", 1);
         r.srs = "maybe".into();
-        assert!(s.record_session(&r).unwrap_err().0.contains("\"maybe\""));
+        assert!(s
+            .record_session(&r)
+            .unwrap_err()
+            .to_string()
+            .contains("\"maybe\""));
         assert!(s.sessions_with("a@x", "b@y").unwrap().is_empty());
     }
 

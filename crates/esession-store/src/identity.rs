@@ -5,7 +5,7 @@
 //! row copied to another account does not open. Format 1 rows (sealed with a passphrase by
 //! versions before schema 6) are not read here: [`SqliteStore::reseal_legacy`] turns them
 //! into format 2 first. A row that does not open is reported, never replaced.
-use crate::error::{blob, failed};
+use crate::error::{blob, failed, refused};
 use crate::rows::{identity_ad, legacy_pending};
 use crate::sqlite::SqliteStore;
 use esession::store::StoreError;
@@ -38,13 +38,13 @@ impl SqliteStore {
             return Ok(None);
         };
         if format == 1 {
-            return Err(failed(op, &self.path, legacy_pending("identity key", own)));
+            return Err(refused(op, &self.path, legacy_pending("identity key", own)));
         }
         self.device
             .open(&nonce, &sealed, &identity_ad(own))
             .map(Some)
             .ok_or_else(|| {
-                failed(
+                refused(
                     op,
                     &self.path,
                     format_args!(
@@ -65,7 +65,7 @@ impl SqliteStore {
     ) -> Result<(), StoreError> {
         trust::check_identity_der(op, der)?;
         let refuse = || {
-            failed(
+            refused(
                 op,
                 &self.path,
                 format_args!(

@@ -468,7 +468,7 @@ mod tests {
             )
             .unwrap();
         let e = q.all_keys("a@x").unwrap_err();
-        assert!(e.0.contains("reading all known keys"), "{e}");
+        assert!(e.to_string().contains("reading all known keys"), "{e}");
     }
 
     /// Issue: the trusted flag had no integrity. Set by editing the file (or with the seal

@@ -9,7 +9,7 @@
 //! [`History::altered`], never shown as another message. Not detected: a row deleted, or
 //! the newest rows of a conversation cut off (no counter outside the file).
 use crate::device_key::ad;
-use crate::error::{blob, failed, ts_to_sql};
+use crate::error::{blob, failed, refused, ts_to_sql};
 use crate::sqlite::SqliteStore;
 use esession::store::StoreError;
 use esession::time::Timestamp;
@@ -101,7 +101,7 @@ impl SqliteStore {
         let op = "appending to the message history";
         let at = ts_to_sql(m.at, "message time", op, &self.path)?;
         let id_len = u16::try_from(m.id.len())
-            .map_err(|_| failed(op, &self.path, "the message id is longer than 65535 octets"))?;
+            .map_err(|_| refused(op, &self.path, "the message id is longer than 65535 octets"))?;
         let mut payload = Zeroizing::new(Vec::with_capacity(2 + m.id.len() + m.body.len()));
         payload.extend_from_slice(&id_len.to_be_bytes());
         payload.extend_from_slice(m.id.as_bytes());
@@ -339,7 +339,7 @@ mod tests {
         let mut m = msg("b@y", Direction::Sent, 1, "x");
         m.id = "i".repeat(70_000);
         let e = s.append_message(&m).unwrap_err();
-        assert!(e.0.contains("message id is longer"), "{e}");
+        assert!(e.to_string().contains("message id is longer"), "{e}");
         assert!(s
             .messages_with("a@x", "b@y", 10)
             .unwrap()

@@ -7,7 +7,7 @@
 //! changed or the row moved without the seal failing. Format 1 rows (sealed with a
 //! passphrase before schema 6) wait for [`SqliteStore::reseal_legacy`]. The accepted d and
 //! N_B (SHA-256 digests, not secret) live in `offline_accepted` and go with their set.
-use crate::error::{blob, failed, ts_from_sql, ts_to_sql};
+use crate::error::{blob, failed, refused, ts_from_sql, ts_to_sql};
 use crate::rows::{legacy_pending, offline_ad};
 use crate::sqlite::SqliteStore;
 use esession::offline::{AcceptedInit, OfflineSet, OfflineSetKind};
@@ -76,7 +76,7 @@ impl SqliteStore {
         let mut sets = Vec::with_capacity(rows.len());
         for (kind, expires, format, nonce, sealed) in rows {
             if format == 1 {
-                return Err(failed(
+                return Err(refused(
                     op,
                     &self.path,
                     legacy_pending("offline option sets", own),
@@ -86,7 +86,7 @@ impl SqliteStore {
                 .device
                 .open(&nonce, &sealed, &offline_ad(own, kind, expires))
                 .ok_or_else(|| {
-                    failed(
+                    refused(
                         op,
                         &self.path,
                         format_args!(
@@ -99,7 +99,7 @@ impl SqliteStore {
             let accepted = self.accepted_of(op, own, kind)?;
             let set = OfflineSet::from_secret_bytes(kind, expires, &bytes, accepted).ok_or_else(
                 || {
-                    failed(
+                    refused(
                         op,
                         &self.path,
                         format_args!("the {} option set does not decode", kind.name()),

@@ -265,8 +265,8 @@ mod tests {
         let mut r = rs("b@y/1", 1);
         r.created = Timestamp(u64::MAX);
         let e = s.rotate(None, r).unwrap_err();
-        assert!(e.0.contains("rotating a retained secret"), "{e}");
-        assert!(e.0.contains("too large"), "{e}");
+        assert!(e.to_string().contains("rotating a retained secret"), "{e}");
+        assert!(e.to_string().contains("too large"), "{e}");
         assert!(s.secrets_with("a@x", "b@y").unwrap().is_empty());
     }
 

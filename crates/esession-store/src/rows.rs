@@ -8,7 +8,7 @@
 //! another row, account or purpose does not open.
 use crate::aead::{self, costs_acceptable, KdfParams, MAX_KDF, NONCE_LEN};
 use crate::device_key::{ad, DeviceKey, DeviceSeal};
-use crate::error::{blob, cost, failed};
+use crate::error::{blob, cost, refused};
 use esession::offline::OfflineSetKind;
 use esession::store::{RetainedSecret, SecretId, StoreError};
 use esession::time::Timestamp;
@@ -170,7 +170,7 @@ impl Legacy {
     ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
         let k = self.kdf;
         if !costs_acceptable(k) {
-            return Err(failed(
+            return Err(refused(
                 op,
                 path,
                 format_args!(
@@ -180,9 +180,9 @@ impl Legacy {
             ));
         }
         let kek = aead::derive_key(passphrase.as_bytes(), &self.salt, k)
-            .map_err(|e| failed(op, path, e))?;
+            .map_err(|e| refused(op, path, e))?;
         aead::open(&kek, &self.nonce, &self.sealed, aad).ok_or_else(|| {
-            failed(
+            refused(
                 op,
                 path,
                 format_args!(

@@ -6,7 +6,7 @@
 //! `user_version` is above [`SCHEMA_VERSION`] was written by a newer build and is refused
 //! (never downgraded). The `application_id` marks the file as ours, so another program's
 //! SQLite database is refused rather than "migrated".
-use crate::error::failed;
+use crate::error::{failed, refused};
 use esession::store::StoreError;
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::Path;
@@ -239,7 +239,7 @@ pub(crate) fn check_identity(conn: &Connection, path: &Path) -> Result<usize, Id
     let objects: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
     let fresh = version == 0 && app_id == 0 && objects == 0;
     if !fresh && app_id != APPLICATION_ID {
-        return Err(Identity::Refused(failed(
+        return Err(Identity::Refused(refused(
             "opening the store",
             path,
             format_args!(
@@ -252,7 +252,7 @@ pub(crate) fn check_identity(conn: &Connection, path: &Path) -> Result<usize, Id
         .ok()
         .filter(|v| *v <= MIGRATIONS.len())
         .ok_or_else(|| {
-            Identity::Refused(failed(
+            Identity::Refused(refused(
                 "opening the store",
                 path,
                 format_args!(
@@ -313,7 +313,7 @@ pub(crate) fn migrate_to(
             })
             .map_err(|e| failed(&step_op, path, e))?;
         if dangling != 0 {
-            return Err(failed(
+            return Err(refused(
                 &step_op,
                 path,
                 format_args!("{dangling} rows would break a foreign key; nothing was changed"),
@@ -420,8 +420,8 @@ mod tests {
         // Make step 2 fail: its table already exists.
         conn.execute_batch("CREATE TABLE session (x)").unwrap();
         let e = migrate(&mut conn, &path, &none).unwrap_err();
-        assert!(e.0.contains("from version 1 to 2"), "{e}");
-        assert!(e.0.contains(&path.display().to_string()), "{e}");
+        assert!(e.to_string().contains("from version 1 to 2"), "{e}");
+        assert!(e.to_string().contains(&path.display().to_string()), "{e}");
         assert_eq!(user_version(&conn).unwrap(), 1);
     }
 }

@@ -1,6 +1,6 @@
 //! [`SqliteStore`]: opening the file safely and the [`SecretStore`] implementation.
 use crate::device_key::{DeviceKey, SEALED_SINCE};
-use crate::error::failed;
+use crate::error::{failed, refused};
 use crate::schema;
 use esession::store::StoreError;
 use esession::time::Timestamp;
@@ -89,7 +89,7 @@ impl SqliteStore {
                 .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
                 .map_err(|e| failed("switching to WAL journal mode", &path, e))?;
             if !mode.eq_ignore_ascii_case("wal") {
-                return Err(failed(
+                return Err(refused(
                     "switching to WAL journal mode",
                     &path,
                     format_args!("SQLite kept journal mode {mode:?}"),
@@ -180,7 +180,7 @@ fn run_check(conn: &Connection, path: &Path, pragma: &str) -> Result<(), StoreEr
     if lines.len() == 1 && lines.iter().all(|l| l == "ok") {
         Ok(())
     } else {
-        Err(failed(
+        Err(refused(
             &op,
             path,
             format_args!(
@@ -194,7 +194,7 @@ fn run_check(conn: &Connection, path: &Path, pragma: &str) -> Result<(), StoreEr
 /// The error for a file SQLite cannot read as a database.
 fn not_a_store(path: &Path, e: rusqlite::Error) -> StoreError {
     match e.sqlite_error_code() {
-        Some(ErrorCode::NotADatabase) | Some(ErrorCode::DatabaseCorrupt) => failed(
+        Some(ErrorCode::NotADatabase) | Some(ErrorCode::DatabaseCorrupt) => refused(
             "opening the store",
             path,
             format_args!("not an SQLite database, or a corrupt one ({e}); it was left untouched"),

@@ -1,7 +1,7 @@
 //! Moving what versions before schema 6 sealed with a passphrase (identity keys and offline
 //! option sets, format 1) under the device key (format 2): once, with that passphrase, in
 //! one transaction, so an interruption leaves every row as it was and nothing is lost.
-use crate::error::{failed, ts_from_sql};
+use crate::error::{failed, refused, ts_from_sql};
 use crate::offline::kind_from_sql;
 use crate::rows::{
     identity_ad, legacy_identity_ad, legacy_offline_ad, legacy_vouch_ad, offline_ad, Legacy,
@@ -49,7 +49,7 @@ impl SqliteStore {
             if tag.is_some_and(|t| device.verify_tag(&t, &ad)) {
                 Ok(())
             } else {
-                Err(failed(
+                Err(refused(
                     op,
                     path,
                     format_args!(
@@ -205,11 +205,14 @@ mod tests {
         assert!(s.legacy_seals("a@x").unwrap());
         assert!(!s.legacy_seals("b@x").unwrap());
         let e = s.identity_key("a@x").unwrap_err();
-        assert!(e.0.contains("still sealed with a passphrase"), "{e}");
+        assert!(
+            e.to_string().contains("still sealed with a passphrase"),
+            "{e}"
+        );
         assert!(s.offline_sets("a@x").is_err());
         // A wrong passphrase changes nothing.
         let e = s.reseal_legacy("a@x", "wrong").unwrap_err();
-        assert!(e.0.contains(crate::rows::LEGACY_WRONG), "{e}");
+        assert!(e.to_string().contains(crate::rows::LEGACY_WRONG), "{e}");
         assert_eq!(formats(&path), [1, 1]);
         assert_eq!(s.reseal_legacy("a@x", "pw").unwrap(), 2);
         assert_eq!(formats(&path), [2, 2]);
@@ -238,7 +241,8 @@ mod tests {
         let mut s = SqliteStore::open(&path).unwrap();
         let e = s.reseal_legacy("a@x", "pw").unwrap_err();
         assert!(
-            e.0.contains("was not in the store when it was upgraded"),
+            e.to_string()
+                .contains("was not in the store when it was upgraded"),
             "{e}"
         );
         assert_eq!(
@@ -255,7 +259,8 @@ mod tests {
             .reseal_legacy("a@x", "pw")
             .unwrap_err();
         assert!(
-            e.0.contains("was not in the store when it was upgraded"),
+            e.to_string()
+                .contains("was not in the store when it was upgraded"),
             "{e}"
         );
     }
@@ -274,6 +279,6 @@ mod tests {
             .unwrap()
             .reseal_legacy("a@x", "pw")
             .unwrap_err();
-        assert!(e.0.contains("above the accepted"), "{e}");
+        assert!(e.to_string().contains("above the accepted"), "{e}");
     }
 }

@@ -74,17 +74,17 @@ fn the_device_key_file_is_private_and_never_replaced() {
     // Missing: an error naming the file, and no new key is made.
     std::fs::remove_file(&key).unwrap();
     let e = SqliteStore::open(&path).unwrap_err();
-    assert!(e.0.contains("device key file is missing"), "{e}");
+    assert!(e.to_string().contains("device key file is missing"), "{e}");
     assert!(!key.exists());
     // Another store's key: refused.
     let other = dir.path().join("o.db");
     open(&other);
     std::fs::copy(dir.path().join("o.db.devicekey"), &key).unwrap();
     let e = SqliteStore::open(&path).unwrap_err();
-    assert!(e.0.contains("does not belong"), "{e}");
+    assert!(e.to_string().contains("does not belong"), "{e}");
     std::fs::write(&key, &saved[..31]).unwrap();
     let e = SqliteStore::open(&path).unwrap_err();
-    assert!(e.0.contains("damaged"), "{e}");
+    assert!(e.to_string().contains("damaged"), "{e}");
     // Restored: everything opens again.
     std::fs::write(&key, &saved).unwrap();
     assert_eq!(
@@ -148,7 +148,7 @@ fn any_altered_column_fails_to_open() {
         std::fs::copy(dir.path().join("s.db.devicekey"), key_of(&copy)).unwrap();
         let who = if i == 3 { "mallory@x" } else { "a@x" };
         let e = open(&copy).identity_key(who).unwrap_err();
-        assert!(e.0.contains("was altered"), "{sql}: {e}");
+        assert!(e.to_string().contains("was altered"), "{sql}: {e}");
     }
 }
 
@@ -159,7 +159,7 @@ fn replace_is_explicit() {
     let mut s = open(&path);
     s.set_identity_key("a@x", &der()).unwrap();
     let e = s.set_identity_key("a@x", &[0x30, 1, 2]).unwrap_err();
-    assert!(e.0.contains("replace_identity_key"), "{e}");
+    assert!(e.to_string().contains("replace_identity_key"), "{e}");
     assert!(s.set_identity_key("b@x", b"PEM, not DER").is_err());
     s.replace_identity_key("a@x", &[0x30, 1, 2]).unwrap();
     drop(s);

@@ -135,5 +135,8 @@ fn secrets_are_sealed_at_rest_under_the_device_key() {
             .unwrap();
     }
     let e = open(&path).offline_sets("a@x").unwrap_err();
-    assert!(e.0.contains("option set of a@x was altered"), "{e}");
+    assert!(
+        e.to_string().contains("option set of a@x was altered"),
+        "{e}"
+    );
 }

@@ -1,6 +1,6 @@
 //! Base64 (RFC 4648 §4, padded) for field values (spec-digest §2.3).
 use crate::byte_set::ByteSet;
-use crate::error::Violation;
+use crate::error::PeerMisbehaved;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
@@ -10,9 +10,9 @@ pub fn encode(bytes: &[u8]) -> String {
 }
 
 /// Decodes the value of field `field`, tolerating whitespace (spec-digest §2.3); a bad
-/// value is [`Violation::BadBase64`] naming the field.
-pub fn decode(field: &str, value: &str) -> Result<Vec<u8>, Violation> {
-    let bad = |_| Violation::BadBase64(field.to_owned());
+/// value is [`PeerMisbehaved::BadBase64`] naming the field.
+pub fn decode(field: &str, value: &str) -> Result<Vec<u8>, PeerMisbehaved> {
+    let bad = |_| PeerMisbehaved::BadBase64(field.to_owned());
     // ASCII white space is one octet in UTF-8, so dropping those octets drops exactly the
     // white-space characters; most values have none and are decoded in place.
     if !has_ascii_whitespace(value.as_bytes()) {
@@ -44,15 +44,15 @@ mod tests {
         assert_eq!(decode("f", &spaced).unwrap(), [7u8; 300]);
         assert_eq!(
             decode("f", "AA\u{a0}E="),
-            Err(Violation::BadBase64("f".into()))
+            Err(PeerMisbehaved::BadBase64("f".into()))
         );
         assert_eq!(
             decode("dhkeys", "!!"),
-            Err(Violation::BadBase64("dhkeys".into()))
+            Err(PeerMisbehaved::BadBase64("dhkeys".into()))
         );
         assert_eq!(
             decode("dhkeys", "AAE"),
-            Err(Violation::BadBase64("dhkeys".into()))
+            Err(PeerMisbehaved::BadBase64("dhkeys".into()))
         );
     }
 }

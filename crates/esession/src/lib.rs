@@ -59,7 +59,7 @@ pub use crypto::{
     SecretBytes, SignAlg,
 };
 pub use engine::Engine;
-pub use error::{Error, ErrorKind, Violation};
+pub use error::{Error, ErrorKind, PeerMisbehaved, Rejected, StanzaFault, Usage};
 pub use event::{EndedBy, Event, RekeyedBy, Role, SessionInfo, SrsStatus};
 pub use offline::{OfflineSet, OfflineSetKind};
 #[cfg(any(test, feature = "test-util"))]

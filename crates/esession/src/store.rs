@@ -338,7 +338,7 @@ impl OfflineStore for MemoryStore {
 
 /// The error of [`OfflineStore::accept_offline_init`] for a set that is not stored.
 pub fn no_offline_set(own: &str, kind: OfflineSetKind) -> StoreError {
-    StoreError(format!(
+    StoreError::new(format!(
         "recording an offline init: {own} has no stored {} option set with that nonce \
          (withdrawn or republished)",
         kind.name()
@@ -357,7 +357,7 @@ impl KeyStore for MemoryStore {
         let op = "storing the identity key";
         trust::check_identity_der(op, der)?;
         if self.identity.contains_key(own) {
-            return Err(StoreError(format!(
+            return Err(StoreError::new(format!(
                 "{op}: {own} already has an identity key; refusing to overwrite it \
                  (replace_identity_key replaces it explicitly)"
             )));

@@ -99,7 +99,7 @@ impl KnownKey {
 
 /// The error for a rejected input of a key-store operation `op`.
 fn invalid(op: &str, what: fmt::Arguments<'_>) -> StoreError {
-    StoreError(format!("{op}: {what}"))
+    StoreError::new(format!("{op}: {what}"))
 }
 
 /// Checks a peer JID handed to the key store: non-empty, bare, bounded.
@@ -628,9 +628,9 @@ mod tests {
     #[test]
     fn sighting_refuses_bad_input() {
         let e = sighting(None, &fp(2), &kv(1), "b@y", Timestamp(1)).unwrap_err();
-        assert!(e.0.contains("not SHA-256 of the KeyValue"), "{e}");
+        assert!(e.what().contains("not SHA-256 of the KeyValue"), "{e}");
         let e = sighting(None, &fp(1), &kv(1), "b@y/res", Timestamp(1)).unwrap_err();
-        assert!(e.0.contains("not a bare JID"), "{e}");
+        assert!(e.what().contains("not a bare JID"), "{e}");
         assert!(sighting(None, &fp(1), &kv(1), "", Timestamp(1)).is_err());
         let long = "x".repeat(MAX_JID_OCTETS + 1);
         assert!(sighting(None, &fp(1), &kv(1), &long, Timestamp(1)).is_err());
@@ -643,10 +643,10 @@ mod tests {
             Timestamp(1),
         )
         .unwrap_err();
-        assert!(e.0.contains("octets long"), "{e}");
+        assert!(e.what().contains("octets long"), "{e}");
         let other = key(2, &["b@y"], false);
         let e = sighting(Some(other), &fp(1), &kv(1), "b@y", Timestamp(1)).unwrap_err();
-        assert!(e.0.contains("is not the key"), "{e}");
+        assert!(e.what().contains("is not the key"), "{e}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The structure of `<c/>` and its MAC input m_content (XEP-0200 §6 step 4, §8 step 2;
 //! profile P9).
 use crate::b64;
-use crate::error::Violation;
+use crate::error::{Malformed, StanzaFault};
 use crate::xml::{has_xml_space, is_xml_space, is_xml_whitespace, ns, Element, Node};
 
 /// What a received `<c/>` holds.
@@ -29,14 +29,14 @@ pub(crate) fn m_content(c: &Element) -> String {
     out
 }
 
-fn malformed(what: &str) -> Violation {
-    Violation::MalformedEncryptedContent(what.to_owned())
+fn malformed(what: Malformed) -> StanzaFault {
+    StanzaFault::Malformed(what)
 }
 
 /// Checks the structure of `<c/>` (XEP-0200 §14): at most one data, key and new, exactly
 /// one mac, any number of old, no foreign elements or text. Any order is accepted; the MAC
 /// covers the order received (profile P9).
-pub(crate) fn parse(c: &Element) -> Result<Parts, Violation> {
+pub(crate) fn parse(c: &Element) -> Result<Parts, StanzaFault> {
     let mut data = None;
     let mut mac = None;
     let mut key = None;
@@ -44,13 +44,12 @@ pub(crate) fn parse(c: &Element) -> Result<Parts, Violation> {
     for node in c.nodes() {
         let child = match node {
             Node::Text(t) if is_xml_whitespace(t) => continue,
-            Node::Text(_) => return Err(malformed("text directly inside <c/>")),
+            Node::Text(_) => return Err(malformed(Malformed::Text)),
             Node::Element(e) => e,
         };
         if child.ns() != ns::STANZA_ENCRYPTION || child.has_element_children() {
-            return Err(malformed(&format!(
-                "unexpected element <{}/>",
-                child.name()
+            return Err(malformed(Malformed::UnexpectedElement(
+                child.name().to_owned(),
             )));
         }
         match child.name() {
@@ -60,11 +59,11 @@ pub(crate) fn parse(c: &Element) -> Result<Parts, Violation> {
             "new" if new.is_none() => new = Some(child.text()),
             // XEP-0200 §10: <old/> is MACed and ignored.
             "old" => {}
-            other => return Err(malformed(&format!("unexpected or repeated <{other}/>"))),
+            other => return Err(malformed(Malformed::Repeated(other.to_owned()))),
         }
     }
-    let mac = mac.ok_or_else(|| malformed("no <mac/>"))?;
-    let mac = b64::decode("mac", &mac).map_err(|_| malformed("mac is not base64"))?;
+    let mac = mac.ok_or(malformed(Malformed::NoMac))?;
+    let mac = b64::decode("mac", &mac).map_err(|_| malformed(Malformed::MacNotBase64))?;
     Ok(Parts {
         data,
         mac,

@@ -14,7 +14,7 @@ use crate::compress::{CompressAlg, Deflater, Inflater};
 use crate::crypto::{
     apply_ctr, blocks_for, ct_eq, stanza_mac, CipherAlg, DirectionKeys, HashAlg, ModpGroup,
 };
-use crate::error::Violation;
+use crate::error::{Malformed, RekeyFault, StanzaFault, Usage};
 use crate::negotiation::identity::PeerVerified;
 use crate::negotiation::terms::Terms;
 use crate::xml::{ns, Element, Limits};
@@ -40,11 +40,14 @@ fn compressed_bound(len: usize, zlib: bool) -> usize {
 
 /// Decompresses a received plaintext with the peer's zlib stream (profile P9: a zlib error
 /// or a finished stream is a failure; the output is bounded by the stanza size limit).
-fn inflate(zlib: &mut Option<(Deflater, Inflater)>, plain: Vec<u8>) -> Result<Vec<u8>, Violation> {
+fn inflate(
+    zlib: &mut Option<(Deflater, Inflater)>,
+    plain: Vec<u8>,
+) -> Result<Vec<u8>, StanzaFault> {
     match zlib.as_mut() {
         Some((_, inflater)) if !plain.is_empty() => inflater
             .decompress(&plain, Limits::default().max_bytes)
-            .map_err(|e| Violation::MalformedEncryptedContent(format!("zlib: {e}"))),
+            .map_err(|e| StanzaFault::Malformed(Malformed::Inflate(e))),
         _ => Ok(plain),
     }
 }
@@ -216,7 +219,7 @@ impl Channel {
     /// C, m)), a_mac = HMAC(KM, m_content | mpi(C before)). `reserve` blocks under the
     /// current key are kept back (for the terminate). A pending `<new/>` and old MAC keys
     /// ride along.
-    pub(crate) fn seal(&mut self, m: &[u8], reserve: u128) -> Result<Element, Violation> {
+    pub(crate) fn seal(&mut self, m: &[u8], reserve: u128) -> Result<Element, Usage> {
         self.seal_inner(m, reserve, None)
     }
 
@@ -229,7 +232,7 @@ impl Channel {
         m: &[u8],
         reserve: u128,
         fresh: Fresh,
-    ) -> Result<Element, Violation> {
+    ) -> Result<Element, Usage> {
         self.seal_inner(m, reserve, Some(fresh))
     }
 
@@ -238,32 +241,28 @@ impl Channel {
         m: &[u8],
         reserve: u128,
         fresh: Option<Fresh>,
-    ) -> Result<Element, Violation> {
+    ) -> Result<Element, Usage> {
         if fresh.is_some() && self.rekey.is_none() {
             // Profile P9: rekey_freq 2^32-1 means no <key/> is ever sent.
-            return Err(Violation::WrongState("re-keying is off"));
+            return Err(Usage::RekeyOff);
         }
         if fresh.is_some() && !freq_allows(self.sent_since_key, self.rekey_freq) {
             // XEP-0200 §9: MUST NOT re-key more often than the agreed limit (P13).
-            return Err(Violation::WrongState(
-                "re-key sooner than rekey_freq allows",
-            ));
+            return Err(Usage::RekeyTooSoon);
         }
         if fresh.is_some() && !self.may_rekey() {
-            return Err(Violation::WrongState("too many unacknowledged re-keys"));
+            return Err(Usage::RekeysUnacknowledged);
         }
         if !self.fits(compressed_bound(m.len(), self.zlib.is_some()), reserve) {
             // Profile P9: before 2^32 blocks under one key, re-key or (re-keying off) end.
-            return Err(Violation::KeyExhausted);
+            return Err(Usage::KeyExhausted);
         }
         // Profile P9: m is compressed (sync-flushed) before encryption; a stanza without
         // content touches no stream.
         let compressed;
         let m = match self.zlib.as_mut() {
             Some((deflater, _)) if !m.is_empty() => {
-                compressed = deflater.compress(m).map_err(|e| {
-                    Violation::MalformedEncryptedContent(format!("zlib compression: {e}"))
-                })?;
+                compressed = deflater.compress(m).map_err(Usage::Compression)?;
                 compressed.as_slice()
             }
             _ => m,
@@ -274,10 +273,7 @@ impl Channel {
             (Some(f), Some(r)) => Some(derive(hash, cipher, r.group, &f.secret, &r.base)?),
             _ => None,
         };
-        let dir = self
-            .send
-            .as_mut()
-            .ok_or(Violation::WrongState("closed for sending"))?;
+        let dir = self.send.as_mut().ok_or(Usage::ClosedForSending)?;
         let before = dir.counter;
         let mut counter = dir.counter;
         let mut c = Element::new("c", ns::STANZA_ENCRYPTION);
@@ -339,12 +335,9 @@ impl Channel {
     /// Verifies, then decrypts, a received `<c/>` (XEP-0200 §8), then applies its `<new/>`
     /// and `<key/>` (XEP-0200 §9, profile P13). Nothing changes unless everything
     /// succeeded (P9: the receive counter is not advanced on failure).
-    pub(crate) fn open(&mut self, c: &Element) -> Result<Opened, Violation> {
+    pub(crate) fn open(&mut self, c: &Element) -> Result<Opened, StanzaFault> {
         let (hash, cipher) = (self.hash, self.cipher);
-        let recv = self
-            .recv
-            .as_mut()
-            .ok_or(Violation::WrongState("closed for receiving"))?;
+        let recv = self.recv.as_mut().ok_or(StanzaFault::ClosedForReceiving)?;
         let parts = content::parse(c)?;
         let rekey_elements = parts.key.is_some() || parts.new.is_some();
         // Profile P13: <new>N</new> selects set N (0 without <new/>).
@@ -353,11 +346,13 @@ impl Channel {
             _ => 0,
         };
         let held = recv.sets.len();
-        let set = recv.sets.get(index).ok_or_else(|| {
-            Violation::Rekey(format!(
-                "<new>{index}</new> names a key set beyond the {held} held"
-            ))
-        })?;
+        let set = recv
+            .sets
+            .get(index)
+            .ok_or(StanzaFault::Rekey(RekeyFault::UnknownKeySet {
+                index,
+                held,
+            }))?;
         let expected = stanza_mac(
             hash,
             set.peer.km.expose(),
@@ -366,14 +361,12 @@ impl Channel {
         );
         // XEP-0200 §8 step 3: verify (constant time) before decrypting.
         if !ct_eq(&expected, &parts.mac) {
-            return Err(Violation::StanzaMacMismatch);
+            return Err(StanzaFault::MacMismatch);
         }
         let Some(rekey) = self.rekey.as_mut().filter(|_| rekey_elements) else {
             if rekey_elements {
                 // Profile P9: with rekey_freq 2^32-1 re-keying is off; <key/> or <new/> fails.
-                return Err(Violation::MalformedEncryptedContent(
-                    "re-key element while re-keying is off".into(),
-                ));
+                return Err(StanzaFault::Malformed(Malformed::RekeyWhileOff));
             }
             let plain = Self::decrypt(cipher, recv, index, parts.data)?;
             let plain = inflate(&mut self.zlib, plain)?;
@@ -389,24 +382,19 @@ impl Channel {
             Some(text) => {
                 if !freq_allows(self.received_since_key, self.rekey_freq) {
                     // Profile P13: the receiver enforces rekey_freq.
-                    return Err(Violation::Rekey(format!(
-                        "<key/> on stanza {} since the peer's previous <key/>; rekey_freq is {}",
-                        self.received_since_key.saturating_add(1),
-                        self.rekey_freq
-                    )));
+                    return Err(StanzaFault::Rekey(RekeyFault::TooSoon {
+                        stanza: self.received_since_key.saturating_add(1),
+                        rekey_freq: self.rekey_freq,
+                    }));
                 }
-                let e = b64::decode("key", text).map_err(|_| {
-                    Violation::MalformedEncryptedContent("key is not base64".into())
-                })?;
+                let e = b64::decode("key", text)
+                    .map_err(|_| StanzaFault::Malformed(Malformed::KeyNotBase64))?;
                 // XEP-0200 §9 (e' > 1) and profile P13: 1 < e' < p-1.
                 rekey
                     .group
                     .check_public(&e)
-                    .map_err(|_| Violation::PublicValueOutOfRange("key".into()))?;
-                let own = set
-                    .own
-                    .as_ref()
-                    .ok_or(Violation::WrongState("no private value for this key set"))?;
+                    .map_err(|_| StanzaFault::KeyOutOfRange)?;
+                let own = set.own.as_ref().ok_or(StanzaFault::NoPrivateValue)?;
                 let keys = derive(hash, cipher, rekey.group, own, &e)?;
                 Some((keys, crate::crypto::mpi(&e).to_vec()))
             }
@@ -465,17 +453,13 @@ impl Channel {
         recv: &mut Receiving,
         index: usize,
         data: Option<String>,
-    ) -> Result<Vec<u8>, Violation> {
-        let set = recv
-            .sets
-            .get(index)
-            .ok_or(Violation::WrongState("key set vanished"))?;
+    ) -> Result<Vec<u8>, StanzaFault> {
+        let set = recv.sets.get(index).ok_or(StanzaFault::KeySetVanished)?;
         let mut counter = recv.counter;
         let plain = match data {
             Some(data) => {
-                let mut data = b64::decode("data", &data).map_err(|_| {
-                    Violation::MalformedEncryptedContent("data is not base64".into())
-                })?;
+                let mut data = b64::decode("data", &data)
+                    .map_err(|_| StanzaFault::Malformed(Malformed::DataNotBase64))?;
                 apply_ctr(cipher, set.peer.kc.expose(), &mut counter, &mut data)?;
                 data
             }

@@ -1,9 +1,10 @@
 //! Re-key bookkeeping of a channel (XEP-0200 §9, §10; profile P13): the receive key sets,
 //! the base of our next re-key, the `<new/>` count and the old MAC keys to publish.
+use crate::crypto::CryptoError;
 use crate::crypto::{
     rekey_keys, CipherAlg, DhSecret, DirectionKeys, HashAlg, ModpGroup, SecretBytes,
 };
-use crate::error::Violation;
+use crate::error::{RekeyFault, StanzaFault};
 
 /// At most this many receive sets: we start no re-key while as many of our `<key/>`s are
 /// unacknowledged (memory stays bounded whatever the peer does; XEP-0200 §9 lets the
@@ -103,16 +104,16 @@ pub(super) fn derive(
     group: &ModpGroup,
     secret: &DhSecret,
     public: &[u8],
-) -> Result<(DirectionKeys, DirectionKeys), Violation> {
+) -> Result<(DirectionKeys, DirectionKeys), CryptoError> {
     let k = group.shared_secret(secret, public)?;
     Ok(rekey_keys(hash, cipher, k.expose()))
 }
 
 /// Parses the text of a received `<new/>`: a positive decimal integer (XEP-0200 §14:
 /// `positiveInteger`; whitespace is not part of m_content and is ignored).
-pub(super) fn parse_new(text: &str) -> Result<usize, Violation> {
+pub(super) fn parse_new(text: &str) -> Result<usize, StanzaFault> {
     let digits: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    let bad = || Violation::Rekey(format!("<new/> is not a positive integer: {digits:.20}"));
+    let bad = || StanzaFault::Rekey(RekeyFault::BadNew(format!("{digits:.20}")));
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }

@@ -2,6 +2,7 @@
 //! back, Alice's and Bob's, in MODP group 5.
 use super::*;
 use crate::crypto::{mpi, rekey_keys, session_keys, DhSecret, SecretBytes};
+use crate::error::{Malformed, RekeyFault, StanzaFault, Usage};
 use crate::random::SeededRandom;
 
 const H: HashAlg = HashAlg::Sha256;
@@ -273,24 +274,22 @@ fn new_beyond_the_sets_held_fails() {
     let c = forge(&mut t.a, "x", vec![el("new", "1")]);
     assert_eq!(
         t.b.open(&c).err(),
-        Some(Violation::Rekey(
-            "<new>1</new> names a key set beyond the 1 held".into()
-        ))
+        Some(StanzaFault::Rekey(RekeyFault::UnknownKeySet {
+            index: 1,
+            held: 1
+        }))
     );
     for bad in ["0", "-1", "+1", "x", "99999999999"] {
         let c = forge(&mut t.a, "x", vec![el("new", bad)]);
         match t.b.open(&c) {
-            Err(Violation::Rekey(m)) => assert!(m.contains("positive integer"), "{bad}: {m}"),
+            Err(StanzaFault::Rekey(RekeyFault::BadNew(m))) => assert_eq!(m, bad),
             other => panic!("{bad}: {:?}", other.err()),
         }
     }
     // Profile P9: nothing changed on failure.
     assert_eq!(t.b.recv.as_ref().unwrap().counter, before);
     let c = forge(&mut t.a, "x", vec![el("new", "1"), el("new", "1")]);
-    assert!(matches!(
-        t.b.open(&c),
-        Err(Violation::MalformedEncryptedContent(_))
-    ));
+    assert!(matches!(t.b.open(&c), Err(StanzaFault::Malformed(_))));
 }
 
 #[test]
@@ -304,16 +303,10 @@ fn key_out_of_range_fails_and_changes_nothing() {
     for value in [vec![0u8], vec![1], p_minus_1, p, vec![0xff; 200]] {
         let mut a = ends("rekey/range", 1).a;
         let c = forge(&mut a, "x", vec![el("key", &b64::encode(&value))]);
-        assert_eq!(
-            t.b.open(&c).err(),
-            Some(Violation::PublicValueOutOfRange("key".into()))
-        );
+        assert_eq!(t.b.open(&c).err(), Some(StanzaFault::KeyOutOfRange));
     }
     let c = forge(&mut t.a, "x", vec![el("key", "not base64!")]);
-    assert!(matches!(
-        t.b.open(&c),
-        Err(Violation::MalformedEncryptedContent(_))
-    ));
+    assert!(matches!(t.b.open(&c), Err(StanzaFault::Malformed(_))));
     assert_eq!(t.b.recv.as_ref().unwrap().counter, before);
     assert_eq!(send_keys(&t.b), b_keys);
     assert_eq!(t.b.rekey.as_ref().unwrap().accepted, 0);
@@ -328,9 +321,7 @@ fn rekey_freq_is_enforced_on_both_sides() {
         let f = t.fresh();
         assert_eq!(
             t.a.seal_with_key(b"early", 0, f).err(),
-            Some(Violation::WrongState(
-                "re-key sooner than rekey_freq allows"
-            ))
+            Some(Usage::RekeyTooSoon)
         );
         let c = send(&mut t.a, &format!("m{i}"));
         recv(&mut t.b, &c, &format!("m{i}"));
@@ -347,9 +338,10 @@ fn rekey_freq_is_enforced_on_both_sides() {
     let c = forge(&mut t.a, "too soon", vec![el("key", &b64::encode(&e))]);
     assert_eq!(
         t.b.open(&c).err(),
-        Some(Violation::Rekey(
-            "<key/> on stanza 2 since the peer's previous <key/>; rekey_freq is 3".into()
-        ))
+        Some(StanzaFault::Rekey(RekeyFault::TooSoon {
+            stanza: 2,
+            rekey_freq: 3
+        }))
     );
 }
 
@@ -359,19 +351,14 @@ fn key_or_new_with_rekeying_off_fails() {
     assert!(t.a.rekey.is_none() && t.a.recv.as_ref().unwrap().sets[0].own.is_none());
     assert!(t.a.rekey_group().is_none() && !t.a.may_rekey());
     let f = t.fresh();
-    assert_eq!(
-        t.a.seal_with_key(b"x", 0, f).err(),
-        Some(Violation::WrongState("re-keying is off"))
-    );
+    assert_eq!(t.a.seal_with_key(b"x", 0, f).err(), Some(Usage::RekeyOff));
     let e = t.fresh().public;
     for extra in [el("key", &b64::encode(&e)), el("new", "1")] {
         let mut a = ends("rekey/off", u32::MAX).a;
         let c = forge(&mut a, "x", vec![extra]);
         assert_eq!(
             t.b.open(&c).err(),
-            Some(Violation::MalformedEncryptedContent(
-                "re-key element while re-keying is off".into()
-            ))
+            Some(StanzaFault::Malformed(Malformed::RekeyWhileOff))
         );
     }
     let c = send(&mut t.a, "fine");
@@ -472,7 +459,7 @@ fn replayed_pre_rekey_stanza_fails_after_the_rekey() {
     let c2 = send(&mut t.a, "m2");
     recv(&mut t.b, &c2, "m2");
     for old in [&c0, &c1] {
-        assert_eq!(t.b.open(old).err(), Some(Violation::StanzaMacMismatch));
+        assert_eq!(t.b.open(old).err(), Some(StanzaFault::MacMismatch));
     }
 }
 
@@ -482,10 +469,7 @@ fn key_without_content_and_budget_restart() {
     t.a.set_sent_blocks(BLOCK_LIMIT - 3);
     assert!(!t.a.fits(100, 0));
     assert!(t.a.fits_fresh(100, 64));
-    assert_eq!(
-        t.a.seal(&[0u8; 100], 0).err(),
-        Some(Violation::KeyExhausted)
-    );
+    assert_eq!(t.a.seal(&[0u8; 100], 0).err(), Some(Usage::KeyExhausted));
     // A <c/> without <data/> carries the key (one counter step, XEP-0200 §6).
     let f = t.fresh();
     let c = t.a.seal_with_key(&[], 0, f).unwrap();
@@ -519,7 +503,7 @@ fn unacknowledged_rekeys_and_queues_are_bounded() {
             let f = t.fresh();
             assert_eq!(
                 t.a.seal_with_key(b"x", 0, f).err(),
-                Some(Violation::WrongState("too many unacknowledged re-keys"))
+                Some(Usage::RekeysUnacknowledged)
             );
             send(&mut t.a, &text)
         };

@@ -5,6 +5,7 @@ use super::tests::{Pair, ALICE, BOB, NOW};
 use super::*;
 use crate::archive::{ItemPref, OtrMode, Prefs, SaveMode};
 use crate::config::{Config, Logging};
+use crate::error::{Rejected, RequestRefused};
 use crate::store::MemoryStore;
 
 fn prefs(default: OtrMode, items: &[(&str, OtrMode)]) -> Config {
@@ -89,8 +90,8 @@ fn a_logging_choice_the_preferences_forbid_is_refused() {
     while let Some(ev) = p.bob.poll_event() {
         if let Event::Failed { error, .. } = ev {
             assert_eq!(
-                error.violation(),
-                &Violation::NoAcceptableOption(vec!["logging".into()])
+                error,
+                Rejected::Request(RequestRefused::Unacceptable(vec!["logging".into()]))
             );
             bob_failed = true;
         }

@@ -214,7 +214,7 @@ fn three_message_without_a_key_cannot_start() {
     let mut p = keyed("3msg-nokey", three(), Config::default(), None, Some(rsa()));
     let err = p.alice.start("bob@example.com", NOW).unwrap_err();
     assert!(
-        matches!(err.violation(), Violation::NoIdentityKey(_)),
+        matches!(err, Error::Usage(Usage::NoIdentityKey(_))),
         "{err}"
     );
 }

@@ -29,7 +29,7 @@ pub(crate) mod tests;
 use crate::config::{Config, StanzaKind};
 use crate::crypto::pubkey::IdentityKey;
 use crate::crypto::{ct_eq, DhPool};
-use crate::error::{Error, ErrorKind, Violation};
+use crate::error::{Error, Usage};
 use crate::event::{Event, Role, SessionInfo};
 use crate::jid;
 use crate::negotiation::initiator::Offer;
@@ -182,8 +182,7 @@ impl<S: SecretStore> Engine<S> {
             core.rng.as_mut(),
             core.dh_pool.as_ref(),
             core.identity_key.as_ref(),
-        )
-        .map_err(Error::usage)?;
+        )?;
         let thread = new_thread_id(core.rng.as_mut());
         self.out.send(negotiation_message(
             peer,
@@ -243,11 +242,12 @@ impl<S: SecretStore> Engine<S> {
                 self.out.warn(peer, Some(thread), detail);
                 self.out.event(outgoing::terminated(peer, thread));
             } else {
-                let v = Violation::TimedOut(self.core.config.negotiation_timeout);
                 self.out.event(Event::Failed {
                     peer: peer.to_owned(),
                     thread: thread.to_owned(),
-                    error: Error::new(ErrorKind::Timeout, v),
+                    error: Error::Timeout {
+                        seconds: self.core.config.negotiation_timeout,
+                    },
                 });
             }
         }
@@ -322,14 +322,11 @@ impl<S: SecretStore> Engine<S> {
         stanza: Element,
     ) -> Result<Element, Error> {
         let kind =
-            stanza_kind(&stanza).ok_or(Error::usage(Violation::UnexpectedMessage(format!(
-                "<{}/> is not a message, presence or iq stanza",
-                stanza.name()
-            ))))?;
+            stanza_kind(&stanza).ok_or_else(|| Usage::NotAStanza(stanza.name().to_owned()))?;
         let s = find_session(&mut self.sessions, peer, thread)?;
         let built = s.seal_stanza(kind, stanza, &mut self.core, &mut self.out);
         if let Err(e) = &built {
-            if *e.violation() == Violation::KeyExhausted {
+            if *e == Error::Usage(Usage::KeyExhausted) {
                 // Profile P9: the key cannot be replaced in time (re-keying is off, or
                 // rekey_freq forbids a <key/> now), so end the session; the caller
                 // renegotiates.
@@ -379,14 +376,8 @@ impl<S: SecretStore> Engine<S> {
         let open = s
             .state
             .open_mut()
-            .ok_or(Error::usage(Violation::WrongState("not established")))?;
-        let ours = open
-            .info
-            .sas
-            .clone()
-            .ok_or(Error::usage(Violation::WrongState(
-                "without a SAS (plain, or negotiated in 3 messages)",
-            )))?;
+            .ok_or(Usage::WrongState("not established"))?;
+        let ours = open.info.sas.clone().ok_or(Usage::NoSas)?;
         let heard = heard.trim().to_lowercase();
         if !ct_eq(ours.as_bytes(), heard.as_bytes()) {
             return Ok(false);
@@ -425,10 +416,11 @@ fn find_session<'a>(
 ) -> Result<&'a mut Session, Error> {
     match sessions.get_mut(&key(peer, thread)) {
         Some(s) if !jid::is_full(peer) || s.common.peer() == peer => Ok(s),
-        _ => Err(Error::usage(Violation::NoSuchSession {
+        _ => Err(Usage::NoSuchSession {
             peer: peer.into(),
             thread: thread.into(),
-        })),
+        }
+        .into()),
     }
 }
 

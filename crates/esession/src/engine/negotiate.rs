@@ -4,11 +4,10 @@ use super::inbound::{Inbound, Negotiation};
 use super::renegotiate;
 use super::session::{Common, Open, Pacing, Secure, Session, State};
 use super::shared::{Core, Outbox};
-use crate::error::{Error, ErrorKind, Violation};
+use crate::error::{Error, PeerMisbehaved, Rejected};
 use crate::event::{EndedBy, Event, SessionInfo};
 use crate::forms::{Form, FormType};
 use crate::negotiation::established::Established;
-use crate::negotiation::failure::Failure;
 use crate::negotiation::fields::boolean;
 use crate::negotiation::initiator::{Offer, Response};
 use crate::negotiation::responder::{AwaitingResult, Completed};
@@ -20,7 +19,7 @@ use crate::time::Timestamp;
 use crate::xml::{ns, Element};
 
 /// What a negotiation step leads to: the next state, or `None` when the session ended.
-type Step = Result<Option<State>, Failure>;
+type Step = Result<Option<State>, Error>;
 
 /// What one negotiation step of a session works with.
 struct Turn<'a, S> {
@@ -77,9 +76,7 @@ impl Session {
                 );
                 Ok(Some(state))
             }
-            (_, _) => Err(Failure::silent(Violation::UnexpectedMessage(
-                "negotiation message out of order".into(),
-            ))),
+            (_, _) => Err(PeerMisbehaved::OutOfOrder.into()),
         };
         match step {
             Ok(state) => state.map(|state| Session { common, state }),
@@ -93,11 +90,11 @@ impl Session {
 
 impl<S: SecretStore> Turn<'_, S> {
     /// Initiator, message 1 sent: the response (XEP-0116 §4.4–4.6, XEP-0155 §4.3).
-    fn offered(&mut self, offer: Offer, x: &Element) -> Result<State, Failure> {
+    fn offered(&mut self, offer: Offer, x: &Element) -> Result<State, Error> {
         let (c, from, now) = (&mut *self.c, self.from, self.now);
         let deadline = self.core.deadline(now);
         match offer.handle_response(x, &mut self.core.ctx(from, now))? {
-            Response::Declined(reason) => Err(Failure::silent(Violation::PeerDeclined(reason))),
+            Response::Declined(reason) => Err(Rejected::PeerDeclined(reason).into()),
             Response::Plain { terms, complete } => {
                 self.out.send(c.bind(from, complete));
                 Ok(established_plain(c, &terms, self.out))
@@ -116,7 +113,7 @@ impl<S: SecretStore> Turn<'_, S> {
 
     /// Responder, message 2 sent: the result (message 3, XEP-0116 §4.6); message 4
     /// follows in the 4-message flow.
-    fn responded(&mut self, awaiting: AwaitingResult, x: &Element) -> Result<State, Failure> {
+    fn responded(&mut self, awaiting: AwaitingResult, x: &Element) -> Result<State, Error> {
         let (c, from, now) = (&mut *self.c, self.from, self.now);
         match awaiting.handle_result(x, &mut self.core.ctx(from, now))? {
             Completed::WithInit(est, msg4) => {
@@ -154,12 +151,7 @@ impl<S: SecretStore> Turn<'_, S> {
 
 /// Responder of a plain stanza session: XEP-0155 §4.4 [4] complete (accept = 1) or [5]
 /// cancel.
-fn completed(
-    terms: &Terms,
-    c: &mut Common,
-    x: &Element,
-    out: &mut Outbox,
-) -> Result<State, Failure> {
+fn completed(terms: &Terms, c: &mut Common, x: &Element, out: &mut Outbox) -> Result<State, Error> {
     let accepted = Form::parse(x)
         .ok()
         .filter(|f| f.kind == FormType::Result)
@@ -167,9 +159,8 @@ fn completed(
     if accepted == Some(true) {
         Ok(established_plain(c, terms, out))
     } else {
-        Err(Failure::silent(Violation::PeerDeclined(Some(
-            "cancelled".into(),
-        ))))
+        // XEP-0155 §4.4 [5]: a result with accept = 0 cancels the session.
+        Err(Rejected::Cancelled.into())
     }
 }
 
@@ -215,26 +206,26 @@ pub(super) fn adopt(c: &mut Common, est: Established, now: Timestamp, out: &mut 
 }
 
 /// A failed negotiation with `from` on `thread` (its session, if any, is over): the
-/// error reply `failure` calls for (profile P10b) and the `Failed` event.
+/// error reply a broken rule calls for (profile P10b) and the `Failed` event.
 pub(super) fn fail_negotiation<S>(
     from: &str,
     thread: &str,
     received: &Element,
-    failure: Failure,
+    error: Error,
     core: &Core<S>,
     out: &mut Outbox,
 ) {
-    if let Some(condition) = failure.condition {
-        out.reply_error(&core.config, received, from, condition, &failure.fields);
+    // Only a rule the peer broke is answered; a decline, a cancel, our own store or
+    // usage failure is not.
+    if let Error::PeerMisbehaved(rule) = &error {
+        if let Some(condition) = rule.condition() {
+            let fields = rule.fields();
+            out.reply_error(&core.config, received, from, condition, &fields);
+        }
     }
-    let kind = match failure.violation {
-        Violation::PeerDeclined(_) => ErrorKind::Rejected,
-        Violation::Store(_) => ErrorKind::Store,
-        _ => ErrorKind::Negotiation,
-    };
     out.event(Event::Failed {
         peer: from.to_owned(),
         thread: thread.to_owned(),
-        error: Error::new(kind, failure.violation),
+        error,
     });
 }

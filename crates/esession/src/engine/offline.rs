@@ -3,7 +3,7 @@
 use super::negotiate::adopt;
 use super::session::{key, Common, OfflineRole, Peer, Session, State};
 use super::Engine;
-use crate::error::{Error, ErrorKind, Violation};
+use crate::error::{Error, PeerMisbehaved, Rejected, Replay, Usage};
 use crate::event::{Event, Role};
 use crate::jid;
 use crate::negotiation::established::Established;
@@ -66,15 +66,13 @@ impl<S: SecretStore> Engine<S> {
     ) -> Result<Element, Error> {
         self.core.tick(now);
         if expires <= now {
-            return Err(Error::usage(Violation::OfflineExpired(
-                expires.to_datetime(),
-            )));
+            return Err(Usage::ExpiryPassed(expires.to_datetime()).into());
         }
         let core = &mut self.core;
         let key = core
             .identity_key
             .as_ref()
-            .ok_or(Error::usage(Violation::NoIdentityKey("signs")))?;
+            .ok_or(Usage::NoIdentityKey("signs"))?;
         let (x, set) = build_options(
             &core.config,
             core.rng.as_mut(),
@@ -83,8 +81,7 @@ impl<S: SecretStore> Engine<S> {
             kind,
             expires,
             match_resource,
-        )
-        .map_err(Error::usage)?;
+        )?;
         core.store.put_offline_set(&core.own_bare, &set)?;
         self.offline.hold(set);
         Ok(x)
@@ -157,22 +154,13 @@ impl<S: SecretStore> Engine<S> {
             .values()
             .any(|s| jid::bare(s.common.peer()) == alice && matches!(s.state, State::Encrypted(_)));
         if established {
-            return Err(Error::usage(Violation::WrongState(
-                "established with that contact already (no offline session then)",
-            )));
+            return Err(Usage::OfflineWhileEstablished.into());
         }
         let mut ctx = self.core.ctx(&alice, now);
-        let verified = verify_options(options, &alice, &ctx)
-            .map_err(|v| Error::new(ErrorKind::Rejected, v))?;
+        let verified = verify_options(options, &alice, &ctx).map_err(refusal)?;
         let to = verified.to.clone();
         let match_resource = verified.match_resource;
-        let (est, x) = start(verified, &mut ctx).map_err(|v| {
-            let kind = match v {
-                Violation::NoIdentityKey(_) => ErrorKind::Usage,
-                _ => ErrorKind::Negotiation,
-            };
-            Error::new(kind, v)
-        })?;
+        let (est, x) = start(verified, &mut ctx)?;
         let thread = new_thread_id(self.core.rng.as_mut());
         let role = OfflineRole::Sent { match_resource };
         self.open_offline(&to, &thread, Role::Responder, role, est, now);
@@ -234,25 +222,20 @@ impl<S: SecretStore> Engine<S> {
     ) -> bool {
         let taken = self.sessions.contains_key(&key(from, thread));
         let opened = open_init(x, &self.offline.sets, taken, &mut self.core.ctx(from, now));
-        let refused = |kind, v| Event::Failed {
+        let refused = |error: Error| Event::Failed {
             peer: from.to_owned(),
             thread: thread.to_owned(),
-            error: Error::new(kind, v),
+            error: refusal(error),
         };
         let opened = match opened {
             Ok(o) => o,
-            Err(v) => {
-                let kind = match v {
-                    Violation::Store(_) => ErrorKind::Store,
-                    _ => ErrorKind::Rejected,
-                };
-                self.out.event(refused(kind, v));
+            Err(e) => {
+                self.out.event(refused(e));
                 return false;
             }
         };
         let Some(set) = self.offline.sets.get_mut(opened.set) else {
-            self.out
-                .event(refused(ErrorKind::Rejected, Violation::NoOfflineSet));
+            self.out.event(refused(PeerMisbehaved::NoOfflineSet.into()));
             return false;
         };
         // Profile P11 "Replay storage": stored atomically while the set is stored; a
@@ -268,12 +251,9 @@ impl<S: SecretStore> Engine<S> {
             let refusal = match stored {
                 Ok(true) => None,
                 Ok(false) => Some(refused(
-                    ErrorKind::Rejected,
-                    Violation::OfflineReplay(
-                        "its d or N_B was accepted before for this option set",
-                    ),
+                    PeerMisbehaved::OfflineReplay(Replay::Accepted).into(),
                 )),
-                Err(e) => Some(refused(ErrorKind::Store, e.into())),
+                Err(e) => Some(refused(e.into())),
             };
             if let Some(event) = refusal {
                 self.out.event(event);
@@ -284,5 +264,15 @@ impl<S: SecretStore> Engine<S> {
         let role = OfflineRole::Received;
         self.open_offline(from, thread, Role::Initiator, role, opened.established, now);
         true
+    }
+}
+
+/// Profile P11: offline options or an offline init that break a rule are refused, never
+/// answered: a rule the peer broke there is a refusal ([`Rejected::Offline`]); a store
+/// or usage failure stays what it is.
+fn refusal(error: Error) -> Error {
+    match error {
+        Error::PeerMisbehaved(rule) => Rejected::Offline(rule).into(),
+        other => other,
     }
 }

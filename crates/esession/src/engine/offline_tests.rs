@@ -5,7 +5,9 @@ use super::tests::{ALICE, BOB, NOW};
 use super::*;
 use crate::config::Config;
 use crate::crypto::pubkey::IdentityKey;
-use crate::error::ErrorKind;
+use crate::error::{
+    ErrorKind, IdentityFault, OfflineOptionsFault, PeerMisbehaved, Rejected, Replay, Usage,
+};
 use crate::event::EndedBy;
 use crate::offline::OfflineSetKind;
 use crate::random::SeededRandom;
@@ -120,9 +122,17 @@ fn events(e: &mut Engine<MemoryStore>) -> Vec<Event> {
     std::iter::from_fn(|| e.poll_event()).collect()
 }
 
-fn refusal(events: &[Event]) -> Violation {
+/// The rule an offline refusal names (profile P11: a refusal, never answered).
+fn offline_rule(e: &Error) -> &PeerMisbehaved {
+    match e {
+        Error::Rejected(Rejected::Offline(rule)) => rule,
+        other => panic!("not an offline refusal: {other:?}"),
+    }
+}
+
+fn refusal(events: &[Event]) -> PeerMisbehaved {
     let mut failed = events.iter().filter_map(|e| match e {
-        Event::Failed { error, .. } => Some(error.violation().clone()),
+        Event::Failed { error, .. } => Some(offline_rule(error).clone()),
         _ => None,
     });
     let v = failed.next().expect("a refusal");
@@ -221,7 +231,7 @@ fn replays_are_refused_in_memory_and_across_logins() {
     deliver(&mut alice, &stanzas[..1], NOW);
     assert_eq!(
         refusal(&events(&mut alice)),
-        Violation::OfflineReplay("its thread already has a session")
+        PeerMisbehaved::OfflineReplay(Replay::ThreadTaken)
     );
     // After the session ended: d and N_B were accepted before.
     deliver(&mut alice, &stanzas[1..], NOW);
@@ -229,14 +239,14 @@ fn replays_are_refused_in_memory_and_across_logins() {
     deliver(&mut alice, &stanzas[..1], NOW);
     assert!(matches!(
         refusal(&events(&mut alice)),
-        Violation::OfflineReplay(_)
+        PeerMisbehaved::OfflineReplay(_)
     ));
     // Next login: the record was stored.
     let mut again = login(alice.core.store);
     deliver(&mut again, &stanzas[..1], NOW);
     assert!(matches!(
         refusal(&events(&mut again)),
-        Violation::OfflineReplay(_)
+        PeerMisbehaved::OfflineReplay(_)
     ));
     assert!(again.threads().is_empty());
 }
@@ -262,7 +272,7 @@ fn withdrawn_subscriber_set_still_opens_and_remembers_in_memory() {
     deliver(&mut alice, &stanzas[..1], NOW);
     assert!(matches!(
         refusal(&events(&mut alice)),
-        Violation::OfflineReplay(_)
+        PeerMisbehaved::OfflineReplay(_)
     ));
 }
 
@@ -274,7 +284,10 @@ fn expired_options_are_refused_by_bob_and_inits_discarded_by_alice() {
         .start_offline(ALICE_BARE, &options, body("late"), EXPIRES)
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Rejected);
-    assert!(matches!(e.violation(), Violation::OfflineExpired(_)), "{e}");
+    assert!(
+        matches!(offline_rule(&e), PeerMisbehaved::OfflineExpired(_)),
+        "{e}"
+    );
     assert!(late.poll_outgoing().is_none() && late.threads().is_empty());
 
     let (_, stanzas) = bob_sends(&options);
@@ -283,7 +296,7 @@ fn expired_options_are_refused_by_bob_and_inits_discarded_by_alice() {
     let evs = events(&mut alice);
     assert_eq!(
         refusal(&evs),
-        Violation::OfflineExpired(EXPIRES.to_datetime())
+        PeerMisbehaved::OfflineExpired(EXPIRES.to_datetime())
     );
     assert!(alice.threads().is_empty());
 }
@@ -302,7 +315,10 @@ fn bob_refuses_bad_signatures_and_untrusted_keys() {
     for trusted in [None, Some(false)] {
         let e = refused(&mut bob(trusted), &options);
         assert!(
-            matches!(e.violation(), Violation::OfflineOptions(m) if m.contains("no key trusted")),
+            matches!(
+                offline_rule(&e),
+                PeerMisbehaved::OfflineOptions(OfflineOptionsFault::NoTrustedKey(_))
+            ),
             "{e}"
         );
     }
@@ -311,19 +327,28 @@ fn bob_refuses_bad_signatures_and_untrusted_keys() {
     set_value(&mut changed, "expires", "2099-01-01T00:00:00Z");
     let e = refused(&mut bob(Some(true)), &changed);
     assert!(
-        matches!(e.violation(), Violation::OfflineOptions(m) if m.contains("no signature")),
+        matches!(
+            offline_rule(&e),
+            PeerMisbehaved::OfflineOptions(OfflineOptionsFault::NoValidSignature(_))
+        ),
         "{e}"
     );
     // A trusted key of another JID does not vouch for Alice.
     let mut other = MemoryStore::new();
     know(&mut other, BOB_BARE, "carol@example.net", RSA_A, true);
     let e = refused(&mut engine(BOB, "offline/b", other, DSA_B), &options);
-    assert!(matches!(e.violation(), Violation::OfflineOptions(_)), "{e}");
+    assert!(
+        matches!(offline_rule(&e), PeerMisbehaved::OfflineOptions(_)),
+        "{e}"
+    );
     // Unsigned options.
     let mut unsigned = options.clone();
     unsigned.take_children(|c| c.attr("var") == Some("signs"));
     let e = refused(&mut bob(Some(true)), &unsigned);
-    assert!(matches!(e.violation(), Violation::OfflineOptions(m) if m.contains("not signed")));
+    assert!(matches!(
+        offline_rule(&e),
+        PeerMisbehaved::OfflineOptions(OfflineOptionsFault::Unsigned)
+    ));
 }
 
 #[test]
@@ -368,7 +393,7 @@ fn set_value(e: &mut Element, var: &str, value: &str) {
 }
 
 /// The init stanza with `tamper` applied to it, delivered to a freshly logged-in Alice.
-fn tampered_init(tamper: impl FnOnce(&mut Element)) -> Violation {
+fn tampered_init(tamper: impl FnOnce(&mut Element)) -> PeerMisbehaved {
     let (store, options) = published(OfflineSetKind::Open, None);
     let (_, stanzas) = bob_sends(&options);
     let mut init = stanzas[0].clone();
@@ -385,45 +410,45 @@ fn tampered_init(tamper: impl FnOnce(&mut Element)) -> Violation {
 fn alice_checks_every_init_in_the_profile_order() {
     // 1. Not an SSN submit form.
     let v = tampered_init(|s| set_value(s, "FORM_TYPE", "urn:example"));
-    assert_eq!(v, Violation::NotSsnForm);
+    assert_eq!(v, PeerMisbehaved::NotSsnForm);
     // 2. Multiple values.
     let v = tampered_init(|s| {
         edit_field(s, "modp", &mut |f| {
             f.push(Element::new("value", ns::DATA).with_text("15"));
         })
     });
-    assert_eq!(v, Violation::MultipleValues("modp".into()));
+    assert_eq!(v, PeerMisbehaved::MultipleValues("modp".into()));
     // 3. A nonce of no set.
     let v = tampered_init(|s| set_value(s, "nonce", &crate::b64::encode(&[7u8; 32])));
-    assert_eq!(v, Violation::NoOfflineSet);
+    assert_eq!(v, PeerMisbehaved::NoOfflineSet);
     // 6. A group the set did not offer.
     let v = tampered_init(|s| set_value(s, "modp", "16"));
     assert!(
-        matches!(v, Violation::UnofferedOption { ref field, .. } if field == "modp"),
+        matches!(v, PeerMisbehaved::UnofferedOption { ref field, .. } if field == "modp"),
         "{v}"
     );
     // 7. d out of range.
     let v = tampered_init(|s| set_value(s, "dhkeys", &crate::b64::encode(&[1])));
-    assert_eq!(v, Violation::PublicValueOutOfRange("dhkeys".into()));
+    assert_eq!(v, PeerMisbehaved::PublicValueOutOfRange("dhkeys".into()));
     // 8. A choice outside the offer.
     let v = tampered_init(|s| set_value(s, "compress", "lzw"));
     assert!(
-        matches!(v, Violation::UnofferedOption { ref field, .. } if field == "compress"),
+        matches!(v, PeerMisbehaved::UnofferedOption { ref field, .. } if field == "compress"),
         "{v}"
     );
     let v = tampered_init(|s| set_value(s, "stanzas", "iq"));
     assert!(
-        matches!(v, Violation::UnofferedOption { ref field, .. } if field == "stanzas"),
+        matches!(v, PeerMisbehaved::UnofferedOption { ref field, .. } if field == "stanzas"),
         "{v}"
     );
     // 9. M_B: any change to Bob's form (here the logging choice, still offered).
     let v = tampered_init(|s| set_value(s, "logging", "may"));
     let v2 = tampered_init(|s| set_value(s, "mac", &crate::b64::encode(&[0u8; 32])));
-    assert_eq!(v2, Violation::IdentityMacMismatch);
+    assert_eq!(v2, PeerMisbehaved::IdentityMacMismatch);
     assert!(
         matches!(
             v,
-            Violation::IdentityMacMismatch | Violation::PeerIdentity(_)
+            PeerMisbehaved::IdentityMacMismatch | PeerMisbehaved::PeerIdentity(_)
         ),
         "{v}"
     );
@@ -452,7 +477,7 @@ fn alice_refuses_an_untrusted_bob_when_trust_is_required() {
     deliver(&mut alice, &stanzas, NOW);
     assert!(matches!(
         refusal(&events(&mut alice)),
-        Violation::PeerIdentity(m) if m.contains("not trusted")
+        PeerMisbehaved::PeerIdentity(IdentityFault::Untrusted { .. })
     ));
     know(&mut store, ALICE_BARE, BOB_BARE, DSA_B, true);
     let mut alice = login_with(store);
@@ -473,7 +498,7 @@ fn republishing_discards_the_old_set_and_its_records() {
         .unwrap();
     assert_ne!(fresh, options);
     deliver(&mut alice, &stanzas[..1], NOW);
-    assert_eq!(refusal(&events(&mut alice)), Violation::NoOfflineSet);
+    assert_eq!(refusal(&events(&mut alice)), PeerMisbehaved::NoOfflineSet);
     let sets = alice.store().offline_sets(ALICE_BARE).unwrap();
     assert_eq!(sets.len(), 1);
     assert!(sets[0].accepted.is_empty());
@@ -486,7 +511,7 @@ fn republishing_discards_the_old_set_and_its_records() {
     let e = alice
         .publish_offline(OfflineSetKind::Open, EXPIRES, None, NOW)
         .unwrap_err();
-    assert_eq!(e.violation(), &Violation::NoIdentityKey("signs"));
+    assert_eq!(e, Usage::NoIdentityKey("signs"));
 }
 
 #[test]

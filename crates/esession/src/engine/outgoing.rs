@@ -5,7 +5,7 @@ use super::session::{Closing, Common, OfflineRole, Secure, Session, State};
 use super::shared::{Core, Outbox};
 use crate::channel::Channel;
 use crate::config::{Logging, StanzaKind};
-use crate::error::{Error, ErrorKind, Violation};
+use crate::error::{Error, Usage};
 use crate::event::{EndedBy, Event};
 use crate::forms::{Field, Form, FormType};
 use crate::negotiation::stanza::{negotiation_message, Wrapper};
@@ -49,15 +49,10 @@ impl Session {
         match &mut self.state {
             State::Encrypted(secure) => {
                 if !negotiated {
-                    return Err(Error::usage(Violation::UnexpectedMessage(format!(
-                        "{} stanzas were not negotiated for encryption in this session",
-                        kind.name()
-                    ))));
+                    return Err(Usage::NotNegotiated(kind.name()).into());
                 }
                 let m = stanza.serialize_children(|e| !clear(e));
-                let c = secure
-                    .seal_outgoing(common, m.as_bytes(), core, out)
-                    .map_err(|v| Error::new(ErrorKind::Usage, v))?;
+                let c = secure.seal_outgoing(common, m.as_bytes(), core, out)?;
                 for e in stanza
                     .children()
                     .filter(|e| clear(e) && !e.is("thread", ns::JABBER_CLIENT))
@@ -87,7 +82,7 @@ impl Session {
                     }
                 }
             }
-            other => return Err(Error::usage(other.wrong())),
+            other => return Err(other.wrong().into()),
         }
         if matches!(
             common.offline,
@@ -132,10 +127,7 @@ impl Session {
                     }
                     Err(v) => {
                         let state = State::Encrypted(secure);
-                        (
-                            Some(Session { common, state }),
-                            Err(Error::new(ErrorKind::Usage, v)),
-                        )
+                        (Some(Session { common, state }), Err(v.into()))
                     }
                 }
             }
@@ -207,9 +199,7 @@ pub(super) fn end_offline(
 ) -> Result<(), Error> {
     if let Some(OfflineRole::Sent { match_resource }) = role {
         let plain = termination(FormType::Submit).serialize_in(ns::JABBER_CLIENT);
-        let c = channel
-            .seal(plain.as_bytes(), 0)
-            .map_err(|v| Error::new(ErrorKind::Usage, v))?;
+        let c = channel.seal(plain.as_bytes(), 0)?;
         let mut stanza = message(to, thread).with_child(c);
         if match_resource {
             stanza.push(match_resource_rule());

@@ -6,7 +6,7 @@ use super::renegotiate;
 use super::session::{Common, Session, State};
 use super::shared::{Core, Outbox};
 use crate::config::StanzaKind;
-use crate::error::{Error, ErrorKind, Violation};
+use crate::error::{RekeyFault, StanzaFault};
 use crate::event::{EndedBy, Event, RekeyedBy};
 use crate::forms::FormType;
 use crate::stanza::{message, read_termination, termination};
@@ -31,10 +31,10 @@ impl Session {
             let rate = core.config.flood.peer_rekeys;
             let key = c.child("key", ns::STANZA_ENCRYPTION).is_some();
             if key && !secure.pacing.peer_rekeys.take(rate, core.clock) {
-                let v = Violation::Rekey(format!(
-                    "the peer sent more <key/>s than the budget of {} (refilled at {} a minute)",
-                    rate.burst, rate.per_minute
-                ));
+                let v = StanzaFault::Rekey(RekeyFault::Flood {
+                    burst: rate.burst,
+                    per_minute: rate.per_minute,
+                });
                 fail_session(&common, state, v, out);
                 return None;
             }
@@ -54,11 +54,7 @@ impl Session {
         // XEP-0200 §5: only the negotiated stanza kinds are encrypted.
         let kind = msg.kind;
         if !open.info.stanzas.contains(&kind) {
-            let v = Violation::UnexpectedMessage(format!(
-                "encrypted {} stanza, but {} stanzas were not negotiated",
-                kind.name(),
-                kind.name()
-            ));
+            let v = StanzaFault::Unnegotiated(kind.name());
             fail_session(&common, state, v, out);
             return None;
         }
@@ -66,10 +62,10 @@ impl Session {
         let mut peer_rekeyed = false;
         let plain = channel.open(c).and_then(|opened| {
             peer_rekeyed = opened.peer_rekeyed;
-            let text = String::from_utf8(opened.plain)
-                .map_err(|_| Violation::PlaintextNotXml("not UTF-8".into()))?;
+            let text =
+                String::from_utf8(opened.plain).map_err(|_| StanzaFault::PlaintextNotUtf8)?;
             parse_fragment(&text, ns::JABBER_CLIENT, &core.limits)
-                .map_err(|e| Violation::PlaintextNotXml(e.to_string()))
+                .map_err(StanzaFault::PlaintextNotXml)
         });
         let nodes = match plain {
             Ok(nodes) => nodes,
@@ -179,7 +175,7 @@ fn deliver(msg: &Inbound, thread: &str, nodes: Vec<Node>, offline: bool) -> Even
 
 /// Profile P9: a verification failure ends the session: nothing delivered, an encrypted
 /// terminate sent (best effort), every key destroyed.
-fn fail_session(common: &Common, state: State, violation: Violation, out: &mut Outbox) {
+fn fail_session(common: &Common, state: State, fault: StanzaFault, out: &mut Outbox) {
     if let State::Encrypted(mut secure) = state {
         let plain = termination(FormType::Submit).serialize_in(ns::JABBER_CLIENT);
         if let Ok(c) = secure.channel.seal(plain.as_bytes(), 0) {
@@ -189,6 +185,6 @@ fn fail_session(common: &Common, state: State, violation: Violation, out: &mut O
     out.event(Event::Failed {
         peer: common.peer().to_owned(),
         thread: common.thread.clone(),
-        error: Error::new(ErrorKind::Decryption, violation),
+        error: fault.into(),
     });
 }

@@ -6,7 +6,7 @@ use super::{find_session, Engine, TERMINATE_RESERVE_BLOCKS};
 use crate::channel::{Channel, Fresh};
 use crate::config::Config;
 use crate::crypto::pool::take_or_compute;
-use crate::error::{Error, Violation};
+use crate::error::{Error, Usage};
 use crate::event::{Event, RekeyedBy};
 use crate::stanza::message;
 use crate::store::SecretStore;
@@ -51,8 +51,8 @@ impl<S: SecretStore> Engine<S> {
                 secure.pacing.requested = true;
                 Ok(())
             }
-            State::Encrypted(_) => Err(Error::usage(Violation::WrongState("re-keying is off"))),
-            other => Err(Error::usage(other.wrong())),
+            State::Encrypted(_) => Err(Usage::RekeyOff.into()),
+            other => Err(other.wrong().into()),
         }
     }
 }
@@ -69,7 +69,7 @@ impl Secure {
         m: &[u8],
         core: &mut Core<S>,
         out: &mut Outbox,
-    ) -> Result<Element, Violation> {
+    ) -> Result<Element, Usage> {
         let now = core.clock;
         let channel = &mut self.channel;
         let group = channel
@@ -83,7 +83,7 @@ impl Secure {
         };
         if !channel.fits_fresh(m.len(), TERMINATE_RESERVE_BLOCKS) {
             // Not even a fresh key could carry this content.
-            return Err(Violation::KeyExhausted);
+            return Err(Usage::KeyExhausted);
         }
         // A fresh value per re-key (XEP-0200 §11.3: every x unique), pooled when possible.
         let (secret, public) = take_or_compute(core.dh_pool.as_ref(), group, core.rng.as_mut());

@@ -2,6 +2,7 @@
 //! harness: the policy, the events, and the sessions going on across re-keys.
 use super::tests::{Pair, ALICE, BOB, NOW};
 use super::*;
+use crate::error::{StanzaFault, Usage};
 use crate::event::RekeyedBy;
 use crate::store::MemoryStore;
 use crate::xml::{parse_element, Limits};
@@ -276,7 +277,7 @@ fn forced_rekey_near_the_block_limit() {
         .unwrap()
         .set_sent_blocks((1u128 << 32) - 65);
     let err = p.alice.send_message(BOB, &thread, "too much").unwrap_err();
-    assert_eq!(err.violation(), &Violation::KeyExhausted);
+    assert_eq!(err, Usage::KeyExhausted);
     p.run();
     assert!(seen(&mut p.bob).terminated);
 }
@@ -333,7 +334,7 @@ fn replayed_pre_rekey_stanza_fails_after_the_rekey() {
     let b = seen(&mut p.bob);
     assert!(b.bodies.is_empty());
     assert_eq!(b.failed.len(), 1);
-    assert_eq!(b.failed[0].violation(), &Violation::StanzaMacMismatch);
+    assert_eq!(b.failed[0], StanzaFault::MacMismatch);
 }
 
 #[test]
@@ -361,7 +362,7 @@ fn rekeying_off_when_either_side_says_so() {
         for e in [&mut p.alice, &mut p.bob] {
             let peer = if e.own_jid() == ALICE { BOB } else { ALICE };
             let err = e.rekey(peer, &thread).unwrap_err();
-            assert_eq!(err.violation(), &Violation::WrongState("re-keying is off"));
+            assert_eq!(err, Usage::RekeyOff);
         }
         // Idle or not, no <key/> ever travels.
         p.alice.handle_timeout(NOW.plus(10_000));
@@ -375,5 +376,5 @@ fn rekeying_off_when_either_side_says_so() {
     assert!(p.alice.rekey(BOB, "no-such-thread").is_err());
     let thread = p.alice.start("bob@example.com", NOW).unwrap();
     let err = p.alice.rekey("bob@example.com", &thread).unwrap_err();
-    assert_eq!(err.violation(), &Violation::WrongState("negotiating"));
+    assert_eq!(err, Usage::WrongState("negotiating"));
 }

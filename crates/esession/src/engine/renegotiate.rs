@@ -4,7 +4,7 @@ use super::session::{Common, State};
 use super::shared::{Core, Outbox};
 use super::Engine;
 use crate::config::Logging;
-use crate::error::{Error, Violation};
+use crate::error::{Error, Usage};
 use crate::event::Event;
 use crate::forms::{Field, FieldType, Form, FormType};
 use crate::negotiation::fields::{self, LoggingVocab};
@@ -45,7 +45,7 @@ impl<S: SecretStore> Engine<S> {
         offer: &[Logging],
     ) -> Result<(), Error> {
         if offer.is_empty() {
-            return Err(Error::usage(Violation::MissingField("logging".into())));
+            return Err(Usage::NoLoggingOffer.into());
         }
         let vocab = LoggingVocab::LoggingMay;
         let words: Vec<&str> = offer.iter().map(|l| vocab.word(*l)).collect();
@@ -76,13 +76,11 @@ impl State {
         let stanza = match self {
             State::Encrypted(secure) => {
                 let plain = content.serialize_in(ns::JABBER_CLIENT);
-                let c = secure
-                    .seal_outgoing(common, plain.as_bytes(), core, out)
-                    .map_err(Error::usage)?;
+                let c = secure.seal_outgoing(common, plain.as_bytes(), core, out)?;
                 message(to, thread).with_child(c)
             }
             State::Plain(_) => message(to, thread).with_child(content),
-            other => return Err(Error::usage(other.wrong())),
+            other => return Err(other.wrong().into()),
         };
         out.send(stanza);
         Ok(())

@@ -8,15 +8,15 @@ use super::session::{key, Common, Key, Peer, Session, State};
 use super::shared::{Core, Outbox};
 use super::Engine;
 use crate::config::{AcceptPolicy, Flow, Security, StanzaKind};
-use crate::error::{Error, ErrorKind, Violation};
+use crate::error::Condition;
+use crate::error::{Rejected, RequestRefused};
 use crate::event::{Event, Role};
 use crate::forms::Form;
 use crate::jid;
-use crate::negotiation::failure::Condition;
 use crate::negotiation::fields::NOT_MACED;
 use crate::negotiation::responder::{decline, respond_plain, AwaitingResult};
 use crate::negotiation::stanza::{negotiation_message, read_error, Wrapper};
-use crate::negotiation::terms::{choose, Accepted, Refusal};
+use crate::negotiation::terms::{choose, Accepted};
 use crate::store::SecretStore;
 use crate::time::Timestamp;
 use crate::xml::{normalize_form_content, ns, Element};
@@ -161,10 +161,7 @@ impl<S: SecretStore> Engine<S> {
         self.out.event(Event::Failed {
             peer: from.to_owned(),
             thread: thread.to_owned(),
-            error: Error::new(
-                ErrorKind::Rejected,
-                Violation::PeerError { condition, fields },
-            ),
+            error: Rejected::PeerError { condition, fields }.into(),
         });
     }
 
@@ -329,27 +326,20 @@ impl<S: SecretStore> Engine<S> {
         }
         let own_key = self.core.identity_key.as_ref().map(|k| k.sign_alg());
         let chosen = Form::parse(x)
-            .map_err(|e| (Condition::NotAcceptable, Vec::new(), e.into()))
-            .and_then(|form| {
-                choose(&form, &self.core.config, from, own_key).map_err(|refusal| {
-                    let (condition, fields) = match &refusal {
-                        Refusal::Unsupported => (Condition::ServiceUnavailable, Vec::new()),
-                        Refusal::Unimplemented(f) => (Condition::FeatureNotImplemented, f.clone()),
-                        Refusal::Unacceptable(f) => (Condition::NotAcceptable, f.clone()),
-                    };
-                    (condition, fields, refusal.violation())
-                })
-            });
+            .map_err(RequestRefused::Form)
+            .and_then(|form| choose(&form, &self.core.config, from, own_key));
         match chosen {
             Ok(accepted) => Some(accepted),
-            Err((condition, fields, violation)) => {
+            Err(refusal) => {
+                // Profile P10b: the error reply the refusal calls for.
                 let config = &self.core.config;
+                let (condition, fields) = (refusal.condition(), refusal.fields());
                 self.out
                     .reply_error(config, &msg.raw, from, condition, &fields);
                 self.out.event(Event::Failed {
                     peer: from.into(),
                     thread: thread.into(),
-                    error: Error::new(ErrorKind::Rejected, violation),
+                    error: Rejected::Request(refusal).into(),
                 });
                 None
             }

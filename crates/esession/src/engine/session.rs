@@ -3,7 +3,7 @@
 use super::admission::Bucket;
 use crate::channel::Channel;
 use crate::config::{Logging, Security, StanzaKind};
-use crate::error::Violation;
+use crate::error::Usage;
 use crate::event::{Role, SessionInfo, SrsStatus};
 use crate::jid;
 use crate::negotiation::initiator::{AwaitingInit, Offer};
@@ -127,8 +127,8 @@ impl State {
     }
 
     /// The usage error for an operation this state does not allow.
-    pub(super) fn wrong(&self) -> Violation {
-        Violation::WrongState(match self {
+    pub(super) fn wrong(&self) -> Usage {
+        Usage::WrongState(match self {
             State::Offered(_)
             | State::AwaitingInit(_)
             | State::Responded(_)

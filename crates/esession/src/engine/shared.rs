@@ -3,10 +3,10 @@
 use crate::config::Config;
 use crate::crypto::pubkey::IdentityKey;
 use crate::crypto::DhPool;
+use crate::error::Condition;
 use crate::event::Event;
 use crate::jid;
 use crate::negotiation::context::Ctx;
-use crate::negotiation::failure::Condition;
 use crate::negotiation::stanza::error_reply;
 use crate::random::Random;
 use crate::store::SecretStore;
@@ -108,7 +108,7 @@ impl Outbox {
         received: &Element,
         to: &str,
         condition: Condition,
-        fields: &[String],
+        fields: &[&str],
     ) {
         if config.answer_errors {
             self.send(error_reply(received, to, condition, fields));

@@ -5,6 +5,7 @@
 //! that the other engine tests, the hostile tests and the vector generators import.
 use super::*;
 use crate::config::{AcceptPolicy, Config, Logging, Security};
+use crate::error::{ErrorKind, PeerMisbehaved, Rejected, RequestRefused, StanzaFault, Usage};
 use crate::event::{EndedBy, SrsStatus};
 use crate::forms::FormType;
 use crate::random::SeededRandom;
@@ -265,7 +266,7 @@ fn extended_search_finds_secret_under_another_jid_and_oss_must_match() {
     p.alice.start("bob@example.com", NOW).unwrap();
     p.run();
     let err = failed(&mut p.alice);
-    assert_eq!(err.violation(), &Violation::IdentityMacMismatch);
+    assert_eq!(err, PeerMisbehaved::IdentityMacMismatch);
     assert_eq!(err.kind(), ErrorKind::Negotiation);
 }
 
@@ -332,8 +333,8 @@ fn rejections_name_what_was_wrong() {
         }
     });
     assert_eq!(
-        b.unwrap().violation(),
-        &Violation::NoAcceptableOption(vec!["modp".into()])
+        b.unwrap(),
+        Rejected::Request(RequestRefused::Unacceptable(vec!["modp".into()]))
     );
 
     // Message 2: d out of range is refused by Alice (not-acceptable on dhkeys).
@@ -343,8 +344,8 @@ fn rejections_name_what_was_wrong() {
         }
     });
     assert_eq!(
-        a.unwrap().violation(),
-        &Violation::PublicValueOutOfRange("dhkeys".into())
+        a.unwrap(),
+        PeerMisbehaved::PublicValueOutOfRange("dhkeys".into())
     );
 
     // Message 2: a changed nonce.
@@ -353,7 +354,7 @@ fn rejections_name_what_was_wrong() {
             set_field(s, "nonce", "AAAA");
         }
     });
-    assert_eq!(a.unwrap().violation(), &Violation::NonceMismatch);
+    assert_eq!(a.unwrap(), PeerMisbehaved::NonceMismatch);
 
     // Message 2: a value Alice did not offer.
     let (a, _) = tampered("unoffered", |from_a, s| {
@@ -362,8 +363,8 @@ fn rejections_name_what_was_wrong() {
         }
     });
     assert_eq!(
-        a.unwrap().violation(),
-        &Violation::UnofferedOption {
+        a.unwrap(),
+        PeerMisbehaved::UnofferedOption {
             field: "crypt_algs".into(),
             value: "aes128-cbc".into()
         }
@@ -375,7 +376,7 @@ fn rejections_name_what_was_wrong() {
             set_field(s, "dhkeys", "Ag==");
         }
     });
-    assert_eq!(b.unwrap().violation(), &Violation::CommitmentMismatch);
+    assert_eq!(b.unwrap(), PeerMisbehaved::CommitmentMismatch);
 
     // Message 3: a forged identity MAC.
     let (_, b) = tampered("ma", |from_a, s| {
@@ -383,7 +384,7 @@ fn rejections_name_what_was_wrong() {
             set_field(s, "mac", &crate::b64::encode(&[7u8; 32]));
         }
     });
-    assert_eq!(b.unwrap().violation(), &Violation::IdentityMacMismatch);
+    assert_eq!(b.unwrap(), PeerMisbehaved::IdentityMacMismatch);
 
     // Message 3: a field added by a man in the middle changes form_A2.
     let (_, b) = tampered("forma2", |from_a, s| {
@@ -391,7 +392,7 @@ fn rejections_name_what_was_wrong() {
             set_field(s, "rshashes", &crate::b64::encode(&[1u8; 32]));
         }
     });
-    assert_eq!(b.unwrap().violation(), &Violation::IdentityMismatch);
+    assert_eq!(b.unwrap(), PeerMisbehaved::IdentityMismatch);
 
     // Message 2 altered (form_B): Bob's identity check fails at Alice after message 4.
     let (a, _) = tampered("formb", |from_a, s| {
@@ -406,7 +407,7 @@ fn rejections_name_what_was_wrong() {
     });
     // Bob sees Alice's identity over a form_B he did not send: Alice's mac_A still
     // verifies (form_B is not in mac_A), but the SAS and Bob's mac_B differ.
-    assert_eq!(a.unwrap().violation(), &Violation::IdentityMismatch);
+    assert_eq!(a.unwrap(), PeerMisbehaved::IdentityMismatch);
 
     // Message 4: a tampered srshash changes K' and breaks M_B.
     let (a, _) = tampered("srshash", |from_a, s| {
@@ -414,7 +415,7 @@ fn rejections_name_what_was_wrong() {
             set_field(s, "srshash", &crate::b64::encode(&[9u8; 32]));
         }
     });
-    assert_eq!(a.unwrap().violation(), &Violation::IdentityMismatch);
+    assert_eq!(a.unwrap(), PeerMisbehaved::IdentityMismatch);
 }
 
 #[test]
@@ -452,8 +453,8 @@ fn error_replies_follow_p10b() {
     reply.set_attr("from", BOB);
     p.alice.handle_stanza(reply, NOW);
     assert_eq!(
-        failed(&mut p.alice).violation(),
-        &Violation::PeerError {
+        failed(&mut p.alice),
+        Rejected::PeerError {
             condition: "feature-not-implemented".into(),
             fields: vec!["dhkeys".into()]
         }
@@ -521,7 +522,7 @@ fn declined_plain_and_policy() {
     p.run();
     let err = failed(&mut p.alice);
     assert_eq!(err.kind(), ErrorKind::Rejected);
-    assert!(matches!(err.violation(), Violation::PeerDeclined(_)));
+    assert!(matches!(err, Error::Rejected(Rejected::PeerDeclined(_))));
 
     // Bob only does c2s, Alice allows it: a plain stanza session, both sides.
     let a = Config {
@@ -563,8 +564,8 @@ fn declined_plain_and_policy() {
     p.alice.start("bob@example.com", NOW).unwrap();
     p.run();
     assert_eq!(
-        failed(&mut p.alice).violation(),
-        &Violation::PeerError {
+        failed(&mut p.alice),
+        Rejected::PeerError {
             condition: "not-acceptable".into(),
             fields: vec!["security".into()]
         }
@@ -599,10 +600,8 @@ fn tampered_replayed_and_reordered_stanzas_end_the_session() {
     s.set_attr("from", ALICE);
     p.bob.handle_stanza(s, NOW);
     let err = failed(&mut p.bob);
-    assert_eq!(
-        (err.kind(), err.violation()),
-        (ErrorKind::Decryption, &Violation::StanzaMacMismatch)
-    );
+    assert_eq!(err.kind(), ErrorKind::Decryption);
+    assert_eq!(err, StanzaFault::MacMismatch);
     assert!(p.bob.poll_event().is_none());
     assert!(
         p.bob.poll_outgoing().is_some(),
@@ -625,10 +624,7 @@ fn tampered_replayed_and_reordered_stanzas_end_the_session() {
     p.bob.handle_stanza(s.clone(), NOW);
     assert_eq!(body(&mut p.bob).0, "once");
     p.bob.handle_stanza(s, NOW);
-    assert_eq!(
-        failed(&mut p.bob).violation(),
-        &Violation::StanzaMacMismatch
-    );
+    assert_eq!(failed(&mut p.bob), StanzaFault::MacMismatch);
 
     // Clear content inside an ESession is not delivered.
     let mut p = Pair::new("clear");
@@ -700,7 +696,7 @@ fn crossing_terminates_and_key_exhaustion() {
         .unwrap()
         .set_sent_blocks((1u128 << 32) - 65);
     let err = p.alice.send_message(BOB, &thread, "too much").unwrap_err();
-    assert_eq!(err.violation(), &Violation::KeyExhausted);
+    assert_eq!(err, Usage::KeyExhausted);
     p.run();
     assert!(matches!(
         p.bob.poll_event(),
@@ -825,7 +821,7 @@ fn decline_carries_a_reason() {
     p.run();
     let err = failed(&mut p.alice);
     assert!(
-        matches!(err.violation(), Violation::PeerDeclined(Some(r)) if r.contains("not accepting"))
+        matches!(&err, Error::Rejected(Rejected::PeerDeclined(Some(r))) if r.contains("not accepting"))
     );
 }
 

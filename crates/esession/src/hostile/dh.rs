@@ -2,7 +2,7 @@
 use super::mallory::*;
 use crate::b64;
 use crate::crypto::{commitment, mpi, ModpGroup};
-use crate::error::{ErrorKind, Violation};
+use crate::error::{ErrorKind, PeerMisbehaved, Rejected};
 
 /// Big-endian `v + delta` (delta = ±1), without a leading zero octet.
 fn add(v: &[u8], delta: i8) -> Vec<u8> {
@@ -57,14 +57,14 @@ fn bad_dh_value_d_in_message_2() {
         });
         let (a, b) = (outcome(&mut m.alice), outcome(&mut m.bob));
         let expected = match name {
-            "not base64" => Violation::BadBase64("dhkeys".into()),
-            _ => Violation::PublicValueOutOfRange("dhkeys".into()),
+            "not base64" => PeerMisbehaved::BadBase64("dhkeys".into()),
+            _ => PeerMisbehaved::PublicValueOutOfRange("dhkeys".into()),
         };
         a.assert_failed(ErrorKind::Negotiation, expected);
         // P10b: not-acceptable on dhkeys, which ends Bob's negotiation too.
         b.assert_failed(
             ErrorKind::Rejected,
-            Violation::PeerError {
+            Rejected::PeerError {
                 condition: "not-acceptable".into(),
                 fields: vec!["dhkeys".into()],
             },
@@ -105,16 +105,16 @@ fn bad_dh_value_e_in_message_3() {
         });
         let (a, b) = (outcome(&mut m.alice), outcome(&mut m.bob));
         let (violation, condition) = match name {
-            "not base64" => (Violation::BadBase64("dhkeys".into()), "not-acceptable"),
+            "not base64" => (PeerMisbehaved::BadBase64("dhkeys".into()), "not-acceptable"),
             _ => (
-                Violation::PublicValueOutOfRange("dhkeys".into()),
+                PeerMisbehaved::CommittedValueOutOfRange,
                 "feature-not-implemented",
             ),
         };
         b.assert_failed(ErrorKind::Negotiation, violation);
         a.assert_failed(
             ErrorKind::Rejected,
-            Violation::PeerError {
+            Rejected::PeerError {
                 condition: condition.into(),
                 fields: vec!["dhkeys".into()],
             },
@@ -142,10 +142,10 @@ fn he_commitment_mismatch() {
         Fate::Pass
     });
     let (a, b) = (outcome(&mut m.alice), outcome(&mut m.bob));
-    b.assert_failed(ErrorKind::Negotiation, Violation::CommitmentMismatch);
+    b.assert_failed(ErrorKind::Negotiation, PeerMisbehaved::CommitmentMismatch);
     a.assert_failed(
         ErrorKind::Rejected,
-        Violation::PeerError {
+        Rejected::PeerError {
             condition: "feature-not-implemented".into(),
             fields: vec!["dhkeys".into()],
         },

@@ -6,7 +6,7 @@ use crate::config::{Config, FloodLimits, Flow, Rate};
 use crate::crypto::pubkey::IdentityKey;
 use crate::engine::tests::{established, Pair, ALICE, BOB, NOW};
 use crate::engine::Engine;
-use crate::error::{ErrorKind, Violation};
+use crate::error::{ErrorKind, RekeyFault, StanzaFault};
 use crate::random::SeededRandom;
 use crate::store::{KeyStore, MemoryStore};
 use crate::time::Timestamp;
@@ -267,10 +267,11 @@ fn peer_rekeys_beyond_the_budget_end_the_session() {
     // 25 <key/>s at once: 10 accepted, the 11th ends the session (nothing more delivered).
     let o = rekeying("rekey-flood", rate, 25, 0);
     assert_eq!(o.bodies.len(), 10);
-    let v = Violation::Rekey(
-        "the peer sent more <key/>s than the budget of 10 (refilled at 30 a minute)".into(),
-    );
-    assert_eq!(o.violation(), Some((ErrorKind::Decryption, v)));
+    let v = StanzaFault::Rekey(RekeyFault::Flood {
+        burst: 10,
+        per_minute: 30,
+    });
+    assert_eq!(o.failure(), Some((ErrorKind::Decryption, v.into())));
     // One every 2 s is within 30 a minute: all 25 accepted.
     let o = rekeying("rekey-paced", rate, 25, 2);
     assert_eq!(o.bodies.len(), 25);

@@ -2,7 +2,7 @@
 //! bounds of 128 fields, 64 values, 16 KiB per value).
 use super::mallory::*;
 use crate::engine::tests::{ALICE, BOB};
-use crate::error::{ErrorKind, Violation};
+use crate::error::{Error, ErrorKind, PeerMisbehaved, Rejected, RequestRefused, StanzaFault};
 use crate::forms::{Field, FormError};
 use crate::xml::{ns, parse_element, Element, Limits, XmlError};
 
@@ -23,9 +23,9 @@ fn huge_xml_over_the_parser_limit() {
     m.alice.send_message(BOB, &thread, &body).unwrap();
     m.clean();
     let b = outcome(&mut m.bob);
-    match b.violation() {
-        Some((ErrorKind::Decryption, Violation::PlaintextNotXml(d))) => {
-            assert!(d.starts_with("XML too large"), "{d}")
+    match b.failure() {
+        Some((ErrorKind::Decryption, Error::Stanza(StanzaFault::PlaintextNotXml(d)))) => {
+            assert!(d.to_string().starts_with("XML too large"), "{d}")
         }
         other => panic!("{other:?}"),
     }
@@ -64,7 +64,7 @@ fn many_attributes_on_one_element() {
     let b = outcome(&mut m.bob);
     b.assert_failed(
         ErrorKind::Decryption,
-        Violation::PlaintextNotXml(XmlError::TooManyAttributes(64).to_string()),
+        StanzaFault::PlaintextNotXml(XmlError::TooManyAttributes(64)),
     );
     assert!(b.bodies.is_empty() && m.bob.threads().is_empty());
 }
@@ -92,7 +92,7 @@ fn deeply_nested_xml() {
     let b = outcome(&mut m.bob);
     b.assert_failed(
         ErrorKind::Decryption,
-        Violation::PlaintextNotXml(XmlError::TooDeep(32).to_string()),
+        StanzaFault::PlaintextNotXml(XmlError::TooDeep(32)),
     );
     // And thousands of sibling nodes.
     let mut m = Mallory::new("wide");
@@ -104,7 +104,7 @@ fn deeply_nested_xml() {
     m.clean();
     outcome(&mut m.bob).assert_failed(
         ErrorKind::Decryption,
-        Violation::PlaintextNotXml(XmlError::TooManyNodes(20_000).to_string()),
+        StanzaFault::PlaintextNotXml(XmlError::TooManyNodes(20_000)),
     );
     // Entity expansion is refused outright.
     let bomb = "<!DOCTYPE m [<!ENTITY a 'aaaa'>]><message xmlns='jabber:client'>&a;</message>";
@@ -129,7 +129,7 @@ fn huge_base64_values() {
     });
     outcome(&mut m.alice).assert_failed(
         ErrorKind::Negotiation,
-        Violation::Form(FormError::TooLarge("value too long")),
+        PeerMisbehaved::Form(FormError::TooLarge("value too long")),
     );
     outcome(&mut m.bob).assert_quiet();
     assert_eq!(m.bob.threads().len(), 1, "Bob waits for his timeout");
@@ -145,7 +145,7 @@ fn huge_base64_values() {
     });
     outcome(&mut m.alice).assert_failed(
         ErrorKind::Negotiation,
-        Violation::PublicValueOutOfRange("dhkeys".into()),
+        PeerMisbehaved::PublicValueOutOfRange("dhkeys".into()),
     );
 }
 
@@ -167,11 +167,11 @@ fn thousands_of_fields_or_values() {
     });
     outcome(&mut m.bob).assert_failed(
         ErrorKind::Rejected,
-        Violation::Form(FormError::TooLarge("too many fields")),
+        Rejected::Request(RequestRefused::Form(FormError::TooLarge("too many fields"))),
     );
     outcome(&mut m.alice).assert_failed(
         ErrorKind::Rejected,
-        Violation::PeerError {
+        Rejected::PeerError {
             condition: "not-acceptable".into(),
             fields: vec![],
         },
@@ -189,7 +189,9 @@ fn thousands_of_fields_or_values() {
     });
     outcome(&mut m.bob).assert_failed(
         ErrorKind::Rejected,
-        Violation::Form(FormError::TooLarge("too many options")),
+        Rejected::Request(RequestRefused::Form(FormError::TooLarge(
+            "too many options",
+        ))),
     );
     // Message 3 with 5000 rshashes: silence, nothing stored.
     let mut m = Mallory::new("values");
@@ -203,7 +205,7 @@ fn thousands_of_fields_or_values() {
     });
     outcome(&mut m.bob).assert_failed(
         ErrorKind::Negotiation,
-        Violation::Form(FormError::TooLarge("too many values")),
+        PeerMisbehaved::Form(FormError::TooLarge("too many values")),
     );
     outcome(&mut m.alice).assert_quiet();
     assert!(secrets(&m.alice).is_empty() && secrets(&m.bob).is_empty());

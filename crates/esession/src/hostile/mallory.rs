@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::engine::tests::{ALICE, BOB, NOW};
 use crate::engine::Engine;
-use crate::error::{Error, ErrorKind, Violation};
+use crate::error::{Error, ErrorKind};
 use crate::event::{EndedBy, Event};
 use crate::forms::Field;
 use crate::jid;
@@ -210,16 +210,14 @@ pub(crate) struct Outcome {
 }
 
 impl Outcome {
-    pub(super) fn violation(&self) -> Option<(ErrorKind, Violation)> {
-        self.failed
-            .as_ref()
-            .map(|e| (e.kind(), e.violation().clone()))
+    pub(super) fn failure(&self) -> Option<(ErrorKind, Error)> {
+        self.failed.as_ref().map(|e| (e.kind(), e.clone()))
     }
 
     /// Asserts a failure of exactly `kind` / `v` and no establishment.
     #[track_caller]
-    pub(super) fn assert_failed(&self, kind: ErrorKind, v: Violation) {
-        assert_eq!(self.violation(), Some((kind, v)), "{self:?}");
+    pub(super) fn assert_failed(&self, kind: ErrorKind, e: impl Into<Error>) {
+        assert_eq!(self.failure(), Some((kind, e.into())), "{self:?}");
         assert!(!self.established, "failed and established: {self:?}");
         assert!(self.bodies.is_empty(), "delivered after failing: {self:?}");
     }

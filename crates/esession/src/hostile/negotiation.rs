@@ -3,12 +3,12 @@
 use super::mallory::*;
 use crate::config::{Config, Security};
 use crate::engine::tests::NOW;
-use crate::error::{ErrorKind, Violation};
+use crate::error::{Error, ErrorKind, PeerMisbehaved, Rejected, RequestRefused};
 use crate::store::MemoryStore;
 use crate::xml::Element;
 
-fn peer_error(condition: &str, fields: &[&str]) -> Violation {
-    Violation::PeerError {
+fn peer_error(condition: &str, fields: &[&str]) -> Rejected {
+    Rejected::PeerError {
         condition: condition.into(),
         fields: fields.iter().map(|f| (*f).to_owned()).collect(),
     }
@@ -51,7 +51,7 @@ fn mitm_strips_e2e_from_security_offer() {
     // Alice refuses the plain answer she never offered and tells Bob (P10b).
     a.assert_failed(
         ErrorKind::Negotiation,
-        Violation::UnofferedOption {
+        PeerMisbehaved::UnofferedOption {
             field: "security".into(),
             value: "c2s".into(),
         },
@@ -74,7 +74,7 @@ fn mitm_strips_e2e_from_security_choice() {
     let (m, a, b) = tamper("strip-e2e-2", 2, |s| set_values(s, "security", &["c2s"]));
     a.assert_failed(
         ErrorKind::Negotiation,
-        Violation::UnofferedOption {
+        PeerMisbehaved::UnofferedOption {
             field: "security".into(),
             value: "c2s".into(),
         },
@@ -99,7 +99,7 @@ fn mitm_lowers_group_in_offer() {
             &[&hashes[3], &hashes[0], &hashes[1], &hashes[2]],
         );
     });
-    b.assert_failed(ErrorKind::Negotiation, Violation::IdentityMismatch);
+    b.assert_failed(ErrorKind::Negotiation, PeerMisbehaved::IdentityMismatch);
     a.assert_failed(
         ErrorKind::Rejected,
         peer_error("feature-not-implemented", &["identity"]),
@@ -116,7 +116,7 @@ fn mitm_lowers_group_in_choice() {
         set_values(s, "modp", &["5"]);
         set_values(s, "dhkeys", &["Aw=="]);
     });
-    b.assert_failed(ErrorKind::Negotiation, Violation::CommitmentMismatch);
+    b.assert_failed(ErrorKind::Negotiation, PeerMisbehaved::CommitmentMismatch);
     a.assert_failed(
         ErrorKind::Rejected,
         peer_error("feature-not-implemented", &["dhkeys"]),
@@ -133,7 +133,7 @@ fn mitm_offers_only_insecure_group() {
     });
     b.assert_failed(
         ErrorKind::Rejected,
-        Violation::NoAcceptableOption(vec!["modp".into()]),
+        Rejected::Request(RequestRefused::Unacceptable(vec!["modp".into()])),
     );
     a.assert_failed(ErrorKind::Rejected, peer_error("not-acceptable", &["modp"]));
 }
@@ -143,7 +143,7 @@ fn mitm_removes_options() {
     // Removing the `mustnot` option makes Bob choose `may`; Alice would accept `may`, but
     // the offer Bob saw is not the one Alice MACed.
     let (_, a, b) = tamper("rm-option", 1, |s| set_values(s, "logging", &["may"]));
-    b.assert_failed(ErrorKind::Negotiation, Violation::IdentityMismatch);
+    b.assert_failed(ErrorKind::Negotiation, PeerMisbehaved::IdentityMismatch);
     a.assert_failed(
         ErrorKind::Rejected,
         peer_error("feature-not-implemented", &["identity"]),
@@ -152,7 +152,7 @@ fn mitm_removes_options() {
     let (_, a, b) = tamper("rm-field", 1, |s| remove_field(s, "stanzas"));
     b.assert_failed(
         ErrorKind::Rejected,
-        Violation::NoAcceptableOption(vec!["stanzas".into()]),
+        Rejected::Request(RequestRefused::Unacceptable(vec!["stanzas".into()])),
     );
     a.assert_failed(
         ErrorKind::Rejected,
@@ -167,7 +167,7 @@ fn mitm_downgrades_the_sas_in_a_relayed_negotiation() {
     let (_, a, b) = tamper_with("sas-down-1", Config::default(), Config::default(), 1, |s| {
         set_values(s, "sas_algs", &["sas28x5"])
     });
-    b.assert_failed(ErrorKind::Negotiation, Violation::IdentityMismatch);
+    b.assert_failed(ErrorKind::Negotiation, PeerMisbehaved::IdentityMismatch);
     a.assert_failed(
         ErrorKind::Rejected,
         peer_error("feature-not-implemented", &["identity"]),
@@ -178,7 +178,7 @@ fn mitm_downgrades_the_sas_in_a_relayed_negotiation() {
     });
     b.assert_failed(
         ErrorKind::Rejected,
-        Violation::NoAcceptableOption(vec!["sas_algs".into()]),
+        Rejected::Request(RequestRefused::Unacceptable(vec!["sas_algs".into()])),
     );
     a.assert_failed(
         ErrorKind::Rejected,
@@ -191,8 +191,11 @@ fn mitm_downgrades_the_sas_in_a_relayed_negotiation() {
         set_values(s, "sas_algs", &["sas28x5"])
     });
     assert_eq!(
-        a.violation(),
-        Some((ErrorKind::Negotiation, Violation::IdentityMismatch))
+        a.failure(),
+        Some((
+            ErrorKind::Negotiation,
+            PeerMisbehaved::IdentityMismatch.into()
+        ))
     );
     assert!(!a.established && b.established);
     assert!(secrets(&m.alice).is_empty());
@@ -207,7 +210,7 @@ fn mitm_downgrades_the_sas_in_a_relayed_negotiation() {
     });
     a.assert_failed(
         ErrorKind::Negotiation,
-        Violation::UnofferedOption {
+        PeerMisbehaved::UnofferedOption {
             field: "sas_algs".into(),
             value: "sas28x5".into(),
         },
@@ -223,15 +226,15 @@ fn mitm_downgrades_the_sas_in_a_relayed_negotiation() {
 struct Row {
     var: &'static str,
     values: &'static [&'static str],
-    notice: (ErrorKind, Violation),
-    other: Option<(ErrorKind, Violation)>,
+    notice: (ErrorKind, Error),
+    other: Option<(ErrorKind, Error)>,
 }
 
 fn row(
     var: &'static str,
     values: &'static [&'static str],
-    notice: (ErrorKind, Violation),
-    other: Option<(ErrorKind, Violation)>,
+    notice: (ErrorKind, Error),
+    other: Option<(ErrorKind, Error)>,
 ) -> Row {
     Row {
         var,
@@ -241,23 +244,24 @@ fn row(
     }
 }
 
-fn refused(fields: &[&str]) -> (ErrorKind, Violation) {
+fn refused(fields: &[&str]) -> (ErrorKind, Error) {
+    let fields = fields.iter().map(|f| (*f).to_owned()).collect();
     (
         ErrorKind::Rejected,
-        Violation::NoAcceptableOption(fields.iter().map(|f| (*f).to_owned()).collect()),
+        Rejected::Request(RequestRefused::Unacceptable(fields)).into(),
     )
 }
 
-fn told(condition: &str, fields: &[&str]) -> Option<(ErrorKind, Violation)> {
-    Some((ErrorKind::Rejected, peer_error(condition, fields)))
+fn told(condition: &str, fields: &[&str]) -> Option<(ErrorKind, Error)> {
+    Some((ErrorKind::Rejected, peer_error(condition, fields).into()))
 }
 
-fn neg(v: Violation) -> (ErrorKind, Violation) {
-    (ErrorKind::Negotiation, v)
+fn neg(v: PeerMisbehaved) -> (ErrorKind, Error) {
+    (ErrorKind::Negotiation, v.into())
 }
 
-fn unoffered(field: &str, value: &str) -> (ErrorKind, Violation) {
-    neg(Violation::UnofferedOption {
+fn unoffered(field: &str, value: &str) -> (ErrorKind, Error) {
+    neg(PeerMisbehaved::UnofferedOption {
         field: field.into(),
         value: value.into(),
     })
@@ -275,12 +279,12 @@ fn run_table(n: u8, rows: Vec<Row>, alice_notices: bool) {
         let (m, a, b) = tamper(&label, n, |s| set_values(s, r.var, r.values));
         let (noticer, other) = if alice_notices { (&a, &b) } else { (&b, &a) };
         assert_eq!(
-            noticer.violation(),
+            noticer.failure(),
             Some(r.notice.clone()),
             "{label}: {noticer:?}"
         );
         assert!(!noticer.established, "{label}");
-        assert_eq!(other.violation(), r.other, "{label}: {other:?}");
+        assert_eq!(other.failure(), r.other, "{label}: {other:?}");
         // Nothing was delivered; no session exists on the side that noticed; nothing was
         // stored by a side that did not establish.
         assert!(a.bodies.is_empty() && b.bodies.is_empty(), "{label}");
@@ -305,7 +309,10 @@ fn mitm_rewrites_each_field_of_message_1() {
             row(
                 "FORM_TYPE",
                 &["urn:xmpp:other"],
-                (ErrorKind::Rejected, Violation::NotSsnForm),
+                (
+                    ErrorKind::Rejected,
+                    Rejected::Request(RequestRefused::Unsupported).into(),
+                ),
                 told("service-unavailable", &[]),
             ),
             row(
@@ -404,19 +411,19 @@ fn mitm_rewrites_each_field_of_message_1() {
             row(
                 "rekey_freq",
                 &["100"],
-                neg(Violation::IdentityMismatch),
+                neg(PeerMisbehaved::IdentityMismatch),
                 told(fni, &["identity"]),
             ),
             row(
                 "logging",
                 &["may", "mustnot"],
-                neg(Violation::IdentityMismatch),
+                neg(PeerMisbehaved::IdentityMismatch),
                 told(fni, &["identity"]),
             ),
             row(
                 "dhhashes",
                 H4,
-                neg(Violation::CommitmentMismatch),
+                neg(PeerMisbehaved::CommitmentMismatch),
                 told(fni, &["dhkeys"]),
             ),
         ],
@@ -424,7 +431,7 @@ fn mitm_rewrites_each_field_of_message_1() {
     );
     // my_nonce replaced by another valid nonce: Bob echoes it, Alice notices.
     let (_, a, b) = tamper("m1-nonce", 1, |s| set_values(s, "my_nonce", &[N32]));
-    a.assert_failed(ErrorKind::Negotiation, Violation::NonceMismatch);
+    a.assert_failed(ErrorKind::Negotiation, PeerMisbehaved::NonceMismatch);
     b.assert_failed(
         ErrorKind::Rejected,
         peer_error("not-acceptable", &["nonce"]),
@@ -441,7 +448,7 @@ fn mitm_rewrites_each_field_of_message_2() {
             row(
                 "accept",
                 &["maybe"],
-                neg(Violation::BadValue {
+                neg(PeerMisbehaved::BadValue {
                     field: "accept".into(),
                     value: "maybe".into(),
                 }),
@@ -450,7 +457,7 @@ fn mitm_rewrites_each_field_of_message_2() {
             row(
                 "accept",
                 &["0"],
-                (ErrorKind::Rejected, Violation::PeerDeclined(None)),
+                (ErrorKind::Rejected, Rejected::PeerDeclined(None).into()),
                 None,
             ),
             row(
@@ -474,7 +481,7 @@ fn mitm_rewrites_each_field_of_message_2() {
             row(
                 "modp",
                 &["5"],
-                neg(Violation::PublicValueOutOfRange("dhkeys".into())),
+                neg(PeerMisbehaved::PublicValueOutOfRange("dhkeys".into())),
                 told(na, &["dhkeys"]),
             ),
             row(
@@ -523,7 +530,7 @@ fn mitm_rewrites_each_field_of_message_2() {
             row(
                 "rekey_freq",
                 &["0"],
-                neg(Violation::BadValue {
+                neg(PeerMisbehaved::BadValue {
                     field: "rekey_freq".into(),
                     value: "0".into(),
                 }),
@@ -532,19 +539,19 @@ fn mitm_rewrites_each_field_of_message_2() {
             row(
                 "nonce",
                 &[N32],
-                neg(Violation::NonceMismatch),
+                neg(PeerMisbehaved::NonceMismatch),
                 told(na, &["nonce"]),
             ),
             row(
                 "my_nonce",
                 &["!!"],
-                neg(Violation::BadBase64("my_nonce".into())),
+                neg(PeerMisbehaved::BadBase64("my_nonce".into())),
                 told(na, &["my_nonce"]),
             ),
             row(
                 "counter",
                 &["!!"],
-                neg(Violation::BadBase64("counter".into())),
+                neg(PeerMisbehaved::BadBase64("counter".into())),
                 told(na, &["counter"]),
             ),
         ],
@@ -558,19 +565,19 @@ fn mitm_rewrites_each_field_of_message_2() {
             row(
                 "my_nonce",
                 &[N32],
-                neg(Violation::NonceMismatch),
+                neg(PeerMisbehaved::NonceMismatch),
                 told("not-acceptable", &["nonce"]),
             ),
             row(
                 "dhkeys",
                 &["Aw=="],
-                neg(Violation::IdentityMacMismatch),
+                neg(PeerMisbehaved::IdentityMacMismatch),
                 told(fni, &["mac"]),
             ),
             row(
                 "counter",
                 &["EREREREREREREREREREREQ=="],
-                neg(Violation::IdentityMacMismatch),
+                neg(PeerMisbehaved::IdentityMacMismatch),
                 told(fni, &["mac"]),
             ),
         ],
@@ -585,54 +592,51 @@ fn mitm_rewrites_each_field_of_message_3() {
         row(
             "nonce",
             &[N32],
-            neg(Violation::NonceMismatch),
+            neg(PeerMisbehaved::NonceMismatch),
             told("not-acceptable", &["nonce"]),
         ),
         row(
             "dhkeys",
             &["Aw=="],
-            neg(Violation::CommitmentMismatch),
+            neg(PeerMisbehaved::CommitmentMismatch),
             told(fni, &["dhkeys"]),
         ),
         row(
             "rshashes",
             &[N32],
-            neg(Violation::IdentityMismatch),
+            neg(PeerMisbehaved::IdentityMismatch),
             told(fni, &["identity"]),
         ),
         row(
             "identity",
             &[N32],
-            neg(Violation::IdentityMacMismatch),
+            neg(PeerMisbehaved::IdentityMacMismatch),
             told(fni, &["mac"]),
         ),
         row(
             "mac",
             &[N32],
-            neg(Violation::IdentityMacMismatch),
+            neg(PeerMisbehaved::IdentityMacMismatch),
             told(fni, &["mac"]),
         ),
         row(
             "mac",
             &[F7],
-            neg(Violation::IdentityMacMismatch),
+            neg(PeerMisbehaved::IdentityMacMismatch),
             told(fni, &["mac"]),
         ),
         // A cancel (XEP-0155 §4.4 [5]) in Alice's name: silent; Alice waits.
         row(
             "accept",
             &["0"],
-            (
-                ErrorKind::Rejected,
-                Violation::PeerDeclined(Some("cancelled".into())),
-            ),
+            (ErrorKind::Rejected, Rejected::Cancelled.into()),
             None,
         ),
         // A foreign form: silent (it may not come from Alice at all).
         row(
             "FORM_TYPE",
             &["urn:other"],
-            neg(Violation::NotSsnForm),
+            neg(PeerMisbehaved::NotSsnForm),
             None,
         ),
     ];
@@ -646,26 +650,36 @@ fn mitm_rewrites_each_field_of_message_4() {
     // the <init/>) then ends Bob's session too (XEP-0116 §4.4); a silent refusal (a foreign
     // form) cannot, and Bob's session stays until he ends it.
     let table: Vec<Row> = vec![
-        row("nonce", &[N32], neg(Violation::NonceMismatch), None),
-        row("srshash", &[N32], neg(Violation::IdentityMismatch), None),
+        row("nonce", &[N32], neg(PeerMisbehaved::NonceMismatch), None),
+        row(
+            "srshash",
+            &[N32],
+            neg(PeerMisbehaved::IdentityMismatch),
+            None,
+        ),
         row(
             "identity",
             &[N32],
-            neg(Violation::IdentityMacMismatch),
+            neg(PeerMisbehaved::IdentityMacMismatch),
             None,
         ),
-        row("mac", &[N32], neg(Violation::IdentityMacMismatch), None),
+        row(
+            "mac",
+            &[N32],
+            neg(PeerMisbehaved::IdentityMacMismatch),
+            None,
+        ),
         row(
             "FORM_TYPE",
             &["urn:other"],
-            neg(Violation::NotSsnForm),
+            neg(PeerMisbehaved::NotSsnForm),
             None,
         ),
     ];
     for r in &table {
         let label = format!("m4-{}", r.var);
         let (m, a, b) = tamper(&label, 4, |s| set_values(s, r.var, r.values));
-        assert_eq!(a.violation(), Some(r.notice.clone()), "{label}");
+        assert_eq!(a.failure(), Some(r.notice.clone()), "{label}");
         assert!(!a.established && b.established, "{label}");
         assert!(secrets(&m.alice).is_empty(), "{label}");
         assert_eq!(secrets(&m.bob).len(), 1, "{label}");
@@ -692,7 +706,8 @@ fn run_table_m4_with_prior_secret() {
         }
         Fate::Pass
     });
-    outcome(&mut m.alice).assert_failed(ErrorKind::Negotiation, Violation::IdentityMacMismatch);
+    outcome(&mut m.alice)
+        .assert_failed(ErrorKind::Negotiation, PeerMisbehaved::IdentityMacMismatch);
     assert_eq!(secrets(&m.alice), before, "alice's retained secret changed");
 }
 
@@ -704,11 +719,11 @@ fn truncated_identity_and_mac() {
         let label = format!("trunc-{n}-{var}");
         let (_, a, b) = tamper(&label, n, |s| set_values(s, var, &[half]));
         let noticer = if n == 3 { &b } else { &a };
-        noticer.assert_failed(ErrorKind::Negotiation, Violation::IdentityMacMismatch);
+        noticer.assert_failed(ErrorKind::Negotiation, PeerMisbehaved::IdentityMacMismatch);
     }
     // Empty identity: still M fails first.
     let (_, _, b) = tamper("empty-id", 3, |s| set_values(s, "identity", &[""]));
-    b.assert_failed(ErrorKind::Negotiation, Violation::IdentityMacMismatch);
+    b.assert_failed(ErrorKind::Negotiation, PeerMisbehaved::IdentityMacMismatch);
 }
 
 #[test]
@@ -739,10 +754,7 @@ fn message_4_before_message_3() {
         Fate::Pass
     });
     let (a, b) = (outcome(&mut m.alice), outcome(&mut m.bob));
-    a.assert_failed(
-        ErrorKind::Negotiation,
-        Violation::UnexpectedMessage("negotiation message out of order".into()),
-    );
+    a.assert_failed(ErrorKind::Negotiation, PeerMisbehaved::OutOfOrder);
     // The real message 2 then finds no negotiation and is only a warning.
     assert_eq!(a.warnings.len(), 1, "{a:?}");
     b.assert_quiet();
@@ -750,7 +762,7 @@ fn message_4_before_message_3() {
     // Bob waits for a message 3 that never comes, then times out.
     assert_eq!(m.bob.threads().len(), 1);
     m.bob.handle_timeout(NOW.plus(61));
-    outcome(&mut m.bob).assert_failed(ErrorKind::Timeout, Violation::TimedOut(60));
+    outcome(&mut m.bob).assert_failed(ErrorKind::Timeout, Error::Timeout { seconds: 60 });
     assert!(m.bob.threads().is_empty() && secrets(&m.bob).is_empty());
 }
 
@@ -759,7 +771,7 @@ fn unknown_algorithms_and_versions_only() {
     let (_, a, b) = tamper("rot13", 1, |s| set_values(s, "crypt_algs", &["rot13"]));
     b.assert_failed(
         ErrorKind::Rejected,
-        Violation::NoAcceptableOption(vec!["crypt_algs".into()]),
+        Rejected::Request(RequestRefused::Unacceptable(vec!["crypt_algs".into()])),
     );
     a.assert_failed(
         ErrorKind::Rejected,
@@ -768,7 +780,7 @@ fn unknown_algorithms_and_versions_only() {
     let (_, a, b) = tamper("ver99", 1, |s| set_values(s, "ver", &["9.9"]));
     b.assert_failed(
         ErrorKind::Rejected,
-        Violation::NoAcceptableOption(vec!["ver".into()]),
+        Rejected::Request(RequestRefused::Unacceptable(vec!["ver".into()])),
     );
     a.assert_failed(ErrorKind::Rejected, peer_error("not-acceptable", &["ver"]));
     // Several unknowns at once: every field at fault is named, in form order.
@@ -809,14 +821,14 @@ fn refused_message_3_ends_the_initiators_three_message_session() {
         Fate::Pass
     });
     let (a, b) = (outcome(&mut m.alice), outcome(&mut m.bob));
-    b.assert_failed(ErrorKind::Negotiation, Violation::IdentityMacMismatch);
+    b.assert_failed(ErrorKind::Negotiation, PeerMisbehaved::IdentityMacMismatch);
     // Established at message 3, then ended by Bob's refusal.
     assert!(a.established, "{a:?}");
     assert_eq!(
-        a.violation(),
+        a.failure(),
         Some((
             ErrorKind::Rejected,
-            peer_error("feature-not-implemented", &["mac"])
+            peer_error("feature-not-implemented", &["mac"]).into()
         ))
     );
     assert!(m.alice.threads().is_empty() && m.bob.threads().is_empty());

@@ -4,7 +4,7 @@ use super::mallory::*;
 use crate::config::Config;
 use crate::engine::tests::{ALICE, BOB, NOW};
 use crate::engine::Engine;
-use crate::error::{ErrorKind, Violation};
+use crate::error::{Error, ErrorKind, PeerMisbehaved, Rejected, RequestRefused};
 use crate::random::{Random, SeededRandom};
 use crate::store::MemoryStore;
 use crate::xml::{ns, Element};
@@ -12,8 +12,8 @@ use crate::xml::{ns, Element};
 const BOB_PHONE: &str = "bob@example.com/phone";
 const ALICE_EVIL: &str = "alice@example.org/evil";
 
-fn peer_error(condition: &str, fields: &[&str]) -> Violation {
-    Violation::PeerError {
+fn peer_error(condition: &str, fields: &[&str]) -> Rejected {
+    Rejected::PeerError {
         condition: condition.into(),
         fields: fields.iter().map(|f| (*f).to_owned()).collect(),
     }
@@ -62,7 +62,7 @@ fn second_responder_on_same_thread_is_ignored() {
     // The phone's negotiation waits for a message 3 that never comes.
     assert_eq!(phone.threads().len(), 1);
     phone.handle_timeout(NOW.plus(61));
-    outcome(&mut phone).assert_failed(ErrorKind::Timeout, Violation::TimedOut(60));
+    outcome(&mut phone).assert_failed(ErrorKind::Timeout, Error::Timeout { seconds: 60 });
     assert!(secrets(&phone).is_empty());
     // The session with the laptop works; the phone cannot inject into it.
     m.bob.send_message(ALICE, &thread, "from laptop").unwrap();
@@ -159,7 +159,7 @@ fn request_from_offline_storage_is_not_answered() {
         "Bob sent nothing"
     );
     m.alice.handle_timeout(NOW.plus(61));
-    outcome(&mut m.alice).assert_failed(ErrorKind::Timeout, Violation::TimedOut(60));
+    outcome(&mut m.alice).assert_failed(ErrorKind::Timeout, Error::Timeout { seconds: 60 });
 }
 
 fn error_from(from: &str, thread: &str) -> Element {
@@ -282,7 +282,7 @@ fn counter_field_longer_than_16_octets() {
     });
     outcome(&mut m.alice).assert_failed(
         ErrorKind::Negotiation,
-        Violation::BadValue {
+        PeerMisbehaved::BadValue {
             field: "counter".into(),
             value: "17 octets".into(),
         },
@@ -305,7 +305,7 @@ fn counter_field_longer_than_16_octets() {
         }
         Fate::Pass
     });
-    outcome(&mut m.alice).assert_failed(ErrorKind::Negotiation, Violation::IdentityMismatch);
+    outcome(&mut m.alice).assert_failed(ErrorKind::Negotiation, PeerMisbehaved::IdentityMismatch);
     assert!(outcome(&mut m.bob).established);
     assert!(secrets(&m.alice).is_empty());
 }
@@ -325,7 +325,7 @@ fn nonce_of_0_or_1000_octets() {
         });
         outcome(&mut m.bob).assert_failed(
             ErrorKind::Rejected,
-            Violation::NoAcceptableOption(vec!["my_nonce".into()]),
+            Rejected::Request(RequestRefused::Unacceptable(vec!["my_nonce".into()])),
         );
         outcome(&mut m.alice).assert_failed(
             ErrorKind::Rejected,
@@ -342,7 +342,7 @@ fn nonce_of_0_or_1000_octets() {
         });
         outcome(&mut m.alice).assert_failed(
             ErrorKind::Negotiation,
-            Violation::BadValue {
+            PeerMisbehaved::BadValue {
                 field: "my_nonce".into(),
                 value: format!("{octets} octets"),
             },

@@ -340,11 +340,13 @@ fn bob_refusing_sas28x5_defeats_the_downgrade() {
     let (a, b) = (outcome(&mut m.alice), outcome(&mut m.bob));
     b.assert_failed(
         crate::error::ErrorKind::Rejected,
-        crate::error::Violation::NoAcceptableOption(vec!["sas_algs".into()]),
+        crate::error::Rejected::Request(crate::error::RequestRefused::Unacceptable(vec![
+            "sas_algs".into(),
+        ])),
     );
     a.assert_failed(
         crate::error::ErrorKind::Rejected,
-        crate::error::Violation::PeerError {
+        crate::error::Rejected::PeerError {
             condition: "not-acceptable".into(),
             fields: vec!["sas_algs".into()],
         },

@@ -3,7 +3,7 @@ use super::forge::Forger;
 use super::mallory::*;
 use crate::config::Config;
 use crate::engine::tests::{ALICE, BOB};
-use crate::error::{ErrorKind, Violation};
+use crate::error::{Error, ErrorKind, Malformed, StanzaFault};
 use crate::event::EndedBy;
 use crate::store::MemoryStore;
 use crate::xml::{ns, Element};
@@ -45,9 +45,13 @@ fn session_configured(label: &str, n: usize, config: Config) -> (Mallory, String
 /// Bob failed with `v`; nothing forged delivered; Bob's session is gone and his
 /// best-effort encrypted terminate ends Alice's side cleanly (P9).
 #[track_caller]
-fn bob_killed_session(m: &mut Mallory, v: Violation, delivered: &[&str]) {
+fn bob_killed_session(m: &mut Mallory, v: StanzaFault, delivered: &[&str]) {
     let b = outcome(&mut m.bob);
-    assert_eq!(b.violation(), Some((ErrorKind::Decryption, v)), "{b:?}");
+    assert_eq!(
+        b.failure(),
+        Some((ErrorKind::Decryption, v.into())),
+        "{b:?}"
+    );
     assert_eq!(b.bodies, delivered, "{b:?}");
     assert!(m.bob.threads().is_empty());
     m.clean();
@@ -61,7 +65,7 @@ fn replayed_stanza_fails() {
     let (mut m, _, out) = session_with("replay", 1);
     m.deliver(Dir::ToBob, out[0].clone());
     m.deliver(Dir::ToBob, out[0].clone());
-    bob_killed_session(&mut m, Violation::StanzaMacMismatch, &["m0"]);
+    bob_killed_session(&mut m, StanzaFault::MacMismatch, &["m0"]);
 }
 
 #[test]
@@ -69,7 +73,7 @@ fn reordered_stanzas_fail() {
     let (mut m, _, out) = session_with("reorder", 2);
     m.deliver(Dir::ToBob, out[1].clone());
     let b = outcome(&mut m.bob);
-    b.assert_failed(ErrorKind::Decryption, Violation::StanzaMacMismatch);
+    b.assert_failed(ErrorKind::Decryption, StanzaFault::MacMismatch);
     // The first, now late, finds no keys: a warning, not a delivery.
     m.deliver(Dir::ToBob, out[0].clone());
     let b = outcome(&mut m.bob);
@@ -81,7 +85,7 @@ fn dropped_stanza_makes_the_next_fail() {
     let (mut m, _, out) = session_with("drop", 3);
     m.deliver(Dir::ToBob, out[0].clone());
     m.deliver(Dir::ToBob, out[2].clone());
-    bob_killed_session(&mut m, Violation::StanzaMacMismatch, &["m0"]);
+    bob_killed_session(&mut m, StanzaFault::MacMismatch, &["m0"]);
 }
 
 #[test]
@@ -99,8 +103,8 @@ fn duplicated_stanza_fails_the_copy() {
     let b = outcome(&mut m.bob);
     assert_eq!(b.bodies, ["once"]);
     assert_eq!(
-        b.violation(),
-        Some((ErrorKind::Decryption, Violation::StanzaMacMismatch))
+        b.failure(),
+        Some((ErrorKind::Decryption, StanzaFault::MacMismatch.into()))
     );
     let a = outcome(&mut m.alice);
     assert_eq!(a.terminated, Some(EndedBy::Peer));
@@ -112,7 +116,7 @@ fn truncated_base64_data_fails() {
     let (mut m, _, mut out) = session_with("cut", 1);
     rewrite_c_child(&mut out[0], "data", |d| d[..d.len() - 3].to_owned());
     m.deliver(Dir::ToBob, out.remove(0));
-    bob_killed_session(&mut m, Violation::StanzaMacMismatch, &[]);
+    bob_killed_session(&mut m, StanzaFault::MacMismatch, &[]);
 }
 
 #[test]
@@ -120,7 +124,7 @@ fn bit_flipped_in_data_fails() {
     let (mut m, _, mut out) = session_with("flip-data", 1);
     rewrite_c_child(&mut out[0], "data", flip_bit);
     m.deliver(Dir::ToBob, out.remove(0));
-    bob_killed_session(&mut m, Violation::StanzaMacMismatch, &[]);
+    bob_killed_session(&mut m, StanzaFault::MacMismatch, &[]);
 }
 
 #[test]
@@ -128,7 +132,7 @@ fn bit_flipped_in_mac_fails() {
     let (mut m, _, mut out) = session_with("flip-mac", 1);
     rewrite_c_child(&mut out[0], "mac", flip_bit);
     m.deliver(Dir::ToBob, out.remove(0));
-    bob_killed_session(&mut m, Violation::StanzaMacMismatch, &[]);
+    bob_killed_session(&mut m, StanzaFault::MacMismatch, &[]);
 }
 
 #[test]
@@ -142,7 +146,7 @@ fn two_data_elements_fail() {
     m.deliver(Dir::ToBob, out.remove(0));
     bob_killed_session(
         &mut m,
-        Violation::MalformedEncryptedContent("unexpected or repeated <data/>".into()),
+        StanzaFault::Malformed(Malformed::Repeated("data".into())),
         &[],
     );
 }
@@ -152,11 +156,7 @@ fn missing_mac_fails() {
     let (mut m, _, mut out) = session_with("no-mac", 1);
     c_mut(&mut out[0]).take_children(|e| e.name() == "mac");
     m.deliver(Dir::ToBob, out.remove(0));
-    bob_killed_session(
-        &mut m,
-        Violation::MalformedEncryptedContent("no <mac/>".into()),
-        &[],
-    );
+    bob_killed_session(&mut m, StanzaFault::Malformed(Malformed::NoMac), &[]);
 }
 
 #[test]
@@ -164,11 +164,7 @@ fn mac_not_base64_fails() {
     let (mut m, _, mut out) = session_with("mac-b64", 1);
     rewrite_c_child(&mut out[0], "mac", |_| "@@@".into());
     m.deliver(Dir::ToBob, out.remove(0));
-    bob_killed_session(
-        &mut m,
-        Violation::MalformedEncryptedContent("mac is not base64".into()),
-        &[],
-    );
+    bob_killed_session(&mut m, StanzaFault::Malformed(Malformed::MacNotBase64), &[]);
 }
 
 #[test]
@@ -186,11 +182,11 @@ fn stanza_reflected_to_its_sender_fails() {
         }
     });
     let a = outcome(&mut m.alice);
-    a.assert_failed(ErrorKind::Decryption, Violation::StanzaMacMismatch);
+    a.assert_failed(ErrorKind::Decryption, StanzaFault::MacMismatch);
     // Alice's best-effort terminate comes after a stanza Bob never saw (it was
     // reflected), so its MAC fails at Bob too: both sides end, nothing delivered.
     let b = outcome(&mut m.bob);
-    b.assert_failed(ErrorKind::Decryption, Violation::StanzaMacMismatch);
+    b.assert_failed(ErrorKind::Decryption, StanzaFault::MacMismatch);
     assert!(m.alice.threads().is_empty() && m.bob.threads().is_empty());
 }
 
@@ -232,7 +228,7 @@ fn rekey_key_element_while_rekeying_off_fails() {
     m.deliver(Dir::ToBob, s);
     bob_killed_session(
         &mut m,
-        Violation::MalformedEncryptedContent("re-key element while re-keying is off".into()),
+        StanzaFault::Malformed(Malformed::RekeyWhileOff),
         &[],
     );
 }
@@ -249,7 +245,7 @@ fn rekey_new_element_while_rekeying_off_fails() {
     m.deliver(Dir::ToBob, s);
     bob_killed_session(
         &mut m,
-        Violation::MalformedEncryptedContent("re-key element while re-keying is off".into()),
+        StanzaFault::Malformed(Malformed::RekeyWhileOff),
         &["genuine"],
     );
 }
@@ -290,10 +286,13 @@ fn authentic_but_malformed_plaintext_fails() {
         let s = f.stanza(&thread, plain, vec![]);
         m.deliver(Dir::ToBob, s);
         let b = outcome(&mut m.bob);
-        match b.violation() {
-            Some((ErrorKind::Decryption, Violation::PlaintextNotXml(d))) => {
-                assert!(d.contains(detail), "{label}: {d}")
-            }
+        match b.failure() {
+            Some((
+                ErrorKind::Decryption,
+                Error::Stanza(
+                    d @ (StanzaFault::PlaintextNotXml(_) | StanzaFault::PlaintextNotUtf8),
+                ),
+            )) => assert!(d.to_string().contains(detail), "{label}: {d}"),
             other => panic!("{label}: {other:?}"),
         }
         assert!(b.bodies.is_empty(), "{label}");
@@ -330,8 +329,8 @@ fn mallory_drops_a_stanza_in_flight() {
     let b = outcome(&mut m.bob);
     assert_eq!(b.bodies, ["m0"]);
     assert_eq!(
-        b.violation(),
-        Some((ErrorKind::Decryption, Violation::StanzaMacMismatch))
+        b.failure(),
+        Some((ErrorKind::Decryption, StanzaFault::MacMismatch.into()))
     );
     assert_eq!(outcome(&mut m.alice).terminated, Some(EndedBy::Peer));
     assert!(m.alice.threads().is_empty() && m.bob.threads().is_empty());
@@ -344,7 +343,7 @@ fn mallory_holds_a_stanza_and_releases_it_late() {
         |k| if k == 0 { Fate::Hold } else { Fate::Pass },
     );
     let b = outcome(&mut m.bob);
-    b.assert_failed(ErrorKind::Decryption, Violation::StanzaMacMismatch);
+    b.assert_failed(ErrorKind::Decryption, StanzaFault::MacMismatch);
     m.release();
     let b = outcome(&mut m.bob);
     assert!(

@@ -1,12 +1,11 @@
 //! The result of a completed ESession negotiation.
 use super::context::Ctx;
-use super::failure::Failure;
 use super::terms::Terms;
 use crate::channel::Channel;
 use crate::config::PubkeyMode;
 use crate::crypto::pubkey::PublicKey;
 use crate::crypto::{new_retained_secret, HashAlg};
-use crate::error::Violation;
+use crate::error::{Error, IdentityFault, PeerMisbehaved};
 use crate::event::{PeerKeyInfo, SrsStatus};
 use crate::jid;
 use crate::store::{RetainedSecret, SecretId};
@@ -27,14 +26,11 @@ pub(crate) struct Established {
 
 /// The P4 text of every key we know, for finding the peer's key by its fingerprint in
 /// `hash` mode (XEP-0116 §4.6.2 step 3); empty for the other modes.
-pub(crate) fn known_keys(ctx: &Ctx<'_>, mode: PubkeyMode) -> Result<Vec<String>, Failure> {
+pub(crate) fn known_keys(ctx: &Ctx<'_>, mode: PubkeyMode) -> Result<Vec<String>, Error> {
     if mode != PubkeyMode::Hash {
         return Ok(Vec::new());
     }
-    let keys = ctx
-        .store
-        .all_keys(ctx.own_bare)
-        .map_err(|e| Failure::silent(e.into()))?;
+    let keys = ctx.store.all_keys(ctx.own_bare)?;
     Ok(keys.into_iter().map(|k| k.key_value).collect())
 }
 
@@ -44,47 +40,39 @@ pub(crate) fn known_keys(ctx: &Ctx<'_>, mode: PubkeyMode) -> Result<Vec<String>,
 pub(crate) fn peer_key_status(
     ctx: &mut Ctx<'_>,
     key: Option<PublicKey>,
-) -> Result<Option<PeerKeyInfo>, Failure> {
+) -> Result<Option<PeerKeyInfo>, Error> {
     let Some(key) = key else {
         return Ok(None);
     };
     let peer_bare = jid::bare(ctx.peer);
     let fp = key.fingerprint();
-    let store_err = |e: crate::store::StoreError| Failure::silent(e.into());
     let assessment = ctx
         .store
-        .assess(ctx.own_bare, Some(*fp.as_bytes()), peer_bare)
-        .map_err(store_err)?;
+        .assess(ctx.own_bare, Some(*fp.as_bytes()), peer_bare)?;
     // Remembered even when refused below, so that the person can inspect and trust it.
-    ctx.store
-        .record_sighting(
-            ctx.own_bare,
-            fp.as_bytes(),
-            &key.normalized(),
-            peer_bare,
-            ctx.now,
-        )
-        .map_err(store_err)?;
+    ctx.store.record_sighting(
+        ctx.own_bare,
+        fp.as_bytes(),
+        &key.normalized(),
+        peer_bare,
+        ctx.now,
+    )?;
     // Decision "Published keys (XEP-0189)": a key its holder revoked (XEP-0189 §4) is
     // refused whatever the policy.
-    if let Some(at) = ctx
-        .store
-        .revoked_at(ctx.own_bare, fp.as_bytes())
-        .map_err(store_err)?
-    {
-        return Err(Failure::not_implemented(
-            "identity",
-            Violation::PeerIdentity(format!(
-                "the key {fp} was revoked by its holder at {} (XEP-0189)",
-                at.to_datetime()
-            )),
-        ));
+    if let Some(at) = ctx.store.revoked_at(ctx.own_bare, fp.as_bytes())? {
+        return Err(PeerMisbehaved::PeerIdentity(IdentityFault::Revoked {
+            fingerprint: fp.to_string(),
+            at: at.to_datetime(),
+        })
+        .into());
     }
     if ctx.config.require_trusted_key && !assessment.trusted {
-        return Err(Failure::not_implemented(
-            "identity",
-            Violation::PeerIdentity(format!("the key {fp} is not trusted for {peer_bare}")),
-        ));
+        // XEP-0116 §7.3: the policy requires a trusted key.
+        return Err(PeerMisbehaved::PeerIdentity(IdentityFault::Untrusted {
+            fingerprint: fp.to_string(),
+            peer: peer_bare.to_owned(),
+        })
+        .into());
     }
     Ok(Some(PeerKeyInfo {
         fingerprint: fp.to_b64(),
@@ -119,7 +107,7 @@ pub(crate) fn retain_new_secret(
     hash: HashAlg,
     k_final: &[u8],
     srs: Option<&RetainedSecret>,
-) -> Result<(SecretId, bool), Failure> {
+) -> Result<(SecretId, bool), Error> {
     let id = SecretId {
         own: ctx.own_bare.to_owned(),
         peer_bare: jid::bare(ctx.peer).to_owned(),
@@ -134,8 +122,6 @@ pub(crate) fn retain_new_secret(
         created: ctx.now,
         verified,
     };
-    ctx.store
-        .rotate(srs.map(|s| &s.id), new)
-        .map_err(|e| Failure::silent(e.into()))?;
+    ctx.store.rotate(srs.map(|s| &s.id), new)?;
     Ok((id, verified))
 }

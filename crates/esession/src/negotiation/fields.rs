@@ -1,9 +1,8 @@
 //! Field names and value vocabularies of the `urn:xmpp:ssn` negotiation forms
 //! (XEP-0155 §8, XEP-0116 §11.2, XEP-0217 §4.1), and strict readers for received values.
-use super::failure::Failure;
 use crate::b64;
 use crate::config::Logging;
-use crate::error::Violation;
+use crate::error::PeerMisbehaved;
 use crate::forms::{Form, FormType};
 use crate::xml::{ns, Element};
 
@@ -81,35 +80,35 @@ impl LoggingVocab {
 }
 
 /// The single value of `var`; missing or multiple values are violations naming it.
-pub(crate) fn single<'f>(form: &'f Form, var: &str) -> Result<&'f str, Violation> {
+pub(crate) fn single<'f>(form: &'f Form, var: &str) -> Result<&'f str, PeerMisbehaved> {
     let field = form
         .field(var)
-        .ok_or_else(|| Violation::MissingField(var.to_owned()))?;
+        .ok_or_else(|| PeerMisbehaved::MissingField(var.to_owned()))?;
     match field.values.as_slice() {
         [v] => Ok(v.as_str()),
-        [] => Err(Violation::MissingField(var.to_owned())),
-        _ => Err(Violation::MultipleValues(var.to_owned())),
+        [] => Err(PeerMisbehaved::MissingField(var.to_owned())),
+        _ => Err(PeerMisbehaved::MultipleValues(var.to_owned())),
     }
 }
 
 /// The single value of `var`, base64-decoded.
-pub(crate) fn single_b64(form: &Form, var: &str) -> Result<Vec<u8>, Violation> {
+pub(crate) fn single_b64(form: &Form, var: &str) -> Result<Vec<u8>, PeerMisbehaved> {
     b64::decode(var, single(form, var)?)
 }
 
 /// Every value of `var`, base64-decoded.
-pub(crate) fn multi_b64(form: &Form, var: &str) -> Result<Vec<Vec<u8>>, Violation> {
+pub(crate) fn multi_b64(form: &Form, var: &str) -> Result<Vec<Vec<u8>>, PeerMisbehaved> {
     let field = form
         .field(var)
-        .ok_or_else(|| Violation::MissingField(var.to_owned()))?;
+        .ok_or_else(|| PeerMisbehaved::MissingField(var.to_owned()))?;
     field.values.iter().map(|v| b64::decode(var, v)).collect()
 }
 
 /// A received nonce (profile P2 uses 32 octets; any 1–64 octets are read as received).
-pub(crate) fn nonce(form: &Form, var: &str) -> Result<Vec<u8>, Violation> {
+pub(crate) fn nonce(form: &Form, var: &str) -> Result<Vec<u8>, PeerMisbehaved> {
     let n = single_b64(form, var)?;
     if n.is_empty() || n.len() > 64 {
-        return Err(Violation::BadValue {
+        return Err(PeerMisbehaved::BadValue {
             field: var.to_owned(),
             value: format!("{} octets", n.len()),
         });
@@ -118,11 +117,15 @@ pub(crate) fn nonce(form: &Form, var: &str) -> Result<Vec<u8>, Violation> {
 }
 
 /// Checks that the chosen value `value` of `var` is one of `offered`.
-pub(crate) fn offered_check(var: &str, value: &str, offered: &[&str]) -> Result<(), Violation> {
+pub(crate) fn offered_check(
+    var: &str,
+    value: &str,
+    offered: &[&str],
+) -> Result<(), PeerMisbehaved> {
     if offered.contains(&value) {
         Ok(())
     } else {
-        Err(Violation::UnofferedOption {
+        Err(PeerMisbehaved::UnofferedOption {
             field: var.to_owned(),
             value: value.to_owned(),
         })
@@ -132,17 +135,16 @@ pub(crate) fn offered_check(var: &str, value: &str, offered: &[&str]) -> Result<
 /// Parses a received negotiation form and checks it is an `urn:xmpp:ssn` form of type
 /// `expected`. An unparseable or foreign form is a silent failure (it may not come from the
 /// peer at all); a wrong type is `not-acceptable`.
-pub(crate) fn ssn_form(x: &Element, expected: FormType) -> Result<Form, Failure> {
-    let form = Form::parse(x).map_err(|e| Failure::silent(e.into()))?;
+pub(crate) fn ssn_form(x: &Element, expected: FormType) -> Result<Form, PeerMisbehaved> {
+    let form = Form::parse(x)?;
     if form.form_type() != Some(ns::SSN) {
-        return Err(Failure::silent(Violation::NotSsnForm));
+        return Err(PeerMisbehaved::NotSsnForm);
     }
     if form.kind != expected {
-        return Err(Violation::WrongFormType {
+        return Err(PeerMisbehaved::WrongFormType {
             expected: expected.name(),
             got: form.kind.name(),
-        }
-        .into());
+        });
     }
     Ok(form)
 }

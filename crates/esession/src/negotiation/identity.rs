@@ -6,7 +6,7 @@ use crate::b64;
 use crate::config::PubkeyMode;
 use crate::crypto::pubkey::{IdentityKey, PublicKey, SignAlg};
 use crate::crypto::{apply_ctr, ct_eq, hash, hmac, identity_mac, CipherAlg, HashAlg, SessionKeys};
-use crate::error::Violation;
+use crate::error::{IdentityFault, OfflineOptionsFault, PeerMisbehaved, Usage};
 use crate::xml::{parse_element, parse_fragment, Element, Limits, Node};
 
 /// The xmldsig namespace of `<KeyValue/>` and `<SignatureValue/>` (profile P8).
@@ -95,23 +95,18 @@ pub(crate) fn seal_identity(
     counter: &mut u128,
     own: &OwnIdentity<'_>,
     input: &MacInput<'_>,
-) -> Result<SealedIdentity, Violation> {
+) -> Result<SealedIdentity, Usage> {
     let mut plain = match own.mode {
         PubkeyMode::None => input.mac(keys, b""),
         mode => {
-            let key = own.key.ok_or(Violation::NoIdentityKey(mode.name()))?;
-            let alg = own.sign.ok_or(Violation::NoIdentityKey(mode.name()))?;
+            let key = own.key.ok_or(Usage::NoIdentityKey(mode.name()))?;
+            let alg = own.sign.ok_or(Usage::NoIdentityKey(mode.name()))?;
             if key.sign_alg() != alg {
-                return Err(Violation::PeerIdentity(format!(
-                    "our identity key cannot sign with the negotiated {}",
-                    alg.uri()
-                )));
+                return Err(Usage::IdentityKeyUnfit(alg.uri()));
             }
             let pub_key = key.public().normalized();
             let mac = input.mac(keys, pub_key.as_bytes());
-            let signature = key
-                .sign(&mac)
-                .map_err(|e| Violation::PeerIdentity(format!("signing failed: {e}")))?;
+            let signature = key.sign(&mac).map_err(Usage::Signing)?;
             // Profile P8: the P4 text of the KeyValue (or fingerprint) element immediately
             // followed by the SignatureValue element.
             let mut text = if mode == PubkeyMode::Hash {
@@ -140,21 +135,24 @@ pub(crate) fn open_identity(
     m: &[u8],
     peer: &PeerIdentity<'_>,
     input: &MacInput<'_>,
-) -> Result<(PeerVerified, Option<PublicKey>), Violation> {
+) -> Result<(PeerVerified, Option<PublicKey>), PeerMisbehaved> {
     if !ct_eq(&identity_mac(keys.hash, keys.km, *counter, id), m) {
-        return Err(Violation::IdentityMacMismatch);
+        return Err(PeerMisbehaved::IdentityMacMismatch);
     }
     let mut c = *counter;
     let mut plain = id.to_vec();
-    apply_ctr(keys.cipher, keys.kc, &mut c, &mut plain)?;
+    apply_ctr(keys.cipher, keys.kc, &mut c, &mut plain)
+        .map_err(|e| PeerMisbehaved::PeerIdentity(IdentityFault::Decrypt(e)))?;
     let key = match peer.mode {
         PubkeyMode::None => {
             if !ct_eq(&plain, &input.mac(keys, b"")) {
-                return Err(Violation::IdentityMismatch);
+                return Err(PeerMisbehaved::IdentityMismatch);
             }
             None
         }
-        mode => Some(open_signed(keys, &plain, mode, peer, input)?),
+        mode => Some(
+            open_signed(keys, &plain, mode, peer, input).map_err(PeerMisbehaved::PeerIdentity)?,
+        ),
     };
     *counter = c;
     Ok((PeerVerified(()), key))
@@ -168,79 +166,66 @@ fn open_signed(
     mode: PubkeyMode,
     peer: &PeerIdentity<'_>,
     input: &MacInput<'_>,
-) -> Result<PublicKey, Violation> {
-    let bad = |what: &str| Violation::PeerIdentity(what.to_owned());
-    let text = std::str::from_utf8(plain).map_err(|_| bad("decrypted identity is not UTF-8"))?;
-    let nodes = parse_fragment(text, XMLDSIG, &Limits::default())
-        .map_err(|e| Violation::PeerIdentity(format!("decrypted identity is not XML: {e}")))?;
+) -> Result<PublicKey, IdentityFault> {
+    let text = std::str::from_utf8(plain).map_err(|_| IdentityFault::NotUtf8)?;
+    let nodes = parse_fragment(text, XMLDSIG, &Limits::default()).map_err(IdentityFault::NotXml)?;
     let mut elements = Vec::new();
     for node in nodes {
         match node {
             Node::Element(e) => elements.push(e),
-            Node::Text(_) => return Err(bad("decrypted identity holds text outside elements")),
+            Node::Text(_) => return Err(IdentityFault::TextOutsideElements),
         }
     }
     let [first, sig] = elements.as_slice() else {
-        return Err(bad(
-            "decrypted identity is not exactly a key (or fingerprint) and a SignatureValue",
-        ));
+        return Err(IdentityFault::NotKeyAndSignature);
     };
     if sig.name() != "SignatureValue" || sig.has_element_children() {
-        return Err(bad(
-            "second element of the identity is not a SignatureValue",
-        ));
+        return Err(IdentityFault::NoSignatureValue);
     }
     let signature = b64::decode("SignatureValue", &sig.text())
-        .map_err(|_| bad("SignatureValue is not base64"))?;
+        .map_err(|_| IdentityFault::SignatureNotBase64)?;
     // Step 3: the KeyValue as received, or the known key whose HASH matches.
     let pub_key_text = match mode {
         PubkeyMode::Hash => {
             if first.name() != "fingerprint" || first.has_element_children() {
-                return Err(bad("first element of the identity is not a fingerprint"));
+                return Err(IdentityFault::NoFingerprint);
             }
             let fp = b64::decode("fingerprint", &first.text())
-                .map_err(|_| bad("fingerprint is not base64"))?;
+                .map_err(|_| IdentityFault::FingerprintNotBase64)?;
             peer.known
                 .iter()
                 .find(|k| ct_eq(&hash(keys.hash, &[k.as_bytes()]), &fp))
                 .cloned()
-                .ok_or_else(|| bad("the key with that fingerprint is not known here"))?
+                .ok_or(IdentityFault::UnknownFingerprint)?
         }
         _ => {
             if first.name() != "KeyValue" {
-                return Err(bad("first element of the identity is not a KeyValue"));
+                return Err(IdentityFault::NoKeyValue);
             }
             first.normalized()
         }
     };
     let key_value = match mode {
         PubkeyMode::Hash => parse_element(&wrap_xmldsig(&pub_key_text), &Limits::default())
-            .map_err(|e| Violation::PeerIdentity(format!("stored key is not XML: {e}")))?,
+            .map_err(IdentityFault::StoredKeyNotXml)?,
         _ => first.clone(),
     };
-    let key = PublicKey::from_key_value(&key_value)
-        .map_err(|e| Violation::PeerIdentity(format!("public key refused: {e}")))?;
-    let alg = peer
-        .sign
-        .ok_or_else(|| bad("no sign_algs value was negotiated"))?;
+    let key = PublicKey::from_key_value(&key_value).map_err(IdentityFault::KeyRefused)?;
+    let alg = peer.sign.ok_or(IdentityFault::NoSignAlg)?;
     if key.sign_alg() != alg {
-        return Err(Violation::PeerIdentity(format!(
-            "the key does not fit the negotiated {}",
-            alg.uri()
-        )));
+        return Err(IdentityFault::KeyAlgMismatch(alg.uri()));
     }
     let mac = input.mac(keys, pub_key_text.as_bytes());
     key.verify(alg, &mac, &signature)
-        .map_err(|e| Violation::PeerIdentity(format!("signature does not verify: {e}")))?;
+        .map_err(IdentityFault::BadSignature)?;
     Ok(key)
 }
 
 /// Signs published offline options (XEP-0187 §3.1, profile P11 `signs`): our identity key
 /// signs `content`, the P4 normalization of the options' `<x/>` without `signs`
 /// (RSASSA-PKCS1-v1_5-SHA256, or DSA-SHA256 r|s, by the key's type).
-pub(crate) fn sign_options(key: &IdentityKey, content: &[u8]) -> Result<Vec<u8>, Violation> {
-    key.sign(content)
-        .map_err(|e| Violation::OfflineOptions(format!("signing the options failed: {e}")))
+pub(crate) fn sign_options(key: &IdentityKey, content: &[u8]) -> Result<Vec<u8>, Usage> {
+    key.sign(content).map_err(Usage::SigningOptions)
 }
 
 /// Verifies one `signs` value of offline options against `key` (profile P11: Bob uses the
@@ -251,9 +236,9 @@ pub(crate) fn verify_options_signature(
     key: &PublicKey,
     content: &[u8],
     signature: &[u8],
-) -> Result<PeerVerified, Violation> {
+) -> Result<PeerVerified, OfflineOptionsFault> {
     key.verify(key.sign_alg(), content, signature)
-        .map_err(|e| Violation::OfflineOptions(format!("signature does not verify: {e}")))?;
+        .map_err(OfflineOptionsFault::BadSignature)?;
     Ok(PeerVerified(()))
 }
 

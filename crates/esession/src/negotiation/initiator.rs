@@ -2,7 +2,6 @@
 //! 4-message flow (profiled by profile P1–P8) and the 3-message flow (profile P12).
 use super::context::Ctx;
 use super::established::{known_keys, peer_key_status, retain_new_secret, srs_status, Established};
-use super::failure::Failure;
 use super::fields::{self, LoggingVocab, NOT_MACED};
 use super::identity::{
     open_identity, seal_identity, IdentityKeys, MacInput, OwnIdentity, PeerIdentity,
@@ -21,7 +20,7 @@ use crate::crypto::{
     sas28x5_commit, session_keys, u128_from_be, CipherAlg, DhSecret, HashAlg, ModpGroup, SasAlg,
     SecretBytes,
 };
-use crate::error::Violation;
+use crate::error::{Error, PeerMisbehaved, Usage};
 use crate::event::SrsStatus;
 use crate::forms::{Field, FieldType, Form, FormType};
 use crate::jid;
@@ -110,11 +109,11 @@ fn chosen<T: Copy + PartialEq>(
     var: &str,
     parse: impl Fn(&str) -> Option<T>,
     offered: &[T],
-) -> Result<T, Violation> {
+) -> Result<T, PeerMisbehaved> {
     let value = fields::single(form, var)?;
     parse(value)
         .filter(|v| offered.contains(v))
-        .ok_or_else(|| Violation::UnofferedOption {
+        .ok_or_else(|| PeerMisbehaved::UnofferedOption {
             field: var.into(),
             value: value.into(),
         })
@@ -129,7 +128,7 @@ impl Offer {
         rng: &mut dyn Random,
         pool: Option<&DhPool>,
         own_key: Option<&IdentityKey>,
-    ) -> Result<(Offer, Element), Violation> {
+    ) -> Result<(Offer, Element), Usage> {
         let flow = config.flow;
         let mut form = Form::with_form_type(FormType::Form, ns::SSN);
         form.push(Field::new("accept", Some(FieldType::Boolean), &["1"]).required());
@@ -188,15 +187,15 @@ impl Offer {
                 ("sas_algs", flow == Flow::Four && offered.sas.is_empty()),
             ] {
                 if empty {
-                    return Err(Violation::NoAcceptableOption(vec![var.into()]));
+                    return Err(Usage::NothingOffered(vec![var.into()]));
                 }
             }
             if offered.init_pubkey.is_empty() {
-                return Err(Violation::NoIdentityKey("key"));
+                return Err(Usage::NoIdentityKey("key"));
             }
             let ids: Vec<u32> = config.allowed_groups();
             if ids.is_empty() {
-                return Err(Violation::NoAcceptableOption(vec!["modp".into()]));
+                return Err(Usage::NothingOffered(vec!["modp".into()]));
             }
             let mut values = Vec::new();
             for id in &ids {
@@ -301,18 +300,14 @@ impl Offer {
 
     /// Handles message 2 (XEP-0116 §4.6): checks every choice against the offer, then
     /// builds message 3 with Alice's identity (after verifying Bob's in the 3-message flow).
-    pub(crate) fn handle_response(
-        self,
-        x: &Element,
-        ctx: &mut Ctx<'_>,
-    ) -> Result<Response, Failure> {
+    pub(crate) fn handle_response(self, x: &Element, ctx: &mut Ctx<'_>) -> Result<Response, Error> {
         let form = fields::ssn_form(x, FormType::Submit)?;
         let accept = fields::single(&form, "accept")?;
         match fields::boolean(accept) {
             Some(true) => {}
             Some(false) => return Ok(Response::Declined(form.value("reason").map(str::to_owned))),
             None => {
-                return Err(Violation::BadValue {
+                return Err(PeerMisbehaved::BadValue {
                     field: "accept".into(),
                     value: accept.into(),
                 }
@@ -332,7 +327,7 @@ impl Offer {
         self.identity(terms, &form, x, ctx)
     }
 
-    pub(super) fn check_terms(&self, form: &Form) -> Result<Terms, Failure> {
+    pub(super) fn check_terms(&self, form: &Form) -> Result<Terms, PeerMisbehaved> {
         let security = fields::single(form, "security")?;
         let offered: Vec<&str> = self.security.iter().map(|s| s.name()).collect();
         fields::offered_check("security", security, &offered)?;
@@ -342,7 +337,7 @@ impl Offer {
         let logging = vocab
             .parse(logging_word)
             .filter(|l| self.logging.contains(l))
-            .ok_or_else(|| Violation::UnofferedOption {
+            .ok_or_else(|| PeerMisbehaved::UnofferedOption {
                 field: "logging".into(),
                 value: logging_word.into(),
             })?;
@@ -363,7 +358,7 @@ impl Offer {
             .iter()
             .map(|(id, _, _)| *id)
             .find(|id| id.to_string() == modp)
-            .ok_or_else(|| Violation::UnofferedOption {
+            .ok_or_else(|| PeerMisbehaved::UnofferedOption {
                 field: "modp".into(),
                 value: modp.into(),
             })?;
@@ -384,7 +379,7 @@ impl Offer {
                     fields::offered_check("sign_algs", uri, &offered)?;
                     terms.sign = Some((uri.to_owned(), SignAlg::from_uri(uri)));
                 }
-                None if keys_used => return Err(Violation::MissingField("sign_algs".into()).into()),
+                None if keys_used => return Err(PeerMisbehaved::MissingField("sign_algs".into())),
                 None => {}
             }
         }
@@ -395,24 +390,23 @@ impl Offer {
                 Some(_) => chosen(form, "sas_algs", SasAlg::from_name, &o.sas)?,
                 None if o.sas.contains(&SasAlg::Classic) => SasAlg::Classic,
                 None => {
-                    return Err(Violation::UnofferedOption {
+                    return Err(PeerMisbehaved::UnofferedOption {
                         field: "sas_algs".into(),
                         value: SasAlg::Classic.name().into(),
-                    }
-                    .into())
+                    })
                 }
             });
         }
         fields::offered_check("ver", fields::single(form, "ver")?, &[fields::VER_OFFER])?;
         let field = form
             .field("stanzas")
-            .ok_or_else(|| Violation::MissingField("stanzas".into()))?;
+            .ok_or_else(|| PeerMisbehaved::MissingField("stanzas".into()))?;
         if field.values.is_empty() {
-            return Err(Violation::MissingField("stanzas".into()).into());
+            return Err(PeerMisbehaved::MissingField("stanzas".into()));
         }
         for v in &field.values {
             let kind = StanzaKind::from_name(v).filter(|k| self.stanzas.contains(k));
-            let kind = kind.ok_or_else(|| Violation::UnofferedOption {
+            let kind = kind.ok_or_else(|| PeerMisbehaved::UnofferedOption {
                 field: "stanzas".into(),
                 value: v.clone(),
             })?;
@@ -424,7 +418,7 @@ impl Offer {
             .parse::<u32>()
             .ok()
             .filter(|r| *r >= o.rekey_freq)
-            .ok_or_else(|| Violation::BadValue {
+            .ok_or_else(|| PeerMisbehaved::BadValue {
                 field: "rekey_freq".into(),
                 value: rekey.into(),
             })?;
@@ -437,16 +431,16 @@ impl Offer {
         form: &Form,
         x: &Element,
         ctx: &mut Ctx<'_>,
-    ) -> Result<Response, Failure> {
+    ) -> Result<Response, Error> {
         let (hash, cipher) = (terms.hash, terms.crypt);
         let group_id = terms.group.unwrap_or_default();
-        let group = ModpGroup::get(group_id).map_err(|e| Failure::bad_form(e.into()))?;
+        let group = ModpGroup::get(group_id).map_err(PeerMisbehaved::Crypto)?;
         let n_b = fields::nonce(form, "my_nonce")?;
         if !ct_eq(&fields::single_b64(form, "nonce")?, &self.n_a) {
-            return Err(Violation::NonceMismatch.into());
+            return Err(PeerMisbehaved::NonceMismatch.into());
         }
         let counter = fields::single_b64(form, "counter")?;
-        let c_a = u128_from_be(&counter).map_err(|_| Violation::BadValue {
+        let c_a = u128_from_be(&counter).map_err(|_| PeerMisbehaved::BadValue {
             field: "counter".into(),
             value: format!("{} octets", counter.len()),
         })?;
@@ -454,13 +448,13 @@ impl Offer {
         // Profile P6 / XEP-0116 §4.6.1: 1 < d < p-1, else not-acceptable.
         group
             .check_public(&d)
-            .map_err(|_| Violation::PublicValueOutOfRange("dhkeys".into()))?;
+            .map_err(|_| PeerMisbehaved::PublicValueOutOfRange("dhkeys".into()))?;
         let d = mpi(&d).to_vec();
         let index = self
             .groups
             .iter()
             .position(|(id, _, _)| *id == group_id)
-            .ok_or_else(|| Violation::UnofferedOption {
+            .ok_or_else(|| PeerMisbehaved::UnofferedOption {
                 field: "modp".into(),
                 value: group_id.to_string(),
             })?;
@@ -468,7 +462,7 @@ impl Offer {
         let (_, x_secret, e) = groups.swap_remove(index);
         let shared = group
             .shared_secret(&x_secret, &d)
-            .map_err(|e| Failure::bad_form(e.into()))?;
+            .map_err(PeerMisbehaved::Crypto)?;
         let k = negotiation_k(hash, shared.expose());
         let keys = session_keys(hash, cipher, k.expose());
         let form_b = normalize_form_content(x, &NOT_MACED);
@@ -501,8 +495,7 @@ impl Offer {
                     prefix: [&self.n_a, &n_b, &d],
                     forms: &[form_b.as_bytes()],
                 },
-            )
-            .map_err(Failure::identity)?;
+            )?;
             Some((proof, key))
         } else {
             None
@@ -514,10 +507,7 @@ impl Offer {
         let mut candidates = Vec::new();
         if terms.flow == Flow::Four {
             // XEP-0116 §4.6.4 / P7: hashes of the secrets shared with Bob's bare JID.
-            let stored = ctx
-                .store
-                .secrets_with(ctx.own_bare, jid::bare(ctx.peer))
-                .map_err(|e| Failure::silent(e.into()))?;
+            let stored = ctx.store.secrets_with(ctx.own_bare, jid::bare(ctx.peer))?;
             candidates = retained::live(stored, ctx.now, ctx.config.retained_secret_lifetime);
             let rshashes = retained::rshashes(hash, &self.n_a, &candidates, ctx.rng);
             msg3.push(Field::new(
@@ -601,14 +591,10 @@ impl Offer {
 impl AwaitingInit {
     /// Handles message 4 (XEP-0116 §4.8): finds the SRS, derives the final keys,
     /// verifies Bob's identity, then (only then, P7) stores the new retained secret.
-    pub(crate) fn handle_init(
-        self,
-        x: &Element,
-        ctx: &mut Ctx<'_>,
-    ) -> Result<Established, Failure> {
+    pub(crate) fn handle_init(self, x: &Element, ctx: &mut Ctx<'_>) -> Result<Established, Error> {
         let form = fields::ssn_form(x, FormType::Result)?;
         if !ct_eq(&fields::single_b64(&form, "nonce")?, &self.n_a) {
-            return Err(Violation::NonceMismatch.into());
+            return Err(PeerMisbehaved::NonceMismatch.into());
         }
         let srshash = fields::single_b64(&form, "srshash")?;
         let id = fields::single_b64(&form, "identity")?;
@@ -641,8 +627,7 @@ impl AwaitingInit {
                 prefix: [&self.n_a, &self.n_b, &self.d],
                 forms: &[self.form_b.as_bytes(), form_b2.as_bytes()],
             },
-        )
-        .map_err(Failure::identity)?;
+        )?;
         let peer_key = peer_key_status(ctx, key)?;
         // Profile P7: the initiator stores the new secret only after message 4 verified.
         let (secret_id, verified) =

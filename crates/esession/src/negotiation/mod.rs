@@ -2,7 +2,6 @@
 //! negotiation as XEP-0217 profiles it.
 pub(crate) mod context;
 pub(crate) mod established;
-pub(crate) mod failure;
 pub(crate) mod fields;
 pub(crate) mod identity;
 pub(crate) mod initiator;

@@ -2,7 +2,6 @@
 //! flow (profile P1–P8) and the 3-message flow (profile P12).
 use super::context::Ctx;
 use super::established::{known_keys, peer_key_status, retain_new_secret, srs_status, Established};
-use super::failure::Failure;
 use super::fields::{self, NOT_MACED};
 use super::identity::{
     open_identity, seal_identity, IdentityKeys, MacInput, OwnIdentity, PeerIdentity, PeerVerified,
@@ -19,7 +18,7 @@ use crate::crypto::{
     sas28x5, sas28x5_commit, session_keys, srshash, CipherAlg, DhSecret, HashAlg, ModpGroup,
     SasAlg, SessionKeys,
 };
-use crate::error::Violation;
+use crate::error::{Error, PeerMisbehaved, Rejected};
 use crate::event::SrsStatus;
 use crate::forms::{Field, Form, FormType};
 use crate::jid;
@@ -85,7 +84,7 @@ impl AwaitingResult {
         accepted: Accepted,
         form_a: String,
         ctx: &mut Ctx<'_>,
-    ) -> Result<(Self, Element), Failure> {
+    ) -> Result<(Self, Element), Error> {
         Self::respond_to(accepted, form_a, ctx, Request::Online)
     }
 
@@ -96,11 +95,9 @@ impl AwaitingResult {
         accepted: Accepted,
         proof: PeerVerified,
         ctx: &mut Ctx<'_>,
-    ) -> Result<(Established, Element), Failure> {
+    ) -> Result<(Established, Element), Error> {
         let (state, x) = Self::respond_to(accepted, String::new(), ctx, Request::Offline)?;
-        let (keys, e) = state
-            .three
-            .ok_or(Failure::silent(Violation::UnsupportedFlow))?;
+        let (keys, e) = state.three.ok_or(PeerMisbehaved::UnsupportedFlow)?;
         // Profile P11 "Counters": Bob's first data stanza starts after ID_B's blocks; C_A is
         // never used (Alice never sends).
         let channel = Channel::new(
@@ -131,11 +128,11 @@ impl AwaitingResult {
         form_a: String,
         ctx: &mut Ctx<'_>,
         request: Request,
-    ) -> Result<(Self, Element), Failure> {
+    ) -> Result<(Self, Element), Error> {
         let online = request == Request::Online;
         let terms = accepted.terms;
-        let group = ModpGroup::get(terms.group.unwrap_or_default())
-            .map_err(|e| Failure::bad_form(e.into()))?;
+        let group =
+            ModpGroup::get(terms.group.unwrap_or_default()).map_err(PeerMisbehaved::Crypto)?;
         let (hash, cipher) = (terms.hash, terms.crypt);
         let n_b = draw_nonce(ctx.rng);
         let c_a = draw_counter(ctx.rng);
@@ -187,7 +184,7 @@ impl AwaitingResult {
             // Bob's identity mac_B = HMAC(KS_B, N_A | N_B | d | pubKey_B | form_B).
             let shared = group
                 .shared_secret(&y, &accepted.e)
-                .map_err(|e| Failure::bad_form(e.into()))?;
+                .map_err(PeerMisbehaved::Crypto)?;
             let k = negotiation_k(hash, shared.expose());
             let keys = session_keys(hash, cipher, k.expose());
             let own = OwnIdentity {
@@ -203,8 +200,7 @@ impl AwaitingResult {
                     prefix: [&accepted.n_a, &n_b, mpi(&d)],
                     forms: &[form_b.as_bytes()],
                 },
-            )
-            .map_err(Failure::silent)?;
+            )?;
             form.push(Field::new("identity", None, &[&b64::encode(&sealed.id)]));
             form.push(Field::new("mac", None, &[&b64::encode(&sealed.m)]));
             three = Some((keys, accepted.e));
@@ -236,17 +232,15 @@ impl AwaitingResult {
         mut self,
         x: &Element,
         ctx: &mut Ctx<'_>,
-    ) -> Result<Completed, Failure> {
+    ) -> Result<Completed, Error> {
         let form = fields::ssn_form(x, FormType::Result)?;
         // XEP-0155 §4.4 [5]: a result with accept = 0 cancels the session.
         let accept = fields::single(&form, "accept")?;
         if fields::boolean(accept) != Some(true) {
-            return Err(Failure::silent(Violation::PeerDeclined(Some(
-                "cancelled".into(),
-            ))));
+            return Err(Rejected::Cancelled.into());
         }
         if !ct_eq(&fields::single_b64(&form, "nonce")?, &self.n_b) {
-            return Err(Violation::NonceMismatch.into());
+            return Err(PeerMisbehaved::NonceMismatch.into());
         }
         if let Some((keys, e)) = self.three.take() {
             return self.complete_three(keys, e, &form, x, ctx);
@@ -255,22 +249,16 @@ impl AwaitingResult {
         let e = mpi(&e_raw).to_vec();
         // XEP-0116 §4.6.1: SHA256(e) must equal the committed He, and 1 < e < p-1.
         if !ct_eq(&commitment(&e), &self.he) {
-            return Err(Failure::not_implemented(
-                "dhkeys",
-                Violation::CommitmentMismatch,
-            ));
+            return Err(PeerMisbehaved::CommitmentMismatch.into());
         }
         if self.group.check_public(&e).is_err() {
-            return Err(Failure::not_implemented(
-                "dhkeys",
-                Violation::PublicValueOutOfRange("dhkeys".into()),
-            ));
+            return Err(PeerMisbehaved::CommittedValueOutOfRange.into());
         }
         let rshashes = fields::multi_b64(&form, "rshashes")?;
         let shared = self
             .group
             .shared_secret(&self.y, &e)
-            .map_err(|e| Failure::bad_form(e.into()))?;
+            .map_err(PeerMisbehaved::Crypto)?;
         let k = negotiation_k(self.hash, shared.expose());
         let provisory = session_keys(self.hash, self.cipher, k.expose());
         let (proof, key, c_a, m_a) = self.open_alice(&provisory, &form, x, &e, ctx)?;
@@ -284,17 +272,11 @@ impl AwaitingResult {
         // XEP-0116 §4.7.3 / P7: the initiator's bare JID first, then every other secret.
         let peer_bare = jid::bare(ctx.peer);
         let life = ctx.config.retained_secret_lifetime;
-        let stored = ctx
-            .store
-            .secrets_with(ctx.own_bare, peer_bare)
-            .map_err(|e| Failure::silent(e.into()))?;
+        let stored = ctx.store.secrets_with(ctx.own_bare, peer_bare)?;
         let candidates = retained::live(stored, ctx.now, life);
         let mut srs = retained::find_by_rshash(self.hash, &self.n_a, &candidates, &rshashes);
         if srs.is_none() && ctx.config.extended_search {
-            let all = ctx
-                .store
-                .all_secrets(ctx.own_bare)
-                .map_err(|e| Failure::silent(e.into()))?;
+            let all = ctx.store.all_secrets(ctx.own_bare)?;
             let others: Vec<RetainedSecret> = retained::live(all, ctx.now, life)
                 .into_iter()
                 .filter(|s| s.id.peer_bare != peer_bare)
@@ -382,7 +364,7 @@ impl AwaitingResult {
         x: &Element,
         e: &[u8],
         ctx: &Ctx<'_>,
-    ) -> Result<(PeerVerified, Option<PublicKey>, u128, Vec<u8>), Failure> {
+    ) -> Result<(PeerVerified, Option<PublicKey>, u128, Vec<u8>), Error> {
         let id = fields::single_b64(form, "identity")?;
         let m_a = fields::single_b64(form, "mac")?;
         let form_a2 = normalize_form_content(x, &NOT_MACED);
@@ -403,8 +385,7 @@ impl AwaitingResult {
                 prefix: [&self.n_b, &self.n_a, e],
                 forms: &[self.form_a.as_bytes(), form_a2.as_bytes()],
             },
-        )
-        .map_err(Failure::identity)?;
+        )?;
         Ok((proof, key, c_a, m_a))
     }
 
@@ -417,7 +398,7 @@ impl AwaitingResult {
         form: &crate::forms::Form,
         x: &Element,
         ctx: &mut Ctx<'_>,
-    ) -> Result<Completed, Failure> {
+    ) -> Result<Completed, Error> {
         let (proof, key, c_a, _) = self.open_alice(&keys, form, x, &e, ctx)?;
         let peer_key = peer_key_status(ctx, key)?;
         let channel = Channel::new(

@@ -7,7 +7,7 @@ use super::stanza::negotiation_form;
 use crate::config::Config;
 use crate::crypto::{sas28x5, sas28x5_commit, HashAlg, SasAlg};
 use crate::engine::tests::{failed, Pair};
-use crate::error::{ErrorKind, Violation};
+use crate::error::{ErrorKind, PeerMisbehaved, Rejected, RequestRefused, Usage};
 use crate::forms::{FieldType, Form};
 use crate::random::SeededRandom;
 use crate::store::MemoryStore;
@@ -146,13 +146,13 @@ fn a_responder_accepting_no_offered_sas_refuses_naming_sas_algs() {
     let bob = failed(&mut p.bob);
     assert_eq!(bob.kind(), ErrorKind::Rejected);
     assert_eq!(
-        *bob.violation(),
-        Violation::NoAcceptableOption(vec!["sas_algs".into()])
+        bob,
+        Rejected::Request(RequestRefused::Unacceptable(vec!["sas_algs".into()]))
     );
     let alice = failed(&mut p.alice);
     assert_eq!(
-        *alice.violation(),
-        Violation::PeerError {
+        alice,
+        Rejected::PeerError {
             condition: "not-acceptable".into(),
             fields: vec!["sas_algs".into()],
         }
@@ -163,14 +163,14 @@ fn a_responder_accepting_no_offered_sas_refuses_naming_sas_algs() {
 /// Alice's check of a message 2 (the choices only) against a fresh offer made under
 /// `offer`, with the `sas_algs` field of a real message 2 removed: what an older responder
 /// that leaves the field out sends.
-fn check_message_2_without_sas_algs(offer: &[SasAlg]) -> Result<Option<SasAlg>, Violation> {
+fn check_message_2_without_sas_algs(offer: &[SasAlg]) -> Result<Option<SasAlg>, PeerMisbehaved> {
     let mut p = pair("p15/missing", &SasAlg::ALL, &[SasAlg::Classic]);
     p.negotiate();
     let mut form = Form::parse(&form_x(&p, 1)).unwrap();
     form.fields.retain(|f| f.var.as_deref() != Some("sas_algs"));
     let mut rng = SeededRandom::from_label("p15/missing/offer");
     let (o, _) = Offer::new(&config(offer), "bob@example.com", &mut rng, None, None).unwrap();
-    o.check_terms(&form).map(|t| t.sas).map_err(|f| f.violation)
+    o.check_terms(&form).map(|t| t.sas)
 }
 
 #[test]
@@ -183,7 +183,7 @@ fn a_message_2_without_sas_algs_means_sas28x5() {
     // … which an initiator that did not offer it refuses (not-acceptable, P10b).
     assert_eq!(
         check_message_2_without_sas_algs(&[SasAlg::Committed]),
-        Err(Violation::UnofferedOption {
+        Err(PeerMisbehaved::UnofferedOption {
             field: "sas_algs".into(),
             value: "sas28x5".into(),
         })
@@ -196,5 +196,5 @@ fn an_initiator_without_any_sas_cannot_offer_the_4_message_flow() {
     let err = Offer::new(&config(&[]), "bob@example.com", &mut rng, None, None)
         .err()
         .unwrap();
-    assert_eq!(err, Violation::NoAcceptableOption(vec!["sas_algs".into()]));
+    assert_eq!(err, Usage::NothingOffered(vec!["sas_algs".into()]));
 }

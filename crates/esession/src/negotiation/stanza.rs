@@ -1,5 +1,5 @@
 //! The stanzas that carry negotiation forms, and XEP-0155 error replies (profile P10b).
-use super::failure::Condition;
+use crate::error::Condition;
 use crate::xml::{ns, Element};
 
 /// Which wrapper carries a form: `<feature/>` (messages 1–3, XEP-0020) or `<init/>`
@@ -60,7 +60,7 @@ pub(crate) fn error_reply(
     received: &Element,
     to: &str,
     condition: Condition,
-    fields: &[String],
+    fields: &[&str],
 ) -> Element {
     let mut msg = Element::new("message", ns::JABBER_CLIENT)
         .with_attr("type", "error")
@@ -79,7 +79,7 @@ pub(crate) fn error_reply(
     if !fields.is_empty() {
         let mut feature = Element::new("feature", ns::FEATURE_NEG);
         for f in fields {
-            feature.push(Element::new("field", ns::FEATURE_NEG).with_attr("var", f.as_str()));
+            feature.push(Element::new("field", ns::FEATURE_NEG).with_attr("var", *f));
         }
         error.push(feature);
     }

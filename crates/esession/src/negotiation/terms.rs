@@ -6,7 +6,7 @@ use crate::compress::CompressAlg;
 use crate::config::{Config, Flow, Logging, PubkeyMode, Security, StanzaKind};
 use crate::crypto::pubkey::SignAlg;
 use crate::crypto::{CipherAlg, HashAlg, ModpGroup, SasAlg};
-use crate::error::Violation;
+use crate::error::RequestRefused;
 use crate::forms::{Form, FormType};
 use crate::xml::ns;
 
@@ -64,27 +64,6 @@ impl Terms {
     }
 }
 
-/// Why a request cannot be answered with an acceptance (profile P10b conditions).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Refusal {
-    /// Not an `urn:xmpp:ssn` form: `service-unavailable`.
-    Unsupported,
-    /// A flow or feature we lack, or a bad public value: `feature-not-implemented`.
-    Unimplemented(Vec<String>),
-    /// No acceptable option or a bad value: `not-acceptable` naming the fields.
-    Unacceptable(Vec<String>),
-}
-
-impl Refusal {
-    pub(crate) fn violation(&self) -> Violation {
-        match self {
-            Refusal::Unsupported => Violation::NotSsnForm,
-            Refusal::Unimplemented(_) => Violation::UnsupportedFlow,
-            Refusal::Unacceptable(f) => Violation::NoAcceptableOption(f.clone()),
-        }
-    }
-}
-
 /// A request the responder accepted, with everything message 2 needs.
 #[derive(Clone, Debug)]
 pub(crate) struct Accepted {
@@ -118,7 +97,7 @@ pub(crate) fn choose(
     config: &Config,
     peer: &str,
     own_key: Option<SignAlg>,
-) -> Result<Accepted, Refusal> {
+) -> Result<Accepted, RequestRefused> {
     choose_for(form, config, peer, own_key, Request::Online)
 }
 
@@ -132,11 +111,11 @@ pub(crate) fn choose_for(
     peer: &str,
     own_key: Option<SignAlg>,
     request: Request,
-) -> Result<Accepted, Refusal> {
+) -> Result<Accepted, RequestRefused> {
     let offline = request == Request::Offline;
     // XEP-0155 §4.3: a form that is not an SSN form is service-unavailable.
     if form.form_type() != Some(ns::SSN) || form.kind != FormType::Form {
-        return Err(Refusal::Unsupported);
+        return Err(RequestRefused::Unsupported);
     }
     // XEP-0116 §4.2: a request whose dhkeys carries e values (no dhhashes) is 3-message.
     let flow = if form.field("dhkeys").is_some() && form.field("dhhashes").is_none() {
@@ -147,10 +126,10 @@ pub(crate) fn choose_for(
     // XEP-0116 §4.4: a 3-message request when we only do 4. Profile P11: offline options
     // are always answered with the 3-message formulas.
     if offline && flow != Flow::Three {
-        return Err(Refusal::Unacceptable(vec!["dhkeys".into()]));
+        return Err(RequestRefused::Unacceptable(vec!["dhkeys".into()]));
     }
     if !offline && flow == Flow::Three && !config.accept_three_message {
-        return Err(Refusal::Unimplemented(vec!["dhkeys".into()]));
+        return Err(RequestRefused::Unimplemented(vec!["dhkeys".into()]));
     }
     let mut bad: Vec<String> = Vec::new();
     let mut flag = |f: &str| bad.push(f.to_owned());
@@ -328,7 +307,7 @@ pub(crate) fn choose_for(
                         let in_range =
                             ModpGroup::get(group).is_ok_and(|g| g.check_public(&value).is_ok());
                         if !in_range {
-                            return Err(Refusal::Unimplemented(vec!["dhkeys".into()]));
+                            return Err(RequestRefused::Unimplemented(vec!["dhkeys".into()]));
                         }
                         accepted.e = crate::crypto::mpi(&value).to_vec();
                     }
@@ -345,7 +324,7 @@ pub(crate) fn choose_for(
         Ok(accepted)
     } else {
         bad.dedup();
-        Err(Refusal::Unacceptable(bad))
+        Err(RequestRefused::Unacceptable(bad))
     }
 }
 

@@ -6,7 +6,7 @@ use crate::config::{Config, Security, StanzaKind};
 use crate::crypto::pool::take_or_compute;
 use crate::crypto::pubkey::{IdentityKey, SignAlg};
 use crate::crypto::{draw_nonce, mpi, DhPool, ModpGroup};
-use crate::error::Violation;
+use crate::error::{PeerMisbehaved, Usage};
 use crate::forms::{Field, FieldType, Form, FormType};
 use crate::negotiation::fields::{self, LoggingVocab};
 use crate::negotiation::identity::sign_options;
@@ -26,13 +26,13 @@ const MAX_RESOURCE: usize = 1023;
 
 /// Checks a `match_resource` value (ours or a received one): a non-empty resourcepart
 /// without `/` or control characters, at most 1023 octets.
-pub(crate) fn check_resource(resource: &str) -> Result<(), Violation> {
+pub(crate) fn check_resource(resource: &str) -> Result<(), PeerMisbehaved> {
     let bad = resource.is_empty()
         || resource.len() > MAX_RESOURCE
         || resource.contains('/')
         || resource.chars().any(char::is_control);
     if bad {
-        return Err(Violation::BadValue {
+        return Err(PeerMisbehaved::BadValue {
             field: "match_resource".into(),
             value: resource.chars().take(64).collect(),
         });
@@ -50,9 +50,9 @@ pub(crate) fn build_options(
     kind: OfflineSetKind,
     expires: Timestamp,
     match_resource: Option<&str>,
-) -> Result<(Element, OfflineSet), Violation> {
+) -> Result<(Element, OfflineSet), Usage> {
     if let Some(r) = match_resource {
-        check_resource(r)?;
+        check_resource(r).map_err(|_| Usage::BadResource(r.chars().take(64).collect()))?;
     }
     let crypt: Vec<&str> = config
         .crypt
@@ -71,12 +71,12 @@ pub(crate) fn build_options(
         ("logging", config.logging.is_empty()),
     ] {
         if empty {
-            return Err(Violation::NoAcceptableOption(vec![var.into()]));
+            return Err(Usage::NothingOffered(vec![var.into()]));
         }
     }
     // Profile P11: stanzas is `message` only, never `iq`.
     if !config.stanzas.contains(&StanzaKind::Message) {
-        return Err(Violation::NoAcceptableOption(vec!["stanzas".into()]));
+        return Err(Usage::NothingOffered(vec!["stanzas".into()]));
     }
     let n_a = draw_nonce(rng);
     transcript::record!("alice.nonce", &n_a);

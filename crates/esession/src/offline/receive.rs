@@ -10,12 +10,11 @@ use crate::crypto::{
     ct_eq, mpi, negotiation_k, responder_counter, session_keys, u128_from_be, CipherAlg, DhSecret,
     HashAlg, ModpGroup,
 };
-use crate::error::Violation;
+use crate::error::{Error, PeerMisbehaved, Replay, StoreError};
 use crate::event::SrsStatus;
 use crate::forms::{Form, FormType};
 use crate::negotiation::context::Ctx;
 use crate::negotiation::established::{peer_key_status, Established};
-use crate::negotiation::failure::Failure;
 use crate::negotiation::fields::{self, LoggingVocab, NOT_MACED};
 use crate::negotiation::identity::{open_identity, IdentityKeys, MacInput, PeerIdentity};
 use crate::negotiation::terms::Terms;
@@ -65,17 +64,17 @@ pub(crate) fn open_init(
     sets: &[OfflineSet],
     thread_taken: bool,
     ctx: &mut Ctx<'_>,
-) -> Result<Opened, Violation> {
+) -> Result<Opened, Error> {
     // 1. A submit form with FORM_TYPE urn:xmpp:ssn.
-    let form = fields::ssn_form(x, FormType::Submit).map_err(|f| f.violation)?;
+    let form = fields::ssn_form(x, FormType::Submit)?;
     // 2. Single values: every field but stanzas carries exactly one.
     for field in &form.fields {
         let var = field.var.as_deref().unwrap_or_default();
         match field.values.len() {
-            0 => return Err(Violation::MissingField(var.to_owned())),
+            0 => return Err(PeerMisbehaved::MissingField(var.to_owned()).into()),
             1 => {}
             _ if var == "stanzas" => {}
-            _ => return Err(Violation::MultipleValues(var.to_owned())),
+            _ => return Err(PeerMisbehaved::MultipleValues(var.to_owned()).into()),
         }
     }
     // 3. The set whose N_A equals `nonce` (constant time).
@@ -83,23 +82,21 @@ pub(crate) fn open_init(
     let index = sets
         .iter()
         .position(|s| ct_eq(&s.nonce, &nonce))
-        .ok_or(Violation::NoOfflineSet)?;
-    let set = sets.get(index).ok_or(Violation::NoOfflineSet)?;
+        .ok_or(PeerMisbehaved::NoOfflineSet)?;
+    let set = sets.get(index).ok_or(PeerMisbehaved::NoOfflineSet)?;
     // 4. Expiry: an init for an expired set is discarded undecrypted.
     if ctx.now >= set.expires {
-        return Err(Violation::OfflineExpired(set.expires.to_datetime()));
+        return Err(PeerMisbehaved::OfflineExpired(set.expires.to_datetime()).into());
     }
     // 5. Replay: d or N_B accepted before for this set, or a thread with a session.
     let d_raw = fields::single_b64(&form, "dhkeys")?;
     let n_b = fields::nonce(&form, "my_nonce")?;
     let record = AcceptedInit::of(&d_raw, &n_b);
     if thread_taken {
-        return Err(Violation::OfflineReplay("its thread already has a session"));
+        return Err(PeerMisbehaved::OfflineReplay(Replay::ThreadTaken).into());
     }
     if set.accepted.iter().any(|a| a.replayed_by(&record)) {
-        return Err(Violation::OfflineReplay(
-            "its d or N_B was accepted before for this option set",
-        ));
+        return Err(PeerMisbehaved::OfflineReplay(Replay::Accepted).into());
     }
     // 6. The group among the set's.
     let modp = fields::single(&form, "modp")?;
@@ -107,30 +104,32 @@ pub(crate) fn open_init(
         .exponents
         .iter()
         .find(|(id, _)| id.to_string() == modp)
-        .ok_or_else(|| Violation::UnofferedOption {
+        .ok_or_else(|| PeerMisbehaved::UnofferedOption {
             field: "modp".into(),
             value: modp.into(),
         })?;
-    let group = ModpGroup::get(*group_id)?;
+    let group = ModpGroup::get(*group_id).map_err(PeerMisbehaved::Crypto)?;
     // 7. 1 < d < p-1.
     group
         .check_public(&d_raw)
-        .map_err(|_| Violation::PublicValueOutOfRange("dhkeys".into()))?;
+        .map_err(|_| PeerMisbehaved::PublicValueOutOfRange("dhkeys".into()))?;
     let d = mpi(&d_raw).to_vec();
     // 8. Choices within the offer.
     let offer = parse_element(&set.options, &Limits::default())
-        .map_err(|e| Violation::Store(format!("stored offline options are not XML: {e}")))?;
-    let offer = Form::parse(&offer)?;
+        .map_err(|e| StoreError::with_source("stored offline options are not XML", e))?;
+    let offer = Form::parse(&offer).map_err(PeerMisbehaved::Form)?;
     let terms = offered_terms(&offer, &form, *group_id)?;
     // 9. M_B, decryption, KeyValue + SignatureValue, key type, signature (profile P11
     //    "Keys": the 3-message formulas with Bob as responder, Bob always `key`).
     let counter = fields::single_b64(&form, "counter")?;
-    let c_a = u128_from_be(&counter).map_err(|_| Violation::BadValue {
+    let c_a = u128_from_be(&counter).map_err(|_| PeerMisbehaved::BadValue {
         field: "counter".into(),
         value: format!("{} octets", counter.len()),
     })?;
-    let x_secret = DhSecret::from_be(*group_id, x_mpi)?;
-    let shared = group.shared_secret(&x_secret, &d)?;
+    let x_secret = DhSecret::from_be(*group_id, x_mpi).map_err(PeerMisbehaved::Crypto)?;
+    let shared = group
+        .shared_secret(&x_secret, &d)
+        .map_err(PeerMisbehaved::Crypto)?;
     let k = negotiation_k(terms.hash, shared.expose());
     let keys = session_keys(terms.hash, terms.crypt, k.expose());
     let id = fields::single_b64(&form, "identity")?;
@@ -153,7 +152,7 @@ pub(crate) fn open_init(
         },
     )?;
     // ... and trust (profile P8 through the configured policy).
-    let peer_key = peer_key_status(ctx, key).map_err(|f: Failure| f.violation)?;
+    let peer_key = peer_key_status(ctx, key)?;
     let mut channel = Channel::new(
         proof,
         &terms,
@@ -184,31 +183,29 @@ pub(crate) fn open_init(
 
 /// Profile P11 check 8: every field Bob answered was offered, with a value among the
 /// offered ones, and every choice is present; the negotiated terms.
-fn offered_terms(offer: &Form, chosen: &Form, group: u32) -> Result<Terms, Violation> {
+fn offered_terms(offer: &Form, chosen: &Form, group: u32) -> Result<Terms, PeerMisbehaved> {
     for field in &chosen.fields {
         let var = field.var.as_deref().unwrap_or_default();
         if OWN_VALUES.contains(&var) {
             continue;
         }
-        let offered =
-            offer
-                .field(var)
-                .map(|f| f.offered())
-                .ok_or_else(|| Violation::UnofferedOption {
-                    field: var.to_owned(),
-                    value: field.values.join(" "),
-                })?;
+        let offered = offer.field(var).map(|f| f.offered()).ok_or_else(|| {
+            PeerMisbehaved::UnofferedOption {
+                field: var.to_owned(),
+                value: field.values.join(" "),
+            }
+        })?;
         for v in &field.values {
             fields::offered_check(var, v, &offered)?;
         }
     }
     for var in CHOICES {
         if chosen.field(var).is_none() {
-            return Err(Violation::MissingField(var.to_owned()));
+            return Err(PeerMisbehaved::MissingField(var.to_owned()));
         }
     }
     let value = |var: &str| fields::single(chosen, var);
-    let bad = |var: &str, v: &str| Violation::BadValue {
+    let bad = |var: &str, v: &str| PeerMisbehaved::BadValue {
         field: var.to_owned(),
         value: v.to_owned(),
     };

@@ -4,7 +4,7 @@
 use super::options::{check_resource, SIGNS};
 use crate::b64;
 use crate::crypto::pubkey::PublicKey;
-use crate::error::Violation;
+use crate::error::{Error, OfflineOptionsFault, PeerMisbehaved, Usage};
 use crate::event::PeerKeyInfo;
 use crate::forms::{Form, FormType};
 use crate::negotiation::context::Ctx;
@@ -33,29 +33,22 @@ pub(crate) struct Verified {
 }
 
 /// Verifies Alice's published options `x` for `alice` (her bare JID) at `ctx.now`.
-pub(crate) fn verify_options(
-    x: &Element,
-    alice: &str,
-    ctx: &Ctx<'_>,
-) -> Result<Verified, Violation> {
-    let refuse = |what: String| Violation::OfflineOptions(what);
-    let form = Form::parse(x)?;
+pub(crate) fn verify_options(x: &Element, alice: &str, ctx: &Ctx<'_>) -> Result<Verified, Error> {
+    let refuse = PeerMisbehaved::OfflineOptions;
+    let form = Form::parse(x).map_err(PeerMisbehaved::Form)?;
     if form.form_type() != Some(ns::SSN) || form.kind != FormType::Form {
-        return Err(refuse("not an urn:xmpp:ssn options form".into()));
+        return Err(refuse(OfflineOptionsFault::NotOptionsForm).into());
     }
     let signs = form
         .field(SIGNS)
         .map(|f| f.values.as_slice())
         .unwrap_or_default();
     if signs.is_empty() {
-        return Err(refuse("the options are not signed (no signs field)".into()));
+        return Err(refuse(OfflineOptionsFault::Unsigned).into());
     }
     // XEP-0187 §3.2: at least one signature must verify with a key of Alice that we
     // trust (profile P11: trusted for her bare JID), else proceed no further.
-    let known = ctx
-        .store
-        .keys_of(ctx.own_bare, alice)
-        .map_err(Violation::from)?;
+    let known = ctx.store.keys_of(ctx.own_bare, alice)?;
     let trusted: Vec<(PublicKey, &trust::KnownKey)> = known
         .iter()
         .filter(|k| trust::assess(&known, Some(k), Some(k.fingerprint), alice).trusted)
@@ -65,9 +58,7 @@ pub(crate) fn verify_options(
         })
         .collect();
     if trusted.is_empty() {
-        return Err(refuse(format!(
-            "no key trusted for {alice} is known here (fetch her key and trust it first)"
-        )));
+        return Err(refuse(OfflineOptionsFault::NoTrustedKey(alice.to_owned())).into());
     }
     let content = normalize_form_content(x, &[SIGNS]);
     let mut verified = None;
@@ -82,19 +73,17 @@ pub(crate) fn verify_options(
             }
         }
     }
-    let (proof, signer) = verified.ok_or_else(|| {
-        refuse(format!(
-            "no signature of the options verifies with a key trusted for {alice}"
-        ))
-    })?;
+    let (proof, signer) =
+        verified.ok_or_else(|| refuse(OfflineOptionsFault::NoValidSignature(alice.to_owned())))?;
     // XEP-0187 §3.2: no encrypted stanza once `expires` has passed (by Bob's clock).
     let expires_text = fields::single(&form, "expires")?;
-    let expires = Timestamp::parse_datetime(expires_text).ok_or_else(|| Violation::BadValue {
-        field: "expires".into(),
-        value: expires_text.chars().take(64).collect(),
-    })?;
+    let expires =
+        Timestamp::parse_datetime(expires_text).ok_or_else(|| PeerMisbehaved::BadValue {
+            field: "expires".into(),
+            value: expires_text.chars().take(64).collect(),
+        })?;
     if ctx.now >= expires {
-        return Err(Violation::OfflineExpired(expires.to_datetime()));
+        return Err(PeerMisbehaved::OfflineExpired(expires.to_datetime()).into());
     }
     let (to, match_resource) = match form.field("match_resource") {
         Some(_) => {
@@ -121,15 +110,14 @@ pub(crate) fn verify_options(
 
 /// Chooses among verified options as an online responder would (profile P6, P11) and
 /// builds Bob's init form and the session's channel.
-pub(crate) fn start(v: Verified, ctx: &mut Ctx<'_>) -> Result<(Established, Element), Violation> {
+pub(crate) fn start(v: Verified, ctx: &mut Ctx<'_>) -> Result<(Established, Element), Error> {
     let own_key = ctx.identity.map(|k| k.sign_alg());
     if own_key.is_none() {
-        return Err(Violation::NoIdentityKey("key"));
+        return Err(Usage::NoIdentityKey("key").into());
     }
     let accepted = choose_for(&v.form, ctx.config, ctx.peer, own_key, Request::Offline)
-        .map_err(|r| r.violation())?;
-    let (mut established, x) =
-        AwaitingResult::respond_offline(accepted, v.proof, ctx).map_err(|f| f.violation)?;
+        .map_err(|r| r.misbehaviour())?;
+    let (mut established, x) = AwaitingResult::respond_offline(accepted, v.proof, ctx)?;
     established.peer_key = Some(v.signer);
     Ok((established, x))
 }

@@ -68,7 +68,7 @@ pub fn identity_keys(s: &mut dyn SecretStore) {
     assert_eq!(s.identity_key("a@x").unwrap().unwrap().as_slice(), &der);
     assert!(s.identity_key("c@x").unwrap().is_none());
     let e = s.set_identity_key("a@x", &[0x30, 1]).unwrap_err();
-    assert!(e.0.contains("refusing to overwrite"), "{e}");
+    assert!(e.what().contains("refusing to overwrite"), "{e}");
     assert_eq!(s.identity_key("a@x").unwrap().unwrap().as_slice(), &der);
     assert!(s.set_identity_key("c@x", b"not der").is_err());
     s.replace_identity_key("a@x", &[0x30, 1]).unwrap();
