@@ -96,10 +96,13 @@ impl Out {
                     safe(&stanza.to_string())
                 ),
             ),
-            Event::Warning { peer, thread, detail } => self.emit(
-                json!({"event": "warning", "peer": peer, "thread": thread, "detail": detail}),
-                &format!("warning ({}): {}", safe(peer), safe(detail)),
-            ),
+            Event::Warning { peer, thread, detail } => {
+                let detail = detail.to_string();
+                self.emit(
+                    json!({"event": "warning", "peer": peer, "thread": thread, "detail": detail}),
+                    &format!("warning ({}): {}", safe(peer), safe(&detail)),
+                )
+            }
         }
     }
 

@@ -144,7 +144,10 @@ pub(crate) fn poll<S: SecretStore>(engine: &mut Engine<S>) -> Option<SessionEven
             by: None,
             reason: error.to_string(),
         },
-        Event::Warning { peer, detail, .. } => SessionEvent::Warning { peer, detail },
+        Event::Warning { peer, detail, .. } => SessionEvent::Warning {
+            peer,
+            detail: detail.to_string(),
+        },
         // Encrypted presence and iq are not negotiated by this layer; re-keys change
         // nothing a conversation shows.
         Event::Stanza { .. } | Event::Rekeyed { .. } => return poll(engine),

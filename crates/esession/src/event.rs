@@ -2,6 +2,7 @@
 use crate::config::{Logging, StanzaKind};
 use crate::crypto::SasAlg;
 use crate::error::Error;
+use crate::warning::Warning;
 use crate::xml::Element;
 
 /// Which side of the negotiation we were.
@@ -196,6 +197,6 @@ pub enum Event {
         /// Thread, if any.
         thread: Option<String>,
         /// What happened.
-        detail: String,
+        detail: Warning,
     },
 }

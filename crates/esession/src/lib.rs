@@ -50,6 +50,7 @@ pub mod thread;
 pub mod time;
 mod transcript;
 pub mod trust;
+pub mod warning;
 pub mod xml;
 
 pub use config::{AcceptPolicy, Config, FloodLimits, Logging, Rate, Security, StanzaKind};
@@ -69,6 +70,7 @@ pub use store::{
     KeyStore, MemoryStore, OfflineStore, RetainedSecret, SecretId, SecretStore, StoreError,
 };
 pub use time::Timestamp;
+pub use warning::Warning;
 pub use xml::Element;
 
 #[cfg(test)]

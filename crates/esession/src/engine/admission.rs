@@ -3,6 +3,7 @@
 //! the engine's injected clock.
 use crate::config::{FloodLimits, Rate};
 use crate::time::Timestamp;
+use crate::warning::FloodRefusal;
 use std::collections::HashMap;
 
 /// Senders whose buckets are remembered at once; beyond this, buckets that refilled are
@@ -63,47 +64,13 @@ struct Sender {
     warned: Option<Timestamp>,
 }
 
-/// Why a request was refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Refused {
-    /// The sender already has `pending_per_jid` negotiations in progress.
-    PerJid,
-    /// `pending` negotiations are in progress across all senders.
-    Global,
-    /// The sender's request bucket is empty.
-    Rate,
-    /// The budget for 3-message requests from JIDs without a trusted key is spent.
-    UntrustedThreeMessage,
-    /// Too many senders are being tracked to track another.
-    Senders,
-}
-
-impl Refused {
-    /// The warning given to the application.
-    pub(super) fn detail(self) -> &'static str {
-        match self {
-            Refused::PerJid => {
-                "negotiation requests refused: too many negotiations in progress with this address"
-            }
-            Refused::Global => {
-                "negotiation requests refused: too many negotiations in progress with everyone"
-            }
-            Refused::Rate => "negotiation requests refused: this address sends too many",
-            Refused::UntrustedThreeMessage => {
-                "3-message negotiation requests refused: too many from addresses without a trusted key"
-            }
-            Refused::Senders => "negotiation requests refused: too many addresses are asking",
-        }
-    }
-}
-
 /// The limits' state: a request bucket per sender bare JID, and the global budget for
 /// 3-message requests from JIDs without a trusted key.
 #[derive(Default)]
 pub(super) struct Admission {
     senders: HashMap<String, Sender>,
     untrusted_three_message: Bucket,
-    /// When the application was last warned of a refusal for `Refused::Senders`.
+    /// When the application was last warned of a refusal for `FloodRefusal::Senders`.
     senders_warned: Option<Timestamp>,
 }
 
@@ -118,25 +85,25 @@ impl Admission {
         pending_jid: usize,
         pending_all: usize,
         now: Timestamp,
-    ) -> Result<(), Refused> {
+    ) -> Result<(), FloodRefusal> {
         if pending_jid >= limits.pending_per_jid {
-            return Err(Refused::PerJid);
+            return Err(FloodRefusal::PerJid);
         }
         if pending_all >= limits.pending {
-            return Err(Refused::Global);
+            return Err(FloodRefusal::Global);
         }
         if !self.senders.contains_key(bare) && self.senders.len() >= TRACKED_SENDERS {
             let rate = limits.requests;
             self.senders.retain(|_, s| !s.requests.full(rate, now));
             if self.senders.len() >= TRACKED_SENDERS {
-                return Err(Refused::Senders);
+                return Err(FloodRefusal::Senders);
             }
         }
         let sender = self.senders.entry(bare.to_owned()).or_default();
         if sender.requests.take(limits.requests, now) {
             Ok(())
         } else {
-            Err(Refused::Rate)
+            Err(FloodRefusal::Rate)
         }
     }
 
@@ -145,22 +112,22 @@ impl Admission {
         &mut self,
         limits: &FloodLimits,
         now: Timestamp,
-    ) -> Result<(), Refused> {
+    ) -> Result<(), FloodRefusal> {
         if self
             .untrusted_three_message
             .take(limits.untrusted_three_message, now)
         {
             Ok(())
         } else {
-            Err(Refused::UntrustedThreeMessage)
+            Err(FloodRefusal::UntrustedThreeMessage)
         }
     }
 
     /// Whether a refusal of `bare` at `now` is the first in its window: then the sender
     /// is answered and the application warned; otherwise both stay silent.
-    pub(super) fn first_refusal(&mut self, bare: &str, why: Refused, now: Timestamp) -> bool {
+    pub(super) fn first_refusal(&mut self, bare: &str, why: FloodRefusal, now: Timestamp) -> bool {
         let tracked = self.senders.contains_key(bare) || self.senders.len() < TRACKED_SENDERS;
-        let slot = if why == Refused::Senders || !tracked {
+        let slot = if why == FloodRefusal::Senders || !tracked {
             &mut self.senders_warned
         } else {
             &mut self.senders.entry(bare.to_owned()).or_default().warned

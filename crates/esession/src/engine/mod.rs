@@ -38,6 +38,7 @@ use crate::random::Random;
 use crate::store::SecretStore;
 use crate::thread::new_thread_id;
 use crate::time::Timestamp;
+use crate::warning::Warning;
 use crate::xml::{ns, Element};
 use offline::OfflineSets;
 use session::{key, Common, Key, Peer, Session, State};
@@ -238,7 +239,7 @@ impl<S: SecretStore> Engine<S> {
             };
             let (peer, thread) = (common.peer(), common.thread.as_str());
             if let State::Terminating(_) = state {
-                let detail = "terminate was not acknowledged in time";
+                let detail = Warning::TerminateUnacknowledged;
                 self.out.warn(peer, Some(thread), detail);
                 self.out.event(outgoing::terminated(peer, thread));
             } else {

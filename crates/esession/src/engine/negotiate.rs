@@ -16,6 +16,7 @@ use crate::negotiation::terms::Terms;
 use crate::stanza::{message, read_termination, termination};
 use crate::store::SecretStore;
 use crate::time::Timestamp;
+use crate::warning::Warning;
 use crate::xml::{ns, Element};
 
 /// What a negotiation step leads to: the next state, or `None` when the session ended.
@@ -72,7 +73,7 @@ impl Session {
                 t.out.warn(
                     from,
                     Some(&t.c.thread),
-                    "unencrypted negotiation form inside an encrypted session was ignored",
+                    Warning::ClearNegotiationInsideEncrypted,
                 );
                 Ok(Some(state))
             }

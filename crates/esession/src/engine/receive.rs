@@ -11,6 +11,7 @@ use crate::event::{EndedBy, Event, RekeyedBy};
 use crate::forms::FormType;
 use crate::stanza::{message, read_termination, termination};
 use crate::store::SecretStore;
+use crate::warning::Warning;
 use crate::xml::{ns, parse_fragment, Element, Node};
 
 impl Session {
@@ -46,7 +47,7 @@ impl Session {
                 out.warn(
                     from,
                     Some(&common.thread),
-                    "encrypted stanza before the session was established was ignored",
+                    Warning::EncryptedBeforeEstablished,
                 );
                 return Some(Session { common, state });
             }
@@ -116,11 +117,7 @@ impl Session {
                 return None;
             }
             (Some(_), _) => {
-                out.warn(
-                    from,
-                    Some(thread),
-                    "unexpected terminate acknowledgement was ignored",
-                );
+                out.warn(from, Some(thread), Warning::UnexpectedTerminateAck);
                 return Some(self);
             }
             (None, _) => {}

@@ -10,6 +10,7 @@ use crate::forms::{Field, FieldType, Form, FormType};
 use crate::negotiation::fields::{self, LoggingVocab};
 use crate::stanza::message;
 use crate::store::SecretStore;
+use crate::warning::Warning;
 use crate::xml::{ns, Element};
 
 /// The fields a renegotiation may carry here: only `logging` is renegotiable (the key
@@ -119,11 +120,7 @@ pub(super) fn received<S: SecretStore>(
                     open.info.logging = logging;
                     out.event(Event::Renegotiated(open.info.clone()));
                 }
-                _ => out.warn(
-                    peer,
-                    thread,
-                    "the peer declined the renegotiation: the session keeps its terms",
-                ),
+                _ => out.warn(peer, thread, Warning::PeerDeclinedRenegotiation),
             }
         }
         _ => {}
@@ -166,11 +163,7 @@ fn answer<S>(
         }
         _ => {
             answer.push(Field::new("renegotiate", None, &["0"]));
-            out.warn(
-                peer,
-                thread,
-                "declined a renegotiation: the session keeps its terms",
-            );
+            out.warn(peer, thread, Warning::DeclinedRenegotiation);
         }
     }
     answer

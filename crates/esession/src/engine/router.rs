@@ -1,7 +1,6 @@
 //! The engine's router: each received stanza is decoded once and handed to the session
 //! it belongs to, found by (peer bare JID, thread) (XEP-0201) or, for an encrypted iq,
 //! by its sender. A request for no known thread opens a session (XEP-0155 §4.2).
-use super::admission::Refused;
 use super::inbound::{Inbound, Negotiation, What};
 use super::negotiate::fail_negotiation;
 use super::session::{key, Common, Key, Peer, Session, State};
@@ -19,6 +18,7 @@ use crate::negotiation::stanza::{negotiation_message, read_error, Wrapper};
 use crate::negotiation::terms::{choose, Accepted};
 use crate::store::SecretStore;
 use crate::time::Timestamp;
+use crate::warning::{FloodRefusal, Warning};
 use crate::xml::{normalize_form_content, ns, Element};
 
 impl<S: SecretStore> Engine<S> {
@@ -74,7 +74,7 @@ impl<S: SecretStore> Engine<S> {
                     });
                 if secure {
                     // Profile P9: clear content inside an ESession is never delivered.
-                    let detail = "unencrypted content inside an encrypted session was ignored";
+                    let detail = Warning::ClearInsideEncrypted;
                     self.out.warn(&msg.from, Some(&thread), detail);
                 } else {
                     self.deliver_plain(Some(thread), msg);
@@ -105,11 +105,8 @@ impl<S: SecretStore> Engine<S> {
             None => None,
         };
         let Some(thread) = thread else {
-            let detail = format!(
-                "encrypted {} matching no single session was ignored",
-                msg.kind.name()
-            );
-            self.out.warn(from, None, &detail);
+            self.out
+                .warn(from, None, Warning::UnroutedEncrypted(msg.kind));
             return;
         };
         self.encrypted(&thread, c, msg);
@@ -173,7 +170,7 @@ impl<S: SecretStore> Engine<S> {
             None => match form {
                 Negotiation::Request(x) => self.request(thread, x, msg, now),
                 Negotiation::Reply(_) | Negotiation::Init(_) => {
-                    let detail = "negotiation message for an unknown thread was ignored";
+                    let detail = Warning::NegotiationForUnknownThread;
                     self.out.warn(from, Some(thread), detail);
                 }
             },
@@ -194,7 +191,7 @@ impl<S: SecretStore> Engine<S> {
             .get(&key)
             .is_some_and(|s| s.common.accepts_from(from))
         {
-            let detail = "encrypted stanza for no open session could not be decrypted";
+            let detail = Warning::EncryptedForNoSession;
             self.out.warn(from, Some(thread), detail);
             return;
         }
@@ -281,7 +278,7 @@ impl<S: SecretStore> Engine<S> {
     /// A request refused by the flood limits: the first refusal of the sender in its
     /// window is answered with a `resource-constraint` error (when errors are answered,
     /// profile P10b) and reported as a warning; the others are dropped in silence.
-    fn refuse(&mut self, thread: &str, msg: &Inbound, why: Refused, now: Timestamp) {
+    fn refuse(&mut self, thread: &str, msg: &Inbound, why: FloodRefusal, now: Timestamp) {
         let from = msg.from.as_str();
         if !self.admission.first_refusal(jid::bare(from), why, now) {
             return;
@@ -289,7 +286,8 @@ impl<S: SecretStore> Engine<S> {
         let config = &self.core.config;
         let condition = Condition::ResourceConstraint;
         self.out.reply_error(config, &msg.raw, from, condition, &[]);
-        self.out.warn(from, Some(thread), why.detail());
+        self.out
+            .warn(from, Some(thread), Warning::RequestsRefused(why));
     }
 
     /// Whether we trust a key of `bare` (XEP-0116 §7.3); a store failure counts as no.
@@ -306,7 +304,7 @@ impl<S: SecretStore> Engine<S> {
         let from = msg.from.as_str();
         // Profile P10b / XEP-0155 §4.2: a request stored offline is not answered.
         if msg.raw.child("delay", ns::DELAY).is_some() {
-            let detail = "negotiation request delivered from offline storage was not answered";
+            let detail = Warning::StoredRequest;
             self.out.warn(from, Some(thread), detail);
             return None;
         }
@@ -320,7 +318,7 @@ impl<S: SecretStore> Engine<S> {
             let refusal = decline(Some("not accepting sessions from this address"));
             let answer = negotiation_message(from, thread, Wrapper::Feature, refusal, false);
             self.out.send(answer);
-            let detail = "declined a session request from a JID that is not allowed";
+            let detail = Warning::DeclinedNotAllowed;
             self.out.warn(from, Some(thread), detail);
             return None;
         }

@@ -11,6 +11,7 @@ use crate::negotiation::stanza::error_reply;
 use crate::random::Random;
 use crate::store::SecretStore;
 use crate::time::Timestamp;
+use crate::warning::Warning;
 use crate::xml::{Element, Limits};
 use std::collections::{HashMap, VecDeque};
 use zeroize::Zeroizing;
@@ -93,11 +94,11 @@ impl Outbox {
     }
 
     /// A [`Event::Warning`] about `peer` (on `thread`, when known).
-    pub(super) fn warn(&mut self, peer: &str, thread: Option<&str>, detail: &str) {
+    pub(super) fn warn(&mut self, peer: &str, thread: Option<&str>, detail: Warning) {
         self.events.push_back(Event::Warning {
             peer: peer.to_owned(),
             thread: thread.map(str::to_owned),
-            detail: detail.to_owned(),
+            detail,
         });
     }
 

@@ -10,6 +10,7 @@ use crate::error::{ErrorKind, RekeyFault, StanzaFault};
 use crate::random::SeededRandom;
 use crate::store::{KeyStore, MemoryStore};
 use crate::time::Timestamp;
+use crate::warning::Warning;
 use crate::xml::{ns, Element};
 
 const MALLORY: &str = "mallory@evil.example/x";
@@ -97,7 +98,7 @@ fn only(f: impl FnOnce(&mut FloodLimits)) -> FloodLimits {
 fn flood_warnings(o: &Outcome) -> usize {
     o.warnings
         .iter()
-        .filter(|w| w.contains("requests refused"))
+        .filter(|w| matches!(w, Warning::RequestsRefused(_)))
         .count()
 }
 

@@ -11,6 +11,7 @@ use crate::jid;
 use crate::negotiation::stanza::{negotiation_form, Wrapper};
 use crate::random::{Random, SeededRandom};
 use crate::store::{MemoryStore, SecretStore};
+use crate::warning::Warning;
 use crate::xml::{ns, Element, Node};
 
 /// Which way a stanza travels.
@@ -205,7 +206,7 @@ pub(crate) struct Outcome {
     pub bodies: Vec<String>,
     /// Bodies delivered in clear.
     pub clear: Vec<String>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     pub terminated: Option<EndedBy>,
 }
 
