@@ -135,8 +135,8 @@ impl<S: SecretStore> Engine<S> {
     /// for an acknowledgement.
     ///
     /// # Errors
-    /// [`ErrorKind::Rejected`] when the options are unsigned, signed by no key trusted for
-    /// `alice`, malformed or expired at `now`; [`ErrorKind::Negotiation`] when nothing in
+    /// [`Rejected::Offline`] when the options are unsigned, signed by no key trusted for
+    /// `alice`, malformed or expired at `now`; [`Error::PeerMisbehaved`] when nothing in
     /// them is acceptable; a usage error without an identity key or with an established
     /// session with `alice` (XEP-0187 §3.2). Nothing is queued then.
     pub fn start_offline(

@@ -6,14 +6,17 @@
 //! 1. [`stanza_path`]: how a stanza travels through the engine, in and out.
 //! 2. [`states`]: the states of a session, from the first offer to the terminate.
 //! 3. [`embedding`]: how to drive the engine from any XMPP library, with a runnable example.
-//! 4. [`profile`]: the wire profile (`docs/profile.md`): every interoperability decision the
+//! 4. [`errors`]: what can fail, the kind derived from it, and the error reply the peer
+//!    gets.
+//! 5. [`profile`]: the wire profile (`docs/profile.md`): every interoperability decision the
 //!    specifications leave open, as this implementation settles it (P1, P2, …).
-//! 5. [`decisions`]: the other decisions (`docs/decisions.md`), each with the tests that
+//! 6. [`decisions`]: the other decisions (`docs/decisions.md`), each with the tests that
 //!    hold it.
 //!
 //! Where each protocol lives in the code is drawn in `docs/architecture.md`.
 
 pub mod embedding;
+pub mod errors;
 pub mod stanza_path;
 pub mod states;
 

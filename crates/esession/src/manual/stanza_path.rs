@@ -52,7 +52,8 @@
 //!
 //! Input from the network can never make the engine panic: a bad stanza ends at most its
 //! own session, with an [`Event::Failed`](crate::Event::Failed) naming what was wrong, and
-//! the peer is told with the XMPP error condition the profile fixes (P10).
+//! the peer is told with the XMPP error condition the profile fixes (P10b), which the
+//! broken rule itself names ([`errors`](super::errors)).
 //!
 //! ## Out: a message the person sends
 //!
