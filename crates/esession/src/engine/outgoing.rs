@@ -49,7 +49,7 @@ impl Session {
         match &mut self.state {
             State::Encrypted(secure) => {
                 if !negotiated {
-                    return Err(Usage::NotNegotiated(kind.name()).into());
+                    return Err(Usage::NotNegotiated(kind).into());
                 }
                 let m = stanza.serialize_children(|e| !clear(e));
                 let c = secure.seal_outgoing(common, m.as_bytes(), core, out)?;

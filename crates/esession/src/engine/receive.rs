@@ -55,7 +55,7 @@ impl Session {
         // XEP-0200 §5: only the negotiated stanza kinds are encrypted.
         let kind = msg.kind;
         if !open.info.stanzas.contains(&kind) {
-            let v = StanzaFault::Unnegotiated(kind.name());
+            let v = StanzaFault::Unnegotiated(kind);
             fail_session(&common, state, v, out);
             return None;
         }

@@ -57,20 +57,20 @@ pub enum Error {
     /// The peer broke a negotiation rule (XEP-0155, XEP-0116; kind
     /// [`ErrorKind::Negotiation`]).
     #[error("negotiation: {0}")]
-    PeerMisbehaved(PeerMisbehaved),
+    PeerMisbehaved(#[from] PeerMisbehaved),
     /// A stanza of an established session failed verification or decryption (XEP-0200
     /// §8; kind [`ErrorKind::Decryption`]).
     #[error("decryption: {0}")]
-    Stanza(StanzaFault),
+    Stanza(#[from] StanzaFault),
     /// The session was declined or refused (kind [`ErrorKind::Rejected`]).
     #[error("rejected: {0}")]
-    Rejected(Rejected),
+    Rejected(#[from] Rejected),
     /// The caller asked for something impossible (kind [`ErrorKind::Usage`]).
     #[error("usage: {0}")]
-    Usage(Usage),
+    Usage(#[from] Usage),
     /// The secret store failed (kind [`ErrorKind::Store`]).
     #[error("store: {0}")]
-    Store(#[source] StoreError),
+    Store(#[from] StoreError),
     /// The negotiation was not answered within `seconds` (`Config::negotiation_timeout`;
     /// kind [`ErrorKind::Timeout`]).
     #[error("timeout: no answer within {seconds} seconds")]
@@ -91,36 +91,6 @@ impl Error {
             Error::Store(_) => ErrorKind::Store,
             Error::Timeout { .. } => ErrorKind::Timeout,
         }
-    }
-}
-
-impl From<PeerMisbehaved> for Error {
-    fn from(e: PeerMisbehaved) -> Self {
-        Error::PeerMisbehaved(e)
-    }
-}
-
-impl From<StanzaFault> for Error {
-    fn from(e: StanzaFault) -> Self {
-        Error::Stanza(e)
-    }
-}
-
-impl From<Rejected> for Error {
-    fn from(e: Rejected) -> Self {
-        Error::Rejected(e)
-    }
-}
-
-impl From<Usage> for Error {
-    fn from(e: Usage) -> Self {
-        Error::Usage(e)
-    }
-}
-
-impl From<StoreError> for Error {
-    fn from(e: StoreError) -> Self {
-        Error::Store(e)
     }
 }
 

@@ -1,6 +1,7 @@
 //! A stanza of an established ESession that failed verification or decryption: the
 //! session ends (profile P9).
 use crate::compress::CompressError;
+use crate::config::StanzaKind;
 use crate::crypto::CryptoError;
 use crate::xml::XmlError;
 
@@ -28,8 +29,12 @@ pub enum StanzaFault {
     #[error("decrypted content is not well-formed XML: {0}")]
     PlaintextNotXml(XmlError),
     /// An encrypted stanza of a kind the session did not negotiate (XEP-0200 §5).
-    #[error("unexpected message: encrypted {0} stanza, but {0} stanzas were not negotiated")]
-    Unnegotiated(&'static str),
+    #[error(
+        "unexpected message: encrypted {} stanza, but {} stanzas were not negotiated",
+        .0.name(),
+        .0.name()
+    )]
+    Unnegotiated(StanzaKind),
     /// A cryptographic operation refused the stanza.
     #[error("crypto: {0}")]
     Crypto(#[from] CryptoError),

@@ -1,5 +1,6 @@
 //! The caller asked for something this engine cannot do now.
 use crate::compress::CompressError;
+use crate::config::StanzaKind;
 use crate::crypto::{CryptoError, KeyError};
 
 /// A request of the engine's user that cannot be carried out: nothing was sent.
@@ -43,8 +44,11 @@ pub enum Usage {
     #[error("unexpected message: <{0}/> is not a message, presence or iq stanza")]
     NotAStanza(String),
     /// Stanzas of this kind were not negotiated for encryption (XEP-0200 §5).
-    #[error("unexpected message: {0} stanzas were not negotiated for encryption in this session")]
-    NotNegotiated(&'static str),
+    #[error(
+        "unexpected message: {} stanzas were not negotiated for encryption in this session",
+        .0.name()
+    )]
+    NotNegotiated(StanzaKind),
     /// A renegotiation offering no `logging` value (XEP-0155 §4.5).
     #[error("field logging is missing")]
     NoLoggingOffer,
