@@ -6,6 +6,8 @@
 //! directory through `scripts/prosody.sh`; a watchdog process stops it and removes the
 //! directory when the test process exits.
 //!
+//! [`cluster`] is the second server: a two-node ejabberd cluster (`scripts/ejabberd.sh`).
+//!
 //! Accounts come from [`Server::register_unique`], so that tests running in parallel (and
 //! repeated runs against one server) never share an account.
 // Test support: a failure to set up the server is a test failure, reported by panicking.
@@ -18,6 +20,9 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+mod cluster;
+pub use cluster::{cluster, Cluster};
 
 /// The running test server.
 #[derive(Debug)]
@@ -195,6 +200,11 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
+/// Whether nothing listens on 127.0.0.1:`port` (a connection attempt is refused).
+fn port_free(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+}
+
 fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
@@ -240,7 +250,13 @@ fn start_own_server() -> PathBuf {
         }
     }
     assert!(started, "prosody.sh start failed (see {})", dir.display());
-    // Stop the server when this test process is gone.
+    watchdog(&script, &dir);
+    dir.join("env")
+}
+
+/// Spawns a shell that waits for this process to end, then runs `SCRIPT stop DIR` and
+/// removes DIR.
+fn watchdog(script: &Path, dir: &Path) {
     let watchdog = format!(
         "while kill -0 {pid} 2>/dev/null; do sleep 1; done; '{script}' stop '{dir}' >/dev/null 2>&1; rm -rf '{dir}'",
         pid = std::process::id(),
@@ -257,5 +273,4 @@ fn start_own_server() -> PathBuf {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn watchdog");
-    dir.join("env")
 }

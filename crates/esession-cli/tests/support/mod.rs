@@ -2,9 +2,10 @@
 //! directory, child processes whose JSON events are read with a bound, and which are
 //! killed if a test fails (the guard's `Drop`).
 use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -78,6 +79,25 @@ impl Account {
     }
 }
 
+/// The certificate the children trust: the Prosody test server's, unless the test binary
+/// runs against another server ([`use_cert`]).
+static CHILD_CERT: OnceLock<PathBuf> = OnceLock::new();
+
+/// Makes the children trust `cert` (before the first child starts; again with the same
+/// certificate is fine).
+#[allow(dead_code)]
+pub(crate) fn use_cert(cert: &Path) {
+    let trusted = CHILD_CERT.get_or_init(|| cert.to_owned());
+    assert_eq!(
+        trusted, cert,
+        "the children already trust another certificate"
+    );
+}
+
+fn child_cert() -> &'static Path {
+    CHILD_CERT.get_or_init(|| server().cert.clone())
+}
+
 /// `--server ADDR --tls plain --json --state DIR`.
 pub(crate) fn global_args(state: &TempDir) -> Vec<String> {
     vec![
@@ -131,7 +151,7 @@ impl Proc {
             .env_remove("ESESSION_PASSWORD")
             .env_remove("ESESSION_PEER_PASSWORD")
             .env_remove("ESESSION_LOG")
-            .env("SSL_CERT_FILE", &server().cert);
+            .env("SSL_CERT_FILE", child_cert());
         // After the removals: a test may set ESESSION_LOG.
         for (k, v) in env {
             cmd.env(k, v);
