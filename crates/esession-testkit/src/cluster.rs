@@ -7,9 +7,12 @@
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::{contains_bytes, free_port, port_free, read_env_file, repo_root, unique, watchdog};
+use crate::{
+    contains_bytes, free_port, port_free, repo_root, run_script, unique, wait_until, watchdog,
+    EnvFile,
+};
 
 /// The running two-node cluster.
 #[derive(Debug)]
@@ -33,21 +36,13 @@ fn script() -> PathBuf {
 pub fn cluster() -> &'static Cluster {
     static CLUSTER: OnceLock<Cluster> = OnceLock::new();
     CLUSTER.get_or_init(|| {
-        let env_file = match std::env::var_os("ESESSION_EJABBERD_ENV") {
-            Some(p) => PathBuf::from(p),
-            None => start_own_cluster(),
-        };
-        let vars = read_env_file(&env_file);
-        let get = |k: &str| {
-            vars.get(k)
-                .unwrap_or_else(|| panic!("{k} missing in {}", env_file.display()))
-                .clone()
-        };
+        let env = EnvFile::find("ESESSION_EJABBERD_ENV", start_own_cluster);
         Cluster {
-            dir: env_file.parent().unwrap().to_path_buf(),
-            nodes: [get("ESESSION_SERVER"), get("ESESSION_SERVER_2")],
-            cert: PathBuf::from(get("SSL_CERT_FILE")),
-            logs: get("ESESSION_EJABBERD_LOGS")
+            dir: env.path.parent().unwrap().to_path_buf(),
+            nodes: [env.get("ESESSION_SERVER"), env.get("ESESSION_SERVER_2")],
+            cert: PathBuf::from(env.get("SSL_CERT_FILE")),
+            logs: env
+                .get("ESESSION_EJABBERD_LOGS")
                 .split(':')
                 .map(PathBuf::from)
                 .collect(),
@@ -61,18 +56,15 @@ impl Cluster {
     pub fn register_unique(&self, prefix: &str) -> (String, String) {
         let user = unique(prefix);
         let password = format!("pw-{user}");
-        let out = Command::new(script())
-            .arg("register")
-            .arg(&self.dir)
-            .arg(&user)
-            .arg(&password)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "register {user} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        run_script(
+            &script(),
+            &[
+                "register".as_ref(),
+                self.dir.as_os_str(),
+                user.as_ref(),
+                password.as_ref(),
+            ],
+            &format!("register {user}"),
         );
         (format!("{user}@localhost"), password)
     }
@@ -106,16 +98,7 @@ impl Cluster {
 
     /// Waits (up to `limit`) until some node's log contains `needle`; whether it did.
     pub fn wait_for_log(&self, needle: &str, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        loop {
-            if self.log_text().contains(needle) {
-                return true;
-            }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_until(limit, || self.log_text().contains(needle))
     }
 
     /// The files of both nodes' databases (offline messages, PEP items, rosters) whose
