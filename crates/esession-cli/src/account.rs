@@ -247,12 +247,7 @@ impl History {
             ended: None,
             end_reason: None,
             sas: i.sas.clone().unwrap_or_default(),
-            // The history's column holds matched/none/mismatch; `verified` (false for a
-            // secret of another JID) keeps what the match proved.
-            srs: match i.srs {
-                esession::SrsStatus::MatchedOtherJid => "matched".to_owned(),
-                other => other.name().to_owned(),
-            },
+            srs: i.srs.name().to_owned(),
             verified: i.verified,
         };
         let id = store.record_session(&rec)?;
