@@ -117,6 +117,74 @@ fn keys(k: &[u8]) -> Keys {
     }
 }
 
+impl Keys {
+    /// The initiator's cipher, MAC and SIGMA keys.
+    fn initiator(&self) -> (&[u8], &[u8], &[u8]) {
+        (&self.kc_a, &self.km_a, &self.ks_a)
+    }
+
+    /// The responder's cipher, MAC and SIGMA keys.
+    fn responder(&self) -> (&[u8], &[u8], &[u8]) {
+        (&self.kc_b, &self.km_b, &self.ks_b)
+    }
+}
+
+/// K' = SHA256(K | SRS), without SRS when none matched.
+fn final_k(k: &[u8], srs: Option<&Vec<u8>>) -> Vec<u8> {
+    let mut parts: Vec<&[u8]> = vec![k];
+    parts.extend(srs.map(Vec::as_slice));
+    sha256(&parts).to_vec()
+}
+
+/// An identity: mac = HMAC(KS, mac_input), ID = its encryption by a fresh stream from C,
+/// M = HMAC(KM, mpi(C) | ID). Returns ID, M and the counter after it.
+fn seal_identity(
+    (kc, km, ks): &(&[u8], &[u8], &[u8]),
+    counter: u128,
+    version: Version,
+    mac_input: &[&[u8]],
+) -> Result<(Vec<u8>, Vec<u8>, u128), &'static str> {
+    let mut id = hmac(H, ks, mac_input);
+    let mut ctr = Ctr::new(kc, km, counter, version);
+    ctr.crypt(&mut id)?;
+    let m = hmac(H, km, &[mpi(&counter.to_be_bytes()), &id]);
+    Ok((id, m, ctr.counter))
+}
+
+/// Checks an identity the way Gajim does: M with mpi(C) (not in constant time), then the
+/// decrypted mac. `Ok(Ok(counter after))`, `Ok(Err(why))` when refused, `Err` on a crash.
+fn open_identity(
+    (kc, km, ks): &(&[u8], &[u8], &[u8]),
+    counter: u128,
+    version: Version,
+    id: &[u8],
+    m: &[u8],
+    mac_input: &[&[u8]],
+) -> Result<Result<u128, &'static str>, &'static str> {
+    if hmac(H, km, &[mpi(&counter.to_be_bytes()), id]) != m {
+        return Ok(Err("identity MAC does not verify"));
+    }
+    let mut ctr = Ctr::new(kc, km, counter, version);
+    let mut plain = id.to_vec();
+    ctr.crypt(&mut plain)?;
+    if plain != hmac(H, ks, mac_input) {
+        return Ok(Err("calculated mac differs from received mac"));
+    }
+    Ok(Ok(ctr.counter))
+}
+
+/// A `<message/>` to `to` on `thread` carrying `x` in the wrapper `name` of `xmlns`.
+fn wrapped(to: &str, thread: &str, name: &str, xmlns: &str, x: Element) -> Element {
+    message(to, thread).with_child(Element::new(name, xmlns).with_child(x))
+}
+
+/// A `<message/>` to `to` on `thread`.
+fn message(to: &str, thread: &str) -> Element {
+    Element::new("message", ns::JABBER_CLIENT)
+        .with_attr("to", to)
+        .with_child(Element::new("thread", ns::JABBER_CLIENT).with_text(thread))
+}
+
 /// Gajim's c14n of an element: sorted attributes, no namespaces, and `<name attrs />` for
 /// an element with no content.
 pub(crate) fn c14n(e: &Element) -> String {
@@ -245,6 +313,38 @@ struct Session {
     sas: String,
 }
 
+impl Session {
+    /// mac_A's input: N_B | N_A | e | form_A | form_A2.
+    fn mac_a_input<'a>(&'a self, form_a2: &'a str) -> [&'a [u8]; 5] {
+        let s = self;
+        [
+            &s.n_b,
+            &s.n_a,
+            &s.e,
+            s.form_a.as_bytes(),
+            form_a2.as_bytes(),
+        ]
+    }
+
+    /// mac_B's input: N_A | N_B | d | form_B | form_B2.
+    fn mac_b_input<'a>(&'a self, form_b2: &'a str) -> [&'a [u8]; 5] {
+        let s = self;
+        [
+            &s.n_a,
+            &s.n_b,
+            &s.d,
+            s.form_b.as_bytes(),
+            form_b2.as_bytes(),
+        ]
+    }
+}
+
+/// Appends the `identity` and `mac` fields.
+fn push_identity(x: &mut Element, id: &[u8], m: &[u8]) {
+    x.push(text_single("identity", &b64::encode(id)));
+    x.push(text_single("mac", &b64::encode(m)));
+}
+
 /// Gajim, as a sans-IO peer.
 pub(crate) struct Gajim {
     pub(crate) version: Version,
@@ -286,12 +386,6 @@ impl Gajim {
 
     pub(crate) fn poll(&mut self) -> Option<Element> {
         (!self.out.is_empty()).then(|| self.out.remove(0))
-    }
-
-    fn message(&self, to: &str, thread: &str) -> Element {
-        Element::new("message", ns::JABBER_CLIENT)
-            .with_attr("to", to)
-            .with_child(Element::new("thread", ns::JABBER_CLIENT).with_text(thread))
     }
 
     /// Gajim's message 1 to `to`; returns the thread.
@@ -471,14 +565,11 @@ impl Gajim {
         for (var, choice) in choices {
             if !offered(var).contains(&choice) {
                 self.seen.push(Seen::Refused(var.into()));
-                let err = self
-                    .message(from, thread)
-                    .with_attr("type", "error")
-                    .with_child(
-                        Element::new("error", ns::JABBER_CLIENT)
-                            .with_attr("type", "cancel")
-                            .with_child(Element::new("not-acceptable", ns::STANZAS)),
-                    );
+                let err = message(from, thread).with_attr("type", "error").with_child(
+                    Element::new("error", ns::JABBER_CLIENT)
+                        .with_attr("type", "cancel")
+                        .with_child(Element::new("not-acceptable", ns::STANZAS)),
+                );
                 self.out.push(err);
                 return Ok(());
             }
@@ -521,8 +612,7 @@ impl Gajim {
         fields.push(text_single("nonce", &b64::encode(&n_a)));
         let x2 = form("submit", fields);
         let form_b = form_text(&x2);
-        let msg = self
-            .message(from, thread)
+        let msg = message(from, thread)
             .with_child(Element::new("feature", ns::FEATURE_NEG).with_child(x2));
         self.out.push(msg);
         self.session = Some(Session {
@@ -550,30 +640,22 @@ impl Gajim {
     /// Alice: message 2 → message 3.
     fn on_response(&mut self, x: &Element, f: &Form) -> Result<(), &'static str> {
         let version = self.version;
-        let rs_values: Vec<Vec<u8>>;
-        let rshash_count;
-        {
-            let Some(s) = self.session.as_ref().filter(|s| s.initiator) else {
-                return Ok(());
-            };
-            rs_values = self
-                .retained
-                .get(&bare(&s.peer))
-                .cloned()
-                .unwrap_or_default();
-            rshash_count = rs_values.len();
-        }
         let filler = self.random(32);
         if !matches!(f.value("accept"), Some("1" | "true")) {
-            self.seen.push(Seen::Refused("declined".into()));
-            self.session = None;
+            self.refuse("declined".into());
             return Ok(());
         }
-        let Some(s) = self.session.as_mut() else {
+        let Some(s) = self.session.as_mut().filter(|s| s.initiator) else {
             return Ok(());
         };
+        let held = self
+            .retained
+            .get(&bare(&s.peer))
+            .cloned()
+            .unwrap_or_default();
         let group: u32 = f.value("modp").unwrap_or_default().parse().unwrap_or(0);
         s.d = value(f, "dhkeys");
+        // Gajim does not check that the group was offered: a KeyError.
         let (_, x_secret, e) = s
             .secrets
             .iter()
@@ -583,7 +665,7 @@ impl Gajim {
             .unwrap()
             .shared_secret(x_secret, &s.d)
             .unwrap();
-        let e = e.clone();
+        s.e = e.clone();
         s.n_b = value(f, "my_nonce");
         let counter = value(f, "counter");
         let mut c = [0u8; 16];
@@ -592,49 +674,33 @@ impl Gajim {
         s.c_b = s.c_a ^ (1 << 127);
         s.form_b = form_text(x);
         s.k = sha256(&[mpi(shared.expose())]).to_vec();
-        s.e = e.clone();
         let kk = keys(&s.k);
         // One rshash per retained secret, no fillers; one random value when there is none.
-        let mut rshashes: Vec<String> = rs_values
+        let mut rshashes: Vec<String> = held
             .iter()
             .map(|rs| b64::encode(&hmac(H, &s.n_a, &[rs])))
             .collect();
-        if rshash_count == 0 {
+        if held.is_empty() {
             rshashes.push(b64::encode(&filler));
         }
-        let mut rsh = field("rshashes", Some("text-multi"), &[]);
-        for r in &rshashes {
-            rsh.push(Element::new("value", ns::DATA).with_text(r.as_str()));
-        }
+        let rshashes: Vec<&str> = rshashes.iter().map(String::as_str).collect();
         let mut x3 = form(
             "result",
             vec![
                 text_single("FORM_TYPE", ns::SSN),
                 text_single("accept", "1"),
                 text_single("nonce", &b64::encode(&s.n_b)),
-                rsh,
-                text_single("dhkeys", &b64::encode(&e)),
+                field("rshashes", Some("text-multi"), &rshashes),
+                text_single("dhkeys", &b64::encode(&s.e)),
             ],
         );
         let form_a2 = form_text(&x3);
-        let mac_a = hmac(
-            H,
-            &kk.ks_a,
-            &[&s.n_b, &s.n_a, &e, s.form_a.as_bytes(), form_a2.as_bytes()],
-        );
-        let before = s.c_a;
-        let mut ctr = Ctr::new(&kk.kc_a, &kk.km_a, s.c_a, version);
-        let mut id = mac_a;
-        ctr.crypt(&mut id)?;
-        s.c_a = ctr.counter;
-        let m_a = hmac(H, &kk.km_a, &[mpi(&before.to_be_bytes()), &id]);
-        x3.push(text_single("identity", &b64::encode(&id)));
-        x3.push(text_single("mac", &b64::encode(&m_a)));
+        let mac_input = s.mac_a_input(&form_a2);
+        let (id, m_a, after) = seal_identity(&kk.initiator(), s.c_a, version, &mac_input)?;
+        s.c_a = after;
+        push_identity(&mut x3, &id, &m_a);
         s.sas = sas(&m_a, &s.form_b);
-        let msg = Element::new("message", ns::JABBER_CLIENT)
-            .with_attr("to", s.peer.as_str())
-            .with_child(Element::new("thread", ns::JABBER_CLIENT).with_text(&s.thread))
-            .with_child(Element::new("feature", ns::FEATURE_NEG).with_child(x3));
+        let msg = wrapped(&s.peer, &s.thread, "feature", ns::FEATURE_NEG, x3);
         self.out.push(msg);
         Ok(())
     }
@@ -642,21 +708,20 @@ impl Gajim {
     /// Bob: message 3 → message 4; established.
     fn on_result(&mut self, x: &Element, f: &Form) -> Result<(), &'static str> {
         let version = self.version;
+        let srshash_random = self.random(32);
         let Some(s) = self.session.as_mut().filter(|s| !s.initiator) else {
             return Ok(());
         };
-        for var in ["nonce", "dhkeys", "rshashes", "identity", "mac"] {
-            if f.field(var).is_none() {
-                self.seen
-                    .push(Seen::Refused(format!("message 3 without {var}")));
-                self.session = None;
-                return Ok(());
-            }
+        let missing = ["nonce", "dhkeys", "rshashes", "identity", "mac"]
+            .into_iter()
+            .find(|var| f.field(var).is_none());
+        if let Some(var) = missing {
+            self.refuse(format!("message 3 without {var}"));
+            return Ok(());
         }
         let e = value(f, "dhkeys");
         if sha256(&[mpi(&e)]).to_vec() != s.he {
-            self.seen.push(Seen::Refused("e does not match He".into()));
-            self.session = None;
+            self.refuse("e does not match He".into());
             return Ok(());
         }
         let (group, y, _) = &s.secrets[0];
@@ -667,66 +732,38 @@ impl Gajim {
         s.k = sha256(&[mpi(shared.expose())]).to_vec();
         s.e = mpi(&e).to_vec();
         let kk = keys(&s.k);
-        let id = value(f, "identity");
-        let m_a = value(f, "mac");
-        // Identity MACs: mpi(C) both ways (not constant-time in Gajim; it does not matter here).
-        if hmac(H, &kk.km_a, &[mpi(&s.c_a.to_be_bytes()), &id]) != m_a {
-            self.seen
-                .push(Seen::Refused("identity MAC M_A does not verify".into()));
-            self.session = None;
-            return Ok(());
-        }
-        let mut ctr = Ctr::new(&kk.kc_a, &kk.km_a, s.c_a, version);
-        let mut plain = id.clone();
-        ctr.crypt(&mut plain)?;
+        let (id, m_a) = (value(f, "identity"), value(f, "mac"));
         let form_a2 = form_text(x);
-        let mac_a = hmac(
-            H,
-            &kk.ks_a,
-            &[
-                &s.n_b,
-                &s.n_a,
-                &s.e,
-                s.form_a.as_bytes(),
-                form_a2.as_bytes(),
-            ],
-        );
-        if plain != mac_a {
-            self.seen.push(Seen::Refused(
-                "calculated mac_a differs from received mac_a".into(),
-            ));
-            self.session = None;
-            return Ok(());
+        let mac_input = s.mac_a_input(&form_a2);
+        match open_identity(&kk.initiator(), s.c_a, version, &id, &m_a, &mac_input)? {
+            Ok(after) => s.c_a = after,
+            Err(why) => {
+                self.refuse(format!("{why} of A"));
+                return Ok(());
+            }
         }
-        s.c_a = ctr.counter;
         let rshashes: Vec<Vec<u8>> = f
             .field("rshashes")
             .map(|fl| {
                 fl.values
                     .iter()
-                    .filter_map(|v| b64::decode("r", v).ok())
+                    .filter_map(|v| b64::decode("rshashes", v).ok())
                     .collect()
             })
             .unwrap_or_default();
-        let peer = bare(&s.peer);
-        let held = self.retained.get(&peer).cloned().unwrap_or_default();
+        let held = self
+            .retained
+            .get(&bare(&s.peer))
+            .cloned()
+            .unwrap_or_default();
         let srs = held
-            .iter()
-            .find(|rs| rshashes.contains(&hmac(H, &s.n_a, &[rs])))
-            .cloned();
-        let mut k_final_parts: Vec<&[u8]> = vec![&s.k];
-        if let Some(srs) = &srs {
-            k_final_parts.push(srs);
-        }
-        let k_final = sha256(&k_final_parts).to_vec();
+            .into_iter()
+            .find(|rs| rshashes.contains(&hmac(H, &s.n_a, &[rs])));
+        let k_final = final_k(&s.k, srs.as_ref());
         let fin = keys(&k_final);
         let srshash = match &srs {
             Some(rs) => hmac(H, rs, &[b"Shared Retained Secret"]),
-            None => {
-                let mut r = vec![0u8; 32];
-                self.rng.fill(&mut r);
-                r
-            }
+            None => srshash_random,
         };
         let mut x4 = form(
             "result",
@@ -737,42 +774,16 @@ impl Gajim {
             ],
         );
         let form_b2 = form_text(&x4);
-        let mac_b = hmac(
-            H,
-            &fin.ks_b,
-            &[
-                &s.n_a,
-                &s.n_b,
-                &s.d,
-                s.form_b.as_bytes(),
-                form_b2.as_bytes(),
-            ],
-        );
-        let before = s.c_b;
-        let mut send = Ctr::new(&fin.kc_b, &fin.km_b, s.c_b, version);
-        let mut id_b = mac_b;
-        send.crypt(&mut id_b)?;
-        let m_b = hmac(H, &fin.km_b, &[mpi(&before.to_be_bytes()), &id_b]);
-        x4.push(text_single("identity", &b64::encode(&id_b)));
-        x4.push(text_single("mac", &b64::encode(&m_b)));
-        s.c_b = send.counter;
+        let mac_input = s.mac_b_input(&form_b2);
+        let (id_b, m_b, after) = seal_identity(&fin.responder(), s.c_b, version, &mac_input)?;
+        s.c_b = after;
+        push_identity(&mut x4, &id_b, &m_b);
         s.sas = sas(&m_a, &s.form_b);
-        s.send = Some(send);
+        s.send = Some(Ctr::new(&fin.kc_b, &fin.km_b, s.c_b, version));
         s.recv = Some(Ctr::new(&fin.kc_a, &fin.km_a, s.c_a, version));
-        let msg = Element::new("message", ns::JABBER_CLIENT)
-            .with_attr("to", s.peer.as_str())
-            .with_child(Element::new("thread", ns::JABBER_CLIENT).with_text(&s.thread))
-            .with_child(Element::new("init", ns::ESESSION_INIT).with_child(x4));
+        let msg = wrapped(&s.peer, &s.thread, "init", ns::ESESSION_INIT, x4);
         self.out.push(msg);
-        let new = hmac(H, &k_final, &[b"New Retained Secret"]);
-        let list = self.retained.entry(peer).or_default();
-        list.retain(|rs| Some(rs) != srs.as_ref());
-        list.push(new);
-        let sas = s.sas.clone();
-        self.seen.push(Seen::Established {
-            sas,
-            srs_found: srs.is_some(),
-        });
+        self.established(srs, &k_final);
         Ok(())
     }
 
@@ -782,61 +793,52 @@ impl Gajim {
         let Some(s) = self.session.as_mut().filter(|s| s.initiator) else {
             return Ok(());
         };
-        let peer = bare(&s.peer);
-        let held = self.retained.get(&peer).cloned().unwrap_or_default();
+        let held = self
+            .retained
+            .get(&bare(&s.peer))
+            .cloned()
+            .unwrap_or_default();
         let srshash = value(f, "srshash");
         let srs = held
-            .iter()
-            .find(|rs| hmac(H, rs, &[b"Shared Retained Secret"]) == srshash)
-            .cloned();
-        let mut parts: Vec<&[u8]> = vec![&s.k];
-        if let Some(srs) = &srs {
-            parts.push(srs);
-        }
-        let k_final = sha256(&parts).to_vec();
+            .into_iter()
+            .find(|rs| hmac(H, rs, &[b"Shared Retained Secret"]) == srshash);
+        let k_final = final_k(&s.k, srs.as_ref());
         let fin = keys(&k_final);
-        let id = value(f, "identity");
-        let m_b = value(f, "mac");
-        if hmac(H, &fin.km_b, &[mpi(&s.c_b.to_be_bytes()), &id]) != m_b {
-            self.seen
-                .push(Seen::Refused("identity MAC M_B does not verify".into()));
-            self.session = None;
-            return Ok(());
-        }
-        let mut recv = Ctr::new(&fin.kc_b, &fin.km_b, s.c_b, version);
-        let mut plain = id;
-        recv.crypt(&mut plain)?;
         let form_b2 = form_text(x);
-        let mac_b = hmac(
-            H,
-            &fin.ks_b,
-            &[
-                &s.n_a,
-                &s.n_b,
-                &s.d,
-                s.form_b.as_bytes(),
-                form_b2.as_bytes(),
-            ],
-        );
-        if plain != mac_b {
-            self.seen.push(Seen::Refused(
-                "calculated mac_b differs from received mac_b".into(),
-            ));
-            self.session = None;
-            return Ok(());
+        let mac_input = s.mac_b_input(&form_b2);
+        let (id, m_b) = (value(f, "identity"), value(f, "mac"));
+        match open_identity(&fin.responder(), s.c_b, version, &id, &m_b, &mac_input)? {
+            Ok(after) => s.c_b = after,
+            Err(why) => {
+                self.refuse(format!("{why} of B"));
+                return Ok(());
+            }
         }
-        s.recv = Some(recv);
+        s.recv = Some(Ctr::new(&fin.kc_b, &fin.km_b, s.c_b, version));
         s.send = Some(Ctr::new(&fin.kc_a, &fin.km_a, s.c_a, version));
-        let new = hmac(H, &k_final, &[b"New Retained Secret"]);
-        let list = self.retained.entry(peer).or_default();
-        list.retain(|rs| Some(rs) != srs.as_ref());
-        list.push(new);
+        self.established(srs, &k_final);
+        Ok(())
+    }
+
+    /// The negotiation failed on Gajim's side for `why`.
+    fn refuse(&mut self, why: String) {
+        self.seen.push(Seen::Refused(why));
+        self.session = None;
+    }
+
+    /// The session is established: the new retained secret replaces `srs`.
+    fn established(&mut self, srs: Option<Vec<u8>>, k_final: &[u8]) {
+        let Some(s) = self.session.as_ref() else {
+            return;
+        };
         let sas = s.sas.clone();
+        let list = self.retained.entry(bare(&s.peer)).or_default();
+        list.retain(|rs| Some(rs) != srs.as_ref());
+        list.push(hmac(H, k_final, &[b"New Retained Secret"]));
         self.seen.push(Seen::Established {
             sas,
             srs_found: srs.is_some(),
         });
-        Ok(())
     }
 
     /// An encrypted stanza: checked with the 16-octet counter, decrypted by the stream.
@@ -951,8 +953,7 @@ impl Gajim {
                 field("terminate", None, &["1"]),
             ],
         );
-        let msg = self
-            .message(&s.peer, &s.thread)
+        let msg = message(&s.peer, &s.thread)
             .with_child(Element::new("feature", ns::FEATURE_NEG).with_child(x));
         self.out.push(msg);
     }
