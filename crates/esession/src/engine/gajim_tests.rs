@@ -164,6 +164,8 @@ fn we_initiate_toward_gajim_1_0_and_talk_both_ways() {
     assert_eq!(info.group, Some(15));
     assert_eq!(info.logging, Logging::May);
     assert!(!link.gajim.seen.iter().any(|s| matches!(s, Seen::Dialog(_))));
+    // The letters Gajim's user reads out verify on our side.
+    assert_eq!(link.us.verify_sas(GAJIM, &thread, &gajim_sas), Ok(true));
     link.talk(&thread, 8);
     // D7: our terminate goes in clear, and the session ends at once.
     link.us.terminate(GAJIM, &thread, NOW).unwrap();
@@ -442,6 +444,10 @@ fn strict_and_auto_without_signs_speak_the_profile() {
     let events = link.events();
     assert!(!events.iter().any(|e| matches!(e, Event::Established(_))));
     assert!(events.iter().any(|e| matches!(e, Event::Failed { .. })));
+    // Between two profile peers nothing changes: no compat marker.
+    let mut pair = super::tests::Pair::new("gajim/none");
+    let (_, a, b) = pair.negotiate();
+    assert_eq!((a.compat, b.compat), (None, None));
     // A caps node that is not Gajim's leaves Auto on the profile.
     let mut link = Link::new("gajim/other", Version::V1_0, Config::default());
     assert!(!link
