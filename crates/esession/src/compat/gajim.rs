@@ -43,7 +43,7 @@
 //!   Gajim's crash B1 (and B2) in every session we answer.
 //!
 //! Refused in this mode, with [`Violation::CompatRefused`] naming what: the 3-message flow,
-//! public-key identification, re-keying, zlib, the committed SAS, ciphers other than
+//! public-key identification, re-keying, renegotiation, zlib, the committed SAS, ciphers other than
 //! `aes128-ctr`, hashes other than `sha256` — Gajim has none of them (or broken ones).
 use super::{Compat, PeerClient};
 use crate::b64;
@@ -379,6 +379,13 @@ pub(crate) fn offer_config(config: &Config, initiating: bool) -> Result<Config, 
 /// The refusal of a re-key in a Gajim-mode session.
 pub(crate) fn rekey_refused() -> Violation {
     Violation::CompatRefused("re-keying (Gajim never re-keys)".to_owned())
+}
+
+/// The refusal of a renegotiation (XEP-0155 §4.5) in a Gajim-mode session: Gajim's
+/// receiver appends decrypted children to a message; nothing in the design note shows it
+/// answering such a form.
+pub(crate) fn renegotiation_refused() -> Violation {
+    Violation::CompatRefused("renegotiation (not in Gajim's session code)".to_owned())
 }
 
 #[cfg(test)]

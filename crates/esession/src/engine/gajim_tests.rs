@@ -529,4 +529,11 @@ fn refusals_name_what_gajim_lacks() {
     let (thread, _) = link.we_start();
     let err = link.us.rekey(GAJIM, &thread).unwrap_err();
     assert!(matches!(err.violation(), Violation::CompatRefused(w) if w.contains("re-key")));
+    // So is a renegotiation, which Gajim would never answer.
+    let err = link
+        .us
+        .renegotiate_logging(GAJIM, &thread, &[Logging::MustNot])
+        .unwrap_err();
+    assert!(matches!(err.violation(), Violation::CompatRefused(w) if w.contains("renegotiation")));
+    assert!(link.us.poll_outgoing().is_none());
 }
