@@ -148,6 +148,7 @@ mod tests {
             rekey_freq: Some(1),
             peer_key: None,
             offline: false,
+            compat: None,
         }
     }
 
