@@ -289,6 +289,21 @@ pub(crate) struct AlgArgs {
     /// Re-key (a new `<key/>`, XEP-0200 §9) with every Nth stanza sent.
     #[arg(long)]
     pub rekey_every: Option<u32>,
+    /// Gajim compatibility (docs/gajim.md): `auto` speaks Gajim 0.12–1.0's dialect only
+    /// to a peer whose request shows Gajim's signs, `gajim` always, `strict` never.
+    #[arg(long, value_enum, default_value_t = CompatArg::Auto)]
+    pub compat: CompatArg,
+}
+
+/// `--compat`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CompatArg {
+    /// Gajim's dialect only toward a peer that showed Gajim's signs.
+    Auto,
+    /// Always Gajim's dialect (the contact runs Gajim 0.12–1.0).
+    Gajim,
+    /// Always the profile.
+    Strict,
 }
 
 /// `--flow`.

@@ -1,9 +1,11 @@
 //! The negotiation policy (`Config`) of `send` and `listen`, from their flags.
-use crate::args::{AlgArgs, FlowArg, JsonrpcArgs, ListenArgs, LoggingArg, PubkeyArg, SendArgs};
+use crate::args::{
+    AlgArgs, CompatArg, FlowArg, JsonrpcArgs, ListenArgs, LoggingArg, PubkeyArg, SendArgs,
+};
 use crate::fail::Fail;
 use esession::compress::CompressAlg;
 use esession::config::{Flow, PubkeyMode};
-use esession::{AcceptPolicy, CipherAlg, Config, HashAlg, Logging};
+use esession::{AcceptPolicy, CipherAlg, Compat, Config, HashAlg, Logging};
 
 /// `--logging`: the values in order, without repeats; empty keeps `config.logging`.
 fn apply_logging(config: &mut Config, given: &[LoggingArg]) {
@@ -62,6 +64,12 @@ fn names<T: PartialEq>(
 
 /// Applies the algorithm flags to `config` (XEP-0116 §8 names).
 fn apply_algs(config: &mut Config, a: &AlgArgs) -> Result<(), Fail> {
+    // Issue 13: the compatibility mode toward the peers of this command.
+    config.compat = match a.compat {
+        CompatArg::Auto => Compat::Auto,
+        CompatArg::Gajim => Compat::Gajim,
+        CompatArg::Strict => Compat::Strict,
+    };
     config.crypt = names(
         "--crypt",
         &a.crypt,
@@ -178,6 +186,16 @@ mod tests {
             Command::Listen(a) => listen_config(&a),
             _ => unreachable!(),
         }
+    }
+
+    #[test]
+    fn compat_mode_is_chosen_per_command() {
+        assert_eq!(send(&[]).unwrap().compat, Compat::Auto);
+        assert_eq!(send(&["--compat", "gajim"]).unwrap().compat, Compat::Gajim);
+        assert_eq!(
+            listen(&["--compat", "strict"]).unwrap().compat,
+            Compat::Strict
+        );
     }
 
     #[test]
