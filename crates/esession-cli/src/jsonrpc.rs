@@ -33,7 +33,7 @@ enum Input {
 const HISTORY_LIMIT: usize = 50;
 
 pub(crate) async fn run(global: &Global, args: &JsonrpcArgs) -> Result<(), Fail> {
-    let config = crate::policy::jsonrpc(args);
+    let config = crate::policy::jsonrpc(global, args);
     let client = connect_without_presence(global, config, KeyUse::IfStored).await?;
     // The history goes to the account's store, through a connection of its own.
     let log = SqliteStore::open(client.engine().store().path())?;

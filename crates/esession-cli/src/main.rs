@@ -6,6 +6,7 @@ mod archive_cmd;
 mod archiving;
 mod args;
 mod chat;
+mod config;
 mod core_dumps;
 mod demo;
 mod fail;
@@ -18,10 +19,12 @@ mod logging;
 mod offline;
 mod output;
 mod passphrase;
+mod password;
 mod policy;
 mod private_dir;
 mod published;
 mod sanitize;
+mod secret_input;
 mod send;
 mod server;
 mod signals;
@@ -52,7 +55,14 @@ fn main() {
             std::process::exit(fail::PROTOCOL);
         }
     };
-    let normalized = typed_jid::normalize_all(&mut cli);
+    password::warn_if_on_command_line(&cli.global);
+    // The demo runs its own server and accounts: only an explicit --config is read for it.
+    let configured = if matches!(cli.command, Command::Demo(_)) && cli.global.config.is_none() {
+        Ok(())
+    } else {
+        config::apply(&mut cli)
+    };
+    let normalized = configured.and_then(|()| typed_jid::normalize_all(&mut cli));
     let result = normalized.and_then(|()| {
         runtime.block_on(async {
             match &cli.command {

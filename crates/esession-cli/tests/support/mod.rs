@@ -12,6 +12,18 @@ use tempfile::TempDir;
 
 pub(crate) use esession_testkit::server;
 
+#[allow(dead_code)]
+pub(crate) mod tmux;
+
+/// A configuration directory that does not exist: the programs under test never read the
+/// configuration file of the user running the tests (`XDG_CONFIG_HOME`).
+pub(crate) fn no_config_dir() -> String {
+    std::env::temp_dir()
+        .join("esession-tests-no-config")
+        .display()
+        .to_string()
+}
+
 /// A registered account and its private `--state` directory.
 pub(crate) struct Account {
     pub jid: String,
@@ -131,6 +143,7 @@ impl Proc {
             .env_remove("ESESSION_PASSWORD")
             .env_remove("ESESSION_PEER_PASSWORD")
             .env_remove("ESESSION_LOG")
+            .env("XDG_CONFIG_HOME", no_config_dir())
             .env("SSL_CERT_FILE", &server().cert);
         // After the removals: a test may set ESESSION_LOG.
         for (k, v) in env {
@@ -312,6 +325,12 @@ impl Proc {
         // Let the stderr reader catch up (for messages only).
         std::thread::sleep(Duration::from_millis(20));
         status.code().unwrap_or(-1)
+    }
+
+    /// What the process printed on stderr so far.
+    #[allow(dead_code)]
+    pub(crate) fn stderr_text(&self) -> String {
+        self.stderr.lock().unwrap().clone()
     }
 
     /// Its process id.
