@@ -108,6 +108,8 @@ pub(crate) enum Tls {
 pub(crate) enum Command {
     /// Run a full ESession between two new accounts on a local server and show each step.
     Demo(DemoArgs),
+    /// Write the configuration file, asking for the account's settings.
+    Init(InitArgs),
     /// Stay online and accept ESessions.
     Listen(ListenArgs),
     /// Negotiate an ESession with a contact, send a message, terminate.
@@ -346,6 +348,14 @@ pub(crate) struct DemoArgs {
     /// Bob's password (with `--server`).
     #[arg(long, env = "ESESSION_PEER_PASSWORD", hide_env_values = true)]
     pub peer_password: Option<Password>,
+}
+
+/// `esession init`.
+#[derive(Args, Debug)]
+pub(crate) struct InitArgs {
+    /// Overwrite an existing configuration file.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `esession listen`.

@@ -12,6 +12,7 @@ mod demo;
 mod fail;
 mod history;
 mod identity;
+mod init;
 mod jsonrpc;
 mod keys;
 mod listen;
@@ -56,8 +57,14 @@ fn main() {
         }
     };
     password::warn_if_on_command_line(&cli.global);
-    // The demo runs its own server and accounts: only an explicit --config is read for it.
-    let configured = if matches!(cli.command, Command::Demo(_)) && cli.global.config.is_none() {
+    // The demo runs its own server and accounts: only an explicit --config is read for it;
+    // init writes the file.
+    let own_settings = match cli.command {
+        Command::Demo(_) => cli.global.config.is_none(),
+        Command::Init(_) => true,
+        _ => false,
+    };
+    let configured = if own_settings {
         Ok(())
     } else {
         config::apply(&mut cli)
@@ -67,6 +74,7 @@ fn main() {
         runtime.block_on(async {
             match &cli.command {
                 Command::Demo(a) => demo::run(&cli.global, a, out).await,
+                Command::Init(a) => init::run(&cli.global, a),
                 Command::Listen(a) => listen::run(&cli.global, a, out).await,
                 Command::Send(a) => send::run(&cli.global, a, out).await,
                 Command::Chat(a) => chat::run(&cli.global, a, out).await,

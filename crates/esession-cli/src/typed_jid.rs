@@ -39,7 +39,7 @@ pub(crate) fn normalize_all(cli: &mut Cli) -> Result<(), Fail> {
         Command::Archive(
             ArchiveCommand::Show { with, .. } | ArchiveCommand::Remove { with, .. },
         ) => one("the collection's JID", with),
-        Command::Offline(_) => Ok(()),
+        Command::Offline(_) | Command::Init(_) => Ok(()),
         // Its JIDs come in requests, normalized there.
         Command::Jsonrpc(_) => Ok(()),
         Command::History(a) => one("the contact", &mut a.contact),

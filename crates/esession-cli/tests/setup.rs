@@ -326,3 +326,82 @@ fn the_password_prompt_reads_a_terminal_without_echo() {
     );
     assert!(screen.contains("online"), "{screen}");
 }
+
+/// `esession init` on a terminal: the answers become a private configuration file that a
+/// real command then uses; an existing file is kept unless `--force`.
+#[test]
+fn init_writes_a_private_configuration_file_a_command_then_uses() {
+    let acct = Account::new("init");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("esession/config.toml");
+    let cfg_s = cfg.to_str().unwrap().to_owned();
+    let tmux = Tmux::new();
+    let init = |name: &str, extra: &[&str]| {
+        let args: Vec<String> = ["--config", &cfg_s, "init"]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect();
+        tmux.start(name, &args, &[]);
+    };
+    init("init", &[]);
+    let (user, domain) = acct.jid.split_once('@').unwrap();
+    tmux.wait_for("init", "JID (user@domain): ", LIMIT);
+    // Typed in capitals: normalized.
+    tmux.line("init", &format!("{}@{domain}", user.to_uppercase()));
+    tmux.wait_for(
+        "init",
+        &format!("server HOST:PORT [{domain}:5222]: "),
+        LIMIT,
+    );
+    tmux.line("init", &server().addr);
+    tmux.wait_for("init", "[starttls]: ", LIMIT);
+    tmux.line("init", "plain");
+    tmux.wait_for("init", "store directory [", LIMIT);
+    tmux.line("init", acct.state.path().to_str().unwrap());
+    tmux.wait_for("init", "a command printing the password", LIMIT);
+    tmux.line("init", &format!("printf '%s\\n' '{}'", acct.password));
+    assert_eq!(tmux.exit_code("init", LIMIT), 0, "{}", tmux.screen("init"));
+    tmux.wait_for("init", &format!("wrote {cfg_s}"), LIMIT);
+    let mode = std::fs::metadata(&cfg).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.contains(&format!("jid = \"{}\"", acct.jid)), "{text}");
+
+    // A real command with nothing but the file.
+    let (code, p) = run_env(
+        "listen (init's file)",
+        &["--config", &cfg_s, "--json", "listen", "--timeout", "1"],
+        &[],
+    );
+    assert_eq!(code, 0, "{}", p.transcript());
+    online_as(&p, &acct);
+    assert!(!p.stderr_text().contains("warning"), "{}", p.transcript());
+
+    // Not overwritten without --force (and nothing is asked).
+    init("again", &[]);
+    assert_eq!(
+        tmux.exit_code("again", LIMIT),
+        2,
+        "{}",
+        tmux.screen("again")
+    );
+    assert!(tmux.screen("again").contains("give --force"));
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), text);
+    init("forced", &["--force"]);
+    tmux.wait_for("forced", "JID (user@domain): ", LIMIT);
+    tmux.line("forced", "other@example.org");
+    for _ in 0..4 {
+        tmux.press("forced", "Enter");
+    }
+    assert_eq!(
+        tmux.exit_code("forced", LIMIT),
+        0,
+        "{}",
+        tmux.screen("forced")
+    );
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.contains("jid = \"other@example.org\""), "{text}");
+    assert!(text.contains("server = \"example.org:5222\""), "{text}");
+    assert!(!text.contains("password_command"), "{text}");
+}
