@@ -405,3 +405,54 @@ fn init_writes_a_private_configuration_file_a_command_then_uses() {
     assert!(text.contains("server = \"example.org:5222\""), "{text}");
     assert!(!text.contains("password_command"), "{text}");
 }
+
+/// Usage errors exit 2, whichever check finds them (issue 10: a malformed `--jid` exited 1).
+#[test]
+fn usage_errors_exit_2() {
+    let state = tempfile::tempdir().unwrap();
+    let st = state.path().to_str().unwrap();
+    let env = [("ESESSION_PASSWORD", "pw")];
+    let cases: &[&[&str]] = &[
+        &["--jid", "example.org", "listen"],
+        &["--jid", "a@", "listen"],
+        &["--jid", "a@b@c", "listen"],
+        &["--jid", "a@x", "--server", "nonsense", "listen"],
+        &[
+            "--jid",
+            "a@x",
+            "--server",
+            "xmpp.example:5222",
+            "--tls",
+            "plain",
+            "listen",
+        ],
+        &["--jid", "a@x", "send", "--to", "b@", "hi"],
+        &[
+            "--jid", "a@x", "send", "--to", "b@x", "--crypt", "rot13", "hi",
+        ],
+        &["--jid", "a@x", "listen", "--only", "@x"],
+        &["--jid", "a@x", "--tls", "ssl", "listen"],
+        &["--jid", "a@x", "nosuchcommand"],
+        &[
+            "--jid",
+            "a@x",
+            "--config",
+            "/nonexistent/esession.toml",
+            "listen",
+        ],
+        &[
+            "--jid",
+            "a@x",
+            "--password",
+            "p",
+            "--password-file",
+            "/f",
+            "listen",
+        ],
+    ];
+    for case in cases {
+        let args: Vec<&str> = ["--state", st].iter().chain(case.iter()).copied().collect();
+        let (code, p) = run_env(&case.join(" "), &args, &env);
+        assert_eq!(code, 2, "{case:?}\n{}", p.transcript());
+    }
+}
