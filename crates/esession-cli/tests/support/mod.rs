@@ -363,12 +363,17 @@ impl Proc {
 
     /// Sends SIGTERM (as `kill` does), without waiting.
     pub(crate) fn signal_term(&mut self) {
+        self.signal("TERM");
+    }
+
+    /// Sends the signal `name` (`TERM`, `HUP`, `INT`), without waiting.
+    pub(crate) fn signal(&mut self, name: &str) {
         let status = Command::new("kill")
-            .arg("-TERM")
+            .arg(format!("-{name}"))
             .arg(self.child.id().to_string())
             .status()
             .unwrap();
-        assert!(status.success(), "kill -TERM {} failed", self.child.id());
+        assert!(status.success(), "kill -{name} {} failed", self.child.id());
     }
 }
 
