@@ -114,7 +114,8 @@ pub(crate) enum Command {
     Listen(ListenArgs),
     /// Negotiate an ESession with a contact, send a message, terminate.
     Send(SendArgs),
-    /// Chat interactively in an ESession.
+    /// Chat with one contact on a terminal, in ESessions either side starts (/help lists
+    /// the commands).
     Chat(ChatArgs),
     /// Stay online and serve JSON-RPC 2.0 on stdin/stdout, one object per line: send to
     /// contacts by JID, roster, presence, receipts (methods send, roster, status, end,
@@ -441,12 +442,9 @@ pub(crate) struct HistoryArgs {
 /// `esession chat`.
 #[derive(Args, Debug)]
 pub(crate) struct ChatArgs {
-    /// The contact (bare or full JID).
+    /// The contact (a bare JID; a resource is ignored: the best one online is used).
     #[arg(value_name = "JID")]
     pub contact: String,
-    /// Seconds to wait for the negotiation.
-    #[arg(long, default_value_t = 30)]
-    pub timeout: u64,
 }
 
 #[cfg(test)]

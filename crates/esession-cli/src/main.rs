@@ -77,7 +77,7 @@ fn main() {
                 Command::Init(a) => init::run(&cli.global, a),
                 Command::Listen(a) => listen::run(&cli.global, a, out).await,
                 Command::Send(a) => send::run(&cli.global, a, out).await,
-                Command::Chat(a) => chat::run(&cli.global, a, out).await,
+                Command::Chat(a) => chat::run(&cli.global, a).await,
                 Command::Jsonrpc(a) => jsonrpc::run(&cli.global, a).await,
                 Command::History(a) => history::run(&cli.global, a, out),
                 Command::Keys(c) => keys::keys(&cli.global, c, out).await,

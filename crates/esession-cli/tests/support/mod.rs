@@ -128,6 +128,7 @@ impl Proc {
     }
 
     /// Starts `esession ARGS` with its standard input piped; returns the pipe too.
+    #[allow(dead_code)]
     pub(crate) fn spawn_interactive(
         name: &str,
         args: &[String],
