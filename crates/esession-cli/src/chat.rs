@@ -135,11 +135,7 @@ pub(crate) async fn run(global: &Global, args: &ChatArgs) -> Result<(), Fail> {
             safe(&view.contact)
         ));
     }
-    let (stop_tx, mut stop) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        crate::signals::stop().await;
-        let _ = stop_tx.send(());
-    });
+    let mut stop = crate::signals::stop_channel();
     let outcome = serve(&mut account, &mut view, &mut screen, &mut input, &mut stop).await;
     // Sessions are ended even after a failure; the first failure is the one reported.
     let closed = account.shutdown(SHUTDOWN_WAIT).await;

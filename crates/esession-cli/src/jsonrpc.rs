@@ -55,11 +55,7 @@ pub(crate) async fn run(global: &Global, args: &JsonrpcArgs) -> Result<(), Fail>
         }
         let _ = tx.send(Input::End);
     });
-    let (stop_tx, mut stop) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        crate::signals::stop().await;
-        let _ = stop_tx.send(());
-    });
+    let mut stop = crate::signals::stop_channel();
     let outcome = serve(&mut account, &mut input, &mut stop).await;
     if let Err(f) = &outcome {
         write(&framing::notification(
