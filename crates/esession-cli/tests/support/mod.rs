@@ -13,6 +13,18 @@ use tempfile::TempDir;
 
 pub(crate) use esession_testkit::server;
 
+#[allow(dead_code)]
+pub(crate) mod tmux;
+
+/// A configuration directory that does not exist: the programs under test never read the
+/// configuration file of the user running the tests (`XDG_CONFIG_HOME`).
+pub(crate) fn no_config_dir() -> String {
+    std::env::temp_dir()
+        .join("esession-tests-no-config")
+        .display()
+        .to_string()
+}
+
 /// A registered account and its private `--state` directory.
 pub(crate) struct Account {
     pub jid: String,
@@ -136,6 +148,7 @@ impl Proc {
     }
 
     /// Starts `esession ARGS` with its standard input piped; returns the pipe too.
+    #[allow(dead_code)]
     pub(crate) fn spawn_interactive(
         name: &str,
         args: &[String],
@@ -151,6 +164,7 @@ impl Proc {
             .env_remove("ESESSION_PASSWORD")
             .env_remove("ESESSION_PEER_PASSWORD")
             .env_remove("ESESSION_LOG")
+            .env("XDG_CONFIG_HOME", no_config_dir())
             .env("SSL_CERT_FILE", child_cert());
         // After the removals: a test may set ESESSION_LOG.
         for (k, v) in env {
@@ -334,6 +348,12 @@ impl Proc {
         status.code().unwrap_or(-1)
     }
 
+    /// What the process printed on stderr so far.
+    #[allow(dead_code)]
+    pub(crate) fn stderr_text(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
     /// Its process id.
     #[allow(dead_code)]
     pub(crate) fn pid(&self) -> u32 {
@@ -364,12 +384,17 @@ impl Proc {
 
     /// Sends SIGTERM (as `kill` does), without waiting.
     pub(crate) fn signal_term(&mut self) {
+        self.signal("TERM");
+    }
+
+    /// Sends the signal `name` (`TERM`, `HUP`, `INT`), without waiting.
+    pub(crate) fn signal(&mut self, name: &str) {
         let status = Command::new("kill")
-            .arg("-TERM")
+            .arg(format!("-{name}"))
             .arg(self.child.id().to_string())
             .status()
             .unwrap();
-        assert!(status.success(), "kill -TERM {} failed", self.child.id());
+        assert!(status.success(), "kill -{name} {} failed", self.child.id());
     }
 }
 
