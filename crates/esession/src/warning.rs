@@ -45,6 +45,13 @@ pub enum Warning {
     /// Profile P10: a terminate acknowledgement we were not waiting for.
     #[error("unexpected terminate acknowledgement was ignored")]
     UnexpectedTerminateAck,
+    /// Issue 13 D7: a Gajim-mode peer ended the session with a terminate in clear, which
+    /// nobody authenticated.
+    #[error(
+        "the peer ended the session with a terminate in clear (Gajim compatibility: \
+         unauthenticated, anyone could have sent it)"
+    )]
+    GajimClearTerminate,
     /// Profile P10: our terminate was not acknowledged before the negotiation timeout;
     /// the session ended anyway.
     #[error("terminate was not acknowledged in time")]

@@ -12,14 +12,13 @@ use crate::error::{Rejected, RequestRefused};
 use crate::event::{Event, Role};
 use crate::forms::Form;
 use crate::jid;
-use crate::negotiation::fields::NOT_MACED;
 use crate::negotiation::responder::{decline, respond_plain, AwaitingResult};
 use crate::negotiation::stanza::{negotiation_message, read_error, Wrapper};
 use crate::negotiation::terms::{choose, Accepted};
 use crate::store::SecretStore;
 use crate::time::Timestamp;
 use crate::warning::{FloodRefusal, Warning};
-use crate::xml::{normalize_form_content, ns, Element};
+use crate::xml::{ns, Element};
 
 impl<S: SecretStore> Engine<S> {
     /// Feeds one received stanza. Everything that results is queued: stanzas for
@@ -255,7 +254,7 @@ impl<S: SecretStore> Engine<S> {
             let x2 = respond_plain(&accepted.terms);
             (State::PlainPending(Box::new(accepted.terms)), x2)
         } else {
-            let form_a = normalize_form_content(x, &NOT_MACED);
+            let form_a = accepted.terms.dialect.form(x);
             let ctx = &mut self.core.ctx(from, now);
             match AwaitingResult::respond(accepted, form_a, ctx) {
                 Ok((state, x2)) => (State::Responded(Box::new(state)), x2),
@@ -325,7 +324,18 @@ impl<S: SecretStore> Engine<S> {
         let own_key = self.core.identity_key.as_ref().map(|k| k.sign_alg());
         let chosen = Form::parse(x)
             .map_err(RequestRefused::Form)
-            .and_then(|form| choose(&form, &self.core.config, from, own_key));
+            .and_then(|form| {
+                // Issue 13 §1: the Gajim mode for a request of Gajim's shape (or by the
+                // contact's setting), with the policy narrowed to what Gajim knows.
+                let dialect = self.core.responder_dialect(from, &form, thread);
+                let config = dialect
+                    .config(&self.core.config, false)
+                    .map_err(|c| RequestRefused::Compat(c, Vec::new()))?;
+                let mut accepted = choose(&form, &config, from, own_key)
+                    .map_err(|refusal| dialect.refusal(refusal))?;
+                accepted.terms.dialect = dialect;
+                Ok(accepted)
+            });
         match chosen {
             Ok(accepted) => Some(accepted),
             Err(refusal) => {

@@ -3,6 +3,7 @@
 //! the engine, the store failed, the peer did not answer — and the coarse [`ErrorKind`]
 //! callers branch on is derived from it. A negotiation rule the peer broke
 //! ([`PeerMisbehaved`]) also gives the error reply it calls for (profile P10b).
+mod compat;
 mod peer;
 mod rejected;
 mod stanza;
@@ -11,6 +12,7 @@ mod store;
 mod tests;
 mod usage;
 
+pub use compat::CompatRefusal;
 pub use peer::{Condition, IdentityFault, OfflineOptionsFault, PeerMisbehaved, Replay};
 pub use rejected::{Rejected, RequestRefused};
 pub use stanza::{Malformed, RekeyFault, StanzaFault};

@@ -1,5 +1,6 @@
 //! A session that did not come about: the peer declined it, answered with an error, or
 //! we refused its request or its offline options.
+use super::compat::CompatRefusal;
 use super::peer::{Condition, PeerMisbehaved};
 use crate::forms::FormError;
 
@@ -50,6 +51,10 @@ pub enum RequestRefused {
     /// The form does not parse: `not-acceptable`.
     #[error("data form: {0}")]
     Form(#[from] FormError),
+    /// The Gajim compatibility mode refuses the request (issue 13), naming the fields at
+    /// fault.
+    #[error("{0}")]
+    Compat(CompatRefusal, Vec<String>),
 }
 
 impl RequestRefused {
@@ -59,15 +64,16 @@ impl RequestRefused {
             RequestRefused::Unsupported => Condition::ServiceUnavailable,
             RequestRefused::Unimplemented(_) => Condition::FeatureNotImplemented,
             RequestRefused::Unacceptable(_) | RequestRefused::Form(_) => Condition::NotAcceptable,
+            RequestRefused::Compat(refusal, _) => refusal.condition(),
         }
     }
 
     /// The fields the error reply names.
     pub fn fields(&self) -> Vec<&str> {
         match self {
-            RequestRefused::Unimplemented(f) | RequestRefused::Unacceptable(f) => {
-                f.iter().map(String::as_str).collect()
-            }
+            RequestRefused::Unimplemented(f)
+            | RequestRefused::Unacceptable(f)
+            | RequestRefused::Compat(_, f) => f.iter().map(String::as_str).collect(),
             RequestRefused::Unsupported | RequestRefused::Form(_) => Vec::new(),
         }
     }
@@ -80,6 +86,7 @@ impl RequestRefused {
             RequestRefused::Unimplemented(_) => PeerMisbehaved::UnsupportedFlow,
             RequestRefused::Unacceptable(f) => PeerMisbehaved::NoAcceptableOption(f.clone()),
             RequestRefused::Form(e) => PeerMisbehaved::Form(e.clone()),
+            RequestRefused::Compat(..) => PeerMisbehaved::UnsupportedFlow,
         }
     }
 }

@@ -78,7 +78,7 @@ fn each_rule_names_its_condition_and_field() {
 
 #[test]
 fn a_refused_request_names_its_condition_and_fields() {
-    let rows: [(RequestRefused, Condition, &[&str]); 4] = [
+    let rows: [(RequestRefused, Condition, &[&str]); 6] = [
         (
             RequestRefused::Unsupported,
             Condition::ServiceUnavailable,
@@ -96,6 +96,16 @@ fn a_refused_request_names_its_condition_and_fields() {
         ),
         (
             RequestRefused::Form(FormError::TooLarge("too many options")),
+            Condition::NotAcceptable,
+            &[],
+        ),
+        (
+            RequestRefused::Compat(CompatRefusal::ThreeMessage, vec![s("dhkeys")]),
+            Condition::FeatureNotImplemented,
+            &["dhkeys"],
+        ),
+        (
+            RequestRefused::Compat(CompatRefusal::NoE2e, Vec::new()),
             Condition::NotAcceptable,
             &[],
         ),

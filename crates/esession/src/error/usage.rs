@@ -1,4 +1,5 @@
 //! The caller asked for something this engine cannot do now.
+use super::compat::CompatRefusal;
 use crate::compress::CompressError;
 use crate::config::StanzaKind;
 use crate::crypto::{CryptoError, KeyError};
@@ -77,6 +78,9 @@ pub enum Usage {
     /// Compressing our stanza failed (profile P9).
     #[error("malformed encrypted content: zlib compression: {0}")]
     Compression(CompressError),
+    /// The Gajim compatibility mode refuses this (issue 13).
+    #[error("{0}")]
+    Compat(CompatRefusal),
     /// A cryptographic operation on our side failed.
     #[error("crypto: {0}")]
     Crypto(#[from] CryptoError),
