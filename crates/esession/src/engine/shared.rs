@@ -4,28 +4,29 @@ use crate::config::Config;
 use crate::crypto::pubkey::IdentityKey;
 use crate::crypto::DhPool;
 use crate::event::Event;
-use crate::jid;
 use crate::negotiation::context::Ctx;
 use crate::negotiation::failure::Condition;
 use crate::negotiation::stanza::error_reply;
 use crate::random::Random;
+use crate::session_id::SessionId;
 use crate::store::SecretStore;
 use crate::time::Timestamp;
 use crate::xml::{Element, Limits};
+use jid::{BareJid, FullJid, Jid};
 use std::collections::{HashMap, VecDeque};
 use zeroize::Zeroizing;
 
 /// The account's shared resources: policy, secrets, randomness and the clock.
 pub(super) struct Core<S> {
     /// Our full JID.
-    pub(super) own: String,
+    pub(super) own: FullJid,
     /// Our bare JID.
-    pub(super) own_bare: String,
+    pub(super) own_bare: BareJid,
     pub(super) config: Config,
     pub(super) store: S,
     pub(super) rng: Box<dyn Random>,
     /// The other shared secret per peer bare JID (XEP-0116 §4.7.3, profile P1).
-    pub(super) oss: HashMap<String, Zeroizing<Vec<u8>>>,
+    pub(super) oss: HashMap<BareJid, Zeroizing<Vec<u8>>>,
     /// Limits on decrypted XML (profile P9).
     pub(super) limits: Limits,
     pub(super) dh_pool: Option<DhPool>,
@@ -35,10 +36,10 @@ pub(super) struct Core<S> {
 }
 
 impl<S: SecretStore> Core<S> {
-    pub(super) fn new(own: &str, config: Config, store: S, rng: Box<dyn Random>) -> Self {
+    pub(super) fn new(own: FullJid, config: Config, store: S, rng: Box<dyn Random>) -> Self {
         Core {
-            own: own.to_owned(),
-            own_bare: jid::bare(own).to_owned(),
+            own_bare: own.to_bare(),
+            own,
             config,
             store,
             rng,
@@ -61,16 +62,18 @@ impl<S: SecretStore> Core<S> {
     }
 
     /// What a negotiation step with `peer` needs at `now`: the one place it is built.
-    pub(super) fn ctx<'a>(&'a mut self, peer: &'a str, now: Timestamp) -> Ctx<'a> {
+    pub(super) fn ctx<'a>(&'a mut self, peer: &'a Jid, now: Timestamp) -> Ctx<'a> {
+        let peer_bare = peer.to_bare();
         Ctx {
+            oss: self.oss.get(&peer_bare).map(|v| v.as_slice()),
             rng: self.rng.as_mut(),
             pool: self.dh_pool.as_ref(),
             store: &mut self.store,
             config: &self.config,
-            own_bare: &self.own_bare,
-            peer,
+            own_bare: self.own_bare.as_str(),
+            peer: peer.as_str(),
+            peer_bare,
             now,
-            oss: self.oss.get(jid::bare(peer)).map(|v| v.as_slice()),
             identity: self.identity_key.as_ref(),
         }
     }
@@ -92,11 +95,11 @@ impl Outbox {
         self.events.push_back(event);
     }
 
-    /// A [`Event::Warning`] about `peer` (on `thread`, when known).
-    pub(super) fn warn(&mut self, peer: &str, thread: Option<&str>, detail: &str) {
+    /// A [`Event::Warning`] about `peer` (in `session`, when known).
+    pub(super) fn warn(&mut self, peer: &Jid, session: Option<&SessionId>, detail: &str) {
         self.events.push_back(Event::Warning {
-            peer: peer.to_owned(),
-            thread: thread.map(str::to_owned),
+            peer: peer.clone(),
+            session: session.cloned(),
             detail: detail.to_owned(),
         });
     }
@@ -106,12 +109,12 @@ impl Outbox {
         &mut self,
         config: &Config,
         received: &Element,
-        to: &str,
+        to: &Jid,
         condition: Condition,
         fields: &[String],
     ) {
         if config.answer_errors {
-            self.send(error_reply(received, to, condition, fields));
+            self.send(error_reply(received, to.as_str(), condition, fields));
         }
     }
 

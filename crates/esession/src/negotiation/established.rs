@@ -8,7 +8,6 @@ use crate::crypto::pubkey::PublicKey;
 use crate::crypto::{new_retained_secret, HashAlg};
 use crate::error::Violation;
 use crate::event::{PeerKeyInfo, SrsStatus};
-use crate::jid;
 use crate::store::{RetainedSecret, SecretId};
 
 /// A negotiation that completed: the channel and what to tell the person.
@@ -48,7 +47,7 @@ pub(crate) fn peer_key_status(
     let Some(key) = key else {
         return Ok(None);
     };
-    let peer_bare = jid::bare(ctx.peer);
+    let peer_bare = ctx.peer_bare.as_str();
     let fp = key.fingerprint();
     let store_err = |e: crate::store::StoreError| Failure::silent(e.into());
     let assessment = ctx
@@ -122,7 +121,7 @@ pub(crate) fn retain_new_secret(
 ) -> Result<(SecretId, bool), Failure> {
     let id = SecretId {
         own: ctx.own_bare.to_owned(),
-        peer_bare: jid::bare(ctx.peer).to_owned(),
+        peer_bare: ctx.peer_bare.as_str().to_owned(),
         peer_full: ctx.peer.to_owned(),
     };
     // A person confirmed a SAS with the JID the secret was retained with, not with this
