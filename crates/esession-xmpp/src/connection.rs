@@ -145,6 +145,11 @@ impl Connection {
         &self.bound_text
     }
 
+    /// The full JID the server bound this session to, typed.
+    pub fn bound(&self) -> &FullJid {
+        &self.bound
+    }
+
     /// Send one stanza (`<message/>`, `<presence/>` or `<iq/>`, namespace
     /// `jabber:client`, which is assumed when the root has none). Returns once
     /// it has been written to the stream (bounded by the connect timeout).

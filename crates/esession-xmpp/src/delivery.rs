@@ -6,7 +6,7 @@
 use crate::{Client, OfflineError, OfflineStart, XmppError};
 use esession::store::SecretStore;
 use esession::xml::{ns, Element};
-use esession::{jid, Timestamp};
+use esession::{BareJid, Jid, Timestamp};
 use std::time::Duration;
 use thiserror::Error;
 
@@ -126,19 +126,19 @@ impl OfflineFallback {
 impl<S: SecretStore> Client<S> {
     /// Checks a full JID's support before negotiating (XEP-0116 §3); a bare JID is not
     /// asked. A stanza error or no answer means the contact looks offline.
-    pub async fn reach(&mut self, to: &str, timeout: Duration) -> Result<Reach, XmppError> {
-        if !jid::is_full(to) {
+    pub async fn reach(&mut self, to: &Jid, timeout: Duration) -> Result<Reach, XmppError> {
+        let Ok(full) = to.try_as_full() else {
             return Ok(Reach::Negotiate);
-        }
-        match self.peer_supports_esessions(to, timeout).await {
+        };
+        match self.peer_supports_esessions(full, timeout).await {
             Ok(true) => Ok(Reach::Negotiate),
             Ok(false) => Ok(Reach::Unsupported),
             Err(XmppError::Stanza(condition)) => Ok(Reach::Offline(Unreachable::Unavailable {
-                to: to.to_owned(),
+                to: to.to_string(),
                 condition,
             })),
             Err(XmppError::Timeout(_)) => Ok(Reach::Offline(Unreachable::NoDiscoAnswer {
-                to: to.to_owned(),
+                to: to.to_string(),
             })),
             Err(e) => Err(e),
         }
@@ -151,7 +151,7 @@ impl<S: SecretStore> Client<S> {
     /// first; the engine needs our identity key (XEP-0187 §3.3: Bob always presents it).
     pub async fn send_offline(
         &mut self,
-        alice: &str,
+        alice: &BareJid,
         why: Unreachable,
         body: &str,
         count: u32,
@@ -166,19 +166,19 @@ impl<S: SecretStore> Client<S> {
             }
             Err(OfflineError::Xmpp(e)) => return Err(e.into()),
         };
-        let thread = start.thread.as_str();
+        let session = &start.session;
         let in_session = |error| OfflineSendError::Session {
-            thread: thread.to_owned(),
+            thread: session.thread().to_owned(),
             error,
         };
         for _ in 1..count {
             self.engine_mut()
-                .send_message(alice, thread, body)
+                .send_message(session, body)
                 .map_err(in_session)?;
         }
         // XEP-0187 §3.3: one-shot; Bob's terminate is not acknowledged (profile P11).
         self.engine_mut()
-            .terminate(alice, thread, Timestamp::now())
+            .terminate(session, Timestamp::now())
             .map_err(in_session)?;
         self.flush().await?;
         Ok(start)
