@@ -30,7 +30,7 @@ impl<S: SecretStore> Account<S> {
     /// Takes over `client` (logged in, initial presence not sent yet): fetches the roster
     /// (RFC 6121 §2.2: before initial presence), then sends initial presence.
     pub async fn start(mut client: Client<S>, wait: Duration) -> Result<Self, XmppError> {
-        let mut convs = Conversations::new(client.jid(), Box::new(OsRandom));
+        let mut convs = Conversations::new(client.jid().as_str(), Box::new(OsRandom));
         let conn = client.connection_mut();
         // RFC 6121 §2.1.3: a roster get to our own account.
         let result = conn.iq("get", None, &roster::query(), wait).await?;
@@ -48,7 +48,7 @@ impl<S: SecretStore> Account<S> {
 
     /// Our full JID.
     pub fn jid(&self) -> &str {
-        self.client.jid()
+        self.client.jid().as_str()
     }
 
     /// The conversations (roster, presence, queues).
@@ -149,7 +149,7 @@ impl<S: SecretStore> Account<S> {
                     .unwrap_or(false);
                 let engine = self.client.engine_mut();
                 self.convs
-                    .set_esessions(engine, &full, supported, Timestamp::now());
+                    .set_esessions(engine, full.as_str(), supported, Timestamp::now());
                 continue;
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -192,7 +192,7 @@ impl<S: SecretStore> Account<S> {
             .shutdown(self.client.engine_mut(), Timestamp::now());
         let mut events = Vec::new();
         let deadline = Instant::now() + wait;
-        while !self.client.engine().threads().is_empty() {
+        while !self.client.engine().session_ids().is_empty() {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;

@@ -48,7 +48,7 @@ impl Conversation {
 
     /// Whether `thread` is a session of this conversation.
     pub fn has(&self, thread: &str) -> bool {
-        self.sessions.iter().any(|l| l.session.thread == thread)
+        self.sessions.iter().any(|l| l.session.thread() == thread)
     }
 
     /// The ids of our messages not yet acknowledged.
@@ -72,7 +72,7 @@ impl Conversation {
         let before = self
             .sessions
             .iter()
-            .position(|l| l.session.thread == session.thread)
+            .position(|l| l.session.thread() == session.thread())
             .map(|i| self.sessions.remove(i));
         self.sessions.push(Live {
             session,
@@ -86,7 +86,7 @@ impl Conversation {
     pub(crate) fn negotiating_on(&self, thread: &str) -> bool {
         self.sessions
             .iter()
-            .any(|l| l.session.thread == thread && !l.established)
+            .any(|l| l.session.thread() == thread && !l.established)
     }
 
     /// Records that a receipt came through `thread`.
@@ -94,7 +94,7 @@ impl Conversation {
         if let Some(l) = self
             .sessions
             .iter_mut()
-            .find(|l| l.session.thread == thread)
+            .find(|l| l.session.thread() == thread)
         {
             l.acknowledges = true;
         }
@@ -106,7 +106,7 @@ impl Conversation {
         let overdue = self.queue.overdue(since);
         self.sessions
             .iter()
-            .filter(|l| l.acknowledges && overdue.contains(&l.session.thread))
+            .filter(|l| l.acknowledges && overdue.iter().any(|t| t == l.session.thread()))
             .map(|l| l.session.clone())
             .collect()
     }
@@ -116,7 +116,7 @@ impl Conversation {
         let i = self
             .sessions
             .iter()
-            .position(|l| l.session.thread == thread)?;
+            .position(|l| l.session.thread() == thread)?;
         Some(self.sessions.remove(i).session)
     }
 

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use esession::jid;
 use esession::xml::{ns, Element};
-use esession::{EndedBy, Engine, Random, SecretStore, Timestamp};
+use esession::{EndedBy, Engine, FullJid, Jid, Random, SecretStore, Timestamp};
 
 use crate::conversation::Conversation;
 use crate::event::{ClientEvent, Shield};
@@ -110,9 +110,16 @@ impl Conversations {
     }
 
     /// The next full JID whose disco#info features are wanted (XEP-0116 §3), to answer
-    /// with [`Conversations::set_esessions`].
-    pub fn poll_disco(&mut self) -> Option<String> {
-        self.disco.pop_front()
+    /// with [`Conversations::set_esessions`]. A presence `from` that is not a full JID
+    /// (RFC 7622) is reported as a warning and skipped.
+    pub fn poll_disco(&mut self) -> Option<FullJid> {
+        while let Some(full) = self.disco.pop_front() {
+            match FullJid::new(&full) {
+                Ok(jid) => return Some(jid),
+                Err(e) => self.warn(Some(full), format!("not a full JID: {e}")),
+            }
+        }
+        None
     }
 
     /// Takes in the roster fetched at login (RFC 6121 §2.1.3).
@@ -206,7 +213,7 @@ impl Conversations {
             .collect();
         for (bare, s) in stale {
             if let Some(c) = self.convs.get_mut(&bare) {
-                c.remove(&s.thread);
+                c.remove(s.thread());
             }
             // The contact's client may still be there: it is told (XEP-0116 §5).
             let _ = sessions::end(engine, &s, now);
@@ -405,12 +412,12 @@ impl Conversations {
         let requeued = self
             .convs
             .get_mut(bare)
-            .map(|c| c.queue.requeue(&s.thread))
+            .map(|c| c.queue.requeue(s.thread()))
             .unwrap_or_default();
         self.events.push_back(ClientEvent::Terminated {
             peer: bare.to_owned(),
             full: s.full.clone(),
-            thread: s.thread.clone(),
+            thread: s.thread().to_owned(),
             reason,
         });
         for id in requeued {
@@ -427,9 +434,9 @@ impl Conversations {
                 SessionEvent::Established(s, info) if !info.encrypted => {
                     // Issue 10: never a body in clear. A plain stanza session (XEP-0155
                     // security c2s/none, allowed by a caller's Config) carries nothing here.
-                    let bare = jid::bare(&s.full).to_owned();
+                    let bare = s.bare().to_owned();
                     if let Some(c) = self.convs.get_mut(&bare) {
-                        c.remove(&s.thread);
+                        c.remove(s.thread());
                     }
                     if let Err(e) = sessions::end(engine, &s, now) {
                         self.warn(Some(s.full.clone()), e.to_string());
@@ -444,7 +451,7 @@ impl Conversations {
                     );
                 }
                 SessionEvent::Established(s, info) => {
-                    let bare = jid::bare(&s.full).to_owned();
+                    let bare = s.bare().to_owned();
                     let adopted = self
                         .convs
                         .entry(bare.clone())
@@ -452,8 +459,8 @@ impl Conversations {
                         .established(s.clone());
                     self.events.push_back(ClientEvent::Established {
                         peer: bare.clone(),
+                        thread: s.thread().to_owned(),
                         full: s.full,
-                        thread: s.thread,
                         sas: info.sas.clone(),
                         sas_alg: info.sas_alg,
                         shield: Shield::of(&info),
@@ -473,12 +480,12 @@ impl Conversations {
                     by,
                     reason,
                 } => {
-                    let bare = jid::bare(&s.full).to_owned();
+                    let bare = s.bare().to_owned();
                     let Some(conv) = self.convs.get_mut(&bare) else {
                         continue;
                     };
-                    let negotiating = conv.negotiating_on(&s.thread);
-                    if conv.remove(&s.thread).is_none() {
+                    let negotiating = conv.negotiating_on(s.thread());
+                    if conv.remove(s.thread()).is_none() {
                         continue;
                     }
                     if negotiating && by.is_none() {
@@ -528,9 +535,9 @@ impl Conversations {
         let conv = self.convs.entry(bare.clone()).or_default();
         // XEP-0184 §4: the receipt names the message; only one sent in this session.
         let delivered =
-            receipts::acknowledged(stanza).filter(|id| conv.queue.delivered(id, &session.thread));
+            receipts::acknowledged(stanza).filter(|id| conv.queue.delivered(id, session.thread()));
         if delivered.is_some() {
-            conv.acknowledged_in(&session.thread);
+            conv.acknowledged_in(session.thread());
         }
         let id = stanza.attr("id").map(str::to_owned);
         let fresh = id.as_deref().is_none_or(|i| conv.first_time(i));
@@ -581,7 +588,7 @@ impl Conversations {
                 match sessions::send_body(engine, &s, &id, &body) {
                     Ok(()) => {
                         if let Some(c) = self.convs.get_mut(bare) {
-                            c.queue.sent(&id, &s.thread, now);
+                            c.queue.sent(&id, s.thread(), now);
                         }
                         let logging = sessions::info(engine, &s).map(|i| i.logging);
                         self.keep(bare, Direction::Sent, Some(&id), &body, now, logging);
@@ -592,7 +599,7 @@ impl Conversations {
                         // and it is ending): forget it and try again in a new one.
                         self.warn(Some(s.full.clone()), format!("session unusable: {e}"));
                         if let Some(c) = self.convs.get_mut(bare) {
-                            c.remove(&s.thread);
+                            c.remove(s.thread());
                         }
                         self.session_over(bare, &s, format!("failed: {e}"));
                         self.drain(engine, now);
@@ -609,7 +616,10 @@ impl Conversations {
             reason: Some(reason.to_owned()),
         };
         match self.presences.route(bare) {
-            Route::To(full) => match sessions::start(engine, &full, now) {
+            Route::To(full) => match Jid::new(&full)
+                .map_err(|e| format!("{full} is not a JID: {e}"))
+                .and_then(|to| sessions::start(engine, &to, now).map_err(|e| e.to_string()))
+            {
                 Ok(s) => {
                     if let Some(c) = self.convs.get_mut(bare) {
                         c.negotiate(s);

@@ -10,10 +10,11 @@
 //! disco#info requests out); [`Account`] drives it over a real connection.
 //!
 //! ```
-//! use esession::{Config, Engine, MemoryStore, SeededRandom, Timestamp};
+//! use esession::{Config, Engine, FullJid, MemoryStore, SeededRandom, Timestamp};
 //! use esession_client::{Conversations, DeliveryState};
 //! let now = Timestamp(1_800_000_000);
-//! let mut engine = Engine::new("alice@example.org/pda", Config::default(), MemoryStore::new(),
+//! let own = FullJid::new("alice@example.org/pda")?;
+//! let mut engine = Engine::new(own, Config::default(), MemoryStore::new(),
 //!                              Box::new(SeededRandom::from_label("alice")));
 //! let mut convs = Conversations::new("alice@example.org/pda",
 //!                                    Box::new(SeededRandom::from_label("ids")));
@@ -21,6 +22,7 @@
 //! let (_id, state) = convs.send(&mut engine, "bob@example.com", "hi", now);
 //! assert!(matches!(state, DeliveryState::Queued { reason: Some(_) }));
 //! assert!(engine.poll_outgoing().is_none());
+//! # Ok::<(), esession::JidError>(())
 //! ```
 
 mod account;

@@ -1,6 +1,6 @@
 //! The handle of one session: what the engine routes by (XEP-0201: the peer's bare JID and
 //! the thread).
-use jid::{BareJid, Jid};
+use jid::BareJid;
 use std::fmt;
 use std::sync::Arc;
 
@@ -33,7 +33,7 @@ impl SessionId {
     /// A handle made outside any engine, for tests of code that consumes events (feature
     /// `test-util`): it names a session only if an engine has one with this peer and thread.
     #[cfg(any(test, feature = "test-util"))]
-    pub fn for_tests(peer: &Jid, thread: &str) -> Self {
+    pub fn for_tests(peer: &jid::Jid, thread: &str) -> Self {
         SessionId::new(peer.to_bare(), thread)
     }
 
