@@ -46,11 +46,12 @@ fn state_event(info: Option<&SessionInfo>, failed: bool) -> (Value, String) {
 
 pub(crate) async fn run(global: &Global, args: &ChatArgs, out: Out) -> Result<(), Fail> {
     let mut client = connect(global, Config::default(), KeyUse::IfStored).await?;
-    out.online(client.jid());
+    out.online(client.jid().as_str());
     out.emit(json!({"event": "help", "text": HELP}), HELP);
     let mut history = History::default();
     history.archive = crate::archiving::enable(&mut client, global, false).await?;
-    let thread = client.engine_mut().start(&args.contact, Timestamp::now())?;
+    let contact = crate::typed_jid::parse("the contact", &args.contact)?;
+    let session = client.engine_mut().start(&contact, Timestamp::now())?;
     let mut info: Option<SessionInfo> = None;
     let mut failed = false;
     show_state(out, None, false);
@@ -61,7 +62,7 @@ pub(crate) async fn run(global: &Global, args: &ChatArgs, out: Out) -> Result<()
             failed = true;
             out.error(
                 Some(&args.contact),
-                Some(&thread),
+                Some(session.thread()),
                 "timeout",
                 "no answer: the contact is offline or lacks ESessions",
             );
@@ -73,14 +74,14 @@ pub(crate) async fn run(global: &Global, args: &ChatArgs, out: Out) -> Result<()
                 let line = line.trim();
                 if line == "/quit" { break; }
                 if line == "/status" { show_state(out, info.as_ref(), failed); continue; }
-                let Some(peer) = info.as_ref().map(|i| i.peer.clone()) else {
+                let Some(peer) = info.as_ref().map(|i| i.peer.to_string()) else {
                     out.emit(json!({"event": "notice", "text": "not established yet: nothing was sent"}), "not established yet: nothing was sent");
                     continue;
                 };
                 if line == "/end" {
-                    client.engine_mut().terminate(&peer, &thread, Timestamp::now())?;
+                    client.engine_mut().terminate(&session, Timestamp::now())?;
                 } else if let Some(sas) = line.strip_prefix("/verify") {
-                    if client.engine_mut().verify_sas(&peer, &thread, sas)? {
+                    if client.engine_mut().verify_sas(&session, sas)? {
                         if let Some(i) = info.as_mut() { i.verified = true; }
                         show_state(out, info.as_ref(), failed);
                     } else {
@@ -88,8 +89,8 @@ pub(crate) async fn run(global: &Global, args: &ChatArgs, out: Out) -> Result<()
                             "WARNING: the SAS you heard does not match: someone may be in the middle. Do not trust this session.");
                     }
                 } else if !line.is_empty() {
-                    client.engine_mut().send_message(&peer, &thread, line)?;
-                    history.archive.sent(&peer, &thread, line);
+                    client.engine_mut().send_message(&session, line)?;
+                    history.archive.sent(&session, line);
                 }
                 client.flush().await?;
             }
@@ -98,15 +99,15 @@ pub(crate) async fn run(global: &Global, args: &ChatArgs, out: Out) -> Result<()
                 history.note(&mut client, &ev);
                 out.event(&ev);
                 match &ev {
-                    Event::Established(i) if i.thread == thread => {
+                    Event::Established(i) if i.id == session => {
                         info = Some(i.clone());
                         show_state(out, info.as_ref(), failed);
                     }
-                    Event::Failed { thread: t, .. } if *t == thread => {
+                    Event::Failed { session: s, .. } if *s == session => {
                         failed = true;
                         show_state(out, info.as_ref(), failed);
                     }
-                    Event::Terminated { thread: t, .. } if *t == thread => break,
+                    Event::Terminated { session: s, .. } if *s == session => break,
                     _ => {}
                 }
             }
@@ -129,9 +130,10 @@ mod tests {
     use esession::{Logging, Role, SasAlg, SrsStatus};
 
     fn info(sas_alg: SasAlg, verified: bool) -> SessionInfo {
+        let bob = esession::Jid::new("bob@example.com/laptop").unwrap();
         SessionInfo {
-            peer: "bob@example.com/laptop".into(),
-            thread: "t".into(),
+            id: esession::SessionId::for_tests(&bob, "t"),
+            peer: bob,
             role: Role::Initiator,
             encrypted: true,
             sas: Some("qwf43".into()),

@@ -222,7 +222,7 @@ fn status(account: &Account<SqliteStore>) -> Value {
         .map(|(peer, c)| {
             let sessions: Vec<Value> = c
                 .sessions()
-                .map(|s| json!({"jid": s.full, "thread": s.thread}))
+                .map(|s| json!({"jid": s.full, "thread": s.thread()}))
                 .collect();
             json!({
                 "peer": peer,

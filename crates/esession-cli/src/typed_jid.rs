@@ -6,11 +6,15 @@
 use crate::args::{ArchiveCommand, Cli, Command, KeysCommand, TrustCommand};
 use crate::fail::Fail;
 
+/// `typed` (given as `what`, e.g. `--to`) as a JID, in normal form.
+pub(crate) fn parse(what: &str, typed: &str) -> Result<jid::Jid, Fail> {
+    jid::Jid::new(typed)
+        .map_err(|e| Fail::usage(format!("{what}: {typed:?} is not a valid JID: {e}")))
+}
+
 /// `typed` (given as `what`, e.g. `--to`) in normal form.
 pub(crate) fn normalize(what: &str, typed: &str) -> Result<String, Fail> {
-    jid::Jid::new(typed)
-        .map(|j| j.as_str().to_owned())
-        .map_err(|e| Fail::usage(format!("{what}: {typed:?} is not a valid JID: {e}")))
+    parse(what, typed).map(jid::Jid::into_inner)
 }
 
 /// Normalizes in place every JID `cli` holds.
