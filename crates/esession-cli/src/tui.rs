@@ -109,7 +109,7 @@ async fn apply(
         }
         Effect::Verify { peer, sas } => {
             let verified = account.verify(&peer, &sas);
-            app.verified(&peer, verified, now);
+            app.verified(&peer, &sas, verified, now);
         }
         Effect::Fingerprints { peer } => {
             let own = account.fingerprint();

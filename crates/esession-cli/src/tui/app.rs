@@ -516,7 +516,13 @@ impl App {
     }
 
     /// The result of `/verify`.
-    pub(crate) fn verified(&mut self, peer: &str, result: Result<bool, String>, now: Timestamp) {
+    pub(crate) fn verified(
+        &mut self,
+        peer: &str,
+        typed: &str,
+        result: Result<bool, String>,
+        now: Timestamp,
+    ) {
         let alg = self
             .find(peer)
             .and_then(|i| self.window(i).session.as_ref())
@@ -529,7 +535,10 @@ impl App {
             ),
             Ok(false) => (
                 Level::Error,
-                "the SAS does not match: someone may be in the middle. Nothing was marked".into(),
+                format!(
+                    "the SAS you typed ({typed}) does not match: someone may be in the \
+                     middle. Nothing was marked"
+                ),
             ),
             Err(e) => (Level::Error, format!("not verified: {e}")),
         };
