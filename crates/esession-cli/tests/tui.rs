@@ -19,12 +19,15 @@ const SCREEN_LIMIT: Duration = Duration::from_secs(40);
 /// A private tmux server, killed (with the clients in it) when dropped.
 struct Tmux {
     socket: String,
+    /// Where the clients' exit codes are written.
+    dir: tempfile::TempDir,
 }
 
 impl Tmux {
     fn new() -> Tmux {
         Tmux {
             socket: esession_testkit::unique("esession-tui-"),
+            dir: tempfile::tempdir().unwrap(),
         }
     }
 
@@ -47,7 +50,7 @@ impl Tmux {
     }
 
     /// Starts `esession tui` for `acct` in a window named `name` (200×50), its password
-    /// in the environment.
+    /// in the environment; the shell around it writes its exit code to a file.
     fn start(&self, name: &str, acct: &Account) -> Screen<'_> {
         let mut argv: Vec<String> = vec![env!("CARGO_BIN_EXE_esession").into()];
         argv.extend(
@@ -56,9 +59,12 @@ impl Tmux {
                 .filter(|a| a != "--json"),
         );
         argv.extend(["--jid".into(), acct.jid.clone(), "tui".into()]);
+        let status = self.dir.path().join(format!("{name}.status"));
+        let quoted: Vec<String> = argv.iter().map(|a| format!("'{a}'")).collect();
+        let command = format!("{}; echo $? > '{}'", quoted.join(" "), status.display());
         let password = format!("ESESSION_PASSWORD={}", acct.password);
         let cert = format!("SSL_CERT_FILE={}", server().cert.display());
-        let mut args = vec![
+        self.ok(&[
             "new-session",
             "-d",
             "-s",
@@ -73,14 +79,14 @@ impl Tmux {
             &cert,
             "-e",
             "LANG=C.UTF-8",
-        ];
-        args.extend(argv.iter().map(String::as_str));
-        self.ok(&args);
-        // The pane stays after the client exits: its last screen and exit status are read.
+            &command,
+        ]);
+        // The pane stays after the client exits: its last screen is read.
         self.ok(&["set-option", "-t", name, "remain-on-exit", "on"]);
         Screen {
             tmux: self,
             name: name.to_owned(),
+            status,
         }
     }
 }
@@ -95,6 +101,8 @@ impl Drop for Tmux {
 struct Screen<'a> {
     tmux: &'a Tmux,
     name: String,
+    /// The file the exit code goes to.
+    status: std::path::PathBuf,
 }
 
 impl Screen<'_> {
@@ -152,20 +160,13 @@ impl Screen<'_> {
         after.split_whitespace().next().unwrap().to_owned()
     }
 
-    /// Waits until the client has exited; its exit status.
-    fn exit_status(&self) -> i32 {
+    /// Waits until the client has exited; its exit code (as the shell around it saw it).
+    fn exit_code(&self) -> String {
         let deadline = Instant::now() + SCREEN_LIMIT;
         loop {
-            let out = self.tmux.ok(&[
-                "display-message",
-                "-p",
-                "-t",
-                &self.name,
-                "#{pane_dead} #{pane_dead_status}",
-            ]);
-            let mut words = out.split_whitespace();
-            if words.next() == Some("1") {
-                return words.next().and_then(|s| s.parse().ok()).unwrap_or(-1);
+            let code = std::fs::read_to_string(&self.status).unwrap_or_default();
+            if code.ends_with('\n') {
+                return code.trim().to_owned();
             }
             if Instant::now() >= deadline {
                 panic!("{}: still running. The screen:\n{}", self.name, self.text());
@@ -180,6 +181,21 @@ fn shown(jid: &str) -> &str {
     &jid[..jid.len().min(15)]
 }
 
+/// Makes the two clients contacts through their own commands (RFC 6121 §3) and waits
+/// until each shows the other online with the lock (ESessions advertised).
+fn befriend(alice: &Screen<'_>, a: &str, bob: &Screen<'_>, b: &str) {
+    alice.wait_for("(online)");
+    bob.wait_for("(online)");
+    alice.type_line(&format!("/add {b}"));
+    bob.wait_for(&format!("{a} asks to see your presence"));
+    bob.type_line(&format!("/approve {a}"));
+    bob.type_line(&format!("/add {a}"));
+    alice.wait_for(&format!("{b} asks to see your presence"));
+    alice.type_line(&format!("/approve {b}"));
+    alice.wait_for(&format!("🔒● {}", shown(b)));
+    bob.wait_for(&format!("🔒● {}", shown(a)));
+}
+
 #[test]
 fn two_terminal_clients_talk_verify_the_sas_and_quit_cleanly() {
     server();
@@ -188,19 +204,7 @@ fn two_terminal_clients_talk_verify_the_sas_and_quit_cleanly() {
     let tmux = Tmux::new();
     let alice = tmux.start("alice", &alice_acct);
     let bob = tmux.start("bob", &bob_acct);
-    alice.wait_for("(online)");
-    bob.wait_for("(online)");
-
-    // Contacts through the client's own commands (RFC 6121 §3).
-    alice.type_line(&format!("/add {}", bob_acct.jid));
-    bob.wait_for(&format!("{} asks to see your presence", alice_acct.jid));
-    bob.type_line(&format!("/approve {}", alice_acct.jid));
-    bob.type_line(&format!("/add {}", alice_acct.jid));
-    alice.wait_for(&format!("{} asks to see your presence", bob_acct.jid));
-    alice.type_line(&format!("/approve {}", bob_acct.jid));
-    // The lock: Bob's client advertises ESessions.
-    alice.wait_for(&format!("🔒● {}", shown(&bob_acct.jid)));
-    bob.wait_for(&format!("🔒● {}", shown(&alice_acct.jid)));
+    befriend(&alice, &alice_acct.jid, &bob, &bob_acct.jid);
 
     // Alice opens the conversation and types; the line is queued, negotiated, delivered.
     let first = unique_body("from alice");
@@ -259,13 +263,38 @@ fn two_terminal_clients_talk_verify_the_sas_and_quit_cleanly() {
     alice.type_line("/quit");
     bob.wait_for("session ended with");
     bob.wait_for("ended by the contact");
-    assert_eq!(alice.exit_status(), 0, "{}", alice.text());
+    assert_eq!(alice.exit_code(), "0", "{}", alice.text());
     // The alternate screen was left: the pane shows the shell screen again, not the client.
     assert!(!alice.text().contains("contacts"), "{}", alice.text());
 
-    bob.type_line("/quit");
-    assert_eq!(bob.exit_status(), 0, "{}", bob.text());
+    // Ctrl-C leaves as cleanly.
+    bob.tmux.ok(&["send-keys", "-t", &bob.name, "C-c"]);
+    assert_eq!(bob.exit_code(), "0", "{}", bob.text());
 
     assert_server_never_saw(&first, Some(&bob_acct.jid));
     assert_server_never_saw(&second, None);
+}
+
+#[test]
+fn a_hangup_ends_the_session_on_the_other_screen() {
+    server();
+    let alice_acct = Account::new("tuihupa");
+    let bob_acct = Account::new("tuihupb");
+    let tmux = Tmux::new();
+    let alice = tmux.start("alice", &alice_acct);
+    let bob = tmux.start("bob", &bob_acct);
+    befriend(&alice, &alice_acct.jid, &bob, &bob_acct.jid);
+    let body = unique_body("before the hangup");
+    bob.type_line(&format!("/open {}", alice_acct.jid));
+    bob.type_line(&body);
+    bob.wait(&format!("{body:?} delivered"), |t| {
+        t.lines()
+            .any(|l| l.contains(&body) && l.contains("[delivered]"))
+    });
+    alice.type_line("/win 2");
+    alice.wait_for(&body);
+    // The terminal goes away (SIGHUP to the client): its sessions are terminated first.
+    bob.tmux.ok(&["kill-pane", "-t", &bob.name]);
+    alice.wait_for("ended by the contact");
+    assert_server_never_saw(&body, Some(&alice_acct.jid));
 }
