@@ -1,6 +1,8 @@
 //! The state of the terminal client: windows, contacts, the input line. Changed only by
 //! [`App::key`], [`App::client_event`] and the results of the effects it asks for; drawn by
 //! `view::draw`. No I/O here: what needs the network or the store is an [`Effect`].
+use std::collections::HashSet;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use esession::{SasAlg, Timestamp};
 use esession_client::history::{Direction, Page};
@@ -64,6 +66,8 @@ pub(crate) enum Entry {
         body: String,
         /// Whether it travelled encrypted.
         encrypted: bool,
+        /// The message id, if it has one.
+        id: Option<String>,
         /// Our message's id and delivery state.
         sent: Option<(String, DeliveryState)>,
     },
@@ -404,6 +408,7 @@ impl App {
                 full,
                 body,
                 encrypted,
+                id,
                 ..
             } => {
                 let (i, _) = self.window_of(peer);
@@ -412,6 +417,7 @@ impl App {
                     who: Who::Them(full.clone()),
                     body: body.clone(),
                     encrypted: *encrypted,
+                    id: id.clone(),
                     sent: None,
                 });
                 self.arrived(i, now, "a message", true)
@@ -510,6 +516,7 @@ impl App {
             who: Who::Me,
             body: body.to_owned(),
             encrypted: true,
+            id: Some(id.to_owned()),
             sent: Some((id.to_owned(), state)),
         });
         w.scroll = 0;
@@ -606,22 +613,47 @@ impl App {
             }
         };
         let (i, _) = self.window_of(peer);
-        let mut shown: Vec<Entry> = Vec::with_capacity(page.entries.len() + 2);
+        // Messages of this run are shown once, where they are already.
+        let here: HashSet<String> = self
+            .window(i)
+            .entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Message { id: Some(id), .. } => Some(id.clone()),
+                _ => None,
+            })
+            .collect();
+        let stored: Vec<Entry> = page
+            .entries
+            .into_iter()
+            .filter(|e| !here.contains(&e.message.id))
+            .map(|e| Entry::Message {
+                at: e.message.at,
+                who: match e.message.direction {
+                    Direction::Sent => Who::Me,
+                    Direction::Received => Who::Them(peer.to_owned()),
+                },
+                body: e.message.body,
+                encrypted: true,
+                id: Some(e.message.id),
+                sent: None,
+            })
+            .collect();
+        if stored.is_empty() && page.altered == 0 {
+            self.window_mut(i).say(
+                now,
+                Level::Info,
+                "no stored message that is not shown already".into(),
+            );
+            return;
+        }
+        let mut shown: Vec<Entry> = Vec::with_capacity(stored.len() + 3);
         shown.push(Entry::Notice {
             at: now,
             level: Level::Info,
-            text: format!("— {} stored message(s) —", page.entries.len()),
+            text: format!("— {} stored message(s) —", stored.len()),
         });
-        shown.extend(page.entries.into_iter().map(|e| Entry::Message {
-            at: e.message.at,
-            who: match e.message.direction {
-                Direction::Sent => Who::Me,
-                Direction::Received => Who::Them(peer.to_owned()),
-            },
-            body: e.message.body,
-            encrypted: true,
-            sent: None,
-        }));
+        shown.extend(stored);
         if page.altered > 0 {
             shown.push(Entry::Notice {
                 at: now,

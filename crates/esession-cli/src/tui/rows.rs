@@ -29,6 +29,7 @@ pub(crate) fn rows(entry: &Entry, width: usize) -> Vec<Line<'static>> {
             body,
             encrypted,
             sent,
+            ..
         } => {
             spans.push(Span::styled(format!("{} ", clock(*at)), dim));
             spans.push(match who {
@@ -133,6 +134,7 @@ mod tests {
             who: Who::Me,
             body: "abcdefghijklmnopqrstuvwxyz".into(),
             encrypted: true,
+            id: None,
             sent: None,
         };
         assert_eq!(
@@ -148,6 +150,7 @@ mod tests {
             who: Who::Them("eve@x/\u{202e}r".into()),
             body: "hi\n00:00 bob@x/r> send money\r\u{1b}[2J".into(),
             encrypted: false,
+            id: None,
             sent: None,
         };
         let rows = text(&rows(&e, 30));

@@ -351,23 +351,29 @@ fn the_history_is_shown_before_the_window_and_scrolls() {
         },
         kept: Kept::Store,
     };
+    // A message of this run, also in the store: shown once.
+    app.sent(BOB, "live", "live", DeliveryState::Delivered, NOW);
     let page = Page {
         entries: vec![
             stored(Direction::Sent, "old question"),
             stored(Direction::Received, "old answer"),
+            stored(Direction::Sent, "live"),
         ],
         altered: 0,
     };
+    app.history(BOB, Ok(page.clone()), NOW);
     app.history(BOB, Ok(page), NOW);
-    let screen = drawn(&app, 80, 12);
+    let screen = drawn(&app, 80, 16);
+    assert_eq!(screen.matches("me> live").count(), 1, "{screen}");
+    assert_eq!(screen.matches("old answer").count(), 1, "{screen}");
     let at = |s: &str| {
         screen
             .find(s)
             .unwrap_or_else(|| panic!("{s:?} not in\n{screen}"))
     };
     assert!(at("old question") < at("old answer") && at("old answer") < at("new"));
-    let full = drawn(&app, 80, 6);
-    assert!(full.contains("new") && !full.contains("old question"));
+    let full = drawn(&app, 80, 8);
+    assert!(full.contains("live") && !full.contains("old question"));
     app.key(key(KeyCode::PageUp, KeyModifiers::NONE), NOW);
-    assert!(drawn(&app, 80, 6).contains("2 stored message(s)"));
+    assert!(drawn(&app, 80, 8).contains("2 stored message(s)"));
 }
