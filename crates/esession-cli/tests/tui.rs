@@ -139,6 +139,16 @@ impl Screen<'_> {
         self.wait(&format!("{needle:?}"), |t| t.contains(needle))
     }
 
+    /// Opens the conversation with `to`, types `body` and waits until it is delivered.
+    fn say_to(&self, to: &str, body: &str) {
+        self.type_line(&format!("/open {to}"));
+        self.type_line(body);
+        self.wait(&format!("{body:?} delivered"), |t| {
+            t.lines()
+                .any(|l| l.contains(body) && l.contains("[delivered]"))
+        });
+    }
+
     /// The status line (the row above the input line).
     fn status(&self) -> String {
         let text = self.text();
@@ -181,9 +191,13 @@ fn shown(jid: &str) -> &str {
     &jid[..jid.len().min(15)]
 }
 
-/// Makes the two clients contacts through their own commands (RFC 6121 §3) and waits
-/// until each shows the other online with the lock (ESessions advertised).
-fn befriend(alice: &Screen<'_>, a: &str, bob: &Screen<'_>, b: &str) {
+/// Starts a client for each account and makes them contacts through their own commands
+/// (RFC 6121 §3); returns once each shows the other online with the lock (ESessions
+/// advertised).
+fn contacts<'a>(tmux: &'a Tmux, a: &Account, b: &Account) -> (Screen<'a>, Screen<'a>) {
+    let alice = tmux.start("alice", a);
+    let bob = tmux.start("bob", b);
+    let (a, b) = (&a.jid, &b.jid);
     alice.wait_for("(online)");
     bob.wait_for("(online)");
     alice.type_line(&format!("/add {b}"));
@@ -194,6 +208,7 @@ fn befriend(alice: &Screen<'_>, a: &str, bob: &Screen<'_>, b: &str) {
     alice.type_line(&format!("/approve {b}"));
     alice.wait_for(&format!("🔒● {}", shown(b)));
     bob.wait_for(&format!("🔒● {}", shown(a)));
+    (alice, bob)
 }
 
 #[test]
@@ -202,18 +217,11 @@ fn two_terminal_clients_talk_verify_the_sas_and_quit_cleanly() {
     let alice_acct = Account::new("tuia");
     let bob_acct = Account::new("tuib");
     let tmux = Tmux::new();
-    let alice = tmux.start("alice", &alice_acct);
-    let bob = tmux.start("bob", &bob_acct);
-    befriend(&alice, &alice_acct.jid, &bob, &bob_acct.jid);
+    let (alice, bob) = contacts(&tmux, &alice_acct, &bob_acct);
 
     // Alice opens the conversation and types; the line is queued, negotiated, delivered.
     let first = unique_body("from alice");
-    alice.type_line(&format!("/open {}", bob_acct.jid));
-    alice.type_line(&first);
-    alice.wait(&format!("{first:?} delivered"), |t| {
-        t.lines()
-            .any(|l| l.contains(&first) && l.contains("[delivered]"))
-    });
+    alice.say_to(&bob_acct.jid, &first);
     // Bob is told in his console, then switches to the conversation.
     bob.wait_for(&format!("a message from {} in window 2", alice_acct.jid));
     bob.type_line("/win 2");
@@ -281,16 +289,9 @@ fn a_hangup_ends_the_session_on_the_other_screen() {
     let alice_acct = Account::new("tuihupa");
     let bob_acct = Account::new("tuihupb");
     let tmux = Tmux::new();
-    let alice = tmux.start("alice", &alice_acct);
-    let bob = tmux.start("bob", &bob_acct);
-    befriend(&alice, &alice_acct.jid, &bob, &bob_acct.jid);
+    let (alice, bob) = contacts(&tmux, &alice_acct, &bob_acct);
     let body = unique_body("before the hangup");
-    bob.type_line(&format!("/open {}", alice_acct.jid));
-    bob.type_line(&body);
-    bob.wait(&format!("{body:?} delivered"), |t| {
-        t.lines()
-            .any(|l| l.contains(&body) && l.contains("[delivered]"))
-    });
+    bob.say_to(&alice_acct.jid, &body);
     alice.type_line("/win 2");
     alice.wait_for(&body);
     // The terminal goes away (SIGHUP to the client): its sessions are terminated first.

@@ -377,3 +377,32 @@ fn the_history_is_shown_before_the_window_and_scrolls() {
     app.key(key(KeyCode::PageUp, KeyModifiers::NONE), NOW);
     assert!(drawn(&app, 80, 8).contains("2 stored message(s)"));
 }
+
+#[test]
+fn fingerprints_are_shown_in_groups_for_reading_aloud() {
+    let mut app = app();
+    assert_eq!(
+        type_line(&mut app, "/open bob@example.com"),
+        Vec::<Effect>::new()
+    );
+    assert_eq!(
+        type_line(&mut app, "/fp"),
+        [Effect::Fingerprints { peer: BOB.into() }]
+    );
+    let theirs = "q1w2e3r4t5y6u7i8o9p0a1s2d3f4g5h6j7k8l9z0x1c=";
+    app.fingerprints(BOB, Some("AAAABBBBCCCCDDDDEE"), Some((theirs, None)), NOW);
+    app.trusted(BOB, Ok(theirs.into()), NOW);
+    app.trusted(
+        BOB,
+        Err("bob@example.com presented no public key".into()),
+        NOW,
+    );
+    let screen = drawn(&app, 140, 12);
+    assert!(screen.contains("yours: AAAA BBBB CCCC DDDD EE"), "{screen}");
+    assert!(
+        screen.contains("bob@example.com: q1w2 e3r4 t5y6 u7i8 o9p0 a1s2 d3f4 g5h6 j7k8 l9z0 x1c="),
+        "{screen}"
+    );
+    assert!(screen.contains("trusted for bob@example.com"), "{screen}");
+    assert!(screen.contains("nothing trusted: bob@example.com presented no public key"));
+}
