@@ -260,3 +260,20 @@ impl History {
         }
     }
 }
+
+/// Seconds allowed for the roster fetch at login.
+const LOGIN_STEP: Duration = Duration::from_secs(10);
+
+/// The account of `--jid`/`--password` online in the conversation layer (`jsonrpc`,
+/// `tui`): logged in, its roster fetched, its presence sent, its history kept in its
+/// store (through a connection of its own).
+pub(crate) async fn online(
+    global: &Global,
+    config: Config,
+) -> Result<esession_client::Account<SqliteStore>, Fail> {
+    let client = connect_without_presence(global, config, KeyUse::IfStored).await?;
+    let log = SqliteStore::open(client.engine().store().path())?;
+    let mut account = esession_client::Account::start(client, LOGIN_STEP).await?;
+    account.keep_history(Box::new(log));
+    Ok(account)
+}

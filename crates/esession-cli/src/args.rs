@@ -121,6 +121,9 @@ pub(crate) enum Command {
     /// contacts by JID, roster, presence, receipts (methods send, roster, status, end,
     /// verify, add, approve, history).
     Jsonrpc(JsonrpcArgs),
+    /// A full-screen terminal client: contacts, one window per conversation, SAS and
+    /// fingerprints, the local history (`/help` inside lists the commands).
+    Tui(JsonrpcArgs),
     /// The local history with a contact: the messages of sessions whose `logging` was
     /// `may`, kept sealed in the store (no network needed).
     History(HistoryArgs),
