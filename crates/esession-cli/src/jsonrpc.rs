@@ -3,10 +3,8 @@
 //! Ctrl-C or SIGTERM, terminating every session first (XEP-0116 §5).
 mod framing;
 
-use crate::account::connect_without_presence;
 use crate::args::{Global, JsonrpcArgs};
 use crate::fail::Fail;
-use crate::identity::KeyUse;
 use esession_client::history::Entry;
 use esession_client::{Account, ClientEvent, DeliveryState};
 use esession_store::SqliteStore;
@@ -16,8 +14,6 @@ use std::io::{BufRead, Write};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// Seconds allowed for the roster fetch at login.
-const LOGIN_STEP: Duration = Duration::from_secs(10);
 /// Longest wait for network events before reading requests again.
 const POLL: Duration = Duration::from_millis(50);
 /// Seconds to wait for the acknowledgements of our terminates at exit.
@@ -33,12 +29,7 @@ enum Input {
 const HISTORY_LIMIT: usize = 50;
 
 pub(crate) async fn run(global: &Global, args: &JsonrpcArgs) -> Result<(), Fail> {
-    let config = crate::policy::jsonrpc(args);
-    let client = connect_without_presence(global, config, KeyUse::IfStored).await?;
-    // The history goes to the account's store, through a connection of its own.
-    let log = SqliteStore::open(client.engine().store().path())?;
-    let mut account = Account::start(client, LOGIN_STEP).await?;
-    account.keep_history(Box::new(log));
+    let mut account = crate::account::online(global, crate::policy::jsonrpc(global, args)).await?;
     write(&framing::notification(
         "online",
         json!({"jid": account.jid()}),
@@ -55,11 +46,7 @@ pub(crate) async fn run(global: &Global, args: &JsonrpcArgs) -> Result<(), Fail>
         }
         let _ = tx.send(Input::End);
     });
-    let (stop_tx, mut stop) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        crate::signals::stop().await;
-        let _ = stop_tx.send(());
-    });
+    let mut stop = crate::signals::stop_channel();
     let outcome = serve(&mut account, &mut input, &mut stop).await;
     if let Err(f) = &outcome {
         write(&framing::notification(

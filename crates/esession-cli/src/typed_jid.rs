@@ -17,6 +17,17 @@ pub(crate) fn normalize(what: &str, typed: &str) -> Result<String, Fail> {
     parse(what, typed).map(jid::Jid::into_inner)
 }
 
+/// `typed` (given as `what`) as a contact's bare JID (`user@domain`, a resource dropped),
+/// normalized as [`normalize`] does; `Err` says why it is not one.
+pub(crate) fn contact(what: &str, typed: &str) -> Result<String, String> {
+    let jid = normalize(what, typed).map_err(|f| f.message)?;
+    let bare = esession::jid::bare(&jid);
+    match bare.split_once('@') {
+        Some((local, domain)) if !local.is_empty() && !domain.is_empty() => Ok(bare.to_owned()),
+        _ => Err(format!("{what} is not a JID of the form user@domain")),
+    }
+}
+
 /// Normalizes in place every JID `cli` holds.
 pub(crate) fn normalize_all(cli: &mut Cli) -> Result<(), Fail> {
     let one = |what: &str, v: &mut String| normalize(what, v).map(|n| *v = n);
@@ -25,6 +36,12 @@ pub(crate) fn normalize_all(cli: &mut Cli) -> Result<(), Fail> {
         None => Ok(()),
     };
     opt("--jid", &mut cli.global.jid)?;
+    // An account is user@domain: a domain alone cannot log in.
+    if let Some(own) = cli.global.jid.as_deref().filter(|j| !j.contains('@')) {
+        return Err(Fail::usage(format!(
+            "--jid: {own:?} has no local part (user@domain expected)"
+        )));
+    }
     match &mut cli.command {
         Command::Demo(a) => opt("--peer-jid", &mut a.peer_jid),
         Command::Listen(a) => a.only.iter_mut().try_for_each(|j| one("--only", j)),
@@ -43,9 +60,9 @@ pub(crate) fn normalize_all(cli: &mut Cli) -> Result<(), Fail> {
         Command::Archive(
             ArchiveCommand::Show { with, .. } | ArchiveCommand::Remove { with, .. },
         ) => one("the collection's JID", with),
-        Command::Offline(_) => Ok(()),
+        Command::Offline(_) | Command::Init(_) => Ok(()),
         // Its JIDs come in requests, normalized there.
-        Command::Jsonrpc(_) => Ok(()),
+        Command::Jsonrpc(_) | Command::Tui(_) => Ok(()),
         Command::History(a) => one("the contact", &mut a.contact),
     }
 }

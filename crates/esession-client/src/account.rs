@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use esession::pubkeys::key_request_answer;
 use esession::xml::{parse_element, Limits};
-use esession::{OsRandom, SecretStore, Timestamp};
+use esession::{OsRandom, SecretStore, SessionInfo, Timestamp};
 use esession_xmpp::{Client, XmppError};
 use tokio::time::Instant;
 
@@ -74,6 +74,29 @@ impl<S: SecretStore> Account<S> {
     /// The shield of the conversation with `bare`.
     pub fn shield(&self, bare: &str) -> Shield {
         self.convs.shield(self.client.engine(), bare)
+    }
+
+    /// The summary of the current session with `bare` (see
+    /// [`Conversations::session_info`]).
+    pub fn session_info(&self, bare: &str) -> Option<SessionInfo> {
+        self.convs.session_info(self.client.engine(), bare)
+    }
+
+    /// The fingerprint of our identity key (Base64 SHA-256, profile P8), if we have one.
+    pub fn fingerprint(&self) -> Option<String> {
+        self.client
+            .engine()
+            .identity_key()
+            .map(|k| k.public().fingerprint().to_b64())
+    }
+
+    /// Marks the key `bare` presented in the current session trusted (see
+    /// [`Conversations::trust`]).
+    ///
+    /// # Errors
+    /// Why nothing was marked.
+    pub fn trust(&mut self, bare: &str) -> Result<String, String> {
+        self.convs.trust(self.client.engine_mut(), bare)
     }
 
     /// The client (engine and connection), for what this layer does not cover.

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use esession::jid;
 use esession::xml::{ns, Element};
-use esession::{EndedBy, Engine, FullJid, Jid, Random, SecretStore, Timestamp};
+use esession::{
+    EndedBy, Engine, Fingerprint, FullJid, Jid, Random, SecretStore, SessionInfo, Timestamp,
+};
 
 use crate::conversation::Conversation;
 use crate::event::{ClientEvent, Shield};
@@ -287,11 +289,55 @@ impl Conversations {
 
     /// The shield of the conversation with `bare`.
     pub fn shield<S: SecretStore>(&self, engine: &Engine<S>, bare: &str) -> Shield {
-        self.convs
+        self.session_info(engine, bare)
+            .map_or(Shield::NotEncrypted, |i| Shield::of(&i))
+    }
+
+    /// The summary of the current session with `bare`, with the contact's key marked
+    /// trusted as the store says now (a key trusted during the session counts at once).
+    pub fn session_info<S: SecretStore>(
+        &self,
+        engine: &Engine<S>,
+        bare: &str,
+    ) -> Option<SessionInfo> {
+        let mut info = self
+            .convs
             .get(jid::bare(bare))
             .and_then(Conversation::current)
-            .and_then(|s| sessions::info(engine, s))
-            .map_or(Shield::NotEncrypted, |i| Shield::of(&i))
+            .and_then(|s| sessions::info(engine, s))?;
+        if let Some(key) = info.peer_key.as_mut() {
+            let stored = Fingerprint::from_b64(&key.fingerprint)
+                .ok()
+                .and_then(|fp| engine.store().known_key(&self.own_bare, fp.as_bytes()).ok())
+                .flatten();
+            key.trusted |= stored.is_some_and(|k| k.trusted);
+        }
+        Some(info)
+    }
+
+    /// Marks the key the contact presented in the current session with `bare` trusted
+    /// for it, after the user compared its fingerprint out of band (XEP-0116 §7.3);
+    /// returns the fingerprint.
+    ///
+    /// # Errors
+    /// No established session, no key presented in it, or the store refused.
+    pub fn trust<S: SecretStore>(
+        &self,
+        engine: &mut Engine<S>,
+        bare: &str,
+    ) -> Result<String, String> {
+        let info = self
+            .session_info(engine, bare)
+            .ok_or_else(|| format!("no established session with {bare}"))?;
+        let key = info.peer_key.ok_or_else(|| {
+            format!("{bare} presented no public key in this session: nothing to trust")
+        })?;
+        let fp = Fingerprint::from_b64(&key.fingerprint).map_err(|e| e.to_string())?;
+        engine
+            .store_mut()
+            .set_trusted(&self.own_bare, fp.as_bytes(), true)
+            .map_err(|e| e.to_string())?;
+        Ok(key.fingerprint)
     }
 
     /// Adds `jid` to the roster and asks to see its presence (RFC 6121 §2.3, §3.1.1); the

@@ -8,7 +8,7 @@ use esession_store::SqliteStore;
 use crate::conversations::RECEIPT_WAIT;
 use crate::history::{Direction, History, MessageRecord};
 use crate::MessageLog;
-use crate::{ClientEvent, Conversations, DeliveryState, Kept};
+use crate::{ClientEvent, Conversations, DeliveryState, Kept, Shield};
 use std::sync::{Arc, Mutex};
 
 const ALICE: &str = "alice@example.org/pda";
@@ -620,4 +620,61 @@ fn a_message_sent_again_in_a_new_session_is_recorded_once() {
     assert_eq!(net.a.state(&id), DeliveryState::Delivered);
     assert_eq!(net.a.established().len(), 2);
     assert_eq!(rows(&store), ["hello", "sent twice"]);
+}
+
+#[test]
+fn trust_marks_the_presented_key_and_the_shield_follows_at_once() {
+    use esession::config::PubkeyMode;
+    use esession::IdentityKey;
+    let keyed = || Config {
+        present_pubkey: vec![PubkeyMode::Key],
+        accept_pubkey: vec![PubkeyMode::Key],
+        ..Config::default()
+    };
+    let mut net = Net {
+        a: Side::with(ALICE, "trust/a", keyed()),
+        b: Side::with(BOB, "trust/b", keyed()),
+        wire: Vec::new(),
+    };
+    let der = |b: &[u8]| Some(IdentityKey::from_pkcs8_der(b).unwrap());
+    net.a.engine.set_identity_key(der(include_bytes!(
+        "../../esession/tests/keys/rsa2048.pk8.der"
+    )));
+    net.b.engine.set_identity_key(der(include_bytes!(
+        "../../esession/tests/keys/rsa2048-b.pk8.der"
+    )));
+    net.a.sees_online(BOB);
+    net.b.sees_online(ALICE);
+    // No session yet: nothing to trust.
+    assert!(net.b.convs.trust(&mut net.b.engine, ALICE).is_err());
+    net.a.send("bob@example.com", "hi");
+    net.run();
+    let alice_fp = net
+        .a
+        .engine
+        .identity_key()
+        .unwrap()
+        .public()
+        .fingerprint()
+        .to_b64();
+    let info = net.b.convs.session_info(&net.b.engine, ALICE).unwrap();
+    assert_eq!(info.peer_key.unwrap().fingerprint, alice_fp);
+    assert_eq!(net.b.convs.shield(&net.b.engine, ALICE), Shield::Unverified);
+    assert_eq!(
+        net.b.convs.trust(&mut net.b.engine, "alice@example.org"),
+        Ok(alice_fp)
+    );
+    // XEP-0116 §7.4: trusted from now on, in the session already open too.
+    assert_eq!(net.b.convs.shield(&net.b.engine, ALICE), Shield::KeyTrusted);
+    assert_eq!(net.a.convs.shield(&net.a.engine, BOB), Shield::Unverified);
+}
+
+#[test]
+fn trust_without_a_presented_key_says_so_and_marks_nothing() {
+    let mut net = Net::new("trust-none");
+    net.a.send("bob@example.com", "hi");
+    net.run();
+    let err = net.b.convs.trust(&mut net.b.engine, ALICE).unwrap_err();
+    assert!(err.contains("presented no public key"), "{err}");
+    assert_eq!(net.b.convs.shield(&net.b.engine, ALICE), Shield::Unverified);
 }

@@ -74,16 +74,8 @@ impl Request {
     /// normalized as typed JIDs are (RFC 7622 §3).
     pub(super) fn jid(&self, name: &str) -> Result<String, RpcError> {
         let typed = self.text(name)?;
-        let invalid = |why: String| RpcError::new(INVALID_PARAMS, why);
-        let jid = crate::typed_jid::normalize(&format!("parameter {name:?}"), typed)
-            .map_err(|f| invalid(f.message))?;
-        let bare = esession::jid::bare(&jid);
-        match bare.split_once('@') {
-            Some((local, domain)) if !local.is_empty() && !domain.is_empty() => Ok(bare.to_owned()),
-            _ => Err(invalid(format!(
-                "parameter {name:?} is not a JID of the form user@domain"
-            ))),
-        }
+        crate::typed_jid::contact(&format!("parameter {name:?}"), typed)
+            .map_err(|why| RpcError::new(INVALID_PARAMS, why))
     }
 }
 

@@ -1,9 +1,12 @@
 //! What every session shares ([`Core`]) and where everything they produce goes
 //! ([`Outbox`]): the engine lends both to a session's state for each step.
+use crate::compat::gajim::{self, Dialect};
+use crate::compat::Compat;
 use crate::config::Config;
 use crate::crypto::pubkey::IdentityKey;
 use crate::crypto::DhPool;
 use crate::event::Event;
+use crate::forms::Form;
 use crate::negotiation::context::Ctx;
 use crate::negotiation::failure::Condition;
 use crate::negotiation::stanza::error_reply;
@@ -13,7 +16,7 @@ use crate::store::SecretStore;
 use crate::time::Timestamp;
 use crate::xml::{Element, Limits};
 use jid::{BareJid, FullJid, Jid};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use zeroize::Zeroizing;
 
 /// The account's shared resources: policy, secrets, randomness and the clock.
@@ -33,6 +36,10 @@ pub(super) struct Core<S> {
     pub(super) identity_key: Option<IdentityKey>,
     /// The latest time given to the engine (for the idle re-key of XEP-0200 §11.4).
     pub(super) clock: Timestamp,
+    /// Per-contact compatibility settings by bare JID (issue 13).
+    pub(super) compat: HashMap<BareJid, Compat>,
+    /// Bare JIDs whose client showed Gajim's signs (issue 13 §1).
+    pub(super) gajim_clients: HashSet<BareJid>,
 }
 
 impl<S: SecretStore> Core<S> {
@@ -48,6 +55,36 @@ impl<S: SecretStore> Core<S> {
             dh_pool: None,
             identity_key: None,
             clock: Timestamp::default(),
+            compat: HashMap::new(),
+            gajim_clients: HashSet::new(),
+        }
+    }
+
+    /// The compatibility setting for `peer`.
+    pub(super) fn compat_of(&self, peer: &BareJid) -> Compat {
+        self.compat.get(peer).copied().unwrap_or(self.config.compat)
+    }
+
+    /// The wire of a negotiation we start with `peer` (issue 13 §1: under `Auto`, Gajim's
+    /// dialect only when its client showed Gajim's signs).
+    pub(super) fn initiator_dialect(&self, peer: &Jid) -> Dialect {
+        let bare = peer.to_bare();
+        match self.compat_of(&bare) {
+            Compat::Gajim => Dialect::Gajim,
+            Compat::Strict => Dialect::Profile,
+            Compat::Auto if self.gajim_clients.contains(&bare) => Dialect::Gajim,
+            Compat::Auto => Dialect::Profile,
+        }
+    }
+
+    /// The wire of our answer to request `form` from `peer` on `thread` (issue 13 §1:
+    /// under `Auto`, Gajim's dialect only for a request of Gajim's shape).
+    pub(super) fn responder_dialect(&self, peer: &Jid, form: &Form, thread: &str) -> Dialect {
+        match self.compat_of(&peer.to_bare()) {
+            Compat::Gajim => Dialect::Gajim,
+            Compat::Strict => Dialect::Profile,
+            Compat::Auto if gajim::request_is_gajim(form, thread) => Dialect::Gajim,
+            Compat::Auto => Dialect::Profile,
         }
     }
 
