@@ -19,7 +19,8 @@ use tracing::Instrument;
 
 use crate::disco;
 use crate::error::{XmppError, CONNECT_TIMEOUT};
-use crate::login::{self, LoginFailure};
+use crate::link::{self, Keepalive, LinkEvent, SharedLink};
+use crate::login::{self, Login, LoginNote};
 use crate::options::{self, ConnectOptions};
 use crate::xml;
 
@@ -31,11 +32,19 @@ const MAX_CLOSE_WAIT: Duration = Duration::from_secs(5);
 /// Incoming stanzas are read with [`next_stanza`](Self::next_stanza); the
 /// stream must be read regularly, since disco#info requests addressed to us
 /// are answered while reading. tokio-xmpp reconnects (and resumes with
-/// XEP-0198 where possible) if the connection drops after login.
+/// XEP-0198 where possible) if the connection drops after login; each loss,
+/// attempt and return is reported by [`next_link_event`](Self::next_link_event).
 #[derive(Debug)]
 pub struct Connection {
     stream: StanzaStream,
-    failures: mpsc::UnboundedReceiver<LoginFailure>,
+    notes: mpsc::UnboundedReceiver<LoginNote>,
+    link: SharedLink,
+    keepalive: Keepalive,
+    /// Whether the stream is up (false from a loss until it is back).
+    up: bool,
+    /// Why the last reconnection attempt failed.
+    last_failure: Option<String>,
+    link_events: VecDeque<LinkEvent>,
     bound: FullJid,
     bound_text: String,
     bare: BareJid,
@@ -81,13 +90,16 @@ impl Connection {
         valid: options::Validated,
     ) -> Result<Connection, XmppError> {
         tracing::info!(server = ?opts.server, "connecting");
-        let (mut stream, mut failures) = login::start_stream(
-            opts.tls,
-            &valid.target,
-            valid.jid.clone(),
-            opts.password.clone(),
-            opts.allow_plain_auth,
-        );
+        let link = SharedLink::default();
+        let login = Login {
+            tls: opts.tls,
+            jid: valid.jid.clone(),
+            password: opts.password.clone(),
+            allow_plain: opts.allow_plain_auth,
+            keepalive: opts.keepalive,
+        };
+        let (mut stream, mut notes) =
+            login::start_stream(opts.tls, &valid.target, login, link.clone());
         let deadline = Instant::now() + opts.timeout;
         let mut early = VecDeque::new();
         let bound = loop {
@@ -101,10 +113,12 @@ impl Connection {
                         return Err(XmppError::Protocol("stream ended during login".into()));
                     }
                 },
-                Some(failure) = failures.recv() => {
-                    if failure.fatal {
-                        drain_close(stream).await;
-                        return Err(failure.error);
+                Some(note) = notes.recv() => {
+                    if let LoginNote::Failed(failure) = note {
+                        if failure.fatal {
+                            drain_close(stream).await;
+                            return Err(failure.error);
+                        }
                     }
                 }
                 () = tokio::time::sleep_until(deadline) => {
@@ -124,9 +138,15 @@ impl Connection {
             }
         };
         tracing::info!(bound = %bound, "online");
+        link::with(&link, |s| s.bound = Some(Jid::from(bound.clone())));
         let mut conn = Connection {
             stream,
-            failures,
+            notes,
+            link,
+            keepalive: opts.keepalive,
+            up: true,
+            last_failure: None,
+            link_events: VecDeque::new(),
             bound_text: bound.to_string(),
             bound,
             bare: valid.bare,
@@ -138,6 +158,17 @@ impl Connection {
             conn.send_presence().await?;
         }
         Ok(conn)
+    }
+
+    /// The next change of the link to the server (seen while reading the stream).
+    pub fn next_link_event(&mut self) -> Option<LinkEvent> {
+        self.link_events.pop_front()
+    }
+
+    /// Whether the stream to the server is up: false from a lost connection until it is
+    /// back. Sending meanwhile waits for it (up to the timeout).
+    pub fn is_up(&self) -> bool {
+        self.up
     }
 
     /// The full JID the server bound this session to.
@@ -349,33 +380,59 @@ impl Connection {
                 Some(Event::Stanza(stanza)) => self.handle(stanza).await.map(Some),
                 Some(Event::Stream(StreamEvent::Reset { bound_jid, .. })) => {
                     tracing::warn!(%bound_jid, "stream re-established without state");
-
                     if let Ok(full) = bound_jid.try_into_full() {
                         self.bound_text = full.to_string();
                         self.bound = full;
                     }
+                    self.back(false);
                     Ok(Some(Incoming::Nothing))
                 }
                 Some(Event::Stream(StreamEvent::Suspended)) => {
-                    tracing::warn!("connection lost, reconnecting");
+                    let reason = link::with(&self.link, |s| s.reason(self.keepalive))
+                        .unwrap_or_else(|| "the connection was lost".into());
+                    tracing::warn!(%reason, "connection lost, reconnecting");
+                    self.up = false;
+                    self.link_events.push_back(LinkEvent::Lost { reason });
                     Ok(Some(Incoming::Nothing))
                 }
                 Some(Event::Stream(StreamEvent::Resumed)) => {
                     tracing::info!("stream resumed");
+                    self.back(true);
                     Ok(Some(Incoming::Nothing))
                 }
                 None => Err(XmppError::Protocol("the stream has ended".into())),
             },
-            Some(failure) = self.failures.recv() => {
-                if failure.fatal {
-                    Err(failure.error)
-                } else {
+            Some(note) = self.notes.recv() => match note {
+                LoginNote::Failed(failure) if failure.fatal => Err(failure.error),
+                LoginNote::Failed(failure) => {
                     tracing::warn!(error = %failure.error, "reconnection attempt failed");
+                    self.last_failure = Some(failure.error.to_string());
                     Ok(Some(Incoming::Nothing))
                 }
-            }
+                LoginNote::Retry { attempt, after } => {
+                    self.link_events.push_back(LinkEvent::Reconnecting {
+                        attempt,
+                        after,
+                        error: self.last_failure.take(),
+                    });
+                    Ok(Some(Incoming::Nothing))
+                }
+            },
             () = tokio::time::sleep_until(deadline) => Ok(None),
         }
+    }
+
+    /// The stream is back after a loss (or resumed, XEP-0198 §5).
+    fn back(&mut self, resumed: bool) {
+        link::with(&self.link, |s| {
+            s.bound = Some(Jid::from(self.bound.clone()));
+        });
+        self.up = true;
+        self.last_failure = None;
+        self.link_events.push_back(LinkEvent::Online {
+            jid: self.bound_text.clone(),
+            resumed,
+        });
     }
 
     async fn handle(&mut self, stanza: Stanza) -> Result<Incoming, XmppError> {

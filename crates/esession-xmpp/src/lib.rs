@@ -33,11 +33,13 @@
 
 mod archive;
 mod archiver;
+mod backoff;
 mod client;
 mod connection;
 mod delivery;
 mod disco;
 mod error;
+mod link;
 mod login;
 mod offline;
 mod options;
@@ -53,6 +55,7 @@ pub use client::{Client, Traced, ESESSION_FEATURES};
 pub use connection::Connection;
 pub use delivery::{OfflineFallback, OfflineSendError, Reach, Unreachable};
 pub use error::{XmppError, CONNECT_TIMEOUT, EXIT_CONNECT, EXIT_OTHER};
+pub use link::{Keepalive, LinkEvent};
 pub use offline::{
     offline_publish_options, OfflineError, OfflineLogin, OfflineStart, Withdrawal, OFFLINE_ITEM_ID,
 };
