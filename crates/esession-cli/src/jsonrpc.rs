@@ -291,6 +291,16 @@ fn event(ev: &ClientEvent) -> Value {
             "terminated",
             json!({"peer": peer, "jid": full, "thread": thread, "reason": reason}),
         ),
+        ClientEvent::ConnectionLost { reason } => ("connection_lost", json!({"reason": reason})),
+        ClientEvent::Reconnecting {
+            attempt,
+            in_secs,
+            error,
+        } => (
+            "reconnecting",
+            json!({"attempt": attempt, "in_secs": in_secs, "error": error}),
+        ),
+        ClientEvent::Online { jid } => ("online", json!({"jid": jid})),
         ClientEvent::Warning { peer, detail } => {
             ("warning", json!({"peer": peer, "detail": detail}))
         }

@@ -36,6 +36,8 @@ pub struct Conversations {
     disco: VecDeque<String>,
     rng: Box<dyn Random>,
     closing: bool,
+    /// Why the connection to the server is down, while it is.
+    offline: Option<String>,
     log: Log,
 }
 
@@ -55,6 +57,7 @@ impl Conversations {
             disco: VecDeque::new(),
             rng,
             closing: false,
+            offline: None,
         }
     }
 
@@ -119,6 +122,89 @@ impl Conversations {
     pub fn set_roster(&mut self, items: Vec<RosterItem>) {
         for item in items {
             self.roster_item(item);
+        }
+    }
+
+    /// Whether the connection to the server is up (see [`Conversations::connection_lost`]).
+    pub fn is_online(&self) -> bool {
+        self.offline.is_none()
+    }
+
+    /// The connection to the server was lost (`reason`): every session ends here (the
+    /// contacts saw us go offline; the engine's terminates are for the record and need
+    /// not be sent), their unacknowledged messages and the queued ones wait for the next
+    /// connection, marked with the reason, and every contact resource is shown offline.
+    /// Nothing is negotiated until [`Conversations::online`].
+    pub fn connection_lost<S: SecretStore>(
+        &mut self,
+        engine: &mut Engine<S>,
+        reason: &str,
+        now: Timestamp,
+    ) {
+        self.offline = Some(reason.to_owned());
+        self.events.push_back(ClientEvent::ConnectionLost {
+            reason: reason.to_owned(),
+        });
+        self.disco.clear();
+        let bares: Vec<String> = self.convs.keys().cloned().collect();
+        for bare in &bares {
+            let open: Vec<SessionRef> = self
+                .convs
+                .get_mut(bare)
+                .map(|c| {
+                    let all: Vec<SessionRef> = c.sessions().cloned().collect();
+                    for s in &all {
+                        c.remove(&s.thread);
+                    }
+                    all
+                })
+                .unwrap_or_default();
+            for s in open {
+                let _ = sessions::end(engine, &s, now);
+                self.session_over(bare, &s, format!("connection to the server lost: {reason}"));
+            }
+            self.hold_pending(bare);
+        }
+        for full in self.presences.clear() {
+            self.events.push_back(ClientEvent::Presence {
+                jid: full,
+                show: None,
+                esessions: None,
+            });
+        }
+        self.drain(engine, now);
+    }
+
+    /// Reports attempt `attempt` to reconnect, in `in_secs` seconds (`error`: why the
+    /// previous one failed).
+    pub fn reconnecting(&mut self, attempt: u32, in_secs: u64, error: Option<String>) {
+        self.events.push_back(ClientEvent::Reconnecting {
+            attempt,
+            in_secs,
+            error,
+        });
+    }
+
+    /// Online again as `jid`, with the roster fetched again (RFC 6121 §2.1.3; `None`:
+    /// the fetch failed, the old roster is kept). Messages waiting go out once their
+    /// contacts' presence arrives.
+    pub fn online(&mut self, jid: &str, roster: Option<Vec<RosterItem>>) {
+        self.offline = None;
+        self.events.push_back(ClientEvent::Online {
+            jid: jid.to_owned(),
+        });
+        if let Some(items) = roster {
+            let gone: Vec<RosterItem> = self
+                .roster
+                .items()
+                .filter(|old| !items.iter().any(|i| i.jid == old.jid))
+                .map(|old| RosterItem {
+                    subscription: roster::Subscription::Remove,
+                    ..old.clone()
+                })
+                .collect();
+            self.set_roster(gone);
+            self.set_roster(items);
         }
     }
 
@@ -576,6 +662,9 @@ impl Conversations {
         if !conv.queue.has_pending() {
             return;
         }
+        if self.offline.is_some() {
+            return self.hold_pending(bare);
+        }
         if let Some(s) = conv.current().cloned() {
             for (id, body) in conv.queue.pending() {
                 match sessions::send_body(engine, &s, &id, &body) {
@@ -639,6 +728,22 @@ impl Conversations {
             ),
         }
         self.drain(engine, now);
+    }
+
+    /// Marks the queued messages of `bare` as waiting for the connection to the server.
+    fn hold_pending(&mut self, bare: &str) {
+        let Some(why) = self.offline.clone() else {
+            return;
+        };
+        let ids: Vec<String> = self
+            .convs
+            .get(bare)
+            .map(|c| c.queue.pending().into_iter().map(|(id, _)| id).collect())
+            .unwrap_or_default();
+        for id in ids {
+            let reason = Some(format!("not sent yet: no connection to the server ({why})"));
+            self.set_state(bare, &id, DeliveryState::Queued { reason });
+        }
     }
 
     fn fail_pending(&mut self, bare: &str, reason: String) {

@@ -207,6 +207,15 @@ impl Presences {
         gone
     }
 
+    /// Forgets every resource (our connection is gone: no presence is known); returns
+    /// the full JIDs that were online.
+    pub fn clear(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.by_bare)
+            .into_values()
+            .flat_map(BTreeMap::into_keys)
+            .collect()
+    }
+
     /// Records whether `full` advertises ESessions; false if it is not online.
     pub fn set_esessions(&mut self, full: &str, supported: bool) -> bool {
         match self

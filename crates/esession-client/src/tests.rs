@@ -618,3 +618,102 @@ fn a_message_sent_again_in_a_new_session_is_recorded_once() {
     assert_eq!(net.a.established().len(), 2);
     assert_eq!(rows(&store), ["hello", "sent twice"]);
 }
+
+#[test]
+fn a_lost_connection_ends_every_session_keeps_the_messages_and_resumes_on_return() {
+    let mut net = Net::new("lost");
+    net.a.send("bob@example.com", "before");
+    net.run();
+    // One message sent but not acknowledged yet, then the connection drops.
+    let (unacked, state) = net.a.send("bob@example.com", "in flight");
+    assert_eq!(state, DeliveryState::Sent);
+    net.a.outgoing();
+    net.a
+        .convs
+        .connection_lost(&mut net.a.engine, "the server closed the connection", NOW);
+    net.a.collect();
+    assert!(!net.a.convs.is_online());
+    assert!(net.a.events.contains(&ClientEvent::ConnectionLost {
+        reason: "the server closed the connection".into()
+    }));
+    assert_eq!(
+        net.a.terminated(),
+        ["connection to the server lost: the server closed the connection"]
+    );
+    assert!(net.a.events.contains(&ClientEvent::Presence {
+        jid: BOB.into(),
+        show: None,
+        esessions: None
+    }));
+    assert!(net
+        .a
+        .convs
+        .presences()
+        .resources("bob@example.com")
+        .next()
+        .is_none());
+    let state = net.a.state(&unacked);
+    assert_eq!(state.name(), "queued", "kept, never dropped");
+    assert!(state
+        .reason()
+        .unwrap()
+        .contains("no connection to the server"));
+    // A line typed while offline waits too, saying why; nothing is negotiated.
+    let (typed, state) = net.a.send("bob@example.com", "typed offline");
+    assert!(state
+        .reason()
+        .unwrap()
+        .contains("the server closed the connection"));
+    // The engine's terminates are for the record (the Account drops them offline).
+    net.a.outgoing();
+    assert!(net.a.engine.poll_outgoing().is_none());
+    // Bob saw Alice go offline.
+    net.b.sees_offline(ALICE);
+    net.b.outgoing();
+    net.a.convs.reconnecting(1, 1, None);
+    net.a.convs.online(ALICE, Some(Vec::new()));
+    net.a.collect();
+    assert!(net.a.convs.is_online());
+    assert!(net.a.events.contains(&ClientEvent::Reconnecting {
+        attempt: 1,
+        in_secs: 1,
+        error: None
+    }));
+    assert!(net
+        .a
+        .events
+        .contains(&ClientEvent::Online { jid: ALICE.into() }));
+    // Presence again on both sides: the queue flushes through a new negotiation.
+    net.a.sees_online(BOB);
+    net.b.sees_online(ALICE);
+    net.run();
+    assert_eq!(net.b.bodies(), ["before", "in flight", "typed offline"]);
+    assert_eq!(net.a.state(&unacked), DeliveryState::Delivered);
+    assert_eq!(net.a.state(&typed), DeliveryState::Delivered);
+    assert_eq!(net.a.established().len(), 2);
+    net.assert_no_clear_body(&["before", "in flight", "typed offline"]);
+}
+
+#[test]
+fn the_roster_fetched_again_drops_the_contacts_removed_meanwhile() {
+    use crate::{RosterItem, Subscription};
+    let item = |jid: &str| RosterItem {
+        jid: jid.into(),
+        name: None,
+        subscription: Subscription::Both,
+        pending_out: false,
+    };
+    let mut a = Side::new(ALICE, "refetch/a");
+    a.convs
+        .set_roster(vec![item("bob@example.com"), item("carol@c")]);
+    a.convs.connection_lost(&mut a.engine, "gone", NOW);
+    a.convs.online(ALICE, Some(vec![item("carol@c")]));
+    a.collect();
+    assert!(a.convs.roster().get("bob@example.com").is_none());
+    assert!(a.convs.roster().get("carol@c").is_some());
+    assert!(a.events.iter().any(|e| matches!(e,
+        ClientEvent::Roster(i) if i.jid == "bob@example.com" && i.subscription == Subscription::Remove)));
+    // A failed fetch keeps the roster.
+    a.convs.online(ALICE, None);
+    assert!(a.convs.roster().get("carol@c").is_some());
+}
