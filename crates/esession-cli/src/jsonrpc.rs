@@ -174,6 +174,20 @@ async fn method(
             }
             Err(e) => return Ok(Err(e)),
         },
+        "remove" => match req.jid("jid") {
+            Ok(jid) => {
+                account.remove(&jid).await?;
+                json!({})
+            }
+            Err(e) => return Ok(Err(e)),
+        },
+        "deny" => match req.jid("jid") {
+            Ok(jid) => {
+                account.deny(&jid).await?;
+                json!({})
+            }
+            Err(e) => return Ok(Err(e)),
+        },
         other => {
             return Ok(Err(RpcError::new(
                 METHOD_NOT_FOUND,
@@ -253,6 +267,10 @@ fn event(ev: &ClientEvent) -> Value {
                    "esessions": esessions}),
         ),
         ClientEvent::SubscriptionRequest { jid } => ("subscription", json!({"jid": jid})),
+        ClientEvent::SubscriptionAnswer { jid, approved } => (
+            "subscription_answer",
+            json!({"jid": jid, "approved": approved}),
+        ),
         ClientEvent::Established {
             peer,
             full,

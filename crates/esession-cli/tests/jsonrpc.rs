@@ -509,3 +509,34 @@ fn history_keeps_a_may_conversation_after_exit_and_nothing_of_a_mustnot_one() {
         }
     }
 }
+
+#[test]
+fn a_denied_request_is_reported_and_a_removed_contact_leaves_the_roster() {
+    server();
+    let (alice_acct, bob_acct) = (Account::new("dena"), Account::new("denb"));
+    let mut alice = Rpc::start("alice (jsonrpc)", &alice_acct);
+    let mut bob = Rpc::start("bob (jsonrpc)", &bob_acct);
+    let (a, b) = (alice.jid.clone(), bob.jid.clone());
+    alice.call("add", json!({"jid": b}));
+    alice.notified("roster", |p| p["jid"] == b.as_str());
+    bob.notified("subscription", |p| p["jid"] == a.as_str());
+    bob.call("deny", json!({"jid": a}));
+    let answer = alice.notified("subscription_answer", |p| p["jid"] == b.as_str());
+    assert_eq!(answer["approved"], false, "{answer}");
+    alice.call("remove", json!({"jid": b}));
+    alice.notified("roster", |p| {
+        p["jid"] == b.as_str() && p["subscription"] == "remove"
+    });
+    let roster = alice.call("roster", json!({}));
+    assert!(
+        roster
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["jid"] != b.as_str()),
+        "{roster}"
+    );
+    // A request without a JID is refused, the process goes on.
+    let id = alice.ask("remove", json!({}));
+    assert_eq!(alice.answer(id)["error"]["code"], -32602);
+}

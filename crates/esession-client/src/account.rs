@@ -118,6 +118,19 @@ impl<S: SecretStore> Account<S> {
         self.flush().await
     }
 
+    /// Removes `jid` from the roster (see [`Conversations::remove`]).
+    pub async fn remove(&mut self, jid: &str) -> Result<(), XmppError> {
+        self.convs.remove(jid);
+        self.flush().await
+    }
+
+    /// Denies (or cancels) `jid`'s subscription to our presence (see
+    /// [`Conversations::deny`]).
+    pub async fn deny(&mut self, jid: &str) -> Result<(), XmppError> {
+        self.convs.deny(jid);
+        self.flush().await
+    }
+
     /// Sends what the engine and the conversations queued. While the connection is down
     /// the engine's stanzas (terminates of the sessions ended by the loss) are dropped and
     /// the conversations' wait for the connection.

@@ -390,6 +390,23 @@ impl Conversations {
         self.outgoing.push_back(roster::approve(jid_));
     }
 
+    /// Removes `jid` from the roster (RFC 6121 §2.5.2): the server cancels the
+    /// subscriptions both ways and pushes the removal, reported as a
+    /// [`ClientEvent::Roster`] item with subscription `remove`.
+    pub fn remove(&mut self, jid_: &str) {
+        let set = Element::new("iq", ns::JABBER_CLIENT)
+            .with_attr("type", "set")
+            .with_attr("id", self.new_id())
+            .with_child(roster::remove_item(jid_));
+        self.outgoing.push_back(set);
+    }
+
+    /// Denies `jid`'s subscription request, or cancels the subscription granted before
+    /// (RFC 6121 §3.2.1); a roster item changed by it is pushed by the server.
+    pub fn deny(&mut self, jid_: &str) {
+        self.outgoing.push_back(roster::deny(jid_));
+    }
+
     /// Before going offline: ends every session (XEP-0116 §5) and reports every message
     /// not acknowledged as failed. Nothing is negotiated after this.
     pub fn shutdown<S: SecretStore>(&mut self, engine: &mut Engine<S>, now: Timestamp) {
@@ -458,8 +475,14 @@ impl Conversations {
                 self.events
                     .push_back(ClientEvent::SubscriptionRequest { jid: from });
             }
-            // RFC 6121 §3.1.5–6: the server pushes the changed roster item, reported then.
-            PresenceUpdate::Subscription { .. } => {}
+            // RFC 6121 §3.1.5–6, §3.2: the contact approved, denied or cancelled our
+            // subscription (the server pushes the changed roster item too).
+            PresenceUpdate::Subscription { from, approved } => {
+                self.events.push_back(ClientEvent::SubscriptionAnswer {
+                    jid: from,
+                    approved,
+                });
+            }
         }
     }
 

@@ -63,6 +63,14 @@ pub enum ClientEvent {
         /// The contact.
         jid: String,
     },
+    /// A contact approved (`subscribed`) or denied or cancelled (`unsubscribed`) our
+    /// subscription to its presence (RFC 6121 §3.1.5, §3.2).
+    SubscriptionAnswer {
+        /// The contact.
+        jid: String,
+        /// Whether it was approved.
+        approved: bool,
+    },
     /// A session of the conversation with `peer` is established.
     Established {
         /// The contact's bare JID (the conversation).

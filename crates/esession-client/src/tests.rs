@@ -717,3 +717,31 @@ fn the_roster_fetched_again_drops_the_contacts_removed_meanwhile() {
     a.convs.online(ALICE, None);
     assert!(a.convs.roster().get("carol@c").is_some());
 }
+
+#[test]
+fn remove_and_deny_go_out_as_rfc_6121_says_and_an_answer_is_reported() {
+    let mut a = Side::new(ALICE, "roster/a");
+    a.convs.remove("bob@example.com/laptop");
+    a.convs.deny("carol@c");
+    let out = a.outgoing();
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[0].attr("type"), Some("set"));
+    let item = out[0]
+        .child("query", crate::roster::NS_ROSTER)
+        .and_then(|q| q.child("item", crate::roster::NS_ROSTER))
+        .unwrap();
+    assert_eq!(item.attr("jid"), Some("bob@example.com"));
+    assert_eq!(item.attr("subscription"), Some("remove"));
+    assert_eq!(out[1].attr("type"), Some("unsubscribed"));
+    assert_eq!(out[1].attr("to"), Some("carol@c"));
+    // Carol denies our request.
+    a.receive(
+        Element::new("presence", ns::JABBER_CLIENT)
+            .with_attr("from", "carol@c")
+            .with_attr("type", "unsubscribed"),
+    );
+    assert!(a.events.contains(&ClientEvent::SubscriptionAnswer {
+        jid: "carol@c".into(),
+        approved: false
+    }));
+}
