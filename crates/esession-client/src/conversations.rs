@@ -1,12 +1,13 @@
 //! The conversation layer, sans-IO: stanzas and time in; stanzas, events and disco#info
 //! requests out. The engine is passed to each call (the caller owns it, with the
 //! connection).
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use esession::jid;
 use esession::xml::{ns, Element};
 use esession::{EndedBy, Engine, Random, SecretStore, Timestamp};
 
+use crate::bounded::{States, STATES_KEPT};
 use crate::conversation::Conversation;
 use crate::event::{ClientEvent, Shield};
 use crate::history::{Direction, Kept, Log, MessageLog, Page};
@@ -30,7 +31,7 @@ pub struct Conversations {
     roster: Roster,
     presences: Presences,
     convs: BTreeMap<String, Conversation>,
-    states: HashMap<String, DeliveryState>,
+    states: States,
     events: VecDeque<ClientEvent>,
     outgoing: VecDeque<Element>,
     disco: VecDeque<String>,
@@ -51,7 +52,7 @@ impl Conversations {
             roster: Roster::default(),
             presences: Presences::default(),
             convs: BTreeMap::new(),
-            states: HashMap::new(),
+            states: States::new(STATES_KEPT),
             events: VecDeque::new(),
             outgoing: VecDeque::new(),
             disco: VecDeque::new(),
@@ -96,9 +97,22 @@ impl Conversations {
         self.convs.iter()
     }
 
-    /// The state of message `id`.
+    /// The state of message `id`: of every message not settled yet, and of the newest
+    /// delivered or failed ones (the oldest are forgotten, see `STATES_KEPT`).
     pub fn state(&self, id: &str) -> Option<&DeliveryState> {
         self.states.get(id)
+    }
+
+    /// Keeps at most `cap` settled message states (tests).
+    #[cfg(test)]
+    pub(crate) fn keep_states(&mut self, cap: usize) {
+        self.states = States::new(cap);
+    }
+
+    /// How many message states are kept.
+    #[cfg(test)]
+    pub(crate) fn states_kept(&self) -> usize {
+        self.states.len()
     }
 
     /// The next event.
@@ -316,7 +330,7 @@ impl Conversations {
         let bare = jid::bare(to).to_owned();
         let id = self.new_id();
         let queued = DeliveryState::Queued { reason: None };
-        self.states.insert(id.clone(), queued.clone());
+        self.states.set(&id, queued.clone());
         self.convs
             .entry(bare.clone())
             .or_default()
@@ -783,10 +797,9 @@ impl Conversations {
 
     /// Records and reports a change of message `id`'s state.
     fn set_state(&mut self, peer: &str, id: &str, state: DeliveryState) {
-        if self.states.get(id) == Some(&state) {
+        if !self.states.set(id, state.clone()) {
             return;
         }
-        self.states.insert(id.to_owned(), state.clone());
         self.events.push_back(ClientEvent::Receipt {
             peer: peer.to_owned(),
             id: id.to_owned(),

@@ -24,6 +24,7 @@
 //! ```
 
 mod account;
+mod bounded;
 mod conversation;
 mod conversations;
 mod event;

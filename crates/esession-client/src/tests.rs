@@ -745,3 +745,29 @@ fn remove_and_deny_go_out_as_rfc_6121_says_and_an_answer_is_reported() {
         approved: false
     }));
 }
+
+#[test]
+fn a_long_conversation_keeps_only_the_newest_settled_states() {
+    let mut net = Net::new("bounded");
+    net.a.convs.keep_states(5);
+    let ids: Vec<String> = (0..20)
+        .map(|i| {
+            let (id, _) = net.a.send("bob@example.com", &format!("line {i}"));
+            net.run();
+            id
+        })
+        .collect();
+    assert_eq!(net.b.bodies().len(), 20);
+    assert_eq!(net.a.convs.states_kept(), 5);
+    assert!(
+        net.a.convs.state(&ids[0]).is_none(),
+        "the oldest is forgotten"
+    );
+    assert_eq!(net.a.state(&ids[19]), DeliveryState::Delivered);
+    // A message not acknowledged yet is never forgotten.
+    let (waiting, _) = net.a.send("bob@example.com", "unanswered");
+    for i in 0..10 {
+        net.a.send("bob@example.com", &format!("more {i}"));
+    }
+    assert_eq!(net.a.state(&waiting).name(), "sent");
+}
