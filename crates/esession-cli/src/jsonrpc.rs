@@ -214,7 +214,8 @@ fn roster(account: &Account<SqliteStore>) -> Value {
                 .presences()
                 .resources(&i.jid)
                 .map(|(full, r)| {
-                    json!({"jid": full, "show": r.show.name(), "esessions": r.esessions})
+                    json!({"jid": full, "show": r.show.name(), "esessions": r.esessions,
+                           "caps_node": r.caps.as_ref().map(|c| c.node.as_str())})
                 })
                 .collect();
             json!({

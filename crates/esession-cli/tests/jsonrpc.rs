@@ -187,6 +187,11 @@ fn befriend(alice: &mut Rpc, bob: &mut Rpc) {
         .unwrap_or_else(|| panic!("bob not in alice's roster: {roster}"));
     assert_eq!(item["subscription"], "both", "{roster}");
     assert_eq!(item["resources"][0]["esessions"], true, "{roster}");
+    // XEP-0115: our own software's node, from the caps in the presence.
+    assert_eq!(
+        item["resources"][0]["caps_node"], "https://crates.io/crates/esession",
+        "{roster}"
+    );
 }
 
 /// Two fresh accounts, each served by `esession jsonrpc`, contacts of each other.

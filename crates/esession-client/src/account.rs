@@ -210,17 +210,22 @@ impl<S: SecretStore> Account<S> {
             if let Some(ev) = self.convs.poll_event() {
                 return Ok(Some(ev));
             }
-            if let Some(full) = self.convs.poll_disco() {
+            if let Some(req) = self.convs.poll_disco() {
+                let conn = self.client.connection_mut();
+                let node = req.node.as_deref();
+                let mut answer = conn.disco_info(&req.full, node, DISCO_WAIT).await;
+                if answer.is_err() && node.is_some() && conn.is_up() {
+                    // A client that does not answer about its caps node is asked plainly.
+                    answer = conn.disco_info(&req.full, None, DISCO_WAIT).await;
+                }
                 // A resource that does not answer is taken as not supporting ESessions;
                 // unless the connection was lost meanwhile (its presence is gone then).
-                let answer = self.client.peer_supports_esessions(&full, DISCO_WAIT).await;
-                if answer.is_err() && !self.client.connection_mut().is_up() {
+                if answer.is_err() && !conn.is_up() {
                     continue;
                 }
-                let supported = answer.unwrap_or(false);
                 let engine = self.client.engine_mut();
                 self.convs
-                    .set_esessions(engine, &full, supported, Timestamp::now());
+                    .disco_info(engine, &req.full, answer.ok().as_ref(), Timestamp::now());
                 continue;
             }
             let left = deadline.saturating_duration_since(Instant::now());

@@ -1,7 +1,7 @@
 //! The conversation layer, sans-IO: stanzas and time in; stanzas, events and disco#info
 //! requests out. The engine is passed to each call (the caller owns it, with the
 //! connection).
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use esession::jid;
 use esession::xml::{ns, Element};
@@ -25,6 +25,16 @@ const ID_OCTETS: usize = 9;
 /// while the server kept its resource, e.g. XEP-0198 hibernation) and replaced.
 pub(crate) const RECEIPT_WAIT: u64 = 20;
 
+/// A disco#info question to ask (XEP-0030), answered with
+/// [`Conversations::disco_info`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DiscoRequest {
+    /// The resource asked.
+    pub full: String,
+    /// The node asked about: `node#ver` of its caps (XEP-0115 §6.2), if it sent caps.
+    pub node: Option<String>,
+}
+
 /// Every conversation of one account, with its roster and its contacts' presence.
 pub struct Conversations {
     own_bare: String,
@@ -34,7 +44,10 @@ pub struct Conversations {
     states: States,
     events: VecDeque<ClientEvent>,
     outgoing: VecDeque<Element>,
-    disco: VecDeque<String>,
+    disco: VecDeque<DiscoRequest>,
+    /// Whether the software of a caps `ver` supports ESessions, for the `ver`s whose hash
+    /// matched the disco#info answer (XEP-0115 §5.4).
+    caps_cache: HashMap<String, bool>,
     rng: Box<dyn Random>,
     closing: bool,
     /// Why the connection to the server is down, while it is.
@@ -56,6 +69,7 @@ impl Conversations {
             events: VecDeque::new(),
             outgoing: VecDeque::new(),
             disco: VecDeque::new(),
+            caps_cache: HashMap::new(),
             rng,
             closing: false,
             offline: None,
@@ -126,10 +140,49 @@ impl Conversations {
         self.outgoing.pop_front()
     }
 
-    /// The next full JID whose disco#info features are wanted (XEP-0116 §3), to answer
-    /// with [`Conversations::set_esessions`].
-    pub fn poll_disco(&mut self) -> Option<String> {
+    /// The next resource whose disco#info features are wanted (XEP-0116 §3), to answer
+    /// with [`Conversations::disco_info`] (or [`Conversations::set_esessions`]).
+    pub fn poll_disco(&mut self) -> Option<DiscoRequest> {
         self.disco.pop_front()
+    }
+
+    /// Takes in the disco#info `<query/>` of `full` (`None`: it did not answer, taken as
+    /// not supporting ESessions). When `full` sent caps, the answer's hash is checked
+    /// against their `ver` (XEP-0115 §5.4) and, if it matches, kept for every resource
+    /// that shows that `ver` later: they need no question.
+    pub fn disco_info<S: SecretStore>(
+        &mut self,
+        engine: &mut Engine<S>,
+        full: &str,
+        answer: Option<&Element>,
+        now: Timestamp,
+    ) {
+        let supported = answer.is_some_and(|q| {
+            q.children()
+                .any(|f| f.is("feature", ns::DISCO_INFO) && f.attr("var") == Some(ns::ESESSION))
+        });
+        let caps = self.presences.caps(full).cloned();
+        if let (Some(q), Some(caps)) = (answer, caps) {
+            // XEP-0115 §5.4: only SHA-1 is verified; another hash is not cached.
+            match esession_xmpp::caps_ver(q) {
+                Ok(v) if caps.hash == "sha-1" && v == caps.ver => {
+                    self.caps_cache.insert(v, supported);
+                }
+                Ok(_) if caps.hash != "sha-1" => {}
+                Ok(v) => self.warn(
+                    Some(full.to_owned()),
+                    format!(
+                        "caps ver {} does not match its disco#info ({v}): not cached",
+                        caps.ver
+                    ),
+                ),
+                Err(e) => self.warn(
+                    Some(full.to_owned()),
+                    format!("disco#info answer not usable for caps: {e}"),
+                ),
+            }
+        }
+        self.set_esessions(engine, full, supported, now);
     }
 
     /// Takes in the roster fetched at login (RFC 6121 §2.1.3).
@@ -455,11 +508,27 @@ impl Conversations {
                 full,
                 show,
                 priority,
+                caps,
             } => {
-                if self.presences.available(&full, show, priority) {
-                    // XEP-0116 §3: whether the resource supports ESessions is asked once,
-                    // on its first presence.
-                    self.disco.push_back(full.clone());
+                let new = self.presences.available(&full, show, priority);
+                let changed = self.presences.set_caps(&full, caps.clone());
+                if new || changed {
+                    // XEP-0116 §3: whether the resource supports ESessions is asked on its
+                    // first presence, and again when its caps change; a caps ver seen
+                    // and verified before answers without a question (XEP-0115 §6.3).
+                    let known = caps
+                        .as_ref()
+                        .filter(|c| c.hash == "sha-1")
+                        .and_then(|c| self.caps_cache.get(&c.ver).copied());
+                    match known {
+                        Some(supported) => {
+                            self.presences.set_esessions(&full, supported);
+                        }
+                        None => self.disco.push_back(DiscoRequest {
+                            full: full.clone(),
+                            node: caps.as_ref().map(crate::presence::Caps::disco_node),
+                        }),
+                    }
                 }
                 let esessions = self
                     .presences

@@ -39,10 +39,10 @@ mod tests;
 
 pub use account::Account;
 pub use conversation::Conversation;
-pub use conversations::Conversations;
+pub use conversations::{Conversations, DiscoRequest};
 pub use event::{ClientEvent, Shield};
 pub use history::{Kept, MessageLog};
-pub use presence::{Route, Show};
+pub use presence::{Caps, Route, Show};
 pub use queue::DeliveryState;
 pub use roster::{RosterItem, Subscription};
 pub use sessions::SessionRef;

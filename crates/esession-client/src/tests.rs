@@ -73,7 +73,10 @@ impl Side {
     /// `peer` is online and advertises ESessions (its presence, then its disco#info).
     fn sees_online(&mut self, peer: &str) {
         self.receive(Element::new("presence", ns::JABBER_CLIENT).with_attr("from", peer));
-        assert_eq!(self.convs.poll_disco().as_deref(), Some(peer));
+        assert_eq!(
+            self.convs.poll_disco().map(|r| r.full).as_deref(),
+            Some(peer)
+        );
         self.convs.set_esessions(&mut self.engine, peer, true, NOW);
         self.collect();
     }
@@ -770,4 +773,85 @@ fn a_long_conversation_keeps_only_the_newest_settled_states() {
         net.a.send("bob@example.com", &format!("more {i}"));
     }
     assert_eq!(net.a.state(&waiting).name(), "sent");
+}
+
+/// A disco#info answer with ESessions, and the caps `<c/>` of a presence announcing it.
+fn caps_answer(extra_feature: &str) -> (Element, Element) {
+    let mut q = Element::new("query", ns::DISCO_INFO).with_child(
+        Element::new("identity", ns::DISCO_INFO)
+            .with_attr("category", "client")
+            .with_attr("type", "pc"),
+    );
+    for f in [ns::DISCO_INFO, ns::ESESSION, ns::SSN, extra_feature] {
+        q.push(Element::new("feature", ns::DISCO_INFO).with_attr("var", f));
+    }
+    let ver = esession_xmpp::caps_ver(&q).unwrap();
+    let c = Element::new("c", esession_xmpp::NS_CAPS)
+        .with_attr("hash", "sha-1")
+        .with_attr("node", "http://gajim.org")
+        .with_attr("ver", ver);
+    (q, c)
+}
+
+fn presence_with(full: &str, c: &Element) -> Element {
+    Element::new("presence", ns::JABBER_CLIENT)
+        .with_attr("from", full)
+        .with_child(c.clone())
+}
+
+#[test]
+fn a_verified_caps_ver_needs_no_second_disco_query() {
+    let mut a = Side::new(ALICE, "caps/a");
+    let (answer, c) = caps_answer("urn:x:one");
+    a.receive(presence_with(BOB, &c));
+    let req = a.convs.poll_disco().unwrap();
+    assert_eq!(req.full, BOB);
+    assert_eq!(
+        req.node.as_deref(),
+        Some(format!("http://gajim.org#{}", c.attr("ver").unwrap()).as_str())
+    );
+    a.convs.disco_info(&mut a.engine, BOB, Some(&answer), NOW);
+    a.collect();
+    let (_, r) = a
+        .convs
+        .presences()
+        .resources("bob@example.com")
+        .next()
+        .unwrap();
+    assert_eq!(r.esessions, Some(true));
+    assert_eq!(r.caps.as_ref().unwrap().node, "http://gajim.org");
+    // Another resource with the same ver: known at once, no question.
+    let phone = "bob@example.com/phone";
+    a.receive(presence_with(phone, &c));
+    assert!(a.convs.poll_disco().is_none());
+    assert!(a.events.contains(&ClientEvent::Presence {
+        jid: phone.into(),
+        show: Some(crate::Show::Available),
+        esessions: Some(true)
+    }));
+    // A ver that does not match its answer is not cached: asked again each time.
+    let (other, _) = caps_answer("urn:x:two");
+    let liar = Element::new("c", esession_xmpp::NS_CAPS)
+        .with_attr("hash", "sha-1")
+        .with_attr("node", "http://evil")
+        .with_attr("ver", "AAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+    let tablet = "bob@example.com/tablet";
+    a.receive(presence_with(tablet, &liar));
+    assert_eq!(a.convs.poll_disco().unwrap().full, tablet);
+    a.convs.disco_info(&mut a.engine, tablet, Some(&other), NOW);
+    a.collect();
+    assert!(a.events.iter().any(|e| matches!(e,
+        ClientEvent::Warning { detail, .. } if detail.contains("does not match"))));
+    a.receive(presence_with("bob@example.com/watch", &liar));
+    assert!(a.convs.poll_disco().is_some(), "not cached");
+    // No answer: taken as no ESessions.
+    a.convs
+        .disco_info(&mut a.engine, "bob@example.com/watch", None, NOW);
+    let watch = a
+        .convs
+        .presences()
+        .resources("bob@example.com")
+        .find(|(j, _)| *j == "bob@example.com/watch")
+        .map(|(_, r)| r.esessions);
+    assert_eq!(watch, Some(Some(false)));
 }

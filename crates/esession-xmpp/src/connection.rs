@@ -11,12 +11,12 @@ use tokio::time::Instant;
 use tokio_xmpp::jid::{BareJid, FullJid, Jid};
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::iq::Iq;
-use tokio_xmpp::parsers::presence::Presence;
 use tokio_xmpp::parsers::stanza_error::StanzaError;
 use tokio_xmpp::stanzastream::{Event, StanzaStage, StanzaState, StanzaStream, StreamEvent};
 use tokio_xmpp::Stanza;
 use tracing::Instrument;
 
+use crate::caps;
 use crate::disco;
 use crate::error::{XmppError, CONNECT_TIMEOUT};
 use crate::link::{self, Keepalive, LinkEvent, SharedLink};
@@ -49,6 +49,8 @@ pub struct Connection {
     bound_text: String,
     bare: BareJid,
     features: Vec<String>,
+    /// Our XEP-0115 `ver`: the hash of what we answer to disco#info.
+    caps_ver: String,
     timeout: Duration,
     /// Stanzas read while waiting for something else, oldest first.
     pending: VecDeque<Stanza>,
@@ -138,6 +140,12 @@ impl Connection {
             }
         };
         tracing::info!(bound = %bound, "online");
+        let mut features = opts.features;
+        // XEP-0115 §6.1: an entity that sends caps advertises the feature.
+        if !features.iter().any(|f| f == caps::NS_CAPS) {
+            features.push(caps::NS_CAPS.to_owned());
+        }
+        let caps_ver = caps::ver(&caps::own_info(&features)).map_err(XmppError::Protocol)?;
         link::with(&link, |s| s.bound = Some(Jid::from(bound.clone())));
         let mut conn = Connection {
             stream,
@@ -150,7 +158,8 @@ impl Connection {
             bound_text: bound.to_string(),
             bound,
             bare: valid.bare,
-            features: opts.features,
+            features,
+            caps_ver,
             timeout: opts.timeout,
             pending: early,
         };
@@ -191,9 +200,11 @@ impl Connection {
         self.send(stanza).await
     }
 
-    /// Send initial (available) presence.
+    /// Send initial (available) presence, with our entity capabilities (XEP-0115 §4).
     pub async fn send_presence(&mut self) -> Result<(), XmppError> {
-        self.send(Stanza::Presence(Presence::available())).await
+        let presence = esession::Element::new("presence", esession::xml::ns::JABBER_CLIENT)
+            .with_child(caps::presence_caps(&self.caps_ver));
+        self.send_element(&presence).await
     }
 
     /// The next incoming `<message/>`, `<presence/>` or `<iq/>` as XML, in
@@ -238,12 +249,36 @@ impl Connection {
         timeout: Duration,
     ) -> Result<Vec<String>, XmppError> {
         let to = parse_jid(jid)?;
-        let request = disco::request(to.clone(), String::new())?;
+        let request = disco::request(to.clone(), String::new(), None)?;
         match self
             .iq_round_trip(request, &to, timeout, "waiting for a disco#info answer")
             .await?
         {
             IqAnswer::Result(payload) => disco::features_of(payload.as_ref()),
+            IqAnswer::Error(error) => Err(XmppError::Stanza(disco::condition_name(&error))),
+        }
+    }
+
+    /// The disco#info answer (XEP-0030) of `jid` about `node` (XEP-0115 §6.2: `node#ver`
+    /// of its caps), as its `<query/>`, to check against a caps hash
+    /// ([`crate::caps_ver`]). Errors as [`disco_features`](Self::disco_features).
+    pub async fn disco_info(
+        &mut self,
+        jid: &str,
+        node: Option<&str>,
+        timeout: Duration,
+    ) -> Result<esession::Element, XmppError> {
+        let to = parse_jid(jid)?;
+        let request = disco::request(to.clone(), String::new(), node)?;
+        match self
+            .iq_round_trip(request, &to, timeout, "waiting for a disco#info answer")
+            .await?
+        {
+            IqAnswer::Result(Some(p)) => xml::from_minidom(p, &esession::xml::Limits::default())
+                .map_err(|e| XmppError::Protocol(format!("disco#info answer: {e}"))),
+            IqAnswer::Result(None) => Err(XmppError::Protocol(
+                "disco#info result without <query/>".into(),
+            )),
             IqAnswer::Error(error) => Err(XmppError::Stanza(disco::condition_name(&error))),
         }
     }

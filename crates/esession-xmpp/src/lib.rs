@@ -34,6 +34,7 @@
 mod archive;
 mod archiver;
 mod backoff;
+mod caps;
 mod client;
 mod connection;
 mod delivery;
@@ -51,6 +52,7 @@ mod xml;
 
 pub use archive::ListPage;
 pub use archiver::{Archiver, ArchiverError};
+pub use caps::{ver as caps_ver, CAPS_NODE, NS_CAPS};
 pub use client::{Client, Traced, ESESSION_FEATURES};
 pub use connection::Connection;
 pub use delivery::{OfflineFallback, OfflineSendError, Reach, Unreachable};
