@@ -8,7 +8,8 @@ use crate::queue::DeliveryState;
 
 /// Settled (delivered or failed) message states kept, per account.
 pub(crate) const STATES_KEPT: usize = 10_000;
-/// Ids of received messages kept, per conversation.
+/// Ids of received messages kept, per conversation (and of sent ones recorded in the
+/// history, per account).
 pub(crate) const SEEN_KEPT: usize = 10_000;
 
 /// The delivery state of each message sent, by id.
