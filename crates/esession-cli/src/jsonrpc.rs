@@ -34,11 +34,18 @@ const HISTORY_LIMIT: usize = 50;
 
 pub(crate) async fn run(global: &Global, args: &JsonrpcArgs) -> Result<(), Fail> {
     let config = crate::policy::jsonrpc(args);
-    let client = connect_without_presence(global, config, KeyUse::IfStored).await?;
+    // XEP-0187 §3.3: an offline session always presents our key (created on first use).
+    let key = if args.allow_offline {
+        KeyUse::Create
+    } else {
+        KeyUse::IfStored
+    };
+    let client = connect_without_presence(global, config, key).await?;
     // The history goes to the account's store, through a connection of its own.
     let log = SqliteStore::open(client.engine().store().path())?;
     let mut account = Account::start(client, LOGIN_STEP).await?;
     account.keep_history(Box::new(log));
+    account.set_allow_offline(args.allow_offline);
     write(&framing::notification(
         "online",
         json!({"jid": account.jid()}),
@@ -129,7 +136,8 @@ async fn method(
                 (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
             };
             let (id, state) = account.send(&to, body).await?;
-            json!({"id": id, "state": state.name(), "reason": state.reason()})
+            json!({"id": id, "state": state.name(), "reason": state.reason(),
+                   "forward_secrecy": state.forward_secrecy()})
         }
         "roster" => roster(account),
         "status" => status(account),
@@ -328,7 +336,8 @@ fn event(ev: &ClientEvent) -> Value {
 }
 
 fn receipt(peer: &str, id: &str, state: &DeliveryState) -> Value {
-    json!({"peer": peer, "id": id, "state": state.name(), "reason": state.reason()})
+    json!({"peer": peer, "id": id, "state": state.name(), "reason": state.reason(),
+           "forward_secrecy": state.forward_secrecy()})
 }
 
 /// Writes one line to stdout, flushed (a reader may wait for it).

@@ -4,7 +4,7 @@ use std::time::Duration;
 use esession::pubkeys::key_request_answer;
 use esession::xml::{parse_element, Limits};
 use esession::{OsRandom, SecretStore, Timestamp};
-use esession_xmpp::{Client, LinkEvent, XmppError};
+use esession_xmpp::{Client, LinkEvent, OfflineSendError, Unreachable, XmppError};
 use tokio::time::Instant;
 
 use crate::conversations::Conversations;
@@ -85,11 +85,47 @@ impl<S: SecretStore> Account<S> {
         to: &str,
         body: &str,
     ) -> Result<(String, DeliveryState), XmppError> {
-        let sent = self
+        let (id, state) = self
             .convs
             .send(self.client.engine_mut(), to, body, Timestamp::now());
         self.flush().await?;
-        Ok(sent)
+        self.send_offline_queued().await?;
+        let state = self.convs.state(&id).cloned().unwrap_or(state);
+        Ok((id, state))
+    }
+
+    /// Allows (or not) offline sessions (see [`Conversations::set_allow_offline`]).
+    pub fn set_allow_offline(&mut self, allowed: bool) {
+        self.convs.set_allow_offline(allowed);
+    }
+
+    /// Sends the messages the conversations hand to offline sessions, each in its own
+    /// (XEP-0187 §3.3: one-shot; the options are fetched and checked each time).
+    async fn send_offline_queued(&mut self) -> Result<(), XmppError> {
+        while let Some(req) = self.convs.poll_offline() {
+            let why = Unreachable::NoPresence {
+                to: req.bare.clone(),
+            };
+            let outcome = self
+                .client
+                .send_offline(&req.bare, why, &req.body, 1, DISCO_WAIT)
+                .await
+                .map(drop)
+                .map_err(|e| match e {
+                    // The contact's options answered nothing useful: say which.
+                    OfflineSendError::NoOptions(_) => {
+                        "the contact published no offline options".to_owned()
+                    }
+                    OfflineSendError::Refused { error, .. } => {
+                        format!("the contact's offline options were refused: {error}")
+                    }
+                    other => other.to_string(),
+                });
+            self.convs
+                .offline_sent(&req.bare, &req.id, &req.body, outcome, Timestamp::now());
+            self.flush().await?;
+        }
+        Ok(())
     }
 
     /// Ends every session with `bare`; returns how many there were.
@@ -226,6 +262,10 @@ impl<S: SecretStore> Account<S> {
                 let engine = self.client.engine_mut();
                 self.convs
                     .disco_info(engine, &req.full, answer.ok().as_ref(), Timestamp::now());
+                continue;
+            }
+            if self.convs.has_offline() {
+                self.send_offline_queued().await?;
                 continue;
             }
             let left = deadline.saturating_duration_since(Instant::now());

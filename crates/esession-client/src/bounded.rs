@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::queue::DeliveryState;
 
-/// Settled (delivered or failed) message states kept, per account.
+/// Settled (delivered, sent offline or failed) message states kept, per account.
 pub(crate) const STATES_KEPT: usize = 10_000;
 /// Ids of received messages kept, per conversation (and of sent ones recorded in the
 /// history, per account).
@@ -24,7 +24,7 @@ pub(crate) struct States {
 fn is_settled(state: &DeliveryState) -> bool {
     matches!(
         state,
-        DeliveryState::Delivered | DeliveryState::Failed { .. }
+        DeliveryState::Delivered | DeliveryState::SentOffline | DeliveryState::Failed { .. }
     )
 }
 

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use esession::jid;
 use esession::xml::{ns, Element};
 use esession::{EndedBy, Engine, Random, SecretStore, Timestamp};
+use esession_xmpp::{OfflineFallback, Unreachable};
 
 use crate::bounded::{States, STATES_KEPT};
 use crate::conversation::Conversation;
@@ -35,6 +36,18 @@ pub struct DiscoRequest {
     pub node: Option<String>,
 }
 
+/// A message to send in an XEP-0187 offline session (the contact has no available
+/// resource and the user allowed it), answered with [`Conversations::offline_sent`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OfflineRequest {
+    /// The contact's bare JID.
+    pub bare: String,
+    /// The message id.
+    pub id: String,
+    /// The body.
+    pub body: String,
+}
+
 /// Every conversation of one account, with its roster and its contacts' presence.
 pub struct Conversations {
     own_bare: String,
@@ -48,6 +61,9 @@ pub struct Conversations {
     /// Whether the software of a caps `ver` supports ESessions, for the `ver`s whose hash
     /// matched the disco#info answer (XEP-0115 §5.4).
     caps_cache: HashMap<String, bool>,
+    /// The user consented to offline sessions (XEP-0187: no forward secrecy).
+    allow_offline: bool,
+    offline_out: VecDeque<OfflineRequest>,
     rng: Box<dyn Random>,
     closing: bool,
     /// Why the connection to the server is down, while it is.
@@ -70,6 +86,8 @@ impl Conversations {
             outgoing: VecDeque::new(),
             disco: VecDeque::new(),
             caps_cache: HashMap::new(),
+            allow_offline: false,
+            offline_out: VecDeque::new(),
             rng,
             closing: false,
             offline: None,
@@ -144,6 +162,50 @@ impl Conversations {
     /// with [`Conversations::disco_info`] (or [`Conversations::set_esessions`]).
     pub fn poll_disco(&mut self) -> Option<DiscoRequest> {
         self.disco.pop_front()
+    }
+
+    /// Allows (or not) sending to a contact without an available resource in an XEP-0187
+    /// offline session, which has no forward secrecy (§3.1): off unless the user says so.
+    pub fn set_allow_offline(&mut self, allowed: bool) {
+        self.allow_offline = allowed;
+    }
+
+    /// Whether messages wait for [`Conversations::poll_offline`].
+    pub fn has_offline(&self) -> bool {
+        !self.offline_out.is_empty()
+    }
+
+    /// The next message to send in an offline session (see [`OfflineRequest`]).
+    pub fn poll_offline(&mut self) -> Option<OfflineRequest> {
+        self.offline_out.pop_front()
+    }
+
+    /// The outcome of an offline-session attempt for message `id` to `bare`: sent (its
+    /// state becomes [`DeliveryState::SentOffline`]: encrypted, without forward secrecy),
+    /// or not (it stays queued, marked not sent with `Err`'s reason: nothing published,
+    /// options not signed by a key trusted for the contact, …).
+    pub fn offline_sent(
+        &mut self,
+        bare: &str,
+        id: &str,
+        body: &str,
+        outcome: Result<(), String>,
+        now: Timestamp,
+    ) {
+        let sent = outcome.is_ok();
+        if let Some(c) = self.convs.get_mut(bare) {
+            c.queue.offline_done(id, sent);
+        }
+        match outcome {
+            Ok(()) => {
+                self.keep(bare, Direction::Sent, Some(id), body, now, None);
+                self.set_state(bare, id, DeliveryState::SentOffline);
+            }
+            Err(why) => {
+                let reason = Some(format!("not sent: {why}"));
+                self.set_state(bare, id, DeliveryState::Queued { reason });
+            }
+        }
     }
 
     /// Takes in the disco#info `<query/>` of `full` (`None`: it did not answer, taken as
@@ -814,11 +876,38 @@ impl Conversations {
             },
             // Waiting for the resources' disco#info answers.
             Route::Unknown => {}
-            // Issue 10: an offline contact's messages stay queued, marked not sent (the
-            // XEP-0187 offline session, with the user's consent, is not used yet).
+            // Issue 10: an offline contact's messages go in an XEP-0187 offline session
+            // with the user's consent (it has no forward secrecy); otherwise they stay
+            // queued, marked not sent with the reason.
             Route::Offline => {
-                for (id, _) in conv.queue.pending() {
-                    self.set_state(bare, &id, hold("the contact is offline: not sent yet"));
+                let pending = conv.queue.pending();
+                let fallback = OfflineFallback {
+                    allowed: self.allow_offline,
+                    expects_answers: false,
+                };
+                match fallback.check(Unreachable::NoPresence {
+                    to: bare.to_owned(),
+                }) {
+                    Ok(_) => {
+                        for (id, body) in pending {
+                            if let Some(c) = self.convs.get_mut(bare) {
+                                c.queue.hand_offline(&id);
+                            }
+                            let reason = "the contact is offline: sending in an offline \
+                                          session (no forward secrecy)";
+                            self.set_state(bare, &id, hold(reason));
+                            self.offline_out.push_back(OfflineRequest {
+                                bare: bare.to_owned(),
+                                id,
+                                body,
+                            });
+                        }
+                    }
+                    Err(e) => {
+                        for (id, _) in pending {
+                            self.set_state(bare, &id, hold(&format!("not sent yet: {e}")));
+                        }
+                    }
                 }
             }
             Route::NotResponding => {

@@ -39,7 +39,7 @@ mod tests;
 
 pub use account::Account;
 pub use conversation::Conversation;
-pub use conversations::{Conversations, DiscoRequest};
+pub use conversations::{Conversations, DiscoRequest, OfflineRequest};
 pub use event::{ClientEvent, Shield};
 pub use history::{Kept, MessageLog};
 pub use presence::{Caps, Route, Show};

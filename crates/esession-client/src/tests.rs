@@ -855,3 +855,63 @@ fn a_verified_caps_ver_needs_no_second_disco_query() {
         .map(|(_, r)| r.esessions);
     assert_eq!(watch, Some(Some(false)));
 }
+
+#[test]
+fn an_offline_contact_gets_an_offline_session_only_with_consent() {
+    let mut a = Side::new(ALICE, "offline/a");
+    let (id, state) = a.send("bob@example.com", "while you sleep");
+    let reason = state.reason().unwrap();
+    assert!(
+        reason.contains("offline sessions were not allowed"),
+        "{reason}"
+    );
+    assert!(a.convs.poll_offline().is_none());
+    assert!(a.outgoing().is_empty());
+    // With consent: handed to an offline session, once.
+    a.convs.set_allow_offline(true);
+    let (id2, _) = a.send("bob@example.com", "second");
+    let reqs: Vec<_> = std::iter::from_fn(|| a.convs.poll_offline()).collect();
+    assert_eq!(
+        reqs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        [id.as_str(), id2.as_str()]
+    );
+    assert_eq!(reqs[0].body, "while you sleep");
+    assert!(a.state(&id).reason().unwrap().contains("offline session"));
+    a.convs
+        .offline_sent("bob@example.com", &id, "while you sleep", Ok(()), NOW);
+    let sent = a.state(&id);
+    assert_eq!(sent, DeliveryState::SentOffline);
+    assert_eq!(sent.name(), "sent");
+    assert_eq!(sent.forward_secrecy(), Some(false));
+    assert_eq!(DeliveryState::Sent.forward_secrecy(), Some(true));
+    // Nothing published (or untrusted): kept, marked not sent with the reason.
+    a.convs.offline_sent(
+        "bob@example.com",
+        &id2,
+        "second",
+        Err("the contact published no offline options".into()),
+        NOW,
+    );
+    let kept = a.state(&id2);
+    assert_eq!(kept.name(), "queued");
+    assert_eq!(
+        kept.reason(),
+        Some("not sent: the contact published no offline options")
+    );
+    assert_eq!(
+        a.convs.conversation(BOB).unwrap().unacknowledged(),
+        std::slice::from_ref(&id2),
+        "the one sent offline is settled, the other waits"
+    );
+    // Bob comes online: the waiting one goes in an online session.
+    let mut net = Net {
+        a,
+        b: Side::new(BOB, "offline/b"),
+        wire: Vec::new(),
+    };
+    net.a.sees_online(BOB);
+    net.b.sees_online(ALICE);
+    net.run();
+    assert_eq!(net.b.bodies(), ["second"]);
+    assert_eq!(net.a.state(&id2), DeliveryState::Delivered);
+}
