@@ -24,6 +24,9 @@ use crate::login::{self, Login, LoginNote};
 use crate::options::{self, ConnectOptions};
 use crate::xml;
 
+/// Link events kept for a caller that does not read them.
+const LINK_EVENTS_KEPT: usize = 64;
+
 /// Bound on closing the stream, whatever the connect timeout.
 const MAX_CLOSE_WAIT: Duration = Duration::from_secs(5);
 
@@ -427,7 +430,7 @@ impl Connection {
                         .unwrap_or_else(|| "the connection was lost".into());
                     tracing::warn!(%reason, "connection lost, reconnecting");
                     self.up = false;
-                    self.link_events.push_back(LinkEvent::Lost { reason });
+                    self.note_link(LinkEvent::Lost { reason });
                     Ok(Some(Incoming::Nothing))
                 }
                 Some(Event::Stream(StreamEvent::Resumed)) => {
@@ -445,16 +448,26 @@ impl Connection {
                     Ok(Some(Incoming::Nothing))
                 }
                 LoginNote::Retry { attempt, after } => {
-                    self.link_events.push_back(LinkEvent::Reconnecting {
+                    let error = self.last_failure.take();
+                    self.note_link(LinkEvent::Reconnecting {
                         attempt,
                         after,
-                        error: self.last_failure.take(),
+                        error,
                     });
                     Ok(Some(Incoming::Nothing))
                 }
             },
             () = tokio::time::sleep_until(deadline) => Ok(None),
         }
+    }
+
+    /// Keeps `ev` for [`next_link_event`](Self::next_link_event); a caller that never
+    /// asks keeps only the newest [`LINK_EVENTS_KEPT`].
+    fn note_link(&mut self, ev: LinkEvent) {
+        if self.link_events.len() >= LINK_EVENTS_KEPT {
+            self.link_events.pop_front();
+        }
+        self.link_events.push_back(ev);
     }
 
     /// The stream is back after a loss (or resumed, XEP-0198 §5).
@@ -464,7 +477,7 @@ impl Connection {
         });
         self.up = true;
         self.last_failure = None;
-        self.link_events.push_back(LinkEvent::Online {
+        self.note_link(LinkEvent::Online {
             jid: self.bound_text.clone(),
             resumed,
         });
