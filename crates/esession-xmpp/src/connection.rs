@@ -414,6 +414,9 @@ impl Connection {
     /// disco#info requests itself.
     async fn read_until(&mut self, deadline: Instant) -> Result<Option<Incoming>, XmppError> {
         tokio::select! {
+            // The stream first: its loss is queued before the connector's first note
+            // about the reconnection, so the loss is reported first.
+            biased;
             event = self.stream.next() => match event {
                 Some(Event::Stanza(stanza)) => self.handle(stanza).await.map(Some),
                 Some(Event::Stream(StreamEvent::Reset { bound_jid, .. })) => {
