@@ -7,7 +7,7 @@
 #
 # Usage: scripts/fuzz.sh [SECONDS]
 # Environment:
-#   FUZZ_TARGETS  space-separated subset of targets (default: all six)
+#   FUZZ_TARGETS  space-separated subset of targets (default: all seven)
 #   FUZZ_SEED_ONLY=1  only write the seed corpora
 #
 # There is no nightly toolchain here: cargo-fuzz's nightly-only flags are accepted by
@@ -21,7 +21,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 seconds=${1:-20}
-targets=${FUZZ_TARGETS:-"xml_parse form_parse_normalize encrypted_stanza negotiation_sequence decoders key_value"}
+targets=${FUZZ_TARGETS:-"xml_parse form_parse_normalize encrypted_stanza negotiation_sequence decoders key_value archive"}
 export RUSTC_BOOTSTRAP=1
 
 seed() {
@@ -106,6 +106,23 @@ put("negotiation_sequence", bytes([0, 0, 0, 2, 0, 0xE0, 4, 0, 6, 0, 0xE0]))
 put("negotiation_sequence", bytes([1, 1, 0, 3, 0, 0xE0, 5, 0, 0xF0, 0xDF, 0xDF]))
 put("negotiation_sequence", bytes([0, 0, 0, 2, 1, 0x01, 0x20, 0x00, 0x01, 4, 0]))
 put("negotiation_sequence", bytes([5, 0, 0, 0xC7, 2, 0, 0xE0]))
+# archive: the shapes of XEP-0136 answers (a collection page, a list page, preferences).
+A = "urn:xmpp:archive"
+put("archive", f'<chat xmlns="{A}" with="juliet@capulet.com/chamber" start="1469-07-21T02:56:15Z" '
+    'thread="damduoeg08" subject="She speaks!" version="4"><from secs="0"><body>Art thou not '
+    'Romeo &amp; a Montague?</body></from><to secs="11"><body>Neither, fair saint</body></to>'
+    '<to utc="1469-07-21T03:01:54Z"><body>O, speak again</body></to>'
+    '<set xmlns="http://jabber.org/protocol/rsm"><first index="0">0</first><last>2</last>'
+    '<count>3</count></set></chat>')
+put("archive", f'<list xmlns="{A}"><chat with="juliet@capulet.com" start="1469-07-21T02:56:15Z"/>'
+    '<chat with="balcony@house.capulet.com" start="1469-07-21T03:16:37Z"/>'
+    '<set xmlns="http://jabber.org/protocol/rsm"><first index="0">a</first><last>b</last>'
+    '<count>2</count></set></list>')
+put("archive", f'<pref xmlns="{A}"><default otr="concede" save="body"/>'
+    '<item jid="romeo@montague.net" otr="require" save="false"/>'
+    '<session thread="ffd7076498744578d10edabfe7f4a866" save="body"/>'
+    '<method type="manual" use="prefer"/></pref>')
+put("archive", f'<save xmlns="{A}"><chat with="a@b" start="2026-01-01T00:00:00Z" version="1"/></save>')
 n = sum(1 for t in os.listdir(corpus) for f in os.listdir(os.path.join(corpus, t))
         if f.startswith("seed-"))
 print(f"fuzz.sh: {n} seed files in fuzz/corpus/")

@@ -37,23 +37,7 @@ cmd_install() {
         echo "prosody already installed: $(command -v prosody)"
         return 0
     fi
-    local policy=/usr/sbin/policy-rc.d created=0
-    # Keep Debian's post-install from starting the system service.
-    if [[ ! -e $policy ]]; then
-        printf '#!/bin/sh\nexit 101\n' >"$policy"
-        chmod 755 "$policy"
-        created=1
-    fi
-    local rc=0
-    {
-        apt-get update &&
-            DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-                prosody lua5.4-event lua5.4-unbound openssl
-    } || rc=$?
-    if [[ $created == 1 ]]; then
-        rm -f "$policy"
-    fi
-    [[ $rc == 0 ]] || die "apt-get failed (exit $rc)"
+    "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh" prosody lua5.4-event lua5.4-unbound openssl || die "apt-get failed"
     command -v prosody >/dev/null 2>&1 || die "prosody still missing after install"
     echo "prosody installed: $(command -v prosody)"
 }

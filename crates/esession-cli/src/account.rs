@@ -90,7 +90,7 @@ async fn connect_own(
     presence: bool,
 ) -> Result<Client<SqliteStore>, Fail> {
     let jid = own_jid(global)?;
-    let password = password(global)?;
+    let password = crate::password::password(global, &jid)?;
     login(global, &jid, &password, config, key, presence).await
 }
 
@@ -131,7 +131,7 @@ async fn login(
 fn options(global: &Global, jid: &str, password: &str) -> ConnectOptions {
     let mut opts = ConnectOptions::new(jid, password);
     opts.server = global.server.clone();
-    opts.tls = match global.tls {
+    opts.tls = match global.tls() {
         Tls::Starttls => TlsMode::StartTls,
         Tls::Direct => TlsMode::DirectTls,
         Tls::Plain => TlsMode::Plain,
@@ -139,14 +139,6 @@ fn options(global: &Global, jid: &str, password: &str) -> ConnectOptions {
     opts.timeout = Duration::from_secs(10);
     opts.allow_plain_auth = global.allow_plain_auth;
     opts
-}
-
-/// The password of `--password` (required).
-fn password(global: &Global) -> Result<Password, Fail> {
-    global
-        .password
-        .clone()
-        .ok_or_else(|| Fail::usage("--password (or ESESSION_PASSWORD) is required"))
 }
 
 /// Logs `jid` in without sending presence (so that no offline stanza is delivered to it)
@@ -162,7 +154,7 @@ async fn login_quiet(global: &Global, jid: &str, password: &str) -> Result<Conne
 /// to the server. Returns the connection and the password.
 pub(crate) async fn connect_quiet(global: &Global) -> Result<(Connection, Password), Fail> {
     let jid = own_jid(global)?;
-    let password = password(global)?;
+    let password = crate::password::password(global, &jid)?;
     Ok((login_quiet(global, &jid, &password).await?, password))
 }
 
@@ -183,7 +175,7 @@ pub(crate) struct Offstage {
 /// Logs the account in as [`Offstage`] describes.
 pub(crate) async fn connect_offstage(global: &Global, key: KeyUse) -> Result<Offstage, Fail> {
     let jid = own_jid(global)?;
-    let password = password(global)?;
+    let password = crate::password::password(global, &jid)?;
     let own = esession::jid::bare(&jid).to_owned();
     let mut store = open_store(global, &jid, Some(&password))?;
     // Loaded (or created) before logging in: a wrong passphrase fails without network.
@@ -247,12 +239,7 @@ impl History {
             ended: None,
             end_reason: None,
             sas: i.sas.clone().unwrap_or_default(),
-            // The history's column holds matched/none/mismatch; `verified` (false for a
-            // secret of another JID) keeps what the match proved.
-            srs: match i.srs {
-                esession::SrsStatus::MatchedOtherJid => "matched".to_owned(),
-                other => other.name().to_owned(),
-            },
+            srs: i.srs.name().to_owned(),
             verified: i.verified,
         };
         let id = store.record_session(&rec)?;

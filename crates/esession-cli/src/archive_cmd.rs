@@ -40,8 +40,31 @@ pub(crate) async fn run(global: &Global, cmd: &ArchiveCommand, out: Out) -> Resu
         }
     };
     let closed = conn.close().await;
-    result?;
+    result.map_err(unsupported)?;
     closed.map_err(Fail::from)
+}
+
+/// A server without XEP-0136 answers its requests with `service-unavailable` or
+/// `feature-not-implemented` (RFC 6120 §8.3.3; ejabberd, for one, offers only MAM): the
+/// missing capability is named, not just the condition.
+fn unsupported(f: Fail) -> Fail {
+    // The message of an `XmppError::Stanza` (fail.rs): "stanza error: CONDITION".
+    let condition = f.message.strip_prefix("stanza error: ").unwrap_or_default();
+    let missing = f.kind == "xmpp"
+        && ["service-unavailable", "feature-not-implemented"]
+            .iter()
+            .any(|c| condition.starts_with(c));
+    if missing {
+        Fail::protocol(
+            "unsupported",
+            format!(
+                "the server does not offer XEP-0136 message archiving ({}): nothing was read or changed",
+                f.message
+            ),
+        )
+    } else {
+        f
+    }
 }
 
 fn not_found(e: XmppError, with: &str, start: &str) -> Fail {

@@ -1,4 +1,4 @@
-//! XEP-0136 in `send`, `listen` and `chat`: the archiver ([`esession_xmpp::Archiver`])
+//! XEP-0136 in `send` and `listen`: the archiver ([`esession_xmpp::Archiver`])
 //! records and uploads the sessions to archive; this module asks for the archive key's
 //! passphrase, prints what was archived and maps the archiver's errors to failures.
 use crate::fail::Fail;

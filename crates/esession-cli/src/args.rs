@@ -29,7 +29,7 @@ impl std::fmt::Debug for Password {
 
 /// End-to-end encrypted XMPP sessions (XEP-0116/0217/0200).
 #[derive(Parser, Debug)]
-#[command(name = "esession", version)]
+#[command(name = "esession", version, after_help = crate::password::PRECEDENCE)]
 pub(crate) struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -37,21 +37,30 @@ pub(crate) struct Cli {
     pub command: Command,
 }
 
-/// Options every command takes.
+/// Options every command takes. The configuration file fills in those not given
+/// (`crate::config`); the `#[arg(skip)]` fields come only from it.
 #[derive(Args, Debug, Clone)]
 pub(crate) struct Global {
+    /// The configuration file (default: $XDG_CONFIG_HOME/esession/config.toml, else
+    /// ~/.config/esession/config.toml, used when it exists).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
     /// The account (bare or full JID).
     #[arg(long, global = true)]
     pub jid: Option<String>,
-    /// The account password.
-    #[arg(long, env = "ESESSION_PASSWORD", hide_env_values = true, global = true)]
+    /// The account password. Other users of this machine can read it (ps): prefer the
+    /// prompt, ESESSION_PASSWORD, password_command or --password-file.
+    #[arg(long, global = true, conflicts_with = "password_file")]
     pub password: Option<Password>,
+    /// A file whose first line is the account password.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub password_file: Option<PathBuf>,
     /// Server address HOST:PORT (default: DNS SRV of the JID's domain).
     #[arg(long, global = true)]
     pub server: Option<String>,
-    /// Transport protection; `plain` only to a loopback address.
-    #[arg(long, value_enum, default_value_t = Tls::Starttls, global = true)]
-    pub tls: Tls,
+    /// Transport protection (default: starttls); `plain` only to a loopback address.
+    #[arg(long, value_enum, global = true)]
+    pub tls: Option<Tls>,
     /// Where retained secrets and session history are kept (default: the platform data
     /// directory).
     #[arg(long, global = true)]
@@ -67,10 +76,24 @@ pub(crate) struct Global {
     /// offers no SCRAM mechanism; without it such a login fails (exit 3).
     #[arg(long, global = true)]
     pub allow_plain_auth: bool,
+    /// `password_command` of the configuration file.
+    #[arg(skip)]
+    pub password_command: Option<String>,
+    /// `accept` of the configuration file: whose sessions are accepted.
+    #[arg(skip)]
+    pub accept: Option<esession::AcceptPolicy>,
 }
 
-/// `--tls`.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+impl Global {
+    /// `--tls`, or STARTTLS.
+    pub(crate) fn tls(&self) -> Tls {
+        self.tls.unwrap_or(Tls::Starttls)
+    }
+}
+
+/// `--tls` (and `tls` in the configuration file).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub(crate) enum Tls {
     /// STARTTLS (usual port 5222).
     Starttls,
@@ -85,11 +108,14 @@ pub(crate) enum Tls {
 pub(crate) enum Command {
     /// Run a full ESession between two new accounts on a local server and show each step.
     Demo(DemoArgs),
+    /// Write the configuration file, asking for the account's settings.
+    Init(InitArgs),
     /// Stay online and accept ESessions.
     Listen(ListenArgs),
     /// Negotiate an ESession with a contact, send a message, terminate.
     Send(SendArgs),
-    /// Chat interactively in an ESession.
+    /// Chat with one contact on a terminal, in ESessions either side starts (/help lists
+    /// the commands).
     Chat(ChatArgs),
     /// Stay online and serve JSON-RPC 2.0 on stdin/stdout, one object per line: send to
     /// contacts by JID, roster, presence, receipts (methods send, roster, status, end,
@@ -289,6 +315,21 @@ pub(crate) struct AlgArgs {
     /// Re-key (a new `<key/>`, XEP-0200 §9) with every Nth stanza sent.
     #[arg(long)]
     pub rekey_every: Option<u32>,
+    /// Gajim compatibility (docs/gajim.md): `auto` speaks Gajim 0.12–1.0's dialect only
+    /// to a peer whose request shows Gajim's signs, `gajim` always, `strict` never.
+    #[arg(long, value_enum, default_value_t = CompatArg::Auto)]
+    pub compat: CompatArg,
+}
+
+/// `--compat`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CompatArg {
+    /// Gajim's dialect only toward a peer that showed Gajim's signs.
+    Auto,
+    /// Always Gajim's dialect (the contact runs Gajim 0.12–1.0).
+    Gajim,
+    /// Always the profile.
+    Strict,
 }
 
 /// `--flow`.
@@ -323,6 +364,14 @@ pub(crate) struct DemoArgs {
     /// Bob's password (with `--server`).
     #[arg(long, env = "ESESSION_PEER_PASSWORD", hide_env_values = true)]
     pub peer_password: Option<Password>,
+}
+
+/// `esession init`.
+#[derive(Args, Debug)]
+pub(crate) struct InitArgs {
+    /// Overwrite an existing configuration file.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `esession listen`.
@@ -413,12 +462,9 @@ pub(crate) struct HistoryArgs {
 /// `esession chat`.
 #[derive(Args, Debug)]
 pub(crate) struct ChatArgs {
-    /// The contact (bare or full JID).
+    /// The contact (a bare JID; a resource is ignored: the best one online is used).
     #[arg(value_name = "JID")]
     pub contact: String,
-    /// Seconds to wait for the negotiation.
-    #[arg(long, default_value_t = 30)]
-    pub timeout: u64,
 }
 
 #[cfg(test)]

@@ -1,179 +1,431 @@
-//! `esession chat JID`: an interactive ESession. The state is always shown: plain,
-//! negotiating, encrypted-unverified, encrypted-verified, failed.
-use crate::account::{connect, History};
+//! `esession chat JID`: one conversation of the account on a terminal, a thin view of the
+//! conversation layer ([`esession_client::Account`], as `jsonrpc` and `tui` use it). The
+//! contact's sessions are adopted whichever side starts them; lines typed while a session
+//! is negotiated wait and go out encrypted once it is established; after a session ends
+//! the next line negotiates a new one. Commands (`/help`) are handled here and never sent.
+//! What arrives is printed above the line being typed (rustyline's external printer).
+//! `/quit`, Ctrl-C, Ctrl-D, SIGTERM and SIGHUP end every session cleanly (XEP-0116 §5).
+//! Sessions and messages of other contacts are not shown here: a notice says they exist.
+use crate::account::connect_without_presence;
 use crate::args::{ChatArgs, Global};
 use crate::fail::Fail;
 use crate::identity::KeyUse;
-use crate::output::Out;
-use esession::{Config, Event, SessionInfo, Timestamp};
-use serde_json::{json, Value};
+use crate::sanitize::safe;
+use esession_client::{Account, ClientEvent, DeliveryState, Kept};
+use esession_store::SqliteStore;
+use rustyline::ExternalPrinter;
+use std::collections::HashMap;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::mpsc;
 
-const HELP: &str = "type a message and press Enter; /verify SAS  /status  /end  /quit";
+/// Seconds allowed for the roster fetch at login.
+const LOGIN_STEP: Duration = Duration::from_secs(10);
+/// Longest wait for network events before reading typed lines again.
+const POLL: Duration = Duration::from_millis(50);
+/// Seconds to wait for the acknowledgements of our terminates at exit.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+/// Characters of a sent line repeated in its delivery notice.
+const QUOTE_CHARS: usize = 40;
 
-fn state_name(info: Option<&SessionInfo>, failed: bool) -> &'static str {
-    match info {
-        _ if failed => "failed",
-        None => "negotiating",
-        Some(i) if !i.encrypted => "plain",
-        Some(i) if i.verified => "encrypted-verified",
-        Some(_) => "encrypted-unverified",
+const HELP: &str = "\
+Type a line and press Enter to send it, encrypted (it waits while the session is negotiated).
+  /verify SAS   compare the SAS the contact reads to you: a match marks the session verified
+  /status       the session's shield and SAS
+  /add          ask to see the contact's presence (needed to reach them)
+  /approve      let the contact see your presence
+  /quit         end the session, telling the contact, and leave (also Ctrl-C, Ctrl-D)
+  //text        send a line that starts with /
+Any other /command is an error and is never sent.";
+
+/// What the input side produced.
+enum Input {
+    Line(String),
+    Quit,
+}
+
+/// Where the lines for the user go: above the line being typed on a terminal, else
+/// plainly to stdout.
+struct Screen {
+    printer: Option<Box<dyn ExternalPrinter + Send>>,
+}
+
+impl Screen {
+    fn say(&mut self, text: &str) {
+        if let Some(p) = &mut self.printer {
+            if p.print(format!("{text}\n")).is_ok() {
+                return;
+            }
+        }
+        println!("{text}");
     }
 }
 
-fn show_state(out: Out, info: Option<&SessionInfo>, failed: bool) {
-    let (value, text) = state_event(info, failed);
-    out.emit(value, &text);
+/// One typed line, understood.
+#[derive(Debug, PartialEq, Eq)]
+enum Typed<'a> {
+    Nothing,
+    Send(&'a str),
+    Help,
+    Verify(&'a str),
+    Status,
+    Add,
+    Approve,
+    Quit,
+    Unknown(&'a str),
 }
 
-/// The `state` event: JSON and text.
-fn state_event(info: Option<&SessionInfo>, failed: bool) -> (Value, String) {
-    let state = state_name(info, failed);
-    let sas = info.and_then(|i| i.sas.clone());
-    // Profile P15 "Display": a classic SAS, and a "verified" resting on it, carry the caveat.
-    let caveat = info.map(crate::output::sas_caveat).unwrap_or_default();
-    let text = match &sas {
-        Some(sas) => format!("state: {state}{caveat}; SAS {sas}"),
-        None => format!("state: {state}"),
+fn parse(line: &str) -> Typed<'_> {
+    let line = line.trim();
+    if line.is_empty() {
+        return Typed::Nothing;
+    }
+    if let Some(escaped) = line.strip_prefix("//") {
+        return Typed::Send(line.get(1..).unwrap_or(escaped));
+    }
+    let Some(command) = line.strip_prefix('/') else {
+        return Typed::Send(line);
     };
-    let sas_alg = info.and_then(|i| i.sas_alg).map(esession::SasAlg::name);
-    (
-        json!({"event": "state", "state": state, "sas": sas, "sas_alg": sas_alg}),
-        text,
-    )
+    let (name, rest) = command.split_once(' ').unwrap_or((command, ""));
+    match (name, rest.trim()) {
+        ("help", _) => Typed::Help,
+        ("verify", sas) if !sas.is_empty() => Typed::Verify(sas),
+        ("status", _) => Typed::Status,
+        ("add", _) => Typed::Add,
+        ("approve", _) => Typed::Approve,
+        ("quit", _) => Typed::Quit,
+        _ => Typed::Unknown(line),
+    }
 }
 
-pub(crate) async fn run(global: &Global, args: &ChatArgs, out: Out) -> Result<(), Fail> {
-    let mut client = connect(global, Config::default(), KeyUse::IfStored).await?;
-    out.online(client.jid());
-    out.emit(json!({"event": "help", "text": HELP}), HELP);
-    let mut history = History::default();
-    history.archive = crate::archiving::enable(&mut client, global, false).await?;
-    let thread = client.engine_mut().start(&args.contact, Timestamp::now())?;
-    let mut info: Option<SessionInfo> = None;
-    let mut failed = false;
-    show_state(out, None, false);
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
-    let started = tokio::time::Instant::now();
+pub(crate) async fn run(global: &Global, args: &ChatArgs) -> Result<(), Fail> {
+    if global.json {
+        return Err(Fail::usage(
+            "chat is for a person at a terminal: programs use `esession jsonrpc`",
+        ));
+    }
+    let contact = esession::jid::bare(&args.contact).to_owned();
+    let client =
+        connect_without_presence(global, crate::policy::accepting(global), KeyUse::IfStored)
+            .await?;
+    // The history goes to the account's store, through a connection of its own.
+    let log = SqliteStore::open(client.engine().store().path())?;
+    let mut account = Account::start(client, LOGIN_STEP).await?;
+    account.keep_history(Box::new(log));
+    let saved_terminal = rustix::termios::tcgetattr(std::io::stdin()).ok();
+    let (mut screen, mut input) = start_input()?;
+    let mut view = View {
+        contact,
+        sent: HashMap::new(),
+        sas: None,
+    };
+    screen.say(&format!(
+        "online as {}; chatting with {} (/help lists the commands)",
+        safe(account.jid()),
+        safe(&view.contact)
+    ));
+    let known = account
+        .conversations()
+        .roster()
+        .items()
+        .any(|i| i.jid == view.contact);
+    if !known {
+        screen.say(&format!(
+            "{} is not in your roster: /add asks to see their presence, which is needed to \
+             reach them",
+            safe(&view.contact)
+        ));
+    }
+    let mut stop = crate::signals::stop_channel();
+    let outcome = serve(&mut account, &mut view, &mut screen, &mut input, &mut stop).await;
+    // Sessions are ended even after a failure; the first failure is the one reported.
+    let closed = account.shutdown(SHUTDOWN_WAIT).await;
+    for ev in closed.iter().flatten() {
+        view.show(&mut screen, ev);
+    }
+    if let Some(t) = &saved_terminal {
+        // The input thread may be reading in raw mode: the terminal is left as found.
+        let _ =
+            rustix::termios::tcsetattr(std::io::stdin(), rustix::termios::OptionalActions::Now, t);
+    }
+    outcome.and(closed.map(drop).map_err(Fail::from))
+}
+
+/// Starts reading lines on a thread of its own (a read that never completes would keep
+/// the runtime from shutting down; the thread ends with the process).
+fn start_input() -> Result<(Screen, mpsc::UnboundedReceiver<Input>), Fail> {
+    let mut editor = rustyline::DefaultEditor::new()
+        .map_err(|e| Fail::protocol("terminal", format!("cannot read the terminal: {e}")))?;
+    // Not a terminal (a pipe): lines are printed plainly.
+    let printer = editor
+        .create_external_printer()
+        .ok()
+        .map(|p| Box::new(p) as Box<dyn ExternalPrinter + Send>);
+    let (tx, rx) = mpsc::unbounded_channel();
+    std::thread::spawn(move || loop {
+        match editor.readline("> ") {
+            Ok(line) => {
+                let _ = editor.add_history_entry(line.as_str());
+                if tx.send(Input::Line(line)).is_err() {
+                    return;
+                }
+            }
+            // Ctrl-C, Ctrl-D, the end of input or a broken terminal.
+            Err(_) => {
+                let _ = tx.send(Input::Quit);
+                return;
+            }
+        }
+    });
+    Ok((Screen { printer }, rx))
+}
+
+/// Handles typed lines and shows events until the user quits or a signal arrives.
+async fn serve(
+    account: &mut Account<SqliteStore>,
+    view: &mut View,
+    screen: &mut Screen,
+    input: &mut mpsc::UnboundedReceiver<Input>,
+    stop: &mut mpsc::UnboundedReceiver<()>,
+) -> Result<(), Fail> {
     loop {
-        if info.is_none() && !failed && started.elapsed() > Duration::from_secs(args.timeout) {
-            failed = true;
-            out.error(
-                Some(&args.contact),
-                Some(&thread),
-                "timeout",
-                "no answer: the contact is offline or lacks ESessions",
-            );
-            show_state(out, None, true);
+        loop {
+            match input.try_recv() {
+                Ok(Input::Line(line)) => {
+                    if !view.typed(account, screen, &line).await? {
+                        return Ok(());
+                    }
+                }
+                Ok(Input::Quit) | Err(mpsc::error::TryRecvError::Disconnected) => return Ok(()),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+            }
         }
-        tokio::select! {
-            line = lines.next_line() => {
-                let Ok(Some(line)) = line else { break };
-                let line = line.trim();
-                if line == "/quit" { break; }
-                if line == "/status" { show_state(out, info.as_ref(), failed); continue; }
-                let Some(peer) = info.as_ref().map(|i| i.peer.clone()) else {
-                    out.emit(json!({"event": "notice", "text": "not established yet: nothing was sent"}), "not established yet: nothing was sent");
-                    continue;
+        if stop.try_recv().is_ok() {
+            return Ok(());
+        }
+        if let Some(ev) = account.next_event(POLL).await? {
+            view.show(screen, &ev);
+        }
+    }
+}
+
+/// The conversation as this view shows it.
+struct View {
+    /// The contact's bare JID.
+    contact: String,
+    /// Our messages by id, for their delivery notices.
+    sent: HashMap<String, String>,
+    /// The current session's SAS and its caveat.
+    sas: Option<String>,
+}
+
+impl View {
+    /// Acts on one typed line; `false` to quit.
+    async fn typed(
+        &mut self,
+        account: &mut Account<SqliteStore>,
+        screen: &mut Screen,
+        line: &str,
+    ) -> Result<bool, Fail> {
+        let contact = self.contact.clone();
+        match parse(line) {
+            Typed::Nothing => {}
+            Typed::Quit => return Ok(false),
+            Typed::Help => screen.say(HELP),
+            Typed::Unknown(c) => screen.say(&format!(
+                "unknown command {}: /help lists them; nothing was sent",
+                safe(c)
+            )),
+            Typed::Status => {
+                let shield = account.shield(&contact).name();
+                let sas = self.sas.as_deref().unwrap_or("none");
+                screen.say(&format!("shield: {shield}; SAS: {sas}"));
+            }
+            Typed::Verify(sas) => match account.verify(&contact, sas) {
+                Ok(true) => screen.say(&format!(
+                    "the SAS matches: the session is verified (shield: {})",
+                    account.shield(&contact).name()
+                )),
+                Ok(false) => screen.say(
+                    "WARNING: the SAS you heard does not match: someone may be in the middle. \
+                     Do not trust this session.",
+                ),
+                Err(m) => screen.say(&safe(&m).to_string()),
+            },
+            Typed::Add => {
+                account.add(&contact).await?;
+                screen.say(&format!("asked to see {}'s presence", safe(&contact)));
+            }
+            Typed::Approve => {
+                account.approve(&contact).await?;
+                screen.say(&format!("{} may see your presence", safe(&contact)));
+            }
+            Typed::Send(body) => {
+                let (id, state) = account.send(&contact, body).await?;
+                self.sent.insert(id.clone(), body.to_owned());
+                self.delivery(screen, &id, &state);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Says what became of our message `id` when the user needs to know.
+    fn delivery(&mut self, screen: &mut Screen, id: &str, state: &DeliveryState) {
+        let quoted: String = self
+            .sent
+            .get(id)
+            .map(|b| b.chars().take(QUOTE_CHARS).collect())
+            .unwrap_or_default();
+        let quoted = safe(&quoted);
+        match state {
+            DeliveryState::Queued { reason: None } | DeliveryState::Sent => {}
+            DeliveryState::Queued {
+                reason: Some(reason),
+            } => screen.say(&format!("[waiting] {quoted}: {}", safe(reason))),
+            DeliveryState::Delivered => {
+                screen.say(&format!("[delivered] {quoted}"));
+                self.sent.remove(id);
+            }
+            DeliveryState::Failed { reason } => {
+                screen.say(&format!("[NOT SENT] {quoted}: {}", safe(reason)));
+                self.sent.remove(id);
+            }
+            DeliveryState::SentOffline => {
+                screen.say(&format!(
+                    "[sent offline] {quoted}: encrypted, without forward secrecy"
+                ));
+                self.sent.remove(id);
+            }
+        }
+    }
+
+    /// Shows one event of the account.
+    fn show(&mut self, screen: &mut Screen, ev: &ClientEvent) {
+        let ours = |peer: &str| peer == self.contact;
+        match ev {
+            ClientEvent::Established {
+                peer,
+                full,
+                sas,
+                sas_alg,
+                shield,
+                adopted,
+                kept,
+                ..
+            } if ours(peer) => {
+                let caveat = sas_alg
+                    .and_then(esession::SasAlg::caveat)
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default();
+                self.sas = sas.as_ref().map(|s| format!("{s}{caveat}"));
+                let by = if *adopted { "the contact" } else { "us" };
+                let logged = match kept {
+                    Kept::Store => "kept in the local history",
+                    _ => "off the record: kept in memory only",
                 };
-                if line == "/end" {
-                    client.engine_mut().terminate(&peer, &thread, Timestamp::now())?;
-                } else if let Some(sas) = line.strip_prefix("/verify") {
-                    if client.engine_mut().verify_sas(&peer, &thread, sas)? {
-                        if let Some(i) = info.as_mut() { i.verified = true; }
-                        show_state(out, info.as_ref(), failed);
-                    } else {
-                        out.emit(json!({"event": "sas-mismatch", "peer": peer}),
-                            "WARNING: the SAS you heard does not match: someone may be in the middle. Do not trust this session.");
-                    }
-                } else if !line.is_empty() {
-                    client.engine_mut().send_message(&peer, &thread, line)?;
-                    history.archive.sent(&peer, &thread, line);
-                }
-                client.flush().await?;
-            }
-            ev = client.next_event(Duration::from_millis(500)) => {
-                let Some(ev) = ev? else { continue };
-                history.note(&mut client, &ev);
-                out.event(&ev);
-                match &ev {
-                    Event::Established(i) if i.thread == thread => {
-                        info = Some(i.clone());
-                        show_state(out, info.as_ref(), failed);
-                    }
-                    Event::Failed { thread: t, .. } if *t == thread => {
-                        failed = true;
-                        show_state(out, info.as_ref(), failed);
-                    }
-                    Event::Terminated { thread: t, .. } if *t == thread => break,
-                    _ => {}
+                screen.say(&format!(
+                    "encrypted session with {} (started by {by}; shield: {}; {logged})",
+                    safe(full),
+                    shield.name()
+                ));
+                if let Some(sas) = &self.sas {
+                    screen.say(&format!(
+                        "SAS: {sas}: compare it with the contact (by voice), then /verify SAS"
+                    ));
                 }
             }
+            ClientEvent::Established { peer, .. } => screen.say(&format!(
+                "notice: {} opened an encrypted session with you (not shown here: this chat is \
+                 with {})",
+                safe(peer),
+                safe(&self.contact)
+            )),
+            ClientEvent::Message {
+                peer,
+                body,
+                encrypted,
+                ..
+            } if ours(peer) => {
+                let mark = if *encrypted { "" } else { "[NOT ENCRYPTED] " };
+                screen.say(&format!("{mark}{}: {}", safe(peer), safe(body)));
+            }
+            ClientEvent::Message { peer, .. } => screen.say(&format!(
+                "notice: a message from {} (not shown here: this chat is with {})",
+                safe(peer),
+                safe(&self.contact)
+            )),
+            ClientEvent::Receipt { peer, id, state } if ours(peer) => {
+                self.delivery(screen, id, state)
+            }
+            ClientEvent::Receipt { .. } | ClientEvent::Roster(_) => {}
+            ClientEvent::Terminated {
+                peer, full, reason, ..
+            } if ours(peer) => {
+                self.sas = None;
+                screen.say(&format!(
+                    "the session with {} ended ({}); the next line starts a new one",
+                    safe(full),
+                    safe(reason)
+                ));
+            }
+            ClientEvent::Terminated { .. } => {}
+            ClientEvent::Presence {
+                jid,
+                show,
+                esessions,
+            } if ours(esession::jid::bare(jid)) => {
+                let show = show.map_or("offline", |s| s.name());
+                let support = match esessions {
+                    Some(true) => ", ESessions",
+                    Some(false) => ", WITHOUT ESessions: nothing can be sent to it",
+                    None => "",
+                };
+                screen.say(&format!("{} is {show}{support}", safe(jid)));
+            }
+            ClientEvent::Presence { .. } => {}
+            ClientEvent::SubscriptionRequest { jid } if ours(jid) => screen.say(&format!(
+                "{} asks to see your presence: /approve lets them",
+                safe(jid)
+            )),
+            ClientEvent::SubscriptionRequest { jid } => {
+                screen.say(&format!("notice: {} asks to see your presence", safe(jid)))
+            }
+            ClientEvent::SubscriptionAnswer { jid, approved } if ours(jid) => {
+                let answer = if *approved { "approved" } else { "refused" };
+                screen.say(&format!(
+                    "{} {answer} your request to see their presence",
+                    safe(jid)
+                ));
+            }
+            ClientEvent::SubscriptionAnswer { .. } => {}
+            ClientEvent::ConnectionLost { reason } => screen.say(&format!(
+                "connection to the server lost ({}); the session ended, lines typed now wait",
+                safe(reason)
+            )),
+            ClientEvent::Reconnecting {
+                attempt, in_secs, ..
+            } => screen.say(&format!("reconnecting in {in_secs} s (attempt {attempt})")),
+            ClientEvent::Online { jid } => screen.say(&format!("online again as {}", safe(jid))),
+            ClientEvent::Warning { peer, detail } => match peer {
+                Some(p) => screen.say(&format!("warning ({}): {}", safe(p), safe(detail))),
+                None => screen.say(&format!("warning: {}", safe(detail))),
+            },
         }
     }
-    let archived = crate::archiving::finish(&mut client, &mut history.archive, out).await;
-    for ev in client.shutdown(Duration::from_secs(5)).await? {
-        out.event(&ev);
-    }
-    archived?;
-    if failed {
-        return Err(Fail::protocol("failed", "the session failed"));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use esession::{Logging, Role, SasAlg, SrsStatus};
-
-    fn info(sas_alg: SasAlg, verified: bool) -> SessionInfo {
-        SessionInfo {
-            peer: "bob@example.com/laptop".into(),
-            thread: "t".into(),
-            role: Role::Initiator,
-            encrypted: true,
-            sas: Some("qwf43".into()),
-            sas_alg: Some(sas_alg),
-            group: Some(14),
-            srs: SrsStatus::None,
-            verified,
-            logging: Logging::MustNot,
-            stanzas: Vec::new(),
-            flow: Some(4),
-            crypt: Some("aes128-ctr"),
-            hash: Some("sha256"),
-            compress: Some("none"),
-            rekey_freq: Some(1),
-            peer_key: None,
-            offline: false,
-        }
-    }
 
     #[test]
-    fn a_classic_sas_match_is_never_verified_without_the_caveat() {
-        // Profile P15 "Display".
-        for verified in [false, true] {
-            let (value, text) = state_event(Some(&info(SasAlg::Classic, verified)), false);
-            assert!(
-                text.contains("(classic SAS: resists about 2^24 work)"),
-                "{text}"
-            );
-            assert_eq!(value["sas_alg"], "sas28x5");
-        }
-        let (_, text) = state_event(Some(&info(SasAlg::Classic, true)), false);
-        assert_eq!(
-            text,
-            "state: encrypted-verified (classic SAS: resists about 2^24 work); SAS qwf43"
-        );
-    }
-
-    #[test]
-    fn a_committed_sas_match_is_verified_without_a_note() {
-        let (value, text) = state_event(Some(&info(SasAlg::Committed, true)), false);
-        assert_eq!(text, "state: encrypted-verified; SAS qwf43");
-        assert_eq!(value["sas_alg"], "sas28x5-commit");
-        assert_eq!(value["state"], "encrypted-verified");
+    fn commands_are_handled_here_and_never_sent() {
+        assert_eq!(parse("hello"), Typed::Send("hello"));
+        assert_eq!(parse("  "), Typed::Nothing);
+        assert_eq!(parse("/help"), Typed::Help);
+        assert_eq!(parse("/verify AbC12"), Typed::Verify("AbC12"));
+        assert_eq!(parse("/verify"), Typed::Unknown("/verify"));
+        assert_eq!(parse("/quit"), Typed::Quit);
+        assert_eq!(parse("/me waves"), Typed::Unknown("/me waves"));
+        assert_eq!(parse("//me waves"), Typed::Send("/me waves"));
     }
 }

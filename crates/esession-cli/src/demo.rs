@@ -29,7 +29,7 @@ pub(crate) async fn run(global: &Global, args: &DemoArgs, out: Out) -> Result<()
         }
         (
             need(&global.jid, "--jid")?,
-            need(&global.password, "--password")?,
+            crate::password::password(&global, &need(&global.jid, "--jid")?)?,
             need(&args.peer_jid, "--peer-jid")?,
             need(&args.peer_password, "--peer-password")?,
         )
@@ -54,7 +54,7 @@ pub(crate) async fn run(global: &Global, args: &DemoArgs, out: Out) -> Result<()
             ),
         );
         global.server = Some(s.addr.clone());
-        global.tls = Tls::Plain;
+        global.tls = Some(Tls::Plain);
         server = Some(s);
         (format!("{a}@localhost"), pa, format!("{b}@localhost"), pb)
     };

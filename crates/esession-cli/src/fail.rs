@@ -56,6 +56,11 @@ impl fmt::Display for Fail {
 
 impl From<XmppError> for Fail {
     fn from(e: XmppError) -> Self {
+        // What the user gave cannot be used (a JID without a local part, a server that is
+        // not HOST:PORT, plain TCP to a remote host): a usage error.
+        if matches!(e, XmppError::InvalidArgument(_)) {
+            return Fail::usage(e.to_string());
+        }
         let kind = if e.is_connect_failure() {
             "connection"
         } else {

@@ -33,7 +33,7 @@ enum Input {
 const HISTORY_LIMIT: usize = 50;
 
 pub(crate) async fn run(global: &Global, args: &JsonrpcArgs) -> Result<(), Fail> {
-    let config = crate::policy::jsonrpc(args);
+    let config = crate::policy::jsonrpc(global, args);
     // XEP-0187 §3.3: an offline session always presents our key (created on first use).
     let key = if args.allow_offline {
         KeyUse::Create
@@ -62,11 +62,7 @@ pub(crate) async fn run(global: &Global, args: &JsonrpcArgs) -> Result<(), Fail>
         }
         let _ = tx.send(Input::End);
     });
-    let (stop_tx, mut stop) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        crate::signals::stop().await;
-        let _ = stop_tx.send(());
-    });
+    let mut stop = crate::signals::stop_channel();
     let outcome = serve(&mut account, &mut input, &mut stop).await;
     if let Err(f) = &outcome {
         write(&framing::notification(

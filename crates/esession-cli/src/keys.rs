@@ -28,7 +28,7 @@ pub(crate) async fn keys(global: &Global, cmd: &KeysCommand, out: Out) -> Result
 fn show(global: &Global, out: Out) -> Result<(), Fail> {
     let jid = own_jid(global)?;
     let bare = esession::jid::bare(&jid);
-    let mut store = open_store(global, &jid, global.password.as_deref())?;
+    let mut store = open_store(global, &jid, crate::password::at_hand(global).as_deref())?;
     let key = identity::load(&mut store, bare, KeyUse::Create)?
         .ok_or_else(|| Fail::protocol("identity_key", "no identity key was created"))?;
     out.key(bare, &key.public().fingerprint().to_b64());

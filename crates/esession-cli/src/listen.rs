@@ -14,7 +14,7 @@ use tokio::time::Instant;
 const LOGIN_STEP: u64 = 10;
 
 pub(crate) async fn run(global: &Global, args: &ListenArgs, out: Out) -> Result<(), Fail> {
-    let config = crate::policy::listen_config(args)?;
+    let config = crate::policy::listen_config(global, args)?;
     // We present our key whenever an initiator asks for it (XEP-0116 §4.3 resp_pubkey), so
     // the key is created on the first listen.
     let mut client = connect_without_presence(global, config, KeyUse::Create).await?;

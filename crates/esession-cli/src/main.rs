@@ -6,11 +6,13 @@ mod archive_cmd;
 mod archiving;
 mod args;
 mod chat;
+mod config;
 mod core_dumps;
 mod demo;
 mod fail;
 mod history;
 mod identity;
+mod init;
 mod jsonrpc;
 mod keys;
 mod listen;
@@ -18,10 +20,12 @@ mod logging;
 mod offline;
 mod output;
 mod passphrase;
+mod password;
 mod policy;
 mod private_dir;
 mod published;
 mod sanitize;
+mod secret_input;
 mod send;
 mod server;
 mod signals;
@@ -52,14 +56,28 @@ fn main() {
             std::process::exit(fail::PROTOCOL);
         }
     };
-    let normalized = typed_jid::normalize_all(&mut cli);
+    password::warn_if_on_command_line(&cli.global);
+    // The demo runs its own server and accounts: only an explicit --config is read for it;
+    // init writes the file.
+    let own_settings = match cli.command {
+        Command::Demo(_) => cli.global.config.is_none(),
+        Command::Init(_) => true,
+        _ => false,
+    };
+    let configured = if own_settings {
+        Ok(())
+    } else {
+        config::apply(&mut cli)
+    };
+    let normalized = configured.and_then(|()| typed_jid::normalize_all(&mut cli));
     let result = normalized.and_then(|()| {
         runtime.block_on(async {
             match &cli.command {
                 Command::Demo(a) => demo::run(&cli.global, a, out).await,
+                Command::Init(a) => init::run(&cli.global, a),
                 Command::Listen(a) => listen::run(&cli.global, a, out).await,
                 Command::Send(a) => send::run(&cli.global, a, out).await,
-                Command::Chat(a) => chat::run(&cli.global, a, out).await,
+                Command::Chat(a) => chat::run(&cli.global, a).await,
                 Command::Jsonrpc(a) => jsonrpc::run(&cli.global, a).await,
                 Command::History(a) => history::run(&cli.global, a, out),
                 Command::Keys(c) => keys::keys(&cli.global, c, out).await,

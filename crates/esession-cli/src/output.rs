@@ -110,6 +110,7 @@ impl Out {
             "sas": i.sas, "sas_alg": i.sas_alg.map(esession::SasAlg::name), "group": i.group, "srs": i.srs.name(), "verified": i.verified,
             "encrypted": i.encrypted, "flow": i.flow, "crypt": i.crypt, "hash": i.hash,
             "compress": i.compress, "rekey_freq": i.rekey_freq, "offline": i.offline,
+            "compat": i.compat.map(esession::Compat::name),
             "logging": match i.logging { esession::Logging::May => "may", esession::Logging::MustNot => "mustnot" },
             "peer_fingerprint": key.map(|k| k.fingerprint.as_str()),
             "trusted": key.is_some_and(|k| k.trusted),
@@ -154,6 +155,13 @@ impl Out {
                     "NOT verified — compare the fingerprint with your contact, then `esession trust verify`"
                 }
             ));
+        }
+        // Issue 13 §4: a Gajim-mode session says so, and what it costs.
+        if let Some(compat) = i.compat {
+            text.push_str(&format!("\ncompat: {}", compat.name()));
+            for cost in compat.costs() {
+                text.push_str(&format!("\n  {cost}"));
+            }
         }
         // XEP-0116 §7.4: alert the user prominently to key changes and shared keys.
         for alert in key.map(|k| k.alerts.as_slice()).unwrap_or_default() {

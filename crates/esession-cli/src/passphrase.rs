@@ -7,7 +7,8 @@
 //! `ESESSION_KEY_PASSPHRASE`, a prompt without echo when stdin is a terminal.
 use crate::args::Global;
 use crate::fail::Fail;
-use std::io::{BufRead, IsTerminal, Write};
+use crate::secret_input;
+use std::io::IsTerminal;
 use zeroize::Zeroizing;
 
 /// The environment variable holding the key passphrase.
@@ -51,68 +52,12 @@ pub(crate) fn legacy_passphrase(password: Option<&str>) -> Option<Zeroizing<Stri
 }
 
 fn from_command(cmd: &str) -> Result<Zeroizing<String>, Fail> {
-    let out = std::process::Command::new("sh")
-        .args(["-c", cmd])
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .map_err(|e| Fail::usage(format!("--key-passphrase-command could not run: {e}")))?;
-    let stdout = Zeroizing::new(out.stdout);
-    if !out.status.success() {
-        return Err(Fail::usage(format!(
-            "--key-passphrase-command failed ({})",
-            out.status
-        )));
-    }
-    let line = stdout.split(|b| *b == b'\n').next().unwrap_or_default();
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    match std::str::from_utf8(line) {
-        Ok(p) if !p.is_empty() => Ok(Zeroizing::new(p.to_owned())),
-        Ok(_) => Err(Fail::usage(
-            "--key-passphrase-command printed an empty passphrase",
-        )),
-        Err(_) => Err(Fail::usage(
-            "--key-passphrase-command printed non-UTF-8 output",
-        )),
-    }
+    secret_input::from_command(cmd)
+        .map_err(|e| Fail::usage(format!("--key-passphrase-command {e}")))
 }
 
-/// Asks on stderr and reads one line from the terminal with echo off (restored after).
+/// Asks on the terminal, without echo.
 fn prompt() -> Result<Zeroizing<String>, Fail> {
-    let stdin = std::io::stdin();
-    let saved = rustix::termios::tcgetattr(&stdin).ok();
-    if let Some(t) = &saved {
-        let mut quiet = t.clone();
-        quiet.local_modes.remove(rustix::termios::LocalModes::ECHO);
-        let _ = rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, &quiet);
-    }
-    eprint!("key passphrase: ");
-    let _ = std::io::stderr().flush();
-    let mut line = Zeroizing::new(String::new());
-    let read = stdin.lock().read_line(&mut line);
-    if let Some(t) = &saved {
-        let _ = rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, t);
-    }
-    eprintln!();
-    read.map_err(|e| Fail::usage(format!("reading the key passphrase: {e}")))?;
-    let p = line.trim_end_matches(['\n', '\r']);
-    if p.is_empty() {
-        return Err(Fail::usage(format!("an empty key passphrase: {HOW}")));
-    }
-    Ok(Zeroizing::new(p.to_owned()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_command_gives_its_first_line() {
-        assert_eq!(
-            from_command("printf 'sesame\\nmore'").unwrap().as_str(),
-            "sesame"
-        );
-        assert!(from_command("printf ''").is_err());
-        assert!(from_command("exit 3").is_err());
-    }
+    secret_input::prompt_hidden("key passphrase")
+        .map_err(|e| Fail::usage(format!("reading the key passphrase: {e}: {HOW}")))
 }

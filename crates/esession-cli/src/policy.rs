@@ -1,9 +1,11 @@
 //! The negotiation policy (`Config`) of `send` and `listen`, from their flags.
-use crate::args::{AlgArgs, FlowArg, JsonrpcArgs, ListenArgs, LoggingArg, PubkeyArg, SendArgs};
+use crate::args::{
+    AlgArgs, CompatArg, FlowArg, Global, JsonrpcArgs, ListenArgs, LoggingArg, PubkeyArg, SendArgs,
+};
 use crate::fail::Fail;
 use esession::compress::CompressAlg;
 use esession::config::{Flow, PubkeyMode};
-use esession::{AcceptPolicy, CipherAlg, Config, HashAlg, Logging};
+use esession::{AcceptPolicy, CipherAlg, Compat, Config, HashAlg, Logging};
 
 /// `--logging`: the values in order, without repeats; empty keeps `config.logging`.
 fn apply_logging(config: &mut Config, given: &[LoggingArg]) {
@@ -22,10 +24,20 @@ fn apply_logging(config: &mut Config, given: &[LoggingArg]) {
     }
 }
 
-/// The policy of `jsonrpc`: the defaults, with `--logging`.
-pub(crate) fn jsonrpc(a: &JsonrpcArgs) -> Config {
-    let mut config = Config::default();
+/// The policy of `jsonrpc`: the defaults, with `--logging` and the configuration file's
+/// `accept`.
+pub(crate) fn jsonrpc(global: &Global, a: &JsonrpcArgs) -> Config {
+    let mut config = accepting(global);
     apply_logging(&mut config, &a.logging);
+    config
+}
+
+/// The defaults, accepting whom the configuration file's `accept` says.
+pub(crate) fn accepting(global: &Global) -> Config {
+    let mut config = Config::default();
+    if let Some(accept) = &global.accept {
+        config.accept = accept.clone();
+    }
     config
 }
 
@@ -62,6 +74,12 @@ fn names<T: PartialEq>(
 
 /// Applies the algorithm flags to `config` (XEP-0116 §8 names).
 fn apply_algs(config: &mut Config, a: &AlgArgs) -> Result<(), Fail> {
+    // Issue 13: the compatibility mode toward the peers of this command.
+    config.compat = match a.compat {
+        CompatArg::Auto => Compat::Auto,
+        CompatArg::Gajim => Compat::Gajim,
+        CompatArg::Strict => Compat::Strict,
+    };
     config.crypt = names(
         "--crypt",
         &a.crypt,
@@ -124,10 +142,11 @@ pub(crate) fn send_config(a: &SendArgs) -> Result<Config, Fail> {
     Ok(config)
 }
 
-/// What `listen` accepts: who, which identifications of initiators, which algorithms. It
-/// presents its own key whenever an initiator asks for one.
-pub(crate) fn listen_config(a: &ListenArgs) -> Result<Config, Fail> {
-    let mut config = Config::default();
+/// What `listen` accepts: who (`--only`, else the configuration file's `accept`), which
+/// identifications of initiators, which algorithms. It presents its own key whenever an
+/// initiator asks for one.
+pub(crate) fn listen_config(global: &Global, a: &ListenArgs) -> Result<Config, Fail> {
+    let mut config = accepting(global);
     if !a.only.is_empty() {
         config.accept = AcceptPolicy::Only(
             a.only
@@ -174,10 +193,21 @@ mod tests {
     fn listen(extra: &[&str]) -> Result<Config, Fail> {
         let mut argv = vec!["esession", "listen"];
         argv.extend_from_slice(extra);
-        match Cli::parse_from(argv).command {
-            Command::Listen(a) => listen_config(&a),
+        let cli = Cli::parse_from(argv);
+        match cli.command {
+            Command::Listen(a) => listen_config(&cli.global, &a),
             _ => unreachable!(),
         }
+    }
+
+    #[test]
+    fn compat_mode_is_chosen_per_command() {
+        assert_eq!(send(&[]).unwrap().compat, Compat::Auto);
+        assert_eq!(send(&["--compat", "gajim"]).unwrap().compat, Compat::Gajim);
+        assert_eq!(
+            listen(&["--compat", "strict"]).unwrap().compat,
+            Compat::Strict
+        );
     }
 
     #[test]

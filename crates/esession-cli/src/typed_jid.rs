@@ -21,6 +21,12 @@ pub(crate) fn normalize_all(cli: &mut Cli) -> Result<(), Fail> {
         None => Ok(()),
     };
     opt("--jid", &mut cli.global.jid)?;
+    // An account is user@domain: a domain alone cannot log in.
+    if let Some(own) = cli.global.jid.as_deref().filter(|j| !j.contains('@')) {
+        return Err(Fail::usage(format!(
+            "--jid: {own:?} has no local part (user@domain expected)"
+        )));
+    }
     match &mut cli.command {
         Command::Demo(a) => opt("--peer-jid", &mut a.peer_jid),
         Command::Listen(a) => a.only.iter_mut().try_for_each(|j| one("--only", j)),
@@ -39,7 +45,7 @@ pub(crate) fn normalize_all(cli: &mut Cli) -> Result<(), Fail> {
         Command::Archive(
             ArchiveCommand::Show { with, .. } | ArchiveCommand::Remove { with, .. },
         ) => one("the collection's JID", with),
-        Command::Offline(_) => Ok(()),
+        Command::Offline(_) | Command::Init(_) => Ok(()),
         // Its JIDs come in requests, normalized there.
         Command::Jsonrpc(_) => Ok(()),
         Command::History(a) => one("the contact", &mut a.contact),

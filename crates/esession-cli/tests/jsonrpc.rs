@@ -754,3 +754,49 @@ fn a_server_restart_is_reported_and_the_message_typed_meanwhile_is_delivered() {
         assert!(files_containing(&data, body).is_empty(), "stored: {body:?}");
     }
 }
+
+/// SIGHUP (the terminal closed) ends `jsonrpc` and `listen` as SIGTERM does: every open
+/// session is terminated and the contact is told; the process exits 0.
+#[test]
+fn a_hang_up_ends_jsonrpc_and_listen_cleanly_and_the_contact_is_told() {
+    let (alice_acct, _, mut alice, mut bob) = contacts_with("hup", &[]);
+    let b = bob.jid.clone();
+    let sent = alice.send_many(&b, "before hang-up", 1);
+    bob.all_received(&sent);
+    let est = bob.notified("established", |_| true);
+    alice.p.signal("HUP");
+    assert_eq!(alice.p.finish(EVENT_LIMIT), 0, "{}", alice.p.transcript());
+    let thread = est["thread"].as_str().unwrap().to_owned();
+    let ended = bob.notified("terminated", |p| p["thread"] == thread.as_str());
+    assert_eq!(ended["reason"], "ended by the contact", "{ended}");
+
+    // `listen` as Alice: Bob's next message goes to it; a hang-up ends that session too.
+    let mut listen = Proc::spawn(
+        "alice (listen)",
+        &alice_acct.args(&["listen", "--timeout", "60"]),
+    );
+    let online = listen.wait_named("online", EVENT_LIMIT);
+    let full = online["jid"].as_str().unwrap().to_owned();
+    bob.notified("presence", |p| {
+        p["jid"] == full.as_str() && p["esessions"] == true
+    });
+    let sent = bob.send_many(&alice.jid.clone(), "to listen", 1);
+    let got = listen.wait_named("message", EVENT_LIMIT);
+    assert_eq!(got["body"], sent[0].1.as_str(), "{}", listen.transcript());
+    let est = bob.notified("established", |p| p["jid"] == full.as_str());
+    listen.signal("HUP");
+    assert_eq!(listen.finish(EVENT_LIMIT), 0, "{}", listen.transcript());
+    let thread = est["thread"].as_str().unwrap().to_owned();
+    let ended = bob.notified("terminated", |p| p["thread"] == thread.as_str());
+    assert_eq!(ended["reason"], "ended by the contact", "{ended}");
+    assert!(
+        listen
+            .events_named("terminated")
+            .iter()
+            .any(|e| e["thread"] == thread.as_str()),
+        "{}",
+        listen.transcript()
+    );
+    drop(bob.stdin);
+    assert_eq!(bob.p.finish(EVENT_LIMIT), 0, "{}", bob.p.transcript());
+}

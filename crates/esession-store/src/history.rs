@@ -11,8 +11,9 @@ use rusqlite::{params, OptionalExtension, Row};
 pub const ROLES: &[&str] = &["initiator", "responder"];
 
 /// The accepted values of [`SessionRecord::srs`]: whether a retained secret (XEP-0116
-/// §4.10) matched, none was shared, or one was expected and not found (profile P7 warning).
-pub const SRS_STATES: &[&str] = &["matched", "none", "mismatch"];
+/// §4.10) matched, matched one kept for another full JID of the contact (never verified),
+/// none was shared, or one was expected and not found (profile P7 warning).
+pub const SRS_STATES: &[&str] = &["matched", "matched-other-jid", "none", "mismatch"];
 
 /// One encrypted session, as remembered in the history.
 #[derive(Clone, Debug, PartialEq, Eq)]

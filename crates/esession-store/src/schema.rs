@@ -207,6 +207,28 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         sealed    BLOB    NOT NULL,
         PRIMARY KEY (own, peer, seq)
     ) WITHOUT ROWID;",
+    // 7 -> 8: a retained secret that matched one kept for another full JID of the contact
+    // (`SrsStatus::MatchedOtherJid`, never verified) is recorded as such, not as `matched`.
+    "CREATE TABLE session_8 (
+        id         INTEGER PRIMARY KEY,
+        own        TEXT    NOT NULL,
+        peer_bare  TEXT    NOT NULL,
+        peer_full  TEXT    NOT NULL,
+        thread     TEXT    NOT NULL,
+        role       TEXT    NOT NULL CHECK (role IN ('initiator', 'responder')),
+        started    INTEGER NOT NULL CHECK (started >= 0),
+        ended      INTEGER CHECK (ended >= 0),
+        end_reason TEXT,
+        sas        TEXT    NOT NULL,
+        srs        TEXT    NOT NULL
+                   CHECK (srs IN ('matched', 'matched-other-jid', 'none', 'mismatch')),
+        verified   INTEGER NOT NULL CHECK (verified IN (0, 1))
+    );
+    INSERT INTO session_8 SELECT id, own, peer_bare, peer_full, thread, role, started, ended,
+        end_reason, sas, srs, verified FROM session;
+    DROP TABLE session;
+    ALTER TABLE session_8 RENAME TO session;
+    CREATE INDEX session_by_peer ON session (own, peer_bare, started);",
 ];
 
 /// The schema version this build writes and reads.
@@ -398,6 +420,60 @@ mod tests {
             .record_sighting("a@x", &fp, kv, "b@y", esession::Timestamp(9))
             .unwrap();
         assert_eq!(store.keys_of("a@x", "b@y").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn version_8_records_a_secret_of_another_jid_and_keeps_version_7_sessions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v7.db");
+        let insert = |srs: &str| {
+            format!(
+                "INSERT INTO session (own, peer_bare, peer_full, thread, role, started, ended,
+                                      end_reason, sas, srs, verified)
+                 VALUES ('a@x', 'b@y', 'b@y/1', 't', 'responder', 3, 4, 'terminated', 'SAS12',
+                         '{srs}', 1)"
+            )
+        };
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            migrate_to(&mut conn, &path, 7, &none).unwrap();
+            conn.execute_batch(&insert("matched")).unwrap();
+            // Version 7's CHECK knew no secret of another JID.
+            assert!(conn.execute_batch(&insert("matched-other-jid")).is_err());
+        }
+        let mut store = SqliteStore::open(&path).unwrap();
+        let before = store.sessions_with("a@x", "b@y").unwrap();
+        assert_eq!(before.len(), 1);
+        let kept = &before[0];
+        assert_eq!(
+            (
+                kept.role.as_str(),
+                kept.started,
+                kept.ended,
+                kept.end_reason.as_deref(),
+                kept.sas.as_str(),
+                kept.srs.as_str(),
+                kept.verified
+            ),
+            (
+                "responder",
+                esession::Timestamp(3),
+                Some(esession::Timestamp(4)),
+                Some("terminated"),
+                "SAS12",
+                "matched",
+                true
+            )
+        );
+        let mut other = kept.clone();
+        other.srs = "matched-other-jid".into();
+        other.verified = false;
+        store.record_session(&other).unwrap();
+        let after = store.sessions_with("a@x", "b@y").unwrap();
+        assert_eq!(
+            after.last().map(|r| r.srs.as_str()),
+            Some("matched-other-jid")
+        );
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! directory through `scripts/prosody.sh`; a watchdog process stops it and removes the
 //! directory when the test process exits.
 //!
+//! [`cluster`] is the second server: a two-node ejabberd cluster (`scripts/ejabberd.sh`).
+//!
 //! Accounts come from [`Server::register_unique`], so that tests running in parallel (and
 //! repeated runs against one server) never share an account.
 // Test support: a failure to set up the server is a test failure, reported by panicking.
@@ -18,6 +20,9 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+mod cluster;
+pub use cluster::{cluster, Cluster};
 
 /// The running test server.
 #[derive(Debug)]
@@ -65,31 +70,73 @@ pub fn free_port() -> u16 {
 pub fn server() -> &'static Server {
     static SERVER: OnceLock<Server> = OnceLock::new();
     SERVER.get_or_init(|| {
-        let env_file = match std::env::var_os("ESESSION_TEST_ENV") {
-            Some(p) => PathBuf::from(p),
-            None => start_own_server(),
-        };
-        let vars = read_env_file(&env_file);
-        let get = |k: &str| {
-            vars.get(k)
-                .unwrap_or_else(|| panic!("{k} missing in {}", env_file.display()))
-                .clone()
-        };
-        let cert = PathBuf::from(get("SSL_CERT_FILE"));
+        let env = EnvFile::find("ESESSION_TEST_ENV", start_own_server);
+        let cert = PathBuf::from(env.get("SSL_CERT_FILE"));
         // rustls-native-certs reads SSL_CERT_FILE at each TLS connection. Set before any
         // connection of this process exists (we are inside the OnceLock).
         std::env::set_var("SSL_CERT_FILE", &cert);
-        let config = PathBuf::from(get("ESESSION_PROSODY_CONFIG"));
+        let config = PathBuf::from(env.get("ESESSION_PROSODY_CONFIG"));
         Server {
             dir: config.parent().unwrap().to_path_buf(),
-            addr: get("ESESSION_SERVER"),
-            tls_port: get("ESESSION_TLS_PORT").parse().unwrap(),
-            log: PathBuf::from(get("ESESSION_PROSODY_LOG")),
+            addr: env.get("ESESSION_SERVER"),
+            tls_port: env.get("ESESSION_TLS_PORT").parse().unwrap(),
+            log: PathBuf::from(env.get("ESESSION_PROSODY_LOG")),
             config,
             cert,
-            plain_only_domain: get("ESESSION_PLAIN_ONLY_DOMAIN"),
+            plain_only_domain: env.get("ESESSION_PLAIN_ONLY_DOMAIN"),
         }
     })
+}
+
+/// The `env` file a server script wrote (`KEY=value` lines).
+struct EnvFile {
+    path: PathBuf,
+    vars: HashMap<String, String>,
+}
+
+impl EnvFile {
+    /// The file named by the environment variable `var`, or the one of a server `start`s.
+    fn find(var: &str, start: fn() -> PathBuf) -> EnvFile {
+        let path = std::env::var_os(var).map_or_else(start, PathBuf::from);
+        let vars = read_env_file(&path);
+        EnvFile { path, vars }
+    }
+
+    /// The value of `key` (a test failure if it is missing).
+    fn get(&self, key: &str) -> String {
+        self.vars
+            .get(key)
+            .unwrap_or_else(|| panic!("{key} missing in {}", self.path.display()))
+            .clone()
+    }
+}
+
+/// Runs `script ARGS` (a server script's `register`); a failure names `what`.
+fn run_script(script: &Path, args: &[&std::ffi::OsStr], what: &str) {
+    let out = Command::new(script)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Polls `done` every 100 ms for up to `limit`; whether it became true.
+fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 impl Server {
@@ -101,19 +148,16 @@ impl Server {
     /// Creates `user@domain` with `password`; `domain` is `localhost` or
     /// [`Server::plain_only_domain`].
     pub fn register_at(&self, domain: &str, user: &str, password: &str) {
-        let out = Command::new(prosody_script())
-            .arg("register")
-            .arg(&self.dir)
-            .arg(user)
-            .arg(password)
-            .arg(domain)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "register {user} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        run_script(
+            &prosody_script(),
+            &[
+                "register".as_ref(),
+                self.dir.as_os_str(),
+                user.as_ref(),
+                password.as_ref(),
+                domain.as_ref(),
+            ],
+            &format!("register {user}"),
         );
     }
 
@@ -139,16 +183,7 @@ impl Server {
     /// Waits (up to `limit`) until the log contains `needle`; whether it did. Prosody
     /// writes its log as it goes, so a stanza shows up there shortly after it was routed.
     pub fn wait_for_log(&self, needle: &str, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        loop {
-            if self.log_text().contains(needle) {
-                return true;
-            }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_until(limit, || self.log_text().contains(needle))
     }
 
     /// Prosody's data directory (accounts, offline messages, archives).
@@ -193,6 +228,11 @@ pub fn unique(prefix: &str) -> String {
             .unwrap()
             .subsec_micros()
     )
+}
+
+/// Whether nothing listens on 127.0.0.1:`port` (a connection attempt is refused).
+fn port_free(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
 }
 
 fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
@@ -240,7 +280,13 @@ fn start_own_server() -> PathBuf {
         }
     }
     assert!(started, "prosody.sh start failed (see {})", dir.display());
-    // Stop the server when this test process is gone.
+    watchdog(&script, &dir);
+    dir.join("env")
+}
+
+/// Spawns a shell that waits for this process to end, then runs `SCRIPT stop DIR` and
+/// removes DIR.
+fn watchdog(script: &Path, dir: &Path) {
     let watchdog = format!(
         "while kill -0 {pid} 2>/dev/null; do sleep 1; done; '{script}' stop '{dir}' >/dev/null 2>&1; rm -rf '{dir}'",
         pid = std::process::id(),
@@ -257,5 +303,4 @@ fn start_own_server() -> PathBuf {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn watchdog");
-    dir.join("env")
 }

@@ -18,7 +18,9 @@ use tokio_xmpp::parsers::data_forms::{DataForm, DataFormType, Field, FieldType};
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::ns;
 use tokio_xmpp::parsers::pubsub::owner::{Owner, Payload};
-use tokio_xmpp::parsers::pubsub::pubsub::{Item, Items, Publish, PublishOptions, Retract};
+use tokio_xmpp::parsers::pubsub::pubsub::{
+    Configure, Create, Item, Items, PubSub, Publish, PublishOptions, Retract,
+};
 use tokio_xmpp::parsers::pubsub::{ItemId, NodeName};
 use tokio_xmpp::parsers::stanza_error::{DefinedCondition, StanzaError};
 
@@ -35,9 +37,9 @@ const PUBLISH_OPTIONS: &str = "http://jabber.org/protocol/pubsub#publish-options
 pub enum Published {
     /// The server accepted the item with its publish-options (XEP-0060 §7.1.5).
     WithOptions,
-    /// The server refused the publish-options (precondition-not-met): the node was
-    /// configured with the same values (XEP-0060 §8.2) and the item published again
-    /// (profile P14).
+    /// The server refused the publish-options (precondition-not-met, or options it does
+    /// not know): the node was configured with the same values (XEP-0060 §8.2; created
+    /// with them, §8.1.3, if it did not exist) and the item published again (profile P14).
     AfterConfigure,
 }
 
@@ -62,9 +64,10 @@ pub enum NodeItems {
 impl Connection {
     /// Publish `payload_xml` as item `item_id` of our own PEP node `node` (XEP-0163 §3,
     /// XEP-0060 §7.1), with `options` (field var, value) as publish-options
-    /// (XEP-0060 §7.1.5). If the server refuses them because the node exists with
-    /// another configuration, configure the node with the same values (XEP-0060 §8.2)
-    /// and publish again (profile P14). Each round trip waits at most `timeout`.
+    /// (XEP-0060 §7.1.5). If the server refuses them (the node exists with another
+    /// configuration, or the server does not know an option), configure the node with the
+    /// same values (XEP-0060 §8.2; create it with them if it does not exist, §8.1.3) and
+    /// publish again (profile P14). Each round trip waits at most `timeout`.
     ///
     /// Errors: [`XmppError::InvalidArgument`] if `payload_xml` is not one element with
     /// its namespace, [`XmppError::Stanza`] naming the condition of a refusal,
@@ -83,22 +86,40 @@ impl Connection {
         let answer = self
             .iq_round_trip(request, &own, timeout, "waiting for a publish answer")
             .await?;
-        match answer {
+        let refusal = match answer {
             IqAnswer::Result(_) => return Ok(Published::WithOptions),
-            IqAnswer::Error(e) if is_precondition_not_met(&e) => {
-                tracing::info!(node, "publish-options refused: configuring the node");
-            }
-            IqAnswer::Error(e) => return Err(XmppError::Stanza(condition_text(&e))),
-        }
-        // XEP-0060 §8.2: configure the node with the values, then publish (profile P14).
+            // Profile P14 names precondition-not-met (Prosody); ejabberd answers
+            // `resource-constraint` ("Unknown field") for the options it does not know:
+            // any refusal of the publish-options falls back to configuring the node.
+            IqAnswer::Error(e) => condition_text(&e),
+        };
+        tracing::info!(
+            node,
+            refusal,
+            "publish-options refused: configuring the node"
+        );
+        // XEP-0060 §8.2: configure the node with the values (profile P14); a node that does
+        // not exist yet is created with them (XEP-0060 §8.1.3).
         let configure = configure_request(node, options)?;
         let answer = self
             .iq_round_trip(configure, &own, timeout, "waiting for a configure answer")
             .await?;
-        if let IqAnswer::Error(e) = answer {
-            return Err(XmppError::Stanza(condition_text(&e)));
+        match answer {
+            IqAnswer::Result(_) => {}
+            IqAnswer::Error(e) if e.defined_condition == DefinedCondition::ItemNotFound => {
+                let create = create_request(node, options)?;
+                let answer = self
+                    .iq_round_trip(create, &own, timeout, "waiting for a create answer")
+                    .await?;
+                if let IqAnswer::Error(e) = answer {
+                    return Err(fallback_refused(&refusal, "create", &e));
+                }
+            }
+            IqAnswer::Error(e) => return Err(fallback_refused(&refusal, "configure", &e)),
         }
-        let request = publish_request(node, item_id, payload, options)?;
+        // The node now holds the values: publish without options, which a server that
+        // refused them the first time would refuse again (docs/decisions.md).
+        let request = publish_request(node, item_id, payload, &[])?;
         match self
             .iq_round_trip(request, &own, timeout, "waiting for a publish answer")
             .await?
@@ -229,6 +250,33 @@ fn configure_request(node: &str, values: &[(&str, &str)]) -> Result<Iq, XmppErro
     })
 }
 
+/// XEP-0060 §8.1.3: create `node` with the configuration `values`.
+fn create_request(node: &str, values: &[(&str, &str)]) -> Result<Iq, XmppError> {
+    let create = PubSub::Create {
+        create: Create {
+            node: Some(NodeName(node.to_owned())),
+        },
+        configure: Some(Configure {
+            form: Some(form(DataFormType::Submit, ns::PUBSUB_CONFIGURE, values)),
+        }),
+    };
+    Ok(Iq::Set {
+        from: None,
+        to: None,
+        id: String::new(),
+        payload: Element::from(create),
+    })
+}
+
+/// The error of a fallback `step` (configure or create) that failed after the server
+/// refused the publish-options with `refusal`: both are named.
+fn fallback_refused(refusal: &str, step: &str, error: &StanzaError) -> XmppError {
+    XmppError::Stanza(format!(
+        "{} (publish-options refused: {refusal}; then {step} refused)",
+        condition_text(error)
+    ))
+}
+
 /// XEP-0060 §6.5.2: request all items of a node.
 fn items_request(to: Jid, node: &str) -> Result<Iq, XmppError> {
     let items = Items::new(node);
@@ -296,16 +344,6 @@ fn items_of(answer: IqAnswer, node: &str) -> Result<NodeItems, XmppError> {
         })
         .collect::<Result<Vec<_>, XmppError>>()
         .map(NodeItems::Items)
-}
-
-/// XEP-0060 §7.1.5: `<conflict/>` with `<precondition-not-met/>` means the node exists
-/// with a configuration other than the publish-options.
-fn is_precondition_not_met(error: &StanzaError) -> bool {
-    error.defined_condition == DefinedCondition::Conflict
-        && error
-            .other
-            .as_ref()
-            .is_some_and(|o| o.is("precondition-not-met", ns::PUBSUB_ERRORS))
 }
 
 /// The defined condition of `error` (RFC 6120 §8.3.3), followed by its
@@ -390,6 +428,32 @@ mod tests {
     }
 
     #[test]
+    fn create_carries_node_config() {
+        let out = text(create_request("n", &[("pubsub#max_items", "1")]).unwrap());
+        for want in [
+            "<create node='n'/>",
+            "<configure>",
+            "<value>http://jabber.org/protocol/pubsub#node_config</value>",
+            "var='pubsub#max_items'",
+            "<value>1</value>",
+        ] {
+            assert!(out.contains(want), "{want} missing in {out}");
+        }
+    }
+
+    #[test]
+    fn fallback_refusal_names_both_steps() {
+        let e = error(DefinedCondition::Forbidden, None);
+        match fallback_refused("resource-constraint", "configure", &e) {
+            XmppError::Stanza(t) => assert_eq!(
+                t,
+                "forbidden (publish-options refused: resource-constraint; then configure refused)"
+            ),
+            other => unreachable!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn retract_does_not_notify() {
         let out = text(retract_request("n", "current").unwrap());
         assert!(out.contains("<retract node='n'"), "{out}");
@@ -465,19 +529,9 @@ mod tests {
     }
 
     #[test]
-    fn precondition_not_met_detected_and_named() {
+    fn condition_text_names_the_application_condition() {
         let pnm = Element::builder("precondition-not-met", ns::PUBSUB_ERRORS).build();
         let e = error(DefinedCondition::Conflict, Some(pnm));
-        assert!(is_precondition_not_met(&e));
         assert_eq!(condition_text(&e), "conflict (precondition-not-met)");
-        assert!(!is_precondition_not_met(&error(
-            DefinedCondition::Conflict,
-            None
-        )));
-        let other = Element::builder("precondition-not-met", "urn:other").build();
-        assert!(!is_precondition_not_met(&error(
-            DefinedCondition::Conflict,
-            Some(other)
-        )));
     }
 }

@@ -201,6 +201,10 @@ pub struct Config {
     pub rekey_after_idle: Option<u64>,
     /// Bounds on the work strangers and peers can make us do (issue 11 §3).
     pub flood: FloodLimits,
+    /// The compatibility mode for peers without their own setting
+    /// ([`crate::Engine::set_compat`]): `Auto` speaks Gajim's dialect only to peers that
+    /// show Gajim's signs (issue 13).
+    pub compat: crate::compat::Compat,
 }
 
 /// A token bucket's parameters: `burst` tokens at most, refilled at `per_minute` tokens
@@ -291,6 +295,7 @@ impl Default for Config {
             rekey_every: None,
             rekey_after_idle: Some(300),
             flood: FloodLimits::default(),
+            compat: crate::compat::Compat::Auto,
         }
     }
 }

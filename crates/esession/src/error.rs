@@ -183,6 +183,12 @@ pub enum Violation {
     /// thread already has a session (profile P11).
     #[error("offline init replayed: {0}")]
     OfflineReplay(&'static str),
+
+    // Gajim compatibility mode (issue 13).
+    /// What the Gajim compatibility mode cannot do with this peer: the 3-message flow,
+    /// public keys, re-keying, zlib, or a policy without what Gajim needs.
+    #[error("Gajim compatibility mode refuses {0}")]
+    CompatRefused(String),
 }
 
 fn fields_suffix(fields: &[String]) -> String {

@@ -1,4 +1,5 @@
 //! What the engine reports to its user.
+use crate::compat::Compat;
 use crate::config::{Logging, StanzaKind};
 use crate::crypto::SasAlg;
 use crate::error::Error;
@@ -126,6 +127,9 @@ pub struct SessionInfo {
     /// Whether the session is an offline one (XEP-0187, profile P11): established from
     /// published options; only Bob sends in it.
     pub offline: bool,
+    /// `Some(Compat::Gajim)` for a session in the Gajim compatibility mode (issue 13),
+    /// whose [`Compat::costs`] must be shown with its shield; `None` for the profile.
+    pub compat: Option<Compat>,
 }
 
 /// An event for the engine's user.

@@ -23,6 +23,7 @@ pub mod archive;
 pub mod b64;
 mod byte_set;
 mod channel;
+pub mod compat;
 pub mod compress;
 pub mod config;
 // The primitives are public only under `hazmat` (vectors, benchmarks, fuzzing); the types an
@@ -52,6 +53,7 @@ mod transcript;
 pub mod trust;
 pub mod xml;
 
+pub use compat::{Compat, PeerClient};
 pub use config::{AcceptPolicy, Config, FloodLimits, Logging, Rate, Security, StanzaKind};
 pub use crypto::pubkey::{DsaPublic, RsaPublic};
 pub use crypto::{

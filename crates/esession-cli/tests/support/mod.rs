@@ -2,15 +2,28 @@
 //! directory, child processes whose JSON events are read with a bound, and which are
 //! killed if a test fails (the guard's `Drop`).
 use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tempfile::TempDir;
 
 pub(crate) use esession_testkit::server;
+
+#[allow(dead_code)]
+pub(crate) mod tmux;
+
+/// A configuration directory that does not exist: the programs under test never read the
+/// configuration file of the user running the tests (`XDG_CONFIG_HOME`).
+pub(crate) fn no_config_dir() -> String {
+    std::env::temp_dir()
+        .join("esession-tests-no-config")
+        .display()
+        .to_string()
+}
 
 /// A registered account and its private `--state` directory.
 pub(crate) struct Account {
@@ -78,6 +91,25 @@ impl Account {
     }
 }
 
+/// The certificate the children trust: the Prosody test server's, unless the test binary
+/// runs against another server ([`use_cert`]).
+static CHILD_CERT: OnceLock<PathBuf> = OnceLock::new();
+
+/// Makes the children trust `cert` (before the first child starts; again with the same
+/// certificate is fine).
+#[allow(dead_code)]
+pub(crate) fn use_cert(cert: &Path) {
+    let trusted = CHILD_CERT.get_or_init(|| cert.to_owned());
+    assert_eq!(
+        trusted, cert,
+        "the children already trust another certificate"
+    );
+}
+
+fn child_cert() -> &'static Path {
+    CHILD_CERT.get_or_init(|| server().cert.clone())
+}
+
 /// `--server ADDR --tls plain --json --state DIR`.
 pub(crate) fn global_args(state: &TempDir) -> Vec<String> {
     vec![
@@ -116,6 +148,7 @@ impl Proc {
     }
 
     /// Starts `esession ARGS` with its standard input piped; returns the pipe too.
+    #[allow(dead_code)]
     pub(crate) fn spawn_interactive(
         name: &str,
         args: &[String],
@@ -131,7 +164,8 @@ impl Proc {
             .env_remove("ESESSION_PASSWORD")
             .env_remove("ESESSION_PEER_PASSWORD")
             .env_remove("ESESSION_LOG")
-            .env("SSL_CERT_FILE", &server().cert);
+            .env("XDG_CONFIG_HOME", no_config_dir())
+            .env("SSL_CERT_FILE", child_cert());
         // After the removals: a test may set ESESSION_LOG.
         for (k, v) in env {
             cmd.env(k, v);
@@ -314,6 +348,12 @@ impl Proc {
         status.code().unwrap_or(-1)
     }
 
+    /// What the process printed on stderr so far.
+    #[allow(dead_code)]
+    pub(crate) fn stderr_text(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
     /// Its process id.
     #[allow(dead_code)]
     pub(crate) fn pid(&self) -> u32 {
@@ -344,12 +384,17 @@ impl Proc {
 
     /// Sends SIGTERM (as `kill` does), without waiting.
     pub(crate) fn signal_term(&mut self) {
+        self.signal("TERM");
+    }
+
+    /// Sends the signal `name` (`TERM`, `HUP`, `INT`), without waiting.
+    pub(crate) fn signal(&mut self, name: &str) {
         let status = Command::new("kill")
-            .arg("-TERM")
+            .arg(format!("-{name}"))
             .arg(self.child.id().to_string())
             .status()
             .unwrap();
-        assert!(status.success(), "kill -TERM {} failed", self.child.id());
+        assert!(status.success(), "kill -{name} {} failed", self.child.id());
     }
 }
 

@@ -10,10 +10,9 @@ pub(crate) use content::m_content;
 pub(crate) use rekey::{Fresh, RekeyBase};
 
 use crate::b64;
+use crate::compat::gajim::{Dialect, Stream};
 use crate::compress::{CompressAlg, Deflater, Inflater};
-use crate::crypto::{
-    apply_ctr, blocks_for, ct_eq, stanza_mac, CipherAlg, DirectionKeys, HashAlg, ModpGroup,
-};
+use crate::crypto::{blocks_for, ct_eq, stanza_mac, CipherAlg, DirectionKeys, HashAlg, ModpGroup};
 use crate::error::Violation;
 use crate::negotiation::identity::PeerVerified;
 use crate::negotiation::terms::Terms;
@@ -55,6 +54,8 @@ pub(crate) struct Direction {
     counter: u128,
     /// Blocks sent under the current keys (profile P13: restarts at every key change).
     blocks: u128,
+    /// The keystream tail (the Gajim mode only, D2-tail).
+    stream: Stream,
 }
 
 impl Direction {
@@ -64,6 +65,7 @@ impl Direction {
             keys,
             counter,
             blocks: 0,
+            stream: Stream::default(),
         }
     }
 }
@@ -73,6 +75,8 @@ impl Direction {
 struct Receiving {
     sets: Vec<RecvSet>,
     counter: u128,
+    /// The keystream tail (the Gajim mode only, D2-tail).
+    stream: Stream,
 }
 
 /// What opening a `<c/>` produced.
@@ -98,6 +102,8 @@ pub(crate) struct Channel {
     received_since_key: u64,
     /// The zlib streams (ours, the peer's) when `compress` = `zlib` (profile P9).
     zlib: Option<(Deflater, Inflater)>,
+    /// The profile, or Gajim's dialect (issue 13: D1, D2, D4, D5).
+    dialect: Dialect,
 }
 
 impl Channel {
@@ -110,8 +116,10 @@ impl Channel {
         recv: Direction,
         base: RekeyBase,
     ) -> Self {
+        let cipher = terms.dialect.key_cipher(terms.crypt);
         let mut channel =
-            Self::build(terms.hash, terms.crypt, send, recv, terms.rekey_freq).with_rekey(base);
+            Self::build(terms.hash, cipher, send, recv, terms.rekey_freq).with_rekey(base);
+        channel.dialect = terms.dialect;
         if terms.compress == CompressAlg::Zlib {
             // Profile P9: one zlib stream per direction, created at establishment.
             channel.zlib = Some((Deflater::new(), Inflater::new()));
@@ -138,12 +146,14 @@ impl Channel {
             recv: Some(Receiving {
                 sets: vec![first],
                 counter: recv.counter,
+                stream: Stream::default(),
             }),
             rekey_freq,
             rekey: None,
             sent_since_key: 0,
             received_since_key: 0,
             zlib: None,
+            dialect: Dialect::Profile,
         }
     }
 
@@ -160,6 +170,11 @@ impl Channel {
         }
         self.rekey = Some(state);
         self
+    }
+
+    /// The wire this channel speaks (issue 13).
+    pub(crate) fn dialect(&self) -> Dialect {
+        self.dialect
     }
 
     /// The MODP group of our re-keys, when re-keying is on.
@@ -268,7 +283,10 @@ impl Channel {
             }
             _ => m,
         };
-        let (hash, cipher) = (self.hash, self.cipher);
+        // Issue 13 D5: toward Gajim, padded with spaces to whole blocks.
+        let m = self.dialect.pad(m);
+        let m = m.as_ref();
+        let (hash, cipher, dialect) = (self.hash, self.cipher, self.dialect);
         // The new keys are derived before anything changes (a failure leaves no trace).
         let next = match (&fresh, &self.rekey) {
             (Some(f), Some(r)) => Some(derive(hash, cipher, r.group, &f.secret, &r.base)?),
@@ -288,7 +306,8 @@ impl Channel {
             counter = counter.wrapping_add(1);
         } else {
             let mut data = m.to_vec();
-            apply_ctr(cipher, dir.keys.kc.expose(), &mut counter, &mut data)?;
+            let kc = dir.keys.kc.expose();
+            dialect.ctr(&mut dir.stream, cipher, kc, &mut counter, &mut data)?;
             c.push(child("data", b64::encode(&data)));
         }
         // Profile P9: children in the order data, key, new, old…, mac.
@@ -309,7 +328,8 @@ impl Channel {
             }
             r.accepted = 0;
         }
-        let mac = stanza_mac(hash, dir.keys.km.expose(), m_content(&c).as_bytes(), before);
+        let km = dir.keys.km.expose();
+        let mac = dialect.sent_stanza_mac(hash, km, m_content(&c).as_bytes(), before);
         c.push(child("mac", b64::encode(&mac)));
         dir.counter = counter;
         dir.blocks += blocks_for(m.len()).max(1);
@@ -375,7 +395,7 @@ impl Channel {
                     "re-key element while re-keying is off".into(),
                 ));
             }
-            let plain = Self::decrypt(cipher, recv, index, parts.data)?;
+            let plain = Self::decrypt(self.dialect, cipher, recv, index, parts.data)?;
             let plain = inflate(&mut self.zlib, plain)?;
             self.received_since_key = self.received_since_key.saturating_add(1);
             return Ok(Opened {
@@ -412,7 +432,7 @@ impl Channel {
             }
             None => None,
         };
-        let plain = Self::decrypt(cipher, recv, index, parts.data)?;
+        let plain = Self::decrypt(self.dialect, cipher, recv, index, parts.data)?;
         let plain = inflate(&mut self.zlib, plain)?;
         // Profile P13: the N older sets are destroyed; the keys our <key/>s waited for
         // become publishable, and so do the peer's MAC keys of the destroyed sets.
@@ -461,6 +481,7 @@ impl Channel {
     /// Decrypts `data` with set `index` and advances the receive counter (XEP-0200 §8
     /// step 4; profile P9: a `<c/>` without `<data/>` advances it by 1).
     fn decrypt(
+        dialect: Dialect,
         cipher: CipherAlg,
         recv: &mut Receiving,
         index: usize,
@@ -476,11 +497,13 @@ impl Channel {
                 let mut data = b64::decode("data", &data).map_err(|_| {
                     Violation::MalformedEncryptedContent("data is not base64".into())
                 })?;
-                apply_ctr(cipher, set.peer.kc.expose(), &mut counter, &mut data)?;
+                let kc = set.peer.kc.expose();
+                dialect.ctr(&mut recv.stream, cipher, kc, &mut counter, &mut data)?;
                 data
             }
             None => {
                 counter = counter.wrapping_add(1);
+                recv.stream.skip();
                 Vec::new()
             }
         };

@@ -1,7 +1,7 @@
 //! Channel-level re-key tests (XEP-0200 §9, §10; profile P13): two channels wired back to
 //! back, Alice's and Bob's, in MODP group 5.
 use super::*;
-use crate::crypto::{mpi, rekey_keys, session_keys, DhSecret, SecretBytes};
+use crate::crypto::{apply_ctr, mpi, rekey_keys, session_keys, DhSecret, SecretBytes};
 use crate::random::SeededRandom;
 
 const H: HashAlg = HashAlg::Sha256;

@@ -9,6 +9,8 @@ mod admission;
 mod archive_tests;
 #[cfg(test)]
 mod full_tests;
+#[cfg(test)]
+mod gajim_tests;
 mod inbound;
 mod negotiate;
 mod offline;
@@ -26,6 +28,7 @@ mod shared;
 #[cfg(test)]
 pub(crate) mod tests;
 
+use crate::compat::{Compat, PeerClient};
 use crate::config::{Config, StanzaKind};
 use crate::crypto::pubkey::IdentityKey;
 use crate::crypto::{ct_eq, DhPool};
@@ -171,17 +174,46 @@ impl<S: SecretStore> Engine<S> {
         }
     }
 
+    /// Sets the compatibility mode toward `peer_bare` (issue 13), overriding
+    /// [`Config::compat`]; `None` removes the override. Sessions already established keep
+    /// their mode.
+    pub fn set_compat(&mut self, peer_bare: &str, compat: Option<Compat>) {
+        let bare = jid::bare(peer_bare).to_owned();
+        match compat {
+            Some(c) => self.core.compat.insert(bare, c),
+            None => self.core.compat.remove(&bare),
+        };
+    }
+
+    /// Tells the engine what the adapter learnt of `peer`'s client (its XEP-0115 caps
+    /// node or XEP-0092 version): under [`Compat::Auto`] a negotiation we start with a
+    /// peer whose latest sign was Gajim's uses the Gajim mode (issue 13 §1). Returns
+    /// whether this sign is Gajim's.
+    pub fn note_peer_client(&mut self, peer: &str, client: PeerClient<'_>) -> bool {
+        let bare = jid::bare(peer).to_owned();
+        let gajim = client.is_gajim();
+        if gajim {
+            self.core.gajim_clients.insert(bare);
+        } else {
+            self.core.gajim_clients.remove(&bare);
+        }
+        gajim
+    }
+
     /// Starts a negotiation with `peer` (bare or full JID): queues message 1 and returns
     /// the new thread (XEP-0201).
     pub fn start(&mut self, peer: &str, now: Timestamp) -> Result<String, Error> {
         self.core.tick(now);
         let core = &mut self.core;
+        let dialect = core.initiator_dialect(peer);
+        let config = dialect.config(&core.config, true).map_err(Error::usage)?;
         let (offer, x) = Offer::new(
-            &core.config,
+            &config,
             peer,
             core.rng.as_mut(),
             core.dh_pool.as_ref(),
             core.identity_key.as_ref(),
+            dialect,
         )
         .map_err(Error::usage)?;
         let thread = new_thread_id(core.rng.as_mut());

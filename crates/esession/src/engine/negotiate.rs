@@ -4,6 +4,7 @@ use super::inbound::{Inbound, Negotiation};
 use super::renegotiate;
 use super::session::{Common, Open, Pacing, Secure, Session, State};
 use super::shared::{Core, Outbox};
+use crate::compat::gajim;
 use crate::error::{Error, ErrorKind, Violation};
 use crate::event::{EndedBy, Event, SessionInfo};
 use crate::forms::{Form, FormType};
@@ -66,6 +67,20 @@ impl Session {
             }
             (State::Plain(open), Negotiation::Request(x) | Negotiation::Reply(x)) => {
                 Ok(t.plain(State::Plain(open), x))
+            }
+            (State::Encrypted(secure), Negotiation::Reply(x))
+                if secure.channel.dialect().honours_clear_terminate() && gajim::is_terminate(x) =>
+            {
+                // Issue 13 D7: Gajim ends its sessions in clear; nobody authenticated this.
+                let detail = "the peer ended the session with a terminate in clear (Gajim \
+                              compatibility: unauthenticated, anyone could have sent it)";
+                t.out.warn(from, Some(&t.c.thread), detail);
+                t.out.event(Event::Terminated {
+                    peer: from.to_owned(),
+                    thread: t.c.thread.clone(),
+                    by: EndedBy::Peer,
+                });
+                Ok(None)
             }
             (state @ (State::Encrypted(_) | State::Terminating(_)), _) => {
                 // Profile P10: a terminate (or any negotiation form) in clear inside an
@@ -189,7 +204,8 @@ fn established_plain(c: &mut Common, terms: &Terms, out: &mut Outbox) -> State {
 pub(super) fn adopt(c: &mut Common, est: Established, now: Timestamp, out: &mut Outbox) -> State {
     let t = &est.terms;
     let info = SessionInfo {
-        sas: est.sas,
+        // Issue 13 D6: toward Gajim, the SAS as Gajim shows it.
+        sas: est.sas.map(|s| t.dialect.show_sas(s)),
         srs: est.srs,
         verified: est.verified,
         flow: Some(t.flow.messages()),

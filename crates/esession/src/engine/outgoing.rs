@@ -4,6 +4,7 @@ use super::offline::match_resource_rule;
 use super::session::{Closing, Common, OfflineRole, Secure, Session, State};
 use super::shared::{Core, Outbox};
 use crate::channel::Channel;
+use crate::compat::gajim::{self, Dialect};
 use crate::config::{Logging, StanzaKind};
 use crate::error::{Error, ErrorKind, Violation};
 use crate::event::{EndedBy, Event};
@@ -117,6 +118,13 @@ impl Session {
                 None,
                 end_offline(to, thread, secure.channel, common.offline, out),
             ),
+            State::Encrypted(secure) if secure.channel.dialect() == Dialect::Gajim => {
+                // Issue 13 D7: toward Gajim the terminate goes in clear, unacknowledged.
+                drop(secure);
+                out.send(gajim::clear_terminate(to, thread));
+                out.event(terminated(to, thread));
+                (None, Ok(()))
+            }
             State::Encrypted(mut secure) => {
                 let plain = termination(FormType::Submit).serialize_in(ns::JABBER_CLIENT);
                 match secure.channel.seal(plain.as_bytes(), 0) {

@@ -5,6 +5,7 @@ use super::inbound::Inbound;
 use super::renegotiate;
 use super::session::{Common, Session, State};
 use super::shared::{Core, Outbox};
+use crate::compat::gajim::{self, Dialect};
 use crate::config::StanzaKind;
 use crate::error::{Error, ErrorKind, Violation};
 use crate::event::{EndedBy, Event, RekeyedBy};
@@ -180,11 +181,18 @@ fn deliver(msg: &Inbound, thread: &str, nodes: Vec<Node>, offline: bool) -> Even
 /// Profile P9: a verification failure ends the session: nothing delivered, an encrypted
 /// terminate sent (best effort), every key destroyed.
 fn fail_session(common: &Common, state: State, violation: Violation, out: &mut Outbox) {
-    if let State::Encrypted(mut secure) = state {
-        let plain = termination(FormType::Submit).serialize_in(ns::JABBER_CLIENT);
-        if let Ok(c) = secure.channel.seal(plain.as_bytes(), 0) {
-            out.send(message(common.peer(), &common.thread).with_child(c));
+    match state {
+        State::Encrypted(secure) if secure.channel.dialect() == Dialect::Gajim => {
+            // Issue 13 D7: Gajim only hears a terminate in clear.
+            out.send(gajim::clear_terminate(common.peer(), &common.thread));
         }
+        State::Encrypted(mut secure) => {
+            let plain = termination(FormType::Submit).serialize_in(ns::JABBER_CLIENT);
+            if let Ok(c) = secure.channel.seal(plain.as_bytes(), 0) {
+                out.send(message(common.peer(), &common.thread).with_child(c));
+            }
+        }
+        _ => {}
     }
     out.event(Event::Failed {
         peer: common.peer().to_owned(),

@@ -4,6 +4,7 @@ use super::session::{Common, Pacing, Secure, State};
 use super::shared::{Core, Outbox};
 use super::{find_session, Engine, TERMINATE_RESERVE_BLOCKS};
 use crate::channel::{Channel, Fresh};
+use crate::compat::gajim::{self, Dialect};
 use crate::config::Config;
 use crate::crypto::pool::take_or_compute;
 use crate::error::{Error, Violation};
@@ -47,6 +48,9 @@ impl<S: SecretStore> Engine<S> {
     pub fn rekey(&mut self, peer: &str, thread: &str) -> Result<(), Error> {
         let s = find_session(&mut self.sessions, peer, thread)?;
         match &mut s.state {
+            State::Encrypted(secure) if secure.channel.dialect() == Dialect::Gajim => {
+                Err(Error::usage(gajim::rekey_refused()))
+            }
             State::Encrypted(secure) if secure.channel.rekey_group().is_some() => {
                 secure.pacing.requested = true;
                 Ok(())

@@ -3,6 +3,7 @@
 use super::session::{Common, State};
 use super::shared::{Core, Outbox};
 use super::Engine;
+use crate::compat::gajim;
 use crate::config::Logging;
 use crate::error::{Error, Violation};
 use crate::event::Event;
@@ -53,6 +54,9 @@ impl<S: SecretStore> Engine<S> {
         form.push(Field::new("renegotiate", Some(FieldType::Boolean), &["1"]).required());
         form.push(Field::offer("logging", FieldType::ListSingle, &words).required());
         let s = super::find_session(&mut self.sessions, peer, thread)?;
+        if s.state.open().is_some_and(|o| o.info.compat.is_some()) {
+            return Err(Error::usage(gajim::renegotiation_refused()));
+        }
         s.state
             .send_control(&s.common, feature(form), &mut self.core, &mut self.out)?;
         if let Some(open) = s.state.open_mut() {

@@ -13,13 +13,12 @@ use crate::event::{Event, Role};
 use crate::forms::Form;
 use crate::jid;
 use crate::negotiation::failure::Condition;
-use crate::negotiation::fields::NOT_MACED;
 use crate::negotiation::responder::{decline, respond_plain, AwaitingResult};
 use crate::negotiation::stanza::{negotiation_message, read_error, Wrapper};
 use crate::negotiation::terms::{choose, Accepted, Refusal};
 use crate::store::SecretStore;
 use crate::time::Timestamp;
-use crate::xml::{normalize_form_content, ns, Element};
+use crate::xml::{ns, Element};
 
 impl<S: SecretStore> Engine<S> {
     /// Feeds one received stanza. Everything that results is queued: stanzas for
@@ -261,7 +260,7 @@ impl<S: SecretStore> Engine<S> {
             let x2 = respond_plain(&accepted.terms);
             (State::PlainPending(Box::new(accepted.terms)), x2)
         } else {
-            let form_a = normalize_form_content(x, &NOT_MACED);
+            let form_a = accepted.terms.dialect.form(x);
             let ctx = &mut self.core.ctx(from, now);
             match AwaitingResult::respond(accepted, form_a, ctx) {
                 Ok((state, x2)) => (State::Responded(Box::new(state)), x2),
@@ -331,14 +330,22 @@ impl<S: SecretStore> Engine<S> {
         let chosen = Form::parse(x)
             .map_err(|e| (Condition::NotAcceptable, Vec::new(), e.into()))
             .and_then(|form| {
-                choose(&form, &self.core.config, from, own_key).map_err(|refusal| {
+                // Issue 13 §1: the Gajim mode for a request of Gajim's shape (or by the
+                // contact's setting), with the policy narrowed to what Gajim knows.
+                let dialect = self.core.responder_dialect(from, &form, thread);
+                let config = dialect
+                    .config(&self.core.config, false)
+                    .map_err(|v| (Condition::NotAcceptable, Vec::new(), v))?;
+                let mut accepted = choose(&form, &config, from, own_key).map_err(|refusal| {
                     let (condition, fields) = match &refusal {
                         Refusal::Unsupported => (Condition::ServiceUnavailable, Vec::new()),
                         Refusal::Unimplemented(f) => (Condition::FeatureNotImplemented, f.clone()),
                         Refusal::Unacceptable(f) => (Condition::NotAcceptable, f.clone()),
                     };
-                    (condition, fields, refusal.violation())
-                })
+                    (condition, fields, dialect.refusal(&refusal))
+                })?;
+                accepted.terms.dialect = dialect;
+                Ok(accepted)
             });
         match chosen {
             Ok(accepted) => Some(accepted),

@@ -176,6 +176,7 @@ impl Common {
             rekey_freq: None,
             peer_key: None,
             offline: self.offline.is_some(),
+            compat: terms.dialect.compat(),
         }
     }
 

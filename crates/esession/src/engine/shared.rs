@@ -1,9 +1,12 @@
 //! What every session shares ([`Core`]) and where everything they produce goes
 //! ([`Outbox`]): the engine lends both to a session's state for each step.
+use crate::compat::gajim::{self, Dialect};
+use crate::compat::Compat;
 use crate::config::Config;
 use crate::crypto::pubkey::IdentityKey;
 use crate::crypto::DhPool;
 use crate::event::Event;
+use crate::forms::Form;
 use crate::jid;
 use crate::negotiation::context::Ctx;
 use crate::negotiation::failure::Condition;
@@ -12,7 +15,7 @@ use crate::random::Random;
 use crate::store::SecretStore;
 use crate::time::Timestamp;
 use crate::xml::{Element, Limits};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use zeroize::Zeroizing;
 
 /// The account's shared resources: policy, secrets, randomness and the clock.
@@ -32,6 +35,10 @@ pub(super) struct Core<S> {
     pub(super) identity_key: Option<IdentityKey>,
     /// The latest time given to the engine (for the idle re-key of XEP-0200 §11.4).
     pub(super) clock: Timestamp,
+    /// Per-contact compatibility settings by bare JID (issue 13).
+    pub(super) compat: HashMap<String, Compat>,
+    /// Bare JIDs whose client showed Gajim's signs (issue 13 §1).
+    pub(super) gajim_clients: HashSet<String>,
 }
 
 impl<S: SecretStore> Core<S> {
@@ -47,6 +54,36 @@ impl<S: SecretStore> Core<S> {
             dh_pool: None,
             identity_key: None,
             clock: Timestamp::default(),
+            compat: HashMap::new(),
+            gajim_clients: HashSet::new(),
+        }
+    }
+
+    /// The compatibility setting for `peer` (bare or full JID).
+    pub(super) fn compat_of(&self, peer: &str) -> Compat {
+        let bare = jid::bare(peer);
+        self.compat.get(bare).copied().unwrap_or(self.config.compat)
+    }
+
+    /// The wire of a negotiation we start with `peer` (issue 13 §1: under `Auto`, Gajim's
+    /// dialect only when its client showed Gajim's signs).
+    pub(super) fn initiator_dialect(&self, peer: &str) -> Dialect {
+        match self.compat_of(peer) {
+            Compat::Gajim => Dialect::Gajim,
+            Compat::Strict => Dialect::Profile,
+            Compat::Auto if self.gajim_clients.contains(jid::bare(peer)) => Dialect::Gajim,
+            Compat::Auto => Dialect::Profile,
+        }
+    }
+
+    /// The wire of our answer to request `form` from `peer` on `thread` (issue 13 §1:
+    /// under `Auto`, Gajim's dialect only for a request of Gajim's shape).
+    pub(super) fn responder_dialect(&self, peer: &str, form: &Form, thread: &str) -> Dialect {
+        match self.compat_of(peer) {
+            Compat::Gajim => Dialect::Gajim,
+            Compat::Strict => Dialect::Profile,
+            Compat::Auto if gajim::request_is_gajim(form, thread) => Dialect::Gajim,
+            Compat::Auto => Dialect::Profile,
         }
     }
 

@@ -3,9 +3,10 @@
 //! M = HMAC(KM, C | ID), where the identity is the mac alone (`none`) or the public key (or
 //! its fingerprint) followed by a signature of the mac.
 use crate::b64;
+use crate::compat::gajim::Dialect;
 use crate::config::PubkeyMode;
 use crate::crypto::pubkey::{IdentityKey, PublicKey, SignAlg};
-use crate::crypto::{apply_ctr, ct_eq, hash, hmac, identity_mac, CipherAlg, HashAlg, SessionKeys};
+use crate::crypto::{ct_eq, hash, hmac, identity_mac, CipherAlg, HashAlg, SessionKeys};
 use crate::error::Violation;
 use crate::xml::{parse_element, parse_fragment, Element, Limits, Node};
 
@@ -30,6 +31,8 @@ pub(crate) struct IdentityKeys<'a> {
     pub ks: &'a [u8],
     pub kc: &'a [u8],
     pub km: &'a [u8],
+    /// Where the identity's keystream starts (D2 of the Gajim mode).
+    pub dialect: Dialect,
 }
 
 impl<'a> IdentityKeys<'a> {
@@ -41,6 +44,7 @@ impl<'a> IdentityKeys<'a> {
             ks: keys.ks_a.expose(),
             kc: keys.initiator.kc.expose(),
             km: keys.initiator.km.expose(),
+            dialect: Dialect::Profile,
         }
     }
 
@@ -52,7 +56,13 @@ impl<'a> IdentityKeys<'a> {
             ks: keys.ks_b.expose(),
             kc: keys.responder.kc.expose(),
             km: keys.responder.km.expose(),
+            dialect: Dialect::Profile,
         }
+    }
+
+    /// These keys in `dialect` (the Gajim mode, issue 13).
+    pub(crate) fn in_dialect(self, dialect: Dialect) -> Self {
+        IdentityKeys { dialect, ..self }
     }
 }
 
@@ -124,7 +134,8 @@ pub(crate) fn seal_identity(
         }
     };
     let before = *counter;
-    apply_ctr(keys.cipher, keys.kc, counter, &mut plain)?;
+    keys.dialect
+        .identity_ctr(keys.cipher, keys.kc, counter, &mut plain)?;
     let m = identity_mac(keys.hash, keys.km, before, &plain);
     Ok(SealedIdentity { id: plain, m })
 }
@@ -146,7 +157,8 @@ pub(crate) fn open_identity(
     }
     let mut c = *counter;
     let mut plain = id.to_vec();
-    apply_ctr(keys.cipher, keys.kc, &mut c, &mut plain)?;
+    keys.dialect
+        .identity_ctr(keys.cipher, keys.kc, &mut c, &mut plain)?;
     let key = match peer.mode {
         PubkeyMode::None => {
             if !ct_eq(&plain, &input.mac(keys, b"")) {

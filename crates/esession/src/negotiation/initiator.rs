@@ -3,7 +3,7 @@
 use super::context::Ctx;
 use super::established::{known_keys, peer_key_status, retain_new_secret, srs_status, Established};
 use super::failure::Failure;
-use super::fields::{self, LoggingVocab, NOT_MACED};
+use super::fields::{self, LoggingVocab};
 use super::identity::{
     open_identity, seal_identity, IdentityKeys, MacInput, OwnIdentity, PeerIdentity,
 };
@@ -11,6 +11,7 @@ use super::retained;
 use super::terms::Terms;
 use crate::b64;
 use crate::channel::{Channel, Direction, RekeyBase};
+use crate::compat::gajim::Dialect;
 use crate::compress::CompressAlg;
 use crate::config::{Config, Flow, Logging, PubkeyMode, Security, StanzaKind};
 use crate::crypto::pool::take_or_compute;
@@ -28,7 +29,7 @@ use crate::jid;
 use crate::random::Random;
 use crate::store::RetainedSecret;
 use crate::transcript;
-use crate::xml::{normalize_form_content, ns, Element};
+use crate::xml::{ns, Element};
 
 /// Message 1 sent; waiting for Bob's response.
 pub(crate) struct Offer {
@@ -39,6 +40,7 @@ pub(crate) struct Offer {
     security: Vec<Security>,
     stanzas: Vec<StanzaKind>,
     offered: Offered,
+    dialect: Dialect,
 }
 
 /// The options of message 1 that Bob must choose from (XEP-0116 §4.6: Alice checks each
@@ -122,13 +124,15 @@ fn chosen<T: Copy + PartialEq>(
 
 impl Offer {
     /// Builds message 1's form (XEP-0116 §4.3; a single choice travels as a hidden fixed
-    /// field as XEP-0217 §4.1 does). `own_key` is our identity key, if loaded.
+    /// field as XEP-0217 §4.1 does). `own_key` is our identity key, if loaded; `dialect`
+    /// the wire of the session (issue 13: its `config` is then the Gajim one).
     pub(crate) fn new(
         config: &Config,
         peer: &str,
         rng: &mut dyn Random,
         pool: Option<&DhPool>,
         own_key: Option<&IdentityKey>,
+        dialect: Dialect,
     ) -> Result<(Offer, Element), Violation> {
         let flow = config.flow;
         let mut form = Form::with_form_type(FormType::Form, ns::SSN);
@@ -290,11 +294,12 @@ impl Offer {
         let offer = Offer {
             groups,
             n_a,
-            form_a: normalize_form_content(&x, &NOT_MACED),
+            form_a: dialect.form(&x),
             logging: offered_logging,
             security: config.security.clone(),
             stanzas: config.stanzas.clone(),
             offered,
+            dialect,
         };
         Ok((offer, x))
     }
@@ -352,6 +357,7 @@ impl Offer {
             &[fields::DISCLOSURE],
         )?;
         let mut terms = Terms::new(security, logging, vocab);
+        terms.dialect = self.dialect;
         if security != Security::E2e {
             return Ok(terms);
         }
@@ -438,7 +444,11 @@ impl Offer {
         x: &Element,
         ctx: &mut Ctx<'_>,
     ) -> Result<Response, Failure> {
-        let (hash, cipher) = (terms.hash, terms.crypt);
+        let (hash, cipher, dialect) = (
+            terms.hash,
+            terms.dialect.key_cipher(terms.crypt),
+            terms.dialect,
+        );
         let group_id = terms.group.unwrap_or_default();
         let group = ModpGroup::get(group_id).map_err(|e| Failure::bad_form(e.into()))?;
         let n_b = fields::nonce(form, "my_nonce")?;
@@ -471,7 +481,7 @@ impl Offer {
             .map_err(|e| Failure::bad_form(e.into()))?;
         let k = negotiation_k(hash, shared.expose());
         let keys = session_keys(hash, cipher, k.expose());
-        let form_b = normalize_form_content(x, &NOT_MACED);
+        let form_b = dialect.form(x);
         let own = OwnIdentity {
             mode: terms.init_pubkey,
             key: ctx.identity,
@@ -492,7 +502,7 @@ impl Offer {
             let m = fields::single_b64(form, "mac")?;
             // mac_B = HMAC(KS_B, N_A | N_B | d | pubKey_B | form_B).
             let (proof, key) = open_identity(
-                &IdentityKeys::responder(hash, cipher, &keys),
+                &IdentityKeys::responder(hash, cipher, &keys).in_dialect(dialect),
                 &mut c_b_run,
                 &id,
                 &m,
@@ -528,10 +538,10 @@ impl Offer {
             let refs: Vec<&str> = rshashes.iter().map(String::as_str).collect();
             msg3.push(Field::new("rshashes", Some(FieldType::Hidden), &refs));
         }
-        let form_a2 = normalize_form_content(&msg3.to_element(), &NOT_MACED);
+        let form_a2 = dialect.form(&msg3.to_element());
         // XEP-0116 §4.6.3: mac_A = HMAC(KS_A, N_B | N_A | e | pubKey_A | form_A | form_A2).
         let sealed = seal_identity(
-            &IdentityKeys::initiator(hash, cipher, &keys),
+            &IdentityKeys::initiator(hash, cipher, &keys).in_dialect(dialect),
             &mut c_a_run,
             &own,
             &MacInput {
@@ -622,7 +632,8 @@ impl AwaitingInit {
             ctx.oss,
         );
         let fin = session_keys(self.hash, self.cipher, k_final.expose());
-        let form_b2 = normalize_form_content(x, &NOT_MACED);
+        let dialect = self.terms.dialect;
+        let form_b2 = dialect.form(x);
         let mut c_b = self.c_b;
         let known = known_keys(ctx, self.terms.resp_pubkey)?;
         let peer = PeerIdentity {
@@ -632,7 +643,7 @@ impl AwaitingInit {
         };
         // XEP-0116 §4.7.1: mac_B = HMAC(KS_B, N_A | N_B | d | pubKey_B | form_B | form_B2).
         let (proof, key) = open_identity(
-            &IdentityKeys::responder(self.hash, self.cipher, &fin),
+            &IdentityKeys::responder(self.hash, self.cipher, &fin).in_dialect(dialect),
             &mut c_b,
             &id,
             &m,

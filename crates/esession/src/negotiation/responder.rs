@@ -3,7 +3,7 @@
 use super::context::Ctx;
 use super::established::{known_keys, peer_key_status, retain_new_secret, srs_status, Established};
 use super::failure::Failure;
-use super::fields::{self, NOT_MACED};
+use super::fields;
 use super::identity::{
     open_identity, seal_identity, IdentityKeys, MacInput, OwnIdentity, PeerIdentity, PeerVerified,
 };
@@ -25,7 +25,7 @@ use crate::forms::{Field, Form, FormType};
 use crate::jid;
 use crate::store::RetainedSecret;
 use crate::transcript;
-use crate::xml::{normalize_form_content, ns, Element};
+use crate::xml::{ns, Element};
 
 /// Message 2 sent; waiting for message 3.
 pub(crate) struct AwaitingResult {
@@ -136,7 +136,9 @@ impl AwaitingResult {
         let terms = accepted.terms;
         let group = ModpGroup::get(terms.group.unwrap_or_default())
             .map_err(|e| Failure::bad_form(e.into()))?;
-        let (hash, cipher) = (terms.hash, terms.crypt);
+        // Issue 13 D1: the keys of a Gajim-mode session are AES-256 keys.
+        let (hash, cipher) = (terms.hash, terms.dialect.key_cipher(terms.crypt));
+        let dialect = terms.dialect;
         let n_b = draw_nonce(ctx.rng);
         let c_a = draw_counter(ctx.rng);
         // XEP-0116 §4.5.1: y and d = g^y mod p, precomputed when the engine has a pool.
@@ -179,7 +181,7 @@ impl AwaitingResult {
         put("nonce", &b64::encode(&accepted.n_a));
         // Profile P2: the counter field carries the 16 octets of C_A.
         put("counter", &b64::encode(&c_a.to_be_bytes()));
-        let form_b = normalize_form_content(&form.to_element(), &NOT_MACED);
+        let form_b = dialect.form(&form.to_element());
         let mut c_b = responder_counter(c_a);
         let mut three = None;
         if terms.flow == Flow::Three {
@@ -196,7 +198,7 @@ impl AwaitingResult {
                 sign: terms.sign_alg(),
             };
             let sealed = seal_identity(
-                &IdentityKeys::responder(hash, cipher, &keys),
+                &IdentityKeys::responder(hash, cipher, &keys).in_dialect(dialect),
                 &mut c_b,
                 &own,
                 &MacInput {
@@ -321,7 +323,8 @@ impl AwaitingResult {
         let mut msg4 = Form::with_untyped_form_type(FormType::Result, ns::SSN);
         msg4.push(Field::new("nonce", None, &[&b64::encode(&self.n_a)]));
         msg4.push(Field::new("srshash", None, &[&b64::encode(&srs_hash)]));
-        let form_b2 = normalize_form_content(&msg4.to_element(), &NOT_MACED);
+        let dialect = self.terms.dialect;
+        let form_b2 = dialect.form(&msg4.to_element());
         let mut c_b = self.c_b;
         let own = OwnIdentity {
             mode: self.terms.resp_pubkey,
@@ -331,7 +334,7 @@ impl AwaitingResult {
         // XEP-0116 §4.7.4: mac_B = HMAC(KS_B, N_A | N_B | d | pubKey_B | form_B | form_B2),
         // with the final keys.
         let sealed = seal_identity(
-            &IdentityKeys::responder(self.hash, self.cipher, &fin),
+            &IdentityKeys::responder(self.hash, self.cipher, &fin).in_dialect(dialect),
             &mut c_b,
             &own,
             &MacInput {
@@ -385,7 +388,8 @@ impl AwaitingResult {
     ) -> Result<(PeerVerified, Option<PublicKey>, u128, Vec<u8>), Failure> {
         let id = fields::single_b64(form, "identity")?;
         let m_a = fields::single_b64(form, "mac")?;
-        let form_a2 = normalize_form_content(x, &NOT_MACED);
+        let dialect = self.terms.dialect;
+        let form_a2 = dialect.form(x);
         let known = known_keys(ctx, self.terms.init_pubkey)?;
         let peer = PeerIdentity {
             mode: self.terms.init_pubkey,
@@ -394,7 +398,7 @@ impl AwaitingResult {
         };
         let mut c_a = self.c_a;
         let (proof, key) = open_identity(
-            &IdentityKeys::initiator(self.hash, self.cipher, keys),
+            &IdentityKeys::initiator(self.hash, self.cipher, keys).in_dialect(dialect),
             &mut c_a,
             &id,
             &m_a,

@@ -169,7 +169,15 @@ fn check_message_2_without_sas_algs(offer: &[SasAlg]) -> Result<Option<SasAlg>, 
     let mut form = Form::parse(&form_x(&p, 1)).unwrap();
     form.fields.retain(|f| f.var.as_deref() != Some("sas_algs"));
     let mut rng = SeededRandom::from_label("p15/missing/offer");
-    let (o, _) = Offer::new(&config(offer), "bob@example.com", &mut rng, None, None).unwrap();
+    let (o, _) = Offer::new(
+        &config(offer),
+        "bob@example.com",
+        &mut rng,
+        None,
+        None,
+        Default::default(),
+    )
+    .unwrap();
     o.check_terms(&form).map(|t| t.sas).map_err(|f| f.violation)
 }
 
@@ -193,8 +201,15 @@ fn a_message_2_without_sas_algs_means_sas28x5() {
 #[test]
 fn an_initiator_without_any_sas_cannot_offer_the_4_message_flow() {
     let mut rng = SeededRandom::from_label("p15/empty");
-    let err = Offer::new(&config(&[]), "bob@example.com", &mut rng, None, None)
-        .err()
-        .unwrap();
+    let err = Offer::new(
+        &config(&[]),
+        "bob@example.com",
+        &mut rng,
+        None,
+        None,
+        Default::default(),
+    )
+    .err()
+    .unwrap();
     assert_eq!(err, Violation::NoAcceptableOption(vec!["sas_algs".into()]));
 }

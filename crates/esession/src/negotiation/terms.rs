@@ -2,6 +2,7 @@
 //! (XEP-0116 §4.4–4.5, XEP-0217 §4.2, profile P6, P8, P12).
 use super::fields::{self, LoggingVocab};
 use crate::b64;
+use crate::compat::gajim::Dialect;
 use crate::compress::CompressAlg;
 use crate::config::{Config, Flow, Logging, PubkeyMode, Security, StanzaKind};
 use crate::crypto::pubkey::SignAlg;
@@ -34,6 +35,8 @@ pub(crate) struct Terms {
     pub sign: Option<(String, Option<SignAlg>)>,
     /// The `sas_algs` value (4-message flow only, profile P15).
     pub sas: Option<SasAlg>,
+    /// The profile, or Gajim's dialect of it (issue 13).
+    pub dialect: Dialect,
 }
 
 impl Terms {
@@ -55,6 +58,7 @@ impl Terms {
             resp_pubkey: PubkeyMode::None,
             sign: None,
             sas: None,
+            dialect: Dialect::Profile,
         }
     }
 

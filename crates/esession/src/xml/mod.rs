@@ -10,5 +10,7 @@ mod serialize;
 
 pub use element::{Element, Node};
 pub use normalize::normalize_form_content;
-pub(crate) use normalize::{has_xml_space, is_xml_space, is_xml_whitespace};
+pub(crate) use normalize::{
+    has_xml_space, is_xml_space, is_xml_whitespace, normalize_form_content_as, EmptyElements,
+};
 pub use parse::{parse_element, parse_fragment, Limits, XmlError};

@@ -9,6 +9,24 @@ use crate::byte_set::ByteSet;
 /// `mac`, and `signs` for XEP-0187 options). Apply it to the element as parsed from the
 /// wire, never to one rebuilt from a model (P4 last paragraph).
 pub fn normalize_form_content(x: &Element, excluded: &[&str]) -> String {
+    normalize_form_content_as(x, excluded, EmptyElements::StartEnd)
+}
+
+/// How the normalization writes an element with no child and no character data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EmptyElements {
+    /// Profile P4 rule 2: a start/end pair, `<required></required>`.
+    StartEnd,
+    /// Gajim's c14n (the Gajim compatibility mode only, deviation D3): `<required />`.
+    SelfClosing,
+}
+
+/// [`normalize_form_content`] writing empty elements as `empty` says.
+pub(crate) fn normalize_form_content_as(
+    x: &Element,
+    excluded: &[&str],
+    empty: EmptyElements,
+) -> String {
     let mut out = String::new();
     for node in x.nodes() {
         match node {
@@ -16,7 +34,7 @@ pub fn normalize_form_content(x: &Element, excluded: &[&str]) -> String {
                 let skip = child.name() == "field"
                     && child.attr("var").is_some_and(|v| excluded.contains(&v));
                 if !skip {
-                    write_normalized(&mut out, child);
+                    write_normalized(&mut out, child, empty);
                 }
             }
             Node::Text(t) if is_xml_whitespace(t) => {}
@@ -41,13 +59,13 @@ impl Element {
     /// `<KeyValue/>` of profile P8.
     pub fn normalized(&self) -> String {
         let mut out = String::new();
-        write_normalized(&mut out, self);
+        write_normalized(&mut out, self, EmptyElements::StartEnd);
         out
     }
 
     /// Appends [`Element::normalized`] to `out`.
     pub(crate) fn normalize_into(&self, out: &mut String) {
-        write_normalized(out, self);
+        write_normalized(out, self, EmptyElements::StartEnd);
     }
 }
 
@@ -57,7 +75,7 @@ pub(crate) fn has_xml_space(s: &str) -> bool {
     SPACE.any_in(s.as_bytes())
 }
 
-fn write_normalized(out: &mut String, el: &Element) {
+fn write_normalized(out: &mut String, el: &Element, empty: EmptyElements) {
     // P4 rule 2: local name only, no prefix, no xmlns.
     out.push('<');
     out.push_str(el.name());
@@ -75,11 +93,19 @@ fn write_normalized(out: &mut String, el: &Element) {
         escape_into(out, v, Escape::C14nAttr);
         out.push('"');
     }
+    let no_content = el
+        .nodes()
+        .iter()
+        .all(|n| matches!(n, Node::Text(t) if t.is_empty()));
+    if empty == EmptyElements::SelfClosing && no_content {
+        out.push_str(" />");
+        return;
+    }
     out.push('>');
     let has_elements = el.has_element_children();
     for node in el.nodes() {
         match node {
-            Node::Element(child) => write_normalized(out, child),
+            Node::Element(child) => write_normalized(out, child, empty),
             // P4 rule 1: whitespace-only text between elements is dropped; text inside
             // leaf elements is kept exactly.
             Node::Text(t) if has_elements && is_xml_whitespace(t) => {}

@@ -1,0 +1,209 @@
+//! The second real server: a two-node ejabberd cluster on loopback (`scripts/ejabberd.sh`).
+//!
+//! [`cluster`] finds it through `ESESSION_EJABBERD_ENV` (the `env` file written by
+//! `scripts/ejabberd.sh start DIR`, as `scripts/test.sh` does). Without it, the first call
+//! installs ejabberd if needed and starts a private cluster on free ports, stopped by a
+//! watchdog when the test process exits.
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::{
+    contains_bytes, free_port, port_free, repo_root, run_script, unique, wait_until, watchdog,
+    EnvFile,
+};
+
+/// The running two-node cluster.
+#[derive(Debug)]
+pub struct Cluster {
+    /// The directory given to `scripts/ejabberd.sh start`.
+    pub dir: PathBuf,
+    /// `127.0.0.1:PORT` of each node's client port (plain TCP / STARTTLS): node 1, node 2.
+    pub nodes: [String; 2],
+    /// The cluster's self-signed certificate.
+    pub cert: PathBuf,
+    /// Each node's log (stanzas at debug level).
+    pub logs: Vec<PathBuf>,
+}
+
+/// `scripts/ejabberd.sh`.
+fn script() -> PathBuf {
+    repo_root().join("scripts/ejabberd.sh")
+}
+
+/// The cluster, found or started once per process.
+pub fn cluster() -> &'static Cluster {
+    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        let env = EnvFile::find("ESESSION_EJABBERD_ENV", start_own_cluster);
+        Cluster {
+            dir: env.path.parent().unwrap().to_path_buf(),
+            nodes: [env.get("ESESSION_SERVER"), env.get("ESESSION_SERVER_2")],
+            cert: PathBuf::from(env.get("SSL_CERT_FILE")),
+            logs: env
+                .get("ESESSION_EJABBERD_LOGS")
+                .split(':')
+                .map(PathBuf::from)
+                .collect(),
+        }
+    })
+}
+
+impl Cluster {
+    /// Registers a fresh `prefix…@localhost` account on the cluster (every node knows it);
+    /// returns (bare JID, password).
+    pub fn register_unique(&self, prefix: &str) -> (String, String) {
+        let user = unique(prefix);
+        let password = format!("pw-{user}");
+        run_script(
+            &script(),
+            &[
+                "register".as_ref(),
+                self.dir.as_os_str(),
+                user.as_ref(),
+                password.as_ref(),
+            ],
+            &format!("register {user}"),
+        );
+        (format!("{user}@localhost"), password)
+    }
+
+    /// Both nodes' logs so far, concatenated (empty parts if unreadable).
+    pub fn log_text(&self) -> String {
+        self.logs
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The XML each connection sent and received, reassembled from the debug log's
+    /// `Received XML on stream = <<"…">>` / `Send XML on stream = <<"…">>` lines, which
+    /// split a stanza wherever a socket read ended: one string per connection and
+    /// direction, so a search cannot miss text that crossed a read boundary.
+    pub fn streams(&self) -> Vec<String> {
+        let mut streams: Vec<(String, String)> = Vec::new();
+        for line in self.log_text().lines() {
+            let Some((conn, chunk)) = stream_chunk(line) else {
+                continue;
+            };
+            match streams.iter_mut().find(|(c, _)| *c == conn) {
+                Some((_, text)) => text.push_str(&chunk),
+                None => streams.push((conn, chunk)),
+            }
+        }
+        streams.into_iter().map(|(_, text)| text).collect()
+    }
+
+    /// Waits (up to `limit`) until some node's log contains `needle`; whether it did.
+    pub fn wait_for_log(&self, needle: &str, limit: Duration) -> bool {
+        wait_until(limit, || self.log_text().contains(needle))
+    }
+
+    /// The files of both nodes' databases (offline messages, PEP items, rosters) whose
+    /// content contains `needle`.
+    pub fn spool_files_containing(&self, needle: &str) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        for node in ["node1", "node2"] {
+            let Ok(entries) = std::fs::read_dir(self.dir.join(node).join("spool")) else {
+                continue;
+            };
+            for path in entries.flatten().map(|e| e.path()) {
+                if std::fs::read(&path)
+                    .map(|bytes| contains_bytes(&bytes, needle.as_bytes()))
+                    .unwrap_or(false)
+                {
+                    found.push(path);
+                }
+            }
+        }
+        found
+    }
+}
+
+/// (connection and direction, text) of one stream line of ejabberd's debug log:
+/// `… (tcp|<0.836.0>) Received XML on stream = <<"…">>`. The text is the Erlang binary's
+/// content with its escapes (`\"`, `\\`, `\n`) undone.
+fn stream_chunk(line: &str) -> Option<(String, String)> {
+    let (head, rest) = line.split_once(" XML on stream = <<\"")?;
+    let direction = head.rsplit(' ').next()?;
+    let conn = head.rsplit_once(") ")?.0.rsplit_once('(')?.1;
+    let body = rest.strip_suffix("\">>")?;
+    let mut text = String::with_capacity(body.len());
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n') => text.push('\n'),
+                Some('t') => text.push('\t'),
+                Some(other) => text.push(other),
+                None => {}
+            }
+        } else {
+            text.push(c);
+        }
+    }
+    Some((format!("{conn} {direction}"), text))
+}
+
+/// Three consecutive free ports on 127.0.0.1 (node 1, node 2, the private epmd).
+fn free_base() -> u16 {
+    loop {
+        let base = free_port();
+        if base < 60000 && (1..3).all(|i| port_free(base + i)) {
+            return base;
+        }
+    }
+}
+
+/// Starts a private cluster through `ejabberd.sh` in a fresh temporary directory, with a
+/// watchdog that stops it when this process is gone; returns its `env` file.
+fn start_own_cluster() -> PathBuf {
+    let dir = std::env::temp_dir().join(unique("esession-test-ejabberd-"));
+    let script = script();
+    let status = Command::new(&script)
+        .arg("install")
+        .stdout(Stdio::null())
+        .status()
+        .expect("run ejabberd.sh install");
+    assert!(status.success(), "ejabberd.sh install failed");
+    let mut started = false;
+    for _ in 0..3 {
+        let status = Command::new(&script)
+            .arg("start")
+            .arg(&dir)
+            .env("ESESSION_EJABBERD_PORT", free_base().to_string())
+            .stdout(Stdio::null())
+            .status()
+            .expect("run ejabberd.sh start");
+        if status.success() {
+            started = true;
+            break;
+        }
+        let _ = Command::new(&script).arg("stop").arg(&dir).status();
+    }
+    assert!(started, "ejabberd.sh start failed (see {})", dir.display());
+    watchdog(&script, &dir);
+    dir.join("env")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_lines_are_reassembled_per_connection() {
+        let line = |conn: &str, dir: &str, text: &str| {
+            format!("2026-12-06 22:44:10.935288+00:00 [notice] <0.1.0> (tcp|{conn}) {dir} XML on stream = <<\"{text}\">>")
+        };
+        let (c, t) = stream_chunk(&line("<0.8.0>", "Received", r#"<body>sec"#)).unwrap();
+        assert_eq!(
+            (c.as_str(), t.as_str()),
+            ("tcp|<0.8.0> Received", "<body>sec")
+        );
+        let (_, t) = stream_chunk(&line("<0.8.0>", "Send", r#"a=\"x\"\n\\"#)).unwrap();
+        assert_eq!(t, "a=\"x\"\n\\");
+        assert_eq!(stream_chunk("2026-12-06 [debug] something else"), None);
+    }
+}
