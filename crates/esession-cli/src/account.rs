@@ -265,10 +265,28 @@ const LOGIN_STEP: Duration = Duration::from_secs(10);
 pub(crate) async fn online(
     global: &Global,
     config: Config,
+    key: KeyUse,
 ) -> Result<esession_client::Account<SqliteStore>, Fail> {
-    let client = connect_without_presence(global, config, KeyUse::IfStored).await?;
+    let client = connect_without_presence(global, config, key).await?;
     let log = SqliteStore::open(client.engine().store().path())?;
     let mut account = esession_client::Account::start(client, LOGIN_STEP).await?;
     account.keep_history(Box::new(log));
+    Ok(account)
+}
+
+/// [`online`] for the commands run with [`crate::args::JsonrpcArgs`] (`jsonrpc`, `tui`):
+/// offline sessions (XEP-0187) only with `--allow-offline`, which also creates our identity
+/// key on first use (§3.3: an offline session always presents it).
+pub(crate) async fn online_conversations(
+    global: &Global,
+    args: &crate::args::JsonrpcArgs,
+) -> Result<esession_client::Account<SqliteStore>, Fail> {
+    let key = if args.allow_offline {
+        KeyUse::Create
+    } else {
+        KeyUse::IfStored
+    };
+    let mut account = online(global, crate::policy::jsonrpc(global, args), key).await?;
+    account.set_allow_offline(args.allow_offline);
     Ok(account)
 }

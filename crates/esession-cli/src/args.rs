@@ -444,6 +444,11 @@ pub(crate) struct JsonrpcArgs {
     /// `may`, `mustnot`). The messages of a `may` session are kept in the local history.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub logging: Vec<LoggingArg>,
+    /// To a contact with no available resource, send in an offline session from her
+    /// published options, signed by a key trusted for her (XEP-0187): no forward secrecy
+    /// for those messages. Without it they wait, marked not sent.
+    #[arg(long)]
+    pub allow_offline: bool,
 }
 
 /// `esession history`.

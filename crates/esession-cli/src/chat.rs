@@ -100,7 +100,12 @@ pub(crate) async fn run(global: &Global, args: &ChatArgs) -> Result<(), Fail> {
         ));
     }
     let contact = esession::jid::bare(&args.contact).to_owned();
-    let mut account = crate::account::online(global, crate::policy::accepting(global)).await?;
+    let mut account = crate::account::online(
+        global,
+        crate::policy::accepting(global),
+        crate::identity::KeyUse::IfStored,
+    )
+    .await?;
     let saved_terminal = rustix::termios::tcgetattr(std::io::stdin()).ok();
     let (mut screen, mut input) = start_input()?;
     let mut view = View {
@@ -279,6 +284,12 @@ impl View {
                 screen.say(&format!("[NOT SENT] {quoted}: {}", safe(reason)));
                 self.sent.remove(id);
             }
+            DeliveryState::SentOffline => {
+                screen.say(&format!(
+                    "[sent offline] {quoted}: encrypted, without forward secrecy"
+                ));
+                self.sent.remove(id);
+            }
         }
     }
 
@@ -373,6 +384,22 @@ impl View {
             ClientEvent::SubscriptionRequest { jid } => {
                 screen.say(&format!("notice: {} asks to see your presence", safe(jid)))
             }
+            ClientEvent::SubscriptionAnswer { jid, approved } if ours(jid) => {
+                let answer = if *approved { "approved" } else { "refused" };
+                screen.say(&format!(
+                    "{} {answer} your request to see their presence",
+                    safe(jid)
+                ));
+            }
+            ClientEvent::SubscriptionAnswer { .. } => {}
+            ClientEvent::ConnectionLost { reason } => screen.say(&format!(
+                "connection to the server lost ({}); the session ended, lines typed now wait",
+                safe(reason)
+            )),
+            ClientEvent::Reconnecting {
+                attempt, in_secs, ..
+            } => screen.say(&format!("reconnecting in {in_secs} s (attempt {attempt})")),
+            ClientEvent::Online { jid } => screen.say(&format!("online again as {}", safe(jid))),
             ClientEvent::Warning { peer, detail } => match peer {
                 Some(p) => screen.say(&format!("warning ({}): {}", safe(p), safe(detail))),
                 None => screen.say(&format!("warning: {}", safe(detail))),

@@ -29,7 +29,7 @@ enum Input {
 const HISTORY_LIMIT: usize = 50;
 
 pub(crate) async fn run(global: &Global, args: &JsonrpcArgs) -> Result<(), Fail> {
-    let mut account = crate::account::online(global, crate::policy::jsonrpc(global, args)).await?;
+    let mut account = crate::account::online_conversations(global, args).await?;
     write(&framing::notification(
         "online",
         json!({"jid": account.jid()}),
@@ -116,7 +116,8 @@ async fn method(
                 (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
             };
             let (id, state) = account.send(&to, body).await?;
-            json!({"id": id, "state": state.name(), "reason": state.reason()})
+            json!({"id": id, "state": state.name(), "reason": state.reason(),
+                   "forward_secrecy": state.forward_secrecy()})
         }
         "roster" => roster(account),
         "status" => status(account),
@@ -161,6 +162,20 @@ async fn method(
             }
             Err(e) => return Ok(Err(e)),
         },
+        "remove" => match req.jid("jid") {
+            Ok(jid) => {
+                account.remove(&jid).await?;
+                json!({})
+            }
+            Err(e) => return Ok(Err(e)),
+        },
+        "deny" => match req.jid("jid") {
+            Ok(jid) => {
+                account.deny(&jid).await?;
+                json!({})
+            }
+            Err(e) => return Ok(Err(e)),
+        },
         other => {
             return Ok(Err(RpcError::new(
                 METHOD_NOT_FOUND,
@@ -187,7 +202,8 @@ fn roster(account: &Account<SqliteStore>) -> Value {
                 .presences()
                 .resources(&i.jid)
                 .map(|(full, r)| {
-                    json!({"jid": full, "show": r.show.name(), "esessions": r.esessions})
+                    json!({"jid": full, "show": r.show.name(), "esessions": r.esessions,
+                           "caps_node": r.caps.as_ref().map(|c| c.node.as_str())})
                 })
                 .collect();
             json!({
@@ -240,6 +256,10 @@ fn event(ev: &ClientEvent) -> Value {
                    "esessions": esessions}),
         ),
         ClientEvent::SubscriptionRequest { jid } => ("subscription", json!({"jid": jid})),
+        ClientEvent::SubscriptionAnswer { jid, approved } => (
+            "subscription_answer",
+            json!({"jid": jid, "approved": approved}),
+        ),
         ClientEvent::Established {
             peer,
             full,
@@ -278,6 +298,16 @@ fn event(ev: &ClientEvent) -> Value {
             "terminated",
             json!({"peer": peer, "jid": full, "thread": thread, "reason": reason}),
         ),
+        ClientEvent::ConnectionLost { reason } => ("connection_lost", json!({"reason": reason})),
+        ClientEvent::Reconnecting {
+            attempt,
+            in_secs,
+            error,
+        } => (
+            "reconnecting",
+            json!({"attempt": attempt, "in_secs": in_secs, "error": error}),
+        ),
+        ClientEvent::Online { jid } => ("online", json!({"jid": jid})),
         ClientEvent::Warning { peer, detail } => {
             ("warning", json!({"peer": peer, "detail": detail}))
         }
@@ -286,7 +316,8 @@ fn event(ev: &ClientEvent) -> Value {
 }
 
 fn receipt(peer: &str, id: &str, state: &DeliveryState) -> Value {
-    json!({"peer": peer, "id": id, "state": state.name(), "reason": state.reason()})
+    json!({"peer": peer, "id": id, "state": state.name(), "reason": state.reason(),
+           "forward_secrecy": state.forward_secrecy()})
 }
 
 /// Writes one line to stdout, flushed (a reader may wait for it).

@@ -35,7 +35,7 @@ const HISTORY_LIMIT: usize = 200;
 
 pub(crate) async fn run(global: &Global, args: &JsonrpcArgs) -> Result<(), Fail> {
     // Logged in before the screen is taken: a passphrase prompt still works.
-    let mut account = crate::account::online(global, crate::policy::jsonrpc(global, args)).await?;
+    let mut account = crate::account::online_conversations(global, args).await?;
     let mut app = App::new(account.jid(), Timestamp::now());
     let mut screen = Screen::enter().map_err(terminal)?;
     let mut keys = read_keys();

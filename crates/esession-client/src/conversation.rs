@@ -1,7 +1,6 @@
 //! One conversation: everything exchanged with one contact (a bare JID), whichever side
 //! started each session and however many sessions it saw.
-use std::collections::HashSet;
-
+use crate::bounded::RecentIds;
 use crate::queue::Queue;
 use crate::sessions::SessionRef;
 
@@ -22,8 +21,8 @@ pub struct Conversation {
     sessions: Vec<Live>,
     /// Our messages not yet acknowledged.
     pub(crate) queue: Queue,
-    /// Ids of the messages received, to show a message sent again only once.
-    seen: HashSet<String>,
+    /// Ids of the newest messages received, to show a message sent again only once.
+    seen: RecentIds,
 }
 
 impl Conversation {
@@ -132,6 +131,6 @@ impl Conversation {
     /// Whether message `id` is seen for the first time (a message sent again after its
     /// session ended carries the same id).
     pub(crate) fn first_time(&mut self, id: &str) -> bool {
-        self.seen.insert(id.to_owned())
+        self.seen.insert(id)
     }
 }

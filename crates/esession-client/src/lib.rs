@@ -26,6 +26,7 @@
 //! ```
 
 mod account;
+mod bounded;
 mod conversation;
 mod conversations;
 mod event;
@@ -40,10 +41,10 @@ mod tests;
 
 pub use account::Account;
 pub use conversation::Conversation;
-pub use conversations::Conversations;
+pub use conversations::{Conversations, DiscoRequest, OfflineRequest};
 pub use event::{ClientEvent, Shield};
 pub use history::{Kept, MessageLog};
-pub use presence::{Route, Show};
+pub use presence::{Caps, Route, Show};
 pub use queue::DeliveryState;
 pub use roster::{RosterItem, Subscription};
 pub use sessions::SessionRef;

@@ -74,7 +74,7 @@ impl Side {
     fn sees_online(&mut self, peer: &str) {
         self.receive(Element::new("presence", ns::JABBER_CLIENT).with_attr("from", peer));
         assert_eq!(
-            self.convs.poll_disco().map(|j| j.to_string()).as_deref(),
+            self.convs.poll_disco().map(|r| r.full).as_deref(),
             Some(peer)
         );
         self.convs.set_esessions(&mut self.engine, peer, true, NOW);
@@ -677,4 +677,298 @@ fn trust_without_a_presented_key_says_so_and_marks_nothing() {
     let err = net.b.convs.trust(&mut net.b.engine, ALICE).unwrap_err();
     assert!(err.contains("presented no public key"), "{err}");
     assert_eq!(net.b.convs.shield(&net.b.engine, ALICE), Shield::Unverified);
+}
+
+#[test]
+fn a_lost_connection_ends_every_session_keeps_the_messages_and_resumes_on_return() {
+    let mut net = Net::new("lost");
+    net.a.send("bob@example.com", "before");
+    net.run();
+    // One message sent but not acknowledged yet, then the connection drops.
+    let (unacked, state) = net.a.send("bob@example.com", "in flight");
+    assert_eq!(state, DeliveryState::Sent);
+    net.a.outgoing();
+    net.a
+        .convs
+        .connection_lost(&mut net.a.engine, "the server closed the connection", NOW);
+    net.a.collect();
+    assert!(!net.a.convs.is_online());
+    assert!(net.a.events.contains(&ClientEvent::ConnectionLost {
+        reason: "the server closed the connection".into()
+    }));
+    assert_eq!(
+        net.a.terminated(),
+        ["connection to the server lost: the server closed the connection"]
+    );
+    assert!(net.a.events.contains(&ClientEvent::Presence {
+        jid: BOB.into(),
+        show: None,
+        esessions: None
+    }));
+    assert!(net
+        .a
+        .convs
+        .presences()
+        .resources("bob@example.com")
+        .next()
+        .is_none());
+    let state = net.a.state(&unacked);
+    assert_eq!(state.name(), "queued", "kept, never dropped");
+    assert!(state
+        .reason()
+        .unwrap()
+        .contains("no connection to the server"));
+    // A line typed while offline waits too, saying why; nothing is negotiated.
+    let (typed, state) = net.a.send("bob@example.com", "typed offline");
+    assert!(state
+        .reason()
+        .unwrap()
+        .contains("the server closed the connection"));
+    // The engine's terminates are for the record (the Account drops them offline).
+    net.a.outgoing();
+    assert!(net.a.engine.poll_outgoing().is_none());
+    // Bob saw Alice go offline.
+    net.b.sees_offline(ALICE);
+    net.b.outgoing();
+    net.a.convs.reconnecting(1, 1, None);
+    net.a.convs.online(ALICE, Some(Vec::new()));
+    net.a.collect();
+    assert!(net.a.convs.is_online());
+    assert!(net.a.events.contains(&ClientEvent::Reconnecting {
+        attempt: 1,
+        in_secs: 1,
+        error: None
+    }));
+    assert!(net
+        .a
+        .events
+        .contains(&ClientEvent::Online { jid: ALICE.into() }));
+    // Presence again on both sides: the queue flushes through a new negotiation.
+    net.a.sees_online(BOB);
+    net.b.sees_online(ALICE);
+    net.run();
+    assert_eq!(net.b.bodies(), ["before", "in flight", "typed offline"]);
+    assert_eq!(net.a.state(&unacked), DeliveryState::Delivered);
+    assert_eq!(net.a.state(&typed), DeliveryState::Delivered);
+    assert_eq!(net.a.established().len(), 2);
+    net.assert_no_clear_body(&["before", "in flight", "typed offline"]);
+}
+
+#[test]
+fn the_roster_fetched_again_drops_the_contacts_removed_meanwhile() {
+    use crate::{RosterItem, Subscription};
+    let item = |jid: &str| RosterItem {
+        jid: jid.into(),
+        name: None,
+        subscription: Subscription::Both,
+        pending_out: false,
+    };
+    let mut a = Side::new(ALICE, "refetch/a");
+    a.convs
+        .set_roster(vec![item("bob@example.com"), item("carol@c")]);
+    a.convs.connection_lost(&mut a.engine, "gone", NOW);
+    a.convs.online(ALICE, Some(vec![item("carol@c")]));
+    a.collect();
+    assert!(a.convs.roster().get("bob@example.com").is_none());
+    assert!(a.convs.roster().get("carol@c").is_some());
+    assert!(a.events.iter().any(|e| matches!(e,
+        ClientEvent::Roster(i) if i.jid == "bob@example.com" && i.subscription == Subscription::Remove)));
+    // A failed fetch keeps the roster.
+    a.convs.online(ALICE, None);
+    assert!(a.convs.roster().get("carol@c").is_some());
+}
+
+#[test]
+fn remove_and_deny_go_out_as_rfc_6121_says_and_an_answer_is_reported() {
+    let mut a = Side::new(ALICE, "roster/a");
+    a.convs.remove("bob@example.com/laptop");
+    a.convs.deny("carol@c");
+    let out = a.outgoing();
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[0].attr("type"), Some("set"));
+    let item = out[0]
+        .child("query", crate::roster::NS_ROSTER)
+        .and_then(|q| q.child("item", crate::roster::NS_ROSTER))
+        .unwrap();
+    assert_eq!(item.attr("jid"), Some("bob@example.com"));
+    assert_eq!(item.attr("subscription"), Some("remove"));
+    assert_eq!(out[1].attr("type"), Some("unsubscribed"));
+    assert_eq!(out[1].attr("to"), Some("carol@c"));
+    // Carol denies our request.
+    a.receive(
+        Element::new("presence", ns::JABBER_CLIENT)
+            .with_attr("from", "carol@c")
+            .with_attr("type", "unsubscribed"),
+    );
+    assert!(a.events.contains(&ClientEvent::SubscriptionAnswer {
+        jid: "carol@c".into(),
+        approved: false
+    }));
+}
+
+#[test]
+fn a_long_conversation_keeps_only_the_newest_settled_states() {
+    let mut net = Net::new("bounded");
+    net.a.convs.keep_states(5);
+    let ids: Vec<String> = (0..20)
+        .map(|i| {
+            let (id, _) = net.a.send("bob@example.com", &format!("line {i}"));
+            net.run();
+            id
+        })
+        .collect();
+    assert_eq!(net.b.bodies().len(), 20);
+    assert_eq!(net.a.convs.states_kept(), 5);
+    assert!(
+        net.a.convs.state(&ids[0]).is_none(),
+        "the oldest is forgotten"
+    );
+    assert_eq!(net.a.state(&ids[19]), DeliveryState::Delivered);
+    // A message not acknowledged yet is never forgotten.
+    let (waiting, _) = net.a.send("bob@example.com", "unanswered");
+    for i in 0..10 {
+        net.a.send("bob@example.com", &format!("more {i}"));
+    }
+    assert_eq!(net.a.state(&waiting).name(), "sent");
+}
+
+/// A disco#info answer with ESessions, and the caps `<c/>` of a presence announcing it.
+fn caps_answer(extra_feature: &str) -> (Element, Element) {
+    let mut q = Element::new("query", ns::DISCO_INFO).with_child(
+        Element::new("identity", ns::DISCO_INFO)
+            .with_attr("category", "client")
+            .with_attr("type", "pc"),
+    );
+    for f in [ns::DISCO_INFO, ns::ESESSION, ns::SSN, extra_feature] {
+        q.push(Element::new("feature", ns::DISCO_INFO).with_attr("var", f));
+    }
+    let ver = esession_xmpp::caps_ver(&q).unwrap();
+    let c = Element::new("c", esession_xmpp::NS_CAPS)
+        .with_attr("hash", "sha-1")
+        .with_attr("node", "http://gajim.org")
+        .with_attr("ver", ver);
+    (q, c)
+}
+
+fn presence_with(full: &str, c: &Element) -> Element {
+    Element::new("presence", ns::JABBER_CLIENT)
+        .with_attr("from", full)
+        .with_child(c.clone())
+}
+
+#[test]
+fn a_verified_caps_ver_needs_no_second_disco_query() {
+    let mut a = Side::new(ALICE, "caps/a");
+    let (answer, c) = caps_answer("urn:x:one");
+    a.receive(presence_with(BOB, &c));
+    let req = a.convs.poll_disco().unwrap();
+    assert_eq!(req.full, BOB);
+    assert_eq!(
+        req.node.as_deref(),
+        Some(format!("http://gajim.org#{}", c.attr("ver").unwrap()).as_str())
+    );
+    a.convs.disco_info(&mut a.engine, BOB, Some(&answer), NOW);
+    a.collect();
+    let (_, r) = a
+        .convs
+        .presences()
+        .resources("bob@example.com")
+        .next()
+        .unwrap();
+    assert_eq!(r.esessions, Some(true));
+    assert_eq!(r.caps.as_ref().unwrap().node, "http://gajim.org");
+    // Another resource with the same ver: known at once, no question.
+    let phone = "bob@example.com/phone";
+    a.receive(presence_with(phone, &c));
+    assert!(a.convs.poll_disco().is_none());
+    assert!(a.events.contains(&ClientEvent::Presence {
+        jid: phone.into(),
+        show: Some(crate::Show::Available),
+        esessions: Some(true)
+    }));
+    // A ver that does not match its answer is not cached: asked again each time.
+    let (other, _) = caps_answer("urn:x:two");
+    let liar = Element::new("c", esession_xmpp::NS_CAPS)
+        .with_attr("hash", "sha-1")
+        .with_attr("node", "http://evil")
+        .with_attr("ver", "AAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+    let tablet = "bob@example.com/tablet";
+    a.receive(presence_with(tablet, &liar));
+    assert_eq!(a.convs.poll_disco().unwrap().full, tablet);
+    a.convs.disco_info(&mut a.engine, tablet, Some(&other), NOW);
+    a.collect();
+    assert!(a.events.iter().any(|e| matches!(e,
+        ClientEvent::Warning { detail, .. } if detail.contains("does not match"))));
+    a.receive(presence_with("bob@example.com/watch", &liar));
+    assert!(a.convs.poll_disco().is_some(), "not cached");
+    // No answer: taken as no ESessions.
+    a.convs
+        .disco_info(&mut a.engine, "bob@example.com/watch", None, NOW);
+    let watch = a
+        .convs
+        .presences()
+        .resources("bob@example.com")
+        .find(|(j, _)| *j == "bob@example.com/watch")
+        .map(|(_, r)| r.esessions);
+    assert_eq!(watch, Some(Some(false)));
+}
+
+#[test]
+fn an_offline_contact_gets_an_offline_session_only_with_consent() {
+    let mut a = Side::new(ALICE, "offline/a");
+    let (id, state) = a.send("bob@example.com", "while you sleep");
+    let reason = state.reason().unwrap();
+    assert!(
+        reason.contains("offline sessions were not allowed"),
+        "{reason}"
+    );
+    assert!(a.convs.poll_offline().is_none());
+    assert!(a.outgoing().is_empty());
+    // With consent: handed to an offline session, once.
+    a.convs.set_allow_offline(true);
+    let (id2, _) = a.send("bob@example.com", "second");
+    let reqs: Vec<_> = std::iter::from_fn(|| a.convs.poll_offline()).collect();
+    assert_eq!(
+        reqs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        [id.as_str(), id2.as_str()]
+    );
+    assert_eq!(reqs[0].body, "while you sleep");
+    assert!(a.state(&id).reason().unwrap().contains("offline session"));
+    a.convs
+        .offline_sent("bob@example.com", &id, "while you sleep", Ok(()), NOW);
+    let sent = a.state(&id);
+    assert_eq!(sent, DeliveryState::SentOffline);
+    assert_eq!(sent.name(), "sent");
+    assert_eq!(sent.forward_secrecy(), Some(false));
+    assert_eq!(DeliveryState::Sent.forward_secrecy(), Some(true));
+    // Nothing published (or untrusted): kept, marked not sent with the reason.
+    a.convs.offline_sent(
+        "bob@example.com",
+        &id2,
+        "second",
+        Err("the contact published no offline options".into()),
+        NOW,
+    );
+    let kept = a.state(&id2);
+    assert_eq!(kept.name(), "queued");
+    assert_eq!(
+        kept.reason(),
+        Some("not sent: the contact published no offline options")
+    );
+    assert_eq!(
+        a.convs.conversation(BOB).unwrap().unacknowledged(),
+        std::slice::from_ref(&id2),
+        "the one sent offline is settled, the other waits"
+    );
+    // Bob comes online: the waiting one goes in an online session.
+    let mut net = Net {
+        a,
+        b: Side::new(BOB, "offline/b"),
+        wire: Vec::new(),
+    };
+    net.a.sees_online(BOB);
+    net.b.sees_online(ALICE);
+    net.run();
+    assert_eq!(net.b.bodies(), ["second"]);
+    assert_eq!(net.a.state(&id2), DeliveryState::Delivered);
 }

@@ -28,6 +28,12 @@ pub enum Unreachable {
         /// The JID tried.
         to: String,
     },
+    /// No resource of the contact is available (RFC 6121 §4.3: no presence seen).
+    #[error("{to} has no available resource")]
+    NoPresence {
+        /// The contact's bare JID.
+        to: String,
+    },
     /// The negotiation got no answer in time (the attempt is abandoned).
     #[error("{to} did not answer within {secs}s (offline, or no ESession support)")]
     NoAnswer {
@@ -43,7 +49,9 @@ impl Unreachable {
     /// negotiation got no answer).
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::Unavailable { .. } | Self::NoDiscoAnswer { .. } => "unavailable",
+            Self::Unavailable { .. } | Self::NoDiscoAnswer { .. } | Self::NoPresence { .. } => {
+                "unavailable"
+            }
             Self::NoAnswer { .. } => "timeout",
         }
     }
@@ -211,6 +219,10 @@ mod tests {
             to: "alice@x/r".into(),
         };
         assert_eq!(d.kind(), "unavailable");
+        let p = Unreachable::NoPresence {
+            to: "alice@x".into(),
+        };
+        assert_eq!(p.to_string(), "alice@x has no available resource");
         assert_eq!(
             offline().to_string(),
             "alice@x did not answer within 5s (offline, or no ESession support)"

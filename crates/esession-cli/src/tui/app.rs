@@ -452,6 +452,34 @@ impl App {
                 );
                 vec![Effect::Bell]
             }
+            ClientEvent::SubscriptionAnswer { jid, approved } => {
+                let answer = if *approved {
+                    "approved: you see their presence"
+                } else {
+                    "refused or cancelled your presence subscription"
+                };
+                self.console
+                    .say(now, Level::Info, format!("{jid} {answer}"));
+                Vec::new()
+            }
+            ClientEvent::ConnectionLost { reason } => {
+                self.connection = "connection lost".into();
+                let text = format!("connection to the server lost: {reason}; messages wait");
+                self.console.say(now, Level::Error, text);
+                vec![Effect::Bell]
+            }
+            ClientEvent::Reconnecting {
+                attempt, in_secs, ..
+            } => {
+                self.connection = format!("reconnecting (attempt {attempt} in {in_secs} s)");
+                Vec::new()
+            }
+            ClientEvent::Online { jid } => {
+                self.connection = "online".into();
+                self.console
+                    .say(now, Level::Info, format!("online again as {jid}"));
+                Vec::new()
+            }
             // The contacts pane is refreshed from the layer after every event.
             ClientEvent::Roster(_) | ClientEvent::Presence { .. } => Vec::new(),
             // Events this client does not know yet are still shown.

@@ -74,6 +74,10 @@ fn delivery(state: &DeliveryState) -> Span<'static> {
             (format!("  [queued: {}]", clean(r)), Color::Yellow)
         }
         DeliveryState::Sent => ("  [sent]".to_owned(), Color::DarkGray),
+        DeliveryState::SentOffline => (
+            "  [sent offline: no forward secrecy]".to_owned(),
+            Color::DarkGray,
+        ),
         DeliveryState::Delivered => ("  [delivered]".to_owned(), Color::Green),
         DeliveryState::Failed { reason } => {
             (format!("  [not sent: {}]", clean(reason)), Color::Red)
