@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use esession::jid;
 use esession::xml::{ns, Element};
-use esession::{EndedBy, Engine, Fingerprint, Jid, Random, SecretStore, SessionInfo, Timestamp};
+use esession::{
+    EndedBy, Engine, Fingerprint, Jid, PeerClient, Random, SecretStore, SessionInfo, Timestamp,
+};
 use esession_xmpp::{OfflineFallback, Unreachable};
 
 use crate::bounded::{States, STATES_KEPT};
@@ -618,6 +620,11 @@ impl Conversations {
             } => {
                 let new = self.presences.available(&full, show, priority);
                 let changed = self.presences.set_caps(&full, caps.clone());
+                if let (true, Some(c), Ok(peer)) = (changed, &caps, Jid::new(&full)) {
+                    // Issue 13 §1: the caps node tells the engine whether the contact runs
+                    // Gajim, whose dialect a session we start then speaks (Compat::Auto).
+                    engine.note_peer_client(&peer, PeerClient::CapsNode(&c.node));
+                }
                 if new || changed {
                     // XEP-0116 §3: whether the resource supports ESessions is asked on its
                     // first presence, and again when its caps change; a caps ver seen

@@ -972,3 +972,32 @@ fn an_offline_contact_gets_an_offline_session_only_with_consent() {
     assert_eq!(net.b.bodies(), ["second"]);
     assert_eq!(net.a.state(&id2), DeliveryState::Delivered);
 }
+
+/// Issue 13 §1: a contact whose caps node is Gajim's gets a session in Gajim's dialect
+/// (only the classic SAS offered); a contact with another client's node gets the profile.
+#[test]
+fn a_gajim_caps_node_makes_our_request_speak_gajims_dialect() {
+    let first_request = |node: &str, label: &str| {
+        let mut a = Side::new(ALICE, label);
+        let caps = Element::new("c", "http://jabber.org/protocol/caps")
+            .with_attr("hash", "sha-1")
+            .with_attr("node", node)
+            .with_attr("ver", "QgayPKawpkPSDYmwT/WM94uAlu0=");
+        a.receive(
+            Element::new("presence", ns::JABBER_CLIENT)
+                .with_attr("from", BOB)
+                .with_child(caps),
+        );
+        let req = a.convs.poll_disco().unwrap();
+        a.convs.set_esessions(&mut a.engine, &req.full, true, NOW);
+        a.send("bob@example.com", "hi");
+        let out = a.outgoing();
+        assert_eq!(out.len(), 1, "{out:?}");
+        out[0].to_string()
+    };
+    let gajim = first_request("http://gajim.org", "caps/gajim");
+    assert!(gajim.contains("sas28x5"), "{gajim}");
+    assert!(!gajim.contains("sas28x5-commit"), "{gajim}");
+    let other = first_request("https://conversations.im", "caps/other");
+    assert!(other.contains("sas28x5-commit"), "{other}");
+}
