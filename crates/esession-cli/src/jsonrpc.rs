@@ -125,6 +125,21 @@ async fn method(
             Ok(jid) => json!({"ended": account.end(&jid).await?}),
             Err(e) => return Ok(Err(e)),
         },
+        "rename" => {
+            // XEP-0116 §7.4: a petname for the key the contact presented; null removes it.
+            let jid = match req.jid("jid") {
+                Ok(j) => j,
+                Err(e) => return Ok(Err(e)),
+            };
+            let petname = match req.optional_text("petname") {
+                Ok(p) => p,
+                Err(e) => return Ok(Err(e)),
+            };
+            match account.rename(&jid, petname) {
+                Ok(fp) => json!({"fingerprint": fp, "petname": petname}),
+                Err(m) => return Ok(Err(RpcError::new(FAILED, m))),
+            }
+        }
         "verify" => {
             let (jid, sas) = match (req.jid("jid"), req.text("sas")) {
                 (Ok(j), Ok(s)) => (j, s),
@@ -269,12 +284,14 @@ fn event(ev: &ClientEvent) -> Value {
             shield,
             adopted,
             kept,
+            petname,
         } => (
             "established",
             json!({"peer": peer, "jid": full, "thread": thread, "sas": sas,
                    "sas_alg": sas_alg.map(esession::SasAlg::name),
                    "caveat": sas_alg.and_then(esession::SasAlg::caveat),
-                   "shield": shield.name(), "adopted": adopted, "kept": kept.name()}),
+                   "shield": shield.name(), "adopted": adopted, "kept": kept.name(),
+                   "petname": petname}),
         ),
         ClientEvent::Message {
             peer,

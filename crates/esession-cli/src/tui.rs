@@ -124,6 +124,10 @@ async fn apply(
             let trusted = account.trust(&peer);
             app.trusted(&peer, trusted, now);
         }
+        Effect::Rename { peer, petname } => {
+            let renamed = account.rename(&peer, petname.as_deref());
+            app.renamed(&peer, petname.as_deref(), renamed, now);
+        }
         Effect::End { peer } => {
             let n = account.end(&peer).await?;
             app.ended(&peer, n, now);

@@ -97,6 +97,12 @@ impl<S: SecretStore> Account<S> {
         self.convs.trust(self.client.engine_mut(), bare)
     }
 
+    /// Names (or un-names) the key `bare` presented in its current session (see
+    /// [`Conversations::rename`]).
+    pub fn rename(&mut self, bare: &str, petname: Option<&str>) -> Result<String, String> {
+        self.convs.rename(self.client.engine_mut(), bare, petname)
+    }
+
     /// The client (engine and connection), for what this layer does not cover.
     pub fn client_mut(&mut self) -> &mut Client<S> {
         &mut self.client

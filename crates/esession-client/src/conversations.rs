@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use esession::jid;
+use esession::trust::KnownKey;
 use esession::xml::{ns, Element};
 use esession::{
     EndedBy, Engine, Fingerprint, Jid, PeerClient, Random, SecretStore, SessionInfo, Timestamp,
@@ -513,14 +514,27 @@ impl Conversations {
             .get(jid::bare(bare))
             .and_then(Conversation::current)
             .and_then(|s| sessions::info(engine, s))?;
-        if let Some(key) = info.peer_key.as_mut() {
-            let stored = Fingerprint::from_b64(&key.fingerprint)
-                .ok()
-                .and_then(|fp| engine.store().known_key(&self.own_bare, fp.as_bytes()).ok())
-                .flatten();
-            key.trusted |= stored.is_some_and(|k| k.trusted);
+        let stored = self.stored_key(engine, &info);
+        if let (Some(key), Some(stored)) = (info.peer_key.as_mut(), stored) {
+            key.trusted |= stored.trusted;
+            key.petname = stored.petname;
         }
         Some(info)
+    }
+
+    /// What the store knows of the key presented in session `info` (its trust and
+    /// petname, XEP-0116 §7.3–7.4).
+    fn stored_key<S: SecretStore>(
+        &self,
+        engine: &Engine<S>,
+        info: &SessionInfo,
+    ) -> Option<KnownKey> {
+        let key = info.peer_key.as_ref()?;
+        let fp = Fingerprint::from_b64(&key.fingerprint).ok()?;
+        engine
+            .store()
+            .known_key(&self.own_bare, fp.as_bytes())
+            .ok()?
     }
 
     /// Marks the key the contact presented in the current session with `bare` trusted
@@ -534,18 +548,51 @@ impl Conversations {
         engine: &mut Engine<S>,
         bare: &str,
     ) -> Result<String, String> {
-        let info = self
-            .session_info(engine, bare)
-            .ok_or_else(|| format!("no established session with {bare}"))?;
-        let key = info.peer_key.ok_or_else(|| {
-            format!("{bare} presented no public key in this session: nothing to trust")
-        })?;
-        let fp = Fingerprint::from_b64(&key.fingerprint).map_err(|e| e.to_string())?;
+        let (fp, b64) = self.presented_key(engine, bare, "trust")?;
         engine
             .store_mut()
             .set_trusted(&self.own_bare, fp.as_bytes(), true)
             .map_err(|e| e.to_string())?;
-        Ok(key.fingerprint)
+        Ok(b64)
+    }
+
+    /// Gives the key `bare` presented in its current session the petname `petname`, or
+    /// removes it (`None`) (XEP-0116 §7.4: the name a person knows the key by, shown
+    /// before the JID). A petname that could fake a line or a lock on a terminal is
+    /// refused by the store ([`esession::trust::check_petname`]). Returns the key's
+    /// fingerprint.
+    pub fn rename<S: SecretStore>(
+        &self,
+        engine: &mut Engine<S>,
+        bare: &str,
+        petname: Option<&str>,
+    ) -> Result<String, String> {
+        let (fp, b64) = self.presented_key(engine, bare, "name")?;
+        let known = engine
+            .store_mut()
+            .set_petname(&self.own_bare, fp.as_bytes(), petname)
+            .map_err(|e| e.to_string())?;
+        known
+            .then_some(b64)
+            .ok_or_else(|| format!("the key {bare} presented is not in the store"))
+    }
+
+    /// The key `bare` presented in its current session (fingerprint, in Base64), or why
+    /// there is none to `what`.
+    fn presented_key<S: SecretStore>(
+        &self,
+        engine: &Engine<S>,
+        bare: &str,
+        what: &str,
+    ) -> Result<(Fingerprint, String), String> {
+        let info = self
+            .session_info(engine, bare)
+            .ok_or_else(|| format!("no established session with {bare}"))?;
+        let key = info.peer_key.ok_or_else(|| {
+            format!("{bare} presented no public key in this session: nothing to {what}")
+        })?;
+        let fp = Fingerprint::from_b64(&key.fingerprint).map_err(|e| e.to_string())?;
+        Ok((fp, key.fingerprint))
     }
 
     /// Adds `jid` to the roster and asks to see its presence (RFC 6121 §2.3, §3.1.1); the
@@ -764,6 +811,7 @@ impl Conversations {
                         shield: Shield::of(&info),
                         adopted,
                         kept: self.log.kept_for(Some(info.logging)),
+                        petname: self.stored_key(engine, &info).and_then(|k| k.petname),
                     });
                     self.pump(engine, &bare, now);
                 }

@@ -90,6 +90,9 @@ pub enum ClientEvent {
         /// Where its messages are kept: the store (`logging` = `may`) or memory only
         /// (`mustnot`, XEP-0155 §8).
         kept: Kept,
+        /// The petname of the key the contact presented, if the user named it
+        /// (XEP-0116 §7.4).
+        petname: Option<String>,
     },
     /// A message arrived in the conversation with `peer`.
     Message {

@@ -622,8 +622,8 @@ fn a_message_sent_again_in_a_new_session_is_recorded_once() {
     assert_eq!(rows(&store), ["hello", "sent twice"]);
 }
 
-#[test]
-fn trust_marks_the_presented_key_and_the_shield_follows_at_once() {
+/// Two sides that present their RSA keys (XEP-0116 §4.5.4), online to each other.
+fn keyed_net(label: &str) -> Net {
     use esession::config::PubkeyMode;
     use esession::IdentityKey;
     let keyed = || Config {
@@ -632,8 +632,8 @@ fn trust_marks_the_presented_key_and_the_shield_follows_at_once() {
         ..Config::default()
     };
     let mut net = Net {
-        a: Side::with(ALICE, "trust/a", keyed()),
-        b: Side::with(BOB, "trust/b", keyed()),
+        a: Side::with(ALICE, &format!("{label}/a"), keyed()),
+        b: Side::with(BOB, &format!("{label}/b"), keyed()),
         wire: Vec::new(),
     };
     let der = |b: &[u8]| Some(IdentityKey::from_pkcs8_der(b).unwrap());
@@ -643,6 +643,51 @@ fn trust_marks_the_presented_key_and_the_shield_follows_at_once() {
     net.b.engine.set_identity_key(der(include_bytes!(
         "../../esession/tests/keys/rsa2048-b.pk8.der"
     )));
+    net
+}
+
+#[test]
+fn rename_names_the_presented_key_and_refuses_what_could_fake_a_line() {
+    let mut net = keyed_net("rename");
+    net.a.sees_online(BOB);
+    net.b.sees_online(ALICE);
+    // No session yet: nothing to name.
+    assert!(net
+        .b
+        .convs
+        .rename(&mut net.b.engine, ALICE, Some("Al"))
+        .is_err());
+    net.a.send("bob@example.com", "hi");
+    net.run();
+    // XEP-0116 §7.4: a petname must not be able to fake a line or a lock.
+    for bad in ["Alice\n[encrypted] Bob", "  ", "Al\u{202e}ice"] {
+        assert!(
+            net.b
+                .convs
+                .rename(&mut net.b.engine, ALICE, Some(bad))
+                .is_err(),
+            "{bad:?} accepted"
+        );
+    }
+    let fp = net
+        .b
+        .convs
+        .rename(&mut net.b.engine, "alice@example.org", Some("Alice (work)"))
+        .unwrap();
+    let info = net.b.convs.session_info(&net.b.engine, ALICE).unwrap();
+    let key = info.peer_key.unwrap();
+    assert_eq!(
+        (key.fingerprint, key.petname.as_deref()),
+        (fp, Some("Alice (work)"))
+    );
+    net.b.convs.rename(&mut net.b.engine, ALICE, None).unwrap();
+    let info = net.b.convs.session_info(&net.b.engine, ALICE).unwrap();
+    assert_eq!(info.peer_key.unwrap().petname, None);
+}
+
+#[test]
+fn trust_marks_the_presented_key_and_the_shield_follows_at_once() {
+    let mut net = keyed_net("trust");
     net.a.sees_online(BOB);
     net.b.sees_online(ALICE);
     // No session yet: nothing to trust.

@@ -113,6 +113,11 @@ pub(crate) enum Effect {
     Fingerprints { peer: String },
     /// Trust the contact's key ([`App::trusted`]).
     Trust { peer: String },
+    /// Name the contact's key, or remove its name ([`App::renamed`]).
+    Rename {
+        peer: String,
+        petname: Option<String>,
+    },
     /// End the sessions with `peer` ([`App::ended`]).
     End { peer: String },
     /// Add a contact ([`App::done`]).
@@ -329,6 +334,10 @@ impl App {
             }),
             Typed::Fingerprints => in_conversation(&|peer| Effect::Fingerprints { peer }),
             Typed::Trust => in_conversation(&|peer| Effect::Trust { peer }),
+            Typed::Name(petname) => in_conversation(&|peer| Effect::Rename {
+                peer,
+                petname: petname.clone(),
+            }),
             Typed::End => in_conversation(&|peer| Effect::End { peer }),
             Typed::History => in_conversation(&|peer| Effect::History { peer }),
             Typed::Add(jid) => contact("/add", &jid).map(|j| vec![Effect::Add(j)]),
@@ -370,6 +379,7 @@ impl App {
                 sas_alg,
                 adopted,
                 kept,
+                petname,
                 ..
             } => {
                 let (i, new) = self.window_of(peer);
@@ -384,10 +394,15 @@ impl App {
                     Kept::Store => "kept in the sealed local history",
                     Kept::Memory | Kept::Nowhere => "not logged: kept in memory only",
                 };
+                // XEP-0116 §7.4: the petname the user gave the contact's key comes first.
+                let who = match petname {
+                    Some(p) => format!("{p} ({full})"),
+                    None => full.clone(),
+                };
                 w.say(
                     now,
                     Level::Info,
-                    format!("encrypted session with {full} ({started}); {logged}"),
+                    format!("encrypted session with {who} ({started}); {logged}"),
                 );
                 if let Some(sas) = sas {
                     let caveat = caveat(*sas_alg);
@@ -610,6 +625,28 @@ impl App {
                 format!("key {} trusted for {peer}", groups(&fp)),
             ),
             Err(e) => (Level::Error, format!("nothing trusted: {e}")),
+        };
+        self.window_or_console(peer).say(now, level, text);
+    }
+
+    /// The result of `/name`.
+    pub(crate) fn renamed(
+        &mut self,
+        peer: &str,
+        petname: Option<&str>,
+        result: Result<String, String>,
+        now: Timestamp,
+    ) {
+        let (level, text) = match (result, petname) {
+            (Ok(fp), Some(name)) => (
+                Level::Info,
+                format!("key {} of {peer} is now named {name}", groups(&fp)),
+            ),
+            (Ok(fp), None) => (
+                Level::Info,
+                format!("key {} of {peer} has no name now", groups(&fp)),
+            ),
+            (Err(e), _) => (Level::Error, format!("nothing named: {e}")),
         };
         self.window_or_console(peer).say(now, level, text);
     }

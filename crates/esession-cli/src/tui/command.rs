@@ -20,6 +20,8 @@ pub(crate) enum Typed {
     Fingerprints,
     /// `/trust`: trusts the key the contact presented.
     Trust,
+    /// `/name [PETNAME]`: names the key the contact presented (no name: removes it).
+    Name(Option<String>),
     /// `/end`: ends the sessions with the contact.
     End,
     /// `/add JID`.
@@ -33,7 +35,7 @@ pub(crate) enum Typed {
 }
 
 /// The commands with their arguments and what they do, for `/help`.
-pub(crate) const HELP: [(&str, &str); 13] = [
+pub(crate) const HELP: [(&str, &str); 14] = [
     ("/help", "this list (Esc closes it)"),
     ("/open JID", "open the conversation with JID"),
     ("/close", "close the current conversation's window"),
@@ -52,6 +54,10 @@ pub(crate) const HELP: [(&str, &str); 13] = [
     (
         "/trust",
         "trust the key the contact presented (after comparing /fp)",
+    ),
+    (
+        "/name NAME",
+        "name the contact's key, shown before its JID; alone: unname",
     ),
     ("/end", "end the encrypted sessions with the contact"),
     (
@@ -106,6 +112,7 @@ pub(crate) fn parse(line: &str) -> Result<Typed, String> {
         "verify" => needs("the SAS the contact read to you").map(Typed::Verify),
         "fp" => none(Typed::Fingerprints),
         "trust" => none(Typed::Trust),
+        "name" => Ok(Typed::Name((!arg.is_empty()).then(|| arg.to_owned()))),
         "end" => none(Typed::End),
         "add" => needs("a JID").map(Typed::Add),
         "approve" => needs("a JID").map(Typed::Approve),
@@ -127,6 +134,11 @@ mod tests {
         assert_eq!(parse("hello"), Ok(Typed::Say("hello".into())));
         assert_eq!(parse("//me waves"), Ok(Typed::Say("/me waves".into())));
         assert_eq!(parse("/open bob@x"), Ok(Typed::Open("bob@x".into())));
+        assert_eq!(
+            parse("/name Bob (work)"),
+            Ok(Typed::Name(Some("Bob (work)".into())))
+        );
+        assert_eq!(parse("/name"), Ok(Typed::Name(None)));
         assert_eq!(parse("/verify  ab12c "), Ok(Typed::Verify("ab12c".into())));
         assert_eq!(parse("/win 3"), Ok(Typed::Win(3)));
         assert_eq!(parse("/quit"), Ok(Typed::Quit));

@@ -44,6 +44,7 @@ fn established(peer: &str, adopted: bool, kept: Kept, sas_alg: SasAlg) -> Client
         shield: Shield::Unverified,
         adopted,
         kept,
+        petname: None,
     }
 }
 
