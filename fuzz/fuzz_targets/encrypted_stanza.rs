@@ -100,7 +100,7 @@ fuzz_target!(|data: &[u8]| {
                 })
                 .collect();
             let mut a = established_alice();
-            if a.send_content(BOB, &cap.thread, sent.clone()).is_err() {
+            if a.send_content(&cap.alice_session, sent.clone()).is_err() {
                 return;
             }
             let mut stanza = a.poll_outgoing().expect("send_content queued nothing");

@@ -41,13 +41,14 @@ fuzz_target!(|data: &[u8]| {
     };
     let (mut engine, peer): (Engine<MemoryStore>, &str) = if initiator {
         let mut a = alice(cfg);
-        a.start(BOB_BARE, NOW).expect("start");
+        a.start(&bob_bare(), NOW).expect("start");
         (a, BOB)
     } else {
         (bob(cfg), ALICE)
     };
     if flags & 4 != 0 {
-        engine.set_other_shared_secret(esession::jid::bare(peer), Some("correct horse"));
+        let contact = esession::Jid::new(peer).expect("a JID").to_bare();
+        engine.set_other_shared_secret(&contact, Some("correct horse"));
     }
     check_outgoing(&mut engine);
     let mut now = NOW;
@@ -92,8 +93,8 @@ fuzz_target!(|data: &[u8]| {
                 engine.handle_timeout(now);
             }
             0xe0..=0xef => {
-                for (p, t) in engine.threads() {
-                    let _ = engine.send_message(&p, &t, SECRET);
+                for id in engine.session_ids() {
+                    let _ = engine.send_message(&id, SECRET);
                 }
             }
             _ => engine.terminate_all(now),
@@ -102,8 +103,8 @@ fuzz_target!(|data: &[u8]| {
         while engine.poll_event().is_some() {}
     }
     // Whatever state the sequence left: sending must still not leak.
-    for (p, t) in engine.threads() {
-        let _ = engine.send_message(&p, &t, SECRET);
+    for id in engine.session_ids() {
+        let _ = engine.send_message(&id, SECRET);
     }
     check_outgoing(&mut engine);
 });

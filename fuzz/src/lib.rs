@@ -10,6 +10,7 @@
 use esession::stanza::FALLBACK_BODY;
 use esession::xml::{ns, parse_element, Limits, Node};
 use esession::{Config, Element, Engine, Event, MemoryStore, SeededRandom, Timestamp};
+use esession::{FullJid, Jid, SessionId};
 use std::sync::OnceLock;
 
 /// Alice's full JID (the initiator).
@@ -40,7 +41,7 @@ pub fn config() -> Config {
 /// Alice's engine, fresh, with the deterministic generator of the captured run.
 pub fn alice(config: Config) -> Engine<MemoryStore> {
     Engine::new(
-        ALICE,
+        FullJid::new(ALICE).unwrap(),
         config,
         MemoryStore::new(),
         Box::new(SeededRandom::from_label("fuzz/alice")),
@@ -50,7 +51,7 @@ pub fn alice(config: Config) -> Engine<MemoryStore> {
 /// Bob's engine, fresh, with the deterministic generator of the captured run.
 pub fn bob(config: Config) -> Engine<MemoryStore> {
     Engine::new(
-        BOB,
+        FullJid::new(BOB).unwrap(),
         config,
         MemoryStore::new(),
         Box::new(SeededRandom::from_label("fuzz/bob")),
@@ -61,6 +62,8 @@ pub fn bob(config: Config) -> Engine<MemoryStore> {
 pub struct Capture {
     /// The XEP-0201 thread of the session.
     pub thread: String,
+    /// Alice's handle of the session (the same in every deterministic rerun).
+    pub alice_session: SessionId,
     /// Messages 1 (A→B), 2 (B→A), 3 (A→B), 4 (B→A).
     pub negotiation: Vec<String>,
     /// Alice's first encrypted stanza, body [`HELLO`], before Bob has received anything.
@@ -96,14 +99,20 @@ fn one_out(e: &mut Engine<MemoryStore>, from: &str) -> Element {
     stamped(s, from)
 }
 
-fn expect_established(e: &mut Engine<MemoryStore>) {
-    let mut ok = false;
+/// Bob's bare JID, which Alice starts the negotiation with.
+pub fn bob_bare() -> Jid {
+    Jid::new(BOB_BARE).unwrap()
+}
+
+/// Drains `e`'s events; returns the session they established.
+fn expect_established(e: &mut Engine<MemoryStore>) -> SessionId {
+    let mut established = None;
     while let Some(ev) = e.poll_event() {
-        if matches!(ev, Event::Established(_)) {
-            ok = true;
+        if let Event::Established(info) = ev {
+            established = Some(info.id);
         }
     }
-    assert!(ok, "the replay did not establish the session");
+    established.expect("the replay did not establish the session")
 }
 
 /// The captured run (computed once per process).
@@ -112,7 +121,7 @@ pub fn capture() -> &'static Capture {
     CAPTURE.get_or_init(|| {
         let mut a = alice(config());
         let mut b = bob(config());
-        let thread = a.start(BOB_BARE, NOW).unwrap();
+        let session = a.start(&bob_bare(), NOW).unwrap();
         let m1 = one_out(&mut a, ALICE);
         b.handle_stanza(m1.clone(), NOW);
         let m2 = one_out(&mut b, BOB);
@@ -122,15 +131,16 @@ pub fn capture() -> &'static Capture {
         let m4 = one_out(&mut b, BOB);
         a.handle_stanza(m4.clone(), NOW);
         expect_established(&mut a);
-        expect_established(&mut b);
-        a.send_message(BOB, &thread, HELLO).unwrap();
+        let bob_session = expect_established(&mut b);
+        a.send_message(&session, HELLO).unwrap();
         let s1 = one_out(&mut a, ALICE);
-        b.send_message(ALICE, &thread, HELLO_BACK).unwrap();
+        b.send_message(&bob_session, HELLO_BACK).unwrap();
         let s2 = one_out(&mut b, BOB);
-        a.terminate(BOB, &thread, NOW).unwrap();
+        a.terminate(&session, NOW).unwrap();
         let t = one_out(&mut a, ALICE);
         Capture {
-            thread,
+            thread: session.thread().to_owned(),
+            alice_session: session,
             negotiation: [m1, m2, m3, m4].iter().map(Element::to_string).collect(),
             alice_to_bob: s1.to_string(),
             bob_to_alice: s2.to_string(),
@@ -162,8 +172,11 @@ pub fn established_bob() -> Engine<MemoryStore> {
 pub fn established_alice() -> Engine<MemoryStore> {
     let cap = capture();
     let mut a = alice(config());
-    let thread = a.start(BOB_BARE, NOW).unwrap();
-    assert_eq!(thread, cap.thread, "thread ids are not deterministic");
+    let session = a.start(&bob_bare(), NOW).unwrap();
+    assert_eq!(
+        session, cap.alice_session,
+        "thread ids are not deterministic"
+    );
     while a.poll_outgoing().is_some() {}
     a.handle_stanza(parse(&cap.negotiation[1]), NOW);
     while a.poll_outgoing().is_some() {}

@@ -4,7 +4,7 @@ use crate::fail::Fail;
 use crate::identity::{self, KeyUse};
 use crate::passphrase::{self, PASSPHRASE_ENV};
 use esession::IdentityKey;
-use esession::{Config, Event, OsRandom, SessionInfo, Timestamp};
+use esession::{Config, Event, OsRandom, SessionId, SessionInfo, Timestamp};
 use esession_store::{SessionRecord, SqliteStore, DEFAULT_MAX_AGE_SECS};
 use esession_xmpp::{Client, ConnectOptions, Connection, TlsMode};
 use std::collections::HashMap;
@@ -196,7 +196,7 @@ const DH_POOL_TARGET: usize = 2;
 /// messages of sessions to archive (XEP-0136, uploaded sealed).
 #[derive(Default)]
 pub(crate) struct History {
-    open: HashMap<(String, String), i64>,
+    open: HashMap<SessionId, i64>,
     /// XEP-0136: the sessions' messages to upload (off unless enabled).
     pub archive: esession_xmpp::Archiver,
 }
@@ -205,18 +205,14 @@ impl History {
     /// Records what `ev` says about a session.
     pub(crate) fn note(&mut self, client: &mut Client<SqliteStore>, ev: &Event) {
         self.archive.note(ev);
-        let own = esession::jid::bare(client.jid()).to_owned();
+        let own = client.jid().to_bare().to_string();
         let store = client.engine_mut().store_mut();
         let result = match ev {
             Event::Established(i) => self.start(store, &own, i),
-            Event::Terminated { peer, thread, .. } => {
-                self.finish(store, peer, thread, "terminated")
+            Event::Terminated { session, .. } => self.finish(store, session, "terminated"),
+            Event::Failed { session, error, .. } => {
+                self.finish(store, session, error.kind().name())
             }
-            Event::Failed {
-                peer,
-                thread,
-                error,
-            } => self.finish(store, peer, thread, error.kind().name()),
             _ => Ok(()),
         };
         if let Err(e) = result {
@@ -232,8 +228,8 @@ impl History {
     ) -> Result<(), esession::StoreError> {
         let rec = SessionRecord {
             own: own.to_owned(),
-            peer_full: i.peer.clone(),
-            thread: i.thread.clone(),
+            peer_full: i.peer.to_string(),
+            thread: i.id.thread().to_owned(),
             role: i.role.name().to_owned(),
             started: Timestamp::now(),
             ended: None,
@@ -243,20 +239,54 @@ impl History {
             verified: i.verified,
         };
         let id = store.record_session(&rec)?;
-        self.open.insert((i.peer.clone(), i.thread.clone()), id);
+        self.open.insert(i.id.clone(), id);
         Ok(())
     }
 
     fn finish(
         &mut self,
         store: &mut SqliteStore,
-        peer: &str,
-        thread: &str,
+        session: &SessionId,
         how: &str,
     ) -> Result<(), esession::StoreError> {
-        match self.open.remove(&(peer.to_owned(), thread.to_owned())) {
+        match self.open.remove(session) {
             Some(id) => store.finish_session(id, Timestamp::now(), how),
             None => Ok(()),
         }
     }
+}
+
+/// Seconds allowed for the roster fetch at login.
+const LOGIN_STEP: Duration = Duration::from_secs(10);
+
+/// The account of `--jid`/`--password` online in the conversation layer (`jsonrpc`,
+/// `tui`): logged in, its roster fetched, its presence sent, its history kept in its
+/// store (through a connection of its own).
+pub(crate) async fn online(
+    global: &Global,
+    config: Config,
+    key: KeyUse,
+) -> Result<esession_client::Account<SqliteStore>, Fail> {
+    let client = connect_without_presence(global, config, key).await?;
+    let log = SqliteStore::open(client.engine().store().path())?;
+    let mut account = esession_client::Account::start(client, LOGIN_STEP).await?;
+    account.keep_history(Box::new(log));
+    Ok(account)
+}
+
+/// [`online`] for the commands run with [`crate::args::JsonrpcArgs`] (`jsonrpc`, `tui`):
+/// offline sessions (XEP-0187) only with `--allow-offline`, which also creates our identity
+/// key on first use (§3.3: an offline session always presents it).
+pub(crate) async fn online_conversations(
+    global: &Global,
+    args: &crate::args::JsonrpcArgs,
+) -> Result<esession_client::Account<SqliteStore>, Fail> {
+    let key = if args.allow_offline {
+        KeyUse::Create
+    } else {
+        KeyUse::IfStored
+    };
+    let mut account = online(global, crate::policy::jsonrpc(global, args), key).await?;
+    account.set_allow_offline(args.allow_offline);
+    Ok(account)
 }

@@ -121,6 +121,9 @@ pub(crate) enum Command {
     /// contacts by JID, roster, presence, receipts (methods send, roster, status, end,
     /// verify, add, approve, history).
     Jsonrpc(JsonrpcArgs),
+    /// A full-screen terminal client: contacts, one window per conversation, SAS and
+    /// fingerprints, the local history (`/help` inside lists the commands).
+    Tui(JsonrpcArgs),
     /// The local history with a contact: the messages of sessions whose `logging` was
     /// `may`, kept sealed in the store (no network needed).
     History(HistoryArgs),
@@ -441,6 +444,11 @@ pub(crate) struct JsonrpcArgs {
     /// `may`, `mustnot`). The messages of a `may` session are kept in the local history.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub logging: Vec<LoggingArg>,
+    /// To a contact with no available resource, send in an offline session from her
+    /// published options, signed by a key trusted for her (XEP-0187): no forward secrecy
+    /// for those messages. Without it they wait, marked not sent.
+    #[arg(long)]
+    pub allow_offline: bool,
 }
 
 /// `esession history`.

@@ -6,10 +6,8 @@
 //! What arrives is printed above the line being typed (rustyline's external printer).
 //! `/quit`, Ctrl-C, Ctrl-D, SIGTERM and SIGHUP end every session cleanly (XEP-0116 §5).
 //! Sessions and messages of other contacts are not shown here: a notice says they exist.
-use crate::account::connect_without_presence;
 use crate::args::{ChatArgs, Global};
 use crate::fail::Fail;
-use crate::identity::KeyUse;
 use crate::sanitize::safe;
 use esession_client::{Account, ClientEvent, DeliveryState, Kept};
 use esession_store::SqliteStore;
@@ -18,8 +16,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// Seconds allowed for the roster fetch at login.
-const LOGIN_STEP: Duration = Duration::from_secs(10);
 /// Longest wait for network events before reading typed lines again.
 const POLL: Duration = Duration::from_millis(50);
 /// Seconds to wait for the acknowledgements of our terminates at exit.
@@ -104,13 +100,12 @@ pub(crate) async fn run(global: &Global, args: &ChatArgs) -> Result<(), Fail> {
         ));
     }
     let contact = esession::jid::bare(&args.contact).to_owned();
-    let client =
-        connect_without_presence(global, crate::policy::accepting(global), KeyUse::IfStored)
-            .await?;
-    // The history goes to the account's store, through a connection of its own.
-    let log = SqliteStore::open(client.engine().store().path())?;
-    let mut account = Account::start(client, LOGIN_STEP).await?;
-    account.keep_history(Box::new(log));
+    let mut account = crate::account::online(
+        global,
+        crate::policy::accepting(global),
+        crate::identity::KeyUse::IfStored,
+    )
+    .await?;
     let saved_terminal = rustix::termios::tcgetattr(std::io::stdin()).ok();
     let (mut screen, mut input) = start_input()?;
     let mut view = View {
@@ -289,6 +284,12 @@ impl View {
                 screen.say(&format!("[NOT SENT] {quoted}: {}", safe(reason)));
                 self.sent.remove(id);
             }
+            DeliveryState::SentOffline => {
+                screen.say(&format!(
+                    "[sent offline] {quoted}: encrypted, without forward secrecy"
+                ));
+                self.sent.remove(id);
+            }
         }
     }
 
@@ -383,6 +384,22 @@ impl View {
             ClientEvent::SubscriptionRequest { jid } => {
                 screen.say(&format!("notice: {} asks to see your presence", safe(jid)))
             }
+            ClientEvent::SubscriptionAnswer { jid, approved } if ours(jid) => {
+                let answer = if *approved { "approved" } else { "refused" };
+                screen.say(&format!(
+                    "{} {answer} your request to see their presence",
+                    safe(jid)
+                ));
+            }
+            ClientEvent::SubscriptionAnswer { .. } => {}
+            ClientEvent::ConnectionLost { reason } => screen.say(&format!(
+                "connection to the server lost ({}); the session ended, lines typed now wait",
+                safe(reason)
+            )),
+            ClientEvent::Reconnecting {
+                attempt, in_secs, ..
+            } => screen.say(&format!("reconnecting in {in_secs} s (attempt {attempt})")),
+            ClientEvent::Online { jid } => screen.say(&format!("online again as {}", safe(jid))),
             ClientEvent::Warning { peer, detail } => match peer {
                 Some(p) => screen.say(&format!("warning ({}): {}", safe(p), safe(detail))),
                 None => screen.say(&format!("warning: {}", safe(detail))),

@@ -107,7 +107,7 @@ async fn demo(
     b.record_trace();
     say(out, "alice", &format!("online as {}", a.jid()));
     say(out, "bob", &format!("online as {}", b.jid()));
-    let bob_full = b.jid().to_owned();
+    let bob_full = b.jid().clone();
 
     // XEP-0116 §3: discover support first (bob's engine answers while it is pumped).
     let ok = tokio::select! {
@@ -126,7 +126,8 @@ async fn demo(
         "disco#info: bob supports urn:xmpp:ssn and XEP-0116 encrypted sessions",
     );
 
-    let thread = a.engine_mut().start(&bob_full, Timestamp::now())?;
+    let session = a.engine_mut().start(&bob_full, Timestamp::now())?;
+    let thread = session.thread();
     say(
         out,
         "alice",
@@ -147,17 +148,14 @@ async fn demo(
         "the SAS match: read them to each other to rule out a man in the middle",
     );
 
-    a.engine_mut().send_message(&bob_full, &thread, HELLO_BOB)?;
-    let alice_full = a.jid().to_owned();
+    a.engine_mut().send_message(&session, HELLO_BOB)?;
     let got = exchange(&mut a, &mut b, out).await?;
     say(out, "bob", &format!("decrypted: {got:?}"));
-    b.engine_mut()
-        .send_message(&alice_full, &thread, HELLO_ALICE)?;
+    b.engine_mut().send_message(&ib.id, HELLO_ALICE)?;
     let got = exchange(&mut b, &mut a, out).await?;
     say(out, "alice", &format!("decrypted: {got:?}"));
 
-    a.engine_mut()
-        .terminate(&bob_full, &thread, Timestamp::now())?;
+    a.engine_mut().terminate(&session, Timestamp::now())?;
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut ended = 0;
     while ended < 2 && Instant::now() < deadline {
@@ -182,7 +180,7 @@ async fn demo(
         ));
     }
     if let Some(server) = server {
-        server_view(out, server, &thread)?;
+        server_view(out, server, thread)?;
     }
     let _ = a.shutdown(Duration::from_secs(2)).await;
     let _ = b.shutdown(Duration::from_secs(2)).await;

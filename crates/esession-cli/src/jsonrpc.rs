@@ -3,10 +3,8 @@
 //! Ctrl-C or SIGTERM, terminating every session first (XEP-0116 §5).
 mod framing;
 
-use crate::account::connect_without_presence;
 use crate::args::{Global, JsonrpcArgs};
 use crate::fail::Fail;
-use crate::identity::KeyUse;
 use esession_client::history::Entry;
 use esession_client::{Account, ClientEvent, DeliveryState};
 use esession_store::SqliteStore;
@@ -16,8 +14,6 @@ use std::io::{BufRead, Write};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// Seconds allowed for the roster fetch at login.
-const LOGIN_STEP: Duration = Duration::from_secs(10);
 /// Longest wait for network events before reading requests again.
 const POLL: Duration = Duration::from_millis(50);
 /// Seconds to wait for the acknowledgements of our terminates at exit.
@@ -33,12 +29,7 @@ enum Input {
 const HISTORY_LIMIT: usize = 50;
 
 pub(crate) async fn run(global: &Global, args: &JsonrpcArgs) -> Result<(), Fail> {
-    let config = crate::policy::jsonrpc(global, args);
-    let client = connect_without_presence(global, config, KeyUse::IfStored).await?;
-    // The history goes to the account's store, through a connection of its own.
-    let log = SqliteStore::open(client.engine().store().path())?;
-    let mut account = Account::start(client, LOGIN_STEP).await?;
-    account.keep_history(Box::new(log));
+    let mut account = crate::account::online_conversations(global, args).await?;
     write(&framing::notification(
         "online",
         json!({"jid": account.jid()}),
@@ -125,7 +116,8 @@ async fn method(
                 (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
             };
             let (id, state) = account.send(&to, body).await?;
-            json!({"id": id, "state": state.name(), "reason": state.reason()})
+            json!({"id": id, "state": state.name(), "reason": state.reason(),
+                   "forward_secrecy": state.forward_secrecy()})
         }
         "roster" => roster(account),
         "status" => status(account),
@@ -133,6 +125,21 @@ async fn method(
             Ok(jid) => json!({"ended": account.end(&jid).await?}),
             Err(e) => return Ok(Err(e)),
         },
+        "rename" => {
+            // XEP-0116 §7.4: a petname for the key the contact presented; null removes it.
+            let jid = match req.jid("jid") {
+                Ok(j) => j,
+                Err(e) => return Ok(Err(e)),
+            };
+            let petname = match req.optional_text("petname") {
+                Ok(p) => p,
+                Err(e) => return Ok(Err(e)),
+            };
+            match account.rename(&jid, petname) {
+                Ok(fp) => json!({"fingerprint": fp, "petname": petname}),
+                Err(m) => return Ok(Err(RpcError::new(FAILED, m))),
+            }
+        }
         "verify" => {
             let (jid, sas) = match (req.jid("jid"), req.text("sas")) {
                 (Ok(j), Ok(s)) => (j, s),
@@ -170,6 +177,20 @@ async fn method(
             }
             Err(e) => return Ok(Err(e)),
         },
+        "remove" => match req.jid("jid") {
+            Ok(jid) => {
+                account.remove(&jid).await?;
+                json!({})
+            }
+            Err(e) => return Ok(Err(e)),
+        },
+        "deny" => match req.jid("jid") {
+            Ok(jid) => {
+                account.deny(&jid).await?;
+                json!({})
+            }
+            Err(e) => return Ok(Err(e)),
+        },
         other => {
             return Ok(Err(RpcError::new(
                 METHOD_NOT_FOUND,
@@ -196,7 +217,8 @@ fn roster(account: &Account<SqliteStore>) -> Value {
                 .presences()
                 .resources(&i.jid)
                 .map(|(full, r)| {
-                    json!({"jid": full, "show": r.show.name(), "esessions": r.esessions})
+                    json!({"jid": full, "show": r.show.name(), "esessions": r.esessions,
+                           "caps_node": r.caps.as_ref().map(|c| c.node.as_str())})
                 })
                 .collect();
             json!({
@@ -218,7 +240,7 @@ fn status(account: &Account<SqliteStore>) -> Value {
         .map(|(peer, c)| {
             let sessions: Vec<Value> = c
                 .sessions()
-                .map(|s| json!({"jid": s.full, "thread": s.thread}))
+                .map(|s| json!({"jid": s.full, "thread": s.thread()}))
                 .collect();
             json!({
                 "peer": peer,
@@ -249,6 +271,10 @@ fn event(ev: &ClientEvent) -> Value {
                    "esessions": esessions}),
         ),
         ClientEvent::SubscriptionRequest { jid } => ("subscription", json!({"jid": jid})),
+        ClientEvent::SubscriptionAnswer { jid, approved } => (
+            "subscription_answer",
+            json!({"jid": jid, "approved": approved}),
+        ),
         ClientEvent::Established {
             peer,
             full,
@@ -258,12 +284,14 @@ fn event(ev: &ClientEvent) -> Value {
             shield,
             adopted,
             kept,
+            petname,
         } => (
             "established",
             json!({"peer": peer, "jid": full, "thread": thread, "sas": sas,
                    "sas_alg": sas_alg.map(esession::SasAlg::name),
                    "caveat": sas_alg.and_then(esession::SasAlg::caveat),
-                   "shield": shield.name(), "adopted": adopted, "kept": kept.name()}),
+                   "shield": shield.name(), "adopted": adopted, "kept": kept.name(),
+                   "petname": petname}),
         ),
         ClientEvent::Message {
             peer,
@@ -287,6 +315,16 @@ fn event(ev: &ClientEvent) -> Value {
             "terminated",
             json!({"peer": peer, "jid": full, "thread": thread, "reason": reason}),
         ),
+        ClientEvent::ConnectionLost { reason } => ("connection_lost", json!({"reason": reason})),
+        ClientEvent::Reconnecting {
+            attempt,
+            in_secs,
+            error,
+        } => (
+            "reconnecting",
+            json!({"attempt": attempt, "in_secs": in_secs, "error": error}),
+        ),
+        ClientEvent::Online { jid } => ("online", json!({"jid": jid})),
         ClientEvent::Warning { peer, detail } => {
             ("warning", json!({"peer": peer, "detail": detail}))
         }
@@ -295,7 +333,8 @@ fn event(ev: &ClientEvent) -> Value {
 }
 
 fn receipt(peer: &str, id: &str, state: &DeliveryState) -> Value {
-    json!({"peer": peer, "id": id, "state": state.name(), "reason": state.reason()})
+    json!({"peer": peer, "id": id, "state": state.name(), "reason": state.reason(),
+           "forward_secrecy": state.forward_secrecy()})
 }
 
 /// Writes one line to stdout, flushed (a reader may wait for it).

@@ -18,7 +18,7 @@ pub(crate) async fn run(global: &Global, args: &ListenArgs, out: Out) -> Result<
     // We present our key whenever an initiator asks for it (XEP-0116 §4.3 resp_pubkey), so
     // the key is created on the first listen.
     let mut client = connect_without_presence(global, config, KeyUse::Create).await?;
-    out.online(client.jid());
+    out.online(client.jid().as_str());
     // Profile P11 "Withdrawal": load the stored offline options and withdraw the
     // subscriber set before presence; the server then delivers what was sent with them.
     let login = client
@@ -52,7 +52,7 @@ pub(crate) async fn run(global: &Global, args: &ListenArgs, out: Out) -> Result<
         out.event(&ev);
         if let Event::Message {
             peer,
-            thread: Some(thread),
+            session: Some(session),
             body: Some(body),
             encrypted: true,
             // XEP-0187 §3.4: nothing is sent in an offline session, so no echo.
@@ -62,9 +62,14 @@ pub(crate) async fn run(global: &Global, args: &ListenArgs, out: Out) -> Result<
         {
             if args.echo {
                 let reply = format!("echo: {body}");
-                match client.engine_mut().send_message(peer, thread, &reply) {
-                    Ok(()) => history.archive.sent(peer, thread, &reply),
-                    Err(e) => out.error(Some(peer), Some(thread), e.kind().name(), &e.to_string()),
+                match client.engine_mut().send_message(session, &reply) {
+                    Ok(()) => history.archive.sent(session, &reply),
+                    Err(e) => out.error(
+                        Some(peer.as_str()),
+                        Some(session.thread()),
+                        e.kind().name(),
+                        &e.to_string(),
+                    ),
                 }
                 client.flush().await?;
             }

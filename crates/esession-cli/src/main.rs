@@ -29,6 +29,7 @@ mod secret_input;
 mod send;
 mod server;
 mod signals;
+mod tui;
 mod typed_jid;
 mod wait;
 
@@ -79,6 +80,7 @@ fn main() {
                 Command::Send(a) => send::run(&cli.global, a, out).await,
                 Command::Chat(a) => chat::run(&cli.global, a).await,
                 Command::Jsonrpc(a) => jsonrpc::run(&cli.global, a).await,
+                Command::Tui(a) => tui::run(&cli.global, a).await,
                 Command::History(a) => history::run(&cli.global, a, out),
                 Command::Keys(c) => keys::keys(&cli.global, c, out).await,
                 Command::Trust(c) => keys::trust(&cli.global, c, out),

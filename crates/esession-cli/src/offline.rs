@@ -23,7 +23,7 @@ pub(crate) async fn publish(
     }
     // Profile P11: the sets are signed with the identity key (created on first use).
     let mut client = connect_without_presence(global, Config::default(), KeyUse::Create).await?;
-    out.online(client.jid());
+    out.online(client.jid().as_str());
     let expires = Timestamp::now().plus(validity);
     let result = client
         .publish_offline(

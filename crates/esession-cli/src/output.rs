@@ -1,7 +1,7 @@
 //! What the person (or a script, with `--json`) sees.
 use crate::sanitize::safe;
 use esession::trust::KnownKey;
-use esession::{EndedBy, Event, OfflineSetKind, RekeyedBy, SessionInfo, Timestamp};
+use esession::{EndedBy, Event, OfflineSetKind, RekeyedBy, SessionId, SessionInfo, Timestamp};
 use esession_xmpp::{OfflineLogin, OfflineStart, Published, Withdrawal};
 use serde_json::{json, Value};
 use std::io::Write;
@@ -47,60 +47,63 @@ impl Out {
         match ev {
             Event::Established(info) => self.established(info),
             Event::Renegotiated(i) => self.emit(
-                json!({"event": "renegotiated", "peer": i.peer, "thread": i.thread, "logging": format!("{:?}", i.logging).to_lowercase()}),
-                &format!("session with {} renegotiated: logging {:?}", safe(&i.peer), i.logging),
+                json!({"event": "renegotiated", "peer": i.peer.as_str(), "thread": i.id.thread(), "logging": format!("{:?}", i.logging).to_lowercase()}),
+                &format!("session with {} renegotiated: logging {:?}", safe(i.peer.as_str()), i.logging),
             ),
-            Event::Message { peer, thread, body, encrypted, offline, .. } => self.emit(
+            Event::Message { peer, session, body, encrypted, offline, .. } => self.emit(
                 // XEP-0187 (profile P11): `offline` marks what an offline session carried.
-                json!({"event": "message", "peer": peer, "thread": thread, "body": body,
+                json!({"event": "message", "peer": peer.as_str(), "thread": session.as_ref().map(SessionId::thread), "body": body,
                        "encrypted": encrypted, "offline": offline}),
                 &format!(
                     "{}{}{}: {}",
-                    safe(peer),
+                    safe(peer.as_str()),
                     if *encrypted { " [encrypted]" } else { " [NOT encrypted]" },
                     if *offline { " [sent while we were offline]" } else { "" },
                     safe(body.as_deref().unwrap_or(""))
                 ),
             ),
-            Event::Terminated { peer, thread, by } => {
+            Event::Terminated { peer, session, by } => {
                 let by = match by {
                     EndedBy::Us => "self",
                     EndedBy::Peer => "peer",
                 };
                 self.emit(
-                    json!({"event": "terminated", "peer": peer, "thread": thread, "by": by}),
-                    &format!("session with {} ended (by {by})", safe(peer)),
+                    json!({"event": "terminated", "peer": peer.as_str(), "thread": session.thread(), "by": by}),
+                    &format!("session with {} ended (by {by})", safe(peer.as_str())),
                 );
             }
-            Event::Rekeyed { peer, thread, by } => {
+            Event::Rekeyed { peer, session, by } => {
                 // XEP-0200 §9: each new key in force, ours or the peer's.
                 let by = match by {
                     RekeyedBy::Us => "us",
                     RekeyedBy::Peer => "peer",
                 };
                 self.emit(
-                    json!({"event": "rekey", "peer": peer, "thread": thread, "by": by}),
-                    &format!("session with {} re-keyed (by {by})", safe(peer)),
+                    json!({"event": "rekey", "peer": peer.as_str(), "thread": session.thread(), "by": by}),
+                    &format!("session with {} re-keyed (by {by})", safe(peer.as_str())),
                 );
             }
-            Event::Failed { peer, thread, error } => {
-                self.error(Some(peer), Some(thread), error.kind().name(), &error.to_string())
-            }
-            Event::Stanza { peer, thread, stanza } => self.emit(
+            Event::Failed { peer, session, error } => self.error(
+                Some(peer.as_str()),
+                Some(session.thread()),
+                error.kind().name(),
+                &error.to_string(),
+            ),
+            Event::Stanza { peer, session, stanza } => self.emit(
                 // XEP-0200 §5: a decrypted presence or iq.
-                json!({"event": "stanza", "peer": peer, "thread": thread, "kind": stanza.name(), "xml": stanza.to_string()}),
+                json!({"event": "stanza", "peer": peer.as_str(), "thread": session.thread(), "kind": stanza.name(), "xml": stanza.to_string()}),
                 &format!(
                     "{} [encrypted {}]: {}",
-                    safe(peer),
+                    safe(peer.as_str()),
                     safe(stanza.name()),
                     safe(&stanza.to_string())
                 ),
             ),
-            Event::Warning { peer, thread, detail } => {
+            Event::Warning { peer, session, detail } => {
                 let detail = detail.to_string();
                 self.emit(
-                    json!({"event": "warning", "peer": peer, "thread": thread, "detail": detail}),
-                    &format!("warning ({}): {}", safe(peer), safe(&detail)),
+                    json!({"event": "warning", "peer": peer.as_str(), "thread": session.as_ref().map(SessionId::thread), "detail": detail}),
+                    &format!("warning ({}): {}", safe(peer.as_str()), safe(&detail)),
                 )
             }
         }
@@ -109,7 +112,7 @@ impl Out {
     fn established(&self, i: &SessionInfo) {
         let key = i.peer_key.as_ref();
         let value = json!({
-            "event": "established", "peer": i.peer, "thread": i.thread, "role": i.role.name(),
+            "event": "established", "peer": i.peer.as_str(), "thread": i.id.thread(), "role": i.role.name(),
             "sas": i.sas, "sas_alg": i.sas_alg.map(esession::SasAlg::name), "group": i.group, "srs": i.srs.name(), "verified": i.verified,
             "encrypted": i.encrypted, "flow": i.flow, "crypt": i.crypt, "hash": i.hash,
             "compress": i.compress, "rekey_freq": i.rekey_freq, "offline": i.offline,
@@ -122,8 +125,8 @@ impl Out {
         });
         // XEP-0116 §7.4: the petname is shown more prominently than the JID.
         let who = match key.and_then(|k| k.petname.as_deref()) {
-            Some(name) => format!("{} ({})", safe(name), safe(&i.peer)),
-            None => safe(&i.peer).to_string(),
+            Some(name) => format!("{} ({})", safe(name), safe(i.peer.as_str())),
+            None => safe(i.peer.as_str()).to_string(),
         };
         let mut text = if !i.encrypted {
             format!("plain (NOT encrypted) session with {who}")
@@ -242,7 +245,7 @@ impl Out {
     /// "forward_secrecy":false}`: messages sent in an offline session to a contact who is
     /// offline (XEP-0187 §3.3, `send --allow-offline`).
     pub(crate) fn sent_offline(&self, peer: &str, start: &OfflineStart, messages: u32) {
-        let json = json!({"event": "sent_offline", "peer": peer, "thread": start.thread,
+        let json = json!({"event": "sent_offline", "peer": peer, "thread": start.session.thread(),
                           "set": start.kind.name(), "messages": messages,
                           "forward_secrecy": false});
         let peer = safe(peer);

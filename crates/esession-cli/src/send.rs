@@ -8,7 +8,7 @@ use crate::fail::Fail;
 use crate::identity::KeyUse;
 use crate::output::Out;
 use crate::wait::wait_for;
-use esession::{jid, Event, SessionInfo, Timestamp};
+use esession::{BareJid, Event, SessionId, SessionInfo, Timestamp};
 use esession_store::SqliteStore;
 use esession_xmpp::{Client, OfflineFallback, OfflineSendError, Reach, Unreachable};
 use std::time::Duration;
@@ -25,7 +25,7 @@ pub(crate) async fn run(global: &Global, args: &SendArgs, out: Out) -> Result<()
         KeyUse::Never
     };
     let mut client = connect(global, config, key).await?;
-    out.online(client.jid());
+    out.online(client.jid().as_str());
     let mut history = History::default();
     history.archive =
         crate::archiving::enable(&mut client, global, !args.logging.is_empty()).await?;
@@ -49,11 +49,12 @@ async fn exchange(
     out: Out,
 ) -> Result<(), Fail> {
     let step = Duration::from_secs(args.timeout);
-    let to = args.to.as_str();
+    let to = crate::typed_jid::parse("--to", &args.to)?;
+    let alice = to.to_bare();
     // XEP-0116 §3: check a full JID's support before negotiating.
-    match client.reach(to, step).await? {
+    match client.reach(&to, step).await? {
         Reach::Negotiate => {}
-        Reach::Offline(why) => return send_offline(client, history, args, out, why).await,
+        Reach::Offline(why) => return send_offline(client, history, args, &alice, out, why).await,
         // Reach::Unsupported: the full JID answered without the feature.
         _ => {
             return Err(Fail::protocol(
@@ -62,24 +63,22 @@ async fn exchange(
             ))
         }
     }
-    let thread = client.engine_mut().start(to, Timestamp::now())?;
-    let info = match established(client, history, out, &thread, step, to).await {
+    let session = client.engine_mut().start(&to, Timestamp::now())?;
+    let info = match established(client, history, out, &session, step).await {
         Ok(Some(info)) => info,
         Ok(None) => {
             let why = Unreachable::NoAnswer {
-                to: to.to_owned(),
+                to: to.to_string(),
                 secs: step.as_secs(),
             };
-            return send_offline(client, history, args, out, why).await;
+            return send_offline(client, history, args, &alice, out, why).await;
         }
-        Err(f) => return Err(f.at(to, &thread)),
+        Err(f) => return Err(f.at(to.as_str(), session.thread())),
     };
-    let in_session = |f: Fail| f.at(&info.peer, &thread);
+    let in_session = |f: Fail| f.at(info.peer.as_str(), session.thread());
     for _ in 0..args.count {
-        client
-            .engine_mut()
-            .send_message(&info.peer, &thread, &args.message)?;
-        history.archive.sent(&info.peer, &thread, &args.message);
+        client.engine_mut().send_message(&session, &args.message)?;
+        history.archive.sent(&session, &args.message);
     }
     client.flush().await?;
     if args.expect_echo {
@@ -88,14 +87,14 @@ async fn exchange(
         while left > 0 {
             let got = wait_for(client, history, out, step, |ev| match ev {
                 Event::Message {
-                    thread: Some(t),
+                    session: Some(s),
                     body: Some(b),
                     encrypted: true,
                     ..
-                } if *t == thread && *b == expected => Some(Ok(())),
+                } if *s == session && *b == expected => Some(Ok(())),
                 Event::Failed {
-                    thread: t, error, ..
-                } if *t == thread => Some(Err(Fail::from(error.clone()))),
+                    session: s, error, ..
+                } if *s == session => Some(Err(Fail::from(error.clone()))),
                 _ => None,
             })
             .await?;
@@ -108,15 +107,13 @@ async fn exchange(
             left -= 1;
         }
     }
-    client
-        .engine_mut()
-        .terminate(&info.peer, &thread, Timestamp::now())?;
+    client.engine_mut().terminate(&session, Timestamp::now())?;
     client.flush().await?;
     let acked = wait_for(client, history, out, step, |ev| match ev {
-        Event::Terminated { thread: t, .. } if *t == thread => Some(Ok(())),
+        Event::Terminated { session: s, .. } if *s == session => Some(Ok(())),
         Event::Failed {
-            thread: t, error, ..
-        } if *t == thread => Some(Err(Fail::from(error.clone()))),
+            session: s, error, ..
+        } if *s == session => Some(Err(Fail::from(error.clone()))),
         _ => None,
     })
     .await?;
@@ -136,10 +133,10 @@ async fn send_offline(
     client: &mut Client<SqliteStore>,
     history: &mut History,
     args: &SendArgs,
+    alice: &BareJid,
     out: Out,
     why: Unreachable,
 ) -> Result<(), Fail> {
-    let alice = jid::bare(&args.to);
     let fallback = OfflineFallback {
         allowed: args.allow_offline,
         expects_answers: args.expect_echo,
@@ -148,7 +145,7 @@ async fn send_offline(
     // XEP-0187 §3.3: Bob always presents his key (`key` identity), so it is loaded (or
     // created) now if the online attempt did not need it.
     if client.engine().identity_key().is_none() {
-        let own = jid::bare(client.jid()).to_owned();
+        let own = client.jid().to_bare().to_string();
         let key = crate::identity::load(client.engine_mut().store_mut(), &own, KeyUse::Create)?;
         client.engine_mut().set_identity_key(key);
     }
@@ -161,12 +158,12 @@ async fn send_offline(
         history.note(client, &ev);
         out.event(&ev);
     }
-    out.sent_offline(alice, &start, args.count);
+    out.sent_offline(alice.as_str(), &start, args.count);
     Ok(())
 }
 
 /// The failure of an offline send to `alice`, worded for the command's flags.
-fn offline_fail(e: OfflineSendError, alice: &str) -> Fail {
+fn offline_fail(e: OfflineSendError, alice: &BareJid) -> Fail {
     match e {
         OfflineSendError::CannotAnswer(why) => Fail::protocol(
             why.kind(),
@@ -189,27 +186,28 @@ fn offline_fail(e: OfflineSendError, alice: &str) -> Fail {
                 "{why}; the offline options of {alice} were refused: {error}; nothing was sent"
             ),
         ),
-        OfflineSendError::Session { thread, error } => Fail::from(error).at(alice, &thread),
+        OfflineSendError::Session { thread, error } => {
+            Fail::from(error).at(alice.as_str(), &thread)
+        }
         OfflineSendError::Xmpp(e) => e.into(),
         e => Fail::protocol("offline", e.to_string()),
     }
 }
 
-/// Waits for the session on `thread` to be established: `None` when the peer did not
-/// answer in time (the negotiation is abandoned); a refusal is exit 1 with nothing sent.
+/// Waits for `session` to be established: `None` when the peer did not answer in time
+/// (the negotiation is abandoned); a refusal is exit 1 with nothing sent.
 async fn established(
     client: &mut Client<SqliteStore>,
     history: &mut History,
     out: Out,
-    thread: &str,
+    session: &SessionId,
     step: Duration,
-    to: &str,
 ) -> Result<Option<SessionInfo>, Fail> {
     let got = wait_for(client, history, out, step, |ev| match ev {
-        Event::Established(i) if i.thread == thread => Some(Ok(i.clone())),
+        Event::Established(i) if i.id == *session => Some(Ok(i.clone())),
         Event::Failed {
-            thread: t, error, ..
-        } if t == thread => Some(Err(Fail::protocol(
+            session: s, error, ..
+        } if s == session => Some(Err(Fail::protocol(
             error.kind().name(),
             format!("negotiation failed: {error}; nothing was sent"),
         ))),
@@ -217,7 +215,7 @@ async fn established(
     })
     .await?;
     let Some(info) = got else {
-        let _ = client.engine_mut().terminate(to, thread, Timestamp::now());
+        let _ = client.engine_mut().terminate(session, Timestamp::now());
         return Ok(None);
     };
     if !info.encrypted {

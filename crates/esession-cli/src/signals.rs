@@ -38,3 +38,19 @@ pub(crate) async fn stop() {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
+
+/// Resolves as [`stop`] does, or on SIGHUP (the terminal went away).
+pub(crate) async fn stop_or_hangup() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut hangup) = signal(SignalKind::hangup()) {
+            tokio::select! {
+                () = stop() => {}
+                _ = hangup.recv() => {}
+            }
+            return;
+        }
+    }
+    stop().await;
+}

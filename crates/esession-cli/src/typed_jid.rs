@@ -6,11 +6,26 @@
 use crate::args::{ArchiveCommand, Cli, Command, KeysCommand, TrustCommand};
 use crate::fail::Fail;
 
+/// `typed` (given as `what`, e.g. `--to`) as a JID, in normal form.
+pub(crate) fn parse(what: &str, typed: &str) -> Result<jid::Jid, Fail> {
+    jid::Jid::new(typed)
+        .map_err(|e| Fail::usage(format!("{what}: {typed:?} is not a valid JID: {e}")))
+}
+
 /// `typed` (given as `what`, e.g. `--to`) in normal form.
 pub(crate) fn normalize(what: &str, typed: &str) -> Result<String, Fail> {
-    jid::Jid::new(typed)
-        .map(|j| j.as_str().to_owned())
-        .map_err(|e| Fail::usage(format!("{what}: {typed:?} is not a valid JID: {e}")))
+    parse(what, typed).map(jid::Jid::into_inner)
+}
+
+/// `typed` (given as `what`) as a contact's bare JID (`user@domain`, a resource dropped),
+/// normalized as [`normalize`] does; `Err` says why it is not one.
+pub(crate) fn contact(what: &str, typed: &str) -> Result<String, String> {
+    let jid = normalize(what, typed).map_err(|f| f.message)?;
+    let bare = esession::jid::bare(&jid);
+    match bare.split_once('@') {
+        Some((local, domain)) if !local.is_empty() && !domain.is_empty() => Ok(bare.to_owned()),
+        _ => Err(format!("{what} is not a JID of the form user@domain")),
+    }
 }
 
 /// Normalizes in place every JID `cli` holds.
@@ -47,7 +62,7 @@ pub(crate) fn normalize_all(cli: &mut Cli) -> Result<(), Fail> {
         ) => one("the collection's JID", with),
         Command::Offline(_) | Command::Init(_) => Ok(()),
         // Its JIDs come in requests, normalized there.
-        Command::Jsonrpc(_) => Ok(()),
+        Command::Jsonrpc(_) | Command::Tui(_) => Ok(()),
         Command::History(a) => one("the contact", &mut a.contact),
     }
 }

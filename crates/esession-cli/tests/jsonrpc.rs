@@ -1,6 +1,7 @@
 //! `esession jsonrpc` against a real Prosody: two processes become contacts through the
 //! roster and hold a two-way conversation, started by either side and by both at once,
-//! without losing a message or showing the server a body.
+//! without losing a message or showing the server a body; a server restart under them is
+//! reported and survived (that test runs a Prosody of its own).
 // Helpers outside #[test] functions index too (clippy.toml covers only the tests).
 #![allow(clippy::indexing_slicing)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
@@ -10,8 +11,12 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::process::ChildStdin;
+use std::path::{Path, PathBuf};
+use std::process::{ChildStdin, Command, Stdio};
 use std::time::Duration;
+
+use esession_testkit::{free_port, prosody_script, unique};
+use tempfile::TempDir;
 
 use serde_json::{json, Value};
 use support::{assert_server_never_saw, run, server, unique_body, Account, Proc};
@@ -38,19 +43,24 @@ impl Rpc {
     /// `esession jsonrpc EXTRA…`.
     fn start_with(name: &str, acct: &Account, extra: &[&str]) -> Rpc {
         let args: Vec<&str> = ["jsonrpc"].iter().chain(extra).copied().collect();
-        let (mut p, stdin) = Proc::spawn_interactive(name, &acct.args(&args));
+        Rpc::spawn(name, &acct.args(&args), &acct.jid)
+    }
+
+    /// `esession ARGS` (a `jsonrpc` command line) as the account `jid`, once online.
+    fn spawn(name: &str, args: &[String], jid: &str) -> Rpc {
+        let (mut p, stdin) = Proc::spawn_interactive(name, args);
         let online = p.wait_event("online", EVENT_LIMIT, |e| e["method"] == "online");
         assert!(online["params"]["jid"]
             .as_str()
             .unwrap()
-            .starts_with(&format!("{}/", acct.jid)));
+            .starts_with(&format!("{jid}/")));
         // `online` comes first.
         assert_eq!(p.events()[0]["method"], "online", "{}", p.transcript());
         Rpc {
             p,
             stdin,
             next_id: 0,
-            jid: acct.jid.clone(),
+            jid: jid.to_owned(),
         }
     }
 
@@ -187,6 +197,11 @@ fn befriend(alice: &mut Rpc, bob: &mut Rpc) {
         .unwrap_or_else(|| panic!("bob not in alice's roster: {roster}"));
     assert_eq!(item["subscription"], "both", "{roster}");
     assert_eq!(item["resources"][0]["esessions"], true, "{roster}");
+    // XEP-0115: our own software's node, from the caps in the presence.
+    assert_eq!(
+        item["resources"][0]["caps_node"], "https://crates.io/crates/esession",
+        "{roster}"
+    );
 }
 
 /// Two fresh accounts, each served by `esession jsonrpc`, contacts of each other.
@@ -507,6 +522,236 @@ fn history_keeps_a_may_conversation_after_exit_and_nothing_of_a_mustnot_one() {
                 }
             }
         }
+    }
+}
+
+#[test]
+fn a_denied_request_is_reported_and_a_removed_contact_leaves_the_roster() {
+    server();
+    let (alice_acct, bob_acct) = (Account::new("dena"), Account::new("denb"));
+    let mut alice = Rpc::start("alice (jsonrpc)", &alice_acct);
+    let mut bob = Rpc::start("bob (jsonrpc)", &bob_acct);
+    let (a, b) = (alice.jid.clone(), bob.jid.clone());
+    alice.call("add", json!({"jid": b}));
+    alice.notified("roster", |p| p["jid"] == b.as_str());
+    bob.notified("subscription", |p| p["jid"] == a.as_str());
+    bob.call("deny", json!({"jid": a}));
+    let answer = alice.notified("subscription_answer", |p| p["jid"] == b.as_str());
+    assert_eq!(answer["approved"], false, "{answer}");
+    alice.call("remove", json!({"jid": b}));
+    alice.notified("roster", |p| {
+        p["jid"] == b.as_str() && p["subscription"] == "remove"
+    });
+    let roster = alice.call("roster", json!({}));
+    assert!(
+        roster
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["jid"] != b.as_str()),
+        "{roster}"
+    );
+    // A request without a JID is refused, the process goes on.
+    let id = alice.ask("remove", json!({}));
+    assert_eq!(alice.answer(id)["error"]["code"], -32602);
+}
+
+/// A Prosody of this test, on ports of its own; stopped when dropped.
+struct OwnServer {
+    dir: TempDir,
+    c2s: u16,
+    tls: u16,
+    /// The state directories of its accounts.
+    states: std::cell::RefCell<Vec<TempDir>>,
+}
+
+impl OwnServer {
+    fn start() -> OwnServer {
+        let s = OwnServer {
+            dir: tempfile::tempdir().unwrap(),
+            c2s: free_port(),
+            tls: free_port(),
+            states: Default::default(),
+        };
+        s.run_start();
+        s
+    }
+
+    fn script(&self, args: &[&str]) -> bool {
+        Command::new(prosody_script())
+            .args(args)
+            .env("ESESSION_C2S_PORT", self.c2s.to_string())
+            .env("ESESSION_TLS_PORT", self.tls.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    }
+
+    fn dir(&self) -> &str {
+        self.dir.path().to_str().unwrap()
+    }
+
+    fn run_start(&self) {
+        // The port may linger for a moment after a stop: retry.
+        for _ in 0..20 {
+            if self.script(&["start", self.dir()]) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        panic!("prosody.sh start failed in {}", self.dir());
+    }
+
+    fn stop(&self) {
+        assert!(self.script(&["stop", self.dir()]));
+    }
+
+    fn register(&self, prefix: &str) -> (String, String) {
+        let user = unique(prefix);
+        let pw = format!("pw-{user}");
+        assert!(self.script(&["register", self.dir(), &user, &pw]));
+        (format!("{user}@localhost"), pw)
+    }
+
+    /// `esession jsonrpc` as a fresh account of this server (its state in `state`).
+    fn rpc(&self, name: &str, prefix: &str) -> Rpc {
+        let (jid, pw) = self.register(prefix);
+        let state = tempfile::tempdir().unwrap();
+        let args: Vec<String> = [
+            "--server",
+            &format!("127.0.0.1:{}", self.c2s),
+            "--tls",
+            "plain",
+            "--json",
+            "--state",
+            state.path().to_str().unwrap(),
+            "--jid",
+            &jid,
+            "--password",
+            &pw,
+            "jsonrpc",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let rpc = Rpc::spawn(name, &args, &jid);
+        self.states.borrow_mut().push(state);
+        rpc
+    }
+
+    fn log(&self) -> PathBuf {
+        self.dir.path().join("prosody.log")
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let _ = self.script(&["stop", self.dir()]);
+    }
+}
+
+/// Files under `dir` whose content holds `needle`.
+fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_containing(&path, needle));
+        } else if String::from_utf8_lossy(&std::fs::read(&path).unwrap()).contains(needle) {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// Waits for a presence of `bare` with ESessions (the next one, once the older are read).
+fn see_online(rpc: &mut Rpc, bare: &str) {
+    let prefix = format!("{bare}/");
+    rpc.notified("presence", |p| {
+        p["jid"].as_str().unwrap_or_default().starts_with(&prefix) && p["esessions"] == true
+    });
+}
+
+/// How many notifications `method` were read.
+fn count(rpc: &Rpc, method: &str) -> usize {
+    rpc.notifications(method).len()
+}
+
+#[test]
+fn a_server_restart_is_reported_and_the_message_typed_meanwhile_is_delivered() {
+    let server = OwnServer::start();
+    let mut alice = server.rpc("alice (jsonrpc)", "rca");
+    let mut bob = server.rpc("bob (jsonrpc)", "rcb");
+    befriend(&mut alice, &mut bob);
+    let (a, b) = (alice.jid.clone(), bob.jid.clone());
+    let before = unique_body("before the restart");
+    let sent = alice.call("send", json!({"to": b, "body": before}));
+    alice.all_delivered(&[(sent["id"].as_str().unwrap().to_owned(), before.clone())]);
+
+    server.stop();
+    // Each saw the other go offline (the server said so before it went) or its own
+    // connection end the session; either way no session is left.
+    for rpc in [&mut alice, &mut bob] {
+        let lost = rpc.notified("connection_lost", |_| true);
+        assert!(!lost["reason"].as_str().unwrap().is_empty(), "{lost}");
+        let r = rpc.notified("reconnecting", |_| true);
+        assert_eq!(r["attempt"], 1, "{r}");
+        let status = rpc.call("status", json!({}));
+        for c in status["conversations"].as_array().unwrap() {
+            assert_eq!(c["sessions"], json!([]), "{status}");
+        }
+    }
+    // A second attempt is announced with its pause while the server is still down.
+    let second = alice.notified("reconnecting", |p| p["attempt"] == 2);
+    assert!(second["in_secs"].as_u64().unwrap() <= 2, "{second}");
+    assert!(second["error"].is_string(), "{second}");
+    let offline = unique_body("typed while the server was down");
+    let sent = alice.call("send", json!({"to": b, "body": offline}));
+    assert_eq!(sent["state"], "queued", "{sent}");
+    assert!(
+        sent["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no connection to the server"),
+        "{sent}"
+    );
+    let offline_id = sent["id"].as_str().unwrap().to_owned();
+    // The log is rewritten at each start: what the server saw so far is kept.
+    let first_log = std::fs::read_to_string(server.log()).unwrap();
+
+    let onlines = (count(&alice, "online"), count(&bob, "online"));
+    server.run_start();
+    for (rpc, before) in [(&mut alice, onlines.0), (&mut bob, onlines.1)] {
+        // The events already read are scanned first: the next `online` is the new one.
+        let n = std::cell::Cell::new(0);
+        let again = rpc.p.wait_event("online again", EVENT_LIMIT, |e| {
+            n.set(n.get() + usize::from(e["method"] == "online"));
+            n.get() > before
+        });
+        let prefix = format!("{}/", rpc.jid);
+        assert!(again["params"]["jid"]
+            .as_str()
+            .unwrap()
+            .starts_with(&prefix));
+    }
+    see_online(&mut alice, &b);
+    see_online(&mut bob, &a);
+    alice.all_delivered(&[(offline_id, offline.clone())]);
+    let m = bob.notified("message", |p| p["body"] == offline.as_str());
+    assert_eq!(m["encrypted"], true);
+    // And back the other way.
+    let after = unique_body("after the restart");
+    let sent = bob.call("send", json!({"to": a, "body": after}));
+    bob.all_delivered(&[(sent["id"].as_str().unwrap().to_owned(), after.clone())]);
+    alice.notified("message", |p| p["body"] == after.as_str());
+
+    let log = first_log + &std::fs::read_to_string(server.log()).unwrap();
+    assert!(log.contains(&b), "the log records this test's stanzas");
+    for body in [&before, &offline, &after] {
+        assert!(!log.contains(body.as_str()), "the server saw {body:?}");
+        let data = server.dir.path().join("data");
+        assert!(files_containing(&data, body).is_empty(), "stored: {body:?}");
     }
 }
 

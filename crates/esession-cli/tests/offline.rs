@@ -376,3 +376,62 @@ fn expired_options_and_untrusted_keys_send_nothing() {
     assert_server_never_saw(&body, None);
     assert_server_never_saw(&body2, None);
 }
+
+/// One `send` request to a running `esession jsonrpc`; its answer's result.
+fn rpc_send(p: &mut Proc, stdin: &mut std::process::ChildStdin, to: &str, body: &str) -> Value {
+    use std::io::Write;
+    let req = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "send",
+                                 "params": {"to": to, "body": body}});
+    writeln!(stdin, "{req}").unwrap();
+    let a = p.wait_event("the answer", EVENT_LIMIT, |e| e["id"] == 1);
+    assert!(a.get("error").is_none(), "{a}\n{}", p.transcript());
+    a["result"].clone()
+}
+
+#[test]
+fn jsonrpc_sends_to_an_offline_contact_in_an_offline_session_only_with_consent() {
+    let alice = Account::new("ofja");
+    let bob = Account::new("ofjb");
+    bob_trusts_alice(&alice, &bob);
+    publish(&alice, &[]);
+
+    // Alice has no available resource. Without --allow-offline the message waits,
+    // marked not sent, and nothing leaves.
+    let (mut p, mut stdin) = Proc::spawn_interactive("bob (jsonrpc)", &bob.args(&["jsonrpc"]));
+    let waiting = unique_body("waits");
+    let r = rpc_send(&mut p, &mut stdin, &alice.jid, &waiting);
+    assert_eq!(r["state"], "queued", "{r}");
+    assert!(
+        s(&r["reason"]).contains("offline sessions were not allowed"),
+        "{r}"
+    );
+    drop(stdin);
+    assert_eq!(p.finish(RUN_LIMIT), 0, "{}", p.transcript());
+
+    // With it: sent in an offline session, without forward secrecy.
+    let (mut p, mut stdin) = Proc::spawn_interactive(
+        "bob (jsonrpc --allow-offline)",
+        &bob.args(&["jsonrpc", "--allow-offline"]),
+    );
+    let body = unique_body("offline by jsonrpc");
+    let r = rpc_send(&mut p, &mut stdin, &alice.jid, &body);
+    assert_eq!(
+        (&r["state"], &r["forward_secrecy"]),
+        (&Value::from("sent"), &Value::Bool(false)),
+        "{r}\n{}",
+        p.transcript()
+    );
+    drop(stdin);
+    assert_eq!(p.finish(RUN_LIMIT), 0, "{}", p.transcript());
+
+    // Alice reads it at her next login; the other one never left Bob.
+    let got = alice_listens(&alice, 6);
+    let bodies: Vec<String> = got
+        .events_named("message")
+        .iter()
+        .map(|m| s(&m["body"]).to_owned())
+        .collect();
+    assert_eq!(bodies, std::slice::from_ref(&body), "{}", got.transcript());
+    assert_server_never_saw(&body, Some(&alice.jid));
+    assert_server_never_saw(&waiting, None);
+}

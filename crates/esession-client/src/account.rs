@@ -3,8 +3,8 @@ use std::time::Duration;
 
 use esession::pubkeys::key_request_answer;
 use esession::xml::{parse_element, Limits};
-use esession::{OsRandom, SecretStore, Timestamp};
-use esession_xmpp::{Client, XmppError};
+use esession::{OsRandom, SecretStore, SessionInfo, Timestamp};
+use esession_xmpp::{Client, LinkEvent, OfflineSendError, Unreachable, XmppError};
 use tokio::time::Instant;
 
 use crate::conversations::Conversations;
@@ -24,31 +24,29 @@ pub struct Account<S: SecretStore> {
     client: Client<S>,
     convs: Conversations,
     limits: Limits,
+    /// Bound for the roster fetch (at login and after each reconnection).
+    wait: Duration,
 }
 
 impl<S: SecretStore> Account<S> {
     /// Takes over `client` (logged in, initial presence not sent yet): fetches the roster
     /// (RFC 6121 §2.2: before initial presence), then sends initial presence.
     pub async fn start(mut client: Client<S>, wait: Duration) -> Result<Self, XmppError> {
-        let mut convs = Conversations::new(client.jid(), Box::new(OsRandom));
-        let conn = client.connection_mut();
-        // RFC 6121 §2.1.3: a roster get to our own account.
-        let result = conn.iq("get", None, &roster::query(), wait).await?;
-        if let Some(query) = result {
-            let items = roster::parse_items(&query).map_err(XmppError::Protocol)?;
-            convs.set_roster(items);
-        }
-        conn.send_presence().await?;
+        let mut convs = Conversations::new(client.jid().as_str(), Box::new(OsRandom));
+        let items = fetch_roster(&mut client, wait).await?;
+        convs.set_roster(items);
+        client.connection_mut().send_presence().await?;
         Ok(Account {
             client,
             convs,
             limits: Limits::default(),
+            wait,
         })
     }
 
     /// Our full JID.
     pub fn jid(&self) -> &str {
-        self.client.jid()
+        self.client.jid().as_str()
     }
 
     /// The conversations (roster, presence, queues).
@@ -76,6 +74,35 @@ impl<S: SecretStore> Account<S> {
         self.convs.shield(self.client.engine(), bare)
     }
 
+    /// The summary of the current session with `bare` (see
+    /// [`Conversations::session_info`]).
+    pub fn session_info(&self, bare: &str) -> Option<SessionInfo> {
+        self.convs.session_info(self.client.engine(), bare)
+    }
+
+    /// The fingerprint of our identity key (Base64 SHA-256, profile P8), if we have one.
+    pub fn fingerprint(&self) -> Option<String> {
+        self.client
+            .engine()
+            .identity_key()
+            .map(|k| k.public().fingerprint().to_b64())
+    }
+
+    /// Marks the key `bare` presented in the current session trusted (see
+    /// [`Conversations::trust`]).
+    ///
+    /// # Errors
+    /// Why nothing was marked.
+    pub fn trust(&mut self, bare: &str) -> Result<String, String> {
+        self.convs.trust(self.client.engine_mut(), bare)
+    }
+
+    /// Names (or un-names) the key `bare` presented in its current session (see
+    /// [`Conversations::rename`]).
+    pub fn rename(&mut self, bare: &str, petname: Option<&str>) -> Result<String, String> {
+        self.convs.rename(self.client.engine_mut(), bare, petname)
+    }
+
     /// The client (engine and connection), for what this layer does not cover.
     pub fn client_mut(&mut self) -> &mut Client<S> {
         &mut self.client
@@ -87,11 +114,50 @@ impl<S: SecretStore> Account<S> {
         to: &str,
         body: &str,
     ) -> Result<(String, DeliveryState), XmppError> {
-        let sent = self
+        let (id, state) = self
             .convs
             .send(self.client.engine_mut(), to, body, Timestamp::now());
         self.flush().await?;
-        Ok(sent)
+        self.send_offline_queued().await?;
+        let state = self.convs.state(&id).cloned().unwrap_or(state);
+        Ok((id, state))
+    }
+
+    /// Allows (or not) offline sessions (see [`Conversations::set_allow_offline`]).
+    pub fn set_allow_offline(&mut self, allowed: bool) {
+        self.convs.set_allow_offline(allowed);
+    }
+
+    /// Sends the messages the conversations hand to offline sessions, each in its own
+    /// (XEP-0187 §3.3: one-shot; the options are fetched and checked each time).
+    async fn send_offline_queued(&mut self) -> Result<(), XmppError> {
+        while let Some(req) = self.convs.poll_offline() {
+            let why = Unreachable::NoPresence {
+                to: req.bare.clone(),
+            };
+            let outcome = match esession::BareJid::new(&req.bare) {
+                Err(e) => Err(format!("{} is not a bare JID: {e}", req.bare)),
+                Ok(bare) => self
+                    .client
+                    .send_offline(&bare, why, &req.body, 1, DISCO_WAIT)
+                    .await
+                    .map(drop)
+                    .map_err(|e| match e {
+                        // The contact's options answered nothing useful: say which.
+                        OfflineSendError::NoOptions(_) => {
+                            "the contact published no offline options".to_owned()
+                        }
+                        OfflineSendError::Refused { error, .. } => {
+                            format!("the contact's offline options were refused: {error}")
+                        }
+                        other => other.to_string(),
+                    }),
+            };
+            self.convs
+                .offline_sent(&req.bare, &req.id, &req.body, outcome, Timestamp::now());
+            self.flush().await?;
+        }
+        Ok(())
     }
 
     /// Ends every session with `bare`; returns how many there were.
@@ -120,8 +186,41 @@ impl<S: SecretStore> Account<S> {
         self.flush().await
     }
 
-    /// Sends what the engine and the conversations queued.
+    /// Removes `jid` from the roster (see [`Conversations::remove`]).
+    pub async fn remove(&mut self, jid: &str) -> Result<(), XmppError> {
+        self.convs.remove(jid);
+        self.flush().await
+    }
+
+    /// Denies (or cancels) `jid`'s subscription to our presence (see
+    /// [`Conversations::deny`]).
+    pub async fn deny(&mut self, jid: &str) -> Result<(), XmppError> {
+        self.convs.deny(jid);
+        self.flush().await
+    }
+
+    /// Sends what the engine and the conversations queued. While the connection is down
+    /// the engine's stanzas (terminates of the sessions ended by the loss) are dropped and
+    /// the conversations' wait for the connection.
     async fn flush(&mut self) -> Result<(), XmppError> {
+        if !self.client.connection_mut().is_up() {
+            let engine = self.client.engine_mut();
+            while engine.poll_outgoing().is_some() {}
+            return Ok(());
+        }
+        let sent = self.send_queued().await;
+        match sent {
+            // The link broke under the write: the loss is read from the stream next, and
+            // the messages not acknowledged wait for the next connection.
+            Err(XmppError::Timeout(what)) => {
+                tracing::warn!(what, "a stanza was not sent: the connection is stalled");
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    async fn send_queued(&mut self) -> Result<(), XmppError> {
         self.client.flush().await?;
         while let Some(stanza) = self.convs.poll_outgoing() {
             self.client
@@ -132,24 +231,73 @@ impl<S: SecretStore> Account<S> {
         Ok(())
     }
 
+    /// Takes in what happened to the link to the server: a loss ends every session, an
+    /// attempt is announced, a return fetches the roster again and sends presence
+    /// (RFC 6121 §2.1.3, §4.2).
+    async fn link_events(&mut self) -> Result<(), XmppError> {
+        while let Some(ev) = self.client.connection_mut().next_link_event() {
+            match ev {
+                LinkEvent::Lost { reason } => {
+                    let engine = self.client.engine_mut();
+                    self.convs
+                        .connection_lost(engine, &reason, Timestamp::now());
+                }
+                LinkEvent::Reconnecting {
+                    attempt,
+                    after,
+                    error,
+                } => {
+                    let in_secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+                    self.convs.reconnecting(attempt, in_secs, error);
+                }
+                LinkEvent::Online { jid, .. } => {
+                    let roster = match fetch_roster(&mut self.client, self.wait).await {
+                        Ok(items) => Some(items),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "roster not fetched again");
+                            None
+                        }
+                    };
+                    self.client.connection_mut().send_presence().await?;
+                    if self.client.jid() != self.client.engine().own_jid() {
+                        tracing::warn!(bound = %jid, "the server bound another resource");
+                    }
+                    self.convs.online(&jid, roster);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The next event, reading the stream for up to `wait`; `None` when nothing happened.
     pub async fn next_event(&mut self, wait: Duration) -> Result<Option<ClientEvent>, XmppError> {
         let deadline = Instant::now() + wait;
         loop {
+            self.link_events().await?;
             self.flush().await?;
             if let Some(ev) = self.convs.poll_event() {
                 return Ok(Some(ev));
             }
-            if let Some(full) = self.convs.poll_disco() {
-                // A resource that does not answer is taken as not supporting ESessions.
-                let supported = self
-                    .client
-                    .peer_supports_esessions(&full, DISCO_WAIT)
-                    .await
-                    .unwrap_or(false);
+            if let Some(req) = self.convs.poll_disco() {
+                let conn = self.client.connection_mut();
+                let node = req.node.as_deref();
+                let mut answer = conn.disco_info(&req.full, node, DISCO_WAIT).await;
+                if answer.is_err() && node.is_some() && conn.is_up() {
+                    // A client that does not answer about its caps node is asked plainly.
+                    answer = conn.disco_info(&req.full, None, DISCO_WAIT).await;
+                }
+                // A resource that does not answer is taken as not supporting ESessions;
+                // unless the connection was lost meanwhile (its presence is gone then).
+                if answer.is_err() && !conn.is_up() {
+                    continue;
+                }
                 let engine = self.client.engine_mut();
                 self.convs
-                    .set_esessions(engine, &full, supported, Timestamp::now());
+                    .disco_info(engine, &req.full, answer.ok().as_ref(), Timestamp::now());
+                continue;
+            }
+            if self.convs.has_offline() {
+                self.send_offline_queued().await?;
                 continue;
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -192,7 +340,7 @@ impl<S: SecretStore> Account<S> {
             .shutdown(self.client.engine_mut(), Timestamp::now());
         let mut events = Vec::new();
         let deadline = Instant::now() + wait;
-        while !self.client.engine().threads().is_empty() {
+        while !self.client.engine().session_ids().is_empty() {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
@@ -209,5 +357,17 @@ impl<S: SecretStore> Account<S> {
         // layer has already reported.
         self.client.shutdown(Duration::ZERO).await?;
         Ok(events)
+    }
+}
+
+/// The roster (RFC 6121 §2.1.3: a roster get to our own account), waiting up to `wait`.
+async fn fetch_roster<S: SecretStore>(
+    client: &mut Client<S>,
+    wait: Duration,
+) -> Result<Vec<crate::RosterItem>, XmppError> {
+    let conn = client.connection_mut();
+    match conn.iq("get", None, &roster::query(), wait).await? {
+        Some(query) => roster::parse_items(&query).map_err(XmppError::Protocol),
+        None => Ok(Vec::new()),
     }
 }

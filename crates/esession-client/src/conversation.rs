@@ -1,7 +1,6 @@
 //! One conversation: everything exchanged with one contact (a bare JID), whichever side
 //! started each session and however many sessions it saw.
-use std::collections::HashSet;
-
+use crate::bounded::RecentIds;
 use crate::queue::Queue;
 use crate::sessions::SessionRef;
 
@@ -22,8 +21,8 @@ pub struct Conversation {
     sessions: Vec<Live>,
     /// Our messages not yet acknowledged.
     pub(crate) queue: Queue,
-    /// Ids of the messages received, to show a message sent again only once.
-    seen: HashSet<String>,
+    /// Ids of the newest messages received, to show a message sent again only once.
+    seen: RecentIds,
 }
 
 impl Conversation {
@@ -48,7 +47,7 @@ impl Conversation {
 
     /// Whether `thread` is a session of this conversation.
     pub fn has(&self, thread: &str) -> bool {
-        self.sessions.iter().any(|l| l.session.thread == thread)
+        self.sessions.iter().any(|l| l.session.thread() == thread)
     }
 
     /// The ids of our messages not yet acknowledged.
@@ -72,7 +71,7 @@ impl Conversation {
         let before = self
             .sessions
             .iter()
-            .position(|l| l.session.thread == session.thread)
+            .position(|l| l.session.thread() == session.thread())
             .map(|i| self.sessions.remove(i));
         self.sessions.push(Live {
             session,
@@ -86,7 +85,7 @@ impl Conversation {
     pub(crate) fn negotiating_on(&self, thread: &str) -> bool {
         self.sessions
             .iter()
-            .any(|l| l.session.thread == thread && !l.established)
+            .any(|l| l.session.thread() == thread && !l.established)
     }
 
     /// Records that a receipt came through `thread`.
@@ -94,7 +93,7 @@ impl Conversation {
         if let Some(l) = self
             .sessions
             .iter_mut()
-            .find(|l| l.session.thread == thread)
+            .find(|l| l.session.thread() == thread)
         {
             l.acknowledges = true;
         }
@@ -106,7 +105,7 @@ impl Conversation {
         let overdue = self.queue.overdue(since);
         self.sessions
             .iter()
-            .filter(|l| l.acknowledges && overdue.contains(&l.session.thread))
+            .filter(|l| l.acknowledges && overdue.iter().any(|t| t == l.session.thread()))
             .map(|l| l.session.clone())
             .collect()
     }
@@ -116,7 +115,7 @@ impl Conversation {
         let i = self
             .sessions
             .iter()
-            .position(|l| l.session.thread == thread)?;
+            .position(|l| l.session.thread() == thread)?;
         Some(self.sessions.remove(i).session)
     }
 
@@ -132,6 +131,6 @@ impl Conversation {
     /// Whether message `id` is seen for the first time (a message sent again after its
     /// session ended carries the same id).
     pub(crate) fn first_time(&mut self, id: &str) -> bool {
-        self.seen.insert(id.to_owned())
+        self.seen.insert(id)
     }
 }

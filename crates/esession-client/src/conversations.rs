@@ -4,9 +4,14 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use esession::jid;
+use esession::trust::KnownKey;
 use esession::xml::{ns, Element};
-use esession::{EndedBy, Engine, Random, SecretStore, Timestamp};
+use esession::{
+    EndedBy, Engine, Fingerprint, Jid, PeerClient, Random, SecretStore, SessionInfo, Timestamp,
+};
+use esession_xmpp::{OfflineFallback, Unreachable};
 
+use crate::bounded::{States, STATES_KEPT};
 use crate::conversation::Conversation;
 use crate::event::{ClientEvent, Shield};
 use crate::history::{Direction, Kept, Log, MessageLog, Page};
@@ -24,18 +29,48 @@ const ID_OCTETS: usize = 9;
 /// while the server kept its resource, e.g. XEP-0198 hibernation) and replaced.
 pub(crate) const RECEIPT_WAIT: u64 = 20;
 
+/// A disco#info question to ask (XEP-0030), answered with
+/// [`Conversations::disco_info`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DiscoRequest {
+    /// The resource asked.
+    pub full: String,
+    /// The node asked about: `node#ver` of its caps (XEP-0115 §6.2), if it sent caps.
+    pub node: Option<String>,
+}
+
+/// A message to send in an XEP-0187 offline session (the contact has no available
+/// resource and the user allowed it), answered with [`Conversations::offline_sent`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OfflineRequest {
+    /// The contact's bare JID.
+    pub bare: String,
+    /// The message id.
+    pub id: String,
+    /// The body.
+    pub body: String,
+}
+
 /// Every conversation of one account, with its roster and its contacts' presence.
 pub struct Conversations {
     own_bare: String,
     roster: Roster,
     presences: Presences,
     convs: BTreeMap<String, Conversation>,
-    states: HashMap<String, DeliveryState>,
+    states: States,
     events: VecDeque<ClientEvent>,
     outgoing: VecDeque<Element>,
-    disco: VecDeque<String>,
+    disco: VecDeque<DiscoRequest>,
+    /// Whether the software of a caps `ver` supports ESessions, for the `ver`s whose hash
+    /// matched the disco#info answer (XEP-0115 §5.4).
+    caps_cache: HashMap<String, bool>,
+    /// The user consented to offline sessions (XEP-0187: no forward secrecy).
+    allow_offline: bool,
+    offline_out: VecDeque<OfflineRequest>,
     rng: Box<dyn Random>,
     closing: bool,
+    /// Why the connection to the server is down, while it is.
+    offline: Option<String>,
     log: Log,
 }
 
@@ -49,12 +84,16 @@ impl Conversations {
             roster: Roster::default(),
             presences: Presences::default(),
             convs: BTreeMap::new(),
-            states: HashMap::new(),
+            states: States::new(STATES_KEPT),
             events: VecDeque::new(),
             outgoing: VecDeque::new(),
             disco: VecDeque::new(),
+            caps_cache: HashMap::new(),
+            allow_offline: false,
+            offline_out: VecDeque::new(),
             rng,
             closing: false,
+            offline: None,
         }
     }
 
@@ -93,9 +132,22 @@ impl Conversations {
         self.convs.iter()
     }
 
-    /// The state of message `id`.
+    /// The state of message `id`: of every message not settled yet, and of the newest
+    /// delivered or failed ones (the oldest are forgotten, see `STATES_KEPT`).
     pub fn state(&self, id: &str) -> Option<&DeliveryState> {
         self.states.get(id)
+    }
+
+    /// Keeps at most `cap` settled message states (tests).
+    #[cfg(test)]
+    pub(crate) fn keep_states(&mut self, cap: usize) {
+        self.states = States::new(cap);
+    }
+
+    /// How many message states are kept.
+    #[cfg(test)]
+    pub(crate) fn states_kept(&self) -> usize {
+        self.states.len()
     }
 
     /// The next event.
@@ -109,16 +161,182 @@ impl Conversations {
         self.outgoing.pop_front()
     }
 
-    /// The next full JID whose disco#info features are wanted (XEP-0116 §3), to answer
-    /// with [`Conversations::set_esessions`].
-    pub fn poll_disco(&mut self) -> Option<String> {
+    /// The next resource whose disco#info features are wanted (XEP-0116 §3), to answer
+    /// with [`Conversations::disco_info`] (or [`Conversations::set_esessions`]).
+    pub fn poll_disco(&mut self) -> Option<DiscoRequest> {
         self.disco.pop_front()
+    }
+
+    /// Allows (or not) sending to a contact without an available resource in an XEP-0187
+    /// offline session, which has no forward secrecy (§3.1): off unless the user says so.
+    pub fn set_allow_offline(&mut self, allowed: bool) {
+        self.allow_offline = allowed;
+    }
+
+    /// Whether messages wait for [`Conversations::poll_offline`].
+    pub fn has_offline(&self) -> bool {
+        !self.offline_out.is_empty()
+    }
+
+    /// The next message to send in an offline session (see [`OfflineRequest`]).
+    pub fn poll_offline(&mut self) -> Option<OfflineRequest> {
+        self.offline_out.pop_front()
+    }
+
+    /// The outcome of an offline-session attempt for message `id` to `bare`: sent (its
+    /// state becomes [`DeliveryState::SentOffline`]: encrypted, without forward secrecy),
+    /// or not (it stays queued, marked not sent with `Err`'s reason: nothing published,
+    /// options not signed by a key trusted for the contact, …).
+    pub fn offline_sent(
+        &mut self,
+        bare: &str,
+        id: &str,
+        body: &str,
+        outcome: Result<(), String>,
+        now: Timestamp,
+    ) {
+        let sent = outcome.is_ok();
+        if let Some(c) = self.convs.get_mut(bare) {
+            c.queue.offline_done(id, sent);
+        }
+        match outcome {
+            Ok(()) => {
+                self.keep(bare, Direction::Sent, Some(id), body, now, None);
+                self.set_state(bare, id, DeliveryState::SentOffline);
+            }
+            Err(why) => {
+                let reason = Some(format!("not sent: {why}"));
+                self.set_state(bare, id, DeliveryState::Queued { reason });
+            }
+        }
+    }
+
+    /// Takes in the disco#info `<query/>` of `full` (`None`: it did not answer, taken as
+    /// not supporting ESessions). When `full` sent caps, the answer's hash is checked
+    /// against their `ver` (XEP-0115 §5.4) and, if it matches, kept for every resource
+    /// that shows that `ver` later: they need no question.
+    pub fn disco_info<S: SecretStore>(
+        &mut self,
+        engine: &mut Engine<S>,
+        full: &str,
+        answer: Option<&Element>,
+        now: Timestamp,
+    ) {
+        let supported = answer.is_some_and(|q| {
+            q.children()
+                .any(|f| f.is("feature", ns::DISCO_INFO) && f.attr("var") == Some(ns::ESESSION))
+        });
+        let caps = self.presences.caps(full).cloned();
+        if let (Some(q), Some(caps)) = (answer, caps) {
+            // XEP-0115 §5.4: only SHA-1 is verified; another hash is not cached.
+            match esession_xmpp::caps_ver(q) {
+                Ok(v) if caps.hash == "sha-1" && v == caps.ver => {
+                    self.caps_cache.insert(v, supported);
+                }
+                Ok(_) if caps.hash != "sha-1" => {}
+                Ok(v) => self.warn(
+                    Some(full.to_owned()),
+                    format!(
+                        "caps ver {} does not match its disco#info ({v}): not cached",
+                        caps.ver
+                    ),
+                ),
+                Err(e) => self.warn(
+                    Some(full.to_owned()),
+                    format!("disco#info answer not usable for caps: {e}"),
+                ),
+            }
+        }
+        self.set_esessions(engine, full, supported, now);
     }
 
     /// Takes in the roster fetched at login (RFC 6121 §2.1.3).
     pub fn set_roster(&mut self, items: Vec<RosterItem>) {
         for item in items {
             self.roster_item(item);
+        }
+    }
+
+    /// Whether the connection to the server is up (see [`Conversations::connection_lost`]).
+    pub fn is_online(&self) -> bool {
+        self.offline.is_none()
+    }
+
+    /// The connection to the server was lost (`reason`): every session ends here (the
+    /// contacts saw us go offline; the engine's terminates are for the record and need
+    /// not be sent), their unacknowledged messages and the queued ones wait for the next
+    /// connection, marked with the reason, and every contact resource is shown offline.
+    /// Nothing is negotiated until [`Conversations::online`].
+    pub fn connection_lost<S: SecretStore>(
+        &mut self,
+        engine: &mut Engine<S>,
+        reason: &str,
+        now: Timestamp,
+    ) {
+        self.offline = Some(reason.to_owned());
+        self.events.push_back(ClientEvent::ConnectionLost {
+            reason: reason.to_owned(),
+        });
+        self.disco.clear();
+        let bares: Vec<String> = self.convs.keys().cloned().collect();
+        for bare in &bares {
+            let open: Vec<SessionRef> = self
+                .convs
+                .get_mut(bare)
+                .map(|c| {
+                    let all: Vec<SessionRef> = c.sessions().cloned().collect();
+                    for s in &all {
+                        c.remove(s.thread());
+                    }
+                    all
+                })
+                .unwrap_or_default();
+            for s in open {
+                let _ = sessions::end(engine, &s, now);
+                self.session_over(bare, &s, format!("connection to the server lost: {reason}"));
+            }
+            self.hold_pending(bare);
+        }
+        for full in self.presences.clear() {
+            self.events.push_back(ClientEvent::Presence {
+                jid: full,
+                show: None,
+                esessions: None,
+            });
+        }
+        self.drain(engine, now);
+    }
+
+    /// Reports attempt `attempt` to reconnect, in `in_secs` seconds (`error`: why the
+    /// previous one failed).
+    pub fn reconnecting(&mut self, attempt: u32, in_secs: u64, error: Option<String>) {
+        self.events.push_back(ClientEvent::Reconnecting {
+            attempt,
+            in_secs,
+            error,
+        });
+    }
+
+    /// Online again as `jid`, with the roster fetched again (RFC 6121 §2.1.3; `None`:
+    /// the fetch failed, the old roster is kept). Messages waiting go out once their
+    /// contacts' presence arrives.
+    pub fn online(&mut self, jid: &str, roster: Option<Vec<RosterItem>>) {
+        self.offline = None;
+        self.events.push_back(ClientEvent::Online {
+            jid: jid.to_owned(),
+        });
+        if let Some(items) = roster {
+            let gone: Vec<RosterItem> = self
+                .roster
+                .items()
+                .filter(|old| !items.iter().any(|i| i.jid == old.jid))
+                .map(|old| RosterItem {
+                    subscription: roster::Subscription::Remove,
+                    ..old.clone()
+                })
+                .collect();
+            self.set_roster(gone);
+            self.set_roster(items);
         }
     }
 
@@ -206,7 +424,7 @@ impl Conversations {
             .collect();
         for (bare, s) in stale {
             if let Some(c) = self.convs.get_mut(&bare) {
-                c.remove(&s.thread);
+                c.remove(s.thread());
             }
             // The contact's client may still be there: it is told (XEP-0116 §5).
             let _ = sessions::end(engine, &s, now);
@@ -230,7 +448,7 @@ impl Conversations {
         let bare = jid::bare(to).to_owned();
         let id = self.new_id();
         let queued = DeliveryState::Queued { reason: None };
-        self.states.insert(id.clone(), queued.clone());
+        self.states.set(&id, queued.clone());
         self.convs
             .entry(bare.clone())
             .or_default()
@@ -280,11 +498,101 @@ impl Conversations {
 
     /// The shield of the conversation with `bare`.
     pub fn shield<S: SecretStore>(&self, engine: &Engine<S>, bare: &str) -> Shield {
-        self.convs
+        self.session_info(engine, bare)
+            .map_or(Shield::NotEncrypted, |i| Shield::of(&i))
+    }
+
+    /// The summary of the current session with `bare`, with the contact's key marked
+    /// trusted as the store says now (a key trusted during the session counts at once).
+    pub fn session_info<S: SecretStore>(
+        &self,
+        engine: &Engine<S>,
+        bare: &str,
+    ) -> Option<SessionInfo> {
+        let mut info = self
+            .convs
             .get(jid::bare(bare))
             .and_then(Conversation::current)
-            .and_then(|s| sessions::info(engine, s))
-            .map_or(Shield::NotEncrypted, |i| Shield::of(&i))
+            .and_then(|s| sessions::info(engine, s))?;
+        let stored = self.stored_key(engine, &info);
+        if let (Some(key), Some(stored)) = (info.peer_key.as_mut(), stored) {
+            key.trusted |= stored.trusted;
+            key.petname = stored.petname;
+        }
+        Some(info)
+    }
+
+    /// What the store knows of the key presented in session `info` (its trust and
+    /// petname, XEP-0116 §7.3–7.4).
+    fn stored_key<S: SecretStore>(
+        &self,
+        engine: &Engine<S>,
+        info: &SessionInfo,
+    ) -> Option<KnownKey> {
+        let key = info.peer_key.as_ref()?;
+        let fp = Fingerprint::from_b64(&key.fingerprint).ok()?;
+        engine
+            .store()
+            .known_key(&self.own_bare, fp.as_bytes())
+            .ok()?
+    }
+
+    /// Marks the key the contact presented in the current session with `bare` trusted
+    /// for it, after the user compared its fingerprint out of band (XEP-0116 §7.3);
+    /// returns the fingerprint.
+    ///
+    /// # Errors
+    /// No established session, no key presented in it, or the store refused.
+    pub fn trust<S: SecretStore>(
+        &self,
+        engine: &mut Engine<S>,
+        bare: &str,
+    ) -> Result<String, String> {
+        let (fp, b64) = self.presented_key(engine, bare, "trust")?;
+        engine
+            .store_mut()
+            .set_trusted(&self.own_bare, fp.as_bytes(), true)
+            .map_err(|e| e.to_string())?;
+        Ok(b64)
+    }
+
+    /// Gives the key `bare` presented in its current session the petname `petname`, or
+    /// removes it (`None`) (XEP-0116 §7.4: the name a person knows the key by, shown
+    /// before the JID). A petname that could fake a line or a lock on a terminal is
+    /// refused by the store ([`esession::trust::check_petname`]). Returns the key's
+    /// fingerprint.
+    pub fn rename<S: SecretStore>(
+        &self,
+        engine: &mut Engine<S>,
+        bare: &str,
+        petname: Option<&str>,
+    ) -> Result<String, String> {
+        let (fp, b64) = self.presented_key(engine, bare, "name")?;
+        let known = engine
+            .store_mut()
+            .set_petname(&self.own_bare, fp.as_bytes(), petname)
+            .map_err(|e| e.to_string())?;
+        known
+            .then_some(b64)
+            .ok_or_else(|| format!("the key {bare} presented is not in the store"))
+    }
+
+    /// The key `bare` presented in its current session (fingerprint, in Base64), or why
+    /// there is none to `what`.
+    fn presented_key<S: SecretStore>(
+        &self,
+        engine: &Engine<S>,
+        bare: &str,
+        what: &str,
+    ) -> Result<(Fingerprint, String), String> {
+        let info = self
+            .session_info(engine, bare)
+            .ok_or_else(|| format!("no established session with {bare}"))?;
+        let key = info.peer_key.ok_or_else(|| {
+            format!("{bare} presented no public key in this session: nothing to {what}")
+        })?;
+        let fp = Fingerprint::from_b64(&key.fingerprint).map_err(|e| e.to_string())?;
+        Ok((fp, key.fingerprint))
     }
 
     /// Adds `jid` to the roster and asks to see its presence (RFC 6121 §2.3, §3.1.1); the
@@ -302,6 +610,23 @@ impl Conversations {
     /// §3.4).
     pub fn approve(&mut self, jid_: &str) {
         self.outgoing.push_back(roster::approve(jid_));
+    }
+
+    /// Removes `jid` from the roster (RFC 6121 §2.5.2): the server cancels the
+    /// subscriptions both ways and pushes the removal, reported as a
+    /// [`ClientEvent::Roster`] item with subscription `remove`.
+    pub fn remove(&mut self, jid_: &str) {
+        let set = Element::new("iq", ns::JABBER_CLIENT)
+            .with_attr("type", "set")
+            .with_attr("id", self.new_id())
+            .with_child(roster::remove_item(jid_));
+        self.outgoing.push_back(set);
+    }
+
+    /// Denies `jid`'s subscription request, or cancels the subscription granted before
+    /// (RFC 6121 §3.2.1); a roster item changed by it is pushed by the server.
+    pub fn deny(&mut self, jid_: &str) {
+        self.outgoing.push_back(roster::deny(jid_));
     }
 
     /// Before going offline: ends every session (XEP-0116 §5) and reports every message
@@ -338,11 +663,32 @@ impl Conversations {
                 full,
                 show,
                 priority,
+                caps,
             } => {
-                if self.presences.available(&full, show, priority) {
-                    // XEP-0116 §3: whether the resource supports ESessions is asked once,
-                    // on its first presence.
-                    self.disco.push_back(full.clone());
+                let new = self.presences.available(&full, show, priority);
+                let changed = self.presences.set_caps(&full, caps.clone());
+                if let (true, Some(c), Ok(peer)) = (changed, &caps, Jid::new(&full)) {
+                    // Issue 13 §1: the caps node tells the engine whether the contact runs
+                    // Gajim, whose dialect a session we start then speaks (Compat::Auto).
+                    engine.note_peer_client(&peer, PeerClient::CapsNode(&c.node));
+                }
+                if new || changed {
+                    // XEP-0116 §3: whether the resource supports ESessions is asked on its
+                    // first presence, and again when its caps change; a caps ver seen
+                    // and verified before answers without a question (XEP-0115 §6.3).
+                    let known = caps
+                        .as_ref()
+                        .filter(|c| c.hash == "sha-1")
+                        .and_then(|c| self.caps_cache.get(&c.ver).copied());
+                    match known {
+                        Some(supported) => {
+                            self.presences.set_esessions(&full, supported);
+                        }
+                        None => self.disco.push_back(DiscoRequest {
+                            full: full.clone(),
+                            node: caps.as_ref().map(crate::presence::Caps::disco_node),
+                        }),
+                    }
                 }
                 let esessions = self
                     .presences
@@ -372,8 +718,14 @@ impl Conversations {
                 self.events
                     .push_back(ClientEvent::SubscriptionRequest { jid: from });
             }
-            // RFC 6121 §3.1.5–6: the server pushes the changed roster item, reported then.
-            PresenceUpdate::Subscription { .. } => {}
+            // RFC 6121 §3.1.5–6, §3.2: the contact approved, denied or cancelled our
+            // subscription (the server pushes the changed roster item too).
+            PresenceUpdate::Subscription { from, approved } => {
+                self.events.push_back(ClientEvent::SubscriptionAnswer {
+                    jid: from,
+                    approved,
+                });
+            }
         }
     }
 
@@ -405,12 +757,12 @@ impl Conversations {
         let requeued = self
             .convs
             .get_mut(bare)
-            .map(|c| c.queue.requeue(&s.thread))
+            .map(|c| c.queue.requeue(s.thread()))
             .unwrap_or_default();
         self.events.push_back(ClientEvent::Terminated {
             peer: bare.to_owned(),
             full: s.full.clone(),
-            thread: s.thread.clone(),
+            thread: s.thread().to_owned(),
             reason,
         });
         for id in requeued {
@@ -427,9 +779,9 @@ impl Conversations {
                 SessionEvent::Established(s, info) if !info.encrypted => {
                     // Issue 10: never a body in clear. A plain stanza session (XEP-0155
                     // security c2s/none, allowed by a caller's Config) carries nothing here.
-                    let bare = jid::bare(&s.full).to_owned();
+                    let bare = s.bare().to_owned();
                     if let Some(c) = self.convs.get_mut(&bare) {
-                        c.remove(&s.thread);
+                        c.remove(s.thread());
                     }
                     if let Err(e) = sessions::end(engine, &s, now) {
                         self.warn(Some(s.full.clone()), e.to_string());
@@ -444,7 +796,7 @@ impl Conversations {
                     );
                 }
                 SessionEvent::Established(s, info) => {
-                    let bare = jid::bare(&s.full).to_owned();
+                    let bare = s.bare().to_owned();
                     let adopted = self
                         .convs
                         .entry(bare.clone())
@@ -452,13 +804,14 @@ impl Conversations {
                         .established(s.clone());
                     self.events.push_back(ClientEvent::Established {
                         peer: bare.clone(),
+                        thread: s.thread().to_owned(),
                         full: s.full,
-                        thread: s.thread,
                         sas: info.sas.clone(),
                         sas_alg: info.sas_alg,
                         shield: Shield::of(&info),
                         adopted,
                         kept: self.log.kept_for(Some(info.logging)),
+                        petname: self.stored_key(engine, &info).and_then(|k| k.petname),
                     });
                     self.pump(engine, &bare, now);
                 }
@@ -473,12 +826,12 @@ impl Conversations {
                     by,
                     reason,
                 } => {
-                    let bare = jid::bare(&s.full).to_owned();
+                    let bare = s.bare().to_owned();
                     let Some(conv) = self.convs.get_mut(&bare) else {
                         continue;
                     };
-                    let negotiating = conv.negotiating_on(&s.thread);
-                    if conv.remove(&s.thread).is_none() {
+                    let negotiating = conv.negotiating_on(s.thread());
+                    if conv.remove(s.thread()).is_none() {
                         continue;
                     }
                     if negotiating && by.is_none() {
@@ -528,9 +881,9 @@ impl Conversations {
         let conv = self.convs.entry(bare.clone()).or_default();
         // XEP-0184 §4: the receipt names the message; only one sent in this session.
         let delivered =
-            receipts::acknowledged(stanza).filter(|id| conv.queue.delivered(id, &session.thread));
+            receipts::acknowledged(stanza).filter(|id| conv.queue.delivered(id, session.thread()));
         if delivered.is_some() {
-            conv.acknowledged_in(&session.thread);
+            conv.acknowledged_in(session.thread());
         }
         let id = stanza.attr("id").map(str::to_owned);
         let fresh = id.as_deref().is_none_or(|i| conv.first_time(i));
@@ -576,12 +929,15 @@ impl Conversations {
         if !conv.queue.has_pending() {
             return;
         }
+        if self.offline.is_some() {
+            return self.hold_pending(bare);
+        }
         if let Some(s) = conv.current().cloned() {
             for (id, body) in conv.queue.pending() {
                 match sessions::send_body(engine, &s, &id, &body) {
                     Ok(()) => {
                         if let Some(c) = self.convs.get_mut(bare) {
-                            c.queue.sent(&id, &s.thread, now);
+                            c.queue.sent(&id, s.thread(), now);
                         }
                         let logging = sessions::info(engine, &s).map(|i| i.logging);
                         self.keep(bare, Direction::Sent, Some(&id), &body, now, logging);
@@ -592,7 +948,7 @@ impl Conversations {
                         // and it is ending): forget it and try again in a new one.
                         self.warn(Some(s.full.clone()), format!("session unusable: {e}"));
                         if let Some(c) = self.convs.get_mut(bare) {
-                            c.remove(&s.thread);
+                            c.remove(s.thread());
                         }
                         self.session_over(bare, &s, format!("failed: {e}"));
                         self.drain(engine, now);
@@ -609,7 +965,10 @@ impl Conversations {
             reason: Some(reason.to_owned()),
         };
         match self.presences.route(bare) {
-            Route::To(full) => match sessions::start(engine, &full, now) {
+            Route::To(full) => match Jid::new(&full)
+                .map_err(|e| format!("{full} is not a JID: {e}"))
+                .and_then(|to| sessions::start(engine, &to, now).map_err(|e| e.to_string()))
+            {
                 Ok(s) => {
                     if let Some(c) = self.convs.get_mut(bare) {
                         c.negotiate(s);
@@ -619,11 +978,38 @@ impl Conversations {
             },
             // Waiting for the resources' disco#info answers.
             Route::Unknown => {}
-            // Issue 10: an offline contact's messages stay queued, marked not sent (the
-            // XEP-0187 offline session, with the user's consent, is not used yet).
+            // Issue 10: an offline contact's messages go in an XEP-0187 offline session
+            // with the user's consent (it has no forward secrecy); otherwise they stay
+            // queued, marked not sent with the reason.
             Route::Offline => {
-                for (id, _) in conv.queue.pending() {
-                    self.set_state(bare, &id, hold("the contact is offline: not sent yet"));
+                let pending = conv.queue.pending();
+                let fallback = OfflineFallback {
+                    allowed: self.allow_offline,
+                    expects_answers: false,
+                };
+                match fallback.check(Unreachable::NoPresence {
+                    to: bare.to_owned(),
+                }) {
+                    Ok(_) => {
+                        for (id, body) in pending {
+                            if let Some(c) = self.convs.get_mut(bare) {
+                                c.queue.hand_offline(&id);
+                            }
+                            let reason = "the contact is offline: sending in an offline \
+                                          session (no forward secrecy)";
+                            self.set_state(bare, &id, hold(reason));
+                            self.offline_out.push_back(OfflineRequest {
+                                bare: bare.to_owned(),
+                                id,
+                                body,
+                            });
+                        }
+                    }
+                    Err(e) => {
+                        for (id, _) in pending {
+                            self.set_state(bare, &id, hold(&format!("not sent yet: {e}")));
+                        }
+                    }
                 }
             }
             Route::NotResponding => {
@@ -641,6 +1027,22 @@ impl Conversations {
         self.drain(engine, now);
     }
 
+    /// Marks the queued messages of `bare` as waiting for the connection to the server.
+    fn hold_pending(&mut self, bare: &str) {
+        let Some(why) = self.offline.clone() else {
+            return;
+        };
+        let ids: Vec<String> = self
+            .convs
+            .get(bare)
+            .map(|c| c.queue.pending().into_iter().map(|(id, _)| id).collect())
+            .unwrap_or_default();
+        for id in ids {
+            let reason = Some(format!("not sent yet: no connection to the server ({why})"));
+            self.set_state(bare, &id, DeliveryState::Queued { reason });
+        }
+    }
+
     fn fail_pending(&mut self, bare: &str, reason: String) {
         let ids = self
             .convs
@@ -655,10 +1057,9 @@ impl Conversations {
 
     /// Records and reports a change of message `id`'s state.
     fn set_state(&mut self, peer: &str, id: &str, state: DeliveryState) {
-        if self.states.get(id) == Some(&state) {
+        if !self.states.set(id, state.clone()) {
             return;
         }
-        self.states.insert(id.to_owned(), state.clone());
         self.events.push_back(ClientEvent::Receipt {
             peer: peer.to_owned(),
             id: id.to_owned(),

@@ -63,6 +63,14 @@ pub enum ClientEvent {
         /// The contact.
         jid: String,
     },
+    /// A contact approved (`subscribed`) or denied or cancelled (`unsubscribed`) our
+    /// subscription to its presence (RFC 6121 §3.1.5, §3.2).
+    SubscriptionAnswer {
+        /// The contact.
+        jid: String,
+        /// Whether it was approved.
+        approved: bool,
+    },
     /// A session of the conversation with `peer` is established.
     Established {
         /// The contact's bare JID (the conversation).
@@ -82,6 +90,9 @@ pub enum ClientEvent {
         /// Where its messages are kept: the store (`logging` = `may`) or memory only
         /// (`mustnot`, XEP-0155 §8).
         kept: Kept,
+        /// The petname of the key the contact presented, if the user named it
+        /// (XEP-0116 §7.4).
+        petname: Option<String>,
     },
     /// A message arrived in the conversation with `peer`.
     Message {
@@ -117,6 +128,27 @@ pub enum ClientEvent {
         thread: String,
         /// Why, in words.
         reason: String,
+    },
+    /// The connection to the server was lost: every session ended, messages not yet
+    /// acknowledged wait for the next connection, contacts are shown offline.
+    ConnectionLost {
+        /// Why, in words.
+        reason: String,
+    },
+    /// Attempt `attempt` to reconnect starts in `in_secs` seconds.
+    Reconnecting {
+        /// Counted from 1 after each loss.
+        attempt: u32,
+        /// Seconds until the attempt (exponential backoff with jitter).
+        in_secs: u64,
+        /// Why the previous attempt failed, if there was one.
+        error: Option<String>,
+    },
+    /// Online again after a lost connection: the roster is fetched again and presence
+    /// sent; sessions are negotiated again when messages wait.
+    Online {
+        /// The bound full JID.
+        jid: String,
     },
     /// Something went wrong without ending anything.
     Warning {

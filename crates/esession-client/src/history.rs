@@ -2,10 +2,12 @@
 //! `logging` is `may` (XEP-0155 §8) go to a [`MessageLog`] (the store, sealed under its
 //! device key); those of a `mustnot` session, or when no log is given, are kept in memory
 //! only, and die with the process.
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use esession::{Logging, Timestamp};
 use esession_store::SqliteStore;
+
+use crate::bounded::RecentIds;
 pub use esession_store::{Direction, History, MessageRecord};
 
 /// Messages kept in memory per conversation (the oldest are forgotten first).
@@ -82,9 +84,9 @@ pub(crate) struct Log {
     own: String,
     store: Option<Box<dyn MessageLog + Send>>,
     memory: BTreeMap<String, VecDeque<MessageRecord>>,
-    /// Ids of the messages we sent already recorded (a message sent again after its
-    /// session ended is recorded once).
-    recorded: HashSet<String>,
+    /// Ids of the newest messages we sent already recorded (a message sent again after
+    /// its session ended is recorded once).
+    recorded: RecentIds,
 }
 
 impl Log {
@@ -93,7 +95,7 @@ impl Log {
             own: own_bare.to_owned(),
             store: None,
             memory: BTreeMap::new(),
-            recorded: HashSet::new(),
+            recorded: RecentIds::default(),
         }
     }
 
@@ -122,7 +124,7 @@ impl Log {
         at: Timestamp,
         logging: Option<Logging>,
     ) -> (Kept, Option<String>) {
-        if direction == Direction::Sent && !self.recorded.insert(id.to_owned()) {
+        if direction == Direction::Sent && !self.recorded.insert(id) {
             return (self.kept_for(logging), None);
         }
         let m = MessageRecord {

@@ -10,10 +10,11 @@
 //! disco#info requests out); [`Account`] drives it over a real connection.
 //!
 //! ```
-//! use esession::{Config, Engine, MemoryStore, SeededRandom, Timestamp};
+//! use esession::{Config, Engine, FullJid, MemoryStore, SeededRandom, Timestamp};
 //! use esession_client::{Conversations, DeliveryState};
 //! let now = Timestamp(1_800_000_000);
-//! let mut engine = Engine::new("alice@example.org/pda", Config::default(), MemoryStore::new(),
+//! let own = FullJid::new("alice@example.org/pda")?;
+//! let mut engine = Engine::new(own, Config::default(), MemoryStore::new(),
 //!                              Box::new(SeededRandom::from_label("alice")));
 //! let mut convs = Conversations::new("alice@example.org/pda",
 //!                                    Box::new(SeededRandom::from_label("ids")));
@@ -21,9 +22,11 @@
 //! let (_id, state) = convs.send(&mut engine, "bob@example.com", "hi", now);
 //! assert!(matches!(state, DeliveryState::Queued { reason: Some(_) }));
 //! assert!(engine.poll_outgoing().is_none());
+//! # Ok::<(), esession::JidError>(())
 //! ```
 
 mod account;
+mod bounded;
 mod conversation;
 mod conversations;
 mod event;
@@ -38,10 +41,10 @@ mod tests;
 
 pub use account::Account;
 pub use conversation::Conversation;
-pub use conversations::Conversations;
+pub use conversations::{Conversations, DiscoRequest, OfflineRequest};
 pub use event::{ClientEvent, Shield};
 pub use history::{Kept, MessageLog};
-pub use presence::{Route, Show};
+pub use presence::{Caps, Route, Show};
 pub use queue::DeliveryState;
 pub use roster::{RosterItem, Subscription};
 pub use sessions::SessionRef;

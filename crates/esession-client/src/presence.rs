@@ -43,6 +43,8 @@ pub enum PresenceUpdate {
         show: Show,
         /// Its priority.
         priority: i8,
+        /// Its entity capabilities (XEP-0115 §4), if it sent them.
+        caps: Option<Caps>,
     },
     /// `full` went offline (RFC 6121 §4.5); a bare JID means all its resources.
     Unavailable {
@@ -62,6 +64,36 @@ pub enum PresenceUpdate {
         /// Whether it was approved.
         approved: bool,
     },
+}
+
+/// The entity capabilities of a resource (XEP-0115 §4): which software (`node`) and the
+/// hash of its disco#info answer (`ver`, computed with `hash`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caps {
+    /// The software's URI (e.g. `http://gajim.org`).
+    pub node: String,
+    /// The hash of its disco#info answer.
+    pub ver: String,
+    /// The hash function (`sha-1` is the one XEP-0115 §5.1 requires).
+    pub hash: String,
+}
+
+impl Caps {
+    /// The `<c/>` of a presence, if it has one with every attribute (XEP-0115 §4).
+    fn of(presence: &Element) -> Option<Caps> {
+        let c = presence.child("c", esession_xmpp::NS_CAPS)?;
+        let attr = |a: &str| c.attr(a).filter(|v| !v.is_empty()).map(str::to_owned);
+        Some(Caps {
+            node: attr("node")?,
+            ver: attr("ver")?,
+            hash: attr("hash")?,
+        })
+    }
+
+    /// The node of its disco#info query (XEP-0115 §6.2: `node#ver`).
+    pub fn disco_node(&self) -> String {
+        format!("{}#{}", self.node, self.ver)
+    }
 }
 
 /// The update `stanza` carries, or `None` if it is not a presence we track (probes,
@@ -120,6 +152,7 @@ fn available(stanza: &Element, full: String) -> Result<PresenceUpdate, String> {
         full,
         show,
         priority,
+        caps: Caps::of(stanza),
     })
 }
 
@@ -132,6 +165,8 @@ pub struct Resource {
     pub priority: i8,
     /// Whether it advertises ESessions (XEP-0116 §3 disco#info); `None` until known.
     pub esessions: Option<bool>,
+    /// Its entity capabilities (XEP-0115), if its last presence had them.
+    pub caps: Option<Caps>,
     /// Whether it stopped answering in a session (no receipt, or a negotiation timed
     /// out) since its last presence.
     pub unresponsive: bool,
@@ -177,6 +212,7 @@ impl Presences {
                         show,
                         priority,
                         esessions: None,
+                        caps: None,
                         unresponsive: false,
                     },
                 );
@@ -207,6 +243,15 @@ impl Presences {
         gone
     }
 
+    /// Forgets every resource (our connection is gone: no presence is known); returns
+    /// the full JIDs that were online.
+    pub fn clear(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.by_bare)
+            .into_values()
+            .flat_map(BTreeMap::into_keys)
+            .collect()
+    }
+
     /// Records whether `full` advertises ESessions; false if it is not online.
     pub fn set_esessions(&mut self, full: &str, supported: bool) -> bool {
         match self
@@ -220,6 +265,26 @@ impl Presences {
             }
             None => false,
         }
+    }
+
+    /// Records the caps of `full`'s last presence; returns whether they changed.
+    pub fn set_caps(&mut self, full: &str, caps: Option<Caps>) -> bool {
+        match self
+            .by_bare
+            .get_mut(jid::bare(full))
+            .and_then(|r| r.get_mut(full))
+        {
+            Some(r) if r.caps != caps => {
+                r.caps = caps;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The caps of `full`, if online with caps.
+    pub fn caps(&self, full: &str) -> Option<&Caps> {
+        self.by_bare.get(jid::bare(full))?.get(full)?.caps.as_ref()
     }
 
     /// Marks `full` as not answering: it is chosen again only after a new presence.
@@ -264,7 +329,7 @@ impl Presences {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::panic)]
     use super::*;
     use esession::xml::{parse_element, Limits};
 
@@ -282,7 +347,8 @@ mod tests {
             Some(Ok(PresenceUpdate::Available {
                 full: "bob@b/x".into(),
                 show: Show::Away,
-                priority: 5
+                priority: 5,
+                caps: None,
             }))
         );
         assert_eq!(
@@ -297,6 +363,15 @@ mod tests {
                 from: "bob@b".into()
             }))
         );
+        let Some(Ok(PresenceUpdate::Available { caps, .. })) = update(
+            "<presence xmlns='jabber:client' from='bob@b/x'><c xmlns='http://jabber.org/protocol/caps' \
+                    hash='sha-1' node='http://gajim.org' ver='abc='/></presence>",
+        ) else {
+            panic!("not available")
+        };
+        let caps = caps.unwrap();
+        assert_eq!(caps.node, "http://gajim.org");
+        assert_eq!(caps.disco_node(), "http://gajim.org#abc=");
         assert!(update("<presence xmlns='jabber:client' from='alice@a/other'/>").is_none());
         assert!(update(
             "<presence xmlns='jabber:client' from='bob@b/x'><priority>300</priority>\

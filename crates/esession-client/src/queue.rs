@@ -18,6 +18,9 @@ pub enum DeliveryState {
     },
     /// Sent encrypted; no receipt yet.
     Sent,
+    /// Sent in an XEP-0187 offline session, with the user's consent: encrypted, without
+    /// forward secrecy; no receipt can come (the session is one-shot).
+    SentOffline,
     /// The contact's client acknowledged it (XEP-0184).
     Delivered,
     /// It will not be sent; nothing of it left this client.
@@ -32,9 +35,20 @@ impl DeliveryState {
     pub fn name(&self) -> &'static str {
         match self {
             DeliveryState::Queued { .. } => "queued",
-            DeliveryState::Sent => "sent",
+            DeliveryState::Sent | DeliveryState::SentOffline => "sent",
             DeliveryState::Delivered => "delivered",
             DeliveryState::Failed { .. } => "failed",
+        }
+    }
+
+    /// Whether a message sent has forward secrecy: an online session's keys are gone
+    /// when it ends; an offline session's (XEP-0187 §3.1) come from values published in
+    /// advance. `None` while not sent.
+    pub fn forward_secrecy(&self) -> Option<bool> {
+        match self {
+            DeliveryState::Sent | DeliveryState::Delivered => Some(true),
+            DeliveryState::SentOffline => Some(false),
+            DeliveryState::Queued { .. } | DeliveryState::Failed { .. } => None,
         }
     }
 
@@ -57,6 +71,14 @@ struct Outgoing {
     thread: Option<String>,
     /// When it was sent.
     sent_at: Option<Timestamp>,
+    /// Handed to an offline-session attempt (XEP-0187), not settled yet.
+    offline: bool,
+}
+
+impl Outgoing {
+    fn waiting(&self) -> bool {
+        self.thread.is_none() && !self.offline
+    }
 }
 
 /// The unacknowledged messages of a conversation, oldest first.
@@ -73,6 +95,7 @@ impl Queue {
             body,
             thread: None,
             sent_at: None,
+            offline: false,
         });
     }
 
@@ -80,14 +103,14 @@ impl Queue {
     pub(crate) fn pending(&self) -> Vec<(String, String)> {
         self.items
             .iter()
-            .filter(|m| m.thread.is_none())
+            .filter(|m| m.waiting())
             .map(|m| (m.id.clone(), m.body.clone()))
             .collect()
     }
 
     /// Whether messages wait for a session.
     pub(crate) fn has_pending(&self) -> bool {
-        self.items.iter().any(|m| m.thread.is_none())
+        self.items.iter().any(Outgoing::waiting)
     }
 
     /// Marks `id` sent in `thread` at `now`.
@@ -95,6 +118,24 @@ impl Queue {
         if let Some(m) = self.items.iter_mut().find(|m| m.id == id) {
             m.thread = Some(thread.to_owned());
             m.sent_at = Some(now);
+        }
+    }
+
+    /// Hands `id` to an offline-session attempt: not pending any more until
+    /// [`Queue::offline_done`].
+    pub(crate) fn hand_offline(&mut self, id: &str) {
+        if let Some(m) = self.items.iter_mut().find(|m| m.id == id) {
+            m.offline = true;
+        }
+    }
+
+    /// The offline attempt for `id` ended: sent (forgotten: no receipt can come) or not
+    /// (pending again).
+    pub(crate) fn offline_done(&mut self, id: &str, sent: bool) {
+        if sent {
+            self.items.retain(|m| m.id != id);
+        } else if let Some(m) = self.items.iter_mut().find(|m| m.id == id) {
+            m.offline = false;
         }
     }
 
@@ -176,7 +217,15 @@ mod tests {
         assert!(!q.delivered("m1", "t1"), "acknowledged once");
         assert_eq!(q.requeue("t1"), vec!["m2".to_owned()]);
         assert_eq!(q.pending(), vec![("m2".to_owned(), "two".to_owned())]);
-        assert_eq!(q.drop_pending(), vec!["m2".to_owned()]);
+        q.hand_offline("m2");
+        assert!(!q.has_pending(), "in an offline attempt");
+        q.offline_done("m2", false);
+        assert_eq!(q.pending().len(), 1, "pending again");
+        q.hand_offline("m2");
+        q.offline_done("m2", true);
+        assert!(q.unacknowledged().is_empty(), "sent offline: settled");
+        q.push("m3".into(), "three".into());
+        assert_eq!(q.drop_pending(), vec!["m3".to_owned()]);
         assert!(q.unacknowledged().is_empty());
     }
 }

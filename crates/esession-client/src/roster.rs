@@ -98,6 +98,16 @@ pub fn add_item(jid: &str) -> Element {
     query().with_child(Element::new("item", NS_ROSTER).with_attr("jid", jid::bare(jid)))
 }
 
+/// The payload of a roster set removing `jid` (RFC 6121 §2.5.2: `subscription='remove'`;
+/// the server also cancels the subscriptions both ways).
+pub fn remove_item(jid: &str) -> Element {
+    query().with_child(
+        Element::new("item", NS_ROSTER)
+            .with_attr("jid", jid::bare(jid))
+            .with_attr("subscription", Subscription::Remove.name()),
+    )
+}
+
 /// The items of a `<query xmlns='jabber:iq:roster'/>` (a roster result or push).
 pub fn parse_items(query: &Element) -> Result<Vec<RosterItem>, String> {
     if !query.is("query", NS_ROSTER) {
@@ -157,6 +167,12 @@ pub fn approve(jid: &str) -> Element {
     subscription(jid, "subscribed")
 }
 
+/// Denial of `jid`'s subscription request, or cancellation of a subscription granted before
+/// (RFC 6121 §3.2.1: `unsubscribed`).
+pub fn deny(jid: &str) -> Element {
+    subscription(jid, "unsubscribed")
+}
+
 fn subscription(jid: &str, kind: &str) -> Element {
     Element::new("presence", ns::JABBER_CLIENT)
         .with_attr("to", jid::bare(jid))
@@ -199,6 +215,14 @@ mod tests {
         }
         assert!(roster.get("bob@b").is_none());
         assert_eq!(push_ack(&push).attr("id"), Some("p1"));
+        assert_eq!(
+            remove_item("bob@b/x").to_string(),
+            r#"<query xmlns="jabber:iq:roster"><item jid="bob@b" subscription="remove"/></query>"#
+        );
+        assert_eq!(
+            deny("bob@b/x").to_string(),
+            r#"<presence xmlns="jabber:client" to="bob@b" type="unsubscribed"/>"#
+        );
     }
 
     #[test]

@@ -1,18 +1,37 @@
-//! The one place this crate calls the engine: sessions named by (full JID, thread), the
-//! engine's events translated for the conversations. When the engine names sessions by a
-//! handle, only this module changes.
+//! The one place this crate calls the engine: sessions named by the engine's handle (with
+//! the full JID they are bound to), the engine's events translated for the conversations.
 use esession::xml::{ns, Element};
-use esession::{EndedBy, Engine, Error, Event, SecretStore, SessionInfo, Timestamp};
+use esession::Timestamp;
+use esession::{EndedBy, Engine, Error, Event, Jid, SecretStore, SessionId, SessionInfo};
 
 use crate::receipts;
 
 /// One session of the engine.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionRef {
-    /// The peer's full JID.
+    /// The engine's handle of the session.
+    pub id: SessionId,
+    /// The peer's full JID (the one we addressed while negotiating).
     pub full: String,
+}
+
+impl SessionRef {
+    fn new(id: SessionId, peer: &Jid) -> Self {
+        SessionRef {
+            id,
+            full: peer.to_string(),
+        }
+    }
+
     /// The XEP-0201 thread.
-    pub thread: String,
+    pub fn thread(&self) -> &str {
+        self.id.thread()
+    }
+
+    /// The contact's bare JID.
+    pub fn bare(&self) -> &str {
+        self.id.peer().as_str()
+    }
 }
 
 /// What the engine reported, per session.
@@ -40,14 +59,11 @@ pub(crate) enum SessionEvent {
 /// Starts a negotiation with `full` (XEP-0155 §4.1).
 pub(crate) fn start<S: SecretStore>(
     engine: &mut Engine<S>,
-    full: &str,
+    full: &Jid,
     now: Timestamp,
 ) -> Result<SessionRef, Error> {
-    let thread = engine.start(full, now)?;
-    Ok(SessionRef {
-        full: full.to_owned(),
-        thread,
-    })
+    let id = engine.start(full, now)?;
+    Ok(SessionRef::new(id, full))
 }
 
 /// Sends `body` as message `id` in `session`, asking for a receipt (XEP-0184 §4); the
@@ -63,7 +79,7 @@ pub(crate) fn send_body<S: SecretStore>(
         .with_attr("id", id)
         .with_child(Element::new("body", ns::JABBER_CLIENT).with_text(body))
         .with_child(receipts::request());
-    engine.send_stanza(&session.full, &session.thread, msg)
+    engine.send_stanza(&session.id, msg)
 }
 
 /// Acknowledges message `id` in `session` (XEP-0184 §4), encrypted like any content.
@@ -75,7 +91,7 @@ pub(crate) fn send_receipt<S: SecretStore>(
     let msg = Element::new("message", ns::JABBER_CLIENT)
         .with_attr("type", "chat")
         .with_child(receipts::received(id));
-    engine.send_stanza(&session.full, &session.thread, msg)
+    engine.send_stanza(&session.id, msg)
 }
 
 /// Ends `session` (XEP-0116 §5).
@@ -84,7 +100,7 @@ pub(crate) fn end<S: SecretStore>(
     session: &SessionRef,
     now: Timestamp,
 ) -> Result<(), Error> {
-    engine.terminate(&session.full, &session.thread, now)
+    engine.terminate(&session.id, now)
 }
 
 /// Compares the SAS read by the user with `session`'s (XEP-0116 §7.3).
@@ -93,7 +109,7 @@ pub(crate) fn verify<S: SecretStore>(
     session: &SessionRef,
     sas: &str,
 ) -> Result<bool, Error> {
-    engine.verify_sas(&session.full, &session.thread, sas)
+    engine.verify_sas(&session.id, sas)
 }
 
 /// The summary of an established `session`.
@@ -101,51 +117,46 @@ pub(crate) fn info<S: SecretStore>(
     engine: &Engine<S>,
     session: &SessionRef,
 ) -> Option<SessionInfo> {
-    engine.session(&session.full, &session.thread)
+    engine.session(&session.id)
 }
 
 /// The next engine event, per session.
 pub(crate) fn poll<S: SecretStore>(engine: &mut Engine<S>) -> Option<SessionEvent> {
     Some(match engine.poll_event()? {
-        Event::Established(info) | Event::Renegotiated(info) => SessionEvent::Established(
-            SessionRef {
-                full: info.peer.clone(),
-                thread: info.thread.clone(),
-            },
-            info,
-        ),
+        Event::Established(info) | Event::Renegotiated(info) => {
+            SessionEvent::Established(SessionRef::new(info.id.clone(), &info.peer), info)
+        }
         Event::Message {
             peer,
-            thread,
+            session,
             body,
             stanza,
             encrypted,
             ..
         } => SessionEvent::Message {
-            session: thread.filter(|_| encrypted).map(|thread| SessionRef {
-                full: peer.clone(),
-                thread,
-            }),
-            from: peer,
+            session: session
+                .filter(|_| encrypted)
+                .map(|id| SessionRef::new(id, &peer)),
+            from: peer.to_string(),
             stanza,
             body,
         },
-        Event::Terminated { peer, thread, by } => SessionEvent::Ended {
-            session: SessionRef { full: peer, thread },
+        Event::Terminated { peer, session, by } => SessionEvent::Ended {
+            session: SessionRef::new(session, &peer),
             by: Some(by),
             reason: "terminated".into(),
         },
         Event::Failed {
             peer,
-            thread,
+            session,
             error,
         } => SessionEvent::Ended {
-            session: SessionRef { full: peer, thread },
+            session: SessionRef::new(session, &peer),
             by: None,
             reason: error.to_string(),
         },
         Event::Warning { peer, detail, .. } => SessionEvent::Warning {
-            peer,
+            peer: peer.to_string(),
             detail: detail.to_string(),
         },
         // Encrypted presence and iq are not negotiated by this layer; re-keys change

@@ -8,7 +8,7 @@ use esession_store::SqliteStore;
 use crate::conversations::RECEIPT_WAIT;
 use crate::history::{Direction, History, MessageRecord};
 use crate::MessageLog;
-use crate::{ClientEvent, Conversations, DeliveryState, Kept};
+use crate::{ClientEvent, Conversations, DeliveryState, Kept, Shield};
 use std::sync::{Arc, Mutex};
 
 const ALICE: &str = "alice@example.org/pda";
@@ -31,7 +31,7 @@ impl Side {
         Side {
             jid,
             engine: Engine::new(
-                jid,
+                esession::FullJid::new(jid).unwrap(),
                 config,
                 MemoryStore::new(),
                 Box::new(SeededRandom::from_label(&format!("{label}/engine"))),
@@ -73,7 +73,10 @@ impl Side {
     /// `peer` is online and advertises ESessions (its presence, then its disco#info).
     fn sees_online(&mut self, peer: &str) {
         self.receive(Element::new("presence", ns::JABBER_CLIENT).with_attr("from", peer));
-        assert_eq!(self.convs.poll_disco().as_deref(), Some(peer));
+        assert_eq!(
+            self.convs.poll_disco().map(|r| r.full).as_deref(),
+            Some(peer)
+        );
         self.convs.set_esessions(&mut self.engine, peer, true, NOW);
         self.collect();
     }
@@ -205,7 +208,7 @@ fn lines_typed_while_negotiating_are_queued_then_sent_encrypted_and_acknowledged
         .collect();
     // Only the negotiation's first message is waiting: no message left before it.
     assert_eq!(
-        net.a.engine.threads().len(),
+        net.a.engine.session_ids().len(),
         1,
         "one negotiation for three lines"
     );
@@ -247,7 +250,7 @@ fn a_session_the_contact_started_is_adopted_by_the_conversation() {
     net.run();
     assert_eq!(net.b.bodies(), ["hello bob"]);
     assert_eq!(net.a.state(&id), DeliveryState::Delivered);
-    assert_eq!(net.a.engine.threads().len(), 1);
+    assert_eq!(net.a.engine.session_ids().len(), 1);
     assert_eq!(net.a.established().len(), 1);
     net.assert_no_clear_body(&["hello alice", "hello bob"]);
 }
@@ -269,7 +272,7 @@ fn both_sides_starting_at_once_lose_nothing() {
         assert_eq!(est.len(), 2);
         let peer = if side.jid == ALICE { BOB } else { ALICE };
         let current = side.convs.conversation(peer).unwrap().current().unwrap();
-        assert_eq!(current.thread, est[1].0);
+        assert_eq!(current.thread(), est[1].0);
     }
     for i in 0..5 {
         net.a.send("bob@example.com", &format!("a{i}"));
@@ -376,8 +379,8 @@ fn shutdown_ends_every_session_and_reports_what_was_not_acknowledged() {
     assert_eq!(net.a.state(&pending).name(), "failed");
     net.run();
     assert_eq!(net.b.terminated(), ["ended by the contact"]);
-    assert!(net.a.engine.threads().is_empty());
-    assert!(net.b.engine.threads().is_empty());
+    assert!(net.a.engine.session_ids().is_empty());
+    assert!(net.b.engine.session_ids().is_empty());
     // Nothing is negotiated after shutdown.
     let (_, state) = net.a.send("bob@example.com", "late");
     assert_eq!(state.name(), "queued");
@@ -402,7 +405,7 @@ fn a_session_without_encryption_carries_nothing_and_is_ended() {
     assert_eq!(net.a.state(&id).name(), "failed");
     assert!(net.b.bodies().is_empty());
     net.assert_no_clear_body(&["never in clear"]);
-    assert!(net.a.engine.threads().is_empty());
+    assert!(net.a.engine.session_ids().is_empty());
     assert!(net
         .a
         .convs
@@ -617,4 +620,429 @@ fn a_message_sent_again_in_a_new_session_is_recorded_once() {
     assert_eq!(net.a.state(&id), DeliveryState::Delivered);
     assert_eq!(net.a.established().len(), 2);
     assert_eq!(rows(&store), ["hello", "sent twice"]);
+}
+
+/// Two sides that present their RSA keys (XEP-0116 §4.5.4), online to each other.
+fn keyed_net(label: &str) -> Net {
+    use esession::config::PubkeyMode;
+    use esession::IdentityKey;
+    let keyed = || Config {
+        present_pubkey: vec![PubkeyMode::Key],
+        accept_pubkey: vec![PubkeyMode::Key],
+        ..Config::default()
+    };
+    let mut net = Net {
+        a: Side::with(ALICE, &format!("{label}/a"), keyed()),
+        b: Side::with(BOB, &format!("{label}/b"), keyed()),
+        wire: Vec::new(),
+    };
+    let der = |b: &[u8]| Some(IdentityKey::from_pkcs8_der(b).unwrap());
+    net.a.engine.set_identity_key(der(include_bytes!(
+        "../../esession/tests/keys/rsa2048.pk8.der"
+    )));
+    net.b.engine.set_identity_key(der(include_bytes!(
+        "../../esession/tests/keys/rsa2048-b.pk8.der"
+    )));
+    net
+}
+
+#[test]
+fn rename_names_the_presented_key_and_refuses_what_could_fake_a_line() {
+    let mut net = keyed_net("rename");
+    net.a.sees_online(BOB);
+    net.b.sees_online(ALICE);
+    // No session yet: nothing to name.
+    assert!(net
+        .b
+        .convs
+        .rename(&mut net.b.engine, ALICE, Some("Al"))
+        .is_err());
+    net.a.send("bob@example.com", "hi");
+    net.run();
+    // XEP-0116 §7.4: a petname must not be able to fake a line or a lock.
+    for bad in ["Alice\n[encrypted] Bob", "  ", "Al\u{202e}ice"] {
+        assert!(
+            net.b
+                .convs
+                .rename(&mut net.b.engine, ALICE, Some(bad))
+                .is_err(),
+            "{bad:?} accepted"
+        );
+    }
+    let fp = net
+        .b
+        .convs
+        .rename(&mut net.b.engine, "alice@example.org", Some("Alice (work)"))
+        .unwrap();
+    let info = net.b.convs.session_info(&net.b.engine, ALICE).unwrap();
+    let key = info.peer_key.unwrap();
+    assert_eq!(
+        (key.fingerprint, key.petname.as_deref()),
+        (fp, Some("Alice (work)"))
+    );
+    net.b.convs.rename(&mut net.b.engine, ALICE, None).unwrap();
+    let info = net.b.convs.session_info(&net.b.engine, ALICE).unwrap();
+    assert_eq!(info.peer_key.unwrap().petname, None);
+}
+
+#[test]
+fn trust_marks_the_presented_key_and_the_shield_follows_at_once() {
+    let mut net = keyed_net("trust");
+    net.a.sees_online(BOB);
+    net.b.sees_online(ALICE);
+    // No session yet: nothing to trust.
+    assert!(net.b.convs.trust(&mut net.b.engine, ALICE).is_err());
+    net.a.send("bob@example.com", "hi");
+    net.run();
+    let alice_fp = net
+        .a
+        .engine
+        .identity_key()
+        .unwrap()
+        .public()
+        .fingerprint()
+        .to_b64();
+    let info = net.b.convs.session_info(&net.b.engine, ALICE).unwrap();
+    assert_eq!(info.peer_key.unwrap().fingerprint, alice_fp);
+    assert_eq!(net.b.convs.shield(&net.b.engine, ALICE), Shield::Unverified);
+    assert_eq!(
+        net.b.convs.trust(&mut net.b.engine, "alice@example.org"),
+        Ok(alice_fp)
+    );
+    // XEP-0116 §7.4: trusted from now on, in the session already open too.
+    assert_eq!(net.b.convs.shield(&net.b.engine, ALICE), Shield::KeyTrusted);
+    assert_eq!(net.a.convs.shield(&net.a.engine, BOB), Shield::Unverified);
+}
+
+#[test]
+fn trust_without_a_presented_key_says_so_and_marks_nothing() {
+    let mut net = Net::new("trust-none");
+    net.a.send("bob@example.com", "hi");
+    net.run();
+    let err = net.b.convs.trust(&mut net.b.engine, ALICE).unwrap_err();
+    assert!(err.contains("presented no public key"), "{err}");
+    assert_eq!(net.b.convs.shield(&net.b.engine, ALICE), Shield::Unverified);
+}
+
+#[test]
+fn a_lost_connection_ends_every_session_keeps_the_messages_and_resumes_on_return() {
+    let mut net = Net::new("lost");
+    net.a.send("bob@example.com", "before");
+    net.run();
+    // One message sent but not acknowledged yet, then the connection drops.
+    let (unacked, state) = net.a.send("bob@example.com", "in flight");
+    assert_eq!(state, DeliveryState::Sent);
+    net.a.outgoing();
+    net.a
+        .convs
+        .connection_lost(&mut net.a.engine, "the server closed the connection", NOW);
+    net.a.collect();
+    assert!(!net.a.convs.is_online());
+    assert!(net.a.events.contains(&ClientEvent::ConnectionLost {
+        reason: "the server closed the connection".into()
+    }));
+    assert_eq!(
+        net.a.terminated(),
+        ["connection to the server lost: the server closed the connection"]
+    );
+    assert!(net.a.events.contains(&ClientEvent::Presence {
+        jid: BOB.into(),
+        show: None,
+        esessions: None
+    }));
+    assert!(net
+        .a
+        .convs
+        .presences()
+        .resources("bob@example.com")
+        .next()
+        .is_none());
+    let state = net.a.state(&unacked);
+    assert_eq!(state.name(), "queued", "kept, never dropped");
+    assert!(state
+        .reason()
+        .unwrap()
+        .contains("no connection to the server"));
+    // A line typed while offline waits too, saying why; nothing is negotiated.
+    let (typed, state) = net.a.send("bob@example.com", "typed offline");
+    assert!(state
+        .reason()
+        .unwrap()
+        .contains("the server closed the connection"));
+    // The engine's terminates are for the record (the Account drops them offline).
+    net.a.outgoing();
+    assert!(net.a.engine.poll_outgoing().is_none());
+    // Bob saw Alice go offline.
+    net.b.sees_offline(ALICE);
+    net.b.outgoing();
+    net.a.convs.reconnecting(1, 1, None);
+    net.a.convs.online(ALICE, Some(Vec::new()));
+    net.a.collect();
+    assert!(net.a.convs.is_online());
+    assert!(net.a.events.contains(&ClientEvent::Reconnecting {
+        attempt: 1,
+        in_secs: 1,
+        error: None
+    }));
+    assert!(net
+        .a
+        .events
+        .contains(&ClientEvent::Online { jid: ALICE.into() }));
+    // Presence again on both sides: the queue flushes through a new negotiation.
+    net.a.sees_online(BOB);
+    net.b.sees_online(ALICE);
+    net.run();
+    assert_eq!(net.b.bodies(), ["before", "in flight", "typed offline"]);
+    assert_eq!(net.a.state(&unacked), DeliveryState::Delivered);
+    assert_eq!(net.a.state(&typed), DeliveryState::Delivered);
+    assert_eq!(net.a.established().len(), 2);
+    net.assert_no_clear_body(&["before", "in flight", "typed offline"]);
+}
+
+#[test]
+fn the_roster_fetched_again_drops_the_contacts_removed_meanwhile() {
+    use crate::{RosterItem, Subscription};
+    let item = |jid: &str| RosterItem {
+        jid: jid.into(),
+        name: None,
+        subscription: Subscription::Both,
+        pending_out: false,
+    };
+    let mut a = Side::new(ALICE, "refetch/a");
+    a.convs
+        .set_roster(vec![item("bob@example.com"), item("carol@c")]);
+    a.convs.connection_lost(&mut a.engine, "gone", NOW);
+    a.convs.online(ALICE, Some(vec![item("carol@c")]));
+    a.collect();
+    assert!(a.convs.roster().get("bob@example.com").is_none());
+    assert!(a.convs.roster().get("carol@c").is_some());
+    assert!(a.events.iter().any(|e| matches!(e,
+        ClientEvent::Roster(i) if i.jid == "bob@example.com" && i.subscription == Subscription::Remove)));
+    // A failed fetch keeps the roster.
+    a.convs.online(ALICE, None);
+    assert!(a.convs.roster().get("carol@c").is_some());
+}
+
+#[test]
+fn remove_and_deny_go_out_as_rfc_6121_says_and_an_answer_is_reported() {
+    let mut a = Side::new(ALICE, "roster/a");
+    a.convs.remove("bob@example.com/laptop");
+    a.convs.deny("carol@c");
+    let out = a.outgoing();
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[0].attr("type"), Some("set"));
+    let item = out[0]
+        .child("query", crate::roster::NS_ROSTER)
+        .and_then(|q| q.child("item", crate::roster::NS_ROSTER))
+        .unwrap();
+    assert_eq!(item.attr("jid"), Some("bob@example.com"));
+    assert_eq!(item.attr("subscription"), Some("remove"));
+    assert_eq!(out[1].attr("type"), Some("unsubscribed"));
+    assert_eq!(out[1].attr("to"), Some("carol@c"));
+    // Carol denies our request.
+    a.receive(
+        Element::new("presence", ns::JABBER_CLIENT)
+            .with_attr("from", "carol@c")
+            .with_attr("type", "unsubscribed"),
+    );
+    assert!(a.events.contains(&ClientEvent::SubscriptionAnswer {
+        jid: "carol@c".into(),
+        approved: false
+    }));
+}
+
+#[test]
+fn a_long_conversation_keeps_only_the_newest_settled_states() {
+    let mut net = Net::new("bounded");
+    net.a.convs.keep_states(5);
+    let ids: Vec<String> = (0..20)
+        .map(|i| {
+            let (id, _) = net.a.send("bob@example.com", &format!("line {i}"));
+            net.run();
+            id
+        })
+        .collect();
+    assert_eq!(net.b.bodies().len(), 20);
+    assert_eq!(net.a.convs.states_kept(), 5);
+    assert!(
+        net.a.convs.state(&ids[0]).is_none(),
+        "the oldest is forgotten"
+    );
+    assert_eq!(net.a.state(&ids[19]), DeliveryState::Delivered);
+    // A message not acknowledged yet is never forgotten.
+    let (waiting, _) = net.a.send("bob@example.com", "unanswered");
+    for i in 0..10 {
+        net.a.send("bob@example.com", &format!("more {i}"));
+    }
+    assert_eq!(net.a.state(&waiting).name(), "sent");
+}
+
+/// A disco#info answer with ESessions, and the caps `<c/>` of a presence announcing it.
+fn caps_answer(extra_feature: &str) -> (Element, Element) {
+    let mut q = Element::new("query", ns::DISCO_INFO).with_child(
+        Element::new("identity", ns::DISCO_INFO)
+            .with_attr("category", "client")
+            .with_attr("type", "pc"),
+    );
+    for f in [ns::DISCO_INFO, ns::ESESSION, ns::SSN, extra_feature] {
+        q.push(Element::new("feature", ns::DISCO_INFO).with_attr("var", f));
+    }
+    let ver = esession_xmpp::caps_ver(&q).unwrap();
+    let c = Element::new("c", esession_xmpp::NS_CAPS)
+        .with_attr("hash", "sha-1")
+        .with_attr("node", "http://gajim.org")
+        .with_attr("ver", ver);
+    (q, c)
+}
+
+fn presence_with(full: &str, c: &Element) -> Element {
+    Element::new("presence", ns::JABBER_CLIENT)
+        .with_attr("from", full)
+        .with_child(c.clone())
+}
+
+#[test]
+fn a_verified_caps_ver_needs_no_second_disco_query() {
+    let mut a = Side::new(ALICE, "caps/a");
+    let (answer, c) = caps_answer("urn:x:one");
+    a.receive(presence_with(BOB, &c));
+    let req = a.convs.poll_disco().unwrap();
+    assert_eq!(req.full, BOB);
+    assert_eq!(
+        req.node.as_deref(),
+        Some(format!("http://gajim.org#{}", c.attr("ver").unwrap()).as_str())
+    );
+    a.convs.disco_info(&mut a.engine, BOB, Some(&answer), NOW);
+    a.collect();
+    let (_, r) = a
+        .convs
+        .presences()
+        .resources("bob@example.com")
+        .next()
+        .unwrap();
+    assert_eq!(r.esessions, Some(true));
+    assert_eq!(r.caps.as_ref().unwrap().node, "http://gajim.org");
+    // Another resource with the same ver: known at once, no question.
+    let phone = "bob@example.com/phone";
+    a.receive(presence_with(phone, &c));
+    assert!(a.convs.poll_disco().is_none());
+    assert!(a.events.contains(&ClientEvent::Presence {
+        jid: phone.into(),
+        show: Some(crate::Show::Available),
+        esessions: Some(true)
+    }));
+    // A ver that does not match its answer is not cached: asked again each time.
+    let (other, _) = caps_answer("urn:x:two");
+    let liar = Element::new("c", esession_xmpp::NS_CAPS)
+        .with_attr("hash", "sha-1")
+        .with_attr("node", "http://evil")
+        .with_attr("ver", "AAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+    let tablet = "bob@example.com/tablet";
+    a.receive(presence_with(tablet, &liar));
+    assert_eq!(a.convs.poll_disco().unwrap().full, tablet);
+    a.convs.disco_info(&mut a.engine, tablet, Some(&other), NOW);
+    a.collect();
+    assert!(a.events.iter().any(|e| matches!(e,
+        ClientEvent::Warning { detail, .. } if detail.contains("does not match"))));
+    a.receive(presence_with("bob@example.com/watch", &liar));
+    assert!(a.convs.poll_disco().is_some(), "not cached");
+    // No answer: taken as no ESessions.
+    a.convs
+        .disco_info(&mut a.engine, "bob@example.com/watch", None, NOW);
+    let watch = a
+        .convs
+        .presences()
+        .resources("bob@example.com")
+        .find(|(j, _)| *j == "bob@example.com/watch")
+        .map(|(_, r)| r.esessions);
+    assert_eq!(watch, Some(Some(false)));
+}
+
+#[test]
+fn an_offline_contact_gets_an_offline_session_only_with_consent() {
+    let mut a = Side::new(ALICE, "offline/a");
+    let (id, state) = a.send("bob@example.com", "while you sleep");
+    let reason = state.reason().unwrap();
+    assert!(
+        reason.contains("offline sessions were not allowed"),
+        "{reason}"
+    );
+    assert!(a.convs.poll_offline().is_none());
+    assert!(a.outgoing().is_empty());
+    // With consent: handed to an offline session, once.
+    a.convs.set_allow_offline(true);
+    let (id2, _) = a.send("bob@example.com", "second");
+    let reqs: Vec<_> = std::iter::from_fn(|| a.convs.poll_offline()).collect();
+    assert_eq!(
+        reqs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        [id.as_str(), id2.as_str()]
+    );
+    assert_eq!(reqs[0].body, "while you sleep");
+    assert!(a.state(&id).reason().unwrap().contains("offline session"));
+    a.convs
+        .offline_sent("bob@example.com", &id, "while you sleep", Ok(()), NOW);
+    let sent = a.state(&id);
+    assert_eq!(sent, DeliveryState::SentOffline);
+    assert_eq!(sent.name(), "sent");
+    assert_eq!(sent.forward_secrecy(), Some(false));
+    assert_eq!(DeliveryState::Sent.forward_secrecy(), Some(true));
+    // Nothing published (or untrusted): kept, marked not sent with the reason.
+    a.convs.offline_sent(
+        "bob@example.com",
+        &id2,
+        "second",
+        Err("the contact published no offline options".into()),
+        NOW,
+    );
+    let kept = a.state(&id2);
+    assert_eq!(kept.name(), "queued");
+    assert_eq!(
+        kept.reason(),
+        Some("not sent: the contact published no offline options")
+    );
+    assert_eq!(
+        a.convs.conversation(BOB).unwrap().unacknowledged(),
+        std::slice::from_ref(&id2),
+        "the one sent offline is settled, the other waits"
+    );
+    // Bob comes online: the waiting one goes in an online session.
+    let mut net = Net {
+        a,
+        b: Side::new(BOB, "offline/b"),
+        wire: Vec::new(),
+    };
+    net.a.sees_online(BOB);
+    net.b.sees_online(ALICE);
+    net.run();
+    assert_eq!(net.b.bodies(), ["second"]);
+    assert_eq!(net.a.state(&id2), DeliveryState::Delivered);
+}
+
+/// Issue 13 §1: a contact whose caps node is Gajim's gets a session in Gajim's dialect
+/// (only the classic SAS offered); a contact with another client's node gets the profile.
+#[test]
+fn a_gajim_caps_node_makes_our_request_speak_gajims_dialect() {
+    let first_request = |node: &str, label: &str| {
+        let mut a = Side::new(ALICE, label);
+        let caps = Element::new("c", "http://jabber.org/protocol/caps")
+            .with_attr("hash", "sha-1")
+            .with_attr("node", node)
+            .with_attr("ver", "QgayPKawpkPSDYmwT/WM94uAlu0=");
+        a.receive(
+            Element::new("presence", ns::JABBER_CLIENT)
+                .with_attr("from", BOB)
+                .with_child(caps),
+        );
+        let req = a.convs.poll_disco().unwrap();
+        a.convs.set_esessions(&mut a.engine, &req.full, true, NOW);
+        a.send("bob@example.com", "hi");
+        let out = a.outgoing();
+        assert_eq!(out.len(), 1, "{out:?}");
+        out[0].to_string()
+    };
+    let gajim = first_request("http://gajim.org", "caps/gajim");
+    assert!(gajim.contains("sas28x5"), "{gajim}");
+    assert!(!gajim.contains("sas28x5-commit"), "{gajim}");
+    let other = first_request("https://conversations.im", "caps/other");
+    assert!(other.contains("sas28x5-commit"), "{other}");
 }

@@ -35,7 +35,8 @@
 use std::time::{Duration, Instant};
 
 use esession::{
-    Config, DhPool, Element, Engine, Event, MemoryStore, OsRandom, Security, Timestamp,
+    Config, DhPool, Element, Engine, Event, FullJid, Jid, MemoryStore, OsRandom, Security,
+    SessionId, Timestamp,
 };
 use esession_xmpp::{Client, ConnectOptions, TlsMode};
 use tokio::sync::{mpsc, watch};
@@ -222,18 +223,21 @@ async fn establish(
     alice: &mut Client<MemoryStore>,
     bob: &mut Peer,
     bob_jid: &str,
-) -> Option<(Duration, String)> {
+) -> Option<(Duration, SessionId)> {
     let deadline = Instant::now() + Duration::from_secs(20);
     let t0 = Instant::now();
-    let thread = alice.engine_mut().start(bob_jid, Timestamp::now()).unwrap();
+    let to = Jid::new(bob_jid).unwrap();
+    let thread = alice.engine_mut().start(&to, Timestamp::now()).unwrap();
     until(alice, deadline, |ev| {
-        matches!(ev, Event::Established(i) if i.thread == thread).then_some(())
+        matches!(ev, Event::Established(i) if i.id == thread).then_some(())
     })
     .await?;
     let took = t0.elapsed();
     let bob_at = bob
         .wait(deadline, |at, ev| {
-            matches!(ev, Event::Established(ref i) if i.thread == thread).then_some(at)
+            // Bob names the session by Alice's bare JID and the same thread.
+            matches!(ev, Event::Established(ref i) if i.id.thread() == thread.thread())
+                .then_some(at)
         })
         .await?;
     if std::env::var_os("LOAD_DEBUG").is_some() {
@@ -248,34 +252,30 @@ async fn establish(
 async fn end(
     alice: &mut Client<MemoryStore>,
     bob: &mut Peer,
-    bob_jid: &str,
-    thread: &str,
+    thread: &SessionId,
 ) -> Option<Duration> {
     let deadline = Instant::now() + Duration::from_secs(10);
-    alice
-        .engine_mut()
-        .send_message(bob_jid, thread, &body(0))
-        .unwrap();
+    alice.engine_mut().send_message(thread, &body(0)).unwrap();
     alice.flush().await.unwrap();
     alice
         .engine_mut()
-        .terminate(bob_jid, thread, Timestamp::now())
+        .terminate(thread, Timestamp::now())
         .unwrap();
     until(alice, deadline, |ev| {
-        matches!(ev, Event::Terminated { thread: t, .. } if t == thread).then_some(())
+        matches!(ev, Event::Terminated { session: t, .. } if t == thread).then_some(())
     })
     .await;
     let mut last_message = None;
     let terminated = bob
         .wait(deadline, |at, ev| match ev {
             Event::Message {
-                thread: Some(ref t),
+                session: Some(ref t),
                 ..
-            } if t == thread => {
+            } if t.thread() == thread.thread() => {
                 last_message = Some(at);
                 None
             }
-            Event::Terminated { thread: ref t, .. } if t == thread => Some(at),
+            Event::Terminated { session: ref t, .. } if t.thread() == thread.thread() => Some(at),
             _ => None,
         })
         .await?;
@@ -301,13 +301,16 @@ enum Mode {
     Plain,
 }
 
-async fn send(alice: &mut Client<MemoryStore>, mode: Mode, to: &str, thread: &str, seq: usize) {
+async fn send(
+    alice: &mut Client<MemoryStore>,
+    mode: Mode,
+    to: &str,
+    thread: &SessionId,
+    seq: usize,
+) {
     match mode {
         Mode::Encrypted => {
-            alice
-                .engine_mut()
-                .send_message(to, thread, &body(seq))
-                .unwrap();
+            alice.engine_mut().send_message(thread, &body(seq)).unwrap();
             alice.flush().await.unwrap();
         }
         Mode::Plain => {
@@ -340,7 +343,7 @@ async fn messages(
     alice: &mut Client<MemoryStore>,
     bob: &mut Peer,
     to: &str,
-    thread: &str,
+    thread: &SessionId,
     mode: Mode,
     n: usize,
 ) -> (f64, f64, f64, usize, usize) {
@@ -391,7 +394,7 @@ async fn server_phases(args: &Args) {
     // (a) and (b), ESession: default configuration on both sides.
     let mut alice = connect("loada", Config::default()).await;
     let bob = connect("loadb", Config::default()).await;
-    let bob_jid = bob.jid().to_owned();
+    let bob_jid = bob.jid().to_string();
     let mut bob = spawn_peer(bob);
 
     let (_, thread) = establish(&mut alice, &mut bob, &bob_jid)
@@ -427,7 +430,7 @@ async fn server_phases(args: &Args) {
             em / pm
         );
     }
-    end(&mut alice, &mut bob, &bob_jid, &thread).await;
+    end(&mut alice, &mut bob, &thread).await;
     drop(alice.shutdown(Duration::from_secs(2)).await);
     drop(bob.finish().await.shutdown(Duration::from_secs(2)).await);
 
@@ -498,7 +501,7 @@ async fn establishment(
         alice.enable_dh_pool(1);
         bob.enable_dh_pool(1);
     }
-    let bob_jid = bob.jid().to_owned();
+    let bob_jid = bob.jid().to_string();
     let mut bob = spawn_peer(bob);
     let (mut setup, mut ends) = (Vec::new(), Vec::new());
     let limit = Instant::now() + PHASE_LIMIT;
@@ -512,7 +515,7 @@ async fn establishment(
             break;
         };
         setup.push(took);
-        ends.extend(end(&mut alice, &mut bob, &bob_jid, &thread).await);
+        ends.extend(end(&mut alice, &mut bob, &thread).await);
     }
     drop(alice.shutdown(Duration::from_secs(2)).await);
     drop(bob.finish().await.shutdown(Duration::from_secs(2)).await);
@@ -541,8 +544,10 @@ fn memory(target: usize, limit: Duration) {
     let pool = DhPool::new();
     // One filler (the second core) precomputes public values for both engines.
     let filler = pool.spawn_filler(vec![14], 64, Box::new(OsRandom));
-    let mut alice = Engine::new(A, config.clone(), MemoryStore::new(), Box::new(OsRandom));
-    let mut bob = Engine::new(B, config, MemoryStore::new(), Box::new(OsRandom));
+    let (a, b) = (FullJid::new(A).unwrap(), FullJid::new(B).unwrap());
+    let mut alice = Engine::new(a, config.clone(), MemoryStore::new(), Box::new(OsRandom));
+    let mut bob = Engine::new(b, config, MemoryStore::new(), Box::new(OsRandom));
+    let bob_bare = Jid::new("bob@example.com").unwrap();
     alice.set_dh_pool(Some(pool.clone()));
     bob.set_dh_pool(Some(pool.clone()));
     let now = Timestamp::now();
@@ -558,7 +563,7 @@ fn memory(target: usize, limit: Duration) {
             println!("time limit of {} s reached", limit.as_secs());
             break;
         }
-        alice.start("bob@example.com", now).unwrap();
+        alice.start(&bob_bare, now).unwrap();
         loop {
             let mut moved = false;
             while let Some(mut s) = alice.poll_outgoing() {

@@ -9,7 +9,7 @@
 use crate::{Client, Connection, XmppError};
 use esession::archive::{Collection, Direction, Entry, Prefs};
 use esession::store::SecretStore;
-use esession::{jid, Event, Logging, Timestamp};
+use esession::{Event, Logging, SessionId, Timestamp};
 use esession_store::{ArchiveKey, ArchiveKeyError};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -53,7 +53,7 @@ pub struct Archiver {
     prefs: Option<Prefs>,
     passphrase: Option<Zeroizing<String>>,
     key: Option<ArchiveKey>,
-    open: HashMap<(String, String), Pending>,
+    open: HashMap<SessionId, Pending>,
     ready: Vec<Pending>,
 }
 
@@ -134,10 +134,6 @@ impl Archiver {
         self.passphrase = passphrase;
     }
 
-    fn key_of(peer: &str, thread: &str) -> (String, String) {
-        (jid::bare(peer).to_owned(), thread.to_owned())
-    }
-
     /// Whether a session with these terms is archived: `logging` = `may` (XEP-0136 §3.2:
     /// never when `mustnot`) and a Save Mode other than `false` (§2.8).
     fn archives(&self, peer: &str, thread: &str, logging: Logging) -> bool {
@@ -152,16 +148,15 @@ impl Archiver {
     pub fn note(&mut self, ev: &Event) {
         match ev {
             Event::Established(i) | Event::Renegotiated(i) => {
-                self.established(&i.peer, &i.thread, i.logging, Timestamp::now())
+                self.established(&i.id, i.peer.as_str(), i.logging, Timestamp::now())
             }
             Event::Message {
-                peer,
-                thread: Some(thread),
+                session: Some(id),
                 body: Some(body),
                 ..
-            } => self.push(peer, thread, Direction::From, body, Timestamp::now()),
-            Event::Terminated { peer, thread, .. } | Event::Failed { peer, thread, .. } => {
-                if let Some(p) = self.open.remove(&Self::key_of(peer, thread)) {
+            } => self.push(id, Direction::From, body, Timestamp::now()),
+            Event::Terminated { session, .. } | Event::Failed { session, .. } => {
+                if let Some(p) = self.open.remove(session) {
                     self.ready.push(p);
                 }
             }
@@ -169,33 +164,32 @@ impl Archiver {
         }
     }
 
-    /// A session with `peer` on `thread` was (re)negotiated with `logging`.
-    fn established(&mut self, peer: &str, thread: &str, logging: Logging, now: Timestamp) {
-        let key = Self::key_of(peer, thread);
+    /// Session `id` with `peer` (its full JID) was (re)negotiated with `logging`.
+    fn established(&mut self, id: &SessionId, peer: &str, logging: Logging, now: Timestamp) {
+        let thread = id.thread();
         if !self.archives(peer, thread, logging) {
             // §3.2: once off the record, nothing of the session is kept.
-            self.open.remove(&key);
+            self.open.remove(id);
             return;
         }
-        self.open.entry(key).or_insert_with(|| Pending {
+        self.open.entry(id.clone()).or_insert_with(|| Pending {
             collection: Collection::new(peer, now, Some(thread)),
             uploaded: 0,
             last: now,
         });
     }
 
-    /// Records a message we sent in the session with `peer` on `thread`.
-    pub fn sent(&mut self, peer: &str, thread: &str, body: &str) {
-        self.push(peer, thread, Direction::To, body, Timestamp::now());
+    /// Records a message we sent in session `id`.
+    pub fn sent(&mut self, id: &SessionId, body: &str) {
+        self.push(id, Direction::To, body, Timestamp::now());
     }
 
-    fn push(&mut self, peer: &str, thread: &str, dir: Direction, body: &str, now: Timestamp) {
+    fn push(&mut self, id: &SessionId, dir: Direction, body: &str, now: Timestamp) {
         // §4.6: entries are never empty.
         if body.is_empty() {
             return;
         }
-        let key = Self::key_of(peer, thread);
-        let Some(p) = self.open.get_mut(&key) else {
+        let Some(p) = self.open.get_mut(id) else {
             return;
         };
         p.collection.entries.push(Entry {
@@ -271,6 +265,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use esession::xml::{parse_element, Limits};
+    use esession::Jid;
 
     fn archiver(pref: &str) -> Archiver {
         let el = parse_element(pref, &Limits::default()).unwrap();
@@ -283,10 +278,14 @@ mod tests {
     const SAVE_BODY: &str =
         "<pref xmlns='urn:xmpp:archive'><default otr='concede' save='body'/></pref>";
 
+    fn id(peer: &str, thread: &str) -> SessionId {
+        SessionId::for_tests(&Jid::new(peer).unwrap(), thread)
+    }
+
     fn end(a: &mut Archiver, peer: &str, thread: &str) {
         a.note(&Event::Terminated {
-            peer: peer.into(),
-            thread: thread.into(),
+            peer: Jid::new(peer).unwrap(),
+            session: id(peer, thread),
             by: esession::EndedBy::Us,
         });
     }
@@ -294,11 +293,16 @@ mod tests {
     #[test]
     fn may_session_is_recorded_both_ways_and_ready_when_it_ends() {
         let mut a = archiver(SAVE_BODY);
-        a.established("bob@x/r", "t1", Logging::May, Timestamp(100));
-        a.push("bob@x/r", "t1", Direction::From, "hi", Timestamp(103));
-        a.sent("bob@x/other", "t1", "hello");
+        a.established(
+            &id("bob@x/r", "t1"),
+            "bob@x/r",
+            Logging::May,
+            Timestamp(100),
+        );
+        a.push(&id("bob@x/r", "t1"), Direction::From, "hi", Timestamp(103));
+        a.sent(&id("bob@x/other", "t1"), "hello");
         // §4.6: an empty body is no entry.
-        a.sent("bob@x/r", "t1", "");
+        a.sent(&id("bob@x/r", "t1"), "");
         assert!(!a.has_ready());
         end(&mut a, "bob@x/r", "t1");
         assert!(a.has_ready());
@@ -313,15 +317,20 @@ mod tests {
     #[test]
     fn mustnot_or_save_false_keeps_nothing() {
         let mut a = archiver(SAVE_BODY);
-        a.established("bob@x/r", "t1", Logging::MustNot, Timestamp(1));
-        a.sent("bob@x/r", "t1", "secret");
+        a.established(
+            &id("bob@x/r", "t1"),
+            "bob@x/r",
+            Logging::MustNot,
+            Timestamp(1),
+        );
+        a.sent(&id("bob@x/r", "t1"), "secret");
         end(&mut a, "bob@x/r", "t1");
         assert!(!a.has_ready());
 
         let mut a =
             archiver("<pref xmlns='urn:xmpp:archive'><default otr='concede' save='false'/></pref>");
-        a.established("bob@x/r", "t1", Logging::May, Timestamp(1));
-        a.sent("bob@x/r", "t1", "secret");
+        a.established(&id("bob@x/r", "t1"), "bob@x/r", Logging::May, Timestamp(1));
+        a.sent(&id("bob@x/r", "t1"), "secret");
         end(&mut a, "bob@x/r", "t1");
         assert!(!a.has_ready());
     }
@@ -329,10 +338,15 @@ mod tests {
     #[test]
     fn renegotiated_off_the_record_drops_what_was_recorded() {
         let mut a = archiver(SAVE_BODY);
-        a.established("bob@x/r", "t1", Logging::May, Timestamp(1));
-        a.sent("bob@x/r", "t1", "on the record");
+        a.established(&id("bob@x/r", "t1"), "bob@x/r", Logging::May, Timestamp(1));
+        a.sent(&id("bob@x/r", "t1"), "on the record");
         // §3.2: once off the record, nothing of the session is kept.
-        a.established("bob@x/r", "t1", Logging::MustNot, Timestamp(2));
+        a.established(
+            &id("bob@x/r", "t1"),
+            "bob@x/r",
+            Logging::MustNot,
+            Timestamp(2),
+        );
         end(&mut a, "bob@x/r", "t1");
         assert!(!a.has_ready());
     }
@@ -340,9 +354,9 @@ mod tests {
     #[test]
     fn long_session_is_uploaded_in_parts_with_continuing_indexes() {
         let mut a = archiver(SAVE_BODY);
-        a.established("bob@x/r", "t1", Logging::May, Timestamp(1));
+        a.established(&id("bob@x/r", "t1"), "bob@x/r", Logging::May, Timestamp(1));
         for _ in 0..MAX_PENDING + 1 {
-            a.sent("bob@x/r", "t1", "m");
+            a.sent(&id("bob@x/r", "t1"), "m");
         }
         assert_eq!(a.ready.len(), 1);
         assert_eq!(a.ready[0].collection.entries.len(), MAX_PENDING);
@@ -356,8 +370,8 @@ mod tests {
     fn no_prefs_archives_nothing() {
         let mut a = Archiver::default();
         assert!(!a.needs_passphrase());
-        a.established("bob@x/r", "t1", Logging::May, Timestamp(1));
-        a.sent("bob@x/r", "t1", "m");
+        a.established(&id("bob@x/r", "t1"), "bob@x/r", Logging::May, Timestamp(1));
+        a.sent(&id("bob@x/r", "t1"), "m");
         end(&mut a, "bob@x/r", "t1");
         assert!(!a.has_ready());
     }

@@ -5,7 +5,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use esession::pubkeys::key_request_answer;
 use esession::xml::{ns, Element, Limits};
-use esession::{Config, DhPool, Engine, Event, OsRandom, Random, SecretStore, Timestamp};
+use esession::Timestamp;
+use esession::{Config, DhPool, Engine, Event, FullJid, OsRandom, Random, SecretStore};
 use tokio::time::Instant;
 use tokio_xmpp::Stanza;
 
@@ -52,7 +53,7 @@ impl<S: SecretStore> Client<S> {
             }
         }
         let conn = Connection::connect(opts).await?;
-        let engine = Engine::new(conn.bound_jid(), config, store, rng);
+        let engine = Engine::new(conn.bound().clone(), config, store, rng);
         Ok(Client {
             conn,
             engine,
@@ -62,8 +63,8 @@ impl<S: SecretStore> Client<S> {
     }
 
     /// Our full JID.
-    pub fn jid(&self) -> &str {
-        self.conn.bound_jid()
+    pub fn jid(&self) -> &FullJid {
+        self.conn.bound()
     }
 
     /// The engine.
@@ -172,10 +173,10 @@ impl<S: SecretStore> Client<S> {
     /// Whether `jid` (a full JID) advertises ESessions in disco#info (XEP-0116 §3).
     pub async fn peer_supports_esessions(
         &mut self,
-        jid: &str,
+        jid: &FullJid,
         timeout: Duration,
     ) -> Result<bool, XmppError> {
-        let features = self.conn.disco_features(jid, timeout).await?;
+        let features = self.conn.disco_features(jid.as_str(), timeout).await?;
         Ok(features.iter().any(|f| f == ns::ESESSION))
     }
 
@@ -185,7 +186,7 @@ impl<S: SecretStore> Client<S> {
         self.engine.terminate_all(Timestamp::now());
         let deadline = Instant::now() + wait;
         let mut events = Vec::new();
-        while !self.engine.threads().is_empty() {
+        while !self.engine.session_ids().is_empty() {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;

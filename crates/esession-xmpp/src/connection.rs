@@ -11,17 +11,21 @@ use tokio::time::Instant;
 use tokio_xmpp::jid::{BareJid, FullJid, Jid};
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::iq::Iq;
-use tokio_xmpp::parsers::presence::Presence;
 use tokio_xmpp::parsers::stanza_error::StanzaError;
 use tokio_xmpp::stanzastream::{Event, StanzaStage, StanzaState, StanzaStream, StreamEvent};
 use tokio_xmpp::Stanza;
 use tracing::Instrument;
 
+use crate::caps;
 use crate::disco;
 use crate::error::{XmppError, CONNECT_TIMEOUT};
-use crate::login::{self, LoginFailure};
+use crate::link::{self, Keepalive, LinkEvent, SharedLink};
+use crate::login::{self, Login, LoginNote};
 use crate::options::{self, ConnectOptions};
 use crate::xml;
+
+/// Link events kept for a caller that does not read them.
+const LINK_EVENTS_KEPT: usize = 64;
 
 /// Bound on closing the stream, whatever the connect timeout.
 const MAX_CLOSE_WAIT: Duration = Duration::from_secs(5);
@@ -31,15 +35,25 @@ const MAX_CLOSE_WAIT: Duration = Duration::from_secs(5);
 /// Incoming stanzas are read with [`next_stanza`](Self::next_stanza); the
 /// stream must be read regularly, since disco#info requests addressed to us
 /// are answered while reading. tokio-xmpp reconnects (and resumes with
-/// XEP-0198 where possible) if the connection drops after login.
+/// XEP-0198 where possible) if the connection drops after login; each loss,
+/// attempt and return is reported by [`next_link_event`](Self::next_link_event).
 #[derive(Debug)]
 pub struct Connection {
     stream: StanzaStream,
-    failures: mpsc::UnboundedReceiver<LoginFailure>,
+    notes: mpsc::UnboundedReceiver<LoginNote>,
+    link: SharedLink,
+    keepalive: Keepalive,
+    /// Whether the stream is up (false from a loss until it is back).
+    up: bool,
+    /// Why the last reconnection attempt failed.
+    last_failure: Option<String>,
+    link_events: VecDeque<LinkEvent>,
     bound: FullJid,
     bound_text: String,
     bare: BareJid,
     features: Vec<String>,
+    /// Our XEP-0115 `ver`: the hash of what we answer to disco#info.
+    caps_ver: String,
     timeout: Duration,
     /// Stanzas read while waiting for something else, oldest first.
     pending: VecDeque<Stanza>,
@@ -81,13 +95,16 @@ impl Connection {
         valid: options::Validated,
     ) -> Result<Connection, XmppError> {
         tracing::info!(server = ?opts.server, "connecting");
-        let (mut stream, mut failures) = login::start_stream(
-            opts.tls,
-            &valid.target,
-            valid.jid.clone(),
-            opts.password.clone(),
-            opts.allow_plain_auth,
-        );
+        let link = SharedLink::default();
+        let login = Login {
+            tls: opts.tls,
+            jid: valid.jid.clone(),
+            password: opts.password.clone(),
+            allow_plain: opts.allow_plain_auth,
+            keepalive: opts.keepalive,
+        };
+        let (mut stream, mut notes) =
+            login::start_stream(opts.tls, &valid.target, login, link.clone());
         let deadline = Instant::now() + opts.timeout;
         let mut early = VecDeque::new();
         let bound = loop {
@@ -101,10 +118,12 @@ impl Connection {
                         return Err(XmppError::Protocol("stream ended during login".into()));
                     }
                 },
-                Some(failure) = failures.recv() => {
-                    if failure.fatal {
-                        drain_close(stream).await;
-                        return Err(failure.error);
+                Some(note) = notes.recv() => {
+                    if let LoginNote::Failed(failure) = note {
+                        if failure.fatal {
+                            drain_close(stream).await;
+                            return Err(failure.error);
+                        }
                     }
                 }
                 () = tokio::time::sleep_until(deadline) => {
@@ -124,13 +143,26 @@ impl Connection {
             }
         };
         tracing::info!(bound = %bound, "online");
+        let mut features = opts.features;
+        // XEP-0115 §6.1: an entity that sends caps advertises the feature.
+        if !features.iter().any(|f| f == caps::NS_CAPS) {
+            features.push(caps::NS_CAPS.to_owned());
+        }
+        let caps_ver = caps::ver(&caps::own_info(&features)).map_err(XmppError::Protocol)?;
+        link::with(&link, |s| s.bound = Some(Jid::from(bound.clone())));
         let mut conn = Connection {
             stream,
-            failures,
+            notes,
+            link,
+            keepalive: opts.keepalive,
+            up: true,
+            last_failure: None,
+            link_events: VecDeque::new(),
             bound_text: bound.to_string(),
             bound,
             bare: valid.bare,
-            features: opts.features,
+            features,
+            caps_ver,
             timeout: opts.timeout,
             pending: early,
         };
@@ -140,9 +172,25 @@ impl Connection {
         Ok(conn)
     }
 
+    /// The next change of the link to the server (seen while reading the stream).
+    pub fn next_link_event(&mut self) -> Option<LinkEvent> {
+        self.link_events.pop_front()
+    }
+
+    /// Whether the stream to the server is up: false from a lost connection until it is
+    /// back. Sending meanwhile waits for it (up to the timeout).
+    pub fn is_up(&self) -> bool {
+        self.up
+    }
+
     /// The full JID the server bound this session to.
     pub fn bound_jid(&self) -> &str {
         &self.bound_text
+    }
+
+    /// The full JID the server bound this session to, typed.
+    pub fn bound(&self) -> &FullJid {
+        &self.bound
     }
 
     /// Send one stanza (`<message/>`, `<presence/>` or `<iq/>`, namespace
@@ -160,9 +208,11 @@ impl Connection {
         self.send(stanza).await
     }
 
-    /// Send initial (available) presence.
+    /// Send initial (available) presence, with our entity capabilities (XEP-0115 §4).
     pub async fn send_presence(&mut self) -> Result<(), XmppError> {
-        self.send(Stanza::Presence(Presence::available())).await
+        let presence = esession::Element::new("presence", esession::xml::ns::JABBER_CLIENT)
+            .with_child(caps::presence_caps(&self.caps_ver));
+        self.send_element(&presence).await
     }
 
     /// The next incoming `<message/>`, `<presence/>` or `<iq/>` as XML, in
@@ -207,12 +257,36 @@ impl Connection {
         timeout: Duration,
     ) -> Result<Vec<String>, XmppError> {
         let to = parse_jid(jid)?;
-        let request = disco::request(to.clone(), String::new())?;
+        let request = disco::request(to.clone(), String::new(), None)?;
         match self
             .iq_round_trip(request, &to, timeout, "waiting for a disco#info answer")
             .await?
         {
             IqAnswer::Result(payload) => disco::features_of(payload.as_ref()),
+            IqAnswer::Error(error) => Err(XmppError::Stanza(disco::condition_name(&error))),
+        }
+    }
+
+    /// The disco#info answer (XEP-0030) of `jid` about `node` (XEP-0115 §6.2: `node#ver`
+    /// of its caps), as its `<query/>`, to check against a caps hash
+    /// ([`crate::caps_ver`]). Errors as [`disco_features`](Self::disco_features).
+    pub async fn disco_info(
+        &mut self,
+        jid: &str,
+        node: Option<&str>,
+        timeout: Duration,
+    ) -> Result<esession::Element, XmppError> {
+        let to = parse_jid(jid)?;
+        let request = disco::request(to.clone(), String::new(), node)?;
+        match self
+            .iq_round_trip(request, &to, timeout, "waiting for a disco#info answer")
+            .await?
+        {
+            IqAnswer::Result(Some(p)) => xml::from_minidom(p, &esession::xml::Limits::default())
+                .map_err(|e| XmppError::Protocol(format!("disco#info answer: {e}"))),
+            IqAnswer::Result(None) => Err(XmppError::Protocol(
+                "disco#info result without <query/>".into(),
+            )),
             IqAnswer::Error(error) => Err(XmppError::Stanza(disco::condition_name(&error))),
         }
     }
@@ -345,37 +419,76 @@ impl Connection {
     /// disco#info requests itself.
     async fn read_until(&mut self, deadline: Instant) -> Result<Option<Incoming>, XmppError> {
         tokio::select! {
+            // The stream first: its loss is queued before the connector's first note
+            // about the reconnection, so the loss is reported first.
+            biased;
             event = self.stream.next() => match event {
                 Some(Event::Stanza(stanza)) => self.handle(stanza).await.map(Some),
                 Some(Event::Stream(StreamEvent::Reset { bound_jid, .. })) => {
                     tracing::warn!(%bound_jid, "stream re-established without state");
-
                     if let Ok(full) = bound_jid.try_into_full() {
                         self.bound_text = full.to_string();
                         self.bound = full;
                     }
+                    self.back(false);
                     Ok(Some(Incoming::Nothing))
                 }
                 Some(Event::Stream(StreamEvent::Suspended)) => {
-                    tracing::warn!("connection lost, reconnecting");
+                    let reason = link::with(&self.link, |s| s.reason(self.keepalive))
+                        .unwrap_or_else(|| "the connection was lost".into());
+                    tracing::warn!(%reason, "connection lost, reconnecting");
+                    self.up = false;
+                    self.note_link(LinkEvent::Lost { reason });
                     Ok(Some(Incoming::Nothing))
                 }
                 Some(Event::Stream(StreamEvent::Resumed)) => {
                     tracing::info!("stream resumed");
+                    self.back(true);
                     Ok(Some(Incoming::Nothing))
                 }
                 None => Err(XmppError::Protocol("the stream has ended".into())),
             },
-            Some(failure) = self.failures.recv() => {
-                if failure.fatal {
-                    Err(failure.error)
-                } else {
+            Some(note) = self.notes.recv() => match note {
+                LoginNote::Failed(failure) if failure.fatal => Err(failure.error),
+                LoginNote::Failed(failure) => {
                     tracing::warn!(error = %failure.error, "reconnection attempt failed");
+                    self.last_failure = Some(failure.error.to_string());
                     Ok(Some(Incoming::Nothing))
                 }
-            }
+                LoginNote::Retry { attempt, after } => {
+                    let error = self.last_failure.take();
+                    self.note_link(LinkEvent::Reconnecting {
+                        attempt,
+                        after,
+                        error,
+                    });
+                    Ok(Some(Incoming::Nothing))
+                }
+            },
             () = tokio::time::sleep_until(deadline) => Ok(None),
         }
+    }
+
+    /// Keeps `ev` for [`next_link_event`](Self::next_link_event); a caller that never
+    /// asks keeps only the newest [`LINK_EVENTS_KEPT`].
+    fn note_link(&mut self, ev: LinkEvent) {
+        if self.link_events.len() >= LINK_EVENTS_KEPT {
+            self.link_events.pop_front();
+        }
+        self.link_events.push_back(ev);
+    }
+
+    /// The stream is back after a loss (or resumed, XEP-0198 §5).
+    fn back(&mut self, resumed: bool) {
+        link::with(&self.link, |s| {
+            s.bound = Some(Jid::from(self.bound.clone()));
+        });
+        self.up = true;
+        self.last_failure = None;
+        self.note_link(LinkEvent::Online {
+            jid: self.bound_text.clone(),
+            resumed,
+        });
     }
 
     async fn handle(&mut self, stanza: Stanza) -> Result<Incoming, XmppError> {

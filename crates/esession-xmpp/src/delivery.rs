@@ -6,7 +6,7 @@
 use crate::{Client, OfflineError, OfflineStart, XmppError};
 use esession::store::SecretStore;
 use esession::xml::{ns, Element};
-use esession::{jid, Timestamp};
+use esession::{BareJid, Jid, Timestamp};
 use std::time::Duration;
 use thiserror::Error;
 
@@ -28,6 +28,12 @@ pub enum Unreachable {
         /// The JID tried.
         to: String,
     },
+    /// No resource of the contact is available (RFC 6121 §4.3: no presence seen).
+    #[error("{to} has no available resource")]
+    NoPresence {
+        /// The contact's bare JID.
+        to: String,
+    },
     /// The negotiation got no answer in time (the attempt is abandoned).
     #[error("{to} did not answer within {secs}s (offline, or no ESession support)")]
     NoAnswer {
@@ -43,7 +49,9 @@ impl Unreachable {
     /// negotiation got no answer).
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::Unavailable { .. } | Self::NoDiscoAnswer { .. } => "unavailable",
+            Self::Unavailable { .. } | Self::NoDiscoAnswer { .. } | Self::NoPresence { .. } => {
+                "unavailable"
+            }
             Self::NoAnswer { .. } => "timeout",
         }
     }
@@ -126,19 +134,19 @@ impl OfflineFallback {
 impl<S: SecretStore> Client<S> {
     /// Checks a full JID's support before negotiating (XEP-0116 §3); a bare JID is not
     /// asked. A stanza error or no answer means the contact looks offline.
-    pub async fn reach(&mut self, to: &str, timeout: Duration) -> Result<Reach, XmppError> {
-        if !jid::is_full(to) {
+    pub async fn reach(&mut self, to: &Jid, timeout: Duration) -> Result<Reach, XmppError> {
+        let Ok(full) = to.try_as_full() else {
             return Ok(Reach::Negotiate);
-        }
-        match self.peer_supports_esessions(to, timeout).await {
+        };
+        match self.peer_supports_esessions(full, timeout).await {
             Ok(true) => Ok(Reach::Negotiate),
             Ok(false) => Ok(Reach::Unsupported),
             Err(XmppError::Stanza(condition)) => Ok(Reach::Offline(Unreachable::Unavailable {
-                to: to.to_owned(),
+                to: to.to_string(),
                 condition,
             })),
             Err(XmppError::Timeout(_)) => Ok(Reach::Offline(Unreachable::NoDiscoAnswer {
-                to: to.to_owned(),
+                to: to.to_string(),
             })),
             Err(e) => Err(e),
         }
@@ -151,7 +159,7 @@ impl<S: SecretStore> Client<S> {
     /// first; the engine needs our identity key (XEP-0187 §3.3: Bob always presents it).
     pub async fn send_offline(
         &mut self,
-        alice: &str,
+        alice: &BareJid,
         why: Unreachable,
         body: &str,
         count: u32,
@@ -166,19 +174,19 @@ impl<S: SecretStore> Client<S> {
             }
             Err(OfflineError::Xmpp(e)) => return Err(e.into()),
         };
-        let thread = start.thread.as_str();
+        let session = &start.session;
         let in_session = |error| OfflineSendError::Session {
-            thread: thread.to_owned(),
+            thread: session.thread().to_owned(),
             error,
         };
         for _ in 1..count {
             self.engine_mut()
-                .send_message(alice, thread, body)
+                .send_message(session, body)
                 .map_err(in_session)?;
         }
         // XEP-0187 §3.3: one-shot; Bob's terminate is not acknowledged (profile P11).
         self.engine_mut()
-            .terminate(alice, thread, Timestamp::now())
+            .terminate(session, Timestamp::now())
             .map_err(in_session)?;
         self.flush().await?;
         Ok(start)
@@ -211,6 +219,10 @@ mod tests {
             to: "alice@x/r".into(),
         };
         assert_eq!(d.kind(), "unavailable");
+        let p = Unreachable::NoPresence {
+            to: "alice@x".into(),
+        };
+        assert_eq!(p.to_string(), "alice@x has no available resource");
         assert_eq!(
             offline().to_string(),
             "alice@x did not answer within 5s (offline, or no ESession support)"

@@ -47,9 +47,11 @@ pub(crate) fn answer(iq: &Iq, features: &[String]) -> Option<Iq> {
     })
 }
 
-/// A disco#info get for `to`.
-pub(crate) fn request(to: Jid, id: String) -> Result<Iq, XmppError> {
-    let payload = Element::try_from(&DiscoInfoQuery { node: None })
+/// A disco#info get for `to` (about `node`, if any: XEP-0115 §6.2 asks about
+/// `node#ver`).
+pub(crate) fn request(to: Jid, id: String, node: Option<&str>) -> Result<Iq, XmppError> {
+    let node = node.map(str::to_owned);
+    let payload = Element::try_from(&DiscoInfoQuery { node })
         .map_err(|e| XmppError::Protocol(format!("disco#info query: {e}")))?;
     Ok(Iq::Get {
         from: None,

@@ -33,11 +33,14 @@
 
 mod archive;
 mod archiver;
+mod backoff;
+mod caps;
 mod client;
 mod connection;
 mod delivery;
 mod disco;
 mod error;
+mod link;
 mod login;
 mod offline;
 mod options;
@@ -49,10 +52,12 @@ mod xml;
 
 pub use archive::ListPage;
 pub use archiver::{Archiver, ArchiverError};
+pub use caps::{ver as caps_ver, CAPS_NODE, NS_CAPS};
 pub use client::{Client, Traced, ESESSION_FEATURES};
 pub use connection::Connection;
 pub use delivery::{OfflineFallback, OfflineSendError, Reach, Unreachable};
 pub use error::{XmppError, CONNECT_TIMEOUT, EXIT_CONNECT, EXIT_OTHER};
+pub use link::{Keepalive, LinkEvent};
 pub use offline::{
     offline_publish_options, OfflineError, OfflineLogin, OfflineStart, Withdrawal, OFFLINE_ITEM_ID,
 };

@@ -5,6 +5,8 @@
 //! reports every failure, classified, on a channel, and gives up at once on a
 //! failure before the first successful login and on any authentication
 //! failure, so `Connection::connect` can return an error instead of waiting.
+//! After a lost connection it announces each attempt and waits between them
+//! ([`Backoff`]: exponential with jitter).
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -22,14 +24,25 @@ use tokio_xmpp::parsers::{ns, sasl_cb, stream_features::StreamFeatures};
 use tokio_xmpp::stanzastream::{Connection as RawConnection, StanzaStream};
 use tokio_xmpp::xmlstream::{StreamHeader, Timeouts, XmppStream};
 
+use esession::OsRandom;
+
+use crate::backoff::Backoff;
 use crate::error::XmppError;
+use crate::link::{self, Keepalive, SharedLink};
 use crate::options::{Target, TlsMode};
 use crate::transport;
 
 /// Depth of tokio-xmpp's incoming and outgoing stanza queues.
 const QUEUE_DEPTH: usize = 64;
-/// Longest pause between two reconnection attempts after a lost connection.
-const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
+
+/// What the connector reports.
+#[derive(Debug)]
+pub(crate) enum LoginNote {
+    /// A login failed.
+    Failed(LoginFailure),
+    /// After a lost connection: attempt `attempt` starts in `after`.
+    Retry { attempt: u32, after: Duration },
+}
 
 /// A login failure seen by the connector.
 #[derive(Debug)]
@@ -39,15 +52,16 @@ pub(crate) struct LoginFailure {
     pub(crate) fatal: bool,
 }
 
-/// Start a stanza stream that logs in with our connector. Failures arrive on
-/// the returned channel.
+/// Start a stanza stream that logs in with our connector. Failures and
+/// reconnection attempts arrive on the returned channel; the TCP connections
+/// are watched through `link`.
 pub(crate) fn start_stream(
     tls: TlsMode,
     target: &Target,
-    jid: Jid,
-    password: String,
-    allow_plain: bool,
-) -> (StanzaStream, mpsc::UnboundedReceiver<LoginFailure>) {
+    login: Login,
+    link: SharedLink,
+) -> (StanzaStream, mpsc::UnboundedReceiver<LoginNote>) {
+    let jid = login.jid.clone();
     let dns = match target {
         Target::Addr(a) => DnsConfig::addr(&a.to_string()),
         Target::Host(h, p) => DnsConfig::no_srv(h, *p),
@@ -59,16 +73,10 @@ pub(crate) fn start_stream(
         },
     };
     let (tx, rx) = mpsc::unbounded_channel();
-    let login = Login {
-        tls,
-        jid,
-        password,
-        allow_plain,
-    };
     let stream = match tls {
-        TlsMode::StartTls => spawn(transport::Tls::starttls(dns), login, tx),
-        TlsMode::DirectTls => spawn(transport::Tls::direct(dns), login, tx),
-        TlsMode::Plain => spawn(transport::Plain(dns), login, tx),
+        TlsMode::StartTls => spawn(transport::Tls::starttls(dns, link.clone()), login, link, tx),
+        TlsMode::DirectTls => spawn(transport::Tls::direct(dns, link.clone()), login, link, tx),
+        TlsMode::Plain => spawn(transport::Plain(dns, link.clone()), login, link, tx),
     };
     (stream, rx)
 }
@@ -76,82 +84,122 @@ pub(crate) fn start_stream(
 fn spawn<C: ServerConnector>(
     connector: C,
     login: Login,
-    failures: mpsc::UnboundedSender<LoginFailure>,
+    link: SharedLink,
+    notes: mpsc::UnboundedSender<LoginNote>,
 ) -> StanzaStream {
     let was_online = Arc::new(AtomicBool::new(false));
     let reconnector = move |_location: Option<String>, slot: oneshot::Sender<RawConnection>| {
-        let connector = connector.clone();
-        let login = login.clone();
-        let failures = failures.clone();
-        let was_online = was_online.clone();
-        tokio::spawn(attempt_loop(connector, login, failures, was_online, slot));
+        let task = Attempts {
+            connector: connector.clone(),
+            login: login.clone(),
+            link: link.clone(),
+            notes: notes.clone(),
+            was_online: was_online.clone(),
+        };
+        tokio::spawn(task.run(slot));
     };
     StanzaStream::new(Box::new(reconnector), QUEUE_DEPTH)
 }
 
 /// What a login attempt needs besides the connector.
 #[derive(Clone)]
-struct Login {
-    tls: TlsMode,
-    jid: Jid,
-    password: String,
+pub(crate) struct Login {
+    pub(crate) tls: TlsMode,
+    pub(crate) jid: Jid,
+    pub(crate) password: String,
     /// Whether PLAIN and ANONYMOUS may be used when the server offers nothing better.
-    allow_plain: bool,
+    pub(crate) allow_plain: bool,
+    /// How a silent link is detected.
+    pub(crate) keepalive: Keepalive,
 }
 
-async fn attempt_loop<C: ServerConnector>(
+/// One series of login attempts: the first login, or the reconnection after a loss.
+struct Attempts<C> {
     connector: C,
-    login_data: Login,
-    failures: mpsc::UnboundedSender<LoginFailure>,
+    login: Login,
+    link: SharedLink,
+    notes: mpsc::UnboundedSender<LoginNote>,
     was_online: Arc<AtomicBool>,
-    mut slot: oneshot::Sender<RawConnection>,
-) {
-    let Login {
-        tls,
-        jid,
-        password,
-        allow_plain,
-    } = login_data;
-    let mut delay = Duration::from_secs(1);
-    loop {
-        if slot.is_closed() {
-            return;
-        }
-        tracing::debug!(%jid, ?tls, "opening stream");
-        match login(connector.clone(), tls, &jid, &password, allow_plain).await {
-            Ok((features, stream)) => {
-                tracing::debug!(%jid, "logged in");
-                was_online.store(true, Ordering::SeqCst);
-                let conn = RawConnection {
-                    stream: stream.box_stream(),
-                    features,
-                    identity: jid,
-                };
-                if slot.send(conn).is_err() {
-                    tracing::debug!("stream owner gone before login finished");
-                }
+}
+
+impl<C: ServerConnector> Attempts<C> {
+    async fn run(self, mut slot: oneshot::Sender<RawConnection>) {
+        let Attempts {
+            connector,
+            login: login_data,
+            link,
+            notes,
+            was_online,
+        } = self;
+        let Login {
+            tls,
+            jid,
+            password,
+            allow_plain,
+            keepalive,
+        } = login_data;
+        let mut backoff = Backoff::new(Box::new(OsRandom));
+        loop {
+            if slot.is_closed() {
                 return;
             }
-            Err(error) => {
-                // Before the first login every failure is final (the caller is
-                // waiting in `connect`); afterwards only a rejected password is.
-                let fatal =
-                    !was_online.load(Ordering::SeqCst) || matches!(error, XmppError::Auth(_));
-                tracing::warn!(%jid, %error, fatal, "login failed");
-                // The receiver may be gone already; then nobody waits for us.
-                let _ = failures.send(LoginFailure { error, fatal });
-                if fatal {
-                    // Keep the slot (dropping it makes tokio-xmpp's worker
-                    // panic) but not the password.
-                    drop(password);
-                    slot.closed().await;
-                    return;
-                }
+            if was_online.load(Ordering::SeqCst) {
+                // A lost connection: wait before each attempt, saying so.
+                let after = backoff.next_delay();
+                let attempt = backoff.attempt();
+                let _ = notes.send(LoginNote::Retry { attempt, after });
                 tokio::select! {
-                    () = tokio::time::sleep(delay) => {}
+                    () = tokio::time::sleep(after) => {}
                     () = slot.closed() => return,
                 }
-                delay = (delay * 2).min(MAX_RETRY_DELAY);
+            }
+            // RFC 6120 §7.7.2.1: a reconnection asks for the resource bound before.
+            let identity = link::with(&link, |s| s.bound.clone())
+                .flatten()
+                .unwrap_or_else(|| jid.clone());
+            tracing::debug!(%identity, ?tls, "opening stream");
+            let timeouts = Timeouts {
+                read_timeout: keepalive.idle,
+                response_timeout: keepalive.answer,
+            };
+            let attempt = login(
+                connector.clone(),
+                tls,
+                &identity,
+                &password,
+                allow_plain,
+                timeouts,
+            );
+            match attempt.await {
+                Ok((features, stream)) => {
+                    tracing::debug!(%identity, "logged in");
+                    was_online.store(true, Ordering::SeqCst);
+                    let conn = RawConnection {
+                        stream: stream.box_stream(),
+                        features,
+                        identity,
+                    };
+                    if slot.send(conn).is_err() {
+                        tracing::debug!("stream owner gone before login finished");
+                    }
+                    return;
+                }
+                Err(error) => {
+                    // Before the first login every failure is final (the caller is
+                    // waiting in `connect`); afterwards only a rejected password is.
+                    let fatal =
+                        !was_online.load(Ordering::SeqCst) || matches!(error, XmppError::Auth(_));
+                    tracing::warn!(%jid, %error, fatal, "login failed");
+                    // The receiver may be gone already; then nobody waits for us.
+                    let _ = notes.send(LoginNote::Failed(LoginFailure { error, fatal }));
+                    if fatal {
+                        // Keep the slot (dropping it makes tokio-xmpp's worker
+                        // panic) but not the password.
+                        drop(password);
+                        slot.closed().await;
+                        return;
+                    }
+                }
             }
         }
     }
@@ -165,6 +213,7 @@ async fn login<C: ServerConnector>(
     jid: &Jid,
     password: &str,
     allow_plain: bool,
+    timeouts: Timeouts,
 ) -> Result<(StreamFeatures, XmppStream<C::Stream>), XmppError> {
     let username = jid
         .node()
@@ -172,7 +221,7 @@ async fn login<C: ServerConnector>(
         .as_str()
         .to_owned();
     let (pending, channel_binding) = connector
-        .connect(jid, ns::JABBER_CLIENT, Timeouts::default())
+        .connect(jid, ns::JABBER_CLIENT, timeouts)
         .await
         .map_err(|e| classify_connect(e, tls))?;
     let (features, stream) = pending

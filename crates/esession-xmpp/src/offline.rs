@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use esession::xml::{ns, parse_element, Element, Limits};
-use esession::{OfflineSetKind, SecretStore, Timestamp};
+use esession::{BareJid, OfflineSetKind, SecretStore, SessionId, Timestamp};
 
 use crate::client::Client;
 use crate::error::XmppError;
@@ -62,8 +62,8 @@ pub struct OfflineLogin {
 /// Bob's offline session, started from a published set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OfflineStart {
-    /// The session's thread.
-    pub thread: String,
+    /// The session.
+    pub session: SessionId,
     /// The set it answers.
     pub kind: OfflineSetKind,
 }
@@ -197,18 +197,18 @@ impl<S: SecretStore> Client<S> {
     /// accepted (nothing is queued then), [`OfflineError::Xmpp`] when fetching fails.
     pub async fn start_offline(
         &mut self,
-        alice: &str,
+        alice: &BareJid,
         content: Vec<Element>,
         timeout: Duration,
     ) -> Result<Option<OfflineStart>, OfflineError> {
-        let sets = self.fetch_offline_options(alice, timeout).await?;
+        let sets = self.fetch_offline_options(alice.as_str(), timeout).await?;
         let mut first_refusal = None;
         for (kind, x) in sets {
             match self
                 .engine_mut()
                 .start_offline(alice, &x, content.clone(), Timestamp::now())
             {
-                Ok(thread) => return Ok(Some(OfflineStart { thread, kind })),
+                Ok(session) => return Ok(Some(OfflineStart { session, kind })),
                 Err(e) => {
                     tracing::info!(set = kind.name(), error = %e, "offline options refused");
                     first_refusal.get_or_insert(e);

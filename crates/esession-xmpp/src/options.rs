@@ -6,6 +6,7 @@ use std::time::Duration;
 use tokio_xmpp::jid::{BareJid, Jid};
 
 use crate::error::XmppError;
+use crate::link::Keepalive;
 
 /// How the client stream is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +48,8 @@ pub struct ConnectOptions {
     /// `tls-exporter`) is always preferred; without this, a server offering only PLAIN or
     /// ANONYMOUS fails the login with [`XmppError::Auth`].
     pub allow_plain_auth: bool,
+    /// How a silent (dead) link to the server is detected after login.
+    pub keepalive: Keepalive,
 }
 
 impl std::fmt::Debug for ConnectOptions {
@@ -60,6 +63,7 @@ impl std::fmt::Debug for ConnectOptions {
             .field("send_presence", &self.send_presence)
             .field("features", &self.features)
             .field("allow_plain_auth", &self.allow_plain_auth)
+            .field("keepalive", &self.keepalive)
             .finish()
     }
 }
@@ -77,6 +81,7 @@ impl ConnectOptions {
             send_presence: true,
             features: Vec::new(),
             allow_plain_auth: false,
+            keepalive: Keepalive::default(),
         }
     }
 }

@@ -19,34 +19,46 @@ use tokio_xmpp::error::{Error, ProtocolError};
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::xmlstream::{initiate_stream, PendingFeaturesRecv, StreamHeader, Timeouts};
 
+use crate::link::{SharedLink, Watched};
+
 /// Plain TCP (loopback only, see `options::validate`).
 #[derive(Clone, Debug)]
-pub(crate) struct Plain(pub(crate) DnsConfig);
+pub(crate) struct Plain(pub(crate) DnsConfig, pub(crate) SharedLink);
 
 /// TLS: after STARTTLS (RFC 6120 §5.4) or from the first octet (XEP-0368).
 #[derive(Clone, Debug)]
 pub(crate) struct Tls {
     dns: DnsConfig,
     direct: bool,
+    link: SharedLink,
 }
 
 impl Tls {
     /// TCP, then STARTTLS.
-    pub(crate) fn starttls(dns: DnsConfig) -> Self {
-        Tls { dns, direct: false }
+    pub(crate) fn starttls(dns: DnsConfig, link: SharedLink) -> Self {
+        Tls {
+            dns,
+            direct: false,
+            link,
+        }
     }
 
     /// Direct TLS.
-    pub(crate) fn direct(dns: DnsConfig) -> Self {
-        Tls { dns, direct: true }
+    pub(crate) fn direct(dns: DnsConfig, link: SharedLink) -> Self {
+        Tls {
+            dns,
+            direct: true,
+            link,
+        }
     }
 }
 
-/// A TCP connection to the server `dns` names, with Nagle's algorithm off.
-async fn connect_tcp(dns: &DnsConfig) -> Result<TcpStream, Error> {
+/// A TCP connection to the server `dns` names, with Nagle's algorithm off, watched
+/// through `link`.
+async fn connect_tcp(dns: &DnsConfig, link: &SharedLink) -> Result<Watched<TcpStream>, Error> {
     let tcp = dns.resolve().await?;
     tcp.set_nodelay(true)?;
-    Ok(tcp)
+    Ok(Watched::new(tcp, link.clone()))
 }
 
 /// The stream header to the domain of `jid` (RFC 6120 §4.7).
@@ -59,7 +71,7 @@ fn header(jid: &Jid) -> StreamHeader<'_> {
 }
 
 impl ServerConnector for Plain {
-    type Stream = BufStream<TcpStream>;
+    type Stream = BufStream<Watched<TcpStream>>;
 
     async fn connect(
         &self,
@@ -67,14 +79,14 @@ impl ServerConnector for Plain {
         ns: &'static str,
         timeouts: Timeouts,
     ) -> Result<(PendingFeaturesRecv<Self::Stream>, ChannelBinding), Error> {
-        let tcp = BufStream::new(connect_tcp(&self.0).await?);
+        let tcp = BufStream::new(connect_tcp(&self.0, &self.1).await?);
         let pending = initiate_stream(tcp, ns, header(jid), timeouts).await?;
         Ok((pending, ChannelBinding::None))
     }
 }
 
 impl ServerConnector for Tls {
-    type Stream = BufStream<TlsStream<TcpStream>>;
+    type Stream = BufStream<TlsStream<Watched<TcpStream>>>;
 
     async fn connect(
         &self,
@@ -84,9 +96,9 @@ impl ServerConnector for Tls {
     ) -> Result<(PendingFeaturesRecv<Self::Stream>, ChannelBinding), Error> {
         let domain = jid.domain().as_str();
         let (tls, binding) = if self.direct {
-            establish_tls_connection(connect_tcp(&self.dns).await?, domain).await?
+            establish_tls_connection(connect_tcp(&self.dns, &self.link).await?, domain).await?
         } else {
-            let tcp = BufStream::new(connect_tcp(&self.dns).await?);
+            let tcp = BufStream::new(connect_tcp(&self.dns, &self.link).await?);
             let (features, stream) = initiate_stream(tcp, ns, header(jid), timeouts)
                 .await?
                 .recv_features()

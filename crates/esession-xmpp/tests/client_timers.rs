@@ -35,7 +35,7 @@ async fn an_unanswered_negotiation_fails_at_its_deadline() {
     .unwrap();
     let thread = alice
         .engine_mut()
-        .start(bob.bound_jid(), Timestamp::now())
+        .start(bob.bound(), Timestamp::now())
         .unwrap();
     assert!(alice.engine().next_timeout().is_some());
     // XEP-0155 §4.2: no answer, the negotiation ends. One wait far longer than the
@@ -45,9 +45,9 @@ async fn an_unanswered_negotiation_fails_at_its_deadline() {
     let started = Instant::now();
     let event = loop {
         match alice.next_event(wait).await.unwrap() {
-            Some(Event::Failed {
-                thread: t, error, ..
-            }) if t == thread => break Some(error.kind()),
+            Some(Event::Failed { session, error, .. }) if session == thread => {
+                break Some(error.kind())
+            }
             Some(_) => {}
             None => break None,
         }

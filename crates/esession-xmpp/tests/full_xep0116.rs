@@ -72,7 +72,7 @@ async fn three_message_rsa_twofish_whirlpool_zlib_rekey_presence_iq() {
     let alice_fp = alice_key.public().fingerprint().to_b64();
     let mut alice = client("alice3", config.clone(), alice_key).await;
     let mut bob = client("bob3", config, bob_key).await;
-    let bob_full = bob.jid().to_owned();
+    let bob_full = bob.jid().clone();
     alice.record_trace();
 
     let thread = alice
@@ -104,18 +104,14 @@ async fn three_message_rsa_twofish_whirlpool_zlib_rekey_presence_iq() {
     // Messages both ways, each carrying a <key/> (rekey_every 1).
     for i in 0..3 {
         let text = format!("secret {i}");
-        alice
-            .engine_mut()
-            .send_message(&bob_full, &thread, &text)
-            .unwrap();
+        alice.engine_mut().send_message(&thread, &text).unwrap();
         let want = text.clone();
         until(&mut alice, &mut bob, &mut seen, move |a, e| {
             !a && matches!(e, Event::Message { body: Some(b), encrypted: true, .. } if *b == want)
         })
         .await;
-        let alice_full = alice.jid().to_owned();
         bob.engine_mut()
-            .send_message(&alice_full, &thread, &format!("echo {i}"))
+            .send_message(&ib.id, &format!("echo {i}"))
             .unwrap();
         let want = format!("echo {i}");
         until(&mut alice, &mut bob, &mut seen, move |a, e| {
@@ -134,10 +130,7 @@ async fn three_message_rsa_twofish_whirlpool_zlib_rekey_presence_iq() {
     // Encrypted directed presence and an encrypted iq, through the server.
     let presence = Element::new("presence", ns::JABBER_CLIENT)
         .with_child(Element::new("status", ns::JABBER_CLIENT).with_text("hidden status"));
-    alice
-        .engine_mut()
-        .send_stanza(&bob_full, &thread, presence)
-        .unwrap();
+    alice.engine_mut().send_stanza(&thread, presence).unwrap();
     let ev = until(&mut alice, &mut bob, &mut seen, |a, e| {
         !a && matches!(e, Event::Stanza { .. })
     })
@@ -154,10 +147,7 @@ async fn three_message_rsa_twofish_whirlpool_zlib_rekey_presence_iq() {
         .with_attr("type", "get")
         .with_attr("id", "v1")
         .with_child(Element::new("query", "jabber:iq:version"));
-    alice
-        .engine_mut()
-        .send_stanza(&bob_full, &thread, iq)
-        .unwrap();
+    alice.engine_mut().send_stanza(&thread, iq).unwrap();
     let ev = until(&mut alice, &mut bob, &mut seen, |a, e| {
         !a && matches!(e, Event::Stanza { .. })
     })

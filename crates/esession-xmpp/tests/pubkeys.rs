@@ -120,7 +120,7 @@ async fn direct_key_request_answered_by_the_client() {
     alice
         .engine_mut()
         .set_identity_key(Some(IdentityKey::from_pkcs8_der(RSA_A).unwrap()));
-    let alice_full = alice.jid().to_owned();
+    let alice_full = alice.jid().to_string();
     let (mut bob, _) = login("pkdb").await;
 
     let features = pump(&mut alice, bob.disco_features(&alice_full, T)).await;

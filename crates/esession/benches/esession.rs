@@ -44,10 +44,20 @@ use criterion::{criterion_main, BatchSize, BenchmarkGroup, Criterion, Throughput
 use esession::config::{Flow, PubkeyMode};
 use esession::crypto::{apply_ctr, stanza_mac, CipherAlg, HashAlg, IdentityKey, ModpGroup};
 use esession::{b64, Config, DhPool, Element, Engine, Event, MemoryStore, SeededRandom, Timestamp};
+use esession::{FullJid, Jid, SessionId};
 
 const ALICE: &str = "alice@example.org/pda";
 const BOB: &str = "bob@example.com/laptop";
 const BOB_BARE: &str = "bob@example.com";
+
+/// `jid` parsed (the benchmarks' JIDs are valid).
+fn full(jid: &str) -> FullJid {
+    FullJid::new(jid).expect("a full JID")
+}
+
+fn bob_bare() -> Jid {
+    Jid::new(BOB_BARE).expect("a JID")
+}
 const NOW: Timestamp = Timestamp(1_800_000_000);
 const GROUPS: [u32; 6] = [5, 14, 15, 16, 17, 18];
 
@@ -127,13 +137,13 @@ fn pair(group: u32, seed: u64) -> (Party, Party) {
         ..Config::default()
     };
     let alice = Engine::new(
-        ALICE,
+        full(ALICE),
         config.clone(),
         MemoryStore::new(),
         Box::new(SeededRandom::from_label(&format!("bench/{group}/{seed}/a"))),
     );
     let bob = Engine::new(
-        BOB,
+        full(BOB),
         config,
         MemoryStore::new(),
         Box::new(SeededRandom::from_label(&format!("bench/{group}/{seed}/b"))),
@@ -159,11 +169,15 @@ fn deliver(engine: &mut Party, stanzas: Vec<Element>) {
 
 /// Checks (untimed) that a negotiation ended with both parties established and nothing
 /// left to send.
-fn check_established(alice: &mut Party, bob: &mut Party) {
+/// Checks both established, and returns Bob's session.
+fn check_established(alice: &mut Party, bob: &mut Party) -> SessionId {
     assert!(drain(alice, ALICE).is_empty(), "alice has more to send");
     assert!(drain(bob, BOB).is_empty(), "bob has more to send");
     assert!(matches!(alice.poll_event(), Some(Event::Established(_))));
-    assert!(matches!(bob.poll_event(), Some(Event::Established(_))));
+    match bob.poll_event() {
+        Some(Event::Established(info)) => info.id,
+        other => panic!("expected Bob established, got {other:?}"),
+    }
 }
 
 /// A pool holding one precomputed value in `group` (filled untimed), for one party.
@@ -186,7 +200,7 @@ fn alice_negotiations(group: u32, iters: u64, seed: &mut u64, pooled: bool) -> D
         }
 
         let t = ThreadTime::now();
-        black_box(alice.start(BOB_BARE, NOW).expect("start"));
+        black_box(alice.start(&bob_bare(), NOW).expect("start"));
         total += t.elapsed();
         let m1 = drain(&mut alice, ALICE);
         deliver(&mut bob, m1);
@@ -218,7 +232,7 @@ fn bob_negotiations(group: u32, iters: u64, seed: &mut u64, pooled: bool) -> Dur
         if pooled {
             bob.set_dh_pool(Some(warm_pool(group, *seed)));
         }
-        alice.start(BOB_BARE, NOW).expect("start");
+        alice.start(&bob_bare(), NOW).expect("start");
         let m1 = drain(&mut alice, ALICE);
 
         let t = ThreadTime::now();
@@ -298,7 +312,7 @@ fn message(c: &mut Crit) {
     // One long-lived established session: every send advances the counters, so each
     // stanza goes straight to the peer.
     let (mut alice, mut bob) = pair(14, 0);
-    let thread = alice.start(BOB_BARE, NOW).expect("start");
+    let thread = alice.start(&bob_bare(), NOW).expect("start");
     loop {
         let a = drain(&mut alice, ALICE);
         let moved = !a.is_empty();
@@ -314,9 +328,7 @@ fn message(c: &mut Crit) {
     assert!(matches!(bob.poll_event(), Some(Event::Established(_))));
 
     let roundtrip = |alice: &mut Party, bob: &mut Party, body: &str| {
-        alice
-            .send_message(BOB, &thread, body)
-            .expect("send_message");
+        alice.send_message(&thread, body).expect("send_message");
         let mut s = alice.poll_outgoing().expect("stanza");
         s.set_attr("from", ALICE);
         bob.handle_stanza(s, NOW);
@@ -412,7 +424,7 @@ fn kind_pair(kind: Kind, seed: u64) -> (Party, Party) {
     };
     let engine = |jid: &str, who: &str| {
         Engine::new(
-            jid,
+            full(jid),
             config.clone(),
             MemoryStore::new(),
             Box::new(SeededRandom::from_label(&format!(
@@ -434,7 +446,7 @@ fn one_negotiation(kind: Kind, seed: u64) -> (Duration, Duration) {
     let (mut alice, mut bob) = kind_pair(kind, seed);
     let (mut ta, mut tb) = (Duration::ZERO, Duration::ZERO);
     let t = ThreadTime::now();
-    black_box(alice.start(BOB_BARE, NOW).expect("start"));
+    black_box(alice.start(&bob_bare(), NOW).expect("start"));
     ta += t.elapsed();
     // Messages alternate until both are quiet (3 or 4 of them).
     let mut to_bob = drain(&mut alice, ALICE);
@@ -506,7 +518,9 @@ fn negotiation_keys(c: &mut Crit) {
 struct Session {
     alice: Party,
     bob: Party,
-    thread: String,
+    /// Alice's and Bob's handles of the session.
+    with_bob: SessionId,
+    with_alice: SessionId,
 }
 
 impl Session {
@@ -518,14 +532,14 @@ impl Session {
         };
         let engine = |jid: &str, who: &str| {
             Engine::new(
-                jid,
+                full(jid),
                 config.clone(),
                 MemoryStore::new(),
                 Box::new(SeededRandom::from_label(&format!("bench/rekey/{who}"))),
             )
         };
         let (mut alice, mut bob) = (engine(ALICE, "a"), engine(BOB, "b"));
-        let thread = alice.start(BOB_BARE, NOW).expect("start");
+        let with_bob = alice.start(&bob_bare(), NOW).expect("start");
         loop {
             let a = drain(&mut alice, ALICE);
             let moved = !a.is_empty();
@@ -537,8 +551,13 @@ impl Session {
                 break;
             }
         }
-        check_established(&mut alice, &mut bob);
-        Session { alice, bob, thread }
+        let with_alice = check_established(&mut alice, &mut bob);
+        Session {
+            alice,
+            bob,
+            with_bob,
+            with_alice,
+        }
     }
 
     /// One stanza Alice → Bob (with a `<key/>` when `rekey`), then Bob's untimed answer
@@ -547,10 +566,10 @@ impl Session {
     fn round(&mut self, rekey: bool) -> (Duration, Duration) {
         let t = ThreadTime::now();
         if rekey {
-            self.alice.rekey(BOB, &self.thread).expect("rekey");
+            self.alice.rekey(&self.with_bob).expect("rekey");
         }
         self.alice
-            .send_message(BOB, &self.thread, "sixteen bytes..!")
+            .send_message(&self.with_bob, "sixteen bytes..!")
             .expect("send");
         let mut s = self.alice.poll_outgoing().expect("stanza");
         let send = t.elapsed();
@@ -577,7 +596,7 @@ impl Session {
         while self.bob.poll_event().is_some() {}
         while self.alice.poll_event().is_some() {}
         self.bob
-            .send_message(ALICE, &self.thread, "ack")
+            .send_message(&self.with_alice, "ack")
             .expect("answer");
         let back = drain(&mut self.bob, BOB);
         deliver(&mut self.alice, back);

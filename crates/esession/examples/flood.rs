@@ -8,6 +8,7 @@
 use cpu_time::ThreadTime;
 use esession::{xml::ns, xml::Node, Timestamp};
 use esession::{Config, Element, Engine, Event, FloodLimits, MemoryStore, Rate, SeededRandom};
+use esession::{FullJid, Jid};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -39,9 +40,14 @@ fn request(template: &Element, n: usize) -> Element {
     s
 }
 
-fn engine(own: &str, config: Config) -> Engine<MemoryStore> {
+fn engine(own: &str, config: Config) -> Result<Engine<MemoryStore>, esession::JidError> {
     let rng = Box::new(SeededRandom::from_label(own));
-    Engine::new(own, config, MemoryStore::new(), rng)
+    Ok(Engine::new(
+        FullJid::new(own)?,
+        config,
+        MemoryStore::new(),
+        rng,
+    ))
 }
 
 /// A stanza waiting in Bob's inbox.
@@ -94,11 +100,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             flood,
             ..Config::default()
         },
-    );
-    let mut alice = engine(ALICE, Config::default());
-    let mut mallory = engine(MALLORY, Config::default());
+    )?;
+    let mut alice = engine(ALICE, Config::default())?;
+    let mut mallory = engine(MALLORY, Config::default())?;
+    let bob_bare = Jid::new("bob@example.com")?;
     let start = Timestamp::now();
-    mallory.start("bob@example.com", start)?;
+    mallory.start(&bob_bare, start)?;
     let mut template = mallory.poll_outgoing().ok_or("no message 1")?;
     template.set_attr("from", MALLORY);
 
@@ -108,7 +115,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut inbox: VecDeque<Item> = (0..requests / 2).map(Item::Flood).collect();
     let began = Instant::now();
     let clock = || start.plus(began.elapsed().as_secs());
-    alice.start("bob@example.com", clock())?;
+    alice.start(&bob_bare, clock())?;
     queue_from_alice(&mut alice, &mut inbox);
     inbox.extend((requests / 2..requests).map(Item::Flood));
     let mut tally = Tally::default();
@@ -141,8 +148,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         while let Some(e) = bob.poll_event() {
             match e {
-                Event::Warning { peer, .. } if peer.starts_with("mallory@") => tally.warnings += 1,
-                Event::Established(i) if i.peer == ALICE => events_seen.1 = true,
+                Event::Warning { peer, .. } if peer.as_str().starts_with("mallory@") => {
+                    tally.warnings += 1
+                }
+                Event::Established(i) if i.peer.as_str() == ALICE => events_seen.1 = true,
                 _ => {}
             }
         }
@@ -185,7 +194,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
         None => println!("  legitimate session NOT established during the flood"),
     }
-    println!("  negotiations held by Bob: {}", bob.threads().len());
+    println!("  negotiations held by Bob: {}", bob.session_ids().len());
     println!(
         "  peak RSS (VmHWM): {:.1} MB",
         peak_rss_kib() as f64 / 1024.0

@@ -1,6 +1,6 @@
 //! Alice and Bob negotiate an ESession in memory, exchange a message each way and end the
 //! session: the whole engine API in one page. Run: `cargo run -p esession --example in_memory`.
-use esession::{Config, Engine, Event, MemoryStore, OsRandom, Timestamp};
+use esession::{BareJid, Config, Engine, Event, FullJid, MemoryStore, OsRandom, Timestamp};
 
 const ALICE: &str = "alice@example.org/pda";
 const BOB: &str = "bob@example.com/laptop";
@@ -39,32 +39,43 @@ fn shuttle(
     }
 }
 
-fn main() -> Result<(), esession::Error> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let now = Timestamp::now();
+    // JIDs are parsed (and normalized, RFC 7622) once, here at the edge.
     let mut alice = Engine::new(
-        ALICE,
+        FullJid::new(ALICE)?,
         Config::default(),
         MemoryStore::new(),
         Box::new(OsRandom),
     );
     let mut bob = Engine::new(
-        BOB,
+        FullJid::new(BOB)?,
         Config::default(),
         MemoryStore::new(),
         Box::new(OsRandom),
     );
 
     // Alice asks for a session with Bob's bare JID; the four negotiation messages follow.
-    let thread = alice.start("bob@example.com", now)?;
+    // Each side names the session by the handle it got: Alice from `start`, Bob from his
+    // `Established` event.
+    let with_bob = alice.start(&BareJid::new("bob@example.com")?.into(), now)?;
+    let mut with_alice = None;
     for (who, event) in shuttle(&mut alice, &mut bob, now) {
         if let Event::Established(info) = event {
-            println!("{who}: established with {}, SAS {:?}", info.peer, info.sas);
+            println!(
+                "{who}: established {} with {}, SAS {:?}",
+                info.id, info.peer, info.sas
+            );
+            if who == "bob" {
+                with_alice = Some(info.id);
+            }
         }
     }
+    let with_alice = with_alice.ok_or("Bob did not establish the session")?;
 
-    alice.send_message(BOB, &thread, "Hello Bob")?;
-    bob.send_message(ALICE, &thread, "Hello Alice")?;
-    alice.terminate(BOB, &thread, now)?;
+    alice.send_message(&with_bob, "Hello Bob")?;
+    bob.send_message(&with_alice, "Hello Alice")?;
+    alice.terminate(&with_bob, now)?;
     for (who, event) in shuttle(&mut alice, &mut bob, now) {
         match event {
             Event::Message {

@@ -408,7 +408,7 @@ mod tests {
                 MemoryStore::new(),
                 MemoryStore::new(),
             );
-            p.alice.start("bob@example.com", NOW).unwrap();
+            p.alice.start_str("bob@example.com", NOW).unwrap();
             p.run();
             let err = failed(&mut p.alice);
             assert!(err.to_string().contains(field), "{err}");

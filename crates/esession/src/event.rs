@@ -3,8 +3,10 @@ use crate::compat::Compat;
 use crate::config::{Logging, StanzaKind};
 use crate::crypto::SasAlg;
 use crate::error::Error;
+use crate::session_id::SessionId;
 use crate::warning::Warning;
 use crate::xml::Element;
+use jid::Jid;
 
 /// Which side of the negotiation we were.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -88,10 +90,12 @@ pub enum RekeyedBy {
 /// A summary of an established session.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionInfo {
-    /// The peer's full JID.
-    pub peer: String,
-    /// The XEP-0201 thread.
-    pub thread: String,
+    /// The session.
+    pub id: SessionId,
+    /// The peer's JID: the full JID the session is bound to (XEP-0155 §4.2, profile P6); for
+    /// an offline session we started, the address of the contact's options (its bare JID,
+    /// or with the resource of `match_resource`, XEP-0187).
+    pub peer: Jid,
     /// Our role.
     pub role: Role,
     /// Whether the session is encrypted (`security` = `e2e`).
@@ -142,10 +146,11 @@ pub enum Event {
     Renegotiated(SessionInfo),
     /// A message arrived. `encrypted` says whether it came through an ESession.
     Message {
-        /// Sender full JID.
-        peer: String,
-        /// Thread, if any.
-        thread: Option<String>,
+        /// The sender, as the server stamped it.
+        peer: Jid,
+        /// The session its thread names (XEP-0201), if it has a thread: the session it was
+        /// decrypted in when `encrypted`.
+        session: Option<SessionId>,
         /// The best `<body/>`, if any.
         body: Option<String>,
         /// The stanza with any decrypted content in place of `<c/>`.
@@ -158,48 +163,49 @@ pub enum Event {
     /// A `<presence/>` or `<iq/>` decrypted from an ESession that negotiated its kind
     /// (XEP-0200 §5), with the decrypted content in place of `<c/>`.
     Stanza {
-        /// Sender full JID.
-        peer: String,
-        /// Thread.
-        thread: String,
+        /// The sender.
+        peer: Jid,
+        /// The session.
+        session: SessionId,
         /// The stanza.
         stanza: Element,
     },
     /// The keys of an ESession changed (XEP-0200 §9): we sent a `<key/>` (`by: Us`) or
     /// accepted the peer's (`by: Peer`). The session goes on; counters never reset.
     Rekeyed {
-        /// Peer full JID.
-        peer: String,
-        /// Thread.
-        thread: String,
+        /// The peer (see [`SessionInfo::peer`]).
+        peer: Jid,
+        /// The session.
+        session: SessionId,
         /// Whose `<key/>` it was.
         by: RekeyedBy,
     },
     /// A session ended cleanly.
     Terminated {
-        /// Peer full JID.
-        peer: String,
-        /// Thread.
-        thread: String,
+        /// The peer: the JID the session is bound to, or the one we addressed while
+        /// negotiating.
+        peer: Jid,
+        /// The session.
+        session: SessionId,
         /// Who ended it.
         by: EndedBy,
     },
     /// A negotiation or session failed; nothing more will flow on it.
     Failed {
-        /// Peer JID.
-        peer: String,
-        /// Thread.
-        thread: String,
+        /// The peer (as for `Terminated`).
+        peer: Jid,
+        /// The session.
+        session: SessionId,
         /// Why.
         error: Error,
     },
     /// Something was refused without ending a session (e.g. cleartext inside an
     /// ESession, a stored-offline request).
     Warning {
-        /// Peer JID.
-        peer: String,
-        /// Thread, if any.
-        thread: Option<String>,
+        /// The peer.
+        peer: Jid,
+        /// The session its thread names, if the stanza had one.
+        session: Option<SessionId>,
         /// What happened.
         detail: Warning,
     },

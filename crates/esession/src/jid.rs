@@ -1,4 +1,6 @@
-//! Just enough JID handling for session binding (RFC 7622 §3.1: `local@domain/resource`).
+//! Text helpers for JIDs that stay text: the `jid` of XEP-0136 preference items and
+//! collections, matched as written (RFC 7622 §3.1: `local@domain/resource`). The engine's API
+//! takes typed JIDs ([`crate::Jid`], [`crate::BareJid`], [`crate::FullJid`]).
 
 /// The bare part of `jid` (everything before the first `/`).
 pub fn bare(jid: &str) -> &str {

@@ -45,6 +45,7 @@ mod negotiation;
 pub mod offline;
 pub mod pubkeys;
 pub mod random;
+mod session_id;
 pub mod stanza;
 pub mod store;
 pub mod thread;
@@ -63,11 +64,14 @@ pub use crypto::{
 };
 pub use engine::Engine;
 pub use error::{Error, ErrorKind, PeerMisbehaved, Rejected, StanzaFault, Usage};
+// The JIDs of the API (RFC 7622, normalized when parsed).
+pub use ::jid::{BareJid, Error as JidError, FullJid, Jid};
 pub use event::{EndedBy, Event, RekeyedBy, Role, SessionInfo, SrsStatus};
 pub use offline::{OfflineSet, OfflineSetKind};
 #[cfg(any(test, feature = "test-util"))]
 pub use random::SeededRandom;
 pub use random::{OsRandom, Random};
+pub use session_id::SessionId;
 pub use store::{
     KeyStore, MemoryStore, OfflineStore, RetainedSecret, SecretId, SecretStore, StoreError,
 };

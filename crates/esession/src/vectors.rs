@@ -14,6 +14,7 @@ use crate::crypto::{
     new_retained_secret, rshash, sas28x5, sas28x5_commit, session_keys, srshash, stanza_mac,
     u128_from_be, CipherAlg, DhSecret, HashAlg, IdentityKey, ModpGroup, SasAlg, SessionKeys,
 };
+use crate::engine::tests::{bare, sid};
 use crate::engine::tests::{Pair, ALICE, BOB};
 use crate::event::{SessionInfo, SrsStatus};
 use crate::forms::Form;
@@ -254,8 +255,10 @@ fn run(label: &str, spec: &Spec, stores: (MemoryStore, MemoryStore)) -> (Run, Pa
         stores.1,
     );
     if let Some((a, b)) = spec.oss {
-        p.alice.set_other_shared_secret("bob@example.com", Some(a));
-        p.bob.set_other_shared_secret("alice@example.org", Some(b));
+        p.alice
+            .set_other_shared_secret(&bare("bob@example.com"), Some(a));
+        p.bob
+            .set_other_shared_secret(&bare("alice@example.org"), Some(b));
     }
     if let Some((a, b)) = spec.identities {
         p.alice
@@ -264,9 +267,11 @@ fn run(label: &str, spec: &Spec, stores: (MemoryStore, MemoryStore)) -> (Run, Pa
             .set_identity_key(Some(IdentityKey::from_pkcs8_der(b).unwrap()));
     }
     let (thread, a, b) = p.negotiate();
-    p.alice.send_message(BOB, &thread, HELLO_BOB).unwrap();
+    p.alice.send_message(&sid(BOB, &thread), HELLO_BOB).unwrap();
     p.run();
-    p.bob.send_message(ALICE, &thread, HELLO_ALICE).unwrap();
+    p.bob
+        .send_message(&sid(ALICE, &thread), HELLO_ALICE)
+        .unwrap();
     p.run();
     let run = Run {
         label: label.to_owned(),

@@ -72,18 +72,18 @@ impl Request {
 
     /// The parameter `name` as a contact's bare JID (`local@domain`, resource dropped),
     /// normalized as typed JIDs are (RFC 7622 §3).
+    /// Parameter `name` as a string, or `None` when it is absent or null.
+    pub(super) fn optional_text(&self, name: &str) -> Result<Option<&str>, RpcError> {
+        match self.params.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(_) => self.text(name).map(Some),
+        }
+    }
+
     pub(super) fn jid(&self, name: &str) -> Result<String, RpcError> {
         let typed = self.text(name)?;
-        let invalid = |why: String| RpcError::new(INVALID_PARAMS, why);
-        let jid = crate::typed_jid::normalize(&format!("parameter {name:?}"), typed)
-            .map_err(|f| invalid(f.message))?;
-        let bare = esession::jid::bare(&jid);
-        match bare.split_once('@') {
-            Some((local, domain)) if !local.is_empty() && !domain.is_empty() => Ok(bare.to_owned()),
-            _ => Err(invalid(format!(
-                "parameter {name:?} is not a JID of the form user@domain"
-            ))),
-        }
+        crate::typed_jid::contact(&format!("parameter {name:?}"), typed)
+            .map_err(|why| RpcError::new(INVALID_PARAMS, why))
     }
 }
 
@@ -183,6 +183,14 @@ mod tests {
         let r = parse(r#"{"jsonrpc":"2.0","id":3,"method":"send","params":{"to":5}}"#).unwrap();
         assert_eq!(r.text("to").unwrap_err().code, INVALID_PARAMS);
         assert_eq!(r.text("body").unwrap_err().code, INVALID_PARAMS);
+        let r = parse(
+            r#"{"jsonrpc":"2.0","id":4,"method":"rename","params":{"p":null,"q":"x","n":1}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.optional_text("p").unwrap(), None);
+        assert_eq!(r.optional_text("absent").unwrap(), None);
+        assert_eq!(r.optional_text("q").unwrap(), Some("x"));
+        assert_eq!(r.optional_text("n").unwrap_err().code, INVALID_PARAMS);
         let r = parse(r#"{"jsonrpc":"2.0","method":"end","params":{"jid":"nobody"}}"#).unwrap();
         assert!(r.id.is_none(), "a notification");
         assert_eq!(r.jid("jid").unwrap_err().code, INVALID_PARAMS);

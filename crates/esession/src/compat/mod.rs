@@ -1,5 +1,5 @@
 //! Interoperability modes outside the profile, chosen per peer (issue 13). Strict mode is
-//! the profile exactly; `gajim` holds every deviation the Gajim mode makes.
+//! the profile exactly; `compat::gajim` (private) holds every deviation the Gajim mode makes.
 pub(crate) mod gajim;
 #[cfg(test)]
 pub(crate) mod gajim_double;

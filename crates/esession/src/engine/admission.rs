@@ -4,6 +4,7 @@
 use crate::config::{FloodLimits, Rate};
 use crate::time::Timestamp;
 use crate::warning::FloodRefusal;
+use jid::BareJid;
 use std::collections::HashMap;
 
 /// Senders whose buckets are remembered at once; beyond this, buckets that refilled are
@@ -68,7 +69,7 @@ struct Sender {
 /// 3-message requests from JIDs without a trusted key.
 #[derive(Default)]
 pub(super) struct Admission {
-    senders: HashMap<String, Sender>,
+    senders: HashMap<BareJid, Sender>,
     untrusted_three_message: Bucket,
     /// When the application was last warned of a refusal for `FloodRefusal::Senders`.
     senders_warned: Option<Timestamp>,
@@ -81,7 +82,7 @@ impl Admission {
     pub(super) fn admit(
         &mut self,
         limits: &FloodLimits,
-        bare: &str,
+        bare: &BareJid,
         pending_jid: usize,
         pending_all: usize,
         now: Timestamp,
@@ -99,7 +100,7 @@ impl Admission {
                 return Err(FloodRefusal::Senders);
             }
         }
-        let sender = self.senders.entry(bare.to_owned()).or_default();
+        let sender = self.senders.entry(bare.clone()).or_default();
         if sender.requests.take(limits.requests, now) {
             Ok(())
         } else {
@@ -125,12 +126,17 @@ impl Admission {
 
     /// Whether a refusal of `bare` at `now` is the first in its window: then the sender
     /// is answered and the application warned; otherwise both stay silent.
-    pub(super) fn first_refusal(&mut self, bare: &str, why: FloodRefusal, now: Timestamp) -> bool {
+    pub(super) fn first_refusal(
+        &mut self,
+        bare: &BareJid,
+        why: FloodRefusal,
+        now: Timestamp,
+    ) -> bool {
         let tracked = self.senders.contains_key(bare) || self.senders.len() < TRACKED_SENDERS;
         let slot = if why == FloodRefusal::Senders || !tracked {
             &mut self.senders_warned
         } else {
-            &mut self.senders.entry(bare.to_owned()).or_default().warned
+            &mut self.senders.entry(bare.clone()).or_default().warned
         };
         let due = slot.is_none_or(|at| now.0 >= at.0.saturating_add(WARN_WINDOW_SECS));
         if due {

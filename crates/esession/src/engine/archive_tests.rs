@@ -5,6 +5,7 @@ use super::tests::{Pair, ALICE, BOB, NOW};
 use super::*;
 use crate::archive::{ItemPref, OtrMode, Prefs, SaveMode};
 use crate::config::{Config, Logging};
+use crate::engine::tests::sid;
 use crate::error::{Rejected, RequestRefused};
 use crate::store::MemoryStore;
 
@@ -55,7 +56,7 @@ fn otr_modes_pick_the_logging_value_per_contact() {
     assert_eq!((a.logging, b.logging), (Logging::MustNot, Logging::MustNot));
     // A mustnot session's messages carry <no-store/> besides <no-permanent-store/>.
     p.alice
-        .send_message(BOB, &thread, "off the record")
+        .send_message(&sid(BOB, &thread), "off the record")
         .unwrap();
     let out = p.alice.poll_outgoing().unwrap();
     assert!(out.child("no-store", ns::HINTS).is_some());
@@ -69,7 +70,9 @@ fn otr_modes_pick_the_logging_value_per_contact() {
     );
     let (thread, a, _) = p.negotiate();
     assert_eq!(a.logging, Logging::May);
-    p.alice.send_message(BOB, &thread, "on the record").unwrap();
+    p.alice
+        .send_message(&sid(BOB, &thread), "on the record")
+        .unwrap();
     let out = p.alice.poll_outgoing().unwrap();
     assert!(out.child("no-store", ns::HINTS).is_none());
     assert!(out.child("no-permanent-store", ns::HINTS).is_some());
@@ -84,7 +87,7 @@ fn a_logging_choice_the_preferences_forbid_is_refused() {
         prefs(OtrMode::Require, &[]),
         prefs(OtrMode::Forbid, &[]),
     );
-    p.alice.start("bob@example.com", NOW).unwrap();
+    p.alice.start_str("bob@example.com", NOW).unwrap();
     p.run();
     let mut bob_failed = false;
     while let Some(ev) = p.bob.poll_event() {
@@ -97,7 +100,9 @@ fn a_logging_choice_the_preferences_forbid_is_refused() {
         }
     }
     assert!(bob_failed);
-    assert!(p.alice.sessions().is_empty() || p.alice.sessions().iter().all(|s| s.peer != BOB));
+    assert!(
+        p.alice.sessions().is_empty() || p.alice.sessions().iter().all(|s| s.peer.as_str() != BOB)
+    );
     let alice_failed =
         std::iter::from_fn(|| p.alice.poll_event()).any(|ev| matches!(ev, Event::Failed { .. }));
     assert!(alice_failed);
@@ -108,7 +113,7 @@ fn a_logging_choice_the_preferences_forbid_is_refused() {
         prefs(OtrMode::Forbid, &[]),
         prefs(OtrMode::Require, &[]),
     );
-    p.alice.start("bob@example.com", NOW).unwrap();
+    p.alice.start_str("bob@example.com", NOW).unwrap();
     p.run();
     assert!(std::iter::from_fn(|| p.bob.poll_event()).any(|ev| matches!(ev, Event::Failed { .. })));
 
@@ -119,7 +124,7 @@ fn a_logging_choice_the_preferences_forbid_is_refused() {
         ..Config::default()
     };
     let mut p = pair("require-vs-may-only", prefs(OtrMode::Require, &[]), b);
-    p.alice.start("bob@example.com", NOW).unwrap();
+    p.alice.start_str("bob@example.com", NOW).unwrap();
     p.run();
     assert!(
         std::iter::from_fn(|| p.alice.poll_event()).any(|ev| matches!(ev, Event::Failed { .. }))
@@ -137,18 +142,18 @@ fn renegotiation_follows_the_preferences_too() {
     assert_eq!(a.logging, Logging::May);
     // Bob forbids OTR: a renegotiation to mustnot only is declined.
     p.alice
-        .renegotiate_logging(BOB, &thread, &[Logging::MustNot])
+        .renegotiate_logging(&sid(BOB, &thread), &[Logging::MustNot])
         .unwrap();
     p.run();
     assert_eq!(
-        p.alice.session(BOB, &thread).map(|i| i.logging),
+        p.alice.session(&sid(BOB, &thread)).map(|i| i.logging),
         Some(Logging::May)
     );
     // And Alice, conceding, accepts Bob's renegotiation to may only... which it already
     // is; Bob asking mustnot,may gets may back (forbid answers may to an offer with may).
     let _ = ALICE;
     assert_eq!(
-        p.bob.session(ALICE, &thread).map(|i| i.logging),
+        p.bob.session(&sid(ALICE, &thread)).map(|i| i.logging),
         Some(Logging::May)
     );
 }

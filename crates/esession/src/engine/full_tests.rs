@@ -7,6 +7,7 @@ use crate::compress::CompressAlg;
 use crate::config::{Config, Flow, PubkeyMode};
 use crate::crypto::pubkey::IdentityKey;
 use crate::crypto::{CipherAlg, HashAlg};
+use crate::engine::tests::sid;
 use crate::store::{KeyStore, MemoryStore};
 
 const RSA_A: &[u8] = include_bytes!("../../tests/keys/rsa2048.pk8.der");
@@ -57,7 +58,7 @@ fn three() -> Config {
 /// Sends one message each way and checks it arrives decrypted.
 fn exchange(p: &mut Pair, thread: &str) {
     p.alice
-        .send_message("bob@example.com", thread, "hello bob")
+        .send_message(&sid("bob@example.com", thread), "hello bob")
         .unwrap();
     p.run();
     match p.bob.poll_event() {
@@ -69,7 +70,9 @@ fn exchange(p: &mut Pair, thread: &str) {
         }
         other => panic!("expected a message, got {other:?}"),
     }
-    p.bob.send_message(ALICE, thread, "hello alice").unwrap();
+    p.bob
+        .send_message(&sid(ALICE, thread), "hello alice")
+        .unwrap();
     p.run();
     match p.alice.poll_event() {
         Some(Event::Message {
@@ -110,7 +113,7 @@ fn three_message_rsa_key_both_directions() {
     }
     assert!(p
         .alice
-        .verify_sas("bob@example.com", &thread, "aaaaa")
+        .verify_sas(&sid("bob@example.com", &thread), "aaaaa")
         .is_err());
     exchange(&mut p, &thread);
 }
@@ -130,7 +133,7 @@ fn three_message_hash_mode_needs_a_known_key() {
         Some(rsa()),
         Some(rsa_b()),
     );
-    p.alice.start("bob@example.com", NOW).unwrap();
+    p.alice.start_str("bob@example.com", NOW).unwrap();
     p.run();
     let err = failed(&mut p.bob);
     assert!(err.to_string().contains("not known"), "{err}");
@@ -184,7 +187,7 @@ fn dsa_identities_and_mixed_key_types_refused() {
         Some(rsa()),
         Some(dsa()),
     );
-    p.alice.start("bob@example.com", NOW).unwrap();
+    p.alice.start_str("bob@example.com", NOW).unwrap();
     p.run();
     assert!(matches!(p.alice.poll_event(), Some(Event::Failed { .. })));
 }
@@ -212,7 +215,7 @@ fn four_message_flow_with_keys_keeps_sas_and_retained_secrets() {
 #[test]
 fn three_message_without_a_key_cannot_start() {
     let mut p = keyed("3msg-nokey", three(), Config::default(), None, Some(rsa()));
-    let err = p.alice.start("bob@example.com", NOW).unwrap_err();
+    let err = p.alice.start_str("bob@example.com", NOW).unwrap_err();
     assert!(
         matches!(err, Error::Usage(Usage::NoIdentityKey(_))),
         "{err}"
@@ -228,7 +231,7 @@ fn responder_without_key_refuses_three_message() {
         Some(rsa()),
         None,
     );
-    p.alice.start("bob@example.com", NOW).unwrap();
+    p.alice.start_str("bob@example.com", NOW).unwrap();
     p.run();
     let err = failed(&mut p.alice);
     assert!(err.to_string().contains("resp_pubkey"), "{err}");
@@ -283,7 +286,7 @@ fn cipher_none_is_refused_unless_allowed() {
         MemoryStore::new(),
         MemoryStore::new(),
     );
-    p.alice.start("bob@example.com", NOW).unwrap();
+    p.alice.start_str("bob@example.com", NOW).unwrap();
     p.run();
     let err = failed(&mut p.alice);
     assert!(err.to_string().contains("crypt_algs"), "{err}");
@@ -299,7 +302,7 @@ fn cipher_none_is_refused_unless_allowed() {
         MemoryStore::new(),
         MemoryStore::new(),
     );
-    assert!(p.alice.start("bob@example.com", NOW).is_err());
+    assert!(p.alice.start_str("bob@example.com", NOW).is_err());
 }
 
 #[test]
@@ -325,7 +328,7 @@ fn zlib_when_both_offer_it() {
     // travels in far fewer octets (and decompresses back exactly).
     let long = "z".repeat(4096);
     p.alice
-        .send_message("bob@example.com", &thread, &long)
+        .send_message(&sid("bob@example.com", &thread), &long)
         .unwrap();
     p.run();
     let (_, last) = p.wire.last().unwrap();
@@ -388,7 +391,7 @@ fn untrusted_key_refused_when_trust_is_required() {
         Some(rsa()),
         Some(rsa()),
     );
-    p.alice.start("bob@example.com", NOW).unwrap();
+    p.alice.start_str("bob@example.com", NOW).unwrap();
     p.run();
     assert!(matches!(p.bob.poll_event(), Some(Event::Failed { .. })));
     // The refused key was remembered; once Bob marks it trusted, the same negotiation
@@ -415,7 +418,7 @@ fn revoked_key_refused_whatever_the_policy() {
     let mut p = Pair::with("revoked", three(), three(), MemoryStore::new(), sb);
     p.alice.set_identity_key(Some(rsa()));
     p.bob.set_identity_key(Some(rsa_b()));
-    p.alice.start("bob@example.com", NOW).unwrap();
+    p.alice.start_str("bob@example.com", NOW).unwrap();
     p.run();
     match p.bob.poll_event() {
         Some(Event::Failed { error, .. }) => {
@@ -481,22 +484,22 @@ fn presence_and_iq_encryption_when_negotiated() {
     let presence = Element::new("presence", ns::JABBER_CLIENT)
         .with_child(Element::new("status", ns::JABBER_CLIENT).with_text("secret status"));
     p.alice
-        .send_stanza("bob@example.com", &thread, presence)
+        .send_stanza(&sid("bob@example.com", &thread), presence)
         .unwrap();
     let iq = Element::new("iq", ns::JABBER_CLIENT)
         .with_attr("type", "get")
         .with_attr("id", "q1")
         .with_child(Element::new("query", "jabber:iq:version"));
-    p.bob.send_stanza(ALICE, &thread, iq).unwrap();
+    p.bob.send_stanza(&sid(ALICE, &thread), iq).unwrap();
     p.run();
     // Nothing readable crossed, and the clear fallback body rides on messages only.
     assert!(!p.wire.iter().any(|(_, s)| s.contains("secret status")));
     assert!(!p.wire.iter().any(|(_, s)| s.contains("jabber:iq:version")));
     match p.bob.poll_event() {
         Some(Event::Stanza {
-            stanza, thread: t, ..
+            stanza, session, ..
         }) => {
-            assert_eq!(t, thread);
+            assert_eq!(session.thread(), thread);
             assert_eq!(stanza.name(), "presence");
             let status = stanza.child("status", ns::JABBER_CLIENT).unwrap();
             assert_eq!(status.text(), "secret status");
@@ -526,10 +529,10 @@ fn stanza_kinds_not_negotiated_are_refused() {
     let presence = Element::new("presence", ns::JABBER_CLIENT);
     assert!(p
         .alice
-        .send_stanza("bob@example.com", &thread, presence)
+        .send_stanza(&sid("bob@example.com", &thread), presence)
         .is_err());
     p.alice
-        .send_message("bob@example.com", &thread, "x")
+        .send_message(&sid("bob@example.com", &thread), "x")
         .unwrap();
     let mut msg = p.alice.poll_outgoing().unwrap();
     msg.set_attr("from", ALICE);

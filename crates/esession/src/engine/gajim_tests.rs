@@ -18,6 +18,10 @@ const GAJIM: &str = "juliet@example.com/balcony";
 const GAJIM_BARE: &str = "juliet@example.com";
 const NOW: Timestamp = Timestamp(1_800_000_000);
 
+fn jid(s: &str) -> Jid {
+    Jid::new(s).unwrap()
+}
+
 /// What crosses the server: serialized, parsed back, stamped with `from`.
 fn wire(stanza: &Element, from: &str) -> Element {
     let mut s = parse_element(&stanza.to_string(), &Limits::default()).unwrap();
@@ -36,7 +40,7 @@ impl Link {
     fn new(label: &str, version: Version, config: Config) -> Self {
         Link {
             us: Engine::new(
-                US,
+                FullJid::new(US).unwrap(),
                 config,
                 MemoryStore::new(),
                 Box::new(SeededRandom::from_label(&format!("{label}/us"))),
@@ -81,21 +85,21 @@ impl Link {
     }
 
     /// We start with Gajim, recognised by its caps node.
-    fn we_start(&mut self) -> (String, SessionInfo) {
+    fn we_start(&mut self) -> (SessionId, SessionInfo) {
         self.us
-            .note_peer_client(GAJIM, PeerClient::CapsNode("http://gajim.org"));
-        self.us.start(GAJIM_BARE, NOW).unwrap();
+            .note_peer_client(&jid(GAJIM), PeerClient::CapsNode("http://gajim.org"));
+        self.us.start(&jid(GAJIM_BARE), NOW).unwrap();
         self.run();
         let info = self.established();
-        (info.thread.clone(), info)
+        (info.id.clone(), info)
     }
 
     /// Gajim starts with us.
-    fn gajim_starts(&mut self) -> (String, SessionInfo) {
+    fn gajim_starts(&mut self) -> (SessionId, SessionInfo) {
         self.gajim.start(US);
         self.run();
         let info = self.established();
-        (info.thread.clone(), info)
+        (info.id.clone(), info)
     }
 
     fn gajim_established(&self) -> (String, bool) {
@@ -111,7 +115,7 @@ impl Link {
     }
 
     /// `n` messages each way, every other one non-ASCII; each arrives intact.
-    fn talk(&mut self, thread: &str, n: usize) {
+    fn talk(&mut self, thread: &SessionId, n: usize) {
         for i in 0..n {
             let ours = if i % 2 == 0 {
                 format!("message {i} from us")
@@ -123,7 +127,7 @@ impl Link {
             } else {
                 format!("plain {i} from gajim")
             };
-            self.us.send_message(GAJIM, thread, &ours).unwrap();
+            self.us.send_message(thread, &ours).unwrap();
             self.gajim.send(&theirs).unwrap();
             self.run();
             assert_eq!(self.gajim.seen.last(), Some(&Seen::Message(ours.clone())));
@@ -167,10 +171,10 @@ fn we_initiate_toward_gajim_1_0_and_talk_both_ways() {
     assert_eq!(info.logging, Logging::May);
     assert!(!link.gajim.seen.iter().any(|s| matches!(s, Seen::Dialog(_))));
     // The letters Gajim's user reads out verify on our side.
-    assert_eq!(link.us.verify_sas(GAJIM, &thread, &gajim_sas), Ok(true));
+    assert_eq!(link.us.verify_sas(&thread, &gajim_sas), Ok(true));
     link.talk(&thread, 8);
     // D7: our terminate goes in clear, and the session ends at once.
-    link.us.terminate(GAJIM, &thread, NOW).unwrap();
+    link.us.terminate(&thread, NOW).unwrap();
     link.run();
     assert_eq!(link.gajim.seen.last(), Some(&Seen::Terminated));
     assert!(link.events().iter().any(|e| matches!(
@@ -180,7 +184,7 @@ fn we_initiate_toward_gajim_1_0_and_talk_both_ways() {
             ..
         }
     )));
-    assert!(link.us.threads().is_empty());
+    assert!(link.us.session_ids().is_empty());
     let last = &link.wire.last().unwrap().1;
     assert!(
         last.contains("terminate") && !last.contains("<c "),
@@ -218,7 +222,7 @@ fn gajim_1_0_initiates_we_recognise_it_and_talk_both_ways() {
             ..
         }
     )));
-    assert!(link.us.threads().is_empty());
+    assert!(link.us.session_ids().is_empty());
 }
 
 /// D2-tail: Gajim 1.0 pads to 16 characters, so a non-ASCII message leaves a keystream
@@ -243,7 +247,7 @@ fn gajim_keystream_tails_are_consumed_by_the_next_stanza() {
 fn our_plaintext_is_padded_to_whole_blocks() {
     let mut link = Link::new("gajim/pad", Version::V1_0, Config::default());
     let (thread, _) = link.we_start();
-    link.us.send_message(GAJIM, &thread, "é").unwrap();
+    link.us.send_message(&thread, "é").unwrap();
     let stanza = link.us.poll_outgoing().unwrap();
     let data = stanza
         .child("c", ns::STANZA_ENCRYPTION)
@@ -277,7 +281,7 @@ fn retained_secrets_match_over_three_sessions_in_both_roles() {
         assert_eq!(info.srs, expected, "round {round}");
         assert_eq!(srs_found, round > 0, "round {round}");
         link.talk(&thread, 1);
-        link.us.terminate(GAJIM, &thread, NOW).unwrap();
+        link.us.terminate(&thread, NOW).unwrap();
         link.run();
         link.events();
     }
@@ -316,13 +320,13 @@ fn gajim_b1_when_it_answers_is_a_timeout_for_us() {
     let mut link = Link::new("gajim/b1-crash", Version::V1_0, Config::default());
     link.gajim.force_counter = Some(0x00ab_cdef_0123_4567_89ab_cdef_0123_4567);
     link.us.note_peer_client(
-        GAJIM,
+        &jid(GAJIM),
         PeerClient::Software {
             name: "Gajim",
             version: "1.0.3",
         },
     );
-    link.us.start(GAJIM_BARE, NOW).unwrap();
+    link.us.start(&jid(GAJIM_BARE), NOW).unwrap();
     link.run();
     assert!(matches!(link.gajim.seen.last(), Some(Seen::Crashed(_))));
     let later = Timestamp(NOW.0 + 3600);
@@ -351,7 +355,7 @@ fn gajim_0_16_in_both_roles() {
     let mut link = Link::new("gajim/016", Version::V0_16, Config::default());
     let (thread, _) = link.gajim_starts();
     link.talk(&thread, 2);
-    link.us.terminate(GAJIM, &thread, NOW).unwrap();
+    link.us.terminate(&thread, NOW).unwrap();
     link.run();
     let (thread, _) = link.we_start();
     link.talk(&thread, 2);
@@ -388,18 +392,21 @@ fn gajim_request_shape_is_recognised_only_with_all_its_signs() {
     assert!(!request_is_gajim(&long_nonce, &thread));
     // Our own strict request never looks like Gajim's.
     let mut ours = Engine::new(
-        US,
+        FullJid::new(US).unwrap(),
         Config::default(),
         MemoryStore::new(),
         Box::new(SeededRandom::from_label("gajim/shape/us")),
     );
-    let our_thread = ours.start(GAJIM, NOW).unwrap();
+    let our_thread = ours.start(&jid(GAJIM), NOW).unwrap();
     let msg1 = ours.poll_outgoing().unwrap();
     let x = msg1
         .child("feature", ns::FEATURE_NEG)
         .and_then(|f| f.child("x", ns::DATA))
         .unwrap();
-    assert!(!request_is_gajim(&Form::parse(x).unwrap(), &our_thread));
+    assert!(!request_is_gajim(
+        &Form::parse(x).unwrap(),
+        our_thread.thread()
+    ));
 }
 
 /// D3: Gajim's normalization writes empty elements self-closing; ours (profile P4) does
@@ -428,7 +435,7 @@ fn d3_normalization_matches_gajims_c14n() {
 fn strict_and_auto_without_signs_speak_the_profile() {
     // Auto, no caps known: our message 1 is the profile's, and Gajim fails at message 3.
     let mut link = Link::new("gajim/auto", Version::V1_0, Config::default());
-    link.us.start(GAJIM_BARE, NOW).unwrap();
+    link.us.start(&jid(GAJIM_BARE), NOW).unwrap();
     link.run();
     assert!(
         link.gajim
@@ -444,7 +451,8 @@ fn strict_and_auto_without_signs_speak_the_profile() {
         .any(|e| matches!(e, Event::Established(_))));
     // Strict for this contact: Gajim's request is answered by the profile and fails.
     let mut link = Link::new("gajim/strict", Version::V1_0, Config::default());
-    link.us.set_compat(GAJIM_BARE, Some(Compat::Strict));
+    link.us
+        .set_compat(&BareJid::new(GAJIM_BARE).unwrap(), Some(Compat::Strict));
     link.gajim.start(US);
     link.run();
     let events = link.events();
@@ -456,16 +464,18 @@ fn strict_and_auto_without_signs_speak_the_profile() {
     assert_eq!((a.compat, b.compat), (None, None));
     // A caps node that is not Gajim's leaves Auto on the profile.
     let mut link = Link::new("gajim/other", Version::V1_0, Config::default());
-    assert!(!link
-        .us
-        .note_peer_client(GAJIM, PeerClient::CapsNode("https://conversations.im")));
+    assert!(!link.us.note_peer_client(
+        &jid(GAJIM),
+        PeerClient::CapsNode("https://conversations.im")
+    ));
     assert_eq!(
-        link.us.core.initiator_dialect(GAJIM),
+        link.us.core.initiator_dialect(&jid(GAJIM)),
         crate::compat::gajim::Dialect::Profile
     );
     // The contact's setting `gajim` forces the mode without signs.
-    link.us.set_compat(GAJIM_BARE, Some(Compat::Gajim));
-    link.us.start(GAJIM_BARE, NOW).unwrap();
+    link.us
+        .set_compat(&BareJid::new(GAJIM_BARE).unwrap(), Some(Compat::Gajim));
+    link.us.start(&jid(GAJIM_BARE), NOW).unwrap();
     link.run();
     assert_gajim_mode(&link.established());
 }
@@ -506,8 +516,9 @@ fn refusals_name_what_gajim_lacks() {
     for (config, word) in cases {
         let initiator_only = config.flow == Flow::Three;
         let mut link = Link::new("gajim/refuse", Version::V1_0, config);
-        link.us.set_compat(GAJIM_BARE, Some(Compat::Gajim));
-        let err = link.us.start(GAJIM_BARE, NOW).unwrap_err();
+        link.us
+            .set_compat(&BareJid::new(GAJIM_BARE).unwrap(), Some(Compat::Gajim));
+        let err = link.us.start(&jid(GAJIM_BARE), NOW).unwrap_err();
         assert!(
             matches!(&err, Error::Usage(Usage::Compat(c)) if c.to_string().contains(word)),
             "{err}"
@@ -534,7 +545,7 @@ fn refusals_name_what_gajim_lacks() {
     // Re-keying is refused in an established Gajim-mode session.
     let mut link = Link::new("gajim/rekey", Version::V1_0, Config::default());
     let (thread, _) = link.we_start();
-    let err = link.us.rekey(GAJIM, &thread).unwrap_err();
+    let err = link.us.rekey(&thread).unwrap_err();
     assert!(matches!(
         err,
         Error::Usage(Usage::Compat(CompatRefusal::Rekey))
@@ -542,7 +553,7 @@ fn refusals_name_what_gajim_lacks() {
     // So is a renegotiation, which Gajim would never answer.
     let err = link
         .us
-        .renegotiate_logging(GAJIM, &thread, &[Logging::MustNot])
+        .renegotiate_logging(&thread, &[Logging::MustNot])
         .unwrap_err();
     assert!(matches!(
         err,

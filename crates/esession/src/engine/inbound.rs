@@ -5,11 +5,12 @@
 use crate::config::StanzaKind;
 use crate::negotiation::stanza::{negotiation_form, Wrapper};
 use crate::xml::{ns, Element};
+use jid::Jid;
 
 /// A received stanza, decoded.
 pub(super) struct Inbound {
-    /// The sender, as stamped by the server.
-    pub(super) from: String,
+    /// The sender, as stamped by the server (RFC 7622, normalized).
+    pub(super) from: Jid,
     /// The clear `<thread/>` (XEP-0201), when the stanza carries one.
     pub(super) thread: Option<String>,
     pub(super) kind: StanzaKind,
@@ -48,9 +49,16 @@ pub(super) enum Negotiation {
 
 impl Inbound {
     /// Decodes a `jabber:client` stanza of `kind`, and says what it is; `None` for what
-    /// is not ours (no sender; a presence or iq without a `<c/>`, XEP-0200 §5).
+    /// is not ours (no sender, or one that is not a JID, RFC 7622 §3; a presence or iq
+    /// without a `<c/>`, XEP-0200 §5).
     pub(super) fn decode(raw: Element, kind: StanzaKind) -> Option<(Self, What)> {
-        let from = raw.attr("from")?.to_owned();
+        let from = match Jid::new(raw.attr("from")?) {
+            Ok(from) => from,
+            Err(e) => {
+                tracing::debug!(error = %e, "ignored a stanza whose from is not a JID");
+                return None;
+            }
+        };
         let thread = raw.child("thread", ns::JABBER_CLIENT).map(Element::text);
         let c = raw.child("c", ns::STANZA_ENCRYPTION).cloned();
         let what = if kind != StanzaKind::Message {

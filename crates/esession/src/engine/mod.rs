@@ -34,17 +34,18 @@ use crate::crypto::pubkey::IdentityKey;
 use crate::crypto::{ct_eq, DhPool};
 use crate::error::{Error, Usage};
 use crate::event::{Event, Role, SessionInfo};
-use crate::jid;
 use crate::negotiation::initiator::Offer;
 use crate::negotiation::stanza::{negotiation_message, Wrapper};
 use crate::random::Random;
+use crate::session_id::SessionId;
 use crate::store::SecretStore;
 use crate::thread::new_thread_id;
 use crate::time::Timestamp;
 use crate::warning::Warning;
 use crate::xml::{ns, Element};
+use jid::{BareJid, FullJid, Jid};
 use offline::OfflineSets;
-use session::{key, Common, Key, Peer, Session, State};
+use session::{key, Common, Peer, Session, State};
 use shared::{Core, Outbox};
 use std::collections::HashMap;
 use zeroize::Zeroizing;
@@ -56,14 +57,18 @@ const TERMINATE_RESERVE_BLOCKS: u128 = 64;
 /// The ESession engine for one account (sans-IO).
 ///
 /// ```
-/// use esession::{Config, Engine, Event, MemoryStore, OsRandom, Timestamp};
+/// use esession::{BareJid, Config, Engine, Event, FullJid, MemoryStore, OsRandom, Timestamp};
 /// let now = Timestamp::now();
+/// // JIDs are typed: parsed and normalized (RFC 7622) once, at the edge.
+/// let (alice_jid, bob_jid) = (FullJid::new("alice@example.org/pda")?,
+///                             FullJid::new("bob@example.com/laptop")?);
 /// // Randomness is injected: `OsRandom` is the operating system's CSPRNG, the one to use.
-/// let mut alice = Engine::new("alice@example.org/pda", Config::default(), MemoryStore::new(),
+/// let mut alice = Engine::new(alice_jid, Config::default(), MemoryStore::new(),
 ///                             Box::new(OsRandom));
-/// let mut bob = Engine::new("bob@example.com/laptop", Config::default(), MemoryStore::new(),
+/// let mut bob = Engine::new(bob_jid, Config::default(), MemoryStore::new(),
 ///                           Box::new(OsRandom));
-/// let thread = alice.start("bob@example.com", now).unwrap();
+/// // `start` returns the session's handle, which every later call and event names it by.
+/// let session = alice.start(&BareJid::new("bob@example.com")?.into(), now)?;
 /// // Shuttle stanzas between the two engines (a server would stamp `from`).
 /// loop {
 ///     let mut moved = false;
@@ -82,14 +87,18 @@ const TERMINATE_RESERVE_BLOCKS: u128 = 64;
 /// let Some(Event::Established(a)) = alice.poll_event() else { panic!() };
 /// let Some(Event::Established(b)) = bob.poll_event() else { panic!() };
 /// assert_eq!(a.sas, b.sas);
-/// alice.send_message("bob@example.com/laptop", &thread, "hello").unwrap();
+/// assert_eq!(a.id, session);
+/// // Bob names the same session by his own handle: Alice's bare JID and the thread.
+/// assert_eq!((b.id.peer().as_str(), b.id.thread()), ("alice@example.org", session.thread()));
+/// alice.send_message(&session, "hello")?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Engine<S: SecretStore> {
     /// What the sessions share.
     core: Core<S>,
     /// What they produce, until polled.
     out: Outbox,
-    sessions: HashMap<Key, Session>,
+    sessions: HashMap<SessionId, Session>,
     /// Our offline option sets (XEP-0187, profile P11).
     offline: OfflineSets,
     /// Who may open a negotiation now (issue 11 §3, `Config::flood`).
@@ -99,7 +108,7 @@ pub struct Engine<S: SecretStore> {
 impl<S: SecretStore> Engine<S> {
     /// An engine for account `own` (our full JID), negotiating per `config`, keeping
     /// retained secrets in `store`, drawing randomness from `rng`.
-    pub fn new(own: &str, config: Config, store: S, rng: Box<dyn Random>) -> Self {
+    pub fn new(own: FullJid, config: Config, store: S, rng: Box<dyn Random>) -> Self {
         Engine {
             core: Core::new(own, config, store, rng),
             out: Outbox::default(),
@@ -133,7 +142,7 @@ impl<S: SecretStore> Engine<S> {
     }
 
     /// Our full JID.
-    pub fn own_jid(&self) -> &str {
+    pub fn own_jid(&self) -> &FullJid {
         &self.core.own
     }
 
@@ -158,31 +167,30 @@ impl<S: SecretStore> Engine<S> {
         &mut self.core.store
     }
 
-    /// Sets the other shared secret used with `peer_bare` (XEP-0116 §4.7.3; profile P1:
-    /// the UTF-8 octets of its NFC normalization). `None` removes it.
-    pub fn set_other_shared_secret(&mut self, peer_bare: &str, passphrase: Option<&str>) {
+    /// Sets the other shared secret used with the contact `peer` (XEP-0116 §4.7.3; profile
+    /// P1: the UTF-8 octets of its NFC normalization). `None` removes it.
+    pub fn set_other_shared_secret(&mut self, peer: &BareJid, passphrase: Option<&str>) {
         use unicode_normalization::UnicodeNormalization;
         match passphrase {
             Some(p) => {
                 let nfc: String = p.nfc().collect();
                 self.core
                     .oss
-                    .insert(peer_bare.to_owned(), Zeroizing::new(nfc.into_bytes()));
+                    .insert(peer.clone(), Zeroizing::new(nfc.into_bytes()));
             }
             None => {
-                self.core.oss.remove(peer_bare);
+                self.core.oss.remove(peer);
             }
         }
     }
 
-    /// Sets the compatibility mode toward `peer_bare` (issue 13), overriding
+    /// Sets the compatibility mode toward `peer` (issue 13), overriding
     /// [`Config::compat`]; `None` removes the override. Sessions already established keep
     /// their mode.
-    pub fn set_compat(&mut self, peer_bare: &str, compat: Option<Compat>) {
-        let bare = jid::bare(peer_bare).to_owned();
+    pub fn set_compat(&mut self, peer: &BareJid, compat: Option<Compat>) {
         match compat {
-            Some(c) => self.core.compat.insert(bare, c),
-            None => self.core.compat.remove(&bare),
+            Some(c) => self.core.compat.insert(peer.clone(), c),
+            None => self.core.compat.remove(peer),
         };
     }
 
@@ -190,8 +198,8 @@ impl<S: SecretStore> Engine<S> {
     /// node or XEP-0092 version): under [`Compat::Auto`] a negotiation we start with a
     /// peer whose latest sign was Gajim's uses the Gajim mode (issue 13 §1). Returns
     /// whether this sign is Gajim's.
-    pub fn note_peer_client(&mut self, peer: &str, client: PeerClient<'_>) -> bool {
-        let bare = jid::bare(peer).to_owned();
+    pub fn note_peer_client(&mut self, peer: &Jid, client: PeerClient<'_>) -> bool {
+        let bare = peer.to_bare();
         let gajim = client.is_gajim();
         if gajim {
             self.core.gajim_clients.insert(bare);
@@ -202,15 +210,15 @@ impl<S: SecretStore> Engine<S> {
     }
 
     /// Starts a negotiation with `peer` (bare or full JID): queues message 1 and returns
-    /// the new thread (XEP-0201).
-    pub fn start(&mut self, peer: &str, now: Timestamp) -> Result<String, Error> {
+    /// the new session, on a new thread (XEP-0201).
+    pub fn start(&mut self, peer: &Jid, now: Timestamp) -> Result<SessionId, Error> {
         self.core.tick(now);
         let core = &mut self.core;
         let dialect = core.initiator_dialect(peer);
         let config = dialect.config(&core.config, true).map_err(Usage::Compat)?;
         let (offer, x) = Offer::new(
             &config,
-            peer,
+            peer.as_str(),
             core.rng.as_mut(),
             core.dh_pool.as_ref(),
             core.identity_key.as_ref(),
@@ -218,23 +226,23 @@ impl<S: SecretStore> Engine<S> {
         )?;
         let thread = new_thread_id(core.rng.as_mut());
         self.out.send(negotiation_message(
-            peer,
+            peer.as_str(),
             &thread,
             Wrapper::Feature,
             x,
             true,
         ));
+        let id = key(peer, &thread);
         let common = Common {
-            peer: Peer::Addressed(peer.to_owned()),
-            thread: thread.clone(),
+            peer: Peer::Addressed(peer.clone()),
+            id: id.clone(),
             role: Role::Initiator,
             offline: None,
             deadline: core.deadline(now),
         };
         let state = State::Offered(Box::new(offer));
-        self.sessions
-            .insert(key(peer, &thread), Session { common, state });
-        Ok(thread)
+        self.sessions.insert(id.clone(), Session { common, state });
+        Ok(id)
     }
 
     /// The next stanza to send, if any.
@@ -259,7 +267,7 @@ impl<S: SecretStore> Engine<S> {
     /// timeout; unacknowledged terminates end.
     pub fn handle_timeout(&mut self, now: Timestamp) {
         self.core.tick(now);
-        let due: Vec<Key> = self
+        let due: Vec<SessionId> = self
             .sessions
             .iter()
             .filter(|(_, s)| s.common.deadline.is_some_and(|d| d <= now))
@@ -269,15 +277,15 @@ impl<S: SecretStore> Engine<S> {
             let Some(Session { common, state }) = self.sessions.remove(&key) else {
                 continue;
             };
-            let (peer, thread) = (common.peer(), common.thread.as_str());
+            let (peer, id) = (common.peer(), &common.id);
             if let State::Terminating(_) = state {
                 let detail = Warning::TerminateUnacknowledged;
-                self.out.warn(peer, Some(thread), detail);
-                self.out.event(outgoing::terminated(peer, thread));
+                self.out.warn(peer, Some(id), detail);
+                self.out.event(outgoing::terminated(peer, id));
             } else {
                 self.out.event(Event::Failed {
-                    peer: peer.to_owned(),
-                    thread: thread.to_owned(),
+                    peer: peer.clone(),
+                    session: id.clone(),
                     error: Error::Timeout {
                         seconds: self.core.config.negotiation_timeout,
                     },
@@ -286,10 +294,10 @@ impl<S: SecretStore> Engine<S> {
         }
     }
 
-    /// A summary of the session with `peer` on `thread`, once established.
-    pub fn session(&self, peer: &str, thread: &str) -> Option<SessionInfo> {
+    /// A summary of session `id`, once established.
+    pub fn session(&self, id: &SessionId) -> Option<SessionInfo> {
         self.sessions
-            .get(&key(peer, thread))
+            .get(id)
             .and_then(|s| s.state.open())
             .map(|o| o.info.clone())
     }
@@ -303,109 +311,94 @@ impl<S: SecretStore> Engine<S> {
             .collect()
     }
 
-    /// Every (peer, thread) with a session in any state.
-    pub fn threads(&self) -> Vec<(String, String)> {
-        self.sessions
-            .values()
-            .map(|s| (s.common.peer().to_owned(), s.common.thread.clone()))
-            .collect()
+    /// Every session, in any state.
+    pub fn session_ids(&self) -> Vec<SessionId> {
+        self.sessions.keys().cloned().collect()
     }
 
-    /// Sends `body` in the session with `peer` on `thread`: encrypted in an ESession
-    /// (XEP-0200 §6, profile P9), in clear in a plain stanza session.
-    pub fn send_message(&mut self, peer: &str, thread: &str, body: &str) -> Result<(), Error> {
+    /// Sends `body` in session `id`: encrypted in an ESession (XEP-0200 §6, profile P9),
+    /// in clear in a plain stanza session.
+    pub fn send_message(&mut self, id: &SessionId, body: &str) -> Result<(), Error> {
         self.send_content(
-            peer,
-            thread,
+            id,
             vec![Element::new("body", ns::JABBER_CLIENT).with_text(body)],
         )
     }
 
-    /// Sends a `<message type='chat'/>` whose children are `content` in the session with
-    /// `peer` on `thread` (encrypted in an ESession).
-    pub fn send_content(
-        &mut self,
-        peer: &str,
-        thread: &str,
-        content: Vec<Element>,
-    ) -> Result<(), Error> {
+    /// Sends a `<message type='chat'/>` whose children are `content` in session `id`
+    /// (encrypted in an ESession).
+    pub fn send_content(&mut self, id: &SessionId, content: Vec<Element>) -> Result<(), Error> {
         let mut msg = Element::new("message", ns::JABBER_CLIENT).with_attr("type", "chat");
         for c in content {
             msg.push(c);
         }
-        self.send_stanza(peer, thread, msg)
+        self.send_stanza(id, msg)
     }
 
     /// Sends `stanza` (a `<message/>`, `<presence/>` or `<iq/>` in `jabber:client`, with
-    /// its own attributes such as `type` and `id`) in the session with `peer` on `thread`.
+    /// its own attributes such as `type` and `id`) in session `id`.
     /// The engine addresses it and adds the `<thread/>`; in an ESession every child except
     /// `<thread/>`, `<amp/>` and `<error/>` is encrypted (XEP-0200 §5, profile P9), and only
     /// stanza kinds negotiated in `stanzas` may be sent.
-    pub fn send_stanza(&mut self, peer: &str, thread: &str, stanza: Element) -> Result<(), Error> {
-        let out = self.build_stanza(peer, thread, stanza)?;
+    pub fn send_stanza(&mut self, id: &SessionId, stanza: Element) -> Result<(), Error> {
+        let out = self.build_stanza(id, stanza)?;
         self.out.send(out);
         Ok(())
     }
 
     /// The stanza [`Engine::send_stanza`] sends, built but not queued.
-    fn build_stanza(
-        &mut self,
-        peer: &str,
-        thread: &str,
-        stanza: Element,
-    ) -> Result<Element, Error> {
+    fn build_stanza(&mut self, id: &SessionId, stanza: Element) -> Result<Element, Error> {
         let kind =
             stanza_kind(&stanza).ok_or_else(|| Usage::NotAStanza(stanza.name().to_owned()))?;
-        let s = find_session(&mut self.sessions, peer, thread)?;
+        let s = find_session(&mut self.sessions, id)?;
         let built = s.seal_stanza(kind, stanza, &mut self.core, &mut self.out);
         if let Err(e) = &built {
             if *e == Error::Usage(Usage::KeyExhausted) {
                 // Profile P9: the key cannot be replaced in time (re-keying is off, or
                 // rekey_freq forbids a <key/> now), so end the session; the caller
                 // renegotiates.
-                self.end(peer, thread, None)?;
+                self.end(id, None)?;
             }
         }
         built
     }
 
-    /// Ends the session with `peer` on `thread` (XEP-0116 §5, profile P10): an encrypted
+    /// Ends session `id` (XEP-0116 §5, profile P10): an encrypted
     /// terminate for an ESession, a clear one for a plain session, a cancel (XEP-0155
     /// \[5\]) for a negotiation in progress.
     /// The acknowledgement is awaited until the negotiation timeout after `now`.
-    pub fn terminate(&mut self, peer: &str, thread: &str, now: Timestamp) -> Result<(), Error> {
+    pub fn terminate(&mut self, id: &SessionId, now: Timestamp) -> Result<(), Error> {
         self.core.tick(now);
         let deadline = self.core.deadline(now);
-        self.end(peer, thread, deadline)
+        self.end(id, deadline)
     }
 
     /// Ends the session, awaiting the acknowledgement until `deadline` (see
     /// [`Session::terminate`]).
-    fn end(&mut self, peer: &str, thread: &str, deadline: Option<Timestamp>) -> Result<(), Error> {
-        find_session(&mut self.sessions, peer, thread)?;
-        let key = key(peer, thread);
-        let Some(session) = self.sessions.remove(&key) else {
+    fn end(&mut self, id: &SessionId, deadline: Option<Timestamp>) -> Result<(), Error> {
+        find_session(&mut self.sessions, id)?;
+        let Some(session) = self.sessions.remove(id) else {
             return Ok(());
         };
         let (next, result) = session.terminate(deadline, &mut self.out);
         if let Some(next) = next {
-            self.sessions.insert(key, next);
+            self.sessions.insert(id.clone(), next);
         }
         result
     }
 
     /// Terminates every session (XEP-0116 §5: before going offline).
     pub fn terminate_all(&mut self, now: Timestamp) {
-        for (peer, thread) in self.threads() {
-            let _ = self.terminate(&peer, &thread, now);
+        for id in self.session_ids() {
+            let _ = self.terminate(&id, now);
         }
     }
 
     /// Compares the SAS a person read from the peer with ours (constant time). A match
     /// marks the session and its retained secret verified (XEP-0116 §7.3); a mismatch
     /// returns `false`: a possible man in the middle.
-    pub fn verify_sas(&mut self, peer: &str, thread: &str, heard: &str) -> Result<bool, Error> {
-        let s = find_session(&mut self.sessions, peer, thread)?;
+    pub fn verify_sas(&mut self, id: &SessionId, heard: &str) -> Result<bool, Error> {
+        let s = find_session(&mut self.sessions, id)?;
         let open = s
             .state
             .open_mut()
@@ -429,32 +422,26 @@ impl<S: SecretStore> Engine<S> {
     }
 
     #[cfg(test)]
-    pub(crate) fn channel_mut(
-        &mut self,
-        peer: &str,
-        thread: &str,
-    ) -> Option<&mut crate::channel::Channel> {
-        match &mut find_session(&mut self.sessions, peer, thread).ok()?.state {
+    pub(crate) fn channel_mut(&mut self, id: &SessionId) -> Option<&mut crate::channel::Channel> {
+        match &mut find_session(&mut self.sessions, id).ok()?.state {
             State::Encrypted(secure) => Some(&mut secure.channel),
             _ => None,
         }
     }
 }
 
-/// The session with `peer` (bare, or the full JID it is bound to) on `thread`.
+/// Session `id`, or the usage error naming it.
 fn find_session<'a>(
-    sessions: &'a mut HashMap<Key, Session>,
-    peer: &str,
-    thread: &str,
+    sessions: &'a mut HashMap<SessionId, Session>,
+    id: &SessionId,
 ) -> Result<&'a mut Session, Error> {
-    match sessions.get_mut(&key(peer, thread)) {
-        Some(s) if !jid::is_full(peer) || s.common.peer() == peer => Ok(s),
-        _ => Err(Usage::NoSuchSession {
-            peer: peer.into(),
-            thread: thread.into(),
+    sessions.get_mut(id).ok_or_else(|| {
+        Usage::NoSuchSession {
+            peer: id.peer().to_string(),
+            thread: id.thread().to_owned(),
         }
-        .into()),
-    }
+        .into()
+    })
 }
 
 /// The XEP-0200 §5 kind of a `jabber:client` stanza.

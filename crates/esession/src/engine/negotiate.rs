@@ -14,11 +14,13 @@ use crate::negotiation::initiator::{Offer, Response};
 use crate::negotiation::responder::{AwaitingResult, Completed};
 use crate::negotiation::stanza::{negotiation_message, Wrapper};
 use crate::negotiation::terms::Terms;
+use crate::session_id::SessionId;
 use crate::stanza::{message, read_termination, termination};
 use crate::store::SecretStore;
 use crate::time::Timestamp;
 use crate::warning::Warning;
 use crate::xml::{ns, Element};
+use jid::Jid;
 
 /// What a negotiation step leads to: the next state, or `None` when the session ended.
 type Step = Result<Option<State>, Error>;
@@ -27,7 +29,7 @@ type Step = Result<Option<State>, Error>;
 struct Turn<'a, S> {
     c: &'a mut Common,
     /// The sender, accepted by the session (profile P6).
-    from: &'a str,
+    from: &'a Jid,
     core: &'a mut Core<S>,
     out: &'a mut Outbox,
     now: Timestamp,
@@ -44,7 +46,7 @@ impl Session {
         now: Timestamp,
     ) -> Option<Session> {
         let Session { mut common, state } = self;
-        let from = msg.from.as_str();
+        let from = &msg.from;
         let mut t = Turn {
             c: &mut common,
             from,
@@ -73,10 +75,10 @@ impl Session {
             {
                 // Issue 13 D7: Gajim ends its sessions in clear; nobody authenticated this.
                 let detail = Warning::GajimClearTerminate;
-                t.out.warn(from, Some(&t.c.thread), detail);
+                t.out.warn(from, Some(&t.c.id), detail);
                 t.out.event(Event::Terminated {
-                    peer: from.to_owned(),
-                    thread: t.c.thread.clone(),
+                    peer: from.clone(),
+                    session: t.c.id.clone(),
                     by: EndedBy::Peer,
                 });
                 Ok(None)
@@ -86,7 +88,7 @@ impl Session {
                 // ESession is ignored.
                 t.out.warn(
                     from,
-                    Some(&t.c.thread),
+                    Some(&t.c.id),
                     Warning::ClearNegotiationInsideEncrypted,
                 );
                 Ok(Some(state))
@@ -96,7 +98,7 @@ impl Session {
         match step {
             Ok(state) => state.map(|state| Session { common, state }),
             Err(failure) => {
-                fail_negotiation(from, &common.thread, &msg.raw, failure, core, out);
+                fail_negotiation(from, &common.id, &msg.raw, failure, core, out);
                 None
             }
         }
@@ -132,8 +134,8 @@ impl<S: SecretStore> Turn<'_, S> {
         let (c, from, now) = (&mut *self.c, self.from, self.now);
         match awaiting.handle_result(x, &mut self.core.ctx(from, now))? {
             Completed::WithInit(est, msg4) => {
-                let thread = &c.thread;
-                let msg4 = negotiation_message(from, thread, Wrapper::Init, msg4, false);
+                let msg4 =
+                    negotiation_message(from.as_str(), c.thread(), Wrapper::Init, msg4, false);
                 self.out.send(msg4);
                 Ok(adopt(c, *est, now, self.out))
             }
@@ -152,10 +154,11 @@ impl<S: SecretStore> Turn<'_, S> {
         let feature = Element::new("feature", ns::FEATURE_NEG).with_child(x.clone());
         if read_termination(&feature) == Some(FormType::Submit) {
             let ack = termination(FormType::Result);
-            self.out.send(message(from, &c.thread).with_child(ack));
+            self.out
+                .send(message(from.as_str(), c.thread()).with_child(ack));
             self.out.event(Event::Terminated {
-                peer: from.to_owned(),
-                thread: c.thread.clone(),
+                peer: from.clone(),
+                session: c.id.clone(),
                 by: EndedBy::Peer,
             });
             return None;
@@ -221,11 +224,11 @@ pub(super) fn adopt(c: &mut Common, est: Established, now: Timestamp, out: &mut 
     }))
 }
 
-/// A failed negotiation with `from` on `thread` (its session, if any, is over): the
+/// A failed negotiation of session `id` with `from` (the session, if any, is over): the
 /// error reply a broken rule calls for (profile P10b) and the `Failed` event.
 pub(super) fn fail_negotiation<S>(
-    from: &str,
-    thread: &str,
+    from: &Jid,
+    id: &SessionId,
     received: &Element,
     error: Error,
     core: &Core<S>,
@@ -240,8 +243,8 @@ pub(super) fn fail_negotiation<S>(
         }
     }
     out.event(Event::Failed {
-        peer: from.to_owned(),
-        thread: thread.to_owned(),
+        peer: from.clone(),
+        session: id.clone(),
         error,
     });
 }

@@ -5,16 +5,17 @@ use super::session::{key, Common, OfflineRole, Peer, Session, State};
 use super::Engine;
 use crate::error::{Error, PeerMisbehaved, Rejected, Replay, Usage};
 use crate::event::{Event, Role};
-use crate::jid;
 use crate::negotiation::established::Established;
 use crate::offline::options::build_options;
 use crate::offline::receive::open_init;
 use crate::offline::send::{start, verify_options};
 use crate::offline::{OfflineSet, OfflineSetKind};
+use crate::session_id::SessionId;
 use crate::store::SecretStore;
 use crate::thread::new_thread_id;
 use crate::time::Timestamp;
 use crate::xml::{ns, Element, Node};
+use jid::{BareJid, Jid};
 
 /// Alice's option sets (XEP-0187, profile P11).
 #[derive(Default)]
@@ -82,7 +83,7 @@ impl<S: SecretStore> Engine<S> {
             expires,
             match_resource,
         )?;
-        core.store.put_offline_set(&core.own_bare, &set)?;
+        core.store.put_offline_set(core.own_bare.as_str(), &set)?;
         self.offline.hold(set);
         Ok(x)
     }
@@ -93,7 +94,7 @@ impl<S: SecretStore> Engine<S> {
     /// # Errors
     /// The store's error when the sets cannot be read (e.g. a wrong passphrase).
     pub fn load_offline_sets(&mut self) -> Result<usize, Error> {
-        let sets = self.core.store.offline_sets(&self.core.own_bare)?;
+        let sets = self.core.store.offline_sets(self.core.own_bare.as_str())?;
         let n = sets.len();
         for set in sets {
             self.offline.hold(set);
@@ -111,7 +112,7 @@ impl<S: SecretStore> Engine<S> {
         let removed = self
             .core
             .store
-            .remove_offline_set(&self.core.own_bare, kind)?;
+            .remove_offline_set(self.core.own_bare.as_str(), kind)?;
         let held = &mut self.offline;
         if held.sets.iter().any(|s| s.kind == kind) && !held.withdrawn.contains(&kind) {
             held.withdrawn.push(kind);
@@ -128,9 +129,9 @@ impl<S: SecretStore> Engine<S> {
             .collect()
     }
 
-    /// Bob: starts an offline session with `alice` (her bare JID) from her published
-    /// `options` and queues its first stanza, a chat message whose children are `content`
-    /// (XEP-0187 §3.3, profile P11 "Bob's message"). Returns the new thread; more stanzas go
+    /// Bob: starts an offline session with `alice` from her published `options` and queues
+    /// its first stanza, a chat message whose children are `content` (XEP-0187 §3.3,
+    /// profile P11 "Bob's message"). Returns the new session; more stanzas go
     /// through [`Engine::send_message`], and [`Engine::terminate`] ends it without waiting
     /// for an acknowledgement.
     ///
@@ -141,37 +142,36 @@ impl<S: SecretStore> Engine<S> {
     /// session with `alice` (XEP-0187 §3.2). Nothing is queued then.
     pub fn start_offline(
         &mut self,
-        alice: &str,
+        alice: &BareJid,
         options: &Element,
         content: Vec<Element>,
         now: Timestamp,
-    ) -> Result<String, Error> {
+    ) -> Result<SessionId, Error> {
         self.core.tick(now);
-        let alice = jid::bare(alice).to_owned();
         // XEP-0187 §3.2: no new ESession if one is already established.
         let established = self
             .sessions
-            .values()
-            .any(|s| jid::bare(s.common.peer()) == alice && matches!(s.state, State::Encrypted(_)));
+            .iter()
+            .any(|(id, s)| id.peer() == alice && matches!(s.state, State::Encrypted(_)));
         if established {
             return Err(Usage::OfflineWhileEstablished.into());
         }
-        let mut ctx = self.core.ctx(&alice, now);
-        let verified = verify_options(options, &alice, &ctx).map_err(refusal)?;
+        let mut ctx = self.core.ctx(alice, now);
+        let verified = verify_options(options, alice, &ctx).map_err(refusal)?;
         let to = verified.to.clone();
         let match_resource = verified.match_resource;
         let (est, x) = start(verified, &mut ctx)?;
-        let thread = new_thread_id(self.core.rng.as_mut());
+        let id = key(&to, &new_thread_id(self.core.rng.as_mut()));
         let role = OfflineRole::Sent { match_resource };
-        self.open_offline(&to, &thread, Role::Responder, role, est, now);
+        self.open_offline(&to, &id, Role::Responder, role, est, now);
         let mut msg = Element::new("message", ns::JABBER_CLIENT).with_attr("type", "chat");
         for c in content {
             msg.push(c);
         }
-        let mut out = match self.build_stanza(&to, &thread, msg) {
+        let mut out = match self.build_stanza(&id, msg) {
             Ok(out) => out,
             Err(e) => {
-                self.sessions.remove(&key(&alice, &thread));
+                self.sessions.remove(&id);
                 return Err(e);
             }
         };
@@ -185,46 +185,45 @@ impl<S: SecretStore> Engine<S> {
             .map_or(0, |i| i.saturating_add(1));
         out.nodes_mut().insert(at, Node::Element(init));
         self.out.send(out);
-        Ok(thread)
+        Ok(id)
     }
 
-    /// Opens an established offline session with `peer` (full JID) on `thread`.
+    /// Opens established offline session `id` with `peer`.
     fn open_offline(
         &mut self,
-        peer: &str,
-        thread: &str,
+        peer: &Jid,
+        id: &SessionId,
         role: Role,
         offline: OfflineRole,
         est: Established,
         now: Timestamp,
     ) {
         let mut common = Common {
-            peer: Peer::Bound(peer.to_owned()),
-            thread: thread.to_owned(),
+            peer: Peer::Bound(peer.clone()),
+            id: id.clone(),
             role,
             offline: Some(offline),
             deadline: None,
         };
         let state = adopt(&mut common, est, now, &mut self.out);
-        self.sessions
-            .insert(key(peer, thread), Session { common, state });
+        self.sessions.insert(id.clone(), Session { common, state });
     }
 
-    /// Alice: an offline init (`<init/>` with a submit form) from `from` on `thread`.
+    /// Alice: an offline init (`<init/>` with a submit form) from `from` for session `id`.
     /// Returns whether it was accepted (its session now open); a refusal is reported as a
     /// `Failed` event and never answered (profile P11).
     pub(super) fn offline_init(
         &mut self,
-        from: &str,
-        thread: &str,
+        from: &Jid,
+        id: &SessionId,
         x: &Element,
         now: Timestamp,
     ) -> bool {
-        let taken = self.sessions.contains_key(&key(from, thread));
+        let taken = self.sessions.contains_key(id);
         let opened = open_init(x, &self.offline.sets, taken, &mut self.core.ctx(from, now));
         let refused = |error: Error| Event::Failed {
-            peer: from.to_owned(),
-            thread: thread.to_owned(),
+            peer: from.clone(),
+            session: id.clone(),
             error: refusal(error),
         };
         let opened = match opened {
@@ -243,7 +242,7 @@ impl<S: SecretStore> Engine<S> {
         if !self.offline.withdrawn.contains(&set.kind) {
             let core = &mut self.core;
             let stored = core.store.accept_offline_init(
-                &core.own_bare,
+                core.own_bare.as_str(),
                 set.kind,
                 &set.nonce,
                 &opened.record,
@@ -262,7 +261,7 @@ impl<S: SecretStore> Engine<S> {
         }
         set.accepted.push(opened.record);
         let role = OfflineRole::Received;
-        self.open_offline(from, thread, Role::Initiator, role, opened.established, now);
+        self.open_offline(from, id, Role::Initiator, role, opened.established, now);
         true
     }
 }

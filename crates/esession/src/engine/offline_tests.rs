@@ -5,6 +5,7 @@ use super::tests::{ALICE, BOB, NOW};
 use super::*;
 use crate::config::Config;
 use crate::crypto::pubkey::IdentityKey;
+use crate::engine::tests::{bare, full};
 use crate::error::{
     ErrorKind, IdentityFault, OfflineOptionsFault, PeerMisbehaved, Rejected, Replay, Usage,
 };
@@ -30,7 +31,7 @@ fn config() -> Config {
 
 fn engine(own: &str, label: &str, store: MemoryStore, key: &[u8]) -> Engine<MemoryStore> {
     let mut e = Engine::new(
-        own,
+        full(own),
         config(),
         store,
         Box::new(SeededRandom::from_label(label)),
@@ -93,10 +94,10 @@ fn drain(bob: &mut Engine<MemoryStore>) -> Vec<Element> {
 fn bob_sends(options: &Element) -> (String, Vec<Element>) {
     let mut bob = bob(Some(true));
     let thread = bob
-        .start_offline(ALICE_BARE, options, body("first"), NOW)
+        .start_offline(&bare(ALICE_BARE), options, body("first"), NOW)
         .unwrap();
-    bob.send_message(ALICE_BARE, &thread, "second").unwrap();
-    bob.terminate(ALICE_BARE, &thread, NOW).unwrap();
+    bob.send_message(&thread, "second").unwrap();
+    bob.terminate(&thread, NOW).unwrap();
     let info = established(&mut bob);
     assert!(info.offline && info.flow == Some(3));
     // The default offer picks `mustnot`; its stanzas must still carry no <no-store/>
@@ -109,8 +110,11 @@ fn bob_sends(options: &Element) -> (String, Vec<Element>) {
             ..
         })
     ));
-    assert!(bob.threads().is_empty(), "no acknowledgement is awaited");
-    (thread, drain(&mut bob))
+    assert!(
+        bob.session_ids().is_empty(),
+        "no acknowledgement is awaited"
+    );
+    (thread.thread().to_owned(), drain(&mut bob))
 }
 
 fn established(e: &mut Engine<MemoryStore>) -> SessionInfo {
@@ -196,9 +200,9 @@ fn alice_reads_what_bob_sent_while_she_was_offline() {
                 body: Some(b),
                 encrypted,
                 offline,
-                thread: Some(t),
+                session: Some(s),
                 ..
-            } if *t == thread => Some((b.clone(), *encrypted, *offline)),
+            } if s.thread() == thread => Some((b.clone(), *encrypted, *offline)),
             _ => None,
         })
         .collect();
@@ -248,7 +252,7 @@ fn replays_are_refused_in_memory_and_across_logins() {
         refusal(&events(&mut again)),
         PeerMisbehaved::OfflineReplay(_)
     ));
-    assert!(again.threads().is_empty());
+    assert!(again.session_ids().is_empty());
 }
 
 #[test]
@@ -281,14 +285,14 @@ fn expired_options_are_refused_by_bob_and_inits_discarded_by_alice() {
     let (store, options) = published(OfflineSetKind::Open, None);
     let mut late = bob(Some(true));
     let e = late
-        .start_offline(ALICE_BARE, &options, body("late"), EXPIRES)
+        .start_offline(&bare(ALICE_BARE), &options, body("late"), EXPIRES)
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Rejected);
     assert!(
         matches!(offline_rule(&e), PeerMisbehaved::OfflineExpired(_)),
         "{e}"
     );
-    assert!(late.poll_outgoing().is_none() && late.threads().is_empty());
+    assert!(late.poll_outgoing().is_none() && late.session_ids().is_empty());
 
     let (_, stanzas) = bob_sends(&options);
     let mut alice = login(store);
@@ -298,7 +302,7 @@ fn expired_options_are_refused_by_bob_and_inits_discarded_by_alice() {
         refusal(&evs),
         PeerMisbehaved::OfflineExpired(EXPIRES.to_datetime())
     );
-    assert!(alice.threads().is_empty());
+    assert!(alice.session_ids().is_empty());
 }
 
 #[test]
@@ -306,9 +310,9 @@ fn bob_refuses_bad_signatures_and_untrusted_keys() {
     let (_, options) = published(OfflineSetKind::Open, Some("pda"));
     let refused = |bob: &mut Engine<MemoryStore>, x: &Element| {
         let e = bob
-            .start_offline(ALICE_BARE, x, body("x"), NOW)
+            .start_offline(&bare(ALICE_BARE), x, body("x"), NOW)
             .unwrap_err();
-        assert!(bob.poll_outgoing().is_none() && bob.threads().is_empty());
+        assert!(bob.poll_outgoing().is_none() && bob.session_ids().is_empty());
         e
     };
     // No key of Alice known, or known but untrusted.
@@ -402,7 +406,7 @@ fn tampered_init(tamper: impl FnOnce(&mut Element)) -> PeerMisbehaved {
     deliver(&mut alice, &[init], NOW);
     let v = refusal(&events(&mut alice));
     assert!(alice.poll_outgoing().is_none(), "refusals are silent");
-    assert!(alice.threads().is_empty());
+    assert!(alice.session_ids().is_empty());
     v
 }
 
@@ -464,7 +468,7 @@ fn alice_refuses_an_untrusted_bob_when_trust_is_required() {
     };
     let login_with = |store: MemoryStore| {
         let mut a = Engine::new(
-            ALICE,
+            full(ALICE),
             strict.clone(),
             store,
             Box::new(SeededRandom::from_label("offline/a3")),

@@ -10,10 +10,12 @@ use crate::error::{Error, Usage};
 use crate::event::{EndedBy, Event};
 use crate::forms::{Field, Form, FormType};
 use crate::negotiation::stanza::{negotiation_message, Wrapper};
+use crate::session_id::SessionId;
 use crate::stanza::{clear_extras, message, storage_hints, termination};
 use crate::store::SecretStore;
 use crate::time::Timestamp;
 use crate::xml::{ns, Element};
+use jid::Jid;
 
 /// XEP-0200 §5: the thread, AMP rules and errors stay in clear.
 fn clear(e: &Element) -> bool {
@@ -106,18 +108,18 @@ impl Session {
         out: &mut Outbox,
     ) -> (Option<Session>, Result<(), Error>) {
         let Session { mut common, state } = self;
-        let (to, thread) = (common.peer().to_owned(), common.thread.clone());
-        let (to, thread) = (to.as_str(), thread.as_str());
+        let (peer, id) = (common.peer().clone(), common.id.clone());
+        let (to, thread) = (peer.as_str(), id.thread());
         match state {
             State::Encrypted(secure) if common.offline.is_some() => (
                 None,
-                end_offline(to, thread, secure.channel, common.offline, out),
+                end_offline(&peer, &id, secure.channel, common.offline, out),
             ),
             State::Encrypted(secure) if secure.channel.dialect() == Dialect::Gajim => {
                 // Issue 13 D7: toward Gajim the terminate goes in clear, unacknowledged.
                 drop(secure);
                 out.send(gajim::clear_terminate(to, thread));
-                out.event(terminated(to, thread));
+                out.event(terminated(&peer, &id));
                 (None, Ok(()))
             }
             State::Encrypted(mut secure) => {
@@ -142,7 +144,7 @@ impl Session {
             state @ State::Terminating(_) => (Some(Session { common, state }), Ok(())),
             State::Plain(_) => {
                 out.send(message(to, thread).with_child(termination(FormType::Submit)));
-                out.event(terminated(to, thread));
+                out.event(terminated(&peer, &id));
                 (None, Ok(()))
             }
             State::Offered(_)
@@ -162,7 +164,7 @@ impl Session {
                     form.to_element(),
                     false,
                 ));
-                out.event(terminated(to, thread));
+                out.event(terminated(&peer, &id));
                 (None, Ok(()))
             }
         }
@@ -173,7 +175,8 @@ impl Common {
     /// An empty `stanza` (of `kind`, with its attributes) addressed to the peer on this
     /// session's thread.
     fn addressed(&self, stanza: &Element, kind: StanzaKind) -> Element {
-        let mut out = Element::new(stanza.name(), ns::JABBER_CLIENT).with_attr("to", self.peer());
+        let mut out =
+            Element::new(stanza.name(), ns::JABBER_CLIENT).with_attr("to", self.peer().as_str());
         for (k, v) in stanza.attrs().iter().filter(|(k, _)| k != "to") {
             out.set_attr(k.as_str(), v.as_str());
         }
@@ -181,26 +184,26 @@ impl Common {
         // carries only its <c/>; the receiver finds the session by our full JID
         // (docs/decisions.md). Messages and presence carry the thread in clear.
         if kind != StanzaKind::Iq {
-            out.push(Element::new("thread", ns::JABBER_CLIENT).with_text(&self.thread));
+            out.push(Element::new("thread", ns::JABBER_CLIENT).with_text(self.thread()));
         }
         out
     }
 }
 
 /// The event of a session we ended.
-pub(super) fn terminated(peer: &str, thread: &str) -> Event {
+pub(super) fn terminated(peer: &Jid, id: &SessionId) -> Event {
     Event::Terminated {
-        peer: peer.to_owned(),
-        thread: thread.to_owned(),
+        peer: peer.clone(),
+        session: id.clone(),
         by: EndedBy::Us,
     }
 }
 
-/// Ends an offline session with `to` on `thread`: Bob sends his encrypted terminate and
-/// expects no acknowledgement; Alice sends nothing (profile P11).
+/// Ends offline session `id` with `to`: Bob sends his encrypted terminate and expects no
+/// acknowledgement; Alice sends nothing (profile P11).
 pub(super) fn end_offline(
-    to: &str,
-    thread: &str,
+    to: &Jid,
+    id: &SessionId,
     mut channel: Channel,
     role: Option<OfflineRole>,
     out: &mut Outbox,
@@ -208,13 +211,13 @@ pub(super) fn end_offline(
     if let Some(OfflineRole::Sent { match_resource }) = role {
         let plain = termination(FormType::Submit).serialize_in(ns::JABBER_CLIENT);
         let c = channel.seal(plain.as_bytes(), 0)?;
-        let mut stanza = message(to, thread).with_child(c);
+        let mut stanza = message(to.as_str(), id.thread()).with_child(c);
         if match_resource {
             stanza.push(match_resource_rule());
         }
         out.send(stanza);
     }
     drop(channel);
-    out.event(terminated(to, thread));
+    out.event(terminated(to, id));
     Ok(())
 }

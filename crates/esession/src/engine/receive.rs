@@ -10,10 +10,12 @@ use crate::config::StanzaKind;
 use crate::error::{RekeyFault, StanzaFault};
 use crate::event::{EndedBy, Event, RekeyedBy};
 use crate::forms::FormType;
+use crate::session_id::SessionId;
 use crate::stanza::{message, read_termination, termination};
 use crate::store::SecretStore;
 use crate::warning::Warning;
 use crate::xml::{ns, parse_fragment, Element, Node};
+use jid::Jid;
 
 impl Session {
     /// The `<c/>` of `msg`, from a sender this session accepts.
@@ -25,7 +27,7 @@ impl Session {
         out: &mut Outbox,
     ) -> Option<Session> {
         let Session { common, mut state } = self;
-        let from = msg.from.as_str();
+        let from = &msg.from;
         if let State::Encrypted(secure) = &mut state {
             // Issue 11 §3: each <key/> costs a modular exponentiation (XEP-0200 §9), and
             // rekey_freq 1 allows one per stanza; beyond Config::flood.peer_rekeys the
@@ -45,11 +47,7 @@ impl Session {
             State::Encrypted(s) => (&mut s.channel, &s.open),
             State::Terminating(s) => (&mut s.channel, &s.open),
             _ => {
-                out.warn(
-                    from,
-                    Some(&common.thread),
-                    Warning::EncryptedBeforeEstablished,
-                );
+                out.warn(from, Some(&common.id), Warning::EncryptedBeforeEstablished);
                 return Some(Session { common, state });
             }
         };
@@ -79,8 +77,8 @@ impl Session {
         if peer_rekeyed {
             // XEP-0200 §9: we accepted the peer's <key/>.
             out.event(Event::Rekeyed {
-                peer: from.into(),
-                thread: common.thread.clone(),
+                peer: from.clone(),
+                session: common.id.clone(),
                 by: RekeyedBy::Peer,
             });
         }
@@ -97,8 +95,9 @@ impl Session {
         core: &mut Core<S>,
         out: &mut Outbox,
     ) -> Option<Session> {
-        let from = msg.from.as_str();
-        let thread = self.common.thread.as_str();
+        let from = &msg.from;
+        let id = &self.common.id;
+        let thread = id.thread();
         let elements: Vec<&Element> = nodes.iter().filter_map(Node::as_element).collect();
         let ending = elements.iter().find_map(|e| read_termination(e));
         let terminating = matches!(self.state, State::Terminating(_));
@@ -107,18 +106,18 @@ impl Session {
                 // XEP-0116 §5: acknowledge at once, encrypted, then send nothing more.
                 let ack = termination(FormType::Result).serialize_in(ns::JABBER_CLIENT);
                 if let Ok(c) = secure.channel.seal(ack.as_bytes(), 0) {
-                    out.send(message(from, thread).with_child(c));
+                    out.send(message(from.as_str(), thread).with_child(c));
                 }
-                out.event(ended(from, thread, EndedBy::Peer));
+                out.event(ended(from, id, EndedBy::Peer));
                 return None;
             }
             (Some(FormType::Submit | FormType::Result), _) if terminating => {
                 // P10: our terminate acknowledged (terminates that cross count as such).
-                out.event(ended(from, thread, EndedBy::Us));
+                out.event(ended(from, id, EndedBy::Us));
                 return None;
             }
             (Some(_), _) => {
-                out.warn(from, Some(thread), Warning::UnexpectedTerminateAck);
+                out.warn(from, Some(id), Warning::UnexpectedTerminateAck);
                 return Some(self);
             }
             (None, _) => {}
@@ -126,7 +125,7 @@ impl Session {
         if let Some(form) = renegotiate::find(&elements) {
             renegotiate::received(&mut self.state, &self.common, from, form, core, out);
         } else if !elements.is_empty() {
-            out.event(deliver(msg, thread, nodes, offline));
+            out.event(deliver(msg, id, nodes, offline));
         }
         // Otherwise (profile P9 / XEP-0200 §6) a <c/> without <data/>, or with padding
         // only, carries no content: it advanced the counter, nothing to deliver.
@@ -134,29 +133,29 @@ impl Session {
     }
 }
 
-fn ended(peer: &str, thread: &str, by: EndedBy) -> Event {
+fn ended(peer: &Jid, id: &SessionId, by: EndedBy) -> Event {
     Event::Terminated {
-        peer: peer.into(),
-        thread: thread.into(),
+        peer: peer.clone(),
+        session: id.clone(),
         by,
     }
 }
 
 /// The event delivering decrypted `nodes` in place of the `<c/>` of `msg` (profile P9:
 /// of the clear children only `<thread/>` is kept).
-fn deliver(msg: &Inbound, thread: &str, nodes: Vec<Node>, offline: bool) -> Event {
+fn deliver(msg: &Inbound, id: &SessionId, nodes: Vec<Node>, offline: bool) -> Event {
     let kind = msg.kind;
     let mut stanza = Element::new(kind.name(), ns::JABBER_CLIENT);
     for (k, v) in msg.raw.attrs() {
         stanza.set_attr(k.as_str(), v.as_str());
     }
-    stanza.push(Element::new("thread", ns::JABBER_CLIENT).with_text(thread));
+    stanza.push(Element::new("thread", ns::JABBER_CLIENT).with_text(id.thread()));
     stanza.nodes_mut().extend(nodes);
     if kind == StanzaKind::Message {
         let body = stanza.child("body", ns::JABBER_CLIENT).map(Element::text);
         Event::Message {
             peer: msg.from.clone(),
-            thread: Some(thread.into()),
+            session: Some(id.clone()),
             body,
             stanza,
             encrypted: true,
@@ -165,7 +164,7 @@ fn deliver(msg: &Inbound, thread: &str, nodes: Vec<Node>, offline: bool) -> Even
     } else {
         Event::Stanza {
             peer: msg.from.clone(),
-            thread: thread.into(),
+            session: id.clone(),
             stanza,
         }
     }
@@ -177,19 +176,22 @@ fn fail_session(common: &Common, state: State, fault: StanzaFault, out: &mut Out
     match state {
         State::Encrypted(secure) if secure.channel.dialect() == Dialect::Gajim => {
             // Issue 13 D7: Gajim only hears a terminate in clear.
-            out.send(gajim::clear_terminate(common.peer(), &common.thread));
+            out.send(gajim::clear_terminate(
+                common.peer().as_str(),
+                common.thread(),
+            ));
         }
         State::Encrypted(mut secure) => {
             let plain = termination(FormType::Submit).serialize_in(ns::JABBER_CLIENT);
             if let Ok(c) = secure.channel.seal(plain.as_bytes(), 0) {
-                out.send(message(common.peer(), &common.thread).with_child(c));
+                out.send(message(common.peer().as_str(), common.thread()).with_child(c));
             }
         }
         _ => {}
     }
     out.event(Event::Failed {
-        peer: common.peer().to_owned(),
-        thread: common.thread.clone(),
+        peer: common.peer().clone(),
+        session: common.id.clone(),
         error: fault.into(),
     });
 }

@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::crypto::pool::take_or_compute;
 use crate::error::{Error, Usage};
 use crate::event::{Event, RekeyedBy};
+use crate::session_id::SessionId;
 use crate::stanza::message;
 use crate::store::SecretStore;
 use crate::time::Timestamp;
@@ -38,15 +39,15 @@ fn wanted(
 }
 
 impl<S: SecretStore> Engine<S> {
-    /// Makes the next stanza we send in the ESession with `peer` on `thread` carry a
+    /// Makes the next stanza we send in ESession `id` carry a
     /// `<key/>` (XEP-0200 §9: the key SHOULD travel with content, so none is sent alone).
     /// When the negotiated rekey_freq does not allow one yet, the first stanza that may
     /// carry it does.
     ///
     /// # Errors
     /// `Usage` when there is no such ESession or re-keying was not negotiated.
-    pub fn rekey(&mut self, peer: &str, thread: &str) -> Result<(), Error> {
-        let s = find_session(&mut self.sessions, peer, thread)?;
+    pub fn rekey(&mut self, id: &SessionId) -> Result<(), Error> {
+        let s = find_session(&mut self.sessions, id)?;
         match &mut s.state {
             State::Encrypted(secure) if secure.channel.dialect() == Dialect::Gajim => {
                 Err(gajim::rekey_refused().into())
@@ -99,14 +100,14 @@ impl Secure {
         } else {
             let key_only = channel.seal_with_key(&[], 0, fresh)?;
             let c = channel.seal(m, TERMINATE_RESERVE_BLOCKS)?;
-            out.send(message(common.peer(), &common.thread).with_child(key_only));
+            out.send(message(common.peer().as_str(), common.thread()).with_child(key_only));
             c
         };
         self.pacing.requested = false;
         self.pacing.last_sent = now;
         out.event(Event::Rekeyed {
-            peer: common.peer().to_owned(),
-            thread: common.thread.clone(),
+            peer: common.peer().clone(),
+            session: common.id.clone(),
             by: RekeyedBy::Us,
         });
         Ok(c)

@@ -2,6 +2,7 @@
 //! harness: the policy, the events, and the sessions going on across re-keys.
 use super::tests::{Pair, ALICE, BOB, NOW};
 use super::*;
+use crate::engine::tests::sid;
 use crate::error::{StanzaFault, Usage};
 use crate::event::RekeyedBy;
 use crate::store::MemoryStore;
@@ -57,8 +58,8 @@ fn off() -> Config {
 fn rekey_started_by_either_side() {
     let (mut p, thread) = pair("erk/either", Config::default(), Config::default());
     let mark = p.wire.len();
-    p.alice.rekey(BOB, &thread).unwrap();
-    p.alice.send_message(BOB, &thread, "one").unwrap();
+    p.alice.rekey(&sid(BOB, &thread)).unwrap();
+    p.alice.send_message(&sid(BOB, &thread), "one").unwrap();
     p.run();
     let wire = sent(&p, true, mark);
     assert_eq!(wire.len(), 1);
@@ -74,22 +75,22 @@ fn rekey_started_by_either_side() {
     );
     // The request is used up: the next stanza carries no <key/>, Bob's carries <new/>.
     let mark = p.wire.len();
-    p.alice.send_message(BOB, &thread, "two").unwrap();
-    p.bob.send_message(ALICE, &thread, "three").unwrap();
+    p.alice.send_message(&sid(BOB, &thread), "two").unwrap();
+    p.bob.send_message(&sid(ALICE, &thread), "three").unwrap();
     p.run();
     assert!(!sent(&p, true, mark)[0].contains("<key>"));
     assert!(sent(&p, false, mark)[0].contains("<new>1</new>"));
 
     // Bob's turn.
-    p.bob.rekey(ALICE, &thread).unwrap();
-    p.bob.send_message(ALICE, &thread, "four").unwrap();
+    p.bob.rekey(&sid(ALICE, &thread)).unwrap();
+    p.bob.send_message(&sid(ALICE, &thread), "four").unwrap();
     p.run();
     for i in 0..3 {
         p.alice
-            .send_message(BOB, &thread, &format!("a{i}"))
+            .send_message(&sid(BOB, &thread), &format!("a{i}"))
             .unwrap();
         p.bob
-            .send_message(ALICE, &thread, &format!("b{i}"))
+            .send_message(&sid(ALICE, &thread), &format!("b{i}"))
             .unwrap();
         p.run();
     }
@@ -108,20 +109,20 @@ fn crossing_rekeys_through_the_engine() {
     let (mut p, thread) = pair("erk/crossing", Config::default(), Config::default());
     for round in 0..3 {
         // Both send a <key/> before either sees the other's.
-        p.alice.rekey(BOB, &thread).unwrap();
-        p.bob.rekey(ALICE, &thread).unwrap();
+        p.alice.rekey(&sid(BOB, &thread)).unwrap();
+        p.bob.rekey(&sid(ALICE, &thread)).unwrap();
         p.alice
-            .send_message(BOB, &thread, &format!("a{round}"))
+            .send_message(&sid(BOB, &thread), &format!("a{round}"))
             .unwrap();
         p.bob
-            .send_message(ALICE, &thread, &format!("b{round}"))
+            .send_message(&sid(ALICE, &thread), &format!("b{round}"))
             .unwrap();
         p.run();
         p.alice
-            .send_message(BOB, &thread, &format!("a{round}'"))
+            .send_message(&sid(BOB, &thread), &format!("a{round}'"))
             .unwrap();
         p.bob
-            .send_message(ALICE, &thread, &format!("b{round}'"))
+            .send_message(&sid(ALICE, &thread), &format!("b{round}'"))
             .unwrap();
         p.run();
     }
@@ -146,13 +147,13 @@ fn rekey_at_every_stanza_fifty_both_ways() {
     let mark = p.wire.len();
     for i in 0..50 {
         p.alice
-            .send_message(BOB, &thread, &format!("a{i}"))
+            .send_message(&sid(BOB, &thread), &format!("a{i}"))
             .unwrap();
         if i % 3 == 0 {
             p.run();
         }
         p.bob
-            .send_message(ALICE, &thread, &format!("b{i}"))
+            .send_message(&sid(ALICE, &thread), &format!("b{i}"))
             .unwrap();
         if i % 5 != 2 {
             p.run();
@@ -190,7 +191,7 @@ fn negotiated_rekey_freq_paces_rekey_every() {
     let mark = p.wire.len();
     for i in 0..9 {
         p.alice
-            .send_message(BOB, &thread, &format!("a{i}"))
+            .send_message(&sid(BOB, &thread), &format!("a{i}"))
             .unwrap();
         p.run();
     }
@@ -204,11 +205,11 @@ fn negotiated_rekey_freq_paces_rekey_every() {
     );
     assert_eq!(seen(&mut p.bob).bodies.len(), 9);
     // An explicit request waits for the count too.
-    p.bob.rekey(ALICE, &thread).unwrap();
+    p.bob.rekey(&sid(ALICE, &thread)).unwrap();
     let mark = p.wire.len();
     for i in 0..3 {
         p.bob
-            .send_message(ALICE, &thread, &format!("b{i}"))
+            .send_message(&sid(ALICE, &thread), &format!("b{i}"))
             .unwrap();
         p.run();
     }
@@ -224,12 +225,12 @@ fn forced_rekey_near_the_block_limit() {
     let (mut p, thread) = pair("erk/limit", Config::default(), Config::default());
     // The stanza would eat into the terminate reserve: it carries a <key/> instead.
     p.alice
-        .channel_mut(BOB, &thread)
+        .channel_mut(&sid(BOB, &thread))
         .unwrap()
         .set_sent_blocks((1u128 << 32) - 65);
     let mark = p.wire.len();
     p.alice
-        .send_message(BOB, &thread, "near the limit")
+        .send_message(&sid(BOB, &thread), "near the limit")
         .unwrap();
     p.run();
     let wire = sent(&p, true, mark);
@@ -239,12 +240,12 @@ fn forced_rekey_near_the_block_limit() {
     // Content that cannot fit under the old key at all: a content-free <c/> with the
     // <key/> goes first, the content follows under the new keys.
     p.alice
-        .channel_mut(BOB, &thread)
+        .channel_mut(&sid(BOB, &thread))
         .unwrap()
         .set_sent_blocks((1u128 << 32) - 2);
     let mark = p.wire.len();
     let long = "x".repeat(200);
-    p.alice.send_message(BOB, &thread, &long).unwrap();
+    p.alice.send_message(&sid(BOB, &thread), &long).unwrap();
     p.run();
     let wire = sent(&p, true, mark);
     assert_eq!(wire.len(), 2, "{wire:?}");
@@ -258,11 +259,11 @@ fn forced_rekey_near_the_block_limit() {
     );
     // From the soft limit on, the next stanza re-keys.
     p.bob
-        .channel_mut(ALICE, &thread)
+        .channel_mut(&sid(ALICE, &thread))
         .unwrap()
         .set_sent_blocks(1u128 << 31);
     let mark = p.wire.len();
-    p.bob.send_message(ALICE, &thread, "soft").unwrap();
+    p.bob.send_message(&sid(ALICE, &thread), "soft").unwrap();
     p.run();
     assert!(sent(&p, false, mark)[0].contains("<key>"));
 
@@ -273,10 +274,13 @@ fn forced_rekey_near_the_block_limit() {
     };
     let (mut p, thread) = pair("erk/limit-freq", strict.clone(), strict);
     p.alice
-        .channel_mut(BOB, &thread)
+        .channel_mut(&sid(BOB, &thread))
         .unwrap()
         .set_sent_blocks((1u128 << 32) - 65);
-    let err = p.alice.send_message(BOB, &thread, "too much").unwrap_err();
+    let err = p
+        .alice
+        .send_message(&sid(BOB, &thread), "too much")
+        .unwrap_err();
     assert_eq!(err, Usage::KeyExhausted);
     p.run();
     assert!(seen(&mut p.bob).terminated);
@@ -286,13 +290,19 @@ fn forced_rekey_near_the_block_limit() {
 fn idle_session_rekeys_on_the_next_stanza() {
     let (mut p, thread) = pair("erk/idle", Config::default(), Config::default());
     let mark = p.wire.len();
-    p.alice.send_message(BOB, &thread, "soon").unwrap();
+    p.alice.send_message(&sid(BOB, &thread), "soon").unwrap();
     p.alice.handle_timeout(NOW.plus(299));
     assert_eq!(p.alice.clock(), NOW.plus(299));
-    p.alice.send_message(BOB, &thread, "299 s later").unwrap();
+    p.alice
+        .send_message(&sid(BOB, &thread), "299 s later")
+        .unwrap();
     p.alice.handle_timeout(NOW.plus(299 + 300));
-    p.alice.send_message(BOB, &thread, "300 s later").unwrap();
-    p.alice.send_message(BOB, &thread, "right after").unwrap();
+    p.alice
+        .send_message(&sid(BOB, &thread), "300 s later")
+        .unwrap();
+    p.alice
+        .send_message(&sid(BOB, &thread), "right after")
+        .unwrap();
     p.run();
     let keyed: Vec<bool> = sent(&p, true, mark)
         .iter()
@@ -312,7 +322,7 @@ fn idle_session_rekeys_on_the_next_stanza() {
     let (mut p, thread) = pair("erk/idle-off", quiet.clone(), quiet);
     p.alice.handle_timeout(NOW.plus(100_000));
     let mark = p.wire.len();
-    p.alice.send_message(BOB, &thread, "late").unwrap();
+    p.alice.send_message(&sid(BOB, &thread), "late").unwrap();
     p.run();
     assert!(!sent(&p, true, mark)[0].contains("<key>"));
 }
@@ -321,13 +331,15 @@ fn idle_session_rekeys_on_the_next_stanza() {
 fn replayed_pre_rekey_stanza_fails_after_the_rekey() {
     let (mut p, thread) = pair("erk/replay", Config::default(), Config::default());
     let mark = p.wire.len();
-    p.alice.send_message(BOB, &thread, "before").unwrap();
+    p.alice.send_message(&sid(BOB, &thread), "before").unwrap();
     p.run();
     let before = parse_element(&sent(&p, true, mark)[0], &Limits::default()).unwrap();
-    p.alice.rekey(BOB, &thread).unwrap();
-    p.alice.send_message(BOB, &thread, "with key").unwrap();
-    p.bob.send_message(ALICE, &thread, "ack").unwrap();
-    p.alice.send_message(BOB, &thread, "after").unwrap();
+    p.alice.rekey(&sid(BOB, &thread)).unwrap();
+    p.alice
+        .send_message(&sid(BOB, &thread), "with key")
+        .unwrap();
+    p.bob.send_message(&sid(ALICE, &thread), "ack").unwrap();
+    p.alice.send_message(&sid(BOB, &thread), "after").unwrap();
     p.run();
     assert_eq!(seen(&mut p.bob).bodies, ["before", "with key", "after"]);
     p.bob.handle_stanza(before, NOW);
@@ -340,13 +352,13 @@ fn replayed_pre_rekey_stanza_fails_after_the_rekey() {
 #[test]
 fn old_mac_keys_travel_and_are_ignored() {
     let (mut p, thread) = pair("erk/old", Config::default(), Config::default());
-    p.alice.rekey(BOB, &thread).unwrap();
-    p.alice.send_message(BOB, &thread, "k").unwrap();
+    p.alice.rekey(&sid(BOB, &thread)).unwrap();
+    p.alice.send_message(&sid(BOB, &thread), "k").unwrap();
     p.run();
     let mark = p.wire.len();
-    p.bob.send_message(ALICE, &thread, "b").unwrap();
+    p.bob.send_message(&sid(ALICE, &thread), "b").unwrap();
     p.run();
-    p.alice.send_message(BOB, &thread, "a").unwrap();
+    p.alice.send_message(&sid(BOB, &thread), "a").unwrap();
     p.run();
     let (b, a) = (sent(&p, false, mark), sent(&p, true, mark));
     assert_eq!(b[0].matches("<old>").count(), 1, "{b:?}");
@@ -360,21 +372,27 @@ fn rekeying_off_when_either_side_says_so() {
     for (a, b) in [(off(), Config::default()), (Config::default(), off())] {
         let (mut p, thread) = pair("erk/off", a, b);
         for e in [&mut p.alice, &mut p.bob] {
-            let peer = if e.own_jid() == ALICE { BOB } else { ALICE };
-            let err = e.rekey(peer, &thread).unwrap_err();
+            let peer = if e.own_jid().as_str() == ALICE {
+                BOB
+            } else {
+                ALICE
+            };
+            let err = e.rekey(&sid(peer, &thread)).unwrap_err();
             assert_eq!(err, Usage::RekeyOff);
         }
         // Idle or not, no <key/> ever travels.
         p.alice.handle_timeout(NOW.plus(10_000));
         let mark = p.wire.len();
-        p.alice.send_message(BOB, &thread, "plain keys").unwrap();
+        p.alice
+            .send_message(&sid(BOB, &thread), "plain keys")
+            .unwrap();
         p.run();
         assert!(!sent(&p, true, mark)[0].contains("<key>"));
         assert_eq!(seen(&mut p.bob).bodies, ["plain keys"]);
     }
     let mut p = Pair::new("erk/none");
-    assert!(p.alice.rekey(BOB, "no-such-thread").is_err());
-    let thread = p.alice.start("bob@example.com", NOW).unwrap();
-    let err = p.alice.rekey("bob@example.com", &thread).unwrap_err();
+    assert!(p.alice.rekey(&sid(BOB, "no-such-thread")).is_err());
+    let thread = p.alice.start_str("bob@example.com", NOW).unwrap();
+    let err = p.alice.rekey(&sid("bob@example.com", &thread)).unwrap_err();
     assert_eq!(err, Usage::WrongState("negotiating"));
 }

@@ -9,10 +9,12 @@ use crate::error::{Error, Usage};
 use crate::event::Event;
 use crate::forms::{Field, FieldType, Form, FormType};
 use crate::negotiation::fields::{self, LoggingVocab};
+use crate::session_id::SessionId;
 use crate::stanza::message;
 use crate::store::SecretStore;
 use crate::warning::Warning;
 use crate::xml::{ns, Element};
+use jid::Jid;
 
 /// The fields a renegotiation may carry here: only `logging` is renegotiable (the key
 /// agreement's terms cannot change inside a session; see docs/decisions.md).
@@ -40,12 +42,7 @@ impl<S: SecretStore> Engine<S> {
     /// Asks the peer to change the session's `logging` term to the first of `offer` it
     /// accepts (XEP-0155 §4.5 \[6\]). The answer arrives as [`Event::Renegotiated`] or, when
     /// declined, a [`Event::Warning`] (the session keeps its terms, \[8\]).
-    pub fn renegotiate_logging(
-        &mut self,
-        peer: &str,
-        thread: &str,
-        offer: &[Logging],
-    ) -> Result<(), Error> {
+    pub fn renegotiate_logging(&mut self, id: &SessionId, offer: &[Logging]) -> Result<(), Error> {
         if offer.is_empty() {
             return Err(Usage::NoLoggingOffer.into());
         }
@@ -54,7 +51,7 @@ impl<S: SecretStore> Engine<S> {
         let mut form = Form::with_form_type(FormType::Form, ns::SSN);
         form.push(Field::new("renegotiate", Some(FieldType::Boolean), &["1"]).required());
         form.push(Field::offer("logging", FieldType::ListSingle, &words).required());
-        let s = super::find_session(&mut self.sessions, peer, thread)?;
+        let s = super::find_session(&mut self.sessions, id)?;
         if s.state.open().is_some_and(|o| o.info.compat.is_some()) {
             return Err(gajim::renegotiation_refused().into());
         }
@@ -77,7 +74,7 @@ impl State {
         core: &mut Core<S>,
         out: &mut Outbox,
     ) -> Result<(), Error> {
-        let (to, thread) = (common.peer(), common.thread.as_str());
+        let (to, thread) = (common.peer().as_str(), common.thread());
         let stanza = match self {
             State::Encrypted(secure) => {
                 let plain = content.serialize_in(ns::JABBER_CLIENT);
@@ -96,12 +93,12 @@ impl State {
 pub(super) fn received<S: SecretStore>(
     state: &mut State,
     common: &Common,
-    peer: &str,
+    peer: &Jid,
     form: Form,
     core: &mut Core<S>,
     out: &mut Outbox,
 ) {
-    let thread = Some(common.thread.as_str());
+    let thread = Some(&common.id);
     let renegotiate = form.value("renegotiate").and_then(fields::boolean);
     match form.kind {
         FormType::Form => {
@@ -135,8 +132,8 @@ pub(super) fn received<S: SecretStore>(
 /// renegotiable and a value fits, else [8]), applied to the session when accepted.
 fn answer<S>(
     state: &mut State,
-    peer: &str,
-    thread: Option<&str>,
+    peer: &Jid,
+    thread: Option<&SessionId>,
     form: &Form,
     renegotiate: Option<bool>,
     core: &Core<S>,
@@ -149,7 +146,7 @@ fn answer<S>(
     // XEP-0136 §3.1 applies to renegotiation as to the first negotiation.
     let choice = LoggingVocab::detect(form).and_then(|(vocab, words)| {
         let offered: Vec<Logging> = words.iter().filter_map(|w| vocab.parse(w)).collect();
-        let pick = core.config.logging_answer(peer, &offered)?;
+        let pick = core.config.logging_answer(peer.as_str(), &offered)?;
         Some((vocab, pick))
     });
     let mut answer = Form::with_form_type(FormType::Submit, ns::SSN);

@@ -3,7 +3,7 @@
 //! by its sender. A request for no known thread opens a session (XEP-0155 §4.2).
 use super::inbound::{Inbound, Negotiation, What};
 use super::negotiate::fail_negotiation;
-use super::session::{key, Common, Key, Peer, Session, State};
+use super::session::{key, Common, Peer, Session, State};
 use super::shared::{Core, Outbox};
 use super::Engine;
 use crate::config::{AcceptPolicy, Flow, Security, StanzaKind};
@@ -11,14 +11,15 @@ use crate::error::Condition;
 use crate::error::{Rejected, RequestRefused};
 use crate::event::{Event, Role};
 use crate::forms::Form;
-use crate::jid;
 use crate::negotiation::responder::{decline, respond_plain, AwaitingResult};
 use crate::negotiation::stanza::{negotiation_message, read_error, Wrapper};
 use crate::negotiation::terms::{choose, Accepted};
+use crate::session_id::SessionId;
 use crate::store::SecretStore;
 use crate::time::Timestamp;
 use crate::warning::{FloodRefusal, Warning};
 use crate::xml::{ns, Element};
+use jid::BareJid;
 
 impl<S: SecretStore> Engine<S> {
     /// Feeds one received stanza. Everything that results is queued: stanzas for
@@ -45,38 +46,36 @@ impl<S: SecretStore> Engine<S> {
             }
             return;
         };
+        let id = key(&msg.from, &thread);
         match what {
-            What::Error => self.peer_error(&thread, &msg),
+            What::Error => self.peer_error(&id, &msg),
             What::OfflineInit { x, c } => {
                 // Profile P11: a refused offline init leaves its <c/> unprocessed.
-                if self.offline_init(&msg.from, &thread, &x, now) {
+                if self.offline_init(&msg.from, &id, &x, now) {
                     if let Some(c) = c {
-                        self.encrypted(&thread, &c, &msg);
+                        self.encrypted(&id, &c, &msg);
                     }
                 }
             }
             What::Session { form, c } => {
                 // Profile P9: negotiation elements first, then the <c/>.
                 if let Some(form) = form {
-                    self.negotiation(&thread, &form, &msg, now);
+                    self.negotiation(&id, &form, &msg, now);
                 }
                 if let Some(c) = c {
-                    self.encrypted(&thread, &c, &msg);
+                    self.encrypted(&id, &c, &msg);
                 }
             }
             What::Clear => {
-                let secure = self
-                    .sessions
-                    .get(&key(&msg.from, &thread))
-                    .is_some_and(|s| {
-                        matches!(s.state, State::Encrypted(_) | State::Terminating(_))
-                    });
+                let secure = self.sessions.get(&id).is_some_and(|s| {
+                    matches!(s.state, State::Encrypted(_) | State::Terminating(_))
+                });
                 if secure {
                     // Profile P9: clear content inside an ESession is never delivered.
                     let detail = Warning::ClearInsideEncrypted;
-                    self.out.warn(&msg.from, Some(&thread), detail);
+                    self.out.warn(&msg.from, Some(&id), detail);
                 } else {
-                    self.deliver_plain(Some(thread), msg);
+                    self.deliver_plain(Some(id), msg);
                 }
             }
         }
@@ -87,9 +86,9 @@ impl<S: SecretStore> Engine<S> {
     /// belongs to the one encrypted session with the sender's full JID that negotiated iq
     /// (docs/decisions.md).
     fn by_sender(&mut self, c: &Element, msg: &Inbound) {
-        let from = msg.from.as_str();
-        let thread = match &msg.thread {
-            Some(t) => Some(t.clone()),
+        let from = &msg.from;
+        let id = match &msg.thread {
+            Some(t) => Some(key(from, t)),
             None if msg.kind == StanzaKind::Iq => {
                 let mut candidates = self.sessions.values().filter(|s| {
                     s.common.peer() == from
@@ -97,28 +96,28 @@ impl<S: SecretStore> Engine<S> {
                         && s.state.negotiated(StanzaKind::Iq)
                 });
                 match (candidates.next(), candidates.next()) {
-                    (Some(s), None) => Some(s.common.thread.clone()),
+                    (Some(s), None) => Some(s.common.id.clone()),
                     _ => None,
                 }
             }
             None => None,
         };
-        let Some(thread) = thread else {
+        let Some(id) = id else {
             self.out
                 .warn(from, None, Warning::UnroutedEncrypted(msg.kind));
             return;
         };
-        self.encrypted(&thread, c, msg);
+        self.encrypted(&id, c, msg);
     }
 
-    fn deliver_plain(&mut self, thread: Option<String>, msg: Inbound) {
+    fn deliver_plain(&mut self, session: Option<SessionId>, msg: Inbound) {
         let body = msg.raw.child("body", ns::JABBER_CLIENT).map(Element::text);
         if body.is_none() {
             return;
         }
         self.out.event(Event::Message {
             peer: msg.from,
-            thread,
+            session,
             body,
             stanza: msg.raw,
             encrypted: false,
@@ -134,12 +133,11 @@ impl<S: SecretStore> Engine<S> {
     /// the responder may still refuse; its error reply echoes our `<feature/>`.
     /// XEP-0116 §4.4: after any error both sides consider the negotiation failed, so that
     /// session ends too.
-    fn peer_error(&mut self, thread: &str, msg: &Inbound) {
-        let from = msg.from.as_str();
-        let key = key(from, thread);
+    fn peer_error(&mut self, id: &SessionId, msg: &Inbound) {
+        let from = &msg.from;
         let refused_message_4 = msg.raw.child("init", ns::ESESSION_INIT).is_some();
         let refused_message_3 = msg.raw.child("feature", ns::FEATURE_NEG).is_some();
-        let pending = self.sessions.get(&key).is_some_and(|s| {
+        let pending = self.sessions.get(id).is_some_and(|s| {
             let unconfirmed = match (&s.state, s.common.role) {
                 (State::Encrypted(_), Role::Responder) => refused_message_4,
                 (State::Encrypted(secure), Role::Initiator) => {
@@ -153,55 +151,53 @@ impl<S: SecretStore> Engine<S> {
             return;
         }
         let (condition, fields) = read_error(&msg.raw);
-        self.sessions.remove(&key);
+        self.sessions.remove(id);
         self.out.event(Event::Failed {
-            peer: from.to_owned(),
-            thread: thread.to_owned(),
+            peer: from.clone(),
+            session: id.clone(),
             error: Rejected::PeerError { condition, fields }.into(),
         });
     }
 
     /// A negotiation form: to its session, or, for no known thread, a request.
-    fn negotiation(&mut self, thread: &str, form: &Negotiation, msg: &Inbound, now: Timestamp) {
-        let from = msg.from.as_str();
-        let key = key(from, thread);
-        match self.sessions.get(&key) {
+    fn negotiation(&mut self, id: &SessionId, form: &Negotiation, msg: &Inbound, now: Timestamp) {
+        let from = &msg.from;
+        match self.sessions.get(id) {
             None => match form {
-                Negotiation::Request(x) => self.request(thread, x, msg, now),
+                Negotiation::Request(x) => self.request(id, x, msg, now),
                 Negotiation::Reply(_) | Negotiation::Init(_) => {
                     let detail = Warning::NegotiationForUnknownThread;
-                    self.out.warn(from, Some(thread), detail);
+                    self.out.warn(from, Some(id), detail);
                 }
             },
             // Profile P6: other responders to the same thread are ignored.
             Some(s) if !s.common.accepts_from(from) => {}
-            Some(_) => self.step(&key, |s, core, out| {
+            Some(_) => self.step(id, |s, core, out| {
                 s.on_negotiation(form, msg, core, out, now)
             }),
         }
     }
 
     /// An XEP-0200 `<c/>`: to the open session it belongs to.
-    fn encrypted(&mut self, thread: &str, c: &Element, msg: &Inbound) {
-        let from = msg.from.as_str();
-        let key = key(from, thread);
+    fn encrypted(&mut self, id: &SessionId, c: &Element, msg: &Inbound) {
+        let from = &msg.from;
         if !self
             .sessions
-            .get(&key)
+            .get(id)
             .is_some_and(|s| s.common.accepts_from(from))
         {
             let detail = Warning::EncryptedForNoSession;
-            self.out.warn(from, Some(thread), detail);
+            self.out.warn(from, Some(id), detail);
             return;
         }
-        self.step(&key, |s, core, out| s.on_encrypted(c, msg, core, out));
+        self.step(id, |s, core, out| s.on_encrypted(c, msg, core, out));
     }
 
     /// Hands the session at `key` to `f`, which returns it in its next state, or `None`
     /// when it is over.
     fn step(
         &mut self,
-        key: &Key,
+        key: &SessionId,
         f: impl FnOnce(Session, &mut Core<S>, &mut Outbox) -> Option<Session>,
     ) {
         if let Some(session) = self.sessions.remove(key) {
@@ -213,15 +209,15 @@ impl<S: SecretStore> Engine<S> {
 
     /// Message 1 from a peer (XEP-0116 §4.4–4.5): answered, and its session opened,
     /// within the flood limits.
-    fn request(&mut self, thread: &str, x: &Element, msg: &Inbound, now: Timestamp) {
-        let from = msg.from.as_str();
-        let bare = jid::bare(from);
+    fn request(&mut self, id: &SessionId, x: &Element, msg: &Inbound, now: Timestamp) {
+        let from = &msg.from;
+        let bare = id.peer();
         // Issue 11 §3: the caps and the sender's bucket, before any work.
         let (mut pending_jid, mut pending_all) = (0, 0);
-        for ((peer, _), s) in &self.sessions {
+        for (other, s) in &self.sessions {
             if s.common.role == Role::Responder && s.state.negotiating() {
                 pending_all += 1;
-                pending_jid += usize::from(peer == bare);
+                pending_jid += usize::from(other.peer() == bare);
             }
         }
         let limits = &self.core.config.flood;
@@ -229,9 +225,9 @@ impl<S: SecretStore> Engine<S> {
             .admission
             .admit(limits, bare, pending_jid, pending_all, now);
         if let Err(why) = admitted {
-            return self.refuse(thread, msg, why, now);
+            return self.refuse(id, msg, why, now);
         }
-        let Some(accepted) = self.accept(thread, x, msg) else {
+        let Some(accepted) = self.accept(id, x, msg) else {
             return;
         };
         if accepted.terms.flow == Flow::Three && !self.trusted(bare) {
@@ -240,12 +236,12 @@ impl<S: SecretStore> Engine<S> {
             let limits = &self.core.config.flood;
             let admitted = self.admission.admit_untrusted_three_message(limits, now);
             if let Err(why) = admitted {
-                return self.refuse(thread, msg, why, now);
+                return self.refuse(id, msg, why, now);
             }
         }
         let common = Common {
-            peer: Peer::Bound(from.to_owned()),
-            thread: thread.to_owned(),
+            peer: Peer::Bound(from.clone()),
+            id: id.clone(),
             role: Role::Responder,
             offline: None,
             deadline: self.core.deadline(now),
@@ -259,66 +255,65 @@ impl<S: SecretStore> Engine<S> {
             match AwaitingResult::respond(accepted, form_a, ctx) {
                 Ok((state, x2)) => (State::Responded(Box::new(state)), x2),
                 Err(f) => {
-                    return fail_negotiation(from, thread, &msg.raw, f, &self.core, &mut self.out);
+                    return fail_negotiation(from, id, &msg.raw, f, &self.core, &mut self.out);
                 }
             }
         };
         self.out.send(negotiation_message(
-            from,
-            thread,
+            from.as_str(),
+            id.thread(),
             Wrapper::Feature,
             x2,
             false,
         ));
-        self.sessions
-            .insert(key(from, thread), Session { common, state });
+        self.sessions.insert(id.clone(), Session { common, state });
     }
 
     /// A request refused by the flood limits: the first refusal of the sender in its
     /// window is answered with a `resource-constraint` error (when errors are answered,
     /// profile P10b) and reported as a warning; the others are dropped in silence.
-    fn refuse(&mut self, thread: &str, msg: &Inbound, why: FloodRefusal, now: Timestamp) {
-        let from = msg.from.as_str();
-        if !self.admission.first_refusal(jid::bare(from), why, now) {
+    fn refuse(&mut self, id: &SessionId, msg: &Inbound, why: FloodRefusal, now: Timestamp) {
+        let from = &msg.from;
+        if !self.admission.first_refusal(id.peer(), why, now) {
             return;
         }
         let config = &self.core.config;
         let condition = Condition::ResourceConstraint;
         self.out.reply_error(config, &msg.raw, from, condition, &[]);
-        self.out
-            .warn(from, Some(thread), Warning::RequestsRefused(why));
+        self.out.warn(from, Some(id), Warning::RequestsRefused(why));
     }
 
     /// Whether we trust a key of `bare` (XEP-0116 §7.3); a store failure counts as no.
-    fn trusted(&self, bare: &str) -> bool {
+    fn trusted(&self, bare: &BareJid) -> bool {
         let core = &self.core;
         core.store
-            .keys_of(&core.own_bare, bare)
+            .keys_of(core.own_bare.as_str(), bare.as_str())
             .is_ok_and(|keys| keys.iter().any(|k| k.trusted))
     }
 
     /// Whether to answer request `x` and with which terms (XEP-0155 §4.2–4.3, XEP-0116
     /// §4.4); a refusal is answered and reported here.
-    fn accept(&mut self, thread: &str, x: &Element, msg: &Inbound) -> Option<Accepted> {
-        let from = msg.from.as_str();
+    fn accept(&mut self, id: &SessionId, x: &Element, msg: &Inbound) -> Option<Accepted> {
+        let from = &msg.from;
         // Profile P10b / XEP-0155 §4.2: a request stored offline is not answered.
         if msg.raw.child("delay", ns::DELAY).is_some() {
             let detail = Warning::StoredRequest;
-            self.out.warn(from, Some(thread), detail);
+            self.out.warn(from, Some(id), detail);
             return None;
         }
         let allowed = match &self.core.config.accept {
             AcceptPolicy::Anyone => true,
-            AcceptPolicy::Only(list) => list.iter().any(|j| j == jid::bare(from)),
+            AcceptPolicy::Only(list) => list.iter().any(|j| j == id.peer().as_str()),
             AcceptPolicy::Nobody => false,
         };
         if !allowed {
             // XEP-0155 §4.3: decline.
             let refusal = decline(Some("not accepting sessions from this address"));
-            let answer = negotiation_message(from, thread, Wrapper::Feature, refusal, false);
+            let to = from.as_str();
+            let answer = negotiation_message(to, id.thread(), Wrapper::Feature, refusal, false);
             self.out.send(answer);
             let detail = Warning::DeclinedNotAllowed;
-            self.out.warn(from, Some(thread), detail);
+            self.out.warn(from, Some(id), detail);
             return None;
         }
         let own_key = self.core.identity_key.as_ref().map(|k| k.sign_alg());
@@ -327,11 +322,11 @@ impl<S: SecretStore> Engine<S> {
             .and_then(|form| {
                 // Issue 13 §1: the Gajim mode for a request of Gajim's shape (or by the
                 // contact's setting), with the policy narrowed to what Gajim knows.
-                let dialect = self.core.responder_dialect(from, &form, thread);
+                let dialect = self.core.responder_dialect(from, &form, id.thread());
                 let config = dialect
                     .config(&self.core.config, false)
                     .map_err(|c| RequestRefused::Compat(c, Vec::new()))?;
-                let mut accepted = choose(&form, &config, from, own_key)
+                let mut accepted = choose(&form, &config, from.as_str(), own_key)
                     .map_err(|refusal| dialect.refusal(refusal))?;
                 accepted.terms.dialect = dialect;
                 Ok(accepted)
@@ -345,8 +340,8 @@ impl<S: SecretStore> Engine<S> {
                 self.out
                     .reply_error(config, &msg.raw, from, condition, &fields);
                 self.out.event(Event::Failed {
-                    peer: from.into(),
-                    thread: thread.into(),
+                    peer: from.clone(),
+                    session: id.clone(),
                     error: Rejected::Request(refusal).into(),
                 });
                 None

@@ -5,21 +5,20 @@ use crate::channel::Channel;
 use crate::config::{Logging, Security, StanzaKind};
 use crate::error::Usage;
 use crate::event::{Role, SessionInfo, SrsStatus};
-use crate::jid;
 use crate::negotiation::initiator::{AwaitingInit, Offer};
 use crate::negotiation::responder::AwaitingResult;
 use crate::negotiation::stanza::{negotiation_message, Wrapper};
 use crate::negotiation::terms::Terms;
+use crate::session_id::SessionId;
 use crate::store::SecretId;
 use crate::time::Timestamp;
 use crate::xml::Element;
+use jid::Jid;
 
-/// How the engine finds a session: the peer's bare JID and the thread (XEP-0201).
-pub(super) type Key = (String, String);
-
-/// The key of the session with `peer` (bare or full JID) on `thread`.
-pub(super) fn key(peer: &str, thread: &str) -> Key {
-    (jid::bare(peer).to_owned(), thread.to_owned())
+/// The id of the session with `peer` (bare or full JID) on `thread`: how the engine finds
+/// it (XEP-0201).
+pub(super) fn key(peer: &Jid, thread: &str) -> SessionId {
+    SessionId::new(peer.to_bare(), thread)
 }
 
 /// A session: what stays across its states, and its state.
@@ -31,15 +30,16 @@ pub(super) struct Session {
 /// Who the session is with (XEP-0155 §4.2, profile P6).
 pub(super) enum Peer {
     /// The JID the initiator addressed (bare or full), until a responder answers.
-    Addressed(String),
-    /// The full JID of the first valid responder (or of the initiator).
-    Bound(String),
+    Addressed(Jid),
+    /// The full JID of the first valid responder (or of the initiator; for an offline
+    /// session, the address of the options).
+    Bound(Jid),
 }
 
 /// What a session keeps in every state.
 pub(super) struct Common {
     pub(super) peer: Peer,
-    pub(super) thread: String,
+    pub(super) id: SessionId,
     pub(super) role: Role,
     /// Set for a session of an offline exchange (XEP-0187).
     pub(super) offline: Option<OfflineRole>,
@@ -142,7 +142,7 @@ impl State {
 
 impl Peer {
     /// The JID: as addressed until bound, then the full JID that answered.
-    pub(super) fn jid(&self) -> &str {
+    pub(super) fn jid(&self) -> &Jid {
         match self {
             Peer::Addressed(j) | Peer::Bound(j) => j,
         }
@@ -151,15 +151,15 @@ impl Peer {
 
 impl Common {
     /// The peer's JID (see [`Peer::jid`]).
-    pub(super) fn peer(&self) -> &str {
+    pub(super) fn peer(&self) -> &Jid {
         self.peer.jid()
     }
 
     /// What the person is told about this session under `terms`.
     pub(super) fn info(&self, terms: &Terms) -> SessionInfo {
         SessionInfo {
-            peer: self.peer().to_owned(),
-            thread: self.thread.clone(),
+            id: self.id.clone(),
+            peer: self.peer().clone(),
             role: self.role,
             encrypted: terms.security == Security::E2e,
             sas: None,
@@ -182,18 +182,23 @@ impl Common {
 
     /// Whether a stanza from `from` belongs to this session (P6: the session binds to
     /// the first valid responder's full JID; other resources are ignored).
-    pub(super) fn accepts_from(&self, from: &str) -> bool {
+    pub(super) fn accepts_from(&self, from: &Jid) -> bool {
         match &self.peer {
-            Peer::Addressed(addr) if !jid::is_full(addr) => jid::bare(from) == addr,
+            Peer::Addressed(addr) if addr.is_bare() => from.to_bare() == *addr,
             Peer::Addressed(jid) | Peer::Bound(jid) => jid == from,
         }
     }
 
+    /// The thread (XEP-0201).
+    pub(super) fn thread(&self) -> &str {
+        self.id.thread()
+    }
+
     /// XEP-0155 §4.2 / profile P6: the initiator's session binds to the full JID of the
     /// first valid responder; returns our answer to it (carrying `x`).
-    pub(super) fn bind(&mut self, from: &str, x: Element) -> Element {
-        self.peer = Peer::Bound(from.to_owned());
-        negotiation_message(from, &self.thread, Wrapper::Feature, x, false)
+    pub(super) fn bind(&mut self, from: &Jid, x: Element) -> Element {
+        self.peer = Peer::Bound(from.clone());
+        negotiation_message(from.as_str(), self.thread(), Wrapper::Feature, x, false)
     }
 }
 

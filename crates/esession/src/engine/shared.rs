@@ -8,28 +8,29 @@ use crate::crypto::DhPool;
 use crate::error::Condition;
 use crate::event::Event;
 use crate::forms::Form;
-use crate::jid;
 use crate::negotiation::context::Ctx;
 use crate::negotiation::stanza::error_reply;
 use crate::random::Random;
+use crate::session_id::SessionId;
 use crate::store::SecretStore;
 use crate::time::Timestamp;
 use crate::warning::Warning;
 use crate::xml::{Element, Limits};
+use jid::{BareJid, FullJid, Jid};
 use std::collections::{HashMap, HashSet, VecDeque};
 use zeroize::Zeroizing;
 
 /// The account's shared resources: policy, secrets, randomness and the clock.
 pub(super) struct Core<S> {
     /// Our full JID.
-    pub(super) own: String,
+    pub(super) own: FullJid,
     /// Our bare JID.
-    pub(super) own_bare: String,
+    pub(super) own_bare: BareJid,
     pub(super) config: Config,
     pub(super) store: S,
     pub(super) rng: Box<dyn Random>,
     /// The other shared secret per peer bare JID (XEP-0116 §4.7.3, profile P1).
-    pub(super) oss: HashMap<String, Zeroizing<Vec<u8>>>,
+    pub(super) oss: HashMap<BareJid, Zeroizing<Vec<u8>>>,
     /// Limits on decrypted XML (profile P9).
     pub(super) limits: Limits,
     pub(super) dh_pool: Option<DhPool>,
@@ -37,16 +38,16 @@ pub(super) struct Core<S> {
     /// The latest time given to the engine (for the idle re-key of XEP-0200 §11.4).
     pub(super) clock: Timestamp,
     /// Per-contact compatibility settings by bare JID (issue 13).
-    pub(super) compat: HashMap<String, Compat>,
+    pub(super) compat: HashMap<BareJid, Compat>,
     /// Bare JIDs whose client showed Gajim's signs (issue 13 §1).
-    pub(super) gajim_clients: HashSet<String>,
+    pub(super) gajim_clients: HashSet<BareJid>,
 }
 
 impl<S: SecretStore> Core<S> {
-    pub(super) fn new(own: &str, config: Config, store: S, rng: Box<dyn Random>) -> Self {
+    pub(super) fn new(own: FullJid, config: Config, store: S, rng: Box<dyn Random>) -> Self {
         Core {
-            own: own.to_owned(),
-            own_bare: jid::bare(own).to_owned(),
+            own_bare: own.to_bare(),
+            own,
             config,
             store,
             rng,
@@ -60,27 +61,27 @@ impl<S: SecretStore> Core<S> {
         }
     }
 
-    /// The compatibility setting for `peer` (bare or full JID).
-    pub(super) fn compat_of(&self, peer: &str) -> Compat {
-        let bare = jid::bare(peer);
-        self.compat.get(bare).copied().unwrap_or(self.config.compat)
+    /// The compatibility setting for `peer`.
+    pub(super) fn compat_of(&self, peer: &BareJid) -> Compat {
+        self.compat.get(peer).copied().unwrap_or(self.config.compat)
     }
 
     /// The wire of a negotiation we start with `peer` (issue 13 §1: under `Auto`, Gajim's
     /// dialect only when its client showed Gajim's signs).
-    pub(super) fn initiator_dialect(&self, peer: &str) -> Dialect {
-        match self.compat_of(peer) {
+    pub(super) fn initiator_dialect(&self, peer: &Jid) -> Dialect {
+        let bare = peer.to_bare();
+        match self.compat_of(&bare) {
             Compat::Gajim => Dialect::Gajim,
             Compat::Strict => Dialect::Profile,
-            Compat::Auto if self.gajim_clients.contains(jid::bare(peer)) => Dialect::Gajim,
+            Compat::Auto if self.gajim_clients.contains(&bare) => Dialect::Gajim,
             Compat::Auto => Dialect::Profile,
         }
     }
 
     /// The wire of our answer to request `form` from `peer` on `thread` (issue 13 §1:
     /// under `Auto`, Gajim's dialect only for a request of Gajim's shape).
-    pub(super) fn responder_dialect(&self, peer: &str, form: &Form, thread: &str) -> Dialect {
-        match self.compat_of(peer) {
+    pub(super) fn responder_dialect(&self, peer: &Jid, form: &Form, thread: &str) -> Dialect {
+        match self.compat_of(&peer.to_bare()) {
             Compat::Gajim => Dialect::Gajim,
             Compat::Strict => Dialect::Profile,
             Compat::Auto if gajim::request_is_gajim(form, thread) => Dialect::Gajim,
@@ -99,16 +100,18 @@ impl<S: SecretStore> Core<S> {
     }
 
     /// What a negotiation step with `peer` needs at `now`: the one place it is built.
-    pub(super) fn ctx<'a>(&'a mut self, peer: &'a str, now: Timestamp) -> Ctx<'a> {
+    pub(super) fn ctx<'a>(&'a mut self, peer: &'a Jid, now: Timestamp) -> Ctx<'a> {
+        let peer_bare = peer.to_bare();
         Ctx {
+            oss: self.oss.get(&peer_bare).map(|v| v.as_slice()),
             rng: self.rng.as_mut(),
             pool: self.dh_pool.as_ref(),
             store: &mut self.store,
             config: &self.config,
-            own_bare: &self.own_bare,
-            peer,
+            own_bare: self.own_bare.as_str(),
+            peer: peer.as_str(),
+            peer_bare,
             now,
-            oss: self.oss.get(jid::bare(peer)).map(|v| v.as_slice()),
             identity: self.identity_key.as_ref(),
         }
     }
@@ -130,11 +133,11 @@ impl Outbox {
         self.events.push_back(event);
     }
 
-    /// A [`Event::Warning`] about `peer` (on `thread`, when known).
-    pub(super) fn warn(&mut self, peer: &str, thread: Option<&str>, detail: Warning) {
+    /// A [`Event::Warning`] about `peer` (in `session`, when known).
+    pub(super) fn warn(&mut self, peer: &Jid, session: Option<&SessionId>, detail: Warning) {
         self.events.push_back(Event::Warning {
-            peer: peer.to_owned(),
-            thread: thread.map(str::to_owned),
+            peer: peer.clone(),
+            session: session.cloned(),
             detail,
         });
     }
@@ -144,12 +147,12 @@ impl Outbox {
         &mut self,
         config: &Config,
         received: &Element,
-        to: &str,
+        to: &Jid,
         condition: Condition,
         fields: &[&str],
     ) {
         if config.answer_errors {
-            self.send(error_reply(received, to, condition, fields));
+            self.send(error_reply(received, to.as_str(), condition, fields));
         }
     }
 

@@ -16,6 +16,33 @@ pub(crate) const ALICE: &str = "alice@example.org/pda";
 pub(crate) const BOB: &str = "bob@example.com/laptop";
 pub(crate) const NOW: Timestamp = Timestamp(1_800_000_000);
 
+/// `s` as a JID (the tests' JIDs are valid).
+pub(crate) fn jid(s: &str) -> Jid {
+    Jid::new(s).unwrap()
+}
+
+/// `s` as a bare JID.
+pub(crate) fn bare(s: &str) -> BareJid {
+    BareJid::new(s).unwrap()
+}
+
+/// `s` as a full JID.
+pub(crate) fn full(s: &str) -> FullJid {
+    FullJid::new(s).unwrap()
+}
+
+/// The id of the session with `peer` (bare or full) on `thread`, as the engine keys it.
+pub(crate) fn sid(peer: &str, thread: &str) -> SessionId {
+    key(&jid(peer), thread)
+}
+
+impl<S: SecretStore> Engine<S> {
+    /// Test shorthand: [`Engine::start`] with `peer` as text, returning the thread.
+    pub(crate) fn start_str(&mut self, peer: &str, now: Timestamp) -> Result<String, Error> {
+        self.start(&jid(peer), now).map(|id| id.thread().to_owned())
+    }
+}
+
 pub(crate) struct Pair {
     pub alice: Engine<MemoryStore>,
     pub bob: Engine<MemoryStore>,
@@ -43,13 +70,13 @@ impl Pair {
     ) -> Self {
         Pair {
             alice: Engine::new(
-                ALICE,
+                full(ALICE),
                 a,
                 sa,
                 Box::new(SeededRandom::from_label(&format!("{label}/a"))),
             ),
             bob: Engine::new(
-                BOB,
+                full(BOB),
                 b,
                 sb,
                 Box::new(SeededRandom::from_label(&format!("{label}/b"))),
@@ -87,7 +114,7 @@ impl Pair {
     }
 
     pub(crate) fn negotiate(&mut self) -> (String, SessionInfo, SessionInfo) {
-        let thread = self.alice.start("bob@example.com", NOW).unwrap();
+        let thread = self.alice.start_str("bob@example.com", NOW).unwrap();
         self.run();
         let a = established(&mut self.alice);
         let b = established(&mut self.bob);
@@ -135,8 +162,8 @@ fn first_second_and_lost_secret_sessions() {
     assert_eq!(a.sas.as_ref().map(String::len), Some(5));
     assert_eq!((a.srs, b.srs), (SrsStatus::None, SrsStatus::None));
     assert_eq!((a.role, b.role), (Role::Initiator, Role::Responder));
-    assert_eq!(a.peer, BOB);
-    assert_eq!(b.peer, ALICE);
+    assert_eq!(a.peer.as_str(), BOB);
+    assert_eq!(b.peer.as_str(), ALICE);
     assert_eq!(a.group, Some(15));
     assert_eq!(a.logging, Logging::MustNot);
     assert!(a.encrypted && !a.verified);
@@ -144,10 +171,10 @@ fn first_second_and_lost_secret_sessions() {
     // Messages both ways, several each, so continuous counters are exercised.
     for i in 0..3 {
         p.alice
-            .send_message(BOB, &thread, &format!("hello {i} <&>"))
+            .send_message(&sid(BOB, &thread), &format!("hello {i} <&>"))
             .unwrap();
         p.bob
-            .send_message(ALICE, &thread, &format!("hi {i}"))
+            .send_message(&sid(ALICE, &thread), &format!("hi {i}"))
             .unwrap();
     }
     p.run();
@@ -160,14 +187,14 @@ fn first_second_and_lost_secret_sessions() {
 
     // The person confirms the SAS on both sides.
     let sas = a.sas.clone().unwrap();
-    assert!(!p.alice.verify_sas(BOB, &thread, "aaaaa").unwrap());
-    assert!(p.alice.verify_sas(BOB, &thread, &sas).unwrap());
+    assert!(!p.alice.verify_sas(&sid(BOB, &thread), "aaaaa").unwrap());
+    assert!(p.alice.verify_sas(&sid(BOB, &thread), &sas).unwrap());
     assert!(p
         .bob
-        .verify_sas(ALICE, &thread, &sas.to_uppercase())
+        .verify_sas(&sid(ALICE, &thread), &sas.to_uppercase())
         .unwrap());
 
-    p.alice.terminate(BOB, &thread, NOW).unwrap();
+    p.alice.terminate(&sid(BOB, &thread), NOW).unwrap();
     p.run();
     assert!(matches!(
         p.bob.poll_event(),
@@ -183,7 +210,7 @@ fn first_second_and_lost_secret_sessions() {
             ..
         })
     ));
-    assert!(p.alice.send_message(BOB, &thread, "late").is_err());
+    assert!(p.alice.send_message(&sid(BOB, &thread), "late").is_err());
 
     // Second session: the retained secret is found on both sides, and verified carries.
     let (sa, sb) = p.into_stores();
@@ -212,7 +239,9 @@ fn first_second_and_lost_secret_sessions() {
     let (thread, a, b) = p.negotiate();
     assert_eq!((a.srs, b.srs), (SrsStatus::Mismatch, SrsStatus::None));
     assert!(!a.verified);
-    p.bob.send_message(ALICE, &thread, "still works").unwrap();
+    p.bob
+        .send_message(&sid(ALICE, &thread), "still works")
+        .unwrap();
     p.run();
     assert_eq!(body(&mut p.alice).0, "still works");
 }
@@ -254,16 +283,16 @@ fn extended_search_finds_secret_under_another_jid_and_oss_must_match() {
     // Other shared secret: equal (after NFC) works, different fails at message 4.
     let mut p = Pair::new("oss");
     p.alice
-        .set_other_shared_secret("bob@example.com", Some("caf\u{e9}"));
+        .set_other_shared_secret(&bare("bob@example.com"), Some("caf\u{e9}"));
     p.bob
-        .set_other_shared_secret("alice@example.org", Some("cafe\u{301}"));
+        .set_other_shared_secret(&bare("alice@example.org"), Some("cafe\u{301}"));
     p.negotiate();
     let mut p = Pair::new("oss2");
     p.alice
-        .set_other_shared_secret("bob@example.com", Some("one"));
+        .set_other_shared_secret(&bare("bob@example.com"), Some("one"));
     p.bob
-        .set_other_shared_secret("alice@example.org", Some("two"));
-    p.alice.start("bob@example.com", NOW).unwrap();
+        .set_other_shared_secret(&bare("alice@example.org"), Some("two"));
+    p.alice.start_str("bob@example.com", NOW).unwrap();
     p.run();
     let err = failed(&mut p.alice);
     assert_eq!(err, PeerMisbehaved::IdentityMacMismatch);
@@ -297,7 +326,7 @@ fn count(stanza: &Element, var: &str) -> bool {
 /// side that failed must not have a session left, nor have delivered any message.
 fn tampered(label: &str, tamper: impl FnMut(bool, &mut Element)) -> (Option<Error>, Option<Error>) {
     let mut p = Pair::new(label);
-    p.alice.start("bob@example.com", NOW).unwrap();
+    p.alice.start_str("bob@example.com", NOW).unwrap();
     p.run_with(tamper);
     let grab = |e: &mut Engine<MemoryStore>| {
         let mut out = None;
@@ -311,7 +340,10 @@ fn tampered(label: &str, tamper: impl FnMut(bool, &mut Element)) -> (Option<Erro
             }
         }
         if out.is_some() {
-            assert!(e.threads().is_empty(), "a side failed but kept a session");
+            assert!(
+                e.session_ids().is_empty(),
+                "a side failed but kept a session"
+            );
         }
         out
     };
@@ -433,7 +465,7 @@ fn error_replies_follow_p10b() {
         MemoryStore::new(),
         MemoryStore::new(),
     );
-    p.alice.start("bob@example.com", NOW).unwrap();
+    p.alice.start_str("bob@example.com", NOW).unwrap();
     let mut req = p.alice.poll_outgoing().unwrap();
     req.set_attr("from", ALICE);
     let text = req
@@ -462,7 +494,7 @@ fn error_replies_follow_p10b() {
 
     // A form that is not an SSN form: service-unavailable.
     let mut p = Pair::new("notssn");
-    p.alice.start("bob@example.com", NOW).unwrap();
+    p.alice.start_str("bob@example.com", NOW).unwrap();
     let mut req = p.alice.poll_outgoing().unwrap();
     req.set_attr("from", ALICE);
     let text = req.to_string().replace("urn:xmpp:ssn", "urn:other");
@@ -477,7 +509,7 @@ fn error_replies_follow_p10b() {
 
     // A request from offline storage (with <delay/>) is not answered.
     let mut p = Pair::new("delay");
-    p.alice.start("bob@example.com", NOW).unwrap();
+    p.alice.start_str("bob@example.com", NOW).unwrap();
     let mut req = p.alice.poll_outgoing().unwrap();
     req.set_attr("from", ALICE);
     req.push(Element::new("delay", ns::DELAY).with_attr("stamp", "2026-01-01T00:00:00Z"));
@@ -496,7 +528,7 @@ fn error_replies_follow_p10b() {
         ..Config::default()
     };
     let mut p = Pair::with("silent", a, b, MemoryStore::new(), MemoryStore::new());
-    p.alice.start("bob@example.com", NOW).unwrap();
+    p.alice.start_str("bob@example.com", NOW).unwrap();
     p.run();
     assert!(p.bob.poll_outgoing().is_none());
     assert!(p.alice.poll_event().is_none());
@@ -518,7 +550,7 @@ fn declined_plain_and_policy() {
         MemoryStore::new(),
         MemoryStore::new(),
     );
-    p.alice.start("bob@example.com", NOW).unwrap();
+    p.alice.start_str("bob@example.com", NOW).unwrap();
     p.run();
     let err = failed(&mut p.alice);
     assert_eq!(err.kind(), ErrorKind::Rejected);
@@ -536,10 +568,10 @@ fn declined_plain_and_policy() {
     let mut p = Pair::with("plain", a, b, MemoryStore::new(), MemoryStore::new());
     let (thread, a, b) = p.negotiate();
     assert!(!a.encrypted && !b.encrypted && a.sas.is_none());
-    p.alice.send_message(BOB, &thread, "clear").unwrap();
+    p.alice.send_message(&sid(BOB, &thread), "clear").unwrap();
     p.run();
     assert_eq!(body(&mut p.bob), ("clear".into(), false));
-    p.bob.terminate(ALICE, &thread, NOW).unwrap();
+    p.bob.terminate(&sid(ALICE, &thread), NOW).unwrap();
     p.run();
     assert!(matches!(
         p.alice.poll_event(),
@@ -561,7 +593,7 @@ fn declined_plain_and_policy() {
         MemoryStore::new(),
         MemoryStore::new(),
     );
-    p.alice.start("bob@example.com", NOW).unwrap();
+    p.alice.start_str("bob@example.com", NOW).unwrap();
     p.run();
     assert_eq!(
         failed(&mut p.alice),
@@ -591,8 +623,8 @@ fn declined_plain_and_policy() {
 fn tampered_replayed_and_reordered_stanzas_end_the_session() {
     let mut p = Pair::new("tamper");
     let (thread, _, _) = p.negotiate();
-    p.alice.send_message(BOB, &thread, "one").unwrap();
-    p.alice.send_message(BOB, &thread, "two").unwrap();
+    p.alice.send_message(&sid(BOB, &thread), "one").unwrap();
+    p.alice.send_message(&sid(BOB, &thread), "two").unwrap();
     let first = p.alice.poll_outgoing().unwrap();
     let second = p.alice.poll_outgoing().unwrap();
     // Reordered: the second first fails the MAC; nothing is delivered; Bob terminates.
@@ -618,7 +650,7 @@ fn tampered_replayed_and_reordered_stanzas_end_the_session() {
     // Replay of an accepted stanza fails; a flipped ciphertext bit fails.
     let mut p = Pair::new("replay");
     let (thread, _, _) = p.negotiate();
-    p.alice.send_message(BOB, &thread, "once").unwrap();
+    p.alice.send_message(&sid(BOB, &thread), "once").unwrap();
     let mut s = p.alice.poll_outgoing().unwrap();
     s.set_attr("from", ALICE);
     p.bob.handle_stanza(s.clone(), NOW);
@@ -640,14 +672,16 @@ fn tampered_replayed_and_reordered_stanzas_end_the_session() {
     s.set_attr("from", ALICE);
     p.bob.handle_stanza(s, NOW);
     assert!(matches!(p.bob.poll_event(), Some(Event::Warning { .. })));
-    p.alice.send_message(BOB, &thread, "still fine").unwrap();
+    p.alice
+        .send_message(&sid(BOB, &thread), "still fine")
+        .unwrap();
     p.run();
     assert_eq!(body(&mut p.bob).0, "still fine");
 
     // Another resource of Alice cannot inject into the bound session.
     let mut p = Pair::new("resource");
     let (thread, _, _) = p.negotiate();
-    p.alice.send_message(BOB, &thread, "x").unwrap();
+    p.alice.send_message(&sid(BOB, &thread), "x").unwrap();
     let mut s = p.alice.poll_outgoing().unwrap();
     s.set_attr("from", "alice@example.org/other");
     p.bob.handle_stanza(s, NOW);
@@ -658,8 +692,8 @@ fn tampered_replayed_and_reordered_stanzas_end_the_session() {
 fn crossing_terminates_and_key_exhaustion() {
     let mut p = Pair::new("cross");
     let (thread, _, _) = p.negotiate();
-    p.alice.terminate(BOB, &thread, NOW).unwrap();
-    p.bob.terminate(ALICE, &thread, NOW).unwrap();
+    p.alice.terminate(&sid(BOB, &thread), NOW).unwrap();
+    p.bob.terminate(&sid(ALICE, &thread), NOW).unwrap();
     p.run();
     assert!(matches!(
         p.alice.poll_event(),
@@ -675,7 +709,7 @@ fn crossing_terminates_and_key_exhaustion() {
             ..
         })
     ));
-    assert!(p.alice.threads().is_empty() && p.bob.threads().is_empty());
+    assert!(p.alice.session_ids().is_empty() && p.bob.session_ids().is_empty());
 
     // Re-keying off (profile P9): near the 2^32-block limit a data stanza is refused and
     // the session terminated.
@@ -692,10 +726,13 @@ fn crossing_terminates_and_key_exhaustion() {
     );
     let (thread, _, _) = p.negotiate();
     p.alice
-        .channel_mut(BOB, &thread)
+        .channel_mut(&sid(BOB, &thread))
         .unwrap()
         .set_sent_blocks((1u128 << 32) - 65);
-    let err = p.alice.send_message(BOB, &thread, "too much").unwrap_err();
+    let err = p
+        .alice
+        .send_message(&sid(BOB, &thread), "too much")
+        .unwrap_err();
     assert_eq!(err, Usage::KeyExhausted);
     p.run();
     assert!(matches!(
@@ -709,7 +746,7 @@ fn crossing_terminates_and_key_exhaustion() {
     // Unacknowledged terminate ends at the deadline.
     let mut p = Pair::new("noack");
     let (thread, _, _) = p.negotiate();
-    p.alice.terminate(BOB, &thread, NOW).unwrap();
+    p.alice.terminate(&sid(BOB, &thread), NOW).unwrap();
     p.alice.handle_timeout(NOW.plus(120));
     assert!(matches!(p.alice.poll_event(), Some(Event::Warning { .. })));
     assert!(matches!(
@@ -736,7 +773,7 @@ fn renegotiation_of_logging_both_roles() {
     let (thread, a, _) = p.negotiate();
     assert_eq!(a.logging, Logging::MustNot);
     p.alice
-        .renegotiate_logging(BOB, &thread, &[Logging::May])
+        .renegotiate_logging(&sid(BOB, &thread), &[Logging::May])
         .unwrap();
     p.run();
     assert!(
@@ -754,9 +791,12 @@ fn renegotiation_of_logging_both_roles() {
         panic!("alice did not renegotiate")
     };
     assert_eq!((a.logging, b.logging), (Logging::May, Logging::May));
-    assert_eq!(p.alice.session(BOB, &thread).unwrap().logging, Logging::May);
+    assert_eq!(
+        p.alice.session(&sid(BOB, &thread)).unwrap().logging,
+        Logging::May
+    );
     // The session goes on under the same keys.
-    p.bob.send_message(ALICE, &thread, "after").unwrap();
+    p.bob.send_message(&sid(ALICE, &thread), "after").unwrap();
     p.run();
     assert_eq!(body(&mut p.alice).0, "after");
 
@@ -774,13 +814,13 @@ fn renegotiation_of_logging_both_roles() {
     );
     let (thread, _, _) = p.negotiate();
     p.alice
-        .renegotiate_logging(BOB, &thread, &[Logging::May])
+        .renegotiate_logging(&sid(BOB, &thread), &[Logging::May])
         .unwrap();
     p.run();
     assert!(matches!(p.bob.poll_event(), Some(Event::Warning { .. })));
     assert!(matches!(p.alice.poll_event(), Some(Event::Warning { .. })));
     assert_eq!(
-        p.alice.session(BOB, &thread).unwrap().logging,
+        p.alice.session(&sid(BOB, &thread)).unwrap().logging,
         Logging::MustNot
     );
 
@@ -796,7 +836,7 @@ fn renegotiation_of_logging_both_roles() {
     let mut p = Pair::with("reneg-plain", a, b, MemoryStore::new(), MemoryStore::new());
     let (thread, _, _) = p.negotiate();
     p.bob
-        .renegotiate_logging(ALICE, &thread, &[Logging::May])
+        .renegotiate_logging(&sid(ALICE, &thread), &[Logging::May])
         .unwrap();
     p.run();
     assert!(p.wire.iter().any(|(_, s)| s.contains("renegotiate")));
@@ -817,7 +857,7 @@ fn decline_carries_a_reason() {
         MemoryStore::new(),
         MemoryStore::new(),
     );
-    p.alice.start("bob@example.com", NOW).unwrap();
+    p.alice.start_str("bob@example.com", NOW).unwrap();
     p.run();
     let err = failed(&mut p.alice);
     assert!(
@@ -870,7 +910,7 @@ fn negotiation_takes_dh_values_from_a_pool_and_falls_back() {
     assert_ne!(x5, y);
     assert!(pooled.contains(&x5) && pooled.contains(&y));
     assert!(!pooled.contains(&get("alice.x.14")));
-    p.alice.send_message(BOB, &thread, "pooled").unwrap();
+    p.alice.send_message(&sid(BOB, &thread), "pooled").unwrap();
     p.run();
     assert!(matches!(
         p.bob.poll_event(),
@@ -889,12 +929,60 @@ fn a_terminate_that_cannot_be_sealed_leaves_the_session_as_it_was() {
     // the session stays as it was: neither dropped nor answered with a clear cancel.
     let mut p = Pair::new("unsealable");
     let (thread, _, _) = p.negotiate();
-    p.alice.channel_mut(BOB, &thread).unwrap().close_send();
+    p.alice
+        .channel_mut(&sid(BOB, &thread))
+        .unwrap()
+        .close_send();
     for _ in 0..2 {
-        let err = p.alice.terminate(BOB, &thread, NOW).unwrap_err();
+        let err = p.alice.terminate(&sid(BOB, &thread), NOW).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Usage);
         assert!(p.alice.poll_outgoing().is_none());
         assert!(p.alice.poll_event().is_none());
-        assert!(p.alice.session(BOB, &thread).is_some());
+        assert!(p.alice.session(&sid(BOB, &thread)).is_some());
     }
+}
+
+#[test]
+fn a_sender_that_is_not_a_jid_is_ignored() {
+    let mut p = Pair::new("bad-from");
+    p.alice.start_str("bob@example.com", NOW).unwrap();
+    let mut request = p.alice.poll_outgoing().unwrap();
+    // RFC 7622 §3: no domain, an empty local part or resource, two '@'.
+    for bad in [
+        "alice@",
+        "@example.org/pda",
+        "a@b@example.org/x",
+        "alice@example.org/",
+    ] {
+        let mut s = request.clone();
+        s.set_attr("from", bad);
+        p.bob.handle_stanza(s, NOW);
+        assert!(p.bob.poll_outgoing().is_none(), "{bad}");
+        assert!(p.bob.poll_event().is_none(), "{bad}");
+    }
+    request.set_attr("from", ALICE);
+    p.bob.handle_stanza(request, NOW);
+    assert!(
+        p.bob.poll_outgoing().is_some(),
+        "the same request from a JID is answered"
+    );
+}
+
+#[test]
+fn senders_are_normalized_once_where_they_come_in() {
+    let mut p = Pair::new("normalized-from");
+    let thread = p.alice.start_str("bob@example.com", NOW).unwrap();
+    // RFC 7622 §3.2–3.3: node and domain are case-folded; the resource is kept.
+    p.run_with(|from_alice, s| {
+        if from_alice {
+            s.set_attr("from", "Alice@Example.ORG/pda");
+        }
+    });
+    let (a, b) = (established(&mut p.alice), established(&mut p.bob));
+    assert_eq!(b.peer.as_str(), ALICE);
+    assert_eq!(b.id, sid("alice@example.org", &thread));
+    assert_eq!(a.sas, b.sas);
+    p.bob.send_message(&b.id, "to the normalized JID").unwrap();
+    let to = p.bob.poll_outgoing().unwrap();
+    assert_eq!(to.attr("to"), Some(ALICE));
 }

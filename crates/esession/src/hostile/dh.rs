@@ -70,7 +70,7 @@ fn bad_dh_value_d_in_message_2() {
             },
         );
         assert!(
-            m.alice.threads().is_empty() && m.bob.threads().is_empty(),
+            m.alice.session_ids().is_empty() && m.bob.session_ids().is_empty(),
             "{name}"
         );
         assert!(
@@ -120,7 +120,7 @@ fn bad_dh_value_e_in_message_3() {
             },
         );
         assert!(
-            m.alice.threads().is_empty() && m.bob.threads().is_empty(),
+            m.alice.session_ids().is_empty() && m.bob.session_ids().is_empty(),
             "{name}"
         );
         assert!(

@@ -5,6 +5,7 @@ use super::mallory::{outcome, rsa, step, Outcome};
 use crate::config::{Config, FloodLimits, Flow, Rate};
 use crate::crypto::pubkey::IdentityKey;
 use crate::engine::tests::{established, Pair, ALICE, BOB, NOW};
+use crate::engine::tests::{full, sid};
 use crate::engine::Engine;
 use crate::error::{ErrorKind, RekeyFault, StanzaFault};
 use crate::random::SeededRandom;
@@ -19,13 +20,13 @@ const MALLORY: &str = "mallory@evil.example/x";
 /// its own thread).
 fn message_1(from: &str, config: Config, key: Option<IdentityKey>) -> Element {
     let mut e = Engine::new(
-        from,
+        full(from),
         config,
         MemoryStore::new(),
         Box::new(SeededRandom::from_label(from)),
     );
     e.set_identity_key(key);
-    e.start("bob@example.com", NOW).unwrap();
+    e.start_str("bob@example.com", NOW).unwrap();
     let mut s = e.poll_outgoing().unwrap();
     s.set_attr("from", from);
     s
@@ -71,7 +72,7 @@ fn bob(flood: FloodLimits) -> Engine<MemoryStore> {
         ..Config::default()
     };
     Engine::new(
-        BOB,
+        full(BOB),
         config,
         MemoryStore::new(),
         Box::new(SeededRandom::from_label("flooded-bob")),
@@ -110,7 +111,7 @@ fn per_jid_cap_answers_a_few_then_one_error_then_silence() {
         bob.handle_stanza(request(&m1, MALLORY, n), NOW);
     }
     assert_eq!(answers(&mut bob), (3, 1));
-    assert_eq!(bob.threads().len(), 3);
+    assert_eq!(bob.session_ids().len(), 3);
     let o = outcome(&mut bob);
     assert_eq!(flood_warnings(&o), 1, "{o:?}");
     assert!(o.failed.is_none() && !o.established);
@@ -173,12 +174,14 @@ fn legitimate_jid_is_served_during_a_flood_from_another() {
     assert_eq!(answers(&mut p.bob), (8, 1));
     let o = outcome(&mut p.bob);
     assert_eq!(flood_warnings(&o), 1);
-    let thread = p.alice.start("bob@example.com", NOW).unwrap();
+    let thread = p.alice.start_str("bob@example.com", NOW).unwrap();
     p.run();
     established(&mut p.alice);
     let info = established(&mut p.bob);
-    assert_eq!(info.peer, ALICE);
-    p.alice.send_message(BOB, &thread, "still here").unwrap();
+    assert_eq!(info.peer.as_str(), ALICE);
+    p.alice
+        .send_message(&sid(BOB, &thread), "still here")
+        .unwrap();
     p.run();
     assert_eq!(outcome(&mut p.bob).bodies, ["still here"]);
 }
@@ -223,7 +226,7 @@ fn three_message_requests_from_strangers_within_a_budget() {
     assert_eq!(answers(&mut p.bob), (1, 2));
     assert_eq!(flood_warnings(&outcome(&mut p.bob)), 2);
     // Alice's key is trusted: her request does not count and is answered.
-    p.alice.start("bob@example.com", NOW).unwrap();
+    p.alice.start_str("bob@example.com", NOW).unwrap();
     p.run();
     established(&mut p.alice);
     established(&mut p.bob);
@@ -245,7 +248,7 @@ fn rekeying(label: &str, rekeys: Rate, count: u64, every: u64) -> Outcome {
     for i in 0..count {
         let at = NOW.plus(i * every);
         if p.alice
-            .send_message(BOB, &thread, &format!("m{i}"))
+            .send_message(&sid(BOB, &thread), &format!("m{i}"))
             .is_err()
         {
             break;

@@ -1,6 +1,7 @@
 //! Size and shape limits: huge, deep, wide XML and forms (XML parser `Limits`, form
 //! bounds of 128 fields, 64 values, 16 KiB per value).
 use super::mallory::*;
+use crate::engine::tests::sid;
 use crate::engine::tests::{ALICE, BOB};
 use crate::error::{Error, ErrorKind, PeerMisbehaved, Rejected, RequestRefused, StanzaFault};
 use crate::forms::{Field, FormError};
@@ -20,7 +21,7 @@ fn huge_xml_over_the_parser_limit() {
     // and delivers nothing.
     let mut m = Mallory::new("huge");
     let thread = m.negotiate();
-    m.alice.send_message(BOB, &thread, &body).unwrap();
+    m.alice.send_message(&sid(BOB, &thread), &body).unwrap();
     m.clean();
     let b = outcome(&mut m.bob);
     match b.failure() {
@@ -29,7 +30,7 @@ fn huge_xml_over_the_parser_limit() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(b.bodies.is_empty() && m.bob.threads().is_empty());
+    assert!(b.bodies.is_empty() && m.bob.session_ids().is_empty());
 }
 
 #[test]
@@ -58,7 +59,7 @@ fn many_attributes_on_one_element() {
     });
     let body = Element::new("body", ns::JABBER_CLIENT).with_text("hidden");
     m.alice
-        .send_content(BOB, &thread, vec![body, wide])
+        .send_content(&sid(BOB, &thread), vec![body, wide])
         .unwrap();
     m.clean();
     let b = outcome(&mut m.bob);
@@ -66,7 +67,7 @@ fn many_attributes_on_one_element() {
         ErrorKind::Decryption,
         StanzaFault::PlaintextNotXml(XmlError::TooManyAttributes(64)),
     );
-    assert!(b.bodies.is_empty() && m.bob.threads().is_empty());
+    assert!(b.bodies.is_empty() && m.bob.session_ids().is_empty());
 }
 
 #[test]
@@ -87,7 +88,9 @@ fn deeply_nested_xml() {
         el = Element::new("x", "urn:example:deep").with_child(el);
     }
     let body = Element::new("body", ns::JABBER_CLIENT).with_text("hidden");
-    m.alice.send_content(BOB, &thread, vec![body, el]).unwrap();
+    m.alice
+        .send_content(&sid(BOB, &thread), vec![body, el])
+        .unwrap();
     m.clean();
     let b = outcome(&mut m.bob);
     b.assert_failed(
@@ -100,7 +103,7 @@ fn deeply_nested_xml() {
     let many: Vec<Element> = (0..25_000)
         .map(|_| Element::new("i", ns::JABBER_CLIENT))
         .collect();
-    m.alice.send_content(BOB, &thread, many).unwrap();
+    m.alice.send_content(&sid(BOB, &thread), many).unwrap();
     m.clean();
     outcome(&mut m.bob).assert_failed(
         ErrorKind::Decryption,
@@ -132,7 +135,7 @@ fn huge_base64_values() {
         PeerMisbehaved::Form(FormError::TooLarge("value too long")),
     );
     outcome(&mut m.bob).assert_quiet();
-    assert_eq!(m.bob.threads().len(), 1, "Bob waits for his timeout");
+    assert_eq!(m.bob.session_ids().len(), 1, "Bob waits for his timeout");
     // Under the bound but far larger than p.
     let big = "QUFB".repeat(3000);
     let mut m = Mallory::new("big-b64");

@@ -2,12 +2,12 @@
 //! rewrite, drop, hold (for reordering or later replay), duplicate or reflect it, or
 //! inject another stanza after it.
 use crate::config::Config;
+use crate::engine::tests::full;
 use crate::engine::tests::{ALICE, BOB, NOW};
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind};
 use crate::event::{EndedBy, Event};
 use crate::forms::Field;
-use crate::jid;
 use crate::negotiation::stanza::{negotiation_form, Wrapper};
 use crate::random::{Random, SeededRandom};
 use crate::store::{MemoryStore, SecretStore};
@@ -80,12 +80,12 @@ impl Mallory {
     ) -> Self {
         Mallory {
             alice: Engine::new(
-                ALICE,
+                full(ALICE),
                 a,
                 sa,
                 Box::new(SeededRandom::from_label(&format!("{label}/a"))),
             ),
-            bob: Engine::new(BOB, b, sb, rb),
+            bob: Engine::new(full(BOB), b, sb, rb),
             held: Vec::new(),
             wire: Vec::new(),
             sent: [0, 0],
@@ -94,7 +94,7 @@ impl Mallory {
 
     /// Alice asks Bob's bare JID for a session.
     pub(super) fn start(&mut self) -> String {
-        self.alice.start("bob@example.com", NOW).unwrap()
+        self.alice.start_str("bob@example.com", NOW).unwrap()
     }
 
     /// Hands `s` to the recipient for `dir`.
@@ -273,7 +273,7 @@ pub(crate) fn outcome(e: &mut Engine<MemoryStore>) -> Outcome {
 
 /// The retained secrets an engine holds: (peer full JID, secret, verified).
 pub(crate) fn secrets(e: &Engine<MemoryStore>) -> Vec<(String, Vec<u8>, bool)> {
-    let own = jid::bare(e.own_jid()).to_owned();
+    let own = e.own_jid().to_bare().to_string();
     e.store()
         .all_secrets(&own)
         .unwrap()

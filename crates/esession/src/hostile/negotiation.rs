@@ -2,6 +2,7 @@
 //! P10b): downgrades, removed options, and every field of every message.
 use super::mallory::*;
 use crate::config::{Config, Security};
+use crate::engine::tests::sid;
 use crate::engine::tests::NOW;
 use crate::error::{Error, ErrorKind, PeerMisbehaved, Rejected, RequestRefused};
 use crate::store::MemoryStore;
@@ -60,9 +61,12 @@ fn mitm_strips_e2e_from_security_offer() {
         ErrorKind::Rejected,
         peer_error("not-acceptable", &["security"]),
     );
-    assert!(m.alice.threads().is_empty() && m.bob.threads().is_empty());
+    assert!(m.alice.session_ids().is_empty() && m.bob.session_ids().is_empty());
     // No clear session exists to send through.
-    assert!(m.alice.send_message(BOB_JID, "any", "secret").is_err());
+    assert!(m
+        .alice
+        .send_message(&sid(BOB_JID, "any"), "secret")
+        .is_err());
     assert!(m.wire.iter().all(|(_, s)| !s.contains("secret")));
 }
 
@@ -83,7 +87,7 @@ fn mitm_strips_e2e_from_security_choice() {
         ErrorKind::Rejected,
         peer_error("not-acceptable", &["security"]),
     );
-    assert!(m.alice.threads().is_empty() && m.bob.threads().is_empty());
+    assert!(m.alice.session_ids().is_empty() && m.bob.session_ids().is_empty());
 }
 
 #[test]
@@ -105,7 +109,7 @@ fn mitm_lowers_group_in_offer() {
         peer_error("feature-not-implemented", &["identity"]),
     );
     assert!(secrets(&m.alice).is_empty() && secrets(&m.bob).is_empty());
-    assert!(m.alice.threads().is_empty() && m.bob.threads().is_empty());
+    assert!(m.alice.session_ids().is_empty() && m.bob.session_ids().is_empty());
 }
 
 #[test]
@@ -199,7 +203,7 @@ fn mitm_downgrades_the_sas_in_a_relayed_negotiation() {
     );
     assert!(!a.established && b.established);
     assert!(secrets(&m.alice).is_empty());
-    assert!(m.alice.threads().is_empty() && m.bob.threads().is_empty());
+    assert!(m.alice.session_ids().is_empty() && m.bob.session_ids().is_empty());
     // An Alice that offered only sas28x5-commit refuses the value she did not offer.
     let strict = Config {
         sas: vec![crate::crypto::SasAlg::Committed],
@@ -295,7 +299,7 @@ fn run_table(n: u8, rows: Vec<Row>, alice_notices: bool) {
             assert!(secrets(&m.bob).is_empty(), "{label}: bob stored");
         }
         let noticer_engine = if alice_notices { &m.alice } else { &m.bob };
-        assert!(noticer_engine.threads().is_empty(), "{label}");
+        assert!(noticer_engine.session_ids().is_empty(), "{label}");
     }
 }
 
@@ -683,9 +687,9 @@ fn mitm_rewrites_each_field_of_message_4() {
         assert!(!a.established && b.established, "{label}");
         assert!(secrets(&m.alice).is_empty(), "{label}");
         assert_eq!(secrets(&m.bob).len(), 1, "{label}");
-        assert!(m.alice.threads().is_empty(), "{label}");
+        assert!(m.alice.session_ids().is_empty(), "{label}");
         let answered = r.var != "FORM_TYPE";
-        assert_eq!(m.bob.threads().is_empty(), answered, "{label}");
+        assert_eq!(m.bob.session_ids().is_empty(), answered, "{label}");
     }
     run_table_m4_with_prior_secret();
 }
@@ -758,12 +762,12 @@ fn message_4_before_message_3() {
     // The real message 2 then finds no negotiation and is only a warning.
     assert_eq!(a.warnings.len(), 1, "{a:?}");
     b.assert_quiet();
-    assert!(m.alice.threads().is_empty());
+    assert!(m.alice.session_ids().is_empty());
     // Bob waits for a message 3 that never comes, then times out.
-    assert_eq!(m.bob.threads().len(), 1);
+    assert_eq!(m.bob.session_ids().len(), 1);
     m.bob.handle_timeout(NOW.plus(61));
     outcome(&mut m.bob).assert_failed(ErrorKind::Timeout, Error::Timeout { seconds: 60 });
-    assert!(m.bob.threads().is_empty() && secrets(&m.bob).is_empty());
+    assert!(m.bob.session_ids().is_empty() && secrets(&m.bob).is_empty());
 }
 
 #[test]
@@ -831,7 +835,10 @@ fn refused_message_3_ends_the_initiators_three_message_session() {
             peer_error("feature-not-implemented", &["mac"]).into()
         ))
     );
-    assert!(m.alice.threads().is_empty() && m.bob.threads().is_empty());
+    assert!(m.alice.session_ids().is_empty() && m.bob.session_ids().is_empty());
     // Nothing can be sent in the ended session.
-    assert!(m.alice.send_message(BOB_JID, "any", "secret").is_err());
+    assert!(m
+        .alice
+        .send_message(&sid(BOB_JID, "any"), "secret")
+        .is_err());
 }

@@ -2,6 +2,7 @@
 //! offline-stored requests; and counter and nonce edge values.
 use super::mallory::*;
 use crate::config::Config;
+use crate::engine::tests::{full, sid};
 use crate::engine::tests::{ALICE, BOB, NOW};
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, PeerMisbehaved, Rejected, RequestRefused};
@@ -25,7 +26,7 @@ fn second_responder_on_same_thread_is_ignored() {
     // first and binds the session (P6); the phone's answer is ignored without a reply.
     let mut m = Mallory::new("second");
     let mut phone = Engine::new(
-        BOB_PHONE,
+        full(BOB_PHONE),
         Config::default(),
         MemoryStore::new(),
         Box::new(SeededRandom::from_label("second/phone")),
@@ -54,18 +55,23 @@ fn second_responder_on_same_thread_is_ignored() {
     );
     assert!(b.established, "{b:?}");
     p.assert_quiet();
-    assert_eq!(m.alice.session(BOB, &thread).unwrap().peer, BOB);
+    assert_eq!(
+        m.alice.session(&sid(BOB, &thread)).unwrap().peer.as_str(),
+        BOB
+    );
     assert!(
         phone.poll_outgoing().is_none(),
         "the phone got nothing more"
     );
     // The phone's negotiation waits for a message 3 that never comes.
-    assert_eq!(phone.threads().len(), 1);
+    assert_eq!(phone.session_ids().len(), 1);
     phone.handle_timeout(NOW.plus(61));
     outcome(&mut phone).assert_failed(ErrorKind::Timeout, Error::Timeout { seconds: 60 });
     assert!(secrets(&phone).is_empty());
     // The session with the laptop works; the phone cannot inject into it.
-    m.bob.send_message(ALICE, &thread, "from laptop").unwrap();
+    m.bob
+        .send_message(&sid(ALICE, &thread), "from laptop")
+        .unwrap();
     m.clean();
     assert_eq!(outcome(&mut m.alice).bodies, ["from laptop"]);
 }
@@ -76,7 +82,7 @@ fn both_sides_initiate_at_once() {
     // both are usable (XEP-0201 threads are independent sessions).
     let mut m = Mallory::new("crossing");
     let t1 = m.start();
-    let t2 = m.bob.start("alice@example.org", NOW).unwrap();
+    let t2 = m.bob.start_str("alice@example.org", NOW).unwrap();
     assert_ne!(t1, t2);
     m.clean();
     let a: Vec<_> = std::iter::from_fn(|| m.alice.poll_event()).collect();
@@ -89,9 +95,9 @@ fn both_sides_initiate_at_once() {
         .all(|e| matches!(e, crate::event::Event::Established(_))));
     assert_eq!(m.alice.sessions().len(), 2);
     assert_eq!(m.bob.sessions().len(), 2);
-    m.alice.send_message(BOB, &t1, "on t1").unwrap();
-    m.alice.send_message(BOB, &t2, "on t2").unwrap();
-    m.bob.send_message(ALICE, &t2, "back on t2").unwrap();
+    m.alice.send_message(&sid(BOB, &t1), "on t1").unwrap();
+    m.alice.send_message(&sid(BOB, &t2), "on t2").unwrap();
+    m.bob.send_message(&sid(ALICE, &t2), "back on t2").unwrap();
     m.clean();
     assert_eq!(outcome(&mut m.bob).bodies, ["on t1", "on t2"]);
     assert_eq!(outcome(&mut m.alice).bodies, ["back on t2"]);
@@ -119,7 +125,7 @@ fn impersonated_resource_injects_message_3_and_stanzas() {
     let (a, b) = (outcome(&mut m.alice), outcome(&mut m.bob));
     assert!(a.established && b.established, "{a:?} {b:?}");
     // In the session: Alice's genuine stanza relayed from the other resource.
-    m.alice.send_message(BOB, &thread, "real").unwrap();
+    m.alice.send_message(&sid(BOB, &thread), "real").unwrap();
     let mut s = m.take(Dir::ToBob).remove(0);
     s.set_attr("from", ALICE_EVIL);
     m.deliver(Dir::ToBob, s.clone());
@@ -151,7 +157,7 @@ fn request_from_offline_storage_is_not_answered() {
     let b = outcome(&mut m.bob);
     assert_eq!(b.warnings.len(), 1, "{b:?}");
     assert!(b.failed.is_none() && !b.established);
-    assert!(m.bob.threads().is_empty());
+    assert!(m.bob.session_ids().is_empty());
     let a = outcome(&mut m.alice);
     a.assert_quiet();
     assert!(
@@ -193,7 +199,9 @@ fn third_party_error_stanzas_for_our_thread_are_ignored() {
     // An error from the peer itself on an established session does not end it either.
     m.alice.handle_stanza(error_from(BOB, &thread), NOW);
     outcome(&mut m.alice).assert_quiet();
-    m.bob.send_message(ALICE, &thread, "still up").unwrap();
+    m.bob
+        .send_message(&sid(ALICE, &thread), "still up")
+        .unwrap();
     m.clean();
     assert_eq!(outcome(&mut m.alice).bodies, ["still up"]);
 }
@@ -207,7 +215,7 @@ fn error_from_unbound_resource_of_peer_ends_pending_request() {
     m.take(Dir::ToBob);
     m.deliver(Dir::ToAlice, error_from(BOB_PHONE, &thread));
     outcome(&mut m.alice).assert_failed(ErrorKind::Rejected, peer_error("not-acceptable", &[]));
-    assert!(m.alice.threads().is_empty());
+    assert!(m.alice.session_ids().is_empty());
 }
 
 /// Bob's randomness, except that the 16-octet draw (only C_A) is fixed.
@@ -250,9 +258,11 @@ fn wrap_session(label: &str, counter: u128) {
     let long = "x".repeat(100);
     for i in 0..4 {
         m.alice
-            .send_message(BOB, &thread, &format!("{i}{long}"))
+            .send_message(&sid(BOB, &thread), &format!("{i}{long}"))
             .unwrap();
-        m.bob.send_message(ALICE, &thread, &format!("{i}")).unwrap();
+        m.bob
+            .send_message(&sid(ALICE, &thread), &format!("{i}"))
+            .unwrap();
     }
     m.clean();
     let (a, b) = (outcome(&mut m.alice), outcome(&mut m.bob));

@@ -20,6 +20,7 @@ use crate::crypto::{
     commitment, mpi, negotiation_k, sas28x5, sas28x5_commit, session_keys, sha256, u128_from_be,
     CipherAlg, HashAlg, ModpGroup, SasAlg, SessionKeys,
 };
+use crate::engine::tests::full;
 use crate::engine::tests::{established, ALICE, BOB, NOW};
 use crate::engine::Engine;
 use crate::event::SessionInfo;
@@ -169,7 +170,7 @@ fn setup(
     let form_a = normalize_form_content(negotiation_form(&msg1).unwrap().1, &NOT_MACED);
     let n_a = b64::decode("my_nonce", &values(&msg1, "my_nonce")[0]).unwrap();
     let mut bob_engine = Engine::new(
-        BOB,
+        full(BOB),
         config(bob),
         MemoryStore::new(),
         Box::new(SeededRandom::from_label(&format!("{label}/bob"))),

@@ -2,6 +2,7 @@
 use super::forge::Forger;
 use super::mallory::*;
 use crate::config::Config;
+use crate::engine::tests::sid;
 use crate::engine::tests::{ALICE, BOB};
 use crate::error::{Error, ErrorKind, Malformed, StanzaFault};
 use crate::event::EndedBy;
@@ -34,7 +35,7 @@ fn session_configured(label: &str, n: usize, config: Config) -> (Mallory, String
     let thread = m.negotiate();
     for i in 0..n {
         m.alice
-            .send_message(BOB, &thread, &format!("m{i}"))
+            .send_message(&sid(BOB, &thread), &format!("m{i}"))
             .unwrap();
     }
     let out = m.take(Dir::ToBob);
@@ -53,11 +54,14 @@ fn bob_killed_session(m: &mut Mallory, v: StanzaFault, delivered: &[&str]) {
         "{b:?}"
     );
     assert_eq!(b.bodies, delivered, "{b:?}");
-    assert!(m.bob.threads().is_empty());
+    assert!(m.bob.session_ids().is_empty());
     m.clean();
     let a = outcome(&mut m.alice);
     assert_eq!(a.terminated, Some(EndedBy::Peer), "{a:?}");
-    assert!(a.failed.is_none() && m.alice.threads().is_empty(), "{a:?}");
+    assert!(
+        a.failed.is_none() && m.alice.session_ids().is_empty(),
+        "{a:?}"
+    );
 }
 
 #[test]
@@ -92,7 +96,7 @@ fn dropped_stanza_makes_the_next_fail() {
 fn duplicated_stanza_fails_the_copy() {
     let mut m = Mallory::new("dup");
     let thread = m.negotiate();
-    m.alice.send_message(BOB, &thread, "once").unwrap();
+    m.alice.send_message(&sid(BOB, &thread), "once").unwrap();
     m.run(|dir, _, s| {
         if dir == Dir::ToBob && is_encrypted(s) && s.attr("type") == Some("chat") {
             Fate::Twice
@@ -108,7 +112,7 @@ fn duplicated_stanza_fails_the_copy() {
     );
     let a = outcome(&mut m.alice);
     assert_eq!(a.terminated, Some(EndedBy::Peer));
-    assert!(m.alice.threads().is_empty() && m.bob.threads().is_empty());
+    assert!(m.alice.session_ids().is_empty() && m.bob.session_ids().is_empty());
 }
 
 #[test]
@@ -173,7 +177,7 @@ fn stanza_reflected_to_its_sender_fails() {
     // fails (the two directions never share keys or counters).
     let mut m = Mallory::new("reflect");
     let thread = m.negotiate();
-    m.alice.send_message(BOB, &thread, "mine").unwrap();
+    m.alice.send_message(&sid(BOB, &thread), "mine").unwrap();
     m.run(|dir, _, s| {
         if dir == Dir::ToBob && is_encrypted(s) && s.attr("type") == Some("chat") {
             Fate::Reflect
@@ -187,7 +191,7 @@ fn stanza_reflected_to_its_sender_fails() {
     // reflected), so its MAC fails at Bob too: both sides end, nothing delivered.
     let b = outcome(&mut m.bob);
     b.assert_failed(ErrorKind::Decryption, StanzaFault::MacMismatch);
-    assert!(m.alice.threads().is_empty() && m.bob.threads().is_empty());
+    assert!(m.alice.session_ids().is_empty() && m.bob.session_ids().is_empty());
 }
 
 #[test]
@@ -210,13 +214,13 @@ fn clear_terminate_inside_esession_is_ignored() {
     let b = outcome(&mut m.bob);
     assert!(b.clear.is_empty() && b.bodies.is_empty() && b.warnings.len() == 1);
     // The session still works both ways.
-    m.alice.send_message(BOB, &thread, "still").unwrap();
-    m.bob.send_message(ALICE, &thread, "here").unwrap();
+    m.alice.send_message(&sid(BOB, &thread), "still").unwrap();
+    m.bob.send_message(&sid(ALICE, &thread), "here").unwrap();
     m.clean();
     assert_eq!(outcome(&mut m.bob).bodies, ["still"]);
     assert_eq!(outcome(&mut m.alice).bodies, ["here"]);
-    assert_eq!(m.alice.threads().len(), 1);
-    assert_eq!(m.bob.threads().len(), 1);
+    assert_eq!(m.alice.session_ids().len(), 1);
+    assert_eq!(m.bob.session_ids().len(), 1);
 }
 
 #[test]
@@ -296,7 +300,7 @@ fn authentic_but_malformed_plaintext_fails() {
             other => panic!("{label}: {other:?}"),
         }
         assert!(b.bodies.is_empty(), "{label}");
-        assert!(m.bob.threads().is_empty(), "{label}");
+        assert!(m.bob.session_ids().is_empty(), "{label}");
     }
 }
 
@@ -306,7 +310,7 @@ fn scripted(label: &str, fate: impl Fn(usize) -> Fate) -> Mallory {
     let thread = m.negotiate();
     for i in 0..3 {
         m.alice
-            .send_message(BOB, &thread, &format!("m{i}"))
+            .send_message(&sid(BOB, &thread), &format!("m{i}"))
             .unwrap();
     }
     let mut k = 0;
@@ -333,7 +337,7 @@ fn mallory_drops_a_stanza_in_flight() {
         Some((ErrorKind::Decryption, StanzaFault::MacMismatch.into()))
     );
     assert_eq!(outcome(&mut m.alice).terminated, Some(EndedBy::Peer));
-    assert!(m.alice.threads().is_empty() && m.bob.threads().is_empty());
+    assert!(m.alice.session_ids().is_empty() && m.bob.session_ids().is_empty());
 }
 
 #[test]

@@ -4,8 +4,9 @@
 //! keeps the connection (TLS, authentication, resource binding, reconnection), and your
 //! glue code does five things. `esession-xmpp` is one such glue, over tokio-xmpp.
 //!
-//! 1. **Create one engine per account**, once the server has bound the full JID:
-//!    [`Engine::new`](crate::Engine::new) with a [`Config`](crate::Config) (the policy:
+//! 1. **Create one engine per account**, once the server has bound the full JID (a
+//!    [`FullJid`](crate::FullJid): JIDs at the API are typed, parsed and normalized once,
+//!    RFC 7622): [`Engine::new`](crate::Engine::new) with a [`Config`](crate::Config) (the policy:
 //!    algorithms, groups, what to accept), a store ([`MemoryStore`](crate::MemoryStore), or
 //!    a persistent one such as `esession-store`'s SQLite store: retained secrets must
 //!    outlive the process for the SAS to be confirmed once, XEP-0116 §7.3), and
@@ -25,7 +26,11 @@
 //! 4. **Send what it queues** after every call: drain
 //!    [`Engine::poll_outgoing`](crate::Engine::poll_outgoing) and write each stanza's text
 //!    (`to_string()`) to the stream; drain [`Engine::poll_event`](crate::Engine::poll_event)
-//!    and show the events ([`Event`](crate::Event)).
+//!    and show the events ([`Event`](crate::Event)). Each event about a session names it
+//!    by a [`SessionId`](crate::SessionId) (the peer's bare JID and the thread), the handle
+//!    you pass back to [`Engine::send_message`](crate::Engine::send_message),
+//!    [`Engine::terminate`](crate::Engine::terminate) and the rest;
+//!    [`Engine::start`](crate::Engine::start) returns the handle of the session it opens.
 //! 5. **Keep its clock**: call [`Engine::handle_timeout`](crate::Engine::handle_timeout)
 //!    once [`Engine::next_timeout`](crate::Engine::next_timeout) has passed, so that
 //!    negotiations and terminates that get no answer end.
@@ -41,7 +46,7 @@
 //!
 //! ```
 //! use esession::xml::{parse_element, Limits};
-//! use esession::{Config, Engine, Event, MemoryStore, OsRandom, Timestamp};
+//! use esession::{Config, Engine, Event, FullJid, Jid, MemoryStore, OsRandom, Timestamp};
 //! use std::collections::VecDeque;
 //!
 //! /// The glue for one account: its engine and what the "library" delivers to it.
@@ -52,9 +57,10 @@
 //! }
 //!
 //! impl Account {
-//!     fn new(jid: &'static str) -> Self {
-//!         let engine = Engine::new(jid, Config::default(), MemoryStore::new(), Box::new(OsRandom));
-//!         Account { jid, engine, inbox: VecDeque::new() }
+//!     fn new(jid: &'static str) -> Result<Self, esession::JidError> {
+//!         let own = FullJid::new(jid)?;
+//!         let engine = Engine::new(own, Config::default(), MemoryStore::new(), Box::new(OsRandom));
+//!         Ok(Account { jid, engine, inbox: VecDeque::new() })
 //!     }
 //!
 //!     /// Steps 3 and 5: feed what arrived, and the clock.
@@ -89,10 +95,10 @@
 //! }
 //!
 //! let now = Timestamp::now();
-//! let mut alice = Account::new("alice@example.org/pda");
-//! let mut bob = Account::new("bob@example.com/laptop");
+//! let mut alice = Account::new("alice@example.org/pda")?;
+//! let mut bob = Account::new("bob@example.com/laptop")?;
 //!
-//! let thread = alice.engine.start("bob@example.com", now)?;
+//! let with_bob = alice.engine.start(&Jid::new("bob@example.com")?, now)?;
 //! while route(&mut alice, &mut bob) | route(&mut bob, &mut alice) {
 //!     alice.receive(now);
 //!     bob.receive(now);
@@ -103,7 +109,8 @@
 //! assert_eq!(a.sas, b.sas);
 //! assert!(a.encrypted && b.encrypted);
 //!
-//! alice.engine.send_message(&a.peer, &thread, "hello")?;
+//! assert_eq!(a.id, with_bob);
+//! alice.engine.send_message(&with_bob, "hello")?;
 //! let sent = alice.outgoing();
 //! assert!(sent[0].contains("<c ") && !sent[0].contains("hello"), "only ciphertext leaves");
 //! bob.inbox.extend(sent.into_iter().map(|xml| {
@@ -119,5 +126,5 @@
 //!     }
 //!     other => panic!("expected the message, got {other:?}"),
 //! }
-//! # Ok::<(), esession::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

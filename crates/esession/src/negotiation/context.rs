@@ -17,6 +17,8 @@ pub(crate) struct Ctx<'a> {
     pub own_bare: &'a str,
     /// The peer's full JID (the session is bound to it, XEP-0155 §4.2).
     pub peer: &'a str,
+    /// The peer's bare JID (retained secrets and keys are kept per contact).
+    pub peer_bare: jid::BareJid,
     pub now: Timestamp,
     /// The other shared secret for this peer (XEP-0116 §4.7.3, profile P1/A8).
     pub oss: Option<&'a [u8]>,

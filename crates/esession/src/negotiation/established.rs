@@ -7,7 +7,6 @@ use crate::crypto::pubkey::PublicKey;
 use crate::crypto::{new_retained_secret, HashAlg};
 use crate::error::{Error, IdentityFault, PeerMisbehaved};
 use crate::event::{PeerKeyInfo, SrsStatus};
-use crate::jid;
 use crate::store::{RetainedSecret, SecretId};
 
 /// A negotiation that completed: the channel and what to tell the person.
@@ -44,7 +43,7 @@ pub(crate) fn peer_key_status(
     let Some(key) = key else {
         return Ok(None);
     };
-    let peer_bare = jid::bare(ctx.peer);
+    let peer_bare = ctx.peer_bare.as_str();
     let fp = key.fingerprint();
     let assessment = ctx
         .store
@@ -110,7 +109,7 @@ pub(crate) fn retain_new_secret(
 ) -> Result<(SecretId, bool), Error> {
     let id = SecretId {
         own: ctx.own_bare.to_owned(),
-        peer_bare: jid::bare(ctx.peer).to_owned(),
+        peer_bare: ctx.peer_bare.as_str().to_owned(),
         peer_full: ctx.peer.to_owned(),
     };
     // A person confirmed a SAS with the JID the secret was retained with, not with this

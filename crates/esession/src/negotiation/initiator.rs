@@ -24,7 +24,6 @@ use crate::crypto::{
 use crate::error::{Error, PeerMisbehaved, Usage};
 use crate::event::SrsStatus;
 use crate::forms::{Field, FieldType, Form, FormType};
-use crate::jid;
 use crate::random::Random;
 use crate::store::RetainedSecret;
 use crate::transcript;
@@ -517,7 +516,9 @@ impl Offer {
         let mut candidates = Vec::new();
         if terms.flow == Flow::Four {
             // XEP-0116 §4.6.4 / P7: hashes of the secrets shared with Bob's bare JID.
-            let stored = ctx.store.secrets_with(ctx.own_bare, jid::bare(ctx.peer))?;
+            let stored = ctx
+                .store
+                .secrets_with(ctx.own_bare, ctx.peer_bare.as_str())?;
             candidates = retained::live(stored, ctx.now, ctx.config.retained_secret_lifetime);
             let rshashes = retained::rshashes(hash, &self.n_a, &candidates, ctx.rng);
             msg3.push(Field::new(
@@ -661,7 +662,7 @@ impl AwaitingInit {
             srs: srs_status(
                 srs.as_ref(),
                 !self.candidates.is_empty(),
-                jid::bare(ctx.peer),
+                ctx.peer_bare.as_str(),
             ),
             verified,
             secret_id: Some(secret_id),

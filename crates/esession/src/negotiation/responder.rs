@@ -21,7 +21,6 @@ use crate::crypto::{
 use crate::error::{Error, PeerMisbehaved, Rejected};
 use crate::event::SrsStatus;
 use crate::forms::{Field, Form, FormType};
-use crate::jid;
 use crate::store::RetainedSecret;
 use crate::transcript;
 use crate::xml::{ns, Element};
@@ -272,7 +271,7 @@ impl AwaitingResult {
         };
 
         // XEP-0116 §4.7.3 / P7: the initiator's bare JID first, then every other secret.
-        let peer_bare = jid::bare(ctx.peer);
+        let peer_bare = ctx.peer_bare.as_str();
         let life = ctx.config.retained_secret_lifetime;
         let stored = ctx.store.secrets_with(ctx.own_bare, peer_bare)?;
         let candidates = retained::live(stored, ctx.now, life);
@@ -346,7 +345,7 @@ impl AwaitingResult {
             channel,
             terms: self.terms,
             sas: Some(sas),
-            srs: srs_status(srs.as_ref(), !candidates.is_empty(), jid::bare(ctx.peer)),
+            srs: srs_status(srs.as_ref(), !candidates.is_empty(), ctx.peer_bare.as_str()),
             verified,
             secret_id: Some(secret_id),
             peer_key,

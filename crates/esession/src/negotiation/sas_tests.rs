@@ -140,7 +140,7 @@ fn a_responder_accepting_no_offered_sas_refuses_naming_sas_algs() {
     // Profile P15, P10b: not-acceptable naming sas_algs.
     let mut p = pair("p15/none", &[SasAlg::Classic], &[SasAlg::Committed]);
     p.alice
-        .start("bob@example.com", crate::engine::tests::NOW)
+        .start_str("bob@example.com", crate::engine::tests::NOW)
         .unwrap();
     p.run();
     let bob = failed(&mut p.bob);
@@ -157,7 +157,7 @@ fn a_responder_accepting_no_offered_sas_refuses_naming_sas_algs() {
             fields: vec!["sas_algs".into()],
         }
     );
-    assert!(p.alice.threads().is_empty() && p.bob.threads().is_empty());
+    assert!(p.alice.session_ids().is_empty() && p.bob.session_ids().is_empty());
 }
 
 /// Alice's check of a message 2 (the choices only) against a fresh offer made under

@@ -16,6 +16,7 @@ use crate::negotiation::terms::{choose_for, Request};
 use crate::time::Timestamp;
 use crate::trust;
 use crate::xml::{normalize_form_content, ns, parse_element, Element, Limits};
+use jid::{BareJid, Jid};
 
 /// Most `signs` values tried (profile P11: one per published key; a handful at most).
 const MAX_SIGNS: usize = 8;
@@ -25,7 +26,7 @@ pub(crate) struct Verified {
     form: Form,
     proof: PeerVerified,
     /// Where every stanza of the session goes: the bare JID, or `bare/match_resource`.
-    pub to: String,
+    pub to: Jid,
     /// Whether the options carried `match_resource` (AMP rule on every stanza).
     pub match_resource: bool,
     /// The key that signed them, as the trust store knows it.
@@ -33,7 +34,11 @@ pub(crate) struct Verified {
 }
 
 /// Verifies Alice's published options `x` for `alice` (her bare JID) at `ctx.now`.
-pub(crate) fn verify_options(x: &Element, alice: &str, ctx: &Ctx<'_>) -> Result<Verified, Error> {
+pub(crate) fn verify_options(
+    x: &Element,
+    alice: &BareJid,
+    ctx: &Ctx<'_>,
+) -> Result<Verified, Error> {
     let refuse = PeerMisbehaved::OfflineOptions;
     let form = Form::parse(x).map_err(PeerMisbehaved::Form)?;
     if form.form_type() != Some(ns::SSN) || form.kind != FormType::Form {
@@ -48,17 +53,17 @@ pub(crate) fn verify_options(x: &Element, alice: &str, ctx: &Ctx<'_>) -> Result<
     }
     // XEP-0187 §3.2: at least one signature must verify with a key of Alice that we
     // trust (profile P11: trusted for her bare JID), else proceed no further.
-    let known = ctx.store.keys_of(ctx.own_bare, alice)?;
+    let known = ctx.store.keys_of(ctx.own_bare, alice.as_str())?;
     let trusted: Vec<(PublicKey, &trust::KnownKey)> = known
         .iter()
-        .filter(|k| trust::assess(&known, Some(k), Some(k.fingerprint), alice).trusted)
+        .filter(|k| trust::assess(&known, Some(k), Some(k.fingerprint), alice.as_str()).trusted)
         .filter_map(|k| {
             let el = parse_element(&wrap_xmldsig(&k.key_value), &Limits::default()).ok()?;
             Some((PublicKey::from_key_value(&el).ok()?, k))
         })
         .collect();
     if trusted.is_empty() {
-        return Err(refuse(OfflineOptionsFault::NoTrustedKey(alice.to_owned())).into());
+        return Err(refuse(OfflineOptionsFault::NoTrustedKey(alice.to_string())).into());
     }
     let content = normalize_form_content(x, &[SIGNS]);
     let mut verified = None;
@@ -74,7 +79,7 @@ pub(crate) fn verify_options(x: &Element, alice: &str, ctx: &Ctx<'_>) -> Result<
         }
     }
     let (proof, signer) =
-        verified.ok_or_else(|| refuse(OfflineOptionsFault::NoValidSignature(alice.to_owned())))?;
+        verified.ok_or_else(|| refuse(OfflineOptionsFault::NoValidSignature(alice.to_string())))?;
     // XEP-0187 §3.2: no encrypted stanza once `expires` has passed (by Bob's clock).
     let expires_text = fields::single(&form, "expires")?;
     let expires =
@@ -89,9 +94,16 @@ pub(crate) fn verify_options(x: &Element, alice: &str, ctx: &Ctx<'_>) -> Result<
         Some(_) => {
             let r = fields::single(&form, "match_resource")?;
             check_resource(r)?;
-            (format!("{alice}/{r}"), true)
+            // RFC 7622 §3.4: the resource as a JID normalizes it (resourceprep).
+            let full = alice
+                .with_resource_str(r)
+                .map_err(|_| PeerMisbehaved::BadValue {
+                    field: "match_resource".into(),
+                    value: r.chars().take(64).collect(),
+                })?;
+            (Jid::from(full), true)
         }
-        None => (alice.to_owned(), false),
+        None => (Jid::from(alice.clone()), false),
     };
     let signer = PeerKeyInfo {
         fingerprint: signer.fingerprint_b64(),

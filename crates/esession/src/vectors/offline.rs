@@ -13,6 +13,7 @@ use crate::crypto::{
     blocks_for, negotiation_k, session_keys, u128_from_be, CipherAlg, DhSecret, HashAlg,
     IdentityKey, ModpGroup, SignAlg,
 };
+use crate::engine::tests::{bare, full};
 use crate::engine::tests::{established, ALICE, BOB, NOW};
 use crate::engine::Engine;
 use crate::event::{EndedBy, Event};
@@ -71,7 +72,7 @@ fn engine(own: &str, label: &str, store: MemoryStore, key: &[u8]) -> Engine<Memo
         ..Config::default()
     };
     let mut e = Engine::new(
-        own,
+        full(own),
         config,
         store,
         Box::new(SeededRandom::from_label(label)),
@@ -99,10 +100,10 @@ fn run() -> (Run, String) {
     let mut bob = engine(BOB, "vectors/offline/b", bob_store, BOB_KEY);
     let body = |t: &str| vec![Element::new("body", ns::JABBER_CLIENT).with_text(t)];
     let thread = bob
-        .start_offline(ALICE_BARE, &options, body(FIRST), NOW)
+        .start_offline(&bare(ALICE_BARE), &options, body(FIRST), NOW)
         .unwrap();
-    bob.send_message(ALICE_BARE, &thread, SECOND).unwrap();
-    bob.terminate(ALICE_BARE, &thread, NOW).unwrap();
+    bob.send_message(&thread, SECOND).unwrap();
+    bob.terminate(&thread, NOW).unwrap();
     let info_b = established(&mut bob);
     assert!(info_b.offline && info_b.flow == Some(3));
     let wire: Vec<(bool, String)> = std::iter::from_fn(|| bob.poll_outgoing())
@@ -149,7 +150,7 @@ fn run() -> (Run, String) {
         label: "vectors/offline/a, vectors/offline/b".to_owned(),
         wire,
         transcript,
-        thread,
+        thread: thread.thread().to_owned(),
         alice_rs: Vec::new(),
         bob_rs: Vec::new(),
         infos: (info.clone(), info_b),

@@ -7,6 +7,7 @@ use super::{
     HELLO_ALICE, HELLO_BOB,
 };
 use crate::crypto::{rekey_keys, DhSecret, ModpGroup};
+use crate::engine::tests::sid;
 use crate::engine::tests::{ALICE, BOB};
 use crate::store::MemoryStore;
 use crate::xml::ns;
@@ -88,9 +89,9 @@ pub(super) fn alice_then_bob() -> (Spec, String) {
             (&mut p.bob, ALICE)
         };
         if rekey {
-            me.rekey(peer, &r.thread).unwrap();
+            me.rekey(&sid(peer, &r.thread)).unwrap();
         }
-        me.send_message(peer, &r.thread, text).unwrap();
+        me.send_message(&sid(peer, &r.thread), text).unwrap();
         p.run();
     }
     r.wire.extend(std::mem::take(&mut p.wire));

@@ -1,0 +1,301 @@
+//! `esession tui` in real terminals: two clients in tmux (a private tmux server) against a
+//! real Prosody become contacts with `/add` and `/approve`, hold an encrypted conversation,
+//! see the same SAS, verify it, and `/quit` on one side ends the session on the other
+//! screen. Screens are read with `capture-pane`, polled until a deadline.
+#![allow(clippy::indexing_slicing)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+#[allow(dead_code)]
+mod support;
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use support::{assert_server_never_saw, global_args, server, unique_body, Account};
+
+/// Bound for anything to show on a screen.
+const SCREEN_LIMIT: Duration = Duration::from_secs(40);
+
+/// A private tmux server, killed (with the clients in it) when dropped.
+struct Tmux {
+    socket: String,
+    /// Where the clients' exit codes are written.
+    dir: tempfile::TempDir,
+}
+
+impl Tmux {
+    fn new() -> Tmux {
+        Tmux {
+            socket: esession_testkit::unique("esession-tui-"),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-u", "-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run tmux: {e}"))
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Starts `esession tui` for `acct` in a window named `name` (200×50), its password
+    /// in the environment; the shell around it writes its exit code to a file.
+    fn start(&self, name: &str, acct: &Account) -> Screen<'_> {
+        let mut argv: Vec<String> = vec![env!("CARGO_BIN_EXE_esession").into()];
+        argv.extend(
+            global_args(&acct.state)
+                .into_iter()
+                .filter(|a| a != "--json"),
+        );
+        argv.extend(["--jid".into(), acct.jid.clone(), "tui".into()]);
+        let status = self.dir.path().join(format!("{name}.status"));
+        let quoted: Vec<String> = argv.iter().map(|a| format!("'{a}'")).collect();
+        let command = format!("{}; echo $? > '{}'", quoted.join(" "), status.display());
+        let password = format!("ESESSION_PASSWORD={}", acct.password);
+        let cert = format!("SSL_CERT_FILE={}", server().cert.display());
+        self.ok(&[
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-x",
+            "200",
+            "-y",
+            "50",
+            "-e",
+            &password,
+            "-e",
+            &cert,
+            "-e",
+            "LANG=C.UTF-8",
+            &command,
+        ]);
+        // The pane stays after the client exits: its last screen is read.
+        self.ok(&["set-option", "-t", name, "remain-on-exit", "on"]);
+        Screen {
+            tmux: self,
+            name: name.to_owned(),
+            status,
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+/// One client's pane.
+struct Screen<'a> {
+    tmux: &'a Tmux,
+    name: String,
+    /// The file the exit code goes to.
+    status: std::path::PathBuf,
+}
+
+impl Screen<'_> {
+    fn text(&self) -> String {
+        self.tmux.ok(&["capture-pane", "-p", "-t", &self.name])
+    }
+
+    /// Types `line` and Enter.
+    fn type_line(&self, line: &str) {
+        self.tmux.ok(&["send-keys", "-t", &self.name, "-l", line]);
+        self.tmux.ok(&["send-keys", "-t", &self.name, "Enter"]);
+    }
+
+    /// Polls the screen until `pick` accepts it; its text. Panics with the screen at the
+    /// deadline.
+    fn wait(&self, what: &str, pick: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + SCREEN_LIMIT;
+        loop {
+            let text = self.text();
+            if pick(&text) {
+                return text;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "{}: no {what} within {SCREEN_LIMIT:?}. The screen:\n{text}",
+                    self.name
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn wait_for(&self, needle: &str) -> String {
+        self.wait(&format!("{needle:?}"), |t| t.contains(needle))
+    }
+
+    /// Opens the conversation with `to`, types `body` and waits until it is delivered.
+    fn say_to(&self, to: &str, body: &str) {
+        self.type_line(&format!("/open {to}"));
+        self.type_line(body);
+        self.wait(&format!("{body:?} delivered"), |t| {
+            t.lines()
+                .any(|l| l.contains(body) && l.contains("[delivered]"))
+        });
+    }
+
+    /// The status line (the row above the input line).
+    fn status(&self) -> String {
+        let text = self.text();
+        let rows: Vec<&str> = text.lines().collect();
+        rows.iter()
+            .rev()
+            .find(|r| r.contains(" (online) ") || r.contains(" (closing"))
+            .map(|r| (*r).to_owned())
+            .unwrap_or_default()
+    }
+
+    /// The SAS the status line shows.
+    fn sas(&self) -> String {
+        self.wait("a SAS on the status line", |_| {
+            self.status().contains(" SAS ")
+        });
+        let line = self.status();
+        let after = &line[line.find(" SAS ").unwrap() + 5..];
+        after.split_whitespace().next().unwrap().to_owned()
+    }
+
+    /// Waits until the client has exited; its exit code (as the shell around it saw it).
+    fn exit_code(&self) -> String {
+        let deadline = Instant::now() + SCREEN_LIMIT;
+        loop {
+            let code = std::fs::read_to_string(&self.status).unwrap_or_default();
+            if code.ends_with('\n') {
+                return code.trim().to_owned();
+            }
+            if Instant::now() >= deadline {
+                panic!("{}: still running. The screen:\n{}", self.name, self.text());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// The start of `jid` as the contacts pane shows it (the pane is narrow).
+fn shown(jid: &str) -> &str {
+    &jid[..jid.len().min(15)]
+}
+
+/// Starts a client for each account and makes them contacts through their own commands
+/// (RFC 6121 §3); returns once each shows the other online with the lock (ESessions
+/// advertised).
+fn contacts<'a>(tmux: &'a Tmux, a: &Account, b: &Account) -> (Screen<'a>, Screen<'a>) {
+    let alice = tmux.start("alice", a);
+    let bob = tmux.start("bob", b);
+    let (a, b) = (&a.jid, &b.jid);
+    alice.wait_for("(online)");
+    bob.wait_for("(online)");
+    alice.type_line(&format!("/add {b}"));
+    bob.wait_for(&format!("{a} asks to see your presence"));
+    bob.type_line(&format!("/approve {a}"));
+    bob.type_line(&format!("/add {a}"));
+    alice.wait_for(&format!("{b} asks to see your presence"));
+    alice.type_line(&format!("/approve {b}"));
+    alice.wait_for(&format!("🔒● {}", shown(b)));
+    bob.wait_for(&format!("🔒● {}", shown(a)));
+    (alice, bob)
+}
+
+#[test]
+fn two_terminal_clients_talk_verify_the_sas_and_quit_cleanly() {
+    server();
+    let alice_acct = Account::new("tuia");
+    let bob_acct = Account::new("tuib");
+    let tmux = Tmux::new();
+    let (alice, bob) = contacts(&tmux, &alice_acct, &bob_acct);
+
+    // Alice opens the conversation and types; the line is queued, negotiated, delivered.
+    let first = unique_body("from alice");
+    alice.say_to(&bob_acct.jid, &first);
+    // Bob is told in his console, then switches to the conversation.
+    bob.wait_for(&format!("a message from {} in window 2", alice_acct.jid));
+    bob.type_line("/win 2");
+    bob.wait_for(&first);
+
+    // Both screens show the same SAS.
+    let sas = alice.sas();
+    assert_eq!(bob.sas(), sas, "the SAS differs between the screens");
+    assert!(
+        alice.status().contains("encrypted, unverified"),
+        "{}",
+        alice.text()
+    );
+
+    // A wrong SAS marks nothing; the right one, typed in capitals, verifies.
+    bob.type_line("/verify zzzzz");
+    bob.wait_for("(zzzzz) does not match");
+    assert!(
+        bob.status().contains("encrypted, unverified"),
+        "{}",
+        bob.text()
+    );
+    alice.type_line(&format!("/verify {}", sas.to_uppercase()));
+    bob.type_line(&format!("/verify {sas}"));
+    alice.wait("a verified shield", |t| {
+        t.contains("encrypted, SAS-verified")
+    });
+    bob.wait("a verified shield", |t| {
+        t.contains("encrypted, SAS-verified")
+    });
+
+    // An unknown command is not sent.
+    bob.type_line("/me waves");
+    bob.wait_for("unknown command /me");
+
+    // Bob answers.
+    let second = unique_body("from bob");
+    bob.type_line(&second);
+    alice.wait_for(&second);
+    bob.wait(&format!("{second:?} delivered"), |t| {
+        t.lines()
+            .any(|l| l.contains(&second) && l.contains("[delivered]"))
+    });
+    assert!(!alice.text().contains("/me waves"));
+
+    // Alice quits: her session ends on Bob's screen, her terminal is given back.
+    alice.type_line("/quit");
+    bob.wait_for("session ended with");
+    bob.wait_for("ended by the contact");
+    assert_eq!(alice.exit_code(), "0", "{}", alice.text());
+    // The alternate screen was left: the pane shows the shell screen again, not the client.
+    assert!(!alice.text().contains("contacts"), "{}", alice.text());
+
+    // Ctrl-C leaves as cleanly.
+    bob.tmux.ok(&["send-keys", "-t", &bob.name, "C-c"]);
+    assert_eq!(bob.exit_code(), "0", "{}", bob.text());
+
+    assert_server_never_saw(&first, Some(&bob_acct.jid));
+    assert_server_never_saw(&second, None);
+}
+
+#[test]
+fn a_hangup_ends_the_session_on_the_other_screen() {
+    server();
+    let alice_acct = Account::new("tuihupa");
+    let bob_acct = Account::new("tuihupb");
+    let tmux = Tmux::new();
+    let (alice, bob) = contacts(&tmux, &alice_acct, &bob_acct);
+    let body = unique_body("before the hangup");
+    bob.say_to(&alice_acct.jid, &body);
+    alice.type_line("/win 2");
+    alice.wait_for(&body);
+    // The terminal goes away (SIGHUP to the client): its sessions are terminated first.
+    bob.tmux.ok(&["kill-pane", "-t", &bob.name]);
+    alice.wait_for("ended by the contact");
+    assert_server_never_saw(&body, Some(&alice_acct.jid));
+}

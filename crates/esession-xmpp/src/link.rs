@@ -1,0 +1,216 @@
+//! The state of the link to the server after login: lost, being re-established, back.
+//!
+//! The TCP connection under the stream is watched ([`Watched`]): its last read, its
+//! end-of-file and its last error say why a connection was lost, which tokio-xmpp does
+//! not report.
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Instant;
+use tokio_xmpp::jid::Jid;
+
+/// How a silent link is detected (RFC 6120 §4.6.1: a client checks the stream): after
+/// `idle` without a byte from the server, the client asks it for an answer (an XEP-0198
+/// `<r/>` when stream management is on, else an XEP-0199 ping); without a byte within
+/// `answer` after that, the connection is dropped as dead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Silence before the server is asked for an answer.
+    pub idle: Duration,
+    /// How long the answer may take.
+    pub answer: Duration,
+}
+
+impl Default for Keepalive {
+    /// 60 s of silence, 30 s for the answer: a dead link is noticed within 90 s.
+    fn default() -> Self {
+        Keepalive {
+            idle: Duration::from_secs(60),
+            answer: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A change of the link to the server, after login.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkEvent {
+    /// The connection was lost; tokio-xmpp reconnects on its own.
+    Lost {
+        /// Why, in words.
+        reason: String,
+    },
+    /// Attempt `attempt` to reconnect starts in `after`.
+    Reconnecting {
+        /// Counted from 1 after each loss.
+        attempt: u32,
+        /// The pause before it (exponential with jitter).
+        after: Duration,
+        /// Why the previous attempt failed, if there was one.
+        error: Option<String>,
+    },
+    /// The stream is back, bound to `jid`.
+    Online {
+        /// The bound full JID.
+        jid: String,
+        /// Whether the server resumed the previous stream (XEP-0198 §5): nothing was
+        /// lost; otherwise the stream is new (presence and roster state are gone).
+        resumed: bool,
+    },
+}
+
+/// What the connector and the connection share about the current TCP connection.
+#[derive(Debug, Default)]
+pub(crate) struct LinkState {
+    /// When a byte last arrived.
+    last_read: Option<Instant>,
+    /// The server closed the TCP connection.
+    eof: bool,
+    /// The last I/O error.
+    error: Option<String>,
+    /// The full JID bound at login: reconnections ask for the same resource (RFC 6120
+    /// §7.7.2.1), so that the engine's own JID stays right.
+    pub(crate) bound: Option<Jid>,
+}
+
+/// The link state, shared between tasks.
+pub(crate) type SharedLink = Arc<Mutex<LinkState>>;
+
+/// Runs `f` on the shared state (nothing if another thread panicked holding it).
+pub(crate) fn with<T>(link: &SharedLink, f: impl FnOnce(&mut LinkState) -> T) -> Option<T> {
+    link.lock().ok().map(|mut s| f(&mut s))
+}
+
+impl LinkState {
+    /// A new TCP connection: nothing known about it yet.
+    fn fresh(&mut self) {
+        self.last_read = Some(Instant::now());
+        self.eof = false;
+        self.error = None;
+    }
+
+    /// Why the connection was lost, from what was seen of it.
+    pub(crate) fn reason(&self, keepalive: Keepalive) -> String {
+        if let Some(e) = &self.error {
+            return format!("network error: {e}");
+        }
+        if self.eof {
+            return "the server closed the connection".into();
+        }
+        let silent = self.last_read.map(|t| t.elapsed()).unwrap_or_default();
+        if silent >= keepalive.idle + keepalive.answer {
+            return format!(
+                "the server did not answer for {} s (keepalive unanswered)",
+                silent.as_secs()
+            );
+        }
+        "the server ended the stream".into()
+    }
+}
+
+/// A TCP connection whose reads, end and errors are noted in the shared state.
+#[derive(Debug)]
+pub(crate) struct Watched<S> {
+    inner: S,
+    link: SharedLink,
+}
+
+impl<S> Watched<S> {
+    pub(crate) fn new(inner: S, link: SharedLink) -> Self {
+        with(&link, LinkState::fresh);
+        Watched { inner, link }
+    }
+
+    fn note<T>(&self, r: &io::Result<T>) {
+        if let Err(e) = r {
+            let e = e.to_string();
+            with(&self.link, |s| s.error = Some(e));
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(r) = &r {
+            self.note(r);
+            let got = buf.filled().len() > before;
+            if r.is_ok() {
+                with(&self.link, |s| {
+                    if got {
+                        s.last_read = Some(Instant::now());
+                    } else {
+                        s.eof = true;
+                    }
+                });
+            }
+        }
+        r
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(r) = &r {
+            self.note(r);
+        }
+        r
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let r = Pin::new(&mut self.inner).poll_flush(cx);
+        if let Poll::Ready(r) = &r {
+            self.note(r);
+        }
+        r
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn reason(link: &SharedLink) -> String {
+        with(link, |s| s.reason(Keepalive::default())).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_reason_names_what_the_connection_showed() {
+        let link = SharedLink::default();
+        let (a, mut b) = tokio::io::duplex(64);
+        let mut w = Watched::new(a, link.clone());
+        assert_eq!(reason(&link), "the server ended the stream");
+        b.write_all(b"x").await.unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(w.read(&mut buf).await.unwrap(), 1);
+        drop(b);
+        assert_eq!(w.read(&mut buf).await.unwrap(), 0);
+        assert_eq!(reason(&link), "the server closed the connection");
+        with(&link, |s| {
+            s.eof = false;
+            s.last_read = Instant::now().checked_sub(Duration::from_secs(100));
+        });
+        assert!(reason(&link).contains("keepalive unanswered"));
+        assert!(w.write_all(b"y").await.is_err());
+        assert!(reason(&link).starts_with("network error: "));
+    }
+}
