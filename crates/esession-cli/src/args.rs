@@ -27,9 +27,17 @@ impl std::fmt::Debug for Password {
     }
 }
 
+/// The account password's sources in precedence order (password.rs reads them), for
+/// `esession --help`.
+const PASSWORD_PRECEDENCE: &str = "\
+The account password comes from the first of: --password (other users of this machine can \
+read it with ps: a warning says so), --password-file PATH (its first line), ESESSION_PASSWORD, \
+password_command in the configuration file (run with sh -c, its first output line), a prompt \
+without echo when stdin is a terminal.";
+
 /// End-to-end encrypted XMPP sessions (XEP-0116/0217/0200).
 #[derive(Parser, Debug)]
-#[command(name = "esession", version, after_help = crate::password::PRECEDENCE)]
+#[command(name = "esession", version, after_help = PASSWORD_PRECEDENCE)]
 pub(crate) struct Cli {
     #[command(flatten)]
     pub global: Global,

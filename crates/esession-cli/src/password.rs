@@ -7,13 +7,6 @@ use crate::fail::Fail;
 use crate::secret_input;
 use std::io::IsTerminal;
 
-/// The precedence, for `esession --help`.
-pub(crate) const PRECEDENCE: &str = "\
-The account password comes from the first of: --password (other users of this machine can \
-read it with ps: a warning says so), --password-file PATH (its first line), ESESSION_PASSWORD, \
-password_command in the configuration file (run with sh -c, its first output line), a prompt \
-without echo when stdin is a terminal.";
-
 /// The environment variable holding the account password.
 const ENV: &str = "ESESSION_PASSWORD";
 

@@ -204,7 +204,7 @@ pub struct Config {
     /// The compatibility mode for peers without their own setting
     /// ([`crate::Engine::set_compat`]): `Auto` speaks Gajim's dialect only to peers that
     /// show Gajim's signs (issue 13).
-    pub compat: crate::compat::Compat,
+    pub compat: crate::compat::mode::Compat,
 }
 
 /// A token bucket's parameters: `burst` tokens at most, refilled at `per_minute` tokens
@@ -295,7 +295,7 @@ impl Default for Config {
             rekey_every: None,
             rekey_after_idle: Some(300),
             flood: FloodLimits::default(),
-            compat: crate::compat::Compat::Auto,
+            compat: crate::compat::mode::Compat::Auto,
         }
     }
 }

@@ -3,38 +3,12 @@
 pub(crate) mod gajim;
 #[cfg(test)]
 pub(crate) mod gajim_double;
+// The setting alone, so that `Config` holds it without depending on the Gajim dialect.
+pub(crate) mod mode;
 
-/// How the engine speaks to a peer: the per-peer compatibility setting.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Compat {
-    /// Gajim's dialect only toward a peer that showed Gajim's signs: its XEP-0115 caps node
-    /// or XEP-0092 version (see [`crate::Engine::note_peer_client`]) when we initiate, the
-    /// shape of its request when it does. The profile otherwise.
-    #[default]
-    Auto,
-    /// Always Gajim's dialect with this peer (the user says it runs Gajim 0.12–1.0).
-    Gajim,
-    /// Always the profile, whatever the peer looks like.
-    Strict,
-}
+pub use mode::Compat;
 
 impl Compat {
-    /// `auto`, `gajim` or `strict`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Compat::Auto => "auto",
-            Compat::Gajim => "gajim",
-            Compat::Strict => "strict",
-        }
-    }
-
-    /// Parses `auto`, `gajim` or `strict`.
-    pub fn from_name(s: &str) -> Option<Self> {
-        [Compat::Auto, Compat::Gajim, Compat::Strict]
-            .into_iter()
-            .find(|c| c.name() == s)
-    }
-
     /// What a session in this mode costs, one line each, to show with its shield (empty
     /// for the profile).
     pub fn costs(self) -> &'static [&'static str] {
