@@ -1,6 +1,9 @@
 //! The published test vectors (`tests/vectors/*.json`, format `esession-vectors/1`,
 //! `docs/vectors.md`): generated here from real negotiations between two engines.
 //!
+//! Over 600 lines: test code only, the 4-message generator with the recomputation of
+//! every value it records (the other vector kinds are in `vectors/`).
+//!
 //! Each vector runs a full 4-message negotiation with the in-memory [`Pair`] harness
 //! (seeded randomness), sends one chat message each way, and records the wire XML and the
 //! random inputs the engine drew ([`crate::transcript`]). Every intermediate value is then

@@ -1,5 +1,7 @@
 //! A man in the middle rewrites the four negotiation messages (XEP-0116 §4, profile P6,
 //! P10b): downgrades, removed options, and every field of every message.
+//!
+//! Over 600 lines: test code only, one table of rewrites per negotiation message.
 use super::mallory::*;
 use crate::config::{Config, Security};
 use crate::engine::tests::sid;

@@ -1,5 +1,9 @@
 //! The initiator's side (Alice) of the negotiation: XEP-0116 §4.3, §4.6, §4.8 in the
 //! 4-message flow (profiled by profile P1–P8) and the 3-message flow (profile P12).
+//!
+//! Over 600 lines: `Offer` handles every answer to message 1 (accept in either flow,
+//! decline, error), and its checks of each chosen option against what was offered are
+//! the initiator's half of XEP-0116 §4.4; `AwaitingInit` is the short rest.
 use super::context::Ctx;
 use super::established::{known_keys, peer_key_status, retain_new_secret, srs_status, Established};
 use super::fields::{self, LoggingVocab};
