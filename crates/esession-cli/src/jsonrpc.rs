@@ -285,13 +285,15 @@ fn event(ev: &ClientEvent) -> Value {
             adopted,
             kept,
             petname,
+            compat,
         } => (
             "established",
             json!({"peer": peer, "jid": full, "thread": thread, "sas": sas,
                    "sas_alg": sas_alg.map(esession::SasAlg::name),
                    "caveat": sas_alg.and_then(esession::SasAlg::caveat),
                    "shield": shield.name(), "adopted": adopted, "kept": kept.name(),
-                   "petname": petname}),
+                   "petname": petname, "compat": compat.map(esession::Compat::name),
+                   "compat_costs": compat.map(esession::Compat::costs)}),
         ),
         ClientEvent::Message {
             peer,

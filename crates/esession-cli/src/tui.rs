@@ -179,6 +179,7 @@ fn refresh(app: &mut App, account: &Account<SqliteStore>) {
             shield: Shield::of(&info),
             sas: info.sas,
             sas_alg: info.sas_alg,
+            compat: info.compat,
         });
         app.set_session(&peer, session);
     }

@@ -812,6 +812,7 @@ impl Conversations {
                         adopted,
                         kept: self.log.kept_for(Some(info.logging)),
                         petname: self.stored_key(engine, &info).and_then(|k| k.petname),
+                        compat: info.compat,
                     });
                     self.pump(engine, &bare, now);
                 }

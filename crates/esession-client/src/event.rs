@@ -93,6 +93,9 @@ pub enum ClientEvent {
         /// The petname of the key the contact presented, if the user named it
         /// (XEP-0116 §7.4).
         petname: Option<String>,
+        /// The compatibility mode off the profile the session speaks (issue 13: Gajim's
+        /// dialect), shown wherever the shield is, with [`esession::Compat::costs`].
+        compat: Option<esession::Compat>,
     },
     /// A message arrived in the conversation with `peer`.
     Message {

@@ -36,6 +36,8 @@ pub(crate) struct SessionView {
     pub sas: Option<String>,
     /// Which SAS it is (profile P15).
     pub sas_alg: Option<SasAlg>,
+    /// The compatibility mode off the profile the session speaks (issue 13), if any.
+    pub compat: Option<esession::Compat>,
 }
 
 /// Who wrote a message.
@@ -380,6 +382,7 @@ impl App {
                 adopted,
                 kept,
                 petname,
+                compat,
                 ..
             } => {
                 let (i, new) = self.window_of(peer);
@@ -411,6 +414,13 @@ impl App {
                         Level::Info,
                         format!("SAS {sas}: compare it aloud, then /verify what they read{caveat}"),
                     );
+                }
+                // Issue 13 §4: a session in Gajim's dialect says so, and what it costs.
+                if let Some(c) = compat {
+                    let w = self.window_mut(i);
+                    for cost in c.costs() {
+                        w.say(now, Level::Error, format!("compat: {}: {cost}", c.name()));
+                    }
                 }
                 if new && *adopted {
                     self.arrived(i, now, "a new conversation", false)

@@ -45,6 +45,7 @@ fn established(peer: &str, adopted: bool, kept: Kept, sas_alg: SasAlg) -> Client
         adopted,
         kept,
         petname: None,
+        compat: None,
     }
 }
 
@@ -191,6 +192,7 @@ fn view_conversation_with_delivery_states() {
             shield: Shield::Unverified,
             sas: Some("a3k9z".into()),
             sas_alg: Some(SasAlg::Committed),
+            compat: None,
         }),
     );
     let screen = drawn(&app, 100, 18);
@@ -218,6 +220,7 @@ fn view_status_line_with_a_classic_sas_and_its_caveat() {
             shield: Shield::SasVerified,
             sas: Some("a3k9z".into()),
             sas_alg: Some(SasAlg::Classic),
+            compat: None,
         }),
     );
     app.client_event(&message("carol@example.net", "psst", true), NOW);
@@ -225,6 +228,35 @@ fn view_status_line_with_a_classic_sas_and_its_caveat() {
     let caveat = SasAlg::Classic.caveat().unwrap();
     assert!(line.contains(caveat), "{line}");
     snapshot("status", &drawn(&app, 140, 8));
+}
+
+/// Issue 13 §4: a session in Gajim's dialect says so on the status line and, with what it
+/// costs, in its window.
+#[test]
+fn a_gajim_session_says_so_with_its_costs() {
+    let mut app = app();
+    type_line(&mut app, "/open bob@example.com");
+    let mut ev = established(BOB, false, Kept::Memory, SasAlg::Classic);
+    if let ClientEvent::Established { compat, .. } = &mut ev {
+        *compat = Some(esession::Compat::Gajim);
+    }
+    app.client_event(&ev, NOW);
+    app.set_session(
+        BOB,
+        Some(SessionView {
+            shield: Shield::Unverified,
+            sas: Some("a3k9".into()),
+            sas_alg: Some(SasAlg::Classic),
+            compat: Some(esession::Compat::Gajim),
+        }),
+    );
+    let line = view::status_line(&app).to_string();
+    assert!(line.contains("compat: gajim"), "{line}");
+    let screen = drawn(&app, 160, 16);
+    for cost in esession::Compat::Gajim.costs() {
+        let shown: String = cost.chars().take(40).collect();
+        assert!(screen.contains(&shown), "{cost:?} not shown:\n{screen}");
+    }
 }
 
 #[test]

@@ -148,6 +148,13 @@ pub(crate) fn status_line(app: &App) -> Line<'static> {
                 };
                 spans.push(Span::styled(format!(" SAS {}{about} ", clean(sas)), bar));
             }
+            if let Some(c) = s.compat {
+                // Issue 13 §4: the shield of a session in Gajim's dialect says so.
+                spans.push(Span::styled(
+                    format!(" compat: {} ", c.name()),
+                    Style::default().bg(Color::Red).fg(Color::White),
+                ));
+            }
         }
     }
     Line::from(spans)
