@@ -121,6 +121,10 @@ async fn login(
     opts.send_presence = presence;
     let mut client = Client::connect(opts, config, store, Box::new(OsRandom)).await?;
     client.engine_mut().set_identity_key(identity);
+    // Issue 13: the configuration file's per-contact compatibility modes.
+    for (bare, mode) in &global.compat {
+        client.engine_mut().set_compat(bare, Some(*mode));
+    }
     // Precompute DH values in the background: negotiations skip their public values.
     client.enable_dh_pool(DH_POOL_TARGET);
     Ok(client)

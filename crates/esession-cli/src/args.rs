@@ -90,6 +90,10 @@ pub(crate) struct Global {
     /// `accept` of the configuration file: whose sessions are accepted.
     #[arg(skip)]
     pub accept: Option<esession::AcceptPolicy>,
+    /// The per-contact `compat` of the configuration file (issue 13), unless `--compat`
+    /// was given.
+    #[arg(skip)]
+    pub compat: Vec<(esession::BareJid, esession::Compat)>,
 }
 
 impl Global {
@@ -326,14 +330,17 @@ pub(crate) struct AlgArgs {
     /// Re-key (a new `<key/>`, XEP-0200 §9) with every Nth stanza sent.
     #[arg(long)]
     pub rekey_every: Option<u32>,
-    /// Gajim compatibility (docs/gajim.md): `auto` speaks Gajim 0.12–1.0's dialect only
-    /// to a peer whose request shows Gajim's signs, `gajim` always, `strict` never.
-    #[arg(long, value_enum, default_value_t = CompatArg::Auto)]
-    pub compat: CompatArg,
+    /// Gajim compatibility (docs/gajim.md) with every peer of the command, over the
+    /// configuration file's per-contact `compat`: `auto` (the default) speaks Gajim
+    /// 0.12–1.0's dialect only to a peer that shows Gajim's signs, `gajim` always,
+    /// `strict` never.
+    #[arg(long, value_enum)]
+    pub compat: Option<CompatArg>,
 }
 
-/// `--compat`.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+/// `--compat` (and a contact's `compat` in the configuration file).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub(crate) enum CompatArg {
     /// Gajim's dialect only toward a peer that showed Gajim's signs.
     Auto,

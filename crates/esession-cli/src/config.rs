@@ -12,11 +12,17 @@
 //! accept = "anyone"                      # "anyone", "nobody" or a list of bare JIDs
 //! allow_offline = false                  # send: XEP-0187 offline sessions allowed
 //! password_command = "pass show xmpp"    # its first output line is the password
+//!
+//! [contacts."juliet@example.org"]        # one table per contact (bare JID)
+//! compat = "gajim"                       # auto, gajim or strict (docs/gajim.md)
 //! ```
-use crate::args::{Cli, Command, Global, Tls};
+//!
+//! A contact's `compat` holds in every command; `--compat` (send, listen) wins over it.
+use crate::args::{Cli, Command, CompatArg, Global, Tls};
 use crate::fail::Fail;
 use esession::AcceptPolicy;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The keys of the file.
@@ -44,6 +50,18 @@ pub(crate) struct ConfigFile {
     /// A shell command printing the account password.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password_command: Option<String>,
+    /// Settings per contact, by bare JID.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub contacts: BTreeMap<String, Contact>,
+}
+
+/// `[contacts."JID"]`: what is set for one contact.
+#[derive(Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Contact {
+    /// The Gajim compatibility mode with this contact (issue 13).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compat: Option<CompatArg>,
 }
 
 /// `accept`: a word or a list of bare JIDs.
@@ -92,7 +110,21 @@ pub(crate) fn apply(cli: &mut Cli) -> Result<(), Fail> {
     if let (Command::Send(a), Some(true)) = (&mut cli.command, file.allow_offline) {
         a.allow_offline = true;
     }
-    merge(&mut cli.global, file, &path)
+    merge(&mut cli.global, file, &path)?;
+    compat_flag_wins(cli);
+    Ok(())
+}
+
+/// `--compat` is the mode with every peer of the command: the file's per-contact modes
+/// are dropped when it is given.
+fn compat_flag_wins(cli: &mut Cli) {
+    if let Command::Send(crate::args::SendArgs { algs, .. })
+    | Command::Listen(crate::args::ListenArgs { algs, .. }) = &cli.command
+    {
+        if algs.compat.is_some() {
+            cli.global.compat.clear();
+        }
+    }
 }
 
 /// Parses the file's text (`path` for messages).
@@ -154,6 +186,17 @@ fn merge(global: &mut Global, file: ConfigFile, path: &Path) -> Result<(), Fail>
                 .collect::<Result<_, _>>()?,
         )),
     };
+    global.compat = file
+        .contacts
+        .iter()
+        .filter_map(|(jid, c)| c.compat.map(|mode| (jid, mode)))
+        .map(|(jid, mode)| {
+            let key = format!("contacts.{jid:?}");
+            let bare = crate::typed_jid::contact(&key, jid).map_err(|e| bad(&key, e))?;
+            let bare = esession::BareJid::new(&bare).map_err(|e| bad(&key, e.to_string()))?;
+            Ok((bare, esession::Compat::from(mode)))
+        })
+        .collect::<Result<_, Fail>>()?;
     Ok(())
 }
 
@@ -234,11 +277,89 @@ mod tests {
     }
 
     #[test]
+    fn compat_per_contact_and_the_flag_over_it() {
+        let file = r#"
+            jid = "a@x"
+            [contacts."Juliet@Example.org/balcony"]
+            compat = "gajim"
+            [contacts."romeo@example.org"]
+            compat = "strict"
+            [contacts."nurse@example.org"]
+        "#;
+        let g = global(&["esession"], file).unwrap();
+        let modes: Vec<(String, esession::Compat)> =
+            g.compat.iter().map(|(j, c)| (j.to_string(), *c)).collect();
+        assert_eq!(
+            modes,
+            [
+                ("juliet@example.org".to_owned(), esession::Compat::Gajim),
+                ("romeo@example.org".to_owned(), esession::Compat::Strict),
+            ]
+        );
+        // `--compat` wins over the file, for send and listen.
+        for argv in [
+            &["esession", "send", "--to", "r@x", "--compat", "auto", "hi"][..],
+            &["esession", "listen", "--compat", "strict"][..],
+        ] {
+            let mut cli = Cli::parse_from(argv);
+            merge(
+                &mut cli.global,
+                parse(file, Path::new("/c.toml")).unwrap(),
+                Path::new("/c.toml"),
+            )
+            .unwrap();
+            compat_flag_wins(&mut cli);
+            assert!(cli.global.compat.is_empty(), "{argv:?}");
+        }
+        let mut cli = Cli::parse_from(["esession", "send", "--to", "r@x", "hi"]);
+        merge(
+            &mut cli.global,
+            parse(file, Path::new("/c.toml")).unwrap(),
+            Path::new("/c.toml"),
+        )
+        .unwrap();
+        compat_flag_wins(&mut cli);
+        assert_eq!(cli.global.compat.len(), 2);
+    }
+
+    #[test]
+    fn bad_contact_entries_name_the_key_and_line() {
+        let f = global(
+            &["esession"],
+            "jid = \"a@x\"\n[contacts.\"j@x\"]\ncompat = \"gajm\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(f.code, crate::fail::USAGE);
+        assert!(f.message.contains("/c.toml (line 3)"), "{}", f.message);
+        assert!(f.message.contains("gajm"), "{}", f.message);
+        let f = global(&["esession"], "[contacts.\"j@x\"]\ncompt = \"gajim\"\n").unwrap_err();
+        assert!(f.message.contains("(line 2)"), "{}", f.message);
+        assert!(f.message.contains("compt"), "{}", f.message);
+        let f = global(
+            &["esession"],
+            "[contacts.\"example.org\"]\ncompat = \"gajim\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(f.code, crate::fail::USAGE);
+        assert!(
+            f.message.contains("contacts.\"example.org\""),
+            "{}",
+            f.message
+        );
+    }
+
+    #[test]
     fn a_written_file_reads_back() {
         let file = ConfigFile {
             jid: Some("a@x".into()),
             tls: Some(Tls::Starttls),
             state_dir: Some("/s".into()),
+            contacts: BTreeMap::from([(
+                "j@x".to_owned(),
+                Contact {
+                    compat: Some(CompatArg::Gajim),
+                },
+            )]),
             ..ConfigFile::default()
         };
         let text = toml::to_string(&file).unwrap();

@@ -67,6 +67,7 @@ fn ask_all(input: &mut impl BufRead) -> Result<ConfigFile, Fail> {
         accept: None,
         allow_offline: None,
         password_command: Some(password_command).filter(|c| !c.is_empty()),
+        contacts: Default::default(),
     })
 }
 

@@ -41,6 +41,16 @@ pub(crate) fn accepting(global: &Global) -> Config {
     config
 }
 
+impl From<CompatArg> for Compat {
+    fn from(c: CompatArg) -> Self {
+        match c {
+            CompatArg::Auto => Compat::Auto,
+            CompatArg::Gajim => Compat::Gajim,
+            CompatArg::Strict => Compat::Strict,
+        }
+    }
+}
+
 impl From<PubkeyArg> for PubkeyMode {
     fn from(p: PubkeyArg) -> Self {
         match p {
@@ -75,11 +85,7 @@ fn names<T: PartialEq>(
 /// Applies the algorithm flags to `config` (XEP-0116 §8 names).
 fn apply_algs(config: &mut Config, a: &AlgArgs) -> Result<(), Fail> {
     // Issue 13: the compatibility mode toward the peers of this command.
-    config.compat = match a.compat {
-        CompatArg::Auto => Compat::Auto,
-        CompatArg::Gajim => Compat::Gajim,
-        CompatArg::Strict => Compat::Strict,
-    };
+    config.compat = a.compat.map_or(Compat::Auto, Compat::from);
     config.crypt = names(
         "--crypt",
         &a.crypt,

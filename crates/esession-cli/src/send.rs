@@ -215,6 +215,21 @@ async fn established(
     })
     .await?;
     let Some(info) = got else {
+        // Issue 13: Gajim 1.0 crashes on 1 in 128 of the counters it draws (its bug B1);
+        // that silence is not the contact being offline, and trying again works.
+        if client.engine().stalled_by_gajim_bug(session) {
+            let _ = client.engine_mut().terminate(session, Timestamp::now());
+            return Err(Fail::protocol(
+                "timeout",
+                format!(
+                    "the contact's Gajim did not finish the negotiation within {}s: it drew a \
+                     counter that Gajim 1.0 cannot handle (its known bug, about 1 session in \
+                     128 that Gajim answers); nothing was sent; try again, a new session draws \
+                     a new counter",
+                    step.as_secs()
+                ),
+            ));
+        }
         let _ = client.engine_mut().terminate(session, Timestamp::now());
         return Ok(None);
     };

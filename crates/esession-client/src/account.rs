@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use esession::pubkeys::key_request_answer;
 use esession::xml::{parse_element, Limits};
-use esession::{OsRandom, SecretStore, SessionInfo, Timestamp};
+use esession::{FullJid, OsRandom, SecretStore, SessionInfo, Timestamp};
 use esession_xmpp::{Client, LinkEvent, OfflineSendError, Unreachable, XmppError};
 use tokio::time::Instant;
 
@@ -291,9 +291,21 @@ impl<S: SecretStore> Account<S> {
                 if answer.is_err() && !conn.is_up() {
                     continue;
                 }
+                let answer = answer.ok();
+                if self.convs.wants_software(&req.full, answer.as_ref()) {
+                    let full = FullJid::new(&req.full);
+                    let learnt = match full {
+                        Ok(full) => self.client.learn_software(&full, DISCO_WAIT).await,
+                        Err(_) => Ok(None),
+                    };
+                    // Only a lost connection fails here: as for disco#info above.
+                    if learnt.is_err() {
+                        continue;
+                    }
+                }
                 let engine = self.client.engine_mut();
                 self.convs
-                    .disco_info(engine, &req.full, answer.ok().as_ref(), Timestamp::now());
+                    .disco_info(engine, &req.full, answer.as_ref(), Timestamp::now());
                 continue;
             }
             if self.convs.has_offline() {

@@ -250,6 +250,15 @@ impl Conversations {
         self.set_esessions(engine, full, supported, now);
     }
 
+    /// Whether to ask `full`'s software version (XEP-0092) before taking in its
+    /// disco#info `answer`: its presence came without caps and it advertises ESessions and
+    /// XEP-0092 ([`esession_xmpp::worth_asking`]). Issue 13 §1: a Gajim without caps is
+    /// recognised by its version ([`esession_xmpp::Client::learn_software`] tells the
+    /// engine), which must be known before a session is started with it.
+    pub fn wants_software(&self, full: &str, answer: Option<&Element>) -> bool {
+        self.presences.caps(full).is_none() && answer.is_some_and(esession_xmpp::worth_asking)
+    }
+
     /// Takes in the roster fetched at login (RFC 6121 §2.1.3).
     pub fn set_roster(&mut self, items: Vec<RosterItem>) {
         for item in items {

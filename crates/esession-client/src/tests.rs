@@ -1046,3 +1046,23 @@ fn a_gajim_caps_node_makes_our_request_speak_gajims_dialect() {
     let other = first_request("https://conversations.im", "caps/other");
     assert!(other.contains("sas28x5-commit"), "{other}");
 }
+
+/// Issue 13 §1: a resource whose presence came without caps and that advertises ESessions
+/// and XEP-0092 is asked its version before a session starts (the answer goes to the
+/// engine); one with caps, or without either feature, is not.
+#[test]
+fn software_is_asked_only_of_resources_without_caps() {
+    let mut a = Side::new(ALICE, "version/a");
+    let (answer, c) = caps_answer(esession_xmpp::NS_VERSION);
+    a.receive(presence_with(BOB, &c));
+    assert_eq!(a.convs.poll_disco().unwrap().full, BOB);
+    assert!(!a.convs.wants_software(BOB, Some(&answer)));
+    let phone = "bob@example.com/phone";
+    a.receive(Element::new("presence", ns::JABBER_CLIENT).with_attr("from", phone));
+    let req = a.convs.poll_disco().unwrap();
+    assert_eq!((req.full.as_str(), req.node), (phone, None));
+    assert!(a.convs.wants_software(phone, Some(&answer)));
+    assert!(!a.convs.wants_software(phone, None));
+    let (no_version, _) = caps_answer("urn:x:one");
+    assert!(!a.convs.wants_software(phone, Some(&no_version)));
+}

@@ -113,6 +113,14 @@ fn values(field: &Element) -> Vec<String> {
         .collect()
 }
 
+/// The features a disco#info `<query/>` advertises (XEP-0030 §3.1).
+pub(crate) fn features(query: &Element) -> impl Iterator<Item = &str> {
+    query
+        .children()
+        .filter(|c| c.is("feature", NS_DISCO_INFO))
+        .filter_map(|f| f.attr("var"))
+}
+
 /// Our disco#info answer (what `disco::answer` sends): identity client/pc
 /// (XEP-0030 §3.1), `features` and disco#info.
 pub(crate) fn own_info(features: &[String]) -> Element {

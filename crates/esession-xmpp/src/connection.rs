@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use tokio_xmpp::jid::{BareJid, FullJid, Jid};
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::iq::Iq;
+use tokio_xmpp::parsers::presence::Type as PresenceType;
 use tokio_xmpp::parsers::stanza_error::StanzaError;
 use tokio_xmpp::stanzastream::{Event, StanzaStage, StanzaState, StanzaStream, StreamEvent};
 use tokio_xmpp::Stanza;
@@ -265,6 +266,30 @@ impl Connection {
             IqAnswer::Result(payload) => disco::features_of(payload.as_ref()),
             IqAnswer::Error(error) => Err(XmppError::Stanza(disco::condition_name(&error))),
         }
+    }
+
+    /// The XEP-0115 caps node in the latest available presence from `full` among the
+    /// stanzas read but not yet returned by [`next_stanza`](Self::next_stanza) (those that
+    /// arrived during a request, e.g. right after login): what is known of its client
+    /// before starting a session with it (issue 13 §1).
+    pub fn caps_node_seen(&self, full: &FullJid) -> Option<String> {
+        let latest = self.pending.iter().rev().find_map(|s| match s {
+            Stanza::Presence(p)
+                if p.type_ == PresenceType::None
+                    && p.from
+                        .as_ref()
+                        .is_some_and(|f| f.to_string() == full.as_str()) =>
+            {
+                Some(p)
+            }
+            _ => None,
+        })?;
+        latest
+            .payloads
+            .iter()
+            .find(|c| c.is("c", caps::NS_CAPS))
+            .and_then(|c| c.attr("node"))
+            .map(str::to_owned)
     }
 
     /// The disco#info answer (XEP-0030) of `jid` about `node` (XEP-0115 §6.2: `node#ver`

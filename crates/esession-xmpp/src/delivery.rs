@@ -6,7 +6,7 @@
 use crate::{Client, OfflineError, OfflineStart, XmppError};
 use esession::store::SecretStore;
 use esession::xml::{ns, Element};
-use esession::{BareJid, Jid, Timestamp};
+use esession::{BareJid, Jid, PeerClient, Timestamp};
 use std::time::Duration;
 use thiserror::Error;
 
@@ -133,23 +133,47 @@ impl OfflineFallback {
 
 impl<S: SecretStore> Client<S> {
     /// Checks a full JID's support before negotiating (XEP-0116 §3); a bare JID is not
-    /// asked. A stanza error or no answer means the contact looks offline.
+    /// asked. A stanza error or no answer means the contact looks offline. Before a
+    /// negotiation, what is known of the contact's client goes to the engine (issue 13
+    /// §1): its caps node if its presence came with one, else its XEP-0092 version when it
+    /// advertises that ([`crate::worth_asking`]).
     pub async fn reach(&mut self, to: &Jid, timeout: Duration) -> Result<Reach, XmppError> {
         let Ok(full) = to.try_as_full() else {
             return Ok(Reach::Negotiate);
         };
-        match self.peer_supports_esessions(full, timeout).await {
-            Ok(true) => Ok(Reach::Negotiate),
-            Ok(false) => Ok(Reach::Unsupported),
-            Err(XmppError::Stanza(condition)) => Ok(Reach::Offline(Unreachable::Unavailable {
-                to: to.to_string(),
-                condition,
-            })),
-            Err(XmppError::Timeout(_)) => Ok(Reach::Offline(Unreachable::NoDiscoAnswer {
-                to: to.to_string(),
-            })),
-            Err(e) => Err(e),
+        let info = match self
+            .connection_mut()
+            .disco_info(full.as_str(), None, timeout)
+            .await
+        {
+            Ok(info) => info,
+            Err(XmppError::Stanza(condition)) => {
+                return Ok(Reach::Offline(Unreachable::Unavailable {
+                    to: to.to_string(),
+                    condition,
+                }))
+            }
+            Err(XmppError::Timeout(_)) => {
+                return Ok(Reach::Offline(Unreachable::NoDiscoAnswer {
+                    to: to.to_string(),
+                }))
+            }
+            Err(e) => return Err(e),
+        };
+        if !crate::caps::features(&info).any(|f| f == ns::ESESSION) {
+            return Ok(Reach::Unsupported);
         }
+        match self.connection_mut().caps_node_seen(full) {
+            Some(node) => {
+                self.engine_mut()
+                    .note_peer_client(to, PeerClient::CapsNode(&node));
+            }
+            None if crate::worth_asking(&info) => {
+                self.learn_software(full, timeout).await?;
+            }
+            None => {}
+        }
+        Ok(Reach::Negotiate)
     }
 
     /// Sends `body` `count` times to the bare JID `alice`, who looked offline for `why`, in

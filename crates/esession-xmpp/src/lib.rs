@@ -48,6 +48,7 @@ mod pubkeys;
 mod published_keys;
 mod pubsub;
 mod transport;
+mod version;
 mod xml;
 
 pub use archive::ListPage;
@@ -65,3 +66,4 @@ pub use options::{ConnectOptions, TlsMode};
 pub use pubkeys::PublishedKeys;
 pub use published_keys::{AttestationRefused, FetchedKeys, PublishedKeysError};
 pub use pubsub::{NodeItems, Published, PubsubItem};
+pub use version::{worth_asking, Software, NS_VERSION};

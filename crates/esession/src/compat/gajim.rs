@@ -315,6 +315,15 @@ fn below_1_1(version: &str) -> bool {
     }
 }
 
+/// Whether Gajim's bug B1 trips on the counter C_A it drew when answering us: Gajim 1.0
+/// pads every counter below 2^120 with a TypeError, so a C_A whose first octet is 0x00
+/// crashes it checking our message 3, and one whose first octet is 0x80 (C_B = C_A XOR
+/// 2^127 then starts with 0x00) crashes it building message 4. Either way it sends nothing
+/// (about 1 session in 128 that Gajim answers); a new negotiation draws a new C_A.
+pub(crate) fn counter_trips_b1(c_a: u128) -> bool {
+    matches!(c_a.to_be_bytes().first(), Some(0x00 | 0x80))
+}
+
 /// The policy a Gajim-mode negotiation uses, in both roles (D9): `config` narrowed to what
 /// Gajim knows. What the user's policy lacks of it is refused, naming it.
 pub(crate) fn offer_config(config: &Config, initiating: bool) -> Result<Config, CompatRefusal> {
@@ -410,6 +419,18 @@ mod tests {
         assert!(PeerClient::CapsNode("http://gajim.org").is_gajim());
         assert!(!PeerClient::CapsNode("https://conversations.im").is_gajim());
         assert!(!PeerClient::CapsNode("http://gajim.org.evil").is_gajim());
+    }
+
+    #[test]
+    fn b1_counters() {
+        assert!(counter_trips_b1(0x00ab_cdef_u128 << 64));
+        assert!(counter_trips_b1(1));
+        assert!(counter_trips_b1(0x80u128 << 120));
+        assert!(!counter_trips_b1(u128::MAX >> 1));
+        assert!(!counter_trips_b1(0x01u128 << 120));
+        assert!(!counter_trips_b1(0x7fu128 << 120 | 0xffff));
+        assert!(!counter_trips_b1(0x81u128 << 120));
+        assert!(!counter_trips_b1(u128::MAX));
     }
 
     #[test]

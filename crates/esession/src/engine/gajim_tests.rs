@@ -326,9 +326,11 @@ fn gajim_b1_when_it_answers_is_a_timeout_for_us() {
             version: "1.0.3",
         },
     );
-    link.us.start(&jid(GAJIM_BARE), NOW).unwrap();
+    let id = link.us.start(&jid(GAJIM_BARE), NOW).unwrap();
     link.run();
     assert!(matches!(link.gajim.seen.last(), Some(Seen::Crashed(_))));
+    // We can tell why message 4 does not come.
+    assert!(link.us.stalled_by_gajim_bug(&id));
     let later = Timestamp(NOW.0 + 3600);
     link.us.handle_timeout(later);
     let events = link.events();
@@ -336,6 +338,35 @@ fn gajim_b1_when_it_answers_is_a_timeout_for_us() {
         e,
         Event::Failed { error, .. } if error.kind() == ErrorKind::Timeout
     )));
+}
+
+/// B1's other half: a C_A starting with 0x80 crashes Gajim building message 4; a C_A
+/// that avoids both octets is not blamed on Gajim when message 4 is late.
+#[test]
+fn a_late_message_4_is_blamed_on_b1_only_for_its_counters() {
+    for (counter, crashes) in [
+        (0x80ab_cdef_0123_4567_89ab_cdef_0123_4567u128, true),
+        (0x01ab_cdef_0123_4567_89ab_cdef_0123_4567u128, false),
+    ] {
+        let mut link = Link::new("gajim/b1-blame", Version::V1_0, Config::default());
+        link.gajim.force_counter = Some(counter);
+        link.us
+            .note_peer_client(&jid(GAJIM), PeerClient::CapsNode("http://gajim.org"));
+        let id = link.us.start(&jid(GAJIM_BARE), NOW).unwrap();
+        // Messages 1 to 3 cross; Gajim's answer to message 3 is held back.
+        while let Some(s) = link.us.poll_outgoing() {
+            link.gajim.handle(&wire(&s, US));
+        }
+        while let Some(s) = link.gajim.poll() {
+            link.us.handle_stanza(wire(&s, GAJIM), NOW);
+        }
+        while let Some(s) = link.us.poll_outgoing() {
+            link.gajim.handle(&wire(&s, US));
+        }
+        let crashed = matches!(link.gajim.seen.last(), Some(Seen::Crashed(_)));
+        assert_eq!(crashed, crashes, "{:?}", link.gajim.seen);
+        assert_eq!(link.us.stalled_by_gajim_bug(&id), crashes);
+    }
 }
 
 /// D4 against Gajim 0.16 (bug B2): with a C_A whose first octet is 0x00, Gajim checks our

@@ -302,6 +302,18 @@ impl<S: SecretStore> Engine<S> {
             .map(|o| o.info.clone())
     }
 
+    /// Whether negotiation `id`, which we started in the Gajim mode, waits for a message 4
+    /// that Gajim's known bug B1 will never send: Gajim drew a counter C_A whose first
+    /// octet is 0x00 or 0x80, which Gajim 1.0 cannot handle (about 1 session in 128 that
+    /// Gajim answers; issue 13). When such a negotiation times out, say so: trying again
+    /// draws a new counter.
+    pub fn stalled_by_gajim_bug(&self, id: &SessionId) -> bool {
+        matches!(
+            self.sessions.get(id).map(|s| &s.state),
+            Some(State::AwaitingInit(a)) if a.gajim_b1()
+        )
+    }
+
     /// Every established session.
     pub fn sessions(&self) -> Vec<SessionInfo> {
         self.sessions

@@ -604,6 +604,12 @@ impl Offer {
 }
 
 impl AwaitingInit {
+    /// Whether this negotiation is with Gajim and its C_A trips Gajim's bug B1 (issue 13):
+    /// message 4 will never come.
+    pub(crate) fn gajim_b1(&self) -> bool {
+        self.terms.dialect == Dialect::Gajim && crate::compat::gajim::counter_trips_b1(self.c_a)
+    }
+
     /// Handles message 4 (XEP-0116 §4.8): finds the SRS, derives the final keys,
     /// verifies Bob's identity, then (only then, P7) stores the new retained secret.
     pub(crate) fn handle_init(self, x: &Element, ctx: &mut Ctx<'_>) -> Result<Established, Error> {

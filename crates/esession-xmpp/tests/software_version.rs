@@ -1,0 +1,169 @@
+//! Recognising Gajim by its XEP-0092 software version when its caps are unknown (issue 13
+//! §1), through a real Prosody: `Client::reach` asks a resource that advertises ESessions
+//! and `jabber:iq:version` (and sent no caps) its version, and a session we start then
+//! speaks Gajim's dialect only toward a Gajim older than 1.1. The peer is a client of ours
+//! that answers version queries as told; for the Gajim case it is forced into the Gajim
+//! mode, so that the session establishes only if we spoke Gajim's dialect too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use esession::xml::{parse_element, Limits};
+use esession::{Compat, Config, Event, MemoryStore, OsRandom, SessionInfo, Timestamp};
+use esession_testkit::server;
+use esession_xmpp::{Client, ConnectOptions, Reach, TlsMode, NS_VERSION};
+
+const T: Duration = Duration::from_secs(10);
+
+async fn client(prefix: &str, config: Config, features: &[&str]) -> Client<MemoryStore> {
+    let (jid, pw) = server().register_unique(prefix);
+    let mut o = ConnectOptions::new(&jid, &pw);
+    o.server = Some(server().addr.clone());
+    o.tls = TlsMode::Plain;
+    o.timeout = T;
+    o.features = features.iter().map(|f| (*f).to_owned()).collect();
+    Client::connect(o, config, MemoryStore::new(), Box::new(OsRandom))
+        .await
+        .unwrap()
+}
+
+/// A peer whose client answers `jabber:iq:version` with `<name/>` and `<version/>` as
+/// given (raw XML inside `<query/>`), and runs its engine on everything else.
+struct Peer {
+    client: Client<MemoryStore>,
+    answer: String,
+    asked: usize,
+    established: Option<SessionInfo>,
+}
+
+impl Peer {
+    async fn new(prefix: &str, config: Config, answer: &str, advertise: bool) -> Peer {
+        let features: &[&str] = if advertise { &[NS_VERSION] } else { &[] };
+        Peer {
+            client: client(prefix, config, features).await,
+            answer: answer.to_owned(),
+            asked: 0,
+            established: None,
+        }
+    }
+
+    /// Reads one stanza (100 ms at most) and answers it or hands it to the engine.
+    async fn step(&mut self) {
+        let conn = self.client.connection_mut();
+        let Some(xml) = conn.next_stanza(Duration::from_millis(100)).await.unwrap() else {
+            return;
+        };
+        let stanza = parse_element(&xml, &Limits::default()).unwrap();
+        let version_get =
+            stanza.attr("type") == Some("get") && stanza.child("query", NS_VERSION).is_some();
+        if version_get {
+            self.asked += 1;
+            let reply = format!(
+                "<iq type='result' to='{}' id='{}'><query xmlns='{NS_VERSION}'>{}</query></iq>",
+                stanza.attr("from").unwrap(),
+                stanza.attr("id").unwrap(),
+                self.answer
+            );
+            conn.send_xml(&reply).await.unwrap();
+            return;
+        }
+        self.client
+            .engine_mut()
+            .handle_stanza(stanza, Timestamp::now());
+        self.client.flush().await.unwrap();
+        while let Some(ev) = self.client.engine_mut().poll_event() {
+            if let Event::Established(info) = ev {
+                self.established = Some(info);
+            }
+        }
+    }
+}
+
+/// Serves the peer in a task of its own (never cancelled in the middle of a send) until
+/// `stop`; gives it back.
+fn serve(mut peer: Peer, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<Peer> {
+    tokio::spawn(async move {
+        while !stop.load(Ordering::Relaxed) {
+            peer.step().await;
+        }
+        peer
+    })
+}
+
+/// Alice reaches the peer's full JID, starts a session and returns what she established
+/// (`None`: the negotiation failed), with the peer.
+async fn alice_starts(prefix: &str, peer: Peer) -> (Option<SessionInfo>, Peer) {
+    let mut alice = client(prefix, Config::default(), &[]).await;
+    let to = esession::Jid::from(peer.client.jid().clone());
+    let stop = Arc::new(AtomicBool::new(false));
+    let served = serve(peer, stop.clone());
+    let reach = alice.reach(&to, T).await.unwrap();
+    assert_eq!(reach, Reach::Negotiate);
+    let id = alice.engine_mut().start(&to, Timestamp::now()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut outcome = None;
+    while Instant::now() < deadline && outcome.is_none() {
+        match alice.next_event(Duration::from_millis(100)).await.unwrap() {
+            Some(Event::Established(info)) if info.id == id => outcome = Some(Some(info)),
+            Some(Event::Failed { session, .. }) if session == id => outcome = Some(None),
+            _ => {}
+        }
+    }
+    let outcome = outcome.expect("no outcome within 20 s");
+    // The peer established on reading message 3, before it sent message 4.
+    stop.store(true, Ordering::Relaxed);
+    (outcome, served.await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gajim_1_0_without_caps_is_recognised_by_its_version() {
+    // The peer speaks only Gajim's dialect: the session establishes only if we do too.
+    let gajim = Config {
+        compat: Compat::Gajim,
+        ..Config::default()
+    };
+    let answer = "<name>Gajim</name><version>1.0</version><os>Linux</os>";
+    let peer = Peer::new("vergajim", gajim, answer, true).await;
+    let (info, peer) = alice_starts("veralice1", peer).await;
+    let info = info.expect("established");
+    assert_eq!(peer.asked, 1);
+    assert_eq!(info.compat, Some(Compat::Gajim));
+    let theirs = peer.established.expect("the peer established");
+    assert_eq!(theirs.compat, Some(Compat::Gajim));
+    assert_eq!(theirs.sas, info.sas);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn later_gajims_other_clients_and_garbage_stay_strict() {
+    let long = "x".repeat(5000);
+    let garbage = format!("<name>Gajim</name><version>{long}</version>");
+    for (n, answer) in [
+        "<name>Gajim</name><version>1.1.0</version>",
+        "<name>Psi</name><version>1.0</version>",
+        "<name>Gajim</name>",
+        garbage.as_str(),
+        "<unrelated xmlns='urn:x'/>",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let peer = Peer::new(&format!("verother{n}"), Config::default(), answer, true).await;
+        let (info, peer) = alice_starts(&format!("veralice2{n}"), peer).await;
+        let info = info.unwrap_or_else(|| panic!("{answer}: not established"));
+        assert_eq!(peer.asked, 1, "{answer}");
+        assert_eq!(info.compat, None, "{answer}");
+        assert_eq!(peer.established.expect("peer").compat, None, "{answer}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_does_not_advertise_versions_is_not_asked() {
+    let answer = "<name>Gajim</name><version>1.0</version>";
+    let peer = Peer::new("vernoadv", Config::default(), answer, false).await;
+    let (info, peer) = alice_starts("veralice3", peer).await;
+    let info = info.expect("established");
+    assert_eq!(peer.asked, 0);
+    assert_eq!(info.compat, None);
+}
