@@ -30,7 +30,7 @@ pub struct Software {
 
 impl Software {
     /// The answer's `<query/>` read: `name` and `version` both present (XEP-0092 §2: both
-    /// REQUIRED), each at most [`MAX_LEN`] characters without control characters. The
+    /// REQUIRED), each at most 100 characters without control characters. The
     /// error names what is wrong.
     pub fn parse(query: &Element) -> Result<Software, String> {
         if !query.is("query", NS_VERSION) {
