@@ -131,20 +131,23 @@ impl Link {
             self.gajim.send(&theirs).unwrap();
             self.run();
             assert_eq!(self.gajim.seen.last(), Some(&Seen::Message(ours.clone())));
-            let got: Vec<String> = self
-                .events()
-                .into_iter()
-                .filter_map(|e| match e {
-                    Event::Message {
-                        body: Some(b),
-                        encrypted: true,
-                        ..
-                    } => Some(b),
-                    _ => None,
-                })
-                .collect();
-            assert_eq!(got, [theirs], "Gajim saw {:?}", self.gajim.seen);
+            assert_eq!(self.received(), [theirs], "Gajim saw {:?}", self.gajim.seen);
         }
+    }
+
+    /// The bodies of the encrypted messages we received since the last events were read.
+    pub(crate) fn received(&mut self) -> Vec<String> {
+        self.events()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Message {
+                    body: Some(b),
+                    encrypted: true,
+                    ..
+                } => Some(b),
+                _ => None,
+            })
+            .collect()
     }
 }
 

@@ -145,19 +145,7 @@ fn record(case: &Case, label: &str) -> Recorded {
         } else {
             link.gajim.send(body).unwrap();
             link.run();
-            let got: Vec<String> = link
-                .events()
-                .into_iter()
-                .filter_map(|e| match e {
-                    Event::Message {
-                        body: Some(b),
-                        encrypted: true,
-                        ..
-                    } => Some(b),
-                    _ => None,
-                })
-                .collect();
-            assert_eq!(got, [body], "Gajim saw {:?}", link.gajim.seen);
+            assert_eq!(link.received(), [body], "Gajim saw {:?}", link.gajim.seen);
         }
     }
     close(&mut link, case, &thread);
