@@ -6,15 +6,17 @@
 //! profile's 4-message vectors, in the Gajim dialect (D1, D2, D3, D6); the stanzas here, with
 //! the keystream carried over between stanzas (D2-tail), the 16-octet counter in the MACs of
 //! the stanzas the engine sends (D4) and its space padding (D5).
-use super::{four_message, hx, json, m_content, parse, Clear, Negotiated, Run, Spec, Stanza, C, H};
+use super::{
+    four_message, hx, json, m_content, parse, secrets, Clear, Negotiated, Run, Spec, Stanza, C, H,
+};
 use crate::compat::gajim::{Dialect, Stream};
 use crate::compat::gajim_double::{Seen, Version};
 use crate::crypto::{mpi_u128, stanza_mac};
 use crate::engine::gajim_tests::{Link, GAJIM, US};
 use crate::engine::tests::NOW;
-use crate::event::{EndedBy, Event};
-use crate::store::SecretStore;
+use crate::event::{EndedBy, Event, SessionInfo};
 use crate::xml::{ns, parse_fragment, Element, Limits, Node};
+use crate::SessionId;
 use crate::{b64, transcript, Config};
 use serde::Serialize;
 
@@ -58,16 +60,6 @@ struct Case {
     short_sas: bool,
 }
 
-impl Case {
-    fn side(&self, from_us: bool) -> &'static str {
-        if from_us == self.we_initiate {
-            "alice"
-        } else {
-            "bob"
-        }
-    }
-}
-
 /// What a Gajim run leaves besides the [`Run`]: the terminate and what Gajim established.
 struct Recorded {
     run: Run,
@@ -76,18 +68,17 @@ struct Recorded {
     gajim_srs: bool,
 }
 
-/// The engine's or Gajim's session is established; returns the thread.
-fn open(link: &mut Link, case: &Case) -> crate::SessionId {
-    let (thread, _) = if case.we_initiate {
+/// The initiator of `case` starts a session; returns our view of it once established.
+fn open(link: &mut Link, case: &Case) -> (SessionId, SessionInfo) {
+    if case.we_initiate {
         link.we_start()
     } else {
         link.gajim_starts()
-    };
-    thread
+    }
 }
 
 /// D7: the initiator's side ends the session with a terminate in clear.
-fn close(link: &mut Link, case: &Case, thread: &crate::SessionId) {
+fn close(link: &mut Link, case: &Case, thread: &SessionId) {
     if case.we_initiate {
         link.us.terminate(thread, NOW).unwrap();
         link.run();
@@ -111,18 +102,14 @@ fn record(case: &Case, label: &str) -> Recorded {
     let mut link = Link::new(label, case.version, Config::default());
     link.gajim.force_counter = case.counter;
     if case.retained {
-        let thread = open(&mut link, case);
+        let (thread, _) = open(&mut link, case);
         close(&mut link, case, &thread);
     }
     let us_bare = US.split('/').next().unwrap_or_default();
     let gajim_bare = GAJIM.split('/').next().unwrap_or_default();
-    let store = link.us.store();
     // P7: the initiator's secrets with the peer; every live secret the responder searches.
-    let ours = match case.we_initiate {
-        true => store.secrets_with(us_bare, gajim_bare),
-        false => store.all_secrets(us_bare),
-    };
-    let ours: Vec<Vec<u8>> = ours.unwrap().iter().map(|s| s.secret.to_vec()).collect();
+    let peer = case.we_initiate.then_some(gajim_bare);
+    let ours = secrets(link.us.store(), us_bare, peer);
     let gajims = link
         .gajim
         .retained
@@ -131,11 +118,7 @@ fn record(case: &Case, label: &str) -> Recorded {
         .unwrap_or_default();
     let _ = transcript::take();
     let start = link.wire.len();
-    let (thread, info) = if case.we_initiate {
-        link.we_start()
-    } else {
-        link.gajim_starts()
-    };
+    let (thread, info) = open(&mut link, case);
     let (gajim_sas, gajim_srs) = link.gajim_established();
     for (from_us, body) in SCRIPT {
         if from_us {
@@ -319,7 +302,7 @@ fn vector(case: Case) -> (Spec, String) {
     });
     vector.dialect = Some(Marker {
         name: "gajim",
-        gajim: case.side(false),
+        gajim: if case.we_initiate { "bob" } else { "alice" },
         gajim_version: match case.version {
             Version::V1_0 => "1.0",
             Version::V0_16 => "0.16",
