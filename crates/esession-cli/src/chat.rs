@@ -7,6 +7,7 @@
 //! `/quit`, Ctrl-C, Ctrl-D, SIGTERM and SIGHUP end every session cleanly (XEP-0116 §5).
 //! Sessions and messages of other contacts are not shown here: a notice says they exist.
 use crate::args::{ChatArgs, Global};
+use crate::driver::{self, Input};
 use crate::fail::Fail;
 use crate::sanitize::safe;
 use esession_client::{Account, ClientEvent, DeliveryState, Kept};
@@ -16,8 +17,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// Longest wait for network events before reading typed lines again.
-const POLL: Duration = Duration::from_millis(50);
 /// Seconds to wait for the acknowledgements of our terminates at exit.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 /// Characters of a sent line repeated in its delivery notice.
@@ -32,12 +31,6 @@ Type a line and press Enter to send it, encrypted (it waits while the session is
   /quit         end the session, telling the contact, and leave (also Ctrl-C, Ctrl-D)
   //text        send a line that starts with /
 Any other /command is an error and is never sent.";
-
-/// What the input side produced.
-enum Input {
-    Line(String),
-    Quit,
-}
 
 /// Where the lines for the user go: above the line being typed on a terminal, else
 /// plainly to stdout.
@@ -130,8 +123,11 @@ pub(crate) async fn run(global: &Global, args: &ChatArgs) -> Result<(), Fail> {
             safe(&view.contact)
         ));
     }
-    let mut stop = crate::signals::stop_channel();
-    let outcome = serve(&mut account, &mut view, &mut screen, &mut input, &mut stop).await;
+    let mut chat = Chat {
+        view: &mut view,
+        screen: &mut screen,
+    };
+    let outcome = driver::serve(&mut account, &mut chat, &mut input).await;
     // Sessions are ended even after a failure; the first failure is the one reported.
     let closed = account.shutdown(SHUTDOWN_WAIT).await;
     for ev in closed.iter().flatten() {
@@ -145,8 +141,7 @@ pub(crate) async fn run(global: &Global, args: &ChatArgs) -> Result<(), Fail> {
     outcome.and(closed.map(drop).map_err(Fail::from))
 }
 
-/// Starts reading lines on a thread of its own (a read that never completes would keep
-/// the runtime from shutting down; the thread ends with the process).
+/// Starts reading lines (Ctrl-C, Ctrl-D, the end of input or a broken terminal end them).
 fn start_input() -> Result<(Screen, mpsc::UnboundedReceiver<Input>), Fail> {
     let mut editor = rustyline::DefaultEditor::new()
         .map_err(|e| Fail::protocol("terminal", format!("cannot read the terminal: {e}")))?;
@@ -155,51 +150,33 @@ fn start_input() -> Result<(Screen, mpsc::UnboundedReceiver<Input>), Fail> {
         .create_external_printer()
         .ok()
         .map(|p| Box::new(p) as Box<dyn ExternalPrinter + Send>);
-    let (tx, rx) = mpsc::unbounded_channel();
-    std::thread::spawn(move || loop {
-        match editor.readline("> ") {
-            Ok(line) => {
-                let _ = editor.add_history_entry(line.as_str());
-                if tx.send(Input::Line(line)).is_err() {
-                    return;
-                }
-            }
-            // Ctrl-C, Ctrl-D, the end of input or a broken terminal.
-            Err(_) => {
-                let _ = tx.send(Input::Quit);
-                return;
-            }
-        }
+    let input = driver::read_lines(move || {
+        std::iter::from_fn(move || {
+            let line = editor.readline("> ").ok()?;
+            let _ = editor.add_history_entry(line.as_str());
+            Some(line)
+        })
     });
-    Ok((Screen { printer }, rx))
+    Ok((Screen { printer }, input))
 }
 
-/// Handles typed lines and shows events until the user quits or a signal arrives.
-async fn serve(
-    account: &mut Account<SqliteStore>,
-    view: &mut View,
-    screen: &mut Screen,
-    input: &mut mpsc::UnboundedReceiver<Input>,
-    stop: &mut mpsc::UnboundedReceiver<()>,
-) -> Result<(), Fail> {
-    loop {
-        loop {
-            match input.try_recv() {
-                Ok(Input::Line(line)) => {
-                    if !view.typed(account, screen, &line).await? {
-                        return Ok(());
-                    }
-                }
-                Ok(Input::Quit) | Err(mpsc::error::TryRecvError::Disconnected) => return Ok(()),
-                Err(mpsc::error::TryRecvError::Empty) => break,
-            }
-        }
-        if stop.try_recv().is_ok() {
-            return Ok(());
-        }
-        if let Some(ev) = account.next_event(POLL).await? {
-            view.show(screen, &ev);
-        }
+/// The conversation on the terminal: typed lines and the events shown.
+struct Chat<'a> {
+    view: &'a mut View,
+    screen: &'a mut Screen,
+}
+
+impl driver::Lines for Chat<'_> {
+    async fn line(
+        &mut self,
+        account: &mut Account<SqliteStore>,
+        line: String,
+    ) -> Result<bool, Fail> {
+        self.view.typed(account, self.screen, &line).await
+    }
+
+    fn event(&mut self, event: &ClientEvent) {
+        self.view.show(self.screen, event);
     }
 }
 

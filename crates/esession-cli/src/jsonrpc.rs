@@ -4,6 +4,7 @@
 mod framing;
 
 use crate::args::{Global, JsonrpcArgs};
+use crate::driver;
 use crate::fail::Fail;
 use esession_client::history::Entry;
 use esession_client::{Account, ClientEvent, DeliveryState};
@@ -12,18 +13,9 @@ use framing::{RpcError, FAILED, METHOD_NOT_FOUND};
 use serde_json::{json, Value};
 use std::io::{BufRead, Write};
 use std::time::Duration;
-use tokio::sync::mpsc;
 
-/// Longest wait for network events before reading requests again.
-const POLL: Duration = Duration::from_millis(50);
 /// Seconds to wait for the acknowledgements of our terminates at exit.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
-
-/// What the input side produced.
-enum Input {
-    Line(String),
-    End,
-}
 
 /// Messages `history` returns when no `limit` is given.
 const HISTORY_LIMIT: usize = 50;
@@ -34,20 +26,8 @@ pub(crate) async fn run(global: &Global, args: &JsonrpcArgs) -> Result<(), Fail>
         "online",
         json!({"jid": account.jid()}),
     ));
-    let (tx, mut input) = mpsc::unbounded_channel();
-    // A thread of its own: a read of tokio's stdin that never completes would keep the
-    // runtime from shutting down; this thread ends with the process.
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines() {
-            let Ok(line) = line else { break };
-            if tx.send(Input::Line(line)).is_err() {
-                return;
-            }
-        }
-        let _ = tx.send(Input::End);
-    });
-    let mut stop = crate::signals::stop_channel();
-    let outcome = serve(&mut account, &mut input, &mut stop).await;
+    let mut input = driver::read_lines(|| std::io::stdin().lock().lines().map_while(Result::ok));
+    let outcome = driver::serve(&mut account, &mut Requests, &mut input).await;
     if let Err(f) = &outcome {
         write(&framing::notification(
             "error",
@@ -62,31 +42,25 @@ pub(crate) async fn run(global: &Global, args: &JsonrpcArgs) -> Result<(), Fail>
     outcome.and(closed.map(drop).map_err(Fail::from))
 }
 
-/// Answers requests and reports events until the input ends or a signal arrives.
-async fn serve(
-    account: &mut Account<SqliteStore>,
-    input: &mut mpsc::UnboundedReceiver<Input>,
-    stop: &mut mpsc::UnboundedReceiver<()>,
-) -> Result<(), Fail> {
-    loop {
-        loop {
-            match input.try_recv() {
-                Ok(Input::Line(line)) if line.trim().is_empty() => {}
-                Ok(Input::Line(line)) => {
-                    if let Some(answer) = request(account, &line).await? {
-                        write(&answer);
-                    }
-                }
-                Ok(Input::End) | Err(mpsc::error::TryRecvError::Disconnected) => return Ok(()),
-                Err(mpsc::error::TryRecvError::Empty) => break,
+/// Requests answered and events reported, one JSON object a line.
+struct Requests;
+
+impl driver::Lines for Requests {
+    async fn line(
+        &mut self,
+        account: &mut Account<SqliteStore>,
+        line: String,
+    ) -> Result<bool, Fail> {
+        if !line.trim().is_empty() {
+            if let Some(answer) = request(account, &line).await? {
+                write(&answer);
             }
         }
-        if stop.try_recv().is_ok() {
-            return Ok(());
-        }
-        if let Some(ev) = account.next_event(POLL).await? {
-            write(&event(&ev));
-        }
+        Ok(true)
+    }
+
+    fn event(&mut self, ev: &ClientEvent) {
+        write(&event(ev));
     }
 }
 

@@ -9,6 +9,7 @@ mod chat;
 mod config;
 mod core_dumps;
 mod demo;
+mod driver;
 mod fail;
 mod history;
 mod identity;

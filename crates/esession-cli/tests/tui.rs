@@ -8,92 +8,38 @@
 #[allow(dead_code)]
 mod support;
 
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use support::tmux::{Launch, Tmux};
 use support::{assert_server_never_saw, global_args, server, unique_body, Account};
 
 /// Bound for anything to show on a screen.
 const SCREEN_LIMIT: Duration = Duration::from_secs(40);
 
-/// A private tmux server, killed (with the clients in it) when dropped.
-struct Tmux {
-    socket: String,
-    /// Where the clients' exit codes are written.
-    dir: tempfile::TempDir,
-}
-
-impl Tmux {
-    fn new() -> Tmux {
-        Tmux {
-            socket: esession_testkit::unique("esession-tui-"),
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .args(["-u", "-L", &self.socket, "-f", "/dev/null"])
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run tmux: {e}"))
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Starts `esession tui` for `acct` in a window named `name` (200×50), its password
-    /// in the environment; the shell around it writes its exit code to a file.
-    fn start(&self, name: &str, acct: &Account) -> Screen<'_> {
-        let mut argv: Vec<String> = vec![env!("CARGO_BIN_EXE_esession").into()];
-        argv.extend(
-            global_args(&acct.state)
-                .into_iter()
-                .filter(|a| a != "--json"),
-        );
-        argv.extend(["--jid".into(), acct.jid.clone(), "tui".into()]);
-        let status = self.dir.path().join(format!("{name}.status"));
-        let quoted: Vec<String> = argv.iter().map(|a| format!("'{a}'")).collect();
-        let command = format!("{}; echo $? > '{}'", quoted.join(" "), status.display());
-        let password = format!("ESESSION_PASSWORD={}", acct.password);
-        let cert = format!("SSL_CERT_FILE={}", server().cert.display());
-        self.ok(&[
-            "new-session",
-            "-d",
-            "-s",
-            name,
-            "-x",
-            "200",
-            "-y",
-            "50",
-            "-e",
-            &password,
-            "-e",
-            &cert,
-            "-e",
-            "LANG=C.UTF-8",
-            &command,
-        ]);
-        // The pane stays after the client exits: its last screen is read.
-        self.ok(&["set-option", "-t", name, "remain-on-exit", "on"]);
-        Screen {
-            tmux: self,
-            name: name.to_owned(),
-            status,
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
+/// Starts `esession tui` for `acct` in a terminal named `name` (200×50), its password in
+/// the environment; the shell around it writes its exit code to a file.
+fn start<'a>(tmux: &'a Tmux, name: &str, acct: &Account) -> Screen<'a> {
+    let mut args: Vec<String> = global_args(&acct.state)
+        .into_iter()
+        .filter(|a| a != "--json")
+        .collect();
+    args.extend(["--jid".into(), acct.jid.clone(), "tui".into()]);
+    let dir = tempfile::tempdir().unwrap();
+    let status = dir.path().join("status");
+    tmux.launch(
+        name,
+        &args,
+        &Launch {
+            env: &[("ESESSION_PASSWORD", &acct.password)],
+            terminal_env: &[("LANG", "C.UTF-8")],
+            status_file: Some(&status),
+        },
+    );
+    Screen {
+        tmux,
+        name: name.to_owned(),
+        status,
+        _dir: dir,
     }
 }
 
@@ -103,17 +49,18 @@ struct Screen<'a> {
     name: String,
     /// The file the exit code goes to.
     status: std::path::PathBuf,
+    /// The directory of `status`, removed with the screen.
+    _dir: tempfile::TempDir,
 }
 
 impl Screen<'_> {
     fn text(&self) -> String {
-        self.tmux.ok(&["capture-pane", "-p", "-t", &self.name])
+        self.tmux.visible(&self.name)
     }
 
     /// Types `line` and Enter.
     fn type_line(&self, line: &str) {
-        self.tmux.ok(&["send-keys", "-t", &self.name, "-l", line]);
-        self.tmux.ok(&["send-keys", "-t", &self.name, "Enter"]);
+        self.tmux.line(&self.name, line);
     }
 
     /// Polls the screen until `pick` accepts it; its text. Panics with the screen at the
@@ -195,8 +142,8 @@ fn shown(jid: &str) -> &str {
 /// (RFC 6121 §3); returns once each shows the other online with the lock (ESessions
 /// advertised).
 fn contacts<'a>(tmux: &'a Tmux, a: &Account, b: &Account) -> (Screen<'a>, Screen<'a>) {
-    let alice = tmux.start("alice", a);
-    let bob = tmux.start("bob", b);
+    let alice = start(tmux, "alice", a);
+    let bob = start(tmux, "bob", b);
     let (a, b) = (&a.jid, &b.jid);
     alice.wait_for("(online)");
     bob.wait_for("(online)");
@@ -276,7 +223,7 @@ fn two_terminal_clients_talk_verify_the_sas_and_quit_cleanly() {
     assert!(!alice.text().contains("contacts"), "{}", alice.text());
 
     // Ctrl-C leaves as cleanly.
-    bob.tmux.ok(&["send-keys", "-t", &bob.name, "C-c"]);
+    bob.tmux.press(&bob.name, "C-c");
     assert_eq!(bob.exit_code(), "0", "{}", bob.text());
 
     assert_server_never_saw(&first, Some(&bob_acct.jid));
@@ -295,7 +242,7 @@ fn a_hangup_ends_the_session_on_the_other_screen() {
     alice.type_line("/win 2");
     alice.wait_for(&body);
     // The terminal goes away (SIGHUP to the client): its sessions are terminated first.
-    bob.tmux.ok(&["kill-pane", "-t", &bob.name]);
+    bob.tmux.close(&bob.name);
     alice.wait_for("ended by the contact");
     assert_server_never_saw(&body, Some(&alice_acct.jid));
 }

@@ -2,7 +2,8 @@
 //!
 //! ```sh
 //! cargo run --release -p esession-xmpp --example load -- [--messages N] [--rounds R]
-//!     [--sessions S] [--time-limit SECONDS] [--skip-server] [--skip-memory]
+//!     [--storm N] [--sessions S] [--time-limit SECONDS] [--skip-server] [--skip-memory]
+//!     [--skip-messages]
 //! ```
 //!
 //! The server is the test server of `esession-testkit`: the one named by
@@ -24,21 +25,33 @@
 //!   from `start` to Alice's `Established` (median and 99th percentile). Each round ends
 //!   with a last message, flushed, then the terminate; Bob's time from that message to
 //!   his `Terminated` event is the terminate's delay.
+//! * (d) storm: N sessions (default 1000; `--storm 0` skips it) started at once by one
+//!   client with another, group 14, each side with a DH pool filled with N values first;
+//!   wall time until every session is established on each side, failures, and the CPU
+//!   time of this process and of the server. The receiving side needs a
+//!   `Config::flood` that admits N requests from one JID ([`storm_limits`]); the default
+//!   answers a burst of 8.
 //! * (c) memory: two engines in memory (no server) establish up to S sessions (group 14,
 //!   one DH pool filled by a background thread), and the growth of this process's
 //!   resident set (`/proc/self/statm`) is divided by the number of sessions. The retained
-//!   secret each new session stores (in `MemoryStore`, on both sides) is part of it.
+//!   secret each side stores (in `MemoryStore`, one record per peer full JID, replaced by
+//!   every new session) is part of it. A counting allocator gives the heap bytes still
+//!   allocated (requested sizes, without the allocator's own overhead) in each engine:
+//!   what dropping it frees. Bob's engine admits S requests from Alice ([`storm_limits`]).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 // Helpers outside #[test] functions index too (clippy.toml covers only the tests).
 #![allow(clippy::indexing_slicing)]
 
+use std::alloc::System;
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use esession::{
-    Config, DhPool, Element, Engine, Event, FullJid, Jid, MemoryStore, OsRandom, Security,
-    SessionId, Timestamp,
+    Config, DhPool, Element, Engine, Event, FloodLimits, FullJid, Jid, MemoryStore, OsRandom, Rate,
+    Security, SessionId, Timestamp,
 };
 use esession_xmpp::{Client, ConnectOptions, TlsMode};
+use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -50,20 +63,25 @@ const BODY_LEN: usize = 200;
 struct Args {
     messages: usize,
     rounds: usize,
+    storm: usize,
     sessions: usize,
     time_limit: Duration,
     server: bool,
     memory: bool,
+    /// Parts (a) and (b).
+    messages_and_setup: bool,
 }
 
 fn args() -> Args {
     let mut a = Args {
         messages: 1000,
         rounds: 20,
+        storm: 1000,
         sessions: 10_000,
         time_limit: Duration::from_secs(60),
         server: true,
         memory: true,
+        messages_and_setup: true,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -75,12 +93,14 @@ fn args() -> Args {
         match flag.as_str() {
             "--messages" => a.messages = num("--messages").clamp(1, 100_000),
             "--rounds" => a.rounds = num("--rounds").clamp(1, 1000),
+            "--storm" => a.storm = num("--storm").min(10_000),
             "--sessions" => a.sessions = num("--sessions").clamp(1, 100_000),
             "--time-limit" => {
                 a.time_limit = Duration::from_secs(num("--time-limit").clamp(1, 3600) as u64)
             }
             "--skip-server" => a.server = false,
             "--skip-memory" => a.memory = false,
+            "--skip-messages" => a.messages_and_setup = false,
             other => panic!("unknown argument {other}"),
         }
     }
@@ -111,6 +131,58 @@ fn main() {
 
 // ---------------------------------------------------------------------------------------
 // Statistics
+
+/// The system allocator, counting what is allocated.
+#[global_allocator]
+static ALLOCATOR: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// (bytes, blocks) allocated on the heap now (requested sizes, without the allocator's
+/// own overhead).
+fn heap() -> (isize, isize) {
+    let s = ALLOCATOR.stats();
+    let signed = |n: usize| isize::try_from(n).unwrap_or(isize::MAX);
+    (
+        signed(s.bytes_allocated) - signed(s.bytes_deallocated) + s.bytes_reallocated,
+        signed(s.allocations) - signed(s.deallocations),
+    )
+}
+
+/// CPU time (user + system) of the process `pid` ("self" for this one) so far, from
+/// `/proc/PID/stat` (clock ticks of 10 ms).
+fn cpu_of(pid: &str) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name (which is in parentheses): utime and stime are
+    // the 12th and 13th.
+    let ticks: u64 = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .skip(11)
+                .take(2)
+                .filter_map(|t| t.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+/// `Config::flood` of a side that expects `n` new sessions at once from one peer: `n`
+/// requests admitted in a burst and held at once (per sender and in all). The default
+/// (burst 8, 30 a minute, 8 pending per sender, 256 in all) refuses the rest of a burst.
+fn storm_limits(n: usize) -> FloodLimits {
+    let default = FloodLimits::default();
+    FloodLimits {
+        pending: default.pending.max(n),
+        pending_per_jid: default.pending_per_jid.max(n),
+        requests: Rate {
+            burst: u32::try_from(n)
+                .unwrap_or(u32::MAX)
+                .max(default.requests.burst),
+            per_minute: default.requests.per_minute,
+        },
+        ..default
+    }
+}
 
 /// (median, 99th percentile) of `v` (nearest rank), in microseconds.
 fn stats(v: &mut [Duration]) -> (f64, f64) {
@@ -390,7 +462,16 @@ async fn messages(
 async fn server_phases(args: &Args) {
     let server = esession_testkit::server();
     println!("server: {} (Prosody, plain TCP on loopback)", server.addr);
+    if args.messages_and_setup {
+        messages_and_setup(args).await;
+    }
+    if args.storm > 0 {
+        storm(args.storm, args.time_limit).await;
+    }
+}
 
+/// Parts (a) and (b).
+async fn messages_and_setup(args: &Args) {
     // (a) and (b), ESession: default configuration on both sides.
     let mut alice = connect("loada", Config::default()).await;
     let bob = connect("loadb", Config::default()).await;
@@ -488,6 +569,162 @@ async fn server_phases(args: &Args) {
     }
 }
 
+/// The server's process id, from the pidfile `scripts/prosody.sh` writes in its directory.
+fn server_pid() -> Option<String> {
+    let dir = &esession_testkit::server().dir;
+    let pid = std::fs::read_to_string(dir.join("prosody.pid")).ok()?;
+    Some(pid.trim().to_owned()).filter(|p| !p.is_empty())
+}
+
+/// (d) `n` sessions started at once from Alice to Bob, both with warm DH pools.
+async fn storm(n: usize, limit: Duration) {
+    println!(
+        "\n(d) negotiation storm: {n} sessions started at once, Alice -> Bob, group 14, \
+         a DH pool of {n} values filled on each side first; Bob admits {n} requests"
+    );
+    let group14 = Config {
+        groups: vec![14],
+        ..Config::default()
+    };
+    let mut alice = connect("storma", group14.clone()).await;
+    let mut bob = connect(
+        "stormb",
+        Config {
+            flood: storm_limits(n),
+            ..group14
+        },
+    )
+    .await;
+    // Filled before the storm, one thread per side, and not refilled during it: the
+    // storm's CPU time is the negotiations' alone.
+    let fill_start = Instant::now();
+    let fill = || {
+        let pool = DhPool::new();
+        let filling = pool.clone();
+        let task = tokio::task::spawn_blocking(move || filling.fill(14, n, &mut OsRandom));
+        (pool, task)
+    };
+    let (alice_pool, alice_fill) = fill();
+    let (bob_pool, bob_fill) = fill();
+    alice_fill.await.unwrap().unwrap();
+    bob_fill.await.unwrap().unwrap();
+    println!(
+        "pools filled in {:.1} s: Alice {}, Bob {} values",
+        fill_start.elapsed().as_secs_f64(),
+        alice_pool.len(14),
+        bob_pool.len(14)
+    );
+    alice.engine_mut().set_dh_pool(Some(alice_pool.clone()));
+    bob.engine_mut().set_dh_pool(Some(bob_pool.clone()));
+    let bob_jid = bob.jid().to_string();
+    let to = Jid::new(&bob_jid).unwrap();
+    let mut bob = spawn_peer(bob);
+
+    let server = server_pid();
+    let server_cpu = || server.as_deref().map(cpu_of);
+    let (own0, server0) = (cpu_of("self"), server_cpu());
+    let t0 = Instant::now();
+    let deadline = t0 + limit;
+    let now = Timestamp::now();
+    let mut pending: HashSet<String> = (0..n)
+        .map(|_| {
+            let id = alice.engine_mut().start(&to, now).unwrap();
+            id.thread().to_owned()
+        })
+        .collect();
+    let threads = pending.clone();
+    let (mut alice_failed, mut alice_warnings) = (0, 0);
+    let mut alice_done = None;
+    while !pending.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match alice.next_event(left).await.unwrap() {
+            Some(Event::Established(info)) => {
+                pending.remove(info.id.thread());
+            }
+            Some(Event::Failed { session, error, .. }) if pending.remove(session.thread()) => {
+                alice_failed += 1;
+                eprintln!("storm: Alice's session failed: {error}");
+            }
+            Some(Event::Warning { detail, .. }) => {
+                alice_warnings += 1;
+                eprintln!("storm: Alice warned: {detail}");
+            }
+            _ => {}
+        }
+        if pending.is_empty() {
+            alice_done = Some(t0.elapsed());
+        }
+    }
+    let alice_established = n - pending.len() - alice_failed;
+    let (mut bob_left, mut bob_failed, mut bob_warnings, mut bob_last) = (threads, 0, 0, None);
+    while !bob_left.is_empty() {
+        let seen = bob
+            .wait(deadline, |at, ev| match ev {
+                Event::Established(info) => Some((at, info.id.thread().to_owned(), true)),
+                Event::Failed { session, error, .. } => {
+                    eprintln!("storm: Bob's session failed: {error}");
+                    Some((at, session.thread().to_owned(), false))
+                }
+                Event::Warning { detail, .. } => {
+                    eprintln!("storm: Bob warned: {detail}");
+                    Some((at, String::new(), false))
+                }
+                _ => None,
+            })
+            .await;
+        let Some((at, thread, established)) = seen else {
+            break;
+        };
+        if thread.is_empty() {
+            bob_warnings += 1;
+        } else if bob_left.remove(&thread) {
+            if established {
+                bob_last = Some(at - t0);
+            } else {
+                bob_failed += 1;
+            }
+        }
+    }
+    let bob_established = n - bob_left.len() - bob_failed;
+    let own = cpu_of("self").saturating_sub(own0);
+    let server_used = server_cpu().zip(server0).map(|(b, a)| b.saturating_sub(a));
+    let secs = |d: Option<Duration>| {
+        d.map_or("not reached".to_owned(), |d| {
+            format!("{:.2} s", d.as_secs_f64())
+        })
+    };
+    println!("| side | established | failed | warnings | all established after |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    println!(
+        "| Alice (initiator) | {alice_established} of {n} | {alice_failed} | {alice_warnings} | {} |",
+        secs(alice_done)
+    );
+    println!(
+        "| Bob (responder) | {bob_established} of {n} | {bob_failed} | {bob_warnings} | {} |",
+        secs(bob_last.filter(|_| bob_left.is_empty()))
+    );
+    println!(
+        "CPU time during the storm: this process (both clients) {:.2} s, the server {}; \
+         wall time {:.2} s",
+        own.as_secs_f64(),
+        server_used.map_or("unknown".to_owned(), |d| format!(
+            "{:.2} s",
+            d.as_secs_f64()
+        )),
+        t0.elapsed().as_secs_f64()
+    );
+    println!(
+        "pool values left: Alice {}, Bob {}",
+        alice_pool.len(14),
+        bob_pool.len(14)
+    );
+    drop(alice.shutdown(Duration::from_secs(5)).await);
+    drop(bob.finish().await.shutdown(Duration::from_secs(5)).await);
+}
+
 /// `rounds` sessions between two fresh clients with `config` (with a warm pool of one DH
 /// value per group on both sides if `pooled`): the setup times and the terminate gaps.
 async fn establishment(
@@ -541,12 +778,17 @@ fn memory(target: usize, limit: Duration) {
         groups: vec![14],
         ..Config::default()
     };
+    // Every request comes from Alice at the same instant.
+    let bob_config = Config {
+        flood: storm_limits(target),
+        ..config.clone()
+    };
     let pool = DhPool::new();
     // One filler (the second core) precomputes public values for both engines.
     let filler = pool.spawn_filler(vec![14], 64, Box::new(OsRandom));
     let (a, b) = (FullJid::new(A).unwrap(), FullJid::new(B).unwrap());
-    let mut alice = Engine::new(a, config.clone(), MemoryStore::new(), Box::new(OsRandom));
-    let mut bob = Engine::new(b, config, MemoryStore::new(), Box::new(OsRandom));
+    let mut alice = Engine::new(a, config, MemoryStore::new(), Box::new(OsRandom));
+    let mut bob = Engine::new(b, bob_config, MemoryStore::new(), Box::new(OsRandom));
     let bob_bare = Jid::new("bob@example.com").unwrap();
     alice.set_dh_pool(Some(pool.clone()));
     bob.set_dh_pool(Some(pool.clone()));
@@ -605,6 +847,33 @@ fn memory(target: usize, limit: Duration) {
         grown as f64 / done.max(1) as f64,
         start.elapsed().as_secs_f64()
     );
-    drop((alice, bob, pool));
+    // What each engine holds on the heap: what dropping it frees (its sessions, its maps,
+    // its store). The pool is dropped first so that its values are not counted.
+    alice.set_dh_pool(None);
+    bob.set_dh_pool(None);
+    drop(pool);
     filler.join().unwrap();
+    let per = |(bytes, blocks): (isize, isize)| {
+        let n = done.max(1) as f64;
+        format!(
+            "{bytes} B in {blocks} blocks = {:.0} B in {:.1} blocks per session",
+            bytes as f64 / n,
+            blocks as f64 / n
+        )
+    };
+    let held = heap();
+    drop(alice);
+    let after_alice = heap();
+    drop(bob);
+    let after_bob = heap();
+    let diff = |a: (isize, isize), b: (isize, isize)| (a.0 - b.0, a.1 - b.1);
+    println!(
+        "heap of Alice's engine (initiator): {}",
+        per(diff(held, after_alice))
+    );
+    println!(
+        "heap of Bob's engine (responder): {}",
+        per(diff(after_alice, after_bob))
+    );
+    println!("heap of both engines: {}", per(diff(held, after_bob)));
 }

@@ -2,7 +2,8 @@
 //! `docs/vectors.md`): generated here from real negotiations between two engines.
 //!
 //! Over 600 lines: test code only, the 4-message generator with the recomputation of
-//! every value it records (the other vector kinds are in `vectors/`).
+//! every value it records (the other vector kinds are in `vectors/`, the Gajim dialect's
+//! in `vectors/gajim.rs`).
 //!
 //! Each vector runs a full 4-message negotiation with the in-memory [`Pair`] harness
 //! (seeded randomness), sends one chat message each way, and records the wire XML and the
@@ -12,6 +13,7 @@
 //!
 //! With `ESESSION_REGEN_VECTORS=1` the files are (re)written; otherwise the committed
 //! files must be byte-identical to what the engine produces now.
+use crate::compat::gajim::Dialect;
 use crate::crypto::{
     apply_ctr, commitment, final_k, hmac, identity_mac, mpi_u128, negotiation_k,
     new_retained_secret, rshash, sas28x5, sas28x5_commit, session_keys, srshash, stanza_mac,
@@ -22,11 +24,12 @@ use crate::engine::tests::{Pair, ALICE, BOB};
 use crate::event::{SessionInfo, SrsStatus};
 use crate::forms::Form;
 use crate::store::{MemoryStore, SecretStore};
-use crate::xml::{normalize_form_content, ns, parse_element, Element, Limits};
+use crate::xml::{ns, parse_element, Element, Limits};
 use crate::{b64, transcript, Config};
 use serde::{Serialize, Serializer};
 use std::path::PathBuf;
 
+mod gajim;
 mod offline;
 mod rekey;
 mod three_msg;
@@ -66,12 +69,18 @@ struct Vector<A = AliceInputs, B = BobInputs, V = Values> {
     crypt: &'static str,
     hash: &'static str,
     compress: &'static str,
+    /// A dialect other than the profile (absent for the profile).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dialect: Option<gajim::Marker>,
     alice: A,
     bob: B,
     thread: String,
     messages: Vec<Message>,
     values: V,
     stanzas: Vec<Stanza>,
+    /// A terminate sent in clear, outside `stanzas` (the Gajim dialect, D7).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    terminate: Option<Clear>,
 }
 
 impl<A, B, V> Vector<A, B, V> {
@@ -87,12 +96,14 @@ impl<A, B, V> Vector<A, B, V> {
             crypt: self.crypt,
             hash: self.hash,
             compress: self.compress,
+            dialect: self.dialect,
             alice: self.alice,
             bob: self.bob,
             thread: self.thread,
             messages: self.messages,
             values: f(self.values),
             stanzas: self.stanzas,
+            terminate: self.terminate,
         }
     }
 }
@@ -124,6 +135,13 @@ struct BobInputs {
 #[derive(Serialize)]
 struct Message {
     n: usize,
+    from: &'static str,
+    xml: String,
+}
+
+/// A stanza sent in clear (the Gajim dialect's terminate, D7).
+#[derive(Serialize)]
+struct Clear {
     from: &'static str,
     xml: String,
 }
@@ -209,6 +227,13 @@ struct Stanza {
     m_content: String,
     a_mac: String,
     xml: String,
+    /// The Gajim dialect: the text the user sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<String>,
+    /// The Gajim dialect (D2-tail): keystream octets taken from the end of the sender's
+    /// previous stanza's last block before any new block.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    carried_keystream: Option<usize>,
 }
 
 /// One vector to produce: how the two engines are set up.
@@ -231,7 +256,9 @@ struct Run {
     thread: String,
     alice_rs: Vec<Vec<u8>>,
     bob_rs: Vec<Vec<u8>>,
-    infos: (SessionInfo, SessionInfo),
+    /// What each engine of the run reported (both of a pair; ours alone against the Gajim
+    /// double).
+    infos: Vec<SessionInfo>,
 }
 
 fn secrets(store: &MemoryStore, own: &str, peer: Option<&str>) -> Vec<Vec<u8>> {
@@ -283,7 +310,7 @@ fn run(label: &str, spec: &Spec, stores: (MemoryStore, MemoryStore)) -> (Run, Pa
         thread,
         alice_rs,
         bob_rs,
-        infos: (a, b),
+        infos: vec![a, b],
     };
     (run, p)
 }
@@ -326,10 +353,19 @@ fn one(x: &Element, var: &str) -> Vec<u8> {
 }
 
 /// `ID = CIPHER(KC, C, mac)`, `M = HMAC(KM, mpi(C) | ID)`; returns (ID, M, C after).
-fn seal(kc: &[u8], km: &[u8], counter: u128, mac: &[u8]) -> (Vec<u8>, Vec<u8>, u128) {
+/// In the Gajim dialect the cipher is AES-256 from C+1 (D1, D2).
+fn seal(
+    dialect: Dialect,
+    kc: &[u8],
+    km: &[u8],
+    counter: u128,
+    mac: &[u8],
+) -> (Vec<u8>, Vec<u8>, u128) {
     let mut c = counter;
     let mut id = mac.to_vec();
-    apply_ctr(C, kc, &mut c, &mut id).unwrap();
+    dialect
+        .identity_ctr(dialect.key_cipher(C), kc, &mut c, &mut id)
+        .unwrap();
     let m = identity_mac(H, km, counter, &id);
     (id, m, c)
 }
@@ -364,6 +400,8 @@ fn stanza(from_alice: bool, xml: &str, kc: &[u8], km: &[u8], counter: &mut u128)
         m_content: content,
         a_mac: hx(&a_mac),
         xml: xml.to_owned(),
+        body: None,
+        carried_keystream: None,
     }
 }
 
@@ -381,7 +419,7 @@ fn vector(spec: &Spec, run: &Run, labels: Vec<String>) -> Vector {
         fin,
         mut c_a,
         mut c_b,
-    } = four_message(spec, run, labels);
+    } = four_message(spec, run, labels, Dialect::Profile);
     for (from_alice, xml) in run.wire.iter().skip(4) {
         let (keys, counter) = if *from_alice {
             (&fin.initiator, &mut c_a)
@@ -416,8 +454,9 @@ struct Negotiated {
     c_b: u128,
 }
 
-/// Recomputes the 4 negotiation messages of `run` (its first four wire stanzas).
-fn four_message(spec: &Spec, run: &Run, labels: Vec<String>) -> Negotiated {
+/// Recomputes the 4 negotiation messages of `run` (its first four wire stanzas), spoken in
+/// `dialect` (the profile, or Gajim's: D1, D2, D3, D6).
+fn four_message(spec: &Spec, run: &Run, labels: Vec<String>, dialect: Dialect) -> Negotiated {
     let msgs: Vec<Element> = run.wire.iter().take(4).map(|(_, s)| parse(s)).collect();
     let xs: Vec<Element> = msgs.iter().map(form_x).collect();
     let (x1, x2, x3, x4) = (&xs[0], &xs[1], &xs[2], &xs[3]);
@@ -459,12 +498,13 @@ fn four_message(spec: &Spec, run: &Run, labels: Vec<String>) -> Negotiated {
     let shared = group.shared_secret(&x, &d).unwrap();
     assert_eq!(group.shared_secret(&y, &e).unwrap(), shared, "shared");
     let k = negotiation_k(H, shared.expose());
-    let provisory = session_keys(H, C, k.expose());
+    let cipher = dialect.key_cipher(C);
+    let provisory = session_keys(H, cipher, k.expose());
 
-    let form_a = normalize_form_content(x1, &NOT_MACED);
-    let form_a2 = normalize_form_content(x3, &NOT_MACED);
-    let form_b = normalize_form_content(x2, &NOT_MACED);
-    let form_b2 = normalize_form_content(x4, &NOT_MACED);
+    let form_a = dialect.form(x1);
+    let form_a2 = dialect.form(x3);
+    let form_b = dialect.form(x2);
+    let form_b2 = dialect.form(x4);
 
     let mac_a = hmac(
         H,
@@ -472,6 +512,7 @@ fn four_message(spec: &Spec, run: &Run, labels: Vec<String>) -> Negotiated {
         &[n_b, n_a, &e, form_a.as_bytes(), form_a2.as_bytes()],
     );
     let (id_a, m_a, c_a_run) = seal(
+        dialect,
         provisory.initiator.kc.expose(),
         provisory.initiator.km.expose(),
         c_a,
@@ -484,20 +525,14 @@ fn four_message(spec: &Spec, run: &Run, labels: Vec<String>) -> Negotiated {
         .value("sas_algs")
         .map_or(Some(SasAlg::Classic), SasAlg::from_name)
         .unwrap();
-    let sas = match sas_alg {
+    let sas = dialect.show_sas(match sas_alg {
         SasAlg::Committed => sas28x5_commit(H, &e, &d, n_a, n_b),
         SasAlg::Classic => sas28x5(H, &m_a, form_b.as_bytes()),
-    };
-    assert_eq!(
-        (run.infos.0.sas_alg, run.infos.1.sas_alg),
-        (Some(sas_alg), Some(sas_alg))
-    );
-    assert_eq!(
-        run.infos.0.sas.as_deref(),
-        Some(sas.as_str()),
-        "Alice's SAS"
-    );
-    assert_eq!(run.infos.1.sas.as_deref(), Some(sas.as_str()), "Bob's SAS");
+    });
+    for info in &run.infos {
+        assert_eq!(info.sas_alg, Some(sas_alg), "{:?}", info.role);
+        assert_eq!(info.sas.as_deref(), Some(sas.as_str()), "{:?}", info.role);
+    }
 
     // The SRS as Bob finds it (rshashes) and as Alice finds it (srshash) must agree.
     let rshashes = values_of(x3, "rshashes");
@@ -523,7 +558,9 @@ fn four_message(spec: &Spec, run: &Run, labels: Vec<String>) -> Negotiated {
     } else {
         SrsStatus::None
     };
-    assert_eq!((run.infos.0.srs, run.infos.1.srs), (expect, expect));
+    for info in &run.infos {
+        assert_eq!(info.srs, expect, "{:?}", info.role);
+    }
 
     // P1, A8: OSS is the UTF-8 of the NFC passphrase.
     let oss: Option<String> = spec.oss.map(|(a, _)| {
@@ -536,13 +573,14 @@ fn four_message(spec: &Spec, run: &Run, labels: Vec<String>) -> Negotiated {
         srs.as_deref(),
         oss.as_deref().map(str::as_bytes),
     );
-    let fin = session_keys(H, C, k_final.expose());
+    let fin = session_keys(H, cipher, k_final.expose());
     let mac_b = hmac(
         H,
         fin.ks_b.expose(),
         &[n_a, n_b, &d, form_b.as_bytes(), form_b2.as_bytes()],
     );
     let (id_b, m_b, c_b_run) = seal(
+        dialect,
         fin.responder.kc.expose(),
         fin.responder.km.expose(),
         c_b,
@@ -566,6 +604,7 @@ fn four_message(spec: &Spec, run: &Run, labels: Vec<String>) -> Negotiated {
         crypt: "aes128-ctr",
         hash: "sha256",
         compress: "none",
+        dialect: None,
         alice: AliceInputs {
             jid: ALICE,
             x: Ordered(xs_in_order),
@@ -620,6 +659,7 @@ fn four_message(spec: &Spec, run: &Run, labels: Vec<String>) -> Negotiated {
             new_retained_secret: hx(new_rs.expose()),
         },
         stanzas: Vec::new(),
+        terminate: None,
     };
     Negotiated {
         vector,
@@ -775,7 +815,7 @@ fn first_difference(a: &str, b: &str) -> String {
 #[test]
 fn vectors_are_reproducible() {
     let regen = std::env::var("ESESSION_REGEN_VECTORS").as_deref() == Ok("1");
-    let makers: [fn() -> (Spec, String); 8] = [
+    let makers: [fn() -> (Spec, String); 12] = [
         || json(group14()),
         || json(group5_leading_zero()),
         || json(group15_retained()),
@@ -784,6 +824,10 @@ fn vectors_are_reproducible() {
         three_msg::rsa,
         rekey::alice_then_bob,
         offline::open_set,
+        gajim::we_initiate,
+        gajim::zero_counter,
+        gajim::gajim_initiates,
+        gajim::gajim_initiates_retained,
     ];
     for make in makers {
         let (spec, text) = make();

@@ -6,6 +6,7 @@
 // Helpers outside #[test] functions index too (clippy.toml covers only the tests).
 #![allow(clippy::indexing_slicing)]
 
+use aes::cipher::{generic_array::GenericArray, BlockEncrypt, KeyInit};
 use esession::crypto::pubkey::XMLDSIG_NS;
 use esession::crypto::{
     apply_ctr, blocks_for, commitment, final_k, hmac, identity_mac, mpi, mpi_u128, negotiation_k,
@@ -50,10 +51,115 @@ fn files() -> Vec<(String, Value)> {
 struct Check<'a> {
     file: &'a str,
     json: &'a Value,
+    /// The file's dialect (`None`: the profile).
+    dialect: Option<Dialect>,
     errors: Vec<String>,
 }
 
+/// A deviation of the Gajim dialect from the profile (`docs/vectors.md`, "The Gajim
+/// vectors"; D1–D7 of the design note on Gajim).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Deviation {
+    /// KC is the whole 32-octet HMAC output, an AES-256 key.
+    D1,
+    /// Keystream block i of a stanza or identity with MAC counter C is AES(KC, C+1+i).
+    D2,
+    /// The unused keystream octets of a stanza's last block start the sender's next stanza.
+    D2Tail,
+    /// The form normalization writes an element without content as `<name attrs />`.
+    D3,
+    /// esession's stanza MACs carry C as 16 octets (Gajim's carry mpi(C)).
+    D4,
+    /// esession pads its plaintext with spaces to a multiple of 16 octets.
+    D5,
+    /// The SAS is shown without its leading zero digits (`a`).
+    D6,
+    /// The terminate goes in clear, outside the encrypted channel.
+    D7,
+}
+
+impl Deviation {
+    const ALL: [Deviation; 8] = [
+        Deviation::D1,
+        Deviation::D2,
+        Deviation::D2Tail,
+        Deviation::D3,
+        Deviation::D4,
+        Deviation::D5,
+        Deviation::D6,
+        Deviation::D7,
+    ];
+}
+
+/// How a file's messages are read when its `dialect` is `gajim`.
+#[derive(Clone, Debug)]
+struct Dialect {
+    /// The deviations applied (all of them; the tests switch one off at a time).
+    on: Vec<Deviation>,
+    /// Gajim plays Alice (else Bob); the other side is esession in Gajim mode.
+    gajim_is_alice: bool,
+    /// Gajim 1.0 pads its plaintext to 16 characters, 0.16 to 16 octets.
+    gajim_pads_chars: bool,
+}
+
+impl Dialect {
+    /// The dialect of `json`: `None` for the profile (no `dialect`).
+    fn of(file: &str, json: &Value) -> Option<Dialect> {
+        let d = json.get("dialect")?;
+        assert_eq!(d["name"], "gajim", "{file}: unknown dialect");
+        Some(Dialect {
+            on: Deviation::ALL.to_vec(),
+            gajim_is_alice: d["gajim"] == "alice",
+            gajim_pads_chars: d["gajim_version"] == "1.0",
+        })
+    }
+}
+
 impl<'a> Check<'a> {
+    /// Whether the file's dialect applies deviation `d`.
+    fn has(&self, d: Deviation) -> bool {
+        self.dialect.as_ref().is_some_and(|x| x.on.contains(&d))
+    }
+
+    /// The cipher the keys are derived for: AES-128 (P1), AES-256 with D1.
+    fn cipher(&self) -> CipherAlg {
+        if self.has(Deviation::D1) {
+            CipherAlg::Aes256Ctr
+        } else {
+            C
+        }
+    }
+
+    /// The normalization of a negotiation form without `identity` and `mac`: P4, or
+    /// written out again for a dialect (D3), then cross-checked with P4 where D3 is off.
+    fn form(&mut self, x: &Element) -> String {
+        let p4 = normalize_form_content(x, &NOT_MACED);
+        if self.dialect.is_none() {
+            return p4;
+        }
+        self.eq("P4 (own normalization)", c14n(x, false), &p4);
+        c14n(x, self.has(Deviation::D3))
+    }
+
+    /// An identity: ID = CIPHER(KC, C, mac), M = HMAC(KM, mpi(C) | ID) (P3); in a dialect
+    /// with this file's D1 and D2, from a fresh keystream.
+    fn seal(&self, kc: &[u8], km: &[u8], counter: u128, mac: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        if self.dialect.is_none() {
+            return seal(kc, km, counter, mac);
+        }
+        let mut id = mac.to_vec();
+        let mut c = counter;
+        keystream(
+            kc,
+            &mut c,
+            &mut Vec::new(),
+            &mut id,
+            self.has(Deviation::D2),
+        );
+        let m = identity_mac(H, km, counter, &id);
+        (id, m)
+    }
+
     fn get(&self, path: &str) -> &'a Value {
         path.split('.')
             .try_fold(self.json, |v, key| match (v, key.parse::<usize>()) {
@@ -171,6 +277,110 @@ fn seal(kc: &[u8], km: &[u8], counter: u128, mac: &[u8]) -> (Vec<u8>, Vec<u8>) {
     (id, m)
 }
 
+/// CTR written out again for the dialect files, with the `aes` crate: block i is
+/// AES(KC, C+i) (P3), AES(KC, C+1+i) with `d2`; AES-128 for a 16-octet KC, AES-256 for a
+/// 32-octet one (D1). `tail` holds the unused octets of the last block, which are used
+/// first (D2-tail; an empty `tail` for a fresh keystream). `counter` advances by the number
+/// of new blocks. Returns how many octets came from `tail`.
+fn keystream(
+    kc: &[u8],
+    counter: &mut u128,
+    tail: &mut Vec<u8>,
+    data: &mut [u8],
+    d2: bool,
+) -> usize {
+    let block = |n: u128| -> Vec<u8> {
+        let mut b = GenericArray::clone_from_slice(&n.to_be_bytes());
+        match kc.len() {
+            16 => aes::Aes128::new_from_slice(kc)
+                .unwrap()
+                .encrypt_block(&mut b),
+            _ => aes::Aes256::new_from_slice(kc)
+                .unwrap()
+                .encrypt_block(&mut b),
+        }
+        b.to_vec()
+    };
+    let carried = tail.len().min(data.len());
+    let mut ks: Vec<u8> = tail.drain(..carried).collect();
+    let first = if d2 {
+        counter.wrapping_add(1)
+    } else {
+        *counter
+    };
+    let mut blocks = 0u128;
+    while ks.len() < data.len() {
+        ks.extend(block(first.wrapping_add(blocks)));
+        blocks += 1;
+    }
+    if blocks > 0 {
+        *tail = ks.split_off(data.len());
+    }
+    for (d, k) in data.iter_mut().zip(&ks) {
+        *d ^= k;
+    }
+    *counter = counter.wrapping_add(blocks);
+    carried
+}
+
+/// The normalization of a form's content (without the `identity` and `mac` fields) written
+/// out again for the dialect files: P4 (sorted attributes, `xml:` dropped from names, the
+/// attribute and text escapes, whitespace-only text between elements dropped), and with
+/// `d3` an element without content as `<name attrs />` (D3).
+fn c14n(x: &Element, d3: bool) -> String {
+    fn element(out: &mut String, e: &Element, d3: bool) {
+        out.push('<');
+        out.push_str(e.name());
+        let mut attrs: Vec<(&str, &str)> = e
+            .attrs()
+            .iter()
+            .map(|(k, v)| (k.strip_prefix("xml:").unwrap_or(k), v.as_str()))
+            .collect();
+        attrs.sort();
+        for (k, v) in attrs {
+            let v = v
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('"', "&quot;")
+                .replace('\t', "&#x9;")
+                .replace('\n', "&#xA;")
+                .replace('\r', "&#xD;");
+            out.push_str(&format!(" {k}=\"{v}\""));
+        }
+        let empty = e
+            .nodes()
+            .iter()
+            .all(|n| matches!(n, Node::Text(t) if t.is_empty()));
+        if d3 && empty {
+            out.push_str(" />");
+            return;
+        }
+        out.push('>');
+        let elements = e.children().next().is_some();
+        for n in e.nodes() {
+            match n {
+                Node::Element(c) => element(out, c, d3),
+                Node::Text(t) if elements && t.trim_matches([' ', '\t', '\r', '\n']).is_empty() => {
+                }
+                Node::Text(t) => out.push_str(
+                    &t.replace('&', "&amp;")
+                        .replace('<', "&lt;")
+                        .replace('>', "&gt;")
+                        .replace('\r', "&#xD;"),
+                ),
+            }
+        }
+        out.push_str(&format!("</{}>", e.name()));
+    }
+    let mut out = String::new();
+    for child in x.children() {
+        if !(child.name() == "field" && child.attr("var").is_some_and(|v| NOT_MACED.contains(&v))) {
+            element(&mut out, child, d3);
+        }
+    }
+    out
+}
+
 /// P9: m_content = the `<c/>` children but `<mac/>`, in P4 form, whitespace removed.
 fn m_content(c: &Element) -> String {
     c.children()
@@ -192,6 +402,8 @@ struct Sender {
     secret: Vec<u8>,
     public: Vec<u8>,
     accepted: usize,
+    /// The dialect files: unused keystream octets of the last block (D2-tail).
+    tail: Vec<u8>,
 }
 
 impl Sender {
@@ -203,6 +415,7 @@ impl Sender {
             secret,
             public: public.to_vec(),
             accepted: 0,
+            tail: Vec::new(),
         }
     }
 }
@@ -328,12 +541,14 @@ fn derive(
     let k = negotiation_k(H, shared.expose());
     ck.eq("K = SHA-256(mpi(shared))", sha256(&[&z]), k.expose());
     ck.value("values.K", k.expose());
-    let provisory = session_keys(H, C, k.expose());
-    // P1 spelled out: KC = the last 16 octets of the HMAC, KM and KS the whole output.
+    let provisory = session_keys(H, ck.cipher(), k.expose());
+    // P1 spelled out: KC = the last 16 octets of the HMAC (D1: all 32), KM and KS the whole
+    // output.
     let label = |l: &str| hmac(H, k.expose(), &[l.as_bytes()]);
+    let kc_from = if ck.has(Deviation::D1) { 0 } else { 16 };
     ck.eq(
         "P1 KCA",
-        &label("Initiator Cipher Key")[16..],
+        &label("Initiator Cipher Key")[kc_from..],
         provisory.initiator.kc.expose(),
     );
     ck.eq(
@@ -391,14 +606,17 @@ fn four(ck: &mut Check<'_>, msgs: &[Element], dh: &Dh) -> (Sender, Sender) {
         );
     }
     ck.value("values.He", commitment(e));
+    if let Some(d) = ck.dialect.clone() {
+        choices(ck, &d, (x1, x2), dh.c_a);
+    }
     ck.eq("messages.2 dhkeys", b64_one(x3, "dhkeys"), e);
     let provisory = &dh.provisory;
 
-    // P4 forms, as parsed.
-    let form_a = normalize_form_content(x1, &NOT_MACED);
-    let form_a2 = normalize_form_content(x3, &NOT_MACED);
-    let form_b = normalize_form_content(x2, &NOT_MACED);
-    let form_b2 = normalize_form_content(x4, &NOT_MACED);
+    // P4 forms (D3 in a dialect), as parsed.
+    let form_a = ck.form(x1);
+    let form_a2 = ck.form(x3);
+    let form_b = ck.form(x2);
+    let form_b2 = ck.form(x4);
     ck.value_text("values.formA", &form_a);
     ck.value_text("values.formA2", &form_a2);
     ck.value_text("values.formB", &form_b);
@@ -411,7 +629,7 @@ fn four(ck: &mut Check<'_>, msgs: &[Element], dh: &Dh) -> (Sender, Sender) {
         &[n_b, n_a, e, form_a.as_bytes(), form_a2.as_bytes()],
     );
     ck.value("values.macA", &mac_a);
-    let (id_a, m_a) = seal(
+    let (id_a, m_a) = ck.seal(
         provisory.initiator.kc.expose(),
         provisory.initiator.km.expose(),
         dh.c_a,
@@ -468,7 +686,7 @@ fn four(ck: &mut Check<'_>, msgs: &[Element], dh: &Dh) -> (Sender, Sender) {
         oss.as_deref().map(str::as_bytes),
     );
     ck.value("values.K_final", k_final.expose());
-    let fin = session_keys(H, C, k_final.expose());
+    let fin = session_keys(H, ck.cipher(), k_final.expose());
     ck.keys("values.final", &fin, false);
 
     // Bob's identity (message 4), final keys, counter C_B.
@@ -478,7 +696,7 @@ fn four(ck: &mut Check<'_>, msgs: &[Element], dh: &Dh) -> (Sender, Sender) {
         &[n_a, n_b, d, form_b.as_bytes(), form_b2.as_bytes()],
     );
     ck.value("values.macB", &mac_b);
-    let (id_b, m_b) = seal(
+    let (id_b, m_b) = ck.seal(
         fin.responder.kc.expose(),
         fin.responder.km.expose(),
         dh.c_b,
@@ -519,6 +737,38 @@ fn four(ck: &mut Check<'_>, msgs: &[Element], dh: &Dh) -> (Sender, Sender) {
     )
 }
 
+/// D9, the choices esession makes toward Gajim: as Alice it offers a group Gajim knows first
+/// (Gajim, as Bob, takes the first offer unchecked); as Bob it answers `logging` with
+/// Alice's first offer and draws a C_A whose first octet is neither 0x00 nor 0x80 (P2,
+/// which avoids Gajim's crash B1). Both sides speak the classic SAS.
+fn choices(ck: &mut Check<'_>, d: &Dialect, (x1, x2): (&Element, &Element), c_a: u128) {
+    let (f1, f2) = (Form::parse(x1).unwrap(), Form::parse(x2).unwrap());
+    let first = |var: &str| {
+        f1.field(var)
+            .and_then(|f| f.offered().first().map(|v| v.to_string()))
+            .unwrap_or_default()
+    };
+    let answer = |var: &str| f2.value(var).unwrap_or_default().to_owned();
+    ck.eq("D9 sas_algs", answer("sas_algs"), "sas28x5");
+    if d.gajim_is_alice {
+        ck.eq(
+            "D9 logging (Alice's first offer)",
+            answer("logging"),
+            first("logging"),
+        );
+        let octet = c_a.to_be_bytes()[0];
+        ck.eq("D9 C_A first octet", [u8::from(octet & 0x7f != 0)], [1]);
+    } else {
+        let known = ["1", "2", "5", "14", "15", "16", "17", "18"];
+        ck.eq("D9 modp (the first offer)", answer("modp"), first("modp"));
+        ck.eq(
+            "D9 first group known to Gajim",
+            [u8::from(known.contains(&first("modp").as_str()))],
+            [1],
+        );
+    }
+}
+
 /// P5 rendering written out again: `v` as 5 base-28 digits, most significant first.
 fn base28(v: u32) -> String {
     const DIGITS: &[u8; 28] = b"acdefghikmopqruvwxy123456789";
@@ -529,6 +779,18 @@ fn base28(v: u32) -> String {
         n /= 28;
     }
     String::from_utf8(out.to_vec()).unwrap()
+}
+
+/// D6: `v` in base 28 without left padding (0 is `a`), as Gajim renders it.
+fn base28_unpadded(v: u32) -> String {
+    const DIGITS: &[u8; 28] = b"acdefghikmopqruvwxy123456789";
+    let mut out = vec![DIGITS[(v % 28) as usize]];
+    let mut n = v / 28;
+    while n > 0 {
+        out.insert(0, DIGITS[(n % 28) as usize]);
+        n /= 28;
+    }
+    String::from_utf8(out).unwrap()
 }
 
 /// The last 3 octets of a hash as a big-endian integer (XEP-0116 §9).
@@ -552,8 +814,13 @@ fn sas(
     match form2.value("sas_algs").unwrap_or("sas28x5") {
         "sas28x5" => {
             let label: &[u8] = b"Short Authentication String";
-            let s = base28(low_24_bits(&sha256(&[m_a, form_b.as_bytes(), label])));
+            let v = low_24_bits(&sha256(&[m_a, form_b.as_bytes(), label]));
+            let s = base28(v);
             ck.eq("sas28x5 (crate)", sas28x5(H, m_a, form_b.as_bytes()), &s);
+            // D6: shown as Gajim shows it, without leading zero digits.
+            if ck.has(Deviation::D6) {
+                return base28_unpadded(v);
+            }
             s
         }
         "sas28x5-commit" => {
@@ -927,7 +1194,16 @@ fn stanzas(ck: &mut Check<'_>, group: &ModpGroup, mut alice: Sender, mut bob: Se
         ck.value(&at("counter_before"), mpi_u128(before));
         let content = m_content(c);
         ck.value_text(&at("m_content"), &content);
-        let a_mac = stanza_mac(H, &me.km, content.as_bytes(), before);
+        // D4: esession's MACs carry C as 16 octets, Gajim's mpi(C) (P3).
+        let by_esession = ck
+            .dialect
+            .as_ref()
+            .is_some_and(|d| from_alice != d.gajim_is_alice);
+        let a_mac = if by_esession && ck.has(Deviation::D4) {
+            hmac(H, &me.km, &[content.as_bytes(), &before.to_be_bytes()])
+        } else {
+            stanza_mac(H, &me.km, content.as_bytes(), before)
+        };
         ck.value(&at("a_mac"), &a_mac);
         let sent = c.child("mac", ns::STANZA_ENCRYPTION).unwrap().text();
         ck.eq(
@@ -937,7 +1213,22 @@ fn stanzas(ck: &mut Check<'_>, group: &ModpGroup, mut alice: Sender, mut bob: Se
         );
         let data = c.child("data", ns::STANZA_ENCRYPTION).unwrap().text();
         let mut plain = esession::b64::decode("data", &data).unwrap();
-        apply_ctr(C, &me.kc, &mut me.counter, &mut plain).unwrap();
+        if ck.dialect.is_some() {
+            if !ck.has(Deviation::D2Tail) {
+                me.tail.clear();
+            }
+            let d2 = ck.has(Deviation::D2);
+            let carried = keystream(&me.kc, &mut me.counter, &mut me.tail, &mut plain, d2);
+            let stated = ck.get(&at("carried_keystream")).as_u64();
+            ck.eq(
+                &at("carried_keystream"),
+                stated.unwrap_or(u64::MAX).to_be_bytes(),
+                (carried as u64).to_be_bytes(),
+            );
+            dialect_plaintext(ck, i, by_esession, &plain);
+        } else {
+            apply_ctr(C, &me.kc, &mut me.counter, &mut plain).unwrap();
+        }
         ck.value_text(&at("plaintext"), &String::from_utf8_lossy(&plain));
         // XEP-0200 §6: <new/> = the peer <key/>s accepted since the sender's last stanza.
         let new = c.child("new", ns::STANZA_ENCRYPTION).map_or(0, |n| {
@@ -974,11 +1265,89 @@ fn stanzas(ck: &mut Check<'_>, group: &ModpGroup, mut alice: Sender, mut bob: Se
     ck.eq("values.rekeys count", [stated as u8], [rekeys as u8]);
 }
 
+/// The plaintext of stanza `i` of a dialect file: esession's is its P9 content padded with
+/// spaces to a multiple of 16 octets (D5); Gajim's carries the stated body and is padded to
+/// 16 characters (1.0) or octets (0.16).
+fn dialect_plaintext(ck: &mut Check<'_>, i: usize, by_esession: bool, plain: &[u8]) {
+    let body = ck.text(&format!("stanzas.{i}.body"));
+    let text = String::from_utf8_lossy(plain).into_owned();
+    if by_esession {
+        let mut expected = format!("<body>{body}</body>").into_bytes();
+        if ck.has(Deviation::D5) {
+            expected.resize(expected.len().next_multiple_of(16), b' ');
+        }
+        ck.eq(
+            &format!("stanzas.{i} plaintext (P9 content, D5 padding)"),
+            plain,
+            expected,
+        );
+        return;
+    }
+    let nodes = parse_fragment(&text, ns::JABBER_CLIENT, &Limits::default()).unwrap_or_default();
+    let got = nodes
+        .iter()
+        .filter_map(Node::as_element)
+        .find(|e| e.name() == "body")
+        .map(Element::text)
+        .unwrap_or_default();
+    ck.eq(&format!("stanzas.{i} Gajim's <body/>"), body, got);
+    let pads_chars = ck.dialect.as_ref().is_some_and(|d| d.gajim_pads_chars);
+    let units = if pads_chars {
+        text.chars().count()
+    } else {
+        plain.len()
+    };
+    ck.eq(
+        &format!("stanzas.{i} Gajim's padding"),
+        [0],
+        [(units % 16) as u8],
+    );
+}
+
+/// D7: a dialect file's terminate is the SSN terminate form in clear, on the thread, after
+/// the stanzas; the profile (P10) would send it encrypted, as a stanza.
+fn terminate(ck: &mut Check<'_>) {
+    let msg = parse(ck.text("terminate.xml"));
+    let from = ck.text("terminate.from");
+    ck.eq(
+        "terminate.from",
+        [u8::from(from == "alice" || from == "bob")],
+        [1],
+    );
+    let thread = msg.child("thread", ns::JABBER_CLIENT).map(Element::text);
+    ck.eq(
+        "terminate thread",
+        thread.unwrap_or_default(),
+        ck.text("thread"),
+    );
+    let encrypted = msg.child("c", ns::STANZA_ENCRYPTION).is_some();
+    let form = msg
+        .child("feature", ns::FEATURE_NEG)
+        .and_then(|f| f.child("x", ns::DATA))
+        .and_then(|x| Form::parse(x).ok());
+    let clear = form.is_some_and(|f| {
+        f.value("FORM_TYPE") == Some("urn:xmpp:ssn")
+            && matches!(f.value("terminate"), Some("1" | "true"))
+    });
+    let d7 = ck.has(Deviation::D7);
+    ck.eq(
+        "terminate in clear (D7), not encrypted (P10)",
+        [u8::from(clear && !encrypted)],
+        [u8::from(d7)],
+    );
+}
+
 /// Recomputes one vector; returns every mismatch (empty when the file is true).
 fn verify(file: &str, json: &Value) -> Vec<String> {
+    verify_as(file, json, Dialect::of(file, json))
+}
+
+/// [`verify`], reading the file in `dialect` (`None`: the profile).
+fn verify_as(file: &str, json: &Value, dialect: Option<Dialect>) -> Vec<String> {
     let mut ck = Check {
         file,
         json,
+        dialect,
         errors: Vec::new(),
     };
     // The flow is the number of messages (the messages win over the `flow` field).
@@ -1002,13 +1371,16 @@ fn verify(file: &str, json: &Value) -> Vec<String> {
         }
     };
     stanzas(&mut ck, dh.group, alice, bob);
+    if ck.dialect.is_some() {
+        terminate(&mut ck);
+    }
     ck.errors
 }
 
 #[test]
 fn vectors_recompute_from_inputs_and_xml() {
     let all = files();
-    assert!(all.len() >= 8, "expected at least 8 vector files");
+    assert!(all.len() >= 12, "expected at least 12 vector files");
     let errors: Vec<String> = all.iter().flat_map(|(f, j)| verify(f, j)).collect();
     assert!(errors.is_empty(), "\n{}", errors.join("\n"));
 }
@@ -1210,4 +1582,61 @@ fn vectors_check_sees_a_filler_move_the_classic_sas() {
         errors.iter().any(|e| e.contains("values.sas differs")),
         "{errors:?}"
     );
+}
+
+/// The Gajim vectors, parsed.
+fn gajim_files() -> Vec<(String, Value)> {
+    files()
+        .into_iter()
+        .filter(|(_, j)| j.get("dialect").is_some())
+        .collect()
+}
+
+#[test]
+fn gajim_vectors_need_every_deviation() {
+    // With any one deviation switched off, the check of the Gajim vectors fails, naming
+    // what no longer matches.
+    let all = gajim_files();
+    assert_eq!(all.len(), 4);
+    let cases = [
+        (Deviation::D1, "values.provisory.KCA differs"),
+        (Deviation::D2, "values.IDA differs"),
+        (Deviation::D2Tail, "plaintext differs"),
+        (Deviation::D3, "values.formA differs"),
+        (Deviation::D4, "a_mac differs"),
+        (Deviation::D5, "(P9 content, D5 padding) differs"),
+        (Deviation::D6, "values.sas differs"),
+        (
+            Deviation::D7,
+            "terminate in clear (D7), not encrypted (P10) differs",
+        ),
+    ];
+    for (off, named) in cases {
+        let errors: Vec<String> = all
+            .iter()
+            .flat_map(|(f, j)| {
+                let mut d = Dialect::of(f, j).unwrap();
+                d.on.retain(|x| *x != off);
+                verify_as(f, j, Some(d))
+            })
+            .collect();
+        assert!(
+            errors.iter().any(|e| e.contains(named)),
+            "{off:?} off: {errors:?}"
+        );
+    }
+}
+
+#[test]
+fn gajim_vectors_are_not_profile_vectors() {
+    // Read as the profile (no dialect), every Gajim vector fails from its provisory keys on.
+    for (f, j) in gajim_files() {
+        let errors = verify_as(&f, &j, None);
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("values.provisory.KCA differs")),
+            "{f}: {errors:?}"
+        );
+    }
 }

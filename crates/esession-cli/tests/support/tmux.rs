@@ -1,6 +1,8 @@
-//! A real terminal for the `esession` binary: a tmux server on a private socket (`-L`),
-//! one session per program, keys typed with `send-keys`, the screen read with
-//! `capture-pane`. Dropping it kills the tmux server and every program in it.
+//! A real terminal for the `esession` binary: a tmux server on a private socket (`-L`, no
+//! configuration file, UTF-8), one session per program, keys typed with `send-keys`, the
+//! screen read with `capture-pane`. Dropping it kills the tmux server and every program
+//! in it.
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -20,8 +22,7 @@ impl Tmux {
 
     fn tmux(&self, args: &[&str]) -> std::process::Output {
         let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
+            .args(["-u", "-L", &self.socket, "-f", "/dev/null"])
             .args(args)
             .output()
             .expect("tmux runs");
@@ -38,6 +39,20 @@ impl Tmux {
     /// configuration file of the user's). When it exits, `[exit CODE]` is printed and the
     /// terminal stays for reading.
     pub(crate) fn start(&self, name: &str, args: &[String], env: &[(&str, &str)]) {
+        self.launch(
+            name,
+            args,
+            &Launch {
+                env,
+                ..Launch::default()
+            },
+        );
+    }
+
+    /// Starts `esession ARGS` in a new terminal named `name` (200×50) as `how` says, in
+    /// the environment of [`Tmux::start`].
+    pub(crate) fn launch(&self, name: &str, args: &[String], how: &Launch<'_>) {
+        let env = how.env;
         let mut line =
             String::from("unset ESESSION_PASSWORD ESESSION_PEER_PASSWORD ESESSION_LOG; ");
         let mut vars = vec![
@@ -56,20 +71,28 @@ impl Tmux {
             line.push(' ');
             line.push_str(&quote(a));
         }
-        line.push_str("; echo \"[exit $?]\"; sleep 600");
-        self.tmux(&[
-            "new-session",
-            "-d",
-            "-s",
-            name,
-            "-x",
-            "200",
-            "-y",
-            "50",
-            "sh",
-            "-c",
-            &line,
-        ]);
+        match how.status_file {
+            Some(file) => line.push_str(&format!(
+                "; echo $? > {}",
+                quote(&file.display().to_string())
+            )),
+            None => line.push_str("; echo \"[exit $?]\"; sleep 600"),
+        }
+        let terminal_env: Vec<String> = how
+            .terminal_env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let mut command = vec!["new-session", "-d", "-s", name, "-x", "200", "-y", "50"];
+        for var in &terminal_env {
+            command.extend(["-e", var.as_str()]);
+        }
+        command.extend(["sh", "-c", &line]);
+        self.tmux(&command);
+        if how.status_file.is_some() {
+            // The pane stays after the program exits: its last screen is read.
+            self.tmux(&["set-option", "-t", name, "remain-on-exit", "on"]);
+        }
     }
 
     /// Types `text` (literally) into terminal `name`.
@@ -91,6 +114,12 @@ impl Tmux {
     /// What terminal `name` shows, with its scrollback.
     pub(crate) fn screen(&self, name: &str) -> String {
         let out = self.tmux(&["capture-pane", "-p", "-J", "-t", name, "-S", "-1000"]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// What terminal `name` shows now, row by row (no scrollback).
+    pub(crate) fn visible(&self, name: &str) -> String {
+        let out = self.tmux(&["capture-pane", "-p", "-t", name]);
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -130,11 +159,23 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .arg("kill-server")
+            .args(["-L", &self.socket, "kill-server"])
             .output();
     }
+}
+
+/// How [`Tmux::launch`] starts a program.
+#[derive(Default)]
+pub(crate) struct Launch<'a> {
+    /// Exported for the program, after the variables of the tests' own environment are
+    /// unset (so a password can be given here).
+    pub(crate) env: &'a [(&'a str, &'a str)],
+    /// The terminal's own environment (`new-session -e`), such as its locale.
+    pub(crate) terminal_env: &'a [(&'a str, &'a str)],
+    /// Where the shell writes the program's exit code; the pane then stays as the program
+    /// left it (`remain-on-exit`). Without it, `[exit CODE]` is printed below the
+    /// program's output and the terminal stays ([`Tmux::exit_code`] reads it).
+    pub(crate) status_file: Option<&'a Path>,
 }
 
 /// `s` quoted for `sh`.

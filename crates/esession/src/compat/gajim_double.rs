@@ -8,6 +8,7 @@ use crate::b64;
 use crate::crypto::{hmac, mpi, sha256, DhSecret, HashAlg, ModpGroup};
 use crate::forms::Form;
 use crate::random::{Random, SeededRandom};
+use crate::transcript;
 use crate::xml::{ns, parse_fragment, Element, Limits, Node};
 use aes::cipher::{generic_array::GenericArray, BlockEncrypt, KeyInit};
 use std::collections::HashMap;
@@ -397,11 +398,14 @@ impl Gajim {
             .map(|b| char::from(letters[usize::from(*b) % letters.len()]))
             .collect();
         let n_a = self.random(8);
+        // The inputs of a published vector (`crate::vectors`), as the engine records its own.
+        transcript::record!("alice.nonce", &n_a);
         let mut secrets = Vec::new();
         let mut hashes = Vec::new();
         for id in MODP {
             let group = ModpGroup::get(id).unwrap();
             let x = group.generate_secret(&mut self.rng);
+            transcript::record!(&format!("alice.x.{id}"), &x.expose_mpi());
             let e = group.public_value(&x);
             hashes.push(b64::encode(&sha256(&[mpi(&e)])));
             secrets.push((id, x, e));
@@ -588,6 +592,9 @@ impl Gajim {
             Some(c) => c,
             None => u128::from_be_bytes(self.random(16).try_into().unwrap()),
         };
+        transcript::record!("bob.nonce", &n_b);
+        transcript::record!("bob.counter", mpi(&c_a.to_be_bytes()));
+        transcript::record!("bob.y", &y.expose_mpi());
         let mut fields = vec![
             text_single("FORM_TYPE", ns::SSN),
             text_single("accept", "true"),
@@ -763,7 +770,10 @@ impl Gajim {
         let fin = keys(&k_final);
         let srshash = match &srs {
             Some(rs) => hmac(H, rs, &[b"Shared Retained Secret"]),
-            None => srshash_random,
+            None => {
+                transcript::record!("bob.srshash_random", &srshash_random);
+                srshash_random
+            }
         };
         let mut x4 = form(
             "result",

@@ -13,8 +13,8 @@ use crate::store::MemoryStore;
 use crate::warning::Warning;
 use crate::xml::{parse_element, Limits};
 
-const US: &str = "romeo@example.net/orchard";
-const GAJIM: &str = "juliet@example.com/balcony";
+pub(crate) const US: &str = "romeo@example.net/orchard";
+pub(crate) const GAJIM: &str = "juliet@example.com/balcony";
 const GAJIM_BARE: &str = "juliet@example.com";
 const NOW: Timestamp = Timestamp(1_800_000_000);
 
@@ -29,15 +29,15 @@ fn wire(stanza: &Element, from: &str) -> Element {
     s
 }
 
-struct Link {
-    us: Engine<MemoryStore>,
-    gajim: Gajim,
+pub(crate) struct Link {
+    pub(crate) us: Engine<MemoryStore>,
+    pub(crate) gajim: Gajim,
     /// Every stanza that crossed, as text (from us = true).
-    wire: Vec<(bool, String)>,
+    pub(crate) wire: Vec<(bool, String)>,
 }
 
 impl Link {
-    fn new(label: &str, version: Version, config: Config) -> Self {
+    pub(crate) fn new(label: &str, version: Version, config: Config) -> Self {
         Link {
             us: Engine::new(
                 FullJid::new(US).unwrap(),
@@ -50,7 +50,7 @@ impl Link {
         }
     }
 
-    fn run(&mut self) {
+    pub(crate) fn run(&mut self) {
         loop {
             let mut moved = false;
             while let Some(s) = self.us.poll_outgoing() {
@@ -69,11 +69,11 @@ impl Link {
         }
     }
 
-    fn events(&mut self) -> Vec<Event> {
+    pub(crate) fn events(&mut self) -> Vec<Event> {
         std::iter::from_fn(|| self.us.poll_event()).collect()
     }
 
-    fn established(&mut self) -> SessionInfo {
+    pub(crate) fn established(&mut self) -> SessionInfo {
         let events = self.events();
         events
             .into_iter()
@@ -85,7 +85,7 @@ impl Link {
     }
 
     /// We start with Gajim, recognised by its caps node.
-    fn we_start(&mut self) -> (SessionId, SessionInfo) {
+    pub(crate) fn we_start(&mut self) -> (SessionId, SessionInfo) {
         self.us
             .note_peer_client(&jid(GAJIM), PeerClient::CapsNode("http://gajim.org"));
         self.us.start(&jid(GAJIM_BARE), NOW).unwrap();
@@ -95,14 +95,14 @@ impl Link {
     }
 
     /// Gajim starts with us.
-    fn gajim_starts(&mut self) -> (SessionId, SessionInfo) {
+    pub(crate) fn gajim_starts(&mut self) -> (SessionId, SessionInfo) {
         self.gajim.start(US);
         self.run();
         let info = self.established();
         (info.id.clone(), info)
     }
 
-    fn gajim_established(&self) -> (String, bool) {
+    pub(crate) fn gajim_established(&self) -> (String, bool) {
         self.gajim
             .seen
             .iter()
@@ -131,20 +131,23 @@ impl Link {
             self.gajim.send(&theirs).unwrap();
             self.run();
             assert_eq!(self.gajim.seen.last(), Some(&Seen::Message(ours.clone())));
-            let got: Vec<String> = self
-                .events()
-                .into_iter()
-                .filter_map(|e| match e {
-                    Event::Message {
-                        body: Some(b),
-                        encrypted: true,
-                        ..
-                    } => Some(b),
-                    _ => None,
-                })
-                .collect();
-            assert_eq!(got, [theirs], "Gajim saw {:?}", self.gajim.seen);
+            assert_eq!(self.received(), [theirs], "Gajim saw {:?}", self.gajim.seen);
         }
+    }
+
+    /// The bodies of the encrypted messages we received since the last events were read.
+    pub(crate) fn received(&mut self) -> Vec<String> {
+        self.events()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Message {
+                    body: Some(b),
+                    encrypted: true,
+                    ..
+                } => Some(b),
+                _ => None,
+            })
+            .collect()
     }
 }
 

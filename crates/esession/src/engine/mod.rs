@@ -10,7 +10,7 @@ mod archive_tests;
 #[cfg(test)]
 mod full_tests;
 #[cfg(test)]
-mod gajim_tests;
+pub(crate) mod gajim_tests;
 mod inbound;
 mod negotiate;
 mod offline;

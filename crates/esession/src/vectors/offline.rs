@@ -153,7 +153,7 @@ fn run() -> (Run, String) {
         thread: thread.thread().to_owned(),
         alice_rs: Vec::new(),
         bob_rs: Vec::new(),
-        infos: (info.clone(), info_b),
+        infos: vec![info.clone(), info_b],
     };
     (run, options.to_string())
 }
@@ -278,6 +278,7 @@ pub(super) fn open_set() -> (Spec, String) {
         crypt: "aes128-ctr",
         hash: "sha256",
         compress: "none",
+        dialect: None,
         alice: AliceInputs {
             jid: ALICE_BARE,
             x: Ordered(xs_in_order),
@@ -324,6 +325,7 @@ pub(super) fn open_set() -> (Spec, String) {
             MB: hx(&b.m),
         },
         stanzas,
+        terminate: None,
     };
     json((spec, vector))
 }

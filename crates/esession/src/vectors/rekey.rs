@@ -3,8 +3,8 @@
 //! profile P1, P13), with a stanza under every key set. The re-key secrets x', y' are the
 //! engine's `rekey.secret` draws ([`crate::transcript`]), in send order.
 use super::{
-    four_message, hx, json, parse, recorded, run, stanza, Negotiated, Spec, Stanza, Values, C, H,
-    HELLO_ALICE, HELLO_BOB,
+    four_message, hx, json, parse, recorded, run, stanza, Dialect, Negotiated, Spec, Stanza,
+    Values, C, H, HELLO_ALICE, HELLO_BOB,
 };
 use crate::crypto::{rekey_keys, DhSecret, ModpGroup};
 use crate::engine::tests::sid;
@@ -103,7 +103,7 @@ pub(super) fn alice_then_bob() -> (Spec, String) {
         fin,
         c_a,
         c_b,
-    } = four_message(&spec, &r, vec![r.label.clone()]);
+    } = four_message(&spec, &r, vec![r.label.clone()], Dialect::Profile);
     let group = ModpGroup::get(vector.group).unwrap();
     let x =
         DhSecret::from_be(group.id(), recorded(&r, &format!("alice.x.{}", group.id()))).unwrap();

@@ -4,8 +4,8 @@
 //! PKCS#8 keys) and the wire XML; RSASSA-PKCS1-v1_5 is deterministic, so the signatures
 //! are recomputed too.
 use super::{
-    form_x, hx, json, one, parse, recorded, run, seal, stanza, values_of, Keys6, Message, Ordered,
-    Spec, Stanza, Vector, C, H, HELLO_ALICE, HELLO_BOB, NOT_MACED,
+    form_x, hx, json, one, parse, recorded, run, seal, stanza, values_of, Dialect, Keys6, Message,
+    Ordered, Spec, Stanza, Vector, C, H, HELLO_ALICE, HELLO_BOB, NOT_MACED,
 };
 use crate::config::{Flow, PubkeyMode};
 use crate::crypto::{
@@ -125,7 +125,7 @@ pub(super) fn signed(
         "{pub_key}<SignatureValue>{}</SignatureValue>",
         b64::encode(&sign)
     );
-    let (id, m, after) = seal(kc, km, counter, plain.as_bytes());
+    let (id, m, after) = seal(Dialect::Profile, kc, km, counter, plain.as_bytes());
     Signed {
         pub_key,
         mac,
@@ -249,11 +249,11 @@ pub(super) fn rsa() -> (Spec, String) {
     let peer_fp =
         |info: &crate::event::SessionInfo| info.peer_key.as_ref().map(|k| k.fingerprint.clone());
     assert_eq!(
-        peer_fp(&r.infos.0),
+        peer_fp(&r.infos[0]),
         Some(bob_key.public().fingerprint().to_b64())
     );
     assert_eq!(
-        peer_fp(&r.infos.1),
+        peer_fp(&r.infos[1]),
         Some(alice_key.public().fingerprint().to_b64())
     );
     assert_eq!(
@@ -293,6 +293,7 @@ pub(super) fn rsa() -> (Spec, String) {
         crypt: "aes128-ctr",
         hash: "sha256",
         compress: "none",
+        dialect: None,
         alice: AliceInputs {
             jid: ALICE,
             x: Ordered(xs_in_order),
@@ -343,6 +344,7 @@ pub(super) fn rsa() -> (Spec, String) {
             MA: hx(&a.m),
         },
         stanzas,
+        terminate: None,
     };
     json((spec, vector))
 }
