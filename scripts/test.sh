@@ -42,41 +42,36 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# `SCRIPT start DIR` on the ports its environment names, or else on the first free ones
+# from FIRST upwards in steps of 10 (another server on this machine, e.g. someone else's
+# tests, may hold the first); PORTS prints the environment for a base port.
+start_server() {
+    local script=$1 dir=$2 first=$3 ports=$4 set=$5 base
+    if [[ -n $set ]]; then
+        "scripts/$script" start "$dir"
+        return
+    fi
+    for ((base = first; base < first + 80; base += 10)); do
+        # shellcheck disable=SC2046 # the assignments split on purpose
+        if env $("$ports" "$base") "scripts/$script" start "$dir"; then
+            return 0
+        fi
+        "scripts/$script" stop "$dir" >/dev/null 2>&1 || true
+    done
+    echo "test.sh: no free ports for $script" >&2
+    return 1
+}
+prosody_ports() { echo "ESESSION_C2S_PORT=$1 ESESSION_TLS_PORT=$(($1 + 1))"; }
+ejabberd_ports() { echo "ESESSION_EJABBERD_PORT=$1"; }
+
 if [[ $want_prosody == 1 ]]; then
     scripts/prosody.sh install
-    # Default ports first; if another server holds them (someone else's tests on
-    # this machine), try the next pairs.
-    if [[ -n ${ESESSION_C2S_PORT:-} ]]; then
-        scripts/prosody.sh start "$server_dir"
-    else
-        started=0
-        for base in 15222 15232 15242 15252 15262 15272 15282 15292; do
-            if ESESSION_C2S_PORT=$base ESESSION_TLS_PORT=$((base + 1)) \
-                scripts/prosody.sh start "$server_dir"; then
-                started=1
-                break
-            fi
-        done
-        [[ $started == 1 ]] || { echo "test.sh: no free port pair for Prosody" >&2; exit 1; }
-    fi
+    start_server prosody.sh "$server_dir" 15222 prosody_ports "${ESESSION_C2S_PORT:-}"
     export ESESSION_TEST_ENV=$server_dir/env
 fi
-
 if [[ $want_ejabberd == 1 ]]; then
     scripts/ejabberd.sh install
-    if [[ -n ${ESESSION_EJABBERD_PORT:-} ]]; then
-        scripts/ejabberd.sh start "$cluster_dir"
-    else
-        started=0
-        for base in 16222 16232 16242 16252 16262 16272 16282 16292; do
-            if ESESSION_EJABBERD_PORT=$base scripts/ejabberd.sh start "$cluster_dir"; then
-                started=1
-                break
-            fi
-            scripts/ejabberd.sh stop "$cluster_dir" || true
-        done
-        [[ $started == 1 ]] || { echo "test.sh: no free ports for ejabberd" >&2; exit 1; }
-    fi
+    start_server ejabberd.sh "$cluster_dir" 16222 ejabberd_ports "${ESESSION_EJABBERD_PORT:-}"
     export ESESSION_EJABBERD_ENV=$cluster_dir/env
 fi
 
