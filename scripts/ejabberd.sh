@@ -11,7 +11,7 @@
 #   scripts/ejabberd.sh stop DIR                 stop both nodes started in DIR
 #
 # Environment: ESESSION_EJABBERD_PORT (default 16222: node 1 c2s; node 2 uses +1, the
-# private epmd +2).
+# private epmd +2, node 1's direct TLS (XEP-0368) +3).
 set -euo pipefail
 
 die() {
@@ -56,7 +56,7 @@ ctl() {
 }
 
 node_config() {
-    local dir=$1 n=$2 c2s=$3 cookie=$4
+    local dir=$1 n=$2 c2s=$3 tls=$4 cookie=$5
     local d=$dir/node$n
     mkdir -p "$d/log" "$d/spool"
     cp /etc/ejabberd/inetrc "$d/inetrc"
@@ -69,6 +69,19 @@ EJABBERD_PID_PATH=$d/ejabberd.pid
 CONTRIB_MODULES_CONF_DIR=$d/modules.d
 CTL
     mkdir -p "$d/modules.d"
+    # Node 1 also listens for direct TLS (XEP-0368).
+    local tls_listener=""
+    if [[ -n $tls ]]; then
+        tls_listener="
+  -
+    port: $tls
+    ip: \"127.0.0.1\"
+    module: ejabberd_c2s
+    max_stanza_size: 262144
+    shaper: none
+    access: c2s
+    tls: true"
+    fi
     cat >"$d/ejabberd.yml" <<YML
 # Written by scripts/ejabberd.sh: node $n of a private cluster on loopback.
 hosts:
@@ -88,6 +101,7 @@ listen:
     shaper: none
     access: c2s
     starttls: true
+${tls_listener}
 auth_method: internal
 auth_password_format: scram
 # A lookup that failed before the join would otherwise be cached for an hour.
@@ -102,6 +116,10 @@ access_rules:
     allow: all
   pubsub_createnode:
     allow: local
+  register:
+    allow: all
+# The tests create their accounts in-band (XEP-0077): one per test and party, at once.
+registration_timeout: infinity
 shaper_rules:
   max_user_sessions: 10
   max_user_offline_messages: 5000
@@ -122,6 +140,10 @@ modules:
     force_node_config:
       "eu.siacs.conversations.axolotl.*":
         access_model: open
+  mod_register:
+    access: register
+    ip_access: all
+    password_strength: 0
   mod_roster:
     versioning: true
   mod_stream_mgmt: {}
@@ -135,8 +157,8 @@ cmd_start() {
     local dir base
     dir=$(abs_dir "$1")
     base=${ESESSION_EJABBERD_PORT:-16222}
-    local c2s1=$base c2s2=$((base + 1)) epmd=$((base + 2))
-    for p in "$c2s1" "$c2s2" "$epmd"; do
+    local c2s1=$base c2s2=$((base + 1)) epmd=$((base + 2)) tls1=$((base + 3))
+    for p in "$c2s1" "$c2s2" "$epmd" "$tls1"; do
         port_open "$p" && die "port 127.0.0.1:$p is already taken"
     done
     echo "$epmd" >"$dir/epmd-port"
@@ -155,8 +177,8 @@ cmd_start() {
     fi
     local cookie
     cookie=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
-    node_config "$dir" 1 "$c2s1" "$cookie"
-    node_config "$dir" 2 "$c2s2" "$cookie"
+    node_config "$dir" 1 "$c2s1" "$tls1" "$cookie"
+    node_config "$dir" 2 "$c2s2" "" "$cookie"
     if [[ $(id -u) == 0 ]] && id ejabberd >/dev/null 2>&1; then
         chown -R ejabberd:ejabberd "$dir/node1" "$dir/node2" "$dir/certs"
         chmod 711 "$dir"
@@ -174,7 +196,7 @@ cmd_start() {
         die "node 2 could not join node 1's cluster"
     local i
     for ((i = 0; i < 200; i++)); do
-        if port_open "$c2s1" && port_open "$c2s2" &&
+        if port_open "$c2s1" && port_open "$c2s2" && port_open "$tls1" &&
             ctl "$dir" 1 list_cluster 2>/dev/null | grep -q ejabberd2@localhost; then
             break
         fi
@@ -185,11 +207,12 @@ cmd_start() {
     cat >"$dir/env" <<ENV
 ESESSION_SERVER=127.0.0.1:$c2s1
 ESESSION_SERVER_2=127.0.0.1:$c2s2
+ESESSION_TLS_PORT=$tls1
 ESESSION_SERVER_KIND=ejabberd
 SSL_CERT_FILE=$dir/certs/localhost.crt
 ESESSION_EJABBERD_LOGS=$dir/node1/log/ejabberd.log:$dir/node2/log/ejabberd.log
 ENV
-    echo "ejabberd cluster running: node 1 c2s 127.0.0.1:$c2s1, node 2 c2s 127.0.0.1:$c2s2"
+    echo "ejabberd cluster running: node 1 c2s 127.0.0.1:$c2s1 (direct TLS $tls1), node 2 c2s 127.0.0.1:$c2s2"
     echo "env file: $dir/env"
 }
 

@@ -10,7 +10,9 @@ use crate::output::Out;
 use crate::wait::wait_for;
 use esession::{BareJid, Event, SessionId, SessionInfo, Timestamp};
 use esession_store::SqliteStore;
-use esession_xmpp::{Client, OfflineFallback, OfflineSendError, Reach, Unreachable};
+use esession_xmpp::{
+    bounced_request, Client, OfflineFallback, OfflineSendError, Reach, Unreachable,
+};
 use std::time::Duration;
 
 pub(crate) async fn run(global: &Global, args: &SendArgs, out: Out) -> Result<(), Fail> {
@@ -64,15 +66,9 @@ async fn exchange(
         }
     }
     let session = client.engine_mut().start(&to, Timestamp::now())?;
-    let info = match established(client, history, out, &session, step).await {
-        Ok(Some(info)) => info,
-        Ok(None) => {
-            let why = Unreachable::NoAnswer {
-                to: to.to_string(),
-                secs: step.as_secs(),
-            };
-            return send_offline(client, history, args, &alice, out, why).await;
-        }
+    let info = match established(client, history, out, &session, to.as_str(), step).await {
+        Ok(Ok(info)) => info,
+        Ok(Err(why)) => return send_offline(client, history, args, &alice, out, why).await,
         Err(f) => return Err(f.at(to.as_str(), session.thread())),
     };
     let in_session = |f: Fail| f.at(info.peer.as_str(), session.thread());
@@ -194,44 +190,57 @@ fn offline_fail(e: OfflineSendError, alice: &BareJid) -> Fail {
     }
 }
 
-/// Waits for `session` to be established: `None` when the peer did not answer in time
-/// (the negotiation is abandoned); a refusal is exit 1 with nothing sent.
+/// Waits for `session` with `to` to be established: why `to` looks offline when the
+/// server bounced the request or the peer did not answer in time (the negotiation is
+/// abandoned); a refusal is exit 1 with nothing sent.
 async fn established(
     client: &mut Client<SqliteStore>,
     history: &mut History,
     out: Out,
     session: &SessionId,
+    to: &str,
     step: Duration,
-) -> Result<Option<SessionInfo>, Fail> {
+) -> Result<Result<SessionInfo, Unreachable>, Fail> {
     let got = wait_for(client, history, out, step, |ev| match ev {
-        Event::Established(i) if i.id == *session => Some(Ok(i.clone())),
+        Event::Established(i) if i.id == *session => Some(Ok(Ok(i.clone()))),
         Event::Failed {
             session: s, error, ..
-        } if s == session => Some(Err(Fail::protocol(
-            error.kind().name(),
-            format!("negotiation failed: {error}; nothing was sent"),
-        ))),
+        } if s == session => Some(match bounced_request(to, error) {
+            // The server bounced the request (its <no-store/> hint): the contact is offline.
+            Some(why) => Ok(Err(why)),
+            None => Err(Fail::protocol(
+                error.kind().name(),
+                format!("negotiation failed: {error}; nothing was sent"),
+            )),
+        }),
         _ => None,
     })
     .await?;
-    let Some(info) = got else {
-        // Issue 13: Gajim 1.0 crashes on 1 in 128 of the counters it draws (its bug B1);
-        // that silence is not the contact being offline, and trying again works.
-        if client.engine().stalled_by_gajim_bug(session) {
+    let info = match got {
+        Some(Ok(info)) => info,
+        Some(Err(why)) => return Ok(Err(why)),
+        None => {
+            // Issue 13: Gajim 1.0 crashes on 1 in 128 of the counters it draws (its bug B1);
+            // that silence is not the contact being offline, and trying again works.
+            let gajim_bug = client.engine().stalled_by_gajim_bug(session);
             let _ = client.engine_mut().terminate(session, Timestamp::now());
-            return Err(Fail::protocol(
-                "timeout",
-                format!(
-                    "the contact's Gajim did not finish the negotiation within {}s: it drew a \
-                     counter that Gajim 1.0 cannot handle (its known bug, about 1 session in \
-                     128 that Gajim answers); nothing was sent; try again, a new session draws \
-                     a new counter",
-                    step.as_secs()
-                ),
-            ));
+            if gajim_bug {
+                return Err(Fail::protocol(
+                    "timeout",
+                    format!(
+                        "the contact's Gajim did not finish the negotiation within {}s: it drew \
+                         a counter that Gajim 1.0 cannot handle (its known bug, about 1 session \
+                         in 128 that Gajim answers); nothing was sent; try again, a new session \
+                         draws a new counter",
+                        step.as_secs()
+                    ),
+                ));
+            }
+            return Ok(Err(Unreachable::NoAnswer {
+                to: to.to_owned(),
+                secs: step.as_secs(),
+            }));
         }
-        let _ = client.engine_mut().terminate(session, Timestamp::now());
-        return Ok(None);
     };
     if !info.encrypted {
         return Err(Fail::protocol(
@@ -239,5 +248,5 @@ async fn established(
             "the peer refused encryption; nothing was sent",
         ));
     }
-    Ok(Some(info))
+    Ok(Ok(info))
 }

@@ -26,8 +26,9 @@ pub(crate) async fn wait_for<T>(
         if let Some(ev) = client.next_event(left).await? {
             history.note(client, &ev);
             if let Some(result) = pick(&ev) {
-                // A failure is reported by the caller, once, as the command's error.
-                if result.is_ok() || !matches!(ev, Event::Failed { .. }) {
+                // A failure is reported by the caller, once: as the command's error, or as
+                // why the contact looks offline (a bounced request).
+                if !matches!(ev, Event::Failed { .. }) {
                     out.event(&ev);
                 }
                 return result.map(Some);

@@ -2,7 +2,8 @@
 //! `mod_archive_manual` (issue 6 part 3): a `may` ESession is archived sealed by the
 //! client and read back by another client of the account; the server keeps no plaintext;
 //! a `mustnot` session leaves nothing in any archive; preferences round trip; list paging;
-//! remove.
+//! remove. These need the project's Prosody module; one test runs against both servers:
+//! ejabberd offers no XEP-0136 (MAM only), and the client says so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 // Helpers outside #[test] functions index too (clippy.toml covers only the tests).
 #![allow(clippy::indexing_slicing)]
@@ -13,7 +14,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{run, server, unique_body, Account, Proc};
+use support::{run, server, target, unique_body, Account, Proc};
 
 const LIMIT: Duration = Duration::from_secs(45);
 const EVENT_LIMIT: Duration = Duration::from_secs(20);
@@ -102,6 +103,7 @@ fn may_session_is_archived_sealed_and_read_back_by_another_client() {
     let other = Account {
         jid: format!("{}/second", alice.jid),
         password: alice.password.clone(),
+        addr: alice.addr.clone(),
         state: tempfile::tempdir().unwrap(),
     };
     let list = collections(&other, &["--with", &bob.jid]);
@@ -234,6 +236,29 @@ fn mustnot_session_leaves_nothing_in_any_archive() {
         server().data_files_containing(&thread)
     );
     support::assert_server_never_saw(&body, Some(&thread));
+}
+
+/// On Prosody (the project's module) the archive commands work; ejabberd has no XEP-0136
+/// module and answers `service-unavailable`, which the client names as the missing
+/// capability (exit 1, kind `unsupported`) instead of a bare stanza error.
+#[test]
+fn archive_commands_name_a_missing_xep0136() {
+    let alice = Account::new("arcneed");
+    for cmd in [["archive", "prefs"], ["archive", "list"]] {
+        let (code, p) = run("alice (archive)", &alice.args(&cmd), LIMIT);
+        if target().is_ejabberd() {
+            assert_eq!(code, 1, "{cmd:?}\n{}", p.transcript());
+            let err = p.only("error");
+            assert_eq!(err["kind"], "unsupported", "{err}");
+            assert!(
+                s(&err["detail"]).contains("does not offer XEP-0136 message archiving"),
+                "{err}"
+            );
+        } else {
+            assert_eq!(code, 0, "{cmd:?}\n{}", p.transcript());
+            assert!(p.events_named("error").is_empty(), "{}", p.transcript());
+        }
+    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
-//! Full XEP-0116 through the `esession` binary and a real Prosody: the 3-message flow with
-//! RSA keys, `hash` identities, each cipher family, whirlpool, zlib, re-keying, required
-//! public keys, the identity key at rest, and trust (issue 4 §8).
+//! Full XEP-0116 through the `esession` binary and a real server (Prosody, or the ejabberd
+//! cluster: Alice on node 1, Bob on node 2): the 3-message flow with RSA keys, `hash`
+//! identities, each cipher family, whirlpool, zlib, re-keying, required public keys, the
+//! identity key at rest, and trust (issue 4 §8).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 // Helpers outside #[test] functions index too (clippy.toml covers only the tests).
 #![allow(clippy::indexing_slicing)]

@@ -1,5 +1,7 @@
-//! The `esession` binary against a real Prosody on loopback (see `esession-testkit`: the
-//! server of `scripts/test.sh`, or a private one started on first use).
+//! The `esession` binary against a real server on loopback (see `esession-testkit`: the
+//! Prosody of `scripts/test.sh`, or its two-node ejabberd cluster with
+//! `ESESSION_TEST_SERVER=ejabberd`, Alice on node 1 and Bob on node 2; or a private one
+//! started on first use).
 //!
 //! Every test uses its own accounts and state directories, bounds every wait, and kills
 //! the processes it started when it fails. Message bodies are unique per test, so that
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use esession_xmpp::{ConnectOptions, Connection, TlsMode};
 use serde_json::Value;
-use support::{assert_server_never_saw, run, server, unique_body, Account, Proc};
+use support::{assert_server_never_saw, run, target, unique_body, Account, Proc};
 
 /// Bound for a whole `send` run (its own steps are bounded by `--timeout`, default 20 s).
 const SEND_LIMIT: Duration = Duration::from_secs(45);
@@ -242,7 +244,7 @@ fn send_to_bare_jid_reaches_listener() {
 /// every stanza it receives until `stop` is set; disco#info is answered by `Connection`.
 async fn raw_peer(account: &Account) -> Connection {
     let mut opts = ConnectOptions::new(&account.jid, &account.password);
-    opts.server = Some(server().addr.clone());
+    opts.server = Some(account.addr.clone());
     opts.tls = TlsMode::Plain;
     opts.timeout = Duration::from_secs(10);
     assert!(opts.features.is_empty());
@@ -331,35 +333,54 @@ async fn peer_without_esession_support_gets_no_plaintext() {
     raw.close().await.unwrap();
 }
 
-/// (Test 5.) An offline peer: `send --to` its bare JID gives up after `--timeout`, exit 1, and
-/// neither the stanza log nor the server's offline storage holds the body.
-#[test]
-fn offline_peer_times_out_without_plaintext() {
+/// (Test 5.) An offline peer: `send --to` its bare JID exits 1, and neither the server's
+/// traffic record nor its storage holds the body. Our request carries the XEP-0334
+/// `<no-store/>` hint: ejabberd bounces it at once (`unavailable`) and keeps nothing for
+/// Dave; Prosody 0.12 ignores the hint and stores the request, so `send` gives up after
+/// `--timeout` (`timeout`) and Dave's next login replays it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_peer_gets_no_plaintext_and_no_stale_request() {
     let alice = Account::new("alice");
     let dave = Account::new("dave");
     let body = unique_body("dave is away");
     let started = Instant::now();
-    let (code, p) = run(
-        "alice (send)",
-        &alice.args(&["send", "--to", &dave.jid, "--timeout", "3", &body]),
-        SEND_LIMIT,
-    );
+    let args = alice.args(&["send", "--to", &dave.jid, "--timeout", "3", &body]);
+    let (code, p) = tokio::task::spawn_blocking(move || run("alice (send)", &args, SEND_LIMIT))
+        .await
+        .unwrap();
     let took = started.elapsed();
     assert_eq!(code, 1, "{}", p.transcript());
     let err = p.only("error");
-    assert_eq!(err["kind"], "timeout", "{err}");
     assert!(s(&err["detail"]).contains("nothing was sent"), "{err}");
-    assert!(took < Duration::from_secs(15), "took {took:?}");
-    // The request was stored for Dave (proof that the search covers offline storage).
-    let stored = server().data_files_containing("urn:xmpp:ssn");
-    assert!(
-        stored
-            .iter()
-            .any(|f| f.to_string_lossy().contains(dave.user())),
-        "no stored negotiation request for {} in {stored:?}",
-        dave.user()
-    );
+    let ejabberd = target().is_ejabberd();
+    if ejabberd {
+        assert_eq!(err["kind"], "unavailable", "{err}");
+        assert!(s(&err["detail"]).contains("service-unavailable"), "{err}");
+        assert!(took < Duration::from_secs(3), "took {took:?}");
+    } else {
+        assert_eq!(err["kind"], "timeout", "{err}");
+        assert!(took < Duration::from_secs(15), "took {took:?}");
+    }
     assert_server_never_saw(&body, Some(dave.user()));
+
+    // Dave's next login: Prosody replays the stored request, ejabberd kept nothing.
+    let mut raw = raw_peer(&dave).await;
+    let replayed = read_for(&mut raw, Duration::from_secs(2)).await;
+    raw.close().await.unwrap();
+    let stale: Vec<&String> = replayed
+        .iter()
+        .filter(|x| x.starts_with("<message") && x.contains("urn:xmpp:ssn"))
+        .collect();
+    if ejabberd {
+        assert!(stale.is_empty(), "{replayed:#?}");
+    } else {
+        // The request, and the cancel sent when `send` gave up.
+        assert!(
+            stale.iter().any(|x| x.contains("type='form'")),
+            "{replayed:#?}"
+        );
+    }
+    assert!(replayed.iter().all(|x| !x.contains(&body)), "{replayed:#?}");
 
     // A full JID of an absent resource: the server answers disco#info with an error.
     let started = Instant::now();
@@ -419,7 +440,10 @@ fn connection_failures_exit_3() {
 /// exit 3 naming what it offers and the flag, and used with `--allow-plain-auth`.
 #[test]
 fn plain_only_server_needs_allow_plain_auth() {
-    let carol = Account::at(&server().plain_only_domain, "plainonly");
+    let domain = &target()
+        .prosody("plain-only virtual host")
+        .plain_only_domain;
+    let carol = Account::at(domain, "plainonly");
     let (code, p) = run(
         "refused",
         &carol.args(&["keys", "publish"]),
@@ -549,7 +573,7 @@ fn demo_against_test_server() {
     let (alice, bob) = (Account::new("alice"), Account::new("bob"));
     let args: Vec<String> = [
         "--server",
-        &server().addr,
+        &alice.addr,
         "--tls",
         "plain",
         "--state",

@@ -4,14 +4,15 @@
 //! `scripts/ejabberd.sh start DIR`, as `scripts/test.sh` does). Without it, the first call
 //! installs ejabberd if needed and starts a private cluster on free ports, stopped by a
 //! watchdog when the test process exits.
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::{
-    contains_bytes, free_port, port_free, repo_root, run_script, unique, wait_until, watchdog,
-    EnvFile,
+    contains_bytes, free_port, port_free, repo_root, unique, wait_until, watchdog, EnvFile,
 };
 
 /// The running two-node cluster.
@@ -21,6 +22,8 @@ pub struct Cluster {
     pub dir: PathBuf,
     /// `127.0.0.1:PORT` of each node's client port (plain TCP / STARTTLS): node 1, node 2.
     pub nodes: [String; 2],
+    /// Node 1's direct-TLS client port (XEP-0368) on 127.0.0.1.
+    pub tls_port: u16,
     /// The cluster's self-signed certificate.
     pub cert: PathBuf,
     /// Each node's log (stanzas at debug level).
@@ -32,15 +35,21 @@ fn script() -> PathBuf {
     repo_root().join("scripts/ejabberd.sh")
 }
 
-/// The cluster, found or started once per process.
+/// The cluster, found or started once per process. Also sets `SSL_CERT_FILE` in this
+/// process to the cluster's certificate, as [`crate::server`] does for Prosody's (a process
+/// runs its real-server tests against one of them, [`crate::target`]).
 pub fn cluster() -> &'static Cluster {
     static CLUSTER: OnceLock<Cluster> = OnceLock::new();
     CLUSTER.get_or_init(|| {
         let env = EnvFile::find("ESESSION_EJABBERD_ENV", start_own_cluster);
+        let cert = PathBuf::from(env.get("SSL_CERT_FILE"));
+        // Before any TLS connection of this process (we are inside the OnceLock).
+        std::env::set_var("SSL_CERT_FILE", &cert);
         Cluster {
             dir: env.path.parent().unwrap().to_path_buf(),
             nodes: [env.get("ESESSION_SERVER"), env.get("ESESSION_SERVER_2")],
-            cert: PathBuf::from(env.get("SSL_CERT_FILE")),
+            tls_port: env.get("ESESSION_TLS_PORT").parse().unwrap(),
+            cert,
             logs: env
                 .get("ESESSION_EJABBERD_LOGS")
                 .split(':')
@@ -52,20 +61,13 @@ pub fn cluster() -> &'static Cluster {
 
 impl Cluster {
     /// Registers a fresh `prefix…@localhost` account on the cluster (every node knows it);
-    /// returns (bare JID, password).
+    /// returns (bare JID, password). In-band (XEP-0077) through node 1, which takes
+    /// milliseconds where `ejabberd.sh register` starts an Erlang node for seconds.
     pub fn register_unique(&self, prefix: &str) -> (String, String) {
         let user = unique(prefix);
         let password = format!("pw-{user}");
-        run_script(
-            &script(),
-            &[
-                "register".as_ref(),
-                self.dir.as_os_str(),
-                user.as_ref(),
-                password.as_ref(),
-            ],
-            &format!("register {user}"),
-        );
+        register_in_band(&self.nodes[0], &user, &password)
+            .unwrap_or_else(|e| panic!("register {user} on {}: {e}", self.nodes[0]));
         (format!("{user}@localhost"), password)
     }
 
@@ -122,6 +124,52 @@ impl Cluster {
     }
 }
 
+/// XEP-0077 §3.1 over a plain stream to `addr`: `user`@localhost with `password`
+/// (names and passwords of [`unique`] need no escaping).
+fn register_in_band(addr: &str, user: &str, password: &str) -> Result<(), String> {
+    let mut s = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .map_err(|e| e.to_string())?;
+    let mut said = String::new();
+    let mut send_then_read = |out: &str, done: &dyn Fn(&str) -> bool| {
+        s.write_all(out.as_bytes()).map_err(|e| e.to_string())?;
+        let mut buf = [0u8; 4096];
+        while !done(&said) {
+            let n = s
+                .read(&mut buf)
+                .map_err(|e| format!("{e} after {said:?}"))?;
+            if n == 0 {
+                return Err(format!("stream closed after {said:?}"));
+            }
+            said.push_str(&String::from_utf8_lossy(buf.get(..n).unwrap_or_default()));
+        }
+        Ok::<_, String>(said.clone())
+    };
+    send_then_read(
+        "<?xml version='1.0'?><stream:stream xmlns='jabber:client' \
+         xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>",
+        &|t| t.contains("</stream:features>"),
+    )?;
+    let answer = send_then_read(
+        &format!(
+            "<iq type='set' id='reg'><query xmlns='jabber:iq:register'>\
+             <username>{user}</username><password>{password}</password></query></iq>"
+        ),
+        &|t| {
+            t.split_once("</stream:features>")
+                .is_some_and(|(_, a)| a.contains("/>") || a.contains("</iq>"))
+        },
+    )?;
+    let (_, reply) = answer.split_once("</stream:features>").unwrap_or_default();
+    // Best effort: the server closes its side anyway.
+    let _ = s.write_all(b"</stream:stream>");
+    if reply.contains("type='result'") || reply.contains("type=\"result\"") {
+        Ok(())
+    } else {
+        Err(format!("refused: {reply}"))
+    }
+}
+
 /// (connection and direction, text) of one stream line of ejabberd's debug log:
 /// `… (tcp|<0.836.0>) Received XML on stream = <<"…">>`. The text is the Erlang binary's
 /// content with its escapes (`\"`, `\\`, `\n`) undone.
@@ -147,11 +195,12 @@ fn stream_chunk(line: &str) -> Option<(String, String)> {
     Some((format!("{conn} {direction}"), text))
 }
 
-/// Three consecutive free ports on 127.0.0.1 (node 1, node 2, the private epmd).
+/// Four consecutive free ports on 127.0.0.1 (node 1, node 2, the private epmd, node 1's
+/// direct TLS).
 fn free_base() -> u16 {
     loop {
         let base = free_port();
-        if base < 60000 && (1..3).all(|i| port_free(base + i)) {
+        if base < 60000 && (1..4).all(|i| port_free(base + i)) {
             return base;
         }
     }

@@ -7,6 +7,8 @@
 //! directory when the test process exits.
 //!
 //! [`cluster`] is the second server: a two-node ejabberd cluster (`scripts/ejabberd.sh`).
+//! [`target`] is the one a suite runs against (`ESESSION_TEST_SERVER`), so that one suite
+//! runs against both.
 //!
 //! Accounts come from [`Server::register_unique`], so that tests running in parallel (and
 //! repeated runs against one server) never share an account.
@@ -22,7 +24,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 mod cluster;
+mod target;
 pub use cluster::{cluster, Cluster};
+pub use target::{target, Kind, Login, Target};
 
 /// The running test server.
 #[derive(Debug)]

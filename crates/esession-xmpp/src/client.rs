@@ -12,6 +12,7 @@ use tokio_xmpp::Stanza;
 
 use crate::connection::Connection;
 use crate::error::XmppError;
+use crate::hints;
 use crate::options::ConnectOptions;
 use crate::xml;
 
@@ -107,9 +108,11 @@ impl<S: SecretStore> Client<S> {
         self.trace.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
-    /// Sends everything the engine queued.
+    /// Sends everything the engine queued (the negotiation request with the XEP-0334
+    /// `<no-store/>` hint beside its AMP rule, for servers without AMP).
     pub async fn flush(&mut self) -> Result<(), XmppError> {
-        while let Some(stanza) = self.engine.poll_outgoing() {
+        while let Some(mut stanza) = self.engine.poll_outgoing() {
+            hints::add_no_store_to_dropped(&mut stanza);
             self.conn.send_element(&stanza).await?;
             if let Some(t) = self.trace.as_mut() {
                 t.push(Traced {

@@ -40,6 +40,7 @@ mod connection;
 mod delivery;
 mod disco;
 mod error;
+mod hints;
 mod link;
 mod login;
 mod offline;
@@ -58,6 +59,7 @@ pub use client::{Client, Traced, ESESSION_FEATURES};
 pub use connection::Connection;
 pub use delivery::{OfflineFallback, OfflineSendError, Reach, Unreachable};
 pub use error::{XmppError, CONNECT_TIMEOUT, EXIT_CONNECT, EXIT_OTHER};
+pub use hints::bounced_request;
 pub use link::{Keepalive, LinkEvent};
 pub use offline::{
     offline_publish_options, OfflineError, OfflineLogin, OfflineStart, Withdrawal, OFFLINE_ITEM_ID,

@@ -1,6 +1,7 @@
-//! Full XEP-0116 through a real Prosody: the 3-message flow with RSA identities, a
-//! non-AES cipher, whirlpool, zlib, re-keying at every stanza, and encrypted presence and
-//! iq (XEP-0116 §4.2, XEP-0200 §5, §9).
+//! Full XEP-0116 through a real server (Prosody, or the ejabberd cluster with a test's
+//! first account on node 1 and its second on node 2): the 3-message flow with RSA
+//! identities, a non-AES cipher, whirlpool, zlib, re-keying at every stanza, and encrypted
+//! presence and iq (XEP-0116 §4.2, XEP-0200 §5, §9).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::time::{Duration, Instant};
@@ -10,15 +11,16 @@ use esession::config::{Flow, PubkeyMode};
 use esession::event::RekeyedBy;
 use esession::xml::{ns, Element};
 use esession::{CipherAlg, Config, Event, HashAlg, IdentityKey, MemoryStore, OsRandom, StanzaKind};
-use esession_testkit::server;
+use esession_testkit::target;
 use esession_xmpp::{Client, ConnectOptions, TlsMode};
 
 const RSA_A: &[u8] = include_bytes!("../../esession/tests/keys/rsa2048.pk8.der");
 
 async fn client(prefix: &str, config: Config, key: IdentityKey) -> Client<MemoryStore> {
-    let (jid, pw) = server().register_unique(prefix);
+    let login = target().register_unique(prefix);
+    let (jid, pw) = (login.jid, login.password);
     let mut o = ConnectOptions::new(&jid, &pw);
-    o.server = Some(server().addr.clone());
+    o.server = Some(login.addr);
     o.tls = TlsMode::StartTls;
     o.timeout = Duration::from_secs(10);
     let mut c = Client::connect(o, config, MemoryStore::new(), Box::new(OsRandom))

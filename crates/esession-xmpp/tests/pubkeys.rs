@@ -1,5 +1,6 @@
-//! XEP-0189 through a real Prosody (profile P14): a published key fetched by another
-//! account and fed to its trust store, an attestation published and verified, a
+//! XEP-0189 (profile P14) through a real server (Prosody, or the ejabberd cluster with a
+//! test's first account on node 1 and its second on node 2): a published key fetched by
+//! another account and fed to its trust store, an attestation published and verified, a
 //! revocation that withdraws the key and is honoured, a key requested directly (§6).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -7,7 +8,7 @@ use std::time::Duration;
 
 use esession::pubkeys::{absorb, Attestation, Revocation};
 use esession::{Config, IdentityKey, KeyStore, MemoryStore, OsRandom, Timestamp};
-use esession_testkit::server;
+use esession_testkit::target;
 use esession_xmpp::{Client, ConnectOptions, Connection, TlsMode};
 
 const T: Duration = Duration::from_secs(10);
@@ -15,9 +16,10 @@ const RSA_A: &[u8] = include_bytes!("../../esession/tests/keys/rsa2048.pk8.der")
 const RSA_B: &[u8] = include_bytes!("../../esession/tests/keys/rsa2048-b.pk8.der");
 
 fn options(prefix: &str, presence: bool) -> (ConnectOptions, String) {
-    let (jid, pw) = server().register_unique(prefix);
+    let login = target().register_unique(prefix);
+    let (jid, pw) = (login.jid, login.password);
     let mut o = ConnectOptions::new(&jid, &pw);
-    o.server = Some(server().addr.clone());
+    o.server = Some(login.addr);
     o.tls = TlsMode::StartTls;
     o.timeout = T;
     o.send_presence = presence;

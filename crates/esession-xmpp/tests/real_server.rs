@@ -1,9 +1,11 @@
-//! Integration tests against a real Prosody on loopback.
+//! Integration tests against a real server on loopback: Prosody, or the two-node ejabberd
+//! cluster with `ESESSION_TEST_SERVER=ejabberd` (a test's first account on node 1, its
+//! second on node 2).
 //!
-//! The server is found through `ESESSION_TEST_ENV` (the `env` file written by
-//! `scripts/prosody.sh start DIR`, as `scripts/test.sh` does). Without it, the
-//! first test starts a private server on free ports in a temporary directory
-//! through `scripts/prosody.sh`; a watchdog stops it when this process exits.
+//! The server is found through `ESESSION_TEST_ENV` / `ESESSION_EJABBERD_ENV` (the `env`
+//! files written by `scripts/prosody.sh start DIR` and `scripts/ejabberd.sh start DIR`, as
+//! `scripts/test.sh` does). Without it, the first test starts a private server on free
+//! ports in a temporary directory; a watchdog stops it when this process exits.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 // Helpers outside #[test] functions index too (clippy.toml covers only the tests).
 #![allow(clippy::indexing_slicing)]
@@ -12,19 +14,19 @@ use std::time::{Duration, Instant};
 
 use esession_xmpp::{ConnectOptions, Connection, TlsMode, XmppError};
 
-use esession_testkit::{free_port, server};
+use esession_testkit::{free_port, target, Login, Target};
 
-/// Register a fresh account; returns (bare JID, password).
-fn account(prefix: &str) -> (String, String) {
-    server().register_unique(prefix)
+/// Register a fresh account.
+fn account(prefix: &str) -> Login {
+    target().register_unique(prefix)
 }
 
-fn options(jid: &str, password: &str, tls: TlsMode) -> ConnectOptions {
-    let s = server();
-    let mut o = ConnectOptions::new(jid, password);
+/// Logs `login` in over `tls`: through its node, or the first node's direct-TLS port.
+fn options(login: &Login, tls: TlsMode) -> ConnectOptions {
+    let mut o = ConnectOptions::new(&login.jid, &login.password);
     o.server = Some(match tls {
-        TlsMode::DirectTls => format!("127.0.0.1:{}", s.tls_port),
-        TlsMode::StartTls | TlsMode::Plain => s.addr.clone(),
+        TlsMode::DirectTls => target().direct_tls_addr(),
+        TlsMode::StartTls | TlsMode::Plain => login.addr.clone(),
     });
     o.tls = tls;
     o.timeout = Duration::from_secs(10);
@@ -32,10 +34,10 @@ fn options(jid: &str, password: &str, tls: TlsMode) -> ConnectOptions {
 }
 
 async fn login(prefix: &str, tls: TlsMode) -> Connection {
-    let (jid, pw) = account(prefix);
-    Connection::connect(options(&jid, &pw, tls))
+    let login = account(prefix);
+    Connection::connect(options(&login, tls))
         .await
-        .unwrap_or_else(|e| panic!("{jid} could not log in over {tls:?}: {e}"))
+        .unwrap_or_else(|e| panic!("{} could not log in over {tls:?}: {e}", login.jid))
 }
 
 /// Read until a stanza contains `needle` (others are skipped).
@@ -98,8 +100,8 @@ async fn direct_tls_message_both_ways() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disco_features_of_peer_and_buffered_stanzas() {
     const FEATURE: &str = "urn:xmpp:ssn";
-    let (jid, pw) = account("alice");
-    let mut opts = options(&jid, &pw, TlsMode::Plain);
+    let alice_login = account("alice");
+    let mut opts = options(&alice_login, TlsMode::Plain);
     opts.features = vec![
         FEATURE.to_owned(),
         "http://www.xmpp.org/extensions/xep-0116.html#ns".into(),
@@ -125,8 +127,7 @@ async fn disco_features_of_peer_and_buffered_stanzas() {
 
     // A message that reaches Bob while he waits for the disco answer must be
     // kept for next_stanza.
-    let (carol_jid, carol_pw) = account("carol");
-    let mut carol = Connection::connect(options(&carol_jid, &carol_pw, TlsMode::Plain))
+    let mut carol = Connection::connect(options(&account("carol"), TlsMode::Plain))
         .await
         .unwrap();
     carol
@@ -161,7 +162,10 @@ async fn disco_features_of_peer_and_buffered_stanzas() {
 
     // An unavailable resource: the server answers with a stanza error.
     let err = bob
-        .disco_features(&format!("{jid}/no-such-resource"), Duration::from_secs(5))
+        .disco_features(
+            &format!("{}/no-such-resource", alice_login.jid),
+            Duration::from_secs(5),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, XmppError::Stanza(_)), "{err:?}");
@@ -181,9 +185,10 @@ async fn disco_features_of_peer_and_buffered_stanzas() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_password_is_auth_error_quickly() {
     for tls in [TlsMode::Plain, TlsMode::StartTls] {
-        let (jid, _) = account("mallory");
+        let mut mallory = account("mallory");
+        mallory.password = "wrong-password".into();
         let started = Instant::now();
-        let err = Connection::connect(options(&jid, "wrong-password", tls))
+        let err = Connection::connect(options(&mallory, tls))
             .await
             .unwrap_err();
         assert!(matches!(err, XmppError::Auth(_)), "{tls:?}: {err:?}");
@@ -200,15 +205,19 @@ async fn wrong_password_is_auth_error_quickly() {
 /// sent, over TLS as over plain TCP, unless `allow_plain_auth`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_only_server_is_refused_unless_allowed() {
-    let (jid, pw) = server().register_unique_at(&server().plain_only_domain, "plainonly");
+    let s = target().prosody("plain-only virtual host");
+    let (jid, password) = s.register_unique_at(&s.plain_only_domain, "plainonly");
+    let carol = Login {
+        jid,
+        password,
+        addr: s.addr.clone(),
+    };
     for tls in [TlsMode::Plain, TlsMode::StartTls, TlsMode::DirectTls] {
-        let err = Connection::connect(options(&jid, &pw, tls))
-            .await
-            .unwrap_err();
+        let err = Connection::connect(options(&carol, tls)).await.unwrap_err();
         assert!(matches!(err, XmppError::Auth(_)), "{tls:?}: {err:?}");
         let shown = err.to_string();
         assert!(shown.contains("it offers: PLAIN)"), "{tls:?}: {shown}");
-        let mut allowed = options(&jid, &pw, tls);
+        let mut allowed = options(&carol, tls);
         allowed.allow_plain_auth = true;
         let conn = Connection::connect(allowed)
             .await
@@ -239,9 +248,8 @@ async fn unreachable_port_fails_quickly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn direct_tls_to_plain_port_fails_quickly() {
-    let s = server();
     let mut opts = ConnectOptions::new("nobody@localhost", "x");
-    opts.server = Some(s.addr.clone());
+    opts.server = Some(target().addr().to_owned());
     opts.tls = TlsMode::DirectTls;
     opts.timeout = Duration::from_secs(5);
     let started = Instant::now();
@@ -273,23 +281,12 @@ async fn server_log_records_sent_stanza() {
         .await
         .unwrap();
     expect_stanza(&mut bob, &token).await;
-    let log = &server().log;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        if text
-            .lines()
-            .any(|l| l.contains(&format!("<body>{token}</body>")))
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{token} not in {}",
-            log.display()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let sent = format!("<body>{token}</body>");
+    assert!(
+        target().wait_for_traffic(&sent, Duration::from_secs(5)),
+        "{token} not in the {:?} server's record of the traffic",
+        target().kind()
+    );
     alice.close().await.unwrap();
     bob.close().await.unwrap();
 }
@@ -301,25 +298,47 @@ fn auth_prefix(prefix: &str) -> String {
     esession::b64::encode(&prefix.as_bytes()[..whole])
 }
 
-/// Over TLS 1.3 this server offers no SCRAM-*-PLUS (Prosody 0.12 binds with tls-unique
+/// Over TLS 1.3 Prosody offers no SCRAM-*-PLUS (Prosody 0.12 binds with tls-unique
 /// only), and tokio-xmpp alone then skipped SCRAM and sent the password with PLAIN. We log
 /// in with SCRAM, saying `y` ("I could bind, you offer no binding", RFC 5802 §6).
+/// ejabberd offers SCRAM-SHA-1-PLUS without announcing tls-exporter, so the client takes
+/// SCRAM-SHA-1 (a -PLUS login with the wrong binding fails there): its log names the
+/// mechanism and the TLS connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_logins_use_scram_not_plain() {
     for tls in [TlsMode::StartTls, TlsMode::DirectTls] {
-        let (jid, pw) = account("scram");
-        let user = jid.split('@').next().unwrap();
-        let conn = Connection::connect(options(&jid, &pw, tls)).await.unwrap();
-        let scram = auth_prefix(&format!("y,,n={user},r="));
-        let plain = auth_prefix(&format!("\0{user}\0"));
-        assert!(
-            server().wait_for_log(&scram, Duration::from_secs(5)),
-            "{tls:?}: no SCRAM <auth> for {user} in the server log"
-        );
-        assert!(
-            !server().log_text().contains(&plain),
-            "{tls:?}: PLAIN was used"
-        );
+        let login = account("scram");
+        let conn = Connection::connect(options(&login, tls)).await.unwrap();
+        match target() {
+            Target::Prosody(s) => {
+                let user = login.jid.split('@').next().unwrap();
+                let scram = auth_prefix(&format!("y,,n={user},r="));
+                let plain = auth_prefix(&format!("\0{user}\0"));
+                assert!(
+                    s.wait_for_log(&scram, Duration::from_secs(5)),
+                    "{tls:?}: no SCRAM <auth> for {user} in the server log"
+                );
+                assert!(!s.log_text().contains(&plain), "{tls:?}: PLAIN was used");
+            }
+            Target::Ejabberd(c) => {
+                // The node logs the login asynchronously: wait for the line.
+                let scram = format!("Accepted c2s SCRAM-SHA-1 authentication for {}", login.jid);
+                assert!(
+                    c.wait_for_log(&scram, Duration::from_secs(10)),
+                    "{tls:?}: no SCRAM-SHA-1 login for {} in the log",
+                    login.jid
+                );
+                let log = c.log_text();
+                assert!(
+                    log.lines()
+                        .any(|l| l.contains("(tls|") && l.contains(&scram)),
+                    "{tls:?}: the SCRAM-SHA-1 login of {} was not over TLS",
+                    login.jid
+                );
+                let plain = format!("Accepted c2s PLAIN authentication for {}", login.jid);
+                assert!(!log.contains(&plain), "{tls:?}: PLAIN was used");
+            }
+        }
         drop(conn);
     }
 }

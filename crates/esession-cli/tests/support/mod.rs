@@ -1,17 +1,17 @@
-//! Running the `esession` binary against the test server: accounts with their own state
-//! directory, child processes whose JSON events are read with a bound, and which are
-//! killed if a test fails (the guard's `Drop`).
+//! Running the `esession` binary against the test server ([`target`]: Prosody, or the
+//! ejabberd cluster with a test's accounts alternating between its nodes): accounts with
+//! their own state directory, child processes whose JSON events are read with a bound, and
+//! which are killed if a test fails (the guard's `Drop`).
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tempfile::TempDir;
 
-pub(crate) use esession_testkit::server;
+pub(crate) use esession_testkit::{server, target};
 
 #[allow(dead_code)]
 pub(crate) mod tmux;
@@ -25,25 +25,38 @@ pub(crate) fn no_config_dir() -> String {
         .to_string()
 }
 
-/// A registered account and its private `--state` directory.
+/// A registered account, the address it logs in through and its private `--state`
+/// directory.
 pub(crate) struct Account {
     pub jid: String,
     pub password: String,
+    /// The client port of its server (of its node of the cluster).
+    pub addr: String,
     pub state: TempDir,
 }
 
 impl Account {
-    /// Registers a fresh account (`prefix` + a unique tail).
+    /// Registers a fresh account (`prefix` + a unique tail) on [`target`]: on the cluster,
+    /// a test's first account logs in through node 1, its second through node 2, ….
     pub(crate) fn new(prefix: &str) -> Account {
-        Self::at("localhost", prefix)
+        let login = target().register_unique(prefix);
+        Account {
+            jid: login.jid,
+            password: login.password,
+            addr: login.addr,
+            state: tempfile::tempdir().unwrap(),
+        }
     }
 
-    /// Registers a fresh account on the server's virtual host `domain`.
+    /// Registers a fresh account on Prosody's virtual host `domain`.
+    #[allow(dead_code)]
     pub(crate) fn at(domain: &str, prefix: &str) -> Account {
-        let (jid, password) = server().register_unique_at(domain, prefix);
+        let s = target().prosody("virtual hosts");
+        let (jid, password) = s.register_unique_at(domain, prefix);
         Account {
             jid,
             password,
+            addr: s.addr.clone(),
             state: tempfile::tempdir().unwrap(),
         }
     }
@@ -68,7 +81,7 @@ impl Account {
     /// `--server ADDR --tls plain --json --state DIR --jid JID --password PW` followed by
     /// `args`.
     pub(crate) fn args(&self, args: &[&str]) -> Vec<String> {
-        let mut v = global_args(&self.state);
+        let mut v = connection_args(&self.addr, &self.state);
         v.extend(
             [
                 "--jid",
@@ -91,30 +104,17 @@ impl Account {
     }
 }
 
-/// The certificate the children trust: the Prosody test server's, unless the test binary
-/// runs against another server ([`use_cert`]).
-static CHILD_CERT: OnceLock<PathBuf> = OnceLock::new();
-
-/// Makes the children trust `cert` (before the first child starts; again with the same
-/// certificate is fine).
-#[allow(dead_code)]
-pub(crate) fn use_cert(cert: &Path) {
-    let trusted = CHILD_CERT.get_or_init(|| cert.to_owned());
-    assert_eq!(
-        trusted, cert,
-        "the children already trust another certificate"
-    );
-}
-
-fn child_cert() -> &'static Path {
-    CHILD_CERT.get_or_init(|| server().cert.clone())
+/// `--server ADDR --tls plain --json --state DIR` with the address of [`target`]'s first
+/// node.
+pub(crate) fn global_args(state: &TempDir) -> Vec<String> {
+    connection_args(target().addr(), state)
 }
 
 /// `--server ADDR --tls plain --json --state DIR`.
-pub(crate) fn global_args(state: &TempDir) -> Vec<String> {
+fn connection_args(addr: &str, state: &TempDir) -> Vec<String> {
     vec![
         "--server".into(),
-        server().addr.clone(),
+        addr.to_owned(),
         "--tls".into(),
         "plain".into(),
         "--json".into(),
@@ -165,7 +165,7 @@ impl Proc {
             .env_remove("ESESSION_PEER_PASSWORD")
             .env_remove("ESESSION_LOG")
             .env("XDG_CONFIG_HOME", no_config_dir())
-            .env("SSL_CERT_FILE", child_cert());
+            .env("SSL_CERT_FILE", target().cert());
         // After the removals: a test may set ESESSION_LOG.
         for (k, v) in env {
             cmd.env(k, v);
@@ -419,29 +419,10 @@ pub(crate) fn unique_body(what: &str) -> String {
     format!("{what} {}", esession_testkit::unique("secret-"))
 }
 
-/// Panics if the server's stanza log or its stored data (offline messages, archives)
-/// contain `body`. `proof` must be in the log (e.g. the session's thread id): it shows the
-/// log does record this test's stanzas, so the absence of the body means something.
+/// Panics if the server's record of the traffic, its logs or its stored data (offline
+/// messages, archives) contain `body` ([`esession_testkit::Target::assert_never_saw`]).
+/// `proof` must be in that record (e.g. the session's thread id): it shows the record holds
+/// this test's stanzas, so the absence of the body means something.
 pub(crate) fn assert_server_never_saw(body: &str, proof: Option<&str>) {
-    let s = server();
-    if let Some(proof) = proof {
-        assert!(
-            s.wait_for_log(proof, Duration::from_secs(5)),
-            "{proof:?} not in the server log {}: the log check would prove nothing",
-            s.log.display()
-        );
-    }
-    let log = s.log_text();
-    let leaked: Vec<&str> = log.lines().filter(|l| l.contains(body)).collect();
-    assert!(
-        leaked.is_empty(),
-        "the server log {} contains the plaintext {body:?}:\n{}",
-        s.log.display(),
-        leaked.join("\n")
-    );
-    let files = s.data_files_containing(body);
-    assert!(
-        files.is_empty(),
-        "the server's stored data contains the plaintext {body:?}: {files:?}"
-    );
+    target().assert_never_saw(body, proof);
 }
