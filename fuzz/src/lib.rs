@@ -411,15 +411,20 @@ pub fn same_authenticated_content(a: &Element, b: &Element) -> bool {
 /// so plaintext must never leave in clear).
 pub fn check_outgoing(e: &mut Engine<MemoryStore>) {
     while let Some(s) = e.poll_outgoing() {
-        for node in s.nodes() {
-            if let Node::Element(child) = node {
-                if child.name() == "body" {
-                    assert_eq!(
-                        child.text(),
-                        FALLBACK_BODY,
-                        "clear <body/> in an outgoing stanza: {s}"
-                    );
-                }
+        check_no_clear_body(&s);
+    }
+}
+
+/// Asserts that stanza `s` carries no clear `<body/>` other than the fallback notice.
+pub fn check_no_clear_body(s: &Element) {
+    for node in s.nodes() {
+        if let Node::Element(child) = node {
+            if child.name() == "body" {
+                assert_eq!(
+                    child.text(),
+                    FALLBACK_BODY,
+                    "clear <body/> in an outgoing stanza: {s}"
+                );
             }
         }
     }
