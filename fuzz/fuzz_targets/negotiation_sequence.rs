@@ -50,25 +50,11 @@ fn decode(mut rest: &[u8]) -> Vec<Op<'_>> {
             break;
         }
         ops.push(match k {
-            0x00..=0x7f => {
-                let n = rest.first().map_or(0, |n| *n as usize % 8);
-                rest = rest.get(1..).unwrap_or(&[]);
-                let take = (n * 4).min(rest.len());
-                let (mutations, tail) = rest.split_at(take);
-                rest = tail;
-                Op::Captured { k, mutations }
-            }
-            0x80..=0xbf => {
-                let len = match rest {
-                    [lo, hi, ..] => u16::from_le_bytes([*lo, *hi]) as usize,
-                    _ => rest.len(),
-                };
-                rest = rest.get(2..).unwrap_or(&[]);
-                let take = len.min(rest.len());
-                let (xml, tail) = rest.split_at(take);
-                rest = tail;
-                Op::Raw(xml)
-            }
+            0x00..=0x7f => Op::Captured {
+                k,
+                mutations: split_mutations(&mut rest),
+            },
+            0x80..=0xbf => Op::Raw(split_raw(&mut rest)),
             0xc0..=0xdf => Op::Wait(k & 0x1f),
             0xe0..=0xef => Op::Send,
             _ => Op::TerminateAll,

@@ -16,9 +16,7 @@
 //! delivered with their texts; options Bob accepts produce a stanza with an `<init/>`.
 #![no_main]
 use esession::xml::{ns, parse_element, Limits};
-use esession::{
-    BareJid, Element, Engine, Event, IdentityKey, KeyStore, MemoryStore, OfflineSetKind, Timestamp,
-};
+use esession::{BareJid, Element, IdentityKey, KeyStore, OfflineSetKind, Timestamp};
 use esession_fuzz::*;
 use libfuzzer_sys::fuzz_target;
 
@@ -105,20 +103,6 @@ thread_local! {
     static OFFLINE: Offline = captured();
 }
 
-/// The encrypted texts `e` delivered (drains its events).
-fn delivered(e: &mut Engine<MemoryStore>) -> Vec<Option<String>> {
-    std::iter::from_fn(|| e.poll_event())
-        .filter_map(|ev| match ev {
-            Event::Message {
-                encrypted: true,
-                body,
-                ..
-            } => Some(body),
-            _ => None,
-        })
-        .collect()
-}
-
 fn alice_side(off: &Offline, mut rest: &[u8]) {
     let limits = Limits::default();
     let mut alice = off.alice.copy();
@@ -134,11 +118,7 @@ fn alice_side(off: &Offline, mut rest: &[u8]) {
         }
         let (stanza, expect) = if k < 0x80 {
             let i = k as usize % off.stanzas.len();
-            let n = rest.first().map_or(0, |n| *n as usize % 8);
-            rest = rest.get(1..).unwrap_or(&[]);
-            let take = (n * 4).min(rest.len());
-            let (mutations, tail) = rest.split_at(take);
-            rest = tail;
+            let mutations = split_mutations(&mut rest);
             let unchanged = mutations.is_empty();
             let expect = match in_order {
                 Some(j) if unchanged && i == j => {
@@ -159,14 +139,7 @@ fn alice_side(off: &Offline, mut rest: &[u8]) {
             (stanza, expect)
         } else {
             in_order = None;
-            let len = match rest {
-                [lo, hi, ..] => u16::from_le_bytes([*lo, *hi]) as usize,
-                _ => rest.len(),
-            };
-            rest = rest.get(2..).unwrap_or(&[]);
-            let take = len.min(rest.len());
-            let (xml, tail) = rest.split_at(take);
-            rest = tail;
+            let xml = split_raw(&mut rest);
             let text = String::from_utf8_lossy(xml);
             (parse_element(&text, &limits).ok(), None)
         };
@@ -176,7 +149,7 @@ fn alice_side(off: &Offline, mut rest: &[u8]) {
         alice.refill();
         alice.engine.handle_stanza(stanza, NOW);
         check_outgoing(&mut alice.engine);
-        let got = delivered(&mut alice.engine);
+        let got = encrypted_texts(&mut alice.engine);
         for body in &got {
             let i = TEXTS
                 .iter()

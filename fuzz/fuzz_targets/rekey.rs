@@ -20,7 +20,7 @@
 //! its text (re-keys included).
 #![no_main]
 use esession::xml::{parse_element, Limits};
-use esession::{Element, Engine, Event, Logging, MemoryStore, SessionId, Timestamp};
+use esession::{Element, Engine, Logging, MemoryStore, SessionId, Timestamp};
 use esession_fuzz::*;
 use libfuzzer_sys::fuzz_target;
 use std::collections::VecDeque;
@@ -53,20 +53,6 @@ fn sent(e: &mut Engine<MemoryStore>, from: &str, text: Option<String>, wire: &mu
         let t = if i + 1 == n { text.clone() } else { None };
         wire.queue.push_back((s, t));
     }
-}
-
-/// The encrypted message texts `e` delivered (drains its events).
-fn delivered(e: &mut Engine<MemoryStore>) -> Vec<Option<String>> {
-    std::iter::from_fn(|| e.poll_event())
-        .filter_map(|ev| match ev {
-            Event::Message {
-                encrypted: true,
-                body,
-                ..
-            } => Some(body),
-            _ => None,
-        })
-        .collect()
 }
 
 struct Side {
@@ -165,7 +151,7 @@ fuzz_target!(|data: &[u8]| {
                     _ => false,
                 };
                 to.snap.engine.handle_stanza(fed.clone(), now);
-                let got = delivered(&mut to.snap.engine);
+                let got = encrypted_texts(&mut to.snap.engine);
                 for body in &got {
                     assert!(same, "a changed <c/> was delivered: {fed}");
                     assert_eq!(body, &text, "delivered other text than was sealed");
@@ -198,7 +184,7 @@ fuzz_target!(|data: &[u8]| {
                 if let Some(again) = wires[w].last.clone() {
                     wires[w].clean = false;
                     to.snap.engine.handle_stanza(again, now);
-                    let got = delivered(&mut to.snap.engine);
+                    let got = encrypted_texts(&mut to.snap.engine);
                     assert!(got.is_empty(), "a replayed stanza was delivered: {got:?}");
                     let back = if w == 0 { &mut bob } else { &mut alice };
                     let wire = &mut wires[1 - w];

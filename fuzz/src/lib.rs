@@ -373,6 +373,43 @@ pub fn mutate(base: &str, ops: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Splits a mutation list off the front of `rest`: a count byte `n % 8`, then `n` ops of
+/// 4 bytes for [`mutate`] (fewer if `rest` ends).
+pub fn split_mutations<'a>(rest: &mut &'a [u8]) -> &'a [u8] {
+    let n = rest.first().map_or(0, |n| *n as usize % 8);
+    let tail = rest.get(1..).unwrap_or(&[]);
+    let (mutations, tail) = tail.split_at((n * 4).min(tail.len()));
+    *rest = tail;
+    mutations
+}
+
+/// Splits raw text off the front of `rest`: a little-endian u16 length, then that many
+/// bytes (fewer if `rest` ends).
+pub fn split_raw<'a>(rest: &mut &'a [u8]) -> &'a [u8] {
+    let len = match rest {
+        [lo, hi, ..] => u16::from_le_bytes([*lo, *hi]) as usize,
+        _ => rest.len(),
+    };
+    let tail = rest.get(2..).unwrap_or(&[]);
+    let (raw, tail) = tail.split_at(len.min(tail.len()));
+    *rest = tail;
+    raw
+}
+
+/// The texts of the encrypted messages `e` delivered (drains its events).
+pub fn encrypted_texts(e: &mut Engine<MemoryStore>) -> Vec<Option<String>> {
+    std::iter::from_fn(|| e.poll_event())
+        .filter_map(|ev| match ev {
+            Event::Message {
+                encrypted: true,
+                body,
+                ..
+            } => Some(body),
+            _ => None,
+        })
+        .collect()
+}
+
 /// m_content of XEP-0200 §6 step 4 / §8 step 2 as profile P9 fixes it: the children of
 /// `<c/>` other than `<mac/>`, each in its P4 form, every XML white-space character
 /// removed. (The engine's own copy is crate-private; this is the spec's definition.)
