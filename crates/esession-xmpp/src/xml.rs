@@ -6,7 +6,7 @@
 //! [`Connection::send_xml`]: crate::Connection::send_xml
 //! [`Connection::next_stanza`]: crate::Connection::next_stanza
 
-use esession::xml::{parse_element, Limits, Node, XmlError};
+use esession::xml::{known, parse_element, Limits, Node, XmlError};
 use esession::Element;
 use tokio_xmpp::minidom;
 use tokio_xmpp::minidom::rxml::{self, Namespace, NcName};
@@ -165,7 +165,7 @@ impl Walk<'_> {
         if depth >= self.limits.max_depth {
             return Err(XmlError::TooDeep(self.limits.max_depth));
         }
-        let mut out = Element::new(el.name(), el.ns());
+        let mut out = Element::new(known(el.name()), known(&el.ns()));
         // The attributes of the element's text form: its own, and the declarations of its
         // namespace (where it differs from the parent's) and of its attributes' prefixes.
         let declared = usize::from(out.ns() != parent_ns);

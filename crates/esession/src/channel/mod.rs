@@ -6,7 +6,10 @@ mod rekey;
 #[cfg(test)]
 mod tests;
 
+/// m_content as a receiver computes it, for the tests that forge `<c/>`s.
+#[cfg(test)]
 pub(crate) use content::m_content;
+use content::Sealing;
 pub(crate) use rekey::{Fresh, RekeyBase};
 
 use crate::b64;
@@ -16,8 +19,9 @@ use crate::crypto::{blocks_for, ct_eq, stanza_mac, CipherAlg, DirectionKeys, Has
 use crate::error::{Malformed, RekeyFault, StanzaFault, Usage};
 use crate::negotiation::identity::PeerVerified;
 use crate::negotiation::terms::Terms;
-use crate::xml::{ns, Element, Limits};
+use crate::xml::{Element, Limits};
 use rekey::{derive, freq_allows, parse_new, RecvSet, Rekeying, MAX_SETS};
+use std::borrow::Cow;
 
 /// XEP-0200 §11.4: at most 2^32 blocks under one key.
 const BLOCK_LIMIT: u128 = 1 << 32;
@@ -294,9 +298,7 @@ impl Channel {
         let dir = self.send.as_mut().ok_or(Usage::ClosedForSending)?;
         let before = dir.counter;
         let mut counter = dir.counter;
-        let mut c = Element::new("c", ns::STANZA_ENCRYPTION);
-        let child =
-            |name: &str, text: String| Element::new(name, ns::STANZA_ENCRYPTION).with_text(text);
+        let mut c = Sealing::new();
         if m.is_empty() {
             // XEP-0200 §6 step 3: no content advances the counter by 1.
             counter = counter.wrapping_add(1);
@@ -304,29 +306,29 @@ impl Channel {
             let mut data = m.to_vec();
             let kc = dir.keys.kc.expose();
             dialect.ctr(&mut dir.stream, cipher, kc, &mut counter, &mut data)?;
-            c.push(child("data", b64::encode(&data)));
+            c.push_b64("data", &data);
         }
         // Profile P9: children in the order data, key, new, old…, mac.
         if let Some(f) = &fresh {
-            c.push(child("key", b64::encode(&f.public)));
+            c.push_b64("key", &f.public);
         }
         if let Some(r) = self.rekey.as_mut() {
             if r.accepted > 0 {
-                c.push(child("new", r.accepted.to_string()));
+                c.push_number("new", r.accepted);
             }
             let held = self.recv.as_ref().map(|r| r.sets.as_slice()).unwrap_or(&[]);
             for km in r.publish.drain(..) {
                 // Profile P13: a key still in use is never published.
                 let in_use = dir.keys.km == km || held.iter().any(|s| s.peer.km == km);
                 if !in_use {
-                    c.push(child("old", b64::encode(km.expose())));
+                    c.push_b64("old", km.expose());
                 }
             }
             r.accepted = 0;
         }
         let km = dir.keys.km.expose();
-        let mac = dialect.sent_stanza_mac(hash, km, m_content(&c).as_bytes(), before);
-        c.push(child("mac", b64::encode(&mac)));
+        let mac = dialect.sent_stanza_mac(hash, km, c.m_content().as_bytes(), before);
+        let c = c.finish(&mac);
         dir.counter = counter;
         dir.blocks += blocks_for(m.len()).max(1);
         match (fresh, next) {
@@ -473,7 +475,7 @@ impl Channel {
         cipher: CipherAlg,
         recv: &mut Receiving,
         index: usize,
-        data: Option<String>,
+        data: Option<Cow<'_, str>>,
     ) -> Result<Vec<u8>, StanzaFault> {
         let set = recv.sets.get(index).ok_or(StanzaFault::KeySetVanished)?;
         let mut counter = recv.counter;

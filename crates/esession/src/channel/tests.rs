@@ -4,6 +4,7 @@ use super::*;
 use crate::crypto::{apply_ctr, mpi, rekey_keys, session_keys, DhSecret, SecretBytes};
 use crate::error::{Malformed, RekeyFault, StanzaFault, Usage};
 use crate::random::SeededRandom;
+use crate::xml::ns;
 
 const H: HashAlg = HashAlg::Sha256;
 const C: CipherAlg = CipherAlg::Aes128Ctr;
@@ -129,7 +130,7 @@ fn forge(ch: &mut Channel, m: &str, extra: Vec<Element>) -> Element {
     c
 }
 
-fn el(name: &str, text: &str) -> Element {
+fn el(name: &'static str, text: &str) -> Element {
     Element::new(name, ns::STANZA_ENCRYPTION).with_text(text)
 }
 

@@ -175,7 +175,7 @@ fn open_identity(
 }
 
 /// A `<message/>` to `to` on `thread` carrying `x` in the wrapper `name` of `xmlns`.
-fn wrapped(to: &str, thread: &str, name: &str, xmlns: &str, x: Element) -> Element {
+fn wrapped(to: &str, thread: &str, name: &'static str, xmlns: &'static str, x: Element) -> Element {
     message(to, thread).with_child(Element::new(name, xmlns).with_child(x))
 }
 

@@ -176,7 +176,7 @@ impl Common {
     /// session's thread.
     fn addressed(&self, stanza: &Element, kind: StanzaKind) -> Element {
         let mut out =
-            Element::new(stanza.name(), ns::JABBER_CLIENT).with_attr("to", self.peer().as_str());
+            Element::new(kind.name(), ns::JABBER_CLIENT).with_attr("to", self.peer().as_str());
         for (k, v) in stanza.attrs().iter().filter(|(k, _)| k != "to") {
             out.set_attr(k.as_str(), v.as_str());
         }

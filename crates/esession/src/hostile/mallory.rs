@@ -396,7 +396,7 @@ pub(crate) fn rewrite_c_child(s: &mut Element, name: &str, f: impl FnOnce(&str) 
         })
         .unwrap_or_else(|| panic!("no <{name}/>"));
     let new = f(&child.text());
-    *child = Element::new(name, ns::STANZA_ENCRYPTION).with_text(new);
+    *child = Element::new(name.to_owned(), ns::STANZA_ENCRYPTION).with_text(new);
 }
 
 /// Flips one bit of a base64 value.

@@ -54,7 +54,7 @@ pub(super) fn verify(
 
 /// A child element with a text value, for building statements.
 pub(super) fn text_child(parent: &Element, name: &str, text: &str) -> Element {
-    Element::new(name, parent.ns()).with_text(text)
+    Element::new(name.to_owned(), parent.ns().to_owned()).with_text(text)
 }
 
 /// The character data of the single `<child/>` of `el` (in `el`'s namespace), XML white

@@ -22,10 +22,10 @@ fn wire(el: &Element) -> Element {
 
 /// `el` with the text of child `name` replaced.
 fn with_text(el: &Element, name: &str, text: &str) -> Element {
-    let mut out = Element::new(el.name(), el.ns());
+    let mut out = Element::new(el.name().to_owned(), el.ns().to_owned());
     for c in el.children() {
         if c.name() == name {
-            out.push(Element::new(name, el.ns()).with_text(text));
+            out.push(Element::new(name.to_owned(), el.ns().to_owned()).with_text(text));
         } else {
             out.push(c.clone());
         }
@@ -34,7 +34,7 @@ fn with_text(el: &Element, name: &str, text: &str) -> Element {
 }
 
 fn without(el: &Element, name: &str) -> Element {
-    let mut out = Element::new(el.name(), el.ns());
+    let mut out = Element::new(el.name().to_owned(), el.ns().to_owned());
     for c in el.children().filter(|c| c.name() != name) {
         out.push(c.clone());
     }

@@ -1,4 +1,5 @@
 //! Element tree with document order and exact text.
+use std::borrow::Cow;
 
 /// A node of an element's content, in document order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,17 +22,21 @@ impl Node {
 
 /// An XML element: local name, resolved namespace, attributes in document order
 /// (namespace declarations excluded; `xml:lang` kept under that name), children in order.
+///
+/// Names and namespaces given as `&'static str` (those the engine builds, and the known
+/// ones the parser meets) are kept without a copy: a stanza's elements then allocate for
+/// their attributes and text only.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Element {
-    name: String,
-    ns: String,
+    name: Cow<'static, str>,
+    ns: Cow<'static, str>,
     attrs: Vec<(String, String)>,
     children: Vec<Node>,
 }
 
 impl Element {
-    /// A new empty element `name` in namespace `ns`.
-    pub fn new(name: impl Into<String>, ns: impl Into<String>) -> Self {
+    /// A new empty element `name` in namespace `ns` (each a `String` or a `&'static str`).
+    pub fn new(name: impl Into<Cow<'static, str>>, ns: impl Into<Cow<'static, str>>) -> Self {
         Element {
             name: name.into(),
             ns: ns.into(),
@@ -95,6 +100,12 @@ impl Element {
         }
     }
 
+    /// Appends attribute `name`, which the element does not have yet (the parser, which
+    /// refuses repeated names).
+    pub(crate) fn push_attr(&mut self, name: String, value: String) {
+        self.attrs.push((name, value));
+    }
+
     /// Removes attribute `name`.
     pub fn remove_attr(&mut self, name: &str) {
         self.attrs.retain(|(k, _)| k != name);
@@ -141,13 +152,26 @@ impl Element {
 
     /// The concatenated character data directly inside this element.
     pub fn text(&self) -> String {
-        self.children
-            .iter()
-            .filter_map(|n| match n {
-                Node::Text(t) => Some(t.as_str()),
-                Node::Element(_) => None,
-            })
-            .collect()
+        self.text_ref().into_owned()
+    }
+
+    /// [`Element::text`], borrowed when the element holds at most one run of text (the
+    /// usual case: no copy).
+    pub(crate) fn text_ref(&self) -> Cow<'_, str> {
+        let mut runs = self.children.iter().filter_map(|n| match n {
+            Node::Text(t) => Some(t.as_str()),
+            Node::Element(_) => None,
+        });
+        match (runs.next(), runs.next()) {
+            (None, _) => Cow::Borrowed(""),
+            (Some(one), None) => Cow::Borrowed(one),
+            (Some(first), Some(second)) => {
+                let mut all = String::from(first);
+                all.push_str(second);
+                all.extend(runs);
+                Cow::Owned(all)
+            }
+        }
     }
 
     /// Whether the element has child elements.

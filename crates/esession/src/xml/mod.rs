@@ -13,4 +13,4 @@ pub use normalize::normalize_form_content;
 pub(crate) use normalize::{
     has_xml_space, is_xml_space, is_xml_whitespace, normalize_form_content_as, EmptyElements,
 };
-pub use parse::{parse_element, parse_fragment, Limits, XmlError};
+pub use parse::{known, parse_element, parse_fragment, Limits, XmlError};

@@ -4,9 +4,12 @@
 //! declarations (entity expansion) are refused, and every failure is an [`XmlError`]
 //! that names what was wrong.
 use super::element::{Element, Node};
+use super::ns;
+use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 /// Bounds on what the parser accepts.
@@ -107,13 +110,12 @@ pub fn parse_element(input: &str, limits: &Limits) -> Result<Element, XmlError> 
             },
             Event::Text(t) => {
                 let text = t.unescape().map_err(|e| XmlError::Syntax(e.to_string()))?;
-                push_text(&mut stack, &text, &mut nodes, limits)?;
+                push_text(&mut stack, text, &mut nodes, limits)?;
             }
             Event::CData(c) => {
-                let text = std::str::from_utf8(c.as_ref())
-                    .map_err(|e| XmlError::Syntax(e.to_string()))?
-                    .to_owned();
-                push_text(&mut stack, &text, &mut nodes, limits)?;
+                let text =
+                    std::str::from_utf8(c.as_ref()).map_err(|e| XmlError::Syntax(e.to_string()))?;
+                push_text(&mut stack, Cow::Borrowed(text), &mut nodes, limits)?;
             }
             Event::DocType(_) => return Err(XmlError::Doctype),
             Event::Comment(_) | Event::PI(_) | Event::Decl(_) => {}
@@ -153,7 +155,7 @@ fn count(nodes: &mut usize, limits: &Limits) -> Result<(), XmlError> {
 
 fn push_text(
     stack: &mut [Element],
-    text: &str,
+    text: Cow<'_, str>,
     nodes: &mut usize,
     limits: &Limits,
 ) -> Result<(), XmlError> {
@@ -161,10 +163,10 @@ fn push_text(
         Some(parent) => {
             // Adjacent text and CDATA runs form one text node.
             if let Some(Node::Text(prev)) = parent.nodes_mut().last_mut() {
-                prev.push_str(text);
+                prev.push_str(&text);
             } else {
                 count(nodes, limits)?;
-                parent.nodes_mut().push(Node::Text(text.to_owned()));
+                parent.nodes_mut().push(Node::Text(text.into_owned()));
             }
             Ok(())
         }
@@ -193,16 +195,17 @@ fn element_from(
         ResolveResult::Bound(ns) => {
             let raw =
                 std::str::from_utf8(ns.as_ref()).map_err(|e| XmlError::Syntax(e.to_string()))?;
-            quick_xml::escape::unescape(raw)
-                .map_err(|e| XmlError::Syntax(e.to_string()))?
-                .into_owned()
+            match quick_xml::escape::unescape(raw).map_err(|e| XmlError::Syntax(e.to_string()))? {
+                Cow::Borrowed(ns) => known(ns),
+                Cow::Owned(ns) => Cow::Owned(ns),
+            }
         }
-        ResolveResult::Unbound => String::new(),
+        ResolveResult::Unbound => Cow::Borrowed(""),
         ResolveResult::Unknown(_) => return Err(XmlError::UnknownPrefix),
     };
-    let name = std::str::from_utf8(start.local_name().as_ref())
-        .map_err(|e| XmlError::Syntax(e.to_string()))?
-        .to_owned();
+    let local_name = start.local_name();
+    let name =
+        std::str::from_utf8(local_name.as_ref()).map_err(|e| XmlError::Syntax(e.to_string()))?;
     // XML 1.0 §3.1: a tag is `'<' Name`, and a Name (§2.3) is never empty; quick-xml
     // accepts `< />` (and `<p: />`) as an element without a name.
     if name.is_empty() {
@@ -216,11 +219,8 @@ fn element_from(
             "element name {name:?} is not a QName"
         )));
     }
-    let mut el = Element::new(name, ns);
-    // XML 1.0 §3.1 (Unique Att Spec): no attribute name appears twice in a tag. quick-xml's
-    // own check compares each attribute with every earlier one; a set keeps it linear, and
-    // the count bounds the work per element.
-    let mut seen = HashSet::new();
+    let mut el = Element::new(known(name), ns);
+    let mut seen = Seen::default();
     let mut attrs = start.attributes();
     attrs.with_checks(false);
     for attr in attrs {
@@ -228,10 +228,7 @@ fn element_from(
         if seen.len() >= limits.max_attributes {
             return Err(XmlError::TooManyAttributes(limits.max_attributes));
         }
-        if !seen.insert(attr.key) {
-            let key = String::from_utf8_lossy(attr.key.as_ref());
-            return Err(XmlError::Syntax(format!("duplicate attribute {key}")));
-        }
+        seen.insert(&attr)?;
         if attr.key.as_namespace_binding().is_some() {
             continue;
         }
@@ -242,9 +239,80 @@ fn element_from(
             .decode_and_unescape_value(decoder)
             .map_err(|e| XmlError::Syntax(e.to_string()))?
             .into_owned();
-        el.set_attr(key, value);
+        // Unique: `seen` refused a repeated name.
+        el.push_attr(key, value);
     }
     Ok(el)
+}
+
+/// The attribute names of one tag so far, for XML 1.0 §3.1 (Unique Att Spec: no attribute
+/// name appears twice in a tag). quick-xml's own check compares each attribute with every
+/// earlier one; the few of a usual tag are compared so too, and past [`Seen::FEW`] a set
+/// keeps the work linear (the count bounds it per element). The set is made only then:
+/// making one costs more than the comparisons of a usual tag.
+#[derive(Default)]
+struct Seen<'a> {
+    few: Vec<&'a [u8]>,
+    many: Option<HashSet<&'a [u8]>>,
+}
+
+impl<'a> Seen<'a> {
+    const FEW: usize = 8;
+
+    fn len(&self) -> usize {
+        self.few.len() + self.many.as_ref().map_or(0, HashSet::len)
+    }
+
+    /// Records `attr`'s name; a name already seen is a syntax error naming it.
+    fn insert(&mut self, attr: &Attribute<'a>) -> Result<(), XmlError> {
+        let key = attr.key.into_inner();
+        let repeated = if self.few.len() < Self::FEW {
+            let repeated = self.few.contains(&key);
+            self.few.push(key);
+            repeated
+        } else {
+            self.few.contains(&key) || !self.many.get_or_insert_default().insert(key)
+        };
+        if repeated {
+            let key = String::from_utf8_lossy(key);
+            return Err(XmlError::Syntax(format!("duplicate attribute {key}")));
+        }
+        Ok(())
+    }
+}
+
+/// `s` for an element's name or namespace ([`Element::new`]): without a copy when it is
+/// one that stanzas usually carry (those the engine itself writes), else a copy.
+pub fn known(s: &str) -> Cow<'static, str> {
+    const KNOWN: [&str; 23] = [
+        ns::JABBER_CLIENT,
+        ns::STANZA_ENCRYPTION,
+        ns::EME,
+        ns::HINTS,
+        ns::CARBONS,
+        ns::AMP,
+        ns::DATA,
+        ns::FEATURE_NEG,
+        "message",
+        "presence",
+        "iq",
+        "thread",
+        "body",
+        "c",
+        "data",
+        "mac",
+        "key",
+        "new",
+        "old",
+        "encryption",
+        "no-store",
+        "no-permanent-store",
+        "private",
+    ];
+    match KNOWN.iter().find(|k| **k == s) {
+        Some(k) => Cow::Borrowed(k),
+        None => Cow::Owned(s.to_owned()),
+    }
 }
 
 #[cfg(test)]
@@ -318,6 +386,18 @@ mod tests {
             parse_element("<a xmlns:p='urn:p' xmlns:p='urn:q'/>", &l),
             Err(XmlError::Syntax("duplicate attribute xmlns:p".into()))
         );
+        // Past the few compared one by one, the set: a repeat of an early name and of a
+        // late one, and many distinct names.
+        let names: Vec<String> = (0..20).map(|i| format!("a{i}")).collect();
+        for repeated in ["a0", "a7", "a8", "a19"] {
+            let attrs: String = names.iter().map(|n| format!(" {n}='v'")).collect();
+            assert_eq!(
+                parse_element(&format!("<a{attrs} {repeated}='w'/>"), &Limits::default()),
+                Err(XmlError::Syntax(format!("duplicate attribute {repeated}")))
+            );
+            let el = parse_element(&format!("<a{attrs}/>"), &Limits::default()).unwrap();
+            assert_eq!(el.attrs().len(), 20);
+        }
         assert_eq!(
             XmlError::TooManyAttributes(64).to_string(),
             "XML element has more than 64 attributes (max_attributes)"

@@ -7,7 +7,7 @@ impl Element {
     /// Serializes this element per profile P9, declaring `xmlns` wherever the namespace
     /// differs from `parent_ns` (the root declares its own unless it equals `parent_ns`).
     pub fn serialize_in(&self, parent_ns: &str) -> String {
-        let mut out = String::new();
+        let mut out = String::with_capacity(size_hint(self));
         write_element(&mut out, self, parent_ns);
         out
     }
@@ -39,6 +39,24 @@ pub(crate) fn write_nodes(out: &mut String, nodes: &[Node], parent_ns: &str) {
             Node::Text(t) => escape_into(out, t, Escape::Text),
         }
     }
+}
+
+/// About the length of `el`'s serialization, so that it is written into one allocation:
+/// every name, namespace, attribute and text once unescaped, with the markup around them
+/// (escaped characters and omitted `xmlns` make it differ a little).
+fn size_hint(el: &Element) -> usize {
+    // `<name xmlns="ns"` + ` k="v"`… + `></name>`.
+    let tags = 2 * el.name().len() + el.ns().len() + 14;
+    let attrs: usize = el.attrs().iter().map(|(k, v)| k.len() + v.len() + 4).sum();
+    let content: usize = el
+        .nodes()
+        .iter()
+        .map(|n| match n {
+            Node::Element(e) => size_hint(e),
+            Node::Text(t) => t.len(),
+        })
+        .sum();
+    tags + attrs + content
 }
 
 fn write_element(out: &mut String, el: &Element, parent_ns: &str) {
