@@ -7,7 +7,7 @@
 #
 # Usage: scripts/fuzz.sh [SECONDS]
 # Environment:
-#   FUZZ_TARGETS  space-separated subset of targets (default: all seven)
+#   FUZZ_TARGETS  space-separated subset of targets (default: all nine)
 #   FUZZ_SEED_ONLY=1  only write the seed corpora
 #
 # There is no nightly toolchain here: cargo-fuzz's nightly-only flags are accepted by
@@ -21,7 +21,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 seconds=${1:-20}
-targets=${FUZZ_TARGETS:-"xml_parse form_parse_normalize encrypted_stanza negotiation_sequence decoders key_value archive"}
+targets=${FUZZ_TARGETS:-"xml_parse form_parse_normalize encrypted_stanza negotiation_sequence decoders key_value archive rekey offline_init"}
 export RUSTC_BOOTSTRAP=1
 
 seed() {
@@ -123,6 +123,20 @@ put("archive", f'<pref xmlns="{A}"><default otr="concede" save="body"/>'
     '<session thread="ffd7076498744578d10edabfe7f4a866" save="body"/>'
     '<method type="manual" use="prefer"/></pref>')
 put("archive", f'<save xmlns="{A}"><chat with="a@b" start="2026-01-01T00:00:00Z" version="1"/></save>')
+# rekey: ops of fuzz_targets/rekey.rs (0/1 send, +0x10 with a <key/>; 2/3 deliver; 6
+# replay; 0x87 renegotiate logging; 0x7f wait): both re-key, in turn and at once.
+put("rekey", bytes([0x10, 0x02, 0x01, 0x03, 0x11, 0x03, 0x00, 0x02, 0x06, 0x87, 0x02, 0x03,
+                    0x7F, 0x02, 0x03]))
+put("rekey", bytes([0x10, 0x00, 0x10, 0x02, 0x02, 0x02, 0x11, 0x11, 0x03, 0x03, 0x03, 0x16,
+                    0x04, 0x10, 0x02, 0x00, 0x02]))
+put("rekey", bytes([0x10, 0x11, 0x02, 0x03, 0x00, 0x01, 0x02, 0x03, 0xC7, 0x02, 0x03]))
+# offline_init: Alice fed Bob's three stanzas in order, with replays, out of order; Bob
+# given the options unchanged and with one flip.
+put("offline_init", bytes([0, 0, 0, 1, 0, 2, 0]))
+put("offline_init", bytes([0, 0, 0, 0, 0, 1, 0, 1, 0]))
+put("offline_init", bytes([0, 1, 0, 0, 0, 2, 0]))
+put("offline_init", bytes([1]))
+put("offline_init", bytes([1, 3, 0x10, 0, 0x20]))
 n = sum(1 for t in os.listdir(corpus) for f in os.listdir(os.path.join(corpus, t))
         if f.startswith("seed-"))
 print(f"fuzz.sh: {n} seed files in fuzz/corpus/")

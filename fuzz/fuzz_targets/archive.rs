@@ -23,7 +23,11 @@ fuzz_target!(|data: &[u8]| {
     let _ = ArchiveKeyInfo::parse_answer(&el);
     if let Ok((collections, _)) = parse_list(&el) {
         for c in &collections {
-            assert!(Timestamp::is_datetime(&c.start), "listed start {:?}", c.start);
+            assert!(
+                Timestamp::is_datetime(&c.start),
+                "listed start {:?}",
+                c.start
+            );
         }
     }
     let Ok((collection, _)) = Collection::parse(&el) else {

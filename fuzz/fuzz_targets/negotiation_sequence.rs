@@ -12,23 +12,59 @@
 //!   - `0xE0..0xF0`: `send_message` of a secret in every session;
 //!   - `0xF0..`: `terminate_all`.
 //!
+//! The engine after the flags, and after each of a leading run of unmutated captured
+//! stanzas, is computed once per process and copied (`Memo`): a copy behaves exactly as
+//! the original, so an input's outcome does not depend on what ran before it.
+//!
 //! Invariants: no panic; the engine (policy: e2e only) never emits a clear `<body/>` other
 //! than the fallback notice, so the secret never leaves in clear.
 #![no_main]
 use esession::xml::{parse_element, Limits};
-use esession::{AcceptPolicy, Config, Engine, MemoryStore, Timestamp};
+use esession::{AcceptPolicy, Config, Timestamp};
 use esession_fuzz::*;
 use libfuzzer_sys::fuzz_target;
+use std::cell::RefCell;
 
 const SECRET: &str = "the plaintext that must never be sent in clear";
 
-fuzz_target!(|data: &[u8]| {
-    let Some((&flags, mut rest)) = data.split_first() else {
-        return;
-    };
-    let cap = capture();
-    let captured = cap.all();
-    let limits = Limits::default();
+/// States kept: the flags' 16 starting engines and the leading replays after them.
+const MEMO_STATES: usize = 4096;
+/// Longest leading run of replays whose states are kept.
+const MEMO_DEPTH: usize = 8;
+
+/// One decoded operation (see the module documentation).
+enum Op<'a> {
+    Captured { k: u8, mutations: &'a [u8] },
+    Raw(&'a [u8]),
+    Wait(u8),
+    Send,
+    TerminateAll,
+}
+
+/// The operations of `rest`, at most 64.
+fn decode(mut rest: &[u8]) -> Vec<Op<'_>> {
+    let mut ops = Vec::new();
+    while let Some((&k, tail)) = rest.split_first() {
+        rest = tail;
+        if ops.len() == 64 {
+            break;
+        }
+        ops.push(match k {
+            0x00..=0x7f => Op::Captured {
+                k,
+                mutations: split_mutations(&mut rest),
+            },
+            0x80..=0xbf => Op::Raw(split_raw(&mut rest)),
+            0xc0..=0xdf => Op::Wait(k & 0x1f),
+            0xe0..=0xef => Op::Send,
+            _ => Op::TerminateAll,
+        });
+    }
+    ops
+}
+
+/// The engine the flags ask for, its first stanza (Alice's request) drained.
+fn initial(flags: u8) -> Snap {
     let initiator = flags & 1 == 1;
     let cfg = Config {
         answer_errors: flags & 2 == 0,
@@ -39,72 +75,115 @@ fuzz_target!(|data: &[u8]| {
         },
         ..config()
     };
-    let (mut engine, peer): (Engine<MemoryStore>, &str) = if initiator {
+    let mut snap = if initiator {
         let mut a = alice(cfg);
-        a.start(&bob_bare(), NOW).expect("start");
-        (a, BOB)
+        a.engine.start(&bob_bare(), NOW).expect("start");
+        a
     } else {
-        (bob(cfg), ALICE)
+        bob(cfg)
     };
     if flags & 4 != 0 {
-        let contact = esession::Jid::new(peer).expect("a JID").to_bare();
-        engine.set_other_shared_secret(&contact, Some("correct horse"));
+        let contact = esession::Jid::new(peer(flags)).expect("a JID").to_bare();
+        snap.engine
+            .set_other_shared_secret(&contact, Some("correct horse"));
     }
-    check_outgoing(&mut engine);
+    check_outgoing(&mut snap.engine);
+    snap
+}
+
+fn peer(flags: u8) -> &'static str {
+    if flags & 1 == 1 {
+        BOB
+    } else {
+        ALICE
+    }
+}
+
+/// Applies `op` to the engine at `now` (advanced by a wait), with its DH pool full
+/// (`Snap::refill`), then checks and drains what it produced.
+fn apply(snap: &mut Snap, op: &Op<'_>, peer: &str, now: &mut Timestamp) {
+    let limits = Limits::default();
+    snap.refill();
+    let engine = &mut snap.engine;
+    match op {
+        Op::Captured { k, mutations } => {
+            let cap = capture();
+            let i = *k as usize % cap.parsed.len();
+            let parsed = if mutations.is_empty() {
+                Ok(cap.parsed[i].clone())
+            } else {
+                let bytes = mutate(cap.all()[i], mutations);
+                parse_element(&String::from_utf8_lossy(&bytes), &limits)
+            };
+            if let Ok(mut stanza) = parsed {
+                if k & 8 != 0 {
+                    stanza.set_attr("from", peer);
+                }
+                engine.handle_stanza(stanza, *now);
+            }
+        }
+        Op::Raw(xml) => {
+            let text = String::from_utf8_lossy(xml);
+            if let Ok(stanza) = parse_element(&text, &limits) {
+                engine.handle_stanza(stanza, *now);
+            }
+        }
+        Op::Wait(ticks) => {
+            *now = Timestamp(now.0 + u64::from(*ticks) * 10);
+            engine.handle_timeout(*now);
+        }
+        Op::Send => {
+            for id in engine.session_ids() {
+                let _ = engine.send_message(&id, SECRET);
+            }
+        }
+        Op::TerminateAll => engine.terminate_all(*now),
+    }
+    check_outgoing(engine);
+    while engine.poll_event().is_some() {}
+}
+
+thread_local! {
+    static MEMO: RefCell<Memo> = RefCell::new(Memo::new(MEMO_STATES));
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
+    let flags = flags & 0x0f;
+    let peer = peer(flags);
+    let ops = decode(rest);
     let mut now = NOW;
-    let mut ops = 0;
-    while let Some((&k, tail)) = rest.split_first() {
-        rest = tail;
-        ops += 1;
-        if ops > 64 {
-            break;
+    // The leading unmutated replays come from the memo (keyed by the flags and, per
+    // replay, the captured stanza and whether `from` is restamped).
+    let mut key = vec![flags];
+    let mut snap = MEMO.with(|m| m.borrow_mut().get(&key, || initial(flags)));
+    let mut next = 0;
+    for op in &ops {
+        match op {
+            Op::Captured { k, mutations } if mutations.is_empty() && next < MEMO_DEPTH => {
+                key.push((k % 7) | (k & 8));
+                let prev = snap;
+                snap = MEMO.with(|m| {
+                    m.borrow_mut().get(&key, || {
+                        let mut s = prev;
+                        apply(&mut s, op, peer, &mut now);
+                        s
+                    })
+                });
+                next += 1;
+            }
+            _ => break,
         }
-        match k {
-            0x00..=0x7f => {
-                let base = captured[k as usize % captured.len()];
-                let n = rest.first().map_or(0, |n| *n as usize % 8);
-                rest = rest.get(1..).unwrap_or(&[]);
-                let take = (n * 4).min(rest.len());
-                let bytes = mutate(base, &rest[..take]);
-                rest = &rest[take..];
-                let text = String::from_utf8_lossy(&bytes);
-                if let Ok(mut stanza) = parse_element(&text, &limits) {
-                    if k & 8 != 0 {
-                        stanza.set_attr("from", peer);
-                    }
-                    engine.handle_stanza(stanza, now);
-                }
-            }
-            0x80..=0xbf => {
-                let len = match rest {
-                    [lo, hi, ..] => u16::from_le_bytes([*lo, *hi]) as usize,
-                    _ => rest.len(),
-                };
-                rest = rest.get(2..).unwrap_or(&[]);
-                let take = len.min(rest.len());
-                let text = String::from_utf8_lossy(&rest[..take]);
-                rest = &rest[take..];
-                if let Ok(stanza) = parse_element(&text, &limits) {
-                    engine.handle_stanza(stanza, now);
-                }
-            }
-            0xc0..=0xdf => {
-                now = Timestamp(now.0 + u64::from(k & 0x1f) * 10);
-                engine.handle_timeout(now);
-            }
-            0xe0..=0xef => {
-                for id in engine.session_ids() {
-                    let _ = engine.send_message(&id, SECRET);
-                }
-            }
-            _ => engine.terminate_all(now),
-        }
-        check_outgoing(&mut engine);
-        while engine.poll_event().is_some() {}
     }
+    for op in &ops[next..] {
+        apply(&mut snap, op, peer, &mut now);
+    }
+    let engine = &mut snap.engine;
     // Whatever state the sequence left: sending must still not leak.
     for id in engine.session_ids() {
         let _ = engine.send_message(&id, SECRET);
     }
-    check_outgoing(&mut engine);
+    check_outgoing(engine);
 });

@@ -1,7 +1,8 @@
 //! Shared harness for the esession fuzz targets: two deterministic in-memory engines
 //! (`SeededRandom`, fixed time), a captured real run (the four negotiation messages and
-//! encrypted stanzas), a way to rebuild an engine in exactly the state that run left it
-//! in, and byte-level mutation of captured stanzas.
+//! encrypted stanzas), engines captured once per process in the states that run left them
+//! in and copied for every input (`Engine::snapshot`, feature `test-util`), and
+//! byte-level mutation of captured stanzas.
 //!
 //! Everything here panics freely: a panic in the harness itself would mean the engine
 //! stopped behaving deterministically, which is a finding too.
@@ -9,9 +10,11 @@
 
 use esession::stanza::FALLBACK_BODY;
 use esession::xml::{ns, parse_element, Limits, Node};
-use esession::{Config, Element, Engine, Event, MemoryStore, SeededRandom, Timestamp};
+use esession::Timestamp;
+use esession::{Config, DhPool, Element, Engine, Event, MemoryStore, Random, SeededRandom};
 use esession::{FullJid, Jid, SessionId};
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Alice's full JID (the initiator).
 pub const ALICE: &str = "alice@example.org/pda";
@@ -27,9 +30,9 @@ pub const HELLO: &str = "Hello Bob";
 pub const HELLO_BACK: &str = "Hello Alice";
 
 /// The policy of both engines: the default, restricted to the 768-bit MODP group 1 so
-/// that the two modular exponentiations each side does per negotiation stay cheap (an
-/// established session is rebuilt for every input). The code paths are those of every
-/// group; the group choice itself is covered by the unit tests and vectors, not here.
+/// that the modular exponentiations of a negotiation an input drives stay cheap. The code
+/// paths are those of every group; the group choice itself is covered by the unit tests
+/// and vectors, not here.
 pub fn config() -> Config {
     Config {
         groups: vec![1],
@@ -38,24 +41,132 @@ pub fn config() -> Config {
     }
 }
 
+/// A `SeededRandom` the harness keeps a handle on, so that a copy of an engine can go on
+/// with the very stream the original would have drawn (`Engine::snapshot` takes a new
+/// generator; this one is the original's, forked).
+pub struct SharedRandom(Arc<Mutex<SeededRandom>>);
+
+impl Random for SharedRandom {
+    fn fill(&mut self, buf: &mut [u8]) {
+        self.0.lock().unwrap().fill(buf);
+    }
+}
+
+/// Diffie–Hellman pairs an engine finds in its pool (see [`Snap::refill`]).
+const POOL_PAIRS: usize = 2;
+
+/// The pool every engine of `label` starts from: [`POOL_PAIRS`] pairs of group 1 drawn
+/// from a generator seeded from `label` (computed once per process).
+fn pool_template(label: &str) -> DhPool {
+    thread_local! {
+        static POOLS: std::cell::RefCell<HashMap<String, DhPool>> = Default::default();
+    }
+    POOLS.with(|p| {
+        p.borrow_mut()
+            .entry(label.to_owned())
+            .or_insert_with(|| {
+                let pool = DhPool::new();
+                let mut rng = SeededRandom::from_label(&format!("{label}/pool"));
+                pool.fill(1, POOL_PAIRS, &mut rng).unwrap();
+                pool
+            })
+            .clone()
+    })
+}
+
+/// An engine with a handle on its generator and its pool's starting pairs: copyable,
+/// deterministically.
+pub struct Snap {
+    /// The engine.
+    pub engine: Engine<MemoryStore>,
+    rng: Arc<Mutex<SeededRandom>>,
+    pool: DhPool,
+}
+
+impl Snap {
+    /// A fresh engine for `own` whose generator is seeded from `label`, its DH pool full
+    /// (see [`Snap::refill`]).
+    pub fn new(own: &str, config: Config, label: &str) -> Snap {
+        let rng = Arc::new(Mutex::new(SeededRandom::from_label(label)));
+        let engine = Engine::new(
+            FullJid::new(own).unwrap(),
+            config,
+            MemoryStore::new(),
+            Box::new(SharedRandom(Arc::clone(&rng))),
+        );
+        let mut snap = Snap {
+            engine,
+            rng,
+            pool: pool_template(label),
+        };
+        snap.refill();
+        snap
+    }
+
+    /// Gives the engine its starting pool again: the same [`POOL_PAIRS`] precomputed
+    /// pairs (the production path of `Engine::set_dh_pool`). Starting or answering a
+    /// negotiation then costs no exponentiation for our own public value, and every
+    /// answer uses the same pair, so the captured run's messages fit any copy.
+    pub fn refill(&mut self) {
+        self.engine.set_dh_pool(Some(self.pool.detached_copy()));
+    }
+
+    /// A copy in exactly this state, generator and pool included: whatever the copy does
+    /// next is what this engine would do next.
+    pub fn copy(&self) -> Snap {
+        let rng = Arc::new(Mutex::new(self.rng.lock().unwrap().clone()));
+        let engine = self
+            .engine
+            .snapshot(Box::new(SharedRandom(Arc::clone(&rng))));
+        Snap {
+            engine,
+            rng,
+            pool: self.pool.clone(),
+        }
+    }
+}
+
 /// Alice's engine, fresh, with the deterministic generator of the captured run.
-pub fn alice(config: Config) -> Engine<MemoryStore> {
-    Engine::new(
-        FullJid::new(ALICE).unwrap(),
-        config,
-        MemoryStore::new(),
-        Box::new(SeededRandom::from_label("fuzz/alice")),
-    )
+pub fn alice(config: Config) -> Snap {
+    Snap::new(ALICE, config, "fuzz/alice")
 }
 
 /// Bob's engine, fresh, with the deterministic generator of the captured run.
-pub fn bob(config: Config) -> Engine<MemoryStore> {
-    Engine::new(
-        FullJid::new(BOB).unwrap(),
-        config,
-        MemoryStore::new(),
-        Box::new(SeededRandom::from_label("fuzz/bob")),
-    )
+pub fn bob(config: Config) -> Snap {
+    Snap::new(BOB, config, "fuzz/bob")
+}
+
+/// Engine states reached from a key (e.g. a prefix of operations), each computed once
+/// and copied for every later input that starts the same way. Bounded: past `cap`
+/// entries new states are computed and not kept (the result is the same either way,
+/// since a copy behaves exactly as the original).
+pub struct Memo {
+    map: HashMap<Vec<u8>, Snap>,
+    cap: usize,
+}
+
+impl Memo {
+    /// An empty memo keeping at most `cap` states.
+    pub fn new(cap: usize) -> Memo {
+        Memo {
+            map: HashMap::new(),
+            cap,
+        }
+    }
+
+    /// A copy of the state for `key`, computing it with `make` the first time.
+    pub fn get(&mut self, key: &[u8], make: impl FnOnce() -> Snap) -> Snap {
+        if let Some(s) = self.map.get(key) {
+            return s.copy();
+        }
+        let s = make();
+        if self.map.len() < self.cap {
+            let copy = s.copy();
+            self.map.insert(key.to_vec(), s);
+            return copy;
+        }
+        s
+    }
 }
 
 /// One real run, serialized as received (with `from` stamped as a server would).
@@ -72,7 +183,12 @@ pub struct Capture {
     pub bob_to_alice: String,
     /// Alice's encrypted terminate (sent after `alice_to_bob`).
     pub alice_terminate: String,
+    /// Every captured stanza parsed, in the order of [`Capture::all`].
+    pub parsed: Vec<Element>,
 }
+
+/// The index of `alice_to_bob` in [`Capture::all`] and `parsed`.
+pub const ALICE_TO_BOB: usize = 4;
 
 impl Capture {
     /// Every captured stanza: the negotiation, then the encrypted ones.
@@ -119,8 +235,8 @@ fn expect_established(e: &mut Engine<MemoryStore>) -> SessionId {
 pub fn capture() -> &'static Capture {
     static CAPTURE: OnceLock<Capture> = OnceLock::new();
     CAPTURE.get_or_init(|| {
-        let mut a = alice(config());
-        let mut b = bob(config());
+        let mut a = alice(config()).engine;
+        let mut b = bob(config()).engine;
         let session = a.start(&bob_bare(), NOW).unwrap();
         let m1 = one_out(&mut a, ALICE);
         b.handle_stanza(m1.clone(), NOW);
@@ -138,14 +254,17 @@ pub fn capture() -> &'static Capture {
         let s2 = one_out(&mut b, BOB);
         a.terminate(&session, NOW).unwrap();
         let t = one_out(&mut a, ALICE);
-        Capture {
+        let mut cap = Capture {
             thread: session.thread().to_owned(),
             alice_session: session,
             negotiation: [m1, m2, m3, m4].iter().map(Element::to_string).collect(),
             alice_to_bob: s1.to_string(),
             bob_to_alice: s2.to_string(),
             alice_terminate: t.to_string(),
-        }
+            parsed: Vec::new(),
+        };
+        cap.parsed = cap.all().into_iter().map(parse).collect();
+        cap
     })
 }
 
@@ -154,36 +273,46 @@ pub fn parse(s: &str) -> Element {
     parse_element(s, &Limits::default()).expect("captured stanza parses")
 }
 
-/// Bob, rebuilt in the state the captured run left him in right after the negotiation
-/// (replaying messages 1 and 3); his outgoing queue and events are drained.
-pub fn established_bob() -> Engine<MemoryStore> {
-    let cap = capture();
-    let mut b = bob(config());
-    b.handle_stanza(parse(&cap.negotiation[0]), NOW);
-    while b.poll_outgoing().is_some() {}
-    b.handle_stanza(parse(&cap.negotiation[2]), NOW);
-    while b.poll_outgoing().is_some() {}
-    expect_established(&mut b);
-    b
+/// Bob in the state the captured run left him in right after the negotiation (messages 1
+/// and 3 replayed once per process, then copied); his outgoing queue and events drained.
+pub fn established_bob() -> Snap {
+    thread_local! {
+        static BOB_AFTER: Snap = {
+            let cap = capture();
+            let mut b = bob(config());
+            b.engine.handle_stanza(parse(&cap.negotiation[0]), NOW);
+            while b.engine.poll_outgoing().is_some() {}
+            b.engine.handle_stanza(parse(&cap.negotiation[2]), NOW);
+            while b.engine.poll_outgoing().is_some() {}
+            expect_established(&mut b.engine);
+            b
+        };
+    }
+    BOB_AFTER.with(Snap::copy)
 }
 
-/// Alice, rebuilt in the state the captured run left her in right after the negotiation
-/// (starting, then replaying messages 2 and 4); queues drained.
-pub fn established_alice() -> Engine<MemoryStore> {
-    let cap = capture();
-    let mut a = alice(config());
-    let session = a.start(&bob_bare(), NOW).unwrap();
-    assert_eq!(
-        session, cap.alice_session,
-        "thread ids are not deterministic"
-    );
-    while a.poll_outgoing().is_some() {}
-    a.handle_stanza(parse(&cap.negotiation[1]), NOW);
-    while a.poll_outgoing().is_some() {}
-    a.handle_stanza(parse(&cap.negotiation[3]), NOW);
-    while a.poll_outgoing().is_some() {}
-    expect_established(&mut a);
-    a
+/// Alice in the state the captured run left her in right after the negotiation (started,
+/// messages 2 and 4 replayed once per process, then copied); queues drained.
+pub fn established_alice() -> Snap {
+    thread_local! {
+        static ALICE_AFTER: Snap = {
+            let cap = capture();
+            let mut a = alice(config());
+            let session = a.engine.start(&bob_bare(), NOW).unwrap();
+            assert_eq!(
+                session, cap.alice_session,
+                "thread ids are not deterministic"
+            );
+            while a.engine.poll_outgoing().is_some() {}
+            a.engine.handle_stanza(parse(&cap.negotiation[1]), NOW);
+            while a.engine.poll_outgoing().is_some() {}
+            a.engine.handle_stanza(parse(&cap.negotiation[3]), NOW);
+            while a.engine.poll_outgoing().is_some() {}
+            expect_established(&mut a.engine);
+            a
+        };
+    }
+    ALICE_AFTER.with(Snap::copy)
 }
 
 /// Byte range of the text of the first `<tag>…</tag>` in `s` (empty range if absent).
@@ -244,6 +373,43 @@ pub fn mutate(base: &str, ops: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Splits a mutation list off the front of `rest`: a count byte `n % 8`, then `n` ops of
+/// 4 bytes for [`mutate`] (fewer if `rest` ends).
+pub fn split_mutations<'a>(rest: &mut &'a [u8]) -> &'a [u8] {
+    let n = rest.first().map_or(0, |n| *n as usize % 8);
+    let tail = rest.get(1..).unwrap_or(&[]);
+    let (mutations, tail) = tail.split_at((n * 4).min(tail.len()));
+    *rest = tail;
+    mutations
+}
+
+/// Splits raw text off the front of `rest`: a little-endian u16 length, then that many
+/// bytes (fewer if `rest` ends).
+pub fn split_raw<'a>(rest: &mut &'a [u8]) -> &'a [u8] {
+    let len = match rest {
+        [lo, hi, ..] => u16::from_le_bytes([*lo, *hi]) as usize,
+        _ => rest.len(),
+    };
+    let tail = rest.get(2..).unwrap_or(&[]);
+    let (raw, tail) = tail.split_at(len.min(tail.len()));
+    *rest = tail;
+    raw
+}
+
+/// The texts of the encrypted messages `e` delivered (drains its events).
+pub fn encrypted_texts(e: &mut Engine<MemoryStore>) -> Vec<Option<String>> {
+    std::iter::from_fn(|| e.poll_event())
+        .filter_map(|ev| match ev {
+            Event::Message {
+                encrypted: true,
+                body,
+                ..
+            } => Some(body),
+            _ => None,
+        })
+        .collect()
+}
+
 /// m_content of XEP-0200 §6 step 4 / §8 step 2 as profile P9 fixes it: the children of
 /// `<c/>` other than `<mac/>`, each in its P4 form, every XML white-space character
 /// removed. (The engine's own copy is crate-private; this is the spec's definition.)
@@ -282,15 +448,20 @@ pub fn same_authenticated_content(a: &Element, b: &Element) -> bool {
 /// so plaintext must never leave in clear).
 pub fn check_outgoing(e: &mut Engine<MemoryStore>) {
     while let Some(s) = e.poll_outgoing() {
-        for node in s.nodes() {
-            if let Node::Element(child) = node {
-                if child.name() == "body" {
-                    assert_eq!(
-                        child.text(),
-                        FALLBACK_BODY,
-                        "clear <body/> in an outgoing stanza: {s}"
-                    );
-                }
+        check_no_clear_body(&s);
+    }
+}
+
+/// Asserts that stanza `s` carries no clear `<body/>` other than the fallback notice.
+pub fn check_no_clear_body(s: &Element) {
+    for node in s.nodes() {
+        if let Node::Element(child) = node {
+            if child.name() == "body" {
+                assert_eq!(
+                    child.text(),
+                    FALLBACK_BODY,
+                    "clear <body/> in an outgoing stanza: {s}"
+                );
             }
         }
     }

@@ -172,6 +172,20 @@ impl Default for Deflater {
     }
 }
 
+/// A copy of a stream whose state cannot be copied (the backend's is not): the copy is
+/// a failed stream, which refuses all further data with [`CompressError::Failed`]
+/// rather than produce output the peer's stream would not follow (feature `test-util`,
+/// for engine snapshots; see `Engine::snapshot`).
+#[cfg(feature = "test-util")]
+impl Clone for Deflater {
+    fn clone(&self) -> Self {
+        Deflater {
+            failed: true,
+            ..Deflater::new()
+        }
+    }
+}
+
 impl fmt::Debug for Deflater {
     // The stream's window holds recent plaintext: show only the counts.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -270,6 +284,17 @@ impl Inflater {
 impl Default for Inflater {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// As for [`Deflater`]: the copy is a failed stream (feature `test-util`).
+#[cfg(feature = "test-util")]
+impl Clone for Inflater {
+    fn clone(&self) -> Self {
+        Inflater {
+            failed: true,
+            ..Inflater::new()
+        }
     }
 }
 

@@ -56,6 +56,7 @@ fn inflate(
 }
 
 /// One direction's keys and counter.
+#[cfg_attr(feature = "test-util", derive(Clone))]
 pub(crate) struct Direction {
     keys: DirectionKeys,
     counter: u128,
@@ -79,6 +80,7 @@ impl Direction {
 
 /// The receive side: the key sets, oldest first (never empty), and the one continuous
 /// counter (profile P3, P13).
+#[cfg_attr(feature = "test-util", derive(Clone))]
 struct Receiving {
     sets: Vec<RecvSet>,
     counter: u128,
@@ -95,6 +97,7 @@ pub(crate) struct Opened {
 }
 
 /// The encrypted channel of an established ESession.
+#[cfg_attr(feature = "test-util", derive(Clone))]
 pub(crate) struct Channel {
     hash: HashAlg,
     cipher: CipherAlg,

@@ -36,6 +36,7 @@ pub(crate) struct Fresh {
 }
 
 /// One receive set {peer KC, peer KM, own private value} (XEP-0200 §9, profile P13).
+#[cfg_attr(feature = "test-util", derive(Clone))]
 pub(super) struct RecvSet {
     /// The keys the peer sends with when it has seen this set's `<key/>`.
     pub peer: DirectionKeys,
@@ -47,6 +48,7 @@ pub(super) struct RecvSet {
 }
 
 /// Re-key state beyond the key sets: only present when re-keying was negotiated.
+#[cfg_attr(feature = "test-util", derive(Clone))]
 pub(super) struct Rekeying {
     pub group: &'static ModpGroup,
     /// The base of our next re-key: the peer's latest public value (profile P13).

@@ -226,6 +226,7 @@ pub(crate) fn is_terminate(x: &Element) -> bool {
 /// One direction's keystream under one key (D2-tail): the unused octets of the last block
 /// generated, consumed before the next block.
 #[derive(Default)]
+#[cfg_attr(feature = "test-util", derive(Clone))]
 pub(crate) struct Stream {
     tail: Zeroizing<Vec<u8>>,
 }

@@ -217,6 +217,7 @@ impl ModpGroup {
 }
 
 /// A secret DH exponent x. Wiped on drop, redacted in `Debug`; remembers its group.
+#[cfg_attr(feature = "test-util", derive(Clone))]
 pub struct DhSecret {
     group: u32,
     value: BoxedUint,

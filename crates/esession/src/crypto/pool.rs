@@ -89,6 +89,17 @@ impl DhPool {
         pair
     }
 
+    /// A new pool holding copies of the pairs this one holds now, shared with no other
+    /// handle and with no filler (feature `test-util`: for `Engine::snapshot`, whose copy
+    /// must not drain the original's pool). Never for real sessions: the copies hand out
+    /// the same Diffie–Hellman secrets as the original (XEP-0116 §4.3 wants fresh ones).
+    #[cfg(feature = "test-util")]
+    pub fn detached_copy(&self) -> DhPool {
+        let copy = DhPool::new();
+        *copy.inner.lock() = self.inner.lock().clone();
+        copy
+    }
+
     /// Pairs currently held for `group`.
     pub fn len(&self, group: u32) -> usize {
         self.inner.lock().get(&group).map_or(0, Vec::len)

@@ -59,6 +59,7 @@ impl Bucket {
 
 /// What the engine remembers of one sender bare JID.
 #[derive(Default)]
+#[cfg_attr(feature = "test-util", derive(Clone))]
 struct Sender {
     requests: Bucket,
     /// When the sender was last told of a refusal (and the application warned).
@@ -68,6 +69,7 @@ struct Sender {
 /// The limits' state: a request bucket per sender bare JID, and the global budget for
 /// 3-message requests from JIDs without a trusted key.
 #[derive(Default)]
+#[cfg_attr(feature = "test-util", derive(Clone))]
 pub(super) struct Admission {
     senders: HashMap<BareJid, Sender>,
     untrusted_three_message: Bucket,

@@ -25,6 +25,8 @@ mod renegotiate;
 mod router;
 mod session;
 mod shared;
+#[cfg(all(test, feature = "test-util"))]
+mod snapshot_tests;
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -115,6 +117,29 @@ impl<S: SecretStore> Engine<S> {
             sessions: HashMap::new(),
             offline: OfflineSets::default(),
             admission: admission::Admission::default(),
+        }
+    }
+
+    /// A copy of this engine in its present state (sessions, keys, counters, queues,
+    /// store, the pairs of its DH pool, detached from the original's), drawing randomness
+    /// from `rng` from now on (feature `test-util`: for fuzzing and tests, which start
+    /// many runs from one captured state). Never for real sessions: two engines holding
+    /// the same keys and counters would encrypt different stanzas under the same
+    /// keystream and accept each other's replays. Secrets in the copy are wiped on drop
+    /// like the originals. A session compressing with zlib cannot be copied with its
+    /// stream state: in the copy, it refuses to send and receive data (profile P9: a
+    /// failed stream is never used again).
+    #[cfg(feature = "test-util")]
+    pub fn snapshot(&self, rng: Box<dyn Random>) -> Self
+    where
+        S: Clone,
+    {
+        Engine {
+            core: self.core.snapshot(rng),
+            out: self.out.clone(),
+            sessions: self.sessions.clone(),
+            offline: self.offline.clone(),
+            admission: self.admission.clone(),
         }
     }
 

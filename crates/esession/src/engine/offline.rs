@@ -19,6 +19,7 @@ use jid::{BareJid, Jid};
 
 /// Alice's option sets (XEP-0187, profile P11).
 #[derive(Default)]
+#[cfg_attr(feature = "test-util", derive(Clone))]
 pub(super) struct OfflineSets {
     /// As loaded or published.
     sets: Vec<OfflineSet>,

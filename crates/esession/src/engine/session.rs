@@ -22,12 +22,14 @@ pub(super) fn key(peer: &Jid, thread: &str) -> SessionId {
 }
 
 /// A session: what stays across its states, and its state.
+#[cfg_attr(feature = "test-util", derive(Clone))]
 pub(super) struct Session {
     pub(super) common: Common,
     pub(super) state: State,
 }
 
 /// Who the session is with (XEP-0155 §4.2, profile P6).
+#[cfg_attr(feature = "test-util", derive(Clone))]
 pub(super) enum Peer {
     /// The JID the initiator addressed (bare or full), until a responder answers.
     Addressed(Jid),
@@ -37,6 +39,7 @@ pub(super) enum Peer {
 }
 
 /// What a session keeps in every state.
+#[cfg_attr(feature = "test-util", derive(Clone))]
 pub(super) struct Common {
     pub(super) peer: Peer,
     pub(super) id: SessionId,
@@ -48,6 +51,7 @@ pub(super) struct Common {
 }
 
 /// Where a session is in the XEP-0155 state chart and the XEP-0116 flow.
+#[cfg_attr(feature = "test-util", derive(Clone))]
 pub(super) enum State {
     /// Initiator: message 1 sent.
     Offered(Box<Offer>),
@@ -66,6 +70,7 @@ pub(super) enum State {
 }
 
 /// What an established session (plain or encrypted) keeps.
+#[cfg_attr(feature = "test-util", derive(Clone))]
 pub(super) struct Open {
     /// What the person is told about the session.
     pub(super) info: SessionInfo,
@@ -76,6 +81,7 @@ pub(super) struct Open {
 }
 
 /// An established ESession.
+#[cfg_attr(feature = "test-util", derive(Clone))]
 pub(super) struct Secure {
     pub(super) open: Open,
     pub(super) channel: Channel,
@@ -84,6 +90,7 @@ pub(super) struct Secure {
 }
 
 /// An ESession whose terminate we sent (profile P10): it only receives.
+#[cfg_attr(feature = "test-util", derive(Clone))]
 pub(super) struct Closing {
     pub(super) open: Open,
     pub(super) channel: Channel,

@@ -61,6 +61,28 @@ impl<S: SecretStore> Core<S> {
         }
     }
 
+    /// A copy with `rng` as its generator (see `Engine::snapshot`).
+    #[cfg(feature = "test-util")]
+    pub(super) fn snapshot(&self, rng: Box<dyn Random>) -> Self
+    where
+        S: Clone,
+    {
+        Core {
+            own: self.own.clone(),
+            own_bare: self.own_bare.clone(),
+            config: self.config.clone(),
+            store: self.store.clone(),
+            rng,
+            oss: self.oss.clone(),
+            limits: self.limits,
+            dh_pool: self.dh_pool.as_ref().map(DhPool::detached_copy),
+            identity_key: self.identity_key.clone(),
+            clock: self.clock,
+            compat: self.compat.clone(),
+            gajim_clients: self.gajim_clients.clone(),
+        }
+    }
+
     /// The compatibility setting for `peer`.
     pub(super) fn compat_of(&self, peer: &BareJid) -> Compat {
         self.compat.get(peer).copied().unwrap_or(self.config.compat)
@@ -119,6 +141,7 @@ impl<S: SecretStore> Core<S> {
 
 /// The stanzas to send and the events to report, in order.
 #[derive(Default)]
+#[cfg_attr(feature = "test-util", derive(Clone))]
 pub(super) struct Outbox {
     stanzas: VecDeque<Element>,
     events: VecDeque<Event>,

@@ -34,6 +34,7 @@ use crate::transcript;
 use crate::xml::{ns, Element};
 
 /// Message 1 sent; waiting for Bob's response.
+#[cfg_attr(feature = "test-util", derive(Clone))]
 pub(crate) struct Offer {
     groups: Vec<(u32, DhSecret, Vec<u8>)>,
     n_a: [u8; 32],
@@ -47,6 +48,7 @@ pub(crate) struct Offer {
 
 /// The options of message 1 that Bob must choose from (XEP-0116 §4.6: Alice checks each
 /// choice against her offer).
+#[cfg_attr(feature = "test-util", derive(Clone))]
 struct Offered {
     flow: Flow,
     crypt: Vec<CipherAlg>,
@@ -80,6 +82,7 @@ pub(crate) enum Response {
 }
 
 /// Message 3 sent; waiting for message 4.
+#[cfg_attr(feature = "test-util", derive(Clone))]
 pub(crate) struct AwaitingInit {
     terms: Terms,
     group: &'static ModpGroup,

@@ -26,6 +26,7 @@ use crate::transcript;
 use crate::xml::{ns, Element};
 
 /// Message 2 sent; waiting for message 3.
+#[cfg_attr(feature = "test-util", derive(Clone))]
 pub(crate) struct AwaitingResult {
     terms: Terms,
     group: &'static ModpGroup,

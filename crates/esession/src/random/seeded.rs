@@ -5,7 +5,10 @@ use zeroize::Zeroize;
 
 /// A deterministic generator: SHA-256 in counter mode over a 32-octet seed. Two
 /// generators with the same seed produce the same stream. For tests and test vectors
-/// (feature `test-util`): its output is predictable by design.
+/// (feature `test-util`): its output is predictable by design. A clone continues the
+/// same stream from where the original is (for engine snapshots, `Engine::snapshot`);
+/// it wipes its state on drop like the original.
+#[derive(Clone)]
 pub struct SeededRandom {
     seed: [u8; 32],
     counter: u64,

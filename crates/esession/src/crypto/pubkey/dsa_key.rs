@@ -189,6 +189,7 @@ impl std::fmt::Debug for DsaPublic {
 }
 
 /// A DSA private key (zeroized on drop by the `dsa` crate) and its checked public key.
+#[cfg_attr(feature = "test-util", derive(Clone))]
 pub(super) struct DsaSecret {
     key: SigningKey,
     public: DsaPublic,

@@ -8,6 +8,7 @@ use zeroize::Zeroizing;
 
 /// A private RSA or DSA identity key. The key material is zeroized on drop and never shown
 /// by `Debug` (XEP-0116 §7).
+#[cfg_attr(feature = "test-util", derive(Clone))]
 pub struct IdentityKey {
     secret: Secret,
     public: PublicKey,
@@ -16,6 +17,7 @@ pub struct IdentityKey {
     pkcs8: Zeroizing<Vec<u8>>,
 }
 
+#[cfg_attr(feature = "test-util", derive(Clone))]
 enum Secret {
     Rsa(RsaSecret),
     Dsa(DsaSecret),

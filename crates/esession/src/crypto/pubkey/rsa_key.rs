@@ -119,6 +119,7 @@ impl std::fmt::Debug for RsaPublic {
 }
 
 /// An RSA private key (zeroized on drop by the `rsa` crate).
+#[cfg_attr(feature = "test-util", derive(Clone))]
 pub(super) struct RsaSecret(RsaPrivateKey);
 
 impl RsaSecret {

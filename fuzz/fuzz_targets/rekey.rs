@@ -1,0 +1,219 @@
+//! Re-keying on an established ESession (XEP-0200 §9 `<key/>`, the acceptance and the
+//! old-key window of profile P13; XEP-0155 §4.5 renegotiation of `logging` inside the
+//! session; the idle re-key of XEP-0200 §11.4): Alice and Bob, copied per input from the
+//! state the captured run left them in, exchange stanzas through two queues the input
+//! drives. Each op is a byte `k`:
+//!
+//! * `k % 8` 0 / 1: Alice / Bob sends a message (bit 4: asks for a `<key/>` first,
+//!   `Engine::rekey`);
+//! * 2 / 3: the next stanza to Bob / to Alice is delivered, with `(k >> 4) & 7` mutations
+//!   of 4 bytes each (see `mutate`) applied to its text;
+//! * 4 / 5: the next stanza to Bob / to Alice is lost;
+//! * 6: the last stanza delivered to Bob (bit 4 clear) or to Alice is delivered again;
+//! * 7: bit 7 set: Alice asks to renegotiate `logging` (bit 6: `may`, else `mustnot`);
+//!   clear: time advances by `(k >> 3) & 15` minutes and both handle the timeout.
+//!
+//! Invariants: no panic; no stanza leaves with a clear `<body/>` other than the fallback;
+//! an encrypted message is delivered only with the text its sender sealed in the stanza
+//! delivered; a replayed stanza is never delivered again; while a direction has lost,
+//! mutated and replayed nothing, every message sent in it is delivered, in order, with
+//! its text (re-keys included).
+#![no_main]
+use esession::xml::{parse_element, Limits};
+use esession::{Element, Engine, Logging, MemoryStore, SessionId, Timestamp};
+use esession_fuzz::*;
+use libfuzzer_sys::fuzz_target;
+use std::collections::VecDeque;
+
+/// Ops per input (below the default `peer_rekeys` burst of 64, so that the flood limit
+/// never ends a session that follows the rules).
+const MAX_OPS: usize = 48;
+
+/// One direction: what is in flight, what was last delivered, whether it stayed clean.
+#[derive(Default)]
+struct Wire {
+    queue: VecDeque<(Element, Option<String>)>,
+    last: Option<Element>,
+    clean: bool,
+}
+
+/// The stanzas `e` sent, `from` stamped, each with the text it carries (`text` for the
+/// first, none for the rest: control stanzas and re-key carriers without content).
+fn sent(e: &mut Engine<MemoryStore>, from: &str, text: Option<String>, wire: &mut Wire) {
+    let mut stanzas = Vec::new();
+    while let Some(mut s) = e.poll_outgoing() {
+        check_no_clear_body(&s);
+        s.set_attr("from", from);
+        stanzas.push(s);
+    }
+    // A `<key/>` that does not fit under the old key travels first in a content-free
+    // `<c/>` (XEP-0200 §9): the text is in the last stanza.
+    let n = stanzas.len();
+    for (i, s) in stanzas.into_iter().enumerate() {
+        let t = if i + 1 == n { text.clone() } else { None };
+        wire.queue.push_back((s, t));
+    }
+}
+
+struct Side {
+    snap: Snap,
+    id: SessionId,
+    jid: &'static str,
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut alice = Side {
+        snap: established_alice(),
+        id: capture().alice_session.clone(),
+        jid: ALICE,
+    };
+    let bob_snap = established_bob();
+    let bob_id = bob_snap.engine.session_ids().pop().expect("Bob's session");
+    let mut bob = Side {
+        snap: bob_snap,
+        id: bob_id,
+        jid: BOB,
+    };
+    // wires[0]: to Bob; wires[1]: to Alice.
+    let mut wires = [
+        Wire {
+            clean: true,
+            ..Wire::default()
+        },
+        Wire {
+            clean: true,
+            ..Wire::default()
+        },
+    ];
+    let mut now = NOW;
+    let mut rest = data;
+    let mut n = 0u32;
+    let mut ops = 0;
+    while let Some((&k, tail)) = rest.split_first() {
+        rest = tail;
+        ops += 1;
+        if ops > MAX_OPS {
+            break;
+        }
+        // Every op starts with full DH pools (`Snap::refill`): a `<key/>` we send costs
+        // no exponentiation; one we accept still costs one.
+        alice.snap.refill();
+        bob.snap.refill();
+        match k % 8 {
+            0 | 1 => {
+                let (from, wire) = if k % 8 == 0 {
+                    (&mut alice, &mut wires[0])
+                } else {
+                    (&mut bob, &mut wires[1])
+                };
+                if k & 0x10 != 0 {
+                    // Refused only when re-keying is off or the session has ended.
+                    let _ = from.snap.engine.rekey(&from.id);
+                }
+                n += 1;
+                let text = format!("{} {n}", from.jid);
+                if from.snap.engine.send_message(&from.id, &text).is_ok() {
+                    sent(&mut from.snap.engine, from.jid, Some(text), wire);
+                } else {
+                    sent(&mut from.snap.engine, from.jid, None, wire);
+                }
+            }
+            2 | 3 => {
+                let (to, w) = if k % 8 == 2 {
+                    (&mut bob, 0)
+                } else {
+                    (&mut alice, 1)
+                };
+                let Some((stanza, text)) = wires[w].queue.pop_front() else {
+                    continue;
+                };
+                let count = ((k >> 4) & 7) as usize;
+                let take = (count * 4).min(rest.len());
+                let (mutations, tail) = rest.split_at(take);
+                rest = tail;
+                let fed = if mutations.is_empty() {
+                    Some(stanza.clone())
+                } else {
+                    let text = stanza.to_string();
+                    let bytes = mutate(&text, mutations);
+                    if bytes != text.as_bytes() {
+                        wires[w].clean = false;
+                    }
+                    parse_element(&String::from_utf8_lossy(&bytes), &Limits::default()).ok()
+                };
+                let Some(fed) = fed else {
+                    wires[w].clean = false;
+                    continue;
+                };
+                let same = match (c_of(&fed), c_of(&stanza)) {
+                    (Some(a), Some(b)) => same_authenticated_content(a, b),
+                    (None, None) => true,
+                    _ => false,
+                };
+                to.snap.engine.handle_stanza(fed.clone(), now);
+                let got = encrypted_texts(&mut to.snap.engine);
+                for body in &got {
+                    assert!(same, "a changed <c/> was delivered: {fed}");
+                    assert_eq!(body, &text, "delivered other text than was sealed");
+                }
+                if wires[w].clean && text.is_some() {
+                    assert_eq!(got, [text], "a clean in-order stanza was not delivered");
+                }
+                if !got.is_empty() {
+                    wires[w].last = Some(stanza);
+                }
+                let (back, wire) = if w == 0 {
+                    (&mut bob, &mut wires[1])
+                } else {
+                    (&mut alice, &mut wires[0])
+                };
+                sent(&mut back.snap.engine, back.jid, None, wire);
+            }
+            4 | 5 => {
+                let w = usize::from(k % 8 == 5);
+                if wires[w].queue.pop_front().is_some() {
+                    wires[w].clean = false;
+                }
+            }
+            6 => {
+                let (to, w) = if k & 0x10 == 0 {
+                    (&mut bob, 0)
+                } else {
+                    (&mut alice, 1)
+                };
+                if let Some(again) = wires[w].last.clone() {
+                    wires[w].clean = false;
+                    to.snap.engine.handle_stanza(again, now);
+                    let got = encrypted_texts(&mut to.snap.engine);
+                    assert!(got.is_empty(), "a replayed stanza was delivered: {got:?}");
+                    let back = if w == 0 { &mut bob } else { &mut alice };
+                    let wire = &mut wires[1 - w];
+                    sent(&mut back.snap.engine, back.jid, None, wire);
+                }
+            }
+            _ => {
+                if k & 0x80 != 0 {
+                    let offer = if k & 0x40 != 0 {
+                        Logging::May
+                    } else {
+                        Logging::MustNot
+                    };
+                    if alice
+                        .snap
+                        .engine
+                        .renegotiate_logging(&alice.id, &[offer])
+                        .is_ok()
+                    {
+                        sent(&mut alice.snap.engine, ALICE, None, &mut wires[0]);
+                    }
+                } else {
+                    now = Timestamp(now.0 + u64::from((k >> 3) & 15) * 60);
+                    alice.snap.engine.handle_timeout(now);
+                    bob.snap.engine.handle_timeout(now);
+                    sent(&mut alice.snap.engine, ALICE, None, &mut wires[0]);
+                    sent(&mut bob.snap.engine, BOB, None, &mut wires[1]);
+                }
+            }
+        }
+    }
+});
