@@ -40,7 +40,7 @@ use crate::negotiation::initiator::Offer;
 use crate::negotiation::stanza::{negotiation_message, Wrapper};
 use crate::random::Random;
 use crate::session_id::SessionId;
-use crate::store::SecretStore;
+use crate::store::{SecretId, SecretStore};
 use crate::thread::new_thread_id;
 use crate::time::Timestamp;
 use crate::warning::Warning;
@@ -446,8 +446,11 @@ impl<S: SecretStore> Engine<S> {
             return Ok(false);
         }
         open.info.verified = true;
-        if let Some(id) = &open.secret_id {
-            self.core.store.mark_verified(id)?;
+        if open.retained {
+            // Profile P7: the record of this session's JIDs.
+            let peer = s.common.peer();
+            let id = SecretId::new(self.core.own_bare.as_str(), &peer.to_bare(), peer.as_str());
+            self.core.store.mark_verified(&id)?;
         }
         Ok(true)
     }

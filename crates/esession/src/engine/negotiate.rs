@@ -189,7 +189,7 @@ fn established_plain(c: &mut Common, terms: &Terms, out: &mut Outbox) -> State {
     out.event(Event::Established(info.clone()));
     State::Plain(Box::new(Open {
         info,
-        secret_id: None,
+        retained: false,
         renegotiating: None,
     }))
 }
@@ -215,7 +215,7 @@ pub(super) fn adopt(c: &mut Common, est: Established, now: Timestamp, out: &mut 
     State::Encrypted(Box::new(Secure {
         open: Open {
             info,
-            secret_id: est.secret_id,
+            retained: est.secret_id.is_some(),
             renegotiating: None,
         },
         channel: est.channel,

@@ -10,7 +10,6 @@ use crate::negotiation::responder::AwaitingResult;
 use crate::negotiation::stanza::{negotiation_message, Wrapper};
 use crate::negotiation::terms::Terms;
 use crate::session_id::SessionId;
-use crate::store::SecretId;
 use crate::time::Timestamp;
 use crate::xml::Element;
 use jid::Jid;
@@ -74,8 +73,10 @@ pub(super) enum State {
 pub(super) struct Open {
     /// What the person is told about the session.
     pub(super) info: SessionInfo,
-    /// The retained-secret record this session created (for SAS confirmation).
-    pub(super) secret_id: Option<SecretId>,
+    /// Whether this session created a retained-secret record (profile P7). Its
+    /// [`SecretId`](crate::store::SecretId) is not kept: a SAS confirmation finds it again from our bare JID and
+    /// the full JID the session is bound to, the JIDs it was made from.
+    pub(super) retained: bool,
     /// The `logging` values we offered in a renegotiation awaiting its answer.
     pub(super) renegotiating: Option<Vec<Logging>>,
 }
