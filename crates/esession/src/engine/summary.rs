@@ -19,11 +19,41 @@ pub(super) struct Summary {
     pub(super) srs: SrsStatus,
     pub(super) verified: bool,
     pub(super) logging: Logging,
-    pub(super) stanzas: Box<[StanzaKind]>,
+    pub(super) stanzas: Kinds,
     /// What an encrypted session negotiated (`None` for a plain one).
     pub(super) algorithms: Option<Algorithms>,
     pub(super) peer_key: Option<Box<PeerKeyInfo>>,
     pub(super) compat: Option<Compat>,
+}
+
+/// The negotiated stanza kinds in their order (XEP-0200 §5): up to three without a heap
+/// block, the usual case; a longer list (a peer repeating kinds) boxed.
+#[cfg_attr(feature = "test-util", derive(Clone))]
+pub(super) enum Kinds {
+    /// The list, then `None`s.
+    Few([Option<StanzaKind>; 3]),
+    Many(Box<[StanzaKind]>),
+}
+
+impl Kinds {
+    fn of(list: &[StanzaKind]) -> Self {
+        if list.len() > 3 {
+            return Kinds::Many(list.into());
+        }
+        let mut few = [None; 3];
+        for (slot, kind) in few.iter_mut().zip(list) {
+            *slot = Some(*kind);
+        }
+        Kinds::Few(few)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = StanzaKind> + '_ {
+        let (few, many) = match self {
+            Kinds::Few(few) => (few.as_slice(), [].as_slice()),
+            Kinds::Many(list) => ([].as_slice(), &**list),
+        };
+        few.iter().flatten().chain(many).copied()
+    }
 }
 
 /// The negotiated flow and algorithms of an encrypted session (XEP-0116 §4.4).
@@ -48,7 +78,7 @@ impl Summary {
             srs: SrsStatus::None,
             verified: false,
             logging: terms.logging,
-            stanzas: terms.stanzas.as_slice().into(),
+            stanzas: Kinds::of(&terms.stanzas),
             algorithms: None,
             peer_key: None,
             compat: terms.dialect.compat(),
@@ -57,7 +87,7 @@ impl Summary {
 
     /// Whether stanzas of `kind` were negotiated.
     pub(super) fn protects(&self, kind: StanzaKind) -> bool {
-        self.stanzas.contains(&kind)
+        self.stanzas.iter().any(|k| k == kind)
     }
 
     /// The flow's message count, for an encrypted session.
@@ -79,7 +109,7 @@ impl Summary {
             srs: self.srs,
             verified: self.verified,
             logging: self.logging,
-            stanzas: self.stanzas.to_vec(),
+            stanzas: self.stanzas.iter().collect(),
             flow: self.flow(),
             crypt: a.map(|a| a.crypt.name()),
             hash: a.map(|a| a.hash.name()),
@@ -101,6 +131,27 @@ impl Algorithms {
             hash: terms.hash,
             compress: terms.compress,
             rekey_freq: terms.rekey_freq,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use StanzaKind::{Iq, Message, Presence};
+
+    #[test]
+    fn stanza_kinds_keep_their_order_and_repeats_inline_or_boxed() {
+        for list in [
+            &[][..],
+            &[Iq],
+            &[Presence, Message],
+            &[Iq, Message, Presence],
+            &[Message, Message, Iq, Message],
+        ] {
+            let kinds = Kinds::of(list);
+            assert_eq!(kinds.iter().collect::<Vec<_>>(), list);
+            assert_eq!(matches!(kinds, Kinds::Many(_)), list.len() > 3);
         }
     }
 }
