@@ -58,7 +58,7 @@ impl<S: SecretStore> Engine<S> {
         s.state
             .send_control(&s.common, feature(form), &mut self.core, &mut self.out)?;
         if let Some(open) = s.state.open_mut() {
-            open.renegotiating = Some(offer.to_vec());
+            open.renegotiating = Some(offer.into());
         }
         Ok(())
     }

@@ -79,7 +79,7 @@ pub(super) struct Open {
     /// the full JID the session is bound to, the JIDs it was made from.
     pub(super) retained: bool,
     /// The `logging` values we offered in a renegotiation awaiting its answer.
-    pub(super) renegotiating: Option<Vec<Logging>>,
+    pub(super) renegotiating: Option<Box<[Logging]>>,
 }
 
 /// An established ESession.
