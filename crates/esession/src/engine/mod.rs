@@ -439,7 +439,7 @@ impl<S: SecretStore> Engine<S> {
             .state
             .open_mut()
             .ok_or(Usage::WrongState("not established"))?;
-        let ours = open.summary.sas.as_deref().ok_or(Usage::NoSas)?;
+        let ours = open.summary.sas.as_ref().ok_or(Usage::NoSas)?.as_str();
         let heard = heard.trim().to_lowercase();
         if !ct_eq(ours.as_bytes(), heard.as_bytes()) {
             return Ok(false);

@@ -16,6 +16,7 @@ use crate::negotiation::responder::{AwaitingResult, Completed};
 use crate::negotiation::stanza::{negotiation_message, Wrapper};
 use crate::negotiation::terms::Terms;
 use crate::session_id::SessionId;
+use crate::small_text::SmallText;
 use crate::stanza::{message, read_termination, termination};
 use crate::store::SecretStore;
 use crate::time::Timestamp;
@@ -200,7 +201,7 @@ pub(super) fn adopt(c: &mut Common, est: Established, now: Timestamp, out: &mut 
     let t = &est.terms;
     let summary = Summary {
         // Issue 13 D6: toward Gajim, the SAS as Gajim shows it.
-        sas: est.sas.map(|s| t.dialect.show_sas(s).into_boxed_str()),
+        sas: est.sas.map(|s| SmallText::new(&t.dialect.show_sas(s))),
         srs: est.srs,
         verified: est.verified,
         algorithms: Some(Algorithms::of(t)),

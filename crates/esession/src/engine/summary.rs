@@ -8,12 +8,14 @@ use crate::config::{Flow, Logging, Security, StanzaKind};
 use crate::crypto::{CipherAlg, HashAlg, SasAlg};
 use crate::event::{PeerKeyInfo, SessionInfo, SrsStatus};
 use crate::negotiation::terms::Terms;
+use crate::small_text::SmallText;
 
 /// The [`SessionInfo`] of an established session, less what its [`Common`] holds.
 #[cfg_attr(feature = "test-util", derive(Clone))]
 pub(super) struct Summary {
     pub(super) encrypted: bool,
-    pub(super) sas: Option<Box<str>>,
+    /// Inline: a SAS is a few characters (XEP-0116 §9: sas28x5, five).
+    pub(super) sas: Option<SmallText<15>>,
     pub(super) sas_alg: Option<SasAlg>,
     pub(super) group: Option<u32>,
     pub(super) srs: SrsStatus,
@@ -103,7 +105,7 @@ impl Summary {
             peer: common.peer().clone(),
             role: common.role,
             encrypted: self.encrypted,
-            sas: self.sas.as_deref().map(str::to_owned),
+            sas: self.sas.as_ref().map(|s| s.as_str().to_owned()),
             sas_alg: self.sas_alg,
             group: self.group,
             srs: self.srs,
