@@ -46,6 +46,7 @@ pub mod offline;
 pub mod pubkeys;
 pub mod random;
 mod session_id;
+mod small_text;
 pub mod stanza;
 pub mod store;
 pub mod thread;

@@ -1,5 +1,6 @@
 //! The handle of one session: what the engine routes by (XEP-0201: the peer's bare JID and
 //! the thread).
+use crate::small_text::SmallText;
 use jid::BareJid;
 use std::fmt;
 use std::sync::Arc;
@@ -17,7 +18,9 @@ pub struct SessionId(Arc<Parts>);
 #[derive(PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct Parts {
     peer: BareJid,
-    thread: String,
+    /// Inline: this engine's threads are 32 hex digits, Gajim's 32 letters (issue 14
+    /// item 3: one heap block less per session).
+    thread: SmallText<32>,
 }
 
 impl SessionId {
@@ -26,7 +29,7 @@ impl SessionId {
     pub(crate) fn new(peer: BareJid, thread: &str) -> Self {
         SessionId(Arc::new(Parts {
             peer,
-            thread: thread.to_owned(),
+            thread: SmallText::new(thread),
         }))
     }
 
@@ -44,13 +47,13 @@ impl SessionId {
 
     /// The XEP-0201 thread.
     pub fn thread(&self) -> &str {
-        &self.0.thread
+        self.0.thread.as_str()
     }
 }
 
 impl fmt::Display for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} thread {}", self.0.peer, self.0.thread)
+        write!(f, "{} thread {}", self.0.peer, self.thread())
     }
 }
 
@@ -58,7 +61,7 @@ impl fmt::Debug for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionId")
             .field("peer", &self.0.peer.as_str())
-            .field("thread", &self.0.thread)
+            .field("thread", &self.thread())
             .finish()
     }
 }

@@ -25,6 +25,18 @@ pub struct SecretId {
     pub peer_full: String,
 }
 
+impl SecretId {
+    /// The record of a session between `own` (our bare JID) and the peer's full JID
+    /// `peer_full`, whose bare JID is `peer_bare` (profile P7).
+    pub(crate) fn new(own: &str, peer_bare: &jid::BareJid, peer_full: &str) -> Self {
+        SecretId {
+            own: own.to_owned(),
+            peer_bare: peer_bare.as_str().to_owned(),
+            peer_full: peer_full.to_owned(),
+        }
+    }
+}
+
 /// A retained secret (XEP-0116 §4.10) with its bookkeeping.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RetainedSecret {

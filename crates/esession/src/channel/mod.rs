@@ -44,10 +44,10 @@ fn compressed_bound(len: usize, zlib: bool) -> usize {
 /// Decompresses a received plaintext with the peer's zlib stream (profile P9: a zlib error
 /// or a finished stream is a failure; the output is bounded by the stanza size limit).
 fn inflate(
-    zlib: &mut Option<(Deflater, Inflater)>,
+    zlib: &mut Option<Box<(Deflater, Inflater)>>,
     plain: Vec<u8>,
 ) -> Result<Vec<u8>, StanzaFault> {
-    match zlib.as_mut() {
+    match zlib.as_deref_mut() {
         Some((_, inflater)) if !plain.is_empty() => inflater
             .decompress(&plain, Limits::default().max_bytes)
             .map_err(|e| StanzaFault::Malformed(Malformed::Inflate(e))),
@@ -110,8 +110,9 @@ pub(crate) struct Channel {
     sent_since_key: u64,
     /// Stanzas the peer sent since its last `<key/>` (or establishment) (profile P13).
     received_since_key: u64,
-    /// The zlib streams (ours, the peer's) when `compress` = `zlib` (profile P9).
-    zlib: Option<(Deflater, Inflater)>,
+    /// The zlib streams (ours, the peer's) when `compress` = `zlib` (profile P9), boxed:
+    /// most sessions have none, and a held session should not carry their room.
+    zlib: Option<Box<(Deflater, Inflater)>>,
     /// The profile, or Gajim's dialect (issue 13: D1, D2, D4, D5).
     dialect: Dialect,
 }
@@ -132,7 +133,7 @@ impl Channel {
         channel.dialect = terms.dialect;
         if terms.compress == CompressAlg::Zlib {
             // Profile P9: one zlib stream per direction, created at establishment.
-            channel.zlib = Some((Deflater::new(), Inflater::new()));
+            channel.zlib = Some(Box::new((Deflater::new(), Inflater::new())));
         }
         channel
     }
@@ -282,7 +283,7 @@ impl Channel {
         // Profile P9: m is compressed (sync-flushed) before encryption; a stanza without
         // content touches no stream.
         let compressed;
-        let m = match self.zlib.as_mut() {
+        let m = match self.zlib.as_deref_mut() {
             Some((deflater, _)) if !m.is_empty() => {
                 compressed = deflater.compress(m).map_err(Usage::Compression)?;
                 compressed.as_slice()

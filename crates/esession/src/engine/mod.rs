@@ -27,6 +27,7 @@ mod session;
 mod shared;
 #[cfg(all(test, feature = "test-util"))]
 mod snapshot_tests;
+mod summary;
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -40,7 +41,7 @@ use crate::negotiation::initiator::Offer;
 use crate::negotiation::stanza::{negotiation_message, Wrapper};
 use crate::random::Random;
 use crate::session_id::SessionId;
-use crate::store::SecretStore;
+use crate::store::{SecretId, SecretStore};
 use crate::thread::new_thread_id;
 use crate::time::Timestamp;
 use crate::warning::Warning;
@@ -323,8 +324,7 @@ impl<S: SecretStore> Engine<S> {
     pub fn session(&self, id: &SessionId) -> Option<SessionInfo> {
         self.sessions
             .get(id)
-            .and_then(|s| s.state.open())
-            .map(|o| o.info.clone())
+            .and_then(|s| Some(s.state.open()?.summary.info(&s.common)))
     }
 
     /// Whether negotiation `id`, which we started in the Gajim mode, waits for a message 4
@@ -343,8 +343,7 @@ impl<S: SecretStore> Engine<S> {
     pub fn sessions(&self) -> Vec<SessionInfo> {
         self.sessions
             .values()
-            .filter_map(|s| s.state.open())
-            .map(|o| o.info.clone())
+            .filter_map(|s| Some(s.state.open()?.summary.info(&s.common)))
             .collect()
     }
 
@@ -440,14 +439,17 @@ impl<S: SecretStore> Engine<S> {
             .state
             .open_mut()
             .ok_or(Usage::WrongState("not established"))?;
-        let ours = open.info.sas.clone().ok_or(Usage::NoSas)?;
+        let ours = open.summary.sas.as_ref().ok_or(Usage::NoSas)?.as_str();
         let heard = heard.trim().to_lowercase();
         if !ct_eq(ours.as_bytes(), heard.as_bytes()) {
             return Ok(false);
         }
-        open.info.verified = true;
-        if let Some(id) = &open.secret_id {
-            self.core.store.mark_verified(id)?;
+        open.summary.verified = true;
+        if open.retained {
+            // Profile P7: the record of this session's JIDs.
+            let peer = s.common.peer();
+            let id = SecretId::new(self.core.own_bare.as_str(), &peer.to_bare(), peer.as_str());
+            self.core.store.mark_verified(&id)?;
         }
         Ok(true)
     }

@@ -4,9 +4,10 @@ use super::inbound::{Inbound, Negotiation};
 use super::renegotiate;
 use super::session::{Common, Open, Pacing, Secure, Session, State};
 use super::shared::{Core, Outbox};
+use super::summary::{Algorithms, Summary};
 use crate::compat::gajim;
 use crate::error::{Error, PeerMisbehaved, Rejected};
-use crate::event::{EndedBy, Event, SessionInfo};
+use crate::event::{EndedBy, Event};
 use crate::forms::{Form, FormType};
 use crate::negotiation::established::Established;
 use crate::negotiation::fields::boolean;
@@ -15,6 +16,7 @@ use crate::negotiation::responder::{AwaitingResult, Completed};
 use crate::negotiation::stanza::{negotiation_message, Wrapper};
 use crate::negotiation::terms::Terms;
 use crate::session_id::SessionId;
+use crate::small_text::SmallText;
 use crate::stanza::{message, read_termination, termination};
 use crate::store::SecretStore;
 use crate::time::Timestamp;
@@ -184,12 +186,12 @@ fn completed(terms: &Terms, c: &mut Common, x: &Element, out: &mut Outbox) -> Re
 
 /// A plain stanza session established under `terms`, and reported.
 fn established_plain(c: &mut Common, terms: &Terms, out: &mut Outbox) -> State {
-    let info = c.info(terms);
+    let summary = Summary::of(terms);
     c.deadline = None;
-    out.event(Event::Established(info.clone()));
+    out.event(Event::Established(summary.info(c)));
     State::Plain(Box::new(Open {
-        info,
-        secret_id: None,
+        summary,
+        retained: false,
         renegotiating: None,
     }))
 }
@@ -197,25 +199,21 @@ fn established_plain(c: &mut Common, terms: &Terms, out: &mut Outbox) -> State {
 /// Makes a completed negotiation the session's state and reports it.
 pub(super) fn adopt(c: &mut Common, est: Established, now: Timestamp, out: &mut Outbox) -> State {
     let t = &est.terms;
-    let info = SessionInfo {
+    let summary = Summary {
         // Issue 13 D6: toward Gajim, the SAS as Gajim shows it.
-        sas: est.sas.map(|s| t.dialect.show_sas(s)),
+        sas: est.sas.map(|s| SmallText::new(&t.dialect.show_sas(s))),
         srs: est.srs,
         verified: est.verified,
-        flow: Some(t.flow.messages()),
-        crypt: Some(t.crypt.name()),
-        hash: Some(t.hash.name()),
-        compress: Some(t.compress.name()),
-        rekey_freq: Some(t.rekey_freq),
-        peer_key: est.peer_key,
-        ..c.info(t)
+        algorithms: Some(Algorithms::of(t)),
+        peer_key: est.peer_key.map(Box::new),
+        ..Summary::of(t)
     };
     c.deadline = None;
-    out.event(Event::Established(info.clone()));
+    out.event(Event::Established(summary.info(c)));
     State::Encrypted(Box::new(Secure {
         open: Open {
-            info,
-            secret_id: est.secret_id,
+            summary,
+            retained: est.secret_id.is_some(),
             renegotiating: None,
         },
         channel: est.channel,

@@ -39,7 +39,7 @@ impl Session {
         let logging = self
             .state
             .open()
-            .map_or(Logging::MustNot, |o| o.info.logging);
+            .map_or(Logging::MustNot, |o| o.summary.logging);
         // XEP-0334 §4: <no-store/> also keeps a message out of offline storage, where the
         // stanzas of an offline session must go (XEP-0187 §3.3); their hints are those of a
         // `may` session, and <no-permanent-store/> still keeps them out of archives.

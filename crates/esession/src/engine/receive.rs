@@ -53,7 +53,7 @@ impl Session {
         };
         // XEP-0200 §5: only the negotiated stanza kinds are encrypted.
         let kind = msg.kind;
-        if !open.info.stanzas.contains(&kind) {
+        if !open.summary.protects(kind) {
             let v = StanzaFault::Unnegotiated(kind);
             fail_session(&common, state, v, out);
             return None;

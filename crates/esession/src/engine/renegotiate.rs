@@ -52,13 +52,13 @@ impl<S: SecretStore> Engine<S> {
         form.push(Field::new("renegotiate", Some(FieldType::Boolean), &["1"]).required());
         form.push(Field::offer("logging", FieldType::ListSingle, &words).required());
         let s = super::find_session(&mut self.sessions, id)?;
-        if s.state.open().is_some_and(|o| o.info.compat.is_some()) {
+        if s.state.open().is_some_and(|o| o.summary.compat.is_some()) {
             return Err(gajim::renegotiation_refused().into());
         }
         s.state
             .send_control(&s.common, feature(form), &mut self.core, &mut self.out)?;
         if let Some(open) = s.state.open_mut() {
-            open.renegotiating = Some(offer.to_vec());
+            open.renegotiating = Some(offer.into());
         }
         Ok(())
     }
@@ -102,7 +102,7 @@ pub(super) fn received<S: SecretStore>(
     let renegotiate = form.value("renegotiate").and_then(fields::boolean);
     match form.kind {
         FormType::Form => {
-            let answer = answer(state, peer, thread, &form, renegotiate, core, out);
+            let answer = answer(state, common, peer, &form, renegotiate, core, out);
             if let Err(e) = state.send_control(common, feature(answer), core, out) {
                 tracing::warn!(error = %e, "renegotiation answer not sent");
             }
@@ -118,8 +118,8 @@ pub(super) fn received<S: SecretStore>(
                 .filter(|l| offer.contains(l));
             match (renegotiate, chosen, state.open_mut()) {
                 (Some(true), Some(logging), Some(open)) => {
-                    open.info.logging = logging;
-                    out.event(Event::Renegotiated(open.info.clone()));
+                    open.summary.logging = logging;
+                    out.event(Event::Renegotiated(open.summary.info(common)));
                 }
                 _ => out.warn(peer, thread, Warning::PeerDeclinedRenegotiation),
             }
@@ -132,8 +132,8 @@ pub(super) fn received<S: SecretStore>(
 /// renegotiable and a value fits, else [8]), applied to the session when accepted.
 fn answer<S>(
     state: &mut State,
+    common: &Common,
     peer: &Jid,
-    thread: Option<&SessionId>,
     form: &Form,
     renegotiate: Option<bool>,
     core: &Core<S>,
@@ -158,13 +158,13 @@ fn answer<S>(
             answer.push(Field::new("renegotiate", None, &["1"]));
             answer.push(Field::new(vocab.field(), None, &[vocab.word(logging)]));
             if let Some(open) = state.open_mut() {
-                open.info.logging = logging;
-                out.event(Event::Renegotiated(open.info.clone()));
+                open.summary.logging = logging;
+                out.event(Event::Renegotiated(open.summary.info(common)));
             }
         }
         _ => {
             answer.push(Field::new("renegotiate", None, &["0"]));
-            out.warn(peer, thread, Warning::DeclinedRenegotiation);
+            out.warn(peer, Some(&common.id), Warning::DeclinedRenegotiation);
         }
     }
     answer

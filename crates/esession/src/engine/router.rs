@@ -141,7 +141,7 @@ impl<S: SecretStore> Engine<S> {
             let unconfirmed = match (&s.state, s.common.role) {
                 (State::Encrypted(_), Role::Responder) => refused_message_4,
                 (State::Encrypted(secure), Role::Initiator) => {
-                    refused_message_3 && secure.open.info.flow == Some(3)
+                    refused_message_3 && secure.open.summary.flow() == Some(3)
                 }
                 _ => false,
             };

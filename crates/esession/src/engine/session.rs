@@ -1,16 +1,16 @@
 //! One session per (peer bare JID, thread) (XEP-0201, XEP-0155 §4.2): what every state
 //! shares ([`Common`]) and the state machine ([`State`]).
 use super::admission::Bucket;
+use super::summary::Summary;
 use crate::channel::Channel;
-use crate::config::{Logging, Security, StanzaKind};
+use crate::config::{Logging, StanzaKind};
 use crate::error::Usage;
-use crate::event::{Role, SessionInfo, SrsStatus};
+use crate::event::Role;
 use crate::negotiation::initiator::{AwaitingInit, Offer};
 use crate::negotiation::responder::AwaitingResult;
 use crate::negotiation::stanza::{negotiation_message, Wrapper};
 use crate::negotiation::terms::Terms;
 use crate::session_id::SessionId;
-use crate::store::SecretId;
 use crate::time::Timestamp;
 use crate::xml::Element;
 use jid::Jid;
@@ -72,12 +72,14 @@ pub(super) enum State {
 /// What an established session (plain or encrypted) keeps.
 #[cfg_attr(feature = "test-util", derive(Clone))]
 pub(super) struct Open {
-    /// What the person is told about the session.
-    pub(super) info: SessionInfo,
-    /// The retained-secret record this session created (for SAS confirmation).
-    pub(super) secret_id: Option<SecretId>,
+    /// What the person is told about the session (with [`Common`]).
+    pub(super) summary: Summary,
+    /// Whether this session created a retained-secret record (profile P7). Its
+    /// [`SecretId`](crate::store::SecretId) is not kept: a SAS confirmation finds it again from our bare JID and
+    /// the full JID the session is bound to, the JIDs it was made from.
+    pub(super) retained: bool,
     /// The `logging` values we offered in a renegotiation awaiting its answer.
-    pub(super) renegotiating: Option<Vec<Logging>>,
+    pub(super) renegotiating: Option<Box<[Logging]>>,
 }
 
 /// An established ESession.
@@ -130,7 +132,7 @@ impl State {
 
     /// Whether stanzas of `kind` were negotiated for this session.
     pub(super) fn negotiated(&self, kind: StanzaKind) -> bool {
-        self.open().is_some_and(|o| o.info.stanzas.contains(&kind))
+        self.open().is_some_and(|o| o.summary.protects(kind))
     }
 
     /// The usage error for an operation this state does not allow.
@@ -160,31 +162,6 @@ impl Common {
     /// The peer's JID (see [`Peer::jid`]).
     pub(super) fn peer(&self) -> &Jid {
         self.peer.jid()
-    }
-
-    /// What the person is told about this session under `terms`.
-    pub(super) fn info(&self, terms: &Terms) -> SessionInfo {
-        SessionInfo {
-            id: self.id.clone(),
-            peer: self.peer().clone(),
-            role: self.role,
-            encrypted: terms.security == Security::E2e,
-            sas: None,
-            sas_alg: terms.sas,
-            group: terms.group,
-            srs: SrsStatus::None,
-            verified: false,
-            logging: terms.logging,
-            stanzas: terms.stanzas.clone(),
-            flow: None,
-            crypt: None,
-            hash: None,
-            compress: None,
-            rekey_freq: None,
-            peer_key: None,
-            offline: self.offline.is_some(),
-            compat: terms.dialect.compat(),
-        }
     }
 
     /// Whether a stanza from `from` belongs to this session (P6: the session binds to

@@ -107,11 +107,7 @@ pub(crate) fn retain_new_secret(
     k_final: &[u8],
     srs: Option<&RetainedSecret>,
 ) -> Result<(SecretId, bool), Error> {
-    let id = SecretId {
-        own: ctx.own_bare.to_owned(),
-        peer_bare: ctx.peer_bare.as_str().to_owned(),
-        peer_full: ctx.peer.to_owned(),
-    };
+    let id = SecretId::new(ctx.own_bare, &ctx.peer_bare, ctx.peer);
     // A person confirmed a SAS with the JID the secret was retained with, not with this
     // one (issue 11: a secret found by the extended search proves no identity).
     let verified = srs.is_some_and(|s| s.verified && s.id.peer_bare == id.peer_bare);
