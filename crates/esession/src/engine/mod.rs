@@ -324,7 +324,7 @@ impl<S: SecretStore> Engine<S> {
     pub fn session(&self, id: &SessionId) -> Option<SessionInfo> {
         self.sessions
             .get(id)
-            .and_then(|s| Some(s.state.open()?.summary.info(&s.common)))
+            .and_then(|s| Some(s.common.info(&s.state.open()?.summary)))
     }
 
     /// Whether negotiation `id`, which we started in the Gajim mode, waits for a message 4
@@ -343,7 +343,7 @@ impl<S: SecretStore> Engine<S> {
     pub fn sessions(&self) -> Vec<SessionInfo> {
         self.sessions
             .values()
-            .filter_map(|s| Some(s.state.open()?.summary.info(&s.common)))
+            .filter_map(|s| Some(s.common.info(&s.state.open()?.summary)))
             .collect()
     }
 

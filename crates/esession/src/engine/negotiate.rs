@@ -188,7 +188,7 @@ fn completed(terms: &Terms, c: &mut Common, x: &Element, out: &mut Outbox) -> Re
 fn established_plain(c: &mut Common, terms: &Terms, out: &mut Outbox) -> State {
     let summary = Summary::of(terms);
     c.deadline = None;
-    out.event(Event::Established(summary.info(c)));
+    out.event(Event::Established(c.info(&summary)));
     State::Plain(Box::new(Open {
         summary,
         retained: false,
@@ -209,7 +209,7 @@ pub(super) fn adopt(c: &mut Common, est: Established, now: Timestamp, out: &mut 
         ..Summary::of(t)
     };
     c.deadline = None;
-    out.event(Event::Established(summary.info(c)));
+    out.event(Event::Established(c.info(&summary)));
     State::Encrypted(Box::new(Secure {
         open: Open {
             summary,

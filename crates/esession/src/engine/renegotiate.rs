@@ -119,7 +119,7 @@ pub(super) fn received<S: SecretStore>(
             match (renegotiate, chosen, state.open_mut()) {
                 (Some(true), Some(logging), Some(open)) => {
                     open.summary.logging = logging;
-                    out.event(Event::Renegotiated(open.summary.info(common)));
+                    out.event(Event::Renegotiated(common.info(&open.summary)));
                 }
                 _ => out.warn(peer, thread, Warning::PeerDeclinedRenegotiation),
             }
@@ -159,7 +159,7 @@ fn answer<S>(
             answer.push(Field::new(vocab.field(), None, &[vocab.word(logging)]));
             if let Some(open) = state.open_mut() {
                 open.summary.logging = logging;
-                out.event(Event::Renegotiated(open.summary.info(common)));
+                out.event(Event::Renegotiated(common.info(&open.summary)));
             }
         }
         _ => {

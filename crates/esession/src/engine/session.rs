@@ -159,6 +159,16 @@ impl Peer {
 }
 
 impl Common {
+    /// The [`SessionInfo`](crate::SessionInfo) of this session, from its `summary`.
+    pub(super) fn info(&self, summary: &Summary) -> crate::event::SessionInfo {
+        summary.info(
+            self.id.clone(),
+            self.peer().clone(),
+            self.role,
+            self.offline.is_some(),
+        )
+    }
+
     /// The peer's JID (see [`Peer::jid`]).
     pub(super) fn peer(&self) -> &Jid {
         self.peer.jid()

@@ -1,16 +1,18 @@
 //! What an established session keeps of its [`SessionInfo`], compactly (issue 14 item 3:
 //! 100,000 sessions held in one process). The session's id, peer, role and kind are in its
-//! [`Common`]; the algorithms are kept as values and named when the info is built.
-use super::session::Common;
+//! `Common` (engine/session.rs), which adds them; the algorithms are kept as values and
+//! named when the info is built.
 use crate::compat::Compat;
 use crate::compress::CompressAlg;
 use crate::config::{Flow, Logging, Security, StanzaKind};
 use crate::crypto::{CipherAlg, HashAlg, SasAlg};
-use crate::event::{PeerKeyInfo, SessionInfo, SrsStatus};
+use crate::event::{PeerKeyInfo, Role, SessionInfo, SrsStatus};
 use crate::negotiation::terms::Terms;
+use crate::session_id::SessionId;
 use crate::small_text::SmallText;
+use jid::Jid;
 
-/// The [`SessionInfo`] of an established session, less what its [`Common`] holds.
+/// The [`SessionInfo`] of an established session, less what its `Common` holds.
 #[cfg_attr(feature = "test-util", derive(Clone))]
 pub(super) struct Summary {
     pub(super) encrypted: bool,
@@ -97,13 +99,13 @@ impl Summary {
         self.algorithms.map(|a| a.flow.messages())
     }
 
-    /// The full summary of the session `common` describes.
-    pub(super) fn info(&self, common: &Common) -> SessionInfo {
+    /// The full summary, given what the session's `Common` holds.
+    pub(super) fn info(&self, id: SessionId, peer: Jid, role: Role, offline: bool) -> SessionInfo {
         let a = self.algorithms;
         SessionInfo {
-            id: common.id.clone(),
-            peer: common.peer().clone(),
-            role: common.role,
+            id,
+            peer,
+            role,
             encrypted: self.encrypted,
             sas: self.sas.as_ref().map(|s| s.as_str().to_owned()),
             sas_alg: self.sas_alg,
@@ -118,7 +120,7 @@ impl Summary {
             compress: a.map(|a| a.compress.name()),
             rekey_freq: a.map(|a| a.rekey_freq),
             peer_key: self.peer_key.as_deref().cloned(),
-            offline: common.offline.is_some(),
+            offline,
             compat: self.compat,
         }
     }
