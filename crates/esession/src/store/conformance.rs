@@ -1,4 +1,4 @@
-//! The conformance suite every [`SecretStore`] must pass: the engine's [`MemoryStore`]
+//! The conformance suite every [`SecretStore`] must pass: the engine's [`MemoryStore`](super::MemoryStore)
 //! and the embedded SQLite store run the same functions, so their semantics cannot drift
 //! apart (feature `test-util`; not part of the stable API).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
