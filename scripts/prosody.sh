@@ -10,7 +10,9 @@
 #   scripts/prosody.sh stop DIR                     stop the server started in DIR
 #
 # Environment: ESESSION_C2S_PORT (default 15222), ESESSION_TLS_PORT (default 15223),
-# ESESSION_PROSODY_PLUGINS (directory of the project's modules; default ../prosody).
+# ESESSION_PROSODY_PLUGINS (directory of the project's modules; default ../prosody),
+# ESESSION_PROSODY_QUIET=1 (log at level info without every stanza: for benchmarks; the
+# tests read the debug log, so they need the default).
 set -euo pipefail
 
 die() {
@@ -22,7 +24,7 @@ die() {
 PLAIN_ONLY_HOST=plain.localhost
 
 usage() {
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -99,6 +101,10 @@ cmd_start() {
     local plugins=${ESESSION_PROSODY_PLUGINS:-$(dirname "${BASH_SOURCE[0]}")/../prosody}
     [[ -f $plugins/mod_archive_manual.lua ]] || die "no mod_archive_manual.lua in $plugins"
     plugins=$(cd "$plugins" && pwd)
+    local log_level=debug stanza_debug='"stanza_debug";'
+    if [[ ${ESESSION_PROSODY_QUIET:-0} == 1 ]]; then
+        log_level=info stanza_debug=''
+    fi
 
     cat >"$cfg" <<CFG
 -- Written by scripts/prosody.sh: a private server on loopback for esession tests.
@@ -125,11 +131,11 @@ ssl = { certificate = "$certs/localhost.crt", key = "$certs/localhost.key" }
 modules_enabled = {
     "roster"; "saslauth"; "tls"; "disco"; "pep"; "offline"; "carbons"; "mam";
     "register"; "ping"; "private"; "smacks"; "posix";
-    "stanza_debug";
+    $stanza_debug
     "archive_manual";
 }
 log = {
-    { levels = { min = "debug" }, to = "file", filename = "$log" };
+    { levels = { min = "$log_level" }, to = "file", filename = "$log" };
 }
 VirtualHost "localhost"
 -- A host whose only SASL mechanism is PLAIN (the client must refuse it unless allowed).

@@ -733,7 +733,13 @@ async fn establishment(
     rounds: usize,
 ) -> (Vec<Duration>, Vec<Duration>) {
     let mut alice = connect("loadsa", config.clone()).await;
-    let mut bob = connect("loadsb", config).await;
+    // `rounds` requests from one JID within seconds: more than the default flood limits
+    // admit (burst 8, 30 a minute), which would answer the ninth `resource-constraint`.
+    let bob_config = Config {
+        flood: storm_limits(rounds),
+        ..config
+    };
+    let mut bob = connect("loadsb", bob_config).await;
     if pooled {
         alice.enable_dh_pool(1);
         bob.enable_dh_pool(1);
