@@ -1,8 +1,8 @@
 //! Per-message bookkeeping that a long-running account keeps bounded: the delivery state
 //! of each message sent, and the ids of the messages received (to show a message sent
 //! again only once). The oldest entries that are settled go first; a message still
-//! waiting or unacknowledged is never forgotten.
-use std::collections::{HashMap, HashSet, VecDeque};
+//! waiting or unacknowledged is never forgotten. Also the caps `ver`s already asked about.
+use std::collections::{HashMap, VecDeque};
 
 use crate::queue::DeliveryState;
 
@@ -11,6 +11,8 @@ pub(crate) const STATES_KEPT: usize = 10_000;
 /// Ids of received messages kept, per conversation (and of sent ones recorded in the
 /// history, per account).
 pub(crate) const SEEN_KEPT: usize = 10_000;
+/// Caps `ver`s whose support of ESessions is known, per account (XEP-0115 §5.4).
+pub(crate) const CAPS_KEPT: usize = 1_000;
 
 /// The delivery state of each message sent, by id.
 #[derive(Debug)]
@@ -69,46 +71,63 @@ impl States {
     }
 }
 
-/// The most recent ids, at most a bound of them.
+/// The most recent keys with their values, at most a bound of them: the oldest key goes
+/// first.
 #[derive(Clone, Debug)]
-pub(crate) struct RecentIds {
-    set: HashSet<String>,
+pub(crate) struct Recent<V> {
+    map: HashMap<String, V>,
     order: VecDeque<String>,
     cap: usize,
 }
 
+/// The most recent ids, at most a bound of them.
+pub(crate) type RecentIds = Recent<()>;
+
 impl Default for RecentIds {
     fn default() -> Self {
-        RecentIds::new(SEEN_KEPT)
+        Recent::new(SEEN_KEPT)
     }
 }
 
-impl RecentIds {
+impl<V> Recent<V> {
     pub(crate) fn new(cap: usize) -> Self {
-        RecentIds {
-            set: HashSet::new(),
+        Recent {
+            map: HashMap::new(),
             order: VecDeque::new(),
             cap,
         }
     }
 
-    /// Adds `id`; false if it is among the ids kept already.
-    pub(crate) fn insert(&mut self, id: &str) -> bool {
-        if !self.set.insert(id.to_owned()) {
+    /// Keeps `value` for `key`; false (and the value kept before) if `key` is among the
+    /// keys kept already.
+    pub(crate) fn keep(&mut self, key: &str, value: V) -> bool {
+        if self.map.contains_key(key) {
             return false;
         }
-        self.order.push_back(id.to_owned());
+        self.map.insert(key.to_owned(), value);
+        self.order.push_back(key.to_owned());
         while self.order.len() > self.cap {
             if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
+                self.map.remove(&old);
             }
         }
         true
     }
 
+    pub(crate) fn get(&self, key: &str) -> Option<&V> {
+        self.map.get(key)
+    }
+
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.set.len()
+        self.map.len()
+    }
+}
+
+impl RecentIds {
+    /// Adds `id`; false if it is among the ids kept already.
+    pub(crate) fn insert(&mut self, id: &str) -> bool {
+        self.keep(id, ())
     }
 }
 
@@ -147,5 +166,15 @@ mod tests {
         assert_eq!(r.len(), 3);
         assert!(!r.insert("4"), "kept: a repeat");
         assert!(r.insert("1"), "forgotten: the oldest");
+    }
+
+    #[test]
+    fn recent_values_keep_the_first_value_of_a_key() {
+        let mut r = Recent::new(2);
+        assert!(r.keep("a", true));
+        assert!(!r.keep("a", false));
+        assert_eq!(r.get("a"), Some(&true));
+        assert!(r.keep("b", false) && r.keep("c", true));
+        assert_eq!((r.len(), r.get("a")), (2, None), "the oldest went first");
     }
 }

@@ -1,7 +1,7 @@
 //! The conversation layer, sans-IO: stanzas and time in; stanzas, events and disco#info
 //! requests out. The engine is passed to each call (the caller owns it, with the
 //! connection).
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use esession::jid;
 use esession::trust::KnownKey;
@@ -11,7 +11,7 @@ use esession::{
 };
 use esession_xmpp::{OfflineFallback, Unreachable};
 
-use crate::bounded::{States, STATES_KEPT};
+use crate::bounded::{Recent, States, CAPS_KEPT, STATES_KEPT};
 use crate::conversation::Conversation;
 use crate::event::{ClientEvent, Shield};
 use crate::history::{Direction, Kept, Log, MessageLog, Page};
@@ -62,8 +62,9 @@ pub struct Conversations {
     outgoing: VecDeque<Element>,
     disco: VecDeque<DiscoRequest>,
     /// Whether the software of a caps `ver` supports ESessions, for the `ver`s whose hash
-    /// matched the disco#info answer (XEP-0115 §5.4).
-    caps_cache: HashMap<String, bool>,
+    /// matched the disco#info answer (XEP-0115 §5.4); the most recent `CAPS_KEPT`, since
+    /// each contact's presence may bring a new one.
+    caps_cache: Recent<bool>,
     /// The user consented to offline sessions (XEP-0187: no forward secrecy).
     allow_offline: bool,
     offline_out: VecDeque<OfflineRequest>,
@@ -88,7 +89,7 @@ impl Conversations {
             events: VecDeque::new(),
             outgoing: VecDeque::new(),
             disco: VecDeque::new(),
-            caps_cache: HashMap::new(),
+            caps_cache: Recent::new(CAPS_KEPT),
             allow_offline: false,
             offline_out: VecDeque::new(),
             rng,
@@ -231,7 +232,7 @@ impl Conversations {
             // XEP-0115 §5.4: only SHA-1 is verified; another hash is not cached.
             match esession_xmpp::caps_ver(q) {
                 Ok(v) if caps.hash == "sha-1" && v == caps.ver => {
-                    self.caps_cache.insert(v, supported);
+                    self.caps_cache.keep(&v, supported);
                 }
                 Ok(_) if caps.hash != "sha-1" => {}
                 Ok(v) => self.warn(
