@@ -76,7 +76,7 @@ pub(crate) async fn fetch(
         .conn
         .fetch_keys(&mut acc.store, &acc.own, acc.identity.as_ref(), &peer)
         .await
-        .map_err(keys_fail)?;
+        .map_err(|e| refused_fetch(e, &peer))?;
     for k in &fetched.keys {
         key_line(out, &peer, k);
     }
@@ -98,6 +98,22 @@ pub(crate) async fn fetch(
     }
     acc.conn.close().await?;
     Ok(())
+}
+
+/// [`keys_fail`], with a refusal of the contact's server explained: XEP-0163 §4.1.1
+/// (access model `presence`) and XEP-0060 §6.5.9: a stranger who does not share presence
+/// with the contact may not read its nodes, published or not (Prosody says `forbidden`).
+fn refused_fetch(e: PublishedKeysError, peer: &str) -> Fail {
+    let mut fail = keys_fail(e);
+    if fail.message.contains("forbidden") || fail.message.contains("not-authorized") {
+        fail.message = format!(
+            "{}; the server of {} shows its published keys only to contacts who share \
+             presence with it: add it (`/add` in `esession tui`) and wait for its approval",
+            fail.message,
+            safe(peer)
+        );
+    }
+    fail
 }
 
 /// `keys revoke`: a revocation signed by our key, published (XEP-0189 §4), then recorded in

@@ -80,7 +80,7 @@ fn publish_fetch_verify_attest_revoke() {
     assert_eq!(shown(&alice), alice_fp);
     // A contact who published nothing: ejabberd says the node does not exist, and the
     // client says so (text output), exit 0; Prosody checks access before existence and
-    // refuses a stranger (`forbidden`, exit 1).
+    // refuses a stranger (`forbidden`, exit 1), and the client says why.
     let (code, p) = run(
         "bob fetch (nothing yet)",
         &bob.text_args(&["keys", "fetch", &carol.jid]),
@@ -95,7 +95,9 @@ fn publish_fetch_verify_attest_revoke() {
         );
     } else {
         assert_eq!(code, 1, "{}", p.transcript());
-        assert!(p.stderr_text().contains("forbidden"), "{}", p.transcript());
+        let err = p.stderr_text();
+        assert!(err.contains("forbidden"), "{}", p.transcript());
+        assert!(err.contains("share presence"), "{}", p.transcript());
     }
     let fetched = ok("bob fetch", &bob, &["keys", "fetch", &alice.jid]).only("key");
     assert_eq!(fetched["jid"], alice.jid.as_str(), "{fetched}");
