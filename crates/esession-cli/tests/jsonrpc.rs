@@ -800,3 +800,64 @@ fn a_hang_up_ends_jsonrpc_and_listen_cleanly_and_the_contact_is_told() {
     drop(bob.stdin);
     assert_eq!(bob.p.finish(EVENT_LIMIT), 0, "{}", bob.p.transcript());
 }
+
+#[path = "../../esession-xmpp/tests/version_peer/mod.rs"]
+mod version_peer;
+
+/// Issue 13 §1 in the conversation layer (what `jsonrpc`, `chat` and `tui` share): a
+/// contact whose presence brings no caps, and whose disco#info lists ESessions and
+/// `jabber:iq:version`, is asked its software version once; a Gajim 1.0 then gets Gajim's
+/// dialect in a session we start, and the message reaches it. The contact is forced into
+/// Gajim's mode, so the session establishes only if we speak that dialect too.
+#[test]
+fn a_contact_without_caps_is_asked_its_version_and_gajim_gets_its_dialect() {
+    use esession::{Compat, Config};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use version_peer::{serve, Peer};
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _in_rt = rt.enter();
+    let alice_acct = Account::new("rpcvera");
+    let login = support::target().register_unique("rpcverg");
+    let gajim = Config {
+        compat: Compat::Gajim,
+        ..Config::default()
+    };
+    let client = rt.block_on(version_peer::client(
+        (&login.jid, &login.password, &login.addr),
+        gajim,
+        &[esession_xmpp::NS_VERSION],
+        false,
+    ));
+    let peer_full = client.jid().to_string();
+    let stop = Arc::new(AtomicBool::new(false));
+    let answer = "<name>Gajim</name><version>1.0.3</version>";
+    let served = serve(Peer::new(client, answer), stop.clone());
+
+    let mut alice = Rpc::start("alice (jsonrpc)", &alice_acct);
+    let g = login.jid.as_str();
+    alice.call("add", json!({"jid": g}));
+    alice.notified("subscription", |p| p["jid"] == g);
+    alice.call("approve", json!({"jid": g}));
+    alice.notified("presence", |p| {
+        p["jid"] == peer_full.as_str() && p["esessions"] == true
+    });
+    let sent = alice.send_many(g, "to gajim", 1);
+    let est = alice.notified("established", |p| p["peer"] == g);
+    assert_eq!(est["compat"], "gajim", "{est}\n{}", alice.p.transcript());
+    // The peer sends no receipts (XEP-0184): the message left Alice, encrypted.
+    let id = sent[0].0.as_str();
+    alice.notified("receipt", |p| p["id"] == id && p["state"] == "sent");
+    // The peer reads a stanza every 100 ms at most.
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, Ordering::Relaxed);
+    let peer = rt.block_on(served).unwrap();
+    assert_eq!(peer.asked, 1, "asked once");
+    assert_eq!(
+        peer.established.map(|i| i.compat),
+        Some(Some(Compat::Gajim))
+    );
+    assert_eq!(peer.bodies, vec![sent[0].1.clone()]);
+    assert_eq!(alice.p.stop(EVENT_LIMIT), 0, "{}", alice.p.transcript());
+}

@@ -6,90 +6,28 @@
 //! mode, so that the session establishes only if we spoke Gajim's dialect too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod version_peer;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use esession::xml::{parse_element, Limits};
-use esession::{Compat, Config, Event, MemoryStore, OsRandom, SessionInfo, Timestamp};
+use esession::{Compat, Config, Event, MemoryStore, SessionInfo, Timestamp};
 use esession_testkit::server;
-use esession_xmpp::{Client, ConnectOptions, Reach, TlsMode, NS_VERSION};
-
-const T: Duration = Duration::from_secs(10);
+use esession_xmpp::{Client, Reach, NS_VERSION};
+use version_peer::{serve, Peer, T};
 
 async fn client(prefix: &str, config: Config, features: &[&str]) -> Client<MemoryStore> {
     let (jid, pw) = server().register_unique(prefix);
-    let mut o = ConnectOptions::new(&jid, &pw);
-    o.server = Some(server().addr.clone());
-    o.tls = TlsMode::Plain;
-    o.timeout = T;
-    o.features = features.iter().map(|f| (*f).to_owned()).collect();
-    Client::connect(o, config, MemoryStore::new(), Box::new(OsRandom))
-        .await
-        .unwrap()
+    let login = (jid.as_str(), pw.as_str(), server().addr.as_str());
+    version_peer::client(login, config, features, true).await
 }
 
-/// A peer whose client answers `jabber:iq:version` with `<name/>` and `<version/>` as
-/// given (raw XML inside `<query/>`), and runs its engine on everything else.
-struct Peer {
-    client: Client<MemoryStore>,
-    answer: String,
-    asked: usize,
-    established: Option<SessionInfo>,
-}
-
-impl Peer {
-    async fn new(prefix: &str, config: Config, answer: &str, advertise: bool) -> Peer {
-        let features: &[&str] = if advertise { &[NS_VERSION] } else { &[] };
-        Peer {
-            client: client(prefix, config, features).await,
-            answer: answer.to_owned(),
-            asked: 0,
-            established: None,
-        }
-    }
-
-    /// Reads one stanza (100 ms at most) and answers it or hands it to the engine.
-    async fn step(&mut self) {
-        let conn = self.client.connection_mut();
-        let Some(xml) = conn.next_stanza(Duration::from_millis(100)).await.unwrap() else {
-            return;
-        };
-        let stanza = parse_element(&xml, &Limits::default()).unwrap();
-        let version_get =
-            stanza.attr("type") == Some("get") && stanza.child("query", NS_VERSION).is_some();
-        if version_get {
-            self.asked += 1;
-            let reply = format!(
-                "<iq type='result' to='{}' id='{}'><query xmlns='{NS_VERSION}'>{}</query></iq>",
-                stanza.attr("from").unwrap(),
-                stanza.attr("id").unwrap(),
-                self.answer
-            );
-            conn.send_xml(&reply).await.unwrap();
-            return;
-        }
-        self.client
-            .engine_mut()
-            .handle_stanza(stanza, Timestamp::now());
-        self.client.flush().await.unwrap();
-        while let Some(ev) = self.client.engine_mut().poll_event() {
-            if let Event::Established(info) = ev {
-                self.established = Some(info);
-            }
-        }
-    }
-}
-
-/// Serves the peer in a task of its own (never cancelled in the middle of a send) until
-/// `stop`; gives it back.
-fn serve(mut peer: Peer, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<Peer> {
-    tokio::spawn(async move {
-        while !stop.load(Ordering::Relaxed) {
-            peer.step().await;
-        }
-        peer
-    })
+/// A peer answering version questions with `answer`, advertising that it does if
+/// `advertise`.
+async fn peer(prefix: &str, config: Config, answer: &str, advertise: bool) -> Peer {
+    let features: &[&str] = if advertise { &[NS_VERSION] } else { &[] };
+    Peer::new(client(prefix, config, features).await, answer)
 }
 
 /// Alice reaches the peer's full JID, starts a session and returns what she established
@@ -125,7 +63,7 @@ async fn a_gajim_1_0_without_caps_is_recognised_by_its_version() {
         ..Config::default()
     };
     let answer = "<name>Gajim</name><version>1.0</version><os>Linux</os>";
-    let peer = Peer::new("vergajim", gajim, answer, true).await;
+    let peer = peer("vergajim", gajim, answer, true).await;
     let (info, peer) = alice_starts("veralice1", peer).await;
     let info = info.expect("established");
     assert_eq!(peer.asked, 1);
@@ -149,7 +87,7 @@ async fn later_gajims_other_clients_and_garbage_stay_strict() {
     .into_iter()
     .enumerate()
     {
-        let peer = Peer::new(&format!("verother{n}"), Config::default(), answer, true).await;
+        let peer = peer(&format!("verother{n}"), Config::default(), answer, true).await;
         let (info, peer) = alice_starts(&format!("veralice2{n}"), peer).await;
         let info = info.unwrap_or_else(|| panic!("{answer}: not established"));
         assert_eq!(peer.asked, 1, "{answer}");
@@ -161,7 +99,7 @@ async fn later_gajims_other_clients_and_garbage_stay_strict() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_does_not_advertise_versions_is_not_asked() {
     let answer = "<name>Gajim</name><version>1.0</version>";
-    let peer = Peer::new("vernoadv", Config::default(), answer, false).await;
+    let peer = peer("vernoadv", Config::default(), answer, false).await;
     let (info, peer) = alice_starts("veralice3", peer).await;
     let info = info.expect("established");
     assert_eq!(peer.asked, 0);
