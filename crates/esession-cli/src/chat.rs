@@ -370,14 +370,15 @@ impl View {
             }
             ClientEvent::SubscriptionAnswer { .. } => {}
             ClientEvent::ConnectionLost { reason } => screen.say(&format!(
-                "connection to the server lost ({}); the session ended, lines typed now wait",
+                "connection to the server lost ({}); the session ended, reconnecting: lines typed \
+                 now wait",
                 safe(reason)
             )),
             ClientEvent::Reconnecting {
                 attempt, in_secs, ..
             } => screen.say(&format!("reconnecting in {in_secs} s (attempt {attempt})")),
             ClientEvent::Online { jid } => screen.say(&format!("online again as {}", safe(jid))),
-            ClientEvent::Warning { peer, detail } => match peer {
+            ClientEvent::Warning { peer, detail, .. } => match peer {
                 Some(p) => screen.say(&format!("warning ({}): {}", safe(p), safe(detail))),
                 None => screen.say(&format!("warning: {}", safe(detail))),
             },

@@ -29,6 +29,12 @@ const ID_OCTETS: usize = 9;
 /// while the server kept its resource, e.g. XEP-0198 hibernation) and replaced.
 pub(crate) const RECEIPT_WAIT: u64 = 20;
 
+/// Seconds the end of a session whose contact went offline is held back before it is
+/// reported: a server shutting down sends the contacts' unavailable presence just before
+/// it closes our own stream, and then it is our connection that was lost, not the contact
+/// that left (decisions: what a person is told when the server stops).
+pub(crate) const OFFLINE_GRACE: u64 = 2;
+
 /// A disco#info question to ask (XEP-0030), answered with
 /// [`Conversations::disco_info`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,6 +77,10 @@ pub struct Conversations {
     closing: bool,
     /// Why the connection to the server is down, while it is.
     offline: Option<String>,
+    /// Sessions whose resource went offline, already out of their conversation, whose
+    /// end is reported at the instant given ([`OFFLINE_GRACE`]) unless the connection is
+    /// lost first.
+    gone: Vec<(Timestamp, SessionRef)>,
     log: Log,
 }
 
@@ -94,6 +104,7 @@ impl Conversations {
             rng,
             closing: false,
             offline: None,
+            gone: Vec::new(),
         }
     }
 
@@ -287,6 +298,10 @@ impl Conversations {
             reason: reason.to_owned(),
         });
         self.disco.clear();
+        let lost = format!("connection to the server lost: {reason}");
+        for (_, s) in std::mem::take(&mut self.gone) {
+            self.session_over(s.bare(), &s, lost.clone());
+        }
         let bares: Vec<String> = self.convs.keys().cloned().collect();
         for bare in &bares {
             let open: Vec<SessionRef> = self
@@ -302,7 +317,7 @@ impl Conversations {
                 .unwrap_or_default();
             for s in open {
                 let _ = sessions::end(engine, &s, now);
-                self.session_over(bare, &s, format!("connection to the server lost: {reason}"));
+                self.session_over(bare, &s, lost.clone());
             }
             self.hold_pending(bare);
         }
@@ -417,7 +432,26 @@ impl Conversations {
     pub fn handle_timeout<S: SecretStore>(&mut self, engine: &mut Engine<S>, now: Timestamp) {
         engine.handle_timeout(now);
         self.drain(engine, now);
+        self.report_gone(engine, Some(now), now);
         self.replace_stale(engine, now);
+    }
+
+    /// Reports the end of the sessions whose resource went offline, those due at `due`
+    /// (all of them for `None`), and sends what waits for another resource.
+    fn report_gone<S: SecretStore>(
+        &mut self,
+        engine: &mut Engine<S>,
+        due: Option<Timestamp>,
+        now: Timestamp,
+    ) {
+        let (ended, held) = std::mem::take(&mut self.gone)
+            .into_iter()
+            .partition(|(at, _)| due.is_none_or(|d| *at <= d));
+        self.gone = held;
+        for (_, s) in ended {
+            self.session_over(s.bare(), &s, "the contact went offline".into());
+            self.pump(engine, s.bare(), now);
+        }
     }
 
     /// Ends the sessions left stale (see [`RECEIPT_WAIT`]): their resources are avoided
@@ -482,7 +516,7 @@ impl Conversations {
             .unwrap_or_default();
         for s in &open {
             if let Err(e) = sessions::end(engine, s, now) {
-                self.warn(Some(s.full.clone()), e.to_string());
+                self.warn_session(s, e.to_string());
             }
         }
         self.drain(engine, now);
@@ -642,6 +676,7 @@ impl Conversations {
     /// not acknowledged as failed. Nothing is negotiated after this.
     pub fn shutdown<S: SecretStore>(&mut self, engine: &mut Engine<S>, now: Timestamp) {
         self.closing = true;
+        self.report_gone(engine, None, now);
         let bares: Vec<String> = self.convs.keys().cloned().collect();
         for bare in bares {
             self.end(engine, &bare, now);
@@ -739,8 +774,9 @@ impl Conversations {
     }
 
     /// The resource `full` went offline: its sessions end now (the engine's terminate is
-    /// sent for the record, XEP-0116 §5) and their unacknowledged messages wait for the
-    /// next session.
+    /// sent for the record, XEP-0116 §5); the end is reported, and their unacknowledged
+    /// messages queued for the next session, [`OFFLINE_GRACE`] later, or with the loss of
+    /// the connection if that comes first.
     fn resource_gone<S: SecretStore>(
         &mut self,
         engine: &mut Engine<S>,
@@ -755,7 +791,7 @@ impl Conversations {
         for s in gone {
             // Already forgotten by the conversation: the engine's own end event is ignored.
             let _ = sessions::end(engine, &s, now);
-            self.session_over(&bare, &s, "the contact went offline".into());
+            self.gone.push((now.plus(OFFLINE_GRACE), s));
         }
         self.drain(engine, now);
     }
@@ -793,10 +829,10 @@ impl Conversations {
                         c.remove(s.thread());
                     }
                     if let Err(e) = sessions::end(engine, &s, now) {
-                        self.warn(Some(s.full.clone()), e.to_string());
+                        self.warn_session(&s, e.to_string());
                     }
-                    self.warn(
-                        Some(s.full.clone()),
+                    self.warn_session(
+                        &s,
                         "a session without encryption was ended: nothing is sent in clear".into(),
                     );
                     self.fail_pending(
@@ -859,7 +895,15 @@ impl Conversations {
                     // lost messages): queued messages go in a new session.
                     self.pump(engine, &bare, now);
                 }
-                SessionEvent::Warning { peer, detail } => self.warn(Some(peer), detail),
+                SessionEvent::Warning {
+                    peer,
+                    thread,
+                    detail,
+                } => self.events.push_back(ClientEvent::Warning {
+                    peer: Some(peer),
+                    thread,
+                    detail,
+                }),
             }
         }
     }
@@ -956,7 +1000,7 @@ impl Conversations {
                     Err(e) => {
                         // The session cannot carry data any more (e.g. its key is spent
                         // and it is ending): forget it and try again in a new one.
-                        self.warn(Some(s.full.clone()), format!("session unusable: {e}"));
+                        self.warn_session(&s, format!("session unusable: {e}"));
                         if let Some(c) = self.convs.get_mut(bare) {
                             c.remove(s.thread());
                         }
@@ -1097,7 +1141,20 @@ impl Conversations {
     }
 
     fn warn(&mut self, peer: Option<String>, detail: String) {
-        self.events.push_back(ClientEvent::Warning { peer, detail });
+        self.events.push_back(ClientEvent::Warning {
+            peer,
+            thread: None,
+            detail,
+        });
+    }
+
+    /// A warning about session `s`: its contact and thread named.
+    fn warn_session(&mut self, s: &SessionRef, detail: String) {
+        self.events.push_back(ClientEvent::Warning {
+            peer: Some(s.full.clone()),
+            thread: Some(s.thread().to_owned()),
+            detail,
+        });
     }
 
     /// A fresh message id: random, so that ids never repeat across restarts (the

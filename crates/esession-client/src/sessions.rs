@@ -52,6 +52,8 @@ pub(crate) enum SessionEvent {
     },
     Warning {
         peer: String,
+        /// The thread of the session concerned, if the stanza named one.
+        thread: Option<String>,
         detail: String,
     },
 }
@@ -155,8 +157,13 @@ pub(crate) fn poll<S: SecretStore>(engine: &mut Engine<S>) -> Option<SessionEven
             by: None,
             reason: error.to_string(),
         },
-        Event::Warning { peer, detail, .. } => SessionEvent::Warning {
+        Event::Warning {
+            peer,
+            session,
+            detail,
+        } => SessionEvent::Warning {
             peer: peer.to_string(),
+            thread: session.map(|s| s.thread().to_owned()),
             detail: detail.to_string(),
         },
         // Encrypted presence and iq are not negotiated by this layer; re-keys change

@@ -5,7 +5,7 @@ use esession::xml::{ns, Element};
 use esession::{Config, Engine, Logging, MemoryStore, Security, SeededRandom, Timestamp};
 use esession_store::SqliteStore;
 
-use crate::conversations::RECEIPT_WAIT;
+use crate::conversations::{OFFLINE_GRACE, RECEIPT_WAIT};
 use crate::history::{Direction, History, MessageRecord};
 use crate::MessageLog;
 use crate::{ClientEvent, Conversations, DeliveryState, Kept, Shield};
@@ -331,6 +331,17 @@ fn a_contact_going_offline_ends_its_session_and_later_messages_wait_for_it() {
     net.a.send("bob@example.com", "before");
     net.run();
     net.a.sees_offline(BOB);
+    // The end is told once the grace has passed (a server shutting down may be the cause).
+    assert!(net.a.terminated().is_empty());
+    net.a
+        .convs
+        .handle_timeout(&mut net.a.engine, NOW.plus(OFFLINE_GRACE - 1));
+    net.a.collect();
+    assert!(net.a.terminated().is_empty());
+    net.a
+        .convs
+        .handle_timeout(&mut net.a.engine, NOW.plus(OFFLINE_GRACE));
+    net.a.collect();
     assert_eq!(net.a.terminated(), ["the contact went offline"]);
     assert!(net.a.convs.conversation(BOB).unwrap().current().is_none());
     // Whatever the engine still sends for the dead session is not delivered to anyone.
@@ -722,6 +733,33 @@ fn trust_without_a_presented_key_says_so_and_marks_nothing() {
     let err = net.b.convs.trust(&mut net.b.engine, ALICE).unwrap_err();
     assert!(err.contains("presented no public key"), "{err}");
     assert_eq!(net.b.convs.shield(&net.b.engine, ALICE), Shield::Unverified);
+}
+
+#[test]
+fn a_server_shutting_down_is_our_lost_connection_not_a_contact_that_left() {
+    let mut net = Net::new("shutdown-server");
+    net.a.send("bob@example.com", "before");
+    net.run();
+    let (unacked, _) = net.a.send("bob@example.com", "in flight");
+    net.a.outgoing();
+    // The server closes Bob's stream first, tells Alice, then closes hers.
+    net.a.sees_offline(BOB);
+    net.a
+        .convs
+        .connection_lost(&mut net.a.engine, "the server closed the connection", NOW);
+    net.a
+        .convs
+        .handle_timeout(&mut net.a.engine, NOW.plus(OFFLINE_GRACE));
+    net.a.collect();
+    assert_eq!(
+        net.a.terminated(),
+        ["connection to the server lost: the server closed the connection"]
+    );
+    assert_eq!(
+        net.a.state(&unacked).name(),
+        "queued",
+        "kept, never dropped"
+    );
 }
 
 #[test]
