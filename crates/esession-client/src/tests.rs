@@ -1104,3 +1104,79 @@ fn software_is_asked_only_of_resources_without_caps() {
     let (no_version, _) = caps_answer("urn:x:one");
     assert!(!a.convs.wants_software(phone, Some(&no_version)));
 }
+
+/// Sets the value of the data-form field `var` anywhere under `e`; whether it was found.
+fn set_field(e: &mut Element, var: &str, value: &str) -> bool {
+    if e.name() == "field" && e.attr("var") == Some(var) {
+        for n in e.nodes_mut() {
+            if let esession::xml::Node::Element(v) = n {
+                if v.name() == "value" {
+                    *v.nodes_mut() = vec![esession::xml::Node::Text(value.into())];
+                    return true;
+                }
+            }
+        }
+    }
+    e.nodes_mut().iter_mut().any(|n| match n {
+        esession::xml::Node::Element(c) => set_field(c, var, value),
+        esession::xml::Node::Text(_) => false,
+    })
+}
+
+/// Alice negotiates in Gajim's dialect with Bob, whose engine answers in it; Bob's message
+/// 2 carries the counter C_A `counter` (our responder never draws one that trips Gajim's
+/// bug B1: Gajim does, and then never sends message 4), and nothing more of Bob's arrives.
+/// Whether the engine blames B1, and the reasons Alice's conversation gives at the timeout.
+fn gajim_negotiation_without_message_4(counter: u128) -> (bool, Vec<String>) {
+    let mut net = Net::new("gajim-b1");
+    let alice = esession::BareJid::new("alice@example.org").unwrap();
+    let bob = esession::BareJid::new("bob@example.com").unwrap();
+    net.a.engine.set_compat(&bob, Some(esession::Compat::Gajim));
+    net.b
+        .engine
+        .set_compat(&alice, Some(esession::Compat::Gajim));
+    net.a.send("bob@example.com", "hello gajim");
+    let b64 = esession::b64::encode(&counter.to_be_bytes());
+    let mut from_bob = 0;
+    loop {
+        let from_a = net.a.outgoing();
+        let from_b = net.b.outgoing();
+        if from_a.is_empty() && from_b.is_empty() {
+            break;
+        }
+        for s in from_a {
+            net.b.receive(s);
+        }
+        for mut s in from_b {
+            from_bob += 1;
+            if from_bob == 1 {
+                assert!(set_field(&mut s, "counter", &b64), "no counter in {s}");
+                net.a.receive(s);
+            }
+        }
+    }
+    let ids = net.a.engine.session_ids();
+    let blamed = ids.iter().any(|id| net.a.engine.stalled_by_gajim_bug(id));
+    net.a
+        .convs
+        .handle_timeout(&mut net.a.engine, NOW.plus(3600));
+    net.a.collect();
+    (blamed, net.a.terminated())
+}
+
+/// Issue 13 B1 without a real Gajim: a negotiation stalled by it ends saying so, with the
+/// text `esession send` gives, and a negotiation that merely timed out does not blame Gajim.
+#[test]
+fn a_negotiation_stalled_by_gajim_b1_says_so_and_that_retrying_works() {
+    let (blamed, reasons) =
+        gajim_negotiation_without_message_4(0x80ab_cdef_0123_4567_89ab_cdef_0123_4567);
+    assert!(blamed);
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(reasons[0].starts_with("failed: timeout"), "{reasons:?}");
+    assert!(reasons[0].ends_with(esession::GAJIM_STALL), "{reasons:?}");
+    let (blamed, reasons) =
+        gajim_negotiation_without_message_4(0x81ab_cdef_0123_4567_89ab_cdef_0123_4567);
+    assert!(!blamed);
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(!reasons[0].contains("Gajim"), "{reasons:?}");
+}
