@@ -439,8 +439,9 @@ impl App {
                 // Issue 13 §4: a session in Gajim's dialect says so, and what it costs.
                 let w = self.window_mut(i);
                 if let Some(c) = compat {
+                    // Each cost names the mode ("Gajim compatibility: …").
                     for cost in c.costs() {
-                        w.say(now, Level::Error, format!("compat: {}: {cost}", c.name()));
+                        w.say(now, Level::Error, (*cost).to_owned());
                     }
                 }
                 w.entries.extend(queued);
