@@ -911,6 +911,15 @@ impl Conversations {
                     // lost messages): queued messages go in a new session.
                     self.pump(engine, &bare, now);
                 }
+                SessionEvent::TerminateUnacknowledged(s) => {
+                    // Profile P10. A session whose end was reported already (connection
+                    // lost, resource gone, stale) was terminated for the record only: the
+                    // user was told, nothing more to say. A /end unanswered is said.
+                    if self.convs.get(s.bare()).is_some_and(|c| c.has(s.thread())) {
+                        let detail = esession::Warning::TerminateUnacknowledged.to_string();
+                        self.warn_session(&s, detail);
+                    }
+                }
                 SessionEvent::Warning {
                     peer,
                     thread,

@@ -760,6 +760,48 @@ fn a_server_shutting_down_is_our_lost_connection_not_a_contact_that_left() {
         "queued",
         "kept, never dropped"
     );
+    // The terminate was for the record (never sent offline): its missing acknowledgement
+    // is not news for the user, who was told the session ended.
+    net.a.outgoing();
+    net.a
+        .convs
+        .handle_timeout(&mut net.a.engine, NOW.plus(3600));
+    net.a.collect();
+    let warnings: Vec<_> = net
+        .a
+        .events
+        .iter()
+        .filter(|e| matches!(e, ClientEvent::Warning { .. }))
+        .collect();
+    assert!(warnings.is_empty(), "{warnings:?}");
+}
+
+/// A terminate the user asked for (`/end`) and the contact never acknowledged is said,
+/// naming the contact and the session.
+#[test]
+fn an_end_never_acknowledged_is_said_with_its_contact() {
+    let mut net = Net::new("end-unacked");
+    net.a.send("bob@example.com", "hi");
+    net.run();
+    assert_eq!(
+        net.a.convs.end(&mut net.a.engine, "bob@example.com", NOW),
+        1
+    );
+    net.a.outgoing();
+    net.a
+        .convs
+        .handle_timeout(&mut net.a.engine, NOW.plus(3600));
+    net.a.collect();
+    let thread = net.a.established()[0].0.clone();
+    assert!(
+        net.a.events.contains(&ClientEvent::Warning {
+            peer: Some(BOB.into()),
+            thread: Some(thread),
+            detail: "terminate was not acknowledged in time".into(),
+        }),
+        "{:?}",
+        net.a.events
+    );
 }
 
 #[test]
