@@ -73,6 +73,19 @@ fn sas(tmux: &Tmux, name: &str) -> String {
         .to_owned()
 }
 
+/// The chats in terminals `alice` and `bob` make their people contacts with `/add` and
+/// `/approve` (RFC 6121 §3), until each sees the other online with ESessions.
+fn befriend(tmux: &Tmux) {
+    tmux.line("alice", "/add");
+    tmux.wait_for("bob", "asks to see your presence: /approve", LIMIT);
+    tmux.line("bob", "/approve");
+    tmux.line("bob", "/add");
+    tmux.wait_for("alice", "asks to see your presence: /approve", LIMIT);
+    tmux.line("alice", "/approve");
+    tmux.wait_for("alice", "is available, ESessions", LIMIT);
+    tmux.wait_for("bob", "is available, ESessions", LIMIT);
+}
+
 /// How many times terminal `name` shows `needle`.
 fn count(tmux: &Tmux, name: &str, needle: &str) -> usize {
     tmux.screen(name).matches(needle).count()
@@ -91,14 +104,7 @@ fn two_chats_converse_both_ways_in_sessions_either_side_starts() {
     tmux.wait_for("alice", "is not in your roster: /add", LIMIT);
 
     // They become contacts from inside the chats.
-    tmux.line("alice", "/add");
-    tmux.wait_for("bob", "asks to see your presence: /approve", LIMIT);
-    tmux.line("bob", "/approve");
-    tmux.line("bob", "/add");
-    tmux.wait_for("alice", "asks to see your presence: /approve", LIMIT);
-    tmux.line("alice", "/approve");
-    tmux.wait_for("alice", "is available, ESessions", LIMIT);
-    tmux.wait_for("bob", "is available, ESessions", LIMIT);
+    befriend(&tmux);
 
     // Commands stay local: /help is answered, an unknown command is refused.
     tmux.line("bob", "/help");
@@ -253,13 +259,7 @@ fn a_contact_set_to_gajim_in_the_config_file_gets_a_gajim_session_said_so() {
     let tmux = Tmux::new();
     start_chat_with(&tmux, "alice", &alice, &bob, &["--config", &a_conf]);
     start_chat_with(&tmux, "bob", &bob, &alice, &["--config", &b_conf]);
-    tmux.line("alice", "/add");
-    tmux.wait_for("bob", "asks to see your presence: /approve", LIMIT);
-    tmux.line("bob", "/approve");
-    tmux.line("bob", "/add");
-    tmux.wait_for("alice", "asks to see your presence: /approve", LIMIT);
-    tmux.line("alice", "/approve");
-    tmux.wait_for("alice", "is available, ESessions", LIMIT);
+    befriend(&tmux);
     let body = unique_body("in gajim's dialect");
     tmux.line("alice", &body);
     tmux.wait_for("bob", &body, LIMIT);
