@@ -142,6 +142,14 @@ fn options(global: &Global, jid: &str, password: &str) -> ConnectOptions {
     };
     opts.timeout = Duration::from_secs(10);
     opts.allow_plain_auth = global.allow_plain_auth;
+    // RFC 6120 §4.6.1: a silent link is found by asking the server (esession-xmpp's
+    // `Keepalive`); the defaults unless the user set them.
+    if let Some(idle) = global.keepalive_idle {
+        opts.keepalive.idle = Duration::from_secs(idle);
+    }
+    if let Some(answer) = global.keepalive_answer {
+        opts.keepalive.answer = Duration::from_secs(answer);
+    }
     opts
 }
 

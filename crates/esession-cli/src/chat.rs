@@ -210,7 +210,12 @@ impl View {
             Typed::Status => {
                 let shield = account.shield(&contact).name();
                 let sas = self.sas.as_deref().unwrap_or("none");
-                screen.say(&format!("shield: {shield}; SAS: {sas}"));
+                let mode = account
+                    .session_info(&contact)
+                    .and_then(|i| i.compat)
+                    .map(|c| format!("; compat: {}", c.name()))
+                    .unwrap_or_default();
+                screen.say(&format!("shield: {shield}; SAS: {sas}{mode}"));
             }
             Typed::Verify(sas) => match account.verify(&contact, sas) {
                 Ok(true) => screen.say(&format!(
@@ -282,6 +287,7 @@ impl View {
                 shield,
                 adopted,
                 kept,
+                compat,
                 ..
             } if ours(peer) => {
                 let caveat = sas_alg
@@ -294,11 +300,19 @@ impl View {
                     Kept::Store => "kept in the local history",
                     _ => "off the record: kept in memory only",
                 };
+                // Issue 13 §4: a session in Gajim's dialect says so with the shield, and what
+                // it costs.
+                let mode = compat
+                    .map(|c| format!("; compat: {}", c.name()))
+                    .unwrap_or_default();
                 screen.say(&format!(
-                    "encrypted session with {} (started by {by}; shield: {}; {logged})",
+                    "encrypted session with {} (started by {by}; shield: {}{mode}; {logged})",
                     safe(full),
                     shield.name()
                 ));
+                for cost in compat.iter().flat_map(|c| c.costs()) {
+                    screen.say(cost);
+                }
                 if let Some(sas) = &self.sas {
                     screen.say(&format!(
                         "SAS: {sas}: compare it with the contact (by voice), then /verify SAS"
@@ -370,14 +384,15 @@ impl View {
             }
             ClientEvent::SubscriptionAnswer { .. } => {}
             ClientEvent::ConnectionLost { reason } => screen.say(&format!(
-                "connection to the server lost ({}); the session ended, lines typed now wait",
+                "connection to the server lost ({}); the session ended, reconnecting: lines typed \
+                 now wait",
                 safe(reason)
             )),
             ClientEvent::Reconnecting {
                 attempt, in_secs, ..
             } => screen.say(&format!("reconnecting in {in_secs} s (attempt {attempt})")),
             ClientEvent::Online { jid } => screen.say(&format!("online again as {}", safe(jid))),
-            ClientEvent::Warning { peer, detail } => match peer {
+            ClientEvent::Warning { peer, detail, .. } => match peer {
                 Some(p) => screen.say(&format!("warning ({}): {}", safe(p), safe(detail))),
                 None => screen.say(&format!("warning: {}", safe(detail))),
             },

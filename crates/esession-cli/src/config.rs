@@ -12,6 +12,8 @@
 //! accept = "anyone"                      # "anyone", "nobody" or a list of bare JIDs
 //! allow_offline = false                  # send: XEP-0187 offline sessions allowed
 //! password_command = "pass show xmpp"    # its first output line is the password
+//! keepalive_idle = 30                    # seconds of server silence before asking it
+//! keepalive_answer = 15                  # seconds it has to answer (link lost otherwise)
 //!
 //! [contacts."juliet@example.org"]        # one table per contact (bare JID)
 //! compat = "gajim"                       # auto, gajim or strict (docs/gajim.md)
@@ -50,6 +52,12 @@ pub(crate) struct ConfigFile {
     /// A shell command printing the account password.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password_command: Option<String>,
+    /// `--keepalive-idle`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keepalive_idle: Option<u64>,
+    /// `--keepalive-answer`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keepalive_answer: Option<u64>,
     /// Settings per contact, by bare JID.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub contacts: BTreeMap<String, Contact>,
@@ -165,6 +173,25 @@ fn merge(global: &mut Global, file: ConfigFile, path: &Path) -> Result<(), Fail>
     if global.state.is_none() {
         global.state = file.state_dir.map(|d| home_relative(&d));
     }
+    for (key, flag, value) in [
+        (
+            "keepalive_idle",
+            &mut global.keepalive_idle,
+            file.keepalive_idle,
+        ),
+        (
+            "keepalive_answer",
+            &mut global.keepalive_answer,
+            file.keepalive_answer,
+        ),
+    ] {
+        if value == Some(0) {
+            return Err(bad(key, "0: expected a number of seconds from 1".into()));
+        }
+        if flag.is_none() {
+            *flag = value;
+        }
+    }
     global.password_command = file.password_command;
     global.accept = match file.accept {
         None => None,
@@ -274,6 +301,22 @@ mod tests {
             global(&["esession"], "accept = \"nobody\"").unwrap().accept,
             Some(AcceptPolicy::Nobody)
         );
+    }
+
+    #[test]
+    fn keepalive_from_the_file_under_the_flags() {
+        let file = "keepalive_idle = 20\nkeepalive_answer = 5\n";
+        let g = global(&["esession"], file).unwrap();
+        assert_eq!((g.keepalive_idle, g.keepalive_answer), (Some(20), Some(5)));
+        let g = global(&["esession", "--keepalive-idle", "3"], file).unwrap();
+        assert_eq!((g.keepalive_idle, g.keepalive_answer), (Some(3), Some(5)));
+        let f = global(&["esession"], "keepalive_answer = 0").unwrap_err();
+        assert!(f.message.contains("keepalive_answer: 0"), "{}", f.message);
+        assert!(
+            Cli::try_parse_from(["esession", "--keepalive-idle", "0", "trust", "list"]).is_err()
+        );
+        let g = global(&["esession"], "").unwrap();
+        assert_eq!((g.keepalive_idle, g.keepalive_answer), (None, None));
     }
 
     #[test]

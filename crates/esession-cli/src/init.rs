@@ -67,6 +67,8 @@ fn ask_all(input: &mut impl BufRead) -> Result<ConfigFile, Fail> {
         accept: None,
         allow_offline: None,
         password_command: Some(password_command).filter(|c| !c.is_empty()),
+        keepalive_idle: None,
+        keepalive_answer: None,
         contacts: Default::default(),
     })
 }

@@ -301,9 +301,14 @@ fn event(ev: &ClientEvent) -> Value {
             json!({"attempt": attempt, "in_secs": in_secs, "error": error}),
         ),
         ClientEvent::Online { jid } => ("online", json!({"jid": jid})),
-        ClientEvent::Warning { peer, detail } => {
-            ("warning", json!({"peer": peer, "detail": detail}))
-        }
+        ClientEvent::Warning {
+            peer,
+            thread,
+            detail,
+        } => (
+            "warning",
+            json!({"peer": peer, "thread": thread, "detail": detail}),
+        ),
     };
     framing::notification(method, params)
 }

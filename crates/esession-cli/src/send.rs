@@ -228,11 +228,9 @@ async fn established(
                 return Err(Fail::protocol(
                     "timeout",
                     format!(
-                        "the contact's Gajim did not finish the negotiation within {}s: it drew \
-                         a counter that Gajim 1.0 cannot handle (its known bug, about 1 session \
-                         in 128 that Gajim answers); nothing was sent; try again, a new session \
-                         draws a new counter",
-                        step.as_secs()
+                        "the negotiation did not finish within {}s: {}; nothing was sent",
+                        step.as_secs(),
+                        esession::GAJIM_STALL
                     ),
                 ));
             }

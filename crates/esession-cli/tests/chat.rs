@@ -17,8 +17,20 @@ const LIMIT: Duration = Duration::from_secs(30);
 
 /// `chat CONTACT` as `acct` in terminal `name` (the password from the environment).
 fn start_chat(tmux: &Tmux, name: &str, acct: &Account, contact: &Account) -> String {
+    start_chat_with(tmux, name, acct, contact, &[])
+}
+
+/// [`start_chat`] with the global options `extra`.
+fn start_chat_with(
+    tmux: &Tmux,
+    name: &str,
+    acct: &Account,
+    contact: &Account,
+    extra: &[&str],
+) -> String {
     let mut args = global_args(&acct.state);
     args.retain(|a| a != "--json");
+    args.extend(extra.iter().map(|a| a.to_string()));
     args.extend([
         "--jid".into(),
         acct.jid.clone(),
@@ -61,6 +73,19 @@ fn sas(tmux: &Tmux, name: &str) -> String {
         .to_owned()
 }
 
+/// The chats in terminals `alice` and `bob` make their people contacts with `/add` and
+/// `/approve` (RFC 6121 §3), until each sees the other online with ESessions.
+fn befriend(tmux: &Tmux) {
+    tmux.line("alice", "/add");
+    tmux.wait_for("bob", "asks to see your presence: /approve", LIMIT);
+    tmux.line("bob", "/approve");
+    tmux.line("bob", "/add");
+    tmux.wait_for("alice", "asks to see your presence: /approve", LIMIT);
+    tmux.line("alice", "/approve");
+    tmux.wait_for("alice", "is available, ESessions", LIMIT);
+    tmux.wait_for("bob", "is available, ESessions", LIMIT);
+}
+
 /// How many times terminal `name` shows `needle`.
 fn count(tmux: &Tmux, name: &str, needle: &str) -> usize {
     tmux.screen(name).matches(needle).count()
@@ -79,14 +104,7 @@ fn two_chats_converse_both_ways_in_sessions_either_side_starts() {
     tmux.wait_for("alice", "is not in your roster: /add", LIMIT);
 
     // They become contacts from inside the chats.
-    tmux.line("alice", "/add");
-    tmux.wait_for("bob", "asks to see your presence: /approve", LIMIT);
-    tmux.line("bob", "/approve");
-    tmux.line("bob", "/add");
-    tmux.wait_for("alice", "asks to see your presence: /approve", LIMIT);
-    tmux.line("alice", "/approve");
-    tmux.wait_for("alice", "is available, ESessions", LIMIT);
-    tmux.wait_for("bob", "is available, ESessions", LIMIT);
+    befriend(&tmux);
 
     // Commands stay local: /help is answered, an unknown command is refused.
     tmux.line("bob", "/help");
@@ -220,5 +238,40 @@ fn two_chats_converse_both_ways_in_sessions_either_side_starts() {
 
     for body in [&first, &answer, &meanwhile, &later, &again, &carols] {
         assert_server_never_saw(body, None);
+    }
+}
+
+/// Issue 13: `[contacts."JID"] compat = "gajim"` in the configuration file of both sides
+/// makes their session speak Gajim's dialect, and the chat says so with its costs and in
+/// `/status`.
+#[test]
+fn a_contact_set_to_gajim_in_the_config_file_gets_a_gajim_session_said_so() {
+    let (alice, bob) = (Account::new("chatga"), Account::new("chatgb"));
+    let files = tempfile::tempdir().unwrap();
+    let config = |acct: &Account, contact: &Account| {
+        let path = files.path().join(format!("{}.toml", acct.user()));
+        // A contact named with capitals is the same contact (the key is normalized).
+        let key = contact.jid.to_uppercase();
+        std::fs::write(&path, format!("[contacts.\"{key}\"]\ncompat = \"gajim\"\n")).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let (a_conf, b_conf) = (config(&alice, &bob), config(&bob, &alice));
+    let tmux = Tmux::new();
+    start_chat_with(&tmux, "alice", &alice, &bob, &["--config", &a_conf]);
+    start_chat_with(&tmux, "bob", &bob, &alice, &["--config", &b_conf]);
+    befriend(&tmux);
+    let body = unique_body("in gajim's dialect");
+    tmux.line("alice", &body);
+    tmux.wait_for("bob", &body, LIMIT);
+    for name in ["alice", "bob"] {
+        tmux.wait_for(name, "shield: unverified; compat: gajim;", LIMIT);
+        tmux.wait_for(
+            name,
+            "Gajim compatibility: the peer's terminate is unauthenticated",
+            LIMIT,
+        );
+        tmux.line(name, "/status");
+        tmux.wait_for(name, "shield: unverified; SAS: ", LIMIT);
+        tmux.wait_for(name, "; compat: gajim\n", LIMIT);
     }
 }

@@ -11,7 +11,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::tmux::{Launch, Tmux};
-use support::{assert_server_never_saw, global_args, server, unique_body, Account};
+use support::{assert_server_never_saw, global_args, server, target, unique_body, Account};
 
 /// Bound for anything to show on a screen.
 const SCREEN_LIMIT: Duration = Duration::from_secs(40);
@@ -19,10 +19,25 @@ const SCREEN_LIMIT: Duration = Duration::from_secs(40);
 /// Starts `esession tui` for `acct` in a terminal named `name` (200×50), its password in
 /// the environment; the shell around it writes its exit code to a file.
 fn start<'a>(tmux: &'a Tmux, name: &str, acct: &Account) -> Screen<'a> {
+    start_at(tmux, name, acct, target().addr(), &[])
+}
+
+/// [`start`] against the server at `addr`, with the global options `extra`.
+fn start_at<'a>(
+    tmux: &'a Tmux,
+    name: &str,
+    acct: &Account,
+    addr: &str,
+    extra: &[&str],
+) -> Screen<'a> {
     let mut args: Vec<String> = global_args(&acct.state)
         .into_iter()
         .filter(|a| a != "--json")
         .collect();
+    if let Some(i) = args.iter().position(|a| a == "--server") {
+        args[i + 1] = addr.to_owned();
+    }
+    args.extend(extra.iter().map(|a| a.to_string()));
     args.extend(["--jid".into(), acct.jid.clone(), "tui".into()]);
     let dir = tempfile::tempdir().unwrap();
     let status = dir.path().join("status");
@@ -144,6 +159,12 @@ fn shown(jid: &str) -> &str {
 fn contacts<'a>(tmux: &'a Tmux, a: &Account, b: &Account) -> (Screen<'a>, Screen<'a>) {
     let alice = start(tmux, "alice", a);
     let bob = start(tmux, "bob", b);
+    befriend(&alice, &bob, a, b);
+    (alice, bob)
+}
+
+/// The clients of `a` and `b` make each other contacts (see [`contacts`]).
+fn befriend(alice: &Screen, bob: &Screen, a: &Account, b: &Account) {
     let (a, b) = (&a.jid, &b.jid);
     alice.wait_for("(online)");
     bob.wait_for("(online)");
@@ -155,7 +176,6 @@ fn contacts<'a>(tmux: &'a Tmux, a: &Account, b: &Account) -> (Screen<'a>, Screen
     alice.type_line(&format!("/approve {b}"));
     alice.wait_for(&format!("🔒● {}", shown(b)));
     bob.wait_for(&format!("🔒● {}", shown(a)));
-    (alice, bob)
 }
 
 #[test]
@@ -245,4 +265,96 @@ fn a_hangup_ends_the_session_on_the_other_screen() {
     bob.tmux.close(&bob.name);
     alice.wait_for("ended by the contact");
     assert_server_never_saw(&body, Some(&alice_acct.jid));
+}
+
+/// A fresh account of `server` (a private one), with its own state directory.
+fn account_of(server: &esession_testkit::Server, prefix: &str) -> Account {
+    let (jid, password) = server.register_unique(prefix);
+    Account {
+        jid,
+        password,
+        addr: server.addr.clone(),
+        state: tempfile::tempdir().unwrap(),
+    }
+}
+
+/// The row of `screen` holding `needle`.
+fn row(screen: &str, needle: &str) -> usize {
+    screen
+        .lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("{needle:?} not shown:\n{screen}"))
+}
+
+/// What a person meets when the server goes away: a frozen server (SIGSTOP: the TCP
+/// connection stays open, nothing answers) is noticed by the keepalive within its bound and
+/// said to be our connection, the client comes back by itself; a server that shuts down
+/// is our lost connection too, never "the contact went offline". And a line typed before
+/// the session existed is listed after the session's line.
+#[test]
+fn a_frozen_or_stopped_server_is_our_lost_connection_and_said_so() {
+    let server = esession_testkit::private_server();
+    let alice_acct = account_of(&server, "tuifra");
+    let bob_acct = account_of(&server, "tuifrb");
+    let tmux = Tmux::new();
+    // Keepalive 2 s + 2 s: a dead link is noticed within 4 s of the server's last byte.
+    let quick = ["--keepalive-idle", "2", "--keepalive-answer", "2"];
+    let alice = start_at(&tmux, "alice", &alice_acct, &server.addr, &quick);
+    let bob = start_at(&tmux, "bob", &bob_acct, &server.addr, &quick);
+    befriend(&alice, &bob, &alice_acct, &bob_acct);
+
+    let early = unique_body("typed before the session");
+    alice.say_to(&bob_acct.jid, &early);
+    let screen = alice.text();
+    assert!(
+        row(&screen, "encrypted session with") < row(&screen, &early),
+        "the line typed first is listed after the session's line:\n{screen}"
+    );
+
+    let paused = server.pause();
+    let frozen = std::time::Instant::now();
+    for screen in [&alice, &bob] {
+        screen.type_line("/win 1");
+        screen.wait_for("connection to the server lost: the server did not answer for");
+        screen.wait_for("(keepalive unanswered). Every session ended; reconnecting, messages wait");
+    }
+    assert!(
+        frozen.elapsed() < Duration::from_secs(20),
+        "noticed after {:?}",
+        frozen.elapsed()
+    );
+    drop(paused);
+    for screen in [&alice, &bob] {
+        screen.wait_for("online again as");
+        screen.wait_for("(online)");
+        screen.type_line("/win 2");
+    }
+    alice.wait_for(&format!("🔒● {}", shown(&bob_acct.jid)));
+    let again = unique_body("after the return");
+    alice.type_line(&again);
+    alice.wait(&format!("{again:?} delivered"), |t| {
+        t.lines()
+            .any(|l| l.contains(&again) && l.contains("[delivered]"))
+    });
+
+    // The server shuts down: it closes one stream, tells the other client that this
+    // contact left, then closes that stream too.
+    bob.type_line("/win 2");
+    bob.wait_for(&again);
+    server.stop();
+    for screen in [&alice, &bob] {
+        screen.wait_for("connection to the server lost: the server");
+    }
+    // The grace during which a contact's departure is held back has passed.
+    std::thread::sleep(Duration::from_secs(3));
+    for screen in [&alice, &bob] {
+        let text = screen.text();
+        assert!(!text.contains("went offline"), "{text}");
+        screen.type_line("/win 1");
+        screen.wait("the second loss in the console", |t| {
+            t.matches("Every session ended; reconnecting").count() == 2
+        });
+        let text = screen.text();
+        assert!(!text.contains("went offline"), "{text}");
+    }
 }

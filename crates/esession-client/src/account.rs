@@ -339,6 +339,10 @@ impl<S: SecretStore> Account<S> {
                     Err(e) => tracing::warn!(error = %e, "dropped a stanza that did not parse"),
                 }
             }
+            // A loss the read just saw comes before the timers: a contact's departure held
+            // back (the server shutting down, `OFFLINE_GRACE`) is then our lost connection,
+            // even when a send into the dying stream took longer than the grace.
+            self.link_events().await?;
             let engine = self.client.engine_mut();
             self.convs.handle_timeout(engine, Timestamp::now());
         }

@@ -29,6 +29,12 @@ const ID_OCTETS: usize = 9;
 /// while the server kept its resource, e.g. XEP-0198 hibernation) and replaced.
 pub(crate) const RECEIPT_WAIT: u64 = 20;
 
+/// Seconds the end of a session whose contact went offline is held back before it is
+/// reported: a server shutting down sends the contacts' unavailable presence just before
+/// it closes our own stream, and then it is our connection that was lost, not the contact
+/// that left (decisions: what a person is told when the server stops).
+pub(crate) const OFFLINE_GRACE: u64 = 2;
+
 /// A disco#info question to ask (XEP-0030), answered with
 /// [`Conversations::disco_info`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,6 +78,13 @@ pub struct Conversations {
     closing: bool,
     /// Why the connection to the server is down, while it is.
     offline: Option<String>,
+    /// Sessions whose resource went offline, already out of their conversation, whose
+    /// end is reported at the instant given ([`OFFLINE_GRACE`]) unless the connection is
+    /// lost first.
+    gone: Vec<(Timestamp, SessionRef)>,
+    /// The threads of our negotiations that wait, at this timer tick, for a message 4 that
+    /// Gajim's bug B1 will never send (issue 13): their timeout says so.
+    gajim_stalled: Vec<String>,
     log: Log,
 }
 
@@ -95,6 +108,8 @@ impl Conversations {
             rng,
             closing: false,
             offline: None,
+            gone: Vec::new(),
+            gajim_stalled: Vec::new(),
         }
     }
 
@@ -288,6 +303,10 @@ impl Conversations {
             reason: reason.to_owned(),
         });
         self.disco.clear();
+        let lost = format!("connection to the server lost: {reason}");
+        for (_, s) in std::mem::take(&mut self.gone) {
+            self.session_over(s.bare(), &s, lost.clone());
+        }
         let bares: Vec<String> = self.convs.keys().cloned().collect();
         for bare in &bares {
             let open: Vec<SessionRef> = self
@@ -303,7 +322,7 @@ impl Conversations {
                 .unwrap_or_default();
             for s in open {
                 let _ = sessions::end(engine, &s, now);
-                self.session_over(bare, &s, format!("connection to the server lost: {reason}"));
+                self.session_over(bare, &s, lost.clone());
             }
             self.hold_pending(bare);
         }
@@ -416,9 +435,37 @@ impl Conversations {
 
     /// Lets the engine's timers run (negotiation and terminate timeouts).
     pub fn handle_timeout<S: SecretStore>(&mut self, engine: &mut Engine<S>, now: Timestamp) {
+        // Known before the engine's timeout forgets the negotiation.
+        self.gajim_stalled = self
+            .convs
+            .values()
+            .flat_map(|c| c.sessions().filter(|s| c.negotiating_on(s.thread())))
+            .filter(|s| engine.stalled_by_gajim_bug(&s.id))
+            .map(|s| s.thread().to_owned())
+            .collect();
         engine.handle_timeout(now);
         self.drain(engine, now);
+        self.gajim_stalled.clear();
+        self.report_gone(engine, Some(now), now);
         self.replace_stale(engine, now);
+    }
+
+    /// Reports the end of the sessions whose resource went offline, those due at `due`
+    /// (all of them for `None`), and sends what waits for another resource.
+    fn report_gone<S: SecretStore>(
+        &mut self,
+        engine: &mut Engine<S>,
+        due: Option<Timestamp>,
+        now: Timestamp,
+    ) {
+        let (ended, held) = std::mem::take(&mut self.gone)
+            .into_iter()
+            .partition(|(at, _)| due.is_none_or(|d| *at <= d));
+        self.gone = held;
+        for (_, s) in ended {
+            self.session_over(s.bare(), &s, "the contact went offline".into());
+            self.pump(engine, s.bare(), now);
+        }
     }
 
     /// Ends the sessions left stale (see [`RECEIPT_WAIT`]): their resources are avoided
@@ -483,7 +530,7 @@ impl Conversations {
             .unwrap_or_default();
         for s in &open {
             if let Err(e) = sessions::end(engine, s, now) {
-                self.warn(Some(s.full.clone()), e.to_string());
+                self.warn_session(s, e.to_string());
             }
         }
         self.drain(engine, now);
@@ -643,6 +690,7 @@ impl Conversations {
     /// not acknowledged as failed. Nothing is negotiated after this.
     pub fn shutdown<S: SecretStore>(&mut self, engine: &mut Engine<S>, now: Timestamp) {
         self.closing = true;
+        self.report_gone(engine, None, now);
         let bares: Vec<String> = self.convs.keys().cloned().collect();
         for bare in bares {
             self.end(engine, &bare, now);
@@ -740,8 +788,9 @@ impl Conversations {
     }
 
     /// The resource `full` went offline: its sessions end now (the engine's terminate is
-    /// sent for the record, XEP-0116 §5) and their unacknowledged messages wait for the
-    /// next session.
+    /// sent for the record, XEP-0116 §5); the end is reported, and their unacknowledged
+    /// messages queued for the next session, [`OFFLINE_GRACE`] later, or with the loss of
+    /// the connection if that comes first.
     fn resource_gone<S: SecretStore>(
         &mut self,
         engine: &mut Engine<S>,
@@ -756,7 +805,7 @@ impl Conversations {
         for s in gone {
             // Already forgotten by the conversation: the engine's own end event is ignored.
             let _ = sessions::end(engine, &s, now);
-            self.session_over(&bare, &s, "the contact went offline".into());
+            self.gone.push((now.plus(OFFLINE_GRACE), s));
         }
         self.drain(engine, now);
     }
@@ -794,10 +843,10 @@ impl Conversations {
                         c.remove(s.thread());
                     }
                     if let Err(e) = sessions::end(engine, &s, now) {
-                        self.warn(Some(s.full.clone()), e.to_string());
+                        self.warn_session(&s, e.to_string());
                     }
-                    self.warn(
-                        Some(s.full.clone()),
+                    self.warn_session(
+                        &s,
                         "a session without encryption was ended: nothing is sent in clear".into(),
                     );
                     self.fail_pending(
@@ -853,6 +902,9 @@ impl Conversations {
                     let reason = match by {
                         Some(EndedBy::Us) => "ended by us".to_owned(),
                         Some(EndedBy::Peer) => "ended by the contact".to_owned(),
+                        None if self.gajim_stalled.iter().any(|t| t == s.thread()) => {
+                            format!("failed: {reason}: {}", esession::GAJIM_STALL)
+                        }
                         None => format!("failed: {reason}"),
                     };
                     self.session_over(&bare, &s, reason);
@@ -860,7 +912,24 @@ impl Conversations {
                     // lost messages): queued messages go in a new session.
                     self.pump(engine, &bare, now);
                 }
-                SessionEvent::Warning { peer, detail } => self.warn(Some(peer), detail),
+                SessionEvent::TerminateUnacknowledged(s) => {
+                    // Profile P10. A session whose end was reported already (connection
+                    // lost, resource gone, stale) was terminated for the record only: the
+                    // user was told, nothing more to say. A /end unanswered is said.
+                    if self.convs.get(s.bare()).is_some_and(|c| c.has(s.thread())) {
+                        let detail = esession::Warning::TerminateUnacknowledged.to_string();
+                        self.warn_session(&s, detail);
+                    }
+                }
+                SessionEvent::Warning {
+                    peer,
+                    thread,
+                    detail,
+                } => self.events.push_back(ClientEvent::Warning {
+                    peer: Some(peer),
+                    thread,
+                    detail,
+                }),
             }
         }
     }
@@ -957,7 +1026,7 @@ impl Conversations {
                     Err(e) => {
                         // The session cannot carry data any more (e.g. its key is spent
                         // and it is ending): forget it and try again in a new one.
-                        self.warn(Some(s.full.clone()), format!("session unusable: {e}"));
+                        self.warn_session(&s, format!("session unusable: {e}"));
                         if let Some(c) = self.convs.get_mut(bare) {
                             c.remove(s.thread());
                         }
@@ -1098,7 +1167,20 @@ impl Conversations {
     }
 
     fn warn(&mut self, peer: Option<String>, detail: String) {
-        self.events.push_back(ClientEvent::Warning { peer, detail });
+        self.events.push_back(ClientEvent::Warning {
+            peer,
+            thread: None,
+            detail,
+        });
+    }
+
+    /// A warning about session `s`: its contact and thread named.
+    fn warn_session(&mut self, s: &SessionRef, detail: String) {
+        self.events.push_back(ClientEvent::Warning {
+            peer: Some(s.full.clone()),
+            thread: Some(s.thread().to_owned()),
+            detail,
+        });
     }
 
     /// A fresh message id: random, so that ids never repeat across restarts (the

@@ -157,6 +157,8 @@ pub enum ClientEvent {
     Warning {
         /// The JID concerned, if any.
         peer: Option<String>,
+        /// The thread of the session concerned, if one is.
+        thread: Option<String>,
         /// What happened.
         detail: String,
     },

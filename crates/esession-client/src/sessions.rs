@@ -2,7 +2,7 @@
 //! the full JID they are bound to), the engine's events translated for the conversations.
 use esession::xml::{ns, Element};
 use esession::Timestamp;
-use esession::{EndedBy, Engine, Error, Event, Jid, SecretStore, SessionId, SessionInfo};
+use esession::{EndedBy, Engine, Error, Event, Jid, SecretStore, SessionId, SessionInfo, Warning};
 
 use crate::receipts;
 
@@ -50,8 +50,12 @@ pub(crate) enum SessionEvent {
         by: Option<EndedBy>,
         reason: String,
     },
+    /// Our terminate of the session was not acknowledged in time (profile P10).
+    TerminateUnacknowledged(SessionRef),
     Warning {
         peer: String,
+        /// The thread of the session concerned, if the stanza named one.
+        thread: Option<String>,
         detail: String,
     },
 }
@@ -155,8 +159,18 @@ pub(crate) fn poll<S: SecretStore>(engine: &mut Engine<S>) -> Option<SessionEven
             by: None,
             reason: error.to_string(),
         },
-        Event::Warning { peer, detail, .. } => SessionEvent::Warning {
+        Event::Warning {
+            peer,
+            session: Some(id),
+            detail: Warning::TerminateUnacknowledged,
+        } => SessionEvent::TerminateUnacknowledged(SessionRef::new(id, &peer)),
+        Event::Warning {
+            peer,
+            session,
+            detail,
+        } => SessionEvent::Warning {
             peer: peer.to_string(),
+            thread: session.map(|s| s.thread().to_owned()),
             detail: detail.to_string(),
         },
         // Encrypted presence and iq are not negotiated by this layer; re-keys change

@@ -5,7 +5,7 @@ use esession::xml::{ns, Element};
 use esession::{Config, Engine, Logging, MemoryStore, Security, SeededRandom, Timestamp};
 use esession_store::SqliteStore;
 
-use crate::conversations::RECEIPT_WAIT;
+use crate::conversations::{OFFLINE_GRACE, RECEIPT_WAIT};
 use crate::history::{Direction, History, MessageRecord};
 use crate::MessageLog;
 use crate::{ClientEvent, Conversations, DeliveryState, Kept, Shield};
@@ -331,6 +331,17 @@ fn a_contact_going_offline_ends_its_session_and_later_messages_wait_for_it() {
     net.a.send("bob@example.com", "before");
     net.run();
     net.a.sees_offline(BOB);
+    // The end is told once the grace has passed (a server shutting down may be the cause).
+    assert!(net.a.terminated().is_empty());
+    net.a
+        .convs
+        .handle_timeout(&mut net.a.engine, NOW.plus(OFFLINE_GRACE - 1));
+    net.a.collect();
+    assert!(net.a.terminated().is_empty());
+    net.a
+        .convs
+        .handle_timeout(&mut net.a.engine, NOW.plus(OFFLINE_GRACE));
+    net.a.collect();
     assert_eq!(net.a.terminated(), ["the contact went offline"]);
     assert!(net.a.convs.conversation(BOB).unwrap().current().is_none());
     // Whatever the engine still sends for the dead session is not delivered to anyone.
@@ -725,6 +736,75 @@ fn trust_without_a_presented_key_says_so_and_marks_nothing() {
 }
 
 #[test]
+fn a_server_shutting_down_is_our_lost_connection_not_a_contact_that_left() {
+    let mut net = Net::new("shutdown-server");
+    net.a.send("bob@example.com", "before");
+    net.run();
+    let (unacked, _) = net.a.send("bob@example.com", "in flight");
+    net.a.outgoing();
+    // The server closes Bob's stream first, tells Alice, then closes hers.
+    net.a.sees_offline(BOB);
+    net.a
+        .convs
+        .connection_lost(&mut net.a.engine, "the server closed the connection", NOW);
+    net.a
+        .convs
+        .handle_timeout(&mut net.a.engine, NOW.plus(OFFLINE_GRACE));
+    net.a.collect();
+    assert_eq!(
+        net.a.terminated(),
+        ["connection to the server lost: the server closed the connection"]
+    );
+    assert_eq!(
+        net.a.state(&unacked).name(),
+        "queued",
+        "kept, never dropped"
+    );
+    // The terminate was for the record (never sent offline): its missing acknowledgement
+    // is not news for the user, who was told the session ended.
+    net.a.outgoing();
+    net.a
+        .convs
+        .handle_timeout(&mut net.a.engine, NOW.plus(3600));
+    net.a.collect();
+    let warnings: Vec<_> = net
+        .a
+        .events
+        .iter()
+        .filter(|e| matches!(e, ClientEvent::Warning { .. }))
+        .collect();
+    assert!(warnings.is_empty(), "{warnings:?}");
+}
+
+/// A terminate the user asked for (`/end`) and the contact never acknowledged is said,
+/// naming the contact and the session.
+#[test]
+fn an_end_never_acknowledged_is_said_with_its_contact() {
+    let mut net = Net::new("end-unacked");
+    net.a.send("bob@example.com", "hi");
+    net.run();
+    assert_eq!(
+        net.a.convs.end(&mut net.a.engine, "bob@example.com", NOW),
+        1
+    );
+    net.a.outgoing();
+    net.a
+        .convs
+        .handle_timeout(&mut net.a.engine, NOW.plus(3600));
+    net.a.collect();
+    let thread = net.a.established()[0].0.clone();
+    assert!(
+        net.a.events.contains(&ClientEvent::Warning {
+            peer: Some(BOB.into()),
+            thread: Some(thread),
+            detail: "terminate was not acknowledged in time".into(),
+        }),
+        "{:?}",
+        net.a.events
+    );
+}
+
+#[test]
 fn a_lost_connection_ends_every_session_keeps_the_messages_and_resumes_on_return() {
     let mut net = Net::new("lost");
     net.a.send("bob@example.com", "before");
@@ -1065,4 +1145,80 @@ fn software_is_asked_only_of_resources_without_caps() {
     assert!(!a.convs.wants_software(phone, None));
     let (no_version, _) = caps_answer("urn:x:one");
     assert!(!a.convs.wants_software(phone, Some(&no_version)));
+}
+
+/// Sets the value of the data-form field `var` anywhere under `e`; whether it was found.
+fn set_field(e: &mut Element, var: &str, value: &str) -> bool {
+    if e.name() == "field" && e.attr("var") == Some(var) {
+        for n in e.nodes_mut() {
+            if let esession::xml::Node::Element(v) = n {
+                if v.name() == "value" {
+                    *v.nodes_mut() = vec![esession::xml::Node::Text(value.into())];
+                    return true;
+                }
+            }
+        }
+    }
+    e.nodes_mut().iter_mut().any(|n| match n {
+        esession::xml::Node::Element(c) => set_field(c, var, value),
+        esession::xml::Node::Text(_) => false,
+    })
+}
+
+/// Alice negotiates in Gajim's dialect with Bob, whose engine answers in it; Bob's message
+/// 2 carries the counter C_A `counter` (our responder never draws one that trips Gajim's
+/// bug B1: Gajim does, and then never sends message 4), and nothing more of Bob's arrives.
+/// Whether the engine blames B1, and the reasons Alice's conversation gives at the timeout.
+fn gajim_negotiation_without_message_4(counter: u128) -> (bool, Vec<String>) {
+    let mut net = Net::new("gajim-b1");
+    let alice = esession::BareJid::new("alice@example.org").unwrap();
+    let bob = esession::BareJid::new("bob@example.com").unwrap();
+    net.a.engine.set_compat(&bob, Some(esession::Compat::Gajim));
+    net.b
+        .engine
+        .set_compat(&alice, Some(esession::Compat::Gajim));
+    net.a.send("bob@example.com", "hello gajim");
+    let b64 = esession::b64::encode(&counter.to_be_bytes());
+    let mut from_bob = 0;
+    loop {
+        let from_a = net.a.outgoing();
+        let from_b = net.b.outgoing();
+        if from_a.is_empty() && from_b.is_empty() {
+            break;
+        }
+        for s in from_a {
+            net.b.receive(s);
+        }
+        for mut s in from_b {
+            from_bob += 1;
+            if from_bob == 1 {
+                assert!(set_field(&mut s, "counter", &b64), "no counter in {s}");
+                net.a.receive(s);
+            }
+        }
+    }
+    let ids = net.a.engine.session_ids();
+    let blamed = ids.iter().any(|id| net.a.engine.stalled_by_gajim_bug(id));
+    net.a
+        .convs
+        .handle_timeout(&mut net.a.engine, NOW.plus(3600));
+    net.a.collect();
+    (blamed, net.a.terminated())
+}
+
+/// Issue 13 B1 without a real Gajim: a negotiation stalled by it ends saying so, with the
+/// text `esession send` gives, and a negotiation that merely timed out does not blame Gajim.
+#[test]
+fn a_negotiation_stalled_by_gajim_b1_says_so_and_that_retrying_works() {
+    let (blamed, reasons) =
+        gajim_negotiation_without_message_4(0x80ab_cdef_0123_4567_89ab_cdef_0123_4567);
+    assert!(blamed);
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(reasons[0].starts_with("failed: timeout"), "{reasons:?}");
+    assert!(reasons[0].ends_with(esession::GAJIM_STALL), "{reasons:?}");
+    let (blamed, reasons) =
+        gajim_negotiation_without_message_4(0x81ab_cdef_0123_4567_89ab_cdef_0123_4567);
+    assert!(!blamed);
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(!reasons[0].contains("Gajim"), "{reasons:?}");
 }

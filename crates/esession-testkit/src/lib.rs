@@ -74,22 +74,19 @@ pub fn free_port() -> u16 {
 pub fn server() -> &'static Server {
     static SERVER: OnceLock<Server> = OnceLock::new();
     SERVER.get_or_init(|| {
-        let env = EnvFile::find("ESESSION_TEST_ENV", start_own_server);
-        let cert = PathBuf::from(env.get("SSL_CERT_FILE"));
+        let server = Server::of(&EnvFile::find("ESESSION_TEST_ENV", start_own_server));
         // rustls-native-certs reads SSL_CERT_FILE at each TLS connection. Set before any
         // connection of this process exists (we are inside the OnceLock).
-        std::env::set_var("SSL_CERT_FILE", &cert);
-        let config = PathBuf::from(env.get("ESESSION_PROSODY_CONFIG"));
-        Server {
-            dir: config.parent().unwrap().to_path_buf(),
-            addr: env.get("ESESSION_SERVER"),
-            tls_port: env.get("ESESSION_TLS_PORT").parse().unwrap(),
-            log: PathBuf::from(env.get("ESESSION_PROSODY_LOG")),
-            config,
-            cert,
-            plain_only_domain: env.get("ESESSION_PLAIN_ONLY_DOMAIN"),
-        }
+        std::env::set_var("SSL_CERT_FILE", &server.cert);
+        server
     })
+}
+
+/// A server of the calling test alone, started as [`server`] starts one (and stopped when
+/// the test process exits), for a test that pauses or stops it. Its certificate is not
+/// the one of `SSL_CERT_FILE`: connect to it without TLS (`--tls plain`).
+pub fn private_server() -> Server {
+    Server::of(&EnvFile::read(start_own_server()))
 }
 
 /// The `env` file a server script wrote (`KEY=value` lines).
@@ -101,7 +98,11 @@ struct EnvFile {
 impl EnvFile {
     /// The file named by the environment variable `var`, or the one of a server `start`s.
     fn find(var: &str, start: fn() -> PathBuf) -> EnvFile {
-        let path = std::env::var_os(var).map_or_else(start, PathBuf::from);
+        EnvFile::read(std::env::var_os(var).map_or_else(start, PathBuf::from))
+    }
+
+    /// The file at `path`.
+    fn read(path: PathBuf) -> EnvFile {
         let vars = read_env_file(&path);
         EnvFile { path, vars }
     }
@@ -144,6 +145,38 @@ fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
 }
 
 impl Server {
+    /// The server of the `env` file `env`.
+    fn of(env: &EnvFile) -> Server {
+        let config = PathBuf::from(env.get("ESESSION_PROSODY_CONFIG"));
+        Server {
+            dir: config.parent().unwrap().to_path_buf(),
+            addr: env.get("ESESSION_SERVER"),
+            tls_port: env.get("ESESSION_TLS_PORT").parse().unwrap(),
+            log: PathBuf::from(env.get("ESESSION_PROSODY_LOG")),
+            config,
+            cert: PathBuf::from(env.get("SSL_CERT_FILE")),
+            plain_only_domain: env.get("ESESSION_PLAIN_ONLY_DOMAIN"),
+        }
+    }
+
+    /// Freezes the server process (SIGSTOP) until the guard is dropped (SIGCONT): its TCP
+    /// connections stay open and nothing answers on them, as on a dead link.
+    pub fn pause(&self) -> Paused {
+        let pid = std::fs::read_to_string(self.dir.join("prosody.pid")).unwrap();
+        let pid = pid.trim().to_owned();
+        signal("STOP", &pid);
+        Paused { pid }
+    }
+
+    /// Stops the server (SIGTERM, as a shutdown: it closes every stream).
+    pub fn stop(&self) {
+        run_script(
+            &prosody_script(),
+            &["stop".as_ref(), self.dir.as_os_str()],
+            "prosody.sh stop",
+        );
+    }
+
     /// Creates `user@localhost` with `password` (through `prosody.sh register`).
     pub fn register(&self, user: &str, password: &str) {
         self.register_at("localhost", user, password);
@@ -237,6 +270,28 @@ pub fn unique(prefix: &str) -> String {
 /// Whether nothing listens on 127.0.0.1:`port` (a connection attempt is refused).
 fn port_free(port: u16) -> bool {
     std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+}
+
+/// A server process frozen by [`Server::pause`]; dropping it lets the process run again.
+#[derive(Debug)]
+pub struct Paused {
+    pid: String,
+}
+
+impl Drop for Paused {
+    fn drop(&mut self) {
+        signal("CONT", &self.pid);
+    }
+}
+
+/// Sends signal `name` to process `pid` (with kill(1)).
+fn signal(name: &str, pid: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid)
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name} {pid} failed");
 }
 
 fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {

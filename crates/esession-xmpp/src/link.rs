@@ -16,7 +16,9 @@ use tokio_xmpp::jid::Jid;
 /// How a silent link is detected (RFC 6120 §4.6.1: a client checks the stream): after
 /// `idle` without a byte from the server, the client asks it for an answer (an XEP-0198
 /// `<r/>` when stream management is on, else an XEP-0199 ping); without a byte within
-/// `answer` after that, the connection is dropped as dead.
+/// `answer` after that, the connection is dropped as dead: a dead link is noticed at most
+/// `idle + answer` after the last byte from the server. Both are the caller's
+/// (`ConnectOptions::keepalive`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Keepalive {
     /// Silence before the server is asked for an answer.
@@ -26,12 +28,20 @@ pub struct Keepalive {
 }
 
 impl Default for Keepalive {
-    /// 60 s of silence, 30 s for the answer: a dead link is noticed within 90 s.
+    /// 30 s of silence, 15 s for the answer: a dead link is noticed within 45 s of the
+    /// server's last byte (a person waiting on a stopped server is told within a minute).
     fn default() -> Self {
         Keepalive {
-            idle: Duration::from_secs(60),
-            answer: Duration::from_secs(30),
+            idle: Duration::from_secs(30),
+            answer: Duration::from_secs(15),
         }
+    }
+}
+
+impl Keepalive {
+    /// The longest a dead link goes unnoticed: `idle + answer` after the last byte.
+    pub fn bound(&self) -> Duration {
+        self.idle.saturating_add(self.answer)
     }
 }
 
@@ -101,7 +111,7 @@ impl LinkState {
             return "the server closed the connection".into();
         }
         let silent = self.last_read.map(|t| t.elapsed()).unwrap_or_default();
-        if silent >= keepalive.idle + keepalive.answer {
+        if silent >= keepalive.bound() {
             return format!(
                 "the server did not answer for {} s (keepalive unanswered)",
                 silent.as_secs()

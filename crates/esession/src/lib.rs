@@ -56,7 +56,7 @@ pub mod trust;
 pub mod warning;
 pub mod xml;
 
-pub use compat::{Compat, PeerClient};
+pub use compat::{Compat, PeerClient, GAJIM_STALL};
 pub use config::{AcceptPolicy, Config, FloodLimits, Logging, Rate, Security, StanzaKind};
 pub use crypto::pubkey::{DsaPublic, RsaPublic};
 pub use crypto::{

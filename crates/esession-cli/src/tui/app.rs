@@ -101,6 +101,23 @@ impl Window {
     fn say(&mut self, at: Timestamp, level: Level, text: String) {
         self.entries.push(Entry::Notice { at, level, text });
     }
+
+    /// Takes out our messages still queued (waiting for a session), in their order.
+    fn take_queued(&mut self) -> Vec<Entry> {
+        let (queued, rest) = std::mem::take(&mut self.entries)
+            .into_iter()
+            .partition(|e| {
+                matches!(
+                    e,
+                    Entry::Message {
+                        sent: Some((_, DeliveryState::Queued { .. })),
+                        ..
+                    }
+                )
+            });
+        self.entries = rest;
+        queued
+    }
 }
 
 /// What the client must do for the user: the event loop carries it out and reports the
@@ -388,6 +405,10 @@ impl App {
                 let (i, new) = self.window_of(peer);
                 let w = self.window_mut(i);
                 w.kept = Some(*kept);
+                // Decision (tui order): lines typed while the session was negotiated are
+                // shown at once as queued, and move below the session's lines when it is
+                // established: they travel in it, and are marked sent when they leave.
+                let queued = w.take_queued();
                 let started = if *adopted {
                     "they started it"
                 } else {
@@ -416,12 +437,14 @@ impl App {
                     );
                 }
                 // Issue 13 §4: a session in Gajim's dialect says so, and what it costs.
+                let w = self.window_mut(i);
                 if let Some(c) = compat {
-                    let w = self.window_mut(i);
+                    // Each cost names the mode ("Gajim compatibility: …").
                     for cost in c.costs() {
-                        w.say(now, Level::Error, format!("compat: {}: {cost}", c.name()));
+                        w.say(now, Level::Error, (*cost).to_owned());
                     }
                 }
+                w.entries.extend(queued);
                 if new && *adopted {
                     self.arrived(i, now, "a new conversation", false)
                 } else {
@@ -461,12 +484,17 @@ impl App {
                 );
                 Vec::new()
             }
-            ClientEvent::Warning { peer, detail } => {
-                let w = match peer {
-                    Some(p) => self.window_or_console(esession::jid::bare(p)),
-                    None => &mut self.console,
-                };
-                w.say(now, Level::Error, detail.clone());
+            ClientEvent::Warning { peer, detail, .. } => {
+                // Every line about a session names its contact (the resource: which
+                // session), in the console as in the contact's window.
+                match peer {
+                    Some(p) => self.window_or_console(esession::jid::bare(p)).say(
+                        now,
+                        Level::Error,
+                        format!("{p}: {detail}"),
+                    ),
+                    None => self.console.say(now, Level::Error, detail.clone()),
+                }
                 Vec::new()
             }
             ClientEvent::SubscriptionRequest { jid } => {
@@ -489,7 +517,11 @@ impl App {
             }
             ClientEvent::ConnectionLost { reason } => {
                 self.connection = "connection lost".into();
-                let text = format!("connection to the server lost: {reason}; messages wait");
+                // Our link, not the contacts: what ended and what happens next is said.
+                let text = format!(
+                    "connection to the server lost: {reason}. Every session ended; \
+                     reconnecting, messages wait"
+                );
                 self.console.say(now, Level::Error, text);
                 vec![Effect::Bell]
             }

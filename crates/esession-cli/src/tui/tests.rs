@@ -439,3 +439,68 @@ fn fingerprints_are_shown_in_groups_for_reading_aloud() {
     assert!(screen.contains("trusted for bob@example.com"), "{screen}");
     assert!(screen.contains("nothing trusted: bob@example.com presented no public key"));
 }
+
+/// Decision (tui order): a line typed while the session is negotiated shows at once as
+/// queued, then below the session's lines once it is established, and is marked sent.
+#[test]
+fn a_line_typed_before_the_session_is_listed_after_its_line() {
+    let mut app = app();
+    type_line(&mut app, "/open bob@example.com");
+    let effects = type_line(&mut app, "early");
+    assert_eq!(
+        effects,
+        [Effect::Send {
+            to: BOB.into(),
+            body: "early".into()
+        }]
+    );
+    let queued = DeliveryState::Queued { reason: None };
+    app.sent(BOB, "m1", "early", queued, NOW);
+    assert!(drawn(&app, 100, 8).contains("early  [queued]"));
+    app.client_event(
+        &established(BOB, false, Kept::Memory, SasAlg::Committed),
+        NOW,
+    );
+    app.client_event(
+        &ClientEvent::Receipt {
+            peer: BOB.into(),
+            id: "m1".into(),
+            state: DeliveryState::Sent,
+        },
+        NOW,
+    );
+    let screen = drawn(&app, 100, 8);
+    let row = |needle: &str| {
+        screen
+            .lines()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle:?} not shown:\n{screen}"))
+    };
+    assert!(row("encrypted session with") < row("SAS a3k9z"), "{screen}");
+    assert!(row("SAS a3k9z") < row("me> early  [sent]"), "{screen}");
+}
+
+/// Every line about a session names its contact, in the contact's window and in the
+/// console when that window is closed.
+#[test]
+fn warnings_name_the_contact() {
+    let mut app = app();
+    let warning = ClientEvent::Warning {
+        peer: Some(format!("{BOB}/laptop")),
+        thread: Some("t1".into()),
+        detail: esession::Warning::TerminateUnacknowledged.to_string(),
+    };
+    app.client_event(&warning, NOW);
+    let console = drawn(&app, 120, 8);
+    assert!(
+        console.contains("bob@example.com/laptop: terminate was not acknowledged in time"),
+        "{console}"
+    );
+    type_line(&mut app, "/open bob@example.com");
+    app.client_event(&warning, NOW);
+    let window = drawn(&app, 120, 8);
+    assert!(
+        window.contains("bob@example.com/laptop: terminate was not acknowledged"),
+        "{window}"
+    );
+}
