@@ -23,13 +23,13 @@ pub enum Usage {
     #[error("session is without a SAS (plain, or negotiated in 3 messages)")]
     NoSas,
     /// Re-keying was not negotiated (profile P9: rekey_freq 2^32−1).
-    #[error("session is re-keying is off")]
+    #[error("re-keying is off in this session (rekey_freq 2^32-1)")]
     RekeyOff,
     /// A `<key/>` now would break `rekey_freq` (XEP-0200 §9, profile P13).
-    #[error("session is re-key sooner than rekey_freq allows")]
+    #[error("a re-key now would come sooner than the session's rekey_freq allows")]
     RekeyTooSoon,
     /// Too many of our `<key/>`s are unacknowledged (profile P13).
-    #[error("session is too many unacknowledged re-keys")]
+    #[error("too many of our re-keys in this session are unacknowledged")]
     RekeysUnacknowledged,
     /// The session no longer sends (profile P10: our terminate was sent).
     #[error("session is closed for sending")]
