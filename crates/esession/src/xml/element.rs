@@ -106,6 +106,11 @@ impl Element {
         self.attrs.push((name, value));
     }
 
+    /// Room for `n` more attributes (the parser, which knows how many a tag has).
+    pub(crate) fn reserve_attrs(&mut self, n: usize) {
+        self.attrs.reserve_exact(n);
+    }
+
     /// Removes attribute `name`.
     pub fn remove_attr(&mut self, name: &str) {
         self.attrs.retain(|(k, _)| k != name);
