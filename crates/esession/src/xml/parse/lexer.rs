@@ -249,8 +249,8 @@ impl<'a> Lexer<'a> {
         // XML 1.0 §2.3 `AttValue`: between matching quotes. A literal `<` in it is let
         // through like the parser this one replaced did (it is escaped when written).
         let quote = match self.peek() {
-            Some(b'"') => "\"",
-            Some(b'\'') => "'",
+            Some(b'"') => '"',
+            Some(b'\'') => '\'',
             _ => {
                 return Err(XmlError::Syntax(format!(
                     "value of attribute {} is not quoted",
@@ -259,8 +259,14 @@ impl<'a> Lexer<'a> {
             }
         };
         self.pos += 1;
-        let value = self.until(quote, "attribute value")?;
-        Ok(RawAttr { name, value })
+        // One character: found with a byte search.
+        let rest = self.rest();
+        let end = rest.find(quote).ok_or_else(|| unclosed("attribute value"))?;
+        self.pos += end + 1;
+        Ok(RawAttr {
+            name,
+            value: rest.get(..end).unwrap_or_default(),
+        })
     }
 }
 

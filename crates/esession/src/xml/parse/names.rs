@@ -20,6 +20,20 @@ fn is_name_char(c: char) -> bool {
 /// The length in octets of the longest run of `NameChar`s that `s` starts with (XML 1.0
 /// §2.3); 0 when `s` does not start with a `NameStartChar`.
 pub(super) fn name_len(s: &str) -> usize {
+    // The usual name is ASCII: its octets are checked without decoding characters.
+    let ascii = s
+        .bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b':' | b'_' | b'-' | b'.')))
+        .unwrap_or(s.len());
+    match s.as_bytes().get(ascii) {
+        Some(b) if !b.is_ascii() => {}
+        _ => {
+            return match s.bytes().next() {
+                Some(b) if b.is_ascii_digit() || b == b'-' || b == b'.' => 0,
+                _ => ascii,
+            }
+        }
+    }
     let mut chars = s.char_indices();
     match chars.next() {
         Some((_, c)) if is_name_start(c) => {}

@@ -7,8 +7,7 @@ const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 /// Namespaces in XML 1.0 §3: the namespace name of the prefix `xmlns`.
 const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
 
-/// One declaration: the prefix ("" for the default namespace) and the namespace name
-/// ("" when a default declaration is empty: no namespace).
+/// One declaration of a prefix and its namespace name.
 struct Binding<'a> {
     prefix: &'a str,
     ns: Cow<'static, str>,
@@ -17,9 +16,14 @@ struct Binding<'a> {
 /// The declarations of the open elements, innermost last.
 #[derive(Default)]
 pub(super) struct Scope<'a> {
+    /// The prefixed declarations.
     bindings: Vec<Binding<'a>>,
-    /// How many bindings there were when each open element started.
-    marks: Vec<usize>,
+    /// The default namespace in scope ("" for none): what most elements resolve to,
+    /// kept here rather than searched for.
+    default: Cow<'static, str>,
+    /// For each open element: how many bindings there were when it started, and the
+    /// default namespace around it.
+    marks: Vec<(usize, Cow<'static, str>)>,
 }
 
 /// What an attribute name declares, if it is a namespace declaration.
@@ -41,13 +45,14 @@ pub(super) fn declaration(attr_name: &str) -> Option<Declares<'_>> {
 impl<'a> Scope<'a> {
     /// Opens an element: the declarations that follow belong to it.
     pub(super) fn open(&mut self) {
-        self.marks.push(self.bindings.len());
+        self.marks.push((self.bindings.len(), self.default.clone()));
     }
 
     /// Closes the innermost element and drops its declarations.
     pub(super) fn close(&mut self) {
-        if let Some(mark) = self.marks.pop() {
+        if let Some((mark, default)) = self.marks.pop() {
             self.bindings.truncate(mark);
+            self.default = default;
         }
     }
 
@@ -57,13 +62,20 @@ impl<'a> Scope<'a> {
     pub(super) fn declare(&mut self, what: Declares<'a>, ns: Cow<'_, str>) -> Result<(), XmlError> {
         let refuse = |why: &str| Err(XmlError::Syntax(why.into()));
         let reserved = ns == XML_NS || ns == XMLNS_NS;
+        let ns = match ns {
+            Cow::Borrowed(ns) => known(ns),
+            Cow::Owned(ns) => Cow::Owned(ns),
+        };
         let prefix = match what {
             // Namespaces in XML 1.0 §3: the `xml` and `xmlns` namespace names are never
             // the default namespace. An empty default declaration means no namespace.
             Declares::Default if reserved => {
                 return refuse("the xml or xmlns namespace declared as the default")
             }
-            Declares::Default => "",
+            Declares::Default => {
+                self.default = ns;
+                return Ok(());
+            }
             // §3: `xml` may be declared, but only to its own namespace name.
             Declares::Prefix("xml") if ns == XML_NS => return Ok(()),
             Declares::Prefix("xml") => return refuse("prefix xml bound to another namespace"),
@@ -78,10 +90,6 @@ impl<'a> Scope<'a> {
             }
             Declares::Prefix(p) => p,
         };
-        let ns = match ns {
-            Cow::Borrowed(ns) => known(ns),
-            Cow::Owned(ns) => Cow::Owned(ns),
-        };
         self.bindings.push(Binding { prefix, ns });
         Ok(())
     }
@@ -89,18 +97,19 @@ impl<'a> Scope<'a> {
     /// The namespace name of an element with this prefix (Namespaces in XML 1.0 §6.1–6.2:
     /// the innermost declaration; without a prefix, the default namespace or none).
     pub(super) fn resolve(&self, prefix: Option<&str>) -> Result<Cow<'static, str>, XmlError> {
-        let wanted = prefix.unwrap_or("");
-        if let Some(b) = self.bindings.iter().rev().find(|b| b.prefix == wanted) {
+        let Some(prefix) = prefix else {
+            return Ok(self.default.clone());
+        };
+        if let Some(b) = self.bindings.iter().rev().find(|b| b.prefix == prefix) {
             return Ok(b.ns.clone());
         }
         match prefix {
-            None => Ok(Cow::Borrowed("")),
             // §3: `xml` is bound by definition; element names never have the prefix
             // `xmlns`.
-            Some("xml") => Ok(Cow::Borrowed(XML_NS)),
-            Some("xmlns") => Err(XmlError::Syntax("element with the prefix xmlns".into())),
+            "xml" => Ok(Cow::Borrowed(XML_NS)),
+            "xmlns" => Err(XmlError::Syntax("element with the prefix xmlns".into())),
             // §5 (Namespace Constraint: Prefix Declared).
-            Some(_) => Err(XmlError::UnknownPrefix),
+            _ => Err(XmlError::UnknownPrefix),
         }
     }
 }
