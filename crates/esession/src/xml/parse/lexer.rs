@@ -261,7 +261,9 @@ impl<'a> Lexer<'a> {
         self.pos += 1;
         // One character: found with a byte search.
         let rest = self.rest();
-        let end = rest.find(quote).ok_or_else(|| unclosed("attribute value"))?;
+        let end = rest
+            .find(quote)
+            .ok_or_else(|| unclosed("attribute value"))?;
         self.pos += end + 1;
         Ok(RawAttr {
             name,
