@@ -80,7 +80,7 @@ fn reference(input: &str) -> Result<Element, String> {
                 continue;
             }
             let key = std::str::from_utf8(attr.key.as_ref()).map_err(|e| e.to_string())?;
-            el.push_attr(key.to_owned(), value.into_owned());
+            el.push_attr(key.to_owned().into(), value.into_owned());
         }
         match event {
             Event::Start(_) => stack.push(el),

@@ -230,7 +230,7 @@ impl<'a, 'l> Tree<'a, 'l> {
             // Attribute names are kept as written (`xml:lang`); their prefixes are not
             // resolved, as before: a stanza's may be declared on the stream.
             let value = reference::unescape(attr.value)?.into_owned();
-            element.push_attr(attr.name.to_owned(), value);
+            element.push_attr(known_attr(attr.name), value);
         }
         if empty {
             self.scope.close();
@@ -296,6 +296,21 @@ fn unique(attrs: &[RawAttr<'_>]) -> Result<(), XmlError> {
         ))),
         None => Ok(()),
     }
+}
+
+/// An attribute name: without a copy when it is one that stanzas usually carry.
+fn known_attr(name: &str) -> Cow<'static, str> {
+    Cow::Borrowed(match name {
+        "to" => "to",
+        "from" => "from",
+        "type" => "type",
+        "id" => "id",
+        "xml:lang" => "xml:lang",
+        "name" => "name",
+        "namespace" => "namespace",
+        "var" => "var",
+        _ => return Cow::Owned(name.to_owned()),
+    })
 }
 
 /// `s` for an element's name or namespace ([`Element::new`]): without a copy when it is
