@@ -53,8 +53,8 @@ use esession::crypto::{apply_ctr, stanza_mac, CipherAlg, HashAlg, IdentityKey, M
 use esession::SessionId;
 use esession::{b64, Config, DhPool, Engine, Event, MemoryStore, SeededRandom};
 use message_path::{
-    assert_delivered, bob_bare, body, deliver, drain, established, full, pair, text_roundtrip,
-    Party, ALICE, BOB, NOW,
+    assert_delivered, bob_bare, body, deliver, drain, established, exchange, full, pair,
+    text_roundtrip, Party, ALICE, BOB, NOW,
 };
 use thread_cpu::ThreadCpu;
 
@@ -414,17 +414,7 @@ impl Session {
         };
         let (mut alice, mut bob) = (engine(ALICE, "a"), engine(BOB, "b"));
         let with_bob = alice.start(&bob_bare(), NOW).expect("start");
-        loop {
-            let a = drain(&mut alice, ALICE);
-            let moved = !a.is_empty();
-            deliver(&mut bob, a);
-            let b = drain(&mut bob, BOB);
-            let moved = moved || !b.is_empty();
-            deliver(&mut alice, b);
-            if !moved {
-                break;
-            }
-        }
+        exchange(&mut alice, &mut bob);
         let with_alice = check_established(&mut alice, &mut bob);
         Session {
             alice,

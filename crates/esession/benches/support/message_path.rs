@@ -59,22 +59,27 @@ pub(crate) fn deliver(engine: &mut Party, stanzas: Vec<Element>) {
     }
 }
 
+/// Passes stanzas between Alice and Bob (stamped with `from`) until neither has any.
+pub(crate) fn exchange(alice: &mut Party, bob: &mut Party) {
+    loop {
+        let a = drain(alice, ALICE);
+        let moved = !a.is_empty();
+        deliver(bob, a);
+        let b = drain(bob, BOB);
+        let moved = moved || !b.is_empty();
+        deliver(alice, b);
+        if !moved {
+            break;
+        }
+    }
+}
+
 /// Alice and Bob with one long-lived session negotiated in group 14 (untimed): every
 /// send advances the counters, so each stanza goes straight to the peer.
 pub(crate) fn established() -> (Party, Party, SessionId) {
     let (mut alice, mut bob) = pair(14, 0);
     let thread = alice.start(&bob_bare(), NOW).expect("start");
-    loop {
-        let a = drain(&mut alice, ALICE);
-        let moved = !a.is_empty();
-        deliver(&mut bob, a);
-        let b = drain(&mut bob, BOB);
-        let moved = moved || !b.is_empty();
-        deliver(&mut alice, b);
-        if !moved {
-            break;
-        }
-    }
+    exchange(&mut alice, &mut bob);
     assert!(matches!(alice.poll_event(), Some(Event::Established(_))));
     assert!(matches!(bob.poll_event(), Some(Event::Established(_))));
     (alice, bob, thread)
