@@ -76,7 +76,7 @@ fn to_minidom(
             None if key == "xmlns" => {
                 return Err(bad("attribute \"xmlns\" is a namespace declaration".into()))
             }
-            None => (Namespace::NONE, key.as_str()),
+            None => (Namespace::NONE, key.as_ref()),
         };
         let local =
             NcName::try_from(local).map_err(|e| bad(format!("attribute name {key:?}: {e}")))?;
@@ -386,7 +386,7 @@ mod tests {
         }
         // Namespaced attributes: the prefixes the text form gave them.
         let a = from_minidom(tree(SAMPLES[3]), &limits).unwrap();
-        let keys: Vec<&str> = a.attrs().iter().map(|(k, _)| k.as_str()).collect();
+        let keys: Vec<&str> = a.attrs().iter().map(|(k, _)| k.as_ref()).collect();
         assert_eq!(keys, ["plain", "tns0:one", "tns1:two"]);
         let b = a.child("b", "urn:a").unwrap();
         assert_eq!(b.attr("tns0:four"), Some("4"));
@@ -404,7 +404,7 @@ mod tests {
         let attrs: Vec<(&str, &str)> = el
             .attrs()
             .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .map(|(k, v)| (k.as_ref(), v.as_str()))
             .collect();
         // minidom keeps attributes sorted (no namespace first, then by namespace).
         assert_eq!(

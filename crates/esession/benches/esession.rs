@@ -38,137 +38,32 @@
 //! engine and its floors stay meaningful under load.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/message_path.rs"]
+mod message_path;
+#[path = "support/thread_cpu.rs"]
+mod thread_cpu;
+
 use std::hint::black_box;
 use std::time::Duration;
 
 use cpu_time::ThreadTime;
-use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{criterion_main, BatchSize, BenchmarkGroup, Criterion, Throughput};
 use esession::config::{Flow, PubkeyMode};
 use esession::crypto::{apply_ctr, stanza_mac, CipherAlg, HashAlg, IdentityKey, ModpGroup};
-use esession::xml::{parse_element, Limits};
-use esession::{b64, Config, DhPool, Element, Engine, Event, MemoryStore, SeededRandom, Timestamp};
-use esession::{FullJid, Jid, SessionId};
+use esession::SessionId;
+use esession::{b64, Config, DhPool, Engine, Event, MemoryStore, SeededRandom};
+use message_path::{
+    assert_delivered, bob_bare, body, deliver, drain, established, exchange, full, pair,
+    text_roundtrip, Party, ALICE, BOB, NOW,
+};
+use thread_cpu::ThreadCpu;
 
-const ALICE: &str = "alice@example.org/pda";
-const BOB: &str = "bob@example.com/laptop";
-const BOB_BARE: &str = "bob@example.com";
-
-/// `jid` parsed (the benchmarks' JIDs are valid).
-fn full(jid: &str) -> FullJid {
-    FullJid::new(jid).expect("a full JID")
-}
-
-fn bob_bare() -> Jid {
-    Jid::new(BOB_BARE).expect("a JID")
-}
-const NOW: Timestamp = Timestamp(1_800_000_000);
 const GROUPS: [u32; 6] = [5, 14, 15, 16, 17, 18];
-
-type Party = Engine<MemoryStore>;
-
-/// Criterion measurement: CPU time of the benchmark thread.
-struct ThreadCpu;
-
-impl Measurement for ThreadCpu {
-    type Intermediate = ThreadTime;
-    type Value = Duration;
-
-    fn start(&self) -> ThreadTime {
-        ThreadTime::now()
-    }
-    fn end(&self, start: ThreadTime) -> Duration {
-        start.elapsed()
-    }
-    fn add(&self, a: &Duration, b: &Duration) -> Duration {
-        *a + *b
-    }
-    fn zero(&self) -> Duration {
-        Duration::ZERO
-    }
-    fn to_f64(&self, value: &Duration) -> f64 {
-        value.as_nanos() as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        &CpuFormatter
-    }
-}
-
-/// Formats nanoseconds of CPU time like criterion formats wall time.
-struct CpuFormatter;
-
-impl ValueFormatter for CpuFormatter {
-    fn scale_values(&self, typical_ns: f64, values: &mut [f64]) -> &'static str {
-        let (factor, unit) = if typical_ns < 1e3 {
-            (1.0, "ns")
-        } else if typical_ns < 1e6 {
-            (1e-3, "µs")
-        } else if typical_ns < 1e9 {
-            (1e-6, "ms")
-        } else {
-            (1e-9, "s")
-        };
-        for v in values.iter_mut() {
-            *v *= factor;
-        }
-        unit
-    }
-    fn scale_throughputs(&self, _: f64, t: &Throughput, values: &mut [f64]) -> &'static str {
-        let per = match t {
-            Throughput::Bytes(n) | Throughput::BytesDecimal(n) => *n as f64,
-            Throughput::Elements(n) => *n as f64,
-        };
-        for v in values.iter_mut() {
-            *v = per * 1e9 / *v;
-        }
-        "units/s (CPU)"
-    }
-    fn scale_for_machines(&self, _: &mut [f64]) -> &'static str {
-        "ns"
-    }
-}
 
 type Crit = Criterion<ThreadCpu>;
 
 fn criterion() -> Crit {
     Criterion::default().with_measurement(ThreadCpu)
-}
-
-/// Two fresh engines that accept only MODP group `group`; `seed` varies the randomness.
-fn pair(group: u32, seed: u64) -> (Party, Party) {
-    let config = Config {
-        groups: vec![group],
-        ..Config::default()
-    };
-    let alice = Engine::new(
-        full(ALICE),
-        config.clone(),
-        MemoryStore::new(),
-        Box::new(SeededRandom::from_label(&format!("bench/{group}/{seed}/a"))),
-    );
-    let bob = Engine::new(
-        full(BOB),
-        config,
-        MemoryStore::new(),
-        Box::new(SeededRandom::from_label(&format!("bench/{group}/{seed}/b"))),
-    );
-    (alice, bob)
-}
-
-/// Everything `engine` has queued, stamped with `from` as a server would.
-fn drain(engine: &mut Party, from: &str) -> Vec<Element> {
-    let mut out = Vec::new();
-    while let Some(mut s) = engine.poll_outgoing() {
-        s.set_attr("from", from);
-        out.push(s);
-    }
-    out
-}
-
-fn deliver(engine: &mut Party, stanzas: Vec<Element>) {
-    for s in stanzas {
-        engine.handle_stanza(s, NOW);
-    }
 }
 
 /// Checks (untimed) that a negotiation ended with both parties established and nothing
@@ -306,49 +201,8 @@ fn negotiation(c: &mut Crit) {
 /// Body sizes of the message benchmarks.
 const SIZES: [(usize, &str); 4] = [(16, "16B"), (200, "200B"), (2048, "2KiB"), (16384, "16KiB")];
 
-/// A chat body of `len` ASCII bytes (nothing to escape).
-fn body(len: usize) -> String {
-    let text = "The quick brown fox jumps over the lazy dog. ";
-    text.chars().cycle().take(len).collect()
-}
-
-/// The message path with the outer stanza as text both ways: Alice's `send_message`, her
-/// stanza written as the text a connection sends (the server stamps `from` on the way),
-/// that text parsed as a received stanza is (`parse_element`, default limits), Bob's
-/// `handle_stanza` and `poll_event`.
-fn text_roundtrip(
-    alice: &mut Party,
-    bob: &mut Party,
-    thread: &SessionId,
-    body: &str,
-) -> Option<Event> {
-    alice.send_message(thread, body).expect("send_message");
-    let mut s = alice.poll_outgoing().expect("stanza");
-    s.set_attr("from", ALICE);
-    let text = s.to_string();
-    let received = parse_element(black_box(&text), &Limits::default()).expect("stanza text");
-    bob.handle_stanza(received, NOW);
-    bob.poll_event()
-}
-
 fn message(c: &mut Crit) {
-    // One long-lived established session: every send advances the counters, so each
-    // stanza goes straight to the peer.
-    let (mut alice, mut bob) = pair(14, 0);
-    let thread = alice.start(&bob_bare(), NOW).expect("start");
-    loop {
-        let a = drain(&mut alice, ALICE);
-        let moved = !a.is_empty();
-        deliver(&mut bob, a);
-        let b = drain(&mut bob, BOB);
-        let moved = moved || !b.is_empty();
-        deliver(&mut alice, b);
-        if !moved {
-            break;
-        }
-    }
-    assert!(matches!(alice.poll_event(), Some(Event::Established(_))));
-    assert!(matches!(bob.poll_event(), Some(Event::Established(_))));
+    let (mut alice, mut bob, thread) = established();
 
     let roundtrip = |alice: &mut Party, bob: &mut Party, body: &str| {
         alice.send_message(&thread, body).expect("send_message");
@@ -362,19 +216,8 @@ fn message(c: &mut Crit) {
         let body = body(len);
         assert_eq!(body.len(), len);
         // Untimed check that both paths really deliver the body, decrypted.
-        for event in [
-            roundtrip(&mut alice, &mut bob, &body),
-            text_roundtrip(&mut alice, &mut bob, &thread, &body),
-        ] {
-            match event {
-                Some(Event::Message {
-                    body: Some(got),
-                    encrypted: true,
-                    ..
-                }) => assert_eq!(got, body),
-                other => panic!("expected an encrypted message, got {other:?}"),
-            }
-        }
+        assert_delivered(roundtrip(&mut alice, &mut bob, &body), &body);
+        assert_delivered(text_roundtrip(&mut alice, &mut bob, &thread, &body), &body);
 
         let mut g = c.benchmark_group(format!("message_{name}"));
         g.sample_size(20)
@@ -571,17 +414,7 @@ impl Session {
         };
         let (mut alice, mut bob) = (engine(ALICE, "a"), engine(BOB, "b"));
         let with_bob = alice.start(&bob_bare(), NOW).expect("start");
-        loop {
-            let a = drain(&mut alice, ALICE);
-            let moved = !a.is_empty();
-            deliver(&mut bob, a);
-            let b = drain(&mut bob, BOB);
-            let moved = moved || !b.is_empty();
-            deliver(&mut alice, b);
-            if !moved {
-                break;
-            }
-        }
+        exchange(&mut alice, &mut bob);
         let with_alice = check_established(&mut alice, &mut bob);
         Session {
             alice,

@@ -538,7 +538,7 @@ fn stanza_kinds_not_negotiated_are_refused() {
     msg.set_attr("from", ALICE);
     let mut forged = Element::new("presence", ns::JABBER_CLIENT);
     for (k, v) in msg.attrs() {
-        forged.set_attr(k.as_str(), v.as_str());
+        forged.set_attr(k.clone(), v.as_str());
     }
     for c in msg.children() {
         forged.push(c.clone());

@@ -24,13 +24,10 @@ pub(super) enum What {
     Error,
     /// An offline init (profile P11: an `<init/>` whose form is a submit), maybe with
     /// Bob's first `<c/>`.
-    OfflineInit { x: Element, c: Option<Element> },
-    /// Session traffic: a negotiation form and then a `<c/>` (profile P9: in that order),
-    /// either or both.
-    Session {
-        form: Option<Negotiation>,
-        c: Option<Element>,
-    },
+    OfflineInit { x: Element },
+    /// Session traffic: a negotiation form and then a `<c/>` ([`Inbound::c`]; profile P9:
+    /// in that order), either or both.
+    Session { form: Option<Negotiation> },
     /// Neither a form nor a `<c/>`: clear content.
     Clear,
 }
@@ -48,6 +45,11 @@ pub(super) enum Negotiation {
 }
 
 impl Inbound {
+    /// The stanza's `<c/>` (XEP-0200), borrowed from it: no copy is made for the channel.
+    pub(super) fn c(&self) -> Option<&Element> {
+        self.raw.child("c", ns::STANZA_ENCRYPTION)
+    }
+
     /// Decodes a `jabber:client` stanza of `kind`, and says what it is; `None` for what
     /// is not ours (no sender, or one that is not a JID, RFC 7622 §3; a presence or iq
     /// without a `<c/>`, XEP-0200 §5).
@@ -60,22 +62,18 @@ impl Inbound {
             }
         };
         let thread = raw.child("thread", ns::JABBER_CLIENT).map(Element::text);
-        let c = raw.child("c", ns::STANZA_ENCRYPTION).cloned();
+        let c = raw.child("c", ns::STANZA_ENCRYPTION).is_some();
         let what = if kind != StanzaKind::Message {
-            What::Session {
-                form: None,
-                c: Some(c?),
-            }
+            c.then_some(What::Session { form: None })?
         } else if raw.attr("type") == Some("error") {
             What::Error
         } else {
             match negotiation_form(&raw) {
                 Some((Wrapper::Init, x)) if x.attr("type") == Some("submit") => {
-                    What::OfflineInit { x: x.clone(), c }
+                    What::OfflineInit { x: x.clone() }
                 }
                 Some((Wrapper::Init, x)) => What::Session {
                     form: Some(Negotiation::Init(x.clone())),
-                    c,
                 },
                 Some((Wrapper::Feature, x)) => {
                     let form = if x.attr("type") == Some("form") {
@@ -83,12 +81,9 @@ impl Inbound {
                     } else {
                         Negotiation::Reply(x.clone())
                     };
-                    What::Session {
-                        form: Some(form),
-                        c,
-                    }
+                    What::Session { form: Some(form) }
                 }
-                None if c.is_some() => What::Session { form: None, c },
+                None if c => What::Session { form: None },
                 None => What::Clear,
             }
         };

@@ -178,7 +178,7 @@ impl Common {
         let mut out =
             Element::new(kind.name(), ns::JABBER_CLIENT).with_attr("to", self.peer().as_str());
         for (k, v) in stanza.attrs().iter().filter(|(k, _)| k != "to") {
-            out.set_attr(k.as_str(), v.as_str());
+            out.set_attr(k.clone(), v.as_str());
         }
         // RFC 6120 §8.2.3: an iq get or set has exactly one child, so an encrypted iq
         // carries only its <c/>; the receiver finds the session by our full JID

@@ -147,7 +147,7 @@ fn deliver(msg: &Inbound, id: &SessionId, nodes: Vec<Node>, offline: bool) -> Ev
     let kind = msg.kind;
     let mut stanza = Element::new(kind.name(), ns::JABBER_CLIENT);
     for (k, v) in msg.raw.attrs() {
-        stanza.set_attr(k.as_str(), v.as_str());
+        stanza.set_attr(k.clone(), v.as_str());
     }
     stanza.push(Element::new("thread", ns::JABBER_CLIENT).with_text(id.thread()));
     stanza.nodes_mut().extend(nodes);

@@ -34,8 +34,8 @@ impl<S: SecretStore> Engine<S> {
             return;
         };
         if kind != StanzaKind::Message {
-            if let What::Session { c: Some(c), .. } = what {
-                self.by_sender(&c, &msg);
+            if let (What::Session { .. }, Some(c)) = (what, msg.c()) {
+                self.by_sender(c, &msg);
             }
             return;
         }
@@ -49,21 +49,21 @@ impl<S: SecretStore> Engine<S> {
         let id = key(&msg.from, &thread);
         match what {
             What::Error => self.peer_error(&id, &msg),
-            What::OfflineInit { x, c } => {
+            What::OfflineInit { x } => {
                 // Profile P11: a refused offline init leaves its <c/> unprocessed.
                 if self.offline_init(&msg.from, &id, &x, now) {
-                    if let Some(c) = c {
-                        self.encrypted(&id, &c, &msg);
+                    if let Some(c) = msg.c() {
+                        self.encrypted(&id, c, &msg);
                     }
                 }
             }
-            What::Session { form, c } => {
+            What::Session { form } => {
                 // Profile P9: negotiation elements first, then the <c/>.
                 if let Some(form) = form {
                     self.negotiation(&id, &form, &msg, now);
                 }
-                if let Some(c) = c {
-                    self.encrypted(&id, &c, &msg);
+                if let Some(c) = msg.c() {
+                    self.encrypted(&id, c, &msg);
                 }
             }
             What::Clear => {

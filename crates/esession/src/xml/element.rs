@@ -23,14 +23,14 @@ impl Node {
 /// An XML element: local name, resolved namespace, attributes in document order
 /// (namespace declarations excluded; `xml:lang` kept under that name), children in order.
 ///
-/// Names and namespaces given as `&'static str` (those the engine builds, and the known
-/// ones the parser meets) are kept without a copy: a stanza's elements then allocate for
-/// their attributes and text only.
+/// Names, namespaces and attribute names given as `&'static str` (those the engine
+/// builds, and the known ones the parser meets) are kept without a copy: a stanza's
+/// elements then allocate for their attribute values and text only.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Element {
     name: Cow<'static, str>,
     ns: Cow<'static, str>,
-    attrs: Vec<(String, String)>,
+    attrs: Vec<(Cow<'static, str>, String)>,
     children: Vec<Node>,
 }
 
@@ -45,8 +45,12 @@ impl Element {
         }
     }
 
-    /// Builder: adds or replaces attribute `name`.
-    pub fn with_attr(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+    /// Builder: adds or replaces attribute `name` (a `String` or a `&'static str`).
+    pub fn with_attr(
+        mut self,
+        name: impl Into<Cow<'static, str>>,
+        value: impl Into<String>,
+    ) -> Self {
         self.set_attr(name, value);
         self
     }
@@ -78,8 +82,8 @@ impl Element {
         self.name == name && self.ns == ns
     }
 
-    /// Attributes in document order.
-    pub fn attrs(&self) -> &[(String, String)] {
+    /// Attributes in document order (names as written: `xml:lang`).
+    pub fn attrs(&self) -> &[(Cow<'static, str>, String)] {
         &self.attrs
     }
 
@@ -91,8 +95,9 @@ impl Element {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Sets attribute `name`, keeping its position when it exists.
-    pub fn set_attr(&mut self, name: impl Into<String>, value: impl Into<String>) {
+    /// Sets attribute `name` (a `String` or a `&'static str`), keeping its position when
+    /// it exists.
+    pub fn set_attr(&mut self, name: impl Into<Cow<'static, str>>, value: impl Into<String>) {
         let (name, value) = (name.into(), value.into());
         match self.attrs.iter_mut().find(|(k, _)| *k == name) {
             Some(slot) => slot.1 = value,
@@ -102,8 +107,13 @@ impl Element {
 
     /// Appends attribute `name`, which the element does not have yet (the parser, which
     /// refuses repeated names).
-    pub(crate) fn push_attr(&mut self, name: String, value: String) {
+    pub(crate) fn push_attr(&mut self, name: Cow<'static, str>, value: String) {
         self.attrs.push((name, value));
+    }
+
+    /// Room for `n` more attributes (the parser, which knows how many a tag has).
+    pub(crate) fn reserve_attrs(&mut self, n: usize) {
+        self.attrs.reserve_exact(n);
     }
 
     /// Removes attribute `name`.

@@ -83,7 +83,7 @@ fn write_normalized(out: &mut String, el: &Element, empty: EmptyElements) {
     let mut attrs: Vec<(&str, &str)> = el
         .attrs()
         .iter()
-        .map(|(k, v)| (k.strip_prefix("xml:").unwrap_or(k.as_str()), v.as_str()))
+        .map(|(k, v)| (k.strip_prefix("xml:").unwrap_or(k.as_ref()), v.as_str()))
         .collect();
     attrs.sort_by(|a, b| a.0.cmp(b.0));
     for (k, v) in attrs {

@@ -1,0 +1,1 @@
+//! Only a benchmark: `cargo bench` (see docs/benchmarks.md).

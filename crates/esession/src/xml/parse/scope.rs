@@ -1,0 +1,191 @@
+//! Namespace declarations in scope (Namespaces in XML 1.0 §3, §5, §6).
+use super::{known, XmlError};
+use std::borrow::Cow;
+
+/// Namespaces in XML 1.0 §3: the namespace name bound to the prefix `xml`.
+const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+/// Namespaces in XML 1.0 §3: the namespace name of the prefix `xmlns`.
+const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
+
+/// One declaration of a prefix and its namespace name.
+struct Binding<'a> {
+    prefix: &'a str,
+    ns: Cow<'static, str>,
+}
+
+/// The declarations of the open elements, innermost last.
+#[derive(Default)]
+pub(super) struct Scope<'a> {
+    /// The prefixed declarations.
+    bindings: Vec<Binding<'a>>,
+    /// The default namespace in scope ("" for none): what most elements resolve to,
+    /// kept here rather than searched for.
+    default: Cow<'static, str>,
+    /// For each open element: how many bindings there were when it started, and the
+    /// default namespace around it.
+    marks: Vec<(usize, Cow<'static, str>)>,
+}
+
+/// What an attribute name declares, if it is a namespace declaration.
+pub(super) enum Declares<'a> {
+    Default,
+    Prefix(&'a str),
+}
+
+/// Namespaces in XML 1.0 §3: `xmlns` declares the default namespace, `xmlns:p` the
+/// prefix `p`.
+pub(super) fn declaration(attr_name: &str) -> Option<Declares<'_>> {
+    match attr_name.strip_prefix("xmlns") {
+        Some("") => Some(Declares::Default),
+        Some(rest) => rest.strip_prefix(':').map(Declares::Prefix),
+        None => None,
+    }
+}
+
+impl<'a> Scope<'a> {
+    /// Opens an element: the declarations that follow belong to it.
+    pub(super) fn open(&mut self) {
+        self.marks.push((self.bindings.len(), self.default.clone()));
+    }
+
+    /// Closes the innermost element and drops its declarations.
+    pub(super) fn close(&mut self) {
+        if let Some((mark, default)) = self.marks.pop() {
+            self.bindings.truncate(mark);
+            self.default = default;
+        }
+    }
+
+    /// Adds a declaration of the innermost element; `ns` has its references replaced
+    /// (Namespaces in XML 1.0 §3: the namespace name is the attribute's normalized value,
+    /// XML 1.0 §3.3.3).
+    pub(super) fn declare(&mut self, what: Declares<'a>, ns: Cow<'_, str>) -> Result<(), XmlError> {
+        let refuse = |why: &str| Err(XmlError::Syntax(why.into()));
+        let reserved = ns == XML_NS || ns == XMLNS_NS;
+        let ns = match ns {
+            Cow::Borrowed(ns) => known(ns),
+            Cow::Owned(ns) => Cow::Owned(ns),
+        };
+        let prefix = match what {
+            // Namespaces in XML 1.0 §3: the `xml` and `xmlns` namespace names are never
+            // the default namespace. An empty default declaration means no namespace.
+            Declares::Default if reserved => {
+                return refuse("the xml or xmlns namespace declared as the default")
+            }
+            Declares::Default => {
+                self.default = ns;
+                return Ok(());
+            }
+            // §3: `xml` may be declared, but only to its own namespace name.
+            Declares::Prefix("xml") if ns == XML_NS => return Ok(()),
+            Declares::Prefix("xml") => return refuse("prefix xml bound to another namespace"),
+            // §3: `xmlns` is never declared.
+            Declares::Prefix("xmlns") => return refuse("prefix xmlns declared"),
+            Declares::Prefix(_) if reserved => {
+                return refuse("the xml or xmlns namespace bound to another prefix")
+            }
+            // §3 (version 1.0): a prefix is never undeclared with an empty value.
+            Declares::Prefix(_) if ns.is_empty() => {
+                return refuse("empty namespace name for a prefix")
+            }
+            Declares::Prefix(p) => p,
+        };
+        self.bindings.push(Binding { prefix, ns });
+        Ok(())
+    }
+
+    /// The namespace name of an element with this prefix (Namespaces in XML 1.0 §6.1–6.2:
+    /// the innermost declaration; without a prefix, the default namespace or none).
+    pub(super) fn resolve(&self, prefix: Option<&str>) -> Result<Cow<'static, str>, XmlError> {
+        let Some(prefix) = prefix else {
+            return Ok(self.default.clone());
+        };
+        if let Some(b) = self.bindings.iter().rev().find(|b| b.prefix == prefix) {
+            return Ok(b.ns.clone());
+        }
+        match prefix {
+            // §3: `xml` is bound by definition; element names never have the prefix
+            // `xmlns`.
+            "xml" => Ok(Cow::Borrowed(XML_NS)),
+            "xmlns" => Err(XmlError::Syntax("element with the prefix xmlns".into())),
+            // §5 (Namespace Constraint: Prefix Declared).
+            _ => Err(XmlError::UnknownPrefix),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn declare<'a>(scope: &mut Scope<'a>, name: &'a str, ns: &'a str) -> Result<(), XmlError> {
+        let what = declaration(name).ok_or(XmlError::NotOneElement("not a declaration"))?;
+        scope.declare(what, Cow::Borrowed(ns))
+    }
+
+    #[test]
+    fn declarations_nest_and_close() {
+        let mut s = Scope::default();
+        s.open();
+        declare(&mut s, "xmlns", "jabber:client").unwrap();
+        declare(&mut s, "xmlns:p", "urn:p").unwrap();
+        s.open();
+        declare(&mut s, "xmlns", "").unwrap();
+        declare(&mut s, "xmlns:p", "urn:q").unwrap();
+        assert_eq!(s.resolve(None).unwrap(), "");
+        assert_eq!(s.resolve(Some("p")).unwrap(), "urn:q");
+        assert_eq!(s.resolve(Some("xml")).unwrap(), XML_NS);
+        s.close();
+        assert_eq!(s.resolve(None).unwrap(), "jabber:client");
+        assert!(
+            matches!(s.resolve(None).unwrap(), Cow::Borrowed(_)),
+            "known namespaces are not copied"
+        );
+        assert_eq!(s.resolve(Some("p")).unwrap(), "urn:p");
+        assert_eq!(s.resolve(Some("q")), Err(XmlError::UnknownPrefix));
+        s.close();
+        assert_eq!(s.resolve(Some("p")), Err(XmlError::UnknownPrefix));
+        assert!(declaration("xmlnsx").is_none() && declaration("x").is_none());
+    }
+
+    #[test]
+    fn reserved_prefixes_and_names_are_refused() {
+        let mut s = Scope::default();
+        s.open();
+        declare(&mut s, "xmlns:xml", XML_NS).unwrap();
+        for (name, ns, why) in [
+            (
+                "xmlns:xml",
+                "urn:x",
+                "prefix xml bound to another namespace",
+            ),
+            ("xmlns:xmlns", XMLNS_NS, "prefix xmlns declared"),
+            (
+                "xmlns:p",
+                XML_NS,
+                "the xml or xmlns namespace bound to another prefix",
+            ),
+            (
+                "xmlns:p",
+                XMLNS_NS,
+                "the xml or xmlns namespace bound to another prefix",
+            ),
+            (
+                "xmlns",
+                XML_NS,
+                "the xml or xmlns namespace declared as the default",
+            ),
+            ("xmlns:p", "", "empty namespace name for a prefix"),
+        ] {
+            assert_eq!(
+                declare(&mut s, name, ns),
+                Err(XmlError::Syntax(why.into())),
+                "{name}={ns}"
+            );
+        }
+        assert_eq!(
+            s.resolve(Some("xmlns")),
+            Err(XmlError::Syntax("element with the prefix xmlns".into()))
+        );
+    }
+}
