@@ -20,15 +20,16 @@ use super::{CryptoError, KeyError, PublicKey, SecretBytes, SignAlg};
 const CAP: usize = 8192;
 
 type Table<K, V> = RefCell<HashMap<K, V>>;
+/// (group, secret exponent octets, exponent bits, peer value without leading zeros).
+type DhKey = (u32, Vec<u8>, u32, Vec<u8>);
+/// (key, algorithm, message, signature).
+type VerifyKey = (PublicKey, SignAlg, Vec<u8>, Vec<u8>);
 
 thread_local! {
-    /// (group, secret exponent octets, exponent bits, peer value without leading zeros)
-    /// to the shared value.
-    pub(super) static DH: Table<(u32, Vec<u8>, u32, Vec<u8>), Result<SecretBytes, CryptoError>> =
-        RefCell::default();
-    /// (key, algorithm, message, signature) to the outcome of the check.
-    pub(super) static VERIFY: Table<(PublicKey, SignAlg, Vec<u8>, Vec<u8>), Result<(), KeyError>> =
-        RefCell::default();
+    /// DH exponentiations: to the shared value.
+    pub(super) static DH: Table<DhKey, Result<SecretBytes, CryptoError>> = RefCell::default();
+    /// Signature checks: to the outcome.
+    pub(super) static VERIFY: Table<VerifyKey, Result<(), KeyError>> = RefCell::default();
     /// (the signer's public key, message) to the signature (RSASSA-PKCS1-v1_5 and RFC 6979
     /// DSA are deterministic).
     pub(super) static SIGN: Table<(PublicKey, Vec<u8>), Result<Vec<u8>, KeyError>> =
