@@ -112,7 +112,7 @@ fn apply(snap: &mut Snap, op: &Op<'_>, peer: &str, now: &mut Timestamp) {
             let parsed = if mutations.is_empty() {
                 Ok(cap.parsed[i].clone())
             } else {
-                let bytes = mutate(cap.all()[i], mutations);
+                let bytes = cap.mutated(i, mutations);
                 parse_element(&String::from_utf8_lossy(&bytes), &limits)
             };
             if let Ok(mut stanza) = parsed {

@@ -145,15 +145,18 @@ fuzz_target!(|data: &[u8]| {
                     wires[w].clean = false;
                     continue;
                 };
-                let same = match (c_of(&fed), c_of(&stanza)) {
-                    (Some(a), Some(b)) => same_authenticated_content(a, b),
-                    (None, None) => true,
-                    _ => false,
-                };
-                to.snap.engine.handle_stanza(fed.clone(), now);
+                // An unmutated stanza is the one sent (no need to compare).
+                let same = mutations.is_empty()
+                    || match (c_of(&fed), c_of(&stanza)) {
+                        (Some(a), Some(b)) => same_authenticated_content(a, b),
+                        (None, None) => true,
+                        _ => false,
+                    };
+                let shown = (!same).then(|| fed.to_string());
+                to.snap.engine.handle_stanza(fed, now);
                 let got = encrypted_texts(&mut to.snap.engine);
                 for body in &got {
-                    assert!(same, "a changed <c/> was delivered: {fed}");
+                    assert!(same, "a changed <c/> was delivered: {shown:?}");
                     assert_eq!(body, &text, "delivered other text than was sealed");
                 }
                 if wires[w].clean && text.is_some() {

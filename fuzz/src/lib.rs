@@ -107,8 +107,13 @@ impl Snap {
     /// pairs (the production path of `Engine::set_dh_pool`). Starting or answering a
     /// negotiation then costs no exponentiation for our own public value, and every
     /// answer uses the same pair, so the captured run's messages fit any copy.
+    /// (A pool still holding all its pairs is untouched, since nothing but a refill
+    /// adds pairs to it, and is kept.)
     pub fn refill(&mut self) {
-        self.engine.set_dh_pool(Some(self.pool.detached_copy()));
+        let held = self.engine.dh_pool().map_or(0, |p| p.len(1));
+        if held < POOL_PAIRS {
+            self.engine.set_dh_pool(Some(self.pool.detached_copy()));
+        }
     }
 
     /// A copy in exactly this state, generator and pool included: whatever the copy does
@@ -185,6 +190,8 @@ pub struct Capture {
     pub alice_terminate: String,
     /// Every captured stanza parsed, in the order of [`Capture::all`].
     pub parsed: Vec<Element>,
+    /// Where [`mutate`] aims in each captured stanza, in the same order.
+    pub targets: Vec<Targets>,
 }
 
 /// The index of `alice_to_bob` in [`Capture::all`] and `parsed`.
@@ -198,6 +205,18 @@ impl Capture {
         v.push(&self.bob_to_alice);
         v.push(&self.alice_terminate);
         v
+    }
+
+    /// Captured stanza `i` (of [`Capture::all`]) with mutation `ops` applied (see
+    /// [`mutate`]).
+    pub fn mutated(&self, i: usize, ops: &[u8]) -> Vec<u8> {
+        let text = match i {
+            0..=3 => &self.negotiation[i],
+            ALICE_TO_BOB => &self.alice_to_bob,
+            5 => &self.bob_to_alice,
+            _ => &self.alice_terminate,
+        };
+        mutate_at(text, &self.targets[i], ops)
     }
 }
 
@@ -262,8 +281,10 @@ pub fn capture() -> &'static Capture {
             bob_to_alice: s2.to_string(),
             alice_terminate: t.to_string(),
             parsed: Vec::new(),
+            targets: Vec::new(),
         };
         cap.parsed = cap.all().into_iter().map(parse).collect();
+        cap.targets = cap.all().into_iter().map(Targets::of).collect();
         cap
     })
 }
@@ -329,13 +350,34 @@ fn text_range(s: &str, tag: &str) -> std::ops::Range<usize> {
     }
 }
 
+/// Where [`mutate`] aims in a text: the byte ranges of its `<data/>` and `<mac/>` base64.
+pub struct Targets {
+    data: std::ops::Range<usize>,
+    mac: std::ops::Range<usize>,
+}
+
+impl Targets {
+    /// The ranges in `s`.
+    pub fn of(s: &str) -> Targets {
+        Targets {
+            data: text_range(s, "data"),
+            mac: text_range(s, "mac"),
+        }
+    }
+}
+
+/// [`mutate_at`] with the [`Targets`] of `base`.
+pub fn mutate(base: &str, ops: &[u8]) -> Vec<u8> {
+    mutate_at(base, &Targets::of(base), ops)
+}
+
 /// Applies mutation ops to `base`, four bytes each: `[kind, pos_lo, pos_hi, value]`.
 /// kind % 6: 0 flip any byte, 1 flip a byte of the `<data/>` base64, 2 flip a byte of the
 /// `<mac/>` base64, 3 insert `value`, 4 delete a byte, 5 replace a `<data/>` base64 byte
 /// by a base64 letter (keeps the text valid base64 more often). A flip always changes the byte.
-pub fn mutate(base: &str, ops: &[u8]) -> Vec<u8> {
-    let data = text_range(base, "data");
-    let mac = text_range(base, "mac");
+/// `targets` must be those of `base` ([`Targets::of`]).
+pub fn mutate_at(base: &str, targets: &Targets, ops: &[u8]) -> Vec<u8> {
+    let (data, mac) = (&targets.data, &targets.mac);
     let mut out = base.as_bytes().to_vec();
     for op in ops.chunks_exact(4) {
         let (kind, pos, val) = (
@@ -357,8 +399,8 @@ pub fn mutate(base: &str, ops: &[u8]) -> Vec<u8> {
         let len = out.len();
         match kind {
             0 => out[pos % len] ^= val.max(1),
-            1 => out[in_range(&data, len)] ^= val.max(1),
-            2 => out[in_range(&mac, len)] ^= val.max(1),
+            1 => out[in_range(data, len)] ^= val.max(1),
+            2 => out[in_range(mac, len)] ^= val.max(1),
             3 => out.insert(pos % (len + 1), val),
             4 => {
                 out.remove(pos % len);
@@ -366,7 +408,7 @@ pub fn mutate(base: &str, ops: &[u8]) -> Vec<u8> {
             _ => {
                 const B64: &[u8] =
                     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \n";
-                out[in_range(&data, len)] = B64[val as usize % B64.len()];
+                out[in_range(data, len)] = B64[val as usize % B64.len()];
             }
         }
     }

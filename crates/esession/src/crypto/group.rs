@@ -192,6 +192,27 @@ impl ModpGroup {
             });
         }
         self.check_public(peer_public)?;
+        let compute = || self.exponentiate(own, peer_public);
+        // Fuzzing only: a replayed (secret, peer value) pair costs a lookup.
+        #[cfg(feature = "fuzz-memo")]
+        let compute = || {
+            let key = (
+                self.id,
+                own.value.to_be_bytes().to_vec(),
+                own.exponent_bits,
+                mpi(peer_public).to_vec(),
+            );
+            super::memo::through(&super::memo::DH, key, compute)
+        };
+        compute()
+    }
+
+    /// peer_public^own mod p as mpi(), for a value that passed [`ModpGroup::check_public`].
+    pub(super) fn exponentiate(
+        &self,
+        own: &DhSecret,
+        peer_public: &[u8],
+    ) -> Result<SecretBytes, CryptoError> {
         let precision = self.params.bits_precision();
         let base = BoxedUint::from_be_slice(mpi(peer_public), precision)
             .map_err(|_| CryptoError::PublicOutOfRange { group: self.id })?;

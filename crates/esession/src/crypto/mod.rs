@@ -7,6 +7,8 @@ pub mod group;
 pub mod hash;
 pub mod kdf;
 pub mod mac;
+#[cfg(feature = "fuzz-memo")]
+mod memo;
 pub mod mpi;
 pub mod nonce;
 pub mod pool;
