@@ -11,13 +11,13 @@ mod support;
 use std::time::Duration;
 
 use support::tmux::Tmux;
-use support::{assert_server_never_saw, global_args, run, unique_body, Account};
+use support::{assert_server_never_saw, run, unique_body, Account};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
 /// `chat CONTACT` as `acct` in terminal `name` (the password from the environment).
 fn start_chat(tmux: &Tmux, name: &str, acct: &Account, contact: &Account) -> String {
-    let mut args = global_args(&acct.state);
+    let mut args = acct.connection_args();
     args.retain(|a| a != "--json");
     args.extend([
         "--jid".into(),

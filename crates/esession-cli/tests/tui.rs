@@ -11,7 +11,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::tmux::{Launch, Tmux};
-use support::{assert_server_never_saw, global_args, server, unique_body, Account};
+use support::{assert_server_never_saw, unique_body, Account};
 
 /// Bound for anything to show on a screen.
 const SCREEN_LIMIT: Duration = Duration::from_secs(40);
@@ -19,7 +19,8 @@ const SCREEN_LIMIT: Duration = Duration::from_secs(40);
 /// Starts `esession tui` for `acct` in a terminal named `name` (200×50), its password in
 /// the environment; the shell around it writes its exit code to a file.
 fn start<'a>(tmux: &'a Tmux, name: &str, acct: &Account) -> Screen<'a> {
-    let mut args: Vec<String> = global_args(&acct.state)
+    let mut args: Vec<String> = acct
+        .connection_args()
         .into_iter()
         .filter(|a| a != "--json")
         .collect();
@@ -160,7 +161,6 @@ fn contacts<'a>(tmux: &'a Tmux, a: &Account, b: &Account) -> (Screen<'a>, Screen
 
 #[test]
 fn two_terminal_clients_talk_verify_the_sas_and_quit_cleanly() {
-    server();
     let alice_acct = Account::new("tuia");
     let bob_acct = Account::new("tuib");
     let tmux = Tmux::new();
@@ -232,7 +232,6 @@ fn two_terminal_clients_talk_verify_the_sas_and_quit_cleanly() {
 
 #[test]
 fn a_hangup_ends_the_session_on_the_other_screen() {
-    server();
     let alice_acct = Account::new("tuihupa");
     let bob_acct = Account::new("tuihupb");
     let tmux = Tmux::new();

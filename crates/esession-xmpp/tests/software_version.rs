@@ -1,5 +1,5 @@
 //! Recognising Gajim by its XEP-0092 software version when its caps are unknown (issue 13
-//! §1), through a real Prosody: `Client::reach` asks a resource that advertises ESessions
+//! §1), through a real server (Prosody, or the ejabberd cluster): `Client::reach` asks a resource that advertises ESessions
 //! and `jabber:iq:version` (and sent no caps) its version, and a session we start then
 //! speaks Gajim's dialect only toward a Gajim older than 1.1. The peer is a client of ours
 //! that answers version queries as told; for the Gajim case it is forced into the Gajim
@@ -12,15 +12,15 @@ use std::time::{Duration, Instant};
 
 use esession::xml::{parse_element, Limits};
 use esession::{Compat, Config, Event, MemoryStore, OsRandom, SessionInfo, Timestamp};
-use esession_testkit::server;
+use esession_testkit::target;
 use esession_xmpp::{Client, ConnectOptions, Reach, TlsMode, NS_VERSION};
 
 const T: Duration = Duration::from_secs(10);
 
 async fn client(prefix: &str, config: Config, features: &[&str]) -> Client<MemoryStore> {
-    let (jid, pw) = server().register_unique(prefix);
-    let mut o = ConnectOptions::new(&jid, &pw);
-    o.server = Some(server().addr.clone());
+    let login = target().register_unique(prefix);
+    let mut o = ConnectOptions::new(&login.jid, &login.password);
+    o.server = Some(login.addr);
     o.tls = TlsMode::Plain;
     o.timeout = T;
     o.features = features.iter().map(|f| (*f).to_owned()).collect();
