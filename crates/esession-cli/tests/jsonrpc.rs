@@ -187,6 +187,11 @@ fn befriend(alice: &mut Rpc, bob: &mut Rpc) {
     bob.notified("presence", |p| {
         bare_of(&p["jid"], &a) && p["esessions"] == true
     });
+    // RFC 6121 §3.1.5: Alice's approval reaches her roster by a push of its own, which may
+    // come after Bob's presence (on the ejabberd cluster it often does).
+    alice.notified("roster", |p| {
+        p["jid"] == b.as_str() && p["subscription"] == "both"
+    });
     let roster = alice.call("roster", json!({}));
     let item = roster
         .as_array()
