@@ -1,7 +1,8 @@
-//! `esession jsonrpc` against a real Prosody: two processes become contacts through the
-//! roster and hold a two-way conversation, started by either side and by both at once,
-//! without losing a message or showing the server a body; a server restart under them is
-//! reported and survived (that test runs a Prosody of its own).
+//! `esession jsonrpc` against a real server (Prosody, or the ejabberd cluster: Alice on
+//! node 1, Bob on node 2): two processes become contacts through the roster and hold a
+//! two-way conversation, started by either side and by both at once, without losing a
+//! message or showing the server a body; a server restart under them is reported and
+//! survived (that test runs a Prosody of its own).
 // Helpers outside #[test] functions index too (clippy.toml covers only the tests).
 #![allow(clippy::indexing_slicing)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]

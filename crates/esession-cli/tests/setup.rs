@@ -1,6 +1,6 @@
 //! Setting an account up once (issue 10 §4), through the `esession` binary and a real
-//! Prosody: the configuration file, the password sources (prompt, environment, command,
-//! file, command line) and `esession init`.
+//! server (Prosody, or a node of the ejabberd cluster): the configuration file, the
+//! password sources (prompt, environment, command, file, command line) and `esession init`.
 #![allow(clippy::indexing_slicing)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 

@@ -1,6 +1,6 @@
 //! Output spoofing (issue 11 §4): what a peer sends is shown on one line of text output,
 //! with its control, line-separator and bidi characters escaped, through the `esession`
-//! binary and a real Prosody.
+//! binary and a real server (Prosody, or the ejabberd cluster).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 #[allow(dead_code)]

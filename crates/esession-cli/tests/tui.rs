@@ -1,7 +1,8 @@
 //! `esession tui` in real terminals: two clients in tmux (a private tmux server) against a
-//! real Prosody become contacts with `/add` and `/approve`, hold an encrypted conversation,
-//! see the same SAS, verify it, and `/quit` on one side ends the session on the other
-//! screen. Screens are read with `capture-pane`, polled until a deadline.
+//! real server (Prosody, or the ejabberd cluster: Alice on node 1, Bob on node 2) become
+//! contacts with `/add` and `/approve`, hold an encrypted conversation, see the same SAS,
+//! verify it, and `/quit` on one side ends the session on the other screen. Screens are
+//! read with `capture-pane`, polled until a deadline.
 #![allow(clippy::indexing_slicing)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
