@@ -8,6 +8,7 @@
 #                                                them in one cluster, write DIR/env
 #   scripts/ejabberd.sh register DIR USER PASSWORD
 #                                                create USER@localhost (on the cluster)
+#   scripts/ejabberd.sh unregister DIR USER      delete USER@localhost (its sessions end)
 #   scripts/ejabberd.sh stop DIR                 stop both nodes started in DIR
 #
 # Environment: ESESSION_EJABBERD_PORT (default 16222: node 1 c2s; node 2 uses +1, the
@@ -20,7 +21,7 @@ die() {
 }
 
 usage() {
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -87,6 +88,9 @@ CTL
 hosts:
   - localhost
 loglevel: debug
+# Never rotated (the default rotates at 10 MB, and with no rotated file kept the tests'
+# record of the traffic would lose its start).
+log_rotate_size: infinity
 log_rotate_count: 0
 # Wait rather than drop log lines under load (the tests read the log).
 log_burst_limit_count: 100000
@@ -224,6 +228,14 @@ cmd_register() {
     ctl "$dir" 1 register "$2" localhost "$3" >/dev/null || die "could not register $2@localhost"
 }
 
+cmd_unregister() {
+    [[ $# == 2 ]] || usage
+    local dir
+    dir=$(abs_dir "$1")
+    [[ -f $dir/node1/ejabberd.yml ]] || die "no cluster in $dir: run '$0 start $dir' first"
+    ctl "$dir" 1 unregister "$2" localhost >/dev/null || die "could not unregister $2@localhost"
+}
+
 cmd_stop() {
     [[ $# == 1 ]] || usage
     local dir n
@@ -246,6 +258,7 @@ case $sub in
 install) cmd_install "$@" ;;
 start) cmd_start "$@" ;;
 register) cmd_register "$@" ;;
+unregister) cmd_unregister "$@" ;;
 stop) cmd_stop "$@" ;;
 *) usage ;;
 esac

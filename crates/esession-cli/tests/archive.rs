@@ -14,10 +14,15 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{run, server, target, unique_body, Account, Proc};
+use support::{run, target, unique_body, Account, Proc};
 
 const LIMIT: Duration = Duration::from_secs(45);
 const EVENT_LIMIT: Duration = Duration::from_secs(20);
+
+/// The Prosody with the project's XEP-0136 module (ejabberd has none).
+fn prosody() -> &'static esession_testkit::Server {
+    target().prosody("XEP-0136 module (mod_archive_manual)")
+}
 
 fn s(v: &Value) -> &str {
     v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
@@ -134,7 +139,7 @@ fn may_session_is_archived_sealed_and_read_back_by_another_client() {
 
     // The server's stored data holds the collection (its thread) but no plaintext.
     assert!(
-        !server().data_files_containing(&thread).is_empty(),
+        !prosody().data_files_containing(&thread).is_empty(),
         "the collection is not in the server's data"
     );
     support::assert_server_never_saw(&body, Some(&thread));
@@ -216,7 +221,7 @@ fn mustnot_session_leaves_nothing_in_any_archive() {
     bob_p.stop(Duration::from_secs(10));
     // The data stanzas (those with the P9 clear extras; not the terminate) carried both
     // XEP-0334 hints (the log shows the clear parts).
-    let log = server().log_text();
+    let log = prosody().log_text();
     let ours: Vec<&str> = log
         .lines()
         .filter(|l| l.contains(&thread) && l.contains("name='ESessions'"))
@@ -231,9 +236,9 @@ fn mustnot_session_leaves_nothing_in_any_archive() {
     // Nothing in our module's archive, nor in MAM, nor anywhere in the stored data.
     assert!(collections(&alice, &[]).is_empty());
     assert!(
-        server().data_files_containing(&thread).is_empty(),
+        prosody().data_files_containing(&thread).is_empty(),
         "the mustnot session's thread is in the server's data: {:?}",
-        server().data_files_containing(&thread)
+        prosody().data_files_containing(&thread)
     );
     support::assert_server_never_saw(&body, Some(&thread));
 }
@@ -338,7 +343,7 @@ fn list_pages_through_more_collections_than_one_page() {
         .unwrap();
     rt.block_on(async {
         let mut o = esession_xmpp::ConnectOptions::new(&alice.jid, &alice.password);
-        o.server = Some(server().addr.clone());
+        o.server = Some(prosody().addr.clone());
         o.tls = esession_xmpp::TlsMode::Plain;
         o.send_presence = false;
         let mut c = esession_xmpp::Connection::connect(o).await.unwrap();

@@ -1,7 +1,8 @@
-//! `esession chat` on real terminals (tmux) against a real Prosody: two people hold a
-//! conversation both ways, in sessions either side starts; commands stay local; what
-//! arrives never lands in the half-typed line; quitting, Ctrl-C and closing the terminal
-//! (SIGHUP) end the session on the other side; a third person's session is only a notice.
+//! `esession chat` on real terminals (tmux) against a real server (Prosody, or the ejabberd
+//! cluster with Alice on node 1 and Bob on node 2): two people hold a conversation both
+//! ways, in sessions either side starts; commands stay local; what arrives never lands in
+//! the half-typed line; quitting, Ctrl-C and closing the terminal (SIGHUP) end the session
+//! on the other side; a third person's session is only a notice.
 #![allow(clippy::indexing_slicing)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -11,7 +12,7 @@ mod support;
 use std::time::Duration;
 
 use support::tmux::Tmux;
-use support::{assert_server_never_saw, global_args, run, unique_body, Account};
+use support::{assert_server_never_saw, run, unique_body, Account};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -28,7 +29,7 @@ fn start_chat_with(
     contact: &Account,
     extra: &[&str],
 ) -> String {
-    let mut args = global_args(&acct.state);
+    let mut args = acct.connection_args();
     args.retain(|a| a != "--json");
     args.extend(extra.iter().map(|a| a.to_string()));
     args.extend([

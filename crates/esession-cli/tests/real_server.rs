@@ -495,19 +495,19 @@ fn usage_errors_exit_2() {
         ("no command", alice.args(&[])),
         ("unknown option", alice.args(&["listen", "--frobnicate"])),
         ("send without --jid", {
-            let mut a = support::global_args(&alice.state);
+            let mut a = alice.connection_args();
             a.extend(["send", "--to", "b@localhost", "hi"].map(String::from));
             a
         }),
         ("listen without a password", {
-            let mut a = support::global_args(&alice.state);
+            let mut a = alice.connection_args();
             a.extend(["--jid", &alice.jid, "listen"].map(String::from));
             a
         }),
         ("demo --server without --peer-jid", alice.args(&["demo"])),
         // Issue 11 §14 (and issue 10: it was exit 1): a JID that does not parse.
         ("malformed --jid", {
-            let mut a = support::global_args(&alice.state);
+            let mut a = alice.connection_args();
             a.extend(["--jid", "alice@", "--password", "x", "listen"].map(String::from));
             a
         }),

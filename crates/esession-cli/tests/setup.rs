@@ -1,6 +1,6 @@
 //! Setting an account up once (issue 10 §4), through the `esession` binary and a real
-//! Prosody: the configuration file, the password sources (prompt, environment, command,
-//! file, command line) and `esession init`.
+//! server (Prosody, or a node of the ejabberd cluster): the configuration file, the
+//! password sources (prompt, environment, command, file, command line) and `esession init`.
 #![allow(clippy::indexing_slicing)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use support::tmux::Tmux;
-use support::{server, Account, Proc};
+use support::{Account, Proc};
 
 const LIMIT: Duration = Duration::from_secs(30);
 /// The warning `--password` earns.
@@ -27,7 +27,7 @@ fn config_file(acct: &Account, dir: &Path, extra: &str, mode: u32) -> PathBuf {
         format!(
             "jid = \"{}\"\nserver = \"{}\"\ntls = \"plain\"\nstate_dir = \"{}\"\n{extra}",
             acct.jid,
-            server().addr,
+            acct.addr,
             acct.state.path().display()
         ),
     )
@@ -354,7 +354,7 @@ fn init_writes_a_private_configuration_file_a_command_then_uses() {
         &format!("server HOST:PORT [{domain}:5222]: "),
         LIMIT,
     );
-    tmux.line("init", &server().addr);
+    tmux.line("init", &acct.addr);
     tmux.wait_for("init", "[starttls]: ", LIMIT);
     tmux.line("init", "plain");
     tmux.wait_for("init", "store directory [", LIMIT);

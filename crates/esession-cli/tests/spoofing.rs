@@ -1,6 +1,6 @@
 //! Output spoofing (issue 11 §4): what a peer sends is shown on one line of text output,
 //! with its control, line-separator and bidi characters escaped, through the `esession`
-//! binary and a real Prosody.
+//! binary and a real server (Prosody, or the ejabberd cluster).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 #[allow(dead_code)]
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use esession::xml::{ns, Element};
 use esession_xmpp::{ConnectOptions, Connection, TlsMode};
-use support::{server, Account, Proc};
+use support::{Account, Proc};
 
 /// A plaintext message whose body forges a second line `bob … [encrypted]: …` and hides
 /// its end behind a right-to-left override reaches a listener in text mode: one line,
@@ -40,7 +40,7 @@ async fn a_forged_line_is_shown_escaped_on_one_line() {
     // bidi overrides and line separators in text; C0 escapes (U+001B) cannot be sent.
     let body = format!("hi\n{forged}\r\u{9b}2K\u{202e}txet nedddih\u{2028}end");
     let mut o = ConnectOptions::new(&mallory.jid, &mallory.password);
-    o.server = Some(server().addr.clone());
+    o.server = Some(mallory.addr.clone());
     o.tls = TlsMode::Plain;
     let mut conn = Connection::connect(o).await.unwrap();
     let message = Element::new("message", ns::JABBER_CLIENT)

@@ -1,7 +1,8 @@
 //! `esession tui` in real terminals: two clients in tmux (a private tmux server) against a
-//! real Prosody become contacts with `/add` and `/approve`, hold an encrypted conversation,
-//! see the same SAS, verify it, and `/quit` on one side ends the session on the other
-//! screen. Screens are read with `capture-pane`, polled until a deadline.
+//! real server (Prosody, or the ejabberd cluster: Alice on node 1, Bob on node 2) become
+//! contacts with `/add` and `/approve`, hold an encrypted conversation, see the same SAS,
+//! verify it, and `/quit` on one side ends the session on the other screen. Screens are
+//! read with `capture-pane`, polled until a deadline.
 #![allow(clippy::indexing_slicing)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -11,7 +12,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::tmux::{Launch, Tmux};
-use support::{assert_server_never_saw, global_args, server, target, unique_body, Account};
+use support::{assert_server_never_saw, unique_body, Account};
 
 /// Bound for anything to show on a screen.
 const SCREEN_LIMIT: Duration = Duration::from_secs(40);
@@ -19,7 +20,7 @@ const SCREEN_LIMIT: Duration = Duration::from_secs(40);
 /// Starts `esession tui` for `acct` in a terminal named `name` (200×50), its password in
 /// the environment; the shell around it writes its exit code to a file.
 fn start<'a>(tmux: &'a Tmux, name: &str, acct: &Account) -> Screen<'a> {
-    start_at(tmux, name, acct, target().addr(), &[])
+    start_at(tmux, name, acct, &acct.addr, &[])
 }
 
 /// [`start`] against the server at `addr`, with the global options `extra`.
@@ -30,7 +31,8 @@ fn start_at<'a>(
     addr: &str,
     extra: &[&str],
 ) -> Screen<'a> {
-    let mut args: Vec<String> = global_args(&acct.state)
+    let mut args: Vec<String> = acct
+        .connection_args()
         .into_iter()
         .filter(|a| a != "--json")
         .collect();
@@ -180,7 +182,6 @@ fn befriend(alice: &Screen, bob: &Screen, a: &Account, b: &Account) {
 
 #[test]
 fn two_terminal_clients_talk_verify_the_sas_and_quit_cleanly() {
-    server();
     let alice_acct = Account::new("tuia");
     let bob_acct = Account::new("tuib");
     let tmux = Tmux::new();
@@ -252,7 +253,6 @@ fn two_terminal_clients_talk_verify_the_sas_and_quit_cleanly() {
 
 #[test]
 fn a_hangup_ends_the_session_on_the_other_screen() {
-    server();
     let alice_acct = Account::new("tuihupa");
     let bob_acct = Account::new("tuihupb");
     let tmux = Tmux::new();

@@ -1,5 +1,5 @@
 //! JIDs as users type them (issue 11 §14): normalized (RFC 7622 §3) before use, through
-//! the `esession` binary and a real Prosody.
+//! the `esession` binary and a real server (Prosody, or the ejabberd cluster).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 #[allow(dead_code)]

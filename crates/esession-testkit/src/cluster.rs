@@ -4,6 +4,7 @@
 //! `scripts/ejabberd.sh start DIR`, as `scripts/test.sh` does). Without it, the first call
 //! installs ejabberd if needed and starts a private cluster on free ports, stopped by a
 //! watchdog when the test process exits.
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -11,9 +12,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::{
-    contains_bytes, free_port, port_free, repo_root, unique, wait_until, watchdog, EnvFile,
-};
+use crate::{free_port, port_free, repo_root, run_script, unique, wait_until, watchdog, EnvFile};
 
 /// The running two-node cluster.
 #[derive(Debug)]
@@ -60,15 +59,36 @@ pub fn cluster() -> &'static Cluster {
 }
 
 impl Cluster {
-    /// Registers a fresh `prefix…@localhost` account on the cluster (every node knows it);
-    /// returns (bare JID, password). In-band (XEP-0077) through node 1, which takes
+    /// Registers a fresh `prefix…@localhost` account on the cluster, known to both nodes
+    /// when this returns; returns (bare JID, password). In-band (XEP-0077), which takes
     /// milliseconds where `ejabberd.sh register` starts an Erlang node for seconds.
+    ///
+    /// A node may learn of an account registered through the other only a moment after
+    /// the answer (a login there at once was refused with `not-authorized`), so the same
+    /// registration is then sent to the other node: it answers `conflict` once it knows
+    /// the account, and before that registers it again with the same password.
     pub fn register_unique(&self, prefix: &str) -> (String, String) {
         let user = unique(prefix);
         let password = format!("pw-{user}");
-        register_in_band(&self.nodes[0], &user, &password)
-            .unwrap_or_else(|e| panic!("register {user} on {}: {e}", self.nodes[0]));
+        let [first, second] = &self.nodes;
+        register_in_band(first, &user, &password)
+            .unwrap_or_else(|e| panic!("register {user} on {first}: {e}"));
+        match register_in_band(second, &user, &password) {
+            Ok(()) => {}
+            Err(e) if e.contains("<conflict") => {}
+            Err(e) => panic!("register {user} again on {second}: {e}"),
+        }
         (format!("{user}@localhost"), password)
+    }
+
+    /// Deletes `user`@localhost from the cluster (`ejabberd.sh unregister`: an Erlang node
+    /// of seconds; its sessions end).
+    pub fn unregister(&self, user: &str) {
+        run_script(
+            &script(),
+            &["unregister".as_ref(), self.dir.as_os_str(), user.as_ref()],
+            &format!("unregister {user}"),
+        );
     }
 
     /// Both nodes' logs so far, concatenated (empty parts if unreadable).
@@ -85,17 +105,21 @@ impl Cluster {
     /// split a stanza wherever a socket read ended: one string per connection and
     /// direction, so a search cannot miss text that crossed a read boundary.
     pub fn streams(&self) -> Vec<String> {
-        let mut streams: Vec<(String, String)> = Vec::new();
+        let mut streams: Vec<String> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
         for line in self.log_text().lines() {
             let Some((conn, chunk)) = stream_chunk(line) else {
                 continue;
             };
-            match streams.iter_mut().find(|(c, _)| *c == conn) {
-                Some((_, text)) => text.push_str(&chunk),
-                None => streams.push((conn, chunk)),
+            match index.get(&conn).and_then(|&i| streams.get_mut(i)) {
+                Some(text) => text.push_str(&chunk),
+                None => {
+                    index.insert(conn, streams.len());
+                    streams.push(chunk);
+                }
             }
         }
-        streams.into_iter().map(|(_, text)| text).collect()
+        streams
     }
 
     /// Waits (up to `limit`) until some node's log contains `needle`; whether it did.
@@ -103,24 +127,13 @@ impl Cluster {
         wait_until(limit, || self.log_text().contains(needle))
     }
 
-    /// The files of both nodes' databases (offline messages, PEP items, rosters) whose
-    /// content contains `needle`.
-    pub fn spool_files_containing(&self, needle: &str) -> Vec<PathBuf> {
-        let mut found = Vec::new();
-        for node in ["node1", "node2"] {
-            let Ok(entries) = std::fs::read_dir(self.dir.join(node).join("spool")) else {
-                continue;
-            };
-            for path in entries.flatten().map(|e| e.path()) {
-                if std::fs::read(&path)
-                    .map(|bytes| contains_bytes(&bytes, needle.as_bytes()))
-                    .unwrap_or(false)
-                {
-                    found.push(path);
-                }
-            }
-        }
-        found
+    /// The files of both nodes' databases (offline messages, PEP items, rosters).
+    pub fn spool_files(&self) -> Vec<PathBuf> {
+        ["node1", "node2"]
+            .iter()
+            .filter_map(|node| std::fs::read_dir(self.dir.join(node).join("spool")).ok())
+            .flat_map(|entries| entries.flatten().map(|e| e.path()))
+            .collect()
     }
 }
 

@@ -198,6 +198,19 @@ impl Server {
         );
     }
 
+    /// Deletes the account `jid` (`prosodyctl deluser`).
+    pub fn unregister(&self, jid: &str) {
+        let out = Command::new("prosodyctl")
+            .arg("--config")
+            .arg(&self.config)
+            .arg("deluser")
+            .arg(jid)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "prosodyctl deluser {jid}: {out:?}");
+    }
+
     /// Registers a fresh account whose user name starts with `prefix` (lowercase letters
     /// and digits advised); returns (bare JID, password).
     pub fn register_unique(&self, prefix: &str) -> (String, String) {
@@ -230,26 +243,39 @@ impl Server {
 
     /// The files under [`Server::data_dir`] whose content contains `needle`.
     pub fn data_files_containing(&self, needle: &str) -> Vec<PathBuf> {
+        files_containing(self.data_files(), needle)
+    }
+
+    /// Every file under [`Server::data_dir`].
+    pub fn data_files(&self) -> Vec<PathBuf> {
         let mut found = Vec::new();
         let mut todo = vec![self.data_dir()];
         while let Some(dir) = todo.pop() {
             let Ok(entries) = std::fs::read_dir(&dir) else {
                 continue;
             };
-            for entry in entries.flatten() {
-                let path = entry.path();
+            for path in entries.flatten().map(|e| e.path()) {
                 if path.is_dir() {
                     todo.push(path);
-                } else if std::fs::read(&path)
-                    .map(|bytes| contains_bytes(&bytes, needle.as_bytes()))
-                    .unwrap_or(false)
-                {
+                } else {
                     found.push(path);
                 }
             }
         }
         found
     }
+}
+
+/// Those of `files` whose content contains `needle` (unreadable ones do not).
+fn files_containing(files: Vec<PathBuf>, needle: &str) -> Vec<PathBuf> {
+    files
+        .into_iter()
+        .filter(|path| {
+            std::fs::read(path)
+                .map(|bytes| contains_bytes(&bytes, needle.as_bytes()))
+                .unwrap_or(false)
+        })
+        .collect()
 }
 
 /// A name no other call (in any process, on any run) returns: `prefix`, process id, a

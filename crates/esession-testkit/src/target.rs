@@ -119,6 +119,14 @@ impl Target {
         }
     }
 
+    /// Deletes the account `jid` (registered by [`Target::register_unique`]).
+    pub fn unregister(&self, jid: &str) {
+        match self {
+            Target::Prosody(s) => s.unregister(jid),
+            Target::Ejabberd(c) => c.unregister(jid.split('@').next().unwrap_or(jid)),
+        }
+    }
+
     /// Prosody, for a test that needs one of its fixtures (`what`: a virtual host, its
     /// configuration, its data layout); panics on the cluster, which `scripts/test.sh`
     /// therefore never runs such a test against.
@@ -143,12 +151,11 @@ impl Target {
         }
     }
 
-    /// The files of the server's stored data (offline messages, archives, PEP items) that
-    /// contain `needle`.
-    pub fn stored_files_containing(&self, needle: &str) -> Vec<PathBuf> {
+    /// Every file of the server's stored data (offline messages, archives, PEP items).
+    fn stored_files(&self) -> Vec<PathBuf> {
         match self {
-            Target::Prosody(s) => s.data_files_containing(needle),
-            Target::Ejabberd(c) => c.spool_files_containing(needle),
+            Target::Prosody(s) => s.data_files(),
+            Target::Ejabberd(c) => c.spool_files(),
         }
     }
 
@@ -156,6 +163,12 @@ impl Target {
     /// (e.g. the session's thread id) must be in the traffic record: it shows the record
     /// holds this test's stanzas, so the absence of the body means something.
     pub fn assert_never_saw(&self, body: &str, proof: Option<&str>) {
+        self.assert_never_saw_any(&[body], proof);
+    }
+
+    /// [`Target::assert_never_saw`] for each of `bodies`, reading the record, the logs and
+    /// the stored data once.
+    pub fn assert_never_saw_any(&self, bodies: &[&str], proof: Option<&str>) {
         if let Some(proof) = proof {
             assert!(
                 self.wait_for_traffic(proof, Duration::from_secs(5)),
@@ -163,26 +176,39 @@ impl Target {
                 self.kind()
             );
         }
-        let logs = match self {
-            Target::Prosody(s) => s.log_text(),
-            Target::Ejabberd(c) => {
-                if let Some(stream) = c.streams().iter().find(|t| t.contains(body)) {
-                    panic!("a stream carried the plaintext {body:?}: {stream}");
-                }
-                c.log_text()
-            }
+        let (logs, streams) = match self {
+            Target::Prosody(s) => (s.log_text(), Vec::new()),
+            Target::Ejabberd(c) => (c.log_text(), c.streams()),
         };
-        let leaked: Vec<&str> = logs.lines().filter(|l| l.contains(body)).collect();
-        assert!(
-            leaked.is_empty(),
-            "the {:?} server's log contains the plaintext {body:?}:\n{}",
-            self.kind(),
-            leaked.join("\n")
-        );
-        let files = self.stored_files_containing(body);
-        assert!(
-            files.is_empty(),
-            "the server's stored data contains the plaintext {body:?}: {files:?}"
-        );
+        let stored: Vec<(PathBuf, String)> = self
+            .stored_files()
+            .into_iter()
+            .filter_map(|path| {
+                let bytes = std::fs::read(&path).ok()?;
+                Some((path, String::from_utf8_lossy(&bytes).into_owned()))
+            })
+            .collect();
+        for body in bodies {
+            if let Some(stream) = streams.iter().find(|t| t.contains(body)) {
+                panic!("a stream carried the plaintext {body:?}: {stream}");
+            }
+            if logs.contains(body) {
+                let leaked: Vec<&str> = logs.lines().filter(|l| l.contains(body)).collect();
+                panic!(
+                    "the {:?} server's log contains the plaintext {body:?}:\n{}",
+                    self.kind(),
+                    leaked.join("\n")
+                );
+            }
+            let files: Vec<&PathBuf> = stored
+                .iter()
+                .filter(|(_, text)| text.contains(body))
+                .map(|(path, _)| path)
+                .collect();
+            assert!(
+                files.is_empty(),
+                "the server's stored data contains the plaintext {body:?}: {files:?}"
+            );
+        }
     }
 }

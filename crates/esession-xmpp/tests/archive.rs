@@ -1,6 +1,7 @@
 //! XEP-0136 against the real Prosody with the project's `mod_archive_manual`: preferences
 //! round trip, upload, list with result set paging, retrieve, remove, error conditions and
-//! the archive-key record in private storage.
+//! the archive-key record in private storage. ejabberd has no XEP-0136: only the last
+//! (XEP-0049 private storage) runs against its cluster too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::time::Duration;
@@ -9,14 +10,19 @@ use esession::archive::{
     ArchiveKeyInfo, Collection, Direction, Entry, ItemPref, ListQuery, OtrMode, RsmQuery, SaveMode,
 };
 use esession::Timestamp;
-use esession_testkit::server;
+use esession_testkit::{target, Login};
 use esession_xmpp::{ConnectOptions, Connection, TlsMode, XmppError};
 
 const T: Duration = Duration::from_secs(10);
 
-async fn login(jid: &str, pw: &str) -> Connection {
-    let mut o = ConnectOptions::new(jid, pw);
-    o.server = Some(server().addr.clone());
+/// Logs `account` in, as `account.jid/resource` if a resource is given.
+async fn login(account: &Login, resource: Option<&str>) -> Connection {
+    let jid = match resource {
+        Some(r) => format!("{}/{r}", account.jid),
+        None => account.jid.clone(),
+    };
+    let mut o = ConnectOptions::new(&jid, &account.password);
+    o.server = Some(account.addr.clone());
     o.tls = TlsMode::Plain;
     o.timeout = T;
     o.send_presence = false;
@@ -42,8 +48,8 @@ fn collection(with: &str, start: u64, bodies: &[&str]) -> Collection {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preferences_round_trip() {
-    let (jid, pw) = server().register_unique("prefs");
-    let mut c = login(&jid, &pw).await;
+    let account = target().register_unique("prefs");
+    let mut c = login(&account, None).await;
     let p = c.archive_prefs(T).await.unwrap();
     assert!(p.unset, "a new account has unset defaults");
     assert_eq!(p.auto_save, Some(false));
@@ -59,7 +65,7 @@ async fn preferences_round_trip() {
     };
     c.archive_set_item(&item, T).await.unwrap();
     // A second client of the account reads the same preferences.
-    let mut other = login(&format!("{jid}/other"), &pw).await;
+    let mut other = login(&account, Some("other")).await;
     let p = other.archive_prefs(T).await.unwrap();
     assert!(!p.unset);
     assert_eq!(
@@ -79,8 +85,8 @@ async fn preferences_round_trip() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_list_pages_retrieve_remove() {
-    let (jid, pw) = server().register_unique("coll");
-    let mut c = login(&jid, &pw).await;
+    let account = target().register_unique("coll");
+    let mut c = login(&account, None).await;
     // Five collections, more than one page of 2.
     for i in 0..5u64 {
         let v = c
@@ -200,8 +206,8 @@ async fn upload_list_pages_retrieve_remove() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn archive_key_record_in_private_storage() {
-    let (jid, pw) = server().register_unique("akey");
-    let mut c = login(&jid, &pw).await;
+    let account = target().register_unique("akey");
+    let mut c = login(&account, None).await;
     assert_eq!(c.archive_key_info(T).await.unwrap(), None);
     let info = ArchiveKeyInfo {
         salt: [9; 16],
@@ -211,7 +217,7 @@ async fn archive_key_record_in_private_storage() {
         check: vec![1, 2, 3, 4],
     };
     c.set_archive_key_info(&info, T).await.unwrap();
-    let mut other = login(&format!("{jid}/two"), &pw).await;
+    let mut other = login(&account, Some("two")).await;
     assert_eq!(other.archive_key_info(T).await.unwrap(), Some(info));
     other.close().await.unwrap();
     c.close().await.unwrap();

@@ -1,17 +1,18 @@
 //! The client runs the engine's timers at their deadline, with no stanza to wake it
-//! (`Client::next_event` waits until `Engine::next_timeout`), through a real Prosody.
+//! (`Client::next_event` waits until `Engine::next_timeout`), through a real server (Prosody,
+//! or the ejabberd cluster with Bob on node 1 and Alice on node 2).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::time::{Duration, Instant};
 
 use esession::{Config, ErrorKind, Event, MemoryStore, OsRandom, Timestamp};
-use esession_testkit::server;
+use esession_testkit::target;
 use esession_xmpp::{Client, ConnectOptions, Connection, TlsMode};
 
 fn options(prefix: &str) -> ConnectOptions {
-    let (jid, pw) = server().register_unique(prefix);
-    let mut o = ConnectOptions::new(&jid, &pw);
-    o.server = Some(server().addr.clone());
+    let login = target().register_unique(prefix);
+    let mut o = ConnectOptions::new(&login.jid, &login.password);
+    o.server = Some(login.addr);
     o.tls = TlsMode::Plain;
     o.timeout = Duration::from_secs(10);
     o

@@ -1,16 +1,16 @@
 //! A lost connection, a silent (dead) link and a refused password on reconnection, against
-//! the real Prosody through a TCP relay the test controls: each loss, attempt and return is
+//! a real server (Prosody, or a node of the ejabberd cluster) through a TCP relay the test
+//! controls: each loss, attempt and return is
 //! reported as a `LinkEvent`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 // The relay slices its buffers outside #[test] functions.
 #![allow(clippy::indexing_slicing)]
 
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use esession_testkit::server;
+use esession_testkit::target;
 use esession_xmpp::{ConnectOptions, Connection, Keepalive, LinkEvent, TlsMode, XmppError};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -20,6 +20,8 @@ use tokio::net::{TcpListener, TcpStream};
 #[derive(Clone)]
 struct Relay {
     addr: String,
+    /// The server's client port it relays to.
+    upstream: String,
     /// Connections older than this generation are cut or silenced.
     generation: Arc<AtomicU64>,
     /// Cut (true) or silence (false) the old connections.
@@ -29,10 +31,12 @@ struct Relay {
 }
 
 impl Relay {
-    async fn start() -> Relay {
+    /// A relay to `upstream` (`127.0.0.1:PORT`).
+    async fn start(upstream: &str) -> Relay {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let relay = Relay {
             addr: listener.local_addr().unwrap().to_string(),
+            upstream: upstream.to_owned(),
             generation: Arc::default(),
             cut: Arc::default(),
             refuse: Arc::default(),
@@ -52,7 +56,7 @@ impl Relay {
 
     async fn serve(self, client: TcpStream) {
         let born = self.generation.load(Ordering::SeqCst);
-        let upstream = TcpStream::connect(&server().addr).await.unwrap();
+        let upstream = TcpStream::connect(&self.upstream).await.unwrap();
         let (mut cr, mut cw) = client.into_split();
         let (mut ur, mut uw) = upstream.into_split();
         let alive = || self.generation.load(Ordering::SeqCst) == born;
@@ -126,9 +130,9 @@ const LIMIT: Duration = Duration::from_secs(20);
 
 #[tokio::test]
 async fn a_cut_connection_is_reported_and_reconnected_with_the_same_resource() {
-    let relay = Relay::start().await;
-    let (jid, pw) = server().register_unique("cut");
-    let mut conn = Connection::connect(options(&relay, &jid, &pw))
+    let account = target().register_unique("cut");
+    let relay = Relay::start(&account.addr).await;
+    let mut conn = Connection::connect(options(&relay, &account.jid, &account.password))
         .await
         .unwrap();
     let bound = conn.bound_jid().to_owned();
@@ -177,9 +181,9 @@ async fn a_cut_connection_is_reported_and_reconnected_with_the_same_resource() {
 
 #[tokio::test]
 async fn a_silent_link_is_detected_by_the_keepalive() {
-    let relay = Relay::start().await;
-    let (jid, pw) = server().register_unique("silent");
-    let mut conn = Connection::connect(options(&relay, &jid, &pw))
+    let account = target().register_unique("silent");
+    let relay = Relay::start(&account.addr).await;
+    let mut conn = Connection::connect(options(&relay, &account.jid, &account.password))
         .await
         .unwrap();
     let mut seen = Vec::new();
@@ -205,9 +209,9 @@ async fn a_silent_link_is_detected_by_the_keepalive() {
 
 #[tokio::test]
 async fn a_refused_password_on_reconnection_stops_the_attempts_with_a_clear_error() {
-    let relay = Relay::start().await;
-    let (jid, pw) = server().register_unique("gone");
-    let mut conn = Connection::connect(options(&relay, &jid, &pw))
+    let account = target().register_unique("gone");
+    let relay = Relay::start(&account.addr).await;
+    let mut conn = Connection::connect(options(&relay, &account.jid, &account.password))
         .await
         .unwrap();
     // The account disappears while the connection is down.
@@ -219,15 +223,7 @@ async fn a_refused_password_on_reconnection_stops_the_attempts_with_a_clear_erro
     })
     .await
     .unwrap();
-    let out = Command::new("prosodyctl")
-        .arg("--config")
-        .arg(&server().config)
-        .arg("deluser")
-        .arg(&jid)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    target().unregister(&account.jid);
     relay.refuse.store(false, Ordering::SeqCst);
     let err = link_event(&mut conn, &mut seen, LIMIT, |_| false)
         .await

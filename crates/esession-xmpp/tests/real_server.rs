@@ -57,10 +57,35 @@ fn chat(to: &str, body: &str) -> String {
     format!("<message xmlns='jabber:client' to='{to}' type='chat'><body>{body}</body></message>")
 }
 
+/// Waits until a stanza from `from` to `to`'s full JID reaches `to`. On the cluster a
+/// session bound on one node is known to the other a few ms later, and ejabberd stores a
+/// message to a resource it does not know yet offline (RFC 6121 §8.5.3.2.1: as for the
+/// bare JID with no available resource), delivered only at the next login. A client
+/// learns a full JID from the presence, which arrives after that; these tests take it
+/// from the login, so they wait for a ping (XEP-0199) to get through.
+async fn until_routable(from: &mut Connection, to: &mut Connection) {
+    let to_jid = to.bound_jid().to_owned();
+    for i in 0..50 {
+        from.send_xml(&format!(
+            "<iq xmlns='jabber:client' type='get' to='{to_jid}' id='route-{i}'>\
+             <ping xmlns='urn:xmpp:ping'/></iq>"
+        ))
+        .await
+        .unwrap();
+        if let Some(xml) = to.next_stanza(Duration::from_millis(200)).await.unwrap() {
+            if xml.contains("urn:xmpp:ping") {
+                return;
+            }
+        }
+    }
+    panic!("no ping reached {to_jid} within 10 s");
+}
+
 async fn exchange_both_ways(tls: TlsMode) {
     let mut alice = login("alice", tls).await;
     let mut bob = login("bob", tls).await;
     assert!(alice.bound_jid().contains('/'), "{}", alice.bound_jid());
+    until_routable(&mut alice, &mut bob).await;
 
     let hello = format!("hello-bob-{tls:?}");
     alice
@@ -130,6 +155,7 @@ async fn disco_features_of_peer_and_buffered_stanzas() {
     let mut carol = Connection::connect(options(&account("carol"), TlsMode::Plain))
         .await
         .unwrap();
+    until_routable(&mut carol, &mut bob).await;
     carol
         .send_xml(&chat(&bob_jid, "queued-during-disco"))
         .await
@@ -275,6 +301,7 @@ async fn plain_tcp_to_remote_host_is_refused() {
 async fn server_log_records_sent_stanza() {
     let mut alice = login("alice", TlsMode::Plain).await;
     let mut bob = login("bob", TlsMode::Plain).await;
+    until_routable(&mut alice, &mut bob).await;
     let token = format!("log-probe-{}", std::process::id());
     alice
         .send_xml(&chat(bob.bound_jid(), &token))

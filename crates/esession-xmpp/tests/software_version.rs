@@ -1,5 +1,5 @@
 //! Recognising Gajim by its XEP-0092 software version when its caps are unknown (issue 13
-//! §1), through a real Prosody: `Client::reach` asks a resource that advertises ESessions
+//! §1), through a real server (Prosody, or the ejabberd cluster): `Client::reach` asks a resource that advertises ESessions
 //! and `jabber:iq:version` (and sent no caps) its version, and a session we start then
 //! speaks Gajim's dialect only toward a Gajim older than 1.1. The peer is a client of ours
 //! that answers version queries as told; for the Gajim case it is forced into the Gajim
@@ -13,14 +13,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use esession::{Compat, Config, Event, MemoryStore, SessionInfo, Timestamp};
-use esession_testkit::server;
+use esession_testkit::target;
 use esession_xmpp::{Client, Reach, NS_VERSION};
 use version_peer::{serve, Peer, T};
 
 async fn client(prefix: &str, config: Config, features: &[&str]) -> Client<MemoryStore> {
-    let (jid, pw) = server().register_unique(prefix);
-    let login = (jid.as_str(), pw.as_str(), server().addr.as_str());
-    version_peer::client(login, config, features, true).await
+    // On the cluster, each account logs in through its own node.
+    let login = target().register_unique(prefix);
+    let login_ref = (
+        login.jid.as_str(),
+        login.password.as_str(),
+        login.addr.as_str(),
+    );
+    version_peer::client(login_ref, config, features, true).await
 }
 
 /// A peer answering version questions with `answer`, advertising that it does if

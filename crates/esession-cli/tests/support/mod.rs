@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tempfile::TempDir;
 
-pub(crate) use esession_testkit::{server, target};
+pub(crate) use esession_testkit::target;
 
 #[allow(dead_code)]
 pub(crate) mod tmux;
@@ -78,10 +78,16 @@ impl Account {
         }
     }
 
+    /// `--server ADDR --tls plain --json --state DIR`: its node and its state directory,
+    /// without the account (a test then gives `--jid` and the password as it wants).
+    pub(crate) fn connection_args(&self) -> Vec<String> {
+        connection_args(&self.addr, &self.state)
+    }
+
     /// `--server ADDR --tls plain --json --state DIR --jid JID --password PW` followed by
     /// `args`.
     pub(crate) fn args(&self, args: &[&str]) -> Vec<String> {
-        let mut v = connection_args(&self.addr, &self.state);
+        let mut v = self.connection_args();
         v.extend(
             [
                 "--jid",
@@ -102,12 +108,6 @@ impl Account {
         v.retain(|a| a != "--json");
         v
     }
-}
-
-/// `--server ADDR --tls plain --json --state DIR` with the address of [`target`]'s first
-/// node.
-pub(crate) fn global_args(state: &TempDir) -> Vec<String> {
-    connection_args(target().addr(), state)
 }
 
 /// `--server ADDR --tls plain --json --state DIR`.

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::server;
+use super::target;
 
 /// A private tmux server.
 pub(crate) struct Tmux {
@@ -58,7 +58,7 @@ impl Tmux {
         let mut vars = vec![
             (
                 "SSL_CERT_FILE".to_owned(),
-                server().cert.display().to_string(),
+                target().cert().display().to_string(),
             ),
             ("XDG_CONFIG_HOME".to_owned(), super::no_config_dir()),
         ];
