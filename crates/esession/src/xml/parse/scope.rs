@@ -100,16 +100,20 @@ impl<'a> Scope<'a> {
         let Some(prefix) = prefix else {
             return Ok(self.default.clone());
         };
-        if let Some(b) = self.bindings.iter().rev().find(|b| b.prefix == prefix) {
-            return Ok(b.ns.clone());
-        }
         match prefix {
-            // §3: `xml` is bound by definition; element names never have the prefix
-            // `xmlns`.
-            "xml" => Ok(Cow::Borrowed(XML_NS)),
-            "xmlns" => Err(XmlError::Syntax("element with the prefix xmlns".into())),
-            // §5 (Namespace Constraint: Prefix Declared).
-            _ => Err(XmlError::UnknownPrefix),
+            // §3: `xml` is bound by definition (a declaration can only repeat it) and
+            // reserved; no XMPP element is in its namespace. The element could not be
+            // written back either: profile P9 declares each element's namespace as the
+            // default, which §3 forbids for this one (found by fuzzing: `<xml:v/>`).
+            "xml" => return Err(XmlError::Syntax("element with the prefix xml".into())),
+            // §3: element names never have the prefix `xmlns`.
+            "xmlns" => return Err(XmlError::Syntax("element with the prefix xmlns".into())),
+            _ => {}
+        }
+        // §5 (Namespace Constraint: Prefix Declared): the innermost declaration.
+        match self.bindings.iter().rev().find(|b| b.prefix == prefix) {
+            Some(b) => Ok(b.ns.clone()),
+            None => Err(XmlError::UnknownPrefix),
         }
     }
 }
@@ -134,7 +138,6 @@ mod tests {
         declare(&mut s, "xmlns:p", "urn:q").unwrap();
         assert_eq!(s.resolve(None).unwrap(), "");
         assert_eq!(s.resolve(Some("p")).unwrap(), "urn:q");
-        assert_eq!(s.resolve(Some("xml")).unwrap(), XML_NS);
         s.close();
         assert_eq!(s.resolve(None).unwrap(), "jabber:client");
         assert!(
@@ -186,6 +189,10 @@ mod tests {
         assert_eq!(
             s.resolve(Some("xmlns")),
             Err(XmlError::Syntax("element with the prefix xmlns".into()))
+        );
+        assert_eq!(
+            s.resolve(Some("xml")),
+            Err(XmlError::Syntax("element with the prefix xml".into()))
         );
     }
 }
