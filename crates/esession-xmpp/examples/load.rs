@@ -8,7 +8,9 @@
 //!
 //! The server is the test server of `esession-testkit`: the one named by
 //! `ESESSION_TEST_ENV` (the `env` file of `scripts/prosody.sh start DIR`), or else a
-//! private Prosody started on free loopback ports for this run and stopped at exit.
+//! private Prosody started on free loopback ports for this run and stopped at exit; with
+//! `ESESSION_TEST_SERVER=ejabberd`, the two-node ejabberd cluster (`ESESSION_EJABBERD_ENV`,
+//! the `env` file of `scripts/ejabberd.sh start DIR`), Alice on node 1 and Bob on node 2.
 //! Everything is sent to 127.0.0.1 only; every loop is bounded in count and in time.
 //!
 //! * (a) messages: two clients with an established ESession; N messages of 200 bytes
@@ -25,6 +27,11 @@
 //!   from `start` to Alice's `Established` (median and 99th percentile). Each round ends
 //!   with a last message, flushed, then the terminate; Bob's time from that message to
 //!   his `Terminated` event is the terminate's delay.
+//! * (b') relay floor: the stanzas Alice sent and received in the last round of the
+//!   group-14 ESession with a warm pool and of the plain session, up to the one that
+//!   established her, relayed R times between two bare streams (no engine) through the
+//!   same server, each sent when the one before has arrived: what the server and the
+//!   streams alone take for that negotiation's stanzas.
 //! * (d) storm: N sessions (default 1000; `--storm 0` skips it) started at once by one
 //!   client with another, group 14, each side with a DH pool filled with N values first;
 //!   wall time until every session is established on each side, failures, and the CPU
@@ -50,7 +57,7 @@ use esession::{
     Config, DhPool, Element, Engine, Event, FloodLimits, FullJid, Jid, MemoryStore, OsRandom, Rate,
     Security, SessionId, Timestamp,
 };
-use esession_xmpp::{Client, ConnectOptions, TlsMode};
+use esession_xmpp::{Client, ConnectOptions, Connection, TlsMode, Traced};
 use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -200,14 +207,30 @@ fn stats(v: &mut [Duration]) -> (f64, f64) {
 // ---------------------------------------------------------------------------------------
 // Clients on the real server
 
-async fn connect(prefix: &str, config: Config) -> Client<MemoryStore> {
-    let server = esession_testkit::server();
-    let (jid, password) = server.register_unique(prefix);
-    let mut opts = ConnectOptions::new(&jid, &password);
-    opts.server = Some(server.addr.clone());
+/// Login options for a fresh account named after `prefix` on the test server (on the
+/// ejabberd cluster, consecutive accounts alternate between its two nodes).
+fn account(prefix: &str) -> ConnectOptions {
+    let login = esession_testkit::target().register_unique(prefix);
+    let mut opts = ConnectOptions::new(&login.jid, &login.password);
+    opts.server = Some(login.addr);
     opts.tls = TlsMode::Plain; // loopback only
     opts.timeout = Duration::from_secs(10);
+    opts
+}
+
+async fn connect(prefix: &str, config: Config) -> Client<MemoryStore> {
+    let opts = account(prefix);
+    let jid = opts.jid.clone();
     Client::connect(opts, config, MemoryStore::new(), Box::new(OsRandom))
+        .await
+        .unwrap_or_else(|e| panic!("{jid} could not log in: {e}"))
+}
+
+/// A bare stream for a fresh account: no engine, nothing answered but disco#info.
+async fn connect_raw(prefix: &str) -> Connection {
+    let opts = account(prefix);
+    let jid = opts.jid.clone();
+    Connection::connect(opts)
         .await
         .unwrap_or_else(|e| panic!("{jid} could not log in: {e}"))
 }
@@ -460,8 +483,12 @@ async fn messages(
 }
 
 async fn server_phases(args: &Args) {
-    let server = esession_testkit::server();
-    println!("server: {} (Prosody, plain TCP on loopback)", server.addr);
+    let server = esession_testkit::target();
+    println!(
+        "server: {} ({:?}, plain TCP on loopback)",
+        server.addr(),
+        server.kind()
+    );
     if args.messages_and_setup {
         messages_and_setup(args).await;
     }
@@ -548,8 +575,9 @@ async fn messages_and_setup(args: &Args) {
         ("plain XEP-0155 session, security c2s", plain, false),
     ];
     let mut medians = Vec::new();
+    let mut chains = Vec::new();
     for (name, config, pooled) in kinds {
-        let (mut setup, mut ends) = establishment(config, pooled, args.rounds).await;
+        let (mut setup, mut ends, chain) = establishment(config, pooled, args.rounds).await;
         let n = setup.len();
         let (median, p99) = stats(&mut setup);
         let (end_median, end_p99) = stats(&mut ends);
@@ -561,17 +589,67 @@ async fn messages_and_setup(args: &Args) {
             end_p99
         );
         medians.push((name, median));
+        chains.push((name, median, chain));
     }
     if let Some((_, plain)) = medians.pop() {
         for (name, median) in medians {
             println!("{name} / plain: {:.2}", median / plain);
         }
     }
+    relay_floors(&chains, args.rounds).await;
 }
 
-/// The server's process id, from the pidfile `scripts/prosody.sh` writes in its directory.
+/// The relay floor ([`relay`]) of the group-14 ESession with a warm pool and of the plain
+/// session, beside their setup medians.
+async fn relay_floors(chains: &[(&str, f64, Chain)], rounds: usize) {
+    println!(
+        "\n(b') the same negotiation stanzas (the last round's) relayed through the server \
+         between two bare streams, each sent when the one before has arrived, {rounds} rounds"
+    );
+    println!(
+        "| negotiation | stanzas (bytes) | relay median | relay p99 | setup median | setup / relay |"
+    );
+    println!("| --- | --- | ---: | ---: | ---: | ---: |");
+    let picked: Vec<&(&str, f64, Chain)> = chains
+        .iter()
+        .filter(|(name, _, chain)| {
+            (name.contains("group 14, warm") || name.starts_with("plain")) && !chain.is_empty()
+        })
+        .collect();
+    let chain_refs: Vec<&Chain> = picked.iter().map(|(_, _, chain)| chain).collect();
+    let mut floors = Vec::new();
+    for ((name, setup, chain), mut took) in picked.iter().zip(relay(&chain_refs, rounds).await) {
+        let sizes: Vec<String> = chain
+            .iter()
+            .map(|(_, s)| s.to_string().len().to_string())
+            .collect();
+        let (median, p99) = stats(&mut took);
+        println!(
+            "| {name} | {} ({}) | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} |",
+            chain.len(),
+            sizes.join(" + "),
+            median / 1e3,
+            p99 / 1e3,
+            setup / 1e3,
+            setup / median
+        );
+        floors.push(median);
+    }
+    if let [esession, plain] = floors[..] {
+        println!(
+            "relay floor, ESession group 14 / plain: {:.2}",
+            esession / plain
+        );
+    }
+}
+
+/// Prosody's process id, from the pidfile `scripts/prosody.sh` writes in its directory
+/// (`None` on the ejabberd cluster: two nodes).
 fn server_pid() -> Option<String> {
-    let dir = &esession_testkit::server().dir;
+    let esession_testkit::Target::Prosody(server) = esession_testkit::target() else {
+        return None;
+    };
+    let dir = &server.dir;
     let pid = std::fs::read_to_string(dir.join("prosody.pid")).ok()?;
     Some(pid.trim().to_owned()).filter(|p| !p.is_empty())
 }
@@ -731,7 +809,7 @@ async fn establishment(
     config: Config,
     pooled: bool,
     rounds: usize,
-) -> (Vec<Duration>, Vec<Duration>) {
+) -> (Vec<Duration>, Vec<Duration>, Chain) {
     let mut alice = connect("loadsa", config.clone()).await;
     // `rounds` requests from one JID within seconds: more than the default flood limits
     // admit (burst 8, 30 a minute), which would answer the ninth `resource-constraint`.
@@ -746,7 +824,7 @@ async fn establishment(
     }
     let bob_jid = bob.jid().to_string();
     let mut bob = spawn_peer(bob);
-    let (mut setup, mut ends) = (Vec::new(), Vec::new());
+    let (mut setup, mut ends, mut chain) = (Vec::new(), Vec::new(), Vec::new());
     let limit = Instant::now() + PHASE_LIMIT;
     for _ in 0..rounds {
         if Instant::now() > limit {
@@ -754,15 +832,98 @@ async fn establishment(
         }
         // Let the fillers refill (the same pause with and without pools).
         tokio::time::sleep(Duration::from_millis(50)).await;
+        alice.record_trace();
         let Some((took, thread)) = establish(&mut alice, &mut bob, &bob_jid).await else {
             break;
         };
+        chain = negotiation_of(alice.take_trace(), &thread);
         setup.push(took);
         ends.extend(end(&mut alice, &mut bob, &thread).await);
     }
     drop(alice.shutdown(Duration::from_secs(2)).await);
     drop(bob.finish().await.shutdown(Duration::from_secs(2)).await);
-    (setup, ends)
+    (setup, ends, chain)
+}
+
+/// The stanzas of one negotiation, in the order Alice sent (`true`) and received them.
+type Chain = Vec<(bool, Element)>;
+
+/// The `<message/>` stanzas of `trace` in `thread`.
+fn negotiation_of(trace: Vec<Traced>, thread: &SessionId) -> Chain {
+    trace
+        .into_iter()
+        .filter(|t| {
+            t.stanza.name() == "message"
+                && t.stanza
+                    .child("thread", esession::xml::ns::JABBER_CLIENT)
+                    .is_some_and(|th| th.text() == thread.thread())
+        })
+        .map(|t| (t.outgoing, t.stanza))
+        .collect::<Chain>()
+        .into_iter()
+        // Alice is established on the last stanza she receives; what she sends after
+        // it (XEP-0155's confirmation of a plain session) is not waited for.
+        .rev()
+        .skip_while(|(outgoing, _)| *outgoing)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect()
+}
+
+/// The floor of a negotiation through the server: the stanzas of each chain relayed
+/// between two bare streams (no engine: nothing is computed, checked or answered), each
+/// sent once the one before it has arrived; `rounds` rounds, the chains alternating within
+/// each round so that both meet the same load. The wall time of each whole chain, per
+/// chain. What a negotiation takes above this is the clients' own work.
+async fn relay(chains: &[&Chain], rounds: usize) -> Vec<Vec<Duration>> {
+    let mut alice = connect_raw("loadra").await;
+    let mut bob = connect_raw("loadrb").await;
+    let (to_bob, to_alice) = (bob.bound_jid().to_owned(), alice.bound_jid().to_owned());
+    let chains: Vec<Chain> = chains
+        .iter()
+        .map(|chain| {
+            chain
+                .iter()
+                .map(|(from_alice, stanza)| {
+                    let mut stanza = stanza.clone();
+                    stanza.remove_attr("from");
+                    stanza.set_attr("to", if *from_alice { &to_bob } else { &to_alice });
+                    (*from_alice, stanza)
+                })
+                .collect()
+        })
+        .collect();
+    let mut took = vec![Vec::new(); chains.len()];
+    let limit = Instant::now() + PHASE_LIMIT;
+    for _ in 0..rounds {
+        if Instant::now() > limit {
+            break;
+        }
+        for (chain, took) in chains.iter().zip(&mut took) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let t0 = Instant::now();
+            for (from_alice, stanza) in chain {
+                let (tx, rx) = if *from_alice {
+                    (&mut alice, &mut bob)
+                } else {
+                    (&mut bob, &mut alice)
+                };
+                tx.send_element(stanza).await.unwrap();
+                loop {
+                    match rx.next_stanza(Duration::from_secs(10)).await.unwrap() {
+                        Some(got) if got.starts_with("<message") => break,
+                        Some(_) => {}
+                        None => panic!("a relayed stanza did not arrive within 10 s"),
+                    }
+                }
+            }
+            took.push(t0.elapsed());
+        }
+    }
+    drop(alice.close().await);
+    drop(bob.close().await);
+    took
 }
 
 // ---------------------------------------------------------------------------------------
