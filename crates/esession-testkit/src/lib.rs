@@ -320,7 +320,10 @@ fn signal(name: &str, pid: &str) {
     assert!(status.success(), "kill -{name} {pid} failed");
 }
 
-fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
+/// Whether `needle` occurs in `haystack`. Here rather than in a test because the test kit
+/// is built optimized (Cargo.toml): a scan of a debug binary (hundreds of MB) takes
+/// seconds at opt-level 0.
+pub fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
