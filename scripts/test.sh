@@ -96,9 +96,10 @@ prosody_only=(
     # A virtual host offering SASL PLAIN alone (esession-xmpp, esession-cli real_server).
     --skip plain_only_server_is_refused_unless_allowed
     --skip plain_only_server_needs_allow_plain_auth
-    # A Prosody of its own, stopped and restarted under the clients (jsonrpc): on the
-    # cluster it would only run the same Prosody again.
+    # A Prosody of its own, stopped and restarted (jsonrpc) or frozen and stopped (tui)
+    # under the clients: on the cluster it would only run the same Prosody again.
     --skip a_server_restart_is_reported_and_the_message_typed_meanwhile_is_delivered
+    --skip a_frozen_or_stopped_server_is_our_lost_connection_and_said_so
     # The project's XEP-0136 module for Prosody (both crates' archive): ejabberd has no
     # XEP-0136 (MAM only); archive_commands_name_a_missing_xep0136 checks that the client
     # says so, and archive_key_record_in_private_storage (XEP-0049) runs on both.

@@ -85,12 +85,13 @@ pub(crate) struct Global {
     #[arg(long, global = true)]
     pub allow_plain_auth: bool,
     /// Seconds without a byte from the server before it is asked for an answer (XEP-0198
-    /// <r/>, else an XEP-0199 ping); default 30.
-    #[arg(long, global = true, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    /// <r/>, else an XEP-0199 ping); default 30, at most 86400.
+    #[arg(long, global = true, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=esession_xmpp::MAX_WAIT.as_secs()))]
     pub keepalive_idle: Option<u64>,
     /// Seconds the server then has to answer before the connection is taken as lost (and
-    /// re-established); default 15. A dead link is noticed within idle + answer seconds.
-    #[arg(long, global = true, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    /// re-established); default 15, at most 86400. A dead link is noticed within idle +
+    /// answer seconds.
+    #[arg(long, global = true, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=esession_xmpp::MAX_WAIT.as_secs()))]
     pub keepalive_answer: Option<u64>,
     /// `password_command` of the configuration file.
     #[arg(skip)]

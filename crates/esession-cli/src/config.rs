@@ -185,8 +185,12 @@ fn merge(global: &mut Global, file: ConfigFile, path: &Path) -> Result<(), Fail>
             file.keepalive_answer,
         ),
     ] {
-        if value == Some(0) {
-            return Err(bad(key, "0: expected a number of seconds from 1".into()));
+        let most = esession_xmpp::MAX_WAIT.as_secs();
+        if let Some(v) = value.filter(|v| !(1..=most).contains(v)) {
+            return Err(bad(
+                key,
+                format!("{v}: expected a number of seconds from 1 to {most}"),
+            ));
         }
         if flag.is_none() {
             *flag = value;
@@ -312,8 +316,23 @@ mod tests {
         assert_eq!((g.keepalive_idle, g.keepalive_answer), (Some(3), Some(5)));
         let f = global(&["esession"], "keepalive_answer = 0").unwrap_err();
         assert!(f.message.contains("keepalive_answer: 0"), "{}", f.message);
+        let f = global(&["esession"], "keepalive_idle = 18446744073709551615").unwrap_err();
         assert!(
-            Cli::try_parse_from(["esession", "--keepalive-idle", "0", "trust", "list"]).is_err()
+            f.message
+                .contains("keepalive_idle: 18446744073709551615: expected a number of seconds from 1 to 86400"),
+            "{}",
+            f.message
+        );
+        for bad in ["0", "86401", "18446744073709551615"] {
+            assert!(
+                Cli::try_parse_from(["esession", "--keepalive-idle", bad, "trust", "list"])
+                    .is_err(),
+                "--keepalive-idle {bad} was accepted"
+            );
+        }
+        assert!(
+            Cli::try_parse_from(["esession", "--keepalive-answer", "86400", "trust", "list"])
+                .is_ok()
         );
         let g = global(&["esession"], "").unwrap();
         assert_eq!((g.keepalive_idle, g.keepalive_answer), (None, None));

@@ -64,7 +64,7 @@ pub use link::{Keepalive, LinkEvent};
 pub use offline::{
     offline_publish_options, OfflineError, OfflineLogin, OfflineStart, Withdrawal, OFFLINE_ITEM_ID,
 };
-pub use options::{ConnectOptions, TlsMode};
+pub use options::{ConnectOptions, TlsMode, MAX_WAIT};
 pub use pubkeys::PublishedKeys;
 pub use published_keys::{AttestationRefused, FetchedKeys, PublishedKeysError};
 pub use pubsub::{NodeItems, Published, PubsubItem};

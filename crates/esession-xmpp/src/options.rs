@@ -116,10 +116,12 @@ pub(crate) fn validate(opts: &ConnectOptions) -> Result<Validated, XmppError> {
             opts.jid
         )));
     }
-    if opts.timeout.is_zero() {
-        return Err(XmppError::InvalidArgument(
-            "timeout must not be zero".into(),
-        ));
+    for (name, wait) in [
+        ("timeout", opts.timeout),
+        ("keepalive idle time", opts.keepalive.idle),
+        ("keepalive answer time", opts.keepalive.answer),
+    ] {
+        check_wait(name, wait)?;
     }
     let target = match &opts.server {
         None => Target::Srv,
@@ -133,6 +135,27 @@ pub(crate) fn validate(opts: &ConnectOptions) -> Result<Validated, XmppError> {
     }
     let bare = jid.to_bare();
     Ok(Validated { jid, bare, target })
+}
+
+/// The longest wait the options may ask for. Deadlines are computed as `now + wait`,
+/// which overflows (and panics, inside tokio-xmpp too) for a wait near `u64::MAX` seconds.
+pub const MAX_WAIT: Duration = Duration::from_secs(24 * 3600);
+
+/// A wait of the options: from 1 ms to [`MAX_WAIT`].
+fn check_wait(name: &str, wait: Duration) -> Result<(), XmppError> {
+    if wait.is_zero() {
+        return Err(XmppError::InvalidArgument(format!(
+            "{name} must not be zero"
+        )));
+    }
+    if wait > MAX_WAIT {
+        return Err(XmppError::InvalidArgument(format!(
+            "{name} of {} s is longer than the {} s allowed",
+            wait.as_secs(),
+            MAX_WAIT.as_secs()
+        )));
+    }
+    Ok(())
 }
 
 fn parse_server(s: &str) -> Result<Target, XmppError> {
@@ -208,6 +231,26 @@ mod tests {
         let shown = format!("{o:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("alice@localhost"), "{shown}");
+    }
+
+    #[test]
+    fn waits_are_bounded() {
+        let mut o = opts(Some("127.0.0.1:1"), TlsMode::StartTls);
+        assert!(validate(&o).is_ok());
+        o.keepalive.idle = Duration::from_secs(u64::MAX);
+        let Err(XmppError::InvalidArgument(e)) = validate(&o) else {
+            panic!("a keepalive of u64::MAX seconds was accepted");
+        };
+        assert!(e.contains("keepalive idle time"), "{e}");
+        o.keepalive.idle = MAX_WAIT;
+        o.keepalive.answer = Duration::ZERO;
+        let Err(XmppError::InvalidArgument(e)) = validate(&o) else {
+            panic!("a zero keepalive answer time was accepted");
+        };
+        assert!(e.contains("keepalive answer time must not be zero"), "{e}");
+        o.keepalive.answer = MAX_WAIT;
+        o.timeout = MAX_WAIT + Duration::from_millis(1);
+        assert!(matches!(validate(&o), Err(XmppError::InvalidArgument(_))));
     }
 
     #[test]

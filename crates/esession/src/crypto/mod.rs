@@ -9,6 +9,13 @@ pub mod kdf;
 pub mod mac;
 #[cfg(feature = "fuzz-memo")]
 mod memo;
+// The memo keeps DH secrets in clear memory and answers from a cache: for fuzzing only,
+// whose builds keep debug assertions on (cargo-fuzz's default). An optimized build without
+// them that turns the feature on (`--all-features`, say) is refused.
+#[cfg(all(feature = "fuzz-memo", not(debug_assertions)))]
+compile_error!(
+    "the feature fuzz-memo is for the fuzz crate only (it caches secrets in clear memory)"
+);
 pub mod mpi;
 pub mod nonce;
 pub mod pool;
