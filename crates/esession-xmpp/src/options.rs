@@ -237,16 +237,19 @@ mod tests {
     fn waits_are_bounded() {
         let mut o = opts(Some("127.0.0.1:1"), TlsMode::StartTls);
         assert!(validate(&o).is_ok());
-        o.keepalive.idle = Duration::from_secs(u64::MAX);
-        let Err(XmppError::InvalidArgument(e)) = validate(&o) else {
-            panic!("a keepalive of u64::MAX seconds was accepted");
+        let refusal = |o: &ConnectOptions| match validate(o) {
+            Err(XmppError::InvalidArgument(e)) => e,
+            other => format!("not refused: {:?}", other.map(|_| ())),
         };
-        assert!(e.contains("keepalive idle time"), "{e}");
+        o.keepalive.idle = Duration::from_secs(u64::MAX);
+        let e = refusal(&o);
+        assert!(
+            e.contains("keepalive idle time of 18446744073709551615 s is longer"),
+            "{e}"
+        );
         o.keepalive.idle = MAX_WAIT;
         o.keepalive.answer = Duration::ZERO;
-        let Err(XmppError::InvalidArgument(e)) = validate(&o) else {
-            panic!("a zero keepalive answer time was accepted");
-        };
+        let e = refusal(&o);
         assert!(e.contains("keepalive answer time must not be zero"), "{e}");
         o.keepalive.answer = MAX_WAIT;
         o.timeout = MAX_WAIT + Duration::from_millis(1);
