@@ -52,7 +52,8 @@ impl Default for Limits {
 /// Why some XML was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum XmlError {
-    /// The input is larger than [`Limits::max_bytes`].
+    /// The input is larger than [`Limits::max_bytes`], or the copies of namespace names the
+    /// engine does not know (each element in such a namespace owns one) would be.
     #[error("XML too large: {0} octets")]
     TooLarge(usize),
     /// Elements nest deeper than [`Limits::max_depth`].
@@ -129,6 +130,10 @@ struct Tree<'a, 'l> {
     scope: Scope<'a>,
     root: Option<Element>,
     nodes: usize,
+    /// Octets of namespace names copied into elements so far: a namespace the engine does
+    /// not know is owned by every element in it, so a long one declared once and used by
+    /// many elements would make a tree far larger than its input.
+    copied: usize,
 }
 
 impl<'a, 'l> Tree<'a, 'l> {
@@ -139,6 +144,7 @@ impl<'a, 'l> Tree<'a, 'l> {
             scope: Scope::default(),
             root: None,
             nodes: 0,
+            copied: 0,
         }
     }
 
@@ -224,7 +230,16 @@ impl<'a, 'l> Tree<'a, 'l> {
             }
         }
         let (prefix, local) = split_qname(name, Of::Element)?;
-        let mut element = Element::new(known(local), self.scope.resolve(prefix)?);
+        let ns = self.scope.resolve(prefix)?;
+        if let Cow::Owned(copy) = &ns {
+            // The copies count against the size limit, as if the input had them written
+            // out (else ~500 KB of namespace name used by 20,000 elements is ~10 GB).
+            self.copied = self.copied.saturating_add(copy.len());
+            if self.copied > self.limits.max_bytes {
+                return Err(XmlError::TooLarge(self.copied));
+            }
+        }
+        let mut element = Element::new(known(local), ns);
         element.reserve_attrs(plain);
         for attr in attrs.iter().filter(|a| declaration(a.name).is_none()) {
             // Attribute names are kept as written (`xml:lang`); their prefixes are not

@@ -1,29 +1,28 @@
 //! Namespace declarations in scope (Namespaces in XML 1.0 §3, §5, §6).
 use super::{known, XmlError};
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 /// Namespaces in XML 1.0 §3: the namespace name bound to the prefix `xml`.
 const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 /// Namespaces in XML 1.0 §3: the namespace name of the prefix `xmlns`.
 const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
 
-/// One declaration of a prefix and its namespace name.
-struct Binding<'a> {
-    prefix: &'a str,
-    ns: Cow<'static, str>,
-}
-
 /// The declarations of the open elements, innermost last.
 #[derive(Default)]
 pub(super) struct Scope<'a> {
-    /// The prefixed declarations.
-    bindings: Vec<Binding<'a>>,
+    /// Per declared prefix, its namespace names, innermost last: a lookup costs one hash,
+    /// however many declarations are in scope (up to depth × attributes per element).
+    prefixes: HashMap<&'a str, Vec<Cow<'static, str>>>,
+    /// The prefixes declared by the open elements, in order, to undo them on close.
+    declared: Vec<&'a str>,
     /// The default namespace in scope ("" for none): what most elements resolve to,
     /// kept here rather than searched for.
     default: Cow<'static, str>,
-    /// For each open element: how many bindings there were when it started, and the
-    /// default namespace around it.
-    marks: Vec<(usize, Cow<'static, str>)>,
+    /// For each open element: how many prefixes were declared when it started, and the
+    /// default namespace around it if the element declares its own (else it is not
+    /// copied: an element without declarations costs no copy of a long namespace name).
+    marks: Vec<(usize, Option<Cow<'static, str>>)>,
 }
 
 /// What an attribute name declares, if it is a namespace declaration.
@@ -45,13 +44,20 @@ pub(super) fn declaration(attr_name: &str) -> Option<Declares<'_>> {
 impl<'a> Scope<'a> {
     /// Opens an element: the declarations that follow belong to it.
     pub(super) fn open(&mut self) {
-        self.marks.push((self.bindings.len(), self.default.clone()));
+        self.marks.push((self.declared.len(), None));
     }
 
     /// Closes the innermost element and drops its declarations.
     pub(super) fn close(&mut self) {
-        if let Some((mark, default)) = self.marks.pop() {
-            self.bindings.truncate(mark);
+        let Some((mark, default)) = self.marks.pop() else {
+            return;
+        };
+        for prefix in self.declared.drain(mark..) {
+            if let Some(stack) = self.prefixes.get_mut(prefix) {
+                stack.pop();
+            }
+        }
+        if let Some(default) = default {
             self.default = default;
         }
     }
@@ -73,7 +79,12 @@ impl<'a> Scope<'a> {
                 return refuse("the xml or xmlns namespace declared as the default")
             }
             Declares::Default => {
-                self.default = ns;
+                let around = std::mem::replace(&mut self.default, ns);
+                // An element declares the default once (duplicate attributes are refused
+                // before): keep what was around it, for its end.
+                if let Some((_, slot @ None)) = self.marks.last_mut() {
+                    *slot = Some(around);
+                }
                 return Ok(());
             }
             // §3: `xml` may be declared, but only to its own namespace name.
@@ -90,7 +101,8 @@ impl<'a> Scope<'a> {
             }
             Declares::Prefix(p) => p,
         };
-        self.bindings.push(Binding { prefix, ns });
+        self.prefixes.entry(prefix).or_default().push(ns);
+        self.declared.push(prefix);
         Ok(())
     }
 
@@ -111,8 +123,8 @@ impl<'a> Scope<'a> {
             _ => {}
         }
         // §5 (Namespace Constraint: Prefix Declared): the innermost declaration.
-        match self.bindings.iter().rev().find(|b| b.prefix == prefix) {
-            Some(b) => Ok(b.ns.clone()),
+        match self.prefixes.get(prefix).and_then(|stack| stack.last()) {
+            Some(ns) => Ok(ns.clone()),
             None => Err(XmlError::UnknownPrefix),
         }
     }

@@ -290,3 +290,55 @@ fn fragments_keep_the_limits_of_their_wrapper() {
     assert_eq!(nodes.len(), 2);
     assert!(matches!(&nodes[1], Node::Element(e) if e.is("a", "urn:x")));
 }
+
+#[test]
+fn copies_of_a_long_namespace_name_count_against_the_size_limit() {
+    // Found in review: a namespace name the engine does not know is owned by every element
+    // in it. Declared once at about 440,000 octets and used by 19,000 empty elements, the
+    // input stays within every limit (512 KiB, 20,000 nodes) while the tree would hold
+    // about 8 GB of copies.
+    let l = Limits::default();
+    let long = "u".repeat(440_000);
+    let bomb = format!("<r xmlns='{long}'>{}</r>", "<a/>".repeat(19_000));
+    assert!(bomb.len() <= l.max_bytes);
+    assert!(matches!(
+        parse_element(&bomb, &l),
+        Err(XmlError::TooLarge(n)) if n > l.max_bytes
+    ));
+    let prefixed = format!("<p:r xmlns:p='{long}'>{}</p:r>", "<p:a/>".repeat(12_000));
+    assert!(matches!(
+        parse_element(&prefixed, &l),
+        Err(XmlError::TooLarge(_))
+    ));
+    // Known namespaces are shared, never copied; an unknown one of usual length is fine.
+    let known = format!("<r xmlns='jabber:client'>{}</r>", "<a/>".repeat(19_000));
+    assert!(parse_element(&known, &l).is_ok());
+    let usual = format!("<r xmlns='urn:example:x'>{}</r>", "<a/>".repeat(19_000));
+    assert_eq!(
+        parse_element(&usual, &l).map(|e| e.nodes().len()),
+        Ok(19_000)
+    );
+}
+
+#[test]
+fn defaults_are_restored_only_by_the_elements_that_declared_them() {
+    let l = Limits::default();
+    let el = parse_element(
+        "<a xmlns='urn:a'><b xmlns='urn:b'><c/></b><d/><e xmlns:p='urn:p'><p:f/><g/></e></a>",
+        &l,
+    )
+    .unwrap();
+    let b = el.child("b", "urn:b").unwrap();
+    assert!(b.child("c", "urn:b").is_some());
+    assert!(el.child("d", "urn:a").is_some());
+    let e = el.child("e", "urn:a").unwrap();
+    assert!(e.child("f", "urn:p").is_some() && e.child("g", "urn:a").is_some());
+    assert_eq!(
+        parse_element("<a xmlns:p='urn:p'><b/></a><p:c/>", &l),
+        Err(XmlError::NotOneElement("content after the root element"))
+    );
+    assert_eq!(
+        parse_element("<a><b xmlns:p='urn:p'/><p:c/></a>", &l),
+        Err(XmlError::UnknownPrefix)
+    );
+}
