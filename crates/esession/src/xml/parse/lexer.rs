@@ -52,6 +52,13 @@ impl<'a> Lexer<'a> {
     }
 
     fn rest(&self) -> &'a str {
+        // `pos` only moves past ASCII delimiters and whole names, so it is always on a
+        // character boundary; were it not, the rest would read as empty and end the input
+        // early. The fuzz builds keep debug assertions on to catch that.
+        debug_assert!(
+            self.input.is_char_boundary(self.pos),
+            "lexer off a char boundary"
+        );
         self.input.get(self.pos..).unwrap_or_default()
     }
 
@@ -159,7 +166,7 @@ impl<'a> Lexer<'a> {
         }
         self.skip_space();
         if !self.eat(">") {
-            return Err(unclosed_tag("end tag", name, self.peek()));
+            return Err(unclosed_tag("end tag", name, self.rest().chars().next()));
         }
         Ok(Token::End(name))
     }
@@ -210,7 +217,7 @@ impl<'a> Lexer<'a> {
             }
             // `(S Attribute)*`: white space before every attribute.
             if !spaced {
-                return Err(unclosed_tag("tag", name, self.peek()));
+                return Err(unclosed_tag("tag", name, self.rest().chars().next()));
             }
             if attrs.len() >= max_attributes {
                 return Err(XmlError::TooManyAttributes(max_attributes));
@@ -273,13 +280,12 @@ impl<'a> Lexer<'a> {
 }
 
 /// A tag that does not end where it should: `found` is what came instead.
-fn unclosed_tag(what: &str, name: &str, found: Option<u8>) -> XmlError {
+fn unclosed_tag(what: &str, name: &str, found: Option<char>) -> XmlError {
     match found {
         None => unclosed(what),
-        Some(b) => XmlError::Syntax(format!(
-            "{what} <{}> has {:?} where '>' or white space belongs",
-            shorten(name),
-            char::from(b)
+        Some(c) => XmlError::Syntax(format!(
+            "{what} <{}> has {c:?} where '>' or white space belongs",
+            shorten(name)
         )),
     }
 }

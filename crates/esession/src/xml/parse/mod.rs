@@ -68,9 +68,9 @@ pub enum XmlError {
     /// A DOCTYPE declaration (refused: entity expansion).
     #[error("XML contains a DOCTYPE declaration")]
     Doctype,
-    /// A prefix without a namespace declaration.
-    #[error("XML uses an undeclared namespace prefix")]
-    UnknownPrefix,
+    /// A prefix without a namespace declaration (the prefix, shortened to 64 characters).
+    #[error("XML uses the undeclared namespace prefix {0:?}")]
+    UnknownPrefix(String),
     /// No root element, or more than one, or text outside it.
     #[error("XML is not exactly one element: {0}")]
     NotOneElement(&'static str),
@@ -110,9 +110,10 @@ pub fn parse_fragment(fragment: &str, ns: &str, limits: &Limits) -> Result<Vec<N
         name: "",
     });
     tree.read(fragment)?;
-    match (tree.open.pop(), tree.open.is_empty()) {
-        (Some(mut wrapper), true) => Ok(std::mem::take(wrapper.element.nodes_mut())),
-        _ => Err(XmlError::Syntax("unclosed element".into())),
+    tree.unclosed()?;
+    match tree.open.pop() {
+        Some(mut wrapper) => Ok(std::mem::take(wrapper.element.nodes_mut())),
+        None => Err(XmlError::Syntax("the fragment closed its wrapper".into())),
     }
 }
 
@@ -165,10 +166,20 @@ impl<'a, 'l> Tree<'a, 'l> {
     }
 
     fn finish(self) -> Result<Element, XmlError> {
-        if !self.open.is_empty() {
-            return Err(XmlError::Syntax("unclosed element".into()));
-        }
+        self.unclosed()?;
         self.root.ok_or(XmlError::NotOneElement("no root element"))
+    }
+
+    /// XML 1.0 §3: every start tag has its end tag; the innermost one left open is named
+    /// (a fragment's wrapper, which has no name, is not).
+    fn unclosed(&self) -> Result<(), XmlError> {
+        match self.open.last() {
+            Some(open) if !open.name.is_empty() => Err(XmlError::Syntax(format!(
+                "unclosed element <{}>",
+                shorten(open.name)
+            ))),
+            _ => Ok(()),
+        }
     }
 
     fn count(&mut self) -> Result<(), XmlError> {
@@ -268,7 +279,12 @@ impl<'a, 'l> Tree<'a, 'l> {
                 )))
             }
             // Nothing open, or only a fragment's wrapper, which has no end tag.
-            _ => return Err(XmlError::Syntax("unexpected end tag".into())),
+            _ => {
+                return Err(XmlError::Syntax(format!(
+                    "end tag </{}> without a start tag",
+                    shorten(name)
+                )))
+            }
         }
         if let Some(open) = self.open.pop() {
             self.scope.close();

@@ -62,9 +62,9 @@ impl<'a> Scope<'a> {
         }
     }
 
-    /// Adds a declaration of the innermost element; `ns` has its references replaced
-    /// (Namespaces in XML 1.0 §3: the namespace name is the attribute's normalized value,
-    /// XML 1.0 §3.3.3).
+    /// Adds a declaration of the innermost element; `ns` is the attribute's value with its
+    /// references replaced (Namespaces in XML 1.0 §3) and its white space kept as written
+    /// (no attribute-value normalization, docs/decisions.md "The engine's own XML parser").
     pub(super) fn declare(&mut self, what: Declares<'a>, ns: Cow<'_, str>) -> Result<(), XmlError> {
         let refuse = |why: &str| Err(XmlError::Syntax(why.into()));
         let reserved = ns == XML_NS || ns == XMLNS_NS;
@@ -125,7 +125,7 @@ impl<'a> Scope<'a> {
         // §5 (Namespace Constraint: Prefix Declared): the innermost declaration.
         match self.prefixes.get(prefix).and_then(|stack| stack.last()) {
             Some(ns) => Ok(ns.clone()),
-            None => Err(XmlError::UnknownPrefix),
+            None => Err(XmlError::UnknownPrefix(super::shorten(prefix).to_owned())),
         }
     }
 }
@@ -157,9 +157,15 @@ mod tests {
             "known namespaces are not copied"
         );
         assert_eq!(s.resolve(Some("p")).unwrap(), "urn:p");
-        assert_eq!(s.resolve(Some("q")), Err(XmlError::UnknownPrefix));
+        assert_eq!(
+            s.resolve(Some("q")),
+            Err(XmlError::UnknownPrefix("q".into()))
+        );
         s.close();
-        assert_eq!(s.resolve(Some("p")), Err(XmlError::UnknownPrefix));
+        assert_eq!(
+            s.resolve(Some("p")),
+            Err(XmlError::UnknownPrefix("p".into()))
+        );
         assert!(declaration("xmlnsx").is_none() && declaration("x").is_none());
     }
 

@@ -89,7 +89,10 @@ fn refuses_hostile_input_with_named_errors() {
         parse_element("<!DOCTYPE a [<!ENTITY x 'y'>]><a>&x;</a>", &l),
         Err(XmlError::Doctype)
     );
-    assert_eq!(parse_element("<p:a/>", &l), Err(XmlError::UnknownPrefix));
+    assert_eq!(
+        parse_element("<p:a/>", &l),
+        Err(XmlError::UnknownPrefix("p".into()))
+    );
     assert!(matches!(
         parse_element("<a/><b/>", &l),
         Err(XmlError::NotOneElement(_))
@@ -243,7 +246,15 @@ fn rules_the_parser_before_did_not_check() {
             "<a><b></a></b>",
             XmlError::Syntax("end tag </a> does not match <b>".into()),
         ),
-        ("</a>", XmlError::Syntax("unexpected end tag".into())),
+        (
+            "</a>",
+            XmlError::Syntax("end tag </a> without a start tag".into()),
+        ),
+        ("<a><b>", XmlError::Syntax("unclosed element <b>".into())),
+        (
+            "<a x='1'\u{e9}=''/>",
+            XmlError::Syntax("tag <a> has '\u{e9}' where '>' or white space belongs".into()),
+        ),
     ] {
         assert_eq!(parse_element(input, &l), Err(error), "{input}");
     }
@@ -280,11 +291,11 @@ fn fragments_keep_the_limits_of_their_wrapper() {
     );
     assert_eq!(
         parse_fragment("</x>", "", &l),
-        Err(XmlError::Syntax("unexpected end tag".into()))
+        Err(XmlError::Syntax("end tag </x> without a start tag".into()))
     );
     assert_eq!(
         parse_fragment("<a>", "", &l),
-        Err(XmlError::Syntax("unclosed element".into()))
+        Err(XmlError::Syntax("unclosed element <a>".into()))
     );
     let nodes = parse_fragment("t<a/>", "urn:x", &l).unwrap();
     assert_eq!(nodes.len(), 2);
@@ -339,6 +350,6 @@ fn defaults_are_restored_only_by_the_elements_that_declared_them() {
     );
     assert_eq!(
         parse_element("<a><b xmlns:p='urn:p'/><p:c/></a>", &l),
-        Err(XmlError::UnknownPrefix)
+        Err(XmlError::UnknownPrefix("p".into()))
     );
 }
