@@ -108,6 +108,15 @@ impl<S: SecretStore> Account<S> {
         &mut self.client
     }
 
+    /// After the server signed the session out ([`ClientEvent::SignedOut`]), logs in
+    /// again with the same full JID: the user's explicit choice, which signs out the
+    /// client that took it (see [`esession_xmpp::Connection::reconnect`]). The attempt
+    /// and the return are reported as after a lost connection. Returns false when the
+    /// session was not signed out (after a loss it reconnects on its own).
+    pub fn reconnect(&mut self) -> bool {
+        self.client.connection_mut().reconnect()
+    }
+
     /// Sends `body` to the contact `to` (see [`Conversations::send`]).
     pub async fn send(
         &mut self,
@@ -241,6 +250,11 @@ impl<S: SecretStore> Account<S> {
                     let engine = self.client.engine_mut();
                     self.convs
                         .connection_lost(engine, &reason, Timestamp::now());
+                }
+                LinkEvent::SignedOut { jid, why, text } => {
+                    let engine = self.client.engine_mut();
+                    self.convs
+                        .signed_out(engine, &jid, why, text, Timestamp::now());
                 }
                 LinkEvent::Reconnecting {
                     attempt,
