@@ -424,6 +424,7 @@ mod tests {
         assert_eq!(parse("/verify AbC12"), Typed::Verify("AbC12"));
         assert_eq!(parse("/verify"), Typed::Unknown("/verify"));
         assert_eq!(parse("/quit"), Typed::Quit);
+        assert_eq!(parse("/reconnect"), Typed::Reconnect);
         assert_eq!(parse("/me waves"), Typed::Unknown("/me waves"));
         assert_eq!(parse("//me waves"), Typed::Send("/me waves"));
     }

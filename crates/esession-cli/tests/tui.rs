@@ -398,7 +398,11 @@ fn a_client_signed_out_by_another_with_the_same_full_jid_stays_out_until_asked()
     }
     other.drain(Duration::ZERO);
     assert!(!other.exited(), "{}", other.transcript());
-    assert!(other.events_named("error").is_empty(), "{}", other.transcript());
+    assert!(
+        other.events_named("error").is_empty(),
+        "{}",
+        other.transcript()
+    );
     // The person's choice: sign in here again, which signs the other client out.
     screen.type_line("/reconnect");
     screen.wait_for(&format!("online again as {full}"));
