@@ -877,14 +877,8 @@ fn a_contact_without_caps_is_asked_its_version_and_gajim_gets_its_dialect() {
 #[test]
 fn a_program_signed_out_by_another_with_the_same_full_jid_waits_for_reconnect() {
     let acct = Account::new("twice");
-    let full = format!("{}/same", acct.jid);
-    let same = || Account {
-        jid: full.clone(),
-        password: acct.password.clone(),
-        addr: acct.addr.clone(),
-        state: tempfile::tempdir().unwrap(),
-    };
-    let (first_acct, second_acct) = (same(), same());
+    let (first_acct, second_acct) = (acct.as_resource("same"), acct.as_resource("same"));
+    let full = first_acct.jid.clone();
     let mut first = Rpc::spawn("first", &first_acct.args(&["jsonrpc"]), &acct.jid);
     let mut second = Rpc::spawn("second", &second_acct.args(&["jsonrpc"]), &acct.jid);
     let out = first.notified("signed_out", |_| true);

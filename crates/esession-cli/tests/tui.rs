@@ -367,18 +367,12 @@ fn a_frozen_or_stopped_server_is_our_lost_connection_and_said_so() {
 fn a_client_signed_out_by_another_with_the_same_full_jid_stays_out_until_asked() {
     let tmux = Tmux::new();
     let acct = Account::new("twice");
-    let full = format!("{}/same", acct.jid);
     // The same full JID, each client with its own state (two devices, one resource).
-    let same = || Account {
-        jid: full.clone(),
-        password: acct.password.clone(),
-        addr: acct.addr.clone(),
-        state: tempfile::tempdir().unwrap(),
-    };
-    let here = same();
+    let here = acct.as_resource("same");
+    let full = here.jid.clone();
     let screen = start(&tmux, "here", &here);
     screen.wait_for("(online)");
-    let there = same();
+    let there = acct.as_resource("same");
     let mut other = support::Proc::spawn("there", &there.args(&["listen"]));
     other.wait_named("online", SCREEN_LIMIT);
     let said = format!("signed out: another client signed in as {full}");

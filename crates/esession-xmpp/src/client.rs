@@ -193,20 +193,22 @@ impl<S: SecretStore> Client<S> {
     /// once.
     pub async fn shutdown(mut self, wait: Duration) -> Result<Vec<Event>, XmppError> {
         self.engine.terminate_all(Timestamp::now());
+        let signed_out = self.conn.signed_out().is_some();
+        let wait = if signed_out { Duration::ZERO } else { wait };
+        let deadline = Instant::now() + wait;
         let mut events = Vec::new();
-        if self.conn.signed_out().is_some() {
+        while !self.engine.session_ids().is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            if let Some(ev) = self.next_event(left).await? {
+                events.push(ev);
+            }
+        }
+        if signed_out {
             while self.engine.poll_outgoing().is_some() {}
         } else {
-            let deadline = Instant::now() + wait;
-            while !self.engine.session_ids().is_empty() {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break;
-                }
-                if let Some(ev) = self.next_event(left).await? {
-                    events.push(ev);
-                }
-            }
             self.flush().await?;
         }
         while let Some(ev) = self.engine.poll_event() {

@@ -14,7 +14,7 @@ use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 use tokio_xmpp::jid::Jid;
 
-use crate::stream_error::{Received, SignOut};
+use crate::stream_error::{Finder, Received, SignOut};
 
 /// How a silent link is detected (RFC 6120 §4.6.1: a client checks the stream): after
 /// `idle` without a byte from the server, the client asks it for an answer (an XEP-0198
@@ -163,20 +163,51 @@ impl LinkState {
     }
 }
 
-/// A TCP connection whose reads, end and errors are noted in the shared state.
+/// A TCP connection whose reads, end and errors are noted in the shared state; or the
+/// plaintext of the XML stream, whose stream errors are noted (`stream_error`): the same
+/// stream in plain TCP, the stream above TLS otherwise.
 #[derive(Debug)]
 pub(crate) struct Watched<S> {
     inner: S,
     link: SharedLink,
+    /// Whether this is the TCP connection (its reads, end and errors are noted).
+    transport: bool,
+    /// Finds the stream errors when this is the plaintext.
+    finder: Option<Finder>,
 }
 
 impl<S> Watched<S> {
+    /// A new TCP connection.
     pub(crate) fn new(inner: S, link: SharedLink) -> Self {
         with(&link, LinkState::fresh);
-        Watched { inner, link }
+        Watched {
+            inner,
+            link,
+            transport: true,
+            finder: None,
+        }
+    }
+
+    /// The same TCP connection, read in plaintext (no TLS).
+    pub(crate) fn in_plaintext(mut self) -> Self {
+        self.finder = Some(Finder::default());
+        self
+    }
+
+    /// The plaintext above TLS on a TCP connection watched already.
+    pub(crate) fn plaintext(inner: S, link: SharedLink) -> Self {
+        Watched {
+            inner,
+            link,
+            transport: false,
+            finder: Some(Finder::default()),
+        }
     }
 
     fn note<T>(&self, r: &io::Result<T>) {
+        if !self.transport {
+            return;
+        }
         if let Err(e) = r {
             let e = e.to_string();
             with(&self.link, |s| s.error = Some(e));
@@ -193,9 +224,14 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         if let Poll::Ready(r) = &r {
+            let this = &mut *self;
+            let read = buf.filled().get(before..).unwrap_or_default();
+            if let Some(received) = this.finder.as_mut().and_then(|f| f.received(read)) {
+                with(&this.link, |s| s.set_stream_error(Some(received)));
+            }
             self.note(r);
-            let got = buf.filled().len() > before;
-            if r.is_ok() {
+            let got = !read.is_empty();
+            if r.is_ok() && self.transport {
                 with(&self.link, |s| {
                     if got {
                         s.last_read = Some(Instant::now());

@@ -3,21 +3,14 @@
 //!
 //! tokio-xmpp parses a `<stream:error/>` received after login but drops it (it answers
 //! with a stream error of its own and reports only that the stream ended), so its
-//! condition is read here, from a copy of the bytes it reads: each read is searched for
-//! `<stream:error`; from there the bytes are kept until `</stream:error>`, parsed, and the
-//! condition is noted in the link state, before tokio-xmpp sees the end of the stream.
+//! condition is read here, in the bytes it reads (`link::Watched`): each read is searched
+//! for `<stream:error`; from there the bytes are kept until `</stream:error>`, parsed, and
+//! the condition is noted in the link state, before tokio-xmpp sees the end of the stream.
 //! Only the server writes raw markup into our stream: stanzas it relays are re-serialized,
 //! their `<` escaped, so a peer cannot forge one.
-use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
 use memchr::memmem;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::ns;
-
-use crate::link::{self, SharedLink};
 
 /// How a stream error opens, with the `stream` prefix every server uses for the streams
 /// namespace (RFC 6120 §4.8.5).
@@ -108,7 +101,7 @@ pub(crate) fn parse(raw: &[u8]) -> Option<Received> {
 
 /// Finds the stream errors in a sequence of reads.
 #[derive(Debug, Default)]
-struct Finder {
+pub(crate) struct Finder {
     /// Searching: the last bytes read (fewer than `OPEN`), in case it is split between
     /// reads. Capturing: the error so far, from `<stream:error`.
     kept: Vec<u8>,
@@ -116,6 +109,13 @@ struct Finder {
 }
 
 impl Finder {
+    /// Takes in the bytes of one read; returns the stream error they complete.
+    pub(crate) fn received(&mut self, data: &[u8]) -> Option<Received> {
+        let received = parse(&self.feed(data)?)?;
+        tracing::info!(condition = %received.describe(), "the server sent a stream error");
+        Some(received)
+    }
+
     /// Takes in the bytes of one read; returns the raw stream error they complete.
     fn feed(&mut self, data: &[u8]) -> Option<Vec<u8>> {
         if !self.capturing {
@@ -185,65 +185,6 @@ enum Start {
     InKept(usize),
     /// At this offset of the new read.
     InData(usize),
-}
-
-/// The plaintext stream under the XML stream, its stream errors noted in the shared link
-/// state (read by the connection when the stream ends, and by the reconnection).
-#[derive(Debug)]
-pub(crate) struct ErrorWatch<S> {
-    inner: S,
-    link: SharedLink,
-    finder: Finder,
-}
-
-impl<S> ErrorWatch<S> {
-    pub(crate) fn new(inner: S, link: SharedLink) -> Self {
-        ErrorWatch {
-            inner,
-            link,
-            finder: Finder::default(),
-        }
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for ErrorWatch<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = &r {
-            let raw = buf
-                .filled()
-                .get(before..)
-                .and_then(|new| self.finder.feed(new));
-            if let Some(received) = raw.as_deref().and_then(parse) {
-                tracing::info!(condition = %received.describe(), "the server sent a stream error");
-                link::with(&self.link, |s| s.set_stream_error(Some(received)));
-            }
-        }
-        r
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for ErrorWatch<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
 }
 
 #[cfg(test)]

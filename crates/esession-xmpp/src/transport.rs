@@ -6,7 +6,7 @@
 //! unacknowledged waits for the server's delayed ACK (40 ms on Linux): one stall per
 //! negotiation hop through the server. These connectors are tokio-xmpp's (plain TCP,
 //! STARTTLS, direct TLS) with `TCP_NODELAY` set on the socket before the stream opens,
-//! and the plaintext of the logged-in stream watched for stream errors ([`ErrorWatch`]).
+//! and the plaintext of the stream watched for stream errors ([`Watched`]).
 
 use std::borrow::Cow;
 
@@ -21,7 +21,6 @@ use tokio_xmpp::jid::Jid;
 use tokio_xmpp::xmlstream::{initiate_stream, PendingFeaturesRecv, StreamHeader, Timeouts};
 
 use crate::link::{SharedLink, Watched};
-use crate::stream_error::ErrorWatch;
 
 /// Plain TCP (loopback only, see `options::validate`).
 #[derive(Clone, Debug)]
@@ -73,7 +72,7 @@ fn header(jid: &Jid) -> StreamHeader<'_> {
 }
 
 impl ServerConnector for Plain {
-    type Stream = BufStream<ErrorWatch<Watched<TcpStream>>>;
+    type Stream = BufStream<Watched<TcpStream>>;
 
     async fn connect(
         &self,
@@ -81,15 +80,14 @@ impl ServerConnector for Plain {
         ns: &'static str,
         timeouts: Timeouts,
     ) -> Result<(PendingFeaturesRecv<Self::Stream>, ChannelBinding), Error> {
-        let tcp = connect_tcp(&self.0, &self.1).await?;
-        let tcp = BufStream::new(ErrorWatch::new(tcp, self.1.clone()));
+        let tcp = BufStream::new(connect_tcp(&self.0, &self.1).await?.in_plaintext());
         let pending = initiate_stream(tcp, ns, header(jid), timeouts).await?;
         Ok((pending, ChannelBinding::None))
     }
 }
 
 impl ServerConnector for Tls {
-    type Stream = BufStream<ErrorWatch<TlsStream<Watched<TcpStream>>>>;
+    type Stream = BufStream<Watched<TlsStream<Watched<TcpStream>>>>;
 
     async fn connect(
         &self,
@@ -118,7 +116,7 @@ impl ServerConnector for Tls {
             from: self.direct.then_some(Cow::Borrowed(bare.as_str())),
             ..header(jid)
         };
-        let tls = BufStream::new(ErrorWatch::new(tls, self.link.clone()));
+        let tls = BufStream::new(Watched::plaintext(tls, self.link.clone()));
         let pending = initiate_stream(tls, ns, header, timeouts).await?;
         Ok((pending, binding))
     }

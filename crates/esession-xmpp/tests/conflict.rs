@@ -16,12 +16,15 @@ use esession_xmpp::{ConnectOptions, Connection, LinkEvent, SignOut, TlsMode, Xmp
 const QUIET: Duration = Duration::from_millis(2500);
 const LIMIT: Duration = Duration::from_secs(20);
 
-fn options(addr: &str, jid: &str, password: &str, tls: TlsMode) -> ConnectOptions {
-    let mut o = ConnectOptions::new(jid, password);
+/// Logs in as `full` (an account of the target server) over `tls`.
+async fn connect(addr: &str, full: &str, password: &str, tls: TlsMode) -> Connection {
+    let mut o = ConnectOptions::new(full, password);
     o.server = Some(addr.to_owned());
     o.tls = tls;
     o.timeout = Duration::from_secs(10);
-    o
+    let conn = Connection::connect(o).await.unwrap();
+    assert_eq!(conn.bound_jid(), full);
+    conn
 }
 
 /// Reads both connections for `span`, returning the link events each reported.
@@ -77,24 +80,9 @@ async fn a_connection_signed_out_by_a_conflict_stays_down_until_asked() {
     let full = format!("{}/same", account.jid);
     // The first over TLS, the second in plain TCP: the stream error is read above TLS as
     // in the clear.
-    let mut first = Connection::connect(options(
-        &account.addr,
-        &full,
-        &account.password,
-        TlsMode::StartTls,
-    ))
-    .await
-    .unwrap();
-    assert_eq!(first.bound_jid(), full);
-    let mut second = Connection::connect(options(
-        &account.addr,
-        &full,
-        &account.password,
-        TlsMode::Plain,
-    ))
-    .await
-    .unwrap();
-    assert_eq!(second.bound_jid(), full);
+    let (addr, password) = (&account.addr, &account.password);
+    let mut first = connect(addr, &full, password, TlsMode::StartTls).await;
+    let mut second = connect(addr, &full, password, TlsMode::Plain).await;
 
     let (seen_first, seen_second) = until_signed_out(&mut first, &mut second).await;
     assert_eq!(
