@@ -225,7 +225,7 @@ impl<S: SecretStore> Account<S> {
                 tracing::warn!(what, "a stanza was not sent: the connection is stalled");
                 Ok(())
             }
-            other => other,
+            other => unless_signed_out(other),
         }
     }
 
@@ -272,7 +272,8 @@ impl<S: SecretStore> Account<S> {
                             None
                         }
                     };
-                    self.client.connection_mut().send_presence().await?;
+                    let presence = self.client.connection_mut().send_presence().await;
+                    unless_signed_out(presence)?;
                     if self.client.jid() != self.client.engine().own_jid() {
                         tracing::warn!(bound = %jid, "the server bound another resource");
                     }
@@ -342,10 +343,12 @@ impl<S: SecretStore> Account<S> {
                         let engine = self.client.engine_mut();
                         let key = engine.identity_key().map(|k| k.public());
                         if let Some(reply) = key_request_answer(&stanza, key.as_ref()) {
-                            self.client
+                            let answer = self
+                                .client
                                 .connection_mut()
                                 .send_xml(&reply.to_string())
-                                .await?;
+                                .await;
+                            unless_signed_out(answer)?;
                             continue;
                         }
                         self.convs.handle_stanza(engine, stanza, Timestamp::now());
@@ -387,6 +390,19 @@ impl<S: SecretStore> Account<S> {
         // layer has already reported.
         self.client.shutdown(Duration::ZERO).await?;
         Ok(events)
+    }
+}
+
+/// `sent`, except that a sign-out is not an error of the account: the server's stream
+/// error arrived while the stanza waited, the sign-out is the next link event, and what
+/// was being sent waits like any message after a lost connection.
+fn unless_signed_out(sent: Result<(), XmppError>) -> Result<(), XmppError> {
+    match sent {
+        Err(XmppError::SignedOut { jid, why }) => {
+            tracing::warn!(%jid, why = why.name(), "a stanza was not sent: signed out");
+            Ok(())
+        }
+        other => other,
     }
 }
 
