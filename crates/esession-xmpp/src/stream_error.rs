@@ -153,10 +153,14 @@ impl Finder {
     fn find_open(&mut self, data: &[u8]) -> Option<Start> {
         // Across the boundary: the kept tail and the first bytes of `data`.
         if !self.kept.is_empty() {
+            // On the stack: this runs for every read.
+            let mut seam = [0u8; 2 * OPEN.len()];
             let head = data.get(..OPEN.len().min(data.len())).unwrap_or_default();
-            let mut seam = self.kept.clone();
-            seam.extend_from_slice(head);
-            if let Some(at) = memmem::find(&seam, OPEN) {
+            let len = self.kept.len() + head.len();
+            let (front, back) = seam.split_at_mut(self.kept.len());
+            front.copy_from_slice(&self.kept);
+            back.get_mut(..head.len())?.copy_from_slice(head);
+            if let Some(at) = memmem::find(seam.get(..len)?, OPEN) {
                 if at < self.kept.len() {
                     return Some(Start::InKept(at));
                 }
