@@ -114,6 +114,6 @@ no_server=(
     --skip a_running_listener_has_core_dumps_off
     --skip the_binary_holds_no_transcript_of_secrets
 )
-suites=(real_server pubkeys pubsub full_xep0116 link client_timers software_version offline
+suites=(real_server pubkeys pubsub full_xep0116 link conflict client_timers software_version offline
     chat jsonrpc tui setup spoofing typed_jids crash_safety archive hygiene)
 on_cluster --workspace "${suites[@]/#/--test=}" -- "${prosody_only[@]}" "${no_server[@]}"

@@ -28,6 +28,7 @@ Type a line and press Enter to send it, encrypted (it waits while the session is
   /status       the session's shield and SAS
   /add          ask to see the contact's presence (needed to reach them)
   /approve      let the contact see your presence
+  /reconnect    sign in again after being signed out by another client
   /quit         end the session, telling the contact, and leave (also Ctrl-C, Ctrl-D)
   //text        send a line that starts with /
 Any other /command is an error and is never sent.";
@@ -59,6 +60,7 @@ enum Typed<'a> {
     Status,
     Add,
     Approve,
+    Reconnect,
     Quit,
     Unknown(&'a str),
 }
@@ -81,6 +83,7 @@ fn parse(line: &str) -> Typed<'_> {
         ("status", _) => Typed::Status,
         ("add", _) => Typed::Add,
         ("approve", _) => Typed::Approve,
+        ("reconnect", _) => Typed::Reconnect,
         ("quit", _) => Typed::Quit,
         _ => Typed::Unknown(line),
     }
@@ -236,6 +239,11 @@ impl View {
                 account.approve(&contact).await?;
                 screen.say(&format!("{} may see your presence", safe(&contact)));
             }
+            Typed::Reconnect => {
+                let started = account.reconnect();
+                let answer = crate::sign_out::reconnect_answer(started, account.jid());
+                screen.say(&safe(&answer).to_string());
+            }
             Typed::Send(body) => {
                 let (id, state) = account.send(&contact, body).await?;
                 self.sent.insert(id.clone(), body.to_owned());
@@ -388,6 +396,10 @@ impl View {
                  now wait",
                 safe(reason)
             )),
+            ClientEvent::SignedOut { jid, why, text } => {
+                let notice = crate::sign_out::notice(jid, *why, text.as_deref());
+                screen.say(&safe(&notice).to_string());
+            }
             ClientEvent::Reconnecting {
                 attempt, in_secs, ..
             } => screen.say(&format!("reconnecting in {in_secs} s (attempt {attempt})")),
@@ -412,6 +424,7 @@ mod tests {
         assert_eq!(parse("/verify AbC12"), Typed::Verify("AbC12"));
         assert_eq!(parse("/verify"), Typed::Unknown("/verify"));
         assert_eq!(parse("/quit"), Typed::Quit);
+        assert_eq!(parse("/reconnect"), Typed::Reconnect);
         assert_eq!(parse("/me waves"), Typed::Unknown("/me waves"));
         assert_eq!(parse("//me waves"), Typed::Send("/me waves"));
     }

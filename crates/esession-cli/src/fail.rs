@@ -63,6 +63,9 @@ impl From<XmppError> for Fail {
         }
         let kind = if e.is_connect_failure() {
             "connection"
+        } else if matches!(e, XmppError::SignedOut { .. }) {
+            // RFC 6120 §4.9.3.3: another client took over the full JID.
+            "signed_out"
         } else {
             "xmpp"
         };

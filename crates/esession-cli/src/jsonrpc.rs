@@ -94,6 +94,8 @@ async fn method(
                    "forward_secrecy": state.forward_secrecy()})
         }
         "roster" => roster(account),
+        // After `signed_out`: signs in again (the user's choice; it signs the other out).
+        "reconnect" => json!({"reconnecting": account.reconnect()}),
         "status" => status(account),
         "end" => match req.jid("jid") {
             Ok(jid) => json!({"ended": account.end(&jid).await?}),
@@ -292,6 +294,13 @@ fn event(ev: &ClientEvent) -> Value {
             json!({"peer": peer, "jid": full, "thread": thread, "reason": reason}),
         ),
         ClientEvent::ConnectionLost { reason } => ("connection_lost", json!({"reason": reason})),
+        // A stable reason (the RFC 6120 condition, e.g. `conflict`): nothing reconnects
+        // until the `reconnect` method.
+        ClientEvent::SignedOut { jid, why, text } => (
+            "signed_out",
+            json!({"reason": why.name(), "jid": jid, "detail": why.explain(jid),
+                   "server_text": text}),
+        ),
         ClientEvent::Reconnecting {
             attempt,
             in_secs,

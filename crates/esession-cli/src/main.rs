@@ -29,6 +29,7 @@ mod sanitize;
 mod secret_input;
 mod send;
 mod server;
+mod sign_out;
 mod signals;
 mod tui;
 mod typed_jid;

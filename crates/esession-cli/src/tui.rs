@@ -147,6 +147,13 @@ async fn apply(
             let page = account.history(&peer, HISTORY_LIMIT);
             app.history(&peer, page, now);
         }
+        Effect::Reconnect => {
+            let started = account.reconnect();
+            app.done(
+                crate::sign_out::reconnect_answer(started, account.jid()),
+                now,
+            );
+        }
         Effect::Bell => screen.bell().map_err(terminal)?,
         Effect::Quit => return Ok(false),
     }

@@ -681,6 +681,16 @@ fn count(rpc: &Rpc, method: &str) -> usize {
     rpc.notifications(method).len()
 }
 
+/// Waits for the `online` notification after the `before` first ones (the events already
+/// read are scanned first: the next `online` is the new one).
+fn online_again(rpc: &mut Rpc, before: usize) -> Value {
+    let n = std::cell::Cell::new(0);
+    rpc.p.wait_event("online again", EVENT_LIMIT, |e| {
+        n.set(n.get() + usize::from(e["method"] == "online"));
+        n.get() > before
+    })
+}
+
 #[test]
 fn a_server_restart_is_reported_and_the_message_typed_meanwhile_is_delivered() {
     let server = OwnServer::start();
@@ -726,12 +736,7 @@ fn a_server_restart_is_reported_and_the_message_typed_meanwhile_is_delivered() {
     let onlines = (count(&alice, "online"), count(&bob, "online"));
     server.run_start();
     for (rpc, before) in [(&mut alice, onlines.0), (&mut bob, onlines.1)] {
-        // The events already read are scanned first: the next `online` is the new one.
-        let n = std::cell::Cell::new(0);
-        let again = rpc.p.wait_event("online again", EVENT_LIMIT, |e| {
-            n.set(n.get() + usize::from(e["method"] == "online"));
-            n.get() > before
-        });
+        let again = online_again(rpc, before);
         let prefix = format!("{}/", rpc.jid);
         assert!(again["params"]["jid"]
             .as_str()
@@ -863,4 +868,46 @@ fn a_contact_without_caps_is_asked_its_version_and_gajim_gets_its_dialect() {
     );
     assert_eq!(peer.bodies, vec![sent[0].1.clone()]);
     assert_eq!(alice.p.stop(EVENT_LIMIT), 0, "{}", alice.p.transcript());
+}
+
+/// RFC 6120 §4.9.3.3: two programs signed in with the same full JID. The first is signed
+/// out once (`signed_out`, reason `conflict`), does not come back on its own (no
+/// `reconnecting`), keeps what is sent meanwhile queued, and signs in again only on the
+/// `reconnect` method, which signs the second out in turn.
+#[test]
+fn a_program_signed_out_by_another_with_the_same_full_jid_waits_for_reconnect() {
+    let acct = Account::new("twice");
+    let (first_acct, second_acct) = (acct.as_resource("same"), acct.as_resource("same"));
+    let full = first_acct.jid.clone();
+    let mut first = Rpc::spawn("first", &first_acct.args(&["jsonrpc"]), &acct.jid);
+    let mut second = Rpc::spawn("second", &second_acct.args(&["jsonrpc"]), &acct.jid);
+    let out = first.notified("signed_out", |_| true);
+    assert_eq!(out["reason"], "conflict", "{out}");
+    assert_eq!(out["jid"], full.as_str());
+    assert_eq!(out["detail"], format!("another client signed in as {full}"));
+    let queued = first.call("send", json!({"to": "nobody@localhost", "body": "later"}));
+    assert_eq!(queued["state"], "queued", "{queued}");
+    assert!(
+        queued["reason"].as_str().unwrap().contains("signed out"),
+        "{queued}"
+    );
+    // Longer than the first reconnection pause (at most 1 s): neither moves.
+    first.p.drain(Duration::from_millis(2500));
+    second.p.drain(Duration::ZERO);
+    for (rpc, quiet) in [
+        (&first, ["reconnecting", "online", "connection_lost"]),
+        (&second, ["reconnecting", "signed_out", "connection_lost"]),
+    ] {
+        for method in quiet {
+            let seen = rpc.notifications(method);
+            let expected = usize::from(method == "online");
+            assert_eq!(seen.len(), expected, "{method}: {}", rpc.p.transcript());
+        }
+    }
+    assert_eq!(second.call("reconnect", json!({}))["reconnecting"], false);
+    assert_eq!(first.call("reconnect", json!({}))["reconnecting"], true);
+    let again = online_again(&mut first, 1);
+    assert_eq!(again["params"]["jid"], full.as_str(), "{again}");
+    let out = second.notified("signed_out", |_| true);
+    assert_eq!(out["reason"], "conflict", "{out}");
 }

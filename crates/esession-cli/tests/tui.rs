@@ -358,3 +358,56 @@ fn a_frozen_or_stopped_server_is_our_lost_connection_and_said_so() {
         assert!(!text.contains("went offline"), "{text}");
     }
 }
+
+/// RFC 6120 §4.9.3.3: a second client signing in with the same full JID signs the first
+/// out once. The terminal client says so, naming the JID, and stays signed out (no
+/// reconnection that would sign the other out, and so on forever) until the person types
+/// `/reconnect`; then the other client (`listen`) is signed out and exits saying why.
+#[test]
+fn a_client_signed_out_by_another_with_the_same_full_jid_stays_out_until_asked() {
+    let tmux = Tmux::new();
+    let acct = Account::new("twice");
+    // The same full JID, each client with its own state (two devices, one resource).
+    let here = acct.as_resource("same");
+    let full = here.jid.clone();
+    let screen = start(&tmux, "here", &here);
+    screen.wait_for("(online)");
+    let there = acct.as_resource("same");
+    let mut other = support::Proc::spawn("there", &there.args(&["listen"]));
+    other.wait_named("online", SCREEN_LIMIT);
+    let said = format!("signed out: another client signed in as {full}");
+    screen.wait_for(&said);
+    screen.wait_for("(signed out: /reconnect to sign in again)");
+    // Longer than the first reconnection pause (at most 1 s): nothing comes back on its
+    // own, and the other client stays online.
+    let quiet = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < quiet {
+        let text = screen.text();
+        assert!(
+            !text.contains("reconnecting (attempt") && !text.contains("online again"),
+            "{text}"
+        );
+        assert_eq!(text.matches(&said).count(), 1, "said once: {text}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    other.drain(Duration::ZERO);
+    assert!(!other.exited(), "{}", other.transcript());
+    assert!(
+        other.events_named("error").is_empty(),
+        "{}",
+        other.transcript()
+    );
+    // The person's choice: sign in here again, which signs the other client out.
+    screen.type_line("/reconnect");
+    screen.wait_for(&format!("online again as {full}"));
+    screen.wait_for("(online)");
+    assert_eq!(other.finish(SCREEN_LIMIT), 1, "{}", other.transcript());
+    let error = other.only("error");
+    assert_eq!(error["kind"], "signed_out", "{error}");
+    assert_eq!(
+        error["detail"],
+        format!("signed out: another client signed in as {full}")
+    );
+    screen.type_line("/quit");
+    assert_eq!(screen.exit_code(), "0");
+}

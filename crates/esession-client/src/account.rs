@@ -108,6 +108,15 @@ impl<S: SecretStore> Account<S> {
         &mut self.client
     }
 
+    /// After the server signed the session out ([`ClientEvent::SignedOut`]), logs in
+    /// again with the same full JID: the user's explicit choice, which signs out the
+    /// client that took it (see [`esession_xmpp::Connection::reconnect`]). The attempt
+    /// and the return are reported as after a lost connection. Returns false when the
+    /// session was not signed out (after a loss it reconnects on its own).
+    pub fn reconnect(&mut self) -> bool {
+        self.client.connection_mut().reconnect()
+    }
+
     /// Sends `body` to the contact `to` (see [`Conversations::send`]).
     pub async fn send(
         &mut self,
@@ -216,7 +225,7 @@ impl<S: SecretStore> Account<S> {
                 tracing::warn!(what, "a stanza was not sent: the connection is stalled");
                 Ok(())
             }
-            other => other,
+            other => unless_signed_out(other),
         }
     }
 
@@ -242,6 +251,11 @@ impl<S: SecretStore> Account<S> {
                     self.convs
                         .connection_lost(engine, &reason, Timestamp::now());
                 }
+                LinkEvent::SignedOut { jid, why, text } => {
+                    let engine = self.client.engine_mut();
+                    self.convs
+                        .signed_out(engine, &jid, why, text, Timestamp::now());
+                }
                 LinkEvent::Reconnecting {
                     attempt,
                     after,
@@ -258,7 +272,8 @@ impl<S: SecretStore> Account<S> {
                             None
                         }
                     };
-                    self.client.connection_mut().send_presence().await?;
+                    let presence = self.client.connection_mut().send_presence().await;
+                    unless_signed_out(presence)?;
                     if self.client.jid() != self.client.engine().own_jid() {
                         tracing::warn!(bound = %jid, "the server bound another resource");
                     }
@@ -328,10 +343,12 @@ impl<S: SecretStore> Account<S> {
                         let engine = self.client.engine_mut();
                         let key = engine.identity_key().map(|k| k.public());
                         if let Some(reply) = key_request_answer(&stanza, key.as_ref()) {
-                            self.client
+                            let answer = self
+                                .client
                                 .connection_mut()
                                 .send_xml(&reply.to_string())
-                                .await?;
+                                .await;
+                            unless_signed_out(answer)?;
                             continue;
                         }
                         self.convs.handle_stanza(engine, stanza, Timestamp::now());
@@ -373,6 +390,19 @@ impl<S: SecretStore> Account<S> {
         // layer has already reported.
         self.client.shutdown(Duration::ZERO).await?;
         Ok(events)
+    }
+}
+
+/// `sent`, except that a sign-out is not an error of the account: the server's stream
+/// error arrived while the stanza waited, the sign-out is the next link event, and what
+/// was being sent waits like any message after a lost connection.
+fn unless_signed_out(sent: Result<(), XmppError>) -> Result<(), XmppError> {
+    match sent {
+        Err(XmppError::SignedOut { jid, why }) => {
+            tracing::warn!(%jid, why = why.name(), "a stanza was not sent: signed out");
+            Ok(())
+        }
+        other => other,
     }
 }
 

@@ -9,7 +9,7 @@ use esession::xml::{ns, Element};
 use esession::{
     EndedBy, Engine, Fingerprint, Jid, PeerClient, Random, SecretStore, SessionInfo, Timestamp,
 };
-use esession_xmpp::{OfflineFallback, Unreachable};
+use esession_xmpp::{OfflineFallback, SignOut, Unreachable};
 
 use crate::bounded::{Recent, States, CAPS_KEPT, STATES_KEPT};
 use crate::conversation::Conversation;
@@ -298,12 +298,47 @@ impl Conversations {
         reason: &str,
         now: Timestamp,
     ) {
-        self.offline = Some(reason.to_owned());
-        self.events.push_back(ClientEvent::ConnectionLost {
+        let event = ClientEvent::ConnectionLost {
             reason: reason.to_owned(),
-        });
-        self.disco.clear();
+        };
         let lost = format!("connection to the server lost: {reason}");
+        self.go_offline(engine, reason, event, lost, now);
+    }
+
+    /// The server signed the session bound to `jid` out (`why`; `text`: what it said):
+    /// as a lost connection ([`Conversations::connection_lost`]: the sessions end, the
+    /// messages wait, the contacts are shown offline), except that nothing reconnects
+    /// until the user asks ([`crate::Account::reconnect`]).
+    pub fn signed_out<S: SecretStore>(
+        &mut self,
+        engine: &mut Engine<S>,
+        jid: &str,
+        why: SignOut,
+        text: Option<String>,
+        now: Timestamp,
+    ) {
+        let reason = format!("signed out: {}", why.explain(jid));
+        let event = ClientEvent::SignedOut {
+            jid: jid.to_owned(),
+            why,
+            text,
+        };
+        self.go_offline(engine, &reason, event, reason.clone(), now);
+    }
+
+    /// Goes offline (`reason`, reported as `event`): every session ends (`lost`: why, for
+    /// each), the messages wait, the contacts are shown offline.
+    fn go_offline<S: SecretStore>(
+        &mut self,
+        engine: &mut Engine<S>,
+        reason: &str,
+        event: ClientEvent,
+        lost: String,
+        now: Timestamp,
+    ) {
+        self.offline = Some(reason.to_owned());
+        self.events.push_back(event);
+        self.disco.clear();
         for (_, s) in std::mem::take(&mut self.gone) {
             self.session_over(s.bare(), &s, lost.clone());
         }

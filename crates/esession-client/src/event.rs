@@ -1,5 +1,6 @@
 //! What the conversation layer reports to a user interface.
 use esession::{SasAlg, SessionInfo};
+use esession_xmpp::SignOut;
 
 use crate::history::Kept;
 use crate::presence::Show;
@@ -137,6 +138,18 @@ pub enum ClientEvent {
     ConnectionLost {
         /// Why, in words.
         reason: String,
+    },
+    /// The server signed the session out (`why`: e.g. another client signed in with the
+    /// same full JID, RFC 6120 §4.9.3.3): as [`ClientEvent::ConnectionLost`], but nothing
+    /// reconnects until [`crate::Account::reconnect`].
+    SignedOut {
+        /// The full JID that was bound.
+        jid: String,
+        /// Why ([`SignOut::name`]: a stable name, e.g. `conflict`).
+        why: SignOut,
+        /// What the server said (RFC 6120 §4.9.2), if anything: its words, to show
+        /// escaped.
+        text: Option<String>,
     },
     /// Attempt `attempt` to reconnect starts in `in_secs` seconds.
     Reconnecting {

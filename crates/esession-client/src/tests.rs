@@ -1222,3 +1222,44 @@ fn a_negotiation_stalled_by_gajim_b1_says_so_and_that_retrying_works() {
     assert_eq!(reasons.len(), 1, "{reasons:?}");
     assert!(!reasons[0].contains("Gajim"), "{reasons:?}");
 }
+
+#[test]
+fn a_sign_out_ends_every_session_keeps_the_messages_and_says_who_took_over() {
+    let mut net = Net::new("signed-out");
+    net.a.send("bob@example.com", "before");
+    net.run();
+    net.a.collect();
+    net.a.events.clear();
+    net.a.convs.signed_out(
+        &mut net.a.engine,
+        ALICE,
+        esession_xmpp::SignOut::Conflict,
+        Some("Replaced by new connection".into()),
+        NOW,
+    );
+    net.a.collect();
+    assert!(!net.a.convs.is_online());
+    assert_eq!(
+        net.a.events.first(),
+        Some(&ClientEvent::SignedOut {
+            jid: ALICE.into(),
+            why: esession_xmpp::SignOut::Conflict,
+            text: Some("Replaced by new connection".into()),
+        }),
+        "reported once, first, and not as a lost connection: {:?}",
+        net.a.events
+    );
+    assert!(!net
+        .a
+        .events
+        .iter()
+        .any(|e| matches!(e, ClientEvent::ConnectionLost { .. })));
+    let said = format!("signed out: another client signed in as {ALICE}");
+    assert_eq!(net.a.terminated(), [said.as_str()]);
+    // A line typed meanwhile waits, saying why.
+    let (_, state) = net.a.send("bob@example.com", "typed after");
+    assert_eq!(state.name(), "queued");
+    assert!(state.reason().unwrap().contains(&said), "{state:?}");
+    net.a.outgoing();
+    assert!(net.a.engine.poll_outgoing().is_none());
+}

@@ -127,6 +127,9 @@ impl<S: SecretStore> Client<S> {
     /// The next engine event, reading the stream for up to `wait`; `None` when nothing
     /// happened in that time. The wait on the stream ends at the engine's next deadline
     /// ([`Engine::next_timeout`]), when its timers are run.
+    ///
+    /// Once the server has signed the session out, [`XmppError::SignedOut`] (the engine's
+    /// events before it first), until [`Connection::reconnect`].
     pub async fn next_event(&mut self, wait: Duration) -> Result<Option<Event>, XmppError> {
         let deadline = Instant::now() + wait;
         loop {
@@ -134,6 +137,7 @@ impl<S: SecretStore> Client<S> {
             if let Some(ev) = self.engine.poll_event() {
                 return Ok(Some(ev));
             }
+            self.conn.still_signed_in()?;
             if Instant::now() >= deadline {
                 return Ok(None);
             }
@@ -185,8 +189,12 @@ impl<S: SecretStore> Client<S> {
 
     /// Terminates every session (XEP-0116 §5: before going offline), waits up to `wait`
     /// for the acknowledgements, closes the stream, and returns the events seen meanwhile.
+    /// Signed out by the server, the terminates cannot be sent: the stream is closed at
+    /// once.
     pub async fn shutdown(mut self, wait: Duration) -> Result<Vec<Event>, XmppError> {
         self.engine.terminate_all(Timestamp::now());
+        let signed_out = self.conn.signed_out().is_some();
+        let wait = if signed_out { Duration::ZERO } else { wait };
         let deadline = Instant::now() + wait;
         let mut events = Vec::new();
         while !self.engine.session_ids().is_empty() {
@@ -198,7 +206,11 @@ impl<S: SecretStore> Client<S> {
                 events.push(ev);
             }
         }
-        self.flush().await?;
+        if signed_out {
+            while self.engine.poll_outgoing().is_some() {}
+        } else {
+            self.flush().await?;
+        }
         while let Some(ev) = self.engine.poll_event() {
             events.push(ev);
         }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_xmpp::jid::{BareJid, FullJid, Jid};
 use tokio_xmpp::minidom::Element;
@@ -23,6 +23,7 @@ use crate::error::{XmppError, CONNECT_TIMEOUT};
 use crate::link::{self, Keepalive, LinkEvent, SharedLink};
 use crate::login::{self, Login, LoginNote};
 use crate::options::{self, ConnectOptions};
+use crate::stream_error::SignOut;
 use crate::xml;
 
 /// Link events kept for a caller that does not read them.
@@ -37,7 +38,10 @@ const MAX_CLOSE_WAIT: Duration = Duration::from_secs(5);
 /// stream must be read regularly, since disco#info requests addressed to us
 /// are answered while reading. tokio-xmpp reconnects (and resumes with
 /// XEP-0198 where possible) if the connection drops after login; each loss,
-/// attempt and return is reported by [`next_link_event`](Self::next_link_event).
+/// attempt and return is reported by [`next_link_event`](Self::next_link_event); except
+/// after the server signs the session out ([`LinkEvent::SignedOut`], e.g. another client
+/// signed in with the same full JID): then nothing reconnects until
+/// [`reconnect`](Self::reconnect).
 #[derive(Debug)]
 pub struct Connection {
     stream: StanzaStream,
@@ -48,6 +52,11 @@ pub struct Connection {
     up: bool,
     /// Why the last reconnection attempt failed.
     last_failure: Option<String>,
+    /// Why the server signed us out, until [`Connection::reconnect`].
+    signed_out: Option<SignOut>,
+    /// The sign-out as soon as the server's stream error is read, before the end of the
+    /// stream is: a send waiting for a stream that will not come back ends with it.
+    sign_out: watch::Receiver<Option<SignOut>>,
     link_events: VecDeque<LinkEvent>,
     bound: FullJid,
     bound_text: String,
@@ -151,6 +160,8 @@ impl Connection {
         }
         let caps_ver = caps::ver(&caps::own_info(&features)).map_err(XmppError::Protocol)?;
         link::with(&link, |s| s.bound = Some(Jid::from(bound.clone())));
+        let sign_out =
+            link::with(&link, |s| s.watch_sign_out()).unwrap_or_else(|| watch::channel(None).1);
         let mut conn = Connection {
             stream,
             notes,
@@ -158,6 +169,8 @@ impl Connection {
             keepalive: opts.keepalive,
             up: true,
             last_failure: None,
+            signed_out: None,
+            sign_out,
             link_events: VecDeque::new(),
             bound_text: bound.to_string(),
             bound,
@@ -182,6 +195,39 @@ impl Connection {
     /// back. Sending meanwhile waits for it (up to the timeout).
     pub fn is_up(&self) -> bool {
         self.up
+    }
+
+    /// Why the server signed this session out, if it did (see [`LinkEvent::SignedOut`]):
+    /// the connection stays down until [`reconnect`](Self::reconnect).
+    pub fn signed_out(&self) -> Option<SignOut> {
+        self.signed_out
+    }
+
+    /// [`XmppError::SignedOut`] if the server signed this session out.
+    pub(crate) fn still_signed_in(&self) -> Result<(), XmppError> {
+        match self.signed_out {
+            Some(why) => Err(XmppError::SignedOut {
+                jid: self.bound_text.clone(),
+                why,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// After a sign-out, logs in again with the same full JID (the user's explicit choice:
+    /// after a `<conflict/>` it signs the other client out); the attempt and the return are
+    /// reported as after a lost connection. Returns false, doing nothing, when the session
+    /// was not signed out.
+    pub fn reconnect(&mut self) -> bool {
+        if self.signed_out.take().is_none() {
+            return false;
+        }
+        tracing::info!(jid = %self.bound, "reconnecting at the user's request");
+        link::with(&self.link, |s| {
+            s.set_stream_error(None);
+            s.resume.notify_one();
+        });
+        true
     }
 
     /// The full JID the server bound this session to.
@@ -426,8 +472,19 @@ impl Connection {
     }
 
     async fn send(&mut self, stanza: Stanza) -> Result<(), XmppError> {
+        // Nothing will carry it: said at once rather than after the timeout.
+        self.still_signed_in()?;
         let mut token = self.stream.send(Box::new(stanza)).await;
-        match tokio::time::timeout(self.timeout, token.wait_for(StanzaStage::Sent)).await {
+        let sent = tokio::time::timeout(self.timeout, token.wait_for(StanzaStage::Sent));
+        let mut sign_out = self.sign_out.clone();
+        let sent = tokio::select! {
+            sent = sent => sent,
+            // The stream error came in while the stanza waited: it will not be sent.
+            Ok(Some(why)) = async { sign_out.wait_for(Option::is_some).await.map(|r| *r) } => {
+                return Err(XmppError::SignedOut { jid: self.bound_text.clone(), why });
+            }
+        };
+        match sent {
             Err(_) => Err(XmppError::Timeout("sending a stanza")),
             Ok(Some(StanzaState::Sent { .. } | StanzaState::Acked { .. })) => Ok(()),
             Ok(Some(StanzaState::Failed { error })) => Err(XmppError::Protocol(format!(
@@ -459,11 +516,26 @@ impl Connection {
                     Ok(Some(Incoming::Nothing))
                 }
                 Some(Event::Stream(StreamEvent::Suspended)) => {
-                    let reason = link::with(&self.link, |s| s.reason(self.keepalive))
-                        .unwrap_or_else(|| "the connection was lost".into());
-                    tracing::warn!(%reason, "connection lost, reconnecting");
                     self.up = false;
-                    self.note_link(LinkEvent::Lost { reason });
+                    let seen = link::with(&self.link, |s| (s.signed_out(), s.reason(self.keepalive)));
+                    match seen {
+                        Some((Some((why, text)), _)) => {
+                            tracing::warn!(why = why.name(), "signed out by the server, not reconnecting");
+                            self.signed_out = Some(why);
+                            self.note_link(LinkEvent::SignedOut {
+                                jid: self.bound_text.clone(),
+                                why,
+                                text,
+                            });
+                        }
+                        other => {
+                            let reason = other
+                                .map(|(_, reason)| reason)
+                                .unwrap_or_else(|| "the connection was lost".into());
+                            tracing::warn!(%reason, "connection lost, reconnecting");
+                            self.note_link(LinkEvent::Lost { reason });
+                        }
+                    }
                     Ok(Some(Incoming::Nothing))
                 }
                 Some(Event::Stream(StreamEvent::Resumed)) => {
@@ -510,6 +582,7 @@ impl Connection {
         });
         self.up = true;
         self.last_failure = None;
+        self.signed_out = None;
         self.note_link(LinkEvent::Online {
             jid: self.bound_text.clone(),
             resumed,
@@ -520,7 +593,11 @@ impl Connection {
         if let Stanza::Iq(iq) = &stanza {
             if let Some(reply) = disco::answer(iq, &self.features) {
                 tracing::debug!(to = ?iq.from(), "answering disco#info");
-                self.send(Stanza::Iq(reply)).await?;
+                match self.send(Stanza::Iq(reply)).await {
+                    // Signed out meanwhile: the sign-out is read next, not failed on.
+                    Ok(()) | Err(XmppError::SignedOut { .. }) => {}
+                    Err(e) => return Err(e),
+                }
                 return Ok(Incoming::Nothing);
             }
         }

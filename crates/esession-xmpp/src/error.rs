@@ -2,6 +2,8 @@
 
 use thiserror::Error;
 
+use crate::stream_error::SignOut;
+
 /// Everything that can go wrong between this process and the XMPP server.
 ///
 /// Connection and login failures ([`Auth`](Self::Auth),
@@ -33,6 +35,15 @@ pub enum XmppError {
     /// ended.
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// The server signed this session out (`why`, e.g. another client signed in with the
+    /// same full JID); the connection stays down until `Connection::reconnect`.
+    #[error("signed out: {}", why.explain(jid))]
+    SignedOut {
+        /// The full JID that was bound.
+        jid: String,
+        /// Why.
+        why: SignOut,
+    },
     /// The caller passed something unusable (bad JID, bad XML, plain TCP to a
     /// remote host, ...).
     #[error("invalid argument: {0}")]
@@ -79,5 +90,14 @@ mod tests {
         assert_eq!(XmppError::Stanza("item-not-found".into()).exit_code(), 1);
         assert_eq!(XmppError::Protocol("x".into()).exit_code(), 1);
         assert_eq!(XmppError::InvalidArgument("x".into()).exit_code(), 1);
+        let out = XmppError::SignedOut {
+            jid: "bob@localhost/t".into(),
+            why: SignOut::Conflict,
+        };
+        assert_eq!(out.exit_code(), 1);
+        assert_eq!(
+            out.to_string(),
+            "signed out: another client signed in as bob@localhost/t"
+        );
     }
 }

@@ -10,8 +10,11 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 use tokio_xmpp::jid::Jid;
+
+use crate::stream_error::{Finder, Received, SignOut};
 
 /// How a silent link is detected (RFC 6120 §4.6.1: a client checks the stream): after
 /// `idle` without a byte from the server, the client asks it for an answer (an XEP-0198
@@ -70,6 +73,16 @@ pub enum LinkEvent {
         /// lost; otherwise the stream is new (presence and roster state are gone).
         resumed: bool,
     },
+    /// The server signed this session out (`why`): nothing reconnects on its own until
+    /// `Connection::reconnect` is called. Messages sent meanwhile fail at once.
+    SignedOut {
+        /// The full JID that was bound.
+        jid: String,
+        /// Why.
+        why: SignOut,
+        /// The server's text about it (RFC 6120 §4.9.2), if any: not ours, shown escaped.
+        text: Option<String>,
+    },
 }
 
 /// What the connector and the connection share about the current TCP connection.
@@ -81,6 +94,12 @@ pub(crate) struct LinkState {
     eof: bool,
     /// The last I/O error.
     error: Option<String>,
+    /// The stream error the server sent on the current connection, if any.
+    stream_error: Option<Received>,
+    /// Whether it signs us out, for whoever waits on it (a send).
+    sign_out: watch::Sender<Option<SignOut>>,
+    /// Wakes the reconnection held after a sign-out (`Connection::reconnect`).
+    pub(crate) resume: Arc<Notify>,
     /// The full JID bound at login: reconnections ask for the same resource (RFC 6120
     /// §7.7.2.1), so that the engine's own JID stays right.
     pub(crate) bound: Option<Jid>,
@@ -100,10 +119,33 @@ impl LinkState {
         self.last_read = Some(Instant::now());
         self.eof = false;
         self.error = None;
+        self.set_stream_error(None);
+    }
+
+    /// Notes the stream error the server sent (`None`: forgets it).
+    pub(crate) fn set_stream_error(&mut self, received: Option<Received>) {
+        let why = received.as_ref().and_then(|r| SignOut::of(&r.condition));
+        self.stream_error = received;
+        self.sign_out.send_replace(why);
+    }
+
+    /// Follows whether the server signed us out.
+    pub(crate) fn watch_sign_out(&self) -> watch::Receiver<Option<SignOut>> {
+        self.sign_out.subscribe()
+    }
+
+    /// Why the server signed us out, if the stream error it sent means so.
+    pub(crate) fn signed_out(&self) -> Option<(SignOut, Option<String>)> {
+        let received = self.stream_error.as_ref()?;
+        SignOut::of(&received.condition).map(|why| (why, received.text.clone()))
     }
 
     /// Why the connection was lost, from what was seen of it.
     pub(crate) fn reason(&self, keepalive: Keepalive) -> String {
+        // RFC 6120 §4.9: the server said why before closing.
+        if let Some(received) = &self.stream_error {
+            return format!("the server ended the stream: {}", received.describe());
+        }
         if let Some(e) = &self.error {
             return format!("network error: {e}");
         }
@@ -121,20 +163,51 @@ impl LinkState {
     }
 }
 
-/// A TCP connection whose reads, end and errors are noted in the shared state.
+/// A TCP connection whose reads, end and errors are noted in the shared state; or the
+/// plaintext of the XML stream, whose stream errors are noted (`stream_error`): the same
+/// stream in plain TCP, the stream above TLS otherwise.
 #[derive(Debug)]
 pub(crate) struct Watched<S> {
     inner: S,
     link: SharedLink,
+    /// Whether this is the TCP connection (its reads, end and errors are noted).
+    transport: bool,
+    /// Finds the stream errors when this is the plaintext.
+    finder: Option<Finder>,
 }
 
 impl<S> Watched<S> {
+    /// A new TCP connection.
     pub(crate) fn new(inner: S, link: SharedLink) -> Self {
         with(&link, LinkState::fresh);
-        Watched { inner, link }
+        Watched {
+            inner,
+            link,
+            transport: true,
+            finder: None,
+        }
+    }
+
+    /// The same TCP connection, read in plaintext (no TLS).
+    pub(crate) fn in_plaintext(mut self) -> Self {
+        self.finder = Some(Finder::default());
+        self
+    }
+
+    /// The plaintext above TLS on a TCP connection watched already.
+    pub(crate) fn plaintext(inner: S, link: SharedLink) -> Self {
+        Watched {
+            inner,
+            link,
+            transport: false,
+            finder: Some(Finder::default()),
+        }
     }
 
     fn note<T>(&self, r: &io::Result<T>) {
+        if !self.transport {
+            return;
+        }
         if let Err(e) = r {
             let e = e.to_string();
             with(&self.link, |s| s.error = Some(e));
@@ -151,9 +224,14 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         if let Poll::Ready(r) = &r {
+            let this = &mut *self;
+            let read = buf.filled().get(before..).unwrap_or_default();
+            if let Some(received) = this.finder.as_mut().and_then(|f| f.received(read)) {
+                with(&this.link, |s| s.set_stream_error(Some(received)));
+            }
             self.note(r);
-            let got = buf.filled().len() > before;
-            if r.is_ok() {
+            let got = !read.is_empty();
+            if r.is_ok() && self.transport {
                 with(&self.link, |s| {
                     if got {
                         s.last_read = Some(Instant::now());
@@ -222,5 +300,27 @@ mod tests {
         assert!(reason(&link).contains("keepalive unanswered"));
         assert!(w.write_all(b"y").await.is_err());
         assert!(reason(&link).starts_with("network error: "));
+        // What the server said before closing comes first (RFC 6120 §4.9).
+        let said = Received {
+            condition: "system-shutdown".into(),
+            text: Some("bye".into()),
+        };
+        with(&link, |s| s.set_stream_error(Some(said)));
+        assert_eq!(
+            reason(&link),
+            "the server ended the stream: system-shutdown (bye)"
+        );
+        assert_eq!(with(&link, |s| s.signed_out()), Some(None));
+        let mut watch = with(&link, |s| s.watch_sign_out()).unwrap();
+        let conflict = Received {
+            condition: "conflict".into(),
+            text: None,
+        };
+        with(&link, |s| s.set_stream_error(Some(conflict)));
+        assert_eq!(*watch.borrow_and_update(), Some(SignOut::Conflict));
+        // A new connection forgets it.
+        drop(Watched::new(tokio::io::empty(), link.clone()));
+        assert_eq!(*watch.borrow_and_update(), None);
+        assert_eq!(reason(&link), "the server ended the stream");
     }
 }

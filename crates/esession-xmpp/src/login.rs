@@ -144,6 +144,23 @@ impl<C: ServerConnector> Attempts<C> {
                 return;
             }
             if was_online.load(Ordering::SeqCst) {
+                // RFC 6120 §4.9.3.3: after <conflict/> the other client holds our resource;
+                // coming back with it would sign that one out, and it us. Nothing is
+                // attempted while signed out: until the user asks (`Connection::reconnect`
+                // forgets the sign-out, then wakes us; a wake-up left over from an earlier
+                // request finds us still signed out and we wait again).
+                loop {
+                    let held = link::with(&link, |s| {
+                        s.signed_out().map(|(why, _)| (why, s.resume.clone()))
+                    })
+                    .flatten();
+                    let Some((why, resume)) = held else { break };
+                    tracing::info!(%jid, why = why.name(), "signed out: not reconnecting");
+                    tokio::select! {
+                        () = resume.notified() => {}
+                        () = slot.closed() => return,
+                    }
+                }
                 // A lost connection: wait before each attempt, saying so.
                 let after = backoff.next_delay();
                 let attempt = backoff.attempt();

@@ -5,7 +5,8 @@
 //! `<a/>` of its own; with Nagle's algorithm on, a stanza written while such a segment is
 //! unacknowledged waits for the server's delayed ACK (40 ms on Linux): one stall per
 //! negotiation hop through the server. These connectors are tokio-xmpp's (plain TCP,
-//! STARTTLS, direct TLS) with `TCP_NODELAY` set on the socket before the stream opens.
+//! STARTTLS, direct TLS) with `TCP_NODELAY` set on the socket before the stream opens,
+//! and the plaintext of the stream watched for stream errors ([`Watched`]).
 
 use std::borrow::Cow;
 
@@ -79,14 +80,14 @@ impl ServerConnector for Plain {
         ns: &'static str,
         timeouts: Timeouts,
     ) -> Result<(PendingFeaturesRecv<Self::Stream>, ChannelBinding), Error> {
-        let tcp = BufStream::new(connect_tcp(&self.0, &self.1).await?);
+        let tcp = BufStream::new(connect_tcp(&self.0, &self.1).await?.in_plaintext());
         let pending = initiate_stream(tcp, ns, header(jid), timeouts).await?;
         Ok((pending, ChannelBinding::None))
     }
 }
 
 impl ServerConnector for Tls {
-    type Stream = BufStream<TlsStream<Watched<TcpStream>>>;
+    type Stream = BufStream<Watched<TlsStream<Watched<TcpStream>>>>;
 
     async fn connect(
         &self,
@@ -115,7 +116,8 @@ impl ServerConnector for Tls {
             from: self.direct.then_some(Cow::Borrowed(bare.as_str())),
             ..header(jid)
         };
-        let pending = initiate_stream(BufStream::new(tls), ns, header, timeouts).await?;
+        let tls = BufStream::new(Watched::plaintext(tls, self.link.clone()));
+        let pending = initiate_stream(tls, ns, header, timeouts).await?;
         Ok((pending, binding))
     }
 }

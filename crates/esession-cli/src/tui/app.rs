@@ -145,6 +145,8 @@ pub(crate) enum Effect {
     Approve(String),
     /// Load the stored history ([`App::history`]).
     History { peer: String },
+    /// Sign in again after a sign-out ([`App::done`]).
+    Reconnect,
     /// Ring the terminal bell.
     Bell,
     /// End every session and leave.
@@ -361,6 +363,7 @@ impl App {
             Typed::History => in_conversation(&|peer| Effect::History { peer }),
             Typed::Add(jid) => contact("/add", &jid).map(|j| vec![Effect::Add(j)]),
             Typed::Approve(jid) => contact("/approve", &jid).map(|j| vec![Effect::Approve(j)]),
+            Typed::Reconnect => Ok(vec![Effect::Reconnect]),
             Typed::Quit => Ok(vec![Effect::Quit]),
         };
         result.unwrap_or_else(|e| {
@@ -522,6 +525,12 @@ impl App {
                     "connection to the server lost: {reason}. Every session ended; \
                      reconnecting, messages wait"
                 );
+                self.console.say(now, Level::Error, text);
+                vec![Effect::Bell]
+            }
+            ClientEvent::SignedOut { jid, why, text } => {
+                self.connection = "signed out: /reconnect to sign in again".into();
+                let text = crate::sign_out::notice(jid, *why, text.as_deref());
                 self.console.say(now, Level::Error, text);
                 vec![Effect::Bell]
             }

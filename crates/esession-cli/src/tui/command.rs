@@ -30,12 +30,14 @@ pub(crate) enum Typed {
     Approve(String),
     /// `/history`: the stored history with the contact.
     History,
+    /// `/reconnect`: signs in again after the server signed us out.
+    Reconnect,
     /// `/quit`.
     Quit,
 }
 
 /// The commands with their arguments and what they do, for `/help`.
-pub(crate) const HELP: [(&str, &str); 14] = [
+pub(crate) const HELP: [(&str, &str); 15] = [
     ("/help", "this list (Esc closes it)"),
     ("/open JID", "open the conversation with JID"),
     ("/close", "close the current conversation's window"),
@@ -68,6 +70,10 @@ pub(crate) const HELP: [(&str, &str); 14] = [
     (
         "/history",
         "load the stored history (PageUp / PageDown scroll)",
+    ),
+    (
+        "/reconnect",
+        "sign in again after being signed out by another client",
     ),
     ("/quit", "end every session and leave (Ctrl-C too)"),
     ("//text", "send a message that starts with /"),
@@ -117,6 +123,7 @@ pub(crate) fn parse(line: &str) -> Result<Typed, String> {
         "add" => needs("a JID").map(Typed::Add),
         "approve" => needs("a JID").map(Typed::Approve),
         "history" => none(Typed::History),
+        "reconnect" => none(Typed::Reconnect),
         "quit" => none(Typed::Quit),
         _ => Err(format!(
             "unknown command /{name} (/help lists them; // sends a line starting with /): \
@@ -143,6 +150,7 @@ mod tests {
         assert_eq!(parse("/win 3"), Ok(Typed::Win(3)));
         assert_eq!(parse("/quit"), Ok(Typed::Quit));
         assert_eq!(parse("/history"), Ok(Typed::History));
+        assert_eq!(parse("/reconnect"), Ok(Typed::Reconnect));
     }
 
     #[test]

@@ -504,3 +504,34 @@ fn warnings_name_the_contact() {
         "{window}"
     );
 }
+
+/// RFC 6120 §4.9.3.3: signed out by another client with our full JID, the client says so,
+/// naming the JID, with the server's words escaped, and reconnects only on `/reconnect`.
+#[test]
+fn a_sign_out_is_said_plainly_and_reconnecting_is_the_users_choice() {
+    let mut app = app();
+    let effects = app.client_event(
+        &ClientEvent::SignedOut {
+            jid: "alice@example.org/pda".into(),
+            why: esession_xmpp::SignOut::Conflict,
+            text: Some("Replaced\u{1b}[2J by new connection".into()),
+        },
+        NOW,
+    );
+    assert_eq!(effects, [Effect::Bell]);
+    let screen = drawn(&app, 200, 12);
+    assert!(
+        screen.contains("signed out: another client signed in as alice@example.org/pda"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("/reconnect signs in here again"),
+        "{screen}"
+    );
+    assert!(!screen.contains('\u{1b}'), "escaped: {screen}");
+    assert!(
+        screen.contains("signed out: /reconnect to sign in again"),
+        "{screen}"
+    );
+    assert_eq!(type_line(&mut app, "/reconnect"), [Effect::Reconnect]);
+}

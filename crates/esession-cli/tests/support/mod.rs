@@ -61,6 +61,18 @@ impl Account {
         }
     }
 
+    /// The same account as the full JID `self.jid/resource`, with a state directory of its
+    /// own (another device signing in with the same resource).
+    #[allow(dead_code)]
+    pub(crate) fn as_resource(&self, resource: &str) -> Account {
+        Account {
+            jid: format!("{}/{resource}", self.jid),
+            password: self.password.clone(),
+            addr: self.addr.clone(),
+            state: tempfile::tempdir().unwrap(),
+        }
+    }
+
     /// The user name (local part).
     pub(crate) fn user(&self) -> &str {
         self.jid.split('@').next().unwrap()
