@@ -1,0 +1,201 @@
+//! Contacts: the roster (RFC 6121 §2), subscriptions (§3), presence (§4) and whether each
+//! resource speaks ESessions (its disco#info or caps, XEP-0116 §3, XEP-0115).
+use super::*;
+
+impl Conversations {
+    /// Takes in the disco#info `<query/>` of `full` (`None`: it did not answer, taken as
+    /// not supporting ESessions). When `full` sent caps, the answer's hash is checked
+    /// against their `ver` (XEP-0115 §5.4) and, if it matches, kept for every resource
+    /// that shows that `ver` later: they need no question.
+    pub fn disco_info<S: SecretStore>(
+        &mut self,
+        engine: &mut Engine<S>,
+        full: &str,
+        answer: Option<&Element>,
+        now: Timestamp,
+    ) {
+        let supported = answer.is_some_and(|q| {
+            q.children()
+                .any(|f| f.is("feature", ns::DISCO_INFO) && f.attr("var") == Some(ns::ESESSION))
+        });
+        let caps = self.presences.caps(full).cloned();
+        if let (Some(q), Some(caps)) = (answer, caps) {
+            // XEP-0115 §5.4: only SHA-1 is verified; another hash is not cached.
+            match esession_xmpp::caps_ver(q) {
+                Ok(v) if caps.hash == "sha-1" && v == caps.ver => {
+                    self.caps_cache.keep(&v, supported);
+                }
+                Ok(_) if caps.hash != "sha-1" => {}
+                Ok(v) => self.warn(
+                    Some(full.to_owned()),
+                    format!(
+                        "caps ver {} does not match its disco#info ({v}): not cached",
+                        caps.ver
+                    ),
+                ),
+                Err(e) => self.warn(
+                    Some(full.to_owned()),
+                    format!("disco#info answer not usable for caps: {e}"),
+                ),
+            }
+        }
+        self.set_esessions(engine, full, supported, now);
+    }
+
+    /// Whether to ask `full`'s software version (XEP-0092) before taking in its
+    /// disco#info `answer`: its presence came without caps and it advertises ESessions and
+    /// XEP-0092 ([`esession_xmpp::worth_asking`]). Issue 13 §1: a Gajim without caps is
+    /// recognised by its version ([`esession_xmpp::Client::learn_software`] tells the
+    /// engine), which must be known before a session is started with it.
+    pub fn wants_software(&self, full: &str, answer: Option<&Element>) -> bool {
+        self.presences.caps(full).is_none() && answer.is_some_and(esession_xmpp::worth_asking)
+    }
+
+    /// Takes in the roster fetched at login (RFC 6121 §2.1.3).
+    pub fn set_roster(&mut self, items: Vec<RosterItem>) {
+        for item in items {
+            self.roster_item(item);
+        }
+    }
+
+    pub(super) fn roster_item(&mut self, item: RosterItem) {
+        self.roster.apply(item.clone());
+        self.events.push_back(ClientEvent::Roster(item));
+    }
+
+    /// Records whether `full` advertises ESessions (its disco#info, XEP-0116 §3) and
+    /// sends what waited for it.
+    pub fn set_esessions<S: SecretStore>(
+        &mut self,
+        engine: &mut Engine<S>,
+        full: &str,
+        supported: bool,
+        now: Timestamp,
+    ) {
+        if !self.presences.set_esessions(full, supported) {
+            return;
+        }
+        let show = self
+            .presences
+            .resources(jid::bare(full))
+            .find(|(j, _)| *j == full)
+            .map(|(_, r)| r.show);
+        self.events.push_back(ClientEvent::Presence {
+            jid: full.to_owned(),
+            show,
+            esessions: Some(supported),
+        });
+        self.pump(engine, jid::bare(full), now);
+    }
+
+    /// Adds `jid` to the roster and asks to see its presence (RFC 6121 §2.3, §3.1.1); the
+    /// roster set's answer needs no handling (the server pushes the new item).
+    pub fn add(&mut self, jid_: &str) {
+        let set = Element::new("iq", ns::JABBER_CLIENT)
+            .with_attr("type", "set")
+            .with_attr("id", self.new_id())
+            .with_child(roster::add_item(jid_));
+        self.outgoing.push_back(set);
+        self.outgoing.push_back(roster::subscribe(jid_));
+    }
+
+    /// Approves (or pre-approves) `jid`'s subscription to our presence (RFC 6121 §3.1.4,
+    /// §3.4).
+    pub fn approve(&mut self, jid_: &str) {
+        self.outgoing.push_back(roster::approve(jid_));
+    }
+
+    /// Removes `jid` from the roster (RFC 6121 §2.5.2): the server cancels the
+    /// subscriptions both ways and pushes the removal, reported as a
+    /// [`ClientEvent::Roster`] item with subscription `remove`.
+    pub fn remove(&mut self, jid_: &str) {
+        let set = Element::new("iq", ns::JABBER_CLIENT)
+            .with_attr("type", "set")
+            .with_attr("id", self.new_id())
+            .with_child(roster::remove_item(jid_));
+        self.outgoing.push_back(set);
+    }
+
+    /// Denies `jid`'s subscription request, or cancels the subscription granted before
+    /// (RFC 6121 §3.2.1); a roster item changed by it is pushed by the server.
+    pub fn deny(&mut self, jid_: &str) {
+        self.outgoing.push_back(roster::deny(jid_));
+    }
+
+    pub(super) fn presence<S: SecretStore>(
+        &mut self,
+        engine: &mut Engine<S>,
+        update: PresenceUpdate,
+        now: Timestamp,
+    ) {
+        match update {
+            PresenceUpdate::Available {
+                full,
+                show,
+                priority,
+                caps,
+            } => {
+                let new = self.presences.available(&full, show, priority);
+                let changed = self.presences.set_caps(&full, caps.clone());
+                if let (true, Some(c), Ok(peer)) = (changed, &caps, Jid::new(&full)) {
+                    // Issue 13 §1: the caps node tells the engine whether the contact runs
+                    // Gajim, whose dialect a session we start then speaks (Compat::Auto).
+                    engine.note_peer_client(&peer, PeerClient::CapsNode(&c.node));
+                }
+                if new || changed {
+                    // XEP-0116 §3: whether the resource supports ESessions is asked on its
+                    // first presence, and again when its caps change; a caps ver seen
+                    // and verified before answers without a question (XEP-0115 §6.3).
+                    let known = caps
+                        .as_ref()
+                        .filter(|c| c.hash == "sha-1")
+                        .and_then(|c| self.caps_cache.get(&c.ver).copied());
+                    match known {
+                        Some(supported) => {
+                            self.presences.set_esessions(&full, supported);
+                        }
+                        None => self.disco.push_back(DiscoRequest {
+                            full: full.clone(),
+                            node: caps.as_ref().map(crate::presence::Caps::disco_node),
+                        }),
+                    }
+                }
+                let esessions = self
+                    .presences
+                    .resources(jid::bare(&full))
+                    .find(|(j, _)| **j == full)
+                    .and_then(|(_, r)| r.esessions);
+                self.events.push_back(ClientEvent::Presence {
+                    jid: full.clone(),
+                    show: Some(show),
+                    esessions,
+                });
+                self.pump(engine, jid::bare(&full), now);
+            }
+            PresenceUpdate::Unavailable { jid: gone } => {
+                let bare = jid::bare(&gone).to_owned();
+                for full in self.presences.unavailable(&gone) {
+                    self.events.push_back(ClientEvent::Presence {
+                        jid: full.clone(),
+                        show: None,
+                        esessions: None,
+                    });
+                    self.resource_gone(engine, &full, now);
+                }
+                self.pump(engine, &bare, now);
+            }
+            PresenceUpdate::SubscribeRequest { from } => {
+                self.events
+                    .push_back(ClientEvent::SubscriptionRequest { jid: from });
+            }
+            // RFC 6121 §3.1.5–6, §3.2: the contact approved, denied or cancelled our
+            // subscription (the server pushes the changed roster item too).
+            PresenceUpdate::Subscription { from, approved } => {
+                self.events.push_back(ClientEvent::SubscriptionAnswer {
+                    jid: from,
+                    approved,
+                });
+            }
+        }
+    }
+}

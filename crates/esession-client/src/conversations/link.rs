@@ -1,0 +1,127 @@
+//! The connection to the server as the conversations see it: lost, signed out,
+//! reconnecting, online again (docs/decisions.md, "The layer on a loss").
+use super::*;
+
+impl Conversations {
+    /// Whether the connection to the server is up (see [`Conversations::connection_lost`]).
+    pub fn is_online(&self) -> bool {
+        self.offline.is_none()
+    }
+
+    /// The connection to the server was lost (`reason`): every session ends here (the
+    /// contacts saw us go offline; the engine's terminates are for the record and need
+    /// not be sent), their unacknowledged messages and the queued ones wait for the next
+    /// connection, marked with the reason, and every contact resource is shown offline.
+    /// Nothing is negotiated until [`Conversations::online`].
+    pub fn connection_lost<S: SecretStore>(
+        &mut self,
+        engine: &mut Engine<S>,
+        reason: &str,
+        now: Timestamp,
+    ) {
+        let event = ClientEvent::ConnectionLost {
+            reason: reason.to_owned(),
+        };
+        let lost = format!("connection to the server lost: {reason}");
+        self.go_offline(engine, reason, event, lost, now);
+    }
+
+    /// The server signed the session bound to `jid` out (`why`; `text`: what it said):
+    /// as a lost connection ([`Conversations::connection_lost`]: the sessions end, the
+    /// messages wait, the contacts are shown offline), except that nothing reconnects
+    /// until the user asks ([`crate::Account::reconnect`]).
+    pub fn signed_out<S: SecretStore>(
+        &mut self,
+        engine: &mut Engine<S>,
+        jid: &str,
+        why: SignOut,
+        text: Option<String>,
+        now: Timestamp,
+    ) {
+        let reason = format!("signed out: {}", why.explain(jid));
+        let event = ClientEvent::SignedOut {
+            jid: jid.to_owned(),
+            why,
+            text,
+        };
+        self.go_offline(engine, &reason, event, reason.clone(), now);
+    }
+
+    /// Goes offline (`reason`, reported as `event`): every session ends (`lost`: why, for
+    /// each), the messages wait, the contacts are shown offline.
+    pub(super) fn go_offline<S: SecretStore>(
+        &mut self,
+        engine: &mut Engine<S>,
+        reason: &str,
+        event: ClientEvent,
+        lost: String,
+        now: Timestamp,
+    ) {
+        self.offline = Some(reason.to_owned());
+        self.events.push_back(event);
+        self.disco.clear();
+        for (_, s) in std::mem::take(&mut self.gone) {
+            self.session_over(s.bare(), &s, lost.clone());
+        }
+        let bares: Vec<String> = self.convs.keys().cloned().collect();
+        for bare in &bares {
+            let open: Vec<SessionRef> = self
+                .convs
+                .get_mut(bare)
+                .map(|c| {
+                    let all: Vec<SessionRef> = c.sessions().cloned().collect();
+                    for s in &all {
+                        c.remove(s.thread());
+                    }
+                    all
+                })
+                .unwrap_or_default();
+            for s in open {
+                let _ = sessions::end(engine, &s, now);
+                self.session_over(bare, &s, lost.clone());
+            }
+            self.hold_pending(bare);
+        }
+        for full in self.presences.clear() {
+            self.events.push_back(ClientEvent::Presence {
+                jid: full,
+                show: None,
+                esessions: None,
+            });
+        }
+        self.drain(engine, now);
+    }
+
+    /// Reports attempt `attempt` to reconnect, in `in_secs` seconds (`error`: why the
+    /// previous one failed).
+    pub fn reconnecting(&mut self, attempt: u32, in_secs: u64, error: Option<String>) {
+        self.events.push_back(ClientEvent::Reconnecting {
+            attempt,
+            in_secs,
+            error,
+        });
+    }
+
+    /// Online again as `jid`, with the roster fetched again (RFC 6121 §2.1.3; `None`:
+    /// the fetch failed, the old roster is kept). Messages waiting go out once their
+    /// contacts' presence arrives.
+    pub fn online(&mut self, jid: &str, roster: Option<Vec<RosterItem>>) {
+        self.offline = None;
+        self.events.push_back(ClientEvent::Online {
+            jid: jid.to_owned(),
+        });
+        if let Some(items) = roster {
+            let gone: Vec<RosterItem> = self
+                .roster
+                .items()
+                .filter(|old| !items.iter().any(|i| i.jid == old.jid))
+                .map(|old| RosterItem {
+                    subscription: roster::Subscription::Remove,
+                    ..old.clone()
+                })
+                .collect();
+            self.set_roster(gone);
+            self.set_roster(items);
+        }
+    }
+}

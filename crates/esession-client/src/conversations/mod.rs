@@ -1,0 +1,380 @@
+//! The conversation layer, sans-IO: stanzas and time in; stanzas, events and disco#info
+//! requests out. The engine is passed to each call (the caller owns it, with the
+//! connection).
+mod contacts;
+mod delivery;
+mod departures;
+mod link;
+mod trust;
+use std::collections::{BTreeMap, VecDeque};
+
+use esession::jid;
+use esession::trust::KnownKey;
+use esession::xml::{ns, Element};
+use esession::{
+    EndedBy, Engine, Fingerprint, Jid, PeerClient, Random, SecretStore, SessionInfo, Timestamp,
+};
+use esession_xmpp::{OfflineFallback, SignOut, Unreachable};
+
+use crate::bounded::{Recent, States, CAPS_KEPT, STATES_KEPT};
+use crate::conversation::Conversation;
+use crate::event::{ClientEvent, Shield};
+use crate::history::{Direction, Kept, Log, MessageLog, Page};
+use crate::presence::{self, PresenceUpdate, Presences, Route};
+use crate::queue::DeliveryState;
+use crate::receipts;
+use crate::roster::{self, Roster, RosterItem};
+use crate::sessions::{self, SessionEvent, SessionRef};
+
+/// Random octets in a message id.
+const ID_OCTETS: usize = 9;
+
+/// Seconds a message may wait for its receipt, in a session whose contact acknowledged
+/// messages before, until the session is presumed stale (the contact's client restarted
+/// while the server kept its resource, e.g. XEP-0198 hibernation) and replaced.
+pub(crate) const RECEIPT_WAIT: u64 = 20;
+
+/// Seconds the end of a session whose contact went offline is held back before it is
+/// reported: a server shutting down sends the contacts' unavailable presence just before
+/// it closes our own stream, and then it is our connection that was lost, not the contact
+/// that left (decisions: what a person is told when the server stops).
+pub(crate) const OFFLINE_GRACE: u64 = 2;
+
+/// A disco#info question to ask (XEP-0030), answered with
+/// [`Conversations::disco_info`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DiscoRequest {
+    /// The resource asked.
+    pub full: String,
+    /// The node asked about: `node#ver` of its caps (XEP-0115 §6.2), if it sent caps.
+    pub node: Option<String>,
+}
+
+/// A message to send in an XEP-0187 offline session (the contact has no available
+/// resource and the user allowed it), answered with [`Conversations::offline_sent`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OfflineRequest {
+    /// The contact's bare JID.
+    pub bare: String,
+    /// The message id.
+    pub id: String,
+    /// The body.
+    pub body: String,
+}
+
+/// Every conversation of one account, with its roster and its contacts' presence.
+pub struct Conversations {
+    own_bare: String,
+    roster: Roster,
+    presences: Presences,
+    convs: BTreeMap<String, Conversation>,
+    states: States,
+    events: VecDeque<ClientEvent>,
+    outgoing: VecDeque<Element>,
+    disco: VecDeque<DiscoRequest>,
+    /// Whether the software of a caps `ver` supports ESessions, for the `ver`s whose hash
+    /// matched the disco#info answer (XEP-0115 §5.4); the most recent `CAPS_KEPT`, since
+    /// each contact's presence may bring a new one.
+    caps_cache: Recent<bool>,
+    /// The user consented to offline sessions (XEP-0187: no forward secrecy).
+    allow_offline: bool,
+    offline_out: VecDeque<OfflineRequest>,
+    rng: Box<dyn Random>,
+    closing: bool,
+    /// Why the connection to the server is down, while it is.
+    offline: Option<String>,
+    /// Sessions whose resource went offline, already out of their conversation, whose
+    /// end is reported at the instant given ([`OFFLINE_GRACE`]) unless the connection is
+    /// lost first.
+    gone: Vec<(Timestamp, SessionRef)>,
+    /// The threads of our negotiations that wait, at this timer tick, for a message 4 that
+    /// Gajim's bug B1 will never send (issue 13): their timeout says so.
+    gajim_stalled: Vec<String>,
+    log: Log,
+}
+
+impl Conversations {
+    /// The conversations of account `own` (bare or full JID); message ids are drawn from
+    /// `rng`.
+    pub fn new(own: &str, rng: Box<dyn Random>) -> Self {
+        Conversations {
+            log: Log::new(jid::bare(own)),
+            own_bare: jid::bare(own).to_owned(),
+            roster: Roster::default(),
+            presences: Presences::default(),
+            convs: BTreeMap::new(),
+            states: States::new(STATES_KEPT),
+            events: VecDeque::new(),
+            outgoing: VecDeque::new(),
+            disco: VecDeque::new(),
+            caps_cache: Recent::new(CAPS_KEPT),
+            allow_offline: false,
+            offline_out: VecDeque::new(),
+            rng,
+            closing: false,
+            offline: None,
+            gone: Vec::new(),
+            gajim_stalled: Vec::new(),
+        }
+    }
+
+    /// Keeps the messages of sessions whose `logging` is `may` (XEP-0155 §8) in `store`
+    /// from now on; without it, every message is kept in memory only.
+    pub fn keep_history(&mut self, store: Box<dyn MessageLog + Send>) {
+        self.log.set_store(store);
+    }
+
+    /// The newest `limit` messages with `bare`, oldest first: those in the store and those
+    /// kept in memory (of `mustnot` sessions, while this process lives).
+    ///
+    /// # Errors
+    /// Why the store could not be read.
+    pub fn history(&self, bare: &str, limit: usize) -> Result<Page, String> {
+        self.log.page(jid::bare(bare), limit)
+    }
+
+    /// The roster.
+    pub fn roster(&self) -> &Roster {
+        &self.roster
+    }
+
+    /// The contacts' online resources.
+    pub fn presences(&self) -> &Presences {
+        &self.presences
+    }
+
+    /// The conversation with `bare`, if any.
+    pub fn conversation(&self, bare: &str) -> Option<&Conversation> {
+        self.convs.get(jid::bare(bare))
+    }
+
+    /// Every conversation, by contact.
+    pub fn conversations(&self) -> impl Iterator<Item = (&String, &Conversation)> {
+        self.convs.iter()
+    }
+
+    /// The state of message `id`: of every message not settled yet, and of the newest
+    /// delivered or failed ones (the oldest are forgotten, see `STATES_KEPT`).
+    pub fn state(&self, id: &str) -> Option<&DeliveryState> {
+        self.states.get(id)
+    }
+
+    /// Keeps at most `cap` settled message states (tests).
+    #[cfg(test)]
+    pub(crate) fn keep_states(&mut self, cap: usize) {
+        self.states = States::new(cap);
+    }
+
+    /// How many message states are kept.
+    #[cfg(test)]
+    pub(crate) fn states_kept(&self) -> usize {
+        self.states.len()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<ClientEvent> {
+        self.events.pop_front()
+    }
+
+    /// The next stanza of this layer to send (roster and subscription stanzas; the
+    /// engine's own stanzas are polled from the engine).
+    pub fn poll_outgoing(&mut self) -> Option<Element> {
+        self.outgoing.pop_front()
+    }
+
+    /// The next resource whose disco#info features are wanted (XEP-0116 §3), to answer
+    /// with [`Conversations::disco_info`] (or [`Conversations::set_esessions`]).
+    pub fn poll_disco(&mut self) -> Option<DiscoRequest> {
+        self.disco.pop_front()
+    }
+
+    /// Allows (or not) sending to a contact without an available resource in an XEP-0187
+    /// offline session, which has no forward secrecy (§3.1): off unless the user says so.
+    pub fn set_allow_offline(&mut self, allowed: bool) {
+        self.allow_offline = allowed;
+    }
+
+    /// Whether messages wait for [`Conversations::poll_offline`].
+    pub fn has_offline(&self) -> bool {
+        !self.offline_out.is_empty()
+    }
+
+    /// The next message to send in an offline session (see [`OfflineRequest`]).
+    pub fn poll_offline(&mut self) -> Option<OfflineRequest> {
+        self.offline_out.pop_front()
+    }
+
+    /// The outcome of an offline-session attempt for message `id` to `bare`: sent (its
+    /// state becomes [`DeliveryState::SentOffline`]: encrypted, without forward secrecy),
+    /// or not (it stays queued, marked not sent with `Err`'s reason: nothing published,
+    /// options not signed by a key trusted for the contact, …).
+    pub fn offline_sent(
+        &mut self,
+        bare: &str,
+        id: &str,
+        body: &str,
+        outcome: Result<(), String>,
+        now: Timestamp,
+    ) {
+        let sent = outcome.is_ok();
+        if let Some(c) = self.convs.get_mut(bare) {
+            c.queue.offline_done(id, sent);
+        }
+        match outcome {
+            Ok(()) => {
+                self.keep(bare, Direction::Sent, Some(id), body, now, None);
+                self.set_state(bare, id, DeliveryState::SentOffline);
+            }
+            Err(why) => {
+                let reason = Some(format!("not sent: {why}"));
+                self.set_state(bare, id, DeliveryState::Queued { reason });
+            }
+        }
+    }
+
+    /// Handles one stanza from the server: roster pushes and presence here, the rest in
+    /// the engine.
+    pub fn handle_stanza<S: SecretStore>(
+        &mut self,
+        engine: &mut Engine<S>,
+        stanza: Element,
+        now: Timestamp,
+    ) {
+        if let Some(push) = roster::push_query(&stanza, &self.own_bare) {
+            match push.and_then(roster::parse_items) {
+                Ok(items) => {
+                    self.set_roster(items);
+                    // RFC 6121 §2.1.6: the client acknowledges the push.
+                    self.outgoing.push_back(roster::push_ack(&stanza));
+                }
+                Err(detail) => self.warn(None, detail),
+            }
+            return;
+        }
+        // Presence with encrypted content belongs to a session (XEP-0200 §5).
+        if stanza.child("c", ns::STANZA_ENCRYPTION).is_none() {
+            match presence::parse(&stanza, &self.own_bare) {
+                Some(Ok(update)) => return self.presence(engine, update, now),
+                Some(Err(detail)) => {
+                    let from = stanza.attr("from").map(str::to_owned);
+                    return self.warn(from, detail);
+                }
+                None => {}
+            }
+        }
+        engine.handle_stanza(stanza, now);
+        self.drain(engine, now);
+    }
+
+    /// Lets the engine's timers run (negotiation and terminate timeouts).
+    pub fn handle_timeout<S: SecretStore>(&mut self, engine: &mut Engine<S>, now: Timestamp) {
+        // Known before the engine's timeout forgets the negotiation.
+        self.gajim_stalled = self
+            .convs
+            .values()
+            .flat_map(|c| c.sessions().filter(|s| c.negotiating_on(s.thread())))
+            .filter(|s| engine.stalled_by_gajim_bug(&s.id))
+            .map(|s| s.thread().to_owned())
+            .collect();
+        engine.handle_timeout(now);
+        self.drain(engine, now);
+        self.gajim_stalled.clear();
+        self.report_gone(engine, Some(now), now);
+        self.replace_stale(engine, now);
+    }
+
+    /// Sends `body` to the contact `to` (bare JID): in the current session, or once the
+    /// session being negotiated is established, or after negotiating one with the best
+    /// resource. Returns the message id and its state.
+    pub fn send<S: SecretStore>(
+        &mut self,
+        engine: &mut Engine<S>,
+        to: &str,
+        body: &str,
+        now: Timestamp,
+    ) -> (String, DeliveryState) {
+        let bare = jid::bare(to).to_owned();
+        let id = self.new_id();
+        let queued = DeliveryState::Queued { reason: None };
+        self.states.set(&id, queued.clone());
+        self.convs
+            .entry(bare.clone())
+            .or_default()
+            .queue
+            .push(id.clone(), body.to_owned());
+        self.pump(engine, &bare, now);
+        let state = self.states.get(&id).cloned().unwrap_or(queued);
+        (id, state)
+    }
+
+    /// Ends every session with `bare` (XEP-0116 §5); returns how many there were.
+    pub fn end<S: SecretStore>(
+        &mut self,
+        engine: &mut Engine<S>,
+        bare: &str,
+        now: Timestamp,
+    ) -> usize {
+        let open: Vec<SessionRef> = self
+            .convs
+            .get(jid::bare(bare))
+            .map(|c| c.sessions().cloned().collect())
+            .unwrap_or_default();
+        for s in &open {
+            if let Err(e) = sessions::end(engine, s, now) {
+                self.warn_session(s, e.to_string());
+            }
+        }
+        self.drain(engine, now);
+        open.len()
+    }
+
+    /// Before going offline: ends every session (XEP-0116 §5) and reports every message
+    /// not acknowledged as failed. Nothing is negotiated after this.
+    pub fn shutdown<S: SecretStore>(&mut self, engine: &mut Engine<S>, now: Timestamp) {
+        self.closing = true;
+        self.report_gone(engine, None, now);
+        let bares: Vec<String> = self.convs.keys().cloned().collect();
+        for bare in bares {
+            self.end(engine, &bare, now);
+            let Some(conv) = self.convs.get_mut(&bare) else {
+                continue;
+            };
+            let queued = conv.queue.drop_pending();
+            let sent = conv.unacknowledged();
+            for id in queued {
+                let reason = "not sent: the client shut down first".to_owned();
+                self.set_state(&bare, &id, DeliveryState::Failed { reason });
+            }
+            for id in sent {
+                let reason = "no delivery receipt before the client shut down".to_owned();
+                self.set_state(&bare, &id, DeliveryState::Failed { reason });
+            }
+        }
+    }
+
+    fn warn(&mut self, peer: Option<String>, detail: String) {
+        self.events.push_back(ClientEvent::Warning {
+            peer,
+            thread: None,
+            detail,
+        });
+    }
+
+    /// A warning about session `s`: its contact and thread named.
+    fn warn_session(&mut self, s: &SessionRef, detail: String) {
+        self.events.push_back(ClientEvent::Warning {
+            peer: Some(s.full.clone()),
+            thread: Some(s.thread().to_owned()),
+            detail,
+        });
+    }
+
+    /// A fresh message id: random, so that ids never repeat across restarts (the
+    /// receiver recognizes a message sent again by its id).
+    fn new_id(&mut self) -> String {
+        let mut octets = [0u8; ID_OCTETS];
+        self.rng.fill(&mut octets);
+        let hex: String = octets.iter().map(|b| format!("{b:02x}")).collect();
+        format!("m-{hex}")
+    }
+}
