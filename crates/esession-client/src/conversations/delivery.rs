@@ -74,9 +74,6 @@ impl Conversations {
                     let reason = match by {
                         Some(EndedBy::Us) => "ended by us".to_owned(),
                         Some(EndedBy::Peer) => "ended by the contact".to_owned(),
-                        None if self.gajim_stalled.iter().any(|t| t == s.thread()) => {
-                            format!("failed: {reason}: {}", esession::GAJIM_STALL)
-                        }
                         None => format!("failed: {reason}"),
                     };
                     self.session_over(&bare, &s, reason);

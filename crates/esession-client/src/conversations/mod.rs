@@ -87,9 +87,6 @@ pub struct Conversations {
     /// end is reported at the instant given ([`OFFLINE_GRACE`]) unless the connection is
     /// lost first.
     gone: Vec<(Timestamp, SessionRef)>,
-    /// The threads of our negotiations that wait, at this timer tick, for a message 4 that
-    /// Gajim's bug B1 will never send (issue 13): their timeout says so.
-    gajim_stalled: Vec<String>,
     log: Log,
 }
 
@@ -114,7 +111,6 @@ impl Conversations {
             closing: false,
             offline: None,
             gone: Vec::new(),
-            gajim_stalled: Vec::new(),
         }
     }
 
@@ -268,17 +264,8 @@ impl Conversations {
 
     /// Lets the engine's timers run (negotiation and terminate timeouts).
     pub fn handle_timeout<S: SecretStore>(&mut self, engine: &mut Engine<S>, now: Timestamp) {
-        // Known before the engine's timeout forgets the negotiation.
-        self.gajim_stalled = self
-            .convs
-            .values()
-            .flat_map(|c| c.sessions().filter(|s| c.negotiating_on(s.thread())))
-            .filter(|s| engine.stalled_by_gajim_bug(&s.id))
-            .map(|s| s.thread().to_owned())
-            .collect();
         engine.handle_timeout(now);
         self.drain(engine, now);
-        self.gajim_stalled.clear();
         self.report_gone(engine, Some(now), now);
         self.replace_stale(engine, now);
     }

@@ -10,7 +10,7 @@ pub use mode::Compat;
 
 /// What a person is told when a negotiation we started in the Gajim mode timed out because
 /// of Gajim's bug B1 ([`crate::Engine::stalled_by_gajim_bug`], issue 13): the one text of
-/// every interface.
+/// every interface (the engine's own timeout says it in [`crate::Error::Timeout`]).
 pub const GAJIM_STALL: &str = "the contact's Gajim drew a counter that Gajim 1.0 cannot \
      handle (its known bug, about 1 session in 128 that Gajim answers): trying again works, \
      a new session draws a new counter";

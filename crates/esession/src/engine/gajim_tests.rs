@@ -337,9 +337,12 @@ fn gajim_b1_when_it_answers_is_a_timeout_for_us() {
     let later = Timestamp(NOW.0 + 3600);
     link.us.handle_timeout(later);
     let events = link.events();
+    // The timeout itself says why (one text for every interface).
     assert!(events.iter().any(|e| matches!(
         e,
-        Event::Failed { error, .. } if error.kind() == ErrorKind::Timeout
+        Event::Failed { error: error @ Error::Timeout { gajim_stall: true, .. }, .. }
+            if error.kind() == ErrorKind::Timeout
+                && error.to_string().ends_with(crate::GAJIM_STALL)
     )));
 }
 

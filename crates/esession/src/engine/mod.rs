@@ -309,11 +309,13 @@ impl<S: SecretStore> Engine<S> {
                 self.out.warn(peer, Some(id), detail);
                 self.out.event(outgoing::terminated(peer, id));
             } else {
+                let gajim_stall = matches!(&state, State::AwaitingInit(a) if a.gajim_b1());
                 self.out.event(Event::Failed {
                     peer: peer.clone(),
                     session: id.clone(),
                     error: Error::Timeout {
                         seconds: self.core.config.negotiation_timeout,
+                        gajim_stall,
                     },
                 });
             }

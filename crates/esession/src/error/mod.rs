@@ -75,11 +75,25 @@ pub enum Error {
     Store(#[from] StoreError),
     /// The negotiation was not answered within `seconds` (`Config::negotiation_timeout`;
     /// kind [`ErrorKind::Timeout`]).
-    #[error("timeout: no answer within {seconds} seconds")]
+    #[error("timeout: no answer within {seconds} seconds{}", stall_note(*gajim_stall))]
     Timeout {
         /// The timeout that passed.
         seconds: u64,
+        /// Whether the answer never came because of Gajim's bug B1: we started the
+        /// negotiation in the Gajim mode and Gajim drew a counter it cannot handle
+        /// ([`crate::Engine::stalled_by_gajim_bug`], issue 13). The text then says so
+        /// ([`crate::GAJIM_STALL`]).
+        gajim_stall: bool,
     },
+}
+
+/// What the text of [`Error::Timeout`] adds when Gajim's bug B1 is the cause.
+fn stall_note(gajim_stall: bool) -> String {
+    if gajim_stall {
+        format!(": {}", crate::GAJIM_STALL)
+    } else {
+        String::new()
+    }
 }
 
 impl Error {

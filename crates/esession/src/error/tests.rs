@@ -119,7 +119,7 @@ fn a_refused_request_names_its_condition_and_fields() {
 #[test]
 fn the_kind_is_derived_from_the_variant() {
     let store = StoreError::new("reading the keys");
-    let rows: [(Error, ErrorKind, &str); 6] = [
+    let rows: [(Error, ErrorKind, &str); 7] = [
         (
             PeerMisbehaved::NonceMismatch.into(),
             ErrorKind::Negotiation,
@@ -146,9 +146,23 @@ fn the_kind_is_derived_from_the_variant() {
             "store: secret store failure: reading the keys",
         ),
         (
-            Error::Timeout { seconds: 60 },
+            Error::Timeout {
+                seconds: 60,
+                gajim_stall: false,
+            },
             ErrorKind::Timeout,
             "timeout: no answer within 60 seconds",
+        ),
+        (
+            Error::Timeout {
+                seconds: 20,
+                gajim_stall: true,
+            },
+            ErrorKind::Timeout,
+            &format!(
+                "timeout: no answer within 20 seconds: {}",
+                crate::GAJIM_STALL
+            ),
         ),
     ];
     for (error, kind, text) in rows {

@@ -768,7 +768,13 @@ fn message_4_before_message_3() {
     // Bob waits for a message 3 that never comes, then times out.
     assert_eq!(m.bob.session_ids().len(), 1);
     m.bob.handle_timeout(NOW.plus(61));
-    outcome(&mut m.bob).assert_failed(ErrorKind::Timeout, Error::Timeout { seconds: 60 });
+    outcome(&mut m.bob).assert_failed(
+        ErrorKind::Timeout,
+        Error::Timeout {
+            seconds: 60,
+            gajim_stall: false,
+        },
+    );
     assert!(m.bob.session_ids().is_empty() && secrets(&m.bob).is_empty());
 }
 

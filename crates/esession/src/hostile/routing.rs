@@ -66,7 +66,13 @@ fn second_responder_on_same_thread_is_ignored() {
     // The phone's negotiation waits for a message 3 that never comes.
     assert_eq!(phone.session_ids().len(), 1);
     phone.handle_timeout(NOW.plus(61));
-    outcome(&mut phone).assert_failed(ErrorKind::Timeout, Error::Timeout { seconds: 60 });
+    outcome(&mut phone).assert_failed(
+        ErrorKind::Timeout,
+        Error::Timeout {
+            seconds: 60,
+            gajim_stall: false,
+        },
+    );
     assert!(secrets(&phone).is_empty());
     // The session with the laptop works; the phone cannot inject into it.
     m.bob
@@ -165,7 +171,13 @@ fn request_from_offline_storage_is_not_answered() {
         "Bob sent nothing"
     );
     m.alice.handle_timeout(NOW.plus(61));
-    outcome(&mut m.alice).assert_failed(ErrorKind::Timeout, Error::Timeout { seconds: 60 });
+    outcome(&mut m.alice).assert_failed(
+        ErrorKind::Timeout,
+        Error::Timeout {
+            seconds: 60,
+            gajim_stall: false,
+        },
+    );
 }
 
 fn error_from(from: &str, thread: &str) -> Element {
