@@ -9,6 +9,16 @@ pub fn encode(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)
 }
 
+/// Appends [`encode`]'s text to `out` (no intermediate string).
+pub(crate) fn encode_into(bytes: &[u8], out: &mut String) {
+    STANDARD.encode_string(bytes, out);
+}
+
+/// The length of [`encode`]'s text for `len` octets (padded: 4 per started 3).
+pub(crate) fn encoded_len(len: usize) -> usize {
+    len.div_ceil(3).saturating_mul(4)
+}
+
 /// Decodes the value of field `field`, tolerating whitespace (spec-digest §2.3); a bad
 /// value is [`PeerMisbehaved::BadBase64`] naming the field.
 pub fn decode(field: &str, value: &str) -> Result<Vec<u8>, PeerMisbehaved> {
@@ -37,6 +47,12 @@ mod tests {
     fn round_trip_and_named_failure() {
         assert_eq!(decode("f", &encode(b"\x00\xffab")).unwrap(), b"\x00\xffab");
         assert_eq!(decode("f", " AAE=\n").unwrap(), [0, 1]);
+        for len in 0..10 {
+            let mut out = String::from("x");
+            encode_into(&vec![9; len], &mut out);
+            assert_eq!(out, format!("x{}", encode(&vec![9; len])));
+            assert_eq!(encoded_len(len), out.len() - 1);
+        }
         assert_eq!(decode("f", "A\tA\rE\x0c=").unwrap(), [0, 1]);
         let long = encode(&[7u8; 300]);
         assert_eq!(decode("f", &long).unwrap(), [7u8; 300]);

@@ -170,7 +170,7 @@ impl<S: SecretStore> Engine<S> {
             msg.push(c);
         }
         let mut out = match self.build_stanza(&id, msg) {
-            Ok(out) => out,
+            Ok(out) => out.into_element(),
             Err(e) => {
                 self.sessions.remove(&id);
                 return Err(e);

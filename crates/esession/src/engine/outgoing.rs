@@ -1,6 +1,7 @@
 //! What a session sends on the caller's behalf: stanzas (XEP-0200 §5–6, profile P9) and
 //! its end (XEP-0116 §5, XEP-0155 §4.4 [5], profile P10, P11).
 use super::offline::match_resource_rule;
+use super::sealed::{Outgoing, SealedStanza};
 use super::session::{Closing, Common, OfflineRole, Secure, Session, State};
 use super::shared::{Core, Outbox};
 use crate::channel::Channel;
@@ -11,10 +12,10 @@ use crate::event::{EndedBy, Event};
 use crate::forms::{Field, Form, FormType};
 use crate::negotiation::stanza::{negotiation_message, Wrapper};
 use crate::session_id::SessionId;
-use crate::stanza::{clear_extras, message, storage_hints, termination};
+use crate::stanza::{message, storage_hints, termination};
 use crate::store::SecretStore;
 use crate::time::Timestamp;
-use crate::xml::{ns, Element};
+use crate::xml::{ns, Element, Node};
 use jid::Jid;
 
 /// XEP-0200 §5: the thread, AMP rules and errors stay in clear.
@@ -24,15 +25,15 @@ fn clear(e: &Element) -> bool {
 
 impl Session {
     /// `stanza` (of `kind`) as sent in this session: addressed, with its `<thread/>`, and
-    /// in an ESession encrypted but for its clear children. A `KeyExhausted` error means
-    /// the session must end (profile P9).
+    /// in an ESession encrypted but for its clear children (kept in parts, see
+    /// [`SealedStanza`]). A `KeyExhausted` error means the session must end (profile P9).
     pub(super) fn seal_stanza<S: SecretStore>(
         &mut self,
         kind: StanzaKind,
         stanza: Element,
         core: &mut Core<S>,
         out: &mut Outbox,
-    ) -> Result<Element, Error> {
+    ) -> Result<Outgoing, Error> {
         let common = &self.common;
         let negotiated = self.state.negotiated(kind);
         // Until established (no terms yet), assume the stricter choice.
@@ -48,7 +49,12 @@ impl Session {
         } else {
             logging
         };
-        let mut sealed = common.addressed(&stanza, kind);
+        let match_resource = matches!(
+            common.offline,
+            Some(OfflineRole::Sent {
+                match_resource: true
+            })
+        );
         match &mut self.state {
             State::Encrypted(secure) => {
                 if !negotiated {
@@ -56,21 +62,35 @@ impl Session {
                 }
                 let m = stanza.serialize_children(|e| !clear(e));
                 let c = secure.seal_outgoing(common, m.as_bytes(), core, out)?;
-                for e in stanza
-                    .children()
-                    .filter(|e| clear(e) && !e.is("thread", ns::JABBER_CLIENT))
-                {
-                    sealed.push(e.clone());
-                }
-                sealed.push(c);
-                // Profile P9: the clear fallback and hints go on data messages only.
-                if kind == StanzaKind::Message {
-                    for extra in clear_extras(hints) {
-                        sealed.push(extra);
-                    }
-                }
+                let (mut attrs, nodes) = stanza.into_attrs_and_nodes();
+                attrs.retain(|(k, _)| k != "to");
+                let clear = nodes
+                    .into_iter()
+                    .filter_map(|n| match n {
+                        Node::Element(e) if clear(&e) && !e.is("thread", ns::JABBER_CLIENT) => {
+                            Some(e)
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                Ok(Outgoing::Sealed(Box::new(SealedStanza {
+                    kind,
+                    to: common.peer().clone(),
+                    attrs,
+                    // RFC 6120 §8.2.3: an iq get or set has exactly one child, so an
+                    // encrypted iq carries only its <c/>; the receiver finds the session by
+                    // our full JID (docs/decisions.md). Messages and presence carry the
+                    // thread in clear.
+                    thread: (kind != StanzaKind::Iq).then(|| common.id.clone()),
+                    clear,
+                    c,
+                    // Profile P9: the clear fallback and hints go on data messages only.
+                    extras: (kind == StanzaKind::Message).then_some(hints),
+                    match_resource,
+                })))
             }
             State::Plain(_) => {
+                let mut sealed = common.addressed(&stanza, kind);
                 for e in stanza
                     .children()
                     .filter(|e| !e.is("thread", ns::JABBER_CLIENT))
@@ -84,18 +104,13 @@ impl Session {
                         sealed.push(hint);
                     }
                 }
+                if match_resource {
+                    sealed.push(match_resource_rule());
+                }
+                Ok(Outgoing::Tree(sealed))
             }
-            other => return Err(other.wrong().into()),
+            other => Err(other.wrong().into()),
         }
-        if matches!(
-            common.offline,
-            Some(OfflineRole::Sent {
-                match_resource: true
-            })
-        ) {
-            sealed.push(match_resource_rule());
-        }
-        Ok(sealed)
     }
 
     /// Ends the session (XEP-0116 §5, profile P10): an encrypted terminate for an

@@ -116,6 +116,11 @@ impl Element {
         self.attrs.reserve_exact(n);
     }
 
+    /// The attributes and the content nodes, taking the element apart.
+    pub(crate) fn into_attrs_and_nodes(self) -> (Vec<(Cow<'static, str>, String)>, Vec<Node>) {
+        (self.attrs, self.children)
+    }
+
     /// Removes attribute `name`.
     pub fn remove_attr(&mut self, name: &str) {
         self.attrs.retain(|(k, _)| k != name);
