@@ -21,7 +21,16 @@ pub(crate) struct Parts<'a> {
 /// m_content: the children other than `<mac/>`, in the order received, each in its P4
 /// form, with every whitespace character removed (profile P9).
 pub(crate) fn m_content(c: &Element) -> String {
-    let mut out = String::new();
+    // Room for the usual children (`<name>text</name>`), written without regrowing.
+    let capacity: usize = c
+        .children()
+        .filter(|e| e.name() != "mac")
+        .map(|e| {
+            let text: usize = e.nodes().iter().map(Node::text_len).sum();
+            2 * e.name().len() + 5 + text
+        })
+        .sum();
+    let mut out = String::with_capacity(capacity);
     for e in c.children().filter(|e| e.name() != "mac") {
         e.normalize_into(&mut out);
     }

@@ -51,6 +51,7 @@ use crate::warning::Warning;
 use crate::xml::{ns, Element};
 use jid::{BareJid, FullJid, Jid};
 use offline::OfflineSets;
+use outgoing::Request;
 use sealed::Outgoing;
 use session::{key, Common, Peer, Session, State};
 use shared::{Core, Outbox};
@@ -367,10 +368,7 @@ impl<S: SecretStore> Engine<S> {
     /// Sends `body` in session `id`: encrypted in an ESession (XEP-0200 §6, profile P9),
     /// in clear in a plain stanza session.
     pub fn send_message(&mut self, id: &SessionId, body: &str) -> Result<(), Error> {
-        self.send_content(
-            id,
-            vec![Element::new("body", ns::JABBER_CLIENT).with_text(body)],
-        )
+        self.send_request(id, Request::Chat(body))
     }
 
     /// Sends a `<message type='chat'/>` whose children are `content` in session `id`
@@ -389,7 +387,11 @@ impl<S: SecretStore> Engine<S> {
     /// `<thread/>`, `<amp/>` and `<error/>` is encrypted (XEP-0200 §5, profile P9), and only
     /// stanza kinds negotiated in `stanzas` may be sent.
     pub fn send_stanza(&mut self, id: &SessionId, stanza: Element) -> Result<(), Error> {
-        match self.build_stanza(id, stanza)? {
+        self.send_request(id, Request::Stanza(stanza))
+    }
+
+    fn send_request(&mut self, id: &SessionId, request: Request<'_>) -> Result<(), Error> {
+        match self.build_stanza(id, request)? {
             Outgoing::Tree(e) => self.out.send(e),
             Outgoing::Sealed(s) => self.out.send_sealed(*s),
         }
@@ -397,11 +399,10 @@ impl<S: SecretStore> Engine<S> {
     }
 
     /// The stanza [`Engine::send_stanza`] sends, built but not queued.
-    fn build_stanza(&mut self, id: &SessionId, stanza: Element) -> Result<Outgoing, Error> {
-        let kind =
-            stanza_kind(&stanza).ok_or_else(|| Usage::NotAStanza(stanza.name().to_owned()))?;
+    fn build_stanza(&mut self, id: &SessionId, request: Request<'_>) -> Result<Outgoing, Error> {
+        let kind = request.kind()?;
         let s = find_session(&mut self.sessions, id)?;
-        let built = s.seal_stanza(kind, stanza, &mut self.core, &mut self.out);
+        let built = s.seal_stanza(kind, request, &mut self.core, &mut self.out);
         if let Err(e) = &built {
             if *e == Error::Usage(Usage::KeyExhausted) {
                 // Profile P9: the key cannot be replaced in time (re-keying is off, or

@@ -4,6 +4,7 @@ use super::offline::match_resource_rule;
 use super::sealed::{Outgoing, SealedStanza};
 use super::session::{Closing, Common, OfflineRole, Secure, Session, State};
 use super::shared::{Core, Outbox};
+use super::stanza_kind;
 use crate::channel::Channel;
 use crate::compat::gajim::{self, Dialect};
 use crate::config::{Logging, StanzaKind};
@@ -15,12 +16,74 @@ use crate::session_id::SessionId;
 use crate::stanza::{message, storage_hints, termination};
 use crate::store::SecretStore;
 use crate::time::Timestamp;
-use crate::xml::{ns, Element, Node};
+use crate::xml::{ns, Attrs, Element, Node};
 use jid::Jid;
 
 /// XEP-0200 §5: the thread, AMP rules and errors stay in clear.
 fn clear(e: &Element) -> bool {
     e.is("thread", ns::JABBER_CLIENT) || e.is("error", ns::JABBER_CLIENT) || e.ns() == ns::AMP
+}
+
+/// What a caller sends in a session.
+pub(super) enum Request<'a> {
+    /// A stanza as the caller built it ([`Engine::send_stanza`]).
+    ///
+    /// [`Engine::send_stanza`]: super::Engine::send_stanza
+    Stanza(Element),
+    /// A `<message type='chat'/>` holding a `<body/>` with this text
+    /// ([`Engine::send_message`]); in an ESession its plaintext is written straight.
+    ///
+    /// [`Engine::send_message`]: super::Engine::send_message
+    Chat(&'a str),
+}
+
+impl Request<'_> {
+    /// The kind of stanza, or the usage error of something that is none.
+    pub(super) fn kind(&self) -> Result<StanzaKind, Usage> {
+        match self {
+            Request::Stanza(stanza) => {
+                stanza_kind(stanza).ok_or_else(|| Usage::NotAStanza(stanza.name().to_owned()))
+            }
+            Request::Chat(_) => Ok(StanzaKind::Message),
+        }
+    }
+
+    /// The stanza as an element.
+    fn into_stanza(self) -> Element {
+        match self {
+            Request::Stanza(stanza) => stanza,
+            Request::Chat(body) => Element::new("message", ns::JABBER_CLIENT)
+                .with_attr("type", "chat")
+                .with_child(Element::new("body", ns::JABBER_CLIENT).with_text(body)),
+        }
+    }
+
+    /// XEP-0200 §5–6: the plaintext m (the children but the clear ones, each in its P9
+    /// form inside the stanza), the attributes but `to`, and the clear children but the
+    /// `<thread/>`, in order.
+    fn split(self) -> (String, Attrs, Vec<Element>) {
+        let stanza = match self {
+            Request::Chat(body) => {
+                // The P9 serialization of `<body>` in the stanza's namespace, as
+                // `serialize_children` writes it for the tree of `into_stanza`.
+                let mut m = String::with_capacity(body.len() + 13);
+                Element::write_text_child(&mut m, "body", body);
+                return (m, vec![("type".into(), "chat".into())], Vec::new());
+            }
+            Request::Stanza(stanza) => stanza,
+        };
+        let m = stanza.serialize_children(|e| !clear(e));
+        let (mut attrs, nodes) = stanza.into_attrs_and_nodes();
+        attrs.retain(|(k, _)| k != "to");
+        let clear = nodes
+            .into_iter()
+            .filter_map(|n| match n {
+                Node::Element(e) if clear(&e) && !e.is("thread", ns::JABBER_CLIENT) => Some(e),
+                _ => None,
+            })
+            .collect();
+        (m, attrs, clear)
+    }
 }
 
 impl Session {
@@ -30,7 +93,7 @@ impl Session {
     pub(super) fn seal_stanza<S: SecretStore>(
         &mut self,
         kind: StanzaKind,
-        stanza: Element,
+        request: Request<'_>,
         core: &mut Core<S>,
         out: &mut Outbox,
     ) -> Result<Outgoing, Error> {
@@ -60,19 +123,8 @@ impl Session {
                 if !negotiated {
                     return Err(Usage::NotNegotiated(kind).into());
                 }
-                let m = stanza.serialize_children(|e| !clear(e));
+                let (m, attrs, clear) = request.split();
                 let c = secure.seal_outgoing(common, m.as_bytes(), core, out)?;
-                let (mut attrs, nodes) = stanza.into_attrs_and_nodes();
-                attrs.retain(|(k, _)| k != "to");
-                let clear = nodes
-                    .into_iter()
-                    .filter_map(|n| match n {
-                        Node::Element(e) if clear(&e) && !e.is("thread", ns::JABBER_CLIENT) => {
-                            Some(e)
-                        }
-                        _ => None,
-                    })
-                    .collect();
                 Ok(Outgoing::Sealed(Box::new(SealedStanza {
                     kind,
                     to: common.peer().clone(),
@@ -90,6 +142,7 @@ impl Session {
                 })))
             }
             State::Plain(_) => {
+                let stanza = request.into_stanza();
                 let mut sealed = common.addressed(&stanza, kind);
                 for e in stanza
                     .children()

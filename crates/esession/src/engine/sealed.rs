@@ -10,9 +10,8 @@ use crate::channel::Sealed;
 use crate::config::{Logging, StanzaKind};
 use crate::session_id::SessionId;
 use crate::stanza::clear_extras;
-use crate::xml::{ns, Element};
+use crate::xml::{ns, Attrs, Element};
 use jid::Jid;
-use std::borrow::Cow;
 use std::sync::OnceLock;
 
 /// A stanza to send: built as a tree, or sealed and kept in parts.
@@ -50,7 +49,7 @@ pub(super) struct SealedStanza {
     pub(super) kind: StanzaKind,
     pub(super) to: Jid,
     /// The caller's attributes other than `to`, in order (`type`, `id`…).
-    pub(super) attrs: Vec<(Cow<'static, str>, String)>,
+    pub(super) attrs: Attrs,
     /// The session, whose thread the stanza carries; `None` for an iq (RFC 6120 §8.2.3:
     /// one child only).
     pub(super) thread: Option<SessionId>,

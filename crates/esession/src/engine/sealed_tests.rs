@@ -129,3 +129,28 @@ fn an_engine_writes_the_text_of_the_element_it_would_give() {
     let terminate = p.alice.poll_outgoing_text().unwrap();
     assert!(terminate.starts_with("<message xmlns=\"jabber:client\" to=\"bob@example.com"));
 }
+
+#[test]
+fn a_chat_body_is_sealed_as_the_same_stanza_built_as_a_tree() {
+    let mut p = Pair::new("sealed-chat");
+    let (thread, _, _) = p.negotiate();
+    let id = sid("bob@example.com", &thread);
+    let mut rng = SeededRandom::from_label("sealed-chat/bodies");
+    for i in 0..200 {
+        // Empty bodies too (`<body/>`), and every character the serializer escapes.
+        let body = if i == 0 {
+            String::new()
+        } else {
+            text(&mut rng, 30)
+        };
+        let mut copy = p.alice.snapshot(Box::new(SeededRandom::from_label("copy")));
+        p.alice.send_message(&id, &body).unwrap();
+        let tree = Element::new("body", ns::JABBER_CLIENT).with_text(body.as_str());
+        copy.send_content(&id, vec![tree]).unwrap();
+        assert_eq!(
+            p.alice.poll_outgoing_text(),
+            copy.poll_outgoing_text(),
+            "{body:?}"
+        );
+    }
+}
