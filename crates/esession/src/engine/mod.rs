@@ -24,7 +24,7 @@ mod rekey_tests;
 mod renegotiate;
 mod router;
 mod sealed;
-#[cfg(test)]
+#[cfg(all(test, feature = "test-util"))]
 mod sealed_tests;
 mod session;
 mod shared;

@@ -7,7 +7,9 @@ use crate::channel::Sealed;
 use crate::config::{Logging, StanzaKind};
 use crate::random::{Random, SeededRandom};
 use crate::session_id::SessionId;
+use crate::store::MemoryStore;
 use crate::xml::{ns, parse_element, Element, Limits};
+use crate::Engine;
 use jid::Jid;
 
 /// Text with the characters the P9 serializer escapes, and some that it does not.
@@ -22,7 +24,7 @@ fn text(rng: &mut SeededRandom, max: u8) -> String {
     (0..n)
         .map(|_| {
             rng.fill(&mut b);
-            PIECES[usize::from(b[0]) % PIECES.len()]
+            *PIECES.get(usize::from(b[0]) % PIECES.len()).unwrap()
         })
         .collect()
 }
@@ -33,9 +35,16 @@ fn pick(rng: &mut SeededRandom, n: u8) -> u8 {
     b[0] % n
 }
 
+fn one_of<T: Copy>(rng: &mut SeededRandom, items: &[T]) -> T {
+    let n = u8::try_from(items.len()).unwrap();
+    *items.get(usize::from(pick(rng, n))).unwrap()
+}
+
 fn generated(rng: &mut SeededRandom) -> SealedStanza {
-    let kind =
-        [StanzaKind::Message, StanzaKind::Presence, StanzaKind::Iq][usize::from(pick(rng, 3))];
+    let kind = one_of(
+        rng,
+        &[StanzaKind::Message, StanzaKind::Presence, StanzaKind::Iq],
+    );
     let mut attrs = Vec::new();
     for name in ["type", "id", "xml:lang"] {
         if pick(rng, 2) == 0 {
@@ -60,7 +69,7 @@ fn generated(rng: &mut SeededRandom) -> SealedStanza {
             .then(|| SessionId::for_tests(&Jid::new("bob@example.com").unwrap(), &thread)),
         clear,
         c: sealed_c(rng),
-        extras: [None, Some(Logging::May), Some(Logging::MustNot)][usize::from(pick(rng, 3))],
+        extras: one_of(rng, &[None, Some(Logging::May), Some(Logging::MustNot)]),
         match_resource: pick(rng, 2) == 0,
     }
 }
@@ -100,16 +109,27 @@ fn written_text_is_the_serialization_of_the_built_element() {
     }
 }
 
-#[test]
-fn an_engine_writes_the_text_of_the_element_it_would_give() {
-    let mut p = Pair::new("sealed-engine");
+/// Alice and Bob with an established session, Alice's handle of it, and randomness for
+/// the bodies.
+fn session(label: &str) -> (Pair, SessionId, SeededRandom) {
+    let mut p = Pair::new(label);
     let (thread, _, _) = p.negotiate();
     let id = sid("bob@example.com", &thread);
-    let mut rng = SeededRandom::from_label("sealed-engine/bodies");
+    (p, id, SeededRandom::from_label(&format!("{label}/bodies")))
+}
+
+/// A copy of `engine` with the same keys and counters: it seals the same stanzas.
+fn twin(engine: &Engine<MemoryStore>) -> Engine<MemoryStore> {
+    engine.snapshot(Box::new(SeededRandom::from_label("twin")))
+}
+
+#[test]
+fn an_engine_writes_the_text_of_the_element_it_would_give() {
+    let (mut p, id, mut rng) = session("sealed-engine");
     for i in 0..300 {
         let body = text(&mut rng, 40);
-        // Same keys and counters in the copy: the same stanza, taken both ways.
-        let mut copy = p.alice.snapshot(Box::new(SeededRandom::from_label("copy")));
+        // The same stanza, taken both ways.
+        let mut copy = twin(&p.alice);
         p.alice.send_message(&id, &body).unwrap();
         copy.send_message(&id, &body).unwrap();
         let text = p.alice.poll_outgoing_text().unwrap();
@@ -132,10 +152,7 @@ fn an_engine_writes_the_text_of_the_element_it_would_give() {
 
 #[test]
 fn a_chat_body_is_sealed_as_the_same_stanza_built_as_a_tree() {
-    let mut p = Pair::new("sealed-chat");
-    let (thread, _, _) = p.negotiate();
-    let id = sid("bob@example.com", &thread);
-    let mut rng = SeededRandom::from_label("sealed-chat/bodies");
+    let (mut p, id, mut rng) = session("sealed-chat");
     for i in 0..200 {
         // Empty bodies too (`<body/>`), and every character the serializer escapes.
         let body = if i == 0 {
@@ -143,7 +160,7 @@ fn a_chat_body_is_sealed_as_the_same_stanza_built_as_a_tree() {
         } else {
             text(&mut rng, 30)
         };
-        let mut copy = p.alice.snapshot(Box::new(SeededRandom::from_label("copy")));
+        let mut copy = twin(&p.alice);
         p.alice.send_message(&id, &body).unwrap();
         let tree = Element::new("body", ns::JABBER_CLIENT).with_text(body.as_str());
         copy.send_content(&id, vec![tree]).unwrap();
