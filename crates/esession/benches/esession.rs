@@ -15,8 +15,9 @@
 //!   `primitive_floor` is the crypto the channel must do on the same 200 bytes:
 //!   AES-128-CTR both ways, HMAC-SHA256 over the base64 text on both sides, base64 encode
 //!   and decode. `text_roundtrip` is `engine_roundtrip` with the outer stanza as text both
-//!   ways: the sent stanza serialized to the text a connection writes, and that text parsed
-//!   (`parse_element`) into the element the receiving engine takes. The same groups exist
+//!   ways: the sent stanza taken as the text a connection writes (`poll_outgoing_text`),
+//!   `from` stamped on it, and that text parsed (`parse_element`) into the element the
+//!   receiving engine takes. The same groups exist
 //!   for 16-byte, 2 KiB and 16 KiB bodies.
 //!
 //! * `negotiation_3msg_rsa`: the 3-message flow (SIGMA-I) in group 14 with RSA-2048 `key`

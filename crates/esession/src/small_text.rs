@@ -41,11 +41,21 @@ impl<const N: usize> SmallText<N> {
             SmallText::Boxed(text) => text,
         }
     }
+
+    /// The text's octets, without the UTF-8 check of [`SmallText::as_str`]: what
+    /// comparing and hashing need (a session map hashes and compares a thread on every
+    /// stanza).
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            SmallText::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
+            SmallText::Boxed(text) => text.as_bytes(),
+        }
+    }
 }
 
 impl<const N: usize> PartialEq for SmallText<N> {
     fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
+        self.as_bytes() == other.as_bytes()
     }
 }
 
@@ -59,13 +69,17 @@ impl<const N: usize> PartialOrd for SmallText<N> {
 
 impl<const N: usize> Ord for SmallText<N> {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.as_str().cmp(other.as_str())
+        // `str` orders by its octets.
+        self.as_bytes().cmp(other.as_bytes())
     }
 }
 
 impl<const N: usize> Hash for SmallText<N> {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.as_str().hash(state);
+        // What `str::hash` feeds a hasher (`Hasher::write_str`'s default): the octets, then
+        // 0xff.
+        state.write(self.as_bytes());
+        state.write_u8(0xff);
     }
 }
 

@@ -9,7 +9,7 @@ mod tests;
 /// m_content as a receiver computes it, for the tests that forge `<c/>`s.
 #[cfg(test)]
 pub(crate) use content::m_content;
-use content::Sealing;
+pub(crate) use content::{Sealed, Sealing};
 pub(crate) use rekey::{Fresh, RekeyBase};
 
 use crate::b64;
@@ -243,7 +243,7 @@ impl Channel {
     /// current key are kept back (for the terminate). A pending `<new/>` and old MAC keys
     /// ride along.
     pub(crate) fn seal(&mut self, m: &[u8], reserve: u128) -> Result<Element, Usage> {
-        self.seal_inner(m, reserve, None)
+        self.seal_parts(m, reserve, None).map(Sealed::into_element)
     }
 
     /// Like [`Channel::seal`], and the stanza carries `<key>B64(e')</key>` for `fresh`:
@@ -256,15 +256,18 @@ impl Channel {
         reserve: u128,
         fresh: Fresh,
     ) -> Result<Element, Usage> {
-        self.seal_inner(m, reserve, Some(fresh))
+        self.seal_parts(m, reserve, Some(fresh))
+            .map(Sealed::into_element)
     }
 
-    fn seal_inner(
+    /// [`Channel::seal`] (`fresh` = `None`) or [`Channel::seal_with_key`], the `<c/>`
+    /// kept as [`Sealed`]: to become an element or to be written into the stanza's text.
+    pub(crate) fn seal_parts(
         &mut self,
         m: &[u8],
         reserve: u128,
         fresh: Option<Fresh>,
-    ) -> Result<Element, Usage> {
+    ) -> Result<Sealed, Usage> {
         if fresh.is_some() && self.rekey.is_none() {
             // Profile P9: rekey_freq 2^32-1 means no <key/> is ever sent.
             return Err(Usage::RekeyOff);
@@ -302,7 +305,7 @@ impl Channel {
         let dir = self.send.as_mut().ok_or(Usage::ClosedForSending)?;
         let before = dir.counter;
         let mut counter = dir.counter;
-        let mut c = Sealing::new();
+        let mut c = Sealing::new(m.len());
         if m.is_empty() {
             // XEP-0200 §6 step 3: no content advances the counter by 1.
             counter = counter.wrapping_add(1);
@@ -310,22 +313,22 @@ impl Channel {
             let mut data = m.to_vec();
             let kc = dir.keys.kc.expose();
             dialect.ctr(&mut dir.stream, cipher, kc, &mut counter, &mut data)?;
-            c.push_b64("data", &data);
+            c.data(&data);
         }
         // Profile P9: children in the order data, key, new, old…, mac.
         if let Some(f) = &fresh {
-            c.push_b64("key", &f.public);
+            c.key(&f.public);
         }
         if let Some(r) = self.rekey.as_mut() {
             if r.accepted > 0 {
-                c.push_number("new", r.accepted);
+                c.new_sets(r.accepted);
             }
             let held = self.recv.as_ref().map(|r| r.sets.as_slice()).unwrap_or(&[]);
             for km in r.publish.drain(..) {
                 // Profile P13: a key still in use is never published.
                 let in_use = dir.keys.km == km || held.iter().any(|s| s.peer.km == km);
                 if !in_use {
-                    c.push_b64("old", km.expose());
+                    c.old(km.expose());
                 }
             }
             r.accepted = 0;

@@ -23,6 +23,9 @@ mod rekey;
 mod rekey_tests;
 mod renegotiate;
 mod router;
+mod sealed;
+#[cfg(all(test, feature = "test-util"))]
+mod sealed_tests;
 mod session;
 mod shared;
 #[cfg(all(test, feature = "test-util"))]
@@ -48,6 +51,8 @@ use crate::warning::Warning;
 use crate::xml::{ns, Element};
 use jid::{BareJid, FullJid, Jid};
 use offline::OfflineSets;
+use outgoing::Request;
+use sealed::Outgoing;
 use session::{key, Common, Peer, Session, State};
 use shared::{Core, Outbox};
 use std::collections::HashMap;
@@ -276,6 +281,14 @@ impl<S: SecretStore> Engine<S> {
         self.out.next_stanza()
     }
 
+    /// The next stanza to send, if any, as the text a connection writes: the P9
+    /// serialization of the element [`Engine::poll_outgoing`] would give (its `Display`).
+    /// An encrypted stanza is written straight from its parts, base64 included, without
+    /// building its element tree.
+    pub fn poll_outgoing_text(&mut self) -> Option<String> {
+        self.out.next_stanza_text()
+    }
+
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.out.next_event()
@@ -357,10 +370,7 @@ impl<S: SecretStore> Engine<S> {
     /// Sends `body` in session `id`: encrypted in an ESession (XEP-0200 §6, profile P9),
     /// in clear in a plain stanza session.
     pub fn send_message(&mut self, id: &SessionId, body: &str) -> Result<(), Error> {
-        self.send_content(
-            id,
-            vec![Element::new("body", ns::JABBER_CLIENT).with_text(body)],
-        )
+        self.send_request(id, Request::Chat(body))
     }
 
     /// Sends a `<message type='chat'/>` whose children are `content` in session `id`
@@ -379,17 +389,22 @@ impl<S: SecretStore> Engine<S> {
     /// `<thread/>`, `<amp/>` and `<error/>` is encrypted (XEP-0200 §5, profile P9), and only
     /// stanza kinds negotiated in `stanzas` may be sent.
     pub fn send_stanza(&mut self, id: &SessionId, stanza: Element) -> Result<(), Error> {
-        let out = self.build_stanza(id, stanza)?;
-        self.out.send(out);
+        self.send_request(id, Request::Stanza(stanza))
+    }
+
+    fn send_request(&mut self, id: &SessionId, request: Request<'_>) -> Result<(), Error> {
+        match self.build_stanza(id, request)? {
+            Outgoing::Tree(e) => self.out.send(e),
+            Outgoing::Sealed(s) => self.out.send_sealed(*s),
+        }
         Ok(())
     }
 
     /// The stanza [`Engine::send_stanza`] sends, built but not queued.
-    fn build_stanza(&mut self, id: &SessionId, stanza: Element) -> Result<Element, Error> {
-        let kind =
-            stanza_kind(&stanza).ok_or_else(|| Usage::NotAStanza(stanza.name().to_owned()))?;
+    fn build_stanza(&mut self, id: &SessionId, request: Request<'_>) -> Result<Outgoing, Error> {
+        let kind = request.kind()?;
         let s = find_session(&mut self.sessions, id)?;
-        let built = s.seal_stanza(kind, stanza, &mut self.core, &mut self.out);
+        let built = s.seal_stanza(kind, request, &mut self.core, &mut self.out);
         if let Err(e) = &built {
             if *e == Error::Usage(Usage::KeyExhausted) {
                 // Profile P9: the key cannot be replaced in time (re-keying is off, or

@@ -2,7 +2,7 @@
 //! Alice's option sets, processing offline inits, and Bob's sending-only sessions.
 use super::negotiate::adopt;
 use super::session::{key, Common, OfflineRole, Peer, Session, State};
-use super::Engine;
+use super::{Engine, Request};
 use crate::error::{Error, PeerMisbehaved, Rejected, Replay, Usage};
 use crate::event::{Event, Role};
 use crate::negotiation::established::Established;
@@ -169,8 +169,8 @@ impl<S: SecretStore> Engine<S> {
         for c in content {
             msg.push(c);
         }
-        let mut out = match self.build_stanza(&id, msg) {
-            Ok(out) => out,
+        let mut out = match self.build_stanza(&id, Request::Stanza(msg)) {
+            Ok(out) => out.into_element(),
             Err(e) => {
                 self.sessions.remove(&id);
                 return Err(e);

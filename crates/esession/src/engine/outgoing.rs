@@ -1,8 +1,10 @@
 //! What a session sends on the caller's behalf: stanzas (XEP-0200 §5–6, profile P9) and
 //! its end (XEP-0116 §5, XEP-0155 §4.4 [5], profile P10, P11).
 use super::offline::match_resource_rule;
+use super::sealed::{Outgoing, SealedStanza};
 use super::session::{Closing, Common, OfflineRole, Secure, Session, State};
 use super::shared::{Core, Outbox};
+use super::stanza_kind;
 use crate::channel::Channel;
 use crate::compat::gajim::{self, Dialect};
 use crate::config::{Logging, StanzaKind};
@@ -11,10 +13,10 @@ use crate::event::{EndedBy, Event};
 use crate::forms::{Field, Form, FormType};
 use crate::negotiation::stanza::{negotiation_message, Wrapper};
 use crate::session_id::SessionId;
-use crate::stanza::{clear_extras, message, storage_hints, termination};
+use crate::stanza::{message, storage_hints, termination};
 use crate::store::SecretStore;
 use crate::time::Timestamp;
-use crate::xml::{ns, Element};
+use crate::xml::{ns, Attrs, Element, Node};
 use jid::Jid;
 
 /// XEP-0200 §5: the thread, AMP rules and errors stay in clear.
@@ -22,17 +24,79 @@ fn clear(e: &Element) -> bool {
     e.is("thread", ns::JABBER_CLIENT) || e.is("error", ns::JABBER_CLIENT) || e.ns() == ns::AMP
 }
 
+/// What a caller sends in a session.
+pub(super) enum Request<'a> {
+    /// A stanza as the caller built it ([`Engine::send_stanza`]).
+    ///
+    /// [`Engine::send_stanza`]: super::Engine::send_stanza
+    Stanza(Element),
+    /// A `<message type='chat'/>` holding a `<body/>` with this text
+    /// ([`Engine::send_message`]); in an ESession its plaintext is written straight.
+    ///
+    /// [`Engine::send_message`]: super::Engine::send_message
+    Chat(&'a str),
+}
+
+impl Request<'_> {
+    /// The kind of stanza, or the usage error of something that is none.
+    pub(super) fn kind(&self) -> Result<StanzaKind, Usage> {
+        match self {
+            Request::Stanza(stanza) => {
+                stanza_kind(stanza).ok_or_else(|| Usage::NotAStanza(stanza.name().to_owned()))
+            }
+            Request::Chat(_) => Ok(StanzaKind::Message),
+        }
+    }
+
+    /// The stanza as an element.
+    fn into_stanza(self) -> Element {
+        match self {
+            Request::Stanza(stanza) => stanza,
+            Request::Chat(body) => Element::new("message", ns::JABBER_CLIENT)
+                .with_attr("type", "chat")
+                .with_child(Element::new("body", ns::JABBER_CLIENT).with_text(body)),
+        }
+    }
+
+    /// XEP-0200 §5–6: the plaintext m (the children but the clear ones, each in its P9
+    /// form inside the stanza), the attributes but `to`, and the clear children but the
+    /// `<thread/>`, in order.
+    fn split(self) -> (String, Attrs, Vec<Element>) {
+        let stanza = match self {
+            Request::Chat(body) => {
+                // The P9 serialization of `<body>` in the stanza's namespace, as
+                // `serialize_children` writes it for the tree of `into_stanza`.
+                let mut m = String::with_capacity(body.len() + 13);
+                Element::write_text_child(&mut m, "body", body);
+                return (m, vec![("type".into(), "chat".into())], Vec::new());
+            }
+            Request::Stanza(stanza) => stanza,
+        };
+        let m = stanza.serialize_children(|e| !clear(e));
+        let (mut attrs, nodes) = stanza.into_attrs_and_nodes();
+        attrs.retain(|(k, _)| k != "to");
+        let clear = nodes
+            .into_iter()
+            .filter_map(|n| match n {
+                Node::Element(e) if clear(&e) && !e.is("thread", ns::JABBER_CLIENT) => Some(e),
+                _ => None,
+            })
+            .collect();
+        (m, attrs, clear)
+    }
+}
+
 impl Session {
     /// `stanza` (of `kind`) as sent in this session: addressed, with its `<thread/>`, and
-    /// in an ESession encrypted but for its clear children. A `KeyExhausted` error means
-    /// the session must end (profile P9).
+    /// in an ESession encrypted but for its clear children (kept in parts, see
+    /// [`SealedStanza`]). A `KeyExhausted` error means the session must end (profile P9).
     pub(super) fn seal_stanza<S: SecretStore>(
         &mut self,
         kind: StanzaKind,
-        stanza: Element,
+        request: Request<'_>,
         core: &mut Core<S>,
         out: &mut Outbox,
-    ) -> Result<Element, Error> {
+    ) -> Result<Outgoing, Error> {
         let common = &self.common;
         let negotiated = self.state.negotiated(kind);
         // Until established (no terms yet), assume the stricter choice.
@@ -48,29 +112,38 @@ impl Session {
         } else {
             logging
         };
-        let mut sealed = common.addressed(&stanza, kind);
+        let match_resource = matches!(
+            common.offline,
+            Some(OfflineRole::Sent {
+                match_resource: true
+            })
+        );
         match &mut self.state {
             State::Encrypted(secure) => {
                 if !negotiated {
                     return Err(Usage::NotNegotiated(kind).into());
                 }
-                let m = stanza.serialize_children(|e| !clear(e));
+                let (m, attrs, clear) = request.split();
                 let c = secure.seal_outgoing(common, m.as_bytes(), core, out)?;
-                for e in stanza
-                    .children()
-                    .filter(|e| clear(e) && !e.is("thread", ns::JABBER_CLIENT))
-                {
-                    sealed.push(e.clone());
-                }
-                sealed.push(c);
-                // Profile P9: the clear fallback and hints go on data messages only.
-                if kind == StanzaKind::Message {
-                    for extra in clear_extras(hints) {
-                        sealed.push(extra);
-                    }
-                }
+                Ok(Outgoing::Sealed(Box::new(SealedStanza {
+                    kind,
+                    to: common.peer().clone(),
+                    attrs,
+                    // RFC 6120 §8.2.3: an iq get or set has exactly one child, so an
+                    // encrypted iq carries only its <c/>; the receiver finds the session by
+                    // our full JID (docs/decisions.md). Messages and presence carry the
+                    // thread in clear.
+                    thread: (kind != StanzaKind::Iq).then(|| common.id.clone()),
+                    clear,
+                    c,
+                    // Profile P9: the clear fallback and hints go on data messages only.
+                    extras: (kind == StanzaKind::Message).then_some(hints),
+                    match_resource,
+                })))
             }
             State::Plain(_) => {
+                let stanza = request.into_stanza();
+                let mut sealed = common.addressed(&stanza, kind);
                 for e in stanza
                     .children()
                     .filter(|e| !e.is("thread", ns::JABBER_CLIENT))
@@ -84,18 +157,13 @@ impl Session {
                         sealed.push(hint);
                     }
                 }
+                if match_resource {
+                    sealed.push(match_resource_rule());
+                }
+                Ok(Outgoing::Tree(sealed))
             }
-            other => return Err(other.wrong().into()),
+            other => Err(other.wrong().into()),
         }
-        if matches!(
-            common.offline,
-            Some(OfflineRole::Sent {
-                match_resource: true
-            })
-        ) {
-            sealed.push(match_resource_rule());
-        }
-        Ok(sealed)
     }
 
     /// Ends the session (XEP-0116 §5, profile P10): an encrypted terminate for an

@@ -3,7 +3,7 @@
 use super::session::{Common, Pacing, Secure, State};
 use super::shared::{Core, Outbox};
 use super::{find_session, Engine, TERMINATE_RESERVE_BLOCKS};
-use crate::channel::{Channel, Fresh};
+use crate::channel::{Channel, Fresh, Sealed};
 use crate::compat::gajim::{self, Dialect};
 use crate::config::Config;
 use crate::crypto::pool::take_or_compute;
@@ -13,7 +13,6 @@ use crate::session_id::SessionId;
 use crate::stanza::message;
 use crate::store::SecretStore;
 use crate::time::Timestamp;
-use crate::xml::Element;
 
 /// Whether the policy asks for a `<key/>` on the next stanza of `m_len` octets.
 fn wanted(
@@ -74,7 +73,7 @@ impl Secure {
         m: &[u8],
         core: &mut Core<S>,
         out: &mut Outbox,
-    ) -> Result<Element, Usage> {
+    ) -> Result<Sealed, Usage> {
         let now = core.clock;
         let channel = &mut self.channel;
         let group = channel
@@ -82,7 +81,7 @@ impl Secure {
             .filter(|_| channel.may_rekey())
             .filter(|_| wanted(&core.config, channel, &self.pacing, m.len(), now));
         let Some(group) = group else {
-            let c = channel.seal(m, TERMINATE_RESERVE_BLOCKS)?;
+            let c = channel.seal_parts(m, TERMINATE_RESERVE_BLOCKS, None)?;
             self.pacing.last_sent = now;
             return Ok(c);
         };
@@ -96,10 +95,10 @@ impl Secure {
         let fresh = Fresh { secret, public };
         let c = if channel.fits(m.len(), 0) {
             // The new keys start their own budget, so the reserve is not needed here.
-            channel.seal_with_key(m, 0, fresh)?
+            channel.seal_parts(m, 0, Some(fresh))?
         } else {
             let key_only = channel.seal_with_key(&[], 0, fresh)?;
-            let c = channel.seal(m, TERMINATE_RESERVE_BLOCKS)?;
+            let c = channel.seal_parts(m, TERMINATE_RESERVE_BLOCKS, None)?;
             out.send(message(common.peer().as_str(), common.thread()).with_child(key_only));
             c
         };

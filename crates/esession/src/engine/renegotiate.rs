@@ -79,7 +79,7 @@ impl State {
             State::Encrypted(secure) => {
                 let plain = content.serialize_in(ns::JABBER_CLIENT);
                 let c = secure.seal_outgoing(common, plain.as_bytes(), core, out)?;
-                message(to, thread).with_child(c)
+                message(to, thread).with_child(c.into_element())
             }
             State::Plain(_) => message(to, thread).with_child(content),
             other => return Err(other.wrong().into()),

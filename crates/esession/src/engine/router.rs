@@ -39,14 +39,14 @@ impl<S: SecretStore> Engine<S> {
             }
             return;
         }
-        let Some(thread) = msg.thread.clone() else {
+        let Some(thread) = msg.thread.as_deref() else {
             // XEP-0201: no thread, no session: an ordinary message (errors aside).
             if !matches!(what, What::Error) {
                 self.deliver_plain(None, msg);
             }
             return;
         };
-        let id = key(&msg.from, &thread);
+        let id = key(&msg.from, thread);
         match what {
             What::Error => self.peer_error(&id, &msg),
             What::OfflineInit { x } => {

@@ -1,5 +1,6 @@
 //! What every session shares ([`Core`]) and where everything they produce goes
 //! ([`Outbox`]): the engine lends both to a session's state for each step.
+use super::sealed::{Outgoing, SealedStanza};
 use crate::compat::gajim::{self, Dialect};
 use crate::compat::Compat;
 use crate::config::Config;
@@ -143,13 +144,18 @@ impl<S: SecretStore> Core<S> {
 #[derive(Default)]
 #[cfg_attr(feature = "test-util", derive(Clone))]
 pub(super) struct Outbox {
-    stanzas: VecDeque<Element>,
+    stanzas: VecDeque<Outgoing>,
     events: VecDeque<Event>,
 }
 
 impl Outbox {
     pub(super) fn send(&mut self, stanza: Element) {
-        self.stanzas.push_back(stanza);
+        self.stanzas.push_back(Outgoing::Tree(stanza));
+    }
+
+    /// Queues an encrypted stanza in parts, to be taken as a tree or as text.
+    pub(super) fn send_sealed(&mut self, stanza: SealedStanza) {
+        self.stanzas.push_back(Outgoing::Sealed(Box::new(stanza)));
     }
 
     pub(super) fn event(&mut self, event: Event) {
@@ -180,7 +186,11 @@ impl Outbox {
     }
 
     pub(super) fn next_stanza(&mut self) -> Option<Element> {
-        self.stanzas.pop_front()
+        self.stanzas.pop_front().map(Outgoing::into_element)
+    }
+
+    pub(super) fn next_stanza_text(&mut self) -> Option<String> {
+        self.stanzas.pop_front().map(Outgoing::into_text)
     }
 
     pub(super) fn next_event(&mut self) -> Option<Event> {

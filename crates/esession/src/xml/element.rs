@@ -1,6 +1,9 @@
 //! Element tree with document order and exact text.
 use std::borrow::Cow;
 
+/// An element's attributes in document order: names (`&'static` when known) and values.
+pub(crate) type Attrs = Vec<(Cow<'static, str>, String)>;
+
 /// A node of an element's content, in document order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Node {
@@ -16,6 +19,14 @@ impl Node {
         match self {
             Node::Element(e) => Some(e),
             Node::Text(_) => None,
+        }
+    }
+
+    /// The length of the text, if this node is text (0 for an element).
+    pub(crate) fn text_len(&self) -> usize {
+        match self {
+            Node::Text(t) => t.len(),
+            Node::Element(_) => 0,
         }
     }
 }
@@ -114,6 +125,11 @@ impl Element {
     /// Room for `n` more attributes (the parser, which knows how many a tag has).
     pub(crate) fn reserve_attrs(&mut self, n: usize) {
         self.attrs.reserve_exact(n);
+    }
+
+    /// The attributes and the content nodes, taking the element apart.
+    pub(crate) fn into_attrs_and_nodes(self) -> (Attrs, Vec<Node>) {
+        (self.attrs, self.children)
     }
 
     /// Removes attribute `name`.

@@ -8,6 +8,7 @@ pub mod ns;
 mod parse;
 mod serialize;
 
+pub(crate) use element::Attrs;
 pub use element::{Element, Node};
 pub use normalize::normalize_form_content;
 pub(crate) use normalize::{

@@ -12,6 +12,36 @@ impl Element {
         out
     }
 
+    /// Appends [`Element::serialize_in`]'s text to `out`.
+    pub(crate) fn serialize_into(&self, out: &mut String, parent_ns: &str) {
+        write_element(out, self, parent_ns);
+    }
+
+    /// Appends ` name="value"`, the value escaped (profile P9).
+    pub(crate) fn write_attr(out: &mut String, name: &str, value: &str) {
+        out.push(' ');
+        out.push_str(name);
+        out.push_str("=\"");
+        escape_into(out, value, Escape::StanzaAttr);
+        out.push('"');
+    }
+
+    /// Appends the P9 serialization of an element `name` without attributes, in its
+    /// parent's namespace, holding only `text`.
+    pub(crate) fn write_text_child(out: &mut String, name: &str, text: &str) {
+        out.push('<');
+        out.push_str(name);
+        if text.is_empty() {
+            out.push_str("/>");
+            return;
+        }
+        out.push('>');
+        escape_into(out, text, Escape::Text);
+        out.push_str("</");
+        out.push_str(name);
+        out.push('>');
+    }
+
     /// Serializes the child *elements* of this element (text directly inside it is left
     /// out), each per profile P9 in the context of this element's namespace: the
     /// plaintext `m` of XEP-0200 §6 when this is a stanza.
@@ -69,11 +99,7 @@ fn write_element(out: &mut String, el: &Element, parent_ns: &str) {
         out.push('"');
     }
     for (k, v) in el.attrs() {
-        out.push(' ');
-        out.push_str(k);
-        out.push_str("=\"");
-        escape_into(out, v, Escape::StanzaAttr);
-        out.push('"');
+        Element::write_attr(out, k, v);
     }
     let empty = el
         .nodes()
