@@ -107,10 +107,11 @@ fn two_chats_converse_both_ways_in_sessions_either_side_starts() {
     // They become contacts from inside the chats.
     befriend(&tmux);
 
-    // Commands stay local: /help is answered, an unknown command is refused.
-    tmux.line("bob", "/help");
+    // Commands stay local: /help is answered, an unknown command is refused. Both are
+    // typed in one burst, as a paste or a fast typist sends them: the second line is read
+    // ahead of the next prompt and must not be lost (the line editor keeps its buffer).
+    tmux.type_text("bob", "/help\r/me waves\r");
     tmux.wait_for("bob", "/verify SAS", LIMIT);
-    tmux.line("bob", "/me waves");
     tmux.wait_for(
         "bob",
         "unknown command /me waves: /help lists them; nothing was sent",

@@ -117,6 +117,20 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The screens of every terminal but `name`, for a failure's message: what the other
+    /// side saw is often the explanation.
+    fn other_screens(&self, name: &str) -> String {
+        let out = self.tmux(&["list-sessions", "-F", "#{session_name}"]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|other| *other != name)
+            .map(|other| {
+                let screen = self.screen(other);
+                format!("\n---- {other}, meanwhile:\n{}", screen.trim_end())
+            })
+            .collect()
+    }
+
     /// What terminal `name` shows now, row by row (no scrollback).
     pub(crate) fn visible(&self, name: &str) -> String {
         let out = self.tmux(&["capture-pane", "-p", "-t", name]);
@@ -132,7 +146,10 @@ impl Tmux {
                 return screen;
             }
             if Instant::now() >= deadline {
-                panic!("{name}: no {needle:?} within {limit:?}; the screen:\n{screen}");
+                panic!(
+                    "{name}: no {needle:?} within {limit:?}; the screen:\n{screen}{}",
+                    self.other_screens(name)
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
