@@ -12,12 +12,8 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{ChildStdin, Command, Stdio};
+use std::process::ChildStdin;
 use std::time::Duration;
-
-use esession_testkit::{free_port, prosody_script, unique};
-use tempfile::TempDir;
 
 use serde_json::{json, Value};
 use support::{assert_server_never_saw, run, target, unique_body, Account, Proc};
@@ -559,115 +555,6 @@ fn a_denied_request_is_reported_and_a_removed_contact_leaves_the_roster() {
     assert_eq!(alice.answer(id)["error"]["code"], -32602);
 }
 
-/// A Prosody of this test, on ports of its own; stopped when dropped.
-struct OwnServer {
-    dir: TempDir,
-    c2s: u16,
-    tls: u16,
-    /// The state directories of its accounts.
-    states: std::cell::RefCell<Vec<TempDir>>,
-}
-
-impl OwnServer {
-    fn start() -> OwnServer {
-        let s = OwnServer {
-            dir: tempfile::tempdir().unwrap(),
-            c2s: free_port(),
-            tls: free_port(),
-            states: Default::default(),
-        };
-        s.run_start();
-        s
-    }
-
-    fn script(&self, args: &[&str]) -> bool {
-        Command::new(prosody_script())
-            .args(args)
-            .env("ESESSION_C2S_PORT", self.c2s.to_string())
-            .env("ESESSION_TLS_PORT", self.tls.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .status()
-            .unwrap()
-            .success()
-    }
-
-    fn dir(&self) -> &str {
-        self.dir.path().to_str().unwrap()
-    }
-
-    fn run_start(&self) {
-        // The port may linger for a moment after a stop: retry.
-        for _ in 0..20 {
-            if self.script(&["start", self.dir()]) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
-        panic!("prosody.sh start failed in {}", self.dir());
-    }
-
-    fn stop(&self) {
-        assert!(self.script(&["stop", self.dir()]));
-    }
-
-    fn register(&self, prefix: &str) -> (String, String) {
-        let user = unique(prefix);
-        let pw = format!("pw-{user}");
-        assert!(self.script(&["register", self.dir(), &user, &pw]));
-        (format!("{user}@localhost"), pw)
-    }
-
-    /// `esession jsonrpc` as a fresh account of this server (its state in `state`).
-    fn rpc(&self, name: &str, prefix: &str) -> Rpc {
-        let (jid, pw) = self.register(prefix);
-        let state = tempfile::tempdir().unwrap();
-        let args: Vec<String> = [
-            "--server",
-            &format!("127.0.0.1:{}", self.c2s),
-            "--tls",
-            "plain",
-            "--json",
-            "--state",
-            state.path().to_str().unwrap(),
-            "--jid",
-            &jid,
-            "--password",
-            &pw,
-            "jsonrpc",
-        ]
-        .map(str::to_owned)
-        .to_vec();
-        let rpc = Rpc::spawn(name, &args, &jid);
-        self.states.borrow_mut().push(state);
-        rpc
-    }
-
-    fn log(&self) -> PathBuf {
-        self.dir.path().join("prosody.log")
-    }
-}
-
-impl Drop for OwnServer {
-    fn drop(&mut self) {
-        let _ = self.script(&["stop", self.dir()]);
-    }
-}
-
-/// Files under `dir` whose content holds `needle`.
-fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(files_containing(&path, needle));
-        } else if String::from_utf8_lossy(&std::fs::read(&path).unwrap()).contains(needle) {
-            found.push(path);
-        }
-    }
-    found
-}
-
 /// Waits for a presence of `bare` with ESessions (the next one, once the older are read).
 fn see_online(rpc: &mut Rpc, bare: &str) {
     let prefix = format!("{bare}/");
@@ -693,9 +580,10 @@ fn online_again(rpc: &mut Rpc, before: usize) -> Value {
 
 #[test]
 fn a_server_restart_is_reported_and_the_message_typed_meanwhile_is_delivered() {
-    let server = OwnServer::start();
-    let mut alice = server.rpc("alice (jsonrpc)", "rca");
-    let mut bob = server.rpc("bob (jsonrpc)", "rcb");
+    let server = esession_testkit::private_server();
+    let (alice_acct, bob_acct) = (Account::on(&server, "rca"), Account::on(&server, "rcb"));
+    let mut alice = Rpc::start("alice (jsonrpc)", &alice_acct);
+    let mut bob = Rpc::start("bob (jsonrpc)", &bob_acct);
     befriend(&mut alice, &mut bob);
     let (a, b) = (alice.jid.clone(), bob.jid.clone());
     let before = unique_body("before the restart");
@@ -731,10 +619,10 @@ fn a_server_restart_is_reported_and_the_message_typed_meanwhile_is_delivered() {
     );
     let offline_id = sent["id"].as_str().unwrap().to_owned();
     // The log is rewritten at each start: what the server saw so far is kept.
-    let first_log = std::fs::read_to_string(server.log()).unwrap();
+    let first_log = server.log_text();
 
     let onlines = (count(&alice, "online"), count(&bob, "online"));
-    server.run_start();
+    server.start_again();
     for (rpc, before) in [(&mut alice, onlines.0), (&mut bob, onlines.1)] {
         let again = online_again(rpc, before);
         let prefix = format!("{}/", rpc.jid);
@@ -754,12 +642,14 @@ fn a_server_restart_is_reported_and_the_message_typed_meanwhile_is_delivered() {
     bob.all_delivered(&[(sent["id"].as_str().unwrap().to_owned(), after.clone())]);
     alice.notified("message", |p| p["body"] == after.as_str());
 
-    let log = first_log + &std::fs::read_to_string(server.log()).unwrap();
+    let log = first_log + &server.log_text();
     assert!(log.contains(&b), "the log records this test's stanzas");
     for body in [&before, &offline, &after] {
         assert!(!log.contains(body.as_str()), "the server saw {body:?}");
-        let data = server.dir.path().join("data");
-        assert!(files_containing(&data, body).is_empty(), "stored: {body:?}");
+        assert!(
+            server.data_files_containing(body).is_empty(),
+            "stored: {body:?}"
+        );
     }
 }
 

@@ -267,17 +267,6 @@ fn a_hangup_ends_the_session_on_the_other_screen() {
     assert_server_never_saw(&body, Some(&alice_acct.jid));
 }
 
-/// A fresh account of `server` (a private one), with its own state directory.
-fn account_of(server: &esession_testkit::Server, prefix: &str) -> Account {
-    let (jid, password) = server.register_unique(prefix);
-    Account {
-        jid,
-        password,
-        addr: server.addr.clone(),
-        state: tempfile::tempdir().unwrap(),
-    }
-}
-
 /// The row of `screen` holding `needle`.
 fn row(screen: &str, needle: &str) -> usize {
     screen
@@ -294,8 +283,8 @@ fn row(screen: &str, needle: &str) -> usize {
 #[test]
 fn a_frozen_or_stopped_server_is_our_lost_connection_and_said_so() {
     let server = esession_testkit::private_server();
-    let alice_acct = account_of(&server, "tuifra");
-    let bob_acct = account_of(&server, "tuifrb");
+    let alice_acct = Account::on(&server, "tuifra");
+    let bob_acct = Account::on(&server, "tuifrb");
     let tmux = Tmux::new();
     // Keepalive 2 s + 2 s: a dead link is noticed within 4 s of the server's last byte.
     let quick = ["--keepalive-idle", "2", "--keepalive-answer", "2"];

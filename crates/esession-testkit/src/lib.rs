@@ -177,6 +177,28 @@ impl Server {
         );
     }
 
+    /// Starts the server again after [`Server::stop`], on the same ports and with the same
+    /// data (accounts, rosters), as a restarted server comes back. Its log starts anew.
+    pub fn start_again(&self) {
+        let port = |addr: &str| addr.rsplit(':').next().unwrap_or_default().to_owned();
+        // The ports may linger for a moment after the stop: retry.
+        for _ in 0..20 {
+            let status = Command::new(prosody_script())
+                .arg("start")
+                .arg(&self.dir)
+                .env("ESESSION_C2S_PORT", port(&self.addr))
+                .env("ESESSION_TLS_PORT", self.tls_port.to_string())
+                .stdout(Stdio::null())
+                .status()
+                .expect("run prosody.sh start");
+            if status.success() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        panic!("prosody.sh start failed again in {}", self.dir.display());
+    }
+
     /// Creates `user@localhost` with `password` (through `prosody.sh register`).
     pub fn register(&self, user: &str, password: &str) {
         self.register_at("localhost", user, password);

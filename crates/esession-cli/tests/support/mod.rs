@@ -61,6 +61,19 @@ impl Account {
         }
     }
 
+    /// Registers a fresh account on `server`, a Prosody of the test's own
+    /// ([`esession_testkit::private_server`]).
+    #[allow(dead_code)]
+    pub(crate) fn on(server: &esession_testkit::Server, prefix: &str) -> Account {
+        let (jid, password) = server.register_unique(prefix);
+        Account {
+            jid,
+            password,
+            addr: server.addr.clone(),
+            state: tempfile::tempdir().unwrap(),
+        }
+    }
+
     /// The same account as the full JID `self.jid/resource`, with a state directory of its
     /// own (another device signing in with the same resource).
     #[allow(dead_code)]
