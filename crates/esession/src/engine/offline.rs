@@ -38,17 +38,6 @@ impl OfflineSets {
     }
 }
 
-/// Profile P11: with `match_resource`, every stanza of the session carries, last, this
-/// AMP rule (and no drop-if-stored rule: the stanzas are meant to be stored).
-pub(super) fn match_resource_rule() -> Element {
-    Element::new("amp", ns::AMP).with_child(
-        Element::new("rule", ns::AMP)
-            .with_attr("action", "error")
-            .with_attr("condition", "match-resource")
-            .with_attr("value", "exact"),
-    )
-}
-
 impl<S: SecretStore> Engine<S> {
     /// Alice: builds a signed option set of `kind` expiring at `expires` (optionally
     /// restricted to our resource `match_resource`), stores its secrets, replacing the

@@ -1,7 +1,6 @@
 //! What a session sends on the caller's behalf: stanzas (XEP-0200 §5–6, profile P9) and
 //! its end (XEP-0116 §5, XEP-0155 §4.4 [5], profile P10, P11).
-use super::offline::match_resource_rule;
-use super::sealed::{Outgoing, SealedStanza};
+use super::sealed::{match_resource_rule, Outgoing, SealedStanza};
 use super::session::{Closing, Common, OfflineRole, Secure, Session, State};
 use super::shared::{Core, Outbox};
 use super::stanza_kind;

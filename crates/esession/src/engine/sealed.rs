@@ -5,7 +5,6 @@
 //!
 //! [`Engine::poll_outgoing`]: super::Engine::poll_outgoing
 //! [`Engine::poll_outgoing_text`]: super::Engine::poll_outgoing_text
-use super::offline::match_resource_rule;
 use crate::channel::Sealed;
 use crate::config::{Logging, StanzaKind};
 use crate::session_id::SessionId;
@@ -13,6 +12,17 @@ use crate::stanza::clear_extras;
 use crate::xml::{ns, Attrs, Element};
 use jid::Jid;
 use std::sync::OnceLock;
+
+/// Profile P11: with `match_resource`, every stanza of the session carries, last, this
+/// AMP rule (and no drop-if-stored rule: the stanzas are meant to be stored).
+pub(super) fn match_resource_rule() -> Element {
+    Element::new("amp", ns::AMP).with_child(
+        Element::new("rule", ns::AMP)
+            .with_attr("action", "error")
+            .with_attr("condition", "match-resource")
+            .with_attr("value", "exact"),
+    )
+}
 
 /// A stanza to send: built as a tree, or sealed and kept in parts.
 #[cfg_attr(feature = "test-util", derive(Clone))]
