@@ -101,8 +101,8 @@ impl Session {
         let from = &msg.from;
         let id = &self.common.id;
         let thread = id.thread();
-        let elements: Vec<&Element> = nodes.iter().filter_map(Node::as_element).collect();
-        let ending = elements.iter().find_map(|e| read_termination(e));
+        let elements = || nodes.iter().filter_map(Node::as_element);
+        let ending = elements().find_map(read_termination);
         let terminating = matches!(self.state, State::Terminating(_));
         match (ending, &mut self.state) {
             (Some(FormType::Submit), State::Encrypted(secure)) => {
@@ -125,9 +125,9 @@ impl Session {
             }
             (None, _) => {}
         }
-        if let Some(form) = renegotiate::find(&elements) {
+        if let Some(form) = renegotiate::find(elements()) {
             renegotiate::received(&mut self.state, &self.common, from, form, core, out);
-        } else if !elements.is_empty() {
+        } else if elements().next().is_some() {
             out.event(deliver(msg, id, nodes, offline));
         }
         // Otherwise (profile P9 / XEP-0200 §6) a <c/> without <data/>, or with padding
