@@ -1,10 +1,9 @@
 //! Short text kept inline: a thread id or a SAS held by each of many sessions (issue 14
 //! item 3: every heap block of a held session costs the allocator's header and rounding).
 use std::cmp::Ordering;
-use std::hash::{Hash, Hasher};
 
-/// Text of at most `N` octets (`N` ≤ 255) held inline, longer text boxed. It compares,
-/// orders and hashes as its `str`, whichever way it is held.
+/// Text of at most `N` octets (`N` ≤ 255) held inline, longer text boxed. It compares
+/// and orders as its `str`, whichever way it is held.
 #[derive(Clone)]
 pub(crate) enum SmallText<const N: usize> {
     /// The first `len` octets of `bytes`, always a whole UTF-8 string.
@@ -45,7 +44,7 @@ impl<const N: usize> SmallText<N> {
     /// The text's octets, without the UTF-8 check of [`SmallText::as_str`]: what
     /// comparing and hashing need (a session map hashes and compares a thread on every
     /// stanza).
-    fn as_bytes(&self) -> &[u8] {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         match self {
             SmallText::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
             SmallText::Boxed(text) => text.as_bytes(),
@@ -74,25 +73,9 @@ impl<const N: usize> Ord for SmallText<N> {
     }
 }
 
-impl<const N: usize> Hash for SmallText<N> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        // What `str::hash` feeds a hasher (`Hasher::write_str`'s default): the octets, then
-        // 0xff.
-        state.write(self.as_bytes());
-        state.write_u8(0xff);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::hash_map::DefaultHasher;
-
-    fn hash(t: &impl Hash) -> u64 {
-        let mut h = DefaultHasher::new();
-        t.hash(&mut h);
-        h.finish()
-    }
 
     #[test]
     fn short_text_is_inline_long_text_boxed_and_both_act_as_their_str() {
@@ -100,7 +83,7 @@ mod tests {
             let t = SmallText::<16>::new(text);
             assert_eq!(t.as_str(), text);
             assert_eq!(matches!(t, SmallText::Boxed(_)), text.len() > 16);
-            assert_eq!(hash(&t), hash(&text));
+            assert_eq!(t.as_bytes(), text.as_bytes());
         }
         let (short, long) = (SmallText::<4>::new("abc"), SmallText::<4>::new("abcde"));
         // One inline, one boxed: ordered as their strings.

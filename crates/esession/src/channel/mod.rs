@@ -15,7 +15,9 @@ pub(crate) use rekey::{Fresh, RekeyBase};
 use crate::b64;
 use crate::compat::gajim::{Dialect, Stream};
 use crate::compress::{CompressAlg, Deflater, Inflater};
-use crate::crypto::{blocks_for, ct_eq, stanza_mac, CipherAlg, DirectionKeys, HashAlg, ModpGroup};
+use crate::crypto::mac::stanza_mac_with;
+use crate::crypto::mac_key::MacKey;
+use crate::crypto::{blocks_for, ct_eq, CipherAlg, DirectionKeys, HashAlg, ModpGroup, SecretBytes};
 use crate::error::{Malformed, RekeyFault, StanzaFault, Usage};
 use crate::negotiation::identity::PeerVerified;
 use crate::negotiation::terms::Terms;
@@ -55,10 +57,51 @@ fn inflate(
     }
 }
 
+/// One direction's keys, with its MAC key made ready ([`MacKey`]) when first used: every
+/// stanza of the direction is MACed with the same KM until a re-key replaces it. Boxed,
+/// so that a held session that has not used a key yet keeps one word for it (issue 14
+/// item 3).
+#[cfg_attr(feature = "test-util", derive(Clone))]
+pub(crate) struct Keys {
+    keys: DirectionKeys,
+    mac: Option<Box<MacKey>>,
+}
+
+impl Keys {
+    fn new(keys: DirectionKeys) -> Self {
+        Keys { keys, mac: None }
+    }
+
+    /// The cipher key KC.
+    fn kc(&self) -> &SecretBytes {
+        &self.keys.kc
+    }
+
+    /// The MAC key KM.
+    fn km(&self) -> &SecretBytes {
+        &self.keys.km
+    }
+
+    /// HMAC(`hash`, KM, `parts[0] | parts[1] | …`).
+    fn mac(&mut self, hash: HashAlg, parts: &[&[u8]]) -> Vec<u8> {
+        let km = self.keys.km.expose();
+        let mac = self
+            .mac
+            .get_or_insert_with(|| Box::new(MacKey::new(hash, km)));
+        mac.mac(hash, km, parts)
+    }
+
+    /// Puts `keys` in place of these (XEP-0200 §9), and gives the old ones back.
+    fn replace(&mut self, keys: DirectionKeys) -> DirectionKeys {
+        self.mac = None;
+        std::mem::replace(&mut self.keys, keys)
+    }
+}
+
 /// One direction's keys and counter.
 #[cfg_attr(feature = "test-util", derive(Clone))]
 pub(crate) struct Direction {
-    keys: DirectionKeys,
+    keys: Keys,
     counter: u128,
     /// Blocks sent under the current keys (profile P13: restarts at every key change).
     blocks: u128,
@@ -70,7 +113,7 @@ impl Direction {
     /// Keys for one direction, with the counter where negotiation left it (P3).
     pub(crate) fn new(keys: DirectionKeys, counter: u128) -> Self {
         Direction {
-            keys,
+            keys: Keys::new(keys),
             counter,
             blocks: 0,
             stream: Stream::default(),
@@ -311,7 +354,7 @@ impl Channel {
             counter = counter.wrapping_add(1);
         } else {
             let mut data = m.to_vec();
-            let kc = dir.keys.kc.expose();
+            let kc = dir.keys.kc().expose();
             dialect.ctr(&mut dir.stream, cipher, kc, &mut counter, &mut data)?;
             c.data(&data);
         }
@@ -326,22 +369,22 @@ impl Channel {
             let held = self.recv.as_ref().map(|r| r.sets.as_slice()).unwrap_or(&[]);
             for km in r.publish.drain(..) {
                 // Profile P13: a key still in use is never published.
-                let in_use = dir.keys.km == km || held.iter().any(|s| s.peer.km == km);
+                let in_use = *dir.keys.km() == km || held.iter().any(|s| *s.peer.km() == km);
                 if !in_use {
                     c.old(km.expose());
                 }
             }
             r.accepted = 0;
         }
-        let km = dir.keys.km.expose();
-        let mac = dialect.sent_stanza_mac(hash, km, c.m_content().as_bytes(), before);
+        let mac = |parts: &[&[u8]]| dir.keys.mac(hash, parts);
+        let mac = dialect.sent_stanza_mac(mac, c.m_content().as_bytes(), before);
         let c = c.finish(&mac);
         dir.counter = counter;
         dir.blocks += blocks_for(m.len()).max(1);
         match (fresh, next) {
             (Some(fresh), Some((initiator, acceptor))) => {
                 // XEP-0200 §9: the old send keys go; the new ones protect later stanzas.
-                let old = std::mem::replace(&mut dir.keys, initiator);
+                let old = dir.keys.replace(initiator);
                 dir.blocks = 0;
                 let mut on_ack = vec![old.km];
                 if let Some(r) = self.rekey.as_mut() {
@@ -349,7 +392,7 @@ impl Channel {
                 }
                 if let Some(recv) = self.recv.as_mut() {
                     recv.sets.push(RecvSet {
-                        peer: acceptor,
+                        peer: Keys::new(acceptor),
                         own: Some(fresh.secret),
                         on_ack,
                     });
@@ -375,19 +418,15 @@ impl Channel {
             _ => 0,
         };
         let held = recv.sets.len();
-        let set = recv
-            .sets
-            .get(index)
-            .ok_or(StanzaFault::Rekey(RekeyFault::UnknownKeySet {
-                index,
-                held,
-            }))?;
-        let expected = stanza_mac(
-            hash,
-            set.peer.km.expose(),
-            parts.m_content.as_bytes(),
-            recv.counter,
-        );
+        let set =
+            recv.sets
+                .get_mut(index)
+                .ok_or(StanzaFault::Rekey(RekeyFault::UnknownKeySet {
+                    index,
+                    held,
+                }))?;
+        let mac = |parts: &[&[u8]]| set.peer.mac(hash, parts);
+        let expected = stanza_mac_with(mac, parts.m_content.as_bytes(), recv.counter);
         // XEP-0200 §8 step 3: verify (constant time) before decrypting.
         if !ct_eq(&expected, &parts.mac) {
             return Err(StanzaFault::MacMismatch);
@@ -445,7 +484,7 @@ impl Channel {
             for km in old.on_ack {
                 rekey.queue(km);
             }
-            rekey.queue(old.peer.km);
+            rekey.queue(old.peer.keys.km);
         }
         let peer_rekeyed = next.is_some();
         match next {
@@ -453,12 +492,12 @@ impl Channel {
                 // XEP-0200 §9 acceptance: the peer keys of every set become the "Rekey
                 // Initiator" keys; only with exactly one set do our send keys change.
                 for set in recv.sets.iter_mut() {
-                    let old = std::mem::replace(&mut set.peer, initiator.clone());
+                    let old = set.peer.replace(initiator.clone());
                     rekey.queue(old.km);
                 }
                 if recv.sets.len() == 1 {
                     if let Some(send) = self.send.as_mut() {
-                        let old = std::mem::replace(&mut send.keys, acceptor);
+                        let old = send.keys.replace(acceptor);
                         send.blocks = 0;
                         rekey.retire_send_km(old.km);
                     }
@@ -490,7 +529,7 @@ impl Channel {
             Some(data) => {
                 let mut data = b64::decode("data", &data)
                     .map_err(|_| StanzaFault::Malformed(Malformed::DataNotBase64))?;
-                let kc = set.peer.kc.expose();
+                let kc = set.peer.kc().expose();
                 dialect.ctr(&mut recv.stream, cipher, kc, &mut counter, &mut data)?;
                 data
             }

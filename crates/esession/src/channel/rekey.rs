@@ -1,5 +1,6 @@
 //! Re-key bookkeeping of a channel (XEP-0200 §9, §10; profile P13): the receive key sets,
 //! the base of our next re-key, the `<new/>` count and the old MAC keys to publish.
+use super::Keys;
 use crate::crypto::CryptoError;
 use crate::crypto::{
     rekey_keys, CipherAlg, DhSecret, DirectionKeys, HashAlg, ModpGroup, SecretBytes,
@@ -39,7 +40,7 @@ pub(crate) struct Fresh {
 #[cfg_attr(feature = "test-util", derive(Clone))]
 pub(super) struct RecvSet {
     /// The keys the peer sends with when it has seen this set's `<key/>`.
-    pub peer: DirectionKeys,
+    pub peer: Keys,
     /// Our private value of this set (`None` when re-keying is off: nothing to combine).
     pub own: Option<DhSecret>,
     /// MAC keys of ours that may be published once the peer's `<new/>` shows it saw the

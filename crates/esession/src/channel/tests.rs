@@ -1,7 +1,7 @@
 //! Channel-level re-key tests (XEP-0200 §9, §10; profile P13): two channels wired back to
 //! back, Alice's and Bob's, in MODP group 5.
 use super::*;
-use crate::crypto::{apply_ctr, mpi, rekey_keys, session_keys, DhSecret, SecretBytes};
+use crate::crypto::{apply_ctr, mpi, rekey_keys, session_keys, stanza_mac, DhSecret, SecretBytes};
 use crate::error::{Malformed, RekeyFault, StanzaFault, Usage};
 use crate::random::SeededRandom;
 use crate::xml::ns;
@@ -85,11 +85,11 @@ fn olds(c: &Element) -> Vec<Vec<u8>> {
 }
 
 fn send_km(ch: &Channel) -> SecretBytes {
-    ch.send.as_ref().unwrap().keys.km.clone()
+    ch.send.as_ref().unwrap().keys.km().clone()
 }
 
 fn send_keys(ch: &Channel) -> DirectionKeys {
-    ch.send.as_ref().unwrap().keys.clone()
+    ch.send.as_ref().unwrap().keys.keys.clone()
 }
 
 fn sets(ch: &Channel) -> usize {
@@ -107,7 +107,7 @@ fn in_use(chs: [&Channel; 2]) -> Vec<SecretBytes> {
                 .unwrap()
                 .sets
                 .iter()
-                .map(|s| s.peer.km.clone()),
+                .map(|s| s.peer.km().clone()),
         );
     }
     keys
@@ -120,12 +120,12 @@ fn forge(ch: &mut Channel, m: &str, extra: Vec<Element>) -> Element {
     let before = dir.counter;
     let mut c = Element::new("c", ns::STANZA_ENCRYPTION);
     let mut data = m.as_bytes().to_vec();
-    apply_ctr(C, dir.keys.kc.expose(), &mut dir.counter, &mut data).unwrap();
+    apply_ctr(C, dir.keys.kc().expose(), &mut dir.counter, &mut data).unwrap();
     c.push(Element::new("data", ns::STANZA_ENCRYPTION).with_text(b64::encode(&data)));
     for e in extra {
         c.push(e);
     }
-    let mac = stanza_mac(H, dir.keys.km.expose(), m_content(&c).as_bytes(), before);
+    let mac = stanza_mac(H, dir.keys.km().expose(), m_content(&c).as_bytes(), before);
     c.push(Element::new("mac", ns::STANZA_ENCRYPTION).with_text(b64::encode(&mac)));
     c
 }
@@ -162,7 +162,7 @@ fn rekey_by_either_side_derives_the_xep_keys_and_keeps_counters() {
     assert!(recv(&mut t.b, &c1, "m1"));
     // Bob holds one set: his send keys become the "Rekey Acceptor" keys.
     assert_eq!(send_keys(&t.b), acceptor);
-    assert_eq!(t.b.recv.as_ref().unwrap().sets[0].peer, initiator);
+    assert_eq!(t.b.recv.as_ref().unwrap().sets[0].peer.keys, initiator);
     assert_eq!(t.b.rekey.as_ref().unwrap().base, mpi(&e1));
 
     // Bob's next stanza acknowledges with <new>1</new>; Alice drops her older set.
@@ -524,4 +524,19 @@ fn unacknowledged_rekeys_and_queues_are_bounded() {
     recv(&mut t.a, &c, "answer");
     assert_eq!(sets(&t.a), 1);
     assert!(t.a.may_rekey());
+}
+
+#[test]
+fn a_prepared_mac_key_follows_its_key_through_a_replacement() {
+    let keys = session_keys(H, C, &[7u8; 32]);
+    let mut prepared = Keys::new(keys.initiator.clone());
+    let parts: [&[u8]; 2] = [b"<data>AAAA</data>", b"\x01\x02"];
+    let mac = |km: &SecretBytes| crate::crypto::hmac(H, km.expose(), &parts);
+    assert_eq!(prepared.mac(H, &parts), mac(&keys.initiator.km));
+    // Made ready by the first MAC, it must not outlive the key it was made from.
+    assert!(prepared.mac.is_some());
+    let old = prepared.replace(keys.responder.clone());
+    assert_eq!(old, keys.initiator);
+    assert!(prepared.mac.is_none());
+    assert_eq!(prepared.mac(H, &parts), mac(&keys.responder.km));
 }

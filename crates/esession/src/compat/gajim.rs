@@ -49,7 +49,8 @@ use super::{Compat, PeerClient};
 use crate::b64;
 use crate::compress::CompressAlg;
 use crate::config::{Config, Flow, PubkeyMode, Security, StanzaKind};
-use crate::crypto::{apply_ctr, hmac, stanza_mac, CipherAlg, CryptoError, HashAlg, SasAlg};
+use crate::crypto::mac::stanza_mac_with;
+use crate::crypto::{apply_ctr, CipherAlg, CryptoError, HashAlg, SasAlg};
 use crate::error::{CompatRefusal, RequestRefused, Usage};
 use crate::forms::{FieldType, Form, FormType};
 use crate::negotiation::fields::{NOT_MACED, REKEY_OFF};
@@ -151,17 +152,17 @@ impl Dialect {
         self.ctr(&mut Stream::default(), cipher, key, counter, data)
     }
 
-    /// The MAC of a stanza we send (XEP-0200 §6 step 5; D4 toward Gajim).
+    /// The MAC of a stanza we send (XEP-0200 §6 step 5; D4 toward Gajim), by `mac`, the
+    /// HMAC with the session's send KM.
     pub(crate) fn sent_stanza_mac(
         self,
-        hash: HashAlg,
-        km: &[u8],
+        mac: impl FnOnce(&[&[u8]]) -> Vec<u8>,
         m_content: &[u8],
         before: u128,
     ) -> Vec<u8> {
         match self {
-            Dialect::Profile => stanza_mac(hash, km, m_content, before),
-            Dialect::Gajim => hmac(hash, km, &[m_content, &before.to_be_bytes()]),
+            Dialect::Profile => stanza_mac_with(mac, m_content, before),
+            Dialect::Gajim => mac(&[m_content, &before.to_be_bytes()]),
         }
     }
 

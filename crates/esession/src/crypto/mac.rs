@@ -10,9 +10,20 @@ pub fn identity_mac(alg: HashAlg, km: &[u8], counter_before: u128, id: &[u8]) ->
 }
 
 /// Stanza MAC: HMAC(HASH, KM, m_content | mpi(C)), with C the counter value before the
-/// stanza was encrypted (XEP-0200 §6 step 5, profile P3).
+/// stanza was encrypted (XEP-0200 §6 step 5, profile P3). (A session computes it with its
+/// prepared key, through `stanza_mac_with`.)
+#[cfg(any(test, feature = "hazmat"))]
 pub fn stanza_mac(alg: HashAlg, km: &[u8], m_content: &[u8], counter_before: u128) -> Vec<u8> {
-    hmac(alg, km, &[m_content, &mpi_u128(counter_before)])
+    stanza_mac_with(|parts| hmac(alg, km, parts), m_content, counter_before)
+}
+
+/// [`stanza_mac`] with the HMAC given as `mac` (a session's prepared key).
+pub(crate) fn stanza_mac_with(
+    mac: impl FnOnce(&[&[u8]]) -> Vec<u8>,
+    m_content: &[u8],
+    counter_before: u128,
+) -> Vec<u8> {
+    mac(&[m_content, &mpi_u128(counter_before)])
 }
 
 #[cfg(test)]

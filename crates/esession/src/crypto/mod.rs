@@ -7,6 +7,7 @@ pub mod group;
 pub mod hash;
 pub mod kdf;
 pub mod mac;
+pub(crate) mod mac_key;
 #[cfg(feature = "fuzz-memo")]
 mod memo;
 // The memo keeps DH secrets in clear memory and answers from a cache: for fuzzing only,
@@ -32,7 +33,9 @@ pub use kdf::{
     commitment, final_k, negotiation_k, new_retained_secret, rekey_keys, rshash, session_keys,
     srshash, DirectionKeys, SessionKeys,
 };
-pub use mac::{identity_mac, stanza_mac};
+pub use mac::identity_mac;
+#[cfg(any(test, feature = "hazmat"))]
+pub use mac::stanza_mac;
 #[cfg(feature = "hazmat")]
 pub use mpi::mpi_u128;
 pub use mpi::{mpi, u128_from_be};

@@ -18,17 +18,20 @@ use crate::xml::{ns, parse_fragment, Element, Node};
 use jid::Jid;
 
 impl Session {
-    /// The `<c/>` of `msg`, from a sender this session accepts.
+    /// The `<c/>` of `msg`, from a sender this session accepts; `false` when the session
+    /// is over (the router then drops it, and its keys with it).
     pub(super) fn on_encrypted<S: SecretStore>(
-        self,
-        c: &Element,
-        msg: &Inbound,
+        &mut self,
+        msg: Inbound,
         core: &mut Core<S>,
         out: &mut Outbox,
-    ) -> Option<Session> {
-        let Session { common, mut state } = self;
+    ) -> bool {
+        let Some(c) = msg.c() else {
+            return true;
+        };
+        let Session { common, state } = self;
         let from = &msg.from;
-        if let State::Encrypted(secure) = &mut state {
+        if let State::Encrypted(secure) = state {
             // Issue 11 §3: each <key/> costs a modular exponentiation (XEP-0200 §9), and
             // rekey_freq 1 allows one per stanza; beyond Config::flood.peer_rekeys the
             // session ends, before that work.
@@ -39,24 +42,24 @@ impl Session {
                     burst: rate.burst,
                     per_minute: rate.per_minute,
                 });
-                fail_session(&common, state, v, out);
-                return None;
+                fail_session(common, state, v, out);
+                return false;
             }
         }
-        let (channel, open) = match &mut state {
+        let (channel, open) = match state {
             State::Encrypted(s) => (&mut s.channel, &s.open),
             State::Terminating(s) => (&mut s.channel, &s.open),
             _ => {
                 out.warn(from, Some(&common.id), Warning::EncryptedBeforeEstablished);
-                return Some(Session { common, state });
+                return true;
             }
         };
         // XEP-0200 §5: only the negotiated stanza kinds are encrypted.
         let kind = msg.kind;
         if !open.summary.protects(kind) {
             let v = StanzaFault::Unnegotiated(kind);
-            fail_session(&common, state, v, out);
-            return None;
+            fail_session(common, state, v, out);
+            return false;
         }
         let offline = common.offline.is_some();
         let mut peer_rekeyed = false;
@@ -70,8 +73,8 @@ impl Session {
         let nodes = match plain {
             Ok(nodes) => nodes,
             Err(v) => {
-                fail_session(&common, state, v, out);
-                return None;
+                fail_session(common, state, v, out);
+                return false;
             }
         };
         if peer_rekeyed {
@@ -82,24 +85,24 @@ impl Session {
                 by: RekeyedBy::Peer,
             });
         }
-        let session = Session { common, state };
-        session.content(nodes, msg, offline, core, out)
+        self.content(nodes, msg, offline, core, out)
     }
 
-    /// The decrypted `nodes` of `msg`: a termination, a renegotiation, or content.
+    /// The decrypted `nodes` of `msg`: a termination, a renegotiation, or content;
+    /// `false` when the session is over.
     fn content<S: SecretStore>(
-        mut self,
+        &mut self,
         nodes: Vec<Node>,
-        msg: &Inbound,
+        msg: Inbound,
         offline: bool,
         core: &mut Core<S>,
         out: &mut Outbox,
-    ) -> Option<Session> {
+    ) -> bool {
         let from = &msg.from;
         let id = &self.common.id;
         let thread = id.thread();
-        let elements: Vec<&Element> = nodes.iter().filter_map(Node::as_element).collect();
-        let ending = elements.iter().find_map(|e| read_termination(e));
+        let elements = || nodes.iter().filter_map(Node::as_element);
+        let ending = elements().find_map(read_termination);
         let terminating = matches!(self.state, State::Terminating(_));
         match (ending, &mut self.state) {
             (Some(FormType::Submit), State::Encrypted(secure)) => {
@@ -109,27 +112,27 @@ impl Session {
                     out.send(message(from.as_str(), thread).with_child(c));
                 }
                 out.event(ended(from, id, EndedBy::Peer));
-                return None;
+                return false;
             }
             (Some(FormType::Submit | FormType::Result), _) if terminating => {
                 // P10: our terminate acknowledged (terminates that cross count as such).
                 out.event(ended(from, id, EndedBy::Us));
-                return None;
+                return false;
             }
             (Some(_), _) => {
                 out.warn(from, Some(id), Warning::UnexpectedTerminateAck);
-                return Some(self);
+                return true;
             }
             (None, _) => {}
         }
-        if let Some(form) = renegotiate::find(&elements) {
+        if let Some(form) = renegotiate::find(elements()) {
             renegotiate::received(&mut self.state, &self.common, from, form, core, out);
-        } else if !elements.is_empty() {
+        } else if elements().next().is_some() {
             out.event(deliver(msg, id, nodes, offline));
         }
         // Otherwise (profile P9 / XEP-0200 §6) a <c/> without <data/>, or with padding
         // only, carries no content: it advanced the counter, nothing to deliver.
-        Some(self)
+        true
     }
 }
 
@@ -142,19 +145,28 @@ fn ended(peer: &Jid, id: &SessionId, by: EndedBy) -> Event {
 }
 
 /// The event delivering decrypted `nodes` in place of the `<c/>` of `msg` (profile P9:
-/// of the clear children only `<thread/>` is kept).
-fn deliver(msg: &Inbound, id: &SessionId, nodes: Vec<Node>, offline: bool) -> Event {
-    let kind = msg.kind;
-    let mut stanza = Element::new(kind.name(), ns::JABBER_CLIENT);
-    for (k, v) in msg.raw.attrs() {
-        stanza.set_attr(k.clone(), v.as_str());
-    }
-    stanza.push(Element::new("thread", ns::JABBER_CLIENT).with_text(id.thread()));
-    stanza.nodes_mut().extend(nodes);
+/// of the clear children only `<thread/>` is kept). The received stanza is reused with its
+/// attributes, its other children dropped.
+fn deliver(msg: Inbound, id: &SessionId, nodes: Vec<Node>, offline: bool) -> Event {
+    let Inbound {
+        from,
+        thread,
+        kind,
+        raw: mut stanza,
+    } = msg;
+    // The session was found by the received thread, so it is the session's thread.
+    let thread = thread.unwrap_or_else(|| id.thread().to_owned());
+    let children = stanza.nodes_mut();
+    children.clear();
+    children.reserve(nodes.len() + 1);
+    children.push(Node::Element(
+        Element::new("thread", ns::JABBER_CLIENT).with_text(thread),
+    ));
+    children.extend(nodes);
     if kind == StanzaKind::Message {
         let body = stanza.child("body", ns::JABBER_CLIENT).map(Element::text);
         Event::Message {
-            peer: msg.from.clone(),
+            peer: from,
             session: Some(id.clone()),
             body,
             stanza,
@@ -163,7 +175,7 @@ fn deliver(msg: &Inbound, id: &SessionId, nodes: Vec<Node>, offline: bool) -> Ev
         }
     } else {
         Event::Stanza {
-            peer: msg.from.clone(),
+            peer: from,
             session: id.clone(),
             stanza,
         }
@@ -172,7 +184,7 @@ fn deliver(msg: &Inbound, id: &SessionId, nodes: Vec<Node>, offline: bool) -> Ev
 
 /// Profile P9: a verification failure ends the session: nothing delivered, an encrypted
 /// terminate sent (best effort), every key destroyed.
-fn fail_session(common: &Common, state: State, fault: StanzaFault, out: &mut Outbox) {
+fn fail_session(common: &Common, state: &mut State, fault: StanzaFault, out: &mut Outbox) {
     match state {
         State::Encrypted(secure) if secure.channel.dialect() == Dialect::Gajim => {
             // Issue 13 D7: Gajim only hears a terminate in clear.
@@ -181,7 +193,7 @@ fn fail_session(common: &Common, state: State, fault: StanzaFault, out: &mut Out
                 common.thread(),
             ));
         }
-        State::Encrypted(mut secure) => {
+        State::Encrypted(secure) => {
             let plain = termination(FormType::Submit).serialize_in(ns::JABBER_CLIENT);
             if let Ok(c) = secure.channel.seal(plain.as_bytes(), 0) {
                 out.send(message(common.peer().as_str(), common.thread()).with_child(c));

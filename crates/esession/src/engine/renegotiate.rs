@@ -25,9 +25,8 @@ fn feature(form: Form) -> Element {
 }
 
 /// The renegotiation form among `elements` (a `<feature/>` whose form has `renegotiate`).
-pub(super) fn find(elements: &[&Element]) -> Option<Form> {
+pub(super) fn find<'a>(elements: impl Iterator<Item = &'a Element>) -> Option<Form> {
     elements
-        .iter()
         .filter(|e| e.is("feature", ns::FEATURE_NEG))
         .find_map(|f| parse(f.child("x", ns::DATA)?))
 }

@@ -3,7 +3,7 @@
 //! by its sender. A request for no known thread opens a session (XEP-0155 §4.2).
 use super::inbound::{Inbound, Negotiation, What};
 use super::negotiate::fail_negotiation;
-use super::session::{key, Common, Peer, Session, State};
+use super::session::{key, route, Common, Peer, Session, State};
 use super::shared::{Core, Outbox};
 use super::Engine;
 use crate::config::{AcceptPolicy, Flow, Security, StanzaKind};
@@ -14,7 +14,7 @@ use crate::forms::Form;
 use crate::negotiation::responder::{decline, respond_plain, AwaitingResult};
 use crate::negotiation::stanza::{negotiation_message, read_error, Wrapper};
 use crate::negotiation::terms::{choose, Accepted};
-use crate::session_id::SessionId;
+use crate::session_id::{Keyed, SessionId};
 use crate::store::SecretStore;
 use crate::time::Timestamp;
 use crate::warning::{FloodRefusal, Warning};
@@ -34,8 +34,8 @@ impl<S: SecretStore> Engine<S> {
             return;
         };
         if kind != StanzaKind::Message {
-            if let (What::Session { .. }, Some(c)) = (what, msg.c()) {
-                self.by_sender(c, &msg);
+            if let What::Session { .. } = what {
+                self.by_sender(msg);
             }
             return;
         }
@@ -46,15 +46,18 @@ impl<S: SecretStore> Engine<S> {
             }
             return;
         };
+        if let What::Session { form: None } = what {
+            // The usual stanza of a session: a <c/> alone, its session found by the key
+            // borrowed from the stanza.
+            return self.encrypted(None, msg);
+        }
         let id = key(&msg.from, thread);
         match what {
             What::Error => self.peer_error(&id, &msg),
             What::OfflineInit { x } => {
                 // Profile P11: a refused offline init leaves its <c/> unprocessed.
                 if self.offline_init(&msg.from, &id, &x, now) {
-                    if let Some(c) = msg.c() {
-                        self.encrypted(&id, c, &msg);
-                    }
+                    self.encrypted(Some(&id), msg);
                 }
             }
             What::Session { form } => {
@@ -62,9 +65,7 @@ impl<S: SecretStore> Engine<S> {
                 if let Some(form) = form {
                     self.negotiation(&id, &form, &msg, now);
                 }
-                if let Some(c) = msg.c() {
-                    self.encrypted(&id, c, &msg);
-                }
+                self.encrypted(Some(&id), msg);
             }
             What::Clear => {
                 let secure = self.sessions.get(&id).is_some_and(|s| {
@@ -85,7 +86,7 @@ impl<S: SecretStore> Engine<S> {
     /// session with a clear `<thread/>`; an iq cannot (RFC 6120 §8.2.3: one child), so it
     /// belongs to the one encrypted session with the sender's full JID that negotiated iq
     /// (docs/decisions.md).
-    fn by_sender(&mut self, c: &Element, msg: &Inbound) {
+    fn by_sender(&mut self, msg: Inbound) {
         let from = &msg.from;
         let id = match &msg.thread {
             Some(t) => Some(key(from, t)),
@@ -107,7 +108,7 @@ impl<S: SecretStore> Engine<S> {
                 .warn(from, None, Warning::UnroutedEncrypted(msg.kind));
             return;
         };
-        self.encrypted(&id, c, msg);
+        self.encrypted(Some(&id), msg);
     }
 
     fn deliver_plain(&mut self, session: Option<SessionId>, msg: Inbound) {
@@ -178,19 +179,30 @@ impl<S: SecretStore> Engine<S> {
         }
     }
 
-    /// An XEP-0200 `<c/>`: to the open session it belongs to.
-    fn encrypted(&mut self, id: &SessionId, c: &Element, msg: &Inbound) {
-        let from = &msg.from;
-        if !self
-            .sessions
-            .get(id)
-            .is_some_and(|s| s.common.accepts_from(from))
-        {
-            let detail = Warning::EncryptedForNoSession;
-            self.out.warn(from, Some(id), detail);
+    /// The XEP-0200 `<c/>` of `msg`, if it has one: to the open session it belongs to,
+    /// `id` or, when `None`, the one its sender and thread name (found without making a
+    /// [`SessionId`]). The session steps in place, and is dropped when it is over.
+    fn encrypted(&mut self, id: Option<&SessionId>, msg: Inbound) {
+        if msg.c().is_none() {
             return;
         }
-        self.step(id, |s, core, out| s.on_encrypted(c, msg, core, out));
+        let from = &msg.from;
+        let session = match (id, msg.thread.as_deref()) {
+            (Some(id), _) => self.sessions.get_mut(id),
+            (None, Some(thread)) => self.sessions.get_mut(&route(from, thread) as &dyn Keyed),
+            (None, None) => None,
+        };
+        let Some(session) = session.filter(|s| s.common.accepts_from(from)) else {
+            let thread = msg.thread.as_deref().unwrap_or_default();
+            let id = id.cloned().unwrap_or_else(|| key(from, thread));
+            let detail = Warning::EncryptedForNoSession;
+            self.out.warn(from, Some(&id), detail);
+            return;
+        };
+        if !session.on_encrypted(msg, &mut self.core, &mut self.out) {
+            let id = session.common.id.clone();
+            self.sessions.remove(&id);
+        }
     }
 
     /// Hands the session at `key` to `f`, which returns it in its next state, or `None`

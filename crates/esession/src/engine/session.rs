@@ -10,7 +10,7 @@ use crate::negotiation::initiator::{AwaitingInit, Offer};
 use crate::negotiation::responder::AwaitingResult;
 use crate::negotiation::stanza::{negotiation_message, Wrapper};
 use crate::negotiation::terms::Terms;
-use crate::session_id::SessionId;
+use crate::session_id::{Route, SessionId};
 use crate::time::Timestamp;
 use crate::xml::Element;
 use jid::Jid;
@@ -19,6 +19,21 @@ use jid::Jid;
 /// it (XEP-0201).
 pub(super) fn key(peer: &Jid, thread: &str) -> SessionId {
     SessionId::new(peer.to_bare(), thread)
+}
+
+/// [`key`], borrowed from `peer` and `thread`: the bare JID is the normalized JID
+/// without its `/resource` (RFC 7622 §3.1), which is how `Jid::to_bare` writes it too.
+pub(super) fn route<'a>(peer: &'a Jid, thread: &'a str) -> Route<'a> {
+    let full = peer.as_str();
+    let bare = match peer.resource() {
+        Some(resource) => full
+            .len()
+            .checked_sub(resource.len() + 1)
+            .and_then(|end| full.get(..end))
+            .unwrap_or(full),
+        None => full,
+    };
+    Route { peer: bare, thread }
 }
 
 /// A session: what stays across its states, and its state.
@@ -224,6 +239,29 @@ impl Pacing {
             last_sent: now,
             requested: false,
             peer_rekeys: Bucket::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session_id::Keyed;
+
+    #[test]
+    fn a_route_is_the_key_borrowed() {
+        for jid in [
+            "bob@example.com",
+            "bob@example.com/laptop",
+            "example.com",
+            "example.com/res",
+            "bob@example.com/a/b@c",
+            "Bob@EXAMPLE.com/Laptop",
+        ] {
+            let jid = Jid::new(jid).unwrap();
+            let (owned, borrowed) = (key(&jid, "t"), route(&jid, "t"));
+            assert_eq!(borrowed.peer, jid.to_bare().as_str(), "{jid}");
+            assert!(&owned as &dyn Keyed == &borrowed as &dyn Keyed, "{jid}");
         }
     }
 }

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::compat::gajim::{Dialect, Stream};
 use crate::compat::gajim_double::{Seen, Version};
-use crate::crypto::{mpi_u128, stanza_mac};
+use crate::crypto::{hmac, mpi_u128, stanza_mac};
 use crate::engine::gajim_tests::{Link, GAJIM, US};
 use crate::engine::tests::NOW;
 use crate::event::{EndedBy, Event, SessionInfo};
@@ -184,7 +184,7 @@ fn stanza(
     let before = d.counter;
     // D4: the engine's MACs carry C as 16 octets; Gajim's carry mpi(C), as the profile's.
     let a_mac = if by_us {
-        Dialect::Gajim.sent_stanza_mac(H, d.km, content.as_bytes(), before)
+        Dialect::Gajim.sent_stanza_mac(|p| hmac(H, d.km, p), content.as_bytes(), before)
     } else {
         stanza_mac(H, d.km, content.as_bytes(), before)
     };
