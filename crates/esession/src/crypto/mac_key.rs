@@ -20,7 +20,7 @@ const IV: [u32; 8] = [
 /// two blocks more. The states are wiped when dropped. Other hashes (Whirlpool) keep the
 /// plain computation.
 #[derive(Clone)]
-pub(crate) struct MacKey {
+pub struct MacKey {
     pads: Option<Pads>,
 }
 
@@ -33,7 +33,7 @@ struct Pads {
 
 impl MacKey {
     /// `km` made ready for HMAC with `alg`.
-    pub(crate) fn new(alg: HashAlg, km: &[u8]) -> Self {
+    pub fn new(alg: HashAlg, km: &[u8]) -> Self {
         MacKey {
             pads: (alg == HashAlg::Sha256).then(|| Pads::new(km)),
         }
@@ -41,7 +41,7 @@ impl MacKey {
 
     /// HMAC(`alg`, `km`, `parts[0] | parts[1] | …`), `km` and `alg` being those this key
     /// was made from (the same octets as [`hmac`]).
-    pub(crate) fn mac(&self, alg: HashAlg, km: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    pub fn mac(&self, alg: HashAlg, km: &[u8], parts: &[&[u8]]) -> Vec<u8> {
         match &self.pads {
             Some(pads) if alg == HashAlg::Sha256 => pads.mac(parts).to_vec(),
             _ => hmac(alg, km, parts),

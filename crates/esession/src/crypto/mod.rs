@@ -37,6 +37,8 @@ pub use mac::identity_mac;
 #[cfg(any(test, feature = "hazmat"))]
 pub use mac::stanza_mac;
 #[cfg(feature = "hazmat")]
+pub use mac_key::MacKey;
+#[cfg(feature = "hazmat")]
 pub use mpi::mpi_u128;
 pub use mpi::{mpi, u128_from_be};
 pub use nonce::{draw_counter, draw_nonce, responder_counter};
