@@ -11,7 +11,7 @@ pub(crate) fn notice(jid: &str, why: SignOut, text: Option<&str>) -> String {
     format!(
         "signed out: {}{said}. Not reconnecting on its own: that would sign the other \
          client out, and it us, in turn. /reconnect signs in here again (signing the other \
-         out); /quit leaves. Messages wait",
+         out); /quit leaves. Messages typed meanwhile are queued until then.",
         why.explain(jid)
     )
 }
