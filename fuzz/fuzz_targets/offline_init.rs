@@ -45,6 +45,9 @@ struct Offline {
     bob: Snap,
     /// The published options.
     options: String,
+    /// Where `mutate` aims in the options and in each of Bob's stanzas.
+    options_targets: Targets,
+    targets: Vec<Targets>,
     /// Bob's stanzas as delivered (`from` stamped): init + "first", "second", terminate.
     stanzas: Vec<String>,
     parsed: Vec<Element>,
@@ -99,12 +102,16 @@ fn captured() -> Offline {
         .collect();
     assert_eq!(stanzas.len(), 3, "init, second, terminate");
     let parsed = stanzas.iter().map(|s| parse(s)).collect();
+    let targets = stanzas.iter().map(|s| Targets::of(s)).collect();
+    let options = x.to_string();
     check_outgoing(&mut alice.engine);
     Offline {
         alice,
         bob,
-        options: x.to_string(),
+        options_targets: Targets::of(&options),
+        options,
         stanzas,
+        targets,
         parsed,
     }
 }
@@ -178,7 +185,7 @@ fn apply(off: &Offline, r: &mut Receiver, op: &Op<'_>) {
             let stanza = if unchanged {
                 Some(off.parsed[i].clone())
             } else {
-                parse_cached(&mutate(&off.stanzas[i], mutations))
+                parse_cached(&mutate_at(&off.stanzas[i], &off.targets[i], mutations))
             };
             (stanza, expect)
         }
@@ -228,7 +235,7 @@ fn alice_side(off: &Offline, data: &[u8], rest: &[u8]) {
 }
 
 fn bob_side(off: &Offline, ops: &[u8]) {
-    let bytes = mutate(&off.options, ops);
+    let bytes = mutate_at(&off.options, &off.options_targets, ops);
     let Ok(options) = parse_element(&String::from_utf8_lossy(&bytes), &Limits::default()) else {
         return;
     };

@@ -168,7 +168,7 @@ fn apply(w: &mut World, k: u8, mutations: &[u8]) {
     bob.snap.refill();
     match k % 8 {
         0 | 1 => {
-            let (from, wire) = if k % 8 == 0 {
+            let (from, wire) = if k % 8 != 1 {
                 (alice, &mut wires[0])
             } else {
                 (bob, &mut wires[1])
