@@ -31,9 +31,7 @@ pub(crate) fn ct_less_be(a: &[u8], b: &[u8]) -> Option<bool> {
 
 /// Up to eight big-endian octets as a number.
 fn word(octets: &[u8]) -> u64 {
-    let mut w = [0u8; 8];
-    w[8 - octets.len()..].copy_from_slice(octets);
-    u64::from_be_bytes(w)
+    octets.iter().fold(0, |w, &o| (w << 8) | u64::from(o))
 }
 
 #[cfg(test)]
