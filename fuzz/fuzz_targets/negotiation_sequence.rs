@@ -12,25 +12,29 @@
 //!   - `0xE0..0xF0`: `send_message` of a secret in every session;
 //!   - `0xF0..`: `terminate_all`.
 //!
-//! The engine after the flags, and after each of a leading run of unmutated captured
-//! stanzas, is computed once per process and copied (`Memo`): a copy behaves exactly as
-//! the original, so an input's outcome does not depend on what ran before it.
+//! The engine after the flags is computed once per process and copied, and the engine
+//! after every fourth operation of an input is kept (`Checkpoints`): an input that
+//! starts with the same bytes as one run before resumes from a copy of its state. A copy
+//! behaves exactly as the original, so an input's outcome does not depend on what ran
+//! before it.
 //!
 //! Invariants: no panic; the engine (policy: e2e only) never emits a clear `<body/>` other
 //! than the fallback notice, so the secret never leaves in clear.
 #![no_main]
-use esession::xml::{parse_element, Limits};
 use esession::{AcceptPolicy, Config, Timestamp};
 use esession_fuzz::*;
 use libfuzzer_sys::fuzz_target;
 use std::cell::RefCell;
+use std::collections::HashMap;
 
 const SECRET: &str = "the plaintext that must never be sent in clear";
 
-/// States kept: the flags' 16 starting engines and the leading replays after them.
-const MEMO_STATES: usize = 4096;
-/// Longest leading run of replays whose states are kept.
-const MEMO_DEPTH: usize = 8;
+/// Most states kept after prefixes of inputs (one engine each).
+const CHECKPOINTS: usize = 256;
+/// A state is kept after every this many operations.
+const EVERY: usize = 4;
+/// Most operations per input.
+const MAX_OPS: usize = 64;
 
 /// One decoded operation (see the module documentation).
 enum Op<'a> {
@@ -41,12 +45,14 @@ enum Op<'a> {
     TerminateAll,
 }
 
-/// The operations of `rest`, at most 64.
-fn decode(mut rest: &[u8]) -> Vec<Op<'_>> {
+/// The operations of `rest`, at most [`MAX_OPS`], and where each ends in `data` (of
+/// which `rest` is the tail).
+fn decode<'a>(data: &[u8], mut rest: &'a [u8]) -> (Vec<Op<'a>>, Vec<usize>) {
     let mut ops = Vec::new();
+    let mut ends = Vec::new();
     while let Some((&k, tail)) = rest.split_first() {
         rest = tail;
-        if ops.len() == 64 {
+        if ops.len() == MAX_OPS {
             break;
         }
         ops.push(match k {
@@ -59,8 +65,9 @@ fn decode(mut rest: &[u8]) -> Vec<Op<'_>> {
             0xe0..=0xef => Op::Send,
             _ => Op::TerminateAll,
         });
+        ends.push(data.len() - rest.len());
     }
-    ops
+    (ops, ends)
 }
 
 /// The engine the flags ask for, its first stanza (Alice's request) drained.
@@ -102,7 +109,6 @@ fn peer(flags: u8) -> &'static str {
 /// Applies `op` to the engine at `now` (advanced by a wait), with its DH pool full
 /// (`Snap::refill`), then checks and drains what it produced.
 fn apply(snap: &mut Snap, op: &Op<'_>, peer: &str, now: &mut Timestamp) {
-    let limits = Limits::default();
     snap.refill();
     let engine = &mut snap.engine;
     match op {
@@ -110,12 +116,11 @@ fn apply(snap: &mut Snap, op: &Op<'_>, peer: &str, now: &mut Timestamp) {
             let cap = capture();
             let i = *k as usize % cap.parsed.len();
             let parsed = if mutations.is_empty() {
-                Ok(cap.parsed[i].clone())
+                Some(cap.parsed[i].clone())
             } else {
-                let bytes = cap.mutated(i, mutations);
-                parse_element(&String::from_utf8_lossy(&bytes), &limits)
+                parse_cached(&cap.mutated(i, mutations))
             };
-            if let Ok(mut stanza) = parsed {
+            if let Some(mut stanza) = parsed {
                 if k & 8 != 0 {
                     stanza.set_attr("from", peer);
                 }
@@ -123,8 +128,7 @@ fn apply(snap: &mut Snap, op: &Op<'_>, peer: &str, now: &mut Timestamp) {
             }
         }
         Op::Raw(xml) => {
-            let text = String::from_utf8_lossy(xml);
-            if let Ok(stanza) = parse_element(&text, &limits) {
+            if let Some(stanza) = parse_cached(xml) {
                 engine.handle_stanza(stanza, *now);
             }
         }
@@ -143,8 +147,24 @@ fn apply(snap: &mut Snap, op: &Op<'_>, peer: &str, now: &mut Timestamp) {
     while engine.poll_event().is_some() {}
 }
 
+/// The engine and its clock after some operations.
+struct State {
+    snap: Snap,
+    now: Timestamp,
+}
+
+impl Resumable for State {
+    fn copy(&self) -> State {
+        State {
+            snap: self.snap.copy(),
+            now: self.now,
+        }
+    }
+}
+
 thread_local! {
-    static MEMO: RefCell<Memo> = RefCell::new(Memo::new(MEMO_STATES));
+    static INITIAL: RefCell<HashMap<u8, Snap>> = RefCell::new(HashMap::new());
+    static KEPT: RefCell<Checkpoints<State>> = RefCell::new(Checkpoints::new(CHECKPOINTS, EVERY));
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -153,34 +173,24 @@ fuzz_target!(|data: &[u8]| {
     };
     let flags = flags & 0x0f;
     let peer = peer(flags);
-    let ops = decode(rest);
-    let mut now = NOW;
-    // The leading unmutated replays come from the memo (keyed by the flags and, per
-    // replay, the captured stanza and whether `from` is restamped).
-    let mut key = vec![flags];
-    let mut snap = MEMO.with(|m| m.borrow_mut().get(&key, || initial(flags)));
-    let mut next = 0;
-    for op in &ops {
-        match op {
-            Op::Captured { k, mutations } if mutations.is_empty() && next < MEMO_DEPTH => {
-                key.push((k % 7) | (k & 8));
-                let prev = snap;
-                snap = MEMO.with(|m| {
-                    m.borrow_mut().get(&key, || {
-                        let mut s = prev;
-                        apply(&mut s, op, peer, &mut now);
-                        s
-                    })
-                });
-                next += 1;
-            }
-            _ => break,
-        }
+    let (ops, ends) = decode(data, rest);
+    let prefixes = Prefixes::new(data, ends);
+    let (done, mut state) = KEPT
+        .with(|k| k.borrow_mut().resume(&prefixes))
+        .unwrap_or_else(|| {
+            let snap = INITIAL.with(|i| {
+                i.borrow_mut()
+                    .entry(flags)
+                    .or_insert_with(|| initial(flags))
+                    .copy()
+            });
+            (0, State { snap, now: NOW })
+        });
+    for (i, op) in ops.iter().enumerate().skip(done) {
+        apply(&mut state.snap, op, peer, &mut state.now);
+        KEPT.with(|k| k.borrow_mut().keep(&prefixes, i + 1, &state));
     }
-    for op in &ops[next..] {
-        apply(&mut snap, op, peer, &mut now);
-    }
-    let engine = &mut snap.engine;
+    let engine = &mut state.snap.engine;
     // Whatever state the sequence left: sending must still not leak.
     for id in engine.session_ids() {
         let _ = engine.send_message(&id, SECRET);

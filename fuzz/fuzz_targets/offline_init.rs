@@ -14,11 +14,15 @@
 //! fallback; Alice delivers no encrypted text but Bob's two, each at most once (profile
 //! P11 replay records), and the captured stanzas delivered unchanged and in order are
 //! delivered with their texts; options Bob accepts produce a stanza with an `<init/>`.
+//!
+//! Alice's state after every second op of an input is kept (`Checkpoints`): an input that
+//! starts with the same bytes as one run before resumes from a copy of it.
 #![no_main]
 use esession::xml::{ns, parse_element, Limits};
 use esession::{BareJid, Element, IdentityKey, KeyStore, OfflineSetKind, Timestamp};
 use esession_fuzz::*;
 use libfuzzer_sys::fuzz_target;
+use std::cell::RefCell;
 
 const RSA_ALICE: &[u8] = include_bytes!("../../crates/esession/tests/keys/rsa2048.pk8.der");
 /// RSA for Bob too: verifying a DSA signature (and checking its domain) costs two
@@ -27,6 +31,12 @@ const RSA_BOB: &[u8] = include_bytes!("../../crates/esession/tests/keys/rsa2048-
 /// One day after `NOW`.
 const EXPIRES: Timestamp = Timestamp(NOW.0 + 86_400);
 const TEXTS: [&str; 2] = ["first", "second"];
+/// Most ops of Alice's side per input.
+const MAX_OPS: usize = 32;
+/// Most states of Alice kept after prefixes of inputs.
+const CHECKPOINTS: usize = 256;
+/// A state is kept after every this many ops.
+const EVERY: usize = 2;
 
 struct Offline {
     /// Alice holding her published set.
@@ -35,6 +45,9 @@ struct Offline {
     bob: Snap,
     /// The published options.
     options: String,
+    /// Where `mutate` aims in the options and in each of Bob's stanzas.
+    options_targets: Targets,
+    targets: Vec<Targets>,
     /// Bob's stanzas as delivered (`from` stamped): init + "first", "second", terminate.
     stanzas: Vec<String>,
     parsed: Vec<Element>,
@@ -89,83 +102,140 @@ fn captured() -> Offline {
         .collect();
     assert_eq!(stanzas.len(), 3, "init, second, terminate");
     let parsed = stanzas.iter().map(|s| parse(s)).collect();
+    let targets = stanzas.iter().map(|s| Targets::of(s)).collect();
+    let options = x.to_string();
     check_outgoing(&mut alice.engine);
     Offline {
         alice,
         bob,
-        options: x.to_string(),
+        options_targets: Targets::of(&options),
+        options,
         stanzas,
+        targets,
         parsed,
     }
 }
 
 thread_local! {
     static OFFLINE: Offline = captured();
+    static KEPT: RefCell<Checkpoints<Receiver>> = RefCell::new(Checkpoints::new(CHECKPOINTS, EVERY));
 }
 
-fn alice_side(off: &Offline, mut rest: &[u8]) {
-    let limits = Limits::default();
-    let mut alice = off.alice.copy();
-    let mut seen = [0usize; 2];
-    // Index of the next captured stanza while the input replays them unchanged in order.
-    let mut in_order = Some(0usize);
-    let mut ops = 0;
+/// One op of Alice's side: Bob's captured stanza `i` with mutations, or raw XML.
+enum Op<'a> {
+    Captured { i: usize, mutations: &'a [u8] },
+    Raw(&'a [u8]),
+}
+
+/// The ops of `rest` (at most [`MAX_OPS`]) and where each ends in `data` (of which
+/// `rest` is the tail).
+fn decode<'a>(data: &[u8], mut rest: &'a [u8], stanzas: usize) -> (Vec<Op<'a>>, Vec<usize>) {
+    let mut ops = Vec::new();
+    let mut ends = Vec::new();
     while let Some((&k, tail)) = rest.split_first() {
-        rest = tail;
-        ops += 1;
-        if ops > 32 {
+        if ops.len() == MAX_OPS {
             break;
         }
-        let (stanza, expect) = if k < 0x80 {
-            let i = k as usize % off.stanzas.len();
-            let mutations = split_mutations(&mut rest);
+        rest = tail;
+        ops.push(if k < 0x80 {
+            Op::Captured {
+                i: k as usize % stanzas,
+                mutations: split_mutations(&mut rest),
+            }
+        } else {
+            Op::Raw(split_raw(&mut rest))
+        });
+        ends.push(data.len() - rest.len());
+    }
+    (ops, ends)
+}
+
+/// Alice and what she has delivered so far.
+struct Receiver {
+    alice: Snap,
+    seen: [usize; 2],
+    /// Index of the next captured stanza while the input replays them unchanged in order.
+    in_order: Option<usize>,
+}
+
+impl Resumable for Receiver {
+    fn copy(&self) -> Receiver {
+        Receiver {
+            alice: self.alice.copy(),
+            seen: self.seen,
+            in_order: self.in_order,
+        }
+    }
+}
+
+fn apply(off: &Offline, r: &mut Receiver, op: &Op<'_>) {
+    let (stanza, expect) = match *op {
+        Op::Captured { i, mutations } => {
             let unchanged = mutations.is_empty();
-            let expect = match in_order {
+            let expect = match r.in_order {
                 Some(j) if unchanged && i == j => {
-                    in_order = Some(j + 1);
+                    r.in_order = Some(j + 1);
                     TEXTS.get(i).copied()
                 }
                 _ => {
-                    in_order = None;
+                    r.in_order = None;
                     None
                 }
             };
             let stanza = if unchanged {
                 Some(off.parsed[i].clone())
             } else {
-                let bytes = mutate(&off.stanzas[i], mutations);
-                parse_element(&String::from_utf8_lossy(&bytes), &limits).ok()
+                parse_cached(&mutate_at(&off.stanzas[i], &off.targets[i], mutations))
             };
             (stanza, expect)
-        } else {
-            in_order = None;
-            let xml = split_raw(&mut rest);
-            let text = String::from_utf8_lossy(xml);
-            (parse_element(&text, &limits).ok(), None)
-        };
-        let Some(stanza) = stanza else {
-            continue;
-        };
-        alice.refill();
-        alice.engine.handle_stanza(stanza, NOW);
-        check_outgoing(&mut alice.engine);
-        let got = encrypted_texts(&mut alice.engine);
-        for body in &got {
-            let i = TEXTS
-                .iter()
-                .position(|t| body.as_deref() == Some(*t))
-                .unwrap_or_else(|| panic!("Alice delivered text Bob never sent: {body:?}"));
-            seen[i] += 1;
-            assert!(seen[i] <= 1, "{:?} delivered twice (replay)", TEXTS[i]);
         }
-        if let Some(text) = expect {
-            assert_eq!(got, [Some(text.to_owned())], "an unchanged stanza in order");
+        Op::Raw(xml) => {
+            r.in_order = None;
+            (parse_cached(xml), None)
         }
+    };
+    let Some(stanza) = stanza else {
+        return;
+    };
+    let alice = &mut r.alice;
+    alice.refill();
+    alice.engine.handle_stanza(stanza, NOW);
+    check_outgoing(&mut alice.engine);
+    let got = encrypted_texts(&mut alice.engine);
+    for body in &got {
+        let i = TEXTS
+            .iter()
+            .position(|t| body.as_deref() == Some(*t))
+            .unwrap_or_else(|| panic!("Alice delivered text Bob never sent: {body:?}"));
+        r.seen[i] += 1;
+        assert!(r.seen[i] <= 1, "{:?} delivered twice (replay)", TEXTS[i]);
+    }
+    if let Some(text) = expect {
+        assert_eq!(got, [Some(text.to_owned())], "an unchanged stanza in order");
+    }
+}
+
+fn alice_side(off: &Offline, data: &[u8], rest: &[u8]) {
+    let (ops, ends) = decode(data, rest, off.stanzas.len());
+    let prefixes = Prefixes::new(data, ends);
+    let (done, mut r) = KEPT
+        .with(|k| k.borrow_mut().resume(&prefixes))
+        .unwrap_or_else(|| {
+            let r = Receiver {
+                alice: off.alice.copy(),
+                seen: [0; 2],
+                in_order: Some(0),
+            };
+            (0, r)
+        });
+    for (i, op) in ops.iter().enumerate().skip(done) {
+        apply(off, &mut r, op);
+        KEPT.with(|k| k.borrow_mut().keep(&prefixes, i + 1, &r));
     }
 }
 
 fn bob_side(off: &Offline, ops: &[u8]) {
-    let bytes = mutate(&off.options, ops);
+    let bytes = mutate_at(&off.options, &off.options_targets, ops);
     let Ok(options) = parse_element(&String::from_utf8_lossy(&bytes), &Limits::default()) else {
         return;
     };
@@ -195,7 +265,7 @@ fuzz_target!(|data: &[u8]| {
     };
     OFFLINE.with(|off| {
         if side % 2 == 0 {
-            alice_side(off, rest);
+            alice_side(off, data, rest);
         } else {
             bob_side(off, rest);
         }

@@ -16,6 +16,12 @@ use esession::{FullJid, Jid, SessionId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+/// Every target allocates through mimalloc: the engine states the targets copy and drop
+/// for every input (and the trees of parsed stanzas) made the system allocator's free
+/// and consolidation paths a quarter of the time of `negotiation_sequence`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Alice's full JID (the initiator).
 pub const ALICE: &str = "alice@example.org/pda";
 /// Bob's full JID (the responder).
@@ -141,37 +147,163 @@ pub fn bob(config: Config) -> Snap {
     Snap::new(BOB, config, "fuzz/bob")
 }
 
-/// Engine states reached from a key (e.g. a prefix of operations), each computed once
-/// and copied for every later input that starts the same way. Bounded: past `cap`
-/// entries new states are computed and not kept (the result is the same either way,
-/// since a copy behaves exactly as the original).
-pub struct Memo {
-    map: HashMap<Vec<u8>, Snap>,
-    cap: usize,
+/// A state an input's operations go through, copied exactly (a copy goes on as the
+/// original would, see [`Snap::copy`]).
+pub trait Resumable {
+    /// A copy in exactly this state.
+    fn copy(&self) -> Self;
 }
 
-impl Memo {
-    /// An empty memo keeping at most `cap` states.
-    pub fn new(cap: usize) -> Memo {
-        Memo {
+impl Resumable for Snap {
+    fn copy(&self) -> Snap {
+        Snap::copy(self)
+    }
+}
+
+/// States an input reached after a prefix of its operations, kept so that a later input
+/// that starts with the same bytes resumes there instead of doing those operations again
+/// (libFuzzer mutates an input at one place, so the operations before it are those of
+/// an input run before). A state is kept after every `every`-th operation, keyed by the
+/// exact bytes of the operations so far; a copy of it goes on exactly as the original
+/// did, so an input's outcome is the same whether it resumes or not. Bounded: past `cap`
+/// states, the least recently used is dropped.
+pub struct Checkpoints<S> {
+    map: HashMap<u64, Kept<S>>,
+    /// Hashes in the order they were kept or last used, with the use they stand for
+    /// (older entries of a hash used since are skipped when dropping).
+    order: std::collections::VecDeque<(u64, u64)>,
+    uses: u64,
+    cap: usize,
+    every: usize,
+}
+
+struct Kept<S> {
+    key: Vec<u8>,
+    state: S,
+    used: u64,
+}
+
+/// The operations of one input as [`Checkpoints`] sees them: `ends[i]` is the byte
+/// length of the first `i + 1` operations of `data`, `hashes[i]` the hash of those bytes.
+pub struct Prefixes<'a> {
+    data: &'a [u8],
+    ends: Vec<usize>,
+    hashes: Vec<u64>,
+}
+
+impl<'a> Prefixes<'a> {
+    /// The prefixes of `data` that end at `ends` (increasing).
+    pub fn new(data: &'a [u8], ends: Vec<usize>) -> Prefixes<'a> {
+        use std::hash::Hasher;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let mut at = 0;
+        let hashes = ends
+            .iter()
+            .map(|&end| {
+                h.write(&data[at..end]);
+                at = end;
+                h.finish()
+            })
+            .collect();
+        Prefixes { data, ends, hashes }
+    }
+
+    /// The bytes of the first `ops` operations.
+    fn key(&self, ops: usize) -> &'a [u8] {
+        &self.data[..self.ends[ops - 1]]
+    }
+}
+
+impl<S: Resumable> Checkpoints<S> {
+    /// No states yet; at most `cap` kept, one after every `every` operations.
+    pub fn new(cap: usize, every: usize) -> Checkpoints<S> {
+        Checkpoints {
             map: HashMap::new(),
+            order: std::collections::VecDeque::new(),
+            uses: 0,
             cap,
+            every: every.max(1),
         }
     }
 
-    /// A copy of the state for `key`, computing it with `make` the first time.
-    pub fn get(&mut self, key: &[u8], make: impl FnOnce() -> Snap) -> Snap {
-        if let Some(s) = self.map.get(key) {
-            return s.copy();
+    fn stamp(&mut self, hash: u64) -> u64 {
+        if self.order.len() > 4 * self.cap.max(1) {
+            // Mostly superseded entries: rebuilt from the uses that count.
+            let mut live: Vec<(u64, u64)> = self.map.iter().map(|(h, k)| (*h, k.used)).collect();
+            live.sort_unstable_by_key(|&(_, used)| used);
+            self.order = live.into();
         }
-        let s = make();
-        if self.map.len() < self.cap {
-            let copy = s.copy();
-            self.map.insert(key.to_vec(), s);
-            return copy;
-        }
-        s
+        self.uses += 1;
+        self.order.push_back((hash, self.uses));
+        self.uses
     }
+
+    /// The deepest kept state among the prefixes of `p`: how many operations it has done
+    /// and a copy of it (`None`: start from the beginning).
+    pub fn resume(&mut self, p: &Prefixes<'_>) -> Option<(usize, S)> {
+        let deepest = p.ends.len() / self.every * self.every;
+        for ops in (self.every..=deepest).rev().step_by(self.every) {
+            let hash = p.hashes[ops - 1];
+            let found = match self.map.get(&hash) {
+                Some(kept) => kept.key.as_slice() == p.key(ops),
+                None => false,
+            };
+            if found {
+                let used = self.stamp(hash);
+                let kept = self.map.get_mut(&hash).expect("found");
+                kept.used = used;
+                return Some((ops, kept.state.copy()));
+            }
+        }
+        None
+    }
+
+    /// Keeps a copy of `state`, reached after the first `ops` operations of `p`, if `ops`
+    /// is a multiple of `every`; drops the least recently used state past `cap`.
+    pub fn keep(&mut self, p: &Prefixes<'_>, ops: usize, state: &S) {
+        if ops == 0 || !ops.is_multiple_of(self.every) || ops > p.ends.len() {
+            return;
+        }
+        let hash = p.hashes[ops - 1];
+        let used = self.stamp(hash);
+        let kept = Kept {
+            key: p.key(ops).to_vec(),
+            state: state.copy(),
+            used,
+        };
+        self.map.insert(hash, kept);
+        while self.map.len() > self.cap {
+            let Some((old, stamp)) = self.order.pop_front() else {
+                break;
+            };
+            if self.map.get(&old).is_some_and(|k| k.used == stamp) {
+                self.map.remove(&old);
+            }
+        }
+    }
+}
+
+/// `parse_element` of `bytes` (lossily decoded as UTF-8, default [`Limits`]), remembered:
+/// the same text parses to the same tree, so a text an earlier input already carried (an
+/// unchanged operation after the place libFuzzer mutated) costs a look-up and a clone.
+/// Bounded (cleared when full); the result is the same either way.
+pub fn parse_cached(bytes: &[u8]) -> Option<Element> {
+    const CAP: usize = 4096;
+    thread_local! {
+        static PARSED: std::cell::RefCell<HashMap<Vec<u8>, Option<Element>>> = Default::default();
+    }
+    PARSED.with(|m| {
+        if let Some(e) = m.borrow().get(bytes) {
+            return e.clone();
+        }
+        let e = parse_element(&String::from_utf8_lossy(bytes), &Limits::default()).ok();
+        let mut m = m.borrow_mut();
+        if m.len() >= CAP {
+            m.clear();
+        }
+        m.insert(bytes.to_vec(), e.clone());
+        e
+    })
 }
 
 /// One real run, serialized as received (with `from` stamped as a server would).
