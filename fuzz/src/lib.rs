@@ -330,25 +330,29 @@ pub struct Capture {
 pub const ALICE_TO_BOB: usize = 4;
 
 impl Capture {
+    /// Captured stanza `i`, in the order of [`Capture::all`] (`None` past the last).
+    pub fn text(&self, i: usize) -> Option<&str> {
+        match i {
+            0..=3 => self.negotiation.get(i).map(String::as_str),
+            ALICE_TO_BOB => Some(&self.alice_to_bob),
+            5 => Some(&self.bob_to_alice),
+            6 => Some(&self.alice_terminate),
+            _ => None,
+        }
+    }
+
     /// Every captured stanza: the negotiation, then the encrypted ones.
     pub fn all(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = self.negotiation.iter().map(String::as_str).collect();
-        v.push(&self.alice_to_bob);
-        v.push(&self.bob_to_alice);
-        v.push(&self.alice_terminate);
-        v
+        (0..).map_while(|i| self.text(i)).collect()
     }
 
     /// Captured stanza `i` (of [`Capture::all`]) with mutation `ops` applied (see
-    /// [`mutate`]).
+    /// [`mutate`]); empty past the last.
     pub fn mutated(&self, i: usize, ops: &[u8]) -> Vec<u8> {
-        let text = match i {
-            0..=3 => &self.negotiation[i],
-            ALICE_TO_BOB => &self.alice_to_bob,
-            5 => &self.bob_to_alice,
-            _ => &self.alice_terminate,
-        };
-        mutate_at(text, &self.targets[i], ops)
+        match (self.text(i), self.targets.get(i)) {
+            (Some(text), Some(targets)) => mutate_at(text, targets, ops),
+            _ => Vec::new(),
+        }
     }
 }
 
