@@ -18,6 +18,12 @@ impl ByteSet {
         ByteSet(table)
     }
 
+    /// Whether `b` is in the set: one lookup.
+    pub(crate) fn has(&self, b: u8) -> bool {
+        // Every u8 is an index of the 256-entry table (see `any_in`).
+        self.0.get(usize::from(b)).copied().unwrap_or(0) != 0
+    }
+
     /// Whether any octet of `s` is in the set: a branch-free table lookup per octet, with an
     /// exit test only once per 64-octet chunk.
     pub(crate) fn any_in(&self, s: &[u8]) -> bool {
@@ -56,6 +62,7 @@ mod tests {
         for b in 0..=255u8 {
             let member = matches!(b, 0 | b'&' | 0xff);
             assert_eq!(SET.any_in(&[b]), member, "octet {b}");
+            assert_eq!(SET.has(b), member, "octet {b}");
             // Past a full 64-octet chunk, in the remainder, and inside a chunk.
             let mut long = vec![b'a'; 150];
             for at in [0, 63, 64, 127, 128, 149] {

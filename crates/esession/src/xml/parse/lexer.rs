@@ -4,18 +4,21 @@
 //! Tokens borrow from the input; references are left for [`super::reference`], names
 //! for the namespace [`super::scope`].
 use super::names::{name_len, shorten, split_qname, Of};
+use super::reference::unescape;
 use super::XmlError;
+use std::borrow::Cow;
 
 /// One piece of markup or text.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Token<'a> {
-    /// Character data up to the next `<`, references not yet replaced (never empty).
-    Text(&'a str),
+    /// Character data up to the next `<` (never empty), references not yet replaced;
+    /// `escaped` when it has any (a `&`), else it is the text as it is.
+    Text { raw: &'a str, escaped: bool },
     /// The content of a CDATA section (XML 1.0 §2.7), taken as it is.
     CData(&'a str),
     /// A start tag or an empty-element tag (XML 1.0 §3.1) with its qualified name; its
     /// attributes are in the list given to [`Lexer::next`].
-    Start { name: &'a str, empty: bool },
+    Start { name: QName<'a>, empty: bool },
     /// An end tag with its name.
     End(&'a str),
     /// A comment or a processing instruction: nothing for the tree.
@@ -24,12 +27,48 @@ pub(super) enum Token<'a> {
     Doctype,
 }
 
+/// An element's name as written, and its prefix and local part (Namespaces in XML 1.0
+/// §4), split once by the lexer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct QName<'a> {
+    pub(super) written: &'a str,
+    pub(super) prefix: Option<&'a str>,
+    pub(super) local: &'a str,
+}
+
 /// An attribute as written: its qualified name and its value between the quotes, with
-/// references not yet replaced.
+/// references not yet replaced (`escaped` when it has any, a `&`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct RawAttr<'a> {
     pub(super) name: &'a str,
     pub(super) value: &'a str,
+    pub(super) escaped: bool,
+}
+
+impl<'a> RawAttr<'a> {
+    /// The value with its references replaced: borrowed when it has none.
+    pub(super) fn unescaped(&self) -> Result<Cow<'a, str>, XmlError> {
+        if self.escaped {
+            unescape(self.value)
+        } else {
+            Ok(Cow::Borrowed(self.value))
+        }
+    }
+}
+
+/// The length of `s` up to the first `end` (all of it when there is none), and whether a
+/// `&` comes before that: one search for both, the usual text and value having neither
+/// reference nor anything else to look at.
+fn until_unescaped(s: &str, end: u8) -> (Option<usize>, bool) {
+    let bytes = s.as_bytes();
+    match memchr::memchr2(end, b'&', bytes) {
+        Some(at) if bytes.get(at) == Some(&b'&') => {
+            let after = at + 1;
+            let rest = bytes.get(after..).unwrap_or_default();
+            (memchr::memchr(end, rest).map(|n| after + n), true)
+        }
+        found => (found, false),
+    }
 }
 
 pub(super) struct Lexer<'a> {
@@ -62,19 +101,29 @@ impl<'a> Lexer<'a> {
         self.input.get(self.pos..).unwrap_or_default()
     }
 
+    /// The octets from `pos` on: the small steps of the lexer (a delimiter, white space)
+    /// look at octets, with no character boundary to check.
+    fn rest_bytes(&self) -> &'a [u8] {
+        self.input.as_bytes().get(self.pos..).unwrap_or_default()
+    }
+
     fn peek(&self) -> Option<u8> {
-        self.rest().bytes().next()
+        self.input.as_bytes().get(self.pos).copied()
     }
 
     fn skip_space(&mut self) -> bool {
-        let n = self.rest().bytes().take_while(|&b| is_space(b)).count();
+        let n = self
+            .rest_bytes()
+            .iter()
+            .take_while(|&&b| is_space(b))
+            .count();
         self.pos += n;
         n > 0
     }
 
-    /// Skips `prefix` if the rest starts with it.
+    /// Skips `prefix` (ASCII) if the rest starts with it.
     fn eat(&mut self, prefix: &str) -> bool {
-        let found = self.rest().starts_with(prefix);
+        let found = self.rest_bytes().starts_with(prefix.as_bytes());
         if found {
             self.pos += prefix.len();
         }
@@ -109,9 +158,11 @@ impl<'a> Lexer<'a> {
         }
         if !rest.starts_with('<') {
             // XML 1.0 §2.4: character data is everything up to the next `<`.
-            let len = rest.find('<').unwrap_or(rest.len());
+            let (end, escaped) = until_unescaped(rest, b'<');
+            let len = end.unwrap_or(rest.len());
             self.pos += len;
-            return Ok(Some(Token::Text(rest.get(..len).unwrap_or_default())));
+            let raw = rest.get(..len).unwrap_or_default();
+            return Ok(Some(Token::Text { raw, escaped }));
         }
         self.pos += 1;
         let token = if self.eat("/") {
@@ -192,18 +243,22 @@ impl<'a> Lexer<'a> {
                 ))),
             };
         }
-        let rest = self.rest();
         match self.peek() {
-            Some(b) if !is_space(b) && b != b'>' && !rest.starts_with("/>") => {
+            Some(b) if !is_space(b) && b != b'>' && !self.rest_bytes().starts_with(b"/>") => {
                 return Err(XmlError::Syntax(format!(
                     "{:?} in element name {}",
-                    rest.chars().next().unwrap_or_default(),
+                    self.rest().chars().next().unwrap_or_default(),
                     shorten(name)
                 )))
             }
             _ => {}
         }
-        split_qname(name, Of::Element)?;
+        let (prefix, local) = split_qname(name, Of::Element)?;
+        let name = QName {
+            written: name,
+            prefix,
+            local,
+        };
         loop {
             let spaced = self.skip_space();
             if self.eat(">") {
@@ -217,7 +272,11 @@ impl<'a> Lexer<'a> {
             }
             // `(S Attribute)*`: white space before every attribute.
             if !spaced {
-                return Err(unclosed_tag("tag", name, self.rest().chars().next()));
+                return Err(unclosed_tag(
+                    "tag",
+                    name.written,
+                    self.rest().chars().next(),
+                ));
             }
             if attrs.len() >= max_attributes {
                 return Err(XmlError::TooManyAttributes(max_attributes));
@@ -234,9 +293,13 @@ impl<'a> Lexer<'a> {
         }
         // Namespaces in XML 1.0 §4: an attribute name is a QName.
         split_qname(name, Of::Attribute)?;
-        let rest = self.rest();
         match self.peek() {
-            Some(b) if !is_space(b) && b != b'=' && !rest.starts_with("/>") && b != b'>' => {
+            Some(b)
+                if !is_space(b)
+                    && b != b'='
+                    && !self.rest_bytes().starts_with(b"/>")
+                    && b != b'>' =>
+            {
                 return Err(XmlError::Syntax(format!(
                     "{:?} in attribute name {}",
                     self.rest().chars().next().unwrap_or_default(),
@@ -256,8 +319,8 @@ impl<'a> Lexer<'a> {
         // XML 1.0 §2.3 `AttValue`: between matching quotes. A literal `<` in it is let
         // through like the parser this one replaced did (it is escaped when written).
         let quote = match self.peek() {
-            Some(b'"') => '"',
-            Some(b'\'') => '\'',
+            Some(b'"') => b'"',
+            Some(b'\'') => b'\'',
             _ => {
                 return Err(XmlError::Syntax(format!(
                     "value of attribute {} is not quoted",
@@ -266,15 +329,14 @@ impl<'a> Lexer<'a> {
             }
         };
         self.pos += 1;
-        // One character: found with a byte search.
         let rest = self.rest();
-        let end = rest
-            .find(quote)
-            .ok_or_else(|| unclosed("attribute value"))?;
+        let (end, escaped) = until_unescaped(rest, quote);
+        let end = end.ok_or_else(|| unclosed("attribute value"))?;
         self.pos += end + 1;
         Ok(RawAttr {
             name,
             value: rest.get(..end).unwrap_or_default(),
+            escaped,
         })
     }
 }
@@ -305,7 +367,24 @@ mod tests {
     }
 
     fn attr<'a>(name: &'a str, value: &'a str) -> RawAttr<'a> {
-        RawAttr { name, value }
+        let escaped = value.contains('&');
+        RawAttr {
+            name,
+            value,
+            escaped,
+        }
+    }
+
+    fn start(name: &str, empty: bool) -> Token<'_> {
+        let (prefix, local) = split_qname(name, Of::Element).unwrap();
+        Token::Start {
+            name: QName {
+                written: name,
+                prefix,
+                local,
+            },
+            empty,
+        }
     }
 
     #[test]
@@ -318,23 +397,17 @@ mod tests {
             t,
             [
                 (Token::Skipped, vec![]),
+                (start("a", false), vec![attr("x", "1"), attr("y", "'&amp;")]),
                 (
-                    Token::Start {
-                        name: "a",
-                        empty: false
-                    },
-                    vec![attr("x", "1"), attr("y", "'&amp;")]
-                ),
-                (Token::Text("t&lt;"), vec![]),
-                (Token::Skipped, vec![]),
-                (Token::CData("<&"), vec![]),
-                (
-                    Token::Start {
-                        name: "b",
-                        empty: true
+                    Token::Text {
+                        raw: "t&lt;",
+                        escaped: true
                     },
                     vec![]
                 ),
+                (Token::Skipped, vec![]),
+                (Token::CData("<&"), vec![]),
+                (start("b", true), vec![]),
                 (Token::End("a"), vec![]),
             ]
         );
@@ -344,6 +417,25 @@ mod tests {
             [attr("v", "x</y>")],
             "a literal '<' in a value, as before"
         );
+    }
+
+    #[test]
+    fn says_which_text_and_values_have_references() {
+        let t = tokens("<a v='x' w='&amp;' z=\"'\">x<b/>y&amp;z<c/>&#60;").unwrap();
+        assert_eq!(t[0].1, [attr("v", "x"), attr("w", "&amp;"), attr("z", "'")]);
+        assert!(!t[0].1[0].escaped && t[0].1[1].escaped && !t[0].1[2].escaped);
+        let texts: Vec<_> = t
+            .iter()
+            .filter_map(|(token, _)| match token {
+                Token::Text { raw, escaped } => Some((*raw, *escaped)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(texts, [("x", false), ("y&amp;z", true), ("&#60;", true)]);
+        assert_eq!(until_unescaped("ab", b'<'), (None, false));
+        assert_eq!(until_unescaped("a&b", b'<'), (None, true));
+        assert_eq!(until_unescaped("a<&", b'<'), (Some(1), false));
+        assert_eq!(until_unescaped("&<", b'<'), (Some(1), true));
     }
 
     #[test]

@@ -17,8 +17,8 @@ mod tests;
 
 use super::element::{Element, Node};
 use super::ns;
-use lexer::{is_space, Lexer, RawAttr, Token};
-use names::{shorten, split_qname, Of};
+use lexer::{is_space, Lexer, QName, RawAttr, Token};
+use names::shorten;
 use scope::{declaration, Scope};
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -117,6 +117,14 @@ pub fn parse_fragment(fragment: &str, ns: &str, limits: &Limits) -> Result<Vec<N
     }
 }
 
+/// Character data: text, whose references are replaced when it is `escaped` (has any),
+/// or the content of a CDATA section, taken as it is (XML 1.0 §2.4, §2.7).
+#[derive(Clone, Copy)]
+enum Chars {
+    Text { escaped: bool },
+    CData,
+}
+
 /// An element whose end tag has not come yet, with its name as written.
 struct Open<'a> {
     element: Element,
@@ -154,8 +162,8 @@ impl<'a, 'l> Tree<'a, 'l> {
         let mut attrs = Vec::new();
         while let Some(token) = lexer.next(&mut attrs, self.limits.max_attributes)? {
             match token {
-                Token::Text(raw) => self.text(raw, true)?,
-                Token::CData(raw) => self.text(raw, false)?,
+                Token::Text { raw, escaped } => self.text(raw, Chars::Text { escaped })?,
+                Token::CData(raw) => self.text(raw, Chars::CData)?,
                 Token::Start { name, empty } => self.start(name, &attrs, empty)?,
                 Token::End(name) => self.end(name)?,
                 Token::Doctype => return Err(XmlError::Doctype),
@@ -190,12 +198,11 @@ impl<'a, 'l> Tree<'a, 'l> {
         Ok(())
     }
 
-    /// Character data; `references` when it is text (not CDATA) whose references are to
-    /// be replaced.
-    fn text(&mut self, raw: &str, references: bool) -> Result<(), XmlError> {
+    /// Character data, of text or of a CDATA section.
+    fn text(&mut self, raw: &str, chars: Chars) -> Result<(), XmlError> {
         let Some(parent) = self.open.last_mut() else {
             // XML 1.0 §2.8: outside the root element only white space (`Misc`).
-            if references && raw.bytes().all(is_space) {
+            if matches!(chars, Chars::Text { .. }) && raw.bytes().all(is_space) {
                 return Ok(());
             }
             return Err(XmlError::NotOneElement("text outside the root element"));
@@ -203,10 +210,9 @@ impl<'a, 'l> Tree<'a, 'l> {
         if raw.is_empty() {
             return Ok(());
         }
-        let text = if references {
-            reference::unescape(raw)?
-        } else {
-            Cow::Borrowed(raw)
+        let text = match chars {
+            Chars::Text { escaped: true } => reference::unescape(raw)?,
+            Chars::Text { escaped: false } | Chars::CData => Cow::Borrowed(raw),
         };
         // Adjacent text, CDATA and text around comments form one text node.
         if let Some(Node::Text(prev)) = parent.element.nodes_mut().last_mut() {
@@ -215,15 +221,23 @@ impl<'a, 'l> Tree<'a, 'l> {
         }
         self.count()?;
         if let Some(parent) = self.open.last_mut() {
-            parent
-                .element
-                .nodes_mut()
-                .push(Node::Text(text.into_owned()));
+            let nodes = parent.element.nodes_mut();
+            if nodes.is_empty() {
+                // Text first is usually text only (`<body/>`, `<data/>`): room for one
+                // node, not the four a growing list starts with.
+                nodes.reserve_exact(1);
+            }
+            nodes.push(Node::Text(text.into_owned()));
         }
         Ok(())
     }
 
-    fn start(&mut self, name: &'a str, attrs: &[RawAttr<'a>], empty: bool) -> Result<(), XmlError> {
+    fn start(
+        &mut self,
+        name: QName<'a>,
+        attrs: &[RawAttr<'a>],
+        empty: bool,
+    ) -> Result<(), XmlError> {
         if self.root.is_some() {
             return Err(XmlError::NotOneElement("content after the root element"));
         }
@@ -236,11 +250,15 @@ impl<'a, 'l> Tree<'a, 'l> {
         let mut plain = 0;
         for attr in attrs {
             match declaration(attr.name) {
-                Some(what) => self.scope.declare(what, reference::unescape(attr.value)?)?,
+                Some(what) => self.scope.declare(what, attr.unescaped()?)?,
                 None => plain += 1,
             }
         }
-        let (prefix, local) = split_qname(name, Of::Element)?;
+        let QName {
+            written: name,
+            prefix,
+            local,
+        } = name;
         let ns = self.scope.resolve(prefix)?;
         if let Cow::Owned(copy) = &ns {
             // The copies count against the size limit, as if the input had them written
@@ -255,7 +273,7 @@ impl<'a, 'l> Tree<'a, 'l> {
         for attr in attrs.iter().filter(|a| declaration(a.name).is_none()) {
             // Attribute names are kept as written (`xml:lang`); their prefixes are not
             // resolved, as before: a stanza's may be declared on the stream.
-            let value = reference::unescape(attr.value)?.into_owned();
+            let value = attr.unescaped()?.into_owned();
             element.push_attr(known_attr(attr.name), value);
         }
         if empty {
