@@ -9,16 +9,18 @@ pub(crate) const FIRST_DELAY: Duration = Duration::from_secs(1);
 /// The longest pause.
 pub(crate) const MAX_DELAY: Duration = Duration::from_secs(60);
 
-/// Reconnection attempts after one lost connection, counted from 1.
+/// Reconnection attempts after a lost connection, counted from 1 (see `link::STABLE` for
+/// when a loss goes on counting from the attempts before it).
 pub(crate) struct Backoff {
     rng: Box<dyn Random>,
     attempt: u32,
 }
 
 impl Backoff {
-    /// A fresh series; the jitter is drawn from `rng`.
-    pub(crate) fn new(rng: Box<dyn Random>) -> Self {
-        Backoff { rng, attempt: 0 }
+    /// A series that goes on from `attempt` attempts made already (0: a fresh series),
+    /// the next pause being the one after theirs; the jitter is drawn from `rng`.
+    pub(crate) fn after(rng: Box<dyn Random>, attempt: u32) -> Self {
+        Backoff { rng, attempt }
     }
 
     /// The number of the attempt [`Backoff::next_delay`] last announced.
@@ -46,7 +48,7 @@ mod tests {
 
     #[test]
     fn pauses_double_up_to_the_cap_with_jitter_in_their_upper_half() {
-        let mut b = Backoff::new(Box::new(SeededRandom::from_label("backoff")));
+        let mut b = Backoff::after(Box::new(SeededRandom::from_label("backoff")), 0);
         let mut seen = Vec::new();
         for n in 0..10u32 {
             let d = b.next_delay();
@@ -60,8 +62,16 @@ mod tests {
         }
         assert!(seen[9] <= MAX_DELAY && seen[9] >= MAX_DELAY / 2);
         // Jitter: two series from different seeds differ.
-        let mut other = Backoff::new(Box::new(SeededRandom::from_label("other")));
+        let mut other = Backoff::after(Box::new(SeededRandom::from_label("other")), 0);
         let theirs: Vec<Duration> = (0..10).map(|_| other.next_delay()).collect();
         assert_ne!(seen, theirs);
+    }
+
+    #[test]
+    fn a_series_goes_on_from_the_attempts_made_before() {
+        let mut b = Backoff::after(Box::new(SeededRandom::from_label("after")), 3);
+        let d = b.next_delay();
+        assert_eq!(b.attempt(), 4);
+        assert!(d >= FIRST_DELAY * 4 && d <= FIRST_DELAY * 8, "{d:?}");
     }
 }

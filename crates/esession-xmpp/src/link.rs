@@ -58,7 +58,9 @@ pub enum LinkEvent {
     },
     /// Attempt `attempt` to reconnect starts in `after`.
     Reconnecting {
-        /// Counted from 1 after each loss.
+        /// Counted from 1 after a loss; after the loss of a stream that stayed up less
+        /// than a minute, counting (and the pauses) go on from the attempts that
+        /// brought that stream up.
         attempt: u32,
         /// The pause before it (exponential with jitter).
         after: Duration,
@@ -103,7 +105,15 @@ pub(crate) struct LinkState {
     /// The full JID bound at login: reconnections ask for the same resource (RFC 6120
     /// §7.7.2.1), so that the engine's own JID stays right.
     pub(crate) bound: Option<Jid>,
+    /// When the current stream logged in, and after how many reconnection attempts.
+    logged_in: Option<(Instant, u32)>,
 }
+
+/// How long a stream must stay up for its loss to start a new series of reconnection
+/// pauses (from 1 s): the longest pause. A stream lost sooner (a server that ends every
+/// new stream with a stream error, a link that flaps) continues its predecessor's series,
+/// so that such a server is not asked to log us in again every second.
+pub(crate) const STABLE: Duration = crate::backoff::MAX_DELAY;
 
 /// The link state, shared between tasks.
 pub(crate) type SharedLink = Arc<Mutex<LinkState>>;
@@ -120,6 +130,20 @@ impl LinkState {
         self.eof = false;
         self.error = None;
         self.set_stream_error(None);
+    }
+
+    /// A stream logged in after `attempt` reconnection attempts (0: the first login).
+    pub(crate) fn logged_in(&mut self, attempt: u32) {
+        self.logged_in = Some((Instant::now(), attempt));
+    }
+
+    /// The attempts a new series of reconnections starts from: those of the stream just
+    /// lost when it stayed up less than [`STABLE`], else 0.
+    pub(crate) fn attempts_so_far(&self) -> u32 {
+        match self.logged_in {
+            Some((at, attempt)) if at.elapsed() < STABLE => attempt,
+            _ => 0,
+        }
     }
 
     /// Notes the stream error the server sent (`None`: forgets it).

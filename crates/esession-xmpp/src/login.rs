@@ -138,7 +138,8 @@ impl<C: ServerConnector> Attempts<C> {
             allow_plain,
             keepalive,
         } = login_data;
-        let mut backoff = Backoff::new(Box::new(OsRandom));
+        let so_far = link::with(&link, |s| s.attempts_so_far()).unwrap_or_default();
+        let mut backoff = Backoff::after(Box::new(OsRandom), so_far);
         loop {
             if slot.is_closed() {
                 return;
@@ -191,6 +192,7 @@ impl<C: ServerConnector> Attempts<C> {
                 Ok((features, stream)) => {
                     tracing::debug!(%identity, "logged in");
                     was_online.store(true, Ordering::SeqCst);
+                    link::with(&link, |s| s.logged_in(backoff.attempt()));
                     let conn = RawConnection {
                         stream: stream.box_stream(),
                         features,

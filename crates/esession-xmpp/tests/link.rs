@@ -28,6 +28,8 @@ struct Relay {
     cut: Arc<AtomicBool>,
     /// New connections are closed at once.
     refuse: Arc<AtomicBool>,
+    /// New connections are cut this many milliseconds after they open (0: never).
+    lifetime_ms: Arc<AtomicU64>,
 }
 
 impl Relay {
@@ -40,6 +42,7 @@ impl Relay {
             generation: Arc::default(),
             cut: Arc::default(),
             refuse: Arc::default(),
+            lifetime_ms: Arc::default(),
         };
         let r = relay.clone();
         tokio::spawn(async move {
@@ -56,6 +59,10 @@ impl Relay {
 
     async fn serve(self, client: TcpStream) {
         let born = self.generation.load(Ordering::SeqCst);
+        let lifetime = match self.lifetime_ms.load(Ordering::SeqCst) {
+            0 => None,
+            ms => Some(Instant::now() + Duration::from_millis(ms)),
+        };
         let upstream = TcpStream::connect(&self.upstream).await.unwrap();
         let (mut cr, mut cw) = client.into_split();
         let (mut ur, mut uw) = upstream.into_split();
@@ -78,6 +85,9 @@ impl Relay {
                 () = tokio::time::sleep(Duration::from_millis(100)) => {}
             }
             if !alive() && self.cut.load(Ordering::SeqCst) {
+                break;
+            }
+            if lifetime.is_some_and(|end| Instant::now() >= end) {
                 break;
             }
         }
@@ -177,6 +187,51 @@ async fn a_cut_connection_is_reported_and_reconnected_with_the_same_resource() {
         seen[1],
         LinkEvent::Reconnecting { attempt: 1, .. }
     ));
+}
+
+#[tokio::test]
+async fn streams_lost_soon_after_login_go_on_with_the_pauses_before_them() {
+    let account = target().register_unique("flap");
+    let relay = Relay::start(&account.addr).await;
+    let mut conn = Connection::connect(options(&relay, &account.jid, &account.password))
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    // From now on every connection is cut 2 s after it opens: each reconnection logs in
+    // (on loopback in well under that) and is lost again, as with a server that ends
+    // every new stream with a stream error.
+    relay.lifetime_ms.store(2_000, Ordering::SeqCst);
+    relay.break_links(true);
+    for attempt in 1..=3u32 {
+        let next = link_event(&mut conn, &mut seen, LIMIT, |e| {
+            matches!(e, LinkEvent::Reconnecting { .. })
+        })
+        .await
+        .unwrap();
+        let LinkEvent::Reconnecting {
+            attempt: got,
+            after,
+            ..
+        } = next
+        else {
+            unreachable!()
+        };
+        // The series goes on across the short-lived logins: 1 s, 2 s, 4 s (with jitter
+        // in the upper half), not 1 s each time.
+        assert_eq!(got, attempt, "{seen:#?}");
+        let full = Duration::from_secs(1 << (attempt - 1));
+        assert!(
+            after >= full / 2 && after <= full,
+            "attempt {attempt}: {after:?}"
+        );
+        if attempt < 3 {
+            link_event(&mut conn, &mut seen, LIMIT, |e| {
+                matches!(e, LinkEvent::Online { .. })
+            })
+            .await
+            .unwrap();
+        }
+    }
 }
 
 #[tokio::test]
