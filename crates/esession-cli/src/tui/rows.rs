@@ -92,35 +92,125 @@ fn clock(at: Timestamp) -> String {
     format!("{:02}:{:02}", day / 3600, day % 3600 / 60)
 }
 
-/// Cuts `spans` into rows of `width` columns; rows after the first start at [`INDENT`].
-fn wrap(spans: Vec<Span<'static>>, width: usize) -> Vec<Line<'static>> {
-    let indent = if width > INDENT * 2 { INDENT } else { 0 };
-    let mut lines = Vec::new();
-    let mut row: Vec<Span<'static>> = Vec::new();
-    let mut used = 0;
-    let mut row_start = 0;
-    for span in spans {
-        let mut piece = String::new();
-        for c in span.content.chars() {
-            let w = c.width().unwrap_or(0);
-            if used + w > width && used > row_start {
-                if !piece.is_empty() {
-                    row.push(Span::styled(std::mem::take(&mut piece), span.style));
-                }
-                lines.push(Line::from(std::mem::take(&mut row)));
-                row.push(Span::raw(" ".repeat(indent)));
-                used = indent;
-                row_start = indent;
-            }
-            piece.push(c);
-            used += w;
+/// One character on screen, with its style and its width in columns.
+#[derive(Clone, Copy)]
+struct Cell {
+    c: char,
+    style: Style,
+    width: usize,
+}
+
+/// Rows being filled: the cells of each, and the columns used in the last.
+struct Rows {
+    width: usize,
+    indent: usize,
+    done: Vec<Vec<Cell>>,
+    row: Vec<Cell>,
+    /// The cells of the row's indent (none on the first row).
+    start: usize,
+    used: usize,
+}
+
+impl Rows {
+    /// Ends the row (without the spaces it ends with: they would only pad it) and starts
+    /// a continuation row at the indent.
+    fn break_row(&mut self) {
+        while self.row.len() > self.start && self.row.last().is_some_and(|cell| cell.c == ' ') {
+            self.row.pop();
         }
-        if !piece.is_empty() {
-            row.push(Span::styled(piece, span.style));
+        self.done.push(std::mem::take(&mut self.row));
+        let pad = Cell {
+            c: ' ',
+            style: Style::default(),
+            width: 1,
+        };
+        self.row = vec![pad; self.indent];
+        self.used = self.indent;
+        self.start = self.indent;
+    }
+
+    /// Whether `width` more columns fit on the row (a row holding only its indent takes
+    /// anything: a character wider than the pane still goes somewhere).
+    fn fits(&self, width: usize) -> bool {
+        self.used + width <= self.width || self.row.len() <= self.start
+    }
+
+    fn push(&mut self, cell: Cell) {
+        self.row.push(cell);
+        self.used += cell.width;
+    }
+
+    /// A word: on this row if it fits, else on the next if it fits there, else cut where
+    /// the rows end.
+    fn word(&mut self, word: &[Cell]) {
+        let width: usize = word.iter().map(|c| c.width).sum();
+        if !self.fits(width) && self.indent + width <= self.width {
+            self.break_row();
+        }
+        for &cell in word {
+            if !self.fits(cell.width) {
+                self.break_row();
+            }
+            self.push(cell);
         }
     }
-    lines.push(Line::from(row));
-    lines
+
+    /// White space between words: a row that is full ends here instead (the space is
+    /// not carried to the next row).
+    fn space(&mut self, cell: Cell) {
+        if self.fits(cell.width) {
+            self.push(cell);
+        } else {
+            self.break_row();
+        }
+    }
+
+    fn finish(mut self) -> Vec<Vec<Cell>> {
+        self.done.push(self.row);
+        self.done
+    }
+}
+
+/// Cuts `spans` into rows of `width` columns, between words where a word fits on a row
+/// (a longer one is cut where the row ends); rows after the first start at [`INDENT`].
+fn wrap(spans: Vec<Span<'static>>, width: usize) -> Vec<Line<'static>> {
+    let cells: Vec<Cell> = spans
+        .iter()
+        .flat_map(|span| {
+            span.content.chars().map(|c| Cell {
+                c,
+                style: span.style,
+                width: c.width().unwrap_or(0),
+            })
+        })
+        .collect();
+    let mut rows = Rows {
+        width,
+        indent: if width > INDENT * 2 { INDENT } else { 0 },
+        done: Vec::new(),
+        row: Vec::new(),
+        start: 0,
+        used: 0,
+    };
+    for run in cells.chunk_by(|a, b| (a.c == ' ') == (b.c == ' ')) {
+        match run.first() {
+            Some(first) if first.c == ' ' => run.iter().for_each(|&cell| rows.space(cell)),
+            _ => rows.word(run),
+        }
+    }
+    rows.finish().into_iter().map(line).collect()
+}
+
+/// A row of cells as a line: one span per run of the same style.
+fn line(cells: Vec<Cell>) -> Line<'static> {
+    let spans: Vec<Span<'static>> = cells
+        .chunk_by(|a, b| a.style == b.style)
+        .map(|run| {
+            let text: String = run.iter().map(|cell| cell.c).collect();
+            Span::styled(text, run.first().map(|c| c.style).unwrap_or_default())
+        })
+        .collect();
+    Line::from(spans)
 }
 
 #[cfg(test)]
@@ -148,6 +238,51 @@ mod tests {
     }
 
     #[test]
+    fn rows_break_between_words() {
+        let e = Entry::Message {
+            at: Timestamp(3600 * 13 + 60 * 7),
+            who: Who::Me,
+            body: "the quick brown fox jumps over the lazy dog".into(),
+            encrypted: true,
+            id: None,
+            sent: None,
+        };
+        assert_eq!(
+            text(&rows(&e, 24)),
+            [
+                "13:07 me> the quick",
+                "      brown fox jumps",
+                "      over the lazy dog"
+            ]
+        );
+        // A word longer than a row is cut where the row ends; the words around it
+        // still break between words.
+        let e = Entry::Notice {
+            at: Timestamp(0),
+            level: Level::Info,
+            text: "see https://example.com/a/very/long/path now".into(),
+        };
+        assert_eq!(
+            text(&rows(&e, 24)),
+            [
+                "00:00 -!- see https://ex",
+                "      ample.com/a/very/l",
+                "      ong/path now"
+            ]
+        );
+        // Wide characters count their columns.
+        let e = Entry::Notice {
+            at: Timestamp(0),
+            level: Level::Info,
+            text: "漢字漢字 漢字漢字漢字".into(),
+        };
+        assert_eq!(
+            text(&rows(&e, 24)),
+            ["00:00 -!- 漢字漢字", "      漢字漢字漢字"]
+        );
+    }
+
+    #[test]
     fn a_body_cannot_start_a_row_of_its_own() {
         let e = Entry::Message {
             at: Timestamp(0),
@@ -162,10 +297,12 @@ mod tests {
             rows.iter().skip(1).all(|r| r.starts_with("      ")),
             "{rows:?}"
         );
-        let all: String = rows
+        // Rows break between words: the space at each break is not shown.
+        let all = rows
             .iter()
             .map(|r| r.trim_start_matches("      "))
-            .collect();
+            .collect::<Vec<_>>()
+            .join(" ");
         assert!(!all.contains('\n') && !all.contains('\r') && !all.contains('\u{1b}'));
         assert!(
             all.contains("\\u{202e}") && all.contains("[NOT ENCRYPTED]"),
