@@ -75,12 +75,21 @@ if [[ $want_ejabberd == 1 ]]; then
     export ESESSION_EJABBERD_ENV=$cluster_dir/env
 fi
 
+# The certificate a server's environment file names: exported for the test process, so
+# that the tests' TLS connections trust it without the process changing its environment
+# while its test threads run.
+cert_of() { sed -n 's/^SSL_CERT_FILE=//p' "$1"; }
+
 if [[ $# != 0 ]]; then
-    cargo test "$@"
+    if [[ $want_prosody == 1 ]]; then
+        SSL_CERT_FILE=$(cert_of "$ESESSION_TEST_ENV") cargo test "$@"
+    else
+        SSL_CERT_FILE=$(cert_of "$ESESSION_EJABBERD_ENV") cargo test "$@"
+    fi
     exit
 fi
 
-ESESSION_TEST_SERVER=prosody cargo test --workspace
+SSL_CERT_FILE=$(cert_of "$ESESSION_TEST_ENV") ESESSION_TEST_SERVER=prosody cargo test --workspace
 
 # The real-server suites again, against the cluster (docs/testing.md says which and why),
 # in one `cargo test --workspace` as above, so that the crates are built with the same
@@ -90,7 +99,7 @@ ESESSION_TEST_SERVER=prosody cargo test --workspace
 # server or something only the Prosody of these tests has.
 on_cluster() {
     echo "test.sh: against the ejabberd cluster: cargo test $*"
-    ESESSION_TEST_SERVER=ejabberd cargo test "$@"
+    SSL_CERT_FILE=$(cert_of "$ESESSION_EJABBERD_ENV") ESESSION_TEST_SERVER=ejabberd cargo test "$@"
 }
 prosody_only=(
     # A virtual host offering SASL PLAIN alone (esession-xmpp, esession-cli real_server).

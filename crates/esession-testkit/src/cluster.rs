@@ -34,16 +34,15 @@ fn script() -> PathBuf {
     repo_root().join("scripts/ejabberd.sh")
 }
 
-/// The cluster, found or started once per process. Also sets `SSL_CERT_FILE` in this
-/// process to the cluster's certificate, as [`crate::server`] does for Prosody's (a process
+/// The cluster, found or started once per process. Also makes the cluster's certificate
+/// the one `SSL_CERT_FILE` names in this process, as [`crate::server`] does for Prosody's (a process
 /// runs its real-server tests against one of them, [`crate::target`]).
 pub fn cluster() -> &'static Cluster {
     static CLUSTER: OnceLock<Cluster> = OnceLock::new();
     CLUSTER.get_or_init(|| {
         let env = EnvFile::find("ESESSION_EJABBERD_ENV", start_own_cluster);
         let cert = PathBuf::from(env.get("SSL_CERT_FILE"));
-        // Before any TLS connection of this process (we are inside the OnceLock).
-        std::env::set_var("SSL_CERT_FILE", &cert);
+        crate::trust_cert(&cert);
         Cluster {
             dir: env.path.parent().unwrap().to_path_buf(),
             nodes: [env.get("ESESSION_SERVER"), env.get("ESESSION_SERVER_2")],

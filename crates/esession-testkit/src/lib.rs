@@ -75,11 +75,21 @@ pub fn server() -> &'static Server {
     static SERVER: OnceLock<Server> = OnceLock::new();
     SERVER.get_or_init(|| {
         let server = Server::of(&EnvFile::find("ESESSION_TEST_ENV", start_own_server));
-        // rustls-native-certs reads SSL_CERT_FILE at each TLS connection. Set before any
-        // connection of this process exists (we are inside the OnceLock).
-        std::env::set_var("SSL_CERT_FILE", &server.cert);
+        trust_cert(&server.cert);
         server
     })
+}
+
+/// Makes `cert` the certificate TLS connections of this process trust:
+/// rustls-native-certs reads `SSL_CERT_FILE` at each connection. `scripts/test.sh`
+/// exports it for the server it runs the tests against, before the test process starts;
+/// only a test run some other way sets it here, inside the `OnceLock` of its server and
+/// before any connection of this process (another test thread may still read the
+/// environment meanwhile: run through the script to have no such race).
+pub(crate) fn trust_cert(cert: &Path) {
+    if std::env::var_os("SSL_CERT_FILE").as_deref() != Some(cert.as_os_str()) {
+        std::env::set_var("SSL_CERT_FILE", cert);
+    }
 }
 
 /// A server of the calling test alone, started as [`server`] starts one (and stopped when
