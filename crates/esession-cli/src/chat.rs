@@ -10,6 +10,7 @@ use crate::args::{ChatArgs, Global};
 use crate::driver::{self, Input};
 use crate::fail::Fail;
 use crate::sanitize::safe;
+use crate::sas_advice;
 use esession_client::{Account, ClientEvent, DeliveryState, Kept};
 use esession_store::SqliteStore;
 use rustyline::ExternalPrinter;
@@ -322,9 +323,12 @@ impl View {
                     screen.say(cost);
                 }
                 if let Some(sas) = &self.sas {
-                    screen.say(&format!(
-                        "SAS: {sas}: compare it with the contact (by voice), then /verify SAS"
-                    ));
+                    screen.say(&match sas_advice::vouched(*shield) {
+                        Some(why) => format!("SAS: {sas}: {why}"),
+                        None => format!(
+                            "SAS: {sas}: compare it with the contact (by voice), then /verify SAS"
+                        ),
+                    });
                 }
             }
             ClientEvent::Established { peer, .. } => screen.say(&format!(

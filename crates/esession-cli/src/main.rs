@@ -26,6 +26,7 @@ mod policy;
 mod private_dir;
 mod published;
 mod sanitize;
+mod sas_advice;
 mod secret_input;
 mod send;
 mod server;

@@ -10,6 +10,7 @@ use esession_client::{ClientEvent, DeliveryState, Kept, Shield, Show};
 
 use super::command::{self, Typed};
 use super::input::Input;
+use crate::sas_advice;
 
 /// Rows PageUp / PageDown scroll by.
 const PAGE: usize = 10;
@@ -403,6 +404,7 @@ impl App {
                 kept,
                 petname,
                 compat,
+                shield,
                 ..
             } => {
                 let (i, new) = self.window_of(peer);
@@ -433,11 +435,15 @@ impl App {
                 );
                 if let Some(sas) = sas {
                     let caveat = caveat(*sas_alg);
-                    w.say(
-                        now,
-                        Level::Info,
-                        format!("SAS {sas}: compare it aloud, then /verify what they read{caveat}"),
-                    );
+                    let advice = match sas_advice::vouched(*shield) {
+                        Some(why) => format!("SAS {sas}: {why}{caveat}"),
+                        None => {
+                            format!(
+                                "SAS {sas}: compare it aloud, then /verify what they read{caveat}"
+                            )
+                        }
+                    };
+                    w.say(now, Level::Info, advice);
                 }
                 // Issue 13 §4: a session in Gajim's dialect says so, and what it costs.
                 let w = self.window_mut(i);

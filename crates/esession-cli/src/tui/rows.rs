@@ -155,9 +155,13 @@ impl Rows {
         }
     }
 
-    /// White space between words: a row that is full ends here instead (the space is
-    /// not carried to the next row).
+    /// White space between words: a row that is full ends here instead, and a
+    /// continuation row does not start with it (a break shows no space).
     fn space(&mut self, cell: Cell) {
+        let continuing = !self.done.is_empty() && self.row.len() <= self.start;
+        if continuing {
+            return;
+        }
         if self.fits(cell.width) {
             self.push(cell);
         } else {
@@ -269,6 +273,19 @@ mod tests {
                 "      ample.com/a/very/l",
                 "      ong/path now"
             ]
+        );
+        // A delivery state that does not fit goes to the next row without its spaces.
+        let e = Entry::Message {
+            at: Timestamp(0),
+            who: Who::Me,
+            body: "twelve chars".into(),
+            encrypted: true,
+            id: None,
+            sent: Some((String::new(), DeliveryState::Delivered)),
+        };
+        assert_eq!(
+            text(&rows(&e, 24)),
+            ["00:00 me> twelve chars", "      [delivered]"]
         );
         // Wide characters count their columns.
         let e = Entry::Notice {

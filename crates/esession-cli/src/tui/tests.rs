@@ -230,6 +230,38 @@ fn view_status_line_with_a_classic_sas_and_its_caveat() {
     snapshot("status", &drawn(&app, 140, 8));
 }
 
+/// XEP-0116 §7.3: a session that goes on from a verified chain of retained secrets, or
+/// with a trusted key, does not ask for its SAS to be compared again; an unverified one
+/// does.
+#[test]
+fn only_an_unverified_session_asks_to_compare_its_sas() {
+    for (shield, asks) in [
+        (Shield::Unverified, true),
+        (Shield::SasVerified, false),
+        (Shield::KeyTrusted, false),
+    ] {
+        let mut app = app();
+        type_line(&mut app, "/open bob@example.com");
+        let mut ev = established(BOB, false, Kept::Store, SasAlg::Committed);
+        if let ClientEvent::Established { shield: s, .. } = &mut ev {
+            *s = shield;
+        }
+        app.client_event(&ev, NOW);
+        let screen = drawn(&app, 140, 8);
+        assert!(screen.contains("SAS a3k9z"), "{screen}");
+        assert_eq!(
+            screen.contains("compare it aloud"),
+            asks,
+            "{shield:?}: {screen}"
+        );
+        assert_eq!(
+            screen.contains("is optional"),
+            !asks,
+            "{shield:?}: {screen}"
+        );
+    }
+}
+
 /// Issue 13 §4: a session in Gajim's dialect says so on the status line and, with what it
 /// costs, in its window.
 #[test]
