@@ -294,6 +294,8 @@ struct Run {
     bob_full: String,
     started: Instant,
     marks: BTreeMap<Mark, Duration>,
+    /// Alice has exited and all she printed is read.
+    alice_read: bool,
 }
 
 impl Run {
@@ -325,6 +327,7 @@ impl Run {
             bob_full,
             started: Instant::now(),
             marks: BTreeMap::new(),
+            alice_read: false,
         }
     }
 
@@ -351,6 +354,12 @@ impl Run {
     fn pump(&mut self) {
         self.bob.drain(Duration::from_micros(400));
         self.alice.drain(Duration::from_micros(400));
+        // Alice's exit is noted with all she printed read: her last lines (her last
+        // echoes) can still be on their way from the pipe when her exit is seen.
+        if !self.alice_read && self.alice.exited() {
+            self.alice.finish(LIMIT);
+            self.alice_read = true;
+        }
         let now = self.started.elapsed();
         let (ea, eb) = self.established();
         let seen = [
@@ -362,7 +371,7 @@ impl Run {
                 Mark::AliceEchoes,
                 self.alice.events_named("message").len() >= MESSAGES as usize,
             ),
-            (Mark::AliceExit, self.alice.exited()),
+            (Mark::AliceExit, self.alice_read),
         ];
         for (mark, yes) in seen {
             if yes {
