@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use esession_testkit::target;
+use esession_testkit::{target, Login};
 use esession_xmpp::{ConnectOptions, Connection, Keepalive, LinkEvent, TlsMode, XmppError};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -113,6 +113,16 @@ fn options(relay: &Relay, jid: &str, password: &str) -> ConnectOptions {
     o
 }
 
+/// A new account (named from `prefix`) connected through a new relay.
+async fn connected(prefix: &str) -> (Login, Relay, Connection) {
+    let account = target().register_unique(prefix);
+    let relay = Relay::start(&account.addr).await;
+    let conn = Connection::connect(options(&relay, &account.jid, &account.password))
+        .await
+        .unwrap();
+    (account, relay, conn)
+}
+
 /// Reads the stream until a link event satisfies `pick` (other events are collected).
 async fn link_event(
     conn: &mut Connection,
@@ -140,11 +150,7 @@ const LIMIT: Duration = Duration::from_secs(20);
 
 #[tokio::test]
 async fn a_cut_connection_is_reported_and_reconnected_with_the_same_resource() {
-    let account = target().register_unique("cut");
-    let relay = Relay::start(&account.addr).await;
-    let mut conn = Connection::connect(options(&relay, &account.jid, &account.password))
-        .await
-        .unwrap();
+    let (_, relay, mut conn) = connected("cut").await;
     let bound = conn.bound_jid().to_owned();
     let mut seen = Vec::new();
     // New connections are refused for a while: attempts are announced with their pause.
@@ -191,11 +197,7 @@ async fn a_cut_connection_is_reported_and_reconnected_with_the_same_resource() {
 
 #[tokio::test]
 async fn streams_lost_soon_after_login_go_on_with_the_pauses_before_them() {
-    let account = target().register_unique("flap");
-    let relay = Relay::start(&account.addr).await;
-    let mut conn = Connection::connect(options(&relay, &account.jid, &account.password))
-        .await
-        .unwrap();
+    let (_, relay, mut conn) = connected("flap").await;
     let mut seen = Vec::new();
     // From now on every connection is cut 2 s after it opens: each reconnection logs in
     // (on loopback in well under that) and is lost again, as with a server that ends
@@ -236,11 +238,7 @@ async fn streams_lost_soon_after_login_go_on_with_the_pauses_before_them() {
 
 #[tokio::test]
 async fn a_silent_link_is_detected_by_the_keepalive() {
-    let account = target().register_unique("silent");
-    let relay = Relay::start(&account.addr).await;
-    let mut conn = Connection::connect(options(&relay, &account.jid, &account.password))
-        .await
-        .unwrap();
+    let (_, relay, mut conn) = connected("silent").await;
     let mut seen = Vec::new();
     let start = Instant::now();
     relay.break_links(false);
@@ -264,11 +262,7 @@ async fn a_silent_link_is_detected_by_the_keepalive() {
 
 #[tokio::test]
 async fn a_refused_password_on_reconnection_stops_the_attempts_with_a_clear_error() {
-    let account = target().register_unique("gone");
-    let relay = Relay::start(&account.addr).await;
-    let mut conn = Connection::connect(options(&relay, &account.jid, &account.password))
-        .await
-        .unwrap();
+    let (account, relay, mut conn) = connected("gone").await;
     // The account disappears while the connection is down.
     relay.refuse.store(true, Ordering::SeqCst);
     relay.break_links(true);

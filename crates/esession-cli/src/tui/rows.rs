@@ -225,16 +225,34 @@ mod tests {
         lines.iter().map(|l| l.to_string()).collect()
     }
 
-    #[test]
-    fn long_entries_wrap_with_a_hanging_indent() {
-        let e = Entry::Message {
-            at: Timestamp(3600 * 13 + 60 * 7),
+    /// Our encrypted message `body` at `at`, with its delivery state if any.
+    fn mine(at: Timestamp, body: &str, sent: Option<DeliveryState>) -> Entry {
+        Entry::Message {
+            at,
             who: Who::Me,
-            body: "abcdefghijklmnopqrstuvwxyz".into(),
+            body: body.into(),
             encrypted: true,
             id: None,
-            sent: None,
-        };
+            sent: sent.map(|state| (String::new(), state)),
+        }
+    }
+
+    /// A notice at midnight.
+    fn notice(text: &str) -> Entry {
+        Entry::Notice {
+            at: Timestamp(0),
+            level: Level::Info,
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn long_entries_wrap_with_a_hanging_indent() {
+        let e = mine(
+            Timestamp(3600 * 13 + 60 * 7),
+            "abcdefghijklmnopqrstuvwxyz",
+            None,
+        );
         assert_eq!(
             text(&rows(&e, 20)),
             ["13:07 me> abcdefghij", "      klmnopqrstuvwx", "      yz"]
@@ -243,14 +261,8 @@ mod tests {
 
     #[test]
     fn rows_break_between_words() {
-        let e = Entry::Message {
-            at: Timestamp(3600 * 13 + 60 * 7),
-            who: Who::Me,
-            body: "the quick brown fox jumps over the lazy dog".into(),
-            encrypted: true,
-            id: None,
-            sent: None,
-        };
+        let at = Timestamp(3600 * 13 + 60 * 7);
+        let e = mine(at, "the quick brown fox jumps over the lazy dog", None);
         assert_eq!(
             text(&rows(&e, 24)),
             [
@@ -261,11 +273,7 @@ mod tests {
         );
         // A word longer than a row is cut where the row ends; the words around it
         // still break between words.
-        let e = Entry::Notice {
-            at: Timestamp(0),
-            level: Level::Info,
-            text: "see https://example.com/a/very/long/path now".into(),
-        };
+        let e = notice("see https://example.com/a/very/long/path now");
         assert_eq!(
             text(&rows(&e, 24)),
             [
@@ -275,24 +283,13 @@ mod tests {
             ]
         );
         // A delivery state that does not fit goes to the next row without its spaces.
-        let e = Entry::Message {
-            at: Timestamp(0),
-            who: Who::Me,
-            body: "twelve chars".into(),
-            encrypted: true,
-            id: None,
-            sent: Some((String::new(), DeliveryState::Delivered)),
-        };
+        let e = mine(Timestamp(0), "twelve chars", Some(DeliveryState::Delivered));
         assert_eq!(
             text(&rows(&e, 24)),
             ["00:00 me> twelve chars", "      [delivered]"]
         );
         // Wide characters count their columns.
-        let e = Entry::Notice {
-            at: Timestamp(0),
-            level: Level::Info,
-            text: "漢字漢字 漢字漢字漢字".into(),
-        };
+        let e = notice("漢字漢字 漢字漢字漢字");
         assert_eq!(
             text(&rows(&e, 24)),
             ["00:00 -!- 漢字漢字", "      漢字漢字漢字"]
