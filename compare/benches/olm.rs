@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use esession::b64;
-use message_path::{assert_delivered, body, established, text_roundtrip};
+use message_path::{assert_delivered, body, established, text_roundtrip, Relay};
 use thread_cpu::ThreadCpu;
 use vodozemac::olm::{Account, OlmMessage, Session, SessionConfig};
 
@@ -61,10 +61,11 @@ fn olm_roundtrip(a: &mut Session, b: &mut Session, body: &str) -> Vec<u8> {
 
 fn compare(c: &mut Criterion<ThreadCpu>) {
     let (mut alice, mut bob, thread) = established();
+    let mut relay = Relay::default();
     let (mut a, mut b) = olm_pair();
     for (len, name) in [(16, "16B"), (200, "200B")] {
         let body = body(len);
-        assert_delivered(text_roundtrip(&mut alice, &mut bob, &thread, &body), &body);
+        assert_delivered(text_roundtrip(&mut alice, &mut bob, &thread, &body, &mut relay), &body);
         assert_eq!(olm_roundtrip(&mut a, &mut b, &body), body.as_bytes());
         let mut g = c.benchmark_group(format!("compare_{name}"));
         g.sample_size(20)
@@ -72,7 +73,7 @@ fn compare(c: &mut Criterion<ThreadCpu>) {
             .measurement_time(Duration::from_secs(3))
             .throughput(Throughput::Bytes(len as u64));
         g.bench_function("esession_text", |bench| {
-            bench.iter(|| text_roundtrip(&mut alice, &mut bob, &thread, &body));
+            bench.iter(|| text_roundtrip(&mut alice, &mut bob, &thread, &body, &mut relay));
         });
         g.bench_function("olm", |bench| {
             bench.iter(|| olm_roundtrip(&mut a, &mut b, &body));

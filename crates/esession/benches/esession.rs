@@ -55,7 +55,7 @@ use esession::SessionId;
 use esession::{b64, Config, DhPool, Engine, Event, MemoryStore, SeededRandom};
 use message_path::{
     assert_delivered, bob_bare, body, deliver, drain, established, exchange, full, pair,
-    text_roundtrip, Party, ALICE, BOB, NOW,
+    text_roundtrip, Party, Relay, ALICE, BOB, NOW,
 };
 use thread_cpu::ThreadCpu;
 
@@ -204,6 +204,7 @@ const SIZES: [(usize, &str); 4] = [(16, "16B"), (200, "200B"), (2048, "2KiB"), (
 
 fn message(c: &mut Crit) {
     let (mut alice, mut bob, thread) = established();
+    let mut relay = Relay::default();
 
     let roundtrip = |alice: &mut Party, bob: &mut Party, body: &str| {
         alice.send_message(&thread, body).expect("send_message");
@@ -218,7 +219,10 @@ fn message(c: &mut Crit) {
         assert_eq!(body.len(), len);
         // Untimed check that both paths really deliver the body, decrypted.
         assert_delivered(roundtrip(&mut alice, &mut bob, &body), &body);
-        assert_delivered(text_roundtrip(&mut alice, &mut bob, &thread, &body), &body);
+        assert_delivered(
+            text_roundtrip(&mut alice, &mut bob, &thread, &body, &mut relay),
+            &body,
+        );
 
         let mut g = c.benchmark_group(format!("message_{name}"));
         g.sample_size(20)
@@ -229,7 +233,7 @@ fn message(c: &mut Crit) {
             b.iter(|| roundtrip(&mut alice, &mut bob, &body));
         });
         g.bench_function("text_roundtrip", |b| {
-            b.iter(|| text_roundtrip(&mut alice, &mut bob, &thread, &body));
+            b.iter(|| text_roundtrip(&mut alice, &mut bob, &thread, &body, &mut relay));
         });
 
         // The floor: the channel's crypto on the same bytes, both sides.

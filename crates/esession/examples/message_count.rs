@@ -17,13 +17,14 @@
 #[allow(dead_code)]
 mod message_path;
 
-use message_path::{assert_delivered, body, established, text_roundtrip};
+use message_path::{assert_delivered, body, established, text_roundtrip, Relay};
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().map_or(0, |a| a.parse().expect("N"));
     let len: usize = args.next().map_or(200, |a| a.parse().expect("a length"));
     let (mut alice, mut bob, thread) = established();
+    let mut relay = Relay::default();
     let body = body(len);
     if std::env::var_os("PRINT").is_some() {
         alice.send_message(&thread, &body).expect("send_message");
@@ -36,7 +37,7 @@ fn main() {
         bob.poll_event();
     }
     for _ in 0..n {
-        let event = text_roundtrip(&mut alice, &mut bob, &thread, &body);
+        let event = text_roundtrip(&mut alice, &mut bob, &thread, &body, &mut relay);
         assert_delivered(event, &body);
     }
 }

@@ -7,6 +7,28 @@ use crate::negotiation::stanza::{negotiation_form, Wrapper};
 use crate::xml::{ns, Element};
 use jid::Jid;
 
+/// The last sender read, as stamped and as parsed: a session's stanzas come from one
+/// peer, whose JID is then parsed (RFC 7622 §3: its stringprep profiles) once, not once per
+/// stanza. Parsing is a function of the text, so the same text gives the same JID.
+#[derive(Clone, Default)]
+pub(super) struct LastSender {
+    last: Option<(Box<str>, Jid)>,
+}
+
+impl LastSender {
+    /// `from` parsed as a JID (RFC 7622).
+    fn parse(&mut self, from: &str) -> Result<Jid, jid::Error> {
+        if let Some((text, jid)) = &self.last {
+            if **text == *from {
+                return Ok(jid.clone());
+            }
+        }
+        let jid = Jid::new(from)?;
+        self.last = Some((from.into(), jid.clone()));
+        Ok(jid)
+    }
+}
+
 /// A received stanza, decoded.
 pub(super) struct Inbound {
     /// The sender, as stamped by the server (RFC 7622, normalized).
@@ -50,11 +72,16 @@ impl Inbound {
         self.raw.child("c", ns::STANZA_ENCRYPTION)
     }
 
-    /// Decodes a `jabber:client` stanza of `kind`, and says what it is; `None` for what
+    /// Decodes a `jabber:client` stanza of `kind` (its sender read through `senders`),
+    /// and says what it is; `None` for what
     /// is not ours (no sender, or one that is not a JID, RFC 7622 §3; a presence or iq
     /// without a `<c/>`, XEP-0200 §5).
-    pub(super) fn decode(raw: Element, kind: StanzaKind) -> Option<(Self, What)> {
-        let from = match Jid::new(raw.attr("from")?) {
+    pub(super) fn decode(
+        raw: Element,
+        kind: StanzaKind,
+        senders: &mut LastSender,
+    ) -> Option<(Self, What)> {
+        let from = match senders.parse(raw.attr("from")?) {
             Ok(from) => from,
             Err(e) => {
                 tracing::debug!(error = %e, "ignored a stanza whose from is not a JID");
@@ -96,5 +123,36 @@ impl Inbound {
             },
             what,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_sender_is_parsed_once_and_only_the_same_text_reuses_it() {
+        let mut senders = LastSender::default();
+        let raw = "Alice@Example.ORG/pda";
+        let first = senders.parse(raw).expect("a JID");
+        assert_eq!(first.as_str(), "alice@example.org/pda");
+        // The same text again: the JID parsed before, equal to a fresh parse.
+        assert_eq!(
+            senders.parse(raw).expect("a JID"),
+            Jid::new(raw).expect("a JID")
+        );
+        // Text that normalizes to the same JID is parsed again, and becomes the last.
+        let other = "alice@example.org/pda";
+        assert_eq!(senders.parse(other).expect("a JID"), first);
+        assert_eq!(senders.last.as_ref().map(|(t, _)| &**t), Some(other));
+        // A sender that is not a JID is refused every time, and forgets nothing.
+        for bad in ["", "@example.org", "alice@/pda", "a@b/"] {
+            assert!(senders.parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(senders.parse(other).expect("a JID").as_str(), other);
+        // A different sender is its own JID.
+        let bob = senders.parse("bob@example.com").expect("a JID");
+        assert_eq!(bob.as_str(), "bob@example.com");
+        assert_ne!(bob, first);
     }
 }

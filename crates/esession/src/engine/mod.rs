@@ -111,6 +111,8 @@ pub struct Engine<S: SecretStore> {
     offline: OfflineSets,
     /// Who may open a negotiation now (issue 11 §3, `Config::flood`).
     admission: admission::Admission,
+    /// The sender of the last stanza received, parsed.
+    last_sender: inbound::LastSender,
 }
 
 impl<S: SecretStore> Engine<S> {
@@ -123,6 +125,7 @@ impl<S: SecretStore> Engine<S> {
             sessions: HashMap::new(),
             offline: OfflineSets::default(),
             admission: admission::Admission::default(),
+            last_sender: inbound::LastSender::default(),
         }
     }
 
@@ -146,6 +149,7 @@ impl<S: SecretStore> Engine<S> {
             sessions: self.sessions.clone(),
             offline: self.offline.clone(),
             admission: self.admission.clone(),
+            last_sender: self.last_sender.clone(),
         }
     }
 
@@ -393,10 +397,8 @@ impl<S: SecretStore> Engine<S> {
     }
 
     fn send_request(&mut self, id: &SessionId, request: Request<'_>) -> Result<(), Error> {
-        match self.build_stanza(id, request)? {
-            Outgoing::Tree(e) => self.out.send(e),
-            Outgoing::Sealed(s) => self.out.send_sealed(*s),
-        }
+        let built = self.build_stanza(id, request)?;
+        self.out.send_built(built);
         Ok(())
     }
 

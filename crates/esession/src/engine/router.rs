@@ -30,7 +30,7 @@ impl<S: SecretStore> Engine<S> {
         let Some(kind) = super::stanza_kind(&stanza) else {
             return;
         };
-        let Some((msg, what)) = Inbound::decode(stanza, kind) else {
+        let Some((msg, what)) = Inbound::decode(stanza, kind, &mut self.last_sender) else {
             return;
         };
         if kind != StanzaKind::Message {

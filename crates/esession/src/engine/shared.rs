@@ -1,6 +1,6 @@
 //! What every session shares ([`Core`]) and where everything they produce goes
 //! ([`Outbox`]): the engine lends both to a session's state for each step.
-use super::sealed::{Outgoing, SealedStanza};
+use super::sealed::Outgoing;
 use crate::compat::gajim::{self, Dialect};
 use crate::compat::Compat;
 use crate::config::Config;
@@ -153,9 +153,10 @@ impl Outbox {
         self.stanzas.push_back(Outgoing::Tree(stanza));
     }
 
-    /// Queues an encrypted stanza in parts, to be taken as a tree or as text.
-    pub(super) fn send_sealed(&mut self, stanza: SealedStanza) {
-        self.stanzas.push_back(Outgoing::Sealed(Box::new(stanza)));
+    /// Queues a stanza as built: a tree, or an encrypted stanza in parts, to be taken as a
+    /// tree or as text.
+    pub(super) fn send_built(&mut self, stanza: Outgoing) {
+        self.stanzas.push_back(stanza);
     }
 
     pub(super) fn event(&mut self, event: Event) {

@@ -14,6 +14,7 @@ mod reference;
 mod scope;
 #[cfg(test)]
 mod tests;
+mod text_only;
 
 use super::element::{Element, Node};
 use super::ns;
@@ -96,7 +97,18 @@ pub fn parse_element(input: &str, limits: &Limits) -> Result<Element, XmlError> 
 /// The wrapper is not written out: the fragment is read with an open element in `ns`
 /// around it, which counts for the depth and node limits as the written wrapper did, and
 /// which an end tag in the fragment cannot close.
+///
+/// The usual plaintext, one element with text only, is read without building a tree
+/// ([`text_only`]), with the same result.
 pub fn parse_fragment(fragment: &str, ns: &str, limits: &Limits) -> Result<Vec<Node>, XmlError> {
+    match text_only::read(fragment, ns, limits) {
+        Some(nodes) => Ok(nodes),
+        None => read_fragment(fragment, ns, limits),
+    }
+}
+
+/// [`parse_fragment`] through the tree.
+fn read_fragment(fragment: &str, ns: &str, limits: &Limits) -> Result<Vec<Node>, XmlError> {
     if fragment.len() > limits.max_bytes {
         return Err(XmlError::TooLarge(fragment.len()));
     }

@@ -25,6 +25,12 @@ pub(super) struct Scope<'a> {
     marks: Vec<(usize, Option<Cow<'static, str>>)>,
 }
 
+/// Namespaces in XML 1.0 §3: the two namespace names that no declaration may bind (but
+/// `xml` to its own) and that are never the default namespace.
+pub(super) fn is_reserved(ns: &str) -> bool {
+    ns == XML_NS || ns == XMLNS_NS
+}
+
 /// What an attribute name declares, if it is a namespace declaration.
 pub(super) enum Declares<'a> {
     Default,
@@ -67,7 +73,7 @@ impl<'a> Scope<'a> {
     /// (no attribute-value normalization, docs/decisions.md "The engine's own XML parser").
     pub(super) fn declare(&mut self, what: Declares<'a>, ns: Cow<'_, str>) -> Result<(), XmlError> {
         let refuse = |why: &str| Err(XmlError::Syntax(why.into()));
-        let reserved = ns == XML_NS || ns == XMLNS_NS;
+        let reserved = is_reserved(&ns);
         let ns = match ns {
             Cow::Borrowed(ns) => known(ns),
             Cow::Owned(ns) => Cow::Owned(ns),
