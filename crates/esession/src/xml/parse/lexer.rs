@@ -165,6 +165,11 @@ impl<'a> Lexer<'a> {
             return Ok(Some(Token::Text { raw, escaped }));
         }
         self.pos += 1;
+        // Most markup is a start tag: anything but `/`, `!` or `?` after the `<` is one
+        // (or refused by it), with no other opening to try first.
+        if !matches!(self.peek(), Some(b'/' | b'!' | b'?')) {
+            return self.start_tag(attrs, max_attributes).map(Some);
+        }
         let token = if self.eat("/") {
             self.end_tag()?
         } else if self.eat("!--") {
@@ -178,10 +183,6 @@ impl<'a> Lexer<'a> {
         } else if self.eat("!DOCTYPE") {
             // Refused (no DTD: entity expansion), wherever it appears.
             Token::Doctype
-        } else if self.eat("!") {
-            return Err(XmlError::Syntax(
-                "markup declaration other than a comment or CDATA".into(),
-            ));
         } else if self.eat("?") {
             // XML 1.0 §2.6 (and §2.8 for the XML declaration): `'<?' PITarget (S …)? '?>'`,
             // ending at the first `?>`; skipped, as by the parser this one replaced.
@@ -204,7 +205,9 @@ impl<'a> Lexer<'a> {
             self.until("?>", "processing instruction")?;
             Token::Skipped
         } else {
-            self.start_tag(attrs, max_attributes)?
+            return Err(XmlError::Syntax(
+                "markup declaration other than a comment or CDATA".into(),
+            ));
         };
         Ok(Some(token))
     }
