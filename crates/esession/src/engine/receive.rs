@@ -157,11 +157,19 @@ fn deliver(msg: Inbound, id: &SessionId, nodes: Vec<Node>, offline: bool) -> Eve
     // The session was found by the received thread, so it is the session's thread.
     let thread = thread.unwrap_or_else(|| id.thread().to_owned());
     let children = stanza.nodes_mut();
-    children.clear();
+    // The received `<thread/>` element is reused for it (its attributes dropped, its
+    // content the thread), the other clear children dropped.
+    let received = children.drain(..).find_map(|node| match node {
+        Node::Element(e) if e.is("thread", ns::JABBER_CLIENT) => Some(e),
+        _ => None,
+    });
+    let mut kept = received.unwrap_or_else(|| Element::new("thread", ns::JABBER_CLIENT));
+    kept.clear_attrs();
+    let text = kept.nodes_mut();
+    text.clear();
+    text.push(Node::Text(thread));
     children.reserve(nodes.len() + 1);
-    children.push(Node::Element(
-        Element::new("thread", ns::JABBER_CLIENT).with_text(thread),
-    ));
+    children.push(Node::Element(kept));
     children.extend(nodes);
     if kind == StanzaKind::Message {
         let body = stanza.child("body", ns::JABBER_CLIENT).map(Element::text);

@@ -132,6 +132,11 @@ impl Element {
         (self.attrs, self.children)
     }
 
+    /// Removes every attribute.
+    pub(crate) fn clear_attrs(&mut self) {
+        self.attrs.clear();
+    }
+
     /// Removes attribute `name`.
     pub fn remove_attr(&mut self, name: &str) {
         self.attrs.retain(|(k, _)| k != name);

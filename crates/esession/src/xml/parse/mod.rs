@@ -129,6 +129,9 @@ fn read_fragment(fragment: &str, ns: &str, limits: &Limits) -> Result<Vec<Node>,
     }
 }
 
+/// The room a root element gets for its child elements at the first one.
+const ROOT_CHILDREN: usize = 8;
+
 /// Character data: text, whose references are replaced when it is `escaped` (has any),
 /// or the content of a CDATA section, taken as it is (XML 1.0 §2.4, §2.7).
 #[derive(Clone, Copy)]
@@ -324,8 +327,17 @@ impl<'a, 'l> Tree<'a, 'l> {
     }
 
     fn attach(&mut self, element: Element) {
+        let depth = self.open.len();
         match self.open.last_mut() {
-            Some(parent) => parent.element.push(element),
+            Some(parent) => {
+                let nodes = parent.element.nodes_mut();
+                if depth == 1 && nodes.capacity() == 0 {
+                    // A stanza has several children (`<thread/>`, `<c/>`, the fallback
+                    // body, hints): room for them at the first, not grown twice.
+                    nodes.reserve(ROOT_CHILDREN);
+                }
+                nodes.push(Node::Element(element));
+            }
             None => self.root = Some(element),
         }
     }
