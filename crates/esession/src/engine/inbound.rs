@@ -4,8 +4,9 @@
 //! kept as received, since the MACs cover their exact content (profile P4).
 use crate::config::StanzaKind;
 use crate::negotiation::stanza::{negotiation_form, Wrapper};
-use crate::xml::{ns, Element};
+use crate::xml::{ns, Element, Node};
 use jid::Jid;
+use std::borrow::Cow;
 
 /// The last sender read, as stamped and as parsed: a session's stanzas come from one
 /// peer, whose JID is then parsed (RFC 7622 §3: its stringprep profiles) once, not once per
@@ -33,11 +34,17 @@ impl LastSender {
 pub(super) struct Inbound {
     /// The sender, as stamped by the server (RFC 7622, normalized).
     pub(super) from: Jid,
-    /// The clear `<thread/>` (XEP-0201), when the stanza carries one.
-    pub(super) thread: Option<String>,
+    /// Where the clear `<thread/>` (XEP-0201) is among the stanza's nodes, when it
+    /// carries one ([`Inbound::thread`]).
+    thread_at: Option<usize>,
     pub(super) kind: StanzaKind,
     /// The stanza as received.
     pub(super) raw: Element,
+}
+
+/// XEP-0201: the `<thread/>` of a stanza.
+fn is_thread(e: &Element) -> bool {
+    e.is("thread", ns::JABBER_CLIENT)
 }
 
 /// What a received stanza is to the engine.
@@ -67,6 +74,38 @@ pub(super) enum Negotiation {
 }
 
 impl Inbound {
+    /// The text of the stanza's clear `<thread/>` (XEP-0201), when it carries one:
+    /// borrowed from it.
+    pub(super) fn thread(&self) -> Option<Cow<'_, str>> {
+        self.thread_element().map(Element::text_ref)
+    }
+
+    /// The stanza's first `<thread/>` element.
+    fn thread_element(&self) -> Option<&Element> {
+        let at = self.thread_at?;
+        self.raw.nodes().get(at)?.as_element()
+    }
+
+    /// The stanza taken apart for delivery: the sender, the kind, the stanza, and its
+    /// first `<thread/>` element taken out of it (its other nodes left in place).
+    pub(super) fn into_delivered(self) -> (Jid, StanzaKind, Element, Option<Element>) {
+        let Inbound {
+            from,
+            thread_at,
+            kind,
+            mut raw,
+        } = self;
+        let nodes = raw.nodes_mut();
+        let thread = match thread_at
+            .filter(|&at| at < nodes.len())
+            .map(|at| nodes.swap_remove(at))
+        {
+            Some(Node::Element(thread)) => Some(thread),
+            _ => None,
+        };
+        (from, kind, raw, thread)
+    }
+
     /// The stanza's `<c/>` (XEP-0200), borrowed from it: no copy is made for the channel.
     pub(super) fn c(&self) -> Option<&Element> {
         self.raw.child("c", ns::STANZA_ENCRYPTION)
@@ -88,7 +127,10 @@ impl Inbound {
                 return None;
             }
         };
-        let thread = raw.child("thread", ns::JABBER_CLIENT).map(Element::text);
+        let thread_at = raw
+            .nodes()
+            .iter()
+            .position(|n| n.as_element().is_some_and(is_thread));
         let c = raw.child("c", ns::STANZA_ENCRYPTION).is_some();
         let what = if kind != StanzaKind::Message {
             c.then_some(What::Session { form: None })?
@@ -117,7 +159,7 @@ impl Inbound {
         Some((
             Inbound {
                 from,
-                thread,
+                thread_at,
                 kind,
                 raw,
             },

@@ -148,26 +148,24 @@ fn ended(peer: &Jid, id: &SessionId, by: EndedBy) -> Event {
 /// of the clear children only `<thread/>` is kept). The received stanza is reused with its
 /// attributes, its other children dropped.
 fn deliver(msg: Inbound, id: &SessionId, nodes: Vec<Node>, offline: bool) -> Event {
-    let Inbound {
-        from,
-        thread,
-        kind,
-        raw: mut stanza,
-    } = msg;
-    // The session was found by the received thread, so it is the session's thread.
-    let thread = thread.unwrap_or_else(|| id.thread().to_owned());
+    let (from, kind, mut stanza, received) = msg.into_delivered();
+    // The received `<thread/>` is kept, its attributes dropped; the session was found by
+    // its text, so that is the session's thread. Without one (an iq), the session's.
+    let kept = match received {
+        Some(mut thread) => {
+            thread.clear_attrs();
+            if !matches!(thread.nodes(), [Node::Text(_)]) {
+                let text = thread.text();
+                let nodes = thread.nodes_mut();
+                nodes.clear();
+                nodes.push(Node::Text(text));
+            }
+            thread
+        }
+        None => Element::new("thread", ns::JABBER_CLIENT).with_text(id.thread()),
+    };
     let children = stanza.nodes_mut();
-    // The received `<thread/>` element is reused for it (its attributes dropped, its
-    // content the thread), the other clear children dropped.
-    let received = children.drain(..).find_map(|node| match node {
-        Node::Element(e) if e.is("thread", ns::JABBER_CLIENT) => Some(e),
-        _ => None,
-    });
-    let mut kept = received.unwrap_or_else(|| Element::new("thread", ns::JABBER_CLIENT));
-    kept.clear_attrs();
-    let text = kept.nodes_mut();
-    text.clear();
-    text.push(Node::Text(thread));
+    children.clear();
     children.reserve(nodes.len() + 1);
     children.push(Node::Element(kept));
     children.extend(nodes);

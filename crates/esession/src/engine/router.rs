@@ -39,7 +39,8 @@ impl<S: SecretStore> Engine<S> {
             }
             return;
         }
-        let Some(thread) = msg.thread.as_deref() else {
+        let thread = msg.thread();
+        let Some(thread) = thread.as_deref() else {
             // XEP-0201: no thread, no session: an ordinary message (errors aside).
             if !matches!(what, What::Error) {
                 self.deliver_plain(None, msg);
@@ -88,8 +89,8 @@ impl<S: SecretStore> Engine<S> {
     /// (docs/decisions.md).
     fn by_sender(&mut self, msg: Inbound) {
         let from = &msg.from;
-        let id = match &msg.thread {
-            Some(t) => Some(key(from, t)),
+        let id = match msg.thread() {
+            Some(t) => Some(key(from, &t)),
             None if msg.kind == StanzaKind::Iq => {
                 let mut candidates = self.sessions.values().filter(|s| {
                     s.common.peer() == from
@@ -187,13 +188,14 @@ impl<S: SecretStore> Engine<S> {
             return;
         }
         let from = &msg.from;
-        let session = match (id, msg.thread.as_deref()) {
+        let thread = msg.thread();
+        let session = match (id, thread.as_deref()) {
             (Some(id), _) => self.sessions.get_mut(id),
             (None, Some(thread)) => self.sessions.get_mut(&route(from, thread) as &dyn Keyed),
             (None, None) => None,
         };
         let Some(session) = session.filter(|s| s.common.accepts_from(from)) else {
-            let thread = msg.thread.as_deref().unwrap_or_default();
+            let thread = thread.as_deref().unwrap_or_default();
             let id = id.cloned().unwrap_or_else(|| key(from, thread));
             let detail = Warning::EncryptedForNoSession;
             self.out.warn(from, Some(&id), detail);

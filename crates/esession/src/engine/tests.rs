@@ -10,7 +10,7 @@ use crate::event::{EndedBy, SrsStatus};
 use crate::forms::FormType;
 use crate::random::SeededRandom;
 use crate::store::MemoryStore;
-use crate::xml::{parse_element, Limits};
+use crate::xml::{parse_element, Limits, Node};
 
 pub(crate) const ALICE: &str = "alice@example.org/pda";
 pub(crate) const BOB: &str = "bob@example.com/laptop";
@@ -985,4 +985,46 @@ fn senders_are_normalized_once_where_they_come_in() {
     p.bob.send_message(&b.id, "to the normalized JID").unwrap();
     let to = p.bob.poll_outgoing().unwrap();
     assert_eq!(to.attr("to"), Some(ALICE));
+}
+
+#[test]
+fn the_delivered_stanza_keeps_only_the_thread_of_its_clear_children() {
+    // Profile P9: of the clear children only `<thread/>` is kept, as the session's
+    // thread: the received element reused, its attributes dropped, its text one node.
+    let mut p = Pair::new("delivered-thread");
+    let (thread, _, _) = p.negotiate();
+    let (head, tail) = thread.split_at(5);
+    let received = |stanza: &mut Element| {
+        for node in stanza.nodes_mut() {
+            if let Node::Element(e) = node {
+                if e.is("thread", ns::JABBER_CLIENT) {
+                    e.set_attr("parent", "elsewhere");
+                    *e.nodes_mut() = vec![Node::Text(head.into()), Node::Text(tail.into())];
+                }
+            }
+        }
+    };
+    for split in [false, true] {
+        p.alice.send_message(&sid(BOB, &thread), "hello").unwrap();
+        let mut s = p.alice.poll_outgoing().unwrap();
+        s.set_attr("from", ALICE);
+        s.set_attr("id", "m1");
+        if split {
+            received(&mut s);
+        }
+        p.bob.handle_stanza(s, NOW);
+        let Some(Event::Message { stanza, body, .. }) = p.bob.poll_event() else {
+            panic!("a message");
+        };
+        assert_eq!(body.as_deref(), Some("hello"));
+        assert_eq!(
+            (stanza.attr("id"), stanza.attr("from")),
+            (Some("m1"), Some(ALICE))
+        );
+        let names: Vec<&str> = stanza.children().map(Element::name).collect();
+        assert_eq!(names, ["thread", "body"], "split: {split}");
+        let t = stanza.child("thread", ns::JABBER_CLIENT).unwrap();
+        assert!(t.attrs().is_empty());
+        assert_eq!(t.nodes(), [Node::Text(thread.clone())]);
+    }
 }
