@@ -1,6 +1,6 @@
 //! What a session sends on the caller's behalf: stanzas (XEP-0200 §5–6, profile P9) and
 //! its end (XEP-0116 §5, XEP-0155 §4.4 [5], profile P10, P11).
-use super::sealed::{match_resource_rule, Outgoing, SealedStanza};
+use super::sealed::{match_resource_rule, Outgoing, SealedStanza, StanzaAttrs};
 use super::session::{Closing, Common, OfflineRole, Secure, Session, State};
 use super::shared::{Core, Outbox};
 use super::stanza_kind;
@@ -15,7 +15,7 @@ use crate::session_id::SessionId;
 use crate::stanza::{message, storage_hints, termination};
 use crate::store::SecretStore;
 use crate::time::Timestamp;
-use crate::xml::{ns, Attrs, Element, Node};
+use crate::xml::{ns, Element, Node};
 use jid::Jid;
 
 /// XEP-0200 §5: the thread, AMP rules and errors stay in clear.
@@ -60,14 +60,14 @@ impl Request<'_> {
     /// XEP-0200 §5–6: the plaintext m (the children but the clear ones, each in its P9
     /// form inside the stanza), the attributes but `to`, and the clear children but the
     /// `<thread/>`, in order.
-    fn split(self) -> (String, Attrs, Vec<Element>) {
+    fn split(self) -> (String, StanzaAttrs, Vec<Element>) {
         let stanza = match self {
             Request::Chat(body) => {
                 // The P9 serialization of `<body>` in the stanza's namespace, as
                 // `serialize_children` writes it for the tree of `into_stanza`.
                 let mut m = String::with_capacity(body.len() + 13);
                 Element::write_text_child(&mut m, "body", body);
-                return (m, vec![("type".into(), "chat".into())], Vec::new());
+                return (m, StanzaAttrs::Chat, Vec::new());
             }
             Request::Stanza(stanza) => stanza,
         };
@@ -81,7 +81,7 @@ impl Request<'_> {
                 _ => None,
             })
             .collect();
-        (m, attrs, clear)
+        (m, StanzaAttrs::Given(attrs), clear)
     }
 }
 

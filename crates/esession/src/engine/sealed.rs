@@ -50,6 +50,30 @@ impl Outgoing {
     }
 }
 
+/// The attributes of a stanza to seal, other than `to`.
+#[cfg_attr(feature = "test-util", derive(Clone))]
+pub(super) enum StanzaAttrs {
+    /// `type='chat'`: a message of [`Engine::send_message`], whose one attribute is known
+    /// (no copy of it is made).
+    ///
+    /// [`Engine::send_message`]: super::Engine::send_message
+    Chat,
+    /// The attributes of the stanza the caller gave, in order.
+    Given(Attrs),
+}
+
+impl StanzaAttrs {
+    /// Each attribute's name and value, in order.
+    fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        let (chat, given) = match self {
+            StanzaAttrs::Chat => (Some(("type", "chat")), &[][..]),
+            StanzaAttrs::Given(attrs) => (None, attrs.as_slice()),
+        };
+        chat.into_iter()
+            .chain(given.iter().map(|(k, v)| (k.as_ref(), v.as_str())))
+    }
+}
+
 /// An encrypted stanza in parts, in the order it is written: the stanza element of `kind`
 /// in `jabber:client` with `to` and the caller's other attributes, the `<thread/>`
 /// (messages and presence), the children left in clear, the `<c/>`, the clear fallback
@@ -59,7 +83,7 @@ pub(super) struct SealedStanza {
     pub(super) kind: StanzaKind,
     pub(super) to: Jid,
     /// The caller's attributes other than `to`, in order (`type`, `id`…).
-    pub(super) attrs: Attrs,
+    pub(super) attrs: StanzaAttrs,
     /// The session, whose thread the stanza carries; `None` for an iq (RFC 6120 §8.2.3:
     /// one child only).
     pub(super) thread: Option<SessionId>,
@@ -76,8 +100,13 @@ impl SealedStanza {
     fn into_element(self) -> Element {
         let mut out =
             Element::new(self.kind.name(), ns::JABBER_CLIENT).with_attr("to", self.to.as_str());
-        for (k, v) in self.attrs {
-            out.set_attr(k, v);
+        match self.attrs {
+            StanzaAttrs::Chat => out.set_attr("type", "chat"),
+            StanzaAttrs::Given(attrs) => {
+                for (k, v) in attrs {
+                    out.set_attr(k, v);
+                }
+            }
         }
         if let Some(id) = &self.thread {
             out.push(Element::new("thread", ns::JABBER_CLIENT).with_text(id.thread()));
@@ -125,7 +154,7 @@ impl SealedStanza {
         out.push_str(ns::JABBER_CLIENT);
         out.push('"');
         Element::write_attr(&mut out, "to", self.to.as_str());
-        for (k, v) in &self.attrs {
+        for (k, v) in self.attrs.iter() {
             Element::write_attr(&mut out, k, v);
         }
         out.push('>');

@@ -1,7 +1,7 @@
 //! The text of a sealed stanza written straight from its parts is exactly the P9
 //! serialization of the element built from the same parts (differential, over many
 //! generated stanzas and over the engine's own messages).
-use super::sealed::{Outgoing, SealedStanza};
+use super::sealed::{Outgoing, SealedStanza, StanzaAttrs};
 use super::tests::{sid, Pair, ALICE, NOW};
 use crate::channel::Sealed;
 use crate::config::{Logging, StanzaKind};
@@ -64,7 +64,10 @@ fn generated(rng: &mut SeededRandom) -> SealedStanza {
     SealedStanza {
         kind,
         to: Jid::new("bob@example.com/laptop").unwrap(),
-        attrs,
+        attrs: match pick(rng, 4) {
+            0 => StanzaAttrs::Chat,
+            _ => StanzaAttrs::Given(attrs),
+        },
         thread: (pick(rng, 4) > 0)
             .then(|| SessionId::for_tests(&Jid::new("bob@example.com").unwrap(), &thread)),
         clear,
