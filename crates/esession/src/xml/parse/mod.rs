@@ -99,7 +99,7 @@ pub fn parse_element(input: &str, limits: &Limits) -> Result<Element, XmlError> 
 /// which an end tag in the fragment cannot close.
 ///
 /// The usual plaintext, one element with text only, is read without building a tree
-/// ([`text_only`]), with the same result.
+/// (`text_only`), with the same result.
 pub fn parse_fragment(fragment: &str, ns: &str, limits: &Limits) -> Result<Vec<Node>, XmlError> {
     match text_only::read(fragment, ns, limits) {
         Some(nodes) => Ok(nodes),
