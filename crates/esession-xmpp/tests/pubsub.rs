@@ -125,3 +125,33 @@ async fn publish_fetch_reconfigure_retract() {
     alice.close().await.unwrap();
     bob.close().await.unwrap();
 }
+
+/// Accounts creating their nodes at the same moment all get them: on the ejabberd cluster
+/// two creations' transactions can lock each other, and the server then answers
+/// `wait`/`internal-server-error`, which is to be retried (RFC 6120 §8.3.2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_created_at_the_same_moment_are_all_published() {
+    const ACCOUNTS: usize = 8;
+    let mut logins = Vec::new();
+    for _ in 0..ACCOUNTS {
+        logins.push(login("pepc").await);
+    }
+    let publishes = logins.into_iter().map(|(mut conn, jid)| {
+        tokio::spawn(async move {
+            let published = conn
+                .pep_publish(NODE, "current", &payload(7), &options("presence"), T)
+                .await;
+            (jid, published, conn)
+        })
+    });
+    for task in publishes.collect::<Vec<_>>() {
+        let (jid, published, mut conn) = task.await.unwrap();
+        if let Err(e) = published {
+            panic!("{jid} could not publish: {e}");
+        }
+        match fetch(&mut conn, &jid).await {
+            NodeItems::Items(items) => assert_eq!(items.len(), 1, "{jid}"),
+            other => panic!("{jid}: {other:?}"),
+        }
+    }
+}
