@@ -128,6 +128,10 @@ async fn apply(
             let renamed = account.rename(&peer, petname.as_deref());
             app.renamed(&peer, petname.as_deref(), renamed, now);
         }
+        Effect::Start { peer } => {
+            let opened = account.start_session(&peer).await?;
+            app.starting(&peer, opened, now);
+        }
         Effect::End { peer } => {
             let n = account.end(&peer).await?;
             app.ended(&peer, n, now);

@@ -400,3 +400,39 @@ fn a_client_signed_out_by_another_with_the_same_full_jid_stays_out_until_asked()
     screen.type_line("/quit");
     assert_eq!(screen.exit_code(), "0");
 }
+
+#[test]
+fn a_session_started_before_writing_shows_one_sas_on_both_screens() {
+    let alice_acct = Account::new("tuistarta");
+    let bob_acct = Account::new("tuistartb");
+    let tmux = Tmux::new();
+    let (alice, bob) = contacts(&tmux, &alice_acct, &bob_acct);
+
+    // Outside a conversation there is no one to start a session with.
+    alice.type_line("/start");
+    alice.wait_for("not in a conversation");
+    // In Bob's conversation, the session is negotiated with nothing written yet.
+    alice.type_line(&format!("/open {}", bob_acct.jid));
+    alice.type_line("/start");
+    alice.wait_for("negotiating an encrypted session with");
+    let sas = alice.sas();
+    // Bob is told of the new conversation; in its window, the same SAS.
+    bob.wait_for(&format!(
+        "a new conversation from {} in window 2",
+        alice_acct.jid
+    ));
+    bob.type_line("/win 2");
+    assert_eq!(bob.sas(), sas, "the SAS differs between the screens");
+    // They compare it before a word is written.
+    alice.type_line(&format!("/verify {sas}"));
+    alice.wait("a verified shield", |t| {
+        t.contains("encrypted, SAS-verified")
+    });
+    // Asked again, the session is kept; the first message goes in it.
+    alice.type_line("/start");
+    alice.wait_for("is established already");
+    let body = unique_body("after the SAS");
+    alice.type_line(&body);
+    bob.wait_for(&body);
+    assert_server_never_saw(&body, None);
+}

@@ -7,7 +7,7 @@ use esession::{FullJid, OsRandom, SecretStore, SessionInfo, Timestamp};
 use esession_xmpp::{Client, LinkEvent, OfflineSendError, Unreachable, XmppError};
 use tokio::time::Instant;
 
-use crate::conversations::Conversations;
+use crate::conversations::{Conversations, Opening};
 use crate::event::{ClientEvent, Shield};
 use crate::history::{MessageLog, Page};
 use crate::queue::DeliveryState;
@@ -130,6 +130,20 @@ impl<S: SecretStore> Account<S> {
         self.send_offline_queued().await?;
         let state = self.convs.state(&id).cloned().unwrap_or(state);
         Ok((id, state))
+    }
+
+    /// Starts negotiating a session with the contact `bare` now, before any message (see
+    /// [`Conversations::start_session`]): the outer error is the connection's, the inner one why
+    /// no session was started.
+    pub async fn start_session(
+        &mut self,
+        bare: &str,
+    ) -> Result<Result<Opening, String>, XmppError> {
+        let opened = self
+            .convs
+            .start_session(self.client.engine_mut(), bare, Timestamp::now());
+        self.flush().await?;
+        Ok(opened)
     }
 
     /// Allows (or not) offline sessions (see [`Conversations::set_allow_offline`]).

@@ -41,7 +41,7 @@ mod tests;
 
 pub use account::Account;
 pub use conversation::Conversation;
-pub use conversations::{Conversations, DiscoRequest, OfflineRequest};
+pub use conversations::{Conversations, DiscoRequest, OfflineRequest, Opening};
 pub use event::{ClientEvent, Shield};
 pub use history::{Kept, MessageLog};
 pub use presence::{Caps, Route, Show};

@@ -8,7 +8,7 @@ use esession_store::SqliteStore;
 use crate::conversations::{OFFLINE_GRACE, RECEIPT_WAIT};
 use crate::history::{Direction, History, MessageRecord};
 use crate::MessageLog;
-use crate::{ClientEvent, Conversations, DeliveryState, Kept, Shield};
+use crate::{ClientEvent, Conversations, DeliveryState, Kept, Opening, Shield};
 use std::sync::{Arc, Mutex};
 
 const ALICE: &str = "alice@example.org/pda";
@@ -1262,4 +1262,68 @@ fn a_sign_out_ends_every_session_keeps_the_messages_and_says_who_took_over() {
     assert!(state.reason().unwrap().contains(&said), "{state:?}");
     net.a.outgoing();
     assert!(net.a.engine.poll_outgoing().is_none());
+}
+
+/// The SAS of each session established, in order.
+fn sas_of(side: &Side) -> Vec<Option<String>> {
+    side.events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::Established { sas, .. } => Some(sas.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_session_started_before_any_message_carries_the_first_one() {
+    let mut net = Net::new("start");
+    let start = |side: &mut Side| {
+        side.convs
+            .start_session(&mut side.engine, "bob@example.com", NOW)
+    };
+    assert_eq!(start(&mut net.a), Ok(Opening::Started(BOB.into())));
+    // Asked again while it negotiates: that negotiation goes on, no second one.
+    assert_eq!(start(&mut net.a), Ok(Opening::Negotiating));
+    assert_eq!(net.a.engine.session_ids().len(), 1);
+    net.run();
+    // Established on both sides with one SAS, before any message.
+    let sas = sas_of(&net.a);
+    assert_eq!(sas.len(), 1);
+    assert!(sas[0].is_some());
+    assert_eq!(sas_of(&net.b), sas);
+    assert!(net.b.bodies().is_empty());
+    assert_eq!(start(&mut net.a), Ok(Opening::Established));
+    // The first message goes in that session, at once.
+    let (id, state) = net.a.send("bob@example.com", "hello after the SAS");
+    assert_eq!(state, DeliveryState::Sent);
+    net.run();
+    assert_eq!(net.b.bodies(), ["hello after the SAS"]);
+    assert_eq!(net.a.state(&id), DeliveryState::Delivered);
+    assert_eq!(net.a.engine.session_ids().len(), 1);
+    net.assert_no_clear_body(&["hello after the SAS"]);
+}
+
+#[test]
+fn no_session_is_started_with_a_contact_who_cannot_take_one() {
+    let mut net = Net::new("start-refused");
+    net.a.sees_offline(BOB);
+    let refused = net
+        .a
+        .convs
+        .start_session(&mut net.a.engine, "bob@example.com", NOW)
+        .unwrap_err();
+    assert!(refused.contains("bob@example.com is offline"), "{refused}");
+    // A contact never seen is offline too; nothing was negotiated, nothing sent.
+    let refused = net
+        .a
+        .convs
+        .start_session(&mut net.a.engine, "carol@example.net", NOW)
+        .unwrap_err();
+    assert!(
+        refused.contains("carol@example.net is offline"),
+        "{refused}"
+    );
+    assert!(net.a.engine.session_ids().is_empty());
+    assert!(net.a.outgoing().is_empty());
 }

@@ -68,7 +68,8 @@ impl Connection {
     /// configuration, or the server does not know an option), configure the node with the
     /// same values (XEP-0060 §8.2; create it with them if it does not exist, §8.1.3) and
     /// publish again (profile P14). Each round trip waits at most `timeout`; a request
-    /// the server asks to retry later is sent again ([`retry_after`]).
+    /// the server asks to retry later (RFC 6120 §8.3.2: an error of type `wait`) is sent
+    /// again after a pause, at most three times.
     ///
     /// Errors: [`XmppError::InvalidArgument`] if `payload_xml` is not one element with
     /// its namespace, [`XmppError::Stanza`] naming the condition of a refusal,

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use esession::{SasAlg, Timestamp};
 use esession_client::history::{Direction, Page};
-use esession_client::{ClientEvent, DeliveryState, Kept, Shield, Show};
+use esession_client::{ClientEvent, DeliveryState, Kept, Opening, Shield, Show};
 
 use super::command::{self, Typed};
 use super::input::Input;
@@ -138,6 +138,8 @@ pub(crate) enum Effect {
         peer: String,
         petname: Option<String>,
     },
+    /// Start a session with `peer` now ([`App::starting`]).
+    Start { peer: String },
     /// End the sessions with `peer` ([`App::ended`]).
     End { peer: String },
     /// Add a contact ([`App::done`]).
@@ -360,6 +362,7 @@ impl App {
                 peer,
                 petname: petname.clone(),
             }),
+            Typed::Start => in_conversation(&|peer| Effect::Start { peer }),
             Typed::End => in_conversation(&|peer| Effect::End { peer }),
             Typed::History => in_conversation(&|peer| Effect::History { peer }),
             Typed::Add(jid) => contact("/add", &jid).map(|j| vec![Effect::Add(j)]),
@@ -715,6 +718,27 @@ impl App {
             n => format!("ending {n} session(s) with {peer}"),
         };
         self.window_or_console(peer).say(now, Level::Info, text);
+    }
+
+    /// The answer to `/start` with `peer`: the negotiation started, or the session there
+    /// is already, or why none was started.
+    pub(crate) fn starting(&mut self, peer: &str, opened: Result<Opening, String>, now: Timestamp) {
+        let (level, text) = match opened {
+            Ok(Opening::Started(full)) => (
+                Level::Info,
+                format!("negotiating an encrypted session with {full}: its SAS shows here"),
+            ),
+            Ok(Opening::Negotiating) => (
+                Level::Info,
+                format!("a session with {peer} is being negotiated already"),
+            ),
+            Ok(Opening::Established) => (
+                Level::Info,
+                format!("the session with {peer} is established already (/end ends it)"),
+            ),
+            Err(why) => (Level::Error, format!("no session started: {why}")),
+        };
+        self.window_or_console(peer).say(now, level, text);
     }
 
     /// A command that needs no answer was carried out.

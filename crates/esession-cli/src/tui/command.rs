@@ -22,6 +22,8 @@ pub(crate) enum Typed {
     Trust,
     /// `/name [PETNAME]`: names the key the contact presented (no name: removes it).
     Name(Option<String>),
+    /// `/start`: negotiates a session with the contact now, before any message.
+    Start,
     /// `/end`: ends the sessions with the contact.
     End,
     /// `/add JID`.
@@ -37,7 +39,7 @@ pub(crate) enum Typed {
 }
 
 /// The commands with their arguments and what they do, for `/help`.
-pub(crate) const HELP: [(&str, &str); 15] = [
+pub(crate) const HELP: [(&str, &str); 16] = [
     ("/help", "this list (Esc closes it)"),
     ("/open JID", "open the conversation with JID"),
     ("/close", "close the current conversation's window"),
@@ -60,6 +62,10 @@ pub(crate) const HELP: [(&str, &str); 15] = [
     (
         "/name NAME",
         "name the contact's key, shown before its JID; alone: unname",
+    ),
+    (
+        "/start",
+        "negotiate the session now: compare the SAS before writing",
     ),
     ("/end", "end the encrypted sessions with the contact"),
     (
@@ -119,6 +125,7 @@ pub(crate) fn parse(line: &str) -> Result<Typed, String> {
         "fp" => none(Typed::Fingerprints),
         "trust" => none(Typed::Trust),
         "name" => Ok(Typed::Name((!arg.is_empty()).then(|| arg.to_owned()))),
+        "start" => none(Typed::Start),
         "end" => none(Typed::End),
         "add" => needs("a JID").map(Typed::Add),
         "approve" => needs("a JID").map(Typed::Approve),
@@ -151,6 +158,7 @@ mod tests {
         assert_eq!(parse("/quit"), Ok(Typed::Quit));
         assert_eq!(parse("/history"), Ok(Typed::History));
         assert_eq!(parse("/reconnect"), Ok(Typed::Reconnect));
+        assert_eq!(parse("/start"), Ok(Typed::Start));
     }
 
     #[test]
@@ -164,6 +172,7 @@ mod tests {
             "/win x",
             "/open",
             "/quit now",
+            "/start bob@x",
         ] {
             assert!(parse(line).is_err(), "{line:?} must not be sent");
         }

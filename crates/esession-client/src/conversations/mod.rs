@@ -5,7 +5,9 @@ mod contacts;
 mod delivery;
 mod departures;
 mod link;
+mod opening;
 mod trust;
+pub use opening::Opening;
 use std::collections::{BTreeMap, VecDeque};
 
 use esession::jid;
