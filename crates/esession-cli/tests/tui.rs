@@ -113,6 +113,14 @@ impl Screen<'_> {
         });
     }
 
+    /// Types `/verify SAS` and waits for the verified shield.
+    fn verify(&self, sas: &str) {
+        self.type_line(&format!("/verify {sas}"));
+        self.wait("a verified shield", |t| {
+            t.contains("encrypted, SAS-verified")
+        });
+    }
+
     /// The status line (the row above the input line).
     fn status(&self) -> String {
         let text = self.text();
@@ -212,14 +220,8 @@ fn two_terminal_clients_talk_verify_the_sas_and_quit_cleanly() {
         "{}",
         bob.text()
     );
-    alice.type_line(&format!("/verify {}", sas.to_uppercase()));
-    bob.type_line(&format!("/verify {sas}"));
-    alice.wait("a verified shield", |t| {
-        t.contains("encrypted, SAS-verified")
-    });
-    bob.wait("a verified shield", |t| {
-        t.contains("encrypted, SAS-verified")
-    });
+    alice.verify(&sas.to_uppercase());
+    bob.verify(&sas);
 
     // An unknown command is not sent.
     bob.type_line("/me waves");
@@ -424,10 +426,7 @@ fn a_session_started_before_writing_shows_one_sas_on_both_screens() {
     bob.type_line("/win 2");
     assert_eq!(bob.sas(), sas, "the SAS differs between the screens");
     // They compare it before a word is written.
-    alice.type_line(&format!("/verify {sas}"));
-    alice.wait("a verified shield", |t| {
-        t.contains("encrypted, SAS-verified")
-    });
+    alice.verify(&sas);
     // Asked again, the session is kept; the first message goes in it.
     alice.type_line("/start");
     alice.wait_for("is established already");
