@@ -7,7 +7,7 @@ use crate::args::{Global, JsonrpcArgs};
 use crate::driver;
 use crate::fail::Fail;
 use esession_client::history::Entry;
-use esession_client::{Account, ClientEvent, DeliveryState};
+use esession_client::{Account, ClientEvent, DeliveryState, Opening};
 use esession_store::SqliteStore;
 use framing::{RpcError, FAILED, METHOD_NOT_FOUND};
 use serde_json::{json, Value};
@@ -64,6 +64,16 @@ impl driver::Lines for Requests {
     }
 }
 
+/// The answer to `start`: what was done, with the resource a negotiation was started
+/// with.
+fn opened(opening: &Opening) -> Value {
+    match opening {
+        Opening::Started(full) => json!({"session": "started", "resource": full}),
+        Opening::Negotiating => json!({"session": "negotiating"}),
+        Opening::Established => json!({"session": "established"}),
+    }
+}
+
 /// The answer to one request line (`None` for a notification, JSON-RPC 2.0 §4.1).
 async fn request(account: &mut Account<SqliteStore>, line: &str) -> Result<Option<Value>, Fail> {
     let req = match framing::parse(line) {
@@ -97,6 +107,14 @@ async fn method(
         // After `signed_out`: signs in again (the user's choice; it signs the other out).
         "reconnect" => json!({"reconnecting": account.reconnect()}),
         "status" => status(account),
+        // A session negotiated now, before any message (the tui's `/start`).
+        "start" => match req.jid("jid") {
+            Ok(jid) => match account.start_session(&jid).await? {
+                Ok(opening) => opened(&opening),
+                Err(m) => return Ok(Err(RpcError::new(FAILED, m))),
+            },
+            Err(e) => return Ok(Err(e)),
+        },
         "end" => match req.jid("jid") {
             Ok(jid) => json!({"ended": account.end(&jid).await?}),
             Err(e) => return Ok(Err(e)),

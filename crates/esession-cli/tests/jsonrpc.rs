@@ -801,3 +801,32 @@ fn a_program_signed_out_by_another_with_the_same_full_jid_waits_for_reconnect() 
     let out = second.notified("signed_out", |_| true);
     assert_eq!(out["reason"], "conflict", "{out}");
 }
+
+#[test]
+fn a_session_started_before_any_message_is_established_on_both_sides() {
+    let (_, mut alice, mut bob) = contacts("rpcstart");
+    let b = bob.jid.clone();
+    let started = alice.call("start", json!({"jid": b}));
+    assert_eq!(started["session"], "started", "{started}");
+    let theirs = bob.notified("established", |_| true);
+    assert_eq!(theirs["adopted"], true, "{theirs}");
+    let thread = theirs["thread"].clone();
+    let ours = alice.notified("established", |p| p["thread"] == thread);
+    assert!(ours["sas"].is_string(), "{ours}");
+    assert_eq!(ours["sas"], theirs["sas"]);
+    // Asked again, the session is kept.
+    let again = alice.call("start", json!({"jid": b}));
+    assert_eq!(again["session"], "established", "{again}");
+    // No session with a contact who is not online: refused, naming why.
+    let id = alice.ask("start", json!({"jid": "nobody@localhost"}));
+    let refused = alice.answer(id);
+    let why = refused["error"]["message"].as_str().unwrap_or_default();
+    assert!(why.contains("nobody@localhost is offline"), "{refused}");
+    // The first message goes in the session started: no second negotiation.
+    let sent = alice.send_many(&b, "after start", 2);
+    bob.all_received(&sent);
+    alice.all_delivered(&sent);
+    assert_eq!(alice.notifications("established").len(), 1);
+    assert_eq!(bob.notifications("established").len(), 1);
+    assert_no_body_at_server(&sent);
+}
