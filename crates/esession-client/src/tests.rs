@@ -1326,4 +1326,32 @@ fn no_session_is_started_with_a_contact_who_cannot_take_one() {
     );
     assert!(net.a.engine.session_ids().is_empty());
     assert!(net.a.outgoing().is_empty());
+
+    // Online, but its client's features not known yet, or known to lack ESessions.
+    let start = |side: &mut Side| side.convs.start_session(&mut side.engine, BOB, NOW);
+    let mut side = Side::new(ALICE, "start-refused/features");
+    side.receive(Element::new("presence", ns::JABBER_CLIENT).with_attr("from", BOB));
+    let refused = start(&mut side).unwrap_err();
+    assert!(refused.contains("not known yet"), "{refused}");
+    side.convs.set_esessions(&mut side.engine, BOB, false, NOW);
+    let refused = start(&mut side).unwrap_err();
+    assert!(refused.contains("without ESession support"), "{refused}");
+    assert!(side.engine.session_ids().is_empty());
+
+    // Without a connection to the server, and while signing out.
+    let mut side = Side::new(ALICE, "start-refused/link");
+    side.sees_online(BOB);
+    let reason = "the server closed the connection";
+    side.convs.connection_lost(&mut side.engine, reason, NOW);
+    let refused = start(&mut side).unwrap_err();
+    assert!(
+        refused.contains(&format!("no connection to the server ({reason})")),
+        "{refused}"
+    );
+    let mut side = Side::new(ALICE, "start-refused/closing");
+    side.sees_online(BOB);
+    side.convs.shutdown(&mut side.engine, NOW);
+    let refused = start(&mut side).unwrap_err();
+    assert!(refused.contains("signing out"), "{refused}");
+    assert!(side.engine.session_ids().is_empty());
 }

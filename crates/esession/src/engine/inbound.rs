@@ -83,7 +83,11 @@ impl Inbound {
     /// The stanza's first `<thread/>` element.
     fn thread_element(&self) -> Option<&Element> {
         let at = self.thread_at?;
-        self.raw.nodes().get(at)?.as_element()
+        self.raw
+            .nodes()
+            .get(at)?
+            .as_element()
+            .filter(|e| is_thread(e))
     }
 
     /// The stanza taken apart for delivery: the sender, the kind, the stanza, and its
