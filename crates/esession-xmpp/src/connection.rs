@@ -24,6 +24,7 @@ use crate::link::{self, Keepalive, LinkEvent, SharedLink};
 use crate::login::{self, Login, LoginNote};
 use crate::options::{self, ConnectOptions};
 use crate::stream_error::SignOut;
+use crate::wait_retry;
 use crate::xml;
 
 /// Link events kept for a caller that does not read them.
@@ -364,19 +365,49 @@ impl Connection {
 
     /// Send `request` (an iq get or set; its id is replaced by a fresh one) and wait
     /// until `timeout` for the result or error with that id from `answerer` (RFC 6120
-    /// §8.2.3). Other stanzas arriving meanwhile are kept for
-    /// [`next_stanza`](Self::next_stanza), in order; `what` names the wait in the
-    /// [`XmppError::Timeout`].
+    /// §8.2.3). An error of type `wait` sends the request again after a pause while that
+    /// wait allows (RFC 6120 §8.3.2, [`wait_retry`]). Other stanzas arriving meanwhile
+    /// are kept for [`next_stanza`](Self::next_stanza), in order; `what` names the wait in
+    /// the [`XmppError::Timeout`].
     pub(crate) async fn iq_round_trip(
         &mut self,
-        mut request: Iq,
+        request: Iq,
         answerer: &Jid,
         timeout: Duration,
         what: &'static str,
     ) -> Result<IqAnswer, XmppError> {
+        let deadline = Instant::now() + timeout;
+        let mut retries = 0;
+        loop {
+            let answer = self
+                .iq_answer(request.clone(), answerer, deadline, what)
+                .await?;
+            let pause = match &answer {
+                IqAnswer::Error(e) => wait_retry::pause(e, retries),
+                IqAnswer::Result(_) => None,
+            };
+            match pause {
+                Some(pause) if Instant::now() + pause < deadline => {
+                    tracing::info!(what, retries, "the server asked to retry later");
+                    tokio::time::sleep(pause).await;
+                    retries += 1;
+                }
+                _ => return Ok(answer),
+            }
+        }
+    }
+
+    /// One attempt of [`iq_round_trip`](Self::iq_round_trip): `request` sent with a
+    /// fresh id, its answer awaited until `deadline`.
+    async fn iq_answer(
+        &mut self,
+        mut request: Iq,
+        answerer: &Jid,
+        deadline: Instant,
+        what: &'static str,
+    ) -> Result<IqAnswer, XmppError> {
         let id = next_id("iq");
         *request.id_mut() = id.clone();
-        let deadline = Instant::now() + timeout;
         self.send(Stanza::Iq(request)).await?;
         loop {
             let stanza = match self.read_until(deadline).await? {

@@ -51,6 +51,7 @@ mod pubsub;
 mod stream_error;
 mod transport;
 mod version;
+mod wait_retry;
 mod xml;
 
 pub use archive::ListPage;

@@ -22,7 +22,7 @@ use tokio_xmpp::parsers::pubsub::pubsub::{
     Configure, Create, Item, Items, PubSub, Publish, PublishOptions, Retract,
 };
 use tokio_xmpp::parsers::pubsub::{ItemId, NodeName};
-use tokio_xmpp::parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
+use tokio_xmpp::parsers::stanza_error::{DefinedCondition, StanzaError};
 
 use crate::connection::{parse_jid, Connection, IqAnswer};
 use crate::disco;
@@ -86,7 +86,7 @@ impl Connection {
         let own = self.bare_jid();
         let request = publish_request(node, item_id, payload.clone(), options)?;
         let answer = self
-            .pubsub_round_trip(request, &own, timeout, "waiting for a publish answer")
+            .iq_round_trip(request, &own, timeout, "waiting for a publish answer")
             .await?;
         let refusal = match answer {
             IqAnswer::Result(_) => return Ok(Published::WithOptions),
@@ -104,14 +104,14 @@ impl Connection {
         // not exist yet is created with them (XEP-0060 §8.1.3).
         let configure = configure_request(node, options)?;
         let answer = self
-            .pubsub_round_trip(configure, &own, timeout, "waiting for a configure answer")
+            .iq_round_trip(configure, &own, timeout, "waiting for a configure answer")
             .await?;
         match answer {
             IqAnswer::Result(_) => {}
             IqAnswer::Error(e) if e.defined_condition == DefinedCondition::ItemNotFound => {
                 let create = create_request(node, options)?;
                 let answer = self
-                    .pubsub_round_trip(create, &own, timeout, "waiting for a create answer")
+                    .iq_round_trip(create, &own, timeout, "waiting for a create answer")
                     .await?;
                 if let IqAnswer::Error(e) = answer {
                     return Err(fallback_refused(&refusal, "create", &e));
@@ -123,7 +123,7 @@ impl Connection {
         // refused them the first time would refuse again (docs/decisions.md).
         let request = publish_request(node, item_id, payload, &[])?;
         match self
-            .pubsub_round_trip(request, &own, timeout, "waiting for a publish answer")
+            .iq_round_trip(request, &own, timeout, "waiting for a publish answer")
             .await?
         {
             IqAnswer::Result(_) => Ok(Published::AfterConfigure),
@@ -145,7 +145,7 @@ impl Connection {
         let to = parse_jid(jid)?;
         let request = items_request(to.clone(), node)?;
         let answer = self
-            .pubsub_round_trip(request, &to, timeout, "waiting for pubsub items")
+            .iq_round_trip(request, &to, timeout, "waiting for pubsub items")
             .await?;
         items_of(answer, node)
     }
@@ -164,54 +164,11 @@ impl Connection {
         let own = self.bare_jid();
         let request = retract_request(node, item_id)?;
         match self
-            .pubsub_round_trip(request, &own, timeout, "waiting for a retract answer")
+            .iq_round_trip(request, &own, timeout, "waiting for a retract answer")
             .await?
         {
             IqAnswer::Result(_) => Ok(()),
             IqAnswer::Error(e) => Err(XmppError::Stanza(condition_text(&e))),
-        }
-    }
-}
-
-/// How many times a pubsub request is sent again when the server answers `wait`.
-const WAIT_RETRIES: u32 = 3;
-
-/// The pause before sending again a request answered with `error` (after `retries`
-/// earlier retries), or `None` to take the answer as it is. RFC 6120 §8.3.2: an error of
-/// type `wait` means "retry after waiting (the error is temporary)". ejabberd's
-/// two-node cluster answers `wait`/`internal-server-error` ("Database failure") when the
-/// transactions of two node creations happen to lock each other (measured: about one
-/// test run in four of the offline suite, whose tests publish at once).
-fn retry_after(error: &StanzaError, retries: u32) -> Option<Duration> {
-    (error.type_ == ErrorType::Wait && retries < WAIT_RETRIES)
-        .then(|| Duration::from_millis(100 << retries))
-}
-
-impl Connection {
-    /// [`Connection::iq_round_trip`] of a pubsub request, sent again after a pause while
-    /// the server answers that it is to be retried later ([`retry_after`]).
-    async fn pubsub_round_trip(
-        &mut self,
-        request: Iq,
-        answerer: &Jid,
-        timeout: Duration,
-        what: &'static str,
-    ) -> Result<IqAnswer, XmppError> {
-        let mut retries = 0;
-        loop {
-            let answer = self
-                .iq_round_trip(request.clone(), answerer, timeout, what)
-                .await?;
-            let pause = match &answer {
-                IqAnswer::Error(e) => retry_after(e, retries),
-                IqAnswer::Result(_) => None,
-            };
-            let Some(pause) = pause else {
-                return Ok(answer);
-            };
-            tracing::info!(what, retries, "the server asked to retry later");
-            tokio::time::sleep(pause).await;
-            retries += 1;
         }
     }
 }
@@ -405,6 +362,7 @@ fn condition_text(error: &StanzaError) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use tokio_xmpp::parsers::stanza_error::ErrorType;
 
     fn text(iq: Iq) -> String {
         xml::stanza_to_string(&tokio_xmpp::Stanza::Iq(iq)).unwrap()
@@ -559,35 +517,6 @@ mod tests {
         let mut e = StanzaError::new(ErrorType::Cancel, condition, "en", "");
         e.other = other;
         e
-    }
-
-    #[test]
-    fn only_an_error_of_type_wait_is_retried_and_a_few_times() {
-        let wait = StanzaError::new(
-            ErrorType::Wait,
-            DefinedCondition::InternalServerError,
-            "en",
-            "Database failure",
-        );
-        let pauses: Vec<Option<Duration>> =
-            (0..=WAIT_RETRIES).map(|n| retry_after(&wait, n)).collect();
-        assert_eq!(
-            pauses,
-            [100, 200, 400]
-                .map(|ms| Some(Duration::from_millis(ms)))
-                .into_iter()
-                .chain([None])
-                .collect::<Vec<_>>()
-        );
-        for type_ in [
-            ErrorType::Cancel,
-            ErrorType::Modify,
-            ErrorType::Auth,
-            ErrorType::Continue,
-        ] {
-            let e = StanzaError::new(type_, DefinedCondition::InternalServerError, "en", "");
-            assert_eq!(retry_after(&e, 0), None);
-        }
     }
 
     #[test]
