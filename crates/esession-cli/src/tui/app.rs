@@ -173,6 +173,8 @@ pub(crate) struct App {
     pub contacts: Vec<Contact>,
     /// Whether the help is shown over the windows.
     pub help: bool,
+    /// The first entry of the help shown, when not all fit (PageUp / PageDown).
+    pub help_first: usize,
 }
 
 impl App {
@@ -195,6 +197,7 @@ impl App {
             input: Input::default(),
             contacts: Vec::new(),
             help: false,
+            help_first: 0,
         }
     }
 
@@ -299,6 +302,11 @@ impl App {
             KeyCode::Home => self.input.home(),
             KeyCode::End => self.input.end(),
             KeyCode::Esc => self.help = false,
+            // While the help is shown, the page keys scroll it, one entry at a time.
+            KeyCode::PageUp if self.help => self.help_first = self.help_first.saturating_sub(1),
+            KeyCode::PageDown if self.help => {
+                self.help_first = (self.help_first + 1).min(command::HELP.len() - 1);
+            }
             KeyCode::PageUp => {
                 let w = self.window_mut(self.current);
                 w.scroll = w.scroll.saturating_add(PAGE);
@@ -340,6 +348,7 @@ impl App {
             }),
             Typed::Help => {
                 self.help = true;
+                self.help_first = 0;
                 Ok(Vec::new())
             }
             Typed::Open(jid) => self.open(&jid),

@@ -63,7 +63,7 @@ pub(crate) fn rows(entry: &Entry, width: usize) -> Vec<Line<'static>> {
             spans.push(Span::styled(clean(text), style));
         }
     }
-    wrap(spans, width)
+    wrap(spans, width, INDENT)
 }
 
 /// The delivery state of one of our messages, after its body.
@@ -176,8 +176,9 @@ impl Rows {
 }
 
 /// Cuts `spans` into rows of `width` columns, between words where a word fits on a row
-/// (a longer one is cut where the row ends); rows after the first start at [`INDENT`].
-fn wrap(spans: Vec<Span<'static>>, width: usize) -> Vec<Line<'static>> {
+/// (a longer one is cut where the row ends); rows after the first start at column
+/// `indent` (at 0 when the rows are too narrow for it: under twice as wide).
+pub(super) fn wrap(spans: Vec<Span<'static>>, width: usize, indent: usize) -> Vec<Line<'static>> {
     let cells: Vec<Cell> = spans
         .iter()
         .flat_map(|span| {
@@ -190,7 +191,7 @@ fn wrap(spans: Vec<Span<'static>>, width: usize) -> Vec<Line<'static>> {
         .collect();
     let mut rows = Rows {
         width,
-        indent: if width > INDENT * 2 { INDENT } else { 0 },
+        indent: if width > indent * 2 { indent } else { 0 },
         done: Vec::new(),
         row: Vec::new(),
         start: 0,

@@ -11,6 +11,7 @@ use ratatui::buffer::Buffer;
 use ratatui::Terminal;
 
 use super::app::{App, Contact, Effect, SessionView};
+use super::command::HELP;
 use super::view;
 
 /// 13:07 UTC.
@@ -204,9 +205,49 @@ fn view_conversation_with_delivery_states() {
 fn view_help() {
     let mut app = app();
     type_line(&mut app, "/help");
-    snapshot("help", &drawn(&app, 90, 20));
+    snapshot("help", &drawn(&app, 90, 22));
     app.key(key(KeyCode::Esc, KeyModifiers::NONE), NOW);
     assert!(!drawn(&app, 90, 20).contains("help (Esc closes)"));
+}
+
+/// On a small terminal every entry of the help can still be read: descriptions wrap
+/// under their column, and PageUp / PageDown scroll the entries (not the window behind).
+#[test]
+fn the_help_wraps_and_scrolls_on_a_small_terminal() {
+    let mut app = app();
+    type_line(&mut app, "/help");
+    let page = |app: &mut App, code| app.key(key(code, KeyModifiers::NONE), NOW);
+    let (width, height) = (60, 12);
+    let first = drawn(&app, width, height);
+    assert!(first.contains("help 1–"), "{first}");
+    assert!(
+        first.contains("of 16 (PageUp/PageDown; Esc closes)"),
+        "{first}"
+    );
+    assert!(first.contains("/help"), "{first}");
+    assert!(!first.contains("//text"), "{first}");
+    let mut seen = first.clone();
+    for _ in 0..20 {
+        page(&mut app, KeyCode::PageDown);
+        seen.push_str(&drawn(&app, width, height));
+    }
+    let last = drawn(&app, width, height);
+    assert!(last.contains("help 16–16 of 16"), "{last}");
+    assert!(
+        last.contains("//text") && !last.contains("/help "),
+        "{last}"
+    );
+    // Every command was on some page, and /verify's description whole, wrapped.
+    for (cmd, _) in HELP {
+        assert!(seen.contains(cmd), "{cmd} never shown");
+    }
+    assert!(seen.contains("marks it verified"), "{seen}");
+    // The window behind did not scroll; PageUp goes back to the first entry.
+    assert_eq!(app.console.scroll, 0);
+    for _ in 0..20 {
+        page(&mut app, KeyCode::PageUp);
+    }
+    assert_eq!(drawn(&app, width, height), first);
 }
 
 #[test]

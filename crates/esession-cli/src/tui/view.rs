@@ -10,7 +10,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::app::{App, Contact};
 use super::command::HELP;
-use super::rows::{clean, rows};
+use super::rows::{clean, rows, wrap};
 
 /// Columns of the contacts pane.
 const CONTACTS_WIDTH: u16 = 28;
@@ -33,7 +33,7 @@ pub(crate) fn draw(f: &mut Frame<'_>, app: &App) {
     );
     draw_input(f, input, app);
     if app.help {
-        draw_help(f, main);
+        draw_help(f, main, app.help_first);
     }
 }
 
@@ -186,32 +186,67 @@ fn draw_input(f: &mut Frame<'_>, area: Rect, app: &App) {
     f.set_cursor_position(Position::new(x.min(area.right().saturating_sub(1)), area.y));
 }
 
-fn draw_help(f: &mut Frame<'_>, over: Rect) {
-    let height = u16::try_from(HELP.len() + 2)
+/// Columns before a command's description in the help.
+const HELP_COLUMN: usize = 14;
+
+/// The help over `over`: each command with its description wrapped under it, from the
+/// entry `first` on when they do not all fit (PageUp / PageDown scroll; the title says
+/// which are shown).
+fn draw_help(f: &mut Frame<'_>, over: Rect, first: usize) {
+    let width = over.width.min(78);
+    let inner = usize::from(width.saturating_sub(2));
+    let entries: Vec<Vec<Line<'static>>> = HELP
+        .iter()
+        .map(|(cmd, what)| {
+            let spans = vec![
+                Span::styled(
+                    format!(" {cmd:<w$}", w = HELP_COLUMN - 1),
+                    Style::default().add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(*what),
+            ];
+            wrap(spans, inner, HELP_COLUMN)
+        })
+        .collect();
+    let rows = usize::from(over.height.saturating_sub(2));
+    let total: usize = entries.iter().map(Vec::len).sum();
+    // Everything shown when it fits; else from `first`, as many whole entries as fit.
+    let first = if total <= rows {
+        0
+    } else {
+        first.min(entries.len().saturating_sub(1))
+    };
+    let mut lines = Vec::new();
+    let mut last = first;
+    for (i, entry) in entries.iter().enumerate().skip(first) {
+        if lines.len() + entry.len() > rows && !lines.is_empty() {
+            break;
+        }
+        lines.extend(entry.iter().cloned());
+        last = i;
+    }
+    let title = if first == 0 && last + 1 == entries.len() {
+        " help (Esc closes) ".to_owned()
+    } else {
+        format!(
+            " help {}–{} of {} (PageUp/PageDown; Esc closes) ",
+            first + 1,
+            last + 1,
+            entries.len()
+        )
+    };
+    let height = u16::try_from(lines.len() + 2)
         .unwrap_or(u16::MAX)
         .min(over.height);
-    let width = over.width.min(78);
     let area = Rect {
         x: over.x + (over.width - width) / 2,
         y: over.y + (over.height - height) / 2,
         width,
         height,
     };
-    let lines: Vec<Line<'static>> = HELP
-        .iter()
-        .map(|(cmd, what)| {
-            Line::from(vec![
-                Span::styled(
-                    format!(" {cmd:<13}"),
-                    Style::default().add_modifier(Modifier::BOLD),
-                ),
-                Span::raw(*what),
-            ])
-        })
-        .collect();
     f.render_widget(Clear, area);
     f.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(" help (Esc closes) ")),
+        Paragraph::new(lines).block(Block::bordered().title(title)),
         area,
     );
 }
