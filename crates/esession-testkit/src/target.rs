@@ -151,6 +151,15 @@ impl Target {
         }
     }
 
+    /// How many times `needle` occurs in the server's record of the traffic (see
+    /// [`Target::wait_for_traffic`]).
+    pub fn traffic_count(&self, needle: &str) -> usize {
+        match self {
+            Target::Prosody(s) => s.log_text().matches(needle).count(),
+            Target::Ejabberd(c) => c.streams().iter().map(|t| t.matches(needle).count()).sum(),
+        }
+    }
+
     /// Every file of the server's stored data (offline messages, archives, PEP items).
     fn stored_files(&self) -> Vec<PathBuf> {
         match self {

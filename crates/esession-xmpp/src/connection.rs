@@ -397,9 +397,10 @@ impl Connection {
         }
     }
 
-    /// One attempt of [`iq_round_trip`](Self::iq_round_trip): `request` sent with a
-    /// fresh id, its answer awaited until `deadline`.
-    async fn iq_answer(
+    /// One attempt of [`iq_round_trip`](Self::iq_round_trip), never sent again: `request`
+    /// sent with a fresh id, its answer awaited until `deadline`. For a request whose
+    /// refusal has a fallback of its own.
+    pub(crate) async fn iq_answer(
         &mut self,
         mut request: Iq,
         answerer: &Jid,

@@ -67,9 +67,11 @@ impl Connection {
     /// (XEP-0060 §7.1.5). If the server refuses them (the node exists with another
     /// configuration, or the server does not know an option), configure the node with the
     /// same values (XEP-0060 §8.2; create it with them if it does not exist, §8.1.3) and
-    /// publish again (profile P14). Each round trip waits at most `timeout`; a request
-    /// the server asks to retry later (RFC 6120 §8.3.2: an error of type `wait`) is sent
-    /// again after a pause, at most three times.
+    /// publish again (profile P14). Each round trip waits at most `timeout`; a request of
+    /// the fallback that the server asks to retry later (RFC 6120 §8.3.2: an error of type
+    /// `wait`) is sent again after a pause, at most three times. The publish with options
+    /// is sent once: its refusal has the fallback, and ejabberd refuses the options it does
+    /// not know with a `wait` error that no retry changes.
     ///
     /// Errors: [`XmppError::InvalidArgument`] if `payload_xml` is not one element with
     /// its namespace, [`XmppError::Stanza`] naming the condition of a refusal,
@@ -85,8 +87,9 @@ impl Connection {
         let payload = parse_payload(payload_xml)?;
         let own = self.bare_jid();
         let request = publish_request(node, item_id, payload.clone(), options)?;
+        let deadline = tokio::time::Instant::now() + timeout;
         let answer = self
-            .iq_round_trip(request, &own, timeout, "waiting for a publish answer")
+            .iq_answer(request, &own, deadline, "waiting for a publish answer")
             .await?;
         let refusal = match answer {
             IqAnswer::Result(_) => return Ok(Published::WithOptions),

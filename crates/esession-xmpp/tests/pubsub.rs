@@ -126,6 +126,32 @@ async fn publish_fetch_reconfigure_retract() {
     bob.close().await.unwrap();
 }
 
+/// A publish whose options the server refuses is not sent again: the refusal goes to the
+/// fallback at once. ejabberd refuses the options it does not know with an error of type
+/// `wait` (`resource-constraint`, "Unknown field"), which a retry on `wait` would repeat
+/// three times, pausing 0.7 s, before the same fallback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_publish_options_are_sent_once() {
+    let (mut alice, _) = login("pepo").await;
+    let marker = esession_testkit::unique("once");
+    let payload = format!("<thing xmlns='urn:example:thing'><n>{marker}</n></thing>");
+    alice
+        .pep_publish(NODE, "current", &payload, &options("open"), T)
+        .await
+        .unwrap();
+    // The publish with options (the item, then the options) is in the server's record
+    // once as received and, where it was refused, once more in the error that echoes it
+    // (RFC 6120 §8.3.1); sent again on `wait` it would be there eight times.
+    let with_options = format!("<n>{marker}</n></thing></item></publish><publish-options>");
+    assert!(
+        target().wait_for_traffic(&with_options, Duration::from_secs(5)),
+        "the publish with options is not in the server's record"
+    );
+    let seen = target().traffic_count(&with_options);
+    assert!((1..=2).contains(&seen), "seen {seen} times");
+    alice.close().await.unwrap();
+}
+
 /// Accounts creating their nodes at the same moment all get them: on the ejabberd cluster
 /// two creations' transactions can lock each other, and the server then answers
 /// `wait`/`internal-server-error`, which is to be retried (RFC 6120 §8.3.2).
