@@ -398,6 +398,32 @@ fn shutdown_ends_every_session_and_reports_what_was_not_acknowledged() {
     assert!(net.a.outgoing().is_empty());
 }
 
+/// A message reported failed at shutdown stays failed: the end of its session that
+/// follows (here Bob's receipt is lost, and his answer to the terminate ends it) does not
+/// queue it again, since nothing is sent after shutdown.
+#[test]
+fn a_message_failed_at_shutdown_is_not_queued_again_when_its_session_ends() {
+    let mut net = Net::new("shutdown-no-receipt");
+    net.a.send("bob@example.com", "hi");
+    net.run();
+    let (unanswered, _) = net.a.send("bob@example.com", "unanswered");
+    net.a.convs.shutdown(&mut net.a.engine, NOW);
+    net.a.collect();
+    assert_eq!(net.a.state(&unanswered).name(), "failed");
+    let reported = net.a.events.len();
+    let mut first = true;
+    net.run_losing(|from_alice, _| !from_alice && std::mem::take(&mut first));
+    net.a.collect();
+    assert!(net.a.engine.session_ids().is_empty());
+    assert_eq!(net.a.state(&unanswered).name(), "failed");
+    for event in &net.a.events[reported..] {
+        assert!(
+            !matches!(event, ClientEvent::Receipt { id, .. } if *id == unanswered),
+            "{event:?} after shutdown"
+        );
+    }
+}
+
 #[test]
 fn a_session_without_encryption_carries_nothing_and_is_ended() {
     let plain = Config {

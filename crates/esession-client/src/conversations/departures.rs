@@ -69,13 +69,13 @@ impl Conversations {
     }
 
     /// Reports the end of `s` (already removed from its conversation) and queues its
-    /// unacknowledged messages again.
+    /// unacknowledged messages again, unless the client is shutting down: those were
+    /// reported failed ([`Conversations::shutdown`]) and nothing is sent any more.
     pub(super) fn session_over(&mut self, bare: &str, s: &SessionRef, reason: String) {
-        let requeued = self
-            .convs
-            .get_mut(bare)
-            .map(|c| c.queue.requeue(s.thread()))
-            .unwrap_or_default();
+        let requeued = match self.convs.get_mut(bare) {
+            Some(c) if !self.closing => c.queue.requeue(s.thread()),
+            _ => Vec::new(),
+        };
         self.events.push_back(ClientEvent::Terminated {
             peer: bare.to_owned(),
             full: s.full.clone(),
