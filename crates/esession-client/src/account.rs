@@ -278,7 +278,7 @@ impl<S: SecretStore> Account<S> {
                     let in_secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
                     self.convs.reconnecting(attempt, in_secs, error);
                 }
-                LinkEvent::Online { jid, .. } => {
+                LinkEvent::Online { jid, resumed } => {
                     let roster = match fetch_roster(&mut self.client, self.wait).await {
                         Ok(items) => Some(items),
                         Err(e) => {
@@ -292,6 +292,10 @@ impl<S: SecretStore> Account<S> {
                         tracing::warn!(bound = %jid, "the server bound another resource");
                     }
                     self.convs.online(&jid, roster);
+                    if resumed {
+                        let engine = self.client.engine_mut();
+                        self.convs.resumed(engine, Timestamp::now());
+                    }
                 }
             }
         }

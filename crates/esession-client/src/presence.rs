@@ -252,6 +252,23 @@ impl Presences {
             .collect()
     }
 
+    /// Every online resource: its full JID and what is known of it.
+    pub fn all(&self) -> impl Iterator<Item = (&String, &Resource)> {
+        self.by_bare.values().flatten()
+    }
+
+    /// Puts back `full` as it was known (a resumed stream, see
+    /// [`crate::Conversations::resumed`]) unless a newer presence of it came meanwhile;
+    /// whether it was put back.
+    pub fn restore(&mut self, full: &str, resource: Resource) -> bool {
+        let resources = self.by_bare.entry(jid::bare(full).to_owned()).or_default();
+        if resources.contains_key(full) {
+            return false;
+        }
+        resources.insert(full.to_owned(), resource);
+        true
+    }
+
     /// Records whether `full` advertises ESessions; false if it is not online.
     pub fn set_esessions(&mut self, full: &str, supported: bool) -> bool {
         match self

@@ -8,7 +8,7 @@ use esession_store::SqliteStore;
 use crate::conversations::{OFFLINE_GRACE, RECEIPT_WAIT};
 use crate::history::{Direction, History, MessageRecord};
 use crate::MessageLog;
-use crate::{ClientEvent, Conversations, DeliveryState, Kept, Opening, Shield};
+use crate::{ClientEvent, Conversations, DeliveryState, Kept, Opening, Shield, Show};
 use std::sync::{Arc, Mutex};
 
 const ALICE: &str = "alice@example.org/pda";
@@ -903,6 +903,66 @@ fn a_lost_connection_ends_every_session_keeps_the_messages_and_resumes_on_return
     assert_eq!(net.a.state(&typed), DeliveryState::Delivered);
     assert_eq!(net.a.established().len(), 2);
     net.assert_no_clear_body(&["before", "in flight", "typed offline"]);
+}
+
+/// A stream the server resumes (XEP-0198) brings no presence again (ours is an update:
+/// no probes, RFC 6121 §4.2.2): the contacts known online at the loss are online again,
+/// and what waited for them goes out at once, in a new session.
+#[test]
+fn a_resumed_stream_brings_the_contacts_back_and_sends_what_waited() {
+    let mut net = Net::new("resumed");
+    net.a.send("bob@example.com", "before");
+    net.run();
+    let (unacked, _) = net.a.send("bob@example.com", "in flight");
+    net.a.outgoing();
+    net.a
+        .convs
+        .connection_lost(&mut net.a.engine, "the connection timed out", NOW);
+    let (typed, _) = net.a.send("bob@example.com", "typed meanwhile");
+    net.a.outgoing();
+    net.a.convs.online(ALICE, Some(Vec::new()));
+    net.a.collect();
+    // Without the resumption nothing is known of Bob: the messages would wait for a
+    // presence that a resumed stream never brings.
+    assert!(net
+        .a
+        .convs
+        .presences()
+        .resources("bob@example.com")
+        .next()
+        .is_none());
+    let shown = net.a.events.len();
+    net.a.convs.resumed(&mut net.a.engine, NOW);
+    net.a.collect();
+    assert!(net.a.events[shown..].contains(&ClientEvent::Presence {
+        jid: BOB.into(),
+        show: Some(Show::Available),
+        esessions: Some(true)
+    }));
+    net.run();
+    assert_eq!(net.b.bodies(), ["before", "in flight", "typed meanwhile"]);
+    assert_eq!(net.a.state(&unacked), DeliveryState::Delivered);
+    assert_eq!(net.a.state(&typed), DeliveryState::Delivered);
+    net.assert_no_clear_body(&["before", "in flight", "typed meanwhile"]);
+    // A presence that came before the resumption was noticed is the newer one: kept.
+    net.a
+        .convs
+        .connection_lost(&mut net.a.engine, "the connection timed out", NOW);
+    net.a.convs.online(ALICE, Some(Vec::new()));
+    net.a.receive(
+        Element::new("presence", ns::JABBER_CLIENT)
+            .with_attr("from", BOB)
+            .with_child(Element::new("show", ns::JABBER_CLIENT).with_text("dnd")),
+    );
+    net.a.convs.resumed(&mut net.a.engine, NOW);
+    let (_, bob) = net
+        .a
+        .convs
+        .presences()
+        .resources("bob@example.com")
+        .next()
+        .unwrap();
+    assert_eq!(bob.show, Show::DoNotDisturb);
 }
 
 #[test]

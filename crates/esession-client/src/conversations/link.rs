@@ -82,6 +82,7 @@ impl Conversations {
             }
             self.hold_pending(bare);
         }
+        self.presences_at_loss = self.presences.clone();
         for full in self.presences.clear() {
             self.events.push_back(ClientEvent::Presence {
                 jid: full,
@@ -100,6 +101,31 @@ impl Conversations {
             in_secs,
             error,
         });
+    }
+
+    /// After [`Conversations::online`]: the server resumed the stream that was lost
+    /// (XEP-0198 §5), so nothing sent to us was lost, and the contacts' presence known at
+    /// the loss holds again: on a resumed stream our presence is an update, for which the
+    /// server sends no probes (RFC 6121 §4.2.2), so no contact would tell it again. Each
+    /// resource is shown online again and the messages waiting for it go out.
+    pub fn resumed<S: SecretStore>(&mut self, engine: &mut Engine<S>, now: Timestamp) {
+        let before = std::mem::take(&mut self.presences_at_loss);
+        let mut bares = Vec::new();
+        for (full, resource) in before.all() {
+            if !self.presences.restore(full, resource.clone()) {
+                continue;
+            }
+            self.events.push_back(ClientEvent::Presence {
+                jid: full.to_owned(),
+                show: Some(resource.show),
+                esessions: resource.esessions,
+            });
+            bares.push(jid::bare(full).to_owned());
+        }
+        bares.dedup();
+        for bare in bares {
+            self.pump(engine, &bare, now);
+        }
     }
 
     /// Online again as `jid`, with the roster fetched again (RFC 6121 §2.1.3; `None`:

@@ -69,6 +69,9 @@ pub struct Conversations {
     own_bare: String,
     roster: Roster,
     presences: Presences,
+    /// The contacts' presence when the connection was last lost: it holds again if the
+    /// server resumes that stream ([`Conversations::resumed`]).
+    presences_at_loss: Presences,
     convs: BTreeMap<String, Conversation>,
     states: States,
     events: VecDeque<ClientEvent>,
@@ -101,6 +104,7 @@ impl Conversations {
             own_bare: jid::bare(own).to_owned(),
             roster: Roster::default(),
             presences: Presences::default(),
+            presences_at_loss: Presences::default(),
             convs: BTreeMap::new(),
             states: States::new(STATES_KEPT),
             events: VecDeque::new(),
