@@ -63,7 +63,9 @@ pub(super) enum Of {
 
 /// Splits `name` (a `Name`) into prefix and local part. Namespaces in XML 1.0 §4: a
 /// QName is `Prefix ':' LocalPart` or `LocalPart`, both `NCName`s (names without a
-/// colon), so a name with an empty part or a second colon is refused.
+/// colon, each starting with a `NameStartChar`), so a name with an empty part, a second
+/// colon, or a local part that starts with a digit, `-`, `.` or another character that
+/// may only follow (`p:1d`: found by fuzzing, it was written back as `<1d/>`) is refused.
 pub(super) fn split_qname(name: &str, of: Of) -> Result<(Option<&str>, &str), XmlError> {
     // Names are short: a plain loop finds the colon sooner than a vectorized search.
     let Some(colon) = name.bytes().position(|b| b == b':') else {
@@ -76,7 +78,8 @@ pub(super) fn split_qname(name: &str, of: Of) -> Result<(Option<&str>, &str), Xm
     if local.is_empty() && matches!(of, Of::Element) {
         return Err(XmlError::Syntax("element without a name".into()));
     }
-    if prefix.is_empty() || local.is_empty() || local.bytes().any(|b| b == b':') {
+    let starts_a_name = local.chars().next().is_some_and(is_name_start);
+    if prefix.is_empty() || !starts_a_name || local.bytes().any(|b| b == b':') {
         let what = match of {
             Of::Element => "element",
             Of::Attribute => "attribute",
@@ -128,7 +131,17 @@ mod tests {
             split_qname("p:", Of::Element),
             Err(XmlError::Syntax("element without a name".into()))
         );
-        for bad in [":a", "a:b:c", "::", "p::a"] {
+        for bad in [
+            ":a",
+            "a:b:c",
+            "::",
+            "p::a",
+            "p:1d",
+            "p:-a",
+            "p:.a",
+            "p:·a",
+            "p:\u{300}a",
+        ] {
             assert!(split_qname(bad, Of::Element).is_err(), "{bad}");
             assert!(split_qname(bad, Of::Attribute).is_err(), "{bad}");
         }

@@ -236,6 +236,16 @@ fn rules_the_parser_before_did_not_check() {
             "<a xmlns:xml='http://www.w3.org/XML/1998/namespace'><xml:v/></a>",
             XmlError::Syntax("element with the prefix xml".into()),
         ),
+        // Found by fuzzing (xml_parse): a local part is an NCName too (Namespaces in XML
+        // 1.0 §4); `p:1d` was parsed and written back as `<1d xmlns='u'/>`.
+        (
+            "<a><p:1d xmlns:p='u'/></a>",
+            XmlError::Syntax("element name \"p:1d\" is not a QName".into()),
+        ),
+        (
+            "<a xmlns:p='u' p:-x='1'/>",
+            XmlError::Syntax("attribute name \"p:-x\" is not a QName".into()),
+        ),
         // XML 1.0 §4.1: every declaration's references, used or not.
         (
             "<a xmlns:p='u&bogus;'/>",
