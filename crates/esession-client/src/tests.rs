@@ -963,6 +963,24 @@ fn a_resumed_stream_brings_the_contacts_back_and_sends_what_waited() {
         .next()
         .unwrap();
     assert_eq!(bob.show, Show::DoNotDisturb);
+    // A resource whose disco#info answer had not come at the loss is asked again.
+    let carol = "carol@example.net/pc";
+    net.a
+        .receive(Element::new("presence", ns::JABBER_CLIENT).with_attr("from", carol));
+    let asked: Vec<String> = std::iter::from_fn(|| net.a.convs.poll_disco())
+        .map(|r| r.full)
+        .collect();
+    assert!(asked.iter().any(|f| f == carol), "{asked:?}");
+    net.a
+        .convs
+        .connection_lost(&mut net.a.engine, "the connection timed out", NOW);
+    assert!(net.a.convs.poll_disco().is_none());
+    net.a.convs.online(ALICE, Some(Vec::new()));
+    net.a.convs.resumed(&mut net.a.engine, NOW);
+    let asked: Vec<String> = std::iter::from_fn(|| net.a.convs.poll_disco())
+        .map(|r| r.full)
+        .collect();
+    assert!(asked.iter().any(|f| f == carol), "{asked:?}");
 }
 
 #[test]

@@ -115,6 +115,16 @@ impl Conversations {
             if !self.presences.restore(full, resource.clone()) {
                 continue;
             }
+            if resource.esessions.is_none() {
+                // Its disco#info question went with the connection (XEP-0116 §3).
+                self.disco.push_back(DiscoRequest {
+                    full: full.clone(),
+                    node: resource
+                        .caps
+                        .as_ref()
+                        .map(crate::presence::Caps::disco_node),
+                });
+            }
             self.events.push_back(ClientEvent::Presence {
                 jid: full.to_owned(),
                 show: Some(resource.show),
