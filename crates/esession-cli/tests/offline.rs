@@ -424,12 +424,20 @@ fn jsonrpc_sends_to_an_offline_contact_in_an_offline_session_only_with_consent()
         "bob (jsonrpc --allow-offline)",
         &bob.args(&["jsonrpc", "--allow-offline"]),
     );
+    // Right after signing in, Alice's presence may still be on its way: the message waits
+    // that long (PRESENCE_SETTLE), then goes in an offline session.
     let body = unique_body("offline by jsonrpc");
     let r = rpc_send(&mut p, &mut stdin, &alice.jid, &body);
+    assert_eq!(r["state"], "queued", "{r}\n{}", p.transcript());
+    assert!(s(&r["reason"]).contains("presence is not known yet"), "{r}");
+    let id = r["id"].clone();
+    let sent = p.wait_event("the offline send", EVENT_LIMIT, |e| {
+        e["method"] == "receipt" && e["params"]["id"] == id && e["params"]["state"] != "queued"
+    });
     assert_eq!(
-        (&r["state"], &r["forward_secrecy"]),
+        (&sent["params"]["state"], &sent["params"]["forward_secrecy"]),
         (&Value::from("sent"), &Value::Bool(false)),
-        "{r}\n{}",
+        "{sent}\n{}",
         p.transcript()
     );
     drop(stdin);

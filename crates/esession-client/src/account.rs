@@ -36,6 +36,7 @@ impl<S: SecretStore> Account<S> {
         let items = fetch_roster(&mut client, wait).await?;
         convs.set_roster(items);
         client.connection_mut().send_presence().await?;
+        convs.presence_sent(Timestamp::now());
         Ok(Account {
             client,
             convs,
@@ -295,6 +296,8 @@ impl<S: SecretStore> Account<S> {
                     if resumed {
                         let engine = self.client.engine_mut();
                         self.convs.resumed(engine, Timestamp::now());
+                    } else {
+                        self.convs.presence_sent(Timestamp::now());
                     }
                 }
             }

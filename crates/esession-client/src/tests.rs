@@ -5,7 +5,7 @@ use esession::xml::{ns, Element};
 use esession::{Config, Engine, Logging, MemoryStore, Security, SeededRandom, Timestamp};
 use esession_store::SqliteStore;
 
-use crate::conversations::{OFFLINE_GRACE, RECEIPT_WAIT};
+use crate::conversations::{OFFLINE_GRACE, PRESENCE_SETTLE, RECEIPT_WAIT};
 use crate::history::{Direction, History, MessageRecord};
 use crate::MessageLog;
 use crate::{ClientEvent, Conversations, DeliveryState, Kept, Opening, Shield, Show};
@@ -1200,6 +1200,42 @@ fn an_offline_contact_gets_an_offline_session_only_with_consent() {
     net.run();
     assert_eq!(net.b.bodies(), ["second"]);
     assert_eq!(net.a.state(&id2), DeliveryState::Delivered);
+}
+
+/// Right after our initial presence a contact not seen online is not taken as offline:
+/// the server's probes are still being answered, and an offline session (XEP-0187) has no
+/// forward secrecy. A contact whose presence comes in time gets an online session; one
+/// still unseen when the time is up gets the offline session the user allowed.
+#[test]
+fn no_offline_session_before_the_contacts_presence_had_time_to_arrive() {
+    let mut net = Net {
+        a: Side::new(ALICE, "settle/a"),
+        b: Side::new(BOB, "settle/b"),
+        wire: Vec::new(),
+    };
+    net.a.convs.set_allow_offline(true);
+    net.a.convs.presence_sent(NOW);
+    let (early, state) = net.a.send("bob@example.com", "early");
+    let reason = state.reason().unwrap();
+    assert!(reason.contains("presence is not known yet"), "{reason}");
+    assert!(net.a.convs.poll_offline().is_none());
+    net.a.sees_online(BOB);
+    net.b.sees_online(ALICE);
+    net.run();
+    assert_eq!(net.b.bodies(), ["early"]);
+    assert_eq!(net.a.state(&early), DeliveryState::Delivered);
+    let (to_carol, _) = net.a.send("carol@example.net", "to carol");
+    net.a
+        .convs
+        .handle_timeout(&mut net.a.engine, NOW.plus(PRESENCE_SETTLE - 1));
+    assert!(net.a.convs.poll_offline().is_none());
+    net.a
+        .convs
+        .handle_timeout(&mut net.a.engine, NOW.plus(PRESENCE_SETTLE));
+    let asked: Vec<String> = std::iter::from_fn(|| net.a.convs.poll_offline())
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(asked, [to_carol]);
 }
 
 /// Issue 13 §1: a contact whose caps node is Gajim's gets a session in Gajim's dialect

@@ -235,6 +235,14 @@ impl Conversations {
             // Issue 10: an offline contact's messages go in an XEP-0187 offline session
             // with the user's consent (it has no forward secrecy); otherwise they stay
             // queued, marked not sent with the reason.
+            Route::Offline if self.allow_offline && self.presence_due.is_some_and(|d| now < d) => {
+                // The contact's presence may still be on its way after our initial
+                // presence: no offline session (no forward secrecy) for it yet.
+                for (id, _) in conv.queue.pending() {
+                    let reason = "the contact's presence is not known yet after signing in";
+                    self.set_state(bare, &id, hold(reason));
+                }
+            }
             Route::Offline => {
                 let pending = conv.queue.pending();
                 let fallback = OfflineFallback {

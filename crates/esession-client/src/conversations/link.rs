@@ -103,6 +103,14 @@ impl Conversations {
         });
     }
 
+    /// Our initial presence was sent at `now` (RFC 6121 §4.2: at login, and on a new
+    /// stream after a loss): the server probes our contacts and their presence follows.
+    /// For [`PRESENCE_SETTLE`] seconds a contact not seen online is not taken as offline:
+    /// its messages wait instead of going into an offline session.
+    pub fn presence_sent(&mut self, now: Timestamp) {
+        self.presence_due = Some(now.plus(PRESENCE_SETTLE));
+    }
+
     /// After [`Conversations::online`]: the server resumed the stream that was lost
     /// (XEP-0198 §5), so nothing sent to us was lost, and the contacts' presence known at
     /// the loss holds again: on a resumed stream our presence is an update, for which the

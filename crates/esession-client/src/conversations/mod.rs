@@ -42,6 +42,12 @@ pub(crate) const RECEIPT_WAIT: u64 = 20;
 /// that left (decisions: what a person is told when the server stops).
 pub(crate) const OFFLINE_GRACE: u64 = 2;
 
+/// Seconds after our initial presence during which a contact not seen online is not yet
+/// taken as offline: the server probes our contacts then (RFC 6121 §4.2.2) and their
+/// presence follows, so an offline session (XEP-0187: no forward secrecy) is not started
+/// for a contact whose presence is still on its way.
+pub(crate) const PRESENCE_SETTLE: u64 = 5;
+
 /// A disco#info question to ask (XEP-0030), answered with
 /// [`Conversations::disco_info`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,6 +94,9 @@ pub struct Conversations {
     closing: bool,
     /// Why the connection to the server is down, while it is.
     offline: Option<String>,
+    /// Until when the contacts' presence may still be on its way after our initial
+    /// presence ([`PRESENCE_SETTLE`]).
+    presence_due: Option<Timestamp>,
     /// Sessions whose resource went offline, already out of their conversation, whose
     /// end is reported at the instant given ([`OFFLINE_GRACE`]) unless the connection is
     /// lost first.
@@ -116,6 +125,7 @@ impl Conversations {
             rng,
             closing: false,
             offline: None,
+            presence_due: None,
             gone: Vec::new(),
         }
     }
@@ -268,9 +278,17 @@ impl Conversations {
         self.drain(engine, now);
     }
 
-    /// Lets the engine's timers run (negotiation and terminate timeouts).
+    /// Lets the engine's timers run (negotiation and terminate timeouts), and sends what
+    /// waited for the contacts' presence once it had time to arrive.
     pub fn handle_timeout<S: SecretStore>(&mut self, engine: &mut Engine<S>, now: Timestamp) {
         engine.handle_timeout(now);
+        if self.presence_due.is_some_and(|due| now >= due) {
+            self.presence_due = None;
+            let bares: Vec<String> = self.convs.keys().cloned().collect();
+            for bare in bares {
+                self.pump(engine, &bare, now);
+            }
+        }
         self.drain(engine, now);
         self.report_gone(engine, Some(now), now);
         self.replace_stale(engine, now);
