@@ -21,7 +21,8 @@ pub struct Conversation {
     sessions: Vec<Live>,
     /// Our messages not yet acknowledged.
     pub(crate) queue: Queue,
-    /// Ids of the newest messages received, to show a message sent again only once.
+    /// Ids (with a digest of their bodies) of the newest messages received, to show a
+    /// message sent again only once.
     seen: RecentIds,
 }
 
@@ -128,9 +129,16 @@ impl Conversation {
         gone.into_iter().map(|l| l.session).collect()
     }
 
-    /// Whether message `id` is seen for the first time (a message sent again after its
-    /// session ended carries the same id).
-    pub(crate) fn first_time(&mut self, id: &str) -> bool {
-        self.seen.insert(id)
+    /// Whether message `id` with `body` is seen for the first time: a message sent again
+    /// after its session ended carries the same id and the same body. The id is the outer
+    /// stanza's, which the session does not authenticate (XEP-0200 §6: the MAC covers the
+    /// content of `<c/>`), so a server could put an id already seen on a new message; a
+    /// new body under a known id is therefore shown, never taken for a copy.
+    pub(crate) fn first_time(&mut self, id: &str, body: &str) -> bool {
+        use std::hash::{Hash, Hasher};
+        let mut digest = std::collections::hash_map::DefaultHasher::new();
+        body.hash(&mut digest);
+        self.seen
+            .insert(&format!("{id}\u{0}{:016x}", digest.finish()))
     }
 }

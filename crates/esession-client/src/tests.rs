@@ -325,6 +325,30 @@ fn a_message_whose_session_died_is_sent_again_in_a_new_session_and_shown_once() 
     net.assert_no_clear_body(&["first", "second", "third"]);
 }
 
+/// The outer id is not covered by the session's MAC: a server that puts the id of a
+/// message Bob has seen on a new one does not make Bob's client hide the new one.
+#[test]
+fn a_new_message_under_an_id_already_seen_is_shown() {
+    let mut net = Net::new("reused-id");
+    let (first, _) = net.a.send("bob@example.com", "first");
+    net.run();
+    net.a.send("bob@example.com", "second");
+    let relabeled: Vec<Element> = net
+        .a
+        .outgoing()
+        .into_iter()
+        .map(|mut s| {
+            s.set_attr("id", first.as_str());
+            s
+        })
+        .collect();
+    for s in relabeled {
+        net.b.receive(s);
+    }
+    net.run();
+    assert_eq!(net.b.bodies(), ["first", "second"]);
+}
+
 #[test]
 fn a_contact_going_offline_ends_its_session_and_later_messages_wait_for_it() {
     let mut net = Net::new("presence");

@@ -135,7 +135,9 @@ impl Conversations {
             conv.acknowledged_in(session.thread());
         }
         let id = stanza.attr("id").map(str::to_owned);
-        let fresh = id.as_deref().is_none_or(|i| conv.first_time(i));
+        let fresh = id
+            .as_deref()
+            .is_none_or(|i| conv.first_time(i, body.as_deref().unwrap_or_default()));
         if let Some(acked) = delivered {
             self.set_state(&bare, acked, DeliveryState::Delivered);
         }
