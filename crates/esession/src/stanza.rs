@@ -7,6 +7,14 @@ use crate::xml::{ns, Element};
 pub const FALLBACK_BODY: &str = "This message is end-to-end encrypted with an XMPP Encrypted \
 Session (XEP-0116/XEP-0200); your client cannot decrypt it.";
 
+/// XEP-0200 §5: the children of a stanza that stay in clear in an ESession: its
+/// `<thread/>` (the engine writes the session's own in its place), an `<error/>` and AMP
+/// rules (XEP-0079). The receiver does not deliver clear children other than the thread
+/// (profile P9).
+pub fn stays_clear(e: &Element) -> bool {
+    e.is("thread", ns::JABBER_CLIENT) || e.is("error", ns::JABBER_CLIENT) || e.ns() == ns::AMP
+}
+
 /// Profile P9: the clear extras of every encrypted data `<message/>`: fallback body,
 /// XEP-0380 marker, XEP-0334 no-permanent-store hint, XEP-0280 private; in a session whose
 /// `logging` is `mustnot`, also the XEP-0334 `<no-store/>` hint (XEP-0136 §3.2: nothing of

@@ -378,7 +378,11 @@ impl<S: SecretStore> Engine<S> {
     }
 
     /// Sends a `<message type='chat'/>` whose children are `content` in session `id`
-    /// (encrypted in an ESession).
+    /// (encrypted in an ESession, but for what XEP-0200 §5 keeps in clear,
+    /// [`stanza::stays_clear`]: a `<thread/>` in `content` gives way to the session's, an
+    /// `<error/>` or AMP rules travel in clear, and the receiver does not deliver them).
+    ///
+    /// [`stanza::stays_clear`]: crate::stanza::stays_clear
     pub fn send_content(&mut self, id: &SessionId, content: Vec<Element>) -> Result<(), Error> {
         let mut msg = Element::new("message", ns::JABBER_CLIENT).with_attr("type", "chat");
         for c in content {

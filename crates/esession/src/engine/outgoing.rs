@@ -12,16 +12,11 @@ use crate::event::{EndedBy, Event};
 use crate::forms::{Field, Form, FormType};
 use crate::negotiation::stanza::{negotiation_message, Wrapper};
 use crate::session_id::SessionId;
-use crate::stanza::{message, storage_hints, termination};
+use crate::stanza::{message, stays_clear, storage_hints, termination};
 use crate::store::SecretStore;
 use crate::time::Timestamp;
 use crate::xml::{ns, Element, Node};
 use jid::Jid;
-
-/// XEP-0200 §5: the thread, AMP rules and errors stay in clear.
-fn clear(e: &Element) -> bool {
-    e.is("thread", ns::JABBER_CLIENT) || e.is("error", ns::JABBER_CLIENT) || e.ns() == ns::AMP
-}
 
 /// What a caller sends in a session.
 pub(super) enum Request<'a> {
@@ -71,13 +66,15 @@ impl Request<'_> {
             }
             Request::Stanza(stanza) => stanza,
         };
-        let m = stanza.serialize_children(|e| !clear(e));
+        let m = stanza.serialize_children(|e| !stays_clear(e));
         let (mut attrs, nodes) = stanza.into_attrs_and_nodes();
         attrs.retain(|(k, _)| k != "to");
         let clear = nodes
             .into_iter()
             .filter_map(|n| match n {
-                Node::Element(e) if clear(&e) && !e.is("thread", ns::JABBER_CLIENT) => Some(e),
+                Node::Element(e) if stays_clear(&e) && !e.is("thread", ns::JABBER_CLIENT) => {
+                    Some(e)
+                }
                 _ => None,
             })
             .collect();
