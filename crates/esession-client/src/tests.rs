@@ -111,6 +111,12 @@ impl Side {
             .collect()
     }
 
+    /// The resources of `bare` this side knows online.
+    fn online_resources(&self, bare: &str) -> Vec<String> {
+        let resources = self.convs.presences().resources(bare);
+        resources.map(|(full, _)| full.clone()).collect()
+    }
+
     fn state(&self, id: &str) -> DeliveryState {
         self.convs.state(id).cloned().unwrap()
     }
@@ -403,15 +409,22 @@ fn a_contact_without_esessions_gets_nothing_and_the_sender_is_told_at_once() {
     assert_eq!(state.name(), "failed");
 }
 
-#[test]
-fn shutdown_ends_every_session_and_reports_what_was_not_acknowledged() {
-    let mut net = Net::new("shutdown");
+/// Alice and Bob after one message acknowledged and one not yet, when Alice shuts down
+/// (the second reported failed); its id.
+fn shut_down_with_one_unanswered(label: &str) -> (Net, String) {
+    let mut net = Net::new(label);
     net.a.send("bob@example.com", "hi");
     net.run();
-    let (pending, _) = net.a.send("bob@example.com", "unanswered");
+    let (unanswered, _) = net.a.send("bob@example.com", "unanswered");
     net.a.convs.shutdown(&mut net.a.engine, NOW);
     net.a.collect();
-    assert_eq!(net.a.state(&pending).name(), "failed");
+    assert_eq!(net.a.state(&unanswered).name(), "failed");
+    (net, unanswered)
+}
+
+#[test]
+fn shutdown_ends_every_session_and_reports_what_was_not_acknowledged() {
+    let (mut net, _) = shut_down_with_one_unanswered("shutdown");
     net.run();
     assert_eq!(net.b.terminated(), ["ended by the contact"]);
     assert!(net.a.engine.session_ids().is_empty());
@@ -427,13 +440,7 @@ fn shutdown_ends_every_session_and_reports_what_was_not_acknowledged() {
 /// queue it again, since nothing is sent after shutdown.
 #[test]
 fn a_message_failed_at_shutdown_is_not_queued_again_when_its_session_ends() {
-    let mut net = Net::new("shutdown-no-receipt");
-    net.a.send("bob@example.com", "hi");
-    net.run();
-    let (unanswered, _) = net.a.send("bob@example.com", "unanswered");
-    net.a.convs.shutdown(&mut net.a.engine, NOW);
-    net.a.collect();
-    assert_eq!(net.a.state(&unanswered).name(), "failed");
+    let (mut net, unanswered) = shut_down_with_one_unanswered("shutdown-no-receipt");
     let reported = net.a.events.len();
     let mut first = true;
     net.run_losing(|from_alice, _| !from_alice && std::mem::take(&mut first));
@@ -785,13 +792,20 @@ fn trust_without_a_presented_key_says_so_and_marks_nothing() {
     assert_eq!(net.b.convs.shield(&net.b.engine, ALICE), Shield::Unverified);
 }
 
-#[test]
-fn a_server_shutting_down_is_our_lost_connection_not_a_contact_that_left() {
-    let mut net = Net::new("shutdown-server");
+/// Alice and Bob after "before" was acknowledged and "in flight" sent but not yet
+/// delivered (it left Alice); the id of "in flight".
+fn one_message_in_flight(label: &str) -> (Net, String) {
+    let mut net = Net::new(label);
     net.a.send("bob@example.com", "before");
     net.run();
     let (unacked, _) = net.a.send("bob@example.com", "in flight");
     net.a.outgoing();
+    (net, unacked)
+}
+
+#[test]
+fn a_server_shutting_down_is_our_lost_connection_not_a_contact_that_left() {
+    let (mut net, unacked) = one_message_in_flight("shutdown-server");
     // The server closes Bob's stream first, tells Alice, then closes hers.
     net.a.sees_offline(BOB);
     net.a
@@ -880,13 +894,7 @@ fn a_lost_connection_ends_every_session_keeps_the_messages_and_resumes_on_return
         show: None,
         esessions: None
     }));
-    assert!(net
-        .a
-        .convs
-        .presences()
-        .resources("bob@example.com")
-        .next()
-        .is_none());
+    assert!(net.a.online_resources("bob@example.com").is_empty());
     let state = net.a.state(&unacked);
     assert_eq!(state.name(), "queued", "kept, never dropped");
     assert!(state
@@ -934,11 +942,7 @@ fn a_lost_connection_ends_every_session_keeps_the_messages_and_resumes_on_return
 /// and what waited for them goes out at once, in a new session.
 #[test]
 fn a_resumed_stream_brings_the_contacts_back_and_sends_what_waited() {
-    let mut net = Net::new("resumed");
-    net.a.send("bob@example.com", "before");
-    net.run();
-    let (unacked, _) = net.a.send("bob@example.com", "in flight");
-    net.a.outgoing();
+    let (mut net, unacked) = one_message_in_flight("resumed");
     net.a
         .convs
         .connection_lost(&mut net.a.engine, "the connection timed out", NOW);
@@ -948,13 +952,7 @@ fn a_resumed_stream_brings_the_contacts_back_and_sends_what_waited() {
     net.a.collect();
     // Without the resumption nothing is known of Bob: the messages would wait for a
     // presence that a resumed stream never brings.
-    assert!(net
-        .a
-        .convs
-        .presences()
-        .resources("bob@example.com")
-        .next()
-        .is_none());
+    assert!(net.a.online_resources("bob@example.com").is_empty());
     let shown = net.a.events.len();
     net.a.convs.resumed(&mut net.a.engine, NOW);
     net.a.collect();

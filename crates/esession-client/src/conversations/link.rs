@@ -105,8 +105,8 @@ impl Conversations {
 
     /// Our initial presence was sent at `now` (RFC 6121 §4.2: at login, and on a new
     /// stream after a loss): the server probes our contacts and their presence follows.
-    /// For [`PRESENCE_SETTLE`] seconds a contact not seen online is not taken as offline:
-    /// its messages wait instead of going into an offline session.
+    /// For 5 seconds (`PRESENCE_SETTLE`) a contact not seen online is not taken as
+    /// offline: its messages wait instead of going into an offline session.
     pub fn presence_sent(&mut self, now: Timestamp) {
         self.presence_due = Some(now.plus(PRESENCE_SETTLE));
     }
