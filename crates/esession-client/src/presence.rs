@@ -243,15 +243,6 @@ impl Presences {
         gone
     }
 
-    /// Forgets every resource (our connection is gone: no presence is known); returns
-    /// the full JIDs that were online.
-    pub fn clear(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.by_bare)
-            .into_values()
-            .flat_map(BTreeMap::into_keys)
-            .collect()
-    }
-
     /// Every online resource: its full JID and what is known of it.
     pub fn all(&self) -> impl Iterator<Item = (&String, &Resource)> {
         self.by_bare.values().flatten()

@@ -1,6 +1,7 @@
 //! Contacts: the roster (RFC 6121 §2), subscriptions (§3), presence (§4) and whether each
 //! resource speaks ESessions (its disco#info or caps, XEP-0116 §3, XEP-0115).
 use super::*;
+use crate::presence::Caps;
 
 impl Conversations {
     /// Takes in the disco#info `<query/>` of `full` (`None`: it did not answer, taken as
@@ -88,6 +89,15 @@ impl Conversations {
         self.pump(engine, jid::bare(full), now);
     }
 
+    /// Asks `full` its disco#info (XEP-0030), about the node of its `caps` if it sent any
+    /// (XEP-0115 §6.2): whether it supports ESessions (XEP-0116 §3).
+    pub(super) fn ask_disco(&mut self, full: &str, caps: Option<&Caps>) {
+        self.disco.push_back(DiscoRequest {
+            full: full.to_owned(),
+            node: caps.map(Caps::disco_node),
+        });
+    }
+
     /// Adds `jid` to the roster and asks to see its presence (RFC 6121 §2.3, §3.1.1); the
     /// roster set's answer needs no handling (the server pushes the new item).
     pub fn add(&mut self, jid_: &str) {
@@ -154,10 +164,7 @@ impl Conversations {
                         Some(supported) => {
                             self.presences.set_esessions(&full, supported);
                         }
-                        None => self.disco.push_back(DiscoRequest {
-                            full: full.clone(),
-                            node: caps.as_ref().map(crate::presence::Caps::disco_node),
-                        }),
+                        None => self.ask_disco(&full, caps.as_ref()),
                     }
                 }
                 let esessions = self

@@ -240,10 +240,8 @@ impl Conversations {
             Route::Offline if self.allow_offline && self.presence_due.is_some_and(|d| now < d) => {
                 // The contact's presence may still be on its way after our initial
                 // presence: no offline session (no forward secrecy) for it yet.
-                for (id, _) in conv.queue.pending() {
-                    let reason = "the contact's presence is not known yet after signing in";
-                    self.set_state(bare, &id, hold(reason));
-                }
+                let reason = "the contact's presence is not known yet after signing in";
+                self.mark_waiting(bare, reason);
             }
             Route::Offline => {
                 let pending = conv.queue.pending();
@@ -269,18 +267,11 @@ impl Conversations {
                             });
                         }
                     }
-                    Err(e) => {
-                        for (id, _) in pending {
-                            self.set_state(bare, &id, hold(&format!("not sent yet: {e}")));
-                        }
-                    }
+                    Err(e) => self.mark_waiting(bare, &format!("not sent yet: {e}")),
                 }
             }
             Route::NotResponding => {
-                for (id, _) in conv.queue.pending() {
-                    let reason = "the contact's client does not answer: not sent yet";
-                    self.set_state(bare, &id, hold(reason));
-                }
+                self.mark_waiting(bare, "the contact's client does not answer: not sent yet");
             }
             // XEP-0116 §3: nothing is sent in clear to a client without ESessions.
             Route::NoESessions => self.fail_pending(
@@ -296,13 +287,21 @@ impl Conversations {
         let Some(why) = self.offline.clone() else {
             return;
         };
+        self.mark_waiting(
+            bare,
+            &format!("not sent yet: no connection to the server ({why})"),
+        );
+    }
+
+    /// Marks the queued messages of `bare` as waiting, for `reason`.
+    fn mark_waiting(&mut self, bare: &str, reason: &str) {
         let ids: Vec<String> = self
             .convs
             .get(bare)
             .map(|c| c.queue.pending().into_iter().map(|(id, _)| id).collect())
             .unwrap_or_default();
         for id in ids {
-            let reason = Some(format!("not sent yet: no connection to the server ({why})"));
+            let reason = Some(reason.to_owned());
             self.set_state(bare, &id, DeliveryState::Queued { reason });
         }
     }

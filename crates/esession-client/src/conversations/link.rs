@@ -82,10 +82,10 @@ impl Conversations {
             }
             self.hold_pending(bare);
         }
-        self.presences_at_loss = self.presences.clone();
-        for full in self.presences.clear() {
+        self.presences_at_loss = std::mem::take(&mut self.presences);
+        for (full, _) in self.presences_at_loss.all() {
             self.events.push_back(ClientEvent::Presence {
-                jid: full,
+                jid: full.clone(),
                 show: None,
                 esessions: None,
             });
@@ -125,13 +125,7 @@ impl Conversations {
             }
             if resource.esessions.is_none() {
                 // Its disco#info question went with the connection (XEP-0116 §3).
-                self.disco.push_back(DiscoRequest {
-                    full: full.clone(),
-                    node: resource
-                        .caps
-                        .as_ref()
-                        .map(crate::presence::Caps::disco_node),
-                });
+                self.ask_disco(full, resource.caps.as_ref());
             }
             self.events.push_back(ClientEvent::Presence {
                 jid: full.to_owned(),
