@@ -69,7 +69,7 @@ pub(crate) async fn connect(
     config: Config,
     key: KeyUse,
 ) -> Result<Client<SqliteStore>, Fail> {
-    connect_own(global, config, key, true).await
+    connect_own(global, config, key, true, &[]).await
 }
 
 /// As [`connect`], but without initial presence: the server then delivers no stored
@@ -80,18 +80,21 @@ pub(crate) async fn connect_without_presence(
     config: Config,
     key: KeyUse,
 ) -> Result<Client<SqliteStore>, Fail> {
-    connect_own(global, config, key, false).await
+    connect_own(global, config, key, false, &[]).await
 }
 
+/// Logs in, sending initial presence if `presence` and advertising `features` beside the
+/// ESession ones.
 async fn connect_own(
     global: &Global,
     config: Config,
     key: KeyUse,
     presence: bool,
+    features: &[&str],
 ) -> Result<Client<SqliteStore>, Fail> {
     let jid = own_jid(global)?;
     let password = crate::password::password(global, &jid)?;
-    login(global, &jid, &password, config, key, presence).await
+    login(global, &jid, &password, config, key, presence, features).await
 }
 
 /// Logs `jid` in with `password` (server, TLS and state from `global`).
@@ -102,10 +105,11 @@ pub(crate) async fn connect_as(
     config: Config,
     key: KeyUse,
 ) -> Result<Client<SqliteStore>, Fail> {
-    login(global, jid, password, config, key, true).await
+    login(global, jid, password, config, key, true, &[]).await
 }
 
-/// Logs `jid` in, sending initial presence if `presence`.
+/// Logs `jid` in, sending initial presence if `presence` and advertising `features`
+/// beside the ESession ones.
 async fn login(
     global: &Global,
     jid: &str,
@@ -113,12 +117,14 @@ async fn login(
     config: Config,
     key: KeyUse,
     presence: bool,
+    features: &[&str],
 ) -> Result<Client<SqliteStore>, Fail> {
     let mut store = open_store(global, jid, Some(password))?;
     // Loaded (or created) before logging in: a wrong passphrase fails without network.
     let identity = identity::load(&mut store, esession::jid::bare(jid), key)?;
     let mut opts = options(global, jid, password);
     opts.send_presence = presence;
+    opts.features = features.iter().map(|f| (*f).to_owned()).collect();
     let mut client = Client::connect(opts, config, store, Box::new(OsRandom)).await?;
     client.engine_mut().set_identity_key(identity);
     // Issue 13: the configuration file's per-contact compatibility modes.
@@ -279,7 +285,9 @@ pub(crate) async fn online(
     config: Config,
     key: KeyUse,
 ) -> Result<esession_client::Account<SqliteStore>, Fail> {
-    let client = connect_without_presence(global, config, key).await?;
+    // Without presence: the conversation layer sends it after the roster (RFC 6121 §2.2);
+    // with its own features (receipts, XEP-0184 §5).
+    let client = connect_own(global, config, key, false, &esession_client::FEATURES).await?;
     let log = SqliteStore::open(client.engine().store().path())?;
     let mut account = esession_client::Account::start(client, LOGIN_STEP).await?;
     account.keep_history(Box::new(log));

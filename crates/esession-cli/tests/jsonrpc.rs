@@ -760,6 +760,76 @@ fn a_contact_without_caps_is_asked_its_version_and_gajim_gets_its_dialect() {
     assert_eq!(alice.p.stop(EVENT_LIMIT), 0, "{}", alice.p.transcript());
 }
 
+/// XEP-0184 §5 through the server: a contact whose client does not advertise receipts (an
+/// engine-only peer) is not asked for one; its message is `sent` for good, and the end of
+/// the session does not send it again in the next (before: each session end sent every
+/// message since the first again). Our own clients advertise receipts: the other tests
+/// here see `delivered`.
+#[test]
+fn a_contact_without_receipts_gets_each_message_once() {
+    use esession::Config;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use version_peer::{serve, Peer};
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _in_rt = rt.enter();
+    let alice_acct = Account::new("rpcnorca");
+    let login = support::target().register_unique("rpcnorcp");
+    let client = rt.block_on(version_peer::client(
+        (&login.jid, &login.password, &login.addr),
+        Config::default(),
+        &[],
+        true,
+    ));
+    let peer_full = client.jid().to_string();
+    let stop = Arc::new(AtomicBool::new(false));
+    let served = serve(Peer::new(client, ""), stop.clone());
+
+    let mut alice = Rpc::start("alice (jsonrpc)", &alice_acct);
+    let p = login.jid.as_str();
+    alice.call("add", json!({"jid": p}));
+    alice.notified("subscription", |e| e["jid"] == p);
+    alice.call("approve", json!({"jid": p}));
+    alice.notified("presence", |e| {
+        e["jid"] == peer_full.as_str() && e["esessions"] == true
+    });
+    let first = alice.send_many(p, "once", 1);
+    alice.notified("receipt", |e| {
+        e["id"] == first[0].0.as_str() && e["state"] == "sent"
+    });
+    let thread = alice.notified("established", |e| e["peer"] == p)["thread"].clone();
+    assert_eq!(alice.call("end", json!({"jid": p}))["ended"], 1);
+    alice.notified("terminated", |e| e["thread"] == thread);
+    let second = alice.send_many(p, "then", 1);
+    alice.notified("receipt", |e| {
+        e["id"] == second[0].0.as_str() && e["state"] == "sent"
+    });
+    assert_eq!(
+        alice.notifications("established").len(),
+        2,
+        "{}",
+        alice.p.transcript()
+    );
+    // The peer reads a stanza every 100 ms at most.
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, Ordering::Relaxed);
+    let peer = rt.block_on(served).unwrap();
+    assert_eq!(peer.bodies, vec![first[0].1.clone(), second[0].1.clone()]);
+    for id in [&first[0].0, &second[0].0] {
+        let states: Vec<Value> = alice
+            .notifications("receipt")
+            .into_iter()
+            .filter(|e| e["id"] == id.as_str())
+            .map(|e| e["state"].clone())
+            .collect();
+        let sent = states.iter().filter(|s| *s == "sent").count();
+        assert_eq!(sent, 1, "{id}: {states:?}\n{}", alice.p.transcript());
+        assert_eq!(states.last(), Some(&json!("sent")), "{id}: {states:?}");
+    }
+    assert_eq!(alice.p.stop(EVENT_LIMIT), 0, "{}", alice.p.transcript());
+}
+
 /// RFC 6120 §4.9.3.3: two programs signed in with the same full JID. The first is signed
 /// out once (`signed_out`, reason `conflict`), does not come back on its own (no
 /// `reconnecting`), keeps what is sent meanwhile queued, and signs in again only on the

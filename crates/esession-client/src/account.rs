@@ -19,6 +19,10 @@ const TICK: Duration = Duration::from_millis(250);
 /// How long a contact resource may take to answer disco#info (XEP-0030).
 const DISCO_WAIT: Duration = Duration::from_secs(5);
 
+/// The disco#info features a client driven by this layer advertises beside the ESession
+/// ones ([`esession_xmpp::ConnectOptions::features`]): it gives receipts (XEP-0184 §5).
+pub const FEATURES: [&str; 1] = [crate::receipts::NS_RECEIPTS];
+
 /// An account online: the connection, the engine and every conversation.
 pub struct Account<S: SecretStore> {
     client: Client<S>,
@@ -29,8 +33,9 @@ pub struct Account<S: SecretStore> {
 }
 
 impl<S: SecretStore> Account<S> {
-    /// Takes over `client` (logged in, initial presence not sent yet): fetches the roster
-    /// (RFC 6121 §2.2: before initial presence), then sends initial presence.
+    /// Takes over `client` (logged in with [`FEATURES`] among its own, initial presence
+    /// not sent yet): fetches the roster (RFC 6121 §2.2: before initial presence), then
+    /// sends initial presence.
     pub async fn start(mut client: Client<S>, wait: Duration) -> Result<Self, XmppError> {
         let mut convs = Conversations::new(client.jid().as_str(), Box::new(OsRandom));
         let items = fetch_roster(&mut client, wait).await?;

@@ -39,7 +39,7 @@ mod sessions;
 #[cfg(test)]
 mod tests;
 
-pub use account::Account;
+pub use account::{Account, FEATURES};
 pub use conversation::Conversation;
 pub use conversations::{Conversations, DiscoRequest, OfflineRequest, Opening};
 pub use event::{ClientEvent, Shield};

@@ -156,6 +156,32 @@ fn available(stanza: &Element, full: String) -> Result<PresenceUpdate, String> {
     })
 }
 
+/// What a resource's disco#info answer advertises (XEP-0030 §3.1) of what this layer
+/// uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Features {
+    /// ESessions (XEP-0116 §3).
+    pub esessions: bool,
+    /// Message receipts (XEP-0184 §5).
+    pub receipts: bool,
+}
+
+impl Features {
+    /// The features of a disco#info `<query/>` (`None`: no answer, so neither).
+    pub fn of(answer: Option<&Element>) -> Features {
+        let has = |var: &str| {
+            answer.is_some_and(|q| {
+                q.children()
+                    .any(|f| f.is("feature", ns::DISCO_INFO) && f.attr("var") == Some(var))
+            })
+        };
+        Features {
+            esessions: has(ns::ESESSION),
+            receipts: has(crate::receipts::NS_RECEIPTS),
+        }
+    }
+}
+
 /// One online resource of a contact.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Resource {
@@ -165,6 +191,10 @@ pub struct Resource {
     pub priority: i8,
     /// Whether it advertises ESessions (XEP-0116 §3 disco#info); `None` until known.
     pub esessions: Option<bool>,
+    /// Whether it advertises message receipts (XEP-0184 §5 disco#info); `None` until
+    /// known, or when only its ESession support was told
+    /// ([`crate::Conversations::set_esessions`]).
+    pub receipts: Option<bool>,
     /// Its entity capabilities (XEP-0115), if its last presence had them.
     pub caps: Option<Caps>,
     /// Whether it stopped answering in a session (no receipt, or a negotiation timed
@@ -212,6 +242,7 @@ impl Presences {
                         show,
                         priority,
                         esessions: None,
+                        receipts: None,
                         caps: None,
                         unresponsive: false,
                     },
@@ -260,19 +291,30 @@ impl Presences {
         true
     }
 
-    /// Records whether `full` advertises ESessions; false if it is not online.
-    pub fn set_esessions(&mut self, full: &str, supported: bool) -> bool {
+    /// Records whether `full` advertises ESessions, and receipts if known; false if it is
+    /// not online.
+    pub fn set_features(&mut self, full: &str, esessions: bool, receipts: Option<bool>) -> bool {
         match self
             .by_bare
             .get_mut(jid::bare(full))
             .and_then(|r| r.get_mut(full))
         {
             Some(r) => {
-                r.esessions = Some(supported);
+                r.esessions = Some(esessions);
+                r.receipts = receipts;
                 true
             }
             None => false,
         }
+    }
+
+    /// Whether a receipt may come from `full`: false only when its disco#info lacks the
+    /// receipts feature (XEP-0184 §5).
+    pub fn acknowledges(&self, full: &str) -> bool {
+        self.by_bare
+            .get(jid::bare(full))
+            .and_then(|r| r.get(full))
+            .is_none_or(|r| r.receipts != Some(false))
     }
 
     /// Records the caps of `full`'s last presence; returns whether they changed.
@@ -403,10 +445,10 @@ mod tests {
         assert!(p.available("bob@b/pc", Show::Available, 5));
         assert!(p.available("bob@b/old", Show::Chat, 10));
         assert_eq!(p.route("bob@b"), Route::Unknown);
-        p.set_esessions("bob@b/old", false);
-        p.set_esessions("bob@b/phone", true);
+        p.set_features("bob@b/old", false, None);
+        p.set_features("bob@b/phone", true, None);
         assert_eq!(p.route("bob@b"), Route::To("bob@b/phone".into()));
-        p.set_esessions("bob@b/pc", true);
+        p.set_features("bob@b/pc", true, None);
         assert_eq!(p.route("bob@b"), Route::To("bob@b/pc".into()));
         p.set_unresponsive("bob@b/pc");
         assert_eq!(p.route("bob@b"), Route::To("bob@b/phone".into()));

@@ -1,9 +1,10 @@
 //! The messages of one conversation on their way out, with their delivery state.
 //!
 //! A message is queued until a session is established, then sent in it and kept until its
-//! XEP-0184 receipt arrives. A message whose session ended before the receipt goes back
-//! to the queue and is sent again in the next session: the receiver recognizes it by its
-//! id (decisions.md, "conversation layer"), so nothing is lost and nothing is shown twice.
+//! XEP-0184 receipt arrives (unless the contact's client gives none, §5). A message whose
+//! session ended before the receipt goes back to the queue and is sent again in the next
+//! session: the receiver recognizes it by its id (decisions.md, "conversation layer"), so
+//! nothing is lost and nothing is shown twice.
 use std::collections::VecDeque;
 
 use esession::Timestamp;
@@ -16,7 +17,8 @@ pub enum DeliveryState {
         /// Why it is not sent yet (e.g. the contact is offline).
         reason: Option<String>,
     },
-    /// Sent encrypted; no receipt yet.
+    /// Sent encrypted; no receipt yet, or none will come: the contact's client does not
+    /// give receipts (XEP-0184 §5).
     Sent,
     /// Sent in an XEP-0187 offline session, with the user's consent: encrypted, without
     /// forward secrecy; no receipt can come (the session is one-shot).
@@ -133,10 +135,15 @@ impl Queue {
     /// (pending again).
     pub(crate) fn offline_done(&mut self, id: &str, sent: bool) {
         if sent {
-            self.items.retain(|m| m.id != id);
+            self.forget(id);
         } else if let Some(m) = self.items.iter_mut().find(|m| m.id == id) {
             m.offline = false;
         }
+    }
+
+    /// Settles `id` as sent for good: no receipt can come for it.
+    pub(crate) fn forget(&mut self, id: &str) {
+        self.items.retain(|m| m.id != id);
     }
 
     /// The threads with a message sent at or before `since` and still unacknowledged.

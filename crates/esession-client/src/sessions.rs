@@ -70,19 +70,22 @@ pub(crate) fn start<S: SecretStore>(
     Ok(SessionRef::new(id, full))
 }
 
-/// Sends `body` as message `id` in `session`, asking for a receipt (XEP-0184 §4); the
-/// engine encrypts the body and the request (XEP-0200 §5).
+/// Sends `body` as message `id` in `session`, asking for a receipt (XEP-0184 §4) if
+/// `receipt`; the engine encrypts the body and the request (XEP-0200 §5).
 pub(crate) fn send_body<S: SecretStore>(
     engine: &mut Engine<S>,
     session: &SessionRef,
     id: &str,
     body: &str,
+    receipt: bool,
 ) -> Result<(), Error> {
-    let msg = Element::new("message", ns::JABBER_CLIENT)
+    let mut msg = Element::new("message", ns::JABBER_CLIENT)
         .with_attr("type", "chat")
         .with_attr("id", id)
-        .with_child(Element::new("body", ns::JABBER_CLIENT).with_text(body))
-        .with_child(receipts::request());
+        .with_child(Element::new("body", ns::JABBER_CLIENT).with_text(body));
+    if receipt {
+        msg.push(receipts::request());
+    }
     engine.send_stanza(&session.id, msg)
 }
 

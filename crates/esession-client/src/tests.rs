@@ -544,6 +544,80 @@ fn without_any_receipt_seen_a_session_is_not_declared_stale() {
     assert_eq!(net.a.state(&id), DeliveryState::Sent);
 }
 
+/// Alice and Bob, online to each other; Alice learns Bob's features from his disco#info
+/// answer, which lists receipts if `receipts`.
+fn net_with_disco(label: &str, receipts: bool) -> Net {
+    let mut net = Net {
+        a: Side::new(ALICE, &format!("{label}/a")),
+        b: Side::new(BOB, &format!("{label}/b")),
+        wire: Vec::new(),
+    };
+    net.a
+        .receive(Element::new("presence", ns::JABBER_CLIENT).with_attr("from", BOB));
+    assert_eq!(net.a.convs.poll_disco().unwrap().full, BOB);
+    let mut features = vec![ns::DISCO_INFO, ns::ESESSION, ns::SSN];
+    if receipts {
+        features.push(crate::receipts::NS_RECEIPTS);
+    }
+    let answer = disco_answer(&features);
+    net.a
+        .convs
+        .disco_info(&mut net.a.engine, BOB, Some(&answer), NOW);
+    net.a.collect();
+    net.b.sees_online(ALICE);
+    net
+}
+
+/// XEP-0184 §5: a contact whose client does not advertise receipts is not asked for one,
+/// and its messages are settled once sent: the end of their session does not send them
+/// again (before, each session end sent the whole unacknowledged backlog again).
+#[test]
+fn a_client_without_receipts_is_not_asked_and_nothing_is_sent_twice() {
+    let mut net = net_with_disco("no-receipt-feature", false);
+    let (first, _) = net.a.send("bob@example.com", "first");
+    assert_eq!(
+        bobs_encrypted_answers(&mut net),
+        0,
+        "no receipt asked, none given"
+    );
+    assert_eq!(net.a.state(&first), DeliveryState::Sent);
+    assert!(net
+        .a
+        .convs
+        .conversation("bob@example.com")
+        .unwrap()
+        .unacknowledged()
+        .is_empty());
+    // Bob ends the session: nothing waits, so nothing is negotiated or sent again.
+    net.b.convs.end(&mut net.b.engine, "alice@example.org", NOW);
+    net.b.collect();
+    net.run();
+    assert_eq!(net.a.terminated(), ["ended by the contact"]);
+    assert_eq!(net.a.established().len(), 1);
+    let (second, _) = net.a.send("bob@example.com", "second");
+    net.run();
+    assert_eq!(net.a.established().len(), 2);
+    assert_eq!(net.b.bodies(), ["first", "second"]);
+    assert_eq!(net.a.state(&first), DeliveryState::Sent);
+    assert_eq!(net.a.state(&second), DeliveryState::Sent);
+
+    // The same contact advertising receipts is asked, and acknowledges.
+    let mut net = net_with_disco("receipt-feature", true);
+    let (id, _) = net.a.send("bob@example.com", "acknowledged");
+    assert_eq!(bobs_encrypted_answers(&mut net), 1, "the receipt");
+    assert_eq!(net.a.state(&id), DeliveryState::Delivered);
+}
+
+/// Runs `net`; the number of encrypted stanzas Bob sent (Bob says nothing: his receipts).
+fn bobs_encrypted_answers(net: &mut Net) -> usize {
+    let mut n = 0;
+    net.run_losing(|from_alice, s| {
+        n += usize::from(!from_alice && s.child("c", ns::STANZA_ENCRYPTION).is_some());
+        false
+    });
+    n
+}
+
 /// Alice's store, which the test reads too.
 #[derive(Clone)]
 struct Shared(Arc<Mutex<SqliteStore>>);
@@ -1083,16 +1157,22 @@ fn a_long_conversation_keeps_only_the_newest_settled_states() {
     assert_eq!(net.a.state(&waiting).name(), "sent");
 }
 
-/// A disco#info answer with ESessions, and the caps `<c/>` of a presence announcing it.
-fn caps_answer(extra_feature: &str) -> (Element, Element) {
+/// A client's disco#info answer with `features`.
+fn disco_answer(features: &[&str]) -> Element {
     let mut q = Element::new("query", ns::DISCO_INFO).with_child(
         Element::new("identity", ns::DISCO_INFO)
             .with_attr("category", "client")
             .with_attr("type", "pc"),
     );
-    for f in [ns::DISCO_INFO, ns::ESESSION, ns::SSN, extra_feature] {
-        q.push(Element::new("feature", ns::DISCO_INFO).with_attr("var", f));
+    for f in features {
+        q.push(Element::new("feature", ns::DISCO_INFO).with_attr("var", *f));
     }
+    q
+}
+
+/// A disco#info answer with ESessions, and the caps `<c/>` of a presence announcing it.
+fn caps_answer(extra_feature: &str) -> (Element, Element) {
+    let q = disco_answer(&[ns::DISCO_INFO, ns::ESESSION, ns::SSN, extra_feature]);
     let ver = esession_xmpp::caps_ver(&q).unwrap();
     let c = Element::new("c", esession_xmpp::NS_CAPS)
         .with_attr("hash", "sha-1")

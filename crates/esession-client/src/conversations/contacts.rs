@@ -1,13 +1,13 @@
 //! Contacts: the roster (RFC 6121 §2), subscriptions (§3), presence (§4) and whether each
 //! resource speaks ESessions (its disco#info or caps, XEP-0116 §3, XEP-0115).
 use super::*;
-use crate::presence::Caps;
+use crate::presence::{Caps, Features};
 
 impl Conversations {
     /// Takes in the disco#info `<query/>` of `full` (`None`: it did not answer, taken as
-    /// not supporting ESessions). When `full` sent caps, the answer's hash is checked
-    /// against their `ver` (XEP-0115 §5.4) and, if it matches, kept for every resource
-    /// that shows that `ver` later: they need no question.
+    /// supporting neither ESessions nor receipts). When `full` sent caps, the answer's hash
+    /// is checked against their `ver` (XEP-0115 §5.4) and, if it matches, kept for every
+    /// resource that shows that `ver` later: they need no question.
     pub fn disco_info<S: SecretStore>(
         &mut self,
         engine: &mut Engine<S>,
@@ -15,16 +15,13 @@ impl Conversations {
         answer: Option<&Element>,
         now: Timestamp,
     ) {
-        let supported = answer.is_some_and(|q| {
-            q.children()
-                .any(|f| f.is("feature", ns::DISCO_INFO) && f.attr("var") == Some(ns::ESESSION))
-        });
+        let features = Features::of(answer);
         let caps = self.presences.caps(full).cloned();
         if let (Some(q), Some(caps)) = (answer, caps) {
             // XEP-0115 §5.4: only SHA-1 is verified; another hash is not cached.
             match esession_xmpp::caps_ver(q) {
                 Ok(v) if caps.hash == "sha-1" && v == caps.ver => {
-                    self.caps_cache.keep(&v, supported);
+                    self.caps_cache.keep(&v, features);
                 }
                 Ok(_) if caps.hash != "sha-1" => {}
                 Ok(v) => self.warn(
@@ -40,7 +37,13 @@ impl Conversations {
                 ),
             }
         }
-        self.set_esessions(engine, full, supported, now);
+        self.learned(
+            engine,
+            full,
+            features.esessions,
+            Some(features.receipts),
+            now,
+        );
     }
 
     /// Whether to ask `full`'s software version (XEP-0092) before taking in its
@@ -65,7 +68,8 @@ impl Conversations {
     }
 
     /// Records whether `full` advertises ESessions (its disco#info, XEP-0116 §3) and
-    /// sends what waited for it.
+    /// sends what waited for it. Whether it gives receipts stays unknown: a message sent
+    /// to it is kept until its receipt, as to a client that gives them.
     pub fn set_esessions<S: SecretStore>(
         &mut self,
         engine: &mut Engine<S>,
@@ -73,7 +77,20 @@ impl Conversations {
         supported: bool,
         now: Timestamp,
     ) {
-        if !self.presences.set_esessions(full, supported) {
+        self.learned(engine, full, supported, None, now);
+    }
+
+    /// Records what `full` supports (`receipts`: `None` if unknown), reports it and sends
+    /// what waited for it.
+    fn learned<S: SecretStore>(
+        &mut self,
+        engine: &mut Engine<S>,
+        full: &str,
+        esessions: bool,
+        receipts: Option<bool>,
+        now: Timestamp,
+    ) {
+        if !self.presences.set_features(full, esessions, receipts) {
             return;
         }
         let show = self
@@ -84,7 +101,7 @@ impl Conversations {
         self.events.push_back(ClientEvent::Presence {
             jid: full.to_owned(),
             show,
-            esessions: Some(supported),
+            esessions: Some(esessions),
         });
         self.pump(engine, jid::bare(full), now);
     }
@@ -161,8 +178,9 @@ impl Conversations {
                         .filter(|c| c.hash == "sha-1")
                         .and_then(|c| self.caps_cache.get(&c.ver).copied());
                     match known {
-                        Some(supported) => {
-                            self.presences.set_esessions(&full, supported);
+                        Some(f) => {
+                            self.presences
+                                .set_features(&full, f.esessions, Some(f.receipts));
                         }
                         None => self.ask_disco(&full, caps.as_ref()),
                     }

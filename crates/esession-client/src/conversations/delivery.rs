@@ -189,11 +189,19 @@ impl Conversations {
             return self.hold_pending(bare);
         }
         if let Some(s) = conv.current().cloned() {
+            // XEP-0184 §5: a client whose disco#info lacks receipts gives none, so none
+            // is asked for nor waited for: its message is settled once sent, never sent
+            // again in a later session (decisions.md, "Receipts").
+            let acknowledges = self.presences.acknowledges(&s.full);
             for (id, body) in conv.queue.pending() {
-                match sessions::send_body(engine, &s, &id, &body) {
+                match sessions::send_body(engine, &s, &id, &body, acknowledges) {
                     Ok(()) => {
                         if let Some(c) = self.convs.get_mut(bare) {
-                            c.queue.sent(&id, s.thread(), now);
+                            if acknowledges {
+                                c.queue.sent(&id, s.thread(), now);
+                            } else {
+                                c.queue.forget(&id);
+                            }
                         }
                         let logging = sessions::info(engine, &s).map(|i| i.logging);
                         self.keep(bare, Direction::Sent, Some(&id), &body, now, logging);

@@ -83,10 +83,10 @@ pub struct Conversations {
     events: VecDeque<ClientEvent>,
     outgoing: VecDeque<Element>,
     disco: VecDeque<DiscoRequest>,
-    /// Whether the software of a caps `ver` supports ESessions, for the `ver`s whose hash
-    /// matched the disco#info answer (XEP-0115 §5.4); the most recent `CAPS_KEPT`, since
-    /// each contact's presence may bring a new one.
-    caps_cache: Recent<bool>,
+    /// What the software of a caps `ver` supports, for the `ver`s whose hash matched the
+    /// disco#info answer (XEP-0115 §5.4); the most recent `CAPS_KEPT`, since each
+    /// contact's presence may bring a new one.
+    caps_cache: Recent<presence::Features>,
     /// The user consented to offline sessions (XEP-0187: no forward secrecy).
     allow_offline: bool,
     offline_out: VecDeque<OfflineRequest>,
