@@ -349,6 +349,6 @@ fn receipt(peer: &str, id: &str, state: &DeliveryState) -> Value {
 fn write(v: &Value) {
     let mut out = std::io::stdout().lock();
     // A closed stdout ends nothing: requests and sessions still end cleanly.
-    let _ = writeln!(out, "{v}");
+    let _ = writeln!(out, "{}", crate::sanitize::json_line(v));
     let _ = out.flush();
 }

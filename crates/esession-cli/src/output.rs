@@ -18,7 +18,7 @@ impl Out {
     pub(crate) fn emit(&self, value: Value, text: &str) {
         let mut stdout = std::io::stdout().lock();
         let line = if self.json {
-            value.to_string()
+            crate::sanitize::json_line(&value)
         } else {
             text.to_owned()
         };

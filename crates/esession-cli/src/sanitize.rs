@@ -4,9 +4,32 @@
 //! their servers. Printed raw, a newline forges a whole line (`alice@… [encrypted]: …`), a
 //! carriage return overwrites one, escape sequences drive the terminal, and bidi controls
 //! reorder what is shown. [`safe`] shows each such character as a visible escape: `\n`,
-//! `\r`, `\t`, and `\u{…}` for the rest. JSON output needs none of this: serde_json escapes
-//! control characters, and the JSON reader sees the real text.
+//! `\r`, `\t`, and `\u{…}` for the rest. JSON output needs less ([`json_line`]): serde_json
+//! escapes control characters, and the JSON reader sees the real text.
 use std::fmt;
+
+/// One JSON output line (`--json`, `jsonrpc`): the JSON text of `v` with every character
+/// a line reader may take for a line end escaped. serde_json escapes U+0000–U+001F; NEL
+/// (U+0085) and the line and paragraph separators (U+2028, U+2029) are legal raw in a JSON
+/// string (RFC 8259 §7), but Python's `str.splitlines` and the line readers of many
+/// editors and terminals end a line there, so a contact's message holding one would cut a
+/// line in two. They occur only inside strings, where `\uXXXX` means the same character.
+pub(crate) fn json_line(v: &serde_json::Value) -> String {
+    let text = v.to_string();
+    let splits = |c: char| matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}');
+    if !text.contains(splits) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 12);
+    for c in text.chars() {
+        if splits(c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
 
 /// `s` for a text line: control and line-separator characters and bidi controls escaped.
 pub(crate) fn safe(s: &str) -> Safe<'_> {
@@ -50,7 +73,8 @@ fn escaped(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::safe;
+    use super::{json_line, safe};
+    use serde_json::{json, Value};
 
     fn shown(s: &str) -> String {
         safe(s).to_string()
@@ -92,5 +116,24 @@ mod tests {
         ] {
             assert_eq!(shown(s), s);
         }
+    }
+
+    #[test]
+    fn a_line_holds_no_character_a_reader_takes_for_a_line_end() {
+        let body = "a\nb\rc\u{85}d\u{2028}e\u{2029}f\u{b}g\u{c}h\u{1c}i";
+        let v = json!({"jsonrpc": "2.0", "method": "message", "params": {"body": body}});
+        let out = json_line(&v);
+        assert_eq!(out.lines().count(), 1, "{out}");
+        assert_eq!(
+            out.chars()
+                .filter(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+                .count(),
+            0,
+            "{out:?}"
+        );
+        assert!(out.contains("\\u2028"), "{out}");
+        assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), v);
+        let plain = json!({"body": "plain"});
+        assert_eq!(json_line(&plain), plain.to_string());
     }
 }

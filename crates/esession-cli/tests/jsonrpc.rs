@@ -294,6 +294,20 @@ fn two_jsonrpc_processes_converse_both_ways_without_loss_or_plaintext() {
     all.extend(sent_a);
     all.extend(sent_b);
 
+    // A contact's NEL, line and paragraph separators reach Alice escaped: they do not cut
+    // her output line where a reader splits lines on them (Python's `splitlines`).
+    let odd = bob.send_many(&a, "cut\u{2028}here\u{85}and\u{2029}there", 1);
+    alice.all_received(&odd);
+    bob.all_delivered(&odd);
+    let raw = alice
+        .p
+        .seen
+        .iter()
+        .find(|l| l.contains(r"cut\u2028here\u0085and"));
+    let raw = raw.unwrap_or_else(|| panic!("not escaped: {}", alice.p.transcript()));
+    assert!(!raw.contains(['\u{85}', '\u{2028}', '\u{2029}']), "{raw:?}");
+    all.extend(odd);
+
     // SAS verification from the API.
     let current = alice.call("status", json!({}));
     let conv = &current["conversations"][0];
