@@ -45,7 +45,12 @@ impl Rpc {
 
     /// `esession ARGS` (a `jsonrpc` command line) as the account `jid`, once online.
     fn spawn(name: &str, args: &[String], jid: &str) -> Rpc {
-        let (mut p, stdin) = Proc::spawn_interactive(name, args);
+        Rpc::spawn_env(name, args, jid, &[])
+    }
+
+    /// [`Rpc::spawn`] with extra environment variables.
+    fn spawn_env(name: &str, args: &[String], jid: &str, env: &[(&str, &str)]) -> Rpc {
+        let (mut p, stdin) = Proc::spawn_interactive_env(name, args, env);
         let online = p.wait_event("online", EVENT_LIMIT, |e| e["method"] == "online");
         assert!(online["params"]["jid"]
             .as_str()
@@ -772,6 +777,54 @@ fn a_contact_without_caps_is_asked_its_version_and_gajim_gets_its_dialect() {
     );
     assert_eq!(peer.bodies, vec![sent[0].1.clone()]);
     assert_eq!(alice.p.stop(EVENT_LIMIT), 0, "{}", alice.p.transcript());
+}
+
+/// A contact's software name goes into the diagnostics (`ESESSION_LOG`): a name holding
+/// a line separator and a bidi override (control characters are refused already, see
+/// `Software::parse`) shows escaped inside its record, and forges no line.
+#[test]
+fn a_hostile_software_name_forges_no_line_in_the_log() {
+    use esession::Config;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use version_peer::{serve, Peer};
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _in_rt = rt.enter();
+    let alice_acct = Account::new("rpclogna");
+    let login = support::target().register_unique("rpclognp");
+    let client = rt.block_on(version_peer::client(
+        (&login.jid, &login.password, &login.addr),
+        Config::default(),
+        &[esession_xmpp::NS_VERSION],
+        false,
+    ));
+    let peer_full = client.jid().to_string();
+    let stop = Arc::new(AtomicBool::new(false));
+    let answer = "<name>Evil&#x2028;FORGED ERROR&#x202E;z</name><version>1</version>";
+    let served = serve(Peer::new(client, answer), stop.clone());
+
+    let args = alice_acct.args(&["jsonrpc"]);
+    let env = [("ESESSION_LOG", "info")];
+    let mut alice = Rpc::spawn_env("alice (jsonrpc)", &args, &alice_acct.jid, &env);
+    let p = login.jid.as_str();
+    alice.call("add", json!({"jid": p}));
+    alice.notified("subscription", |e| e["jid"] == p);
+    alice.call("approve", json!({"jid": p}));
+    alice.notified("presence", |e| {
+        e["jid"] == peer_full.as_str() && e["esessions"] == true
+    });
+    stop.store(true, Ordering::Relaxed);
+    assert_eq!(rt.block_on(served).unwrap().asked, 1);
+    assert_eq!(alice.p.stop(EVENT_LIMIT), 0, "{}", alice.p.transcript());
+    let log = alice.p.stderr_text();
+    let record = log.lines().find(|l| l.contains("software version"));
+    let record = record.unwrap_or_else(|| panic!("no record of the version\n{log}"));
+    assert!(
+        record.contains(r"Evil\u{2028}FORGED ERROR\u{202e}z"),
+        "{record}"
+    );
+    assert!(!log.contains(['\u{2028}', '\u{202e}']), "{log:?}");
 }
 
 /// XEP-0184 §5 through the server: a contact whose client does not advertise receipts (an

@@ -178,7 +178,17 @@ impl Proc {
         name: &str,
         args: &[String],
     ) -> (Proc, std::process::ChildStdin) {
-        let mut p = Self::spawn_with(name, args, Stdio::piped(), &[]);
+        Self::spawn_interactive_env(name, args, &[])
+    }
+
+    /// [`Proc::spawn_interactive`] with extra environment variables.
+    #[allow(dead_code)]
+    pub(crate) fn spawn_interactive_env(
+        name: &str,
+        args: &[String],
+        env: &[(&str, &str)],
+    ) -> (Proc, std::process::ChildStdin) {
+        let mut p = Self::spawn_with(name, args, Stdio::piped(), env);
         let stdin = p.child.stdin.take().unwrap();
         (p, stdin)
     }
