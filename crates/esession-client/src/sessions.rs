@@ -79,13 +79,9 @@ pub(crate) fn send_body<S: SecretStore>(
     body: &str,
     receipt: bool,
 ) -> Result<(), Error> {
-    let mut msg = Element::new("message", ns::JABBER_CLIENT)
-        .with_attr("type", "chat")
-        .with_attr("id", id)
-        .with_child(Element::new("body", ns::JABBER_CLIENT).with_text(body));
-    if receipt {
-        msg.push(receipts::request());
-    }
+    let body = Element::new("body", ns::JABBER_CLIENT).with_text(body);
+    let request = receipt.then(receipts::request);
+    let msg = esession::stanza::chat([body].into_iter().chain(request)).with_attr("id", id);
     engine.send_stanza(&session.id, msg)
 }
 
@@ -95,10 +91,7 @@ pub(crate) fn send_receipt<S: SecretStore>(
     session: &SessionRef,
     id: &str,
 ) -> Result<(), Error> {
-    let msg = Element::new("message", ns::JABBER_CLIENT)
-        .with_attr("type", "chat")
-        .with_child(receipts::received(id));
-    engine.send_stanza(&session.id, msg)
+    engine.send_content(&session.id, vec![receipts::received(id)])
 }
 
 /// Ends `session` (XEP-0116 §5).

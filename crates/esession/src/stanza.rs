@@ -67,6 +67,16 @@ pub(crate) fn read_termination(feature: &Element) -> Option<FormType> {
     matches!(form.kind, FormType::Submit | FormType::Result).then_some(form.kind)
 }
 
+/// A `<message type='chat'/>` holding `content`: what a session carries (RFC 6121
+/// §5.2.2, one-to-one chat; XEP-0155 sessions are chat sessions).
+pub fn chat(content: impl IntoIterator<Item = Element>) -> Element {
+    let mut msg = Element::new("message", ns::JABBER_CLIENT).with_attr("type", "chat");
+    for c in content {
+        msg.push(c);
+    }
+    msg
+}
+
 /// A `<message/>` to `to` on `thread` (no type).
 pub(crate) fn message(to: &str, thread: &str) -> Element {
     Element::new("message", ns::JABBER_CLIENT)

@@ -384,11 +384,7 @@ impl<S: SecretStore> Engine<S> {
     ///
     /// [`stanza::stays_clear`]: crate::stanza::stays_clear
     pub fn send_content(&mut self, id: &SessionId, content: Vec<Element>) -> Result<(), Error> {
-        let mut msg = Element::new("message", ns::JABBER_CLIENT).with_attr("type", "chat");
-        for c in content {
-            msg.push(c);
-        }
-        self.send_stanza(id, msg)
+        self.send_stanza(id, crate::stanza::chat(content))
     }
 
     /// Sends `stanza` (a `<message/>`, `<presence/>` or `<iq/>` in `jabber:client`, with

@@ -154,10 +154,7 @@ impl<S: SecretStore> Engine<S> {
         let id = key(&to, &new_thread_id(self.core.rng.as_mut()));
         let role = OfflineRole::Sent { match_resource };
         self.open_offline(&to, &id, Role::Responder, role, est, now);
-        let mut msg = Element::new("message", ns::JABBER_CLIENT).with_attr("type", "chat");
-        for c in content {
-            msg.push(c);
-        }
+        let msg = crate::stanza::chat(content);
         let mut out = match self.build_stanza(&id, Request::Stanza(msg)) {
             Ok(out) => out.into_element(),
             Err(e) => {

@@ -46,9 +46,9 @@ impl Request<'_> {
     fn into_stanza(self) -> Element {
         match self {
             Request::Stanza(stanza) => stanza,
-            Request::Chat(body) => Element::new("message", ns::JABBER_CLIENT)
-                .with_attr("type", "chat")
-                .with_child(Element::new("body", ns::JABBER_CLIENT).with_text(body)),
+            Request::Chat(body) => {
+                crate::stanza::chat([Element::new("body", ns::JABBER_CLIENT).with_text(body)])
+            }
         }
     }
 
