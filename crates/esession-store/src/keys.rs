@@ -45,7 +45,9 @@ fn key_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
 /// The keys of `own` matching `sql_where` (over `k`, the key, with `?1` = own), each with its
 /// sightings, ordered by fingerprint then JID (the order of `MemoryStore`).
 /// A key counts as trusted only with a trust seal that opens under the device key
-/// (schema step 6): a flag set by editing the file is ignored.
+/// (schema step 6): a flag set by editing the file is ignored. The seal binds the
+/// fingerprint, and the fingerprint the KeyValue (profile P8): a record whose KeyValue
+/// does not hash to its fingerprint was altered and is refused with an error naming it.
 fn load_keys(
     store: (&Connection, &Path, &DeviceKey),
     op: &str,
@@ -75,6 +77,14 @@ fn load_keys(
             .last()
             .is_some_and(|k| k.fingerprint == key.fingerprint);
         if !same {
+            if !key.is_intact() {
+                return Err(StoreError::new(format!(
+                    "{op}: {}: the stored key {} was altered: its KeyValue is not the key of \
+                     that fingerprint (profile P8)",
+                    path.display(),
+                    key.fingerprint_b64()
+                )));
+            }
             if key.trusted {
                 let ad = trust_ad(own, &key.fingerprint);
                 key.trusted = seal.is_some_and(|t| device.verify_tag(&t, &ad));
@@ -516,5 +526,38 @@ mod tests {
                 .trusted
         );
         assert!(trusted(1));
+    }
+
+    /// Found in review: the trust seal binds the fingerprint, not the KeyValue, so another
+    /// key written under a trusted fingerprint kept the trust (offline options signed by
+    /// it accepted, attestations signed for it). The KeyValue must hash to the fingerprint.
+    #[test]
+    fn another_key_under_a_trusted_fingerprint_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        {
+            let mut s = SqliteStore::open(&path).unwrap();
+            s.record_sighting("a@x", &fp(1), &kv(1), "b@y", Timestamp(5))
+                .unwrap();
+            assert!(s.set_trusted("a@x", &fp(1), true).unwrap());
+        }
+        Connection::open(&path)
+            .unwrap()
+            .execute(
+                "UPDATE known_key SET key_value = ?1 WHERE fingerprint = ?2",
+                rusqlite::params![kv(2), &fp(1)[..]],
+            )
+            .unwrap();
+        let s = SqliteStore::open(&path).unwrap();
+        let shown = esession::b64::encode(&fp(1));
+        for e in [
+            s.known_key("a@x", &fp(1)).unwrap_err(),
+            s.keys_of("a@x", "b@y").unwrap_err(),
+            s.all_keys("a@x").unwrap_err(),
+            s.assess("a@x", Some(fp(1)), "b@y").unwrap_err(),
+        ] {
+            let e = e.to_string();
+            assert!(e.contains("was altered") && e.contains(&shown), "{e}");
+        }
     }
 }

@@ -95,6 +95,13 @@ impl KnownKey {
     pub fn fingerprint_b64(&self) -> String {
         b64::encode(&self.fingerprint)
     }
+
+    /// Whether the fingerprint is SHA-256 of the KeyValue (profile P8), as every record
+    /// written through [`sighting`] is: false for a record whose KeyValue was replaced in
+    /// its store (another key under a trusted fingerprint).
+    pub fn is_intact(&self) -> bool {
+        sha256(&[self.key_value.as_bytes()]) == self.fingerprint
+    }
 }
 
 /// The error for a rejected input of a key-store operation `op`.

@@ -153,6 +153,9 @@ pub(crate) struct Channel {
     sent_since_key: u64,
     /// Stanzas the peer sent since its last `<key/>` (or establishment) (profile P13).
     received_since_key: u64,
+    /// Whether a `<c/>` of the peer opened: it holds the session's keys, so it accepted
+    /// the negotiation.
+    heard: bool,
     /// The zlib streams (ours, the peer's) when `compress` = `zlib` (profile P9), boxed:
     /// most sessions have none, and a held session should not carry their room.
     zlib: Option<Box<(Deflater, Inflater)>>,
@@ -206,6 +209,7 @@ impl Channel {
             rekey: None,
             sent_since_key: 0,
             received_since_key: 0,
+            heard: false,
             zlib: None,
             dialect: Dialect::Profile,
         }
@@ -224,6 +228,11 @@ impl Channel {
         }
         self.rekey = Some(state);
         self
+    }
+
+    /// Whether a `<c/>` of the peer opened (the peer accepted the negotiation).
+    pub(crate) fn heard(&self) -> bool {
+        self.heard
     }
 
     /// The wire this channel speaks (issue 13).
@@ -439,6 +448,7 @@ impl Channel {
             let plain = Self::decrypt(self.dialect, cipher, recv, index, parts.data)?;
             let plain = inflate(&mut self.zlib, plain)?;
             self.received_since_key = self.received_since_key.saturating_add(1);
+            self.heard = true;
             return Ok(Opened {
                 plain,
                 peer_rekeyed: false,
@@ -508,6 +518,7 @@ impl Channel {
             }
             None => self.received_since_key = self.received_since_key.saturating_add(1),
         }
+        self.heard = true;
         Ok(Opened {
             plain,
             peer_rekeyed,

@@ -411,8 +411,10 @@ impl<S: SecretStore> Engine<S> {
             if *e == Error::Usage(Usage::KeyExhausted) {
                 // Profile P9: the key cannot be replaced in time (re-keying is off, or
                 // rekey_freq forbids a <key/> now), so end the session; the caller
-                // renegotiates.
-                self.end(id, None)?;
+                // renegotiates. Its acknowledgement is awaited as any terminate's (P10):
+                // without a deadline a lost one kept the keys for the engine's life.
+                let deadline = self.core.deadline(self.core.clock);
+                self.end(id, deadline)?;
             }
         }
         built

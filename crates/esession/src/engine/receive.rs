@@ -191,6 +191,17 @@ fn deliver(msg: Inbound, id: &SessionId, nodes: Vec<Node>, offline: bool) -> Eve
 /// Profile P9: a verification failure ends the session: nothing delivered, an encrypted
 /// terminate sent (best effort), every key destroyed.
 fn fail_session(common: &Common, state: &mut State, fault: StanzaFault, out: &mut Outbox) {
+    say_ended(common, state, out);
+    out.event(Event::Failed {
+        peer: common.peer().clone(),
+        session: common.id.clone(),
+        error: fault.into(),
+    });
+}
+
+/// Tells the peer that the established session `state` is over, as the profile's
+/// terminate (P9, P10: encrypted, not acknowledged here) or, toward Gajim, in clear.
+pub(super) fn say_ended(common: &Common, state: &mut State, out: &mut Outbox) {
     match state {
         State::Encrypted(secure) if secure.channel.dialect() == Dialect::Gajim => {
             // Issue 13 D7: Gajim only hears a terminate in clear.
@@ -207,9 +218,4 @@ fn fail_session(common: &Common, state: &mut State, fault: StanzaFault, out: &mu
         }
         _ => {}
     }
-    out.event(Event::Failed {
-        peer: common.peer().clone(),
-        session: common.id.clone(),
-        error: fault.into(),
-    });
 }

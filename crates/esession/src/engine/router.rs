@@ -134,13 +134,18 @@ impl<S: SecretStore> Engine<S> {
     /// of the 3-message flow is established once it sent message 3 (profile P12), which
     /// the responder may still refuse; its error reply echoes our `<feature/>`.
     /// XEP-0116 §4.4: after any error both sides consider the negotiation failed, so that
-    /// session ends too.
+    /// session ends too, but only until a `<c/>` of the peer opened: the error is not
+    /// authenticated, and a peer that sent under the session's keys accepted it (found in
+    /// review: an echoed `<init/>` forged by the server ended a session at any time). A
+    /// session ended by such an error tells the peer (the terminate of profile P9), in
+    /// case the error was not its own.
     fn peer_error(&mut self, id: &SessionId, msg: &Inbound) {
         let from = &msg.from;
         let refused_message_4 = msg.raw.child("init", ns::ESESSION_INIT).is_some();
         let refused_message_3 = msg.raw.child("feature", ns::FEATURE_NEG).is_some();
         let pending = self.sessions.get(id).is_some_and(|s| {
             let unconfirmed = match (&s.state, s.common.role) {
+                (State::Encrypted(secure), _) if secure.channel.heard() => false,
                 (State::Encrypted(_), Role::Responder) => refused_message_4,
                 (State::Encrypted(secure), Role::Initiator) => {
                     refused_message_3 && secure.open.summary.flow() == Some(3)
@@ -153,7 +158,9 @@ impl<S: SecretStore> Engine<S> {
             return;
         }
         let (condition, fields) = read_error(&msg.raw);
-        self.sessions.remove(id);
+        if let Some(mut s) = self.sessions.remove(id) {
+            super::receive::say_ended(&s.common, &mut s.state, &mut self.out);
+        }
         self.out.event(Event::Failed {
             peer: from.clone(),
             session: id.clone(),

@@ -688,6 +688,14 @@ fn tampered_replayed_and_reordered_stanzas_end_the_session() {
     assert!(matches!(p.bob.poll_event(), Some(Event::Warning { .. })));
 }
 
+/// Re-keying off (profile P9).
+fn off_config() -> Config {
+    Config {
+        rekey_freq: u32::MAX,
+        ..Config::default()
+    }
+}
+
 #[test]
 fn crossing_terminates_and_key_exhaustion() {
     let mut p = Pair::new("cross");
@@ -713,14 +721,10 @@ fn crossing_terminates_and_key_exhaustion() {
 
     // Re-keying off (profile P9): near the 2^32-block limit a data stanza is refused and
     // the session terminated.
-    let off = Config {
-        rekey_freq: u32::MAX,
-        ..Config::default()
-    };
     let mut p = Pair::with(
         "limit",
-        off.clone(),
-        off,
+        off_config(),
+        off_config(),
         MemoryStore::new(),
         MemoryStore::new(),
     );
@@ -734,6 +738,9 @@ fn crossing_terminates_and_key_exhaustion() {
         .send_message(&sid(BOB, &thread), "too much")
         .unwrap_err();
     assert_eq!(err, Usage::KeyExhausted);
+    // Found in review: this terminate had no deadline, so a lost acknowledgement kept the
+    // session (and its keys) for the engine's life.
+    assert!(p.alice.next_timeout().is_some(), "the terminate is awaited");
     p.run();
     assert!(matches!(
         p.bob.poll_event(),
@@ -742,6 +749,25 @@ fn crossing_terminates_and_key_exhaustion() {
             ..
         })
     ));
+    // The same, with the terminate lost: it ends at the deadline.
+    let mut p = Pair::with(
+        "limit-lost",
+        off_config(),
+        off_config(),
+        MemoryStore::new(),
+        MemoryStore::new(),
+    );
+    let (thread, _, _) = p.negotiate();
+    p.alice
+        .channel_mut(&sid(BOB, &thread))
+        .unwrap()
+        .set_sent_blocks((1u128 << 32) - 65);
+    p.alice
+        .send_message(&sid(BOB, &thread), "too much")
+        .unwrap_err();
+    while p.alice.poll_outgoing().is_some() {}
+    p.alice.handle_timeout(NOW.plus(120));
+    assert!(p.alice.session_ids().is_empty(), "ended at the deadline");
 
     // Unacknowledged terminate ends at the deadline.
     let mut p = Pair::new("noack");

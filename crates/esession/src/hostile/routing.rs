@@ -218,6 +218,49 @@ fn third_party_error_stanzas_for_our_thread_are_ignored() {
     assert_eq!(outcome(&mut m.alice).bodies, ["still up"]);
 }
 
+/// Alice's refusal of message 4 (an error echoing our `<init/>`), as a server could forge
+/// it: from Alice's own JID, for the session's thread.
+fn refusal_of_message_4(thread: &str) -> Element {
+    let mut e = error_from(ALICE, thread).with_child(Element::new("init", ns::ESESSION_INIT));
+    e.set_attr("to", BOB);
+    e
+}
+
+/// Found in review: an error echoing `<init/>` ended the responder's established session
+/// at any time, silently. Once a `<c/>` of Alice opened (she holds the keys, so she
+/// accepted), such an error is ignored; before, it ends the session and Bob tells Alice
+/// under the session's keys, so that a forged refusal leaves her no session that is dead
+/// at Bob's end.
+#[test]
+fn a_refusal_of_message_4_is_believed_only_before_the_peer_spoke() {
+    let mut m = Mallory::new("late-refusal");
+    let thread = m.negotiate();
+    m.alice.send_message(&sid(BOB, &thread), "hello").unwrap();
+    m.clean();
+    assert_eq!(outcome(&mut m.bob).bodies, ["hello"]);
+    m.deliver(Dir::ToBob, refusal_of_message_4(&thread));
+    outcome(&mut m.bob).assert_quiet();
+    assert!(m.take(Dir::ToAlice).is_empty(), "Bob says nothing");
+    m.alice
+        .send_message(&sid(BOB, &thread), "still up")
+        .unwrap();
+    m.clean();
+    assert_eq!(outcome(&mut m.bob).bodies, ["still up"]);
+
+    // Before Alice said anything, the refusal ends Bob's session, and Alice hears of it.
+    let mut m = Mallory::new("early-refusal");
+    let thread = m.negotiate();
+    m.deliver(Dir::ToBob, refusal_of_message_4(&thread));
+    outcome(&mut m.bob).assert_failed(ErrorKind::Rejected, peer_error("not-acceptable", &[]));
+    assert!(m.bob.session_ids().is_empty());
+    m.clean();
+    assert_eq!(
+        outcome(&mut m.alice).terminated,
+        Some(crate::event::EndedBy::Peer)
+    );
+    assert!(m.alice.session_ids().is_empty());
+}
+
 #[test]
 fn error_from_unbound_resource_of_peer_ends_pending_request() {
     // Before any answer binds the session, Alice addressed Bob's bare JID: an error
