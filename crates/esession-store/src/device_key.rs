@@ -74,7 +74,22 @@ impl DeviceKey {
         let op = "loading the device key";
         let file = key_path(db);
         let check = if version >= SEALED_SINCE {
-            read_check(conn, db)?
+            // The step that seals the store writes its check value in the same transaction:
+            // a sealed store without one was altered, whether its key file is there or not
+            // (found in review: it was taken for an interrupted upgrade, whose advice to
+            // remove the key file, followed, made a new key and lost every sealed secret).
+            Some(read_check(conn, db)?.ok_or_else(|| {
+                refused(
+                    op,
+                    &file,
+                    format_args!(
+                        "the store {} (schema {version}) has lost the check value of its \
+                         device key: the database was altered; keep the key file and \
+                         restore the database from a copy; the store was left untouched",
+                        db.display()
+                    ),
+                )
+            })?)
         } else {
             None
         };

@@ -1,8 +1,11 @@
 //! The schema and its migrations, driven by `PRAGMA user_version`.
 //!
-//! Step `i` of [`MIGRATIONS`] takes the database from version `i` to `i + 1`; each step runs
-//! in its own `IMMEDIATE` transaction together with the new `user_version`, so a crash in
-//! the middle of a migration leaves the previous version intact. A database whose
+//! Step `i` of [`MIGRATIONS`] takes the database from version `i` to `i + 1`; the steps an
+//! open applies run in one `IMMEDIATE` transaction together with the new `user_version`, so
+//! a crash or a failure in the middle of a migration leaves the version the database had,
+//! and another process never sees a version in between (found in review: a second process
+//! opening a fresh store while the first migrated it saw a schema without the device
+//! key's check value and refused the store). A database whose
 //! `user_version` is above [`SCHEMA_VERSION`] was written by a newer build and is refused
 //! (never downgraded). The `application_id` marks the file as ours, so another program's
 //! SQLite database is refused rather than "migrated".
@@ -307,19 +310,17 @@ pub(crate) fn migrate_to(
     after: AfterStep<'_>,
 ) -> Result<(), StoreError> {
     let op = "migrating the store schema";
+    // IMMEDIATE: two processes opening the same fresh file must not both apply a step.
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| failed(op, path, e))?;
     loop {
-        // IMMEDIATE: two processes opening the same fresh file must not both apply a step.
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| failed(op, path, e))?;
         let version = check_identity(&tx, path).map_err(|e| match e {
             Identity::Sql(e) => failed(op, path, e),
             Identity::Refused(e) => e,
         })?;
-        if version >= target {
-            return tx.commit().map_err(|e| failed(op, path, e));
-        }
-        let Some(step) = MIGRATIONS.get(version) else {
+        let step = MIGRATIONS.get(version).filter(|_| version < target);
+        let Some(step) = step else {
             return tx.commit().map_err(|e| failed(op, path, e));
         };
         let step_op = format!(
@@ -346,7 +347,6 @@ pub(crate) fn migrate_to(
             .map_err(|e| failed(&step_op, path, e))?;
         tx.pragma_update(None, "user_version", (version + 1) as i64)
             .map_err(|e| failed(&step_op, path, e))?;
-        tx.commit().map_err(|e| failed(&step_op, path, e))?;
     }
 }
 
@@ -436,7 +436,15 @@ mod tests {
         };
         {
             let mut conn = Connection::open(&path).unwrap();
-            migrate_to(&mut conn, &path, 7, &none).unwrap();
+            // Sealed at step 6 as a real store is (its check value written then).
+            let device = crate::device_key::DeviceKey::for_database(&conn, &path, 0).unwrap();
+            let seal = |tx: &Connection, reached: usize| {
+                if reached == crate::device_key::SEALED_SINCE {
+                    crate::upgrade::to_device_key(tx, &device, &path)?;
+                }
+                Ok(())
+            };
+            migrate_to(&mut conn, &path, 7, &seal).unwrap();
             conn.execute_batch(&insert("matched")).unwrap();
             // Version 7's CHECK knew no secret of another JID.
             assert!(conn.execute_batch(&insert("matched-other-jid")).is_err());

@@ -85,9 +85,7 @@ impl SqliteStore {
         })?;
         run_check(&conn, &path, "quick_check")?;
         if on_disk {
-            let mode: String = conn
-                .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
-                .map_err(|e| failed("switching to WAL journal mode", &path, e))?;
+            let mode = wal_mode(&conn, &path)?;
             if !mode.eq_ignore_ascii_case("wal") {
                 return Err(refused(
                     "switching to WAL journal mode",
@@ -159,6 +157,26 @@ impl SqliteStore {
         let _ = self
             .conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    }
+}
+
+/// Switches the database to WAL journal mode; returns the mode SQLite kept. The switch
+/// needs the database to itself, and SQLite reports a busy database at once rather than
+/// through the busy timeout, so it is retried until [`BUSY_TIMEOUT`] (found in review:
+/// another process opening the same fresh store at the same moment made it fail).
+fn wal_mode(conn: &Connection, path: &Path) -> Result<String, StoreError> {
+    let step = Duration::from_millis(10);
+    let mut waited = Duration::ZERO;
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && waited < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(step);
+                waited += step;
+            }
+            r => return r.map_err(|e| failed("switching to WAL journal mode", path, e)),
+        }
     }
 }
 

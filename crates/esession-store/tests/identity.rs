@@ -93,6 +93,58 @@ fn the_device_key_file_is_private_and_never_replaced() {
     );
 }
 
+/// Found in review: a sealed store whose check value was deleted was taken for an
+/// interrupted upgrade ("remove this key file"), and without its key file it silently got
+/// a new key, after which every sealed secret read as absent or altered.
+#[test]
+fn a_sealed_store_without_its_check_value_is_refused_with_or_without_the_key_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let key = key_of(&path);
+    open(&path).set_identity_key("a@x", &der()).unwrap();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute("DELETE FROM device_key_check", [])
+        .unwrap();
+    let e = SqliteStore::open(&path).unwrap_err().to_string();
+    assert!(
+        e.contains("lost the check value") && !e.contains("remove"),
+        "{e}"
+    );
+    let saved = std::fs::read(&key).unwrap();
+    std::fs::remove_file(&key).unwrap();
+    let e = SqliteStore::open(&path).unwrap_err().to_string();
+    assert!(e.contains("lost the check value"), "{e}");
+    assert!(!key.exists(), "no new key");
+    std::fs::write(&key, &saved).unwrap();
+    assert!(SqliteStore::open(&path).is_err(), "still altered");
+}
+
+/// Found in review: two processes opening one fresh store at once could see each other's
+/// migration half done (one transaction per step) and refuse the store.
+#[test]
+fn two_opens_of_one_fresh_store_at_once_both_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..40 {
+        let path = dir.path().join(format!("s{round}.db"));
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let opens: Vec<_> = (0..2)
+            .map(|_| {
+                let (path, barrier) = (path.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    SqliteStore::open(&path).map(drop)
+                })
+            })
+            .collect();
+        for o in opens {
+            if let Err(e) = o.join().unwrap() {
+                panic!("round {round}: {e}");
+            }
+        }
+    }
+}
+
 #[test]
 fn the_file_holds_no_plaintext_key() {
     let dir = tempfile::tempdir().unwrap();
