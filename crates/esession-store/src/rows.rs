@@ -125,8 +125,32 @@ pub(crate) fn legacy_offline_ad(own: &str, kind: OfflineSetKind, expires: Timest
 }
 
 /// What the `legacy` tag of a format 1 row vouches for: that schema step 6 found the row
-/// (its table, account, kind and seal nonce) in the store.
-pub(crate) fn legacy_vouch_ad(table: &str, own: &str, kind: &str, nonce: &[u8]) -> Vec<u8> {
+/// in the store, all of it: its table, account and kind, and its whole seal (salt, costs,
+/// nonce and ciphertext; the salt and nonce have fixed lengths and the ciphertext comes
+/// last, so no two rows share these parts). Version 2, given by schema step 9
+/// ([`crate::upgrade::revouch_legacy`]): version 1 bound the nonce alone, so a row sealed
+/// again under the same nonce by someone who knows the passphrase (the account password,
+/// the default passphrase then) passed (found in review).
+pub(crate) fn legacy_vouch_ad(table: &str, own: &str, kind: &str, row: &Legacy) -> Vec<u8> {
+    let k = row.kdf;
+    let costs = format!("{} {} {}", k.m_kib, k.t_cost, k.p_cost);
+    ad(
+        "esession legacy row 2",
+        &[
+            table.as_bytes(),
+            own.as_bytes(),
+            kind.as_bytes(),
+            costs.as_bytes(),
+            &row.salt,
+            &row.nonce,
+            &row.sealed,
+        ],
+    )
+}
+
+/// Version 1 of [`legacy_vouch_ad`] (schema steps 6 to 8: the nonce alone), read only by
+/// schema step 9.
+pub(crate) fn legacy_vouch_ad_1(table: &str, own: &str, kind: &str, nonce: &[u8]) -> Vec<u8> {
     ad(
         "esession legacy row 1",
         &[table.as_bytes(), own.as_bytes(), kind.as_bytes(), nonce],

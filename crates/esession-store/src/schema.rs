@@ -232,6 +232,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     DROP TABLE session;
     ALTER TABLE session_8 RENAME TO session;
     CREATE INDEX session_by_peer ON session (own, peer_bare, started);",
+    // 8 -> 9: no table changes. The `legacy` tags of passphrase-sealed rows bind the whole
+    // row instead of its nonce (upgrade::revouch_legacy, run in this step's transaction).
+    "-- legacy tags of version 2",
 ];
 
 /// The schema version this build writes and reads.

@@ -105,11 +105,12 @@ impl SqliteStore {
         let mut conn = conn;
         // Migration steps that rebuild a table need foreign keys off (SQLite's procedure
         // for schema changes); they check the keys themselves.
-        schema::migrate(&mut conn, &path, &|tx, reached| {
-            if reached == SEALED_SINCE {
-                crate::upgrade::to_device_key(tx, &device, &path)?;
+        schema::migrate(&mut conn, &path, &|tx, reached| match reached {
+            SEALED_SINCE => crate::upgrade::to_device_key(tx, &device, &path),
+            crate::upgrade::WHOLE_ROW_VOUCH_SINCE => {
+                crate::upgrade::revouch_legacy(tx, &device, &path)
             }
-            Ok(())
+            _ => Ok(()),
         })?;
         pragma_on(&conn, &path, "foreign_keys", "ON")?;
         Ok(SqliteStore { conn, path, device })

@@ -44,8 +44,8 @@ impl SqliteStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| failed(op, path, e))?;
-        let vouched = |table: &str, kind: &str, nonce: &[u8], tag: Option<Vec<u8>>| {
-            let ad = legacy_vouch_ad(table, own, kind, nonce);
+        let vouched = |table: &str, kind: &str, row: &Legacy, tag: Option<Vec<u8>>| {
+            let ad = legacy_vouch_ad(table, own, kind, row);
             if tag.is_some_and(|t| device.verify_tag(&t, &ad)) {
                 Ok(())
             } else {
@@ -72,7 +72,7 @@ impl SqliteStore {
             .map_err(|e| failed(op, path, e))?;
         let mut moved = 0;
         for (row, tag) in identities {
-            vouched("identity_key", "", &row.nonce, tag)?;
+            vouched("identity_key", "", &row, tag)?;
             let what = ("identity key", own);
             let der = row.open(path, op, what, &legacy_identity_ad(own), passphrase)?;
             let s = device.seal(path, op, &identity_ad(own), &der)?;
@@ -103,7 +103,7 @@ impl SqliteStore {
             })
             .map_err(|e| failed(op, path, e))?;
         for (kind, expires, row, tag) in sets {
-            vouched("offline_set", kind.name(), &row.nonce, tag)?;
+            vouched("offline_set", kind.name(), &row, tag)?;
             let what = ("offline option set", own);
             let aad = legacy_offline_ad(own, kind, expires);
             let bytes = row.open(path, op, what, &aad, passphrase)?;
@@ -265,12 +265,81 @@ mod tests {
         );
     }
 
+    /// Found in review: the `legacy` tag bound the nonce alone, so someone who knows the
+    /// old passphrase (the account password by default then, known to the server) could
+    /// seal their own key under the vouched nonce with a salt of their own, and the unlock
+    /// moved it under the device key as ours.
+    #[test]
+    fn a_vouched_row_sealed_again_under_its_nonce_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        old_store(&path);
+        drop(SqliteStore::open(&path).unwrap());
+        {
+            let c = Connection::open(&path).unwrap();
+            let nonce: Vec<u8> = c
+                .query_row("SELECT nonce FROM identity_key", [], |r| r.get(0))
+                .unwrap();
+            let nonce = <[u8; crate::aead::NONCE_LEN]>::try_from(&nonce[..]).unwrap();
+            let salt = [9u8; 16];
+            let kek = crate::aead::derive_key(b"pw", &salt, CHEAP).unwrap();
+            let theirs = [0x30, 0x82, 0x01, 0x0a, 0xEE, 0xEE];
+            let sealed = crate::aead::seal(&kek, &nonce, &theirs, &legacy_identity_ad("a@x"));
+            c.execute(
+                "UPDATE identity_key SET salt = ?1, sealed = ?2",
+                params![&salt[..], sealed.unwrap()],
+            )
+            .unwrap();
+        }
+        let mut s = SqliteStore::open(&path).unwrap();
+        let e = s.reseal_legacy("a@x", "pw").unwrap_err().to_string();
+        assert!(
+            e.contains("was not in the store when it was upgraded"),
+            "{e}"
+        );
+        assert_eq!(formats(&path), [1, 1]);
+    }
+
+    /// A store upgraded before schema 9 holds tags of version 1: step 9 replaces each
+    /// genuine one, so its rows still unlock (nothing is lost).
+    #[test]
+    fn rows_vouched_before_schema_9_still_unlock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        old_store(&path);
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            let device = crate::device_key::DeviceKey::for_database(&conn, &path, 5).unwrap();
+            let step_6 = |tx: &Connection, reached: usize| {
+                if reached == crate::device_key::SEALED_SINCE {
+                    crate::upgrade::to_device_key(tx, &device, &path)?;
+                }
+                Ok(())
+            };
+            crate::schema::migrate_to(&mut conn, &path, 8, &step_6).unwrap();
+            // The tags as schema 6 to 8 wrote them.
+            for (table, kind) in [("identity_key", ""), ("offline_set", "open")] {
+                let nonce: Vec<u8> = conn
+                    .query_row(&format!("SELECT nonce FROM {table}"), [], |r| r.get(0))
+                    .unwrap();
+                let ad = crate::rows::legacy_vouch_ad_1(table, "a@x", kind, &nonce);
+                let tag = device.tag(&path, "test", &ad).unwrap();
+                conn.execute(&format!("UPDATE {table} SET legacy = ?1"), [tag])
+                    .unwrap();
+            }
+        }
+        let mut s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.reseal_legacy("a@x", "pw").unwrap(), 2);
+        assert_eq!(s.identity_key("a@x").unwrap().unwrap().as_slice(), &DER);
+    }
+
     #[test]
     fn absurd_costs_in_an_old_row_are_refused_before_deriving() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
         old_store(&path);
-        drop(SqliteStore::open(&path).unwrap());
+        // Damaged before the upgrade, which vouches for the row as it found it (an altered
+        // row after it fails its `legacy` tag first).
         Connection::open(&path)
             .unwrap()
             .execute("UPDATE identity_key SET m_kib = 4000000000", [])

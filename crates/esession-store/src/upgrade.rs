@@ -1,10 +1,11 @@
 //! Schema step 6, the work beyond its SQL (in its transaction): everything the store holds
 //! from before the device key is sealed or vouched for under it, and the key's check value
 //! recorded. Only this step vouches for old rows: clear retained secrets, trusted flags
-//! without a seal, or passphrase-sealed rows written later are never accepted.
+//! without a seal, or passphrase-sealed rows written later are never accepted. Schema step
+//! 9 makes the tags of the rows step 6 vouched for bind the whole row.
 use crate::device_key::DeviceKey;
 use crate::error::failed;
-use crate::rows::{legacy_vouch_ad, seal_retained, trust_ad};
+use crate::rows::{legacy_vouch_ad, legacy_vouch_ad_1, seal_retained, trust_ad, Legacy};
 use esession::store::{RetainedSecret, SecretId, StoreError};
 use esession::time::Timestamp;
 use rusqlite::{params, Connection};
@@ -97,6 +98,46 @@ fn seal_clear_trust(conn: &Connection, device: &DeviceKey, path: &Path) -> Resul
     Ok(())
 }
 
+/// The format 1 rows of `table` (`kind_column` names each row's kind): account, kind, the
+/// row, and its `legacy` tag.
+type LegacyRow = (String, String, Legacy, Option<Vec<u8>>);
+
+fn legacy_rows(
+    conn: &Connection,
+    path: &Path,
+    op: &str,
+    table: &str,
+    kind_column: &str,
+) -> Result<Vec<LegacyRow>, StoreError> {
+    conn.prepare(&format!(
+        "SELECT own, {kind_column}, salt, m_kib, t_cost, p_cost, nonce, sealed, legacy
+         FROM {table} WHERE format = 1"
+    ))
+    .and_then(|mut s| {
+        s.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, Legacy::from_row(r, 2)?, r.get(8)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()
+    })
+    .map_err(|e| failed(op, path, e))
+}
+
+/// Sets the `legacy` tag of the format 1 row of `table` sealed under `nonce`.
+fn set_legacy_tag(
+    conn: &Connection,
+    path: &Path,
+    op: &str,
+    (table, own, nonce): (&str, &str, &[u8]),
+    tag: Vec<u8>,
+) -> Result<(), StoreError> {
+    conn.execute(
+        &format!("UPDATE {table} SET legacy = ?3 WHERE own = ?1 AND nonce = ?2"),
+        params![own, nonce, tag],
+    )
+    .map_err(|e| failed(op, path, e))?;
+    Ok(())
+}
+
 /// Gives each passphrase-sealed (format 1) row of `table` its `legacy` tag.
 fn vouch_for_legacy(
     conn: &Connection,
@@ -106,22 +147,33 @@ fn vouch_for_legacy(
     kind_column: &str,
 ) -> Result<(), StoreError> {
     let op = "vouching for rows sealed with a passphrase";
-    let rows: Vec<(String, String, Vec<u8>)> = conn
-        .prepare(&format!(
-            "SELECT own, {kind_column}, nonce FROM {table} WHERE format = 1"
-        ))
-        .and_then(|mut s| {
-            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .map_err(|e| failed(op, path, e))?;
-    for (own, kind, nonce) in rows {
-        let tag = device.tag(path, op, &legacy_vouch_ad(table, &own, &kind, &nonce))?;
-        conn.execute(
-            &format!("UPDATE {table} SET legacy = ?3 WHERE own = ?1 AND nonce = ?2"),
-            params![own, nonce, tag],
-        )
-        .map_err(|e| failed(op, path, e))?;
+    for (own, kind, row, _) in legacy_rows(conn, path, op, table, kind_column)? {
+        let tag = device.tag(path, op, &legacy_vouch_ad(table, &own, &kind, &row))?;
+        set_legacy_tag(conn, path, op, (table, &own, &row.nonce), tag)?;
+    }
+    Ok(())
+}
+
+/// The schema step whose stores hold `legacy` tags of version 2 ([`legacy_vouch_ad`]).
+pub(crate) const WHOLE_ROW_VOUCH_SINCE: usize = 9;
+
+/// Schema step 9: each `legacy` tag of version 1 (the nonce alone) that is genuine is
+/// replaced by one of version 2 (the whole row); a tag that is not genuine is left, and
+/// its row refused by [`crate::SqliteStore::reseal_legacy`] as before.
+pub(crate) fn revouch_legacy(
+    conn: &Connection,
+    device: &DeviceKey,
+    path: &Path,
+) -> Result<(), StoreError> {
+    let op = "vouching for whole rows sealed with a passphrase";
+    for (table, kind_column) in [("identity_key", "''"), ("offline_set", "kind")] {
+        for (own, kind, row, tag) in legacy_rows(conn, path, op, table, kind_column)? {
+            let v1 = legacy_vouch_ad_1(table, &own, &kind, &row.nonce);
+            if tag.is_some_and(|t| device.verify_tag(&t, &v1)) {
+                let tag = device.tag(path, op, &legacy_vouch_ad(table, &own, &kind, &row))?;
+                set_legacy_tag(conn, path, op, (table, &own, &row.nonce), tag)?;
+            }
+        }
     }
     Ok(())
 }
