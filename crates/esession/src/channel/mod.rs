@@ -414,8 +414,12 @@ impl Channel {
     }
 
     /// Verifies, then decrypts, a received `<c/>` (XEP-0200 §8), then applies its `<new/>`
-    /// and `<key/>` (XEP-0200 §9, profile P13). Nothing changes unless everything
-    /// succeeded (P9: the receive counter is not advanced on failure).
+    /// and `<key/>` (XEP-0200 §9, profile P13). A stanza refused before its plaintext is
+    /// known (malformed, unknown key set, MAC, `<key/>` out of range or too soon) changes
+    /// nothing (P9: the receive counter is not advanced). One whose MAC verified but whose
+    /// plaintext does not inflate (`compress` = `zlib`) has advanced the counter and the
+    /// zlib stream, which cannot be rewound: the session is then over, as the engine ends
+    /// it on any failure (P9).
     pub(crate) fn open(&mut self, c: &Element) -> Result<Opened, StanzaFault> {
         let (hash, cipher) = (self.hash, self.cipher);
         let recv = self.recv.as_mut().ok_or(StanzaFault::ClosedForReceiving)?;

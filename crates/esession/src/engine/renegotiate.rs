@@ -97,6 +97,12 @@ pub(super) fn received<S: SecretStore>(
     core: &mut Core<S>,
     out: &mut Outbox,
 ) {
+    if matches!(state, State::Terminating(_)) {
+        // Profile P10: after our terminate we send nothing more, so a request that crossed
+        // it is neither answered nor applied (found in review: it was applied, reported
+        // as `Renegotiated`, and its answer failed), nor is an answer to ours applied.
+        return;
+    }
     let thread = Some(&common.id);
     let renegotiate = form.value("renegotiate").and_then(fields::boolean);
     match form.kind {

@@ -792,6 +792,31 @@ fn debug_output_holds_no_secrets() {
     assert!(dump.contains("<redacted>"));
 }
 
+/// A renegotiation request that crosses our terminate changes nothing and gets no answer.
+#[test]
+fn a_renegotiation_crossing_our_terminate_is_ignored() {
+    let mut p = Pair::new("reneg-crossing");
+    let (thread, _, _) = p.negotiate();
+    p.bob
+        .renegotiate_logging(&sid(ALICE, &thread), &[Logging::May])
+        .unwrap();
+    let request: Vec<Element> = std::iter::from_fn(|| p.bob.poll_outgoing()).collect();
+    p.alice.terminate(&sid(BOB, &thread), NOW).unwrap();
+    while p.alice.poll_outgoing().is_some() {}
+    for mut s in request {
+        s.set_attr("from", BOB);
+        p.alice.handle_stanza(s, NOW);
+    }
+    assert!(p.alice.poll_outgoing().is_none(), "no answer");
+    while let Some(ev) = p.alice.poll_event() {
+        assert!(!matches!(ev, Event::Renegotiated(_)), "{ev:?}");
+    }
+    assert_eq!(
+        p.alice.session(&sid(BOB, &thread)).unwrap().logging,
+        Logging::MustNot
+    );
+}
+
 #[test]
 fn renegotiation_of_logging_both_roles() {
     // In an ESession the forms travel encrypted; Bob accepts `may`.
