@@ -46,6 +46,8 @@ pub enum ArchiveKeyError {
     Crypto(String),
     /// A body is not in format 1 (not Base64, too short, unknown version).
     Malformed(String),
+    /// The record's check value is not in format 1 (empty, too short, unknown version).
+    BadRecord(String),
     /// A body's tag does not verify: altered, moved to another collection or position,
     /// or sealed under another key.
     Tampered {
@@ -68,6 +70,7 @@ impl fmt::Display for ArchiveKeyError {
             Self::Costs(c) => write!(f, "the archive key record asks for Argon2id costs above the accepted maximum: {c}"),
             Self::Crypto(e) => write!(f, "archive key: {e}"),
             Self::Malformed(e) => write!(f, "archived body is not a sealed body: {e}"),
+            Self::BadRecord(e) => write!(f, "the archive key record is damaged: its check value is {e}"),
             Self::Tampered { with, start, index } => write!(
                 f,
                 "archived message {index} of the collection with {with} at {start} does not verify (altered or moved)"
@@ -146,6 +149,8 @@ impl ArchiveKey {
         match key.open_raw(&info.check, CHECK_AD) {
             Ok(Some(p)) if p.as_slice() == CHECK_PLAINTEXT => Ok(key),
             Ok(_) => Err(ArchiveKeyError::WrongPassphrase),
+            // Found in review: reported as an archived body before.
+            Err(ArchiveKeyError::Malformed(e)) => Err(ArchiveKeyError::BadRecord(e)),
             Err(e) => Err(e),
         }
     }
@@ -348,6 +353,17 @@ mod tests {
                 err.to_string().contains(&format!("{field} {value}")),
                 "{err}"
             );
+        }
+        // A damaged check value is named as the record's (found in review: it was reported
+        // as an archived body).
+        for check in [vec![], vec![9, 1, 2]] {
+            let damaged = ArchiveKeyInfo {
+                check,
+                ..info.clone()
+            };
+            let err = ArchiveKey::open("pw", &damaged).unwrap_err();
+            assert!(matches!(err, ArchiveKeyError::BadRecord(_)), "{err}");
+            assert!(err.to_string().contains("archive key record"), "{err}");
         }
         let s = key
             .seal_body("a@x", "2020-01-01T00:00:00Z", 3, "secret")

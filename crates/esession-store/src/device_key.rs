@@ -17,7 +17,7 @@ use esession::random::{OsRandom, Random};
 use esession::store::StoreError;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::fmt;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
@@ -93,21 +93,8 @@ impl DeviceKey {
         } else {
             None
         };
-        let key = match std::fs::read(&file) {
-            Ok(bytes) => {
-                let bytes = Zeroizing::new(bytes);
-                let k = <[u8; KEY_LEN]>::try_from(&bytes[..]).map_err(|_| {
-                    refused(
-                        op,
-                        &file,
-                        format_args!(
-                            "the device key file holds {} octets, not {KEY_LEN}: it is damaged",
-                            bytes.len()
-                        ),
-                    )
-                })?;
-                DeviceKey(Zeroizing::new(k))
-            }
+        let key = match std::fs::File::open(&file) {
+            Ok(f) => read_key(f, &file)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if check.is_some() {
                     return Err(refused(
@@ -221,6 +208,29 @@ fn read_check(conn: &Connection, db: &Path) -> Result<Option<DeviceSeal>, StoreE
 
 /// Makes a key and writes it to `file` atomically: a private temporary file, synced, then
 /// linked to its name (which fails if another process got there first: its key is used).
+/// The key in `f` (the key file at `path`), restricted to its owner. That it is a file of
+/// the key's length is checked before anything is read or changed (found in review: a huge file, or a link to
+/// `/dev/zero`, was read whole), and a key file others could read is made private, as the
+/// database file is.
+fn read_key(mut f: std::fs::File, path: &Path) -> Result<DeviceKey, StoreError> {
+    let op = "loading the device key";
+    let meta = f.metadata().map_err(|e| failed(op, path, e))?;
+    let len = meta.len();
+    if !meta.is_file() || len != KEY_LEN as u64 {
+        return Err(refused(
+            op,
+            path,
+            format_args!(
+                "the device key file is not a file of {KEY_LEN} octets ({len}): it is damaged"
+            ),
+        ));
+    }
+    crate::sqlite::owner_only(&f, path, "the device key file")?;
+    let mut k = Zeroizing::new([0u8; KEY_LEN]);
+    f.read_exact(&mut k[..]).map_err(|e| failed(op, path, e))?;
+    Ok(DeviceKey(k))
+}
+
 fn create_file(file: &Path) -> Result<DeviceKey, StoreError> {
     let op = "creating the device key";
     let key = DeviceKey::random();

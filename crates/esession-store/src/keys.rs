@@ -244,20 +244,27 @@ impl KeyStore for SqliteStore {
 
     fn set_trusted(&mut self, own: &str, fp: &[u8; 32], trusted: bool) -> Result<bool, StoreError> {
         let op = "marking a key trusted";
+        let path = &self.path;
+        // One transaction: a revocation another process records meanwhile cannot fall
+        // between the check and the write (found in review).
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| failed(op, path, e))?;
         let seal = if trusted {
-            trust::check_not_revoked(fp, self.revoked_at(own, fp)?)?;
-            Some(self.device.tag(&self.path, op, &trust_ad(own, fp))?)
+            trust::check_not_revoked(fp, revoked_at(&tx, path, own, fp)?)?;
+            Some(self.device.tag(path, op, &trust_ad(own, fp))?)
         } else {
             None
         };
-        let n = self
-            .conn
+        let n = tx
             .execute(
                 "UPDATE known_key SET trusted = ?3, trust_seal = ?4
                  WHERE own = ?1 AND fingerprint = ?2",
                 params![own, &fp[..], trusted, seal],
             )
-            .map_err(|e| failed(op, &self.path, e))?;
+            .map_err(|e| failed(op, path, e))?;
+        tx.commit().map_err(|e| failed(op, path, e))?;
         Ok(n > 0)
     }
 
@@ -322,18 +329,24 @@ impl KeyStore for SqliteStore {
     }
 
     fn revoked_at(&self, own: &str, fp: &[u8; 32]) -> Result<Option<Timestamp>, StoreError> {
-        let op = "reading a key revocation";
-        self.conn
-            .prepare_cached(
-                "SELECT revoked_at FROM revoked_key WHERE own = ?1 AND fingerprint = ?2",
-            )
-            .and_then(|mut s| {
-                s.query_map(params![own, &fp[..]], |row| ts_from_sql(row, 0))?
-                    .next()
-                    .transpose()
-            })
-            .map_err(|e| failed(op, &self.path, e))
+        revoked_at(&self.conn, &self.path, own, fp)
     }
+}
+
+/// When `own` learned that the key `fp` was revoked, if it did.
+fn revoked_at(
+    conn: &Connection,
+    path: &Path,
+    own: &str,
+    fp: &[u8; 32],
+) -> Result<Option<Timestamp>, StoreError> {
+    conn.prepare_cached("SELECT revoked_at FROM revoked_key WHERE own = ?1 AND fingerprint = ?2")
+        .and_then(|mut s| {
+            s.query_map(params![own, &fp[..]], |row| ts_from_sql(row, 0))?
+                .next()
+                .transpose()
+        })
+        .map_err(|e| failed("reading a key revocation", path, e))
 }
 
 #[cfg(test)]

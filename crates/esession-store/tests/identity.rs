@@ -85,8 +85,25 @@ fn the_device_key_file_is_private_and_never_replaced() {
     std::fs::write(&key, &saved[..31]).unwrap();
     let e = SqliteStore::open(&path).unwrap_err();
     assert!(e.to_string().contains("damaged"), "{e}");
-    // Restored: everything opens again.
+    // Not a file of the key's length: refused before anything is read.
+    std::fs::remove_file(&key).unwrap();
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink("/dev/zero", &key).unwrap();
+        let e = SqliteStore::open(&path).unwrap_err();
+        assert!(e.to_string().contains("not a file of 32 octets"), "{e}");
+        std::fs::remove_file(&key).unwrap();
+    }
+    // Restored: everything opens again, and a key file others could read is made private.
     std::fs::write(&key, &saved).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        drop(open(&path));
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
     assert_eq!(
         open(&path).identity_key("a@x").unwrap().unwrap().as_slice(),
         der()
