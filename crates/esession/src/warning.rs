@@ -7,6 +7,13 @@ use crate::config::StanzaKind;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
 pub enum Warning {
+    /// XEP-0116 §7.4: the peer presented no key, but presented keys before ("or no key at
+    /// all"): possibly someone in the middle.
+    #[error(
+        "this address presented no key, but used a key before: possibly someone in the \
+         middle; compare the SAS"
+    )]
+    PeerKeyMissing,
     /// Profile P9: clear content inside an ESession is never delivered.
     #[error("unencrypted content inside an encrypted session was ignored")]
     ClearInsideEncrypted,

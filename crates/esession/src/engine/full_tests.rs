@@ -406,6 +406,108 @@ fn untrusted_key_refused_when_trust_is_required() {
     assert!(ib.peer_key.unwrap().trusted);
 }
 
+/// Found in review: a peer presenting no key (what a man in the middle may choose in the
+/// 4-message flow; the 3-message flow always presents one, P12) passed
+/// `require_trusted_key`, and a JID that presented a key before raised no alert when it
+/// presented none (XEP-0116 §7.4: "or no key at all").
+#[test]
+fn no_key_is_refused_when_trust_is_required_and_alerted_after_a_key() {
+    let presenting = |mode: PubkeyMode| Config {
+        present_pubkey: vec![mode],
+        ..Config::default()
+    };
+    let b = Config {
+        require_trusted_key: true,
+        ..Config::default()
+    };
+    let mut p = keyed(
+        "no-key-required",
+        presenting(PubkeyMode::None),
+        b,
+        None,
+        Some(rsa_b()),
+    );
+    p.alice.start_str("bob@example.com", NOW).unwrap();
+    p.run();
+    match p.bob.poll_event() {
+        Some(Event::Failed { error, .. }) => {
+            assert!(error.to_string().contains("presented no key"), "{error}")
+        }
+        other => panic!("no key accepted: {other:?}"),
+    }
+    // Without the policy: Alice presents her key once, then none.
+    let mut p = keyed(
+        "key-then",
+        presenting(PubkeyMode::Key),
+        Config::default(),
+        Some(rsa()),
+        Some(rsa_b()),
+    );
+    let (_, _, ib) = p.negotiate();
+    assert!(ib.peer_key.is_some());
+    let (sa, sb) = p.into_stores();
+    let none = presenting(PubkeyMode::None);
+    let mut p = Pair::with("then-none", none, Config::default(), sa, sb);
+    p.bob.set_identity_key(Some(rsa_b()));
+    p.alice.start_str("bob@example.com", NOW).unwrap();
+    p.run();
+    let events: Vec<Event> = std::iter::from_fn(|| p.bob.poll_event()).collect();
+    assert!(
+        matches!(
+            &events[..],
+            [
+                Event::Established(i),
+                Event::Warning {
+                    detail: crate::Warning::PeerKeyMissing,
+                    ..
+                }
+            ] if i.peer_key.is_none()
+        ),
+        "{events:?}"
+    );
+}
+
+/// Found in review: the responder of the 4-message flow replaced the retained secret
+/// before judging the initiator's key, so a key refused (here untrusted when trust is
+/// required) still overwrote the secret shared with the real contact.
+#[test]
+fn a_refused_key_leaves_the_retained_secret_as_it_was() {
+    let mut p = keyed(
+        "secret-kept-1",
+        Config {
+            present_pubkey: vec![PubkeyMode::Key],
+            ..Config::default()
+        },
+        Config::default(),
+        Some(rsa()),
+        Some(rsa_b()),
+    );
+    p.negotiate();
+    let (_, sb) = p.into_stores();
+    let before = sb.all_secrets("bob@example.com").unwrap();
+    assert_eq!(before.len(), 1);
+    let b = Config {
+        require_trusted_key: true,
+        ..Config::default()
+    };
+    // Alice presents a key Bob never trusted.
+    let presenting = Config {
+        present_pubkey: vec![PubkeyMode::Key],
+        ..Config::default()
+    };
+    let mut p = Pair::with("secret-kept-2", presenting, b, MemoryStore::new(), sb);
+    p.alice.set_identity_key(Some(dsa()));
+    p.bob.set_identity_key(Some(rsa_b()));
+    p.alice.start_str("bob@example.com", NOW).unwrap();
+    p.run();
+    assert!(matches!(p.bob.poll_event(), Some(Event::Failed { .. })));
+    let (_, sb) = p.into_stores();
+    let after = sb.all_secrets("bob@example.com").unwrap();
+    assert_eq!(format!("{after:?}"), format!("{before:?}"));
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].secret.as_slice(), before[0].secret.as_slice());
+}
+
 #[test]
 fn revoked_key_refused_whatever_the_policy() {
     // Decision "Published keys (XEP-0189)": Bob recorded a revocation of Alice's key; a

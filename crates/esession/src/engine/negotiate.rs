@@ -210,6 +210,9 @@ pub(super) fn adopt(c: &mut Common, est: Established, now: Timestamp, out: &mut 
     };
     c.deadline = None;
     out.event(Event::Established(c.info(&summary)));
+    if est.key_missing {
+        out.warn(c.peer(), Some(&c.id), Warning::PeerKeyMissing);
+    }
     State::Encrypted(Box::new(Secure {
         open: Open {
             summary,

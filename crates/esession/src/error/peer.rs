@@ -245,6 +245,13 @@ pub enum IdentityFault {
         /// When it was revoked (XEP-0082).
         at: String,
     },
+    /// The policy requires a trusted key (`Config::require_trusted_key`, XEP-0116 §7.3),
+    /// and the peer presented none.
+    #[error("{peer} presented no key, and a trusted one is required")]
+    NoKey {
+        /// The peer's bare JID.
+        peer: String,
+    },
     /// The policy requires a trusted key (`Config::require_trusted_key`, XEP-0116 §7.3).
     #[error("the key {fingerprint} is not trusted for {peer}")]
     Untrusted {

@@ -8,6 +8,7 @@ use crate::crypto::{new_retained_secret, HashAlg};
 use crate::error::{Error, IdentityFault, PeerMisbehaved};
 use crate::event::{PeerKeyInfo, SrsStatus};
 use crate::store::{RetainedSecret, SecretId};
+use crate::trust::KeyAlert;
 
 /// A negotiation that completed: the channel and what to tell the person.
 pub(crate) struct Established {
@@ -21,6 +22,14 @@ pub(crate) struct Established {
     pub secret_id: Option<SecretId>,
     /// The peer's public key and what the trust store says of it (profile P8).
     pub peer_key: Option<PeerKeyInfo>,
+    /// The peer presented no key, but presented keys before (XEP-0116 §7.4: alerted).
+    pub key_missing: bool,
+}
+
+/// What [`peer_key_status`] found: the presented key, or the alert for a key missing.
+pub(crate) struct PeerKey {
+    pub info: Option<PeerKeyInfo>,
+    pub missing: bool,
 }
 
 /// The P4 text of every key we know, for finding the peer's key by its fingerprint in
@@ -35,15 +44,30 @@ pub(crate) fn known_keys(ctx: &Ctx<'_>, mode: PubkeyMode) -> Result<Vec<String>,
 
 /// The trust step of profile P8 for a verified peer key (XEP-0116 §7.3–7.4): assess the
 /// key against what we know of the peer's JID, refuse it when the policy requires trust,
-/// then remember that this JID presented it.
-pub(crate) fn peer_key_status(
-    ctx: &mut Ctx<'_>,
-    key: Option<PublicKey>,
-) -> Result<Option<PeerKeyInfo>, Error> {
-    let Some(key) = key else {
-        return Ok(None);
-    };
+/// then remember that this JID presented it. Without a key: refused when the policy
+/// requires a trusted key, and alerted when this JID presented keys before (found in
+/// review: a man in the middle choosing no key passed `require_trusted_key` and raised no
+/// alert).
+pub(crate) fn peer_key_status(ctx: &mut Ctx<'_>, key: Option<PublicKey>) -> Result<PeerKey, Error> {
     let peer_bare = ctx.peer_bare.as_str();
+    let Some(key) = key else {
+        if ctx.config.require_trusted_key {
+            // XEP-0116 §7.3: the policy requires a trusted key, and none was presented.
+            return Err(PeerMisbehaved::PeerIdentity(IdentityFault::NoKey {
+                peer: peer_bare.to_owned(),
+            })
+            .into());
+        }
+        let assessment = ctx.store.assess(ctx.own_bare, None, peer_bare)?;
+        let missing = assessment
+            .alerts
+            .iter()
+            .any(|a| matches!(a, KeyAlert::KeyMissing { .. }));
+        return Ok(PeerKey {
+            info: None,
+            missing,
+        });
+    };
     let fp = key.fingerprint();
     let assessment = ctx
         .store
@@ -73,12 +97,15 @@ pub(crate) fn peer_key_status(
         })
         .into());
     }
-    Ok(Some(PeerKeyInfo {
-        fingerprint: fp.to_b64(),
-        petname: assessment.petname,
-        trusted: assessment.trusted,
-        alerts: assessment.alerts.iter().map(|a| a.describe()).collect(),
-    }))
+    Ok(PeerKey {
+        info: Some(PeerKeyInfo {
+            fingerprint: fp.to_b64(),
+            petname: assessment.petname,
+            trusted: assessment.trusted,
+            alerts: assessment.alerts.iter().map(|a| a.describe()).collect(),
+        }),
+        missing: false,
+    })
 }
 
 /// The retained-secret outcome with `peer_bare` (profile P7): a mismatch when we held a

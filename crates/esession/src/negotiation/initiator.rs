@@ -551,7 +551,7 @@ impl Offer {
         msg3.push(Field::new("mac", None, &[&b64::encode(&sealed.m)]));
         if let Some((proof, key)) = bob {
             // Profile P12: established once Bob verified and message 3 is sent.
-            let peer_key = peer_key_status(ctx, key)?;
+            let key = peer_key_status(ctx, key)?;
             let channel = Channel::new(
                 proof,
                 &terms,
@@ -570,7 +570,8 @@ impl Offer {
                 srs: SrsStatus::None,
                 verified: false,
                 secret_id: None,
-                peer_key,
+                peer_key: key.info,
+                key_missing: key.missing,
             };
             return Ok(Response::Established {
                 established: Box::new(established),
@@ -653,7 +654,7 @@ impl AwaitingInit {
                 forms: &[self.form_b.as_bytes(), form_b2.as_bytes()],
             },
         )?;
-        let peer_key = peer_key_status(ctx, key)?;
+        let key = peer_key_status(ctx, key)?;
         // Profile P7: the initiator stores the new secret only after message 4 verified.
         let (secret_id, verified) =
             retain_new_secret(ctx, self.hash, k_final.expose(), srs.as_ref())?;
@@ -679,7 +680,8 @@ impl AwaitingInit {
             ),
             verified,
             secret_id: Some(secret_id),
-            peer_key,
+            peer_key: key.info,
+            key_missing: key.missing,
         })
     }
 }

@@ -119,6 +119,7 @@ impl AwaitingResult {
             verified: false,
             secret_id: None,
             peer_key: None,
+            key_missing: false,
         };
         Ok((established, x))
     }
@@ -327,10 +328,13 @@ impl AwaitingResult {
         msg4.push(Field::new("identity", None, &[&b64::encode(&sealed.id)]));
         msg4.push(Field::new("mac", None, &[&b64::encode(&sealed.m)]));
 
+        // The peer's key is judged first: a key refused (revoked, or untrusted when trust is
+        // required) fails the negotiation before anything is stored (found in review: the
+        // retained secret was replaced first, so a refused impostor still overwrote it).
+        let key = peer_key_status(ctx, key)?;
         // Profile P7: the responder replaces the secret when it sends message 4.
         let (secret_id, verified) =
             retain_new_secret(ctx, self.hash, k_final.expose(), srs.as_ref())?;
-        let peer_key = peer_key_status(ctx, key)?;
         let channel = Channel::new(
             proof,
             &self.terms,
@@ -349,7 +353,8 @@ impl AwaitingResult {
             srs: srs_status(srs.as_ref(), !candidates.is_empty(), ctx.peer_bare.as_str()),
             verified,
             secret_id: Some(secret_id),
-            peer_key,
+            peer_key: key.info,
+            key_missing: key.missing,
         };
         Ok(Completed::WithInit(
             Box::new(established),
@@ -404,7 +409,7 @@ impl AwaitingResult {
         ctx: &mut Ctx<'_>,
     ) -> Result<Completed, Error> {
         let (proof, key, c_a, _) = self.open_alice(&keys, form, x, &e, ctx)?;
-        let peer_key = peer_key_status(ctx, key)?;
+        let key = peer_key_status(ctx, key)?;
         let channel = Channel::new(
             proof,
             &self.terms,
@@ -423,7 +428,8 @@ impl AwaitingResult {
             srs: SrsStatus::None,
             verified: false,
             secret_id: None,
-            peer_key,
+            peer_key: key.info,
+            key_missing: key.missing,
         })))
     }
 }

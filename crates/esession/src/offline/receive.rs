@@ -152,7 +152,7 @@ pub(crate) fn open_init(
         },
     )?;
     // ... and trust (profile P8 through the configured policy).
-    let peer_key = peer_key_status(ctx, key)?;
+    let key = peer_key_status(ctx, key)?;
     let mut channel = Channel::new(
         proof,
         &terms,
@@ -174,7 +174,8 @@ pub(crate) fn open_init(
             srs: SrsStatus::None,
             verified: false,
             secret_id: None,
-            peer_key,
+            peer_key: key.info,
+            key_missing: key.missing,
         },
         set: index,
         record,
