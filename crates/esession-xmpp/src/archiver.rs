@@ -168,8 +168,13 @@ impl Archiver {
     fn established(&mut self, id: &SessionId, peer: &str, logging: Logging, now: Timestamp) {
         let thread = id.thread();
         if !self.archives(peer, thread, logging) {
-            // §3.2: once off the record, nothing of the session is kept.
+            // §3.2: once off the record, nothing of the session is kept, neither what is
+            // recording nor the parts of a long session split off already (found in
+            // review: those were still uploaded).
             self.open.remove(id);
+            self.ready.retain(|p| {
+                p.collection.with != peer || p.collection.thread.as_deref() != Some(thread)
+            });
             return;
         }
         self.open.entry(id.clone()).or_insert_with(|| Pending {
@@ -218,17 +223,16 @@ impl Archiver {
     }
 
     /// Uploads the finished collections, sealed (§5.2), calling `saved` with each
-    /// (bodies in clear) once the server has stored it.
+    /// (bodies in clear) once the server has stored it. A collection leaves only once
+    /// stored: after an error (no passphrase, no key, a save refused or unanswered) what
+    /// was not stored waits for the next call (found in review: they were dropped).
     pub async fn upload(
         &mut self,
         conn: &mut Connection,
         mut saved: impl FnMut(&Collection),
     ) -> Result<(), ArchiverError> {
-        let ready: Vec<Pending> = std::mem::take(&mut self.ready)
-            .into_iter()
-            .filter(|p| !p.collection.entries.is_empty())
-            .collect();
-        if ready.is_empty() {
+        self.ready.retain(|p| !p.collection.entries.is_empty());
+        if self.ready.is_empty() {
             return Ok(());
         }
         let key = match self.key.take() {
@@ -239,9 +243,10 @@ impl Archiver {
             }
         };
         let key = self.key.insert(key);
-        for p in ready {
+        while let Some(p) = self.ready.first() {
             let sealed = key.seal_collection(&p.collection, p.uploaded)?;
             conn.archive_save(&sealed, STEP).await?;
+            let p = self.ready.remove(0);
             saved(&p.collection);
         }
         Ok(())
@@ -349,6 +354,60 @@ mod tests {
         );
         end(&mut a, "bob@x/r", "t1");
         assert!(!a.has_ready());
+        // The same with a part split off already; another session's part is kept.
+        let mut a = archiver(SAVE_BODY);
+        for thread in ["t1", "t2"] {
+            a.established(
+                &id("bob@x/r", thread),
+                "bob@x/r",
+                Logging::May,
+                Timestamp(1),
+            );
+            for _ in 0..MAX_PENDING + 1 {
+                a.sent(&id("bob@x/r", thread), "long");
+            }
+        }
+        assert_eq!(a.ready.len(), 2);
+        a.established(
+            &id("bob@x/r", "t1"),
+            "bob@x/r",
+            Logging::MustNot,
+            Timestamp(2),
+        );
+        end(&mut a, "bob@x/r", "t1");
+        assert_eq!(a.ready.len(), 1);
+        assert_eq!(a.ready[0].collection.thread.as_deref(), Some("t2"));
+    }
+
+    /// Found in review: the collections were taken out before the key was at hand, so a
+    /// failed upload lost them. Through Prosody (its XEP-0136 module).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_upload_keeps_the_collections_for_the_next() {
+        let mut a = archiver(SAVE_BODY);
+        a.established(&id("bob@x/r", "t1"), "bob@x/r", Logging::May, Timestamp(1));
+        a.sent(&id("bob@x/r", "t1"), "kept");
+        end(&mut a, "bob@x/r", "t1");
+        let target = esession_testkit::target();
+        if target.is_ejabberd() {
+            return; // no XEP-0136 there
+        }
+        let account = target.register_unique("archfail");
+        let mut o = crate::ConnectOptions::new(&account.jid, &account.password);
+        o.server = Some(account.addr.clone());
+        o.tls = crate::TlsMode::Plain;
+        o.send_presence = false;
+        let mut conn = Connection::connect(o).await.unwrap();
+        let mut saved = Vec::new();
+        let e = a.upload(&mut conn, |c| saved.push(c.clone())).await;
+        assert!(matches!(e, Err(ArchiverError::NoPassphrase)), "{e:?}");
+        assert!(a.has_ready(), "kept for the next upload");
+        a.set_passphrase(Some(Zeroizing::new("archive passphrase".into())));
+        a.upload(&mut conn, |c| saved.push(c.clone()))
+            .await
+            .unwrap();
+        assert!(!a.has_ready());
+        assert_eq!(saved.len(), 1);
+        assert_eq!(saved[0].entries[0].body, "kept");
     }
 
     #[test]

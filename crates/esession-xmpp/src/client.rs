@@ -142,7 +142,9 @@ impl<S: SecretStore> Client<S> {
                 return Ok(None);
             }
             let timer = self.engine.next_timeout();
-            let until = timer.map_or(deadline, |t| deadline.min(instant_of(t)));
+            let until = timer
+                .and_then(instant_of)
+                .map_or(deadline, |t| deadline.min(t));
             if let Some(stanza) = self.conn.next_incoming(until).await? {
                 self.handle_incoming(&stanza).await?;
             }
@@ -219,8 +221,23 @@ impl<S: SecretStore> Client<S> {
     }
 }
 
-/// The monotonic instant at which the wall clock reads `t` (now if it has passed).
-fn instant_of(t: Timestamp) -> Instant {
-    let at = UNIX_EPOCH + Duration::from_secs(t.0);
-    Instant::now() + at.duration_since(SystemTime::now()).unwrap_or_default()
+/// The monotonic instant at which the wall clock reads `t` (now if it has passed), or
+/// `None` when it is beyond what the clocks can represent (a timer that never fires:
+/// found in review, `Config::negotiation_timeout = u64::MAX` panicked here).
+fn instant_of(t: Timestamp) -> Option<Instant> {
+    let at = UNIX_EPOCH.checked_add(Duration::from_secs(t.0))?;
+    Instant::now().checked_add(at.duration_since(SystemTime::now()).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timer_beyond_the_clocks_never_fires_and_does_not_panic() {
+        assert!(instant_of(Timestamp(u64::MAX)).is_none());
+        let soon = instant_of(Timestamp::now().plus(5)).unwrap();
+        assert!(soon > Instant::now());
+        assert!(instant_of(Timestamp(0)).unwrap() <= Instant::now());
+    }
 }

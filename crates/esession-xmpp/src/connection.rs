@@ -506,8 +506,21 @@ impl Connection {
     async fn send(&mut self, stanza: Stanza) -> Result<(), XmppError> {
         // Nothing will carry it: said at once rather than after the timeout.
         self.still_signed_in()?;
-        let mut token = self.stream.send(Box::new(stanza)).await;
-        let sent = tokio::time::timeout(self.timeout, token.wait_for(StanzaStage::Sent));
+        // One deadline for queueing and sending: tokio-xmpp's queue holds 64 stanzas and
+        // is not drained while the link is down, so queueing itself can wait for the link
+        // (found in review: outside the timeout, a send blocked for as long as the link
+        // stayed down). A stanza that timed out once queued is still sent if the link
+        // comes back.
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let mut sign_out = self.sign_out.clone();
+        let queued = tokio::time::timeout_at(deadline, self.stream.send(Box::new(stanza)));
+        let mut token = tokio::select! {
+            queued = queued => queued.map_err(|_| XmppError::Timeout("queueing a stanza"))?,
+            Ok(Some(why)) = async { sign_out.wait_for(Option::is_some).await.map(|r| *r) } => {
+                return Err(XmppError::SignedOut { jid: self.bound_text.clone(), why });
+            }
+        };
+        let sent = tokio::time::timeout_at(deadline, token.wait_for(StanzaStage::Sent));
         let mut sign_out = self.sign_out.clone();
         let sent = tokio::select! {
             sent = sent => sent,

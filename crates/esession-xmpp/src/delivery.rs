@@ -153,7 +153,10 @@ impl<S: SecretStore> Client<S> {
                     condition,
                 }))
             }
-            Err(XmppError::Timeout(_)) => {
+            // The contact did not answer, on a link that is up: a timeout of our own (the
+            // link went down while asking) is ours, not the contact's absence, and must
+            // not steer the caller to an offline session (found in review).
+            Err(XmppError::Timeout(_)) if self.connection_mut().is_up() => {
                 return Ok(Reach::Offline(Unreachable::NoDiscoAnswer {
                     to: to.to_string(),
                 }))

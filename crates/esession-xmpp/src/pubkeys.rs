@@ -86,17 +86,31 @@ impl Connection {
         revocation: &Revocation,
         timeout: Duration,
     ) -> Result<Published, XmppError> {
-        let fp = revocation.fingerprint();
+        let how = self.publish_revocation_item(revocation, timeout).await?;
+        self.withdraw_revoked_key(revocation, timeout).await?;
+        Ok(how)
+    }
+
+    /// Publishes `revocation` alone (the first half of [`Connection::publish_revocation`]).
+    pub(crate) async fn publish_revocation_item(
+        &mut self,
+        revocation: &Revocation,
+        timeout: Duration,
+    ) -> Result<Published, XmppError> {
         let payload = revocation.to_element().to_string();
-        let how = self
-            .pep_publish(
-                NS_REVOKE,
-                &fp.to_b64(),
-                &payload,
-                &STATEMENT_NODE_OPTIONS,
-                timeout,
-            )
-            .await?;
+        let item = revocation.fingerprint().to_b64();
+        self.pep_publish(NS_REVOKE, &item, &payload, &STATEMENT_NODE_OPTIONS, timeout)
+            .await
+    }
+
+    /// Retracts the key `revocation` revokes from our pubkey node if it is still there
+    /// (the second half of [`Connection::publish_revocation`]).
+    pub(crate) async fn withdraw_revoked_key(
+        &mut self,
+        revocation: &Revocation,
+        timeout: Duration,
+    ) -> Result<(), XmppError> {
+        let fp = revocation.fingerprint();
         let own = self.bare_jid().to_string();
         let current = match self.pubsub_items(&own, NS_PUBKEY, timeout).await? {
             NodeItems::Items(items) => items,
@@ -109,7 +123,7 @@ impl Connection {
         if still_published {
             self.pep_retract(NS_PUBKEY, CURRENT_ITEM, timeout).await?;
         }
-        Ok(how)
+        Ok(())
     }
 
     /// Publishes `attestation` in our attestation node (item id: the attested key's B64

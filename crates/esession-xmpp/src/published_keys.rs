@@ -139,14 +139,17 @@ impl Connection {
         key: &IdentityKey,
     ) -> Result<Revocation, PublishedKeysError> {
         let revocation = Revocation::create(key, Timestamp::now())?;
-        self.publish_revocation(&revocation, STEP).await?;
-        // Only once published: a failed publication leaves the key in use, to be revoked
-        // again.
+        self.publish_revocation_item(&revocation, STEP).await?;
+        // Recorded once published (a failed publication leaves the key in use, to be
+        // revoked again), and before the key is withdrawn from our pubkey node: a failure
+        // there must not leave a key our contacts see revoked in use here (found in
+        // review: the record came after the withdrawal).
         store.record_revocation(
             own,
             revocation.fingerprint().as_bytes(),
             revocation.revoked_at(),
         )?;
+        self.withdraw_revoked_key(&revocation, STEP).await?;
         Ok(revocation)
     }
 
