@@ -231,6 +231,7 @@ fn instant_of(t: Timestamp) -> Option<Instant> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
