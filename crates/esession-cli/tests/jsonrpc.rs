@@ -721,6 +721,75 @@ fn a_hang_up_ends_jsonrpc_and_listen_cleanly_and_the_contact_is_told() {
 #[path = "../../esession-xmpp/tests/version_peer/mod.rs"]
 mod version_peer;
 
+/// An engine-only peer (`version_peer`) served in a task, and Alice (`esession jsonrpc`)
+/// who added it and sees it online with ESessions.
+struct PeerScene {
+    rt: tokio::runtime::Runtime,
+    alice: Rpc,
+    /// The peer's bare JID.
+    peer: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    served: Option<tokio::task::JoinHandle<version_peer::Peer>>,
+}
+
+/// How the peer of a [`PeerScene`] runs.
+struct PeerSetup<'a> {
+    config: esession::Config,
+    /// Its disco#info features beside the ESession ones.
+    features: &'a [&'a str],
+    /// Whether its presence carries caps.
+    caps: bool,
+    /// What its software version answers hold.
+    version: &'a str,
+}
+
+impl PeerScene {
+    /// Accounts named from `prefix`; Alice's process gets `env`.
+    fn new(prefix: &str, setup: PeerSetup<'_>, env: &[(&str, &str)]) -> PeerScene {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let alice_acct = Account::new(&format!("{prefix}a"));
+        let login = support::target().register_unique(&format!("{prefix}p"));
+        let client = rt.block_on(version_peer::client(
+            (&login.jid, &login.password, &login.addr),
+            setup.config,
+            setup.features,
+            setup.caps,
+        ));
+        let peer_full = client.jid().to_string();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let served = {
+            let _in_rt = rt.enter();
+            let peer = version_peer::Peer::new(client, setup.version);
+            version_peer::serve(peer, stop.clone())
+        };
+        let args = alice_acct.args(&["jsonrpc"]);
+        let mut alice = Rpc::spawn_env("alice (jsonrpc)", &args, &alice_acct.jid, env);
+        let p = login.jid.as_str();
+        alice.call("add", json!({"jid": p}));
+        alice.notified("subscription", |e| e["jid"] == p);
+        alice.call("approve", json!({"jid": p}));
+        alice.notified("presence", |e| {
+            e["jid"] == peer_full.as_str() && e["esessions"] == true
+        });
+        PeerScene {
+            rt,
+            alice,
+            peer: login.jid,
+            stop,
+            served: Some(served),
+        }
+    }
+
+    /// Stops the peer, after `linger` (it reads a stanza every 100 ms at most), and gives
+    /// back what it saw.
+    fn stop_peer(&mut self, linger: Duration) -> version_peer::Peer {
+        std::thread::sleep(linger);
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let served = self.served.take().unwrap();
+        self.rt.block_on(served).unwrap()
+    }
+}
+
 /// Issue 13 §1 in the conversation layer (what `jsonrpc`, `chat` and `tui` share): a
 /// contact whose presence brings no caps, and whose disco#info lists ESessions and
 /// `jabber:iq:version`, is asked its software version once; a Gajim 1.0 then gets Gajim's
@@ -729,53 +798,31 @@ mod version_peer;
 #[test]
 fn a_contact_without_caps_is_asked_its_version_and_gajim_gets_its_dialect() {
     use esession::{Compat, Config};
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-    use version_peer::{serve, Peer};
-
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let _in_rt = rt.enter();
-    let alice_acct = Account::new("rpcvera");
-    let login = support::target().register_unique("rpcverg");
-    let gajim = Config {
-        compat: Compat::Gajim,
-        ..Config::default()
+    let setup = PeerSetup {
+        config: Config {
+            compat: Compat::Gajim,
+            ..Config::default()
+        },
+        features: &[esession_xmpp::NS_VERSION],
+        caps: false,
+        version: "<name>Gajim</name><version>1.0.3</version>",
     };
-    let client = rt.block_on(version_peer::client(
-        (&login.jid, &login.password, &login.addr),
-        gajim,
-        &[esession_xmpp::NS_VERSION],
-        false,
-    ));
-    let peer_full = client.jid().to_string();
-    let stop = Arc::new(AtomicBool::new(false));
-    let answer = "<name>Gajim</name><version>1.0.3</version>";
-    let served = serve(Peer::new(client, answer), stop.clone());
-
-    let mut alice = Rpc::start("alice (jsonrpc)", &alice_acct);
-    let g = login.jid.as_str();
-    alice.call("add", json!({"jid": g}));
-    alice.notified("subscription", |p| p["jid"] == g);
-    alice.call("approve", json!({"jid": g}));
-    alice.notified("presence", |p| {
-        p["jid"] == peer_full.as_str() && p["esessions"] == true
-    });
+    let mut scene = PeerScene::new("rpcver", setup, &[]);
+    let (alice, g) = (&mut scene.alice, scene.peer.as_str());
     let sent = alice.send_many(g, "to gajim", 1);
     let est = alice.notified("established", |p| p["peer"] == g);
     assert_eq!(est["compat"], "gajim", "{est}\n{}", alice.p.transcript());
     // The peer sends no receipts (XEP-0184): the message left Alice, encrypted.
     let id = sent[0].0.as_str();
     alice.notified("receipt", |p| p["id"] == id && p["state"] == "sent");
-    // The peer reads a stanza every 100 ms at most.
-    std::thread::sleep(Duration::from_secs(2));
-    stop.store(true, Ordering::Relaxed);
-    let peer = rt.block_on(served).unwrap();
+    let peer = scene.stop_peer(Duration::from_secs(2));
     assert_eq!(peer.asked, 1, "asked once");
     assert_eq!(
         peer.established.map(|i| i.compat),
         Some(Some(Compat::Gajim))
     );
     assert_eq!(peer.bodies, vec![sent[0].1.clone()]);
+    let alice = &mut scene.alice;
     assert_eq!(alice.p.stop(EVENT_LIMIT), 0, "{}", alice.p.transcript());
 }
 
@@ -784,38 +831,15 @@ fn a_contact_without_caps_is_asked_its_version_and_gajim_gets_its_dialect() {
 /// `Software::parse`) shows escaped inside its record, and forges no line.
 #[test]
 fn a_hostile_software_name_forges_no_line_in_the_log() {
-    use esession::Config;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-    use version_peer::{serve, Peer};
-
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let _in_rt = rt.enter();
-    let alice_acct = Account::new("rpclogna");
-    let login = support::target().register_unique("rpclognp");
-    let client = rt.block_on(version_peer::client(
-        (&login.jid, &login.password, &login.addr),
-        Config::default(),
-        &[esession_xmpp::NS_VERSION],
-        false,
-    ));
-    let peer_full = client.jid().to_string();
-    let stop = Arc::new(AtomicBool::new(false));
-    let answer = "<name>Evil&#x2028;FORGED ERROR&#x202E;z</name><version>1</version>";
-    let served = serve(Peer::new(client, answer), stop.clone());
-
-    let args = alice_acct.args(&["jsonrpc"]);
-    let env = [("ESESSION_LOG", "info")];
-    let mut alice = Rpc::spawn_env("alice (jsonrpc)", &args, &alice_acct.jid, &env);
-    let p = login.jid.as_str();
-    alice.call("add", json!({"jid": p}));
-    alice.notified("subscription", |e| e["jid"] == p);
-    alice.call("approve", json!({"jid": p}));
-    alice.notified("presence", |e| {
-        e["jid"] == peer_full.as_str() && e["esessions"] == true
-    });
-    stop.store(true, Ordering::Relaxed);
-    assert_eq!(rt.block_on(served).unwrap().asked, 1);
+    let setup = PeerSetup {
+        config: esession::Config::default(),
+        features: &[esession_xmpp::NS_VERSION],
+        caps: false,
+        version: "<name>Evil&#x2028;FORGED ERROR&#x202E;z</name><version>1</version>",
+    };
+    let mut scene = PeerScene::new("rpclogn", setup, &[("ESESSION_LOG", "info")]);
+    assert_eq!(scene.stop_peer(Duration::ZERO).asked, 1);
+    let alice = &mut scene.alice;
     assert_eq!(alice.p.stop(EVENT_LIMIT), 0, "{}", alice.p.transcript());
     let log = alice.p.stderr_text();
     let record = log.lines().find(|l| l.contains("software version"));
@@ -834,33 +858,14 @@ fn a_hostile_software_name_forges_no_line_in_the_log() {
 /// here see `delivered`.
 #[test]
 fn a_contact_without_receipts_gets_each_message_once() {
-    use esession::Config;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-    use version_peer::{serve, Peer};
-
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let _in_rt = rt.enter();
-    let alice_acct = Account::new("rpcnorca");
-    let login = support::target().register_unique("rpcnorcp");
-    let client = rt.block_on(version_peer::client(
-        (&login.jid, &login.password, &login.addr),
-        Config::default(),
-        &[],
-        true,
-    ));
-    let peer_full = client.jid().to_string();
-    let stop = Arc::new(AtomicBool::new(false));
-    let served = serve(Peer::new(client, ""), stop.clone());
-
-    let mut alice = Rpc::start("alice (jsonrpc)", &alice_acct);
-    let p = login.jid.as_str();
-    alice.call("add", json!({"jid": p}));
-    alice.notified("subscription", |e| e["jid"] == p);
-    alice.call("approve", json!({"jid": p}));
-    alice.notified("presence", |e| {
-        e["jid"] == peer_full.as_str() && e["esessions"] == true
-    });
+    let setup = PeerSetup {
+        config: esession::Config::default(),
+        features: &[],
+        caps: true,
+        version: "",
+    };
+    let mut scene = PeerScene::new("rpcnorc", setup, &[]);
+    let (alice, p) = (&mut scene.alice, scene.peer.as_str());
     let first = alice.send_many(p, "once", 1);
     alice.notified("receipt", |e| {
         e["id"] == first[0].0.as_str() && e["state"] == "sent"
@@ -878,11 +883,9 @@ fn a_contact_without_receipts_gets_each_message_once() {
         "{}",
         alice.p.transcript()
     );
-    // The peer reads a stanza every 100 ms at most.
-    std::thread::sleep(Duration::from_secs(2));
-    stop.store(true, Ordering::Relaxed);
-    let peer = rt.block_on(served).unwrap();
+    let peer = scene.stop_peer(Duration::from_secs(2));
     assert_eq!(peer.bodies, vec![first[0].1.clone(), second[0].1.clone()]);
+    let alice = &mut scene.alice;
     for id in [&first[0].0, &second[0].0] {
         let states: Vec<Value> = alice
             .notifications("receipt")

@@ -340,40 +340,30 @@ mod tests {
         assert!(!a.has_ready());
     }
 
+    /// Session `thread` with bob@x/r, (re)negotiated with `logging`.
+    fn negotiated(a: &mut Archiver, thread: &str, logging: Logging) {
+        a.established(&id("bob@x/r", thread), "bob@x/r", logging, Timestamp(1));
+    }
+
     #[test]
     fn renegotiated_off_the_record_drops_what_was_recorded() {
         let mut a = archiver(SAVE_BODY);
-        a.established(&id("bob@x/r", "t1"), "bob@x/r", Logging::May, Timestamp(1));
+        negotiated(&mut a, "t1", Logging::May);
         a.sent(&id("bob@x/r", "t1"), "on the record");
         // §3.2: once off the record, nothing of the session is kept.
-        a.established(
-            &id("bob@x/r", "t1"),
-            "bob@x/r",
-            Logging::MustNot,
-            Timestamp(2),
-        );
+        negotiated(&mut a, "t1", Logging::MustNot);
         end(&mut a, "bob@x/r", "t1");
         assert!(!a.has_ready());
         // The same with a part split off already; another session's part is kept.
         let mut a = archiver(SAVE_BODY);
         for thread in ["t1", "t2"] {
-            a.established(
-                &id("bob@x/r", thread),
-                "bob@x/r",
-                Logging::May,
-                Timestamp(1),
-            );
+            negotiated(&mut a, thread, Logging::May);
             for _ in 0..MAX_PENDING + 1 {
                 a.sent(&id("bob@x/r", thread), "long");
             }
         }
         assert_eq!(a.ready.len(), 2);
-        a.established(
-            &id("bob@x/r", "t1"),
-            "bob@x/r",
-            Logging::MustNot,
-            Timestamp(2),
-        );
+        negotiated(&mut a, "t1", Logging::MustNot);
         end(&mut a, "bob@x/r", "t1");
         assert_eq!(a.ready.len(), 1);
         assert_eq!(a.ready[0].collection.thread.as_deref(), Some("t2"));
@@ -384,7 +374,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_upload_keeps_the_collections_for_the_next() {
         let mut a = archiver(SAVE_BODY);
-        a.established(&id("bob@x/r", "t1"), "bob@x/r", Logging::May, Timestamp(1));
+        negotiated(&mut a, "t1", Logging::May);
         a.sent(&id("bob@x/r", "t1"), "kept");
         end(&mut a, "bob@x/r", "t1");
         let target = esession_testkit::target();

@@ -273,15 +273,7 @@ fn forced_rekey_near_the_block_limit() {
         ..Config::default()
     };
     let (mut p, thread) = pair("erk/limit-freq", strict.clone(), strict);
-    p.alice
-        .channel_mut(&sid(BOB, &thread))
-        .unwrap()
-        .set_sent_blocks((1u128 << 32) - 65);
-    let err = p
-        .alice
-        .send_message(&sid(BOB, &thread), "too much")
-        .unwrap_err();
-    assert_eq!(err, Usage::KeyExhausted);
+    super::tests::exhaust(&mut p, &thread);
     p.run();
     assert!(seen(&mut p.bob).terminated);
 }

@@ -688,12 +688,37 @@ fn tampered_replayed_and_reordered_stanzas_end_the_session() {
     assert!(matches!(p.bob.poll_event(), Some(Event::Warning { .. })));
 }
 
-/// Re-keying off (profile P9).
-fn off_config() -> Config {
-    Config {
+/// A session with re-keying off (profile P9) whose sender Alice reached the 2^32-block
+/// limit ([`exhaust`]).
+fn exhausted(label: &str) -> Pair {
+    let off = Config {
         rekey_freq: u32::MAX,
         ..Config::default()
-    }
+    };
+    let mut p = Pair::with(
+        label,
+        off.clone(),
+        off,
+        MemoryStore::new(),
+        MemoryStore::new(),
+    );
+    let (thread, _, _) = p.negotiate();
+    exhaust(&mut p, &thread);
+    p
+}
+
+/// Brings Alice's send counter in session `thread` to the 2^32-block limit (XEP-0200 §9)
+/// and checks that her next data stanza is refused with `KeyExhausted`.
+pub(crate) fn exhaust(p: &mut Pair, thread: &str) {
+    p.alice
+        .channel_mut(&sid(BOB, thread))
+        .unwrap()
+        .set_sent_blocks((1u128 << 32) - 65);
+    let err = p
+        .alice
+        .send_message(&sid(BOB, thread), "too much")
+        .unwrap_err();
+    assert_eq!(err, Usage::KeyExhausted);
 }
 
 #[test]
@@ -721,23 +746,7 @@ fn crossing_terminates_and_key_exhaustion() {
 
     // Re-keying off (profile P9): near the 2^32-block limit a data stanza is refused and
     // the session terminated.
-    let mut p = Pair::with(
-        "limit",
-        off_config(),
-        off_config(),
-        MemoryStore::new(),
-        MemoryStore::new(),
-    );
-    let (thread, _, _) = p.negotiate();
-    p.alice
-        .channel_mut(&sid(BOB, &thread))
-        .unwrap()
-        .set_sent_blocks((1u128 << 32) - 65);
-    let err = p
-        .alice
-        .send_message(&sid(BOB, &thread), "too much")
-        .unwrap_err();
-    assert_eq!(err, Usage::KeyExhausted);
+    let mut p = exhausted("limit");
     // Found in review: this terminate had no deadline, so a lost acknowledgement kept the
     // session (and its keys) for the engine's life.
     assert!(p.alice.next_timeout().is_some(), "the terminate is awaited");
@@ -750,21 +759,7 @@ fn crossing_terminates_and_key_exhaustion() {
         })
     ));
     // The same, with the terminate lost: it ends at the deadline.
-    let mut p = Pair::with(
-        "limit-lost",
-        off_config(),
-        off_config(),
-        MemoryStore::new(),
-        MemoryStore::new(),
-    );
-    let (thread, _, _) = p.negotiate();
-    p.alice
-        .channel_mut(&sid(BOB, &thread))
-        .unwrap()
-        .set_sent_blocks((1u128 << 32) - 65);
-    p.alice
-        .send_message(&sid(BOB, &thread), "too much")
-        .unwrap_err();
+    let mut p = exhausted("limit-lost");
     while p.alice.poll_outgoing().is_some() {}
     p.alice.handle_timeout(NOW.plus(120));
     assert!(p.alice.session_ids().is_empty(), "ended at the deadline");
