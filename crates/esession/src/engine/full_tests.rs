@@ -508,6 +508,49 @@ fn a_refused_key_leaves_the_retained_secret_as_it_was() {
     assert_eq!(after[0].secret.as_slice(), before[0].secret.as_slice());
 }
 
+/// Found in review: a key refused under `require_trusted_key` was still recorded as
+/// presented by that JID, so a key trusted for another contact (Mallory's) became trusted
+/// for Alice at the second attempt, without a session ever established with it.
+#[test]
+fn a_key_trusted_for_another_contact_stays_refused_for_alice() {
+    let k = rsa().public();
+    let fp = *k.fingerprint().as_bytes();
+    let mut sb = MemoryStore::new();
+    let bob = "bob@example.com";
+    sb.record_sighting(bob, &fp, &k.normalized(), "mallory@example.net", NOW)
+        .unwrap();
+    assert!(sb.set_trusted(bob, &fp, true).unwrap());
+    let b = Config {
+        require_trusted_key: true,
+        ..Config::default()
+    };
+    for attempt in 0..2 {
+        let mut p = Pair::with(
+            "trusted-elsewhere",
+            three(),
+            b.clone(),
+            MemoryStore::new(),
+            sb,
+        );
+        p.alice.set_identity_key(Some(rsa()));
+        p.bob.set_identity_key(Some(rsa_b()));
+        p.alice.start_str(bob, NOW).unwrap();
+        p.run();
+        match p.bob.poll_event() {
+            Some(Event::Failed { error, .. }) => {
+                assert!(
+                    error.to_string().contains("not trusted"),
+                    "{attempt}: {error}"
+                )
+            }
+            other => panic!("attempt {attempt}: accepted: {other:?}"),
+        }
+        sb = p.into_stores().1;
+    }
+    let k = sb.known_key(bob, &fp).unwrap().unwrap();
+    assert!(!k.seen_from("alice@example.org"));
+}
+
 #[test]
 fn revoked_key_refused_whatever_the_policy() {
     // Decision "Published keys (XEP-0189)": Bob recorded a revocation of Alice's key; a

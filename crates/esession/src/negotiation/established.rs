@@ -72,14 +72,25 @@ pub(crate) fn peer_key_status(ctx: &mut Ctx<'_>, key: Option<PublicKey>) -> Resu
     let assessment = ctx
         .store
         .assess(ctx.own_bare, Some(*fp.as_bytes()), peer_bare)?;
-    // Remembered even when refused below, so that the person can inspect and trust it.
-    ctx.store.record_sighting(
-        ctx.own_bare,
-        fp.as_bytes(),
-        &key.normalized(),
-        peer_bare,
-        ctx.now,
-    )?;
+    let refused = ctx.config.require_trusted_key && !assessment.trusted;
+    // Remembered even when refused below, so that the person can inspect and trust it;
+    // but not a refused key trusted already (for other JIDs): this JID's sighting would
+    // make it trusted for this JID at the next attempt, without a session (found in
+    // review: a server posing twice as Alice with Mallory's trusted key).
+    let trusted_elsewhere = refused
+        && ctx
+            .store
+            .known_key(ctx.own_bare, fp.as_bytes())?
+            .is_some_and(|k| k.trusted);
+    if !trusted_elsewhere {
+        ctx.store.record_sighting(
+            ctx.own_bare,
+            fp.as_bytes(),
+            &key.normalized(),
+            peer_bare,
+            ctx.now,
+        )?;
+    }
     // Decision "Published keys (XEP-0189)": a key its holder revoked (XEP-0189 §4) is
     // refused whatever the policy.
     if let Some(at) = ctx.store.revoked_at(ctx.own_bare, fp.as_bytes())? {
@@ -89,7 +100,7 @@ pub(crate) fn peer_key_status(ctx: &mut Ctx<'_>, key: Option<PublicKey>) -> Resu
         })
         .into());
     }
-    if ctx.config.require_trusted_key && !assessment.trusted {
+    if refused {
         // XEP-0116 §7.3: the policy requires a trusted key.
         return Err(PeerMisbehaved::PeerIdentity(IdentityFault::Untrusted {
             fingerprint: fp.to_string(),

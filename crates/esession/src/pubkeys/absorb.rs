@@ -25,6 +25,12 @@ pub struct FetchedKey {
 /// `peer_bare`, assessed before it is recorded (as a key presented in a negotiation,
 /// XEP-0116 §7.4). Hash-mode negotiations can then find these keys by fingerprint.
 ///
+/// A key other JIDs presented and `peer_bare` never did is reported (not trusted, with an
+/// alert) but not recorded as `peer_bare`'s: whoever can write a node can publish any
+/// public key, and a sighting would make a key trusted for another contact trusted for
+/// `peer_bare` (found in review). Such a key becomes `peer_bare`'s when `peer_bare`
+/// presents it in a session (decisions.md, "Trust and identity keys").
+///
 /// # Errors
 /// The store's error.
 pub fn absorb(
@@ -42,14 +48,28 @@ pub fn absorb(
     for key in keys {
         let fp = key.fingerprint();
         let assessment = store.assess(own, Some(*fp.as_bytes()), peer_bare)?;
-        store.record_sighting(own, fp.as_bytes(), &key.normalized(), peer_bare, now)?;
+        let mut alerts: Vec<String> = assessment.alerts.iter().map(|a| a.describe()).collect();
+        let others = store
+            .known_key(own, fp.as_bytes())?
+            .filter(|k| !k.seen_from(peer_bare))
+            .map(|k| k.jids.into_iter().map(|s| s.jid).collect::<Vec<_>>())
+            .unwrap_or_default();
+        if others.is_empty() {
+            store.record_sighting(own, fp.as_bytes(), &key.normalized(), peer_bare, now)?;
+        } else {
+            alerts.push(format!(
+                "published for {peer_bare}, but it is the key of {}: not taken as \
+                 {peer_bare}'s unless {peer_bare} presents it in a session",
+                others.join(", ")
+            ));
+        }
         let revoked_at = store.revoked_at(own, fp.as_bytes())?;
         out.push(FetchedKey {
             fingerprint: fp.to_b64(),
             trusted: assessment.trusted && revoked_at.is_none(),
             revoked_at,
             petname: assessment.petname,
-            alerts: assessment.alerts.iter().map(|a| a.describe()).collect(),
+            alerts,
         });
     }
     Ok(out)

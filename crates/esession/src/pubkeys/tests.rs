@@ -409,6 +409,53 @@ fn absorb_records_sightings_and_revocations() {
         .is_err());
 }
 
+/// Found in review: a fetched key was recorded as the publisher's whoever presented it
+/// before, so a server publishing a trusted contact's key in Alice's node made it Alice's
+/// trusted key (offline options it signed accepted as hers).
+#[test]
+fn a_key_of_another_contact_published_for_alice_is_not_taken_as_hers() {
+    use crate::store::{KeyStore, MemoryStore};
+    let own = "me@example.org";
+    let m = key(RSA_B).public();
+    let fp = m.fingerprint();
+    let mut store = MemoryStore::new();
+    store
+        .record_sighting(
+            own,
+            fp.as_bytes(),
+            &m.normalized(),
+            "mallory@example.net",
+            AT,
+        )
+        .unwrap();
+    assert!(store.set_trusted(own, fp.as_bytes(), true).unwrap());
+    for _ in 0..2 {
+        let got = absorb(
+            &mut store,
+            own,
+            "alice@example.org",
+            std::slice::from_ref(&m),
+            &[],
+            AT,
+        )
+        .unwrap();
+        assert!(!got[0].trusted);
+        assert!(
+            got[0].alerts.iter().any(|a| a.contains("not taken as")),
+            "{:?}",
+            got[0].alerts
+        );
+    }
+    let k = store.known_key(own, fp.as_bytes()).unwrap().unwrap();
+    assert!(!k.seen_from("alice@example.org"));
+    assert!(
+        !store
+            .assess(own, Some(*fp.as_bytes()), "alice@example.org")
+            .unwrap()
+            .trusted
+    );
+}
+
 #[test]
 fn direct_request_answered_with_our_key_or_item_not_found() {
     use crate::xml::ns;
