@@ -225,7 +225,7 @@ fn read_key(mut f: std::fs::File, path: &Path) -> Result<DeviceKey, StoreError> 
             ),
         ));
     }
-    crate::sqlite::owner_only(&f, path, "the device key file")?;
+    crate::private_file::owner_only(&f, path, "the device key file")?;
     let mut k = Zeroizing::new([0u8; KEY_LEN]);
     f.read_exact(&mut k[..]).map_err(|e| failed(op, path, e))?;
     Ok(DeviceKey(k))

@@ -50,6 +50,7 @@ mod identity;
 mod keys;
 mod messages;
 mod offline;
+mod private_file;
 mod retained;
 mod rows;
 mod schema;
