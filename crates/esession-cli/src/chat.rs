@@ -222,9 +222,14 @@ impl View {
                 screen.say(&format!("shield: {shield}; SAS: {sas}{mode}"));
             }
             Typed::Verify(sas) => match account.verify(&contact, sas) {
+                // Profile P15 "Display": a match of a classic SAS is never reported
+                // without its caveat.
                 Ok(true) => screen.say(&format!(
-                    "the SAS matches: the session is verified (shield: {})",
-                    account.shield(&contact).name()
+                    "the SAS matches: the session is verified (shield: {}){}",
+                    account.shield(&contact).name(),
+                    crate::sas_advice::caveat(
+                        account.session_info(&contact).and_then(|i| i.sas_alg)
+                    )
                 )),
                 Ok(false) => screen.say(
                     "WARNING: the SAS you heard does not match: someone may be in the middle. \
@@ -299,10 +304,7 @@ impl View {
                 compat,
                 ..
             } if ours(peer) => {
-                let caveat = sas_alg
-                    .and_then(esession::SasAlg::caveat)
-                    .map(|c| format!(" ({c})"))
-                    .unwrap_or_default();
+                let caveat = crate::sas_advice::caveat(*sas_alg);
                 self.sas = sas.as_ref().map(|s| format!("{s}{caveat}"));
                 let by = if *adopted { "the contact" } else { "us" };
                 let logged = match kept {
@@ -341,9 +343,15 @@ impl View {
                 peer,
                 body,
                 encrypted,
+                offline,
                 ..
             } if ours(peer) => {
-                let mark = if *encrypted { "" } else { "[NOT ENCRYPTED] " };
+                // XEP-0187 §4: an offline session has no forward secrecy; said so.
+                let mark = match (*encrypted, *offline) {
+                    (false, _) => "[NOT ENCRYPTED] ",
+                    (true, true) => "[offline session: no forward secrecy] ",
+                    (true, false) => "",
+                };
                 screen.say(&format!("{mark}{}: {}", safe(peer), safe(body)));
             }
             ClientEvent::Message { peer, .. } => screen.say(&format!(

@@ -140,7 +140,12 @@ async fn method(
                 (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
             };
             match account.verify(&jid, sas) {
-                Ok(verified) => json!({"verified": verified}),
+                // Profile P15 "Display": which SAS matched, and the caveat of a classic one.
+                Ok(verified) => {
+                    let alg = account.session_info(&jid).and_then(|i| i.sas_alg);
+                    json!({"verified": verified, "sas_alg": alg.map(esession::SasAlg::name),
+                           "caveat": alg.and_then(esession::SasAlg::caveat)})
+                }
                 Err(m) => return Ok(Err(RpcError::new(FAILED, m))),
             }
         }
@@ -294,12 +299,13 @@ fn event(ev: &ClientEvent) -> Value {
             full,
             body,
             encrypted,
+            offline,
             id,
             kept,
         } => (
             "message",
             json!({"peer": peer, "jid": full, "body": body, "encrypted": encrypted,
-                   "offline": false, "id": id, "kept": kept.name()}),
+                   "offline": offline, "id": id, "kept": kept.name()}),
         ),
         ClientEvent::Receipt { peer, id, state } => ("receipt", receipt(peer, id, state)),
         ClientEvent::Terminated {

@@ -141,7 +141,7 @@ impl Out {
             if let Some(sas) = &i.sas {
                 t.push_str(&format!(
                     ", SAS: {sas}{}{}",
-                    sas_caveat(i),
+                    crate::sas_advice::caveat(i.sas_alg),
                     if i.verified {
                         " (verified earlier)"
                     } else {
@@ -169,21 +169,10 @@ impl Out {
                 text.push_str(&format!("\n  {cost}"));
             }
         }
-        // XEP-0116 §7.4: alert the user prominently to key changes and shared keys.
-        for alert in key.map(|k| k.alerts.as_slice()).unwrap_or_default() {
-            text.push_str(&format!("\nWARNING: {}", safe(alert)));
-        }
-        if i.srs == esession::SrsStatus::MatchedOtherJid {
-            text.push_str(
-                "\nWARNING: the secret this contact proved was shared with another address: \
-                 it does not show who this is. Confirm the SAS.",
-            );
-        }
-        if i.srs == esession::SrsStatus::Mismatch {
-            text.push_str(
-                "\nWARNING: this contact no longer knows the secret you shared last time: a \
-                 possible man in the middle, or lost state. Confirm the SAS again.",
-            );
+        // XEP-0116 §7.4 (key changes, shared keys) and §4.7 (retained secrets): alerted
+        // prominently.
+        for warning in i.warnings() {
+            text.push_str(&format!("\nWARNING: {}", safe(&warning)));
         }
         self.emit(value, &text);
     }
@@ -298,13 +287,4 @@ impl Out {
             &format!("forgot the key {fingerprint}"),
         );
     }
-}
-
-/// Profile P15 "Display": ` (classic SAS: resists about 2^24 work)` after a classic SAS
-/// (and after any "verified" that rests on it); nothing for the committed SAS.
-pub(crate) fn sas_caveat(i: &SessionInfo) -> String {
-    i.sas_alg
-        .and_then(esession::SasAlg::caveat)
-        .map(|c| format!(" ({c})"))
-        .unwrap_or_default()
 }

@@ -4,7 +4,16 @@
 //! A session that goes on from such a chain, or whose contact presented a trusted key,
 //! is vouched for: comparing its SAS is then optional, and the clients say so instead of
 //! asking for it again at every session.
+use esession::SasAlg;
 use esession_client::Shield;
+
+/// Profile P15 "Display": ` (classic SAS: resists about 2^24 work)` after a classic SAS
+/// (and after any "verified" that rests on it); nothing for the committed SAS.
+pub(crate) fn caveat(alg: Option<SasAlg>) -> String {
+    alg.and_then(SasAlg::caveat)
+        .map(|c| format!(" ({c})"))
+        .unwrap_or_default()
+}
 
 /// Why a session with `shield` needs no SAS comparison, or `None` when it does.
 pub(crate) fn vouched(shield: Shield) -> Option<&'static str> {

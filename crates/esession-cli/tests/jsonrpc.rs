@@ -324,10 +324,11 @@ fn two_jsonrpc_processes_converse_both_ways_without_loss_or_plaintext() {
         false
     );
     let sas = last["sas"].as_str().unwrap().to_uppercase();
-    assert_eq!(
-        alice.call("verify", json!({"jid": b, "sas": sas}))["verified"],
-        true
-    );
+    let verified = alice.call("verify", json!({"jid": b, "sas": sas}));
+    assert_eq!(verified["verified"], true, "{verified}");
+    // Profile P15: our clients agree on the committed SAS, which has no caveat.
+    assert_eq!(verified["sas_alg"], "sas28x5-commit", "{verified}");
+    assert_eq!(verified["caveat"], Value::Null, "{verified}");
 
     // Alice stops (SIGTERM): Bob is told; both exit cleanly.
     assert_eq!(alice.p.stop(EVENT_LIMIT), 0, "{}", alice.p.transcript());
@@ -822,6 +823,37 @@ fn a_contact_without_caps_is_asked_its_version_and_gajim_gets_its_dialect() {
         Some(Some(Compat::Gajim))
     );
     assert_eq!(peer.bodies, vec![sent[0].1.clone()]);
+    let alice = &mut scene.alice;
+    assert_eq!(alice.p.stop(EVENT_LIMIT), 0, "{}", alice.p.transcript());
+}
+
+/// Profile P15 "Display": a contact whose client knows only the classic SAS gets a session
+/// whose SAS, and its verification, carry the classic SAS's caveat wherever they are said.
+#[test]
+fn a_classic_sas_is_verified_with_its_caveat() {
+    use esession::{Config, SasAlg};
+    let setup = PeerSetup {
+        config: Config {
+            sas: vec![SasAlg::Classic],
+            ..Config::default()
+        },
+        features: &[],
+        caps: true,
+        version: "",
+    };
+    let mut scene = PeerScene::new("rpcsas", setup, &[]);
+    let (alice, p) = (&mut scene.alice, scene.peer.clone());
+    alice.send_many(&p, "classic", 1);
+    let est = alice.notified("established", |e| e["peer"] == p.as_str());
+    let caveat = SasAlg::Classic.caveat().unwrap();
+    assert_eq!(est["sas_alg"], "sas28x5", "{est}");
+    assert_eq!(est["caveat"], caveat, "{est}");
+    let sas = est["sas"].as_str().unwrap().to_owned();
+    let verified = alice.call("verify", json!({"jid": p, "sas": sas}));
+    assert_eq!(verified["verified"], true, "{verified}");
+    assert_eq!(verified["sas_alg"], "sas28x5", "{verified}");
+    assert_eq!(verified["caveat"], caveat, "{verified}");
+    scene.stop_peer(Duration::ZERO);
     let alice = &mut scene.alice;
     assert_eq!(alice.p.stop(EVENT_LIMIT), 0, "{}", alice.p.transcript());
 }

@@ -443,14 +443,29 @@ fn jsonrpc_sends_to_an_offline_contact_in_an_offline_session_only_with_consent()
     drop(stdin);
     assert_eq!(p.finish(RUN_LIMIT), 0, "{}", p.transcript());
 
-    // Alice reads it at her next login; the other one never left Bob.
-    let got = alice_listens(&alice, 6);
-    let bodies: Vec<String> = got
-        .events_named("message")
-        .iter()
-        .map(|m| s(&m["body"]).to_owned())
-        .collect();
-    assert_eq!(bodies, std::slice::from_ref(&body), "{}", got.transcript());
+    // Alice reads it at her next login, with the same conversation layer (before: only
+    // `listen` loaded her offline options, and `jsonrpc`, `chat` and `tui` refused what
+    // the server delivered, which it had dropped: lost). The other one never left Bob.
+    let (mut got, stdin) = Proc::spawn_interactive("alice (jsonrpc)", &alice.args(&["jsonrpc"]));
+    let m = got.wait_event("the offline message", EVENT_LIMIT, |e| {
+        e["method"] == "message"
+    });
+    let m = &m["params"];
+    assert_eq!(s(&m["body"]), body, "{}", got.transcript());
+    assert_eq!(
+        (&m["encrypted"], &m["offline"]),
+        (&Value::Bool(true), &Value::Bool(true)),
+        "{m}"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    drop(stdin);
+    assert_eq!(got.finish(RUN_LIMIT), 0, "{}", got.transcript());
+    let messages = got
+        .events()
+        .into_iter()
+        .filter(|e| e["method"] == "message")
+        .count();
+    assert_eq!(messages, 1, "{}", got.transcript());
     assert_server_never_saw(&body, Some(&alice.jid));
     assert_server_never_saw(&waiting, None);
 }

@@ -4,7 +4,10 @@ use std::time::Duration;
 use esession::pubkeys::key_request_answer;
 use esession::xml::{parse_element, Limits};
 use esession::{FullJid, OsRandom, SecretStore, SessionInfo, Timestamp};
-use esession_xmpp::{Client, LinkEvent, OfflineSendError, Unreachable, XmppError};
+use esession_xmpp::{
+    Client, LinkEvent, OfflineError, OfflineLogin, OfflineSendError, Unreachable, Withdrawal,
+    XmppError,
+};
 use tokio::time::Instant;
 
 use crate::conversations::{Conversations, Opening};
@@ -34,12 +37,35 @@ pub struct Account<S: SecretStore> {
 
 impl<S: SecretStore> Account<S> {
     /// Takes over `client` (logged in with [`FEATURES`] among its own, initial presence
-    /// not sent yet): fetches the roster (RFC 6121 §2.2: before initial presence), then
-    /// sends initial presence.
+    /// not sent yet): fetches the roster (RFC 6121 §2.2: before initial presence), loads
+    /// our stored offline options and withdraws the subscriber set (profile P11
+    /// "Withdrawal", XEP-0187 §3.4: what contacts sent with them while we were offline
+    /// is delivered after our presence, and opened then), then sends initial presence.
     pub async fn start(mut client: Client<S>, wait: Duration) -> Result<Self, XmppError> {
         let mut convs = Conversations::new(client.jid().as_str(), Box::new(OsRandom));
         let items = fetch_roster(&mut client, wait).await?;
         convs.set_roster(items);
+        match client.prepare_offline_login(wait).await {
+            Ok(OfflineLogin {
+                withdrawal: Withdrawal::Failed(why),
+                ..
+            }) => convs.warn(
+                None,
+                format!(
+                    "the offline options for your contacts were not withdrawn ({why}): they \
+                     can still send you offline sessions until you publish again"
+                ),
+            ),
+            Ok(_) => {}
+            Err(OfflineError::Xmpp(e)) => return Err(e),
+            Err(OfflineError::Engine(e)) => convs.warn(
+                None,
+                format!(
+                    "your stored offline options could not be read ({e}): what contacts \
+                     sent offline with them cannot be opened"
+                ),
+            ),
+        }
         client.connection_mut().send_presence().await?;
         convs.presence_sent(Timestamp::now());
         Ok(Account {

@@ -108,6 +108,10 @@ pub enum ClientEvent {
         body: String,
         /// Whether it came encrypted in a session.
         encrypted: bool,
+        /// Whether that session was an offline one (XEP-0187: the contact sent it while
+        /// we were offline, from the options we published): encrypted and signed, but
+        /// without forward secrecy (§4), which the person is told.
+        offline: bool,
         /// The message id, if it has one.
         id: Option<String>,
         /// Where it is kept in the local history.

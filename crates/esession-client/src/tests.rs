@@ -856,6 +856,63 @@ fn trust_marks_the_presented_key_and_the_shield_follows_at_once() {
     assert_eq!(net.a.convs.shield(&net.a.engine, BOB), Shield::Unverified);
 }
 
+/// XEP-0116 §7.4: Bob trusted a key that Mallory presented; Alice's address now
+/// presents the same key (a server posing as Alice, or Mallory with her password). Bob is
+/// alerted with the session, and the session is not shown as one with a trusted key.
+#[test]
+fn a_trusted_key_presented_by_another_contact_is_alerted_and_not_trusted() {
+    use esession::store::KeyStore;
+    let mut net = keyed_net("shared-key");
+    let k = net.a.engine.identity_key().unwrap().public();
+    let fp = *k.fingerprint().as_bytes();
+    let store = net.b.engine.store_mut();
+    let bob_bare = "bob@example.com";
+    store
+        .record_sighting(bob_bare, &fp, &k.normalized(), "mallory@evil.example", NOW)
+        .unwrap();
+    assert!(store.set_trusted(bob_bare, &fp, true).unwrap());
+    net.a.sees_online(BOB);
+    net.b.sees_online(ALICE);
+    net.a.send("bob@example.com", "hi");
+    net.run();
+    net.b.collect();
+    let alerted = net.b.events.iter().any(|e| {
+        matches!(e, ClientEvent::Warning { detail, .. } if detail.contains("mallory@evil.example"))
+    });
+    assert!(alerted, "no alert among {:#?}", net.b.events);
+    assert_eq!(net.b.convs.shield(&net.b.engine, ALICE), Shield::Unverified);
+}
+
+/// XEP-0116 §4.7: Alice shared a retained secret with Bob; Bob's next session proves none
+/// (his state is lost, or someone in the middle poses as him). Alice is told with the
+/// session.
+#[test]
+fn a_contact_that_lost_the_retained_secret_is_alerted() {
+    let mut net = Net::new("srs-lost");
+    net.a.send("bob@example.com", "hi");
+    net.run();
+    net.a.convs.end(&mut net.a.engine, "bob@example.com", NOW);
+    net.run();
+    net.a.collect();
+    let mismatch = |events: &[ClientEvent]| {
+        events.iter().any(|e| {
+            matches!(e, ClientEvent::Warning { detail, .. }
+                if detail.contains("no longer knows the secret"))
+        })
+    };
+    assert!(!mismatch(&net.a.events), "{:#?}", net.a.events);
+    net.b = Side::new(BOB, "srs-lost/b-again");
+    net.b.sees_online(ALICE);
+    net.a.send("bob@example.com", "again");
+    net.run();
+    net.a.collect();
+    assert!(
+        mismatch(&net.a.events),
+        "no alert among {:#?}",
+        net.a.events
+    );
+}
+
 #[test]
 fn trust_without_a_presented_key_says_so_and_marks_nothing() {
     let mut net = Net::new("trust-none");

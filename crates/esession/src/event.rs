@@ -137,6 +137,35 @@ pub struct SessionInfo {
     pub compat: Option<Compat>,
 }
 
+impl SessionInfo {
+    /// What the person must be alerted to about this session, one line each: the key
+    /// alerts (XEP-0116 §7.4: "alert their users immediately" to a changed key, or a key
+    /// another JID presented) and a retained secret that did not match or matched another
+    /// JID's (§4.7, profile P7). Every client shows them with the session, not only in a
+    /// summary asked for later.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .peer_key
+            .as_ref()
+            .map(|k| k.alerts.clone())
+            .unwrap_or_default();
+        match self.srs {
+            SrsStatus::MatchedOtherJid => out.push(
+                "the secret this contact proved was shared with another address: it does \
+                 not show who this is. Confirm the SAS."
+                    .into(),
+            ),
+            SrsStatus::Mismatch => out.push(
+                "this contact no longer knows the secret you shared last time: a possible \
+                 man in the middle, or lost state. Confirm the SAS again."
+                    .into(),
+            ),
+            SrsStatus::Matched | SrsStatus::None => {}
+        }
+        out
+    }
+}
+
 /// An event for the engine's user.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {

@@ -446,7 +446,7 @@ impl App {
                     format!("encrypted session with {who} ({started}); {logged}"),
                 );
                 if let Some(sas) = sas {
-                    let caveat = caveat(*sas_alg);
+                    let caveat = sas_advice::caveat(*sas_alg);
                     let advice = match sas_advice::vouched(*shield) {
                         Some(why) => format!("SAS {sas}: {why}{caveat}"),
                         None => {
@@ -477,11 +477,13 @@ impl App {
                 full,
                 body,
                 encrypted,
+                offline,
                 id,
                 ..
             } => {
                 let (i, _) = self.window_of(peer);
-                self.window_mut(i).entries.push(Entry::Message {
+                let w = self.window_mut(i);
+                w.entries.push(Entry::Message {
                     at: now,
                     who: Who::Them(full.clone()),
                     body: body.clone(),
@@ -489,6 +491,9 @@ impl App {
                     id: id.clone(),
                     sent: None,
                 });
+                if *offline {
+                    w.say(now, Level::Error, OFFLINE_NOTE.to_owned());
+                }
                 self.arrived(i, now, "a message", true)
             }
             ClientEvent::Receipt { id, state, .. } => {
@@ -646,7 +651,7 @@ impl App {
             .find(peer)
             .and_then(|i| self.window(i).session.as_ref())
             .and_then(|s| s.sas_alg);
-        let caveat = caveat(alg);
+        let caveat = sas_advice::caveat(alg);
         let (level, text) = match result {
             Ok(true) => (
                 Level::Info,
@@ -852,12 +857,9 @@ fn contact(command: &str, typed: &str) -> Result<String, String> {
     crate::typed_jid::contact(command, typed)
 }
 
-/// What must be said next to a SAS of algorithm `alg` (profile P15), as ` (…)`.
-fn caveat(alg: Option<SasAlg>) -> String {
-    alg.and_then(SasAlg::caveat)
-        .map(|c| format!(" ({c})"))
-        .unwrap_or_default()
-}
+/// Said under a message that came in an offline session (XEP-0187 §4).
+const OFFLINE_NOTE: &str = "the line above was sent while you were offline (XEP-0187 offline \
+     session): encrypted and signed, but without forward secrecy";
 
 /// A fingerprint in groups of four characters, for reading aloud.
 pub(crate) fn groups(fp: &str) -> String {

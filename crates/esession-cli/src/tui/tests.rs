@@ -56,6 +56,7 @@ fn message(peer: &str, body: &str, encrypted: bool) -> ClientEvent {
         full: format!("{peer}/laptop"),
         body: body.into(),
         encrypted,
+        offline: false,
         id: None,
         kept: Kept::Store,
     }
@@ -330,6 +331,31 @@ fn a_gajim_session_says_so_with_its_costs() {
         let shown: String = cost.chars().take(40).collect();
         assert!(screen.contains(&shown), "{cost:?} not shown:\n{screen}");
     }
+}
+
+/// XEP-0187 §4: a message that came in an offline session is said to have no forward
+/// secrecy, under it.
+#[test]
+fn an_offline_message_says_it_has_no_forward_secrecy() {
+    let mut app = app();
+    type_line(&mut app, "/open bob@example.com");
+    let mut ev = message(BOB, "sent while you were away", true);
+    if let ClientEvent::Message { offline, .. } = &mut ev {
+        *offline = true;
+    }
+    app.client_event(&ev, NOW);
+    app.client_event(&message(BOB, "and this one online", true), NOW);
+    let screen = drawn(&app, 200, 16);
+    assert_eq!(
+        screen.matches("without forward secrecy").count(),
+        1,
+        "{screen}"
+    );
+    let row = |what: &str| screen.lines().position(|l| l.contains(what));
+    assert!(
+        row("sent while you were away") < row("without forward secrecy"),
+        "{screen}"
+    );
 }
 
 #[test]

@@ -26,6 +26,15 @@ impl Conversations {
                         "only a session without encryption was agreed: nothing was sent".into(),
                     );
                 }
+                SessionEvent::Established(s, info) if info.offline => {
+                    // XEP-0187: nothing can be sent in an offline session (§3.4: Alice
+                    // only reads; Bob's is one-shot), so it is no route for the
+                    // conversation; its messages say they came offline. Its alerts are
+                    // said as for any session (§7.4 of XEP-0116 applies to its key).
+                    for warning in info.warnings() {
+                        self.warn_session(&s, warning);
+                    }
+                }
                 SessionEvent::Established(s, info) => {
                     let bare = s.bare().to_owned();
                     let adopted = self
@@ -36,7 +45,7 @@ impl Conversations {
                     self.events.push_back(ClientEvent::Established {
                         peer: bare.clone(),
                         thread: s.thread().to_owned(),
-                        full: s.full,
+                        full: s.full.clone(),
                         sas: info.sas.clone(),
                         sas_alg: info.sas_alg,
                         shield: Shield::of(&info),
@@ -45,6 +54,11 @@ impl Conversations {
                         petname: self.stored_key(engine, &info).and_then(|k| k.petname),
                         compat: info.compat,
                     });
+                    // XEP-0116 §7.4, §4.7: alerted with the session, where the person
+                    // reads its SAS.
+                    for warning in info.warnings() {
+                        self.warn_session(&s, warning);
+                    }
                     self.pump(engine, &bare, now);
                 }
                 SessionEvent::Message {
@@ -121,6 +135,7 @@ impl Conversations {
                     full: from,
                     body,
                     encrypted: false,
+                    offline: false,
                     id: stanza.attr("id").map(str::to_owned),
                     kept: Kept::Nowhere,
                 });
@@ -141,14 +156,17 @@ impl Conversations {
         if let Some(acked) = delivered {
             self.set_state(&bare, acked, DeliveryState::Delivered);
         }
-        if let Some(id) = receipts::requested(stanza) {
-            // XEP-0184 §4: acknowledged in the session it came through, so encrypted.
+        let info = sessions::info(engine, &session);
+        let offline = info.as_ref().is_some_and(|i| i.offline);
+        // XEP-0184 §4: acknowledged in the session it came through, so encrypted; an
+        // offline session carries nothing back (XEP-0187 §3.4).
+        if let Some(id) = receipts::requested(stanza).filter(|_| !offline) {
             if let Err(e) = sessions::send_receipt(engine, &session, id) {
                 self.warn(Some(from.clone()), format!("receipt not sent: {e}"));
             }
         }
         if let (Some(body), true) = (body, fresh) {
-            let logging = sessions::info(engine, &session).map(|i| i.logging);
+            let logging = info.map(|i| i.logging);
             let kept = self.keep(
                 &bare,
                 Direction::Received,
@@ -162,6 +180,7 @@ impl Conversations {
                 full: from,
                 body,
                 encrypted: true,
+                offline,
                 id,
                 kept,
             });

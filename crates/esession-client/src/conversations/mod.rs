@@ -363,7 +363,7 @@ impl Conversations {
         }
     }
 
-    fn warn(&mut self, peer: Option<String>, detail: String) {
+    pub(crate) fn warn(&mut self, peer: Option<String>, detail: String) {
         self.events.push_back(ClientEvent::Warning {
             peer,
             thread: None,

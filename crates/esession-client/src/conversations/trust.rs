@@ -26,20 +26,25 @@ impl Conversations {
     }
 
     /// The summary of the current session with `bare`, with the contact's key marked
-    /// trusted as the store says now (a key trusted during the session counts at once).
+    /// trusted as the store says now: a key the user trusted during the session counts at
+    /// once, if `bare` alone presented it. A key other JIDs presented too keeps the
+    /// engine's judgement of the session (XEP-0116 §7.4, `esession::trust::assess`: trust
+    /// given to a key reaches a new JID only after it presented the key in an earlier
+    /// session, and the shared key is alerted every time).
     pub fn session_info<S: SecretStore>(
         &self,
         engine: &Engine<S>,
         bare: &str,
     ) -> Option<SessionInfo> {
+        let bare = jid::bare(bare);
         let mut info = self
             .convs
-            .get(jid::bare(bare))
+            .get(bare)
             .and_then(Conversation::current)
             .and_then(|s| sessions::info(engine, s))?;
         let stored = self.stored_key(engine, &info);
         if let (Some(key), Some(stored)) = (info.peer_key.as_mut(), stored) {
-            key.trusted |= stored.trusted;
+            key.trusted |= stored.trusted && stored.jids.iter().all(|s| s.jid == bare);
             key.petname = stored.petname;
         }
         Some(info)
