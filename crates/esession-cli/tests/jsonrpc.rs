@@ -827,6 +827,39 @@ fn a_contact_without_caps_is_asked_its_version_and_gajim_gets_its_dialect() {
     assert_eq!(alice.p.stop(EVENT_LIMIT), 0, "{}", alice.p.transcript());
 }
 
+/// XEP-0136 §3.1 in the conversation layer: the negotiation follows the user's archiving
+/// preferences (before, only `send` and `listen` read them, and `jsonrpc`, `chat` and
+/// `tui` kept in the local history a session the user had asked to be off the record).
+#[test]
+fn the_conversation_layer_follows_the_archiving_preferences() {
+    let alice = Account::new("rpcotra");
+    let bob = Account::new("rpcotrb");
+    let prefs = [
+        "archive",
+        "prefs",
+        "--contact",
+        &bob.jid,
+        "--otr",
+        "require",
+    ];
+    let (code, p) = run("alice (prefs)", &alice.args(&prefs), EVENT_LIMIT);
+    assert_eq!(code, 0, "{}", p.transcript());
+    let mut a = Rpc::start("alice (jsonrpc)", &alice);
+    let full = a.p.events()[0]["params"]["jid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Bob offers `may` first: without Alice's preferences she would accept it.
+    let body = unique_body("off the record");
+    let send = ["send", "--to", &full, "--logging", "may,mustnot", &body];
+    let (code, p) = run("bob (send)", &bob.args(&send), EVENT_LIMIT);
+    assert_eq!(code, 0, "{}", p.transcript());
+    assert_eq!(p.events_named("established")[0]["logging"], "mustnot");
+    let m = a.notified("message", |m| m["body"] == body.as_str());
+    assert_eq!(m["kept"], "memory", "{m}");
+    assert_eq!(a.p.stop(EVENT_LIMIT), 0, "{}", a.p.transcript());
+}
+
 /// Profile P15 "Display": a contact whose client knows only the classic SAS gets a session
 /// whose SAS, and its verification, carry the classic SAS's caveat wherever they are said.
 #[test]

@@ -37,7 +37,8 @@ pub struct Account<S: SecretStore> {
 
 impl<S: SecretStore> Account<S> {
     /// Takes over `client` (logged in with [`FEATURES`] among its own, initial presence
-    /// not sent yet): fetches the roster (RFC 6121 §2.2: before initial presence), loads
+    /// not sent yet): fetches the roster (RFC 6121 §2.2: before initial presence) and the
+    /// archiving preferences the negotiations follow (XEP-0136 §3.1), loads
     /// our stored offline options and withdraws the subscriber set (profile P11
     /// "Withdrawal", XEP-0187 §3.4: what contacts sent with them while we were offline
     /// is delivered after our presence, and opened then), then sends initial presence.
@@ -45,6 +46,7 @@ impl<S: SecretStore> Account<S> {
         let mut convs = Conversations::new(client.jid().as_str(), Box::new(OsRandom));
         let items = fetch_roster(&mut client, wait).await?;
         convs.set_roster(items);
+        client.follow_archive_prefs(false).await?;
         match client.prepare_offline_login(wait).await {
             Ok(OfflineLogin {
                 withdrawal: Withdrawal::Failed(why),

@@ -98,25 +98,38 @@ impl Connection {
     }
 }
 
-/// The engine's preferences for `logging`: the server's, unless the user never set them
-/// (then the engine's default offer applies) or chose `logging` explicitly (`explicit`).
+/// The engine's preferences for `logging`: the server's (whose defaults the engine
+/// ignores when the user never set them, `Config::logging_offer`), unless the user chose
+/// `logging` explicitly (`explicit`).
 fn engine_prefs(prefs: Option<&Prefs>, explicit: bool) -> Option<Prefs> {
-    prefs.filter(|p| !p.unset && !explicit).cloned()
+    prefs.filter(|_| !explicit).cloned()
+}
+
+impl<S: SecretStore> Client<S> {
+    /// Reads the account's archiving preferences and gives the engine the ones for
+    /// `logging` (XEP-0136 §3.1: the negotiation SHOULD follow them): the server's, unless
+    /// the user never set them or chose `logging` explicitly (`explicit_logging`).
+    /// Returns them (`None`: the server has no XEP-0136).
+    pub async fn follow_archive_prefs(
+        &mut self,
+        explicit_logging: bool,
+    ) -> Result<Option<Prefs>, XmppError> {
+        let prefs = self.connection_mut().archiving_prefs().await?;
+        self.engine_mut()
+            .set_archive_prefs(engine_prefs(prefs.as_ref(), explicit_logging));
+        Ok(prefs)
+    }
 }
 
 impl Archiver {
     /// Reads the account's preferences, gives `client`'s engine the ones for `logging`
-    /// (the server's, unless the user never set them or chose `logging` explicitly:
-    /// `explicit_logging`) and returns the archiver following them. When
+    /// ([`Client::follow_archive_prefs`]) and returns the archiver following them. When
     /// [`needs_passphrase`](Self::needs_passphrase), give it one before anything is uploaded.
     pub async fn start<S: SecretStore>(
         client: &mut Client<S>,
         explicit_logging: bool,
     ) -> Result<Archiver, XmppError> {
-        let prefs = client.connection_mut().archiving_prefs().await?;
-        client
-            .engine_mut()
-            .set_archive_prefs(engine_prefs(prefs.as_ref(), explicit_logging));
+        let prefs = client.follow_archive_prefs(explicit_logging).await?;
         Ok(Archiver {
             prefs,
             ..Archiver::default()
@@ -426,16 +439,11 @@ mod tests {
     }
 
     #[test]
-    fn explicit_logging_or_unset_prefs_leave_the_engine_default() {
+    fn explicit_logging_leaves_the_engine_default() {
         let el = parse_element(SAVE_BODY, &Limits::default()).unwrap();
         let prefs = Prefs::parse(&el).unwrap();
         assert_eq!(engine_prefs(Some(&prefs), false), Some(prefs.clone()));
         assert_eq!(engine_prefs(Some(&prefs), true), None);
-        let unset = Prefs {
-            unset: true,
-            ..prefs
-        };
-        assert_eq!(engine_prefs(Some(&unset), false), None);
         assert_eq!(engine_prefs(None, false), None);
     }
 }

@@ -321,8 +321,8 @@ impl Config {
     /// The `logging` values offered to `peer`, in preference order: from its OTR Mode
     /// (XEP-0136 §3.1, first table) with archiving preferences, else `logging`.
     pub fn logging_offer(&self, peer: &str) -> Vec<Logging> {
-        match &self.archive_prefs {
-            Some(p) => crate::archive::logging_offer(p.otr_for(peer)),
+        match self.otr_mode(peer) {
+            Some(mode) => crate::archive::logging_offer(mode),
             None => self.logging.clone(),
         }
     }
@@ -331,9 +331,20 @@ impl Config {
     /// `None` to refuse: from its OTR Mode (XEP-0136 §3.1, second table) with archiving
     /// preferences, else the first offered value in `logging` (XEP-0116 §4.5.1).
     pub fn logging_answer(&self, peer: &str, offered: &[Logging]) -> Option<Logging> {
-        match &self.archive_prefs {
-            Some(p) => crate::archive::logging_answer(p.otr_for(peer), offered),
+        match self.otr_mode(peer) {
+            Some(mode) => crate::archive::logging_answer(mode, offered),
             None => offered.iter().copied().find(|l| self.logging.contains(l)),
+        }
+    }
+
+    /// The OTR Mode the archiving preferences give `peer` (XEP-0136 §2.8), if they give
+    /// one: its item's, else the default unless the user never set the defaults (§2.3
+    /// `unset`: then the engine's own `logging` applies to contacts without an item).
+    fn otr_mode(&self, peer: &str) -> Option<crate::archive::OtrMode> {
+        let prefs = self.archive_prefs.as_ref()?;
+        match prefs.item_for(peer) {
+            Some(item) => Some(item.otr),
+            None => (!prefs.unset).then_some(prefs.default_otr),
         }
     }
 
@@ -432,5 +443,42 @@ mod tests {
         let (_, info, _) = p.negotiate();
         assert_eq!(info.crypt, Some("twofish256-ctr"));
         assert_eq!(info.hash, Some("whirlpool"));
+    }
+
+    /// XEP-0136 §2.3: defaults the user never set (`unset`) leave the engine's own
+    /// `logging` for contacts without an item, but a contact's item still decides (before,
+    /// unset defaults dropped every item, so `require` for one contact went unheeded).
+    #[test]
+    fn unset_defaults_leave_the_engine_logging_but_items_still_decide() {
+        use crate::archive::{ItemPref, OtrMode, Prefs, SaveMode};
+        let config = Config {
+            archive_prefs: Some(Prefs {
+                default_otr: OtrMode::Prefer,
+                unset: true,
+                items: vec![ItemPref {
+                    jid: "bob@example.com".into(),
+                    otr: OtrMode::Require,
+                    save: SaveMode::False,
+                    expire: None,
+                    exact: false,
+                }],
+                ..Prefs::default()
+            }),
+            ..Config::default()
+        };
+        let both = [Logging::May, Logging::MustNot];
+        assert_eq!(
+            config.logging_offer("bob@example.com/pc"),
+            [Logging::MustNot]
+        );
+        assert_eq!(
+            config.logging_answer("bob@example.com/pc", &both),
+            Some(Logging::MustNot)
+        );
+        assert_eq!(config.logging_offer("carol@example.net/pc"), config.logging);
+        assert_eq!(
+            config.logging_answer("carol@example.net/pc", &both),
+            Some(Logging::May)
+        );
     }
 }
