@@ -31,12 +31,14 @@ fn ask_all(input: &mut impl BufRead) -> Result<ConfigFile, Fail> {
     let jid = loop {
         let typed = ask(input, "JID (user@domain)", None)?;
         match crate::typed_jid::normalize("JID", &typed) {
-            Ok(j) if j.contains('@') => break j,
+            Ok(j) if esession::jid::bare(&j).contains('@') => break j,
             Ok(_) => eprintln!("a JID has the form user@domain"),
             Err(f) => eprintln!("{}", f.message),
         }
     };
-    let domain = jid.rsplit('@').next().unwrap_or_default().to_owned();
+    // RFC 7622 §3.2: the domain is the bare JID's (a resource may hold an `@` too).
+    let bare = esession::jid::bare(&jid);
+    let domain = bare.rsplit('@').next().unwrap_or_default().to_owned();
     let server = ask(input, "server HOST:PORT", Some(&format!("{domain}:5222")))?;
     let tls = loop {
         let typed = ask(
@@ -143,6 +145,11 @@ mod tests {
         assert_eq!(file.tls, Some(Tls::Direct));
         assert_eq!(file.state_dir, Some(PathBuf::from("/s")));
         assert_eq!(file.password_command.as_deref(), Some("pass show xmpp"));
+        // A resource typed with the JID is kept, but the server is the domain's.
+        let mut full = "example.org/x@y\nalice@example.org/pda@home\n\nplain\n/s\n\n".as_bytes();
+        let file = ask_all(&mut full).unwrap();
+        assert_eq!(file.jid.as_deref(), Some("alice@example.org/pda@home"));
+        assert_eq!(file.server.as_deref(), Some("example.org:5222"));
         let mut short = "alice@example.org\n".as_bytes();
         assert_eq!(ask_all(&mut short).unwrap_err().code, crate::fail::USAGE);
     }
