@@ -598,6 +598,48 @@ fn online_again(rpc: &mut Rpc, before: usize) -> Value {
     })
 }
 
+/// XEP-0198: Alice's connection breaks, her client ends every session (it cannot know yet
+/// whether the server will resume the stream) and the server resumes it. Bob, who saw no
+/// departure, is told the session ended: the terminate the loss made goes out on the
+/// resumed stream (before, it was dropped, and Bob kept sending into a session Alice no
+/// longer had).
+#[test]
+fn a_resumed_stream_tells_the_contact_the_session_ended_at_the_loss() {
+    let mut alice_acct = Account::new("rpcresa");
+    let bob_acct = Account::new("rpcresb");
+    let relay = support::CutRelay::start(&alice_acct.addr);
+    alice_acct.addr = relay.addr.clone();
+    let mut alice = Rpc::start("alice (jsonrpc)", &alice_acct);
+    let mut bob = Rpc::start("bob (jsonrpc)", &bob_acct);
+    befriend(&mut alice, &mut bob);
+    let sent = alice.send_many(&bob.jid, "before the cut", 1);
+    alice.all_delivered(&sent);
+    let thread = bob.notified("established", |_| true)["thread"].clone();
+    let before = count(&alice, "online");
+    relay.cut();
+    alice.notified("connection_lost", |_| true);
+    online_again(&mut alice, before);
+    let ended = bob.notified("terminated", |t| t["thread"] == thread);
+    assert_eq!(ended["peer"], alice.jid.as_str(), "{ended}");
+    // The stream was resumed: Bob never saw Alice leave.
+    assert!(
+        !bob.notifications("presence").iter().any(|p| {
+            p["show"].is_null()
+                && p["jid"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with(&alice.jid)
+        }),
+        "{}",
+        bob.p.transcript()
+    );
+    let again = alice.send_many(&bob.jid, "after the resumption", 1);
+    alice.all_delivered(&again);
+    bob.all_received(&again);
+    assert_eq!(alice.p.stop(EVENT_LIMIT), 0, "{}", alice.p.transcript());
+    assert_eq!(bob.p.stop(EVENT_LIMIT), 0, "{}", bob.p.transcript());
+}
+
 #[test]
 fn a_server_restart_is_reported_and_the_message_typed_meanwhile_is_delivered() {
     let server = esession_testkit::private_server();

@@ -260,9 +260,11 @@ impl<S: SecretStore> Account<S> {
     /// the engine's stanzas (terminates of the sessions ended by the loss) are dropped and
     /// the conversations' wait for the connection.
     async fn flush(&mut self) -> Result<(), XmppError> {
+        // While the link is down, what the engine has to send waits in its outbox: the
+        // terminates of the sessions the loss ended go out if the server resumes the
+        // stream (the contacts still hold those sessions then), and are dropped on a new
+        // one (`link_events`).
         if !self.client.connection_mut().is_up() {
-            let engine = self.client.engine_mut();
-            while engine.poll_outgoing().is_some() {}
             return Ok(());
         }
         let sent = self.send_queued().await;
@@ -313,6 +315,12 @@ impl<S: SecretStore> Account<S> {
                     self.convs.reconnecting(attempt, in_secs, error);
                 }
                 LinkEvent::Online { jid, resumed } => {
+                    if !resumed {
+                        // A new stream: the contacts saw us leave (RFC 6121 §4.5.2) and
+                        // ended our sessions; what the engine had for them is stale.
+                        let engine = self.client.engine_mut();
+                        while engine.poll_outgoing().is_some() {}
+                    }
                     let roster = match fetch_roster(&mut self.client, self.wait).await {
                         Ok(items) => Some(items),
                         Err(e) => {

@@ -461,3 +461,47 @@ pub(crate) fn unique_body(what: &str) -> String {
 pub(crate) fn assert_server_never_saw(body: &str, proof: Option<&str>) {
     target().assert_never_saw(body, proof);
 }
+
+/// A TCP relay between a client and its server whose connections the test can cut: the
+/// server sees the connection close as if the network had dropped it (the client's
+/// stream can then be resumed, XEP-0198), and the client sees it end.
+pub(crate) struct CutRelay {
+    /// The address to give the client as its server.
+    pub addr: String,
+    open: Arc<Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl CutRelay {
+    /// A relay to `upstream` (`127.0.0.1:PORT`), accepting connections until the test ends.
+    pub(crate) fn start(upstream: &str) -> CutRelay {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let open: Arc<Mutex<Vec<std::net::TcpStream>>> = Arc::default();
+        let (upstream, kept) = (upstream.to_owned(), open.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = std::net::TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let pipe = |from: &std::net::TcpStream, to: &std::net::TcpStream| {
+                    let (mut from, mut to) = (from.try_clone().unwrap(), to.try_clone().unwrap());
+                    std::thread::spawn(move || {
+                        drop(std::io::copy(&mut from, &mut to));
+                        drop(to.shutdown(std::net::Shutdown::Both));
+                    });
+                };
+                pipe(&client, &server);
+                pipe(&server, &client);
+                kept.lock().unwrap().extend([client, server]);
+            }
+        });
+        CutRelay { addr, open }
+    }
+
+    /// Closes every connection open now, both ways.
+    pub(crate) fn cut(&self) {
+        for s in self.open.lock().unwrap().drain(..) {
+            drop(s.shutdown(std::net::Shutdown::Both));
+        }
+    }
+}
