@@ -465,12 +465,14 @@ pub(crate) fn assert_server_never_saw(body: &str, proof: Option<&str>) {
 /// A TCP relay between a client and its server whose connections the test can cut: the
 /// server sees the connection close as if the network had dropped it (the client's
 /// stream can then be resumed, XEP-0198), and the client sees it end.
+#[allow(dead_code)]
 pub(crate) struct CutRelay {
     /// The address to give the client as its server.
     pub addr: String,
     open: Arc<Mutex<Vec<std::net::TcpStream>>>,
 }
 
+#[allow(dead_code)]
 impl CutRelay {
     /// A relay to `upstream` (`127.0.0.1:PORT`), accepting connections until the test ends.
     pub(crate) fn start(upstream: &str) -> CutRelay {
