@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 const ALICE: &str = "alice@example.org/pda";
 const BOB: &str = "bob@example.com/laptop";
+const BOB_BARE: &str = "bob@example.com";
 const NOW: Timestamp = Timestamp(1_800_000_000);
 
 struct Side {
@@ -22,12 +23,42 @@ struct Side {
     events: Vec<ClientEvent>,
 }
 
+/// The bare JIDs of these tests, each in the others' rosters.
+const CONTACTS: [&str; 3] = ["alice@example.org", "bob@example.com", "carol@example.net"];
+
+/// A roster item of `jid` with a subscription both ways.
+fn contact(jid: &str) -> crate::RosterItem {
+    crate::RosterItem {
+        jid: jid.into(),
+        name: None,
+        subscription: crate::Subscription::Both,
+        pending_out: false,
+    }
+}
+
+/// The roster of `jid` in these tests: everyone else in [`CONTACTS`].
+fn roster_of(jid: &str) -> Vec<crate::RosterItem> {
+    let own = esession::jid::bare(jid);
+    CONTACTS
+        .iter()
+        .filter(|c| **c != own)
+        .map(|c| contact(c))
+        .collect()
+}
+
 impl Side {
     fn new(jid: &'static str, label: &str) -> Side {
         Side::with(jid, label, Config::default())
     }
 
     fn with(jid: &'static str, label: &str, config: Config) -> Side {
+        let mut convs = Conversations::new(
+            jid,
+            Box::new(SeededRandom::from_label(&format!("{label}/ids"))),
+        );
+        // The others of these tests are contacts (only a contact's presence is followed).
+        convs.set_roster(roster_of(jid));
+        while convs.poll_event().is_some() {}
         Side {
             jid,
             engine: Engine::new(
@@ -36,10 +67,7 @@ impl Side {
                 MemoryStore::new(),
                 Box::new(SeededRandom::from_label(&format!("{label}/engine"))),
             ),
-            convs: Conversations::new(
-                jid,
-                Box::new(SeededRandom::from_label(&format!("{label}/ids"))),
-            ),
+            convs,
             events: Vec::new(),
         }
     }
@@ -913,6 +941,43 @@ fn a_contact_that_lost_the_retained_secret_is_alerted() {
     );
 }
 
+/// RFC 6121 §4.6: anyone may send us directed presence, and each new resource costs a
+/// disco#info question the account's loop waits for (XEP-0116 §3). Presence from a JID
+/// outside the roster is not followed, nor more than `MAX_RESOURCES` resources of one
+/// contact: a flood of presences asks nothing.
+#[test]
+fn presence_from_strangers_or_too_many_resources_asks_nothing() {
+    let mut a = Side::new(ALICE, "flood/a");
+    for i in 0..1000 {
+        let stranger = format!("x{i}@evil.example/r");
+        a.receive(Element::new("presence", ns::JABBER_CLIENT).with_attr("from", &stranger));
+    }
+    assert_eq!(a.convs.poll_disco(), None);
+    assert!(a.online_resources("x0@evil.example").is_empty());
+    for i in 0..100 {
+        let phone = format!("{BOB_BARE}/r{i}");
+        a.receive(Element::new("presence", ns::JABBER_CLIENT).with_attr("from", &phone));
+    }
+    let mut asked = 0;
+    while a.convs.poll_disco().is_some() {
+        asked += 1;
+    }
+    assert_eq!(asked, crate::conversations::MAX_RESOURCES);
+    // A resource already followed keeps being followed (its show changes).
+    a.receive(
+        Element::new("presence", ns::JABBER_CLIENT)
+            .with_attr("from", format!("{BOB_BARE}/r0"))
+            .with_child(Element::new("show", ns::JABBER_CLIENT).with_text("away")),
+    );
+    let (_, r0) = a
+        .convs
+        .presences()
+        .resources(BOB_BARE)
+        .find(|(full, _)| full.ends_with("/r0"))
+        .unwrap();
+    assert_eq!(r0.show, Show::Away);
+}
+
 #[test]
 fn trust_without_a_presented_key_says_so_and_marks_nothing() {
     let mut net = Net::new("trust-none");
@@ -1045,7 +1110,7 @@ fn a_lost_connection_ends_every_session_keeps_the_messages_and_resumes_on_return
     net.b.sees_offline(ALICE);
     net.b.outgoing();
     net.a.convs.reconnecting(1, 1, None);
-    net.a.convs.online(ALICE, Some(Vec::new()));
+    net.a.convs.online(ALICE, Some(roster_of(ALICE)));
     net.a.collect();
     assert!(net.a.convs.is_online());
     assert!(net.a.events.contains(&ClientEvent::Reconnecting {
@@ -1079,7 +1144,7 @@ fn a_resumed_stream_brings_the_contacts_back_and_sends_what_waited() {
         .connection_lost(&mut net.a.engine, "the connection timed out", NOW);
     let (typed, _) = net.a.send("bob@example.com", "typed meanwhile");
     net.a.outgoing();
-    net.a.convs.online(ALICE, Some(Vec::new()));
+    net.a.convs.online(ALICE, Some(roster_of(ALICE)));
     net.a.collect();
     // Without the resumption nothing is known of Bob: the messages would wait for a
     // presence that a resumed stream never brings.
@@ -1101,7 +1166,7 @@ fn a_resumed_stream_brings_the_contacts_back_and_sends_what_waited() {
     net.a
         .convs
         .connection_lost(&mut net.a.engine, "the connection timed out", NOW);
-    net.a.convs.online(ALICE, Some(Vec::new()));
+    net.a.convs.online(ALICE, Some(roster_of(ALICE)));
     net.a.receive(
         Element::new("presence", ns::JABBER_CLIENT)
             .with_attr("from", BOB)
@@ -1128,7 +1193,7 @@ fn a_resumed_stream_brings_the_contacts_back_and_sends_what_waited() {
         .convs
         .connection_lost(&mut net.a.engine, "the connection timed out", NOW);
     assert!(net.a.convs.poll_disco().is_none());
-    net.a.convs.online(ALICE, Some(Vec::new()));
+    net.a.convs.online(ALICE, Some(roster_of(ALICE)));
     net.a.convs.resumed(&mut net.a.engine, NOW);
     let asked: Vec<String> = std::iter::from_fn(|| net.a.convs.poll_disco())
         .map(|r| r.full)

@@ -48,6 +48,10 @@ pub(crate) const OFFLINE_GRACE: u64 = 2;
 /// for a contact whose presence is still on its way.
 pub(crate) const PRESENCE_SETTLE: u64 = 5;
 
+/// Most resources of one contact whose presence is followed (each is asked its disco#info;
+/// a person has a few devices).
+pub(crate) const MAX_RESOURCES: usize = 16;
+
 /// A disco#info question to ask (XEP-0030), answered with
 /// [`Conversations::disco_info`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -244,6 +248,23 @@ impl Conversations {
         }
     }
 
+    /// Whether the available presence of `update` is one the conversations follow: from a
+    /// contact in the roster (RFC 6121 §4.6: anyone may send directed presence), and one
+    /// of at most [`MAX_RESOURCES`] resources of it. Each new resource costs a disco#info
+    /// question (XEP-0116 §3) that the account's loop waits for, so presence from any
+    /// number of strangers, or of resources of one contact, would stall it. Other updates
+    /// (unavailable, subscriptions) are always taken.
+    fn tracks(&self, update: &PresenceUpdate) -> bool {
+        let PresenceUpdate::Available { full, .. } = update else {
+            return true;
+        };
+        let bare = jid::bare(full);
+        let mut resources = self.presences.resources(bare);
+        self.roster.get(bare).is_some()
+            && (resources.any(|(known, _)| known == full)
+                || self.presences.resources(bare).count() < MAX_RESOURCES)
+    }
+
     /// Handles one stanza from the server: roster pushes and presence here, the rest in
     /// the engine.
     pub fn handle_stanza<S: SecretStore>(
@@ -266,6 +287,7 @@ impl Conversations {
         // Presence with encrypted content belongs to a session (XEP-0200 §5).
         if stanza.child("c", ns::STANZA_ENCRYPTION).is_none() {
             match presence::parse(&stanza, &self.own_bare) {
+                Some(Ok(update)) if !self.tracks(&update) => return,
                 Some(Ok(update)) => return self.presence(engine, update, now),
                 Some(Err(detail)) => {
                     let from = stanza.attr("from").map(str::to_owned);
