@@ -108,6 +108,7 @@ pub(crate) async fn run(global: &Global, args: &ChatArgs) -> Result<(), Fail> {
     let mut view = View {
         contact,
         sent: HashMap::new(),
+        thread: None,
         sas: None,
     };
     screen.say(&format!(
@@ -190,7 +191,9 @@ struct View {
     contact: String,
     /// Our messages by id, for their delivery notices.
     sent: HashMap<String, String>,
-    /// The current session's SAS and its caveat.
+    /// The thread of the session last established (the current one).
+    thread: Option<String>,
+    /// Its SAS and the SAS's caveat.
     sas: Option<String>,
 }
 
@@ -296,6 +299,7 @@ impl View {
             ClientEvent::Established {
                 peer,
                 full,
+                thread,
                 sas,
                 sas_alg,
                 shield,
@@ -305,6 +309,7 @@ impl View {
                 ..
             } if ours(peer) => {
                 let caveat = crate::sas_advice::caveat(*sas_alg);
+                self.thread = Some(thread.clone());
                 self.sas = sas.as_ref().map(|s| format!("{s}{caveat}"));
                 let by = if *adopted { "the contact" } else { "us" };
                 let logged = match kept {
@@ -364,13 +369,27 @@ impl View {
             }
             ClientEvent::Receipt { .. } | ClientEvent::Roster(_) => {}
             ClientEvent::Terminated {
-                peer, full, reason, ..
+                peer,
+                full,
+                thread,
+                reason,
             } if ours(peer) => {
-                self.sas = None;
+                // Only the end of the current session forgets its SAS: another session
+                // of the contact (another resource) may end meanwhile.
+                let current = self.thread.as_ref() == Some(thread);
+                if current {
+                    self.thread = None;
+                    self.sas = None;
+                }
                 screen.say(&format!(
-                    "the session with {} ended ({}); the next line starts a new one",
+                    "the session with {} ended ({}){}",
                     safe(full),
-                    safe(reason)
+                    safe(reason),
+                    if current {
+                        "; the next line starts a new one"
+                    } else {
+                        ""
+                    }
                 ));
             }
             ClientEvent::Terminated { .. } => {}
@@ -427,6 +446,69 @@ impl View {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A printer that keeps what is said.
+    struct Said(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+    impl ExternalPrinter for Said {
+        fn print(&mut self, msg: String) -> rustyline::Result<()> {
+            self.0.lock().unwrap().push(msg);
+            Ok(())
+        }
+    }
+
+    fn established(thread: &str, sas: &str) -> ClientEvent {
+        ClientEvent::Established {
+            peer: "bob@example.com".into(),
+            full: format!("bob@example.com/{thread}"),
+            thread: thread.into(),
+            sas: Some(sas.into()),
+            sas_alg: Some(esession::SasAlg::Committed),
+            shield: esession_client::Shield::Unverified,
+            adopted: false,
+            kept: Kept::Memory,
+            petname: None,
+            compat: None,
+        }
+    }
+
+    fn terminated(thread: &str) -> ClientEvent {
+        ClientEvent::Terminated {
+            peer: "bob@example.com".into(),
+            full: format!("bob@example.com/{thread}"),
+            thread: thread.into(),
+            reason: "ended by the contact".into(),
+        }
+    }
+
+    /// The end of another session of the contact (another resource) leaves the SAS of
+    /// the current one to compare.
+    #[test]
+    fn only_the_current_session_ending_forgets_its_sas() {
+        let said = std::sync::Arc::default();
+        let mut screen = Screen {
+            printer: Some(Box::new(Said(std::sync::Arc::clone(&said)))),
+        };
+        let mut view = View {
+            contact: "bob@example.com".into(),
+            sent: HashMap::new(),
+            thread: None,
+            sas: None,
+        };
+        view.show(&mut screen, &established("phone", "aaaaa"));
+        view.show(&mut screen, &established("pc", "bbbbb"));
+        view.show(&mut screen, &terminated("phone"));
+        assert_eq!(view.sas.as_deref(), Some("bbbbb"));
+        view.show(&mut screen, &terminated("pc"));
+        assert_eq!(view.sas, None);
+        let said = said.lock().unwrap();
+        let ends: Vec<&String> = said.iter().filter(|l| l.contains("ended")).collect();
+        assert!(!ends[0].contains("next line"), "{ends:?}");
+        assert!(
+            ends[1].contains("the next line starts a new one"),
+            "{ends:?}"
+        );
+    }
 
     #[test]
     fn commands_are_handled_here_and_never_sent() {
