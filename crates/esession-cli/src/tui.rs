@@ -139,7 +139,9 @@ async fn apply(
         Effect::Add(jid) => {
             account.add(&jid).await?;
             app.done(
-                format!("{jid} added to your contacts; asked to see their presence"),
+                format!(
+                    "asked the server to add {jid} to your contacts, and to see their presence"
+                ),
                 now,
             );
         }

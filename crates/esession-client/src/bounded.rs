@@ -13,6 +13,8 @@ pub(crate) const STATES_KEPT: usize = 10_000;
 pub(crate) const SEEN_KEPT: usize = 10_000;
 /// Caps `ver`s whose support of ESessions is known, per account (XEP-0115 §5.4).
 pub(crate) const CAPS_KEPT: usize = 1_000;
+/// Roster sets remembered until their answer (a person adds or removes a few at a time).
+pub(crate) const ROSTER_SETS_KEPT: usize = 256;
 
 /// The delivery state of each message sent, by id.
 #[derive(Debug)]

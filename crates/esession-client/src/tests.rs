@@ -978,6 +978,40 @@ fn presence_from_strangers_or_too_many_resources_asks_nothing() {
     assert_eq!(r0.show, Show::Away);
 }
 
+/// RFC 6121 §2.3.3: a roster set the server refuses is said, naming the contact and the
+/// condition (before, the error went to the engine and was dropped: the person was told
+/// the contact was added).
+#[test]
+fn a_refused_roster_set_is_said() {
+    let mut a = Side::new(ALICE, "roster-refused/a");
+    a.convs.add("dave@example.net");
+    let set = a.outgoing().into_iter().find(|s| s.name() == "iq").unwrap();
+    let id = set.attr("id").unwrap().to_owned();
+    let refusal = |from: &str| {
+        Element::new("iq", ns::JABBER_CLIENT)
+            .with_attr("type", "error")
+            .with_attr("id", &id)
+            .with_attr("from", from)
+            .with_child(
+                Element::new("error", ns::JABBER_CLIENT)
+                    .with_attr("type", "modify")
+                    .with_child(Element::new("not-acceptable", ns::STANZAS)),
+            )
+    };
+    let said = |a: &Side| {
+        a.events.iter().any(|e| {
+            matches!(e, ClientEvent::Warning { detail, .. }
+                if detail.contains("refused to add dave@example.net")
+                    && detail.contains("not-acceptable"))
+        })
+    };
+    // Only our own server answers our roster sets.
+    a.receive(refusal("mallory@evil.example"));
+    assert!(!said(&a), "{:#?}", a.events);
+    a.receive(refusal("alice@example.org"));
+    assert!(said(&a), "{:#?}", a.events);
+}
+
 #[test]
 fn trust_without_a_presented_key_says_so_and_marks_nothing() {
     let mut net = Net::new("trust-none");

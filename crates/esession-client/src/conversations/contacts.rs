@@ -118,10 +118,7 @@ impl Conversations {
     /// Adds `jid` to the roster and asks to see its presence (RFC 6121 §2.3, §3.1.1); the
     /// roster set's answer needs no handling (the server pushes the new item).
     pub fn add(&mut self, jid_: &str) {
-        let set = Element::new("iq", ns::JABBER_CLIENT)
-            .with_attr("type", "set")
-            .with_attr("id", self.new_id())
-            .with_child(roster::add_item(jid_));
+        let set = self.roster_set("add", jid_, roster::add_item(jid_));
         self.outgoing.push_back(set);
         self.outgoing.push_back(roster::subscribe(jid_));
     }
@@ -136,11 +133,19 @@ impl Conversations {
     /// subscriptions both ways and pushes the removal, reported as a
     /// [`ClientEvent::Roster`] item with subscription `remove`.
     pub fn remove(&mut self, jid_: &str) {
-        let set = Element::new("iq", ns::JABBER_CLIENT)
-            .with_attr("type", "set")
-            .with_attr("id", self.new_id())
-            .with_child(roster::remove_item(jid_));
+        let set = self.roster_set("remove", jid_, roster::remove_item(jid_));
         self.outgoing.push_back(set);
+    }
+
+    /// A roster set (RFC 6121 §2.3) carrying `query`, which asks to `what` `jid_`;
+    /// remembered so that a refusal is said.
+    fn roster_set(&mut self, what: &'static str, jid_: &str, query: Element) -> Element {
+        let id = self.new_id();
+        self.roster_sets.keep(&id, (what, jid_.to_owned()));
+        Element::new("iq", ns::JABBER_CLIENT)
+            .with_attr("type", "set")
+            .with_attr("id", id)
+            .with_child(query)
     }
 
     /// Denies `jid`'s subscription request, or cancels the subscription granted before

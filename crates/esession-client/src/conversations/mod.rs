@@ -18,7 +18,7 @@ use esession::{
 };
 use esession_xmpp::{OfflineFallback, SignOut, Unreachable};
 
-use crate::bounded::{Recent, States, CAPS_KEPT, STATES_KEPT};
+use crate::bounded::{Recent, States, CAPS_KEPT, ROSTER_SETS_KEPT, STATES_KEPT};
 use crate::conversation::Conversation;
 use crate::event::{ClientEvent, Shield};
 use crate::history::{Direction, Kept, Log, MessageLog, Page};
@@ -86,6 +86,9 @@ pub struct Conversations {
     states: States,
     events: VecDeque<ClientEvent>,
     outgoing: VecDeque<Element>,
+    /// Our roster sets by iq id: what they asked (`add`, `remove`) and for whom, so that
+    /// a refusal is said (RFC 6121 §2.3.3: an error instead of the push).
+    roster_sets: Recent<(&'static str, String)>,
     disco: VecDeque<DiscoRequest>,
     /// What the software of a caps `ver` supports, for the `ver`s whose hash matched the
     /// disco#info answer (XEP-0115 §5.4); the most recent `CAPS_KEPT`, since each
@@ -122,6 +125,7 @@ impl Conversations {
             states: States::new(STATES_KEPT),
             events: VecDeque::new(),
             outgoing: VecDeque::new(),
+            roster_sets: Recent::new(ROSTER_SETS_KEPT),
             disco: VecDeque::new(),
             caps_cache: Recent::new(CAPS_KEPT),
             allow_offline: false,
@@ -248,6 +252,42 @@ impl Conversations {
         }
     }
 
+    /// Whether `stanza` answers one of our roster sets; a refusal is said (RFC 6121
+    /// §2.3.3: e.g. `not-acceptable` for a JID the server will not take), a success is
+    /// reported by the push that follows it.
+    fn roster_answer(&mut self, stanza: &Element) -> bool {
+        if !stanza.is("iq", ns::JABBER_CLIENT)
+            || stanza.attr("from").is_some_and(|f| f != self.own_bare)
+        {
+            return false;
+        }
+        let Some((what, jid_)) = stanza
+            .attr("id")
+            .and_then(|id| self.roster_sets.get(id))
+            .cloned()
+        else {
+            return false;
+        };
+        match stanza.attr("type") {
+            Some("result") => true,
+            Some("error") => {
+                let condition = stanza
+                    .child("error", ns::JABBER_CLIENT)
+                    .and_then(|e| {
+                        e.children()
+                            .find(|c| c.ns() == ns::STANZAS && c.name() != "text")
+                    })
+                    .map_or("no condition given", |c| c.name());
+                self.warn(
+                    Some(jid_.clone()),
+                    format!("the server refused to {what} {jid_} in your contacts ({condition})"),
+                );
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Whether the available presence of `update` is one the conversations follow: from a
     /// contact in the roster (RFC 6121 §4.6: anyone may send directed presence), and one
     /// of at most [`MAX_RESOURCES`] resources of it. Each new resource costs a disco#info
@@ -273,6 +313,9 @@ impl Conversations {
         stanza: Element,
         now: Timestamp,
     ) {
+        if self.roster_answer(&stanza) {
+            return;
+        }
         if let Some(push) = roster::push_query(&stanza, &self.own_bare) {
             match push.and_then(roster::parse_items) {
                 Ok(items) => {
