@@ -178,6 +178,12 @@ impl<S: SecretStore> Client<S> {
                     tracing::debug!(node = kind.node(), condition = %c, "no access to options");
                     continue;
                 }
+                // Profile P11: the subscriber set, tried first, is in hand already; the
+                // open node that did not answer is not needed to use it.
+                Err(e) if !found.is_empty() => {
+                    tracing::warn!(node = kind.node(), error = %e, "options not fetched");
+                    break;
+                }
                 Err(e) => return Err(e),
             };
             if let Some(x) = options_form(&items) {
