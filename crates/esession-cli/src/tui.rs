@@ -120,8 +120,8 @@ async fn apply(
                 .map(|k| (k.fingerprint.as_str(), k.petname.as_deref()));
             app.fingerprints(&peer, own.as_deref(), theirs, now);
         }
-        Effect::Trust { peer } => {
-            let trusted = account.trust(&peer);
+        Effect::Trust { peer, fingerprint } => {
+            let trusted = account.trust(&peer, fingerprint.as_deref());
             app.trusted(&peer, trusted, now);
         }
         Effect::Rename { peer, petname } => {

@@ -122,13 +122,13 @@ impl<S: SecretStore> Account<S> {
             .map(|k| k.public().fingerprint().to_b64())
     }
 
-    /// Marks the key `bare` presented in the current session trusted (see
-    /// [`Conversations::trust`]).
+    /// Marks the key `bare` presented in the current session trusted, if it has the
+    /// fingerprint `expected` when one is given (see [`Conversations::trust`]).
     ///
     /// # Errors
     /// Why nothing was marked.
-    pub fn trust(&mut self, bare: &str) -> Result<String, String> {
-        self.convs.trust(self.client.engine_mut(), bare)
+    pub fn trust(&mut self, bare: &str, expected: Option<&str>) -> Result<String, String> {
+        self.convs.trust(self.client.engine_mut(), bare, expected)
     }
 
     /// Names (or un-names) the key `bare` presented in its current session (see

@@ -861,7 +861,7 @@ fn trust_marks_the_presented_key_and_the_shield_follows_at_once() {
     net.a.sees_online(BOB);
     net.b.sees_online(ALICE);
     // No session yet: nothing to trust.
-    assert!(net.b.convs.trust(&mut net.b.engine, ALICE).is_err());
+    assert!(net.b.convs.trust(&mut net.b.engine, ALICE, None).is_err());
     net.a.send("bob@example.com", "hi");
     net.run();
     let alice_fp = net
@@ -876,7 +876,25 @@ fn trust_marks_the_presented_key_and_the_shield_follows_at_once() {
     assert_eq!(info.peer_key.unwrap().fingerprint, alice_fp);
     assert_eq!(net.b.convs.shield(&net.b.engine, ALICE), Shield::Unverified);
     assert_eq!(
-        net.b.convs.trust(&mut net.b.engine, "alice@example.org"),
+        net.b
+            .convs
+            .trust(&mut net.b.engine, "alice@example.org", Some("not it")),
+        Err(format!(
+            "the key alice@example.org presents now has another fingerprint ({alice_fp}) \
+             than the one given: compare it again (/fp)"
+        ))
+    );
+    assert_eq!(net.b.convs.shield(&net.b.engine, ALICE), Shield::Unverified);
+    // The fingerprint as /fp shows it, in groups of four: accepted.
+    let grouped: String = alice_fp
+        .chars()
+        .enumerate()
+        .flat_map(|(i, c)| (i > 0 && i % 4 == 0).then_some(' ').into_iter().chain([c]))
+        .collect();
+    assert_eq!(
+        net.b
+            .convs
+            .trust(&mut net.b.engine, "alice@example.org", Some(&grouped)),
         Ok(alice_fp)
     );
     // XEP-0116 §7.4: trusted from now on, in the session already open too.
@@ -1017,7 +1035,11 @@ fn trust_without_a_presented_key_says_so_and_marks_nothing() {
     let mut net = Net::new("trust-none");
     net.a.send("bob@example.com", "hi");
     net.run();
-    let err = net.b.convs.trust(&mut net.b.engine, ALICE).unwrap_err();
+    let err = net
+        .b
+        .convs
+        .trust(&mut net.b.engine, ALICE, None)
+        .unwrap_err();
     assert!(err.contains("presented no public key"), "{err}");
     assert_eq!(net.b.convs.shield(&net.b.engine, ALICE), Shield::Unverified);
 }

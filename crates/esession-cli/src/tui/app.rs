@@ -132,7 +132,11 @@ pub(crate) enum Effect {
     /// Show the fingerprints ([`App::fingerprints`]).
     Fingerprints { peer: String },
     /// Trust the contact's key ([`App::trusted`]).
-    Trust { peer: String },
+    Trust {
+        peer: String,
+        /// The fingerprint the user read, which the key must have.
+        fingerprint: Option<String>,
+    },
     /// Name the contact's key, or remove its name ([`App::renamed`]).
     Rename {
         peer: String,
@@ -366,7 +370,10 @@ impl App {
                 sas: sas.clone(),
             }),
             Typed::Fingerprints => in_conversation(&|peer| Effect::Fingerprints { peer }),
-            Typed::Trust => in_conversation(&|peer| Effect::Trust { peer }),
+            Typed::Trust(fingerprint) => in_conversation(&|peer| Effect::Trust {
+                peer,
+                fingerprint: fingerprint.clone(),
+            }),
             Typed::Name(petname) => in_conversation(&|peer| Effect::Rename {
                 peer,
                 petname: petname.clone(),

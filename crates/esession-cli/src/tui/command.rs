@@ -18,8 +18,9 @@ pub(crate) enum Typed {
     Verify(String),
     /// `/fp`: our and the contact's key fingerprints.
     Fingerprints,
-    /// `/trust`: trusts the key the contact presented.
-    Trust,
+    /// `/trust [FINGERPRINT]`: trusts the key the contact presented (only if it has that
+    /// fingerprint, when one is given).
+    Trust(Option<String>),
     /// `/name [PETNAME]`: names the key the contact presented (no name: removes it).
     Name(Option<String>),
     /// `/start`: negotiates a session with the contact now, before any message.
@@ -56,8 +57,8 @@ pub(crate) const HELP: [(&str, &str); 16] = [
         "your and the contact's key fingerprints, to read aloud",
     ),
     (
-        "/trust",
-        "trust the key the contact presented (after comparing /fp)",
+        "/trust [FP]",
+        "trust the contact's key, after /fp; with FP: only that key",
     ),
     (
         "/name NAME",
@@ -123,7 +124,7 @@ pub(crate) fn parse(line: &str) -> Result<Typed, String> {
             .ok_or_else(|| "/win needs a window number (1 is the console)".to_owned()),
         "verify" => needs("the SAS the contact read to you").map(Typed::Verify),
         "fp" => none(Typed::Fingerprints),
-        "trust" => none(Typed::Trust),
+        "trust" => Ok(Typed::Trust((!arg.is_empty()).then(|| arg.to_owned()))),
         "name" => Ok(Typed::Name((!arg.is_empty()).then(|| arg.to_owned()))),
         "start" => none(Typed::Start),
         "end" => none(Typed::End),

@@ -522,6 +522,21 @@ fn fingerprints_are_shown_in_groups_for_reading_aloud() {
         [Effect::Fingerprints { peer: BOB.into() }]
     );
     let theirs = "q1w2e3r4t5y6u7i8o9p0a1s2d3f4g5h6j7k8l9z0x1c=";
+    // `/trust` with the fingerprint as read out: only that key is trusted.
+    assert_eq!(
+        type_line(&mut app, "/trust q1w2 e3r4"),
+        [Effect::Trust {
+            peer: BOB.into(),
+            fingerprint: Some("q1w2 e3r4".into())
+        }]
+    );
+    assert_eq!(
+        type_line(&mut app, "/trust"),
+        [Effect::Trust {
+            peer: BOB.into(),
+            fingerprint: None
+        }]
+    );
     app.fingerprints(BOB, Some("AAAABBBBCCCCDDDDEE"), Some((theirs, None)), NOW);
     app.trusted(BOB, Ok(theirs.into()), NOW);
     app.trusted(

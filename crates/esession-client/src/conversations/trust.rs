@@ -67,16 +67,30 @@ impl Conversations {
 
     /// Marks the key the contact presented in the current session with `bare` trusted
     /// for it, after the user compared its fingerprint out of band (XEP-0116 §7.3);
-    /// returns the fingerprint.
+    /// returns the fingerprint. With `expected` (the fingerprint the user compared, in
+    /// Base64, spaces ignored), only a key with that fingerprint is trusted: the session
+    /// current now may not be the one whose key the user read (another was adopted
+    /// meanwhile).
     ///
     /// # Errors
-    /// No established session, no key presented in it, or the store refused.
+    /// No established session, no key presented in it, another fingerprint than
+    /// `expected`, or the store refused.
     pub fn trust<S: SecretStore>(
         &self,
         engine: &mut Engine<S>,
         bare: &str,
+        expected: Option<&str>,
     ) -> Result<String, String> {
         let (fp, b64) = self.presented_key(engine, bare, "trust")?;
+        if let Some(expected) = expected {
+            let typed: String = expected.chars().filter(|c| !c.is_whitespace()).collect();
+            if typed != b64 {
+                return Err(format!(
+                    "the key {bare} presents now has another fingerprint ({b64}) than the \
+                     one given: compare it again (/fp)"
+                ));
+            }
+        }
         engine
             .store_mut()
             .set_trusted(&self.own_bare, fp.as_bytes(), true)
