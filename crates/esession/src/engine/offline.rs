@@ -206,13 +206,19 @@ impl<S: SecretStore> Engine<S> {
         x: &Element,
         now: Timestamp,
     ) -> bool {
-        let taken = self.sessions.contains_key(id);
-        let opened = open_init(x, &self.offline.sets, taken, &mut self.core.ctx(from, now));
         let refused = |error: Error| Event::Failed {
             peer: from.clone(),
             session: id.clone(),
             error: refusal(error),
         };
+        // The accept policy (who may open a session with us, XEP-0155 §4.3) holds for an
+        // offline init too; its refusal is silent like the others of profile P11.
+        if !self.core.config.accept.allows(id.peer().as_str()) {
+            self.out.event(refused(Rejected::NotAllowed.into()));
+            return false;
+        }
+        let taken = self.sessions.contains_key(id);
+        let opened = open_init(x, &self.offline.sets, taken, &mut self.core.ctx(from, now));
         let opened = match opened {
             Ok(o) => o,
             Err(e) => {
