@@ -71,7 +71,7 @@ fn bob(trusted: Option<bool>) -> Engine<MemoryStore> {
 /// Alice logging in over `store`: sets loaded, subscriber set withdrawn.
 fn login(store: MemoryStore) -> Engine<MemoryStore> {
     let mut alice = engine(ALICE, "offline/a2", store, RSA_A);
-    alice.load_offline_sets().unwrap();
+    alice.load_offline_sets(NOW).unwrap();
     alice.withdraw_offline(OfflineSetKind::Subscriber).unwrap();
     alice
 }
@@ -306,6 +306,19 @@ fn expired_options_are_refused_by_bob_and_inits_discarded_by_alice() {
 }
 
 #[test]
+fn expired_sets_are_destroyed_at_login_not_loaded() {
+    let (store, options) = published(OfflineSetKind::Open, None);
+    let (_, stanzas) = bob_sends(&options);
+    let mut alice = engine(ALICE, "offline/a2", store, RSA_A);
+    assert_eq!(alice.load_offline_sets(EXPIRES).unwrap(), 0);
+    assert!(alice.offline_sets().is_empty());
+    assert!(alice.store().offline_sets(ALICE_BARE).unwrap().is_empty());
+    deliver(&mut alice, &stanzas, EXPIRES);
+    assert_eq!(refusal(&events(&mut alice)), PeerMisbehaved::NoOfflineSet);
+    assert!(alice.session_ids().is_empty());
+}
+
+#[test]
 fn bob_refuses_bad_signatures_and_untrusted_keys() {
     let (_, options) = published(OfflineSetKind::Open, Some("pda"));
     let refused = |bob: &mut Engine<MemoryStore>, x: &Element| {
@@ -474,7 +487,7 @@ fn alice_refuses_an_untrusted_bob_when_trust_is_required() {
             Box::new(SeededRandom::from_label("offline/a3")),
         );
         a.set_identity_key(Some(IdentityKey::from_pkcs8_der(RSA_A).unwrap()));
-        a.load_offline_sets().unwrap();
+        a.load_offline_sets(NOW).unwrap();
         a
     };
     let mut alice = login_with(store.clone());
@@ -504,7 +517,7 @@ fn the_accept_policy_refuses_offline_inits_from_others() {
             Box::new(SeededRandom::from_label("offline/a4")),
         );
         a.set_identity_key(Some(IdentityKey::from_pkcs8_der(RSA_A).unwrap()));
-        a.load_offline_sets().unwrap();
+        a.load_offline_sets(NOW).unwrap();
         deliver(&mut a, &stanzas, NOW);
         a
     };
