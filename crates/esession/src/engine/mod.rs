@@ -229,19 +229,22 @@ impl<S: SecretStore> Engine<S> {
         };
     }
 
-    /// Tells the engine what the adapter learnt of `peer`'s client (its XEP-0115 caps
-    /// node or XEP-0092 version): under [`Compat::Auto`] a negotiation we start with a
-    /// peer whose latest sign was Gajim's uses the Gajim mode (issue 13 §1). Returns
-    /// whether this sign is Gajim's.
-    pub fn note_peer_client(&mut self, peer: &Jid, client: PeerClient<'_>) -> bool {
-        let bare = peer.to_bare();
+    /// Tells the engine what the adapter learnt of the client at resource `peer` (its
+    /// XEP-0115 caps node or XEP-0092 version): under [`Compat::Auto`] a negotiation we
+    /// start with that resource uses the Gajim mode when its latest sign was Gajim's
+    /// (issue 13 §1), whatever the contact's other resources run; one started with the
+    /// bare JID only when every resource with a sign showed Gajim's. Returns whether this
+    /// sign is Gajim's.
+    pub fn note_peer_client(&mut self, peer: &FullJid, client: PeerClient<'_>) -> bool {
         let gajim = client.is_gajim();
-        if gajim {
-            self.core.gajim_clients.insert(bare);
-        } else {
-            self.core.gajim_clients.remove(&bare);
-        }
+        self.core.peer_clients.insert(peer.clone(), gajim);
         gajim
+    }
+
+    /// Forgets what was learnt of the client at resource `peer`: it went unavailable, or
+    /// its client is unknown now, which means the profile (issue 13 §1, docs/gajim.md).
+    pub fn forget_peer_client(&mut self, peer: &FullJid) {
+        self.core.peer_clients.remove(peer);
     }
 
     /// Starts a negotiation with `peer` (bare or full JID): queues message 1 and returns
