@@ -456,7 +456,9 @@ impl<S: SecretStore> Engine<S> {
 
     /// Compares the SAS a person read from the peer with ours (constant time). A match
     /// marks the session and its retained secret verified (XEP-0116 §7.3); a mismatch
-    /// returns `false`: a possible man in the middle.
+    /// returns `false`, a possible man in the middle, and the session is no longer
+    /// reported verified (found in review: it kept the flag of an earlier comparison or
+    /// of its chain). The stored flag of the chain and the trust of keys stay as they are.
     pub fn verify_sas(&mut self, id: &SessionId, heard: &str) -> Result<bool, Error> {
         let s = find_session(&mut self.sessions, id)?;
         let open = s
@@ -465,10 +467,11 @@ impl<S: SecretStore> Engine<S> {
             .ok_or(Usage::WrongState("not established"))?;
         let ours = open.summary.sas.as_ref().ok_or(Usage::NoSas)?.as_str();
         let heard = heard.trim().to_lowercase();
-        if !ct_eq(ours.as_bytes(), heard.as_bytes()) {
+        let matched = ct_eq(ours.as_bytes(), heard.as_bytes());
+        open.summary.verified = matched;
+        if !matched {
             return Ok(false);
         }
-        open.summary.verified = true;
         if open.retained {
             // Profile P7: the record of this session's JIDs.
             let peer = s.common.peer();
