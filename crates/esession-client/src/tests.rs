@@ -1344,7 +1344,7 @@ fn no_offline_session_before_the_contacts_presence_had_time_to_arrive() {
 /// (only the classic SAS offered); a contact with another client's node gets the profile.
 /// The signs are kept per resource: a request to the phone, running another client,
 /// speaks the profile even when Gajim's laptop sent the latest presence, and a resource
-/// that went unavailable and came back without caps is no longer taken for Gajim.
+/// that went unavailable and came back, or dropped its caps, is no longer taken for Gajim.
 #[test]
 fn a_gajim_caps_node_makes_our_request_speak_gajims_dialect() {
     const PHONE: &str = "bob@example.com/phone";
@@ -1388,6 +1388,9 @@ fn a_gajim_caps_node_makes_our_request_speak_gajims_dialect() {
     let gone = presence(BOB).with_attr("type", "unavailable");
     let (to, wire) = first_request(vec![gajim(), gone, presence(BOB)], "caps/gone");
     assert_eq!(to, BOB);
+    assert!(wire.contains("sas28x5-commit"), "{wire}");
+    // Its presence dropped Gajim's caps: its client is unknown now.
+    let (_, wire) = first_request(vec![gajim(), presence(BOB)], "caps/dropped");
     assert!(wire.contains("sas28x5-commit"), "{wire}");
 }
 
