@@ -1520,31 +1520,56 @@ fn no_offline_session_before_the_contacts_presence_had_time_to_arrive() {
 
 /// Issue 13 §1: a contact whose caps node is Gajim's gets a session in Gajim's dialect
 /// (only the classic SAS offered); a contact with another client's node gets the profile.
+/// The signs are kept per resource: a request to the phone, running another client,
+/// speaks the profile even when Gajim's laptop sent the latest presence, and a resource
+/// that went unavailable and came back, or dropped its caps, is no longer taken for Gajim.
 #[test]
 fn a_gajim_caps_node_makes_our_request_speak_gajims_dialect() {
-    let first_request = |node: &str, label: &str| {
-        let mut a = Side::new(ALICE, label);
-        let caps = Element::new("c", "http://jabber.org/protocol/caps")
+    const PHONE: &str = "bob@example.com/phone";
+    let caps = |node: &str| {
+        Element::new("c", "http://jabber.org/protocol/caps")
             .with_attr("hash", "sha-1")
             .with_attr("node", node)
-            .with_attr("ver", "QgayPKawpkPSDYmwT/WM94uAlu0=");
-        a.receive(
-            Element::new("presence", ns::JABBER_CLIENT)
-                .with_attr("from", BOB)
-                .with_child(caps),
-        );
-        let req = a.convs.poll_disco().unwrap();
-        a.convs.set_esessions(&mut a.engine, &req.full, true, NOW);
+            .with_attr("ver", "QgayPKawpkPSDYmwT/WM94uAlu0=")
+    };
+    let presence = |from: &str| Element::new("presence", ns::JABBER_CLIENT).with_attr("from", from);
+    let gajim = || presence(BOB).with_child(caps("http://gajim.org"));
+    // The first request after `presences` (each resource advertising ESessions): its
+    // addressee and its wire.
+    let first_request = |presences: Vec<Element>, label: &str| {
+        let mut a = Side::new(ALICE, label);
+        for p in presences {
+            a.receive(p);
+            while let Some(req) = a.convs.poll_disco() {
+                a.convs.set_esessions(&mut a.engine, &req.full, true, NOW);
+            }
+        }
         a.send("bob@example.com", "hi");
         let out = a.outgoing();
         assert_eq!(out.len(), 1, "{out:?}");
-        out[0].to_string()
+        (out[0].attr("to").unwrap().to_owned(), out[0].to_string())
     };
-    let gajim = first_request("http://gajim.org", "caps/gajim");
-    assert!(gajim.contains("sas28x5"), "{gajim}");
-    assert!(!gajim.contains("sas28x5-commit"), "{gajim}");
-    let other = first_request("https://conversations.im", "caps/other");
-    assert!(other.contains("sas28x5-commit"), "{other}");
+    let is_gajims = |wire: &str| wire.contains("sas28x5") && !wire.contains("sas28x5-commit");
+    let (_, wire) = first_request(vec![gajim()], "caps/gajim");
+    assert!(is_gajims(&wire), "{wire}");
+    let other = presence(BOB).with_child(caps("https://conversations.im"));
+    let (_, wire) = first_request(vec![other], "caps/other");
+    assert!(wire.contains("sas28x5-commit"), "{wire}");
+    // The phone (preferred by its priority) runs another client; Gajim's presence is last.
+    let phone = presence(PHONE)
+        .with_child(caps("https://conversations.im"))
+        .with_child(Element::new("priority", ns::JABBER_CLIENT).with_text("5"));
+    let (to, wire) = first_request(vec![phone, gajim()], "caps/two");
+    assert_eq!(to, PHONE);
+    assert!(wire.contains("sas28x5-commit"), "{wire}");
+    // Gajim's laptop went unavailable; another client took the resource, without caps.
+    let gone = presence(BOB).with_attr("type", "unavailable");
+    let (to, wire) = first_request(vec![gajim(), gone, presence(BOB)], "caps/gone");
+    assert_eq!(to, BOB);
+    assert!(wire.contains("sas28x5-commit"), "{wire}");
+    // Its presence dropped Gajim's caps: its client is unknown now.
+    let (_, wire) = first_request(vec![gajim(), presence(BOB)], "caps/dropped");
+    assert!(wire.contains("sas28x5-commit"), "{wire}");
 }
 
 /// Issue 13 §1: a resource whose presence came without caps and that advertises ESessions

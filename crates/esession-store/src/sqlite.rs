@@ -4,7 +4,7 @@ use crate::error::{failed, refused};
 use crate::schema;
 use esession::store::StoreError;
 use esession::time::Timestamp;
-use rusqlite::{Connection, ErrorCode, OpenFlags};
+use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -126,8 +126,11 @@ impl SqliteStore {
     }
 
     /// Destroys every retained secret created `max_age_secs` or more before `now`
-    /// (profile P7: [`DEFAULT_MAX_AGE_SECS`] by default); returns how many. Session history
-    /// is not touched.
+    /// (profile P7: [`DEFAULT_MAX_AGE_SECS`] by default) and every offline option set of
+    /// any account expired at `now`, with its replay records (profile P11 "Expiry": every
+    /// init for it is discarded, so neither its secrets nor its records serve any more;
+    /// XEP-0187 §6.2, §6.4). Returns how many secrets and sets. Session history is not
+    /// touched.
     ///
     /// # Errors
     /// A [`StoreError`] if the deletion fails (nothing is deleted then).
@@ -136,16 +139,14 @@ impl SqliteStore {
         now: Timestamp,
         max_age_secs: u64,
     ) -> Result<usize, StoreError> {
-        let op = "purging expired retained secrets";
-        // Expired iff created + max_age <= now, i.e. created <= now - max_age.
-        let Some(cutoff) = now.0.checked_sub(max_age_secs) else {
-            return Ok(0);
-        };
-        let cutoff = i64::try_from(cutoff).unwrap_or(i64::MAX);
-        let n = self
+        let op = "purging expired secrets";
+        let path = &self.path;
+        let tx = self
             .conn
-            .execute("DELETE FROM retained_secret WHERE created <= ?1", [cutoff])
-            .map_err(|e| failed(op, &self.path, e))?;
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| failed(op, path, e))?;
+        let n = purge_in(&tx, now, max_age_secs).map_err(|e| failed(op, path, e))?;
+        tx.commit().map_err(|e| failed(op, path, e))?;
         self.scrub_destroyed();
         Ok(n)
     }
@@ -159,6 +160,32 @@ impl SqliteStore {
             .conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
     }
+}
+
+/// The deletions of [`SqliteStore::purge_expired`], in its transaction.
+fn purge_in(tx: &Transaction<'_>, now: Timestamp, max_age_secs: u64) -> rusqlite::Result<usize> {
+    let secrets = match now.0.checked_sub(max_age_secs) {
+        // Expired iff created + max_age <= now, i.e. created <= now - max_age.
+        Some(cutoff) => tx.execute(
+            "DELETE FROM retained_secret WHERE created <= ?1",
+            [sql_time(cutoff)],
+        )?,
+        None => 0,
+    };
+    // Profile P11 "Expiry": a set is expired from its `expires` on.
+    let now = sql_time(now.0);
+    tx.execute(
+        "DELETE FROM offline_accepted WHERE (own, kind) IN
+         (SELECT own, kind FROM offline_set WHERE expires <= ?1)",
+        [now],
+    )?;
+    let sets = tx.execute("DELETE FROM offline_set WHERE expires <= ?1", [now])?;
+    Ok(secrets + sets)
+}
+
+/// Seconds as an SQL integer; past `i64::MAX` (never stored), the largest.
+fn sql_time(secs: u64) -> i64 {
+    i64::try_from(secs).unwrap_or(i64::MAX)
 }
 
 /// Switches the database to WAL journal mode; returns the mode SQLite kept. The switch

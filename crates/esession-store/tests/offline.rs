@@ -140,3 +140,34 @@ fn secrets_are_sealed_at_rest_under_the_device_key() {
         "{e}"
     );
 }
+
+#[test]
+fn purge_destroys_expired_sets_with_their_replay_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let mut s = open(&path);
+    let a = "alice@example.org";
+    s.put_offline_set(a, &set(OfflineSetKind::Open, &NONCE, 100))
+        .unwrap();
+    s.put_offline_set(a, &set(OfflineSetKind::Subscriber, b"other", 300))
+        .unwrap();
+    s.put_offline_set("carol@example.org", &set(OfflineSetKind::Open, b"c", 50))
+        .unwrap();
+    let init = AcceptedInit::of(&[1, 2, 3], b"nb-1");
+    assert!(s
+        .accept_offline_init(a, OfflineSetKind::Open, &NONCE, &init)
+        .unwrap());
+    let max_age = esession_store::DEFAULT_MAX_AGE_SECS;
+    // Expired from `expires` on, whatever the account.
+    assert_eq!(s.purge_expired(Timestamp(99), max_age).unwrap(), 1);
+    assert_eq!(s.offline_sets(a).unwrap().len(), 2);
+    assert!(s.offline_sets("carol@example.org").unwrap().is_empty());
+    assert_eq!(s.purge_expired(Timestamp(100), max_age).unwrap(), 1);
+    let left = s.offline_sets(a).unwrap();
+    assert_eq!(left, [set(OfflineSetKind::Subscriber, b"other", 300)]);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let records: i64 = conn
+        .query_row("SELECT count(*) FROM offline_accepted", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(records, 0, "the replay records went with their set");
+}

@@ -169,7 +169,7 @@ impl<S: SecretStore> Client<S> {
         match self.connection_mut().caps_node_seen(full) {
             Some(node) => {
                 self.engine_mut()
-                    .note_peer_client(to, PeerClient::CapsNode(&node));
+                    .note_peer_client(full, PeerClient::CapsNode(&node));
             }
             None if crate::worth_asking(&info) => {
                 self.learn_software(full, timeout).await?;

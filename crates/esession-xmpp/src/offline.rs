@@ -120,7 +120,7 @@ impl<S: SecretStore> Client<S> {
         &mut self,
         timeout: Duration,
     ) -> Result<OfflineLogin, OfflineError> {
-        let loaded = self.engine_mut().load_offline_sets()?;
+        let loaded = self.engine_mut().load_offline_sets(Timestamp::now())?;
         let stored = self
             .engine()
             .offline_sets()

@@ -115,6 +115,9 @@ impl<S: SecretStore> Client<S> {
                 Ok(Some(s))
             }
             Err(why) => {
+                // docs/gajim.md: an unknown client means the profile, whatever it said
+                // before (issue 13 §1).
+                self.engine_mut().forget_peer_client(jid);
                 tracing::info!(%jid, %why, "software version unknown");
                 Ok(None)
             }

@@ -39,6 +39,11 @@ async fn peer(prefix: &str, config: Config, answer: &str, advertise: bool) -> Pe
 /// (`None`: the negotiation failed), with the peer.
 async fn alice_starts(prefix: &str, peer: Peer) -> (Option<SessionInfo>, Peer) {
     let mut alice = client(prefix, Config::default(), &[]).await;
+    starts(&mut alice, peer).await
+}
+
+/// [`alice_starts`] for an `alice` already online.
+async fn starts(alice: &mut Client<MemoryStore>, peer: Peer) -> (Option<SessionInfo>, Peer) {
     let to = esession::Jid::from(peer.client.jid().clone());
     let stop = Arc::new(AtomicBool::new(false));
     let served = serve(peer, stop.clone());
@@ -109,4 +114,26 @@ async fn a_client_that_does_not_advertise_versions_is_not_asked() {
     let info = info.expect("established");
     assert_eq!(peer.asked, 0);
     assert_eq!(info.compat, None);
+}
+
+/// docs/gajim.md: an answer that is not a plain name and version counts as unknown and
+/// the strict protocol is used, even with a resource that answered as a Gajim before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_turned_unknown_is_strict_again() {
+    let answer = "<name>Gajim</name><version>1.0</version>";
+    let peer = peer("verforget", Config::default(), answer, true).await;
+    let mut alice = client("veralice4", Config::default(), &[]).await;
+    let to = esession::Jid::from(peer.client.jid().clone());
+    let stop = Arc::new(AtomicBool::new(false));
+    let served = serve(peer, stop.clone());
+    assert_eq!(alice.reach(&to, T).await.unwrap(), Reach::Negotiate);
+    stop.store(true, Ordering::Relaxed);
+    let mut peer = served.await.unwrap();
+    assert_eq!(peer.asked, 1);
+    peer.answer = "<unrelated xmlns='urn:x'/>".into();
+    // The peer answers in the dialect of our request: Gajim's only if we still took it
+    // for a Gajim.
+    let (info, peer) = starts(&mut alice, peer).await;
+    assert_eq!(peer.asked, 2);
+    assert_eq!(info.expect("established").compat, None);
 }

@@ -129,6 +129,18 @@ pub enum AcceptPolicy {
     Nobody,
 }
 
+impl AcceptPolicy {
+    /// Whether `bare` may open a session with us: by a request (XEP-0155 §4.3) or by an
+    /// offline init (XEP-0187, profile P11).
+    pub fn allows(&self, bare: &str) -> bool {
+        match self {
+            AcceptPolicy::Anyone => true,
+            AcceptPolicy::Only(list) => list.iter().any(|j| j == bare),
+            AcceptPolicy::Nobody => false,
+        }
+    }
+}
+
 /// The negotiation policy of one side.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {

@@ -668,7 +668,7 @@ impl App {
                 Level::Error,
                 format!(
                     "the SAS you typed ({typed}) does not match: someone may be in the \
-                     middle. Nothing was marked"
+                     middle. The session is not shown SAS-verified any more"
                 ),
             ),
             Err(e) => (Level::Error, format!("not verified: {e}")),

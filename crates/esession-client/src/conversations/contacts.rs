@@ -2,6 +2,7 @@
 //! resource speaks ESessions (its disco#info or caps, XEP-0116 §3, XEP-0115).
 use super::*;
 use crate::presence::{Caps, Features};
+use esession::FullJid;
 
 impl Conversations {
     /// Takes in the disco#info `<query/>` of `full` (`None`: it did not answer, taken as
@@ -169,10 +170,8 @@ impl Conversations {
             } => {
                 let new = self.presences.available(&full, show, priority);
                 let changed = self.presences.set_caps(&full, caps.clone());
-                if let (true, Some(c), Ok(peer)) = (changed, &caps, Jid::new(&full)) {
-                    // Issue 13 §1: the caps node tells the engine whether the contact runs
-                    // Gajim, whose dialect a session we start then speaks (Compat::Auto).
-                    engine.note_peer_client(&peer, PeerClient::CapsNode(&c.node));
+                if changed {
+                    note_caps(engine, &full, caps.as_ref());
                 }
                 if new || changed {
                     // XEP-0116 §3: whether the resource supports ESessions is asked on its
@@ -210,6 +209,7 @@ impl Conversations {
                         show: None,
                         esessions: None,
                     });
+                    forget_client(engine, &full);
                     self.resource_gone(engine, &full, now);
                 }
                 self.pump(engine, &bare, now);
@@ -227,5 +227,26 @@ impl Conversations {
                 });
             }
         }
+    }
+}
+
+/// Issue 13 §1: tells the engine what the new caps of resource `full` say of its client,
+/// whose dialect a session we start with that resource then speaks (`Compat::Auto`);
+/// without caps its client is unknown.
+fn note_caps<S: SecretStore>(engine: &mut Engine<S>, full: &str, caps: Option<&Caps>) {
+    match (caps, FullJid::new(full)) {
+        (Some(c), Ok(peer)) => {
+            engine.note_peer_client(&peer, PeerClient::CapsNode(&c.node));
+        }
+        (None, _) => forget_client(engine, full),
+        (_, Err(_)) => {}
+    }
+}
+
+/// Issue 13 §1: what the engine knew of the client at resource `full` no longer holds
+/// (the resource went unavailable or dropped its caps).
+fn forget_client<S: SecretStore>(engine: &mut Engine<S>, full: &str) {
+    if let Ok(peer) = FullJid::new(full) {
+        engine.forget_peer_client(&peer);
     }
 }

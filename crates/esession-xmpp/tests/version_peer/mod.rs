@@ -41,7 +41,7 @@ pub(crate) async fn client(
 pub(crate) struct Peer {
     pub(crate) client: Client<MemoryStore>,
     /// What `<query/>` holds in its version answers (raw XML).
-    answer: String,
+    pub(crate) answer: String,
     /// Version questions answered.
     pub(crate) asked: usize,
     pub(crate) established: Option<SessionInfo>,

@@ -1,6 +1,7 @@
 //! The Gajim compatibility mode (issue 13) against the Gajim-behaviour double: every
 //! deviation in both roles, non-ASCII traffic, retained secrets over three sessions, the
 //! B1 counters avoided, detection, refusals, and the strict mode left alone.
+use super::tests::full;
 use super::*;
 use crate::compat::gajim::request_is_gajim;
 use crate::compat::gajim_double::{c14n, Gajim, Seen, Version};
@@ -87,7 +88,7 @@ impl Link {
     /// We start with Gajim, recognised by its caps node.
     pub(crate) fn we_start(&mut self) -> (SessionId, SessionInfo) {
         self.us
-            .note_peer_client(&jid(GAJIM), PeerClient::CapsNode("http://gajim.org"));
+            .note_peer_client(&full(GAJIM), PeerClient::CapsNode("http://gajim.org"));
         self.us.start(&jid(GAJIM_BARE), NOW).unwrap();
         self.run();
         let info = self.established();
@@ -323,7 +324,7 @@ fn gajim_b1_when_it_answers_is_a_timeout_for_us() {
     let mut link = Link::new("gajim/b1-crash", Version::V1_0, Config::default());
     link.gajim.force_counter = Some(0x00ab_cdef_0123_4567_89ab_cdef_0123_4567);
     link.us.note_peer_client(
-        &jid(GAJIM),
+        &full(GAJIM),
         PeerClient::Software {
             name: "Gajim",
             version: "1.0.3",
@@ -357,7 +358,7 @@ fn a_late_message_4_is_blamed_on_b1_only_for_its_counters() {
         let mut link = Link::new("gajim/b1-blame", Version::V1_0, Config::default());
         link.gajim.force_counter = Some(counter);
         link.us
-            .note_peer_client(&jid(GAJIM), PeerClient::CapsNode("http://gajim.org"));
+            .note_peer_client(&full(GAJIM), PeerClient::CapsNode("http://gajim.org"));
         let id = link.us.start(&jid(GAJIM_BARE), NOW).unwrap();
         // Messages 1 to 3 cross; Gajim's answer to message 3 is held back.
         while let Some(s) = link.us.poll_outgoing() {
@@ -502,7 +503,7 @@ fn strict_and_auto_without_signs_speak_the_profile() {
     // A caps node that is not Gajim's leaves Auto on the profile.
     let mut link = Link::new("gajim/other", Version::V1_0, Config::default());
     assert!(!link.us.note_peer_client(
-        &jid(GAJIM),
+        &full(GAJIM),
         PeerClient::CapsNode("https://conversations.im")
     ));
     assert_eq!(
@@ -515,6 +516,32 @@ fn strict_and_auto_without_signs_speak_the_profile() {
     link.us.start(&jid(GAJIM_BARE), NOW).unwrap();
     link.run();
     assert_gajim_mode(&link.established());
+}
+
+/// Issue 13 §1: the signs are kept per resource: Gajim on one resource and another client
+/// on the next each get their own dialect, a bare JID Gajim's only when every resource with
+/// a sign showed Gajim's, and a forgotten resource no longer counts.
+#[test]
+fn each_resource_gets_the_dialect_of_its_own_client() {
+    use crate::compat::gajim::Dialect;
+    let mut link = Link::new("gajim/resources", Version::V1_0, Config::default());
+    let phone = "juliet@example.com/phone";
+    let dialect = |link: &Link, to: &str| link.us.core.initiator_dialect(&jid(to));
+    link.us
+        .note_peer_client(&full(GAJIM), PeerClient::CapsNode("http://gajim.org"));
+    link.us.note_peer_client(
+        &full(phone),
+        PeerClient::CapsNode("https://conversations.im"),
+    );
+    assert_eq!(dialect(&link, GAJIM), Dialect::Gajim);
+    assert_eq!(dialect(&link, phone), Dialect::Profile);
+    assert_eq!(dialect(&link, GAJIM_BARE), Dialect::Profile);
+    // The phone went away: every resource left with a sign is Gajim.
+    link.us.forget_peer_client(&full(phone));
+    assert_eq!(dialect(&link, GAJIM_BARE), Dialect::Gajim);
+    link.us.forget_peer_client(&full(GAJIM));
+    assert_eq!(dialect(&link, GAJIM), Dialect::Profile);
+    assert_eq!(dialect(&link, GAJIM_BARE), Dialect::Profile);
 }
 
 /// What Gajim lacks is refused in this mode, naming it.

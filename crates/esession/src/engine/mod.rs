@@ -229,19 +229,22 @@ impl<S: SecretStore> Engine<S> {
         };
     }
 
-    /// Tells the engine what the adapter learnt of `peer`'s client (its XEP-0115 caps
-    /// node or XEP-0092 version): under [`Compat::Auto`] a negotiation we start with a
-    /// peer whose latest sign was Gajim's uses the Gajim mode (issue 13 §1). Returns
-    /// whether this sign is Gajim's.
-    pub fn note_peer_client(&mut self, peer: &Jid, client: PeerClient<'_>) -> bool {
-        let bare = peer.to_bare();
+    /// Tells the engine what the adapter learnt of the client at resource `peer` (its
+    /// XEP-0115 caps node or XEP-0092 version): under [`Compat::Auto`] a negotiation we
+    /// start with that resource uses the Gajim mode when its latest sign was Gajim's
+    /// (issue 13 §1), whatever the contact's other resources run; one started with the
+    /// bare JID only when every resource with a sign showed Gajim's. Returns whether this
+    /// sign is Gajim's.
+    pub fn note_peer_client(&mut self, peer: &FullJid, client: PeerClient<'_>) -> bool {
         let gajim = client.is_gajim();
-        if gajim {
-            self.core.gajim_clients.insert(bare);
-        } else {
-            self.core.gajim_clients.remove(&bare);
-        }
+        self.core.peer_clients.insert(peer.clone(), gajim);
         gajim
+    }
+
+    /// Forgets what was learnt of the client at resource `peer`: it went unavailable, or
+    /// its client is unknown now, which means the profile (issue 13 §1, docs/gajim.md).
+    pub fn forget_peer_client(&mut self, peer: &FullJid) {
+        self.core.peer_clients.remove(peer);
     }
 
     /// Starts a negotiation with `peer` (bare or full JID): queues message 1 and returns
@@ -453,7 +456,9 @@ impl<S: SecretStore> Engine<S> {
 
     /// Compares the SAS a person read from the peer with ours (constant time). A match
     /// marks the session and its retained secret verified (XEP-0116 §7.3); a mismatch
-    /// returns `false`: a possible man in the middle.
+    /// returns `false`, a possible man in the middle, and the session is no longer
+    /// reported verified (found in review: it kept the flag of an earlier comparison or
+    /// of its chain). The stored flag of the chain and the trust of keys stay as they are.
     pub fn verify_sas(&mut self, id: &SessionId, heard: &str) -> Result<bool, Error> {
         let s = find_session(&mut self.sessions, id)?;
         let open = s
@@ -462,10 +467,11 @@ impl<S: SecretStore> Engine<S> {
             .ok_or(Usage::WrongState("not established"))?;
         let ours = open.summary.sas.as_ref().ok_or(Usage::NoSas)?.as_str();
         let heard = heard.trim().to_lowercase();
-        if !ct_eq(ours.as_bytes(), heard.as_bytes()) {
+        let matched = ct_eq(ours.as_bytes(), heard.as_bytes());
+        open.summary.verified = matched;
+        if !matched {
             return Ok(false);
         }
-        open.summary.verified = true;
         if open.retained {
             // Profile P7: the record of this session's JIDs.
             let peer = s.common.peer();

@@ -79,15 +79,26 @@ impl<S: SecretStore> Engine<S> {
     }
 
     /// Alice at login: loads every stored option set (with its replay records) to process
-    /// the offline inits about to be delivered. Returns how many were loaded.
+    /// the offline inits about to be delivered, and destroys in the store each set that
+    /// expired at `now` instead of loading it (profile P11 "Expiry": every init for it
+    /// would be discarded; XEP-0187 §6.2, §6.4: its secrets serve only until it expires).
+    /// Returns how many were loaded.
     ///
     /// # Errors
-    /// The store's error when the sets cannot be read (e.g. a wrong passphrase).
-    pub fn load_offline_sets(&mut self) -> Result<usize, Error> {
-        let sets = self.core.store.offline_sets(self.core.own_bare.as_str())?;
-        let n = sets.len();
-        for set in sets {
-            self.offline.hold(set);
+    /// The store's error when the sets cannot be read (e.g. a wrong passphrase) or an
+    /// expired one cannot be removed.
+    pub fn load_offline_sets(&mut self, now: Timestamp) -> Result<usize, Error> {
+        self.core.tick(now);
+        let core = &mut self.core;
+        let own = core.own_bare.as_str();
+        let mut n = 0;
+        for set in core.store.offline_sets(own)? {
+            if set.expired(now) {
+                core.store.remove_offline_set(own, set.kind)?;
+            } else {
+                self.offline.hold(set);
+                n += 1;
+            }
         }
         Ok(n)
     }
@@ -206,13 +217,19 @@ impl<S: SecretStore> Engine<S> {
         x: &Element,
         now: Timestamp,
     ) -> bool {
-        let taken = self.sessions.contains_key(id);
-        let opened = open_init(x, &self.offline.sets, taken, &mut self.core.ctx(from, now));
         let refused = |error: Error| Event::Failed {
             peer: from.clone(),
             session: id.clone(),
             error: refusal(error),
         };
+        // The accept policy (who may open a session with us, XEP-0155 §4.3) holds for an
+        // offline init too; its refusal is silent like the others of profile P11.
+        if !self.core.config.accept.allows(id.peer().as_str()) {
+            self.out.event(refused(Rejected::NotAllowed.into()));
+            return false;
+        }
+        let taken = self.sessions.contains_key(id);
+        let opened = open_init(x, &self.offline.sets, taken, &mut self.core.ctx(from, now));
         let opened = match opened {
             Ok(o) => o,
             Err(e) => {

@@ -3,7 +3,7 @@
 //! expiry, the signature and the trust of Alice's key.
 use super::tests::{ALICE, BOB, NOW};
 use super::*;
-use crate::config::Config;
+use crate::config::{AcceptPolicy, Config};
 use crate::crypto::pubkey::IdentityKey;
 use crate::engine::tests::{bare, full};
 use crate::error::{
@@ -71,7 +71,7 @@ fn bob(trusted: Option<bool>) -> Engine<MemoryStore> {
 /// Alice logging in over `store`: sets loaded, subscriber set withdrawn.
 fn login(store: MemoryStore) -> Engine<MemoryStore> {
     let mut alice = engine(ALICE, "offline/a2", store, RSA_A);
-    alice.load_offline_sets().unwrap();
+    alice.load_offline_sets(NOW).unwrap();
     alice.withdraw_offline(OfflineSetKind::Subscriber).unwrap();
     alice
 }
@@ -306,6 +306,19 @@ fn expired_options_are_refused_by_bob_and_inits_discarded_by_alice() {
 }
 
 #[test]
+fn expired_sets_are_destroyed_at_login_not_loaded() {
+    let (store, options) = published(OfflineSetKind::Open, None);
+    let (_, stanzas) = bob_sends(&options);
+    let mut alice = engine(ALICE, "offline/a2", store, RSA_A);
+    assert_eq!(alice.load_offline_sets(EXPIRES).unwrap(), 0);
+    assert!(alice.offline_sets().is_empty());
+    assert!(alice.store().offline_sets(ALICE_BARE).unwrap().is_empty());
+    deliver(&mut alice, &stanzas, EXPIRES);
+    assert_eq!(refusal(&events(&mut alice)), PeerMisbehaved::NoOfflineSet);
+    assert!(alice.session_ids().is_empty());
+}
+
+#[test]
 fn bob_refuses_bad_signatures_and_untrusted_keys() {
     let (_, options) = published(OfflineSetKind::Open, Some("pda"));
     let refused = |bob: &mut Engine<MemoryStore>, x: &Element| {
@@ -474,7 +487,7 @@ fn alice_refuses_an_untrusted_bob_when_trust_is_required() {
             Box::new(SeededRandom::from_label("offline/a3")),
         );
         a.set_identity_key(Some(IdentityKey::from_pkcs8_der(RSA_A).unwrap()));
-        a.load_offline_sets().unwrap();
+        a.load_offline_sets(NOW).unwrap();
         a
     };
     let mut alice = login_with(store.clone());
@@ -490,6 +503,57 @@ fn alice_refuses_an_untrusted_bob_when_trust_is_required() {
     assert!(evs.iter().any(
         |e| matches!(e, Event::Established(i) if i.peer_key.as_ref().is_some_and(|k| k.trusted))
     ));
+}
+
+#[test]
+fn the_accept_policy_refuses_offline_inits_from_others() {
+    let (store, options) = published(OfflineSetKind::Open, None);
+    let (_, stanzas) = bob_sends(&options);
+    let login_with = |accept: AcceptPolicy| {
+        let mut a = Engine::new(
+            full(ALICE),
+            Config { accept, ..config() },
+            store.clone(),
+            Box::new(SeededRandom::from_label("offline/a4")),
+        );
+        a.set_identity_key(Some(IdentityKey::from_pkcs8_der(RSA_A).unwrap()));
+        a.load_offline_sets(NOW).unwrap();
+        deliver(&mut a, &stanzas, NOW);
+        a
+    };
+    for accept in [
+        AcceptPolicy::Only(vec!["carol@example.net".into()]),
+        AcceptPolicy::Nobody,
+    ] {
+        let mut alice = login_with(accept);
+        let evs = events(&mut alice);
+        assert!(
+            matches!(
+                &evs[..],
+                [
+                    Event::Failed {
+                        error: Error::Rejected(Rejected::NotAllowed),
+                        ..
+                    },
+                    ..
+                ]
+            ),
+            "{evs:?}"
+        );
+        assert!(
+            !evs.iter().any(|e| matches!(e, Event::Message { .. })),
+            "{evs:?}"
+        );
+        assert!(alice.session_ids().is_empty() && alice.poll_outgoing().is_none());
+        // Refused before any check: no replay record kept.
+        assert!(alice.store().offline_sets(ALICE_BARE).unwrap()[0]
+            .accepted
+            .is_empty());
+    }
+    let mut alice = login_with(AcceptPolicy::Only(vec![BOB_BARE.into()]));
+    assert!(events(&mut alice)
+        .iter()
+        .any(|e| matches!(e, Event::Message { offline: true, .. })));
 }
 
 #[test]

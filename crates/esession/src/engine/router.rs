@@ -6,7 +6,7 @@ use super::negotiate::fail_negotiation;
 use super::session::{key, route, Common, Peer, Session, State};
 use super::shared::{Core, Outbox};
 use super::Engine;
-use crate::config::{AcceptPolicy, Flow, Security, StanzaKind};
+use crate::config::{Flow, Security, StanzaKind};
 use crate::error::Condition;
 use crate::error::{Rejected, RequestRefused};
 use crate::event::{Event, Role};
@@ -322,12 +322,7 @@ impl<S: SecretStore> Engine<S> {
             self.out.warn(from, Some(id), detail);
             return None;
         }
-        let allowed = match &self.core.config.accept {
-            AcceptPolicy::Anyone => true,
-            AcceptPolicy::Only(list) => list.iter().any(|j| j == id.peer().as_str()),
-            AcceptPolicy::Nobody => false,
-        };
-        if !allowed {
+        if !self.core.config.accept.allows(id.peer().as_str()) {
             // XEP-0155 §4.3: decline.
             let refusal = decline(Some("not accepting sessions from this address"));
             let to = from.as_str();

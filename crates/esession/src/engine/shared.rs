@@ -18,7 +18,7 @@ use crate::time::Timestamp;
 use crate::warning::Warning;
 use crate::xml::{Element, Limits};
 use jid::{BareJid, FullJid, Jid};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use zeroize::Zeroizing;
 
 /// The account's shared resources: policy, secrets, randomness and the clock.
@@ -40,8 +40,8 @@ pub(super) struct Core<S> {
     pub(super) clock: Timestamp,
     /// Per-contact compatibility settings by bare JID (issue 13).
     pub(super) compat: HashMap<BareJid, Compat>,
-    /// Bare JIDs whose client showed Gajim's signs (issue 13 §1).
-    pub(super) gajim_clients: HashSet<BareJid>,
+    /// Per resource, whether the latest sign of its client was Gajim's (issue 13 §1).
+    pub(super) peer_clients: HashMap<FullJid, bool>,
 }
 
 impl<S: SecretStore> Core<S> {
@@ -58,7 +58,7 @@ impl<S: SecretStore> Core<S> {
             identity_key: None,
             clock: Timestamp::default(),
             compat: HashMap::new(),
-            gajim_clients: HashSet::new(),
+            peer_clients: HashMap::new(),
         }
     }
 
@@ -80,7 +80,7 @@ impl<S: SecretStore> Core<S> {
             identity_key: self.identity_key.clone(),
             clock: self.clock,
             compat: self.compat.clone(),
-            gajim_clients: self.gajim_clients.clone(),
+            peer_clients: self.peer_clients.clone(),
         }
     }
 
@@ -92,12 +92,29 @@ impl<S: SecretStore> Core<S> {
     /// The wire of a negotiation we start with `peer` (issue 13 §1: under `Auto`, Gajim's
     /// dialect only when its client showed Gajim's signs).
     pub(super) fn initiator_dialect(&self, peer: &Jid) -> Dialect {
-        let bare = peer.to_bare();
-        match self.compat_of(&bare) {
+        match self.compat_of(&peer.to_bare()) {
             Compat::Gajim => Dialect::Gajim,
             Compat::Strict => Dialect::Profile,
-            Compat::Auto if self.gajim_clients.contains(&bare) => Dialect::Gajim,
+            Compat::Auto if self.shows_gajim(peer) => Dialect::Gajim,
             Compat::Auto => Dialect::Profile,
+        }
+    }
+
+    /// Whether `peer` showed Gajim's signs (issue 13 §1): a resource by its own latest
+    /// sign; a bare JID only when some resource showed one and every resource's latest was
+    /// Gajim's, since the server, not we, picks the resource a request to it reaches.
+    fn shows_gajim(&self, peer: &Jid) -> bool {
+        match peer.try_as_full() {
+            Ok(full) => self.peer_clients.get(full).copied().unwrap_or(false),
+            Err(bare) => {
+                let mut signs = self
+                    .peer_clients
+                    .iter()
+                    .filter(|(j, _)| j.to_bare() == *bare)
+                    .map(|(_, gajim)| *gajim)
+                    .peekable();
+                signs.peek().is_some() && signs.all(|gajim| gajim)
+            }
         }
     }
 

@@ -154,6 +154,27 @@ fn body(e: &mut Engine<MemoryStore>) -> (String, bool) {
     }
 }
 
+/// XEP-0116 §7.3: a SAS that does not match (a possible man in the middle) leaves the
+/// session no longer reported verified, though an earlier comparison had matched; the
+/// stored chain keeps the comparison that matched.
+#[test]
+fn a_sas_mismatch_withdraws_the_sessions_verified_flag() {
+    let mut p = Pair::new("sas-mismatch");
+    let (thread, a, _) = p.negotiate();
+    let id = sid(BOB, &thread);
+    let verified = |p: &Pair| p.alice.session(&id).unwrap().verified;
+    assert!(p.alice.verify_sas(&id, a.sas.as_deref().unwrap()).unwrap());
+    assert!(verified(&p));
+    assert!(!p.alice.verify_sas(&id, "aaaaa").unwrap());
+    assert!(!verified(&p));
+    let chain = p
+        .alice
+        .store()
+        .secrets_with("alice@example.org", "bob@example.com")
+        .unwrap();
+    assert!(!chain.is_empty() && chain.iter().all(|s| s.verified));
+}
+
 #[test]
 fn first_second_and_lost_secret_sessions() {
     let mut p = Pair::new("rs");

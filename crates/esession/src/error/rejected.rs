@@ -30,6 +30,10 @@ pub enum Rejected {
     /// answered).
     #[error("{0}")]
     Offline(PeerMisbehaved),
+    /// We refused an offline init from a JID our accept policy does not allow
+    /// (`Config::accept`, XEP-0155 §4.3 applied to XEP-0187; profile P11: never answered).
+    #[error("offline init from a JID that may not open sessions with us")]
+    NotAllowed,
 }
 
 /// Why we refused a session request (XEP-0155 §4.3); [`RequestRefused::condition`] and

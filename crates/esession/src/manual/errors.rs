@@ -32,7 +32,9 @@
 //! way. A session stanza that fails ([`StanzaFault`](crate::StanzaFault)) is not answered
 //! with an error: the session ends with an encrypted terminate (profile P9). An offline
 //! init is never answered (profile P11): its refusal is
-//! [`Rejected::Offline`](crate::Rejected::Offline).
+//! [`Rejected::Offline`](crate::Rejected::Offline), or
+//! [`Rejected::NotAllowed`](crate::Rejected::NotAllowed) for a sender the accept policy
+//! excludes.
 //!
 //! ## Warnings
 //!

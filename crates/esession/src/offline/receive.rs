@@ -85,7 +85,7 @@ pub(crate) fn open_init(
         .ok_or(PeerMisbehaved::NoOfflineSet)?;
     let set = sets.get(index).ok_or(PeerMisbehaved::NoOfflineSet)?;
     // 4. Expiry: an init for an expired set is discarded undecrypted.
-    if ctx.now >= set.expires {
+    if set.expired(ctx.now) {
         return Err(PeerMisbehaved::OfflineExpired(set.expires.to_datetime()).into());
     }
     // 5. Replay: d or N_B accepted before for this set, or a thread with a session.

@@ -114,6 +114,12 @@ const MAX_GROUPS: usize = 16;
 const MAX_OPTIONS: usize = 1 << 20;
 
 impl OfflineSet {
+    /// Whether the set has expired at `now` (profile P11 "Expiry": Alice discards every
+    /// init for a set whose stored expiry has passed, and the set then has no use).
+    pub fn expired(&self, now: Timestamp) -> bool {
+        now >= self.expires
+    }
+
     /// Whether `nonce` is this set's N_A, compared in constant time (it is a secret until
     /// published, and the comparison picks the set a received init answers, profile P11).
     pub fn has_nonce(&self, nonce: &[u8]) -> bool {

@@ -121,7 +121,7 @@ fn run() -> (Run, String) {
         alice.store().clone(),
         ALICE_KEY,
     );
-    assert_eq!(alice.load_offline_sets().unwrap(), 1);
+    assert_eq!(alice.load_offline_sets(NOW).unwrap(), 1);
     for (_, xml) in &wire {
         alice.handle_stanza(parse(xml), NOW.plus(60));
     }
