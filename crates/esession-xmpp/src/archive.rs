@@ -136,7 +136,8 @@ impl Connection {
         Ok(out)
     }
 
-    /// §7.2: one page of a collection; `first_index` is the first entry's position.
+    /// §7.2: one page of the collection with `with` started at `start` (an answer with
+    /// another collection is an error).
     pub async fn archive_retrieve(
         &mut self,
         with: &str,
@@ -150,7 +151,7 @@ impl Connection {
             .iq("get", None, &req, timeout)
             .await?
             .ok_or_else(|| missing("the retrieve request"))?;
-        Collection::parse(&answer).map_err(bad_answer)
+        Collection::parse_retrieved(&answer, with, start).map_err(bad_answer)
     }
 
     /// §7.2 with XEP-0059 paging: the whole collection (pages of `page_size`), at most
