@@ -11,6 +11,21 @@ use esession::Element;
 
 use crate::connection::Connection;
 use crate::error::XmppError;
+use tokio_xmpp::parsers::stanza_error::ErrorType;
+
+/// Why a §5.2 upload failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    /// The server refused it with an error of type `cancel` or `modify` (RFC 6120 §8.3.2:
+    /// "do not retry", "retry after changing the data sent"): the same upload never
+    /// succeeds. The condition (e.g. `not-acceptable` for a body over the server's limit).
+    #[error("the server refused the collection for good: {0}")]
+    Refused(String),
+    /// Anything else (an error of type `wait` or `auth`, no answer, the link down): the
+    /// same upload may succeed later.
+    #[error(transparent)]
+    Failed(#[from] XmppError),
+}
 
 /// A §7.1 list page: the collection headers and the page description.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,13 +95,17 @@ impl Connection {
         &mut self,
         collection: &Collection,
         timeout: Duration,
-    ) -> Result<Option<u32>, XmppError> {
+    ) -> Result<Option<u32>, SaveError> {
         let save = collection
             .save_request()
             .map_err(|e| XmppError::InvalidArgument(e.to_string()))?;
-        match self.iq("set", None, &save, timeout).await? {
-            Some(answer) => archive::parse_saved(&answer).map_err(bad_answer),
-            None => Ok(None),
+        match self.iq_or_error("set", None, &save, timeout).await? {
+            Ok(Some(answer)) => Ok(archive::parse_saved(&answer).map_err(bad_answer)?),
+            Ok(None) => Ok(None),
+            Err((ErrorType::Cancel | ErrorType::Modify, condition)) => {
+                Err(SaveError::Refused(condition))
+            }
+            Err((_, condition)) => Err(SaveError::Failed(XmppError::Stanza(condition))),
         }
     }
 
