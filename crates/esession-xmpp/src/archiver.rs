@@ -47,8 +47,9 @@ pub enum ArchiverError {
 /// A collection being recorded.
 struct Pending {
     collection: Collection,
-    /// Entries of this collection uploaded already (the next sealed index).
-    uploaded: usize,
+    /// The number of messages the server held in the collection before our last upload
+    /// of these entries whose outcome we did not learn (a timeout, the link down).
+    tried_at: Option<usize>,
     last: Timestamp,
 }
 
@@ -111,6 +112,21 @@ impl Connection {
         let (key, info) = ArchiveKey::create(passphrase)?;
         self.set_archive_key_info(&info, STEP).await?;
         Ok(key)
+    }
+}
+
+/// §7.2 with `<max>0</max>`: how many messages the server holds in collection `c` (0
+/// when it has no such collection: `item-not-found`).
+async fn stored_count(conn: &mut Connection, c: &Collection) -> Result<usize, XmppError> {
+    match conn.archive_count(&c.with, &c.start, STEP).await {
+        Ok(Some(n)) => Ok(n as usize),
+        Ok(None) => Err(XmppError::Protocol(format!(
+            "the server did not say how many messages the collection with {} at {} holds \
+             (XEP-0059 count): the next ones cannot be sealed at their place",
+            c.with, c.start
+        ))),
+        Err(XmppError::Stanza(c)) if c == "item-not-found" => Ok(0),
+        Err(e) => Err(e),
     }
 }
 
@@ -195,7 +211,7 @@ impl Archiver {
         }
         self.open.entry(id.clone()).or_insert_with(|| Pending {
             collection: Collection::new(peer, now, Some(thread)),
-            uploaded: 0,
+            tried_at: None,
             last: now,
         });
     }
@@ -224,10 +240,9 @@ impl Archiver {
             // Upload what we have; the session's collection continues.
             let part = Pending {
                 collection: p.collection.clone(),
-                uploaded: p.uploaded,
+                tried_at: None,
                 last: p.last,
             };
-            p.uploaded += p.collection.entries.len();
             p.collection.entries.clear();
             self.queue(part);
         }
@@ -280,12 +295,26 @@ impl Archiver {
             }
         };
         let key = self.key.insert(key);
-        while let Some(p) = self.ready.first() {
-            let sealed = key.seal_collection(&p.collection, p.uploaded)?;
-            let refused = match conn.archive_save(&sealed, STEP).await {
-                Ok(_) => None,
-                Err(SaveError::Refused(condition)) => Some(condition),
-                Err(SaveError::Failed(e)) => return Err(e.into()),
+        while let Some(p) = self.ready.first_mut() {
+            // §5.2: the server appends to a collection that exists (another part of a long
+            // session, another session with the same JID started in the same second), so
+            // the bodies are sealed from the index it will give them (found in review:
+            // sealed from 0, the appended ones never opened).
+            let stored = stored_count(conn, &p.collection).await?;
+            let refused = if p
+                .tried_at
+                .is_some_and(|before| stored >= before + p.collection.entries.len())
+            {
+                // The last upload was stored though its answer was lost: not sent twice.
+                None
+            } else {
+                p.tried_at = Some(stored);
+                let sealed = key.seal_collection(&p.collection, stored)?;
+                match conn.archive_save(&sealed, STEP).await {
+                    Ok(_) => None,
+                    Err(SaveError::Refused(condition)) => Some(condition),
+                    Err(SaveError::Failed(e)) => return Err(e.into()),
+                }
             };
             let c = self.ready.remove(0).collection;
             match refused {
@@ -494,6 +523,51 @@ mod tests {
         assert!(!a.has_ready());
     }
 
+    /// Found in review: two sessions with the same full JID started in the same second
+    /// make one collection (§5.2: the server appends), but each was sealed from index 0,
+    /// so the second one's messages never opened. A save stored though its answer was
+    /// lost is not sent twice. Through Prosody.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_collection_appended_to_opens_whole_and_is_not_stored_twice() {
+        let mut a = archiver(SAVE_BODY);
+        a.set_passphrase(Some(Zeroizing::new("archive passphrase".into())));
+        // `negotiated` starts every session at the same second with bob@x/r.
+        for (thread, body) in [("t1", "one"), ("t2", "two")] {
+            negotiated(&mut a, thread, Logging::May);
+            a.sent(&id("bob@x/r", thread), body);
+            end(&mut a, "bob@x/r", thread);
+        }
+        let c = a.ready[0].collection.clone();
+        let Some(mut conn) = archive_account("archappend").await else {
+            return;
+        };
+        a.upload(&mut conn, |_| {}).await.unwrap();
+        assert_eq!(opened(&mut conn, &a, &c).await, ["one", "two"]);
+        // The first upload again, as after a timeout: the server has its messages.
+        a.ready.push(Pending {
+            collection: c.clone(),
+            tried_at: Some(0),
+            last: Timestamp(1),
+        });
+        let mut reports = Vec::new();
+        a.upload(&mut conn, |u| reports.push(outcome(u)))
+            .await
+            .unwrap();
+        assert_eq!(reports, [("t1".to_owned(), None)]);
+        assert_eq!(opened(&mut conn, &a, &c).await, ["one", "two"]);
+    }
+
+    /// The bodies of the server's collection `c`, opened with `a`'s key from index 0.
+    async fn opened(conn: &mut Connection, a: &Archiver, c: &Collection) -> Vec<String> {
+        let sealed = conn
+            .archive_retrieve_all(&c.with, &c.start, 50, 100, STEP)
+            .await
+            .unwrap();
+        let key = a.key.as_ref().unwrap();
+        let all = key.open_collection(&sealed, 0).unwrap();
+        all.entries.into_iter().map(|e| e.body).collect()
+    }
+
     #[test]
     fn the_collections_waiting_are_bounded_and_the_oldest_dropped() {
         let mut a = archiver(SAVE_BODY);
@@ -518,7 +592,7 @@ mod tests {
         assert_eq!(a.ready[0].collection.entries.len(), MAX_PENDING);
         end(&mut a, "bob@x/r", "t1");
         assert_eq!(a.ready.len(), 2);
-        assert_eq!(a.ready[1].uploaded, MAX_PENDING);
+        assert_eq!(a.ready[1].collection.start, a.ready[0].collection.start);
         assert_eq!(a.ready[1].collection.entries.len(), 1);
     }
 
