@@ -6,7 +6,7 @@ use crate::output::Out;
 use crate::sanitize::safe;
 use esession::archive::Collection;
 use esession_store::{ArchiveKeyError, SqliteStore};
-use esession_xmpp::{Archiver, ArchiverError, Client};
+use esession_xmpp::{Archiver, ArchiverError, Client, Uploaded};
 use serde_json::json;
 
 /// The failure of an archiver error: a wrong or missing passphrase is a usage error.
@@ -52,22 +52,45 @@ pub(crate) async fn enable(
     Ok(archiver)
 }
 
-/// `{"event":"archived",…}`: a collection the server stored.
-fn archived(out: Out) -> impl FnMut(&Collection) {
-    move |c| {
-        out.emit(
-            json!({"event": "archived", "with": c.with, "start": c.start, "thread": c.thread, "messages": c.entries.len()}),
-            &format!(
-                "archived {} message(s) with {} (collection {})",
-                c.entries.len(),
-                safe(&c.with),
-                safe(&c.start)
-            ),
-        );
+/// What became of each finished collection: `archived`, or an error (`archive_refused`)
+/// naming one the server refused for good, which is dropped.
+fn archived(out: Out) -> impl FnMut(Uploaded<'_>) {
+    move |u| match u {
+        Uploaded::Saved(c) => stored(out, c),
+        Uploaded::Refused(c, condition) => refused(out, c, condition),
     }
 }
 
-/// Uploads the finished collections, reporting each as `archived`.
+/// The error naming collection `c`, refused for good with `condition`.
+fn refused(out: Out, c: &Collection, condition: &str) {
+    let detail = format!(
+        "the server refused the collection with {} at {} ({} message(s)) for good ({condition}): it is dropped",
+        c.with,
+        c.start,
+        c.entries.len()
+    );
+    out.error(
+        Some(&c.with),
+        c.thread.as_deref(),
+        "archive_refused",
+        &detail,
+    );
+}
+
+/// `{"event":"archived",…}`: collection `c` is stored.
+fn stored(out: Out, c: &Collection) {
+    out.emit(
+        json!({"event": "archived", "with": c.with, "start": c.start, "thread": c.thread, "messages": c.entries.len()}),
+        &format!(
+            "archived {} message(s) with {} (collection {})",
+            c.entries.len(),
+            safe(&c.with),
+            safe(&c.start)
+        ),
+    );
+}
+
+/// Uploads the finished collections, reporting each as [`archived`] does.
 pub(crate) async fn upload(
     client: &mut Client<SqliteStore>,
     archiver: &mut Archiver,

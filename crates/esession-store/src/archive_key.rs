@@ -3,22 +3,30 @@
 //! the passphrase can (docs/decisions.md, "Message archiving").
 //!
 //! Key: Argon2id(passphrase, salt) with the costs of the record kept in XEP-0049 private
-//! storage ([`ArchiveKeyInfo`]); the passphrase is the identity key's. Body format 1:
-//! `<body>` = Base64(0x01 | nonce (24 octets) | XChaCha20-Poly1305 ciphertext and tag) of
-//! the UTF-8 body, with associated data `with|start|index` (UTF-8; `index` the message's
-//! 0-based decimal position in the collection). The record's check value is format 1 of
+//! storage ([`ArchiveKeyInfo`]); the passphrase is the identity key's. Body format 2:
+//! `<body>` = Base64(0x02 | nonce (24 octets) | XChaCha20-Poly1305 ciphertext and tag) of
+//! the UTF-8 body, with associated data `with|start|index|dir|secs|utc` (UTF-8; `index`
+//! the message's 0-based decimal position in the collection; `dir`, `secs` and `utc` the
+//! entry's, XEP-0136 §4.6, empty when absent). Format 1 (octet 0x01, associated data
+//! `with|start|index`, uploaded before format 2) still opens, but leaves the direction and
+//! time of its message unauthenticated. The record's check value is format 1 of
 //! [`CHECK_PLAINTEXT`] with associated data [`CHECK_AD`]: opening it tells a wrong
 //! passphrase from a damaged collection.
 use crate::aead::{self, NONCE_LEN};
 use crate::aead::{KdfParams, IDENTITY_KDF};
-use esession::archive::{ArchiveKeyInfo, Collection};
+use esession::archive::{ArchiveKeyInfo, Collection, Entry};
 use esession::b64;
 use esession::random::{OsRandom, Random};
 use std::fmt;
 use zeroize::Zeroizing;
 
-/// Version octet of sealed bodies and of the check value.
-const FORMAT: u8 = 1;
+/// Version octet of the check value, and of the bodies sealed before format 2: their
+/// associated data is `with|start|index` only.
+const FORMAT_1: u8 = 1;
+/// Version octet of the bodies sealed now: their associated data binds the message's
+/// direction and time too (found in review: with format 1 the server could swap `<to/>`
+/// and `<from/>` or change `secs`, showing the user's words as the contact's).
+const FORMAT_2: u8 = 2;
 /// What the check value seals.
 pub const CHECK_PLAINTEXT: &[u8] = b"esession archive key";
 /// The check value's associated data.
@@ -44,12 +52,12 @@ pub enum ArchiveKeyError {
     Costs(String),
     /// Key derivation or sealing failed.
     Crypto(String),
-    /// A body is not in format 1 (not Base64, too short, unknown version).
+    /// A body is not in format 1 or 2 (not Base64, too short, unknown version).
     Malformed(String),
     /// The record's check value is not in format 1 (empty, too short, unknown version).
     BadRecord(String),
     /// A body's tag does not verify: altered, moved to another collection or position,
-    /// or sealed under another key.
+    /// its direction or time changed (format 2), or sealed under another key.
     Tampered {
         /// The collection's JID.
         with: String,
@@ -73,7 +81,7 @@ impl fmt::Display for ArchiveKeyError {
             Self::BadRecord(e) => write!(f, "the archive key record is damaged: its check value is {e}"),
             Self::Tampered { with, start, index } => write!(
                 f,
-                "archived message {index} of the collection with {with} at {start} does not verify (altered or moved)"
+                "archived message {index} of the collection with {with} at {start} does not verify (altered, moved, or its direction or time changed)"
             ),
         }
     }
@@ -92,8 +100,18 @@ impl fmt::Debug for ArchiveKey {
     }
 }
 
-fn ad(with: &str, start: &str, index: usize) -> Vec<u8> {
+/// Format 1 associated data: `with|start|index`.
+fn ad_1(with: &str, start: &str, index: usize) -> Vec<u8> {
     format!("{with}|{start}|{index}").into_bytes()
+}
+
+/// Format 2 associated data: `with|start|index|dir|secs|utc`, `dir` the element name
+/// (`to` or `from`), `secs` and `utc` as uploaded or empty (XEP-0136 §4.6). Only `with`
+/// (a resource) may hold a `|`: the fields read back from the right, one way only.
+fn ad_2(with: &str, start: &str, index: usize, e: &Entry) -> Vec<u8> {
+    let secs = e.secs.map(|s| s.to_string()).unwrap_or_default();
+    let utc = e.utc.as_deref().unwrap_or_default();
+    format!("{with}|{start}|{index}|{}|{secs}|{utc}", e.dir.name()).into_bytes()
 }
 
 fn check_passphrase(passphrase: &str) -> Result<(), ArchiveKeyError> {
@@ -122,7 +140,7 @@ impl ArchiveKey {
         let key =
             aead::derive_key(passphrase.as_bytes(), &salt, kdf).map_err(ArchiveKeyError::Crypto)?;
         let key = ArchiveKey { key };
-        let check = key.seal_raw(CHECK_PLAINTEXT, CHECK_AD)?;
+        let check = key.seal_raw(FORMAT_1, CHECK_PLAINTEXT, CHECK_AD)?;
         let info = ArchiveKeyInfo {
             salt,
             m_kib: kdf.m_kib,
@@ -146,7 +164,7 @@ impl ArchiveKey {
         let key = aead::derive_key(passphrase.as_bytes(), &info.salt, kdf)
             .map_err(ArchiveKeyError::Crypto)?;
         let key = ArchiveKey { key };
-        match key.open_raw(&info.check, CHECK_AD) {
+        match key.open_raw(&info.check, |v| (v == FORMAT_1).then(|| CHECK_AD.to_vec())) {
             Ok(Some(p)) if p.as_slice() == CHECK_PLAINTEXT => Ok(key),
             Ok(_) => Err(ArchiveKeyError::WrongPassphrase),
             // Found in review: reported as an archived body before.
@@ -155,31 +173,29 @@ impl ArchiveKey {
         }
     }
 
-    fn seal_raw(&self, msg: &[u8], aad: &[u8]) -> Result<Vec<u8>, ArchiveKeyError> {
+    fn seal_raw(&self, format: u8, msg: &[u8], aad: &[u8]) -> Result<Vec<u8>, ArchiveKeyError> {
         let mut nonce = [0u8; NONCE_LEN];
         OsRandom.fill(&mut nonce);
         let ct = aead::seal(&self.key, &nonce, msg, aad).map_err(ArchiveKeyError::Crypto)?;
         let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
-        out.push(FORMAT);
+        out.push(format);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&ct);
         Ok(out)
     }
 
-    /// `Ok(None)` when the tag fails; an error when the octets are not format 1.
+    /// `Ok(None)` when the tag fails; an error when the octets are not in a format `aad`
+    /// knows (it gives a format's associated data, `None` for an unknown one).
     fn open_raw(
         &self,
         sealed: &[u8],
-        aad: &[u8],
+        aad: impl Fn(u8) -> Option<Vec<u8>>,
     ) -> Result<Option<Zeroizing<Vec<u8>>>, ArchiveKeyError> {
         let (version, rest) = sealed
             .split_first()
             .ok_or_else(|| ArchiveKeyError::Malformed("empty".into()))?;
-        if *version != FORMAT {
-            return Err(ArchiveKeyError::Malformed(format!(
-                "unknown format {version}"
-            )));
-        }
+        let aad = aad(*version)
+            .ok_or_else(|| ArchiveKeyError::Malformed(format!("unknown format {version}")))?;
         if rest.len() < NONCE_LEN + 16 {
             return Err(ArchiveKeyError::Malformed(format!(
                 "{} octets, too short",
@@ -190,32 +206,38 @@ impl ArchiveKey {
         let nonce: [u8; NONCE_LEN] = nonce
             .try_into()
             .map_err(|_| ArchiveKeyError::Malformed("nonce".into()))?;
-        Ok(aead::open(&self.key, &nonce, ct, aad))
+        Ok(aead::open(&self.key, &nonce, ct, &aad))
     }
 
-    /// Seals message `index` of the collection with `with` started at `start`: the text
-    /// of its `<body>`.
-    pub fn seal_body(
+    /// Seals `entry`, message `index` of the collection with `with` started at `start`
+    /// (format 2): the text of its `<body>`.
+    pub fn seal_entry(
         &self,
         with: &str,
         start: &str,
         index: usize,
-        body: &str,
+        entry: &Entry,
     ) -> Result<String, ArchiveKeyError> {
-        Ok(b64::encode(
-            &self.seal_raw(body.as_bytes(), &ad(with, start, index))?,
-        ))
+        let aad = ad_2(with, start, index, entry);
+        Ok(b64::encode(&self.seal_raw(
+            FORMAT_2,
+            entry.body.as_bytes(),
+            &aad,
+        )?))
     }
 
-    /// Opens what [`seal_body`](Self::seal_body) made for the same `with`, `start` and
+    /// Opens the body of `entry` (as retrieved: its body sealed), message `index` of the
+    /// collection with `with` started at `start`: what [`seal_entry`](Self::seal_entry)
+    /// made for the same values, or a format 1 body for the same `with`, `start` and
     /// `index`.
-    pub fn open_body(
+    pub fn open_entry(
         &self,
         with: &str,
         start: &str,
         index: usize,
-        sealed: &str,
+        entry: &Entry,
     ) -> Result<Zeroizing<String>, ArchiveKeyError> {
+        let sealed = entry.body.as_str();
         if sealed.len() > MAX_SEALED {
             return Err(ArchiveKeyError::Malformed(format!(
                 "{} characters, more than {MAX_SEALED}",
@@ -229,9 +251,12 @@ impl ArchiveKey {
             start: start.to_owned(),
             index,
         };
-        let plain = self
-            .open_raw(&raw, &ad(with, start, index))?
-            .ok_or_else(tampered)?;
+        let aad = |format| match format {
+            FORMAT_1 => Some(ad_1(with, start, index)),
+            FORMAT_2 => Some(ad_2(with, start, index, entry)),
+            _ => None,
+        };
+        let plain = self.open_raw(&raw, aad)?.ok_or_else(tampered)?;
         String::from_utf8(plain.to_vec())
             .map(Zeroizing::new)
             .map_err(|_| tampered())
@@ -246,8 +271,7 @@ impl ArchiveKey {
     ) -> Result<Collection, ArchiveKeyError> {
         let mut out = c.clone();
         for (i, e) in out.entries.iter_mut().enumerate() {
-            let sealed = self.seal_body(&c.with, &c.start, first_index + i, &e.body)?;
-            e.body = sealed;
+            e.body = self.seal_entry(&c.with, &c.start, first_index + i, e)?;
         }
         Ok(out)
     }
@@ -261,7 +285,7 @@ impl ArchiveKey {
     ) -> Result<Collection, ArchiveKeyError> {
         let mut out = c.clone();
         for (i, e) in out.entries.iter_mut().enumerate() {
-            let plain = self.open_body(&c.with, &c.start, first_index + i, &e.body)?;
+            let plain = self.open_entry(&c.with, &c.start, first_index + i, e)?;
             e.body = plain.as_str().to_owned();
         }
         Ok(out)
@@ -365,17 +389,16 @@ mod tests {
             assert!(matches!(err, ArchiveKeyError::BadRecord(_)), "{err}");
             assert!(err.to_string().contains("archive key record"), "{err}");
         }
-        let s = key
-            .seal_body("a@x", "2020-01-01T00:00:00Z", 3, "secret")
-            .unwrap();
+        const START: &str = "2020-01-01T00:00:00Z";
+        let s = key.seal_entry("a@x", START, 3, &entry("secret")).unwrap();
         // Moved to another position, collection or JID: the AD differs.
         for (with, start, index) in [
-            ("a@x", "2020-01-01T00:00:00Z", 4),
+            ("a@x", START, 4),
             ("a@x", "2020-01-01T00:00:01Z", 3),
-            ("b@x", "2020-01-01T00:00:00Z", 3),
+            ("b@x", START, 3),
         ] {
             assert_eq!(
-                key.open_body(with, start, index, &s).unwrap_err(),
+                key.open_entry(with, start, index, &entry(&s)).unwrap_err(),
                 ArchiveKeyError::Tampered {
                     with: with.into(),
                     start: start.into(),
@@ -387,25 +410,112 @@ mod tests {
         let last = raw.len() - 1;
         raw[last] ^= 1;
         assert!(matches!(
-            key.open_body("a@x", "2020-01-01T00:00:00Z", 3, &b64::encode(&raw)),
+            key.open_entry("a@x", START, 3, &entry(&b64::encode(&raw))),
             Err(ArchiveKeyError::Tampered { .. })
         ));
-        raw[0] = 2;
-        assert!(matches!(
-            key.open_body("a@x", "2020-01-01T00:00:00Z", 3, &b64::encode(&raw)),
-            Err(ArchiveKeyError::Malformed(_))
-        ));
-        assert!(matches!(
-            key.open_body("a@x", "2020-01-01T00:00:00Z", 3, "plain text"),
-            Err(ArchiveKeyError::Malformed(_))
-        ));
-        assert!(matches!(
-            key.open_body("a@x", "2020-01-01T00:00:00Z", 3, &b64::encode(&[1, 2, 3])),
-            Err(ArchiveKeyError::Malformed(_))
-        ));
+        raw[0] = 3;
+        for hostile in [
+            b64::encode(&raw),
+            "plain text".into(),
+            b64::encode(&[1, 2, 3]),
+        ] {
+            assert!(matches!(
+                key.open_entry("a@x", START, 3, &entry(&hostile)),
+                Err(ArchiveKeyError::Malformed(_))
+            ));
+        }
         assert_eq!(
-            &*key.open_body("a@x", "2020-01-01T00:00:00Z", 3, &s).unwrap(),
+            &*key.open_entry("a@x", START, 3, &entry(&s)).unwrap(),
             "secret"
         );
+    }
+
+    /// Message 3 of a collection, sent by us 3 s after the previous one, with `body`.
+    fn entry(body: &str) -> Entry {
+        Entry {
+            dir: Direction::To,
+            secs: Some(3),
+            utc: None,
+            body: body.into(),
+        }
+    }
+
+    /// Found in review: format 1 bound neither the direction nor the time, so the server
+    /// could show the user's words as the contact's, or move them in time. Format 2
+    /// binds both (and `utc`); a format 2 body relabelled as format 1 does not open.
+    #[test]
+    fn a_changed_direction_or_time_is_refused() {
+        let (key, _) = ArchiveKey::create_with("pw", FAST).unwrap();
+        const START: &str = "2020-01-01T00:00:00Z";
+        let s = key.seal_entry("a@x", START, 3, &entry("mine")).unwrap();
+        let changed = [
+            Entry {
+                dir: Direction::From,
+                ..entry(&s)
+            },
+            Entry {
+                secs: Some(4),
+                ..entry(&s)
+            },
+            Entry {
+                secs: None,
+                ..entry(&s)
+            },
+            Entry {
+                utc: Some("2020-01-01T00:00:03Z".into()),
+                ..entry(&s)
+            },
+        ];
+        for e in changed {
+            assert!(
+                matches!(
+                    key.open_entry("a@x", START, 3, &e),
+                    Err(ArchiveKeyError::Tampered { index: 3, .. })
+                ),
+                "{e:?}"
+            );
+        }
+        let mut raw = b64::decode("t", &s).unwrap();
+        raw[0] = FORMAT_1;
+        let downgraded = Entry {
+            dir: Direction::From,
+            ..entry(&b64::encode(&raw))
+        };
+        assert!(key.open_entry("a@x", START, 3, &downgraded).is_err());
+        assert_eq!(
+            &*key.open_entry("a@x", START, 3, &entry(&s)).unwrap(),
+            "mine"
+        );
+    }
+
+    /// A record and a body sealed in format 1 by the code before format 2 (passphrase
+    /// `pw`, costs [`FAST`]): uploaded bodies stay readable, whatever their entry says.
+    #[test]
+    fn bodies_sealed_in_format_1_still_open() {
+        let info = ArchiveKeyInfo {
+            salt: [
+                12, 173, 219, 163, 46, 91, 18, 182, 136, 234, 124, 19, 87, 57, 117, 45,
+            ],
+            m_kib: FAST.m_kib,
+            t_cost: FAST.t_cost,
+            p_cost: FAST.p_cost,
+            check: b64::decode(
+                "check",
+                "AXOtuJPdHWYLDS475X0W36ayGvpOTlNdzbI+Mq6RbD1+b6/G/FY+zRnixJthxR8RuX4CIvIfBIBfzuly6g==",
+            )
+            .unwrap(),
+        };
+        let key = ArchiveKey::open("pw", &info).unwrap();
+        let body = "ATaioWuCe1eIs8AsDD7NGW/gusALUCtk7t86BsWRtGBXOy8ODbVzEpn+/WxRmAGeBHws";
+        for dir in [Direction::To, Direction::From] {
+            let e = Entry { dir, ..entry(body) };
+            let opened = key
+                .open_entry("bob@x/r", "2026-12-07T22:00:00Z", 1, &e)
+                .unwrap();
+            assert_eq!(&*opened, "format one");
+        }
+        assert!(key
+            .open_entry("bob@x/r", "2026-12-07T22:00:00Z", 2, &entry(body))
+            .is_err());
     }
 }

@@ -11,6 +11,21 @@ use esession::Element;
 
 use crate::connection::Connection;
 use crate::error::XmppError;
+use tokio_xmpp::parsers::stanza_error::ErrorType;
+
+/// Why a §5.2 upload failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    /// The server refused it with an error of type `cancel` or `modify` (RFC 6120 §8.3.2:
+    /// "do not retry", "retry after changing the data sent"): the same upload never
+    /// succeeds. The condition (e.g. `not-acceptable` for a body over the server's limit).
+    #[error("the server refused the collection for good: {0}")]
+    Refused(String),
+    /// Anything else (an error of type `wait` or `auth`, no answer, the link down): the
+    /// same upload may succeed later.
+    #[error(transparent)]
+    Failed(#[from] XmppError),
+}
 
 /// A §7.1 list page: the collection headers and the page description.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,13 +95,17 @@ impl Connection {
         &mut self,
         collection: &Collection,
         timeout: Duration,
-    ) -> Result<Option<u32>, XmppError> {
+    ) -> Result<Option<u32>, SaveError> {
         let save = collection
             .save_request()
             .map_err(|e| XmppError::InvalidArgument(e.to_string()))?;
-        match self.iq("set", None, &save, timeout).await? {
-            Some(answer) => archive::parse_saved(&answer).map_err(bad_answer),
-            None => Ok(None),
+        match self.iq_or_error("set", None, &save, timeout).await? {
+            Ok(Some(answer)) => Ok(archive::parse_saved(&answer).map_err(bad_answer)?),
+            Ok(None) => Ok(None),
+            Err((ErrorType::Cancel | ErrorType::Modify, condition)) => {
+                Err(SaveError::Refused(condition))
+            }
+            Err((_, condition)) => Err(SaveError::Failed(XmppError::Stanza(condition))),
         }
     }
 
@@ -136,7 +155,8 @@ impl Connection {
         Ok(out)
     }
 
-    /// §7.2: one page of a collection; `first_index` is the first entry's position.
+    /// §7.2: one page of the collection with `with` started at `start` (an answer with
+    /// another collection is an error).
     pub async fn archive_retrieve(
         &mut self,
         with: &str,
@@ -150,7 +170,7 @@ impl Connection {
             .iq("get", None, &req, timeout)
             .await?
             .ok_or_else(|| missing("the retrieve request"))?;
-        Collection::parse(&answer).map_err(bad_answer)
+        Collection::parse_retrieved(&answer, with, start).map_err(bad_answer)
     }
 
     /// §7.2 with XEP-0059 paging: the whole collection (pages of `page_size`), at most

@@ -6,7 +6,7 @@
 //!
 //! The archive key is [`esession_store::ArchiveKey`]: the adapter depends on the store
 //! crate for it (a sideways arrow, no cycle: the store never calls the adapter).
-use crate::{Client, Connection, XmppError};
+use crate::{Client, Connection, SaveError, XmppError};
 use esession::archive::{Collection, Direction, Entry, Prefs};
 use esession::store::SecretStore;
 use esession::{Event, Logging, SessionId, Timestamp};
@@ -22,6 +22,12 @@ const STEP: Duration = Duration::from_secs(10);
 /// Messages kept for one collection before it is uploaded (bounds memory; §5.2 asks
 /// clients to upload before a collection grows too large).
 const MAX_PENDING: usize = 1000;
+
+/// Finished collections kept for upload (each at most [`MAX_PENDING`] messages) while the
+/// server cannot take them (transient errors are retried at each upload): beyond, the
+/// oldest is dropped with a warning naming it, so that a server out of reach for long
+/// does not make memory grow without bound.
+const MAX_READY: usize = 100;
 
 /// What went wrong while archiving.
 #[derive(Debug, Error)]
@@ -41,9 +47,20 @@ pub enum ArchiverError {
 /// A collection being recorded.
 struct Pending {
     collection: Collection,
-    /// Entries of this collection uploaded already (the next sealed index).
-    uploaded: usize,
+    /// The number of messages the server held in the collection before our last upload
+    /// of these entries whose outcome we did not learn (a timeout, the link down).
+    tried_at: Option<usize>,
     last: Timestamp,
+}
+
+/// What [`Archiver::upload`] did with a finished collection (bodies in clear).
+#[derive(Debug)]
+pub enum Uploaded<'a> {
+    /// The server stored it.
+    Saved(&'a Collection),
+    /// The server refused it for good (an error of type `cancel` or `modify`, the
+    /// condition given): it is set aside, never sent again, and the next ones go on.
+    Refused(&'a Collection, &'a str),
 }
 
 /// Records the sessions to archive from the engine's events and uploads them sealed.
@@ -95,6 +112,21 @@ impl Connection {
         let (key, info) = ArchiveKey::create(passphrase)?;
         self.set_archive_key_info(&info, STEP).await?;
         Ok(key)
+    }
+}
+
+/// §7.2 with `<max>0</max>`: how many messages the server holds in collection `c` (0
+/// when it has no such collection: `item-not-found`).
+async fn stored_count(conn: &mut Connection, c: &Collection) -> Result<usize, XmppError> {
+    match conn.archive_count(&c.with, &c.start, STEP).await {
+        Ok(Some(n)) => Ok(n as usize),
+        Ok(None) => Err(XmppError::Protocol(format!(
+            "the server did not say how many messages the collection with {} at {} holds \
+             (XEP-0059 count): the next ones cannot be sealed at their place",
+            c.with, c.start
+        ))),
+        Err(XmppError::Stanza(c)) if c == "item-not-found" => Ok(0),
+        Err(e) => Err(e),
     }
 }
 
@@ -170,7 +202,7 @@ impl Archiver {
             } => self.push(id, Direction::From, body, Timestamp::now()),
             Event::Terminated { session, .. } | Event::Failed { session, .. } => {
                 if let Some(p) = self.open.remove(session) {
-                    self.ready.push(p);
+                    self.queue(p);
                 }
             }
             _ => {}
@@ -192,7 +224,7 @@ impl Archiver {
         }
         self.open.entry(id.clone()).or_insert_with(|| Pending {
             collection: Collection::new(peer, now, Some(thread)),
-            uploaded: 0,
+            tried_at: None,
             last: now,
         });
     }
@@ -221,12 +253,30 @@ impl Archiver {
             // Upload what we have; the session's collection continues.
             let part = Pending {
                 collection: p.collection.clone(),
-                uploaded: p.uploaded,
+                tried_at: None,
                 last: p.last,
             };
-            p.uploaded += p.collection.entries.len();
             p.collection.entries.clear();
-            self.ready.push(part);
+            self.queue(part);
+        }
+    }
+
+    /// Puts `p` in line for upload unless it is empty, dropping the oldest beyond
+    /// [`MAX_READY`].
+    fn queue(&mut self, p: Pending) {
+        if p.collection.entries.is_empty() {
+            return;
+        }
+        self.ready.push(p);
+        if self.ready.len() > MAX_READY {
+            let dropped = self.ready.remove(0);
+            let c = &dropped.collection;
+            tracing::warn!(
+                with = %c.with,
+                start = %c.start,
+                messages = c.entries.len(),
+                "more than {MAX_READY} collections wait for upload: the oldest is dropped"
+            );
         }
     }
 
@@ -235,16 +285,18 @@ impl Archiver {
         !self.ready.is_empty()
     }
 
-    /// Uploads the finished collections, sealed (§5.2), calling `saved` with each
-    /// (bodies in clear) once the server has stored it. A collection leaves only once
-    /// stored: after an error (no passphrase, no key, a save refused or unanswered) what
-    /// was not stored waits for the next call (found in review: they were dropped).
+    /// Uploads the finished collections, sealed (§5.2), telling `report` of each once
+    /// the server has stored it or refused it for good. A collection leaves only then:
+    /// after another error (no passphrase, no key, a save unanswered or refused for now,
+    /// RFC 6120 §8.3.2 type `wait`) what was not stored waits for the next call (found in
+    /// review: they were dropped). A collection refused for good (type `cancel` or
+    /// `modify`, e.g. a body over the server's limit) is set aside with a warning and the
+    /// next ones go on (found in review: it blocked every later upload).
     pub async fn upload(
         &mut self,
         conn: &mut Connection,
-        mut saved: impl FnMut(&Collection),
+        mut report: impl FnMut(Uploaded<'_>),
     ) -> Result<(), ArchiverError> {
-        self.ready.retain(|p| !p.collection.entries.is_empty());
         if self.ready.is_empty() {
             return Ok(());
         }
@@ -256,11 +308,36 @@ impl Archiver {
             }
         };
         let key = self.key.insert(key);
-        while let Some(p) = self.ready.first() {
-            let sealed = key.seal_collection(&p.collection, p.uploaded)?;
-            conn.archive_save(&sealed, STEP).await?;
-            let p = self.ready.remove(0);
-            saved(&p.collection);
+        while let Some(p) = self.ready.first_mut() {
+            // §5.2: the server appends to a collection that exists (another part of a long
+            // session, another session with the same JID started in the same second), so
+            // the bodies are sealed from the index it will give them (found in review:
+            // sealed from 0, the appended ones never opened).
+            let stored = stored_count(conn, &p.collection).await?;
+            let refused = if p
+                .tried_at
+                .is_some_and(|before| stored >= before + p.collection.entries.len())
+            {
+                // The last upload was stored though its answer was lost: not sent twice.
+                None
+            } else {
+                p.tried_at = Some(stored);
+                let sealed = key.seal_collection(&p.collection, stored)?;
+                match conn.archive_save(&sealed, STEP).await {
+                    Ok(_) => None,
+                    Err(SaveError::Refused(condition)) => Some(condition),
+                    Err(SaveError::Failed(e)) => return Err(e.into()),
+                }
+            };
+            let c = self.ready.remove(0).collection;
+            match refused {
+                None => report(Uploaded::Saved(&c)),
+                Some(condition) => {
+                    tracing::warn!(with = %c.with, start = %c.start, %condition,
+                        "the server refused the collection for good: dropped");
+                    report(Uploaded::Refused(&c, &condition));
+                }
+            }
         }
         Ok(())
     }
@@ -270,11 +347,13 @@ impl Archiver {
     pub async fn finish(
         &mut self,
         conn: &mut Connection,
-        saved: impl FnMut(&Collection),
+        report: impl FnMut(Uploaded<'_>),
     ) -> Result<(), ArchiverError> {
         let open: Vec<Pending> = self.open.drain().map(|(_, p)| p).collect();
-        self.ready.extend(open);
-        self.upload(conn, saved).await
+        for p in open {
+            self.queue(p);
+        }
+        self.upload(conn, report).await
     }
 }
 
@@ -390,27 +469,129 @@ mod tests {
         negotiated(&mut a, "t1", Logging::May);
         a.sent(&id("bob@x/r", "t1"), "kept");
         end(&mut a, "bob@x/r", "t1");
+        let Some(mut conn) = archive_account("archfail").await else {
+            return;
+        };
+        let mut saved = Vec::new();
+        let e = a.upload(&mut conn, |u| saved.push(outcome(u))).await;
+        assert!(matches!(e, Err(ArchiverError::NoPassphrase)), "{e:?}");
+        assert!(a.has_ready(), "kept for the next upload");
+        a.set_passphrase(Some(Zeroizing::new("archive passphrase".into())));
+        a.upload(&mut conn, |u| saved.push(outcome(u)))
+            .await
+            .unwrap();
+        assert!(!a.has_ready());
+        assert_eq!(saved, [("t1".to_owned(), None)]);
+    }
+
+    /// The thread of an uploaded collection and the condition of a refusal.
+    fn outcome(u: Uploaded<'_>) -> (String, Option<String>) {
+        let (c, refused) = match u {
+            Uploaded::Saved(c) => (c, None),
+            Uploaded::Refused(c, condition) => (c, Some(condition.to_owned())),
+        };
+        (c.thread.clone().unwrap_or_default(), refused)
+    }
+
+    /// A connection to a new account of the test server, `None` on ejabberd (no XEP-0136).
+    async fn archive_account(name: &str) -> Option<Connection> {
         let target = esession_testkit::target();
         if target.is_ejabberd() {
-            return; // no XEP-0136 there
+            return None;
         }
-        let account = target.register_unique("archfail");
+        let account = target.register_unique(name);
         let mut o = crate::ConnectOptions::new(&account.jid, &account.password);
         o.server = Some(account.addr.clone());
         o.tls = crate::TlsMode::Plain;
         o.send_presence = false;
-        let mut conn = Connection::connect(o).await.unwrap();
-        let mut saved = Vec::new();
-        let e = a.upload(&mut conn, |c| saved.push(c.clone())).await;
-        assert!(matches!(e, Err(ArchiverError::NoPassphrase)), "{e:?}");
-        assert!(a.has_ready(), "kept for the next upload");
+        Some(Connection::connect(o).await.unwrap())
+    }
+
+    /// Found in review: a collection the server refuses for good (here a body over
+    /// mod_archive_manual's 64 KiB, `modify`/`not-acceptable`) was sent again at every
+    /// upload and blocked every later one. Through Prosody.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_collection_refused_for_good_is_set_aside_and_the_next_go_on() {
+        let mut a = archiver(SAVE_BODY);
         a.set_passphrase(Some(Zeroizing::new("archive passphrase".into())));
-        a.upload(&mut conn, |c| saved.push(c.clone()))
+        for (thread, body) in [("t1", "x".repeat(50_000)), ("t2", "fits".into())] {
+            negotiated(&mut a, thread, Logging::May);
+            a.sent(&id("bob@x/r", thread), &body);
+            end(&mut a, "bob@x/r", thread);
+        }
+        let Some(mut conn) = archive_account("archrefused").await else {
+            return;
+        };
+        let mut reports = Vec::new();
+        a.upload(&mut conn, |u| reports.push(outcome(u)))
             .await
             .unwrap();
+        assert_eq!(
+            reports,
+            [
+                ("t1".to_owned(), Some("not-acceptable".to_owned())),
+                ("t2".to_owned(), None)
+            ]
+        );
         assert!(!a.has_ready());
-        assert_eq!(saved.len(), 1);
-        assert_eq!(saved[0].entries[0].body, "kept");
+    }
+
+    /// Found in review: two sessions with the same full JID started in the same second
+    /// make one collection (§5.2: the server appends), but each was sealed from index 0,
+    /// so the second one's messages never opened. A save stored though its answer was
+    /// lost is not sent twice. Through Prosody.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_collection_appended_to_opens_whole_and_is_not_stored_twice() {
+        let mut a = archiver(SAVE_BODY);
+        a.set_passphrase(Some(Zeroizing::new("archive passphrase".into())));
+        // `negotiated` starts every session at the same second with bob@x/r.
+        for (thread, body) in [("t1", "one"), ("t2", "two")] {
+            negotiated(&mut a, thread, Logging::May);
+            a.sent(&id("bob@x/r", thread), body);
+            end(&mut a, "bob@x/r", thread);
+        }
+        let c = a.ready[0].collection.clone();
+        let Some(mut conn) = archive_account("archappend").await else {
+            return;
+        };
+        a.upload(&mut conn, |_| {}).await.unwrap();
+        assert_eq!(opened(&mut conn, &a, &c).await, ["one", "two"]);
+        // The first upload again, as after a timeout: the server has its messages.
+        a.ready.push(Pending {
+            collection: c.clone(),
+            tried_at: Some(0),
+            last: Timestamp(1),
+        });
+        let mut reports = Vec::new();
+        a.upload(&mut conn, |u| reports.push(outcome(u)))
+            .await
+            .unwrap();
+        assert_eq!(reports, [("t1".to_owned(), None)]);
+        assert_eq!(opened(&mut conn, &a, &c).await, ["one", "two"]);
+    }
+
+    /// The bodies of the server's collection `c`, opened with `a`'s key from index 0.
+    async fn opened(conn: &mut Connection, a: &Archiver, c: &Collection) -> Vec<String> {
+        let sealed = conn
+            .archive_retrieve_all(&c.with, &c.start, 50, 100, STEP)
+            .await
+            .unwrap();
+        let key = a.key.as_ref().unwrap();
+        let all = key.open_collection(&sealed, 0).unwrap();
+        all.entries.into_iter().map(|e| e.body).collect()
+    }
+
+    #[test]
+    fn the_collections_waiting_are_bounded_and_the_oldest_dropped() {
+        let mut a = archiver(SAVE_BODY);
+        for i in 0..=MAX_READY {
+            let thread = format!("t{i}");
+            negotiated(&mut a, &thread, Logging::May);
+            a.sent(&id("bob@x/r", &thread), "m");
+            end(&mut a, "bob@x/r", &thread);
+        }
+        assert_eq!(a.ready.len(), MAX_READY);
+        assert_eq!(a.ready[0].collection.thread.as_deref(), Some("t1"));
     }
 
     #[test]
@@ -424,7 +605,7 @@ mod tests {
         assert_eq!(a.ready[0].collection.entries.len(), MAX_PENDING);
         end(&mut a, "bob@x/r", "t1");
         assert_eq!(a.ready.len(), 2);
-        assert_eq!(a.ready[1].uploaded, MAX_PENDING);
+        assert_eq!(a.ready[1].collection.start, a.ready[0].collection.start);
         assert_eq!(a.ready[1].collection.entries.len(), 1);
     }
 

@@ -12,7 +12,7 @@ use tokio_xmpp::jid::{BareJid, FullJid, Jid};
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::presence::Type as PresenceType;
-use tokio_xmpp::parsers::stanza_error::StanzaError;
+use tokio_xmpp::parsers::stanza_error::{ErrorType, StanzaError};
 use tokio_xmpp::stanzastream::{Event, StanzaStage, StanzaState, StanzaStream, StreamEvent};
 use tokio_xmpp::Stanza;
 use tracing::Instrument;
@@ -450,6 +450,20 @@ impl Connection {
         payload: &esession::Element,
         timeout: Duration,
     ) -> Result<Option<esession::Element>, XmppError> {
+        self.iq_or_error(kind, to, payload, timeout)
+            .await?
+            .map_err(|(_, condition)| XmppError::Stanza(condition))
+    }
+
+    /// As [`iq`](Self::iq), but an error answer is given with its type (which tells
+    /// whether sending again may help, RFC 6120 §8.3.2) and condition.
+    pub(crate) async fn iq_or_error(
+        &mut self,
+        kind: &str,
+        to: Option<&str>,
+        payload: &esession::Element,
+        timeout: Duration,
+    ) -> Result<Result<Option<esession::Element>, (ErrorType, String)>, XmppError> {
         if !matches!(kind, "get" | "set") {
             return Err(XmppError::InvalidArgument(format!(
                 "iq type {kind:?}: only get or set expect an answer"
@@ -472,11 +486,14 @@ impl Connection {
             .iq_round_trip(request, &answerer, timeout, "waiting for an iq answer")
             .await?
         {
-            IqAnswer::Result(None) => Ok(None),
+            IqAnswer::Result(None) => Ok(Ok(None)),
             IqAnswer::Result(Some(p)) => xml::from_minidom(p, &esession::xml::Limits::default())
-                .map(Some)
+                .map(|p| Ok(Some(p)))
                 .map_err(|e| XmppError::Protocol(format!("iq answer: {e}"))),
-            IqAnswer::Error(error) => Err(XmppError::Stanza(disco::condition_name(&error))),
+            IqAnswer::Error(error) => {
+                let condition = disco::condition_name(&error);
+                Ok(Err((error.type_, condition)))
+            }
         }
     }
 

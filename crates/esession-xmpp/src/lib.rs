@@ -54,8 +54,8 @@ mod version;
 mod wait_retry;
 mod xml;
 
-pub use archive::ListPage;
-pub use archiver::{Archiver, ArchiverError};
+pub use archive::{ListPage, SaveError};
+pub use archiver::{Archiver, ArchiverError, Uploaded};
 pub use caps::{ver as caps_ver, CAPS_NODE, NS_CAPS};
 pub use client::{Client, Traced, ESESSION_FEATURES};
 pub use connection::Connection;

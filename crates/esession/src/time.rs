@@ -80,6 +80,12 @@ impl Timestamp {
     pub fn is_datetime(s: &str) -> bool {
         datetime_seconds(s).is_some()
     }
+
+    /// Whether `a` and `b` are XEP-0082 DateTimes naming the same second, however each is
+    /// written (offset, fractions): a server may normalize the text of a time it echoes.
+    pub fn same_datetime(a: &str, b: &str) -> bool {
+        matches!((datetime_seconds(a), datetime_seconds(b)), (Some(x), Some(y)) if x == y)
+    }
 }
 
 /// Seconds from 1970-01-01T00:00:00Z to the XEP-0082 DateTime `s` (negative before).

@@ -1,6 +1,6 @@
 //! XEP-0136 §4 collections (`<chat/>`), §5.2 manual upload (`<save/>`) and §7 archive
 //! management (`<list/>`, `<retrieve/>`, `<remove/>`).
-use super::{bad, ArchiveError, RsmQuery, RsmResult, MAX_ENTRIES, NS};
+use super::{bad, clipped, ArchiveError, RsmQuery, RsmResult, MAX_ENTRIES, NS};
 use crate::time::Timestamp;
 use crate::xml::{ns, Element};
 
@@ -191,6 +191,29 @@ impl Collection {
         };
         Ok((collection, RsmResult::from_parent(chat)?))
     }
+
+    /// §7.2: parses the answer to a `<retrieve/>` of the collection with `with` started
+    /// at `start`, refusing any other collection: its bodies are opened against its
+    /// header, so a server answering with Bob's collection would have it shown as
+    /// Alice's (found in review). §4 and §7.2: `with` and `start` together identify a
+    /// collection; `with` must be the same string, `start` the same second however
+    /// written (§4.1: an XEP-0082 DateTime, whose text the server may normalize).
+    pub fn parse_retrieved(
+        chat: &Element,
+        with: &str,
+        start: &str,
+    ) -> Result<(Collection, Option<RsmResult>), ArchiveError> {
+        let (c, rsm) = Collection::parse(chat)?;
+        if c.with != with || !Timestamp::same_datetime(&c.start, start) {
+            return Err(ArchiveError::OtherCollection {
+                asked_with: clipped(with),
+                asked_start: clipped(start),
+                with: clipped(&c.with),
+                start: clipped(&c.start),
+            });
+        }
+        Ok((c, rsm))
+    }
 }
 
 /// §5.2: the version the server gave an upload (`<save><chat version/></save>`), if any.
@@ -337,6 +360,43 @@ mod tests {
             Collection::parse(&no_start),
             Err(ArchiveError::Missing("chat start"))
         );
+    }
+
+    /// Found in review: asked for Alice's collection, a server answering with Bob's had
+    /// it opened against Bob's header and shown as Alice's.
+    #[test]
+    fn a_retrieve_answer_for_another_collection_is_refused() {
+        let chat = |with: &str, start: &str| {
+            parse(&format!(
+                "<chat xmlns='urn:xmpp:archive' with='{with}' start='{start}'>\
+                 <to secs='0'><body>b</body></to></chat>"
+            ))
+        };
+        let asked = ("alice@x", "2020-01-01T00:00:00Z");
+        for (with, start) in [
+            ("bob@x", "2020-01-01T00:00:00Z"),
+            ("alice@x", "2020-01-01T00:00:01Z"),
+            ("alice@x/r", "2020-01-01T00:00:00Z"),
+        ] {
+            let err =
+                Collection::parse_retrieved(&chat(with, start), asked.0, asked.1).unwrap_err();
+            assert_eq!(
+                err,
+                ArchiveError::OtherCollection {
+                    asked_with: asked.0.into(),
+                    asked_start: asked.1.into(),
+                    with: with.into(),
+                    start: start.into(),
+                }
+            );
+            assert!(err.to_string().contains(with), "{err}");
+        }
+        // The same second written otherwise by the server is the same collection.
+        for start in ["2020-01-01T01:00:00+01:00", "2020-01-01T00:00:00.000Z"] {
+            let (c, _) =
+                Collection::parse_retrieved(&chat(asked.0, start), asked.0, asked.1).unwrap();
+            assert_eq!(c.entries.len(), 1);
+        }
     }
 
     #[test]

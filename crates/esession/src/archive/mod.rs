@@ -49,6 +49,21 @@ pub enum ArchiveError {
     /// The element is not the one expected.
     #[error("XEP-0136: expected <{0}/>")]
     Unexpected(&'static str),
+    /// A §7.2 answer is a collection other than the one asked for.
+    #[error(
+        "XEP-0136: asked for the collection with {asked_with:?} at {asked_start:?}, \
+         the server answered with the one with {with:?} at {start:?}"
+    )]
+    OtherCollection {
+        /// The `with` asked for.
+        asked_with: String,
+        /// The `start` asked for.
+        asked_start: String,
+        /// The `with` of the answer (at most 80 characters).
+        with: String,
+        /// The `start` of the answer (at most 80 characters).
+        start: String,
+    },
     /// More entries than [`MAX_ENTRIES`].
     #[error("XEP-0136: more than {0} entries in one page")]
     TooMany(usize),
@@ -57,8 +72,13 @@ pub enum ArchiveError {
 pub(crate) fn bad(what: &'static str, value: &str) -> ArchiveError {
     ArchiveError::Bad {
         what,
-        value: value.chars().take(80).collect(),
+        value: clipped(value),
     }
+}
+
+/// A value from the server as an error shows it: at most 80 characters.
+fn clipped(value: &str) -> String {
+    value.chars().take(80).collect()
 }
 
 /// XML Schema boolean (`1`/`true`, `0`/`false`, XEP-0136 §2.2.1).
