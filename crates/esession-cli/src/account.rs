@@ -279,17 +279,19 @@ const LOGIN_STEP: Duration = Duration::from_secs(10);
 
 /// The account of `--jid`/`--password` online in the conversation layer (`jsonrpc`,
 /// `tui`): logged in, its roster fetched, its presence sent, its history kept in its
-/// store (through a connection of its own).
+/// store (through a connection of its own). `explicit_logging`: `config.logging` is the
+/// user's choice for this program (`--logging`), over the archiving preferences.
 pub(crate) async fn online(
     global: &Global,
     config: Config,
     key: KeyUse,
+    explicit_logging: bool,
 ) -> Result<esession_client::Account<SqliteStore>, Fail> {
     // Without presence: the conversation layer sends it after the roster (RFC 6121 §2.2);
     // with its own features (receipts, XEP-0184 §5).
     let client = connect_own(global, config, key, false, &esession_client::FEATURES).await?;
     let log = SqliteStore::open(client.engine().store().path())?;
-    let mut account = esession_client::Account::start(client, LOGIN_STEP).await?;
+    let mut account = esession_client::Account::start(client, LOGIN_STEP, explicit_logging).await?;
     account.keep_history(Box::new(log));
     Ok(account)
 }
@@ -306,7 +308,8 @@ pub(crate) async fn online_conversations(
     } else {
         KeyUse::IfStored
     };
-    let mut account = online(global, crate::policy::jsonrpc(global, args), key).await?;
+    let config = crate::policy::jsonrpc(global, args);
+    let mut account = online(global, config, key, !args.logging.is_empty()).await?;
     account.set_allow_offline(args.allow_offline);
     Ok(account)
 }

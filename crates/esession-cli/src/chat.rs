@@ -101,6 +101,7 @@ pub(crate) async fn run(global: &Global, args: &ChatArgs) -> Result<(), Fail> {
         global,
         crate::policy::accepting(global),
         crate::identity::KeyUse::IfStored,
+        false,
     )
     .await?;
     let saved_terminal = rustix::termios::tcgetattr(std::io::stdin()).ok();

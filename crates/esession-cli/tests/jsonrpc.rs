@@ -640,6 +640,27 @@ fn a_resumed_stream_tells_the_contact_the_session_ended_at_the_loss() {
     assert_eq!(bob.p.stop(EVENT_LIMIT), 0, "{}", bob.p.transcript());
 }
 
+/// Quitting while the connection is lost and cannot come back: the program ends at once
+/// and cleanly (the terminates kept for a resumed stream are dropped, not waited on).
+#[test]
+fn quitting_while_the_connection_is_lost_ends_cleanly() {
+    let mut alice_acct = Account::new("rpcquita");
+    let bob_acct = Account::new("rpcquitb");
+    let relay = support::CutRelay::start(&alice_acct.addr);
+    alice_acct.addr = relay.addr.clone();
+    let mut alice = Rpc::start("alice (jsonrpc)", &alice_acct);
+    let mut bob = Rpc::start("bob (jsonrpc)", &bob_acct);
+    befriend(&mut alice, &mut bob);
+    let sent = alice.send_many(&bob.jid, "before the cut", 1);
+    alice.all_delivered(&sent);
+    relay.refuse(true);
+    relay.cut();
+    alice.notified("connection_lost", |_| true);
+    // Before: the kept terminates waited out the send timeout, and the program failed.
+    assert_eq!(alice.p.stop(EVENT_LIMIT), 0, "{}", alice.p.transcript());
+    assert_eq!(bob.p.stop(EVENT_LIMIT), 0, "{}", bob.p.transcript());
+}
+
 #[test]
 fn a_server_restart_is_reported_and_the_message_typed_meanwhile_is_delivered() {
     let server = esession_testkit::private_server();

@@ -38,15 +38,20 @@ pub struct Account<S: SecretStore> {
 impl<S: SecretStore> Account<S> {
     /// Takes over `client` (logged in with [`FEATURES`] among its own, initial presence
     /// not sent yet): fetches the roster (RFC 6121 §2.2: before initial presence) and the
-    /// archiving preferences the negotiations follow (XEP-0136 §3.1), loads
+    /// archiving preferences the negotiations follow (XEP-0136 §3.1; unless the user
+    /// chose `logging` explicitly for this program, `explicit_logging`), loads
     /// our stored offline options and withdraws the subscriber set (profile P11
     /// "Withdrawal", XEP-0187 §3.4: what contacts sent with them while we were offline
     /// is delivered after our presence, and opened then), then sends initial presence.
-    pub async fn start(mut client: Client<S>, wait: Duration) -> Result<Self, XmppError> {
+    pub async fn start(
+        mut client: Client<S>,
+        wait: Duration,
+        explicit_logging: bool,
+    ) -> Result<Self, XmppError> {
         let mut convs = Conversations::new(client.jid().as_str(), Box::new(OsRandom));
         let items = fetch_roster(&mut client, wait).await?;
         convs.set_roster(items);
-        client.follow_archive_prefs(false).await?;
+        client.follow_archive_prefs(explicit_logging).await?;
         match client.prepare_offline_login(wait).await {
             Ok(OfflineLogin {
                 withdrawal: Withdrawal::Failed(why),
@@ -256,9 +261,8 @@ impl<S: SecretStore> Account<S> {
         self.flush().await
     }
 
-    /// Sends what the engine and the conversations queued. While the connection is down
-    /// the engine's stanzas (terminates of the sessions ended by the loss) are dropped and
-    /// the conversations' wait for the connection.
+    /// Sends what the engine and the conversations queued; while the connection is down,
+    /// both wait.
     async fn flush(&mut self) -> Result<(), XmppError> {
         // While the link is down, what the engine has to send waits in its outbox: the
         // terminates of the sessions the loss ended go out if the server resumes the
@@ -447,6 +451,12 @@ impl<S: SecretStore> Account<S> {
         self.flush().await?;
         while let Some(ev) = self.convs.poll_event() {
             events.push(ev);
+        }
+        if !self.client.connection_mut().is_up() {
+            // The terminates kept for a resumed stream (`flush`) will not go out: nothing
+            // would carry them, and the stream is not coming back.
+            let engine = self.client.engine_mut();
+            while engine.poll_outgoing().is_some() {}
         }
         // Closes the stream; the engine events it returns concern sessions whose end this
         // layer has already reported.

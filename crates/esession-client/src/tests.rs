@@ -972,6 +972,13 @@ fn presence_from_strangers_or_too_many_resources_asks_nothing() {
     }
     assert_eq!(a.convs.poll_disco(), None);
     assert!(a.online_resources("x0@evil.example").is_empty());
+    // A stranger we hold a conversation with (here: one we wrote to) is followed.
+    a.send("x1@evil.example", "hello");
+    a.receive(Element::new("presence", ns::JABBER_CLIENT).with_attr("from", "x1@evil.example/r"));
+    assert_eq!(
+        a.convs.poll_disco().map(|r| r.full).as_deref(),
+        Some("x1@evil.example/r")
+    );
     for i in 0..100 {
         let phone = format!("{BOB_BARE}/r{i}");
         a.receive(Element::new("presence", ns::JABBER_CLIENT).with_attr("from", &phone));

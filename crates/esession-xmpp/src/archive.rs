@@ -210,7 +210,9 @@ impl Connection {
         Ok(all)
     }
 
-    /// §7.2 with `<max>0</max>` (XEP-0059 §2.6): the number of messages of a collection.
+    /// §7.2 with `<max>0</max>` (XEP-0059 §2.6): the number of messages of a collection,
+    /// `None` when the server does not say (`<count/>` is optional, and the page asked for
+    /// is empty whatever the collection holds).
     pub async fn archive_count(
         &mut self,
         with: &str,
@@ -221,10 +223,8 @@ impl Connection {
             max: Some(0),
             ..RsmQuery::default()
         };
-        let (c, page) = self.archive_retrieve(with, start, &rsm, timeout).await?;
-        Ok(page
-            .and_then(|p| p.count)
-            .or(if c.entries.is_empty() { Some(0) } else { None }))
+        let (_, page) = self.archive_retrieve(with, start, &rsm, timeout).await?;
+        Ok(page.and_then(|p| p.count))
     }
 
     /// §7.3: removes one collection.

@@ -59,7 +59,9 @@ pub enum Uploaded<'a> {
     /// The server stored it.
     Saved(&'a Collection),
     /// The server refused it for good (an error of type `cancel` or `modify`, the
-    /// condition given): it is set aside, never sent again, and the next ones go on.
+    /// condition given), or cannot say how many messages it holds already, so that its
+    /// bodies cannot be sealed at their place (why, given): it is set aside, never sent
+    /// again, and the next ones go on.
     Refused(&'a Collection, &'a str),
 }
 
@@ -139,8 +141,9 @@ fn engine_prefs(prefs: Option<&Prefs>, explicit: bool) -> Option<Prefs> {
 
 impl<S: SecretStore> Client<S> {
     /// Reads the account's archiving preferences and gives the engine the ones for
-    /// `logging` (XEP-0136 §3.1: the negotiation SHOULD follow them): the server's, unless
-    /// the user never set them or chose `logging` explicitly (`explicit_logging`).
+    /// `logging` (XEP-0136 §3.1: the negotiation SHOULD follow them): the server's (the
+    /// engine ignores defaults the user never set, `Config::logging_offer`), unless the
+    /// user chose `logging` explicitly (`explicit_logging`).
     /// Returns them (`None`: the server has no XEP-0136).
     pub async fn follow_archive_prefs(
         &mut self,
@@ -313,20 +316,30 @@ impl Archiver {
             // session, another session with the same JID started in the same second), so
             // the bodies are sealed from the index it will give them (found in review:
             // sealed from 0, the appended ones never opened).
-            let stored = stored_count(conn, &p.collection).await?;
-            let refused = if p
-                .tried_at
-                .is_some_and(|before| stored >= before + p.collection.entries.len())
-            {
-                // The last upload was stored though its answer was lost: not sent twice.
-                None
-            } else {
-                p.tried_at = Some(stored);
-                let sealed = key.seal_collection(&p.collection, stored)?;
-                match conn.archive_save(&sealed, STEP).await {
-                    Ok(_) => None,
-                    Err(SaveError::Refused(condition)) => Some(condition),
-                    Err(SaveError::Failed(e)) => return Err(e.into()),
+            let stored = match stored_count(conn, &p.collection).await {
+                Ok(n) => Ok(n),
+                // An answer that cannot give the count (none given, another collection):
+                // asking again gets the same.
+                Err(XmppError::Protocol(why)) => Err(why),
+                Err(e) => return Err(self.retry_later(e.into())),
+            };
+            let refused = match stored {
+                Err(why) => Some(why),
+                Ok(stored)
+                    if p.tried_at
+                        .is_some_and(|before| stored >= before + p.collection.entries.len()) =>
+                {
+                    // The last upload was stored though its answer was lost: not sent twice.
+                    None
+                }
+                Ok(stored) => {
+                    p.tried_at = Some(stored);
+                    let sealed = key.seal_collection(&p.collection, stored)?;
+                    match conn.archive_save(&sealed, STEP).await {
+                        Ok(_) => None,
+                        Err(SaveError::Refused(condition)) => Some(condition),
+                        Err(SaveError::Failed(e)) => return Err(self.retry_later(e.into())),
+                    }
                 }
             };
             let c = self.ready.remove(0).collection;
@@ -340,6 +353,14 @@ impl Archiver {
             }
         }
         Ok(())
+    }
+
+    /// `e` stopped the upload of the first collection waiting, which may succeed later: it
+    /// goes to the end of the queue, so that one that keeps failing does not hold back the
+    /// others at every upload (it leaves only as the oldest beyond `MAX_READY`).
+    fn retry_later(&mut self, e: ArchiverError) -> ArchiverError {
+        self.ready.rotate_left(1);
+        e
     }
 
     /// Before logging out: ends the recording of every open session and uploads every

@@ -502,8 +502,14 @@ impl Connection {
         Jid::from(self.bare.clone())
     }
 
-    /// Close the stream cleanly (bounded by the connect timeout, at most 5 s).
+    /// Close the stream cleanly (bounded by the connect timeout, at most 5 s). A stream the
+    /// server signed out, or a link that is down, has no stream to close (RFC 6120 §4.4:
+    /// the server closed it): it is dropped at once.
     pub async fn close(self) -> Result<(), XmppError> {
+        if self.signed_out.is_some() || !self.up {
+            tracing::info!(jid = %self.bound, "closed (no stream open)");
+            return Ok(());
+        }
         let wait = self.timeout.min(MAX_CLOSE_WAIT);
         tracing::info!(jid = %self.bound, "closing");
         tokio::time::timeout(wait, self.stream.close())

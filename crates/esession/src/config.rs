@@ -151,11 +151,12 @@ pub struct Config {
     pub allow_insecure_groups: bool,
     /// Stanza kinds to protect, in preference order.
     pub stanzas: Vec<StanzaKind>,
-    /// `logging` values in preference order; as responder, the acceptable ones. Ignored
-    /// when `archive_prefs` is set.
+    /// `logging` values in preference order; as responder, the acceptable ones. Used for
+    /// a contact to whom `archive_prefs` give no OTR Mode.
     pub logging: Vec<Logging>,
     /// The user's XEP-0136 archiving preferences: when set, the `logging` offer and answer
-    /// for each contact follow its OTR Mode (XEP-0136 §3.1) instead of `logging`.
+    /// for each contact follow its OTR Mode (XEP-0136 §3.1) instead of `logging`: its
+    /// item's, else the default one unless the user never set the defaults (`unset`).
     pub archive_prefs: Option<crate::archive::Prefs>,
     /// `security` levels in preference order; as responder, the acceptable ones. Only
     /// with `C2s` or `None` listed does a plain stanza session ever happen.

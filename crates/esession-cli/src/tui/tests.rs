@@ -351,7 +351,7 @@ fn an_offline_message_says_it_has_no_forward_secrecy() {
         1,
         "{screen}"
     );
-    let row = |what: &str| screen.lines().position(|l| l.contains(what));
+    let row = |what: &str| screen.lines().position(|l| l.contains(what)).unwrap();
     assert!(
         row("sent while you were away") < row("without forward secrecy"),
         "{screen}"

@@ -470,6 +470,8 @@ pub(crate) struct CutRelay {
     /// The address to give the client as its server.
     pub addr: String,
     open: Arc<Mutex<Vec<std::net::TcpStream>>>,
+    /// New connections are closed at once.
+    refuse: Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[allow(dead_code)]
@@ -479,9 +481,13 @@ impl CutRelay {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let open: Arc<Mutex<Vec<std::net::TcpStream>>> = Arc::default();
-        let (upstream, kept) = (upstream.to_owned(), open.clone());
+        let refuse: Arc<std::sync::atomic::AtomicBool> = Arc::default();
+        let (upstream, kept, refused) = (upstream.to_owned(), open.clone(), refuse.clone());
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
+                if refused.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue;
+                }
                 let Ok(server) = std::net::TcpStream::connect(&upstream) else {
                     continue;
                 };
@@ -497,7 +503,13 @@ impl CutRelay {
                 kept.lock().unwrap().extend([client, server]);
             }
         });
-        CutRelay { addr, open }
+        CutRelay { addr, open, refuse }
+    }
+
+    /// Closes new connections at once (`true`), or relays them again.
+    pub(crate) fn refuse(&self, refuse: bool) {
+        self.refuse
+            .store(refuse, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Closes every connection open now, both ways.

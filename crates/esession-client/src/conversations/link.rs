@@ -9,8 +9,9 @@ impl Conversations {
     }
 
     /// The connection to the server was lost (`reason`): every session ends here (the
-    /// contacts saw us go offline; the engine's terminates are for the record and need
-    /// not be sent), their unacknowledged messages and the queued ones wait for the next
+    /// engine's terminates wait: they go out if the server resumes the stream, whose
+    /// contacts saw no departure, and are dropped on a new one, whose contacts saw us go
+    /// offline; see `Account`), their unacknowledged messages and the queued ones wait for the next
     /// connection, marked with the reason, and every contact resource is shown offline.
     /// Nothing is negotiated until [`Conversations::online`].
     pub fn connection_lost<S: SecretStore>(

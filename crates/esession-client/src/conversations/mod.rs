@@ -289,8 +289,9 @@ impl Conversations {
     }
 
     /// Whether the available presence of `update` is one the conversations follow: from a
-    /// contact in the roster (RFC 6121 §4.6: anyone may send directed presence), and one
-    /// of at most [`MAX_RESOURCES`] resources of it. Each new resource costs a disco#info
+    /// contact in the roster or one we hold a conversation with (a stranger who started a
+    /// session, or whom the user wrote to; RFC 6121 §4.6: anyone may send directed
+    /// presence), and one of at most [`MAX_RESOURCES`] resources of it. Each new resource costs a disco#info
     /// question (XEP-0116 §3) that the account's loop waits for, so presence from any
     /// number of strangers, or of resources of one contact, would stall it. Other updates
     /// (unavailable, subscriptions) are always taken.
@@ -300,7 +301,7 @@ impl Conversations {
         };
         let bare = jid::bare(full);
         let mut resources = self.presences.resources(bare);
-        self.roster.get(bare).is_some()
+        (self.roster.get(bare).is_some() || self.convs.contains_key(bare))
             && (resources.any(|(known, _)| known == full)
                 || self.presences.resources(bare).count() < MAX_RESOURCES)
     }
