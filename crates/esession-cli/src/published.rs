@@ -155,8 +155,19 @@ pub(crate) async fn attest(
     out: Out,
 ) -> Result<(), Fail> {
     let peer = jid::bare(contact).to_owned();
-    let mut acc = connect_offstage(global, KeyUse::Create).await?;
-    let signer = created(&acc.identity)?;
+    // Never a new key here: one nobody has could attest nothing (XEP-0189 §5).
+    let mut acc = connect_offstage(global, KeyUse::IfStored).await?;
+    let Some(signer) = acc.identity.as_ref() else {
+        acc.conn.close().await?;
+        return Err(Fail::protocol(
+            "identity_key",
+            format!(
+                "{} has no identity key to attest with: create and publish one with \
+                 `esession keys publish`",
+                acc.own
+            ),
+        ));
+    };
     let signer_fp = signer.public().fingerprint().to_b64();
     let attested = acc
         .conn

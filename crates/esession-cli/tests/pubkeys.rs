@@ -163,6 +163,20 @@ fn publish_fetch_verify_attest_revoke() {
     );
     assert_eq!(code, 1, "{}", p.transcript());
     assert_eq!(p.only("error")["kind"], "untrusted_key");
+    // Carol has no key: she attests nothing, and no key is made for it (one nobody has
+    // could attest nothing).
+    let (code, p) = run(
+        "carol attest alice",
+        &carol.args(&["keys", "attest", &alice.jid]),
+        LIMIT,
+    );
+    assert_eq!(code, 1, "{}", p.transcript());
+    let err = p.only("error");
+    assert_eq!(err["kind"], "identity_key", "{err}");
+    assert!(
+        s(&err["detail"]).contains("no identity key to attest with"),
+        "{err}"
+    );
 
     // Alice revokes her key; a device still holding it is kept for the last step.
     let stale = stale_copy(&alice);
@@ -175,6 +189,24 @@ fn publish_fetch_verify_attest_revoke() {
     // Decision "Own revoked key": the next need creates a new key.
     let new_fp = shown(&alice);
     assert_ne!(new_fp, alice_fp);
+    // Alice trusts Bob's key, but her new key is not published yet: an attestation
+    // signed with it could be checked by no one, so none is made (XEP-0189 §5).
+    ok(
+        "alice verify bob",
+        &alice,
+        &["trust", "verify", &bob.jid, &bob_fp],
+    );
+    let (code, p) = run(
+        "alice attest bob (key not published)",
+        &alice.args(&["keys", "attest", &bob.jid]),
+        LIMIT,
+    );
+    assert_eq!(code, 1, "{}", p.transcript());
+    assert!(
+        s(&p.only("error")["detail"]).contains("is not among the keys we publish"),
+        "{}",
+        p.transcript()
+    );
 
     // The revoked key, presented again, is refused by Bob whatever his trust said.
     let (mut listen, bob_full) = listener(&bob);

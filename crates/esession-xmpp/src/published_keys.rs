@@ -31,6 +31,29 @@ pub enum PublishedKeysError {
         /// The contact's bare JID.
         peer: String,
     },
+    /// `keys attest`: our key is not in our pubkey node, so no contact could check an
+    /// attestation signed with it (XEP-0189 §5: the signer's key is looked up there).
+    #[error(
+        "our key {fingerprint} is not among the keys we publish: an attestation signed with \
+         it could not be checked by anyone (publish it first: `esession keys publish`)"
+    )]
+    SignerNotPublished {
+        /// Our key's fingerprint (Base64).
+        fingerprint: String,
+    },
+    /// `keys revoke`: the revocation is published and recorded, but the key could not be
+    /// withdrawn from our pubkey node (`error`): contacts who fetch the node see it revoked.
+    #[error(
+        "the key {fingerprint} is revoked (the revocation is published and recorded here), \
+         but it is still in our pubkey node: {error}; `esession keys publish` replaces it \
+         with a new key"
+    )]
+    RevokedNotWithdrawn {
+        /// The revoked key's fingerprint (Base64).
+        fingerprint: String,
+        /// Why it was not withdrawn.
+        error: XmppError,
+    },
 }
 
 /// Why an attestation a contact publishes is not used (XEP-0189 §5; decision
@@ -49,6 +72,13 @@ pub enum AttestationRefused {
     /// Its signing key is not one the contact publishes.
     #[error("the signing key is not among the keys published")]
     UnknownSigner,
+    /// Its signing key is revoked (XEP-0189 §4: no longer to be relied on).
+    #[error("the signing key is revoked")]
+    RevokedSigner,
+    /// Its signing key is another contact's: published in this node, it was not taken as
+    /// the contact's (decision "Trust does not move to a JID without a session with it").
+    #[error("the signing key is another contact's, not the publisher's")]
+    SignerOfAnother,
     /// The key it attests is neither ours nor one we have seen.
     #[error("the attested key is unknown here")]
     UnknownKey,
@@ -97,6 +127,7 @@ impl Connection {
         keys.extend(revoked_only(
             store,
             own,
+            peer,
             &published.keys,
             &published.revocations,
         )?);
@@ -149,7 +180,12 @@ impl Connection {
             revocation.fingerprint().as_bytes(),
             revocation.revoked_at(),
         )?;
-        self.withdraw_revoked_key(&revocation, STEP).await?;
+        self.withdraw_revoked_key(&revocation, STEP)
+            .await
+            .map_err(|error| PublishedKeysError::RevokedNotWithdrawn {
+                fingerprint: revocation.fingerprint().to_b64(),
+                error,
+            })?;
         Ok(revocation)
     }
 
@@ -167,6 +203,13 @@ impl Connection {
         if attested.is_empty() {
             return Err(PublishedKeysError::NoTrustedKey {
                 peer: peer.to_owned(),
+            });
+        }
+        let ours = signer.public().fingerprint();
+        let mine = self.fetch_published_keys(own, STEP).await?;
+        if !mine.keys.iter().any(|k| k.fingerprint().ct_eq(&ours)) {
+            return Err(PublishedKeysError::SignerNotPublished {
+                fingerprint: ours.to_b64(),
             });
         }
         let mut statements = Vec::with_capacity(attested.len());
@@ -198,10 +241,14 @@ fn trusted_keys(
 }
 
 /// The revoked keys not in `keys`: a revoked key is usually no longer in the pubkey node
-/// (`publish_revocation` retracts it), so the revocation alone names it.
+/// (`publish_revocation` retracts it), so the revocation alone names it. A revocation is
+/// self-signed, so anyone may republish it: one of a key other JIDs presented, and `peer`
+/// never did, is said to be theirs (XEP-0116 §7.4), not listed as `peer`'s under their
+/// petname.
 fn revoked_only(
     store: &impl KeyStore,
     own: &str,
+    peer: &str,
     keys: &[PublicKey],
     revocations: &[Revocation],
 ) -> Result<Vec<FetchedKey>, StoreError> {
@@ -211,14 +258,27 @@ fn revoked_only(
         if keys.iter().any(|k| k.fingerprint().ct_eq(&fp)) {
             continue;
         }
-        let petname = store.known_key(own, fp.as_bytes())?.and_then(|k| k.petname);
+        let known = store.known_key(own, fp.as_bytes())?;
+        let others: Vec<String> = known
+            .iter()
+            .filter(|k| !k.seen_from(peer))
+            .flat_map(|k| k.jids.iter().map(|s| s.jid.clone()))
+            .collect();
+        let alerts = if others.is_empty() {
+            Vec::new()
+        } else {
+            vec![format!(
+                "this revoked key is the key of {}, not of {peer}: published in {peer}'s node",
+                others.join(", ")
+            )]
+        };
         let revoked_at = store.revoked_at(own, fp.as_bytes())?;
         out.push(FetchedKey {
             fingerprint: fp.to_b64(),
             trusted: false,
             revoked_at: revoked_at.or(Some(r.revoked_at())),
-            petname,
-            alerts: Vec::new(),
+            petname: known.filter(|_| others.is_empty()).and_then(|k| k.petname),
+            alerts,
         });
     }
     Ok(out)
@@ -246,6 +306,16 @@ fn check_attestation(
         .iter()
         .find(|k| k.fingerprint().ct_eq(&signer_print))
         .ok_or(AttestationRefused::UnknownSigner)?;
+    // The published signing key must be the contact's and usable: `absorb` recorded it as
+    // the contact's unless other JIDs presented it, and a revocation in the same fetch is
+    // recorded already.
+    if store.revoked_at(own, signer_print.as_bytes())?.is_some() {
+        return Err(AttestationRefused::RevokedSigner);
+    }
+    let signer_known = store.known_key(own, signer_print.as_bytes())?;
+    if !signer_known.is_some_and(|k| k.seen_from(peer)) {
+        return Err(AttestationRefused::SignerOfAnother);
+    }
     let keyprint = a.keyprint();
     let attested = match ours {
         Some(ours) if ours.public().fingerprint().ct_eq(&keyprint) => ours.public(),
@@ -297,6 +367,24 @@ mod tests {
         let check = |store: &MemoryStore, peer: &str, keys: &[PublicKey], a: &Attestation| {
             check_attestation(store, "carol@x", None, peer, keys, a)
         };
+        // Bob's key published in Bob's node, but presented only by mallory: not Bob's.
+        let mut taken = store.clone();
+        taken
+            .record_sighting(
+                "carol@x",
+                bob.public().fingerprint().as_bytes(),
+                &bob.public().normalized(),
+                "mallory@x",
+                AT,
+            )
+            .unwrap();
+        absorb(&mut taken, "carol@x", "bob@x", &[bob.public()], &[], AT).unwrap();
+        assert!(matches!(
+            check(&taken, "bob@x", &[bob.public()], &a),
+            Err(AttestationRefused::SignerOfAnother)
+        ));
+        // Fetched from Bob's node (`fetch_keys` absorbs before it checks): Bob's.
+        absorb(&mut store, "carol@x", "bob@x", &[bob.public()], &[], AT).unwrap();
         assert!(check(&store, "bob@x", &[bob.public()], &a).is_ok());
         assert!(matches!(
             check(&store, "mallory@x", &[bob.public()], &a),
@@ -306,20 +394,31 @@ mod tests {
             check(&store, "bob@x", &[other.public()], &a),
             Err(AttestationRefused::UnknownSigner)
         ));
+        // Bob's key known as his, Alice's not at all: the attested key is unknown, and
+        // our own needs no store entry.
+        let mut bobs = MemoryStore::default();
+        absorb(&mut bobs, "alice@x", "bob@x", &[bob.public()], &[], AT).unwrap();
         assert!(matches!(
-            check(&MemoryStore::default(), "bob@x", &[bob.public()], &a),
+            check_attestation(&bobs, "alice@x", None, "bob@x", &[bob.public()], &a),
             Err(AttestationRefused::UnknownKey)
         ));
-        // Our own key needs no store entry.
-        assert!(check_attestation(
-            &MemoryStore::default(),
-            "alice@x",
-            Some(&alice),
+        let ours = check_attestation(&bobs, "alice@x", Some(&alice), "bob@x", &[bob.public()], &a);
+        assert!(ours.is_ok());
+        // A revoked signing key attests nothing, even still published (XEP-0189 §4).
+        let revoked = Revocation::create(&bob, AT).unwrap();
+        absorb(
+            &mut store,
+            "carol@x",
             "bob@x",
             &[bob.public()],
-            &a
+            &[revoked],
+            AT,
         )
-        .is_ok());
+        .unwrap();
+        assert!(matches!(
+            check(&store, "bob@x", &[bob.public()], &a),
+            Err(AttestationRefused::RevokedSigner)
+        ));
     }
 
     #[test]
@@ -357,17 +456,47 @@ mod tests {
         assert!(trusted_keys(&store, "carol@x", "alice@x")
             .unwrap()
             .is_empty());
-        let named =
-            revoked_only(&store, "carol@x", &[], std::slice::from_ref(&revocation)).unwrap();
+        let named = revoked_only(
+            &store,
+            "carol@x",
+            "alice@x",
+            &[],
+            std::slice::from_ref(&revocation),
+        )
+        .unwrap();
         assert_eq!(named.len(), 1);
         assert_eq!(named[0].fingerprint, fp.to_b64());
         assert_eq!(named[0].revoked_at, Some(AT));
         assert!(!named[0].trusted);
-        // Still published: its own line comes from `absorb`.
+        assert!(named[0].alerts.is_empty());
+        // The same revocation republished in Bob's node: said to be Alice's key, without
+        // its petname (anyone may republish a self-signed revocation).
+        store
+            .set_petname("carol@x", fp.as_bytes(), Some("Alice"))
+            .unwrap();
+        let in_bobs = revoked_only(
+            &store,
+            "carol@x",
+            "bob@x",
+            &[],
+            std::slice::from_ref(&revocation),
+        )
+        .unwrap();
+        assert_eq!(in_bobs[0].petname, None);
         assert!(
-            revoked_only(&store, "carol@x", &[alice.public()], &[revocation])
-                .unwrap()
-                .is_empty()
+            in_bobs[0].alerts[0].contains("the key of alice@x, not of bob@x"),
+            "{:?}",
+            in_bobs[0].alerts
         );
+        // Still published: its own line comes from `absorb`.
+        assert!(revoked_only(
+            &store,
+            "carol@x",
+            "alice@x",
+            &[alice.public()],
+            &[revocation]
+        )
+        .unwrap()
+        .is_empty());
     }
 }
