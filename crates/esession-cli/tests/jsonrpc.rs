@@ -598,15 +598,12 @@ fn online_again(rpc: &mut Rpc, before: usize) -> Value {
     })
 }
 
-/// XEP-0198: Alice's connection breaks, her client ends every session (it cannot know yet
-/// whether the server will resume the stream) and the server resumes it. Bob, who saw no
-/// departure, is told the session ended: the terminate the loss made goes out on the
-/// resumed stream (before, it was dropped, and Bob kept sending into a session Alice no
-/// longer had).
-#[test]
-fn a_resumed_stream_tells_the_contact_the_session_ended_at_the_loss() {
-    let mut alice_acct = Account::new("rpcresa");
-    let bob_acct = Account::new("rpcresb");
+/// Alice (logging in through a relay the test can cut) and Bob, contacts, with a session
+/// in which Alice's first message was delivered; their accounts (whose state directories
+/// live as long as they do).
+fn through_a_relay(prefix: &str) -> (support::CutRelay, [Account; 2], Rpc, Rpc) {
+    let mut alice_acct = Account::new(&format!("{prefix}a"));
+    let bob_acct = Account::new(&format!("{prefix}b"));
     let relay = support::CutRelay::start(&alice_acct.addr);
     alice_acct.addr = relay.addr.clone();
     let mut alice = Rpc::start("alice (jsonrpc)", &alice_acct);
@@ -614,6 +611,17 @@ fn a_resumed_stream_tells_the_contact_the_session_ended_at_the_loss() {
     befriend(&mut alice, &mut bob);
     let sent = alice.send_many(&bob.jid, "before the cut", 1);
     alice.all_delivered(&sent);
+    (relay, [alice_acct, bob_acct], alice, bob)
+}
+
+/// XEP-0198: Alice's connection breaks, her client ends every session (it cannot know yet
+/// whether the server will resume the stream) and the server resumes it. Bob, who saw no
+/// departure, is told the session ended: the terminate the loss made goes out on the
+/// resumed stream (before, it was dropped, and Bob kept sending into a session Alice no
+/// longer had).
+#[test]
+fn a_resumed_stream_tells_the_contact_the_session_ended_at_the_loss() {
+    let (relay, _accounts, mut alice, mut bob) = through_a_relay("rpcres");
     let thread = bob.notified("established", |_| true)["thread"].clone();
     let before = count(&alice, "online");
     relay.cut();
@@ -644,15 +652,7 @@ fn a_resumed_stream_tells_the_contact_the_session_ended_at_the_loss() {
 /// and cleanly (the terminates kept for a resumed stream are dropped, not waited on).
 #[test]
 fn quitting_while_the_connection_is_lost_ends_cleanly() {
-    let mut alice_acct = Account::new("rpcquita");
-    let bob_acct = Account::new("rpcquitb");
-    let relay = support::CutRelay::start(&alice_acct.addr);
-    alice_acct.addr = relay.addr.clone();
-    let mut alice = Rpc::start("alice (jsonrpc)", &alice_acct);
-    let mut bob = Rpc::start("bob (jsonrpc)", &bob_acct);
-    befriend(&mut alice, &mut bob);
-    let sent = alice.send_many(&bob.jid, "before the cut", 1);
-    alice.all_delivered(&sent);
+    let (relay, _accounts, mut alice, mut bob) = through_a_relay("rpcquit");
     relay.refuse(true);
     relay.cut();
     alice.notified("connection_lost", |_| true);
