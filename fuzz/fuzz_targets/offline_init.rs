@@ -18,6 +18,7 @@
 //! Alice's state after every second op of an input is kept (`Checkpoints`): an input that
 //! starts with the same bytes as one run before resumes from a copy of it.
 #![no_main]
+use esession::trust::Provenance;
 use esession::xml::{ns, parse_element, Limits};
 use esession::{BareJid, Element, IdentityKey, KeyStore, OfflineSetKind, Timestamp};
 use esession_fuzz::*;
@@ -83,6 +84,7 @@ fn captured() -> Offline {
             &public.normalized(),
             "alice@example.org",
             NOW,
+            Provenance::Session,
         )
         .expect("sighting");
     store.set_trusted(BOB_BARE, &fp, true).expect("trust");

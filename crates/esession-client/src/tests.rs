@@ -908,13 +908,21 @@ fn trust_marks_the_presented_key_and_the_shield_follows_at_once() {
 #[test]
 fn a_trusted_key_presented_by_another_contact_is_alerted_and_not_trusted() {
     use esession::store::KeyStore;
+    use esession::trust::Provenance;
     let mut net = keyed_net("shared-key");
     let k = net.a.engine.identity_key().unwrap().public();
     let fp = *k.fingerprint().as_bytes();
     let store = net.b.engine.store_mut();
     let bob_bare = "bob@example.com";
     store
-        .record_sighting(bob_bare, &fp, &k.normalized(), "mallory@evil.example", NOW)
+        .record_sighting(
+            bob_bare,
+            &fp,
+            &k.normalized(),
+            "mallory@evil.example",
+            NOW,
+            Provenance::Session,
+        )
         .unwrap();
     assert!(store.set_trusted(bob_bare, &fp, true).unwrap());
     net.a.sees_online(BOB);

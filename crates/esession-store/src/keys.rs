@@ -6,7 +6,7 @@ use crate::rows::trust_ad;
 use crate::sqlite::SqliteStore;
 use esession::store::{KeyStore, StoreError};
 use esession::time::Timestamp;
-use esession::trust::{self, KeySighting, KnownKey};
+use esession::trust::{self, KeySighting, KnownKey, Provenance};
 use rusqlite::{params, Connection, TransactionBehavior};
 use std::path::Path;
 use zeroize::Zeroizing;
@@ -36,6 +36,7 @@ fn key_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
             jid,
             first_seen: ts_from_sql(row, 5)?,
             last_seen: ts_from_sql(row, 6)?,
+            in_session: row.get(8)?,
         }),
         None => None,
     };
@@ -58,7 +59,7 @@ fn load_keys(
     let (conn, path, device) = store;
     let sql = format!(
         "SELECT k.fingerprint, k.key_value, k.petname, k.trusted,
-                s.jid, s.first_seen, s.last_seen, k.trust_seal
+                s.jid, s.first_seen, s.last_seen, k.trust_seal, s.in_session
          FROM known_key k LEFT JOIN key_sighting s
               ON s.own = k.own AND s.fingerprint = k.fingerprint
          WHERE k.own = ?1 AND {sql_where}
@@ -192,6 +193,7 @@ impl KeyStore for SqliteStore {
         key_value: &str,
         peer_bare: &str,
         now: Timestamp,
+        provenance: Provenance,
     ) -> Result<(), StoreError> {
         let op = "recording a key sighting";
         let path = &self.path;
@@ -202,7 +204,7 @@ impl KeyStore for SqliteStore {
             .map_err(|e| failed(op, path, e))?;
         let existing = one_key((&tx, path, &self.device), op, own, fp)?;
         let new = existing.is_none();
-        let key = trust::sighting(existing, fp, key_value, peer_bare, now)?;
+        let key = trust::sighting(existing, fp, key_value, peer_bare, now, provenance)?;
         tx.prepare_cached(
             "INSERT INTO known_key (own, fingerprint, key_value, petname, trusted)
              VALUES (?1, ?2, ?3, ?4, ?5)
@@ -225,10 +227,11 @@ impl KeyStore for SqliteStore {
             let first = ts_to_sql(s.first_seen, "first sighting", op, path)?;
             let last = ts_to_sql(s.last_seen, "last sighting", op, path)?;
             tx.prepare_cached(
-                "INSERT INTO key_sighting (own, fingerprint, jid, first_seen, last_seen)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO key_sighting (own, fingerprint, jid, first_seen, last_seen,
+                                          in_session)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )
-            .and_then(|mut st| st.execute(params![own, &fp[..], s.jid, first, last]))
+            .and_then(|mut st| st.execute(params![own, &fp[..], s.jid, first, last, s.in_session]))
             .map_err(|e| failed(op, path, e))?;
         }
         if new {
@@ -370,11 +373,25 @@ mod tests {
     fn untrusted_keys_are_bounded() {
         let mut q = SqliteStore::open_in_memory().unwrap();
         for n in 0..6 {
-            q.record_sighting("a@x", &fp(n), &kv(n), "b@y", Timestamp(100 + n))
-                .unwrap();
-        }
-        q.record_sighting("other@x", &fp(9), &kv(9), "b@y", Timestamp(1))
+            q.record_sighting(
+                "a@x",
+                &fp(n),
+                &kv(n),
+                "b@y",
+                Timestamp(100 + n),
+                Provenance::Session,
+            )
             .unwrap();
+        }
+        q.record_sighting(
+            "other@x",
+            &fp(9),
+            &kv(9),
+            "b@y",
+            Timestamp(1),
+            Provenance::Session,
+        )
+        .unwrap();
         q.set_trusted("a@x", &fp(0), true).unwrap();
         q.set_petname("a@x", &fp(1), Some("Bo")).unwrap();
         let before = q.all_keys("a@x").unwrap();
@@ -430,8 +447,14 @@ mod tests {
                     } else {
                         kv(n)
                     };
-                    let a = m.record_sighting(own, &fp(n), &value, peer, now);
-                    let b = q.record_sighting(own, &fp(n), &value, peer, now);
+                    // Both provenances, so that both stores keep `in_session` alike.
+                    let how = if (x >> 36).is_multiple_of(3) {
+                        Provenance::Fetched
+                    } else {
+                        Provenance::Session
+                    };
+                    let a = m.record_sighting(own, &fp(n), &value, peer, now, how);
+                    let b = q.record_sighting(own, &fp(n), &value, peer, now, how);
                     assert_eq!(a.is_ok(), b.is_ok(), "{a:?} {b:?}");
                 }
                 5 => {
@@ -468,8 +491,15 @@ mod tests {
     fn the_jid_bound_holds_in_the_file() {
         let mut q = SqliteStore::open_in_memory().unwrap();
         for i in 0..(trust::MAX_JIDS_PER_KEY as u64 + 5) {
-            q.record_sighting("a@x", &fp(1), &kv(1), &format!("j{i:03}@y"), Timestamp(i))
-                .unwrap();
+            q.record_sighting(
+                "a@x",
+                &fp(1),
+                &kv(1),
+                &format!("j{i:03}@y"),
+                Timestamp(i),
+                Provenance::Session,
+            )
+            .unwrap();
         }
         let rows: i64 = q
             .conn
@@ -503,8 +533,15 @@ mod tests {
         {
             let mut s = SqliteStore::open(&path).unwrap();
             for n in [1, 2] {
-                s.record_sighting("a@x", &fp(n), &kv(n), "b@y", Timestamp(5))
-                    .unwrap();
+                s.record_sighting(
+                    "a@x",
+                    &fp(n),
+                    &kv(n),
+                    "b@y",
+                    Timestamp(5),
+                    Provenance::Session,
+                )
+                .unwrap();
             }
             assert!(s.set_trusted("a@x", &fp(1), true).unwrap());
         }
@@ -550,8 +587,15 @@ mod tests {
         let path = dir.path().join("s.db");
         {
             let mut s = SqliteStore::open(&path).unwrap();
-            s.record_sighting("a@x", &fp(1), &kv(1), "b@y", Timestamp(5))
-                .unwrap();
+            s.record_sighting(
+                "a@x",
+                &fp(1),
+                &kv(1),
+                "b@y",
+                Timestamp(5),
+                Provenance::Session,
+            )
+            .unwrap();
             assert!(s.set_trusted("a@x", &fp(1), true).unwrap());
         }
         Connection::open(&path)

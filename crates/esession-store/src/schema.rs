@@ -235,6 +235,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // 8 -> 9: no table changes. The `legacy` tags of passphrase-sealed rows bind the whole
     // row instead of its nonce (upgrade::revouch_legacy, run in this step's transaction).
     "-- legacy tags of version 2",
+    // 9 -> 10: whether the JID presented the key in a session (XEP-0116 §7.4: the keys it
+    // "used before"), or only had it fetched for it (XEP-0189, a node its server can
+    // write); only the former count as the keys it presented before (`trust::assess`).
+    // The provenance of older rows is unknown: they count as presented, as they did.
+    "ALTER TABLE key_sighting ADD COLUMN in_session INTEGER NOT NULL DEFAULT 1
+        CHECK (in_session IN (0, 1));",
 ];
 
 /// The schema version this build writes and reads.
@@ -420,7 +426,14 @@ mod tests {
         let kv = "<KeyValue/>";
         let fp = esession::crypto::sha256(&[kv.as_bytes()]);
         store
-            .record_sighting("a@x", &fp, kv, "b@y", esession::Timestamp(9))
+            .record_sighting(
+                "a@x",
+                &fp,
+                kv,
+                "b@y",
+                esession::Timestamp(9),
+                esession::trust::Provenance::Session,
+            )
             .unwrap();
         assert_eq!(store.keys_of("a@x", "b@y").unwrap().len(), 1);
     }
@@ -441,13 +454,13 @@ mod tests {
             let mut conn = Connection::open(&path).unwrap();
             // Sealed at step 6 as a real store is (its check value written then).
             let device = crate::device_key::DeviceKey::for_database(&conn, &path, 0).unwrap();
-            let seal = |tx: &Connection, reached: usize| {
-                if reached == crate::device_key::SEALED_SINCE {
-                    crate::upgrade::to_device_key(tx, &device, &path)?;
-                }
-                Ok(())
-            };
-            migrate_to(&mut conn, &path, 7, &seal).unwrap();
+            migrate_to(
+                &mut conn,
+                &path,
+                7,
+                &crate::upgrade::after_step(&device, &path),
+            )
+            .unwrap();
             conn.execute_batch(&insert("matched")).unwrap();
             // Version 7's CHECK knew no secret of another JID.
             assert!(conn.execute_batch(&insert("matched-other-jid")).is_err());
@@ -485,6 +498,73 @@ mod tests {
             after.last().map(|r| r.srs.as_str()),
             Some("matched-other-jid")
         );
+    }
+
+    /// Version 10 records whether a JID presented a key in a session or only had it
+    /// fetched for it (XEP-0116 §7.4, XEP-0189; found in review). Sightings of version 9
+    /// count as presented, as they did: the JID is still alerted when it presents no key.
+    #[test]
+    fn version_10_keeps_version_9_sightings_as_presented_and_records_fetched_ones() {
+        use esession::store::KeyStore;
+        use esession::trust::{KeyAlert, Provenance};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v9.db");
+        let kv = "<KeyValue/>";
+        let fp = esession::crypto::sha256(&[kv.as_bytes()]);
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            let device = crate::device_key::DeviceKey::for_database(&conn, &path, 0).unwrap();
+            migrate_to(
+                &mut conn,
+                &path,
+                9,
+                &crate::upgrade::after_step(&device, &path),
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO known_key (own, fingerprint, key_value, trusted)
+                 VALUES ('a@x', ?1, ?2, 0)",
+                rusqlite::params![&fp[..], kv],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO key_sighting (own, fingerprint, jid, first_seen, last_seen)
+                 VALUES ('a@x', ?1, 'b@y', 3, 4)",
+                [&fp[..]],
+            )
+            .unwrap();
+        }
+        let mut store = SqliteStore::open(&path).unwrap();
+        assert_eq!(
+            user_version(&store.conn).unwrap(),
+            i64::from(SCHEMA_VERSION)
+        );
+        let k = store.known_key("a@x", &fp).unwrap().unwrap();
+        assert!(k.presented_in_session_by("b@y"), "{k:?}");
+        assert_eq!(
+            store.assess("a@x", None, "b@y").unwrap().alerts,
+            vec![KeyAlert::KeyMissing { expected: vec![fp] }]
+        );
+        // A key fetched for another JID stays fetched in the file.
+        store
+            .record_sighting(
+                "a@x",
+                &fp,
+                kv,
+                "c@y",
+                esession::Timestamp(9),
+                Provenance::Fetched,
+            )
+            .unwrap();
+        drop(store);
+        let store = SqliteStore::open(&path).unwrap();
+        let k = store.known_key("a@x", &fp).unwrap().unwrap();
+        assert!(
+            k.seen_from("c@y") && !k.presented_in_session_by("c@y"),
+            "{k:?}"
+        );
+        assert!(k.presented_in_session_by("b@y"), "{k:?}");
+        assert!(store.assess("a@x", None, "c@y").unwrap().alerts.is_empty());
     }
 
     #[test]

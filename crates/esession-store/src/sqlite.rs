@@ -1,5 +1,5 @@
 //! [`SqliteStore`]: opening the file safely and the [`SecretStore`] implementation.
-use crate::device_key::{DeviceKey, SEALED_SINCE};
+use crate::device_key::DeviceKey;
 use crate::error::{failed, refused};
 use crate::schema;
 use esession::store::StoreError;
@@ -105,13 +105,11 @@ impl SqliteStore {
         let mut conn = conn;
         // Migration steps that rebuild a table need foreign keys off (SQLite's procedure
         // for schema changes); they check the keys themselves.
-        schema::migrate(&mut conn, &path, &|tx, reached| match reached {
-            SEALED_SINCE => crate::upgrade::to_device_key(tx, &device, &path),
-            crate::upgrade::WHOLE_ROW_VOUCH_SINCE => {
-                crate::upgrade::revouch_legacy(tx, &device, &path)
-            }
-            _ => Ok(()),
-        })?;
+        schema::migrate(
+            &mut conn,
+            &path,
+            &crate::upgrade::after_step(&device, &path),
+        )?;
         pragma_on(&conn, &path, "foreign_keys", "ON")?;
         Ok(SqliteStore { conn, path, device })
     }

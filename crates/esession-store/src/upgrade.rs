@@ -3,7 +3,7 @@
 //! recorded. Only this step vouches for old rows: clear retained secrets, trusted flags
 //! without a seal, or passphrase-sealed rows written later are never accepted. Schema step
 //! 9 makes the tags of the rows step 6 vouched for bind the whole row.
-use crate::device_key::DeviceKey;
+use crate::device_key::{DeviceKey, SEALED_SINCE};
 use crate::error::failed;
 use crate::rows::{legacy_vouch_ad, legacy_vouch_ad_1, seal_retained, trust_ad, Legacy};
 use esession::store::{RetainedSecret, SecretId, StoreError};
@@ -11,6 +11,20 @@ use esession::time::Timestamp;
 use rusqlite::{params, Connection};
 use std::path::Path;
 use zeroize::Zeroizing;
+
+/// The work beyond the SQL of every schema step ([`crate::schema::AfterStep`]), as an
+/// open runs it: step 6 ([`to_device_key`]) and step 9 ([`revouch_legacy`]). Tests build
+/// old databases with it, as those versions wrote them.
+pub(crate) fn after_step<'a>(
+    device: &'a DeviceKey,
+    path: &'a Path,
+) -> impl Fn(&Connection, usize) -> Result<(), StoreError> + 'a {
+    move |tx, reached| match reached {
+        SEALED_SINCE => to_device_key(tx, device, path),
+        WHOLE_ROW_VOUCH_SINCE => revouch_legacy(tx, device, path),
+        _ => Ok(()),
+    }
+}
 
 /// Runs the step's work on `tx` (the migration's transaction).
 pub(crate) fn to_device_key(

@@ -4,7 +4,7 @@
 use esession::crypto::sha256;
 use esession::store::KeyStore;
 use esession::time::Timestamp;
-use esession::trust::{self, KeyAlert};
+use esession::trust::{self, KeyAlert, Provenance};
 use esession_store::SqliteStore;
 use std::path::Path;
 
@@ -252,12 +252,33 @@ fn known_keys_persist_across_reopen_and_forget_works() {
     let path = dir.path().join("k.db");
     {
         let mut s = open(&path);
-        s.record_sighting("a@x", &fp(1), &kv(1), "bob@y", Timestamp(10))
-            .unwrap();
-        s.record_sighting("a@x", &fp(1), &kv(1), "bob@work", Timestamp(20))
-            .unwrap();
-        s.record_sighting("a@x", &fp(2), &kv(2), "carol@z", Timestamp(30))
-            .unwrap();
+        s.record_sighting(
+            "a@x",
+            &fp(1),
+            &kv(1),
+            "bob@y",
+            Timestamp(10),
+            Provenance::Session,
+        )
+        .unwrap();
+        s.record_sighting(
+            "a@x",
+            &fp(1),
+            &kv(1),
+            "bob@work",
+            Timestamp(20),
+            Provenance::Session,
+        )
+        .unwrap();
+        s.record_sighting(
+            "a@x",
+            &fp(2),
+            &kv(2),
+            "carol@z",
+            Timestamp(30),
+            Provenance::Session,
+        )
+        .unwrap();
         assert!(s.set_trusted("a@x", &fp(1), true).unwrap());
         assert!(s.set_petname("a@x", &fp(1), Some("Bob")).unwrap());
         assert!(s.set_petname("a@x", &fp(1), Some("Bob\u{202E}")).is_err());

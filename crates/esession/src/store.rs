@@ -9,7 +9,7 @@
 use crate::crypto::SecretBytes;
 use crate::offline::{AcceptedInit, OfflineSet, OfflineSetKind};
 use crate::time::Timestamp;
-use crate::trust::{self, KnownKey};
+use crate::trust::{self, KnownKey, Provenance};
 use std::collections::BTreeMap;
 use std::fmt;
 use zeroize::Zeroizing;
@@ -92,15 +92,17 @@ pub trait KeyStore: Send {
     /// The peer key with fingerprint `fp`, if `own` received it before.
     fn known_key(&self, own: &str, fp: &[u8; 32]) -> Result<Option<KnownKey>, StoreError>;
 
-    /// Every key `peer_bare` presented to `own`, ordered by fingerprint.
+    /// Every key `peer_bare` presented to `own` or that `own` fetched for it (every key
+    /// [`KnownKey::seen_from`] it), ordered by fingerprint.
     fn keys_of(&self, own: &str, peer_bare: &str) -> Result<Vec<KnownKey>, StoreError>;
 
     /// Every key `own` received, ordered by fingerprint.
     fn all_keys(&self, own: &str) -> Result<Vec<KnownKey>, StoreError>;
 
-    /// Remembers that `peer_bare` presented the key `key_value` (fingerprint `fp`) at `now`:
-    /// creates the record (untrusted, no petname) or adds/updates the JID's sighting
-    /// ([`trust::sighting`]). Call it after [`trust::assess`], once the signature verified.
+    /// Remembers that `peer_bare` presented the key `key_value` (fingerprint `fp`) at `now`
+    /// in a session, or that it was fetched for it (`provenance`): creates the record
+    /// (untrusted, no petname) or adds/updates the JID's sighting ([`trust::sighting`]).
+    /// Call it after [`trust::assess`], once the signature verified.
     ///
     /// # Errors
     /// A [`StoreError`] when [`trust::sighting`] refuses the input or the store fails.
@@ -111,6 +113,7 @@ pub trait KeyStore: Send {
         key_value: &str,
         peer_bare: &str,
         now: Timestamp,
+        provenance: Provenance,
     ) -> Result<(), StoreError>;
 
     /// Marks the key `fp` verified by the user, or not (§7.3). Returns whether it exists.
@@ -415,11 +418,12 @@ impl KeyStore for MemoryStore {
         key_value: &str,
         peer_bare: &str,
         now: Timestamp,
+        provenance: Provenance,
     ) -> Result<(), StoreError> {
         let id = (own.to_owned(), *fp);
         let existing = self.keys.get(&id).cloned();
         let new = existing.is_none();
-        let updated = trust::sighting(existing, fp, key_value, peer_bare, now)?;
+        let updated = trust::sighting(existing, fp, key_value, peer_bare, now, provenance)?;
         self.keys.insert(id, updated);
         if new {
             self.evict_untrusted(own, fp, trust::MAX_UNTRUSTED_KEYS);
@@ -508,8 +512,9 @@ impl<S: KeyStore + ?Sized> KeyStore for Box<S> {
         key_value: &str,
         peer_bare: &str,
         now: Timestamp,
+        provenance: Provenance,
     ) -> Result<(), StoreError> {
-        (**self).record_sighting(own, fp, key_value, peer_bare, now)
+        (**self).record_sighting(own, fp, key_value, peer_bare, now, provenance)
     }
     fn set_trusted(&mut self, own: &str, fp: &[u8; 32], trusted: bool) -> Result<bool, StoreError> {
         (**self).set_trusted(own, fp, trusted)
@@ -605,11 +610,25 @@ mod tests {
         let kv = |n: u64| format!("<KeyValue>{n}</KeyValue>");
         let fp = |n: u64| crate::crypto::sha256(&[kv(n).as_bytes()]);
         for n in 0..6 {
-            s.record_sighting("a@x", &fp(n), &kv(n), "b@y", Timestamp(100 + n))
-                .unwrap();
-        }
-        s.record_sighting("other@x", &fp(9), &kv(9), "b@y", Timestamp(1))
+            s.record_sighting(
+                "a@x",
+                &fp(n),
+                &kv(n),
+                "b@y",
+                Timestamp(100 + n),
+                Provenance::Session,
+            )
             .unwrap();
+        }
+        s.record_sighting(
+            "other@x",
+            &fp(9),
+            &kv(9),
+            "b@y",
+            Timestamp(1),
+            Provenance::Session,
+        )
+        .unwrap();
         assert!(s.set_trusted("a@x", &fp(0), true).unwrap());
         assert!(s.set_petname("a@x", &fp(1), Some("Bo")).unwrap());
         s.evict_untrusted("a@x", &fp(2), 2);

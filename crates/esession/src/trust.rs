@@ -58,15 +58,31 @@ pub fn evictions(keys: &[KnownKey], keep: &[u8; 32], limit: usize) -> Vec<[u8; 3
         .collect()
 }
 
-/// One JID that presented a key, and when (XEP-0116 §7.4: keys are associated with JIDs).
+/// How a JID came to be associated with a key, given to [`sighting`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Provenance {
+    /// The JID presented the key in a negotiation and its signature verified: the peer
+    /// holds the key (XEP-0116 §7.4: the key it "used" to "establish an ESession").
+    Session,
+    /// The key was published for the JID (XEP-0189: its PEP node, or an answer to a direct
+    /// request). Whoever can write the node (the JID's server) can publish any public key,
+    /// so this proves nothing about what the JID holds.
+    Fetched,
+}
+
+/// One JID associated with a key, and when (XEP-0116 §7.4: keys are associated with JIDs).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeySighting {
-    /// The bare JID that presented the key.
+    /// The bare JID that presented the key, or for which it was fetched.
     pub jid: String,
-    /// When this JID first presented the key.
+    /// When this JID was first associated with the key.
     pub first_seen: Timestamp,
-    /// When this JID last presented the key.
+    /// When this JID was last associated with the key.
     pub last_seen: Timestamp,
+    /// Whether this JID presented the key in a session ([`Provenance::Session`]) at least
+    /// once, rather than only having it fetched for it. Only such sightings are the keys
+    /// "it used before" of §7.4 ([`assess`]).
+    pub in_session: bool,
 }
 
 /// A peer public key we have received (XEP-0116 §7.4: "remember the fingerprints of all
@@ -81,14 +97,20 @@ pub struct KnownKey {
     pub petname: Option<String>,
     /// Whether the user verified the key (fingerprint compared out of band, §7.3).
     pub trusted: bool,
-    /// The JIDs that presented the key, ordered by JID.
+    /// The JIDs associated with the key (in a session or fetched), ordered by JID.
     pub jids: Vec<KeySighting>,
 }
 
 impl KnownKey {
-    /// Whether `jid` (bare) presented this key before.
+    /// Whether `jid` (bare) is associated with this key: it presented it before, or the key
+    /// was fetched for it.
     pub fn seen_from(&self, jid: &str) -> bool {
         self.jids.iter().any(|s| s.jid == jid)
+    }
+
+    /// Whether `jid` (bare) presented this key in a session before ([`Provenance::Session`]).
+    pub fn presented_in_session_by(&self, jid: &str) -> bool {
+        self.jids.iter().any(|s| s.jid == jid && s.in_session)
     }
 
     /// The fingerprint as people see it: Base64 (profile P8).
@@ -184,9 +206,10 @@ pub fn check_identity_der(op: &str, der: &[u8]) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The record after `peer_bare` presented the key `fp` / `key_value` at `now`: `existing`
-/// updated, or a new untrusted, unnamed record. Every store applies sightings through this
-/// function.
+/// The record after `peer_bare` presented the key `fp` / `key_value` at `now` (or it was
+/// fetched for `peer_bare`, per `provenance`): `existing` updated, or a new untrusted,
+/// unnamed record. A session sighting marks the JID's sighting `in_session`; a fetched one
+/// never clears it. Every store applies sightings through this function.
 ///
 /// # Errors
 /// A [`StoreError`] if `fp` is not SHA-256 of `key_value` (profile P8), the key value or JID
@@ -197,6 +220,7 @@ pub fn sighting(
     key_value: &str,
     peer_bare: &str,
     now: Timestamp,
+    provenance: Provenance,
 ) -> Result<KnownKey, StoreError> {
     let op = "recording a key sighting";
     check_peer_jid(op, peer_bare)?;
@@ -240,14 +264,19 @@ pub fn sighting(
             jids: Vec::new(),
         },
     };
+    let in_session = provenance == Provenance::Session;
     match key.jids.iter_mut().find(|s| s.jid == peer_bare) {
-        // A clock that went back never moves last_seen back (nor before first_seen).
-        Some(s) => s.last_seen = s.last_seen.max(now),
+        Some(s) => {
+            // A clock that went back never moves last_seen back (nor before first_seen).
+            s.last_seen = s.last_seen.max(now);
+            s.in_session |= in_session;
+        }
         None => {
             key.jids.push(KeySighting {
                 jid: peer_bare.to_owned(),
                 first_seen: now,
                 last_seen: now,
+                in_session,
             });
             key.jids.sort_by(|a, b| a.jid.cmp(&b.jid));
         }
@@ -275,18 +304,19 @@ pub fn sighting(
 /// alert its user").
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KeyAlert {
-    /// This JID presented a key and never presented one before: nothing to compare it with,
-    /// so it should be verified out of band (§7.3).
+    /// This JID presented a key and never presented one in a session before: nothing to
+    /// compare it with, so it should be verified out of band (§7.3).
     FirstKey,
-    /// This JID presented other keys before, never this one (§7.4: "a public key with a
-    /// different fingerprint").
+    /// This JID presented other keys in sessions before, never this one (§7.4: "a public key
+    /// with a different fingerprint").
     KeyChanged {
-        /// The fingerprints this JID presented before.
+        /// The fingerprints this JID presented in sessions before.
         previous: Vec<[u8; 32]>,
     },
-    /// This JID presented no key, but presented keys before (§7.4: "or no key at all").
+    /// This JID presented no key, but presented keys in sessions before (§7.4: "or no key at
+    /// all").
     KeyMissing {
-        /// The fingerprints this JID presented before.
+        /// The fingerprints this JID presented in sessions before.
         expected: Vec<[u8; 32]>,
     },
     /// This key was presented by other JIDs too (§7.4: "alert their users immediately if
@@ -308,8 +338,9 @@ impl KeyAlert {
     /// One line for people: what happened and what it may mean.
     pub fn describe(&self) -> String {
         match self {
-            KeyAlert::FirstKey => "first key ever seen from this address: compare its \
-                                   fingerprint out of band before trusting it"
+            KeyAlert::FirstKey => "first key from this address (none was presented in a \
+                                   session before): compare its fingerprint out of band \
+                                   before trusting it"
                 .to_owned(),
             KeyAlert::KeyChanged { previous } => format!(
                 "this address used a different key before ({}): a new device, or someone \
@@ -354,14 +385,24 @@ pub struct Assessment {
 /// of the presented fingerprint.
 ///
 /// Rules:
-/// - trusted iff a key was presented, it is marked trusted, and `peer_bare` presented it
-///   before: trust is given to a key, and extends to a JID only once that JID is associated
-///   with it (a verified key arriving from a new JID raises [`KeyAlert::SharedWith`] instead);
-/// - [`KeyAlert::FirstKey`] when a key is presented and `peer_bare` never presented any;
+/// - trusted iff a key was presented, it is marked trusted, and `peer_bare` is associated
+///   with it ([`KnownKey::seen_from`], a fetched key too: the user verified the key out of
+///   band for that JID): trust is given to a key, and extends to a JID only once that JID is
+///   associated with it (a verified key arriving from a new JID raises
+///   [`KeyAlert::SharedWith`] instead);
+/// - "presented before" below means presented *in a session*
+///   ([`KnownKey::presented_in_session_by`]): §7.4 compares with the keys a JID "used
+///   before" to establish an ESession, and a key fetched from its PEP node (XEP-0189),
+///   which its server can write, is no such key (found in review: a key the server put in
+///   the node passed later as the key the contact "used before");
+/// - [`KeyAlert::FirstKey`] when a key is presented, `peer_bare` never presented any, and
+///   the key is not trusted (only a fetched key can be trusted without a session: the user
+///   verified it, which is what the alert asks);
 /// - [`KeyAlert::KeyChanged`] when `peer_bare` presented keys before, none of them this one;
 /// - [`KeyAlert::KeyMissing`] when no key is presented and `peer_bare` presented keys before;
-/// - [`KeyAlert::SharedWith`] whenever the presented key is associated with other JIDs (every
-///   time, not only the first: the petname and the alert are what tell people apart).
+/// - [`KeyAlert::SharedWith`] whenever the presented key is associated with other JIDs, in a
+///   session or fetched (every time, not only the first: the petname and the alert are what
+///   tell people apart).
 pub fn assess(
     own_keys_of_peer: &[KnownKey],
     key: Option<&KnownKey>,
@@ -370,16 +411,20 @@ pub fn assess(
 ) -> Assessment {
     let previous: Vec<[u8; 32]> = own_keys_of_peer
         .iter()
-        .filter(|k| k.seen_from(peer_bare))
+        .filter(|k| k.presented_in_session_by(peer_bare))
         .map(|k| k.fingerprint)
         .collect();
     // Only the record of the presented key counts (a caller passing another record gets no
     // trust from it).
     let key = key.filter(|k| presented == Some(k.fingerprint));
+    // Decision (docs/decisions.md, "Trust and identity keys").
+    let trusted = key.is_some_and(|k| k.trusted && k.seen_from(peer_bare));
     let mut alerts = Vec::new();
     match presented {
-        // §7.3: nothing to compare a first key with.
-        Some(_) if previous.is_empty() => alerts.push(KeyAlert::FirstKey),
+        // §7.3: nothing to compare a first key with, unless the user verified it for this
+        // JID already (fetched, XEP-0189, and compared out of band).
+        Some(_) if previous.is_empty() && !trusted => alerts.push(KeyAlert::FirstKey),
+        Some(_) if previous.is_empty() => {}
         // §7.4: "a public key with a different fingerprint" → MUST alert.
         Some(fp) if !previous.contains(&fp) => alerts.push(KeyAlert::KeyChanged { previous }),
         Some(_) => {}
@@ -400,8 +445,7 @@ pub fn assess(
         }
     }
     Assessment {
-        // Decision (docs/decisions.md, "Trust and identity keys").
-        trusted: key.is_some_and(|k| k.trusted && k.seen_from(peer_bare)),
+        trusted,
         petname: key.and_then(|k| k.petname.clone()),
         alerts,
     }
@@ -452,7 +496,17 @@ mod tests {
     fn key(n: u8, jids: &[&str], trusted: bool) -> KnownKey {
         let mut k: Option<KnownKey> = None;
         for (i, j) in jids.iter().enumerate() {
-            k = Some(sighting(k, &fp(n), &kv(n), j, Timestamp(i as u64)).unwrap());
+            k = Some(
+                sighting(
+                    k,
+                    &fp(n),
+                    &kv(n),
+                    j,
+                    Timestamp(i as u64),
+                    Provenance::Session,
+                )
+                .unwrap(),
+            );
         }
         let mut k = k.unwrap();
         k.trusted = trusted;
@@ -571,6 +625,90 @@ mod tests {
         );
     }
 
+    /// Found in review: a key fetched for a JID (XEP-0189) counted as a key it presented
+    /// before (§7.4), so a key its server put in its pubkey node passed, when presented in
+    /// a negotiation, as the key it "used before": no `KeyChanged`.
+    #[test]
+    fn a_fetched_key_is_not_a_key_presented_before() {
+        let fetched = |k, n: u8, t| {
+            sighting(
+                k,
+                &fp(n),
+                &kv(n),
+                "alice@x",
+                Timestamp(t),
+                Provenance::Fetched,
+            )
+            .unwrap()
+        };
+        let a = key(1, &["alice@x"], false);
+        let m = fetched(None, 2, 5);
+        assert!(m.seen_from("alice@x") && !m.presented_in_session_by("alice@x"));
+        // The server presents M in a negotiation: a change from A.
+        let keys = [a, m.clone()];
+        let got = assess(&keys, Some(&m), Some(fp(2)), "alice@x");
+        assert_eq!(
+            got.alerts,
+            vec![KeyAlert::KeyChanged {
+                previous: vec![fp(1)]
+            }]
+        );
+        assert!(!got.trusted);
+        // Only M, fetched: no key is missing, and Alice's real key is a first key.
+        let only = std::slice::from_ref(&m);
+        assert!(assess(only, None, None, "alice@x").alerts.is_empty());
+        let got = assess(only, None, Some(fp(1)), "alice@x");
+        assert_eq!(got.alerts, vec![KeyAlert::FirstKey]);
+        // Presented in a session, M is Alice's; a later fetch does not take that back.
+        let m = sighting(
+            Some(m),
+            &fp(2),
+            &kv(2),
+            "alice@x",
+            Timestamp(6),
+            Provenance::Session,
+        )
+        .unwrap();
+        let m = fetched(Some(m), 2, 7);
+        assert!(m.presented_in_session_by("alice@x"));
+        assert_eq!(m.jids[0].last_seen, Timestamp(7));
+        let only = std::slice::from_ref(&m);
+        assert!(assess(only, Some(&m), Some(fp(2)), "alice@x")
+            .alerts
+            .is_empty());
+    }
+
+    /// A fetched key the user verified (fingerprint compared out of band, `trust verify`)
+    /// is trusted for that JID, without the first-key alert (what it asks is done); for
+    /// another JID it is shared and not trusted.
+    #[test]
+    fn a_verified_fetched_key_is_trusted_for_its_jid() {
+        let mut m = sighting(
+            None,
+            &fp(1),
+            &kv(1),
+            "alice@x",
+            Timestamp(5),
+            Provenance::Fetched,
+        )
+        .unwrap();
+        m.trusted = true;
+        let got = assess(std::slice::from_ref(&m), Some(&m), Some(fp(1)), "alice@x");
+        assert!(got.trusted);
+        assert!(got.alerts.is_empty());
+        let got = assess(&[], Some(&m), Some(fp(1)), "bob@x");
+        assert!(!got.trusted);
+        assert_eq!(
+            got.alerts,
+            vec![
+                KeyAlert::FirstKey,
+                KeyAlert::SharedWith {
+                    other_jids: vec!["alice@x".into()]
+                }
+            ]
+        );
+    }
+
     #[test]
     fn a_record_of_another_key_gives_no_trust() {
         let k = key(1, &["b@y"], true);
@@ -589,22 +727,62 @@ mod tests {
 
     #[test]
     fn sighting_creates_updates_and_bounds() {
-        let k = sighting(None, &fp(1), &kv(1), "b@y", Timestamp(10)).unwrap();
+        let k = sighting(
+            None,
+            &fp(1),
+            &kv(1),
+            "b@y",
+            Timestamp(10),
+            Provenance::Session,
+        )
+        .unwrap();
         assert!(!k.trusted && k.petname.is_none());
         assert_eq!(k.jids.len(), 1);
-        let k = sighting(Some(k), &fp(1), &kv(1), "a@y", Timestamp(20)).unwrap();
+        let k = sighting(
+            Some(k),
+            &fp(1),
+            &kv(1),
+            "a@y",
+            Timestamp(20),
+            Provenance::Session,
+        )
+        .unwrap();
         assert_eq!(k.jids[0].jid, "a@y", "ordered by JID");
         // A clock going back does not move last_seen back.
-        let k = sighting(Some(k), &fp(1), &kv(1), "b@y", Timestamp(5)).unwrap();
+        let k = sighting(
+            Some(k),
+            &fp(1),
+            &kv(1),
+            "b@y",
+            Timestamp(5),
+            Provenance::Session,
+        )
+        .unwrap();
         assert_eq!(k.jids[1].first_seen, Timestamp(10));
         assert_eq!(k.jids[1].last_seen, Timestamp(10));
-        let k = sighting(Some(k), &fp(1), &kv(1), "b@y", Timestamp(30)).unwrap();
+        let k = sighting(
+            Some(k),
+            &fp(1),
+            &kv(1),
+            "b@y",
+            Timestamp(30),
+            Provenance::Session,
+        )
+        .unwrap();
         assert_eq!(k.jids[1].last_seen, Timestamp(30));
         // The JID seen least recently goes first once the bound is reached.
         let mut k = Some(k);
         for i in 0..MAX_JIDS_PER_KEY as u64 {
             k = Some(
-                sighting(k, &fp(1), &kv(1), &format!("j{i:03}@z"), Timestamp(100 + i)).unwrap(),
+                sighting(
+                    k,
+                    &fp(1),
+                    &kv(1),
+                    &format!("j{i:03}@z"),
+                    Timestamp(100 + i),
+                    Provenance::Session,
+                )
+                .unwrap(),
             );
         }
         let k = k.unwrap();
@@ -634,13 +812,37 @@ mod tests {
 
     #[test]
     fn sighting_refuses_bad_input() {
-        let e = sighting(None, &fp(2), &kv(1), "b@y", Timestamp(1)).unwrap_err();
+        let e = sighting(
+            None,
+            &fp(2),
+            &kv(1),
+            "b@y",
+            Timestamp(1),
+            Provenance::Session,
+        )
+        .unwrap_err();
         assert!(e.what().contains("not SHA-256 of the KeyValue"), "{e}");
-        let e = sighting(None, &fp(1), &kv(1), "b@y/res", Timestamp(1)).unwrap_err();
+        let e = sighting(
+            None,
+            &fp(1),
+            &kv(1),
+            "b@y/res",
+            Timestamp(1),
+            Provenance::Session,
+        )
+        .unwrap_err();
         assert!(e.what().contains("not a bare JID"), "{e}");
-        assert!(sighting(None, &fp(1), &kv(1), "", Timestamp(1)).is_err());
+        assert!(sighting(None, &fp(1), &kv(1), "", Timestamp(1), Provenance::Session).is_err());
         let long = "x".repeat(MAX_JID_OCTETS + 1);
-        assert!(sighting(None, &fp(1), &kv(1), &long, Timestamp(1)).is_err());
+        assert!(sighting(
+            None,
+            &fp(1),
+            &kv(1),
+            &long,
+            Timestamp(1),
+            Provenance::Session
+        )
+        .is_err());
         let huge = "k".repeat(MAX_KEY_VALUE_OCTETS + 1);
         let e = sighting(
             None,
@@ -648,11 +850,20 @@ mod tests {
             &huge,
             "b@y",
             Timestamp(1),
+            Provenance::Session,
         )
         .unwrap_err();
         assert!(e.what().contains("octets long"), "{e}");
         let other = key(2, &["b@y"], false);
-        let e = sighting(Some(other), &fp(1), &kv(1), "b@y", Timestamp(1)).unwrap_err();
+        let e = sighting(
+            Some(other),
+            &fp(1),
+            &kv(1),
+            "b@y",
+            Timestamp(1),
+            Provenance::Session,
+        )
+        .unwrap_err();
         assert!(e.what().contains("is not the key"), "{e}");
     }
 

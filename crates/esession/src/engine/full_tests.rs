@@ -9,6 +9,7 @@ use crate::crypto::pubkey::IdentityKey;
 use crate::crypto::{CipherAlg, HashAlg};
 use crate::engine::tests::sid;
 use crate::store::{KeyStore, MemoryStore};
+use crate::trust::Provenance;
 
 const RSA_A: &[u8] = include_bytes!("../../tests/keys/rsa2048.pk8.der");
 const DSA_B: &[u8] = include_bytes!("../../tests/keys/dsa2048.pk8.der");
@@ -517,8 +518,15 @@ fn a_key_trusted_for_another_contact_stays_refused_for_alice() {
     let fp = *k.fingerprint().as_bytes();
     let mut sb = MemoryStore::new();
     let bob = "bob@example.com";
-    sb.record_sighting(bob, &fp, &k.normalized(), "mallory@example.net", NOW)
-        .unwrap();
+    sb.record_sighting(
+        bob,
+        &fp,
+        &k.normalized(),
+        "mallory@example.net",
+        NOW,
+        Provenance::Session,
+    )
+    .unwrap();
     assert!(sb.set_trusted(bob, &fp, true).unwrap());
     let b = Config {
         require_trusted_key: true,

@@ -13,6 +13,7 @@ use crate::event::EndedBy;
 use crate::offline::OfflineSetKind;
 use crate::random::SeededRandom;
 use crate::store::{KeyStore, MemoryStore, OfflineStore};
+use crate::trust::Provenance;
 use crate::xml::Node;
 
 const RSA_A: &[u8] = include_bytes!("../../tests/keys/rsa2048.pk8.der");
@@ -45,7 +46,14 @@ fn know(store: &mut MemoryStore, own: &str, jid: &str, key: &[u8], trusted: bool
     let public = IdentityKey::from_pkcs8_der(key).unwrap().public();
     let fp = *public.fingerprint().as_bytes();
     store
-        .record_sighting(own, &fp, &public.normalized(), jid, NOW)
+        .record_sighting(
+            own,
+            &fp,
+            &public.normalized(),
+            jid,
+            NOW,
+            Provenance::Session,
+        )
         .unwrap();
     store.set_trusted(own, &fp, trusted).unwrap();
 }

@@ -8,7 +8,7 @@ use crate::crypto::{new_retained_secret, HashAlg};
 use crate::error::{Error, IdentityFault, PeerMisbehaved};
 use crate::event::{PeerKeyInfo, SrsStatus};
 use crate::store::{RetainedSecret, SecretId};
-use crate::trust::KeyAlert;
+use crate::trust::{KeyAlert, Provenance};
 
 /// A negotiation that completed: the channel and what to tell the person.
 pub(crate) struct Established {
@@ -89,6 +89,7 @@ pub(crate) fn peer_key_status(ctx: &mut Ctx<'_>, key: Option<PublicKey>) -> Resu
             &key.normalized(),
             peer_bare,
             ctx.now,
+            Provenance::Session,
         )?;
     }
     // Decision "Published keys (XEP-0189)": a key its holder revoked (XEP-0189 §4) is

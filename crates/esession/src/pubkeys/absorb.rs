@@ -3,6 +3,7 @@ use super::Revocation;
 use crate::crypto::pubkey::PublicKey;
 use crate::store::{KeyStore, StoreError};
 use crate::time::Timestamp;
+use crate::trust::Provenance;
 
 /// What the trust store says of one key fetched for a JID.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,8 +23,12 @@ pub struct FetchedKey {
 /// Feeds what was fetched from `peer_bare`'s published nodes into `store` for our account
 /// `own`: first every verified revocation ([`KeyStore::record_revocation`]; a revocation
 /// proves possession of the key whoever published it), then every key as a sighting from
-/// `peer_bare`, assessed before it is recorded (as a key presented in a negotiation,
-/// XEP-0116 §7.4). Hash-mode negotiations can then find these keys by fingerprint.
+/// `peer_bare`, assessed before it is recorded (against the keys `peer_bare` presented in
+/// sessions, XEP-0116 §7.4). The sighting is [`Provenance::Fetched`]: it lets the user
+/// verify and trust the key for `peer_bare`, and hash-mode negotiations find it by
+/// fingerprint, but it is not a key `peer_bare` "used before" (§7.4): whoever can write the
+/// node can publish any key, and only a session proves that `peer_bare` holds it (found in
+/// review: a key the server published passed as the contact's in a later negotiation).
 ///
 /// A key other JIDs presented and `peer_bare` never did is reported (not trusted, with an
 /// alert) but not recorded as `peer_bare`'s: whoever can write a node can publish any
@@ -55,7 +60,14 @@ pub fn absorb(
             .map(|k| k.jids.into_iter().map(|s| s.jid).collect::<Vec<_>>())
             .unwrap_or_default();
         if others.is_empty() {
-            store.record_sighting(own, fp.as_bytes(), &key.normalized(), peer_bare, now)?;
+            store.record_sighting(
+                own,
+                fp.as_bytes(),
+                &key.normalized(),
+                peer_bare,
+                now,
+                Provenance::Fetched,
+            )?;
         } else {
             alerts.push(format!(
                 "published for {peer_bare}, but it is the key of {}: not taken as \

@@ -383,7 +383,8 @@ fn absorb_records_sightings_and_revocations() {
     let got = absorb(&mut store, own, peer, std::slice::from_ref(&a), &[], AT).unwrap();
     assert!(got[0].trusted);
 
-    // Alice revokes it and publishes B: A is revoked and untrusted, B is a changed key.
+    // Alice revokes it and publishes B: A is revoked and untrusted, B is untrusted (not a
+    // changed key: Alice presented none in a session).
     let r = Revocation::create(&key(RSA_A), AT).unwrap();
     let got = absorb(
         &mut store,
@@ -415,6 +416,7 @@ fn absorb_records_sightings_and_revocations() {
 #[test]
 fn a_key_of_another_contact_published_for_alice_is_not_taken_as_hers() {
     use crate::store::{KeyStore, MemoryStore};
+    use crate::trust::Provenance;
     let own = "me@example.org";
     let m = key(RSA_B).public();
     let fp = m.fingerprint();
@@ -426,6 +428,7 @@ fn a_key_of_another_contact_published_for_alice_is_not_taken_as_hers() {
             &m.normalized(),
             "mallory@example.net",
             AT,
+            Provenance::Session,
         )
         .unwrap();
     assert!(store.set_trusted(own, fp.as_bytes(), true).unwrap());
@@ -454,6 +457,48 @@ fn a_key_of_another_contact_published_for_alice_is_not_taken_as_hers() {
             .unwrap()
             .trusted
     );
+}
+
+/// Found in review: a fetched key was recorded like a key presented in a session, so a key
+/// Alice's server put in her node was, once fetched, among the keys she "used before"
+/// (XEP-0116 §7.4): presented by the server in a negotiation, it raised no `KeyChanged`.
+/// Only a session proves that Alice holds a key.
+#[test]
+fn a_key_fetched_for_alice_is_not_a_key_she_presented() {
+    use crate::store::{KeyStore, MemoryStore};
+    use crate::trust::{KeyAlert, Provenance};
+    let own = "me@example.org";
+    let peer = "alice@example.org";
+    let a = key(RSA_A).public();
+    let m = key(RSA_B).public();
+    let (fa, fm) = (*a.fingerprint().as_bytes(), *m.fingerprint().as_bytes());
+    let mut store = MemoryStore::new();
+
+    // Only M fetched: no key is missing when Alice presents none, and her real key is a
+    // first key, not a change.
+    absorb(&mut store, own, peer, std::slice::from_ref(&m), &[], AT).unwrap();
+    let got = store.assess(own, None, peer).unwrap();
+    assert!(got.alerts.is_empty(), "{:?}", got.alerts);
+    let got = store.assess(own, Some(fa), peer).unwrap();
+    assert_eq!(got.alerts, vec![KeyAlert::FirstKey]);
+
+    // Alice presents A in a session; M fetched again is a different key, and presented
+    // in a negotiation (the server in the middle) it is a changed key.
+    store
+        .record_sighting(own, &fa, &a.normalized(), peer, AT, Provenance::Session)
+        .unwrap();
+    let got = absorb(&mut store, own, peer, std::slice::from_ref(&m), &[], AT).unwrap();
+    assert!(
+        got[0].alerts.iter().any(|x| x.contains("different key")),
+        "{:?}",
+        got[0].alerts
+    );
+    let got = store.assess(own, Some(fm), peer).unwrap();
+    assert_eq!(
+        got.alerts,
+        vec![KeyAlert::KeyChanged { previous: vec![fa] }]
+    );
+    assert!(!got.trusted);
 }
 
 #[test]

@@ -7,7 +7,7 @@
 
 use super::{RetainedSecret, SecretId, SecretStore};
 use crate::time::Timestamp;
-use crate::trust;
+use crate::trust::{self, Provenance};
 use zeroize::Zeroizing;
 
 /// A retained secret of `a@x` with `b@y` at full JID `full`, every octet `byte`.
@@ -90,14 +90,42 @@ fn fp(n: u8) -> [u8; 32] {
 /// the shared rules of [`trust`]. `s` must start empty.
 pub fn known_keys(s: &mut dyn SecretStore) {
     assert!(s.known_key("a@x", &fp(1)).unwrap().is_none());
-    s.record_sighting("a@x", &fp(1), &kv(1), "b@y", Timestamp(5))
-        .unwrap();
-    s.record_sighting("a@x", &fp(1), &kv(1), "c@y", Timestamp(6))
-        .unwrap();
-    s.record_sighting("a@x", &fp(2), &kv(2), "b@y", Timestamp(7))
-        .unwrap();
-    s.record_sighting("q@x", &fp(1), &kv(1), "b@y", Timestamp(8))
-        .unwrap();
+    s.record_sighting(
+        "a@x",
+        &fp(1),
+        &kv(1),
+        "b@y",
+        Timestamp(5),
+        Provenance::Session,
+    )
+    .unwrap();
+    s.record_sighting(
+        "a@x",
+        &fp(1),
+        &kv(1),
+        "c@y",
+        Timestamp(6),
+        Provenance::Session,
+    )
+    .unwrap();
+    s.record_sighting(
+        "a@x",
+        &fp(2),
+        &kv(2),
+        "b@y",
+        Timestamp(7),
+        Provenance::Session,
+    )
+    .unwrap();
+    s.record_sighting(
+        "q@x",
+        &fp(1),
+        &kv(1),
+        "b@y",
+        Timestamp(8),
+        Provenance::Session,
+    )
+    .unwrap();
     let k = s.known_key("a@x", &fp(1)).unwrap().unwrap();
     assert_eq!(k.key_value, kv(1));
     assert_eq!(k.jids.len(), 2);
@@ -116,7 +144,14 @@ pub fn known_keys(s: &mut dyn SecretStore) {
     assert_eq!(s.all_keys("q@x").unwrap().len(), 1);
     // A mismatched fingerprint is refused and changes nothing.
     assert!(s
-        .record_sighting("a@x", &fp(1), &kv(2), "d@y", Timestamp(9))
+        .record_sighting(
+            "a@x",
+            &fp(1),
+            &kv(2),
+            "d@y",
+            Timestamp(9),
+            Provenance::Session
+        )
         .is_err());
     assert!(s.keys_of("a@x", "d@y").unwrap().is_empty());
 
@@ -130,8 +165,15 @@ pub fn known_keys(s: &mut dyn SecretStore) {
     assert_eq!(k.petname.as_deref(), Some("Bob"));
     assert!(!s.known_key("q@x", &fp(1)).unwrap().unwrap().trusted);
     // A later sighting keeps trust and petname.
-    s.record_sighting("a@x", &fp(1), &kv(1), "b@y", Timestamp(20))
-        .unwrap();
+    s.record_sighting(
+        "a@x",
+        &fp(1),
+        &kv(1),
+        "b@y",
+        Timestamp(20),
+        Provenance::Session,
+    )
+    .unwrap();
     let k = s.known_key("a@x", &fp(1)).unwrap().unwrap();
     assert!(k.trusted && k.petname.is_some());
     assert_eq!(k.jids[0].last_seen, Timestamp(20));
@@ -165,9 +207,43 @@ pub fn known_keys(s: &mut dyn SecretStore) {
     );
 }
 
+/// Each sighting keeps whether the JID presented the key in a session or only had it
+/// fetched (XEP-0116 §7.4, XEP-0189): a session sighting sets it, a fetched one never
+/// clears it, and only session sightings are the keys a JID presented before.
+/// `s` must start empty.
+pub fn sighting_provenance(s: &mut dyn SecretStore) {
+    let record = |s: &mut dyn SecretStore, n: u8, jid: &str, t: u64, how: Provenance| {
+        s.record_sighting("a@x", &fp(n), &kv(n), jid, Timestamp(t), how)
+            .unwrap();
+    };
+    let in_session = |s: &dyn SecretStore, n: u8, jid: &str| {
+        let k = s.known_key("a@x", &fp(n)).unwrap().unwrap();
+        assert!(k.seen_from(jid), "{k:?}");
+        k.presented_in_session_by(jid)
+    };
+    record(s, 1, "b@y", 5, Provenance::Fetched);
+    assert!(!in_session(s, 1, "b@y"));
+    record(s, 1, "b@y", 6, Provenance::Session);
+    assert!(in_session(s, 1, "b@y"));
+    record(s, 1, "b@y", 7, Provenance::Fetched);
+    assert!(in_session(s, 1, "b@y"));
+    record(s, 2, "b@y", 8, Provenance::Session);
+    record(s, 2, "c@y", 9, Provenance::Fetched);
+    assert!(in_session(s, 2, "b@y") && !in_session(s, 2, "c@y"));
+    // c@y presented nothing in a session: nothing is missing.
+    assert!(s.assess("a@x", None, "c@y").unwrap().alerts.is_empty());
+    let mut both = vec![fp(1), fp(2)];
+    both.sort();
+    assert_eq!(
+        s.assess("a@x", None, "b@y").unwrap().alerts,
+        vec![trust::KeyAlert::KeyMissing { expected: both }]
+    );
+}
+
 /// Every part of the suite, each on a fresh store from `fresh`.
 pub fn all<S: SecretStore>(mut fresh: impl FnMut() -> S) {
     retained_secrets(&mut fresh());
     identity_keys(&mut fresh());
     known_keys(&mut fresh());
+    sighting_provenance(&mut fresh());
 }

@@ -22,6 +22,7 @@ use crate::offline::OfflineSetKind;
 use crate::random::SeededRandom;
 use crate::store::{KeyStore, MemoryStore};
 use crate::time::Timestamp;
+use crate::trust::Provenance;
 use crate::xml::{normalize_form_content, ns, Element};
 use crate::{transcript, Config};
 use serde::Serialize;
@@ -94,7 +95,14 @@ fn run() -> (Run, String) {
     let public = IdentityKey::from_pkcs8_der(ALICE_KEY).unwrap().public();
     let fp = *public.fingerprint().as_bytes();
     bob_store
-        .record_sighting(BOB_BARE, &fp, &public.normalized(), ALICE_BARE, NOW)
+        .record_sighting(
+            BOB_BARE,
+            &fp,
+            &public.normalized(),
+            ALICE_BARE,
+            NOW,
+            Provenance::Session,
+        )
         .unwrap();
     bob_store.set_trusted(BOB_BARE, &fp, true).unwrap();
     let mut bob = engine(BOB, "vectors/offline/b", bob_store, BOB_KEY);
