@@ -376,6 +376,7 @@ mod tests {
                 &bob.public().normalized(),
                 "mallory@x",
                 AT,
+                esession::trust::Provenance::Session,
             )
             .unwrap();
         absorb(&mut taken, "carol@x", "bob@x", &[bob.public()], &[], AT).unwrap();
