@@ -438,6 +438,21 @@ mod tests {
         assert_eq!(store.keys_of("a@x", "b@y").unwrap().len(), 1);
     }
 
+    /// A database at `path` brought to schema `version` with the work a real store does
+    /// after each step (the device key made, the store sealed at step 6).
+    fn sealed_at_version(path: &std::path::Path, version: usize) -> Connection {
+        let mut conn = Connection::open(path).unwrap();
+        let device = crate::device_key::DeviceKey::for_database(&conn, path, 0).unwrap();
+        migrate_to(
+            &mut conn,
+            path,
+            version,
+            &crate::upgrade::after_step(&device, path),
+        )
+        .unwrap();
+        conn
+    }
+
     #[test]
     fn version_8_records_a_secret_of_another_jid_and_keeps_version_7_sessions() {
         let dir = tempfile::tempdir().unwrap();
@@ -451,16 +466,8 @@ mod tests {
             )
         };
         {
-            let mut conn = Connection::open(&path).unwrap();
             // Sealed at step 6 as a real store is (its check value written then).
-            let device = crate::device_key::DeviceKey::for_database(&conn, &path, 0).unwrap();
-            migrate_to(
-                &mut conn,
-                &path,
-                7,
-                &crate::upgrade::after_step(&device, &path),
-            )
-            .unwrap();
+            let conn = sealed_at_version(&path, 7);
             conn.execute_batch(&insert("matched")).unwrap();
             // Version 7's CHECK knew no secret of another JID.
             assert!(conn.execute_batch(&insert("matched-other-jid")).is_err());
@@ -512,15 +519,7 @@ mod tests {
         let kv = "<KeyValue/>";
         let fp = esession::crypto::sha256(&[kv.as_bytes()]);
         {
-            let mut conn = Connection::open(&path).unwrap();
-            let device = crate::device_key::DeviceKey::for_database(&conn, &path, 0).unwrap();
-            migrate_to(
-                &mut conn,
-                &path,
-                9,
-                &crate::upgrade::after_step(&device, &path),
-            )
-            .unwrap();
+            let conn = sealed_at_version(&path, 9);
             conn.execute(
                 "INSERT INTO known_key (own, fingerprint, key_value, trusted)
                  VALUES ('a@x', ?1, ?2, 0)",

@@ -300,10 +300,13 @@ impl Conversations {
             return true;
         };
         let bare = jid::bare(full);
-        let mut resources = self.presences.resources(bare);
-        (self.roster.get(bare).is_some() || self.convs.contains_key(bare))
-            && (resources.any(|(known, _)| known == full)
-                || self.presences.resources(bare).count() < MAX_RESOURCES)
+        let ours = self.roster.get(bare).is_some() || self.convs.contains_key(bare);
+        let (mut followed, mut known) = (0, false);
+        for (resource, _) in self.presences.resources(bare) {
+            followed += 1;
+            known |= resource == full;
+        }
+        ours && (known || followed < MAX_RESOURCES)
     }
 
     /// Handles one stanza from the server: roster pushes and presence here, the rest in
